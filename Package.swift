@@ -1,0 +1,39 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "ShadowBell",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "shadowbell", targets: ["shadowbell"]),
+        .library(name: "ShadowBellAnalysis", targets: ["ShadowBellAnalysis"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Value types and byte-level primitives. No Foundation, no C.
+        .target(name: "ShadowBellCore"),
+        // Input formats: framing, decoding, format detection.
+        .target(name: "ShadowBellFormats", dependencies: ["ShadowBellCore"]),
+        // Merge, per-queue state machines, detectors, statistics.
+        .target(name: "ShadowBellAnalysis", dependencies: ["ShadowBellCore", "ShadowBellFormats"]),
+        // Report model and renderers.
+        .target(name: "ShadowBellReport", dependencies: ["ShadowBellCore", "ShadowBellAnalysis"]),
+        .executableTarget(
+            name: "shadowbell",
+            dependencies: [
+                "ShadowBellCore", "ShadowBellFormats", "ShadowBellAnalysis", "ShadowBellReport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "ShadowBellCoreTests", dependencies: ["ShadowBellCore"]),
+        .testTarget(name: "ShadowBellFormatsTests", dependencies: ["ShadowBellFormats"]),
+        .testTarget(name: "ShadowBellAnalysisTests", dependencies: ["ShadowBellAnalysis"]),
+        .testTarget(name: "ShadowBellReportTests", dependencies: ["ShadowBellReport"]),
+        .testTarget(
+            name: "ShadowBellCLITests",
+            dependencies: ["shadowbell", "ShadowBellReport"]
+        ),
+    ]
+)

@@ -1,0 +1,127 @@
+/// The formats ShadowBell reads. Raw values are the names used in reports.
+public enum TraceFormat: String, Sendable, Hashable, CaseIterable {
+    case ftraceText = "ftrace-text"
+    case qemuLog = "qemu-log"
+    case qemuSimple = "qemu-simple"
+    case pcap = "pcap"
+}
+
+/// How an input's timestamps can be used.
+public enum ClockKind: String, Sendable, Hashable {
+    /// Real timestamps in nanoseconds.
+    case timestamps
+    /// No timestamps: `Event.time` is the event's ordinal; only order is known.
+    case orderOnly = "order-only"
+}
+
+/// A place in an input: a 1-based line number for text inputs, a byte offset for binary ones.
+public struct SourceLocation: Sendable, Hashable, Comparable {
+    public enum Unit: UInt8, Sendable, Hashable { case line, byteOffset }
+    public var source: UInt16
+    public var unit: Unit
+    public var value: UInt64
+
+    public init(source: UInt16, unit: Unit, value: UInt64) {
+        self.source = source
+        self.unit = unit
+        self.value = value
+    }
+
+    public static func < (lhs: SourceLocation, rhs: SourceLocation) -> Bool {
+        (lhs.source, lhs.value) < (rhs.source, rhs.value)
+    }
+
+    /// `path:line` or `path@offset`.
+    public func render(path: String) -> String {
+        unit == .line ? "\(path):\(value)" : "\(path)@\(value)"
+    }
+}
+
+/// A record that claimed to be a known event but did not parse.
+public struct MalformedRecord: Sendable, Hashable {
+    public var location: SourceLocation
+    public var reason: String
+
+    public init(location: SourceLocation, reason: String) {
+        self.location = location
+        self.reason = reason
+    }
+}
+
+/// What reading one input produced, besides its events.
+public struct InputSummary: Sendable {
+    public var index: UInt16
+    public var path: String
+    public var format: TraceFormat
+    public var clock: ClockKind = .timestamps
+    public var locationUnit: SourceLocation.Unit = .line
+    /// Recognised events decoded.
+    public var events: UInt64 = 0
+    /// Lines or records that claimed to be a known event and did not parse.
+    public var malformed: UInt64 = 0
+    /// The first few malformed records (at most `firstMalformedLimit`).
+    public var firstMalformed: [MalformedRecord] = []
+    /// Lines or records that are not ShadowBell events (other tracepoints, headers, noise).
+    public var skipped: UInt64 = 0
+    /// Lines (text) or records (binary) seen in total.
+    public var records: UInt64 = 0
+    public var bytes: UInt64 = 0
+    /// Data-loss markers seen and events the recorder says it lost (0 when it does not say).
+    public var dataLossMarkers: UInt64 = 0
+    public var lostEvents: UInt64 = 0
+    /// Events whose timestamp went backwards relative to the previous one in the file.
+    public var outOfOrder: UInt64 = 0
+
+    public static let firstMalformedLimit = 10
+
+    public init(index: UInt16, path: String, format: TraceFormat) {
+        self.index = index
+        self.path = path
+        self.format = format
+    }
+
+    public mutating func noteMalformed(at value: UInt64, _ reason: String) {
+        malformed += 1
+        if firstMalformed.count < Self.firstMalformedLimit {
+            firstMalformed.append(
+                MalformedRecord(
+                    location: SourceLocation(source: index, unit: locationUnit, value: value),
+                    reason: reason))
+        }
+    }
+}
+
+/// Why an input could not be analysed at all. Each case says what and where.
+public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
+    case cannotOpen(path: String, reason: String)
+    case isDirectory(path: String)
+    case empty(path: String)
+    case unknownFormat(path: String, detail: String)
+    case noRecognisedEvents(path: String, format: TraceFormat)
+    case readFailed(path: String, offset: UInt64, reason: String)
+    case unsupported(path: String, reason: String)
+
+    public var path: String {
+        switch self {
+        case .cannotOpen(let p, _), .isDirectory(let p), .empty(let p), .unknownFormat(let p, _),
+            .noRecognisedEvents(let p, _), .readFailed(let p, _, _), .unsupported(let p, _):
+            return p
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path, let reason): return "\(path): cannot open: \(reason)"
+        case .isDirectory(let path): return "\(path): is a directory, not a trace file"
+        case .empty(let path): return "\(path): file is empty"
+        case .unknownFormat(let path, let detail):
+            return "\(path): not a supported trace format (\(detail)); expected Linux ftrace text, "
+                + "a QEMU trace log, a QEMU simple trace or a ShadowBell pcap"
+        case .noRecognisedEvents(let path, let format):
+            return "\(path): read as \(format.rawValue) but holds no NVMe shadow-doorbell event"
+        case .readFailed(let path, let offset, let reason):
+            return "\(path)@\(offset): read failed: \(reason)"
+        case .unsupported(let path, let reason): return "\(path): \(reason)"
+        }
+    }
+}

@@ -1,0 +1,183 @@
+/// Which ring of a queue pair an event is about.
+public enum QueueType: UInt8, Sendable, Hashable, Comparable, CaseIterable {
+    case sq = 0
+    case cq = 1
+
+    public var name: String { self == .sq ? "sq" : "cq" }
+
+    public static func < (lhs: QueueType, rhs: QueueType) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// A queue: (controller, qid, type). Controllers are numbered as Linux names them (`nvme<N>`).
+public struct QueueKey: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var controller: UInt16
+    public var qid: UInt16
+    public var type: QueueType
+
+    public init(controller: UInt16, qid: UInt16, type: QueueType) {
+        self.controller = controller
+        self.qid = qid
+        self.type = type
+    }
+
+    public var controllerName: String { "nvme\(controller)" }
+
+    /// `nvme0:sq1`.
+    public var description: String { "\(controllerName):\(type.name)\(qid)" }
+
+    public static func < (lhs: QueueKey, rhs: QueueKey) -> Bool {
+        (lhs.controller, lhs.qid, lhs.type.rawValue) < (rhs.controller, rhs.qid, rhs.type.rawValue)
+    }
+}
+
+/// Every event kind the analyzer understands. The field meaning of `Event.a/b/c/wide/flags`
+/// depends on the kind and is documented on each case.
+public enum EventKind: UInt8, Sendable, Hashable, CaseIterable {
+    // MARK: driver (guest) side
+
+    /// Driver probe `nvme_dbbuf_sq` / `nvme_dbbuf_cq`: `queueType`, `qid`,
+    /// `a` = old, `b` = new, `c` = EventIdx read, `flags & Event.mmioFlag` = rang MMIO.
+    case driverDoorbellUpdate = 1
+    /// `nvme_setup_cmd`: `qid`, `a` = cmdid. For an admin Create I/O SQ/CQ command,
+    /// `flags & Event.createsQueueFlag`, `queueType` = created type, `b` = created qid,
+    /// `c` = created qsize (0-based).
+    case driverSubmit = 2
+    /// `nvme_complete_rq`: `qid`, `a` = cmdid, `b` = status.
+    case driverComplete = 3
+    /// `nvme_sq`: `qid`, `a` = SQ head reported by the CQE, `b` = driver's SQ tail.
+    case driverSQHead = 4
+
+    // MARK: controller (device) side
+
+    /// Controller read the shadow slot: `queueType`, `qid`, `a` = value read.
+    case controllerShadowRead = 10
+    /// Controller wrote EventIdx: `queueType`, `qid`, `a` = value written.
+    case controllerEventIdxWrite = 11
+    /// An MMIO doorbell write the controller received: `queueType`, `qid`, `a` = value.
+    /// `flags & Event.rawRegisterWriteFlag` when it came from a raw register write event.
+    case mmioDoorbell = 12
+    /// Controller fetched a command (`pci_nvme_io_cmd` / `pci_nvme_admin_cmd`):
+    /// `qid` = sqid, `a` = cid, `b` = opcode.
+    case controllerFetch = 13
+    /// Controller queued a completion (`pci_nvme_enqueue_req_completion`): `qid` = cqid,
+    /// `a` = cid, `b` = status.
+    case controllerCompletion = 14
+    /// Queue created: `queueType`, `qid`, `a` = qsize (0-based), `b` = cqid (SQ) or vector (CQ),
+    /// `wide` = ring address.
+    case queueCreate = 15
+    /// Queue deleted: `queueType`, `qid`.
+    case queueDelete = 16
+    /// Doorbell Buffer Config: `wide` = shadow doorbell buffer address,
+    /// `a`/`b` = EventIdx buffer address low/high 32 bits.
+    case dbbufConfig = 17
+    /// Controller reset or disable: `a` = `ResetReason` raw value.
+    case controllerReset = 18
+    /// Controller enable bit set.
+    case controllerEnable = 19
+    /// Interrupt raised: `a` = MSI-X vector (`Event.noVector` for a pin interrupt).
+    case interrupt = 20
+    /// Any other controller register write: `wide` = register offset, `a` = data (low 32 bits).
+    case registerWrite = 21
+
+    // MARK: trace metadata
+
+    /// The recorder lost events here: `a` = number lost (0 when unknown), `b` = CPU.
+    case dataLoss = 30
+
+    /// Which side of the protocol produced the event.
+    public var side: Side {
+        switch self {
+        case .driverDoorbellUpdate, .driverSubmit, .driverComplete, .driverSQHead: return .driver
+        case .dataLoss: return .trace
+        default: return .controller
+        }
+    }
+
+    public enum Side: UInt8, Sendable { case driver, controller, trace }
+}
+
+public enum ResetReason: UInt32, Sendable {
+    case functionLevelReset = 0
+    case enableCleared = 1
+    case shutdown = 2
+
+    public var name: String {
+        switch self {
+        case .functionLevelReset: return "pci-reset"
+        case .enableCleared: return "controller-disabled"
+        case .shutdown: return "controller-shutdown"
+        }
+    }
+}
+
+/// One decoded trace event. A small trivial struct, stored in contiguous arrays.
+public struct Event: Sendable, Hashable {
+    /// Nanoseconds on the clock of `source` (for order-only inputs: the event's ordinal).
+    public var time: Int64
+    /// Where the event came from: 1-based line number for text inputs, byte offset otherwise.
+    public var location: UInt64
+    /// A 64-bit argument (addresses), see `EventKind`.
+    public var wide: UInt64
+    public var a: UInt32
+    public var b: UInt32
+    public var c: UInt32
+    public var kind: EventKind
+    public var queueType: QueueType
+    public var flags: UInt8
+    /// Index of the input the event came from.
+    public var source: UInt16
+    /// Controller number (`nvme<N>`). Inputs that do not name the device use 0.
+    public var controller: UInt16
+    public var qid: UInt16
+
+    public static let mmioFlag: UInt8 = 1
+    public static let createsQueueFlag: UInt8 = 2
+    public static let rawRegisterWriteFlag: UInt8 = 4
+    public static let noVector: UInt32 = 0xFFFF_FFFF
+
+    public init(
+        kind: EventKind, time: Int64, location: UInt64 = 0, source: UInt16 = 0,
+        controller: UInt16 = 0, qid: UInt16 = 0, queueType: QueueType = .sq,
+        a: UInt32 = 0, b: UInt32 = 0, c: UInt32 = 0, wide: UInt64 = 0, flags: UInt8 = 0
+    ) {
+        self.kind = kind
+        self.time = time
+        self.location = location
+        self.source = source
+        self.controller = controller
+        self.qid = qid
+        self.queueType = queueType
+        self.a = a
+        self.b = b
+        self.c = c
+        self.wide = wide
+        self.flags = flags
+    }
+
+    public var queue: QueueKey { QueueKey(controller: controller, qid: qid, type: queueType) }
+    public var rangMMIO: Bool { flags & Event.mmioFlag != 0 }
+}
+
+extension Event {
+    /// Driver probe: the driver published `new` into the shadow slot and read `eventIdx` back.
+    public static func driverDoorbellUpdate(
+        _ type: QueueType, qid: UInt16, old: UInt32, new: UInt32, eventIdx: UInt32, mmio: Bool,
+        time: Int64, controller: UInt16 = 0, location: UInt64 = 0, source: UInt16 = 0
+    ) -> Event {
+        Event(
+            kind: .driverDoorbellUpdate, time: time, location: location, source: source,
+            controller: controller, qid: qid, queueType: type, a: old, b: new, c: eventIdx,
+            flags: mmio ? Event.mmioFlag : 0)
+    }
+
+    /// Controller-side queue event whose payload is one value (`shadow read`, `EventIdx write`,
+    /// `MMIO doorbell`).
+    public static func queueValue(
+        _ kind: EventKind, _ type: QueueType, qid: UInt16, value: UInt32, time: Int64,
+        controller: UInt16 = 0, location: UInt64 = 0, source: UInt16 = 0
+    ) -> Event {
+        Event(
+            kind: kind, time: time, location: location, source: source, controller: controller,
+            qid: qid, queueType: type, a: value)
+    }
+}
