@@ -235,7 +235,6 @@ public final class ClockGroupAnalyzer {
         q.controllerSeen = value
         q.mmioSinceLook = true
         q.controllerWaiting = false
-        q.readWithoutFetch = nil
         q.controllerCaughtUp(to: value)
     }
 

@@ -103,17 +103,17 @@ extension ClockGroupAnalyzer {
     func closeWindow(_ q: inout QueueState, at e: Event, resolution: String) {
         guard let w = q.window else { return }
         q.window = nil
-        emitWindow(w, queue: q, end: EventRef(e), resolution: resolution)
+        emitWindow(w, queue: &q, end: EventRef(e), resolution: resolution)
     }
 
     func finishWindowAtEnd(_ q: inout QueueState, endTime: Int64) {
         guard let w = q.window else { return }
         q.window = nil
-        emitWindow(w, queue: q, end: nil, resolution: "end-of-trace", endTime: endTime)
+        emitWindow(w, queue: &q, end: nil, resolution: "end-of-trace", endTime: endTime)
     }
 
     private func emitWindow(
-        _ w: OpenWindow, queue q: QueueState, end: EventRef?, resolution: String, endTime: Int64? = nil
+        _ w: OpenWindow, queue q: inout QueueState, end: EventRef?, resolution: String, endTime: Int64? = nil
     ) {
         let stopTime = end?.time ?? endTime ?? lastTime
         let duration = stopTime - w.start.time
@@ -124,7 +124,7 @@ extension ClockGroupAnalyzer {
             significant = duration >= options.minWait
         }
         guard significant else {
-            queues[index(of: q.key)].stats.subThresholdWindows += 1
+            q.stats.subThresholdWindows += 1
             return
         }
         let stuck: Int
