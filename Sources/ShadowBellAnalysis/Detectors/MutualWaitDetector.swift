@@ -66,9 +66,8 @@ extension ClockGroupAnalyzer {
             let driverReorder =
                 (w.waitingSince.map { $0.kind == .controllerShadowRead && $0.time > publication.at.time + slack }) ?? false
             var controllerReorder = false
-            if let before = publication.controllerEventIdxBefore, let read = publication.eventIdxRead,
-                before.at.time < publication.at.time - slack, read != before.value,
-                isBehind(read, before.value, entries: q.entries)
+            if let before = publication.controllerEventIdxBefore, publication.eventIdxReadWasReplaced,
+                before.at.time < publication.at.time - slack
             {
                 controllerReorder = true
             }
@@ -91,13 +90,6 @@ extension ClockGroupAnalyzer {
         w.cause = "driver-reorder"
         w.waitingSince = EventRef(e)
         q.window = w
-    }
-
-    /// `value` lies behind `reference` in ring order (less than half a ring back).
-    func isBehind(_ value: UInt32, _ reference: UInt32, entries: UInt32) -> Bool {
-        let d = RingIndex.distance(from: value, to: reference, entries: entries)
-        let half = (entries == 0 ? 0x10000 : entries) / 2
-        return d > 0 && d <= max(half, 1)
     }
 
     func closeWindow(_ q: inout QueueState, at e: Event, resolution: String) {
