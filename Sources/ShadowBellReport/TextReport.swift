@@ -79,7 +79,7 @@ public enum TextReport {
 
     static func queueLine(_ q: QueueReport) -> String {
         let s = q.stats
-        var parts = ["\(q.key)".padding(12)]
+        var parts = ["\(q.key):"]
         parts.append(q.entries > 0 ? "entries \(q.entries)" : "entries ?")
         parts.append("shadow reads \(s.controllerShadowReads)")
         parts.append("EventIdx writes \(s.controllerEventIdxWrites)")
@@ -96,7 +96,7 @@ public enum TextReport {
         }
         parts.append("race exposure \(s.raceExposure)")
         if s.subThresholdWindows > 0 { parts.append("short windows \(s.subThresholdWindows)") }
-        return parts.joined(separator: ", ")
+        return parts[0] + " " + parts.dropFirst().joined(separator: ", ")
     }
 
     /// Greedy word wrap.
@@ -116,6 +116,3 @@ public enum TextReport {
     }
 }
 
-extension String {
-    fileprivate func padding(_ n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
-}
