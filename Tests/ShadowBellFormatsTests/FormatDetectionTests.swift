@@ -35,7 +35,8 @@ private func u64LE(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNee
     @Test func traceCmdReport() throws {
         let text = "cpus=2\n             fio-1234  [003]  5123.456789: block_rq_issue:       259,0 R 8192 () 1 + 16 [fio]\n"
         #expect(try detected(Array(text.utf8)) == .ftraceText)
-        #expect(try detected(Array("cpus=2\nCPU:0 [LOST EVENTS]\n".utf8)) == .ftraceText)
+        #expect(try detected(Array("CPU:0 [LOST EVENTS]\n".utf8)) == .ftraceText)
+        #expect(try detected(Array("CPU:7 [204600 EVENTS DROPPED]\n".utf8)) == .ftraceText)
     }
 
     @Test func qemuLogShapes() throws {

@@ -145,7 +145,8 @@ public enum FormatDetector {
             return .none
         }
         if FtraceLineHeader.parse(line) != nil { return .ftrace }
-        if ByteScanning.hasPrefix(line, at: first, "CPU:"), containsLost(line) { return .ftrace }
+        var marker = ByteScanner(line, position: first)
+        if marker.skip("CPU:"), FtraceLineParser.lostEventsMarker(&marker) != nil { return .ftrace }
         if ByteScanning.hasPrefix(line, at: first, "cpus=")
             || ByteScanning.hasPrefix(line, at: first, "version = ")
         {
@@ -172,9 +173,5 @@ public enum FormatDetector {
             if !(isLetter || ASCII.isDigit(b) || b == 0x5F) { return false }
         }
         return true
-    }
-
-    private static func containsLost(_ line: UnsafeRawBufferPointer) -> Bool {
-        ByteScanning.fieldValueStart(line, key: "[LOST", from: 0) != nil
     }
 }

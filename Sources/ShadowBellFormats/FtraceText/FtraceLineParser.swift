@@ -139,28 +139,38 @@ struct FtraceLineParser: LineDecoding {
     ) -> Outcome {
         var s = ByteScanner(line, position: first)
         if s.skip("CPU:") {
-            if let cpu = s.readDecimal(), s.skip(" [LOST ") {
-                var lost: UInt64 = 0
-                if let count = s.readDecimal() {
-                    lost = count
-                    _ = s.skip(ASCII.space)
-                }
-                if s.skip("EVENTS]") {
-                    return .dataLoss(
-                        Event(
-                            kind: .dataLoss, time: lastLineTime, location: number, source: source,
-                            a: UInt32(clamping: lost), b: UInt32(clamping: cpu)))
-                }
+            if let (cpu, lost) = Self.lostEventsMarker(&s) {
+                return .dataLoss(
+                    Event(
+                        kind: .dataLoss, time: lastLineTime, location: number, source: source,
+                        a: UInt32(clamping: lost), b: UInt32(clamping: cpu)))
             }
             return .skipped
         }
         // A line that names a known event but lost its columns is damage, not noise.
-        for event in [FtraceEventName.setupCmd, .completeRq, .sq, .dbbufSQ, .dbbufCQ] {
+        for event in Self.nvmeEvents {
             if Self.contains(line, event.name, followedBy: ASCII.colon) {
                 return .malformed(DecodeFailure(event: event.name, field: "line header", problem: .badShape))
             }
         }
         return .skipped
+    }
+
+    private static let nvmeEvents: [FtraceEventName] = [.setupCmd, .completeRq, .sq, .dbbufSQ, .dbbufCQ]
+
+    /// After `CPU:`, the rest of a lost-events marker: the kernel's `N [LOST M EVENTS]`,
+    /// trace-cmd's `N [LOST EVENTS]`, `N [M EVENTS DROPPED]` and `N [EVENTS DROPPED]`.
+    /// Returns the CPU and the count (0 when not given).
+    static func lostEventsMarker(_ s: inout ByteScanner) -> (cpu: UInt64, lost: UInt64)? {
+        guard let cpu = s.readDecimal(), s.skip(" [") else { return nil }
+        if s.skip("LOST ") {
+            let lost = s.readDecimal()
+            if lost != nil, !s.skip(ASCII.space) { return nil }
+            return s.skip("EVENTS]") ? (cpu, lost ?? 0) : nil
+        }
+        let lost = s.readDecimal()
+        if lost != nil, !s.skip(ASCII.space) { return nil }
+        return s.skip("EVENTS DROPPED]") ? (cpu, lost ?? 0) : nil
     }
 
     private static func contains(
