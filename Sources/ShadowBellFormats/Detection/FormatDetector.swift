@@ -76,15 +76,15 @@ public enum FormatDetector {
         }
     }
 
+    /// The name of a compressor whose magic starts the input, if any.
     static func compressionMagic(_ p: UnsafeRawBufferPointer) -> String? {
-        guard p.count >= 4 else {
-            if p.count >= 2, p[0] == 0x1F, p[1] == 0x8B { return "gzip" }
-            return nil
+        let magics: [([UInt8], String)] = [
+            ([0x28, 0xB5, 0x2F, 0xFD], "zstd"), ([0x1F, 0x8B], "gzip"),
+            ([0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00], "xz"), ([0x42, 0x5A, 0x68], "bzip2"),
+        ]
+        for (magic, name) in magics where p.count >= magic.count && p.prefix(magic.count).elementsEqual(magic) {
+            return name
         }
-        if p[0] == 0x28, p[1] == 0xB5, p[2] == 0x2F, p[3] == 0xFD { return "zstd" }
-        if p[0] == 0x1F, p[1] == 0x8B { return "gzip" }
-        if p[0] == 0xFD, p[1] == 0x37, p[2] == 0x7A, p[3] == 0x58 { return "xz" }
-        if p[0] == 0x42, p[1] == 0x5A, p[2] == 0x68 { return "bzip2" }
         return nil
     }
 
