@@ -82,9 +82,7 @@ public enum FormatDetector {
             ([0x28, 0xB5, 0x2F, 0xFD], "zstd"), ([0x1F, 0x8B], "gzip"),
             ([0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00], "xz"), ([0x42, 0x5A, 0x68], "bzip2"),
         ]
-        for (magic, name) in magics where p.count >= magic.count && p.prefix(magic.count).elementsEqual(magic) {
-            return name
-        }
+        for (magic, name) in magics where p.starts(with: magic) { return name }
         return nil
     }
 
@@ -131,7 +129,7 @@ public enum FormatDetector {
         if weakFtrace > 0 { return .ftraceText }
         // A log of other QEMU trace events only: nearly every line is `identifier args`.
         if weakQemu > 0, weakQemu * 10 >= lines * 8 { return .qemuLog }
-        if lines == 0 { return .unknown(detail: "text without any line") }
+        if lines == 0 { return .unknown(detail: "only blank lines") }
         return .unknown(detail: "text, but no line looks like Linux ftrace or a QEMU trace log")
     }
 
