@@ -115,7 +115,7 @@ public enum AnalysisSession {
         }
     }
 
-    static func combine(inputs: [InputSummary], groups: [GroupResult], notes: [String], options: AnalysisOptions)
+    public static func combine(inputs: [InputSummary], groups: [GroupResult], notes: [String], options: AnalysisOptions)
         -> AnalysisResult
     {
         var byKey: [QueueKey: QueueReport] = [:]
