@@ -11,6 +11,9 @@ public final class ClockGroupAnalyzer {
     var queueIndex: [QueueKey: Int] = [:]
     var queues: [QueueState] = []
     var outstanding: [UInt64: CommandRecord] = [:]
+    var earlyFetches: [UInt64: Int64] = [:]
+    /// Recent guest kernel timeout messages, per (controller, qid), oldest first (bounded).
+    var guestTimeouts: [UInt32: [GuestTimeout]] = [:]
     var dbbufEnabled: Set<UInt16> = []
     var dataLossTimes: [Int64] = []
     var findings: [Finding] = []
@@ -19,12 +22,15 @@ public final class ClockGroupAnalyzer {
     public private(set) var firstTime: Int64?
     public private(set) var lastTime: Int64 = 0
     public private(set) var eventCount: UInt64 = 0
+    /// Clock-alignment uncertainty of the inputs merged here (nil when they share one clock).
+    public var alignmentUncertainty: Int64?
     /// Called after each event that touched a queue, with the queue's new state.
     public var observer: ((Event, QueueState) -> Void)?
 
     struct CommandRecord {
         var submittedAt: EventRef
         var fetched: Bool
+        var fetchedAt: Int64?
     }
 
     struct SuppressionKey: Hashable {
@@ -48,10 +54,20 @@ public final class ClockGroupAnalyzer {
 
     // MARK: feeding
 
+    /// The last time each side of the protocol was seen: the trace covers both sides only up
+    /// to the earlier of the two.
+    public private(set) var lastDriverTime: Int64?
+    public private(set) var lastControllerTime: Int64?
+
     public func consume(_ e: Event) {
         eventCount += 1
         if firstTime == nil { firstTime = e.time }
         if e.time > lastTime { lastTime = e.time }
+        switch e.kind.side {
+        case .driver: lastDriverTime = max(lastDriverTime ?? e.time, e.time)
+        case .controller: lastControllerTime = max(lastControllerTime ?? e.time, e.time)
+        case .trace: break
+        }
         switch e.kind {
         case .driverDoorbellUpdate: driverDoorbellUpdate(e)
         case .driverSubmit: driverSubmit(e)
@@ -67,7 +83,8 @@ public final class ClockGroupAnalyzer {
         case .dbbufConfig: dbbufConfig(e)
         case .controllerReset: controllerReset(e)
         case .dataLoss: dataLossTimes.append(e.time)
-        case .controllerEnable, .interrupt, .registerWrite, .guestMessage: break
+        case .guestMessage: guestMessage(e)
+        case .controllerEnable, .interrupt, .registerWrite: break
         }
     }
 
@@ -127,9 +144,19 @@ public final class ClockGroupAnalyzer {
             let created = QueueKey(controller: e.controller, qid: UInt16(truncatingIfNeeded: e.b), type: e.queueType)
             queues[index(of: created)].entries = e.c + 1
         }
-        outstanding[commandKey(e.controller, e.qid, e.a)] = CommandRecord(submittedAt: EventRef(e), fetched: false)
+        let ck = commandKey(e.controller, e.qid, e.a)
+        // On aligned clocks a fetch can appear just before its submission (within the
+        // alignment uncertainty): pair them instead of counting the command as unfetched.
+        var alreadyFetched = false
+        if let tolerance = earlyFetchTolerance, let fetchedAt = earlyFetches.removeValue(forKey: ck),
+            e.time - fetchedAt <= tolerance
+        {
+            alreadyFetched = true
+        }
+        outstanding[ck] = CommandRecord(submittedAt: EventRef(e), fetched: alreadyFetched)
         withQueue(key, e, evaluate: true) { q in
             q.stats.commandsSubmitted += 1
+            guard !alreadyFetched else { return }
             q.unfetched += 1
             if q.pendingSubmissions.count < QueueState.publicationLimit {
                 q.pendingSubmissions.append(PendingSubmission(cmdid: e.a, at: EventRef(e)))
@@ -141,6 +168,10 @@ public final class ClockGroupAnalyzer {
     private func driverComplete(_ e: Event) {
         let ck = commandKey(e.controller, e.qid, e.a)
         let record = outstanding.removeValue(forKey: ck)
+        if let record {
+            checkStuckCommand(controller: e.controller, qid: e.qid, cmdid: e.a, record: record,
+                              completedAt: EventRef(e), status: e.b)
+        }
         withQueue(e.queue(.sq), e, evaluate: true) { q in
             q.stats.commandsCompleted += 1
             if let record, !record.fetched {
@@ -246,8 +277,12 @@ public final class ClockGroupAnalyzer {
     }
 
     private func controllerFetch(_ e: Event) {
+        if earlyFetchTolerance != nil, e.qid != 0, outstanding[commandKey(e.controller, e.qid, e.a)].map({ !$0.fetched }) != true {
+            rememberEarlyFetch(commandKey(e.controller, e.qid, e.a), at: e.time)
+        }
         if var record = outstanding[commandKey(e.controller, e.qid, e.a)], !record.fetched {
             record.fetched = true
+            record.fetchedAt = e.time
             outstanding[commandKey(e.controller, e.qid, e.a)] = record
             let i = index(of: e.queue(.sq))
             queues[i].unfetched = max(0, queues[i].unfetched - 1)
@@ -343,6 +378,18 @@ public final class ClockGroupAnalyzer {
         }
     }
 
+    /// How far a submission may trail its fetch on aligned clocks; nil on one clock.
+    var earlyFetchTolerance: Int64? {
+        alignmentUncertainty.map { 2 * $0 + 1_000_000 }
+    }
+
+    private func rememberEarlyFetch(_ key: UInt64, at time: Int64) {
+        if earlyFetches.count >= 4096, let tolerance = earlyFetchTolerance {
+            earlyFetches = earlyFetches.filter { time - $0.value <= tolerance }
+        }
+        earlyFetches[key] = time
+    }
+
     func commandKey(_ controller: UInt16, _ qid: UInt16, _ cmdid: UInt32) -> UInt64 {
         UInt64(controller) << 48 | UInt64(qid) << 32 | UInt64(cmdid)
     }
@@ -385,15 +432,25 @@ public final class ClockGroupAnalyzer {
     public func finish() -> GroupResult {
         let end = lastTime
         for i in queues.indices {
-            finishWindowAtEnd(&queues[i], endTime: end)
+            finishWindowAtEnd(&queues[i], endTime: coverageEnd)
         }
         reportCQEventIdxVisibility()
+        reportCommandsNeverCompleted()
         var suppressedList = suppressed.map { SuppressedFindings(kind: $0.key.kind, queue: $0.key.queue, count: $0.value) }
         suppressedList.sort { ($0.queue, $0.kind.rawValue) < ($1.queue, $1.kind.rawValue) }
         return GroupResult(
             sources: sources, clock: clock, firstTime: firstTime ?? 0, lastTime: end,
             events: eventCount, queues: queues.sorted { $0.key < $1.key },
             findings: findings, suppressed: suppressedList, dataLossTimes: dataLossTimes)
+    }
+
+    /// Where both sides of the protocol are still in the trace: a wait cannot be judged past
+    /// the end of either side's events.
+    var coverageEnd: Int64 {
+        switch (lastDriverTime, lastControllerTime) {
+        case let (d?, c?): return min(d, c)
+        default: return lastTime
+        }
     }
 
     /// Whether the input lost events between `start` and `end` (inclusive).

@@ -31,6 +31,22 @@ public enum TextReport {
         }
         for e in report.inputErrors { out += "  error: \(e.description)\n" }
 
+        if r.alignment.contains(where: { $0.method != .reference }) {
+            out += "\nClock alignment (times on the clock of \(report.path(of: r.alignment.first { $0.method == .reference }?.input ?? 0)))\n"
+            for a in r.alignment where a.method != .reference {
+                var line = "\(report.path(of: a.input)): \(a.method.rawValue)"
+                if a.method == .estimated || a.method == .manual {
+                    line += ", offset \(formatSignedSeconds(a.offset)) s"
+                }
+                if a.method == .estimated {
+                    line += ", drift \(a.driftPPM) ppm, uncertainty ±\(formatDuration(a.uncertainty)), \(a.pairs) pairs in \(a.windows) windows"
+                    if a.contradictions > 0 { line += ", \(a.contradictions) contradicting pairs" }
+                }
+                if !a.note.isEmpty { line += " (\(a.note))" }
+                out += wrap(line, indent: "  ", continuation: "      ", width: width)
+            }
+        }
+
         if !r.queues.isEmpty {
             out += "\nQueues\n"
             for q in r.queues { out += wrap(queueLine(q), indent: "  ", continuation: "      ", width: width) }
@@ -67,6 +83,10 @@ public enum TextReport {
         }
         out += "\nResult: " + outcome(report) + "\n"
         return out
+    }
+
+    static func formatSignedSeconds(_ ns: Int64) -> String {
+        ns < 0 ? "-" + formatSeconds(-ns) : "+" + formatSeconds(ns)
     }
 
     static func outcome(_ report: AnalysisReport) -> String {

@@ -27,11 +27,25 @@ struct AnalysisFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Controller number (nvmeN) for inputs that do not name the device (QEMU logs).", valueName: "N"))
     var controller: UInt16 = 0
 
+    @Option(help: ArgumentHelp(
+        "Put FILE on the first input's clock by adding SECONDS to its times, instead of estimating the offset; repeatable.",
+        valueName: "file=seconds"))
+    var clockOffset: [ClockOffsetArgument] = []
+
+    @Option(help: ArgumentHelp("Commands outstanding longer than this are stuck-command findings.", valueName: "duration"))
+    var stuckAfter: DurationValue = DurationValue(nanoseconds: 5_000_000_000)
+
     func validate() throws {
         if paths.isEmpty { throw ValidationError("Give at least one trace file, or '-' for standard input.") }
         if paths.filter({ $0 == "-" }).count > 1 { throw ValidationError("Standard input ('-') can be given only once.") }
-        if minWait.nanoseconds < 0 || raceWindow.nanoseconds < 0 || timingSlack.nanoseconds < 0 {
+        if minWait.nanoseconds < 0 || raceWindow.nanoseconds < 0 || timingSlack.nanoseconds < 0 || stuckAfter.nanoseconds < 0 {
             throw ValidationError("Durations must not be negative.")
+        }
+        for o in clockOffset where !paths.contains(o.path) {
+            throw ValidationError("--clock-offset names \(o.path), which is not one of the inputs")
+        }
+        if let first = paths.first, clockOffset.contains(where: { $0.path == first }) {
+            throw ValidationError("--clock-offset: \(first) is the first input; its clock is the reference")
         }
     }
 
@@ -41,7 +55,21 @@ struct AnalysisFlags: ParsableArguments {
         o.raceWindow = raceWindow.nanoseconds
         o.timingSlack = timingSlack.nanoseconds
         o.sameClock = sameClock
+        o.stuckAfter = stuckAfter.nanoseconds
+        for offset in clockOffset {
+            if let i = paths.firstIndex(of: offset.path) { o.clockOffsets[i] = offset.nanoseconds }
+        }
         return o
+    }
+
+    /// The inputs, each reopenable for a second pass (standard input is read once).
+    var inputs: [AnalysisInput] {
+        let controller = controller
+        return paths.enumerated().map { i, path in
+            AnalysisInput(path: path, reopenable: path != "-") { () throws(InputError) -> any EventSource in
+                try openEventSource(path: path, index: UInt16(i), options: SourceOptions(controller: controller))
+            }
+        }
     }
 
     /// Opens every input; the ones that cannot be opened are returned as errors, not thrown.
@@ -58,6 +86,22 @@ struct AnalysisFlags: ParsableArguments {
             }
         }
         return (sources, errors)
+    }
+}
+
+/// `guest-ftrace.txt=-1795663273.11`: seconds to add to that file's times.
+struct ClockOffsetArgument: ExpressibleByArgument, Sendable {
+    var path: String
+    var nanoseconds: Int64
+
+    init?(argument: String) {
+        guard let eq = argument.lastIndex(of: "=") else { return nil }
+        path = String(argument[..<eq])
+        var number = argument[argument.index(after: eq)...]
+        let negative = number.hasPrefix("-")
+        if negative || number.hasPrefix("+") { number = number.dropFirst() }
+        guard !path.isEmpty, let ns = parseScaledDecimal(number, scale: 1_000_000_000) else { return nil }
+        nanoseconds = negative ? -ns : ns
     }
 }
 

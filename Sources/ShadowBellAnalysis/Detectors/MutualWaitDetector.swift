@@ -31,6 +31,9 @@ extension ClockGroupAnalyzer {
                 openWindow(&q, at: e)
             } else {
                 q.window!.lastPublished = q.published
+                if q.window!.inferred, q.pendingSubmissions.count > q.window!.stuckCommandIDs.count {
+                    q.window!.stuckCommandIDs = q.pendingSubmissions.prefix(32).map(\.cmdid)
+                }
                 refineCause(&q, at: e)
             }
         } else if q.window != nil {
@@ -43,7 +46,9 @@ extension ClockGroupAnalyzer {
         case .mmioDoorbell, .driverDoorbellUpdate: return "mmio-doorbell"
         case .controllerShadowRead: return "controller-read"
         case .controllerFetch: return "controller-fetch"
-        case .driverComplete: return "commands-cancelled"
+        // A successful completion proves the controller fetched the command, whatever the
+        // trace shows: the fetch is missing or was placed late by clock alignment.
+        case .driverComplete: return e.b == 0 ? "fetch-not-traced" : "commands-cancelled"
         case .queueDelete: return "queue-deleted"
         case .queueCreate: return "queue-recreated"
         case .controllerReset: return "controller-reset"
@@ -60,7 +65,7 @@ extension ClockGroupAnalyzer {
             lastPublished: q.probeMode ? q.published : nil, firstPublication: publication,
             waitingSince: q.waitingSince, controllerEventIdx: q.controllerEventIdx,
             controllerEventIdxAt: q.controllerEventIdxAt, inferred: !q.probeMode, cause: "unknown",
-            alsoControllerReorder: false, stuckCommandIDs: [])
+            alsoControllerReorder: false, stuckCommandIDs: q.probeMode ? [] : q.pendingSubmissions.prefix(32).map(\.cmdid))
         if let publication {
             let slack = options.timingSlack
             let driverReorder =
@@ -101,6 +106,8 @@ extension ClockGroupAnalyzer {
     func finishWindowAtEnd(_ q: inout QueueState, endTime: Int64) {
         guard let w = q.window else { return }
         q.window = nil
+        // Opened after one side's events stop: nothing can be said about it.
+        guard w.start.time < endTime else { return }
         emitWindow(w, queue: &q, end: nil, resolution: "end-of-trace", endTime: endTime)
     }
 
@@ -110,8 +117,12 @@ extension ClockGroupAnalyzer {
         let stopTime = end?.time ?? endTime ?? lastTime
         let duration = stopTime - w.start.time
         let significant: Bool
-        if clock == .orderOnly {
+        if resolution == "fetch-not-traced" {
+            significant = false
+        } else if clock == .orderOnly {
             significant = ["end-of-trace", "controller-reset", "queue-deleted"].contains(resolution)
+        } else if w.inferred && !["end-of-trace", "controller-reset", "queue-deleted", "queue-recreated", "commands-cancelled", "dbbuf-config"].contains(resolution) {
+            significant = duration >= max(options.minWait, options.inferredMinWait)
         } else {
             significant = duration >= options.minWait
         }
@@ -125,8 +136,9 @@ extension ClockGroupAnalyzer {
         case .sq where !w.inferred:
             stuck = Int(RingIndex.distance(from: w.controllerSeen, to: w.lastPublished ?? w.controllerSeen, entries: q.entries))
         case .sq:
-            stuck = q.unfetched
-            stuckIDs = q.pendingSubmissions.prefix(32).map(\.cmdid)
+            stuck = max(q.unfetched, w.stuckCommandIDs.count)
+            stuckIDs = w.stuckCommandIDs.count >= q.pendingSubmissions.count
+                ? w.stuckCommandIDs : q.pendingSubmissions.prefix(32).map(\.cmdid)
         case .cq:
             stuck = Int(q.pendingCompletions)
         }
@@ -180,16 +192,30 @@ extension ClockGroupAnalyzer {
         if let end {
             evidence.append(evidenceItem("window-close", end, "window closes: \(resolution)"))
         }
+        let timeouts = guestTimeouts(for: q.key, from: w.start.time, to: stopTime)
+        for t in timeouts.prefix(4) {
+            evidence.append(evidenceItem("guest-timeout", t.at, Self.describe(t, qid: q.key.qid)))
+        }
         evidence.sort { ($0.time, $0.location) < ($1.time, $1.location) }
+        if let first = timeouts.first {
+            f.values.append(("guest_timeouts", .int(Int64(timeouts.count))))
+            f.values.append(("first_timeout_after_ns", .int(first.at.time - w.start.time)))
+        }
         f.evidence = evidence
 
         let from = evidence.map(\.time).min() ?? w.start.time
         let lost = dataLoss(from: min(from, w.start.time), to: stopTime)
         if lost > 0 { f.uncertainty.append("the recorder lost events \(lost) time(s) during the window") }
         if clock == .orderOnly { f.uncertainty.append("the input has no timestamps: order is known, durations are not") }
+        if let u = alignmentUncertainty, duration <= 2 * u {
+            f.uncertainty.append("the window (\(formatDuration(duration))) is within the clock-alignment uncertainty (±\(formatDuration(u)))")
+        }
 
         f.message = Self.mutualWaitMessage(f, name: name, duration: duration, stuck: stuck)
         f.explanation = Self.mutualWaitExplanation(f, w: w, name: name, stuck: stuck)
+        if let first = timeouts.first {
+            f.explanation += " The guest noticed: \(Self.describe(first, qid: q.key.qid)) \(formatDuration(first.at.time - w.start.time)) after the window opened."
+        }
         report(f)
     }
 

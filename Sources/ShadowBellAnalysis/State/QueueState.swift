@@ -168,6 +168,7 @@ public struct QueueStatistics: Sendable, Hashable {
     public var outOfRangeValues: UInt64 = 0
     public var eventIdxRegressions: UInt64 = 0
     public var resets: UInt64 = 0
+    public var stuckCommands: UInt64 = 0
 
     public init() {}
 
@@ -189,5 +190,6 @@ public struct QueueStatistics: Sendable, Hashable {
         lhs.outOfRangeValues += rhs.outOfRangeValues
         lhs.eventIdxRegressions += rhs.eventIdxRegressions
         lhs.resets += rhs.resets
+        lhs.stuckCommands += rhs.stuckCommands
     }
 }
