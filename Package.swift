@@ -15,7 +15,13 @@ let package = Package(
         // Value types and byte-level primitives. No Foundation, no C.
         .target(name: "ShadowBellCore"),
         // Input formats: framing, decoding, format detection.
-        .target(name: "ShadowBellFormats", dependencies: ["ShadowBellCore"]),
+        .target(name: "ShadowBellFormats", dependencies: ["ShadowBellCore", "CPcap"]),
+        // libpcap, for reading pcap/pcapng and writing pcap.
+        .systemLibrary(
+            name: "CPcap",
+            pkgConfig: "libpcap",
+            providers: [.apt(["libpcap-dev"])]
+        ),
         // Merge, per-queue state machines, detectors, statistics.
         .target(name: "ShadowBellAnalysis", dependencies: ["ShadowBellCore", "ShadowBellFormats"]),
         // Report model and renderers.

@@ -1,0 +1,8 @@
+import ShadowBellCore
+import Testing
+
+@testable import ShadowBellFormats
+
+@Suite struct RecordCodecTests {
+    @Test func placeholder() {}
+}
