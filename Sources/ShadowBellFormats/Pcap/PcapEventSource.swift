@@ -40,17 +40,21 @@ public final class PcapEventSource: EventSource {
     private var finished = false
     private var sawRecord = false
 
-    public init(path: String, index: UInt16, options: PcapReadOptions = .init()) throws(InputError) {
+    /// `displayPath` names the input in diagnostics when `path` is a spooled copy.
+    public init(
+        path: String, index: UInt16, options: PcapReadOptions = .init(), displayPath: String? = nil
+    ) throws(InputError) {
+        let shownPath = displayPath ?? path
         var head = [UInt8](repeating: 0, count: 12)
         let headCount = PcapEventSource.readPrefix(path: path, into: &head)
         self.isPcapng = headCount >= 4 && head[0] == 0x0A && head[1] == 0x0D && head[2] == 0x0D && head[3] == 0x0A
         do {
             self.reader = try PcapReader(path: path)
         } catch {
-            throw InputError.cannotOpen(path: path, reason: "libpcap: \(error.message)")
+            throw InputError.unsupported(path: shownPath, reason: "libpcap cannot read it: \(error.message)")
         }
         self.options = options
-        var summary = InputSummary(index: index, path: path, format: .pcap)
+        var summary = InputSummary(index: index, path: shownPath, format: .pcap)
         summary.locationUnit = .byteOffset
         summary.bytes = PcapEventSource.fileSize(path: path) ?? 0
         self.summary = summary
@@ -60,7 +64,7 @@ public final class PcapEventSource: EventSource {
             let expected = options.linkTypes.sorted().map { String($0) }
             let expectedText = expected.count == 1 ? expected[0] : "one of \(expected.joined(separator: ", "))"
             throw InputError.unsupported(
-                path: path,
+                path: shownPath,
                 reason: "link type \(linkType) is not a ShadowBell event link type (expected \(expectedText)); "
                     + "this capture does not hold ShadowBell event records")
         }

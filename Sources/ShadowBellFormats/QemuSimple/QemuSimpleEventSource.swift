@@ -6,10 +6,15 @@ public struct QemuSimpleOptions: Sendable {
     public var traceEvents: [String: TraceEventSignature]
     /// Events held back to put slightly out-of-order records (several writer threads) in time order.
     public var reorderWindow: Int
+    /// Controller number given to the events (QEMU does not name the device).
+    public var controller: UInt16
 
-    public init(traceEvents: [String: TraceEventSignature] = [:], reorderWindow: Int = 256) {
+    public init(
+        traceEvents: [String: TraceEventSignature] = [:], reorderWindow: Int = 256, controller: UInt16 = 0
+    ) {
         self.traceEvents = traceEvents
         self.reorderWindow = max(0, reorderWindow)
+        self.controller = controller
     }
 }
 
@@ -35,7 +40,7 @@ public final class QemuSimpleEventSource: EventSource {
     public static let batchLimit = 4096
 
     public private(set) var summary: InputSummary
-    private let reader: ChunkedFileReader
+    private let reader: RecordReader
     private let options: QemuSimpleOptions
     private var mappings: [UInt64: Mapping] = [:]
     private var reportedUnmapped: Set<UInt64> = []
@@ -47,17 +52,24 @@ public final class QemuSimpleEventSource: EventSource {
 
     private struct Mapping {
         var name: String
-        var builtin: QemuNvmeEvent?
+        var builtin: QemuEventName?
         var signature: TraceEventSignature?
     }
 
-    public init(path: String, index: UInt16, options: QemuSimpleOptions = .init()) throws(InputError) {
-        self.reader = try ChunkedFileReader(path: path)
+    /// Reads the already opened `input` (any position-0 input: file, pipe, standard input).
+    public init(input: ByteInput, index: UInt16, options: QemuSimpleOptions = .init()) throws(InputError) {
+        self.reader = RecordReader(input: input)
         self.options = options
-        var summary = InputSummary(index: index, path: path, format: .qemuSimple)
+        var summary = InputSummary(index: index, path: input.path, format: .qemuSimple)
         summary.locationUnit = .byteOffset
         self.summary = summary
         try readHeader()
+    }
+
+    public convenience init(path: String, index: UInt16, options: QemuSimpleOptions = .init())
+        throws(InputError)
+    {
+        try self.init(input: ByteInput(path: path), index: index, options: options)
     }
 
     private func readHeader() throws(InputError) {
@@ -135,9 +147,9 @@ public final class QemuSimpleEventSource: EventSource {
         }
         guard try reader.require(20 + length) else { return truncated(at: recordStart) }
         let name = String(decoding: reader.bytes(at: 20, count: length), as: UTF8.self)
-        let builtin = QemuNvmeEvent.byName[name]
+        let builtin = QemuSimpleLayouts.byName[name]
         mappings[id] = Mapping(
-            name: name, builtin: builtin?.event, signature: builtin?.signature ?? options.traceEvents[name])
+            name: name, builtin: builtin?.name, signature: builtin?.signature ?? options.traceEvents[name])
         consume(20 + length)
         return nil
     }
@@ -169,7 +181,7 @@ public final class QemuSimpleEventSource: EventSource {
             summary.lostEvents &+= count
             summary.events += 1
             return Event(kind: .dataLoss, time: time, location: recordStart, source: summary.index,
-                         a: UInt32(clamping: count))
+                         controller: options.controller, a: UInt32(clamping: count))
         }
         guard let mapping = mappings[id] else {
             summary.noteMalformed(
@@ -199,9 +211,9 @@ public final class QemuSimpleEventSource: EventSource {
         }
         summary.events += 1
         return arguments.withUnsafeBufferPointer { all in
-            builtin.event(
-                arguments: UnsafeBufferPointer(rebasing: all[0..<count]), time: time, location: recordStart,
-                source: summary.index)
+            QemuSimpleLayouts.event(
+                builtin, arguments: UnsafeBufferPointer(rebasing: all[0..<count]), time: time,
+                location: recordStart, source: summary.index, controller: options.controller)
         }
     }
 

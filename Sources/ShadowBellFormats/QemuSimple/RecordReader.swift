@@ -6,41 +6,37 @@ import ShadowBellCore
     import Darwin
 #endif
 
-/// Reads a file front to back through a fixed window, so memory stays flat whatever the file's
-/// size. Callers ask for `n` bytes at the cursor (`n` bounded by `capacity`, which the caller
-/// checks before trusting any length field), read them with explicit byte order, and consume.
-final class ChunkedFileReader {
-    private let fd: Int32
-    private let path: String
+/// Reads an input front to back through a fixed window, so memory stays flat whatever the
+/// input's size. Callers ask for `n` bytes at the cursor (`n` bounded by `capacity`, which the
+/// caller checks before trusting any length field), read them in the file's byte order, and
+/// consume them.
+final class RecordReader {
+    private let input: ByteInput
     private var buffer: UnsafeMutableRawBufferPointer
     private var start = 0
     private var end = 0
+    private var chunk = UnsafeRawBufferPointer(start: nil, count: 0)
+    private var chunkPosition = 0
     private var atEOF = false
     /// Absolute offset of the cursor.
     private(set) var offset: UInt64 = 0
+    /// The file's byte order differs from the host's.
     var swapped = false
 
     let capacity: Int
 
-    init(path: String, capacity: Int = 1 << 20) throws(InputError) {
-        let fd = path == "-" ? dup(0) : open(path, O_RDONLY)
-        guard fd >= 0 else {
-            throw InputError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
-        }
-        self.fd = fd
-        self.path = path
+    init(input: ByteInput, capacity: Int = 1 << 20) {
+        self.input = input
         self.capacity = capacity
         self.buffer = .allocate(byteCount: capacity, alignment: 8)
     }
 
-    deinit {
-        buffer.deallocate()
-        close(fd)
-    }
+    deinit { buffer.deallocate() }
 
     var available: Int { end - start }
 
-    /// Makes `n` bytes (at most `capacity`) available at the cursor; `false` if the file ends first.
+    /// Makes `n` bytes (at most `capacity`) available at the cursor; `false` if the input ends
+    /// first. Complexity: O(n) copying.
     func require(_ n: Int) throws(InputError) -> Bool {
         precondition(n <= capacity)
         if available >= n { return true }
@@ -50,21 +46,24 @@ final class ChunkedFileReader {
             start = 0
             end = count
         }
-        while available < n && !atEOF {
-            let got = read(fd, buffer.baseAddress! + end, capacity - end)
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw InputError.readFailed(path: path, offset: offset + UInt64(available),
-                                            reason: String(cString: strerror(errno)))
+        while available < n {
+            if chunkPosition == chunk.count {
+                if atEOF { break }
+                guard let next = try input.nextChunk() else {
+                    atEOF = true
+                    break
+                }
+                chunk = next
+                chunkPosition = 0
+                continue
             }
-            if got == 0 { atEOF = true }
-            end += got
+            let count = min(chunk.count - chunkPosition, capacity - end)
+            memcpy(buffer.baseAddress! + end, chunk.baseAddress! + chunkPosition, count)
+            chunkPosition += count
+            end += count
         }
         return available >= n
     }
-
-    /// True when nothing is left at the cursor and the file has ended.
-    func isAtEnd() throws(InputError) -> Bool { try !require(1) }
 
     func u32(at relative: Int) -> UInt32 {
         let raw = buffer.loadUnaligned(fromByteOffset: start + relative, as: UInt32.self)
