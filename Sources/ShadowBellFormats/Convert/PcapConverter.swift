@@ -134,3 +134,22 @@ private struct MergeCursor {
         batch.removeAll()
     }
 }
+
+/// Opens every path by content (`openEventSource`, indices in order) and converts them into
+/// one pcap (see `convertToPcap(sources:output:linkType:time:)`). The inputs share the pcap's
+/// single clock: give several paths only when they share one clock (like `analyze --same-clock`).
+@discardableResult
+public func convertToPcap(
+    paths: [String], output: String, linkType: LinkType = .user0, options: SourceOptions = .init()
+) throws(ConvertError) -> ConversionResult {
+    guard isWritableShadowBellLinkType(linkType) else { throw .forbiddenLinkType(linkType.rawValue) }
+    var sources: [any EventSource] = []
+    for (i, path) in paths.enumerated() {
+        do {
+            sources.append(try openEventSource(path: path, index: UInt16(truncatingIfNeeded: i), options: options))
+        } catch {
+            throw .input(error)
+        }
+    }
+    return try convertToPcap(sources: sources, output: output, linkType: linkType)
+}
