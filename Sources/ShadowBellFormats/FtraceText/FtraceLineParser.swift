@@ -65,10 +65,15 @@ struct FtraceLineParser: LineDecoding {
     private func decodeNVMe(
         _ event: FtraceEventName, _ payload: UnsafeRawBufferPointer, time: Int64, number: UInt64
     ) -> Outcome {
+        // `nvme<N>: ` names the controller; kernels before 4.18 printed no prefix (controller 0).
         var s = ByteScanner(payload)
-        guard s.skip("nvme"), let controller = s.readDecimal(), controller <= UInt64(UInt16.max),
-            s.skip(ASCII.colon)
-        else { return .malformed(DecodeFailure(event: event.name, field: "nvme<N>:", problem: .badShape)) }
+        var controller: UInt64 = 0
+        if s.skip("nvme") {
+            guard let n = s.readDecimal(), n <= UInt64(UInt16.max), s.skip(ASCII.colon) else {
+                return .malformed(DecodeFailure(event: event.name, field: "nvme<N>:", problem: .badShape))
+            }
+            controller = n
+        }
         var r = FieldReader(s.rest, event: event.name)
         var e = Event(
             kind: .driverSubmit, time: time, location: number, source: source,
