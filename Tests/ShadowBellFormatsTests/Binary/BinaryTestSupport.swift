@@ -69,7 +69,7 @@ final class ArraySource: EventSource {
 }
 
 /// Reads every event of a source.
-func drain(_ source: any EventSource) throws(InputError) -> [Event] {
+func drainEvents(_ source: any EventSource) throws(InputError) -> [Event] {
     var all: [Event] = []
     var batch: [Event] = []
     while try source.nextBatch(into: &batch) { all += batch }

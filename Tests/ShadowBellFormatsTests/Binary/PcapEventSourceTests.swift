@@ -29,7 +29,7 @@ import Testing
         #expect(result.eventsWritten == UInt64(events.count))
 
         let source = try PcapEventSource(path: out, index: 3)
-        let read = try drain(source)
+        let read = try drainEvents(source)
         #expect(read.count == events.count)
         for (i, (got, want)) in zip(read, events).enumerated() {
             var expected = want
@@ -53,7 +53,7 @@ import Testing
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: out)))
         #expect(Array(bytes[0..<4]) == [0x4D, 0x3C, 0xB2, 0xA1])
         #expect(Array(bytes[20..<24]) == [150, 0, 0, 0])
-        #expect(try drain(PcapEventSource(path: out, index: 0)).count == 1)
+        #expect(try drainEvents(PcapEventSource(path: out, index: 0)).count == 1)
     }
 
     @Test func linkType149IsNeverWritten() {
@@ -70,7 +70,7 @@ import Testing
         let out = dir.path("merge.pcap")
         try convertToPcap(
             sources: [ArraySource(index: 0, events: first), ArraySource(index: 1, events: second)], output: out)
-        let read = try drain(PcapEventSource(path: out, index: 0))
+        let read = try drainEvents(PcapEventSource(path: out, index: 0))
         // 20 stays after 30 in its own file; at 30 the first input goes first.
         #expect(read.map { $0.a } == [10, 15, 30, 20, 30, 40, 50])
         #expect(read.map { $0.kind == .interrupt } == [true, false, true, true, false, false, true])
@@ -82,7 +82,7 @@ import Testing
         let events = (1...3).map { Event(kind: .controllerShadowRead, time: Int64($0), qid: 1, a: UInt32($0)) }
         try convertToPcap(sources: [ArraySource(index: 0, events: events, clock: .orderOnly)], output: out)
         let source = try PcapEventSource(path: out, index: 0)
-        _ = try drain(source)
+        _ = try drainEvents(source)
         #expect(source.summary.clock == .orderOnly)
     }
 
@@ -93,7 +93,7 @@ import Testing
             "x.pcapng",
             pcapngFile(interfaces: [147], packets: events.map { (0, $0.time, record($0)) }))
         let source = try PcapEventSource(path: path, index: 0)
-        let read = try drain(source)
+        let read = try drainEvents(source)
         #expect(read.count == events.count)
         // Locations are block offsets: the first EPB follows the SHB (28) and one IDB (32).
         #expect(read.first?.location == 60)
@@ -112,7 +112,7 @@ import Testing
         for cut in [full.count - 10, full.count - 48 - 10] {
             let path = dir.write("trunc\(cut).pcap", Array(full[0..<cut]))
             let source = try PcapEventSource(path: path, index: 0)
-            let read = try drain(source)
+            let read = try drainEvents(source)
             #expect(read.count == 4)
             #expect(source.summary.malformed == 1)
             let offset = UInt64(24 + 4 * 64)
@@ -143,7 +143,7 @@ import Testing
         let dir = TemporaryDirectory()
         let e = Event(kind: .interrupt, time: 7, a: 3)
         let path = dir.write("u3.pcap", pcapFile(linkType: 150, packets: [(7, record(e))]))
-        #expect(try drain(PcapEventSource(path: path, index: 0)).count == 1)
+        #expect(try drainEvents(PcapEventSource(path: path, index: 0)).count == 1)
         #expect(throws: InputError.self) {
             try PcapEventSource(path: path, index: 0, options: PcapReadOptions(linkTypes: [147]))
         }
@@ -157,7 +157,7 @@ import Testing
             pcapngFile(interfaces: [147, 1], packets: [(0, 7, record(e)), (1, 8, [UInt8](repeating: 0, count: 60))]))
         do {
             let source = try PcapEventSource(path: path, index: 0)
-            _ = try drain(source)
+            _ = try drainEvents(source)
             Issue.record("a pcapng with mixed link types was read")
         } catch {
             guard case .unsupported(_, let reason) = error else {
@@ -184,7 +184,7 @@ import Testing
         ]
         let path = dir.write("bad.pcap", pcapFile(packets: packets))
         let source = try PcapEventSource(path: path, index: 0)
-        let read = try drain(source)
+        let read = try drainEvents(source)
         #expect(read.count == 2)
         #expect(source.summary.records == 5)
         #expect(source.summary.malformed == 3)

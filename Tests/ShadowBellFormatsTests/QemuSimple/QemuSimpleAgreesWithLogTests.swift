@@ -58,18 +58,18 @@ import Testing
         let simple = dir.write("no-extension", scenario.bytes)
         let source = try openEventSource(path: simple, index: 0)
         #expect(source.summary.format == .qemuSimple)
-        #expect(try drain(source) == scenario.expected)
+        #expect(try drainEvents(source) == scenario.expected)
 
         let pcap = dir.path("x.dat")
         try convertToPcap(sources: [ArraySource(index: 0, events: scenario.expected)], output: pcap)
         let pcapSource = try openEventSource(path: pcap, index: 0)
         #expect(pcapSource.summary.format == .pcap)
-        #expect(try drain(pcapSource).count == scenario.expected.count)
+        #expect(try drainEvents(pcapSource).count == scenario.expected.count)
 
         let e = Event(kind: .interrupt, time: 7, a: 3)
         let ng = dir.write("y.bin", pcapngFile(interfaces: [147], packets: [(0, 7, record(e))]))
         let ngSource = try openEventSource(path: ng, index: 0)
-        #expect(try drain(ngSource).map(\.a) == [3])
+        #expect(try drainEvents(ngSource).map(\.a) == [3])
     }
 
     @Test func sourceOptionsReachTheBinaryReaders() throws {
@@ -81,7 +81,7 @@ import Testing
         w.event(id: 0, time: 20, [.value(1)])
         w.event(id: 0, time: 10, [.value(2)])
         let path = dir.write("t", w.bytes)
-        let events = try drain(openEventSource(path: path, index: 0, options: options))
+        let events = try drainEvents(openEventSource(path: path, index: 0, options: options))
         #expect(events.map(\.a) == [1, 2])
         #expect(events.allSatisfy { $0.controller == 3 })
 

@@ -10,7 +10,7 @@ import Testing
         let dir = TemporaryDirectory()
         let path = dir.write("trace-4711", bytes)
         let source = try QemuSimpleEventSource(path: path, index: index, options: options)
-        let events = try drain(source)
+        let events = try drainEvents(source)
         return (events, source.summary)
     }
 
