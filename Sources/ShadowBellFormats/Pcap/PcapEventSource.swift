@@ -134,9 +134,9 @@ public final class PcapEventSource: EventSource {
             throw InputError.unsupported(
                 path: summary.path,
                 reason: "this pcapng has interfaces of different link types, which libpcap cannot read "
-                    + "(libpcap: \(error.message)). Keep only the ShadowBell interface, e.g. "
-                    + "`editcap -F pcap -T user0 IN.pcapng OUT.pcap` (records of other interfaces are then "
-                    + "counted as malformed) or `tshark -r IN.pcapng -Y 'frame.interface_id == 0' -w OUT.pcapng`")
+                    + "(libpcap: \(error.message)). Rewrite it as a pcap of one link type with editcap: "
+                    + "`editcap -F pcap -T user0 IN.pcapng OUT.pcap` (packets of the other interfaces "
+                    + "then show up as malformed records), or record the ShadowBell events on their own interface")
         }
         throw InputError.readFailed(path: summary.path, offset: lastEnd, reason: "libpcap: \(error.message)")
     }

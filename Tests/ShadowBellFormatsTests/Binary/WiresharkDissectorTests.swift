@@ -12,10 +12,12 @@ import Testing
         .deletingLastPathComponent()
     static let script = repositoryRoot.appendingPathComponent("Docs/wireshark/shadowbell.lua").path
 
-    static func findTshark() -> String? {
+    static func findTshark() -> String? { findTool("tshark") }
+
+    static func findTool(_ name: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         for dir in path.split(separator: ":") + ["/usr/bin", "/usr/local/bin"] {
-            let candidate = "\(dir)/tshark"
+            let candidate = "\(dir)/\(name)"
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
         return nil
@@ -91,6 +93,27 @@ import Testing
         #expect(rows.first == ["1", "1", "mmio-doorbell nvme0:sq1 value=9"])
         #expect(rows.dropFirst().first?.last?.contains("short") == true)
         #expect(rows.last?.last?.contains("unknown record version 2") == true)
+    }
+
+    /// The advice given for a pcapng with mixed link types works: editcap rewrites it as a
+    /// USER0 pcap that ShadowBell reads, the foreign packets counted as malformed.
+    @Test func editcapAdviceForMixedLinkTypesWorks() throws {
+        let editcap = try #require(Self.findTool("editcap"), "editcap is not installed (apt-get install tshark)")
+        let dir = TemporaryDirectory()
+        let e = Event(kind: .interrupt, time: 7, a: 3)
+        let mixed = dir.write(
+            "mixed.pcapng",
+            pcapngFile(interfaces: [147, 1], packets: [(0, 7, record(e)), (1, 8, [UInt8](repeating: 0, count: 60))]))
+        let out = dir.path("fixed.pcap")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: editcap)
+        process.arguments = ["-F", "pcap", "-T", "user0", mixed, out]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let source = try PcapEventSource(path: out, index: 0)
+        #expect(try drainEvents(source).map(\.a) == [3])
+        #expect(source.summary.malformed == 1)
     }
 
     func hex(_ v: UInt64, width: Int) -> String {
