@@ -16,7 +16,7 @@ struct Convert: ParsableCommand {
 
             Examples:
               shadowbell convert qemu-trace.log --output qemu.pcap
-              shadowbell convert trace-4711 --trace-events /usr/share/qemu/trace-events-all --output run.pcap
+              shadowbell convert trace-4711 --trace-events trace-events-all -o run.pcap
               shadowbell convert guest-ftrace.txt --output guest.pcap --link-type 148
               tshark -X lua_script:Docs/wireshark/shadowbell.lua -r qemu.pcap
             """)
