@@ -1,0 +1,99 @@
+import Foundation
+import ShadowBellCore
+import ShadowBellFormats
+import Testing
+
+@testable import ShadowBellAnalysis
+
+/// `shadowbell analyze FILE.pcap` must report what the analysis of the original input reports:
+/// the same findings at the same times (cli-contract.md, `convert`). Checked on every trace in
+/// SampleTraces. Evidence locations differ by design (they point into the pcap).
+@Suite struct ConvertedPcapEquivalenceTests {
+    static let sampleRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("SampleTraces")
+
+    /// Every file under SampleTraces whose content is a supported trace format, plus the files
+    /// named in `SHADOWBELL_EQUIVALENCE_EXTRA` (colon-separated; e.g. full real traces).
+    static func sampleTraces() -> [String] {
+        let extra = (ProcessInfo.processInfo.environment["SHADOWBELL_EQUIVALENCE_EXTRA"] ?? "")
+            .split(separator: ":").map(String.init)
+        return sampleFiles() + extra
+    }
+
+    static func sampleFiles() -> [String] {
+        guard let walker = FileManager.default.enumerator(at: sampleRoot, includingPropertiesForKeys: nil)
+        else { return [] }
+        var paths: [String] = []
+        for case let url as URL in walker {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue
+            else { continue }
+            if case .unknown = (try? detectFormat(path: url.path)) ?? .unknown(detail: "") { continue }
+            paths.append(url.path)
+        }
+        return paths.sorted()
+    }
+
+    /// What a finding says, without where its evidence sits in a file.
+    struct FindingFacts: Equatable, CustomStringConvertible {
+        var kind: String
+        var queue: QueueKey
+        var start: Int64
+        var end: Int64?
+        var resolution: String?
+        var cause: String?
+        var inferred: Bool
+        var uncertainty: [String]
+        var values: [String]
+        var evidenceTimes: [Int64]
+        var evidenceRoles: [String]
+
+        init(_ f: Finding) {
+            kind = f.kind.rawValue
+            queue = f.queue
+            start = f.start
+            end = f.end
+            resolution = f.resolution
+            cause = f.cause
+            inferred = f.inferred
+            uncertainty = f.uncertainty
+            values = f.values.map { "\($0.0)=\($0.1)" }
+            evidenceTimes = f.evidence.map(\.time)
+            evidenceRoles = f.evidence.map(\.role)
+        }
+
+        var description: String { "\(kind) \(queue) \(start)…\(end.map(String.init) ?? "open") \(values)" }
+    }
+
+    static func analyse(_ source: any EventSource) -> AnalysisResult {
+        do {
+            return try AnalysisSession.run(sources: [source])
+        } catch {
+            return error.partial
+        }
+    }
+
+    @Test func sampleTracesExist() {
+        #expect(Self.sampleFiles().count >= 3, "expected the binary samples at least")
+    }
+
+    @Test(arguments: sampleTraces())
+    func analysisOfConvertedPcapEqualsAnalysisOfSource(path: String) throws {
+        let original = Self.analyse(try openEventSource(path: path, index: 0))
+        let pcap = FileManager.default.temporaryDirectory
+            .appendingPathComponent("sb-equiv-\(UUID().uuidString).pcap").path
+        defer { try? FileManager.default.removeItem(atPath: pcap) }
+        let written = try convertToPcap(paths: [path], output: pcap)
+        #expect(written.eventsWritten == original.inputs[0].events)
+        let converted = Self.analyse(try openEventSource(path: pcap, index: 0))
+
+        #expect(converted.inputs[0].events == original.inputs[0].events)
+        #expect(converted.inputs[0].clock == original.inputs[0].clock)
+        #expect(converted.inputs[0].lostEvents == original.inputs[0].lostEvents)
+        #expect(converted.inputs[0].dataLossMarkers == original.inputs[0].dataLossMarkers)
+        #expect(converted.findings.map(FindingFacts.init) == original.findings.map(FindingFacts.init))
+        #expect(converted.queues.map(\.key) == original.queues.map(\.key))
+        #expect(converted.queues.map(\.stats) == original.queues.map(\.stats))
+    }
+}
