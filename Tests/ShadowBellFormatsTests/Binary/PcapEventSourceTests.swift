@@ -103,6 +103,21 @@ import Testing
         }
     }
 
+    @Test func readsMicrosecondAndBigEndianPcaps() throws {
+        let dir = TemporaryDirectory()
+        let e = Event(kind: .controllerShadowRead, time: 0, qid: 2, a: 5)
+        // Big-endian header, microsecond magic: 12 s + 345678 µs.
+        var b = Bytes()
+        b.bigEndian = true
+        b.u32(0xA1B2_C3D4); b.u16(2); b.u16(4); b.u32(0); b.u32(0); b.u32(65535); b.u32(147)
+        let bytes = record(e)
+        b.u32(12); b.u32(345_678); b.u32(UInt32(bytes.count)); b.u32(UInt32(bytes.count)); b.raw(bytes)
+        let path = dir.write("be-usec.pcap", b.data)
+        let read = try drainEvents(PcapEventSource(path: path, index: 0))
+        #expect(read.map(\.time) == [12_345_678_000])
+        #expect(read.map(\.a) == [5])  // the record itself stays little-endian
+    }
+
     // MARK: bad input
 
     @Test func truncatedPcapKeepsCompleteRecordsAndNamesTheOffset() throws {
