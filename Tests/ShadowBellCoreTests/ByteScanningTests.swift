@@ -112,26 +112,56 @@ private func withBytes<R>(_ text: String, _ body: (UnsafeRawBufferPointer) -> R)
         #expect(parse("2025-07-21 18:43:28Z") == nil)
     }
 
-    @Test func neverTrapsOnArbitraryBytes() {
+    /// Random short strings over a number-heavy alphabet: no trap, and the decimal, hex and
+    /// timestamp parsers agree with straightforward reference parsers.
+    @Test func agreesWithReferenceParsersOnRandomText() {
+        let alphabet = Array("0123456789.x:-TZ =abf".utf8)
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-        for length in 0..<64 {
-            var bytes = [UInt8](repeating: 0, count: length)
-            for i in bytes.indices {
-                state = state &* 6364136223846793005 &+ 1442695040888963407
-                bytes[i] = "0123456789.x:-TZ =".utf8.map { $0 }[Int(state >> 59) % 18]
-            }
-            bytes.withUnsafeBytes { b in
-                _ = ByteScanning.parseDecimal(b)
-                _ = ByteScanning.parseHex(b)
-                _ = ByteScanning.parseTimestamp(b)
-                _ = ByteScanning.iso8601UTCPrefix(b, from: 0)
-                _ = ByteScanning.fieldValue(b, key: "x=")
-                var s = ByteScanner(b)
-                while !s.isAtEnd {
-                    if s.readTimestamp() == nil, s.readInteger() == nil { s.position += 1 }
+        var checked = 0
+        for length in 0..<40 {
+            for _ in 0..<200 {
+                var bytes = [UInt8](repeating: 0, count: length)
+                for i in bytes.indices {
+                    state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                    bytes[i] = alphabet[Int(state >> 33) % alphabet.count]
                 }
+                let text = String(decoding: bytes, as: UTF8.self)
+                bytes.withUnsafeBytes { b in
+                    let allDigits = !text.isEmpty && text.allSatisfy(\.isASCIIDigit)
+                    #expect(ByteScanning.parseDecimal(b) == (allDigits ? UInt64(text) : nil), "\(text)")
+                    let hexDigits = text.dropFirst(2)
+                    let isHex = text.hasPrefix("0x") && !hexDigits.isEmpty && hexDigits.allSatisfy(\.isHexDigit)
+                    #expect(ByteScanning.parseHex(b) == (isHex ? UInt64(hexDigits, radix: 16) : nil), "\(text)")
+                    #expect(ByteScanning.parseTimestamp(b) == referenceTimestamp(text), "\(text)")
+                    _ = ByteScanning.iso8601UTCPrefix(b, from: 0)
+                    _ = ByteScanning.fieldValue(b, key: "x=")
+                    var s = ByteScanner(b)
+                    while !s.isAtEnd {
+                        if s.readTimestamp() == nil, s.readInteger() == nil { s.position += 1 }
+                    }
+                }
+                checked += 1
             }
         }
-        #expect(Bool(true))
+        #expect(checked == 8000)
     }
+}
+
+/// `sec[.fraction]` by string splitting and Int64 arithmetic that traps on nothing.
+private func referenceTimestamp(_ text: String) -> Int64? {
+    let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+    guard parts.count <= 2, let whole = parts.first, !whole.isEmpty, whole.allSatisfy(\.isASCIIDigit),
+        let seconds = Int64(whole)
+    else { return nil }
+    guard parts.count == 2 else { return seconds }
+    let fraction = parts[1]
+    guard (1...9).contains(fraction.count), fraction.allSatisfy(\.isASCIIDigit) else { return nil }
+    let ns = Int64(fraction + String(repeating: "0", count: 9 - fraction.count))!
+    let (scaled, o1) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+    let (sum, o2) = scaled.addingReportingOverflow(ns)
+    return o1 || o2 ? nil : sum
+}
+
+extension Character {
+    fileprivate var isASCIIDigit: Bool { isASCII && isWholeNumber }
 }

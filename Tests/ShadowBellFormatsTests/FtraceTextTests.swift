@@ -118,7 +118,7 @@ private let nvmeSQ = "nvme_sq: nvme0: disk=nvme0n1, qid=1, head=12, tail=13"
         #expect(d.events.last?.b == 2)
     }
 
-    @Test func lostEventMarkersBothForms() throws {
+    @Test func lostEventMarkersAllForms() throws {
         let d = try decode(
             """
             # tracer: nop
@@ -127,18 +127,21 @@ private let nvmeSQ = "nvme_sq: nvme0: disk=nvme0n1, qid=1, head=12, tail=13"
             CPU:1 [LOST 1234 EVENTS]
                       <idle>-0       [001] d.H1.     9.000003: \(nvmeSQ)
               CPU:3 [LOST EVENTS]
+            CPU:7 [204600 EVENTS DROPPED]
+            CPU:0 [EVENTS DROPPED]
+            CPU:0 [LOTS OF EVENTS]
 
             """)
-        #expect(d.events.map(\.kind) == [.driverSQHead, .dataLoss, .driverSQHead, .dataLoss])
+        #expect(d.events.map(\.kind) == [.driverSQHead, .dataLoss, .driverSQHead, .dataLoss, .dataLoss, .dataLoss])
         let lost = d.events.filter { $0.kind == .dataLoss }
-        #expect(lost.map(\.a) == [1234, 0])
-        #expect(lost.map(\.b) == [1, 3])
-        #expect(lost.map(\.time) == [9_000_002_000, 9_000_003_000])
-        #expect(lost.map(\.location) == [4, 6])
-        #expect(d.summary.dataLossMarkers == 2 && d.summary.lostEvents == 1234)
+        #expect(lost.map(\.a) == [1234, 0, 204_600, 0])
+        #expect(lost.map(\.b) == [1, 3, 7, 0])
+        #expect(lost.map(\.time) == [9_000_002_000, 9_000_003_000, 9_000_003_000, 9_000_003_000])
+        #expect(lost.map(\.location) == [4, 6, 7, 8])
+        #expect(d.summary.dataLossMarkers == 4 && d.summary.lostEvents == 1234 + 204_600)
         #expect(d.summary.events == 2)
-        #expect(d.summary.records == 6)
-        #expect(d.summary.skipped == 2)
+        #expect(d.summary.records == 9)
+        #expect(d.summary.skipped == 3)
     }
 
     @Test func driverDoorbellProbes() throws {

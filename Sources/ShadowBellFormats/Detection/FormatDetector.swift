@@ -76,15 +76,13 @@ public enum FormatDetector {
         }
     }
 
+    /// The name of a compressor whose magic starts the input, if any.
     static func compressionMagic(_ p: UnsafeRawBufferPointer) -> String? {
-        guard p.count >= 4 else {
-            if p.count >= 2, p[0] == 0x1F, p[1] == 0x8B { return "gzip" }
-            return nil
-        }
-        if p[0] == 0x28, p[1] == 0xB5, p[2] == 0x2F, p[3] == 0xFD { return "zstd" }
-        if p[0] == 0x1F, p[1] == 0x8B { return "gzip" }
-        if p[0] == 0xFD, p[1] == 0x37, p[2] == 0x7A, p[3] == 0x58 { return "xz" }
-        if p[0] == 0x42, p[1] == 0x5A, p[2] == 0x68 { return "bzip2" }
+        let magics: [([UInt8], String)] = [
+            ([0x28, 0xB5, 0x2F, 0xFD], "zstd"), ([0x1F, 0x8B], "gzip"),
+            ([0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00], "xz"), ([0x42, 0x5A, 0x68], "bzip2"),
+        ]
+        for (magic, name) in magics where p.starts(with: magic) { return name }
         return nil
     }
 
@@ -131,7 +129,7 @@ public enum FormatDetector {
         if weakFtrace > 0 { return .ftraceText }
         // A log of other QEMU trace events only: nearly every line is `identifier args`.
         if weakQemu > 0, weakQemu * 10 >= lines * 8 { return .qemuLog }
-        if lines == 0 { return .unknown(detail: "text without any line") }
+        if lines == 0 { return .unknown(detail: "only blank lines") }
         return .unknown(detail: "text, but no line looks like Linux ftrace or a QEMU trace log")
     }
 
@@ -145,7 +143,8 @@ public enum FormatDetector {
             return .none
         }
         if FtraceLineHeader.parse(line) != nil { return .ftrace }
-        if ByteScanning.hasPrefix(line, at: first, "CPU:"), containsLost(line) { return .ftrace }
+        var marker = ByteScanner(line, position: first)
+        if marker.skip("CPU:"), FtraceLineParser.lostEventsMarker(&marker) != nil { return .ftrace }
         if ByteScanning.hasPrefix(line, at: first, "cpus=")
             || ByteScanning.hasPrefix(line, at: first, "version = ")
         {
@@ -172,9 +171,5 @@ public enum FormatDetector {
             if !(isLetter || ASCII.isDigit(b) || b == 0x5F) { return false }
         }
         return true
-    }
-
-    private static func containsLost(_ line: UnsafeRawBufferPointer) -> Bool {
-        ByteScanning.fieldValueStart(line, key: "[LOST", from: 0) != nil
     }
 }

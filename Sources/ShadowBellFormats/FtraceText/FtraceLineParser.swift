@@ -3,8 +3,6 @@ import ShadowBellCore
 /// Decodes one line of ftrace text. A value type, so the source can keep it in a local
 /// variable across a batch.
 struct FtraceLineParser: LineDecoding {
-    typealias Outcome = LineOutcome
-
     let source: UInt16
     let qemu: QemuEventDecoder
     /// Time of the previous event line of the file (any event, recognised or not).
@@ -16,7 +14,7 @@ struct FtraceLineParser: LineDecoding {
     }
 
     @inline(__always)
-    mutating func parse(_ line: UnsafeRawBufferPointer, number: UInt64) -> Outcome {
+    mutating func parse(_ line: UnsafeRawBufferPointer, number: UInt64) -> LineOutcome {
         let first = ByteScanning.skipSpaces(line, from: 0)
         guard first < line.count else { return .skipped }
         if line[first] == ASCII.hash { return .skipped }
@@ -38,7 +36,7 @@ struct FtraceLineParser: LineDecoding {
     }
 
     private func decodeMarker(_ payload: UnsafeRawBufferPointer, time: Int64, number: UInt64)
-        -> Outcome
+        -> LineOutcome
     {
         switch qemu.decode(payload, time: time, location: number) {
         case .event(let e): return .event(e)
@@ -64,7 +62,7 @@ struct FtraceLineParser: LineDecoding {
     @inline(__always)
     private func decodeNVMe(
         _ event: FtraceEventName, _ payload: UnsafeRawBufferPointer, time: Int64, number: UInt64
-    ) -> Outcome {
+    ) -> LineOutcome {
         // `nvme<N>: ` names the controller; kernels before 4.18 printed no prefix (controller 0).
         var s = ByteScanner(payload)
         var controller: UInt64 = 0
@@ -136,31 +134,41 @@ struct FtraceLineParser: LineDecoding {
     /// A line without the event columns: a lost-events marker, noise, or a damaged event line.
     private mutating func parseNonEventLine(
         _ line: UnsafeRawBufferPointer, from first: Int, number: UInt64
-    ) -> Outcome {
+    ) -> LineOutcome {
         var s = ByteScanner(line, position: first)
         if s.skip("CPU:") {
-            if let cpu = s.readDecimal(), s.skip(" [LOST ") {
-                var lost: UInt64 = 0
-                if let count = s.readDecimal() {
-                    lost = count
-                    _ = s.skip(ASCII.space)
-                }
-                if s.skip("EVENTS]") {
-                    return .dataLoss(
-                        Event(
-                            kind: .dataLoss, time: lastLineTime, location: number, source: source,
-                            a: UInt32(clamping: lost), b: UInt32(clamping: cpu)))
-                }
+            if let (cpu, lost) = Self.lostEventsMarker(&s) {
+                return .dataLoss(
+                    Event(
+                        kind: .dataLoss, time: lastLineTime, location: number, source: source,
+                        a: UInt32(clamping: lost), b: UInt32(clamping: cpu)))
             }
             return .skipped
         }
         // A line that names a known event but lost its columns is damage, not noise.
-        for event in [FtraceEventName.setupCmd, .completeRq, .sq, .dbbufSQ, .dbbufCQ] {
+        for event in Self.nvmeEvents {
             if Self.contains(line, event.name, followedBy: ASCII.colon) {
                 return .malformed(DecodeFailure(event: event.name, field: "line header", problem: .badShape))
             }
         }
         return .skipped
+    }
+
+    private static let nvmeEvents: [FtraceEventName] = [.setupCmd, .completeRq, .sq, .dbbufSQ, .dbbufCQ]
+
+    /// After `CPU:`, the rest of a lost-events marker: the kernel's `N [LOST M EVENTS]`,
+    /// trace-cmd's `N [LOST EVENTS]`, `N [M EVENTS DROPPED]` and `N [EVENTS DROPPED]`.
+    /// Returns the CPU and the count (0 when not given).
+    static func lostEventsMarker(_ s: inout ByteScanner) -> (cpu: UInt64, lost: UInt64)? {
+        guard let cpu = s.readDecimal(), s.skip(" [") else { return nil }
+        if s.skip("LOST ") {
+            let lost = s.readDecimal()
+            if lost != nil, !s.skip(ASCII.space) { return nil }
+            return s.skip("EVENTS]") ? (cpu, lost ?? 0) : nil
+        }
+        let lost = s.readDecimal()
+        if lost != nil, !s.skip(ASCII.space) { return nil }
+        return s.skip("EVENTS DROPPED]") ? (cpu, lost ?? 0) : nil
     }
 
     private static func contains(

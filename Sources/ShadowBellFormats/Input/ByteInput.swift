@@ -19,7 +19,9 @@ public final class ByteInput {
     public private(set) var offset: UInt64 = 0
 
     public static let readChunkSize = 1 << 20
-    static let mappedWindowSize = 16 << 20
+    public static let mappedWindowSize = 16 << 20
+
+    private let windowSize: Int
 
     private let fd: Int32
     private let ownsDescriptor: Bool
@@ -31,8 +33,14 @@ public final class ByteInput {
 
     /// Opens `path` (`-` = standard input). Throws `.cannotOpen` (with the system's reason),
     /// `.isDirectory`, or `.empty` when the input holds no byte at all.
-    public init(path: String) throws(InputError) {
+    public convenience init(path: String) throws(InputError) {
+        try self.init(path: path, mappedWindowSize: ByteInput.mappedWindowSize)
+    }
+
+    /// `mappedWindowSize`: bytes of a mapped file handed out per chunk.
+    init(path: String, mappedWindowSize: Int) throws(InputError) {
         self.path = path
+        windowSize = max(mappedWindowSize, 1)
         if path == "-" {
             fd = 0
             ownsDescriptor = false
@@ -114,7 +122,7 @@ public final class ByteInput {
                 }
             }
             guard start < mapping.count else { return nil }
-            let end = min(start + ByteInput.mappedWindowSize, mapping.count)
+            let end = min(start + windowSize, mapping.count)
             offset = UInt64(end)
             return UnsafeRawBufferPointer(rebasing: mapping[start..<end])
         }

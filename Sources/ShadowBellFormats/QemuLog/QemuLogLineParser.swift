@@ -46,7 +46,9 @@ struct QemuLogLineParser: LineDecoding {
 
     @inline(__always)
     mutating func parse(_ line: UnsafeRawBufferPointer, number: UInt64) -> LineOutcome {
-        guard let (shape, time, payloadStart) = Self.split(line) else { return .skipped }
+        guard let (shape, time, payloadStart) = Self.split(line) else {
+            return Self.damagedEventLine(line)
+        }
         let payload = UnsafeRawBufferPointer(rebasing: line[payloadStart...])
         switch decoder.decode(payload, time: time, location: number) {
         case .event(var event):
@@ -64,5 +66,32 @@ struct QemuLogLineParser: LineDecoding {
         case .malformed(let failure):
             return .malformed(failure)
         }
+    }
+
+    /// A line of no known shape that still names a known event (e.g. a damaged timestamp) is
+    /// malformed, not noise.
+    private static func damagedEventLine(_ line: UnsafeRawBufferPointer) -> LineOutcome {
+        guard var start = ByteScanning.fieldValueStart(line, key: "pci_nvme_", from: 0)
+            ?? firstAfterColon(line, "pci_nvme_")
+        else { return .skipped }
+        start -= 9
+        var end = start
+        while end < line.count, line[end] != ASCII.space { end += 1 }
+        guard let name = QemuEventName.identify(UnsafeRawBufferPointer(rebasing: line[start..<end])) else {
+            return .skipped
+        }
+        return .malformed(DecodeFailure(event: name.name, field: "line prefix", problem: .badShape))
+    }
+
+    /// Index after `literal` where it directly follows a `:` (the `pid@time:` separator).
+    private static func firstAfterColon(_ line: UnsafeRawBufferPointer, _ literal: StaticString) -> Int? {
+        var i = 1
+        while i < line.count {
+            if line[i - 1] == ASCII.colon, ByteScanning.hasPrefix(line, at: i, literal) {
+                return i + literal.utf8CodeUnitCount
+            }
+            i += 1
+        }
+        return nil
     }
 }
