@@ -103,10 +103,13 @@ public final class ClockGroupAnalyzer {
             q.published = e.b
             q.driverEventIdxRead = e.c
             if e.b != q.controllerSeen {
-                q.recordPublication(
-                    Publication(
-                        value: e.b, old: e.a, eventIdxRead: e.c, at: EventRef(e),
-                        controllerEventIdxBefore: q.controllerEventIdxAt.map { (q.controllerEventIdx ?? 0, $0) }))
+                var p = Publication(
+                    value: e.b, old: e.a, eventIdxRead: e.c, at: EventRef(e),
+                    controllerEventIdxBefore: q.controllerEventIdxAt.map { (q.controllerEventIdx ?? 0, $0) })
+                if let latest = q.controllerEventIdx, latest != e.c {
+                    p.eventIdxReadWasReplaced = e.c == 0 || q.eventIdxHistory.dropLast().contains(e.c)
+                }
+                q.recordPublication(p)
             }
             notePublicationForRace(&q, at: e.time)
             if e.rangMMIO {
@@ -207,6 +210,10 @@ public final class ClockGroupAnalyzer {
             checkEventIdxRegression(&q, e)
             q.controllerEventIdx = e.a
             q.controllerEventIdxAt = EventRef(e)
+            if q.eventIdxHistory.last != e.a {
+                if q.eventIdxHistory.count >= 16 { q.eventIdxHistory.removeFirst() }
+                q.eventIdxHistory.append(e.a)
+            }
         }
     }
 

@@ -258,6 +258,7 @@ import Testing
         // No queue creation: the analyzer must learn where the controller is from two reads.
         var s = Scenario()
         s.dbbufConfig(at: 1)
+        s.eventIdx(40, at: 9)
         s.read(40, at: 10)  // burst end (nothing fetched after it)
         s.publish(old: 40, new: 41, eventIdx: 40, mmio: true, at: 20)
         s.read(41, at: 21)

@@ -14,12 +14,16 @@ public enum CQEventIdxVisibilityDetector {
 
 extension ClockGroupAnalyzer {
     func reportCQEventIdxVisibility() {
-        var controllers: [UInt16: (queue: QueueKey, reads: UInt64, writes: UInt64)] = [:]
+        // Reported on the controller's busiest I/O CQ.
+        var controllers: [UInt16: (queue: QueueKey, reads: UInt64, writes: UInt64, most: UInt64)] = [:]
         for q in queues where q.key.type == .cq && q.key.qid != 0 {
-            var c = controllers[q.key.controller] ?? (q.key, 0, 0)
+            var c = controllers[q.key.controller] ?? (q.key, 0, 0, 0)
             c.reads += q.stats.controllerShadowReads
             c.writes += q.stats.controllerEventIdxWrites
-            if q.key < c.queue { c.queue = q.key }
+            if q.stats.controllerShadowReads > c.most {
+                c.queue = q.key
+                c.most = q.stats.controllerShadowReads
+            }
             controllers[q.key.controller] = c
         }
         for (controller, c) in controllers.sorted(by: { $0.key < $1.key }) where c.reads > 0 && c.writes == 0 {

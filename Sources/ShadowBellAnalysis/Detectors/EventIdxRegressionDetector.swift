@@ -3,16 +3,18 @@ import ShadowBellCore
 /// `eventidx-regression` (warning): the controller moved an SQ EventIdx behind what it consumed.
 public enum EventIdxRegressionDetector {
     public static let definition = """
-        The controller wrote an SQ EventIdx behind the index it had already fetched up to (not \
-        explained by wrap-around): the driver will compute need_event against a stale point and \
+        The controller wrote an SQ EventIdx outside the part of the ring between the index it had \
+        already fetched up to and the tail it knew (not explained by wrap-around): the driver will compute need_event against a stale point and \
         may ring needlessly or, combined with other bugs, not at all.
         """
 }
 
 extension ClockGroupAnalyzer {
     func checkEventIdxRegression(_ q: inout QueueState, _ e: Event) {
-        guard q.key.type == .sq, q.key.qid != 0, let fetched = q.controllerIndex,
-            isBehind(e.a, fetched, entries: q.entries)
+        // A valid SQ EventIdx lies between what the controller fetched and the tail it knows.
+        guard q.key.type == .sq, q.key.qid != 0, let fetched = q.controllerIndex, let seen = q.controllerSeen,
+            RingIndex.distance(from: fetched, to: e.a, entries: q.entries)
+                > RingIndex.distance(from: fetched, to: seen, entries: q.entries)
         else { return }
         q.stats.eventIdxRegressions += 1
         let name = "sq\(q.key.qid)"

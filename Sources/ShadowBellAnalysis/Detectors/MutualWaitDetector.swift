@@ -66,9 +66,8 @@ extension ClockGroupAnalyzer {
             let driverReorder =
                 (w.waitingSince.map { $0.kind == .controllerShadowRead && $0.time > publication.at.time + slack }) ?? false
             var controllerReorder = false
-            if let before = publication.controllerEventIdxBefore, let read = publication.eventIdxRead,
-                before.at.time < publication.at.time - slack, read != before.value,
-                isBehind(read, before.value, entries: q.entries)
+            if let before = publication.controllerEventIdxBefore, publication.eventIdxReadWasReplaced,
+                before.at.time < publication.at.time - slack
             {
                 controllerReorder = true
             }
@@ -91,13 +90,6 @@ extension ClockGroupAnalyzer {
         w.cause = "driver-reorder"
         w.waitingSince = EventRef(e)
         q.window = w
-    }
-
-    /// `value` lies behind `reference` in ring order (less than half a ring back).
-    func isBehind(_ value: UInt32, _ reference: UInt32, entries: UInt32) -> Bool {
-        let d = RingIndex.distance(from: value, to: reference, entries: entries)
-        let half = (entries == 0 ? 0x10000 : entries) / 2
-        return d > 0 && d <= max(half, 1)
     }
 
     func closeWindow(_ q: inout QueueState, at e: Event, resolution: String) {
@@ -225,6 +217,9 @@ extension ClockGroupAnalyzer {
             s = "The controller had completions to post on \(name) but, with CQ head \(sv), the queue looked full, so it waited for a CQ doorbell"
             if let ei = w.controllerEventIdx { s += " (its last CQ EventIdx write was \(ei))" }
             s += ". "
+            if let ei = w.controllerEventIdx, ei != sv {
+                s += "That EventIdx is not the head \(sv) the controller knew: a controller waiting for CQ space must ask to be told as soon as the head moves (EventIdx = its known head); asking for a later value (e.g. its CQ tail, propolis PR #1026) means the driver's need_event stays false while the CQ is full. "
+            }
         }
         if let p = w.firstPublication {
             s += "The driver published \(p.value) (previously \(p.old))"
@@ -243,7 +238,7 @@ extension ClockGroupAnalyzer {
             let written = w.firstPublication?.controllerEventIdxBefore.map { String($0.value) } ?? "?"
             s += "The driver read EventIdx \(read) although the controller had written \(written) before that read: the controller's EventIdx store was still invisible after it had re-read the shadow slot, i.e. the controller let its load overtake its store. "
         default:
-            s += "The trace does not tell which side's store stayed invisible (no reorder beyond the timing uncertainty). "
+            s += "The stamps show no load that overtook a store beyond the timing uncertainty: the cause lies in the values themselves (see above) or in an ordering the stamps cannot resolve. "
         }
         if f.end == nil {
             s += "Neither side moved again before the trace ended: the hang was still going on."

@@ -24,6 +24,9 @@ struct Publication: Sendable {
     var at: EventRef
     /// The controller's latest EventIdx write stamped before this publication.
     var controllerEventIdxBefore: (value: UInt32, at: EventRef)?
+    /// The EventIdx the driver read is one the controller had already replaced (an earlier
+    /// write, or the zero the buffer held before the first write).
+    var eventIdxReadWasReplaced = false
 }
 
 /// A submitted command the controller has not fetched yet (inferred mode).
@@ -61,6 +64,8 @@ public struct QueueState: Sendable {
     /// The controller's last EventIdx write.
     public internal(set) var controllerEventIdx: UInt32?
     var controllerEventIdxAt: EventRef?
+    /// Recent EventIdx values the controller wrote, oldest first (bounded).
+    var eventIdxHistory: [UInt32] = []
     /// The controller waits for a doorbell on this queue: SQ burst ended with nothing new;
     /// CQ full with completions it cannot post.
     public internal(set) var controllerWaiting = false
@@ -82,6 +87,8 @@ public struct QueueState: Sendable {
 
     // MARK: window
     var window: OpenWindow?
+    /// A mutual-wait window is open on this queue.
+    public var inMutualWait: Bool { window != nil }
 
     public internal(set) var stats = QueueStatistics()
 
@@ -109,6 +116,7 @@ public struct QueueState: Sendable {
         controllerIndex = nil
         controllerEventIdx = nil
         controllerEventIdxAt = nil
+        eventIdxHistory.removeAll()
         controllerWaiting = false
         waitingSince = nil
         mmioSinceLook = false
