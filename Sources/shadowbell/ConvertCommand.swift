@@ -33,12 +33,7 @@ struct Convert: ParsableCommand {
             "Link type of the packets: LINKTYPE_USER0–USER15 (147–162), never 149.", valueName: "N"))
     var linkType: Int32 = LinkType.user0.rawValue
 
-    @Option(
-        name: .customLong("trace-events"),
-        help: ArgumentHelp(
-            "QEMU trace-events file (trace-events-all) giving the layouts of other events in a QEMU simple trace.",
-            valueName: "FILE"))
-    var traceEvents: String?
+    @OptionGroup var binaryInputs: BinaryInputFlags
 
     @Option(help: ArgumentHelp("Controller number (nvme<N>) for inputs that do not name the device.", valueName: "N"))
     var controller: UInt16 = 0
@@ -55,7 +50,7 @@ struct Convert: ParsableCommand {
     func run() throws {
         var options = SourceOptions(controller: controller)
         do {
-            if let traceEvents { options.binary.traceEvents = try BinarySourceOptions.loadTraceEvents(path: traceEvents) }
+            try binaryInputs.apply(to: &options)
             let result = try convertToPcap(
                 paths: paths, output: output, linkType: LinkType(linkType), options: options)
             var failed = false

@@ -123,6 +123,27 @@ import Testing
         #expect(bad.firstMalformed.first?.reason.contains("pci_nvme_mmio_read") == true)
     }
 
+    /// QEMU's installed trace-events-all, when the test machine has the shared copy of it.
+    @Test func loadsTraceEventsFileFromDisk() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.write(
+            "trace-events-all",
+            Array(
+                """
+                # See docs/devel/tracing.rst for syntax documentation.
+                # hw/nvme/trace-events
+                pci_nvme_irq_msix(uint32_t vector) "raising MSI-X IRQ vector %u"
+                pci_nvme_rw_cb(uint16_t cid, const char *blkname) "cid %"PRIu16" blk '%s'"
+                vcpu guest_mem_before(TCGv vaddr, uint16_t info) "info=%d"
+
+                """.utf8))
+        let table = try BinarySourceOptions.loadTraceEvents(path: path)
+        #expect(table.count == 3)
+        #expect(table["guest_mem_before"]?.arguments.map(\.name) == ["vaddr", "info"])
+        let empty = dir.write("empty", Array("# nothing here\n".utf8))
+        #expect(throws: InputError.self) { try BinarySourceOptions.loadTraceEvents(path: empty) }
+    }
+
     @Test func parsesQemuTraceEventsSyntax() throws {
         let line = #"pci_nvme_io_cmd(uint16_t cid, uint32_t nsid, uint16_t sqid, uint8_t opcode, const char *opname) "cid %"PRIu16" nsid 0x%"PRIx32" sqid %"PRIu16" opc 0x%"PRIx8" opname '%s'""#
         let s = try #require(TraceEventSignature(line))
