@@ -138,6 +138,19 @@ import Testing
         }
     }
 
+    @Test func truncatedPcapngKeepsCompleteRecords() throws {
+        let dir = TemporaryDirectory()
+        let events = (1...3).map { Event(kind: .mmioDoorbell, time: Int64($0) * 1000, qid: 1, a: UInt32($0)) }
+        let full = pcapngFile(interfaces: [147], packets: events.map { (0, $0.time, record($0)) })
+        let path = dir.write("trunc.pcapng", Array(full.dropLast(20)))
+        let source = try PcapEventSource(path: path, index: 0)
+        #expect(try drainEvents(source).map(\.a) == [1, 2])
+        #expect(source.summary.malformed == 1)
+        let diagnostic = try #require(source.summary.firstMalformed.first)
+        #expect(diagnostic.reason.contains("truncated"))
+        #expect(diagnostic.location.value == UInt64(28 + 32 + 2 * 80))  // start of the third block
+    }
+
     @Test func wrongLinkTypeIsAnInputError() throws {
         let dir = TemporaryDirectory()
         let path = dir.write("eth.pcap", pcapFile(linkType: 1, packets: [(1, [UInt8](repeating: 0, count: 60))]))
