@@ -11,8 +11,8 @@ struct Convert: ParsableCommand {
             Reads each PATH (any supported format, recognised by content; - for standard input) \
             and writes every recognised event, in time order, as one ShadowBell event record per \
             packet. `shadowbell analyze OUT.pcap` reports the same findings, at the same times, \
-            as the analysis of the inputs. Several inputs are merged by time into one clock: \
-            give several paths only when they share a clock (as with analyze --same-clock).
+            as the analysis of the inputs. Several inputs are merged by time into one file; each \
+            record keeps the input it came from, so every input stays its own clock domain.
 
             Examples:
               shadowbell convert qemu-trace.log --output qemu.pcap

@@ -66,12 +66,43 @@ import Testing
         var description: String { "\(kind) \(queue) \(start)…\(end.map(String.init) ?? "open") \(values)" }
     }
 
-    static func analyse(_ source: any EventSource) -> AnalysisResult {
+    static func analyse(_ source: any EventSource) -> AnalysisResult { analyse([source]) }
+
+    static func analyse(_ sources: [any EventSource], options: AnalysisOptions = AnalysisOptions()) -> AnalysisResult {
         do {
-            return try AnalysisSession.run(sources: [source])
+            return try AnalysisSession.run(sources: sources, options: options)
         } catch {
             return error.partial
         }
+    }
+
+    /// Inputs converted together: each keeps its clock domain in the pcap.
+    static let inputSets: [[String]] = {
+        let root = sampleRoot.path
+        return [
+            ["\(root)/lab/sq-hang.txt", "\(root)/lab/cq-hang.txt"],
+            ["\(root)/real-single/guest-ftrace.txt", "\(root)/real-single/qemu-trace.log"],
+            ["\(root)/binary/trace-4711", "\(root)/lab/sq-hang.txt", "\(root)/binary/qemu-single-excerpt.pcap"],
+        ].filter { $0.allSatisfy { FileManager.default.fileExists(atPath: $0) } }
+    }()
+
+    @Test(arguments: inputSets, [false, true])
+    func severalInputsConvertedTogetherAnalyseAsBefore(paths: [String], sameClock: Bool) throws {
+        var options = AnalysisOptions()
+        options.sameClock = sameClock
+        let originals = try paths.enumerated().map { try openEventSource(path: $1, index: UInt16($0)) }
+        let original = Self.analyse(originals, options: options)
+        let pcap = FileManager.default.temporaryDirectory
+            .appendingPathComponent("sb-equiv-\(UUID().uuidString).pcap").path
+        defer { try? FileManager.default.removeItem(atPath: pcap) }
+        try convertToPcap(paths: paths, output: pcap)
+        let reopened = try openEventSources(path: pcap, firstIndex: 0)
+        #expect(reopened.count == paths.count)
+        let converted = Self.analyse(reopened, options: options)
+        #expect(converted.inputs.map(\.events) == original.inputs.map(\.events))
+        #expect(converted.findings.map(FindingFacts.init) == original.findings.map(FindingFacts.init))
+        #expect(converted.findings.map(\.clockInput) == original.findings.map(\.clockInput))
+        #expect(converted.queues.map(\.stats) == original.queues.map(\.stats))
     }
 
     @Test func sampleTracesExist() {

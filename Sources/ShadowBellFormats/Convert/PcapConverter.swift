@@ -40,8 +40,8 @@ public func isWritableShadowBellLinkType(_ linkType: LinkType) -> Bool {
 /// timestamps, one record per packet), in time order: inputs are merged by time, ties going to
 /// the earlier input, and each input keeps its own order (the merge is stable within a file).
 ///
-/// `time` maps an event to the time written (default: `event.time`); a caller that aligned
-/// several clock domains passes its alignment here so the pcap holds one clock.
+/// Each record keeps the position of its input in `sources`, so the inputs remain separate
+/// clock domains in the file. `time` maps an event to the time written (default: `event.time`).
 ///
 /// Complexity: O(n · k) for n events from k inputs; memory O(k · batch).
 @discardableResult
@@ -88,6 +88,7 @@ public func convertToPcap(
         if summary.locationUnit == .line { flags |= RecordCodec.locationIsLineFlag }
         var stored = event
         stored.time = bestTime
+        stored.source = UInt16(truncatingIfNeeded: best)  // the clock domain: position among `sources`
         record.withUnsafeMutableBytes { out in
             RecordCodec.encode(RecordCodec.Record(event: stored, recordFlags: flags), into: out)
             writer.write(
@@ -136,8 +137,8 @@ private struct MergeCursor {
 }
 
 /// Opens every path by content (`openEventSource`, indices in order) and converts them into
-/// one pcap (see `convertToPcap(sources:output:linkType:time:)`). The inputs share the pcap's
-/// single clock: give several paths only when they share one clock (like `analyze --same-clock`).
+/// one pcap (see `convertToPcap(sources:output:linkType:time:)`). Each input stays its own
+/// clock domain in the file (records keep their input's index; `openEventSources` splits them).
 @discardableResult
 public func convertToPcap(
     paths: [String], output: String, linkType: LinkType = .user0, options: SourceOptions = .init()

@@ -84,3 +84,44 @@ private func spool(_ input: ByteInput) throws(InputError) -> String {
     }
     return path
 }
+
+/// Opens `path` like `openEventSource`, but returns one source per clock domain: a pcap that
+/// `convertToPcap` wrote from k inputs holds k clock domains (its records keep their original
+/// input's index), and gives k sources, indexed `firstIndex`, `firstIndex + 1`, …, in the
+/// order of the original inputs. Analysing them gives what analysing the original inputs gave.
+/// Any other input gives one source. The first source of a file reports its malformed records.
+public func openEventSources(path: String, firstIndex: UInt16, options: SourceOptions = .init())
+    throws(InputError) -> [any EventSource]
+{
+    let input = try ByteInput(path: path)
+    guard case .binary(let format) = FormatDetector.detect(input.prefix(FormatDetector.prefixLength)),
+        format.traceFormat == .pcap
+    else {
+        return [try openEventSource(path: path, index: firstIndex, options: options)]
+    }
+    var file = input.path
+    var spooled: String?
+    if !(input.isMapped || input.path != "-") {
+        spooled = try spool(input)
+        file = spooled!
+    }
+    defer { if let spooled { unlink(spooled) } }
+    let domains = PcapEventSource.originalSources(path: file)
+    if domains.count <= 1 {
+        return [
+            try PcapEventSource(
+                path: file, index: firstIndex, options: PcapReadOptions(linkTypes: options.binary.pcapLinkTypes),
+                displayPath: input.path)
+        ]
+    }
+    var sources: [any EventSource] = []
+    for (i, domain) in domains.enumerated() {
+        let readOptions = PcapReadOptions(
+            linkTypes: options.binary.pcapLinkTypes, originalSource: domain, reportsFileDiagnostics: i == 0)
+        sources.append(
+            try PcapEventSource(
+                path: file, index: firstIndex &+ UInt16(truncatingIfNeeded: i), options: readOptions,
+                displayPath: input.path))
+    }
+    return sources
+}

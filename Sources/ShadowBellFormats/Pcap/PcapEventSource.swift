@@ -11,9 +11,20 @@ public struct PcapReadOptions: Sendable, Hashable {
     /// Link types whose packets are read as ShadowBell records. Default: LINKTYPE_USER0–USER15
     /// except USER2 (149), which ShadowBell never uses.
     public var linkTypes: Set<Int32>
+    /// Read only the records converted from this original input (one clock domain of a pcap
+    /// written from several inputs); `nil` reads every record.
+    public var originalSource: UInt16?
+    /// Report malformed records and truncation (one reader per file should; see
+    /// `openEventSources`).
+    public var reportsFileDiagnostics: Bool
 
-    public init(linkTypes: Set<Int32> = PcapReadOptions.defaultLinkTypes) {
+    public init(
+        linkTypes: Set<Int32> = PcapReadOptions.defaultLinkTypes, originalSource: UInt16? = nil,
+        reportsFileDiagnostics: Bool = true
+    ) {
         self.linkTypes = linkTypes
+        self.originalSource = originalSource
+        self.reportsFileDiagnostics = reportsFileDiagnostics
     }
 
     public static let defaultLinkTypes: Set<Int32> = Set(LinkType.userRange).subtracting([LinkType.user2.rawValue])
@@ -39,6 +50,8 @@ public final class PcapEventSource: EventSource {
     private var previousTime: Int64 = .min
     private var finished = false
     private var sawRecord = false
+    /// Packets read so far (all of them, whatever `originalSource` selects).
+    private var packets: UInt64 = 0
 
     /// `displayPath` names the input in diagnostics when `path` is a spooled copy.
     public init(
@@ -92,14 +105,18 @@ public final class PcapEventSource: EventSource {
                 finished = true
                 break
             }
-            summary.records += 1
+            packets += 1
             let location = recordLocation(packet)
             let result = RecordCodec.decode(packet.data, time: packet.timeNanoseconds)
             lastEnd = reader.fileOffset ?? lastEnd
             switch result {
             case .failure(let reason):
+                guard options.reportsFileDiagnostics else { continue }
+                summary.records += 1
                 summary.noteMalformed(at: location, reason.description)
             case .success(let record):
+                if let wanted = options.originalSource, record.event.source != wanted { continue }
+                summary.records += 1
                 var event = record.event
                 event.source = summary.index
                 event.location = location
@@ -124,6 +141,7 @@ public final class PcapEventSource: EventSource {
     /// anything else libpcap cannot read is an input error.
     private func handle(_ error: PcapError) throws(InputError) {
         if error.isTruncation {
+            guard options.reportsFileDiagnostics else { return }
             summary.noteMalformed(
                 at: lastEnd,
                 "file is truncated: the record starting at byte \(lastEnd) is cut short by the end of "
@@ -142,13 +160,28 @@ public final class PcapEventSource: EventSource {
     }
 
     private func recordLocation(_ packet: PcapPacket) -> UInt64 {
-        guard summary.locationUnit == .byteOffset, let end = reader.fileOffset else { return summary.records }
+        guard summary.locationUnit == .byteOffset, let end = reader.fileOffset else { return packets }
         if !isPcapng { return end &- UInt64(packet.capturedLength) }
         // pcapng: the block ends at `end`; its total length is repeated in its last 4 bytes.
         var raw: UInt32 = 0
         guard end >= 4, blockFD >= 0, pread(blockFD, &raw, 4, off_t(end - 4)) == 4 else { return end }
         let length = UInt64(pcapngBigEndian ? UInt32(bigEndian: raw) : UInt32(littleEndian: raw))
         return length <= end ? end - length : end
+    }
+
+    /// The original source indices of the records in `path`, ascending (one pass with libpcap).
+    /// A pcap converted from k inputs holds k clock domains, one per original input.
+    public static func originalSources(path: String) -> [UInt16] {
+        guard let reader = try? PcapReader(path: path) else { return [] }
+        var seen = Set<UInt16>()
+        while let packet = try? reader.next() {
+            let bytes = packet.data
+            guard bytes.count == RecordCodec.recordLengthV1, bytes[0] == 0x53, bytes[1] == 0x42, bytes[2] == 0x45,
+                bytes[3] == 0x56, bytes[4] == 1
+            else { continue }
+            seen.insert(UInt16(bytes[28]) | UInt16(bytes[29]) << 8)
+        }
+        return seen.sorted()
     }
 
     static func readPrefix(path: String, into buffer: inout [UInt8]) -> Int {

@@ -76,6 +76,30 @@ import Testing
         #expect(read.map { $0.kind == .interrupt } == [true, false, true, true, false, false, true])
     }
 
+    @Test func pcapOfSeveralInputsReopensAsOneSourcePerClockDomain() throws {
+        let dir = TemporaryDirectory()
+        let first = [10, 30, 20].map { Event(kind: .interrupt, time: Int64($0), source: 0, a: UInt32($0)) }
+        let second = [15, 25].map { Event(kind: .mmioDoorbell, time: Int64($0), source: 1, a: UInt32($0)) }
+        let out = dir.path("two.pcap")
+        try convertToPcap(
+            sources: [ArraySource(index: 0, events: first), ArraySource(index: 1, events: second, clock: .orderOnly)],
+            output: out)
+        let sources = try openEventSources(path: out, firstIndex: 4)
+        #expect(sources.count == 2)
+        let a = try drainEvents(sources[0])
+        let b = try drainEvents(sources[1])
+        #expect(a.map(\.a) == [10, 30, 20])
+        #expect(b.map(\.a) == [15, 25])
+        #expect(a.allSatisfy { $0.source == 4 } && b.allSatisfy { $0.source == 5 })
+        #expect(sources[0].summary.clock == .timestamps && sources[1].summary.clock == .orderOnly)
+        #expect(sources[0].summary.events == 3 && sources[1].summary.events == 2)
+        // One source per file for anything else.
+        #expect(try openEventSources(path: out, firstIndex: 0).count == 2)
+        let single = dir.path("one.pcap")
+        try convertToPcap(sources: [ArraySource(index: 0, events: first)], output: single)
+        #expect(try openEventSources(path: single, firstIndex: 0).count == 1)
+    }
+
     @Test func orderOnlyInputIsMarkedAndReadBackAsOrderOnly() throws {
         let dir = TemporaryDirectory()
         let out = dir.path("order.pcap")

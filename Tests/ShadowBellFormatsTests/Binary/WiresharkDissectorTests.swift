@@ -72,10 +72,11 @@ import Testing
             let seconds = e.time / 1_000_000_000
             let fraction = String(e.time % 1_000_000_000)
             let nanos = String(repeating: "0", count: 9 - fraction.count) + fraction
+            // The source index written is the input's position among the converted sources (0 here).
             let expected = [
                 "1", "\(e.kind.rawValue)", "\(e.kind.side.rawValue)", "0x" + hex(UInt64(e.flags), width: 2),
                 "\(e.queueType.rawValue)", "\(e.controller)", "\(e.qid)", "\(e.a)", "\(e.b)", "\(e.c)",
-                "\(e.source)", "0x" + hex(e.wide, width: 16), "\(e.location)", "\(seconds).\(nanos)",
+                "0", "0x" + hex(e.wide, width: 16), "\(e.location)", "\(seconds).\(nanos)",
             ]
             #expect(row == expected)
         }
