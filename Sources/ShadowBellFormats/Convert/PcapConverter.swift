@@ -136,7 +136,7 @@ private struct MergeCursor {
     }
 }
 
-/// Opens every path by content (`openEventSource`, indices in order) and converts them into
+/// Opens every path by content (`openEventSources`, indices in order) and converts them into
 /// one pcap (see `convertToPcap(sources:output:linkType:time:)`). Each input stays its own
 /// clock domain in the file (records keep their input's index; `openEventSources` splits them).
 @discardableResult
@@ -145,9 +145,11 @@ public func convertToPcap(
 ) throws(ConvertError) -> ConversionResult {
     guard isWritableShadowBellLinkType(linkType) else { throw .forbiddenLinkType(linkType.rawValue) }
     var sources: [any EventSource] = []
-    for (i, path) in paths.enumerated() {
+    for path in paths {
         do {
-            sources.append(try openEventSource(path: path, index: UInt16(truncatingIfNeeded: i), options: options))
+            // A pcap of several clock domains contributes one source per domain.
+            sources += try openEventSources(
+                path: path, firstIndex: UInt16(truncatingIfNeeded: sources.count), options: options)
         } catch {
             throw .input(error)
         }
