@@ -2,11 +2,11 @@ import Foundation
 import ShadowBellCore
 @testable import ShadowBellFormats
 
-/// Temporary files for tests, removed when the process ends or by `remove`.
+/// Temporary files for tests (unique names in one shared directory); `remove` deletes one.
 enum TempFile {
     static let directory: URL = {
         let url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("shadowbell-formats-tests-\(getpid())")
+            .appendingPathComponent("shadowbell-formats-tests")
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }()
