@@ -34,7 +34,9 @@ public enum AnalysisSession {
         var errors: [InputError] = []
         var notes: [String] = []
         var groupsOfSources: [[Int]]
-        if options.sameClock || sources.count <= 1 {
+        if sources.isEmpty {
+            groupsOfSources = []
+        } else if options.sameClock || sources.count == 1 {
             groupsOfSources = [Array(sources.indices)]
         } else {
             groupsOfSources = sources.indices.map { [$0] }
@@ -113,7 +115,7 @@ public enum AnalysisSession {
         }
     }
 
-    static func combine(inputs: [InputSummary], groups: [GroupResult], notes: [String], options: AnalysisOptions)
+    public static func combine(inputs: [InputSummary], groups: [GroupResult], notes: [String], options: AnalysisOptions)
         -> AnalysisResult
     {
         var byKey: [QueueKey: QueueReport] = [:]

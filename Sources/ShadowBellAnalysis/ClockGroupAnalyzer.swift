@@ -67,7 +67,7 @@ public final class ClockGroupAnalyzer {
         case .dbbufConfig: dbbufConfig(e)
         case .controllerReset: controllerReset(e)
         case .dataLoss: dataLossTimes.append(e.time)
-        case .controllerEnable, .interrupt, .registerWrite: break
+        case .controllerEnable, .interrupt, .registerWrite, .guestMessage: break
         }
     }
 

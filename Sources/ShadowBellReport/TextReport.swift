@@ -33,7 +33,7 @@ public enum TextReport {
 
         if !r.queues.isEmpty {
             out += "\nQueues\n"
-            for q in r.queues { out += "  " + queueLine(q) + "\n" }
+            for q in r.queues { out += wrap(queueLine(q), indent: "  ", continuation: "      ", width: width) }
         }
 
         out += "\nFindings\n"
@@ -100,18 +100,20 @@ public enum TextReport {
     }
 
     /// Greedy word wrap.
-    static func wrap(_ text: String, indent: String, width: Int) -> String {
+    static func wrap(_ text: String, indent: String, continuation: String? = nil, width: Int) -> String {
         var out = ""
-        var line = indent
+        var prefix = indent
+        var line = prefix
         for word in text.split(separator: " ", omittingEmptySubsequences: true) {
-            if line.count > indent.count && line.count + 1 + word.count > width {
+            if line.count > prefix.count && line.count + 1 + word.count > width {
                 out += line + "\n"
-                line = indent
+                prefix = continuation ?? indent
+                line = prefix
             }
-            if line.count > indent.count { line += " " }
+            if line.count > prefix.count { line += " " }
             line += word
         }
-        if line.count > indent.count { out += line + "\n" }
+        if line.count > prefix.count { out += line + "\n" }
         return out
     }
 }
