@@ -32,7 +32,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ShadowBellCoreTests", dependencies: ["ShadowBellCore"]),
-        .testTarget(name: "ShadowBellFormatsTests", dependencies: ["ShadowBellFormats"]),
+        .testTarget(
+            name: "ShadowBellFormatsTests", dependencies: ["ShadowBellFormats"], exclude: ["Fixtures"]),
         .testTarget(name: "ShadowBellAnalysisTests", dependencies: ["ShadowBellAnalysis"]),
         .testTarget(name: "ShadowBellReportTests", dependencies: ["ShadowBellReport"]),
         .testTarget(name: "ShadowBellSimulatorTests", dependencies: ["ShadowBellSimulator"]),

@@ -1,0 +1,20 @@
+import ShadowBellCore
+
+/// Tunables of one analysis. Defaults are what a user gets without flags.
+public struct AnalysisOptions: Sendable {
+    /// Mutual-wait windows shorter than this are counted, not reported (`--min-wait`, 1 ms).
+    public var minWait: Int64 = 1_000_000
+    /// A driver publication this close to the end of a controller burst on the same queue
+    /// counts as race exposure (`--race-window`, 50 µs).
+    public var raceWindow: Int64 = 50_000
+    /// Timestamps are taken near, not at, the memory operations: a reorder cause is only named
+    /// when the stamps differ by more than this (`--timing-slack`, 0).
+    public var timingSlack: Int64 = 0
+    /// Individual findings kept per (kind, queue) for high-volume kinds; the rest are counted
+    /// in the last one's `occurrences`.
+    public var findingsPerQueueLimit: Int = 20
+    /// Treat all inputs as one clock domain (e.g. several files cut from one trace).
+    public var sameClock: Bool = false
+
+    public init() {}
+}

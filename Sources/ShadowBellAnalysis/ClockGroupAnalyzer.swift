@@ -1,0 +1,428 @@
+import ShadowBellCore
+
+/// Rebuilds every queue's state from the events of one clock domain, fed in time order, and
+/// runs the detectors on each change. Memory grows with queues and outstanding commands only.
+public final class ClockGroupAnalyzer {
+    public let options: AnalysisOptions
+    /// The inputs feeding this group (their indices into the session's input list).
+    public let sources: [UInt16]
+    let clock: ClockKind
+
+    var queueIndex: [QueueKey: Int] = [:]
+    var queues: [QueueState] = []
+    var outstanding: [UInt64: CommandRecord] = [:]
+    var dbbufEnabled: Set<UInt16> = []
+    var dataLossTimes: [Int64] = []
+    var findings: [Finding] = []
+    var suppressed: [SuppressionKey: Int] = [:]
+    var keptPerKindAndQueue: [SuppressionKey: Int] = [:]
+    public private(set) var firstTime: Int64?
+    public private(set) var lastTime: Int64 = 0
+    public private(set) var eventCount: UInt64 = 0
+    /// Called after each event that touched a queue, with the queue's new state.
+    public var observer: ((Event, QueueState) -> Void)?
+
+    struct CommandRecord {
+        var submittedAt: EventRef
+        var fetched: Bool
+    }
+
+    struct SuppressionKey: Hashable {
+        var kind: FindingKind
+        var queue: QueueKey
+    }
+
+    let locationUnits: [UInt16: SourceLocation.Unit]
+
+    public init(
+        options: AnalysisOptions, sources: [UInt16], clock: ClockKind,
+        locationUnits: [UInt16: SourceLocation.Unit] = [:]
+    ) {
+        self.options = options
+        self.sources = sources
+        self.clock = clock
+        self.locationUnits = locationUnits
+    }
+
+    func unit(of source: UInt16) -> SourceLocation.Unit { locationUnits[source] ?? .line }
+
+    // MARK: feeding
+
+    public func consume(_ e: Event) {
+        eventCount += 1
+        if firstTime == nil { firstTime = e.time }
+        if e.time > lastTime { lastTime = e.time }
+        switch e.kind {
+        case .driverDoorbellUpdate: driverDoorbellUpdate(e)
+        case .driverSubmit: driverSubmit(e)
+        case .driverComplete: driverComplete(e)
+        case .driverSQHead: withQueue(e.queue(.sq), e) { $0.stats.driverHeadReports += 1 }
+        case .controllerShadowRead: controllerShadowRead(e)
+        case .controllerEventIdxWrite: controllerEventIdxWrite(e)
+        case .mmioDoorbell: mmioDoorbell(e, origin: e.flags & Event.rawRegisterWriteFlag != 0 ? .rawWrite : .controllerEvent)
+        case .controllerFetch: controllerFetch(e)
+        case .controllerCompletion: controllerCompletion(e)
+        case .queueCreate: queueCreate(e)
+        case .queueDelete: queueDelete(e)
+        case .dbbufConfig: dbbufConfig(e)
+        case .controllerReset: controllerReset(e)
+        case .dataLoss: dataLossTimes.append(e.time)
+        case .controllerEnable, .interrupt, .registerWrite: break
+        }
+    }
+
+    // MARK: queue access
+
+    func index(of key: QueueKey) -> Int {
+        if let i = queueIndex[key] { return i }
+        queues.append(QueueState(key: key))
+        queueIndex[key] = queues.count - 1
+        return queues.count - 1
+    }
+
+    /// Applies `body` to the queue's state, then re-evaluates the mutual-wait conditions.
+    func withQueue(_ key: QueueKey, _ e: Event, evaluate: Bool = false, _ body: (inout QueueState) -> Void) {
+        let i = index(of: key)
+        body(&queues[i])
+        if evaluate { evaluateMutualWait(&queues[i], at: e) }
+        observer?(e, queues[i])
+    }
+
+    // MARK: driver side
+
+    private func driverDoorbellUpdate(_ e: Event) {
+        let key = e.queue
+        withQueue(key, e, evaluate: true) { q in
+            q.probeMode = true
+            q.active = true
+            q.stats.driverShadowWrites += 1
+            checkRange(&q, e, value: e.a, what: "old")
+            checkRange(&q, e, value: e.b, what: "new")
+            checkRange(&q, e, value: e.c, what: "eventidx")
+            checkDoorbellDecision(&q, e)
+            q.published = e.b
+            q.driverEventIdxRead = e.c
+            if e.b != q.controllerSeen {
+                var p = Publication(
+                    value: e.b, old: e.a, eventIdxRead: e.c, at: EventRef(e),
+                    controllerEventIdxBefore: q.controllerEventIdxAt.map { (q.controllerEventIdx ?? 0, $0) })
+                if let latest = q.controllerEventIdx, latest != e.c {
+                    p.eventIdxReadWasReplaced = e.c == 0 || q.eventIdxHistory.dropLast().contains(e.c)
+                }
+                q.recordPublication(p)
+            }
+            notePublicationForRace(&q, at: e.time)
+            if e.rangMMIO {
+                registerDoorbell(&q, value: e.b, origin: .probe, e)
+            } else {
+                q.stats.driverUpdatesWithoutMMIO += 1
+            }
+        }
+    }
+
+    private func driverSubmit(_ e: Event) {
+        let key = e.queue(.sq)
+        if e.flags & Event.createsQueueFlag != 0 {
+            // The admin command creating a queue tells its size before the controller acts.
+            let created = QueueKey(controller: e.controller, qid: UInt16(truncatingIfNeeded: e.b), type: e.queueType)
+            queues[index(of: created)].entries = e.c + 1
+        }
+        outstanding[commandKey(e.controller, e.qid, e.a)] = CommandRecord(submittedAt: EventRef(e), fetched: false)
+        withQueue(key, e, evaluate: true) { q in
+            q.stats.commandsSubmitted += 1
+            q.unfetched += 1
+            if q.pendingSubmissions.count < QueueState.publicationLimit {
+                q.pendingSubmissions.append(PendingSubmission(cmdid: e.a, at: EventRef(e)))
+            }
+            if !q.probeMode { notePublicationForRace(&q, at: e.time) }
+        }
+    }
+
+    private func driverComplete(_ e: Event) {
+        let ck = commandKey(e.controller, e.qid, e.a)
+        let record = outstanding.removeValue(forKey: ck)
+        withQueue(e.queue(.sq), e, evaluate: true) { q in
+            q.stats.commandsCompleted += 1
+            if let record, !record.fetched {
+                // Completed without being fetched: cancelled by the driver (reset, abort).
+                q.unfetched = max(0, q.unfetched - 1)
+                q.pendingSubmissions.removeAll { $0.cmdid == e.a }
+            }
+        }
+    }
+
+    // MARK: controller side
+
+    private func controllerShadowRead(_ e: Event) {
+        withQueue(e.queue, e, evaluate: true) { q in
+            q.active = true
+            q.stats.controllerShadowReads += 1
+            checkRange(&q, e, value: e.a, what: "shadow read")
+            q.controllerSeen = e.a
+            q.mmioSinceLook = false
+            q.controllerCaughtUp(to: e.a)
+            switch q.key.type {
+            case .sq: sqRead(&q, e)
+            case .cq: cqPostAttempt(&q, e)
+            }
+        }
+    }
+
+    /// SQ: the controller reads the tail at the start of a burst and after every fetch; the
+    /// burst ends when the value read equals the index it has fetched up to.
+    private func sqRead(_ q: inout QueueState, _ e: Event) {
+        if q.controllerIndex == nil, let previous = q.readWithoutFetch {
+            // Two reads with no fetch between them: the first one ended a burst (trace began mid-run).
+            q.controllerIndex = previous
+        }
+        q.readWithoutFetch = e.a
+        q.controllerWaiting = q.controllerIndex == e.a
+        if q.controllerWaiting {
+            q.waitingSince = EventRef(e)
+            noteBurstEndForRace(&q, at: e.time)
+        }
+    }
+
+    /// CQ: one head read per completion the controller tries to post; full means it must wait.
+    private func cqPostAttempt(_ q: inout QueueState, _ e: Event) {
+        guard q.pendingCompletions > 0 else {
+            q.controllerWaiting = false
+            return
+        }
+        if let tail = q.controllerIndex, q.entries > 0 {
+            if RingIndex.advance(tail, entries: q.entries) == e.a {
+                if !q.controllerWaiting { noteBurstEndForRace(&q, at: e.time) }
+                q.controllerWaiting = true
+                q.waitingSince = EventRef(e)
+                return
+            }
+            q.controllerIndex = RingIndex.advance(tail, entries: q.entries)
+        }
+        q.pendingCompletions -= 1
+        q.controllerWaiting = false
+    }
+
+    private func controllerEventIdxWrite(_ e: Event) {
+        withQueue(e.queue, e) { q in
+            q.active = true
+            q.stats.controllerEventIdxWrites += 1
+            checkRange(&q, e, value: e.a, what: "EventIdx")
+            checkEventIdxRegression(&q, e)
+            q.controllerEventIdx = e.a
+            q.controllerEventIdxAt = EventRef(e)
+            if q.eventIdxHistory.last != e.a {
+                if q.eventIdxHistory.count >= 16 { q.eventIdxHistory.removeFirst() }
+                q.eventIdxHistory.append(e.a)
+            }
+        }
+    }
+
+    enum DoorbellOrigin: UInt8 {
+        case probe = 1, rawWrite = 2, controllerEvent = 4
+    }
+
+    private func mmioDoorbell(_ e: Event, origin: DoorbellOrigin) {
+        withQueue(e.queue, e, evaluate: true) { q in
+            q.active = true
+            checkRange(&q, e, value: e.a, what: "MMIO doorbell")
+            registerDoorbell(&q, value: e.a, origin: origin, e)
+        }
+    }
+
+    /// One physical doorbell can show up as a driver probe, a raw register write and a
+    /// controller doorbell event: count it once.
+    func registerDoorbell(_ q: inout QueueState, value: UInt32, origin: DoorbellOrigin, _ e: Event) {
+        if q.lastDoorbellValue == value, q.lastDoorbellOrigins & origin.rawValue == 0 {
+            q.lastDoorbellOrigins |= origin.rawValue
+        } else {
+            q.stats.mmioDoorbells += 1
+            q.lastDoorbellValue = value
+            q.lastDoorbellOrigins = origin.rawValue
+        }
+        q.controllerSeen = value
+        q.mmioSinceLook = true
+        q.controllerWaiting = false
+        q.controllerCaughtUp(to: value)
+    }
+
+    private func controllerFetch(_ e: Event) {
+        if var record = outstanding[commandKey(e.controller, e.qid, e.a)], !record.fetched {
+            record.fetched = true
+            outstanding[commandKey(e.controller, e.qid, e.a)] = record
+            let i = index(of: e.queue(.sq))
+            queues[i].unfetched = max(0, queues[i].unfetched - 1)
+            if let p = queues[i].pendingSubmissions.firstIndex(where: { $0.cmdid == e.a }) {
+                queues[i].pendingSubmissions.remove(at: p)
+            }
+        }
+        let dbbufOn = dbbufEnabled.contains(e.controller)
+        withQueue(e.queue(.sq), e, evaluate: true) { q in
+            q.active = true
+            q.stats.commandsFetched += 1
+            q.readWithoutFetch = nil
+            if let index = q.controllerIndex {
+                if index == q.controllerSeen {
+                    // Fetched past the tail we believed: a doorbell or read is missing from the
+                    // trace. Re-learn the fetch index at the next burst end.
+                    q.controllerIndex = nil
+                } else {
+                    q.controllerIndex = RingIndex.advance(index, entries: q.entries)
+                }
+            }
+            // Without shadow doorbells the controller works from MMIO values only: it waits
+            // again as soon as it has fetched up to the last doorbell.
+            if !dbbufOn || q.key.qid == 0, let index = q.controllerIndex, index == q.controllerSeen {
+                q.controllerWaiting = true
+                q.waitingSince = EventRef(e)
+                q.mmioSinceLook = false
+            } else {
+                q.controllerWaiting = false
+            }
+        }
+    }
+
+    private func controllerCompletion(_ e: Event) {
+        withQueue(e.queue(.cq), e, evaluate: true) { q in
+            q.active = true
+            q.stats.completionsQueued += 1
+            q.pendingCompletions += 1
+        }
+    }
+
+    // MARK: queue and controller lifetime
+
+    private func queueCreate(_ e: Event) {
+        withQueue(e.queue, e, evaluate: true) { q in
+            closeWindow(&q, at: e, resolution: "queue-recreated")
+            q.deactivate()
+            q.active = true
+            q.entries = e.a + 1
+            q.controllerSeen = 0
+            q.controllerIndex = 0
+            q.stats.resets += 1
+            if q.key.type == .sq {
+                // A new SQ is empty and its controller waits for the first doorbell.
+                q.controllerWaiting = true
+                q.waitingSince = EventRef(e)
+            }
+        }
+        if e.queueType == .sq { dropCommands(controller: e.controller, qid: e.qid) }
+    }
+
+    private func queueDelete(_ e: Event) {
+        withQueue(e.queue, e) { q in
+            closeWindow(&q, at: e, resolution: "queue-deleted")
+            q.deactivate()
+        }
+        if e.queueType == .sq { dropCommands(controller: e.controller, qid: e.qid) }
+    }
+
+    private func dbbufConfig(_ e: Event) {
+        dbbufEnabled.insert(e.controller)
+        for i in queues.indices where queues[i].key.controller == e.controller {
+            closeWindow(&queues[i], at: e, resolution: "dbbuf-config")
+            observer?(e, queues[i])
+        }
+    }
+
+    private func controllerReset(_ e: Event) {
+        dbbufEnabled.remove(e.controller)
+        for i in queues.indices where queues[i].key.controller == e.controller {
+            closeWindow(&queues[i], at: e, resolution: "controller-reset")
+            if queues[i].active { queues[i].stats.resets += 1 }
+            queues[i].deactivate()
+            observer?(e, queues[i])
+        }
+    }
+
+    /// Commands on a deleted SQ will not be fetched from it any more.
+    private func dropCommands(controller: UInt16, qid: UInt16) {
+        let prefix = commandKey(controller, qid, 0) >> 32
+        for (k, v) in outstanding where k >> 32 == prefix && !v.fetched {
+            outstanding[k]?.fetched = true
+        }
+    }
+
+    func commandKey(_ controller: UInt16, _ qid: UInt16, _ cmdid: UInt32) -> UInt64 {
+        UInt64(controller) << 48 | UInt64(qid) << 32 | UInt64(cmdid)
+    }
+
+    // MARK: race exposure
+
+    private func notePublicationForRace(_ q: inout QueueState, at t: Int64) {
+        q.lastPublicationTime = t
+        q.lastPublicationCountedAsRace = false
+        if let end = q.lastBurstEnd, t - end <= options.raceWindow, t >= end {
+            q.stats.raceExposure += 1
+            q.lastPublicationCountedAsRace = true
+        }
+    }
+
+    private func noteBurstEndForRace(_ q: inout QueueState, at t: Int64) {
+        q.lastBurstEnd = t
+        if !q.lastPublicationCountedAsRace, let p = q.lastPublicationTime, t - p <= options.raceWindow {
+            q.stats.raceExposure += 1
+            q.lastPublicationCountedAsRace = true
+        }
+    }
+
+    // MARK: findings
+
+    func report(_ finding: Finding) {
+        let key = SuppressionKey(kind: finding.kind, queue: finding.queue)
+        if finding.kind != .mutualWait {
+            let kept = keptPerKindAndQueue[key, default: 0]
+            if kept >= options.findingsPerQueueLimit {
+                suppressed[key, default: 0] += 1
+                return
+            }
+            keptPerKindAndQueue[key] = kept + 1
+        }
+        findings.append(finding)
+    }
+
+    /// Closes open windows at the end of the input and returns the group's result.
+    public func finish() -> GroupResult {
+        let end = lastTime
+        for i in queues.indices {
+            finishWindowAtEnd(&queues[i], endTime: end)
+        }
+        reportCQEventIdxVisibility()
+        var suppressedList = suppressed.map { SuppressedFindings(kind: $0.key.kind, queue: $0.key.queue, count: $0.value) }
+        suppressedList.sort { ($0.queue, $0.kind.rawValue) < ($1.queue, $1.kind.rawValue) }
+        return GroupResult(
+            sources: sources, clock: clock, firstTime: firstTime ?? 0, lastTime: end,
+            events: eventCount, queues: queues.sorted { $0.key < $1.key },
+            findings: findings, suppressed: suppressedList, dataLossTimes: dataLossTimes)
+    }
+
+    /// Whether the input lost events between `start` and `end` (inclusive).
+    func dataLoss(from start: Int64, to end: Int64) -> Int {
+        dataLossTimes.reduce(0) { $0 + ($1 >= start && $1 <= end ? 1 : 0) }
+    }
+}
+
+extension Event {
+    /// The queue of the given type with this event's controller and qid.
+    func queue(_ type: QueueType) -> QueueKey { QueueKey(controller: controller, qid: qid, type: type) }
+}
+
+/// Findings of one kind on one queue beyond the per-queue limit.
+public struct SuppressedFindings: Sendable, Hashable {
+    public var kind: FindingKind
+    public var queue: QueueKey
+    public var count: Int
+}
+
+/// What one clock domain produced.
+public struct GroupResult: Sendable {
+    public var sources: [UInt16]
+    public var clock: ClockKind
+    public var firstTime: Int64
+    public var lastTime: Int64
+    public var events: UInt64
+    public var queues: [QueueState]
+    public var findings: [Finding]
+    public var suppressed: [SuppressedFindings]
+    public var dataLossTimes: [Int64]
+}

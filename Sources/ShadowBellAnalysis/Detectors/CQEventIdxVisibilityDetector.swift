@@ -1,0 +1,38 @@
+import ShadowBellCore
+
+/// `cq-eventidx-not-seen` (info): completions flow with shadow doorbells on, but no CQ EventIdx
+/// write appears anywhere in the trace.
+public enum CQEventIdxVisibilityDetector {
+    public static let definition = """
+        Shadow doorbells are on and completions flow, but the trace never shows a CQ EventIdx \
+        write. Either the controller never writes it (QEMU 7.1.x-7.2.0, a real bug: the driver's \
+        CQ-head need_event is computed against a stale value), or its build writes it without \
+        tracing it (Debian's QEMU 7.2.x stable). CQ-side waits are then judged without the \
+        controller's EventIdx.
+        """
+}
+
+extension ClockGroupAnalyzer {
+    func reportCQEventIdxVisibility() {
+        // Reported on the controller's busiest I/O CQ.
+        var controllers: [UInt16: (queue: QueueKey, reads: UInt64, writes: UInt64, most: UInt64)] = [:]
+        for q in queues where q.key.type == .cq && q.key.qid != 0 {
+            var c = controllers[q.key.controller] ?? (q.key, 0, 0, 0)
+            c.reads += q.stats.controllerShadowReads
+            c.writes += q.stats.controllerEventIdxWrites
+            if q.stats.controllerShadowReads > c.most {
+                c.queue = q.key
+                c.most = q.stats.controllerShadowReads
+            }
+            controllers[q.key.controller] = c
+        }
+        for (controller, c) in controllers.sorted(by: { $0.key < $1.key }) where c.reads > 0 && c.writes == 0 {
+            var f = Finding(
+                kind: .cqEventIdxNotSeen, queue: c.queue, start: firstTime ?? 0,
+                message: "nvme\(controller): \(c.reads) controller CQ head reads but no CQ EventIdx write in the trace",
+                explanation: CQEventIdxVisibilityDetector.definition)
+            f.values = [("cq_shadow_reads", .int(Int64(c.reads))), ("cq_eventidx_writes", .int(0))]
+            report(f)
+        }
+    }
+}

@@ -1,0 +1,29 @@
+import ShadowBellCore
+
+/// `eventidx-regression` (warning): the controller moved an SQ EventIdx behind what it consumed.
+public enum EventIdxRegressionDetector {
+    public static let definition = """
+        The controller wrote an SQ EventIdx outside the part of the ring between the index it had \
+        already fetched up to and the tail it knew (not explained by wrap-around): the driver will compute need_event against a stale point and \
+        may ring needlessly or, combined with other bugs, not at all.
+        """
+}
+
+extension ClockGroupAnalyzer {
+    func checkEventIdxRegression(_ q: inout QueueState, _ e: Event) {
+        // A valid SQ EventIdx lies between what the controller fetched and the tail it knows.
+        guard q.key.type == .sq, q.key.qid != 0, let fetched = q.controllerIndex, let seen = q.controllerSeen,
+            RingIndex.distance(from: fetched, to: e.a, entries: q.entries)
+                > RingIndex.distance(from: fetched, to: seen, entries: q.entries)
+        else { return }
+        q.stats.eventIdxRegressions += 1
+        let name = "sq\(q.key.qid)"
+        var f = Finding(
+            kind: .eventIdxRegression, queue: q.key, start: e.time,
+            message: "\(q.key.controllerName) \(name): controller wrote EventIdx \(e.a) behind the index \(fetched) it had fetched up to",
+            explanation: "The controller had consumed the SQ up to \(fetched) but asked to be notified after \(e.a), an entry it already processed.")
+        f.values = [("eventidx", .int(Int64(e.a))), ("fetched", .int(Int64(fetched)))]
+        f.evidence = [evidenceItem("controller-eventidx-write", EventRef(e), "controller wrote EventIdx \(name) = \(e.a)")]
+        report(f)
+    }
+}

@@ -1,0 +1,265 @@
+import ShadowBellCore
+
+/// `mutual-wait` (error): both sides wait on each other on one queue.
+public enum MutualWaitDetector {
+    public static let definition = """
+        On queue q, an interval in which both sides wait on the other: (1) the driver has published \
+        a value P that differs from the value S the controller last saw, (2) no MMIO doorbell for q \
+        has been written since the controller last looked at q, and (3) the controller waits for a \
+        doorbell on q: its last burst ended with a shadow read that returned S, the value it had \
+        already consumed (SQ), or it holds completions it cannot post because the CQ is full as far \
+        as it knows (CQ). The window closes at an MMIO doorbell, a controller read that returns a \
+        new value, queue deletion, controller reset or disable, a new Doorbell Buffer Config, or \
+        the end of the input (unresolved). Without driver probes, condition 1 is inferred from \
+        commands the guest submitted on q that the controller never fetched.
+        """
+}
+
+extension ClockGroupAnalyzer {
+    func mutualWaitHolds(_ q: QueueState) -> Bool {
+        guard q.key.qid != 0, q.active, q.controllerWaiting, !q.mmioSinceLook,
+            let seen = q.controllerSeen
+        else { return false }
+        if q.probeMode { return q.published.map { $0 != seen } ?? false }
+        return q.key.type == .sq && q.unfetched > 0
+    }
+
+    func evaluateMutualWait(_ q: inout QueueState, at e: Event) {
+        let holds = mutualWaitHolds(q)
+        if holds {
+            if q.window == nil {
+                openWindow(&q, at: e)
+            } else {
+                q.window!.lastPublished = q.published
+                refineCause(&q, at: e)
+            }
+        } else if q.window != nil {
+            closeWindow(&q, at: e, resolution: Self.resolution(for: e))
+        }
+    }
+
+    static func resolution(for e: Event) -> String {
+        switch e.kind {
+        case .mmioDoorbell, .driverDoorbellUpdate: return "mmio-doorbell"
+        case .controllerShadowRead: return "controller-read"
+        case .controllerFetch: return "controller-fetch"
+        case .driverComplete: return "commands-cancelled"
+        case .queueDelete: return "queue-deleted"
+        case .queueCreate: return "queue-recreated"
+        case .controllerReset: return "controller-reset"
+        case .dbbufConfig: return "dbbuf-config"
+        default: return "state-change"
+        }
+    }
+
+    private func openWindow(_ q: inout QueueState, at e: Event) {
+        let publication = q.probeMode ? q.unseenPublications.first : nil
+        var w = OpenWindow(
+            start: EventRef(e), controllerSeen: q.controllerSeen ?? 0,
+            firstPublished: publication?.value ?? (q.probeMode ? q.published : nil),
+            lastPublished: q.probeMode ? q.published : nil, firstPublication: publication,
+            waitingSince: q.waitingSince, controllerEventIdx: q.controllerEventIdx,
+            controllerEventIdxAt: q.controllerEventIdxAt, inferred: !q.probeMode, cause: "unknown",
+            alsoControllerReorder: false, stuckCommandIDs: [])
+        if let publication {
+            let slack = options.timingSlack
+            let driverReorder =
+                (w.waitingSince.map { $0.kind == .controllerShadowRead && $0.time > publication.at.time + slack }) ?? false
+            var controllerReorder = false
+            if let before = publication.controllerEventIdxBefore, publication.eventIdxReadWasReplaced,
+                before.at.time < publication.at.time - slack
+            {
+                controllerReorder = true
+            }
+            if driverReorder {
+                w.cause = "driver-reorder"
+                w.alsoControllerReorder = controllerReorder
+            } else if controllerReorder {
+                w.cause = "controller-reorder"
+            }
+        }
+        q.window = w
+    }
+
+    /// A controller read that still returns S after the driver's publication, stamped later,
+    /// shows the driver's store stayed invisible: the driver's load overtook its store.
+    private func refineCause(_ q: inout QueueState, at e: Event) {
+        guard e.kind == .controllerShadowRead, var w = q.window, w.cause == "unknown",
+            let p = w.firstPublication, e.time > p.at.time + options.timingSlack
+        else { return }
+        w.cause = "driver-reorder"
+        w.waitingSince = EventRef(e)
+        q.window = w
+    }
+
+    func closeWindow(_ q: inout QueueState, at e: Event, resolution: String) {
+        guard let w = q.window else { return }
+        q.window = nil
+        emitWindow(w, queue: &q, end: EventRef(e), resolution: resolution)
+    }
+
+    func finishWindowAtEnd(_ q: inout QueueState, endTime: Int64) {
+        guard let w = q.window else { return }
+        q.window = nil
+        emitWindow(w, queue: &q, end: nil, resolution: "end-of-trace", endTime: endTime)
+    }
+
+    private func emitWindow(
+        _ w: OpenWindow, queue q: inout QueueState, end: EventRef?, resolution: String, endTime: Int64? = nil
+    ) {
+        let stopTime = end?.time ?? endTime ?? lastTime
+        let duration = stopTime - w.start.time
+        let significant: Bool
+        if clock == .orderOnly {
+            significant = ["end-of-trace", "controller-reset", "queue-deleted"].contains(resolution)
+        } else {
+            significant = duration >= options.minWait
+        }
+        guard significant else {
+            q.stats.subThresholdWindows += 1
+            return
+        }
+        let stuck: Int
+        var stuckIDs: [UInt32] = []
+        switch q.key.type {
+        case .sq where !w.inferred:
+            stuck = Int(RingIndex.distance(from: w.controllerSeen, to: w.lastPublished ?? w.controllerSeen, entries: q.entries))
+        case .sq:
+            stuck = q.unfetched
+            stuckIDs = q.pendingSubmissions.prefix(32).map(\.cmdid)
+        case .cq:
+            stuck = Int(q.pendingCompletions)
+        }
+
+        var f = Finding(
+            kind: .mutualWait, queue: q.key, start: w.start.time,
+            message: "", explanation: "")
+        f.end = end?.time
+        f.resolution = resolution
+        f.cause = w.cause
+        f.inferred = w.inferred
+        f.values = [
+            ("duration_ns", .int(duration)),
+            ("published", .uint(w.firstPublished)),
+            ("published_last", .uint(w.lastPublished)),
+            ("controller_seen", .int(Int64(w.controllerSeen))),
+            ("controller_eventidx", .uint(w.controllerEventIdx)),
+            ("driver_eventidx_read", .uint(w.firstPublication?.eventIdxRead)),
+            ("stuck_commands", .int(Int64(stuck))),
+            ("stuck_command_ids", .array(stuckIDs.map { .int(Int64($0)) })),
+            ("entries", q.entries == 0 ? .null : .int(Int64(q.entries))),
+        ]
+        if w.alsoControllerReorder { f.values.append(("also_controller_reorder", .bool(true))) }
+
+        let name = "\(q.key.type.name)\(q.key.qid)"
+        var evidence: [Evidence] = []
+        if let r = w.waitingSince {
+            let what: String
+            switch r.kind {
+            case .controllerShadowRead:
+                what = q.key.type == .sq
+                    ? "controller read shadow \(name) = \(w.controllerSeen): nothing new, burst ends"
+                    : "controller read shadow \(name) head = \(w.controllerSeen): CQ full, completions wait"
+            case .queueCreate: what = "controller created \(name): empty, waits for a doorbell"
+            default: what = "controller fetched up to \(name) = \(w.controllerSeen): waits for a doorbell"
+            }
+            evidence.append(evidenceItem("controller-wait", r, what))
+        }
+        if let at = w.controllerEventIdxAt, let v = w.controllerEventIdx {
+            evidence.append(evidenceItem("controller-eventidx-write", at, "controller wrote EventIdx \(name) = \(v)"))
+        }
+        if let p = w.firstPublication {
+            let ei = p.eventIdxRead.map { ", read EventIdx \($0), no MMIO" } ?? ""
+            evidence.append(evidenceItem("driver-publish", p.at, "driver published \(name) \(p.old) -> \(p.value)\(ei)"))
+        } else if let s = q.pendingSubmissions.first {
+            evidence.append(evidenceItem("driver-submit", s.at, "driver submitted cmdid \(s.cmdid) on qid \(q.key.qid)"))
+        }
+        if !evidence.contains(where: { $0.location.value == w.start.location && $0.location.source == w.start.source }) {
+            evidence.append(evidenceItem("window-open", w.start, "all three conditions hold"))
+        }
+        if let end {
+            evidence.append(evidenceItem("window-close", end, "window closes: \(resolution)"))
+        }
+        evidence.sort { ($0.time, $0.location) < ($1.time, $1.location) }
+        f.evidence = evidence
+
+        let from = evidence.map(\.time).min() ?? w.start.time
+        let lost = dataLoss(from: min(from, w.start.time), to: stopTime)
+        if lost > 0 { f.uncertainty.append("the recorder lost events \(lost) time(s) during the window") }
+        if clock == .orderOnly { f.uncertainty.append("the input has no timestamps: order is known, durations are not") }
+
+        f.message = Self.mutualWaitMessage(f, name: name, duration: duration, stuck: stuck)
+        f.explanation = Self.mutualWaitExplanation(f, w: w, name: name, stuck: stuck)
+        report(f)
+    }
+
+    func evidenceItem(_ role: String, _ r: EventRef, _ summary: String) -> Evidence {
+        Evidence(role: role, location: SourceLocation(source: r.source, unit: unit(of: r.source), value: r.location),
+                 time: r.time, summary: summary)
+    }
+
+    static func mutualWaitMessage(_ f: Finding, name: String, duration: Int64, stuck: Int) -> String {
+        let how = f.end == nil ? "unresolved at end of trace after \(formatDuration(duration))"
+            : "for \(formatDuration(duration)), ended by \(f.resolution ?? "?")"
+        let what = f.queue.type == .sq ? "SQ \(f.queue.qid)" : "CQ \(f.queue.qid)"
+        let inferred = f.inferred ? " (inferred)" : ""
+        return "\(f.queue.controllerName) \(what): driver and controller waited on each other\(inferred) \(how); \(stuck) command(s) stuck; cause \(f.cause ?? "unknown")"
+    }
+
+    static func mutualWaitExplanation(_ f: Finding, w: OpenWindow, name: String, stuck: Int) -> String {
+        var s: String
+        let sv = w.controllerSeen
+        if f.queue.type == .sq {
+            s = "The controller finished its last burst on \(name) having consumed up to tail \(sv) and went to sleep until an MMIO doorbell"
+            if let ei = w.controllerEventIdx { s += " (its last EventIdx write said: ring me after \(ei))" }
+            s += ". "
+        } else {
+            s = "The controller had completions to post on \(name) but, with CQ head \(sv), the queue looked full, so it waited for a CQ doorbell"
+            if let ei = w.controllerEventIdx { s += " (its last CQ EventIdx write was \(ei))" }
+            s += ". "
+            if let ei = w.controllerEventIdx, ei != sv {
+                s += "That EventIdx is not the head \(sv) the controller knew: a controller waiting for CQ space must ask to be told as soon as the head moves (EventIdx = its known head); asking for a later value (e.g. its CQ tail, propolis PR #1026) means the driver's need_event stays false while the CQ is full. "
+            }
+        }
+        if let p = w.firstPublication {
+            s += "The driver published \(p.value) (previously \(p.old))"
+            if let ei = p.eventIdxRead {
+                s += ", read EventIdx \(ei) and, since need_event(\(ei), \(p.value), \(p.old)) is false, did not ring the MMIO doorbell"
+            }
+            s += ". "
+        } else if f.inferred {
+            s += "The guest then submitted \(stuck) command(s) on qid \(f.queue.qid) that the controller never fetched, and no MMIO doorbell for the queue followed (the driver's shadow writes are not traced: this is inferred from the guest's submissions). "
+        }
+        switch f.cause {
+        case "driver-reorder":
+            s += "The controller's shadow read that returned the old value \(sv) is stamped after the driver's publication: the driver's store was still invisible after its EventIdx load, i.e. the driver let its load overtake its store (a missing full barrier between the shadow store and the EventIdx load, the 2018 Linux mb() fix). "
+        case "controller-reorder":
+            let read = w.firstPublication?.eventIdxRead.map(String.init) ?? "?"
+            let written = w.firstPublication?.controllerEventIdxBefore.map { String($0.value) } ?? "?"
+            s += "The driver read EventIdx \(read) although the controller had written \(written) before that read: the controller's EventIdx store was still invisible after it had re-read the shadow slot, i.e. the controller let its load overtake its store. "
+        default:
+            s += "The stamps show no load that overtook a store beyond the timing uncertainty: the cause lies in the values themselves (see above) or in an ordering the stamps cannot resolve. "
+        }
+        if f.end == nil {
+            s += "Neither side moved again before the trace ended: the hang was still going on."
+        } else {
+            s += "The wait ended by \(f.resolution ?? "?")."
+        }
+        return s
+    }
+}
+
+/// `1.234 s`, `56.7 ms`, `12.3 µs`, `800 ns`.
+public func formatDuration(_ ns: Int64) -> String {
+    let a = ns < 0 ? -ns : ns
+    func fixed(_ v: Int64, _ unit: Int64, _ suffix: String) -> String {
+        let whole = v / unit
+        let frac = (v % unit) * 1000 / unit
+        let fracStr = String(frac)
+        return "\(ns < 0 ? "-" : "")\(whole).\(String(repeating: "0", count: 3 - fracStr.count))\(fracStr) \(suffix)"
+    }
+    if a >= 1_000_000_000 { return fixed(a, 1_000_000_000, "s") }
+    if a >= 1_000_000 { return fixed(a, 1_000_000, "ms") }
+    if a >= 1_000 { return fixed(a, 1_000, "µs") }
+    return "\(ns) ns"
+}

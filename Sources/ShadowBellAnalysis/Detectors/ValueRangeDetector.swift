@@ -1,0 +1,27 @@
+import ShadowBellCore
+
+/// `value-out-of-range` (error): a shadow, MMIO or EventIdx value outside the queue.
+public enum ValueRangeDetector {
+    public static let definition = """
+        A shadow doorbell, MMIO doorbell or EventIdx value is greater than or equal to the queue's \
+        entry count (qsize + 1, known from the queue's creation): one side wrote garbage or a \
+        value in the wrong byte order, or reads a stale buffer.
+        """
+}
+
+extension ClockGroupAnalyzer {
+    func checkRange(_ q: inout QueueState, _ e: Event, value: UInt32, what: String) {
+        guard q.entries > 0, value >= q.entries else { return }
+        // The admin queue's shadow and EventIdx slots are the controller's copy, not the driver's.
+        if q.key.qid == 0 && e.kind != .mmioDoorbell { return }
+        q.stats.outOfRangeValues += 1
+        let name = "\(q.key.type.name)\(q.key.qid)"
+        var f = Finding(
+            kind: .valueOutOfRange, queue: q.key, start: e.time,
+            message: "\(q.key.controllerName) \(name): \(what) value \(value) is outside the queue (\(q.key.type == .sq ? "SQ" : "CQ") has \(q.entries) entries)",
+            explanation: "Valid \(q.key.type == .sq ? "tail" : "head") and EventIdx values are 0...\(q.entries - 1). A value of \(value) means a corrupted or stale slot, a wrong byte order, or a queue-size mismatch between driver and controller.")
+        f.values = [("value", .int(Int64(value))), ("entries", .int(Int64(q.entries))), ("field", .string(what))]
+        f.evidence = [evidenceItem("value", EventRef(e), "\(what) \(name) = \(value)")]
+        report(f)
+    }
+}

@@ -1,0 +1,127 @@
+import ShadowBellCore
+
+public enum Severity: String, Sendable, Comparable, CaseIterable {
+    case info, warning, error
+
+    private var rank: Int {
+        switch self {
+        case .info: return 0
+        case .warning: return 1
+        case .error: return 2
+        }
+    }
+
+    public static func < (lhs: Severity, rhs: Severity) -> Bool { lhs.rank < rhs.rank }
+}
+
+/// A value attached to a finding or a statistic; rendered as JSON scalars.
+public enum FieldValue: Sendable, Hashable {
+    case int(Int64)
+    case string(String)
+    case bool(Bool)
+    case double(Double)
+    case null
+    case array([FieldValue])
+
+    public static func uint(_ v: UInt32?) -> FieldValue { v.map { .int(Int64($0)) } ?? .null }
+}
+
+/// One input event that proves part of a finding.
+public struct Evidence: Sendable, Hashable {
+    /// What this event shows, e.g. `controller-idle-read`, `driver-publish`, `window-close`.
+    public var role: String
+    public var location: SourceLocation
+    public var time: Int64
+    /// A short description of the event (`controller read shadow sq2 = 173`).
+    public var summary: String
+
+    public init(role: String, location: SourceLocation, time: Int64, summary: String) {
+        self.role = role
+        self.location = location
+        self.time = time
+        self.summary = summary
+    }
+}
+
+/// A finding is plain data: kind, severity, queue, interval, the values that prove it, a cause
+/// where one can be told, and the evidence.
+public struct Finding: Sendable, Hashable {
+    public var kind: FindingKind
+    public var queue: QueueKey
+    /// Interval on the analysis clock (nanoseconds; ordinals for order-only inputs).
+    public var start: Int64
+    public var end: Int64?
+    /// How the interval closed (`mmio-doorbell`, `end-of-trace`, …); nil for point findings.
+    public var resolution: String?
+    public var cause: String?
+    /// Condition 1 was inferred from guest submissions (no driver probes).
+    public var inferred: Bool = false
+    /// Reasons the finding cannot be stated as fact (data loss in the window, …).
+    public var uncertainty: [String] = []
+    /// The input whose clock `start`/`end` are on.
+    public var clockInput: UInt16 = 0
+    /// Named values, in a fixed order.
+    public var values: [(String, FieldValue)] = []
+    public var evidence: [Evidence] = []
+    /// One line.
+    public var message: String
+    /// A plain-language paragraph: what each side did.
+    public var explanation: String
+
+    public var severity: Severity { kind.severity }
+
+    public init(kind: FindingKind, queue: QueueKey, start: Int64, message: String, explanation: String) {
+        self.kind = kind
+        self.queue = queue
+        self.start = start
+        self.message = message
+        self.explanation = explanation
+    }
+
+    public static func == (lhs: Finding, rhs: Finding) -> Bool {
+        lhs.kind == rhs.kind && lhs.queue == rhs.queue && lhs.start == rhs.start && lhs.end == rhs.end
+            && lhs.resolution == rhs.resolution && lhs.cause == rhs.cause && lhs.inferred == rhs.inferred
+            && lhs.uncertainty == rhs.uncertainty && lhs.clockInput == rhs.clockInput
+            && lhs.values.map(\.0) == rhs.values.map(\.0) && lhs.values.map(\.1) == rhs.values.map(\.1)
+            && lhs.evidence == rhs.evidence && lhs.message == rhs.message
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(kind)
+        hasher.combine(queue)
+        hasher.combine(start)
+        hasher.combine(end)
+    }
+
+    public func value(_ name: String) -> FieldValue? { values.first { $0.0 == name }?.1 }
+}
+
+/// The catalog of finding kinds. Each detector file documents its kind; this enum is the index.
+public enum FindingKind: String, Sendable, Hashable, CaseIterable {
+    case mutualWait = "mutual-wait"
+    case missedDoorbell = "missed-doorbell"
+    case needlessDoorbell = "needless-doorbell"
+    case valueOutOfRange = "value-out-of-range"
+    case eventIdxRegression = "eventidx-regression"
+    case cqEventIdxNotSeen = "cq-eventidx-not-seen"
+
+    public var severity: Severity {
+        switch self {
+        case .mutualWait, .missedDoorbell, .valueOutOfRange: return .error
+        case .eventIdxRegression: return .warning
+        case .needlessDoorbell, .cqEventIdxNotSeen: return .info
+        }
+    }
+
+    /// The definition, as documented in Docs/Findings.md.
+    public var definition: String {
+        switch self {
+        case .mutualWait: return MutualWaitDetector.definition
+        case .missedDoorbell: return DoorbellDecisionDetector.missedDefinition
+        case .needlessDoorbell: return DoorbellDecisionDetector.needlessDefinition
+        case .valueOutOfRange: return ValueRangeDetector.definition
+        case .eventIdxRegression: return EventIdxRegressionDetector.definition
+        case .cqEventIdxNotSeen: return CQEventIdxVisibilityDetector.definition
+        }
+    }
+}

@@ -1,0 +1,193 @@
+import ShadowBellCore
+
+/// A reference to the event that set a piece of state: enough to cite it as evidence.
+public struct EventRef: Sendable, Hashable {
+    public var time: Int64
+    public var location: UInt64
+    public var source: UInt16
+    public var kind: EventKind
+
+    init(_ e: Event) {
+        time = e.time
+        location = e.location
+        source = e.source
+        kind = e.kind
+    }
+}
+
+/// One value the driver published into a shadow slot (probe) or one command it submitted
+/// (inferred), with what it read back and what the controller had written before.
+struct Publication: Sendable {
+    var value: UInt32
+    var old: UInt32
+    var eventIdxRead: UInt32?
+    var at: EventRef
+    /// The controller's latest EventIdx write stamped before this publication.
+    var controllerEventIdxBefore: (value: UInt32, at: EventRef)?
+    /// The EventIdx the driver read is one the controller had already replaced (an earlier
+    /// write, or the zero the buffer held before the first write).
+    var eventIdxReadWasReplaced = false
+}
+
+/// A submitted command the controller has not fetched yet (inferred mode).
+struct PendingSubmission: Sendable {
+    var cmdid: UInt32
+    var at: EventRef
+}
+
+/// Both sides' beliefs about one queue, updated event by event.
+public struct QueueState: Sendable {
+    public let key: QueueKey
+    /// Ring entries (`qsize + 1`); 0 when the trace never showed the queue's creation.
+    public internal(set) var entries: UInt32 = 0
+    /// The queue exists as far as the trace shows (false after deletion or reset).
+    public internal(set) var active = true
+
+    // MARK: driver side
+    /// Driver probes were seen for this queue: condition 1 is measured, not inferred.
+    public internal(set) var probeMode = false
+    /// P: the value the driver last published in the shadow slot (probe `new=`).
+    public internal(set) var published: UInt32?
+    /// The EventIdx the driver last read (probe `eventidx=`).
+    public internal(set) var driverEventIdxRead: UInt32?
+    /// Publications the controller has not seen yet, oldest first (bounded).
+    var unseenPublications: [Publication] = []
+    /// Submitted commands not yet fetched by the controller (SQ, oldest first, bounded).
+    var pendingSubmissions: [PendingSubmission] = []
+    public internal(set) var unfetched: Int = 0
+
+    // MARK: controller side
+    /// S: the value the controller last saw (shadow read or MMIO doorbell).
+    public internal(set) var controllerSeen: UInt32?
+    /// SQ: the index up to which the controller has fetched. CQ: the controller's tail.
+    public internal(set) var controllerIndex: UInt32?
+    /// The controller's last EventIdx write.
+    public internal(set) var controllerEventIdx: UInt32?
+    var controllerEventIdxAt: EventRef?
+    /// Recent EventIdx values the controller wrote, oldest first (bounded).
+    var eventIdxHistory: [UInt32] = []
+    /// The controller waits for a doorbell on this queue: SQ burst ended with nothing new;
+    /// CQ full with completions it cannot post.
+    public internal(set) var controllerWaiting = false
+    /// The read (or fetch) that put the controller into waiting.
+    var waitingSince: EventRef?
+    /// An MMIO doorbell was written since the controller last looked at the queue.
+    public internal(set) var mmioSinceLook = false
+    /// CQ: completions queued by the controller and not yet posted.
+    public internal(set) var pendingCompletions: UInt32 = 0
+    /// SQ head learning when the trace starts mid-run: last read value with no fetch since.
+    var readWithoutFetch: UInt32?
+    var lastBurstEnd: Int64?
+    var lastPublicationTime: Int64?
+    var lastPublicationCountedAsRace = true
+
+    // MARK: doorbell de-duplication (one physical doorbell may appear as probe, raw write, event)
+    var lastDoorbellValue: UInt32?
+    var lastDoorbellOrigins: UInt8 = 0
+
+    // MARK: window
+    var window: OpenWindow?
+    /// A mutual-wait window is open on this queue.
+    public var inMutualWait: Bool { window != nil }
+
+    public internal(set) var stats = QueueStatistics()
+
+    init(key: QueueKey) { self.key = key }
+
+    static let publicationLimit = 256
+
+    /// Drops the publications the controller has now seen (up to and including `value`).
+    mutating func controllerCaughtUp(to value: UInt32) {
+        guard !unseenPublications.isEmpty else { return }
+        if let i = unseenPublications.lastIndex(where: { $0.value == value }) {
+            unseenPublications.removeFirst(i + 1)
+        }
+    }
+
+    mutating func recordPublication(_ p: Publication) {
+        if unseenPublications.count >= Self.publicationLimit { unseenPublications.removeFirst() }
+        unseenPublications.append(p)
+    }
+
+    /// Forget everything the controller knew (deletion, reset).
+    mutating func deactivate() {
+        active = false
+        controllerSeen = nil
+        controllerIndex = nil
+        controllerEventIdx = nil
+        controllerEventIdxAt = nil
+        eventIdxHistory.removeAll()
+        controllerWaiting = false
+        waitingSince = nil
+        mmioSinceLook = false
+        pendingCompletions = 0
+        readWithoutFetch = nil
+        published = nil
+        driverEventIdxRead = nil
+        unseenPublications.removeAll()
+        pendingSubmissions.removeAll()
+        unfetched = 0
+        lastDoorbellValue = nil
+        lastDoorbellOrigins = 0
+    }
+}
+
+/// A mutual-wait window being tracked.
+struct OpenWindow: Sendable {
+    var start: EventRef
+    var controllerSeen: UInt32
+    var firstPublished: UInt32?
+    var lastPublished: UInt32?
+    var firstPublication: Publication?
+    var waitingSince: EventRef?
+    var controllerEventIdx: UInt32?
+    var controllerEventIdxAt: EventRef?
+    var inferred: Bool
+    var cause: String
+    var alsoControllerReorder: Bool
+    var stuckCommandIDs: [UInt32]
+}
+
+/// Per-queue counts (statistics, not findings). Counts cover the whole input.
+public struct QueueStatistics: Sendable, Hashable {
+    public var controllerShadowReads: UInt64 = 0
+    public var controllerEventIdxWrites: UInt64 = 0
+    public var mmioDoorbells: UInt64 = 0
+    public var driverShadowWrites: UInt64 = 0
+    /// Driver probe updates that did not write MMIO.
+    public var driverUpdatesWithoutMMIO: UInt64 = 0
+    public var commandsSubmitted: UInt64 = 0
+    public var commandsFetched: UInt64 = 0
+    public var completionsQueued: UInt64 = 0
+    public var commandsCompleted: UInt64 = 0
+    public var driverHeadReports: UInt64 = 0
+    public var subThresholdWindows: UInt64 = 0
+    public var raceExposure: UInt64 = 0
+    public var missedDoorbells: UInt64 = 0
+    public var needlessDoorbells: UInt64 = 0
+    public var outOfRangeValues: UInt64 = 0
+    public var eventIdxRegressions: UInt64 = 0
+    public var resets: UInt64 = 0
+
+    public init() {}
+
+    public static func += (lhs: inout QueueStatistics, rhs: QueueStatistics) {
+        lhs.controllerShadowReads += rhs.controllerShadowReads
+        lhs.controllerEventIdxWrites += rhs.controllerEventIdxWrites
+        lhs.mmioDoorbells += rhs.mmioDoorbells
+        lhs.driverShadowWrites += rhs.driverShadowWrites
+        lhs.driverUpdatesWithoutMMIO += rhs.driverUpdatesWithoutMMIO
+        lhs.commandsSubmitted += rhs.commandsSubmitted
+        lhs.commandsFetched += rhs.commandsFetched
+        lhs.completionsQueued += rhs.completionsQueued
+        lhs.commandsCompleted += rhs.commandsCompleted
+        lhs.driverHeadReports += rhs.driverHeadReports
+        lhs.subThresholdWindows += rhs.subThresholdWindows
+        lhs.raceExposure += rhs.raceExposure
+        lhs.missedDoorbells += rhs.missedDoorbells
+        lhs.needlessDoorbells += rhs.needlessDoorbells
+        lhs.outOfRangeValues += rhs.outOfRangeValues
+        lhs.eventIdxRegressions += rhs.eventIdxRegressions
+        lhs.resets += rhs.resets
+    }
+}

@@ -1,0 +1,345 @@
+// Number and field parsing over raw bytes. No Foundation, no C, no Double: timestamps become
+// Int64 nanoseconds by integer arithmetic. Every function returns nil on bad input; none traps.
+
+/// ASCII byte constants used by the parsers.
+public enum ASCII {
+    public static let space: UInt8 = 0x20
+    public static let tab: UInt8 = 0x09
+    public static let newline: UInt8 = 0x0A
+    public static let carriageReturn: UInt8 = 0x0D
+    public static let zero: UInt8 = 0x30
+    public static let nine: UInt8 = 0x39
+    public static let dot: UInt8 = 0x2E
+    public static let colon: UInt8 = 0x3A
+    public static let comma: UInt8 = 0x2C
+    public static let equals: UInt8 = 0x3D
+    public static let dash: UInt8 = 0x2D
+    public static let openParen: UInt8 = 0x28
+    public static let closeParen: UInt8 = 0x29
+    public static let openBracket: UInt8 = 0x5B
+    public static let closeBracket: UInt8 = 0x5D
+    public static let hash: UInt8 = 0x23
+    public static let at: UInt8 = 0x40
+
+    @inlinable public static func isDigit(_ b: UInt8) -> Bool { b &- zero < 10 }
+
+    /// Value of a hex digit, or nil.
+    @inlinable public static func hexValue(_ b: UInt8) -> UInt8? {
+        if b &- zero < 10 { return b &- zero }
+        let lower = b | 0x20
+        if lower &- 0x61 < 6 { return lower &- 0x61 &+ 10 }
+        return nil
+    }
+}
+
+/// A forward-only cursor over a byte buffer. Every `read…` consumes what it parsed and leaves
+/// the position unchanged when it returns nil. Complexity: each call is O(bytes consumed),
+/// `seek(field:)` is O(bytes scanned).
+public struct ByteScanner {
+    public let bytes: UnsafeRawBufferPointer
+    public var position: Int
+
+    @inlinable
+    public init(_ bytes: UnsafeRawBufferPointer, position: Int = 0) {
+        self.bytes = bytes
+        self.position = position
+    }
+
+    @inlinable public var isAtEnd: Bool { position >= bytes.count }
+
+    /// The bytes from the current position to the end.
+    @inlinable public var rest: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: bytes[min(position, bytes.count)...])
+    }
+
+    @inlinable public func peek() -> UInt8? { position < bytes.count ? bytes[position] : nil }
+
+    @inlinable
+    public mutating func skipSpaces() {
+        while position < bytes.count, bytes[position] == ASCII.space || bytes[position] == ASCII.tab {
+            position += 1
+        }
+    }
+
+    /// Consumes `byte` if it is next.
+    @inlinable
+    public mutating func skip(_ byte: UInt8) -> Bool {
+        guard position < bytes.count, bytes[position] == byte else { return false }
+        position += 1
+        return true
+    }
+
+    /// Consumes `literal` if the bytes at the position equal it.
+    @inlinable
+    public mutating func skip(_ literal: StaticString) -> Bool {
+        guard ByteScanning.hasPrefix(bytes, at: position, literal) else { return false }
+        position += literal.utf8CodeUnitCount
+        return true
+    }
+
+    /// Unsigned decimal (at least one digit); nil on overflow of UInt64.
+    @inlinable
+    public mutating func readDecimal() -> UInt64? {
+        guard let (value, end) = ByteScanning.decimalPrefix(bytes, from: position) else { return nil }
+        position = end
+        return value
+    }
+
+    /// `0x`-prefixed hex; nil without the prefix, without digits, or on overflow.
+    @inlinable
+    public mutating func readHex() -> UInt64? {
+        guard let (value, end) = ByteScanning.hexPrefix(bytes, from: position) else { return nil }
+        position = end
+        return value
+    }
+
+    /// `0x…` as hex, anything else as decimal (C's `%#x` and `%u` both read back).
+    @inlinable
+    public mutating func readInteger() -> UInt64? {
+        if ByteScanning.hasPrefix(bytes, at: position, "0x") { return readHex() }
+        return readDecimal()
+    }
+
+    /// `sec.fraction` (1–9 fraction digits) or a bare integer, in nanoseconds for the former
+    /// and as-is for the latter.
+    @inlinable
+    public mutating func readTimestamp() -> Int64? {
+        guard let (value, end) = ByteScanning.timestampPrefix(bytes, from: position) else {
+            return nil
+        }
+        position = end
+        return value
+    }
+
+    /// Moves past the next `key` (which includes its separator, e.g. `"qid="` or `"sqid "`)
+    /// that starts a token, i.e. is at the position or follows a space, comma or parenthesis.
+    /// Leaves the position unchanged and returns false when there is none.
+    @inlinable
+    public mutating func seek(field key: StaticString) -> Bool {
+        guard let valueStart = ByteScanning.fieldValueStart(bytes, key: key, from: position) else {
+            return false
+        }
+        position = valueStart
+        return true
+    }
+}
+
+/// Whole-buffer and prefix parsers. "Prefix" functions return the value and the index just
+/// after the last byte consumed.
+public enum ByteScanning {
+    @inlinable
+    public static func hasPrefix(_ bytes: UnsafeRawBufferPointer, at index: Int, _ literal: StaticString)
+        -> Bool
+    {
+        let n = literal.utf8CodeUnitCount
+        guard index >= 0, n <= bytes.count - index else { return false }
+        let lit = literal.utf8Start
+        var i = 0
+        while i < n {
+            if bytes[index + i] != lit[i] { return false }
+            i += 1
+        }
+        return true
+    }
+
+    /// Whether `bytes` equals `literal` exactly.
+    @inlinable
+    public static func equals(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
+        bytes.count == literal.utf8CodeUnitCount && hasPrefix(bytes, at: 0, literal)
+    }
+
+    /// Index of the first byte at or after `from` that is not a space or tab.
+    @inlinable
+    public static func skipSpaces(_ bytes: UnsafeRawBufferPointer, from: Int) -> Int {
+        var i = max(from, 0)
+        while i < bytes.count, bytes[i] == ASCII.space || bytes[i] == ASCII.tab { i += 1 }
+        return i
+    }
+
+    @inlinable
+    public static func decimalPrefix(_ bytes: UnsafeRawBufferPointer, from: Int) -> (UInt64, Int)? {
+        var i = max(from, 0)
+        var value: UInt64 = 0
+        let start = i
+        while i < bytes.count {
+            let d = bytes[i] &- ASCII.zero
+            if d >= 10 { break }
+            let (m, o1) = value.multipliedReportingOverflow(by: 10)
+            let (s, o2) = m.addingReportingOverflow(UInt64(d))
+            if o1 || o2 { return nil }
+            value = s
+            i += 1
+        }
+        return i > start ? (value, i) : nil
+    }
+
+    @inlinable
+    public static func hexPrefix(_ bytes: UnsafeRawBufferPointer, from: Int) -> (UInt64, Int)? {
+        guard hasPrefix(bytes, at: from, "0x") || hasPrefix(bytes, at: from, "0X") else { return nil }
+        return hexDigitsPrefix(bytes, from: from + 2)
+    }
+
+    /// Hex digits without a `0x` prefix.
+    @inlinable
+    public static func hexDigitsPrefix(_ bytes: UnsafeRawBufferPointer, from: Int) -> (UInt64, Int)? {
+        var i = max(from, 0)
+        let start = i
+        var value: UInt64 = 0
+        while i < bytes.count, let d = ASCII.hexValue(bytes[i]) {
+            if value > (UInt64.max >> 4) { return nil }
+            value = value << 4 | UInt64(d)
+            i += 1
+        }
+        return i > start ? (value, i) : nil
+    }
+
+    /// `sec.fraction` with 1–9 fraction digits → nanoseconds; a bare integer → itself.
+    /// nil for a dot without fraction digits, more than 9 fraction digits, or Int64 overflow.
+    @inlinable
+    public static func timestampPrefix(_ bytes: UnsafeRawBufferPointer, from: Int) -> (Int64, Int)? {
+        guard let (whole, afterWhole) = decimalPrefix(bytes, from: from), whole <= UInt64(Int64.max)
+        else { return nil }
+        guard afterWhole < bytes.count, bytes[afterWhole] == ASCII.dot else {
+            return (Int64(whole), afterWhole)
+        }
+        var i = afterWhole + 1
+        var fraction: Int64 = 0
+        var digits = 0
+        while i < bytes.count, ASCII.isDigit(bytes[i]) {
+            if digits == 9 { return nil }
+            fraction = fraction * 10 + Int64(bytes[i] &- ASCII.zero)
+            digits += 1
+            i += 1
+        }
+        guard digits > 0 else { return nil }
+        while digits < 9 {
+            fraction *= 10
+            digits += 1
+        }
+        let (ns, overflow) = Int64(whole).multipliedReportingOverflow(by: 1_000_000_000)
+        guard !overflow else { return nil }
+        let (total, overflow2) = ns.addingReportingOverflow(fraction)
+        return overflow2 ? nil : (total, i)
+    }
+
+    /// The whole buffer as an unsigned decimal.
+    @inlinable
+    public static func parseDecimal(_ bytes: UnsafeRawBufferPointer) -> UInt64? {
+        guard let (v, end) = decimalPrefix(bytes, from: 0), end == bytes.count else { return nil }
+        return v
+    }
+
+    /// The whole buffer as `0x`-prefixed hex.
+    @inlinable
+    public static func parseHex(_ bytes: UnsafeRawBufferPointer) -> UInt64? {
+        guard let (v, end) = hexPrefix(bytes, from: 0), end == bytes.count else { return nil }
+        return v
+    }
+
+    /// The whole buffer as a `sec.fraction` (→ ns) or bare-integer timestamp.
+    @inlinable
+    public static func parseTimestamp(_ bytes: UnsafeRawBufferPointer) -> Int64? {
+        guard let (v, end) = timestampPrefix(bytes, from: 0), end == bytes.count else { return nil }
+        return v
+    }
+
+    /// Index of the first byte of the value of the next `key` (separator included in `key`)
+    /// at or after `from` that starts a token (start, or after space, comma, `(` or tab).
+    @inlinable
+    public static func fieldValueStart(_ bytes: UnsafeRawBufferPointer, key: StaticString, from: Int)
+        -> Int?
+    {
+        let n = key.utf8CodeUnitCount
+        guard n > 0 else { return nil }
+        let first = key.utf8Start[0]
+        var i = max(from, 0)
+        while i + n <= bytes.count {
+            if bytes[i] == first, hasPrefix(bytes, at: i, key) {
+                if i == 0 || isTokenBoundary(bytes[i - 1]) { return i + n }
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// The value of `key` in `bytes`: from after the key to the next space, comma or `)`.
+    @inlinable
+    public static func fieldValue(_ bytes: UnsafeRawBufferPointer, key: StaticString)
+        -> UnsafeRawBufferPointer?
+    {
+        guard let start = fieldValueStart(bytes, key: key, from: 0) else { return nil }
+        var end = start
+        while end < bytes.count {
+            let b = bytes[end]
+            if b == ASCII.space || b == ASCII.comma || b == ASCII.closeParen || b == ASCII.tab { break }
+            end += 1
+        }
+        return UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+    }
+
+    @inlinable
+    static func isTokenBoundary(_ b: UInt8) -> Bool {
+        b == ASCII.space || b == ASCII.comma || b == ASCII.openParen || b == ASCII.tab
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (UTC) → nanoseconds since the Unix epoch.
+    /// Returns the value and the index after the `Z`.
+    @inlinable
+    public static func iso8601UTCPrefix(_ bytes: UnsafeRawBufferPointer, from: Int) -> (Int64, Int)? {
+        var i = max(from, 0)
+        @inline(__always) func fixed(_ width: Int) -> Int64? {
+            guard i + width <= bytes.count else { return nil }
+            var v: Int64 = 0
+            for k in 0..<width {
+                let d = bytes[i + k] &- ASCII.zero
+                if d >= 10 { return nil }
+                v = v * 10 + Int64(d)
+            }
+            i += width
+            return v
+        }
+        @inline(__always) func expect(_ b: UInt8) -> Bool {
+            guard i < bytes.count, bytes[i] == b else { return false }
+            i += 1
+            return true
+        }
+        guard let year = fixed(4), expect(ASCII.dash), let month = fixed(2), expect(ASCII.dash),
+            let day = fixed(2), expect(0x54 /* T */), let hour = fixed(2), expect(ASCII.colon),
+            let minute = fixed(2), expect(ASCII.colon), let second = fixed(2)
+        else { return nil }
+        guard (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+        else { return nil }
+        var fraction: Int64 = 0
+        if i < bytes.count, bytes[i] == ASCII.dot {
+            i += 1
+            var digits = 0
+            while i < bytes.count, ASCII.isDigit(bytes[i]) {
+                if digits == 9 { return nil }
+                fraction = fraction * 10 + Int64(bytes[i] &- ASCII.zero)
+                digits += 1
+                i += 1
+            }
+            guard digits > 0 else { return nil }
+            while digits < 9 {
+                fraction *= 10
+                digits += 1
+            }
+        }
+        guard expect(0x5A /* Z */) else { return nil }
+        let days = daysFromCivil(year: year, month: month, day: day)
+        let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second
+        return (seconds * 1_000_000_000 + fraction, i)
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+    @inlinable
+    public static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+}

@@ -1,0 +1,175 @@
+import ShadowBellCore
+
+/// A binary format recognised by its magic.
+public enum BinaryFormat: Sendable, Hashable, CustomStringConvertible {
+    /// QEMU simple trace backend; `littleEndian` is the file's byte order.
+    case qemuSimple(littleEndian: Bool)
+    case pcap(littleEndian: Bool, nanosecond: Bool)
+    case pcapng
+
+    public var traceFormat: TraceFormat {
+        if case .qemuSimple = self { return .qemuSimple }
+        return .pcap
+    }
+
+    public var description: String {
+        switch self {
+        case .qemuSimple(let le): return "QEMU simple trace (\(le ? "little" : "big")-endian)"
+        case .pcap(let le, let ns):
+            return "pcap (\(le ? "little" : "big")-endian, \(ns ? "nanosecond" : "microsecond") timestamps)"
+        case .pcapng: return "pcapng"
+        }
+    }
+}
+
+/// What an input's content says it is.
+public enum DetectedFormat: Sendable, Hashable {
+    case ftraceText
+    case qemuLog
+    case binary(BinaryFormat)
+    /// Not a supported format; `detail` says what was seen.
+    case unknown(detail: String)
+}
+
+/// Recognises an input's format from its first bytes (magic numbers) or, for text, from the
+/// shape of its first event lines. Never looks at the file name.
+public enum FormatDetector {
+    /// How many leading bytes `detect` looks at.
+    public static let prefixLength = 256 << 10
+    /// How many non-empty lines it classifies at most.
+    static let lineLimit = 2000
+
+    public static func detect(_ prefix: UnsafeRawBufferPointer) -> DetectedFormat {
+        if let binary = binaryMagic(prefix) { return .binary(binary) }
+        if let compression = compressionMagic(prefix) {
+            return .unknown(detail: "\(compression)-compressed data; decompress it first")
+        }
+        if looksBinary(prefix) { return .unknown(detail: "first bytes are binary, no known magic") }
+        return detectText(prefix)
+    }
+
+    static func binaryMagic(_ p: UnsafeRawBufferPointer) -> BinaryFormat? {
+        if p.count >= 16 {
+            var allOnes = true
+            for i in 0..<8 where p[i] != 0xFF { allOnes = false }
+            if allOnes {
+                let magic: UInt64 = 0xf2b1_77cb_0aa4_29b4
+                var le: UInt64 = 0
+                var be: UInt64 = 0
+                for i in 0..<8 {
+                    le |= UInt64(p[8 + i]) << (8 * UInt64(i))
+                    be = be << 8 | UInt64(p[8 + i])
+                }
+                if le == magic { return .qemuSimple(littleEndian: true) }
+                if be == magic { return .qemuSimple(littleEndian: false) }
+            }
+        }
+        guard p.count >= 4 else { return nil }
+        let word = UInt32(p[0]) << 24 | UInt32(p[1]) << 16 | UInt32(p[2]) << 8 | UInt32(p[3])
+        switch word {
+        case 0xA1B2_C3D4: return .pcap(littleEndian: false, nanosecond: false)
+        case 0xD4C3_B2A1: return .pcap(littleEndian: true, nanosecond: false)
+        case 0xA1B2_3C4D: return .pcap(littleEndian: false, nanosecond: true)
+        case 0x4D3C_B2A1: return .pcap(littleEndian: true, nanosecond: true)
+        case 0x0A0D_0D0A: return .pcapng
+        default: return nil
+        }
+    }
+
+    /// The name of a compressor whose magic starts the input, if any.
+    static func compressionMagic(_ p: UnsafeRawBufferPointer) -> String? {
+        let magics: [([UInt8], String)] = [
+            ([0x28, 0xB5, 0x2F, 0xFD], "zstd"), ([0x1F, 0x8B], "gzip"),
+            ([0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00], "xz"), ([0x42, 0x5A, 0x68], "bzip2"),
+        ]
+        for (magic, name) in magics where p.starts(with: magic) { return name }
+        return nil
+    }
+
+    /// NUL bytes or more than 1% control characters (other than tab, CR, LF, FF, ESC) in the
+    /// first 4 KiB.
+    static func looksBinary(_ p: UnsafeRawBufferPointer) -> Bool {
+        let n = min(p.count, 4096)
+        var control = 0
+        for i in 0..<n {
+            let b = p[i]
+            if b == 0 { return true }
+            if b < 0x20, b != 0x09, b != 0x0A, b != 0x0D, b != 0x0C, b != 0x1B { control += 1 }
+            if b == 0x7F { control += 1 }
+        }
+        return control * 100 > n
+    }
+
+    private enum Vote { case ftrace, qemu, weakFtrace, weakQemu, none }
+
+    static func detectText(_ prefix: UnsafeRawBufferPointer) -> DetectedFormat {
+        var start = 0
+        var lines = 0
+        var weakFtrace = 0
+        var weakQemu = 0
+        while start < prefix.count, lines < lineLimit {
+            var end = start
+            while end < prefix.count, prefix[end] != ASCII.newline { end += 1 }
+            var line = UnsafeRawBufferPointer(rebasing: prefix[start..<end])
+            if let last = line.last, last == ASCII.carriageReturn {
+                line = UnsafeRawBufferPointer(rebasing: line[0..<(line.count - 1)])
+            }
+            start = end + 1
+            let first = ByteScanning.skipSpaces(line, from: 0)
+            if first == line.count { continue }
+            lines += 1
+            switch vote(line, first: first) {
+            case .ftrace: return .ftraceText
+            case .qemu: return .qemuLog
+            case .weakFtrace: weakFtrace += 1
+            case .weakQemu: weakQemu += 1
+            case .none: break
+            }
+        }
+        if weakFtrace > 0 { return .ftraceText }
+        // A log of other QEMU trace events only: nearly every line is `identifier args`.
+        if weakQemu > 0, weakQemu * 10 >= lines * 8 { return .qemuLog }
+        if lines == 0 { return .unknown(detail: "only blank lines") }
+        return .unknown(detail: "text, but no line looks like Linux ftrace or a QEMU trace log")
+    }
+
+    private static func vote(_ line: UnsafeRawBufferPointer, first: Int) -> Vote {
+        if line[first] == ASCII.hash {
+            if ByteScanning.hasPrefix(line, at: first, "# tracer:")
+                || ByteScanning.hasPrefix(line, at: first, "# entries-in-buffer")
+            {
+                return .ftrace
+            }
+            return .none
+        }
+        if FtraceLineHeader.parse(line) != nil { return .ftrace }
+        var marker = ByteScanner(line, position: first)
+        if marker.skip("CPU:"), FtraceLineParser.lostEventsMarker(&marker) != nil { return .ftrace }
+        if ByteScanning.hasPrefix(line, at: first, "cpus=")
+            || ByteScanning.hasPrefix(line, at: first, "version = ")
+        {
+            return .weakFtrace
+        }
+        guard first == 0, let (shape, _, payloadStart) = QemuLogLineParser.split(line) else {
+            return .none
+        }
+        let payload = UnsafeRawBufferPointer(rebasing: line[payloadStart...])
+        var nameEnd = 0
+        while nameEnd < payload.count, payload[nameEnd] != ASCII.space { nameEnd += 1 }
+        let name = UnsafeRawBufferPointer(rebasing: payload[0..<nameEnd])
+        if shape != .bare { return isIdentifier(name) ? .qemu : .none }
+        if QemuEventName.identify(name) != nil || ByteScanning.hasPrefix(name, at: 0, "pci_nvme_") {
+            return .qemu
+        }
+        return isIdentifier(name) && name.contains(0x5F) ? .weakQemu : .none
+    }
+
+    private static func isIdentifier(_ name: UnsafeRawBufferPointer) -> Bool {
+        guard !name.isEmpty else { return false }
+        for b in name {
+            let isLetter = (b | 0x20) &- 0x61 < 26
+            if !(isLetter || ASCII.isDigit(b) || b == 0x5F) { return false }
+        }
+        return true
+    }
+}

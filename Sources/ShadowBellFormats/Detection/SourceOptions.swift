@@ -1,0 +1,13 @@
+/// Options for opening an input.
+public struct SourceOptions: Sendable {
+    /// Controller number (`nvme<N>`) given to events of inputs that do not name the device
+    /// (QEMU logs, QEMU events carried in ftrace markers).
+    public var controller: UInt16
+    /// Events per `nextBatch` (at most).
+    public var batchSize: Int
+
+    public init(controller: UInt16 = 0, batchSize: Int = 4096) {
+        self.controller = controller
+        self.batchSize = max(batchSize, 1)
+    }
+}

@@ -1,0 +1,57 @@
+import ShadowBellCore
+
+/// What one line of a text input turned out to be.
+enum LineOutcome {
+    case event(Event)
+    /// A recorder's lost-events marker, already turned into a `.dataLoss` event.
+    case dataLoss(Event)
+    case skipped
+    case malformed(DecodeFailure)
+}
+
+/// A per-format line decoder; a value type so a batch can keep it in a local variable.
+protocol LineDecoding {
+    mutating func parse(_ line: UnsafeRawBufferPointer, number: UInt64) -> LineOutcome
+}
+
+/// The shared batch loop of the text sources: decodes lines until `buffer` holds `limit`
+/// events or the input ends, keeping `summary` up to date. Returns true at the end of input.
+///
+/// `summary.events` counts decoded NVMe events; data-loss markers are delivered as
+/// `.dataLoss` events too but counted in `dataLossMarkers` / `lostEvents` only, so an input
+/// holding nothing but markers still reads as "no recognised event".
+@inline(__always)
+func fillBatch<Decoder: LineDecoding>(
+    _ decoder: inout Decoder, lines: TextLines, summary: inout InputSummary,
+    lastEventTime: inout Int64, into buffer: inout [Event], limit: Int
+) throws(InputError) -> Bool {
+    var exhausted = false
+    while buffer.count < limit {
+        guard let line = try lines.next() else {
+            exhausted = true
+            break
+        }
+        summary.records += 1
+        switch decoder.parse(line.bytes, number: line.number) {
+        case .event(let event):
+            if event.time < lastEventTime { summary.outOfOrder += 1 }
+            lastEventTime = event.time
+            summary.events += 1
+            buffer.append(event)
+        case .dataLoss(let event):
+            summary.dataLossMarkers += 1
+            summary.lostEvents += UInt64(event.a)
+            buffer.append(event)
+        case .skipped:
+            summary.skipped += 1
+        case .malformed(let failure):
+            if summary.firstMalformed.count < InputSummary.firstMalformedLimit {
+                summary.noteMalformed(at: line.number, failure.description)
+            } else {
+                summary.malformed += 1
+            }
+        }
+    }
+    summary.bytes = lines.bytesRead
+    return exhausted
+}

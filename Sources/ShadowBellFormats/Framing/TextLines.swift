@@ -1,0 +1,28 @@
+import ShadowBellCore
+
+/// The lines of one input: a `ByteInput` feeding a `LineFramer`.
+final class TextLines {
+    let input: ByteInput
+    let framer = LineFramer()
+    private var finished = false
+
+    init(_ input: ByteInput) { self.input = input }
+
+    /// The next line, or nil at the end of the input. The line's bytes are valid until the
+    /// next call.
+    @inline(__always)
+    func next() throws(InputError) -> FramedLine? {
+        while true {
+            if let line = framer.nextLine() { return line }
+            if finished { return nil }
+            if let chunk = try input.nextChunk() {
+                framer.feed(chunk)
+            } else {
+                finished = true
+                return framer.finish()
+            }
+        }
+    }
+
+    var bytesRead: UInt64 { input.offset }
+}

@@ -1,0 +1,120 @@
+import ShadowBellCore
+
+/// The fixed columns of an ftrace text event line:
+/// `<comm>-<pid> [( <tgid>)] [<cpu>] [<flags>] <timestamp>: <event>: <payload>`.
+struct FtraceLineHeader {
+    var time: Int64
+    var nameStart: Int
+    var nameEnd: Int
+    var payloadStart: Int
+
+    /// Parses the columns. The comm may contain spaces, dashes and brackets: each `[` is tried
+    /// as the CPU column until one is preceded by `-<pid>` (and an optional `(tgid)`) and
+    /// followed by optional flags, a timestamp and an event name.
+    @inline(__always)
+    static func parse(_ line: UnsafeRawBufferPointer) -> FtraceLineHeader? {
+        let n = line.count
+        var open = 0
+        while true {
+            while open < n, line[open] != ASCII.openBracket { open += 1 }
+            if open >= n { return nil }
+            if let header = parse(line, cpuColumnAt: open) { return header }
+            open += 1
+        }
+    }
+
+    @inline(__always)
+    private static func parse(_ line: UnsafeRawBufferPointer, cpuColumnAt open: Int)
+        -> FtraceLineHeader?
+    {
+        let n = line.count
+        // `[<cpu>]`
+        var i = open + 1
+        let cpuStart = i
+        while i < n, ASCII.isDigit(line[i]) { i += 1 }
+        guard i > cpuStart, i < n, line[i] == ASCII.closeBracket else { return nil }
+        guard pidPrecedes(line, before: open) else { return nil }
+        i = ByteScanning.skipSpaces(line, from: i + 1)
+        // Optional flags (`d..2.`): never starts with a digit, unlike the timestamp.
+        guard i < n else { return nil }
+        if !ASCII.isDigit(line[i]) {
+            let flagsStart = i
+            while i < n, line[i] != ASCII.space { i += 1 }
+            guard i - flagsStart <= 8 else { return nil }
+            i = ByteScanning.skipSpaces(line, from: i)
+        }
+        guard let (time, afterTime) = ByteScanning.timestampPrefix(line, from: i),
+            afterTime < n, line[afterTime] == ASCII.colon
+        else { return nil }
+        // Event name, then `:`; trace-cmd pads around it with spaces.
+        let nameStart = ByteScanning.skipSpaces(line, from: afterTime + 1)
+        var nameEnd = nameStart
+        while nameEnd < n, line[nameEnd] != ASCII.colon, line[nameEnd] != ASCII.space { nameEnd += 1 }
+        guard nameEnd > nameStart else { return nil }
+        let colon = ByteScanning.skipSpaces(line, from: nameEnd)
+        guard colon < n, line[colon] == ASCII.colon else { return nil }
+        return FtraceLineHeader(
+            time: time, nameStart: nameStart, nameEnd: nameEnd,
+            payloadStart: ByteScanning.skipSpaces(line, from: colon + 1))
+    }
+
+    /// Whether the text before the CPU column ends with `-<pid>`, optionally followed by
+    /// `(<tgid>)` or `(-------)`.
+    @inline(__always)
+    private static func pidPrecedes(_ line: UnsafeRawBufferPointer, before open: Int) -> Bool {
+        var k = open - 1
+        while k >= 0, line[k] == ASCII.space { k -= 1 }
+        guard k >= 0 else { return false }
+        if line[k] == ASCII.closeParen {
+            k -= 1
+            while k >= 0, line[k] != ASCII.openParen {
+                guard line[k] == ASCII.dash || line[k] == ASCII.space || ASCII.isDigit(line[k]) else {
+                    return false
+                }
+                k -= 1
+            }
+            guard k >= 0 else { return false }
+            k -= 1
+            while k >= 0, line[k] == ASCII.space { k -= 1 }
+        }
+        let digitsEnd = k
+        while k >= 0, ASCII.isDigit(line[k]) { k -= 1 }
+        return k < digitsEnd && k >= 0 && line[k] == ASCII.dash
+    }
+}
+
+/// The ftrace events ShadowBell decodes.
+enum FtraceEventName: UInt8 {
+    case setupCmd, completeRq, sq, dbbufSQ, dbbufCQ, tracingMarkWrite, print
+
+    var name: StaticString {
+        switch self {
+        case .setupCmd: return "nvme_setup_cmd"
+        case .completeRq: return "nvme_complete_rq"
+        case .sq: return "nvme_sq"
+        case .dbbufSQ: return "nvme_dbbuf_sq"
+        case .dbbufCQ: return "nvme_dbbuf_cq"
+        case .tracingMarkWrite: return "tracing_mark_write"
+        case .print: return "print"
+        }
+    }
+
+    @inline(__always)
+    static func identify(_ name: UnsafeRawBufferPointer) -> FtraceEventName? {
+        @inline(__always) func eq(_ literal: StaticString) -> Bool {
+            ByteScanning.equals(name, literal)
+        }
+        switch name.count {
+        case 5: return eq("print") ? .print : nil
+        case 7: return eq("nvme_sq") ? .sq : nil
+        case 13:
+            if eq("nvme_dbbuf_sq") { return .dbbufSQ }
+            if eq("nvme_dbbuf_cq") { return .dbbufCQ }
+            return nil
+        case 14: return eq("nvme_setup_cmd") ? .setupCmd : nil
+        case 16: return eq("nvme_complete_rq") ? .completeRq : nil
+        case 18: return eq("tracing_mark_write") ? .tracingMarkWrite : nil
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,189 @@
+import ShadowBellCore
+
+/// Decodes one line of ftrace text. A value type, so the source can keep it in a local
+/// variable across a batch.
+struct FtraceLineParser: LineDecoding {
+    let source: UInt16
+    let qemu: QemuEventDecoder
+    /// Time of the previous event line of the file (any event, recognised or not).
+    var lastLineTime: Int64 = 0
+
+    init(source: UInt16, qemuController: UInt16) {
+        self.source = source
+        qemu = QemuEventDecoder(controller: qemuController, source: source)
+    }
+
+    @inline(__always)
+    mutating func parse(_ line: UnsafeRawBufferPointer, number: UInt64) -> LineOutcome {
+        let first = ByteScanning.skipSpaces(line, from: 0)
+        guard first < line.count else { return .skipped }
+        if line[first] == ASCII.hash { return .skipped }
+        guard let header = FtraceLineHeader.parse(line) else {
+            return parseNonEventLine(line, from: first, number: number)
+        }
+        lastLineTime = header.time
+        let name = UnsafeRawBufferPointer(rebasing: line[header.nameStart..<header.nameEnd])
+        guard let event = FtraceEventName.identify(name) else { return .skipped }
+        let payload = UnsafeRawBufferPointer(rebasing: line[header.payloadStart...])
+        switch event {
+        case .tracingMarkWrite:
+            return decodeMarker(payload, time: header.time, number: number)
+        case .print:
+            return decodeMarker(Self.stripPrintPrefix(payload), time: header.time, number: number)
+        default:
+            return decodeNVMe(event, payload, time: header.time, number: number)
+        }
+    }
+
+    private func decodeMarker(_ payload: UnsafeRawBufferPointer, time: Int64, number: UInt64)
+        -> LineOutcome
+    {
+        switch qemu.decode(payload, time: time, location: number) {
+        case .event(let e): return .event(e)
+        case .unknown: return .skipped
+        case .malformed(let failure): return .malformed(failure)
+        }
+    }
+
+    /// trace-cmd shows the marker as `print: tracing_mark_write: <text>` (or with the caller's
+    /// address when it has no symbols).
+    private static func stripPrintPrefix(_ payload: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        var s = ByteScanner(payload)
+        if s.skip("tracing_mark_write:") {
+            s.skipSpaces()
+        } else if s.readHex() != nil, s.skip(ASCII.colon) {
+            s.skipSpaces()
+        } else {
+            s.position = 0
+        }
+        return s.rest
+    }
+
+    @inline(__always)
+    private func decodeNVMe(
+        _ event: FtraceEventName, _ payload: UnsafeRawBufferPointer, time: Int64, number: UInt64
+    ) -> LineOutcome {
+        // `nvme<N>: ` names the controller; kernels before 4.18 printed no prefix (controller 0).
+        var s = ByteScanner(payload)
+        var controller: UInt64 = 0
+        if s.skip("nvme") {
+            guard let n = s.readDecimal(), n <= UInt64(UInt16.max), s.skip(ASCII.colon) else {
+                return .malformed(DecodeFailure(event: event.name, field: "nvme<N>:", problem: .badShape))
+            }
+            controller = n
+        }
+        var r = FieldReader(s.rest, event: event.name)
+        var e = Event(
+            kind: .driverSubmit, time: time, location: number, source: source,
+            controller: UInt16(truncatingIfNeeded: controller))
+        switch event {
+        case .setupCmd:
+            e.qid = r.u16("qid=", field: "qid")
+            e.a = r.u32("cmdid=", field: "cmdid")
+            if r.failure == nil, r.scanner.seek(field: "cmd=(") {
+                decodeCreateQueue(&r, into: &e)
+            }
+        case .completeRq:
+            e.kind = .driverComplete
+            e.qid = r.u16("qid=", field: "qid")
+            e.a = r.u32("cmdid=", field: "cmdid")
+            e.b = r.u32("status=", field: "status")
+        case .sq:
+            e.kind = .driverSQHead
+            e.qid = r.u16("qid=", field: "qid")
+            e.a = r.u32("head=", field: "head")
+            e.b = r.u32("tail=", field: "tail")
+        case .dbbufSQ, .dbbufCQ:
+            e.kind = .driverDoorbellUpdate
+            e.queueType = event == .dbbufSQ ? .sq : .cq
+            e.qid = r.u16("qid=", field: "qid")
+            e.a = r.u32("old=", field: "old")
+            e.b = r.u32("new=", field: "new")
+            e.c = r.u32("eventidx=", field: "eventidx")
+            let mmio = r.u32("mmio=", field: "mmio")
+            if mmio > 1 {
+                r.failure = DecodeFailure(event: event.name, field: "mmio", problem: .outOfRange)
+            }
+            e.flags = mmio == 1 ? Event.mmioFlag : 0
+        case .tracingMarkWrite, .print:
+            return .skipped
+        }
+        if let failure = r.failure { return .malformed(failure) }
+        return .event(e)
+    }
+
+    /// `cmd=(nvme_admin_create_sq sqid=2, qsize=1023, …)` / `cmd=(nvme_admin_create_cq cqid=2,
+    /// qsize=1023, …)`: marks the submission as creating a queue.
+    @inline(__always)
+    private func decodeCreateQueue(_ r: inout FieldReader, into e: inout Event) {
+        let type: QueueType
+        if r.scanner.skip("nvme_admin_create_sq ") {
+            type = .sq
+            e.b = UInt32(r.u16("sqid=", field: "sqid"))
+        } else if r.scanner.skip("nvme_admin_create_cq ") {
+            type = .cq
+            e.b = UInt32(r.u16("cqid=", field: "cqid"))
+        } else {
+            return
+        }
+        e.c = r.u32("qsize=", field: "qsize")
+        e.queueType = type
+        e.flags |= Event.createsQueueFlag
+    }
+
+    /// A line without the event columns: a lost-events marker, noise, or a damaged event line.
+    private mutating func parseNonEventLine(
+        _ line: UnsafeRawBufferPointer, from first: Int, number: UInt64
+    ) -> LineOutcome {
+        var s = ByteScanner(line, position: first)
+        if s.skip("CPU:") {
+            if let (cpu, lost) = Self.lostEventsMarker(&s) {
+                return .dataLoss(
+                    Event(
+                        kind: .dataLoss, time: lastLineTime, location: number, source: source,
+                        a: UInt32(clamping: lost), b: UInt32(clamping: cpu)))
+            }
+            return .skipped
+        }
+        // A line that names a known event but lost its columns is damage, not noise.
+        for event in Self.nvmeEvents {
+            if Self.contains(line, event.name, followedBy: ASCII.colon) {
+                return .malformed(DecodeFailure(event: event.name, field: "line header", problem: .badShape))
+            }
+        }
+        return .skipped
+    }
+
+    private static let nvmeEvents: [FtraceEventName] = [.setupCmd, .completeRq, .sq, .dbbufSQ, .dbbufCQ]
+
+    /// After `CPU:`, the rest of a lost-events marker: the kernel's `N [LOST M EVENTS]`,
+    /// trace-cmd's `N [LOST EVENTS]`, `N [M EVENTS DROPPED]` and `N [EVENTS DROPPED]`.
+    /// Returns the CPU and the count (0 when not given).
+    static func lostEventsMarker(_ s: inout ByteScanner) -> (cpu: UInt64, lost: UInt64)? {
+        guard let cpu = s.readDecimal(), s.skip(" [") else { return nil }
+        if s.skip("LOST ") {
+            let lost = s.readDecimal()
+            if lost != nil, !s.skip(ASCII.space) { return nil }
+            return s.skip("EVENTS]") ? (cpu, lost ?? 0) : nil
+        }
+        let lost = s.readDecimal()
+        if lost != nil, !s.skip(ASCII.space) { return nil }
+        return s.skip("EVENTS DROPPED]") ? (cpu, lost ?? 0) : nil
+    }
+
+    private static func contains(
+        _ line: UnsafeRawBufferPointer, _ literal: StaticString, followedBy byte: UInt8
+    ) -> Bool {
+        let n = literal.utf8CodeUnitCount
+        var i = 0
+        while i + n < line.count {
+            if ByteScanning.hasPrefix(line, at: i, literal), line[i + n] == byte,
+                i == 0 || line[i - 1] == ASCII.space
+            {
+                return true
+            }
+            i += 1
+        }
+        return false
+    }
+}

@@ -1,0 +1,164 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+import ShadowBellCore
+
+/// The bytes of one input, delivered in chunks: a regular file is memory-mapped and handed out
+/// in windows of the mapping (no copy; consumed windows are released), a pipe, terminal or
+/// standard input (`-`) is read into one reused buffer. Memory stays flat whatever the size.
+///
+/// A chunk returned by `nextChunk()` stays valid until the next call.
+public final class ByteInput {
+    /// The path as given (`-` for standard input).
+    public let path: String
+    /// Whether the input is memory-mapped (a regular file of known size).
+    public var isMapped: Bool { mapping != nil }
+    /// Bytes delivered so far.
+    public private(set) var offset: UInt64 = 0
+
+    public static let readChunkSize = 1 << 20
+    public static let mappedWindowSize = 16 << 20
+
+    private let windowSize: Int
+
+    private let fd: Int32
+    private let ownsDescriptor: Bool
+    private var mapping: UnsafeRawBufferPointer?
+    private var releasedUpTo = 0
+    private var readBuffer: UnsafeMutableRawBufferPointer?
+    private var pendingCount = 0
+    private var atEOF = false
+
+    /// Opens `path` (`-` = standard input). Throws `.cannotOpen` (with the system's reason),
+    /// `.isDirectory`, or `.empty` when the input holds no byte at all.
+    public convenience init(path: String) throws(InputError) {
+        try self.init(path: path, mappedWindowSize: ByteInput.mappedWindowSize)
+    }
+
+    /// `mappedWindowSize`: bytes of a mapped file handed out per chunk.
+    init(path: String, mappedWindowSize: Int) throws(InputError) {
+        self.path = path
+        windowSize = max(mappedWindowSize, 1)
+        if path == "-" {
+            fd = 0
+            ownsDescriptor = false
+        } else {
+            let opened = open(path, O_RDONLY | O_CLOEXEC)
+            guard opened >= 0 else {
+                throw .cannotOpen(path: path, reason: ByteInput.systemError(errno))
+            }
+            fd = opened
+            ownsDescriptor = true
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let reason = ByteInput.systemError(errno)
+            if ownsDescriptor { close(fd) }
+            throw .cannotOpen(path: path, reason: reason)
+        }
+        let fileType = info.st_mode & S_IFMT
+        if fileType == S_IFDIR {
+            if ownsDescriptor { close(fd) }
+            throw .isDirectory(path: path)
+        }
+        // Files of size 0 may still have content (procfs, tracefs): those are read, not mapped.
+        if fileType == S_IFREG, info.st_size > 0 {
+            let size = Int(info.st_size)
+            if let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED {
+                _ = madvise(base, size, Int32(MADV_SEQUENTIAL))
+                mapping = UnsafeRawBufferPointer(start: base, count: size)
+                return
+            }
+        }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: ByteInput.readChunkSize, alignment: 16)
+        readBuffer = buffer
+        do {
+            pendingCount = try fill(buffer)
+        } catch {
+            buffer.deallocate()
+            readBuffer = nil
+            if ownsDescriptor { close(fd) }
+            throw error
+        }
+        if pendingCount == 0 {
+            buffer.deallocate()
+            readBuffer = nil
+            if ownsDescriptor { close(fd) }
+            throw .empty(path: path)
+        }
+    }
+
+    deinit {
+        if let mapping { munmap(UnsafeMutableRawPointer(mutating: mapping.baseAddress), mapping.count) }
+        readBuffer?.deallocate()
+        if ownsDescriptor { close(fd) }
+    }
+
+    /// The first bytes of the input (at most `limit`, at least what the first chunk holds),
+    /// without consuming them. Valid until the first `nextChunk()`.
+    public func prefix(_ limit: Int) -> UnsafeRawBufferPointer {
+        if let mapping {
+            return UnsafeRawBufferPointer(rebasing: mapping[0..<min(limit, mapping.count)])
+        }
+        guard let readBuffer else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(rebasing: readBuffer[0..<min(limit, pendingCount)])
+    }
+
+    /// The next chunk, or nil at the end of the input.
+    public func nextChunk() throws(InputError) -> UnsafeRawBufferPointer? {
+        if let mapping {
+            let start = Int(offset)
+            // The previous window is no longer referenced: let the kernel drop its pages.
+            if start - releasedUpTo >= ByteInput.mappedWindowSize {
+                let pageAligned = start & ~(Int(getpagesize()) - 1)
+                if pageAligned > releasedUpTo {
+                    _ = madvise(
+                        UnsafeMutableRawPointer(mutating: mapping.baseAddress! + releasedUpTo),
+                        pageAligned - releasedUpTo, Int32(MADV_DONTNEED))
+                    releasedUpTo = pageAligned
+                }
+            }
+            guard start < mapping.count else { return nil }
+            let end = min(start + windowSize, mapping.count)
+            offset = UInt64(end)
+            return UnsafeRawBufferPointer(rebasing: mapping[start..<end])
+        }
+        guard let readBuffer else { return nil }
+        if pendingCount == 0 {
+            if atEOF { return nil }
+            pendingCount = try fill(readBuffer)
+            if pendingCount == 0 { return nil }
+        }
+        let chunk = UnsafeRawBufferPointer(rebasing: readBuffer[0..<pendingCount])
+        offset += UInt64(pendingCount)
+        pendingCount = 0
+        return chunk
+    }
+
+    /// Reads until the buffer is full or the input ends; returns the byte count.
+    private func fill(_ buffer: UnsafeMutableRawBufferPointer) throws(InputError) -> Int {
+        var filled = 0
+        while filled < buffer.count {
+            let n = read(fd, buffer.baseAddress! + filled, buffer.count - filled)
+            if n > 0 {
+                filled += n
+            } else if n == 0 {
+                atEOF = true
+                break
+            } else if errno != EINTR {
+                throw .readFailed(
+                    path: path, offset: offset + UInt64(filled), reason: ByteInput.systemError(errno))
+            }
+        }
+        return filled
+    }
+
+    /// `strerror` text for a C error number (the one place that turns errno into text).
+    static func systemError(_ code: Int32) -> String {
+        guard let text = strerror(code) else { return "error \(code)" }
+        return String(cString: text)
+    }
+}

@@ -1,0 +1,97 @@
+import ShadowBellCore
+
+/// Decodes one line of a QEMU log-backend trace, in any of its three shapes:
+/// `pid@sec.usec:event args`, bare `event args` (order only), and
+/// `2025-07-21T18:43:28.089797Z event args` (UTC wall clock, QEMU ≥ 10.1).
+struct QemuLogLineParser: LineDecoding {
+    enum Shape { case pidTimestamp, iso8601, bare }
+
+    let decoder: QemuEventDecoder
+    /// The file's clock, decided by its first event line. A file mixing shapes is read on this
+    /// clock: order-only files number every event; timestamped files give an untimed event the
+    /// time of the previous one.
+    private(set) var clock: ClockKind?
+    private var ordinal: Int64 = 0
+    private var lastTime: Int64 = 0
+
+    init(source: UInt16, controller: UInt16) {
+        decoder = QemuEventDecoder(controller: controller, source: source)
+    }
+
+    /// Splits a line into its timestamp (nil for a bare line) and event payload; nil for a line
+    /// of none of the three shapes.
+    @inline(__always)
+    static func split(_ line: UnsafeRawBufferPointer) -> (shape: Shape, time: Int64, payload: Int)? {
+        guard let first = line.first else { return nil }
+        if ASCII.isDigit(first) {
+            if let (_, afterPid) = ByteScanning.decimalPrefix(line, from: 0), afterPid < line.count,
+                line[afterPid] == ASCII.at
+            {
+                guard let (time, afterTime) = ByteScanning.timestampPrefix(line, from: afterPid + 1),
+                    afterTime < line.count, line[afterTime] == ASCII.colon
+                else { return nil }
+                return (.pidTimestamp, time, afterTime + 1)
+            }
+            if let (time, afterTime) = ByteScanning.iso8601UTCPrefix(line, from: 0),
+                afterTime < line.count, line[afterTime] == ASCII.space
+            {
+                return (.iso8601, time, afterTime + 1)
+            }
+            return nil
+        }
+        // Bare shape: the line starts with an event identifier.
+        if first == 0x5F || (first | 0x20) &- 0x61 < 26 { return (.bare, 0, 0) }
+        return nil
+    }
+
+    @inline(__always)
+    mutating func parse(_ line: UnsafeRawBufferPointer, number: UInt64) -> LineOutcome {
+        guard let (shape, time, payloadStart) = Self.split(line) else {
+            return Self.damagedEventLine(line)
+        }
+        let payload = UnsafeRawBufferPointer(rebasing: line[payloadStart...])
+        switch decoder.decode(payload, time: time, location: number) {
+        case .event(var event):
+            if clock == nil { clock = shape == .bare ? .orderOnly : .timestamps }
+            ordinal += 1
+            if clock == .orderOnly {
+                event.time = ordinal
+            } else if shape == .bare {
+                event.time = lastTime
+            }
+            lastTime = event.time
+            return .event(event)
+        case .unknown:
+            return .skipped
+        case .malformed(let failure):
+            return .malformed(failure)
+        }
+    }
+
+    /// A line of no known shape that still names a known event (e.g. a damaged timestamp) is
+    /// malformed, not noise.
+    private static func damagedEventLine(_ line: UnsafeRawBufferPointer) -> LineOutcome {
+        guard var start = ByteScanning.fieldValueStart(line, key: "pci_nvme_", from: 0)
+            ?? firstAfterColon(line, "pci_nvme_")
+        else { return .skipped }
+        start -= 9
+        var end = start
+        while end < line.count, line[end] != ASCII.space { end += 1 }
+        guard let name = QemuEventName.identify(UnsafeRawBufferPointer(rebasing: line[start..<end])) else {
+            return .skipped
+        }
+        return .malformed(DecodeFailure(event: name.name, field: "line prefix", problem: .badShape))
+    }
+
+    /// Index after `literal` where it directly follows a `:` (the `pid@time:` separator).
+    private static func firstAfterColon(_ line: UnsafeRawBufferPointer, _ literal: StaticString) -> Int? {
+        var i = 1
+        while i < line.count {
+            if line[i - 1] == ASCII.colon, ByteScanning.hasPrefix(line, at: i, literal) {
+                return i + literal.utf8CodeUnitCount
+            }
+            i += 1
+        }
+        return nil
+    }
+}

@@ -1,0 +1,143 @@
+import ShadowBellAnalysis
+import ShadowBellCore
+
+/// The `--format json` document (schema_version 1, see Docs/CLI.md). Keys may be added, never
+/// renamed or removed within a schema version.
+public enum JSONReport {
+    public static func render(_ report: AnalysisReport, pretty: Bool = true) -> String {
+        document(report).rendered(pretty: pretty)
+    }
+
+    public static func document(_ report: AnalysisReport) -> JSONValue {
+        let r = report.result
+        let severities = Dictionary(grouping: r.findings, by: \.severity).mapValues(\.count)
+        return .object([
+            ("schema_version", .int(Int64(AnalysisReport.schemaVersion))),
+            ("tool", .object([("name", .string("shadowbell")), ("version", .string(AnalysisReport.toolVersion))])),
+            ("options", .object([
+                ("min_wait_ns", .int(r.options.minWait)),
+                ("race_window_ns", .int(r.options.raceWindow)),
+                ("timing_slack_ns", .int(r.options.timingSlack)),
+                ("same_clock", .bool(r.options.sameClock)),
+            ])),
+            ("inputs", .array(r.inputs.map { input(report, $0) })),
+            ("input_errors", .array(report.inputErrors.map { .object([("path", .string($0.path)), ("message", .string($0.description))]) })),
+            ("clock_domains", .array(r.groups.map { g in
+                .object([
+                    ("inputs", .array(g.sources.map { .int(Int64($0)) })),
+                    ("clock", .string(g.clock.rawValue)),
+                    ("first_ns", .int(g.firstTime)),
+                    ("last_ns", .int(g.lastTime)),
+                    ("events", .int(Int64(g.events))),
+                    ("data_loss_markers", .int(Int64(g.dataLossTimes.count))),
+                ])
+            })),
+            ("queues", .array(r.queues.map(queue))),
+            ("findings", .array(r.findings.map { finding(report, $0) })),
+            ("suppressed_findings", .array(r.suppressed.map { s in
+                .object([("kind", .string(s.kind.rawValue)), ("queue", queueKey(s.queue)), ("count", .int(Int64(s.count)))])
+            })),
+            ("summary", .object([
+                ("findings", .int(Int64(r.findings.count))),
+                ("errors", .int(Int64(severities[.error] ?? 0))),
+                ("warnings", .int(Int64(severities[.warning] ?? 0))),
+                ("infos", .int(Int64(severities[.info] ?? 0))),
+                ("exit_status", .int(Int64(report.exitStatus))),
+            ])),
+            ("notes", .array(r.notes.map { .string($0) })),
+        ])
+    }
+
+    static func input(_ report: AnalysisReport, _ s: InputSummary) -> JSONValue {
+        .object([
+            ("path", .string(s.path)),
+            ("format", .string(s.format.rawValue)),
+            ("clock", .string(s.clock.rawValue)),
+            ("events", .int(Int64(s.events))),
+            ("malformed", .int(Int64(s.malformed))),
+            ("skipped", .int(Int64(s.skipped))),
+            (s.locationUnit == .line ? "lines" : "records", .int(Int64(s.records))),
+            ("bytes", .int(Int64(s.bytes))),
+            ("data_loss_markers", .int(Int64(s.dataLossMarkers))),
+            ("lost_events", .int(Int64(s.lostEvents))),
+            ("out_of_order", .int(Int64(s.outOfOrder))),
+            ("first_malformed", .array(s.firstMalformed.map { m in
+                .object([("location", .string(report.render(m.location))), ("reason", .string(m.reason))])
+            })),
+        ])
+    }
+
+    static func queueKey(_ k: QueueKey) -> JSONValue {
+        .object([("controller", .string(k.controllerName)), ("qid", .int(Int64(k.qid))), ("type", .string(k.type.name))])
+    }
+
+    static func queue(_ q: QueueReport) -> JSONValue {
+        let s = q.stats
+        return .object([
+            ("controller", .string(q.key.controllerName)),
+            ("qid", .int(Int64(q.key.qid))),
+            ("type", .string(q.key.type.name)),
+            ("entries", q.entries == 0 ? .null : .int(Int64(q.entries))),
+            ("driver_probes", .bool(q.probeMode)),
+            ("controller_shadow_reads", .int(Int64(s.controllerShadowReads))),
+            ("controller_eventidx_writes", .int(Int64(s.controllerEventIdxWrites))),
+            ("mmio_doorbells", .int(Int64(s.mmioDoorbells))),
+            ("driver_shadow_writes", .int(Int64(s.driverShadowWrites))),
+            ("mmio_avoided_share", decimalRatio(s.driverUpdatesWithoutMMIO, s.driverShadowWrites)),
+            ("commands_submitted", .int(Int64(s.commandsSubmitted))),
+            ("commands_fetched", .int(Int64(s.commandsFetched))),
+            ("completions_queued", .int(Int64(s.completionsQueued))),
+            ("commands_completed", .int(Int64(s.commandsCompleted))),
+            ("driver_head_reports", .int(Int64(s.driverHeadReports))),
+            ("sub_threshold_windows", .int(Int64(s.subThresholdWindows))),
+            ("race_exposure", .int(Int64(s.raceExposure))),
+            ("missed_doorbells", .int(Int64(s.missedDoorbells))),
+            ("needless_doorbells", .int(Int64(s.needlessDoorbells))),
+            ("out_of_range_values", .int(Int64(s.outOfRangeValues))),
+            ("eventidx_regressions", .int(Int64(s.eventIdxRegressions))),
+            ("queue_resets", .int(Int64(s.resets))),
+        ])
+    }
+
+    static func finding(_ report: AnalysisReport, _ f: Finding) -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("kind", .string(f.kind.rawValue)),
+            ("severity", .string(f.severity.rawValue)),
+            ("queue", queueKey(f.queue)),
+            ("start_ns", .int(f.start)),
+            ("end_ns", f.end.map { .int($0) } ?? .null),
+            ("resolution", f.resolution.map { .string($0) } ?? .null),
+            ("cause", f.cause.map { .string($0) } ?? .null),
+            ("inferred", .bool(f.inferred)),
+            ("uncertain", .bool(!f.uncertainty.isEmpty)),
+            ("uncertainty", .array(f.uncertainty.map { .string($0) })),
+            ("clock_input", .int(Int64(f.clockInput))),
+        ]
+        for (key, value) in f.values { members.append((key, json(value))) }
+        members.append(("message", .string(f.message)))
+        members.append(("explanation", .string(f.explanation)))
+        members.append(("evidence", .array(f.evidence.map { e in
+            var m: [(String, JSONValue)] = [
+                ("role", .string(e.role)),
+                ("location", .string(report.render(e.location))),
+                ("path", .string(report.path(of: e.location.source))),
+            ]
+            m.append((e.location.unit == .line ? "line" : "offset", .int(Int64(e.location.value))))
+            m.append(("time_ns", .int(e.time)))
+            m.append(("summary", .string(e.summary)))
+            return .object(m)
+        })))
+        return .object(members)
+    }
+
+    static func json(_ v: FieldValue) -> JSONValue {
+        switch v {
+        case .int(let i): return .int(i)
+        case .string(let s): return .string(s)
+        case .bool(let b): return .bool(b)
+        case .double(let d): return .decimal(String(d))
+        case .null: return .null
+        case .array(let items): return .array(items.map(json))
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import ShadowBellAnalysis
+import ShadowBellCore
+
+/// The human report: inputs, one summary line per queue, each finding with its evidence and a
+/// plain-language explanation, and the outcome.
+public enum TextReport {
+    public static func render(_ report: AnalysisReport, width: Int = 100) -> String {
+        let r = report.result
+        var out = ""
+        let errors = r.findings.filter { $0.severity == .error }.count
+        out += "ShadowBell \(AnalysisReport.toolVersion): \(r.inputs.count) input(s), \(r.queues.count) queue(s), "
+            + "\(r.findings.count) finding(s), \(errors) error(s)\n"
+
+        out += "\nInputs\n"
+        for s in r.inputs {
+            out += "  \(s.path): \(s.format.rawValue), \(s.events) events, \(s.malformed) malformed, "
+                + "\(s.skipped) other \(s.locationUnit == .line ? "lines" : "records") skipped"
+            if s.clock == .orderOnly { out += ", no timestamps (order only)" }
+            out += "\n"
+            for m in s.firstMalformed {
+                out += "    malformed: \(report.render(m.location)): \(m.reason)\n"
+            }
+            if s.malformed > UInt64(s.firstMalformed.count) {
+                out += "    … and \(s.malformed - UInt64(s.firstMalformed.count)) more malformed\n"
+            }
+            if s.dataLossMarkers > 0 {
+                out += "    data loss: \(s.dataLossMarkers) marker(s)"
+                    + (s.lostEvents > 0 ? ", \(s.lostEvents) events lost" : "")
+                    + ": findings overlapping a gap are marked uncertain\n"
+            }
+        }
+        for e in report.inputErrors { out += "  error: \(e.description)\n" }
+
+        if !r.queues.isEmpty {
+            out += "\nQueues\n"
+            for q in r.queues { out += "  " + queueLine(q) + "\n" }
+        }
+
+        out += "\nFindings\n"
+        if r.findings.isEmpty { out += "  none\n" }
+        for (n, f) in r.findings.enumerated() {
+            out += "\n  #\(n + 1) [\(f.severity.rawValue)] \(f.kind.rawValue) \(f.queue)"
+            out += "  \(report.formatTime(f.start, clockInput: f.clockInput))"
+            if f.resolution != nil || f.end != nil {
+                out += " → " + (f.end.map { report.formatTime($0, clockInput: f.clockInput) } ?? "unresolved")
+            }
+            if let cause = f.cause { out += "  cause: \(cause)" }
+            if f.inferred { out += "  (inferred)" }
+            if !f.uncertainty.isEmpty { out += "  UNCERTAIN" }
+            out += "\n"
+            out += wrap(f.message, indent: "     ", width: width)
+            out += wrap(f.explanation, indent: "     ", width: width)
+            for u in f.uncertainty { out += "     uncertain: \(u)\n" }
+            if !f.evidence.isEmpty {
+                out += "     evidence:\n"
+                for e in f.evidence {
+                    out += "       \(report.render(e.location))  \(report.formatTime(e.time, clockInput: f.clockInput))  \(e.summary)\n"
+                }
+            }
+        }
+        for s in r.suppressed {
+            out += "\n  (+\(s.count) more \(s.kind.rawValue) on \(s.queue), counted in the queue statistics)\n"
+        }
+        if !r.notes.isEmpty {
+            out += "\nNotes\n"
+            for note in r.notes { out += wrap(note, indent: "  ", width: width) }
+        }
+        out += "\nResult: " + outcome(report) + "\n"
+        return out
+    }
+
+    static func outcome(_ report: AnalysisReport) -> String {
+        switch report.exitStatus {
+        case 2: return "input error (exit 2)"
+        case 1: return "\(report.result.errorCount) error finding(s) (exit 1)"
+        default: return "no error finding (exit 0)"
+        }
+    }
+
+    static func queueLine(_ q: QueueReport) -> String {
+        let s = q.stats
+        var parts = ["\(q.key):"]
+        parts.append(q.entries > 0 ? "entries \(q.entries)" : "entries ?")
+        parts.append("shadow reads \(s.controllerShadowReads)")
+        parts.append("EventIdx writes \(s.controllerEventIdxWrites)")
+        parts.append("MMIO \(s.mmioDoorbells)")
+        if q.probeMode {
+            let share = s.driverShadowWrites > 0 ? (s.driverUpdatesWithoutMMIO * 100 + s.driverShadowWrites / 2) / s.driverShadowWrites : 0
+            parts.append("driver writes \(s.driverShadowWrites) (\(share)% without MMIO)")
+        }
+        if q.key.type == .sq {
+            parts.append("submitted \(s.commandsSubmitted)")
+            parts.append("fetched \(s.commandsFetched)")
+        } else {
+            parts.append("completions \(s.completionsQueued)")
+        }
+        parts.append("race exposure \(s.raceExposure)")
+        if s.subThresholdWindows > 0 { parts.append("short windows \(s.subThresholdWindows)") }
+        return parts[0] + " " + parts.dropFirst().joined(separator: ", ")
+    }
+
+    /// Greedy word wrap.
+    static func wrap(_ text: String, indent: String, width: Int) -> String {
+        var out = ""
+        var line = indent
+        for word in text.split(separator: " ", omittingEmptySubsequences: true) {
+            if line.count > indent.count && line.count + 1 + word.count > width {
+                out += line + "\n"
+                line = indent
+            }
+            if line.count > indent.count { line += " " }
+            line += word
+        }
+        if line.count > indent.count { out += line + "\n" }
+        return out
+    }
+}
+

@@ -1,0 +1,6 @@
+import ArgumentParser
+
+extension ShadowBell {
+    /// Every subcommand, in the order `--help` lists them.
+    static let commands: [ParsableCommand.Type] = [Analyze.self, Timeline.self]
+}

@@ -1,0 +1,186 @@
+import ArgumentParser
+import ShadowBellAnalysis
+import ShadowBellCore
+import ShadowBellReport
+
+enum TimelineFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, csv, json
+}
+
+/// `sq1`, `cq2`, `nvme1:sq3`.
+struct QueueSelector: ExpressibleByArgument, Hashable {
+    var controller: UInt16?
+    var qid: UInt16
+    var type: QueueType
+
+    init?(argument: String) {
+        var text = Substring(argument.lowercased())
+        if let colon = text.firstIndex(of: ":") {
+            let ctrl = text[..<colon]
+            guard ctrl.hasPrefix("nvme"), let n = UInt16(ctrl.dropFirst(4)) else { return nil }
+            controller = n
+            text = text[text.index(after: colon)...]
+        }
+        if text.hasPrefix("sq") { type = .sq } else if text.hasPrefix("cq") { type = .cq } else { return nil }
+        guard let q = UInt16(text.dropFirst(2)) else { return nil }
+        qid = q
+    }
+
+    func matches(_ key: QueueKey) -> Bool {
+        key.qid == qid && key.type == type && (controller == nil || controller == key.controller)
+    }
+}
+
+struct Timeline: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show each queue's state, change by change.",
+        discussion: """
+            Each row is one event that touched a queue, with the state both sides believe in \
+            after it: P (driver-published value), S (value the controller last saw), the \
+            controller's EventIdx and the one the driver read, the controller's fetch index \
+            (SQ) or tail (CQ), whether the controller waits, whether an MMIO doorbell is \
+            pending, and whether a mutual-wait window is open.
+
+            Examples:
+              shadowbell timeline SampleTraces/lab/sq-hang.txt --queue sq1
+              shadowbell timeline trace.txt --queue nvme0:cq2 --from 12.5 --to 12.6 --format csv
+            """
+    )
+
+    @OptionGroup var flags: AnalysisFlags
+
+    @Option(name: .customLong("queue"), help: ArgumentHelp("Only these queues (sq1, cq2, nvme1:sq3); repeatable.", valueName: "queue"))
+    var queues: [QueueSelector] = []
+
+    @Option(help: ArgumentHelp("Start of the range, in seconds on the analysis clock (e.g. 5123.4).", valueName: "seconds"))
+    var from: String?
+
+    @Option(help: ArgumentHelp("End of the range, in seconds on the analysis clock.", valueName: "seconds"))
+    var to: String?
+
+    @Option(help: "Output format.")
+    var format: TimelineFormat = .text
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write here instead of standard output.", valueName: "file"))
+    var output: String?
+
+    func validate() throws {
+        if let from, parseScaledDecimal(Substring(from), scale: 1_000_000_000) == nil {
+            throw ValidationError("--from expects seconds, e.g. 12.5 (got '\(from)')")
+        }
+        if let to, parseScaledDecimal(Substring(to), scale: 1_000_000_000) == nil {
+            throw ValidationError("--to expects seconds, e.g. 12.6 (got '\(to)')")
+        }
+    }
+
+    func run() throws {
+        let (sources, openErrors) = flags.openSources()
+        for e in openErrors { printError("error: \(e.description)") }
+        let lower = from.flatMap { parseScaledDecimal(Substring($0), scale: 1_000_000_000) } ?? Int64.min
+        let upper = to.flatMap { parseScaledDecimal(Substring($0), scale: 1_000_000_000) } ?? Int64.max
+        let paths = sources.map(\.summary.path)
+        let sink = TimelineWriter(format: format, paths: paths, output: output)
+        let selectors = queues
+        let observer: (Event, QueueState) -> Void = { event, state in
+            guard event.time >= lower, event.time <= upper else { return }
+            guard selectors.isEmpty || selectors.contains(where: { $0.matches(state.key) }) else { return }
+            sink.row(event, state)
+        }
+        var status: Int32 = openErrors.isEmpty ? 0 : 2
+        do {
+            _ = try AnalysisSession.run(sources: sources, options: flags.options, observer: observer)
+        } catch {
+            for e in error.errors { printError("error: \(e.description)") }
+            status = 2
+        }
+        try sink.finish()
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+/// Streams timeline rows; JSON is written as one array.
+final class TimelineWriter {
+    let format: TimelineFormat
+    let paths: [String]
+    let output: String?
+    var text = ""
+    var rows = 0
+
+    init(format: TimelineFormat, paths: [String], output: String?) {
+        self.format = format
+        self.paths = paths
+        self.output = output
+        switch format {
+        case .csv: text = "time_ns,location,queue,event,published,controller_seen,controller_eventidx,driver_eventidx_read,controller_index,controller_waiting,mmio_pending,unfetched,pending_completions,window_open\n"
+        case .json: text = "[\n"
+        case .text: text = ""
+        }
+    }
+
+    func opt(_ v: UInt32?) -> String { v.map(String.init) ?? "-" }
+
+    func row(_ e: Event, _ q: QueueState) {
+        let location = Int(e.source) < paths.count ? "\(paths[Int(e.source)]):\(e.location)" : "\(e.location)"
+        let open = q.inMutualWait
+        switch format {
+        case .text:
+            text += "\(formatSeconds(e.time))  \(q.key)  \(describe(e))\n"
+            text += "    P=\(opt(q.published)) S=\(opt(q.controllerSeen)) EI(ctrl)=\(opt(q.controllerEventIdx)) EI(drv)=\(opt(q.driverEventIdxRead)) "
+            text += "idx=\(opt(q.controllerIndex)) \(q.controllerWaiting ? "waiting" : "busy")\(q.mmioSinceLook ? " mmio-pending" : "")"
+            if q.key.type == .sq && !q.probeMode && q.unfetched > 0 { text += " unfetched=\(q.unfetched)" }
+            if q.key.type == .cq && q.pendingCompletions > 0 { text += " pending=\(q.pendingCompletions)" }
+            text += open ? "  [MUTUAL WAIT]\n" : "   (\(location))\n"
+        case .csv:
+            let fields = [
+                String(e.time), location, q.key.description, "\"\(describe(e))\"", opt(q.published), opt(q.controllerSeen),
+                opt(q.controllerEventIdx), opt(q.driverEventIdxRead), opt(q.controllerIndex), q.controllerWaiting ? "1" : "0",
+                q.mmioSinceLook ? "1" : "0", String(q.unfetched), String(q.pendingCompletions), open ? "1" : "0",
+            ]
+            text += fields.joined(separator: ",") + "\n"
+        case .json:
+            func n(_ v: UInt32?) -> JSONValue { v.map { .int(Int64($0)) } ?? .null }
+            let obj: JSONValue = .object([
+                ("time_ns", .int(e.time)), ("location", .string(location)), ("queue", .string(q.key.description)),
+                ("event", .string(describe(e))), ("published", n(q.published)), ("controller_seen", n(q.controllerSeen)),
+                ("controller_eventidx", n(q.controllerEventIdx)), ("driver_eventidx_read", n(q.driverEventIdxRead)),
+                ("controller_index", n(q.controllerIndex)), ("controller_waiting", .bool(q.controllerWaiting)),
+                ("mmio_pending", .bool(q.mmioSinceLook)), ("unfetched", .int(Int64(q.unfetched))),
+                ("pending_completions", .int(Int64(q.pendingCompletions))), ("window_open", .bool(open)),
+            ])
+            text += (rows > 0 ? ",\n  " : "  ") + obj.rendered(pretty: false)
+        }
+        rows += 1
+        if text.utf8.count > 1 << 20 { flush() }
+    }
+
+    private var wroteAny = false
+
+    func flush() {
+        if output == nil || output == "-" {
+            print(text, terminator: "")
+        } else {
+            appendToFile(text)
+        }
+        text = ""
+    }
+
+    func appendToFile(_ chunk: String) {
+        guard let path = output else { return }
+        if let f = fopen(path, wroteAny ? "a" : "w") {
+            var bytes = Array(chunk.utf8)
+            fwrite(&bytes, 1, bytes.count, f)
+            fclose(f)
+        }
+        wroteAny = true
+    }
+
+    func finish() throws {
+        if format == .json { text += rows > 0 ? "\n]\n" : "]\n" }
+        if format == .text && rows == 0 { text += "no event matched the selected queues and time range\n" }
+        flush()
+    }
+}
+
+#if canImport(Glibc)
+    import Glibc
+#endif

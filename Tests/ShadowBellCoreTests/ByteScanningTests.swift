@@ -1,0 +1,167 @@
+import Testing
+@testable import ShadowBellCore
+
+private func withBytes<R>(_ text: String, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+    Array(text.utf8).withUnsafeBytes(body)
+}
+
+@Suite struct ByteScanningTests {
+    @Test func decimal() {
+        #expect(withBytes("0") { ByteScanning.parseDecimal($0) } == 0)
+        #expect(withBytes("12290") { ByteScanning.parseDecimal($0) } == 12290)
+        #expect(withBytes("18446744073709551615") { ByteScanning.parseDecimal($0) } == UInt64.max)
+        #expect(withBytes("18446744073709551616") { ByteScanning.parseDecimal($0) } == nil)
+        #expect(withBytes("99999999999999999999999") { ByteScanning.parseDecimal($0) } == nil)
+        #expect(withBytes("") { ByteScanning.parseDecimal($0) } == nil)
+        #expect(withBytes("12a") { ByteScanning.parseDecimal($0) } == nil)
+        #expect(withBytes("-1") { ByteScanning.parseDecimal($0) } == nil)
+        #expect(withBytes(" 1") { ByteScanning.parseDecimal($0) } == nil)
+    }
+
+    @Test func hex() {
+        #expect(withBytes("0x0") { ByteScanning.parseHex($0) } == 0)
+        #expect(withBytes("0x1000000") { ByteScanning.parseHex($0) } == 0x100_0000)
+        #expect(withBytes("0xDeadBeef") { ByteScanning.parseHex($0) } == 0xDEAD_BEEF)
+        #expect(withBytes("0xffffffffffffffff") { ByteScanning.parseHex($0) } == UInt64.max)
+        #expect(withBytes("0x10000000000000000") { ByteScanning.parseHex($0) } == nil)
+        #expect(withBytes("0x") { ByteScanning.parseHex($0) } == nil)
+        #expect(withBytes("1f") { ByteScanning.parseHex($0) } == nil)
+        #expect(withBytes("0x1g") { ByteScanning.parseHex($0) } == nil)
+    }
+
+    @Test func timestamps() {
+        #expect(withBytes("5123.456789") { ByteScanning.parseTimestamp($0) } == 5_123_456_789_000)
+        #expect(withBytes("12.345678901") { ByteScanning.parseTimestamp($0) } == 12_345_678_901)
+        #expect(withBytes("1.5") { ByteScanning.parseTimestamp($0) } == 1_500_000_000)
+        #expect(withBytes("0.000000001") { ByteScanning.parseTimestamp($0) } == 1)
+        #expect(withBytes("1795663278.639998") { ByteScanning.parseTimestamp($0) }
+            == 1_795_663_278_639_998_000)
+        // A bare integer (counter clocks) is kept as it is.
+        #expect(withBytes("1234567890") { ByteScanning.parseTimestamp($0) } == 1_234_567_890)
+        #expect(withBytes("1.0123456789") { ByteScanning.parseTimestamp($0) } == nil)
+        #expect(withBytes("1.") { ByteScanning.parseTimestamp($0) } == nil)
+        #expect(withBytes(".5") { ByteScanning.parseTimestamp($0) } == nil)
+        #expect(withBytes("9223372037.000000") { ByteScanning.parseTimestamp($0) } == nil)
+        #expect(withBytes("9223372036854775808") { ByteScanning.parseTimestamp($0) } == nil)
+        #expect(withBytes("9223372036.854775807") { ByteScanning.parseTimestamp($0) } == Int64.max)
+    }
+
+    @Test func everyFractionWidthScalesToNanoseconds() {
+        for digits in 1...9 {
+            let text = "7." + String(repeating: "1", count: digits)
+            var expected: Int64 = 0
+            for i in 0..<9 { expected = expected * 10 + (i < digits ? 1 : 0) }
+            #expect(withBytes(text) { ByteScanning.parseTimestamp($0) } == 7_000_000_000 + expected, "\(text)")
+        }
+    }
+
+    @Test func scannerConsumesOnlyWhatItParses() {
+        withBytes("  qid=17, head=0x1f tail=9x") { bytes in
+            var s = ByteScanner(bytes)
+            s.skipSpaces()
+            #expect(s.position == 2)
+            let key = s.skip("qid=")
+            let qid = s.readDecimal()
+            let comma = s.skip(ASCII.comma)
+            let tailNotNext = !s.skip("tail=")
+            let head = s.seek(field: "head=")
+            let headValue = s.readInteger()
+            let tail = s.seek(field: "tail=")
+            let tailValue = s.readInteger()
+            #expect(key && comma && tailNotNext && head && tail)
+            #expect(qid == 17)
+            #expect(headValue == 0x1F)
+            #expect(tailValue == 9)
+            #expect(s.peek() == UInt8(ascii: "x"))
+            let before = s.position
+            let garbage = s.readDecimal()
+            #expect(garbage == nil)
+            #expect(s.position == before)
+        }
+    }
+
+    @Test func fieldsMatchWholeTokensOnly() {
+        withBytes("nvme0: sqid=5, qid=2, cmd=(nvme_admin_create_sq sqid=3)") { bytes in
+            let qid = ByteScanning.fieldValue(bytes, key: "qid=")
+            #expect(qid.map { Array($0) } == Array("2".utf8))
+            let sqid = ByteScanning.fieldValue(bytes, key: "sqid=")
+            #expect(sqid.map { Array($0) } == Array("5".utf8))
+            #expect(ByteScanning.fieldValue(bytes, key: "missing=") == nil)
+            let second = ByteScanning.fieldValueStart(bytes, key: "sqid=", from: 20)
+            #expect(second.map { bytes[$0] } == UInt8(ascii: "3"))
+        }
+    }
+
+    @Test func iso8601UTC() {
+        func parse(_ text: String) -> Int64? {
+            withBytes(text) { b in
+                guard let (v, end) = ByteScanning.iso8601UTCPrefix(b, from: 0), end == b.count else {
+                    return nil
+                }
+                return v
+            }
+        }
+        // Expected values from `date -u -d … +%s`.
+        #expect(parse("2025-07-21T18:43:28.089797Z") == 1_753_123_408_089_797_000)
+        #expect(parse("1970-01-01T00:00:00Z") == 0)
+        #expect(parse("1969-12-31T23:59:59Z") == -1_000_000_000)
+        #expect(parse("2000-02-29T12:00:00Z") == 951_825_600_000_000_000)
+        #expect(parse("2100-03-01T00:00:00.5Z") == 4_107_542_400_500_000_000)
+        #expect(parse("2025-13-01T00:00:00Z") == nil)
+        #expect(parse("2025-07-21T18:43:28.089797") == nil)
+        #expect(parse("2025-07-21 18:43:28Z") == nil)
+    }
+
+    /// Random short strings over a number-heavy alphabet: no trap, and the decimal, hex and
+    /// timestamp parsers agree with straightforward reference parsers.
+    @Test func agreesWithReferenceParsersOnRandomText() {
+        let alphabet = Array("0123456789.x:-TZ =abf".utf8)
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        var checked = 0
+        for length in 0..<40 {
+            for _ in 0..<200 {
+                var bytes = [UInt8](repeating: 0, count: length)
+                for i in bytes.indices {
+                    state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                    bytes[i] = alphabet[Int(state >> 33) % alphabet.count]
+                }
+                let text = String(decoding: bytes, as: UTF8.self)
+                bytes.withUnsafeBytes { b in
+                    let allDigits = !text.isEmpty && text.allSatisfy(\.isASCIIDigit)
+                    #expect(ByteScanning.parseDecimal(b) == (allDigits ? UInt64(text) : nil), "\(text)")
+                    let hexDigits = text.dropFirst(2)
+                    let isHex = text.hasPrefix("0x") && !hexDigits.isEmpty && hexDigits.allSatisfy(\.isHexDigit)
+                    #expect(ByteScanning.parseHex(b) == (isHex ? UInt64(hexDigits, radix: 16) : nil), "\(text)")
+                    #expect(ByteScanning.parseTimestamp(b) == referenceTimestamp(text), "\(text)")
+                    _ = ByteScanning.iso8601UTCPrefix(b, from: 0)
+                    _ = ByteScanning.fieldValue(b, key: "x=")
+                    var s = ByteScanner(b)
+                    while !s.isAtEnd {
+                        if s.readTimestamp() == nil, s.readInteger() == nil { s.position += 1 }
+                    }
+                }
+                checked += 1
+            }
+        }
+        #expect(checked == 8000)
+    }
+}
+
+/// `sec[.fraction]` by string splitting and Int64 arithmetic that traps on nothing.
+private func referenceTimestamp(_ text: String) -> Int64? {
+    let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+    guard parts.count <= 2, let whole = parts.first, !whole.isEmpty, whole.allSatisfy(\.isASCIIDigit),
+        let seconds = Int64(whole)
+    else { return nil }
+    guard parts.count == 2 else { return seconds }
+    let fraction = parts[1]
+    guard (1...9).contains(fraction.count), fraction.allSatisfy(\.isASCIIDigit) else { return nil }
+    let ns = Int64(fraction + String(repeating: "0", count: 9 - fraction.count))!
+    let (scaled, o1) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+    let (sum, o2) = scaled.addingReportingOverflow(ns)
+    return o1 || o2 ? nil : sum
+}
+
+extension Character {
+    fileprivate var isASCIIDigit: Bool { isASCII && isWholeNumber }
+}

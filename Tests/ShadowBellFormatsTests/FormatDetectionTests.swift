@@ -1,0 +1,139 @@
+import Foundation
+import Testing
+import ShadowBellCore
+@testable import ShadowBellFormats
+
+private func detected(_ bytes: [UInt8]) throws(InputError) -> DetectedFormat {
+    let path = TempFile.write(bytes)
+    defer { TempFile.remove(path) }
+    return try detectFormat(path: path)
+}
+
+private func openError(_ bytes: [UInt8]) -> InputError? {
+    let path = TempFile.write(bytes)
+    defer { TempFile.remove(path) }
+    do {
+        _ = try openEventSource(path: path, index: 0)
+        return nil
+    } catch {
+        return error
+    }
+}
+
+private func u64LE(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
+
+@Suite struct FormatDetectionTests {
+    @Test func ftraceWithHeader() throws {
+        #expect(try detected(Array("# tracer: nop\n#\n".utf8)) == .ftraceText)
+    }
+
+    @Test func ftraceWithoutHeader() throws {
+        let line = "          <idle>-0       [000] d.H1.     9.378744: irq_handler_entry: irq=24 name=nvme0q0\n"
+        #expect(try detected(Array(("\n" + line).utf8)) == .ftraceText)
+    }
+
+    @Test func traceCmdReport() throws {
+        let text = "cpus=2\n             fio-1234  [003]  5123.456789: block_rq_issue:       259,0 R 8192 () 1 + 16 [fio]\n"
+        #expect(try detected(Array(text.utf8)) == .ftraceText)
+        #expect(try detected(Array("CPU:0 [LOST EVENTS]\n".utf8)) == .ftraceText)
+        #expect(try detected(Array("CPU:7 [204600 EVENTS DROPPED]\n".utf8)) == .ftraceText)
+    }
+
+    @Test func qemuLogShapes() throws {
+        #expect(try detected(Array("4711@1690000000.123456:pci_nvme_mmio_read addr 0x8 size 4\n".utf8)) == .qemuLog)
+        #expect(try detected(Array("pci_nvme_mmio_doorbell_sq sqid 1 new_tail 17\n".utf8)) == .qemuLog)
+        #expect(
+            try detected(Array("2025-07-21T18:43:28.089797Z pci_nvme_mmio_doorbell_sq sqid 1 new_tail 17".utf8))
+                == .qemuLog)
+        // Only other QEMU events: still a QEMU log (that holds no NVMe event).
+        let others = "virtio_blk_req_complete vdev 0x1 req 0x2 status 0\nvirtio_notify vdev 0x1 vq 0x2\n"
+        #expect(try detected(Array(others.utf8)) == .qemuLog)
+    }
+
+    @Test func binaryMagics() throws {
+        let simpleLE = u64LE(.max) + u64LE(0xf2b1_77cb_0aa4_29b4) + u64LE(4)
+        let simpleBE = u64LE(.max) + u64LE(0xf2b1_77cb_0aa4_29b4).reversed() + u64LE(4).reversed()
+        #expect(try detected(simpleLE) == .binary(.qemuSimple(littleEndian: true)))
+        #expect(try detected(simpleBE) == .binary(.qemuSimple(littleEndian: false)))
+        let tail = [UInt8](repeating: 0, count: 20)
+        #expect(try detected([0xD4, 0xC3, 0xB2, 0xA1] + tail) == .binary(.pcap(littleEndian: true, nanosecond: false)))
+        #expect(try detected([0xA1, 0xB2, 0xC3, 0xD4] + tail) == .binary(.pcap(littleEndian: false, nanosecond: false)))
+        #expect(try detected([0x4D, 0x3C, 0xB2, 0xA1] + tail) == .binary(.pcap(littleEndian: true, nanosecond: true)))
+        #expect(try detected([0xA1, 0xB2, 0x3C, 0x4D] + tail) == .binary(.pcap(littleEndian: false, nanosecond: true)))
+        #expect(try detected([0x0A, 0x0D, 0x0D, 0x0A] + tail) == .binary(.pcapng))
+    }
+
+    @Test func binaryFormatsAreNotYetReadable() {
+        let inputs: [[UInt8]] = [
+            u64LE(.max) + u64LE(0xf2b1_77cb_0aa4_29b4) + u64LE(4),
+            [0x4D, 0x3C, 0xB2, 0xA1] + [UInt8](repeating: 0, count: 20),
+            [0x0A, 0x0D, 0x0D, 0x0A] + [UInt8](repeating: 0, count: 20),
+        ]
+        for bytes in inputs {
+            guard case .unsupported(_, let reason)? = openError(bytes) else {
+                Issue.record("expected .unsupported for \(bytes.prefix(4))")
+                continue
+            }
+            #expect(reason.contains("support arrives with the binary readers"))
+        }
+    }
+
+    @Test func garbageBytes() {
+        var state: UInt32 = 12345
+        let garbage = (0..<4096).map { _ -> UInt8 in
+            state = state &* 1_103_515_245 &+ 12345
+            return UInt8(truncatingIfNeeded: state >> 16)
+        }
+        guard case .unknownFormat(_, let detail)? = openError(garbage) else {
+            Issue.record("garbage was not rejected")
+            return
+        }
+        #expect(detail == "first bytes are binary, no known magic")
+    }
+
+    @Test func compressedInputSaysSo() {
+        let samples: [([UInt8], String)] = [
+            ([0x28, 0xB5, 0x2F, 0xFD, 0x24, 0x00], "zstd"), ([0x1F, 0x8B, 0x08, 0x00], "gzip"),
+            ([0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00, 0x00], "xz"), (Array("BZh91AY&SY".utf8) + [0x00, 0x01], "bzip2"),
+        ]
+        for (bytes, name) in samples {
+            guard case .unknownFormat(_, let detail)? = openError(bytes) else {
+                Issue.record("\(name) data was not rejected")
+                continue
+            }
+            #expect(detail == "\(name)-compressed data; decompress it first")
+        }
+    }
+
+    @Test func proseIsNotATrace() {
+        guard case .unknownFormat(_, let detail)? = openError(Array("Hello.\nThis is a README.\n".utf8)) else {
+            Issue.record("prose was not rejected")
+            return
+        }
+        #expect(detail.contains("no line looks like"))
+    }
+
+    @Test func emptyFile() {
+        let path = TempFile.write([])
+        defer { TempFile.remove(path) }
+        #expect(throws: InputError.empty(path: path)) { try openEventSource(path: path, index: 0) }
+    }
+
+    @Test func directory() {
+        let path = TempFile.directory.path
+        #expect(throws: InputError.isDirectory(path: path)) { try openEventSource(path: path, index: 0) }
+    }
+
+    @Test func missingFile() {
+        let path = TempFile.directory.appendingPathComponent("no-such-trace").path
+        #expect(throws: InputError.cannotOpen(path: path, reason: "No such file or directory")) {
+            try openEventSource(path: path, index: 0)
+        }
+    }
+
+    @Test func headerOnlyFtraceOpensAndHoldsNoEvent() throws {
+        let d = try decode("# tracer: nop\n#\n#           TASK-PID     CPU#  |||||  TIMESTAMP  FUNCTION\n")
+        #expect(d.summary.format == .ftraceText && d.summary.events == 0 && d.events.isEmpty)
+        #expect(d.summary.skipped == 3)
+    }
+}
