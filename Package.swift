@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "shadowbell", targets: ["shadowbell"]),
         .library(name: "ShadowBellAnalysis", targets: ["ShadowBellAnalysis"]),
+        .library(name: "ShadowBellSimulator", targets: ["ShadowBellSimulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -26,10 +27,13 @@ let package = Package(
         .target(name: "ShadowBellAnalysis", dependencies: ["ShadowBellCore", "ShadowBellFormats"]),
         // Report model and renderers.
         .target(name: "ShadowBellReport", dependencies: ["ShadowBellCore", "ShadowBellAnalysis"]),
+        // Seeded discrete-event model of the protocol; writes labelled traces.
+        .target(name: "ShadowBellSimulator", dependencies: ["ShadowBellCore"]),
         .executableTarget(
             name: "shadowbell",
             dependencies: [
                 "ShadowBellCore", "ShadowBellFormats", "ShadowBellAnalysis", "ShadowBellReport",
+                "ShadowBellSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -38,6 +42,7 @@ let package = Package(
             name: "ShadowBellFormatsTests", dependencies: ["ShadowBellFormats"], exclude: ["Fixtures"]),
         .testTarget(name: "ShadowBellAnalysisTests", dependencies: ["ShadowBellAnalysis"]),
         .testTarget(name: "ShadowBellReportTests", dependencies: ["ShadowBellReport"]),
+        .testTarget(name: "ShadowBellSimulatorTests", dependencies: ["ShadowBellSimulator"]),
         .testTarget(
             name: "ShadowBellCLITests",
             dependencies: ["shadowbell", "ShadowBellReport"]
