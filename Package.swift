@@ -40,7 +40,7 @@ let package = Package(
         .testTarget(name: "ShadowBellCoreTests", dependencies: ["ShadowBellCore"]),
         .testTarget(
             name: "ShadowBellFormatsTests", dependencies: ["ShadowBellFormats"], exclude: ["Fixtures"]),
-        .testTarget(name: "ShadowBellAnalysisTests", dependencies: ["ShadowBellAnalysis"]),
+        .testTarget(name: "ShadowBellAnalysisTests", dependencies: ["ShadowBellAnalysis", "ShadowBellSimulator"]),
         .testTarget(name: "ShadowBellReportTests", dependencies: ["ShadowBellReport"]),
         .testTarget(name: "ShadowBellSimulatorTests", dependencies: ["ShadowBellSimulator"]),
         .testTarget(
