@@ -86,6 +86,30 @@ import Testing
         ].filter { $0.allSatisfy { FileManager.default.fileExists(atPath: $0) } }
     }()
 
+    /// An input without timestamps (QEMU 6.0–10.x log without `-msg timestamp=on`) stays
+    /// order-only through the pcap.
+    @Test func orderOnlyInputStaysOrderOnly() throws {
+        let sample = Self.sampleRoot.appendingPathComponent("real-single/qemu-trace.log").path
+        let log = try String(contentsOfFile: sample, encoding: .utf8)
+        let stripped = log.split(separator: "\n").map { line -> Substring in
+            guard let at = line.firstIndex(of: "@"), let colon = line[at...].firstIndex(of: ":") else { return line }
+            return line[line.index(after: colon)...]
+        }.joined(separator: "\n") + "\n"
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sb-order-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("qemu-no-timestamps.log").path
+        try stripped.write(toFile: path, atomically: true, encoding: .utf8)
+        let original = Self.analyse(try openEventSource(path: path, index: 0))
+        #expect(original.inputs[0].clock == .orderOnly)
+        let pcap = dir.appendingPathComponent("out.pcap").path
+        try convertToPcap(paths: [path], output: pcap)
+        let converted = Self.analyse(try openEventSource(path: pcap, index: 0))
+        #expect(converted.inputs[0].clock == .orderOnly)
+        #expect(converted.findings.map(FindingFacts.init) == original.findings.map(FindingFacts.init))
+        #expect(converted.queues.map(\.stats) == original.queues.map(\.stats))
+    }
+
     @Test(arguments: inputSets, [false, true])
     func severalInputsConvertedTogetherAnalyseAsBefore(paths: [String], sameClock: Bool) throws {
         var options = AnalysisOptions()

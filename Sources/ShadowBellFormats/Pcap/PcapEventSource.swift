@@ -49,7 +49,6 @@ public final class PcapEventSource: EventSource {
     private var lastEnd: UInt64
     private var previousTime: Int64 = .min
     private var finished = false
-    private var sawRecord = false
     /// Packets read so far (all of them, whatever `originalSource` selects).
     private var packets: UInt64 = 0
 
@@ -82,6 +81,10 @@ public final class PcapEventSource: EventSource {
                     + "this capture does not hold ShadowBell event records")
         }
         if reader.fileOffset == nil { self.summary.locationUnit = .line }
+        // Analysers read `summary.clock` before the first batch: take it from the first record.
+        if let first = PcapEventSource.firstRecord(path: path, originalSource: options.originalSource) {
+            self.summary.clock = first.timeIsOrdinal ? .orderOnly : .timestamps
+        }
         if isPcapng {
             pcapngBigEndian = headCount >= 12 && head[8] == 0x1A && head[9] == 0x2B
             blockFD = open(path, O_RDONLY)
@@ -120,10 +123,6 @@ public final class PcapEventSource: EventSource {
                 var event = record.event
                 event.source = summary.index
                 event.location = location
-                if !sawRecord {
-                    sawRecord = true
-                    summary.clock = record.timeIsOrdinal ? .orderOnly : .timestamps
-                }
                 if event.time < previousTime { summary.outOfOrder += 1 }
                 previousTime = event.time
                 if event.kind == .dataLoss {
@@ -182,6 +181,19 @@ public final class PcapEventSource: EventSource {
             seen.insert(UInt16(bytes[28]) | UInt16(bytes[29]) << 8)
         }
         return seen.sorted()
+    }
+
+    /// The first valid record of `path` (of `originalSource` when given), without disturbing
+    /// the main reader. Reads as few packets as it must.
+    static func firstRecord(path: String, originalSource: UInt16?) -> RecordCodec.Record? {
+        guard let reader = try? PcapReader(path: path) else { return nil }
+        while let packet = try? reader.next() {
+            guard case .success(let record) = RecordCodec.decode(packet.data, time: packet.timeNanoseconds)
+            else { continue }
+            if let wanted = originalSource, record.event.source != wanted { continue }
+            return record
+        }
+        return nil
     }
 
     static func readPrefix(path: String, into buffer: inout [UInt8]) -> Int {

@@ -106,6 +106,7 @@ import Testing
         let events = (1...3).map { Event(kind: .controllerShadowRead, time: Int64($0), qid: 1, a: UInt32($0)) }
         try convertToPcap(sources: [ArraySource(index: 0, events: events, clock: .orderOnly)], output: out)
         let source = try PcapEventSource(path: out, index: 0)
+        #expect(source.summary.clock == .orderOnly)  // known before the first batch
         _ = try drainEvents(source)
         #expect(source.summary.clock == .orderOnly)
     }
