@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "shadowbell", targets: ["shadowbell"]),
         .library(name: "ShadowBellAnalysis", targets: ["ShadowBellAnalysis"]),
+        .library(name: "ShadowBellSimulator", targets: ["ShadowBellSimulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -15,23 +16,33 @@ let package = Package(
         // Value types and byte-level primitives. No Foundation, no C.
         .target(name: "ShadowBellCore"),
         // Input formats: framing, decoding, format detection.
-        .target(name: "ShadowBellFormats", dependencies: ["ShadowBellCore"]),
+        .target(name: "ShadowBellFormats", dependencies: ["ShadowBellCore", "CPcap"]),
+        // libpcap, for reading pcap/pcapng and writing pcap.
+        .systemLibrary(
+            name: "CPcap",
+            pkgConfig: "libpcap",
+            providers: [.apt(["libpcap-dev"])]
+        ),
         // Merge, per-queue state machines, detectors, statistics.
         .target(name: "ShadowBellAnalysis", dependencies: ["ShadowBellCore", "ShadowBellFormats"]),
         // Report model and renderers.
         .target(name: "ShadowBellReport", dependencies: ["ShadowBellCore", "ShadowBellAnalysis"]),
+        // Seeded discrete-event model of the protocol; writes labelled traces.
+        .target(name: "ShadowBellSimulator", dependencies: ["ShadowBellCore"]),
         .executableTarget(
             name: "shadowbell",
             dependencies: [
                 "ShadowBellCore", "ShadowBellFormats", "ShadowBellAnalysis", "ShadowBellReport",
+                "ShadowBellSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "ShadowBellCoreTests", dependencies: ["ShadowBellCore"]),
         .testTarget(
             name: "ShadowBellFormatsTests", dependencies: ["ShadowBellFormats"], exclude: ["Fixtures"]),
-        .testTarget(name: "ShadowBellAnalysisTests", dependencies: ["ShadowBellAnalysis"]),
+        .testTarget(name: "ShadowBellAnalysisTests", dependencies: ["ShadowBellAnalysis", "ShadowBellSimulator"]),
         .testTarget(name: "ShadowBellReportTests", dependencies: ["ShadowBellReport"]),
+        .testTarget(name: "ShadowBellSimulatorTests", dependencies: ["ShadowBellSimulator"]),
         .testTarget(
             name: "ShadowBellCLITests",
             dependencies: ["shadowbell", "ShadowBellReport"]

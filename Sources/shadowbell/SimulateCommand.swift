@@ -1,0 +1,215 @@
+import ArgumentParser
+import ShadowBellSimulator
+
+/// `shadowbell simulate`: a thin wrapper over `ShadowBellSimulator`.
+struct Simulate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Run a seeded model of the shadow-doorbell protocol and write a labelled trace.",
+        discussion: """
+            The same arguments always give byte-identical files. Lab mode (the default) writes one \
+            ftrace text file with driver probes, guest nvme tracepoints, QEMU events as \
+            tracing_mark_write and unrelated noise. With --qemu-log the run is in field mode: the \
+            trace holds only what an unpatched guest records, and the QEMU events go to a QEMU log \
+            on another clock. --truth writes every mutual-wait window computed from the model.
+
+            Examples:
+              shadowbell simulate --seed 7 --output healthy.trace --truth healthy.json
+              shadowbell simulate --seed 3 --profile racing --driver-barrier off \\
+                  --output sq-hang.trace --truth sq-hang.json --explain
+              shadowbell simulate --seed 5 --profile cq-pressure --driver-barrier off \\
+                  --output cq-hang.trace --truth cq-hang.json
+              shadowbell simulate --seed 9 --fault no-cq-eventidx --names qemu72 \\
+                  --output guest.trace --qemu-log qemu.log --truth truth.json
+            """)
+
+    enum Switch: String, ExpressibleByArgument, CaseIterable {
+        case on, off
+    }
+
+    enum Profile: String, ExpressibleByArgument, CaseIterable {
+        case steady, racing
+        case cqPressure = "cq-pressure"
+    }
+
+    enum Fault: String, ExpressibleByArgument, CaseIterable {
+        case skipMMIO = "skip-mmio"
+        case staleBuffers = "stale-buffers"
+        case noCQEventIdx = "no-cq-eventidx"
+        case outOfRange = "out-of-range"
+    }
+
+    enum Names: String, ExpressibleByArgument, CaseIterable {
+        case qemu72, qemu8
+    }
+
+    @Option(help: "Seed of the run's pseudo-random generator.")
+    var seed: UInt64 = 1
+
+    @Option(help: "The driver's mb() between its shadow store and its EventIdx load (on|off).")
+    var driverBarrier: Switch = .on
+
+    @Option(help: "The controller's barrier between its EventIdx store and its shadow re-read (on|off).")
+    var controllerBarrier: Switch = .on
+
+    @Option(name: .shortAndLong, help: "The trace file to write (ftrace text).")
+    var output: String
+
+    @Option(help: "Write the ground truth (mutual-wait windows, faults, per-queue counts) as JSON here.")
+    var truth: String?
+
+    @Flag(help: "Print, for each hang, which load overtook which store and what each side saw.")
+    var explain = false
+
+    @Option(help: "Field mode: write QEMU's events to this QEMU log (host clock) instead of the trace, and omit the driver probes.")
+    var qemuLog: String?
+
+    @Option(help: "QEMU trace-event names: qemu72 (7.1–7.2) or qemu8 (8.0 and later).")
+    var names: Names = .qemu8
+
+    @Option(help: "Workload preset the knobs below start from: steady, racing (heavy racing load), cq-pressure.")
+    var profile: Profile = .steady
+
+    @Option(help: "I/O queue pairs (1–64).")
+    var queues: Int?
+
+    @Option(help: "Entries per submission queue (2–65536).")
+    var sqEntries: Int?
+
+    @Option(help: "Entries per completion queue (2–65536); fewer than the commands in flight puts pressure on the CQ.")
+    var cqEntries: Int?
+
+    @Option(help: "Simulated time in microseconds.")
+    var durationUs: Int64?
+
+    @Option(help: "Submission batches per second on each queue.")
+    var iops: Int?
+
+    @Option(help: "Per-queue submission rate, comma-separated (queue 1 first); overrides --iops for those queues.")
+    var queueIops: String?
+
+    @Option(help: "Commands per submission batch: uniform in 1...N, one doorbell update per batch.")
+    var burst: Int?
+
+    @Option(help: "Commands outstanding per queue at most.")
+    var iodepth: Int?
+
+    @Option(help: "Device service time distribution in ns: fixed:N, uniform:LO:HI or exp:MEAN.")
+    var service: String?
+
+    @Option(help: "Percentage of reads among the commands.")
+    var readPercent: Int?
+
+    @Option(help: "Interrupt coalescing: raise an interrupt after this many completions...")
+    var coalesce: Int?
+
+    @Option(help: "...or this many microseconds after the first unsignalled completion.")
+    var coalesceTimeUs: Int64?
+
+    @Option(help: "Driver store-buffer drain delay in ns (fixed:N|uniform:LO:HI|exp:MEAN[,tail:PCT:LO:HI]).")
+    var driverDrain: String?
+
+    @Option(help: "Controller store-buffer drain delay in ns (same syntax as --driver-drain).")
+    var controllerDrain: String?
+
+    @Option(help: "Divide Linux's 30 s I/O timeout by this, so timeout → abort → reset fits a small trace.")
+    var timeoutDivisor: Int64?
+
+    @Option(help: "Inject a fault (repeatable): skip-mmio, stale-buffers, no-cq-eventidx, out-of-range.")
+    var fault: [Fault] = []
+
+    @Option(help: "One-shot faults strike at their first chance after this many microseconds (default: a third of the run).")
+    var faultAtUs: Int64?
+
+    @Flag(help: "Leave out unrelated events (block, irq, sched).")
+    var noNoise = false
+
+    @Option(help: "A driver publish within this many ns of a controller burst end counts as race exposure.")
+    var raceWindowNs: Int64?
+
+    func makeConfig() throws -> SimulationConfig {
+        var c: SimulationConfig
+        switch profile {
+        case .steady: c = SimulationConfig(seed: seed)
+        case .racing: c = .racing(seed: seed)
+        case .cqPressure: c = .cqPressure(seed: seed)
+        }
+        c.driverBarrier = driverBarrier == .on
+        c.controllerBarrier = controllerBarrier == .on
+        c.names = names == .qemu8 ? .qemu8 : .qemu72
+        if let queues { c.queues = queues }
+        if let sqEntries { c.sqEntries = sqEntries }
+        if let cqEntries { c.cqEntries = cqEntries }
+        if let durationUs { c.durationNs = durationUs * 1_000 }
+        if let iops { c.workload.iops = iops }
+        if let queueIops {
+            let rates = queueIops.split(separator: ",").map { Int($0.filter { $0 != " " }) }
+            guard rates.allSatisfy({ $0 != nil }) else {
+                throw ValidationError("--queue-iops takes comma-separated integers, got '\(queueIops)'")
+            }
+            c.workload.perQueueIOPS = rates.map { $0! }
+        }
+        if let burst { c.workload.burst = burst }
+        if let iodepth { c.workload.iodepth = iodepth }
+        if let service { c.workload.service = try distribution(service, "--service") }
+        if let readPercent { c.workload.readPercent = readPercent }
+        if let coalesce { c.workload.coalesceCount = coalesce }
+        if let coalesceTimeUs { c.workload.coalesceTimeNs = coalesceTimeUs * 1_000 }
+        if let driverDrain { c.timing.driverDrain = try distribution(driverDrain, "--driver-drain") }
+        if let controllerDrain { c.timing.controllerDrain = try distribution(controllerDrain, "--controller-drain") }
+        if let timeoutDivisor { c.timeoutDivisor = timeoutDivisor }
+        for f in fault {
+            switch f {
+            case .skipMMIO: c.faults.driverSkipsMMIO = true
+            case .staleBuffers: c.faults.staleBuffersAtReset = true
+            case .noCQEventIdx: c.faults.noCQEventIdx = true
+            case .outOfRange: c.faults.valueOutOfRange = true
+            }
+        }
+        if let faultAtUs { c.faultAtNs = faultAtUs * 1_000 }
+        c.noise = !noNoise
+        if let raceWindowNs { c.raceWindowNs = raceWindowNs }
+        if let why = c.validationError() { throw ValidationError(why) }
+        return c
+    }
+
+    private func distribution(_ text: String, _ flag: String) throws -> DelayDistribution {
+        guard let d = DelayDistribution(parsing: text) else {
+            throw ValidationError("\(flag): expected fixed:N, uniform:LO:HI or exp:MEAN (optionally ,tail:PCT:LO:HI), got '\(text)'")
+        }
+        return d
+    }
+
+    func validate() throws {
+        _ = try makeConfig()
+        if let qemuLog, qemuLog == output { throw ValidationError("--qemu-log must differ from --output") }
+        if let truth, truth == output || truth == qemuLog {
+            throw ValidationError("--truth must differ from the trace files")
+        }
+    }
+
+    func run() throws {
+        let config = try makeConfig()
+        let result: SimulationResult
+        do {
+            if let qemuLog {
+                result = try Simulator.writeFieldTraces(config, tracePath: output, qemuLogPath: qemuLog)
+            } else {
+                result = try Simulator.writeLabTrace(config, to: output)
+            }
+            if let truth { try TruthFile.write(result, to: truth) }
+        } catch {
+            throw RuntimeError(description: error.description)
+        }
+        let open = result.windows.filter { $0.endNs == nil }.count
+        print("wrote \(result.traceBytes) bytes (\(result.traceLines) events) to \(output)"
+            + (qemuLog.map { ", \(result.qemuLogBytes) bytes to \($0)" } ?? ""))
+        print("\(result.windows.count) mutual-wait window(s), \(open) unresolved; "
+            + "\(result.resetTimesNs.count) controller reset(s); race exposure \(result.totalRaceExposure)")
+        if explain { print(Explainer.explain(result), terminator: "") }
+    }
+}
+
+struct RuntimeError: Error, CustomStringConvertible {
+    var description: String
+}
