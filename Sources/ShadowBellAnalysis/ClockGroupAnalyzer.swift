@@ -54,20 +54,15 @@ public final class ClockGroupAnalyzer {
 
     // MARK: feeding
 
-    /// The last time each side of the protocol was seen: the trace covers both sides only up
-    /// to the earlier of the two.
-    public private(set) var lastDriverTime: Int64?
-    public private(set) var lastControllerTime: Int64?
+    /// The last event time of each input merged here: together they cover time only up to
+    /// the earliest of these.
+    public private(set) var lastTimeBySource: [UInt16: Int64] = [:]
 
     public func consume(_ e: Event) {
         eventCount += 1
         if firstTime == nil { firstTime = e.time }
         if e.time > lastTime { lastTime = e.time }
-        switch e.kind.side {
-        case .driver: lastDriverTime = max(lastDriverTime ?? e.time, e.time)
-        case .controller: lastControllerTime = max(lastControllerTime ?? e.time, e.time)
-        case .trace: break
-        }
+        if lastTimeBySource[e.source].map({ e.time > $0 }) ?? true { lastTimeBySource[e.source] = e.time }
         switch e.kind {
         case .driverDoorbellUpdate: driverDoorbellUpdate(e)
         case .driverSubmit: driverSubmit(e)
@@ -444,14 +439,9 @@ public final class ClockGroupAnalyzer {
             findings: findings, suppressed: suppressedList, dataLossTimes: dataLossTimes)
     }
 
-    /// Where both sides of the protocol are still in the trace: a wait cannot be judged past
-    /// the end of either side's events.
-    var coverageEnd: Int64 {
-        switch (lastDriverTime, lastControllerTime) {
-        case let (d?, c?): return min(d, c)
-        default: return lastTime
-        }
-    }
+    /// Where every merged input is still recording: a wait cannot be judged past the end of
+    /// one of them (a guest trace and a QEMU log rarely stop together).
+    var coverageEnd: Int64 { lastTimeBySource.values.min() ?? lastTime }
 
     /// Whether the input lost events between `start` and `end` (inclusive).
     func dataLoss(from start: Int64, to end: Int64) -> Int {

@@ -34,8 +34,15 @@ struct Analyze: ParsableCommand {
     func run() throws {
         let report: AnalysisReport
         do {
-            report = AnalysisReport(result: try AnalysisSession.run(inputs: flags.inputs, options: flags.options))
-        } catch {
+            let inputs: [AnalysisInput]
+            do throws(InputError) {
+                inputs = try flags.inputs()
+            } catch {
+                printError("error: \(error.description)")
+                throw ExitCode(2)
+            }
+            report = AnalysisReport(result: try AnalysisSession.run(inputs: inputs, options: flags.options))
+        } catch let error as AnalysisFailure {
             for e in error.errors { printError("error: \(e.description)") }
             report = AnalysisReport(result: error.partial, inputErrors: error.errors)
         }

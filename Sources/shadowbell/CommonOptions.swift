@@ -35,6 +35,13 @@ struct AnalysisFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Commands outstanding longer than this are stuck-command findings.", valueName: "duration"))
     var stuckAfter: DurationValue = DurationValue(nanoseconds: 5_000_000_000)
 
+    @Option(help: ArgumentHelp(
+        "Inferred waits (no driver probes) that end by a doorbell must last this long to be reported.",
+        valueName: "duration"))
+    var inferredMinWait: DurationValue = DurationValue(nanoseconds: 100_000_000)
+
+    @OptionGroup var binaryInputs: BinaryInputFlags
+
     func validate() throws {
         if paths.isEmpty { throw ValidationError("Give at least one trace file, or '-' for standard input.") }
         if paths.filter({ $0 == "-" }).count > 1 { throw ValidationError("Standard input ('-') can be given only once.") }
@@ -56,36 +63,37 @@ struct AnalysisFlags: ParsableArguments {
         o.timingSlack = timingSlack.nanoseconds
         o.sameClock = sameClock
         o.stuckAfter = stuckAfter.nanoseconds
+        o.inferredMinWait = inferredMinWait.nanoseconds
         for offset in clockOffset {
             if let i = paths.firstIndex(of: offset.path) { o.clockOffsets[i] = offset.nanoseconds }
         }
         return o
     }
 
-    /// The inputs, each reopenable for a second pass (standard input is read once).
-    var inputs: [AnalysisInput] {
-        let controller = controller
-        return paths.enumerated().map { i, path in
-            AnalysisInput(path: path, reopenable: path != "-") { () throws(InputError) -> any EventSource in
-                try openEventSource(path: path, index: UInt16(i), options: SourceOptions(controller: controller))
-            }
-        }
-    }
-
-    /// Opens every input; the ones that cannot be opened are returned as errors, not thrown.
-    func openSources() -> (sources: [any EventSource], errors: [InputError]) {
-        var sources: [any EventSource] = []
-        var errors: [InputError] = []
+    /// The inputs, each reopenable for a second pass (standard input is read once). A pcap
+    /// converted from several inputs stands for each of its clock domains.
+    func inputs() throws(InputError) -> [AnalysisInput] {
+        var sourceOptions = SourceOptions(controller: controller)
+        try binaryInputs.apply(to: &sourceOptions)
+        let options = sourceOptions
+        var inputs: [AnalysisInput] = []
         for path in paths {
-            do {
-                sources.append(
-                    try openEventSource(
-                        path: path, index: UInt16(sources.count), options: SourceOptions(controller: controller)))
-            } catch {
-                errors.append(error)
+            let first = UInt16(inputs.count)
+            if path != "-", case .binary = (try? detectFormat(path: path)) ?? .unknown(detail: ""),
+                let domains = try? openEventSources(path: path, firstIndex: first, options: options), domains.count > 1
+            {
+                for k in domains.indices {
+                    inputs.append(AnalysisInput(path: path) { () throws(InputError) -> any EventSource in
+                        try openEventSources(path: path, firstIndex: first, options: options)[k]
+                    })
+                }
+                continue
             }
+            inputs.append(AnalysisInput(path: path, reopenable: path != "-") { () throws(InputError) -> any EventSource in
+                try openEventSource(path: path, index: first, options: options)
+            })
         }
-        return (sources, errors)
+        return inputs
     }
 }
 

@@ -86,8 +86,15 @@ struct Timeline: ParsableCommand {
         }
         var status: Int32 = 0
         do {
-            _ = try AnalysisSession.run(inputs: flags.inputs, options: flags.options, observer: observer)
-        } catch {
+            let inputs: [AnalysisInput]
+            do throws(InputError) {
+                inputs = try flags.inputs()
+            } catch {
+                printError("error: \(error.description)")
+                throw ExitCode(2)
+            }
+            _ = try AnalysisSession.run(inputs: inputs, options: flags.options, observer: observer)
+        } catch let error as AnalysisFailure {
             for e in error.errors { printError("error: \(e.description)") }
             status = 2
         }

@@ -68,7 +68,7 @@ import Testing
     }
 
     @Test func minWaitTurnsTheHangIntoAShortWindow() throws {
-        let (status, json, _) = try analyzeJSON([sample("lab/sq-hang.txt")], extra: ["--min-wait", "40s"])
+        let (status, json, _) = try analyzeJSON([sample("lab/sq-hang.txt")], extra: ["--min-wait", "40s", "--stuck-after", "60s"])
         #expect(status == 0)
         let queues = json["queues"] as? [[String: Any]] ?? []
         let sq1 = queues.first { $0["qid"] as? Int == 1 && $0["type"] as? String == "sq" }

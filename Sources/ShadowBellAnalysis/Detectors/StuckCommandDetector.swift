@@ -16,8 +16,8 @@ extension ClockGroupAnalyzer {
     /// Called when the guest completes a command, and at the end for those never completed.
     func checkStuckCommand(controller: UInt16, qid: UInt16, cmdid: UInt32, record: CommandRecord,
                            completedAt end: EventRef?, status: UInt32?) {
-        // A command still outstanding at the end is judged up to the driver side's last event.
-        let stop = end?.time ?? lastDriverTime ?? lastTime
+        // A command still outstanding at the end is judged up to the last event of its input.
+        let stop = end?.time ?? lastTimeBySource[record.submittedAt.source] ?? lastTime
         let duration = stop - record.submittedAt.time
         guard duration >= options.stuckAfter, clock == .timestamps else { return }
         let key = QueueKey(controller: controller, qid: qid, type: .sq)
