@@ -42,6 +42,12 @@ struct AnalysisFlags: ParsableArguments {
 
     @OptionGroup var binaryInputs: BinaryInputFlags
 
+    @Flag(help: "No progress line on standard error (shown only when it is a terminal).")
+    var quiet = false
+
+    @Option(help: .hidden)
+    var decodeThreads: Int?
+
     func validate() throws {
         if paths.isEmpty { throw ValidationError("Give at least one trace file, or '-' for standard input.") }
         if paths.filter({ $0 == "-" }).count > 1 { throw ValidationError("Standard input ('-') can be given only once.") }
@@ -75,7 +81,9 @@ struct AnalysisFlags: ParsableArguments {
     func inputs() throws(InputError) -> [AnalysisInput] {
         var sourceOptions = SourceOptions(controller: controller)
         try binaryInputs.apply(to: &sourceOptions)
+        if let decodeThreads { sourceOptions.decodeThreads = max(decodeThreads, 1) }
         let options = sourceOptions
+        let progress = !quiet && ProgressSource.wanted
         var inputs: [AnalysisInput] = []
         for path in paths {
             let first = UInt16(inputs.count)
@@ -90,7 +98,8 @@ struct AnalysisFlags: ParsableArguments {
                 continue
             }
             inputs.append(AnalysisInput(path: path, reopenable: path != "-") { () throws(InputError) -> any EventSource in
-                try openEventSource(path: path, index: first, options: options)
+                let source = try openEventSource(path: path, index: first, options: options)
+                return progress ? ProgressSource(source, path: path) : source
             })
         }
         return inputs

@@ -9,8 +9,20 @@ public func openEventSource(path: String, index: UInt16, options: SourceOptions 
     let input = try ByteInput(path: path)
     switch FormatDetector.detect(input.prefix(FormatDetector.prefixLength)) {
     case .ftraceText:
+        if decodesInParallel(input, options) {
+            return ParallelTextSource(
+                input: input, summary: InputSummary(index: index, path: input.path, format: .ftraceText),
+                threads: options.decodeThreads, segmentSize: options.segmentSize
+            ) { FtraceLineParser(source: index, qemuController: options.controller) }
+        }
         return FtraceTextSource(input: input, index: index, options: options)
     case .qemuLog:
+        if decodesInParallel(input, options) {
+            return ParallelTextSource(
+                input: input, summary: InputSummary(index: index, path: input.path, format: .qemuLog),
+                threads: options.decodeThreads, segmentSize: options.segmentSize
+            ) { QemuLogLineParser(source: index, controller: options.controller) }
+        }
         return QemuLogSource(input: input, index: index, options: options)
     case .consoleLog:
         return ConsoleLogSource(input: input, index: index, options: options)
@@ -19,6 +31,14 @@ public func openEventSource(path: String, index: UInt16, options: SourceOptions 
     case .unknown(let detail):
         throw .unknownFormat(path: path, detail: detail)
     }
+}
+
+/// Whether a text input is worth cutting into segments: a pipe (of unknown length), or a
+/// file of at least two segments.
+private func decodesInParallel(_ input: ByteInput, _ options: SourceOptions) -> Bool {
+    guard options.decodeThreads > 1 else { return false }
+    guard let mapped = input.mappedBytes else { return true }
+    return mapped.count >= 2 * options.segmentSize
 }
 
 /// The format of `path` as `openEventSource` would see it, without decoding any event.

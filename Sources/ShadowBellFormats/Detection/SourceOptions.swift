@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Options for opening an input.
 public struct SourceOptions: Sendable {
     /// Controller number (`nvme<N>`) given to events of inputs that do not name the device
@@ -7,6 +13,17 @@ public struct SourceOptions: Sendable {
     public var batchSize: Int
     /// Settings of the binary readers (pcap link types, QEMU trace-events layouts).
     public var binary = BinarySourceOptions()
+    /// Threads decoding one text input (ftrace text, QEMU log) in segments; 1 decodes on the
+    /// caller's thread. The events and summary are the same either way.
+    public var decodeThreads = SourceOptions.defaultDecodeThreads
+    /// Bytes per segment when decoding on several threads.
+    public var segmentSize = 4 << 20
+
+    /// One decoding thread per online CPU, at most 4.
+    public static let defaultDecodeThreads: Int = {
+        let online = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+        return online > 1 ? min(Int(online), 4) : 1
+    }()
 
     public init(controller: UInt16 = 0, batchSize: Int = 4096) {
         self.controller = controller

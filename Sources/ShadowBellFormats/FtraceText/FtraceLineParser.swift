@@ -7,6 +7,10 @@ struct FtraceLineParser: LineDecoding {
     let qemu: QemuEventDecoder
     /// Time of the previous event line of the file (any event, recognised or not).
     var lastLineTime: Int64 = 0
+    /// Whether an event line was seen, and whether a lost-events marker came before the first
+    /// (both for decoding a file in segments).
+    var sawEventLine = false
+    var markerBeforeFirstEventLine = false
 
     init(source: UInt16, qemuController: UInt16) {
         self.source = source
@@ -22,6 +26,7 @@ struct FtraceLineParser: LineDecoding {
             return parseNonEventLine(line, from: first, number: number)
         }
         lastLineTime = header.time
+        sawEventLine = true
         let name = UnsafeRawBufferPointer(rebasing: line[header.nameStart..<header.nameEnd])
         let payload = UnsafeRawBufferPointer(rebasing: line[header.payloadStart...])
         guard let event = FtraceEventName.identify(name) else {
@@ -158,6 +163,7 @@ struct FtraceLineParser: LineDecoding {
         var s = ByteScanner(line, position: first)
         if s.skip("CPU:") {
             if let (cpu, lost) = Self.lostEventsMarker(&s) {
+                if !sawEventLine { markerBeforeFirstEventLine = true }
                 return .dataLoss(
                     Event(
                         kind: .dataLoss, time: lastLineTime, location: number, source: source,

@@ -15,6 +15,9 @@ public final class ByteInput {
     public let path: String
     /// Whether the input is memory-mapped (a regular file of known size).
     public var isMapped: Bool { mapping != nil }
+    /// The whole mapping of a memory-mapped input (nil for pipes and standard input). A reader
+    /// that takes it instead of `nextChunk()` releases consumed pages itself (`release(upTo:)`).
+    var mappedBytes: UnsafeRawBufferPointer? { mapping }
     /// Bytes delivered so far.
     public private(set) var offset: UInt64 = 0
 
@@ -136,6 +139,18 @@ public final class ByteInput {
         offset += UInt64(pendingCount)
         pendingCount = 0
         return chunk
+    }
+
+    /// Lets the kernel drop the mapped pages wholly before `end` (consumed; they are read back
+    /// from the page cache if touched again). Keeps resident memory flat on huge files.
+    func release(upTo end: Int) {
+        guard let mapping else { return }
+        let pageAligned = min(end, mapping.count) & ~(Int(getpagesize()) - 1)
+        guard pageAligned > releasedUpTo else { return }
+        _ = madvise(
+            UnsafeMutableRawPointer(mutating: mapping.baseAddress! + releasedUpTo),
+            pageAligned - releasedUpTo, Int32(MADV_DONTNEED))
+        releasedUpTo = pageAligned
     }
 
     /// Reads until the buffer is full or the input ends; returns the byte count.

@@ -13,9 +13,21 @@ struct QemuLogLineParser: LineDecoding {
     private(set) var clock: ClockKind?
     private var ordinal: Int64 = 0
     private var lastTime: Int64 = 0
+    /// Whether a bare (untimed) line was decoded before any other event (for decoding a file
+    /// in segments: its time depends on earlier lines).
+    private(set) var bareLineBeforeFirstEvent = false
 
     init(source: UInt16, controller: UInt16) {
         decoder = QemuEventDecoder(controller: controller, source: source)
+    }
+
+    /// This state (of a timestamped segment decoded from a fresh start) after `prior`'s.
+    func continued(after prior: QemuLogLineParser) -> QemuLogLineParser {
+        var next = self
+        next.clock = prior.clock
+        next.ordinal += prior.ordinal
+        next.bareLineBeforeFirstEvent = prior.bareLineBeforeFirstEvent
+        return next
     }
 
     /// Splits a line into its timestamp (nil for a bare line) and event payload; nil for a line
@@ -53,6 +65,7 @@ struct QemuLogLineParser: LineDecoding {
         switch decoder.decode(payload, time: time, location: number) {
         case .event(var event):
             if clock == nil { clock = shape == .bare ? .orderOnly : .timestamps }
+            if shape == .bare, ordinal == 0 { bareLineBeforeFirstEvent = true }
             ordinal += 1
             if clock == .orderOnly {
                 event.time = ordinal

@@ -1,0 +1,422 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+import ShadowBellCore
+
+/// A text input decoded on several threads: the bytes are cut into segments at line
+/// boundaries, worker threads decode segments in parallel (each from a fresh decoder), and
+/// `nextBatch` hands out the segments' events strictly in file order. Line numbers, counts and
+/// decoder state are carried from segment to segment as the segments are handed out; a segment
+/// whose decoding depended on earlier lines (`SegmentDecoding.continuing(after:)` is nil) is
+/// decoded again, in order. The events, their order and the summary are therefore exactly those
+/// of the sequential source.
+///
+/// Memory is bounded by `slots` segments in flight: a memory-mapped file is cut in place and
+/// consumed pages are released; a pipe is read, in order, into the slots' buffers.
+final class ParallelTextSource<Decoder: SegmentDecoding>: EventSource {
+    private(set) var summary: InputSummary
+    private let pipeline: SegmentPipeline<Decoder>
+    private var state: Decoder
+    private var lastEventTime = Int64.min
+    private var linesBefore: UInt64 = 0
+    private var nextSegment = 0
+    private var finished = false
+
+    init(input: ByteInput, summary: InputSummary, threads: Int, segmentSize: Int, makeDecoder: @escaping () -> Decoder) {
+        self.summary = summary
+        state = makeDecoder()
+        pipeline = SegmentPipeline(
+            input: input, threads: max(threads, 1), segmentSize: max(segmentSize, 1), makeDecoder: makeDecoder)
+        pipeline.start(threads: max(threads, 1))
+    }
+
+    deinit { pipeline.stop() }
+
+    func nextBatch(into buffer: inout [Event]) throws(InputError) -> Bool {
+        buffer.removeAll(keepingCapacity: true)
+        while !finished {
+            guard var segment = pipeline.take(nextSegment) else {
+                finished = true
+                return false
+            }
+            if let error = segment.error {
+                pipeline.give(back: segment)
+                finished = true
+                throw error
+            }
+            if let next = segment.decoder.continuing(after: state) {
+                state = next
+            } else {
+                // A line's meaning depended on an earlier segment: decode it again, in order.
+                var decoder = state
+                segment.result.reset()
+                decodeSegment(segment.bytes, decoder: &decoder, into: &segment.result)
+                state = decoder
+            }
+            account(&segment.result)
+            swap(&buffer, &segment.result.events)
+            pipeline.give(back: segment)
+            nextSegment += 1
+            if !buffer.isEmpty { return true }
+        }
+        return false
+    }
+
+    /// Adds a decoded segment to the summary and puts its line numbers in file terms.
+    private func account(_ r: inout DecodedSegment) {
+        let offset = linesBefore
+        if offset != 0 {
+            r.events.withUnsafeMutableBufferPointer { events in
+                for i in events.indices { events[i].location &+= offset }
+            }
+        }
+        if let first = r.firstEventTime, first < lastEventTime { summary.outOfOrder += 1 }
+        if r.firstEventTime != nil { lastEventTime = r.lastEventTime }
+        summary.records += r.lines
+        summary.events += r.eventCount
+        summary.skipped += r.skipped
+        summary.dataLossMarkers += r.dataLossMarkers
+        summary.lostEvents += r.lostEvents
+        summary.outOfOrder += r.outOfOrder
+        for m in r.firstMalformed where summary.firstMalformed.count < InputSummary.firstMalformedLimit {
+            summary.noteMalformed(at: m.line + offset, m.reason)
+            r.malformed -= 1
+        }
+        summary.malformed += r.malformed
+        summary.bytes = r.endOffset
+        summary.clock = state.clockKind ?? .timestamps
+        linesBefore += r.lines
+    }
+}
+
+/// What one segment decoded to, with line numbers counted from the segment's first line.
+struct DecodedSegment {
+    var events: [Event] = []
+    var lines: UInt64 = 0
+    var eventCount: UInt64 = 0
+    var skipped: UInt64 = 0
+    var malformed: UInt64 = 0
+    var firstMalformed: [(line: UInt64, reason: String)] = []
+    var dataLossMarkers: UInt64 = 0
+    var lostEvents: UInt64 = 0
+    /// Backward steps between events of the segment.
+    var outOfOrder: UInt64 = 0
+    var firstEventTime: Int64?
+    var lastEventTime = Int64.min
+    /// Input bytes up to the end of this segment.
+    var endOffset: UInt64 = 0
+
+    mutating func reset() {
+        events.removeAll(keepingCapacity: true)
+        lines = 0
+        eventCount = 0
+        skipped = 0
+        malformed = 0
+        firstMalformed.removeAll()
+        dataLossMarkers = 0
+        lostEvents = 0
+        outOfOrder = 0
+        firstEventTime = nil
+        lastEventTime = Int64.min
+    }
+}
+
+/// Decodes every line of `bytes` (a whole number of lines; the last may lack its newline) with
+/// the same bookkeeping as `fillBatch`.
+func decodeSegment<D: LineDecoding>(_ bytes: UnsafeRawBufferPointer, decoder: inout D, into r: inout DecodedSegment) {
+    guard var p = bytes.baseAddress, bytes.count > 0 else { return }
+    let end = p + bytes.count
+    var number: UInt64 = 0
+    var lastEventTime = Int64.min
+    while p < end {
+        let hit = memchr(p, 0x0A, end - p)
+        let lineEnd = hit.map { UnsafeRawPointer($0) } ?? end
+        var length = lineEnd - p
+        if length > 0, p.load(fromByteOffset: length - 1, as: UInt8.self) == 0x0D { length -= 1 }
+        number += 1
+        switch decoder.parse(UnsafeRawBufferPointer(start: p, count: length), number: number) {
+        case .event(let event):
+            if r.firstEventTime == nil {
+                r.firstEventTime = event.time
+            } else if event.time < lastEventTime {
+                r.outOfOrder += 1
+            }
+            lastEventTime = event.time
+            r.eventCount += 1
+            r.events.append(event)
+        case .dataLoss(let event):
+            r.dataLossMarkers += 1
+            r.lostEvents += UInt64(event.a)
+            r.events.append(event)
+        case .skipped:
+            r.skipped += 1
+        case .malformed(let failure):
+            r.malformed += 1
+            if r.firstMalformed.count < InputSummary.firstMalformedLimit {
+                r.firstMalformed.append((number, failure.description))
+            }
+        }
+        p = hit == nil ? end : lineEnd + 1
+    }
+    r.lines = number
+    r.lastEventTime = lastEventTime
+}
+
+/// One segment in flight: its bytes, and once decoded, its result and final decoder state.
+struct Segment<Decoder> {
+    var index = -1
+    var bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+    var result = DecodedSegment()
+    var decoder: Decoder
+    var error: InputError?
+}
+
+/// The worker threads and the bounded ring of segments they fill.
+final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
+    private enum SlotState { case free, decoding, ready }
+
+    private let input: ByteInput
+    private let segmentSize: Int
+    private let makeDecoder: () -> Decoder
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var threads: [pthread_t] = []
+
+    // Guarded by `mutex`.
+    private var slots: [Segment<Decoder>]
+    private var slotStates: [SlotState]
+    private var nextFetch = 0
+    private var segmentCount: Int?
+    private var stopping = false
+
+    // Fetch state, used only under `mutex` (fetching is sequential).
+    private var nextStart = 0
+    private var streamBuffers: [UnsafeMutableRawBufferPointer]
+    private var carry: UnsafeMutableRawBufferPointer
+    private var carryCount = 0
+    private var streamEnded = false
+    private var fetchedBytes: UInt64 = 0
+
+    init(input: ByteInput, threads: Int, segmentSize: Int, makeDecoder: @escaping () -> Decoder) {
+        self.input = input
+        self.segmentSize = segmentSize
+        self.makeDecoder = makeDecoder
+        let slotCount = threads * 2
+        slots = (0..<slotCount).map { _ in Segment(decoder: makeDecoder()) }
+        slotStates = Array(repeating: .free, count: slotCount)
+        let mapped = input.mappedBytes != nil
+        streamBuffers = (0..<(mapped ? 0 : slotCount)).map { _ in
+            UnsafeMutableRawBufferPointer.allocate(byteCount: segmentSize + ByteInput.readChunkSize, alignment: 16)
+        }
+        carry = UnsafeMutableRawBufferPointer.allocate(byteCount: mapped ? 0 : segmentSize, alignment: 16)
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(changed, nil)
+    }
+
+    /// Starts `count` worker threads; with none, `take` decodes on the caller's thread.
+    func start(threads count: Int) {
+        for _ in 0..<count {
+            let box = ThreadBody { [self] in work() }
+            let context = Unmanaged.passRetained(box).toOpaque()
+            var thread = pthread_t()
+            let created = pthread_create(&thread, nil, { context in
+                Unmanaged<ThreadBody>.fromOpaque(context!).takeRetainedValue().run()
+                return nil
+            }, context)
+            if created == 0 {
+                threads.append(thread)
+            } else {
+                Unmanaged<ThreadBody>.fromOpaque(context).release()
+            }
+        }
+        inline = threads.isEmpty
+    }
+
+    private var inline = false
+
+    deinit {
+        for b in streamBuffers { b.deallocate() }
+        carry.deallocate()
+        pthread_cond_destroy(changed)
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+        changed.deallocate()
+    }
+
+    /// Stops the workers (at the end of the input, or when the source is dropped early).
+    func stop() {
+        pthread_mutex_lock(mutex)
+        stopping = true
+        pthread_cond_broadcast(changed)
+        pthread_mutex_unlock(mutex)
+        for t in threads { pthread_join(t, nil) }
+        threads.removeAll()
+    }
+
+    /// Segment `index`, once decoded; nil after the last segment. Give it back with `give(back:)`.
+    func take(_ index: Int) -> Segment<Decoder>? {
+        if inline { decodeNext() }
+        let s = index % slots.count
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while true {
+            if slotStates[s] == .ready, slots[s].index == index {
+                var segment = Segment(decoder: slots[s].decoder)
+                swap(&segment, &slots[s])
+                slotStates[s] = .decoding  // held by the consumer
+                return segment
+            }
+            if let count = segmentCount, index >= count { return nil }
+            pthread_cond_wait(changed, mutex)
+        }
+    }
+
+    /// Returns a consumed segment's slot (and its buffers, for reuse) to the workers.
+    func give(back segment: Segment<Decoder>) {
+        let s = segment.index % slots.count
+        let end = Int(segment.result.endOffset)
+        pthread_mutex_lock(mutex)
+        slots[s] = segment
+        slotStates[s] = .free
+        pthread_cond_broadcast(changed)
+        pthread_mutex_unlock(mutex)
+        input.release(upTo: end)
+    }
+
+    private func work() {
+        while decodeNext() {}
+    }
+
+    /// Fetches and decodes the next segment; false when there is none (or on stop).
+    @discardableResult
+    private func decodeNext() -> Bool {
+        pthread_mutex_lock(mutex)
+        var s = 0
+        var segment: Segment<Decoder>
+        while true {
+            if stopping || segmentCount != nil {
+                pthread_mutex_unlock(mutex)
+                return false
+            }
+            s = nextFetch % slots.count
+            if slotStates[s] == .free { break }
+            if inline {
+                pthread_mutex_unlock(mutex)
+                return true
+            }
+            pthread_cond_wait(changed, mutex)
+        }
+        segment = Segment(decoder: slots[s].decoder)
+        swap(&segment, &slots[s])
+        segment.index = nextFetch
+        segment.error = nil
+        segment.result.reset()
+        do {
+            guard let bytes = try fetch(slot: s) else {
+                segmentCount = nextFetch
+                slots[s] = segment
+                pthread_cond_broadcast(changed)
+                pthread_mutex_unlock(mutex)
+                return false
+            }
+            segment.bytes = bytes
+        } catch {
+            segment.error = error
+            segment.bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            segmentCount = nextFetch + 1
+        }
+        segment.result.endOffset = fetchedBytes
+        nextFetch += 1
+        slotStates[s] = .decoding
+        pthread_mutex_unlock(mutex)
+
+        if segment.error == nil {
+            var decoder = makeDecoder()
+            decodeSegment(segment.bytes, decoder: &decoder, into: &segment.result)
+            segment.decoder = decoder
+        }
+
+        pthread_mutex_lock(mutex)
+        slots[s] = segment
+        slotStates[s] = .ready
+        pthread_cond_broadcast(changed)
+        pthread_mutex_unlock(mutex)
+        return true
+    }
+
+    /// The bytes of the next segment: whole lines, about `segmentSize` of them. Called under
+    /// `mutex`, so segments are cut in order.
+    private func fetch(slot: Int) throws(InputError) -> UnsafeRawBufferPointer? {
+        if let mapping = input.mappedBytes {
+            guard nextStart < mapping.count, let base = mapping.baseAddress else { return nil }
+            let start = nextStart
+            var end = start + segmentSize
+            if end >= mapping.count {
+                end = mapping.count
+            } else if let hit = memchr(base + end - 1, 0x0A, mapping.count - end + 1) {
+                end = UnsafeRawPointer(hit) - base + 1
+            } else {
+                end = mapping.count
+            }
+            nextStart = end
+            fetchedBytes = UInt64(end)
+            return UnsafeRawBufferPointer(rebasing: mapping[start..<end])
+        }
+        var buffer = streamBuffers[slot]
+        defer { streamBuffers[slot] = buffer }
+        var count = 0
+        func append(_ bytes: UnsafeRawBufferPointer) {
+            if count + bytes.count > buffer.count {
+                let grown = UnsafeMutableRawBufferPointer.allocate(
+                    byteCount: max(buffer.count * 2, count + bytes.count), alignment: 16)
+                grown.baseAddress!.copyMemory(from: buffer.baseAddress!, byteCount: count)
+                buffer.deallocate()
+                buffer = grown
+            }
+            if bytes.count > 0 { (buffer.baseAddress! + count).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+            count += bytes.count
+        }
+        append(UnsafeRawBufferPointer(rebasing: carry[0..<carryCount]))
+        carryCount = 0
+        var searchedUpTo = 0
+        var cut: Int?
+        while !streamEnded {
+            if count >= segmentSize {
+                // Cut after the last newline; a line longer than the buffer keeps it growing.
+                var i = count
+                while i > searchedUpTo, buffer[i - 1] != 0x0A { i -= 1 }
+                if i > searchedUpTo {
+                    cut = i
+                    break
+                }
+                searchedUpTo = count
+            }
+            guard let chunk = try input.nextChunk() else {
+                streamEnded = true
+                break
+            }
+            append(chunk)
+        }
+        if let cut, cut < count {
+            let tail = count - cut
+            if tail > carry.count {
+                carry.deallocate()
+                carry = UnsafeMutableRawBufferPointer.allocate(byteCount: tail, alignment: 16)
+            }
+            carry.baseAddress!.copyMemory(from: buffer.baseAddress! + cut, byteCount: tail)
+            carryCount = tail
+            count = cut
+        }
+        guard count > 0 else { return nil }
+        fetchedBytes += UInt64(count)
+        return UnsafeRawBufferPointer(start: buffer.baseAddress, count: count)
+    }
+}
+
+/// A thread's body, passed through `pthread_create`'s context pointer.
+private final class ThreadBody {
+    let run: () -> Void
+    init(_ run: @escaping () -> Void) { self.run = run }
+}
