@@ -24,7 +24,11 @@ let package = Package(
             providers: [.apt(["libpcap-dev"])]
         ),
         // Merge, per-queue state machines, detectors, statistics.
-        .target(name: "ShadowBellAnalysis", dependencies: ["ShadowBellCore", "ShadowBellFormats"]),
+        // The analyzer is one class whose state every event touches: dynamic exclusivity checks
+        // on its stored properties cost a sixth of a text trace's analysis (Docs/Performance.md).
+        .target(
+            name: "ShadowBellAnalysis", dependencies: ["ShadowBellCore", "ShadowBellFormats"],
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
         // Report model and renderers.
         .target(name: "ShadowBellReport", dependencies: ["ShadowBellCore", "ShadowBellAnalysis"]),
         // Seeded discrete-event model of the protocol; writes labelled traces.

@@ -133,10 +133,25 @@ public enum ByteScanning {
     {
         let n = literal.utf8CodeUnitCount
         guard index >= 0, n <= bytes.count - index else { return false }
-        let lit = literal.utf8Start
+        guard n > 0 else { return true }
+        let text = bytes.baseAddress! + index
+        let lit = UnsafeRawPointer(literal.utf8Start)
+        // Eight bytes at a time: literals are event names and field keys of 3–30 bytes.
         var i = 0
+        while i + 8 <= n {
+            if text.loadUnaligned(fromByteOffset: i, as: UInt64.self) != lit.loadUnaligned(fromByteOffset: i, as: UInt64.self) {
+                return false
+            }
+            i += 8
+        }
+        if i + 4 <= n {
+            if text.loadUnaligned(fromByteOffset: i, as: UInt32.self) != lit.loadUnaligned(fromByteOffset: i, as: UInt32.self) {
+                return false
+            }
+            i += 4
+        }
         while i < n {
-            if bytes[index + i] != lit[i] { return false }
+            if text.load(fromByteOffset: i, as: UInt8.self) != lit.load(fromByteOffset: i, as: UInt8.self) { return false }
             i += 1
         }
         return true
@@ -161,6 +176,21 @@ public enum ByteScanning {
         var i = max(from, 0)
         var value: UInt64 = 0
         let start = i
+        // Up to 19 digits cannot overflow: no checks in the common case.
+        while i < bytes.count {
+            let d = bytes[i] &- ASCII.zero
+            if d >= 10 { break }
+            value = value &* 10 &+ UInt64(d)
+            i += 1
+        }
+        if i - start > 19 { return checkedDecimalPrefix(bytes, from: start) }
+        return i > start ? (value, i) : nil
+    }
+
+    @inlinable
+    static func checkedDecimalPrefix(_ bytes: UnsafeRawBufferPointer, from start: Int) -> (UInt64, Int)? {
+        var i = start
+        var value: UInt64 = 0
         while i < bytes.count {
             let d = bytes[i] &- ASCII.zero
             if d >= 10 { break }
@@ -253,9 +283,10 @@ public enum ByteScanning {
         guard n > 0 else { return nil }
         let first = key.utf8Start[0]
         var i = max(from, 0)
-        while i + n <= bytes.count {
-            if bytes[i] == first, hasPrefix(bytes, at: i, key) {
-                if i == 0 || isTokenBoundary(bytes[i - 1]) { return i + n }
+        let last = bytes.count - n
+        while i <= last {
+            if bytes[i] == first, i == 0 || isTokenBoundary(bytes[i - 1]), hasPrefix(bytes, at: i, key) {
+                return i + n
             }
             i += 1
         }

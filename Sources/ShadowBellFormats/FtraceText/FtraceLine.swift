@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 import ShadowBellCore
 
 /// The fixed columns of an ftrace text event line:
@@ -14,13 +19,15 @@ struct FtraceLineHeader {
     @inline(__always)
     static func parse(_ line: UnsafeRawBufferPointer) -> FtraceLineHeader? {
         let n = line.count
+        guard let base = line.baseAddress else { return nil }
         var open = 0
-        while true {
-            while open < n, line[open] != ASCII.openBracket { open += 1 }
-            if open >= n { return nil }
+        while open < n {
+            guard let hit = memchr(base + open, Int32(ASCII.openBracket), n - open) else { return nil }
+            open = UnsafeRawPointer(hit) - base
             if let header = parse(line, cpuColumnAt: open) { return header }
             open += 1
         }
+        return nil
     }
 
     @inline(__always)
