@@ -22,6 +22,8 @@ public final class ClockGroupAnalyzer {
     public private(set) var firstTime: Int64?
     public private(set) var lastTime: Int64 = 0
     public private(set) var eventCount: UInt64 = 0
+    /// Findings reported so far (some are only known at `finish()`).
+    public var findingCount: Int { findings.count }
     /// Clock-alignment uncertainty of the inputs merged here (nil when they share one clock).
     public var alignmentUncertainty: Int64?
     /// Called after each event that touched a queue, with the queue's new state.

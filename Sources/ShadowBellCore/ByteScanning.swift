@@ -96,7 +96,9 @@ public struct ByteScanner {
     /// `0x…` as hex, anything else as decimal (C's `%#x` and `%u` both read back).
     @inlinable
     public mutating func readInteger() -> UInt64? {
-        if ByteScanning.hasPrefix(bytes, at: position, "0x") { return readHex() }
+        if position + 1 < bytes.count, bytes[position] == ASCII.zero, bytes[position + 1] == 0x78 /* x */ {
+            return readHex()
+        }
         return readDecimal()
     }
 
@@ -127,7 +129,7 @@ public struct ByteScanner {
 /// Whole-buffer and prefix parsers. "Prefix" functions return the value and the index just
 /// after the last byte consumed.
 public enum ByteScanning {
-    @inlinable
+    @inlinable @inline(__always)
     public static func hasPrefix(_ bytes: UnsafeRawBufferPointer, at index: Int, _ literal: StaticString)
         -> Bool
     {
@@ -171,7 +173,7 @@ public enum ByteScanning {
         return i
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public static func decimalPrefix(_ bytes: UnsafeRawBufferPointer, from: Int) -> (UInt64, Int)? {
         var i = max(from, 0)
         var value: UInt64 = 0
@@ -205,7 +207,8 @@ public enum ByteScanning {
 
     @inlinable
     public static func hexPrefix(_ bytes: UnsafeRawBufferPointer, from: Int) -> (UInt64, Int)? {
-        guard hasPrefix(bytes, at: from, "0x") || hasPrefix(bytes, at: from, "0X") else { return nil }
+        guard from >= 0, from + 1 < bytes.count, bytes[from] == ASCII.zero, bytes[from + 1] | 0x20 == 0x78 /* x, X */
+        else { return nil }
         return hexDigitsPrefix(bytes, from: from + 2)
     }
 
@@ -225,7 +228,7 @@ public enum ByteScanning {
 
     /// `sec.fraction` with 1–9 fraction digits → nanoseconds; a bare integer → itself.
     /// nil for a dot without fraction digits, more than 9 fraction digits, or Int64 overflow.
-    @inlinable
+    @inlinable @inline(__always)
     public static func timestampPrefix(_ bytes: UnsafeRawBufferPointer, from: Int) -> (Int64, Int)? {
         guard let (whole, afterWhole) = decimalPrefix(bytes, from: from), whole <= UInt64(Int64.max)
         else { return nil }
@@ -275,7 +278,7 @@ public enum ByteScanning {
 
     /// Index of the first byte of the value of the next `key` (separator included in `key`)
     /// at or after `from` that starts a token (start, or after space, comma, `(` or tab).
-    @inlinable
+    @inlinable @inline(__always)
     public static func fieldValueStart(_ bytes: UnsafeRawBufferPointer, key: StaticString, from: Int)
         -> Int?
     {
