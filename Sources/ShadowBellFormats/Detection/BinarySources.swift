@@ -109,9 +109,10 @@ public func openEventSources(path: String, firstIndex: UInt16, options: SourceOp
     let domains = PcapEventSource.originalSources(path: file)
     if domains.count <= 1 {
         return [
-            try PcapEventSource(
-                path: file, index: firstIndex, options: PcapReadOptions(linkTypes: options.binary.pcapLinkTypes),
-                displayPath: input.path)
+            readingAhead(
+                try PcapEventSource(
+                    path: file, index: firstIndex, options: PcapReadOptions(linkTypes: options.binary.pcapLinkTypes),
+                    displayPath: input.path), options)
         ]
     }
     var sources: [any EventSource] = []

@@ -27,10 +27,15 @@ public func openEventSource(path: String, index: UInt16, options: SourceOptions 
     case .consoleLog:
         return ConsoleLogSource(input: input, index: index, options: options)
     case .binary(let format):
-        return try openBinarySource(format, input: input, index: index, options: options)
+        return readingAhead(try openBinarySource(format, input: input, index: index, options: options), options)
     case .unknown(let detail):
         throw .unknownFormat(path: path, detail: detail)
     }
+}
+
+/// A binary source read and decoded on a thread of its own, ahead of the analysis.
+func readingAhead(_ source: any EventSource, _ options: SourceOptions) -> any EventSource {
+    options.decodeThreads > 1 ? ReadAheadSource(source) : source
 }
 
 /// Whether a text input is worth cutting into segments: a pipe (of unknown length), or a

@@ -416,7 +416,7 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
 }
 
 /// A thread's body, passed through `pthread_create`'s context pointer.
-private final class ThreadBody {
+final class ThreadBody {
     let run: () -> Void
     init(_ run: @escaping () -> Void) { self.run = run }
 }

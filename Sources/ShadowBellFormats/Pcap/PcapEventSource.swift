@@ -109,9 +109,10 @@ public final class PcapEventSource: EventSource {
                 break
             }
             packets += 1
-            let location = recordLocation(packet)
+            let end = reader.fileOffset
+            let location = recordLocation(packet, end: end)
             let result = RecordCodec.decode(packet.data, time: packet.timeNanoseconds)
-            lastEnd = reader.fileOffset ?? lastEnd
+            lastEnd = end ?? lastEnd
             switch result {
             case .failure(let reason):
                 guard options.reportsFileDiagnostics else { continue }
@@ -158,8 +159,8 @@ public final class PcapEventSource: EventSource {
         throw InputError.readFailed(path: summary.path, offset: lastEnd, reason: "libpcap: \(error.message)")
     }
 
-    private func recordLocation(_ packet: PcapPacket) -> UInt64 {
-        guard summary.locationUnit == .byteOffset, let end = reader.fileOffset else { return packets }
+    private func recordLocation(_ packet: PcapPacket, end: UInt64?) -> UInt64 {
+        guard summary.locationUnit == .byteOffset, let end else { return packets }
         if !isPcapng { return end &- UInt64(packet.capturedLength) }
         // pcapng: the block ends at `end`; its total length is repeated in its last 4 bytes.
         var raw: UInt32 = 0
@@ -171,16 +172,71 @@ public final class PcapEventSource: EventSource {
     /// The original source indices of the records in `path`, ascending (one pass with libpcap).
     /// A pcap converted from k inputs holds k clock domains, one per original input.
     public static func originalSources(path: String) -> [UInt16] {
+        var seen = SourceSet()
+        if scanClassicPcap(path: path, into: &seen) { return seen.sorted }
         guard let reader = try? PcapReader(path: path) else { return [] }
-        var seen = Set<UInt16>()
         while let packet = try? reader.next() {
-            let bytes = packet.data
+            seen.insert(record: packet.data)
+        }
+        return seen.sorted
+    }
+
+    /// `originalSources` for a classic (not pcapng) pcap file, by walking the memory-mapped
+    /// records instead of a second libpcap pass over the whole file. Stops where libpcap would
+    /// (a cut-short record, or a capture length beyond libpcap's limit). False when the file is
+    /// not a classic pcap or cannot be mapped; then libpcap is used.
+    static func scanClassicPcap(path: String, into seen: inout SourceSet) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size >= 24 else { return false }
+        let size = Int(info.st_size)
+        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else { return false }
+        defer { munmap(base, size) }
+        _ = madvise(base, size, Int32(MADV_SEQUENTIAL))
+        let bytes = UnsafeRawPointer(base)
+        let magic = bytes.loadUnaligned(as: UInt32.self)
+        let swapped: Bool
+        switch magic {
+        case 0xA1B2_C3D4, 0xA1B2_3C4D: swapped = false
+        case 0xD4C3_B2A1, 0x4D3C_B2A1: swapped = true
+        default: return false
+        }
+        @inline(__always) func u32(_ offset: Int) -> UInt32 {
+            let v = bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+            return swapped ? v.byteSwapped : v
+        }
+        var offset = 24
+        while offset + 16 <= size {
+            let captured = Int(u32(offset + 8))
+            guard captured <= 262_144, offset + 16 + captured <= size else { break }
+            seen.insert(record: UnsafeRawBufferPointer(start: bytes + offset + 16, count: captured))
+            offset += 16 + captured
+        }
+        return true
+    }
+
+    /// Original source indices seen, as a bitmap (no hashing per record).
+    struct SourceSet {
+        private var bits = [UInt64](repeating: 0, count: 1024)
+
+        @inline(__always)
+        mutating func insert(record bytes: UnsafeRawBufferPointer) {
             guard bytes.count == RecordCodec.recordLengthV1, bytes[0] == 0x53, bytes[1] == 0x42, bytes[2] == 0x45,
                 bytes[3] == 0x56, bytes[4] == 1
-            else { continue }
-            seen.insert(UInt16(bytes[28]) | UInt16(bytes[29]) << 8)
+            else { return }
+            let source = Int(UInt16(bytes[28]) | UInt16(bytes[29]) << 8)
+            bits[source >> 6] |= 1 << UInt64(source & 63)
         }
-        return seen.sorted()
+
+        var sorted: [UInt16] {
+            var result: [UInt16] = []
+            for (word, value) in bits.enumerated() where value != 0 {
+                for bit in 0..<64 where value & (1 << UInt64(bit)) != 0 { result.append(UInt16(word * 64 + bit)) }
+            }
+            return result
+        }
     }
 
     /// The first valid record of `path` (of `originalSource` when given), without disturbing
