@@ -45,8 +45,11 @@ struct AnalysisFlags: ParsableArguments {
     @Flag(help: "No progress line on standard error (shown only when it is a terminal).")
     var quiet = false
 
+    /// Threads decoding one text input, and its segment size (for tests and benchmarks).
     @Option(help: .hidden)
     var decodeThreads: Int?
+    @Option(help: .hidden)
+    var decodeSegmentSize: Int?
 
     func validate() throws {
         if paths.isEmpty { throw ValidationError("Give at least one trace file, or '-' for standard input.") }
@@ -82,6 +85,7 @@ struct AnalysisFlags: ParsableArguments {
         var sourceOptions = SourceOptions(controller: controller)
         try binaryInputs.apply(to: &sourceOptions)
         if let decodeThreads { sourceOptions.decodeThreads = max(decodeThreads, 1) }
+        if let decodeSegmentSize { sourceOptions.segmentSize = max(decodeSegmentSize, 1) }
         let options = sourceOptions
         let progress = !quiet && ProgressSource.wanted
         var inputs: [AnalysisInput] = []

@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+@testable import shadowbell
+
+/// Decoding one text input on several threads, in line-aligned segments, must give the same
+/// report, byte for byte, as decoding it on one.
+@Suite struct ParallelDecodingTests {
+    /// A multi-MB lab trace from the simulator, with hangs (so there are findings).
+    static let labTrace: String = {
+        let path = temporaryPath("parallel-lab.txt")
+        let status = runCommand([
+            "simulate", "--seed", "3", "--profile", "racing", "--driver-barrier", "off",
+            "--duration-us", "20000", "--output", path,
+        ])
+        precondition(status == 0)
+        return path
+    }()
+
+    static let fieldTraces: (guest: String, qemu: String) = {
+        let guest = temporaryPath("parallel-guest.txt"), qemu = temporaryPath("parallel-qemu.log")
+        let status = runCommand([
+            "simulate", "--seed", "9", "--fault", "no-cq-eventidx", "--duration-us", "20000",
+            "--output", guest, "--qemu-log", qemu,
+        ])
+        precondition(status == 0)
+        return (guest, qemu)
+    }()
+
+    func report(_ paths: [String], threads: Int, segment: Int? = nil) throws -> String {
+        var extra = ["--decode-threads", "\(threads)"]
+        if let segment { extra += ["--decode-segment-size", "\(segment)"] }
+        return try analyzeJSON(paths, extra: extra).text
+    }
+
+    func expectSameReports(_ paths: [String]) throws {
+        let sequential = try report(paths, threads: 1)
+        #expect(sequential.contains("\"findings\""))
+        for (threads, segment) in [(2, nil), (2, 65_536), (3, 4_099), (4, 1)] as [(Int, Int?)] {
+            let parallel = try report(paths, threads: threads, segment: segment)
+            #expect(parallel == sequential, "threads \(threads), segment \(segment.map(String.init) ?? "default")")
+        }
+    }
+
+    @Test func labTraceReportIsIdentical() throws {
+        let size = try FileManager.default.attributesOfItem(atPath: Self.labTrace)[.size] as? Int ?? 0
+        #expect(size > 4 << 20)
+        try expectSameReports([Self.labTrace])
+    }
+
+    @Test func fieldTracesReportIsIdentical() throws {
+        try expectSameReports([Self.fieldTraces.guest, Self.fieldTraces.qemu])
+    }
+
+    /// Lost-events markers right after segment boundaries take the time of an event line in an
+    /// earlier segment; malformed lines keep their line numbers; CRLF and a last line without
+    /// newline are framed the same way.
+    @Test func markersMalformedLinesAndLineEndsAcrossSegments() throws {
+        let lines = try String(contentsOfFile: Self.labTrace, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        var text = ""
+        for (i, line) in lines.prefix(60_000).enumerated() {
+            if i % 997 == 0 { text += "CPU:1 [LOST \(i) EVENTS]\n" }
+            if i % 1_499 == 0 { text += "  kworker-1 [000] .... 1.0: nvme_setup_cmd: nvme0: qid=x\n" }
+            text += line + (i % 5 == 0 ? "\r\n" : "\n")
+        }
+        text += "CPU:0 [LOST 3 EVENTS]"
+        let path = temporaryPath("parallel-damaged.txt")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try expectSameReports([path])
+    }
+
+    /// A QEMU log with untimed (bare) lines: their times come from earlier lines, so segments
+    /// holding them are decoded again in order.
+    @Test func qemuLogWithBareLines() throws {
+        let lines = try String(contentsOfFile: Self.fieldTraces.qemu, encoding: .utf8).split(separator: "\n")
+        var text = ""
+        for (i, line) in lines.prefix(40_000).enumerated() {
+            if i % 700 == 1, let colon = line.firstIndex(of: ":") {
+                text += line[line.index(after: colon)...] + "\n"
+            } else {
+                text += line + "\n"
+            }
+        }
+        let path = temporaryPath("parallel-bare.log")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try expectSameReports([path])
+    }
+
+    /// Standard input is cut into segments as it is read.
+    @Test func standardInputGivesTheFileReport() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: Self.labTrace))
+        let piped = try runProcess(["analyze", "-", "--format", "json", "--decode-segment-size", "100000"], stdin: data)
+        let file = try runProcess(["analyze", Self.labTrace, "--format", "json", "--decode-threads", "1"])
+        #expect(piped.status == file.status)
+        #expect(piped.stdout == file.stdout.replacingOccurrences(of: Self.labTrace, with: "-"))
+    }
+}
