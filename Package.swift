@@ -16,7 +16,11 @@ let package = Package(
         // Value types and byte-level primitives. No Foundation, no C.
         .target(name: "ShadowBellCore"),
         // Input formats: framing, decoding, format detection.
-        .target(name: "ShadowBellFormats", dependencies: ["ShadowBellCore", "CPcap"]),
+        // Readers keep per-record state in classes (libpcap, simple-trace records): no dynamic
+        // exclusivity checks on the hot path (Docs/Performance.md).
+        .target(
+            name: "ShadowBellFormats", dependencies: ["ShadowBellCore", "CPcap"],
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
         // libpcap, for reading pcap/pcapng and writing pcap.
         .systemLibrary(
             name: "CPcap",

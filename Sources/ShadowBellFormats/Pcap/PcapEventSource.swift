@@ -51,6 +51,9 @@ public final class PcapEventSource: EventSource {
     private var finished = false
     /// Packets read so far (all of them, whatever `originalSource` selects).
     private var packets: UInt64 = 0
+    /// Classic pcap with 16-byte record headers: the file offset after the last record, kept
+    /// by arithmetic (`ftell` costs an lseek system call per packet).
+    private var position: UInt64?
 
     /// `displayPath` names the input in diagnostics when `path` is a spooled copy.
     public init(
@@ -85,6 +88,12 @@ public final class PcapEventSource: EventSource {
         if let first = PcapEventSource.firstRecord(path: path, originalSource: options.originalSource) {
             self.summary.clock = first.timeIsOrdinal ? .orderOnly : .timestamps
         }
+        let classicMagics: Set<UInt32> = [0xA1B2_C3D4, 0xA1B2_3C4D, 0xD4C3_B2A1, 0x4D3C_B2A1]
+        if headCount >= 4, classicMagics.contains(UInt32(head[0]) | UInt32(head[1]) << 8 | UInt32(head[2]) << 16 | UInt32(head[3]) << 24),
+            self.summary.locationUnit == .byteOffset
+        {
+            position = lastEnd
+        }
         if isPcapng {
             pcapngBigEndian = headCount >= 12 && head[8] == 0x1A && head[9] == 0x2B
             blockFD = open(path, O_RDONLY)
@@ -109,7 +118,14 @@ public final class PcapEventSource: EventSource {
                 break
             }
             packets += 1
-            let end = reader.fileOffset
+            let end: UInt64?
+            if let p = position, packet.capturedLength == packet.originalLength {
+                end = p + 16 + UInt64(packet.capturedLength)
+            } else {
+                // A record cut to the snapshot length may have been longer on disk: ask libpcap.
+                end = reader.fileOffset
+            }
+            if position != nil { position = end }
             let location = recordLocation(packet, end: end)
             let result = RecordCodec.decode(packet.data, time: packet.timeNanoseconds)
             lastEnd = end ?? lastEnd

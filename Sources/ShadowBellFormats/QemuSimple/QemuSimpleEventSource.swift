@@ -262,45 +262,41 @@ public final class QemuSimpleEventSource: EventSource {
     }
 }
 
-/// A binary min-heap on (time, arrival order): pops events in time order, stable for equal times.
+/// A reorder window on (time, arrival order): pops events in time order, stable for equal times.
 struct ReorderBuffer {
-    private var heap: [(time: Int64, sequence: UInt64, event: Event)] = []
+    /// Sorted by (time, sequence) from `head` on: in-order input (the common case) only appends.
+    private var items: [(time: Int64, sequence: UInt64, event: Event)] = []
+    private var head = 0
 
-    var count: Int { heap.count }
+    var count: Int { items.count - head }
 
-    /// O(log n).
+    /// O(1) for an event not earlier than the latest one; otherwise O(n) (a binary search and
+    /// an insertion into at most the window's events).
     mutating func push(_ event: Event, sequence: UInt64) {
-        heap.append((event.time, sequence, event))
-        var child = heap.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard less(child, parent) else { break }
-            heap.swapAt(child, parent)
-            child = parent
+        if head == items.count {
+            items.removeAll(keepingCapacity: true)
+            head = 0
+        }
+        if let last = items.last, (event.time, sequence) < (last.time, last.sequence) {
+            var lo = head, hi = items.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if (items[mid].time, items[mid].sequence) < (event.time, sequence) { lo = mid + 1 } else { hi = mid }
+            }
+            items.insert((event.time, sequence, event), at: lo)
+        } else {
+            items.append((event.time, sequence, event))
         }
     }
 
-    /// O(log n). The heap must not be empty.
+    /// O(1) amortised. The buffer must not be empty.
     mutating func popMin() -> Event {
-        let top = heap[0].event
-        let last = heap.removeLast()
-        if !heap.isEmpty {
-            heap[0] = last
-            var parent = 0
-            while true {
-                let left = 2 * parent + 1, right = left + 1
-                var smallest = parent
-                if left < heap.count && less(left, smallest) { smallest = left }
-                if right < heap.count && less(right, smallest) { smallest = right }
-                if smallest == parent { break }
-                heap.swapAt(parent, smallest)
-                parent = smallest
-            }
+        let top = items[head].event
+        head += 1
+        if head >= 4096, head * 2 >= items.count {
+            items.removeFirst(head)
+            head = 0
         }
         return top
-    }
-
-    private func less(_ i: Int, _ j: Int) -> Bool {
-        (heap[i].time, heap[i].sequence) < (heap[j].time, heap[j].sequence)
     }
 }
