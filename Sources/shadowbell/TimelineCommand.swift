@@ -65,6 +65,7 @@ struct Timeline: ParsableCommand {
     var output: String?
 
     func validate() throws {
+        try flags.requirePaths("shadowbell timeline SampleTraces/lab/sq-hang.txt --queue sq1")
         if let from, parseScaledDecimal(Substring(from), scale: 1_000_000_000) == nil {
             throw ValidationError("--from expects seconds, e.g. 12.5 (got '\(from)')")
         }
