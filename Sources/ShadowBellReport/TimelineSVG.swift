@@ -129,7 +129,9 @@ public struct TimelineChart {
             s += "<rect class=\"window\" data-start-ns=\"\(w.start)\" data-end-ns=\"\(w.end.map(String.init) ?? "")\" x=\"\(n(x0))\" y=\"\(n(Self.valueTop - 10))\" "
             s += "width=\"\(n(width))\" height=\"\(n(Self.controllerY + 24 - Self.valueTop + 10))\" fill=\"#d62728\" fill-opacity=\"0.10\" stroke=\"#d62728\" stroke-dasharray=\"4 3\">"
             s += "<title>\(esc(w.label))</title></rect>\n"
-            s += "<text x=\"\(n(x0 + 4))\" y=\"\(n(Self.valueTop - 1))\" fill=\"#b22\" font-weight=\"bold\">\(esc(w.label))</text>\n"
+            if x1 - x0 > 80 || w.end == w.start {
+                s += "<text x=\"\(n(x0 + 4))\" y=\"\(n(Self.valueTop - 1))\" fill=\"#b22\" font-weight=\"bold\">\(esc(w.label))</text>\n"
+            }
             if w.end == nil {
                 s += "<path d=\"M\(n(axis.right - 10)) \(n(Self.valueTop + 60)) l10 6 l-10 6\" fill=\"none\" stroke=\"#b22\" stroke-width=\"2\"/>\n"
             }
@@ -311,8 +313,9 @@ public struct TimelineChart {
             label(x0, w.end == w.start ? "finding" : "window opens", row: 1, color: "#b22", force: true)
             if let end = w.end, end != w.start {
                 let x1 = axis.x(atOrAfter: end)
-                label(x1, formatTime(end), row: 0, color: "#b22", force: true)
-                label(x1, "closes (+\(formatSpan(end - w.start)))", row: 1, color: "#b22", force: true)
+                let room = x1 - x0 >= 92
+                label(x1, formatTime(end), row: 0, color: "#b22", force: room)
+                label(x1, "closes (+\(formatSpan(end - w.start)))", row: 1, color: "#b22", force: room)
             }
         }
         if let first = samples.first { label(axis.xs[0], relative(first.time - origin), row: 0) }
@@ -353,3 +356,64 @@ func n(_ v: Double) -> String {
 
 /// Text and attribute escaping for HTML and SVG.
 func esc(_ s: String) -> String { JUnitReport.xml(s) }
+
+/// `shadowbell timeline --format svg`: one chart per queue, stacked in one SVG document, with
+/// the intervals where a mutual-wait window was open shaded.
+public enum TimelineSVGDocument {
+    public struct QueueSamples: Sendable {
+        public var queue: QueueKey
+        public var samples: [StateSample]
+        /// Samples left out past the limit.
+        public var dropped: Int
+
+        public init(queue: QueueKey, samples: [StateSample], dropped: Int) {
+            self.queue = queue
+            self.samples = samples
+            self.dropped = dropped
+        }
+    }
+
+    public static func render(_ queues: [QueueSamples], orderOnly: Bool = false, width: Double = 1100) -> String {
+        let header = 28.0
+        let total = queues.isEmpty ? 60 : Double(queues.count) * (TimelineChart.height + header)
+        var s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        s += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(n(width))\" height=\"\(n(total))\" viewBox=\"0 0 \(n(width)) \(n(total))\" font-family=\"sans-serif\" font-size=\"11\">\n"
+        s += "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n"
+        if queues.isEmpty {
+            s += "<text x=\"20\" y=\"30\">no event matched the selected queues and time range</text>\n"
+        }
+        var y = 0.0
+        for q in queues {
+            var windows: [(start: Int64, end: Int64?, label: String)] = []
+            var open: Int64?
+            for sample in q.samples {
+                if sample.windowOpen, open == nil { open = sample.time }
+                if !sample.windowOpen, let start = open {
+                    windows.append((start, sample.time, "mutual wait"))
+                    open = nil
+                }
+            }
+            if let start = open { windows.append((start, nil, "mutual wait (open at the end of the range)")) }
+            var chart = TimelineChart(samples: q.samples, windows: windows)
+            chart.orderOnly = orderOnly
+            chart.width = width
+            var title = "\(q.queue): \(q.samples.count) event(s)"
+            if q.dropped > 0 { title += ", \(q.dropped) more left out: narrow the range with --from/--to" }
+            s += "<text x=\"12\" y=\"\(n(y + 18))\" font-size=\"14\" font-weight=\"bold\">\(esc(title))</text>\n"
+            let inner = chart.render(id: "queue-\(q.queue.controllerName)-\(q.queue.type.name)\(q.queue.qid)", title: title)
+            // Nest the chart below its title.
+            s += inner.replacingFirst("<svg ", with: "<svg x=\"0\" y=\"\(n(y + header))\" ")
+            y += TimelineChart.height + header
+        }
+        s += "</svg>\n"
+        return s
+    }
+}
+
+extension String {
+    /// Replaces `target` when the string starts with it.
+    func replacingFirst(_ target: String, with replacement: String) -> String {
+        guard hasPrefix(target) else { return self }
+        return replacement + dropFirst(target.count)
+    }
+}
