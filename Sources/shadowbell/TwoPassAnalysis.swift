@@ -33,7 +33,7 @@ struct TwoPassAnalysis {
 }
 
 /// The command line's inputs; nil (after saying why) when one cannot be opened.
-private func openInputs(_ flags: AnalysisFlags) -> [AnalysisInput]? {
+func openInputs(_ flags: AnalysisFlags) -> [AnalysisInput]? {
     do {
         return try flags.inputs()
     } catch {
@@ -43,7 +43,7 @@ private func openInputs(_ flags: AnalysisFlags) -> [AnalysisInput]? {
 }
 
 /// The analysis report of `inputs`; input errors are printed and kept in the report.
-private func firstPass(_ inputs: [AnalysisInput], flags: AnalysisFlags) -> AnalysisReport {
+func firstPass(_ inputs: [AnalysisInput], flags: AnalysisFlags) -> AnalysisReport {
     do {
         return AnalysisReport(result: try AnalysisSession.run(inputs: inputs, options: flags.options))
     } catch {
