@@ -231,6 +231,8 @@ public struct TimelineChart {
             let side = e.kind.side
             let y = side == .driver ? Self.driverY : Self.controllerY
             var label = ""
+            s += "<g class=\"event\" data-time-ns=\"\(e.time)\" data-location=\"\(e.source):\(e.location)\" data-x=\"\(n(x))\">"
+            defer { s += "</g>\n" }
             switch e.kind {
             case .mmioDoorbell:
                 s += "<g class=\"mmio\" data-time-ns=\"\(e.time)\"><title>\(tip)</title>"
