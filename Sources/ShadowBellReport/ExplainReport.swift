@@ -106,11 +106,11 @@ public enum ExplainReport {
     static func opt(_ v: UInt32?) -> String { v.map(String.init) ?? "?" }
 
     static func state(_ s: StateSample) -> String {
-        var parts = ["P=\(opt(s.published))", "S=\(opt(s.controllerSeen))", "EventIdx(controller)=\(opt(s.controllerEventIdx))"]
-        if s.driverEventIdxRead != nil { parts.append("EventIdx(driver read)=\(opt(s.driverEventIdxRead))") }
-        parts.append(s.controllerWaiting ? "controller waiting" : "controller busy")
-        if s.windowOpen { parts.append("MUTUAL WAIT") }
-        return parts.joined(separator: ", ")
+        var text = "P=\(opt(s.published)) S=\(opt(s.controllerSeen)) EventIdx: controller \(opt(s.controllerEventIdx))"
+        if s.driverEventIdxRead != nil { text += ", driver read \(opt(s.driverEventIdxRead))" }
+        text += s.controllerWaiting ? "; controller waiting" : "; controller busy"
+        if s.windowOpen { text += "; MUTUAL WAIT" }
+        return text
     }
 
     /// One event in plain words.
@@ -161,10 +161,13 @@ public enum ExplainReport {
             }
         }
         var out = "\n  The three conditions, with the values at the window start:\n"
-        out += "    1. the driver had published P = \(v("published")) and the controller had last seen S = \(v("controller_seen")): P ≠ S, work is waiting;\n"
-        out += "    2. no MMIO doorbell had been written since the controller last looked at \(f.queue.type.name)\(f.queue.qid) "
-        out += "(the driver's need_event said no: it read EventIdx \(v("driver_eventidx_read")), the controller had written \(v("controller_eventidx")));\n"
-        out += "    3. the controller was waiting for a doorbell: its last look at the queue brought nothing new.\n"
+        let items = [
+            "1. the driver had published P = \(v("published")) and the controller had last seen S = \(v("controller_seen")): P ≠ S, work is waiting;",
+            "2. no MMIO doorbell had been written since the controller last looked at \(f.queue.type.name)\(f.queue.qid) "
+                + "(the driver's need_event said no: it read EventIdx \(v("driver_eventidx_read")), the controller had written \(v("controller_eventidx")));",
+            "3. the controller was waiting for a doorbell: its last look at the queue brought nothing new.",
+        ]
+        for item in items { out += wrap(item, indent: "    ", continuation: "       ", width: 100) }
         out += "  Each side waits for the other; nothing in the protocol wakes either of them.\n"
         return out
     }
