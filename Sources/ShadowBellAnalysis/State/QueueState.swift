@@ -146,6 +146,11 @@ struct OpenWindow: Sendable {
     var cause: String
     var alsoControllerReorder: Bool
     var stuckCommandIDs: [UInt32]
+    /// The oldest unfetched submission when the window opened (inferred windows).
+    var firstSubmission: PendingSubmission?
+    /// Shadow doorbells were configured and the controller had not written this queue's
+    /// EventIdx since: the slot holds whatever the driver left there (zero after a reset).
+    var eventIdxUnwrittenSinceConfig: Bool
 }
 
 /// Per-queue counts (statistics, not findings). Counts cover the whole input.
