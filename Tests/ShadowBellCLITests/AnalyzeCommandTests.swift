@@ -72,7 +72,7 @@ import Testing
         #expect(status == 0)
         let queues = json["queues"] as? [[String: Any]] ?? []
         let sq1 = queues.first { $0["qid"] as? Int == 1 && $0["type"] as? String == "sq" }
-        #expect(sq1?["sub_threshold_windows"] as? Int == 2)
+        #expect(sq1?["sub_threshold_windows"] as? Int == 1)
     }
 
     @Test func goldenJSONForEverySampleTrace() throws {
