@@ -57,12 +57,15 @@ public final class ClockGroupAnalyzer {
     /// The last event time of each input merged here: together they cover time only up to
     /// the earliest of these.
     public private(set) var lastTimeBySource: [UInt16: Int64] = [:]
+    /// The guest's own events (submissions, completions, probes) are part of this analysis.
+    public private(set) var driverEventsSeen = false
 
     public func consume(_ e: Event) {
         eventCount += 1
         if firstTime == nil { firstTime = e.time }
         if e.time > lastTime { lastTime = e.time }
         if lastTimeBySource[e.source].map({ e.time > $0 }) ?? true { lastTimeBySource[e.source] = e.time }
+        if e.kind.side == .driver && e.kind != .guestMessage { driverEventsSeen = true }
         switch e.kind {
         case .driverDoorbellUpdate: driverDoorbellUpdate(e)
         case .driverSubmit: driverSubmit(e)

@@ -21,11 +21,13 @@ extension ClockGroupAnalyzer {
         let valid: Bool
         if q.probeMode {
             valid = q.publishedSinceCreation.contains(v)
-        } else if q.key.type == .sq {
+        } else if q.key.type == .sq, driverEventsSeen, alignmentUncertainty == nil {
+            // Without probes the tail can only be bounded by the submissions, and only when the
+            // guest's events are in the trace on the controller's own clock.
             let distance = RingIndex.distance(from: 0, to: v, entries: q.entries)
             valid = q.submittedSinceCreation >= Int(distance) || q.submittedSinceCreation >= Int(q.entries == 0 ? 0x10000 : q.entries)
         } else {
-            return  // a CQ head without probes cannot be judged
+            return  // a CQ head, or an SQ tail without the guest's submissions, cannot be judged
         }
         guard !valid else { return }
         q.stats.staleShadowReads += 1
