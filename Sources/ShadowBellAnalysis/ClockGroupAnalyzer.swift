@@ -57,12 +57,15 @@ public final class ClockGroupAnalyzer {
     /// The last event time of each input merged here: together they cover time only up to
     /// the earliest of these.
     public private(set) var lastTimeBySource: [UInt16: Int64] = [:]
+    /// The guest's own events (submissions, completions, probes) are part of this analysis.
+    public private(set) var driverEventsSeen = false
 
     public func consume(_ e: Event) {
         eventCount += 1
         if firstTime == nil { firstTime = e.time }
         if e.time > lastTime { lastTime = e.time }
         if lastTimeBySource[e.source].map({ e.time > $0 }) ?? true { lastTimeBySource[e.source] = e.time }
+        if e.kind.side == .driver && e.kind != .guestMessage { driverEventsSeen = true }
         switch e.kind {
         case .driverDoorbellUpdate: driverDoorbellUpdate(e)
         case .driverSubmit: driverSubmit(e)
@@ -105,6 +108,11 @@ public final class ClockGroupAnalyzer {
     private func driverDoorbellUpdate(_ e: Event) {
         let key = e.queue
         withQueue(key, e, evaluate: true) { q in
+            if !q.probeMode, let w = q.window, w.inferred {
+                // The first probe tells what the driver really did: a wait inferred from the
+                // submissions before it is superseded.
+                q.window = nil
+            }
             q.probeMode = true
             q.active = true
             q.stats.driverShadowWrites += 1
@@ -114,6 +122,7 @@ public final class ClockGroupAnalyzer {
             checkDoorbellDecision(&q, e)
             q.published = e.b
             q.driverEventIdxRead = e.c
+            q.notePublishedSinceCreation(e.b)
             if e.b != q.controllerSeen {
                 var p = Publication(
                     value: e.b, old: e.a, eventIdxRead: e.c, at: EventRef(e),
@@ -151,6 +160,7 @@ public final class ClockGroupAnalyzer {
         outstanding[ck] = CommandRecord(submittedAt: EventRef(e), fetched: alreadyFetched)
         withQueue(key, e, evaluate: true) { q in
             q.stats.commandsSubmitted += 1
+            q.submittedSinceCreation += 1
             guard !alreadyFetched else { return }
             q.unfetched += 1
             if q.pendingSubmissions.count < QueueState.publicationLimit {
@@ -184,6 +194,7 @@ public final class ClockGroupAnalyzer {
             q.active = true
             q.stats.controllerShadowReads += 1
             checkRange(&q, e, value: e.a, what: "shadow read")
+            checkStaleShadow(&q, e)
             q.controllerSeen = e.a
             q.mmioSinceLook = false
             q.controllerCaughtUp(to: e.a)
@@ -268,7 +279,9 @@ public final class ClockGroupAnalyzer {
         q.controllerSeen = value
         q.mmioSinceLook = true
         q.controllerWaiting = false
-        q.controllerCaughtUp(to: value)
+        // Publications stay "unseen" until a shadow read returns them: QEMU overwrites the
+        // doorbell's tail with the next shadow read, so a stale read after a doorbell still
+        // loses the published value (and the publication is the evidence of why).
     }
 
     private func controllerFetch(_ e: Event) {
@@ -330,6 +343,7 @@ public final class ClockGroupAnalyzer {
             q.controllerSeen = 0
             q.controllerIndex = 0
             q.stats.resets += 1
+            q.created = EventRef(e)
             if q.key.type == .sq {
                 // A new SQ is empty and its controller waits for the first doorbell.
                 q.controllerWaiting = true
