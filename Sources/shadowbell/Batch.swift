@@ -38,7 +38,9 @@ struct SkippedFile: Equatable {
 /// skipped and listed.
 struct RunPlanner {
     var groupBy: GroupBy?
-    var isDirectory: (String) -> Bool = { path in
+    var isDirectory: (String) -> Bool = RunPlanner.isDirectoryPath
+
+    static func isDirectoryPath(_ path: String) -> Bool {
         var dir: ObjCBool = false
         return FileManager.default.fileExists(atPath: path, isDirectory: &dir) && dir.boolValue
     }
@@ -150,7 +152,8 @@ func readFileList(_ path: String) throws -> [String] {
         text = String(decoding: data, as: UTF8.self)
     } else {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ValidationError("--files-from \(path): cannot read it; give a file with one trace path per line, or - for standard input")
+            printError("error: --files-from \(path): cannot read it; give a file with one trace path per line, or - for standard input")
+            throw ExitCode(2)
         }
         text = String(decoding: data, as: UTF8.self)
     }

@@ -20,6 +20,10 @@ struct TwoPassAnalysis {
             printError("error: \(command) reads its inputs twice and cannot take standard input; save it to a file first, e.g. zstd -dc trace.zst > trace.txt && shadowbell \(command) trace.txt")
             throw ExitCode(2)
         }
+        for path in flags.paths where RunPlanner.isDirectoryPath(path) {
+            printError("error: \(path) is a directory; \(command) draws one run: give its files, e.g. shadowbell \(command) \(path)/* (analyze takes directories)")
+            throw ExitCode(2)
+        }
         guard let inputs = openInputs(flags) else { throw ExitCode(2) }
         let report = firstPass(inputs, flags: flags)
         let chosen = findings ?? Array(report.result.findings.indices.prefix(limit))
