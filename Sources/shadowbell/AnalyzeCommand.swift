@@ -29,9 +29,9 @@ struct Analyze: ParsableCommand {
 
             Examples:
               shadowbell analyze SampleTraces/lab/sq-hang.txt
-              shadowbell analyze guest-ftrace.txt qemu-trace.log --format json --output report.json
+              shadowbell analyze guest.txt qemu.log --format json -o report.json
               shadowbell analyze trace.txt --min-wait 5ms --format junit --output junit.xml
-              shadowbell analyze ci-artifacts/ --format junit --output junit.xml --github-annotations
+              shadowbell analyze runs/ --format junit -o junit.xml --github-annotations
               find runs -name '*.log' | shadowbell analyze --files-from - --format jsonl
               shadowbell analyze runs/ --group-by file --fail-on warning
               zstd -dc big-trace.txt.zst | shadowbell analyze -

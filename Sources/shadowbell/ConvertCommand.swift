@@ -27,7 +27,7 @@ struct Convert: ParsableCommand {
               shadowbell convert trace-4711 --trace-events trace-events-all -o run.pcap
               shadowbell convert guest-ftrace.txt --output guest.pcap --link-type 148
               tshark -X lua_script:Docs/wireshark/shadowbell.lua -r qemu.pcap
-              shadowbell convert guest-ftrace.txt qemu-trace.log --to perfetto-json -o run.json
+              shadowbell convert guest.txt qemu.log --to perfetto-json -o run.json
 
             --to perfetto-json writes the Chrome trace event format, for ui.perfetto.dev and \
             chrome://tracing: the inputs are analysed (and aligned) as `analyze` does; one \

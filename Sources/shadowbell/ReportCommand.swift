@@ -22,8 +22,8 @@ struct Report: ParsableCommand {
 
             Examples:
               shadowbell report SampleTraces/lab/sq-hang.txt --output sq-hang.html
-              shadowbell report guest-ftrace.txt qemu-trace.log -o report.html
-              chromium --headless --screenshot=report.png --window-size=1400,2000 report.html
+              shadowbell report guest.txt qemu.log -o r.html
+              chromium --headless --screenshot=r.png --window-size=1400,2000 r.html
             """)
 
     @OptionGroup var flags: AnalysisFlags
