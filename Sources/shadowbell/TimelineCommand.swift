@@ -43,7 +43,7 @@ struct Timeline: ParsableCommand {
 
             Examples:
               shadowbell timeline SampleTraces/lab/sq-hang.txt --queue sq1
-              shadowbell timeline trace.txt --queue nvme0:cq2 --from 12.5 --to 12.6 --format csv
+              shadowbell timeline trace.txt --queue cq2 --from 12.5 --to 12.6 --format csv
               shadowbell timeline trace.txt --queue sq1 --format svg -o sq1.svg
 
             --format svg draws one chart per queue (P, S, both EventIdx, MMIO doorbells, waits, \
