@@ -223,6 +223,7 @@ public struct TimelineChart {
 
     func lanes(_ axis: EventAxis) -> String {
         var s = "<g class=\"events\">\n"
+        /// The right edge of the last label drawn in each lane.
         var lastLabelX: [EventKind.Side: Double] = [:]
         for (i, sample) in samples.enumerated() {
             let e = sample.event
@@ -259,10 +260,12 @@ public struct TimelineChart {
                 s += "<line class=\"mark\" x1=\"\(n(x))\" x2=\"\(n(x))\" y1=\"\(n(Self.valueTop))\" y2=\"\(n(Self.controllerY + 22))\" stroke=\"#444\" stroke-dasharray=\"2 2\"><title>\(tip)</title></line>\n"
                 label = shortName(e)
             }
-            if !label.isEmpty, x - (lastLabelX[side] ?? -1000) > 46 {
+            // Labels are about 6 px per character; one is left out rather than overlap the last.
+            let half = Double(label.count) * 3.1
+            if !label.isEmpty, x - half > (lastLabelX[side] ?? -1000) + 4 {
                 let ly = side == .driver ? y - 11 : y + 2 - 14
                 s += "<text x=\"\(n(x))\" y=\"\(n(ly))\" text-anchor=\"middle\" fill=\"#333\">\(esc(label))</text>\n"
-                lastLabelX[side] = x
+                lastLabelX[side] = x + half
             }
             if let badge = badges[SourceLocation(source: e.source, unit: .line, value: e.location)]
                 ?? badges[SourceLocation(source: e.source, unit: .byteOffset, value: e.location)]
