@@ -99,7 +99,8 @@ public enum AnalysisSession {
                 while try source.nextBatch(into: &buffer) {
                     for e in buffer { set.consume(e) }
                 }
-                anchors[i] = set
+                // Ordinals are no clock: such an input is analysed on its own.
+                if source.summary.clock == .timestamps { anchors[i] = set }
             } catch {
                 errors.append(error)
             }
@@ -160,9 +161,13 @@ public enum AnalysisSession {
         }
         for i in alive where maps[i] == nil {
             var r = AlignmentReport(input: UInt16(i), method: .none)
-            r.note = anchors[i] == nil
-                ? "not aligned: it can be read only once; give --clock-offset or --same-clock"
-                : "not aligned: no causal pair with the other inputs; analysed on its own clock"
+            if !inputs[i].reopenable {
+                r.note = "not aligned: it can be read only once; give --clock-offset or --same-clock"
+            } else if anchors[i] == nil {
+                r.note = "not aligned: it has no timestamps; analysed on its own, for order only"
+            } else {
+                r.note = "not aligned: no causal pair with the other inputs; analysed on its own clock"
+            }
             reports[i] = r
             notes.append("\(inputs[i].path): \(r.note)")
         }

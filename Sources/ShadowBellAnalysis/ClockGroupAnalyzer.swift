@@ -67,6 +67,13 @@ public final class ClockGroupAnalyzer {
     /// was a tenth of the analyzer's time).
     private var lastTimes: [Int64?] = []
 
+    /// The last event time of input `source`, if it had any event.
+    func lastTime(ofSource source: UInt16) -> Int64? {
+        Int(source) < lastTimes.count ? lastTimes[Int(source)] : nil
+    }
+    /// The guest's own events (submissions, completions, probes) are part of this analysis.
+    public private(set) var driverEventsSeen = false
+
     public func consume(_ e: Event) {
         eventCount += 1
         if firstTime == nil { firstTime = e.time }
@@ -74,6 +81,7 @@ public final class ClockGroupAnalyzer {
         let source = Int(e.source)
         if source >= lastTimes.count { lastTimes += Array(repeating: nil, count: source + 1 - lastTimes.count) }
         if lastTimes[source].map({ e.time > $0 }) ?? true { lastTimes[source] = e.time }
+        if e.kind.side == .driver && e.kind != .guestMessage { driverEventsSeen = true }
         switch e.kind {
         case .driverDoorbellUpdate: driverDoorbellUpdate(e)
         case .driverSubmit: driverSubmit(e)
@@ -128,6 +136,11 @@ public final class ClockGroupAnalyzer {
     private func driverDoorbellUpdate(_ e: Event) {
         let key = e.queue
         withQueue(key, e, evaluate: true) { q in
+            if !q.probeMode, let w = q.window, w.inferred {
+                // The first probe tells what the driver really did: a wait inferred from the
+                // submissions before it is superseded.
+                q.window = nil
+            }
             q.probeMode = true
             q.active = true
             q.stats.driverShadowWrites += 1
@@ -135,8 +148,10 @@ public final class ClockGroupAnalyzer {
             checkRange(&q, e, value: e.b, what: "new")
             checkRange(&q, e, value: e.c, what: "eventidx")
             checkDoorbellDecision(&q, e)
+            checkStaleShadowSeenByDriver(&q, e)
             q.published = e.b
             q.driverEventIdxRead = e.c
+            q.notePublishedSinceCreation(e.b)
             if e.b != q.controllerSeen {
                 var p = Publication(
                     value: e.b, old: e.a, eventIdxRead: e.c, at: EventRef(e),
@@ -174,6 +189,7 @@ public final class ClockGroupAnalyzer {
         outstanding[ck] = CommandRecord(submittedAt: EventRef(e), fetched: alreadyFetched)
         withQueue(key, e, evaluate: true) { q in
             q.stats.commandsSubmitted += 1
+            q.submittedSinceCreation += 1
             guard !alreadyFetched else { return }
             q.unfetched += 1
             if q.pendingSubmissions.count < QueueState.publicationLimit {
@@ -207,6 +223,7 @@ public final class ClockGroupAnalyzer {
             q.active = true
             q.stats.controllerShadowReads += 1
             checkRange(&q, e, value: e.a, what: "shadow read")
+            checkStaleShadow(&q, e)
             q.controllerSeen = e.a
             q.mmioSinceLook = false
             q.controllerCaughtUp(to: e.a)
@@ -291,7 +308,9 @@ public final class ClockGroupAnalyzer {
         q.controllerSeen = value
         q.mmioSinceLook = true
         q.controllerWaiting = false
-        q.controllerCaughtUp(to: value)
+        // Publications stay "unseen" until a shadow read returns them: QEMU overwrites the
+        // doorbell's tail with the next shadow read, so a stale read after a doorbell still
+        // loses the published value (and the publication is the evidence of why).
     }
 
     private func controllerFetch(_ e: Event) {
@@ -353,6 +372,8 @@ public final class ClockGroupAnalyzer {
             q.controllerSeen = 0
             q.controllerIndex = 0
             q.stats.resets += 1
+            q.created = EventRef(e)
+            q.createdBeforeFirstProbe = EventRef(e)
             if q.key.type == .sq {
                 // A new SQ is empty and its controller waits for the first doorbell.
                 q.controllerWaiting = true

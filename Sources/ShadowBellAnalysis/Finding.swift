@@ -105,10 +105,11 @@ public enum FindingKind: String, Sendable, Hashable, CaseIterable {
     case eventIdxRegression = "eventidx-regression"
     case cqEventIdxNotSeen = "cq-eventidx-not-seen"
     case stuckCommand = "stuck-command"
+    case staleShadowAfterReset = "stale-shadow-after-reset"
 
     public var severity: Severity {
         switch self {
-        case .mutualWait, .missedDoorbell, .valueOutOfRange, .stuckCommand: return .error
+        case .mutualWait, .missedDoorbell, .valueOutOfRange, .stuckCommand, .staleShadowAfterReset: return .error
         case .eventIdxRegression: return .warning
         case .needlessDoorbell, .cqEventIdxNotSeen: return .info
         }
@@ -124,6 +125,7 @@ public enum FindingKind: String, Sendable, Hashable, CaseIterable {
         case .eventIdxRegression: return EventIdxRegressionDetector.definition
         case .cqEventIdxNotSeen: return CQEventIdxVisibilityDetector.definition
         case .stuckCommand: return StuckCommandDetector.definition
+        case .staleShadowAfterReset: return StaleShadowDetector.definition
         }
     }
 }

@@ -111,6 +111,7 @@ public enum JSONReport {
             ("eventidx_regressions", .int(Int64(s.eventIdxRegressions))),
             ("queue_resets", .int(Int64(s.resets))),
             ("stuck_commands", .int(Int64(s.stuckCommands))),
+            ("stale_shadow_reads", .int(Int64(s.staleShadowReads))),
         ])
     }
 

@@ -17,7 +17,7 @@ extension ClockGroupAnalyzer {
     func checkStuckCommand(controller: UInt16, qid: UInt16, cmdid: UInt32, record: CommandRecord,
                            completedAt end: EventRef?, status: UInt32?) {
         // A command still outstanding at the end is judged up to the last event of its input.
-        let stop = end?.time ?? lastTimeBySource[record.submittedAt.source] ?? lastTime
+        let stop = end?.time ?? lastTime(ofSource: record.submittedAt.source) ?? lastTime
         let duration = stop - record.submittedAt.time
         guard duration >= options.stuckAfter, clock == .timestamps else { return }
         let key = QueueKey(controller: controller, qid: qid, type: .sq)
