@@ -75,7 +75,8 @@ out = {k: statistics.median([r[k] for r in rows if r[k] is not None]) if any(r[k
 print(json.dumps(out))'
 }
 
-peak_rss_kb() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+# (analyze exits 1 when it reports an error finding: not a failure here)
+peak_rss_kb() { { /usr/bin/time -f %M "$@" 2>&1 >/dev/null || true; } | tail -1; }
 
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GB RAM" >&2
 RESULTS="$WORK/results.jsonl"
@@ -98,9 +99,9 @@ for size in $SIZES; do
         hyperfine -i --warmup 1 --runs "$RUNS" --export-json "$WORK/h.json" "${cmds[@]}" >&2
         rss=$(peak_rss_kb "$SB" analyze "$f" --quiet)
         rss1=$(peak_rss_kb "$SB" analyze "$f" --quiet --decode-threads 1)
-        rss_stdin=$(/usr/bin/time -f %M sh -c "cat $f | $SB analyze - --quiet >/dev/null" 2>&1 | tail -1)
+        rss_stdin=$({ /usr/bin/time -f %M sh -c "cat $f | $SB analyze - --quiet >/dev/null" 2>&1 || true; } | tail -1)
         first=$(median_of 3 "$BB/sbbench" first-finding "$f")
-        allocs=$(LD_PRELOAD="$BB/libMallocCount.so" "$SB" analyze "$f" --quiet 2>&1 >/dev/null | sed -n 's/^malloc-count: \([0-9]*\) allocations.*/\1/p')
+        allocs=$({ LD_PRELOAD="$BB/libMallocCount.so" "$SB" analyze "$f" --quiet 2>&1 >/dev/null || true; } | sed -n 's/^malloc-count: \([0-9]*\) allocations.*/\1/p')
         "$SB" analyze "$f" --format json --quiet > "$WORK/n.json" || true
         "$SB" analyze "$f" --format json --quiet --decode-threads 1 > "$WORK/1.json" || true
         identical=$(cmp -s "$WORK/n.json" "$WORK/1.json" && echo yes || echo NO)
