@@ -181,6 +181,9 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
     private let segmentSize: Int
     private let makeDecoder: () -> Decoder
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    /// Held while cutting the next segment (reading a pipe may block): segments are cut in
+    /// order, while `mutex` stays free for the consumer and the other workers.
+    private let fetching = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var threads: [pthread_t] = []
 
@@ -191,7 +194,7 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
     private var segmentCount: Int?
     private var stopping = false
 
-    // Fetch state, used only under `mutex` (fetching is sequential).
+    // Fetch state, used only under `fetching` (segments are cut in order).
     private var nextStart = 0
     private var streamBuffers: [UnsafeMutableRawBufferPointer]
     private var carry: UnsafeMutableRawBufferPointer
@@ -212,6 +215,7 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
         }
         carry = UnsafeMutableRawBufferPointer.allocate(byteCount: mapped ? 0 : segmentSize, alignment: 16)
         pthread_mutex_init(mutex, nil)
+        pthread_mutex_init(fetching, nil)
         pthread_cond_init(changed, nil)
     }
 
@@ -241,7 +245,9 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
         carry.deallocate()
         pthread_cond_destroy(changed)
         pthread_mutex_destroy(mutex)
+        pthread_mutex_destroy(fetching)
         mutex.deallocate()
+        fetching.deallocate()
         changed.deallocate()
     }
 
@@ -292,45 +298,60 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
     /// Fetches and decodes the next segment; false when there is none (or on stop).
     @discardableResult
     private func decodeNext() -> Bool {
+        pthread_mutex_lock(fetching)
         pthread_mutex_lock(mutex)
         var s = 0
-        var segment: Segment<Decoder>
         while true {
             if stopping || segmentCount != nil {
                 pthread_mutex_unlock(mutex)
+                pthread_mutex_unlock(fetching)
                 return false
             }
             s = nextFetch % slots.count
             if slotStates[s] == .free { break }
             if inline {
                 pthread_mutex_unlock(mutex)
+                pthread_mutex_unlock(fetching)
                 return true
             }
             pthread_cond_wait(changed, mutex)
         }
-        segment = Segment(decoder: slots[s].decoder)
+        var segment = Segment(decoder: slots[s].decoder)
         swap(&segment, &slots[s])
-        segment.index = nextFetch
+        slotStates[s] = .decoding
+        let index = nextFetch
+        pthread_mutex_unlock(mutex)
+
+        // Cut (or read) the segment outside `mutex`; `fetching` keeps the cuts in order.
+        segment.index = index
         segment.error = nil
         segment.result.reset()
+        var ended = false
         do {
-            guard let bytes = try fetch(slot: s) else {
-                segmentCount = nextFetch
-                slots[s] = segment
-                pthread_cond_broadcast(changed)
-                pthread_mutex_unlock(mutex)
-                return false
+            if let bytes = try fetch(slot: s) {
+                segment.bytes = bytes
+            } else {
+                ended = true
             }
-            segment.bytes = bytes
         } catch {
             segment.error = error
             segment.bytes = UnsafeRawBufferPointer(start: nil, count: 0)
-            segmentCount = nextFetch + 1
         }
         segment.result.endOffset = fetchedBytes
-        nextFetch += 1
-        slotStates[s] = .decoding
+
+        pthread_mutex_lock(mutex)
+        if ended {
+            segmentCount = index
+            slots[s] = segment
+            slotStates[s] = .free
+        } else {
+            if segment.error != nil { segmentCount = index + 1 }
+            nextFetch = index + 1
+        }
+        pthread_cond_broadcast(changed)
         pthread_mutex_unlock(mutex)
+        pthread_mutex_unlock(fetching)
+        if ended { return false }
 
         if segment.error == nil {
             var decoder = makeDecoder()
@@ -347,7 +368,7 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
     }
 
     /// The bytes of the next segment: whole lines, about `segmentSize` of them. Called under
-    /// `mutex`, so segments are cut in order.
+    /// `fetching`, so segments are cut in order.
     private func fetch(slot: Int) throws(InputError) -> UnsafeRawBufferPointer? {
         if let mapping = input.mappedBytes {
             guard nextStart < mapping.count, let base = mapping.baseAddress else { return nil }

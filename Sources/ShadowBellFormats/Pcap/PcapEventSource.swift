@@ -224,11 +224,19 @@ public final class PcapEventSource: EventSource {
             return swapped ? v.byteSwapped : v
         }
         var offset = 24
+        var released = 0
+        let window = 16 << 20
         while offset + 16 <= size {
             let captured = Int(u32(offset + 8))
             guard captured <= 262_144, offset + 16 + captured <= size else { break }
             seen.insert(record: UnsafeRawBufferPointer(start: bytes + offset + 16, count: captured))
             offset += 16 + captured
+            // Drop the pages behind the cursor: resident memory stays flat on huge files.
+            if offset - released >= 2 * window {
+                let end = (offset - window) & ~(Int(getpagesize()) - 1)
+                _ = madvise(base + released, end - released, Int32(MADV_DONTNEED))
+                released = end
+            }
         }
         return true
     }
