@@ -35,6 +35,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d "${SHADOWBELL_BENCH_DIR:-/tmp}/shadowbell-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
+touch "$ROOT/Package.swift"  # the dependency by path then picks up new source files
 swift build -c release --package-path "$ROOT" >&2
 swift build -c release --package-path "$ROOT/Benchmarks" >&2
 SB="$ROOT/.build/release/shadowbell"

@@ -17,7 +17,7 @@ public struct SourceOptions: Sendable {
     /// caller's thread. The events and summary are the same either way.
     public var decodeThreads = SourceOptions.defaultDecodeThreads
     /// Bytes per segment when decoding on several threads.
-    public var segmentSize = 4 << 20
+    public var segmentSize = 2 << 20
 
     /// One decoding thread per online CPU, at most 4.
     public static let defaultDecodeThreads: Int = {
