@@ -140,6 +140,7 @@ private struct DriverUpdateInfo {
 private struct QueueTruth {
     var published: UInt32 = 0  // P: the driver's latest shadow store (from store A on)
     var decisionPending = false  // store A done, the EventIdx load B and MMIO decision not yet
+    var publishedSinceCreate = false  // no P before the driver's first publish on a new queue
     var seen: UInt32 = 0  // S
     var mmioSinceLook = false
     var waiting = false
@@ -191,6 +192,7 @@ final class Engine {
     private var curQid: UInt16 = 0
     private var phase = ControllerPhase.sqLoad
     private var controllerDrainedAt: Int64 = 0
+    private var deferredControllerEvents: [SimEvent] = []
 
     private var resetting = false
     private var started = false
@@ -283,6 +285,12 @@ final class Engine {
     }
 
     private func handle(_ e: SimEvent) {
+        // QEMU runs MMIO handlers, AIO completions and timers under the big lock, never in the
+        // middle of a bottom half: while a controller task runs they wait for its end.
+        if controllerBusy && (e.kind == .mmioArrive || e.kind == .serviceDone || e.kind == .coalesceTimer) {
+            deferredControllerEvents.append(e)
+            return
+        }
         switch e.kind {
         case .arrival: arrival(e.qid)
         case .driverKick: driverKick(e.qid)
@@ -446,6 +454,7 @@ final class Engine {
         drivers[qi].storeBufferDrainedAt = visible
         shadow[s].store(value, visibleAt: visible)
         truth[s].published = value
+        truth[s].publishedSinceCreate = true
         truth[s].decisionPending = true
         drivers[qi].updOld = old
         drivers[qi].updStoreNs = t
@@ -705,6 +714,14 @@ final class Engine {
         }
         let exists = type == .sq ? controllerQueues[qi].sqExists : controllerQueues[qi].cqExists
         if exists { truthTaskEnd(q, type, waiting: waiting && !rerun) }
+        if !deferredControllerEvents.isEmpty {
+            var t = now
+            for e in deferredControllerEvents {
+                t += 40
+                schedule(e.kind, at: controllerTime(t), qid: e.qid, flag: e.flag, arg: e.arg, epoch: e.epoch)
+            }
+            deferredControllerEvents.removeAll(keepingCapacity: true)
+        }
         if rerun && exists { enqueueTask(type, q) }
         if controllerFIFORead < controllerFIFO.count {
             schedule(.controllerKick, at: controllerTime(now + 200 + Int64(rng.below(600))),
@@ -878,6 +895,7 @@ final class Engine {
         controllerBusy = false
         controllerFIFO.removeAll()
         controllerFIFORead = 0
+        deferredControllerEvents.removeAll()
         controllerDrainedAt = now
         for qi in 1...queueCount {
             controllerQueues[qi] = ControllerQueue()
@@ -926,8 +944,10 @@ final class Engine {
         let s = slot(q, type)
         truth[s].decisionPending = false
         if info.mmio {
+            // Writing the doorbell ends a wait (condition 2 no longer holds).
             truth[s].mmioSinceLook = true
             truth[s].counts.mmioDoorbells += 1
+            truthClose(q, type, .mmioDoorbell)
         }
         truth[s].driver = info
         truth[s].counts.driverShadowWrites += 1
@@ -986,6 +1006,7 @@ final class Engine {
         let s = slot(q, type)
         truthClose(q, type, .queueDeleted)
         truth[s].published = 0
+        truth[s].publishedSinceCreate = false
         truth[s].decisionPending = false
         truth[s].seen = 0
         truth[s].mmioSinceLook = false
@@ -998,7 +1019,8 @@ final class Engine {
     private func evaluate(_ q: UInt16, _ type: QueueType) {
         let s = slot(q, type)
         let t = truth[s]
-        guard t.openWindow < 0, t.waiting, !t.mmioSinceLook, !t.decisionPending, t.published != t.seen
+        guard t.openWindow < 0, t.waiting, !t.mmioSinceLook, !t.decisionPending, t.publishedSinceCreate,
+            t.published != t.seen
         else { return }
         let d = t.driver
         var story = Interleaving()
@@ -1025,8 +1047,10 @@ final class Engine {
         } else if type == .cq && cfg.faults.noCQEventIdx {
             fault = .noCQEventIdx
         }
+        // The cause follows the evidence of the memory operations, whatever fault also played
+        // a part (that is reported in `fault`).
         var cause = WaitCause.unknown
-        if fault == nil {
+        do {
             if d.loadNs < t.readNs && d.visibleNs > t.readNs {
                 cause = .driverReorder
             } else if let cs = t.eventIdxStoreNs, let cv = t.eventIdxVisibleNs,
