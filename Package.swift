@@ -37,6 +37,10 @@ let package = Package(
         .testTarget(name: "ShadowBellAnalysisTests", dependencies: ["ShadowBellAnalysis"]),
         .testTarget(name: "ShadowBellReportTests", dependencies: ["ShadowBellReport"]),
         .testTarget(name: "ShadowBellSimulatorTests", dependencies: ["ShadowBellSimulator"]),
+        // The analyzer checked against the simulator's ground truth.
+        .testTarget(
+            name: "ShadowBellCrossCheckTests",
+            dependencies: ["ShadowBellSimulator", "ShadowBellAnalysis", "ShadowBellFormats", "ShadowBellReport"]),
         .testTarget(
             name: "ShadowBellCLITests",
             dependencies: ["shadowbell", "ShadowBellReport"]

@@ -1,0 +1,182 @@
+import Foundation
+import ShadowBellAnalysis
+import ShadowBellCore
+import ShadowBellFormats
+import ShadowBellReport
+import ShadowBellSimulator
+import Testing
+
+/// `shadowbell analyze` on simulated lab traces must report exactly the model's truth:
+/// every mutual-wait window (recall and precision 1.0) with the same start, end (tolerance 0 ns:
+/// the trace lines carry the model's own nanoseconds), resolution and cause; every injected
+/// fault as its finding; the contract's exit status.
+@Suite struct SweepTests {
+    static let cases = 120
+
+    /// Case `i` turns every knob: workload profile, both barriers, event names, queue and CQ
+    /// sizes, bursts, iodepth, coalescing and each injected fault.
+    static func config(_ i: Int) -> SimulationConfig {
+        let seed = UInt64(1000 + i)
+        var c: SimulationConfig
+        switch i % 3 {
+        case 0: c = .racing(seed: seed)
+        case 1: c = .cqPressure(seed: seed)
+        default:
+            c = SimulationConfig(seed: seed)
+            c.workload.burst = 1 + i % 6
+            c.workload.iodepth = 8 + i % 40
+            c.workload.coalesceCount = 1 + i % 4
+        }
+        (c.driverBarrier, c.controllerBarrier) = [(true, true), (false, true), (true, false), (false, false)][(i / 3) % 4]
+        c.names = i % 5 == 0 ? .qemu72 : .qemu8
+        if i % 9 == 4 { c.sqEntries = 16; c.cqEntries = 16 }
+        if i % 10 == 7 { c.queues = 3 }
+        c.durationNs = 1_200_000
+        c.timeoutDivisor = 75_000  // 400 µs
+        c.faultAtNs = 150_000
+        c.faults.driverSkipsMMIO = i % 7 == 0 || i % 17 == 0
+        c.faults.valueOutOfRange = i % 11 == 0
+        c.faults.noCQEventIdx = i % 13 == 0
+        c.faults.staleBuffersAtReset = i % 17 == 0
+        return c
+    }
+
+    struct Key: Hashable, CustomStringConvertible {
+        var qid: UInt16
+        var type: QueueType
+        var start: Int64
+        var description: String { "\(type.name)\(qid)@\(start)" }
+    }
+
+    static func analyze(_ path: String, minWait: Int64) throws -> AnalysisReport {
+        let source = try openEventSource(path: path, index: 0)
+        var options = AnalysisOptions()
+        options.minWait = minWait
+        options.findingsPerQueueLimit = 100_000
+        return AnalysisReport(result: try AnalysisSession.run(sources: [source], options: options))
+    }
+
+    @Test func analyzerReportsExactlyTheTruth() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("shadowbell-sweep-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+
+        var truthCount = 0, found = 0
+        var missed: [String] = []
+        var unexplainedExtra: [String] = []
+        var inferredExtraBeforeFirstProbe: [String] = []
+        var endMismatch: [String] = []
+        var causeMismatch: [String] = []
+        var causeMismatchAfterMMIO: [String] = []
+        var faultMissing: [String] = []
+        var staleMissing: [String] = []
+        var exitMismatch: [String] = []
+        var hangCases = 0, healthyCases = 0
+
+        for i in 0..<Self.cases {
+            let c = Self.config(i)
+            let path = dir.appendingPathComponent("case\(i).txt").path
+            let truth = try Simulator.writeLabTrace(c, to: path)
+            let report = try Self.analyze(path, minWait: 0)
+            if truth.windows.isEmpty { healthyCases += 1 } else { hangCases += 1 }
+
+            let firstProbe = Self.firstProbeTimes(path)
+            var expected: [Key: MutualWaitWindow] = [:]
+            for w in truth.windows { expected[Key(qid: w.queue.qid, type: w.queue.type, start: w.startNs)] = w }
+            var reported: [Key: Finding] = [:]
+            for f in report.result.findings where f.kind == .mutualWait {
+                reported[Key(qid: f.queue.qid, type: f.queue.type, start: f.start)] = f
+            }
+            truthCount += expected.count
+            for (k, w) in expected {
+                guard let f = reported[k] else {
+                    missed.append("case \(i) \(k) \(w.resolution.rawValue) \(w.cause.rawValue)")
+                    continue
+                }
+                found += 1
+                if f.end != w.endNs || f.resolution != w.resolution.rawValue {
+                    endMismatch.append("case \(i) \(k): truth \(w.endNs.map(String.init) ?? "nil") \(w.resolution.rawValue), analyzer \(f.end.map(String.init) ?? "nil") \(f.resolution ?? "-")")
+                }
+                if f.cause != w.cause.rawValue {
+                    let line = "case \(i) \(k): truth \(w.cause.rawValue), analyzer \(f.cause ?? "-")"
+                    if w.interleaving.driverRangMMIO && w.cause == .driverReorder && f.cause == "unknown" {
+                        causeMismatchAfterMMIO.append(line)
+                    } else {
+                        causeMismatch.append(line)
+                    }
+                }
+            }
+            for (k, f) in reported where expected[k] == nil {
+                let line = "case \(i) \(k) \(f.resolution ?? "-") inferred=\(f.inferred)"
+                if f.inferred, let first = firstProbe["\(k.type.name)\(k.qid)"], k.start < first {
+                    inferredExtraBeforeFirstProbe.append(line)
+                } else {
+                    unexplainedExtra.append(line)
+                }
+            }
+            let kinds = Set(report.result.findings.map(\.kind.rawValue))
+            for fault in Set(truth.faults.map(\.kind)) where !kinds.contains(fault.expectedFinding) {
+                if fault == .staleBuffersAtReset {
+                    staleMissing.append("case \(i)")
+                } else {
+                    faultMissing.append("case \(i): \(fault.rawValue) → no \(fault.expectedFinding)")
+                }
+            }
+
+            // The exit status with the default 1 ms threshold, where the truth decides it clearly.
+            if i % 3 == 0 && !c.faults.staleBuffersAtReset {
+                let minWait: Int64 = 1_000_000
+                let durations = truth.windows.map { ($0.endNs ?? truth.traceEndNs) - $0.startNs }
+                let ambiguous = durations.contains { abs($0 - minWait) < 100_000 }
+                if !ambiguous {
+                    let errorFault = truth.faults.contains { $0.kind == .driverSkippedMMIO || $0.kind == .valueOutOfRange }
+                    let want: Int32 = durations.contains { $0 >= minWait } || errorFault ? 1 : 0
+                    let got = try Self.analyze(path, minWait: minWait).exitStatus
+                    if got != want { exitMismatch.append("case \(i): exit \(got), expected \(want)") }
+                }
+            }
+            try? FileManager.default.removeItem(atPath: path)
+        }
+
+        let recall = truthCount == 0 ? 1.0 : Double(found) / Double(truthCount)
+        let precision = Double(found) / Double(max(1, found + unexplainedExtra.count + inferredExtraBeforeFirstProbe.count))
+        #expect(hangCases >= 40 && healthyCases >= 20, "the sweep must cover both hangs and healthy runs")
+        #expect(truthCount >= 100)
+        #expect(missed.isEmpty, "recall \(recall): \(missed.prefix(10))")
+        #expect(unexplainedExtra.isEmpty, "precision \(precision): \(unexplainedExtra.prefix(10))")
+        #expect(endMismatch.isEmpty, "\(endMismatch.prefix(10))")
+        #expect(causeMismatch.isEmpty, "\(causeMismatch.prefix(10))")
+        #expect(faultMissing.isEmpty, "\(faultMissing.prefix(10))")
+        #expect(exitMismatch.isEmpty, "\(exitMismatch.prefix(10))")
+
+        withKnownIssue("analyzer: in a lab trace, commands submitted before a queue's first driver probe open inferred waits that the probes later contradict") {
+            #expect(inferredExtraBeforeFirstProbe.isEmpty, "\(inferredExtraBeforeFirstProbe.count): \(inferredExtraBeforeFirstProbe.prefix(5))")
+        }
+        withKnownIssue("analyzer: no cause for a wait whose publication rang MMIO while the controller read the old value (findings.md: the read stamped after the publish is driver-reorder)") {
+            #expect(causeMismatchAfterMMIO.isEmpty, "\(causeMismatchAfterMMIO.count): \(causeMismatchAfterMMIO.prefix(5))")
+        }
+        withKnownIssue("analyzer: no stale-shadow-after-reset detector yet") {
+            #expect(staleMissing.isEmpty, "\(staleMissing)")
+        }
+    }
+
+    /// The first `nvme_dbbuf_sq/cq` probe per queue (`sq1`, `cq2`, …), in nanoseconds.
+    static func firstProbeTimes(_ path: String) -> [String: Int64] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [:] }
+        var out: [String: Int64] = [:]
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            guard let r = line.range(of: ": nvme_dbbuf_") else { continue }
+            let type = line[r.upperBound...].prefix(2)
+            guard let q = line.range(of: "qid="), let comma = line[q.upperBound...].firstIndex(of: ",") else { continue }
+            let key = "\(type)\(line[q.upperBound..<comma])"
+            if out[key] != nil { continue }
+            let head = line[..<r.lowerBound]
+            guard let stamp = head.split(separator: " ").last else { continue }
+            let parts = stamp.split(separator: ".")
+            if parts.count == 2, let s = Int64(parts[0]), let ns = Int64(parts[1]) {
+                out[key] = s * 1_000_000_000 + ns
+            }
+        }
+        return out
+    }
+}
