@@ -10,7 +10,7 @@ import ShadowBellCore
 @inline(__always) private func controllerTime(_ t: Int64) -> Int64 { t | 1 }
 
 private enum EventKind: UInt8 {
-    case arrival, driverKick, driverStore, driverLoad, driverResume, irqDeliver
+    case arrival, driverKick, driverConsumeStep, driverStore, driverLoad, driverResume, irqDeliver
     case mmioArrive, controllerKick, controllerStep, serviceDone, coalesceTimer
     case timeoutCheck, adminStep, adminApply
 }
@@ -98,6 +98,7 @@ private struct DriverQueue {
     var updStoreNs: Int64 = 0
     var updVisibleNs: Int64 = 0
     var updOldStale = false
+    var consumed = 0
 }
 
 private enum ControllerPhase: UInt8 { case sqLoad, sqFetch, sqStore, cqStore, cqLoad }
@@ -294,6 +295,8 @@ final class Engine {
         switch e.kind {
         case .arrival: arrival(e.qid)
         case .driverKick: driverKick(e.qid)
+        case .driverConsumeStep:
+            if e.epoch == driverEpoch { consumeStep(e.qid) }
         case .driverStore:
             if e.epoch == driverEpoch { driverStore(e.qid) }
         case .driverLoad:
@@ -391,48 +394,55 @@ final class Engine {
         startUpdate(q, .sq, value: drivers[qi].sqTail, at: driverTime(t))
     }
 
+    /// The interrupt handler: like `nvme_poll_cq`, it handles CQEs one by one for as long as
+    /// new ones appear (including those the controller posts meanwhile), then publishes the CQ
+    /// head once.
     private func consume(_ q: UInt16) {
         let qi = Int(q)
         drivers[qi].wantConsume = false
         drivers[qi].busy = true
-        var t = now
-        if cfg.noise { emit(TraceRecord(.irqEntry, t, qid: q, cpu: q)) }
-        t += 150
-        var found = 0
-        while controllerQueues[qi].postedRead < controllerQueues[qi].posted.count {
-            let entry = controllerQueues[qi].posted[controllerQueues[qi].postedRead]
-            controllerQueues[qi].postedRead += 1
-            found += 1
-            let cmd = drivers[qi].commands[Int(entry.tag)]
-            emit(TraceRecord(.nvmeSQ, t, qid: q, cpu: q, a: entry.sqHead, b: drivers[qi].sqTail))
-            emit(TraceRecord(.completeRq, t + 40, qid: q, cpu: q, a: UInt32(cmd.cmdid)))
-            if cfg.noise {
-                emit(TraceRecord(.blockComplete, t + 80, qid: q, cpu: q, a: cmd.slba,
-                                 b: UInt32(cmd.len) + 1, c: cmd.opcode == 1 ? 1 : 0))
-            }
-            drivers[qi].commands[Int(entry.tag)].state = .free
-            drivers[qi].freeTags.append(entry.tag)
-            drivers[qi].outstanding -= 1
-            result.commandsCompleted += 1
-            if drivers[qi].owed > 0 {
-                drivers[qi].owed -= 1
-                drivers[qi].wantSubmit += 1
-            }
-            let h = drivers[qi].cqHead
-            drivers[qi].cqHead = h + 1 == cqEntries ? 0 : h + 1
-            t += max(80, draw(cfg.timing.driverCompletionCost))
-        }
-        if controllerQueues[qi].postedRead == controllerQueues[qi].posted.count {
+        drivers[qi].consumed = 0
+        if cfg.noise { emit(TraceRecord(.irqEntry, now, qid: q, cpu: q)) }
+        schedule(.driverConsumeStep, at: driverTime(now + 150), qid: q, epoch: driverEpoch)
+    }
+
+    private func consumeStep(_ q: UInt16) {
+        let qi = Int(q)
+        let t = now
+        guard controllerQueues[qi].postedRead < controllerQueues[qi].posted.count else {
             controllerQueues[qi].posted.removeAll(keepingCapacity: true)
             controllerQueues[qi].postedRead = 0
-        }
-        if found == 0 {
-            if cfg.noise { emit(TraceRecord(.irqExit, t, qid: q, cpu: q)) }
-            drivers[qi].busy = false
-            schedule(.driverKick, at: driverTime(t + 100), qid: q)
+            if drivers[qi].consumed == 0 {
+                if cfg.noise { emit(TraceRecord(.irqExit, t, qid: q, cpu: q)) }
+                drivers[qi].busy = false
+                schedule(.driverKick, at: driverTime(t + 100), qid: q)
+            } else {
+                startUpdate(q, .cq, value: drivers[qi].cqHead, at: t)
+            }
             return
         }
-        startUpdate(q, .cq, value: drivers[qi].cqHead, at: driverTime(t))
+        let entry = controllerQueues[qi].posted[controllerQueues[qi].postedRead]
+        controllerQueues[qi].postedRead += 1
+        drivers[qi].consumed += 1
+        let cmd = drivers[qi].commands[Int(entry.tag)]
+        emit(TraceRecord(.nvmeSQ, t, qid: q, cpu: q, a: entry.sqHead, b: drivers[qi].sqTail))
+        emit(TraceRecord(.completeRq, t + 40, qid: q, cpu: q, a: UInt32(cmd.cmdid)))
+        if cfg.noise {
+            emit(TraceRecord(.blockComplete, t + 80, qid: q, cpu: q, a: cmd.slba,
+                             b: UInt32(cmd.len) + 1, c: cmd.opcode == 1 ? 1 : 0))
+        }
+        drivers[qi].commands[Int(entry.tag)].state = .free
+        drivers[qi].freeTags.append(entry.tag)
+        drivers[qi].outstanding -= 1
+        result.commandsCompleted += 1
+        if drivers[qi].owed > 0 {
+            drivers[qi].owed -= 1
+            drivers[qi].wantSubmit += 1
+        }
+        let h = drivers[qi].cqHead
+        drivers[qi].cqHead = h + 1 == cqEntries ? 0 : h + 1
+        schedule(.driverConsumeStep, at: driverTime(t + max(120, draw(cfg.timing.driverCompletionCost))),
+                 qid: q, epoch: driverEpoch)
     }
 
     /// `nvme_dbbuf_update_and_check_event` at `t`: store A, then load B and the MMIO decision.

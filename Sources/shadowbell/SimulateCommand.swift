@@ -112,6 +112,9 @@ struct Simulate: ParsableCommand {
     @Option(help: "Controller store-buffer drain delay in ns (same syntax as --driver-drain).")
     var controllerDrain: String?
 
+    @Option(help: "Interrupt raised → handler running, in ns (same syntax as --driver-drain).")
+    var interruptLatency: String?
+
     @Option(help: "Divide Linux's 30 s I/O timeout by this, so timeout → abort → reset fits a small trace.")
     var timeoutDivisor: Int64?
 
@@ -157,6 +160,9 @@ struct Simulate: ParsableCommand {
         if let coalesceTimeUs { c.workload.coalesceTimeNs = coalesceTimeUs * 1_000 }
         if let driverDrain { c.timing.driverDrain = try distribution(driverDrain, "--driver-drain") }
         if let controllerDrain { c.timing.controllerDrain = try distribution(controllerDrain, "--controller-drain") }
+        if let interruptLatency {
+            c.timing.interruptLatency = try distribution(interruptLatency, "--interrupt-latency")
+        }
         if let timeoutDivisor { c.timeoutDivisor = timeoutDivisor }
         for f in fault {
             switch f {
