@@ -16,11 +16,10 @@ public enum Explainer {
         return out
     }
 
+    /// `152.000143465 s`, as the trace prints it.
     static func time(_ ns: Int64) -> String {
-        let us = ns / 1_000
         let frac = String(ns % 1_000_000_000)
         return "\(ns / 1_000_000_000).\(String(repeating: "0", count: 9 - frac.count))\(frac) s"
-            + (us == 0 ? "" : "")
     }
 
     static func explain(_ w: MutualWaitWindow, number: Int, result r: SimulationResult) -> String {
