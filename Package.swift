@@ -16,7 +16,13 @@ let package = Package(
         // Value types and byte-level primitives. No Foundation, no C.
         .target(name: "ShadowBellCore"),
         // Input formats: framing, decoding, format detection.
-        .target(name: "ShadowBellFormats", dependencies: ["ShadowBellCore"]),
+        .target(name: "ShadowBellFormats", dependencies: ["ShadowBellCore", "CPcap"]),
+        // libpcap, for reading pcap/pcapng and writing pcap.
+        .systemLibrary(
+            name: "CPcap",
+            pkgConfig: "libpcap",
+            providers: [.apt(["libpcap-dev"])]
+        ),
         // Merge, per-queue state machines, detectors, statistics.
         .target(name: "ShadowBellAnalysis", dependencies: ["ShadowBellCore", "ShadowBellFormats"]),
         // Report model and renderers.
@@ -34,7 +40,7 @@ let package = Package(
         .testTarget(name: "ShadowBellCoreTests", dependencies: ["ShadowBellCore"]),
         .testTarget(
             name: "ShadowBellFormatsTests", dependencies: ["ShadowBellFormats"], exclude: ["Fixtures"]),
-        .testTarget(name: "ShadowBellAnalysisTests", dependencies: ["ShadowBellAnalysis"]),
+        .testTarget(name: "ShadowBellAnalysisTests", dependencies: ["ShadowBellAnalysis", "ShadowBellSimulator"]),
         .testTarget(name: "ShadowBellReportTests", dependencies: ["ShadowBellReport"]),
         .testTarget(name: "ShadowBellSimulatorTests", dependencies: ["ShadowBellSimulator"]),
         // The analyzer checked against the simulator's ground truth.

@@ -4,6 +4,12 @@ import ShadowBellCore
 public struct AnalysisOptions: Sendable {
     /// Mutual-wait windows shorter than this are counted, not reported (`--min-wait`, 1 ms).
     public var minWait: Int64 = 1_000_000
+    /// Inferred windows (no driver probes) that end by themselves (a doorbell, a controller
+    /// read) must last this long to be reported: without probes the trace only bounds the
+    /// latency between a guest submission and its doorbell, which under emulation reaches
+    /// milliseconds (`--inferred-min-wait`, 100 ms). Windows ended by a reset, a queue deletion,
+    /// cancelled commands or the end of the trace use `minWait`.
+    public var inferredMinWait: Int64 = 100_000_000
     /// A driver publication this close to the end of a controller burst on the same queue
     /// counts as race exposure (`--race-window`, 50 µs).
     public var raceWindow: Int64 = 50_000
@@ -15,6 +21,11 @@ public struct AnalysisOptions: Sendable {
     public var findingsPerQueueLimit: Int = 20
     /// Treat all inputs as one clock domain (e.g. several files cut from one trace).
     public var sameClock: Bool = false
+    /// Nanoseconds to add to an input's times (by input index) to put them on the first
+    /// input's clock, instead of estimating it (`--clock-offset FILE=SECONDS`).
+    public var clockOffsets: [Int: Int64] = [:]
+    /// Commands outstanding longer than this are `stuck-command` findings (`--stuck-after`, 5 s).
+    public var stuckAfter: Int64 = 5_000_000_000
 
     public init() {}
 }

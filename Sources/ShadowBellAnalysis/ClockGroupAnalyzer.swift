@@ -11,6 +11,9 @@ public final class ClockGroupAnalyzer {
     var queueIndex: [QueueKey: Int] = [:]
     var queues: [QueueState] = []
     var outstanding: [UInt64: CommandRecord] = [:]
+    var earlyFetches: [UInt64: Int64] = [:]
+    /// Recent guest kernel timeout messages, per (controller, qid), oldest first (bounded).
+    var guestTimeouts: [UInt32: [GuestTimeout]] = [:]
     var dbbufEnabled: Set<UInt16> = []
     var dataLossTimes: [Int64] = []
     var findings: [Finding] = []
@@ -19,12 +22,15 @@ public final class ClockGroupAnalyzer {
     public private(set) var firstTime: Int64?
     public private(set) var lastTime: Int64 = 0
     public private(set) var eventCount: UInt64 = 0
+    /// Clock-alignment uncertainty of the inputs merged here (nil when they share one clock).
+    public var alignmentUncertainty: Int64?
     /// Called after each event that touched a queue, with the queue's new state.
     public var observer: ((Event, QueueState) -> Void)?
 
     struct CommandRecord {
         var submittedAt: EventRef
         var fetched: Bool
+        var fetchedAt: Int64?
     }
 
     struct SuppressionKey: Hashable {
@@ -48,10 +54,18 @@ public final class ClockGroupAnalyzer {
 
     // MARK: feeding
 
+    /// The last event time of each input merged here: together they cover time only up to
+    /// the earliest of these.
+    public private(set) var lastTimeBySource: [UInt16: Int64] = [:]
+    /// The guest's own events (submissions, completions, probes) are part of this analysis.
+    public private(set) var driverEventsSeen = false
+
     public func consume(_ e: Event) {
         eventCount += 1
         if firstTime == nil { firstTime = e.time }
         if e.time > lastTime { lastTime = e.time }
+        if lastTimeBySource[e.source].map({ e.time > $0 }) ?? true { lastTimeBySource[e.source] = e.time }
+        if e.kind.side == .driver && e.kind != .guestMessage { driverEventsSeen = true }
         switch e.kind {
         case .driverDoorbellUpdate: driverDoorbellUpdate(e)
         case .driverSubmit: driverSubmit(e)
@@ -67,6 +81,7 @@ public final class ClockGroupAnalyzer {
         case .dbbufConfig: dbbufConfig(e)
         case .controllerReset: controllerReset(e)
         case .dataLoss: dataLossTimes.append(e.time)
+        case .guestMessage: guestMessage(e)
         case .controllerEnable, .interrupt, .registerWrite: break
         }
     }
@@ -93,6 +108,11 @@ public final class ClockGroupAnalyzer {
     private func driverDoorbellUpdate(_ e: Event) {
         let key = e.queue
         withQueue(key, e, evaluate: true) { q in
+            if !q.probeMode, let w = q.window, w.inferred {
+                // The first probe tells what the driver really did: a wait inferred from the
+                // submissions before it is superseded.
+                q.window = nil
+            }
             q.probeMode = true
             q.active = true
             q.stats.driverShadowWrites += 1
@@ -102,6 +122,7 @@ public final class ClockGroupAnalyzer {
             checkDoorbellDecision(&q, e)
             q.published = e.b
             q.driverEventIdxRead = e.c
+            q.notePublishedSinceCreation(e.b)
             if e.b != q.controllerSeen {
                 var p = Publication(
                     value: e.b, old: e.a, eventIdxRead: e.c, at: EventRef(e),
@@ -127,9 +148,20 @@ public final class ClockGroupAnalyzer {
             let created = QueueKey(controller: e.controller, qid: UInt16(truncatingIfNeeded: e.b), type: e.queueType)
             queues[index(of: created)].entries = e.c + 1
         }
-        outstanding[commandKey(e.controller, e.qid, e.a)] = CommandRecord(submittedAt: EventRef(e), fetched: false)
+        let ck = commandKey(e.controller, e.qid, e.a)
+        // On aligned clocks a fetch can appear just before its submission (within the
+        // alignment uncertainty): pair them instead of counting the command as unfetched.
+        var alreadyFetched = false
+        if let tolerance = earlyFetchTolerance, let fetchedAt = earlyFetches.removeValue(forKey: ck),
+            e.time - fetchedAt <= tolerance
+        {
+            alreadyFetched = true
+        }
+        outstanding[ck] = CommandRecord(submittedAt: EventRef(e), fetched: alreadyFetched)
         withQueue(key, e, evaluate: true) { q in
             q.stats.commandsSubmitted += 1
+            q.submittedSinceCreation += 1
+            guard !alreadyFetched else { return }
             q.unfetched += 1
             if q.pendingSubmissions.count < QueueState.publicationLimit {
                 q.pendingSubmissions.append(PendingSubmission(cmdid: e.a, at: EventRef(e)))
@@ -141,6 +173,10 @@ public final class ClockGroupAnalyzer {
     private func driverComplete(_ e: Event) {
         let ck = commandKey(e.controller, e.qid, e.a)
         let record = outstanding.removeValue(forKey: ck)
+        if let record {
+            checkStuckCommand(controller: e.controller, qid: e.qid, cmdid: e.a, record: record,
+                              completedAt: EventRef(e), status: e.b)
+        }
         withQueue(e.queue(.sq), e, evaluate: true) { q in
             q.stats.commandsCompleted += 1
             if let record, !record.fetched {
@@ -158,6 +194,7 @@ public final class ClockGroupAnalyzer {
             q.active = true
             q.stats.controllerShadowReads += 1
             checkRange(&q, e, value: e.a, what: "shadow read")
+            checkStaleShadow(&q, e)
             q.controllerSeen = e.a
             q.mmioSinceLook = false
             q.controllerCaughtUp(to: e.a)
@@ -242,12 +279,18 @@ public final class ClockGroupAnalyzer {
         q.controllerSeen = value
         q.mmioSinceLook = true
         q.controllerWaiting = false
-        q.controllerCaughtUp(to: value)
+        // Publications stay "unseen" until a shadow read returns them: QEMU overwrites the
+        // doorbell's tail with the next shadow read, so a stale read after a doorbell still
+        // loses the published value (and the publication is the evidence of why).
     }
 
     private func controllerFetch(_ e: Event) {
+        if earlyFetchTolerance != nil, e.qid != 0, outstanding[commandKey(e.controller, e.qid, e.a)].map({ !$0.fetched }) != true {
+            rememberEarlyFetch(commandKey(e.controller, e.qid, e.a), at: e.time)
+        }
         if var record = outstanding[commandKey(e.controller, e.qid, e.a)], !record.fetched {
             record.fetched = true
+            record.fetchedAt = e.time
             outstanding[commandKey(e.controller, e.qid, e.a)] = record
             let i = index(of: e.queue(.sq))
             queues[i].unfetched = max(0, queues[i].unfetched - 1)
@@ -300,6 +343,7 @@ public final class ClockGroupAnalyzer {
             q.controllerSeen = 0
             q.controllerIndex = 0
             q.stats.resets += 1
+            q.created = EventRef(e)
             if q.key.type == .sq {
                 // A new SQ is empty and its controller waits for the first doorbell.
                 q.controllerWaiting = true
@@ -341,6 +385,18 @@ public final class ClockGroupAnalyzer {
         for (k, v) in outstanding where k >> 32 == prefix && !v.fetched {
             outstanding[k]?.fetched = true
         }
+    }
+
+    /// How far a submission may trail its fetch on aligned clocks; nil on one clock.
+    var earlyFetchTolerance: Int64? {
+        alignmentUncertainty.map { 2 * $0 + 1_000_000 }
+    }
+
+    private func rememberEarlyFetch(_ key: UInt64, at time: Int64) {
+        if earlyFetches.count >= 4096, let tolerance = earlyFetchTolerance {
+            earlyFetches = earlyFetches.filter { time - $0.value <= tolerance }
+        }
+        earlyFetches[key] = time
     }
 
     func commandKey(_ controller: UInt16, _ qid: UInt16, _ cmdid: UInt32) -> UInt64 {
@@ -385,9 +441,10 @@ public final class ClockGroupAnalyzer {
     public func finish() -> GroupResult {
         let end = lastTime
         for i in queues.indices {
-            finishWindowAtEnd(&queues[i], endTime: end)
+            finishWindowAtEnd(&queues[i], endTime: coverageEnd)
         }
         reportCQEventIdxVisibility()
+        reportCommandsNeverCompleted()
         var suppressedList = suppressed.map { SuppressedFindings(kind: $0.key.kind, queue: $0.key.queue, count: $0.value) }
         suppressedList.sort { ($0.queue, $0.kind.rawValue) < ($1.queue, $1.kind.rawValue) }
         return GroupResult(
@@ -395,6 +452,10 @@ public final class ClockGroupAnalyzer {
             events: eventCount, queues: queues.sorted { $0.key < $1.key },
             findings: findings, suppressed: suppressedList, dataLossTimes: dataLossTimes)
     }
+
+    /// Where every merged input is still recording: a wait cannot be judged past the end of
+    /// one of them (a guest trace and a QEMU log rarely stop together).
+    var coverageEnd: Int64 { lastTimeBySource.values.min() ?? lastTime }
 
     /// Whether the input lost events between `start` and `end` (inclusive).
     func dataLoss(from start: Int64, to end: Int64) -> Int {

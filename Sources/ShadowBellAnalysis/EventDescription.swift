@@ -13,6 +13,10 @@ public func describe(_ e: Event) -> String {
         return "driver submitted cmdid \(e.a) on qid \(e.qid)"
     case .driverComplete: return "driver completed cmdid \(e.a) on qid \(e.qid), status 0x\(String(e.b, radix: 16))"
     case .driverSQHead: return "driver saw sq\(e.qid) head \(e.a), tail \(e.b)"
+    case .guestMessage:
+        let kind = GuestMessageKind(rawValue: e.a)?.name ?? "message"
+        let tag = e.b == Event.noCommand ? "" : " I/O \(e.b)"
+        return "guest kernel: \(kind)\(tag) QID \(e.qid)"
     case .controllerShadowRead: return "controller read shadow \(q) = \(e.a)"
     case .controllerEventIdxWrite: return "controller wrote EventIdx \(q) = \(e.a)"
     case .mmioDoorbell: return "MMIO doorbell \(q) = \(e.a)"

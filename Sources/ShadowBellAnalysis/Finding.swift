@@ -104,10 +104,12 @@ public enum FindingKind: String, Sendable, Hashable, CaseIterable {
     case valueOutOfRange = "value-out-of-range"
     case eventIdxRegression = "eventidx-regression"
     case cqEventIdxNotSeen = "cq-eventidx-not-seen"
+    case stuckCommand = "stuck-command"
+    case staleShadowAfterReset = "stale-shadow-after-reset"
 
     public var severity: Severity {
         switch self {
-        case .mutualWait, .missedDoorbell, .valueOutOfRange: return .error
+        case .mutualWait, .missedDoorbell, .valueOutOfRange, .stuckCommand, .staleShadowAfterReset: return .error
         case .eventIdxRegression: return .warning
         case .needlessDoorbell, .cqEventIdxNotSeen: return .info
         }
@@ -122,6 +124,8 @@ public enum FindingKind: String, Sendable, Hashable, CaseIterable {
         case .valueOutOfRange: return ValueRangeDetector.definition
         case .eventIdxRegression: return EventIdxRegressionDetector.definition
         case .cqEventIdxNotSeen: return CQEventIdxVisibilityDetector.definition
+        case .stuckCommand: return StuckCommandDetector.definition
+        case .staleShadowAfterReset: return StaleShadowDetector.definition
         }
     }
 }

@@ -4,6 +4,7 @@ public enum TraceFormat: String, Sendable, Hashable, CaseIterable {
     case qemuLog = "qemu-log"
     case qemuSimple = "qemu-simple"
     case pcap = "pcap"
+    case consoleLog = "console-log"
 }
 
 /// How an input's timestamps can be used.

@@ -46,6 +46,10 @@ public enum EventKind: UInt8, Sendable, Hashable, CaseIterable {
     case driverComplete = 3
     /// `nvme_sq`: `qid`, `a` = SQ head reported by the CQE, `b` = driver's SQ tail.
     case driverSQHead = 4
+    /// A guest kernel message about the NVMe controller (console / dmesg): `a` =
+    /// `GuestMessageKind` raw value, `qid` (0 when the message names none), `b` = command tag or
+    /// cmdid (`Event.noCommand` when none), `c` = status (`Abort status: 0x…`).
+    case guestMessage = 5
 
     // MARK: controller (device) side
 
@@ -87,13 +91,42 @@ public enum EventKind: UInt8, Sendable, Hashable, CaseIterable {
     /// Which side of the protocol produced the event.
     public var side: Side {
         switch self {
-        case .driverDoorbellUpdate, .driverSubmit, .driverComplete, .driverSQHead: return .driver
+        case .driverDoorbellUpdate, .driverSubmit, .driverComplete, .driverSQHead, .guestMessage: return .driver
         case .dataLoss: return .trace
         default: return .controller
         }
     }
 
     public enum Side: UInt8, Sendable { case driver, controller, trace }
+}
+
+/// What a guest kernel message says (Linux nvme-pci `nvme_timeout()` and friends).
+public enum GuestMessageKind: UInt32, Sendable, CaseIterable {
+    /// `I/O 12 QID 3 timeout, aborting` (all variants: with `tag … (100c) opcode … (Read)`,
+    /// with `(I/O Cmd)`).
+    case timeoutAborting = 0
+    /// `I/O 64 QID 1 timeout, reset controller`.
+    case timeoutReset = 1
+    /// `I/O 64 QID 1 timeout, completion polled`: the CQE was in memory, only the interrupt or
+    /// CQ doorbell was lost.
+    case timeoutPolled = 2
+    /// `Abort status: 0x0`.
+    case abortStatus = 3
+    /// `I/O … QID … timeout, disable controller` / controller reset messages.
+    case timeoutDisable = 4
+    /// `2/0/0 default/read/poll queues`: the controller came (back) up with its I/O queues.
+    case queuesReady = 5
+
+    public var name: String {
+        switch self {
+        case .timeoutAborting: return "timeout-aborting"
+        case .timeoutReset: return "timeout-reset"
+        case .timeoutPolled: return "timeout-completion-polled"
+        case .abortStatus: return "abort-status"
+        case .timeoutDisable: return "timeout-disable"
+        case .queuesReady: return "queues-ready"
+        }
+    }
 }
 
 public enum ResetReason: UInt32, Sendable {
@@ -134,6 +167,7 @@ public struct Event: Sendable, Hashable {
     public static let createsQueueFlag: UInt8 = 2
     public static let rawRegisterWriteFlag: UInt8 = 4
     public static let noVector: UInt32 = 0xFFFF_FFFF
+    public static let noCommand: UInt32 = 0xFFFF_FFFF
 
     public init(
         kind: EventKind, time: Int64, location: UInt64 = 0, source: UInt16 = 0,

@@ -21,15 +21,14 @@ public struct AnalysisReport: Sendable {
     }
 
     public func path(of source: UInt16) -> String {
-        Int(source) < result.inputs.count ? result.inputs[Int(source)].path : "input\(source)"
+        result.inputs.first { $0.index == source }?.path ?? "input\(source)"
     }
 
     public func render(_ location: SourceLocation) -> String { location.render(path: path(of: location.source)) }
 
     /// Nanoseconds as `sec.nnnnnnnnn`; ordinals as `#N` for inputs without timestamps.
     public func formatTime(_ t: Int64, clockInput: UInt16) -> String {
-        let i = Int(clockInput)
-        if i < result.inputs.count, result.inputs[i].clock == .orderOnly { return "#\(t)" }
+        if result.inputs.first(where: { $0.index == clockInput })?.clock == .orderOnly { return "#\(t)" }
         return formatSeconds(t)
     }
 }

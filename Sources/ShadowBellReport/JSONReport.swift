@@ -32,6 +32,20 @@ public enum JSONReport {
                     ("data_loss_markers", .int(Int64(g.dataLossTimes.count))),
                 ])
             })),
+            ("alignment", .array(r.alignment.map { a in
+                .object([
+                    ("input", .int(Int64(a.input))),
+                    ("path", .string(report.path(of: a.input))),
+                    ("method", .string(a.method.rawValue)),
+                    ("offset_ns", .int(a.offset)),
+                    ("drift_ppm", .int(a.driftPPM)),
+                    ("uncertainty_ns", .int(a.uncertainty)),
+                    ("pairs", .int(Int64(a.pairs))),
+                    ("contradicting_pairs", .int(Int64(a.contradictions))),
+                    ("windows", .int(Int64(a.windows))),
+                    ("note", .string(a.note)),
+                ])
+            })),
             ("queues", .array(r.queues.map(queue))),
             ("findings", .array(r.findings.map { finding(report, $0) })),
             ("suppressed_findings", .array(r.suppressed.map { s in
@@ -96,6 +110,8 @@ public enum JSONReport {
             ("out_of_range_values", .int(Int64(s.outOfRangeValues))),
             ("eventidx_regressions", .int(Int64(s.eventIdxRegressions))),
             ("queue_resets", .int(Int64(s.resets))),
+            ("stuck_commands", .int(Int64(s.stuckCommands))),
+            ("stale_shadow_reads", .int(Int64(s.staleShadowReads))),
         ])
     }
 

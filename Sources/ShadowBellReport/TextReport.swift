@@ -31,9 +31,25 @@ public enum TextReport {
         }
         for e in report.inputErrors { out += "  error: \(e.description)\n" }
 
+        if r.alignment.contains(where: { $0.method != .reference }) {
+            out += "\nClock alignment (times on the clock of \(report.path(of: r.alignment.first { $0.method == .reference }?.input ?? 0)))\n"
+            for a in r.alignment where a.method != .reference {
+                var line = "\(report.path(of: a.input)): \(a.method.rawValue)"
+                if a.method == .estimated || a.method == .manual {
+                    line += ", offset \(formatSignedSeconds(a.offset)) s"
+                }
+                if a.method == .estimated {
+                    line += ", drift \(a.driftPPM) ppm, uncertainty ±\(formatDuration(a.uncertainty)), \(a.pairs) pairs in \(a.windows) windows"
+                    if a.contradictions > 0 { line += ", \(a.contradictions) contradicting pairs" }
+                }
+                if !a.note.isEmpty { line += " (\(a.note))" }
+                out += wrap(line, indent: "  ", continuation: "      ", width: width)
+            }
+        }
+
         if !r.queues.isEmpty {
             out += "\nQueues\n"
-            for q in r.queues { out += "  " + queueLine(q) + "\n" }
+            for q in r.queues { out += wrap(queueLine(q), indent: "  ", continuation: "      ", width: width) }
         }
 
         out += "\nFindings\n"
@@ -69,6 +85,10 @@ public enum TextReport {
         return out
     }
 
+    static func formatSignedSeconds(_ ns: Int64) -> String {
+        ns < 0 ? "-" + formatSeconds(-ns) : "+" + formatSeconds(ns)
+    }
+
     static func outcome(_ report: AnalysisReport) -> String {
         switch report.exitStatus {
         case 2: return "input error (exit 2)"
@@ -100,18 +120,20 @@ public enum TextReport {
     }
 
     /// Greedy word wrap.
-    static func wrap(_ text: String, indent: String, width: Int) -> String {
+    static func wrap(_ text: String, indent: String, continuation: String? = nil, width: Int) -> String {
         var out = ""
-        var line = indent
+        var prefix = indent
+        var line = prefix
         for word in text.split(separator: " ", omittingEmptySubsequences: true) {
-            if line.count > indent.count && line.count + 1 + word.count > width {
+            if line.count > prefix.count && line.count + 1 + word.count > width {
                 out += line + "\n"
-                line = indent
+                prefix = continuation ?? indent
+                line = prefix
             }
-            if line.count > indent.count { line += " " }
+            if line.count > prefix.count { line += " " }
             line += word
         }
-        if line.count > indent.count { out += line + "\n" }
+        if line.count > prefix.count { out += line + "\n" }
         return out
     }
 }

@@ -32,14 +32,19 @@ struct Analyze: ParsableCommand {
     var output: String?
 
     func run() throws {
-        let (sources, openErrors) = flags.openSources()
-        for e in openErrors { printError("error: \(e.description)") }
         let report: AnalysisReport
         do {
-            report = AnalysisReport(result: try AnalysisSession.run(sources: sources, options: flags.options), inputErrors: openErrors)
-        } catch {
+            let inputs: [AnalysisInput]
+            do throws(InputError) {
+                inputs = try flags.inputs()
+            } catch {
+                printError("error: \(error.description)")
+                throw ExitCode(2)
+            }
+            report = AnalysisReport(result: try AnalysisSession.run(inputs: inputs, options: flags.options))
+        } catch let error as AnalysisFailure {
             for e in error.errors { printError("error: \(e.description)") }
-            report = AnalysisReport(result: error.partial, inputErrors: openErrors + error.errors)
+            report = AnalysisReport(result: error.partial, inputErrors: error.errors)
         }
         for s in report.result.inputs where s.malformed > 0 {
             let first = s.firstMalformed.first.map { ": first at \(report.render($0.location)): \($0.reason)" } ?? ""

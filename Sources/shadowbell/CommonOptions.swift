@@ -27,11 +27,32 @@ struct AnalysisFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Controller number (nvmeN) for inputs that do not name the device (QEMU logs).", valueName: "N"))
     var controller: UInt16 = 0
 
+    @Option(help: ArgumentHelp(
+        "Put FILE on the first input's clock by adding SECONDS to its times, instead of estimating the offset; repeatable.",
+        valueName: "file=seconds"))
+    var clockOffset: [ClockOffsetArgument] = []
+
+    @Option(help: ArgumentHelp("Commands outstanding longer than this are stuck-command findings.", valueName: "duration"))
+    var stuckAfter: DurationValue = DurationValue(nanoseconds: 5_000_000_000)
+
+    @Option(help: ArgumentHelp(
+        "Inferred waits (no driver probes) that end by a doorbell must last this long to be reported.",
+        valueName: "duration"))
+    var inferredMinWait: DurationValue = DurationValue(nanoseconds: 100_000_000)
+
+    @OptionGroup var binaryInputs: BinaryInputFlags
+
     func validate() throws {
         if paths.isEmpty { throw ValidationError("Give at least one trace file, or '-' for standard input.") }
         if paths.filter({ $0 == "-" }).count > 1 { throw ValidationError("Standard input ('-') can be given only once.") }
-        if minWait.nanoseconds < 0 || raceWindow.nanoseconds < 0 || timingSlack.nanoseconds < 0 {
+        if minWait.nanoseconds < 0 || raceWindow.nanoseconds < 0 || timingSlack.nanoseconds < 0 || stuckAfter.nanoseconds < 0 {
             throw ValidationError("Durations must not be negative.")
+        }
+        for o in clockOffset where !paths.contains(o.path) {
+            throw ValidationError("--clock-offset names \(o.path), which is not one of the inputs")
+        }
+        if let first = paths.first, clockOffset.contains(where: { $0.path == first }) {
+            throw ValidationError("--clock-offset: \(first) is the first input; its clock is the reference")
         }
     }
 
@@ -41,23 +62,54 @@ struct AnalysisFlags: ParsableArguments {
         o.raceWindow = raceWindow.nanoseconds
         o.timingSlack = timingSlack.nanoseconds
         o.sameClock = sameClock
+        o.stuckAfter = stuckAfter.nanoseconds
+        o.inferredMinWait = inferredMinWait.nanoseconds
+        for offset in clockOffset {
+            if let i = paths.firstIndex(of: offset.path) { o.clockOffsets[i] = offset.nanoseconds }
+        }
         return o
     }
 
-    /// Opens every input; the ones that cannot be opened are returned as errors, not thrown.
-    func openSources() -> (sources: [any EventSource], errors: [InputError]) {
-        var sources: [any EventSource] = []
-        var errors: [InputError] = []
+    /// The inputs, each reopenable for a second pass (standard input is read once). A pcap
+    /// converted from several inputs stands for each of its clock domains.
+    func inputs() throws(InputError) -> [AnalysisInput] {
+        var sourceOptions = SourceOptions(controller: controller)
+        try binaryInputs.apply(to: &sourceOptions)
+        let options = sourceOptions
+        var inputs: [AnalysisInput] = []
         for path in paths {
-            do {
-                sources.append(
-                    try openEventSource(
-                        path: path, index: UInt16(sources.count), options: SourceOptions(controller: controller)))
-            } catch {
-                errors.append(error)
+            let first = UInt16(inputs.count)
+            if path != "-", case .binary = (try? detectFormat(path: path)) ?? .unknown(detail: ""),
+                let domains = try? openEventSources(path: path, firstIndex: first, options: options), domains.count > 1
+            {
+                for k in domains.indices {
+                    inputs.append(AnalysisInput(path: path) { () throws(InputError) -> any EventSource in
+                        try openEventSources(path: path, firstIndex: first, options: options)[k]
+                    })
+                }
+                continue
             }
+            inputs.append(AnalysisInput(path: path, reopenable: path != "-") { () throws(InputError) -> any EventSource in
+                try openEventSource(path: path, index: first, options: options)
+            })
         }
-        return (sources, errors)
+        return inputs
+    }
+}
+
+/// `guest-ftrace.txt=-1795663273.11`: seconds to add to that file's times.
+struct ClockOffsetArgument: ExpressibleByArgument, Sendable {
+    var path: String
+    var nanoseconds: Int64
+
+    init?(argument: String) {
+        guard let eq = argument.lastIndex(of: "=") else { return nil }
+        path = String(argument[..<eq])
+        var number = argument[argument.index(after: eq)...]
+        let negative = number.hasPrefix("-")
+        if negative || number.hasPrefix("+") { number = number.dropFirst() }
+        guard !path.isEmpty, let ns = parseScaledDecimal(number, scale: 1_000_000_000) else { return nil }
+        nanoseconds = negative ? -ns : ns
     }
 }
 

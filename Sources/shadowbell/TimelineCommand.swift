@@ -74,11 +74,9 @@ struct Timeline: ParsableCommand {
     }
 
     func run() throws {
-        let (sources, openErrors) = flags.openSources()
-        for e in openErrors { printError("error: \(e.description)") }
         let lower = from.flatMap { parseScaledDecimal(Substring($0), scale: 1_000_000_000) } ?? Int64.min
         let upper = to.flatMap { parseScaledDecimal(Substring($0), scale: 1_000_000_000) } ?? Int64.max
-        let paths = sources.map(\.summary.path)
+        let paths = flags.paths
         let sink = TimelineWriter(format: format, paths: paths, output: output)
         let selectors = queues
         let observer: (Event, QueueState) -> Void = { event, state in
@@ -86,10 +84,17 @@ struct Timeline: ParsableCommand {
             guard selectors.isEmpty || selectors.contains(where: { $0.matches(state.key) }) else { return }
             sink.row(event, state)
         }
-        var status: Int32 = openErrors.isEmpty ? 0 : 2
+        var status: Int32 = 0
         do {
-            _ = try AnalysisSession.run(sources: sources, options: flags.options, observer: observer)
-        } catch {
+            let inputs: [AnalysisInput]
+            do throws(InputError) {
+                inputs = try flags.inputs()
+            } catch {
+                printError("error: \(error.description)")
+                throw ExitCode(2)
+            }
+            _ = try AnalysisSession.run(inputs: inputs, options: flags.options, observer: observer)
+        } catch let error as AnalysisFailure {
             for e in error.errors { printError("error: \(e.description)") }
             status = 2
         }

@@ -320,3 +320,65 @@ import Testing
         #expect(s.analyze().queue(.sq)?.stats.mmioDoorbells == 2)
     }
 }
+
+@Suite struct StaleShadowTests {
+    @Test func firstReadAfterRecreationMustBeZeroOrPublished() {
+        var s = Scenario()
+        s.createQueues(entries: 16, at: 0)
+        s.dbbufConfig(at: 1)
+        s.publish(old: 0, new: 1, eventIdx: 0, mmio: true, at: 10)
+        s.read(1, at: 11)  // fine: published since creation
+        s.reset(at: 100)
+        s.createQueues(entries: 16, at: 200)
+        s.dbbufConfig(at: 201)
+        s.read(9, at: 300)  // nobody published 9 since the re-creation
+        let r = s.analyze()
+        #expect(r.findings(.staleShadowAfterReset).count == 1)
+        #expect(r.findings(.staleShadowAfterReset).first?.start == 300_000)
+        #expect(r.findings(.staleShadowAfterReset).first?.severity == .error)
+    }
+
+    @Test func inferredModeAcceptsTailsWithinTheSubmissions() {
+        var s = Scenario()
+        s.createQueues(entries: 16, at: 0)
+        s.submit(cmdid: 1, at: 5)
+        s.submit(cmdid: 2, at: 6)
+        s.read(2, at: 10)
+        #expect(s.analyze().findings(.staleShadowAfterReset).isEmpty)
+
+        var stale = Scenario()
+        stale.createQueues(entries: 16, at: 0)
+        stale.submit(cmdid: 1, at: 5)
+        stale.read(7, at: 10)
+        #expect(stale.analyze().findings(.staleShadowAfterReset).count == 1)
+    }
+
+    @Test func firstProbeSupersedesAnInferredWait() {
+        var s = Scenario()
+        s.createQueues(entries: 16, at: 0)
+        s.dbbufConfig(at: 1)
+        s.submit(cmdid: 1, at: 10)  // inferred window opens: controller idle, command unfetched
+        s.publish(old: 0, new: 1, eventIdx: 0, mmio: true, at: 5_000)  // 5 ms later the probe shows the ring
+        s.read(1, at: 5_001)
+        s.processOne(cmdid: 1, tail: 1, reread: 1, at: 5_002)
+        s.tick(at: 9_000)
+        #expect(s.analyze().findings(.mutualWait).isEmpty)
+    }
+
+    @Test func staleReadAfterADoorbellIsDriverReorder() throws {
+        // The driver rings for 2, but QEMU's next shadow read returns the old 1 (the driver's
+        // store is still invisible) and overwrites the doorbell's tail: both wait.
+        var s = Scenario()
+        s.createQueues(entries: 16, at: 0)
+        s.dbbufConfig(at: 1)
+        s.publish(old: 0, new: 1, eventIdx: 0, mmio: true, at: 10)
+        s.read(1, at: 11)
+        s.processOne(cmdid: 1, tail: 1, reread: 1, at: 12)
+        s.publish(old: 1, new: 2, eventIdx: 1, mmio: true, at: 20)
+        s.read(1, at: 25)
+        s.tick(at: 9_000)
+        let w = try #require(s.analyze().findings(.mutualWait).first)
+        #expect(w.start == 25_000)
+        #expect(w.cause == "driver-reorder")
+    }
+}

@@ -163,6 +163,16 @@ private let nvmeSQ = "nvme_sq: nvme0: disk=nvme0n1, qid=1, head=12, tail=13"
             ])
     }
 
+    @Test func probePrintedWithTracePrintk() throws {
+        let e = try single(
+            "             fio-1234  [003] .....    12.000001: nvme_dbbuf_update_and_check_event: nvme_dbbuf_sq: nvme0: qid=1, old=11, new=12, eventidx=10, mmio=1\n")
+        #expect(e == .driverDoorbellUpdate(
+            .sq, qid: 1, old: 11, new: 12, eventIdx: 10, mmio: true, time: 12_000_001_000,
+            controller: 0, location: 1, source: 3))
+        let other = try decode("             fio-1234  [003] .....    12.000001: some_function: nvme_dbbuf is mentioned\n")
+        #expect(other.events.isEmpty)
+    }
+
     @Test func payloadWithoutControllerPrefix() throws {
         // Kernels before 4.18 print no `nvme<N>: `.
         let e = try single("             fio-1234  [003] .....    12.345678: nvme_sq: qid=2, head=3, tail=4\n")

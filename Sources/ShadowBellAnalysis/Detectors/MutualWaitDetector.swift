@@ -31,6 +31,9 @@ extension ClockGroupAnalyzer {
                 openWindow(&q, at: e)
             } else {
                 q.window!.lastPublished = q.published
+                if q.window!.inferred, q.pendingSubmissions.count > q.window!.stuckCommandIDs.count {
+                    q.window!.stuckCommandIDs = q.pendingSubmissions.prefix(32).map(\.cmdid)
+                }
                 refineCause(&q, at: e)
             }
         } else if q.window != nil {
@@ -43,7 +46,9 @@ extension ClockGroupAnalyzer {
         case .mmioDoorbell, .driverDoorbellUpdate: return "mmio-doorbell"
         case .controllerShadowRead: return "controller-read"
         case .controllerFetch: return "controller-fetch"
-        case .driverComplete: return "commands-cancelled"
+        // A successful completion proves the controller fetched the command, whatever the
+        // trace shows: the fetch is missing or was placed late by clock alignment.
+        case .driverComplete: return e.b == 0 ? "fetch-not-traced" : "commands-cancelled"
         case .queueDelete: return "queue-deleted"
         case .queueCreate: return "queue-recreated"
         case .controllerReset: return "controller-reset"
@@ -60,7 +65,9 @@ extension ClockGroupAnalyzer {
             lastPublished: q.probeMode ? q.published : nil, firstPublication: publication,
             waitingSince: q.waitingSince, controllerEventIdx: q.controllerEventIdx,
             controllerEventIdxAt: q.controllerEventIdxAt, inferred: !q.probeMode, cause: "unknown",
-            alsoControllerReorder: false, stuckCommandIDs: [])
+            alsoControllerReorder: false, stuckCommandIDs: q.probeMode ? [] : q.pendingSubmissions.prefix(32).map(\.cmdid),
+            firstSubmission: q.probeMode ? nil : q.pendingSubmissions.first,
+            eventIdxUnwrittenSinceConfig: q.controllerEventIdx == nil && dbbufEnabled.contains(q.key.controller))
         if let publication {
             let slack = options.timingSlack
             let driverReorder =
@@ -101,6 +108,8 @@ extension ClockGroupAnalyzer {
     func finishWindowAtEnd(_ q: inout QueueState, endTime: Int64) {
         guard let w = q.window else { return }
         q.window = nil
+        // Opened after one side's events stop: nothing can be said about it.
+        guard w.start.time < endTime else { return }
         emitWindow(w, queue: &q, end: nil, resolution: "end-of-trace", endTime: endTime)
     }
 
@@ -110,8 +119,12 @@ extension ClockGroupAnalyzer {
         let stopTime = end?.time ?? endTime ?? lastTime
         let duration = stopTime - w.start.time
         let significant: Bool
-        if clock == .orderOnly {
+        if resolution == "fetch-not-traced" {
+            significant = false
+        } else if clock == .orderOnly {
             significant = ["end-of-trace", "controller-reset", "queue-deleted"].contains(resolution)
+        } else if w.inferred && !["end-of-trace", "controller-reset", "queue-deleted", "queue-recreated", "commands-cancelled", "dbbuf-config"].contains(resolution) {
+            significant = duration >= max(options.minWait, options.inferredMinWait)
         } else {
             significant = duration >= options.minWait
         }
@@ -125,8 +138,9 @@ extension ClockGroupAnalyzer {
         case .sq where !w.inferred:
             stuck = Int(RingIndex.distance(from: w.controllerSeen, to: w.lastPublished ?? w.controllerSeen, entries: q.entries))
         case .sq:
-            stuck = q.unfetched
-            stuckIDs = q.pendingSubmissions.prefix(32).map(\.cmdid)
+            stuck = max(q.unfetched, w.stuckCommandIDs.count)
+            stuckIDs = w.stuckCommandIDs.count >= q.pendingSubmissions.count
+                ? w.stuckCommandIDs : q.pendingSubmissions.prefix(32).map(\.cmdid)
         case .cq:
             stuck = Int(q.pendingCompletions)
         }
@@ -150,6 +164,7 @@ extension ClockGroupAnalyzer {
             ("entries", q.entries == 0 ? .null : .int(Int64(q.entries))),
         ]
         if w.alsoControllerReorder { f.values.append(("also_controller_reorder", .bool(true))) }
+        if w.eventIdxUnwrittenSinceConfig { f.values.append(("eventidx_unwritten_since_dbbuf_config", .bool(true))) }
 
         let name = "\(q.key.type.name)\(q.key.qid)"
         var evidence: [Evidence] = []
@@ -171,7 +186,7 @@ extension ClockGroupAnalyzer {
         if let p = w.firstPublication {
             let ei = p.eventIdxRead.map { ", read EventIdx \($0), no MMIO" } ?? ""
             evidence.append(evidenceItem("driver-publish", p.at, "driver published \(name) \(p.old) -> \(p.value)\(ei)"))
-        } else if let s = q.pendingSubmissions.first {
+        } else if let s = w.firstSubmission ?? q.pendingSubmissions.first {
             evidence.append(evidenceItem("driver-submit", s.at, "driver submitted cmdid \(s.cmdid) on qid \(q.key.qid)"))
         }
         if !evidence.contains(where: { $0.location.value == w.start.location && $0.location.source == w.start.source }) {
@@ -180,16 +195,30 @@ extension ClockGroupAnalyzer {
         if let end {
             evidence.append(evidenceItem("window-close", end, "window closes: \(resolution)"))
         }
+        let timeouts = guestTimeouts(for: q.key, from: w.start.time, to: stopTime)
+        for t in timeouts.prefix(4) {
+            evidence.append(evidenceItem("guest-timeout", t.at, Self.describe(t, qid: q.key.qid)))
+        }
         evidence.sort { ($0.time, $0.location) < ($1.time, $1.location) }
+        if let first = timeouts.first {
+            f.values.append(("guest_timeouts", .int(Int64(timeouts.count))))
+            f.values.append(("first_timeout_after_ns", .int(first.at.time - w.start.time)))
+        }
         f.evidence = evidence
 
         let from = evidence.map(\.time).min() ?? w.start.time
         let lost = dataLoss(from: min(from, w.start.time), to: stopTime)
         if lost > 0 { f.uncertainty.append("the recorder lost events \(lost) time(s) during the window") }
         if clock == .orderOnly { f.uncertainty.append("the input has no timestamps: order is known, durations are not") }
+        if let u = alignmentUncertainty, duration <= 2 * u {
+            f.uncertainty.append("the window (\(formatDuration(duration))) is within the clock-alignment uncertainty (±\(formatDuration(u)))")
+        }
 
         f.message = Self.mutualWaitMessage(f, name: name, duration: duration, stuck: stuck)
         f.explanation = Self.mutualWaitExplanation(f, w: w, name: name, stuck: stuck)
+        if let first = timeouts.first {
+            f.explanation += " The guest noticed: \(Self.describe(first, qid: q.key.qid)) \(formatDuration(first.at.time - w.start.time)) after the window opened."
+        }
         report(f)
     }
 
@@ -230,6 +259,9 @@ extension ClockGroupAnalyzer {
         } else if f.inferred {
             s += "The guest then submitted \(stuck) command(s) on qid \(f.queue.qid) that the controller never fetched, and no MMIO doorbell for the queue followed (the driver's shadow writes are not traced: this is inferred from the guest's submissions). "
         }
+        if w.eventIdxUnwrittenSinceConfig && q0(f) {
+            s += "Since the last Doorbell Buffer Config the controller has not written this queue's EventIdx: the slot still holds what the driver left there (zero after a reset) while the tail has moved on, so need_event(0, N+1, N) stays false and the driver never rings. This is the signature of the Linux reset-ordering bug (I/O queues restarted before Doorbell Buffer Config is re-sent; fixed by commit 06c59d427017, \"set doorbell config before unquiescing\", in 6.8 and 6.6.59) on a controller that does not initialise EventIdx at config time (QEMU). "
+        }
         switch f.cause {
         case "driver-reorder":
             s += "The controller's shadow read that returned the old value \(sv) is stamped after the driver's publication: the driver's store was still invisible after its EventIdx load, i.e. the driver let its load overtake its store (a missing full barrier between the shadow store and the EventIdx load, the 2018 Linux mb() fix). "
@@ -240,13 +272,21 @@ extension ClockGroupAnalyzer {
         default:
             s += "The stamps show no load that overtook a store beyond the timing uncertainty: the cause lies in the values themselves (see above) or in an ordering the stamps cannot resolve. "
         }
-        if f.end == nil {
+        switch f.resolution {
+        case nil, "end-of-trace"?:
             s += "Neither side moved again before the trace ended: the hang was still going on."
-        } else {
+        case "commands-cancelled"?:
+            s += "It ended when the driver gave up and cancelled the stuck commands (a timeout-driven controller reset)."
+        case "queue-deleted"?, "controller-reset"?:
+            s += "It ended only when the queue was torn down (\(f.resolution!)): the driver had to reset the controller."
+        default:
             s += "The wait ended by \(f.resolution ?? "?")."
         }
         return s
     }
+
+    /// The SQ-side explanation applies to I/O submission queues.
+    private static func q0(_ f: Finding) -> Bool { f.queue.type == .sq && f.queue.qid != 0 }
 }
 
 /// `1.234 s`, `56.7 ms`, `12.3 µs`, `800 ns`.

@@ -85,6 +85,17 @@ public struct QueueState: Sendable {
     var lastDoorbellValue: UInt32?
     var lastDoorbellOrigins: UInt8 = 0
 
+    // MARK: lifetime (stale-shadow-after-reset)
+    /// The queue's creation, until the controller's first shadow read of it.
+    var created: EventRef?
+    /// Values the driver published since the creation (probe mode; bounded).
+    var publishedSinceCreation: Set<UInt32> = []
+    var submittedSinceCreation: Int = 0
+
+    mutating func notePublishedSinceCreation(_ value: UInt32) {
+        if created != nil, publishedSinceCreation.count < 4096 { publishedSinceCreation.insert(value) }
+    }
+
     // MARK: window
     var window: OpenWindow?
     /// A mutual-wait window is open on this queue.
@@ -129,6 +140,9 @@ public struct QueueState: Sendable {
         unfetched = 0
         lastDoorbellValue = nil
         lastDoorbellOrigins = 0
+        created = nil
+        publishedSinceCreation.removeAll()
+        submittedSinceCreation = 0
     }
 }
 
@@ -146,6 +160,11 @@ struct OpenWindow: Sendable {
     var cause: String
     var alsoControllerReorder: Bool
     var stuckCommandIDs: [UInt32]
+    /// The oldest unfetched submission when the window opened (inferred windows).
+    var firstSubmission: PendingSubmission?
+    /// Shadow doorbells were configured and the controller had not written this queue's
+    /// EventIdx since: the slot holds whatever the driver left there (zero after a reset).
+    var eventIdxUnwrittenSinceConfig: Bool
 }
 
 /// Per-queue counts (statistics, not findings). Counts cover the whole input.
@@ -168,6 +187,8 @@ public struct QueueStatistics: Sendable, Hashable {
     public var outOfRangeValues: UInt64 = 0
     public var eventIdxRegressions: UInt64 = 0
     public var resets: UInt64 = 0
+    public var stuckCommands: UInt64 = 0
+    public var staleShadowReads: UInt64 = 0
 
     public init() {}
 
@@ -189,5 +210,7 @@ public struct QueueStatistics: Sendable, Hashable {
         lhs.outOfRangeValues += rhs.outOfRangeValues
         lhs.eventIdxRegressions += rhs.eventIdxRegressions
         lhs.resets += rhs.resets
+        lhs.stuckCommands += rhs.stuckCommands
+        lhs.staleShadowReads += rhs.staleShadowReads
     }
 }

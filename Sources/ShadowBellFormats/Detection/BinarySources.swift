@@ -1,11 +1,127 @@
 import ShadowBellCore
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Settings of the binary readers.
+public struct BinarySourceOptions: Sendable {
+    /// Link types read as ShadowBell records (default: USER0–USER15 except 149).
+    public var pcapLinkTypes: Set<Int32>
+    /// Layouts of QEMU events other than the built-in NVMe ones (from a trace-events file).
+    public var traceEvents: [String: TraceEventSignature]
+    /// Events held back to put a QEMU simple trace's records in time order.
+    public var reorderWindow: Int
+
+    public init(
+        pcapLinkTypes: Set<Int32> = PcapReadOptions.defaultLinkTypes,
+        traceEvents: [String: TraceEventSignature] = [:], reorderWindow: Int = 256
+    ) {
+        self.pcapLinkTypes = pcapLinkTypes
+        self.traceEvents = traceEvents
+        self.reorderWindow = reorderWindow
+    }
+
+    /// Reads a QEMU trace-events file (`trace-events-all`) for `traceEvents`.
+    public static func loadTraceEvents(path: String) throws(InputError) -> [String: TraceEventSignature] {
+        let input = try ByteInput(path: path)
+        var bytes: [UInt8] = []
+        while let chunk = try input.nextChunk() { bytes += chunk }
+        let table = TraceEventSignature.parseFile(String(decoding: bytes, as: UTF8.self))
+        if table.isEmpty {
+            throw .unknownFormat(path: path, detail: "no trace event declaration `name(type arg, ...) \"format\"`")
+        }
+        return table
+    }
+}
+
 /// Opens an input whose binary format the detector recognised. The one place binary readers
 /// plug into `openEventSource`.
 func openBinarySource(
     _ format: BinaryFormat, input: ByteInput, index: UInt16, options: SourceOptions
 ) throws(InputError) -> any EventSource {
-    throw .unsupported(
-        path: input.path,
-        reason: "\(format) input recognised; support arrives with the binary readers")
+    switch format {
+    case .qemuSimple:
+        return try QemuSimpleEventSource(
+            input: input, index: index,
+            options: QemuSimpleOptions(
+                traceEvents: options.binary.traceEvents, reorderWindow: options.binary.reorderWindow,
+                controller: options.controller))
+    case .pcap, .pcapng:
+        let pcapOptions = PcapReadOptions(linkTypes: options.binary.pcapLinkTypes)
+        if input.isMapped || input.path != "-" {
+            return try PcapEventSource(path: input.path, index: index, options: pcapOptions)
+        }
+        // libpcap reads files by name: spool standard input to an unlinked temporary file.
+        let spooled = try spool(input)
+        defer { unlink(spooled) }
+        return try PcapEventSource(path: spooled, index: index, options: pcapOptions, displayPath: input.path)
+    }
+}
+
+/// Copies an unseekable input into a temporary file and returns its path.
+private func spool(_ input: ByteInput) throws(InputError) -> String {
+    var template = Array("/tmp/shadowbell-stdin-XXXXXX".utf8CString)
+    let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+    guard fd >= 0 else {
+        throw .cannotOpen(path: input.path, reason: "cannot create a temporary file for libpcap: \(ByteInput.systemError(errno))")
+    }
+    defer { close(fd) }
+    let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    while let chunk = try input.nextChunk() {
+        var done = 0
+        while done < chunk.count {
+            let n = write(fd, chunk.baseAddress! + done, chunk.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                unlink(path)
+                throw .readFailed(path: input.path, offset: input.offset, reason: ByteInput.systemError(errno))
+            }
+            done += n
+        }
+    }
+    return path
+}
+
+/// Opens `path` like `openEventSource`, but returns one source per clock domain: a pcap that
+/// `convertToPcap` wrote from k inputs holds k clock domains (its records keep their original
+/// input's index), and gives k sources, indexed `firstIndex`, `firstIndex + 1`, …, in the
+/// order of the original inputs. Analysing them gives what analysing the original inputs gave.
+/// Any other input gives one source. The first source of a file reports its malformed records.
+public func openEventSources(path: String, firstIndex: UInt16, options: SourceOptions = .init())
+    throws(InputError) -> [any EventSource]
+{
+    let input = try ByteInput(path: path)
+    guard case .binary(let format) = FormatDetector.detect(input.prefix(FormatDetector.prefixLength)),
+        format.traceFormat == .pcap
+    else {
+        return [try openEventSource(path: path, index: firstIndex, options: options)]
+    }
+    var file = input.path
+    var spooled: String?
+    if !(input.isMapped || input.path != "-") {
+        spooled = try spool(input)
+        file = spooled!
+    }
+    defer { if let spooled { unlink(spooled) } }
+    let domains = PcapEventSource.originalSources(path: file)
+    if domains.count <= 1 {
+        return [
+            try PcapEventSource(
+                path: file, index: firstIndex, options: PcapReadOptions(linkTypes: options.binary.pcapLinkTypes),
+                displayPath: input.path)
+        ]
+    }
+    var sources: [any EventSource] = []
+    for (i, domain) in domains.enumerated() {
+        let readOptions = PcapReadOptions(
+            linkTypes: options.binary.pcapLinkTypes, originalSource: domain, reportsFileDiagnostics: i == 0)
+        sources.append(
+            try PcapEventSource(
+                path: file, index: firstIndex &+ UInt16(truncatingIfNeeded: i), options: readOptions,
+                displayPath: input.path))
+    }
+    return sources
 }

@@ -26,6 +26,11 @@ public enum BinaryFormat: Sendable, Hashable, CustomStringConvertible {
 public enum DetectedFormat: Sendable, Hashable {
     case ftraceText
     case qemuLog
+    /// A guest serial console capture or `dmesg` output: no line looks like ftrace or a QEMU
+    /// trace log, and at least one holds a printk timestamp (`[    5.445946] `). Such a file
+    /// may hold no NVMe message at all; it then decodes to no event and the analysis reports it
+    /// as holding no recognised event.
+    case consoleLog
     case binary(BinaryFormat)
     /// Not a supported format; `detail` says what was seen.
     case unknown(detail: String)
@@ -107,6 +112,7 @@ public enum FormatDetector {
         var lines = 0
         var weakFtrace = 0
         var weakQemu = 0
+        var kernelLines = 0
         while start < prefix.count, lines < lineLimit {
             var end = start
             while end < prefix.count, prefix[end] != ASCII.newline { end += 1 }
@@ -123,14 +129,38 @@ public enum FormatDetector {
             case .qemu: return .qemuLog
             case .weakFtrace: weakFtrace += 1
             case .weakQemu: weakQemu += 1
-            case .none: break
+            case .none: if hasPrintkTimestamp(line) { kernelLines += 1 }
             }
         }
         if weakFtrace > 0 { return .ftraceText }
         // A log of other QEMU trace events only: nearly every line is `identifier args`.
         if weakQemu > 0, weakQemu * 10 >= lines * 8 { return .qemuLog }
+        if kernelLines > 0 { return .consoleLog }
         if lines == 0 { return .unknown(detail: "only blank lines") }
-        return .unknown(detail: "text, but no line looks like Linux ftrace or a QEMU trace log")
+        return .unknown(
+            detail: "text, but no line looks like Linux ftrace, a QEMU trace log or a kernel console log")
+    }
+
+    /// Whether the line holds a printk timestamp as the kernel prints it, `[%5lu.%06lu] ` —
+    /// anywhere, since console output often puts other text before it on the same line.
+    static func hasPrintkTimestamp(_ line: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        while i < line.count {
+            defer { i += 1 }
+            guard line[i] == ASCII.openBracket else { continue }
+            var j = ByteScanning.skipSpaces(line, from: i + 1)
+            guard let (_, afterSeconds) = ByteScanning.decimalPrefix(line, from: j), afterSeconds < line.count,
+                line[afterSeconds] == ASCII.dot
+            else { continue }
+            j = afterSeconds + 1
+            var digits = 0
+            while j < line.count, ASCII.isDigit(line[j]) {
+                digits += 1
+                j += 1
+            }
+            if digits == 6, ByteScanning.hasPrefix(line, at: j, "] ") { return true }
+        }
+        return false
     }
 
     private static func vote(_ line: UnsafeRawBufferPointer, first: Int) -> Vote {

@@ -12,6 +12,8 @@ public func openEventSource(path: String, index: UInt16, options: SourceOptions 
         return FtraceTextSource(input: input, index: index, options: options)
     case .qemuLog:
         return QemuLogSource(input: input, index: index, options: options)
+    case .consoleLog:
+        return ConsoleLogSource(input: input, index: index, options: options)
     case .binary(let format):
         return try openBinarySource(format, input: input, index: index, options: options)
     case .unknown(let detail):

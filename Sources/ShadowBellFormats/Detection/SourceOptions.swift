@@ -5,6 +5,8 @@ public struct SourceOptions: Sendable {
     public var controller: UInt16
     /// Events per `nextBatch` (at most).
     public var batchSize: Int
+    /// Settings of the binary readers (pcap link types, QEMU trace-events layouts).
+    public var binary = BinarySourceOptions()
 
     public init(controller: UInt16 = 0, batchSize: Int = 4096) {
         self.controller = controller

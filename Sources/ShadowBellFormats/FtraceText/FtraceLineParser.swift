@@ -23,8 +23,13 @@ struct FtraceLineParser: LineDecoding {
         }
         lastLineTime = header.time
         let name = UnsafeRawBufferPointer(rebasing: line[header.nameStart..<header.nameEnd])
-        guard let event = FtraceEventName.identify(name) else { return .skipped }
         let payload = UnsafeRawBufferPointer(rebasing: line[header.payloadStart...])
+        guard let event = FtraceEventName.identify(name) else {
+            // A probe printed with trace_printk() shows the calling function as the event name
+            // and the probe line as the payload: `nvme_dbbuf_update_and_check_event: nvme_dbbuf_sq: …`.
+            return Self.decodePrintedProbe(payload).map { decodeNVMe($0.event, $0.payload, time: header.time, number: number) }
+                ?? .skipped
+        }
         switch event {
         case .tracingMarkWrite:
             return decodeMarker(payload, time: header.time, number: number)
@@ -60,6 +65,21 @@ struct FtraceLineParser: LineDecoding {
     }
 
     @inline(__always)
+    /// `nvme_dbbuf_sq: <probe payload>` at the start of a payload.
+    static func decodePrintedProbe(_ payload: UnsafeRawBufferPointer) -> (event: FtraceEventName, payload: UnsafeRawBufferPointer)? {
+        var s = ByteScanner(payload)
+        let event: FtraceEventName
+        if s.skip("nvme_dbbuf_sq:") {
+            event = .dbbufSQ
+        } else if s.skip("nvme_dbbuf_cq:") {
+            event = .dbbufCQ
+        } else {
+            return nil
+        }
+        s.skipSpaces()
+        return (event, s.rest)
+    }
+
     private func decodeNVMe(
         _ event: FtraceEventName, _ payload: UnsafeRawBufferPointer, time: Int64, number: UInt64
     ) -> LineOutcome {

@@ -1,0 +1,274 @@
+import ShadowBellCore
+
+/// One command-level event usable as a causal anchor: its time and (controller, qid, cmdid).
+public struct Anchor: Sendable, Hashable {
+    public var time: Int64
+    public var key: UInt64
+
+    public init(time: Int64, controller: UInt16 = 0, qid: UInt16, cmdid: UInt32) {
+        self.time = time
+        key = UInt64(controller) << 48 | UInt64(qid) << 32 | UInt64(cmdid & 0xFFFF)
+    }
+}
+
+/// The anchors of one input, collected in one pass with bounded memory: when a list grows past
+/// `capacity`, only command keys whose hash falls in a smaller share are kept (on every list
+/// alike, so that pairs survive on both sides).
+public struct AnchorSet: Sendable {
+    public var submits: [Anchor] = []
+    public var fetches: [Anchor] = []
+    public var completes: [Anchor] = []
+    public var enqueues: [Anchor] = []
+    /// Keys are kept when `hash & mask == 0`.
+    public private(set) var mask: UInt64 = 0
+    let capacity: Int
+
+    public init(capacity: Int = 1 << 18) { self.capacity = capacity }
+
+    public var isGuestSide: Bool { !submits.isEmpty }
+    public var isHostSide: Bool { !fetches.isEmpty }
+
+    static func hash(_ key: UInt64) -> UInt64 {
+        var z = key &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    func keeps(_ key: UInt64) -> Bool { Self.hash(key) & mask == 0 }
+
+    public mutating func consume(_ e: Event) {
+        let list: WritableKeyPath<AnchorSet, [Anchor]>
+        switch e.kind {
+        case .driverSubmit where e.qid != 0: list = \.submits
+        case .driverComplete where e.qid != 0: list = \.completes
+        case .controllerFetch where e.qid != 0: list = \.fetches
+        case .controllerCompletion where e.qid != 0: list = \.enqueues
+        default: return
+        }
+        let anchor = Anchor(time: e.time, controller: e.controller, qid: e.qid, cmdid: e.a)
+        guard keeps(anchor.key) else { return }
+        self[keyPath: list].append(anchor)
+        if self[keyPath: list].count > capacity { tighten() }
+    }
+
+    /// Keeps half as many keys as before, on every list.
+    public mutating func tighten() {
+        mask = mask << 1 | 1
+        let m = mask
+        submits.removeAll { Self.hash($0.key) & m != 0 }
+        fetches.removeAll { Self.hash($0.key) & m != 0 }
+        completes.removeAll { Self.hash($0.key) & m != 0 }
+        enqueues.removeAll { Self.hash($0.key) & m != 0 }
+    }
+
+    /// Drops the keys `other` no longer keeps, so both sides sample the same keys.
+    public mutating func match(mask other: UInt64) {
+        while mask < other { tighten() }
+    }
+}
+
+/// How one input was placed on the reference clock.
+public struct AlignmentReport: Sendable, Equatable {
+    public enum Method: String, Sendable { case reference, estimated, manual, sameClock = "same-clock", none }
+    public var input: UInt16
+    public var method: Method
+    /// Offset (ns) added to this input's times at its first anchor; drift in parts per million.
+    public var offset: Int64 = 0
+    public var driftPPM: Int64 = 0
+    /// Half-width of the interval the true offset lies in (worst window), in ns.
+    public var uncertainty: Int64 = 0
+    public var pairs: Int = 0
+    /// Pairs that contradict the estimate beyond its uncertainty (a bad match or a clock step).
+    public var contradictions: Int = 0
+    public var windows: Int = 0
+    public var note: String = ""
+}
+
+/// Estimates the offset (and drift) between a guest clock and a host clock from causal pairs:
+/// a command is submitted by the guest before the controller fetches it, and the controller
+/// queues its completion before the guest completes it. Matching by (qid, cmdid) tolerates
+/// command-id reuse by tracking the offset as it goes, and re-acquires it after a clock step
+/// (a paused VM, a gdbstub stop).
+public enum ClockAlignment {
+    /// A matched pair's offset may differ from the running estimate by this much.
+    static let tolerance: Int64 = 20_000_000
+    /// After this many guest anchors in a row without a match, the offset is searched again.
+    static let reacquireAfter = 16
+
+    /// `offset(t_guest) = t_host - t_guest`, as a map on the guest clock; nil when the inputs
+    /// share no pair.
+    public static func estimate(guest: AnchorSet, host: AnchorSet) -> (map: ClockMap, report: AlignmentReport)? {
+        var g = guest, h = host
+        g.match(mask: h.mask)
+        h.match(mask: g.mask)
+        let submits = g.submits.sorted { $0.time < $1.time }
+        let fetchesByKey = index(h.fetches)
+        guard let coarse = modeOffset(submits[...], fetchesByKey, around: nil) else { return nil }
+        // fetch - submit = offset + latency: an upper bound on the offset.
+        let upper = track(submits, against: fetchesByKey, start: coarse)
+        // enqueue - complete = offset - latency: a lower bound.
+        let lower = track(g.completes.sorted { $0.time < $1.time }, against: index(h.enqueues), start: coarse)
+        guard !upper.isEmpty else { return nil }
+        let segments = segment(upper: upper, lower: lower)
+        guard !segments.list.isEmpty else { return nil }
+
+        var knots: [(time: Int64, offset: Int64)] = []
+        for s in segments.list {
+            knots.append((s.start, s.offset))
+            if s.end > s.start { knots.append((s.end, s.offset)) }
+        }
+        var report = AlignmentReport(input: 0, method: .estimated)
+        report.offset = segments.list[0].offset
+        report.uncertainty = segments.list.map(\.halfWidth).max() ?? 0
+        report.pairs = upper.count + lower.count
+        report.contradictions = segments.outliers
+        report.windows = segments.list.count
+        report.driftPPM = driftPPM(knots)
+        return (ClockMap(knots: knots), report)
+    }
+
+    struct Segment {
+        var start: Int64, end: Int64
+        var upper = Int64.max, lower = Int64.min
+        var pairs = 0
+        var offset: Int64 {
+            if upper == Int64.max { return lower }
+            if lower == Int64.min { return upper }
+            return lower + (upper - lower) / 2
+        }
+        var halfWidth: Int64 { upper == Int64.max || lower == Int64.min ? 0 : (upper - lower) / 2 }
+    }
+
+    /// Cuts the guest timeline into the longest stretches over which one offset satisfies every
+    /// bound (lower <= offset <= upper); a stretch backed by fewer than 4 pairs is treated as
+    /// mismatched pairs and dropped.
+    static func segment(upper: [(time: Int64, diff: Int64)], lower: [(time: Int64, diff: Int64)])
+        -> (list: [Segment], outliers: Int)
+    {
+        var bounds: [(time: Int64, diff: Int64, isUpper: Bool)] = upper.map { ($0.time, $0.diff, true) }
+        bounds += lower.map { ($0.time, $0.diff, false) }
+        bounds.sort { ($0.time, $0.isUpper ? 0 : 1) < ($1.time, $1.isUpper ? 0 : 1) }
+        var list: [Segment] = []
+        var outliers = 0
+        var current: Segment?
+        func close() {
+            guard let c = current else { return }
+            if c.pairs >= 4 { list.append(c) } else { outliers += c.pairs }
+            current = nil
+        }
+        for b in bounds {
+            if current == nil { current = Segment(start: b.time, end: b.time) }
+            var next = current!
+            if b.isUpper { next.upper = min(next.upper, b.diff) } else { next.lower = max(next.lower, b.diff) }
+            if next.lower > next.upper {
+                close()
+                current = Segment(start: b.time, end: b.time)
+                if b.isUpper { current!.upper = b.diff } else { current!.lower = b.diff }
+                current!.pairs = 1
+            } else {
+                next.end = b.time
+                next.pairs += 1
+                current = next
+            }
+        }
+        close()
+        return (list, outliers)
+    }
+
+    static func index(_ anchors: [Anchor]) -> [UInt64: [Int64]] {
+        var byKey: [UInt64: [Int64]] = [:]
+        for a in anchors { byKey[a.key, default: []].append(a.time) }
+        for k in byKey.keys { byKey[k]!.sort() }
+        return byKey
+    }
+
+    /// Least-squares slope of the offset over time, in ppm (a summary figure only).
+    static func driftPPM(_ knots: [(time: Int64, offset: Int64)]) -> Int64 {
+        guard knots.count >= 2, knots.last!.time > knots[0].time else { return 0 }
+        let n = Double(knots.count)
+        let t0 = Double(knots[0].time)
+        let xs = knots.map { Double($0.time) - t0 }, ys = knots.map { Double($0.offset) }
+        let mx = xs.reduce(0, +) / n, my = ys.reduce(0, +) / n
+        var num = 0.0, den = 0.0
+        for i in xs.indices {
+            num += (xs[i] - mx) * (ys[i] - my)
+            den += (xs[i] - mx) * (xs[i] - mx)
+        }
+        return den > 0 ? Int64((num / den * 1_000_000).rounded()) : 0
+    }
+
+    /// The most common host-minus-guest difference between same-key events among `anchors`
+    /// (2 ms bins; within ±10 s of `around` when given), refined to the median of the
+    /// differences in that bin and its neighbours.
+    static func modeOffset(_ anchors: ArraySlice<Anchor>, _ byKey: [UInt64: [Int64]], around: Int64?) -> Int64? {
+        let anchors = anchors.prefix(4000)
+        let bin: Int64 = 2_000_000
+        let reach: Int64 = 10_000_000_000
+        var bins: [Int64: Int] = [:]
+        var looked = 0
+        for a in anchors {
+            looked += 1
+            for t in byKey[a.key] ?? [] {
+                let d = t - a.time
+                if let around, abs(d - around) > reach { continue }
+                bins[floorDiv(d, bin), default: 0] += 1
+            }
+            if looked >= 4000 { break }
+        }
+        guard let best = bins.max(by: { ($0.value, -$0.key) < ($1.value, -$1.key) }), best.value >= 4 else { return nil }
+        var diffs: [Int64] = []
+        looked = 0
+        for a in anchors {
+            looked += 1
+            for t in byKey[a.key] ?? [] {
+                let d = t - a.time
+                if abs(floorDiv(d, bin) - best.key) <= 1 { diffs.append(d) }
+            }
+            if looked >= 4000 { break }
+        }
+        diffs.sort()
+        return diffs[diffs.count / 2]
+    }
+
+    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 { a >= 0 ? a / b : -((-a + b - 1) / b) }
+
+    /// Matches each guest anchor (sorted by time) to the unused host anchor of the same key
+    /// closest to the running offset estimate; returns (guest time, host - guest) per match.
+    static func track(_ guestSide: [Anchor], against byKey: [UInt64: [Int64]], start: Int64) -> [(time: Int64, diff: Int64)] {
+        var cursor: [UInt64: Int] = [:]
+        var estimate = start
+        var out: [(time: Int64, diff: Int64)] = []
+        out.reserveCapacity(guestSide.count)
+        var misses = 0
+        var i = 0
+        while i < guestSide.count {
+            let a = guestSide[i]
+            i += 1
+            guard let times = byKey[a.key] else { continue }
+            var j = cursor[a.key] ?? 0
+            let target = a.time + estimate
+            while j + 1 < times.count, abs(times[j + 1] - target) <= abs(times[j] - target) { j += 1 }
+            guard j < times.count, abs(times[j] - target) <= tolerance else {
+                misses += 1
+                if misses >= reacquireAfter {
+                    let from = i - misses
+                    misses = 0
+                    if let again = modeOffset(guestSide[from..<min(from + 512, guestSide.count)], byKey, around: estimate),
+                        abs(again - estimate) > tolerance
+                    {
+                        estimate = again
+                        i = from
+                    }
+                }
+                continue
+            }
+            misses = 0
+            let diff = times[j] - a.time
+            out.append((a.time, diff))
+            estimate += (diff - estimate) / 8
+            cursor[a.key] = j + 1
+        }
+        return out
+    }
+}

@@ -1,0 +1,49 @@
+import ShadowBellCore
+
+/// `stale-shadow-after-reset` (error): the first shadow value the controller reads after a queue
+/// was (re)created is one nobody published since.
+public enum StaleShadowDetector {
+    public static let definition = """
+        After a controller reset or a queue's re-creation, the first value the controller reads \
+        from the queue's shadow slot is neither 0 nor a value the driver published since (with \
+        driver probes), or lies beyond the commands submitted since (without): the shadow \
+        buffers were not cleared, and the controller works from a stale tail or head (the Linux \
+        2020 fix that clears them at reset, SPDK issue #1795).
+        """
+}
+
+extension ClockGroupAnalyzer {
+    func checkStaleShadow(_ q: inout QueueState, _ e: Event) {
+        guard let created = q.created, q.key.qid != 0 else { return }
+        q.created = nil
+        let v = e.a
+        guard v != 0 else { return }
+        let valid: Bool
+        if q.probeMode {
+            valid = q.publishedSinceCreation.contains(v)
+        } else if q.key.type == .sq, driverEventsSeen, alignmentUncertainty == nil {
+            // Without probes the tail can only be bounded by the submissions, and only when the
+            // guest's events are in the trace on the controller's own clock.
+            let distance = RingIndex.distance(from: 0, to: v, entries: q.entries)
+            valid = q.submittedSinceCreation >= Int(distance) || q.submittedSinceCreation >= Int(q.entries == 0 ? 0x10000 : q.entries)
+        } else {
+            return  // a CQ head, or an SQ tail without the guest's submissions, cannot be judged
+        }
+        guard !valid else { return }
+        q.stats.staleShadowReads += 1
+        let name = "\(q.key.type.name)\(q.key.qid)"
+        var f = Finding(
+            kind: .staleShadowAfterReset, queue: q.key, start: e.time,
+            message: "\(q.key.controllerName) \(name): first shadow read after the queue's creation returned \(v), a value nobody published since",
+            explanation: "The queue was created at \(formatDuration(e.time - created.time)) before this read, so its shadow slot should hold 0 or a value the driver wrote since"
+                + (q.probeMode ? " (it published \(q.publishedSinceCreation.count) value(s), not \(v))" : " (the guest submitted \(q.submittedSinceCreation) command(s) since)")
+                + ". The controller now works from a stale \(q.key.type == .sq ? "tail: it fetches entries that were never written" : "head: it may overwrite completions the driver has not consumed")"
+                + ". The shadow buffers were not cleared at the reset or re-creation.")
+        f.values = [("value", .int(Int64(v))), ("published_since_creation", .int(Int64(q.probeMode ? q.publishedSinceCreation.count : q.submittedSinceCreation)))]
+        f.evidence = [
+            evidenceItem("queue-created", created, "controller created \(name)"),
+            evidenceItem("stale-read", EventRef(e), "controller read shadow \(name) = \(v)"),
+        ]
+        report(f)
+    }
+}

@@ -1,0 +1,261 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+import ShadowBellCore
+
+/// The distinct kernel messages seen most recently, so that a message printed live on the
+/// console and again by a `dmesg` dump later in the file is reported once. Holds at most
+/// `capacity` keys and forgets the oldest first. A class, so the parser (a value type copied
+/// into a local variable per batch) shares one store and never copies it.
+final class RecentMessages {
+    struct Key: Hashable {
+        var time: Int64
+        var controller: UInt16
+        var qid: UInt16
+        var kind: UInt32
+        var tag: UInt32
+        var status: UInt32
+    }
+
+    static let defaultCapacity = 1024
+
+    let capacity: Int
+    private var members: Set<Key> = []
+    private var order: [Key] = []
+    private var oldest = 0
+
+    init(capacity: Int = RecentMessages.defaultCapacity) {
+        self.capacity = max(capacity, 1)
+    }
+
+    /// Records `key`; false when it is already among the recent keys.
+    func insert(_ key: Key) -> Bool {
+        guard !members.contains(key) else { return false }
+        if order.count < capacity {
+            order.append(key)
+        } else {
+            members.remove(order[oldest])
+            order[oldest] = key
+            oldest = (oldest + 1) % capacity
+        }
+        members.insert(key)
+        return true
+    }
+}
+
+/// What the text after `nvme nvme<N>: ` says.
+enum GuestMessageText {
+    /// A message ShadowBell reads: `qid` 0 and `tag` `Event.noCommand` when it names none.
+    case message(GuestMessageKind, qid: UInt16, tag: UInt32, status: UInt32)
+    /// A known message (`I/O …`, `Abort status:`) that does not parse.
+    case malformed(DecodeFailure)
+    /// Any other message of the driver.
+    case other
+}
+
+/// Decodes one line of a guest serial console capture or a `dmesg` dump.
+///
+/// A line is read when it contains `[ seconds.micro] nvme nvme<N>: <message>` anywhere — fio or
+/// other programs write progress text ending in `\r` without a newline, so the kernel's message
+/// often follows other text on the same line. An optional caller-ID column
+/// (`[    5.4][    T1] nvme …`, CONFIG_PRINTK_CALLER) is accepted. The first
+/// `nvme nvme<N>: ` of a line is the one read. Messages (Linux nvme-pci `nvme_timeout()` and
+/// the controller bring-up) become `.guestMessage` events; a message already seen with the same
+/// timestamp, kind, controller, qid, tag and status is skipped (the dump repeats the console).
+struct ConsoleLogLineParser: LineDecoding {
+    let source: UInt16
+    let recent: RecentMessages
+
+    init(source: UInt16, recentCapacity: Int = RecentMessages.defaultCapacity) {
+        self.source = source
+        recent = RecentMessages(capacity: recentCapacity)
+    }
+
+    @inline(__always)
+    mutating func parse(_ line: UnsafeRawBufferPointer, number: UInt64) -> LineOutcome {
+        guard let prefix = Self.findDevicePrefix(line) else { return .skipped }
+        let text = UnsafeRawBufferPointer(rebasing: line[prefix.textStart...])
+        switch Self.decodeText(text) {
+        case .other:
+            return .skipped
+        case .malformed(let failure):
+            return .malformed(failure)
+        case .message(let kind, let qid, let tag, let status):
+            guard let time = Self.timestampBefore(line, prefix.start) else {
+                return .malformed(
+                    DecodeFailure(event: "nvme kernel message", field: "[seconds] timestamp", problem: .missing))
+            }
+            let key = RecentMessages.Key(
+                time: time, controller: prefix.controller, qid: qid, kind: kind.rawValue, tag: tag, status: status)
+            guard recent.insert(key) else { return .skipped }
+            return .event(
+                Event(
+                    kind: .guestMessage, time: time, location: number, source: source,
+                    controller: prefix.controller, qid: qid, a: kind.rawValue, b: tag, c: status))
+        }
+    }
+
+    // MARK: locating the message
+
+    /// The first `nvme nvme<N>: ` of the line that starts a word: where it starts, the
+    /// controller number and where the message text begins.
+    @inline(__always)
+    static func findDevicePrefix(_ line: UnsafeRawBufferPointer)
+        -> (start: Int, controller: UInt16, textStart: Int)?
+    {
+        guard let base = line.baseAddress else { return nil }
+        var i = 0
+        while i < line.count {
+            guard let hit = memchr(base + i, 0x6E /* n */, line.count - i) else { return nil }
+            let at = UnsafeRawPointer(hit) - base
+            i = at + 1
+            guard ByteScanning.hasPrefix(line, at: at, "nvme nvme"), at == 0 || !isWordByte(line[at - 1])
+            else { continue }
+            guard let (n, afterNumber) = ByteScanning.decimalPrefix(line, from: at + 9),
+                n <= UInt64(UInt16.max), ByteScanning.hasPrefix(line, at: afterNumber, ": ")
+            else { continue }
+            return (at, UInt16(n), afterNumber + 2)
+        }
+        return nil
+    }
+
+    @inline(__always)
+    private static func isWordByte(_ b: UInt8) -> Bool {
+        ASCII.isDigit(b) || (b | 0x20) &- 0x61 < 26 || b == 0x5F
+    }
+
+    /// The `[ seconds.micro]` printk timestamp that ends right before `messageStart` (with one
+    /// space between), in nanoseconds; a caller-ID column (`[    T1]`, `[    C0]`) between the
+    /// two is skipped. Nil when there is none.
+    static func timestampBefore(_ line: UnsafeRawBufferPointer, _ messageStart: Int) -> Int64? {
+        guard messageStart >= 2, line[messageStart - 1] == ASCII.space else { return nil }
+        var end = messageStart - 1  // index of the `]` + 1
+        for group in 0..<2 {
+            guard end >= 2, line[end - 1] == ASCII.closeBracket else { return nil }
+            // The group's opening bracket, within a short distance.
+            var open = end - 2
+            while open >= 0, line[open] != ASCII.openBracket, end - open <= 32 { open -= 1 }
+            guard open >= 0, line[open] == ASCII.openBracket else { return nil }
+            let contentStart = ByteScanning.skipSpaces(line, from: open + 1)
+            let contentEnd = end - 1
+            guard contentStart < contentEnd else { return nil }
+            let first = line[contentStart]
+            if group == 0, first == 0x54 /* T */ || first == 0x43 /* C */ {
+                // Caller ID: a letter and digits.
+                guard let (_, after) = ByteScanning.decimalPrefix(line, from: contentStart + 1), after == contentEnd
+                else { return nil }
+                end = open
+                continue
+            }
+            guard let (time, after) = ByteScanning.timestampPrefix(line, from: contentStart), after == contentEnd,
+                line[contentStart..<contentEnd].contains(ASCII.dot)
+            else { return nil }
+            return time
+        }
+        return nil
+    }
+
+    // MARK: the message text
+
+    /// Decodes the text after `nvme nvme<N>: `.
+    @inline(__always)
+    static func decodeText(_ text: UnsafeRawBufferPointer) -> GuestMessageText {
+        var s = ByteScanner(text)
+        if s.skip("I/O ") { return decodeTimeout(&s) }
+        if s.skip("Abort status:") {
+            s.skipSpaces()
+            guard let status = s.readInteger(), FieldReader.endsValue(s.peek()) else {
+                return .malformed(DecodeFailure(event: "nvme Abort status", field: "status", problem: .badNumber))
+            }
+            guard status <= UInt64(UInt32.max) else {
+                return .malformed(DecodeFailure(event: "nvme Abort status", field: "status", problem: .outOfRange))
+            }
+            return .message(.abortStatus, qid: 0, tag: Event.noCommand, status: UInt32(status))
+        }
+        if let first = s.peek(), ASCII.isDigit(first) { return decodeQueues(&s) }
+        return .other
+    }
+
+    /// `I/O tag 12 (100c) opcode 0x2 (Read) QID 3 timeout, aborting …`,
+    /// `I/O 64 (I/O Cmd) QID 1 timeout, reset controller`, `I/O 12 QID 3 timeout, …`; the
+    /// scanner is after `I/O `.
+    private static func decodeTimeout(_ s: inout ByteScanner) -> GuestMessageText {
+        let event: StaticString = "nvme I/O timeout"
+        _ = s.skip("tag ")
+        guard let tag = s.readDecimal() else {
+            return .malformed(DecodeFailure(event: event, field: "tag", problem: .badNumber))
+        }
+        guard tag < UInt64(Event.noCommand) else {
+            return .malformed(DecodeFailure(event: event, field: "tag", problem: .outOfRange))
+        }
+        s.skipSpaces()
+        // `(100c)` (command id) or `(I/O Cmd)` (opcode name), then `opcode 0x2 (Read)`.
+        if !skipParenthesised(&s) { return .malformed(DecodeFailure(event: event, field: "(…)", problem: .badShape)) }
+        s.skipSpaces()
+        if s.skip("opcode ") {
+            guard s.readInteger() != nil else {
+                return .malformed(DecodeFailure(event: event, field: "opcode", problem: .badNumber))
+            }
+            s.skipSpaces()
+            if !skipParenthesised(&s) {
+                return .malformed(DecodeFailure(event: event, field: "(…)", problem: .badShape))
+            }
+            s.skipSpaces()
+        }
+        guard s.skip("QID ") else { return .malformed(DecodeFailure(event: event, field: "QID", problem: .missing)) }
+        guard let qid = s.readDecimal() else {
+            return .malformed(DecodeFailure(event: event, field: "QID", problem: .badNumber))
+        }
+        guard qid <= UInt64(UInt16.max) else {
+            return .malformed(DecodeFailure(event: event, field: "QID", problem: .outOfRange))
+        }
+        guard s.skip(" timeout, ") else {
+            return .malformed(DecodeFailure(event: event, field: "timeout,", problem: .badShape))
+        }
+        let kind: GuestMessageKind
+        if s.skip("aborting") {
+            kind = .timeoutAborting
+        } else if s.skip("reset controller") {
+            kind = .timeoutReset
+        } else if s.skip("completion polled") {
+            kind = .timeoutPolled
+        } else if s.skip("disable controller") {
+            kind = .timeoutDisable
+        } else {
+            return .malformed(DecodeFailure(event: event, field: "action after timeout,", problem: .badShape))
+        }
+        return .message(kind, qid: UInt16(qid), tag: UInt32(tag), status: 0)
+    }
+
+    /// Moves past a `(…)` group (nested parentheses allowed) if one is next; false when one
+    /// opens but never closes.
+    private static func skipParenthesised(_ s: inout ByteScanner) -> Bool {
+        guard s.peek() == ASCII.openParen else { return true }
+        var depth = 0
+        var i = s.position
+        while i < s.bytes.count {
+            let b = s.bytes[i]
+            if b == ASCII.openParen {
+                depth += 1
+            } else if b == ASCII.closeParen {
+                depth -= 1
+                if depth == 0 {
+                    s.position = i + 1
+                    return true
+                }
+            }
+            i += 1
+        }
+        return false
+    }
+
+    /// `2/0/0 default/read/poll queues`; any other text starting with a digit is another message.
+    private static func decodeQueues(_ s: inout ByteScanner) -> GuestMessageText {
+        guard s.readDecimal() != nil, s.skip(0x2F), s.readDecimal() != nil, s.skip(0x2F), s.readDecimal() != nil,
+            s.skip(" default/read/poll queues")
+        else { return .other }
+        return .message(.queuesReady, qid: 0, tag: Event.noCommand, status: 0)
+    }
+}

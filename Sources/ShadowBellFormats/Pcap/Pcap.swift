@@ -1,0 +1,191 @@
+import CPcap
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A thin, typed layer over libpcap. Each wrapper names the C function it calls; the only
+/// place that turns a libpcap failure into a Swift error is `PcapError.init`.
+public enum Pcap {}
+
+/// A libpcap failure: which C function failed, its return code and libpcap's own message.
+public struct PcapError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var function: String
+    public var code: Int32
+    public var message: String
+
+    public init(function: String, code: Int32, message: String) {
+        self.function = function
+        self.code = code
+        self.message = message
+    }
+
+    /// From an error buffer filled by an open call.
+    init(function: String, code: Int32 = -1, errbuf: UnsafePointer<CChar>) {
+        self.init(function: function, code: code, message: String(cString: errbuf))
+    }
+
+    /// From a handle's last error (`pcap_geterr`).
+    init(function: String, code: Int32, handle: OpaquePointer) {
+        self.init(function: function, code: code, message: String(cString: pcap_geterr(handle)))
+    }
+
+    public var description: String { "\(function): \(message)" }
+
+    /// libpcap says the file ends inside a record.
+    public var isTruncation: Bool { message.contains("truncated") }
+    /// libpcap's rejection of a pcapng whose interfaces have different link types.
+    public var isMixedLinkTypes: Bool { message.contains("different from the type of the first interface") }
+}
+
+/// A data link type (LINKTYPE_/DLT_ value).
+public struct LinkType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public var rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+    public init(_ rawValue: Int32) { self.rawValue = rawValue }
+
+    public static let ethernet = LinkType(1)
+    /// LINKTYPE_USER0: ShadowBell's default.
+    public static let user0 = LinkType(147)
+    /// LINKTYPE_USER2: reserved by another tool's convention; ShadowBell never uses it.
+    public static let user2 = LinkType(149)
+    /// LINKTYPE_USER0...USER15.
+    public static let userRange: ClosedRange<Int32> = 147...162
+
+    public var isUser: Bool { Self.userRange.contains(rawValue) }
+
+    /// `147 (USER0)`; libpcap's name when it has one (`pcap_datalink_val_to_name`).
+    public var description: String {
+        if isUser { return "\(rawValue) (USER\(rawValue - 147))" }
+        if let name = pcap_datalink_val_to_name(rawValue) { return "\(rawValue) (\(String(cString: name)))" }
+        return "\(rawValue)"
+    }
+}
+
+/// One packet as libpcap returned it. `data` is valid until the next read on the same reader.
+public struct PcapPacket {
+    /// Seconds and nanoseconds of the packet's timestamp (the reader asks for nanoseconds).
+    public var seconds: Int64
+    public var nanoseconds: Int64
+    public var capturedLength: Int
+    public var originalLength: Int
+    public var data: UnsafeRawBufferPointer
+
+    public var timeNanoseconds: Int64 { seconds &* 1_000_000_000 &+ nanoseconds }
+}
+
+/// A capture file opened for reading: pcap or pcapng, timestamps in nanoseconds.
+public final class PcapReader {
+    private let handle: OpaquePointer
+    public let path: String
+
+    /// `pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf)`.
+    public init(path: String) throws(PcapError) {
+        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
+        let opened = pcap_open_offline_with_tstamp_precision(
+            path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
+        guard let opened else {
+            throw errbuf.withUnsafeBufferPointer {
+                PcapError(function: "pcap_open_offline_with_tstamp_precision", errbuf: $0.baseAddress!)
+            }
+        }
+        self.handle = opened
+        self.path = path
+    }
+
+    deinit { pcap_close(handle) }  // pcap_close
+
+    /// `pcap_datalink`.
+    public var linkType: LinkType { LinkType(pcap_datalink(handle)) }
+
+    /// `pcap_snapshot`.
+    public var snapshotLength: Int { Int(pcap_snapshot(handle)) }
+
+    /// `pcap_file` + `ftell`: the byte offset libpcap's reader has reached, when known.
+    public var fileOffset: UInt64? {
+        guard let file = pcap_file(handle) else { return nil }
+        let offset = ftell(file)
+        return offset >= 0 ? UInt64(offset) : nil
+    }
+
+    /// `pcap_next_ex`: the next packet, or `nil` at the end of the file.
+    public func next() throws(PcapError) -> PcapPacket? {
+        var header: UnsafeMutablePointer<pcap_pkthdr>?
+        var data: UnsafePointer<UInt8>?
+        let rc = pcap_next_ex(handle, &header, &data)
+        switch rc {
+        case 1:
+            guard let header else { return nil }
+            let h = header.pointee
+            let length = Int(h.caplen)
+            return PcapPacket(
+                seconds: Int64(h.ts.tv_sec), nanoseconds: Int64(h.ts.tv_usec),
+                capturedLength: length, originalLength: Int(h.len),
+                data: UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : length))
+        case PCAP_ERROR_BREAK:  // -2: no more packets in a savefile
+            return nil
+        default:
+            throw PcapError(function: "pcap_next_ex", code: rc, handle: handle)
+        }
+    }
+}
+
+/// A pcap file opened for writing with nanosecond timestamps (libpcap writes pcap, not pcapng).
+public final class PcapWriter {
+    private let dead: OpaquePointer
+    private let dumper: OpaquePointer
+    public let path: String
+    public let linkType: LinkType
+    private var closed = false
+
+    /// `pcap_open_dead_with_tstamp_precision(linkType, snaplen, PCAP_TSTAMP_PRECISION_NANO)`
+    /// then `pcap_dump_open(dead, path)`.
+    public init(path: String, linkType: LinkType, snapshotLength: Int32 = 65535) throws(PcapError) {
+        guard
+            let dead = pcap_open_dead_with_tstamp_precision(
+                linkType.rawValue, snapshotLength, UInt32(PCAP_TSTAMP_PRECISION_NANO))
+        else {
+            throw PcapError(
+                function: "pcap_open_dead_with_tstamp_precision", code: -1,
+                message: "cannot create a capture handle for link type \(linkType)")
+        }
+        guard let dumper = pcap_dump_open(dead, path) else {
+            let error = PcapError(function: "pcap_dump_open", code: -1, handle: dead)
+            pcap_close(dead)
+            throw error
+        }
+        self.dead = dead
+        self.dumper = dumper
+        self.path = path
+        self.linkType = linkType
+    }
+
+    deinit { close() }
+
+    /// `pcap_dump`: one packet whose timestamp is `seconds` + `nanoseconds`.
+    public func write(seconds: UInt32, nanoseconds: UInt32, _ bytes: UnsafeRawBufferPointer) {
+        var header = pcap_pkthdr()
+        header.ts.tv_sec = .init(seconds)
+        header.ts.tv_usec = .init(nanoseconds)  // nanoseconds: the handle's precision is nano
+        header.caplen = UInt32(bytes.count)
+        header.len = UInt32(bytes.count)
+        let user = UnsafeMutableRawPointer(dumper).assumingMemoryBound(to: UInt8.self)
+        pcap_dump(user, &header, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self))
+    }
+
+    /// `pcap_dump_flush`.
+    public func flush() throws(PcapError) {
+        let rc = pcap_dump_flush(dumper)
+        if rc != 0 { throw PcapError(function: "pcap_dump_flush", code: rc, handle: dead) }
+    }
+
+    /// `pcap_dump_close` + `pcap_close`. Safe to call more than once.
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        pcap_dump_close(dumper)
+        pcap_close(dead)
+    }
+}

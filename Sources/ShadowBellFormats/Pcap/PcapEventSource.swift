@@ -1,0 +1,213 @@
+import ShadowBellCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Options for reading ShadowBell event records from a capture file.
+public struct PcapReadOptions: Sendable, Hashable {
+    /// Link types whose packets are read as ShadowBell records. Default: LINKTYPE_USER0–USER15
+    /// except USER2 (149), which ShadowBell never uses.
+    public var linkTypes: Set<Int32>
+    /// Read only the records converted from this original input (one clock domain of a pcap
+    /// written from several inputs); `nil` reads every record.
+    public var originalSource: UInt16?
+    /// Report malformed records and truncation (one reader per file should; see
+    /// `openEventSources`).
+    public var reportsFileDiagnostics: Bool
+
+    public init(
+        linkTypes: Set<Int32> = PcapReadOptions.defaultLinkTypes, originalSource: UInt16? = nil,
+        reportsFileDiagnostics: Bool = true
+    ) {
+        self.linkTypes = linkTypes
+        self.originalSource = originalSource
+        self.reportsFileDiagnostics = reportsFileDiagnostics
+    }
+
+    public static let defaultLinkTypes: Set<Int32> = Set(LinkType.userRange).subtracting([LinkType.user2.rawValue])
+}
+
+/// An `EventSource` over a pcap or pcapng file of ShadowBell event records, read with libpcap.
+///
+/// Locations are byte offsets: in a pcap file the offset of the record's first byte, in a
+/// pcapng file the offset of the block that carries it. Should libpcap not expose its file
+/// position, locations fall back to the record's 1-based ordinal (`locationUnit == .line`).
+public final class PcapEventSource: EventSource {
+    public private(set) var summary: InputSummary
+    public let isPcapng: Bool
+    public static let batchLimit = 4096
+
+    private let reader: PcapReader
+    private let options: PcapReadOptions
+    /// For pcapng block offsets: our own descriptor, to read a block's trailing length.
+    private var blockFD: Int32 = -1
+    private var pcapngBigEndian = false
+    /// Offset just past the last complete packet (where a truncated one starts).
+    private var lastEnd: UInt64
+    private var previousTime: Int64 = .min
+    private var finished = false
+    /// Packets read so far (all of them, whatever `originalSource` selects).
+    private var packets: UInt64 = 0
+
+    /// `displayPath` names the input in diagnostics when `path` is a spooled copy.
+    public init(
+        path: String, index: UInt16, options: PcapReadOptions = .init(), displayPath: String? = nil
+    ) throws(InputError) {
+        let shownPath = displayPath ?? path
+        var head = [UInt8](repeating: 0, count: 12)
+        let headCount = PcapEventSource.readPrefix(path: path, into: &head)
+        self.isPcapng = headCount >= 4 && head[0] == 0x0A && head[1] == 0x0D && head[2] == 0x0D && head[3] == 0x0A
+        do {
+            self.reader = try PcapReader(path: path)
+        } catch {
+            throw InputError.unsupported(path: shownPath, reason: "libpcap cannot read it: \(error.message)")
+        }
+        self.options = options
+        var summary = InputSummary(index: index, path: shownPath, format: .pcap)
+        summary.locationUnit = .byteOffset
+        summary.bytes = PcapEventSource.fileSize(path: path) ?? 0
+        self.summary = summary
+        self.lastEnd = reader.fileOffset ?? 0
+        let linkType = reader.linkType
+        guard options.linkTypes.contains(linkType.rawValue) else {
+            let expected = options.linkTypes.sorted().map { String($0) }
+            let expectedText = expected.count == 1 ? expected[0] : "one of \(expected.joined(separator: ", "))"
+            throw InputError.unsupported(
+                path: shownPath,
+                reason: "link type \(linkType) is not a ShadowBell event link type (expected \(expectedText)); "
+                    + "this capture does not hold ShadowBell event records")
+        }
+        if reader.fileOffset == nil { self.summary.locationUnit = .line }
+        // Analysers read `summary.clock` before the first batch: take it from the first record.
+        if let first = PcapEventSource.firstRecord(path: path, originalSource: options.originalSource) {
+            self.summary.clock = first.timeIsOrdinal ? .orderOnly : .timestamps
+        }
+        if isPcapng {
+            pcapngBigEndian = headCount >= 12 && head[8] == 0x1A && head[9] == 0x2B
+            blockFD = open(path, O_RDONLY)
+        }
+    }
+
+    deinit { if blockFD >= 0 { close(blockFD) } }
+
+    public func nextBatch(into buffer: inout [Event]) throws(InputError) -> Bool {
+        buffer.removeAll(keepingCapacity: true)
+        while !finished && buffer.count < Self.batchLimit {
+            let packet: PcapPacket?
+            do {
+                packet = try reader.next()
+            } catch {
+                try handle(error)
+                finished = true
+                break
+            }
+            guard let packet else {
+                finished = true
+                break
+            }
+            packets += 1
+            let location = recordLocation(packet)
+            let result = RecordCodec.decode(packet.data, time: packet.timeNanoseconds)
+            lastEnd = reader.fileOffset ?? lastEnd
+            switch result {
+            case .failure(let reason):
+                guard options.reportsFileDiagnostics else { continue }
+                summary.records += 1
+                summary.noteMalformed(at: location, reason.description)
+            case .success(let record):
+                if let wanted = options.originalSource, record.event.source != wanted { continue }
+                summary.records += 1
+                var event = record.event
+                event.source = summary.index
+                event.location = location
+                if event.time < previousTime { summary.outOfOrder += 1 }
+                previousTime = event.time
+                if event.kind == .dataLoss {
+                    summary.dataLossMarkers += 1
+                    summary.lostEvents += UInt64(event.a)
+                }
+                summary.events += 1
+                buffer.append(event)
+            }
+        }
+        return !buffer.isEmpty
+    }
+
+    /// Truncation ends the input with a diagnostic (everything before it stays analysed);
+    /// anything else libpcap cannot read is an input error.
+    private func handle(_ error: PcapError) throws(InputError) {
+        if error.isTruncation {
+            guard options.reportsFileDiagnostics else { return }
+            summary.noteMalformed(
+                at: lastEnd,
+                "file is truncated: the record starting at byte \(lastEnd) is cut short by the end of "
+                    + "the file (libpcap: \(error.message))")
+            return
+        }
+        if error.isMixedLinkTypes {
+            throw InputError.unsupported(
+                path: summary.path,
+                reason: "this pcapng has interfaces of different link types, which libpcap cannot read "
+                    + "(libpcap: \(error.message)). Rewrite it as a pcap of one link type with editcap: "
+                    + "`editcap -F pcap -T user0 IN.pcapng OUT.pcap` (packets of the other interfaces "
+                    + "then show up as malformed records), or record the ShadowBell events on their own interface")
+        }
+        throw InputError.readFailed(path: summary.path, offset: lastEnd, reason: "libpcap: \(error.message)")
+    }
+
+    private func recordLocation(_ packet: PcapPacket) -> UInt64 {
+        guard summary.locationUnit == .byteOffset, let end = reader.fileOffset else { return packets }
+        if !isPcapng { return end &- UInt64(packet.capturedLength) }
+        // pcapng: the block ends at `end`; its total length is repeated in its last 4 bytes.
+        var raw: UInt32 = 0
+        guard end >= 4, blockFD >= 0, pread(blockFD, &raw, 4, off_t(end - 4)) == 4 else { return end }
+        let length = UInt64(pcapngBigEndian ? UInt32(bigEndian: raw) : UInt32(littleEndian: raw))
+        return length <= end ? end - length : end
+    }
+
+    /// The original source indices of the records in `path`, ascending (one pass with libpcap).
+    /// A pcap converted from k inputs holds k clock domains, one per original input.
+    public static func originalSources(path: String) -> [UInt16] {
+        guard let reader = try? PcapReader(path: path) else { return [] }
+        var seen = Set<UInt16>()
+        while let packet = try? reader.next() {
+            let bytes = packet.data
+            guard bytes.count == RecordCodec.recordLengthV1, bytes[0] == 0x53, bytes[1] == 0x42, bytes[2] == 0x45,
+                bytes[3] == 0x56, bytes[4] == 1
+            else { continue }
+            seen.insert(UInt16(bytes[28]) | UInt16(bytes[29]) << 8)
+        }
+        return seen.sorted()
+    }
+
+    /// The first valid record of `path` (of `originalSource` when given), without disturbing
+    /// the main reader. Reads as few packets as it must.
+    static func firstRecord(path: String, originalSource: UInt16?) -> RecordCodec.Record? {
+        guard let reader = try? PcapReader(path: path) else { return nil }
+        while let packet = try? reader.next() {
+            guard case .success(let record) = RecordCodec.decode(packet.data, time: packet.timeNanoseconds)
+            else { continue }
+            if let wanted = originalSource, record.event.source != wanted { continue }
+            return record
+        }
+        return nil
+    }
+
+    static func readPrefix(path: String, into buffer: inout [UInt8]) -> Int {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return 0 }
+        defer { close(fd) }
+        let count = buffer.count
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, count) }
+        return max(0, n)
+    }
+
+    static func fileSize(path: String) -> UInt64? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return UInt64(info.st_size)
+    }
+}

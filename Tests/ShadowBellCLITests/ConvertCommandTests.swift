@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import ShadowBellCore
+import ShadowBellFormats
+import Testing
+
+@testable import shadowbell
+
+@Suite struct ConvertCommandTests {
+    func temporaryPath(_ name: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("sb-convert-\(UUID().uuidString)-\(name)").path
+    }
+
+    @Test func parsesPathsOutputAndLinkType() throws {
+        let command = try Convert.parse(["a.log", "b.txt", "--output", "out.pcap", "--link-type", "150"])
+        #expect(command.paths == ["a.log", "b.txt"])
+        #expect(command.output == "out.pcap")
+        #expect(command.linkType == 150)
+        #expect(try Convert.parse(["a.log", "-o", "x.pcap"]).linkType == 147)
+    }
+
+    @Test func rejectsLinkType149AndNonUserTypesAsUsageErrors() {
+        for bad in ["149", "1", "146", "163"] {
+            #expect(throws: (any Error).self) {
+                try Convert.parse(["a.log", "--output", "x.pcap", "--link-type", bad])
+            }
+            do {
+                _ = try Convert.parse(["a.log", "--output", "x.pcap", "--link-type", bad])
+            } catch {
+                #expect(Convert.exitCode(for: error) == ExitCode(64))
+            }
+        }
+        #expect(throws: (any Error).self) { try Convert.parse(["--output", "x.pcap"]) }
+    }
+
+    @Test func convertsAQemuLogIntoAReadablePcap() throws {
+        let input = temporaryPath("qemu.log")
+        let output = temporaryPath("out.pcap")
+        defer {
+            try? FileManager.default.removeItem(atPath: input)
+            try? FileManager.default.removeItem(atPath: output)
+        }
+        let log = """
+            4711@1690000000.000100:pci_nvme_mmio_doorbell_sq sqid 1 new_tail 17
+            4711@1690000000.000050:pci_nvme_shadow_doorbell_sq sqid 1 new_shadow_doorbell 16
+            4711@1690000000.000200:pci_nvme_eventidx_sq sqid 1 new_eventidx 17
+
+            """
+        try log.write(toFile: input, atomically: true, encoding: .utf8)
+        let command = try Convert.parse([input, "--output", output])
+        try command.run()
+        let source = try openEventSource(path: output, index: 0)
+        var events: [Event] = []
+        var batch: [Event] = []
+        while try source.nextBatch(into: &batch) { events += batch }
+        #expect(events.map(\.kind) == [.mmioDoorbell, .controllerShadowRead, .controllerEventIdxWrite])
+        #expect(events.map(\.time) == [1_690_000_000_000_100_000, 1_690_000_000_000_050_000, 1_690_000_000_000_200_000])
+        #expect(source.summary.format == .pcap)
+    }
+
+    @Test func inputWithoutEventsExitsWith2() throws {
+        let input = temporaryPath("empty.log")
+        let output = temporaryPath("out.pcap")
+        defer {
+            try? FileManager.default.removeItem(atPath: input)
+            try? FileManager.default.removeItem(atPath: output)
+        }
+        try "4711@1690000000.000100:pci_nvme_mmio_read addr 0x0 size 4\n".write(
+            toFile: input, atomically: true, encoding: .utf8)
+        let command = try Convert.parse([input, "--output", output])
+        #expect(throws: ExitCode(2)) { try command.run() }
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+
+/// The real QEMU 7.2 + Linux 6.1 runs in ../shared/traces/real (guest ftrace, QEMU log and
+/// console log on two clocks): alignment, counts, no error on healthy runs, both SQ2 stalls on
+/// `hang-sq2`.
+@Suite(.serialized) struct RealTraceTests {
+    static let realDirectory = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/traces/real")
+
+    /// Decompresses one run's traces into a temporary folder (once per process).
+    static func run(_ name: String) throws -> (guest: String, qemu: String, console: String) {
+        let dir = realDirectory.appendingPathComponent(name)
+        guard FileManager.default.fileExists(atPath: dir.path) else {
+            Issue.record("real traces missing at \(dir.path): they ship in ../shared beside the checkout")
+            throw CancellationError()
+        }
+        let out = temporaryPath("real-\(name)")
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        for file in ["guest-ftrace.txt", "qemu-trace.log"] {
+            let target = "\(out)/\(file)"
+            if FileManager.default.fileExists(atPath: target) { continue }
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["zstd", "-q", "-d", "-f", dir.appendingPathComponent("\(file).zst").path, "-o", target]
+            try p.run()
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0, "zstd failed on \(file) of \(name)")
+        }
+        return ("\(out)/guest-ftrace.txt", "\(out)/qemu-trace.log", dir.appendingPathComponent("console.log").path)
+    }
+
+    /// `grep -c -F needle path`.
+    static func lines(_ path: String, containing needle: String) throws -> Int {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["grep", "-c", "-F", "--", needle, path]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Int(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+    }
+
+    @Test(arguments: ["single", "mq2", "shared1q", "smallq"])
+    func healthyRunsAlignAndHaveNoErrorFinding(_ name: String) throws {
+        let files = try Self.run(name)
+        let (status, json, _) = try analyzeJSON([files.guest, files.qemu, files.console])
+        #expect(status == 0, "\(name)")
+        let findings = json["findings"] as? [[String: Any]] ?? []
+        let errors = findings.filter { $0["severity"] as? String == "error" }
+        #expect(errors.isEmpty, "\(name): \(errors.map { $0["message"] ?? "" })")
+        let alignment = (json["alignment"] as? [[String: Any]] ?? []).first { $0["input"] as? Int == 1 }
+        #expect(alignment?["method"] as? String == "estimated")
+        let uncertainty = alignment?["uncertainty_ns"] as? Int ?? Int.max
+        #expect(uncertainty < 1_000_000, "\(name): alignment uncertainty \(uncertainty) ns")
+        #expect((alignment?["pairs"] as? Int ?? 0) > 1000)
+
+        let queues = json["queues"] as? [[String: Any]] ?? []
+        func queue(_ qid: Int, _ type: String) -> [String: Any]? {
+            queues.first { $0["qid"] as? Int == qid && $0["type"] as? String == type }
+        }
+        for qid in 1...2 {
+            guard let sq = queue(qid, "sq") else { continue }
+            #expect(sq["mmio_doorbells"] as? Int == (try Self.lines(files.qemu, containing: "pci_nvme_mmio_doorbell_sq sqid \(qid) ")))
+            #expect(sq["controller_shadow_reads"] as? Int == (try Self.lines(files.qemu, containing: "pci_nvme_shadow_doorbell_sq sqid \(qid) ")))
+            #expect(sq["commands_submitted"] as? Int == (try Self.lines(files.guest, containing: "nvme_setup_cmd: nvme0: disk=nvme0n1, qid=\(qid), cmdid=")))
+            #expect(sq["commands_completed"] as? Int == (try Self.lines(files.guest, containing: "nvme_complete_rq: nvme0: disk=nvme0n1, qid=\(qid), cmdid=")))
+            #expect(sq["commands_fetched"] as? Int == (try Self.lines(files.qemu, containing: "sqid \(qid) opc")))
+        }
+    }
+
+    @Test func hangSQ2BothStallsFoundAsInferredWaitsAndNothingOnSQ1() throws {
+        let files = try Self.run("hang-sq2")
+        let (status, json, _) = try analyzeJSON([files.guest, files.qemu, files.console])
+        #expect(status == 1)
+        let findings = json["findings"] as? [[String: Any]] ?? []
+        func qid(_ f: [String: Any]) -> Int { (f["queue"] as? [String: Any])?["qid"] as? Int ?? -1 }
+        #expect(findings.filter { qid($0) == 1 && $0["severity"] as? String == "error" }.isEmpty)
+        let waits = findings.filter { $0["kind"] as? String == "mutual-wait" }
+        #expect(waits.count == 2)
+        guard waits.count == 2 else { return }
+        for w in waits {
+            #expect(qid(w) == 2)
+            #expect((w["queue"] as? [String: Any])?["type"] as? String == "sq")
+            #expect(w["inferred"] as? Bool == true)
+            #expect((w["guest_timeouts"] as? Int ?? 0) >= 2)
+            #expect((w["duration_ns"] as? Int ?? 0) > 25_000_000_000)
+        }
+        // First stall: the EventIdx poke ~6 s into fio; ends when the reset deletes SQ 2.
+        let first = waits[0], second = waits[1]
+        #expect((14_000_000_000...16_000_000_000).contains(first["start_ns"] as? Int ?? 0))
+        #expect(first["resolution"] as? String == "queue-deleted")
+        #expect((45_000_000_000...45_700_000_000).contains(first["end_ns"] as? Int ?? 0))
+        // Second stall: right after the first reset, until the second reset.
+        #expect((45_200_000_000...46_000_000_000).contains(second["start_ns"] as? Int ?? 0))
+        #expect((75_000_000_000...76_500_000_000).contains(second["end_ns"] as? Int ?? 0))
+        #expect(second["eventidx_unwritten_since_dbbuf_config"] as? Bool == true)
+        let timeouts = (first["evidence"] as? [[String: Any]] ?? []).filter { $0["role"] as? String == "guest-timeout" }
+        #expect(timeouts.first?["location"] as? String == "\(files.console):61")
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
+import ShadowBellAnalysis
+import ShadowBellCore
+import Testing
+@testable import ShadowBellReport
+
+/// A result with one unresolved SQ hang, built from hand-made events.
+private func hangReport() -> AnalysisReport {
+    let analyzer = ClockGroupAnalyzer(options: AnalysisOptions(), sources: [0], clock: .timestamps)
+    let us: (Int64) -> Int64 = { $0 * 1_000 }
+    var line: UInt64 = 0
+    func feed(_ e: Event) {
+        line += 1
+        var e = e
+        e.location = line
+        analyzer.consume(e)
+    }
+    feed(Event(kind: .queueCreate, time: us(0), qid: 1, queueType: .sq, a: 15, b: 1))
+    feed(Event(kind: .dbbufConfig, time: us(1)))
+    feed(.driverDoorbellUpdate(.sq, qid: 1, old: 0, new: 1, eventIdx: 0, mmio: true, time: us(10)))
+    feed(.queueValue(.controllerShadowRead, .sq, qid: 1, value: 1, time: us(20)))
+    feed(Event(kind: .controllerFetch, time: us(21), qid: 1, a: 7))
+    feed(.driverDoorbellUpdate(.sq, qid: 1, old: 1, new: 2, eventIdx: 0, mmio: false, time: us(30)))
+    feed(.queueValue(.controllerEventIdxWrite, .sq, qid: 1, value: 1, time: us(40)))
+    feed(.queueValue(.controllerShadowRead, .sq, qid: 1, value: 1, time: us(41)))
+    feed(Event(kind: .interrupt, time: us(5_000), a: 1))
+    let group = analyzer.finish()
+    var input = InputSummary(index: 0, path: "dir/trace \"one\".txt", format: .ftraceText)
+    input.events = group.events
+    let result = AnalysisSession.combine(inputs: [input], groups: [group], notes: [], options: AnalysisOptions())
+    return AnalysisReport(result: result)
+}
+
+@Suite struct JSONReportTests {
+    @Test func contractKeysAndTypes() throws {
+        let text = JSONReport.render(hangReport())
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        #expect(json["schema_version"] as? Int == 1)
+        let input = try #require((json["inputs"] as? [[String: Any]])?.first)
+        #expect(input["path"] as? String == "dir/trace \"one\".txt")
+        for key in ["format", "events", "malformed"] { #expect(input[key] != nil, "inputs[].\(key)") }
+        let queue = try #require((json["queues"] as? [[String: Any]])?.first)
+        for key in ["controller", "qid", "type", "controller_shadow_reads", "controller_eventidx_writes", "mmio_doorbells", "driver_shadow_writes"] {
+            #expect(queue[key] != nil, "queues[].\(key)")
+        }
+        let finding = try #require((json["findings"] as? [[String: Any]])?.first)
+        #expect(finding["kind"] as? String == "mutual-wait")
+        #expect(finding["severity"] as? String == "error")
+        #expect(finding["start_ns"] as? Int == 41_000)
+        #expect(finding["end_ns"] is NSNull)
+        #expect(finding["resolution"] as? String == "end-of-trace")
+        #expect(finding["cause"] as? String == "driver-reorder")
+        #expect((finding["evidence"] as? [Any])?.count == 3)
+        #expect((json["summary"] as? [String: Any])?["exit_status"] as? Int == 1)
+    }
+
+    @Test func renderingIsByteIdenticalAcrossRuns() {
+        #expect(JSONReport.render(hangReport()) == JSONReport.render(hangReport()))
+    }
+
+    @Test func stringsAreEscaped() {
+        let v = JSONValue.object([("k\"", .string("a\\b\n\u{1}é"))])
+        #expect(v.rendered(pretty: false) == "{\"k\\\"\":\"a\\\\b\\n\\u0001é\"}")
+    }
+
+    @Test func ratiosUseFixedDecimalsWithoutFloatingPoint() {
+        #expect(decimalRatio(2, 3) == .decimal("0.6667"))
+        #expect(decimalRatio(5, 5) == .decimal("1.0000"))
+        #expect(decimalRatio(0, 0) == .null)
+        #expect(formatSeconds(100_002_014_000) == "100.002014000")
+        #expect(formatSeconds(-1) == "-0.000000001")
+    }
+}
+
+@Suite struct TextAndJUnitReportTests {
+    @Test func textReportNamesEvidenceLocationsAndOutcome() {
+        let text = TextReport.render(hangReport())
+        #expect(text.contains("[error] mutual-wait nvme0:sq1"))
+        #expect(text.contains("dir/trace \"one\".txt:8"))
+        #expect(text.contains("cause: driver-reorder"))
+        #expect(text.contains("Result: 1 error finding(s) (exit 1)"))
+        #expect(text.split(separator: "\n").allSatisfy { $0.count <= 140 })
+    }
+
+    @Test func junitIsWellFormedWithOneFailurePerErrorFinding() throws {
+        let xml = JUnitReport.render(hangReport())
+        let doc = try XMLDocument(xmlString: xml)
+        let suites = try doc.nodes(forXPath: "/testsuites/testsuite")
+        #expect(suites.count == 1)
+        let failures = try doc.nodes(forXPath: "//testcase/failure")
+        #expect(failures.count == 1)
+        #expect((failures.first as? XMLElement)?.attribute(forName: "type")?.stringValue == "mutual-wait")
+        let root = doc.rootElement()
+        #expect(root?.attribute(forName: "failures")?.stringValue == "1")
+        #expect(try doc.nodes(forXPath: "//testcase").count == 1)
+    }
+}
