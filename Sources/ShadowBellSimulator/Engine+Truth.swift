@@ -11,7 +11,8 @@ extension Engine {
             // Writing the doorbell ends a wait (condition 2 no longer holds).
             truth[s].mmioSinceLook = true
             truth[s].counts.mmioDoorbells += 1
-            truthClose(q, type, .mmioDoorbell)
+            // The commands this doorbell announces were never stuck: count up to the previous P.
+            truthClose(q, type, .mmioDoorbell, publishedBefore: info.old)
         }
         truth[s].driver = info
         truth[s].counts.driverShadowWrites += 1
@@ -131,23 +132,35 @@ extension Engine {
             interleaving: story))
     }
 
-    func truthClose(_ q: UInt16, _ type: QueueType, _ how: WaitResolution) {
+    func truthClose(_ q: UInt16, _ type: QueueType, _ how: WaitResolution, publishedBefore: UInt32? = nil) {
         let s = slot(q, type)
         let w = truth[s].openWindow
         guard w >= 0 else { return }
+        result.windows[w].stuckCommands = stuckCommands(q, type, published: publishedBefore)
         truth[s].openWindow = -1
         result.windows[w].endNs = now
         result.windows[w].resolution = how
-        result.windows[w].stuckCommands = drivers[Int(q)].outstanding
     }
 
     func finishTruth() {
         for s in 0..<truth.count {
             let w = truth[s].openWindow
             if w >= 0 {
-                result.windows[w].stuckCommands = drivers[Int(truth[s].counts.queue.qid)].outstanding
+                let key = truth[s].counts.queue
+                result.windows[w].stuckCommands = stuckCommands(key.qid, key.type)
             }
         }
         result.queues = truth.map(\.counts)
+    }
+
+    /// SQ: commands the driver published that the controller has not seen (from S to P);
+    /// CQ: completions the controller holds and cannot post.
+    func stuckCommands(_ q: UInt16, _ type: QueueType, published: UInt32? = nil) -> Int {
+        let t = truth[slot(q, type)]
+        if type == .sq {
+            let seen = t.openWindow >= 0 ? result.windows[t.openWindow].controllerSeen : t.seen
+            return Int(RingIndex.distance(from: seen, to: published ?? t.published, entries: sqEntries))
+        }
+        return controllerQueues[Int(q)].pendingCount
     }
 }

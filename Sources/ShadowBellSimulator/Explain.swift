@@ -71,7 +71,9 @@ public enum Explainer {
             }
         }
         if w.stuckCommands > 0 {
-            t += "  Commands stuck on queue pair \(q.qid): \(w.stuckCommands).\n"
+            t += isSQ
+                ? "  Commands published but never fetched: \(w.stuckCommands).\n"
+                : "  Completions the controller could not post: \(w.stuckCommands).\n"
         }
         return t
     }

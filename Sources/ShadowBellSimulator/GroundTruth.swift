@@ -69,7 +69,9 @@ public struct MutualWaitWindow: Sendable, Hashable {
     public var driverPublished: UInt32
     /// S: the value the controller had last seen.
     public var controllerSeen: UInt32
-    /// Commands submitted on the queue pair and not completed when the window ended.
+    /// When the window ended: SQ, commands published since the controller last looked (from S
+    /// at the window's start to the last P);
+    /// CQ, completions the controller held and could not post.
     public var stuckCommands: Int
     public var interleaving: Interleaving
 }

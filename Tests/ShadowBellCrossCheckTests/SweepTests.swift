@@ -64,6 +64,7 @@ import Testing
         var truthCount = 0, found = 0
         var missed: [String] = []
         var missedOnRecreatedQueue: [String] = []
+        var stuckMismatch: [String] = []
         var unexplainedExtra: [String] = []
         var inferredExtraBeforeFirstProbe: [String] = []
         var endMismatch: [String] = []
@@ -104,6 +105,9 @@ import Testing
                 found += 1
                 if f.end != w.endNs || f.resolution != w.resolution.rawValue {
                     endMismatch.append("case \(i) \(k): truth \(w.endNs.map(String.init) ?? "nil") \(w.resolution.rawValue), analyzer \(f.end.map(String.init) ?? "nil") \(f.resolution ?? "-")")
+                }
+                if w.queue.type == .sq, let stuck = f.value("stuck_commands"), stuck != .int(Int64(w.stuckCommands)) {
+                    stuckMismatch.append("case \(i) \(k): truth \(w.stuckCommands), analyzer \(stuck)")
                 }
                 if f.cause != w.cause.rawValue {
                     let line = "case \(i) \(k): truth \(w.cause.rawValue), analyzer \(f.cause ?? "-")"
@@ -153,6 +157,7 @@ import Testing
         #expect(missed.isEmpty, "recall \(recall): \(missed.prefix(10))")
         #expect(unexplainedExtra.isEmpty, "precision \(precision): \(unexplainedExtra.prefix(10))")
         #expect(endMismatch.isEmpty, "\(endMismatch.prefix(10))")
+        #expect(stuckMismatch.isEmpty, "\(stuckMismatch.count): \(stuckMismatch.prefix(10))")
         #expect(causeMismatch.isEmpty, "\(causeMismatch.prefix(10))")
         #expect(faultMissing.isEmpty, "\(faultMissing.prefix(10))")
         #expect(exitMismatch.isEmpty, "\(exitMismatch.prefix(10))")
