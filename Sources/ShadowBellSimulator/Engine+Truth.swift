@@ -38,6 +38,7 @@ extension Engine {
         truth[s].counts.controllerShadowReads += 1
         truth[s].readNs = now
         truth[s].readValue = value
+        truth[s].readSinceCreation = true
         truth[s].mmioSinceLook = false
         truth[s].waiting = false
         if value != truth[s].seen {
@@ -72,6 +73,8 @@ extension Engine {
         truthClose(q, type, .queueDeleted)
         truth[s].published = 0
         truth[s].publishedSinceCreate = false
+        truth[s].createdNs = now
+        truth[s].readSinceCreation = false
         truth[s].decisionPending = false
         truth[s].seen = 0
         truth[s].mmioSinceLook = false
@@ -101,6 +104,8 @@ extension Engine {
         story.controllerEventIdxWritten = t.eventIdxValue
         story.controllerReadNs = t.readNs
         story.controllerReadValue = t.readValue
+        story.controllerReadSinceQueueCreation = t.readSinceCreation
+        story.queueCreatedNs = t.createdNs
         let entries = type == .sq ? sqEntries : cqEntries
         var fault: FaultKind? = nil
         if d.skippedMMIO {
@@ -116,10 +121,10 @@ extension Engine {
         // a part (that is reported in `fault`).
         var cause = WaitCause.unknown
         do {
-            if d.loadNs < t.readNs && d.visibleNs > t.readNs {
+            if t.readSinceCreation && d.loadNs < t.readNs && d.visibleNs > t.readNs {
                 cause = .driverReorder
             } else if let cs = t.eventIdxStoreNs, let cv = t.eventIdxVisibleNs,
-                t.readNs < d.loadNs, cs < d.loadNs, cv > d.loadNs
+                t.readSinceCreation, t.readNs < d.loadNs, cs < d.loadNs, cv > d.loadNs
             {
                 cause = .controllerReorder
             }

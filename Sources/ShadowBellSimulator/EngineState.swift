@@ -152,6 +152,8 @@ struct QueueTruth {
     var eventIdxValue: UInt32? = nil
     var readNs: Int64 = 0
     var readValue: UInt32 = 0
+    var createdNs: Int64 = 0
+    var readSinceCreation = false
     var lastBurstEndNs: Int64 = .min / 2
     var lastProbeNs: Int64 = .min / 2
     var lastProbeCounted = true

@@ -54,6 +54,10 @@ public struct Interleaving: Sendable, Hashable {
     public var controllerEventIdxWritten: UInt32? = nil
     public var controllerReadNs: Int64 = 0
     public var controllerReadValue: UInt32 = 0
+    /// False when the controller has not read the slot since the queue was (re-)created at
+    /// `queueCreatedNs`: it waits for a first doorbell, S = 0.
+    public var controllerReadSinceQueueCreation = true
+    public var queueCreatedNs: Int64 = 0
 }
 
 /// One interval in which both sides waited on each other, from the model's true state.

@@ -65,8 +65,14 @@ public enum TruthJSON {
             o.key("driver_mmio"); o.bool(s.driverRangMMIO)
             o.key("controller_eventidx_store_ns"); opt(&o, s.controllerEventIdxStoreNs)
             o.key("controller_eventidx_visible_ns"); opt(&o, s.controllerEventIdxVisibleNs)
-            o.key("controller_shadow_read_ns"); o.int(s.controllerReadNs)
-            o.key("controller_shadow_read_value"); o.int(Int(s.controllerReadValue))
+            if s.controllerReadSinceQueueCreation {
+                o.key("controller_shadow_read_ns"); o.int(s.controllerReadNs)
+                o.key("controller_shadow_read_value"); o.int(Int(s.controllerReadValue))
+            } else {
+                o.key("controller_shadow_read_ns"); o.null()
+                o.key("controller_shadow_read_value"); o.null()
+                o.key("queue_created_ns"); o.int(s.queueCreatedNs)
+            }
             o.close("}")
             o.close("}")
         }

@@ -94,8 +94,7 @@ import Testing
                 guard let f = reported[k] else {
                     let line = "case \(i) \(k) \(w.resolution.rawValue) \(w.cause.rawValue)"
                     // A queue re-created by a reset that the controller has not read since.
-                    let lastReset = truth.resetTimesNs.last { $0 < w.startNs }
-                    if let lastReset, w.interleaving.controllerReadNs < lastReset {
+                    if !truth.resetTimesNs.isEmpty && !w.interleaving.controllerReadSinceQueueCreation {
                         missedOnRecreatedQueue.append(line)
                     } else {
                         missed.append(line)
@@ -213,7 +212,7 @@ import Testing
                 }
                 if match { continue }
                 let line = "case \(i) \(w.queue) @\(w.startNs)"
-                if let reset = truth.resetTimesNs.last(where: { $0 < w.startNs }), w.interleaving.controllerReadNs < reset {
+                if !truth.resetTimesNs.isEmpty && !w.interleaving.controllerReadSinceQueueCreation {
                     missedOnRecreatedQueue.append(line)
                 } else {
                     missed.append(line)
