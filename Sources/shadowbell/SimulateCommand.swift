@@ -14,13 +14,20 @@ struct Simulate: ParsableCommand {
             on another clock. --truth writes every mutual-wait window computed from the model.
 
             Examples:
-              shadowbell simulate --seed 7 --output healthy.trace --truth healthy.json
-              shadowbell simulate --seed 3 --profile racing --driver-barrier off \\
-                  --output sq-hang.trace --truth sq-hang.json --explain
-              shadowbell simulate --seed 5 --profile cq-pressure --driver-barrier off \\
-                  --output cq-hang.trace --truth cq-hang.json
-              shadowbell simulate --seed 9 --fault no-cq-eventidx --names qemu72 \\
-                  --output guest.trace --qemu-log qemu.log --truth truth.json
+              shadowbell simulate --seed 3 --profile racing \\
+                  --output healthy.txt --truth healthy.json
+              shadowbell simulate --seed 34 --profile racing --queues 1 \\
+                  --driver-barrier off --duration-us 1700 \\
+                  --timeout-divisor 40000 --output sq-hang.txt --explain
+              shadowbell simulate --seed 350 --queues 1 --cq-entries 4 \\
+                  --iodepth 12 --burst 12 --iops 1500 \\
+                  --service uniform:300:3000 --interrupt-latency uniform:200:800 \\
+                  --controller-drain uniform:10:150,tail:20:500:5000 \\
+                  --controller-barrier off --duration-us 2500 --output cq-hang.txt
+              shadowbell simulate --seed 9 --fault no-cq-eventidx \\
+                  --names qemu72 --output guest.txt --qemu-log qemu.log
+
+            Docs/Simulator.md describes the model, where each stamp sits and the truth file.
             """)
 
     enum Switch: String, ExpressibleByArgument, CaseIterable {
