@@ -120,6 +120,7 @@ public final class ClockGroupAnalyzer {
             checkRange(&q, e, value: e.b, what: "new")
             checkRange(&q, e, value: e.c, what: "eventidx")
             checkDoorbellDecision(&q, e)
+            checkStaleShadowSeenByDriver(&q, e)
             q.published = e.b
             q.driverEventIdxRead = e.c
             q.notePublishedSinceCreation(e.b)
@@ -344,6 +345,7 @@ public final class ClockGroupAnalyzer {
             q.controllerIndex = 0
             q.stats.resets += 1
             q.created = EventRef(e)
+            q.createdBeforeFirstProbe = EventRef(e)
             if q.key.type == .sq {
                 // A new SQ is empty and its controller waits for the first doorbell.
                 q.controllerWaiting = true

@@ -338,6 +338,27 @@ import Testing
         #expect(r.findings(.staleShadowAfterReset).first?.severity == .error)
     }
 
+    @Test func driverProbeSeesTheStaleSlotFirst() {
+        var s = Scenario()
+        s.createQueues(entries: 16, at: 0)
+        s.publish(old: 0, new: 3, eventIdx: 0, mmio: true, at: 10)
+        s.reset(at: 100)
+        s.createQueues(entries: 16, at: 200)
+        s.publish(old: 3, new: 1, eventIdx: 0, mmio: true, at: 300)  // the slot still held 3
+        s.read(1, at: 301)  // the controller then reads a published value: one finding only
+        let r = s.analyze()
+        #expect(r.findings(.staleShadowAfterReset).count == 1)
+        #expect(r.findings(.staleShadowAfterReset).first?.start == 300_000)
+
+        var clean = Scenario()
+        clean.createQueues(entries: 16, at: 0)
+        clean.publish(old: 0, new: 3, eventIdx: 0, mmio: true, at: 10)
+        clean.reset(at: 100)
+        clean.createQueues(entries: 16, at: 200)
+        clean.publish(old: 0, new: 1, eventIdx: 0, mmio: true, at: 300)
+        #expect(clean.analyze().findings(.staleShadowAfterReset).isEmpty)
+    }
+
     @Test func inferredModeAcceptsTailsWithinTheSubmissions() {
         var s = Scenario()
         s.createQueues(entries: 16, at: 0)

@@ -5,14 +5,25 @@ import ShadowBellCore
 public enum StaleShadowDetector {
     public static let definition = """
         After a controller reset or a queue's re-creation, the first value the controller reads \
-        from the queue's shadow slot is neither 0 nor a value the driver published since (with \
-        driver probes), or lies beyond the commands submitted since (without): the shadow \
+        from the queue's shadow slot, or the `old=` the driver's first probe finds there, is \
+        neither 0 nor a value the driver published since (with driver probes), or lies beyond \
+        the commands submitted since (without): the shadow \
         buffers were not cleared, and the controller works from a stale tail or head (the Linux \
         2020 fix that clears them at reset, SPDK issue #1795).
         """
 }
 
 extension ClockGroupAnalyzer {
+    /// The driver's first probe after the queue's creation reads the slot (`old=`).
+    func checkStaleShadowSeenByDriver(_ q: inout QueueState, _ e: Event) {
+        guard let created = q.createdBeforeFirstProbe, q.key.qid != 0 else { return }
+        q.createdBeforeFirstProbe = nil
+        let old = e.a
+        guard old != 0, !q.publishedSinceCreation.contains(old) else { return }
+        reportStaleShadow(&q, value: old, at: EventRef(e), created: created,
+                          what: "driver's first update found \(old) in the shadow slot (old=)")
+    }
+
     func checkStaleShadow(_ q: inout QueueState, _ e: Event) {
         guard let created = q.created, q.key.qid != 0 else { return }
         q.created = nil
@@ -30,19 +41,27 @@ extension ClockGroupAnalyzer {
             return  // a CQ head, or an SQ tail without the guest's submissions, cannot be judged
         }
         guard !valid else { return }
+        reportStaleShadow(&q, value: v, at: EventRef(e), created: created,
+                          what: "first shadow read after the queue's creation returned \(v)")
+    }
+
+    private func reportStaleShadow(_ q: inout QueueState, value v: UInt32, at r: EventRef, created: EventRef, what: String) {
+        // One finding per creation: the controller's read and the driver's probe see the same slot.
+        q.created = nil
+        q.createdBeforeFirstProbe = nil
         q.stats.staleShadowReads += 1
         let name = "\(q.key.type.name)\(q.key.qid)"
         var f = Finding(
-            kind: .staleShadowAfterReset, queue: q.key, start: e.time,
-            message: "\(q.key.controllerName) \(name): first shadow read after the queue's creation returned \(v), a value nobody published since",
-            explanation: "The queue was created at \(formatDuration(e.time - created.time)) before this read, so its shadow slot should hold 0 or a value the driver wrote since"
+            kind: .staleShadowAfterReset, queue: q.key, start: r.time,
+            message: "\(q.key.controllerName) \(name): \(what), a value nobody published since",
+            explanation: "The queue was created \(formatDuration(r.time - created.time)) before, so its shadow slot should hold 0 or a value the driver wrote since"
                 + (q.probeMode ? " (it published \(q.publishedSinceCreation.count) value(s), not \(v))" : " (the guest submitted \(q.submittedSinceCreation) command(s) since)")
                 + ". The controller now works from a stale \(q.key.type == .sq ? "tail: it fetches entries that were never written" : "head: it may overwrite completions the driver has not consumed")"
                 + ". The shadow buffers were not cleared at the reset or re-creation.")
         f.values = [("value", .int(Int64(v))), ("published_since_creation", .int(Int64(q.probeMode ? q.publishedSinceCreation.count : q.submittedSinceCreation)))]
         f.evidence = [
             evidenceItem("queue-created", created, "controller created \(name)"),
-            evidenceItem("stale-read", EventRef(e), "controller read shadow \(name) = \(v)"),
+            evidenceItem("stale-read", r, r.kind == .driverDoorbellUpdate ? "driver found \(name) = \(v) (old=)" : "controller read shadow \(name) = \(v)"),
         ]
         report(f)
     }

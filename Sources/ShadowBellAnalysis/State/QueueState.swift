@@ -88,12 +88,16 @@ public struct QueueState: Sendable {
     // MARK: lifetime (stale-shadow-after-reset)
     /// The queue's creation, until the controller's first shadow read of it.
     var created: EventRef?
+    /// The queue's creation, until the driver's first probe on it (whose `old=` is the slot).
+    var createdBeforeFirstProbe: EventRef?
     /// Values the driver published since the creation (probe mode; bounded).
     var publishedSinceCreation: Set<UInt32> = []
     var submittedSinceCreation: Int = 0
 
     mutating func notePublishedSinceCreation(_ value: UInt32) {
-        if created != nil, publishedSinceCreation.count < 4096 { publishedSinceCreation.insert(value) }
+        if created != nil || createdBeforeFirstProbe != nil, publishedSinceCreation.count < 4096 {
+            publishedSinceCreation.insert(value)
+        }
     }
 
     // MARK: window
@@ -141,6 +145,7 @@ public struct QueueState: Sendable {
         lastDoorbellValue = nil
         lastDoorbellOrigins = 0
         created = nil
+        createdBeforeFirstProbe = nil
         publishedSinceCreation.removeAll()
         submittedSinceCreation = 0
     }
