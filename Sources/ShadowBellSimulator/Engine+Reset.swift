@@ -170,17 +170,19 @@ extension Engine {
         }
         if cfg.faults.staleBuffersAtReset {
             var kept: [String] = []
+            var staleShadowSlots = 0
             for q in 1...queueCount {
                 for type in [QueueType.sq, .cq] {
                     let s = slot(UInt16(q), type)
                     let sv = shadow[s].keepAcrossReset()
                     let ev = eventIdx[s].keepAcrossReset()
                     if sv != 0 || ev != 0 { kept.append("\(type.name)\(q) shadow=\(sv) eventidx=\(ev)") }
+                    if sv != 0 { staleShadowSlots += 1 }
                 }
             }
             if !kept.isEmpty {
                 result.faults.append(FaultOccurrence(
-                    kind: .staleBuffersAtReset, queue: nil, timeNs: now, value: nil,
+                    kind: .staleBuffersAtReset, queue: nil, timeNs: now, value: UInt32(staleShadowSlots),
                     detail: "reset kept the doorbell buffers: " + kept.joined(separator: ", ")))
             }
         } else {

@@ -86,6 +86,8 @@ public struct FaultOccurrence: Sendable, Hashable {
     /// nil for a fault that concerns the whole controller (stale buffers at reset).
     public var queue: QueueKey?
     public var timeNs: Int64
+    /// The value involved; for stale buffers, how many shadow slots kept a non-zero value (only
+    /// those can show as `stale-shadow-after-reset`; EventIdx leftovers show in the probes).
     public var value: UInt32?
     public var detail: String
 }
