@@ -52,6 +52,9 @@ extension Engine {
             if controllerFIFORead == controllerFIFO.count {
                 controllerFIFO.removeAll(keepingCapacity: true)
                 controllerFIFORead = 0
+            } else if controllerFIFORead >= 256 {
+                controllerFIFO.removeFirst(controllerFIFORead)
+                controllerFIFORead = 0
             }
             let qi = Int(task.qid)
             let exists = task.type == .sq ? controllerQueues[qi].sqExists : controllerQueues[qi].cqExists
@@ -160,6 +163,9 @@ extension Engine {
             controllerQueues[qi].pendingRead += 1
             if controllerQueues[qi].pendingRead == controllerQueues[qi].pending.count {
                 controllerQueues[qi].pending.removeAll(keepingCapacity: true)
+                controllerQueues[qi].pendingRead = 0
+            } else if controllerQueues[qi].pendingRead >= 256 {
+                controllerQueues[qi].pending.removeFirst(controllerQueues[qi].pendingRead)
                 controllerQueues[qi].pendingRead = 0
             }
             controllerQueues[qi].posted.append((tag, controllerQueues[qi].sqHead))
