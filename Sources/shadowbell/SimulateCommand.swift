@@ -71,6 +71,13 @@ struct Simulate: ParsableCommand {
     @Option(help: "Field mode: write QEMU's events to this QEMU log (host clock) instead of the trace, and omit the driver probes.")
     var qemuLog: String?
 
+    enum LogStyle: String, ExpressibleByArgument, CaseIterable {
+        case pid, iso, plain
+    }
+
+    @Option(help: "Field mode: QEMU log line prefix: pid (4711@sec.usec:), iso (QEMU 10.1+ UTC time) or plain (no time).")
+    var qemuLogStyle: LogStyle = .pid
+
     @Option(help: "QEMU trace-event names: qemu72 (7.1–7.2) or qemu8 (8.0 and later).")
     var names: Names = .qemu8
 
@@ -147,6 +154,7 @@ struct Simulate: ParsableCommand {
         c.driverBarrier = driverBarrier == .on
         c.controllerBarrier = controllerBarrier == .on
         c.names = names == .qemu8 ? .qemu8 : .qemu72
+        c.qemuLogStyle = QemuLogStyle(rawValue: qemuLogStyle.rawValue) ?? .pidTimestamp
         if let queues { c.queues = queues }
         if let sqEntries { c.sqEntries = sqEntries }
         if let cqEntries { c.cqEntries = cqEntries }
