@@ -178,8 +178,8 @@ import Testing
         }
     }
 
-    /// Field mode: guest ftrace without probes plus the QEMU log on its own clock (offset and
-    /// drift). Waits are inferred and the clocks aligned by the analyzer, so only waits of at
+    /// Field mode: guest ftrace without probes plus the QEMU log (`pid@sec.usec:` or QEMU 10.1's
+    /// ISO time) on its own clock (offset and drift). Waits are inferred and the clocks aligned by the analyzer, so only waits of at
     /// least 50 µs are compared, with a start tolerance of 20 µs (the log has microseconds).
     @Test func fieldModeWaitsAreFoundAcrossClocks() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("shadowbell-field-\(UUID().uuidString)")
@@ -191,7 +191,8 @@ import Testing
         var missedOnRecreatedQueue: [String] = []
         var extra: [String] = []
         for i in stride(from: 0, to: Self.cases, by: 3) {
-            let c = Self.config(i)
+            var c = Self.config(i)
+            c.qemuLogStyle = i % 2 == 0 ? .pidTimestamp : .iso
             let guest = dir.appendingPathComponent("guest\(i).txt").path
             let log = dir.appendingPathComponent("qemu\(i).log").path
             let truth = try Simulator.writeFieldTraces(c, tracePath: guest, qemuLogPath: log)
