@@ -41,7 +41,7 @@ let package = Package(
         .testTarget(
             name: "ShadowBellFormatsTests", dependencies: ["ShadowBellFormats"], exclude: ["Fixtures"]),
         .testTarget(name: "ShadowBellAnalysisTests", dependencies: ["ShadowBellAnalysis", "ShadowBellSimulator"]),
-        .testTarget(name: "ShadowBellReportTests", dependencies: ["ShadowBellReport"]),
+        .testTarget(name: "ShadowBellReportTests", dependencies: ["ShadowBellReport"], exclude: ["Fixtures"]),
         .testTarget(name: "ShadowBellSimulatorTests", dependencies: ["ShadowBellSimulator"]),
         // The analyzer checked against the simulator's ground truth.
         .testTarget(

@@ -8,16 +8,26 @@ public struct AnalysisReport: Sendable {
 
     public var result: AnalysisResult
     public var inputErrors: [InputError]
+    /// Which findings make the exit status 1 (`--fail-on`); input errors always give 2.
+    public var failOn: FailPolicy
 
-    public init(result: AnalysisResult, inputErrors: [InputError] = []) {
+    public init(result: AnalysisResult, inputErrors: [InputError] = [], failOn: FailPolicy = .error) {
         self.result = result
         self.inputErrors = inputErrors
+        self.failOn = failOn
     }
 
-    /// The contract's exit status: 2 an input failed, 1 an error finding, 0 otherwise.
+    /// The contract's exit status: 2 an input failed, 1 a finding at or above `failOn`
+    /// (by default: an error finding), 0 otherwise.
     public var exitStatus: Int32 {
         if !inputErrors.isEmpty { return 2 }
-        return result.errorCount > 0 ? 1 : 0
+        return failingFindings > 0 ? 1 : 0
+    }
+
+    /// Findings whose severity fails the run under `failOn`.
+    public var failingFindings: Int {
+        guard let threshold = failOn.threshold else { return 0 }
+        return result.findings.filter { $0.severity >= threshold }.count
     }
 
     public func path(of source: UInt16) -> String {
@@ -30,6 +40,19 @@ public struct AnalysisReport: Sendable {
     public func formatTime(_ t: Int64, clockInput: UInt16) -> String {
         if result.inputs.first(where: { $0.index == clockInput })?.clock == .orderOnly { return "#\(t)" }
         return formatSeconds(t)
+    }
+}
+
+/// `--fail-on`: the least severe finding that fails a run.
+public enum FailPolicy: String, Sendable, CaseIterable {
+    case error, warning, never
+
+    public var threshold: Severity? {
+        switch self {
+        case .error: return .error
+        case .warning: return .warning
+        case .never: return nil
+        }
     }
 }
 

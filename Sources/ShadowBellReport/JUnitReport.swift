@@ -8,17 +8,43 @@ public enum JUnitReport {
     public static func render(_ report: AnalysisReport) -> String {
         let r = report.result
         let suiteName = "shadowbell: " + (r.inputs.map(\.path) + report.inputErrors.map(\.path)).joined(separator: ", ")
+        return document([suite(report, name: suiteName)])
+    }
+
+    /// Several runs: one `<testsuite>` per run, named after the run.
+    public static func render(runs: [RunReport]) -> String {
+        document(runs.map { suite($0.report, name: $0.name) })
+    }
+
+    struct Suite {
+        var xml: String
+        var tests: Int
+        var failures: Int
+        var errors: Int
+    }
+
+    static func document(_ suites: [Suite]) -> String {
+        var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        out += "<testsuites name=\"shadowbell\" tests=\"\(suites.map(\.tests).reduce(0, +))\" "
+            + "failures=\"\(suites.map(\.failures).reduce(0, +))\" errors=\"\(suites.map(\.errors).reduce(0, +))\">\n"
+        out += suites.map(\.xml).joined()
+        out += "</testsuites>\n"
+        return out
+    }
+
+    static func suite(_ report: AnalysisReport, name suiteName: String) -> Suite {
+        let r = report.result
         var cases: [String] = []
         var failures = 0
         for q in r.queues {
             let findings = r.findings.filter { $0.queue == q.key }
             var body = ""
-            for f in findings where f.severity == .error {
+            for f in findings where failsCase(f, report.failOn) {
                 failures += 1
                 body += "      <failure type=\"\(xml(f.kind.rawValue))\" message=\"\(xml(f.message))\">"
                 body += xml(details(report, f)) + "</failure>\n"
             }
-            let notes = findings.filter { $0.severity != .error }
+            let notes = findings.filter { !failsCase($0, report.failOn) }
             if !notes.isEmpty {
                 body += "      <system-out>" + xml(notes.map { "[\($0.severity.rawValue)] \($0.message)" }.joined(separator: "\n")) + "</system-out>\n"
             }
@@ -33,12 +59,16 @@ public enum JUnitReport {
             cases.append("    <testcase classname=\"shadowbell.inputs\" name=\"\(xml(e.path))\">\n      <error type=\"input-error\" message=\"\(xml(e.description))\"/>\n    </testcase>\n")
         }
         let errors = report.inputErrors.count
-        var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        out += "<testsuites name=\"shadowbell\" tests=\"\(cases.count)\" failures=\"\(failures)\" errors=\"\(errors)\">\n"
-        out += "  <testsuite name=\"\(xml(suiteName))\" tests=\"\(cases.count)\" failures=\"\(failures)\" errors=\"\(errors)\" skipped=\"0\">\n"
+        var out = "  <testsuite name=\"\(xml(suiteName))\" tests=\"\(cases.count)\" failures=\"\(failures)\" errors=\"\(errors)\" skipped=\"0\">\n"
         out += cases.joined()
-        out += "  </testsuite>\n</testsuites>\n"
-        return out
+        out += "  </testsuite>\n"
+        return Suite(xml: out, tests: cases.count, failures: failures, errors: errors)
+    }
+
+    /// Error findings fail their test case; with `--fail-on warning` warnings do too.
+    /// `--fail-on never` changes only the exit status: the report still shows errors as failures.
+    static func failsCase(_ f: Finding, _ policy: FailPolicy) -> Bool {
+        f.severity >= (policy.threshold ?? .error)
     }
 
     static func details(_ report: AnalysisReport, _ f: Finding) -> String {

@@ -92,8 +92,16 @@ public enum TextReport {
     static func outcome(_ report: AnalysisReport) -> String {
         switch report.exitStatus {
         case 2: return "input error (exit 2)"
-        case 1: return "\(report.result.errorCount) error finding(s) (exit 1)"
-        default: return "no error finding (exit 0)"
+        case 1:
+            if report.failOn == .warning && report.result.errorCount == 0 {
+                return "\(report.failingFindings) warning finding(s), failing on warnings (exit 1)"
+            }
+            return "\(report.result.errorCount) error finding(s) (exit 1)"
+        default:
+            if report.failOn == .never && report.result.errorCount > 0 {
+                return "\(report.result.errorCount) error finding(s), not failing (--fail-on never, exit 0)"
+            }
+            return "no error finding (exit 0)"
         }
     }
 

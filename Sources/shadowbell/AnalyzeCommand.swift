@@ -1,62 +1,123 @@
 import ArgumentParser
+import Foundation
 import ShadowBellAnalysis
 import ShadowBellCore
 import ShadowBellReport
 
 enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
-    case text, json, junit
+    case text, json, jsonl, junit
 }
+
+extension FailPolicy: ExpressibleByArgument {}
 
 struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Analyse traces and report mutual waits and doorbell errors.",
         discussion: """
-            Exit status: 0 no error finding; 1 at least one error finding; 2 an input could not \
-            be read, is of no supported format, or holds no recognised event; 64 usage error. \
-            A malformed line does not change the exit status; it is reported with its location.
+            Files named on the command line are one run: the guest trace, QEMU log and console \
+            log of one VM, put on one clock. Directories (scanned recursively) and --files-from \
+            lists make a batch: the files of one directory form one run (a file named directly is \
+            its own run; --group-by directory|file chooses), runs are analysed in parallel \
+            (--jobs, default: one per core) and reported in a stable order, one result per run \
+            and a summary. Files in a directory that are not traces are skipped and listed.
+
+            Exit status: 0 no failing finding; 1 at least one failing finding (--fail-on: error \
+            findings by default, or warnings too, or never); 2 an input could not be read, is of \
+            no supported format, or holds no recognised event; 64 usage error. With several runs \
+            it is the worst over runs. A malformed line does not change the exit status; it is \
+            reported with its location.
 
             Examples:
               shadowbell analyze SampleTraces/lab/sq-hang.txt
-              shadowbell analyze trace.txt --format json --output report.json
+              shadowbell analyze guest.txt qemu.log --format json -o report.json
               shadowbell analyze trace.txt --min-wait 5ms --format junit --output junit.xml
+              shadowbell analyze runs/ --format junit -o junit.xml --github-annotations
+              find runs -name '*.log' | shadowbell analyze --files-from - --format jsonl
+              shadowbell analyze runs/ --group-by file --fail-on warning
               zstd -dc big-trace.txt.zst | shadowbell analyze -
             """
     )
 
     @OptionGroup var flags: AnalysisFlags
 
-    @Option(help: "Report format.")
+    @Option(help: "Report format: text, json (one object; with several runs, one per run under 'runs'), jsonl (one compact object per run and line), junit (one testsuite per run).")
     var format: ReportFormat = .text
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Write the report here instead of standard output.", valueName: "file"))
     var output: String?
 
+    @Option(
+        name: .customLong("files-from"),
+        help: ArgumentHelp("Read more trace paths (or directories) from FILE, one per line ('-' = standard input).", valueName: "file"))
+    var filesFrom: String?
+
+    @Option(name: .customLong("group-by"), help: ArgumentHelp("How a batch groups files into runs: directory or file.", valueName: "directory|file"))
+    var groupBy: GroupBy?
+
+    @Option(help: ArgumentHelp("Runs analysed at the same time (default: the number of cores).", valueName: "n"))
+    var jobs: Int?
+
+    @Option(name: .customLong("fail-on"), help: ArgumentHelp("The least severe finding that makes the exit status 1.", valueName: "error|warning|never"))
+    var failOn: FailPolicy = .error
+
+    @Flag(name: .customLong("github-annotations"), help: "Also write GitHub Actions annotations (::error / ::warning) for the findings to standard error.")
+    var githubAnnotations = false
+
+    func validate() throws {
+        if flags.paths.isEmpty && filesFrom == nil {
+            throw ValidationError("Give at least one trace file or directory, '-' for standard input, or --files-from LIST; e.g. shadowbell analyze SampleTraces/lab/sq-hang.txt")
+        }
+        if filesFrom == "-" && flags.paths.contains("-") {
+            throw ValidationError("--files-from - and a '-' input both want standard input; save one of them to a file")
+        }
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1 (got \(jobs))") }
+    }
+
     func run() throws {
-        let report: AnalysisReport
-        do {
-            let inputs: [AnalysisInput]
-            do throws(InputError) {
-                inputs = try flags.inputs()
-            } catch {
-                printError("error: \(error.description)")
-                throw ExitCode(2)
+        let listed = try filesFrom.map(readFileList) ?? []
+        let plan = RunPlanner(groupBy: groupBy).plan(paths: flags.paths, listed: listed)
+        if plan.isEmpty {
+            printError("error: --files-from \(filesFrom ?? "-") listed no path; give one trace path per line")
+            throw ExitCode(2)
+        }
+        let flags = self.flags, failOn = self.failOn
+        let workers = jobs ?? ProcessInfo.processInfo.activeProcessorCount
+        let runs = parallelMap(plan.count, workers: workers) { analyzeRun(plan[$0], flags: flags, failOn: failOn) }
+
+        for run in runs {
+            for e in run.report.inputErrors { printError("error: \(e.description)") }
+            for s in run.report.result.inputs where s.malformed > 0 {
+                let first = s.firstMalformed.first.map { ": first at \(run.report.render($0.location)): \($0.reason)" } ?? ""
+                printError("warning: \(s.path): \(s.malformed) malformed line(s)\(first)")
             }
-            report = AnalysisReport(result: try AnalysisSession.run(inputs: inputs, options: flags.options))
-        } catch let error as AnalysisFailure {
-            for e in error.errors { printError("error: \(e.description)") }
-            report = AnalysisReport(result: error.partial, inputErrors: error.errors)
+            if githubAnnotations {
+                let text = GitHubAnnotations.render(run.report)
+                if !text.isEmpty { writeStandardError(text) }
+            }
         }
-        for s in report.result.inputs where s.malformed > 0 {
-            let first = s.firstMalformed.first.map { ": first at \(report.render($0.location)): \($0.reason)" } ?? ""
-            printError("warning: \(s.path): \(s.malformed) malformed line(s)\(first)")
-        }
+        let batch = runs.count > 1 || plan.first?.paths != flags.paths
         let text: String
         switch format {
-        case .text: text = TextReport.render(report)
-        case .json: text = JSONReport.render(report)
-        case .junit: text = JUnitReport.render(report)
+        case .text: text = batch ? BatchReport.text(runs) : TextReport.render(runs[0].report)
+        case .json: text = batch ? BatchReport.json(runs) : JSONReport.render(runs[0].report)
+        case .jsonl: text = BatchReport.jsonLines(runs)
+        case .junit: text = batch ? JUnitReport.render(runs: runs) : JUnitReport.render(runs[0].report)
         }
         try writeOutput(text, to: output)
-        if report.exitStatus != 0 { throw ExitCode(report.exitStatus) }
+        let status = BatchReport.exitStatus(runs)
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+/// Writes `text` as is to standard error (no prefix).
+func writeStandardError(_ text: String) {
+    let bytes = Array(text.utf8)
+    bytes.withUnsafeBytes { buffer in
+        var done = 0
+        while done < buffer.count {
+            let n = write(2, buffer.baseAddress! + done, buffer.count - done)
+            if n <= 0 { break }
+            done += n
+        }
     }
 }

@@ -9,8 +9,8 @@ import ShadowBellFormats
 
 /// Inputs and analysis knobs shared by every command that analyses traces.
 struct AnalysisFlags: ParsableArguments {
-    @Argument(help: "Trace files (ftrace text, QEMU log, …), or '-' for standard input. The format is detected from the content.")
-    var paths: [String]
+    @Argument(help: "Trace files (ftrace text, QEMU log, …), or '-' for standard input. The format is detected from the content. analyze also takes directories (one run per directory).")
+    var paths: [String] = []
 
     @Option(help: ArgumentHelp("Mutual-wait windows shorter than this are only counted.", valueName: "duration"))
     var minWait: DurationValue = DurationValue(nanoseconds: 1_000_000)
@@ -43,7 +43,6 @@ struct AnalysisFlags: ParsableArguments {
     @OptionGroup var binaryInputs: BinaryInputFlags
 
     func validate() throws {
-        if paths.isEmpty { throw ValidationError("Give at least one trace file, or '-' for standard input.") }
         if paths.filter({ $0 == "-" }).count > 1 { throw ValidationError("Standard input ('-') can be given only once.") }
         if minWait.nanoseconds < 0 || raceWindow.nanoseconds < 0 || timingSlack.nanoseconds < 0 || stuckAfter.nanoseconds < 0 {
             throw ValidationError("Durations must not be negative.")
@@ -56,7 +55,17 @@ struct AnalysisFlags: ParsableArguments {
         }
     }
 
-    var options: AnalysisOptions {
+    /// Commands that analyse exactly the given paths call this from their `validate()`.
+    func requirePaths(_ example: String) throws {
+        if paths.isEmpty {
+            throw ValidationError("Give at least one trace file, or '-' for standard input, e.g. \(example)")
+        }
+    }
+
+    var options: AnalysisOptions { options(for: paths) }
+
+    /// The analysis options for a run made of `paths` (clock offsets are per input index).
+    func options(for paths: [String]) -> AnalysisOptions {
         var o = AnalysisOptions()
         o.minWait = minWait.nanoseconds
         o.raceWindow = raceWindow.nanoseconds
@@ -72,7 +81,10 @@ struct AnalysisFlags: ParsableArguments {
 
     /// The inputs, each reopenable for a second pass (standard input is read once). A pcap
     /// converted from several inputs stands for each of its clock domains.
-    func inputs() throws(InputError) -> [AnalysisInput] {
+    func inputs() throws(InputError) -> [AnalysisInput] { try inputs(for: paths) }
+
+    /// The inputs of a run made of `paths`.
+    func inputs(for paths: [String]) throws(InputError) -> [AnalysisInput] {
         var sourceOptions = SourceOptions(controller: controller)
         try binaryInputs.apply(to: &sourceOptions)
         let options = sourceOptions

@@ -1,12 +1,20 @@
 import ArgumentParser
+import ShadowBellAnalysis
 import ShadowBellCore
 import ShadowBellFormats
+import ShadowBellReport
+
+/// `convert --to`: the output format.
+enum ConvertTarget: String, ExpressibleByArgument, CaseIterable {
+    case pcap
+    case perfettoJSON = "perfetto-json"
+}
 
 /// `shadowbell convert PATH... --output FILE.pcap`: every recognised event of the inputs, in
 /// time order, as ShadowBell binary records in a pcap file (Docs/Formats.md).
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Convert traces into ShadowBell's binary event format (a pcap file).",
+        abstract: "Convert traces into ShadowBell's pcap format, or into a Perfetto / Chrome trace (JSON).",
         discussion: """
             Reads each PATH (any supported format, recognised by content; - for standard input) \
             and writes every recognised event, in time order, as one ShadowBell event record per \
@@ -19,13 +27,25 @@ struct Convert: ParsableCommand {
               shadowbell convert trace-4711 --trace-events trace-events-all -o run.pcap
               shadowbell convert guest-ftrace.txt --output guest.pcap --link-type 148
               tshark -X lua_script:Docs/wireshark/shadowbell.lua -r qemu.pcap
+              shadowbell convert guest.txt qemu.log --to perfetto-json -o run.json
+
+            --to perfetto-json writes the Chrome trace event format, for ui.perfetto.dev and \
+            chrome://tracing: the inputs are analysed (and aligned) as `analyze` does; one \
+            process per controller, per queue a driver track and a controller track with an \
+            instant event per trace event (MMIO doorbells on the driver track), counters for \
+            P, S and both EventIdx values, and a findings track with each finding as a slice. \
+            Times are microseconds on the analysis clock. The inputs are read twice, so \
+            standard input is not accepted there.
             """)
 
     @Argument(help: "Trace files of any supported format, or - for standard input.")
     var paths: [String]
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("The pcap file to write.", valueName: "FILE.pcap"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("The file to write.", valueName: "FILE.pcap|FILE.json"))
     var output: String
+
+    @Option(help: ArgumentHelp("Output format.", valueName: "pcap|perfetto-json"))
+    var to: ConvertTarget = .pcap
 
     @Option(
         name: .customLong("link-type"),
@@ -40,7 +60,7 @@ struct Convert: ParsableCommand {
 
     func validate() throws {
         if paths.isEmpty { throw ValidationError("give at least one trace file to convert") }
-        if !isWritableShadowBellLinkType(LinkType(linkType)) {
+        if to == .pcap, !isWritableShadowBellLinkType(LinkType(linkType)) {
             throw ValidationError(
                 "--link-type \(linkType): use LINKTYPE_USER0–USER15 (147–162) except 149; the default is 147")
         }
@@ -48,6 +68,7 @@ struct Convert: ParsableCommand {
     }
 
     func run() throws {
+        if to == .perfettoJSON { return try writePerfetto() }
         var options = SourceOptions(controller: controller)
         do {
             try binaryInputs.apply(to: &options)
@@ -76,6 +97,43 @@ struct Convert: ParsableCommand {
             if case .forbiddenLinkType = error { throw ExitCode(64) }
             throw ExitCode(2)
         }
+    }
+}
+
+extension Convert {
+    /// Two passes: the analysis (alignment, findings), then the events with each queue's state,
+    /// streamed into the JSON file.
+    func writePerfetto() throws {
+        if paths.contains("-") {
+            throw ValidationError("--to perfetto-json reads the inputs twice: save standard input to a file first, then convert that file")
+        }
+        var arguments = ["--controller", String(controller)]
+        if let traceEvents = binaryInputs.traceEvents { arguments += ["--trace-events", traceEvents] }
+        let flags = try AnalysisFlags.parse(arguments + ["--"] + paths)
+        guard let inputs = openInputs(flags) else { throw ExitCode(2) }
+        let report = firstPass(inputs, flags: flags)
+        let result = report.result
+        let failed = !report.inputErrors.isEmpty
+        guard let file = fopen(output, "w") else {
+            printToStandardError("error: cannot write \(output): \(String(cString: strerror(errno)))")
+            throw ExitCode(2)
+        }
+        defer { fclose(file) }
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(1 << 20)
+        let flush = {
+            _ = buffer.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+            buffer.removeAll(keepingCapacity: true)
+        }
+        let writer = PerfettoTraceWriter(result: result) { chunk in
+            buffer.append(contentsOf: chunk.utf8)
+            if buffer.count >= 1 << 20 { flush() }
+        }
+        _ = try? AnalysisSession.run(inputs: inputs, options: flags.options, observer: writer.observe)
+        writer.finish()
+        flush()
+        printToStandardError("wrote \(output): \(result.inputs.map(\.events).reduce(0, +)) events, \(result.queues.count) queue(s), \(result.findings.count) finding(s); open it in ui.perfetto.dev or chrome://tracing")
+        if failed { throw ExitCode(2) }
     }
 }
 

@@ -4,7 +4,7 @@ import ShadowBellCore
 import ShadowBellReport
 
 enum TimelineFormat: String, ExpressibleByArgument, CaseIterable {
-    case text, csv, json
+    case text, csv, json, svg
 }
 
 /// `sq1`, `cq2`, `nvme1:sq3`.
@@ -43,7 +43,11 @@ struct Timeline: ParsableCommand {
 
             Examples:
               shadowbell timeline SampleTraces/lab/sq-hang.txt --queue sq1
-              shadowbell timeline trace.txt --queue nvme0:cq2 --from 12.5 --to 12.6 --format csv
+              shadowbell timeline trace.txt --queue cq2 --from 12.5 --to 12.6 --format csv
+              shadowbell timeline trace.txt --queue sq1 --format svg -o sq1.svg
+
+            --format svg draws one chart per queue (P, S, both EventIdx, MMIO doorbells, waits, \
+            open windows shaded); at most --max-events events per queue are drawn.
             """
     )
 
@@ -64,7 +68,11 @@ struct Timeline: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Write here instead of standard output.", valueName: "file"))
     var output: String?
 
+    @Option(name: .customLong("max-events"), help: ArgumentHelp("--format svg: events drawn per queue at most.", valueName: "n"))
+    var maxEvents: Int = 2000
+
     func validate() throws {
+        try flags.requirePaths("shadowbell timeline SampleTraces/lab/sq-hang.txt --queue sq1")
         if let from, parseScaledDecimal(Substring(from), scale: 1_000_000_000) == nil {
             throw ValidationError("--from expects seconds, e.g. 12.5 (got '\(from)')")
         }
@@ -78,6 +86,7 @@ struct Timeline: ParsableCommand {
         let upper = to.flatMap { parseScaledDecimal(Substring($0), scale: 1_000_000_000) } ?? Int64.max
         let paths = flags.paths
         let sink = TimelineWriter(format: format, paths: paths, output: output)
+        sink.maxEvents = maxEvents
         let selectors = queues
         let observer: (Event, QueueState) -> Void = { event, state in
             guard event.time >= lower, event.time <= upper else { return }
@@ -118,13 +127,22 @@ final class TimelineWriter {
         switch format {
         case .csv: text = "time_ns,location,queue,event,published,controller_seen,controller_eventidx,driver_eventidx_read,controller_index,controller_waiting,mmio_pending,unfetched,pending_completions,window_open\n"
         case .json: text = "[\n"
-        case .text: text = ""
+        case .text, .svg: text = ""
         }
     }
 
     func opt(_ v: UInt32?) -> String { v.map(String.init) ?? "-" }
 
+    var svgQueues: [QueueKey: TimelineSVGDocument.QueueSamples] = [:]
+    var maxEvents = 2000
+
     func row(_ e: Event, _ q: QueueState) {
+        if format == .svg {
+            var entry = svgQueues[q.key] ?? TimelineSVGDocument.QueueSamples(queue: q.key, samples: [], dropped: 0)
+            if entry.samples.count < maxEvents { entry.samples.append(StateSample(e, q)) } else { entry.dropped += 1 }
+            svgQueues[q.key] = entry
+            return
+        }
         let location = Int(e.source) < paths.count ? "\(paths[Int(e.source)]):\(e.location)" : "\(e.location)"
         let open = q.inMutualWait
         switch format {
@@ -142,6 +160,8 @@ final class TimelineWriter {
                 q.mmioSinceLook ? "1" : "0", String(q.unfetched), String(q.pendingCompletions), open ? "1" : "0",
             ]
             text += fields.joined(separator: ",") + "\n"
+        case .svg:
+            break
         case .json:
             func n(_ v: UInt32?) -> JSONValue { v.map { .int(Int64($0)) } ?? .null }
             let obj: JSONValue = .object([
@@ -180,6 +200,11 @@ final class TimelineWriter {
     }
 
     func finish() throws {
+        if format == .svg {
+            text = TimelineSVGDocument.render(svgQueues.values.sorted { $0.queue < $1.queue }.map { $0 })
+            flush()
+            return
+        }
         if format == .json { text += rows > 0 ? "\n]\n" : "]\n" }
         if format == .text && rows == 0 { text += "no event matched the selected queues and time range\n" }
         flush()

@@ -132,7 +132,10 @@ import Testing
         FileManager.default.createFile(atPath: garbage, contents: Data((0..<4096).map { _ in UInt8.random(in: 0...255, using: &rng) }))
         let foreign = temporaryPath("foreign.txt")
         try "# tracer: nop\n  bash-1 [000] ..... 1.000000: sched_switch: prev_comm=bash\n".write(toFile: foreign, atomically: true, encoding: .utf8)
-        for path in [FileManager.default.temporaryDirectory.path, empty, garbage, foreign] {
+        // A directory is scanned for traces (batch mode); one without any is an input error.
+        let emptyDirectory = temporaryPath("no-traces-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: emptyDirectory, withIntermediateDirectories: true)
+        for path in [emptyDirectory, empty, garbage, foreign] {
             let r = try runProcess(["analyze", path])
             #expect(r.status == 2, "\(path): \(r.stderr)")
             #expect(r.stderr.contains(path))

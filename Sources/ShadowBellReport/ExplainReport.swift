@@ -1,0 +1,190 @@
+import ShadowBellAnalysis
+import ShadowBellCore
+
+/// `shadowbell explain`: the story of one finding in plain language, step by step, with the
+/// input lines of its evidence.
+public enum ExplainReport {
+    /// - Parameters:
+    ///   - number: the finding's 1-based number in report order.
+    ///   - timeline: the recorded events of its queue around the window.
+    ///   - inputLines: the text of evidence lines, by location.
+    ///   - command: how to re-run with the same inputs, for the "next" hints (`shadowbell … PATHS`).
+    public static func render(
+        _ report: AnalysisReport, number: Int, timeline: FindingTimeline?, inputLines: [SourceLocation: String],
+        paths: [String], width: Int = 100
+    ) -> String {
+        let r = report.result
+        let f = r.findings[number - 1]
+        let time = { (t: Int64) in report.formatTime(t, clockInput: f.clockInput) }
+        var out = "Finding #\(number) of \(r.findings.count): \(f.kind.rawValue) (\(f.severity.rawValue)) on \(f.queue)\n"
+        var when = "  from \(time(f.start))"
+        if let end = f.end {
+            when += " to \(time(end)) (\(formatDuration(end - f.start)), ended by \(f.resolution ?? "?"))"
+        } else if f.resolution != nil {
+            when += " to the end of the trace: unresolved, the wait was still going on"
+            if case .int(let d)? = f.value("duration_ns") { when += " after \(formatDuration(d))" }
+        }
+        if let cause = f.cause { when += "; cause: \(cause)" }
+        if f.inferred { when += "; inferred from guest submissions (no driver probes)" }
+        out += wrap(when, indent: "", continuation: "  ", width: width)
+
+        out += "\nIn short\n"
+        out += wrap(f.message, indent: "  ", width: width)
+
+        out += "\nWhat happened, step by step (events of \(f.queue))\n"
+        var evidenceNumber: [SourceLocation: Int] = [:]
+        for (k, e) in f.evidence.enumerated() where evidenceNumber[e.location] == nil { evidenceNumber[e.location] = k + 1 }
+        if let timeline, !timeline.samples.isEmpty {
+            var previous: StateSample?
+            var step = 0
+            var opened = false, closed = false
+            let isWindow = f.kind == .mutualWait
+            for sample in timeline.samples {
+                if !opened, sample.time >= f.start {
+                    opened = true
+                    out += isWindow ? "      ---- the mutual-wait window opens ----\n" : "      ---- the finding starts here ----\n"
+                }
+                if !closed, let end = f.end, sample.time > end {
+                    closed = true
+                    out += "      ---- the window closes (\(f.resolution ?? "end")) ----\n"
+                }
+                step += 1
+                let e = sample.event
+                let location = report.render(SourceLocation(source: e.source, unit: unit(report, e.source), value: e.location))
+                let mark = evidenceNumber[SourceLocation(source: e.source, unit: unit(report, e.source), value: e.location)].map { " [evidence \($0)]" } ?? ""
+                out += "  \(pad(String(step), 3)). \(time(e.time))  \(location)\(mark)\n"
+                out += wrap(narrate(sample, previous: previous), indent: "       ", width: width)
+                out += "       state: " + state(sample) + "\n"
+                previous = sample
+            }
+            if timeline.omitted > 0 { out += "  (\(timeline.omitted) events inside the window are not shown)\n" }
+            if f.end == nil, f.resolution != nil {
+                out += "      ---- nothing on this queue ends the wait before the trace stops ----\n"
+            }
+        } else {
+            out += "  (no event of this queue was recorded around the finding)\n"
+        }
+
+        out += "\nWhy this is a \(f.kind.rawValue)\n"
+        out += wrap(f.explanation, indent: "  ", width: width)
+        if f.kind == .mutualWait {
+            out += conditions(f)
+        }
+        if let cause = f.cause, let meaning = causeMeaning[cause] {
+            out += "\nCause: \(cause)\n" + wrap(meaning, indent: "  ", width: width)
+        }
+        for u in f.uncertainty { out += wrap("Uncertain: \(u)", indent: "  ", width: width) }
+
+        out += "\nEvidence (the input lines)\n"
+        if f.evidence.isEmpty { out += "  none recorded\n" }
+        for (k, e) in f.evidence.enumerated() {
+            out += "  [\(k + 1)] \(e.role)  \(report.render(e.location))  \(time(e.time))\n"
+            out += wrap(e.summary, indent: "      ", width: width)
+            if let line = inputLines[e.location] {
+                out += "      > " + line + "\n"
+            } else if e.location.unit == .byteOffset {
+                out += "      (binary record at byte offset \(e.location.value))\n"
+            }
+        }
+
+        let files = paths.map(shellQuote).joined(separator: " ")
+        out += "\nNext\n"
+        let from = f.start - 5_000_000, to = (f.end ?? f.start) + 5_000_000
+        if r.inputs.first(where: { $0.index == f.clockInput })?.clock != .orderOnly {
+            out += "  shadowbell timeline \(files) --queue \(f.queue) --from \(formatSeconds(max(0, from))) --to \(formatSeconds(to))\n"
+        } else {
+            out += "  shadowbell timeline \(files) --queue \(f.queue)\n"
+        }
+        out += "  shadowbell report \(files) --output report.html\n"
+        return out
+    }
+
+    static func unit(_ report: AnalysisReport, _ source: UInt16) -> SourceLocation.Unit {
+        report.result.inputs.first { $0.index == source }?.locationUnit ?? .line
+    }
+
+    static func opt(_ v: UInt32?) -> String { v.map(String.init) ?? "?" }
+
+    static func state(_ s: StateSample) -> String {
+        var text = "P=\(opt(s.published)) S=\(opt(s.controllerSeen)) EventIdx: controller \(opt(s.controllerEventIdx))"
+        if s.driverEventIdxRead != nil { text += ", driver read \(opt(s.driverEventIdxRead))" }
+        text += s.controllerWaiting ? "; controller waiting" : "; controller busy"
+        if s.windowOpen { text += "; MUTUAL WAIT" }
+        return text
+    }
+
+    /// One event in plain words.
+    public static func narrate(_ s: StateSample, previous: StateSample?) -> String {
+        let e = s.event
+        let ring = "\(e.queueType.name)\(e.qid)"
+        let slot = e.queueType == .sq ? "tail" : "head"
+        switch e.kind {
+        case .driverDoorbellUpdate:
+            var text = "The driver wrote \(slot) \(e.b) into the shadow slot of \(ring) (it was \(e.a)) and read EventIdx \(e.c). "
+            let need = needEvent(eventIdx: UInt16(truncatingIfNeeded: e.c), new: UInt16(truncatingIfNeeded: e.b), old: UInt16(truncatingIfNeeded: e.a))
+            if e.rangMMIO {
+                text += "It rang the MMIO doorbell" + (need ? " (need_event(\(e.c), \(e.b), \(e.a)) is true)." : " although need_event(\(e.c), \(e.b), \(e.a)) is false.")
+            } else {
+                text += "Since need_event(\(e.c), \(e.b), \(e.a)) is \(need ? "true" : "false"), it did not ring the MMIO doorbell"
+                text += need ? " — it should have." : ": it counts on the controller to read the shadow slot."
+            }
+            return text
+        case .driverSubmit: return "The driver submitted command \(e.a) on queue \(e.qid)."
+        case .driverComplete: return "The driver completed command \(e.a) (status 0x\(String(e.b, radix: 16)))."
+        case .driverSQHead: return "A completion told the driver that the controller's \(ring) head is \(e.a)."
+        case .controllerShadowRead:
+            var text = "The controller read the shadow slot of \(ring): \(e.a)"
+            if s.controllerWaiting && e.queueType == .sq {
+                text += ", the \(slot) it had already consumed: nothing new, so its burst ends and it waits for an MMIO doorbell."
+            } else if let p = previous?.controllerSeen, p == e.a {
+                text += " (no change)."
+            } else {
+                text += ": new work to process."
+            }
+            return text
+        case .controllerEventIdxWrite:
+            return "The controller wrote EventIdx \(e.a) for \(ring): \"ring the MMIO doorbell once your \(slot) moves past \(e.a)\"."
+        case .mmioDoorbell:
+            return "An MMIO doorbell wrote \(e.a) to \(ring): the controller is told directly, whatever the shadow slot says."
+        case .controllerFetch: return "The controller fetched command \(e.a) from \(ring)."
+        case .controllerCompletion: return "The controller queued the completion of command \(e.a) on cq\(e.qid)."
+        default: return describe(e).prefix(1).uppercased() + describe(e).dropFirst() + "."
+        }
+    }
+
+    static func conditions(_ f: Finding) -> String {
+        func v(_ name: String) -> String {
+            switch f.value(name) {
+            case .int(let i)?: return String(i)
+            case .string(let s)?: return s
+            default: return "?"
+            }
+        }
+        var out = "\n  The three conditions, with the values at the window start:\n"
+        let items = [
+            "1. the driver had published P = \(v("published")) and the controller had last seen S = \(v("controller_seen")): P ≠ S, work is waiting;",
+            "2. no MMIO doorbell had been written since the controller last looked at \(f.queue.type.name)\(f.queue.qid) "
+                + "(the driver's need_event said no: it read EventIdx \(v("driver_eventidx_read")), the controller had written \(v("controller_eventidx")));",
+            "3. the controller was waiting for a doorbell: its last look at the queue brought nothing new.",
+        ]
+        for item in items { out += wrap(item, indent: "    ", continuation: "       ", width: 100) }
+        out += "  Each side waits for the other; nothing in the protocol wakes either of them.\n"
+        return out
+    }
+
+    static let causeMeaning: [String: String] = [
+        "driver-reorder": "The controller's read that returned the old value is stamped after the driver published the new one: the driver's store to the shadow slot was still invisible after the driver had loaded EventIdx. The driver let its load overtake its store — a full memory barrier is missing between the shadow store and the EventIdx load (the 2018 Linux mb() fix).",
+        "controller-reorder": "The driver read an EventIdx the controller had already replaced, although the controller's newer write is stamped before that read: the controller's EventIdx store was still invisible after it re-read the shadow slot. The controller let its load overtake its store — a barrier is missing on the controller side.",
+        "unknown": "Neither side's reorder can be proven beyond the timing uncertainty of the trace stamps (see --timing-slack): the stamps are taken near, not at, the memory operations.",
+    ]
+
+    static func pad(_ s: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }
+
+    static func wrap(_ text: String, indent: String, continuation: String? = nil, width: Int) -> String {
+        TextReport.wrap(text, indent: indent, continuation: continuation, width: width)
+    }
+
+    static func shellQuote(_ s: String) -> String {
+        s.allSatisfy { $0.isLetter || $0.isNumber || "/._-+:=,".contains($0) } ? s : "'" + s.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
+    }
+}

@@ -1,0 +1,190 @@
+import ShadowBellAnalysis
+import ShadowBellCore
+
+/// `shadowbell report`: one self-contained HTML page (inline CSS and SVG, no script, no font or
+/// image from elsewhere) with a summary of the analysis and, for each finding, a timeline of
+/// its queue around the window and the evidence.
+public enum HTMLReport {
+    /// - Parameters:
+    ///   - timelines: what `WindowRecorder` kept for the findings to draw.
+    ///   - inputLines: the text of evidence lines, by location, to quote them.
+    public static func render(
+        _ report: AnalysisReport, timelines: [FindingTimeline], inputLines: [SourceLocation: String] = [:],
+        title: String? = nil
+    ) -> String {
+        let r = report.result
+        let name = title ?? (r.inputs.map(\.path) + report.inputErrors.map(\.path)).joined(separator: ", ")
+        var h = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        h += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        h += "<title>ShadowBell report: \(esc(name))</title>\n<style>\n\(css)</style>\n</head>\n<body>\n"
+        h += "<header><h1>ShadowBell report</h1><p class=\"sub\">\(esc(name))</p>\n"
+        h += "<p class=\"outcome \(report.exitStatus == 0 ? "ok" : "bad")\">\(esc(TextReport.outcome(report)))"
+        h += " — \(r.findings.count) finding(s): \(count(r, .error)) error, \(count(r, .warning)) warning, \(count(r, .info)) info</p></header>\n"
+        h += summary(report)
+        h += "<section id=\"findings\"><h2>Findings</h2>\n"
+        if r.findings.isEmpty { h += "<p>No finding.</p>\n" }
+        let byIndex = Dictionary(timelines.map { ($0.findingIndex, $0) }, uniquingKeysWith: { a, _ in a })
+        for (i, f) in r.findings.enumerated() {
+            h += finding(report, f, number: i + 1, timeline: byIndex[i], inputLines: inputLines)
+        }
+        h += "</section>\n"
+        if !r.notes.isEmpty {
+            h += "<section id=\"notes\"><h2>Notes</h2><ul>\n" + r.notes.map { "<li>\(esc($0))</li>\n" }.joined() + "</ul></section>\n"
+        }
+        h += "<footer>ShadowBell \(AnalysisReport.toolVersion). Times are seconds on the clock of the input named in each finding.</footer>\n"
+        h += "</body>\n</html>\n"
+        return h
+    }
+
+    static func count(_ r: AnalysisResult, _ s: Severity) -> Int { r.findings.filter { $0.severity == s }.count }
+
+    static func summary(_ report: AnalysisReport) -> String {
+        let r = report.result
+        var h = "<section id=\"summary\"><h2>Summary</h2>\n"
+        h += "<h3>Inputs</h3>\n<table class=\"inputs\"><thead><tr><th>#</th><th>file</th><th>format</th><th>clock</th><th>events</th><th>malformed</th><th>data loss</th></tr></thead><tbody>\n"
+        for s in r.inputs {
+            h += "<tr><td>\(s.index)</td><td class=\"path\">\(esc(s.path))</td><td>\(s.format.rawValue)</td><td>\(s.clock.rawValue)</td>"
+            h += "<td class=\"num\">\(s.events)</td><td class=\"num\">\(s.malformed)</td><td class=\"num\">\(s.dataLossMarkers)</td></tr>\n"
+        }
+        for e in report.inputErrors {
+            h += "<tr class=\"error\"><td></td><td class=\"path\">\(esc(e.path))</td><td colspan=\"5\">\(esc(e.description))</td></tr>\n"
+        }
+        h += "</tbody></table>\n"
+        h += "<h3>Alignment</h3>\n"
+        if r.alignment.isEmpty {
+            h += "<p>\(r.inputs.count <= 1 ? "One input: one clock." : "All inputs on one clock.")</p>\n"
+        } else {
+            h += "<table class=\"alignment\"><thead><tr><th>file</th><th>method</th><th>offset</th><th>drift</th><th>uncertainty</th><th>pairs</th><th>note</th></tr></thead><tbody>\n"
+            for a in r.alignment {
+                h += "<tr><td class=\"path\">\(esc(report.path(of: a.input)))</td><td>\(a.method.rawValue)</td>"
+                h += "<td class=\"num\">\(a.method == .reference ? "—" : esc(TextReport.formatSignedSeconds(a.offset)) + " s")</td>"
+                h += "<td class=\"num\">\(a.driftPPM) ppm</td><td class=\"num\">±\(esc(formatDuration(a.uncertainty)))</td><td class=\"num\">\(a.pairs)</td><td>\(esc(a.note))</td></tr>\n"
+            }
+            h += "</tbody></table>\n"
+        }
+        h += "<h3>Queues</h3>\n<table class=\"queues\"><thead><tr><th>queue</th><th>entries</th><th>driver writes</th><th>MMIO doorbells</th>"
+        h += "<th>shadow reads</th><th>EventIdx writes</th><th>commands</th><th>race exposure</th><th>short waits</th><th>findings</th></tr></thead><tbody>\n"
+        for q in r.queues {
+            let s = q.stats
+            let findings = r.findings.filter { $0.queue == q.key }
+            h += "<tr\(findings.contains { $0.severity == .error } ? " class=\"error\"" : "")><td>\(q.key)</td><td class=\"num\">\(q.entries > 0 ? String(q.entries) : "?")</td>"
+            h += "<td class=\"num\">\(q.probeMode ? String(s.driverShadowWrites) : "—")</td><td class=\"num\">\(s.mmioDoorbells)</td>"
+            h += "<td class=\"num\">\(s.controllerShadowReads)</td><td class=\"num\">\(s.controllerEventIdxWrites)</td>"
+            h += "<td class=\"num\">\(q.key.type == .sq ? s.commandsSubmitted : s.completionsQueued)</td><td class=\"num\">\(s.raceExposure)</td>"
+            h += "<td class=\"num\">\(s.subThresholdWindows)</td><td class=\"num\">\(findings.count)</td></tr>\n"
+        }
+        h += "</tbody></table>\n"
+        h += "<h3>Findings</h3>\n"
+        if r.findings.isEmpty {
+            h += "<p>None.</p>\n"
+        } else {
+            h += "<table class=\"findings\"><thead><tr><th>#</th><th>severity</th><th>kind</th><th>queue</th><th>start</th><th>end</th><th>duration</th><th>cause</th></tr></thead><tbody>\n"
+            for (i, f) in r.findings.enumerated() {
+                h += "<tr class=\"\(f.severity.rawValue)\"><td><a href=\"#finding-\(i + 1)\">#\(i + 1)</a></td><td><span class=\"sev \(f.severity.rawValue)\">\(f.severity.rawValue)</span></td>"
+                h += "<td>\(f.kind.rawValue)</td><td>\(f.queue)</td><td class=\"num\">\(report.formatTime(f.start, clockInput: f.clockInput))</td>"
+                h += "<td class=\"num\">\(endText(report, f))</td><td class=\"num\">\(durationText(f))</td><td>\(esc(f.cause ?? ""))</td></tr>\n"
+            }
+            h += "</tbody></table>\n"
+        }
+        h += "</section>\n"
+        return h
+    }
+
+    static func endText(_ report: AnalysisReport, _ f: Finding) -> String {
+        if let end = f.end { return report.formatTime(end, clockInput: f.clockInput) }
+        return f.resolution == nil ? "—" : "unresolved"
+    }
+
+    static func durationText(_ f: Finding) -> String {
+        if case .int(let d)? = f.value("duration_ns") { return esc(formatDuration(d)) + (f.end == nil && f.resolution != nil ? "+" : "") }
+        if let end = f.end { return esc(formatDuration(end - f.start)) }
+        return "—"
+    }
+
+    static func finding(
+        _ report: AnalysisReport, _ f: Finding, number: Int, timeline: FindingTimeline?, inputLines: [SourceLocation: String]
+    ) -> String {
+        var h = "<article class=\"finding \(f.severity.rawValue)\" id=\"finding-\(number)\">\n"
+        h += "<h3>#\(number) <span class=\"sev \(f.severity.rawValue)\">\(f.severity.rawValue)</span> \(f.kind.rawValue) on \(f.queue)</h3>\n"
+        h += "<p class=\"when\">\(report.formatTime(f.start, clockInput: f.clockInput)) → \(endText(report, f))"
+        if let resolution = f.resolution { h += " (\(esc(resolution)))" }
+        if let cause = f.cause { h += " · cause: <b>\(esc(cause))</b>" }
+        if f.inferred { h += " · inferred (no driver probes)" }
+        h += "</p>\n<p class=\"message\">\(esc(f.message))</p>\n<p>\(esc(f.explanation))</p>\n"
+        for u in f.uncertainty { h += "<p class=\"uncertain\">Uncertain: \(esc(u))</p>\n" }
+        if let timeline, !timeline.samples.isEmpty {
+            var badges: [SourceLocation: Int] = [:]
+            for (k, e) in f.evidence.enumerated() where badges[e.location] == nil { badges[e.location] = k + 1 }
+            let windowLabel = f.kind == .mutualWait ? "mutual wait" : f.kind.rawValue
+            let windows: [(start: Int64, end: Int64?, label: String)]
+            if f.end == nil && f.resolution == nil {
+                windows = [(f.start, f.start, windowLabel)]
+            } else {
+                windows = [(f.start, f.end, windowLabel + (f.end == nil ? " (unresolved)" : ""))]
+            }
+            var chart = TimelineChart(samples: timeline.samples, windows: windows)
+            chart.badges = badges
+            if f.end == nil && f.resolution != nil { chart.plotEnd = timeline.plotEnd }
+            chart.orderOnly = report.result.inputs.first { $0.index == f.clockInput }?.clock == .orderOnly
+            if timeline.omitted > 0, let lastHead = timeline.samples.lastIndex(where: { $0.time <= timeline.plotEnd }) {
+                chart.omitted = (after: max(0, lastHead - 40), count: timeline.omitted)
+            }
+            h += "<figure>\n" + chart.render(id: "timeline-\(number)", title: "Finding #\(number): \(f.kind.rawValue) on \(f.queue)")
+            h += "<figcaption>\(legend) Events of \(f.queue) in order; the space between two events grows with the time between them "
+            h += "(not to scale), labels give times relative to the window start. Hover a mark for the event.</figcaption>\n</figure>\n"
+        }
+        if !f.evidence.isEmpty {
+            h += "<h4>Evidence</h4>\n<ol class=\"evidence\">\n"
+            for e in f.evidence {
+                h += "<li><span class=\"loc\">\(esc(report.render(e.location)))</span> <span class=\"t\">\(report.formatTime(e.time, clockInput: f.clockInput))</span> "
+                h += "<span class=\"role\">\(esc(e.role))</span> \(esc(e.summary))"
+                if let line = inputLines[e.location] { h += "<pre>\(esc(line))</pre>" }
+                h += "</li>\n"
+            }
+            h += "</ol>\n"
+        }
+        h += "</article>\n"
+        return h
+    }
+
+    static let legend = """
+        <span class="key"><i style="border-color:#1f6fd1"></i>P driver-published</span> \
+        <span class="key"><i style="border-color:#e07b00"></i>S controller-seen</span> \
+        <span class="key"><i style="border-color:#2a9d3a;border-top-style:dashed"></i>EventIdx written by the controller</span> \
+        <span class="key"><i style="border-color:#8e44ad;border-top-style:dotted"></i>EventIdx read by the driver</span> \
+        <span class="key"><b style="color:#a01010">↓</b> MMIO doorbell</span> \
+        <span class="key"><i style="border-color:#999;border-top-width:5px"></i>controller waiting</span> \
+        <span class="key"><i class="shade"></i>window</span> \
+        <span class="key"><b class="dot">1</b> evidence</span><br>
+        """
+
+    static let css = """
+        body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1180px; padding: 0 20px 40px; color: #1d1d24; }
+        header { border-bottom: 2px solid #dde; margin-bottom: 8px; }
+        h1 { margin: 18px 0 0; font-size: 24px; } .sub { margin: 2px 0; color: #555; word-break: break-all; }
+        h2 { margin-top: 28px; border-bottom: 1px solid #e4e4ee; } h3 { margin: 18px 0 6px; } h4 { margin: 12px 0 4px; }
+        .outcome { font-weight: bold; padding: 6px 10px; border-radius: 4px; display: inline-block; }
+        .outcome.ok { background: #e6f4ea; color: #1e6b34; } .outcome.bad { background: #fde8e8; color: #9b1c1c; }
+        table { border-collapse: collapse; margin: 4px 0 10px; font-size: 13px; }
+        th, td { border: 1px solid #dde; padding: 3px 8px; text-align: left; vertical-align: top; }
+        th { background: #f2f3f7; } td.num { text-align: right; font-variant-numeric: tabular-nums; } td.path { word-break: break-all; }
+        tr.error td { background: #fff5f5; }
+        .sev { font-size: 12px; font-weight: bold; padding: 1px 6px; border-radius: 3px; color: #fff; }
+        .sev.error { background: #c62828; } .sev.warning { background: #b26a00; } .sev.info { background: #5c6b7a; }
+        article.finding { border: 1px solid #dde; border-left: 5px solid #c62828; border-radius: 4px; padding: 4px 16px 10px; margin: 16px 0; }
+        article.finding.warning { border-left-color: #b26a00; } article.finding.info { border-left-color: #5c6b7a; }
+        .when { color: #444; margin: 0; } .message { font-weight: 600; }
+        .uncertain { color: #8a5a00; }
+        figure { margin: 10px 0; overflow-x: auto; } svg.timeline { display: block; background: #fff; }
+        figcaption { font-size: 12px; color: #444; margin-top: 4px; }
+        .key { white-space: nowrap; margin-right: 12px; }
+        .key i { display: inline-block; width: 22px; height: 0; border-top: 3px solid; vertical-align: middle; margin-right: 4px; }
+        .key i.shade { height: 10px; border: 1px dashed #d62728; background: rgba(214,39,40,.12); }
+        .key b.dot { display: inline-block; width: 15px; height: 15px; border-radius: 50%; background: #222; color: #fff; font-size: 10px; text-align: center; line-height: 15px; }
+        ol.evidence li { margin-bottom: 4px; } .loc { font-family: ui-monospace, monospace; } .t { color: #555; font-variant-numeric: tabular-nums; }
+        .role { font-size: 12px; background: #eef; padding: 0 4px; border-radius: 3px; }
+        pre { background: #f6f7f9; border: 1px solid #e4e4ee; padding: 4px 8px; margin: 3px 0; white-space: pre-wrap; word-break: break-all; font-size: 12px; }
+        footer { margin-top: 30px; color: #777; font-size: 12px; }
+
+        """
+}

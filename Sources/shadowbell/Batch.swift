@@ -1,0 +1,227 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import ShadowBellAnalysis
+import ShadowBellCore
+import ShadowBellFormats
+import ShadowBellReport
+
+/// `--group-by`: which files are analysed together as one run.
+enum GroupBy: String, ExpressibleByArgument, CaseIterable {
+    /// Files in the same directory are one run (a VM's guest trace, QEMU log and console log).
+    case directory
+    /// Every file is its own run.
+    case file
+}
+
+/// The files of one run, before analysis.
+struct TraceRun: Equatable {
+    var name: String
+    var paths: [String]
+    var skipped: [SkippedFile] = []
+    /// Why the run has nothing to analyse (a directory without any trace).
+    var problem: String?
+}
+
+struct SkippedFile: Equatable {
+    var path: String
+    var reason: String
+}
+
+/// Turns the command line's paths and `--files-from` list into runs.
+///
+/// Without a directory, a list or `--group-by`, the paths are ONE run (the guest trace and QEMU
+/// log of one VM, put on one clock). Otherwise files in the same directory form one run, and a
+/// file named directly is its own run (`--group-by directory` groups those by directory too,
+/// `--group-by file` makes every file its own run). Directories are scanned recursively in name
+/// order; hidden files and files that are not traces (logs of other tools, earlier reports) are
+/// skipped and listed.
+struct RunPlanner {
+    var groupBy: GroupBy?
+    var isDirectory: (String) -> Bool = RunPlanner.isDirectoryPath
+
+    static func isDirectoryPath(_ path: String) -> Bool {
+        var dir: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &dir) && dir.boolValue
+    }
+    var listDirectory: (String) -> [String] = RunPlanner.filesUnder
+    var isTrace: (String) -> String? = RunPlanner.whyNotTrace
+
+    /// One entry from the command line or the list, after directory expansion.
+    struct Item {
+        var path: String
+        /// Found by scanning a directory or read from a list (grouped by directory by default).
+        var discovered: Bool
+    }
+
+    func plan(paths: [String], listed: [String]) -> [TraceRun] {
+        let batch = groupBy != nil || !listed.isEmpty || paths.contains { $0 != "-" && isDirectory($0) }
+        if !batch {
+            return paths.isEmpty ? [] : [TraceRun(name: paths.joined(separator: " + "), paths: paths)]
+        }
+        var items: [Item] = []
+        var skipped: [String: [SkippedFile]] = [:]
+        var emptyDirectories: [TraceRun] = []
+        for (path, fromList) in paths.map({ ($0, false) }) + listed.map({ ($0, true) }) {
+            if path != "-" && isDirectory(path) {
+                var found = 0
+                var left: [SkippedFile] = []
+                for file in listDirectory(path) {
+                    if let why = isTrace(file) {
+                        left.append(SkippedFile(path: file, reason: why))
+                    } else {
+                        items.append(Item(path: file, discovered: true))
+                        found += 1
+                    }
+                }
+                for s in left { skipped[Self.directory(of: s.path), default: []].append(s) }
+                if found == 0 {
+                    emptyDirectories.append(TraceRun(
+                        name: path, paths: [], skipped: left,
+                        problem: "\(path): no trace file found in this directory or below"
+                            + (left.isEmpty ? "" : " (\(left.count) other file(s) skipped)")
+                            + "; record one as described in Docs/Capture.md"))
+                }
+            } else {
+                items.append(Item(path: path, discovered: fromList))
+            }
+        }
+        var runs: [TraceRun] = []
+        var runIndex: [String: Int] = [:]
+        for item in items {
+            let key: String
+            switch groupBy {
+            case .file: key = "file:" + item.path
+            case .directory: key = "dir:" + Self.directory(of: item.path)
+            case nil: key = item.discovered ? "dir:" + Self.directory(of: item.path) : "file:" + item.path
+            }
+            if let i = runIndex[key] {
+                runs[i].paths.append(item.path)
+            } else {
+                runIndex[key] = runs.count
+                let name = key.hasPrefix("dir:") ? String(key.dropFirst(4)) : item.path
+                runs.append(TraceRun(name: name, paths: [item.path]))
+            }
+        }
+        for i in runs.indices where runs[i].name == Self.directory(of: runs[i].paths[0]) {
+            runs[i].skipped = skipped[runs[i].name] ?? []
+        }
+        return runs + emptyDirectories
+    }
+
+    /// The directory part of a path (`.` for a bare file name).
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let dir = String(path[..<slash])
+        return dir.isEmpty ? "/" : dir
+    }
+
+    /// Regular files below `root`, recursively, in name order, without hidden files or folders.
+    static func filesUnder(_ root: String) -> [String] {
+        let fm = FileManager.default
+        var out: [String] = []
+        func walk(_ dir: String) {
+            guard let names = try? fm.contentsOfDirectory(atPath: dir) else { return }
+            for name in names.sorted() where !name.hasPrefix(".") {
+                let path = dir.hasSuffix("/") ? dir + name : dir + "/" + name
+                var isDir: ObjCBool = false
+                guard fm.fileExists(atPath: path, isDirectory: &isDir) else { continue }
+                if isDir.boolValue { walk(path) } else { out.append(path) }
+            }
+        }
+        walk(root)
+        return out
+    }
+
+    /// nil when `path` holds a supported trace format, otherwise why it was skipped.
+    static func whyNotTrace(_ path: String) -> String? {
+        do {
+            if case .unknown(let detail) = try detectFormat(path: path) { return "not a trace (\(detail))" }
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+}
+
+/// Reads a `--files-from` list: one path per line; blank lines and `#` comments are ignored.
+func readFileList(_ path: String) throws -> [String] {
+    let text: String
+    if path == "-" {
+        let data = FileHandle.standardInput.readDataToEndOfFile()
+        text = String(decoding: data, as: UTF8.self)
+    } else {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            printError("error: --files-from \(path): cannot read it; give a file with one trace path per line, or - for standard input")
+            throw ExitCode(2)
+        }
+        text = String(decoding: data, as: UTF8.self)
+    }
+    return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+}
+
+/// Analyses one run synchronously: its inputs, aligned as `analyze` does for explicit files.
+func analyzeRun(_ run: TraceRun, flags: AnalysisFlags, failOn: FailPolicy) -> RunReport {
+    let empty = AnalysisSession.combine(inputs: [], groups: [], notes: [], options: flags.options(for: []))
+    let skipped = run.skipped.map { (path: $0.path, reason: $0.reason) }
+    if let problem = run.problem {
+        let report = AnalysisReport(result: empty, inputErrors: [.unsupported(path: run.name, reason: problem)], failOn: failOn)
+        return RunReport(name: run.name, paths: run.paths, skippedFiles: skipped, report: report)
+    }
+    let report: AnalysisReport
+    do {
+        let inputs = try flags.inputs(for: run.paths)
+        report = AnalysisReport(result: try AnalysisSession.run(inputs: inputs, options: flags.options(for: run.paths)), failOn: failOn)
+    } catch let error as AnalysisFailure {
+        report = AnalysisReport(result: error.partial, inputErrors: error.errors, failOn: failOn)
+    } catch let error as InputError {
+        report = AnalysisReport(result: empty, inputErrors: [error], failOn: failOn)
+    } catch {
+        report = AnalysisReport(result: empty, inputErrors: [.unsupported(path: run.name, reason: "\(error)")], failOn: failOn)
+    }
+    return RunReport(name: run.name, paths: run.paths, skippedFiles: skipped, report: report)
+}
+
+/// Runs `work` for every index in `0..<count` on at most `workers` threads and returns the
+/// results in index order, whatever order they finished in.
+func parallelMap<T: Sendable>(_ count: Int, workers: Int, _ work: @escaping @Sendable (Int) -> T) -> [T] {
+    let box = ResultBox<T>(count: count)
+    let threads = max(1, min(workers, count))
+    DispatchQueue.concurrentPerform(iterations: threads) { _ in
+        while let i = box.claim() {
+            let value = work(i)
+            box.store(value, at: i)
+        }
+    }
+    return box.values()
+}
+
+/// The work counter and the result slots shared by the workers of `parallelMap`.
+private final class ResultBox<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next = 0
+    private var slots: [T?]
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func claim() -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard next < slots.count else { return nil }
+        next += 1
+        return next - 1
+    }
+
+    func store(_ value: T, at i: Int) {
+        lock.lock()
+        slots[i] = value
+        lock.unlock()
+    }
+
+    func values() -> [T] {
+        lock.lock()
+        defer { lock.unlock() }
+        return slots.map { $0! }
+    }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import ShadowBellAnalysis
+import ShadowBellCore
+import ShadowBellReport
+
+/// `shadowbell explain PATH... --finding N`.
+struct Explain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Tell the story of one finding, step by step, with its evidence lines.",
+        discussion: """
+            Analyses the inputs as `analyze` does, takes finding N (1-based, in the order \
+            `analyze` prints them), and explains it in plain language: the events of its queue \
+            before, during and after the window, each with the state both sides believed in; \
+            why it is a finding; what the cause means; and the input lines of the evidence, \
+            read back from the files. The inputs are read twice, so standard input is not \
+            accepted.
+
+            Exit status: 0 explained; 2 an input could not be read; 64 usage error or no finding N.
+
+            Examples:
+              shadowbell explain SampleTraces/lab/sq-hang.txt --finding 2
+              shadowbell explain guest-ftrace.txt qemu-trace.log --finding 1 --min-wait 5ms
+            """)
+
+    @OptionGroup var flags: AnalysisFlags
+
+    @Option(help: ArgumentHelp("The finding to explain: its number in the report (1 = the first).", valueName: "n"))
+    var finding: Int
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write here instead of standard output.", valueName: "file"))
+    var output: String?
+
+    func validate() throws {
+        try flags.requirePaths("shadowbell explain SampleTraces/lab/sq-hang.txt --finding 1")
+        if finding < 1 { throw ValidationError("--finding counts from 1 (the first finding of `shadowbell analyze`)") }
+    }
+
+    func run() throws {
+        let index = finding - 1
+        let probe = try TwoPassAnalysis.run(flags: flags, command: "explain", findings: [])
+        let count = probe.report.result.findings.count
+        guard index < count else {
+            let list = probe.report.result.findings.prefix(20).enumerated().map { "  #\($0.offset + 1) \($0.element.kind.rawValue) \($0.element.queue)" }
+            let hint = count == 0 ? "the inputs have no finding" : "they have \(count) finding(s):\n" + list.joined(separator: "\n")
+            throw ValidationError("--finding \(finding): \(hint)")
+        }
+        let analysis = try TwoPassAnalysis.run(flags: flags, command: "explain", findings: [index], limits: (12, 30, 8, 4))
+        let f = analysis.report.result.findings[index]
+        let lines = readInputLines(f.evidence.map(\.location), report: analysis.report)
+        let text = ExplainReport.render(
+            analysis.report, number: finding, timeline: analysis.timelines.first, inputLines: lines, paths: flags.paths)
+        try writeOutput(text, to: output)
+        if !analysis.report.inputErrors.isEmpty { throw ExitCode(2) }
+    }
+}

@@ -1,0 +1,53 @@
+import ArgumentParser
+import ShadowBellAnalysis
+import ShadowBellCore
+import ShadowBellReport
+
+/// `shadowbell report PATH... --output FILE.html`.
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write one self-contained HTML report with a timeline picture of every finding.",
+        discussion: """
+            The page holds a summary (inputs, clock alignment, queues, findings) and, for each \
+            finding, a timeline of its queue around the window: the values the driver published \
+            (P) and the controller saw (S), both sides' EventIdx, the MMIO doorbells, the \
+            controller's waits, the window shaded, and the evidence lines quoted from the inputs. \
+            Everything is inline (CSS and SVG, no script, no font or image from the network): \
+            attach it to a CI job or a bug report and open it anywhere. The inputs are read \
+            twice, so standard input is not accepted. Timelines are drawn for the first \
+            --max-pictures findings.
+
+            Exit status: 0 the report was written; 2 an input could not be read (the report \
+            still shows the rest); 64 usage error. Use `analyze` to gate a CI job.
+
+            Examples:
+              shadowbell report SampleTraces/lab/sq-hang.txt --output sq-hang.html
+              shadowbell report guest.txt qemu.log -o r.html
+              chromium --headless --screenshot=r.png --window-size=1400,2000 r.html
+            """)
+
+    @OptionGroup var flags: AnalysisFlags
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("The HTML file to write ('-' = standard output).", valueName: "file.html"))
+    var output: String
+
+    @Option(name: .customLong("max-pictures"), help: ArgumentHelp("Draw timelines for at most this many findings.", valueName: "n"))
+    var maxPictures: Int = 60
+
+    func validate() throws {
+        try flags.requirePaths("shadowbell report SampleTraces/lab/sq-hang.txt --output report.html")
+        if flags.paths.contains(output) { throw ValidationError("--output \(output) is also an input; choose another file name") }
+        if maxPictures < 0 { throw ValidationError("--max-pictures must not be negative") }
+    }
+
+    func run() throws {
+        let analysis = try TwoPassAnalysis.run(flags: flags, command: "report", limit: maxPictures)
+        let lines = readInputLines(evidenceLocations(analysis.report.result.findings), report: analysis.report)
+        let html = HTMLReport.render(analysis.report, timelines: analysis.timelines, inputLines: lines)
+        try writeOutput(html, to: output)
+        if output != "-" {
+            printError("wrote \(output): \(analysis.report.result.findings.count) finding(s), \(analysis.timelines.count) timeline(s)")
+        }
+        if !analysis.report.inputErrors.isEmpty { throw ExitCode(2) }
+    }
+}

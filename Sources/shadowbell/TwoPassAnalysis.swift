@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import ShadowBellAnalysis
+import ShadowBellCore
+import ShadowBellReport
+
+/// The analysis of the command line's inputs, and a second pass that records the state of the
+/// findings' queues around their windows (`report`, `explain`). Memory stays bounded: only a
+/// few hundred samples per finding are kept.
+struct TwoPassAnalysis {
+    var report: AnalysisReport
+    var timelines: [FindingTimeline]
+
+    /// - Parameter findings: which findings to record (indices in report order); nil = the first `limit`.
+    static func run(
+        flags: AnalysisFlags, command: String, findings: [Int]? = nil, limit: Int = 60,
+        limits: (leadIn: Int, insideHead: Int, insideTail: Int, after: Int) = (16, 120, 40, 6)
+    ) throws -> TwoPassAnalysis {
+        if flags.paths.contains("-") {
+            printError("error: \(command) reads its inputs twice and cannot take standard input; save it to a file first, e.g. zstd -dc trace.zst > trace.txt && shadowbell \(command) trace.txt")
+            throw ExitCode(2)
+        }
+        for path in flags.paths where RunPlanner.isDirectoryPath(path) {
+            printError("error: \(path) is a directory; \(command) draws one run: give its files, e.g. shadowbell \(command) \(path)/* (analyze takes directories)")
+            throw ExitCode(2)
+        }
+        guard let inputs = openInputs(flags) else { throw ExitCode(2) }
+        let report = firstPass(inputs, flags: flags)
+        let chosen = findings ?? Array(report.result.findings.indices.prefix(limit))
+        guard !chosen.isEmpty else { return TwoPassAnalysis(report: report, timelines: []) }
+        let recorder = WindowRecorder(
+            result: report.result, findings: chosen, leadIn: limits.leadIn, insideHead: limits.insideHead,
+            insideTail: limits.insideTail, after: limits.after)
+        _ = try? AnalysisSession.run(inputs: inputs, options: flags.options, observer: recorder.observe)
+        return TwoPassAnalysis(report: report, timelines: recorder.finish())
+    }
+}
+
+/// The command line's inputs; nil (after saying why) when one cannot be opened.
+func openInputs(_ flags: AnalysisFlags) -> [AnalysisInput]? {
+    do {
+        return try flags.inputs()
+    } catch {
+        printError("error: \(error.description)")
+        return nil
+    }
+}
+
+/// The analysis report of `inputs`; input errors are printed and kept in the report.
+func firstPass(_ inputs: [AnalysisInput], flags: AnalysisFlags) -> AnalysisReport {
+    do {
+        return AnalysisReport(result: try AnalysisSession.run(inputs: inputs, options: flags.options))
+    } catch {
+        for e in error.errors { printError("error: \(e.description)") }
+        return AnalysisReport(result: error.partial, inputErrors: error.errors)
+    }
+}
+
+/// The text of the given lines of the inputs (line-located evidence), read sequentially and
+/// only up to the last line wanted. Lines longer than `maxLength` are cut.
+func readInputLines(_ locations: [SourceLocation], report: AnalysisReport, maxLength: Int = 500) -> [SourceLocation: String] {
+    var out: [SourceLocation: String] = [:]
+    let bySource = Dictionary(grouping: locations.filter { $0.unit == .line }, by: \.source)
+    for (source, wanted) in bySource {
+        let path = report.path(of: source)
+        guard path != "-", let file = fopen(path, "r") else { continue }
+        defer { fclose(file) }
+        let lines = Set(wanted.map(\.value))
+        guard let last = lines.max() else { continue }
+        var number: UInt64 = 0
+        var buffer: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        defer { free(buffer) }
+        while number < last {
+            let n = getline(&buffer, &capacity, file)
+            if n < 0 { break }
+            number += 1
+            guard lines.contains(number), let buffer else { continue }
+            var text = String(decoding: UnsafeRawBufferPointer(start: buffer, count: n), as: UTF8.self)
+            while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
+            if text.count > maxLength { text = String(text.prefix(maxLength)) + "…" }
+            out[SourceLocation(source: source, unit: .line, value: number)] = text
+        }
+    }
+    return out
+}
+
+/// Every evidence location of the findings.
+func evidenceLocations(_ findings: [Finding]) -> [SourceLocation] {
+    findings.flatMap { $0.evidence.map(\.location) }
+}

@@ -1,0 +1,253 @@
+import Foundation
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
+import Testing
+@testable import shadowbell
+
+/// A fresh directory tree of runs made from the sample traces:
+/// vm-a/ (guest ftrace + QEMU log, with a README that is not a trace), vm-b/sq-hang.txt,
+/// nested/vm-c/cq-hang.txt.
+private func makeRunTree() throws -> String {
+    let root = temporaryPath("runs-\(UUID().uuidString)")
+    let fm = FileManager.default
+    for dir in ["vm-a", "vm-b", "nested/vm-c"] {
+        try fm.createDirectory(atPath: "\(root)/\(dir)", withIntermediateDirectories: true)
+    }
+    try fm.copyItem(atPath: sample("real-single/guest-ftrace.txt"), toPath: "\(root)/vm-a/guest-ftrace.txt")
+    try fm.copyItem(atPath: sample("real-single/qemu-trace.log"), toPath: "\(root)/vm-a/qemu-trace.log")
+    try "fio job notes, not a trace\n".write(toFile: "\(root)/vm-a/README", atomically: true, encoding: .utf8)
+    try fm.copyItem(atPath: sample("lab/sq-hang.txt"), toPath: "\(root)/vm-b/sq-hang.txt")
+    try fm.copyItem(atPath: sample("lab/cq-hang.txt"), toPath: "\(root)/nested/vm-c/cq-hang.txt")
+    return root
+}
+
+private func read(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
+
+@Suite struct BatchGroupingTests {
+    /// A planner over an imaginary file system.
+    private func planner(_ groupBy: GroupBy? = nil) -> RunPlanner {
+        var p = RunPlanner(groupBy: groupBy)
+        let tree = ["runs": ["runs/a/guest.txt", "runs/a/qemu.log", "runs/a/fio.json", "runs/b/trace.txt"]]
+        p.isDirectory = { tree[$0] != nil }
+        p.listDirectory = { tree[$0] ?? [] }
+        p.isTrace = { $0.hasSuffix(".json") ? "not a trace (JSON)" : nil }
+        return p
+    }
+
+    @Test func explicitFilesStayOneRun() {
+        let runs = planner().plan(paths: ["x/guest.txt", "y/qemu.log"], listed: [])
+        #expect(runs.map(\.paths) == [["x/guest.txt", "y/qemu.log"]])
+    }
+
+    @Test func directoriesGroupByDirectoryAndDirectFilesStandAlone() {
+        let runs = planner().plan(paths: ["runs", "other/one.txt"], listed: [])
+        #expect(runs.map(\.name) == ["runs/a", "runs/b", "other/one.txt"])
+        #expect(runs[0].paths == ["runs/a/guest.txt", "runs/a/qemu.log"])
+        #expect(runs[0].skipped == [SkippedFile(path: "runs/a/fio.json", reason: "not a trace (JSON)")])
+    }
+
+    @Test func listsGroupByDirectory() {
+        let runs = planner().plan(paths: [], listed: ["l/1/g.txt", "l/2/g.txt", "l/1/q.log"])
+        #expect(runs.map(\.paths) == [["l/1/g.txt", "l/1/q.log"], ["l/2/g.txt"]])
+    }
+
+    @Test func groupByChoosesTheRule() {
+        #expect(planner(.file).plan(paths: ["runs"], listed: []).map(\.paths) == [["runs/a/guest.txt"], ["runs/a/qemu.log"], ["runs/b/trace.txt"]])
+        #expect(planner(.directory).plan(paths: ["p/a.txt", "q/b.txt", "p/c.txt"], listed: []).map(\.paths) == [["p/a.txt", "p/c.txt"], ["q/b.txt"]])
+    }
+
+    @Test func aDirectoryWithoutTracesIsAnInputProblem() {
+        var p = planner()
+        p.isDirectory = { $0 == "empty" }
+        p.listDirectory = { _ in [] }
+        let runs = p.plan(paths: ["empty"], listed: [])
+        #expect(runs.count == 1 && runs[0].problem?.contains("no trace file found") == true)
+    }
+
+    @Test func parallelMapReturnsResultsInIndexOrder() {
+        let out = parallelMap(64, workers: 4) { i -> Int in
+            usleep(UInt32((i * 7919) % 13) * 300)
+            return i * i
+        }
+        #expect(out == (0..<64).map { $0 * $0 })
+    }
+}
+
+@Suite(.serialized) struct BatchCommandTests {
+    @Test func directoryBatchGivesOneResultPerRunAndTheWorstStatus() throws {
+        let root = try makeRunTree()
+        let out = temporaryPath("batch-\(UUID().uuidString).jsonl")
+        let status = runCommand(["analyze", root, "--format", "jsonl", "--output", out])
+        #expect(status == 1)
+        let lines = try read(out).split(separator: "\n")
+        #expect(lines.count == 3)
+        let docs = try lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        let names = docs.map { ($0["run"] as? [String: Any])?["name"] as? String }
+        #expect(names == ["\(root)/nested/vm-c", "\(root)/vm-a", "\(root)/vm-b"])
+        let statuses = docs.map { ($0["summary"] as? [String: Any])?["exit_status"] as? Int }
+        #expect(statuses == [1, 0, 1])
+        let skipped = (docs[1]["run"] as? [String: Any])?["skipped_files"] as? [[String: Any]]
+        #expect(skipped?.first?["path"] as? String == "\(root)/vm-a/README")
+        // vm-a's guest trace and QEMU log are one run, aligned as when named directly.
+        #expect((docs[1]["inputs"] as? [Any])?.count == 2)
+        #expect(((docs[1]["alignment"] as? [[String: Any]])?.last?["method"] as? String) == "estimated")
+    }
+
+    @Test func outputIsTheSameWhateverTheThreadTiming() throws {
+        let root = try makeRunTree()
+        var outputs: Set<String> = []
+        for jobs in ["1", "2", "3", "8", "8"] {
+            let out = temporaryPath("batch-\(UUID().uuidString).json")
+            #expect(runCommand(["analyze", root, "--format", "json", "--jobs", jobs, "--output", out]) == 1)
+            outputs.insert(try read(out))
+        }
+        #expect(outputs.count == 1)
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(outputs.first!.utf8)) as? [String: Any])
+        #expect((doc["runs"] as? [Any])?.count == 3)
+        #expect((doc["summary"] as? [String: Any])?["runs_failed"] as? Int == 2)
+        #expect((doc["summary"] as? [String: Any])?["exit_status"] as? Int == 1)
+    }
+
+    @Test func filesFromReadsAListAndGroupsByDirectory() throws {
+        let root = try makeRunTree()
+        let list = temporaryPath("list-\(UUID().uuidString).txt")
+        try "# runs of tonight\n\(root)/vm-a/guest-ftrace.txt\n\n\(root)/vm-b/sq-hang.txt\n\(root)/vm-a/qemu-trace.log\n"
+            .write(toFile: list, atomically: true, encoding: .utf8)
+        let out = temporaryPath("list-\(UUID().uuidString).jsonl")
+        #expect(runCommand(["analyze", "--files-from", list, "--format", "jsonl", "--output", out]) == 1)
+        let runs = try read(out).split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let paths = runs.map { ($0?["run"] as? [String: Any])?["paths"] as? [String] }
+        #expect(paths == [["\(root)/vm-a/guest-ftrace.txt", "\(root)/vm-a/qemu-trace.log"], ["\(root)/vm-b/sq-hang.txt"]])
+        let piped = try runProcess(["analyze", "--files-from", "-", "--format", "jsonl", "--fail-on", "never"], stdin: Data("\(root)/vm-a/qemu-trace.log\n".utf8))
+        #expect(piped.status == 0)
+        #expect(piped.stdout.split(separator: "\n").count == 1)
+    }
+
+    @Test func explicitFilesKeepTheSingleRunDocument() throws {
+        let (_, json, _) = try analyzeJSON([sample("lab/sq-hang.txt")], extra: ["--jobs", "2"])
+        #expect(json["runs"] == nil && json["findings"] != nil)
+    }
+
+    @Test func junitOfABatchValidatesWithOneSuitePerRun() throws {
+        let root = try makeRunTree()
+        let out = temporaryPath("batch-\(UUID().uuidString).xml")
+        #expect(runCommand(["analyze", root, "--format", "junit", "--output", out]) == 1)
+        let xml = try read(out)
+        let doc = try XMLDocument(xmlString: xml)
+        #expect(try doc.nodes(forXPath: "/testsuites/testsuite").count == 3)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["xmllint", "--noout", "--schema", packageRoot.appendingPathComponent("Tests/ShadowBellReportTests/Fixtures/junit.xsd").path, out]
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "xmllint rejected \(out) (install libxml2-utils: .ci/run does)")
+    }
+
+    @Test func failOnAndAnnotations() throws {
+        let hang = sample("lab/sq-hang.txt")
+        #expect(try runProcess(["analyze", hang, "--fail-on", "never"]).status == 0)
+        #expect(try runProcess(["analyze", hang, "--fail-on", "warning"]).status == 1)
+        #expect(try runProcess(["analyze", "/nonexistent/x.txt", "--fail-on", "never"]).status == 2)
+        #expect(try runProcess(["analyze", hang, "--fail-on", "sometimes"]).status == 64)
+        let r = try runProcess(["analyze", hang, "--github-annotations", "--format", "json"])
+        let annotations = r.stderr.split(separator: "\n").filter { $0.hasPrefix("::") }
+        #expect(annotations.count == 4)
+        #expect(annotations.contains { $0.hasPrefix("::error file=\(hang),line=37,title=mutual-wait nvme0%3Asq1::nvme0 SQ 1: driver and controller") })
+        #expect(!r.stdout.contains("::error"))
+    }
+
+    @Test func anEmptyDirectoryIsAnInputError() throws {
+        let dir = temporaryPath("empty-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let r = try runProcess(["analyze", dir])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("no trace file found") && r.stderr.contains("Docs/Capture.md"))
+    }
+}
+
+@Suite(.serialized) struct PictureCommandTests {
+    @Test func reportOfTheSampleHangIsSelfContainedAndPlacesTheWindow() throws {
+        let out = temporaryPath("report-\(UUID().uuidString).html")
+        #expect(runCommand(["report", sample("lab/sq-hang.txt"), "--output", out]) == 0)
+        let html = try read(out)
+        #expect(!html.lowercased().contains("<script"))
+        let external = try NSRegularExpression(pattern: "(src|href)\\s*=\\s*\"(https?:)?//", options: .caseInsensitive)
+        #expect(external.firstMatch(in: html, range: NSRange(html.startIndex..., in: html)) == nil)
+        #expect(html.contains("<table class=\"findings\">") && html.contains("<table class=\"queues\">"))
+        // The mutual wait: an unresolved window from the controller's read at line 39 to the
+        // right edge, where the end of the trace is labelled.
+        let article = try #require(html.components(separatedBy: "<article").first { $0.contains("mutual-wait on nvme0:sq1") })
+        let rect = try #require(article.range(of: "<rect class=\"window\"").map { String(article[$0.lowerBound...].prefix(400)) })
+        #expect(rect.contains("data-start-ns=\"100002014000\" data-end-ns=\"\""))
+        let x = try #require(attribute("x", in: rect).flatMap(Double.init))
+        let width = try #require(attribute("width", in: rect).flatMap(Double.init))
+        let opening = try #require(article.range(of: "data-time-ns=\"100002014000\" data-location=\"0:39\"").map { String(article[$0.lowerBound...].prefix(200)) })
+        #expect(attribute("data-x", in: opening).flatMap(Double.init).map { abs($0 - x) < 0.01 } == true)
+        #expect(abs(x + width - 1060) < 0.01)
+        #expect(article.contains(">end of trace<") && article.contains(">+30.007 s<"))
+        // Evidence lines quoted from the file, with badges 1–3 in the picture.
+        #expect(article.contains("nvme_dbbuf_sq: nvme0: qid=1, old=2, new=3, eventidx=1, mmio=0"))
+        #expect(article.contains("data-evidence=\"3\""))
+    }
+
+    @Test func timelineSVGHasAChartPerQueue() throws {
+        let out = temporaryPath("timeline-\(UUID().uuidString).svg")
+        #expect(runCommand(["timeline", sample("lab/sq-hang.txt"), "--queue", "sq1", "--queue", "cq1", "--format", "svg", "--output", out]) == 0)
+        let svg = try read(out)
+        let doc = try XMLDocument(xmlString: svg)
+        let charts = try doc.nodes(forXPath: "/*[local-name()='svg']/*[local-name()='svg']")
+        #expect(charts.count == 2)
+        #expect(svg.contains("id=\"queue-nvme0-sq1\"") && svg.contains("id=\"queue-nvme0-cq1\""))
+    }
+
+    @Test func perfettoJSONHasTheQueueTracksAndTheFindings() throws {
+        let out = temporaryPath("perfetto-\(UUID().uuidString).json")
+        #expect(runCommand(["convert", sample("lab/sq-hang.txt"), "--to", "perfetto-json", "--output", out]) == 0)
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
+        let events = try #require(doc["traceEvents"] as? [[String: Any]])
+        let threads = Set(events.filter { $0["name"] as? String == "thread_name" }.compactMap { ($0["args"] as? [String: Any])?["name"] as? String })
+        #expect(threads.isSuperset(of: ["sq1 driver", "sq1 controller", "cq1 driver", "cq1 controller", "sq1 findings"]))
+        let slices = events.filter { $0["ph"] as? String == "X" }
+        #expect(slices.count == 5)
+        let wait = try #require(slices.first { $0["name"] as? String == "#3 mutual-wait" })
+        #expect((wait["ts"] as? Double).map { abs($0 - 100_002_014.0) < 1e-3 } == true)
+        #expect(events.filter { $0["ph"] as? String == "i" && ($0["name"] as? String)?.hasPrefix("MMIO doorbell") == true }.count == 4)
+        // pcap stays the default.
+        let pcap = temporaryPath("default-\(UUID().uuidString).pcap")
+        #expect(runCommand(["convert", sample("lab/sq-hang.txt"), "--output", pcap]) == 0)
+        #expect((try Data(contentsOf: URL(fileURLWithPath: pcap))).prefix(4) != Data("{\"di".utf8))
+    }
+
+    @Test func explainTellsTheSqHangStepByStepWithTheInputLines() throws {
+        let out = temporaryPath("explain-\(UUID().uuidString).txt")
+        #expect(runCommand(["explain", sample("lab/sq-hang.txt"), "--finding", "3", "--output", out]) == 0)
+        let text = try read(out)
+        #expect(text.hasPrefix("Finding #3 of 5: mutual-wait (error) on nvme0:sq1"))
+        #expect(text.contains("cause: driver-reorder"))
+        #expect(text.contains("---- the mutual-wait window opens ----"))
+        let flowing = text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(flowing.contains("Since need_event(1, 3, 2) is false, it did not ring the MMIO doorbell"))
+        #expect(text.contains("sq-hang.txt:39 [evidence 3]"))
+        // The evidence lines, read back from the file.
+        let file = try read(sample("lab/sq-hang.txt")).split(separator: "\n", omittingEmptySubsequences: false)
+        for line in [37, 38, 39] { #expect(text.contains("> " + file[line - 1]), "line \(line)") }
+        #expect(flowing.contains("P = 3 and the controller had last seen S = 2"))
+        #expect(text.split(separator: "\n").allSatisfy { $0.count <= 100 || $0.hasPrefix("      > ") || $0.hasPrefix("  shadowbell ") })
+        #expect(text.contains("shadowbell timeline"))
+        let missing = try runProcess(["explain", sample("lab/sq-hang.txt"), "--finding", "9"])
+        #expect(missing.status == 64 && missing.stderr.contains("they have 5 finding(s)"))
+    }
+
+    @Test func everyCommandsHelpHasExamples() throws {
+        for command in ["analyze", "report", "explain", "timeline", "convert", "simulate"] {
+            let r = try runProcess([command, "--help"])
+            #expect(r.status == 0 && r.stdout.contains("Examples:") && r.stdout.contains("shadowbell \(command)"), "\(command)")
+        }
+    }
+
+    private func attribute(_ name: String, in tag: String) -> String? {
+        guard let r = tag.range(of: " \(name)=\"") else { return nil }
+        return String(tag[r.upperBound...].prefix { $0 != "\"" })
+    }
+}

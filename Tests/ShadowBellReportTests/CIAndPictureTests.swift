@@ -1,0 +1,270 @@
+import Foundation
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
+import ShadowBellAnalysis
+import ShadowBellCore
+import Testing
+@testable import ShadowBellReport
+
+let reportTestsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+
+/// Events of one SQ: a burst, a publication without MMIO that the controller misses, and an
+/// MMIO doorbell at 5 ms that ends the wait. Line numbers are 1, 2, ….
+private func resolvedHangEvents() -> [Event] {
+    let us: (Int64) -> Int64 = { $0 * 1_000 }
+    var events: [Event] = [
+        Event(kind: .queueCreate, time: us(0), qid: 1, queueType: .sq, a: 15, b: 1),
+        Event(kind: .dbbufConfig, time: us(1)),
+        .driverDoorbellUpdate(.sq, qid: 1, old: 0, new: 1, eventIdx: 0, mmio: true, time: us(10)),
+        .queueValue(.controllerShadowRead, .sq, qid: 1, value: 1, time: us(20)),
+        Event(kind: .controllerFetch, time: us(21), qid: 1, a: 7),
+        .driverDoorbellUpdate(.sq, qid: 1, old: 1, new: 2, eventIdx: 0, mmio: false, time: us(30)),
+        .queueValue(.controllerEventIdxWrite, .sq, qid: 1, value: 1, time: us(40)),
+        .queueValue(.controllerShadowRead, .sq, qid: 1, value: 1, time: us(41)),
+        .queueValue(.mmioDoorbell, .sq, qid: 1, value: 2, time: us(5_000)),
+        .queueValue(.controllerShadowRead, .sq, qid: 1, value: 2, time: us(5_010)),
+    ]
+    for i in events.indices { events[i].location = UInt64(i + 1) }
+    return events
+}
+
+/// Runs the events through the analyzer; with `observer`, as the second pass would.
+private func analyse(_ events: [Event], observer: ((Event, QueueState) -> Void)? = nil) -> AnalysisReport {
+    let analyzer = ClockGroupAnalyzer(options: AnalysisOptions(), sources: [0], clock: .timestamps)
+    analyzer.observer = observer
+    for e in events { analyzer.consume(e) }
+    let group = analyzer.finish()
+    var input = InputSummary(index: 0, path: "lab/resolved.txt", format: .ftraceText)
+    input.events = group.events
+    return AnalysisReport(result: AnalysisSession.combine(inputs: [input], groups: [group], notes: [], options: AnalysisOptions()))
+}
+
+private func timelines(_ events: [Event]) -> (AnalysisReport, [FindingTimeline]) {
+    let report = analyse(events)
+    let recorder = WindowRecorder(result: report.result)
+    _ = analyse(events, observer: recorder.observe)
+    return (report, recorder.finish())
+}
+
+/// Attributes of every element named `name` (a regex scan: the SVG is ours and regular).
+func elements(_ name: String, in text: String) -> [[String: String]] {
+    let tag = try! NSRegularExpression(pattern: "<\(name)\\s([^>]*)>")
+    let attr = try! NSRegularExpression(pattern: "([a-zA-Z0-9-]+)=\"([^\"]*)\"")
+    return tag.matches(in: text, range: NSRange(text.startIndex..., in: text)).map { m in
+        let body = String(text[Range(m.range(at: 1), in: text)!])
+        var out: [String: String] = [:]
+        for a in attr.matches(in: body, range: NSRange(body.startIndex..., in: body)) {
+            out[String(body[Range(a.range(at: 1), in: body)!])] = String(body[Range(a.range(at: 2), in: body)!])
+        }
+        return out
+    }
+}
+
+@Suite struct FailPolicyAndAnnotationTests {
+    private func reportWithWarningOnly() -> AnalysisReport {
+        var report = analyse(Array(resolvedHangEvents().prefix(5)))
+        var warning = Finding(kind: .eventIdxRegression, queue: QueueKey(controller: 0, qid: 1, type: .sq), start: 40_000,
+                              message: "EventIdx went back, to 0", explanation: "line one\nline two, with: 100% certainty")
+        warning.evidence = [Evidence(role: "eventidx-write", location: SourceLocation(source: 0, unit: .line, value: 7), time: 40_000, summary: "x")]
+        report.result.findings = [warning]
+        return report
+    }
+
+    @Test func failOnDecidesWhichSeverityFails() {
+        var report = reportWithWarningOnly()
+        #expect(report.exitStatus == 0)
+        report.failOn = .warning
+        #expect(report.exitStatus == 1)
+        report.failOn = .never
+        #expect(report.exitStatus == 0)
+        report.inputErrors = [.empty(path: "x")]
+        #expect(report.exitStatus == 2)
+    }
+
+    @Test func annotationsFollowTheGitHubWorkflowCommandFormat() throws {
+        let warning = GitHubAnnotations.render(reportWithWarningOnly())
+        #expect(warning == "::warning file=lab/resolved.txt,line=7,title=eventidx-regression nvme0%3Asq1::"
+            + "EventIdx went back, to 0%0Aline one%0Aline two, with: 100%25 certainty\n")
+        let (report, _) = timelines(resolvedHangEvents())
+        let lines = GitHubAnnotations.render(report).split(separator: "\n")
+        #expect(!lines.isEmpty)
+        let pattern = try NSRegularExpression(pattern: "^::error file=[^,:]+,line=[0-9]+,title=[^:,]+::[^\\n]+$")
+        for line in lines {
+            let s = String(line)
+            #expect(pattern.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil, "\(s)")
+        }
+    }
+}
+
+@Suite struct JUnitSchemaTests {
+    /// Validates with xmllint against the JUnit XSD; fails when xmllint is missing
+    /// (.ci/run installs libxml2-utils).
+    static func validate(_ xml: String) throws -> (ok: Bool, output: String) {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("junit-\(UUID().uuidString).xml")
+        try xml.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["xmllint", "--noout", "--schema", reportTestsDirectory.appendingPathComponent("Fixtures/junit.xsd").path, file.path]
+        let pipe = Pipe()
+        p.standardError = pipe
+        p.standardOutput = pipe
+        try p.run()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus == 0, out)
+    }
+
+    @Test func singleAndMultiRunOutputValidate() throws {
+        let (hang, _) = timelines(resolvedHangEvents())
+        var broken = analyse([])
+        broken.inputErrors = [.unknownFormat(path: "run2/notes & <stuff>.txt", detail: "text")]
+        let single = try Self.validate(JUnitReport.render(hang))
+        #expect(single.ok, "\(single.output)")
+        let runs = [RunReport(name: "run1", paths: ["run1/a.txt"], report: hang),
+                    RunReport(name: "run2", paths: ["run2/notes & <stuff>.txt"], report: broken)]
+        let xml = JUnitReport.render(runs: runs)
+        let multi = try Self.validate(xml)
+        #expect(multi.ok, "\(multi.output)")
+        let doc = try XMLDocument(xmlString: xml)
+        #expect(try doc.nodes(forXPath: "/testsuites/testsuite").count == 2)
+        #expect(try doc.nodes(forXPath: "/testsuites/testsuite[@name='run2']/testcase/error").count == 1)
+    }
+
+    @Test func theSchemaRejectsWhatReportersRefuse() throws {
+        let bad = JUnitReport.render(analyse(resolvedHangEvents())).replacingOccurrences(of: "<testcase ", with: "<testcase color=\"red\" ")
+        #expect(try !Self.validate(bad).ok)
+    }
+
+    @Test func failOnWarningMakesWarningsFailures() throws {
+        var report = analyse(Array(resolvedHangEvents().prefix(5)))
+        report.result.findings = [Finding(kind: .eventIdxRegression, queue: QueueKey(controller: 0, qid: 1, type: .sq), start: 1, message: "m", explanation: "e")]
+        #expect(!JUnitReport.render(report).contains("<failure"))
+        report.failOn = .warning
+        #expect(JUnitReport.render(report).contains("<failure type=\"eventidx-regression\""))
+    }
+}
+
+@Suite struct JSONLinesTests {
+    @Test func oneCompactObjectPerRunWithTheSingleRunSchema() throws {
+        let (hang, _) = timelines(resolvedHangEvents())
+        let runs = [RunReport(name: "a", paths: ["a/t.txt"], report: hang), RunReport(name: "b", paths: ["b/t.txt"], report: hang)]
+        let text = BatchReport.jsonLines(runs)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == 3 && lines[2].isEmpty)
+        let single = try JSONSerialization.jsonObject(with: Data(JSONReport.render(hang).utf8)) as! [String: Any]
+        for (i, line) in lines.prefix(2).enumerated() {
+            let obj = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            #expect(Set(single.keys).isSubset(of: Set(obj.keys)))
+            #expect((obj["run"] as? [String: Any])?["index"] as? Int == i)
+            #expect((obj["findings"] as? [Any])?.count == (single["findings"] as? [Any])?.count)
+        }
+    }
+}
+
+@Suite struct TimelinePictureTests {
+    @Test func windowRectangleSpansTheEventsThatOpenedAndClosedIt() throws {
+        let (report, recorded) = timelines(resolvedHangEvents())
+        let wait = try #require(report.result.findings.firstIndex { $0.kind == .mutualWait })
+        let f = report.result.findings[wait]
+        #expect(f.start == 41_000 && f.end == 5_000_000)
+        let html = HTMLReport.render(report, timelines: recorded)
+        let article = try #require(html.components(separatedBy: "<article").first { $0.contains("id=\"finding-\(wait + 1)\"") })
+        let rect = try #require(elements("rect", in: article).first { $0["class"] == "window" })
+        let x = try #require(Double(rect["x"] ?? "")), width = try #require(Double(rect["width"] ?? ""))
+        #expect(rect["data-start-ns"] == "41000" && rect["data-end-ns"] == "5000000")
+        let events = elements("g", in: article).filter { $0["class"] == "event" }
+        let opening = try #require(events.first { $0["data-time-ns"] == "41000" })
+        let closing = try #require(events.first { $0["data-time-ns"] == "5000000" })
+        #expect(abs(x - Double(opening["data-x"]!)!) < 0.01)
+        #expect(abs(x + width - Double(closing["data-x"]!)!) < 0.02)
+        // The axis has a tick at both edges, and the labels give the finding's times.
+        let ticks = elements("line", in: article).compactMap { $0["x1"].flatMap(Double.init) }
+        #expect(ticks.contains { abs($0 - x) < 0.01 } && ticks.contains { abs($0 - (x + width)) < 0.02 })
+        #expect(article.contains(">0.000041000<") && article.contains(">0.005000000<"))
+        // Events are placed in order, left to right.
+        let xs = events.compactMap { $0["data-x"].flatMap(Double.init) }
+        #expect(xs == xs.sorted() && xs.count == resolvedHangEvents().count)
+    }
+
+    @Test func htmlIsSelfContained() throws {
+        let (report, recorded) = timelines(resolvedHangEvents())
+        let html = HTMLReport.render(report, timelines: recorded, inputLines: [SourceLocation(source: 0, unit: .line, value: 8): "<script src=\"http://x\">"])
+        #expect(html.hasPrefix("<!DOCTYPE html>"))
+        #expect(!html.lowercased().contains("<script"))
+        #expect(!html.contains("<link") && !html.contains("@import") && !html.contains("url("))
+        let external = try NSRegularExpression(pattern: "(src|href)\\s*=\\s*\"(https?:)?//", options: .caseInsensitive)
+        #expect(external.firstMatch(in: html, range: NSRange(html.startIndex..., in: html)) == nil)
+        #expect(html.contains("&lt;script src=&quot;http://x&quot;&gt;"))
+        #expect(html.contains("<svg") && html.contains("<style>"))
+        // The SVG parses as XML.
+        let svg = try #require(html.components(separatedBy: "<figure>\n").dropFirst().first?.components(separatedBy: "<figcaption>").first)
+        _ = try XMLDocument(xmlString: svg)
+    }
+
+    @Test func recorderMemoryIsBounded() {
+        var events = resolvedHangEvents().prefix(8).map { $0 }
+        events[0].a = 16_383
+        // 10 000 publications inside the window, none seen by the controller.
+        for i in 0..<10_000 {
+            events.append(.driverDoorbellUpdate(.sq, qid: 1, old: UInt32(2 + i), new: UInt32(3 + i), eventIdx: 1, mmio: false,
+                                                time: 100_000 + Int64(i) * 1_000, location: UInt64(100 + i)))
+        }
+        let (_, recorded) = timelines(events)
+        let t = recorded.first { $0.finding.kind == .mutualWait }
+        #expect(t != nil)
+        #expect((t?.samples.count ?? 0) <= 16 + 120 + 40 + 6)
+        #expect((t?.omitted ?? 0) > 9_000)
+    }
+
+    @Test func axisLogSpacingKeepsOrderAndFitsTheWidth() {
+        let axis = EventAxis(times: [0, 1, 1, 1_000, 30_000_000_000], left: 100, right: 1000)
+        #expect(axis.xs.first == 100 && abs((axis.xs.last ?? 0) - 1000) < 1e-9)
+        #expect(zip(axis.xs, axis.xs.dropFirst()).allSatisfy { $0 < $1 })
+        #expect(axis.x(atOrAfter: 1) == axis.xs[1])
+        let ten: Double = ShadowBellReport.log2(1024), three: Double = ShadowBellReport.log2(3)
+        #expect(abs(ten - 10) < 1e-9)
+        #expect(abs(three - 1.584962500721156) < 1e-9)
+    }
+}
+
+@Suite struct PerfettoTraceTests {
+    @Test func documentParsesWithTracksCountersAndFindingSlices() throws {
+        let events = resolvedHangEvents()
+        let report = analyse(events)
+        var out = ""
+        let writer = PerfettoTraceWriter(result: report.result) { out += $0 }
+        _ = analyse(events, observer: writer.observe)
+        writer.finish()
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+        let trace = try #require(doc["traceEvents"] as? [[String: Any]])
+        let threads = trace.filter { $0["name"] as? String == "thread_name" }.compactMap { ($0["args"] as? [String: Any])?["name"] as? String }
+        #expect(Set(threads).isSuperset(of: ["sq1 driver", "sq1 controller", "sq1 findings"]))
+        let counters = Set(trace.filter { $0["ph"] as? String == "C" }.compactMap { $0["name"] as? String })
+        #expect(counters.isSuperset(of: ["sq1 P (driver-published)", "sq1 S (controller-seen)", "sq1 EventIdx (controller)"]))
+        let slices = trace.filter { $0["ph"] as? String == "X" }
+        #expect(slices.count == report.result.findings.count)
+        let wait = try #require(slices.first { ($0["name"] as? String)?.hasSuffix("mutual-wait") == true })
+        #expect((wait["ts"] as? Double).map { abs($0 - 41.0) < 1e-9 } == true)
+        #expect((wait["dur"] as? Double).map { abs($0 - 4959.0) < 1e-9 } == true)
+        #expect(trace.contains { ($0["name"] as? String) == "MMIO doorbell sq1 = 2" && $0["ph"] as? String == "i" })
+        #expect(PerfettoTraceWriter.microseconds(-1) == .decimal("-0.001"))
+    }
+}
+
+@Suite struct ExplainTests {
+    @Test func storyNamesTheStepsAndQuotesTheLines() throws {
+        let (report, recorded) = timelines(resolvedHangEvents())
+        let wait = try #require(report.result.findings.firstIndex { $0.kind == .mutualWait })
+        let t = try #require(recorded.first { $0.findingIndex == wait })
+        let lines = [SourceLocation(source: 0, unit: .line, value: 8): "RAW LINE EIGHT"]
+        let text = ExplainReport.render(report, number: wait + 1, timeline: t, inputLines: lines, paths: ["lab/resolved.txt"])
+        #expect(text.contains("mutual-wait (error) on nvme0:sq1"))
+        #expect(text.contains("---- the mutual-wait window opens ----"))
+        #expect(text.contains("---- the window closes (mmio-doorbell) ----") || text.contains("the window closes"))
+        #expect(text.contains("> RAW LINE EIGHT"))
+        #expect(text.contains("did not ring the MMIO doorbell"))
+        #expect(text.contains("shadowbell timeline lab/resolved.txt --queue nvme0:sq1"))
+    }
+}
