@@ -87,6 +87,7 @@ extension Engine {
         switch phase {
         case .sqLoad:
             let v = shadow[s].load(at: now)
+            if shadow[s].visibleIsStale { noteStaleRead(q, curType, value: v, by: "the controller read it") }
             emit(TraceRecord(.shadowReadSQ, now, qid: q, a: v))
             truthControllerRead(q, .sq, v)
             if v < sqEntries { controllerQueues[qi].sqTail = v }
@@ -149,6 +150,7 @@ extension Engine {
             next(.cqLoad, at: load)
         case .cqLoad:
             let v = shadow[s].load(at: now)
+            if shadow[s].visibleIsStale { noteStaleRead(q, curType, value: v, by: "the controller read it") }
             emit(TraceRecord(.shadowReadCQ, now, qid: q, a: v))
             truthControllerRead(q, .cq, v)
             if v < cqEntries { controllerQueues[qi].cqHead = v }

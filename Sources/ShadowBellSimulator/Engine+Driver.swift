@@ -117,6 +117,7 @@ extension Engine {
         let s = slot(q, type)
         let old = shadow[s].latest
         let oldStale = shadow[s].latestIsStale
+        if oldStale { noteStaleRead(q, type, value: old, by: "the driver read it as old") }
         let visible = max(t + draw(cfg.driverDrainDistribution), drivers[qi].storeBufferDrainedAt)
         drivers[qi].storeBufferDrainedAt = visible
         shadow[s].store(value, visibleAt: visible)

@@ -169,6 +169,7 @@ extension Engine {
             for i in 0..<drivers[qi].sqRing.count { drivers[qi].sqRing[i] = UInt16.max }
         }
         if cfg.faults.staleBuffersAtReset {
+            staleReadNoted = Array(repeating: false, count: shadow.count)
             var kept: [String] = []
             var staleShadowSlots = 0
             for q in 1...queueCount {
@@ -191,5 +192,15 @@ extension Engine {
                 eventIdx[s].clear()
             }
         }
+    }
+
+    /// A shadow slot's leftover from before a reset is read: the stale-buffers fault shows.
+    func noteStaleRead(_ q: UInt16, _ type: QueueType, value: UInt32, by whom: String) {
+        let s = slot(q, type)
+        guard !staleReadNoted[s] else { return }
+        staleReadNoted[s] = true
+        result.faults.append(FaultOccurrence(
+            kind: .staleBuffersAtReset, queue: QueueKey(controller: 0, qid: q, type: type), timeNs: now,
+            value: value, detail: "shadow \(type.name)\(q) still held \(value) from before the reset; \(whom)"))
     }
 }

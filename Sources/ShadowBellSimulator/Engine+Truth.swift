@@ -7,6 +7,8 @@ extension Engine {
     func truthDriverUpdate(_ q: UInt16, _ type: QueueType, _ info: DriverUpdateInfo) {
         let s = slot(q, type)
         truth[s].decisionPending = false
+        truth[s].decided = info.new
+        truth[s].decidedSinceCreate = true
         if info.mmio {
             // Writing the doorbell ends a wait (condition 2 no longer holds).
             truth[s].mmioSinceLook = true
@@ -44,6 +46,18 @@ extension Engine {
         if value != truth[s].seen {
             truth[s].seen = value
             truthClose(q, type, .controllerRead)
+        } else if truth[s].openWindow >= 0 {
+            // A re-read inside the window that still misses the driver's publish, although the
+            // driver had loaded EventIdx before it: the driver's store was still invisible, so
+            // the driver's reordering is what keeps the window open.
+            let w = truth[s].openWindow
+            let d = truth[s].driver
+            if result.windows[w].cause == .unknown && d.loadNs < now && d.visibleNs > now {
+                result.windows[w].cause = .driverReorder
+                result.windows[w].interleaving.controllerReadNs = now
+                result.windows[w].interleaving.controllerReadValue = value
+                result.windows[w].interleaving.controllerReadSinceQueueCreation = true
+            }
         }
     }
 
@@ -73,6 +87,7 @@ extension Engine {
         truthClose(q, type, .queueDeleted)
         truth[s].published = 0
         truth[s].publishedSinceCreate = false
+        truth[s].decidedSinceCreate = false
         truth[s].createdNs = now
         truth[s].readSinceCreation = false
         truth[s].decisionPending = false
@@ -87,8 +102,11 @@ extension Engine {
     func evaluate(_ q: UInt16, _ type: QueueType) {
         let s = slot(q, type)
         let t = truth[s]
-        guard t.openWindow < 0, t.waiting, !t.mmioSinceLook, !t.decisionPending, t.publishedSinceCreate,
-            t.published != t.seen
+        // Condition 1 holds when the controller has not seen the latest publish, nor the last one
+        // whose doorbell decision is taken (a publish still deciding cannot be a wait by itself,
+        // and a controller read may return it before its probe line).
+        guard t.openWindow < 0, t.waiting, !t.mmioSinceLook, t.publishedSinceCreate, t.decidedSinceCreate,
+            t.published != t.seen, t.decided != t.seen
         else { return }
         let d = t.driver
         var story = Interleaving()

@@ -31,6 +31,7 @@ final class Engine {
     var phase = ControllerPhase.sqLoad
     var controllerDrainedAt: Int64 = 0
     var deferredControllerEvents: [SimEvent] = []
+    var staleReadNoted: [Bool] = []
 
     var resetting = false
     var started = false

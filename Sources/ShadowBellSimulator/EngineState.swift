@@ -142,6 +142,8 @@ struct QueueTruth {
     var published: UInt32 = 0  // P: the driver's latest shadow store (from store A on)
     var decisionPending = false  // store A done, the EventIdx load B and MMIO decision not yet
     var publishedSinceCreate = false  // no P before the driver's first publish on a new queue
+    var decided: UInt32 = 0  // the last P whose doorbell decision is taken (its probe)
+    var decidedSinceCreate = false
     var seen: UInt32 = 0  // S
     var mmioSinceLook = false
     var waiting = false

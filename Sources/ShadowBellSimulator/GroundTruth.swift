@@ -86,8 +86,10 @@ public struct FaultOccurrence: Sendable, Hashable {
     /// nil for a fault that concerns the whole controller (stale buffers at reset).
     public var queue: QueueKey?
     public var timeNs: Int64
-    /// The value involved; for stale buffers, how many shadow slots kept a non-zero value (only
-    /// those can show as `stale-shadow-after-reset`; EventIdx leftovers show in the probes).
+    /// The value involved. Stale buffers give one occurrence at the reset (no queue; `value` =
+    /// shadow slots that kept a non-zero value) and one per slot whose leftover is then read
+    /// (queue set; `value` = the stale value): only those reads can show as
+    /// `stale-shadow-after-reset`.
     public var value: UInt32?
     public var detail: String
 }
