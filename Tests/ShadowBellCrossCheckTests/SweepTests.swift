@@ -166,17 +166,8 @@ import Testing
 
         #expect(inferredExtraBeforeFirstProbe.isEmpty, "\(inferredExtraBeforeFirstProbe.prefix(5))")
         #expect(causeMismatchAfterMMIO.isEmpty, "\(causeMismatchAfterMMIO.prefix(5))")
-        // Known analyzer gaps: recorded while they last, silent once fixed.
-        if !missedAtLastEvent.isEmpty {
-            withKnownIssue("analyzer: a wait that opens at the input's last event (zero length so far) is not reported as unresolved") {
-                #expect(missedAtLastEvent.isEmpty, "\(missedAtLastEvent)")
-            }
-        }
-        if !staleMissing.isEmpty {
-            withKnownIssue("analyzer: stale-shadow-after-reset not reported when only the driver's probe reads the stale slot (old= after the reset) and the controller never reads it") {
-                #expect(staleMissing.isEmpty, "\(staleMissing)")
-            }
-        }
+        #expect(missedAtLastEvent.isEmpty, "\(missedAtLastEvent)")
+        #expect(staleMissing.isEmpty, "\(staleMissing)")
     }
 
     /// Field mode: guest ftrace without probes plus the QEMU log (`pid@sec.usec:` or QEMU 10.1's
@@ -233,11 +224,7 @@ import Testing
         #expect(long >= 10)
         #expect(missed.isEmpty, "\(missed.prefix(10))")
         #expect(extra.isEmpty, "\(extra.prefix(10))")
-        if !missedAtLastEvent.isEmpty {
-            withKnownIssue("analyzer: a wait that opens at the input's last event (zero length so far) is not reported as unresolved") {
-                #expect(missedAtLastEvent.isEmpty, "\(missedAtLastEvent)")
-            }
-        }
+        #expect(missedAtLastEvent.isEmpty, "\(missedAtLastEvent)")
     }
 
     /// The first `nvme_dbbuf_sq/cq` probe per queue (`sq1`, `cq2`, …), in nanoseconds.
