@@ -51,6 +51,10 @@ let package = Package(
         .testTarget(name: "ShadowBellAnalysisTests", dependencies: ["ShadowBellAnalysis", "ShadowBellSimulator"]),
         .testTarget(name: "ShadowBellReportTests", dependencies: ["ShadowBellReport"], exclude: ["Fixtures"]),
         .testTarget(name: "ShadowBellSimulatorTests", dependencies: ["ShadowBellSimulator"]),
+        // The analyzer checked against the simulator's ground truth.
+        .testTarget(
+            name: "ShadowBellCrossCheckTests",
+            dependencies: ["ShadowBellSimulator", "ShadowBellAnalysis", "ShadowBellFormats", "ShadowBellReport"]),
         .testTarget(
             name: "ShadowBellCLITests",
             dependencies: ["shadowbell", "ShadowBellReport"]

@@ -266,6 +266,8 @@ public final class ClockGroupAnalyzer {
         }
         q.pendingCompletions -= 1
         q.controllerWaiting = false
+        // The posting burst ends when nothing is left to post.
+        if q.pendingCompletions == 0 { noteBurstEndForRace(&q, at: e.time) }
     }
 
     private func controllerEventIdxWrite(_ e: Event) {

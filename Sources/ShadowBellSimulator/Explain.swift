@@ -16,11 +16,10 @@ public enum Explainer {
         return out
     }
 
+    /// `152.000143465 s`, as the trace prints it.
     static func time(_ ns: Int64) -> String {
-        let us = ns / 1_000
         let frac = String(ns % 1_000_000_000)
         return "\(ns / 1_000_000_000).\(String(repeating: "0", count: 9 - frac.count))\(frac) s"
-            + (us == 0 ? "" : "")
     }
 
     static func explain(_ w: MutualWaitWindow, number: Int, result r: SimulationResult) -> String {
@@ -42,7 +41,13 @@ public enum Explainer {
         t += "the store became visible to the controller at \(time(s.driverStoreVisibleNs)).\n"
         t += "          loaded EventIdx at \(time(s.driverLoadNs)) and saw \(s.driverEventIdxRead): "
         t += "need_event(\(s.driverEventIdxRead), \(s.driverNew), \(s.driverOld)) = \(need), "
-        t += s.driverRangMMIO ? "so it rang the MMIO doorbell.\n" : "so it did not ring the MMIO doorbell.\n"
+        if s.driverRangMMIO {
+            t += "so it rang the MMIO doorbell.\n"
+        } else if need {
+            t += "yet it did not ring the MMIO doorbell.\n"
+        } else {
+            t += "so it did not ring the MMIO doorbell.\n"
+        }
         if let cs = s.controllerEventIdxStoreNs, let cv = s.controllerEventIdxVisibleNs,
             let ce = s.controllerEventIdxWritten
         {
@@ -50,9 +55,14 @@ public enum Explainer {
         } else if q.type == .cq {
             t += "  Controller: never wrote CQ EventIdx on this queue.\n"
         }
-        t += "          re-read the shadow \(what) at \(time(s.controllerReadNs)) and saw \(s.controllerReadValue), "
-        t += isSQ ? "nothing new, so it went idle until an MMIO doorbell.\n"
-            : "so the CQ still looked full and it waits for a CQ doorbell.\n"
+        if !s.controllerReadSinceQueueCreation {
+            t += "  Controller: created the queue at \(time(s.queueCreatedNs)) and has not read its shadow slot since: "
+            t += "it waits for a first doorbell.\n"
+        } else {
+            t += "          re-read the shadow \(what) at \(time(s.controllerReadNs)) and saw \(s.controllerReadValue), "
+            t += isSQ ? "nothing new, so it went idle until an MMIO doorbell.\n"
+                : "so the CQ still looked full and it waits for a CQ doorbell.\n"
+        }
         switch w.cause {
         case .driverReorder:
             t += "  Cause (driver-reorder): the driver's EventIdx load (\(time(s.driverLoadNs))) overtook its own shadow store: "
@@ -72,7 +82,9 @@ public enum Explainer {
             }
         }
         if w.stuckCommands > 0 {
-            t += "  Commands stuck on queue pair \(q.qid): \(w.stuckCommands).\n"
+            t += isSQ
+                ? "  Commands published but never fetched: \(w.stuckCommands).\n"
+                : "  Completions the controller could not post: \(w.stuckCommands).\n"
         }
         return t
     }

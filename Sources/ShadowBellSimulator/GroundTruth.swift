@@ -54,6 +54,10 @@ public struct Interleaving: Sendable, Hashable {
     public var controllerEventIdxWritten: UInt32? = nil
     public var controllerReadNs: Int64 = 0
     public var controllerReadValue: UInt32 = 0
+    /// False when the controller has not read the slot since the queue was (re-)created at
+    /// `queueCreatedNs`: it waits for a first doorbell, S = 0.
+    public var controllerReadSinceQueueCreation = true
+    public var queueCreatedNs: Int64 = 0
 }
 
 /// One interval in which both sides waited on each other, from the model's true state.
@@ -69,7 +73,9 @@ public struct MutualWaitWindow: Sendable, Hashable {
     public var driverPublished: UInt32
     /// S: the value the controller had last seen.
     public var controllerSeen: UInt32
-    /// Commands submitted on the queue pair and not completed when the window ended.
+    /// When the window ended: SQ, commands published since the controller last looked (from S
+    /// at the window's start to the last P);
+    /// CQ, completions the controller held and could not post.
     public var stuckCommands: Int
     public var interleaving: Interleaving
 }
@@ -80,6 +86,10 @@ public struct FaultOccurrence: Sendable, Hashable {
     /// nil for a fault that concerns the whole controller (stale buffers at reset).
     public var queue: QueueKey?
     public var timeNs: Int64
+    /// The value involved. Stale buffers give one occurrence at the reset (no queue; `value` =
+    /// shadow slots that kept a non-zero value) and one per slot whose leftover is then read
+    /// (queue set; `value` = the stale value): only those reads can show as
+    /// `stale-shadow-after-reset`.
     public var value: UInt32?
     public var detail: String
 }

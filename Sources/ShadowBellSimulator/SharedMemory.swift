@@ -31,6 +31,12 @@ struct SharedSlot {
             pendingValues.removeAll(keepingCapacity: true)
             pendingTimes.removeAll(keepingCapacity: true)
             pendingRead = 0
+        } else if pendingRead >= 256 {
+            // A store is always in flight when this slot is read: drop what has landed, so the
+            // buffer stays as small as the stores actually pending.
+            pendingValues.removeFirst(pendingRead)
+            pendingTimes.removeFirst(pendingRead)
+            pendingRead = 0
         }
         return visible
     }

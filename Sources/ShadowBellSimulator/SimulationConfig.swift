@@ -9,6 +9,16 @@ public enum QemuEventNames: String, Sendable, Hashable, CaseIterable {
     case qemu8
 }
 
+/// The three line shapes of QEMU's log backend.
+public enum QemuLogStyle: String, Sendable, Hashable, CaseIterable {
+    /// `4711@1764115200.000123:event args` (QEMU < 6.0, or 6.0–10.0 with `-msg timestamp=on`).
+    case pidTimestamp = "pid"
+    /// `2025-11-26T00:00:00.000123Z event args` (QEMU ≥ 10.1 with timestamps, UTC).
+    case iso
+    /// `event args` (QEMU 6.0–10.x without timestamps: order only).
+    case plain
+}
+
 /// Faults injected beyond the two barriers. Each is off by default.
 public struct FaultSet: Sendable, Hashable {
     /// The driver skips the MMIO doorbell once although `need_event` said it had to ring
@@ -126,6 +136,8 @@ public struct SimulationConfig: Sendable, Hashable {
     /// Field mode: the QEMU log's clock is `guest + offset + guest_elapsed * drift / 10^6`.
     public var qemuClockOffsetNs: Int64 = 1_764_115_200_000_000_000 - 152_000_000_000
     public var qemuClockDriftPPM: Int64 = 35
+    /// Field mode: the QEMU log's line prefix (inputs.md §2).
+    public var qemuLogStyle: QemuLogStyle = .pidTimestamp
 
     public init(seed: UInt64 = 1) { self.seed = seed }
 

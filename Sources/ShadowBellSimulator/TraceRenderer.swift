@@ -394,12 +394,20 @@ public final class TraceRenderer: TraceSink {
         let host = r.time + cfg.qemuClockOffsetNs + elapsed / 1_000_000 * cfg.qemuClockDriftPPM
             + (elapsed % 1_000_000) * cfg.qemuClockDriftPPM / 1_000_000
         let us = UInt64(max(0, host)) / 1_000
-        log.put(UInt64(Self.qemuPid))
-        log.put(byte: 64)
-        log.put(us / 1_000_000)
-        log.put(byte: 46)
-        log.put(us % 1_000_000, width: 6, pad: 48)
-        log.put(byte: 58)
+        switch cfg.qemuLogStyle {
+        case .pidTimestamp:
+            log.put(UInt64(Self.qemuPid))
+            log.put(byte: 64)
+            log.put(us / 1_000_000)
+            log.put(byte: 46)
+            log.put(us % 1_000_000, width: 6, pad: 48)
+            log.put(byte: 58)
+        case .iso:
+            putISO8601(microseconds: us, log)
+            log.put(byte: 32)
+        case .plain:
+            break
+        }
         if putQemuPayload(r, log) {
             log.put(byte: 10)
             log.maybeFlush()
@@ -407,6 +415,37 @@ public final class TraceRenderer: TraceSink {
             log.buffer_truncate(to: mark)
         }
     }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.uuuuuuZ` for microseconds since the Unix epoch (UTC, proleptic
+/// Gregorian calendar; days to civil date after H. Hinnant's `civil_from_days`).
+func putISO8601(microseconds us: UInt64, _ f: ByteFile) {
+    let seconds = Int64(us / 1_000_000)
+    let days = seconds / 86_400
+    let secondOfDay = seconds % 86_400
+    let z = days + 719_468
+    let era = z / 146_097
+    let dayOfEra = z - era * 146_097
+    let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+    let mp = (5 * dayOfYear + 2) / 153
+    let day = dayOfYear - (153 * mp + 2) / 5 + 1
+    let month = mp < 10 ? mp + 3 : mp - 9
+    let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+    f.put(UInt64(year), width: 4, pad: 48)
+    f.put(byte: 45)
+    f.put(UInt64(month), width: 2, pad: 48)
+    f.put(byte: 45)
+    f.put(UInt64(day), width: 2, pad: 48)
+    f.put(byte: 84)
+    f.put(UInt64(secondOfDay / 3_600), width: 2, pad: 48)
+    f.put(byte: 58)
+    f.put(UInt64(secondOfDay / 60 % 60), width: 2, pad: 48)
+    f.put(byte: 58)
+    f.put(UInt64(secondOfDay % 60), width: 2, pad: 48)
+    f.put(byte: 46)
+    f.put(us % 1_000_000, width: 6, pad: 48)
+    f.put(byte: 90)
 }
 
 extension ByteFile {

@@ -21,6 +21,19 @@ public enum TruthJSON {
         o.key("io_timeout_ns"); o.int(c.ioTimeoutNs)
         o.key("names"); o.string(c.names.rawValue)
         o.key("race_window_ns"); o.int(c.raceWindowNs)
+        o.key("iops"); o.int(c.workload.iops)
+        o.key("queue_iops"); o.open("[")
+        for v in c.workload.perQueueIOPS { o.element(); o.int(v) }
+        o.close("]")
+        o.key("burst"); o.int(c.workload.burst)
+        o.key("iodepth"); o.int(c.effectiveIODepth)
+        o.key("service"); o.string(c.workload.service.description)
+        o.key("coalesce"); o.int(c.workload.coalesceCount)
+        o.key("coalesce_time_ns"); o.int(c.workload.coalesceTimeNs)
+        o.key("driver_drain"); o.string(c.timing.driverDrain.description)
+        o.key("controller_drain"); o.string(c.timing.controllerDrain.description)
+        o.key("interrupt_latency"); o.string(c.timing.interruptLatency.description)
+        o.key("fault_at_ns"); o.int(c.effectiveFaultAtNs)
         o.key("faults"); o.open("[")
         for f in enabledFaults(c.faults) { o.element(); o.string(f.rawValue) }
         o.close("]")
@@ -52,8 +65,14 @@ public enum TruthJSON {
             o.key("driver_mmio"); o.bool(s.driverRangMMIO)
             o.key("controller_eventidx_store_ns"); opt(&o, s.controllerEventIdxStoreNs)
             o.key("controller_eventidx_visible_ns"); opt(&o, s.controllerEventIdxVisibleNs)
-            o.key("controller_shadow_read_ns"); o.int(s.controllerReadNs)
-            o.key("controller_shadow_read_value"); o.int(Int(s.controllerReadValue))
+            if s.controllerReadSinceQueueCreation {
+                o.key("controller_shadow_read_ns"); o.int(s.controllerReadNs)
+                o.key("controller_shadow_read_value"); o.int(Int(s.controllerReadValue))
+            } else {
+                o.key("controller_shadow_read_ns"); o.null()
+                o.key("controller_shadow_read_value"); o.null()
+                o.key("queue_created_ns"); o.int(s.queueCreatedNs)
+            }
             o.close("}")
             o.close("}")
         }

@@ -14,13 +14,20 @@ struct Simulate: ParsableCommand {
             on another clock. --truth writes every mutual-wait window computed from the model.
 
             Examples:
-              shadowbell simulate --seed 7 --output healthy.trace --truth healthy.json
-              shadowbell simulate --seed 3 --profile racing --driver-barrier off \\
-                  --output sq-hang.trace --truth sq-hang.json --explain
-              shadowbell simulate --seed 5 --profile cq-pressure --driver-barrier off \\
-                  --output cq-hang.trace --truth cq-hang.json
-              shadowbell simulate --seed 9 --fault no-cq-eventidx --names qemu72 \\
-                  --output guest.trace --qemu-log qemu.log --truth truth.json
+              shadowbell simulate --seed 3 --profile racing \\
+                  --output healthy.txt --truth healthy.json
+              shadowbell simulate --seed 34 --profile racing --queues 1 \\
+                  --driver-barrier off --duration-us 1700 \\
+                  --timeout-divisor 40000 --output sq-hang.txt --explain
+              shadowbell simulate --seed 350 --queues 1 --cq-entries 4 \\
+                  --iodepth 12 --burst 12 --iops 1500 \\
+                  --service uniform:300:3000 --interrupt-latency uniform:200:800 \\
+                  --controller-drain uniform:10:150,tail:20:500:5000 \\
+                  --controller-barrier off --duration-us 2500 --output cq-hang.txt
+              shadowbell simulate --seed 9 --fault no-cq-eventidx \\
+                  --names qemu72 --output guest.txt --qemu-log qemu.log
+
+            Docs/Simulator.md describes the model, where each stamp sits and the truth file.
             """)
 
     enum Switch: String, ExpressibleByArgument, CaseIterable {
@@ -63,6 +70,13 @@ struct Simulate: ParsableCommand {
 
     @Option(help: "Field mode: write QEMU's events to this QEMU log (host clock) instead of the trace, and omit the driver probes.")
     var qemuLog: String?
+
+    enum LogStyle: String, ExpressibleByArgument, CaseIterable {
+        case pid, iso, plain
+    }
+
+    @Option(help: "Field mode: QEMU log line prefix: pid (4711@sec.usec:), iso (QEMU 10.1+ UTC time) or plain (no time).")
+    var qemuLogStyle: LogStyle = .pid
 
     @Option(help: "QEMU trace-event names: qemu72 (7.1–7.2) or qemu8 (8.0 and later).")
     var names: Names = .qemu8
@@ -112,6 +126,9 @@ struct Simulate: ParsableCommand {
     @Option(help: "Controller store-buffer drain delay in ns (same syntax as --driver-drain).")
     var controllerDrain: String?
 
+    @Option(help: "Interrupt raised → handler running, in ns (same syntax as --driver-drain).")
+    var interruptLatency: String?
+
     @Option(help: "Divide Linux's 30 s I/O timeout by this, so timeout → abort → reset fits a small trace.")
     var timeoutDivisor: Int64?
 
@@ -137,6 +154,7 @@ struct Simulate: ParsableCommand {
         c.driverBarrier = driverBarrier == .on
         c.controllerBarrier = controllerBarrier == .on
         c.names = names == .qemu8 ? .qemu8 : .qemu72
+        c.qemuLogStyle = QemuLogStyle(rawValue: qemuLogStyle.rawValue) ?? .pidTimestamp
         if let queues { c.queues = queues }
         if let sqEntries { c.sqEntries = sqEntries }
         if let cqEntries { c.cqEntries = cqEntries }
@@ -157,6 +175,9 @@ struct Simulate: ParsableCommand {
         if let coalesceTimeUs { c.workload.coalesceTimeNs = coalesceTimeUs * 1_000 }
         if let driverDrain { c.timing.driverDrain = try distribution(driverDrain, "--driver-drain") }
         if let controllerDrain { c.timing.controllerDrain = try distribution(controllerDrain, "--controller-drain") }
+        if let interruptLatency {
+            c.timing.interruptLatency = try distribution(interruptLatency, "--interrupt-latency")
+        }
         if let timeoutDivisor { c.timeoutDivisor = timeoutDivisor }
         for f in fault {
             switch f {

@@ -64,6 +64,31 @@ import Testing
         #expect(cqHangs > 0)
     }
 
+    /// Under CQ pressure a controller that lets its re-read overtake its CQ EventIdx store loses
+    /// CQ doorbells: the driver reads a stale EventIdx and does not ring while the CQ looks full.
+    @Test func cqPressureWithoutControllerBarrierLosesCQDoorbells() throws {
+        var lost = 0
+        for seed in UInt64(1)...60 {
+            var c = SimulationConfig(seed: seed)
+            c.queues = 1
+            c.cqEntries = 4
+            c.workload.iodepth = 12
+            c.workload.burst = 12
+            c.workload.iops = 1_500
+            c.workload.service = .uniform(300, 3_000)
+            c.timing.interruptLatency = .uniform(200, 800)
+            c.timing.controllerDrain = DelayDistribution.uniform(10, 150).withTail(percent: 20, 500, 5_000)
+            c.controllerBarrier = false
+            c.durationNs = 2_500_000
+            let r = try Simulator.run(c)
+            for w in r.windows where w.queue.type == .cq && !w.interleaving.driverRangMMIO {
+                #expect(w.cause == .controllerReorder, "seed \(seed) at \(w.startNs): \(w.cause)")
+                lost += 1
+            }
+        }
+        #expect(lost >= 3, "lost \(lost)")
+    }
+
     /// A stuck queue times out, is aborted, times out again and the controller is reset;
     /// the reset ends the window and I/O flows again.
     @Test func hangEndsInTimeoutAbortAndReset() throws {

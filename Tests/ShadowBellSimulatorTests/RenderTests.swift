@@ -203,4 +203,36 @@ import Testing
             #expect(q[q.index(after: colon)...] == l[l.range(of: ": tracing_mark_write: ")!.upperBound...])
         }
     }
+
+    @Test func isoTimestampsAreUTCCalendarDates() throws {
+        let f = try ByteFile(path: "/dev/null")
+        for (us, text) in [
+            (UInt64(0), "1970-01-01T00:00:00.000000Z"),
+            (951_782_400_000_001, "2000-02-29T00:00:00.000001Z"),
+            (1_753_123_408_089_797, "2025-07-21T18:43:28.089797Z"),
+            (4_107_542_399_999_999, "2100-02-28T23:59:59.999999Z"),
+        ] {
+            f.truncateBuffer(by: f.buffer.count)
+            putISO8601(microseconds: us, f)
+            #expect(String(decoding: f.buffer, as: UTF8.self) == text)
+        }
+    }
+
+    @Test(arguments: QemuLogStyle.allCases)
+    func qemuLogLineShapes(_ style: QemuLogStyle) throws {
+        let dir = temporaryDirectory()
+        var c = small(.racing(seed: 4), durationUs: 300)
+        c.qemuLogStyle = style
+        let log = dir.appendingPathComponent("q.log")
+        _ = try Simulator.writeFieldTraces(c, tracePath: dir.appendingPathComponent("g.txt").path, qemuLogPath: log.path)
+        let lines = readLines(log)
+        #expect(lines.count > 100)
+        for line in lines.prefix(50) {
+            switch style {
+            case .pidTimestamp: #expect(line.hasPrefix("4711@1764115200.0"))
+            case .iso: #expect(line.hasPrefix("2025-11-26T00:00:00.0") && line.contains("Z pci_nvme_"))
+            case .plain: #expect(line.hasPrefix("pci_nvme_"))
+            }
+        }
+    }
 }

@@ -109,7 +109,7 @@ extension ClockGroupAnalyzer {
         guard let w = q.window else { return }
         q.window = nil
         // Opened after one side's events stop: nothing can be said about it.
-        guard w.start.time < endTime else { return }
+        guard w.start.time <= endTime else { return }
         emitWindow(w, queue: &q, end: nil, resolution: "end-of-trace", endTime: endTime)
     }
 
