@@ -6,10 +6,11 @@
 
 /// The records of a classic pcap file read straight from a memory mapping: the same packets,
 /// timestamps (in nanoseconds) and byte offsets libpcap's `pcap_next_ex` gives, without its
-/// per-packet `fread` copy. Used only for files libpcap would read without a single adjustment
-/// or error: a classic pcap with 16-byte record headers, a ShadowBell (user) link type, and
-/// every record whole, no longer than the snapshot length and not cut (captured = original
-/// length), up to the exact end of the file. Anything else is read with libpcap.
+/// per-packet `fread` copy. Used only for classic pcap files with 16-byte record headers and a
+/// ShadowBell (user) link type, and only as long as the records are ones libpcap reads without
+/// any adjustment or error: whole, no longer than the snapshot length and not cut (captured =
+/// original length). At the first other record `next()` says `.irregular`, and the caller hands
+/// over to libpcap from that record on.
 final class MappedPcap {
     private let base: UnsafeRawPointer
     private let size: Int
@@ -38,10 +39,20 @@ final class MappedPcap {
             munmap(mapped, size)
             return nil
         }
-        guard isPlainToTheEnd() else {
+        let linkType = Self.u32(base, 20, swapped: swapped) & 0x03FF_FFFF
+        guard (147...162).contains(linkType) else {
             munmap(mapped, size)
             return nil
         }
+        let declared = Int(Self.u32(base, 16, swapped: swapped))
+        snapshot = declared == 0 || declared > Self.maximumCaptureLength ? Self.maximumCaptureLength : declared
+    }
+
+    private let snapshot: Int
+
+    private static func u32(_ base: UnsafeRawPointer, _ at: Int, swapped: Bool) -> UInt32 {
+        let v = base.loadUnaligned(fromByteOffset: at, as: UInt32.self)
+        return swapped ? v.byteSwapped : v
     }
 
     deinit { munmap(UnsafeMutableRawPointer(mutating: base), size) }
@@ -52,55 +63,38 @@ final class MappedPcap {
         return swapped ? v.byteSwapped : v
     }
 
-    /// libpcap's snapshot length for the file (0 or beyond its limit mean the limit).
-    private var snapshotLength: Int {
-        let declared = Int(u32(16))
-        return declared == 0 || declared > Self.maximumCaptureLength ? Self.maximumCaptureLength : declared
-    }
-
     private static let maximumCaptureLength = 262_144
 
-    private func isPlainToTheEnd() -> Bool {
-        let linkType = u32(20) & 0x03FF_FFFF
-        guard (147...162).contains(linkType) else { return false }
-        let snapshot = snapshotLength
-        var at = 24
-        var checkedUpTo = 0
-        while at + 16 <= size {
-            let captured = Int(u32(at + 8))
-            guard captured <= snapshot, captured == Int(u32(at + 12)), at + 16 + captured <= size else { return false }
-            at += 16 + captured
-            if at - checkedUpTo >= 8 << 20 {
-                // Checked pages are not needed until the read: keep resident memory flat.
-                let end = (at - (4 << 20)) & ~(Int(getpagesize()) - 1)
-                if end > checkedUpTo {
-                    _ = madvise(UnsafeMutableRawPointer(mutating: base + checkedUpTo), end - checkedUpTo, Int32(MADV_DONTNEED))
-                    checkedUpTo = end
-                }
-            }
-        }
-        // Nothing of the check stays resident: the read starts again from the front.
-        _ = madvise(UnsafeMutableRawPointer(mutating: base), size, Int32(MADV_DONTNEED))
-        return at == size
+    enum Step {
+        case packet(PcapPacket)
+        case end
+        /// A record libpcap would adjust or reject (cut short, over the snapshot length, captured
+        /// ≠ original length): read it, and everything after it, with libpcap.
+        case irregular
     }
 
-    /// The next packet, or nil at the end of the file. Its data stays valid while this lives.
+    /// The next record. Its data stays valid while this lives.
     @inline(__always)
-    func next() -> PcapPacket? {
-        guard offset + 16 <= size else { return nil }
+    func next() -> Step {
+        if offset == size { return .end }
+        guard offset + 16 <= size else { return .irregular }
+        let captured = Int(u32(offset + 8))
+        guard captured <= snapshot, captured == Int(u32(offset + 12)), offset + 16 + captured <= size else {
+            return .irregular
+        }
         let seconds = Int64(u32(offset))
         let fraction = Int64(u32(offset + 4))
-        let captured = Int(u32(offset + 8))
         let packet = PcapPacket(
             seconds: seconds, nanoseconds: nanosecond ? fraction : fraction * 1000,
-            capturedLength: captured, originalLength: Int(u32(offset + 12)),
+            capturedLength: captured, originalLength: captured,
             data: UnsafeRawBufferPointer(start: base + offset + 16, count: captured))
         offset += 16 + captured
         if offset - released >= 8 << 20 {
+            // Drop the pages behind the cursor: resident memory stays flat on huge files.
             let end = (offset - (4 << 20)) & ~(Int(getpagesize()) - 1)
             _ = madvise(UnsafeMutableRawPointer(mutating: base + released), end - released, Int32(MADV_DONTNEED))
             released = end
         }
-        return packet
+        return .packet(packet)
     }
 }

@@ -110,7 +110,18 @@ public final class PcapEventSource: EventSource {
         while !finished && buffer.count < Self.batchLimit {
             let packet: PcapPacket?
             if let mapped {
-                packet = mapped.next()
+                switch mapped.next() {
+                case .packet(let p):
+                    packet = p
+                case .end:
+                    packet = nil
+                case .irregular:
+                    // libpcap takes over at this record: let it pass the records already read
+                    // (all regular, so it reads them without error).
+                    self.mapped = nil
+                    for _ in 0..<packets { _ = try? reader.next() }
+                    continue
+                }
             } else {
                 do {
                     packet = try reader.next()
