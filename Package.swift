@@ -20,7 +20,7 @@ let package = Package(
         // exclusivity checks on the hot path (Docs/Performance.md).
         .target(
             name: "ShadowBellFormats", dependencies: ["ShadowBellCore", "CPcap"],
-            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         // libpcap, for reading pcap/pcapng and writing pcap.
         .systemLibrary(
             name: "CPcap",
@@ -32,7 +32,7 @@ let package = Package(
         // on its stored properties cost a sixth of a text trace's analysis (Docs/Performance.md).
         .target(
             name: "ShadowBellAnalysis", dependencies: ["ShadowBellCore", "ShadowBellFormats"],
-            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         // Report model and renderers.
         .target(name: "ShadowBellReport", dependencies: ["ShadowBellCore", "ShadowBellAnalysis"]),
         // Seeded discrete-event model of the protocol; writes labelled traces.

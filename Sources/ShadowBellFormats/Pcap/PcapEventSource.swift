@@ -54,8 +54,6 @@ public final class PcapEventSource: EventSource {
     /// Classic pcap with 16-byte record headers: the file offset after the last record, kept
     /// by arithmetic (`ftell` costs an lseek system call per packet).
     private var position: UInt64?
-    /// A plain classic pcap file, read from its mapping instead of through libpcap.
-    private var mapped: MappedPcap?
 
     /// `displayPath` names the input in diagnostics when `path` is a spooled copy.
     public init(
@@ -95,7 +93,6 @@ public final class PcapEventSource: EventSource {
             self.summary.locationUnit == .byteOffset
         {
             position = lastEnd
-            if lastEnd == 24 { mapped = MappedPcap(path: path) }
         }
         if isPcapng {
             pcapngBigEndian = headCount >= 12 && head[8] == 0x1A && head[9] == 0x2B
@@ -109,27 +106,12 @@ public final class PcapEventSource: EventSource {
         buffer.removeAll(keepingCapacity: true)
         while !finished && buffer.count < Self.batchLimit {
             let packet: PcapPacket?
-            if let mapped {
-                switch mapped.next() {
-                case .packet(let p):
-                    packet = p
-                case .end:
-                    packet = nil
-                case .irregular:
-                    // libpcap takes over at this record: let it pass the records already read
-                    // (all regular, so it reads them without error).
-                    self.mapped = nil
-                    for _ in 0..<packets { _ = try? reader.next() }
-                    continue
-                }
-            } else {
-                do {
-                    packet = try reader.next()
-                } catch {
-                    try handle(error)
-                    finished = true
-                    break
-                }
+            do {
+                packet = try reader.next()
+            } catch {
+                try handle(error)
+                finished = true
+                break
             }
             guard let packet else {
                 finished = true
