@@ -14,12 +14,8 @@ import ShadowBellCore
 /// Messages that only the dump holds (below the console log level) come after later ones and
 /// are counted in `summary.outOfOrder`.
 public final class ConsoleLogSource: EventSource {
-    public private(set) var summary: InputSummary
-    private let lines: TextLines
-    private var parser: ConsoleLogLineParser
-    private var lastEventTime = Int64.min
-    private let batchSize: Int
-    private var exhausted = false
+    private var batcher: LineBatcher<ConsoleLogLineParser>
+    public var summary: InputSummary { batcher.summary }
 
     public convenience init(path: String, index: UInt16, options: SourceOptions = .init())
         throws(InputError)
@@ -28,27 +24,11 @@ public final class ConsoleLogSource: EventSource {
     }
 
     init(input: ByteInput, index: UInt16, options: SourceOptions) {
-        summary = InputSummary(index: index, path: input.path, format: .consoleLog)
-        lines = TextLines(input)
-        parser = ConsoleLogLineParser(source: index)
-        batchSize = options.batchSize
+        batcher = LineBatcher(
+            input: input, index: index, format: .consoleLog, decoder: ConsoleLogLineParser(source: index), batchSize: options.batchSize)
     }
 
     public func nextBatch(into buffer: inout [Event]) throws(InputError) -> Bool {
-        buffer.removeAll(keepingCapacity: true)
-        guard !exhausted else { return false }
-        buffer.reserveCapacity(batchSize)
-        var parser = self.parser
-        var summary = self.summary
-        var lastEventTime = self.lastEventTime
-        defer {
-            self.parser = parser
-            self.summary = summary
-            self.lastEventTime = lastEventTime
-        }
-        exhausted = try fillBatch(
-            &parser, lines: lines, summary: &summary, lastEventTime: &lastEventTime,
-            into: &buffer, limit: batchSize)
-        return !buffer.isEmpty
+        try batcher.nextBatch(into: &buffer)
     }
 }

@@ -12,6 +12,41 @@ enum LineOutcome {
 /// A per-format line decoder; a value type so a batch can keep it in a local variable.
 protocol LineDecoding {
     mutating func parse(_ line: UnsafeRawBufferPointer, number: UInt64) -> LineOutcome
+    /// The input's clock as decided so far (nil: not decided, read as timestamps).
+    var decidedClock: ClockKind? { get }
+}
+
+extension LineDecoding {
+    var decidedClock: ClockKind? { nil }
+}
+
+/// The state of a text source read line by line on one thread: the lines, the decoder and the
+/// running summary. The three text sources are thin classes around it.
+struct LineBatcher<Decoder: LineDecoding> {
+    private(set) var summary: InputSummary
+    private let lines: TextLines
+    private var decoder: Decoder
+    private var lastEventTime = Int64.min
+    private let batchSize: Int
+    private var exhausted = false
+
+    init(input: ByteInput, index: UInt16, format: TraceFormat, decoder: Decoder, batchSize: Int) {
+        summary = InputSummary(index: index, path: input.path, format: format)
+        lines = TextLines(input)
+        self.decoder = decoder
+        self.batchSize = batchSize
+    }
+
+    mutating func nextBatch(into buffer: inout [Event]) throws(InputError) -> Bool {
+        buffer.removeAll(keepingCapacity: true)
+        guard !exhausted else { return false }
+        buffer.reserveCapacity(batchSize)
+        defer { summary.clock = decoder.decidedClock ?? .timestamps }
+        exhausted = try fillBatch(
+            &decoder, lines: lines, summary: &summary, lastEventTime: &lastEventTime,
+            into: &buffer, limit: batchSize)
+        return !buffer.isEmpty
+    }
 }
 
 /// The shared batch loop of the text sources: decodes lines until `buffer` holds `limit`

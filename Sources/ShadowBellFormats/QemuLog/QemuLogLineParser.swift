@@ -11,6 +11,7 @@ struct QemuLogLineParser: LineDecoding {
     /// clock: order-only files number every event; timestamped files give an untimed event the
     /// time of the previous one.
     private(set) var clock: ClockKind?
+    var decidedClock: ClockKind? { clock }
     private var ordinal: Int64 = 0
     private var lastTime: Int64 = 0
     /// Whether a bare (untimed) line was decoded before any other event (for decoding a file
