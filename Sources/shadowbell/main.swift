@@ -5,14 +5,19 @@ struct ShadowBell: ParsableCommand {
         commandName: "shadowbell",
         abstract: "Find lost doorbells and mutual waits in NVMe shadow-doorbell traces.",
         discussion: """
-            ShadowBell reads Linux ftrace text, QEMU trace logs (and, where supported, QEMU simple \
-            traces and ShadowBell pcap files), rebuilds the doorbell/EventIdx timeline of every \
-            queue and reports the windows where driver and controller waited on each other.
+            ShadowBell reads Linux ftrace text, QEMU trace logs, QEMU simple traces, guest \
+            console/dmesg logs and ShadowBell pcap files (the format is detected from the \
+            content), puts guest and host traces on one time axis, rebuilds the doorbell/EventIdx \
+            timeline of every queue and reports the windows where driver and controller waited \
+            on each other, with the evidence lines and the likely cause.
 
             Examples:
               shadowbell analyze SampleTraces/lab/sq-hang.txt
-              shadowbell analyze guest-ftrace.txt --format json --output report.json
-              shadowbell timeline SampleTraces/lab/sq-hang.txt --queue sq1 --from 0.010 --to 0.020
+              shadowbell analyze guest-ftrace.txt qemu-trace.log console.log
+              shadowbell analyze runs/ --format junit --output junit.xml
+              shadowbell report SampleTraces/lab/sq-hang.txt --output report.html
+              shadowbell timeline SampleTraces/lab/sq-hang.txt --queue sq1 --from 100.0015 --to 100.003
+              shadowbell simulate --seed 7 --driver-barrier off --output sim.txt --truth truth.json
             """,
         version: "0.1.0",
         subcommands: ShadowBell.commands,
