@@ -235,7 +235,18 @@ public enum ByteScanning {
         guard afterWhole < bytes.count, bytes[afterWhole] == ASCII.dot else {
             return (Int64(whole), afterWhole)
         }
-        var i = afterWhole + 1
+        guard let (fraction, i) = fractionNanoseconds(bytes, from: afterWhole + 1) else { return nil }
+        let (ns, overflow) = Int64(whole).multipliedReportingOverflow(by: 1_000_000_000)
+        guard !overflow else { return nil }
+        let (total, overflow2) = ns.addingReportingOverflow(fraction)
+        return overflow2 ? nil : (total, i)
+    }
+
+    /// The 1–9 digits after a decimal point, as nanoseconds (`5` → 500_000_000); nil for no
+    /// digit or more than nine.
+    @inlinable @inline(__always)
+    public static func fractionNanoseconds(_ bytes: UnsafeRawBufferPointer, from: Int) -> (Int64, Int)? {
+        var i = from
         var fraction: Int64 = 0
         var digits = 0
         while i < bytes.count, ASCII.isDigit(bytes[i]) {
@@ -249,10 +260,7 @@ public enum ByteScanning {
             fraction *= 10
             digits += 1
         }
-        let (ns, overflow) = Int64(whole).multipliedReportingOverflow(by: 1_000_000_000)
-        guard !overflow else { return nil }
-        let (total, overflow2) = ns.addingReportingOverflow(fraction)
-        return overflow2 ? nil : (total, i)
+        return (fraction, i)
     }
 
     /// The whole buffer as an unsigned decimal.
@@ -345,19 +353,9 @@ public enum ByteScanning {
         else { return nil }
         var fraction: Int64 = 0
         if i < bytes.count, bytes[i] == ASCII.dot {
-            i += 1
-            var digits = 0
-            while i < bytes.count, ASCII.isDigit(bytes[i]) {
-                if digits == 9 { return nil }
-                fraction = fraction * 10 + Int64(bytes[i] &- ASCII.zero)
-                digits += 1
-                i += 1
-            }
-            guard digits > 0 else { return nil }
-            while digits < 9 {
-                fraction *= 10
-                digits += 1
-            }
+            guard let (f, end) = fractionNanoseconds(bytes, from: i + 1) else { return nil }
+            fraction = f
+            i = end
         }
         guard expect(0x5A /* Z */) else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
