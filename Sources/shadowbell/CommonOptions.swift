@@ -103,7 +103,9 @@ struct AnalysisFlags: ParsableArguments {
         var inputs: [AnalysisInput] = []
         for path in paths {
             let first = UInt16(inputs.count)
-            if path != "-", case .binary = (try? detectFormat(path: path)) ?? .unknown(detail: ""),
+            // Only a regular file can be looked at before it is read (a pipe's bytes are gone).
+            let regular = isRegularFile(path)
+            if regular, case .binary = (try? detectFormat(path: path)) ?? .unknown(detail: ""),
                 let domains = try? openEventSources(path: path, firstIndex: first, options: options), domains.count > 1
             {
                 for k in domains.indices {
@@ -113,7 +115,7 @@ struct AnalysisFlags: ParsableArguments {
                 }
                 continue
             }
-            inputs.append(AnalysisInput(path: path, reopenable: path != "-") { () throws(InputError) -> any EventSource in
+            inputs.append(AnalysisInput(path: path, reopenable: regular) { () throws(InputError) -> any EventSource in
                 let source = try openEventSource(path: path, index: first, options: options)
                 return progress ? ProgressSource(source, path: path) : source
             })
@@ -207,6 +209,14 @@ func writeOutput(_ text: String, to path: String?) throws {
     if fwrite(&bytes, 1, bytes.count, file) != bytes.count {
         throw ValidationError("cannot write \(path): \(String(cString: strerror(errno)))")
     }
+}
+
+/// Whether `path` names a regular file (one that can be read twice); false for `-`, pipes,
+/// devices and missing files.
+func isRegularFile(_ path: String) -> Bool {
+    guard path != "-" else { return false }
+    var info = stat()
+    return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
 }
 
 func printError(_ message: String) {

@@ -156,6 +156,23 @@ import Testing
         #expect(first == "\(path):54")
     }
 
+    @Test func namedPipeIsReadOnceAndNotPeekedAt() throws {
+        let fifo = temporaryPath("trace.fifo")
+        unlink(fifo)
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let data = try Data(contentsOf: URL(fileURLWithPath: sample("lab/sq-hang.txt")))
+        let writer = Thread {
+            if let handle = FileHandle(forWritingAtPath: fifo) {
+                handle.write(data)
+                try? handle.close()
+            }
+        }
+        writer.start()
+        let r = try runProcess(["analyze", fifo, "--format", "json"])
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("\"driver-reorder\""))
+    }
+
     @Test func usageErrorsExit64() throws {
         #expect(try runProcess(["analyze"]).status == 64)
         #expect(try runProcess(["analyze", sample("lab/sq-hang.txt"), "--min-wait", "soon"]).status == 64)
