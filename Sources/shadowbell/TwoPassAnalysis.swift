@@ -16,8 +16,9 @@ struct TwoPassAnalysis {
         flags: AnalysisFlags, command: String, findings: [Int]? = nil, limit: Int = 60,
         limits: (leadIn: Int, insideHead: Int, insideTail: Int, after: Int) = (16, 120, 40, 6)
     ) throws -> TwoPassAnalysis {
-        if flags.paths.contains("-") {
-            printError("error: \(command) reads its inputs twice and cannot take standard input; save it to a file first, e.g. zstd -dc trace.zst > trace.txt && shadowbell \(command) trace.txt")
+        if let once = flags.paths.first(where: { !isRegularFile($0) && !RunPlanner.isDirectoryPath($0) && ($0 == "-" || FileManager.default.fileExists(atPath: $0)) }) {
+            let what = once == "-" ? "standard input" : "\(once), which is not a regular file (a pipe or a device),"
+            printError("error: \(command) reads its inputs twice and cannot take \(what); save it to a file first, e.g. zstd -dc trace.zst > trace.txt && shadowbell \(command) trace.txt")
             throw ExitCode(2)
         }
         for path in flags.paths where RunPlanner.isDirectoryPath(path) {
