@@ -19,7 +19,6 @@ public enum FieldValue: Sendable, Hashable {
     case int(Int64)
     case string(String)
     case bool(Bool)
-    case double(Double)
     case null
     case array([FieldValue])
 

@@ -151,7 +151,6 @@ public enum JSONReport {
         case .int(let i): return .int(i)
         case .string(let s): return .string(s)
         case .bool(let b): return .bool(b)
-        case .double(let d): return .decimal(String(d))
         case .null: return .null
         case .array(let items): return .array(items.map(json))
         }
