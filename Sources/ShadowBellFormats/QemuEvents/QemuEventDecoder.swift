@@ -119,16 +119,8 @@ public struct QemuEventDecoder: Sendable {
             e.qid = r.u16("cqid=", field: "cqid")
         case .irqMSIX:
             e.a = r.u32("vector ", field: "vector")
-        case .irqPin:
-            e.a = Event.noVector
-        case .mmioStopped:
-            e.a = ResetReason.enableCleared.rawValue
-        case .pciReset:
-            e.a = ResetReason.functionLevelReset.rawValue
-        case .mmioShutdownSet:
-            e.a = ResetReason.shutdown.rawValue
-        case .mmioStartSuccess:
-            break
+        case .irqPin, .mmioStopped, .pciReset, .mmioShutdownSet, .mmioStartSuccess:
+            e.a = name.argumentFreeValue ?? 0
         }
         if let failure = r.failure { return .malformed(failure) }
         return .event(e)

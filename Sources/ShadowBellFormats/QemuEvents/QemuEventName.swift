@@ -48,6 +48,19 @@ public enum QemuEventName: UInt8, Sendable, CaseIterable {
     }
 
     /// The event kind this name decodes to.
+    /// The value of `Event.a` for events without arguments (interrupt pin, resets, enable);
+    /// nil for events whose values come from their arguments.
+    public var argumentFreeValue: UInt32? {
+        switch self {
+        case .irqPin: return Event.noVector
+        case .mmioStopped: return ResetReason.enableCleared.rawValue
+        case .pciReset: return ResetReason.functionLevelReset.rawValue
+        case .mmioShutdownSet: return ResetReason.shutdown.rawValue
+        case .mmioStartSuccess: return 0
+        default: return nil
+        }
+    }
+
     public var kind: EventKind {
         switch self {
         case .shadowDoorbellSQ, .updateSQTail, .shadowDoorbellCQ, .updateCQHead:

@@ -109,16 +109,8 @@ public enum QemuSimpleLayouts {
             e.qid = u16(0)
         case .irqMSIX:
             e.a = u32(0)
-        case .irqPin:
-            e.a = Event.noVector
-        case .mmioStopped:
-            e.a = ResetReason.enableCleared.rawValue
-        case .pciReset:
-            e.a = ResetReason.functionLevelReset.rawValue
-        case .mmioShutdownSet:
-            e.a = ResetReason.shutdown.rawValue
-        case .mmioStartSuccess:
-            break
+        case .irqPin, .mmioStopped, .pciReset, .mmioShutdownSet, .mmioStartSuccess:
+            e.a = name.argumentFreeValue ?? 0
         }
         return e
     }
