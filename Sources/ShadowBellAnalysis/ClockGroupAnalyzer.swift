@@ -10,11 +10,11 @@ public final class ClockGroupAnalyzer {
 
     var queueIndex: [QueueKey: Int] = [:]
     var queues: [QueueState] = []
-    var outstanding: [UInt64: CommandRecord] = [:]
+    var outstanding = CommandTable<CommandRecord>()
     var earlyFetches: [UInt64: Int64] = [:]
     /// Recent guest kernel timeout messages, per (controller, qid), oldest first (bounded).
     var guestTimeouts: [UInt32: [GuestTimeout]] = [:]
-    var dbbufEnabled: Set<UInt16> = []
+    var dbbufEnabled = ControllerSet()
     var dataLossTimes: [Int64] = []
     var findings: [Finding] = []
     var suppressed: [SuppressionKey: Int] = [:]
@@ -50,6 +50,7 @@ public final class ClockGroupAnalyzer {
         self.sources = sources
         self.clock = clock
         self.locationUnits = locationUnits
+        self.lastTimes = Array(repeating: .min, count: Int(sources.max() ?? 0) + 1)
     }
 
     func unit(of source: UInt16) -> SourceLocation.Unit { locationUnits[source] ?? .line }
@@ -60,16 +61,16 @@ public final class ClockGroupAnalyzer {
     /// the earliest of these.
     public var lastTimeBySource: [UInt16: Int64] {
         var bySource: [UInt16: Int64] = [:]
-        for (source, time) in lastTimes.enumerated() { if let time { bySource[UInt16(source)] = time } }
+        for (source, time) in lastTimes.enumerated() where time != .min { bySource[UInt16(source)] = time }
         return bySource
     }
-    /// `lastTimeBySource` as a flat table indexed by input (a dictionary update per event
-    /// was a tenth of the analyzer's time).
-    private var lastTimes: [Int64?] = []
+    /// `lastTimeBySource` as a flat table indexed by input, `.min` before the input's first
+    /// event (a dictionary update per event was a tenth of the analyzer's time).
+    private var lastTimes: [Int64] = []
 
     /// The last event time of input `source`, if it had any event.
     func lastTime(ofSource source: UInt16) -> Int64? {
-        Int(source) < lastTimes.count ? lastTimes[Int(source)] : nil
+        Int(source) < lastTimes.count && lastTimes[Int(source)] != .min ? lastTimes[Int(source)] : nil
     }
     /// The guest's own events (submissions, completions, probes) are part of this analysis.
     public private(set) var driverEventsSeen = false
@@ -79,8 +80,8 @@ public final class ClockGroupAnalyzer {
         if firstTime == nil { firstTime = e.time }
         if e.time > lastTime { lastTime = e.time }
         let source = Int(e.source)
-        if source >= lastTimes.count { lastTimes += Array(repeating: nil, count: source + 1 - lastTimes.count) }
-        if lastTimes[source].map({ e.time > $0 }) ?? true { lastTimes[source] = e.time }
+        if source >= lastTimes.count { lastTimes += Array(repeating: .min, count: source + 1 - lastTimes.count) }
+        if e.time > lastTimes[source] { lastTimes[source] = e.time }
         if e.kind.side == .driver && e.kind != .guestMessage { driverEventsSeen = true }
         switch e.kind {
         case .driverDoorbellUpdate: driverDoorbellUpdate(e)
@@ -186,7 +187,7 @@ public final class ClockGroupAnalyzer {
         {
             alreadyFetched = true
         }
-        outstanding[ck] = CommandRecord(submittedAt: EventRef(e), fetched: alreadyFetched)
+        outstanding.set(ck, CommandRecord(submittedAt: EventRef(e), fetched: alreadyFetched))
         withQueue(key, e, evaluate: true) { q in
             q.stats.commandsSubmitted += 1
             q.submittedSinceCreation += 1
@@ -316,13 +317,15 @@ public final class ClockGroupAnalyzer {
     }
 
     private func controllerFetch(_ e: Event) {
-        if earlyFetchTolerance != nil, e.qid != 0, outstanding[commandKey(e.controller, e.qid, e.a)].map({ !$0.fetched }) != true {
-            rememberEarlyFetch(commandKey(e.controller, e.qid, e.a), at: e.time)
+        let ck = commandKey(e.controller, e.qid, e.a)
+        let slot = outstanding.slot(of: ck)
+        let unfetched = slot.map { !outstanding[slot: $0].fetched } ?? false
+        if earlyFetchTolerance != nil, e.qid != 0, !unfetched {
+            rememberEarlyFetch(ck, at: e.time)
         }
-        if var record = outstanding[commandKey(e.controller, e.qid, e.a)], !record.fetched {
-            record.fetched = true
-            record.fetchedAt = e.time
-            outstanding[commandKey(e.controller, e.qid, e.a)] = record
+        if let slot, unfetched {
+            outstanding[slot: slot].fetched = true
+            outstanding[slot: slot].fetchedAt = e.time
             let i = index(of: e.queue(.sq))
             queues[i].unfetched = max(0, queues[i].unfetched - 1)
             if let p = queues[i].pendingSubmissions.firstIndex(where: { $0.cmdid == e.a }) {
@@ -414,9 +417,7 @@ public final class ClockGroupAnalyzer {
     /// Commands on a deleted SQ will not be fetched from it any more.
     private func dropCommands(controller: UInt16, qid: UInt16) {
         let prefix = commandKey(controller, qid, 0) >> 32
-        for (k, v) in outstanding where k >> 32 == prefix && !v.fetched {
-            outstanding[k]?.fetched = true
-        }
+        outstanding.updateAll(where: { $0 >> 32 == prefix }) { $0.fetched = true }
     }
 
     /// How far a submission may trail its fetch on aligned clocks; nil on one clock.
@@ -518,4 +519,14 @@ public struct GroupResult: Sendable {
     public var findings: [Finding]
     public var suppressed: [SuppressedFindings]
     public var dataLossTimes: [Int64]
+}
+
+/// Controller numbers as a bitmap: `contains` is a load and a mask (a `Set` hashed on every
+/// fetch).
+struct ControllerSet {
+    private var bits = [UInt64](repeating: 0, count: 1 << 10)
+
+    func contains(_ controller: UInt16) -> Bool { bits[Int(controller >> 6)] & 1 << UInt64(controller & 63) != 0 }
+    mutating func insert(_ controller: UInt16) { bits[Int(controller >> 6)] |= 1 << UInt64(controller & 63) }
+    mutating func remove(_ controller: UInt16) { bits[Int(controller >> 6)] &= ~(1 << UInt64(controller & 63)) }
 }

@@ -129,20 +129,51 @@ public enum TextReport {
 
     /// Greedy word wrap.
     static func wrap(_ text: String, indent: String, continuation: String? = nil, width: Int) -> String {
-        var out = ""
-        var prefix = indent
-        var line = prefix
-        for word in text.split(separator: " ", omittingEmptySubsequences: true) {
-            if line.count > prefix.count && line.count + 1 + word.count > width {
-                out += line + "\n"
-                prefix = continuation ?? indent
-                line = prefix
-            }
-            if line.count > prefix.count { line += " " }
-            line += word
+        // Works on UTF-8 bytes: splitting a String into Characters cost a report of a few
+        // thousand findings more than the analysis of the trace. Widths count Unicode scalars.
+        @inline(__always) func columns<S: Sequence>(_ bytes: S) -> Int where S.Element == UInt8 {
+            bytes.reduce(0) { $0 + ($1 & 0xC0 == 0x80 ? 0 : 1) }
         }
-        if line.count > prefix.count { out += line + "\n" }
-        return out
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count + text.utf8.count / 8 + indent.utf8.count)
+        var prefix = Array(indent.utf8)
+        var prefixWidth = columns(prefix)
+        out += prefix
+        var lineWidth = prefixWidth
+        var lineHasWord = false
+        var bytes = Array(text.utf8)
+        bytes.append(0x20)
+        var wordStart = -1
+        for i in bytes.indices {
+            guard bytes[i] == 0x20 else {
+                if wordStart < 0 { wordStart = i }
+                continue
+            }
+            guard wordStart >= 0 else { continue }
+            let word = bytes[wordStart..<i]
+            wordStart = -1
+            let wordWidth = columns(word)
+            if lineHasWord && lineWidth + 1 + wordWidth > width {
+                out.append(0x0A)
+                if let continuation {
+                    prefix = Array(continuation.utf8)
+                    prefixWidth = columns(prefix)
+                }
+                out += prefix
+                lineWidth = prefixWidth
+                lineHasWord = false
+            }
+            if lineHasWord {
+                out.append(0x20)
+                lineWidth += 1
+            }
+            out += word
+            lineWidth += wordWidth
+            lineHasWord = true
+        }
+        guard lineHasWord else { return "" }
+        out.append(0x0A)
+        return String(decoding: out, as: UTF8.self)
     }
 }
 

@@ -53,7 +53,7 @@ extension ClockGroupAnalyzer {
     }
 
     func reportCommandsNeverCompleted() {
-        for (key, record) in outstanding.sorted(by: { ($0.value.submittedAt.time, $0.key) < ($1.value.submittedAt.time, $1.key) }) {
+        for (key, record) in outstanding.entries.sorted(by: { ($0.value.submittedAt.time, $0.key) < ($1.value.submittedAt.time, $1.key) }) {
             checkStuckCommand(
                 controller: UInt16(key >> 48), qid: UInt16(truncatingIfNeeded: key >> 32),
                 cmdid: UInt32(truncatingIfNeeded: key), record: record, completedAt: nil, status: nil)
