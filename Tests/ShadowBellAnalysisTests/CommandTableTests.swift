@@ -1,0 +1,57 @@
+import Testing
+
+@testable import ShadowBellAnalysis
+
+/// The analyzer's table of outstanding commands must behave exactly like a dictionary.
+@Suite struct CommandTableTests {
+    /// A small deterministic generator (the test must not depend on the system's randomness).
+    struct SplitMix {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    @Test(arguments: [4, 64, 5_000])
+    func randomOperationsMatchADictionary(keySpace: Int) {
+        var table = CommandTable<Int>(capacity: 4)
+        var reference: [UInt64: Int] = [:]
+        var rng = SplitMix(state: UInt64(keySpace))
+        for step in 0..<60_000 {
+            // Keys shaped like the analyzer's: controller << 48 | qid << 32 | cmdid, clustered.
+            let r = rng.next()
+            let key = UInt64(r % 3) << 48 | UInt64((r >> 8) % 4) << 32 | (r >> 16) % UInt64(keySpace)
+            switch (r >> 40) % 4 {
+            case 0, 1:
+                table.set(key, step)
+                reference[key] = step
+            case 2:
+                #expect(table.removeValue(forKey: key) == reference.removeValue(forKey: key))
+            default:
+                if let slot = table.slot(of: key) {
+                    table[slot: slot] += 1
+                    reference[key]! += 1
+                } else {
+                    #expect(reference[key] == nil)
+                }
+            }
+            #expect(table.count == reference.count)
+        }
+        for (key, value) in reference { #expect(table[key] == value) }
+        let entries = table.entries
+        #expect(entries.count == reference.count)
+        #expect(Dictionary(uniqueKeysWithValues: entries.map { ($0.key, $0.value) }) == reference)
+    }
+
+    @Test func updateAllTouchesOnlyMatchingKeys() {
+        var table = CommandTable<Int>()
+        for qid in UInt64(1)...3 { for cmd in UInt64(0)..<100 { table.set(qid << 32 | cmd, 0) } }
+        table.updateAll(where: { $0 >> 32 == 2 }) { $0 = 7 }
+        #expect(table.entries.filter { $0.value == 7 }.count == 100)
+        #expect(table.entries.allSatisfy { ($0.key >> 32 == 2) == ($0.value == 7) })
+    }
+}
