@@ -70,7 +70,7 @@ public struct ByteScanner {
     }
 
     /// Consumes `literal` if the bytes at the position equal it.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func skip(_ literal: StaticString) -> Bool {
         guard ByteScanning.hasPrefix(bytes, at: position, literal) else { return false }
         position += literal.utf8CodeUnitCount
@@ -78,7 +78,7 @@ public struct ByteScanner {
     }
 
     /// Unsigned decimal (at least one digit); nil on overflow of UInt64.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func readDecimal() -> UInt64? {
         guard let (value, end) = ByteScanning.decimalPrefix(bytes, from: position) else { return nil }
         position = end
@@ -94,7 +94,7 @@ public struct ByteScanner {
     }
 
     /// `0x…` as hex, anything else as decimal (C's `%#x` and `%u` both read back).
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func readInteger() -> UInt64? {
         if position + 1 < bytes.count, bytes[position] == ASCII.zero, bytes[position + 1] == 0x78 /* x */ {
             return readHex()
@@ -116,7 +116,7 @@ public struct ByteScanner {
     /// Moves past the next `key` (which includes its separator, e.g. `"qid="` or `"sqid "`)
     /// that starts a token, i.e. is at the position or follows a space, comma or parenthesis.
     /// Leaves the position unchanged and returns false when there is none.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func seek(field key: StaticString) -> Bool {
         guard let valueStart = ByteScanning.fieldValueStart(bytes, key: key, from: position) else {
             return false
@@ -163,6 +163,34 @@ public enum ByteScanning {
     @inlinable
     public static func equals(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
         bytes.count == literal.utf8CodeUnitCount && hasPrefix(bytes, at: 0, literal)
+    }
+
+    /// Index of the first byte at or after `from` that equals `a` or `b`, or `bytes.count`.
+    /// Eight bytes at a time (names and fields of 10–30 bytes end at a space, colon or tab).
+    @inlinable @inline(__always)
+    public static func firstIndex(of a: UInt8, or b: UInt8, in bytes: UnsafeRawBufferPointer, from: Int) -> Int {
+        let n = bytes.count
+        var i = max(from, 0)
+        guard let base = bytes.baseAddress else { return n }
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let pa = ones &* UInt64(a)
+        let pb = ones &* UInt64(b)
+        while i + 8 <= n {
+            let v = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            let xa = v ^ pa
+            let xb = v ^ pb
+            // A zero byte of xa or xb is a match; the lowest flagged byte is always a true one.
+            let hit = ((xa &- ones) & ~xa | (xb &- ones) & ~xb) & highs
+            if hit != 0 { return i + hit.trailingZeroBitCount >> 3 }
+            i += 8
+        }
+        while i < n {
+            let c = base.load(fromByteOffset: i, as: UInt8.self)
+            if c == a || c == b { return i }
+            i += 1
+        }
+        return n
     }
 
     /// Index of the first byte at or after `from` that is not a space or tab.

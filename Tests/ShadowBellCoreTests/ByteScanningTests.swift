@@ -165,3 +165,30 @@ private func referenceTimestamp(_ text: String) -> Int64? {
 extension Character {
     fileprivate var isASCIIDigit: Bool { isASCII && isWholeNumber }
 }
+
+@Suite struct FirstIndexTests {
+    /// Eight bytes at a time must find exactly what a byte loop finds: every start, every
+    /// length, matches at every lane, the two targets next to each other and bytes that differ
+    /// from a target by one (the borrow of the zero-byte trick).
+    @Test func agreesWithAByteLoop() {
+        let alphabet: [UInt8] = [0x20, 0x3A, 0x09, 0x1F, 0x21, 0x39, 0x3B, 0x00, 0xFF, 0x80, 0x61, 0x5F]
+        var state: UInt64 = 0x5EED
+        for _ in 0..<4_000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let length = Int(state >> 58)  // 0–63
+            var bytes: [UInt8] = []
+            for k in 0..<length {
+                let r = (state >> UInt64(k % 50)) &+ UInt64(k) &* 0x9E37
+                // Mostly letters, so that runs longer than eight bytes occur.
+                bytes.append(r % 5 == 0 ? alphabet[Int(r / 5 % UInt64(alphabet.count))] : 0x61 + UInt8(r % 26))
+            }
+            for (a, b) in [(UInt8(0x20), UInt8(0x3A)), (0x20, 0x09), (0x00, 0xFF)] {
+                for from in 0...length {
+                    let expected = bytes[from...].firstIndex { $0 == a || $0 == b } ?? length
+                    let got = bytes.withUnsafeBytes { ByteScanning.firstIndex(of: a, or: b, in: $0, from: from) }
+                    #expect(got == expected, "bytes \(bytes) from \(from)")
+                }
+            }
+        }
+    }
+}

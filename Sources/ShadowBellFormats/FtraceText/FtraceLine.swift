@@ -55,8 +55,7 @@ struct FtraceLineHeader {
         else { return nil }
         // Event name, then `:`; trace-cmd pads around it with spaces.
         let nameStart = ByteScanning.skipSpaces(line, from: afterTime + 1)
-        var nameEnd = nameStart
-        while nameEnd < n, line[nameEnd] != ASCII.colon, line[nameEnd] != ASCII.space { nameEnd += 1 }
+        let nameEnd = ByteScanning.firstIndex(of: ASCII.colon, or: ASCII.space, in: line, from: nameStart)
         guard nameEnd > nameStart else { return nil }
         let colon = ByteScanning.skipSpaces(line, from: nameEnd)
         guard colon < n, line[colon] == ASCII.colon else { return nil }

@@ -30,8 +30,7 @@ public struct QemuEventDecoder: Sendable {
     /// Decodes `payload` (leading spaces allowed). Complexity: O(payload length).
     public func decode(_ payload: UnsafeRawBufferPointer, time: Int64, location: UInt64) -> Result {
         let start = ByteScanning.skipSpaces(payload, from: 0)
-        var end = start
-        while end < payload.count, payload[end] != ASCII.space, payload[end] != ASCII.tab { end += 1 }
+        let end = ByteScanning.firstIndex(of: ASCII.space, or: ASCII.tab, in: payload, from: start)
         guard let name = QemuEventName.identify(UnsafeRawBufferPointer(rebasing: payload[start..<end]))
         else { return .unknown }
         let args = UnsafeRawBufferPointer(rebasing: payload[end...])
