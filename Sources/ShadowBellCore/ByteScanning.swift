@@ -160,7 +160,7 @@ public enum ByteScanning {
     }
 
     /// Whether `bytes` equals `literal` exactly.
-    @inlinable
+    @inlinable @inline(__always)
     public static func equals(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
         bytes.count == literal.utf8CodeUnitCount && hasPrefix(bytes, at: 0, literal)
     }
@@ -194,7 +194,7 @@ public enum ByteScanning {
     }
 
     /// Index of the first byte at or after `from` that is not a space or tab.
-    @inlinable
+    @inlinable @inline(__always)
     public static func skipSpaces(_ bytes: UnsafeRawBufferPointer, from: Int) -> Int {
         var i = max(from, 0)
         while i < bytes.count, bytes[i] == ASCII.space || bytes[i] == ASCII.tab { i += 1 }
