@@ -105,11 +105,19 @@ public final class ClockGroupAnalyzer {
 
     // MARK: queue access
 
+    @inline(__always)
     func index(of key: QueueKey) -> Int {
         // The common queues (controllers 0–3, qid < 256) are found by table, not by hashing.
-        let dense = key.controller < 4 && key.qid < 256
-        let slot = Int(key.controller) << 9 | Int(key.qid) << 1 | Int(key.type.rawValue & 1)
-        if dense, denseQueueIndex[slot] >= 0 { return Int(denseQueueIndex[slot]) }
+        if key.controller < 4 && key.qid < 256 {
+            let known = denseQueueIndex[Int(key.controller) << 9 | Int(key.qid) << 1 | Int(key.type.rawValue & 1)]
+            if known >= 0 { return Int(known) }
+        }
+        return addQueue(key)
+    }
+
+    /// The queue's index, creating its state on first sight (kept out of line: rare).
+    @inline(never)
+    private func addQueue(_ key: QueueKey) -> Int {
         let i: Int
         if let known = queueIndex[key] {
             i = known
@@ -118,7 +126,9 @@ public final class ClockGroupAnalyzer {
             i = queues.count - 1
             queueIndex[key] = i
         }
-        if dense { denseQueueIndex[slot] = Int32(i) }
+        if key.controller < 4 && key.qid < 256 {
+            denseQueueIndex[Int(key.controller) << 9 | Int(key.qid) << 1 | Int(key.type.rawValue & 1)] = Int32(i)
+        }
         return i
     }
 
