@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "pcap-loop", targets: ["PcapLoop"]),
+        .executable(name: "pipe-drain", targets: ["PipeDrain"]),
         .executable(name: "log2simple", targets: ["log2simple"]),
         .executable(name: "sbbench", targets: ["sbbench"]),
         .library(name: "MallocCount", type: .dynamic, targets: ["MallocCount"]),
@@ -18,6 +19,8 @@ let package = Package(
     targets: [
         // The libpcap baseline: pcap_next_ex over every record, touching each byte.
         .executableTarget(name: "PcapLoop", linkerSettings: [.linkedLibrary("pcap")]),
+        // The standard-input baseline: a pipe read to its end with 1 MiB reads, newlines counted.
+        .executableTarget(name: "PipeDrain"),
         // LD_PRELOAD shim counting malloc/calloc/realloc/memalign calls.
         .target(name: "MallocCount", linkerSettings: [.linkedLibrary("dl")]),
         // QEMU log → QEMU simple trace (format 4), for simple-trace inputs of any size.

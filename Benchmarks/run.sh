@@ -3,11 +3,12 @@
 # the same file in the same run, ShadowBell's full analysis and the baselines.
 #
 #   Benchmarks/run.sh [--sizes "100M 1G"] [--formats "ftrace qemulog pcap simple"] [--runs 5]
-#                     [--baseline PATH/TO/OTHER/shadowbell]
+#                     [--baseline PATH/TO/OTHER/shadowbell] [--results FILE.jsonl]
 #
 # Per format and size it reports medians (hyperfine) of: `shadowbell analyze FILE` (default:
 # text decoded on all cores, binary read ahead on a second thread), the same with
-# `--decode-threads 1`, `cat FILE | shadowbell analyze -`, `wc -l FILE`, and
+# `--decode-threads 1`, `cat FILE | shadowbell analyze -`, `cat FILE | pipe-drain` (the fastest a
+# pipe delivers the file: 1 MiB reads, newlines counted), `wc -l FILE`, and
 # `awk '/nvme_setup_cmd/{n++} END{print n}' FILE` (text) or `pcap-loop FILE` (pcap: a bare
 # pcap_next_ex loop touching every byte); peak RSS (/usr/bin/time); time to first finding
 # (sbbench); heap allocations (libMallocCount.so); and whether the JSON report is identical
@@ -21,13 +22,15 @@ SIZES="100M 1G"
 FORMATS="ftrace qemulog pcap simple"
 RUNS=5
 BASELINE=""
+KEEP=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --sizes) SIZES="$2"; shift 2 ;;
         --formats) FORMATS="$2"; shift 2 ;;
         --runs) RUNS="$2"; shift 2 ;;
         --baseline) BASELINE="$2"; shift 2 ;;
-        *) echo "usage: $0 [--sizes \"100M 1G\"] [--formats \"ftrace qemulog pcap simple\"] [--runs N] [--baseline BIN]" >&2; exit 64 ;;
+        --results) KEEP="$2"; shift 2 ;;
+        *) echo "usage: $0 [--sizes \"100M 1G\"] [--formats \"ftrace qemulog pcap simple\"] [--runs N] [--baseline BIN] [--results FILE.jsonl]" >&2; exit 64 ;;
     esac
 done
 
@@ -91,6 +94,7 @@ for size in $SIZES; do
         cmds=(-n analyze "$SB analyze $f --quiet"
               -n analyze-1-thread "$SB analyze $f --quiet --decode-threads 1"
               -n analyze-stdin "cat $f | $SB analyze - --quiet"
+              -n pipe-drain "cat $f | $BB/pipe-drain"
               -n wc-l "wc -l $f")
         case "$format" in
             ftrace|qemulog) cmds+=(-n awk "awk '/nvme_setup_cmd/{n++} END{print n}' $f") ;;
@@ -111,10 +115,17 @@ for size in $SIZES; do
             "$BASELINE" analyze "$f" --format json > "$WORK/b.json" || true
             baseline_identical=$(cmp -s "$WORK/n.json" "$WORK/b.json" && echo '"yes"' || echo '"NO"')
         fi
+        # Lab-mode inputs hold both sides: every mutual-wait window must equal the truth.
+        truth_cmp=null
+        case "$format" in
+            ftrace|pcap)
+                "$SB" analyze "$f" --format json --quiet --min-wait 0 > "$WORK/t.json" || true
+                truth_cmp=$(python3 "$ROOT/Benchmarks/compare-truth.py" "$WORK/t.json" "$f.truth.json" || true) ;;
+        esac
         python3 - "$WORK/h.json" "$f" "$format" "$size" "$rss" "$rss1" "$rss_stdin" "$first" "${allocs:-0}" \
-            "$identical" "$baseline_identical" "$WORK/n.json" "$f.truth.json" >> "$RESULTS" <<'EOF'
+            "$identical" "$baseline_identical" "$WORK/n.json" "$f.truth.json" "$truth_cmp" >> "$RESULTS" <<'EOF'
 import json, os, sys
-h, path, fmt, size, rss, rss1, rss_stdin, first, allocs, identical, base, report, truth = sys.argv[1:]
+h, path, fmt, size, rss, rss1, rss_stdin, first, allocs, identical, base, report, truth, truth_cmp = sys.argv[1:]
 t = {r["command"]: r["median"] for r in json.load(open(h))["results"]}
 rep = json.load(open(report))
 tr = json.load(open(truth))
@@ -127,6 +138,7 @@ print(json.dumps({
     "findings": len(rep.get("findings", [])),
     "mutual_wait_findings": sum(1 for f in rep.get("findings", []) if f.get("kind") == "mutual-wait"),
     "truth_mutual_waits_1ms": len(waits),
+    "truth_comparison": json.loads(truth_cmp),
 }))
 EOF
         rm -f "$f" "$f.truth.json"
@@ -136,23 +148,28 @@ done
 python3 - "$RESULTS" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-print("| input | size | analyze (2 threads) | 1 thread | stdin | wc -l | awk / pcap-loop | ratios | events/s | peak RSS (N / 1 / stdin) | first finding | allocations | same report |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| input | size | analyze (2 threads) | 1 thread | stdin | pipe-drain | wc -l | awk / pcap-loop | ratios | events/s | peak RSS (N / 1 / stdin) | first finding | allocations | same report |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     t, mb = r["times"], r["bytes"] / 1e6
     sb, one, stdin, wc = t["analyze"], t["analyze-1-thread"], t["analyze-stdin"], t["wc-l"]
     base = t.get("awk") or t.get("pcap-loop")
     basename = "awk" if "awk" in t else ("pcap-loop" if "pcap-loop" in t else None)
     def cell(s): return f"{s:.3f} s ({mb / s:,.0f} MB/s)"
+    drain = t.get("pipe-drain")
     ratios = [f"vs 1 thread ×{one / sb:.2f}", f"stdin {sb / stdin * 100:.0f}% of file", f"vs wc -l {wc / sb * 100:.0f}%"]
     if base: ratios.insert(0, f"vs {basename} {base / sb * 100:.0f}%")
     ff = "—" if r["first_finding_s"] is None else f"{r['first_finding_s']:.3f} s"
     same = r["parallel_identical"] + ("" if r["baseline_identical"] is None else f", baseline {r['baseline_identical']}")
-    print(f"| {r['format']} | {mb:,.0f} MB | {cell(sb)} | {cell(one)} | {cell(stdin)} | {cell(wc)} | "
+    print(f"| {r['format']} | {mb:,.0f} MB | {cell(sb)} | {cell(one)} | {cell(stdin)} | {cell(drain) if drain else '—'} | {cell(wc)} | "
           f"{cell(base) if base else '—'} | {'; '.join(ratios)} | {r['events'] / sb / 1e6:.1f} M | "
           f"{r['rss_kb'] / 1024:.0f} / {r['rss_1_thread_kb'] / 1024:.0f} / {r['rss_stdin_kb'] / 1024:.0f} MB | {ff} | "
           f"{r['allocations']:,} | {same} |")
 print()
 print("findings (mutual-wait findings / truth windows ≥ 1 ms): " + ", ".join(
     f"{r['format']} {r['size']}: {r['findings']} ({r['mutual_wait_findings']}/{r['truth_mutual_waits_1ms']})" for r in rows))
+print("mutual-wait windows equal to the truth (--min-wait 0; start, end, resolution, cause, stuck commands): " + ", ".join(
+    f"{r['format']} {r['size']}: {c['exact']}/{c['truth']} ({c['found']} found{', MISMATCH' if c['mismatches'] else ''})"
+    for r in rows if (c := r.get("truth_comparison"))))
 EOF
+if [ -n "$KEEP" ]; then cp "$RESULTS" "$KEEP"; fi
