@@ -1,6 +1,9 @@
 import ArgumentParser
 import Dispatch
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+    import Glibc
+#endif
 import ShadowBellAnalysis
 import ShadowBellCore
 import ShadowBellFormats
@@ -41,8 +44,8 @@ struct RunPlanner {
     var isDirectory: (String) -> Bool = RunPlanner.isDirectoryPath
 
     static func isDirectoryPath(_ path: String) -> Bool {
-        var dir: ObjCBool = false
-        return FileManager.default.fileExists(atPath: path, isDirectory: &dir) && dir.boolValue
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
     }
     var listDirectory: (String) -> [String] = RunPlanner.filesUnder
     var isTrace: (String) -> String? = RunPlanner.whyNotTrace
@@ -124,9 +127,9 @@ struct RunPlanner {
             guard let names = try? fm.contentsOfDirectory(atPath: dir) else { return }
             for name in names.sorted() where !name.hasPrefix(".") {
                 let path = dir.hasSuffix("/") ? dir + name : dir + "/" + name
-                var isDir: ObjCBool = false
-                guard fm.fileExists(atPath: path, isDirectory: &isDir) else { continue }
-                if isDir.boolValue { walk(path) } else { out.append(path) }
+                var info = stat()
+                guard stat(path, &info) == 0 else { continue }
+                if info.st_mode & S_IFMT == S_IFDIR { walk(path) } else { out.append(path) }
             }
         }
         walk(root)
@@ -146,18 +149,12 @@ struct RunPlanner {
 
 /// Reads a `--files-from` list: one path per line; blank lines and `#` comments are ignored.
 func readFileList(_ path: String) throws -> [String] {
-    let text: String
-    if path == "-" {
-        let data = FileHandle.standardInput.readDataToEndOfFile()
-        text = String(decoding: data, as: UTF8.self)
-    } else {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            printError("error: --files-from \(path): cannot read it; give a file with one trace path per line, or - for standard input")
-            throw ExitCode(2)
-        }
-        text = String(decoding: data, as: UTF8.self)
+    guard let data = readWholeFile(path) else {
+        printError("error: --files-from \(path): cannot read it; give a file with one trace path per line, or - for standard input")
+        throw ExitCode(2)
     }
-    return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+    let text = String(decoding: data, as: UTF8.self)
+    return text.split(whereSeparator: \.isNewline).map { trimmingBlanks($0) }
         .filter { !$0.isEmpty && !$0.hasPrefix("#") }
 }
 
@@ -199,7 +196,7 @@ func parallelMap<T: Sendable>(_ count: Int, workers: Int, _ work: @escaping @Sen
 
 /// The work counter and the result slots shared by the workers of `parallelMap`.
 private final class ResultBox<T>: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = PthreadLock()
     private var next = 0
     private var slots: [T?]
 
