@@ -42,13 +42,18 @@ public final class QemuSimpleEventSource: EventSource {
     public private(set) var summary: InputSummary
     private let reader: RecordReader
     private let options: QemuSimpleOptions
-    private var mappings: [UInt64: Mapping] = [:]
-    private var reportedUnmapped: Set<UInt64> = []
-    private var pending = ReorderBuffer()
+    /// The mapped event ids: `mappingIndex` (dense for small ids, as QEMU numbers them) or
+    /// `sparseMappingIndex` lead to a flat `Layout` (read per record without reference counting)
+    /// and its `Mapping` (names and signature, for messages and unusual layouts).
+    private var mappings: [Mapping] = []
+    private var layouts: [Layout] = []
+    private var mappingIndex = [Int32](repeating: -1, count: 1 << 12)
+    private var sparseMappingIndex: [UInt64: Int] = [:]
+    private let pending: ReorderBuffer
     private var sequence: UInt64 = 0
     private var previousTime: Int64 = .min
     private var inputDone = false
-    private var arguments = [UInt64](repeating: 0, count: maxArguments)
+    private let arguments = UnsafeMutablePointer<UInt64>.allocate(capacity: maxArguments)
 
     private struct Mapping {
         var name: String
@@ -56,14 +61,37 @@ public final class QemuSimpleEventSource: EventSource {
         var signature: TraceEventSignature?
     }
 
+    /// A mapping's argument layout as plain values.
+    private struct Layout {
+        var builtin: QemuEventName?
+        /// A signature is known (built in or from `--trace-events`).
+        var known: Bool
+        /// Arguments in declaration order; bit i of `stringMask`: argument i is a string.
+        /// `argumentCount` is -1 when the signature has more than 64 arguments (then it is
+        /// walked from `Mapping.signature`).
+        var argumentCount: Int
+        var stringMask: UInt64
+    }
+
     /// Reads the already opened `input` (any position-0 input: file, pipe, standard input).
     public init(input: ByteInput, index: UInt16, options: QemuSimpleOptions = .init()) throws(InputError) {
         self.reader = RecordReader(input: input)
         self.options = options
+        self.pending = ReorderBuffer(capacity: options.reorderWindow + 2)
         var summary = InputSummary(index: index, path: input.path, format: .qemuSimple)
         summary.locationUnit = .byteOffset
         self.summary = summary
         try readHeader()
+    }
+
+    deinit { arguments.deallocate() }
+
+    private func mappingSlot(_ id: UInt64) -> Int? {
+        if id < UInt64(mappingIndex.count) {
+            let i = mappingIndex[Int(id)]
+            return i >= 0 ? Int(i) : nil
+        }
+        return sparseMappingIndex[id]
     }
 
     public convenience init(path: String, index: UInt16, options: QemuSimpleOptions = .init())
@@ -148,8 +176,30 @@ public final class QemuSimpleEventSource: EventSource {
         guard try reader.require(20 + length) else { return truncated(at: recordStart) }
         let name = String(decoding: reader.bytes(at: 20, count: length), as: UTF8.self)
         let builtin = QemuSimpleLayouts.byName[name]
-        mappings[id] = Mapping(
+        let mapping = Mapping(
             name: name, builtin: builtin?.name, signature: builtin?.signature ?? options.traceEvents[name])
+        var layout = Layout(builtin: mapping.builtin, known: mapping.signature != nil, argumentCount: 0, stringMask: 0)
+        if let arguments = mapping.signature?.arguments {
+            if arguments.count <= 64 {
+                layout.argumentCount = arguments.count
+                for (i, argument) in arguments.enumerated() where argument.isString { layout.stringMask |= 1 << UInt64(i) }
+            } else {
+                layout.argumentCount = -1
+            }
+        }
+        // A later mapping of the same id replaces the earlier one (memory stays per id).
+        if let slot = mappingSlot(id) {
+            mappings[slot] = mapping
+            layouts[slot] = layout
+        } else {
+            mappings.append(mapping)
+            layouts.append(layout)
+            if id < UInt64(mappingIndex.count) {
+                mappingIndex[Int(id)] = Int32(mappings.count - 1)
+            } else {
+                sparseMappingIndex[id] = mappings.count - 1
+            }
+        }
         consume(20 + length)
         return nil
     }
@@ -183,17 +233,22 @@ public final class QemuSimpleEventSource: EventSource {
             return Event(kind: .dataLoss, time: time, location: recordStart, source: summary.index,
                          controller: options.controller, a: UInt32(clamping: count))
         }
-        guard let mapping = mappings[id] else {
+        guard let slot = mappingSlot(id) else {
             summary.noteMalformed(
                 at: recordStart,
                 "event id \(id) has no mapping record before it (ids differ per run and must be mapped)")
             return nil
         }
-        guard let signature = mapping.signature else {
+        let layout = layouts[slot]
+        guard layout.known else {
             summary.skipped += 1  // an event we have no layout for: its length is enough to skip it
             return nil
         }
-        guard let count = decodeArguments(payload, signature) else {
+        let decoded = layout.argumentCount >= 0
+            ? decodeArguments(payload, count: layout.argumentCount, stringMask: layout.stringMask)
+            : decodeArguments(payload, mappings[slot].signature!)
+        guard let count = decoded else {
+            let mapping = mappings[slot]
             if mapping.builtin != nil {
                 summary.noteMalformed(
                     at: recordStart, "\(mapping.name): arguments do not fit the record's \(payload.count) bytes")
@@ -205,16 +260,40 @@ public final class QemuSimpleEventSource: EventSource {
             }
             return nil
         }
-        guard let builtin = mapping.builtin else {
+        guard let builtin = layout.builtin else {
             summary.skipped += 1
             return nil
         }
         summary.events += 1
-        return arguments.withUnsafeBufferPointer { all in
-            QemuSimpleLayouts.event(
-                builtin, arguments: UnsafeBufferPointer(rebasing: all[0..<count]), time: time,
-                location: recordStart, source: summary.index, controller: options.controller)
+        return QemuSimpleLayouts.event(
+            builtin, arguments: UnsafeBufferPointer(start: arguments, count: count), time: time,
+            location: recordStart, source: summary.index, controller: options.controller)
+    }
+
+    /// `decodeArguments` for a layout given as a count and a string mask (no array walk).
+    @inline(__always)
+    private func decodeArguments(_ payload: UnsafeRawBufferPointer, count n: Int, stringMask: UInt64) -> Int? {
+        var at = 0
+        var count = 0
+        let swapped = reader.swapped
+        for i in 0..<n {
+            if stringMask >> UInt64(i) & 1 != 0 {
+                guard payload.count - at >= 4 else { return nil }
+                var raw = payload.loadUnaligned(fromByteOffset: at, as: UInt32.self)
+                if swapped { raw = raw.byteSwapped }
+                at += 4
+                guard payload.count - at >= Int(raw) else { return nil }
+                at += Int(raw)
+            } else {
+                guard payload.count - at >= 8, count < Self.maxArguments else { return nil }
+                var raw = payload.loadUnaligned(fromByteOffset: at, as: UInt64.self)
+                if swapped { raw = raw.byteSwapped }
+                arguments[count] = raw
+                count += 1
+                at += 8
+            }
         }
+        return at == payload.count ? count : nil
     }
 
     /// Walks the arguments: non-strings are 8 bytes, strings a u32 length and bytes. Stores the
@@ -263,40 +342,82 @@ public final class QemuSimpleEventSource: EventSource {
 }
 
 /// A reorder window on (time, arrival order): pops events in time order, stable for equal times.
-struct ReorderBuffer {
-    /// Sorted by (time, sequence) from `head` on: in-order input (the common case) only appends.
-    private var items: [(time: Int64, sequence: UInt64, event: Event)] = []
-    private var head = 0
-
-    var count: Int { items.count - head }
-
-    /// O(1) for an event not earlier than the latest one; otherwise O(n) (a binary search and
-    /// an insertion into at most the window's events).
-    mutating func push(_ event: Event, sequence: UInt64) {
-        if head == items.count {
-            items.removeAll(keepingCapacity: true)
-            head = 0
-        }
-        if let last = items.last, (event.time, sequence) < (last.time, last.sequence) {
-            var lo = head, hi = items.count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if (items[mid].time, items[mid].sequence) < (event.time, sequence) { lo = mid + 1 } else { hi = mid }
-            }
-            items.insert((event.time, sequence, event), at: lo)
-        } else {
-            items.append((event.time, sequence, event))
-        }
+/// A ring of plain values: in-order input (the common case) writes one slot per push and reads
+/// one per pop, with no array bookkeeping.
+final class ReorderBuffer {
+    private struct Entry {
+        var time: Int64
+        var sequence: UInt64
+        var event: Event
     }
 
-    /// O(1) amortised. The buffer must not be empty.
-    mutating func popMin() -> Event {
-        let top = items[head].event
-        head += 1
-        if head >= 4096, head * 2 >= items.count {
-            items.removeFirst(head)
-            head = 0
+    private var storage: UnsafeMutablePointer<Entry>
+    private var capacity: Int
+    private var head = 0
+    private(set) var count = 0
+
+    init(capacity: Int = 512) {
+        var slots = 16
+        while slots < capacity { slots <<= 1 }
+        self.capacity = slots
+        storage = .allocate(capacity: slots)
+    }
+
+    deinit { storage.deallocate() }  // Entry is a plain value: nothing to deinitialize
+
+    @inline(__always)
+    private func slot(_ logical: Int) -> Int { (head + logical) & (capacity - 1) }
+
+    /// O(1) for an event not earlier than the latest one; otherwise O(n) (a binary search and
+    /// a shift of at most the window's events).
+    @inline(__always)
+    func push(_ event: Event, sequence: UInt64) {
+        if count == capacity { grow() }
+        let entry = Entry(time: event.time, sequence: sequence, event: event)
+        if count > 0 {
+            let last = storage[slot(count - 1)]
+            if (event.time, sequence) < (last.time, last.sequence) {
+                insertEarly(entry)
+                return
+            }
         }
+        (storage + slot(count)).initialize(to: entry)
+        count += 1
+    }
+
+    private func insertEarly(_ entry: Entry) {
+        var lo = 0
+        var hi = count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            let e = storage[slot(mid)]
+            if (e.time, e.sequence) < (entry.time, entry.sequence) { lo = mid + 1 } else { hi = mid }
+        }
+        var i = count
+        while i > lo {
+            (storage + slot(i)).initialize(to: storage[slot(i - 1)])
+            i -= 1
+        }
+        (storage + slot(lo)).initialize(to: entry)
+        count += 1
+    }
+
+    private func grow() {
+        let bigger = UnsafeMutablePointer<Entry>.allocate(capacity: capacity * 2)
+        for i in 0..<count { (bigger + i).initialize(to: storage[slot(i)]) }
+        storage.deallocate()
+        storage = bigger
+        capacity *= 2
+        head = 0
+    }
+
+    /// O(1). The buffer must not be empty.
+    @inline(__always)
+    func popMin() -> Event {
+        precondition(count > 0)
+        let top = storage[head].event
+        head = (head + 1) & (capacity - 1)
+        count -= 1
         return top
     }
 }
