@@ -254,4 +254,60 @@ import Testing
         let path = dir.write("text.pcap", Array("hello world, not a capture\n".utf8))
         #expect(throws: InputError.self) { try PcapEventSource(path: path, index: 0) }
     }
+
+    /// The reader's fast path accepts exactly what `RecordCodec.decode` accepts: every value of
+    /// every header byte (and of the source field) of a valid record, read from one file, gives
+    /// the events and malformed count that decoding each packet gives.
+    @Test func everyHeaderByteValueReadsAsRecordCodecDecodesIt() throws {
+        let dir = TemporaryDirectory()
+        var rng = SplitMix64(seed: 7)
+        var packets: [(time: Int64, bytes: [UInt8])] = []
+        var time: Int64 = 1_000_000_000
+        for kind in EventKind.allCases {
+            var event = randomEvent(kind, using: &rng)
+            event.source = 3
+            let good = record(event, flags: RecordCodec.timeIsOrdinalFlag)
+            for position in Array(0..<12) + [28, 29] {
+                for value in 0...255 {
+                    var bytes = good
+                    bytes[position] = UInt8(value)
+                    time += 1
+                    packets.append((time, bytes))
+                }
+            }
+            time += 1
+            packets.append((time, good + [0]))
+            time += 1
+            packets.append((time, Array(good.dropLast())))
+        }
+        let path = dir.write("flips.pcap", pcapFile(packets: packets))
+        var expected: [Event] = []
+        var ofSource3 = 0
+        var malformed: UInt64 = 0
+        var offset: UInt64 = 24
+        for packet in packets {
+            switch RecordCodec.decode(packet.bytes, time: packet.time) {
+            case .success(let decoded):
+                if decoded.event.source == 3 { ofSource3 += 1 }
+                var event = decoded.event
+                event.source = 2
+                event.location = offset + 16
+                expected.append(event)
+            case .failure:
+                malformed += 1
+            }
+            offset += 16 + UInt64(packet.bytes.count)
+        }
+        #expect(malformed > 0 && expected.count > ofSource3)
+        let source = try PcapEventSource(path: path, index: 2)
+        let read = try drainEvents(source)
+        #expect(read == expected)
+        #expect(source.summary.malformed == malformed)
+        #expect(source.summary.events == UInt64(expected.count))
+        #expect(source.summary.records == UInt64(packets.count))
+        // One original source of the file: its valid records only.
+        let filtered = try PcapEventSource(path: path, index: 0, options: PcapReadOptions(originalSource: 3))
+        #expect(try drainEvents(filtered).count == ofSource3)
+        #expect(filtered.summary.malformed == malformed)
+    }
 }
