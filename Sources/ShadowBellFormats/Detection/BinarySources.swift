@@ -14,6 +14,10 @@ public struct BinarySourceOptions: Sendable {
     public var traceEvents: [String: TraceEventSignature]
     /// Events held back to put a QEMU simple trace's records in time order.
     public var reorderWindow: Int
+    /// Read a pcap as one clock domain without first reading it whole to learn its domains
+    /// (`PcapReadOptions.assumesOneClockDomain`): for callers that start over when the read
+    /// throws `InputError.severalClockDomains`.
+    public var pcapAssumesOneClockDomain = false
 
     public init(
         pcapLinkTypes: Set<Int32> = PcapReadOptions.defaultLinkTypes,
@@ -50,7 +54,8 @@ func openBinarySource(
                 traceEvents: options.binary.traceEvents, reorderWindow: options.binary.reorderWindow,
                 controller: options.controller))
     case .pcap, .pcapng:
-        let pcapOptions = PcapReadOptions(linkTypes: options.binary.pcapLinkTypes)
+        let pcapOptions = PcapReadOptions(
+            linkTypes: options.binary.pcapLinkTypes, assumesOneClockDomain: options.binary.pcapAssumesOneClockDomain)
         if input.isMapped || input.path != "-" {
             return try PcapEventSource(path: input.path, index: index, options: pcapOptions)
         }
@@ -117,12 +122,23 @@ public func openEventSources(path: String, firstIndex: UInt16, options: SourceOp
     }
     var sources: [any EventSource] = []
     for (i, domain) in domains.enumerated() {
-        let readOptions = PcapReadOptions(
-            linkTypes: options.binary.pcapLinkTypes, originalSource: domain, reportsFileDiagnostics: i == 0)
         sources.append(
-            try PcapEventSource(
-                path: file, index: firstIndex &+ UInt16(truncatingIfNeeded: i), options: readOptions,
-                displayPath: input.path))
+            try openPcapClockDomain(
+                path: file, index: firstIndex &+ UInt16(truncatingIfNeeded: i), originalSource: domain,
+                reportsFileDiagnostics: i == 0, options: options, displayPath: input.path))
     }
     return sources
+}
+
+/// One clock domain of a pcap that `convertToPcap` wrote from several inputs: the records of
+/// original input `originalSource` (from `PcapEventSource.originalSources`), as source `index`.
+/// One source of the file (the first) should report its malformed records.
+public func openPcapClockDomain(
+    path: String, index: UInt16, originalSource: UInt16, reportsFileDiagnostics: Bool,
+    options: SourceOptions = .init(), displayPath: String? = nil
+) throws(InputError) -> any EventSource {
+    let readOptions = PcapReadOptions(
+        linkTypes: options.binary.pcapLinkTypes, originalSource: originalSource,
+        reportsFileDiagnostics: reportsFileDiagnostics)
+    return try PcapEventSource(path: path, index: index, options: readOptions, displayPath: displayPath)
 }

@@ -18,14 +18,20 @@ public struct PcapReadOptions: Sendable, Hashable {
     /// Report malformed records and truncation (one reader per file should; see
     /// `openEventSources`).
     public var reportsFileDiagnostics: Bool
+    /// Read the file as one clock domain, on the assumption (from its first records) that it
+    /// holds the records of one original input: a record of a second original input ends the
+    /// read with `InputError.severalClockDomains`, so that the caller reads the file again, one
+    /// source per domain (`openPcapClockDomain`). Only with `originalSource == nil`.
+    public var assumesOneClockDomain: Bool
 
     public init(
         linkTypes: Set<Int32> = PcapReadOptions.defaultLinkTypes, originalSource: UInt16? = nil,
-        reportsFileDiagnostics: Bool = true
+        reportsFileDiagnostics: Bool = true, assumesOneClockDomain: Bool = false
     ) {
         self.linkTypes = linkTypes
         self.originalSource = originalSource
         self.reportsFileDiagnostics = reportsFileDiagnostics
+        self.assumesOneClockDomain = assumesOneClockDomain
     }
 
     public static let defaultLinkTypes: Set<Int32> = Set(LinkType.userRange).subtracting([LinkType.user2.rawValue])
@@ -58,6 +64,8 @@ public final class PcapEventSource: EventSource {
     /// The batch being decoded: events are written here, then appended to the caller's
     /// buffer in one copy.
     private let staging = UnsafeMutablePointer<Event>.allocate(capacity: PcapEventSource.batchLimit)
+    /// With `assumesOneClockDomain`: the original source of the records read so far (-1: none yet).
+    private var soleOriginalSource = -1
 
     /// `displayPath` names the input in diagnostics when `path` is a spooled copy.
     public init(
@@ -118,6 +126,7 @@ public final class PcapEventSource: EventSource {
         let pcap = reader.handle
         let index = summary.index
         let wanted = options.originalSource.map(Int.init) ?? -1
+        let checksDomain = options.assumesOneClockDomain && options.originalSource == nil
         let kinds = RecordCodec.kindTable
         var count = 0
         // Counters kept in registers and added to the summary once per batch.
@@ -127,6 +136,7 @@ public final class PcapEventSource: EventSource {
         var lost: UInt64 = 0
         var previous = previousTime
         var failure: PcapError?
+        var secondDomain = false
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var bytes: UnsafePointer<UInt8>?
         while count < Self.batchLimit {
@@ -150,6 +160,14 @@ public final class PcapEventSource: EventSource {
                 lastEnd = end
             } else {
                 location = slowLocation(captured: captured, originalLength: Int(h.pointee.len))
+            }
+            if checksDomain, let source = RecordCodec.originalSource(of: data), Int(source) != soleOriginalSource {
+                if soleOriginalSource >= 0 {
+                    finished = true
+                    secondDomain = true
+                    break
+                }
+                soleOriginalSource = Int(source)
             }
             // The fast path: exactly the records `RecordCodec.decode` accepts.
             if captured == RecordCodec.recordLengthV1, let base = data.baseAddress {
@@ -215,6 +233,7 @@ public final class PcapEventSource: EventSource {
         summary.dataLossMarkers &+= dataLoss
         summary.lostEvents &+= lost
         buffer.append(contentsOf: UnsafeBufferPointer(start: staging, count: count))
+        if secondDomain { throw .severalClockDomains(path: summary.path) }
         if let failure { try handle(failure) }
         return !buffer.isEmpty
     }
@@ -267,73 +286,45 @@ public final class PcapEventSource: EventSource {
         return length <= end ? end - length : end
     }
 
-    /// The original source indices of the records in `path`, ascending (one pass with libpcap).
+    /// The original source indices of the records in `path`, ascending, read with libpcap.
     /// A pcap converted from k inputs holds k clock domains, one per original input.
     public static func originalSources(path: String) -> [UInt16] {
-        var seen = SourceSet()
-        if scanClassicPcap(path: path, into: &seen) { return seen.sorted }
-        guard let reader = try? PcapReader(path: path) else { return [] }
-        while let packet = try? reader.next() {
-            seen.insert(record: packet.data)
-        }
-        return seen.sorted
+        originalSources(path: path, headRecords: nil).sources
     }
 
-    /// `originalSources` for a classic (not pcapng) pcap file, by walking the memory-mapped
-    /// records instead of a second libpcap pass over the whole file. Stops where libpcap would
-    /// (a cut-short record, or a capture length beyond libpcap's limit). False when the file is
-    /// not a classic pcap or cannot be mapped; then libpcap is used.
-    static func scanClassicPcap(path: String, into seen: inout SourceSet) -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size >= 24 else { return false }
-        let size = Int(info.st_size)
-        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else { return false }
-        defer { munmap(base, size) }
-        _ = madvise(base, size, Int32(MADV_SEQUENTIAL))
-        let bytes = UnsafeRawPointer(base)
-        let magic = bytes.loadUnaligned(as: UInt32.self)
-        let swapped: Bool
-        switch magic {
-        case 0xA1B2_C3D4, 0xA1B2_3C4D: swapped = false
-        case 0xD4C3_B2A1, 0x4D3C_B2A1: swapped = true
-        default: return false
+    /// The original sources of `path`'s records: all of them (`complete`), or, with
+    /// `headRecords`, those of the first `headRecords` packets when these show at most one
+    /// (`complete` is then false unless the file ended there). Two or more sources in the head
+    /// mean a pcap of several domains: the whole file is read to find them all.
+    public static func originalSources(path: String, headRecords: Int?) -> (sources: [UInt16], complete: Bool) {
+        var seen = SourceSet()
+        guard let reader = try? PcapReader(path: path) else { return ([], true) }
+        let handle = reader.handle
+        var header: UnsafeMutablePointer<pcap_pkthdr>?
+        var bytes: UnsafePointer<UInt8>?
+        var read = 0
+        while pcap_next_ex(handle, &header, &bytes) == 1, let h = header {
+            seen.insert(record: UnsafeRawBufferPointer(start: bytes, count: bytes == nil ? 0 : Int(h.pointee.caplen)))
+            read += 1
+            if let headRecords, read >= headRecords, seen.count <= 1 { return (seen.sorted, false) }
         }
-        @inline(__always) func u32(_ offset: Int) -> UInt32 {
-            let v = bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
-            return swapped ? v.byteSwapped : v
-        }
-        var offset = 24
-        var released = 0
-        let window = 16 << 20
-        while offset + 16 <= size {
-            let captured = Int(u32(offset + 8))
-            guard captured <= 262_144, offset + 16 + captured <= size else { break }
-            seen.insert(record: UnsafeRawBufferPointer(start: bytes + offset + 16, count: captured))
-            offset += 16 + captured
-            // Drop the pages behind the cursor: resident memory stays flat on huge files.
-            if offset - released >= 2 * window {
-                let end = (offset - window) & ~(Int(getpagesize()) - 1)
-                _ = madvise(base + released, end - released, Int32(MADV_DONTNEED))
-                released = end
-            }
-        }
-        return true
+        return (seen.sorted, true)
     }
 
     /// Original source indices seen, as a bitmap (no hashing per record).
     struct SourceSet {
         private var bits = [UInt64](repeating: 0, count: 1024)
+        private(set) var count = 0
 
         @inline(__always)
         mutating func insert(record bytes: UnsafeRawBufferPointer) {
-            guard bytes.count == RecordCodec.recordLengthV1, bytes[0] == 0x53, bytes[1] == 0x42, bytes[2] == 0x45,
-                bytes[3] == 0x56, bytes[4] == 1
-            else { return }
-            let source = Int(UInt16(bytes[28]) | UInt16(bytes[29]) << 8)
-            bits[source >> 6] |= 1 << UInt64(source & 63)
+            guard let source = RecordCodec.originalSource(of: bytes) else { return }
+            let word = Int(source >> 6)
+            let bit: UInt64 = 1 << UInt64(source & 63)
+            if bits[word] & bit == 0 {
+                bits[word] |= bit
+                count += 1
+            }
         }
 
         var sorted: [UInt16] {

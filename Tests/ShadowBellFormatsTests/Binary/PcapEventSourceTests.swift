@@ -310,4 +310,51 @@ import Testing
         #expect(try drainEvents(filtered).count == ofSource3)
         #expect(filtered.summary.malformed == malformed)
     }
+
+    /// A pcap of two original inputs whose second input's records all follow `leading` records
+    /// of the first (as `convert` writes inputs on clocks far apart).
+    static func lateSecondDomain(_ dir: TemporaryDirectory, leading: Int, name: String = "late.pcap") -> String {
+        var packets: [(time: Int64, bytes: [UInt8])] = []
+        for i in 0..<leading {
+            packets.append((Int64(i + 1), record(Event(kind: .interrupt, time: 0, source: 0, a: UInt32(i)))))
+        }
+        for i in 0..<3 {
+            packets.append((Int64(leading + i + 1), record(Event(kind: .mmioDoorbell, time: 0, source: 1, qid: 1, a: UInt32(i)))))
+        }
+        return dir.write(name, pcapFile(packets: packets))
+    }
+
+    @Test func headOfAPcapShowsItsClockDomainsOrSaysItDidNotReadThemAll() throws {
+        let dir = TemporaryDirectory()
+        let path = Self.lateSecondDomain(dir, leading: 100)
+        let head = PcapEventSource.originalSources(path: path, headRecords: 50)
+        #expect(head.sources == [0] && !head.complete)
+        let whole = PcapEventSource.originalSources(path: path, headRecords: 101)
+        #expect(whole.sources == [0, 1] && whole.complete)  // two sources: read to the end
+        #expect(PcapEventSource.originalSources(path: path) == [0, 1])
+        #expect(PcapEventSource.originalSources(path: path, headRecords: 1000).complete)
+    }
+
+    @Test func pcapAssumedOfOneDomainStopsAtARecordOfAnotherInput() throws {
+        let dir = TemporaryDirectory()
+        let path = Self.lateSecondDomain(dir, leading: 5000)
+        let assuming = PcapReadOptions(assumesOneClockDomain: true)
+        let source = try PcapEventSource(path: path, index: 0, options: assuming)
+        #expect(throws: InputError.severalClockDomains(path: path)) { _ = try drainEvents(source) }
+        // Through `openEventSource`, read ahead on a thread of its own, the same.
+        var options = SourceOptions()
+        options.binary.pcapAssumesOneClockDomain = true
+        options.decodeThreads = 2
+        let ahead = try openEventSource(path: path, index: 0, options: options)
+        #expect(throws: InputError.severalClockDomains(path: path)) { _ = try drainEvents(ahead) }
+        // The exact domains: two sources.
+        let sources = try openEventSources(path: path, firstIndex: 0)
+        #expect(try sources.map { try drainEvents($0).count } == [5000, 3])
+        // One domain: read to the end, as without the assumption.
+        let single = Self.lateSecondDomain(dir, leading: 0, name: "one.pcap")
+        let one = try PcapEventSource(path: single, index: 0, options: assuming)
+        #expect(try drainEvents(one).count == 3)
+        let plain = try PcapEventSource(path: path, index: 0)
+        #expect(try drainEvents(plain).count == 5003)
+    }
 }
