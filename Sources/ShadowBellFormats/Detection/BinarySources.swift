@@ -56,10 +56,12 @@ func openBinarySource(
     case .pcap, .pcapng:
         let pcapOptions = PcapReadOptions(
             linkTypes: options.binary.pcapLinkTypes, assumesOneClockDomain: options.binary.pcapAssumesOneClockDomain)
-        if input.isMapped || input.path != "-" {
+        if input.path != "-" {
             return try PcapEventSource(path: input.path, index: index, options: pcapOptions)
         }
-        // libpcap reads files by name: spool standard input to an unlinked temporary file.
+        // libpcap reads files by name: spool standard input (a pipe, or a file it was redirected
+        // from, which libpcap's `-` would read through a FILE it shares) to an unlinked
+        // temporary file.
         let spooled = try spool(input)
         defer { unlink(spooled) }
         return try PcapEventSource(path: spooled, index: index, options: pcapOptions, displayPath: input.path)
@@ -106,7 +108,7 @@ public func openEventSources(path: String, firstIndex: UInt16, options: SourceOp
     }
     var file = input.path
     var spooled: String?
-    if !(input.isMapped || input.path != "-") {
+    if input.path == "-" {
         spooled = try spool(input)
         file = spooled!
     }
