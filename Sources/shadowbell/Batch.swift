@@ -168,14 +168,14 @@ func analyzeRun(_ run: TraceRun, flags: AnalysisFlags, failOn: FailPolicy) -> Ru
     }
     let report: AnalysisReport
     do {
-        let inputs = try flags.inputs(for: run.paths)
-        report = AnalysisReport(result: try AnalysisSession.run(inputs: inputs, options: flags.options(for: run.paths)), failOn: failOn)
-    } catch let error as AnalysisFailure {
-        report = AnalysisReport(result: error.partial, inputErrors: error.errors, failOn: failOn)
-    } catch let error as InputError {
-        report = AnalysisReport(result: empty, inputErrors: [error], failOn: failOn)
+        switch try flags.analyzeInputs(run.paths).outcome {
+        case .success(let result):
+            report = AnalysisReport(result: result, failOn: failOn)
+        case .failure(let error):
+            report = AnalysisReport(result: error.partial, inputErrors: error.errors, failOn: failOn)
+        }
     } catch {
-        report = AnalysisReport(result: empty, inputErrors: [.unsupported(path: run.name, reason: "\(error)")], failOn: failOn)
+        report = AnalysisReport(result: empty, inputErrors: [error], failOn: failOn)
     }
     return RunReport(name: run.name, paths: run.paths, skippedFiles: skipped, report: report)
 }

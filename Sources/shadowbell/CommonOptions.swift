@@ -93,34 +93,81 @@ struct AnalysisFlags: ParsableArguments {
     func inputs() throws(InputError) -> [AnalysisInput] { try inputs(for: paths) }
 
     /// The inputs of a run made of `paths`.
-    func inputs(for paths: [String]) throws(InputError) -> [AnalysisInput] {
+    ///
+    /// A pcap converted from several inputs stands for each of its clock domains. With
+    /// `exactPcapDomains`, a pcap whose first records are all of one original input is still
+    /// read whole (with libpcap) to learn its domains before the analysis; without, it is read
+    /// as one domain, and its source throws `InputError.severalClockDomains` should a record of
+    /// another original input follow: the caller then starts over with `exactPcapDomains`
+    /// (`analyzeInputs`).
+    func inputs(for paths: [String], exactPcapDomains: Bool = true) throws(InputError) -> [AnalysisInput] {
         var sourceOptions = SourceOptions(controller: controller)
         try binaryInputs.apply(to: &sourceOptions)
         if let decodeThreads { sourceOptions.decodeThreads = max(decodeThreads, 1) }
         if let decodeSegmentSize { sourceOptions.segmentSize = max(decodeSegmentSize, 1) }
-        let options = sourceOptions
         let progress = !quiet && ProgressSource.wanted
         var inputs: [AnalysisInput] = []
         for path in paths {
             let first = UInt16(inputs.count)
+            var options = sourceOptions
             // Only a regular file can be looked at before it is read (a pipe's bytes are gone).
             let regular = isRegularFile(path)
-            if regular, case .binary = (try? detectFormat(path: path)) ?? .unknown(detail: ""),
-                let domains = try? openEventSources(path: path, firstIndex: first, options: options), domains.count > 1
+            if regular, case .binary(let format) = (try? detectFormat(path: path)) ?? .unknown(detail: ""),
+                format.traceFormat == .pcap
             {
-                for k in domains.indices {
-                    inputs.append(AnalysisInput(path: path) { () throws(InputError) -> any EventSource in
-                        try openEventSources(path: path, firstIndex: first, options: options)[k]
-                    })
+                let found = PcapEventSource.originalSources(
+                    path: path, headRecords: exactPcapDomains ? nil : Self.pcapHeadRecords)
+                // Several domains stand for several inputs when the file opens as ShadowBell
+                // records (else the one input says why it does not).
+                if found.sources.count > 1,
+                    (try? openPcapClockDomain(
+                        path: path, index: first, originalSource: found.sources[0], reportsFileDiagnostics: false,
+                        options: options)) != nil
+                {
+                    let fixed = options
+                    for (k, domain) in found.sources.enumerated() {
+                        inputs.append(AnalysisInput(path: path) { () throws(InputError) -> any EventSource in
+                            try openPcapClockDomain(
+                                path: path, index: first &+ UInt16(k), originalSource: domain,
+                                reportsFileDiagnostics: k == 0, options: fixed)
+                        })
+                    }
+                    continue
                 }
-                continue
+                options.binary.pcapAssumesOneClockDomain = !found.complete
             }
+            let fixed = options
             inputs.append(AnalysisInput(path: path, reopenable: regular) { () throws(InputError) -> any EventSource in
-                let source = try openEventSource(path: path, index: first, options: options)
+                let source = try openEventSource(path: path, index: first, options: fixed)
                 return progress ? ProgressSource(source, path: path) : source
             })
         }
         return inputs
+    }
+
+    /// Records of a pcap looked at for its clock domains before it is analysed as one.
+    static let pcapHeadRecords = 4096
+
+    /// The inputs of `paths` and their analysis. A pcap whose first records are all of one
+    /// original input is analysed as one clock domain at once (no pass over the whole file
+    /// first); should a record of a second original input follow, the run is analysed again
+    /// from the start with the pcap's clock domains (`inputs(for:exactPcapDomains:)`).
+    func analyzeInputs(_ paths: [String]) throws(InputError)
+        -> (inputs: [AnalysisInput], outcome: Result<AnalysisResult, AnalysisFailure>)
+    {
+        var exact = false
+        while true {
+            let inputs = try inputs(for: paths, exactPcapDomains: exact)
+            do {
+                return (inputs, .success(try AnalysisSession.run(inputs: inputs, options: options(for: paths))))
+            } catch {
+                if !exact, error.errors.contains(where: { if case .severalClockDomains = $0 { true } else { false } }) {
+                    exact = true
+                    continue
+                }
+                return (inputs, .failure(error))
+            }
+        }
     }
 }
 

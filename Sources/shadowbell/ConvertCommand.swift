@@ -110,8 +110,7 @@ extension Convert {
         var arguments = ["--controller", String(controller)]
         if let traceEvents = binaryInputs.traceEvents { arguments += ["--trace-events", traceEvents] }
         let flags = try AnalysisFlags.parse(arguments + ["--"] + paths)
-        guard let inputs = openInputs(flags) else { throw ExitCode(2) }
-        let report = firstPass(inputs, flags: flags)
+        guard let (inputs, report) = firstPass(flags) else { throw ExitCode(2) }
         let result = report.result
         let failed = !report.inputErrors.isEmpty
         guard let file = fopen(output, "w") else {

@@ -28,8 +28,7 @@ struct TwoPassAnalysis {
             printError("error: \(path) is a directory; \(command) draws one run: give its files, e.g. shadowbell \(command) \(path)/* (analyze takes directories)")
             throw ExitCode(2)
         }
-        guard let inputs = openInputs(flags) else { throw ExitCode(2) }
-        let report = firstPass(inputs, flags: flags)
+        guard let (inputs, report) = firstPass(flags) else { throw ExitCode(2) }
         let chosen = findings ?? Array(report.result.findings.indices.prefix(limit))
         guard !chosen.isEmpty else { return TwoPassAnalysis(report: report, timelines: []) }
         let recorder = WindowRecorder(
@@ -40,23 +39,21 @@ struct TwoPassAnalysis {
     }
 }
 
-/// The command line's inputs; nil (after saying why) when one cannot be opened.
-func openInputs(_ flags: AnalysisFlags) -> [AnalysisInput]? {
+/// The command line's inputs (for a second pass) and their analysis report; input errors are
+/// printed and kept in the report. Nil (after saying why) when an input cannot be opened.
+func firstPass(_ flags: AnalysisFlags) -> (inputs: [AnalysisInput], report: AnalysisReport)? {
     do {
-        return try flags.inputs()
+        let (inputs, outcome) = try flags.analyzeInputs(flags.paths)
+        switch outcome {
+        case .success(let result):
+            return (inputs, AnalysisReport(result: result))
+        case .failure(let error):
+            for e in error.errors { printError("error: \(e.description)") }
+            return (inputs, AnalysisReport(result: error.partial, inputErrors: error.errors))
+        }
     } catch {
         printError("error: \(error.description)")
         return nil
-    }
-}
-
-/// The analysis report of `inputs`; input errors are printed and kept in the report.
-func firstPass(_ inputs: [AnalysisInput], flags: AnalysisFlags) -> AnalysisReport {
-    do {
-        return AnalysisReport(result: try AnalysisSession.run(inputs: inputs, options: flags.options))
-    } catch {
-        for e in error.errors { printError("error: \(e.description)") }
-        return AnalysisReport(result: error.partial, inputErrors: error.errors)
     }
 }
 

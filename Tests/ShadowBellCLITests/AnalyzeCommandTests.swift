@@ -185,6 +185,28 @@ import Testing
         #expect(r.status == 1)
         #expect(r.stdout.contains("\"driver-reorder\""))
     }
+
+    /// A pcap on standard input redirected from a file (`analyze - < FILE.pcap`, a mapped
+    /// standard input) reads as the file does, like a piped one.
+    @Test func pcapRedirectedToStandardInputReadsAsTheFile() throws {
+        let pcap = sample("binary/qemu-single-excerpt.pcap")
+        let direct = try runProcess(["analyze", pcap, "--format", "json"])
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executablePath)
+        p.arguments = ["analyze", "-", "--format", "json"]
+        p.standardInput = try #require(FileHandle(forReadingAtPath: pcap))
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let redirected = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        let piped = try runProcess(["analyze", "-", "--format", "json"], stdin: try Data(contentsOf: URL(fileURLWithPath: pcap)))
+        #expect(p.terminationStatus == direct.status)
+        #expect(redirected == piped.stdout)
+        #expect(redirected == direct.stdout.replacingOccurrences(of: pcap, with: "-"))
+        #expect(redirected.contains("\"malformed\": 0"))
+    }
 }
 
 @Suite struct DurationParsingTests {

@@ -120,6 +120,38 @@ public enum RecordCodec {
         return bytes
     }
 
+    /// Bytes 0–5 of every version-1 record (magic, version, length), as a little-endian
+    /// integer: the low 48 bits of the record's first 8 bytes.
+    static let fixedPrefixV1: UInt64 =
+        UInt64(magic.0) | UInt64(magic.1) << 8 | UInt64(magic.2) << 16 | UInt64(magic.3) << 24
+        | UInt64(1) << 32 | UInt64(recordLengthV1) << 40
+
+    /// Per kind byte: the kind and its side's raw value + 1; `sidePlusOne == 0` for a byte
+    /// that is no kind. Lets a reader check a record's kind and side with one lookup.
+    struct KindEntry: Sendable {
+        var kind: EventKind
+        var sidePlusOne: UInt8
+    }
+
+    static let kindTable: [KindEntry] = (0..<256).map { byte in
+        guard let kind = EventKind(rawValue: UInt8(byte)) else {
+            return KindEntry(kind: .dataLoss, sidePlusOne: 0)
+        }
+        return KindEntry(kind: kind, sidePlusOne: kind.side.rawValue + 1)
+    }
+
+    /// The original source index of a record of the current version's size, magic and version
+    /// (whatever its other bytes say); nil for any other packet. What defines the clock domains
+    /// of a pcap (`PcapEventSource.originalSources`).
+    @inline(__always)
+    static func originalSource(of bytes: UnsafeRawBufferPointer) -> UInt16? {
+        guard bytes.count == recordLengthV1, let base = bytes.baseAddress,
+            UInt64(littleEndian: base.loadUnaligned(as: UInt64.self)) & 0xFF_FFFF_FFFF
+                == fixedPrefixV1 & 0xFF_FFFF_FFFF
+        else { return nil }
+        return loadLE(bytes, 28, as: UInt16.self)
+    }
+
     /// Decodes one record. `time` becomes `Event.time` (it comes from the packet header).
     /// Never reads past `bytes.count`; a short or long packet is an error, not a crash.
     public static func decode(

@@ -14,6 +14,10 @@ public struct BinarySourceOptions: Sendable {
     public var traceEvents: [String: TraceEventSignature]
     /// Events held back to put a QEMU simple trace's records in time order.
     public var reorderWindow: Int
+    /// Read a pcap as one clock domain without first reading it whole to learn its domains
+    /// (`PcapReadOptions.assumesOneClockDomain`): for callers that start over when the read
+    /// throws `InputError.severalClockDomains`.
+    public var pcapAssumesOneClockDomain = false
 
     public init(
         pcapLinkTypes: Set<Int32> = PcapReadOptions.defaultLinkTypes,
@@ -50,11 +54,14 @@ func openBinarySource(
                 traceEvents: options.binary.traceEvents, reorderWindow: options.binary.reorderWindow,
                 controller: options.controller))
     case .pcap, .pcapng:
-        let pcapOptions = PcapReadOptions(linkTypes: options.binary.pcapLinkTypes)
-        if input.isMapped || input.path != "-" {
+        let pcapOptions = PcapReadOptions(
+            linkTypes: options.binary.pcapLinkTypes, assumesOneClockDomain: options.binary.pcapAssumesOneClockDomain)
+        if input.path != "-" {
             return try PcapEventSource(path: input.path, index: index, options: pcapOptions)
         }
-        // libpcap reads files by name: spool standard input to an unlinked temporary file.
+        // libpcap reads files by name: spool standard input (a pipe, or a file it was redirected
+        // from, which libpcap's `-` would read through a FILE it shares) to an unlinked
+        // temporary file.
         let spooled = try spool(input)
         defer { unlink(spooled) }
         return try PcapEventSource(path: spooled, index: index, options: pcapOptions, displayPath: input.path)
@@ -101,7 +108,7 @@ public func openEventSources(path: String, firstIndex: UInt16, options: SourceOp
     }
     var file = input.path
     var spooled: String?
-    if !(input.isMapped || input.path != "-") {
+    if input.path == "-" {
         spooled = try spool(input)
         file = spooled!
     }
@@ -117,12 +124,23 @@ public func openEventSources(path: String, firstIndex: UInt16, options: SourceOp
     }
     var sources: [any EventSource] = []
     for (i, domain) in domains.enumerated() {
-        let readOptions = PcapReadOptions(
-            linkTypes: options.binary.pcapLinkTypes, originalSource: domain, reportsFileDiagnostics: i == 0)
         sources.append(
-            try PcapEventSource(
-                path: file, index: firstIndex &+ UInt16(truncatingIfNeeded: i), options: readOptions,
-                displayPath: input.path))
+            try openPcapClockDomain(
+                path: file, index: firstIndex &+ UInt16(truncatingIfNeeded: i), originalSource: domain,
+                reportsFileDiagnostics: i == 0, options: options, displayPath: input.path))
     }
     return sources
+}
+
+/// One clock domain of a pcap that `convertToPcap` wrote from several inputs: the records of
+/// original input `originalSource` (from `PcapEventSource.originalSources`), as source `index`.
+/// One source of the file (the first) should report its malformed records.
+public func openPcapClockDomain(
+    path: String, index: UInt16, originalSource: UInt16, reportsFileDiagnostics: Bool,
+    options: SourceOptions = .init(), displayPath: String? = nil
+) throws(InputError) -> any EventSource {
+    let readOptions = PcapReadOptions(
+        linkTypes: options.binary.pcapLinkTypes, originalSource: originalSource,
+        reportsFileDiagnostics: reportsFileDiagnostics)
+    return try PcapEventSource(path: path, index: index, options: readOptions, displayPath: displayPath)
 }

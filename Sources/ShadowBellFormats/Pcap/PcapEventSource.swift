@@ -1,3 +1,4 @@
+import CPcap
 import ShadowBellCore
 
 #if canImport(Glibc)
@@ -17,14 +18,20 @@ public struct PcapReadOptions: Sendable, Hashable {
     /// Report malformed records and truncation (one reader per file should; see
     /// `openEventSources`).
     public var reportsFileDiagnostics: Bool
+    /// Read the file as one clock domain, on the assumption (from its first records) that it
+    /// holds the records of one original input: a record of a second original input ends the
+    /// read with `InputError.severalClockDomains`, so that the caller reads the file again, one
+    /// source per domain (`openPcapClockDomain`). Only with `originalSource == nil`.
+    public var assumesOneClockDomain: Bool
 
     public init(
         linkTypes: Set<Int32> = PcapReadOptions.defaultLinkTypes, originalSource: UInt16? = nil,
-        reportsFileDiagnostics: Bool = true
+        reportsFileDiagnostics: Bool = true, assumesOneClockDomain: Bool = false
     ) {
         self.linkTypes = linkTypes
         self.originalSource = originalSource
         self.reportsFileDiagnostics = reportsFileDiagnostics
+        self.assumesOneClockDomain = assumesOneClockDomain
     }
 
     public static let defaultLinkTypes: Set<Int32> = Set(LinkType.userRange).subtracting([LinkType.user2.rawValue])
@@ -54,6 +61,11 @@ public final class PcapEventSource: EventSource {
     /// Classic pcap with 16-byte record headers: the file offset after the last record, kept
     /// by arithmetic (`ftell` costs an lseek system call per packet).
     private var position: UInt64?
+    /// The batch being decoded: events are written here, then appended to the caller's
+    /// buffer in one copy.
+    private let staging = UnsafeMutablePointer<Event>.allocate(capacity: PcapEventSource.batchLimit)
+    /// With `assumesOneClockDomain`: the original source of the records read so far (-1: none yet).
+    private var soleOriginalSource = -1
 
     /// `displayPath` names the input in diagnostics when `path` is a spooled copy.
     public init(
@@ -100,57 +112,146 @@ public final class PcapEventSource: EventSource {
         }
     }
 
-    deinit { if blockFD >= 0 { close(blockFD) } }
+    deinit {
+        if blockFD >= 0 { close(blockFD) }
+        staging.deallocate()
+    }
 
+    /// Reads up to `batchLimit` events. Each packet comes from `pcap_next_ex`; a valid
+    /// version-1 record of a classic pcap (the common case) is checked and decoded straight into
+    /// the batch, anything else goes through `RecordCodec.decode` and its diagnostics.
     public func nextBatch(into buffer: inout [Event]) throws(InputError) -> Bool {
         buffer.removeAll(keepingCapacity: true)
-        while !finished && buffer.count < Self.batchLimit {
-            let packet: PcapPacket?
-            do {
-                packet = try reader.next()
-            } catch {
-                try handle(error)
+        guard !finished else { return false }
+        let pcap = reader.handle
+        let index = summary.index
+        let wanted = options.originalSource.map(Int.init) ?? -1
+        let checksDomain = options.assumesOneClockDomain && options.originalSource == nil
+        let kinds = RecordCodec.kindTable
+        var count = 0
+        // Counters kept in registers and added to the summary once per batch.
+        var records: UInt64 = 0
+        var outOfOrder: UInt64 = 0
+        var dataLoss: UInt64 = 0
+        var lost: UInt64 = 0
+        var previous = previousTime
+        var failure: PcapError?
+        var secondDomain = false
+        var header: UnsafeMutablePointer<pcap_pkthdr>?
+        var bytes: UnsafePointer<UInt8>?
+        while count < Self.batchLimit {
+            let rc = pcap_next_ex(pcap, &header, &bytes)
+            guard rc == 1, let h = header else {
                 finished = true
+                if rc != PCAP_ERROR_BREAK && rc != 1 {  // -2: no more packets in a savefile
+                    failure = PcapError(function: "pcap_next_ex", code: rc, handle: pcap)
+                }
                 break
             }
-            guard let packet else {
-                finished = true
-                break
-            }
-            packets += 1
-            let end: UInt64?
-            if let p = position, packet.capturedLength == packet.originalLength {
-                end = p + 16 + UInt64(packet.capturedLength)
+            packets &+= 1
+            let captured = Int(h.pointee.caplen)
+            let time = Int64(h.pointee.ts.tv_sec) &* 1_000_000_000 &+ Int64(h.pointee.ts.tv_usec)
+            let data = UnsafeRawBufferPointer(start: bytes, count: bytes == nil ? 0 : captured)
+            let location: UInt64
+            if let p = position, UInt32(captured) == h.pointee.len {
+                location = p &+ 16
+                let end = location &+ UInt64(captured)
+                position = end
+                lastEnd = end
             } else {
-                // A record cut to the snapshot length may have been longer on disk: ask libpcap.
-                end = reader.fileOffset
+                location = slowLocation(captured: captured, originalLength: Int(h.pointee.len))
             }
-            if position != nil { position = end }
-            let location = recordLocation(packet, end: end)
-            let result = RecordCodec.decode(packet.data, time: packet.timeNanoseconds)
-            lastEnd = end ?? lastEnd
-            switch result {
+            if checksDomain, let source = RecordCodec.originalSource(of: data), Int(source) != soleOriginalSource {
+                if soleOriginalSource >= 0 {
+                    finished = true
+                    secondDomain = true
+                    break
+                }
+                soleOriginalSource = Int(source)
+            }
+            // The fast path: exactly the records `RecordCodec.decode` accepts.
+            if captured == RecordCodec.recordLengthV1, let base = data.baseAddress {
+                let head = UInt64(littleEndian: base.loadUnaligned(as: UInt64.self))
+                let entry = kinds[Int(truncatingIfNeeded: head >> 56)]
+                let queueType = base.load(fromByteOffset: 9, as: UInt8.self)
+                let recordFlags = base.load(fromByteOffset: 10, as: UInt8.self)
+                if head & 0x0000_FFFF_FFFF_FFFF == RecordCodec.fixedPrefixV1,
+                    entry.sidePlusOne == UInt8(truncatingIfNeeded: head >> 48) &+ 1, entry.sidePlusOne != 0,
+                    queueType <= 1, recordFlags & ~RecordCodec.knownRecordFlags == 0
+                {
+                    let source = UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 28, as: UInt16.self))
+                    if wanted >= 0 && Int(source) != wanted { continue }
+                    records &+= 1
+                    let a = UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 16, as: UInt32.self))
+                    (staging + count).initialize(
+                        to: Event(
+                            kind: entry.kind, time: time, location: location, source: index,
+                            controller: UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 12, as: UInt16.self)),
+                            qid: UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 14, as: UInt16.self)),
+                            queueType: queueType == 0 ? .sq : .cq, a: a,
+                            b: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 20, as: UInt32.self)),
+                            c: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 24, as: UInt32.self)),
+                            wide: UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 32, as: UInt64.self)),
+                            flags: base.load(fromByteOffset: 8, as: UInt8.self)))
+                    count += 1
+                    if time < previous { outOfOrder &+= 1 }
+                    previous = time
+                    if entry.kind == .dataLoss {
+                        dataLoss &+= 1
+                        lost &+= UInt64(a)
+                    }
+                    continue
+                }
+            }
+            switch RecordCodec.decode(data, time: time) {
             case .failure(let reason):
                 guard options.reportsFileDiagnostics else { continue }
-                summary.records += 1
+                records &+= 1
                 summary.noteMalformed(at: location, reason.description)
             case .success(let record):
-                if let wanted = options.originalSource, record.event.source != wanted { continue }
-                summary.records += 1
+                // Not reached for records of the fast path's shape; kept for any the fast path
+                // leaves out.
+                if wanted >= 0 && Int(record.event.source) != wanted { continue }
+                records &+= 1
                 var event = record.event
-                event.source = summary.index
+                event.source = index
                 event.location = location
-                if event.time < previousTime { summary.outOfOrder += 1 }
-                previousTime = event.time
+                if event.time < previous { outOfOrder &+= 1 }
+                previous = event.time
                 if event.kind == .dataLoss {
-                    summary.dataLossMarkers += 1
-                    summary.lostEvents += UInt64(event.a)
+                    dataLoss &+= 1
+                    lost &+= UInt64(event.a)
                 }
-                summary.events += 1
-                buffer.append(event)
+                (staging + count).initialize(to: event)
+                count += 1
             }
         }
+        previousTime = previous
+        summary.records &+= records
+        summary.events &+= UInt64(count)
+        summary.outOfOrder &+= outOfOrder
+        summary.dataLossMarkers &+= dataLoss
+        summary.lostEvents &+= lost
+        buffer.append(contentsOf: UnsafeBufferPointer(start: staging, count: count))
+        if secondDomain { throw .severalClockDomains(path: summary.path) }
+        if let failure { try handle(failure) }
         return !buffer.isEmpty
+    }
+
+    /// The location of a record the offset arithmetic does not cover (pcapng, a record cut to
+    /// the snapshot length, or no file position), and `lastEnd` / `position` after it.
+    private func slowLocation(captured: Int, originalLength: Int) -> UInt64 {
+        let end: UInt64?
+        if let p = position, captured == originalLength {
+            end = p + 16 + UInt64(captured)
+        } else {
+            // A record cut to the snapshot length may have been longer on disk: ask libpcap.
+            end = reader.fileOffset
+        }
+        if position != nil { position = end }
+        let location = recordLocation(capturedLength: captured, end: end)
+        lastEnd = end ?? lastEnd
+        return location
     }
 
     /// Truncation ends the input with a diagnostic (everything before it stays analysed);
@@ -175,9 +276,9 @@ public final class PcapEventSource: EventSource {
         throw InputError.readFailed(path: summary.path, offset: lastEnd, reason: "libpcap: \(error.message)")
     }
 
-    private func recordLocation(_ packet: PcapPacket, end: UInt64?) -> UInt64 {
+    private func recordLocation(capturedLength: Int, end: UInt64?) -> UInt64 {
         guard summary.locationUnit == .byteOffset, let end else { return packets }
-        if !isPcapng { return end &- UInt64(packet.capturedLength) }
+        if !isPcapng { return end &- UInt64(capturedLength) }
         // pcapng: the block ends at `end`; its total length is repeated in its last 4 bytes.
         var raw: UInt32 = 0
         guard end >= 4, blockFD >= 0, pread(blockFD, &raw, 4, off_t(end - 4)) == 4 else { return end }
@@ -185,73 +286,45 @@ public final class PcapEventSource: EventSource {
         return length <= end ? end - length : end
     }
 
-    /// The original source indices of the records in `path`, ascending (one pass with libpcap).
+    /// The original source indices of the records in `path`, ascending, read with libpcap.
     /// A pcap converted from k inputs holds k clock domains, one per original input.
     public static func originalSources(path: String) -> [UInt16] {
-        var seen = SourceSet()
-        if scanClassicPcap(path: path, into: &seen) { return seen.sorted }
-        guard let reader = try? PcapReader(path: path) else { return [] }
-        while let packet = try? reader.next() {
-            seen.insert(record: packet.data)
-        }
-        return seen.sorted
+        originalSources(path: path, headRecords: nil).sources
     }
 
-    /// `originalSources` for a classic (not pcapng) pcap file, by walking the memory-mapped
-    /// records instead of a second libpcap pass over the whole file. Stops where libpcap would
-    /// (a cut-short record, or a capture length beyond libpcap's limit). False when the file is
-    /// not a classic pcap or cannot be mapped; then libpcap is used.
-    static func scanClassicPcap(path: String, into seen: inout SourceSet) -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size >= 24 else { return false }
-        let size = Int(info.st_size)
-        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else { return false }
-        defer { munmap(base, size) }
-        _ = madvise(base, size, Int32(MADV_SEQUENTIAL))
-        let bytes = UnsafeRawPointer(base)
-        let magic = bytes.loadUnaligned(as: UInt32.self)
-        let swapped: Bool
-        switch magic {
-        case 0xA1B2_C3D4, 0xA1B2_3C4D: swapped = false
-        case 0xD4C3_B2A1, 0x4D3C_B2A1: swapped = true
-        default: return false
+    /// The original sources of `path`'s records: all of them (`complete`), or, with
+    /// `headRecords`, those of the first `headRecords` packets when these show at most one
+    /// (`complete` is then false unless the file ended there). Two or more sources in the head
+    /// mean a pcap of several domains: the whole file is read to find them all.
+    public static func originalSources(path: String, headRecords: Int?) -> (sources: [UInt16], complete: Bool) {
+        var seen = SourceSet()
+        guard let reader = try? PcapReader(path: path) else { return ([], true) }
+        let handle = reader.handle
+        var header: UnsafeMutablePointer<pcap_pkthdr>?
+        var bytes: UnsafePointer<UInt8>?
+        var read = 0
+        while pcap_next_ex(handle, &header, &bytes) == 1, let h = header {
+            seen.insert(record: UnsafeRawBufferPointer(start: bytes, count: bytes == nil ? 0 : Int(h.pointee.caplen)))
+            read += 1
+            if let headRecords, read >= headRecords, seen.count <= 1 { return (seen.sorted, false) }
         }
-        @inline(__always) func u32(_ offset: Int) -> UInt32 {
-            let v = bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
-            return swapped ? v.byteSwapped : v
-        }
-        var offset = 24
-        var released = 0
-        let window = 16 << 20
-        while offset + 16 <= size {
-            let captured = Int(u32(offset + 8))
-            guard captured <= 262_144, offset + 16 + captured <= size else { break }
-            seen.insert(record: UnsafeRawBufferPointer(start: bytes + offset + 16, count: captured))
-            offset += 16 + captured
-            // Drop the pages behind the cursor: resident memory stays flat on huge files.
-            if offset - released >= 2 * window {
-                let end = (offset - window) & ~(Int(getpagesize()) - 1)
-                _ = madvise(base + released, end - released, Int32(MADV_DONTNEED))
-                released = end
-            }
-        }
-        return true
+        return (seen.sorted, true)
     }
 
     /// Original source indices seen, as a bitmap (no hashing per record).
     struct SourceSet {
         private var bits = [UInt64](repeating: 0, count: 1024)
+        private(set) var count = 0
 
         @inline(__always)
         mutating func insert(record bytes: UnsafeRawBufferPointer) {
-            guard bytes.count == RecordCodec.recordLengthV1, bytes[0] == 0x53, bytes[1] == 0x42, bytes[2] == 0x45,
-                bytes[3] == 0x56, bytes[4] == 1
-            else { return }
-            let source = Int(UInt16(bytes[28]) | UInt16(bytes[29]) << 8)
-            bits[source >> 6] |= 1 << UInt64(source & 63)
+            guard let source = RecordCodec.originalSource(of: bytes) else { return }
+            let word = Int(source >> 6)
+            let bit: UInt64 = 1 << UInt64(source & 63)
+            if bits[word] & bit == 0 {
+                bits[word] |= bit
+                count += 1
+            }
         }
 
         var sorted: [UInt16] {

@@ -254,4 +254,107 @@ import Testing
         let path = dir.write("text.pcap", Array("hello world, not a capture\n".utf8))
         #expect(throws: InputError.self) { try PcapEventSource(path: path, index: 0) }
     }
+
+    /// The reader's fast path accepts exactly what `RecordCodec.decode` accepts: every value of
+    /// every header byte (and of the source field) of a valid record, read from one file, gives
+    /// the events and malformed count that decoding each packet gives.
+    @Test func everyHeaderByteValueReadsAsRecordCodecDecodesIt() throws {
+        let dir = TemporaryDirectory()
+        var rng = SplitMix64(seed: 7)
+        var packets: [(time: Int64, bytes: [UInt8])] = []
+        var time: Int64 = 1_000_000_000
+        for kind in EventKind.allCases {
+            var event = randomEvent(kind, using: &rng)
+            event.source = 3
+            let good = record(event, flags: RecordCodec.timeIsOrdinalFlag)
+            for position in Array(0..<12) + [28, 29] {
+                for value in 0...255 {
+                    var bytes = good
+                    bytes[position] = UInt8(value)
+                    time += 1
+                    packets.append((time, bytes))
+                }
+            }
+            time += 1
+            packets.append((time, good + [0]))
+            time += 1
+            packets.append((time, Array(good.dropLast())))
+        }
+        let path = dir.write("flips.pcap", pcapFile(packets: packets))
+        var expected: [Event] = []
+        var ofSource3 = 0
+        var malformed: UInt64 = 0
+        var offset: UInt64 = 24
+        for packet in packets {
+            switch RecordCodec.decode(packet.bytes, time: packet.time) {
+            case .success(let decoded):
+                if decoded.event.source == 3 { ofSource3 += 1 }
+                var event = decoded.event
+                event.source = 2
+                event.location = offset + 16
+                expected.append(event)
+            case .failure:
+                malformed += 1
+            }
+            offset += 16 + UInt64(packet.bytes.count)
+        }
+        #expect(malformed > 0 && expected.count > ofSource3)
+        let source = try PcapEventSource(path: path, index: 2)
+        let read = try drainEvents(source)
+        #expect(read == expected)
+        #expect(source.summary.malformed == malformed)
+        #expect(source.summary.events == UInt64(expected.count))
+        #expect(source.summary.records == UInt64(packets.count))
+        // One original source of the file: its valid records only.
+        let filtered = try PcapEventSource(path: path, index: 0, options: PcapReadOptions(originalSource: 3))
+        #expect(try drainEvents(filtered).count == ofSource3)
+        #expect(filtered.summary.malformed == malformed)
+    }
+
+    /// A pcap of two original inputs whose second input's records all follow `leading` records
+    /// of the first (as `convert` writes inputs on clocks far apart).
+    static func lateSecondDomain(_ dir: TemporaryDirectory, leading: Int, name: String = "late.pcap") -> String {
+        var packets: [(time: Int64, bytes: [UInt8])] = []
+        for i in 0..<leading {
+            packets.append((Int64(i + 1), record(Event(kind: .interrupt, time: 0, source: 0, a: UInt32(i)))))
+        }
+        for i in 0..<3 {
+            packets.append((Int64(leading + i + 1), record(Event(kind: .mmioDoorbell, time: 0, source: 1, qid: 1, a: UInt32(i)))))
+        }
+        return dir.write(name, pcapFile(packets: packets))
+    }
+
+    @Test func headOfAPcapShowsItsClockDomainsOrSaysItDidNotReadThemAll() throws {
+        let dir = TemporaryDirectory()
+        let path = Self.lateSecondDomain(dir, leading: 100)
+        let head = PcapEventSource.originalSources(path: path, headRecords: 50)
+        #expect(head.sources == [0] && !head.complete)
+        let whole = PcapEventSource.originalSources(path: path, headRecords: 101)
+        #expect(whole.sources == [0, 1] && whole.complete)  // two sources: read to the end
+        #expect(PcapEventSource.originalSources(path: path) == [0, 1])
+        #expect(PcapEventSource.originalSources(path: path, headRecords: 1000).complete)
+    }
+
+    @Test func pcapAssumedOfOneDomainStopsAtARecordOfAnotherInput() throws {
+        let dir = TemporaryDirectory()
+        let path = Self.lateSecondDomain(dir, leading: 5000)
+        let assuming = PcapReadOptions(assumesOneClockDomain: true)
+        let source = try PcapEventSource(path: path, index: 0, options: assuming)
+        #expect(throws: InputError.severalClockDomains(path: path)) { _ = try drainEvents(source) }
+        // Through `openEventSource`, read ahead on a thread of its own, the same.
+        var options = SourceOptions()
+        options.binary.pcapAssumesOneClockDomain = true
+        options.decodeThreads = 2
+        let ahead = try openEventSource(path: path, index: 0, options: options)
+        #expect(throws: InputError.severalClockDomains(path: path)) { _ = try drainEvents(ahead) }
+        // The exact domains: two sources.
+        let sources = try openEventSources(path: path, firstIndex: 0)
+        #expect(try sources.map { try drainEvents($0).count } == [5000, 3])
+        // One domain: read to the end, as without the assumption.
+        let single = Self.lateSecondDomain(dir, leading: 0, name: "one.pcap")
+        let one = try PcapEventSource(path: single, index: 0, options: assuming)
+        #expect(try drainEvents(one).count == 3)
+        let plain = try PcapEventSource(path: path, index: 0)
+        #expect(try drainEvents(plain).count == 5003)
+    }
 }

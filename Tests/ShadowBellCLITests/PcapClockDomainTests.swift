@@ -1,0 +1,73 @@
+import Foundation
+import ShadowBellAnalysis
+import ShadowBellCore
+import ShadowBellFormats
+import ShadowBellReport
+import Testing
+
+@testable import shadowbell
+
+/// A pcap converted from several inputs is analysed one clock domain per original input, also
+/// when its first records are all of one input (`analyze` then starts over once it meets the
+/// records of another).
+@Suite struct PcapClockDomainTests {
+    /// `leading` records of input 0, then a few of input 1 (on a clock far behind).
+    static func pcap(leading: Int, name: String) throws -> String {
+        let path = temporaryPath(name)
+        let writer = try PcapWriter(path: path, linkType: .user0)
+        var bytes = [UInt8](repeating: 0, count: RecordCodec.recordLengthV1)
+        func write(_ event: Event) {
+            bytes.withUnsafeMutableBytes { RecordCodec.encode(RecordCodec.Record(event: event), into: $0) }
+            bytes.withUnsafeBytes {
+                writer.write(seconds: UInt32(event.time / 1_000_000_000), nanoseconds: UInt32(event.time % 1_000_000_000), $0)
+            }
+        }
+        for i in 0..<leading {
+            write(Event(kind: .mmioDoorbell, time: 1_000_000_000 + Int64(i) * 1000, source: 0, qid: 1, a: UInt32(i & 63)))
+        }
+        for i in 0..<5 {
+            write(Event(kind: .mmioDoorbell, time: 5_000_000_000 + Int64(i) * 1000, source: 1, qid: 2, a: UInt32(i)))
+        }
+        writer.close()
+        return path
+    }
+
+    /// The JSON report of the exact domains, found by a whole read before the analysis.
+    static func exactReport(_ paths: [String]) throws -> String {
+        let flags = try AnalysisFlags.parse(paths)
+        let inputs = try flags.inputs(for: paths, exactPcapDomains: true)
+        do {
+            return JSONReport.render(AnalysisReport(result: try AnalysisSession.run(inputs: inputs, options: flags.options)))
+        } catch {
+            return JSONReport.render(AnalysisReport(result: error.partial, inputErrors: error.errors))
+        }
+    }
+
+    @Test(arguments: [10, AnalysisFlags.pcapHeadRecords + 1000])
+    func secondDomainAfterTheHeadIsAnalysedOnItsOwn(leading: Int) throws {
+        let path = try Self.pcap(leading: leading, name: "late-\(leading)-\(UUID().uuidString).pcap")
+        defer { unlink(path) }
+        let (_, json, text) = try analyzeJSON([path])
+        let inputs = json["inputs"] as? [[String: Any]] ?? []
+        #expect(inputs.compactMap { $0["events"] as? Int } == [leading, 5])
+        #expect((json["input_errors"] as? [Any])?.isEmpty == true)
+        let exact = try Self.exactReport([path])
+        #expect(text.trimmingCharacters(in: .newlines) == exact.trimmingCharacters(in: .newlines))
+        // With another input after it, too.
+        let other = sample("lab/sq-hang.txt")
+        let (_, both, bothText) = try analyzeJSON([path, other])
+        #expect((both["inputs"] as? [Any])?.count == 3)
+        let exactBoth = try Self.exactReport([path, other])
+        #expect(bothText.trimmingCharacters(in: .newlines) == exactBoth.trimmingCharacters(in: .newlines))
+    }
+
+    @Test func aHeadOfOneInputGivesOneInputUntilTheWholeFileIsRead() throws {
+        let path = try Self.pcap(leading: AnalysisFlags.pcapHeadRecords + 1000, name: "one-\(UUID().uuidString).pcap")
+        defer { unlink(path) }
+        let flags = try AnalysisFlags.parse([path])
+        let speculative = try flags.inputs(for: [path], exactPcapDomains: false)
+        #expect(speculative.count == 1)
+        let exact = try flags.inputs(for: [path], exactPcapDomains: true)
+        #expect(exact.count == 2)
+    }
+}
