@@ -162,10 +162,7 @@ import Testing
         #expect(mkfifo(fifo, 0o600) == 0)
         let data = try Data(contentsOf: URL(fileURLWithPath: sample("lab/sq-hang.txt")))
         let writer = Thread {
-            if let handle = FileHandle(forWritingAtPath: fifo) {
-                handle.write(data)
-                try? handle.close()
-            }
+            if let handle = FileHandle(forWritingAtPath: fifo) { writeAllRetrying(handle, data) }
         }
         writer.start()
         let r = try runProcess(["analyze", fifo, "--format", "json"])
@@ -199,7 +196,7 @@ import Testing
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
         try p.run()
-        let redirected = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let redirected = String(decoding: readAllRetrying(out.fileHandleForReading), as: UTF8.self)
         p.waitUntilExit()
         let piped = try runProcess(["analyze", "-", "--format", "json"], stdin: try Data(contentsOf: URL(fileURLWithPath: pcap)))
         #expect(p.terminationStatus == direct.status)

@@ -49,10 +49,7 @@ extension String {
 
         // A pipe: read in chunks, not mapped.
         let pipe = Pipe()
-        let writer = Thread {
-            pipe.fileHandleForWriting.write(Data(bytes))
-            try? pipe.fileHandleForWriting.close()
-        }
+        let writer = Thread { writeAllRetrying(pipe.fileHandleForWriting, Data(bytes)) }
         writer.start()
         let piped = try drain(
             try openEventSource(path: "/dev/fd/\(pipe.fileHandleForReading.fileDescriptor)", index: 1))

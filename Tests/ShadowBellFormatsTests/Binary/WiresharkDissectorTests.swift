@@ -35,8 +35,8 @@ import Testing
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let data = readAllRetrying(out.fileHandleForReading)
+        let errors = String(decoding: readAllRetrying(err.fileHandleForReading), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "tshark failed: \(errors)")
         #expect(!errors.contains("Lua: Error"), "\(errors)")
