@@ -10,7 +10,8 @@
 # `--decode-threads 1`, `cat FILE | shadowbell analyze -`, `cat FILE | pipe-drain` (the fastest a
 # pipe delivers the file: 1 MiB reads, newlines counted), `wc -l FILE`, and
 # `awk '/nvme_setup_cmd/{n++} END{print n}' FILE` (text) or `pcap-loop FILE` (pcap: a bare
-# pcap_next_ex loop touching every byte); peak RSS (/usr/bin/time); time to first finding
+# pcap_next_ex loop touching every byte; also `pcap-loop --tuned FILE`, the same loop with the
+# stdio buffer and locking ShadowBell's reader gives libpcap); peak RSS (/usr/bin/time); time to first finding
 # (sbbench); heap allocations (libMallocCount.so); and whether the JSON report is identical
 # with 1 and N decoding threads (and to --baseline's, when given).
 #
@@ -98,7 +99,7 @@ for size in $SIZES; do
               -n wc-l "wc -l $f")
         case "$format" in
             ftrace|qemulog) cmds+=(-n awk "awk '/nvme_setup_cmd/{n++} END{print n}' $f") ;;
-            pcap) cmds+=(-n pcap-loop "$BB/pcap-loop $f") ;;
+            pcap) cmds+=(-n pcap-loop "$BB/pcap-loop $f" -n pcap-loop-tuned "$BB/pcap-loop --tuned $f") ;;
         esac
         echo "== $format $size: timing" >&2
         hyperfine -i --warmup 1 --runs "$RUNS" --export-json "$WORK/h.json" "${cmds[@]}" >&2
@@ -159,6 +160,7 @@ for r in rows:
     drain = t.get("pipe-drain")
     ratios = [f"vs 1 thread ×{one / sb:.2f}", f"stdin {sb / stdin * 100:.0f}% of file", f"vs wc -l {wc / sb * 100:.0f}%"]
     if base: ratios.insert(0, f"vs {basename} {base / sb * 100:.0f}%")
+    if "pcap-loop-tuned" in t: ratios.insert(1, f"vs pcap-loop --tuned {t['pcap-loop-tuned'] / sb * 100:.0f}%")
     ff = "—" if r["first_finding_s"] is None else f"{r['first_finding_s']:.3f} s"
     same = r["parallel_identical"] + ("" if r["baseline_identical"] is None else f", baseline {r['baseline_identical']}")
     print(f"| {r['format']} | {mb:,.0f} MB | {cell(sb)} | {cell(one)} | {cell(stdin)} | {cell(drain) if drain else '—'} | {cell(wc)} | "
