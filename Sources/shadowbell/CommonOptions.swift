@@ -104,7 +104,10 @@ struct AnalysisFlags: ParsableArguments {
         var sourceOptions = SourceOptions(controller: controller)
         try binaryInputs.apply(to: &sourceOptions)
         if let decodeThreads { sourceOptions.decodeThreads = max(decodeThreads, 1) }
-        if let decodeSegmentSize { sourceOptions.segmentSize = max(decodeSegmentSize, 1) }
+        if let decodeSegmentSize {
+            sourceOptions.segmentSize = max(decodeSegmentSize, 1)
+            sourceOptions.streamSegmentSize = max(decodeSegmentSize, 1)
+        }
         let progress = !quiet && ProgressSource.wanted
         var inputs: [AnalysisInput] = []
         for path in paths {

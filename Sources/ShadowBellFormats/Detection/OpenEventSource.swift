@@ -12,7 +12,7 @@ public func openEventSource(path: String, index: UInt16, options: SourceOptions 
         if decodesInParallel(input, options) {
             return ParallelTextSource(
                 input: input, summary: InputSummary(index: index, path: input.path, format: .ftraceText),
-                threads: options.decodeThreads, segmentSize: options.segmentSize
+                threads: options.decodeThreads, segmentSize: segmentSize(input, options)
             ) { FtraceLineParser(source: index, qemuController: options.controller) }
         }
         return FtraceTextSource(input: input, index: index, options: options)
@@ -20,7 +20,7 @@ public func openEventSource(path: String, index: UInt16, options: SourceOptions 
         if decodesInParallel(input, options) {
             return ParallelTextSource(
                 input: input, summary: InputSummary(index: index, path: input.path, format: .qemuLog),
-                threads: options.decodeThreads, segmentSize: options.segmentSize
+                threads: options.decodeThreads, segmentSize: segmentSize(input, options)
             ) { QemuLogLineParser(source: index, controller: options.controller) }
         }
         return QemuLogSource(input: input, index: index, options: options)
@@ -44,6 +44,11 @@ private func decodesInParallel(_ input: ByteInput, _ options: SourceOptions) -> 
     guard options.decodeThreads > 1 else { return false }
     guard let mapped = input.mappedBytes else { return true }
     return mapped.count >= 2 * options.segmentSize
+}
+
+/// Segments of a mapped file are cut in place; those of a pipe are read into buffers.
+private func segmentSize(_ input: ByteInput, _ options: SourceOptions) -> Int {
+    input.isMapped ? options.segmentSize : options.streamSegmentSize
 }
 
 /// The format of `path` as `openEventSource` would see it, without decoding any event.

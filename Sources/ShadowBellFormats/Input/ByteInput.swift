@@ -31,6 +31,8 @@ public final class ByteInput {
     private var mapping: UnsafeRawBufferPointer?
     private var releasedUpTo = 0
     private var readBuffer: UnsafeMutableRawBufferPointer?
+    /// Bytes read but not yet handed out: `readBuffer[pendingStart..<pendingStart + pendingCount]`.
+    private var pendingStart = 0
     private var pendingCount = 0
     private var atEOF = false
 
@@ -112,7 +114,7 @@ public final class ByteInput {
             return UnsafeRawBufferPointer(rebasing: mapping[0..<min(limit, mapping.count)])
         }
         guard let readBuffer else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-        return UnsafeRawBufferPointer(rebasing: readBuffer[0..<min(limit, pendingCount)])
+        return UnsafeRawBufferPointer(rebasing: readBuffer[pendingStart..<pendingStart + min(limit, pendingCount)])
     }
 
     /// The next chunk, or nil at the end of the input.
@@ -137,13 +139,42 @@ public final class ByteInput {
         guard let readBuffer else { return nil }
         if pendingCount == 0 {
             if atEOF { return nil }
+            pendingStart = 0
             pendingCount = try fill(readBuffer)
             if pendingCount == 0 { return nil }
         }
-        let chunk = UnsafeRawBufferPointer(rebasing: readBuffer[0..<pendingCount])
+        let chunk = UnsafeRawBufferPointer(rebasing: readBuffer[pendingStart..<pendingStart + pendingCount])
         offset += UInt64(pendingCount)
         pendingCount = 0
         return chunk
+    }
+
+    /// Reads a non-mapped input straight into `buffer`, without the copy through the chunk
+    /// buffer: first what opening the input read ahead, then one `read` of the descriptor (as
+    /// much as the pipe holds, up to `buffer.count`). Returns the byte count; 0 at the end.
+    func receive(into buffer: UnsafeMutableRawBufferPointer) throws(InputError) -> Int {
+        precondition(mapping == nil && buffer.count > 0)
+        if pendingCount > 0, let readBuffer {
+            let n = min(pendingCount, buffer.count)
+            buffer.baseAddress!.copyMemory(from: readBuffer.baseAddress! + pendingStart, byteCount: n)
+            pendingStart += n
+            pendingCount -= n
+            offset += UInt64(n)
+            return n
+        }
+        while !atEOF {
+            let n = read(fd, buffer.baseAddress!, buffer.count)
+            if n > 0 {
+                offset += UInt64(n)
+                return n
+            }
+            if n == 0 {
+                atEOF = true
+            } else if errno != EINTR {
+                throw .readFailed(path: path, offset: offset, reason: ByteInput.systemError(errno))
+            }
+        }
+        return 0
     }
 
     /// Lets the kernel drop the mapped pages wholly before `end` (consumed; they are read back

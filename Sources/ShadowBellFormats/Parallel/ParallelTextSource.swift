@@ -414,11 +414,19 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
                 }
                 searchedUpTo = count
             }
-            guard let chunk = try input.nextChunk() else {
+            // Read the pipe straight into the segment's buffer (one copy, the kernel's).
+            if buffer.count - count < ByteInput.readChunkSize {
+                let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: buffer.count * 2, alignment: 16)
+                grown.baseAddress!.copyMemory(from: buffer.baseAddress!, byteCount: count)
+                buffer.deallocate()
+                buffer = grown
+            }
+            let n = try input.receive(into: UnsafeMutableRawBufferPointer(rebasing: buffer[count...]))
+            if n == 0 {
                 streamEnded = true
                 break
             }
-            append(chunk)
+            count += n
         }
         if let cut, cut < count {
             let tail = count - cut
