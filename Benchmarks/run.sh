@@ -39,8 +39,10 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d "${SHADOWBELL_BENCH_DIR:-/tmp}/shadowbell-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
-touch "$ROOT/Package.swift"  # the dependency by path then picks up new source files
 swift build -c release --package-path "$ROOT" >&2
+# The tools are built from scratch: an incremental build of a package that depends on ours by
+# path can keep objects compiled against an older layout of our types.
+swift package --package-path "$ROOT/Benchmarks" clean >&2
 swift build -c release --package-path "$ROOT/Benchmarks" >&2
 SB="$ROOT/.build/release/shadowbell"
 BB="$ROOT/Benchmarks/.build/release"
