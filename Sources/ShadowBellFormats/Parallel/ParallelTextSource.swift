@@ -29,7 +29,9 @@ final class ParallelTextSource<Decoder: SegmentDecoding>: EventSource {
         state = makeDecoder()
         pipeline = SegmentPipeline(
             input: input, threads: max(threads, 1), segmentSize: max(segmentSize, 1), makeDecoder: makeDecoder)
-        pipeline.start(threads: max(threads, 1))
+        // The consumer decodes too whenever its next segment is not ready (`take`): one thread
+        // fewer than decoders, so the threads never outnumber the cores they were sized for.
+        pipeline.start(threads: max(threads - 1, 1))
     }
 
     deinit { pipeline.stop() }
@@ -262,20 +264,36 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
     }
 
     /// Segment `index`, once decoded; nil after the last segment. Give it back with `give(back:)`.
+    /// While segment `index` is not ready, the caller decodes the next segment to be cut (when a
+    /// slot is free and no worker is cutting one) instead of sleeping.
     func take(_ index: Int) -> Segment<Decoder>? {
         if inline { decodeNext() }
         let s = index % slots.count
+        var mayHelp = true
         pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
         while true {
             if slotStates[s] == .ready, slots[s].index == index {
                 var segment = Segment(decoder: slots[s].decoder)
                 swap(&segment, &slots[s])
                 slotStates[s] = .decoding  // held by the consumer
+                pthread_mutex_unlock(mutex)
                 return segment
             }
-            if let count = segmentCount, index >= count { return nil }
+            if let count = segmentCount, index >= count {
+                pthread_mutex_unlock(mutex)
+                return nil
+            }
+            if mayHelp, !inline, !stopping, segmentCount == nil, slotStates[nextFetch % slots.count] == .free {
+                pthread_mutex_unlock(mutex)
+                let decoded = decodeNext(helping: true)
+                pthread_mutex_lock(mutex)
+                // Conditions are checked again before any wait; after a failed attempt (a
+                // worker was cutting) the next try waits for the next change.
+                mayHelp = decoded
+                continue
+            }
             pthread_cond_wait(changed, mutex)
+            mayHelp = true
         }
     }
 
@@ -295,10 +313,16 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
         while decodeNext() {}
     }
 
-    /// Fetches and decodes the next segment; false when there is none (or on stop).
+    /// Fetches and decodes the next segment; false when there is none (or on stop). `helping`
+    /// (the consumer, between two segments of its own): only if no worker is cutting a segment
+    /// and a slot is free, never waiting; false when it did nothing.
     @discardableResult
-    private func decodeNext() -> Bool {
-        pthread_mutex_lock(fetching)
+    private func decodeNext(helping: Bool = false) -> Bool {
+        if helping {
+            guard pthread_mutex_trylock(fetching) == 0 else { return false }
+        } else {
+            pthread_mutex_lock(fetching)
+        }
         pthread_mutex_lock(mutex)
         var s = 0
         while true {
@@ -309,6 +333,11 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
             }
             s = nextFetch % slots.count
             if slotStates[s] == .free { break }
+            if helping {
+                pthread_mutex_unlock(mutex)
+                pthread_mutex_unlock(fetching)
+                return false
+            }
             if inline {
                 pthread_mutex_unlock(mutex)
                 pthread_mutex_unlock(fetching)
