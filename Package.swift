@@ -45,11 +45,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Helpers shared by the test targets (pipes to and from child processes).
+        .target(name: "ShadowBellTestSupport", path: "Tests/ShadowBellTestSupport"),
         .testTarget(name: "ShadowBellCoreTests", dependencies: ["ShadowBellCore"]),
         .testTarget(
-            name: "ShadowBellFormatsTests", dependencies: ["ShadowBellFormats"], exclude: ["Fixtures"]),
+            name: "ShadowBellFormatsTests", dependencies: ["ShadowBellFormats", "ShadowBellTestSupport"],
+            exclude: ["Fixtures"]),
         .testTarget(name: "ShadowBellAnalysisTests", dependencies: ["ShadowBellAnalysis", "ShadowBellSimulator"]),
-        .testTarget(name: "ShadowBellReportTests", dependencies: ["ShadowBellReport"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "ShadowBellReportTests", dependencies: ["ShadowBellReport", "ShadowBellTestSupport"],
+            exclude: ["Fixtures"]),
         .testTarget(name: "ShadowBellSimulatorTests", dependencies: ["ShadowBellSimulator"]),
         // The analyzer checked against the simulator's ground truth.
         .testTarget(
@@ -57,7 +62,7 @@ let package = Package(
             dependencies: ["ShadowBellSimulator", "ShadowBellAnalysis", "ShadowBellFormats", "ShadowBellReport"]),
         .testTarget(
             name: "ShadowBellCLITests",
-            dependencies: ["shadowbell", "ShadowBellReport"]
+            dependencies: ["shadowbell", "ShadowBellReport", "ShadowBellTestSupport"]
         ),
     ]
 )

@@ -3,25 +3,22 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
+import ShadowBellFormats
 
 // The few system services the command line needs beyond FoundationEssentials (the full
 // Foundation, with its ICU data, doubled the start-up time of every command).
 
 /// The whole content of `path` (`-`: standard input), or nil when it cannot be read.
 func readWholeFile(_ path: String) -> [UInt8]? {
-    let fd = path == "-" ? 0 : open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { if fd != 0 { close(fd) } }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            return nil
-        }
-        if n == 0 { return bytes }
-        bytes += chunk[..<n]
+    do {
+        let input = try ByteInput(path: path)
+        var bytes: [UInt8] = []
+        while let chunk = try input.nextChunk() { bytes += chunk }
+        return bytes
+    } catch .empty {
+        return []
+    } catch {
+        return nil
     }
 }
 

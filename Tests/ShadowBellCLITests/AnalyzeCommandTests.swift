@@ -1,4 +1,5 @@
 import Foundation
+import ShadowBellTestSupport
 import Testing
 @testable import shadowbell
 

@@ -1,4 +1,5 @@
 import Foundation
+import ShadowBellTestSupport
 import Testing
 
 /// The real QEMU 7.2 + Linux 6.1 runs in ../shared/traces/real (guest ftrace, QEMU log and

@@ -1,4 +1,5 @@
 import Foundation
+import ShadowBellTestSupport
 import Testing
 import ShadowBellCore
 @testable import ShadowBellFormats

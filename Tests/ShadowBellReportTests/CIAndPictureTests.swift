@@ -4,6 +4,7 @@ import Foundation
 #endif
 import ShadowBellAnalysis
 import ShadowBellCore
+import ShadowBellTestSupport
 import Testing
 @testable import ShadowBellReport
 
@@ -111,14 +112,7 @@ func elements(_ name: String, in text: String) -> [[String: String]] {
         p.standardError = pipe
         p.standardOutput = pipe
         try p.run()
-        // Read with EINTR retried: Foundation's readDataToEndOfFile traps on an interrupted read.
-        var bytes = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(pipe.fileHandleForReading.fileDescriptor, $0.baseAddress, $0.count) }
-            if n > 0 { bytes += chunk[..<n] } else if n == 0 || errno != EINTR { break }
-        }
-        let out = String(decoding: bytes, as: UTF8.self)
+        let out = String(decoding: readAllRetrying(pipe.fileHandleForReading), as: UTF8.self)
         p.waitUntilExit()
         return (p.terminationStatus == 0, out)
     }

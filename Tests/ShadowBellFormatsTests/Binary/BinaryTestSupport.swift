@@ -140,37 +140,3 @@ func pcapngFile(interfaces: [UInt16], packets: [(interface: UInt32, time: Int64,
 func record(_ event: Event, flags: UInt8 = 0) -> [UInt8] {
     RecordCodec.encode(RecordCodec.Record(event: event, recordFlags: flags))
 }
-
-/// Everything a child process writes to `handle`, retrying reads a signal interrupted
-/// (Foundation's `readDataToEndOfFile` traps on EINTR, which a SIGCHLD of another test's child
-/// process can cause).
-func readAllRetrying(_ handle: FileHandle) -> Data {
-    var data = Data()
-    var chunk = [UInt8](repeating: 0, count: 1 << 16)
-    let fd = handle.fileDescriptor
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n > 0 {
-            data.append(contentsOf: chunk[..<n])
-        } else if n == 0 || errno != EINTR {
-            return data
-        }
-    }
-}
-
-/// Writes all of `data` to `handle`, retrying writes a signal interrupted, then closes it.
-func writeAllRetrying(_ handle: FileHandle, _ data: Data) {
-    let fd = handle.fileDescriptor
-    data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
-        var done = 0
-        while done < bytes.count {
-            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n > 0 {
-                done += n
-            } else if n < 0 && errno != EINTR {
-                return
-            }
-        }
-    }
-    try? handle.close()
-}

@@ -1,5 +1,6 @@
 import Foundation
 import ShadowBellCore
+import ShadowBellTestSupport
 import Testing
 
 @testable import ShadowBellFormats
