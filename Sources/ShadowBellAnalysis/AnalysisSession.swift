@@ -84,12 +84,13 @@ public enum AnalysisSession {
 
         // Pass 1: anchors and what each input is.
         var anchors: [AnchorSet?] = Array(repeating: nil, count: inputs.count)
-        var formats: [TraceFormat?] = Array(repeating: nil, count: inputs.count)
+        var summaries: [InputSummary?] = Array(repeating: nil, count: inputs.count)
+        var firstTimes: [Int64] = Array(repeating: .max, count: inputs.count)
         var firstSources: [(any EventSource)?] = Array(repeating: nil, count: inputs.count)
         for (i, input) in inputs.enumerated() {
             do {
                 let source = try input.open()
-                formats[i] = source.summary.format
+                summaries[i] = source.summary
                 if !input.reopenable || options.clockOffsets[i] != nil {
                     firstSources[i] = source
                     continue
@@ -97,23 +98,43 @@ public enum AnalysisSession {
                 var set = AnchorSet(capacity: 1 << 16)
                 var buffer: [Event] = []
                 while try source.nextBatch(into: &buffer) {
+                    if let t = buffer.first?.time { firstTimes[i] = min(firstTimes[i], t) }
                     for e in buffer { set.consume(e) }
                 }
+                summaries[i] = source.summary
                 // Ordinals are no clock: such an input is analysed on its own.
                 if source.summary.clock == .timestamps { anchors[i] = set }
             } catch {
                 errors.append(error)
             }
         }
-        let alive = inputs.indices.filter { formats[$0] != nil }
-        guard let reference = alive.first else {
+        // The inputs in the order of the reference rule; it decides the reference clock, the
+        // order of placement and which input wins a tie in the merge.
+        var order = inputs.indices.filter { summaries[$0] != nil }.sorted {
+            Standing(summaries[$0]!, anchors[$0], firstTimes[$0]) < Standing(summaries[$1]!, anchors[$1], firstTimes[$1])
+        }
+        // One recording kept in two forms is analysed once (its first form by the rule).
+        var duplicates: [Int: Int] = [:]
+        for (k, i) in order.enumerated() {
+            guard let mine = anchors[i] else { continue }
+            if let kept = order[..<k].first(where: { duplicates[$0] == nil && anchors[$0].map(mine.sameRecording) == true }) {
+                duplicates[i] = kept
+                notes.append("\(inputs[i].path): the same guest recording as \(inputs[kept].path) (same commands at the same times); analysed once, from \(inputs[kept].path)")
+            }
+        }
+        order.removeAll { duplicates[$0] != nil }
+        guard let reference = order.first else {
             return try analyze(placed: [], domains: [], alignment: [], notes: notes, errors: errors, options: options, observer: observer)
         }
+        let formats = summaries.map { $0?.format }
+        let standing = Standing(summaries[reference]!, anchors[reference], firstTimes[reference])
 
         // Placement on the reference clock.
         var maps: [Int: ClockMap] = [reference: .identity]
-        var reports: [Int: AlignmentReport] = [reference: AlignmentReport(input: UInt16(reference), method: .reference)]
-        for i in alive where i != reference {
+        var referenceReport = AlignmentReport(input: UInt16(reference), method: .reference)
+        referenceReport.note = standing.reason
+        var reports: [Int: AlignmentReport] = [reference: referenceReport]
+        for i in order where i != reference {
             if let offset = options.clockOffsets[i] {
                 maps[i] = ClockMap(constant: offset)
                 var r = AlignmentReport(input: UInt16(i), method: .manual)
@@ -124,9 +145,20 @@ public enum AnalysisSession {
         var progress = true
         while progress {
             progress = false
-            for i in alive where maps[i] == nil {
+            for i in order where maps[i] == nil {
                 guard let mine = anchors[i] else { continue }
-                for j in alive where maps[j] != nil && j != i {
+                // A guest console log shares the guest kernel's clock (seconds since boot).
+                if formats[i] == .consoleLog,
+                    let guest = order.first(where: { maps[$0] != nil && formats[$0] != .consoleLog && anchors[$0]?.isGuestSide == true })
+                {
+                    maps[i] = maps[guest]
+                    var r = AlignmentReport(input: UInt16(i), method: .sameClock)
+                    r.note = "guest kernel log: same clock as \(inputs[guest].path)"
+                    reports[i] = r
+                    progress = true
+                    continue
+                }
+                for j in order where maps[j] != nil && j != i {
                     guard let theirs = anchors[j] else { continue }
                     var placedMap: ClockMap?
                     var report: AlignmentReport?
@@ -138,10 +170,24 @@ public enum AnalysisSession {
                         report = est.report
                         report!.offset = -report!.offset
                         report!.driftPPM = -report!.driftPPM
+                    } else if !mine.isGuestSide, mine.hasGuestNotices, theirs.hasHostNotices,
+                        let est = MessageAlignment.estimate(console: mine, host: theirs)
+                    {
+                        placedMap = maps[j]!.composed(after: est.map)
+                        report = est.report
+                    } else if mine.hasHostNotices, !theirs.isGuestSide, theirs.hasGuestNotices,
+                        let est = MessageAlignment.estimate(console: theirs, host: mine)
+                    {
+                        placedMap = maps[j]!.composed(after: est.map.inverse)
+                        report = est.report
+                        report!.offset = -report!.offset
+                        report!.driftPPM = -report!.driftPPM
                     }
                     if let placedMap, var report {
                         report.input = UInt16(i)
-                        report.note = "aligned to \(inputs[j].path) from \(report.pairs) causal pairs"
+                        report.note = report.method == .messages
+                            ? "aligned to \(inputs[j].path) from \(report.pairs) guest timeout messages paired with the controller's aborts"
+                            : "aligned to \(inputs[j].path) from \(report.pairs) causal pairs"
                         maps[i] = placedMap
                         reports[i] = report
                         progress = true
@@ -150,16 +196,7 @@ public enum AnalysisSession {
                 }
             }
         }
-        // A guest console log shares the guest kernel's clock (seconds since boot).
-        for i in alive where maps[i] == nil && formats[i] == .consoleLog {
-            if let guest = alive.first(where: { maps[$0] != nil && anchors[$0]?.isGuestSide == true }) {
-                maps[i] = maps[guest]
-                var r = AlignmentReport(input: UInt16(i), method: .sameClock)
-                r.note = "guest kernel log: same clock as \(inputs[guest].path)"
-                reports[i] = r
-            }
-        }
-        for i in alive where maps[i] == nil {
+        for i in order where maps[i] == nil {
             var r = AlignmentReport(input: UInt16(i), method: .none)
             if !inputs[i].reopenable {
                 r.note = "not aligned: it can be read only once; give --clock-offset or --same-clock"
@@ -172,9 +209,9 @@ public enum AnalysisSession {
             notes.append("\(inputs[i].path): \(r.note)")
         }
 
-        // Pass 2: every input again, on its clock.
+        // Pass 2: every input again, on its clock, in the order of the rule.
         var placed: [(index: Int, source: any EventSource, clock: ClockMap)] = []
-        for i in alive {
+        for i in order {
             do throws(InputError) {
                 let source: any EventSource
                 if let first = firstSources[i] { source = first } else { source = try inputs[i].open() }
@@ -186,8 +223,51 @@ public enum AnalysisSession {
         let together = placed.indices.filter { maps[placed[$0].index] != nil }
         var domains = together.isEmpty ? [] : [together]
         domains += placed.indices.filter { maps[placed[$0].index] == nil }.map { [$0] }
-        let alignment = alive.compactMap { reports[$0] }
+        let alignment = inputs.indices.compactMap { reports[$0] }
         return try analyze(placed: placed, domains: domains, alignment: alignment, notes: notes, errors: errors, options: options, observer: observer)
+    }
+
+    /// Where an input stands in the reference rule: a guest trace (ftrace text or any input
+    /// with the guest's command submissions) first, then the controller's trace (QEMU log or
+    /// simple trace, anything with the controller's fetches), then the guest console, then the
+    /// rest; within a class the input with more events, then the earlier first event, then
+    /// more bytes. Only content decides: never the order of the inputs or their names (the
+    /// path breaks a tie only between inputs whose content looks alike in all of these).
+    struct Standing: Comparable {
+        var rank: Int
+        var events: UInt64
+        var firstTime: Int64
+        var bytes: UInt64
+        var path: String
+
+        init(_ summary: InputSummary, _ anchors: AnchorSet?, _ firstTime: Int64) {
+            if summary.format != .consoleLog, anchors?.isGuestSide == true {
+                rank = 0
+            } else if anchors?.isHostSide == true || anchors?.hasHostNotices == true {
+                rank = 1
+            } else if summary.format == .consoleLog {
+                rank = 2
+            } else {
+                rank = 3
+            }
+            events = summary.events
+            self.firstTime = firstTime
+            bytes = summary.bytes
+            path = summary.path
+        }
+
+        var reason: String {
+            switch rank {
+            case 0: return "reference clock: the guest trace (a guest trace is preferred to the controller's trace and the console)"
+            case 1: return "reference clock: the controller's trace (no guest trace among the inputs; preferred to the console)"
+            case 2: return "reference clock: the guest console (no guest or controller trace could be read)"
+            default: return "reference clock: the input with the most events (none carries the guest's or the controller's commands)"
+            }
+        }
+
+        static func < (a: Standing, b: Standing) -> Bool {
+            (a.rank, b.events, a.firstTime, b.bytes, a.path) < (b.rank, a.events, b.firstTime, a.bytes, b.path)
+        }
     }
 
     static func separateDomainsNote(_ n: Int) -> String {
@@ -201,6 +281,7 @@ public enum AnalysisSession {
         alignment: [AlignmentReport], notes: [String], errors: [InputError], options: AnalysisOptions,
         observer: ((Event, QueueState) -> Void)?
     ) throws(AnalysisFailure) -> AnalysisResult {
+        var alignment = alignment
         var errors = errors
         var notes = notes
         var groups: [GroupResult] = []
@@ -219,6 +300,15 @@ public enum AnalysisSession {
                 try merge(sources, into: analyzer)
             } catch {
                 errors.append(error)
+            }
+            for (k, source) in sources.enumerated() {
+                guard let mapped = source as? MappedEventSource,
+                    let r = alignment.firstIndex(where: { Int($0.input) == placed[members[k]].index })
+                else { continue }
+                alignment[r].heldEvents = mapped.heldEvents
+                alignment[r].largestHold = mapped.largestHold
+                alignment[r].extrapolatedBefore = mapped.extrapolatedBefore
+                alignment[r].extrapolatedAfter = mapped.extrapolatedAfter
             }
             var result = analyzer.finish()
             let clockInput = UInt16(placed[members[0]].index)
@@ -293,10 +383,12 @@ public enum AnalysisSession {
                 byKey[q.key] = r
             }
         }
-        let findings = groups.flatMap(\.findings).sorted {
-            ($0.clockInput, $0.start, $0.queue, $0.kind.rawValue, $0.end ?? Int64.max)
-                < ($1.clockInput, $1.start, $1.queue, $1.kind.rawValue, $1.end ?? Int64.max)
-        }
+        // Groups come in the order of the reference rule, so their position (not the inputs'
+        // indices, which follow the command line) orders findings of different clocks.
+        let findings = groups.enumerated().flatMap { g in g.element.findings.map { (group: g.offset, finding: $0) } }.sorted {
+            ($0.group, $0.finding.start, $0.finding.queue, $0.finding.kind.rawValue, $0.finding.end ?? Int64.max)
+                < ($1.group, $1.finding.start, $1.finding.queue, $1.finding.kind.rawValue, $1.finding.end ?? Int64.max)
+        }.map(\.finding)
         return AnalysisResult(
             inputs: inputs, groups: groups, queues: byKey.values.sorted { $0.key < $1.key },
             findings: findings, suppressed: groups.flatMap(\.suppressed), notes: notes, options: options)

@@ -43,6 +43,10 @@ public enum JSONReport {
                     ("pairs", .int(Int64(a.pairs))),
                     ("contradicting_pairs", .int(Int64(a.contradictions))),
                     ("windows", .int(Int64(a.windows))),
+                    ("held_events", .int(Int64(clamping: a.heldEvents))),
+                    ("largest_hold_ns", .int(a.largestHold)),
+                    ("extrapolated_before", .int(Int64(clamping: a.extrapolatedBefore))),
+                    ("extrapolated_after", .int(Int64(clamping: a.extrapolatedAfter))),
                     ("note", .string(a.note)),
                 ])
             })),

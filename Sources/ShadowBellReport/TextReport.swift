@@ -35,12 +35,18 @@ public enum TextReport {
             out += "\nClock alignment (times on the clock of \(report.path(of: r.alignment.first { $0.method == .reference }?.input ?? 0)))\n"
             for a in r.alignment where a.method != .reference {
                 var line = "\(report.path(of: a.input)): \(a.method.rawValue)"
-                if a.method == .estimated || a.method == .manual {
+                if a.method == .estimated || a.method == .manual || a.method == .messages {
                     line += ", offset \(formatSignedSeconds(a.offset)) s"
                 }
-                if a.method == .estimated {
+                if a.method == .estimated || a.method == .messages {
                     line += ", drift \(a.driftPPM) ppm, uncertainty ±\(formatDuration(a.uncertainty)), \(a.pairs) pairs in \(a.windows) windows"
                     if a.contradictions > 0 { line += ", \(a.contradictions) contradicting pairs" }
+                }
+                if a.heldEvents > 0 {
+                    line += ", \(a.heldEvents) events held back up to \(formatDuration(a.largestHold)) to keep the file's order"
+                }
+                if a.extrapolatedBefore + a.extrapolatedAfter > 0 {
+                    line += ", \(a.extrapolatedBefore + a.extrapolatedAfter) events outside the span of pairs (offset extrapolated)"
                 }
                 if !a.note.isEmpty { line += " (\(a.note))" }
                 out += wrap(line, indent: "  ", continuation: "      ", width: width)

@@ -136,11 +136,11 @@ struct RunPlanner {
         return out
     }
 
-    /// nil when `path` holds a supported trace format, otherwise why it was skipped.
+    /// nil when `path` holds a supported trace format, otherwise why it was skipped (not a
+    /// trace format, or notes: a README, statistics or a summary quoting trace lines).
     static func whyNotTrace(_ path: String) -> String? {
         do {
-            if case .unknown(let detail) = try detectFormat(path: path) { return "not a trace (\(detail))" }
-            return nil
+            return try classifyRunFile(path: path).skip
         } catch {
             return error.description
         }
@@ -167,17 +167,33 @@ func analyzeRun(_ run: TraceRun, flags: AnalysisFlags, failOn: FailPolicy) -> Ru
         return RunReport(name: run.name, paths: run.paths, skippedFiles: skipped, report: report)
     }
     let report: AnalysisReport
+    var skippedAfter: [(path: String, reason: String)] = []
     do {
         switch try flags.analyzeInputs(run.paths).outcome {
         case .success(let result):
             report = AnalysisReport(result: result, failOn: failOn)
         case .failure(let error):
-            report = AnalysisReport(result: error.partial, inputErrors: error.errors, failOn: failOn)
+            // A file of a folder or list that decodes to no event is a note, not a broken
+            // input, as long as the run has a trace that does.
+            var errors = error.errors
+            if run.paths.count > 1, error.partial.inputs.contains(where: { $0.events > 0 }) {
+                for e in errors {
+                    if case .noRecognisedEvents(let path, let format) = e {
+                        skippedAfter.append((path, "no recognised event (read as \(format.rawValue))"))
+                    }
+                }
+                errors.removeAll { if case .noRecognisedEvents = $0 { true } else { false } }
+            }
+            var partial = error.partial
+            partial.inputs.removeAll { input in skippedAfter.contains { $0.path == input.path } }
+            report = errors.isEmpty
+                ? AnalysisReport(result: partial, failOn: failOn)
+                : AnalysisReport(result: partial, inputErrors: errors, failOn: failOn)
         }
     } catch {
         report = AnalysisReport(result: empty, inputErrors: [error], failOn: failOn)
     }
-    return RunReport(name: run.name, paths: run.paths, skippedFiles: skipped, report: report)
+    return RunReport(name: run.name, paths: run.paths, skippedFiles: skipped + skippedAfter, report: report)
 }
 
 /// Runs `work` for every index in `0..<count` on at most `workers` threads and returns the

@@ -25,8 +25,28 @@ public struct AnchorSet: Sendable {
 
     public init(capacity: Int = 1 << 18) { self.capacity = capacity }
 
+    /// Guest kernel messages and the controller's admin actions they pair with (a few per
+    /// hang; at most `noticeCapacity`), for inputs that share no command with the other side.
+    public var notices: [Notice] = []
+    /// Abort commands fetched and not yet completed (cid), to pair their completions.
+    private var pendingAborts: [UInt32] = []
+    static let noticeCapacity = 4096
+
+    /// The first guest submissions, whatever the sampling keeps: (key, time in µs). Two inputs
+    /// with the same fingerprint are one recording in two forms (ftrace text, `trace-cmd report`,
+    /// trace.dat — all three are often kept side by side).
+    public private(set) var fingerprint: [UInt64] = []
+    static let fingerprintLength = 64
+
+    /// Whether `other` holds the same guest recording (same first submissions, same µs stamps).
+    public func sameRecording(as other: AnchorSet) -> Bool {
+        fingerprint.count >= 8 && fingerprint == other.fingerprint
+    }
+
     public var isGuestSide: Bool { !submits.isEmpty }
     public var isHostSide: Bool { !fetches.isEmpty }
+    public var hasGuestNotices: Bool { notices.contains { $0.kind.isGuest } }
+    public var hasHostNotices: Bool { notices.contains { !$0.kind.isGuest } }
 
     static func hash(_ key: UInt64) -> UInt64 {
         var z = key &+ 0x9E37_79B9_7F4A_7C15
@@ -40,6 +60,9 @@ public struct AnchorSet: Sendable {
     public mutating func consume(_ e: Event) {
         let list: WritableKeyPath<AnchorSet, [Anchor]>
         switch e.kind {
+        case .guestMessage, .controllerReset, .controllerFetch where e.qid == 0, .controllerCompletion where e.qid == 0:
+            consumeNotice(e)
+            return
         case .driverSubmit where e.qid != 0: list = \.submits
         case .driverComplete where e.qid != 0: list = \.completes
         case .controllerFetch where e.qid != 0: list = \.fetches
@@ -47,9 +70,39 @@ public struct AnchorSet: Sendable {
         default: return
         }
         let anchor = Anchor(time: e.time, controller: e.controller, qid: e.qid, cmdid: e.a)
+        if e.kind == .driverSubmit, fingerprint.count < Self.fingerprintLength {
+            fingerprint.append(anchor.key &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(bitPattern: e.time / 1000))
+        }
         guard keeps(anchor.key) else { return }
         self[keyPath: list].append(anchor)
         if self[keyPath: list].count > capacity { tighten() }
+    }
+
+    mutating func consumeNotice(_ e: Event) {
+        let kind: Notice.Kind
+        switch e.kind {
+        case .guestMessage:
+            switch GuestMessageKind(rawValue: e.a) {
+            case .timeoutAborting: kind = .guestAborting
+            case .abortStatus: kind = .guestAbortStatus
+            case .timeoutReset, .timeoutDisable: kind = .guestReset
+            default: return
+            }
+        case .controllerReset:
+            guard e.a == ResetReason.enableCleared.rawValue else { return }
+            kind = .hostDisable
+        case .controllerFetch:
+            guard e.b == Notice.abortOpcode else { return }
+            if pendingAborts.count < 64 { pendingAborts.append(e.a) }
+            kind = .hostAbortFetch
+        case .controllerCompletion:
+            guard let i = pendingAborts.firstIndex(of: e.a) else { return }
+            pendingAborts.remove(at: i)
+            kind = .hostAbortCompletion
+        default: return
+        }
+        guard notices.count < Self.noticeCapacity else { return }
+        notices.append(Notice(time: e.time, kind: kind, qid: e.kind == .guestMessage ? e.qid : 0))
     }
 
     /// Keeps half as many keys as before, on every list.
@@ -68,9 +121,40 @@ public struct AnchorSet: Sendable {
     }
 }
 
+/// A guest kernel message about a timeout, or a controller action it causes: the pairs that put
+/// a console log on the controller's clock when no command is seen on both sides.
+public struct Notice: Sendable, Hashable {
+    public enum Kind: UInt8, Sendable {
+        /// `I/O N QID q timeout, aborting`: printed just before the guest submits an Abort.
+        case guestAborting
+        /// `Abort status: 0x…`: printed after the Abort's completion arrived.
+        case guestAbortStatus
+        /// `… timeout, reset controller`: printed before the guest disables the controller.
+        case guestReset
+        /// The controller fetched an Abort admin command.
+        case hostAbortFetch
+        /// The controller queued an Abort's completion.
+        case hostAbortCompletion
+        /// The controller's enable bit was cleared.
+        case hostDisable
+
+        var isGuest: Bool { self == .guestAborting || self == .guestAbortStatus || self == .guestReset }
+    }
+
+    static let abortOpcode: UInt32 = 0x08
+
+    public var time: Int64
+    public var kind: Kind
+    public var qid: UInt16
+}
+
 /// How one input was placed on the reference clock.
 public struct AlignmentReport: Sendable, Equatable {
-    public enum Method: String, Sendable { case reference, estimated, manual, sameClock = "same-clock", none }
+    public enum Method: String, Sendable {
+        case reference, estimated, manual, sameClock = "same-clock", none
+        /// From guest timeout messages paired with the controller's aborts and disables.
+        case messages
+    }
     public var input: UInt16
     public var method: Method
     /// Offset (ns) added to this input's times at its first anchor; drift in parts per million.
@@ -83,6 +167,13 @@ public struct AlignmentReport: Sendable, Equatable {
     public var contradictions: Int = 0
     public var windows: Int = 0
     public var note: String = ""
+    /// Events whose mapped time was raised to keep this input's own order, and by how much at
+    /// most (ns): where the estimate steps back faster than time passes.
+    public var heldEvents: UInt64 = 0
+    public var largestHold: Int64 = 0
+    /// Events before the first / after the last pair: their offset is extrapolated.
+    public var extrapolatedBefore: UInt64 = 0
+    public var extrapolatedAfter: UInt64 = 0
 }
 
 /// Estimates the offset (and drift) between a guest clock and a host clock from causal pairs:
@@ -118,14 +209,39 @@ public enum ClockAlignment {
             knots.append((s.start, s.offset))
             if s.end > s.start { knots.append((s.end, s.offset)) }
         }
+        let map = ClockMap(knots: knots)
         var report = AlignmentReport(input: 0, method: .estimated)
         report.offset = segments.list[0].offset
-        report.uncertainty = segments.list.map(\.halfWidth).max() ?? 0
+        report.uncertainty = max(
+            segments.list.map(\.halfWidth).max() ?? 0,
+            worstViolation(of: map, upper: upper, lower: lower, ignoring: segments.outliers))
         report.pairs = upper.count + lower.count
         report.contradictions = segments.outliers
         report.windows = segments.list.count
         report.driftPPM = driftPPM(knots)
-        return (ClockMap(knots: knots), report)
+        return (map, report)
+    }
+
+    /// How far the map misses the causal pairs it was made from: the largest amount by which a
+    /// fetch would precede its submission (or a guest completion its controller completion)
+    /// once mapped, leaving out the `ignoring` worst pairs (those reported as contradicting).
+    /// Between two segments the map interpolates, and pairs there may fall outside both
+    /// segments' bounds: the reported uncertainty covers them.
+    static func worstViolation(
+        of map: ClockMap, upper: [(time: Int64, diff: Int64)], lower: [(time: Int64, diff: Int64)], ignoring: Int
+    ) -> Int64 {
+        var violations: [Int64] = []
+        for u in upper {
+            let v = map.offset(at: u.time) - u.diff
+            if v > 0 { violations.append(v) }
+        }
+        for l in lower {
+            let v = l.diff - map.offset(at: l.time)
+            if v > 0 { violations.append(v) }
+        }
+        guard violations.count > ignoring else { return 0 }
+        violations.sort()
+        return violations[violations.count - 1 - ignoring]
     }
 
     struct Segment {

@@ -33,14 +33,22 @@ public struct ClockMap: Sendable, Equatable {
         let span = b.time - a.time
         guard span > 0 else { return a.offset }
         // (t - a) * (Δoffset) fits in 128 bits; offsets and spans are far below 2^63.
-        let delta = b.offset - a.offset
+        let (delta, o1) = b.offset.subtractingReportingOverflow(a.offset)
+        guard !o1 else { return a.offset }
         let product = (t - a.time).multipliedFullWidth(by: delta)
+        // |q| <= |delta| since t - a.time < span: no overflow.
         let (q, _) = span.dividingFullWidth(product)
-        return a.offset + q
+        return a.offset &+ q
     }
 
+    /// `t` on the reference clock (saturating: a hostile timestamp near the limits of Int64
+    /// stays at the limit instead of trapping).
     @inline(__always)
-    public func map(_ t: Int64) -> Int64 { t + offset(at: t) }
+    public func map(_ t: Int64) -> Int64 {
+        let off = offset(at: t)
+        let (r, overflow) = t.addingReportingOverflow(off)
+        return overflow ? (off > 0 ? .max : .min) : r
+    }
 
     /// The map from the reference clock back to this input's clock, as a map of its own.
     public var inverse: ClockMap {
@@ -56,21 +64,47 @@ public struct ClockMap: Sendable, Equatable {
     }
 }
 
-/// An event source whose timestamps are mapped onto another clock.
+/// An event source whose timestamps are mapped onto another clock, keeping the input's own
+/// order: a mapped time never precedes the previous event's mapped time (where the estimated
+/// offset falls faster than time passes — a clock step between two stretches of pairs — later
+/// events are held at the earlier instant instead of being moved before it). Counts what it had
+/// to hold and what lay outside the span of the map's knots (extrapolated offsets).
 final class MappedEventSource: EventSource {
     let base: any EventSource
     let clock: ClockMap
+    private var lastMapped = Int64.min
+    /// Events whose mapped time was raised to keep the input's order, and the most any was raised.
+    private(set) var heldEvents: UInt64 = 0
+    private(set) var largestHold: Int64 = 0
+    /// Events before the first knot or after the last (the offset there is extrapolated).
+    private(set) var extrapolatedBefore: UInt64 = 0
+    private(set) var extrapolatedAfter: UInt64 = 0
+    private let firstKnot: Int64
+    private let lastKnot: Int64
 
     init(_ base: any EventSource, clock: ClockMap) {
         self.base = base
         self.clock = clock
+        firstKnot = clock.knots.count > 1 ? clock.knots[0].time : Int64.min
+        lastKnot = clock.knots.count > 1 ? clock.knots[clock.knots.count - 1].time : Int64.max
     }
 
     var summary: InputSummary { base.summary }
 
     func nextBatch(into buffer: inout [Event]) throws(InputError) -> Bool {
         let more = try base.nextBatch(into: &buffer)
-        for i in buffer.indices { buffer[i].time = clock.map(buffer[i].time) }
+        for i in buffer.indices {
+            let t = buffer[i].time
+            if t < firstKnot { extrapolatedBefore += 1 } else if t > lastKnot { extrapolatedAfter += 1 }
+            var mapped = clock.map(t)
+            if mapped < lastMapped {
+                heldEvents += 1
+                largestHold = max(largestHold, lastMapped - mapped)
+                mapped = lastMapped
+            }
+            lastMapped = mapped
+            buffer[i].time = mapped
+        }
         return more
     }
 }

@@ -1,0 +1,84 @@
+import ShadowBellCore
+
+/// Run folders hold notes beside the traces — READMEs, statistics, command lines, excerpts of
+/// the traces quoted in a summary. Such a file can hold a few lines of a trace format (a
+/// README's examples) and be detected as one; taken as an input it would bring a handful of
+/// events on a clock of its own, or become the reference clock. A trace is dominated by its
+/// format; a note is not. `NotesCheck` tells them apart from the same prefix detection reads.
+public enum NotesCheck {
+    /// Why a file found in a folder or a list is not taken as a trace of `format`, or nil when
+    /// it is one: a QEMU log or ftrace text whose event lines are not at least half of its
+    /// non-blank lines, or a console log that also holds QEMU trace events outside kernel-log
+    /// lines (a summary quoting both).
+    public static func reason(_ prefix: UnsafeRawBufferPointer, format: DetectedFormat) -> String? {
+        let counts = count(prefix)
+        guard counts.lines > 0 else { return nil }
+        switch format {
+        case .qemuLog:
+            if counts.qemu * 2 < counts.lines {
+                return "notes, not a QEMU log: \(counts.qemu) of its first \(counts.lines) lines are trace events"
+            }
+        case .ftraceText:
+            if (counts.ftrace + counts.headers) * 2 < counts.lines {
+                return "notes, not an ftrace trace: \(counts.ftrace) of its first \(counts.lines) lines are trace events"
+            }
+        case .consoleLog:
+            if counts.quotedQemu > 0 || counts.qemu > 0 || counts.ftrace > 0 {
+                return "notes, not a console log: kernel-log lines mixed with quoted trace events"
+            }
+        case .binary, .unknown:
+            break
+        }
+        return nil
+    }
+
+    struct Counts {
+        var lines = 0, qemu = 0, ftrace = 0, headers = 0, quotedQemu = 0
+    }
+
+    static func count(_ prefix: UnsafeRawBufferPointer) -> Counts {
+        var c = Counts()
+        var start = 0
+        while start < prefix.count, c.lines < FormatDetector.lineLimit {
+            var end = start
+            while end < prefix.count, prefix[end] != ASCII.newline { end += 1 }
+            var line = UnsafeRawBufferPointer(rebasing: prefix[start..<end])
+            if let last = line.last, last == ASCII.carriageReturn {
+                line = UnsafeRawBufferPointer(rebasing: line[0..<(line.count - 1)])
+            }
+            start = end + 1
+            let first = ByteScanning.skipSpaces(line, from: 0)
+            if first == line.count { continue }
+            c.lines += 1
+            if line[first] == ASCII.hash {
+                c.headers += 1
+            } else if FtraceLineHeader.parse(line) != nil {
+                c.ftrace += 1
+            } else if first == 0, let (shape, _, payload) = QemuLogLineParser.split(line),
+                shape != .bare || ByteScanning.hasPrefix(line, at: payload, "pci_nvme_")
+            {
+                c.qemu += 1
+            } else if !FormatDetector.hasPrintkTimestamp(line), contains(line, "pci_nvme_") {
+                c.quotedQemu += 1
+            }
+        }
+        return c
+    }
+
+    static func contains(_ line: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
+        let n = text.utf8CodeUnitCount
+        guard line.count >= n else { return false }
+        for i in 0...(line.count - n) where ByteScanning.hasPrefix(line, at: i, text) { return true }
+        return false
+    }
+}
+
+/// The format of a file found in a folder or a `--files-from` list, and why it is skipped
+/// when it is not a trace (nil when it is one).
+public func classifyRunFile(path: String) throws(InputError) -> (format: DetectedFormat, skip: String?) {
+    let input = try ByteInput(path: path)
+    let prefix = input.prefix(FormatDetector.prefixLength)
+    let format = FormatDetector.detect(prefix)
+    if case .unknown(let detail) = format { return (format, "not a trace (\(detail))") }
+    return (format, NotesCheck.reason(prefix, format: format))
+}
