@@ -17,9 +17,16 @@ import Testing
         }
         let out = temporaryPath("real-\(name)")
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        for file in ["guest-ftrace.txt", "qemu-trace.log"] {
+        let plainConsole = dir.appendingPathComponent("console.log").path
+        let console = FileManager.default.fileExists(atPath: plainConsole) ? plainConsole : "\(out)/console.log"
+        for file in ["guest-ftrace.txt", "qemu-trace.log", "console.log"] where file != "console.log" || console != plainConsole {
             let target = "\(out)/\(file)"
             if FileManager.default.fileExists(atPath: target) { continue }
+            let plain = dir.appendingPathComponent(file).path
+            if FileManager.default.fileExists(atPath: plain) {
+                try FileManager.default.copyItem(atPath: plain, toPath: target)
+                continue
+            }
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             p.arguments = ["zstd", "-q", "-d", "-f", dir.appendingPathComponent("\(file).zst").path, "-o", target]
@@ -27,7 +34,7 @@ import Testing
             p.waitUntilExit()
             #expect(p.terminationStatus == 0, "zstd failed on \(file) of \(name)")
         }
-        return ("\(out)/guest-ftrace.txt", "\(out)/qemu-trace.log", dir.appendingPathComponent("console.log").path)
+        return ("\(out)/guest-ftrace.txt", "\(out)/qemu-trace.log", console)
     }
 
     /// `grep -c -F needle path`.

@@ -1,0 +1,130 @@
+import Foundation
+import ShadowBellTestSupport
+import Testing
+
+/// The same diagnosis from whatever a post-mortem has: any order of the inputs, the run folder
+/// as it is kept (notes beside the traces), the host side alone. Real runs of
+/// ../shared/traces/real.
+@Suite(.serialized) struct WhateverTheUserHasTests {
+    static let allRuns = ["single", "mq2", "shared1q", "smallq", "q10-k612-healthy", "hang-sq2", "dat-hang-sq2", "sysrq-hang"]
+    static let healthyRuns = ["single", "mq2", "shared1q", "smallq", "q10-k612-healthy"]
+
+    /// What a finding says, without the input indices (they follow the command line).
+    struct Signature: Hashable, CustomStringConvertible {
+        var kind: String, severity: String, queue: String, start: Int, end: Int?, cause: String?
+
+        init(_ f: [String: Any]) {
+            kind = f["kind"] as? String ?? "?"
+            severity = f["severity"] as? String ?? "?"
+            let q = f["queue"] as? [String: Any] ?? [:]
+            queue = "\(q["type"] as? String ?? "?")\(q["qid"] as? Int ?? -1)"
+            start = f["start_ns"] as? Int ?? -1
+            end = f["end_ns"] as? Int
+            cause = f["cause"] as? String
+        }
+
+        var description: String { "\(severity) \(kind) \(queue) \(start)→\(end.map(String.init) ?? "nil") \(cause ?? "")" }
+    }
+
+    static func signatures(_ json: [String: Any]) -> [Signature] {
+        (json["findings"] as? [[String: Any]] ?? []).map(Signature.init)
+    }
+
+    /// The run's traces decompressed, with its notes copied beside them: the folder as a user
+    /// keeps it, uncompressed.
+    static func folder(_ name: String) throws -> String {
+        let files = try RealTraceTests.run(name)
+        let dir = URL(fileURLWithPath: files.guest).deletingLastPathComponent().path
+        let source = RealTraceTests.realDirectory.appendingPathComponent(name)
+        for note in try FileManager.default.contentsOfDirectory(atPath: source.path) where !note.hasSuffix(".zst") {
+            let target = "\(dir)/\(note)"
+            if !FileManager.default.fileExists(atPath: target) {
+                try FileManager.default.copyItem(atPath: source.appendingPathComponent(note).path, toPath: target)
+            }
+        }
+        return dir
+    }
+
+    @Test(arguments: allRuns)
+    func findingsDoNotDependOnTheOrderOfTheInputs(_ name: String) throws {
+        let f = try RealTraceTests.run(name)
+        let orders: [[String]] =
+            name == "hang-sq2"
+            ? [[f.guest, f.qemu, f.console], [f.guest, f.console, f.qemu], [f.qemu, f.guest, f.console],
+               [f.qemu, f.console, f.guest], [f.console, f.guest, f.qemu], [f.console, f.qemu, f.guest]]
+            : [[f.guest, f.qemu, f.console], [f.console, f.qemu, f.guest]]
+        let first = try analyzeJSON(orders[0])
+        for order in orders.dropFirst() {
+            let other = try analyzeJSON(order)
+            #expect(other.status == first.status, "\(name) \(order)")
+            #expect(Self.signatures(other.json) == Self.signatures(first.json), "\(name): \(order.map { ($0 as NSString).lastPathComponent })")
+            let reference = (other.json["alignment"] as? [[String: Any]] ?? []).first { $0["method"] as? String == "reference" }
+            #expect(reference?["path"] as? String == f.guest, "\(name): the guest trace is the reference clock")
+        }
+    }
+
+    @Test(arguments: allRuns)
+    func theRunFolderAsItIsGivesTheSameFindingsAsItsTraces(_ name: String) throws {
+        let f = try RealTraceTests.run(name)
+        let dir = try Self.folder(name)
+        let explicit = try analyzeJSON([f.guest, f.qemu, f.console])
+        let batch = try analyzeJSON([dir])
+        let runs = batch.json["runs"] as? [[String: Any]] ?? []
+        #expect(runs.count == 1)
+        let run = runs.first ?? [:]
+        #expect(batch.status == explicit.status, "\(name)")
+        #expect(Self.signatures(run) == Self.signatures(explicit.json), "\(name)")
+        // Notes are skipped with one note each and never read as inputs.
+        let inputs = (run["inputs"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }.map { ($0 as NSString).lastPathComponent }
+        for note in ["README.md", "doorbell-stats.txt", "qemu-cmdline.txt", "stall-timeline.txt", "poke.log"] {
+            #expect(!inputs.contains(note), "\(name): \(note) read as a trace")
+        }
+        let skipped = ((run["run"] as? [String: Any])?["skipped_files"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }.map { ($0 as NSString).lastPathComponent }
+        #expect(skipped.contains("README.md"), "\(name): \(skipped)")
+    }
+
+    @Test func aFolderOfNotesAloneIsNoRunAndSaysSo() throws {
+        let dir = temporaryPath("notes-only")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let source = RealTraceTests.realDirectory.appendingPathComponent("hang-sq2")
+        for note in ["README.md", "doorbell-stats.txt", "qemu-cmdline.txt"] {
+            let target = "\(dir)/\(note)"
+            if !FileManager.default.fileExists(atPath: target) {
+                try FileManager.default.copyItem(atPath: source.appendingPathComponent(note).path, toPath: target)
+            }
+        }
+        let (status, json, _) = try analyzeJSON([dir])
+        #expect(status == 2)
+        let run = (json["runs"] as? [[String: Any]])?.first ?? [:]
+        #expect(((run["run"] as? [String: Any])?["skipped_files"] as? [[String: Any]] ?? []).count == 3)
+    }
+
+    @Test func theConsoleIsPlacedOnTheQEMUClockByItsTimeoutsAndTheControllersAborts() throws {
+        let f = try RealTraceTests.run("hang-sq2")
+        let (_, json, _) = try analyzeJSON([f.console, f.qemu])
+        let alignment = json["alignment"] as? [[String: Any]] ?? []
+        let reference = alignment.first { $0["method"] as? String == "reference" }
+        #expect(reference?["path"] as? String == f.qemu, "no guest trace: the QEMU log is the reference")
+        let console = alignment.first { $0["path"] as? String == f.console }
+        #expect(console?["method"] as? String == "messages")
+        // Guest seconds since boot → host wall clock: the guest ftrace's alignment of the same
+        // run puts the offset near +1795663273.1 s; the console's drifts by ~0.15 s over the run.
+        let offset = console?["offset_ns"] as? Int ?? 0
+        #expect((1_795_663_272_900_000_000...1_795_663_273_500_000_000).contains(offset), "offset \(offset)")
+        let uncertainty = console?["uncertainty_ns"] as? Int ?? Int.max
+        #expect(uncertainty <= 5_000_000, "millisecond-scale: \(uncertainty) ns")
+        // The console's timeout lines land next to the aborts they caused.
+        let clockDomains = json["clock_domains"] as? [[String: Any]] ?? []
+        #expect(clockDomains.count == 1, "console and QEMU log on one clock")
+    }
+
+    @Test(arguments: healthyRuns)
+    func healthyRunsStayCleanInEverySubsetOfTheirInputs(_ name: String) throws {
+        let f = try RealTraceTests.run(name)
+        for subset in [[f.qemu], [f.guest], [f.qemu, f.console], [f.guest, f.console], [f.guest, f.qemu]] {
+            let (status, json, _) = try analyzeJSON(subset)
+            let bad = Self.signatures(json).filter { $0.severity == "error" || $0.severity == "warning" }
+            #expect(status == 0 && bad.isEmpty, "\(name) \(subset.map { ($0 as NSString).lastPathComponent }): \(bad)")
+        }
+    }
+}
