@@ -60,7 +60,7 @@ struct RunPlanner {
     func plan(paths: [String], listed: [String]) -> [TraceRun] {
         let batch = groupBy != nil || !listed.isEmpty || paths.contains { $0 != "-" && isDirectory($0) }
         if !batch {
-            return paths.isEmpty ? [] : [TraceRun(name: paths.joined(separator: " + "), paths: paths)]
+            return paths.isEmpty ? [] : [singleRun(paths)]
         }
         var items: [Item] = []
         var skipped: [String: [SkippedFile]] = [:]
@@ -110,6 +110,41 @@ struct RunPlanner {
             runs[i].skipped = skipped[runs[i].name] ?? []
         }
         return runs + emptyDirectories
+    }
+
+    /// The paths of one run as named on the command line. Among several, a file that is not a
+    /// trace (a run folder's README or statistics, caught by a `dir/*` glob) is skipped with a
+    /// note, as in a folder; a file named alone is always read (and an error says what it is).
+    func singleRun(_ paths: [String]) -> TraceRun {
+        var run = TraceRun(name: paths.joined(separator: " + "), paths: paths)
+        guard paths.count > 1 else { return run }
+        var kept: [String] = []
+        for path in paths {
+            if path != "-", !isDirectory(path), let why = isTrace(path), !why.hasPrefix(path) {
+                run.skipped.append(SkippedFile(path: path, reason: why))
+            } else {
+                kept.append(path)
+            }
+        }
+        if !kept.isEmpty { run.paths = kept }
+        return run
+    }
+
+    /// The one run that `paths` stand for in a command that draws one (report, explain): a
+    /// directory stands for its traces, notes skipped. Nil (after saying why) when they stand
+    /// for several runs or none.
+    static func oneRun(_ paths: [String], command: String, quiet: Bool) -> TraceRun? {
+        let runs = RunPlanner(groupBy: nil).plan(paths: paths, listed: [])
+        guard runs.count == 1, let run = runs.first else {
+            printError("error: \(command) draws one run, but \(paths.joined(separator: " ")) hold \(runs.count); give one run's folder or files (analyze takes several)")
+            return nil
+        }
+        if let problem = run.problem {
+            printError("error: \(problem)")
+            return nil
+        }
+        if !quiet { for s in run.skipped { printError("note: skipped \(s.path): \(s.reason)") } }
+        return run
     }
 
     /// The directory part of a path (`.` for a bare file name).

@@ -44,11 +44,11 @@ struct Explain: ParsableCommand {
             let hint = count == 0 ? "the inputs have no finding" : "they have \(count) finding(s):\n" + list.joined(separator: "\n")
             throw ValidationError("--finding \(finding): \(hint)")
         }
-        let analysis = try TwoPassAnalysis.run(flags: flags, command: "explain", findings: [index], limits: (12, 30, 8, 4))
+        let analysis = try TwoPassAnalysis.run(flags: flags, command: "explain", findings: [index], quietNotes: true, limits: (12, 30, 8, 4))
         let f = analysis.report.result.findings[index]
         let lines = readInputLines(f.evidence.map(\.location), report: analysis.report)
         let text = ExplainReport.render(
-            analysis.report, number: finding, timeline: analysis.timelines.first, inputLines: lines, paths: flags.paths)
+            analysis.report, number: finding, timeline: analysis.timelines.first, inputLines: lines, paths: analysis.paths)
         try writeOutput(text, to: output)
         if !analysis.report.inputErrors.isEmpty { throw ExitCode(2) }
     }

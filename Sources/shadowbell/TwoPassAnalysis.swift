@@ -13,10 +13,12 @@ import ShadowBellReport
 struct TwoPassAnalysis {
     var report: AnalysisReport
     var timelines: [FindingTimeline]
+    /// The inputs analysed (a directory stands for its traces).
+    var paths: [String]
 
     /// - Parameter findings: which findings to record (indices in report order); nil = the first `limit`.
     static func run(
-        flags: AnalysisFlags, command: String, findings: [Int]? = nil, limit: Int = 60,
+        flags: AnalysisFlags, command: String, findings: [Int]? = nil, limit: Int = 60, quietNotes: Bool = false,
         limits: (leadIn: Int, insideHead: Int, insideTail: Int, after: Int) = (16, 120, 40, 6)
     ) throws -> TwoPassAnalysis {
         if let once = flags.paths.first(where: { !isRegularFile($0) && !RunPlanner.isDirectoryPath($0) && ($0 == "-" || FileManager.default.fileExists(atPath: $0)) }) {
@@ -24,18 +26,19 @@ struct TwoPassAnalysis {
             printError("error: \(command) reads its inputs twice and cannot take \(what); save it to a file first, e.g. zstd -dc trace.zst > trace.txt && shadowbell \(command) trace.txt")
             throw ExitCode(2)
         }
-        for path in flags.paths where RunPlanner.isDirectoryPath(path) {
-            printError("error: \(path) is a directory; \(command) draws one run: give its files, e.g. shadowbell \(command) \(path)/* (analyze takes directories)")
-            throw ExitCode(2)
+        var flags = flags
+        if flags.paths.count > 1 || flags.paths.contains(where: RunPlanner.isDirectoryPath) {
+            guard let run = RunPlanner.oneRun(flags.paths, command: command, quiet: flags.quiet || quietNotes) else { throw ExitCode(2) }
+            flags.paths = run.paths
         }
         guard let (inputs, report) = firstPass(flags) else { throw ExitCode(2) }
         let chosen = findings ?? Array(report.result.findings.indices.prefix(limit))
-        guard !chosen.isEmpty else { return TwoPassAnalysis(report: report, timelines: []) }
+        guard !chosen.isEmpty else { return TwoPassAnalysis(report: report, timelines: [], paths: flags.paths) }
         let recorder = WindowRecorder(
             result: report.result, findings: chosen, leadIn: limits.leadIn, insideHead: limits.insideHead,
             insideTail: limits.insideTail, after: limits.after)
         _ = try? AnalysisSession.run(inputs: inputs, options: flags.options, observer: recorder.observe)
-        return TwoPassAnalysis(report: report, timelines: recorder.finish())
+        return TwoPassAnalysis(report: report, timelines: recorder.finish(), paths: flags.paths)
     }
 }
 

@@ -127,4 +127,36 @@ import Testing
             #expect(status == 0 && bad.isEmpty, "\(name) \(subset.map { ($0 as NSString).lastPathComponent }): \(bad)")
         }
     }
+
+    /// The analysis part of Docs/Capture.md's CI recipe, on run folders as they are kept.
+    @Test func theCIRecipeOfTheCaptureGuideFindsTheHang() throws {
+        let artifacts = temporaryPath("artifacts")
+        try? FileManager.default.removeItem(atPath: artifacts)
+        try FileManager.default.createDirectory(atPath: artifacts, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: "\(artifacts)/run-1", withDestinationPath: try Self.folder("hang-sq2"))
+        try FileManager.default.createSymbolicLink(atPath: "\(artifacts)/run-2", withDestinationPath: try Self.folder("single"))
+
+        let junit = "\(artifacts)/junit.xml"
+        #expect(runCommand(["analyze", artifacts, "--format", "junit", "--output", junit, "--quiet"]) == 1)
+        let xml = try String(contentsOfFile: junit, encoding: .utf8)
+        #expect(xml.contains("mutual-wait"))
+        let jsonl = "\(artifacts)/results.jsonl"
+        #expect(runCommand(["analyze", artifacts, "--format", "jsonl", "--fail-on", "never", "--output", jsonl, "--quiet"]) == 0)
+        let lines = try String(contentsOfFile: jsonl, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2)
+        var hung = 0
+        for line in lines {
+            let run = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
+            let waits = Self.signatures(run).filter { $0.kind == "mutual-wait" && $0.severity == "error" }
+            if !waits.isEmpty {
+                hung += 1
+                #expect(waits.allSatisfy { $0.queue == "sq2" })
+            }
+        }
+        #expect(hung == 1, "exactly the hung run fails")
+        let html = "\(artifacts)/report.html"
+        #expect(runCommand(["report", "\(artifacts)/run-1", "--output", html, "--quiet"]) == 0)
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        #expect(page.contains("mutual-wait") && !page.contains("README.md"))
+    }
 }
