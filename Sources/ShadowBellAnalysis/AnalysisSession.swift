@@ -63,7 +63,8 @@ public enum AnalysisSession {
 
     /// Analyses `inputs`, putting several on one time axis when their events allow: a first
     /// pass collects causal pairs (guest submission → controller fetch, controller completion →
-    /// guest completion), a second pass merges the inputs on the first input's clock. Inputs that
+    /// guest completion), a second pass merges the inputs on the reference clock (chosen by
+    /// `Standing`, a rule of content: never the order or the names of the inputs). Inputs that
     /// cannot be placed are analysed on their own clock, and the report says so.
     public static func run(
         inputs: [AnalysisInput], options: AnalysisOptions = AnalysisOptions(),
@@ -110,8 +111,11 @@ public enum AnalysisSession {
         }
         // The inputs in the order of the reference rule; it decides the reference clock, the
         // order of placement and which input wins a tie in the merge.
+        // An input placed by a manual offset is never the reference.
         var order = inputs.indices.filter { summaries[$0] != nil }.sorted {
-            Standing(summaries[$0]!, anchors[$0], firstTimes[$0]) < Standing(summaries[$1]!, anchors[$1], firstTimes[$1])
+            let a = (options.clockOffsets[$0] != nil, Standing(summaries[$0]!, anchors[$0], firstTimes[$0]))
+            let b = (options.clockOffsets[$1] != nil, Standing(summaries[$1]!, anchors[$1], firstTimes[$1]))
+            return a.0 != b.0 ? !a.0 : a.1 < b.1
         }
         // One recording kept in two forms is analysed once (its first form by the rule).
         var duplicates: [Int: Int] = [:]

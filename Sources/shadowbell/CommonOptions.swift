@@ -28,7 +28,7 @@ struct AnalysisFlags: ParsableArguments {
     var controller: UInt16 = 0
 
     @Option(help: ArgumentHelp(
-        "Put FILE on the first input's clock by adding SECONDS to its times, instead of estimating the offset; repeatable.",
+        "Put FILE on the reference clock by adding SECONDS to its times, instead of estimating the offset; repeatable.",
         valueName: "file=seconds"))
     var clockOffset: [ClockOffsetArgument] = []
 
@@ -58,9 +58,6 @@ struct AnalysisFlags: ParsableArguments {
         }
         for o in clockOffset where !paths.contains(o.path) {
             throw ValidationError("--clock-offset names \(o.path), which is not one of the inputs")
-        }
-        if let first = paths.first, clockOffset.contains(where: { $0.path == first }) {
-            throw ValidationError("--clock-offset: \(first) is the first input; its clock is the reference")
         }
     }
 
