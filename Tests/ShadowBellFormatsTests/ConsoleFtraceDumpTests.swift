@@ -193,6 +193,31 @@ private func times(_ events: [Event], _ kind: EventKind) -> [Int64] {
         #expect(d.summary.events == 5 && d.summary.outOfOrder == 0)
     }
 
+    /// Lines made of the columns' own pieces in random order, inside a dump: decoding never
+    /// traps, every line is accounted for, and what comes out is in time order.
+    @Test func arbitraryLinesInsideADump() throws {
+        let pieces = [
+            "-", "1", "99999999999999999999", " ", "   ", "us", "us!", ":", ": ", "[", "]", ".", "000123", "CPU:",
+            " [LOST ", "EVENTS]", "nvme_sq", "nvme_setup_cmd", "qid=", "cmdid=", ",", "d.h1.", "kworker/", "\r",
+            "Dumping ftrace buffer:", "-----------",
+        ]
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        var text = bootLine + "[   20.000000] Dumping ftrace buffer:\n[   20.000000] \(delimiter)\n"
+        for _ in 0..<3000 {
+            var line = next(2) == 0 ? "[   20.000001] " : ""
+            for _ in 0..<next(24) { line += pieces[next(pieces.count)] }
+            text += line + "\n"
+        }
+        let d = try decode(text)
+        #expect(d.summary.records == 3003)
+        #expect(d.summary.events + d.summary.skipped + d.summary.malformed + d.summary.dataLossMarkers == 3003)
+        #expect(d.summary.outOfOrder == 0)
+    }
+
     @Test func eventHeaderColumns() {
         func parse(_ s: String) -> String? {
             let bytes = Array(s.utf8)

@@ -175,8 +175,8 @@ struct FtraceDumpEventHeader {
         let cpuStart = ByteScanning.skipSpaces(t, from: afterPid)
         guard let (_, afterCPU) = ByteScanning.decimalPrefix(t, from: cpuStart) else { return nil }
         var i = afterCPU
-        while i < n, t[i] != ASCII.space { i += 1 }
-        guard i - afterCPU <= 8, i < n else { return nil }
+        while i < n, t[i] != ASCII.space, i - afterCPU <= 8 { i += 1 }
+        guard i < n, t[i] == ASCII.space else { return nil }
         let timeStart = ByteScanning.skipSpaces(t, from: i)
         // `233126us : `, `233126us!: `, `987654: ` or `25.123456: `.
         guard let (count, afterCount) = ByteScanning.decimalPrefix(t, from: timeStart), afterCount < n else { return nil }
