@@ -107,4 +107,57 @@ import Testing
         let timeouts = (first["evidence"] as? [[String: Any]] ?? []).filter { $0["role"] as? String == "guest-timeout" }
         #expect(timeouts.first?["location"] as? String == "\(files.console):61")
     }
+
+    /// Decompresses `files` (`<file>.zst` in the run's folder) into a temporary folder.
+    static func decompressed(_ name: String, _ files: [String]) throws -> [String] {
+        let dir = realDirectory.appendingPathComponent(name)
+        guard FileManager.default.fileExists(atPath: dir.path) else {
+            Issue.record("real traces missing at \(dir.path): they ship in ../shared beside the checkout")
+            throw CancellationError()
+        }
+        let out = temporaryPath("real-\(name)")
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        return try files.map { file in
+            let target = "\(out)/\(file)"
+            if !FileManager.default.fileExists(atPath: target) {
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                p.arguments = ["zstd", "-q", "-d", "-f", dir.appendingPathComponent("\(file).zst").path, "-o", target]
+                try p.run()
+                p.waitUntilExit()
+                #expect(p.terminationStatus == 0, "zstd failed on \(file) of \(name)")
+            }
+            return target
+        }
+    }
+
+    /// sysrq-hang: the guest's ftrace survives only as the SysRq-z dump on the console. The QEMU
+    /// log and the console alone find the SQ1 stall from the dump's submissions (aligned on the
+    /// dump's causal pairs), nothing on SQ2; adding the guest ftrace taken after the dump keeps that.
+    @Test(arguments: [false, true])
+    func sysrqHangStallFoundFromTheConsoleDump(withGuestTrace: Bool) throws {
+        let files = try Self.decompressed("sysrq-hang", ["qemu-trace.log", "console.log"])
+        let guest = withGuestTrace ? [Self.realDirectory.appendingPathComponent("sysrq-hang/guest-ftrace.txt").path] : []
+        let (status, json, _) = try analyzeJSON(files + guest)
+        #expect(status == 1)
+        let console = (json["alignment"] as? [[String: Any]] ?? []).first { $0["input"] as? Int == 1 }
+        #expect(console?["method"] as? String == "estimated")
+        #expect((console?["pairs"] as? Int ?? 0) > 1000)
+        let findings = json["findings"] as? [[String: Any]] ?? []
+        func queue(_ f: [String: Any]) -> (Int, String) {
+            let q = f["queue"] as? [String: Any]
+            return (q?["qid"] as? Int ?? -1, q?["type"] as? String ?? "")
+        }
+        #expect(findings.filter { queue($0).0 == 2 && $0["severity"] as? String == "error" }.isEmpty)
+        #expect(findings.filter { queue($0) == (2, "sq") }.isEmpty)
+        let waits = findings.filter { $0["kind"] as? String == "mutual-wait" && queue($0) == (1, "sq") }
+        let first = try #require(waits.first)
+        #expect(first["severity"] as? String == "error" && first["inferred"] as? Bool == true)
+        #expect(first["stuck_commands"] as? Int == 16)
+        #expect(first["resolution"] as? String == "queue-deleted")
+        #expect((first["guest_timeouts"] as? Int ?? 0) >= 1)
+        // Host clock: SQ1's last fetch at 1796183840.025, the reset's queue deletion at 870.87.
+        #expect((1_796_183_839_900_000_000...1_796_183_840_500_000_000).contains(first["start_ns"] as? Int ?? 0))
+        #expect((1_796_183_870_500_000_000...1_796_183_871_000_000_000).contains(first["end_ns"] as? Int ?? 0))
+    }
 }

@@ -7,15 +7,46 @@ import ShadowBellCore
 /// `2/0/0 default/read/poll queues`) as `.guestMessage` events stamped with the printk clock
 /// (seconds since boot, in nanoseconds) — the clock of the guest's ftrace `local`/`global`
 /// clocks. The same message seen twice (live on the console, then in a `dmesg` dump) is
-/// delivered once; the repeat is counted as skipped. Every other line is skipped and counted.
-/// A `I/O …` or `Abort status:` message that does not parse, or has no `[seconds]` timestamp,
-/// is malformed. Locations are 1-based line numbers.
+/// delivered once; the repeat is counted as skipped. A `I/O …` or `Abort status:` message that
+/// does not parse, or has no `[seconds]` timestamp, is malformed.
 ///
-/// Messages that only the dump holds (below the console log level) come after later ones and
-/// are counted in `summary.outOfOrder`.
+/// The kernel's ftrace dump (`Dumping ftrace buffer:` … SysRq-z, `ftrace_dump_on_oops`) is read
+/// as ftrace events with the ftrace text decoder's payload decoding, placed on the printk clock
+/// (`FtraceDump`); its `CPU:N [LOST M EVENTS]` lines become `.dataLoss` events. Every other line
+/// is skipped and counted. Locations are 1-based line numbers.
+///
+/// Events come out in time order: a dump's events are older than the messages printed before
+/// it, so messages are held back until the next dump has been read (or the log ends) and merged
+/// with its events. At most `holdCapacity` messages are held (beyond that the oldest go out, and
+/// a later dump event older than them counts as out of order); a dump is held whole, which the
+/// ring buffer's size bounds, up to `dumpCapacity` events (the rest of a longer one is placed
+/// with the offset known by then). Messages that only a `dmesg` listing holds (below the console
+/// log level) come after later ones and are counted in `summary.outOfOrder`.
 public final class ConsoleLogSource: EventSource {
-    private var batcher: LineBatcher<ConsoleLogLineParser>
-    public var summary: InputSummary { batcher.summary }
+    public private(set) var summary: InputSummary
+
+    static let holdCapacity = 1 << 16
+    static let dumpCapacity = 1 << 23
+
+    private let lines: TextLines
+    private var messages: ConsoleLogLineParser
+    private var dumpEvents: FtraceLineParser
+    private let batchSize: Int
+    private let holdCapacity: Int
+    private let dumpCapacity: Int
+
+    /// Messages decoded but not delivered, in file order.
+    private var held: [Event] = []
+    /// The dump being read.
+    private var dump: FtraceDump?
+    /// Stamps of the dumps read so far (a dump printed again is recognised by its stamp).
+    private var dumpStamps: Set<Int64> = []
+    private var lastDumpStamp: Int64?
+    /// Events ready to deliver, from `readyHead` on.
+    private var ready: [Event] = []
+    private var readyHead = 0
+    private var lastDeliveredTime = Int64.min
+    private var finished = false
 
     public convenience init(path: String, index: UInt16, options: SourceOptions = .init())
         throws(InputError)
@@ -23,12 +54,166 @@ public final class ConsoleLogSource: EventSource {
         self.init(input: try ByteInput(path: path), index: index, options: options)
     }
 
-    init(input: ByteInput, index: UInt16, options: SourceOptions) {
-        batcher = LineBatcher(
-            input: input, index: index, format: .consoleLog, decoder: ConsoleLogLineParser(source: index), batchSize: options.batchSize)
+    init(
+        input: ByteInput, index: UInt16, options: SourceOptions,
+        holdCapacity: Int = ConsoleLogSource.holdCapacity, dumpCapacity: Int = ConsoleLogSource.dumpCapacity
+    ) {
+        summary = InputSummary(index: index, path: input.path, format: .consoleLog)
+        lines = TextLines(input)
+        messages = ConsoleLogLineParser(source: index)
+        dumpEvents = FtraceLineParser(source: index, qemuController: options.controller)
+        batchSize = options.batchSize
+        self.holdCapacity = max(holdCapacity, 1)
+        self.dumpCapacity = max(dumpCapacity, 1)
     }
 
     public func nextBatch(into buffer: inout [Event]) throws(InputError) -> Bool {
-        try batcher.nextBatch(into: &buffer)
+        buffer.removeAll(keepingCapacity: true)
+        buffer.reserveCapacity(batchSize)
+        while buffer.count < batchSize {
+            if readyHead < ready.count {
+                let n = min(batchSize - buffer.count, ready.count - readyHead)
+                for e in ready[readyHead..<readyHead + n] { deliver(e, into: &buffer) }
+                readyHead += n
+                continue
+            }
+            if !ready.isEmpty {
+                ready.removeAll(keepingCapacity: ready.count <= batchSize)
+                readyHead = 0
+            }
+            if finished { break }
+            if let line = try lines.next() {
+                consume(line)
+            } else {
+                finishDump()
+                ready.append(contentsOf: held)
+                held.removeAll()
+                finished = true
+            }
+        }
+        summary.bytes = lines.bytesRead
+        return !buffer.isEmpty
+    }
+
+    @inline(__always)
+    private func deliver(_ e: Event, into buffer: inout [Event]) {
+        if e.kind != .dataLoss {
+            if e.time < lastDeliveredTime { summary.outOfOrder += 1 }
+            lastDeliveredTime = e.time
+        }
+        buffer.append(e)
+    }
+
+    private func consume(_ line: FramedLine) {
+        summary.records += 1
+        guard dump != nil else {
+            let start = FtraceDumpLine.start(line.bytes)
+            if start.found {
+                beginDump(stamp: start.stamp)
+                summary.skipped += 1
+            } else {
+                consumeMessage(line)
+            }
+            return
+        }
+        switch FtraceDumpLine.classify(line.bytes) {
+        case .start(let stamp):
+            finishDump()
+            beginDump(stamp: stamp)
+            summary.skipped += 1
+        case .delimiter:
+            if dump!.opened {
+                finishDump()
+            } else {
+                dump!.opened = true
+            }
+            summary.skipped += 1
+        case .empty:
+            summary.skipped += 1
+        case .lostEvents(let cpu, let lost):
+            guard !dump!.isRepeat else {
+                summary.skipped += 1
+                return
+            }
+            summary.dataLossMarkers += 1
+            summary.lostEvents += lost
+            dump!.append(
+                Event(
+                    kind: .dataLoss, time: dump!.lastLineTime, location: line.number, source: summary.index,
+                    a: UInt32(clamping: lost), b: UInt32(clamping: cpu)))
+        case .event(let header, let text):
+            dump!.sawLine(at: header.time)
+            guard !dump!.isRepeat else {
+                summary.skipped += 1
+                return
+            }
+            let outcome = dumpEvents.decodeEvent(
+                name: UnsafeRawBufferPointer(rebasing: text[header.nameStart..<header.nameEnd]),
+                payload: UnsafeRawBufferPointer(rebasing: text[header.payloadStart...]), time: header.time,
+                number: line.number)
+            switch outcome {
+            case .event(let e):
+                summary.events += 1
+                dump!.append(e)
+                if dump!.count >= dumpCapacity {
+                    let rest = dump!.split()
+                    finishDump()
+                    dump = rest
+                }
+            case .dataLoss(let e):
+                summary.dataLossMarkers += 1
+                summary.lostEvents += UInt64(e.a)
+                dump!.append(e)
+            case .skipped:
+                summary.skipped += 1
+            case .malformed(let failure):
+                summary.noteMalformed(at: line.number, failure.description)
+            }
+        case .other:
+            consumeMessage(line)
+        }
+    }
+
+    private func consumeMessage(_ line: FramedLine) {
+        switch messages.parse(line.bytes, number: line.number) {
+        case .event(let e):
+            summary.events += 1
+            hold(e)
+        case .dataLoss(let e):
+            summary.dataLossMarkers += 1
+            summary.lostEvents += UInt64(e.a)
+            hold(e)
+        case .skipped:
+            summary.skipped += 1
+        case .malformed(let failure):
+            summary.noteMalformed(at: line.number, failure.description)
+        }
+    }
+
+    private func hold(_ e: Event) {
+        held.append(e)
+        if held.count > holdCapacity {
+            // Deliver the oldest half; a dump read later may still hold older events.
+            let n = held.count / 2
+            ready.append(contentsOf: held[0..<n])
+            held.removeFirst(n)
+        }
+    }
+
+    private func beginDump(stamp: Int64?) {
+        let isRepeat = stamp.map { dumpStamps.contains($0) } ?? false
+        dump = FtraceDump(stamp: stamp, lowerBound: lastDumpStamp, isRepeat: isRepeat)
+    }
+
+    /// Places the open dump's events and merges them with the messages held back.
+    private func finishDump() {
+        guard let finished = dump else { return }
+        dump = nil
+        if let stamp = finished.stamp, !finished.isRepeat {
+            dumpStamps.insert(stamp)
+            lastDumpStamp = max(lastDumpStamp ?? stamp, stamp)
+        }
+        ready.append(contentsOf: mergeByTime(held, finished.placed()))
+        held.removeAll(keepingCapacity: held.count <= 4096)
     }
 }

@@ -144,9 +144,15 @@ public enum FormatDetector {
     /// Whether the line holds a printk timestamp as the kernel prints it, `[%5lu.%06lu] ` —
     /// anywhere, since console output often puts other text before it on the same line.
     static func hasPrintkTimestamp(_ line: UnsafeRawBufferPointer) -> Bool {
-        var i = 0
-        while i < line.count {
-            defer { i += 1 }
+        printkTimestampStart(line) != nil
+    }
+
+    /// Where the first printk timestamp of the line starts (its `[`).
+    static func printkTimestampStart(_ line: UnsafeRawBufferPointer) -> Int? {
+        var next = 0
+        while next < line.count {
+            let i = next
+            next += 1
             guard line[i] == ASCII.openBracket else { continue }
             var j = ByteScanning.skipSpaces(line, from: i + 1)
             guard let (_, afterSeconds) = ByteScanning.decimalPrefix(line, from: j), afterSeconds < line.count,
@@ -158,9 +164,9 @@ public enum FormatDetector {
                 digits += 1
                 j += 1
             }
-            if digits == 6, ByteScanning.hasPrefix(line, at: j, "] ") { return true }
+            if digits == 6, ByteScanning.hasPrefix(line, at: j, "] ") { return i }
         }
-        return false
+        return nil
     }
 
     private static func vote(_ line: UnsafeRawBufferPointer, first: Int) -> Vote {
@@ -172,7 +178,12 @@ public enum FormatDetector {
             }
             return .none
         }
-        if FtraceLineHeader.parse(line) != nil { return .ftrace }
+        if let header = FtraceLineHeader.parse(line) {
+            // A kernel-log line that prints an ftrace line (a console's ftrace dump) is console
+            // output; a printk stamp inside an event's payload is not.
+            if let stamp = printkTimestampStart(line), stamp < header.nameStart { return .none }
+            return .ftrace
+        }
         var marker = ByteScanner(line, position: first)
         if marker.skip("CPU:"), FtraceLineParser.lostEventsMarker(&marker) != nil { return .ftrace }
         if ByteScanning.hasPrefix(line, at: first, "cpus=")

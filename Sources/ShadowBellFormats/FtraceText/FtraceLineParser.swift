@@ -27,21 +27,31 @@ struct FtraceLineParser: LineDecoding {
         }
         lastLineTime = header.time
         sawEventLine = true
-        let name = UnsafeRawBufferPointer(rebasing: line[header.nameStart..<header.nameEnd])
-        let payload = UnsafeRawBufferPointer(rebasing: line[header.payloadStart...])
+        return decodeEvent(
+            name: UnsafeRawBufferPointer(rebasing: line[header.nameStart..<header.nameEnd]),
+            payload: UnsafeRawBufferPointer(rebasing: line[header.payloadStart...]), time: header.time,
+            number: number)
+    }
+
+    /// Decodes one event given its name and payload (the text after `<event>: `), whatever
+    /// columns came before them: ftrace text and the console's ftrace dump share this.
+    @inline(__always)
+    func decodeEvent(name: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, time: Int64, number: UInt64)
+        -> LineOutcome
+    {
         guard let event = FtraceEventName.identify(name) else {
             // A probe printed with trace_printk() shows the calling function as the event name
             // and the probe line as the payload: `nvme_dbbuf_update_and_check_event: nvme_dbbuf_sq: …`.
-            return Self.decodePrintedProbe(payload).map { decodeNVMe($0.event, $0.payload, time: header.time, number: number) }
+            return Self.decodePrintedProbe(payload).map { decodeNVMe($0.event, $0.payload, time: time, number: number) }
                 ?? .skipped
         }
         switch event {
         case .tracingMarkWrite:
-            return decodeMarker(payload, time: header.time, number: number)
+            return decodeMarker(payload, time: time, number: number)
         case .print:
-            return decodeMarker(Self.stripPrintPrefix(payload), time: header.time, number: number)
+            return decodeMarker(Self.stripPrintPrefix(payload), time: time, number: number)
         default:
-            return decodeNVMe(event, payload, time: header.time, number: number)
+            return decodeNVMe(event, payload, time: time, number: number)
         }
     }
 
