@@ -151,8 +151,10 @@ public enum AnalysisSession {
             progress = false
             for i in order where maps[i] == nil {
                 guard let mine = anchors[i] else { continue }
-                // A guest console log shares the guest kernel's clock (seconds since boot).
-                if formats[i] == .consoleLog,
+                // A guest console log shares the guest kernel's clock (seconds since boot). One
+                // that holds an ftrace dump is placed on its own pairs instead: the dump's events
+                // sit on the printk clock only approximately (Docs/Formats.md).
+                if formats[i] == .consoleLog, !mine.isGuestSide,
                     let guest = order.first(where: { maps[$0] != nil && formats[$0] != .consoleLog && anchors[$0]?.isGuestSide == true })
                 {
                     maps[i] = maps[guest]

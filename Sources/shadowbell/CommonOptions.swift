@@ -36,7 +36,7 @@ struct AnalysisFlags: ParsableArguments {
     var stuckAfter: DurationValue = DurationValue(nanoseconds: 5_000_000_000)
 
     @Option(help: ArgumentHelp(
-        "Inferred waits (no driver probes) that end by a doorbell must last this long to be reported.",
+        "Inferred waits (no driver probes) must last this long to be reported, unless still open at the end of the trace.",
         valueName: "duration"))
     var inferredMinWait: DurationValue = DurationValue(nanoseconds: 100_000_000)
 

@@ -156,8 +156,15 @@ import Testing
         #expect(first["stuck_commands"] as? Int == 16)
         #expect(first["resolution"] as? String == "queue-deleted")
         #expect((first["guest_timeouts"] as? Int ?? 0) >= 1)
-        // Host clock: SQ1's last fetch at 1796183840.025, the reset's queue deletion at 870.87.
-        #expect((1_796_183_839_900_000_000...1_796_183_840_500_000_000).contains(first["start_ns"] as? Int ?? 0))
-        #expect((1_796_183_870_500_000_000...1_796_183_871_000_000_000).contains(first["end_ns"] as? Int ?? 0))
+        if withGuestTrace {
+            // The guest trace is the reference clock (guest seconds since boot).
+            #expect((14_000_000_000...15_500_000_000).contains(first["start_ns"] as? Int ?? 0))
+            #expect((45_000_000_000...46_000_000_000).contains(first["end_ns"] as? Int ?? 0))
+        } else {
+            // No guest trace: the QEMU log is the reference. SQ1's last fetch at 1796183840.025,
+            // the reset's queue deletion at 870.87.
+            #expect((1_796_183_839_900_000_000...1_796_183_840_500_000_000).contains(first["start_ns"] as? Int ?? 0))
+            #expect((1_796_183_870_500_000_000...1_796_183_871_000_000_000).contains(first["end_ns"] as? Int ?? 0))
+        }
     }
 }

@@ -120,16 +120,16 @@ private func kindCounts(_ events: [Event]) -> [GuestMessageKind: Int] {
         let d = try decode(bootLine + live + dump)
         #expect(
             d.events == [
-                message(.timeoutAborting, time: 30_156_309_000, line: 2, qid: 2, tag: 768),
-                message(.abortStatus, time: 30_157_892_000, line: 3),
                 message(.queuesReady, time: 5_528_253_000, line: 5),
+                message(.timeoutAborting, time: 30_156_309_000, line: 2, qid: 2, tag: 768),
                 message(.timeoutAborting, time: 30_156_309_000, line: 7, qid: 2, tag: 769),
+                message(.abortStatus, time: 30_157_892_000, line: 3),
                 message(.abortStatus, time: 30_157_892_000, line: 9, controller: 1),
             ])
         // Boot line, the dump header and the two repeats.
         #expect(d.summary.skipped == 4 && d.summary.malformed == 0)
-        // The dump-only queue message comes after later ones.
-        #expect(d.summary.outOfOrder == 1)
+        // The dump-only queue message is put in its place by its stamp.
+        #expect(d.summary.outOfOrder == 0)
     }
 
     @Test func recentMessagesForgetTheOldestBeyondCapacity() {
@@ -220,17 +220,19 @@ private func kindCounts(_ events: [Event]) -> [GuestMessageKind: Int] {
         #expect(d.summary.malformed == 0, "\(d.summary.firstMalformed)")
         #expect(kindCounts(d.events) == [.timeoutAborting: 6, .timeoutReset: 2, .abortStatus: 6, .queuesReady: 3])
         #expect(d.summary.events == 17 && d.summary.records == 156 && d.summary.skipped == 156 - 17)
-        // The first one follows fio's progress output on line 61.
+        // The first timeout follows fio's progress output on line 61.
         #expect(
-            d.events.first
+            d.events.first { $0.a == GuestMessageKind.timeoutAborting.rawValue }
                 == Event(
                     kind: .guestMessage, time: 30_156_309_000, location: 61, qid: 2,
                     a: GuestMessageKind.timeoutAborting.rawValue, b: 768))
         let resets = d.events.filter { $0.a == GuestMessageKind.timeoutReset.rawValue }
         #expect(resets.map(\.time) == [45_265_042_000, 75_712_741_000] && resets.allSatisfy { $0.qid == 2 && $0.b == 768 })
         #expect(Set(d.events.filter { $0.a == GuestMessageKind.timeoutAborting.rawValue }.map(\.b)) == [768, 769, 770, 771])
-        // The dump's first new message (the 5.528253 bring-up) goes back in time from the last
-        // live one (75.712741); the dump is in order after it.
-        #expect(d.summary.outOfOrder == 1)
+        // The dump's bring-up messages (5.528253 …), older than the live ones above them, are
+        // put in their place by their stamps: the messages come out in time order.
+        #expect(d.summary.outOfOrder == 0)
+        #expect(d.events.map(\.time) == d.events.map(\.time).sorted())
+        #expect(d.events.first?.time == 5_528_253_000)
     }
 }

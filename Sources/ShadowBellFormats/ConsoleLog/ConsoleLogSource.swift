@@ -21,7 +21,8 @@ import ShadowBellCore
 /// a later dump event older than them counts as out of order); a dump is held whole, which the
 /// ring buffer's size bounds, up to `dumpCapacity` events (the rest of a longer one is placed
 /// with the offset known by then). Messages that only a `dmesg` listing holds (below the console
-/// log level) come after later ones and are counted in `summary.outOfOrder`.
+/// log level) are put in their place among the held ones; only those older than messages
+/// already delivered (past the hold) are counted in `summary.outOfOrder`.
 public final class ConsoleLogSource: EventSource {
     public private(set) var summary: InputSummary
 
@@ -86,7 +87,7 @@ public final class ConsoleLogSource: EventSource {
                 consume(line)
             } else {
                 finishDump()
-                ready.append(contentsOf: held)
+                ready.append(contentsOf: Self.inTimeOrder(held))
                 held.removeAll()
                 finished = true
             }
@@ -200,6 +201,19 @@ public final class ConsoleLogSource: EventSource {
         }
     }
 
+    /// Held messages by their printk stamp, in line order at equal stamps: a `dmesg` listing
+    /// appended to a serial capture brings messages the console level hid, older than the lines
+    /// above them.
+    static func inTimeOrder(_ events: [Event]) -> [Event] {
+        var sorted = true
+        for i in events.indices.dropFirst() where events[i].time < events[i - 1].time {
+            sorted = false
+            break
+        }
+        if sorted { return events }
+        return events.enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)
+    }
+
     private func beginDump(stamp: Int64?) {
         let isRepeat = stamp.map { dumpStamps.contains($0) } ?? false
         dump = FtraceDump(stamp: stamp, lowerBound: lastDumpStamp, isRepeat: isRepeat)
@@ -213,7 +227,7 @@ public final class ConsoleLogSource: EventSource {
             dumpStamps.insert(stamp)
             lastDumpStamp = max(lastDumpStamp ?? stamp, stamp)
         }
-        ready.append(contentsOf: mergeByTime(held, finished.placed()))
+        ready.append(contentsOf: mergeByTime(Self.inTimeOrder(held), finished.placed()))
         held.removeAll(keepingCapacity: held.count <= 4096)
     }
 }
