@@ -74,6 +74,10 @@ struct Analyze: ParsableCommand {
             throw ValidationError("--files-from - and a '-' input both want standard input; save one of them to a file")
         }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1 (got \(jobs))") }
+        if let first = flags.paths.first, let meant = ShadowBell.commandMeant(by: first) {
+            let rest = flags.paths.dropFirst().joined(separator: " ")
+            throw ValidationError("'\(first)' is neither a file nor a command; did you mean 'shadowbell \(meant)\(rest.isEmpty ? "" : " " + rest) …'?")
+        }
     }
 
     func run() throws {

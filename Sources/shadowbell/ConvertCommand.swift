@@ -44,8 +44,13 @@ struct Convert: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("The file to write.", valueName: "FILE.pcap|FILE.json"))
     var output: String
 
-    @Option(help: ArgumentHelp("Output format.", valueName: "pcap|perfetto-json"))
-    var to: ConvertTarget = .pcap
+    @Option(help: ArgumentHelp(
+        "Output format (default: from --output's extension, .json → perfetto-json, else pcap).",
+        valueName: "pcap|perfetto-json"))
+    var to: ConvertTarget?
+
+    /// The output format: `--to`, else the one `--output`'s extension names.
+    var target: ConvertTarget { to ?? (output.lowercased().hasSuffix(".json") ? .perfettoJSON : .pcap) }
 
     @Option(
         name: .customLong("link-type"),
@@ -60,7 +65,14 @@ struct Convert: ParsableCommand {
 
     func validate() throws {
         if paths.isEmpty { throw ValidationError("give at least one trace file to convert") }
-        if to == .pcap, !isWritableShadowBellLinkType(LinkType(linkType)) {
+        let lower = output.lowercased()
+        if to == .pcap, lower.hasSuffix(".json") {
+            throw ValidationError("--to pcap writes a pcap file, but --output \(output) names JSON; use --to perfetto-json or a .pcap name")
+        }
+        if to == .perfettoJSON, lower.hasSuffix(".pcap") || lower.hasSuffix(".pcapng") {
+            throw ValidationError("--to perfetto-json writes JSON, but --output \(output) names a pcap file; use --to pcap or a .json name")
+        }
+        if target == .pcap, !isWritableShadowBellLinkType(LinkType(linkType)) {
             throw ValidationError(
                 "--link-type \(linkType): use LINKTYPE_USER0–USER15 (147–162) except 149; the default is 147")
         }
@@ -68,7 +80,7 @@ struct Convert: ParsableCommand {
     }
 
     func run() throws {
-        if to == .perfettoJSON { return try writePerfetto() }
+        if target == .perfettoJSON { return try writePerfetto() }
         var options = SourceOptions(controller: controller)
         do {
             try binaryInputs.apply(to: &options)

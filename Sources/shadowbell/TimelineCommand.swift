@@ -79,6 +79,11 @@ struct Timeline: ParsableCommand {
         if let to, parseScaledDecimal(Substring(to), scale: 1_000_000_000) == nil {
             throw ValidationError("--to expects seconds, e.g. 12.6 (got '\(to)')")
         }
+        if let from, let to, let lower = parseScaledDecimal(Substring(from), scale: 1_000_000_000),
+            let upper = parseScaledDecimal(Substring(to), scale: 1_000_000_000), lower > upper
+        {
+            throw ValidationError("--from \(from) is after --to \(to): the range is empty")
+        }
     }
 
     func run() throws {
@@ -94,21 +99,45 @@ struct Timeline: ParsableCommand {
             sink.row(event, state)
         }
         var status: Int32 = 0
-        do {
-            let inputs: [AnalysisInput]
-            do throws(InputError) {
-                inputs = try flags.inputs()
-            } catch {
-                printError("error: \(error.description)")
-                throw ExitCode(2)
-            }
-            _ = try AnalysisSession.run(inputs: inputs, options: flags.options, observer: observer)
-        } catch let error as AnalysisFailure {
+        let inputs: [AnalysisInput]
+        do throws(InputError) {
+            inputs = try flags.inputs()
+        } catch {
+            printError("error: \(error.description)")
+            throw ExitCode(2)
+        }
+        let result: AnalysisResult
+        switch Result(catching: { () throws(AnalysisFailure) -> AnalysisResult in
+            try AnalysisSession.run(inputs: inputs, options: flags.options, observer: observer)
+        }) {
+        case .success(let r):
+            result = r
+        case .failure(let error):
             for e in error.errors { printError("error: \(e.description)") }
             status = 2
+            result = error.partial
+        }
+        if sink.rows == 0 && sink.svgQueues.isEmpty && status == 0 {
+            printError("error: " + Self.emptySelection(queues: selectors, from: from, to: to, result: result))
+            throw ExitCode(64)
         }
         try sink.finish()
         if status != 0 { throw ExitCode(status) }
+    }
+}
+
+extension Timeline {
+    /// Why a selection drew no row: a queue the inputs do not have, or a range without events.
+    static func emptySelection(queues: [QueueSelector], from: String?, to: String?, result: AnalysisResult) -> String {
+        let present = result.queues.map(\.key)
+        let missing = queues.filter { q in !present.contains { q.matches($0) } }
+        if !missing.isEmpty {
+            let list = present.map(\.description).joined(separator: ", ")
+            return "no queue \(missing.map { "\($0.controller.map { "nvme\($0):" } ?? "")\($0.type.name)\($0.qid)" }.joined(separator: ", ")) in the inputs; they have \(list.isEmpty ? "none" : list)"
+        }
+        let first = result.groups.map(\.firstTime).min(), last = result.groups.map(\.lastTime).max()
+        let span = first.flatMap { f in last.map { "the inputs span \(formatSeconds(f)) … \(formatSeconds($0)) s" } } ?? "the inputs have no event"
+        return "no event of the selected queues between \(from ?? "the start") and \(to ?? "the end"); \(span)"
     }
 }
 

@@ -1,0 +1,42 @@
+import Foundation
+import Testing
+@testable import shadowbell
+
+/// Commands that would silently do the wrong thing are usage errors with a way out.
+@Suite struct CLITrapTests {
+    @Test func aMistypedCommandIsAUsageErrorNamingTheCommandMeant() throws {
+        let out = temporaryPath("reprot.html")
+        try? FileManager.default.removeItem(atPath: out)
+        #expect(runCommand(["reprot", sample("lab/sq-hang.txt"), "--output", out]) == 64)
+        #expect(!FileManager.default.fileExists(atPath: out), "no text report written into an .html file")
+        #expect(runCommand(["analyse", sample("lab/sq-hang.txt")]) == 64)
+        #expect(ShadowBell.commandMeant(by: "reprot") == "report")
+        #expect(ShadowBell.commandMeant(by: "analyse") == "analyze")
+        #expect(ShadowBell.commandMeant(by: "timelin") == "timeline")
+        #expect(ShadowBell.commandMeant(by: "trace") == nil)
+        #expect(ShadowBell.commandMeant(by: "sq-hang.txt") == nil)
+        // A path is never taken for a command.
+        #expect(ShadowBell.commandMeant(by: "./reprot") == nil)
+    }
+
+    @Test func convertPicksTheFormatItsOutputNamesOrRefusesAMismatch() throws {
+        let json = temporaryPath("conv.json")
+        #expect(runCommand(["convert", sample("lab/sq-hang.txt"), "--output", json]) == 0)
+        let text = try String(contentsOfFile: json, encoding: .utf8)
+        #expect(text.hasPrefix("{") && text.contains("traceEvents"))
+        #expect(runCommand(["convert", sample("lab/sq-hang.txt"), "--output", json, "--to", "pcap"]) == 64)
+        #expect(runCommand(["convert", sample("lab/sq-hang.txt"), "--output", temporaryPath("c.pcap"), "--to", "perfetto-json"]) == 64)
+        let pcap = temporaryPath("conv.pcap")
+        #expect(runCommand(["convert", sample("lab/sq-hang.txt"), "--output", pcap]) == 0)
+        let magic = try FileHandle(forReadingFrom: URL(fileURLWithPath: pcap)).read(upToCount: 4)
+        #expect(magic == Data([0x4D, 0x3C, 0xB2, 0xA1]))
+    }
+
+    @Test func emptyTimelineSelectionsAreUsageErrors() {
+        let trace = sample("lab/sq-hang.txt")
+        #expect(runCommand(["timeline", trace, "--queue", "sq9", "--quiet"]) == 64)
+        #expect(runCommand(["timeline", trace, "--from", "50", "--to", "40", "--quiet"]) == 64)
+        #expect(runCommand(["timeline", trace, "--queue", "sq1", "--from", "50", "--to", "60", "--quiet"]) == 64)
+        #expect(runCommand(["timeline", trace, "--queue", "sq1", "--output", temporaryPath("tl.txt"), "--quiet"]) == 0)
+    }
+}
