@@ -51,7 +51,7 @@ public enum JSONReport {
                 ])
             })),
             ("queues", .array(r.queues.map(queue))),
-            ("findings", .array(r.findings.map { finding(report, $0) })),
+            ("findings", .array(r.findings.enumerated().map { finding(report, $0.element, id: $0.offset + 1) })),
             ("suppressed_findings", .array(r.suppressed.map { s in
                 .object([("kind", .string(s.kind.rawValue)), ("queue", queueKey(s.queue)), ("count", .int(Int64(s.count)))])
             })),
@@ -119,8 +119,10 @@ public enum JSONReport {
         ])
     }
 
-    static func finding(_ report: AnalysisReport, _ f: Finding) -> JSONValue {
+    /// `id`: the finding's number in the report, the one `explain --finding` takes (1-based).
+    static func finding(_ report: AnalysisReport, _ f: Finding, id: Int) -> JSONValue {
         var members: [(String, JSONValue)] = [
+            ("id", .int(Int64(id))),
             ("kind", .string(f.kind.rawValue)),
             ("severity", .string(f.severity.rawValue)),
             ("queue", queueKey(f.queue)),

@@ -9,6 +9,9 @@ public indirect enum JSONValue: Sendable, Equatable {
     case bool(Bool)
     case null
 
+    /// 2^53: the largest magnitude up to which every integer is exact as a double.
+    public static let exactDoubleLimit: UInt64 = 1 << 53
+
     public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         lhs.rendered(pretty: false) == rhs.rendered(pretty: false)
     }
@@ -38,6 +41,15 @@ public indirect enum JSONValue: Sendable, Equatable {
                 JSONValue.writeString(key, to: &out)
                 out += pretty ? ": " : ":"
                 value.write(to: &out, indent: pretty ? indent + 1 : -1)
+                // Integers beyond ±2^53 lose digits in tools that read JSON numbers as doubles
+                // (JavaScript, jq 1.6, spreadsheets): each also appears as a decimal string.
+                if case .int(let v) = value, v.magnitude > JSONValue.exactDoubleLimit {
+                    out += ","
+                    newline(indent + 1)
+                    JSONValue.writeString(key + "_str", to: &out)
+                    out += pretty ? ": " : ":"
+                    JSONValue.writeString(String(v), to: &out)
+                }
             }
             newline(indent)
             out += "}"
