@@ -15,6 +15,8 @@ public final class ClockGroupAnalyzer {
     /// Recent guest kernel timeout messages, per (controller, qid), oldest first (bounded).
     var guestTimeouts: [UInt32: [GuestTimeout]] = [:]
     var dbbufEnabled = ControllerSet()
+    /// Guest give-ups seen from the controller side (used while no guest submission is seen).
+    var hostSide = HostSideTracker()
     var dataLossTimes: [Int64] = []
     var findings: [Finding] = []
     var suppressed: [SuppressionKey: Int] = [:]
@@ -101,6 +103,7 @@ public final class ClockGroupAnalyzer {
         case .guestMessage: guestMessage(e)
         case .controllerEnable, .interrupt, .registerWrite: break
         }
+        if !driverEventsSeen && e.kind.side != .trace { trackHostSide(e) }
     }
 
     // MARK: queue access
@@ -486,6 +489,7 @@ public final class ClockGroupAnalyzer {
         for i in queues.indices {
             finishWindowAtEnd(&queues[i], endTime: coverageEnd)
         }
+        reportHostSideStalls()
         reportCQEventIdxVisibility()
         reportCommandsNeverCompleted()
         var suppressedList = suppressed.map { SuppressedFindings(kind: $0.key.kind, queue: $0.key.queue, count: $0.value) }
