@@ -251,8 +251,10 @@ public final class ClockGroupAnalyzer {
     /// SQ: the controller reads the tail at the start of a burst and after every fetch; the
     /// burst ends when the value read equals the index it has fetched up to.
     private func sqRead(_ q: inout QueueState, _ e: Event) {
-        if q.controllerIndex == nil, let previous = q.readWithoutFetch {
-            // Two reads with no fetch between them: the first one ended a burst (trace began mid-run).
+        if q.controllerIndex == nil || q.entries == 0, let previous = q.readWithoutFetch {
+            // Two reads with no fetch between them: the first one ended a burst (trace began
+            // mid-run). Without the queue's size (its creation is not in the trace) the counted
+            // index cannot wrap with the ring, so it is re-learned at every burst boundary.
             q.controllerIndex = previous
         }
         q.readWithoutFetch = e.a

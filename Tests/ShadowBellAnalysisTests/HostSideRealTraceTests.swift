@@ -122,6 +122,21 @@ import Testing
         }
     }
 
+    /// Tracing switched on at run time (HMP `trace-event pci_nvme_* on`): the log begins after
+    /// the queues' creation and the Doorbell Buffer Config, sizes unknown.
+    @Test func aQemuLogAttachedMidRunStillNamesSQ2() throws {
+        let run = try Run("hang-sq2")
+        defer { run.remove() }
+        let lines = try String(contentsOfFile: run.qemu, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let cut = run.directory.appendingPathComponent("qemu-midrun.log").path
+        try lines.dropFirst(49_999).joined(separator: "\n").write(toFile: cut, atomically: false, encoding: .utf8)
+        let r = try run.analyze([cut])
+        let onSQ2 = Self.loud(r, on: Self.sq(2))
+        #expect(onSQ2.count == 2 && onSQ2.allSatisfy { $0.kind == .mutualWait && $0.severity == .error })
+        #expect(onSQ2.first?.start == 1_795_663_288_047_239_000)
+        #expect(Self.loud(r, on: Self.sq(1)).isEmpty)
+    }
+
     @Test func sysrqHangIsOnSQ1AndNothingOnSQ2() throws {
         let run = try Run("sysrq-hang")
         defer { run.remove() }

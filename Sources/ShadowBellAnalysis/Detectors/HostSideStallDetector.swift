@@ -54,6 +54,9 @@ struct HostSideView: Sendable {
     var cqid: UInt16?
     /// SQ: the controller's last fetch from it.
     var lastFetch: EventRef?
+    /// SQ: the controller wrote its EventIdx since the queue's creation: shadow doorbells are on
+    /// although the trace may have begun after the Doorbell Buffer Config.
+    var shadowDoorbellsSeen = false
     /// SQ: fetches since the last Doorbell Buffer Config.
     var fetchedSinceConfig = 0
     /// SQ: the controller wrote its EventIdx since the last Doorbell Buffer Config.
@@ -102,7 +105,6 @@ struct StallEpisode: Sendable {
     /// Commands fetched per qid after the reset and before the next Doorbell Buffer Config.
     var resubmitted: [UInt16: Int] = [:]
     var firstResubmission: [UInt16: EventRef] = [:]
-    var configAfterReset: EventRef?
 }
 
 /// The analyzer's host-side bookkeeping: per controller, the open give-up and the one whose
@@ -134,7 +136,9 @@ extension ClockGroupAnalyzer {
             queues[c].hostSide.held = max(0, queues[c].hostSide.held - 1)
             queues[c].hostSide.heldSince = EventRef(e)
         case .controllerEventIdxWrite where e.queueType == .sq:
-            queues[index(of: e.queue)].hostSide.eventIdxWrittenSinceConfig = true
+            let i = index(of: e.queue)
+            queues[i].hostSide.eventIdxWrittenSinceConfig = true
+            queues[i].hostSide.shadowDoorbellsSeen = true
         case .mmioDoorbell where e.queueType == .sq && e.qid != 0:
             hostSideQueueMoved(e.queue, e, resolution: "mmio-doorbell")
         case .queueCreate where e.queueType == .sq:
@@ -148,9 +152,7 @@ extension ClockGroupAnalyzer {
                 queues[i].hostSide.config = EventRef(e)
                 queues[i].hostSide.tailAtConfig = queues[i].controllerIndex
             }
-            if let k = hostSide.watchingResubmissions.removeValue(forKey: e.controller) {
-                hostSide.episodes[k].configAfterReset = EventRef(e)
-            }
+            hostSide.watchingResubmissions[e.controller] = nil
         case .controllerReset:
             hostSide.watchingResubmissions[e.controller] = nil
             guard let k = hostSide.open.removeValue(forKey: e.controller) else { return }
@@ -220,11 +222,11 @@ extension ClockGroupAnalyzer {
         let now = e.time
         var candidates: [StallCandidate] = []
         var running: [(queue: QueueKey, lastFetch: EventRef?)] = []
-        let dbbufOn = dbbufEnabled.contains(e.controller)
+        let configured = dbbufEnabled.contains(e.controller)
         for q in queues where q.key.controller == e.controller && q.key.qid != 0 && q.active {
             switch q.key.type {
             case .sq:
-                if dbbufOn, q.controllerWaiting, !q.mmioSinceLook, let since = q.waitingSince,
+                if configured || q.hostSide.shadowDoorbellsSeen, q.controllerWaiting, !q.mmioSinceLook, let since = q.waitingSince,
                     now - since.time >= minimumSilence
                 {
                     let v = q.hostSide
