@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(
             name: "ShadowBellFormatsTests", dependencies: ["ShadowBellFormats", "ShadowBellTestSupport"],
             exclude: ["Fixtures"]),
-        .testTarget(name: "ShadowBellAnalysisTests", dependencies: ["ShadowBellAnalysis", "ShadowBellSimulator"]),
+        .testTarget(name: "ShadowBellAnalysisTests", dependencies: ["ShadowBellAnalysis", "ShadowBellFormats", "ShadowBellSimulator"]),
         .testTarget(
             name: "ShadowBellReportTests", dependencies: ["ShadowBellReport", "ShadowBellTestSupport"],
             exclude: ["Fixtures"]),

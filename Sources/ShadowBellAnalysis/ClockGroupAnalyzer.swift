@@ -15,6 +15,8 @@ public final class ClockGroupAnalyzer {
     /// Recent guest kernel timeout messages, per (controller, qid), oldest first (bounded).
     var guestTimeouts: [UInt32: [GuestTimeout]] = [:]
     var dbbufEnabled = ControllerSet()
+    /// Guest give-ups seen from the controller side (used while no guest submission is seen).
+    var hostSide = HostSideTracker()
     var dataLossTimes: [Int64] = []
     var findings: [Finding] = []
     var suppressed: [SuppressionKey: Int] = [:]
@@ -101,6 +103,7 @@ public final class ClockGroupAnalyzer {
         case .guestMessage: guestMessage(e)
         case .controllerEnable, .interrupt, .registerWrite: break
         }
+        if !driverEventsSeen && e.kind.side != .trace { trackHostSide(e) }
     }
 
     // MARK: queue access
@@ -248,8 +251,10 @@ public final class ClockGroupAnalyzer {
     /// SQ: the controller reads the tail at the start of a burst and after every fetch; the
     /// burst ends when the value read equals the index it has fetched up to.
     private func sqRead(_ q: inout QueueState, _ e: Event) {
-        if q.controllerIndex == nil, let previous = q.readWithoutFetch {
-            // Two reads with no fetch between them: the first one ended a burst (trace began mid-run).
+        if q.controllerIndex == nil || q.entries == 0, let previous = q.readWithoutFetch {
+            // Two reads with no fetch between them: the first one ended a burst (trace began
+            // mid-run). Without the queue's size (its creation is not in the trace) the counted
+            // index cannot wrap with the ring, so it is re-learned at every burst boundary.
             q.controllerIndex = previous
         }
         q.readWithoutFetch = e.a
@@ -486,6 +491,7 @@ public final class ClockGroupAnalyzer {
         for i in queues.indices {
             finishWindowAtEnd(&queues[i], endTime: coverageEnd)
         }
+        reportHostSideStalls()
         reportCQEventIdxVisibility()
         reportCommandsNeverCompleted()
         var suppressedList = suppressed.map { SuppressedFindings(kind: $0.key.kind, queue: $0.key.queue, count: $0.value) }

@@ -53,7 +53,8 @@ public struct Finding: Sendable, Hashable {
     /// How the interval closed (`mmio-doorbell`, `end-of-trace`, …); nil for point findings.
     public var resolution: String?
     public var cause: String?
-    /// Condition 1 was inferred from guest submissions (no driver probes).
+    /// Condition 1 was inferred: from guest submissions (no driver probes), or from the guest
+    /// giving up (`inferred_from: host-side`, no guest trace).
     public var inferred: Bool = false
     /// Reasons the finding cannot be stated as fact (data loss in the window, …).
     public var uncertainty: [String] = []
@@ -105,11 +106,12 @@ public enum FindingKind: String, Sendable, Hashable, CaseIterable {
     case cqEventIdxNotSeen = "cq-eventidx-not-seen"
     case stuckCommand = "stuck-command"
     case staleShadowAfterReset = "stale-shadow-after-reset"
+    case unattributedStall = "unattributed-stall"
 
     public var severity: Severity {
         switch self {
         case .mutualWait, .missedDoorbell, .valueOutOfRange, .stuckCommand, .staleShadowAfterReset: return .error
-        case .eventIdxRegression: return .warning
+        case .eventIdxRegression, .unattributedStall: return .warning
         case .needlessDoorbell, .cqEventIdxNotSeen: return .info
         }
     }
@@ -117,7 +119,7 @@ public enum FindingKind: String, Sendable, Hashable, CaseIterable {
     /// The definition, as documented in Docs/Findings.md.
     public var definition: String {
         switch self {
-        case .mutualWait: return MutualWaitDetector.definition
+        case .mutualWait: return MutualWaitDetector.definition + " " + HostSideStallDetector.mutualWaitInference
         case .missedDoorbell: return DoorbellDecisionDetector.missedDefinition
         case .needlessDoorbell: return DoorbellDecisionDetector.needlessDefinition
         case .valueOutOfRange: return ValueRangeDetector.definition
@@ -125,6 +127,7 @@ public enum FindingKind: String, Sendable, Hashable, CaseIterable {
         case .cqEventIdxNotSeen: return CQEventIdxVisibilityDetector.definition
         case .stuckCommand: return StuckCommandDetector.definition
         case .staleShadowAfterReset: return StaleShadowDetector.definition
+        case .unattributedStall: return HostSideStallDetector.definition
         }
     }
 }

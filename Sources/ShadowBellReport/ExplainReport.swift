@@ -25,7 +25,7 @@ public enum ExplainReport {
             if case .int(let d)? = f.value("duration_ns") { when += " after \(formatDuration(d))" }
         }
         if let cause = f.cause { when += "; cause: \(cause)" }
-        if f.inferred { when += "; inferred from guest submissions (no driver probes)" }
+        if f.inferred { when += "; " + inferredFrom(f) }
         out += wrap(when, indent: "", continuation: "  ", width: width)
 
         out += "\nIn short\n"
@@ -161,8 +161,12 @@ public enum ExplainReport {
             }
         }
         var out = "\n  The three conditions, with the values at the window start:\n"
+        let hostSide = f.value("inferred_from") == .string("host-side")
+        let first = hostSide
+            ? "1. the driver had published work the controller had not seen (S = \(v("controller_seen"))): inferred from the guest giving up (ABORT, reset), its publications are not in the trace;"
+            : "1. the driver had published P = \(v("published")) and the controller had last seen S = \(v("controller_seen")): P ≠ S, work is waiting;"
         let items = [
-            "1. the driver had published P = \(v("published")) and the controller had last seen S = \(v("controller_seen")): P ≠ S, work is waiting;",
+            first,
             "2. no MMIO doorbell had been written since the controller last looked at \(f.queue.type.name)\(f.queue.qid) "
                 + "(the driver's need_event said no: it read EventIdx \(v("driver_eventidx_read")), the controller had written \(v("controller_eventidx")));",
             "3. the controller was waiting for a doorbell: its last look at the queue brought nothing new.",
@@ -170,6 +174,13 @@ public enum ExplainReport {
         for item in items { out += wrap(item, indent: "    ", continuation: "       ", width: 100) }
         out += "  Each side waits for the other; nothing in the protocol wakes either of them.\n"
         return out
+    }
+
+    /// How an inferred finding's condition 1 was inferred.
+    public static func inferredFrom(_ f: Finding) -> String {
+        f.value("inferred_from") == .string("host-side")
+            ? "inferred from the controller side (no guest trace: the guest gave up with ABORT commands and a reset)"
+            : "inferred from guest submissions (no driver probes)"
     }
 
     static let causeMeaning: [String: String] = [

@@ -109,7 +109,7 @@ public enum HTMLReport {
         h += "<p class=\"when\">\(report.formatTime(f.start, clockInput: f.clockInput)) → \(endText(report, f))"
         if let resolution = f.resolution { h += " (\(esc(resolution)))" }
         if let cause = f.cause { h += " · cause: <b>\(esc(cause))</b>" }
-        if f.inferred { h += " · inferred (no driver probes)" }
+        if f.inferred { h += " · " + esc(ExplainReport.inferredFrom(f)) }
         h += "</p>\n<p class=\"message\">\(esc(f.message))</p>\n<p>\(esc(f.explanation))</p>\n"
         for u in f.uncertainty { h += "<p class=\"uncertain\">Uncertain: \(esc(u))</p>\n" }
         if let timeline, !timeline.samples.isEmpty {

@@ -6,7 +6,7 @@ struct Scenario {
     var events: [Event] = []
     var line: UInt64 = 0
 
-    private mutating func add(_ e: Event) {
+    mutating func add(_ e: Event) {
         line += 1
         var e = e
         e.location = line

@@ -227,6 +227,56 @@ import Testing
         #expect(missedAtLastEvent.isEmpty, "\(missedAtLastEvent)")
     }
 
+    /// Host side only: the QEMU log of every field-mode case, alone. A healthy run gives no
+    /// host-side finding; every host-side mutual-wait is on a queue with a truth window that
+    /// overlaps it (times mapped to the log's clock, 20 µs of rounding). The minimum silence
+    /// (`--inferred-min-wait`) is scaled like the simulated I/O timeout.
+    @Test func qemuLogAloneNamesOnlyTrulyStalledQueues() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("shadowbell-hostside-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let tolerance: Int64 = 20_000
+        var healthy = 0, named = 0
+        var noisyHealthy: [String] = []
+        var wrongQueue: [String] = []
+        for i in stride(from: 0, to: Self.cases, by: 3) {
+            var c = Self.config(i)
+            c.qemuLogStyle = i % 2 == 0 ? .pidTimestamp : .iso
+            let guest = dir.appendingPathComponent("guest\(i).txt").path
+            let log = dir.appendingPathComponent("qemu\(i).log").path
+            let truth = try Simulator.writeFieldTraces(c, tracePath: guest, qemuLogPath: log)
+            var options = AnalysisOptions()
+            options.inferredMinWait = c.ioTimeoutNs / 4
+            let source = try openEventSource(path: log, index: 0)
+            let result = try AnalysisSession.run(sources: [source], options: options)
+            let hostSide = result.findings.filter { $0.kind == .unattributedStall || $0.value("inferred_from") == .string("host-side") }
+            func host(_ t: Int64) -> Int64 {
+                let elapsed = t - c.startNs
+                return t + c.qemuClockOffsetNs + elapsed / 1_000_000 * c.qemuClockDriftPPM
+                    + (elapsed % 1_000_000) * c.qemuClockDriftPPM / 1_000_000
+            }
+            if truth.windows.isEmpty && truth.faults.isEmpty {
+                healthy += 1
+                noisyHealthy += hostSide.map { "case \(i): \($0.message)" }
+            }
+            for f in hostSide where f.kind == .mutualWait {
+                named += 1
+                let end = f.end ?? .max
+                let overlaps = truth.windows.contains { w in
+                    w.queue == f.queue && host(w.startNs) - tolerance <= end
+                        && (w.endNs.map { host($0) + tolerance } ?? .max) >= f.start
+                }
+                if !overlaps { wrongQueue.append("case \(i) \(f.queue) @\(f.start): \(f.message)") }
+            }
+            try? FileManager.default.removeItem(atPath: guest)
+            try? FileManager.default.removeItem(atPath: log)
+        }
+        #expect(healthy >= 5)
+        #expect(named >= 5, "host-side waits named: \(named)")
+        #expect(noisyHealthy.isEmpty, "\(noisyHealthy.prefix(5))")
+        #expect(wrongQueue.isEmpty, "\(wrongQueue.count): \(wrongQueue.prefix(5))")
+    }
+
     /// The first `nvme_dbbuf_sq/cq` probe per queue (`sq1`, `cq2`, …), in nanoseconds.
     static func firstProbeTimes(_ path: String) -> [String: Int64] {
         guard let data = FileManager.default.contents(atPath: path) else { return [:] }

@@ -107,6 +107,9 @@ public struct QueueState: Sendable {
 
     public internal(set) var stats = QueueStatistics()
 
+    /// What the controller side alone shows (host-side inference, no guest trace).
+    var hostSide = HostSideView()
+
     init(key: QueueKey) { self.key = key }
 
     static let publicationLimit = 256
@@ -148,6 +151,7 @@ public struct QueueState: Sendable {
         createdBeforeFirstProbe = nil
         publishedSinceCreation.removeAll()
         submittedSinceCreation = 0
+        hostSide = HostSideView()
     }
 }
 

@@ -1,0 +1,485 @@
+import ShadowBellCore
+
+/// Host-side stall inference: a clock group with the controller's events and no guest
+/// submissions (a QEMU log alone, or with the guest console). When the guest gives up on I/O
+/// (ABORT admin commands, then a controller reset), the queue the controller is asleep on is a
+/// `mutual-wait` (error, `inferred`) when one queue alone can explain it, else an
+/// `unattributed-stall` (warning) naming the candidates.
+public enum HostSideStallDetector {
+    /// `unattributed-stall`.
+    public static let definition = """
+        Without a guest trace, the guest gave up on I/O (ABORT admin commands, then usually a \
+        controller reset) while more than one queue could hold the stalled commands: I/O SQs the \
+        controller was asleep on (its last burst ended with a shadow read returning the tail it \
+        had consumed, and it did not look at the queue again for at least --inferred-min-wait \
+        before the first ABORT), or queues whose commands the controller held without completing \
+        them. The finding names the candidates; a guest console on the same clock, or the \
+        trace's own evidence, would tell which one.
+        """
+
+    /// What `mutual-wait` says about host-side inference (appended to its definition).
+    public static let mutualWaitInference = """
+        Without any guest submission in the trace (a QEMU log, with or without the guest \
+        console), condition 1 is inferred from the guest giving up: ABORT admin commands, then a \
+        controller reset, while the controller was asleep on q and q stayed silent; the window is \
+        reported when one queue alone can explain it: it was the only queue asleep and silent \
+        while the others kept running, or it alone was left silent after re-creation with its \
+        EventIdx unwritten since the Doorbell Buffer Config although its tail had moved, or the \
+        driver resubmitted the commands cancelled at the reset on it alone, or the guest console \
+        names it (`I/O N QID q timeout, aborting`).
+        """
+
+    /// NVMe admin opcode Abort.
+    static let abortOpcode: UInt32 = 0x08
+    /// Episodes kept per analysis (each one a guest give-up: aborts, then a reset).
+    static let episodeLimit = 256
+}
+
+/// Why the host-side evidence points at one queue. Raw values are the JSON strings of the
+/// finding's `attribution` field.
+public enum StallAttribution: String, Sendable, CaseIterable {
+    /// The only I/O queue asleep and silent when the guest gave up; the others kept running.
+    case onlySilentQueue = "only-silent-queue"
+    /// Re-created, its tail moved before the Doorbell Buffer Config, EventIdx unwritten since.
+    case resetOrderingSignature = "reset-ordering-signature"
+    /// After the reset, the driver resubmitted commands on this queue alone.
+    case resubmittedAfterReset = "resubmitted-after-reset"
+    /// The guest console names the queue (`I/O N QID q timeout, aborting`).
+    case guestConsole = "guest-console"
+}
+
+/// What the controller side shows of one queue, kept for host-side inference only.
+struct HostSideView: Sendable {
+    /// SQ: the CQ its completions go to (from its creation; the SQ's own qid when unseen).
+    var cqid: UInt16?
+    /// SQ: the controller's last fetch from it.
+    var lastFetch: EventRef?
+    /// SQ: the controller wrote its EventIdx since the queue's creation: shadow doorbells are on
+    /// although the trace may have begun after the Doorbell Buffer Config.
+    var shadowDoorbellsSeen = false
+    /// SQ: fetches since the last Doorbell Buffer Config.
+    var fetchedSinceConfig = 0
+    /// SQ: the controller wrote its EventIdx since the last Doorbell Buffer Config.
+    var eventIdxWrittenSinceConfig = false
+    /// SQ: the last Doorbell Buffer Config while the queue existed, and the index the
+    /// controller had fetched up to then.
+    var config: EventRef?
+    var tailAtConfig: UInt32?
+    /// CQ: commands fetched for it and not yet completed by the controller.
+    var held = 0
+    /// CQ: the controller's last completion on it, or the fetch that made `held` non-zero.
+    var heldSince: EventRef?
+}
+
+/// One queue that can explain a guest give-up.
+struct StallCandidate: Sendable {
+    enum Reason: Sendable { case asleep, holdsCommands, cqFull }
+    var queue: QueueKey
+    var reason: Reason
+    /// When the queue fell silent (the event that put the controller to sleep on it).
+    var since: EventRef
+    var controllerSeen: UInt32?
+    var eventIdx: UInt32?
+    var eventIdxAt: EventRef?
+    var entries: UInt32
+    /// Re-created, tail moved before the config, EventIdx unwritten and nothing fetched since.
+    var signature: Bool
+    var tailAtConfig: UInt32?
+    var config: EventRef?
+    var held: Int
+    var end: EventRef?
+    var resolution: String?
+}
+
+/// One guest give-up: the first ABORT, the reset that followed, what came after it.
+struct StallEpisode: Sendable {
+    var controller: UInt16
+    var firstAbort: EventRef
+    var aborts = 1
+    var candidates: [StallCandidate]
+    /// Other I/O SQs of the controller and their last fetch before the first ABORT.
+    var running: [(queue: QueueKey, lastFetch: EventRef?)]
+    var reset: EventRef?
+    /// Guest console timeout messages about this give-up, by qid (first one, and how many).
+    var console: [UInt16: (first: GuestTimeout, count: Int)] = [:]
+    /// Commands fetched per qid after the reset and before the next Doorbell Buffer Config.
+    var resubmitted: [UInt16: Int] = [:]
+    var firstResubmission: [UInt16: EventRef] = [:]
+}
+
+/// The analyzer's host-side bookkeeping: per controller, the open give-up and the one whose
+/// reset is followed by resubmissions.
+struct HostSideTracker: Sendable {
+    var episodes: [StallEpisode] = []
+    var open: [UInt16: Int] = [:]
+    var watchingResubmissions: [UInt16: Int] = [:]
+}
+
+extension ClockGroupAnalyzer {
+    /// The time a queue must have been silent before the guest's first ABORT to be a candidate.
+    var minimumSilence: Int64 { clock == .orderOnly ? 1 : options.inferredMinWait }
+
+    /// How far a guest console message may lie from the give-up it is about.
+    var consoleSlack: Int64 { 1_000_000_000 + 2 * (alignmentUncertainty ?? 0) }
+
+    /// Called for every controller event and guest message while no guest submission was seen.
+    func trackHostSide(_ e: Event) {
+        switch e.kind {
+        case .controllerFetch:
+            if e.qid == 0 {
+                if e.b == HostSideStallDetector.abortOpcode { hostSideAbort(e) }
+                return
+            }
+            hostSideFetch(e)
+        case .controllerCompletion where e.qid != 0:
+            let c = index(of: e.queue(.cq))
+            queues[c].hostSide.held = max(0, queues[c].hostSide.held - 1)
+            queues[c].hostSide.heldSince = EventRef(e)
+        case .controllerEventIdxWrite where e.queueType == .sq:
+            let i = index(of: e.queue)
+            queues[i].hostSide.eventIdxWrittenSinceConfig = true
+            queues[i].hostSide.shadowDoorbellsSeen = true
+        case .mmioDoorbell where e.queueType == .sq && e.qid != 0:
+            hostSideQueueMoved(e.queue, e, resolution: "mmio-doorbell")
+        case .queueCreate where e.queueType == .sq:
+            queues[index(of: e.queue)].hostSide.cqid = UInt16(truncatingIfNeeded: e.b)
+        case .queueDelete:
+            hostSideQueueMoved(e.queue, e, resolution: "queue-deleted")
+        case .dbbufConfig:
+            for i in queues.indices where queues[i].key.controller == e.controller && queues[i].key.type == .sq {
+                queues[i].hostSide.fetchedSinceConfig = 0
+                queues[i].hostSide.eventIdxWrittenSinceConfig = false
+                queues[i].hostSide.config = EventRef(e)
+                queues[i].hostSide.tailAtConfig = queues[i].controllerIndex
+            }
+            hostSide.watchingResubmissions[e.controller] = nil
+        case .controllerReset:
+            hostSide.watchingResubmissions[e.controller] = nil
+            guard let k = hostSide.open.removeValue(forKey: e.controller) else { return }
+            hostSide.episodes[k].reset = EventRef(e)
+            for c in hostSide.episodes[k].candidates.indices where hostSide.episodes[k].candidates[c].end == nil {
+                hostSide.episodes[k].candidates[c].end = EventRef(e)
+                hostSide.episodes[k].candidates[c].resolution = "controller-reset"
+            }
+            hostSide.watchingResubmissions[e.controller] = k
+        case .guestMessage:
+            hostSideConsole(e)
+        default:
+            break
+        }
+    }
+
+    private func hostSideFetch(_ e: Event) {
+        let i = index(of: e.queue(.sq))
+        queues[i].hostSide.lastFetch = EventRef(e)
+        if dbbufEnabled.contains(e.controller) { queues[i].hostSide.fetchedSinceConfig += 1 }
+        let c = index(of: QueueKey(controller: e.controller, qid: queues[i].hostSide.cqid ?? e.qid, type: .cq))
+        if queues[c].hostSide.held == 0 { queues[c].hostSide.heldSince = EventRef(e) }
+        if queues[c].hostSide.held < Int(Int32.max) { queues[c].hostSide.held += 1 }
+        if !dbbufEnabled.contains(e.controller), let k = hostSide.watchingResubmissions[e.controller] {
+            hostSide.episodes[k].resubmitted[e.qid, default: 0] += 1
+            if hostSide.episodes[k].firstResubmission[e.qid] == nil { hostSide.episodes[k].firstResubmission[e.qid] = EventRef(e) }
+        }
+        hostSideQueueMoved(e.queue(.sq), e, resolution: "controller-fetch")
+    }
+
+    /// The controller looked at a candidate queue again (or the queue went away): its wait ends.
+    private func hostSideQueueMoved(_ key: QueueKey, _ e: Event, resolution: String) {
+        guard let k = hostSide.open[key.controller] else { return }
+        for c in hostSide.episodes[k].candidates.indices {
+            let candidate = hostSide.episodes[k].candidates[c]
+            guard candidate.end == nil, candidate.queue == key else { continue }
+            hostSide.episodes[k].candidates[c].end = EventRef(e)
+            hostSide.episodes[k].candidates[c].resolution = resolution
+        }
+    }
+
+    private func hostSideConsole(_ e: Event) {
+        guard let kind = GuestMessageKind(rawValue: e.a), e.qid != 0,
+            kind == .timeoutAborting || kind == .timeoutReset || kind == .timeoutDisable
+        else { return }
+        let k: Int
+        if let open = hostSide.open[e.controller] {
+            k = open
+        } else if let watched = hostSide.watchingResubmissions[e.controller],
+            let reset = hostSide.episodes[watched].reset, e.time - reset.time <= consoleSlack
+        {
+            k = watched
+        } else {
+            return
+        }
+        let t = GuestTimeout(at: EventRef(e), kind: kind, tag: e.b)
+        hostSide.episodes[k].console[e.qid, default: (t, 0)].count += 1
+    }
+
+    /// The guest's first ABORT opens a give-up: which queues could hold what it gave up on.
+    private func hostSideAbort(_ e: Event) {
+        if let k = hostSide.open[e.controller] {
+            hostSide.episodes[k].aborts += 1
+            return
+        }
+        guard hostSide.episodes.count < HostSideStallDetector.episodeLimit else { return }
+        let now = e.time
+        var candidates: [StallCandidate] = []
+        var running: [(queue: QueueKey, lastFetch: EventRef?)] = []
+        let configured = dbbufEnabled.contains(e.controller)
+        for q in queues where q.key.controller == e.controller && q.key.qid != 0 && q.active {
+            switch q.key.type {
+            case .sq:
+                if configured || q.hostSide.shadowDoorbellsSeen, q.controllerWaiting, !q.mmioSinceLook, let since = q.waitingSince,
+                    now - since.time >= minimumSilence
+                {
+                    let v = q.hostSide
+                    let tail = v.tailAtConfig.map { q.entries > 0 ? $0 % q.entries : $0 } ?? 0
+                    candidates.append(StallCandidate(
+                        queue: q.key, reason: .asleep, since: since, controllerSeen: q.controllerSeen,
+                        eventIdx: q.controllerEventIdx, eventIdxAt: q.controllerEventIdxAt, entries: q.entries,
+                        signature: v.config != nil && tail != 0 && v.fetchedSinceConfig == 0 && !v.eventIdxWrittenSinceConfig,
+                        tailAtConfig: v.tailAtConfig, config: v.config, held: 0))
+                } else {
+                    running.append((q.key, q.hostSide.lastFetch))
+                }
+            case .cq:
+                let fullSince = q.controllerWaiting && q.pendingCompletions > 0 ? q.waitingSince : nil
+                let heldSince = q.hostSide.held > 0 ? q.hostSide.heldSince : nil
+                guard let since = fullSince ?? heldSince, now - since.time >= minimumSilence else { continue }
+                let full = fullSince != nil
+                candidates.append(StallCandidate(
+                    queue: q.key, reason: full ? .cqFull : .holdsCommands, since: since, controllerSeen: q.controllerSeen,
+                    eventIdx: q.controllerEventIdx, eventIdxAt: q.controllerEventIdxAt, entries: q.entries,
+                    signature: false, held: full ? Int(q.pendingCompletions) : q.hostSide.held))
+            }
+        }
+        var episode = StallEpisode(controller: e.controller, firstAbort: EventRef(e), candidates: candidates, running: running)
+        // Console lines printed just before the ABORT (the kernel logs, then sends it).
+        for (key, list) in guestTimeouts where UInt16(key >> 16) == e.controller {
+            for t in list where t.at.time <= now && now - t.at.time <= consoleSlack && t.kind != .timeoutPolled {
+                episode.console[UInt16(truncatingIfNeeded: key), default: (t, 0)].count += 1
+            }
+        }
+        hostSide.watchingResubmissions[e.controller] = nil
+        hostSide.episodes.append(episode)
+        hostSide.open[e.controller] = hostSide.episodes.count - 1
+    }
+
+    // MARK: findings
+
+    /// Each give-up becomes a mutual-wait on the one queue that explains it, or an
+    /// unattributed-stall naming the candidates. Nothing when the guest's own events are here:
+    /// the mutual-wait detector then sees the submissions themselves.
+    func reportHostSideStalls() {
+        guard !driverEventsSeen else { return }
+        for episode in hostSide.episodes where !episode.candidates.isEmpty {
+            let asleep = episode.candidates.filter { $0.reason == .asleep }
+            var pointed: [QueueKey: [StallAttribution]] = [:]
+            if episode.candidates.count == 1, let only = asleep.first {
+                pointed[only.queue, default: []].append(.onlySilentQueue)
+            }
+            let signature = asleep.filter(\.signature)
+            if signature.count == 1, asleep.count == episode.candidates.count {
+                pointed[signature[0].queue, default: []].append(.resetOrderingSignature)
+            }
+            let resubmitted = episode.candidates.filter { episode.resubmitted[$0.queue.qid, default: 0] > 0 }
+            if resubmitted.count == 1, resubmitted[0].reason == .asleep {
+                pointed[resubmitted[0].queue, default: []].append(.resubmittedAfterReset)
+            }
+            if !episode.console.isEmpty {
+                // The console names the queue: an error on each queue it names that the
+                // controller was asleep on, whatever the host-side rules say.
+                let named = asleep.filter { episode.console[$0.queue.qid] != nil }
+                if named.isEmpty { reportUnattributedStall(episode) }
+                for c in named { reportHostSideWait(c, episode, attribution: [.guestConsole] + (pointed[c.queue] ?? [])) }
+            } else if pointed.count == 1, let entry = pointed.first,
+                let candidate = asleep.first(where: { $0.queue == entry.key })
+            {
+                reportHostSideWait(candidate, episode, attribution: entry.value)
+            } else {
+                reportUnattributedStall(episode)
+            }
+        }
+    }
+
+    private func reportHostSideWait(_ c: StallCandidate, _ episode: StallEpisode, attribution: [StallAttribution]) {
+        let name = "\(c.queue.type.name)\(c.queue.qid)"
+        let stop = c.end?.time ?? coverageEnd
+        let duration = stop - c.since.time
+        var f = Finding(kind: .mutualWait, queue: c.queue, start: c.since.time, message: "", explanation: "")
+        f.end = c.end?.time
+        f.resolution = c.resolution ?? "end-of-trace"
+        f.cause = "unknown"
+        f.inferred = true
+        f.values = [
+            ("duration_ns", .int(duration)),
+            ("published", .null),
+            ("published_last", .null),
+            ("controller_seen", .uint(c.controllerSeen)),
+            ("controller_eventidx", .uint(c.eventIdx)),
+            ("driver_eventidx_read", .null),
+            ("stuck_commands", .null),
+            ("stuck_command_ids", .array([])),
+            ("entries", c.entries == 0 ? .null : .int(Int64(c.entries))),
+            ("inferred_from", .string("host-side")),
+            ("attribution", .array(attribution.map { .string($0.rawValue) })),
+            ("candidates", .array(episode.candidates.map { .string($0.queue.description) })),
+            ("guest_aborts", .int(Int64(episode.aborts))),
+            ("first_abort_after_ns", .int(episode.firstAbort.time - c.since.time)),
+        ]
+        if c.signature { f.values.append(("eventidx_unwritten_since_dbbuf_config", .bool(true))) }
+        if let n = episode.resubmitted[c.queue.qid] { f.values.append(("resubmitted_after_reset", .int(Int64(n)))) }
+        let console = episode.console[c.queue.qid]
+        if let console {
+            f.values.append(("guest_timeouts", .int(Int64(console.count))))
+            f.values.append(("first_timeout_after_ns", .int(console.first.at.time - c.since.time)))
+        }
+
+        var evidence = [evidenceItem("controller-wait", c.since, Self.silenceSummary(c, name: name))]
+        if let at = c.eventIdxAt, let v = c.eventIdx, at != c.since {
+            evidence.append(evidenceItem("controller-eventidx-write", at, "controller wrote EventIdx \(name) = \(v)"))
+        }
+        if attribution.contains(.resetOrderingSignature), let config = c.config {
+            evidence.append(evidenceItem("dbbuf-config", config, "Doorbell Buffer Config with \(name)'s tail at \(c.tailAtConfig ?? 0): EventIdx never written since"))
+        }
+        evidence.append(evidenceItem("guest-abort", episode.firstAbort, "guest sent ABORT (admin opcode 0x8), the first of \(episode.aborts)"))
+        if let console {
+            evidence.append(evidenceItem("guest-timeout", console.first.at, Self.describe(console.first, qid: c.queue.qid)))
+        }
+        if let end = c.end { evidence.append(evidenceItem("window-close", end, "window closes: \(f.resolution!)")) }
+        if let reset = episode.reset, reset != c.end {
+            evidence.append(evidenceItem("controller-reset", reset, "controller reset or disabled"))
+        }
+        if attribution.contains(.resubmittedAfterReset), let first = episode.firstResubmission[c.queue.qid] {
+            evidence.append(evidenceItem("driver-resubmit", first, "after the reset: first of \(episode.resubmitted[c.queue.qid] ?? 0) command(s) fetched from \(name) before the Doorbell Buffer Config"))
+        }
+        evidence.sort { ($0.time, $0.location) < ($1.time, $1.location) }
+        f.evidence = evidence
+        let lost = dataLoss(from: c.since.time, to: stop)
+        if lost > 0 { f.uncertainty.append("the recorder lost events \(lost) time(s) during the window") }
+        if clock == .orderOnly { f.uncertainty.append("the input has no timestamps: order is known, durations are not") }
+
+        let how = c.end == nil ? "unresolved at end of trace after \(formatDuration(duration))"
+            : "for \(formatDuration(duration)), ended by \(f.resolution!)"
+        let gaveUp = episode.reset == nil ? "\(episode.aborts) ABORT command(s)" : "\(episode.aborts) ABORT command(s), then a controller reset"
+        f.message = "\(c.queue.controllerName) SQ \(c.queue.qid): driver and controller waited on each other (inferred from the host side: the guest gave up with \(gaveUp)) \(how); cause unknown"
+        f.explanation = hostSideExplanation(c, episode, attribution: attribution, name: name)
+        report(f)
+    }
+
+    private func hostSideExplanation(_ c: StallCandidate, _ episode: StallEpisode, attribution: [StallAttribution], name: String) -> String {
+        let at = { (t: Int64) in formatDuration(t - c.since.time) }
+        var s = Self.silenceSentence(c, name: name)
+        s += " At +\(at(episode.firstAbort.time)) the guest sent \(episode.aborts) ABORT admin command(s) (QEMU's trace does not say which command they abort)"
+        if let reset = episode.reset { s += " and at +\(at(reset.time)) it reset the controller" }
+        s += ": the guest had given up on I/O the controller never completed. "
+        for rule in attribution {
+            s += Self.attributionSentence(rule, c, episode, name: name) + " "
+        }
+        s += "So the driver had published work on \(name) without ringing its MMIO doorbell while the controller slept on it: condition 1 is inferred from the guest giving up (the guest's submissions are not in the trace); conditions 2 and 3 are in the trace."
+        if c.signature {
+            s += " Since the Doorbell Buffer Config the controller has not written \(name)'s EventIdx: the slot still holds what the driver left there (zero after a reset) while the tail is \(c.tailAtConfig ?? 0), so need_event(0, N+1, N) stays false and the driver never rings. This is the signature of the Linux reset-ordering bug (I/O queues restarted before Doorbell Buffer Config is re-sent; fixed by commit 06c59d427017, \"set doorbell config before unquiescing\", in 6.8 and 6.6.59) on a controller that does not initialise EventIdx at config time (QEMU)."
+        }
+        switch c.resolution {
+        case nil: s += " Nothing on the queue moved again before the trace ended: the hang was still going on."
+        case "queue-deleted"?, "controller-reset"?: s += " It ended only when the queue was torn down (\(c.resolution!)): the driver had to reset the controller."
+        default: s += " The wait ended by \(c.resolution!)."
+        }
+        return s
+    }
+
+    static func silenceSummary(_ c: StallCandidate, name: String) -> String {
+        switch c.since.kind {
+        case .controllerShadowRead: return "controller read shadow \(name) = \(c.controllerSeen.map(String.init) ?? "?"): nothing new, burst ends"
+        case .queueCreate: return "controller created \(name): empty, waits for a doorbell"
+        case .controllerFetch: return "controller fetched up to \(name) = \(c.controllerSeen.map(String.init) ?? "?"): waits for a doorbell"
+        default: return "the controller's last look at \(name)"
+        }
+    }
+
+    static func silenceSentence(_ c: StallCandidate, name: String) -> String {
+        switch c.reason {
+        case .asleep:
+            var s: String
+            switch c.since.kind {
+            case .queueCreate: s = "The controller created \(name) and waited for its first doorbell"
+            case .controllerFetch: s = "The controller fetched from \(name) up to the tail of its last MMIO doorbell" + (c.controllerSeen.map { " (\($0))" } ?? "") + " and waited for the next one"
+            default:
+                s = "The controller's last burst on \(name) ended"
+                if let v = c.controllerSeen { s += " at tail \(v), the value it had already consumed" }
+            }
+            if let ei = c.eventIdx { s += " (its last EventIdx write said: ring me after \(ei))" }
+            return s + "; it did not fetch from \(name) again and no MMIO doorbell for \(name) followed."
+        case .holdsCommands:
+            return "The controller held \(c.held) command(s) of \(name) it had fetched and not completed."
+        case .cqFull:
+            return "The controller held \(c.held) completion(s) it could not post on \(name): the CQ was full as far as it knew."
+        }
+    }
+
+    static func attributionSentence(_ rule: StallAttribution, _ c: StallCandidate, _ episode: StallEpisode, name: String) -> String {
+        switch rule {
+        case .onlySilentQueue:
+            let others = episode.running.map { r in
+                "\(r.queue.type.name)\(r.queue.qid)" + (r.lastFetch.map { " fetched \(formatDuration(episode.firstAbort.time - $0.time)) before the first ABORT" } ?? "")
+            }
+            return "\(name) was the only queue the controller was asleep on and that stayed silent when the guest gave up"
+                + (others.isEmpty ? " (the controller's only I/O queue)." : "; the other queues kept running (\(others.joined(separator: "; "))).")
+        case .resetOrderingSignature:
+            let others = episode.candidates.filter { $0.queue != c.queue }.map { "\($0.queue.type.name)\($0.queue.qid)" }
+            return "\(name) was re-created and the controller fetched up to \(c.tailAtConfig ?? 0) from it while shadow doorbells were off (MMIO doorbells) before the Doorbell Buffer Config; since then it fetched nothing from \(name) and never wrote its EventIdx."
+                + (others.isEmpty ? "" : " The other silent queue(s) (\(others.joined(separator: ", "))) show no such moved tail: on them the driver's next submission rings the doorbell.")
+        case .resubmittedAfterReset:
+            return "After the reset the driver resubmitted \(episode.resubmitted[c.queue.qid] ?? 0) command(s) on \(name), and none on the other candidates, before re-sending the Doorbell Buffer Config: Linux requeues the commands it cancels at a reset on their own queue, so the commands in flight when the guest gave up were on \(name)."
+        case .guestConsole:
+            if let t = episode.console[c.queue.qid] {
+                return "The guest console names the queue: \(describe(t.first, qid: c.queue.qid)) (\(t.count) message(s) about QID \(c.queue.qid))."
+            }
+            return "The guest console names the queue."
+        }
+    }
+
+    private func reportUnattributedStall(_ episode: StallEpisode) {
+        let candidates = episode.candidates.sorted { ($0.since.time, $0.queue) < ($1.since.time, $1.queue) }
+        guard let first = candidates.first else { return }
+        let names = candidates.map { "\($0.queue.type.name)\($0.queue.qid)" }
+        var f = Finding(kind: .unattributedStall, queue: first.queue, start: first.since.time, message: "", explanation: "")
+        f.end = episode.reset?.time
+        f.resolution = episode.reset == nil ? "end-of-trace" : "controller-reset"
+        f.inferred = true
+        f.values = [
+            ("candidates", .array(candidates.map { .string($0.queue.description) })),
+            ("guest_aborts", .int(Int64(episode.aborts))),
+            ("first_abort_ns", .int(episode.firstAbort.time)),
+            ("reset_ns", episode.reset.map { .int($0.time) } ?? .null),
+            ("inferred_from", .string("host-side")),
+        ]
+        let namedByConsole = episode.console.keys.sorted()
+        if !namedByConsole.isEmpty { f.values.append(("console_qids", .array(namedByConsole.map { .int(Int64($0)) }))) }
+        var evidence = candidates.map { c in
+            evidenceItem("controller-wait", c.since, Self.silenceSummary(c, name: "\(c.queue.type.name)\(c.queue.qid)"))
+        }
+        evidence.append(evidenceItem("guest-abort", episode.firstAbort, "guest sent ABORT (admin opcode 0x8), the first of \(episode.aborts)"))
+        if let reset = episode.reset { evidence.append(evidenceItem("controller-reset", reset, "controller reset or disabled")) }
+        evidence.sort { ($0.time, $0.location) < ($1.time, $1.location) }
+        f.evidence = evidence
+        if clock == .orderOnly { f.uncertainty.append("the input has no timestamps: order is known, durations are not") }
+
+        f.message = "\(first.queue.controllerName): the guest gave up on I/O (\(episode.aborts) ABORT command(s)\(episode.reset == nil ? "" : ", then a controller reset")) while \(names.joined(separator: ", ")) could each hold the stall; the host side cannot tell which (inferred)"
+        var s = "Without the guest's submissions, the stalled queue is inferred from the controller side. "
+        for c in candidates {
+            let name = "\(c.queue.type.name)\(c.queue.qid)"
+            s += Self.silenceSentence(c, name: name)
+            s += " (silent \(formatDuration(episode.firstAbort.time - c.since.time)) before the first ABORT)"
+            if c.signature { s += "; its tail had moved to \(c.tailAtConfig ?? 0) before the Doorbell Buffer Config and its EventIdx was never written since (the reset-ordering bug's signature)" }
+            if let n = episode.resubmitted[c.queue.qid] { s += "; \(n) command(s) were resubmitted on it after the reset" }
+            s += ". "
+        }
+        s += "The guest sent \(episode.aborts) ABORT admin command(s) (QEMU's trace does not say which command they abort)"
+        if episode.reset != nil { s += " and then reset the controller" }
+        s += ". "
+        if !namedByConsole.isEmpty {
+            s += "The guest console names QID \(namedByConsole.map(String.init).joined(separator: ", ")), on which the controller was not asleep: the stall may not be a doorbell wait. "
+        }
+        s += "Add the guest console (its `I/O N QID q timeout, aborting` lines name the queue) or a guest trace to tell which queue holds the stall."
+        f.explanation = s
+        report(f)
+    }
+}

@@ -1,0 +1,178 @@
+import Foundation
+import ShadowBellCore
+import ShadowBellFormats
+import Testing
+
+@testable import ShadowBellAnalysis
+
+/// The real hung and healthy VMs in ../shared/traces/real, analysed from what a host operator
+/// has: the QEMU log alone, or with the guest console. Hangs are named on the right queue;
+/// healthy runs, deliberate resets included, give no error or warning in any subset of inputs.
+@Suite(.serialized) struct HostSideRealTraceTests {
+    static let realDirectory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("shared/traces/real")
+
+    /// One run's files in a fresh temporary folder, `.zst` ones decompressed with `zstd`.
+    struct Run {
+        let directory: URL
+        let qemu: String, guest: String, console: String
+
+        init(_ name: String) throws {
+            let source = realDirectory.appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: source.path) else {
+                Issue.record("real traces missing at \(source.path): they ship in ../shared beside the checkout")
+                throw CancellationError()
+            }
+            directory = FileManager.default.temporaryDirectory
+                .appendingPathComponent("shadowbell-hostside-\(name)-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            var paths: [String] = []
+            for file in ["qemu-trace.log", "guest-ftrace.txt", "console.log"] {
+                let plain = source.appendingPathComponent(file)
+                if FileManager.default.fileExists(atPath: plain.path) {
+                    paths.append(plain.path)
+                    continue
+                }
+                let target = directory.appendingPathComponent(file).path
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                p.arguments = ["zstd", "-q", "-d", "-f", source.appendingPathComponent(file + ".zst").path, "-o", target]
+                try p.run()
+                p.waitUntilExit()
+                #expect(p.terminationStatus == 0, "zstd failed on \(file) of \(name)")
+                paths.append(target)
+            }
+            (qemu, guest, console) = (paths[0], paths[1], paths[2])
+        }
+
+        func remove() { try? FileManager.default.removeItem(at: directory) }
+
+        func analyze(_ paths: [String], clockOffsets: [Int: Int64] = [:]) throws -> AnalysisResult {
+            var options = AnalysisOptions()
+            options.clockOffsets = clockOffsets
+            let inputs = paths.enumerated().map { (i, path) in
+                AnalysisInput(path: path) { () throws(InputError) -> any EventSource in
+                    try openEventSource(path: path, index: UInt16(i))
+                }
+            }
+            return try AnalysisSession.run(inputs: inputs, options: options)
+        }
+    }
+
+    static func sq(_ qid: UInt16) -> QueueKey { QueueKey(controller: 0, qid: qid, type: .sq) }
+
+    /// Findings of warning or error severity on `queue`, or warnings naming it as a candidate.
+    static func loud(_ r: AnalysisResult, on queue: QueueKey) -> [Finding] {
+        r.findings.filter { f in
+            guard f.severity >= .warning else { return false }
+            if f.queue == queue { return true }
+            if f.kind == .unattributedStall, case .array(let names)? = f.value("candidates") {
+                return names.contains(.string(queue.description))
+            }
+            return false
+        }
+    }
+
+    static func seconds(_ text: Substring) -> Int64? {
+        let parts = text.split(separator: ".")
+        guard parts.count == 2, let s = Int64(parts[0]), let frac = Int64(parts[1]), parts[1].count <= 9 else { return nil }
+        var ns = frac
+        for _ in parts[1].count..<9 { ns *= 10 }
+        return s * 1_000_000_000 + ns
+    }
+
+    /// The console's clock offset, read off the first `timeout, aborting` line and the QEMU
+    /// log's first ABORT admin command (the kernel logs the line, then sends the command).
+    static func consoleOffset(qemu: String, console: String) throws -> Int64 {
+        let log = try String(contentsOfFile: qemu, encoding: .utf8)
+        let abortLine = try #require(log.split(separator: "\n").first { $0.contains("opc 0x8 ") })
+        let at = try #require(abortLine.firstIndex(of: "@"))
+        let colon = try #require(abortLine[at...].firstIndex(of: ":"))
+        let abort = try #require(seconds(abortLine[abortLine.index(after: at)..<colon]))
+        let text = try String(contentsOfFile: console, encoding: .utf8)
+        let needle = try #require(text.range(of: "timeout, aborting"))
+        let open = try #require(text[..<needle.lowerBound].lastIndex(of: "["))
+        let close = try #require(text[open...].firstIndex(of: "]"))
+        let stamp = text[text.index(after: open)..<close].trimmingCharacters(in: .whitespaces)
+        let guest = try #require(seconds(Substring(stamp)))
+        return abort - guest
+    }
+
+    @Test(arguments: ["hang-sq2", "dat-hang-sq2"])
+    func qemuLogAloneNamesSQ2ForBothStalls(_ name: String) throws {
+        let run = try Run(name)
+        defer { run.remove() }
+        let r = try run.analyze([run.qemu])
+        let onSQ2 = Self.loud(r, on: Self.sq(2))
+        #expect(onSQ2.count == 2, "\(name): \(onSQ2.map(\.message))")
+        let first = try #require(onSQ2.first)
+        #expect(first.kind == .mutualWait && first.severity == .error && first.inferred)
+        #expect(first.value("inferred_from") == .string("host-side"))
+        #expect(first.resolution == "queue-deleted")
+        let second = try #require(onSQ2.dropFirst().first)
+        #expect(second.severity >= .warning && second.start > (first.end ?? .max))
+        #expect(Self.loud(r, on: Self.sq(1)).isEmpty, "\(name): \(Self.loud(r, on: Self.sq(1)).map(\.message))")
+        if name == "hang-sq2" {
+            // The last SQ2 burst ends with the shadow read at line 94326; del_sq 2 at 318.655511.
+            #expect(first.start == 1_795_663_288_047_239_000)
+            #expect(first.end == 1_795_663_318_655_511_000)
+            #expect(first.evidence.contains { $0.role == "controller-wait" && $0.location.value == 94326 })
+            #expect(second.kind == .mutualWait && second.value("eventidx_unwritten_since_dbbuf_config") == .bool(true))
+        }
+    }
+
+    /// Tracing switched on at run time (HMP `trace-event pci_nvme_* on`): the log begins after
+    /// the queues' creation and the Doorbell Buffer Config, sizes unknown.
+    @Test func aQemuLogAttachedMidRunStillNamesSQ2() throws {
+        let run = try Run("hang-sq2")
+        defer { run.remove() }
+        let lines = try String(contentsOfFile: run.qemu, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let cut = run.directory.appendingPathComponent("qemu-midrun.log").path
+        try lines.dropFirst(49_999).joined(separator: "\n").write(toFile: cut, atomically: false, encoding: .utf8)
+        let r = try run.analyze([cut])
+        let onSQ2 = Self.loud(r, on: Self.sq(2))
+        #expect(onSQ2.count == 2 && onSQ2.allSatisfy { $0.kind == .mutualWait && $0.severity == .error })
+        #expect(onSQ2.first?.start == 1_795_663_288_047_239_000)
+        #expect(Self.loud(r, on: Self.sq(1)).isEmpty)
+    }
+
+    @Test func sysrqHangIsOnSQ1AndNothingOnSQ2() throws {
+        let run = try Run("sysrq-hang")
+        defer { run.remove() }
+        let r = try run.analyze([run.qemu])
+        let onSQ1 = Self.loud(r, on: Self.sq(1))
+        #expect(onSQ1.count == 2)
+        #expect(onSQ1.allSatisfy { $0.kind == .mutualWait && $0.severity == .error && $0.inferred })
+        #expect(Self.loud(r, on: Self.sq(2)).isEmpty, "\(Self.loud(r, on: Self.sq(2)).map(\.message))")
+    }
+
+    @Test func hangSQ2WithTheConsoleOnTheQemuClockNamesSQ2Twice() throws {
+        let run = try Run("hang-sq2")
+        defer { run.remove() }
+        let offset = try Self.consoleOffset(qemu: run.qemu, console: run.console)
+        let r = try run.analyze([run.qemu, run.console], clockOffsets: [1: offset])
+        let errors = r.findings.filter { $0.severity == .error }
+        #expect(errors.count == 2)
+        #expect(errors.allSatisfy { $0.kind == .mutualWait && $0.queue == Self.sq(2) })
+        #expect(errors.allSatisfy { f in
+            if case .array(let rules)? = f.value("attribution") { return rules.contains(.string("guest-console")) }
+            return false
+        })
+        #expect(errors.allSatisfy { $0.evidence.contains { $0.role == "guest-timeout" } })
+        #expect(Self.loud(r, on: Self.sq(1)).isEmpty)
+    }
+
+    @Test(arguments: ["single", "mq2", "shared1q", "smallq", "q10-k612-healthy"])
+    func healthyRunsStayCleanInEverySubset(_ name: String) throws {
+        let run = try Run(name)
+        defer { run.remove() }
+        let subsets = [[run.qemu], [run.qemu, run.guest], [run.qemu, run.console], [run.qemu, run.guest, run.console],
+                       [run.guest, run.console]]
+        for subset in subsets {
+            let r = try run.analyze(subset)
+            let loud = r.findings.filter { $0.severity >= .warning }
+            #expect(loud.isEmpty, "\(name) \(subset.map { ($0 as NSString).lastPathComponent }): \(loud.map(\.message))")
+        }
+    }
+}
