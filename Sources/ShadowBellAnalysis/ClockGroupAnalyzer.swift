@@ -103,7 +103,7 @@ public final class ClockGroupAnalyzer {
         case .guestMessage: guestMessage(e)
         case .controllerEnable, .interrupt, .registerWrite: break
         }
-        if !driverEventsSeen && e.kind.side != .trace { trackHostSide(e) }
+        if e.kind.side != .trace { trackHostSide(e) }
     }
 
     // MARK: queue access

@@ -122,7 +122,7 @@ extension ClockGroupAnalyzer {
     /// How far a guest console message may lie from the give-up it is about.
     var consoleSlack: Int64 { 1_000_000_000 + 2 * (alignmentUncertainty ?? 0) }
 
-    /// Called for every controller event and guest message while no guest submission was seen.
+    /// Called for every controller event and guest message.
     func trackHostSide(_ e: Event) {
         switch e.kind {
         case .controllerFetch:
@@ -265,11 +265,23 @@ extension ClockGroupAnalyzer {
     // MARK: findings
 
     /// Each give-up becomes a mutual-wait on the one queue that explains it, or an
-    /// unattributed-stall naming the candidates. Nothing when the guest's own events are here:
-    /// the mutual-wait detector then sees the submissions themselves.
+    /// unattributed-stall naming the candidates. Not where the mutual-wait detector already
+    /// reported a window of that controller overlapping the give-up (the guest's submissions
+    /// showed it): a guest trace often covers only part of the run — a console's ftrace dump
+    /// ends where the dump was taken, a trace taken after it starts there — and the stalls it
+    /// does not cover are judged from the controller's side as if it were absent.
     func reportHostSideStalls() {
-        guard !driverEventsSeen else { return }
+        let guestWindows = findings.filter { f in
+            f.kind == .mutualWait && !f.values.contains { $0.0 == "inferred_from" }
+        }
         for episode in hostSide.episodes where !episode.candidates.isEmpty {
+            let stallStart = episode.candidates.map(\.since.time).min() ?? episode.firstAbort.time
+            let stallEnd = episode.reset?.time ?? episode.firstAbort.time
+            if guestWindows.contains(where: {
+                $0.queue.controller == episode.controller && $0.start <= stallEnd && ($0.end ?? .max) >= stallStart
+            }) {
+                continue
+            }
             let asleep = episode.candidates.filter { $0.reason == .asleep }
             var pointed: [QueueKey: [StallAttribution]] = [:]
             if episode.candidates.count == 1, let only = asleep.first {
