@@ -236,8 +236,24 @@ import Testing
         #expect(Self.loud(h.s.analyze()).isEmpty)
     }
 
-    /// With the guest's submissions in the trace, the mutual-wait detector sees them itself.
-    @Test func guestSubmissionsTurnTheInferenceOff() {
+    /// Where the guest's submissions show the stall, the mutual-wait detector reports it from
+    /// them: the host side adds no second finding for the same give-up.
+    @Test func aStallTheGuestTraceShowsIsReportedOnce() {
+        var h = Host(queues: [1, 2])
+        h.run(qid: 1, from: 10, to: 30 * Self.second)
+        h.run(qid: 2, from: 20, to: 500_000)
+        h.s.submit(qid: 2, cmdid: 7, at: Self.second)
+        h.abort(at: 15 * Self.second)
+        h.resetController(queues: [1, 2], at: 30 * Self.second)
+        let r = h.s.analyze()
+        let waits = r.findings.filter { $0.kind == .mutualWait }
+        #expect(waits.count == 1 && waits.first?.queue.qid == 2)
+        #expect(!r.findings.contains { $0.value("inferred_from") == .string("host-side") })
+    }
+
+    /// A guest trace that stops before the stall (a console dump taken earlier, a trace cut
+    /// short) shows nothing of it: the controller's side still tells.
+    @Test func aStallAfterTheGuestTraceEndsIsJudgedFromTheHostSide() {
         var h = Host(queues: [1, 2])
         h.s.submit(qid: 1, cmdid: 1, at: 5)
         h.s.fetch(qid: 1, cmdid: 1, at: 6)
@@ -246,7 +262,8 @@ import Testing
         h.abort(at: 15 * Self.second)
         h.resetController(queues: [1, 2], at: 30 * Self.second)
         let r = h.s.analyze()
-        #expect(!r.findings.contains { $0.value("inferred_from") == .string("host-side") })
+        let host = r.findings.filter { $0.value("inferred_from") == .string("host-side") }
+        #expect(host.count == 1 && host.first?.queue == QueueKey(controller: 0, qid: 2, type: .sq))
     }
 }
 

@@ -132,7 +132,7 @@ extension ClockGroupAnalyzer {
             }
             hostSideFetch(e)
         case .controllerCompletion where e.qid != 0:
-            let c = index(of: e.queue(.cq))
+            guard let c = hostSideIndex(of: e.queue(.cq)) else { return }
             queues[c].hostSide.held = max(0, queues[c].hostSide.held - 1)
             queues[c].hostSide.heldSince = EventRef(e)
         case .controllerEventIdxWrite where e.queueType == .sq:
@@ -169,13 +169,21 @@ extension ClockGroupAnalyzer {
         }
     }
 
+    /// The state of `key` for the host-side bookkeeping. Beside a guest trace a queue that no
+    /// event has named is not created for it (the report lists the queues the trace shows).
+    private func hostSideIndex(of key: QueueKey) -> Int? {
+        if let i = queueIndex[key] { return i }
+        return driverEventsSeen ? nil : index(of: key)
+    }
+
     private func hostSideFetch(_ e: Event) {
         let i = index(of: e.queue(.sq))
         queues[i].hostSide.lastFetch = EventRef(e)
         if dbbufEnabled.contains(e.controller) { queues[i].hostSide.fetchedSinceConfig += 1 }
-        let c = index(of: QueueKey(controller: e.controller, qid: queues[i].hostSide.cqid ?? e.qid, type: .cq))
-        if queues[c].hostSide.held == 0 { queues[c].hostSide.heldSince = EventRef(e) }
-        if queues[c].hostSide.held < Int(Int32.max) { queues[c].hostSide.held += 1 }
+        if let c = hostSideIndex(of: QueueKey(controller: e.controller, qid: queues[i].hostSide.cqid ?? e.qid, type: .cq)) {
+            if queues[c].hostSide.held == 0 { queues[c].hostSide.heldSince = EventRef(e) }
+            if queues[c].hostSide.held < Int(Int32.max) { queues[c].hostSide.held += 1 }
+        }
         if !dbbufEnabled.contains(e.controller), let k = hostSide.watchingResubmissions[e.controller] {
             hostSide.episodes[k].resubmitted[e.qid, default: 0] += 1
             if hostSide.episodes[k].firstResubmission[e.qid] == nil { hostSide.episodes[k].firstResubmission[e.qid] = EventRef(e) }
