@@ -22,10 +22,38 @@ struct FtraceLineHeader {
         guard let base = line.baseAddress else { return nil }
         var open = 0
         while open < n {
-            guard let hit = memchr(base + open, Int32(ASCII.openBracket), n - open) else { return nil }
+            guard let hit = memchr(base + open, Int32(ASCII.openBracket), n - open) else { break }
             open = UnsafeRawPointer(hit) - base
             if let header = parse(line, cpuColumnAt: open) { return header }
             open += 1
+        }
+        return parseLatencyColumns(line)
+    }
+
+    /// `trace-cmd report -l`: `<comm>-<pid> <cpu><flags> <timestamp>: …`, the CPU number
+    /// written straight before the latency flags (`1.....`, `0d.h1.`), without brackets.
+    private static func parseLatencyColumns(_ line: UnsafeRawBufferPointer) -> FtraceLineHeader? {
+        let n = line.count
+        guard let base = line.baseAddress else { return nil }
+        var dash = 0
+        while dash < n {
+            guard let hit = memchr(base + dash, Int32(ASCII.dash), n - dash) else { return nil }
+            dash = UnsafeRawPointer(hit) - base
+            defer { dash += 1 }
+            var i = dash + 1
+            let pidStart = i
+            while i < n, ASCII.isDigit(line[i]) { i += 1 }
+            guard i > pidStart, i < n, line[i] == ASCII.space else { continue }
+            i = ByteScanning.skipSpaces(line, from: i)
+            let cpuStart = i
+            while i < n, ASCII.isDigit(line[i]) { i += 1 }
+            guard i > cpuStart else { continue }
+            let flagsStart = i
+            // The flags (`d.h1.`) start with a non-digit and may hold digits (preempt depth).
+            guard i < n, !ASCII.isDigit(line[i]) else { continue }
+            while i < n, line[i] != ASCII.space { i += 1 }
+            guard i - flagsStart >= 4, i - flagsStart <= 8, i < n, line[i] == ASCII.space else { continue }
+            if let header = parseFromTimestamp(line, at: ByteScanning.skipSpaces(line, from: i)) { return header }
         }
         return nil
     }
@@ -50,11 +78,25 @@ struct FtraceLineHeader {
             guard i - flagsStart <= 8 else { return nil }
             i = ByteScanning.skipSpaces(line, from: i)
         }
+        return parseFromTimestamp(line, at: i)
+    }
+
+    /// `<timestamp>: [(+<delta>)] <event>: <payload>` from `i` on.
+    @inline(__always)
+    private static func parseFromTimestamp(_ line: UnsafeRawBufferPointer, at i: Int) -> FtraceLineHeader? {
+        let n = line.count
         guard let (time, afterTime) = ByteScanning.timestampPrefix(line, from: i),
             afterTime < n, line[afterTime] == ASCII.colon
         else { return nil }
-        // Event name, then `:`; trace-cmd pads around it with spaces.
-        let nameStart = ByteScanning.skipSpaces(line, from: afterTime + 1)
+        // Event name, then `:`; trace-cmd pads around it with spaces, and `--ts-diff` puts the
+        // time since the previous event, `(+826)`, before it.
+        var nameStart = ByteScanning.skipSpaces(line, from: afterTime + 1)
+        if nameStart + 1 < n, line[nameStart] == ASCII.openParen, line[nameStart + 1] == 0x2B /* + */ {
+            var close = nameStart + 2
+            while close < n, line[close] != ASCII.closeParen { close += 1 }
+            guard close < n else { return nil }
+            nameStart = ByteScanning.skipSpaces(line, from: close + 1)
+        }
         let nameEnd = ByteScanning.firstIndex(of: ASCII.colon, or: ASCII.space, in: line, from: nameStart)
         guard nameEnd > nameStart else { return nil }
         let colon = ByteScanning.skipSpaces(line, from: nameEnd)
