@@ -191,6 +191,13 @@ struct FtraceLineParser: LineDecoding {
         _ line: UnsafeRawBufferPointer, from first: Int, number: UInt64
     ) -> LineOutcome {
         var s = ByteScanner(line, position: first)
+        // trace-cmd report names the instance before a marker of its buffer: `sbfix: CPU:0 […]`.
+        var afterInstance = s
+        while let b = afterInstance.peek(), b != ASCII.space, b != ASCII.colon { afterInstance.position += 1 }
+        if afterInstance.skip(": ") {
+            afterInstance.skipSpaces()
+            if ByteScanning.hasPrefix(line, at: afterInstance.position, "CPU:") { s = afterInstance }
+        }
         if s.skip("CPU:") {
             if let (cpu, lost) = Self.lostEventsMarker(&s) {
                 if !sawEventLine { markerBeforeFirstEventLine = true }
