@@ -89,3 +89,42 @@ import ShadowBellCore
         #expect(d.summary.firstMalformed.first?.reason == reason)
     }
 }
+
+/// `perf script` text of the nvme tracepoints (`perf record -e 'nvme:*'`) reads like ftrace.
+@Suite struct PerfScriptTextTests {
+    @Test func perfScriptLinesDecode() throws {
+        let text = """
+                         fio  1234 [001] 12345.678901: nvme:nvme_setup_cmd: nvme0: disk=nvme0n1, qid=1, cmdid=25, nsid=1, flags=0x0, meta=0x0, cmd=(nvme_cmd_read slba=0, len=7, ctrl=0x0, dsmgmt=0, reftag=0)
+                     swapper     0 [000] 12345.679001: nvme:nvme_sq: nvme0: disk=nvme0n1, qid=1, head=1, tail=1
+                     swapper 0/0 [000] 12345.679010: nvme:nvme_complete_rq: nvme0: disk=nvme0n1, qid=1, cmdid=25, res=0x0, retries=0, flags=0x0, status=0x0
+                         fio  1234 [001] 12345.679100: block:block_rq_issue: 259,0 R 8192 () 0 + 16 [fio]
+
+            """
+        let d = try decode(text)
+        #expect(d.summary.format == .ftraceText)
+        #expect(d.summary.malformed == 0 && d.summary.skipped == 1)
+        #expect(d.events.map(\.kind) == [.driverSubmit, .driverSQHead, .driverComplete])
+        #expect(d.events.map(\.time) == [12_345_678_901_000, 12_345_679_001_000, 12_345_679_010_000])
+        #expect(d.events[0].a == 25 && d.events[0].qid == 1)
+    }
+
+    static let padding = [UInt8](repeating: 0, count: 64)
+    static let others: [([UInt8], String)] = [
+        (Array("PERFILE2".utf8), "perf script"),
+        ([0xC1, 0x1F, 0xFC, 0xC1], "CTF"),
+        ([0x07, 0x74, 0x61, 0x65], "blktrace"),
+    ]
+
+    @Test(arguments: others)
+    func otherTraceFormatsSayWhatToRun(_ magic: [UInt8], _ hint: String) throws {
+        let path = TempFile.write(magic + Self.padding)
+        defer { TempFile.remove(path) }
+        #expect(throws: InputError.self) { _ = try openEventSource(path: path, index: 0) }
+        do {
+            _ = try openEventSource(path: path, index: 0)
+        } catch {
+            #expect(error.description.contains(hint), "\(error)")
+            #expect(error.path == path)
+        }
+    }
+}

@@ -55,6 +55,7 @@ public enum FormatDetector {
         if let compression = compressionMagic(prefix) {
             return .unknown(detail: "\(compression)-compressed data; decompress it first")
         }
+        if let other = unreadTraceFormat(prefix) { return .unknown(detail: other) }
         if looksBinary(prefix) { return .unknown(detail: "first bytes are binary, no known magic") }
         return detectText(prefix)
     }
@@ -100,6 +101,26 @@ public enum FormatDetector {
             i += 1
         }
         return i > magic.count && i < p.count && p[i] == 0 ? version : nil
+    }
+
+    /// What a binary trace format ShadowBell does not read is, and what to run instead.
+    static func unreadTraceFormat(_ p: UnsafeRawBufferPointer) -> String? {
+        if p.starts(with: Array("PERFILE2".utf8)) || p.starts(with: Array("PERFFILE".utf8)) {
+            return "perf.data, perf record's binary file; run `perf script -i FILE > perf.txt` "
+                + "and give ShadowBell perf.txt (perf script text of the nvme tracepoints reads like ftrace)"
+        }
+        guard p.count >= 4 else { return nil }
+        let le = UInt32(p[0]) | UInt32(p[1]) << 8 | UInt32(p[2]) << 16 | UInt32(p[3]) << 24
+        let be = le.byteSwapped
+        if le == 0xC1FC_1FC1 || be == 0xC1FC_1FC1 || le == 0x75D1_1D57 || be == 0x75D1_1D57 {
+            return "CTF (an LTTng or babeltrace trace); ShadowBell does not read it: record the guest "
+                + "with ftrace (trace-cmd or /sys/kernel/tracing/trace), see Docs/Capture.md"
+        }
+        if le & 0xFFFF_FF00 == 0x6561_7400 {
+            return "blktrace binary data: block-layer events, not NVMe doorbells; record the nvme "
+                + "tracepoints with ftrace instead, see Docs/Capture.md"
+        }
+        return nil
     }
 
     /// The name of a compressor whose magic starts the input, if any.

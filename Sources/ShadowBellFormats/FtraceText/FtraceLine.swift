@@ -97,8 +97,17 @@ struct FtraceLineHeader {
             guard close < n else { return nil }
             nameStart = ByteScanning.skipSpaces(line, from: close + 1)
         }
-        let nameEnd = ByteScanning.firstIndex(of: ASCII.colon, or: ASCII.space, in: line, from: nameStart)
+        var nameEnd = ByteScanning.firstIndex(of: ASCII.colon, or: ASCII.space, in: line, from: nameStart)
         guard nameEnd > nameStart else { return nil }
+        // `perf script` names the event with its system, `nvme:nvme_setup_cmd:` (ftrace puts a
+        // space after the event's colon).
+        if nameEnd + 1 < n, line[nameEnd] == ASCII.colon, line[nameEnd + 1] != ASCII.space {
+            let eventEnd = ByteScanning.firstIndex(of: ASCII.colon, or: ASCII.space, in: line, from: nameEnd + 1)
+            if eventEnd < n, eventEnd > nameEnd + 1, line[eventEnd] == ASCII.colon {
+                nameStart = nameEnd + 1
+                nameEnd = eventEnd
+            }
+        }
         let colon = ByteScanning.skipSpaces(line, from: nameEnd)
         guard colon < n, line[colon] == ASCII.colon else { return nil }
         return FtraceLineHeader(
@@ -107,7 +116,8 @@ struct FtraceLineHeader {
     }
 
     /// Whether the text before the CPU column ends with `-<pid>`, optionally followed by
-    /// `(<tgid>)` or `(-------)`.
+    /// `(<tgid>)` or `(-------)`; or, as `perf script` prints it, with `<comm> <pid>` or
+    /// `<comm> <pid>/<tid>`.
     @inline(__always)
     private static func pidPrecedes(_ line: UnsafeRawBufferPointer, before open: Int) -> Bool {
         var k = open - 1
@@ -125,9 +135,19 @@ struct FtraceLineHeader {
             k -= 1
             while k >= 0, line[k] == ASCII.space { k -= 1 }
         }
-        let digitsEnd = k
+        var digitsEnd = k
         while k >= 0, ASCII.isDigit(line[k]) { k -= 1 }
-        return k < digitsEnd && k >= 0 && line[k] == ASCII.dash
+        guard k < digitsEnd, k >= 0 else { return false }
+        if line[k] == ASCII.dash { return true }
+        if line[k] == 0x2F /* / */ {
+            digitsEnd = k - 1
+            k -= 1
+            while k >= 0, ASCII.isDigit(line[k]) { k -= 1 }
+            guard k < digitsEnd, k >= 0 else { return false }
+        }
+        guard line[k] == ASCII.space else { return false }
+        while k >= 0, line[k] == ASCII.space { k -= 1 }
+        return k >= 0
     }
 }
 
