@@ -3,10 +3,11 @@ import ShadowBellCore
 @testable import ShadowBellFormats
 
 /// `trace-cmd report` text in the shapes trace-cmd 3.1.6 prints (lines from the real
-/// dat-hang-sq2 sample): the `[FAILED TO PARSE]` raw fields, `-R`, `-l`, `--ts-diff`.
+/// dat-hang-sq2 sample, some with changed values): the `[FAILED TO PARSE]` raw fields, `-R`,
+/// `-l`, `--ts-diff`.
 @Suite struct TraceCmdReportTextTests {
     static let setup =
-        "    kworker/u4:1-25    [001]     7.076257: nvme_setup_cmd:       [FAILED TO PARSE] disk=nvme0n1 ctrl_id=0 qid=2 opcode=2 flags=0 fctype=1 cid=320 nsid=1 metadata=0 cdw10=ARRAY[05, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00]"
+        "    kworker/u4:1-25    [001]     7.076257: nvme_setup_cmd:       [FAILED TO PARSE] disk=nvme0n1 ctrl_id=0 qid=2 opcode=2 flags=0 fctype=1 cid=320 nsid=1 metadata=0 cdw10=ARRAY[00, 00, 00, 00, 00, 00, 00, 00, 07, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00]"
     static let complete =
         "          <idle>-0     [000]     6.982768: nvme_complete_rq:     [FAILED TO PARSE] disk= ctrl_id=0 qid=0 cid=20 result=0 retries=0 flags=0 status=0"
     static let sq =
