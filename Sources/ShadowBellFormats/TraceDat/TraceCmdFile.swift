@@ -40,6 +40,8 @@ final class TraceCmdFile {
     }
 
     private let main: OpaquePointer
+    private var instances: [OpaquePointer] = []
+    /// The buffers that still have records.
     private var buffers: [Buffer] = []
     /// The top-level buffer's event formats (instances share them: one kernel, one file).
     let tep: OpaquePointer
@@ -74,23 +76,25 @@ final class TraceCmdFile {
         }
         self.tep = tep
         buffers.append(Buffer(handle: handle, tep: tep, next: nil))
-        let instances = max(0, tracecmd_buffer_instances(handle))
-        for i in 0..<instances {
+        let instanceCount = max(0, tracecmd_buffer_instances(handle))
+        for i in 0..<instanceCount {
             errno = 0
             guard let instance = tracecmd_buffer_instance_handle(handle, i) else {
                 throw TraceCmdFailure(function: "tracecmd_buffer_instance_handle", code: errno)
             }
+            instances.append(instance)
             buffers.append(Buffer(handle: instance, tep: tracecmd_get_tep(instance) ?? tep, next: nil))
             bufferNames.append(tracecmd_buffer_instance_name(handle, i).map { String(cString: $0) } ?? "")
         }
         for b in buffers.indices { buffers[b].next = tracecmd_read_next_data(buffers[b].handle, nil) }
+        buffers.removeAll { $0.next == nil }
     }
 
     deinit {
         for b in buffers {
             if let record = b.next { tracecmd_free_record(record) }
         }
-        for b in buffers.dropFirst() { tracecmd_close(b.handle) }
+        for instance in instances { tracecmd_close(instance) }
         tracecmd_close(main)
     }
 
@@ -99,6 +103,12 @@ final class TraceCmdFile {
     /// Complexity: O(buffers).
     @inline(__always)
     func next() -> (record: Record, tep: OpaquePointer)? {
+        if buffers.count == 1 {
+            guard let record = buffers[0].next else { return nil }
+            buffers[0].next = tracecmd_read_next_data(buffers[0].handle, nil)
+            return (record, buffers[0].tep)
+        }
+        // Several buffers: the earliest of their next records.
         var best = -1
         var bestTime: UInt64 = .max
         for b in buffers.indices {

@@ -1,6 +1,12 @@
 import CTraceCmd
 import ShadowBellCore
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// A trace-cmd file (`trace-cmd record` / `extract` output, KernelShark's input) as an
 /// `EventSource`, read with libtracecmd.
 ///
@@ -138,10 +144,16 @@ public final class TraceDatEventSource: EventSource {
             }
             previousTime = time
             let id = TraceCmdFile.eventID(tep, record)
-            guard let entry = wanted.first(where: { $0.id == id }) else {
+            var found = -1
+            for k in wanted.indices where wanted[k].id == id {
+                found = k
+                break
+            }
+            guard found >= 0 else {
                 skipped &+= 1
                 continue
             }
+            let entry = wanted[found]
             let outcome: LineOutcome
             switch entry.decoding {
             case .nvme(let name, let fields):
@@ -183,8 +195,9 @@ public final class TraceDatEventSource: EventSource {
     /// A marker's text: up to its NUL, without the newline `echo` leaves.
     @inline(__always)
     static func markerText(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
-        var end = 0
-        while end < bytes.count, bytes[end] != 0 { end += 1 }
+        guard let base = bytes.baseAddress else { return bytes }
+        var end = bytes.count
+        if let nul = memchr(base, 0, bytes.count) { end = UnsafeRawPointer(nul) - base }
         while end > 0, bytes[end - 1] == ASCII.newline || bytes[end - 1] == ASCII.carriageReturn { end -= 1 }
         return UnsafeRawBufferPointer(rebasing: bytes[0..<end])
     }
