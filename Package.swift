@@ -19,13 +19,20 @@ let package = Package(
         // Readers keep per-record state in classes (libpcap, simple-trace records): no dynamic
         // exclusivity checks on the hot path (Docs/Performance.md).
         .target(
-            name: "ShadowBellFormats", dependencies: ["ShadowBellCore", "CPcap"],
+            name: "ShadowBellFormats", dependencies: ["ShadowBellCore", "CPcap", "CTraceCmd"],
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         // libpcap, for reading pcap/pcapng and writing pcap.
         .systemLibrary(
             name: "CPcap",
             pkgConfig: "libpcap",
             providers: [.apt(["libpcap-dev"])]
+        ),
+        // libtracecmd and libtraceevent, for reading trace-cmd files (trace.dat); libtracecmd's
+        // pkg-config file requires libtracefs.
+        .systemLibrary(
+            name: "CTraceCmd",
+            pkgConfig: "libtracecmd",
+            providers: [.apt(["libtracecmd-dev", "libtraceevent-dev", "libtracefs-dev"])]
         ),
         // Merge, per-queue state machines, detectors, statistics.
         // The analyzer is one class whose state every event touches: dynamic exclusivity checks

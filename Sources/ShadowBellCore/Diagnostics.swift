@@ -5,6 +5,7 @@ public enum TraceFormat: String, Sendable, Hashable, CaseIterable {
     case qemuSimple = "qemu-simple"
     case pcap = "pcap"
     case consoleLog = "console-log"
+    case traceDat = "trace-dat"
 }
 
 /// How an input's timestamps can be used.
@@ -122,7 +123,8 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
         case .empty(let path): return "\(path): file is empty"
         case .unknownFormat(let path, let detail):
             return "\(path): not a supported trace format (\(detail)); expected Linux ftrace text, "
-                + "a QEMU trace log, a QEMU simple trace, a guest console log or a ShadowBell pcap"
+                + "trace-cmd report text or trace.dat, a QEMU trace log, a QEMU simple trace, a guest console log "
+                + "or a ShadowBell pcap"
         case .noRecognisedEvents(let path, let format):
             return "\(path): read as \(format.rawValue) but holds no NVMe shadow-doorbell event"
         case .readFailed(let path, let offset, let reason):

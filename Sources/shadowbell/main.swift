@@ -5,8 +5,9 @@ struct ShadowBell: ParsableCommand {
         commandName: "shadowbell",
         abstract: "Find lost doorbells and mutual waits in NVMe shadow-doorbell traces.",
         discussion: """
-            ShadowBell reads Linux ftrace text, QEMU trace logs, QEMU simple traces, guest \
-            console/dmesg logs and ShadowBell pcap files (the format is detected from the \
+            ShadowBell reads Linux ftrace text, trace-cmd's trace.dat and `trace-cmd report` \
+            text, perf script text, QEMU trace logs, QEMU simple traces, guest console/dmesg \
+            logs and ShadowBell pcap files (the format is detected from the \
             content), puts guest and host traces on one time axis, rebuilds the doorbell/EventIdx \
             timeline of every queue and reports the windows where driver and controller waited \
             on each other, with the evidence lines and the likely cause.

@@ -58,6 +58,28 @@ import Testing
         #expect(source.summary.format == .pcap)
     }
 
+    /// A trace.dat converts like any input: the pcap holds the events libtracecmd gave, in order.
+    @Test func convertsATraceDat() throws {
+        let input = packageRoot.appendingPathComponent("Tests/ShadowBellFormatsTests/Fixtures/tracedat/two-buffers-v7-zstd.dat").path
+        let output = temporaryPath("dat.pcap")
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        try Convert.parse([input, "--output", output]).run()
+        func events(_ path: String) throws -> [Event] {
+            let source = try openEventSource(path: path, index: 0)
+            var all: [Event] = []
+            var batch: [Event] = []
+            while try source.nextBatch(into: &batch) { all += batch }
+            return all.map {
+                var e = $0
+                e.location = 0
+                return e
+            }
+        }
+        let converted = try events(output)
+        #expect(converted.count == 7)
+        #expect(converted == (try events(input)))
+    }
+
     @Test func inputWithoutEventsExitsWith2() throws {
         let input = temporaryPath("empty.log")
         let output = temporaryPath("out.pcap")

@@ -167,4 +167,47 @@ import Testing
             #expect((1_796_183_870_500_000_000...1_796_183_871_000_000_000).contains(first["end_ns"] as? Int ?? 0))
         }
     }
+
+    /// dat-hang-sq2's guest side in its three forms — the text trace, trace.dat, and
+    /// `trace-cmd report`'s text of trace.dat (nvme events as `[FAILED TO PARSE]` raw fields) —
+    /// each with the QEMU log and the console: the same findings (both SQ2 stalls, nothing on
+    /// SQ1) at the same times (trace.dat has nanoseconds where the texts have microseconds).
+    @Test func datHangSQ2SameFindingsFromEveryGuestForm() throws {
+        let files = try Self.run("dat-hang-sq2")
+        let dir = Self.realDirectory.appendingPathComponent("dat-hang-sq2")
+        let report = temporaryPath("real-dat-hang-sq2/guest-trace-cmd-report.txt")
+        if !FileManager.default.fileExists(atPath: report) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["zstd", "-q", "-d", "-f", dir.appendingPathComponent("guest-trace-cmd-report.txt.zst").path, "-o", report]
+            try p.run()
+            p.waitUntilExit()
+            try #require(p.terminationStatus == 0)
+        }
+        typealias Summary = (kind: String, qid: Int, type: String, start: Int, end: Int)
+        func findings(_ guest: String) throws -> [Summary] {
+            let (status, json, _) = try analyzeJSON([guest, files.qemu, files.console])
+            #expect(status == 1, "\(guest)")
+            let inputs = json["inputs"] as? [[String: Any]] ?? []
+            #expect(inputs.first?["malformed"] as? Int == 0, "\(guest)")
+            return (json["findings"] as? [[String: Any]] ?? []).map {
+                let queue = $0["queue"] as? [String: Any] ?? [:]
+                return (
+                    $0["kind"] as? String ?? "", queue["qid"] as? Int ?? -1, queue["type"] as? String ?? "",
+                    $0["start_ns"] as? Int ?? 0, $0["end_ns"] as? Int ?? 0
+                )
+            }
+        }
+        let text = try findings(files.guest)
+        #expect(text.filter { $0.kind == "mutual-wait" && $0.qid == 2 && $0.type == "sq" }.count == 2)
+        #expect(text.filter { $0.qid == 1 && $0.type == "sq" }.isEmpty)
+        for guest in [dir.appendingPathComponent("trace.dat").path, report] {
+            let other = try findings(guest)
+            #expect(other.count == text.count, "\(guest)")
+            for (a, b) in zip(other, text) {
+                #expect(a.kind == b.kind && a.qid == b.qid && a.type == b.type, "\(guest): \(a) vs \(b)")
+                #expect(abs(a.start - b.start) < 1_000 && abs(a.end - b.end) < 1_000, "\(guest): \(a) vs \(b)")
+            }
+        }
+    }
 }

@@ -53,6 +53,14 @@ func openBinarySource(
             options: QemuSimpleOptions(
                 traceEvents: options.binary.traceEvents, reorderWindow: options.binary.reorderWindow,
                 controller: options.controller))
+    case .traceDat:
+        if input.path != "-" {
+            return try TraceDatEventSource(path: input.path, index: index, options: options)
+        }
+        // libtracecmd seeks in the file: spool standard input as for libpcap.
+        let spooled = try spool(input)
+        defer { unlink(spooled) }
+        return try TraceDatEventSource(path: spooled, index: index, options: options, displayPath: input.path)
     case .pcap, .pcapng:
         let pcapOptions = PcapReadOptions(
             linkTypes: options.binary.pcapLinkTypes, assumesOneClockDomain: options.binary.pcapAssumesOneClockDomain)
@@ -69,11 +77,11 @@ func openBinarySource(
 }
 
 /// Copies an unseekable input into a temporary file and returns its path.
-private func spool(_ input: ByteInput) throws(InputError) -> String {
+func spool(_ input: ByteInput) throws(InputError) -> String {
     var template = Array("/tmp/shadowbell-stdin-XXXXXX".utf8CString)
     let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
     guard fd >= 0 else {
-        throw .cannotOpen(path: input.path, reason: "cannot create a temporary file for libpcap: \(ByteInput.systemError(errno))")
+        throw .cannotOpen(path: input.path, reason: "cannot create a temporary file to read it from: \(ByteInput.systemError(errno))")
     }
     defer { close(fd) }
     let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }

@@ -6,10 +6,15 @@ public enum BinaryFormat: Sendable, Hashable, CustomStringConvertible {
     case qemuSimple(littleEndian: Bool)
     case pcap(littleEndian: Bool, nanosecond: Bool)
     case pcapng
+    /// trace-cmd's file (`trace.dat`); `version` is the file format version (6 or 7).
+    case traceDat(version: Int)
 
     public var traceFormat: TraceFormat {
-        if case .qemuSimple = self { return .qemuSimple }
-        return .pcap
+        switch self {
+        case .qemuSimple: return .qemuSimple
+        case .pcap, .pcapng: return .pcap
+        case .traceDat: return .traceDat
+        }
     }
 
     public var description: String {
@@ -18,6 +23,7 @@ public enum BinaryFormat: Sendable, Hashable, CustomStringConvertible {
         case .pcap(let le, let ns):
             return "pcap (\(le ? "little" : "big")-endian, \(ns ? "nanosecond" : "microsecond") timestamps)"
         case .pcapng: return "pcapng"
+        case .traceDat(let version): return "trace-cmd file (trace.dat), version \(version)"
         }
     }
 }
@@ -49,6 +55,7 @@ public enum FormatDetector {
         if let compression = compressionMagic(prefix) {
             return .unknown(detail: "\(compression)-compressed data; decompress it first")
         }
+        if let other = unreadTraceFormat(prefix) { return .unknown(detail: other) }
         if looksBinary(prefix) { return .unknown(detail: "first bytes are binary, no known magic") }
         return detectText(prefix)
     }
@@ -69,6 +76,7 @@ public enum FormatDetector {
                 if be == magic { return .qemuSimple(littleEndian: false) }
             }
         }
+        if let version = traceCmdVersion(p) { return .traceDat(version: version) }
         guard p.count >= 4 else { return nil }
         let word = UInt32(p[0]) << 24 | UInt32(p[1]) << 16 | UInt32(p[2]) << 8 | UInt32(p[3])
         switch word {
@@ -79,6 +87,40 @@ public enum FormatDetector {
         case 0x0A0D_0D0A: return .pcapng
         default: return nil
         }
+    }
+
+    /// trace-cmd's magic, `\x17\x08\x44tracing`, then the format version as a NUL-terminated
+    /// decimal string.
+    static func traceCmdVersion(_ p: UnsafeRawBufferPointer) -> Int? {
+        let magic: [UInt8] = [0x17, 0x08, 0x44] + Array("tracing".utf8)
+        guard p.starts(with: magic) else { return nil }
+        var version = 0
+        var i = magic.count
+        while i < p.count, i < magic.count + 4, ASCII.isDigit(p[i]) {
+            version = version * 10 + Int(p[i] - ASCII.zero)
+            i += 1
+        }
+        return i > magic.count && i < p.count && p[i] == 0 ? version : nil
+    }
+
+    /// What a binary trace format ShadowBell does not read is, and what to run instead.
+    static func unreadTraceFormat(_ p: UnsafeRawBufferPointer) -> String? {
+        if p.starts(with: Array("PERFILE2".utf8)) || p.starts(with: Array("PERFFILE".utf8)) {
+            return "perf.data, perf record's binary file; run `perf script -i FILE > perf.txt` "
+                + "and give ShadowBell perf.txt (perf script text of the nvme tracepoints reads like ftrace)"
+        }
+        guard p.count >= 4 else { return nil }
+        let le = UInt32(p[0]) | UInt32(p[1]) << 8 | UInt32(p[2]) << 16 | UInt32(p[3]) << 24
+        let be = le.byteSwapped
+        if le == 0xC1FC_1FC1 || be == 0xC1FC_1FC1 || le == 0x75D1_1D57 || be == 0x75D1_1D57 {
+            return "CTF (an LTTng or babeltrace trace); ShadowBell does not read it: record the guest "
+                + "with ftrace (trace-cmd or /sys/kernel/tracing/trace), see Docs/Capture.md"
+        }
+        if le & 0xFFFF_FF00 == 0x6561_7400 {
+            return "blktrace binary data: block-layer events, not NVMe doorbells; record the nvme "
+                + "tracepoints with ftrace instead, see Docs/Capture.md"
+        }
+        return nil
     }
 
     /// The name of a compressor whose magic starts the input, if any.

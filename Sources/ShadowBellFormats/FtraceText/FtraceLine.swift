@@ -22,10 +22,38 @@ struct FtraceLineHeader {
         guard let base = line.baseAddress else { return nil }
         var open = 0
         while open < n {
-            guard let hit = memchr(base + open, Int32(ASCII.openBracket), n - open) else { return nil }
+            guard let hit = memchr(base + open, Int32(ASCII.openBracket), n - open) else { break }
             open = UnsafeRawPointer(hit) - base
             if let header = parse(line, cpuColumnAt: open) { return header }
             open += 1
+        }
+        return parseLatencyColumns(line)
+    }
+
+    /// `trace-cmd report -l`: `<comm>-<pid> <cpu><flags> <timestamp>: …`, the CPU number
+    /// written straight before the latency flags (`1.....`, `0d.h1.`), without brackets.
+    private static func parseLatencyColumns(_ line: UnsafeRawBufferPointer) -> FtraceLineHeader? {
+        let n = line.count
+        guard let base = line.baseAddress else { return nil }
+        var dash = 0
+        while dash < n {
+            guard let hit = memchr(base + dash, Int32(ASCII.dash), n - dash) else { return nil }
+            dash = UnsafeRawPointer(hit) - base
+            defer { dash += 1 }
+            var i = dash + 1
+            let pidStart = i
+            while i < n, ASCII.isDigit(line[i]) { i += 1 }
+            guard i > pidStart, i < n, line[i] == ASCII.space else { continue }
+            i = ByteScanning.skipSpaces(line, from: i)
+            let cpuStart = i
+            while i < n, ASCII.isDigit(line[i]) { i += 1 }
+            guard i > cpuStart else { continue }
+            let flagsStart = i
+            // The flags (`d.h1.`) start with a non-digit and may hold digits (preempt depth).
+            guard i < n, !ASCII.isDigit(line[i]) else { continue }
+            while i < n, line[i] != ASCII.space { i += 1 }
+            guard i - flagsStart >= 4, i - flagsStart <= 8, i < n, line[i] == ASCII.space else { continue }
+            if let header = parseFromTimestamp(line, at: ByteScanning.skipSpaces(line, from: i)) { return header }
         }
         return nil
     }
@@ -50,13 +78,36 @@ struct FtraceLineHeader {
             guard i - flagsStart <= 8 else { return nil }
             i = ByteScanning.skipSpaces(line, from: i)
         }
+        return parseFromTimestamp(line, at: i)
+    }
+
+    /// `<timestamp>: [(+<delta>)] <event>: <payload>` from `i` on.
+    @inline(__always)
+    private static func parseFromTimestamp(_ line: UnsafeRawBufferPointer, at i: Int) -> FtraceLineHeader? {
+        let n = line.count
         guard let (time, afterTime) = ByteScanning.timestampPrefix(line, from: i),
             afterTime < n, line[afterTime] == ASCII.colon
         else { return nil }
-        // Event name, then `:`; trace-cmd pads around it with spaces.
-        let nameStart = ByteScanning.skipSpaces(line, from: afterTime + 1)
-        let nameEnd = ByteScanning.firstIndex(of: ASCII.colon, or: ASCII.space, in: line, from: nameStart)
+        // Event name, then `:`; trace-cmd pads around it with spaces, and `--ts-diff` puts the
+        // time since the previous event, `(+826)`, before it.
+        var nameStart = ByteScanning.skipSpaces(line, from: afterTime + 1)
+        if nameStart + 1 < n, line[nameStart] == ASCII.openParen, line[nameStart + 1] == 0x2B /* + */ {
+            var close = nameStart + 2
+            while close < n, line[close] != ASCII.closeParen { close += 1 }
+            guard close < n else { return nil }
+            nameStart = ByteScanning.skipSpaces(line, from: close + 1)
+        }
+        var nameEnd = ByteScanning.firstIndex(of: ASCII.colon, or: ASCII.space, in: line, from: nameStart)
         guard nameEnd > nameStart else { return nil }
+        // `perf script` names the event with its system, `nvme:nvme_setup_cmd:` (ftrace puts a
+        // space after the event's colon).
+        if nameEnd + 1 < n, line[nameEnd] == ASCII.colon, line[nameEnd + 1] != ASCII.space {
+            let eventEnd = ByteScanning.firstIndex(of: ASCII.colon, or: ASCII.space, in: line, from: nameEnd + 1)
+            if eventEnd < n, eventEnd > nameEnd + 1, line[eventEnd] == ASCII.colon {
+                nameStart = nameEnd + 1
+                nameEnd = eventEnd
+            }
+        }
         let colon = ByteScanning.skipSpaces(line, from: nameEnd)
         guard colon < n, line[colon] == ASCII.colon else { return nil }
         return FtraceLineHeader(
@@ -65,7 +116,8 @@ struct FtraceLineHeader {
     }
 
     /// Whether the text before the CPU column ends with `-<pid>`, optionally followed by
-    /// `(<tgid>)` or `(-------)`.
+    /// `(<tgid>)` or `(-------)`; or, as `perf script` prints it, with `<comm> <pid>` or
+    /// `<comm> <pid>/<tid>`.
     @inline(__always)
     private static func pidPrecedes(_ line: UnsafeRawBufferPointer, before open: Int) -> Bool {
         var k = open - 1
@@ -83,9 +135,19 @@ struct FtraceLineHeader {
             k -= 1
             while k >= 0, line[k] == ASCII.space { k -= 1 }
         }
-        let digitsEnd = k
+        var digitsEnd = k
         while k >= 0, ASCII.isDigit(line[k]) { k -= 1 }
-        return k < digitsEnd && k >= 0 && line[k] == ASCII.dash
+        guard k < digitsEnd, k >= 0 else { return false }
+        if line[k] == ASCII.dash { return true }
+        if line[k] == 0x2F /* / */ {
+            digitsEnd = k - 1
+            k -= 1
+            while k >= 0, ASCII.isDigit(line[k]) { k -= 1 }
+            guard k < digitsEnd, k >= 0 else { return false }
+        }
+        guard line[k] == ASCII.space else { return false }
+        while k >= 0, line[k] == ASCII.space { k -= 1 }
+        return k >= 0
     }
 }
 

@@ -55,9 +55,15 @@ struct FtraceLineParser: LineDecoding {
         }
     }
 
-    private func decodeMarker(_ payload: UnsafeRawBufferPointer, time: Int64, number: UInt64)
+    /// A marker's text: a QEMU log-backend payload, or a driver probe payload
+    /// (`nvme_dbbuf_sq: nvme0: qid=…`) as a probe prints it. Shared with trace.dat's `print`
+    /// events.
+    func decodeMarker(_ payload: UnsafeRawBufferPointer, time: Int64, number: UInt64)
         -> LineOutcome
     {
+        if let probe = Self.decodePrintedProbe(payload) {
+            return decodeNVMe(probe.event, probe.payload, time: time, number: number)
+        }
         switch qemu.decode(payload, time: time, location: number) {
         case .event(let e): return .event(e)
         case .unknown: return .skipped
@@ -66,13 +72,17 @@ struct FtraceLineParser: LineDecoding {
     }
 
     /// trace-cmd shows the marker as `print: tracing_mark_write: <text>` (or with the caller's
-    /// address when it has no symbols).
+    /// address when it has no symbols), and with `-R` as `print: ip=tracing_mark_write buf=<text>`.
     private static func stripPrintPrefix(_ payload: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
         var s = ByteScanner(payload)
         if s.skip("tracing_mark_write:") {
             s.skipSpaces()
         } else if s.readHex() != nil, s.skip(ASCII.colon) {
             s.skipSpaces()
+        } else if s.skip("ip=") {
+            while let b = s.peek(), b != ASCII.space { s.position += 1 }
+            s.skipSpaces()
+            if !s.skip("buf=") { s.position = 0 }
         } else {
             s.position = 0
         }
@@ -98,6 +108,14 @@ struct FtraceLineParser: LineDecoding {
     private func decodeNVMe(
         _ event: FtraceEventName, _ payload: UnsafeRawBufferPointer, time: Int64, number: UInt64
     ) -> LineOutcome {
+        if let raw = Self.rawFields(payload) {
+            do {
+                let fields = try NVMeTracepointFields.parse(raw, event: event)
+                return .event(try fields.event(event, time: time, location: number, source: source))
+            } catch {
+                return .malformed(error)
+            }
+        }
         // `nvme<N>: ` names the controller; kernels before 4.18 printed no prefix (controller 0).
         var s = ByteScanner(payload)
         var controller: UInt64 = 0
@@ -147,6 +165,18 @@ struct FtraceLineParser: LineDecoding {
         return .event(e)
     }
 
+    /// The raw-field text of a tracepoint that `trace-cmd report` could not format
+    /// (`[FAILED TO PARSE] disk= ctrl_id=0 qid=1 …`) or was told not to (`-R`: `disk=… ctrl_id=…`).
+    @inline(__always)
+    static func rawFields(_ payload: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        var s = ByteScanner(payload)
+        if s.skip("[FAILED TO PARSE]") { return s.rest }
+        if ByteScanning.hasPrefix(payload, at: 0, "disk=") || ByteScanning.hasPrefix(payload, at: 0, "ctrl_id=") {
+            return payload
+        }
+        return nil
+    }
+
     /// `cmd=(nvme_admin_create_sq sqid=2, qsize=1023, …)` / `cmd=(nvme_admin_create_cq cqid=2,
     /// qsize=1023, …)`: marks the submission as creating a queue.
     @inline(__always)
@@ -171,6 +201,13 @@ struct FtraceLineParser: LineDecoding {
         _ line: UnsafeRawBufferPointer, from first: Int, number: UInt64
     ) -> LineOutcome {
         var s = ByteScanner(line, position: first)
+        // trace-cmd report names the instance before a marker of its buffer: `sbfix: CPU:0 […]`.
+        var afterInstance = s
+        while let b = afterInstance.peek(), b != ASCII.space, b != ASCII.colon { afterInstance.position += 1 }
+        if afterInstance.skip(": ") {
+            afterInstance.skipSpaces()
+            if ByteScanning.hasPrefix(line, at: afterInstance.position, "CPU:") { s = afterInstance }
+        }
         if s.skip("CPU:") {
             if let (cpu, lost) = Self.lostEventsMarker(&s) {
                 if !sawEventLine { markerBeforeFirstEventLine = true }

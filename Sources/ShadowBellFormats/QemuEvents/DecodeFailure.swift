@@ -2,7 +2,7 @@ import ShadowBellCore
 
 /// Why a record that names a known event did not decode. Built from static text, so a failure
 /// costs no allocation until it is rendered.
-public struct DecodeFailure: Sendable, CustomStringConvertible {
+public struct DecodeFailure: Error, Sendable, CustomStringConvertible {
     public enum Problem: UInt8, Sendable {
         /// A required field is absent (or the line ends before it).
         case missing

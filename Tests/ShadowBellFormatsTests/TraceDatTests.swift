@@ -1,0 +1,172 @@
+import Foundation
+import Testing
+import ShadowBellCore
+@testable import ShadowBellFormats
+
+/// Events without their locations (a trace.dat locates records by byte offset, its report text
+/// by line).
+private func unlocated(_ events: [Event]) -> [Event] {
+    events.map {
+        var e = $0
+        e.location = 0
+        return e
+    }
+}
+
+private func tracedat(_ name: String) -> String { fixturePath("tracedat/\(name)") }
+
+/// trace.dat read with libtracecmd: the fixtures of Fixtures/tracedat (made by its
+/// make-fixtures.sh with `trace-cmd extract`) and the real dat-hang-sq2 capture.
+@Suite struct TraceDatTests {
+    static let versions = ["two-buffers-v6.dat", "two-buffers-v7.dat", "two-buffers-v7-zstd.dat"]
+
+    @Test func detectedByMagicWithItsVersion() throws {
+        #expect(try detectFormat(path: tracedat("two-buffers-v6.dat")) == .binary(.traceDat(version: 6)))
+        #expect(try detectFormat(path: tracedat("two-buffers-v7.dat")) == .binary(.traceDat(version: 7)))
+        #expect(try detectFormat(path: tracedat("two-buffers-v7-zstd.dat")) == .binary(.traceDat(version: 7)))
+        let bytes: [UInt8] = [0x17, 0x08, 0x44] + Array("tracing".utf8)
+        #expect(bytes.withUnsafeBytes { FormatDetector.detect($0) } != .binary(.traceDat(version: 6)))
+    }
+
+    /// Markers on two CPUs in the top-level buffer and an instance, merged by time: the events of
+    /// `trace-cmd report`'s text of the same file, in every file version.
+    @Test(arguments: versions)
+    func buffersAndCPUsMergeLikeTheReportText(_ name: String) throws {
+        let dat = try drain(try openEventSource(path: tracedat(name), index: 3))
+        let text = try drain(try openEventSource(path: tracedat("two-buffers.report.txt"), index: 3))
+        #expect(dat.summary.format == .traceDat && dat.summary.locationUnit == .byteOffset)
+        #expect(dat.summary.malformed == 0, "\(dat.summary.firstMalformed)")
+        #expect(dat.summary.events == 7 && dat.summary.records == 8 && dat.summary.skipped == 1)
+        #expect(text.summary.events == 7)
+        // Report text has microseconds; the file has nanoseconds.
+        let rounded = unlocated(dat.events).map {
+            var e = $0
+            e.time = ($0.time + 500) / 1000 * 1000
+            return e
+        }
+        #expect(rounded == unlocated(text.events))
+        #expect(dat.events.map(\.kind) == [
+            .mmioDoorbell, .controllerShadowRead, .driverDoorbellUpdate, .controllerFetch,
+            .controllerEventIdxWrite, .controllerCompletion, .controllerShadowRead,
+        ])
+        #expect(dat.events.map(\.time) == dat.events.map(\.time).sorted())
+        let locations = dat.events.map(\.location)
+        #expect(Set(locations).count == locations.count)
+    }
+
+    @Test func versionsGiveTheSameEvents() throws {
+        let all = try Self.versions.map { try unlocated(drain(try openEventSource(path: tracedat($0), index: 0)).events) }
+        #expect(all[0] == all[1] && all[1] == all[2])
+    }
+
+    /// The ring buffer overwrote events: the same data-loss mark as the report text's
+    /// `sbfix: CPU:0 [EVENTS DROPPED]`, then the surviving 100 markers.
+    @Test func lostEventsAreDataLossMarks() throws {
+        let dat = try drain(try openEventSource(path: tracedat("lost-v7-zstd.dat"), index: 1))
+        let text = try drain(try openEventSource(path: tracedat("lost.report.txt"), index: 1))
+        #expect(dat.summary.dataLossMarkers == 1 && text.summary.dataLossMarkers == 1)
+        #expect(dat.summary.events == 100 && text.summary.events == 100)
+        let loss = try #require(dat.events.first)
+        #expect(loss.kind == .dataLoss && loss.a == 0 && loss.b == 0 && loss.time == 0)
+        #expect(unlocated([loss]) == unlocated(Array(text.events.prefix(1))))
+    }
+
+    @Test func standardInputIsSpooled() throws {
+        let path = tracedat("two-buffers-v7-zstd.dat")
+        let fd = open(path, O_RDONLY)
+        try #require(fd >= 0)
+        let saved = dup(0)
+        dup2(fd, 0)
+        close(fd)
+        defer {
+            dup2(saved, 0)
+            close(saved)
+        }
+        let d = try drain(try openEventSource(path: "-", index: 0))
+        #expect(d.summary.path == "-" && d.summary.events == 7)
+    }
+
+    @Test func truncatedFilesAreInputErrorsNamingTheFile() throws {
+        let whole = try [UInt8](Data(contentsOf: URL(fileURLWithPath: tracedat("two-buffers-v6.dat"))))
+        for cut in [12, 100, 5000, 14000, 20480] {
+            let path = TempFile.write(Array(whole.prefix(cut)), name: "cut-\(cut).dat")
+            defer { TempFile.remove(path) }
+            #expect(throws: InputError.self) { _ = try drain(try openEventSource(path: path, index: 0)) }
+            do {
+                _ = try drain(try openEventSource(path: path, index: 0))
+            } catch {
+                #expect(error.path == path)
+                #expect(error.description.contains("trace-cmd"), "\(error)")
+            }
+        }
+    }
+}
+
+/// The real captures (QEMU 7.2 + Linux 6.1, QEMU 10.0 + Linux 6.12 with native multipath):
+/// trace.dat as extracted in the guest and `trace-cmd report`'s text of it.
+@Suite(.serialized) struct RealTraceDatTests {
+    static let real = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("../shared/traces/real").standardizedFileURL
+
+    static func counts(_ events: [Event]) -> [EventKind: Int] {
+        var counts: [EventKind: Int] = [:]
+        for e in events { counts[e.kind, default: 0] += 1 }
+        return counts
+    }
+
+    /// `guest-trace-cmd-event-counts.txt`: `  27109 nvme_setup_cmd` lines.
+    static func recordedCounts(_ run: URL) throws -> [String: Int] {
+        let text = try String(contentsOf: run.appendingPathComponent("guest-trace-cmd-event-counts.txt"), encoding: .utf8)
+        var counts: [String: Int] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, let n = Int(parts[0]) { counts[String(parts[1])] = n }
+        }
+        return counts
+    }
+
+    @Test(arguments: ["dat-hang-sq2", "q10-k612-healthy"])
+    func countsEqualTheReportTextOfTheSameFile(_ name: String) throws {
+        let run = Self.real.appendingPathComponent(name)
+        let datPath = run.appendingPathComponent("trace.dat").path
+        try #require(FileManager.default.fileExists(atPath: datPath), "real traces expected in ../shared beside the checkout")
+        let report = TempFile.directory.appendingPathComponent("\(name)-report.txt").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["zstd", "-q", "-d", "-f", run.appendingPathComponent("guest-trace-cmd-report.txt.zst").path, "-o", report]
+        try p.run()
+        p.waitUntilExit()
+        try #require(p.terminationStatus == 0)
+        defer { TempFile.remove(report) }
+
+        let dat = try drain(try openEventSource(path: datPath, index: 0))
+        let text = try drain(try openEventSource(path: report, index: 0))
+        #expect(dat.summary.malformed == 0 && text.summary.malformed == 0)
+        #expect(dat.summary.records == text.summary.records - 1)  // the `cpus=2` line
+        let recorded = try Self.recordedCounts(run)
+        let expected: [EventKind: Int] = [
+            .driverSubmit: try #require(recorded["nvme_setup_cmd"]),
+            .driverComplete: try #require(recorded["nvme_complete_rq"]),
+            .driverSQHead: try #require(recorded["nvme_sq"]),
+        ]
+        #expect(Self.counts(dat.events) == expected)
+        #expect(Self.counts(text.events) == expected)
+        // Same events; the text's times are the file's rounded to microseconds.
+        try #require(dat.events.count == text.events.count)
+        for (d, t) in zip(dat.events, text.events) {
+            var rounded = d
+            rounded.time = (d.time + 500) / 1000 * 1000
+            rounded.location = t.location
+            if rounded != t {
+                Issue.record("trace.dat \(d) differs from report text \(t)")
+                break
+            }
+        }
+        // Create I/O SQ/CQ from opcode + cdw10: as many as the text trace's
+        // `nvme_admin_create_sq/cq` lines (three bring-ups in dat-hang-sq2, two in q10-k612-healthy).
+        let creates = dat.events.filter { $0.flags & Event.createsQueueFlag != 0 }
+        #expect(creates.count == ["dat-hang-sq2": 12, "q10-k612-healthy": 8][name])
+        #expect(!creates.isEmpty && creates.allSatisfy { $0.c == 1023 && (1...2).contains($0.b) })
+    }
+}
