@@ -1,4 +1,5 @@
 import CPcap
+import ShadowBellCore
 
 #if canImport(Glibc)
     import Glibc
@@ -89,12 +90,95 @@ public final class PcapReader {
     /// 4 KiB: 0.1 s per GB).
     static let streamBufferSize = 256 << 10
 
+    /// The decompressed input libpcap reads through a cookie `FILE` (a compressed file).
+    private var cookie: PcapCookie?
+
+    /// A failure of the decompressed input libpcap reads (corrupt or truncated compressed data,
+    /// a failed read), which libpcap itself only sees as a read error.
+    public var inputError: InputError? { cookie?.error }
+
+    /// Decompressed bytes libpcap has read so far (nil for an uncompressed file).
+    public var inputOffset: UInt64? { cookie?.input.offset }
+
+    /// A file stored with gzip, zstd or xz compression is read decompressed, through
+    /// `init(input:)`; any other as below (`init(plainPath:)`).
+    public convenience init(path: String) throws(PcapError) {
+        if path != "-", Compression.of(path: path) != nil {
+            let input: ByteInput
+            do {
+                input = try ByteInput(path: path)
+            } catch {
+                throw PcapError(function: "decompress", code: -1, message: error.description)
+            }
+            try self.init(input: input)
+        } else {
+            try self.init(plainPath: path)
+        }
+    }
+
+    /// Reads `input` (its chunks: the decompressed content) through a `FILE` whose reads call
+    /// back into it (Linux: `fopencookie`), with
+    /// `pcap_fopen_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_NANO, errbuf)`.
+    /// `ftell` on that `FILE` gives the offset in the decompressed content.
+    public init(input: ByteInput) throws(PcapError) {
+        #if os(Linux)
+            let cookie = PcapCookie(input)
+            let context = Unmanaged.passRetained(cookie).toOpaque()
+            var functions = shadowbell_cookie_io_functions()
+            functions.read = { context, buffer, size in
+                Unmanaged<PcapCookie>.fromOpaque(context!).takeUnretainedValue().read(buffer!, size)
+            }
+            functions.seek = { context, offset, whence in
+                // Only `ftell` (SEEK_CUR by 0): the position is known, nothing moves.
+                guard whence == SEEK_CUR, let offset, offset.pointee == 0 else {
+                    errno = ESPIPE
+                    return -1
+                }
+                offset.pointee = Int64(Unmanaged<PcapCookie>.fromOpaque(context!).takeUnretainedValue().input.offset)
+                return 0
+            }
+            functions.close = { context in
+                Unmanaged<PcapCookie>.fromOpaque(context!).release()
+                return 0
+            }
+            guard let file = shadowbell_fopencookie(context, "rb", functions) else {
+                Unmanaged<PcapCookie>.fromOpaque(context).release()
+                throw PcapError(function: "fopencookie", code: -1, message: ByteInput.systemError(errno))
+            }
+            let buffer = malloc(Self.streamBufferSize)
+            if let buffer {
+                _ = setvbuf(file, buffer.assumingMemoryBound(to: CChar.self), _IOFBF, Self.streamBufferSize)
+            }
+            _ = __fsetlocking(file, Int32(FSETLOCKING_BYCALLER))
+            var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
+            let opened = pcap_fopen_offline_with_tstamp_precision(file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
+            guard let opened else {
+                fclose(file)
+                free(buffer)
+                if let error = cookie.error {
+                    throw PcapError(function: "decompress", code: -1, message: error.description)
+                }
+                throw errbuf.withUnsafeBufferPointer {
+                    PcapError(function: "pcap_fopen_offline_with_tstamp_precision", errbuf: $0.baseAddress!)
+                }
+            }
+            self.handle = opened
+            self.path = input.path
+            self.streamBuffer = buffer
+            self.cookie = cookie
+        #else
+            throw PcapError(
+                function: "fopencookie", code: -1,
+                message: "a compressed capture is read decompressed only on Linux; decompress \(input.path) first")
+        #endif
+    }
+
     /// `fopen` + `setvbuf` (a large stdio buffer) + `__fsetlocking` (Linux: no stdio locks) +
     /// `pcap_fopen_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_NANO, errbuf)`;
     /// should `fopen` fail (or for `-`, standard input),
     /// `pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf)`,
     /// which says why in libpcap's words.
-    public init(path: String) throws(PcapError) {
+    public init(plainPath path: String) throws(PcapError) {
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         if path != "-", let file = fopen(path, "rb") {
             let buffer = malloc(Self.streamBufferSize)
@@ -167,6 +251,27 @@ public final class PcapReader {
             return nil
         default:
             throw PcapError(function: "pcap_next_ex", code: rc, handle: handle)
+        }
+    }
+}
+
+/// The input behind a cookie `FILE`: libpcap's reads become `ByteInput.receive` calls. The
+/// `FILE` holds one reference (released by its close function).
+final class PcapCookie {
+    let input: ByteInput
+    /// The input's failure, kept for the reader (libpcap gets -1 and EIO).
+    private(set) var error: InputError?
+
+    init(_ input: ByteInput) { self.input = input }
+
+    func read(_ buffer: UnsafeMutablePointer<CChar>, _ size: Int) -> Int {
+        guard error == nil, size > 0 else { return error == nil ? 0 : -1 }
+        do {
+            return try input.receive(into: UnsafeMutableRawBufferPointer(start: buffer, count: size))
+        } catch {
+            self.error = error
+            errno = EIO
+            return -1
         }
     }
 }

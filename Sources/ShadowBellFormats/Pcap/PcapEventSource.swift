@@ -73,17 +73,35 @@ public final class PcapEventSource: EventSource {
     ) throws(InputError) {
         let shownPath = displayPath ?? path
         var head = [UInt8](repeating: 0, count: 12)
-        let headCount = PcapEventSource.readPrefix(path: path, into: &head)
-        self.isPcapng = headCount >= 4 && head[0] == 0x0A && head[1] == 0x0D && head[2] == 0x0D && head[3] == 0x0A
+        let headCount: Int
+        let compressed = path != "-" && Compression.of(path: path) != nil
         do {
-            self.reader = try PcapReader(path: path)
-        } catch {
-            throw InputError.unsupported(path: shownPath, reason: "libpcap cannot read it: \(error.message)")
+            if compressed {
+                // libpcap reads the decompressed content, streamed through a cookie FILE.
+                let input = try ByteInput(path: path, displayPath: shownPath)
+                let first = input.prefix(head.count)
+                headCount = first.count
+                head.withUnsafeMutableBytes { $0.copyMemory(from: first) }
+                do {
+                    self.reader = try PcapReader(input: input)
+                } catch {
+                    throw InputError.unsupported(path: shownPath, reason: "libpcap cannot read it: \(error.message)")
+                }
+            } else {
+                headCount = PcapEventSource.readPrefix(path: path, into: &head)
+                do {
+                    self.reader = try PcapReader(plainPath: path)
+                } catch {
+                    throw InputError.unsupported(path: shownPath, reason: "libpcap cannot read it: \(error.message)")
+                }
+            }
         }
+        self.isPcapng = headCount >= 4 && head[0] == 0x0A && head[1] == 0x0D && head[2] == 0x0D && head[3] == 0x0A
         self.options = options
         var summary = InputSummary(index: index, path: shownPath, format: .pcap)
         summary.locationUnit = .byteOffset
-        summary.bytes = PcapEventSource.fileSize(path: path) ?? 0
+        // A compressed file's content size is known once it has been read (`nextBatch`).
+        summary.bytes = compressed ? 0 : PcapEventSource.fileSize(path: path) ?? 0
         self.summary = summary
         self.lastEnd = reader.fileOffset ?? 0
         let linkType = reader.linkType
@@ -108,7 +126,9 @@ public final class PcapEventSource: EventSource {
         }
         if isPcapng {
             pcapngBigEndian = headCount >= 12 && head[8] == 0x1A && head[9] == 0x2B
-            blockFD = open(path, O_RDONLY)
+            // A compressed pcapng has no byte to read back in place: its records are located
+            // by the end of their block (see `recordLocation`).
+            if !compressed { blockFD = open(path, O_RDONLY) }
         }
     }
 
@@ -233,6 +253,8 @@ public final class PcapEventSource: EventSource {
         summary.dataLossMarkers &+= dataLoss
         summary.lostEvents &+= lost
         buffer.append(contentsOf: UnsafeBufferPointer(start: staging, count: count))
+        if let read = reader.inputOffset { summary.bytes = read }
+        if let error = reader.inputError { throw error }
         if secondDomain { throw .severalClockDomains(path: summary.path) }
         if let failure { try handle(failure) }
         return !buffer.isEmpty
