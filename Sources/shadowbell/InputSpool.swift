@@ -41,25 +41,35 @@ final class InputSpool: @unchecked Sendable {
     /// The path to read `path` from: its copy, made now by reading it to its end if it was not
     /// made before. Throws what reading it threw (`.empty` for an input without a byte).
     func copy(of path: String) throws(InputError) -> String {
+        let key = Self.key(path)
         lock.lock()
         defer { lock.unlock() }
-        if let done = copies[path] { return done }
-        if let failure = failures[path] { throw failure }
+        if let done = copies[key] { return done }
+        if let failure = failures[key] { throw failure }
         do {
             let copy = try makeCopy(of: path)
-            copies[path] = copy
+            copies[key] = copy
             return copy
         } catch {
-            failures[path] = error
+            failures[key] = error
             throw error
         }
     }
 
     /// The copy of `path`, if one was made.
     func existingCopy(of path: String) -> String? {
+        let key = Self.key(path)
         lock.lock()
         defer { lock.unlock() }
-        return copies[path]
+        return copies[key]
+    }
+
+    /// The name and the identity (device, inode) of what it names now: `/dev/fd/63` names
+    /// another pipe once the first is closed.
+    private static func key(_ path: String) -> String {
+        var info = stat()
+        let found = path == "-" ? fstat(0, &info) : stat(path, &info)
+        return found == 0 ? "\(path) \(info.st_dev):\(info.st_ino)" : path
     }
 
     private func makeCopy(of path: String) throws(InputError) -> String {
