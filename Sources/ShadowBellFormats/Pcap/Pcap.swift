@@ -119,10 +119,11 @@ public final class PcapReader {
     /// Reads `input` (its chunks: the decompressed content) through a `FILE` whose reads call
     /// back into it (Linux: `fopencookie`), with
     /// `pcap_fopen_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_NANO, errbuf)`.
-    /// `ftell` on that `FILE` gives the offset in the decompressed content.
-    public init(input: ByteInput) throws(PcapError) {
+    /// `ftell` on that `FILE` gives the offset in the decompressed content. With
+    /// `history` > 0, the last `history` bytes read are kept for `readBack`.
+    public init(input: ByteInput, history: Int = 0) throws(PcapError) {
         #if os(Linux)
-            let cookie = PcapCookie(input)
+            let cookie = PcapCookie(input, history: history)
             let context = Unmanaged.passRetained(cookie).toOpaque()
             var functions = shadowbell_cookie_io_functions()
             functions.read = { context, buffer, size in
@@ -220,6 +221,12 @@ public final class PcapReader {
         free(streamBuffer)
     }
 
+    /// Bytes `[offset, offset + buffer.count)` of a decompressed input, from the history kept
+    /// (`init(input:history:)`); false when they are not (or no longer) in it.
+    func readBack(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        cookie?.readBack(at: offset, into: buffer) ?? false
+    }
+
     /// `pcap_datalink`.
     public var linkType: LinkType { LinkType(pcap_datalink(handle)) }
 
@@ -261,18 +268,54 @@ final class PcapCookie {
     let input: ByteInput
     /// The input's failure, kept for the reader (libpcap gets -1 and EIO).
     private(set) var error: InputError?
+    /// The last bytes read, as a ring indexed by offset modulo its size (empty: none kept).
+    private let history: UnsafeMutableRawBufferPointer
 
-    init(_ input: ByteInput) { self.input = input }
+    init(_ input: ByteInput, history: Int) {
+        self.input = input
+        self.history = .allocate(byteCount: max(history, 0), alignment: 16)
+    }
+
+    deinit { history.deallocate() }
 
     func read(_ buffer: UnsafeMutablePointer<CChar>, _ size: Int) -> Int {
         guard error == nil, size > 0 else { return error == nil ? 0 : -1 }
+        let start = input.offset
+        let n: Int
         do {
-            return try input.receive(into: UnsafeMutableRawBufferPointer(start: buffer, count: size))
+            n = try input.receive(into: UnsafeMutableRawBufferPointer(start: buffer, count: size))
         } catch {
             self.error = error
             errno = EIO
             return -1
         }
+        if history.count > 0 {
+            // Only the last `history.count` bytes of this read can stay in the ring.
+            let kept = min(n, history.count)
+            var offset = start + UInt64(n - kept)
+            var source = UnsafeRawPointer(buffer) + (n - kept)
+            var left = kept
+            while left > 0 {
+                let at = Int(offset % UInt64(history.count))
+                let piece = min(left, history.count - at)
+                (history.baseAddress! + at).copyMemory(from: source, byteCount: piece)
+                offset += UInt64(piece)
+                source += piece
+                left -= piece
+            }
+        }
+        return n
+    }
+
+    func readBack(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        let end = input.offset
+        guard history.count > 0, buffer.count <= history.count, offset + UInt64(buffer.count) <= end,
+            end - offset <= UInt64(history.count)
+        else { return false }
+        for i in 0..<buffer.count {
+            buffer[i] = history[Int((offset + UInt64(i)) % UInt64(history.count))]
+        }
+        return true
     }
 }
 

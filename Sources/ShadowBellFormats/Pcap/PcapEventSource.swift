@@ -82,8 +82,11 @@ public final class PcapEventSource: EventSource {
                 let first = input.prefix(head.count)
                 headCount = first.count
                 head.withUnsafeMutableBytes { $0.copyMemory(from: first) }
+                let pcapng = headCount >= 4 && head[0] == 0x0A && head[1] == 0x0D && head[2] == 0x0D && head[3] == 0x0A
                 do {
-                    self.reader = try PcapReader(input: input)
+                    // A pcapng's record is located by its block's length, read back from its
+                    // end: keep what libpcap's stdio buffer may be ahead of it, and more.
+                    self.reader = try PcapReader(input: input, history: pcapng ? 2 * PcapReader.streamBufferSize : 0)
                 } catch {
                     throw InputError.unsupported(path: shownPath, reason: "libpcap cannot read it: \(error.message)")
                 }
@@ -126,8 +129,7 @@ public final class PcapEventSource: EventSource {
         }
         if isPcapng {
             pcapngBigEndian = headCount >= 12 && head[8] == 0x1A && head[9] == 0x2B
-            // A compressed pcapng has no byte to read back in place: its records are located
-            // by the end of their block (see `recordLocation`).
+            // A compressed pcapng's block lengths are read back from the reader's history.
             if !compressed { blockFD = open(path, O_RDONLY) }
         }
     }
@@ -303,7 +305,12 @@ public final class PcapEventSource: EventSource {
         if !isPcapng { return end &- UInt64(capturedLength) }
         // pcapng: the block ends at `end`; its total length is repeated in its last 4 bytes.
         var raw: UInt32 = 0
-        guard end >= 4, blockFD >= 0, pread(blockFD, &raw, 4, off_t(end - 4)) == 4 else { return end }
+        guard end >= 4 else { return end }
+        if blockFD >= 0 {
+            guard pread(blockFD, &raw, 4, off_t(end - 4)) == 4 else { return end }
+        } else {
+            guard withUnsafeMutableBytes(of: &raw, { reader.readBack(at: end - 4, into: $0) }) else { return end }
+        }
         let length = UInt64(pcapngBigEndian ? UInt32(bigEndian: raw) : UInt32(littleEndian: raw))
         return length <= end ? end - length : end
     }
