@@ -170,6 +170,12 @@ private func comparable(_ status: Int32, _ json: [String: Any], paths: [String])
     /// report and explain take standard input (read twice: from a copy) and quote its lines;
     /// `convert -` writes what converting the file writes.
     @Test func reportExplainAndConvertTakeStandardInput() throws {
+        let spoolDirectory = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        func spools() -> Set<String> {
+            Set((try? FileManager.default.contentsOfDirectory(atPath: spoolDirectory))?.filter { $0.hasPrefix("shadowbell-spool-") } ?? [])
+        }
+        let spoolsBefore = spools()
+        defer { #expect(spools().subtracting(spoolsBefore).isEmpty, "a spooled copy was left in \(spoolDirectory)") }
         let data = try Data(contentsOf: URL(fileURLWithPath: sample("lab/sq-hang.txt")))
         let html = temporaryPath("stdin-report.html")
         #expect(try runProcess(["report", "-", "--output", html], stdin: data).status == 0)
