@@ -26,11 +26,14 @@ public enum Compression: String, Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// The compression of the file at `path` from its first bytes (nil: none, or unreadable).
+    /// The compression of the regular file at `path` from its first bytes (nil: none, not a
+    /// regular file — a pipe's bytes would be lost —, or unreadable).
     public static func of(path: String) -> Compression? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
         var head = [UInt8](repeating: 0, count: magicLength)
         let n = head.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         guard n > 0 else { return nil }
