@@ -19,7 +19,7 @@ let package = Package(
         // Readers keep per-record state in classes (libpcap, simple-trace records): no dynamic
         // exclusivity checks on the hot path (Docs/Performance.md).
         .target(
-            name: "ShadowBellFormats", dependencies: ["ShadowBellCore", "CPcap", "CTraceCmd"],
+            name: "ShadowBellFormats", dependencies: ["ShadowBellCore", "CPcap", "CTraceCmd", "CZlib", "CZstd", "CLzma"],
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         // libpcap, for reading pcap/pcapng and writing pcap.
         .systemLibrary(
@@ -34,6 +34,10 @@ let package = Package(
             pkgConfig: "libtracecmd",
             providers: [.apt(["libtracecmd-dev", "libtraceevent-dev", "libtracefs-dev"])]
         ),
+        // zlib, libzstd and liblzma: gzip, zstd and xz inputs, decompressed while they are read.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CLzma", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
         // Merge, per-queue state machines, detectors, statistics.
         // The analyzer is one class whose state every event touches: dynamic exclusivity checks
         // on its stored properties cost a sixth of a text trace's analysis (Docs/Performance.md).

@@ -18,7 +18,9 @@ struct Analyze: ParsableCommand {
         abstract: "Analyse traces and report mutual waits and doorbell errors.",
         discussion: """
             Files named on the command line are one run: the guest trace, QEMU log and console \
-            log of one VM, put on one clock. Directories (scanned recursively) and --files-from \
+            log of one VM, put on one clock. Files may be compressed (gzip, zstd, xz: recognised \
+            by content); standard input and pipes that must be read twice are copied to a \
+            temporary file. Directories (scanned recursively) and --files-from \
             lists make a batch: the files of one directory form one run (a file named directly is \
             its own run; --group-by directory|file chooses), runs are analysed in parallel \
             (--jobs, default: one per core) and reported in a stable order, one result per run \
@@ -37,6 +39,7 @@ struct Analyze: ParsableCommand {
               shadowbell analyze runs/ --format junit -o junit.xml --github-annotations
               find runs -name '*.log' | shadowbell analyze --files-from - --format jsonl
               shadowbell analyze runs/ --group-by file --fail-on warning
+              shadowbell analyze guest-ftrace.txt.zst qemu-trace.log.gz console.log
               zstd -dc big-trace.txt.zst | shadowbell analyze -
             """
     )

@@ -85,8 +85,8 @@ struct AnalysisFlags: ParsableArguments {
         return o
     }
 
-    /// The inputs, each reopenable for a second pass (standard input is read once). A pcap
-    /// converted from several inputs stands for each of its clock domains.
+    /// The inputs, each reopenable for a second pass (see `inputs(for:)`). A pcap converted
+    /// from several inputs stands for each of its clock domains.
     func inputs() throws(InputError) -> [AnalysisInput] { try inputs(for: paths) }
 
     /// The inputs of a run made of `paths`.
@@ -97,7 +97,15 @@ struct AnalysisFlags: ParsableArguments {
     /// as one domain, and its source throws `InputError.severalClockDomains` should a record of
     /// another original input follow: the caller then starts over with `exactPcapDomains`
     /// (`analyzeInputs`).
-    func inputs(for paths: [String], exactPcapDomains: Bool = true) throws(InputError) -> [AnalysisInput] {
+    ///
+    /// An input that can be read only once (standard input, a pipe, a process substitution) is
+    /// copied to a temporary file (`InputSpool`) when it will be read twice: when several inputs
+    /// are aligned (a pass for the causal pairs, a pass for the analysis), or for a command that
+    /// reads its inputs twice (`readsTwice`). It is then read from the copy, shown by the name
+    /// given. A lone once-only input is streamed as it comes.
+    func inputs(for paths: [String], exactPcapDomains: Bool = true, readsTwice: Bool = false) throws(InputError)
+        -> [AnalysisInput]
+    {
         var sourceOptions = SourceOptions(controller: controller)
         try binaryInputs.apply(to: &sourceOptions)
         if let decodeThreads { sourceOptions.decodeThreads = max(decodeThreads, 1) }
@@ -106,30 +114,34 @@ struct AnalysisFlags: ParsableArguments {
             sourceOptions.streamSegmentSize = max(decodeSegmentSize, 1)
         }
         let progress = !quiet && ProgressSource.wanted
+        let secondPass = readsTwice || (paths.count > 1 && !sameClock)
         var inputs: [AnalysisInput] = []
         for path in paths {
             let first = UInt16(inputs.count)
             var options = sourceOptions
+            // The file read: the path itself, or the copy of a once-only input read twice.
+            let file = secondPass && InputSpool.isOnceOnly(path) ? try InputSpool.shared.copy(of: path) : path
+            let shown = file == path ? nil : path
             // Only a regular file can be looked at before it is read (a pipe's bytes are gone).
-            let regular = isRegularFile(path)
-            if regular, case .binary(let format) = (try? detectFormat(path: path)) ?? .unknown(detail: ""),
+            let regular = isRegularFile(file)
+            if regular, case .binary(let format) = (try? detectFormat(path: file)) ?? .unknown(detail: ""),
                 format.traceFormat == .pcap
             {
                 let found = PcapEventSource.originalSources(
-                    path: path, headRecords: exactPcapDomains ? nil : Self.pcapHeadRecords)
+                    path: file, headRecords: exactPcapDomains ? nil : Self.pcapHeadRecords)
                 // Several domains stand for several inputs when the file opens as ShadowBell
                 // records (else the one input says why it does not).
                 if found.sources.count > 1,
                     (try? openPcapClockDomain(
-                        path: path, index: first, originalSource: found.sources[0], reportsFileDiagnostics: false,
-                        options: options)) != nil
+                        path: file, index: first, originalSource: found.sources[0], reportsFileDiagnostics: false,
+                        options: options, displayPath: shown)) != nil
                 {
                     let fixed = options
                     for (k, domain) in found.sources.enumerated() {
                         inputs.append(AnalysisInput(path: path) { () throws(InputError) -> any EventSource in
                             try openPcapClockDomain(
-                                path: path, index: first &+ UInt16(k), originalSource: domain,
-                                reportsFileDiagnostics: k == 0, options: fixed)
+                                path: file, index: first &+ UInt16(k), originalSource: domain,
+                                reportsFileDiagnostics: k == 0, options: fixed, displayPath: shown)
                         })
                     }
                     continue
@@ -138,7 +150,7 @@ struct AnalysisFlags: ParsableArguments {
             }
             let fixed = options
             inputs.append(AnalysisInput(path: path, reopenable: regular) { () throws(InputError) -> any EventSource in
-                let source = try openEventSource(path: path, index: first, options: fixed)
+                let source = try openEventSource(path: file, index: first, options: fixed, displayPath: shown)
                 return progress ? ProgressSource(source, path: path) : source
             })
         }
@@ -152,12 +164,12 @@ struct AnalysisFlags: ParsableArguments {
     /// original input is analysed as one clock domain at once (no pass over the whole file
     /// first); should a record of a second original input follow, the run is analysed again
     /// from the start with the pcap's clock domains (`inputs(for:exactPcapDomains:)`).
-    func analyzeInputs(_ paths: [String]) throws(InputError)
+    func analyzeInputs(_ paths: [String], readsTwice: Bool = false) throws(InputError)
         -> (inputs: [AnalysisInput], outcome: Result<AnalysisResult, AnalysisFailure>)
     {
         var exact = false
         while true {
-            let inputs = try inputs(for: paths, exactPcapDomains: exact)
+            let inputs = try inputs(for: paths, exactPcapDomains: exact, readsTwice: readsTwice)
             do {
                 return (inputs, .success(try AnalysisSession.run(inputs: inputs, options: options(for: paths))))
             } catch {

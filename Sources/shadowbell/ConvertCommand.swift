@@ -34,8 +34,8 @@ struct Convert: ParsableCommand {
             process per controller, per queue a driver track and a controller track with an \
             instant event per trace event (MMIO doorbells on the driver track), counters for \
             P, S and both EventIdx values, and a findings track with each finding as a slice. \
-            Times are microseconds on the analysis clock. The inputs are read twice, so \
-            standard input is not accepted there.
+            Times are microseconds on the analysis clock. The inputs are read twice: standard \
+            input or a pipe is copied to a temporary file first.
             """)
 
     @Argument(help: "Trace files of any supported format, or - for standard input.")
@@ -116,9 +116,6 @@ extension Convert {
     /// Two passes: the analysis (alignment, findings), then the events with each queue's state,
     /// streamed into the JSON file.
     func writePerfetto() throws {
-        if paths.contains("-") {
-            throw ValidationError("--to perfetto-json reads the inputs twice: save standard input to a file first, then convert that file")
-        }
         var arguments = ["--controller", String(controller)]
         if let traceEvents = binaryInputs.traceEvents { arguments += ["--trace-events", traceEvents] }
         let flags = try AnalysisFlags.parse(arguments + ["--"] + paths)

@@ -12,8 +12,8 @@ struct Explain: ParsableCommand {
             `analyze` prints them), and explains it in plain language: the events of its queue \
             before, during and after the window, each with the state both sides believed in; \
             why it is a finding; what the cause means; and the input lines of the evidence, \
-            read back from the files. The inputs are read twice, so standard input is not \
-            accepted.
+            read back from the files. The inputs are read twice: standard input or a pipe is \
+            copied to a temporary file first. Compressed inputs (gzip, zstd, xz) are read as they are.
 
             Exit status: 0 explained; 2 an input could not be read; 64 usage error or no finding N.
 

@@ -1,4 +1,5 @@
 import ShadowBellCore
+import ShadowBellFormats
 
 #if canImport(Glibc)
     import Glibc
@@ -19,7 +20,10 @@ final class ProgressSource: EventSource {
         self.inner = inner
         self.path = path
         var info = stat()
-        if path != "-", stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size > 0 {
+        // A compressed file's size says nothing of how far its content has been read.
+        if path != "-", stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size > 0,
+            Compression.of(path: path) == nil
+        {
             totalBytes = UInt64(info.st_size)
         } else {
             totalBytes = nil

@@ -14,7 +14,7 @@ struct Report: ParsableCommand {
             controller's waits, the window shaded, and the evidence lines quoted from the inputs. \
             Everything is inline (CSS and SVG, no script, no font or image from the network): \
             attach it to a CI job or a bug report and open it anywhere. The inputs are read \
-            twice, so standard input is not accepted. Timelines are drawn for the first \
+            twice: standard input or a pipe is copied to a temporary file first. Timelines are drawn for the first \
             --max-pictures findings.
 
             Exit status: 0 the report was written; 2 an input could not be read (the report \

@@ -5,6 +5,7 @@ import FoundationEssentials
 #endif
 import ShadowBellAnalysis
 import ShadowBellCore
+import ShadowBellFormats
 import ShadowBellReport
 
 /// The analysis of the command line's inputs, and a second pass that records the state of the
@@ -21,11 +22,6 @@ struct TwoPassAnalysis {
         flags: AnalysisFlags, command: String, findings: [Int]? = nil, limit: Int = 60, quietNotes: Bool = false,
         limits: (leadIn: Int, insideHead: Int, insideTail: Int, after: Int) = (16, 120, 40, 6)
     ) throws -> TwoPassAnalysis {
-        if let once = flags.paths.first(where: { !isRegularFile($0) && !RunPlanner.isDirectoryPath($0) && ($0 == "-" || FileManager.default.fileExists(atPath: $0)) }) {
-            let what = once == "-" ? "standard input" : "\(once), which is not a regular file (a pipe or a device),"
-            printError("error: \(command) reads its inputs twice and cannot take \(what); save it to a file first, e.g. zstd -dc trace.zst > trace.txt && shadowbell \(command) trace.txt")
-            throw ExitCode(2)
-        }
         var flags = flags
         if flags.paths.count > 1 || flags.paths.contains(where: RunPlanner.isDirectoryPath) {
             guard let run = RunPlanner.oneRun(flags.paths, command: command, quiet: flags.quiet || quietNotes) else { throw ExitCode(2) }
@@ -42,11 +38,12 @@ struct TwoPassAnalysis {
     }
 }
 
-/// The command line's inputs (for a second pass) and their analysis report; input errors are
-/// printed and kept in the report. Nil (after saying why) when an input cannot be opened.
+/// The command line's inputs (for a second pass: standard input and pipes are read from a copy,
+/// `InputSpool`) and their analysis report; input errors are printed and kept in the report.
+/// Nil (after saying why) when an input cannot be opened.
 func firstPass(_ flags: AnalysisFlags) -> (inputs: [AnalysisInput], report: AnalysisReport)? {
     do {
-        let (inputs, outcome) = try flags.analyzeInputs(flags.paths)
+        let (inputs, outcome) = try flags.analyzeInputs(flags.paths, readsTwice: true)
         switch outcome {
         case .success(let result):
             return (inputs, AnalysisReport(result: result))
@@ -61,30 +58,32 @@ func firstPass(_ flags: AnalysisFlags) -> (inputs: [AnalysisInput], report: Anal
 }
 
 /// The text of the given lines of the inputs (line-located evidence), read sequentially and
-/// only up to the last line wanted. Lines longer than `maxLength` are cut.
+/// only up to the last line wanted: from the file decompressed if it is compressed, from its
+/// copy if it could be read only once (`InputSpool`). Lines longer than `maxLength` are cut.
 func readInputLines(_ locations: [SourceLocation], report: AnalysisReport, maxLength: Int = 500) -> [SourceLocation: String] {
     var out: [SourceLocation: String] = [:]
     let bySource = Dictionary(grouping: locations.filter { $0.unit == .line }, by: \.source)
     for (source, wanted) in bySource {
         let path = report.path(of: source)
-        guard path != "-", let file = fopen(path, "r") else { continue }
-        defer { fclose(file) }
+        let file = InputSpool.shared.existingCopy(of: path) ?? path
+        guard file != "-", let input = try? ByteInput(path: file) else { continue }
         let lines = Set(wanted.map(\.value))
         guard let last = lines.max() else { continue }
-        var number: UInt64 = 0
-        var buffer: UnsafeMutablePointer<CChar>?
-        var capacity = 0
-        defer { free(buffer) }
-        while number < last {
-            let n = getline(&buffer, &capacity, file)
-            if n < 0 { break }
-            number += 1
-            guard lines.contains(number), let buffer else { continue }
-            var text = String(decoding: UnsafeRawBufferPointer(start: buffer, count: n), as: UTF8.self)
-            while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
+        let framer = LineFramer()
+        func take(_ line: FramedLine) {
+            guard lines.contains(line.number) else { return }
+            var text = String(decoding: line.bytes, as: UTF8.self)
             if text.count > maxLength { text = String(text.prefix(maxLength)) + "…" }
-            out[SourceLocation(source: source, unit: .line, value: number)] = text
+            out[SourceLocation(source: source, unit: .line, value: line.number)] = text
         }
+        reading: while let chunk = try? input.nextChunk() {
+            framer.feed(chunk)
+            while let line = framer.nextLine() {
+                take(line)
+                if line.number >= last { break reading }
+            }
+        }
+        if framer.lineNumber < last, let line = framer.finish() { take(line) }
     }
     return out
 }

@@ -64,19 +64,24 @@ func openBinarySource(
     case .pcap, .pcapng:
         let pcapOptions = PcapReadOptions(
             linkTypes: options.binary.pcapLinkTypes, assumesOneClockDomain: options.binary.pcapAssumesOneClockDomain)
-        if input.path != "-" {
-            return try PcapEventSource(path: input.path, index: index, options: pcapOptions)
+        if input.file != "-" && isRegularFile(input.file) {
+            return try PcapEventSource(path: input.file, index: index, options: pcapOptions, displayPath: input.path)
         }
-        // libpcap reads files by name: spool standard input (a pipe, or a file it was redirected
-        // from, which libpcap's `-` would read through a FILE it shares) to an unlinked
-        // temporary file.
+        // libpcap's reader is opened more than once (first record, domains): spool standard
+        // input or a pipe (its content, decompressed) to an unlinked temporary file.
         let spooled = try spool(input)
         defer { unlink(spooled) }
         return try PcapEventSource(path: spooled, index: index, options: pcapOptions, displayPath: input.path)
     }
 }
 
-/// Copies an unseekable input into a temporary file and returns its path.
+/// Whether `path` names a regular file (libpcap can open it again; a pipe's bytes are gone).
+func isRegularFile(_ path: String) -> Bool {
+    var info = stat()
+    return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
+}
+
+/// Copies an input (its content: decompressed) into a temporary file and returns its path.
 func spool(_ input: ByteInput) throws(InputError) -> String {
     var template = Array("/tmp/shadowbell-stdin-XXXXXX".utf8CString)
     let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
@@ -105,18 +110,19 @@ func spool(_ input: ByteInput) throws(InputError) -> String {
 /// input's index), and gives k sources, indexed `firstIndex`, `firstIndex + 1`, …, in the
 /// order of the original inputs. Analysing them gives what analysing the original inputs gave.
 /// Any other input gives one source. The first source of a file reports its malformed records.
-public func openEventSources(path: String, firstIndex: UInt16, options: SourceOptions = .init())
+public func openEventSources(path: String, firstIndex: UInt16, options: SourceOptions = .init(), displayPath: String? = nil)
     throws(InputError) -> [any EventSource]
 {
-    let input = try ByteInput(path: path)
+    let input = try ByteInput(path: path, displayPath: displayPath)
     guard case .binary(let format) = FormatDetector.detect(input.prefix(FormatDetector.prefixLength)),
         format.traceFormat == .pcap
     else {
-        return [try openEventSource(path: path, index: firstIndex, options: options)]
+        // The same `ByteInput`: standard input's first bytes are in it, not in a second one.
+        return [try openEventSource(input: input, index: firstIndex, options: options)]
     }
-    var file = input.path
+    var file = input.file
     var spooled: String?
-    if input.path == "-" {
+    if input.file == "-" || !isRegularFile(input.file) {
         spooled = try spool(input)
         file = spooled!
     }

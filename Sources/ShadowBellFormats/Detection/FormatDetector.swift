@@ -43,7 +43,8 @@ public enum DetectedFormat: Sendable, Hashable {
 }
 
 /// Recognises an input's format from its first bytes (magic numbers) or, for text, from the
-/// shape of its first event lines. Never looks at the file name.
+/// shape of its first event lines. Never looks at the file name. It is given the content:
+/// `ByteInput` has taken off any gzip, zstd or xz compression.
 public enum FormatDetector {
     /// How many leading bytes `detect` looks at.
     public static let prefixLength = 256 << 10
@@ -52,8 +53,13 @@ public enum FormatDetector {
 
     public static func detect(_ prefix: UnsafeRawBufferPointer) -> DetectedFormat {
         if let binary = binaryMagic(prefix) { return .binary(binary) }
+        // `ByteInput` decompresses gzip, zstd and xz before anything looks at the bytes: a
+        // magic seen here is a second layer of compression, or a compressor it does not read.
         if let compression = compressionMagic(prefix) {
-            return .unknown(detail: "\(compression)-compressed data; decompress it first")
+            if compression == "bzip2" {
+                return .unknown(detail: "bzip2-compressed data; decompress it first (gzip, zstd and xz are read as they are)")
+            }
+            return .unknown(detail: "\(compression)-compressed data inside compressed data; decompress the outer layer first")
         }
         if let other = unreadTraceFormat(prefix) { return .unknown(detail: other) }
         if looksBinary(prefix) { return .unknown(detail: "first bytes are binary, no known magic") }
@@ -125,12 +131,8 @@ public enum FormatDetector {
 
     /// The name of a compressor whose magic starts the input, if any.
     static func compressionMagic(_ p: UnsafeRawBufferPointer) -> String? {
-        let magics: [([UInt8], String)] = [
-            ([0x28, 0xB5, 0x2F, 0xFD], "zstd"), ([0x1F, 0x8B], "gzip"),
-            ([0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00], "xz"), ([0x42, 0x5A, 0x68], "bzip2"),
-        ]
-        for (magic, name) in magics where p.starts(with: magic) { return name }
-        return nil
+        if let compression = Compression(magic: p) { return compression.rawValue }
+        return p.starts(with: [0x42, 0x5A, 0x68]) ? "bzip2" : nil
     }
 
     /// NUL bytes or more than 1% control characters (other than tab, CR, LF, FF, ESC) in the

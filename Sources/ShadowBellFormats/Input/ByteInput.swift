@@ -5,24 +5,109 @@
 #endif
 import ShadowBellCore
 
-/// The bytes of one input, delivered in chunks: a regular file is memory-mapped and handed out
-/// in windows of the mapping (no copy; consumed windows are released), a pipe, terminal or
-/// standard input (`-`) is read into one reused buffer. Memory stays flat whatever the size.
+/// The bytes of one input, delivered in chunks. A regular file is memory-mapped and handed out
+/// in windows of the mapping (no copy; consumed windows are released); a pipe, terminal or
+/// standard input (`-`) is read into one reused buffer. An input that starts with the magic of
+/// gzip, zstd or xz is decompressed on a thread of its own into a few bounded buffers
+/// (`DecompressingStream`), and its chunks are the decompressed bytes: every reader sees the
+/// content, never the compression. Memory stays flat whatever the size.
 ///
 /// A chunk returned by `nextChunk()` stays valid until the next call.
 public final class ByteInput {
-    /// The path as given (`-` for standard input).
-    public let path: String
-    /// Whether the input is memory-mapped (a regular file of known size).
-    public var isMapped: Bool { mapping != nil }
-    /// The whole mapping of a memory-mapped input (nil for pipes and standard input). A reader
-    /// that takes it instead of `nextChunk()` releases consumed pages itself (`release(upTo:)`).
-    var mappedBytes: UnsafeRawBufferPointer? { mapping }
-    /// Bytes delivered so far.
-    public private(set) var offset: UInt64 = 0
+    /// The path as given (`-` for standard input), or the name given to show instead.
+    public var path: String { raw.path }
+    /// The file that was opened (differs from `path` for a spooled copy).
+    public let file: String
+    /// The compression the input was stored with, if any (its chunks are decompressed).
+    public let compression: Compression?
+    /// Whether the input is memory-mapped (a regular, uncompressed file of known size).
+    public var isMapped: Bool { mappedBytes != nil }
+    /// The whole mapping of a memory-mapped input (nil for pipes, standard input and
+    /// compressed files). A reader that takes it instead of `nextChunk()` releases consumed
+    /// pages itself (`release(upTo:)`).
+    var mappedBytes: UnsafeRawBufferPointer? { stream == nil ? raw.mappedBytes : nil }
+    /// Bytes (decompressed bytes, for a compressed input) delivered so far.
+    public var offset: UInt64 { stream?.offset ?? raw.offset }
 
     public static let readChunkSize = 1 << 20
     public static let mappedWindowSize = 16 << 20
+
+    /// The stored bytes (read by the decompressing thread when `stream` is set).
+    private let raw: RawInput
+    private let stream: DecompressingStream?
+
+    /// Opens `path` (`-` = standard input). Throws `.cannotOpen` (with the system's reason),
+    /// `.isDirectory`, `.empty` when the input holds no byte at all (compressed or not), or
+    /// `.readFailed` when a compressed input is corrupt from its start.
+    public convenience init(path: String) throws(InputError) {
+        try self.init(path: path, mappedWindowSize: ByteInput.mappedWindowSize)
+    }
+
+    /// Opens `file`, naming it `displayPath` in every diagnostic and summary (a spooled copy of
+    /// standard input or of a pipe is shown as what the user gave). With `decompress: false`,
+    /// compressed bytes are delivered as stored.
+    public convenience init(path file: String, displayPath: String?, decompress: Bool = true) throws(InputError) {
+        try self.init(
+            path: file, displayPath: displayPath, mappedWindowSize: ByteInput.mappedWindowSize, decompress: decompress)
+    }
+
+    /// `mappedWindowSize`: bytes of a mapped file handed out per chunk.
+    init(path file: String, displayPath: String? = nil, mappedWindowSize: Int, decompress: Bool = true)
+        throws(InputError)
+    {
+        self.file = file
+        let raw = try RawInput(file: file, path: displayPath ?? file, mappedWindowSize: mappedWindowSize)
+        self.raw = raw
+        if decompress, let compression = Compression(magic: raw.prefix(Compression.magicLength)) {
+            self.compression = compression
+            stream = try DecompressingStream(raw, compression: compression)
+        } else {
+            compression = nil
+            stream = nil
+        }
+    }
+
+    /// The first bytes of the input (at most `limit`, at least what the first chunk holds),
+    /// without consuming them. Valid until the first `nextChunk()`.
+    public func prefix(_ limit: Int) -> UnsafeRawBufferPointer {
+        if let stream { return stream.prefix(limit) }
+        return raw.prefix(limit)
+    }
+
+    /// The next chunk, or nil at the end of the input.
+    public func nextChunk() throws(InputError) -> UnsafeRawBufferPointer? {
+        if let stream { return try stream.nextChunk() }
+        return try raw.nextChunk()
+    }
+
+    /// Reads a non-mapped input straight into `buffer` (a compressed one: copies decompressed
+    /// bytes into it). Returns the byte count; 0 at the end.
+    func receive(into buffer: UnsafeMutableRawBufferPointer) throws(InputError) -> Int {
+        if let stream { return try stream.receive(into: buffer) }
+        return try raw.receive(into: buffer)
+    }
+
+    /// Lets the kernel drop the mapped pages wholly before `end` (see `RawInput.release`).
+    func release(upTo end: Int) {
+        if stream == nil { raw.release(upTo: end) }
+    }
+
+    /// `strerror` text for a C error number (the one place that turns errno into text).
+    static func systemError(_ code: Int32) -> String {
+        guard let text = strerror(code) else { return "error \(code)" }
+        return String(cString: text)
+    }
+}
+
+/// The bytes of one file as stored: a regular file is memory-mapped and handed out in windows
+/// of the mapping (no copy; consumed windows are released), a pipe, terminal or standard input
+/// (`-`) is read into one reused buffer. Memory stays flat whatever the size.
+final class RawInput {
+    /// The path shown in diagnostics.
+    let path: String
+    var mappedBytes: UnsafeRawBufferPointer? { mapping }
+    /// Bytes delivered so far.
+    private(set) var offset: UInt64 = 0
 
     private let windowSize: Int
 
@@ -36,21 +121,17 @@ public final class ByteInput {
     private var pendingCount = 0
     private var atEOF = false
 
-    /// Opens `path` (`-` = standard input). Throws `.cannotOpen` (with the system's reason),
-    /// `.isDirectory`, or `.empty` when the input holds no byte at all.
-    public convenience init(path: String) throws(InputError) {
-        try self.init(path: path, mappedWindowSize: ByteInput.mappedWindowSize)
-    }
-
+    /// Opens `file` (`-` = standard input), named `path` in diagnostics. Throws `.cannotOpen`
+    /// (with the system's reason), `.isDirectory`, or `.empty` when it holds no byte at all.
     /// `mappedWindowSize`: bytes of a mapped file handed out per chunk.
-    init(path: String, mappedWindowSize: Int) throws(InputError) {
+    init(file: String, path: String, mappedWindowSize: Int) throws(InputError) {
         self.path = path
         windowSize = max(mappedWindowSize, 1)
-        if path == "-" {
+        if file == "-" {
             fd = 0
             ownsDescriptor = false
         } else {
-            let opened = open(path, O_RDONLY | O_CLOEXEC)
+            let opened = open(file, O_RDONLY | O_CLOEXEC)
             guard opened >= 0 else {
                 throw .cannotOpen(path: path, reason: ByteInput.systemError(errno))
             }
@@ -109,7 +190,7 @@ public final class ByteInput {
 
     /// The first bytes of the input (at most `limit`, at least what the first chunk holds),
     /// without consuming them. Valid until the first `nextChunk()`.
-    public func prefix(_ limit: Int) -> UnsafeRawBufferPointer {
+    func prefix(_ limit: Int) -> UnsafeRawBufferPointer {
         if let mapping {
             return UnsafeRawBufferPointer(rebasing: mapping[0..<min(limit, mapping.count)])
         }
@@ -118,7 +199,7 @@ public final class ByteInput {
     }
 
     /// The next chunk, or nil at the end of the input.
-    public func nextChunk() throws(InputError) -> UnsafeRawBufferPointer? {
+    func nextChunk() throws(InputError) -> UnsafeRawBufferPointer? {
         if let mapping {
             let start = Int(offset)
             // The previous window is no longer referenced: let the kernel drop its pages.
@@ -207,9 +288,4 @@ public final class ByteInput {
         return filled
     }
 
-    /// `strerror` text for a C error number (the one place that turns errno into text).
-    static func systemError(_ code: Int32) -> String {
-        guard let text = strerror(code) else { return "error \(code)" }
-        return String(cString: text)
-    }
 }

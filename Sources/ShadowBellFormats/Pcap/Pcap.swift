@@ -1,4 +1,5 @@
 import CPcap
+import ShadowBellCore
 
 #if canImport(Glibc)
     import Glibc
@@ -89,12 +90,96 @@ public final class PcapReader {
     /// 4 KiB: 0.1 s per GB).
     static let streamBufferSize = 256 << 10
 
+    /// The decompressed input libpcap reads through a cookie `FILE` (a compressed file).
+    private var cookie: PcapCookie?
+
+    /// A failure of the decompressed input libpcap reads (corrupt or truncated compressed data,
+    /// a failed read), which libpcap itself only sees as a read error.
+    public var inputError: InputError? { cookie?.error }
+
+    /// Decompressed bytes libpcap has read so far (nil for an uncompressed file).
+    public var inputOffset: UInt64? { cookie?.input.offset }
+
+    /// A file stored with gzip, zstd or xz compression is read decompressed, through
+    /// `init(input:)`; any other as below (`init(plainPath:)`).
+    public convenience init(path: String) throws(PcapError) {
+        if path != "-", Compression.of(path: path) != nil {
+            let input: ByteInput
+            do {
+                input = try ByteInput(path: path)
+            } catch {
+                throw PcapError(function: "decompress", code: -1, message: error.description)
+            }
+            try self.init(input: input)
+        } else {
+            try self.init(plainPath: path)
+        }
+    }
+
+    /// Reads `input` (its chunks: the decompressed content) through a `FILE` whose reads call
+    /// back into it (Linux: `fopencookie`), with
+    /// `pcap_fopen_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_NANO, errbuf)`.
+    /// `ftell` on that `FILE` gives the offset in the decompressed content. With
+    /// `history` > 0, the last `history` bytes read are kept for `readBack`.
+    public init(input: ByteInput, history: Int = 0) throws(PcapError) {
+        #if os(Linux)
+            let cookie = PcapCookie(input, history: history)
+            let context = Unmanaged.passRetained(cookie).toOpaque()
+            var functions = shadowbell_cookie_io_functions()
+            functions.read = { context, buffer, size in
+                Unmanaged<PcapCookie>.fromOpaque(context!).takeUnretainedValue().read(buffer!, size)
+            }
+            functions.seek = { context, offset, whence in
+                // Only `ftell` (SEEK_CUR by 0): the position is known, nothing moves.
+                guard whence == SEEK_CUR, let offset, offset.pointee == 0 else {
+                    errno = ESPIPE
+                    return -1
+                }
+                offset.pointee = Int64(Unmanaged<PcapCookie>.fromOpaque(context!).takeUnretainedValue().input.offset)
+                return 0
+            }
+            functions.close = { context in
+                Unmanaged<PcapCookie>.fromOpaque(context!).release()
+                return 0
+            }
+            guard let file = shadowbell_fopencookie(context, "rb", functions) else {
+                Unmanaged<PcapCookie>.fromOpaque(context).release()
+                throw PcapError(function: "fopencookie", code: -1, message: ByteInput.systemError(errno))
+            }
+            let buffer = malloc(Self.streamBufferSize)
+            if let buffer {
+                _ = setvbuf(file, buffer.assumingMemoryBound(to: CChar.self), _IOFBF, Self.streamBufferSize)
+            }
+            _ = __fsetlocking(file, Int32(FSETLOCKING_BYCALLER))
+            var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
+            let opened = pcap_fopen_offline_with_tstamp_precision(file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
+            guard let opened else {
+                fclose(file)
+                free(buffer)
+                if let error = cookie.error {
+                    throw PcapError(function: "decompress", code: -1, message: error.description)
+                }
+                throw errbuf.withUnsafeBufferPointer {
+                    PcapError(function: "pcap_fopen_offline_with_tstamp_precision", errbuf: $0.baseAddress!)
+                }
+            }
+            self.handle = opened
+            self.path = input.path
+            self.streamBuffer = buffer
+            self.cookie = cookie
+        #else
+            throw PcapError(
+                function: "fopencookie", code: -1,
+                message: "a compressed capture is read decompressed only on Linux; decompress \(input.path) first")
+        #endif
+    }
+
     /// `fopen` + `setvbuf` (a large stdio buffer) + `__fsetlocking` (Linux: no stdio locks) +
     /// `pcap_fopen_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_NANO, errbuf)`;
     /// should `fopen` fail (or for `-`, standard input),
     /// `pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf)`,
     /// which says why in libpcap's words.
-    public init(path: String) throws(PcapError) {
+    public init(plainPath path: String) throws(PcapError) {
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         if path != "-", let file = fopen(path, "rb") {
             let buffer = malloc(Self.streamBufferSize)
@@ -136,6 +221,12 @@ public final class PcapReader {
         free(streamBuffer)
     }
 
+    /// Bytes `[offset, offset + buffer.count)` of a decompressed input, from the history kept
+    /// (`init(input:history:)`); false when they are not (or no longer) in it.
+    func readBack(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        cookie?.readBack(at: offset, into: buffer) ?? false
+    }
+
     /// `pcap_datalink`.
     public var linkType: LinkType { LinkType(pcap_datalink(handle)) }
 
@@ -168,6 +259,63 @@ public final class PcapReader {
         default:
             throw PcapError(function: "pcap_next_ex", code: rc, handle: handle)
         }
+    }
+}
+
+/// The input behind a cookie `FILE`: libpcap's reads become `ByteInput.receive` calls. The
+/// `FILE` holds one reference (released by its close function).
+final class PcapCookie {
+    let input: ByteInput
+    /// The input's failure, kept for the reader (libpcap gets -1 and EIO).
+    private(set) var error: InputError?
+    /// The last bytes read, as a ring indexed by offset modulo its size (empty: none kept).
+    private let history: UnsafeMutableRawBufferPointer
+
+    init(_ input: ByteInput, history: Int) {
+        self.input = input
+        self.history = .allocate(byteCount: max(history, 0), alignment: 16)
+    }
+
+    deinit { history.deallocate() }
+
+    func read(_ buffer: UnsafeMutablePointer<CChar>, _ size: Int) -> Int {
+        guard error == nil, size > 0 else { return error == nil ? 0 : -1 }
+        let start = input.offset
+        let n: Int
+        do {
+            n = try input.receive(into: UnsafeMutableRawBufferPointer(start: buffer, count: size))
+        } catch {
+            self.error = error
+            errno = EIO
+            return -1
+        }
+        if history.count > 0 {
+            // Only the last `history.count` bytes of this read can stay in the ring.
+            let kept = min(n, history.count)
+            var offset = start + UInt64(n - kept)
+            var source = UnsafeRawPointer(buffer) + (n - kept)
+            var left = kept
+            while left > 0 {
+                let at = Int(offset % UInt64(history.count))
+                let piece = min(left, history.count - at)
+                (history.baseAddress! + at).copyMemory(from: source, byteCount: piece)
+                offset += UInt64(piece)
+                source += piece
+                left -= piece
+            }
+        }
+        return n
+    }
+
+    func readBack(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        let end = input.offset
+        guard history.count > 0, buffer.count <= history.count, offset + UInt64(buffer.count) <= end,
+            end - offset <= UInt64(history.count)
+        else { return false }
+        for i in 0..<buffer.count {
+            buffer[i] = history[Int((offset + UInt64(i)) % UInt64(history.count))]
+        }
+        return true
     }
 }
 

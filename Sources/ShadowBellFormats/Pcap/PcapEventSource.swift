@@ -73,17 +73,38 @@ public final class PcapEventSource: EventSource {
     ) throws(InputError) {
         let shownPath = displayPath ?? path
         var head = [UInt8](repeating: 0, count: 12)
-        let headCount = PcapEventSource.readPrefix(path: path, into: &head)
-        self.isPcapng = headCount >= 4 && head[0] == 0x0A && head[1] == 0x0D && head[2] == 0x0D && head[3] == 0x0A
+        let headCount: Int
+        let compressed = path != "-" && Compression.of(path: path) != nil
         do {
-            self.reader = try PcapReader(path: path)
-        } catch {
-            throw InputError.unsupported(path: shownPath, reason: "libpcap cannot read it: \(error.message)")
+            if compressed {
+                // libpcap reads the decompressed content, streamed through a cookie FILE.
+                let input = try ByteInput(path: path, displayPath: shownPath)
+                let first = input.prefix(head.count)
+                headCount = first.count
+                head.withUnsafeMutableBytes { $0.copyMemory(from: first) }
+                let pcapng = headCount >= 4 && head[0] == 0x0A && head[1] == 0x0D && head[2] == 0x0D && head[3] == 0x0A
+                do {
+                    // A pcapng's record is located by its block's length, read back from its
+                    // end: keep what libpcap's stdio buffer may be ahead of it, and more.
+                    self.reader = try PcapReader(input: input, history: pcapng ? 2 * PcapReader.streamBufferSize : 0)
+                } catch {
+                    throw InputError.unsupported(path: shownPath, reason: "libpcap cannot read it: \(error.message)")
+                }
+            } else {
+                headCount = PcapEventSource.readPrefix(path: path, into: &head)
+                do {
+                    self.reader = try PcapReader(plainPath: path)
+                } catch {
+                    throw InputError.unsupported(path: shownPath, reason: "libpcap cannot read it: \(error.message)")
+                }
+            }
         }
+        self.isPcapng = headCount >= 4 && head[0] == 0x0A && head[1] == 0x0D && head[2] == 0x0D && head[3] == 0x0A
         self.options = options
         var summary = InputSummary(index: index, path: shownPath, format: .pcap)
         summary.locationUnit = .byteOffset
-        summary.bytes = PcapEventSource.fileSize(path: path) ?? 0
+        // A compressed file's content size is known once it has been read (`nextBatch`).
+        summary.bytes = compressed ? 0 : PcapEventSource.fileSize(path: path) ?? 0
         self.summary = summary
         self.lastEnd = reader.fileOffset ?? 0
         let linkType = reader.linkType
@@ -108,7 +129,8 @@ public final class PcapEventSource: EventSource {
         }
         if isPcapng {
             pcapngBigEndian = headCount >= 12 && head[8] == 0x1A && head[9] == 0x2B
-            blockFD = open(path, O_RDONLY)
+            // A compressed pcapng's block lengths are read back from the reader's history.
+            if !compressed { blockFD = open(path, O_RDONLY) }
         }
     }
 
@@ -233,6 +255,8 @@ public final class PcapEventSource: EventSource {
         summary.dataLossMarkers &+= dataLoss
         summary.lostEvents &+= lost
         buffer.append(contentsOf: UnsafeBufferPointer(start: staging, count: count))
+        if let read = reader.inputOffset { summary.bytes = read }
+        if let error = reader.inputError { throw error }
         if secondDomain { throw .severalClockDomains(path: summary.path) }
         if let failure { try handle(failure) }
         return !buffer.isEmpty
@@ -281,7 +305,12 @@ public final class PcapEventSource: EventSource {
         if !isPcapng { return end &- UInt64(capturedLength) }
         // pcapng: the block ends at `end`; its total length is repeated in its last 4 bytes.
         var raw: UInt32 = 0
-        guard end >= 4, blockFD >= 0, pread(blockFD, &raw, 4, off_t(end - 4)) == 4 else { return end }
+        guard end >= 4 else { return end }
+        if blockFD >= 0 {
+            guard pread(blockFD, &raw, 4, off_t(end - 4)) == 4 else { return end }
+        } else {
+            guard withUnsafeMutableBytes(of: &raw, { reader.readBack(at: end - 4, into: $0) }) else { return end }
+        }
         let length = UInt64(pcapngBigEndian ? UInt32(bigEndian: raw) : UInt32(littleEndian: raw))
         return length <= end ? end - length : end
     }

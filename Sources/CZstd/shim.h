@@ -1,0 +1,4 @@
+#ifndef SHADOWBELL_CZSTD_SHIM_H
+#define SHADOWBELL_CZSTD_SHIM_H
+#include <zstd.h>
+#endif
