@@ -35,8 +35,17 @@ private func compressedCopy(_ path: String, _ compression: String, folder: Strin
 /// The findings of a JSON report with every input named by its position (the paths differ
 /// between a file and its compressed copy), the exit status, and each input's alignment.
 private func comparable(_ status: Int32, _ json: [String: Any], paths: [String]) -> String {
+    // The `_str` twins of large integers repeat the numbers (and a negative one starts with
+    // `-`, the name standard input goes by): compared through the numbers.
+    func withoutTwins(_ value: Any) -> Any {
+        if let object = value as? [String: Any] {
+            return object.filter { !$0.key.hasSuffix("_str") }.mapValues(withoutTwins)
+        }
+        if let array = value as? [Any] { return array.map(withoutTwins) }
+        return value
+    }
     var text = String(decoding: try! JSONSerialization.data(
-        withJSONObject: ["status": Int(status), "findings": json["findings"] ?? [], "alignment": json["alignment"] ?? []],
+        withJSONObject: withoutTwins(["status": Int(status), "findings": json["findings"] ?? [], "alignment": json["alignment"] ?? []]),
         options: [.sortedKeys]), as: UTF8.self)
     // Longest first: a path may be a prefix of another (`x.log` of `x.log.zst`).
     for (i, path) in paths.enumerated().sorted(by: { $0.element.count > $1.element.count }) {
