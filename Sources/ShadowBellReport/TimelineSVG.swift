@@ -507,13 +507,14 @@ public struct TimelineChart {
     /// its caption under it (or the time alone when there is no room for both).
     func windowEdgeLabels(_ axis: EventAxis, _ placer: inout LabelPlacer) {
         let rows = (0..<4).map(Self.axisRow)
-        func pair(_ time: String, _ caption: String, x: Double) {
-            for r in [0, 2] where placer.fits(time, x: x, y: rows[r]) && placer.fits(caption, x: x, y: rows[r + 1]) {
-                placer.place(time, x: x, ys: [rows[r]], fill: "#b22")
-                placer.place(caption, x: x, ys: [rows[r + 1]], fill: "#b22")
+        func pair(_ time: String, _ caption: String, x: Double, anchor: LabelPlacer.Anchor = .middle, fill: String = "#b22") {
+            for r in [0, 2]
+            where placer.fits(time, x: x, y: rows[r], anchor: anchor) && placer.fits(caption, x: x, y: rows[r + 1], anchor: anchor) {
+                placer.place(time, x: x, ys: [rows[r]], anchor: anchor, fill: fill)
+                placer.place(caption, x: x, ys: [rows[r + 1]], anchor: anchor, fill: fill)
                 return
             }
-            placer.place(time, x: x, ys: rows, fill: "#b22")
+            placer.place(time, x: x, ys: rows, anchor: anchor, fill: fill)
         }
         for w in findingWindows {
             let point = w.end == w.start
@@ -523,7 +524,8 @@ public struct TimelineChart {
             }
         }
         if let end = plotEnd, let last = samples.last?.time, end > last {
-            placer.place("end of trace", x: axis.right, ys: rows, anchor: .end, fill: "#777")
+            let origin = findingWindows.first?.start ?? samples.first?.time ?? 0
+            pair(relative(end - origin), "end of trace", x: axis.right, anchor: .end, fill: "#777")
         }
     }
 
