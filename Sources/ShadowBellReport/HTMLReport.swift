@@ -98,6 +98,9 @@ public enum HTMLReport {
             h += "<td class=\"num\">\(s.subThresholdWindows)</td><td class=\"num\">\(findings.count)</td></tr>\n"
         }
         h += "</tbody></table>\n"
+        if r.queues.contains(where: { $0.stats.subThresholdWindows > 0 }) {
+            h += "<p class=\"note\">\(esc(String(TextReport.shortWindowsNote(r.options).dropFirst().dropLast()).replacingFirst("short windows", with: "Short waits")))</p>\n"
+        }
         h += "<h3>Findings</h3>\n"
         if r.findings.isEmpty {
             h += "<p>None.</p>\n"
@@ -141,6 +144,8 @@ public enum HTMLReport {
             for (k, e) in f.evidence.enumerated() where badges[e.location] == nil { badges[e.location] = k + 1 }
             var view = QueueView.merge([timeline])[0]
             view.windows = view.windows.filter { $0.kind == .shortWait || $0.finding == number }
+            // A point finding that is not a hang: no short waits around it to explain.
+            if !ChartWindow.isHang(f) { view.windows.removeAll { $0.kind == .shortWait } }
             var chart = view.chart(orderOnly: orderOnly(report, f.clockInput))
             chart.badges = badges
             h += "<figure>\n" + chart.render(id: "timeline-\(number)", title: "Finding #\(number): \(f.kind.rawValue) on \(f.queue)")
@@ -177,7 +182,7 @@ public enum HTMLReport {
         article.finding { border: 1px solid #dde; border-left: 5px solid #c62828; border-radius: 4px; padding: 4px 16px 10px; margin: 16px 0; }
         article.finding.warning { border-left-color: #b26a00; } article.finding.info { border-left-color: #5c6b7a; }
         .when { color: #444; margin: 0; } .message { font-weight: 600; }
-        .uncertain { color: #8a5a00; }
+        .uncertain { color: #8a5a00; } .note { font-size: 12px; color: #555; margin-top: 0; }
         figure { margin: 10px 0; overflow-x: auto; } svg.timeline { display: block; background: #fff; }
         figcaption { font-size: 12px; color: #444; margin-top: 4px; } figcaption.head { font-size: 14px; font-weight: 600; color: #1d1d24; margin: 0 0 4px; }
         .key { white-space: nowrap; margin-right: 12px; }

@@ -70,13 +70,26 @@ public struct ChartWindow: Sendable, Hashable {
     public var kind: Kind
     /// The finding's number (the one `explain --finding` takes), for finding windows.
     public var finding: Int?
+    /// The finding's severity: a point finding's mark is coloured by it.
+    public var severity: Severity
 
-    public init(start: Int64, end: Int64?, label: String, kind: Kind = .finding, finding: Int? = nil) {
+    public init(start: Int64, end: Int64?, label: String, kind: Kind = .finding, finding: Int? = nil, severity: Severity = .error) {
         self.start = start
         self.end = end
         self.label = label
         self.kind = kind
         self.finding = finding
+        self.severity = severity
+    }
+
+    var isPoint: Bool { kind == .finding && end == start }
+
+    var color: String {
+        switch severity {
+        case .error: return "#d62728"
+        case .warning: return "#b26a00"
+        case .info: return "#5c6b7a"
+        }
     }
 
     /// The finding kinds drawn as windows: the ones that are a hang.
@@ -86,10 +99,12 @@ public struct ChartWindow: Sendable, Hashable {
     /// unresolved window where the plot ends.
     public static func of(_ f: Finding, number: Int) -> ChartWindow {
         let name = f.kind == .mutualWait ? "mutual wait" : f.kind.rawValue
-        if f.end == nil && f.resolution == nil { return ChartWindow(start: f.start, end: f.start, label: "#\(number) \(name)", finding: number) }
+        if f.end == nil && f.resolution == nil || f.end == f.start {
+            return ChartWindow(start: f.start, end: f.start, label: "#\(number) \(name)", finding: number, severity: f.severity)
+        }
         var label = "#\(number) \(name)"
         if let end = f.end { label += " \(formatDuration(end - f.start))" } else { label += " (unresolved)" }
-        return ChartWindow(start: f.start, end: f.end, label: label, finding: number)
+        return ChartWindow(start: f.start, end: f.end, label: label, finding: number, severity: f.severity)
     }
 
     /// The stretches of `samples` where a window was open (both sides waiting) that no finding
@@ -127,6 +142,8 @@ struct LabelPlacer {
     }
 
     var boxes: [Box] = []
+    /// Texts stay inside these x coordinates.
+    var left = 0.0, right = Double.infinity
     /// The placed texts, as SVG.
     var svg = ""
 
@@ -150,7 +167,7 @@ struct LabelPlacer {
     ) -> Double? {
         for y in ys {
             let b = Self.box(x: x, y: y, text: text, anchor: anchor, size: size, bold: bold)
-            if boxes.contains(where: { $0.overlaps(b) }) { continue }
+            if b.x0 < left || b.x1 > right || boxes.contains(where: { $0.overlaps(b) }) { continue }
             boxes.append(b)
             svg += "<text\(className.map { " class=\"\($0)\"" } ?? "") x=\"\(n(x))\" y=\"\(n(y))\" text-anchor=\"\(anchor.rawValue)\" fill=\"\(fill)\""
             svg += (size != 11 ? " font-size=\"\(n(size))\"" : "") + (bold ? " font-weight=\"bold\"" : "") + ">\(esc(text))</text>\n"
@@ -202,7 +219,7 @@ public struct TimelineChart {
     static let marginLeft = 120.0, marginRight = 40.0
     static let valueTop = 32.0, valueBottom = 172.0
     static let driverY = 212.0, controllerY = 286.0
-    static let axisY = 328.0, legendY = 398.0, height = 432.0
+    static let axisY = 328.0, legendY = 398.0, height = 448.0
     static let windowLabelRows = [13.0, 26.0]
     static func axisRow(_ k: Int) -> Double { axisY + 16 + Double(k) * 13 }
 
@@ -218,6 +235,7 @@ public struct TimelineChart {
     public func render(id: String, title: String) -> String {
         let axis = self.axis
         var placer = LabelPlacer()
+        placer.right = width
         // Texts are placed in order of importance; shapes are drawn below all texts.
         let frame = self.frame(&placer)
         let values = valuePanel(axis, &placer)
@@ -264,6 +282,10 @@ public struct TimelineChart {
             case .shortWait:
                 s += "<rect class=\"short-wait\" \(attrs) y=\"\(n(Self.valueTop))\" width=\"\(n(max(1, x1 - x0)))\" "
                 s += "height=\"\(n(Self.controllerY + 22 - Self.valueTop))\" fill=\"#8a8a99\" fill-opacity=\"0.10\"><title>\(esc(w.label))</title></rect>\n"
+            case .finding where w.isPoint:
+                s += "<line class=\"finding-mark\" data-start-ns=\"\(w.start)\"\(w.finding.map { " data-finding=\"\($0)\"" } ?? "") "
+                s += "x1=\"\(n(x0))\" x2=\"\(n(x0))\" y1=\"\(n(Self.valueTop - 4))\" y2=\"\(n(Self.controllerY + 22))\" stroke=\"\(w.color)\" stroke-width=\"2\" stroke-dasharray=\"3 2\">"
+                s += "<title>\(esc(w.label))</title></line>\n"
             case .finding:
                 s += "<rect class=\"window\" \(attrs)\(w.finding.map { " data-finding=\"\($0)\"" } ?? "") y=\"\(n(Self.valueTop - 4))\" "
                 s += "width=\"\(n(max(2, x1 - x0)))\" height=\"\(n(Self.controllerY + 26 - Self.valueTop))\" fill=\"#d62728\" fill-opacity=\"0.13\" stroke=\"#d62728\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\">"
@@ -280,7 +302,7 @@ public struct TimelineChart {
     func windowTitles(_ axis: EventAxis, _ placer: inout LabelPlacer) {
         for w in findingWindows {
             let x0 = axis.x(atOrAfter: w.start)
-            placer.place(w.label, x: x0 + 3, ys: Self.windowLabelRows, anchor: .start, bold: true, fill: "#b22", className: "window-label")
+            placer.place(w.label, x: x0 + 3, ys: Self.windowLabelRows, anchor: .start, bold: true, fill: w.isPoint ? w.color : "#b22", className: "window-label")
         }
     }
 
@@ -370,12 +392,14 @@ public struct TimelineChart {
 
     /// The key to every mark, under the axis.
     func legend(_ placer: inout LabelPlacer) -> String {
-        enum Swatch { case line(String, String?), arrow, bar, finding, shortWait, badge }
+        enum Swatch { case line(String, String?), arrow, bar, finding, point, shortWait, guest, badge }
         var items: [(Swatch, String)] = Self.series.map { (.line($0.color, $0.dash), $0.name) }
         items += [
             (.arrow, "MMIO doorbell"), (.bar, "controller waiting"), (.finding, "finding window (#n = explain --finding n)"),
             (.shortWait, "short wait: both sides waited less than --min-wait (not a finding)"),
         ]
+        if windows.contains(where: \.isPoint) { items.append((.point, "finding at one instant")) }
+        if samples.contains(where: { $0.event.kind == .guestMessage }) { items.append((.guest, "guest kernel message (timeout, abort)")) }
         if !badges.isEmpty { items.append((.badge, "evidence (numbered as listed)")) }
         var s = "<g class=\"legend\">\n"
         var x = Self.marginLeft, y = Self.legendY
@@ -399,6 +423,12 @@ public struct TimelineChart {
             case .finding:
                 kind = "finding"
                 s += "<rect x=\"\(n(x))\" y=\"\(n(y - 11))\" width=\"20\" height=\"12\" fill=\"#d62728\" fill-opacity=\"0.13\" stroke=\"#d62728\" stroke-dasharray=\"5 3\"/>"
+            case .guest:
+                kind = "guest"
+                s += "<path d=\"M\(n(x + 10)) \(n(y - 13)) l5 9 l-5 9 l-5 -9z\" fill=\"#c62828\"/>"
+            case .point:
+                kind = "finding-mark"
+                s += "<line x1=\"\(n(x + 10))\" x2=\"\(n(x + 10))\" y1=\"\(n(y - 12))\" y2=\"\(n(y + 2))\" stroke=\"#5c6b7a\" stroke-width=\"2\" stroke-dasharray=\"3 2\"/>"
             case .shortWait:
                 kind = "short-wait"
                 s += "<rect x=\"\(n(x))\" y=\"\(n(y - 11))\" width=\"20\" height=\"12\" fill=\"#8a8a99\" fill-opacity=\"0.10\"/>"
@@ -451,7 +481,9 @@ public struct TimelineChart {
                 s += "<line x1=\"\(n(x))\" y1=\"\(n(Self.driverY - 10))\" x2=\"\(n(x))\" y2=\"\(n(Self.controllerY - 12))\" stroke=\"#a01010\" stroke-width=\"2.5\"/>"
                 s += "<path d=\"M\(n(x - 5)) \(n(Self.controllerY - 18)) L\(n(x)) \(n(Self.controllerY - 8)) L\(n(x + 5)) \(n(Self.controllerY - 18))z\" fill=\"#a01010\"/></g>"
                 let mid = (Self.driverY + Self.controllerY) / 2
-                placer.place("MMIO \(e.a)", x: x + 4, ys: [mid + 4, mid - 9, mid + 17], anchor: .start, bold: true, fill: "#a01010")
+                if placer.place("MMIO \(e.a)", x: x + 4, ys: [mid + 4, mid - 9, mid + 17], anchor: .start, bold: true, fill: "#a01010") == nil {
+                    placer.place("MMIO \(e.a)", x: x - 4, ys: [mid + 4, mid - 9, mid + 17], anchor: .end, bold: true, fill: "#a01010")
+                }
                 continue
             case .driverDoorbellUpdate:
                 s += "<path class=\"mark\" d=\"M\(n(x)) \(n(y - 8)) l6 11 h-12z\" fill=\"#1f6fd1\"><title>\(tip)</title></path>"
@@ -518,7 +550,7 @@ public struct TimelineChart {
         }
         for w in findingWindows {
             let point = w.end == w.start
-            pair(formatTime(w.start), point ? "finding" : "window opens", x: axis.x(atOrAfter: w.start))
+            pair(formatTime(w.start), point ? "finding" : "window opens", x: axis.x(atOrAfter: w.start), fill: point ? w.color : "#b22")
             if let end = w.end, end != w.start {
                 pair(formatTime(end), "closes (+\(formatSpan(end - w.start)))", x: axis.x(atOrAfter: end))
             }

@@ -39,7 +39,8 @@ struct Timeline: ParsableCommand {
             after it: P (driver-published value), S (value the controller last saw), the \
             controller's EventIdx and the one the driver read, the controller's fetch index \
             (SQ) or tail (CQ), whether the controller waits, whether an MMIO doorbell is \
-            pending, and whether a mutual-wait window is open.
+            pending, and the wait state: [MUTUAL WAIT #N] inside the window of reported finding \
+            N, [short wait] where both sides waited but less than --min-wait (not a finding).
 
             Examples:
               shadowbell timeline SampleTraces/lab/sq-hang.txt --queue sq1
@@ -47,7 +48,10 @@ struct Timeline: ParsableCommand {
               shadowbell timeline trace.txt --queue sq1 --format svg -o sq1.svg
 
             --format svg draws one chart per queue (P, S, both EventIdx, MMIO doorbells, waits, \
-            open windows shaded); at most --max-events events per queue are drawn.
+            findings shaded red, short waits grey, a legend). Without --from/--to it draws the \
+            events around the findings of the selected queues; with a range (or without \
+            findings), at most --max-events events per queue. Text, CSV and JSON print the whole \
+            trace unless a range is given.
             """
     )
 
