@@ -441,6 +441,21 @@ private func charts(in html: String) -> [String] {
 }
 
 @Suite struct ExplainTests {
+    @Test func aWaitOutsideTheFindingIsAShortWaitNotAMutualWait() throws {
+        let (report, recorded) = timelines(shortWaitsThenHangEvents())
+        let wait = try #require(report.result.findings.firstIndex { $0.kind == .mutualWait })
+        let f = report.result.findings[wait]
+        let t = try #require(recorded.first { $0.findingIndex == wait })
+        let text = ExplainReport.render(report, number: wait + 1, timeline: t, inputLines: [:], paths: ["lab/resolved.txt"])
+        let states = text.components(separatedBy: "\n").filter { $0.contains("state: ") }
+        #expect(states.count == t.samples.count)
+        for (sample, line) in zip(t.samples, states) where sample.windowOpen {
+            let inside = sample.time >= f.start && sample.time <= f.end!
+            #expect(line.hasSuffix(inside ? "; MUTUAL WAIT" : "; short wait (below --min-wait)"), "\(sample.time): \(line)")
+        }
+        #expect(states.contains { $0.hasSuffix("short wait (below --min-wait)") } && states.contains { $0.hasSuffix("; MUTUAL WAIT") })
+    }
+
     @Test func storyNamesTheStepsAndQuotesTheLines() throws {
         let (report, recorded) = timelines(resolvedHangEvents())
         let wait = try #require(report.result.findings.firstIndex { $0.kind == .mutualWait })
