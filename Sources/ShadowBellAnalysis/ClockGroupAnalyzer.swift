@@ -100,7 +100,10 @@ public final class ClockGroupAnalyzer {
         case .dbbufConfig: dbbufConfig(e)
         case .controllerReset: controllerReset(e)
         case .dataLoss: dataLossTimes.append(e.time)
-        case .guestMessage: guestMessage(e)
+        case .guestMessage:
+            guestMessage(e)
+            // Observers see the message with the state of the queue it names, if that exists.
+            if let observer, let i = queueIndex[e.queue(.sq)] { observer(e, queues[i]) }
         case .controllerEnable, .interrupt, .registerWrite: break
         }
         if e.kind.side != .trace { trackHostSide(e) }

@@ -54,7 +54,7 @@ public enum ExplainReport {
                 let mark = evidenceNumber[SourceLocation(source: e.source, unit: unit(report, e.source), value: e.location)].map { " [evidence \($0)]" } ?? ""
                 out += "  \(pad(String(step), 3)). \(time(e.time))  \(location)\(mark)\n"
                 out += wrap(narrate(sample, previous: previous), indent: "       ", width: width)
-                out += "       state: " + state(sample) + "\n"
+                out += "       state: " + state(sample, finding: f) + "\n"
                 previous = sample
             }
             if timeline.omitted > 0 { out += "  (\(timeline.omitted) events inside the window are not shown)\n" }
@@ -105,11 +105,16 @@ public enum ExplainReport {
 
     static func opt(_ v: UInt32?) -> String { v.map(String.init) ?? "?" }
 
-    static func state(_ s: StateSample) -> String {
+    /// A window open inside this finding's interval is the mutual wait it reports; one open
+    /// outside it closed before --min-wait (a short wait, not a finding).
+    static func state(_ s: StateSample, finding f: Finding) -> String {
         var text = "P=\(opt(s.published)) S=\(opt(s.controllerSeen)) EventIdx: controller \(opt(s.controllerEventIdx))"
         if s.driverEventIdxRead != nil { text += ", driver read \(opt(s.driverEventIdxRead))" }
         text += s.controllerWaiting ? "; controller waiting" : "; controller busy"
-        if s.windowOpen { text += "; MUTUAL WAIT" }
+        if s.windowOpen {
+            let inside = ChartWindow.isHang(f) && s.time >= f.start && s.time <= (f.end ?? .max)
+            text += inside ? "; MUTUAL WAIT" : "; short wait (below --min-wait)"
+        }
         return text
     }
 

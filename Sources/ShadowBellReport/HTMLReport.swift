@@ -20,6 +20,7 @@ public enum HTMLReport {
         h += "<header><h1>ShadowBell report</h1><p class=\"sub\">\(esc(name))</p>\n"
         h += "<p class=\"outcome \(report.exitStatus == 0 ? "ok" : "bad")\">\(esc(TextReport.outcome(report)))"
         h += " — \(r.findings.count) finding(s): \(count(r, .error)) error, \(count(r, .warning)) warning, \(count(r, .info)) info</p></header>\n"
+        h += overview(report, timelines: timelines)
         h += summary(report)
         h += "<section id=\"findings\"><h2>Findings</h2>\n"
         if r.findings.isEmpty { h += "<p>No finding.</p>\n" }
@@ -34,6 +35,29 @@ public enum HTMLReport {
         h += "<footer>ShadowBell \(AnalysisReport.toolVersion). Times are seconds on the clock of the input named in each finding.</footer>\n"
         h += "</body>\n</html>\n"
         return h
+    }
+
+    static func orderOnly(_ report: AnalysisReport, _ clockInput: UInt16) -> Bool {
+        report.result.inputs.first { $0.index == clockInput }?.clock == .orderOnly
+    }
+
+    /// The hangs first: per queue, one chart around all its hang findings (mutual waits and
+    /// stalls), so that every stall is in view before any table.
+    static func overview(_ report: AnalysisReport, timelines: [FindingTimeline]) -> String {
+        let hangs = timelines.filter { ChartWindow.isHang($0.finding) && !$0.samples.isEmpty }
+        guard !hangs.isEmpty else { return "" }
+        var h = "<section id=\"overview\"><h2>Hangs at a glance</h2>\n"
+        for view in QueueView.merge(hangs) {
+            let count = view.windows.filter { $0.kind == .finding }.count
+            let title = "\(view.queue): \(count) hang(s) — " + view.windows.filter { $0.kind == .finding }.map { w in
+                "<a href=\"#finding-\(w.finding ?? 0)\">\(esc(w.label))</a>"
+            }.joined(separator: ", ")
+            h += "<figure class=\"overview\">\n<figcaption class=\"head\">\(title)</figcaption>\n"
+            h += view.chart(orderOnly: orderOnly(report, view.clockInput)).render(
+                id: "overview-\(view.queue.controllerName)-\(view.queue.type.name)\(view.queue.qid)", title: "Hangs on \(view.queue)")
+            h += "</figure>\n"
+        }
+        return h + "</section>\n"
     }
 
     static func count(_ r: AnalysisResult, _ s: Severity) -> Int { r.findings.filter { $0.severity == s }.count }
@@ -74,6 +98,9 @@ public enum HTMLReport {
             h += "<td class=\"num\">\(s.subThresholdWindows)</td><td class=\"num\">\(findings.count)</td></tr>\n"
         }
         h += "</tbody></table>\n"
+        if r.queues.contains(where: { $0.stats.subThresholdWindows > 0 }) {
+            h += "<p class=\"note\">\(esc(String(TextReport.shortWindowsNote(r.options).dropFirst().dropLast()).replacingFirst("short windows", with: "Short waits")))</p>\n"
+        }
         h += "<h3>Findings</h3>\n"
         if r.findings.isEmpty {
             h += "<p>None.</p>\n"
@@ -115,22 +142,14 @@ public enum HTMLReport {
         if let timeline, !timeline.samples.isEmpty {
             var badges: [SourceLocation: Int] = [:]
             for (k, e) in f.evidence.enumerated() where badges[e.location] == nil { badges[e.location] = k + 1 }
-            let windowLabel = f.kind == .mutualWait ? "mutual wait" : f.kind.rawValue
-            let windows: [(start: Int64, end: Int64?, label: String)]
-            if f.end == nil && f.resolution == nil {
-                windows = [(f.start, f.start, windowLabel)]
-            } else {
-                windows = [(f.start, f.end, windowLabel + (f.end == nil ? " (unresolved)" : ""))]
-            }
-            var chart = TimelineChart(samples: timeline.samples, windows: windows)
+            var view = QueueView.merge([timeline])[0]
+            view.windows = view.windows.filter { $0.kind == .shortWait || $0.finding == number }
+            // A point finding that is not a hang: no short waits around it to explain.
+            if !ChartWindow.isHang(f) { view.windows.removeAll { $0.kind == .shortWait } }
+            var chart = view.chart(orderOnly: orderOnly(report, f.clockInput))
             chart.badges = badges
-            if f.end == nil && f.resolution != nil { chart.plotEnd = timeline.plotEnd }
-            chart.orderOnly = report.result.inputs.first { $0.index == f.clockInput }?.clock == .orderOnly
-            if timeline.omitted > 0, let lastHead = timeline.samples.lastIndex(where: { $0.time <= timeline.plotEnd }) {
-                chart.omitted = (after: max(0, lastHead - 40), count: timeline.omitted)
-            }
             h += "<figure>\n" + chart.render(id: "timeline-\(number)", title: "Finding #\(number): \(f.kind.rawValue) on \(f.queue)")
-            h += "<figcaption>\(legend) Events of \(f.queue) in order; the space between two events grows with the time between them "
+            h += "<figcaption>Events of \(f.queue) in order; the space between two events grows with the time between them "
             h += "(not to scale), labels give times relative to the window start. Hover a mark for the event.</figcaption>\n</figure>\n"
         }
         if !f.evidence.isEmpty {
@@ -146,17 +165,6 @@ public enum HTMLReport {
         h += "</article>\n"
         return h
     }
-
-    static let legend = """
-        <span class="key"><i style="border-color:#1f6fd1"></i>P driver-published</span> \
-        <span class="key"><i style="border-color:#e07b00"></i>S controller-seen</span> \
-        <span class="key"><i style="border-color:#2a9d3a;border-top-style:dashed"></i>EventIdx written by the controller</span> \
-        <span class="key"><i style="border-color:#8e44ad;border-top-style:dotted"></i>EventIdx read by the driver</span> \
-        <span class="key"><b style="color:#a01010">↓</b> MMIO doorbell</span> \
-        <span class="key"><i style="border-color:#999;border-top-width:5px"></i>controller waiting</span> \
-        <span class="key"><i class="shade"></i>window</span> \
-        <span class="key"><b class="dot">1</b> evidence</span><br>
-        """
 
     static let css = """
         body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1180px; padding: 0 20px 40px; color: #1d1d24; }
@@ -174,9 +182,9 @@ public enum HTMLReport {
         article.finding { border: 1px solid #dde; border-left: 5px solid #c62828; border-radius: 4px; padding: 4px 16px 10px; margin: 16px 0; }
         article.finding.warning { border-left-color: #b26a00; } article.finding.info { border-left-color: #5c6b7a; }
         .when { color: #444; margin: 0; } .message { font-weight: 600; }
-        .uncertain { color: #8a5a00; }
+        .uncertain { color: #8a5a00; } .note { font-size: 12px; color: #555; margin-top: 0; }
         figure { margin: 10px 0; overflow-x: auto; } svg.timeline { display: block; background: #fff; }
-        figcaption { font-size: 12px; color: #444; margin-top: 4px; }
+        figcaption { font-size: 12px; color: #444; margin-top: 4px; } figcaption.head { font-size: 14px; font-weight: 600; color: #1d1d24; margin: 0 0 4px; }
         .key { white-space: nowrap; margin-right: 12px; }
         .key i { display: inline-block; width: 22px; height: 0; border-top: 3px solid; vertical-align: middle; margin-right: 4px; }
         .key i.shade { height: 10px; border: 1px dashed #d62728; background: rgba(214,39,40,.12); }

@@ -56,6 +56,9 @@ public enum TextReport {
         if !r.queues.isEmpty {
             out += "\nQueues\n"
             for q in r.queues { out += wrap(queueLine(q), indent: "  ", continuation: "      ", width: width) }
+            if r.queues.contains(where: { $0.stats.subThresholdWindows > 0 }) {
+                out += wrap(shortWindowsNote(r.options), indent: "  ", continuation: "  ", width: width)
+            }
         }
 
         out += "\nFindings\n"
@@ -109,6 +112,13 @@ public enum TextReport {
             }
             return "no error finding (exit 0)"
         }
+    }
+
+    /// What the queues' "short windows" count.
+    static func shortWindowsNote(_ o: AnalysisOptions) -> String {
+        "(short windows: both sides waited on each other, but the wait ended within --min-wait "
+            + "\(formatDuration(o.minWait)) (--inferred-min-wait \(formatDuration(o.inferredMinWait)) without driver probes): "
+            + "normal latency under load, counted and not reported)"
     }
 
     static func queueLine(_ q: QueueReport) -> String {

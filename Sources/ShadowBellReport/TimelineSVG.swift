@@ -53,35 +53,175 @@ func log2(_ v: Double) -> Double {
     return e + 2 * sum / 0.6931471805599453
 }
 
+/// A shaded interval of a chart: a finding's window, or a wait shorter than `--min-wait`.
+public struct ChartWindow: Sendable, Hashable {
+    public enum Kind: String, Sendable {
+        /// A reported finding's interval (mutual wait, stall): shaded red, labelled.
+        case finding
+        /// Both sides waited, but for less than `--min-wait`: not a finding; a light grey band
+        /// without a label (healthy latency under load looks like this).
+        case shortWait = "short-wait"
+    }
+
+    public var start: Int64
+    /// nil: open until the right edge (unresolved at the end of the trace or of the range).
+    public var end: Int64?
+    public var label: String
+    public var kind: Kind
+    /// The finding's number (the one `explain --finding` takes), for finding windows.
+    public var finding: Int?
+    /// The finding's severity: a point finding's mark is coloured by it.
+    public var severity: Severity
+
+    public init(start: Int64, end: Int64?, label: String, kind: Kind = .finding, finding: Int? = nil, severity: Severity = .error) {
+        self.start = start
+        self.end = end
+        self.label = label
+        self.kind = kind
+        self.finding = finding
+        self.severity = severity
+    }
+
+    var isPoint: Bool { kind == .finding && end == start }
+
+    var color: String {
+        switch severity {
+        case .error: return "#d62728"
+        case .warning: return "#b26a00"
+        case .info: return "#5c6b7a"
+        }
+    }
+
+    /// The finding kinds drawn as windows: the ones that are a hang.
+    public static func isHang(_ f: Finding) -> Bool { f.kind == .mutualWait || f.kind == .unattributedStall }
+
+    /// A finding's window (`number` as `explain --finding` takes it); `plotEnd` closes an
+    /// unresolved window where the plot ends.
+    public static func of(_ f: Finding, number: Int) -> ChartWindow {
+        let name = f.kind == .mutualWait ? "mutual wait" : f.kind.rawValue
+        if f.end == nil && f.resolution == nil || f.end == f.start {
+            return ChartWindow(start: f.start, end: f.start, label: "#\(number) \(name)", finding: number, severity: f.severity)
+        }
+        var label = "#\(number) \(name)"
+        if let end = f.end { label += " \(formatDuration(end - f.start))" } else { label += " (unresolved)" }
+        return ChartWindow(start: f.start, end: f.end, label: label, finding: number, severity: f.severity)
+    }
+
+    /// The stretches of `samples` where a window was open (both sides waiting) that no finding
+    /// window covers: waits that ended before `--min-wait`.
+    public static func shortWaits(in samples: [StateSample], outside findings: [ChartWindow]) -> [ChartWindow] {
+        var out: [ChartWindow] = []
+        func add(_ start: Int64, _ end: Int64?) {
+            let covered = findings.contains { f in
+                f.kind == .finding && start <= (f.end ?? .max) && (end ?? .max) >= f.start
+            }
+            if !covered { out.append(ChartWindow(start: start, end: end, label: "short wait (below --min-wait, not a finding)", kind: .shortWait)) }
+        }
+        var open: Int64?
+        for s in samples {
+            if s.windowOpen, open == nil { open = s.time }
+            if !s.windowOpen, let start = open {
+                add(start, s.time)
+                open = nil
+            }
+        }
+        if let start = open { add(start, nil) }
+        return out
+    }
+}
+
+/// Keeps the texts of a chart apart: each is put at the first of its candidate positions whose
+/// box overlaps no box placed before, or left out. Boxes are estimated from the character count
+/// (the font is the viewer's sans-serif), with a margin.
+struct LabelPlacer {
+    enum Anchor: String { case start, middle, end }
+
+    struct Box {
+        var x0, x1, y0, y1: Double
+        func overlaps(_ o: Box) -> Bool { x0 < o.x1 && o.x0 < x1 && y0 < o.y1 && o.y0 < y1 }
+    }
+
+    var boxes: [Box] = []
+    /// Texts stay inside these x coordinates.
+    var left = 0.0, right = Double.infinity
+    /// The placed texts, as SVG.
+    var svg = ""
+
+    /// The box of `text` drawn at baseline `y` with `anchor` at `x`.
+    static func box(x: Double, y: Double, text: String, anchor: Anchor, size: Double, bold: Bool) -> Box {
+        let w = Double(text.count) * size * (bold ? 0.68 : 0.62) + 2
+        let x0: Double
+        switch anchor {
+        case .start: x0 = x - 1
+        case .middle: x0 = x - w / 2
+        case .end: x0 = x - w + 1
+        }
+        return Box(x0: x0, x1: x0 + w, y0: y - size * 0.85, y1: y + size * 0.3)
+    }
+
+    /// Places `text` at the first free y of `ys`; returns the y used, nil when there was no room.
+    @discardableResult
+    mutating func place(
+        _ text: String, x: Double, ys: [Double], anchor: Anchor = .middle, size: Double = 11, bold: Bool = false,
+        fill: String = "#333", className: String? = nil
+    ) -> Double? {
+        for y in ys {
+            let b = Self.box(x: x, y: y, text: text, anchor: anchor, size: size, bold: bold)
+            if b.x0 < left || b.x1 > right || boxes.contains(where: { $0.overlaps(b) }) { continue }
+            boxes.append(b)
+            svg += "<text\(className.map { " class=\"\($0)\"" } ?? "") x=\"\(n(x))\" y=\"\(n(y))\" text-anchor=\"\(anchor.rawValue)\" fill=\"\(fill)\""
+            svg += (size != 11 ? " font-size=\"\(n(size))\"" : "") + (bold ? " font-weight=\"bold\"" : "") + ">\(esc(text))</text>\n"
+            return y
+        }
+        return nil
+    }
+
+    /// Whether `text` would fit at (`x`, `y`).
+    func fits(_ text: String, x: Double, y: Double, anchor: Anchor = .middle, size: Double = 11, bold: Bool = false) -> Bool {
+        let b = Self.box(x: x, y: y, text: text, anchor: anchor, size: size, bold: bold)
+        return !boxes.contains { $0.overlaps(b) }
+    }
+
+    /// Reserves a box no text may overlap (a badge's disc).
+    mutating func reserve(_ b: Box) -> Bool {
+        if boxes.contains(where: { $0.overlaps(b) }) { return false }
+        boxes.append(b)
+        return true
+    }
+}
+
 /// One queue's timeline as an inline SVG: a value panel with step plots of P (driver-published),
 /// S (controller-seen), the controller's EventIdx and the EventIdx the driver read; a driver lane
 /// and a controller lane with a mark per event; MMIO doorbells as arrows from driver to
-/// controller; the controller's waiting periods; shaded windows; numbered evidence badges.
+/// controller; the controller's waiting periods; findings' windows shaded red and labelled,
+/// short waits below `--min-wait` in light grey; numbered evidence badges; a legend. No two
+/// texts overlap: a label without room is left out (the mark keeps its tooltip).
 public struct TimelineChart {
     public var samples: [StateSample]
-    /// Shaded intervals: (start, end); `end` nil draws to the right edge (unresolved).
-    public var windows: [(start: Int64, end: Int64?, label: String)]
+    public var windows: [ChartWindow]
     /// Evidence to badge: location → number shown.
     public var badges: [SourceLocation: Int] = [:]
     /// Times are ordinals, not nanoseconds.
     public var orderOnly = false
-    /// Inside-window samples left out between `omittedAfter` and the next sample.
-    public var omitted: (after: Int, count: Int)? = nil
+    /// Samples left out after the sample at index `after` (`count` nil: an unknown number).
+    public var omissions: [(after: Int, count: Int?)] = []
     public var width: Double = 1100
     /// Where the plot ends when it should reach past the last sample (an unresolved window
     /// lasting until the end of the trace).
     public var plotEnd: Int64?
 
-    public init(samples: [StateSample], windows: [(start: Int64, end: Int64?, label: String)]) {
+    public init(samples: [StateSample], windows: [ChartWindow]) {
         self.samples = samples
         self.windows = windows
     }
 
     // Layout (px).
     static let marginLeft = 120.0, marginRight = 40.0
-    static let valueTop = 16.0, valueBottom = 156.0
-    static let driverY = 196.0, controllerY = 270.0
-    static let axisY = 312.0, height = 372.0
+    static let valueTop = 32.0, valueBottom = 172.0
+    static let driverY = 212.0, controllerY = 286.0
+    static let axisY = 328.0, legendY = 398.0, height = 448.0
+    static let windowLabelRows = [13.0, 26.0]
+    static func axisRow(_ k: Int) -> Double { axisY + 16 + Double(k) * 13 }
 
     public var axis: EventAxis {
         var times = samples.map(\.time)
@@ -90,54 +230,80 @@ public struct TimelineChart {
         return EventAxis(times: times, left: Self.marginLeft + 14, right: width - Self.marginRight)
     }
 
+    var findingWindows: [ChartWindow] { windows.filter { $0.kind == .finding } }
+
     public func render(id: String, title: String) -> String {
         let axis = self.axis
+        var placer = LabelPlacer()
+        placer.right = width
+        // Texts are placed in order of importance; shapes are drawn below all texts.
+        let frame = self.frame(&placer)
+        let values = valuePanel(axis, &placer)
+        let legend = self.legend(&placer)
+        windowEdgeLabels(axis, &placer)
+        windowTitles(axis, &placer)
+        omissionNotes(axis, &placer)
+        let badges = self.badgeMarks(axis, &placer)
+        let lanes = self.lanes(axis, &placer)
+        let ticks = timeTicks(axis, &placer)
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"\(id)\" class=\"timeline\" width=\"\(n(width))\" height=\"\(n(Self.height))\" "
         svg += "viewBox=\"0 0 \(n(width)) \(n(Self.height))\" role=\"img\" aria-label=\"\(esc(title))\" font-family=\"sans-serif\" font-size=\"11\">\n"
         svg += "<title>\(esc(title))</title>\n"
-        svg += frame()
-        svg += shadedWindows(axis)
-        svg += waiting(axis)
-        svg += valuePanel(axis)
-        svg += lanes(axis)
-        svg += timeAxis(axis)
+        svg += frame + shadedWindows(axis) + waiting(axis) + values + lanes + ticks + legend + badges
+        svg += "<g class=\"labels\">\n" + placer.svg + "</g>\n"
         svg += "</svg>\n"
         return svg
     }
 
     // MARK: parts
 
-    func frame() -> String {
+    func frame(_ placer: inout LabelPlacer) -> String {
         let l = Self.marginLeft, r = width - Self.marginRight
         var s = "<g class=\"frame\">\n"
         s += "<rect x=\"\(n(l))\" y=\"\(n(Self.valueTop))\" width=\"\(n(r - l))\" height=\"\(n(Self.valueBottom - Self.valueTop))\" fill=\"#fbfbfd\" stroke=\"#ccd\"/>\n"
         for (y, label) in [(Self.driverY, "driver"), (Self.controllerY, "controller")] {
             s += "<rect x=\"\(n(l))\" y=\"\(n(y - 22))\" width=\"\(n(r - l))\" height=\"44\" fill=\"#f6f7f9\" stroke=\"#dde\"/>\n"
-            s += "<text x=\"\(n(l - 8))\" y=\"\(n(y + 4))\" text-anchor=\"end\" font-weight=\"bold\">\(label)</text>\n"
+            placer.place(label, x: l - 8, ys: [y + 4], anchor: .end, bold: true)
         }
-        s += "<text x=\"\(n(l - 8))\" y=\"\(n(Self.valueTop + 10))\" text-anchor=\"end\" font-weight=\"bold\">value</text>\n"
+        placer.place("value", x: l - 8, ys: [Self.valueTop - 4], anchor: .end, bold: true)
+        placer.place("time", x: l - 8, ys: [Self.axisY + 4], anchor: .end, fill: "#555")
         s += "</g>\n"
         return s
     }
 
     func shadedWindows(_ axis: EventAxis) -> String {
         var s = "<g class=\"windows\">\n"
-        for w in windows {
+        // Short waits first: a finding's window is drawn over them.
+        for w in windows.sorted(by: { ($0.kind == .finding ? 1 : 0) < ($1.kind == .finding ? 1 : 0) }) {
             let x0 = axis.x(atOrAfter: w.start)
             let x1 = w.end.map { axis.x(atOrAfter: $0) } ?? axis.right
-            let width = max(2, x1 - x0)
-            s += "<rect class=\"window\" data-start-ns=\"\(w.start)\" data-end-ns=\"\(w.end.map(String.init) ?? "")\" x=\"\(n(x0))\" y=\"\(n(Self.valueTop - 10))\" "
-            s += "width=\"\(n(width))\" height=\"\(n(Self.controllerY + 24 - Self.valueTop + 10))\" fill=\"#d62728\" fill-opacity=\"0.10\" stroke=\"#d62728\" stroke-dasharray=\"4 3\">"
-            s += "<title>\(esc(w.label))</title></rect>\n"
-            if x1 - x0 > 80 || w.end == w.start {
-                s += "<text x=\"\(n(x0 + 4))\" y=\"\(n(Self.valueTop - 1))\" fill=\"#b22\" font-weight=\"bold\">\(esc(w.label))</text>\n"
-            }
-            if w.end == nil {
-                s += "<path d=\"M\(n(axis.right - 10)) \(n(Self.valueTop + 60)) l10 6 l-10 6\" fill=\"none\" stroke=\"#b22\" stroke-width=\"2\"/>\n"
+            let attrs = "data-start-ns=\"\(w.start)\" data-end-ns=\"\(w.end.map(String.init) ?? "")\" x=\"\(n(x0))\""
+            switch w.kind {
+            case .shortWait:
+                s += "<rect class=\"short-wait\" \(attrs) y=\"\(n(Self.valueTop))\" width=\"\(n(max(1, x1 - x0)))\" "
+                s += "height=\"\(n(Self.controllerY + 22 - Self.valueTop))\" fill=\"#8a8a99\" fill-opacity=\"0.10\"><title>\(esc(w.label))</title></rect>\n"
+            case .finding where w.isPoint:
+                s += "<line class=\"finding-mark\" data-start-ns=\"\(w.start)\"\(w.finding.map { " data-finding=\"\($0)\"" } ?? "") "
+                s += "x1=\"\(n(x0))\" x2=\"\(n(x0))\" y1=\"\(n(Self.valueTop - 4))\" y2=\"\(n(Self.controllerY + 22))\" stroke=\"\(w.color)\" stroke-width=\"2\" stroke-dasharray=\"3 2\">"
+                s += "<title>\(esc(w.label))</title></line>\n"
+            case .finding:
+                s += "<rect class=\"window\" \(attrs)\(w.finding.map { " data-finding=\"\($0)\"" } ?? "") y=\"\(n(Self.valueTop - 4))\" "
+                s += "width=\"\(n(max(2, x1 - x0)))\" height=\"\(n(Self.controllerY + 26 - Self.valueTop))\" fill=\"#d62728\" fill-opacity=\"0.13\" stroke=\"#d62728\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\">"
+                s += "<title>\(esc(w.label))</title></rect>\n"
+                if w.end == nil {
+                    s += "<path d=\"M\(n(axis.right - 10)) \(n(Self.valueTop + 60)) l10 6 l-10 6\" fill=\"none\" stroke=\"#b22\" stroke-width=\"2\"/>\n"
+                }
             }
         }
         s += "</g>\n"
         return s
+    }
+
+    func windowTitles(_ axis: EventAxis, _ placer: inout LabelPlacer) {
+        for w in findingWindows {
+            let x0 = axis.x(atOrAfter: w.start)
+            placer.place(w.label, x: x0 + 3, ys: Self.windowLabelRows, anchor: .start, bold: true, fill: w.isPoint ? w.color : "#b22", className: "window-label")
+        }
     }
 
     /// A band under the controller lane where the controller waits for a doorbell.
@@ -145,16 +311,17 @@ public struct TimelineChart {
         var s = "<g class=\"waiting\">\n"
         var start: Double?
         let y = Self.controllerY + 16
+        func band(_ x0: Double, _ x1: Double) {
+            s += "<rect x=\"\(n(x0))\" y=\"\(n(y))\" width=\"\(n(max(1, x1 - x0)))\" height=\"5\" fill=\"#999\"><title>controller waiting for a doorbell</title></rect>\n"
+        }
         for (i, sample) in samples.enumerated() {
             if sample.controllerWaiting, start == nil { start = axis.xs[i] }
             if !sample.controllerWaiting, let x0 = start {
-                s += "<rect x=\"\(n(x0))\" y=\"\(n(y))\" width=\"\(n(max(1, axis.xs[i] - x0)))\" height=\"5\" fill=\"#999\"><title>controller waiting for a doorbell</title></rect>\n"
+                band(x0, axis.xs[i])
                 start = nil
             }
         }
-        if let x0 = start {
-            s += "<rect x=\"\(n(x0))\" y=\"\(n(y))\" width=\"\(n(max(1, axis.right - x0)))\" height=\"5\" fill=\"#999\"><title>controller waiting for a doorbell</title></rect>\n"
-        }
+        if let x0 = start { band(x0, axis.right) }
         s += "</g>\n"
         return s
     }
@@ -174,12 +341,12 @@ public struct TimelineChart {
         Series(name: "EventIdx (driver read)", color: "#8e44ad", dash: "2 3", width: 1.8, value: { $0.driverEventIdxRead }),
     ]
 
-    func valuePanel(_ axis: EventAxis) -> String {
+    func valuePanel(_ axis: EventAxis, _ placer: inout LabelPlacer) -> String {
         let values = samples.flatMap { s in Self.series.compactMap { $0.value(s) } }
         var s = "<g class=\"values\">\n"
         guard let lo = values.min(), let hi = values.max() else {
-            s += "<text x=\"\(n(Self.marginLeft + 10))\" y=\"\(n((Self.valueTop + Self.valueBottom) / 2))\" fill=\"#777\">no doorbell values in this range</text>\n</g>\n"
-            return s
+            placer.place("no doorbell values in this range", x: Self.marginLeft + 10, ys: [(Self.valueTop + Self.valueBottom) / 2], anchor: .start, fill: "#777")
+            return s + "</g>\n"
         }
         let top = Self.valueTop + 14, bottom = Self.valueBottom - 10
         let span = Double(max(1, hi - lo))
@@ -188,8 +355,8 @@ public struct TimelineChart {
         let step = max(1, (hi - lo + 5) / 6)
         var v = lo
         while v <= hi {
-            s += "<line x1=\"\(n(Self.marginLeft))\" x2=\"\(n(width - Self.marginRight))\" y1=\"\(n(y(v)))\" y2=\"\(n(y(v)))\" stroke=\"#e4e4ee\"/>"
-            s += "<text x=\"\(n(Self.marginLeft - 6))\" y=\"\(n(y(v) + 4))\" text-anchor=\"end\" fill=\"#555\">\(v)</text>\n"
+            s += "<line x1=\"\(n(Self.marginLeft))\" x2=\"\(n(width - Self.marginRight))\" y1=\"\(n(y(v)))\" y2=\"\(n(y(v)))\" stroke=\"#e4e4ee\"/>\n"
+            placer.place(String(v), x: Self.marginLeft - 6, ys: [y(v) + 4], anchor: .end, fill: "#555")
             if hi - v < step { break }
             v += step
         }
@@ -199,6 +366,8 @@ public struct TimelineChart {
             for (i, sample) in samples.enumerated() {
                 let x = axis.xs[i]
                 guard let value = series.value(sample) else {
+                    // The value held until this event forgot it (a reset, a deletion).
+                    if last != nil { d += " H\(n(x))" }
                     last = nil
                     continue
                 }
@@ -221,10 +390,82 @@ public struct TimelineChart {
         return s
     }
 
-    func lanes(_ axis: EventAxis) -> String {
+    /// The key to every mark, under the axis.
+    func legend(_ placer: inout LabelPlacer) -> String {
+        enum Swatch { case line(String, String?), arrow, bar, finding, point, shortWait, guest, badge }
+        var items: [(Swatch, String)] = Self.series.map { (.line($0.color, $0.dash), $0.name) }
+        items += [
+            (.arrow, "MMIO doorbell"), (.bar, "controller waiting"), (.finding, "finding window (#n = explain --finding n)"),
+            (.shortWait, "short wait: both sides waited less than --min-wait (not a finding)"),
+        ]
+        if windows.contains(where: \.isPoint) { items.append((.point, "finding at one instant")) }
+        if samples.contains(where: { $0.event.kind == .guestMessage }) { items.append((.guest, "guest kernel message (timeout, abort)")) }
+        if !badges.isEmpty { items.append((.badge, "evidence (numbered as listed)")) }
+        var s = "<g class=\"legend\">\n"
+        var x = Self.marginLeft, y = Self.legendY
+        for (swatch, text) in items {
+            let textWidth = LabelPlacer.box(x: 0, y: 0, text: text, anchor: .start, size: 11, bold: false).x1
+            if x + 26 + textWidth > width - 8 {
+                x = Self.marginLeft
+                y += 16
+            }
+            let kind: String
+            switch swatch {
+            case .line(let color, let dash):
+                kind = "series"
+                s += "<line x1=\"\(n(x))\" x2=\"\(n(x + 20))\" y1=\"\(n(y - 4))\" y2=\"\(n(y - 4))\" stroke=\"\(color)\" stroke-width=\"2.5\"\(dash.map { " stroke-dasharray=\"\($0)\"" } ?? "")/>"
+            case .arrow:
+                kind = "mmio"
+                s += "<path d=\"M\(n(x + 10)) \(n(y - 11)) v6 M\(n(x + 6)) \(n(y - 5)) l4 5 l4 -5z\" stroke=\"#a01010\" stroke-width=\"2\" fill=\"#a01010\"/>"
+            case .bar:
+                kind = "waiting"
+                s += "<rect x=\"\(n(x))\" y=\"\(n(y - 7))\" width=\"20\" height=\"5\" fill=\"#999\"/>"
+            case .finding:
+                kind = "finding"
+                s += "<rect x=\"\(n(x))\" y=\"\(n(y - 11))\" width=\"20\" height=\"12\" fill=\"#d62728\" fill-opacity=\"0.13\" stroke=\"#d62728\" stroke-dasharray=\"5 3\"/>"
+            case .guest:
+                kind = "guest"
+                s += "<path d=\"M\(n(x + 10)) \(n(y - 13)) l5 9 l-5 9 l-5 -9z\" fill=\"#c62828\"/>"
+            case .point:
+                kind = "finding-mark"
+                s += "<line x1=\"\(n(x + 10))\" x2=\"\(n(x + 10))\" y1=\"\(n(y - 12))\" y2=\"\(n(y + 2))\" stroke=\"#5c6b7a\" stroke-width=\"2\" stroke-dasharray=\"3 2\"/>"
+            case .shortWait:
+                kind = "short-wait"
+                s += "<rect x=\"\(n(x))\" y=\"\(n(y - 11))\" width=\"20\" height=\"12\" fill=\"#8a8a99\" fill-opacity=\"0.10\"/>"
+            case .badge:
+                kind = "badge"
+                s += "<circle cx=\"\(n(x + 10))\" cy=\"\(n(y - 4))\" r=\"6\" fill=\"#222\"/>"
+            }
+            s += "<!-- \(kind) -->\n"
+            placer.place(text, x: x + 26, ys: [y], anchor: .start, fill: "#333", className: "legend-\(kind)")
+            x += 26 + textWidth + 14
+        }
+        s += "</g>\n"
+        return s
+    }
+
+    func badgeMarks(_ axis: EventAxis, _ placer: inout LabelPlacer) -> String {
+        var s = ""
+        for (i, sample) in samples.enumerated() {
+            let e = sample.event
+            guard let badge = badges[SourceLocation(source: e.source, unit: .line, value: e.location)]
+                ?? badges[SourceLocation(source: e.source, unit: .byteOffset, value: e.location)]
+            else { continue }
+            let x = axis.xs[i]
+            let base = e.kind.side == .driver ? Self.driverY + 20 : Self.controllerY - 32
+            let step = e.kind.side == .driver ? 16.0 : -16.0
+            for by in [base, base + step, base + 2 * step] {
+                guard placer.reserve(LabelPlacer.Box(x0: x - 8, x1: x + 8, y0: by - 8, y1: by + 8)) else { continue }
+                s += "<g class=\"badge\" data-evidence=\"\(badge)\"><circle cx=\"\(n(x))\" cy=\"\(n(by))\" r=\"7.5\" fill=\"#222\"/>"
+                s += "<text x=\"\(n(x))\" y=\"\(n(by + 4))\" text-anchor=\"middle\" fill=\"#fff\" font-size=\"10\" font-weight=\"bold\">\(badge)</text></g>\n"
+                break
+            }
+        }
+        return s
+    }
+
+    func lanes(_ axis: EventAxis, _ placer: inout LabelPlacer) -> String {
         var s = "<g class=\"events\">\n"
-        /// The right edge of the last label drawn in each lane.
-        var lastLabelX: [EventKind.Side: Double] = [:]
         for (i, sample) in samples.enumerated() {
             let e = sample.event
             let x = axis.xs[i]
@@ -238,50 +479,49 @@ public struct TimelineChart {
             case .mmioDoorbell:
                 s += "<g class=\"mmio\" data-time-ns=\"\(e.time)\"><title>\(tip)</title>"
                 s += "<line x1=\"\(n(x))\" y1=\"\(n(Self.driverY - 10))\" x2=\"\(n(x))\" y2=\"\(n(Self.controllerY - 12))\" stroke=\"#a01010\" stroke-width=\"2.5\"/>"
-                s += "<path d=\"M\(n(x - 5)) \(n(Self.controllerY - 18)) L\(n(x)) \(n(Self.controllerY - 8)) L\(n(x + 5)) \(n(Self.controllerY - 18))z\" fill=\"#a01010\"/>"
-                s += "<text x=\"\(n(x + 4))\" y=\"\(n((Self.driverY + Self.controllerY) / 2 + 4))\" fill=\"#a01010\" font-weight=\"bold\">MMIO \(e.a)</text></g>\n"
+                s += "<path d=\"M\(n(x - 5)) \(n(Self.controllerY - 18)) L\(n(x)) \(n(Self.controllerY - 8)) L\(n(x + 5)) \(n(Self.controllerY - 18))z\" fill=\"#a01010\"/></g>"
+                let mid = (Self.driverY + Self.controllerY) / 2
+                if placer.place("MMIO \(e.a)", x: x + 4, ys: [mid + 4, mid - 9, mid + 17], anchor: .start, bold: true, fill: "#a01010") == nil {
+                    placer.place("MMIO \(e.a)", x: x - 4, ys: [mid + 4, mid - 9, mid + 17], anchor: .end, bold: true, fill: "#a01010")
+                }
                 continue
             case .driverDoorbellUpdate:
-                s += "<path class=\"mark\" d=\"M\(n(x)) \(n(y - 8)) l6 11 h-12z\" fill=\"#1f6fd1\"><title>\(tip)</title></path>\n"
+                s += "<path class=\"mark\" d=\"M\(n(x)) \(n(y - 8)) l6 11 h-12z\" fill=\"#1f6fd1\"><title>\(tip)</title></path>"
                 label = "P=\(e.b)" + (e.rangMMIO ? "" : " no MMIO")
             case .driverSubmit:
-                s += "<circle class=\"mark\" cx=\"\(n(x))\" cy=\"\(n(y + 9))\" r=\"3\" fill=\"#555\"><title>\(tip)</title></circle>\n"
-            case .driverComplete, .driverSQHead, .guestMessage:
-                s += "<circle class=\"mark\" cx=\"\(n(x))\" cy=\"\(n(y + 9))\" r=\"3\" fill=\"none\" stroke=\"#555\"><title>\(tip)</title></circle>\n"
+                s += "<circle class=\"mark\" cx=\"\(n(x))\" cy=\"\(n(y + 9))\" r=\"3\" fill=\"#555\"><title>\(tip)</title></circle>"
+            case .driverComplete, .driverSQHead:
+                s += "<circle class=\"mark\" cx=\"\(n(x))\" cy=\"\(n(y + 9))\" r=\"3\" fill=\"none\" stroke=\"#555\"><title>\(tip)</title></circle>"
+            case .guestMessage:
+                s += "<path class=\"mark\" d=\"M\(n(x)) \(n(y - 9)) l5 9 l-5 9 l-5 -9z\" fill=\"#c62828\"><title>\(tip)</title></path>"
+                label = GuestMessageKind(rawValue: e.a).map { $0 == .timeoutAborting || $0 == .timeoutReset || $0 == .timeoutPolled || $0 == .timeoutDisable ? "guest timeout" : $0.name } ?? "guest"
             case .controllerShadowRead:
-                s += "<rect class=\"mark\" x=\"\(n(x - 4))\" y=\"\(n(y - 6))\" width=\"8\" height=\"8\" fill=\"#e07b00\"><title>\(tip)</title></rect>\n"
+                s += "<rect class=\"mark\" x=\"\(n(x - 4))\" y=\"\(n(y - 6))\" width=\"8\" height=\"8\" fill=\"#e07b00\"><title>\(tip)</title></rect>"
                 label = "read \(e.a)"
             case .controllerEventIdxWrite:
-                s += "<path class=\"mark\" d=\"M\(n(x)) \(n(y - 8)) l5 6 l-5 6 l-5 -6z\" fill=\"#2a9d3a\"><title>\(tip)</title></path>\n"
+                s += "<path class=\"mark\" d=\"M\(n(x)) \(n(y - 8)) l5 6 l-5 6 l-5 -6z\" fill=\"#2a9d3a\"><title>\(tip)</title></path>"
                 label = "EI=\(e.a)"
             case .controllerFetch, .controllerCompletion:
-                s += "<circle class=\"mark\" cx=\"\(n(x))\" cy=\"\(n(y + 9))\" r=\"3\" fill=\"#555\"><title>\(tip)</title></circle>\n"
+                s += "<circle class=\"mark\" cx=\"\(n(x))\" cy=\"\(n(y + 9))\" r=\"3\" fill=\"#555\"><title>\(tip)</title></circle>"
             default:
-                s += "<line class=\"mark\" x1=\"\(n(x))\" x2=\"\(n(x))\" y1=\"\(n(Self.valueTop))\" y2=\"\(n(Self.controllerY + 22))\" stroke=\"#444\" stroke-dasharray=\"2 2\"><title>\(tip)</title></line>\n"
+                s += "<line class=\"mark\" x1=\"\(n(x))\" x2=\"\(n(x))\" y1=\"\(n(Self.valueTop))\" y2=\"\(n(Self.controllerY + 22))\" stroke=\"#444\" stroke-dasharray=\"2 2\"><title>\(tip)</title></line>"
                 label = shortName(e)
             }
-            // Labels are about 6 px per character; one is left out rather than overlap the last.
-            let half = Double(label.count) * 3.1
-            if !label.isEmpty, x - half > (lastLabelX[side] ?? -1000) + 4 {
-                let ly = side == .driver ? y - 11 : y + 2 - 14
-                s += "<text x=\"\(n(x))\" y=\"\(n(ly))\" text-anchor=\"middle\" fill=\"#333\">\(esc(label))</text>\n"
-                lastLabelX[side] = x + half
+            if !label.isEmpty {
+                placer.place(label, x: x, ys: side == .driver ? [y - 11] : [y - 10, y + 32])
             }
-            if let badge = badges[SourceLocation(source: e.source, unit: .line, value: e.location)]
-                ?? badges[SourceLocation(source: e.source, unit: .byteOffset, value: e.location)]
-            {
-                let by = side == .driver ? y + 20 : y - 30
-                s += "<g class=\"badge\" data-evidence=\"\(badge)\"><circle cx=\"\(n(x))\" cy=\"\(n(by))\" r=\"7.5\" fill=\"#222\"/>"
-                s += "<text x=\"\(n(x))\" y=\"\(n(by + 4))\" text-anchor=\"middle\" fill=\"#fff\" font-size=\"10\" font-weight=\"bold\">\(badge)</text></g>\n"
-            }
-        }
-        if let omitted {
-            let k = min(omitted.after, samples.count - 1)
-            let x = k + 1 < axis.xs.count ? (axis.xs[k] + axis.xs[k + 1]) / 2 : axis.xs[k]
-            s += "<text x=\"\(n(x))\" y=\"\(n(Self.controllerY + 36))\" text-anchor=\"middle\" fill=\"#777\">… \(omitted.count) events left out …</text>\n"
         }
         s += "</g>\n"
         return s
+    }
+
+    func omissionNotes(_ axis: EventAxis, _ placer: inout LabelPlacer) {
+        for o in omissions where !samples.isEmpty {
+            let k = min(o.after, samples.count - 1)
+            let x = k + 1 < samples.count ? (axis.xs[k] + axis.xs[k + 1]) / 2 : axis.xs[k]
+            let text = o.count.map { "… \($0) events left out …" } ?? "… events left out …"
+            placer.place(text, x: x, ys: [Self.controllerY + 36, Self.driverY + 36, Self.valueBottom - 4], fill: "#777", className: "omitted")
+        }
     }
 
     func shortName(_ e: Event) -> String {
@@ -295,48 +535,52 @@ public struct TimelineChart {
         }
     }
 
-    /// Ticks at every event; labels at the window edges, the ends, and where room allows, as the
-    /// time since the first window opened. Long gaps are labelled with their length.
-    func timeAxis(_ axis: EventAxis) -> String {
+    /// The time labels of the findings' windows: where each opens and closes, each time with
+    /// its caption under it (or the time alone when there is no room for both).
+    func windowEdgeLabels(_ axis: EventAxis, _ placer: inout LabelPlacer) {
+        let rows = (0..<4).map(Self.axisRow)
+        func pair(_ time: String, _ caption: String, x: Double, anchor: LabelPlacer.Anchor = .middle, fill: String = "#b22") {
+            for r in [0, 2]
+            where placer.fits(time, x: x, y: rows[r], anchor: anchor) && placer.fits(caption, x: x, y: rows[r + 1], anchor: anchor) {
+                placer.place(time, x: x, ys: [rows[r]], anchor: anchor, fill: fill)
+                placer.place(caption, x: x, ys: [rows[r + 1]], anchor: anchor, fill: fill)
+                return
+            }
+            placer.place(time, x: x, ys: rows, anchor: anchor, fill: fill)
+        }
+        for w in findingWindows {
+            let point = w.end == w.start
+            pair(formatTime(w.start), point ? "finding" : "window opens", x: axis.x(atOrAfter: w.start), fill: point ? w.color : "#b22")
+            if let end = w.end, end != w.start {
+                pair(formatTime(end), "closes (+\(formatSpan(end - w.start)))", x: axis.x(atOrAfter: end))
+            }
+        }
+        if let end = plotEnd, let last = samples.last?.time, end > last {
+            let origin = findingWindows.first?.start ?? samples.first?.time ?? 0
+            pair(relative(end - origin), "end of trace", x: axis.right, anchor: .end, fill: "#777")
+        }
+    }
+
+    /// Ticks at every event; labels where room allows, as the time since the first window
+    /// opened. Long gaps are labelled with their length.
+    func timeTicks(_ axis: EventAxis, _ placer: inout LabelPlacer) -> String {
         var s = "<g class=\"axis\">\n"
         let y = Self.axisY
         s += "<line x1=\"\(n(Self.marginLeft))\" x2=\"\(n(width - Self.marginRight))\" y1=\"\(n(y))\" y2=\"\(n(y))\" stroke=\"#333\"/>\n"
-        let origin = windows.first?.start ?? samples.first?.time ?? 0
+        let origin = findingWindows.first?.start ?? samples.first?.time ?? 0
         for x in axis.xs.prefix(samples.count) {
             s += "<line x1=\"\(n(x))\" x2=\"\(n(x))\" y1=\"\(n(y - 3))\" y2=\"\(n(y + 3))\" stroke=\"#333\"/>"
         }
         s += "\n"
-        var labelled: [Double] = []
-        func label(_ x: Double, _ text: String, row: Int, color: String = "#333", force: Bool = false) {
-            if !force, labelled.contains(where: { abs($0 - x) < 92 }) { return }
-            labelled.append(x)
-            s += "<text x=\"\(n(x))\" y=\"\(n(y + 16 + Double(row) * 13))\" text-anchor=\"middle\" fill=\"\(color)\">\(esc(text))</text>\n"
-        }
-        for w in windows {
-            let x0 = axis.x(atOrAfter: w.start)
-            label(x0, formatTime(w.start), row: 0, color: "#b22", force: true)
-            label(x0, w.end == w.start ? "finding" : "window opens", row: 1, color: "#b22", force: true)
-            if let end = w.end, end != w.start {
-                let x1 = axis.x(atOrAfter: end)
-                let room = x1 - x0 >= 92
-                label(x1, formatTime(end), row: 0, color: "#b22", force: room)
-                label(x1, "closes (+\(formatSpan(end - w.start)))", row: 1, color: "#b22", force: room)
-            }
-        }
-        if let first = samples.first { label(axis.xs[0], relative(first.time - origin), row: 0) }
-        for (i, sample) in samples.enumerated().dropFirst() { label(axis.xs[i], relative(sample.time - origin), row: 0) }
         // Long gaps: where nothing happened on this queue for a while.
         for i in 1..<max(1, axis.times.count) {
             let gap = axis.times[i] - axis.times[i - 1]
-            if gap >= 10_000_000, axis.xs[i] - axis.xs[i - 1] > 40 {
-                let mid = (axis.xs[i] + axis.xs[i - 1]) / 2
-                s += "<text x=\"\(n(mid))\" y=\"\(n(y - 6))\" text-anchor=\"middle\" fill=\"#777\">⟵ \(esc(formatSpan(gap))) ⟶</text>\n"
+            if gap >= 10_000_000 {
+                placer.place("⟵ \(formatSpan(gap)) ⟶", x: (axis.xs[i] + axis.xs[i - 1]) / 2, ys: [y - 6], fill: "#777", className: "gap")
             }
         }
-        s += "<text x=\"\(n(Self.marginLeft - 8))\" y=\"\(n(y + 4))\" text-anchor=\"end\" fill=\"#555\">time</text>\n"
-        if let end = plotEnd, let last = samples.last?.time, end > last {
-            label(axis.right, "end of trace", row: 1, color: "#777", force: true)
-            label(axis.right, relative(end - origin), row: 0, force: true)
+        for (i, sample) in samples.enumerated() {
+            placer.place(relative(sample.time - origin), x: axis.xs[i], ys: [Self.axisRow(0)])
         }
         s += "</g>\n"
         return s
@@ -363,55 +607,86 @@ func n(_ v: Double) -> String {
 func esc(_ s: String) -> String { JUnitReport.xml(s) }
 
 /// `shadowbell timeline --format svg`: one chart per queue, stacked in one SVG document, with
-/// the intervals where a mutual-wait window was open shaded.
+/// the findings' windows shaded and labelled and the short waits below `--min-wait` in grey.
 public enum TimelineSVGDocument {
+    /// The events of one queue in a time range (`--from`/`--to`).
     public struct QueueSamples: Sendable {
         public var queue: QueueKey
         public var samples: [StateSample]
         /// Samples left out past the limit.
         public var dropped: Int
+        /// The windows of the findings on this queue.
+        public var windows: [ChartWindow]
 
-        public init(queue: QueueKey, samples: [StateSample], dropped: Int) {
+        public init(queue: QueueKey, samples: [StateSample], dropped: Int, windows: [ChartWindow] = []) {
             self.queue = queue
             self.samples = samples
             self.dropped = dropped
+            self.windows = windows
         }
     }
 
-    public static func render(_ queues: [QueueSamples], orderOnly: Bool = false, width: Double = 1100) -> String {
+    /// Charts of the queues' events in a range: every finding window that reaches into it, and
+    /// the short waits of the events drawn.
+    public static func render(_ queues: [QueueSamples], note: String? = nil, orderOnly: Bool = false, width: Double = 1100) -> String {
+        render(charts: queues.map { rangeChart($0, note: note) }, orderOnly: orderOnly, width: width)
+    }
+
+    /// The chart of one queue's events in a range, with its title.
+    public static func rangeChart(_ q: QueueSamples, note: String? = nil) -> (title: String, view: QueueView) {
+        var title = "\(q.queue): \(q.samples.count) event(s)"
+        if let note { title += " (\(note))" }
+        if q.dropped > 0 { title += ", \(q.dropped) more left out: narrow the range with --from/--to" }
+        let windows = q.windows.filter { w in
+            guard let first = q.samples.first?.time, let last = q.samples.last?.time else { return false }
+            return w.start <= last && (w.end ?? .max) >= first
+        }
+        var omissions = QueueView.omissions(in: q.samples)
+        if q.dropped > 0, !q.samples.isEmpty { omissions.append((q.samples.count - 1, q.dropped)) }
+        return (title, QueueView(
+            queue: q.queue, clockInput: 0, samples: q.samples, omissions: omissions,
+            windows: ChartWindow.shortWaits(in: q.samples, outside: windows) + windows, plotEnd: nil))
+    }
+
+    /// Charts of the given views, each under its title.
+    public static func render(charts: [(title: String, view: QueueView)], orderOnly: Bool = false, width: Double = 1100) -> String {
         let header = 28.0
-        let total = queues.isEmpty ? 60 : Double(queues.count) * (TimelineChart.height + header)
+        let total = charts.isEmpty ? 60 : Double(charts.count) * (TimelineChart.height + header)
         var s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         s += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(n(width))\" height=\"\(n(total))\" viewBox=\"0 0 \(n(width)) \(n(total))\" font-family=\"sans-serif\" font-size=\"11\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n"
-        if queues.isEmpty {
+        if charts.isEmpty {
             s += "<text x=\"20\" y=\"30\">no event matched the selected queues and time range</text>\n"
         }
         var y = 0.0
-        for q in queues {
-            var windows: [(start: Int64, end: Int64?, label: String)] = []
-            var open: Int64?
-            for sample in q.samples {
-                if sample.windowOpen, open == nil { open = sample.time }
-                if !sample.windowOpen, let start = open {
-                    windows.append((start, sample.time, "mutual wait"))
-                    open = nil
-                }
-            }
-            if let start = open { windows.append((start, nil, "mutual wait (open at the end of the range)")) }
-            var chart = TimelineChart(samples: q.samples, windows: windows)
-            chart.orderOnly = orderOnly
-            chart.width = width
-            var title = "\(q.queue): \(q.samples.count) event(s)"
-            if q.dropped > 0 { title += ", \(q.dropped) more left out: narrow the range with --from/--to" }
+        for (title, view) in charts {
             s += "<text x=\"12\" y=\"\(n(y + 18))\" font-size=\"14\" font-weight=\"bold\">\(esc(title))</text>\n"
-            let inner = chart.render(id: "queue-\(q.queue.controllerName)-\(q.queue.type.name)\(q.queue.qid)", title: title)
+            let inner = view.chart(orderOnly: orderOnly, width: width).render(
+                id: "queue-\(view.queue.controllerName)-\(view.queue.type.name)\(view.queue.qid)", title: title)
             // Nest the chart below its title.
             s += inner.replacingFirst("<svg ", with: "<svg x=\"0\" y=\"\(n(y + header))\" ")
             y += TimelineChart.height + header
         }
         s += "</svg>\n"
         return s
+    }
+}
+
+extension QueueView {
+    /// The chart of this view.
+    public func chart(orderOnly: Bool = false, width: Double = 1100) -> TimelineChart {
+        var chart = TimelineChart(samples: samples, windows: windows)
+        chart.omissions = omissions
+        chart.plotEnd = plotEnd
+        chart.orderOnly = orderOnly
+        chart.width = width
+        return chart
+    }
+
+    /// "around finding #2 (mutual wait 30.4 s) and #3 (…)".
+    public var findingsText: String {
+        let named = windows.filter { $0.kind == .finding }.map(\.label)
+        return named.isEmpty ? "" : "around " + named.joined(separator: ", ")
     }
 }
 

@@ -9,7 +9,12 @@ public struct StateSample: Sendable, Hashable {
     public var controllerEventIdx: UInt32?
     public var driverEventIdxRead: UInt32?
     public var controllerWaiting: Bool
+    /// A mutual-wait window is open: both sides wait. Whether it becomes a finding depends on
+    /// how long it lasts (`--min-wait`); see `ChartWindow.shortWaits`.
     public var windowOpen: Bool
+    /// The event's position among its queue's events in the pass that recorded it (0 when not
+    /// counted): gaps between recorded samples are the events left out.
+    public var ordinal: Int = 0
 
     public init(_ event: Event, _ q: QueueState) {
         self.event = event
@@ -52,6 +57,7 @@ public final class WindowRecorder {
     private var tail: [[StateSample]]
     private var afterSamples: [[StateSample]]
     private var byQueue: [QueueKey: [Int]] = [:]
+    private var ordinals: [QueueKey: Int] = [:]
     private var clockOf: [UInt16: UInt16] = [:]
 
     /// Records around `findings` (by default every finding of `result`), on their queues and clocks.
@@ -84,10 +90,13 @@ public final class WindowRecorder {
     /// The analysis observer.
     public func observe(_ e: Event, _ q: QueueState) {
         guard let ids = byQueue[q.key] else { return }
+        let ordinal = ordinals[q.key, default: 0] + 1
+        ordinals[q.key] = ordinal
         let clock = clockOf[e.source] ?? e.source
         for k in ids where timelines[k].finding.clockInput == clock {
             let f = timelines[k].finding
-            let sample = StateSample(e, q)
+            var sample = StateSample(e, q)
+            sample.ordinal = ordinal
             if e.time < f.start {
                 if lead[k].count == leadIn { lead[k].removeFirst() }
                 lead[k].append(sample)
@@ -114,5 +123,47 @@ public final class WindowRecorder {
             t.samples = lead[k] + head[k] + tail[k] + afterSamples[k]
             return t
         }
+    }
+}
+
+/// One queue's picture around one or more findings: their recorded samples merged in order,
+/// the events left out between them counted, and each finding's window.
+public struct QueueView: Sendable {
+    public var queue: QueueKey
+    public var clockInput: UInt16
+    public var samples: [StateSample]
+    public var omissions: [(after: Int, count: Int?)]
+    public var windows: [ChartWindow]
+    /// Where an unresolved window's plot ends (the end of its clock domain).
+    public var plotEnd: Int64?
+
+    /// One view per queue and clock, in queue order; windows are numbered by finding index + 1.
+    public static func merge(_ timelines: [FindingTimeline]) -> [QueueView] {
+        struct Key: Hashable { var queue: QueueKey; var clock: UInt16 }
+        let groups = Dictionary(grouping: timelines) { Key(queue: $0.finding.queue, clock: $0.finding.clockInput) }
+        return groups.keys.sorted { ($0.queue, $0.clock) < ($1.queue, $1.clock) }.map { key in
+            let ts = groups[key]!.sorted { $0.findingIndex < $1.findingIndex }
+            var seen: Set<Int> = []
+            var samples: [StateSample] = []
+            for t in ts {
+                for s in t.samples where seen.insert(s.ordinal).inserted { samples.append(s) }
+            }
+            samples.sort { $0.ordinal < $1.ordinal }
+            let windows = ts.map { ChartWindow.of($0.finding, number: $0.findingIndex + 1) }
+            let unresolved = ts.filter { $0.finding.end == nil && $0.finding.resolution != nil }.map(\.plotEnd).max()
+            return QueueView(
+                queue: key.queue, clockInput: key.clock, samples: samples, omissions: omissions(in: samples),
+                windows: ChartWindow.shortWaits(in: samples, outside: windows) + windows, plotEnd: unresolved)
+        }
+    }
+
+    /// Where the ordinals of consecutive samples jump: the events left out there.
+    public static func omissions(in samples: [StateSample]) -> [(after: Int, count: Int?)] {
+        var out: [(after: Int, count: Int?)] = []
+        for i in samples.indices.dropFirst() where samples[i].ordinal > 0 && samples[i - 1].ordinal > 0 {
+            let gap = samples[i].ordinal - samples[i - 1].ordinal - 1
+            if gap > 0 { out.append((i - 1, gap)) }
+        }
+        return out
     }
 }

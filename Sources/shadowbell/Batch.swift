@@ -120,7 +120,8 @@ struct RunPlanner {
         guard paths.count > 1 else { return run }
         var kept: [String] = []
         for path in paths {
-            if path != "-", !isDirectory(path), let why = isTrace(path), !why.hasPrefix(path) {
+            // Only a regular file is looked at first: a pipe's bytes would be gone.
+            if isRegularFile(path), let why = isTrace(path), !why.hasPrefix(path) {
                 run.skipped.append(SkippedFile(path: path, reason: why))
             } else {
                 kept.append(path)
@@ -164,7 +165,12 @@ struct RunPlanner {
                 let path = dir.hasSuffix("/") ? dir + name : dir + "/" + name
                 var info = stat()
                 guard stat(path, &info) == 0 else { continue }
-                if info.st_mode & S_IFMT == S_IFDIR { walk(path) } else { out.append(path) }
+                // Regular files only: a FIFO or a device in a run folder would block or never end.
+                switch info.st_mode & S_IFMT {
+                case S_IFDIR: walk(path)
+                case S_IFREG: out.append(path)
+                default: continue
+                }
             }
         }
         walk(root)

@@ -32,9 +32,12 @@ struct Convert: ParsableCommand {
             --to perfetto-json writes the Chrome trace event format, for ui.perfetto.dev and \
             chrome://tracing: the inputs are analysed (and aligned) as `analyze` does; one \
             process per controller, per queue a driver track and a controller track with an \
-            instant event per trace event (MMIO doorbells on the driver track), counters for \
-            P, S and both EventIdx values, and a findings track with each finding as a slice. \
-            Times are microseconds on the analysis clock. The inputs are read twice: standard \
+            instant event per trace event, named by its kind with its values as args (MMIO \
+            doorbells on the driver track), commands as slices from submission to completion, \
+            guest kernel messages on a guest track, counters for P, S and both EventIdx \
+            values, and one findings track per queue with each finding as a slice. Times are \
+            microseconds since the first event of the clock domain (otherData.time_origins \
+            gives that origin on the analysis clock). The inputs are read twice: standard \
             input or a pipe is copied to a temporary file first.
             """)
 

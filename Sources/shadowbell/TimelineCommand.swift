@@ -39,7 +39,8 @@ struct Timeline: ParsableCommand {
             after it: P (driver-published value), S (value the controller last saw), the \
             controller's EventIdx and the one the driver read, the controller's fetch index \
             (SQ) or tail (CQ), whether the controller waits, whether an MMIO doorbell is \
-            pending, and whether a mutual-wait window is open.
+            pending, and the wait state: [MUTUAL WAIT #N] inside the window of reported finding \
+            N, [short wait] where both sides waited but less than --min-wait (not a finding).
 
             Examples:
               shadowbell timeline SampleTraces/lab/sq-hang.txt --queue sq1
@@ -47,7 +48,10 @@ struct Timeline: ParsableCommand {
               shadowbell timeline trace.txt --queue sq1 --format svg -o sq1.svg
 
             --format svg draws one chart per queue (P, S, both EventIdx, MMIO doorbells, waits, \
-            open windows shaded); at most --max-events events per queue are drawn.
+            findings shaded red, short waits grey, a legend). Without --from/--to it draws the \
+            events around the findings of the selected queues; with a range (or without \
+            findings), at most --max-events events per queue. Text, CSV and JSON print the whole \
+            trace unless a range is given.
             """
     )
 
@@ -89,16 +93,11 @@ struct Timeline: ParsableCommand {
     func run() throws {
         let lower = from.flatMap { parseScaledDecimal(Substring($0), scale: 1_000_000_000) } ?? Int64.min
         let upper = to.flatMap { parseScaledDecimal(Substring($0), scale: 1_000_000_000) } ?? Int64.max
+        let ranged = from != nil || to != nil
         let paths = flags.paths
         let sink = TimelineWriter(format: format, paths: paths, output: output)
         sink.maxEvents = maxEvents
         let selectors = queues
-        let observer: (Event, QueueState) -> Void = { event, state in
-            guard event.time >= lower, event.time <= upper else { return }
-            guard selectors.isEmpty || selectors.contains(where: { $0.matches(state.key) }) else { return }
-            sink.row(event, state)
-        }
-        var status: Int32 = 0
         let inputs: [AnalysisInput]
         do throws(InputError) {
             inputs = try flags.inputs()
@@ -106,23 +105,88 @@ struct Timeline: ParsableCommand {
             printError("error: \(error.description)")
             throw ExitCode(2)
         }
-        let result: AnalysisResult
-        switch Result(catching: { () throws(AnalysisFailure) -> AnalysisResult in
-            try AnalysisSession.run(inputs: inputs, options: flags.options, observer: observer)
-        }) {
-        case .success(let r):
-            result = r
-        case .failure(let error):
-            for e in error.errors { printError("error: \(e.description)") }
-            status = 2
-            result = error.partial
+        var status: Int32 = 0
+        func analyse(_ observer: ((Event, QueueState) -> Void)?) -> AnalysisResult {
+            switch Result(catching: { () throws(AnalysisFailure) -> AnalysisResult in
+                try AnalysisSession.run(inputs: inputs, options: flags.options, observer: observer)
+            }) {
+            case .success(let r):
+                return r
+            case .failure(let error):
+                if status == 0 { for e in error.errors { printError("error: \(e.description)") } }
+                status = 2
+                return error.partial
+            }
         }
+        // Files are analysed first, so that rows and pictures know the findings; standard
+        // input and pipes are read once, and their rows only know that a window is open.
+        var known: AnalysisResult?
+        if paths.allSatisfy(isRegularFile) { known = analyse(nil) }
+        let selected: (QueueKey) -> Bool = { key in selectors.isEmpty || selectors.contains { $0.matches(key) } }
+        if let known {
+            sink.findings = Self.hangWindows(known, selected: selected)
+            if format == .svg, !ranged {
+                let chosen = Self.findingsToDraw(known, selected: selected)
+                if !chosen.isEmpty {
+                    let recorder = WindowRecorder(result: known, findings: chosen)
+                    // Queues asked for without a finding show their events in the findings' span.
+                    let withFindings = Set(chosen.map { known.findings[$0].queue })
+                    let span = Self.span(of: chosen.map { known.findings[$0] }, result: known)
+                    _ = analyse { event, state in
+                        recorder.observe(event, state)
+                        guard !selectors.isEmpty, !withFindings.contains(state.key), selected(state.key),
+                            event.time >= span.lowerBound, event.time <= span.upperBound
+                        else { return }
+                        sink.row(event, state)
+                    }
+                    sink.views = QueueView.merge(recorder.finish())
+                    try sink.finish()
+                    if status != 0 { throw ExitCode(status) }
+                    return
+                }
+                sink.noFindingNote = true
+            }
+        }
+        let observer: (Event, QueueState) -> Void = { event, state in
+            guard event.time >= lower, event.time <= upper, selected(state.key) else { return }
+            sink.row(event, state)
+        }
+        let result = analyse(observer)
+        if known == nil { sink.findings = Self.hangWindows(result, selected: selected) }
         if sink.rows == 0 && sink.svgQueues.isEmpty && status == 0 {
             printError("error: " + Self.emptySelection(queues: selectors, from: from, to: to, result: result))
             throw ExitCode(64)
         }
         try sink.finish()
         if status != 0 { throw ExitCode(status) }
+    }
+}
+
+extension Timeline {
+    /// The windows of the hang findings (mutual waits, stalls) on the selected queues.
+    static func hangWindows(_ result: AnalysisResult, selected: (QueueKey) -> Bool) -> [QueueKey: [ChartWindow]] {
+        var out: [QueueKey: [ChartWindow]] = [:]
+        for (i, f) in result.findings.enumerated() where ChartWindow.isHang(f) && selected(f.queue) {
+            out[f.queue, default: []].append(ChartWindow.of(f, number: i + 1))
+        }
+        return out
+    }
+
+    /// From the first finding's start to the last one's end (an unresolved one: the end of
+    /// the trace).
+    static func span(of findings: [Finding], result: AnalysisResult) -> ClosedRange<Int64> {
+        let last = result.groups.map(\.lastTime).max() ?? .max
+        let lower = findings.map(\.start).min() ?? .min
+        let upper = findings.map { $0.end ?? ($0.resolution == nil ? $0.start : last) }.max() ?? .max
+        return lower...max(lower, upper)
+    }
+
+    /// What `--format svg` draws without a range: the hangs on the selected queues, else their
+    /// other errors and warnings.
+    static func findingsToDraw(_ result: AnalysisResult, selected: (QueueKey) -> Bool) -> [Int] {
+        let onQueues = result.findings.indices.filter { selected(result.findings[$0].queue) }
+        let hangs = onQueues.filter { ChartWindow.isHang(result.findings[$0]) }
+        return hangs.isEmpty ? onQueues.filter { result.findings[$0].severity > .info } : hangs
     }
 }
 
@@ -154,7 +218,7 @@ final class TimelineWriter {
         self.paths = paths
         self.output = output
         switch format {
-        case .csv: text = "time_ns,location,queue,event,published,controller_seen,controller_eventidx,driver_eventidx_read,controller_index,controller_waiting,mmio_pending,unfetched,pending_completions,window_open\n"
+        case .csv: text = "time_ns,location,queue,event,published,controller_seen,controller_eventidx,driver_eventidx_read,controller_index,controller_waiting,mmio_pending,unfetched,pending_completions,window_open,finding\n"
         case .json: text = "[\n"
         case .text, .svg: text = ""
         }
@@ -164,6 +228,24 @@ final class TimelineWriter {
 
     var svgQueues: [QueueKey: TimelineSVGDocument.QueueSamples] = [:]
     var maxEvents = 2000
+    /// The hang findings' windows per queue; nil while unknown (an input read once).
+    var findings: [QueueKey: [ChartWindow]]?
+    /// Pictures around the findings (`--format svg` without a range).
+    var views: [QueueView]?
+    /// `--format svg` without a range found no finding to centre on.
+    var noFindingNote = false
+
+    /// The state name of a row: inside a reported hang's window, the finding; a window open
+    /// outside every finding is a short wait (it closed before --min-wait).
+    func state(_ e: Event, _ q: QueueState) -> (text: String, finding: Int?) {
+        guard let findings else { return (q.inMutualWait ? "[window open]" : "", nil) }
+        if let w = findings[q.key]?.first(where: { w in
+            e.time >= w.start && (w.end.map { e.time < $0 || $0 == w.start && e.time == $0 } ?? true)
+        }) {
+            return ("[\(w.label.contains("mutual wait") ? "MUTUAL WAIT" : "STALL") #\(w.finding ?? 0)]", w.finding)
+        }
+        return (q.inMutualWait ? "[short wait]" : "", nil)
+    }
 
     func row(_ e: Event, _ q: QueueState) {
         if format == .svg {
@@ -174,6 +256,7 @@ final class TimelineWriter {
         }
         let location = Int(e.source) < paths.count ? "\(paths[Int(e.source)]):\(e.location)" : "\(e.location)"
         let open = q.inMutualWait
+        let state = state(e, q)
         switch format {
         case .text:
             text += "\(formatSeconds(e.time))  \(q.key)  \(describe(e))\n"
@@ -181,12 +264,13 @@ final class TimelineWriter {
             text += "idx=\(opt(q.controllerIndex)) \(q.controllerWaiting ? "waiting" : "busy")\(q.mmioSinceLook ? " mmio-pending" : "")"
             if q.key.type == .sq && !q.probeMode && q.unfetched > 0 { text += " unfetched=\(q.unfetched)" }
             if q.key.type == .cq && q.pendingCompletions > 0 { text += " pending=\(q.pendingCompletions)" }
-            text += open ? "  [MUTUAL WAIT]\n" : "   (\(location))\n"
+            text += (state.text.isEmpty ? "" : "  " + state.text) + "   (\(location))\n"
         case .csv:
             let fields = [
                 String(e.time), location, q.key.description, "\"\(describe(e))\"", opt(q.published), opt(q.controllerSeen),
                 opt(q.controllerEventIdx), opt(q.driverEventIdxRead), opt(q.controllerIndex), q.controllerWaiting ? "1" : "0",
                 q.mmioSinceLook ? "1" : "0", String(q.unfetched), String(q.pendingCompletions), open ? "1" : "0",
+                state.finding.map(String.init) ?? "",
             ]
             text += fields.joined(separator: ",") + "\n"
         case .svg:
@@ -200,6 +284,7 @@ final class TimelineWriter {
                 ("controller_index", n(q.controllerIndex)), ("controller_waiting", .bool(q.controllerWaiting)),
                 ("mmio_pending", .bool(q.mmioSinceLook)), ("unfetched", .int(Int64(q.unfetched))),
                 ("pending_completions", .int(Int64(q.pendingCompletions))), ("window_open", .bool(open)),
+                ("finding", state.finding.map { .int(Int64($0)) } ?? .null),
             ])
             text += (rows > 0 ? ",\n  " : "  ") + obj.rendered(pretty: false)
         }
@@ -230,7 +315,20 @@ final class TimelineWriter {
 
     func finish() throws {
         if format == .svg {
-            text = TimelineSVGDocument.render(svgQueues.values.sorted { $0.queue < $1.queue }.map { $0 })
+            if let views {
+                var charts = views.map { v in ("\(v.queue): \(v.samples.count) event(s) \(v.findingsText)", v) }
+                for q in svgQueues.values {
+                    charts.append(TimelineSVGDocument.rangeChart(q, note: "no finding on this queue: its events while the findings last"))
+                }
+                charts.sort { $0.1.queue < $1.1.queue }
+                text = TimelineSVGDocument.render(charts: charts)
+            } else {
+                var queues = svgQueues.values.sorted { $0.queue < $1.queue }
+                for i in queues.indices {
+                    queues[i].windows = findings?[queues[i].queue] ?? []
+                }
+                text = TimelineSVGDocument.render(queues, note: noFindingNote ? "no finding on these queues: the first events are drawn; choose a range with --from/--to" : nil)
+            }
             flush()
             return
         }

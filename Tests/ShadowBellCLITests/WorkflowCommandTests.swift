@@ -201,6 +201,43 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         #expect(svg.contains("id=\"queue-nvme0-sq1\"") && svg.contains("id=\"queue-nvme0-cq1\""))
     }
 
+    @Test func timelineSVGWithoutARangeIsDrawnAroundTheFindings() throws {
+        let trace = sample("lab/sim-sq-hang.txt")
+        let (_, json, _) = try analyzeJSON([trace])
+        let finding = try #require((json["findings"] as? [[String: Any]])?.first { $0["kind"] as? String == "mutual-wait" })
+        let start = try #require(finding["start_ns"] as? Int)
+        let out = temporaryPath("timeline-\(UUID().uuidString).svg")
+        // The first 20 events of the trace are hundreds of events before the hang.
+        #expect(runCommand(["timeline", trace, "--format", "svg", "--max-events", "20", "--output", out, "--quiet"]) == 0)
+        let svg = try read(out)
+        _ = try XMLDocument(xmlString: svg)
+        #expect(svg.contains("id=\"queue-nvme0-sq1\""))
+        #expect(svg.contains("class=\"window\" data-start-ns=\"\(start)\""))
+        #expect(svg.contains("data-finding=\"\(finding["id"] as? Int ?? 0)\""))
+        #expect(svg.contains("class=\"legend-short-wait\""))
+        let times = svg.components(separatedBy: "data-time-ns=\"").dropFirst().compactMap { Int($0.prefix { $0 != "\"" }) }
+        #expect(times.contains(start) && times.min()! < start && times.max()! > start)
+    }
+
+    @Test func textTimelineCallsAMutualWaitOnlyInsideAFinding() throws {
+        let healthy = temporaryPath("healthy-\(UUID().uuidString).txt")
+        #expect(runCommand(["timeline", sample("real-single/guest-ftrace.txt"), sample("real-single/qemu-trace.log"), "--output", healthy, "--quiet"]) == 0)
+        let text = try read(healthy)
+        #expect(!text.contains("MUTUAL WAIT") && text.contains("[short wait]"))
+        let hang = temporaryPath("hang-\(UUID().uuidString).txt")
+        #expect(runCommand(["timeline", sample("lab/sim-sq-hang.txt"), "--queue", "sq1", "--output", hang, "--quiet"]) == 0)
+        let rows = try read(hang).components(separatedBy: "\n")
+        let marked = rows.indices.filter { rows[$0].contains("[MUTUAL WAIT #1]") }
+        #expect(!marked.isEmpty)
+        // The first marked row belongs to the event that opened the window.
+        #expect(rows[marked[0] - 1].hasPrefix("152.000143465"))
+        let csv = temporaryPath("hang-\(UUID().uuidString).csv")
+        #expect(runCommand(["timeline", sample("lab/sim-sq-hang.txt"), "--queue", "sq1", "--format", "csv", "--output", csv, "--quiet"]) == 0)
+        let lines = try read(csv).components(separatedBy: "\n")
+        #expect(lines[0].hasSuffix(",window_open,finding"))
+        #expect(lines.filter { $0.hasSuffix(",1") }.count == marked.count)
+    }
+
     @Test func perfettoJSONHasTheQueueTracksAndTheFindings() throws {
         let out = temporaryPath("perfetto-\(UUID().uuidString).json")
         #expect(runCommand(["convert", sample("lab/sq-hang.txt"), "--to", "perfetto-json", "--output", out]) == 0)
@@ -211,8 +248,12 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         let slices = events.filter { $0["ph"] as? String == "X" }
         #expect(slices.count == 5)
         let wait = try #require(slices.first { $0["name"] as? String == "#3 mutual-wait" })
-        #expect((wait["ts"] as? Double).map { abs($0 - 100_002_014.0) < 1e-3 } == true)
-        #expect(events.filter { $0["ph"] as? String == "i" && ($0["name"] as? String)?.hasPrefix("MMIO doorbell") == true }.count == 4)
+        // Times count from the stated origin (the first event), never below zero.
+        let origin = try #require(((doc["otherData"] as? [String: Any])?["time_origins"] as? [[String: Any]])?.first?["origin_ns"] as? Int)
+        #expect((wait["ts"] as? Double).map { abs($0 * 1000 + Double(origin) - 100_002_014_000) < 1 } == true)
+        #expect(events.compactMap { $0["ts"] as? Double }.allSatisfy { $0 >= 0 })
+        #expect(events.filter { $0["ph"] as? String == "i" && $0["name"] as? String == "MMIO doorbell" }.count == 4)
+        #expect(!events.contains { ($0["name"] as? String)?.contains("=") == true })
         // pcap stays the default.
         let pcap = temporaryPath("default-\(UUID().uuidString).pcap")
         #expect(runCommand(["convert", sample("lab/sq-hang.txt"), "--output", pcap]) == 0)

@@ -230,16 +230,150 @@ func elements(_ name: String, in text: String) -> [[String: String]] {
     }
 }
 
+/// A queue under load: `shortWaits` waits that an MMIO doorbell ends after 50 µs (below
+/// --min-wait), then one that lasts 5 ms (a finding), with guest messages. Labels crowd.
+private func shortWaitsThenHangEvents(shortWaits: Int = 40, hangs: Int = 1) -> [Event] {
+    let us: (Int64) -> Int64 = { $0 * 1_000 }
+    var events: [Event] = [
+        Event(kind: .queueCreate, time: us(0), qid: 1, queueType: .sq, a: 1023, b: 1),
+        Event(kind: .dbbufConfig, time: us(1)),
+        .driverDoorbellUpdate(.sq, qid: 1, old: 0, new: 1, eventIdx: 0, mmio: true, time: us(10)),
+        .queueValue(.controllerShadowRead, .sq, qid: 1, value: 1, time: us(20)),
+        Event(kind: .controllerFetch, time: us(21), qid: 1, a: 100),
+    ]
+    var v: UInt32 = 1
+    var t: Int64 = 100
+    func wait(_ length: Int64) {
+        events.append(.driverDoorbellUpdate(.sq, qid: 1, old: v, new: v + 1, eventIdx: v - 1, mmio: false, time: us(t)))
+        events.append(.queueValue(.controllerEventIdxWrite, .sq, qid: 1, value: v, time: us(t + 2)))
+        events.append(.queueValue(.controllerShadowRead, .sq, qid: 1, value: v, time: us(t + 3)))
+        events.append(.queueValue(.mmioDoorbell, .sq, qid: 1, value: v + 1, time: us(t + 3 + length)))
+        events.append(.queueValue(.controllerShadowRead, .sq, qid: 1, value: v + 1, time: us(t + 4 + length)))
+        events.append(Event(kind: .controllerFetch, time: us(t + 5 + length), qid: 1, a: 100 + v))
+        v += 1
+        t += length + 20
+    }
+    for _ in 0..<shortWaits { wait(50) }
+    events.append(Event(kind: .guestMessage, time: us(t + 500), qid: 1, a: GuestMessageKind.timeoutAborting.rawValue, b: 12))
+    wait(5_000)
+    for _ in 1..<max(1, hangs) {
+        for _ in 0..<shortWaits { wait(50) }
+        wait(5_000)
+    }
+    events.append(Event(kind: .driverSubmit, time: us(t), qid: 1, a: 7))
+    events.append(Event(kind: .controllerFetch, time: us(t + 5), qid: 1, a: 7))
+    events.append(Event(kind: .driverComplete, time: us(t + 9), qid: 1, a: 7))
+    for i in events.indices { events[i].location = UInt64(i + 1) }
+    return events
+}
+
+/// Every `<text>` of an SVG with the box `LabelPlacer` gives it.
+private func textBoxes(_ svg: String) -> [(text: String, box: LabelPlacer.Box)] {
+    let pattern = try! NSRegularExpression(pattern: "<text\\s([^>]*)>([^<]*)</text>")
+    return pattern.matches(in: svg, range: NSRange(svg.startIndex..., in: svg)).map { m in
+        let attrs = elements("text", in: "<text " + svg[Range(m.range(at: 1), in: svg)!] + ">")[0]
+        let text = String(svg[Range(m.range(at: 2), in: svg)!])
+            .replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
+            .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&amp;", with: "&")
+        let anchor = LabelPlacer.Anchor(rawValue: attrs["text-anchor"] ?? "start") ?? .start
+        let box = LabelPlacer.box(
+            x: Double(attrs["x"] ?? "0") ?? 0, y: Double(attrs["y"] ?? "0") ?? 0, text: text, anchor: anchor,
+            size: Double(attrs["font-size"] ?? "11") ?? 11, bold: attrs["font-weight"] == "bold")
+        return (text, box)
+    }
+}
+
+/// The inline charts of an HTML report.
+private func charts(in html: String) -> [String] {
+    html.components(separatedBy: "<svg ").dropFirst().map { "<svg " + ($0.components(separatedBy: "</svg>").first ?? "") }
+}
+
+@Suite struct PictureLayoutTests {
+    @Test func theScenarioHasOneHangAndManyShortWaits() {
+        let report = analyse(shortWaitsThenHangEvents())
+        #expect(report.result.findings.filter { $0.kind == .mutualWait }.count == 1)
+        #expect(report.result.queues.first { $0.key.qid == 1 && $0.key.type == .sq }?.stats.subThresholdWindows == 40)
+    }
+
+    @Test func noTwoTextsOverlap() throws {
+        for events in [resolvedHangEvents(), shortWaitsThenHangEvents(), shortWaitsThenHangEvents(shortWaits: 150)] {
+            let (report, recorded) = timelines(events)
+            let svgs = charts(in: HTMLReport.render(report, timelines: recorded))
+            #expect(!svgs.isEmpty)
+            for svg in svgs {
+                let boxes = textBoxes(svg)
+                #expect(boxes.count > 10)
+                for i in boxes.indices {
+                    for j in boxes.indices where j > i {
+                        #expect(!boxes[i].box.overlaps(boxes[j].box), "'\(boxes[i].text)' overlaps '\(boxes[j].text)'")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func shortWaitsAreDrawnApartFromTheFindingAndExplainedInTheLegend() throws {
+        let (report, recorded) = timelines(shortWaitsThenHangEvents())
+        let wait = try #require(report.result.findings.firstIndex { $0.kind == .mutualWait })
+        let html = HTMLReport.render(report, timelines: recorded)
+        let article = try #require(html.components(separatedBy: "<article").first { $0.contains("id=\"finding-\(wait + 1)\"") })
+        let windows = elements("rect", in: article).filter { $0["class"] == "window" }
+        #expect(windows.count == 1 && windows[0]["data-finding"] == String(wait + 1) && windows[0]["stroke"] == "#d62728")
+        let short = elements("rect", in: article).filter { $0["class"] == "short-wait" }
+        #expect(!short.isEmpty)
+        // Grey, unlabelled, without the finding's red border.
+        #expect(short.allSatisfy { $0["stroke"] == nil && $0["fill"] != windows[0]["fill"] })
+        #expect(short.allSatisfy { Int64($0["data-end-ns"] ?? "") ?? .max < report.result.findings[wait].start })
+        let legend = textBoxes(article).map(\.text)
+        #expect(legend.contains { $0.hasPrefix("short wait: both sides waited less than --min-wait") })
+        #expect(legend.contains { $0.hasPrefix("finding window") })
+        #expect(!article.contains(">mutual wait<"))
+        // Only the finding's window carries a label.
+        let labels = elements("text", in: article).filter { $0["class"] == "window-label" }
+        #expect(labels.count == 1)
+    }
+
+    @Test func theOverviewShowsEveryHangOfAQueueInOneChart() throws {
+        let events = shortWaitsThenHangEvents(shortWaits: 8, hangs: 2)
+        let (report, recorded) = timelines(events)
+        let hangs = report.result.findings.enumerated().filter { $0.element.kind == .mutualWait }
+        #expect(hangs.count == 2)
+        let html = HTMLReport.render(report, timelines: recorded)
+        let overview = try #require(html.components(separatedBy: "<section id=\"overview\">").dropFirst().first?.components(separatedBy: "</section>").first)
+        #expect(html.range(of: "id=\"overview\"")!.lowerBound < html.range(of: "id=\"summary\"")!.lowerBound)
+        let windows = elements("rect", in: overview).filter { $0["class"] == "window" }
+        #expect(windows.compactMap { $0["data-finding"] }.sorted() == hangs.map { String($0.offset + 1) }.sorted())
+        #expect(windows.map { $0["data-start-ns"] } == hangs.map { String($0.element.start) })
+        #expect(overview.contains("events left out"))
+    }
+
+    @Test func theHealthyPartOfAQueueHasNoFindingWindow() {
+        var events = shortWaitsThenHangEvents()
+        events.removeLast(8)
+        let (report, _) = timelines(events)
+        #expect(report.result.findings.allSatisfy { $0.kind != .mutualWait })
+        var samples: [StateSample] = []
+        let recorder = { (e: Event, q: QueueState) in if q.key.qid == 1 && q.key.type == .sq { samples.append(StateSample(e, q)) } }
+        _ = analyse(events, observer: recorder)
+        let svg = TimelineSVGDocument.render([.init(queue: QueueKey(controller: 0, qid: 1, type: .sq), samples: samples, dropped: 0)])
+        #expect(elements("rect", in: svg).filter { $0["class"] == "window" }.isEmpty)
+        #expect(elements("rect", in: svg).filter { $0["class"] == "short-wait" }.count == 40)
+    }
+}
+
 @Suite struct PerfettoTraceTests {
-    @Test func documentParsesWithTracksCountersAndFindingSlices() throws {
-        let events = resolvedHangEvents()
+    private func document(_ events: [Event]) throws -> (report: AnalysisReport, doc: [String: Any], trace: [[String: Any]]) {
         let report = analyse(events)
         var out = ""
         let writer = PerfettoTraceWriter(result: report.result) { out += $0 }
         _ = analyse(events, observer: writer.observe)
         writer.finish()
         let doc = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
-        let trace = try #require(doc["traceEvents"] as? [[String: Any]])
+        return (report, doc, try #require(doc["traceEvents"] as? [[String: Any]]))
+    }
+
+    @Test func documentParsesWithTracksCountersAndFindingSlices() throws {
+        let (report, _, trace) = try document(resolvedHangEvents())
         let threads = trace.filter { $0["name"] as? String == "thread_name" }.compactMap { ($0["args"] as? [String: Any])?["name"] as? String }
         #expect(Set(threads).isSuperset(of: ["sq1 driver", "sq1 controller", "sq1 findings"]))
         let counters = Set(trace.filter { $0["ph"] as? String == "C" }.compactMap { $0["name"] as? String })
@@ -247,14 +381,81 @@ func elements(_ name: String, in text: String) -> [[String: String]] {
         let slices = trace.filter { $0["ph"] as? String == "X" }
         #expect(slices.count == report.result.findings.count)
         let wait = try #require(slices.first { ($0["name"] as? String)?.hasSuffix("mutual-wait") == true })
+        // The first event (at 0) is the origin.
         #expect((wait["ts"] as? Double).map { abs($0 - 41.0) < 1e-9 } == true)
         #expect((wait["dur"] as? Double).map { abs($0 - 4959.0) < 1e-9 } == true)
-        #expect(trace.contains { ($0["name"] as? String) == "MMIO doorbell sq1 = 2" && $0["ph"] as? String == "i" })
+        let mmio = try #require(trace.first { ($0["name"] as? String) == "MMIO doorbell" && $0["ph"] as? String == "i" })
+        #expect((mmio["args"] as? [String: Any])?["value"] as? Int == 2)
         #expect(PerfettoTraceWriter.microseconds(-1) == .decimal("-0.001"))
+    }
+
+    @Test func namesAreStableAndValuesAreArgs() throws {
+        let (_, _, trace) = try document(shortWaitsThenHangEvents())
+        let instants = trace.filter { $0["ph"] as? String == "i" }
+        let names = Set(instants.compactMap { $0["name"] as? String })
+        #expect(names.isSubset(of: ["doorbell update", "shadow read", "EventIdx write", "MMIO doorbell", "submit", "fetch", "complete",
+                                    "queue created", "Doorbell Buffer Config", "timeout-aborting"]))
+        #expect(names.count >= 8)
+        for e in instants {
+            let args = try #require(e["args"] as? [String: Any])
+            #expect(args["location"] is String && args["queue"] is String)
+        }
+        let reads = instants.filter { $0["name"] as? String == "shadow read" }.compactMap { ($0["args"] as? [String: Any])?["value"] as? Int }
+        #expect(reads.count > 80 && reads.contains(41))
+        let update = try #require(instants.first { $0["name"] as? String == "doorbell update" }?["args"] as? [String: Any])
+        #expect(update["old"] is Int && update["new"] is Int && update["eventidx_read"] is Int && update["mmio"] is Bool)
+    }
+
+    @Test func commandsAreSlicesGuestMessagesInstantsOneFindingsTrackPerQueue() throws {
+        var events = shortWaitsThenHangEvents()
+        // Shift everything before the clock's zero: timestamps stay non-negative.
+        for i in events.indices { events[i].time -= 7_000_000_000 }
+        let (report, doc, trace) = try document(events)
+        // Every command slice ends; the submitted one at its completion, 9 µs later. Commands
+        // only fetched (no submission in the trace) run to the end of the trace.
+        let begins = trace.filter { $0["ph"] as? String == "b" }, ends = trace.filter { $0["ph"] as? String == "e" }
+        #expect(begins.count == 43 && Set(begins.compactMap { $0["id"] as? String }) == Set(ends.compactMap { $0["id"] as? String }))
+        #expect(begins.allSatisfy { $0["name"] as? String == "sq1 command" && $0["cat"] as? String == "command" })
+        let submitted = try #require(begins.first { ($0["args"] as? [String: Any])?["cid"] as? Int == 7 })
+        let completed = try #require(ends.first { $0["id"] as? String == submitted["id"] as? String })
+        #expect((completed["args"] as? [String: Any])?["ended"] as? String == "completed")
+        let b = try #require(submitted["ts"] as? Double), e = try #require(completed["ts"] as? Double)
+        #expect(abs(e - b - 9) < 1e-9)
+        // The guest's message is on the guest track.
+        let guestTid = trace.first { $0["name"] as? String == "thread_name" && ($0["args"] as? [String: Any])?["name"] as? String == "guest kernel" }?["tid"] as? Int
+        let message = try #require(trace.first { $0["cat"] as? String == "guest" })
+        #expect(message["tid"] as? Int == guestTid && message["name"] as? String == "timeout-aborting")
+        #expect((message["args"] as? [String: Any])?["tag"] as? Int == 12)
+        // One findings thread per queue, whatever the findings' overlaps.
+        let findingThreads = trace.filter { $0["name"] as? String == "thread_name" }.compactMap { ($0["args"] as? [String: Any])?["name"] as? String }.filter { $0.hasSuffix("findings") }
+        #expect(findingThreads.count == Set(report.result.findings.map(\.queue)).count)
+        // Never negative; the origin is stated.
+        #expect(trace.compactMap { $0["ts"] as? Double }.allSatisfy { $0 >= 0 })
+        let origins = try #require((doc["otherData"] as? [String: Any])?["time_origins"] as? [[String: Any]])
+        #expect(origins.count == 1 && (origins[0]["origin_ns"] as? Int) == Int(events.map(\.time).min()!))
+        let wait = try #require(trace.first { ($0["name"] as? String)?.hasSuffix("mutual-wait") == true })
+        let f = try #require(report.result.findings.first { $0.kind == .mutualWait })
+        let ts = try #require(wait["ts"] as? Double)
+        #expect(abs(ts * 1000 + Double(origins[0]["origin_ns"] as! Int) - Double(f.start)) < 1)
     }
 }
 
 @Suite struct ExplainTests {
+    @Test func aWaitOutsideTheFindingIsAShortWaitNotAMutualWait() throws {
+        let (report, recorded) = timelines(shortWaitsThenHangEvents())
+        let wait = try #require(report.result.findings.firstIndex { $0.kind == .mutualWait })
+        let f = report.result.findings[wait]
+        let t = try #require(recorded.first { $0.findingIndex == wait })
+        let text = ExplainReport.render(report, number: wait + 1, timeline: t, inputLines: [:], paths: ["lab/resolved.txt"])
+        let states = text.components(separatedBy: "\n").filter { $0.contains("state: ") }
+        #expect(states.count == t.samples.count)
+        for (sample, line) in zip(t.samples, states) where sample.windowOpen {
+            let inside = sample.time >= f.start && sample.time <= f.end!
+            #expect(line.hasSuffix(inside ? "; MUTUAL WAIT" : "; short wait (below --min-wait)"), "\(sample.time): \(line)")
+        }
+        #expect(states.contains { $0.hasSuffix("short wait (below --min-wait)") } && states.contains { $0.hasSuffix("; MUTUAL WAIT") })
+    }
+
     @Test func storyNamesTheStepsAndQuotesTheLines() throws {
         let (report, recorded) = timelines(resolvedHangEvents())
         let wait = try #require(report.result.findings.firstIndex { $0.kind == .mutualWait })
