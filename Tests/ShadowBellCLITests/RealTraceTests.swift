@@ -8,33 +8,13 @@ import Testing
 @Suite(.serialized) struct RealTraceTests {
     static let realDirectory = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/traces/real")
 
-    /// Decompresses one run's traces into a temporary folder (once per process).
+    /// One run's traces in a temporary folder (once per process): decompressed, or copied where
+    /// the run ships a file plain; a plain console is used where it lies.
     static func run(_ name: String) throws -> (guest: String, qemu: String, console: String) {
-        let dir = realDirectory.appendingPathComponent(name)
-        guard FileManager.default.fileExists(atPath: dir.path) else {
-            Issue.record("real traces missing at \(dir.path): they ship in ../shared beside the checkout")
-            throw CancellationError()
-        }
-        let out = temporaryPath("real-\(name)")
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let plainConsole = dir.appendingPathComponent("console.log").path
-        let console = FileManager.default.fileExists(atPath: plainConsole) ? plainConsole : "\(out)/console.log"
-        for file in ["guest-ftrace.txt", "qemu-trace.log", "console.log"] where file != "console.log" || console != plainConsole {
-            let target = "\(out)/\(file)"
-            if FileManager.default.fileExists(atPath: target) { continue }
-            let plain = dir.appendingPathComponent(file).path
-            if FileManager.default.fileExists(atPath: plain) {
-                try FileManager.default.copyItem(atPath: plain, toPath: target)
-                continue
-            }
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["zstd", "-q", "-d", "-f", dir.appendingPathComponent("\(file).zst").path, "-o", target]
-            try p.run()
-            p.waitUntilExit()
-            #expect(p.terminationStatus == 0, "zstd failed on \(file) of \(name)")
-        }
-        return ("\(out)/guest-ftrace.txt", "\(out)/qemu-trace.log", console)
+        let plainConsole = realDirectory.appendingPathComponent(name).appendingPathComponent("console.log").path
+        let shipsConsole = FileManager.default.fileExists(atPath: plainConsole)
+        let files = try decompressed(name, ["guest-ftrace.txt", "qemu-trace.log"] + (shipsConsole ? [] : ["console.log"]))
+        return (files[0], files[1], shipsConsole ? plainConsole : files[2])
     }
 
     /// `grep -c -F needle path`.
@@ -108,7 +88,7 @@ import Testing
         #expect(timeouts.first?["location"] as? String == "\(files.console):61")
     }
 
-    /// Decompresses `files` (`<file>.zst` in the run's folder) into a temporary folder.
+    /// `files` of a run in a temporary folder: `<file>.zst` decompressed, or the plain file copied.
     static func decompressed(_ name: String, _ files: [String]) throws -> [String] {
         let dir = realDirectory.appendingPathComponent(name)
         guard FileManager.default.fileExists(atPath: dir.path) else {
@@ -119,7 +99,10 @@ import Testing
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         return try files.map { file in
             let target = "\(out)/\(file)"
-            if !FileManager.default.fileExists(atPath: target) {
+            let plain = dir.appendingPathComponent(file).path
+            if !FileManager.default.fileExists(atPath: target), FileManager.default.fileExists(atPath: plain) {
+                try FileManager.default.copyItem(atPath: plain, toPath: target)
+            } else if !FileManager.default.fileExists(atPath: target) {
                 let p = Process()
                 p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
                 p.arguments = ["zstd", "-q", "-d", "-f", dir.appendingPathComponent("\(file).zst").path, "-o", target]

@@ -151,12 +151,11 @@ public enum FormatDetector {
 
     private enum Vote { case ftrace, qemu, weakFtrace, weakQemu, none }
 
-    static func detectText(_ prefix: UnsafeRawBufferPointer) -> DetectedFormat {
+    /// Calls `body` with each non-blank line of `prefix` (CR stripped) and the offset of its
+    /// first non-space byte, at most `lineLimit` lines, until `body` returns false.
+    static func forEachLine(_ prefix: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer, Int) -> Bool) {
         var start = 0
         var lines = 0
-        var weakFtrace = 0
-        var weakQemu = 0
-        var kernelLines = 0
         while start < prefix.count, lines < lineLimit {
             var end = start
             while end < prefix.count, prefix[end] != ASCII.newline { end += 1 }
@@ -168,14 +167,28 @@ public enum FormatDetector {
             let first = ByteScanning.skipSpaces(line, from: 0)
             if first == line.count { continue }
             lines += 1
+            if !body(line, first) { return }
+        }
+    }
+
+    static func detectText(_ prefix: UnsafeRawBufferPointer) -> DetectedFormat {
+        var lines = 0
+        var weakFtrace = 0
+        var weakQemu = 0
+        var kernelLines = 0
+        var decided: DetectedFormat?
+        forEachLine(prefix) { line, first in
+            lines += 1
             switch vote(line, first: first) {
-            case .ftrace: return .ftraceText
-            case .qemu: return .qemuLog
+            case .ftrace: decided = .ftraceText
+            case .qemu: decided = .qemuLog
             case .weakFtrace: weakFtrace += 1
             case .weakQemu: weakQemu += 1
             case .none: if hasPrintkTimestamp(line) { kernelLines += 1 }
             }
+            return decided == nil
         }
+        if let decided { return decided }
         if weakFtrace > 0 { return .ftraceText }
         // A log of other QEMU trace events only: nearly every line is `identifier args`.
         if weakQemu > 0, weakQemu * 10 >= lines * 8 { return .qemuLog }

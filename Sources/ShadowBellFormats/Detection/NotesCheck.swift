@@ -38,17 +38,7 @@ public enum NotesCheck {
 
     static func count(_ prefix: UnsafeRawBufferPointer) -> Counts {
         var c = Counts()
-        var start = 0
-        while start < prefix.count, c.lines < FormatDetector.lineLimit {
-            var end = start
-            while end < prefix.count, prefix[end] != ASCII.newline { end += 1 }
-            var line = UnsafeRawBufferPointer(rebasing: prefix[start..<end])
-            if let last = line.last, last == ASCII.carriageReturn {
-                line = UnsafeRawBufferPointer(rebasing: line[0..<(line.count - 1)])
-            }
-            start = end + 1
-            let first = ByteScanning.skipSpaces(line, from: 0)
-            if first == line.count { continue }
+        FormatDetector.forEachLine(prefix) { line, first in
             c.lines += 1
             if line[first] == ASCII.hash {
                 c.headers += 1
@@ -61,6 +51,7 @@ public enum NotesCheck {
             } else if !FormatDetector.hasPrintkTimestamp(line), contains(line, "pci_nvme_") {
                 c.quotedQemu += 1
             }
+            return true
         }
         return c
     }
