@@ -35,9 +35,9 @@ public enum EnvironmentScan {
                 env.qemuVersion = word
                 env.qemuVersionSource = path
             }
-            if env.qemuBinary == nil, let program = word(after: "qemu-system-", in: bytes) {
-                env.qemuBinary = "qemu-system-" + program
-                env.qemuMachine = machine(in: bytes)
+            if env.qemuBinary == nil, let line = commandLine(in: bytes) {
+                env.qemuBinary = word(after: "", in: line)
+                env.qemuMachine = machine(in: line)
             }
             if isTrace {
                 sawOld = sawOld || oldNames.contains { find($0, in: bytes) != nil }
@@ -87,12 +87,24 @@ public enum EnvironmentScan {
         return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[first..<i]), as: UTF8.self)
     }
 
-    /// The `-machine`/`-M` value after the first QEMU command line, up to its first comma.
-    static func machine(in bytes: UnsafeRawBufferPointer) -> String? {
-        guard let start = find("qemu-system-", in: bytes) else { return nil }
-        var end = start
-        while end < bytes.count, bytes[end] != UInt8(ascii: "\n") { end += 1 }
-        let line = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+    /// The first QEMU command line: `qemu-system-…` followed by an option (` -`) — not a
+    /// task name such as ftrace's `qemu-system-x86-4711 [002]` — up to the end of its line.
+    static func commandLine(in bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        var from = 0
+        while let start = find("qemu-system-", in: bytes, from: from) {
+            var end = start
+            while end < bytes.count, bytes[end] != UInt8(ascii: "\n") { end += 1 }
+            let line = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+            var i = 0
+            while i < line.count, line[i] > 0x20 { i += 1 }
+            if i + 2 < line.count, line[i] == UInt8(ascii: " "), line[i + 1] == UInt8(ascii: "-") { return line }
+            from = start + 1
+        }
+        return nil
+    }
+
+    /// The `-machine`/`-M` value of a command line, up to its first comma.
+    static func machine(in line: UnsafeRawBufferPointer) -> String? {
         for flag in [" -machine ", " -M "] {
             if let word = word(after: flag, in: line) {
                 return String(word.split(separator: ",", omittingEmptySubsequences: false)[0]).replacingType()
