@@ -275,15 +275,15 @@ public enum FleetSummaryReport {
         (100_000_000, "100ms"), (1_000_000_000, "1s"), (10_000_000_000, "10s"), (100_000_000_000, "100s"), (1_000_000_000_000, "1000s"),
     ]
 
-    /// The x position of a duration on the log axis: whole decades by comparison, the rest
-    /// by linear interpolation within the decade (integers only, deterministic).
+    /// The x position of a duration on the log axis: the decade by integer comparison, the
+    /// place within it by the logarithm (rounded to a pixel).
     static func x(_ ns: Int64, left: Int, width: Int) -> Int {
         let step = width / (decades.count - 1)
         guard ns > decades[0].ns else { return left }
         for i in 1..<decades.count where ns <= decades[i].ns {
             let lo = decades[i - 1].ns
-            let within = Int((ns - lo) * Int64(step) / (decades[i].ns - lo))
-            return left + (i - 1) * step + within
+            let within = log2(Double(ns) / Double(lo)) / log2(10) * Double(step)
+            return left + (i - 1) * step + Int(within.rounded())
         }
         return left + width
     }
