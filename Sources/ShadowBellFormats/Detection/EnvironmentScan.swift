@@ -24,7 +24,7 @@ public enum EnvironmentScan {
     public static func scan(traces: [String], notes: [String]) -> RunEnvironment {
         var env = RunEnvironment()
         var sawOld = false, sawNew = false
-        for (path, isTrace) in traces.map({ ($0, true) }) + notes.map({ ($0, false) }) where path != "-" {
+        for (path, isTrace) in traces.map({ ($0, true) }) + notes.map({ ($0, false) }) where isRegularFile(path) {
             guard let input = try? ByteInput(path: path), input.isMapped else { continue }
             let bytes = input.prefix(scanLimit)
             if env.guestKernel == nil, let word = word(after: "Linux version ", in: bytes) {
@@ -51,6 +51,13 @@ public enum EnvironmentScan {
         case (false, false): break
         }
         return env
+    }
+
+    /// Only regular files are read again: a pipe or FIFO was drained by the analysis, and
+    /// opening a FIFO a second time would wait for a writer that never comes.
+    static func isRegularFile(_ path: String) -> Bool {
+        var info = stat()
+        return path != "-" && stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
     }
 
     /// The offset of the first occurrence of `needle` in `bytes`.
