@@ -10,6 +10,12 @@ public struct AnalysisReport: Sendable {
     public var inputErrors: [InputError]
     /// Which findings make the exit status 1 (`--fail-on`); input errors always give 2.
     public var failOn: FailPolicy
+    /// `--label key=value`, sorted by key (one value per key): what the run was, as its CI says.
+    public var labels: [RunLabel] = []
+    /// What the run ran on, as its files tell (kernel, QEMU).
+    public var environment = RunEnvironment()
+    /// The findings a `--baseline` already knew (they do not fail the run); nil without one.
+    public var baseline: BaselineMatch?
 
     public init(result: AnalysisResult, inputErrors: [InputError] = [], failOn: FailPolicy = .error) {
         self.result = result
@@ -27,7 +33,13 @@ public struct AnalysisReport: Sendable {
     /// Findings whose severity fails the run under `failOn`.
     public var failingFindings: Int {
         guard let threshold = failOn.threshold else { return 0 }
-        return result.findings.filter { $0.severity >= threshold }.count
+        return result.findings.indices.filter { result.findings[$0].severity >= threshold && !isKnown($0) }.count
+    }
+
+    /// Whether finding `index` (0-based, report order) is in the baseline.
+    public func isKnown(_ index: Int) -> Bool {
+        guard let known = baseline?.known, index < known.count else { return false }
+        return known[index]
     }
 
     public func path(of source: UInt16) -> String {

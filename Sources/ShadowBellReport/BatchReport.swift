@@ -121,8 +121,8 @@ extension String {
 public enum GitHubAnnotations {
     public static func render(_ report: AnalysisReport) -> String {
         var out = ""
-        for f in report.result.findings where f.severity != .info {
-            let level = f.severity == .error ? "error" : "warning"
+        for (index, f) in report.result.findings.enumerated() where f.severity != .info {
+            let level = report.isKnown(index) ? "notice" : f.severity == .error ? "error" : "warning"
             var properties: [String] = []
             if let e = f.evidence.first(where: { $0.location.unit == .line }) ?? f.evidence.first {
                 properties.append("file=" + property(report.path(of: e.location.source)))

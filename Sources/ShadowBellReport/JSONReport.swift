@@ -63,7 +63,7 @@ public enum JSONReport {
                 ("exit_status", .int(Int64(report.exitStatus))),
             ])),
             ("notes", .array(r.notes.map { .string($0) })),
-        ])
+        ] + FleetFields.members(report))
     }
 
     static func input(_ report: AnalysisReport, _ s: InputSummary) -> JSONValue {
@@ -136,6 +136,7 @@ public enum JSONReport {
             ("clock_input", .int(Int64(f.clockInput))),
         ]
         for (key, value) in f.values { members.append((key, json(value))) }
+        if report.baseline != nil { members.append(("baseline", .string(report.isKnown(id - 1) ? "known" : "new"))) }
         members.append(("message", .string(f.message)))
         members.append(("explanation", .string(f.explanation)))
         members.append(("evidence", .array(f.evidence.map { e in

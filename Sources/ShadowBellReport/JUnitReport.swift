@@ -37,16 +37,18 @@ public enum JUnitReport {
         var cases: [String] = []
         var failures = 0
         for q in r.queues {
-            let findings = r.findings.filter { $0.queue == q.key }
+            let indices = r.findings.indices.filter { r.findings[$0].queue == q.key }
+            let failing = indices.filter { failsCase(r.findings[$0], report.failOn) && !report.isKnown($0) }.map { r.findings[$0] }
             var body = ""
-            for f in findings where failsCase(f, report.failOn) {
+            for f in failing {
                 failures += 1
                 body += "      <failure type=\"\(xml(f.kind.rawValue))\" message=\"\(xml(f.message))\">"
                 body += xml(details(report, f)) + "</failure>\n"
             }
-            let notes = findings.filter { !failsCase($0, report.failOn) }
+            let notes = indices.filter { !failsCase(r.findings[$0], report.failOn) || report.isKnown($0) }
             if !notes.isEmpty {
-                body += "      <system-out>" + xml(notes.map { "[\($0.severity.rawValue)] \($0.message)" }.joined(separator: "\n")) + "</system-out>\n"
+                let lines = notes.map { "[\(r.findings[$0].severity.rawValue)\(report.isKnown($0) ? ", in baseline" : "")] \(r.findings[$0].message)" }
+                body += "      <system-out>" + xml(lines.joined(separator: "\n")) + "</system-out>\n"
             }
             let name = "\(q.key.type.name)\(q.key.qid)"
             if body.isEmpty {

@@ -5,6 +5,7 @@ import FoundationEssentials
 #endif
 import ShadowBellAnalysis
 import ShadowBellCore
+import ShadowBellFormats
 import ShadowBellReport
 
 enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
@@ -41,6 +42,8 @@ struct Analyze: ParsableCommand {
               shadowbell analyze runs/ --group-by file --fail-on warning
               shadowbell analyze guest-ftrace.txt.zst qemu-trace.log.gz console.log
               zstd -dc big-trace.txt.zst | shadowbell analyze -
+              shadowbell analyze runs/vm-7 --write-baseline known.json
+              shadowbell analyze runs/vm-7 --baseline known.json --label kernel=6.1 --format jsonl
             """
     )
 
@@ -66,6 +69,15 @@ struct Analyze: ParsableCommand {
     @Option(name: .customLong("fail-on"), help: ArgumentHelp("The least severe finding that makes the exit status 1.", valueName: "error|warning|never"))
     var failOn: FailPolicy = .error
 
+    @Option(name: .customLong("label"), help: ArgumentHelp("Store a label in the report (repeatable), e.g. --label kernel=6.1 --label host=ci-7; summarize groups runs by them.", valueName: "key=value"))
+    var labels: [String] = []
+
+    @Option(help: ArgumentHelp("Fail only on findings that this earlier report or baseline does not hold (matched by kind, queue, cause and known bug, not by time).", valueName: "file"))
+    var baseline: String?
+
+    @Option(name: .customLong("write-baseline"), help: ArgumentHelp("Also write the findings' kinds, queues and causes here, as a baseline for --baseline.", valueName: "file"))
+    var writeBaseline: String?
+
     @Flag(name: .customLong("github-annotations"), help: "Also write GitHub Actions annotations (::error / ::warning) for the findings to standard error.")
     var githubAnnotations = false
 
@@ -75,6 +87,9 @@ struct Analyze: ParsableCommand {
         }
         if filesFrom == "-" && flags.paths.contains("-") {
             throw ValidationError("--files-from - and a '-' input both want standard input; save one of them to a file")
+        }
+        for label in labels where RunLabel.parse(label) == nil {
+            throw ValidationError("--label \(label): give key=value with a key of letters, digits, '_', '-' or '.' (e.g. --label kernel=6.1)")
         }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1 (got \(jobs))") }
         if let first = flags.paths.first, let meant = ShadowBell.commandMeant(by: first) {
@@ -90,9 +105,18 @@ struct Analyze: ParsableCommand {
             printError("error: --files-from \(filesFrom ?? "-") listed no path; give one trace path per line")
             throw ExitCode(2)
         }
+        let known = try baseline.map(readBaseline)
         let flags = self.flags, failOn = self.failOn
+        let labels = RunLabel.normalized(self.labels.compactMap(RunLabel.parse))
         let workers = jobs ?? ProcessInfo.processInfo.activeProcessorCount
-        let runs = parallelMap(plan.count, workers: workers) { analyzeRun(plan[$0], flags: flags, failOn: failOn) }
+        let runs = parallelMap(plan.count, workers: workers) { i in
+            var run = analyzeRun(plan[i], flags: flags, failOn: failOn)
+            run.report.labels = labels
+            run.report.environment = EnvironmentScan.scan(traces: plan[i].paths, notes: plan[i].skipped.map(\.path))
+            run.report.baseline = known?.match(run.report)
+            return run
+        }
+        if let writeBaseline { try writeOutput(Baseline.render(runs), to: writeBaseline) }
 
         for run in runs {
             for e in run.report.inputErrors { printError("error: \(e.description)") }
@@ -129,5 +153,19 @@ func writeStandardError(_ text: String) {
             if n <= 0 { break }
             done += n
         }
+    }
+}
+
+/// Reads `--baseline FILE`; a file that is not a report or baseline is an input error (2).
+func readBaseline(_ path: String) throws -> Baseline {
+    guard let bytes = readWholeFile(path) else {
+        printError("error: --baseline \(path): cannot read it")
+        throw ExitCode(2)
+    }
+    do {
+        return try Baseline.read(path: path, bytes: bytes)
+    } catch {
+        printError("error: --baseline \(error.description)")
+        throw ExitCode(2)
     }
 }

@@ -3,7 +3,7 @@ import FoundationEssentials
 
 extension ShadowBell {
     /// Every subcommand, in the order `--help` lists them.
-    static let commands: [ParsableCommand.Type] = [Analyze.self, Report.self, Explain.self, Timeline.self, Convert.self, Simulate.self]
+    static let commands: [ParsableCommand.Type] = [Analyze.self, Report.self, Explain.self, Timeline.self, Convert.self, Simulate.self, Summarize.self]
 }
 
 extension ShadowBell {

@@ -19,6 +19,7 @@ struct ShadowBell: ParsableCommand {
               shadowbell report SampleTraces/lab/sq-hang.txt --output report.html
               shadowbell timeline SampleTraces/lab/sq-hang.txt --queue sq1 --from 100.0015 --to 100.003
               shadowbell simulate --seed 7 --driver-barrier off --output sim.txt --truth truth.json
+              shadowbell summarize nightly/*.jsonl --by kernel --format html --output fleet.html
             """,
         version: "0.1.0",
         subcommands: ShadowBell.commands,

@@ -3,6 +3,7 @@ import ShadowBellAnalysis
 import ShadowBellCore
 import ShadowBellFormats
 import ShadowBellReport
+import ShadowBellTestSupport
 import Testing
 
 @testable import shadowbell
@@ -36,11 +37,16 @@ import Testing
     static func exactReport(_ paths: [String]) throws -> String {
         let flags = try AnalysisFlags.parse(paths)
         let inputs = try flags.inputs(for: paths, exactPcapDomains: true)
+        var report: AnalysisReport
         do {
-            return JSONReport.render(AnalysisReport(result: try AnalysisSession.run(inputs: inputs, options: flags.options)))
+            report = AnalysisReport(result: try AnalysisSession.run(inputs: inputs, options: flags.options))
         } catch {
-            return JSONReport.render(AnalysisReport(result: error.partial, inputErrors: error.errors))
+            report = AnalysisReport(result: error.partial, inputErrors: error.errors)
         }
+        report.environment = EnvironmentScan.scan(traces: paths, notes: [])
+        let text = JSONReport.render(report)
+        #expect(schemaProblems(ofJSON: text).isEmpty)
+        return text
     }
 
     @Test(arguments: [10, AnalysisFlags.pcapHeadRecords + 1000])

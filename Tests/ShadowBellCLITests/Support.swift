@@ -22,14 +22,40 @@ func temporaryPath(_ name: String) -> String {
 }
 
 /// Runs a command in-process the way `shadowbell` would; returns its exit status.
-func runCommand(_ arguments: [String]) -> Int32 {
+/// Every JSON or JSON Lines file it writes is checked against the published schema.
+func runCommand(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) -> Int32 {
+    let status: Int32
     do {
         var command = try ShadowBell.parseAsRoot(arguments)
         try command.run()
-        return 0
+        status = 0
     } catch {
-        return ShadowBell.exitCode(for: error).rawValue
+        status = ShadowBell.exitCode(for: error).rawValue
     }
+    for path in jsonOutputs(of: arguments) where FileManager.default.fileExists(atPath: path) {
+        let problems = schemaProblems(ofFile: path)
+        #expect(problems.isEmpty, "\(arguments.joined(separator: " ")): \(path) does not match Docs/schema: \(problems)", sourceLocation: sourceLocation)
+    }
+    return status
+}
+
+/// The files a command line writes as JSON or JSON Lines reports: `--output` with `--format
+/// json|jsonl` of analyze (the default command) and summarize, and `--write-baseline`.
+func jsonOutputs(of arguments: [String]) -> [String] {
+    func value(_ names: Set<String>) -> String? {
+        guard let i = arguments.lastIndex(where: names.contains), i + 1 < arguments.count else { return nil }
+        return arguments[i + 1]
+    }
+    var paths: [String] = []
+    if writesReportJSON(arguments), let out = value(["--output", "-o"]), out != "-" { paths.append(out) }
+    if let baseline = value(["--write-baseline"]), baseline != "-" { paths.append(baseline) }
+    return paths
+}
+
+/// Whether the command line writes a report as JSON or JSON Lines (not timeline's JSON events).
+func writesReportJSON(_ arguments: [String]) -> Bool {
+    guard let i = arguments.lastIndex(of: "--format"), i + 1 < arguments.count, ["json", "jsonl"].contains(arguments[i + 1]) else { return false }
+    return !["timeline", "convert", "simulate", "explain", "report", "help"].contains(arguments.first ?? "")
 }
 
 /// Runs `analyze` with `--format json` into a file and returns the parsed document.
@@ -75,5 +101,10 @@ func runProcess(_ arguments: [String], stdin: Data? = nil) throws -> (status: In
     let o = readAllRetrying(out.fileHandleForReading)
     let e = errors.wait()
     p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    let stdout = String(decoding: o, as: UTF8.self)
+    if writesReportJSON(arguments), !arguments.contains("--output"), !arguments.contains("-o"), !stdout.isEmpty {
+        let problems = schemaProblems(ofJSON: stdout)
+        #expect(problems.isEmpty, "\(arguments.joined(separator: " ")): standard output does not match Docs/schema: \(problems)")
+    }
+    return (p.terminationStatus, stdout, String(decoding: e, as: UTF8.self))
 }

@@ -152,6 +152,8 @@ func elements(_ name: String, in text: String) -> [[String: String]] {
         let (hang, _) = timelines(resolvedHangEvents())
         let runs = [RunReport(name: "a", paths: ["a/t.txt"], report: hang), RunReport(name: "b", paths: ["b/t.txt"], report: hang)]
         let text = BatchReport.jsonLines(runs)
+        #expect(schemaProblems(ofJSON: text).isEmpty)
+        #expect(schemaProblems(ofJSON: BatchReport.json(runs)).isEmpty)
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         #expect(lines.count == 3 && lines[2].isEmpty)
         let single = try JSONSerialization.jsonObject(with: Data(JSONReport.render(hang).utf8)) as! [String: Any]

@@ -5,6 +5,7 @@ import Foundation
 import ShadowBellAnalysis
 import ShadowBellCore
 import Testing
+import ShadowBellTestSupport
 @testable import ShadowBellReport
 
 /// A result with one unresolved SQ hang, built from hand-made events.
@@ -37,6 +38,7 @@ private func hangReport() -> AnalysisReport {
 @Suite struct JSONReportTests {
     @Test func contractKeysAndTypes() throws {
         let text = JSONReport.render(hangReport())
+        #expect(schemaProblems(ofJSON: text).isEmpty)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         #expect(json["schema_version"] as? Int == 1)
         let input = try #require((json["inputs"] as? [[String: Any]])?.first)

@@ -1,0 +1,127 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+import ShadowBellCore
+
+/// Finds what a run ran on (`RunEnvironment`) in the first bytes of its files: the guest
+/// kernel's banner is among the first lines of a console log, QEMU's NVMe events follow the
+/// Doorbell Buffer Config within the first seconds of a trace, and a version or command line
+/// sits in a run folder's notes. Only the first `scanLimit` bytes of each file are looked at,
+/// so the cost stays flat whatever the size of the traces.
+public enum EnvironmentScan {
+    public static let scanLimit = 16 << 20
+
+    /// Names of the 7.1–7.2 generation that the 8.0+ generation renamed.
+    static let oldNames = ["pci_nvme_shadow_doorbell_sq", "pci_nvme_shadow_doorbell_cq", "pci_nvme_eventidx_sq"]
+    static let newNames = ["pci_nvme_update_sq_tail", "pci_nvme_update_cq_head", "pci_nvme_update_sq_eventidx", "pci_nvme_update_cq_eventidx"]
+
+    /// `traces`: the run's inputs (event names are taken from these only); `notes`: the run's
+    /// other files (READMEs, command lines), read for version lines. Standard input and files
+    /// that cannot be opened are passed over. Traces come first: a console's banner wins over a
+    /// note's.
+    public static func scan(traces: [String], notes: [String]) -> RunEnvironment {
+        var env = RunEnvironment()
+        var sawOld = false, sawNew = false
+        for (path, isTrace) in traces.map({ ($0, true) }) + notes.map({ ($0, false) }) where isRegularFile(path) {
+            guard let input = try? ByteInput(path: path), input.isMapped else { continue }
+            let bytes = input.prefix(scanLimit)
+            if env.guestKernel == nil, let word = word(after: "Linux version ", in: bytes) {
+                env.guestKernel = word
+                env.guestKernelSource = path
+            }
+            if env.qemuVersion == nil, let word = word(after: "QEMU emulator version ", in: bytes) {
+                env.qemuVersion = word
+                env.qemuVersionSource = path
+            }
+            if env.qemuBinary == nil, let line = commandLine(in: bytes) {
+                env.qemuBinary = word(after: "", in: line)
+                env.qemuMachine = machine(in: line)
+            }
+            if isTrace {
+                sawOld = sawOld || oldNames.contains { find($0, in: bytes) != nil }
+                sawNew = sawNew || newNames.contains { find($0, in: bytes) != nil }
+            }
+        }
+        switch (sawOld, sawNew) {
+        case (true, true): env.qemuEventNames = .mixed
+        case (true, false): env.qemuEventNames = .qemu71To72
+        case (false, true): env.qemuEventNames = .qemu80Plus
+        case (false, false): break
+        }
+        return env
+    }
+
+    /// Only regular files are read again: a pipe or FIFO was drained by the analysis, and
+    /// opening a FIFO a second time would wait for a writer that never comes.
+    static func isRegularFile(_ path: String) -> Bool {
+        var info = stat()
+        return path != "-" && stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
+    }
+
+    /// The offset of the first occurrence of `needle` in `bytes`.
+    static func find(_ needle: String, in bytes: UnsafeRawBufferPointer, from start: Int = 0) -> Int? {
+        guard let base = bytes.baseAddress, start < bytes.count else { return nil }
+        var needle = needle
+        // memchr for the first byte, memcmp for the rest (Glibc's memmem is a GNU extension
+        // that Swift's Glibc module does not export).
+        return needle.withUTF8 { n -> Int? in
+            guard let first = n.first, let rest = n.baseAddress.map({ UnsafeRawPointer($0) + 1 }) else { return start }
+            var at = start
+            while at + n.count <= bytes.count {
+                guard let hit = memchr(base + at, Int32(first), bytes.count - at - n.count + 1) else { return nil }
+                let offset = base.distance(to: UnsafeRawPointer(hit))
+                if n.count == 1 || memcmp(base + offset + 1, rest, n.count - 1) == 0 { return offset }
+                at = offset + 1
+            }
+            return nil
+        }
+    }
+
+    /// The printable word (up to a blank, quote or control byte, at most 100 bytes) right
+    /// after the first `marker`.
+    static func word(after marker: String, in bytes: UnsafeRawBufferPointer, from start: Int = 0) -> String? {
+        guard let at = find(marker, in: bytes, from: start) else { return nil }
+        var i = at + marker.utf8.count
+        let first = i
+        while i < bytes.count, i - first < 100 {
+            let b = bytes[i]
+            if b <= 0x20 || b >= 0x7f || b == UInt8(ascii: "\"") || b == UInt8(ascii: "'") || b == UInt8(ascii: "`") { break }
+            i += 1
+        }
+        guard i > first else { return nil }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[first..<i]), as: UTF8.self)
+    }
+
+    /// The first QEMU command line: `qemu-system-…` followed by an option (` -`) — not a
+    /// task name such as ftrace's `qemu-system-x86-4711 [002]` — up to the end of its line.
+    static func commandLine(in bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        var from = 0
+        while let start = find("qemu-system-", in: bytes, from: from) {
+            var end = start
+            while end < bytes.count, bytes[end] != UInt8(ascii: "\n") { end += 1 }
+            let line = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+            var i = 0
+            while i < line.count, line[i] > 0x20 { i += 1 }
+            if i + 2 < line.count, line[i] == UInt8(ascii: " "), line[i + 1] == UInt8(ascii: "-") { return line }
+            from = start + 1
+        }
+        return nil
+    }
+
+    /// The `-machine`/`-M` value of a command line, up to its first comma.
+    static func machine(in line: UnsafeRawBufferPointer) -> String? {
+        for flag in [" -machine ", " -M "] {
+            if let word = word(after: flag, in: line) {
+                return String(word.split(separator: ",", omittingEmptySubsequences: false)[0]).replacingType()
+            }
+        }
+        return nil
+    }
+}
+
+extension String {
+    /// `type=q35` (the long form of -machine) → `q35`.
+    fileprivate func replacingType() -> String { hasPrefix("type=") ? String(dropFirst(5)) : self }
+}

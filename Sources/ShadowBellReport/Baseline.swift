@@ -1,0 +1,189 @@
+/// What identifies a finding across runs, the way a linter's baseline does: its kind, queue,
+/// cause and known bug — not its times, values or evidence lines, which change from run to run.
+public struct FindingKey: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var kind: String
+    public var controller: String
+    public var qid: Int64
+    public var type: String
+    public var cause: String?
+    public var knownBug: String?
+
+    /// The key of a finding as the JSON report writes it; nil when it lacks kind or queue.
+    public init?(finding: JSONValue) {
+        guard let kind = finding["kind"]?.stringValue, let queue = finding["queue"],
+            let controller = queue["controller"]?.stringValue, let qid = queue["qid"]?.intValue,
+            let type = queue["type"]?.stringValue
+        else { return nil }
+        self.kind = kind
+        self.controller = controller
+        self.qid = qid
+        self.type = type
+        cause = Self.name(finding["cause"])
+        knownBug = Self.name(finding["known_bug"])
+    }
+
+    /// A string member, or the `id` of an object member (a known bug is an object with an id).
+    static func name(_ value: JSONValue?) -> String? {
+        guard let value else { return nil }
+        if let s = value.stringValue { return s }
+        return value["id"]?.stringValue ?? value["id"]?.intValue.map { String($0) }
+    }
+
+    public static func < (a: FindingKey, b: FindingKey) -> Bool {
+        (a.kind, a.controller, a.qid, a.type, a.cause ?? "", a.knownBug ?? "")
+            < (b.kind, b.controller, b.qid, b.type, b.cause ?? "", b.knownBug ?? "")
+    }
+
+    public var description: String {
+        "\(kind) \(controller):\(type)\(qid)" + (cause.map { " cause \($0)" } ?? "") + (knownBug.map { " known bug \($0)" } ?? "")
+    }
+
+    var members: [(String, JSONValue)] {
+        [
+            ("kind", .string(kind)),
+            ("queue", .object([("controller", .string(controller)), ("qid", .int(qid)), ("type", .string(type))])),
+            ("cause", cause.map { .string($0) } ?? .null),
+            ("known_bug", knownBug.map { .string($0) } ?? .null),
+        ]
+    }
+}
+
+/// `analyze --baseline FILE`: the findings a team already knows of. A run fails only on
+/// findings beyond them: each key (`FindingKey`) is known as many times as the baseline holds
+/// it, so a second hang on a queue that hung once before is new.
+///
+/// A baseline is read from what `--write-baseline` writes, or from any report of `analyze
+/// --format json|jsonl` (one run, a batch, JSON Lines): a key is then known as often as the
+/// most of any one run held it, since every run of a batch is compared with the baseline alone.
+public struct Baseline: Sendable {
+    public var path: String
+    public var counts: [FindingKey: Int]
+
+    public enum ReadError: Error, Sendable, CustomStringConvertible {
+        case notJSON(path: String, reason: String)
+        case noReport(path: String)
+
+        public var description: String {
+            switch self {
+            case .notJSON(let path, let reason):
+                return "\(path): not a ShadowBell report or baseline (\(reason)); write one with analyze --write-baseline FILE or --format json"
+            case .noReport(let path):
+                return "\(path): holds no ShadowBell report or baseline (no \"findings\" member); write one with analyze --write-baseline FILE"
+            }
+        }
+    }
+
+    public init(path: String, counts: [FindingKey: Int]) {
+        self.path = path
+        self.counts = counts
+    }
+
+    public static func read(path: String, bytes: [UInt8]) throws(ReadError) -> Baseline {
+        let documents: [JSONValue]
+        do {
+            documents = try ReportDocuments.parse(bytes)
+        } catch {
+            throw .notJSON(path: path, reason: error.description)
+        }
+        var counts: [FindingKey: Int] = [:]
+        var sawReport = false
+        for document in documents {
+            for run in ReportDocuments.runs(of: document) {
+                guard let findings = run["findings"]?.arrayValue else { continue }
+                sawReport = true
+                var here: [FindingKey: Int] = [:]
+                for f in findings {
+                    guard let key = FindingKey(finding: f) else { continue }
+                    here[key, default: 0] += Int(clamping: max(1, f["count"]?.intValue ?? 1))
+                }
+                counts.merge(here) { max($0, $1) }
+            }
+        }
+        guard sawReport else { throw .noReport(path: path) }
+        return Baseline(path: path, counts: counts)
+    }
+
+    /// Which findings of `report` the baseline holds, in report order.
+    public func match(_ report: AnalysisReport) -> BaselineMatch {
+        var left = counts
+        var known: [Bool] = []
+        for (i, f) in report.result.findings.enumerated() {
+            var unmarked = report
+            unmarked.baseline = nil
+            guard let key = FindingKey(finding: JSONReport.finding(unmarked, f, id: i + 1)), let n = left[key], n > 0 else {
+                known.append(false)
+                continue
+            }
+            left[key] = n - 1
+            known.append(true)
+        }
+        return BaselineMatch(path: path, known: known)
+    }
+
+    /// `--write-baseline`: every finding's key with how often it occurs (the most of any run),
+    /// sorted, with its severity and a message for the reader.
+    public static func render(_ runs: [RunReport]) -> String {
+        var counts: [FindingKey: Int] = [:]
+        var example: [FindingKey: (severity: String, message: String)] = [:]
+        for run in runs {
+            var here: [FindingKey: Int] = [:]
+            var unmarked = run.report
+            unmarked.baseline = nil
+            for (i, f) in unmarked.result.findings.enumerated() {
+                guard let key = FindingKey(finding: JSONReport.finding(unmarked, f, id: i + 1)) else { continue }
+                here[key, default: 0] += 1
+                if example[key] == nil { example[key] = (f.severity.rawValue, f.message) }
+            }
+            counts.merge(here) { max($0, $1) }
+        }
+        let doc: JSONValue = .object([
+            ("schema_version", .int(Int64(AnalysisReport.schemaVersion))),
+            ("tool", .object([("name", .string("shadowbell")), ("version", .string(AnalysisReport.toolVersion))])),
+            ("baseline", .bool(true)),
+            ("findings", .array(counts.keys.sorted().map { key in
+                .object(key.members + [
+                    ("severity", .string(example[key]!.severity)),
+                    ("count", .int(Int64(counts[key]!))),
+                    ("message", .string(example[key]!.message)),
+                ])
+            })),
+        ])
+        return doc.rendered(pretty: true)
+    }
+}
+
+/// The report documents of a file of `analyze --format json` (one run or a batch) or
+/// `--format jsonl` (one run per line).
+public enum ReportDocuments {
+    /// One JSON value, or one per non-blank line.
+    public static func parse(_ bytes: [UInt8]) throws(JSONParser.Failure) -> [JSONValue] {
+        do {
+            return [try JSONParser.parse(bytes)]
+        } catch let whole {
+            var documents: [JSONValue] = []
+            var start = 0, lineNumber = 0
+            while start < bytes.count {
+                var end = start
+                while end < bytes.count, bytes[end] != 0x0a { end += 1 }
+                lineNumber += 1
+                let line = Array(bytes[start..<end])
+                if line.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0d }) {
+                    do {
+                        documents.append(try JSONParser.parse(line))
+                    } catch {
+                        if documents.isEmpty { throw whole }
+                        throw JSONParser.Failure(offset: start + error.offset, reason: "line \(lineNumber): \(error.reason)")
+                    }
+                }
+                start = end + 1
+            }
+            if documents.isEmpty { throw whole }
+            return documents
+        }
+    }
+
+    /// The run documents of a report: the elements of a batch's `runs`, or the document itself.
+    public static func runs(of document: JSONValue) -> [JSONValue] {
+        document["runs"]?.arrayValue ?? [document]
+    }
+}

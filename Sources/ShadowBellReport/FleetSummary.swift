@@ -1,0 +1,319 @@
+import ShadowBellAnalysis
+
+/// `shadowbell summarize`: many runs' reports (`analyze --format json|jsonl`) folded into how
+/// many runs hung, on which queues, for how long, with which cause and known bug, grouped by
+/// the runs' labels and environment.
+public struct FleetSummary: Sendable {
+    /// One hang: a `mutual-wait` finding, or an `unattributed-stall` (a stall the controller
+    /// side shows but no one queue explains).
+    public struct Hang: Sendable {
+        public var queue: String
+        public var kind: String
+        public var durationNs: Int64
+        /// Still going on when the trace ended: the duration is a lower bound.
+        public var unresolved: Bool
+        public var cause: String
+        public var knownBug: String?
+    }
+
+    public struct Run: Sendable {
+        /// The run's name (its `run.name`, else its inputs) and where its report was read.
+        public var name: String
+        public var source: String
+        public var labels: [String: String]
+        public var environment: [String: String]
+        public var exitStatus: Int64
+        public var findings: Int
+        public var hangs: [Hang]
+        public var hung: Bool { !hangs.isEmpty }
+    }
+
+    /// Group keys that name the environment (a label of the same key wins).
+    public static let environmentKeys: [(key: String, member: String)] = [
+        ("kernel", "guest_kernel"), ("qemu", "qemu_version"), ("qemu-events", "qemu_event_names"),
+    ]
+    public static let none = "(none)"
+
+    public var runs: [Run] = []
+    /// Files that held no report (say so rather than count them as healthy).
+    public var problems: [String] = []
+
+    public init() {}
+
+    /// Adds the runs of one file's documents (a report, a batch, or JSON Lines).
+    public mutating func add(documents: [JSONValue], source: String) {
+        var found = 0
+        for document in documents {
+            for run in ReportDocuments.runs(of: document) where run["findings"] != nil {
+                runs.append(Self.run(run, source: "\(source)#\(found + 1)"))
+                found += 1
+            }
+        }
+        if found == 0 { problems.append("\(source): no report with findings (not the output of analyze --format json or jsonl)") }
+    }
+
+    static func run(_ doc: JSONValue, source: String) -> Run {
+        let name = doc["run"]?["name"]?.stringValue
+            ?? (doc["inputs"]?.arrayValue ?? []).compactMap { $0["path"]?.stringValue }.joined(separator: " + ")
+        var labels: [String: String] = [:]
+        for (k, v) in doc["labels"]?.objectMembers ?? [] { labels[k] = v.stringValue ?? "" }
+        var environment: [String: String] = [:]
+        for (k, v) in doc["environment"]?.objectMembers ?? [] { if let s = v.stringValue { environment[k] = s } }
+        let domains = doc["clock_domains"]?.arrayValue ?? []
+        let findings = doc["findings"]?.arrayValue ?? []
+        var hangs: [Hang] = []
+        for f in findings {
+            guard let kind = f["kind"]?.stringValue, kind == "mutual-wait" || kind == "unattributed-stall" else { continue }
+            let q = f["queue"]
+            let queue = "\(q?["controller"]?.stringValue ?? "?"):\(q?["type"]?.stringValue ?? "?")\(q?["qid"]?.intValue ?? -1)"
+            let start = f["start_ns"]?.intValue ?? 0
+            let end = f["end_ns"]?.intValue
+            var duration = f["duration_ns"]?.intValue ?? end.map { $0 &- start } ?? 0
+            if end == nil, f["duration_ns"]?.intValue == nil {
+                let input = f["clock_input"]?.intValue ?? 0
+                let domain = domains.first { ($0["inputs"]?.arrayValue ?? []).contains { $0.intValue == input } }
+                if let last = domain?["last_ns"]?.intValue, last >= start { duration = last - start }
+            }
+            hangs.append(Hang(
+                queue: queue, kind: kind, durationNs: max(0, duration), unresolved: end == nil,
+                cause: FindingKey.name(f["cause"]) ?? "unknown", knownBug: FindingKey.name(f["known_bug"])))
+        }
+        return Run(
+            name: name, source: source, labels: labels, environment: environment,
+            exitStatus: doc["summary"]?["exit_status"]?.intValue ?? 0, findings: findings.count, hangs: hangs)
+    }
+
+    /// The value of group key `key` for a run: its label, else the environment it names.
+    public static func value(of key: String, in run: Run) -> String {
+        if let v = run.labels[key] { return v }
+        if let member = environmentKeys.first(where: { $0.key == key })?.member { return run.environment[member] ?? none }
+        return none
+    }
+
+    /// The group keys used when none are asked for: every label key, then the environment's.
+    public var defaultKeys: [String] {
+        let labelKeys = Set(runs.flatMap(\.labels.keys)).sorted()
+        return labelKeys + Self.environmentKeys.map(\.key).filter { !labelKeys.contains($0) }
+    }
+
+    /// Counts over a set of runs.
+    public struct Stats: Sendable {
+        public var runs = 0
+        public var hung = 0
+        public var failed = 0
+        public var inputErrors = 0
+        public var hangs = 0
+        public var unresolved = 0
+        public var durations: [Int64] = []
+        public var byQueue: [String: Int] = [:]
+        public var byCause: [String: Int] = [:]
+        public var byKnownBug: [String: Int] = [:]
+
+        init(_ runs: [Run]) {
+            self.runs = runs.count
+            for r in runs {
+                if r.hung { hung += 1 }
+                if r.exitStatus == 1 { failed += 1 }
+                if r.exitStatus == 2 { inputErrors += 1 }
+                // Queues, causes and known bugs count runs, not windows: "how many runs hung on sq2".
+                for q in Set(r.hangs.map(\.queue)) { byQueue[q, default: 0] += 1 }
+                for c in Set(r.hangs.map(\.cause)) { byCause[c, default: 0] += 1 }
+                for b in Set(r.hangs.compactMap(\.knownBug)) { byKnownBug[b, default: 0] += 1 }
+                for h in r.hangs {
+                    hangs += 1
+                    if h.unresolved { unresolved += 1 }
+                    durations.append(h.durationNs)
+                }
+            }
+            durations.sort()
+        }
+
+        public var medianNs: Int64? { durations.isEmpty ? nil : durations[(durations.count - 1) / 2] }
+        public var maxNs: Int64? { durations.last }
+    }
+
+    public var total: Stats { Stats(runs) }
+
+    /// The runs split by the values of `key`, in value order.
+    public func groups(by key: String) -> [(value: String, stats: Stats)] {
+        let grouped = Dictionary(grouping: runs) { Self.value(of: key, in: $0) }
+        return grouped.keys.sorted().map { ($0, Stats(grouped[$0]!)) }
+    }
+}
+
+/// The renderings of a `FleetSummary`.
+public enum FleetSummaryReport {
+    static func percent(_ part: Int, _ whole: Int) -> String {
+        guard whole > 0 else { return "-" }
+        let tenths = (part * 1000 + whole / 2) / whole
+        return "\(tenths / 10).\(tenths % 10) %"
+    }
+
+    static func counts(_ d: [String: Int]) -> String {
+        d.isEmpty ? "-" : d.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+    }
+
+    public static func text(_ s: FleetSummary, keys: [String]) -> String {
+        let t = s.total
+        var out = "shadowbell summary of \(t.runs) run(s)\n"
+        out += "  hung: \(t.hung) (\(percent(t.hung, t.runs))), failed: \(t.failed), input errors: \(t.inputErrors), hangs: \(t.hangs) (\(t.unresolved) unresolved)\n"
+        if let median = t.medianNs, let max = t.maxNs {
+            out += "  hang length: median \(formatDuration(median)), longest \(formatDuration(max))\n"
+        }
+        out += "  runs hung by queue: \(counts(t.byQueue))\n"
+        out += "  runs hung by cause: \(counts(t.byCause))\n"
+        out += "  runs hung by known bug: \(counts(t.byKnownBug))\n"
+        for p in s.problems { out += "  warning: \(p)\n" }
+        for key in keys {
+            out += "\nby \(key):\n"
+            let rows = s.groups(by: key)
+            let width = max(key.count, rows.map(\.value.count).max() ?? 0)
+            func pad(_ x: String, _ n: Int) -> String { x + String(repeating: " ", count: max(0, n - x.count)) }
+            out += "  \(pad(key, width))  runs  hung  share    hangs  median      longest     queues / causes / known bugs\n"
+            for (value, st) in rows {
+                out += "  \(pad(value, width))  \(pad(String(st.runs), 4))  \(pad(String(st.hung), 4))  \(pad(percent(st.hung, st.runs), 7))  "
+                out += "\(pad(String(st.hangs), 5))  \(pad(st.medianNs.map(formatDuration) ?? "-", 10))  \(pad(st.maxNs.map(formatDuration) ?? "-", 10))  "
+                out += "\(counts(st.byQueue)) / \(counts(st.byCause)) / \(counts(st.byKnownBug))\n"
+            }
+        }
+        return out
+    }
+
+    static func stats(_ st: FleetSummary.Stats) -> [(String, JSONValue)] {
+        func dict(_ d: [String: Int]) -> JSONValue { .object(d.keys.sorted().map { ($0, .int(Int64(d[$0]!))) }) }
+        return [
+            ("runs", .int(Int64(st.runs))),
+            ("runs_hung", .int(Int64(st.hung))),
+            ("runs_failed", .int(Int64(st.failed))),
+            ("runs_with_input_errors", .int(Int64(st.inputErrors))),
+            ("hangs", .int(Int64(st.hangs))),
+            ("hangs_unresolved", .int(Int64(st.unresolved))),
+            ("hang_median_ns", st.medianNs.map { .int($0) } ?? .null),
+            ("hang_max_ns", st.maxNs.map { .int($0) } ?? .null),
+            ("runs_hung_by_queue", dict(st.byQueue)),
+            ("runs_hung_by_cause", dict(st.byCause)),
+            ("runs_hung_by_known_bug", dict(st.byKnownBug)),
+        ]
+    }
+
+    public static func json(_ s: FleetSummary, keys: [String]) -> String {
+        let doc: JSONValue = .object([
+            ("schema_version", .int(Int64(AnalysisReport.schemaVersion))),
+            ("tool", .object([("name", .string("shadowbell")), ("version", .string(AnalysisReport.toolVersion))])),
+            ("fleet_summary", .bool(true)),
+            ("total", .object(stats(s.total))),
+            ("groups", .array(keys.map { key in
+                .object([
+                    ("key", .string(key)),
+                    ("values", .array(s.groups(by: key).map { g in .object([("value", .string(g.value))] + stats(g.stats)) })),
+                ])
+            })),
+            ("runs", .array(s.runs.map { r in
+                .object([
+                    ("name", .string(r.name)),
+                    ("source", .string(r.source)),
+                    ("labels", .object(r.labels.keys.sorted().map { ($0, .string(r.labels[$0]!)) })),
+                    ("exit_status", .int(r.exitStatus)),
+                    ("findings", .int(Int64(r.findings))),
+                    ("hangs", .array(r.hangs.map { h in
+                        .object([
+                            ("queue", .string(h.queue)), ("kind", .string(h.kind)), ("duration_ns", .int(h.durationNs)),
+                            ("unresolved", .bool(h.unresolved)), ("cause", .string(h.cause)),
+                            ("known_bug", h.knownBug.map { .string($0) } ?? .null),
+                        ])
+                    })),
+                ])
+            })),
+            ("problems", .array(s.problems.map { .string($0) })),
+        ])
+        return doc.rendered(pretty: true)
+    }
+
+    static func escape(_ s: String) -> String {
+        var out = ""
+        for c in s.unicodeScalars {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+
+    /// One self-contained page: the totals, then per group key a table and a plot (inline SVG,
+    /// no script, nothing from the network): a bar per group value with its hung share, and
+    /// every hang as a dot on a logarithmic time axis (hollow when unresolved: a lower bound).
+    public static func html(_ s: FleetSummary, keys: [String]) -> String {
+        let t = s.total
+        var out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>ShadowBell fleet summary</title>\n"
+        out += "<style>body{font:14px sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}th{background:#eee}.n{text-align:right}</style></head><body>\n"
+        out += "<h1>ShadowBell fleet summary</h1>\n<p>\(t.runs) run(s); <b>\(t.hung) hung</b> (\(percent(t.hung, t.runs))); \(t.failed) failed; \(t.inputErrors) with input errors; \(t.hangs) hang(s), \(t.unresolved) unresolved"
+        if let m = t.medianNs, let x = t.maxNs { out += "; median \(formatDuration(m)), longest \(formatDuration(x))" }
+        out += ".</p>\n<p>Runs hung by queue: \(escape(counts(t.byQueue)))<br>by cause: \(escape(counts(t.byCause)))<br>by known bug: \(escape(counts(t.byKnownBug)))</p>\n"
+        for p in s.problems { out += "<p>warning: \(escape(p))</p>\n" }
+        for key in keys {
+            let rows = s.groups(by: key)
+            out += "<h2>By \(escape(key))</h2>\n" + plot(s, key: key, rows: rows)
+            out += "<table><tr><th>\(escape(key))</th><th>runs</th><th>hung</th><th>share</th><th>hangs</th><th>median</th><th>longest</th><th>queues</th><th>causes</th><th>known bugs</th></tr>\n"
+            for (value, st) in rows {
+                out += "<tr><td>\(escape(value))</td><td class=n>\(st.runs)</td><td class=n>\(st.hung)</td><td class=n>\(percent(st.hung, st.runs))</td><td class=n>\(st.hangs)</td>"
+                out += "<td>\(st.medianNs.map(formatDuration) ?? "-")</td><td>\(st.maxNs.map(formatDuration) ?? "-")</td>"
+                out += "<td>\(escape(counts(st.byQueue)))</td><td>\(escape(counts(st.byCause)))</td><td>\(escape(counts(st.byKnownBug)))</td></tr>\n"
+            }
+            out += "</table>\n"
+        }
+        out += "</body></html>\n"
+        return out
+    }
+
+    /// Decades from 1 µs to 1000 s on the duration axis.
+    static let decades: [(ns: Int64, label: String)] = [
+        (1_000, "1µs"), (10_000, "10µs"), (100_000, "100µs"), (1_000_000, "1ms"), (10_000_000, "10ms"),
+        (100_000_000, "100ms"), (1_000_000_000, "1s"), (10_000_000_000, "10s"), (100_000_000_000, "100s"), (1_000_000_000_000, "1000s"),
+    ]
+
+    /// The x position of a duration on the log axis: the decade by integer comparison, the
+    /// place within it by the logarithm (rounded to a pixel).
+    static func x(_ ns: Int64, left: Int, width: Int) -> Int {
+        let step = width / (decades.count - 1)
+        guard ns > decades[0].ns else { return left }
+        for i in 1..<decades.count where ns <= decades[i].ns {
+            let lo = decades[i - 1].ns
+            let within = log2(Double(ns) / Double(lo)) / log2(10) * Double(step)
+            return left + (i - 1) * step + Int(within.rounded())
+        }
+        return left + width
+    }
+
+    static func plot(_ s: FleetSummary, key: String, rows: [(value: String, stats: FleetSummary.Stats)]) -> String {
+        let rowHeight = 24, labelWidth = 180, barWidth = 160, gap = 20, axisWidth = 540
+        let axisLeft = labelWidth + barWidth + gap
+        let height = rows.count * rowHeight + 40
+        let width = axisLeft + axisWidth + 20
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" font-size=\"11\" role=\"img\" aria-label=\"hung runs and hang lengths by \(escape(key))\">\n"
+        for (i, d) in decades.enumerated() {
+            let gx = axisLeft + i * (axisWidth / (decades.count - 1))
+            svg += "<line x1=\"\(gx)\" y1=\"10\" x2=\"\(gx)\" y2=\"\(height - 20)\" stroke=\"#ddd\"/><text x=\"\(gx)\" y=\"\(height - 6)\" text-anchor=\"middle\">\(d.label)</text>\n"
+        }
+        for (i, row) in rows.enumerated() {
+            let y = 10 + i * rowHeight
+            let hungWidth = row.stats.runs > 0 ? row.stats.hung * barWidth / row.stats.runs : 0
+            svg += "<text x=\"\(labelWidth - 6)\" y=\"\(y + 15)\" text-anchor=\"end\">\(escape(String(row.value.prefix(28))))</text>\n"
+            svg += "<rect x=\"\(labelWidth)\" y=\"\(y + 4)\" width=\"\(barWidth)\" height=\"14\" fill=\"#cfe8cf\"><title>\(row.stats.runs) run(s)</title></rect>"
+            svg += "<rect x=\"\(labelWidth)\" y=\"\(y + 4)\" width=\"\(hungWidth)\" height=\"14\" fill=\"#d9534f\"><title>\(row.stats.hung) of \(row.stats.runs) hung</title></rect>\n"
+            let runs = s.runs.filter { FleetSummary.value(of: key, in: $0) == row.value }
+            for r in runs {
+                for h in r.hangs {
+                    let cx = x(h.durationNs, left: axisLeft, width: axisWidth)
+                    let fill = h.unresolved ? "none" : "#d9534f"
+                    svg += "<circle cx=\"\(cx)\" cy=\"\(y + 11)\" r=\"4\" fill=\"\(fill)\" stroke=\"#a02622\"><title>\(escape(r.name)) \(escape(h.queue)) \(formatDuration(h.durationNs))\(h.unresolved ? " or more (unresolved)" : "") \(escape(h.cause))</title></circle>\n"
+                }
+            }
+        }
+        svg += "</svg>\n"
+        return svg
+    }
+}

@@ -1,0 +1,72 @@
+import ArgumentParser
+import ShadowBellReport
+
+enum SummaryFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json, html
+}
+
+struct Summarize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Summarise the reports of many runs: how many hung, where, for how long, why.",
+        discussion: """
+            Reads the output of `analyze --format json` (one run or a batch) or `--format jsonl` \
+            (one run per line), from any number of files, and counts the runs that hung (a \
+            mutual-wait or unattributed-stall finding), on which queues, for how long, with \
+            which cause and known bug; in total and grouped by each --by key: a label given to \
+            analyze (--label key=value), or kernel, qemu, qemu-events (as analyze detected them). \
+            Without --by: every label key, then kernel, qemu and qemu-events.
+
+            Exit status: 0 summarised; 2 a file could not be read or holds no report; 64 usage error.
+
+            Examples:
+              shadowbell summarize nightly/*.jsonl
+              shadowbell summarize merged.jsonl --by kernel --by qemu --format html -o fleet.html
+              cat runs-*.jsonl | shadowbell summarize - --format json
+            """
+    )
+
+    @Argument(help: ArgumentHelp("Reports of analyze --format json or jsonl ('-' = standard input).", valueName: "results"))
+    var results: [String]
+
+    @Option(help: ArgumentHelp("Group runs by this label or kernel, qemu, qemu-events (repeatable).", valueName: "key"))
+    var by: [String] = []
+
+    @Option(help: "Output format: text, json, html (a page with a plot, no network needed).")
+    var format: SummaryFormat = .text
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write the summary here instead of standard output.", valueName: "file"))
+    var output: String?
+
+    func validate() throws {
+        if results.isEmpty { throw ValidationError("Give at least one report file, e.g. shadowbell summarize runs.jsonl") }
+        if results.filter({ $0 == "-" }).count > 1 { throw ValidationError("'-' (standard input) can be given once") }
+    }
+
+    func run() throws {
+        var summary = FleetSummary()
+        var failed = false
+        for path in results {
+            guard let bytes = readWholeFile(path) else {
+                printError("error: \(path): cannot read it")
+                failed = true
+                continue
+            }
+            do {
+                summary.add(documents: try ReportDocuments.parse(bytes), source: path)
+            } catch {
+                printError("error: \(path): not JSON or JSON Lines (\(error.description)); give the output of analyze --format json or jsonl")
+                failed = true
+            }
+        }
+        for p in summary.problems { printError("error: \(p)") }
+        let keys = by.isEmpty ? summary.defaultKeys : by
+        let text: String
+        switch format {
+        case .text: text = FleetSummaryReport.text(summary, keys: keys)
+        case .json: text = FleetSummaryReport.json(summary, keys: keys)
+        case .html: text = FleetSummaryReport.html(summary, keys: keys)
+        }
+        try writeOutput(text, to: output)
+        if failed || !summary.problems.isEmpty { throw ExitCode(2) }
+    }
+}

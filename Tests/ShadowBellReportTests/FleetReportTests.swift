@@ -1,0 +1,100 @@
+import Testing
+
+@testable import ShadowBellReport
+
+@Suite struct JSONParserTests {
+    @Test func readsBackWhatTheWriterWrites() throws {
+        let value: JSONValue = .object([
+            ("a", .int(-12)), ("big", .int(1_795_663_303_426_699_000)), ("share", .decimal("0.8735")),
+            ("s", .string("tab\tquote\" \u{1}é ✓")), ("n", .null), ("t", .bool(true)), ("list", .array([.int(1), .object([])])),
+        ])
+        for pretty in [true, false] {
+            let back = try JSONParser.parse(value.rendered(pretty: pretty))
+            // The writer adds `big_str` beside an integer beyond 2^53.
+            #expect(back["big"]?.intValue == 1_795_663_303_426_699_000)
+            #expect(back["big_str"]?.stringValue == "1795663303426699000")
+            #expect(back["s"]?.stringValue == "tab\tquote\" \u{1}é ✓")
+            #expect(back["share"] == .decimal("0.8735"))
+            #expect(back["n"]?.isNull == true && back["t"]?.boolValue == true)
+            #expect(back["list"]?.arrayValue?.count == 2)
+        }
+    }
+
+    @Test func escapesNumbersAndHostileInput() throws {
+        #expect(try JSONParser.parse(#""\ud83d\ude00 \u00e9""#) == .string("😀 é"))
+        #expect(try JSONParser.parse("99999999999999999999") == .decimal("99999999999999999999"))
+        #expect(try JSONParser.parse("-1.5e3") == .decimal("-1.5e3"))
+        for bad in ["", "{", "[1,]", "{\"a\" 1}", "tru", "\"open", "1 2", "-", "\"\\x\"", "{\"a\":1,}", "\"\u{1}\""] {
+            #expect(throws: JSONParser.Failure.self, "\(bad)") { try JSONParser.parse(bad) }
+        }
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(throws: JSONParser.Failure.self) { try JSONParser.parse(deep) }
+    }
+
+    @Test func documentsOfJSONLinesAndBatches() throws {
+        let lines = "{\"findings\": []}\n\n{\"findings\": [1]}\n"
+        #expect(try ReportDocuments.parse(Array(lines.utf8)).count == 2)
+        let batch = try JSONParser.parse("{\"batch\": true, \"runs\": [{\"findings\": []}, {\"findings\": []}]}")
+        #expect(ReportDocuments.runs(of: batch).count == 2)
+        #expect(throws: JSONParser.Failure.self) { try ReportDocuments.parse(Array("{\"a\":1}\nnot json\n".utf8)) }
+    }
+}
+
+@Suite struct BaselineTests {
+    static func finding(_ kind: String, qid: Int, cause: String?, knownBug: String? = nil, start: Int) -> String {
+        let bug = knownBug.map { "{\"id\": \"\($0)\", \"title\": \"t\"}" } ?? "null"
+        return "{\"kind\": \"\(kind)\", \"queue\": {\"controller\": \"nvme0\", \"qid\": \(qid), \"type\": \"sq\"}, "
+            + "\"start_ns\": \(start), \"cause\": \(cause.map { "\"\($0)\"" } ?? "null"), \"known_bug\": \(bug)}"
+    }
+
+    @Test func keysIgnoreTimesAndCountTheMostOfAnyRun() throws {
+        let a = Self.finding("mutual-wait", qid: 2, cause: "driver-reorder", start: 5)
+        let b = Self.finding("mutual-wait", qid: 2, cause: "driver-reorder", start: 900)
+        let c = Self.finding("mutual-wait", qid: 2, cause: "driver-reorder", knownBug: "linux-2018-mb", start: 7)
+        let jsonl = "{\"findings\": [\(a), \(b)]}\n{\"findings\": [\(a), \(c)]}\n"
+        let baseline = try Baseline.read(path: "b.jsonl", bytes: Array(jsonl.utf8))
+        let key = try #require(FindingKey(finding: try JSONParser.parse(a)))
+        #expect(key == FindingKey(finding: try JSONParser.parse(b)))
+        #expect(baseline.counts[key] == 2)
+        let withBug = try #require(FindingKey(finding: try JSONParser.parse(c)))
+        #expect(withBug.knownBug == "linux-2018-mb" && withBug != key)
+        #expect(baseline.counts[withBug] == 1)
+        #expect(throws: Baseline.ReadError.self) { try Baseline.read(path: "x", bytes: Array("{\"a\": 1}".utf8)) }
+    }
+}
+
+@Suite struct FleetSummaryTests {
+    @Test func hangsCountedPerRunAndGroupedByLabelsAndEnvironment() throws {
+        let hung = """
+            {"labels": {"kernel": "6.1"}, "environment": {"guest_kernel": "6.1.0-56-amd64"}, "summary": {"exit_status": 1},
+             "clock_domains": [{"inputs": [0], "last_ns": 5000000000}],
+             "findings": [{"kind": "mutual-wait", "queue": {"controller": "nvme0", "qid": 2, "type": "sq"}, "start_ns": 1000000000, "end_ns": null, "cause": "unknown", "clock_input": 0},
+                          {"kind": "mutual-wait", "queue": {"controller": "nvme0", "qid": 2, "type": "sq"}, "start_ns": 10, "end_ns": 30, "cause": "driver-reorder"},
+                          {"kind": "stuck-command", "queue": {"controller": "nvme0", "qid": 2, "type": "sq"}, "start_ns": 10, "end_ns": null, "cause": null}]}
+            """
+        let healthy = "{\"labels\": {\"kernel\": \"6.12\"}, \"summary\": {\"exit_status\": 0}, \"findings\": []}"
+        var s = FleetSummary()
+        s.add(documents: try ReportDocuments.parse(Array((hung.replacingOccurrences(of: "\n", with: " ") + "\n" + healthy + "\n").utf8)), source: "f")
+        #expect(s.runs.count == 2 && s.problems.isEmpty)
+        let t = s.total
+        #expect(t.hung == 1 && t.hangs == 2 && t.unresolved == 1 && t.failed == 1)
+        #expect(t.byQueue == ["nvme0:sq2": 1])
+        #expect(t.byCause == ["unknown": 1, "driver-reorder": 1])
+        // The unresolved hang lasts to the end of its clock domain: a lower bound.
+        #expect(t.maxNs == 4_000_000_000)
+        #expect(s.groups(by: "kernel").map(\.value) == ["6.1", "6.12"])
+        #expect(s.groups(by: "qemu").map(\.value) == [FleetSummary.none])
+        #expect(s.defaultKeys == ["kernel", "qemu", "qemu-events"])
+        #expect(FleetSummary.value(of: "kernel", in: s.runs[0]) == "6.1", "a label wins over the environment")
+    }
+
+    @Test func theLogAxisIsMonotonic() {
+        var last = -1
+        for ns: Int64 in [0, 1_000, 1_500, 3_000, 9_999, 10_000, 30_000_000, 999_999_999_999, 5_000_000_000_000] {
+            let x = FleetSummaryReport.x(ns, left: 0, width: 540)
+            #expect(x >= last, "\(ns)")
+            last = x
+        }
+        #expect(FleetSummaryReport.x(30_000_000_000, left: 0, width: 540) > FleetSummaryReport.x(20_000_000_000, left: 0, width: 540))
+    }
+}
