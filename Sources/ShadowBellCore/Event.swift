@@ -85,7 +85,8 @@ public enum EventKind: UInt8, Sendable, Hashable, CaseIterable {
 
     // MARK: trace metadata
 
-    /// The recorder lost events here: `a` = number lost (0 when unknown), `b` = CPU.
+    /// The recorder lost events here: `wide` = number lost (0 when unknown), `a` = the same
+    /// clamped to 32 bits, `b` = CPU. Read the count with `Event.lostEvents`.
     case dataLoss = 30
 
     /// Which side of the protocol produced the event.
@@ -214,4 +215,11 @@ extension Event {
             kind: kind, time: time, location: location, source: source, controller: controller,
             qid: qid, queueType: type, a: value)
     }
+}
+
+extension Event {
+    /// For a `dataLoss` event: the number of events lost (0 when the recorder did not say). Older
+    /// records carry only the 32-bit `a`.
+    @inlinable
+    public var lostEvents: UInt64 { wide != 0 ? wide : UInt64(a) }
 }

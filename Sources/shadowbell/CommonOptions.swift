@@ -125,11 +125,12 @@ struct AnalysisFlags: ParsableArguments {
                         options: options)) != nil
                 {
                     let fixed = options
-                    for (k, domain) in found.sources.enumerated() {
+                    let leftOut = max(0, found.sources.count - PcapEventSource.clockDomainLimit)
+                    for (k, domain) in found.sources.prefix(PcapEventSource.clockDomainLimit).enumerated() {
                         inputs.append(AnalysisInput(path: path) { () throws(InputError) -> any EventSource in
                             try openPcapClockDomain(
                                 path: path, index: first &+ UInt16(k), originalSource: domain,
-                                reportsFileDiagnostics: k == 0, options: fixed)
+                                reportsFileDiagnostics: k == 0, options: fixed, clockDomainsLeftOut: k == 0 ? leftOut : 0)
                         })
                     }
                     continue

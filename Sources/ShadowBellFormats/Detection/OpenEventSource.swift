@@ -7,7 +7,7 @@ public func openEventSource(path: String, index: UInt16, options: SourceOptions 
     throws(InputError) -> any EventSource
 {
     let input = try ByteInput(path: path)
-    switch FormatDetector.detect(input.prefix(FormatDetector.prefixLength)) {
+    switch FormatDetector.detect(FormatDetector.detectionPrefix(input)) {
     case .ftraceText:
         if decodesInParallel(input, options) {
             return ParallelTextSource(
@@ -54,5 +54,5 @@ private func segmentSize(_ input: ByteInput, _ options: SourceOptions) -> Int {
 /// The format of `path` as `openEventSource` would see it, without decoding any event.
 public func detectFormat(path: String) throws(InputError) -> DetectedFormat {
     let input = try ByteInput(path: path)
-    return FormatDetector.detect(input.prefix(FormatDetector.prefixLength))
+    return FormatDetector.detect(FormatDetector.detectionPrefix(input))
 }

@@ -80,7 +80,7 @@ final class ParallelTextSource<Decoder: SegmentDecoding>: EventSource {
         summary.events += r.eventCount
         summary.skipped += r.skipped
         summary.dataLossMarkers += r.dataLossMarkers
-        summary.lostEvents += r.lostEvents
+        summary.addLostEvents(r.lostEvents)
         summary.outOfOrder += r.outOfOrder
         for m in r.firstMalformed where summary.firstMalformed.count < InputSummary.firstMalformedLimit {
             summary.noteMalformed(at: m.line + offset, m.reason)
@@ -125,6 +125,10 @@ struct DecodedSegment {
     }
 }
 
+/// What a streamed segment holds in place of a line longer than `LineFramer.defaultMaxLineLength`
+/// (whose bytes are dropped as they are read): decoded as that line's malformed diagnostic.
+let overlongPlaceholder: [UInt8] = Array("\u{0}shadowbell: overlong line\u{0}".utf8)
+
 /// Decodes every line of `bytes` (a whole number of lines; the last may lack its newline) with
 /// the same bookkeeping as `fillBatch`.
 func decodeSegment<D: LineDecoding>(_ bytes: UnsafeRawBufferPointer, decoder: inout D, into r: inout DecodedSegment) {
@@ -138,6 +142,14 @@ func decodeSegment<D: LineDecoding>(_ bytes: UnsafeRawBufferPointer, decoder: in
         var length = lineEnd - p
         if length > 0, p.load(fromByteOffset: length - 1, as: UInt8.self) == 0x0D { length -= 1 }
         number += 1
+        if length > LineFramer.defaultMaxLineLength || (length == overlongPlaceholder.count && memcmp(p, overlongPlaceholder, length) == 0) {
+            r.malformed += 1
+            if r.firstMalformed.count < InputSummary.firstMalformedLimit {
+                r.firstMalformed.append((number, LineFramer.overlongReason))
+            }
+            p = hit == nil ? end : lineEnd + 1
+            continue
+        }
         switch decoder.parse(UnsafeRawBufferPointer(start: p, count: length), number: number) {
         case .event(let event):
             if r.firstEventTime == nil {
@@ -150,7 +162,7 @@ func decodeSegment<D: LineDecoding>(_ bytes: UnsafeRawBufferPointer, decoder: in
             r.events.append(event)
         case .dataLoss(let event):
             r.dataLossMarkers += 1
-            r.lostEvents += UInt64(event.a)
+            r.lostEvents = r.lostEvents.saturatingAdding(event.lostEvents)
             r.events.append(event)
         case .skipped:
             r.skipped += 1
@@ -432,6 +444,8 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
         carryCount = 0
         var searchedUpTo = 0
         var cut: Int?
+        // Reading past the rest of an overlong line, which is dropped, not held.
+        var discarding = false
         while !streamEnded {
             if count >= segmentSize {
                 // Cut after the last newline; a line longer than the buffer keeps it growing.
@@ -442,6 +456,15 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
                     break
                 }
                 searchedUpTo = count
+                if count > LineFramer.defaultMaxLineLength {
+                    // No newline in the whole buffer: one line longer than any a trace holds.
+                    // A placeholder stands for it (it keeps the line numbers), the rest of it
+                    // is read and dropped.
+                    overlongPlaceholder.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                    count = overlongPlaceholder.count
+                    searchedUpTo = count
+                    discarding = true
+                }
             }
             // Read the pipe straight into the segment's buffer (one copy, the kernel's).
             if buffer.count - count < ByteInput.readChunkSize {
@@ -454,6 +477,15 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
             if n == 0 {
                 streamEnded = true
                 break
+            }
+            if discarding {
+                guard let hit = memchr(buffer.baseAddress! + count, 0x0A, n) else { continue }
+                let newline = UnsafeRawPointer(hit) - UnsafeRawPointer(buffer.baseAddress!)
+                let kept = count + n - newline
+                memmove(buffer.baseAddress! + count, buffer.baseAddress! + newline, kept)
+                count += kept
+                discarding = false
+                continue
             }
             count += n
         }

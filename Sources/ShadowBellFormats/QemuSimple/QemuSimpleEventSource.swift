@@ -228,10 +228,10 @@ public final class QemuSimpleEventSource: EventSource {
             }
             let count = reader.u64(at: 32)
             summary.dataLossMarkers += 1
-            summary.lostEvents &+= count
+            summary.addLostEvents(count)
             summary.events += 1
             return Event(kind: .dataLoss, time: time, location: recordStart, source: summary.index,
-                         controller: options.controller, a: UInt32(clamping: count))
+                         controller: options.controller, a: UInt32(clamping: count), wide: count)
         }
         guard let slot = mappingSlot(id) else {
             summary.noteMalformed(

@@ -138,9 +138,10 @@ public final class TraceDatEventSource: EventSource {
                 buffer.append(
                     Event(
                         kind: .dataLoss, time: previousTime, location: location, source: source,
-                        a: missed > 0 ? UInt32(clamping: missed) : 0, b: UInt32(clamping: record.pointee.cpu)))
+                        a: missed > 0 ? UInt32(clamping: missed) : 0, b: UInt32(clamping: record.pointee.cpu),
+                        wide: missed > 0 ? UInt64(missed) : 0))
                 summary.dataLossMarkers &+= 1
-                summary.lostEvents &+= missed > 0 ? UInt64(missed) : 0
+                summary.addLostEvents(missed > 0 ? UInt64(missed) : 0)
             }
             previousTime = time
             let id = TraceCmdFile.eventID(tep, record)

@@ -70,6 +70,16 @@ import Testing
         #expect(summary.lostEvents == 1239)
     }
 
+    @Test func hugeDroppedCountsAreKeptWholeAndTheirSumSaturates() throws {
+        var w = SimpleTraceWriter()
+        w.dropped(time: 20, count: 1 << 63)
+        w.dropped(time: 30, count: (1 << 63) + 5)
+        let (events, summary) = try read(w.bytes)
+        #expect(events.map(\.lostEvents) == [UInt64(1) << 63, (UInt64(1) << 63) + 5])
+        #expect(events[0].a == UInt32.max)
+        #expect(summary.lostEvents == UInt64.max)
+    }
+
     @Test func slightlyOutOfOrderRecordsComeOutInTimeOrder() throws {
         var w = SimpleTraceWriter()
         w.mapping(id: 0, name: "pci_nvme_irq_msix")
