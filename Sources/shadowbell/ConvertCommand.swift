@@ -119,6 +119,7 @@ extension Convert {
         if paths.contains("-") {
             throw ValidationError("--to perfetto-json reads the inputs twice: save standard input to a file first, then convert that file")
         }
+        try refuseInputsReadOnce(paths, command: "convert --to perfetto-json")
         var arguments = ["--controller", String(controller)]
         if let traceEvents = binaryInputs.traceEvents { arguments += ["--trace-events", traceEvents] }
         let flags = try AnalysisFlags.parse(arguments + ["--"] + paths)

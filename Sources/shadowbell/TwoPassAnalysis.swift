@@ -21,11 +21,7 @@ struct TwoPassAnalysis {
         flags: AnalysisFlags, command: String, findings: [Int]? = nil, limit: Int = 60, quietNotes: Bool = false,
         limits: (leadIn: Int, insideHead: Int, insideTail: Int, after: Int) = (16, 120, 40, 6)
     ) throws -> TwoPassAnalysis {
-        if let once = flags.paths.first(where: { !isRegularFile($0) && !RunPlanner.isDirectoryPath($0) && ($0 == "-" || FileManager.default.fileExists(atPath: $0)) }) {
-            let what = once == "-" ? "standard input" : "\(once), which is not a regular file (a pipe or a device),"
-            printError("error: \(command) reads its inputs twice and cannot take \(what); save it to a file first, e.g. zstd -dc trace.zst > trace.txt && shadowbell \(command) trace.txt")
-            throw ExitCode(2)
-        }
+        try refuseInputsReadOnce(flags.paths, command: command)
         var flags = flags
         if flags.paths.count > 1 || flags.paths.contains(where: RunPlanner.isDirectoryPath) {
             guard let run = RunPlanner.oneRun(flags.paths, command: command, quiet: flags.quiet || quietNotes) else { throw ExitCode(2) }
@@ -39,6 +35,16 @@ struct TwoPassAnalysis {
             insideTail: limits.insideTail, after: limits.after)
         _ = try? AnalysisSession.run(inputs: inputs, options: flags.options, observer: recorder.observe)
         return TwoPassAnalysis(report: report, timelines: recorder.finish(), paths: flags.paths)
+    }
+}
+
+/// A command that reads its inputs twice cannot take standard input, a pipe, a FIFO or a
+/// device: the second open would wait for a writer forever or read nothing. Exit status 2.
+func refuseInputsReadOnce(_ paths: [String], command: String) throws {
+    if let once = paths.first(where: { !isRegularFile($0) && !RunPlanner.isDirectoryPath($0) && ($0 == "-" || FileManager.default.fileExists(atPath: $0)) }) {
+        let what = once == "-" ? "standard input" : "\(once), which is not a regular file (a pipe or a device),"
+        printError("error: \(command) reads its inputs twice and cannot take \(what); save it to a file first, e.g. zstd -dc trace.zst > trace.txt && shadowbell \(command) trace.txt")
+        throw ExitCode(2)
     }
 }
 

@@ -112,7 +112,7 @@ public func openEventSources(path: String, firstIndex: UInt16, options: SourceOp
     guard case .binary(let format) = FormatDetector.detect(FormatDetector.detectionPrefix(input)),
         format.traceFormat == .pcap
     else {
-        return [try openEventSource(path: path, index: firstIndex, options: options)]
+        return [try openEventSource(input: input, index: firstIndex, options: options)]
     }
     var file = input.path
     var spooled: String?

@@ -6,7 +6,12 @@ import ShadowBellCore
 public func openEventSource(path: String, index: UInt16, options: SourceOptions = .init())
     throws(InputError) -> any EventSource
 {
-    let input = try ByteInput(path: path)
+    try openEventSource(input: try ByteInput(path: path), index: index, options: options)
+}
+
+/// `openEventSource(path:)` on an input already open: a pipe or FIFO is opened once only.
+func openEventSource(input: ByteInput, index: UInt16, options: SourceOptions) throws(InputError) -> any EventSource {
+    let path = input.path
     switch FormatDetector.detect(FormatDetector.detectionPrefix(input)) {
     case .ftraceText:
         if decodesInParallel(input, options) {
