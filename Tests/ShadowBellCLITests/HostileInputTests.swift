@@ -53,4 +53,23 @@ import Testing
         #expect(r.status == 1, "\(r.stderr)")
         #expect(r.stdout.contains("\"mutual-wait\""))
     }
+
+    @Test func eachRunOfABatchFailsAlone() throws {
+        let root = temporaryPath("hostile-batch-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: sample("lab/sq-hang.txt"), toPath: root + "/a-good.txt")
+        // Once a trap that ended the whole batch.
+        try Data((Self.ftraceHeader
+            + " qemu-system-x86-4711 [001] .....   100.000110: tracing_mark_write: pci_nvme_create_sq create submission queue, addr=0x10a000, sqid=1, cqid=1, qsize=4294967295, qflags=1\n").utf8)
+            .write(to: URL(fileURLWithPath: root + "/b-qsize.txt"))
+        // A pcap header and then garbage: libpcap refuses it.
+        try Data([0xD4, 0xC3, 0xB2, 0xA1] + [UInt8](repeating: 0xFF, count: 60)).write(to: URL(fileURLWithPath: root + "/c-broken.pcap"))
+        let r = try runProcess(["analyze", root, "--group-by", "file", "--format", "jsonl"])
+        #expect(r.status == 2, "\(r.stderr)")
+        let docs = r.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        let statuses = docs.map { ($0["summary"] as? [String: Any])?["exit_status"] as? Int }
+        #expect(statuses == [1, 1, 2], "\(r.stdout)")
+    }
 }
