@@ -54,7 +54,7 @@ final class ParallelTextSource<Decoder: SegmentDecoding>: EventSource {
                 // A line's meaning depended on an earlier segment: decode it again, in order.
                 var decoder = state
                 segment.result.reset()
-                decodeSegment(segment.bytes, decoder: &decoder, into: &segment.result)
+                decodeSegment(segment.bytes, decoder: &decoder, into: &segment.result, mapped: segment.mapped)
                 state = decoder
             }
             account(&segment.result)
@@ -131,14 +131,18 @@ let overlongPlaceholder: [UInt8] = Array("\u{0}shadowbell: overlong line\u{0}".u
 
 /// Decodes every line of `bytes` (a whole number of lines; the last may lack its newline) with
 /// the same bookkeeping as `fillBatch`.
-func decodeSegment<D: LineDecoding>(_ bytes: UnsafeRawBufferPointer, decoder: inout D, into r: inout DecodedSegment) {
+/// `mapped`: the bytes are a file's mapping, whose pages an overlong line gives back as it is
+/// scanned.
+func decodeSegment<D: LineDecoding>(
+    _ bytes: UnsafeRawBufferPointer, decoder: inout D, into r: inout DecodedSegment, mapped: Bool = false
+) {
     guard var p = bytes.baseAddress, bytes.count > 0 else { return }
     let end = p + bytes.count
     var number: UInt64 = 0
     var lastEventTime = Int64.min
     while p < end {
-        let hit = memchr(p, 0x0A, end - p)
-        let lineEnd = hit.map { UnsafeRawPointer($0) } ?? end
+        let hit = findNewline(p, end, releasingLongLines: mapped)
+        let lineEnd = hit ?? end
         var length = lineEnd - p
         if length > 0, p.load(fromByteOffset: length - 1, as: UInt8.self) == 0x0D { length -= 1 }
         number += 1
@@ -178,10 +182,33 @@ func decodeSegment<D: LineDecoding>(_ bytes: UnsafeRawBufferPointer, decoder: in
     r.lastEventTime = lastEventTime
 }
 
+/// The first `\n` in `[p, end)`. With `releasingLongLines` (`p` lies in a file's read-only
+/// mapping), a line longer than `LineFramer.defaultMaxLineLength` is scanned window by window
+/// and the windows' pages are given back, so it is never resident whole.
+func findNewline(_ p: UnsafeRawPointer, _ end: UnsafeRawPointer, releasingLongLines: Bool) -> UnsafeRawPointer? {
+    guard releasingLongLines else { return memchr(p, 0x0A, end - p).map { UnsafeRawPointer($0) } }
+    let window = LineFramer.defaultMaxLineLength
+    var from = p
+    while from < end {
+        let n = min(window, end - from)
+        if let hit = memchr(from, 0x0A, n) { return UnsafeRawPointer(hit) }
+        if from - p >= window {
+            let page = Int(getpagesize())
+            let first = (Int(bitPattern: from) + page - 1) & ~(page - 1)
+            let last = (Int(bitPattern: from) + n) & ~(page - 1)
+            if last > first { _ = madvise(UnsafeMutableRawPointer(bitPattern: first), last - first, Int32(MADV_DONTNEED)) }
+        }
+        from += n
+    }
+    return nil
+}
+
 /// One segment in flight: its bytes, and once decoded, its result and final decoder state.
 struct Segment<Decoder> {
     var index = -1
     var bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+    /// `bytes` lie in the input's mapping (not in a buffer of ours).
+    var mapped = false
     var result = DecodedSegment()
     var decoder: Decoder
     var error: InputError?
@@ -366,6 +393,7 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
         // Cut (or read) the segment outside `mutex`; `fetching` keeps the cuts in order.
         segment.index = index
         segment.error = nil
+        segment.mapped = input.mappedBytes != nil
         segment.result.reset()
         var ended = false
         do {
@@ -396,7 +424,7 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
 
         if segment.error == nil {
             var decoder = makeDecoder()
-            decodeSegment(segment.bytes, decoder: &decoder, into: &segment.result)
+            decodeSegment(segment.bytes, decoder: &decoder, into: &segment.result, mapped: segment.mapped)
             segment.decoder = decoder
         }
 
@@ -417,8 +445,8 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
             var end = start + segmentSize
             if end >= mapping.count {
                 end = mapping.count
-            } else if let hit = memchr(base + end - 1, 0x0A, mapping.count - end + 1) {
-                end = UnsafeRawPointer(hit) - base + 1
+            } else if let hit = findNewline(base + end - 1, base + mapping.count, releasingLongLines: true) {
+                end = hit - UnsafeRawPointer(base) + 1
             } else {
                 end = mapping.count
             }
