@@ -42,7 +42,7 @@ struct TwoPassAnalysis {
 /// device: the second open would wait for a writer forever or read nothing. Exit status 2.
 func refuseInputsReadOnce(_ paths: [String], command: String) throws {
     if let once = paths.first(where: { !isRegularFile($0) && !RunPlanner.isDirectoryPath($0) && ($0 == "-" || FileManager.default.fileExists(atPath: $0)) }) {
-        let what = once == "-" ? "standard input" : "\(once), which is not a regular file (a pipe or a device),"
+        let what = once == "-" ? "standard input" : "\(once), which is not a regular file (a pipe or a device)"
         printError("error: \(command) reads its inputs twice and cannot take \(what); save it to a file first, e.g. zstd -dc trace.zst > trace.txt && shadowbell \(command) trace.txt")
         throw ExitCode(2)
     }
