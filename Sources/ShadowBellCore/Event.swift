@@ -164,6 +164,12 @@ public struct Event: Sendable, Hashable {
     public var controller: UInt16
     public var qid: UInt16
 
+    /// The latest time a decoder hands on (2^62 ns, about 146 years from its clock's zero): the
+    /// difference of two event times, and a time plus such a difference, always fit in `Int64`.
+    /// Binary inputs whose clocks can say more (a 64-bit nanosecond count) report such a record
+    /// as malformed or clamp it.
+    public static let timeLimit: Int64 = 1 << 62
+
     public static let mmioFlag: UInt8 = 1
     public static let createsQueueFlag: UInt8 = 2
     public static let rawRegisterWriteFlag: UInt8 = 4

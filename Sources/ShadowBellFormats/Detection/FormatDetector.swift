@@ -55,6 +55,9 @@ public enum FormatDetector {
     /// first chunk only).
     public static func detectionPrefix(_ input: ByteInput) -> UnsafeRawBufferPointer {
         let available = input.prefix(Int.max)
+        let head = UnsafeRawBufferPointer(rebasing: available[0..<min(available.count, prefixLength)])
+        // pcapng's magic is "\n\r\r\n": a magic number is looked for where the file starts.
+        if binaryMagic(head) != nil || compressionMagic(head) != nil { return head }
         var lineStart = 0
         var i = 0
         while i < available.count {

@@ -130,7 +130,7 @@ public final class TraceDatEventSource: EventSource {
             }
             defer { file.release(record) }
             records &+= 1
-            let time = Int64(clamping: record.pointee.ts)
+            let time = Int64(clamping: min(record.pointee.ts, UInt64(Event.timeLimit)))
             let location = record.pointee.offset
             let missed = record.pointee.missed_events
             if missed != 0 {
