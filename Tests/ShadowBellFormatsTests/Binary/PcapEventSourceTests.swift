@@ -41,7 +41,9 @@ import Testing
         #expect(source.summary.malformed == 0)
         #expect(source.summary.locationUnit == .byteOffset)
         #expect(source.summary.dataLossMarkers == UInt64(events.count / EventKind.allCases.count))
-        #expect(source.summary.lostEvents == events.filter { $0.kind == .dataLoss }.reduce(0) { $0 + UInt64($1.a) })
+        // A data-loss record's count is its 64-bit `wide` (its 32-bit `a` when `wide` is 0),
+        // summed without wrapping.
+        #expect(source.summary.lostEvents == events.filter { $0.kind == .dataLoss }.reduce(UInt64(0)) { $0.saturatingAdding($1.lostEvents) })
     }
 
     @Test func writerUsesNanosecondMagicAndLinkType() throws {
