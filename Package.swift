@@ -42,7 +42,7 @@ let package = Package(
         // The analyzer is one class whose state every event touches: dynamic exclusivity checks
         // on its stored properties cost a sixth of a text trace's analysis (Docs/Performance.md).
         .target(
-            name: "ShadowBellAnalysis", dependencies: ["ShadowBellCore", "ShadowBellFormats"],
+            name: "ShadowBellAnalysis", dependencies: ["ShadowBellCore"],
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         // Report model and renderers.
         .target(name: "ShadowBellReport", dependencies: ["ShadowBellCore", "ShadowBellAnalysis"]),
@@ -60,20 +60,27 @@ let package = Package(
         .target(name: "ShadowBellTestSupport", path: "Tests/ShadowBellTestSupport"),
         .testTarget(name: "ShadowBellCoreTests", dependencies: ["ShadowBellCore"]),
         .testTarget(
-            name: "ShadowBellFormatsTests", dependencies: ["ShadowBellFormats", "ShadowBellTestSupport"],
+            name: "ShadowBellFormatsTests", dependencies: ["ShadowBellCore", "ShadowBellFormats", "ShadowBellTestSupport"],
             exclude: ["Fixtures"]),
-        .testTarget(name: "ShadowBellAnalysisTests", dependencies: ["ShadowBellAnalysis", "ShadowBellFormats", "ShadowBellSimulator"]),
         .testTarget(
-            name: "ShadowBellReportTests", dependencies: ["ShadowBellReport", "ShadowBellTestSupport"],
+            name: "ShadowBellAnalysisTests",
+            dependencies: ["ShadowBellCore", "ShadowBellAnalysis", "ShadowBellFormats", "ShadowBellSimulator"]),
+        .testTarget(
+            name: "ShadowBellReportTests",
+            dependencies: ["ShadowBellCore", "ShadowBellAnalysis", "ShadowBellReport", "ShadowBellTestSupport"],
             exclude: ["Fixtures"]),
-        .testTarget(name: "ShadowBellSimulatorTests", dependencies: ["ShadowBellSimulator"]),
+        .testTarget(name: "ShadowBellSimulatorTests", dependencies: ["ShadowBellCore", "ShadowBellSimulator"]),
         // The analyzer checked against the simulator's ground truth.
         .testTarget(
             name: "ShadowBellCrossCheckTests",
-            dependencies: ["ShadowBellSimulator", "ShadowBellAnalysis", "ShadowBellFormats", "ShadowBellReport"]),
+            dependencies: ["ShadowBellCore", "ShadowBellSimulator", "ShadowBellAnalysis", "ShadowBellFormats", "ShadowBellReport"]),
         .testTarget(
             name: "ShadowBellCLITests",
-            dependencies: ["shadowbell", "ShadowBellReport", "ShadowBellTestSupport"]
+            dependencies: [
+                "shadowbell", "ShadowBellCore", "ShadowBellFormats", "ShadowBellAnalysis", "ShadowBellReport",
+                "ShadowBellSimulator", "ShadowBellTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
     ]
 )

@@ -395,6 +395,11 @@ public enum AnalysisSession {
             ($0.group, $0.finding.start, $0.finding.queue, $0.finding.kind.rawValue, $0.finding.end ?? Int64.max)
                 < ($1.group, $1.finding.start, $1.finding.queue, $1.finding.kind.rawValue, $1.finding.end ?? Int64.max)
         }.map(\.finding)
+        var notes = notes
+        for g in groups where g.eventsBeyondQueueLimit > 0 {
+            notes.append(
+                "\(g.eventsBeyondQueueLimit) event(s) left out: they name more than \(ClockGroupAnalyzer.queueLimit) queues in one clock domain (the limit keeps memory bounded)")
+        }
         return AnalysisResult(
             inputs: inputs, groups: groups, queues: byKey.values.sorted { $0.key < $1.key },
             findings: findings, suppressed: groups.flatMap(\.suppressed), notes: notes, options: options)

@@ -85,6 +85,10 @@ public final class ClockGroupAnalyzer {
         if source >= lastTimes.count { lastTimes += Array(repeating: .min, count: source + 1 - lastTimes.count) }
         if e.time > lastTimes[source] { lastTimes[source] = e.time }
         if e.kind.side == .driver && e.kind != .guestMessage { driverEventsSeen = true }
+        if queues.count >= ClockGroupAnalyzer.queueLimit, needsNewQueue(e) {
+            eventsBeyondQueueLimit += 1
+            return
+        }
         switch e.kind {
         case .driverDoorbellUpdate: driverDoorbellUpdate(e)
         case .driverSubmit: driverSubmit(e)
@@ -110,6 +114,30 @@ public final class ClockGroupAnalyzer {
     }
 
     // MARK: queue access
+
+    /// Queue states one clock domain keeps at most (each is a few KiB): events that would need
+    /// another are counted in `eventsBeyondQueueLimit` and left out, so hostile input naming
+    /// millions of queues cannot exhaust memory. Far above any real controller's queue count.
+    public static let queueLimit = 8192
+    /// Events left out because they named a queue beyond `queueLimit`.
+    public private(set) var eventsBeyondQueueLimit: UInt64 = 0
+
+    /// Whether `e` would create queue state (checked only once `queueLimit` is reached).
+    @inline(never)
+    private func needsNewQueue(_ e: Event) -> Bool {
+        switch e.kind {
+        case .dataLoss, .controllerReset, .controllerEnable, .interrupt, .registerWrite, .dbbufConfig, .guestMessage:
+            return false
+        default:
+            break
+        }
+        if e.kind == .driverSubmit, e.flags & Event.createsQueueFlag != 0,
+            queueIndex[QueueKey(controller: e.controller, qid: UInt16(truncatingIfNeeded: e.b), type: e.queueType)] == nil
+        {
+            return true
+        }
+        return queueIndex[e.queue(.sq)] == nil || queueIndex[e.queue(.cq)] == nil
+    }
 
     @inline(__always)
     func index(of key: QueueKey) -> Int {
@@ -192,7 +220,9 @@ public final class ClockGroupAnalyzer {
         if e.flags & Event.createsQueueFlag != 0 {
             // The admin command creating a queue tells its size before the controller acts.
             let created = QueueKey(controller: e.controller, qid: UInt16(truncatingIfNeeded: e.b), type: e.queueType)
-            queues[index(of: created)].entries = e.c + 1
+            let i = index(of: created)
+            let entries = checkedEntries(&queues[i], qsize: e.c, e)
+            queues[i].entries = entries
         }
         let ck = commandKey(e.controller, e.qid, e.a)
         // On aligned clocks a fetch can appear just before its submission (within the
@@ -391,7 +421,8 @@ public final class ClockGroupAnalyzer {
             closeWindow(&q, at: e, resolution: "queue-recreated")
             q.deactivate()
             q.active = true
-            q.entries = e.a + 1
+            let entries = checkedEntries(&q, qsize: e.a, e)
+            q.entries = entries
             q.controllerSeen = 0
             q.controllerIndex = 0
             q.stats.resets += 1
@@ -502,7 +533,8 @@ public final class ClockGroupAnalyzer {
         return GroupResult(
             sources: sources, clock: clock, firstTime: firstTime ?? 0, lastTime: end,
             events: eventCount, queues: queues.sorted { $0.key < $1.key },
-            findings: findings, suppressed: suppressedList, dataLossTimes: dataLossTimes)
+            findings: findings, suppressed: suppressedList, dataLossTimes: dataLossTimes,
+            eventsBeyondQueueLimit: eventsBeyondQueueLimit)
     }
 
     /// Where every merged input is still recording: a wait cannot be judged past the end of
@@ -538,6 +570,8 @@ public struct GroupResult: Sendable {
     public var findings: [Finding]
     public var suppressed: [SuppressedFindings]
     public var dataLossTimes: [Int64]
+    /// Events left out because they named more queues than `ClockGroupAnalyzer.queueLimit`.
+    public var eventsBeyondQueueLimit: UInt64 = 0
 }
 
 /// Controller numbers as a bitmap: `contains` is a load and a mask (a `Set` hashed on every

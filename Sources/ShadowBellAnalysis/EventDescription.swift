@@ -22,7 +22,7 @@ public func describe(_ e: Event) -> String {
     case .mmioDoorbell: return "MMIO doorbell \(q) = \(e.a)"
     case .controllerFetch: return "controller fetched cid \(e.a) from sq\(e.qid)"
     case .controllerCompletion: return "controller queued completion cid \(e.a) on cq\(e.qid)"
-    case .queueCreate: return "controller created \(q), \(e.a + 1) entries"
+    case .queueCreate: return "controller created \(q), \(UInt64(e.a) + 1) entries"
     case .queueDelete: return "controller deleted \(q)"
     case .dbbufConfig: return "Doorbell Buffer Config (shadow 0x\(String(e.wide, radix: 16)))"
     case .controllerReset: return "controller reset: \(ResetReason(rawValue: e.a)?.name ?? "reset")"

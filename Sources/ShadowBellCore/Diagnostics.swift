@@ -76,6 +76,11 @@ public struct InputSummary: Sendable {
 
     public static let firstMalformedLimit = 10
 
+    /// Adds a marker's lost-event count; the total saturates at `UInt64.max` instead of wrapping.
+    public mutating func addLostEvents(_ count: UInt64) {
+        lostEvents = lostEvents.saturatingAdding(count)
+    }
+
     public init(index: UInt16, path: String, format: TraceFormat) {
         self.index = index
         self.path = path
@@ -134,5 +139,14 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path): holds the records of several original inputs (clock domains) beyond its "
                 + "first records; it must be read again, one source per clock domain"
         }
+    }
+}
+
+extension UInt64 {
+    /// `self + other`, or `UInt64.max` when the sum does not fit: for counters fed by input.
+    @inlinable
+    public func saturatingAdding(_ other: UInt64) -> UInt64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? .max : sum
     }
 }

@@ -85,7 +85,8 @@ public enum EventKind: UInt8, Sendable, Hashable, CaseIterable {
 
     // MARK: trace metadata
 
-    /// The recorder lost events here: `a` = number lost (0 when unknown), `b` = CPU.
+    /// The recorder lost events here: `wide` = number lost (0 when unknown), `a` = the same
+    /// clamped to 32 bits, `b` = CPU. Read the count with `Event.lostEvents`.
     case dataLoss = 30
 
     /// Which side of the protocol produced the event.
@@ -163,6 +164,12 @@ public struct Event: Sendable, Hashable {
     public var controller: UInt16
     public var qid: UInt16
 
+    /// The latest time a decoder hands on (2^62 ns, about 146 years from its clock's zero): the
+    /// difference of two event times, and a time plus such a difference, always fit in `Int64`.
+    /// Binary inputs whose clocks can say more (a 64-bit nanosecond count) report such a record
+    /// as malformed or clamp it.
+    public static let timeLimit: Int64 = 1 << 62
+
     public static let mmioFlag: UInt8 = 1
     public static let createsQueueFlag: UInt8 = 2
     public static let rawRegisterWriteFlag: UInt8 = 4
@@ -214,4 +221,11 @@ extension Event {
             kind: kind, time: time, location: location, source: source, controller: controller,
             qid: qid, queueType: type, a: value)
     }
+}
+
+extension Event {
+    /// For a `dataLoss` event: the number of events lost (0 when the recorder did not say). Older
+    /// records carry only the 32-bit `a`.
+    @inlinable
+    public var lostEvents: UInt64 { wide != 0 ? wide : UInt64(a) }
 }

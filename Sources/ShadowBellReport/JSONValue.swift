@@ -12,6 +12,12 @@ public indirect enum JSONValue: Sendable, Equatable {
     /// 2^53: the largest magnitude up to which every integer is exact as a double.
     public static let exactDoubleLimit: UInt64 = 1 << 53
 
+    /// A counter: every `UInt64` value is written exactly (an integer beyond `Int64.max` is
+    /// written as its digits), never converted with a trap.
+    public static func count(_ value: UInt64) -> JSONValue {
+        value <= UInt64(Int64.max) ? .int(Int64(value)) : .decimal(String(value))
+    }
+
     public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         lhs.rendered(pretty: false) == rhs.rendered(pretty: false)
     }
@@ -43,12 +49,18 @@ public indirect enum JSONValue: Sendable, Equatable {
                 value.write(to: &out, indent: pretty ? indent + 1 : -1)
                 // Integers beyond ±2^53 lose digits in tools that read JSON numbers as doubles
                 // (JavaScript, jq 1.6, spreadsheets): each also appears as a decimal string.
-                if case .int(let v) = value, v.magnitude > JSONValue.exactDoubleLimit {
+                let digits: String?
+                switch value {
+                case .int(let v) where v.magnitude > JSONValue.exactDoubleLimit: digits = String(v)
+                case .decimal(let d) where UInt64(d).map({ $0 > JSONValue.exactDoubleLimit }) == true: digits = d
+                default: digits = nil
+                }
+                if let digits {
                     out += ","
                     newline(indent + 1)
                     JSONValue.writeString(key + "_str", to: &out)
                     out += pretty ? ": " : ":"
-                    JSONValue.writeString(String(v), to: &out)
+                    JSONValue.writeString(digits, to: &out)
                 }
             }
             newline(indent)

@@ -137,11 +137,13 @@ struct AnalysisFlags: ParsableArguments {
                         options: options, displayPath: shown)) != nil
                 {
                     let fixed = options
-                    for (k, domain) in found.sources.enumerated() {
+                    let leftOut = max(0, found.sources.count - PcapEventSource.clockDomainLimit)
+                    for (k, domain) in found.sources.prefix(PcapEventSource.clockDomainLimit).enumerated() {
                         inputs.append(AnalysisInput(path: path) { () throws(InputError) -> any EventSource in
                             try openPcapClockDomain(
                                 path: file, index: first &+ UInt16(k), originalSource: domain,
-                                reportsFileDiagnostics: k == 0, options: fixed, displayPath: shown)
+                                reportsFileDiagnostics: k == 0, options: fixed, displayPath: shown,
+                                clockDomainsLeftOut: k == 0 ? leftOut : 0)
                         })
                     }
                     continue

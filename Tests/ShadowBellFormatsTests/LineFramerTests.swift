@@ -66,11 +66,31 @@ private let sample: [UInt8] = {
         #expect(framedLines(Array("x".utf8), chunkSize: 1).map(\.1) == [Array("x".utf8)])
     }
 
-    @Test func overlongLinesAreCutAndMemoryStaysBounded() {
+    @Test func overlongLinesAreMarkedAndNotHeld() {
         let long = [UInt8](repeating: 0x61, count: 1000)
-        let input = long + [0x0A] + Array("short\n".utf8) + long
-        let lines = framedLines(input, chunkSize: 64, framer: LineFramer(maxLineLength: 100))
-        #expect(lines.map(\.1.count) == [100, 5, 100])
-        #expect(lines.map(\.0) == [1, 2, 3])
+        let fits = [UInt8](repeating: 0x62, count: 100)
+        let input = long + [0x0A] + Array("short\n".utf8) + fits + Array("\r\n".utf8) + long
+        for chunkSize in [1, 7, 64, 2000] {
+            let framer = LineFramer(maxLineLength: 100)
+            let lines = framedLines(input, chunkSize: chunkSize, framer: framer)
+            #expect(lines.map(\.1.count) == [0, 5, 100, 0], "chunk size \(chunkSize)")
+            #expect(lines.map(\.0) == [1, 2, 3, 4])
+        }
+        // Marked as such, in place or carried across chunks.
+        let framer = LineFramer(maxLineLength: 100)
+        let text = Array((String(repeating: "x", count: 300) + "\nok\n").utf8)
+        text.withUnsafeBytes { bytes in
+            framer.feed(UnsafeRawBufferPointer(rebasing: bytes[0..<150]))
+            #expect(framer.nextLine() == nil)
+            framer.feed(UnsafeRawBufferPointer(rebasing: bytes[150...]))
+            let first = framer.nextLine()
+            #expect(first?.overlong == true && first?.bytes.count == 0)
+            #expect(framer.nextLine()?.overlong == false)
+        }
+        text.withUnsafeBytes { bytes in
+            let inPlace = LineFramer(maxLineLength: 100)
+            inPlace.feed(bytes)
+            #expect(inPlace.nextLine()?.overlong == true)
+        }
     }
 }

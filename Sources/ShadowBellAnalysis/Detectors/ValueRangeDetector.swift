@@ -24,4 +24,21 @@ extension ClockGroupAnalyzer {
         f.evidence = [evidenceItem("value", EventRef(e), "\(what) \(name) = \(value)")]
         report(f)
     }
+
+    /// The entry count of a queue created with `qsize` (0-based), or 0 (unknown) when the size
+    /// cannot be an NVMe queue's: QSIZE is a 16-bit field, so a larger value is damage or garbage
+    /// and is reported instead of trusted.
+    func checkedEntries(_ q: inout QueueState, qsize: UInt32, _ e: Event) -> UInt32 {
+        if qsize <= UInt32(UInt16.max) { return qsize + 1 }
+        q.stats.outOfRangeValues += 1
+        let name = "\(q.key.type.name)\(q.key.qid)"
+        var f = Finding(
+            kind: .valueOutOfRange, queue: q.key, start: e.time,
+            message: "\(q.key.controllerName) \(name): created with qsize \(qsize), beyond the 16-bit queue-size field",
+            explanation: "An NVMe queue has at most 65536 entries (qsize 0...65535). A qsize of \(qsize) means a corrupted or misdecoded record; the queue's size is treated as unknown.")
+        f.values = [("value", .int(Int64(qsize))), ("field", .string("qsize"))]
+        f.evidence = [evidenceItem("value", EventRef(e), "qsize \(name) = \(qsize)")]
+        report(f)
+        return 0
+    }
 }

@@ -84,6 +84,10 @@ public final class ConsoleLogSource: EventSource {
             }
             if finished { break }
             if let line = try lines.next() {
+                if line.overlong {
+                    summary.noteMalformed(at: line.number, LineFramer.overlongReason)
+                    continue
+                }
                 consume(line)
             } else {
                 finishDump()
@@ -137,11 +141,11 @@ public final class ConsoleLogSource: EventSource {
                 return
             }
             summary.dataLossMarkers += 1
-            summary.lostEvents += lost
+            summary.addLostEvents(lost)
             dump!.append(
                 Event(
                     kind: .dataLoss, time: dump!.lastLineTime, location: line.number, source: summary.index,
-                    a: UInt32(clamping: lost), b: UInt32(clamping: cpu)))
+                    a: UInt32(clamping: lost), b: UInt32(clamping: cpu), wide: lost))
         case .event(let header, let text):
             dump!.sawLine(at: header.time)
             guard !dump!.isRepeat else {
@@ -163,7 +167,7 @@ public final class ConsoleLogSource: EventSource {
                 }
             case .dataLoss(let e):
                 summary.dataLossMarkers += 1
-                summary.lostEvents += UInt64(e.a)
+                summary.addLostEvents(e.lostEvents)
                 dump!.append(e)
             case .skipped:
                 summary.skipped += 1
@@ -182,7 +186,7 @@ public final class ConsoleLogSource: EventSource {
             hold(e)
         case .dataLoss(let e):
             summary.dataLossMarkers += 1
-            summary.lostEvents += UInt64(e.a)
+            summary.addLostEvents(e.lostEvents)
             hold(e)
         case .skipped:
             summary.skipped += 1

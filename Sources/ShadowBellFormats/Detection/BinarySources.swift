@@ -114,7 +114,7 @@ public func openEventSources(path: String, firstIndex: UInt16, options: SourceOp
     throws(InputError) -> [any EventSource]
 {
     let input = try ByteInput(path: path, displayPath: displayPath)
-    guard case .binary(let format) = FormatDetector.detect(input.prefix(FormatDetector.prefixLength)),
+    guard case .binary(let format) = FormatDetector.detect(FormatDetector.detectionPrefix(input)),
         format.traceFormat == .pcap
     else {
         // The same `ByteInput`: standard input's first bytes are in it, not in a second one.
@@ -137,11 +137,13 @@ public func openEventSources(path: String, firstIndex: UInt16, options: SourceOp
         ]
     }
     var sources: [any EventSource] = []
-    for (i, domain) in domains.enumerated() {
+    let leftOut = max(0, domains.count - PcapEventSource.clockDomainLimit)
+    for (i, domain) in domains.prefix(PcapEventSource.clockDomainLimit).enumerated() {
         sources.append(
             try openPcapClockDomain(
                 path: file, index: firstIndex &+ UInt16(truncatingIfNeeded: i), originalSource: domain,
-                reportsFileDiagnostics: i == 0, options: options, displayPath: input.path))
+                reportsFileDiagnostics: i == 0, options: options, displayPath: input.path,
+                clockDomainsLeftOut: i == 0 ? leftOut : 0))
     }
     return sources
 }
@@ -151,10 +153,11 @@ public func openEventSources(path: String, firstIndex: UInt16, options: SourceOp
 /// One source of the file (the first) should report its malformed records.
 public func openPcapClockDomain(
     path: String, index: UInt16, originalSource: UInt16, reportsFileDiagnostics: Bool,
-    options: SourceOptions = .init(), displayPath: String? = nil
+    options: SourceOptions = .init(), displayPath: String? = nil, clockDomainsLeftOut: Int = 0
 ) throws(InputError) -> any EventSource {
-    let readOptions = PcapReadOptions(
+    var readOptions = PcapReadOptions(
         linkTypes: options.binary.pcapLinkTypes, originalSource: originalSource,
         reportsFileDiagnostics: reportsFileDiagnostics)
+    readOptions.clockDomainsLeftOut = clockDomainsLeftOut
     return try PcapEventSource(path: path, index: index, options: readOptions, displayPath: displayPath)
 }

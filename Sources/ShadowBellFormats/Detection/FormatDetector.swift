@@ -51,6 +51,26 @@ public enum FormatDetector {
     /// How many non-empty lines it classifies at most.
     static let lineLimit = 2000
 
+    /// The bytes `detect` should look at: up to `prefixLength` from the first line that is not
+    /// blank, so a trace after any run of blank lines is still recognised (a pipe offers its
+    /// first chunk only).
+    public static func detectionPrefix(_ input: ByteInput) -> UnsafeRawBufferPointer {
+        let available = input.prefix(Int.max)
+        let head = UnsafeRawBufferPointer(rebasing: available[0..<min(available.count, prefixLength)])
+        // pcapng's magic is "\n\r\r\n": a magic number is looked for where the file starts.
+        if binaryMagic(head) != nil || compressionMagic(head) != nil { return head }
+        var lineStart = 0
+        var i = 0
+        while i < available.count {
+            let b = available[i]
+            guard b == ASCII.newline || b == ASCII.carriageReturn || b == ASCII.space || b == 0x09 else { break }
+            i += 1
+            if b == ASCII.newline { lineStart = i }
+        }
+        if i == available.count { lineStart = 0 }
+        return UnsafeRawBufferPointer(rebasing: available[lineStart..<min(available.count, lineStart + prefixLength)])
+    }
+
     public static func detect(_ prefix: UnsafeRawBufferPointer) -> DetectedFormat {
         if let binary = binaryMagic(prefix) { return .binary(binary) }
         // `ByteInput` decompresses gzip, zstd and xz before anything looks at the bytes: a

@@ -68,7 +68,7 @@ public enum NotesCheck {
 /// when it is not a trace (nil when it is one).
 public func classifyRunFile(path: String) throws(InputError) -> (format: DetectedFormat, skip: String?) {
     let input = try ByteInput(path: path)
-    let prefix = input.prefix(FormatDetector.prefixLength)
+    let prefix = FormatDetector.detectionPrefix(input)
     let format = FormatDetector.detect(prefix)
     if case .unknown(let detail) = format { return (format, "not a trace (\(detail))") }
     return (format, NotesCheck.reason(prefix, format: format))

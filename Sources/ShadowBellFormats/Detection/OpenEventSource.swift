@@ -19,7 +19,7 @@ func openEventSource(input: ByteInput, index: UInt16, options: SourceOptions) th
     // counts as one of the decoding threads (on two cores, three busy threads made an xz input
     // 50 % slower than two).
     if input.compression != nil { options.decodeThreads = max(options.decodeThreads - 1, 1) }
-    switch FormatDetector.detect(input.prefix(FormatDetector.prefixLength)) {
+    switch FormatDetector.detect(FormatDetector.detectionPrefix(input)) {
     case .ftraceText:
         if decodesInParallel(input, options) {
             return ParallelTextSource(
@@ -67,5 +67,5 @@ private func segmentSize(_ input: ByteInput, _ options: SourceOptions) -> Int {
 /// decoding any event.
 public func detectFormat(path: String) throws(InputError) -> DetectedFormat {
     let input = try ByteInput(path: path)
-    return FormatDetector.detect(input.prefix(FormatDetector.prefixLength))
+    return FormatDetector.detect(FormatDetector.detectionPrefix(input))
 }

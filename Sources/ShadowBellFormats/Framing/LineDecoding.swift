@@ -67,6 +67,10 @@ func fillBatch<Decoder: LineDecoding>(
             break
         }
         summary.records += 1
+        if line.overlong {
+            summary.noteMalformed(at: line.number, LineFramer.overlongReason)
+            continue
+        }
         switch decoder.parse(line.bytes, number: line.number) {
         case .event(let event):
             if event.time < lastEventTime { summary.outOfOrder += 1 }
@@ -75,7 +79,7 @@ func fillBatch<Decoder: LineDecoding>(
             buffer.append(event)
         case .dataLoss(let event):
             summary.dataLossMarkers += 1
-            summary.lostEvents += UInt64(event.a)
+            summary.addLostEvents(event.lostEvents)
             buffer.append(event)
         case .skipped:
             summary.skipped += 1

@@ -10,6 +10,9 @@ public struct FramedLine {
     public var bytes: UnsafeRawBufferPointer
     /// 1-based line number.
     public var number: UInt64
+    /// The line was longer than the framer's `maxLineLength`: `bytes` is empty and the line is
+    /// malformed (its bytes were not kept).
+    public var overlong = false
 }
 
 /// Splits a byte stream delivered in arbitrary chunks into lines.
@@ -18,11 +21,14 @@ public struct FramedLine {
 /// end of the input `finish()` returns a last line that had no newline. A line inside one chunk
 /// is returned in place (no copy); only a line that spans chunks is assembled in a carry buffer.
 /// Each byte is searched for `\n` once: a partial line is never rescanned.
-/// A line longer than `maxLineLength` is cut at that length, so memory stays bounded.
+/// A line longer than `maxLineLength` is returned empty and marked `overlong`, its bytes not
+/// held, so memory stays bounded whatever the input.
 public final class LineFramer {
-    public static let defaultMaxLineLength = 16 << 20
+    public static let defaultMaxLineLength = 1 << 20
 
     public let maxLineLength: Int
+    /// The diagnostic for an overlong line.
+    public static let overlongReason = "line longer than \(defaultMaxLineLength >> 20) MiB, skipped"
     /// Number of the last line returned.
     public private(set) var lineNumber: UInt64 = 0
 
@@ -32,6 +38,8 @@ public final class LineFramer {
     private var carryCapacity: Int
     private var carryCount = 0
     private var carryHandedOut = false
+    /// The line being carried has outgrown `maxLineLength`; its further bytes are dropped.
+    private var carryOverflowed = false
 
     public init(maxLineLength: Int = LineFramer.defaultMaxLineLength) {
         self.maxLineLength = max(maxLineLength, 1)
@@ -56,6 +64,7 @@ public final class LineFramer {
         if carryHandedOut {
             carryCount = 0
             carryHandedOut = false
+            carryOverflowed = false
         }
         let remaining = chunk.count - offset
         guard remaining > 0, let base = chunk.baseAddress else { return nil }
@@ -68,12 +77,22 @@ public final class LineFramer {
         let length = UnsafeRawPointer(hit) - start
         offset += length + 1
         lineNumber += 1
-        if carryCount == 0 {
-            return FramedLine(bytes: Self.trimCR(start, length), number: lineNumber)
+        if carryCount == 0 && !carryOverflowed {
+            return checked(Self.trimCR(start, length))
         }
         appendToCarry(start, length)
         carryHandedOut = true
-        return FramedLine(bytes: Self.trimCR(UnsafeRawPointer(carry), carryCount), number: lineNumber)
+        if carryOverflowed { return Self.overlongLine(lineNumber) }
+        return checked(Self.trimCR(UnsafeRawPointer(carry), carryCount))
+    }
+
+    @inline(__always)
+    private func checked(_ bytes: UnsafeRawBufferPointer) -> FramedLine {
+        bytes.count > maxLineLength ? Self.overlongLine(lineNumber) : FramedLine(bytes: bytes, number: lineNumber)
+    }
+
+    private static func overlongLine(_ number: UInt64) -> FramedLine {
+        FramedLine(bytes: UnsafeRawBufferPointer(start: nil, count: 0), number: number, overlong: true)
     }
 
     /// At the end of the input: the last line if it had no newline, else nil.
@@ -81,20 +100,28 @@ public final class LineFramer {
         if carryHandedOut {
             carryCount = 0
             carryHandedOut = false
+            carryOverflowed = false
         }
         if offset < chunk.count, let base = chunk.baseAddress {
             appendToCarry(base + offset, chunk.count - offset)
             offset = chunk.count
         }
-        guard carryCount > 0 else { return nil }
+        guard carryCount > 0 || carryOverflowed else { return nil }
         lineNumber += 1
         carryHandedOut = true
-        return FramedLine(bytes: Self.trimCR(UnsafeRawPointer(carry), carryCount), number: lineNumber)
+        if carryOverflowed { return Self.overlongLine(lineNumber) }
+        return checked(Self.trimCR(UnsafeRawPointer(carry), carryCount))
     }
 
     private func appendToCarry(_ source: UnsafeRawPointer, _ count: Int) {
-        let room = maxLineLength - carryCount
-        let n = min(count, room)
+        // One byte beyond the limit (a `\r` the line may end with) tells an overlong line.
+        let room = maxLineLength + 1 - carryCount
+        if count > room || carryOverflowed {
+            carryOverflowed = true
+            carryCount = 0
+            return
+        }
+        let n = count
         guard n > 0 else { return }
         if carryCount + n > carryCapacity {
             var newCapacity = carryCapacity * 2

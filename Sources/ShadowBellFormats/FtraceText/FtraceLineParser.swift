@@ -214,7 +214,7 @@ struct FtraceLineParser: LineDecoding {
                 return .dataLoss(
                     Event(
                         kind: .dataLoss, time: lastLineTime, location: number, source: source,
-                        a: UInt32(clamping: lost), b: UInt32(clamping: cpu)))
+                        a: UInt32(clamping: lost), b: UInt32(clamping: cpu), wide: lost))
             }
             return .skipped
         }

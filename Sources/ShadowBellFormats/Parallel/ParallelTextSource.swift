@@ -54,7 +54,7 @@ final class ParallelTextSource<Decoder: SegmentDecoding>: EventSource {
                 // A line's meaning depended on an earlier segment: decode it again, in order.
                 var decoder = state
                 segment.result.reset()
-                decodeSegment(segment.bytes, decoder: &decoder, into: &segment.result)
+                decodeSegment(segment.bytes, decoder: &decoder, into: &segment.result, mapped: segment.mapped)
                 state = decoder
             }
             account(&segment.result)
@@ -80,7 +80,7 @@ final class ParallelTextSource<Decoder: SegmentDecoding>: EventSource {
         summary.events += r.eventCount
         summary.skipped += r.skipped
         summary.dataLossMarkers += r.dataLossMarkers
-        summary.lostEvents += r.lostEvents
+        summary.addLostEvents(r.lostEvents)
         summary.outOfOrder += r.outOfOrder
         for m in r.firstMalformed where summary.firstMalformed.count < InputSummary.firstMalformedLimit {
             summary.noteMalformed(at: m.line + offset, m.reason)
@@ -125,19 +125,35 @@ struct DecodedSegment {
     }
 }
 
+/// What a streamed segment holds in place of a line longer than `LineFramer.defaultMaxLineLength`
+/// (whose bytes are dropped as they are read): decoded as that line's malformed diagnostic.
+let overlongPlaceholder: [UInt8] = Array("\u{0}shadowbell: overlong line\u{0}".utf8)
+
 /// Decodes every line of `bytes` (a whole number of lines; the last may lack its newline) with
 /// the same bookkeeping as `fillBatch`.
-func decodeSegment<D: LineDecoding>(_ bytes: UnsafeRawBufferPointer, decoder: inout D, into r: inout DecodedSegment) {
+/// `mapped`: the bytes are a file's mapping, whose pages an overlong line gives back as it is
+/// scanned.
+func decodeSegment<D: LineDecoding>(
+    _ bytes: UnsafeRawBufferPointer, decoder: inout D, into r: inout DecodedSegment, mapped: Bool = false
+) {
     guard var p = bytes.baseAddress, bytes.count > 0 else { return }
     let end = p + bytes.count
     var number: UInt64 = 0
     var lastEventTime = Int64.min
     while p < end {
-        let hit = memchr(p, 0x0A, end - p)
-        let lineEnd = hit.map { UnsafeRawPointer($0) } ?? end
+        let hit = findNewline(p, end, releasingLongLines: mapped)
+        let lineEnd = hit ?? end
         var length = lineEnd - p
         if length > 0, p.load(fromByteOffset: length - 1, as: UInt8.self) == 0x0D { length -= 1 }
         number += 1
+        if length > LineFramer.defaultMaxLineLength || (length == overlongPlaceholder.count && memcmp(p, overlongPlaceholder, length) == 0) {
+            r.malformed += 1
+            if r.firstMalformed.count < InputSummary.firstMalformedLimit {
+                r.firstMalformed.append((number, LineFramer.overlongReason))
+            }
+            p = hit == nil ? end : lineEnd + 1
+            continue
+        }
         switch decoder.parse(UnsafeRawBufferPointer(start: p, count: length), number: number) {
         case .event(let event):
             if r.firstEventTime == nil {
@@ -150,7 +166,7 @@ func decodeSegment<D: LineDecoding>(_ bytes: UnsafeRawBufferPointer, decoder: in
             r.events.append(event)
         case .dataLoss(let event):
             r.dataLossMarkers += 1
-            r.lostEvents += UInt64(event.a)
+            r.lostEvents = r.lostEvents.saturatingAdding(event.lostEvents)
             r.events.append(event)
         case .skipped:
             r.skipped += 1
@@ -166,10 +182,33 @@ func decodeSegment<D: LineDecoding>(_ bytes: UnsafeRawBufferPointer, decoder: in
     r.lastEventTime = lastEventTime
 }
 
+/// The first `\n` in `[p, end)`. With `releasingLongLines` (`p` lies in a file's read-only
+/// mapping), a line longer than `LineFramer.defaultMaxLineLength` is scanned window by window
+/// and the windows' pages are given back, so it is never resident whole.
+func findNewline(_ p: UnsafeRawPointer, _ end: UnsafeRawPointer, releasingLongLines: Bool) -> UnsafeRawPointer? {
+    guard releasingLongLines else { return memchr(p, 0x0A, end - p).map { UnsafeRawPointer($0) } }
+    let window = LineFramer.defaultMaxLineLength
+    var from = p
+    while from < end {
+        let n = min(window, end - from)
+        if let hit = memchr(from, 0x0A, n) { return UnsafeRawPointer(hit) }
+        if from - p >= window {
+            let page = Int(getpagesize())
+            let first = (Int(bitPattern: from) + page - 1) & ~(page - 1)
+            let last = (Int(bitPattern: from) + n) & ~(page - 1)
+            if last > first { _ = madvise(UnsafeMutableRawPointer(bitPattern: first), last - first, Int32(MADV_DONTNEED)) }
+        }
+        from += n
+    }
+    return nil
+}
+
 /// One segment in flight: its bytes, and once decoded, its result and final decoder state.
 struct Segment<Decoder> {
     var index = -1
     var bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+    /// `bytes` lie in the input's mapping (not in a buffer of ours).
+    var mapped = false
     var result = DecodedSegment()
     var decoder: Decoder
     var error: InputError?
@@ -354,6 +393,7 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
         // Cut (or read) the segment outside `mutex`; `fetching` keeps the cuts in order.
         segment.index = index
         segment.error = nil
+        segment.mapped = input.mappedBytes != nil
         segment.result.reset()
         var ended = false
         do {
@@ -384,7 +424,7 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
 
         if segment.error == nil {
             var decoder = makeDecoder()
-            decodeSegment(segment.bytes, decoder: &decoder, into: &segment.result)
+            decodeSegment(segment.bytes, decoder: &decoder, into: &segment.result, mapped: segment.mapped)
             segment.decoder = decoder
         }
 
@@ -405,8 +445,8 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
             var end = start + segmentSize
             if end >= mapping.count {
                 end = mapping.count
-            } else if let hit = memchr(base + end - 1, 0x0A, mapping.count - end + 1) {
-                end = UnsafeRawPointer(hit) - base + 1
+            } else if let hit = findNewline(base + end - 1, base + mapping.count, releasingLongLines: true) {
+                end = hit - UnsafeRawPointer(base) + 1
             } else {
                 end = mapping.count
             }
@@ -432,6 +472,8 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
         carryCount = 0
         var searchedUpTo = 0
         var cut: Int?
+        // Reading past the rest of an overlong line, which is dropped, not held.
+        var discarding = false
         while !streamEnded {
             if count >= segmentSize {
                 // Cut after the last newline; a line longer than the buffer keeps it growing.
@@ -442,6 +484,15 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
                     break
                 }
                 searchedUpTo = count
+                if count > LineFramer.defaultMaxLineLength {
+                    // No newline in the whole buffer: one line longer than any a trace holds.
+                    // A placeholder stands for it (it keeps the line numbers), the rest of it
+                    // is read and dropped.
+                    overlongPlaceholder.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                    count = overlongPlaceholder.count
+                    searchedUpTo = count
+                    discarding = true
+                }
             }
             // Read the pipe straight into the segment's buffer (one copy, the kernel's).
             if buffer.count - count < ByteInput.readChunkSize {
@@ -454,6 +505,15 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
             if n == 0 {
                 streamEnded = true
                 break
+            }
+            if discarding {
+                guard let hit = memchr(buffer.baseAddress! + count, 0x0A, n) else { continue }
+                let newline = UnsafeRawPointer(hit) - UnsafeRawPointer(buffer.baseAddress!)
+                let kept = count + n - newline
+                memmove(buffer.baseAddress! + count, buffer.baseAddress! + newline, kept)
+                count += kept
+                discarding = false
+                continue
             }
             count += n
         }

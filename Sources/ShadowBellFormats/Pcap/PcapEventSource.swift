@@ -15,6 +15,9 @@ public struct PcapReadOptions: Sendable, Hashable {
     /// Read only the records converted from this original input (one clock domain of a pcap
     /// written from several inputs); `nil` reads every record.
     public var originalSource: UInt16?
+    /// Clock domains of the file that are not read (beyond `PcapEventSource.clockDomainLimit`):
+    /// the reader that reports file diagnostics says so.
+    public var clockDomainsLeftOut = 0
     /// Report malformed records and truncation (one reader per file should; see
     /// `openEventSources`).
     public var reportsFileDiagnostics: Bool
@@ -117,6 +120,12 @@ public final class PcapEventSource: EventSource {
                     + "this capture does not hold ShadowBell event records")
         }
         if reader.fileOffset == nil { self.summary.locationUnit = .line }
+        if options.reportsFileDiagnostics, options.clockDomainsLeftOut > 0 {
+            self.summary.noteMalformed(
+                at: 0,
+                "\(options.clockDomainsLeftOut) further clock domain(s) (original inputs) not analysed: at most "
+                    + "\(PcapEventSource.clockDomainLimit) per file, each read in a pass of its own")
+        }
         // Analysers read `summary.clock` before the first batch: take it from the first record.
         if let first = PcapEventSource.firstRecord(path: path, originalSource: options.originalSource) {
             self.summary.clock = first.timeIsOrdinal ? .orderOnly : .timestamps
@@ -220,7 +229,8 @@ public final class PcapEventSource: EventSource {
                     previous = time
                     if entry.kind == .dataLoss {
                         dataLoss &+= 1
-                        lost &+= UInt64(a)
+                        let wide = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 32, as: UInt64.self))
+                        lost = lost.saturatingAdding(wide != 0 ? wide : UInt64(a))
                     }
                     continue
                 }
@@ -242,7 +252,7 @@ public final class PcapEventSource: EventSource {
                 previous = event.time
                 if event.kind == .dataLoss {
                     dataLoss &+= 1
-                    lost &+= UInt64(event.a)
+                    lost = lost.saturatingAdding(event.lostEvents)
                 }
                 (staging + count).initialize(to: event)
                 count += 1
@@ -253,7 +263,7 @@ public final class PcapEventSource: EventSource {
         summary.events &+= UInt64(count)
         summary.outOfOrder &+= outOfOrder
         summary.dataLossMarkers &+= dataLoss
-        summary.lostEvents &+= lost
+        summary.addLostEvents(lost)
         buffer.append(contentsOf: UnsafeBufferPointer(start: staging, count: count))
         if let read = reader.inputOffset { summary.bytes = read }
         if let error = reader.inputError { throw error }
@@ -314,6 +324,10 @@ public final class PcapEventSource: EventSource {
         let length = UInt64(pcapngBigEndian ? UInt32(bigEndian: raw) : UInt32(littleEndian: raw))
         return length <= end ? end - length : end
     }
+
+    /// Clock domains (original inputs) of one pcap analysed at most: each is read in a pass over
+    /// the whole file with a reader of its own, so time and memory grow with their number.
+    public static let clockDomainLimit = 32
 
     /// The original source indices of the records in `path`, ascending, read with libpcap.
     /// A pcap converted from k inputs holds k clock domains, one per original input.

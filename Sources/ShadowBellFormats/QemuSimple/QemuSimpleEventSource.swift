@@ -219,7 +219,11 @@ public final class QemuSimpleEventSource: EventSource {
         guard try reader.require(total) else { return truncated(at: recordStart) }
         defer { consume(total) }
         let payload = reader.bytes(at: 32, count: length - 24)
-        let time = Int64(truncatingIfNeeded: timestamp)
+        guard timestamp <= UInt64(Event.timeLimit) else {
+            summary.noteMalformed(at: recordStart, "timestamp \(timestamp) ns is beyond 2^62 ns")
+            return nil
+        }
+        let time = Int64(timestamp)
 
         if id == Self.droppedEventID {
             guard payload.count >= 8 else {
@@ -228,10 +232,10 @@ public final class QemuSimpleEventSource: EventSource {
             }
             let count = reader.u64(at: 32)
             summary.dataLossMarkers += 1
-            summary.lostEvents &+= count
+            summary.addLostEvents(count)
             summary.events += 1
             return Event(kind: .dataLoss, time: time, location: recordStart, source: summary.index,
-                         controller: options.controller, a: UInt32(clamping: count))
+                         controller: options.controller, a: UInt32(clamping: count), wide: count)
         }
         guard let slot = mappingSlot(id) else {
             summary.noteMalformed(

@@ -130,7 +130,7 @@ public final class TraceDatEventSource: EventSource {
             }
             defer { file.release(record) }
             records &+= 1
-            let time = Int64(clamping: record.pointee.ts)
+            let time = Int64(clamping: min(record.pointee.ts, UInt64(Event.timeLimit)))
             let location = record.pointee.offset
             let missed = record.pointee.missed_events
             if missed != 0 {
@@ -138,9 +138,10 @@ public final class TraceDatEventSource: EventSource {
                 buffer.append(
                     Event(
                         kind: .dataLoss, time: previousTime, location: location, source: source,
-                        a: missed > 0 ? UInt32(clamping: missed) : 0, b: UInt32(clamping: record.pointee.cpu)))
+                        a: missed > 0 ? UInt32(clamping: missed) : 0, b: UInt32(clamping: record.pointee.cpu),
+                        wide: missed > 0 ? UInt64(missed) : 0))
                 summary.dataLossMarkers &+= 1
-                summary.lostEvents &+= missed > 0 ? UInt64(missed) : 0
+                summary.addLostEvents(missed > 0 ? UInt64(missed) : 0)
             }
             previousTime = time
             let id = TraceCmdFile.eventID(tep, record)

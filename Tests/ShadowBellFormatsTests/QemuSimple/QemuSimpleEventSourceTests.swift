@@ -70,6 +70,27 @@ import Testing
         #expect(summary.lostEvents == 1239)
     }
 
+    @Test func aTimestampBeyondTwoToThe62IsMalformedAndTheNextRecordIsRead() throws {
+        var w = SimpleTraceWriter()
+        w.mapping(id: 3, name: "pci_nvme_irq_msix")
+        w.event(id: 3, time: UInt64.max, [.value(1)])
+        w.event(id: 3, time: 10, [.value(2)])
+        let (events, summary) = try read(w.bytes)
+        #expect(events.map(\.a) == [2])
+        #expect(summary.malformed == 1)
+        #expect(summary.firstMalformed.first?.reason.contains("beyond 2^62 ns") == true)
+    }
+
+    @Test func hugeDroppedCountsAreKeptWholeAndTheirSumSaturates() throws {
+        var w = SimpleTraceWriter()
+        w.dropped(time: 20, count: 1 << 63)
+        w.dropped(time: 30, count: (1 << 63) + 5)
+        let (events, summary) = try read(w.bytes)
+        #expect(events.map(\.lostEvents) == [UInt64(1) << 63, (UInt64(1) << 63) + 5])
+        #expect(events[0].a == UInt32.max)
+        #expect(summary.lostEvents == UInt64.max)
+    }
+
     @Test func slightlyOutOfOrderRecordsComeOutInTimeOrder() throws {
         var w = SimpleTraceWriter()
         w.mapping(id: 0, name: "pci_nvme_irq_msix")

@@ -78,7 +78,7 @@ struct SimpleTraceScenario {
         let droppedAt = UInt64(w.count)
         w.dropped(time: 2050, count: 7)
         records += 1
-        expected.append(Event(kind: .dataLoss, time: 2050, location: droppedAt, source: source, a: 7))
+        expected.append(Event(kind: .dataLoss, time: 2050, location: droppedAt, source: source, a: 7, wide: 7))
         emit(names[17], 2100, [v(1), v(17)], qv(.controllerShadowRead, .sq, 1, 17))
         emit("pci_nvme_io_cmd", 2200, [v(12290), v(1), v(1), v(2), .string("NVME_NVM_CMD_READ")],
              Event(kind: .controllerFetch, time: 0, qid: 1, a: 12290, b: 2))
