@@ -120,7 +120,14 @@ struct AnalysisFlags: ParsableArguments {
             let first = UInt16(inputs.count)
             var options = sourceOptions
             // The file read: the path itself, or the copy of a once-only input read twice.
-            let file = secondPass && InputSpool.isOnceOnly(path) ? try InputSpool.shared.copy(of: path) : path
+            let file: String
+            do throws(InputError) {
+                file = secondPass && InputSpool.isOnceOnly(path) ? try InputSpool.shared.copy(of: path) : path
+            } catch {
+                // This input fails alone; the others are still analysed.
+                inputs.append(AnalysisInput(path: path, reopenable: false) { () throws(InputError) -> any EventSource in throw error })
+                continue
+            }
             let shown = file == path ? nil : path
             // Only a regular file can be looked at before it is read (a pipe's bytes are gone).
             let regular = isRegularFile(file)

@@ -74,6 +74,10 @@ final class InputSpool: @unchecked Sendable {
 
     private func makeCopy(of path: String) throws(InputError) -> String {
         let source = try ByteInput(path: path, displayPath: path, decompress: false)
+        // Nothing is copied of what is no trace at all (`/dev/zero` would fill the disk).
+        if let why = FormatDetector.refusal(FormatDetector.detectionPrefix(source)) {
+            throw .unknownFormat(path: path, detail: why)
+        }
         let directory = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         var template = Array("\(directory)/shadowbell-spool-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }

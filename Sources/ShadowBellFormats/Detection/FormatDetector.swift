@@ -71,6 +71,15 @@ public enum FormatDetector {
         return UnsafeRawBufferPointer(rebasing: available[lineStart..<min(available.count, lineStart + prefixLength)])
     }
 
+    /// Why bytes starting with `prefix` cannot be a trace, compressed or not; nil when they may
+    /// be one. For a look before anything else is done with an input (a copy of standard input
+    /// is not made of `/dev/zero`).
+    public static func refusal(_ prefix: UnsafeRawBufferPointer) -> String? {
+        if compressionMagic(prefix) != nil { return nil }
+        if case .unknown(let detail) = detect(prefix) { return detail }
+        return nil
+    }
+
     public static func detect(_ prefix: UnsafeRawBufferPointer) -> DetectedFormat {
         if let binary = binaryMagic(prefix) { return .binary(binary) }
         // `ByteInput` decompresses gzip, zstd and xz before anything looks at the bytes: a
