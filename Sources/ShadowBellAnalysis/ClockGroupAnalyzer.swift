@@ -15,6 +15,10 @@ public final class ClockGroupAnalyzer {
     /// Recent guest kernel timeout messages, per (controller, qid), oldest first (bounded).
     var guestTimeouts: [UInt32: [GuestTimeout]] = [:]
     var dbbufEnabled = ControllerSet()
+    /// Each controller's last Doorbell Buffer Config.
+    var lastDbbufConfig: [UInt16: EventRef] = [:]
+    /// The guest console's `Linux version` banners (bounded).
+    var kernelBanners: [(time: Int64, version: KernelVersion)] = []
     /// Guest give-ups seen from the controller side (used while no guest submission is seen).
     var hostSide = HostSideTracker()
     var dataLossTimes: [Int64] = []
@@ -31,11 +35,19 @@ public final class ClockGroupAnalyzer {
     /// Called after each event that touched a queue, with the queue's new state.
     public var observer: ((Event, QueueState) -> Void)?
 
-    struct CommandRecord {
+    struct CommandRecord: Sendable {
         var submittedAt: EventRef
+        /// The controller's side of the command's life is over: fetched, or its queue deleted.
         var fetched: Bool
         var fetchedAt: Int64?
+        /// Its SQ was deleted (or re-created) before the controller fetched it.
+        var queueDeletedAt: Int64?
     }
+
+    /// Commands outstanding beyond `--stuck-after`, judged at the end (bounded).
+    var stuckCommands: [StuckCommand] = []
+    /// The controller's side is in this clock group's inputs.
+    var controllerEventsSeen = false
 
     struct SuppressionKey: Hashable {
         var kind: FindingKind
@@ -85,6 +97,7 @@ public final class ClockGroupAnalyzer {
         if source >= lastTimes.count { lastTimes += Array(repeating: .min, count: source + 1 - lastTimes.count) }
         if e.time > lastTimes[source] { lastTimes[source] = e.time }
         if e.kind.side == .driver && e.kind != .guestMessage { driverEventsSeen = true }
+        if e.kind.side == .controller { controllerEventsSeen = true }
         switch e.kind {
         case .driverDoorbellUpdate: driverDoorbellUpdate(e)
         case .driverSubmit: driverSubmit(e)
@@ -165,6 +178,8 @@ public final class ClockGroupAnalyzer {
             checkStaleShadowSeenByDriver(&q, e)
             q.published = e.b
             q.driverEventIdxRead = e.c
+            q.driverEventIdxReads += 1
+            if e.c != 0 { q.driverReadNonZeroEventIdx = true }
             q.notePublishedSinceCreation(e.b)
             if e.b != q.controllerSeen {
                 var p = Publication(
@@ -385,7 +400,7 @@ public final class ClockGroupAnalyzer {
 
     private func queueCreate(_ e: Event) {
         withQueue(e.queue, e, evaluate: true) { q in
-            closeWindow(&q, at: e, resolution: "queue-recreated")
+            closeWindow(&q, at: e, resolution: .queueRecreated)
             q.deactivate()
             q.active = true
             q.entries = e.a + 1
@@ -400,21 +415,22 @@ public final class ClockGroupAnalyzer {
                 q.waitingSince = EventRef(e)
             }
         }
-        if e.queueType == .sq { dropCommands(controller: e.controller, qid: e.qid) }
+        if e.queueType == .sq { dropCommands(controller: e.controller, qid: e.qid, at: e.time) }
     }
 
     private func queueDelete(_ e: Event) {
         withQueue(e.queue, e) { q in
-            closeWindow(&q, at: e, resolution: "queue-deleted")
+            closeWindow(&q, at: e, resolution: .queueDeleted)
             q.deactivate()
         }
-        if e.queueType == .sq { dropCommands(controller: e.controller, qid: e.qid) }
+        if e.queueType == .sq { dropCommands(controller: e.controller, qid: e.qid, at: e.time) }
     }
 
     private func dbbufConfig(_ e: Event) {
         dbbufEnabled.insert(e.controller)
+        lastDbbufConfig[e.controller] = EventRef(e)
         for i in queues.indices where queues[i].key.controller == e.controller {
-            closeWindow(&queues[i], at: e, resolution: "dbbuf-config")
+            closeWindow(&queues[i], at: e, resolution: .dbbufConfig)
             observer?(e, queues[i])
         }
     }
@@ -422,17 +438,21 @@ public final class ClockGroupAnalyzer {
     private func controllerReset(_ e: Event) {
         dbbufEnabled.remove(e.controller)
         for i in queues.indices where queues[i].key.controller == e.controller {
-            closeWindow(&queues[i], at: e, resolution: "controller-reset")
+            closeWindow(&queues[i], at: e, resolution: .controllerReset)
             if queues[i].active { queues[i].stats.resets += 1 }
             queues[i].deactivate()
             observer?(e, queues[i])
         }
     }
 
-    /// Commands on a deleted SQ will not be fetched from it any more.
-    private func dropCommands(controller: UInt16, qid: UInt16) {
+    /// Commands on a deleted SQ will not be fetched from it any more: a later fetch of the same
+    /// cid is another command's.
+    private func dropCommands(controller: UInt16, qid: UInt16, at time: Int64) {
         let prefix = commandKey(controller, qid, 0) >> 32
-        outstanding.updateAll(where: { $0 >> 32 == prefix }) { $0.fetched = true }
+        outstanding.updateAll(where: { $0 >> 32 == prefix }) {
+            if !$0.fetched { $0.queueDeletedAt = time }
+            $0.fetched = true
+        }
     }
 
     /// How far a submission may trail its fetch on aligned clocks; nil on one clock.
@@ -494,12 +514,14 @@ public final class ClockGroupAnalyzer {
         reportHostSideStalls()
         reportCQEventIdxVisibility()
         reportCommandsNeverCompleted()
+        assignStuckCommands()
         var suppressedList = suppressed.map { SuppressedFindings(kind: $0.key.kind, queue: $0.key.queue, count: $0.value) }
         suppressedList.sort { ($0.queue, $0.kind.rawValue) < ($1.queue, $1.kind.rawValue) }
         return GroupResult(
             sources: sources, clock: clock, firstTime: firstTime ?? 0, lastTime: end,
             events: eventCount, queues: queues.sorted { $0.key < $1.key },
-            findings: findings, suppressed: suppressedList, dataLossTimes: dataLossTimes)
+            findings: findings, suppressed: suppressedList, dataLossTimes: dataLossTimes,
+            kernelBanners: kernelBanners.map { KernelBanner(time: $0.time, version: $0.version) })
     }
 
     /// Where every merged input is still recording: a wait cannot be judged past the end of
@@ -535,6 +557,14 @@ public struct GroupResult: Sendable {
     public var findings: [Finding]
     public var suppressed: [SuppressedFindings]
     public var dataLossTimes: [Int64]
+    /// The guest console's `Linux version` banners, in time order.
+    public var kernelBanners: [KernelBanner] = []
+}
+
+/// A guest kernel's boot banner.
+public struct KernelBanner: Sendable, Hashable {
+    public var time: Int64
+    public var version: KernelVersion
 }
 
 /// Controller numbers as a bitmap: `contains` is a load and a mask (a `Set` hashed on every

@@ -116,6 +116,9 @@ public enum GuestMessageKind: UInt32, Sendable, CaseIterable {
     case timeoutDisable = 4
     /// `2/0/0 default/read/poll queues`: the controller came (back) up with its I/O queues.
     case queuesReady = 5
+    /// The boot banner `Linux version 6.1.0-56-amd64 … Debian 6.1.192-2 …`: `b` is the kernel
+    /// version as `KernelVersion.packed` (the distribution's upstream version when it names one).
+    case kernelVersion = 6
 
     public var name: String {
         switch self {
@@ -125,8 +128,31 @@ public enum GuestMessageKind: UInt32, Sendable, CaseIterable {
         case .abortStatus: return "abort-status"
         case .timeoutDisable: return "timeout-disable"
         case .queuesReady: return "queues-ready"
+        case .kernelVersion: return "kernel-version"
         }
     }
+}
+
+/// A Linux kernel version, `major.minor.patch`, packed into 32 bits (10 bits each).
+public struct KernelVersion: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var major: UInt32
+    public var minor: UInt32
+    public var patch: UInt32
+
+    public init(_ major: UInt32, _ minor: UInt32, _ patch: UInt32) {
+        self.major = min(major, 1023)
+        self.minor = min(minor, 1023)
+        self.patch = min(patch, 1023)
+    }
+
+    public init(packed: UInt32) {
+        self.init(packed >> 20 & 1023, packed >> 10 & 1023, packed & 1023)
+    }
+
+    public var packed: UInt32 { major << 20 | minor << 10 | patch }
+    public var description: String { "\(major).\(minor).\(patch)" }
+
+    public static func < (a: KernelVersion, b: KernelVersion) -> Bool { a.packed < b.packed }
 }
 
 public enum ResetReason: UInt32, Sendable {

@@ -118,7 +118,7 @@ public final class PerfettoTraceWriter {
                 ("pid", .int(pid)), ("tid", .int(tid)),
                 ("args", .object([
                     ("severity", .string(f.severity.rawValue)), ("queue", .string(f.queue.description)),
-                    ("cause", f.cause.map { .string($0) } ?? .null), ("resolution", f.resolution.map { .string($0) } ?? .null),
+                    ("cause", f.cause.map { .string($0.rawValue) } ?? .null), ("resolution", f.resolution.map { .string($0.rawValue) } ?? .null),
                     ("message", .string(f.message)),
                     ("evidence", .array(f.evidence.map { .string($0.location.render(path: paths[$0.location.source] ?? "") + " " + $0.summary) })),
                 ])),

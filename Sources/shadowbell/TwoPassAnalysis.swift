@@ -80,8 +80,7 @@ func readInputLines(_ locations: [SourceLocation], report: AnalysisReport, maxLe
             if n < 0 { break }
             number += 1
             guard lines.contains(number), let buffer else { continue }
-            var text = String(decoding: UnsafeRawBufferPointer(start: buffer, count: n), as: UTF8.self)
-            while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
+            var text = QuotedLine.text(of: UnsafeRawBufferPointer(start: buffer, count: n))
             if text.count > maxLength { text = String(text.prefix(maxLength)) + "…" }
             out[SourceLocation(source: source, unit: .line, value: number)] = text
         }

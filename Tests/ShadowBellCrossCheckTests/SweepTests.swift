@@ -103,15 +103,15 @@ import Testing
                     continue
                 }
                 found += 1
-                if f.end != w.endNs || f.resolution != w.resolution.rawValue {
-                    endMismatch.append("case \(i) \(k): truth \(w.endNs.map(String.init) ?? "nil") \(w.resolution.rawValue), analyzer \(f.end.map(String.init) ?? "nil") \(f.resolution ?? "-")")
+                if f.end != w.endNs || f.resolution?.rawValue != w.resolution.rawValue {
+                    endMismatch.append("case \(i) \(k): truth \(w.endNs.map(String.init) ?? "nil") \(w.resolution.rawValue), analyzer \(f.end.map(String.init) ?? "nil") \(f.resolution?.rawValue ?? "-")")
                 }
                 if w.queue.type == .sq, let stuck = f.value("stuck_commands"), stuck != .int(Int64(w.stuckCommands)) {
                     stuckMismatch.append("case \(i) \(k): truth \(w.stuckCommands), analyzer \(stuck)")
                 }
-                if f.cause != w.cause.rawValue {
-                    let line = "case \(i) \(k): truth \(w.cause.rawValue), analyzer \(f.cause ?? "-")"
-                    if w.interleaving.driverRangMMIO && w.cause == .driverReorder && f.cause == "unknown" {
+                if f.cause?.rawValue != w.cause.rawValue {
+                    let line = "case \(i) \(k): truth \(w.cause.rawValue), analyzer \(f.cause?.rawValue ?? "-")"
+                    if w.interleaving.driverRangMMIO && w.cause == .driverReorder && f.cause == .unknown {
                         causeMismatchAfterMMIO.append(line)
                     } else {
                         causeMismatch.append(line)
@@ -119,7 +119,7 @@ import Testing
                 }
             }
             for (k, f) in reported where expected[k] == nil {
-                let line = "case \(i) \(k) \(f.resolution ?? "-") inferred=\(f.inferred)"
+                let line = "case \(i) \(k) \(f.resolution?.rawValue ?? "-") inferred=\(f.inferred)"
                 if f.inferred, let first = firstProbe["\(k.type.name)\(k.qid)"], k.start < first {
                     inferredExtraBeforeFirstProbe.append(line)
                 } else {

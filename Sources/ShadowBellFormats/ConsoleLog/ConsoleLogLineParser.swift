@@ -75,7 +75,7 @@ struct ConsoleLogLineParser: LineDecoding {
 
     @inline(__always)
     mutating func parse(_ line: UnsafeRawBufferPointer, number: UInt64) -> LineOutcome {
-        guard let prefix = Self.findDevicePrefix(line) else { return .skipped }
+        guard let prefix = Self.findDevicePrefix(line) else { return kernelBanner(line, number: number) }
         let text = UnsafeRawBufferPointer(rebasing: line[prefix.textStart...])
         switch Self.decodeText(text) {
         case .other:
@@ -95,6 +95,57 @@ struct ConsoleLogLineParser: LineDecoding {
                     kind: .guestMessage, time: time, location: number, source: source,
                     controller: prefix.controller, qid: qid, a: kind.rawValue, b: tag, c: status))
         }
+    }
+
+    /// `[    0.000000] Linux version 6.1.0-56-amd64 (…) #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (…)`:
+    /// the kernel's version, from the distribution's upstream version when the banner names one
+    /// (Debian's release string `6.1.0-56` hides the stable patch level).
+    mutating func kernelBanner(_ line: UnsafeRawBufferPointer, number: UInt64) -> LineOutcome {
+        guard let at = Self.find(line, "Linux version ", from: 0), let time = Self.timestampBefore(line, at),
+            let release = Self.version(line, from: at + 14)
+        else { return .skipped }
+        var version = release
+        var i = at + 14
+        while let debian = Self.find(line, "Debian ", from: i) {
+            if let v = Self.version(line, from: debian + 7), v.major == release.major, v.minor == release.minor { version = v }
+            i = debian + 7
+        }
+        let key = RecentMessages.Key(
+            time: time, controller: 0, qid: 0, kind: GuestMessageKind.kernelVersion.rawValue, tag: version.packed, status: 0)
+        guard recent.insert(key) else { return .skipped }
+        return .event(
+            Event(
+                kind: .guestMessage, time: time, location: number, source: source, controller: 0, qid: 0,
+                a: GuestMessageKind.kernelVersion.rawValue, b: version.packed, c: 0))
+    }
+
+    /// `major.minor[.patch]` at `from`.
+    static func version(_ line: UnsafeRawBufferPointer, from: Int) -> KernelVersion? {
+        guard let (major, afterMajor) = ByteScanning.decimalPrefix(line, from: from), major < 1024,
+            afterMajor < line.count, line[afterMajor] == ASCII.dot,
+            let (minor, afterMinor) = ByteScanning.decimalPrefix(line, from: afterMajor + 1), minor < 1024
+        else { return nil }
+        var patch: UInt64 = 0
+        if afterMinor < line.count, line[afterMinor] == ASCII.dot,
+            let (p, _) = ByteScanning.decimalPrefix(line, from: afterMinor + 1)
+        {
+            patch = min(p, 1023)
+        }
+        return KernelVersion(UInt32(major), UInt32(minor), UInt32(patch))
+    }
+
+    /// The first `needle` in `line` at or after `from`.
+    static func find(_ line: UnsafeRawBufferPointer, _ needle: StaticString, from: Int) -> Int? {
+        guard let base = line.baseAddress, needle.utf8CodeUnitCount > 0 else { return nil }
+        let first = needle.utf8Start.pointee
+        var i = from
+        while i < line.count {
+            guard let hit = memchr(base + i, Int32(first), line.count - i) else { return nil }
+            let at = UnsafeRawPointer(hit) - base
+            if ByteScanning.hasPrefix(line, at: at, needle) { return at }
+            i = at + 1
+        }
+        return nil
     }
 
     // MARK: locating the message
