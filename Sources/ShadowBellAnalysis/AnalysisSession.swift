@@ -410,8 +410,12 @@ public enum AnalysisSession {
             ($0.group, $0.finding.start, $0.finding.queue, $0.finding.kind.rawValue, $0.finding.end ?? Int64.max)
                 < ($1.group, $1.finding.start, $1.finding.queue, $1.finding.kind.rawValue, $1.finding.end ?? Int64.max)
         }
+        var notes = notes
+        if groups.contains(where: \.ioWithoutTracedDoorbells) {
+            notes.append("The controller fetched I/O commands but the trace shows no MMIO doorbell for any I/O queue: QEMU with ioeventfd=on (the default for nvme) handles I/O-queue doorbells without a trace event. A wait that a doorbell ended cannot be told from one the controller's own re-read ended; a stall shows only by the controller's silence.")
+        }
         var story = findings.map(\.finding)
-        FindingStory.link(&story, groups: findings.map(\.group), results: groups)
+        FindingStory.link(&story, groups: findings.map(\.group), results: groups, inputs: inputs)
         for (k, f) in story.enumerated() where f.kind == .mutualWait {
             guard var r = byKey[f.queue], case .int(let d)? = f.value("duration_ns") else { continue }
             if var h = r.hangs {

@@ -17,8 +17,6 @@ public final class ClockGroupAnalyzer {
     var dbbufEnabled = ControllerSet()
     /// Each controller's last Doorbell Buffer Config.
     var lastDbbufConfig: [UInt16: EventRef] = [:]
-    /// The guest console's `Linux version` banners (bounded).
-    var kernelBanners: [(time: Int64, version: KernelVersion)] = []
     /// Guest give-ups seen from the controller side (used while no guest submission is seen).
     var hostSide = HostSideTracker()
     var dataLossTimes: [Int64] = []
@@ -48,6 +46,9 @@ public final class ClockGroupAnalyzer {
     var stuckCommands: [StuckCommand] = []
     /// The controller's side is in this clock group's inputs.
     var controllerEventsSeen = false
+    /// The controller fetched I/O commands / received an MMIO doorbell for an I/O queue.
+    var ioFetchSeen = false
+    var ioQueueMMIOSeen = false
 
     struct SuppressionKey: Hashable {
         var kind: FindingKind
@@ -105,8 +106,12 @@ public final class ClockGroupAnalyzer {
         case .driverSQHead: withQueue(e.queue(.sq), e) { $0.stats.driverHeadReports += 1 }
         case .controllerShadowRead: controllerShadowRead(e)
         case .controllerEventIdxWrite: controllerEventIdxWrite(e)
-        case .mmioDoorbell: mmioDoorbell(e, origin: e.flags & Event.rawRegisterWriteFlag != 0 ? .rawWrite : .controllerEvent)
-        case .controllerFetch: controllerFetch(e)
+        case .mmioDoorbell:
+            if e.qid != 0 { ioQueueMMIOSeen = true }
+            mmioDoorbell(e, origin: e.flags & Event.rawRegisterWriteFlag != 0 ? .rawWrite : .controllerEvent)
+        case .controllerFetch:
+            if e.qid != 0 { ioFetchSeen = true }
+            controllerFetch(e)
         case .controllerCompletion: controllerCompletion(e)
         case .queueCreate: queueCreate(e)
         case .queueDelete: queueDelete(e)
@@ -521,7 +526,7 @@ public final class ClockGroupAnalyzer {
             sources: sources, clock: clock, firstTime: firstTime ?? 0, lastTime: end,
             events: eventCount, queues: queues.sorted { $0.key < $1.key },
             findings: findings, suppressed: suppressedList, dataLossTimes: dataLossTimes,
-            kernelBanners: kernelBanners.map { KernelBanner(time: $0.time, version: $0.version) })
+            ioWithoutTracedDoorbells: ioFetchSeen && !ioQueueMMIOSeen)
     }
 
     /// Where every merged input is still recording: a wait cannot be judged past the end of
@@ -557,15 +562,11 @@ public struct GroupResult: Sendable {
     public var findings: [Finding]
     public var suppressed: [SuppressedFindings]
     public var dataLossTimes: [Int64]
-    /// The guest console's `Linux version` banners, in time order.
-    public var kernelBanners: [KernelBanner] = []
+    /// The controller fetched I/O commands but no MMIO doorbell for an I/O queue is in the
+    /// inputs (QEMU with `ioeventfd=on` handles them without a trace event).
+    public var ioWithoutTracedDoorbells = false
 }
 
-/// A guest kernel's boot banner.
-public struct KernelBanner: Sendable, Hashable {
-    public var time: Int64
-    public var version: KernelVersion
-}
 
 /// Controller numbers as a bitmap: `contains` is a load and a mask (a `Set` hashed on every
 /// fetch).

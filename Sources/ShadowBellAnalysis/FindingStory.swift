@@ -7,11 +7,13 @@ enum FindingStory {
     static let recoveryLimit: Int64 = 10_000_000_000
 
     /// `findings` in report order; `groups[k]` is the clock group of `findings[k]`.
-    static func link(_ findings: inout [Finding], groups: [Int], results: [GroupResult]) {
-        let banners = results.flatMap(\.kernelBanners)
+    static func link(_ findings: inout [Finding], groups: [Int], results: [GroupResult], inputs: [InputSummary]) {
+        // The guest kernel the console's banner names: one of the finding's own clock group
+        // first, else any (inputs are in index order, so the choice does not depend on timing).
+        let consoles = inputs.filter { $0.kernelVersion != nil }
         for k in findings.indices {
-            let own = results[groups[k]].kernelBanners.last { $0.time <= findings[k].start }
-            let kernel = (own ?? banners.last)?.version
+            let own = consoles.first { results[groups[k]].sources.contains($0.index) }
+            let kernel = (own ?? consoles.first)?.kernelVersion
             if let bug = KnownBugMatcher.match(findings[k], kernel: kernel) {
                 findings[k].knownBug = bug
                 findings[k].message += "; known bug: \(bug.rawValue)"

@@ -116,9 +116,6 @@ public enum GuestMessageKind: UInt32, Sendable, CaseIterable {
     case timeoutDisable = 4
     /// `2/0/0 default/read/poll queues`: the controller came (back) up with its I/O queues.
     case queuesReady = 5
-    /// The boot banner `Linux version 6.1.0-56-amd64 … Debian 6.1.192-2 …`: `b` is the kernel
-    /// version as `KernelVersion.packed` (the distribution's upstream version when it names one).
-    case kernelVersion = 6
 
     public var name: String {
         switch self {
@@ -128,7 +125,6 @@ public enum GuestMessageKind: UInt32, Sendable, CaseIterable {
         case .abortStatus: return "abort-status"
         case .timeoutDisable: return "timeout-disable"
         case .queuesReady: return "queues-ready"
-        case .kernelVersion: return "kernel-version"
         }
     }
 }

@@ -79,6 +79,7 @@ public enum JSONReport {
             ("data_loss_markers", .int(Int64(s.dataLossMarkers))),
             ("lost_events", .int(Int64(s.lostEvents))),
             ("out_of_order", .int(Int64(s.outOfOrder))),
+            ("guest_kernel", s.kernelVersion.map { .string($0.description) } ?? .null),
             ("first_malformed", .array(s.firstMalformed.map { m in
                 .object([("location", .string(report.render(m.location))), ("reason", .string(m.reason))])
             })),

@@ -18,8 +18,6 @@ extension ClockGroupAnalyzer {
             if list.count >= 64 { list.removeFirst() }
             list.append(GuestTimeout(at: EventRef(e), kind: kind, tag: e.b))
             guestTimeouts[key] = list
-        case .kernelVersion:
-            if kernelBanners.count < 16 { kernelBanners.append((e.time, KernelVersion(packed: e.b))) }
         case .abortStatus, .queuesReady:
             break
         }

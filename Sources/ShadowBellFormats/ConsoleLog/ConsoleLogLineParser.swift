@@ -45,6 +45,11 @@ final class RecentMessages {
     }
 }
 
+/// The guest kernel a console names in its boot banner.
+final class KernelBannerStore {
+    var version: KernelVersion?
+}
+
 /// What the text after `nvme nvme<N>: ` says.
 enum GuestMessageText {
     /// A message ShadowBell reads: `qid` 0 and `tag` `Event.noCommand` when it names none.
@@ -67,6 +72,8 @@ enum GuestMessageText {
 struct ConsoleLogLineParser: LineDecoding {
     let source: UInt16
     let recent: RecentMessages
+    /// The last kernel banner seen (shared by the copies of the parser).
+    let banner = KernelBannerStore()
 
     init(source: UInt16, recentCapacity: Int = RecentMessages.defaultCapacity) {
         self.source = source
@@ -99,9 +106,10 @@ struct ConsoleLogLineParser: LineDecoding {
 
     /// `[    0.000000] Linux version 6.1.0-56-amd64 (…) #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (…)`:
     /// the kernel's version, from the distribution's upstream version when the banner names one
-    /// (Debian's release string `6.1.0-56` hides the stable patch level).
+    /// (Debian's release string `6.1.0-56` hides the stable patch level). Not an event: it
+    /// describes the input (`InputSummary.kernelVersion`); the line counts as skipped.
     mutating func kernelBanner(_ line: UnsafeRawBufferPointer, number: UInt64) -> LineOutcome {
-        guard let at = Self.find(line, "Linux version ", from: 0), let time = Self.timestampBefore(line, at),
+        guard let at = Self.find(line, "Linux version ", from: 0), Self.timestampBefore(line, at) != nil,
             let release = Self.version(line, from: at + 14)
         else { return .skipped }
         var version = release
@@ -110,13 +118,8 @@ struct ConsoleLogLineParser: LineDecoding {
             if let v = Self.version(line, from: debian + 7), v.major == release.major, v.minor == release.minor { version = v }
             i = debian + 7
         }
-        let key = RecentMessages.Key(
-            time: time, controller: 0, qid: 0, kind: GuestMessageKind.kernelVersion.rawValue, tag: version.packed, status: 0)
-        guard recent.insert(key) else { return .skipped }
-        return .event(
-            Event(
-                kind: .guestMessage, time: time, location: number, source: source, controller: 0, qid: 0,
-                a: GuestMessageKind.kernelVersion.rawValue, b: version.packed, c: 0))
+        banner.version = version
+        return .skipped
     }
 
     /// `major.minor[.patch]` at `from`.
