@@ -57,16 +57,19 @@ extension ClockGroupAnalyzer {
         }
     }
 
-    /// Each stuck command goes to the mutual-wait window on its SQ that was open while it was
-    /// outstanding; the others become `stuck-command` findings.
+    /// Each stuck command goes to the mutual-wait window that was open on its queue pair while
+    /// it was outstanding (its SQ, or the CQ its completion waits in once fetched); the others
+    /// become `stuck-command` findings.
     func assignStuckCommands() {
         var owned: [Int: [StuckCommand]] = [:]
         for c in stuckCommands {
+            queues[index(of: QueueKey(controller: c.controller, qid: c.qid, type: .sq))].stats.stuckCommands += 1
             let stop = c.end?.time ?? .max
             let owner = findings.indices.first { i in
                 let f = findings[i]
                 return f.kind == .mutualWait && f.queue.controller == c.controller && f.queue.qid == c.qid
-                    && f.queue.type == .sq && c.record.submittedAt.time <= (f.end ?? .max) && stop >= f.start
+                    && (f.queue.type == .sq || c.record.fetchedAt != nil)
+                    && c.record.submittedAt.time <= (f.end ?? .max) && stop >= f.start
             }
             if let owner {
                 owned[owner, default: []].append(c)
@@ -97,7 +100,9 @@ extension ClockGroupAnalyzer {
         set(&f, "kernel_tags", .array(tags.map { .int(Int64($0)) }))
         set(&f, "commands_outstanding_over_threshold", .int(Int64(commands.count)))
         set(&f, "commands_cancelled", .int(Int64(cancelled)))
-        if case .int(let stuck)? = f.value("stuck_commands"), stuck < Int64(known.count) {
+        if f.queue.type == .cq {
+            // A CQ window's `stuck_commands` counts the completions it holds.
+        } else if case .int(let stuck)? = f.value("stuck_commands"), stuck < Int64(known.count) {
             set(&f, "stuck_commands", .int(Int64(known.count)))
         } else if f.value("stuck_commands") == .null {
             set(&f, "stuck_commands", .int(Int64(known.count)))
@@ -114,8 +119,6 @@ extension ClockGroupAnalyzer {
 
     private func reportStuckCommand(_ c: StuckCommand) {
         let key = QueueKey(controller: c.controller, qid: c.qid, type: .sq)
-        let i = index(of: key)
-        queues[i].stats.stuckCommands += 1
         let record = c.record
         var f = Finding(kind: .stuckCommand, queue: key, start: record.submittedAt.time, message: "", explanation: "")
         f.end = c.end?.time
