@@ -9,14 +9,16 @@ import Testing
 /// Each catalog entry the simulator can reproduce (Docs/KnownBugs.md): the analyzer names it
 /// from the simulated trace, and the same run without the bug names nothing.
 @Suite struct KnownBugScenarioTests {
-    static func analyseLab(_ config: SimulationConfig) throws -> (truth: SimulationResult, result: AnalysisResult) {
+    static func analyseLab(_ config: SimulationConfig, minWait: Int64 = 1_000_000) throws -> (truth: SimulationResult, result: AnalysisResult) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sb-bugs-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("lab.txt").path
         let truth = try Simulator.writeLabTrace(config, to: path)
         let source = try openEventSource(path: path, index: 0)
-        return (truth, ConvertedPcapEquivalenceTests.analyse(source))
+        var options = AnalysisOptions()
+        options.minWait = minWait
+        return (truth, ConvertedPcapEquivalenceTests.analyse([source], options: options))
     }
 
     static func faulty(seed: UInt64 = 4, _ set: (inout FaultSet) -> Void) -> SimulationConfig {
@@ -34,14 +36,15 @@ import Testing
         var c = SimulationConfig.racing(seed: 1)
         c.durationNs = 3_000_000
         c.driverBarrier = false
-        let (truth, r) = try Self.analyseLab(c)
+        // The simulated races are short (microseconds): every window is reported.
+        let (truth, r) = try Self.analyseLab(c, minWait: 0)
         try #require(truth.windows.contains { $0.cause == .driverReorder })
         let named = r.findings.filter { $0.knownBug == .linuxMissingBarrier }
         #expect(!named.isEmpty)
         #expect(named.allSatisfy { $0.kind == .mutualWait && $0.cause == .driverReorder })
 
         c.driverBarrier = true
-        #expect(!Self.named(try Self.analyseLab(c).result).contains(.linuxMissingBarrier))
+        #expect(!Self.named(try Self.analyseLab(c, minWait: 0).result).contains(.linuxMissingBarrier))
     }
 
     @Test func staleBuffersAtReset() throws {
