@@ -287,6 +287,8 @@ extension ClockGroupAnalyzer {
                 s += " moved the tail from \(step.old) to \(step.new), and need_event(\(ei), \(step.new), \(step.old)) is true: a correct driver that read \(ei) had to ring the MMIO doorbell. None followed, so the driver acted on another EventIdx value than the one the controller wrote (overwritten, stale, or not read at all)"
                 if let read = w.firstPublication?.eventIdxRead { s += "; its probe says it read \(read)" }
                 s += ". "
+            } else if let p = w.firstPublication, let read = p.eventIdxRead {
+                s += "The values tell the cause: the driver's own probe read EventIdx \(read) and moved from \(p.old) to \(p.value); need_event(\(read), \(p.value), \(p.old)) is true, yet it did not ring the MMIO doorbell. "
             }
         case .eventIdxNotInitialised:
             s += "Since the last Doorbell Buffer Config the controller has not written this queue's EventIdx: the slot still holds what the driver left there (zero after a reset) while the tail has moved on, so need_event(0, N+1, N) stays false and the driver never rings. This is the signature of the Linux reset-ordering bug (I/O queues restarted before Doorbell Buffer Config is re-sent) on a controller that does not initialise EventIdx at config time (QEMU). "
@@ -303,6 +305,12 @@ extension ClockGroupAnalyzer {
     /// they prove: an EventIdx never written since the config, a doorbell the controller's last
     /// EventIdx demanded, a stale shadow value after the queue's re-creation.
     func causeFromValues(_ w: OpenWindow, _ q: QueueState) -> Cause {
+        // The driver's own probe read an EventIdx that demanded the doorbell it skipped.
+        if let p = w.firstPublication, let read = p.eventIdxRead, read <= 0xFFFF, p.value <= 0xFFFF, p.old <= 0xFFFF,
+            needEvent(eventIdx: UInt16(read), new: UInt16(p.value), old: UInt16(p.old))
+        {
+            return .skippedDemandedDoorbell
+        }
         if w.eventIdxUnwrittenSinceConfig && q.key.type == .sq { return .eventIdxNotInitialised }
         if w.demandedStep != nil { return .skippedDemandedDoorbell }
         if q.staleShadowSinceCreation { return .staleShadowAfterReset }
