@@ -6,6 +6,21 @@ public struct QueueReport: Sendable {
     public var entries: UInt32
     public var probeMode: Bool
     public var stats: QueueStatistics
+    /// The queue's mutual waits over the run (nil when it had none).
+    public var hangs: HangSummary? = nil
+}
+
+/// How often and how long one queue hung: its mutual-wait findings.
+public struct HangSummary: Sendable, Hashable {
+    public var count: Int
+    /// Sum of the windows' durations (unresolved ones up to the end of their input).
+    public var totalNs: Int64
+    /// Ids (report numbers) and start times of the first and last window.
+    public var firstID: Int
+    public var firstStart: Int64
+    public var lastID: Int
+    public var lastStart: Int64
+    public var clockInput: UInt16
 }
 
 /// Everything one `analyze` run produced.
@@ -394,15 +409,34 @@ public enum AnalysisSession {
         let findings = groups.enumerated().flatMap { g in g.element.findings.map { (group: g.offset, finding: $0) } }.sorted {
             ($0.group, $0.finding.start, $0.finding.queue, $0.finding.kind.rawValue, $0.finding.end ?? Int64.max)
                 < ($1.group, $1.finding.start, $1.finding.queue, $1.finding.kind.rawValue, $1.finding.end ?? Int64.max)
-        }.map(\.finding)
+        }
         var notes = notes
         for g in groups where g.eventsBeyondQueueLimit > 0 {
             notes.append(
                 "\(g.eventsBeyondQueueLimit) event(s) left out: they name more than \(ClockGroupAnalyzer.queueLimit) queues in one clock domain (the limit keeps memory bounded)")
         }
+        if groups.contains(where: \.ioWithoutTracedDoorbells) {
+            notes.append("The controller fetched I/O commands but the trace shows no MMIO doorbell for any I/O queue: QEMU with ioeventfd=on (the default for nvme) handles I/O-queue doorbells without a trace event. A wait that a doorbell ended cannot be told from one the controller's own re-read ended; a stall shows only by the controller's silence.")
+        }
+        var story = findings.map(\.finding)
+        FindingStory.link(&story, groups: findings.map(\.group), results: groups, inputs: inputs)
+        for (k, f) in story.enumerated() where f.kind == .mutualWait {
+            guard var r = byKey[f.queue], case .int(let d)? = f.value("duration_ns") else { continue }
+            if var h = r.hangs {
+                h.count += 1
+                h.totalNs += d
+                h.lastID = k + 1
+                h.lastStart = f.start
+                r.hangs = h
+            } else {
+                r.hangs = HangSummary(count: 1, totalNs: d, firstID: k + 1, firstStart: f.start, lastID: k + 1,
+                                      lastStart: f.start, clockInput: f.clockInput)
+            }
+            byKey[f.queue] = r
+        }
         return AnalysisResult(
             inputs: inputs, groups: groups, queues: byKey.values.sorted { $0.key < $1.key },
-            findings: findings, suppressed: groups.flatMap(\.suppressed), notes: notes, options: options)
+            findings: story, suppressed: groups.flatMap(\.suppressed), notes: notes, options: options)
     }
 }
 

@@ -15,6 +15,8 @@ public final class ClockGroupAnalyzer {
     /// Recent guest kernel timeout messages, per (controller, qid), oldest first (bounded).
     var guestTimeouts: [UInt32: [GuestTimeout]] = [:]
     var dbbufEnabled = ControllerSet()
+    /// Each controller's last Doorbell Buffer Config.
+    var lastDbbufConfig: [UInt16: EventRef] = [:]
     /// Guest give-ups seen from the controller side (used while no guest submission is seen).
     var hostSide = HostSideTracker()
     var dataLossTimes: [Int64] = []
@@ -31,11 +33,22 @@ public final class ClockGroupAnalyzer {
     /// Called after each event that touched a queue, with the queue's new state.
     public var observer: ((Event, QueueState) -> Void)?
 
-    struct CommandRecord {
+    struct CommandRecord: Sendable {
         var submittedAt: EventRef
+        /// The controller's side of the command's life is over: fetched, or its queue deleted.
         var fetched: Bool
         var fetchedAt: Int64?
+        /// Its SQ was deleted (or re-created) before the controller fetched it.
+        var queueDeletedAt: Int64?
     }
+
+    /// Commands outstanding beyond `--stuck-after`, judged at the end (bounded).
+    var stuckCommands: [StuckCommand] = []
+    /// The controller's side is in this clock group's inputs.
+    var controllerEventsSeen = false
+    /// The controller fetched I/O commands / received an MMIO doorbell for an I/O queue.
+    var ioFetchSeen = false
+    var ioQueueMMIOSeen = false
 
     struct SuppressionKey: Hashable {
         var kind: FindingKind
@@ -89,6 +102,7 @@ public final class ClockGroupAnalyzer {
             eventsBeyondQueueLimit += 1
             return
         }
+        if e.kind.side == .controller { controllerEventsSeen = true }
         switch e.kind {
         case .driverDoorbellUpdate: driverDoorbellUpdate(e)
         case .driverSubmit: driverSubmit(e)
@@ -96,8 +110,12 @@ public final class ClockGroupAnalyzer {
         case .driverSQHead: withQueue(e.queue(.sq), e) { $0.stats.driverHeadReports += 1 }
         case .controllerShadowRead: controllerShadowRead(e)
         case .controllerEventIdxWrite: controllerEventIdxWrite(e)
-        case .mmioDoorbell: mmioDoorbell(e, origin: e.flags & Event.rawRegisterWriteFlag != 0 ? .rawWrite : .controllerEvent)
-        case .controllerFetch: controllerFetch(e)
+        case .mmioDoorbell:
+            if e.qid != 0 { ioQueueMMIOSeen = true }
+            mmioDoorbell(e, origin: e.flags & Event.rawRegisterWriteFlag != 0 ? .rawWrite : .controllerEvent)
+        case .controllerFetch:
+            if e.qid != 0 { ioFetchSeen = true }
+            controllerFetch(e)
         case .controllerCompletion: controllerCompletion(e)
         case .queueCreate: queueCreate(e)
         case .queueDelete: queueDelete(e)
@@ -196,6 +214,8 @@ public final class ClockGroupAnalyzer {
             checkStaleShadowSeenByDriver(&q, e)
             q.published = e.b
             q.driverEventIdxRead = e.c
+            q.driverEventIdxReads += 1
+            if e.c != 0 { q.driverReadNonZeroEventIdx = true }
             q.notePublishedSinceCreation(e.b)
             if e.b != q.controllerSeen {
                 var p = Publication(
@@ -418,7 +438,7 @@ public final class ClockGroupAnalyzer {
 
     private func queueCreate(_ e: Event) {
         withQueue(e.queue, e, evaluate: true) { q in
-            closeWindow(&q, at: e, resolution: "queue-recreated")
+            closeWindow(&q, at: e, resolution: .queueRecreated)
             q.deactivate()
             q.active = true
             let entries = checkedEntries(&q, qsize: e.a, e)
@@ -434,21 +454,22 @@ public final class ClockGroupAnalyzer {
                 q.waitingSince = EventRef(e)
             }
         }
-        if e.queueType == .sq { dropCommands(controller: e.controller, qid: e.qid) }
+        if e.queueType == .sq { dropCommands(controller: e.controller, qid: e.qid, at: e.time) }
     }
 
     private func queueDelete(_ e: Event) {
         withQueue(e.queue, e) { q in
-            closeWindow(&q, at: e, resolution: "queue-deleted")
+            closeWindow(&q, at: e, resolution: .queueDeleted)
             q.deactivate()
         }
-        if e.queueType == .sq { dropCommands(controller: e.controller, qid: e.qid) }
+        if e.queueType == .sq { dropCommands(controller: e.controller, qid: e.qid, at: e.time) }
     }
 
     private func dbbufConfig(_ e: Event) {
         dbbufEnabled.insert(e.controller)
+        lastDbbufConfig[e.controller] = EventRef(e)
         for i in queues.indices where queues[i].key.controller == e.controller {
-            closeWindow(&queues[i], at: e, resolution: "dbbuf-config")
+            closeWindow(&queues[i], at: e, resolution: .dbbufConfig)
             observer?(e, queues[i])
         }
     }
@@ -456,17 +477,21 @@ public final class ClockGroupAnalyzer {
     private func controllerReset(_ e: Event) {
         dbbufEnabled.remove(e.controller)
         for i in queues.indices where queues[i].key.controller == e.controller {
-            closeWindow(&queues[i], at: e, resolution: "controller-reset")
+            closeWindow(&queues[i], at: e, resolution: .controllerReset)
             if queues[i].active { queues[i].stats.resets += 1 }
             queues[i].deactivate()
             observer?(e, queues[i])
         }
     }
 
-    /// Commands on a deleted SQ will not be fetched from it any more.
-    private func dropCommands(controller: UInt16, qid: UInt16) {
+    /// Commands on a deleted SQ will not be fetched from it any more: a later fetch of the same
+    /// cid is another command's.
+    private func dropCommands(controller: UInt16, qid: UInt16, at time: Int64) {
         let prefix = commandKey(controller, qid, 0) >> 32
-        outstanding.updateAll(where: { $0 >> 32 == prefix }) { $0.fetched = true }
+        outstanding.updateAll(where: { $0 >> 32 == prefix }) {
+            if !$0.fetched { $0.queueDeletedAt = time }
+            $0.fetched = true
+        }
     }
 
     /// How far a submission may trail its fetch on aligned clocks; nil on one clock.
@@ -528,13 +553,15 @@ public final class ClockGroupAnalyzer {
         reportHostSideStalls()
         reportCQEventIdxVisibility()
         reportCommandsNeverCompleted()
+        assignStuckCommands()
         var suppressedList = suppressed.map { SuppressedFindings(kind: $0.key.kind, queue: $0.key.queue, count: $0.value) }
         suppressedList.sort { ($0.queue, $0.kind.rawValue) < ($1.queue, $1.kind.rawValue) }
         return GroupResult(
             sources: sources, clock: clock, firstTime: firstTime ?? 0, lastTime: end,
             events: eventCount, queues: queues.sorted { $0.key < $1.key },
             findings: findings, suppressed: suppressedList, dataLossTimes: dataLossTimes,
-            eventsBeyondQueueLimit: eventsBeyondQueueLimit)
+            eventsBeyondQueueLimit: eventsBeyondQueueLimit,
+            ioWithoutTracedDoorbells: ioFetchSeen && !ioQueueMMIOSeen)
     }
 
     /// Where every merged input is still recording: a wait cannot be judged past the end of
@@ -572,7 +599,11 @@ public struct GroupResult: Sendable {
     public var dataLossTimes: [Int64]
     /// Events left out because they named more queues than `ClockGroupAnalyzer.queueLimit`.
     public var eventsBeyondQueueLimit: UInt64 = 0
+    /// The controller fetched I/O commands but no MMIO doorbell for an I/O queue is in the
+    /// inputs (QEMU with `ioeventfd=on` handles them without a trace event).
+    public var ioWithoutTracedDoorbells = false
 }
+
 
 /// Controller numbers as a bitmap: `contains` is a load and a mask (a `Set` hashed on every
 /// fetch).

@@ -51,8 +51,8 @@ public struct Finding: Sendable, Hashable {
     public var start: Int64
     public var end: Int64?
     /// How the interval closed (`mmio-doorbell`, `end-of-trace`, …); nil for point findings.
-    public var resolution: String?
-    public var cause: String?
+    public var resolution: Resolution?
+    public var cause: Cause?
     /// Condition 1 was inferred: from guest submissions (no driver probes), or from the guest
     /// giving up (`inferred_from: host-side`, no guest trace).
     public var inferred: Bool = false
@@ -63,6 +63,10 @@ public struct Finding: Sendable, Hashable {
     /// Named values, in a fixed order.
     public var values: [(String, FieldValue)] = []
     public var evidence: [Evidence] = []
+    /// The known bug whose signature the evidence matches, when nothing excludes it.
+    public var knownBug: KnownBug?
+    /// The id (1-based report number) of the earlier window whose reset caused this one.
+    public var recursAfter: Int?
     /// One line.
     public var message: String
     /// A plain-language paragraph: what each side did.
@@ -84,6 +88,7 @@ public struct Finding: Sendable, Hashable {
             && lhs.uncertainty == rhs.uncertainty && lhs.clockInput == rhs.clockInput
             && lhs.values.map(\.0) == rhs.values.map(\.0) && lhs.values.map(\.1) == rhs.values.map(\.1)
             && lhs.evidence == rhs.evidence && lhs.message == rhs.message
+            && lhs.knownBug == rhs.knownBug && lhs.recursAfter == rhs.recursAfter
     }
 
     public func hash(into hasher: inout Hasher) {

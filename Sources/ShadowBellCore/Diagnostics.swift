@@ -73,6 +73,8 @@ public struct InputSummary: Sendable {
     public var lostEvents: UInt64 = 0
     /// Events whose timestamp went backwards relative to the previous one in the file.
     public var outOfOrder: UInt64 = 0
+    /// A guest console's last `Linux version` banner: the guest kernel that ran.
+    public var kernelVersion: KernelVersion?
 
     public static let firstMalformedLimit = 10
 

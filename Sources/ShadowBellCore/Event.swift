@@ -130,6 +130,28 @@ public enum GuestMessageKind: UInt32, Sendable, CaseIterable {
     }
 }
 
+/// A Linux kernel version, `major.minor.patch`, packed into 32 bits (10 bits each).
+public struct KernelVersion: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var major: UInt32
+    public var minor: UInt32
+    public var patch: UInt32
+
+    public init(_ major: UInt32, _ minor: UInt32, _ patch: UInt32) {
+        self.major = min(major, 1023)
+        self.minor = min(minor, 1023)
+        self.patch = min(patch, 1023)
+    }
+
+    public init(packed: UInt32) {
+        self.init(packed >> 20 & 1023, packed >> 10 & 1023, packed & 1023)
+    }
+
+    public var packed: UInt32 { major << 20 | minor << 10 | patch }
+    public var description: String { "\(major).\(minor).\(patch)" }
+
+    public static func < (a: KernelVersion, b: KernelVersion) -> Bool { a.packed < b.packed }
+}
+
 public enum ResetReason: UInt32, Sendable {
     case functionLevelReset = 0
     case enableCleared = 1

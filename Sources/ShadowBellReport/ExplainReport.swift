@@ -19,12 +19,12 @@ public enum ExplainReport {
         var out = "Finding #\(number) of \(r.findings.count): \(f.kind.rawValue) (\(f.severity.rawValue)) on \(f.queue)\n"
         var when = "  from \(time(f.start))"
         if let end = f.end {
-            when += " to \(time(end)) (\(formatDuration(end - f.start)), ended by \(f.resolution ?? "?"))"
+            when += " to \(time(end)) (\(formatDuration(end - f.start)), ended by \(f.resolution?.rawValue ?? "?"))"
         } else if f.resolution != nil {
             when += " to the end of the trace: unresolved, the wait was still going on"
             if case .int(let d)? = f.value("duration_ns") { when += " after \(formatDuration(d))" }
         }
-        if let cause = f.cause { when += "; cause: \(cause)" }
+        if let cause = f.cause { when += "; cause: \(cause.rawValue)" }
         if f.inferred { when += "; " + inferredFrom(f) }
         out += wrap(when, indent: "", continuation: "  ", width: width)
 
@@ -46,7 +46,7 @@ public enum ExplainReport {
                 }
                 if !closed, let end = f.end, sample.time > end {
                     closed = true
-                    out += "      ---- the window closes (\(f.resolution ?? "end")) ----\n"
+                    out += "      ---- the window closes (\(f.resolution?.rawValue ?? "end")) ----\n"
                 }
                 step += 1
                 let e = sample.event
@@ -70,8 +70,19 @@ public enum ExplainReport {
         if f.kind == .mutualWait {
             out += conditions(f)
         }
-        if let cause = f.cause, let meaning = causeMeaning[cause] {
-            out += "\nCause: \(cause)\n" + wrap(meaning, indent: "  ", width: width)
+        if let cause = f.cause {
+            out += "\nCause: \(cause.rawValue)\n" + wrap(cause.meaning, indent: "  ", width: width)
+        }
+        if let earlier = f.recursAfter {
+            out += "\nStory\n" + wrap("Recurs after the reset that ended #\(earlier) (see `explain --finding \(earlier)`).", indent: "  ", width: width)
+        }
+        if let bug = f.knownBug {
+            let e = bug.entry
+            out += "\nKnown bug: \(bug.rawValue)\n"
+            out += wrap("\(e.title) — \(e.component). Affected: \(e.affected). Fixed: \(e.fixed)"
+                        + (e.fixCommits.isEmpty ? "" : " (\(e.fixCommits.joined(separator: ", ")))") + ".", indent: "  ", width: width)
+            out += wrap("Remedy: \(e.remedy)", indent: "  ", width: width)
+            out += wrap("References: \(e.references.joined(separator: "; "))", indent: "  ", width: width)
         }
         for u in f.uncertainty { out += wrap("Uncertain: \(u)", indent: "  ", width: width) }
 
@@ -81,7 +92,7 @@ public enum ExplainReport {
             out += "  [\(k + 1)] \(e.role)  \(report.render(e.location))  \(time(e.time))\n"
             out += wrap(e.summary, indent: "      ", width: width)
             if let line = inputLines[e.location] {
-                out += "      > " + line + "\n"
+                out += "      > " + QuotedLine.escapingControlCharacters(line) + "\n"
             } else if e.location.unit == .byteOffset {
                 out += "      (binary record at byte offset \(e.location.value))\n"
             }
@@ -187,12 +198,6 @@ public enum ExplainReport {
             ? "inferred from the controller side (no guest trace: the guest gave up with ABORT commands and a reset)"
             : "inferred from guest submissions (no driver probes)"
     }
-
-    static let causeMeaning: [String: String] = [
-        "driver-reorder": "The controller's read that returned the old value is stamped after the driver published the new one: the driver's store to the shadow slot was still invisible after the driver had loaded EventIdx. The driver let its load overtake its store — a full memory barrier is missing between the shadow store and the EventIdx load (the 2018 Linux mb() fix).",
-        "controller-reorder": "The driver read an EventIdx the controller had already replaced, although the controller's newer write is stamped before that read: the controller's EventIdx store was still invisible after it re-read the shadow slot. The controller let its load overtake its store — a barrier is missing on the controller side.",
-        "unknown": "Neither side's reorder can be proven beyond the timing uncertainty of the trace stamps (see --timing-slack): the stamps are taken near, not at, the memory operations.",
-    ]
 
     static func pad(_ s: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }
 

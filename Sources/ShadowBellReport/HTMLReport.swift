@@ -109,7 +109,7 @@ public enum HTMLReport {
             for (i, f) in r.findings.enumerated() {
                 h += "<tr class=\"\(f.severity.rawValue)\"><td><a href=\"#finding-\(i + 1)\">#\(i + 1)</a></td><td><span class=\"sev \(f.severity.rawValue)\">\(f.severity.rawValue)</span></td>"
                 h += "<td>\(f.kind.rawValue)</td><td>\(f.queue)</td><td class=\"num\">\(report.formatTime(f.start, clockInput: f.clockInput))</td>"
-                h += "<td class=\"num\">\(endText(report, f))</td><td class=\"num\">\(durationText(f))</td><td>\(esc(f.cause ?? ""))</td></tr>\n"
+                h += "<td class=\"num\">\(endText(report, f))</td><td class=\"num\">\(durationText(f))</td><td>\(esc(f.cause?.rawValue ?? ""))</td></tr>\n"
             }
             h += "</tbody></table>\n"
         }
@@ -134,10 +134,18 @@ public enum HTMLReport {
         var h = "<article class=\"finding \(f.severity.rawValue)\" id=\"finding-\(number)\">\n"
         h += "<h3>#\(number) <span class=\"sev \(f.severity.rawValue)\">\(f.severity.rawValue)</span> \(f.kind.rawValue) on \(f.queue)</h3>\n"
         h += "<p class=\"when\">\(report.formatTime(f.start, clockInput: f.clockInput)) → \(endText(report, f))"
-        if let resolution = f.resolution { h += " (\(esc(resolution)))" }
-        if let cause = f.cause { h += " · cause: <b>\(esc(cause))</b>" }
+        if let resolution = f.resolution { h += " (\(esc(resolution.rawValue)))" }
+        if let cause = f.cause { h += " · cause: <b>\(esc(cause.rawValue))</b> — \(esc(cause.headline))" }
         if f.inferred { h += " · " + esc(ExplainReport.inferredFrom(f)) }
         h += "</p>\n<p class=\"message\">\(esc(f.message))</p>\n<p>\(esc(f.explanation))</p>\n"
+        if let earlier = f.recursAfter { h += "<p class=\"story\">Recurs after the reset that ended <a href=\"#finding-\(earlier)\">#\(earlier)</a>.</p>\n" }
+        if let bug = f.knownBug {
+            let e = bug.entry
+            h += "<p class=\"known-bug\">Known bug <b>\(esc(bug.rawValue))</b>: \(esc(e.title)) — \(esc(e.component)); fixed in \(esc(e.fixed))"
+            h += e.fixCommits.isEmpty ? "" : " (\(esc(e.fixCommits.joined(separator: ", "))))"
+            h += ". Remedy: \(esc(e.remedy))</p>\n"
+        }
+        if let cause = f.cause, cause != .unknown { h += "<p class=\"cause\">Cause <b>\(esc(cause.rawValue))</b>: \(esc(cause.meaning))</p>\n" }
         for u in f.uncertainty { h += "<p class=\"uncertain\">Uncertain: \(esc(u))</p>\n" }
         if let timeline, !timeline.samples.isEmpty {
             var badges: [SourceLocation: Int] = [:]

@@ -79,6 +79,7 @@ public enum JSONReport {
             ("data_loss_markers", .count(s.dataLossMarkers)),
             ("lost_events", .count(s.lostEvents)),
             ("out_of_order", .count(s.outOfOrder)),
+            ("guest_kernel", s.kernelVersion.map { .string($0.description) } ?? .null),
             ("first_malformed", .array(s.firstMalformed.map { m in
                 .object([("location", .string(report.render(m.location))), ("reason", .string(m.reason))])
             })),
@@ -116,6 +117,34 @@ public enum JSONReport {
             ("queue_resets", .int(Int64(s.resets))),
             ("stuck_commands", .int(Int64(s.stuckCommands))),
             ("stale_shadow_reads", .int(Int64(s.staleShadowReads))),
+            ("hangs", q.hangs.map(hangs) ?? .null),
+        ])
+    }
+
+    /// A queue's run summary: its mutual waits, how long they lasted, the first and the last.
+    static func hangs(_ h: HangSummary) -> JSONValue {
+        .object([
+            ("count", .int(Int64(h.count))),
+            ("total_ns", .int(h.totalNs)),
+            ("first_id", .int(Int64(h.firstID))),
+            ("first_start_ns", .int(h.firstStart)),
+            ("last_id", .int(Int64(h.lastID))),
+            ("last_start_ns", .int(h.lastStart)),
+        ])
+    }
+
+    /// The catalog entry of a known bug (Docs/KnownBugs.md).
+    public static func knownBug(_ bug: KnownBug) -> JSONValue {
+        let e = bug.entry
+        return .object([
+            ("id", .string(bug.rawValue)),
+            ("title", .string(e.title)),
+            ("component", .string(e.component)),
+            ("affected", .string(e.affected)),
+            ("fixed", .string(e.fixed)),
+            ("fix_commits", .array(e.fixCommits.map { .string($0) })),
+            ("remedy", .string(e.remedy)),
+            ("references", .array(e.references.map { .string($0) })),
         ])
     }
 
@@ -128,12 +157,14 @@ public enum JSONReport {
             ("queue", queueKey(f.queue)),
             ("start_ns", .int(f.start)),
             ("end_ns", f.end.map { .int($0) } ?? .null),
-            ("resolution", f.resolution.map { .string($0) } ?? .null),
-            ("cause", f.cause.map { .string($0) } ?? .null),
+            ("resolution", f.resolution.map { .string($0.rawValue) } ?? .null),
+            ("cause", f.cause.map { .string($0.rawValue) } ?? .null),
             ("inferred", .bool(f.inferred)),
             ("uncertain", .bool(!f.uncertainty.isEmpty)),
             ("uncertainty", .array(f.uncertainty.map { .string($0) })),
             ("clock_input", .int(Int64(f.clockInput))),
+            ("known_bug", f.knownBug.map(knownBug) ?? .null),
+            ("recurs_after", f.recursAfter.map { .int(Int64($0)) } ?? .null),
         ]
         for (key, value) in f.values { members.append((key, json(value))) }
         if report.baseline != nil { members.append(("baseline", .string(report.isKnown(id - 1) ? "known" : "new"))) }

@@ -302,7 +302,7 @@ public final class PerfettoTraceWriter {
                 var args: [(String, JSONValue)] = [
                     ("id", .int(Int64(p.index + 1))), ("kind", .string(f.kind.rawValue)), ("severity", .string(f.severity.rawValue)),
                     ("queue", .string(f.queue.description)), ("start_ns", .int(f.start)), ("end_ns", f.end.map { .int($0) } ?? .null),
-                    ("cause", f.cause.map { .string($0) } ?? .null), ("resolution", f.resolution.map { .string($0) } ?? .null),
+                    ("cause", f.cause.map { .string($0.rawValue) } ?? .null), ("resolution", f.resolution.map { .string($0.rawValue) } ?? .null),
                     ("message", .string(f.message)),
                     ("evidence", .array(f.evidence.map { .string($0.location.render(path: paths[$0.location.source] ?? "") + " " + $0.summary) })),
                 ]

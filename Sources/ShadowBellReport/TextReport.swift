@@ -16,6 +16,7 @@ public enum TextReport {
             out += "  \(s.path): \(s.format.rawValue), \(s.events) events, \(s.malformed) malformed, "
                 + "\(s.skipped) other \(s.locationUnit == .line ? "lines" : "records") skipped"
             if s.clock == .orderOnly { out += ", no timestamps (order only)" }
+            if let kernel = s.kernelVersion { out += ", guest Linux \(kernel)" }
             out += "\n"
             for m in s.firstMalformed {
                 out += "    malformed: \(report.render(m.location)): \(m.reason)\n"
@@ -61,6 +62,17 @@ public enum TextReport {
             }
         }
 
+        let hung = r.queues.filter { $0.hangs != nil }
+        if !hung.isEmpty {
+            out += "\nHangs per queue\n"
+            for q in hung {
+                guard let h = q.hangs else { continue }
+                let line = "\(q.key): \(h.count) hang(s), \(formatDuration(h.totalNs)) hung in total; first #\(h.firstID) at \(report.formatTime(h.firstStart, clockInput: h.clockInput))"
+                    + (h.count > 1 ? ", last #\(h.lastID) at \(report.formatTime(h.lastStart, clockInput: h.clockInput))" : "")
+                out += wrap(line, indent: "  ", continuation: "      ", width: width)
+            }
+        }
+
         out += "\nFindings\n"
         if r.findings.isEmpty { out += "  none\n" }
         for (n, f) in r.findings.enumerated() {
@@ -69,8 +81,10 @@ public enum TextReport {
             if f.resolution != nil || f.end != nil {
                 out += " → " + (f.end.map { report.formatTime($0, clockInput: f.clockInput) } ?? "unresolved")
             }
-            if let cause = f.cause { out += "  cause: \(cause)" }
+            if let cause = f.cause { out += "  cause: \(cause.rawValue)" }
             if f.inferred { out += "  (inferred)" }
+            if let bug = f.knownBug { out += "  known bug: \(bug.rawValue)" }
+            if let earlier = f.recursAfter { out += "  recurs after #\(earlier)" }
             if !f.uncertainty.isEmpty { out += "  UNCERTAIN" }
             out += "\n"
             out += wrap(f.message, indent: "     ", width: width)

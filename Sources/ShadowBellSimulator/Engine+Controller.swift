@@ -121,6 +121,16 @@ extension Engine {
                     value: value,
                     detail: "the controller wrote SQ EventIdx \(value) into a \(sqEntries)-entry queue"))
             }
+            if cfg.faults.byteSwappedEventIdx && !byteSwapFired && value != 0 && value.byteSwapped >= sqEntries
+                && now >= cfg.startNs + cfg.effectiveFaultAtNs && started && !resetting
+            {
+                byteSwapFired = true
+                result.faults.append(FaultOccurrence(
+                    kind: .byteSwappedEventIdx, queue: QueueKey(controller: 0, qid: q, type: .sq), timeNs: now,
+                    value: value.byteSwapped,
+                    detail: "the controller wrote SQ EventIdx \(value) in big-endian order (\(value.byteSwapped))"))
+                value = value.byteSwapped
+            }
             let visible = controllerStore(s, value)
             emit(TraceRecord(.eventIdxWriteSQ, now, qid: q, a: value))
             truthEventIdxStore(q, .sq, value, visible)

@@ -129,7 +129,7 @@ extension Engine {
         if d.skippedMMIO {
             fault = .driverSkippedMMIO
         } else if d.eventIdx >= entries || (t.eventIdxValue ?? 0) >= entries {
-            fault = .valueOutOfRange
+            fault = byteSwapFired && !outOfRangeFired ? .byteSwappedEventIdx : .valueOutOfRange
         } else if d.staleInvolved {
             fault = .staleBuffersAtReset
         } else if type == .cq && cfg.faults.noCQEventIdx {

@@ -42,6 +42,7 @@ final class Engine {
     var adminCQHead: UInt32 = 0
     var skipFaultFired = false
     var outOfRangeFired = false
+    var byteSwapFired = false
 
     var result: SimulationResult
 

@@ -26,6 +26,7 @@ public enum FaultKind: String, Sendable, Hashable, CaseIterable {
     case staleBuffersAtReset = "stale-buffers-at-reset"
     case noCQEventIdx = "no-cq-eventidx"
     case valueOutOfRange = "value-out-of-range"
+    case byteSwappedEventIdx = "byte-swapped-eventidx"
 
     /// The analyzer finding kind that reports it.
     public var expectedFinding: String {
@@ -33,7 +34,7 @@ public enum FaultKind: String, Sendable, Hashable, CaseIterable {
         case .driverSkippedMMIO: return "missed-doorbell"
         case .staleBuffersAtReset: return "stale-shadow-after-reset"
         case .noCQEventIdx: return "cq-eventidx-not-seen"
-        case .valueOutOfRange: return "value-out-of-range"
+        case .valueOutOfRange, .byteSwappedEventIdx: return "value-out-of-range"
         }
     }
 }

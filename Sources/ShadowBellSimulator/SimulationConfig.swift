@@ -32,6 +32,9 @@ public struct FaultSet: Sendable, Hashable {
     /// The controller writes one SQ EventIdx value ≥ the queue's entry count
     /// (first SQ EventIdx write after `faultAtNs`; impossible for 65536-entry queues).
     public var valueOutOfRange = false
+    /// The controller writes one SQ EventIdx in big-endian byte order (the doorbell-buffer
+    /// endianness bugs; first non-zero SQ EventIdx write after `faultAtNs`).
+    public var byteSwappedEventIdx = false
 
     public init(
         driverSkipsMMIO: Bool = false, staleBuffersAtReset: Bool = false,
@@ -44,7 +47,7 @@ public struct FaultSet: Sendable, Hashable {
     }
 
     public var isEmpty: Bool {
-        !driverSkipsMMIO && !staleBuffersAtReset && !noCQEventIdx && !valueOutOfRange
+        !driverSkipsMMIO && !staleBuffersAtReset && !noCQEventIdx && !valueOutOfRange && !byteSwappedEventIdx
     }
 }
 

@@ -125,6 +125,7 @@ public enum TruthJSON {
         if f.staleBuffersAtReset { out.append(.staleBuffersAtReset) }
         if f.noCQEventIdx { out.append(.noCQEventIdx) }
         if f.valueOutOfRange { out.append(.valueOutOfRange) }
+        if f.byteSwappedEventIdx { out.append(.byteSwappedEventIdx) }
         return out
     }
 

@@ -44,6 +44,7 @@ struct Simulate: ParsableCommand {
         case staleBuffers = "stale-buffers"
         case noCQEventIdx = "no-cq-eventidx"
         case outOfRange = "out-of-range"
+        case byteSwapped = "byte-swapped"
     }
 
     enum Names: String, ExpressibleByArgument, CaseIterable {
@@ -185,6 +186,7 @@ struct Simulate: ParsableCommand {
             case .staleBuffers: c.faults.staleBuffersAtReset = true
             case .noCQEventIdx: c.faults.noCQEventIdx = true
             case .outOfRange: c.faults.valueOutOfRange = true
+            case .byteSwapped: c.faults.byteSwappedEventIdx = true
             }
         }
         if let faultAtUs { c.faultAtNs = faultAtUs * 1_000 }

@@ -72,7 +72,7 @@ func readInputLines(_ locations: [SourceLocation], report: AnalysisReport, maxLe
         let framer = LineFramer()
         func take(_ line: FramedLine) {
             guard lines.contains(line.number) else { return }
-            var text = String(decoding: line.bytes, as: UTF8.self)
+            var text = QuotedLine.text(of: line.bytes)
             if text.count > maxLength { text = String(text.prefix(maxLength)) + "…" }
             out[SourceLocation(source: source, unit: .line, value: line.number)] = text
         }

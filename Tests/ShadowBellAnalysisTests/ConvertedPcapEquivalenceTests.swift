@@ -54,8 +54,8 @@ import Testing
             queue = f.queue
             start = f.start
             end = f.end
-            resolution = f.resolution
-            cause = f.cause
+            resolution = f.resolution?.rawValue
+            cause = f.cause?.rawValue
             inferred = f.inferred
             uncertainty = f.uncertainty
             values = f.values.map { "\($0.0)=\($0.1)" }

@@ -109,7 +109,7 @@ import Testing
         let first = try #require(onSQ2.first)
         #expect(first.kind == .mutualWait && first.severity == .error && first.inferred)
         #expect(first.value("inferred_from") == .string("host-side"))
-        #expect(first.resolution == "queue-deleted")
+        #expect(first.resolution == .queueDeleted)
         let second = try #require(onSQ2.dropFirst().first)
         #expect(second.severity >= .warning && second.start > (first.end ?? .max))
         #expect(Self.loud(r, on: Self.sq(1)).isEmpty, "\(name): \(Self.loud(r, on: Self.sq(1)).map(\.message))")

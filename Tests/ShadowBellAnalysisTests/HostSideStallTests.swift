@@ -96,7 +96,7 @@ import Testing
         // The wait began at sq2's last burst-ending read (burst at 450 ms: read, 2 × fetch/EventIdx/read).
         #expect(w.start == Scenario.us(450_010 + 6))
         #expect(w.end == Scenario.us(30 * Self.second + 50_000))
-        #expect(w.resolution == "queue-deleted")
+        #expect(w.resolution == .queueDeleted)
         #expect(w.value("controller_seen") == .int(20))
         #expect(w.value("guest_aborts") == .int(1))
         #expect(w.evidence.map(\.role) == ["controller-eventidx-write", "controller-wait", "guest-abort", "window-close", "controller-reset"])

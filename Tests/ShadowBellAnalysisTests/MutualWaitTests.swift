@@ -27,8 +27,8 @@ import Testing
         #expect(w.queue == QueueKey(controller: 0, qid: 1, type: .sq))
         #expect(w.start == 41_000)
         #expect(w.end == nil)
-        #expect(w.resolution == "end-of-trace")
-        #expect(w.cause == "driver-reorder")
+        #expect(w.resolution == .endOfTrace)
+        #expect(w.cause == .driverReorder)
         #expect(w.value("published") == .int(2))
         #expect(w.value("controller_seen") == .int(1))
         #expect(w.value("controller_eventidx") == .int(1))
@@ -52,7 +52,7 @@ import Testing
         let r = s.analyze()
         let w = try #require(r.findings(.mutualWait).first)
         #expect(w.start == 30_000)
-        #expect(w.cause == "controller-reorder")
+        #expect(w.cause == .controllerReorder)
         #expect(w.value("driver_eventidx_read") == .int(0))
         #expect(w.value("controller_eventidx") == .int(1))
     }
@@ -87,7 +87,7 @@ import Testing
         let r = s.analyze()
         let w = try #require(r.findings(.mutualWait).first)
         #expect(w.end == 3_041_000)
-        #expect(w.resolution == "mmio-doorbell")
+        #expect(w.resolution == .mmioDoorbell)
         #expect(w.value("duration_ns") == .int(3_000_000))
         #expect(w.evidence.last?.role == "window-close")
     }
@@ -97,7 +97,7 @@ import Testing
         s.read(2, at: 2_500)
         let r = s.analyze()
         let w = try #require(r.findings(.mutualWait).first)
-        #expect(w.resolution == "controller-read")
+        #expect(w.resolution == .controllerRead)
         #expect(w.end == 2_500_000)
     }
 
@@ -105,12 +105,12 @@ import Testing
         var a = Self.driverReorderHang()
         a.reset(at: 30_041)
         let ra = a.analyze()
-        #expect(ra.findings(.mutualWait).first?.resolution == "controller-reset")
+        #expect(ra.findings(.mutualWait).first?.resolution == .controllerReset)
         #expect(ra.findings(.mutualWait).first?.end == 30_041_000)
 
         var b = Self.driverReorderHang()
         b.deleteSQ(at: 9_000)
-        #expect(b.analyze().findings(.mutualWait).first?.resolution == "queue-deleted")
+        #expect(b.analyze().findings(.mutualWait).first?.resolution == .queueDeleted)
     }
 
     @Test func shortWindowIsOnlyCounted() {
@@ -205,7 +205,7 @@ import Testing
         let w = try #require(r.findings(.mutualWait).first)
         #expect(w.inferred)
         #expect(w.start == 30_000)
-        #expect(w.cause == "unknown")
+        #expect(w.cause == .skippedDemandedDoorbell, "EventIdx 1 was written before the tail moved 1 -> 2: need_event(1, 2, 1) demanded a doorbell")
         #expect(w.value("stuck_commands") == .int(2))
         #expect(w.value("stuck_command_ids") == .array([.int(101), .int(102)]))
         #expect(w.evidence.contains { $0.role == "driver-submit" && $0.location.value == 10 })
@@ -268,7 +268,7 @@ import Testing
         let r = s.analyze()
         let w = try #require(r.findings(.mutualWait).first)
         #expect(w.value("controller_seen") == .int(41))
-        #expect(w.cause == "controller-reorder")
+        #expect(w.cause == .controllerReorder)
     }
 }
 
@@ -400,6 +400,6 @@ import Testing
         s.tick(at: 9_000)
         let w = try #require(s.analyze().findings(.mutualWait).first)
         #expect(w.start == 25_000)
-        #expect(w.cause == "driver-reorder")
+        #expect(w.cause == .driverReorder)
     }
 }

@@ -100,3 +100,17 @@ extension GroupResult {
         queues.first { $0.key == QueueKey(controller: 0, qid: qid, type: type) }
     }
 }
+
+extension Scenario {
+    /// The guest completes a command (`nvme_complete_rq`), with its status.
+    mutating func guestComplete(qid: UInt16 = 1, cmdid: UInt32, status: UInt32 = 0, at t: Int64) {
+        add(Event(kind: .driverComplete, time: Self.us(t), qid: qid, a: cmdid, b: status))
+    }
+
+    /// The findings as the report numbers them, with known bugs and links (session level).
+    func story(kernel: KernelVersion? = nil, _ options: AnalysisOptions = AnalysisOptions()) -> AnalysisResult {
+        var console = InputSummary(index: 0, path: "console.log", format: .consoleLog)
+        console.kernelVersion = kernel
+        return AnalysisSession.combine(inputs: [console], groups: [analyze(options)], notes: [], options: options)
+    }
+}

@@ -27,11 +27,23 @@ extension ClockGroupAnalyzer {
             controllers[q.key.controller] = c
         }
         for (controller, c) in controllers.sorted(by: { $0.key < $1.key }) where c.reads > 0 && c.writes == 0 {
+            // The driver's probes read the CQ EventIdx slots: only zeros there means the
+            // controller never wrote them, not that it wrote them untraced.
+            let cqs = queues.filter { $0.key.controller == controller && $0.key.type == .cq && $0.key.qid != 0 }
+            let probeReads = cqs.reduce(UInt64(0)) { $0 + $1.driverEventIdxReads }
+            let onlyZero = probeReads > 0 && !cqs.contains { $0.driverReadNonZeroEventIdx }
             var f = Finding(
                 kind: .cqEventIdxNotSeen, queue: c.queue, start: firstTime ?? 0,
                 message: "nvme\(controller): \(c.reads) controller CQ head reads but no CQ EventIdx write in the trace",
                 explanation: CQEventIdxVisibilityDetector.definition)
             f.values = [("cq_shadow_reads", .int(Int64(c.reads))), ("cq_eventidx_writes", .int(0))]
+            if probeReads > 0 {
+                f.values.append(("driver_cq_eventidx_reads", .int(Int64(probeReads))))
+                f.values.append(("driver_read_only_zero", .bool(onlyZero)))
+                f.explanation += onlyZero
+                    ? " The driver's probes read the CQ EventIdx \(probeReads) time(s) and found 0 every time: the controller never writes it."
+                    : " The driver's probes read non-zero CQ EventIdx values: the controller writes it without tracing it."
+            }
             report(f)
         }
     }

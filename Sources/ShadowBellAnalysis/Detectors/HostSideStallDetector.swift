@@ -88,7 +88,7 @@ struct StallCandidate: Sendable {
     var config: EventRef?
     var held: Int
     var end: EventRef?
-    var resolution: String?
+    var resolution: Resolution?
 }
 
 /// One guest give-up: the first ABORT, the reset that followed, what came after it.
@@ -140,11 +140,11 @@ extension ClockGroupAnalyzer {
             queues[i].hostSide.eventIdxWrittenSinceConfig = true
             queues[i].hostSide.shadowDoorbellsSeen = true
         case .mmioDoorbell where e.queueType == .sq && e.qid != 0:
-            hostSideQueueMoved(e.queue, e, resolution: "mmio-doorbell")
+            hostSideQueueMoved(e.queue, e, resolution: .mmioDoorbell)
         case .queueCreate where e.queueType == .sq:
             queues[index(of: e.queue)].hostSide.cqid = UInt16(truncatingIfNeeded: e.b)
         case .queueDelete:
-            hostSideQueueMoved(e.queue, e, resolution: "queue-deleted")
+            hostSideQueueMoved(e.queue, e, resolution: .queueDeleted)
         case .dbbufConfig:
             for i in queues.indices where queues[i].key.controller == e.controller && queues[i].key.type == .sq {
                 queues[i].hostSide.fetchedSinceConfig = 0
@@ -159,7 +159,7 @@ extension ClockGroupAnalyzer {
             hostSide.episodes[k].reset = EventRef(e)
             for c in hostSide.episodes[k].candidates.indices where hostSide.episodes[k].candidates[c].end == nil {
                 hostSide.episodes[k].candidates[c].end = EventRef(e)
-                hostSide.episodes[k].candidates[c].resolution = "controller-reset"
+                hostSide.episodes[k].candidates[c].resolution = .controllerReset
             }
             hostSide.watchingResubmissions[e.controller] = k
         case .guestMessage:
@@ -188,11 +188,11 @@ extension ClockGroupAnalyzer {
             hostSide.episodes[k].resubmitted[e.qid, default: 0] += 1
             if hostSide.episodes[k].firstResubmission[e.qid] == nil { hostSide.episodes[k].firstResubmission[e.qid] = EventRef(e) }
         }
-        hostSideQueueMoved(e.queue(.sq), e, resolution: "controller-fetch")
+        hostSideQueueMoved(e.queue(.sq), e, resolution: .controllerFetch)
     }
 
     /// The controller looked at a candidate queue again (or the queue went away): its wait ends.
-    private func hostSideQueueMoved(_ key: QueueKey, _ e: Event, resolution: String) {
+    private func hostSideQueueMoved(_ key: QueueKey, _ e: Event, resolution: Resolution) {
         guard let k = hostSide.open[key.controller] else { return }
         for c in hostSide.episodes[k].candidates.indices {
             let candidate = hostSide.episodes[k].candidates[c]
@@ -325,8 +325,9 @@ extension ClockGroupAnalyzer {
         let duration = stop - c.since.time
         var f = Finding(kind: .mutualWait, queue: c.queue, start: c.since.time, message: "", explanation: "")
         f.end = c.end?.time
-        f.resolution = c.resolution ?? "end-of-trace"
-        f.cause = "unknown"
+        f.resolution = c.resolution ?? .endOfTrace
+        // The guest's steps are not in the trace: only the config's signature tells a cause.
+        f.cause = c.signature ? .eventIdxNotInitialised : .unknown
         f.inferred = true
         f.values = [
             ("duration_ns", .int(duration)),
@@ -344,7 +345,10 @@ extension ClockGroupAnalyzer {
             ("guest_aborts", .int(Int64(episode.aborts))),
             ("first_abort_after_ns", .int(episode.firstAbort.time - c.since.time)),
         ]
-        if c.signature { f.values.append(("eventidx_unwritten_since_dbbuf_config", .bool(true))) }
+        if c.signature {
+            f.values.append(("eventidx_unwritten_since_dbbuf_config", .bool(true)))
+            if let config = c.config { f.values.append(("dbbuf_config_ns", .int(config.time))) }
+        }
         if let n = episode.resubmitted[c.queue.qid] { f.values.append(("resubmitted_after_reset", .int(Int64(n)))) }
         let console = episode.console[c.queue.qid]
         if let console {
@@ -363,7 +367,7 @@ extension ClockGroupAnalyzer {
         if let console {
             evidence.append(evidenceItem("guest-timeout", console.first.at, Self.describe(console.first, qid: c.queue.qid)))
         }
-        if let end = c.end { evidence.append(evidenceItem("window-close", end, "window closes: \(f.resolution!)")) }
+        if let end = c.end { evidence.append(evidenceItem("window-close", end, "window closes: \(f.resolution!.rawValue)")) }
         if let reset = episode.reset, reset != c.end {
             evidence.append(evidenceItem("controller-reset", reset, "controller reset or disabled"))
         }
@@ -377,9 +381,9 @@ extension ClockGroupAnalyzer {
         if clock == .orderOnly { f.uncertainty.append("the input has no timestamps: order is known, durations are not") }
 
         let how = c.end == nil ? "unresolved at end of trace after \(formatDuration(duration))"
-            : "for \(formatDuration(duration)), ended by \(f.resolution!)"
+            : "for \(formatDuration(duration)), ended by \(f.resolution!.rawValue)"
         let gaveUp = episode.reset == nil ? "\(episode.aborts) ABORT command(s)" : "\(episode.aborts) ABORT command(s), then a controller reset"
-        f.message = "\(c.queue.controllerName) SQ \(c.queue.qid): driver and controller waited on each other (inferred from the host side: the guest gave up with \(gaveUp)) \(how); cause unknown"
+        f.message = "\(c.queue.controllerName) SQ \(c.queue.qid): driver and controller waited on each other (inferred from the host side: the guest gave up with \(gaveUp)) \(how); cause \(f.cause!.rawValue): \(f.cause!.headline)"
         f.explanation = hostSideExplanation(c, episode, attribution: attribution, name: name)
         report(f)
     }
@@ -397,11 +401,7 @@ extension ClockGroupAnalyzer {
         if c.signature {
             s += " Since the Doorbell Buffer Config the controller has not written \(name)'s EventIdx: the slot still holds what the driver left there (zero after a reset) while the tail is \(c.tailAtConfig ?? 0), so need_event(0, N+1, N) stays false and the driver never rings. This is the signature of the Linux reset-ordering bug (I/O queues restarted before Doorbell Buffer Config is re-sent; fixed by commit 06c59d427017, \"set doorbell config before unquiescing\", in 6.8 and 6.6.59) on a controller that does not initialise EventIdx at config time (QEMU)."
         }
-        switch c.resolution {
-        case nil: s += " Nothing on the queue moved again before the trace ended: the hang was still going on."
-        case "queue-deleted"?, "controller-reset"?: s += " It ended only when the queue was torn down (\(c.resolution!)): the driver had to reset the controller."
-        default: s += " The wait ended by \(c.resolution!)."
-        }
+        s += " " + (c.resolution ?? .endOfTrace).sentence
         return s
     }
 
@@ -462,7 +462,7 @@ extension ClockGroupAnalyzer {
         let names = candidates.map { "\($0.queue.type.name)\($0.queue.qid)" }
         var f = Finding(kind: .unattributedStall, queue: first.queue, start: first.since.time, message: "", explanation: "")
         f.end = episode.reset?.time
-        f.resolution = episode.reset == nil ? "end-of-trace" : "controller-reset"
+        f.resolution = episode.reset == nil ? .endOfTrace : .controllerReset
         f.inferred = true
         f.values = [
             ("candidates", .array(candidates.map { .string($0.queue.description) })),

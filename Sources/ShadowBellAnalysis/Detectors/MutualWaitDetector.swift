@@ -41,19 +41,19 @@ extension ClockGroupAnalyzer {
         }
     }
 
-    static func resolution(for e: Event) -> String {
+    static func resolution(for e: Event) -> Resolution {
         switch e.kind {
-        case .mmioDoorbell, .driverDoorbellUpdate: return "mmio-doorbell"
-        case .controllerShadowRead: return "controller-read"
-        case .controllerFetch: return "controller-fetch"
+        case .mmioDoorbell, .driverDoorbellUpdate: return .mmioDoorbell
+        case .controllerShadowRead: return .controllerRead
+        case .controllerFetch: return .controllerFetch
         // A successful completion proves the controller fetched the command, whatever the
         // trace shows: the fetch is missing or was placed late by clock alignment.
-        case .driverComplete: return e.b == 0 ? "fetch-not-traced" : "commands-cancelled"
-        case .queueDelete: return "queue-deleted"
-        case .queueCreate: return "queue-recreated"
-        case .controllerReset: return "controller-reset"
-        case .dbbufConfig: return "dbbuf-config"
-        default: return "state-change"
+        case .driverComplete: return e.b == 0 ? .fetchNotTraced : .commandsCancelled
+        case .queueDelete: return .queueDeleted
+        case .queueCreate: return .queueRecreated
+        case .controllerReset: return .controllerReset
+        case .dbbufConfig: return .dbbufConfig
+        default: return .stateChange
         }
     }
 
@@ -64,7 +64,7 @@ extension ClockGroupAnalyzer {
             firstPublished: publication?.value ?? (q.probeMode ? q.published : nil),
             lastPublished: q.probeMode ? q.published : nil, firstPublication: publication,
             waitingSince: q.waitingSince, controllerEventIdx: q.controllerEventIdx,
-            controllerEventIdxAt: q.controllerEventIdxAt, inferred: !q.probeMode, cause: "unknown",
+            controllerEventIdxAt: q.controllerEventIdxAt, inferred: !q.probeMode, cause: .unknown,
             alsoControllerReorder: false, stuckCommandIDs: q.probeMode ? [] : q.pendingSubmissions.prefix(32).map(\.cmdid),
             firstSubmission: q.probeMode ? nil : q.pendingSubmissions.first,
             eventIdxUnwrittenSinceConfig: q.controllerEventIdx == nil && dbbufEnabled.contains(q.key.controller))
@@ -79,27 +79,29 @@ extension ClockGroupAnalyzer {
                 controllerReorder = true
             }
             if driverReorder {
-                w.cause = "driver-reorder"
+                w.cause = .driverReorder
                 w.alsoControllerReorder = controllerReorder
             } else if controllerReorder {
-                w.cause = "controller-reorder"
+                w.cause = .controllerReorder
             }
         }
+        w.demandedStep = demandedStep(w, q)
+        if w.cause == .unknown { w.cause = causeFromValues(w, q) }
         q.window = w
     }
 
     /// A controller read that still returns S after the driver's publication, stamped later,
     /// shows the driver's store stayed invisible: the driver's load overtook its store.
     private func refineCause(_ q: inout QueueState, at e: Event) {
-        guard e.kind == .controllerShadowRead, var w = q.window, w.cause == "unknown",
+        guard e.kind == .controllerShadowRead, var w = q.window, w.cause == .unknown || w.cause == .skippedDemandedDoorbell,
             let p = w.firstPublication, e.time > p.at.time + options.timingSlack
         else { return }
-        w.cause = "driver-reorder"
+        w.cause = .driverReorder
         w.waitingSince = EventRef(e)
         q.window = w
     }
 
-    func closeWindow(_ q: inout QueueState, at e: Event, resolution: String) {
+    func closeWindow(_ q: inout QueueState, at e: Event, resolution: Resolution) {
         guard let w = q.window else { return }
         q.window = nil
         emitWindow(w, queue: &q, end: EventRef(e), resolution: resolution)
@@ -110,20 +112,23 @@ extension ClockGroupAnalyzer {
         q.window = nil
         // Opened after one side's events stop: nothing can be said about it.
         guard w.start.time <= endTime else { return }
-        emitWindow(w, queue: &q, end: nil, resolution: "end-of-trace", endTime: endTime)
+        emitWindow(w, queue: &q, end: nil, resolution: .endOfTrace, endTime: endTime)
     }
 
     private func emitWindow(
-        _ w: OpenWindow, queue q: inout QueueState, end: EventRef?, resolution: String, endTime: Int64? = nil
+        _ w: OpenWindow, queue q: inout QueueState, end: EventRef?, resolution: Resolution, endTime: Int64? = nil
     ) {
         let stopTime = end?.time ?? endTime ?? lastTime
         let duration = stopTime - w.start.time
         let significant: Bool
-        if resolution == "fetch-not-traced" {
+        if resolution == .fetchNotTraced {
             significant = false
         } else if clock == .orderOnly {
-            significant = ["end-of-trace", "controller-reset", "queue-deleted"].contains(resolution)
-        } else if w.inferred && resolution != "end-of-trace" {
+            switch resolution {
+            case .endOfTrace, .controllerReset, .queueDeleted: significant = true
+            default: significant = false
+            }
+        } else if w.inferred && resolution != .endOfTrace {
             // Inferred from submissions on two clocks: a short window that a reset or a queue
             // deletion ended is teardown seen through the alignment's error, not a hang (a real
             // one lasts until the guest's I/O timeout, seconds).
@@ -166,11 +171,17 @@ extension ClockGroupAnalyzer {
             ("stuck_command_ids", .array(stuckIDs.map { .int(Int64($0)) })),
             ("entries", q.entries == 0 ? .null : .int(Int64(q.entries))),
         ]
+        var evidence: [Evidence] = []
         if w.alsoControllerReorder { f.values.append(("also_controller_reorder", .bool(true))) }
-        if w.eventIdxUnwrittenSinceConfig { f.values.append(("eventidx_unwritten_since_dbbuf_config", .bool(true))) }
+        if w.eventIdxUnwrittenSinceConfig {
+            f.values.append(("eventidx_unwritten_since_dbbuf_config", .bool(true)))
+            if let config = lastDbbufConfig[q.key.controller] {
+                f.values.append(("dbbuf_config_ns", .int(config.time)))
+                evidence.append(evidenceItem("dbbuf-config", config, "Doorbell Buffer Config: \(q.key.type.name)\(q.key.qid)'s EventIdx never written since"))
+            }
+        }
 
         let name = "\(q.key.type.name)\(q.key.qid)"
-        var evidence: [Evidence] = []
         if let r = w.waitingSince {
             let what: String
             switch r.kind {
@@ -196,10 +207,10 @@ extension ClockGroupAnalyzer {
             evidence.append(evidenceItem("window-open", w.start, "all three conditions hold"))
         }
         if let end {
-            evidence.append(evidenceItem("window-close", end, "window closes: \(resolution)"))
+            evidence.append(evidenceItem("window-close", end, "window closes: \(resolution.rawValue)"))
         }
         let timeouts = guestTimeouts(for: q.key, from: w.start.time, to: stopTime)
-        for t in timeouts.prefix(4) {
+        for t in timeouts {
             evidence.append(evidenceItem("guest-timeout", t.at, Self.describe(t, qid: q.key.qid)))
         }
         evidence.sort { ($0.time, $0.location) < ($1.time, $1.location) }
@@ -232,10 +243,10 @@ extension ClockGroupAnalyzer {
 
     static func mutualWaitMessage(_ f: Finding, name: String, duration: Int64, stuck: Int) -> String {
         let how = f.end == nil ? "unresolved at end of trace after \(formatDuration(duration))"
-            : "for \(formatDuration(duration)), ended by \(f.resolution ?? "?")"
+            : "for \(formatDuration(duration)), ended by \(f.resolution?.rawValue ?? "?")"
         let what = f.queue.type == .sq ? "SQ \(f.queue.qid)" : "CQ \(f.queue.qid)"
         let inferred = f.inferred ? " (inferred)" : ""
-        return "\(f.queue.controllerName) \(what): driver and controller waited on each other\(inferred) \(how); \(stuck) command(s) stuck; cause \(f.cause ?? "unknown")"
+        return "\(f.queue.controllerName) \(what): driver and controller waited on each other\(inferred) \(how); \(stuck) command(s) stuck; cause \((f.cause ?? .unknown).rawValue): \((f.cause ?? .unknown).headline)"
     }
 
     static func mutualWaitExplanation(_ f: Finding, w: OpenWindow, name: String, stuck: Int) -> String {
@@ -262,34 +273,70 @@ extension ClockGroupAnalyzer {
         } else if f.inferred {
             s += "The guest then submitted \(stuck) command(s) on qid \(f.queue.qid) that the controller never fetched, and no MMIO doorbell for the queue followed (the driver's shadow writes are not traced: this is inferred from the guest's submissions). "
         }
-        if w.eventIdxUnwrittenSinceConfig && q0(f) {
-            s += "Since the last Doorbell Buffer Config the controller has not written this queue's EventIdx: the slot still holds what the driver left there (zero after a reset) while the tail has moved on, so need_event(0, N+1, N) stays false and the driver never rings. This is the signature of the Linux reset-ordering bug (I/O queues restarted before Doorbell Buffer Config is re-sent; fixed by commit 06c59d427017, \"set doorbell config before unquiescing\", in 6.8 and 6.6.59) on a controller that does not initialise EventIdx at config time (QEMU). "
-        }
-        switch f.cause {
-        case "driver-reorder":
+        switch f.cause ?? .unknown {
+        case .driverReorder:
             s += "The controller's shadow read that returned the old value \(sv) is stamped after the driver's publication: the driver's store was still invisible after its EventIdx load, i.e. the driver let its load overtake its store (a missing full barrier between the shadow store and the EventIdx load, the 2018 Linux mb() fix). "
-        case "controller-reorder":
+        case .controllerReorder:
             let read = w.firstPublication?.eventIdxRead.map(String.init) ?? "?"
             let written = w.firstPublication?.controllerEventIdxBefore.map { String($0.value) } ?? "?"
             s += "The driver read EventIdx \(read) although the controller had written \(written) before that read: the controller's EventIdx store was still invisible after it had re-read the shadow slot, i.e. the controller let its load overtake its store. "
-        default:
-            s += "The stamps show no load that overtook a store beyond the timing uncertainty: the cause lies in the values themselves (see above) or in an ordering the stamps cannot resolve. "
+        case .skippedDemandedDoorbell:
+            if let step = w.demandedStep, let ei = w.controllerEventIdx {
+                s += "The values tell the cause: the controller's last EventIdx write was \(ei)"
+                if let at = w.controllerEventIdxAt, let when = step.at { s += ", \(formatDuration(when - at.time)) before the driver" } else { s += "; the driver then" }
+                s += " moved the tail from \(step.old) to \(step.new), and need_event(\(ei), \(step.new), \(step.old)) is true: a correct driver that read \(ei) had to ring the MMIO doorbell. None followed, so the driver acted on another EventIdx value than the one the controller wrote (overwritten, stale, or not read at all)"
+                if let read = w.firstPublication?.eventIdxRead { s += "; its probe says it read \(read)" }
+                s += ". "
+            } else if let p = w.firstPublication, let read = p.eventIdxRead {
+                s += "The values tell the cause: the driver's own probe read EventIdx \(read) and moved from \(p.old) to \(p.value); need_event(\(read), \(p.value), \(p.old)) is true, yet it did not ring the MMIO doorbell. "
+            }
+        case .eventIdxNotInitialised:
+            s += "Since the last Doorbell Buffer Config the controller has not written this queue's EventIdx: the slot still holds what the driver left there (zero after a reset) while the tail has moved on, so need_event(0, N+1, N) stays false and the driver never rings. This is the signature of the Linux reset-ordering bug (I/O queues restarted before Doorbell Buffer Config is re-sent) on a controller that does not initialise EventIdx at config time (QEMU). "
+        case .staleShadowAfterReset:
+            s += "After the queue's reset or re-creation its shadow slot held a value nobody published since (see the stale-shadow-after-reset finding): the two sides decided from different values. "
+        case .unknown:
+            s += "The stamps show no load that overtook a store beyond the timing uncertainty, and the recorded values show no doorbell that the controller's EventIdx demanded: the trace cannot tell which side lost the update. "
         }
-        switch f.resolution {
-        case nil, "end-of-trace"?:
-            s += "Neither side moved again before the trace ended: the hang was still going on."
-        case "commands-cancelled"?:
-            s += "It ended when the driver gave up and cancelled the stuck commands (a timeout-driven controller reset)."
-        case "queue-deleted"?, "controller-reset"?:
-            s += "It ended only when the queue was torn down (\(f.resolution!)): the driver had to reset the controller."
-        default:
-            s += "The wait ended by \(f.resolution ?? "?")."
-        }
+        s += (f.resolution ?? .endOfTrace).sentence
         return s
     }
 
-    /// The SQ-side explanation applies to I/O submission queues.
-    private static func q0(_ f: Finding) -> Bool { f.queue.type == .sq && f.queue.qid != 0 }
+    /// The cause the values tell when the stamps prove no reorder, in the order of how much
+    /// they prove: an EventIdx never written since the config, a doorbell the controller's last
+    /// EventIdx demanded, a stale shadow value after the queue's re-creation.
+    func causeFromValues(_ w: OpenWindow, _ q: QueueState) -> Cause {
+        // The driver's own probe read an EventIdx that demanded the doorbell it skipped.
+        if let p = w.firstPublication, let read = p.eventIdxRead, read <= 0xFFFF, p.value <= 0xFFFF, p.old <= 0xFFFF,
+            needEvent(eventIdx: UInt16(read), new: UInt16(p.value), old: UInt16(p.old))
+        {
+            return .skippedDemandedDoorbell
+        }
+        if w.eventIdxUnwrittenSinceConfig && q.key.type == .sq { return .eventIdxNotInitialised }
+        if w.demandedStep != nil { return .skippedDemandedDoorbell }
+        if q.staleShadowSinceCreation { return .staleShadowAfterReset }
+        return .unknown
+    }
+
+    /// The driver's first step after the controller's last EventIdx write, when need_event on
+    /// that write says the driver had to ring: with probes the publication itself, without them
+    /// the first command submitted after the controller caught up (the tail moves S -> S+1).
+    /// The write must be stamped before the step beyond the stamps' uncertainty.
+    func demandedStep(_ w: OpenWindow, _ q: QueueState) -> DemandedStep? {
+        guard let ei = w.controllerEventIdx, let eiAt = w.controllerEventIdxAt else { return nil }
+        let slack = options.timingSlack + 2 * (alignmentUncertainty ?? 0)
+        let step: DemandedStep
+        if let p = w.firstPublication {
+            step = DemandedStep(old: p.old, new: p.value, at: p.at.time)
+        } else if let s = w.firstSubmission, q.key.type == .sq {
+            step = DemandedStep(old: w.controllerSeen, new: RingIndex.advance(w.controllerSeen, entries: q.entries), at: s.at.time)
+        } else {
+            return nil
+        }
+        guard let at = step.at, at > eiAt.time + slack, ei <= 0xFFFF, step.old <= 0xFFFF, step.new <= 0xFFFF,
+            needEvent(eventIdx: UInt16(ei), new: UInt16(step.new), old: UInt16(step.old))
+        else { return nil }
+        return step
+    }
 }
 
 /// `1.234 s`, `56.7 ms`, `12.3 µs`, `800 ns`.

@@ -50,6 +50,7 @@ extension ClockGroupAnalyzer {
         q.created = nil
         q.createdBeforeFirstProbe = nil
         q.stats.staleShadowReads += 1
+        q.staleShadowSinceCreation = true
         let name = "\(q.key.type.name)\(q.key.qid)"
         var f = Finding(
             kind: .staleShadowAfterReset, queue: q.key, start: r.time,

@@ -21,6 +21,11 @@ extension ClockGroupAnalyzer {
             message: "\(q.key.controllerName) \(name): \(what) value \(value) is outside the queue (\(q.key.type == .sq ? "SQ" : "CQ") has \(q.entries) entries)",
             explanation: "Valid \(q.key.type == .sq ? "tail" : "head") and EventIdx values are 0...\(q.entries - 1). A value of \(value) means a corrupted or stale slot, a wrong byte order, or a queue-size mismatch between driver and controller.")
         f.values = [("value", .int(Int64(value))), ("entries", .int(Int64(q.entries))), ("field", .string(what))]
+        // A value in CPU byte order on a big-endian side reads back byte-swapped.
+        if value.byteSwapped < q.entries {
+            f.values.append(("in_range_byte_swapped", .bool(true)))
+            f.explanation += " Byte-swapped it reads \(value.byteSwapped), a valid index: one side wrote the slot in its own byte order, not little-endian."
+        }
         f.evidence = [evidenceItem("value", EventRef(e), "\(what) \(name) = \(value)")]
         report(f)
     }

@@ -50,6 +50,9 @@ public struct QueueState: Sendable {
     public internal(set) var published: UInt32?
     /// The EventIdx the driver last read (probe `eventidx=`).
     public internal(set) var driverEventIdxRead: UInt32?
+    /// EventIdx reads in the driver's probes over the whole input, and whether one was not 0.
+    var driverEventIdxReads: UInt64 = 0
+    var driverReadNonZeroEventIdx = false
     /// Publications the controller has not seen yet, oldest first (bounded).
     var unseenPublications: [Publication] = []
     /// Submitted commands not yet fetched by the controller (SQ, oldest first, bounded).
@@ -109,6 +112,8 @@ public struct QueueState: Sendable {
 
     /// What the controller side alone shows (host-side inference, no guest trace).
     var hostSide = HostSideView()
+    /// A stale shadow value was found since the queue's creation.
+    var staleShadowSinceCreation = false
 
     init(key: QueueKey) { self.key = key }
 
@@ -152,6 +157,7 @@ public struct QueueState: Sendable {
         publishedSinceCreation.removeAll()
         submittedSinceCreation = 0
         hostSide = HostSideView()
+        staleShadowSinceCreation = false
     }
 }
 
@@ -166,7 +172,7 @@ struct OpenWindow: Sendable {
     var controllerEventIdx: UInt32?
     var controllerEventIdxAt: EventRef?
     var inferred: Bool
-    var cause: String
+    var cause: Cause
     var alsoControllerReorder: Bool
     var stuckCommandIDs: [UInt32]
     /// The oldest unfetched submission when the window opened (inferred windows).
@@ -174,6 +180,15 @@ struct OpenWindow: Sendable {
     /// Shadow doorbells were configured and the controller had not written this queue's
     /// EventIdx since: the slot holds whatever the driver left there (zero after a reset).
     var eventIdxUnwrittenSinceConfig: Bool
+    /// The driver's step that the controller's last EventIdx demanded a doorbell for.
+    var demandedStep: DemandedStep? = nil
+}
+
+/// A move of the driver's tail or head, `old -> new`, at `at`.
+struct DemandedStep: Sendable {
+    var old: UInt32
+    var new: UInt32
+    var at: Int64?
 }
 
 /// Per-queue counts (statistics, not findings). Counts cover the whole input.

@@ -45,6 +45,11 @@ final class RecentMessages {
     }
 }
 
+/// The guest kernel a console names in its boot banner.
+final class KernelBannerStore {
+    var version: KernelVersion?
+}
+
 /// What the text after `nvme nvme<N>: ` says.
 enum GuestMessageText {
     /// A message ShadowBell reads: `qid` 0 and `tag` `Event.noCommand` when it names none.
@@ -67,6 +72,8 @@ enum GuestMessageText {
 struct ConsoleLogLineParser: LineDecoding {
     let source: UInt16
     let recent: RecentMessages
+    /// The last kernel banner seen (shared by the copies of the parser).
+    let banner = KernelBannerStore()
 
     init(source: UInt16, recentCapacity: Int = RecentMessages.defaultCapacity) {
         self.source = source
@@ -75,7 +82,7 @@ struct ConsoleLogLineParser: LineDecoding {
 
     @inline(__always)
     mutating func parse(_ line: UnsafeRawBufferPointer, number: UInt64) -> LineOutcome {
-        guard let prefix = Self.findDevicePrefix(line) else { return .skipped }
+        guard let prefix = Self.findDevicePrefix(line) else { return kernelBanner(line, number: number) }
         let text = UnsafeRawBufferPointer(rebasing: line[prefix.textStart...])
         switch Self.decodeText(text) {
         case .other:
@@ -95,6 +102,53 @@ struct ConsoleLogLineParser: LineDecoding {
                     kind: .guestMessage, time: time, location: number, source: source,
                     controller: prefix.controller, qid: qid, a: kind.rawValue, b: tag, c: status))
         }
+    }
+
+    /// `[    0.000000] Linux version 6.1.0-56-amd64 (…) #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (…)`:
+    /// the kernel's version, from the distribution's upstream version when the banner names one
+    /// (Debian's release string `6.1.0-56` hides the stable patch level). Not an event: it
+    /// describes the input (`InputSummary.kernelVersion`); the line counts as skipped.
+    mutating func kernelBanner(_ line: UnsafeRawBufferPointer, number: UInt64) -> LineOutcome {
+        guard let at = Self.find(line, "Linux version ", from: 0), Self.timestampBefore(line, at) != nil,
+            let release = Self.version(line, from: at + 14)
+        else { return .skipped }
+        var version = release
+        var i = at + 14
+        while let debian = Self.find(line, "Debian ", from: i) {
+            if let v = Self.version(line, from: debian + 7), v.major == release.major, v.minor == release.minor { version = v }
+            i = debian + 7
+        }
+        banner.version = version
+        return .skipped
+    }
+
+    /// `major.minor[.patch]` at `from`.
+    static func version(_ line: UnsafeRawBufferPointer, from: Int) -> KernelVersion? {
+        guard let (major, afterMajor) = ByteScanning.decimalPrefix(line, from: from), major < 1024,
+            afterMajor < line.count, line[afterMajor] == ASCII.dot,
+            let (minor, afterMinor) = ByteScanning.decimalPrefix(line, from: afterMajor + 1), minor < 1024
+        else { return nil }
+        var patch: UInt64 = 0
+        if afterMinor < line.count, line[afterMinor] == ASCII.dot,
+            let (p, _) = ByteScanning.decimalPrefix(line, from: afterMinor + 1)
+        {
+            patch = min(p, 1023)
+        }
+        return KernelVersion(UInt32(major), UInt32(minor), UInt32(patch))
+    }
+
+    /// The first `needle` in `line` at or after `from`.
+    static func find(_ line: UnsafeRawBufferPointer, _ needle: StaticString, from: Int) -> Int? {
+        guard let base = line.baseAddress, needle.utf8CodeUnitCount > 0 else { return nil }
+        let first = needle.utf8Start.pointee
+        var i = from
+        while i < line.count {
+            guard let hit = memchr(base + i, Int32(first), line.count - i) else { return nil }
+            let at = UnsafeRawPointer(hit) - base
+            if ByteScanning.hasPrefix(line, at: at, needle) { return at }
+            i = at + 1
+        }
+        return nil
     }
 
     // MARK: locating the message

@@ -190,6 +190,7 @@ public final class ConsoleLogSource: EventSource {
             hold(e)
         case .skipped:
             summary.skipped += 1
+            if let v = messages.banner.version { summary.kernelVersion = v }
         case .malformed(let failure):
             summary.noteMalformed(at: line.number, failure.description)
         }

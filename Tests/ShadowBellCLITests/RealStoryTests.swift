@@ -1,0 +1,113 @@
+import Foundation
+import ShadowBellTestSupport
+import Testing
+
+/// hang-sq2 read as a post-mortem: one finding per hang, the cause from the values, the bug
+/// named, the second hang linked to the reset that ended the first, evidence quoted as written.
+@Suite(.serialized) struct RealStoryTests {
+    static func errors(_ json: [String: Any]) -> [[String: Any]] {
+        (json["findings"] as? [[String: Any]] ?? []).filter { $0["severity"] as? String == "error" }
+    }
+
+    static func queue(_ f: [String: Any]) -> String {
+        let q = f["queue"] as? [String: Any]
+        return "\(q?["type"] as? String ?? "")\(q?["qid"] as? Int ?? -1)"
+    }
+
+    @Test func hangSQ2GivesTwoErrorsTheSecondNamedAndLinkedToTheFirst() throws {
+        let files = try RealTraceTests.run("hang-sq2")
+        let (status, json, _) = try analyzeJSON([files.guest, files.qemu, files.console])
+        #expect(status == 1)
+        let errors = Self.errors(json)
+        try #require(errors.count == 2, "\(errors.map { $0["message"] ?? "" })")
+        #expect(errors.allSatisfy { Self.queue($0) == "sq2" && $0["kind"] as? String == "mutual-wait" })
+        let first = errors[0], second = errors[1]
+        #expect(first["cause"] as? String == "skipped-demanded-doorbell")
+        #expect(first["controller_eventidx"] as? Int == 243)
+        #expect((first["message"] as? String ?? "").contains("cause skipped-demanded-doorbell"))
+        #expect((first["explanation"] as? String ?? "").contains("need_event(243, 244, 243) is true"))
+        #expect(first["known_bug"] is NSNull)
+        #expect(first["kernel_tags"] as? [Int] == [768, 769])
+        #expect(first["commands_cancelled"] as? Int == 2)
+        #expect(second["cause"] as? String == "eventidx-not-initialised")
+        let bug = second["known_bug"] as? [String: Any]
+        #expect(bug?["id"] as? String == "linux-dbbuf-reset-ordering")
+        #expect(bug?["fix_commits"] as? [String] == ["06c59d427017"])
+        #expect(second["recurs_after"] as? Int == first["id"] as? Int)
+        #expect((second["message"] as? String ?? "").contains("recurs after the reset that ended #\(first["id"] as? Int ?? 0)"))
+        #expect((second["stuck_command_ids"] as? [Int] ?? []).count == 16)
+        // Every guest timeout counted is listed.
+        for w in errors {
+            let listed = (w["evidence"] as? [[String: Any]] ?? []).filter { $0["role"] as? String == "guest-timeout" }.count
+            #expect(listed == w["guest_timeouts"] as? Int)
+        }
+        let sq2 = (json["queues"] as? [[String: Any]] ?? []).first { $0["qid"] as? Int == 2 && $0["type"] as? String == "sq" }
+        let hangs = sq2?["hangs"] as? [String: Any]
+        #expect(hangs?["count"] as? Int == 2)
+        #expect(hangs?["first_id"] as? Int == first["id"] as? Int && hangs?["last_id"] as? Int == second["id"] as? Int)
+        #expect((hangs?["total_ns"] as? Int ?? 0) > 60_000_000_000)
+        let console = (json["inputs"] as? [[String: Any]] ?? []).first { ($0["path"] as? String) == files.console }
+        #expect(console?["guest_kernel"] as? String == "6.1.192")
+    }
+
+    @Test func junitAndAnnotationsCountTwo() throws {
+        let files = try RealTraceTests.run("hang-sq2")
+        let junit = temporaryPath("hang-sq2-junit.xml")
+        let r = try runProcess(["analyze", files.guest, files.qemu, files.console, "--format", "junit", "--output", junit, "--github-annotations"])
+        #expect(r.status == 1)
+        let xml = try String(contentsOfFile: junit, encoding: .utf8)
+        #expect(xml.components(separatedBy: "<failure").count - 1 == 2)
+        #expect(r.stderr.split(separator: "\n").filter { $0.hasPrefix("::error") }.count == 2)
+    }
+
+    @Test func theHostSideAloneTellsTheSameStory() throws {
+        let files = try RealTraceTests.run("hang-sq2")
+        let (_, json, _) = try analyzeJSON([files.qemu, files.console])
+        let errors = Self.errors(json)
+        try #require(errors.count == 2)
+        #expect(errors.allSatisfy { Self.queue($0) == "sq2" })
+        #expect((errors[1]["known_bug"] as? [String: Any])?["id"] as? String == "linux-dbbuf-reset-ordering")
+        #expect(errors[1]["recurs_after"] as? Int == errors[0]["id"] as? Int)
+    }
+
+    @Test func aConsoleShowingAFixedKernelExcludesTheBug() throws {
+        let files = try RealTraceTests.run("hang-sq2")
+        let text = try String(contentsOfFile: files.console, encoding: .utf8)
+        var lines = text.components(separatedBy: "\n")
+        let banner = try #require(lines.firstIndex { $0.contains("Linux version 6.1.0") })
+        lines[banner] = "[    0.000000] Linux version 6.12.95+deb12-amd64 (debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC Debian 6.12.95-1~bpo12+1 (2026-07-05)"
+        let patched = temporaryPath("hang-sq2-console-6.12.log")
+        try lines.joined(separator: "\n").write(toFile: patched, atomically: true, encoding: .utf8)
+        let (_, json, _) = try analyzeJSON([files.guest, files.qemu, patched])
+        let errors = Self.errors(json)
+        try #require(errors.count == 2)
+        #expect(errors[1]["cause"] as? String == "eventidx-not-initialised")
+        #expect(errors[1]["known_bug"] is NSNull)
+    }
+
+    @Test func theHealthyKernel612RunNamesNoBug() throws {
+        let dir = RealTraceTests.realDirectory.appendingPathComponent("q10-k612-healthy")
+        let files = try RealTraceTests.decompressed("q10-k612-healthy", ["qemu-trace.log"])
+        let console = dir.appendingPathComponent("console.log").path
+        let consoleFile = FileManager.default.fileExists(atPath: console) ? console : try RealTraceTests.decompressed("q10-k612-healthy", ["console.log"])[0]
+        let (status, json, _) = try analyzeJSON(files + [consoleFile])
+        #expect(status == 0)
+        let findings = json["findings"] as? [[String: Any]] ?? []
+        #expect(findings.allSatisfy { $0["known_bug"] is NSNull })
+        let input = (json["inputs"] as? [[String: Any]] ?? []).first { ($0["path"] as? String) == consoleFile }
+        #expect(input?["guest_kernel"] as? String == "6.12.95")
+    }
+
+    @Test func explainQuotesTheKernelMessageWithoutControlCharacters() throws {
+        let files = try RealTraceTests.run("hang-sq2")
+        let (_, json, _) = try analyzeJSON([files.guest, files.qemu, files.console])
+        let first = try #require(Self.errors(json).first)
+        let id = try #require(first["id"] as? Int)
+        let r = try runProcess(["explain", files.guest, files.qemu, files.console, "--finding", String(id)])
+        #expect(r.status == 0 || r.status == 1)
+        #expect(!r.stdout.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" && $0 != "\t" })
+        #expect(r.stdout.contains("> [   30.156309] nvme nvme0: I/O 768 (I/O Cmd) QID 2 timeout, aborting"))
+        #expect(!r.stdout.contains("Jobs: 2"))
+        #expect(r.stdout.contains("Cause: skipped-demanded-doorbell"))
+    }
+}
