@@ -10,7 +10,10 @@ let package = Package(
     platforms: [.macOS(.v13)],
     targets: [
         .target(name: "ShadowBellCore"),
-        .target(name: "ShadowBellFormats", dependencies: ["ShadowBellCore", "CPcap", "CTraceCmd"]),
+        .target(name: "ShadowBellFormats", dependencies: ["ShadowBellCore", "CPcap", "CTraceCmd", "CZlib", "CZstd", "CLzma"]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CLzma", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
         .systemLibrary(
             name: "CTraceCmd", pkgConfig: "libtracecmd",

@@ -66,7 +66,9 @@ public struct AnchorSet: Sendable {
     public mutating func consume(_ e: Event) {
         let list: WritableKeyPath<AnchorSet, [Anchor]>
         switch e.kind {
-        case .guestMessage, .controllerReset, .controllerFetch where e.qid == 0, .controllerCompletion where e.qid == 0:
+        case .guestMessage, .controllerReset,
+            .controllerFetch where e.qid == 0,
+            .controllerCompletion where e.qid == 0:
             consumeNotice(e)
             return
         case .driverSubmit where e.qid != 0: list = \.submits
