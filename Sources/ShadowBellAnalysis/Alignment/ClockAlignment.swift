@@ -322,47 +322,104 @@ public enum ClockAlignment {
 
     /// The most common host-minus-guest difference between same-key events among `anchors`
     /// (2 ms bins; within ±10 s of `around` when given), refined to the median of the
-    /// differences in that bin and its neighbours.
+    /// differences in that bin and its neighbours. With `around`, each key's sorted host times
+    /// are cut to the reach by binary search; the bins are counted in a flat array when they
+    /// span at most 2^20 bins (a dictionary otherwise), and no difference is held but those
+    /// of the chosen bins.
     static func modeOffset(_ anchors: ArraySlice<Anchor>, _ byKey: [UInt64: [Int64]], around: Int64?) -> Int64? {
-        let anchors = anchors.prefix(4000)
         let bin: Int64 = 2_000_000
         let reach: Int64 = 10_000_000_000
-        var bins: [Int64: Int] = [:]
-        var looked = 0
-        for a in anchors {
-            looked += 1
-            for t in byKey[a.key] ?? [] {
-                let d = t - a.time
-                if let around, abs(d - around) > reach { continue }
-                bins[floorDiv(d, bin), default: 0] += 1
+        let anchors = anchors.prefix(4000)
+        @inline(__always) func eachDifference(_ body: (Int64) -> Void) {
+            for a in anchors {
+                guard let times = byKey[a.key] else { continue }
+                var k = times.startIndex, end = times.endIndex
+                if let around {
+                    let centre = saturatingAdd(a.time, around)
+                    k = firstIndex(in: times, notBelow: saturatingAdd(centre, -reach))
+                    end = firstIndex(in: times, above: saturatingAdd(centre, reach))
+                }
+                while k < end {
+                    let d = times[k] &- a.time
+                    if around == nil || abs(d &- around!) <= reach { body(d) }
+                    k += 1
+                }
             }
-            if looked >= 4000 { break }
         }
-        guard let best = bins.max(by: { ($0.value, -$0.key) < ($1.value, -$1.key) }), best.value >= 4 else { return nil }
-        var diffs: [Int64] = []
-        looked = 0
-        for a in anchors {
-            looked += 1
-            for t in byKey[a.key] ?? [] {
-                let d = t - a.time
-                if abs(floorDiv(d, bin) - best.key) <= 1 { diffs.append(d) }
+        var lowest = Int64.max, highest = Int64.min
+        eachDifference { d in
+            lowest = min(lowest, d)
+            highest = max(highest, d)
+        }
+        guard lowest <= highest else { return nil }
+        // The fullest bin; a tie goes to the smaller bin.
+        let firstBin = floorDiv(lowest, bin), lastBin = floorDiv(highest, bin)
+        var bestBin: Int64 = 0, bestCount = 0
+        if lastBin - firstBin < 1 << 20 {
+            var counts = [UInt32](repeating: 0, count: Int(lastBin - firstBin) + 1)
+            eachDifference { d in counts[Int(floorDiv(d, bin) - firstBin)] &+= 1 }
+            for (k, n) in counts.enumerated() where Int(n) > bestCount {
+                bestCount = Int(n)
+                bestBin = firstBin + Int64(k)
             }
-            if looked >= 4000 { break }
+        } else {
+            var counts: [Int64: Int] = [:]
+            eachDifference { d in counts[floorDiv(d, bin), default: 0] += 1 }
+            for (b, n) in counts where n > bestCount || (n == bestCount && b < bestBin) {
+                bestCount = n
+                bestBin = b
+            }
         }
-        diffs.sort()
-        return diffs[diffs.count / 2]
+        guard bestCount >= 4 else { return nil }
+        var near: [Int64] = []
+        eachDifference { d in
+            if abs(floorDiv(d, bin) - bestBin) <= 1 { near.append(d) }
+        }
+        near.sort()
+        return near[near.count / 2]
+    }
+
+    static func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {
+        let (r, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? .max : .min) : r
+    }
+
+    /// The first index of sorted `times` whose time is at least `t`.
+    static func firstIndex(in times: [Int64], from start: Int = 0, notBelow t: Int64) -> Int {
+        var lo = start, hi = times.endIndex
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2
+            if times[mid] < t { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    /// The first index of sorted `times` whose time is above `t`.
+    static func firstIndex(in times: [Int64], above t: Int64) -> Int {
+        var lo = times.startIndex, hi = times.endIndex
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2
+            if times[mid] <= t { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
     }
 
     static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 { a >= 0 ? a / b : -((-a + b - 1) / b) }
 
     /// Matches each guest anchor (sorted by time) to the unused host anchor of the same key
     /// closest to the running offset estimate; returns (guest time, host - guest) per match.
+    /// The closest time is found by binary search from the key's cursor. After `reacquireAfter`
+    /// misses in a row the offset is searched again over the next 512 anchors; when that finds
+    /// nothing new (the other input has no events there, not a clock step), the next search
+    /// waits for twice as many misses (at most 256), so a long stretch that only one input
+    /// covers costs one search per 256 anchors rather than one per 16.
     static func track(_ guestSide: [Anchor], against byKey: [UInt64: [Int64]], start: Int64) -> [(time: Int64, diff: Int64)] {
         var cursor: [UInt64: Int] = [:]
         var estimate = start
         var out: [(time: Int64, diff: Int64)] = []
         out.reserveCapacity(guestSide.count)
         var misses = 0
+        var patience = reacquireAfter
         var i = 0
         while i < guestSide.count {
             let a = guestSide[i]
@@ -370,10 +427,21 @@ public enum ClockAlignment {
             guard let times = byKey[a.key] else { continue }
             var j = cursor[a.key] ?? 0
             let target = a.time + estimate
-            while j + 1 < times.count, abs(times[j + 1] - target) <= abs(times[j] - target) { j += 1 }
+            if j < times.count {
+                // The walk from the cursor towards the target, done by binary search: the
+                // distance to the target falls until the first time at or above it, then rises
+                // (ties go to the later time).
+                let k = firstIndex(in: times, from: j, notBelow: target)
+                if k == times.count || (k > j && abs(times[k] - target) > abs(times[k - 1] - target)) {
+                    j = k - 1
+                } else {
+                    j = k
+                    while j + 1 < times.count, abs(times[j + 1] - target) <= abs(times[j] - target) { j += 1 }
+                }
+            }
             guard j < times.count, abs(times[j] - target) <= tolerance else {
                 misses += 1
-                if misses >= reacquireAfter {
+                if misses >= patience {
                     let from = i - misses
                     misses = 0
                     if let again = modeOffset(guestSide[from..<min(from + 512, guestSide.count)], byKey, around: estimate),
@@ -381,11 +449,15 @@ public enum ClockAlignment {
                     {
                         estimate = again
                         i = from
+                        patience = reacquireAfter
+                    } else {
+                        patience = min(patience * 2, 256)
                     }
                 }
                 continue
             }
             misses = 0
+            patience = reacquireAfter
             let diff = times[j] - a.time
             out.append((a.time, diff))
             estimate += (diff - estimate) / 8

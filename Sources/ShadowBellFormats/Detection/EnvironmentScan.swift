@@ -40,8 +40,9 @@ public enum EnvironmentScan {
                 env.qemuMachine = machine(in: line)
             }
             if isTrace {
-                sawOld = sawOld || oldNames.contains { find($0, in: bytes) != nil }
-                sawNew = sawNew || newNames.contains { find($0, in: bytes) != nil }
+                let seen = eventNameGenerations(in: bytes)
+                sawOld = sawOld || seen.old
+                sawNew = sawNew || seen.new
             }
         }
         switch (sawOld, sawNew) {
@@ -60,23 +61,83 @@ public enum EnvironmentScan {
         return path != "-" && stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
     }
 
+    /// Whether `bytes` name QEMU events of the 7.1–7.2 generation (`old`) or of the 8.0+ one
+    /// (`new`): one pass over the occurrences of `pci_nvme_`, each compared with the names
+    /// whose next byte it shares (a QEMU log holds one occurrence per line).
+    static func eventNameGenerations(in bytes: UnsafeRawBufferPointer) -> (old: Bool, new: Bool) {
+        let prefixLength = 9  // "pci_nvme_"
+        let old = oldNames.map { Array($0.utf8.dropFirst(prefixLength)) }
+        let new = newNames.map { Array($0.utf8.dropFirst(prefixLength)) }
+        var sawOld = false, sawNew = false
+        let prefix = Needle("pci_nvme_")
+        var from = 0
+        while !(sawOld && sawNew), let at = prefix.find(in: bytes, from: from) {
+            let rest = at + prefixLength
+            from = rest
+            guard rest < bytes.count else { break }
+            let next = bytes[rest]
+            func names(_ list: [[UInt8]]) -> Bool {
+                for name in list where name[0] == next && rest + name.count <= bytes.count {
+                    if memcmp(bytes.baseAddress! + rest, name, name.count) == 0 { return true }
+                }
+                return false
+            }
+            if !sawOld, names(old) { sawOld = true }
+            if !sawNew, names(new) { sawNew = true }
+        }
+        return (sawOld, sawNew)
+    }
+
     /// The offset of the first occurrence of `needle` in `bytes`.
     static func find(_ needle: String, in bytes: UnsafeRawBufferPointer, from start: Int = 0) -> Int? {
-        guard let base = bytes.baseAddress, start < bytes.count else { return nil }
-        var needle = needle
-        // memchr for the first byte, memcmp for the rest (Glibc's memmem is a GNU extension
-        // that Swift's Glibc module does not export).
-        return needle.withUTF8 { n -> Int? in
-            guard let first = n.first, let rest = n.baseAddress.map({ UnsafeRawPointer($0) + 1 }) else { return start }
-            var at = start
-            while at + n.count <= bytes.count {
-                guard let hit = memchr(base + at, Int32(first), bytes.count - at - n.count + 1) else { return nil }
-                let offset = base.distance(to: UnsafeRawPointer(hit))
-                if n.count == 1 || memcmp(base + offset + 1, rest, n.count - 1) == 0 { return offset }
-                at = offset + 1
-            }
-            return nil
+        Needle(needle).find(in: bytes, from: start)
+    }
+
+    /// A string searched for: `memchr` looks for its rarest byte in trace text (upper case,
+    /// `y`, `-`…, else its first byte), so that a search through a QEMU log, where nearly every
+    /// line holds `p`, `q` and `_`, stops rarely; `memcmp` compares the whole. (Glibc's memmem
+    /// is a GNU extension that Swift's Glibc module does not export.)
+    struct Needle {
+        let bytes: [UInt8]
+        let anchor: Int
+
+        init(_ text: String) {
+            bytes = Array(text.utf8)
+            anchor = bytes.withUnsafeBufferPointer { EnvironmentScan.rarestByteIndex($0) }
         }
+
+        func find(in haystack: UnsafeRawBufferPointer, from start: Int = 0) -> Int? {
+            guard let base = haystack.baseAddress, start < haystack.count else { return nil }
+            guard !bytes.isEmpty else { return start }
+            let n = bytes.count, anchor = anchor, key = Int32(bytes[anchor])
+            return bytes.withUnsafeBufferPointer { nb -> Int? in
+                var at = start + anchor
+                while at + (n - anchor) <= haystack.count {
+                    guard let hit = memchr(base + at, key, haystack.count - at - (n - anchor) + 1) else { return nil }
+                    let offset = base.distance(to: UnsafeRawPointer(hit)) - anchor
+                    if memcmp(base + offset, nb.baseAddress!, n) == 0 { return offset }
+                    at = offset + anchor + 1
+                }
+                return nil
+            }
+        }
+    }
+
+    /// The index of the byte of `needle` least common in trace text.
+    static func rarestByteIndex(_ needle: UnsafeBufferPointer<UInt8>) -> Int {
+        func rarity(_ b: UInt8) -> Int {
+            switch b {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): return 4
+            case UInt8(ascii: "j"), UInt8(ascii: "k"), UInt8(ascii: "v"), UInt8(ascii: "w"), UInt8(ascii: "x"), UInt8(ascii: "y"), UInt8(ascii: "z"):
+                return 3
+            case UInt8(ascii: "-"), UInt8(ascii: "b"), UInt8(ascii: "f"), UInt8(ascii: "g"), UInt8(ascii: "h"): return 2
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): return 1
+            default: return 0
+            }
+        }
+        var best = 0
+        for i in needle.indices where rarity(needle[i]) > rarity(needle[best]) { best = i }
+        return best
     }
 
     /// The printable word (up to a blank, quote or control byte, at most 100 bytes) right
