@@ -45,11 +45,28 @@ public struct AnalysisInput: Sendable {
     /// Whether `open` can be called more than once (false for standard input).
     public var reopenable: Bool
     public var open: @Sendable () throws(InputError) -> any EventSource
+    /// Where the input's decoded events are kept for the passes after the first (nil: each
+    /// pass decodes it again). A run of several inputs keeps them for its own second pass in
+    /// any case; a caller that analyses the same inputs twice (`report`, `explain`) gives each
+    /// input one, and the second analysis reads every input back from it.
+    public var decoded: DecodedEvents?
 
-    public init(path: String, reopenable: Bool = true, open: @escaping @Sendable () throws(InputError) -> any EventSource) {
+    public init(
+        path: String, reopenable: Bool = true, decoded: DecodedEvents? = nil,
+        open: @escaping @Sendable () throws(InputError) -> any EventSource
+    ) {
         self.path = path
         self.reopenable = reopenable
+        self.decoded = decoded
         self.open = open
+    }
+
+    /// The input's events: read back when they were kept whole, else opened and decoded (and
+    /// kept, when there is a place for them).
+    func events() throws(InputError) -> any EventSource {
+        if let replay = decoded?.replay() { return replay }
+        let source = try open()
+        return decoded.map { $0.recording(source) } ?? source
     }
 }
 
@@ -91,7 +108,7 @@ public enum AnalysisSession {
             var sources: [any EventSource] = []
             var opened: [Int] = []
             for (i, input) in inputs.enumerated() {
-                do { sources.append(try input.open()); opened.append(i) } catch { errors.append(error) }
+                do { sources.append(try input.events()); opened.append(i) } catch { errors.append(error) }
             }
             let placed = zip(opened, sources).map { (index: $0.0, source: $0.1, clock: ClockMap.identity) }
             let domains = sources.isEmpty ? [] : [Array(placed.indices)]
@@ -103,9 +120,16 @@ public enum AnalysisSession {
         var summaries: [InputSummary?] = Array(repeating: nil, count: inputs.count)
         var firstTimes: [Int64] = Array(repeating: .max, count: inputs.count)
         var firstSources: [(any EventSource)?] = Array(repeating: nil, count: inputs.count)
+        // Each input's decoded events are kept for pass 2 (in the input's own place when it has
+        // one, so that a later analysis of the same inputs reads them back too).
+        let inputs = inputs.map { input in
+            var input = input
+            if input.reopenable, input.decoded == nil { input.decoded = DecodedEvents() }
+            return input
+        }
         for (i, input) in inputs.enumerated() {
             do {
-                let source = try input.open()
+                let source = try input.events()
                 summaries[i] = source.summary
                 if !input.reopenable || options.clockOffsets[i] != nil {
                     firstSources[i] = source
@@ -235,7 +259,7 @@ public enum AnalysisSession {
         for i in order {
             do throws(InputError) {
                 let source: any EventSource
-                if let first = firstSources[i] { source = first } else { source = try inputs[i].open() }
+                if let first = firstSources[i] { source = first } else { source = try inputs[i].events() }
                 placed.append((i, source, maps[i] ?? .identity))
             } catch {
                 errors.append(error)

@@ -146,7 +146,7 @@ struct AnalysisFlags: ParsableArguments {
                     let fixed = options
                     let leftOut = max(0, found.sources.count - PcapEventSource.clockDomainLimit)
                     for (k, domain) in found.sources.prefix(PcapEventSource.clockDomainLimit).enumerated() {
-                        inputs.append(AnalysisInput(path: path) { () throws(InputError) -> any EventSource in
+                        inputs.append(AnalysisInput(path: path, decoded: secondPass ? DecodedEvents() : nil) { () throws(InputError) -> any EventSource in
                             try openPcapClockDomain(
                                 path: file, index: first &+ UInt16(k), originalSource: domain,
                                 reportsFileDiagnostics: k == 0, options: fixed, displayPath: shown,
@@ -158,7 +158,8 @@ struct AnalysisFlags: ParsableArguments {
                 options.binary.pcapAssumesOneClockDomain = !found.complete
             }
             let fixed = options
-            inputs.append(AnalysisInput(path: path, reopenable: regular) { () throws(InputError) -> any EventSource in
+            // A second pass reads the events decoded by the first (`DecodedEvents`).
+            inputs.append(AnalysisInput(path: path, reopenable: regular, decoded: secondPass && regular ? DecodedEvents() : nil) { () throws(InputError) -> any EventSource in
                 let source = try openEventSource(path: file, index: first, options: fixed, displayPath: shown)
                 return progress ? ProgressSource(source, path: path) : source
             })

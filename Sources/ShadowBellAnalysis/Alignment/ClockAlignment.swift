@@ -322,59 +322,64 @@ public enum ClockAlignment {
 
     /// The most common host-minus-guest difference between same-key events among `anchors`
     /// (2 ms bins; within ±10 s of `around` when given), refined to the median of the
-    /// differences in that bin and its neighbours. With `around`, each key's sorted host times
-    /// are cut to the reach by binary search; the bins are counted in a flat array when they
-    /// span at most 2^20 bins (a dictionary otherwise), and no difference is held but those
-    /// of the chosen bins.
+    /// differences in that bin and its neighbours. Each key's host times are sorted: the range
+    /// of a key's differences is its first and last time (cut to the reach by binary search),
+    /// the bins are counted in a flat array when they span at most 2^20 bins (a dictionary
+    /// otherwise), and the differences of the chosen bins are found by binary search again.
     static func modeOffset(_ anchors: ArraySlice<Anchor>, _ byKey: [UInt64: [Int64]], around: Int64?) -> Int64? {
         let bin: Int64 = 2_000_000
         let reach: Int64 = 10_000_000_000
         let anchors = anchors.prefix(4000)
-        @inline(__always) func eachDifference(_ body: (Int64) -> Void) {
-            for a in anchors {
-                guard let times = byKey[a.key] else { continue }
-                var k = times.startIndex, end = times.endIndex
-                if let around {
-                    let centre = saturatingAdd(a.time, around)
-                    k = firstIndex(in: times, notBelow: saturatingAdd(centre, -reach))
-                    end = firstIndex(in: times, above: saturatingAdd(centre, reach))
-                }
-                while k < end {
-                    let d = times[k] &- a.time
-                    if around == nil || abs(d &- around!) <= reach { body(d) }
-                    k += 1
-                }
-            }
+        /// The host times of `a`'s key whose difference lies in [low, high].
+        @inline(__always) func times(of a: Anchor, low: Int64, high: Int64) -> ArraySlice<Int64>? {
+            guard let times = byKey[a.key] else { return nil }
+            let from = firstIndex(in: times, notBelow: saturatingAdd(a.time, low))
+            let to = firstIndex(in: times, above: saturatingAdd(a.time, high))
+            return from < to ? times[from..<to] : nil
         }
+        let low = around.map { saturatingAdd($0, -reach) } ?? .min
+        let high = around.map { saturatingAdd($0, reach) } ?? .max
         var lowest = Int64.max, highest = Int64.min
-        eachDifference { d in
-            lowest = min(lowest, d)
-            highest = max(highest, d)
+        for a in anchors {
+            guard let t = times(of: a, low: low, high: high) else { continue }
+            lowest = min(lowest, t.first! &- a.time)
+            highest = max(highest, t.last! &- a.time)
         }
         guard lowest <= highest else { return nil }
         // The fullest bin; a tie goes to the smaller bin.
         let firstBin = floorDiv(lowest, bin), lastBin = floorDiv(highest, bin)
         var bestBin: Int64 = 0, bestCount = 0
-        if lastBin - firstBin < 1 << 20 {
+        if lastBin &- firstBin < 1 << 20 {
             var counts = [UInt32](repeating: 0, count: Int(lastBin - firstBin) + 1)
-            eachDifference { d in counts[Int(floorDiv(d, bin) - firstBin)] &+= 1 }
+            for a in anchors {
+                guard let t = times(of: a, low: low, high: high) else { continue }
+                for h in t { counts[Int(floorDiv(h &- a.time, bin) - firstBin)] &+= 1 }
+            }
             for (k, n) in counts.enumerated() where Int(n) > bestCount {
                 bestCount = Int(n)
                 bestBin = firstBin + Int64(k)
             }
         } else {
             var counts: [Int64: Int] = [:]
-            eachDifference { d in counts[floorDiv(d, bin), default: 0] += 1 }
+            for a in anchors {
+                guard let t = times(of: a, low: low, high: high) else { continue }
+                for h in t { counts[floorDiv(h &- a.time, bin), default: 0] += 1 }
+            }
             for (b, n) in counts where n > bestCount || (n == bestCount && b < bestBin) {
                 bestCount = n
                 bestBin = b
             }
         }
         guard bestCount >= 4 else { return nil }
+        // Differences in bins bestBin-1 ... bestBin+1: [(bestBin-1)·bin, (bestBin+2)·bin - 1].
+        let nearLow = max(low, (bestBin - 1).multipliedReportingOverflow(by: bin).overflow ? low : (bestBin - 1) * bin)
+        let nearHigh = min(high, (bestBin + 2).multipliedReportingOverflow(by: bin).overflow ? high : (bestBin + 2) * bin - 1)
         var near: [Int64] = []
-        eachDifference { d in
-            if abs(floorDiv(d, bin) - bestBin) <= 1 { near.append(d) }
+        for a in anchors {
+            guard let t = times(of: a, low: nearLow, high: nearHigh) else { continue }
+            for h in t { near.append(h &- a.time) }
         }
+        guard !near.isEmpty else { return nil }
         near.sort()
         return near[near.count / 2]
     }
