@@ -26,6 +26,10 @@ public struct AnalysisOptions: Sendable {
     public var clockOffsets: [Int: Int64] = [:]
     /// Commands outstanding longer than this are `stuck-command` findings (`--stuck-after`, 5 s).
     public var stuckAfter: Int64 = 5_000_000_000
+    /// The queues whose events the analysis observer is shown (nil: every queue). A second
+    /// pass that records the pictures of a few findings watches their queues only: the others'
+    /// states are not copied out for it.
+    public var observedQueues: Set<QueueKey>? = nil
 
     public init() {}
 }

@@ -129,6 +129,15 @@ public enum AnalysisSession {
         }
         for (i, input) in inputs.enumerated() {
             do {
+                if input.reopenable, options.clockOffsets[i] == nil, let kept = input.decoded, kept.isComplete,
+                    let first = kept.firstPass
+                {
+                    // What pass 1 learns of an input kept whole is kept with it.
+                    summaries[i] = first.summary
+                    anchors[i] = first.anchors
+                    firstTimes[i] = first.firstTime
+                    continue
+                }
                 let source = try input.events()
                 summaries[i] = source.summary
                 if !input.reopenable || options.clockOffsets[i] != nil {
@@ -144,6 +153,9 @@ public enum AnalysisSession {
                 summaries[i] = source.summary
                 // Ordinals are no clock: such an input is analysed on its own.
                 if source.summary.clock == .timestamps { anchors[i] = set }
+                if let kept = input.decoded, kept.isComplete {
+                    kept.firstPass = (anchors[i], firstTimes[i], source.summary)
+                }
             } catch {
                 errors.append(error)
             }
@@ -207,21 +219,35 @@ public enum AnalysisSession {
                     guard let theirs = anchors[j] else { continue }
                     var placedMap: ClockMap?
                     var report: AlignmentReport?
-                    if mine.isGuestSide && theirs.isHostSide, let est = ClockAlignment.estimate(guest: mine, host: theirs) {
+                    // An estimate between two inputs kept whole is made once: a second analysis of
+                    // the same inputs (`report`, `explain`) finds it in the guest side's keeping.
+                    func estimate(
+                        _ method: UInt8, _ g: Int, _ h: Int, _ make: () -> (map: ClockMap, report: AlignmentReport)?
+                    ) -> (map: ClockMap, report: AlignmentReport)? {
+                        guard let mineKept = inputs[g].decoded, mineKept.isComplete, let theirsKept = inputs[h].decoded,
+                            theirsKept.isComplete
+                        else { return make() }
+                        let key = DecodedEvents.EstimateKey(method: method, other: ObjectIdentifier(theirsKept))
+                        if let known = mineKept.estimates[key] { return known }
+                        let made = make()
+                        mineKept.estimates[key] = .some(made)
+                        return made
+                    }
+                    if mine.isGuestSide && theirs.isHostSide, let est = estimate(0, i, j, { ClockAlignment.estimate(guest: mine, host: theirs) }) {
                         placedMap = maps[j]!.composed(after: est.map)
                         report = est.report
-                    } else if mine.isHostSide && theirs.isGuestSide, let est = ClockAlignment.estimate(guest: theirs, host: mine) {
+                    } else if mine.isHostSide && theirs.isGuestSide, let est = estimate(0, j, i, { ClockAlignment.estimate(guest: theirs, host: mine) }) {
                         placedMap = maps[j]!.composed(after: est.map.inverse)
                         report = est.report
                         report!.offset = -report!.offset
                         report!.driftPPM = -report!.driftPPM
                     } else if !mine.isGuestSide, mine.hasGuestNotices, theirs.hasHostNotices,
-                        let est = MessageAlignment.estimate(console: mine, host: theirs)
+                        let est = estimate(1, i, j, { MessageAlignment.estimate(console: mine, host: theirs) })
                     {
                         placedMap = maps[j]!.composed(after: est.map)
                         report = est.report
                     } else if mine.hasHostNotices, !theirs.isGuestSide, theirs.hasGuestNotices,
-                        let est = MessageAlignment.estimate(console: theirs, host: mine)
+                        let est = estimate(1, j, i, { MessageAlignment.estimate(console: theirs, host: mine) })
                     {
                         placedMap = maps[j]!.composed(after: est.map.inverse)
                         report = est.report

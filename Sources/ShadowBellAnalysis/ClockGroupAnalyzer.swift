@@ -32,6 +32,8 @@ public final class ClockGroupAnalyzer {
     public var alignmentUncertainty: Int64?
     /// Called after each event that touched a queue, with the queue's new state.
     public var observer: ((Event, QueueState) -> Void)?
+    /// Per queue: whether the observer watches it (`AnalysisOptions.observedQueues`).
+    private var observed: [Bool] = []
 
     struct CommandRecord: Sendable {
         var submittedAt: EventRef
@@ -125,7 +127,7 @@ public final class ClockGroupAnalyzer {
         case .guestMessage:
             guestMessage(e)
             // Observers see the message with the state of the queue it names, if that exists.
-            if let observer, let i = queueIndex[e.queue(.sq)] { observer(e, queues[i]) }
+            if observer != nil, let i = queueIndex[e.queue(.sq)] { notify(e, i) }
         case .controllerEnable, .interrupt, .registerWrite: break
         }
         if e.kind.side != .trace { trackHostSide(e) }
@@ -157,6 +159,12 @@ public final class ClockGroupAnalyzer {
         return queueIndex[e.queue(.sq)] == nil || queueIndex[e.queue(.cq)] == nil
     }
 
+    /// Shows the observer queue `i`'s state after `e`, if it watches that queue.
+    @inline(__always)
+    func notify(_ e: Event, _ i: Int) {
+        if let observer, observed[i] { observer(e, queues[i]) }
+    }
+
     @inline(__always)
     func index(of key: QueueKey) -> Int {
         // The common queues (controllers 0–3, qid < 256) are found by table, not by hashing.
@@ -175,6 +183,7 @@ public final class ClockGroupAnalyzer {
             i = known
         } else {
             queues.append(QueueState(key: key))
+            observed.append(options.observedQueues?.contains(key) ?? true)
             i = queues.count - 1
             queueIndex[key] = i
         }
@@ -191,7 +200,7 @@ public final class ClockGroupAnalyzer {
         let i = index(of: key)
         body(&queues[i])
         if evaluate { evaluateMutualWait(&queues[i], at: e) }
-        observer?(e, queues[i])
+        notify(e, i)
     }
 
     // MARK: driver side
@@ -470,7 +479,7 @@ public final class ClockGroupAnalyzer {
         lastDbbufConfig[e.controller] = EventRef(e)
         for i in queues.indices where queues[i].key.controller == e.controller {
             closeWindow(&queues[i], at: e, resolution: .dbbufConfig)
-            observer?(e, queues[i])
+            notify(e, i)
         }
     }
 
@@ -480,7 +489,7 @@ public final class ClockGroupAnalyzer {
             closeWindow(&queues[i], at: e, resolution: .controllerReset)
             if queues[i].active { queues[i].stats.resets += 1 }
             queues[i].deactivate()
-            observer?(e, queues[i])
+            notify(e, i)
         }
     }
 

@@ -30,6 +30,16 @@ public final class DecodedEvents: @unchecked Sendable {
 
     public init(reserve: UInt64 = 1 << 30) { self.reserve = reserve }
 
+    /// What the alignment's first pass learnt of the input (its anchors, first time and
+    /// summary), and the clock estimates made between it (the guest side) and other inputs
+    /// kept whole: a second analysis of the same inputs takes them from here.
+    var firstPass: (anchors: AnchorSet?, firstTime: Int64, summary: InputSummary)?
+    struct EstimateKey: Hashable {
+        var method: UInt8
+        var other: ObjectIdentifier
+    }
+    var estimates: [EstimateKey: (map: ClockMap, report: AlignmentReport)?] = [:]
+
     deinit { if fd >= 0 { close(fd) } }
 
     /// Whether a whole recording can be read back.
@@ -66,6 +76,8 @@ public final class DecodedEvents: @unchecked Sendable {
         bytes = 0
         sinceSpaceCheck = 0
         summary = nil
+        firstPass = nil
+        estimates = [:]
         recording = true
         return true
     }
@@ -103,6 +115,8 @@ public final class DecodedEvents: @unchecked Sendable {
         recording = false
         failed = true
         summary = nil
+        firstPass = nil
+        estimates = [:]
         if fd >= 0 {
             _ = ftruncate(fd, 0)
             close(fd)

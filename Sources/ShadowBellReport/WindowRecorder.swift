@@ -56,9 +56,13 @@ public final class WindowRecorder {
     private var head: [[StateSample]]
     private var tail: [[StateSample]]
     private var afterSamples: [[StateSample]]
-    private var byQueue: [QueueKey: [Int]] = [:]
-    private var ordinals: [QueueKey: Int] = [:]
-    private var clockOf: [UInt16: UInt16] = [:]
+    /// The queues watched (a few: those of the findings), searched in order, each with its
+    /// findings and the count of its events so far; the clock domain of each input, by index.
+    private var watched: [(key: QueueKey, findings: [Int], ordinal: Int)] = []
+    private var clockOf: [UInt16] = []
+
+    /// The queues whose events the recorder needs (`AnalysisOptions.observedQueues`).
+    public var queues: Set<QueueKey> { Set(watched.map(\.key)) }
 
     /// Records around `findings` (by default every finding of `result`), on their queues and clocks.
     public init(
@@ -73,7 +77,10 @@ public final class WindowRecorder {
         var ends: [UInt16: Int64] = [:]
         for g in result.groups {
             guard let clock = g.sources.first else { continue }
-            for s in g.sources { clockOf[s] = clock }
+            for s in g.sources {
+                while clockOf.count <= Int(s) { clockOf.append(UInt16(clockOf.count)) }
+                clockOf[Int(s)] = clock
+            }
             ends[clock] = g.lastTime
         }
         timelines = chosen.map { i in
@@ -84,16 +91,22 @@ public final class WindowRecorder {
         head = lead
         tail = lead
         afterSamples = lead
-        for (k, t) in timelines.enumerated() { byQueue[t.finding.queue, default: []].append(k) }
+        for (k, t) in timelines.enumerated() {
+            if let w = watched.firstIndex(where: { $0.key == t.finding.queue }) {
+                watched[w].findings.append(k)
+            } else {
+                watched.append((t.finding.queue, [k], 0))
+            }
+        }
     }
 
     /// The analysis observer.
     public func observe(_ e: Event, _ q: QueueState) {
-        guard let ids = byQueue[q.key] else { return }
-        let ordinal = ordinals[q.key, default: 0] + 1
-        ordinals[q.key] = ordinal
-        let clock = clockOf[e.source] ?? e.source
-        for k in ids where timelines[k].finding.clockInput == clock {
+        guard let w = watched.firstIndex(where: { $0.key == q.key }) else { return }
+        watched[w].ordinal += 1
+        let ordinal = watched[w].ordinal
+        let clock = Int(e.source) < clockOf.count ? clockOf[Int(e.source)] : e.source
+        for k in watched[w].findings where timelines[k].finding.clockInput == clock {
             let f = timelines[k].finding
             var sample = StateSample(e, q)
             sample.ordinal = ordinal

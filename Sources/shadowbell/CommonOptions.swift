@@ -131,9 +131,9 @@ struct AnalysisFlags: ParsableArguments {
             let shown = file == path ? nil : path
             // Only a regular file can be looked at before it is read (a pipe's bytes are gone).
             let regular = isRegularFile(file)
-            if regular, case .binary(let format) = (try? detectFormat(path: file)) ?? .unknown(detail: ""),
-                format.traceFormat == .pcap
-            {
+            // Its format, found once here and handed to every opening (never sniffed again).
+            let detected = regular ? try? detectFormat(path: file) : nil
+            if case .binary(let format) = detected ?? .unknown(detail: ""), format.traceFormat == .pcap {
                 let found = PcapEventSource.originalSources(
                     path: file, headRecords: exactPcapDomains ? nil : Self.pcapHeadRecords)
                 // Several domains stand for several inputs when the file opens as ShadowBell
@@ -160,7 +160,7 @@ struct AnalysisFlags: ParsableArguments {
             let fixed = options
             // A second pass reads the events decoded by the first (`DecodedEvents`).
             inputs.append(AnalysisInput(path: path, reopenable: regular, decoded: secondPass && regular ? DecodedEvents() : nil) { () throws(InputError) -> any EventSource in
-                let source = try openEventSource(path: file, index: first, options: fixed, displayPath: shown)
+                let source = try openEventSource(path: file, index: first, options: fixed, displayPath: shown, format: detected)
                 return progress ? ProgressSource(source, path: path) : source
             })
         }

@@ -37,14 +37,15 @@ struct Explain: ParsableCommand {
 
     func run() throws {
         let index = finding - 1
-        let probe = try TwoPassAnalysis.run(flags: flags, command: "explain", findings: [])
-        let count = probe.report.result.findings.count
-        guard index < count else {
-            let list = probe.report.result.findings.prefix(20).enumerated().map { "  #\($0.offset + 1) \($0.element.kind.rawValue) \($0.element.queue)" }
-            let hint = count == 0 ? "the inputs have no finding" : "they have \(count) finding(s):\n" + list.joined(separator: "\n")
-            throw ValidationError("--finding \(finding): \(hint)")
+        let analysis = try TwoPassAnalysis.run(flags: flags, command: "explain", limits: (12, 30, 8, 4)) { report in
+            let count = report.result.findings.count
+            guard index < count else {
+                let list = report.result.findings.prefix(20).enumerated().map { "  #\($0.offset + 1) \($0.element.kind.rawValue) \($0.element.queue)" }
+                let hint = count == 0 ? "the inputs have no finding" : "they have \(count) finding(s):\n" + list.joined(separator: "\n")
+                throw ValidationError("--finding \(finding): \(hint)")
+            }
+            return [index]
         }
-        let analysis = try TwoPassAnalysis.run(flags: flags, command: "explain", findings: [index], quietNotes: true, limits: (12, 30, 8, 4))
         let f = analysis.report.result.findings[index]
         let lines = readInputLines(f.evidence.map(\.location), report: analysis.report)
         let text = ExplainReport.render(

@@ -18,9 +18,13 @@ struct TwoPassAnalysis {
     var paths: [String]
 
     /// - Parameter findings: which findings to record (indices in report order); nil = the first `limit`.
+    /// - Parameter choose: picks the findings from the first pass's report instead (and may
+    ///   refuse, throwing), so that a command that needs the findings to know what to record
+    ///   still reads its inputs once.
     static func run(
         flags: AnalysisFlags, command: String, findings: [Int]? = nil, limit: Int = 60, quietNotes: Bool = false,
-        limits: (leadIn: Int, insideHead: Int, insideTail: Int, after: Int) = (16, 120, 40, 6)
+        limits: (leadIn: Int, insideHead: Int, insideTail: Int, after: Int) = (16, 120, 40, 6),
+        choose: ((AnalysisReport) throws -> [Int])? = nil
     ) throws -> TwoPassAnalysis {
         var flags = flags
         if flags.paths.count > 1 || flags.paths.contains(where: RunPlanner.isDirectoryPath) {
@@ -28,12 +32,14 @@ struct TwoPassAnalysis {
             flags.paths = run.paths
         }
         guard let (inputs, report) = firstPass(flags) else { throw ExitCode(2) }
-        let chosen = findings ?? Array(report.result.findings.indices.prefix(limit))
+        let chosen = try choose?(report) ?? findings ?? Array(report.result.findings.indices.prefix(limit))
         guard !chosen.isEmpty else { return TwoPassAnalysis(report: report, timelines: [], paths: flags.paths) }
         let recorder = WindowRecorder(
             result: report.result, findings: chosen, leadIn: limits.leadIn, insideHead: limits.insideHead,
             insideTail: limits.insideTail, after: limits.after)
-        _ = try? AnalysisSession.run(inputs: inputs, options: flags.options, observer: recorder.observe)
+        var options = flags.options
+        options.observedQueues = recorder.queues
+        _ = try? AnalysisSession.run(inputs: inputs, options: options, observer: recorder.observe)
         return TwoPassAnalysis(report: report, timelines: recorder.finish(), paths: flags.paths)
     }
 }

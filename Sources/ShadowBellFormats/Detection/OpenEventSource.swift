@@ -5,21 +5,24 @@ import ShadowBellCore
 /// its events. `displayPath` names the input in the summary and in diagnostics when `path` is
 /// a spooled copy. Throws `.cannotOpen`, `.isDirectory`, `.empty`, `.unknownFormat`,
 /// `.unsupported`, or `.readFailed` (a compressed input corrupt from its start); an input that
-/// decodes to no event is left to the caller to report.
-public func openEventSource(path: String, index: UInt16, options: SourceOptions = .init(), displayPath: String? = nil)
-    throws(InputError) -> any EventSource
-{
-    try openEventSource(input: ByteInput(path: path, displayPath: displayPath), index: index, options: options)
+/// decodes to no event is left to the caller to report. `format`: what `detectFormat(path:)`
+/// found when the caller looked before (the input is then not looked at again).
+public func openEventSource(
+    path: String, index: UInt16, options: SourceOptions = .init(), displayPath: String? = nil, format: DetectedFormat? = nil
+) throws(InputError) -> any EventSource {
+    try openEventSource(input: ByteInput(path: path, displayPath: displayPath), index: index, options: options, format: format)
 }
 
 /// The source of an opened input (nothing of it consumed yet).
-func openEventSource(input: ByteInput, index: UInt16, options: SourceOptions) throws(InputError) -> any EventSource {
+func openEventSource(input: ByteInput, index: UInt16, options: SourceOptions, format: DetectedFormat? = nil) throws(InputError)
+    -> any EventSource
+{
     var options = options
     // A compressed input is decompressed on a thread of its own, busy from start to end: it
     // counts as one of the decoding threads (on two cores, three busy threads made an xz input
     // 50 % slower than two).
     if input.compression != nil { options.decodeThreads = max(options.decodeThreads - 1, 1) }
-    switch FormatDetector.detect(FormatDetector.detectionPrefix(input)) {
+    switch format ?? FormatDetector.detect(FormatDetector.detectionPrefix(input)) {
     case .ftraceText:
         if decodesInParallel(input, options) {
             return ParallelTextSource(
