@@ -83,6 +83,84 @@ public indirect enum JSONValue: Sendable, Equatable {
         }
     }
 
+    /// The compact rendering (`rendered(pretty: false)`, byte for byte), appended as UTF-8 to
+    /// `out`: for writers that stream many small values (the Perfetto export).
+    public func appendCompact(to out: inout [UInt8]) {
+        switch self {
+        case .object(let members):
+            out.append(UInt8(ascii: "{"))
+            for (i, (key, value)) in members.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                JSONValue.appendString(key, to: &out)
+                out.append(UInt8(ascii: ":"))
+                value.appendCompact(to: &out)
+                let digits: String?
+                switch value {
+                case .int(let v) where v.magnitude > JSONValue.exactDoubleLimit: digits = String(v)
+                case .decimal(let d) where UInt64(d).map({ $0 > JSONValue.exactDoubleLimit }) == true: digits = d
+                default: digits = nil
+                }
+                if let digits {
+                    out.append(UInt8(ascii: ","))
+                    JSONValue.appendString(key + "_str", to: &out)
+                    out.append(UInt8(ascii: ":"))
+                    JSONValue.appendString(digits, to: &out)
+                }
+            }
+            out.append(UInt8(ascii: "}"))
+        case .array(let items):
+            out.append(UInt8(ascii: "["))
+            for (i, item) in items.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                item.appendCompact(to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .string(let s): JSONValue.appendString(s, to: &out)
+        case .int(let v): JSONValue.appendInteger(v, to: &out)
+        case .decimal(let s): out.append(contentsOf: s.utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .null: out.append(contentsOf: "null".utf8)
+        }
+    }
+
+    /// `writeString`'s escaping, on UTF-8 bytes (every byte of a multi-byte scalar is ≥ 0x80
+    /// and passes as it is).
+    static func appendString(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(b)
+            case UInt8(ascii: "\\"): out.append(b); out.append(b)
+            case UInt8(ascii: "\n"): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
+            case UInt8(ascii: "\r"): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
+            case UInt8(ascii: "\t"): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
+            case 0..<0x20:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(b >> 4)], hex[Int(b & 15)]])
+            default: out.append(b)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// Decimal digits of `v`, as `String(v)` writes them.
+    static func appendInteger(_ v: Int64, to out: inout [UInt8]) {
+        if v < 0 { out.append(UInt8(ascii: "-")) }
+        var m = v.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            repeat {
+                d[n] = UInt8(ascii: "0") + UInt8(m % 10)
+                m /= 10
+                n += 1
+            } while m > 0
+            for i in stride(from: n - 1, through: 0, by: -1) { out.append(d[i]) }
+        }
+    }
+
     static func writeString(_ s: String, to out: inout String) {
         out += "\""
         for u in s.unicodeScalars {

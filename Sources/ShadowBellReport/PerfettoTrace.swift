@@ -27,7 +27,22 @@ public final class PerfettoTraceWriter {
     private var domainOf: [UInt16: Int] = [:]
     private var knownThreads: Set<Int64> = []
     private var knownProcesses: Set<Int64> = []
-    private var lastCounters: [String: UInt32] = [:]
+    /// The last value written per counter track (pid, queue, which of P/S/E/R).
+    private struct CounterKey: Hashable {
+        var pid: Int64
+        var queue: QueueKey
+        var which: UInt8
+    }
+    private var lastCounters: [CounterKey: UInt32] = [:]
+    /// Per queue, the names its events use (built once).
+    private struct QueueNames {
+        var ring: String
+        var description: String
+        var counters: [String]
+    }
+    private var queueNames: [QueueKey: QueueNames] = [:]
+    /// The document as bytes, handed to `write` a megabyte at a time.
+    private var out: [UInt8] = []
     private var units: [UInt16: SourceLocation.Unit] = [:]
 
     /// A command between its submission (or, without driver events, its fetch) and its completion.
@@ -95,8 +110,29 @@ public final class PerfettoTraceWriter {
     }
 
     private func emit(_ v: JSONValue) {
-        write((first ? "" : ",\n") + v.rendered(pretty: false))
+        if !first {
+            out.append(UInt8(ascii: ","))
+            out.append(UInt8(ascii: "\n"))
+        }
         first = false
+        v.appendCompact(to: &out)
+        if out.count >= 1 << 20 { flush() }
+    }
+
+    private func flush() {
+        guard !out.isEmpty else { return }
+        write(String(decoding: out, as: UTF8.self))
+        out.removeAll(keepingCapacity: true)
+    }
+
+    private func names(_ q: QueueKey) -> QueueNames {
+        if let known = queueNames[q] { return known }
+        let ring = "\(q.type.name)\(q.qid)"
+        let made = QueueNames(
+            ring: ring, description: q.description,
+            counters: ["\(ring) P (driver-published)", "\(ring) S (controller-seen)", "\(ring) EventIdx (controller)", "\(ring) EventIdx (driver read)"])
+        queueNames[q] = made
+        return made
     }
 
     private func ensureProcess(_ pid: Int64, controller: UInt16, domain: Int) {
@@ -111,8 +147,9 @@ public final class PerfettoTraceWriter {
                       ("args", .object([("sort_index", .int(pid))]))]))
     }
 
-    private func ensureThread(_ pid: Int64, _ tid: Int64, name: String) {
+    private func ensureThread(_ pid: Int64, _ tid: Int64, name: @autoclosure () -> String) {
         guard knownThreads.insert(pid << 32 | tid).inserted else { return }
+        let name = name()
         emit(.object([("ph", .string("M")), ("name", .string("thread_name")), ("pid", .int(pid)), ("tid", .int(tid)),
                       ("args", .object([("name", .string(name))]))]))
         emit(.object([("ph", .string("M")), ("name", .string("thread_sort_index")), ("pid", .int(pid)), ("tid", .int(tid)),
@@ -180,10 +217,11 @@ public final class PerfettoTraceWriter {
         let domain = domainOf[e.source] ?? 0
         let pid = pid(controller: q.key.controller, domain: domain)
         ensureProcess(pid, controller: q.key.controller, domain: domain)
-        let ring = "\(q.key.type.name)\(q.key.qid)"
+        let queueNames = names(q.key)
+        let ring = queueNames.ring
         let location = SourceLocation(source: e.source, unit: units[e.source] ?? .line, value: e.location)
         let common: [(String, JSONValue)] = [
-            ("queue", .string(q.key.description)), ("location", .string(location.render(path: paths[e.source] ?? "input\(e.source)"))),
+            ("queue", .string(queueNames.description)), ("location", .string(location.render(path: paths[e.source] ?? "input\(e.source)"))),
         ]
         let time = ts(e.time, domain: domain)
         if e.kind == .guestMessage {
@@ -203,10 +241,10 @@ public final class PerfettoTraceWriter {
             ("args", .object(Self.values(e) + common)),
         ]))
         command(e, domain: domain, pid: pid, time: time)
-        counter(pid, "\(ring) P (driver-published)", q.published, time, key: "\(pid)/\(ring)/P")
-        counter(pid, "\(ring) S (controller-seen)", q.controllerSeen, time, key: "\(pid)/\(ring)/S")
-        counter(pid, "\(ring) EventIdx (controller)", q.controllerEventIdx, time, key: "\(pid)/\(ring)/E")
-        counter(pid, "\(ring) EventIdx (driver read)", q.driverEventIdxRead, time, key: "\(pid)/\(ring)/R")
+        counter(pid, queueNames, 0, q.published, time, queue: q.key)
+        counter(pid, queueNames, 1, q.controllerSeen, time, queue: q.key)
+        counter(pid, queueNames, 2, q.controllerEventIdx, time, queue: q.key)
+        counter(pid, queueNames, 3, q.driverEventIdxRead, time, queue: q.key)
     }
 
     /// Commands as async slices: a submission opens one (a fetch, when the trace has no
@@ -258,11 +296,12 @@ public final class PerfettoTraceWriter {
         ]))
     }
 
-    private func counter(_ pid: Int64, _ name: String, _ value: UInt32?, _ time: JSONValue, key: String) {
+    private func counter(_ pid: Int64, _ names: QueueNames, _ which: UInt8, _ value: UInt32?, _ time: JSONValue, queue: QueueKey) {
         guard let value else { return }
+        let key = CounterKey(pid: pid, queue: queue, which: which)
         if lastCounters[key] == value { return }
         lastCounters[key] = value
-        emit(.object([("name", .string(name)), ("ph", .string("C")), ("ts", time), ("pid", .int(pid)),
+        emit(.object([("name", .string(names.counters[Int(which)])), ("ph", .string("C")), ("ts", time), ("pid", .int(pid)),
                       ("args", .object([("value", .int(Int64(value)))]))]))
     }
 
@@ -315,6 +354,7 @@ public final class PerfettoTraceWriter {
                 ]))
             }
         }
+        flush()
         write("\n]}\n")
     }
 

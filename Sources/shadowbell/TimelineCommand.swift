@@ -100,7 +100,8 @@ struct Timeline: ParsableCommand {
         let selectors = queues
         let inputs: [AnalysisInput]
         do throws(InputError) {
-            inputs = try flags.inputs()
+            // Files are read twice (below): the second analysis reads their decoded events back.
+            inputs = try flags.inputs(for: paths, readsTwice: paths.allSatisfy(isRegularFile))
         } catch {
             printError("error: \(error.description)")
             throw ExitCode(2)

@@ -64,24 +64,32 @@ public struct AnchorSet: Sendable {
     func keeps(_ key: UInt64) -> Bool { Self.hash(key) & mask == 0 }
 
     public mutating func consume(_ e: Event) {
-        let list: WritableKeyPath<AnchorSet, [Anchor]>
+        // The list by a plain switch (a key path costs more than the rest of the work here).
+        enum List { case submits, completes, fetches, enqueues }
+        let list: List
         switch e.kind {
         case .guestMessage, .controllerReset,
             .controllerFetch where e.qid == 0,
             .controllerCompletion where e.qid == 0:
             consumeNotice(e)
             return
-        case .driverSubmit where e.qid != 0: list = \.submits
-        case .driverComplete where e.qid != 0: list = \.completes
-        case .controllerFetch where e.qid != 0: list = \.fetches
-        case .controllerCompletion where e.qid != 0: list = \.enqueues
+        case .driverSubmit where e.qid != 0: list = .submits
+        case .driverComplete where e.qid != 0: list = .completes
+        case .controllerFetch where e.qid != 0: list = .fetches
+        case .controllerCompletion where e.qid != 0: list = .enqueues
         default: return
         }
         let anchor = Anchor(time: e.time, controller: e.controller, qid: e.qid, cmdid: e.a)
-        if e.kind == .driverSubmit, fingerprint.count < Self.fingerprintLength { fingerprint.append(anchor) }
+        if list == .submits, fingerprint.count < Self.fingerprintLength { fingerprint.append(anchor) }
         guard keeps(anchor.key) else { return }
-        self[keyPath: list].append(anchor)
-        if self[keyPath: list].count > capacity { tighten() }
+        let count: Int
+        switch list {
+        case .submits: submits.append(anchor); count = submits.count
+        case .completes: completes.append(anchor); count = completes.count
+        case .fetches: fetches.append(anchor); count = fetches.count
+        case .enqueues: enqueues.append(anchor); count = enqueues.count
+        }
+        if count > capacity { tighten() }
     }
 
     mutating func consumeNotice(_ e: Event) {
@@ -415,9 +423,11 @@ public enum ClockAlignment {
     /// closest to the running offset estimate; returns (guest time, host - guest) per match.
     /// The closest time is found by binary search from the key's cursor. After `reacquireAfter`
     /// misses in a row the offset is searched again over the next 512 anchors; when that finds
-    /// nothing new (the other input has no events there, not a clock step), the next search
-    /// waits for twice as many misses (at most 256), so a long stretch that only one input
-    /// covers costs one search per 256 anchors rather than one per 16.
+    /// nothing new (the other input has no events there: not a clock step), the next search
+    /// waits for twice as many misses in a row (at most 256; a match starts again from 16): a
+    /// long stretch that only one input covers costs one search per 256 anchors rather than
+    /// one per 16. A search starts where its run of misses began, so a step is still found at
+    /// the anchor it happened at.
     static func track(_ guestSide: [Anchor], against byKey: [UInt64: [Int64]], start: Int64) -> [(time: Int64, diff: Int64)] {
         var cursor: [UInt64: Int] = [:]
         var estimate = start

@@ -65,8 +65,10 @@ public final class PcapEventSource: EventSource {
     /// by arithmetic (`ftell` costs an lseek system call per packet).
     private var position: UInt64?
     /// The batch being decoded: events are written here, then appended to the caller's
-    /// buffer in one copy.
-    private let staging = UnsafeMutablePointer<Event>.allocate(capacity: PcapEventSource.batchLimit)
+    /// buffer in one copy. Allocated once the reader has opened: an initializer that throws
+    /// before every stored property is set never runs `deinit`, and a buffer allocated in the
+    /// property's declaration would leak with each input libpcap refuses.
+    private let staging: UnsafeMutablePointer<Event>
     /// With `assumesOneClockDomain`: the original source of the records read so far (-1: none yet).
     private var soleOriginalSource = -1
 
@@ -110,6 +112,8 @@ public final class PcapEventSource: EventSource {
         summary.bytes = compressed ? 0 : PcapEventSource.fileSize(path: path) ?? 0
         self.summary = summary
         self.lastEnd = reader.fileOffset ?? 0
+        // Every stored property is set from here on: a throw below runs `deinit`.
+        self.staging = .allocate(capacity: PcapEventSource.batchLimit)
         let linkType = reader.linkType
         guard options.linkTypes.contains(linkType.rawValue) else {
             let expected = options.linkTypes.sorted().map { String($0) }
