@@ -26,6 +26,10 @@ public struct AnalysisOptions: Sendable {
     public var clockOffsets: [Int: Int64] = [:]
     /// Commands outstanding longer than this are `stuck-command` findings (`--stuck-after`, 5 s).
     public var stuckAfter: Int64 = 5_000_000_000
+    /// The QEMU version the run's notes name (a `QEMU emulator version X.Y.Z` line next to the
+    /// traces), when known: a known bug that QEMU version has the fix of is not named. The
+    /// traces themselves do not carry it.
+    public var qemuVersion: KernelVersion?
 
     public init() {}
 }
