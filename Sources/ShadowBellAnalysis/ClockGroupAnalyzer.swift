@@ -432,11 +432,11 @@ public final class ClockGroupAnalyzer {
                     q.controllerIndex = RingIndex.advance(index, entries: q.entries)
                 }
             }
+            // Having fetched up to a doorbell's tail without shadow doorbells, the controller has
+            // seen what the driver published up to there.
+            if !dbbufOn, let index = q.controllerIndex { q.controllerCaughtUp(to: index) }
             // Without shadow doorbells the controller works from MMIO values only: it waits
             // again as soon as it has fetched up to the last doorbell.
-            // Having fetched up to the doorbell's tail, it has seen what the driver published
-            // up to there.
-            if !dbbufOn, let index = q.controllerIndex { q.controllerCaughtUp(to: index) }
             if !dbbufOn || q.key.qid == 0, let index = q.controllerIndex, index == q.controllerSeen {
                 q.controllerWaiting = true
                 q.waitingSince = EventRef(e)

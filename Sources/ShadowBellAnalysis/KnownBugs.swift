@@ -141,8 +141,8 @@ enum KnownBugMatcher {
             case .driverReorder: candidate = driverBarrierBug(c)
             case .staleShadowAfterReset: candidate = .staleShadowAfterReset
             // No catalog entry is a controller-side barrier bug: QEMU fences every DMA access
-            // and SPDK's vfio-user target has had spdk_mb() there from its start; SPDK's 2019
-            // fix (7188bb994f) is in its driver, a driver-reorder.
+            // and SPDK's vfio-user target puts spdk_mb() between its EventIdx store and the tail
+            // re-read; SPDK's 2019 fix (7188bb994f) is in its driver, a driver-reorder.
             case .controllerReorder, .skippedDemandedDoorbell, .unknown: candidate = nil
             }
         case .staleShadowAfterReset: candidate = .staleShadowAfterReset
