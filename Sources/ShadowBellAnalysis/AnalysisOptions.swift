@@ -30,6 +30,10 @@ public struct AnalysisOptions: Sendable {
     /// pass that records the pictures of a few findings watches their queues only: the others'
     /// states are not copied out for it.
     public var observedQueues: Set<QueueKey>? = nil
+    /// The QEMU version the run's notes name (a `QEMU emulator version X.Y.Z` line next to the
+    /// traces), when known: a known bug that QEMU version has the fix of is not named. The
+    /// traces themselves do not carry it.
+    public var qemuVersion: KernelVersion?
 
     public init() {}
 }

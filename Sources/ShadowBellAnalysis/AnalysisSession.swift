@@ -469,7 +469,7 @@ public enum AnalysisSession {
             notes.append("The controller fetched I/O commands but the trace shows no MMIO doorbell for any I/O queue: QEMU with ioeventfd=on (the default for nvme) handles I/O-queue doorbells without a trace event. A wait that a doorbell ended cannot be told from one the controller's own re-read ended; a stall shows only by the controller's silence.")
         }
         var story = findings.map(\.finding)
-        FindingStory.link(&story, groups: findings.map(\.group), results: groups, inputs: inputs)
+        FindingStory.link(&story, groups: findings.map(\.group), results: groups, inputs: inputs, qemu: options.qemuVersion)
         for (k, f) in story.enumerated() where f.kind == .mutualWait {
             guard var r = byKey[f.queue], case .int(let d)? = f.value("duration_ns") else { continue }
             if var h = r.hangs {

@@ -325,6 +325,7 @@ public final class ClockGroupAnalyzer {
             q.waitingSince = EventRef(e)
             noteBurstEndForRace(&q, at: e.time)
         }
+        noteVisibleWork(&q, e, tail: e.a)
     }
 
     /// CQ: one head read per completion the controller tries to post; full means it must wait.
@@ -368,10 +369,15 @@ public final class ClockGroupAnalyzer {
     }
 
     private func mmioDoorbell(_ e: Event, origin: DoorbellOrigin) {
+        let dbbufOff = !dbbufEnabled.contains(e.controller)
         withQueue(e.queue, e, evaluate: true) { q in
             q.active = true
             checkRange(&q, e, value: e.a, what: "MMIO doorbell")
             registerDoorbell(&q, value: e.a, origin: origin, e)
+            // With the doorbell buffer off no shadow read follows: the doorbell is what the
+            // controller sees.
+            if dbbufOff { q.controllerCaughtUp(to: e.a) }
+            noteVisibleWork(&q, e, tail: e.a)
         }
     }
 
@@ -410,19 +416,34 @@ public final class ClockGroupAnalyzer {
             }
         }
         let dbbufOn = dbbufEnabled.contains(e.controller)
+        // No MMIO doorbell of an I/O queue in the input so far: QEMU with ioeventfd=on handles
+        // them without a trace event.
+        let doorbellsUntraced = !ioQueueMMIOSeen && e.qid != 0
         withQueue(e.queue(.sq), e, evaluate: true) { q in
+            closeVisibleWork(&q, at: e, resolution: .controllerFetch)
             q.active = true
             q.stats.commandsFetched += 1
             q.readWithoutFetch = nil
             if let index = q.controllerIndex {
                 if index == q.controllerSeen {
-                    // Fetched past the tail we believed: a doorbell or read is missing from the
-                    // trace. Re-learn the fetch index at the next burst end.
-                    q.controllerIndex = nil
+                    if !dbbufOn && doorbellsUntraced && q.entries > 0 {
+                        // With the doorbell buffer off the controller works from MMIO tails
+                        // alone: an untraced doorbell announced at least this command.
+                        let next = RingIndex.advance(index, entries: q.entries)
+                        q.controllerIndex = next
+                        q.controllerSeen = next
+                    } else {
+                        // Fetched past the tail we believed: a doorbell or read is missing from
+                        // the trace. Re-learn the fetch index at the next burst end.
+                        q.controllerIndex = nil
+                    }
                 } else {
                     q.controllerIndex = RingIndex.advance(index, entries: q.entries)
                 }
             }
+            // Having fetched up to a doorbell's tail without shadow doorbells, the controller has
+            // seen what the driver published up to there.
+            if !dbbufOn, let index = q.controllerIndex { q.controllerCaughtUp(to: index) }
             // Without shadow doorbells the controller works from MMIO values only: it waits
             // again as soon as it has fetched up to the last doorbell.
             if !dbbufOn || q.key.qid == 0, let index = q.controllerIndex, index == q.controllerSeen {
@@ -436,10 +457,17 @@ public final class ClockGroupAnalyzer {
     }
 
     private func controllerCompletion(_ e: Event) {
+        let dbbufOn = dbbufEnabled.contains(e.controller)
         withQueue(e.queue(.cq), e, evaluate: true) { q in
             q.active = true
             q.stats.completionsQueued += 1
-            q.pendingCompletions += 1
+            if dbbufOn {
+                q.pendingCompletions += 1
+            } else if let tail = q.controllerIndex, q.entries > 0 {
+                // Without the doorbell buffer the controller posts from the MMIO head it knows,
+                // with no shadow read to show it: the CQE is posted.
+                q.controllerIndex = RingIndex.advance(tail, entries: q.entries)
+            }
         }
     }
 
@@ -448,6 +476,7 @@ public final class ClockGroupAnalyzer {
     private func queueCreate(_ e: Event) {
         withQueue(e.queue, e, evaluate: true) { q in
             closeWindow(&q, at: e, resolution: .queueRecreated)
+            closeVisibleWork(&q, at: e, resolution: .queueRecreated)
             q.deactivate()
             q.active = true
             let entries = checkedEntries(&q, qsize: e.a, e)
@@ -469,6 +498,7 @@ public final class ClockGroupAnalyzer {
     private func queueDelete(_ e: Event) {
         withQueue(e.queue, e) { q in
             closeWindow(&q, at: e, resolution: .queueDeleted)
+            closeVisibleWork(&q, at: e, resolution: .queueDeleted)
             q.deactivate()
         }
         if e.queueType == .sq { dropCommands(controller: e.controller, qid: e.qid, at: e.time) }
@@ -487,6 +517,7 @@ public final class ClockGroupAnalyzer {
         dbbufEnabled.remove(e.controller)
         for i in queues.indices where queues[i].key.controller == e.controller {
             closeWindow(&queues[i], at: e, resolution: .controllerReset)
+            closeVisibleWork(&queues[i], at: e, resolution: .controllerReset)
             if queues[i].active { queues[i].stats.resets += 1 }
             queues[i].deactivate()
             notify(e, i)
@@ -558,6 +589,7 @@ public final class ClockGroupAnalyzer {
         let end = lastTime
         for i in queues.indices {
             finishWindowAtEnd(&queues[i], endTime: coverageEnd)
+            finishVisibleWorkAtEnd(&queues[i], endTime: coverageEnd)
         }
         reportHostSideStalls()
         reportCQEventIdxVisibility()

@@ -112,10 +112,12 @@ public enum FindingKind: String, Sendable, Hashable, CaseIterable {
     case stuckCommand = "stuck-command"
     case staleShadowAfterReset = "stale-shadow-after-reset"
     case unattributedStall = "unattributed-stall"
+    case controllerIdleWithWork = "controller-idle-with-work"
 
     public var severity: Severity {
         switch self {
-        case .mutualWait, .missedDoorbell, .valueOutOfRange, .stuckCommand, .staleShadowAfterReset: return .error
+        case .mutualWait, .missedDoorbell, .valueOutOfRange, .stuckCommand, .staleShadowAfterReset, .controllerIdleWithWork:
+            return .error
         case .eventIdxRegression, .unattributedStall: return .warning
         case .needlessDoorbell, .cqEventIdxNotSeen: return .info
         }
@@ -133,6 +135,7 @@ public enum FindingKind: String, Sendable, Hashable, CaseIterable {
         case .stuckCommand: return StuckCommandDetector.definition
         case .staleShadowAfterReset: return StaleShadowDetector.definition
         case .unattributedStall: return HostSideStallDetector.definition
+        case .controllerIdleWithWork: return IdleWithWorkDetector.definition
         }
     }
 }

@@ -7,19 +7,25 @@ enum FindingStory {
     static let recoveryLimit: Int64 = 10_000_000_000
 
     /// `findings` in report order; `groups[k]` is the clock group of `findings[k]`.
-    static func link(_ findings: inout [Finding], groups: [Int], results: [GroupResult], inputs: [InputSummary]) {
+    static func link(
+        _ findings: inout [Finding], groups: [Int], results: [GroupResult], inputs: [InputSummary], qemu: KernelVersion? = nil
+    ) {
         // The guest kernel the console's banner names: one of the finding's own clock group
         // first, else any (inputs are in index order, so the choice does not depend on timing).
         let consoles = inputs.filter { $0.kernelVersion != nil }
         for k in findings.indices {
             let own = consoles.first { results[groups[k]].sources.contains($0.index) }
             let kernel = (own ?? consoles.first)?.kernelVersion
-            if let bug = KnownBugMatcher.match(findings[k], kernel: kernel) {
+            let driverFormat = findings[k].evidence.first { $0.role == "driver-publish" }
+                .flatMap { e in inputs.first { $0.index == e.location.source }?.format }
+            let context = KnownBugMatcher.Context(kernel: kernel, qemu: qemu, driverEventsFormat: driverFormat)
+            if let bug = KnownBugMatcher.match(findings[k], context) {
                 findings[k].knownBug = bug
                 findings[k].message += "; known bug: \(bug.rawValue)"
                 var s = " This matches the known bug \(bug.rawValue) (\(bug.entry.title); \(bug.entry.component); fixed in \(bug.entry.fixed))"
-                if let kernel { s += "; the guest console shows Linux \(kernel), which does not have the fix" }
-                findings[k].explanation += s + ". Remedy: \(bug.entry.remedy)"
+                if let kernel, bug.fixed(inKernel: kernel) == false { s += "; the guest console shows Linux \(kernel), which does not have the fix" }
+                if let qemu, bug.fixed(inQemu: qemu) == false { s += "; the run's notes name QEMU \(qemu), which does not have the fix" }
+                findings[k].explanation += s + ". " + KnownBugMatcher.caveat(bug, context) + "Remedy: \(bug.entry.remedy)"
             }
             linkRecurrence(&findings, k, groups: groups)
         }

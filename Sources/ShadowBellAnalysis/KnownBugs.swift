@@ -98,33 +98,87 @@ public enum KnownBug: String, Sendable, Hashable, CaseIterable {
         }
     }
 
-    /// The guest kernel version that excludes this bug, if any.
-    func excluded(by kernel: KernelVersion?) -> Bool {
-        guard let kernel else { return false }
-        return fixed(inKernel: kernel) ?? false
+    /// Whether a QEMU of `version` has the fix (nil: the catalog cannot tell).
+    public func fixed(inQemu version: KernelVersion) -> Bool? {
+        switch self {
+        case .qemuOvercommittedQueue:
+            return version >= KernelVersion(9, 2, 0)
+        case .qemuCQEventIdxNeverWritten:
+            return version >= KernelVersion(7, 2, 1)
+        case .linuxMissingBarrier, .spdkMissingBarrier, .linuxResetOrdering, .staleShadowAfterReset, .dbbufEndianness:
+            return nil
+        }
+    }
+
+    /// Whether the guest kernel or the QEMU version the inputs name has the fix.
+    func excluded(by kernel: KernelVersion?, qemu: KernelVersion? = nil) -> Bool {
+        if let kernel, fixed(inKernel: kernel) == true { return true }
+        if let qemu, fixed(inQemu: qemu) == true { return true }
+        return false
     }
 }
 
 /// Names the known bug a finding's evidence matches, unless something excludes it.
 enum KnownBugMatcher {
-    static func match(_ f: Finding, kernel: KernelVersion?) -> KnownBug? {
+    /// What the inputs say about the software that ran.
+    struct Context {
+        /// The guest kernel of the console's `Linux version` banner.
+        var kernel: KernelVersion?
+        /// The QEMU version of the run's notes.
+        var qemu: KernelVersion?
+        /// The format of the input holding the driver's events of the finding (its
+        /// `driver-publish` evidence): Linux ftrace forms are the Linux driver's; a ShadowBell
+        /// pcap does not say which driver recorded it.
+        var driverEventsFormat: TraceFormat?
+    }
+
+    static func match(_ f: Finding, _ c: Context) -> KnownBug? {
         let candidate: KnownBug?
         switch f.kind {
         case .mutualWait:
             switch f.cause ?? .unknown {
             case .eventIdxNotInitialised: candidate = .linuxResetOrdering
-            // The driver events ShadowBell reads are Linux's (ftrace): SPDK's same bug has no
-            // trace format here to show it.
-            case .driverReorder: candidate = .linuxMissingBarrier
+            case .driverReorder: candidate = driverBarrierBug(c)
             case .staleShadowAfterReset: candidate = .staleShadowAfterReset
+            // No catalog entry is a controller-side barrier bug: QEMU fences every DMA access
+            // and SPDK's vfio-user target puts spdk_mb() between its EventIdx store and the tail
+            // re-read; SPDK's 2019 fix (7188bb994f) is in its driver, a driver-reorder.
             case .controllerReorder, .skippedDemandedDoorbell, .unknown: candidate = nil
             }
         case .staleShadowAfterReset: candidate = .staleShadowAfterReset
         case .cqEventIdxNotSeen: candidate = f.value("driver_read_only_zero") == .bool(true) ? .qemuCQEventIdxNeverWritten : nil
         case .valueOutOfRange: candidate = f.value("in_range_byte_swapped") == .bool(true) ? .dbbufEndianness : nil
+        case .controllerIdleWithWork: candidate = .qemuOvercommittedQueue
         case .missedDoorbell, .needlessDoorbell, .eventIdxRegression, .stuckCommand, .unattributedStall: candidate = nil
         }
-        guard let candidate, !candidate.excluded(by: kernel) else { return nil }
+        guard let candidate, !candidate.excluded(by: c.kernel, qemu: c.qemu) else { return nil }
         return candidate
+    }
+
+    /// The missing driver barrier: Linux's, or SPDK's driver's (the same bug, fixed in v19.10).
+    /// Linux ftrace forms carry the Linux driver's events; a pcap does not say which driver
+    /// recorded it, and there SPDK's is named when the guest console shows a kernel with
+    /// Linux's fix.
+    static func driverBarrierBug(_ c: Context) -> KnownBug? {
+        switch c.driverEventsFormat {
+        case .pcap?:
+            return KnownBug.linuxMissingBarrier.excluded(by: c.kernel) ? .spdkMissingBarrier : .linuxMissingBarrier
+        default:
+            return .linuxMissingBarrier
+        }
+    }
+
+    /// What the evidence does not settle about the named bug, as a sentence (or "").
+    static func caveat(_ bug: KnownBug, _ c: Context) -> String {
+        switch bug {
+        case .linuxMissingBarrier where c.driverEventsFormat == .pcap:
+            return "The input does not say which driver recorded the driver's events: SPDK's NVMe driver before v19.10 has the same missing barrier (spdk-dbbuf-missing-mb). "
+        case .spdkMissingBarrier:
+            return "The input does not say which driver recorded the driver's events; the guest kernel has Linux's 2018 fix, so the candidate is SPDK's NVMe driver before v19.10, which lacked the same barrier. "
+        case .qemuOvercommittedQueue where c.qemu == nil:
+            return "The inputs do not name the QEMU version (a `QEMU emulator version` line in the run's notes would): QEMU 9.2 and later have the fix. "
+        default:
+            return ""
+        }
     }
 }

@@ -4,8 +4,8 @@ import ShadowBellAnalysis
 /// many runs hung, on which queues, for how long, with which cause and known bug, grouped by
 /// the runs' labels and environment.
 public struct FleetSummary: Sendable {
-    /// One hang: a `mutual-wait` finding, or an `unattributed-stall` (a stall the controller
-    /// side shows but no one queue explains).
+    /// One hang: a `mutual-wait` finding, an `unattributed-stall` (a stall the controller
+    /// side shows but no one queue explains), or a `controller-idle-with-work`.
     public struct Hang: Sendable {
         public var queue: String
         public var kind: String
@@ -52,6 +52,9 @@ public struct FleetSummary: Sendable {
         if found == 0 { problems.append("\(source): no report with findings (not the output of analyze --format json or jsonl)") }
     }
 
+    /// The finding kinds that are a hang.
+    static let hangKinds: Set<String> = ["mutual-wait", "unattributed-stall", "controller-idle-with-work"]
+
     static func run(_ doc: JSONValue, source: String) -> Run {
         let name = doc["run"]?["name"]?.stringValue
             ?? (doc["inputs"]?.arrayValue ?? []).compactMap { $0["path"]?.stringValue }.joined(separator: " + ")
@@ -63,7 +66,7 @@ public struct FleetSummary: Sendable {
         let findings = doc["findings"]?.arrayValue ?? []
         var hangs: [Hang] = []
         for f in findings {
-            guard let kind = f["kind"]?.stringValue, kind == "mutual-wait" || kind == "unattributed-stall" else { continue }
+            guard let kind = f["kind"]?.stringValue, Self.hangKinds.contains(kind) else { continue }
             let q = f["queue"]
             let queue = "\(q?["controller"]?.stringValue ?? "?"):\(q?["type"]?.stringValue ?? "?")\(q?["qid"]?.intValue ?? -1)"
             let start = f["start_ns"]?.intValue ?? 0

@@ -14,10 +14,18 @@ extension Engine {
         truthMMIO(q, type, value)
         if type == .sq {
             if value < sqEntries { controllerQueues[qi].sqTail = value }
+            controllerQueues[qi].stoppedForRequests = false
             enqueueTask(.sq, q)
         } else {
+            // A CQ doorbell on a full CQ restarts the SQs that feed it (QEMU's start_sqs).
+            let tail = controllerQueues[qi].cqTail
+            let wasFull = (tail + 1 == cqEntries ? 0 : tail + 1) == controllerQueues[qi].cqHead
             if value < cqEntries { controllerQueues[qi].cqHead = value }
             if controllerQueues[qi].pendingCount > 0 { enqueueTask(.cq, q) }
+            if wasFull && controllerQueues[qi].stoppedForRequests {
+                controllerQueues[qi].stoppedForRequests = false
+                enqueueTask(.sq, q)
+            }
         }
     }
 
@@ -86,15 +94,31 @@ extension Engine {
         let s = slot(q, curType)
         switch phase {
         case .sqLoad:
-            let v = shadow[s].load(at: now)
-            if shadow[s].visibleIsStale { noteStaleRead(q, curType, value: v, by: "the controller read it") }
-            emit(TraceRecord(.shadowReadSQ, now, qid: q, a: v))
-            truthControllerRead(q, .sq, v)
-            if v < sqEntries { controllerQueues[qi].sqTail = v }
-            if controllerQueues[qi].sqHead != controllerQueues[qi].sqTail {
-                next(.sqFetch, at: now + max(20, draw(cfg.timing.controllerFetch)))
-            } else {
+            // With the doorbell buffer off the controller works from the MMIO tail alone.
+            if controllerDbbufOn {
+                let v = shadow[s].load(at: now)
+                if shadow[s].visibleIsStale { noteStaleRead(q, curType, value: v, by: "the controller read it") }
+                emit(TraceRecord(.shadowReadSQ, now, qid: q, a: v))
+                truthControllerRead(q, .sq, v)
+                if v < sqEntries { controllerQueues[qi].sqTail = v }
+            }
+            if controllerQueues[qi].sqHead == controllerQueues[qi].sqTail {
                 taskDone(waiting: true)
+            } else if controllerQueues[qi].requestsInUse >= requestsPerSQ {
+                // QEMU's nvme_process_sq loop ends when no request is free, work pending or not.
+                controllerQueues[qi].stoppedForRequests = true
+                if cfg.faults.overcommittedSQ && !controllerQueues[qi].overcommitRecorded {
+                    controllerQueues[qi].overcommitRecorded = true
+                    let pending = RingIndex.distance(
+                        from: controllerQueues[qi].sqHead, to: controllerQueues[qi].sqTail, entries: sqEntries)
+                    result.faults.append(FaultOccurrence(
+                        kind: .overcommittedSQ, queue: QueueKey(controller: 0, qid: q, type: .sq), timeNs: now,
+                        value: pending,
+                        detail: "sq\(q) stopped with \(pending) entries pending: all \(requestsPerSQ) requests in use; freeing one does not reschedule it"))
+                }
+                taskDone(waiting: false)
+            } else {
+                next(.sqFetch, at: now + max(20, draw(cfg.timing.controllerFetch)))
             }
         case .sqFetch:
             let head = controllerQueues[qi].sqHead
@@ -104,6 +128,7 @@ extension Engine {
             if tag != UInt16.max && drivers[qi].commands[Int(tag)].state == .submitted {
                 let cmd = drivers[qi].commands[Int(tag)]
                 drivers[qi].commands[Int(tag)].state = .inService
+                controllerQueues[qi].requestsInUse += 1
                 emit(TraceRecord(.ioCmd, now, qid: q, a: UInt32(cmd.cmdid), b: UInt32(cmd.opcode)))
                 schedule(.serviceDone, at: controllerTime(now + max(100, draw(cfg.workload.service))),
                          qid: q, arg: UInt32(tag), epoch: controllerEpoch)
@@ -131,6 +156,10 @@ extension Engine {
                     detail: "the controller wrote SQ EventIdx \(value) in big-endian order (\(value.byteSwapped))"))
                 value = value.byteSwapped
             }
+            guard controllerDbbufOn else {
+                next(.sqLoad, at: now + 30)
+                return
+            }
             let visible = controllerStore(s, value)
             emit(TraceRecord(.eventIdxWriteSQ, now, qid: q, a: value))
             truthEventIdxStore(q, .sq, value, visible)
@@ -143,7 +172,9 @@ extension Engine {
                 return
             }
             var load = now + max(2, draw(cfg.timing.controllerStoreToLoad))
-            if cfg.faults.noCQEventIdx {
+            if !controllerDbbufOn {
+                load = now + 30
+            } else if cfg.faults.noCQEventIdx {
                 if !controllerQueues[qi].noCQEventIdxRecorded {
                     controllerQueues[qi].noCQEventIdxRecorded = true
                     result.faults.append(FaultOccurrence(
@@ -159,11 +190,13 @@ extension Engine {
             }
             next(.cqLoad, at: load)
         case .cqLoad:
-            let v = shadow[s].load(at: now)
-            if shadow[s].visibleIsStale { noteStaleRead(q, curType, value: v, by: "the controller read it") }
-            emit(TraceRecord(.shadowReadCQ, now, qid: q, a: v))
-            truthControllerRead(q, .cq, v)
-            if v < cqEntries { controllerQueues[qi].cqHead = v }
+            if controllerDbbufOn {
+                let v = shadow[s].load(at: now)
+                if shadow[s].visibleIsStale { noteStaleRead(q, curType, value: v, by: "the controller read it") }
+                emit(TraceRecord(.shadowReadCQ, now, qid: q, a: v))
+                truthControllerRead(q, .cq, v)
+                if v < cqEntries { controllerQueues[qi].cqHead = v }
+            }
             let tail = controllerQueues[qi].cqTail
             let nextTail = tail + 1 == cqEntries ? 0 : tail + 1
             if nextTail == controllerQueues[qi].cqHead {
@@ -183,6 +216,13 @@ extension Engine {
             controllerQueues[qi].posted.append((tag, controllerQueues[qi].sqHead))
             controllerQueues[qi].cqTail = nextTail
             drivers[qi].commands[Int(tag)].state = .posted
+            // Posting the CQE returns its request to the SQ. QEMU 9.2 reschedules an SQ that
+            // stopped for want of one; before, the SQ stays stopped (over-committed queues).
+            controllerQueues[qi].requestsInUse = max(0, controllerQueues[qi].requestsInUse - 1)
+            if controllerQueues[qi].stoppedForRequests && !cfg.faults.overcommittedSQ {
+                controllerQueues[qi].stoppedForRequests = false
+                enqueueTask(.sq, q)
+            }
             truth[s].counts.commands += 1
             controllerQueues[qi].unsignalled += 1
             next(.cqStore, at: now + max(20, draw(cfg.timing.controllerPost)))

@@ -140,8 +140,14 @@ extension Engine {
         let ei = eventIdx[s].load(at: now)
         let eiStale = eventIdx[s].visibleIsStale
         let old = drivers[qi].updOld, new = drivers[qi].updNew
-        let needed = needEvent(eventIdx: UInt16(truncatingIfNeeded: ei),
-                               new: UInt16(truncatingIfNeeded: new), old: UInt16(truncatingIfNeeded: old))
+        let ei16 = UInt16(truncatingIfNeeded: ei), new16 = UInt16(truncatingIfNeeded: new)
+        let old16 = UInt16(truncatingIfNeeded: old)
+        let needed: Bool
+        switch cfg.driverNeedEvent {
+        case .linux: needed = needEvent(eventIdx: ei16, new: new16, old: old16)
+        // SPDK's nvme_pcie_qpair_need_event: EventIdx in [old, new].
+        case .spdk: needed = new16 &- ei16 <= new16 &- old16
+        }
         var mmio = needed
         var skipped = false
         // The skip strikes where it hurts: the first needed SQ doorbell after the fault time

@@ -39,8 +39,14 @@ extension Engine {
             script.append(.createCQ(UInt16(q)))
             script.append(.createSQ(UInt16(q)))
         }
-        script.append(.dbbufConfig)
-        script.append(.restart)
+        if cfg.faults.restartBeforeDbbufConfig {
+            // Linux before 06c59d427017: unquiesce first, Doorbell Buffer Config after.
+            script.append(.restart)
+            script.append(.dbbufConfig)
+        } else {
+            script.append(.dbbufConfig)
+            script.append(.restart)
+        }
         adminScript = script
         adminIndex = 0
         schedule(.adminStep, at: driverTime(now + 20_000))
@@ -115,9 +121,23 @@ extension Engine {
             controllerReset()
         case .dbbufConfig:
             emit(TraceRecord(.dbbufConfig, now))
+            controllerDbbufOn = true
             for q in 1...queueCount {
                 truthClose(UInt16(q), .sq, .dbbufConfig)
                 truthClose(UInt16(q), .cq, .dbbufConfig)
+                // QEMU's nvme_dbbuf_config copies each queue's tail and head into the shadow
+                // slots and leaves EventIdx alone. A queue untouched since its creation holds 0
+                // there; its slot is left as it is (a stale-buffers run keeps its leftovers).
+                let cq = controllerQueues[q]
+                if cq.sqExists && cq.sqTail != 0 { shadow[slot(UInt16(q), .sq)].store(cq.sqTail, visibleAt: now) }
+                if cq.cqExists && cq.cqHead != 0 { shadow[slot(UInt16(q), .cq)].store(cq.cqHead, visibleAt: now) }
+                if cfg.faults.restartBeforeDbbufConfig && cq.sqExists && cq.sqTail != 0 {
+                    let ei = eventIdx[slot(UInt16(q), .sq)].load(at: now)
+                    result.faults.append(FaultOccurrence(
+                        kind: .restartBeforeDbbufConfig, queue: QueueKey(controller: 0, qid: UInt16(q), type: .sq),
+                        timeNs: now, value: cq.sqTail,
+                        detail: "Doorbell Buffer Config after the I/O queues restarted: sq\(q) tail \(cq.sqTail), EventIdx left at \(ei)"))
+                }
             }
         case .restart:
             resetting = false
@@ -130,6 +150,9 @@ extension Engine {
                 emit(TraceRecord(.console, now + 1, cpu: 0, a: ConsoleMessage.resetDone.rawValue))
             }
             for q in 1...queueCount { schedule(.driverKick, at: driverTime(now + 500), qid: UInt16(q)) }
+            // The reset-ordering fault sends Doorbell Buffer Config after the restart, once the
+            // requeued I/O has been rung in.
+            if adminIndex < adminScript.count { schedule(.adminStep, at: driverTime(now + 20_000)) }
             return
         case .abort: break
         }
@@ -139,6 +162,7 @@ extension Engine {
     }
 
     func controllerReset() {
+        controllerDbbufOn = false
         for q in 1...queueCount {
             truthClose(UInt16(q), .sq, .controllerReset)
             truthClose(UInt16(q), .cq, .controllerReset)

@@ -43,6 +43,9 @@ final class Engine {
     var skipFaultFired = false
     var outOfRangeFired = false
     var byteSwapFired = false
+    /// The controller uses the doorbell buffer: from a Doorbell Buffer Config to the next disable.
+    var controllerDbbufOn = false
+    let requestsPerSQ: Int
 
     var result: SimulationResult
 
@@ -56,6 +59,7 @@ final class Engine {
         cqEntries = UInt32(config.cqEntries)
         iodepth = config.effectiveIODepth
         queueCount = config.queues
+        requestsPerSQ = config.effectiveRequestsPerSQ
         var dq = DriverQueue()
         dq.commands = Array(repeating: Command(), count: iodepth)
         dq.freeTags = (0..<UInt16(iodepth)).reversed()

@@ -121,6 +121,11 @@ struct ControllerQueue {
     var unsignalled = 0
     var coalesceArmed = false
     var noCQEventIdxRecorded = false
+    /// SQ: requests in use (commands fetched whose completion is not posted yet).
+    var requestsInUse = 0
+    /// SQ: processing stopped with work pending because every request was in use.
+    var stoppedForRequests = false
+    var overcommitRecorded = false
 
     var pendingCount: Int { pending.count - pendingRead }
 }

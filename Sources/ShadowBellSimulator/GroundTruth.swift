@@ -27,6 +27,8 @@ public enum FaultKind: String, Sendable, Hashable, CaseIterable {
     case noCQEventIdx = "no-cq-eventidx"
     case valueOutOfRange = "value-out-of-range"
     case byteSwappedEventIdx = "byte-swapped-eventidx"
+    case restartBeforeDbbufConfig = "restart-before-dbbuf-config"
+    case overcommittedSQ = "overcommitted-sq"
 
     /// The analyzer finding kind that reports it.
     public var expectedFinding: String {
@@ -35,6 +37,8 @@ public enum FaultKind: String, Sendable, Hashable, CaseIterable {
         case .staleBuffersAtReset: return "stale-shadow-after-reset"
         case .noCQEventIdx: return "cq-eventidx-not-seen"
         case .valueOutOfRange, .byteSwappedEventIdx: return "value-out-of-range"
+        case .restartBeforeDbbufConfig: return "mutual-wait"
+        case .overcommittedSQ: return "controller-idle-with-work"
         }
     }
 }

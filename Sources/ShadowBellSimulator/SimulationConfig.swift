@@ -35,6 +35,17 @@ public struct FaultSet: Sendable, Hashable {
     /// The controller writes one SQ EventIdx in big-endian byte order (the doorbell-buffer
     /// endianness bugs; first non-zero SQ EventIdx write after `faultAtNs`).
     public var byteSwappedEventIdx = false
+    /// Linux's reset ordering before 06c59d427017 (≤ 6.7, 6.6 before 6.6.59): after a
+    /// timeout-driven reset the driver restarts the I/O queues before it re-sends Doorbell Buffer
+    /// Config. Requeued I/O rings MMIO while the controller's doorbell buffer is off, and the
+    /// config (as QEMU's does) copies each queue's tail into its shadow slot and leaves EventIdx
+    /// at the driver's zero: `need_event(0, N+1, N)` is false and the queue stalls again.
+    public var restartBeforeDbbufConfig = false
+    /// QEMU ≤ 9.1's over-committed queues (gitlab #2388): an SQ whose requests are all in use
+    /// stops being processed, and posting a completion that frees one does not reschedule it;
+    /// only an MMIO doorbell on the SQ, or a CQ doorbell on a full CQ, does. The controller sits
+    /// on work it has seen. Needs `SimulationConfig.controllerRequestsPerSQ` below the iodepth.
+    public var overcommittedSQ = false
 
     public init(
         driverSkipsMMIO: Bool = false, staleBuffersAtReset: Bool = false,
@@ -48,7 +59,16 @@ public struct FaultSet: Sendable, Hashable {
 
     public var isEmpty: Bool {
         !driverSkipsMMIO && !staleBuffersAtReset && !noCQEventIdx && !valueOutOfRange && !byteSwappedEventIdx
+            && !restartBeforeDbbufConfig && !overcommittedSQ
     }
+}
+
+/// Whose `need_event` the driver evaluates (protocol.md §2).
+public enum DriverNeedEvent: String, Sendable, Hashable, CaseIterable {
+    /// Linux (and virtio): ring when EventIdx lies in `[old, new - 1]`.
+    case linux
+    /// SPDK's NVMe driver: ring when EventIdx lies in `[old, new]` (one extra MMIO write at most).
+    case spdk
 }
 
 /// Time costs of each side's steps, in nanoseconds.
@@ -113,6 +133,16 @@ public struct SimulationConfig: Sendable, Hashable {
     public var driverBarrier = true
     /// The controller orders its EventIdx store before its shadow re-read (QEMU does).
     public var controllerBarrier = true
+    /// The driver's doorbell decision: Linux's `need_event` or SPDK's.
+    public var driverNeedEvent = DriverNeedEvent.linux
+    /// QEMU's `ioeventfd=on`: the I/O queues' MMIO doorbells leave no trace event (the admin
+    /// queue's still do). A real QEMU binds the eventfds at Doorbell Buffer Config, so doorbells
+    /// rung while the doorbell buffer is off are traced; the simulator drops all of them, the
+    /// harder case for the analyzer.
+    public var ioeventfd = false
+    /// Requests the controller holds per SQ (fetched, completion not yet posted); QEMU has one
+    /// per SQ entry. nil: the SQ's entries.
+    public var controllerRequestsPerSQ: Int? = nil
     /// I/O queue pairs on controller `nvme0` (qid 1...queues).
     public var queues: Int = 2
     /// Entries per SQ (2...65536).
@@ -149,6 +179,7 @@ public struct SimulationConfig: Sendable, Hashable {
     public var ioTimeoutNs: Int64 { max(10_000, Self.linuxIOTimeoutNs / max(1, timeoutDivisor)) }
     public var effectiveFaultAtNs: Int64 { faultAtNs ?? durationNs / 3 }
     public var effectiveIODepth: Int { max(1, min(workload.iodepth, sqEntries - 1, 4095)) }
+    public var effectiveRequestsPerSQ: Int { controllerRequestsPerSQ ?? sqEntries }
 
     /// Heavy racing: submissions arrive about as fast as the controller fetches them, so the
     /// driver publishes again and again just as a burst ends.
@@ -189,6 +220,7 @@ public struct SimulationConfig: Sendable, Hashable {
         if workload.coalesceCount < 1 { return "coalesce count must be at least 1" }
         if !(0...100).contains(workload.readPercent) { return "read percentage must be 0...100" }
         if timeoutDivisor < 1 { return "timeout divisor must be at least 1" }
+        if let r = controllerRequestsPerSQ, r < 1 || r > 65536 { return "controller requests per SQ must be 1...65536 (got \(r))" }
         return nil
     }
 }

@@ -79,6 +79,8 @@ public final class TraceRenderer: TraceSink {
     }
 
     public func write(_ r: TraceRecord) {
+        // ioeventfd=on: QEMU handles the I/O queues' doorbell writes without a trace event.
+        if cfg.ioeventfd && r.qid != 0 && (r.kind == .mmioDoorbellSQ || r.kind == .mmioDoorbellCQ) { return }
         if r.isController {
             if fieldMode {
                 writeQemuLog(r)

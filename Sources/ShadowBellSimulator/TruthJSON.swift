@@ -126,6 +126,8 @@ public enum TruthJSON {
         if f.noCQEventIdx { out.append(.noCQEventIdx) }
         if f.valueOutOfRange { out.append(.valueOutOfRange) }
         if f.byteSwappedEventIdx { out.append(.byteSwappedEventIdx) }
+        if f.restartBeforeDbbufConfig { out.append(.restartBeforeDbbufConfig) }
+        if f.overcommittedSQ { out.append(.overcommittedSQ) }
         return out
     }
 

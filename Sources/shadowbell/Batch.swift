@@ -210,7 +210,7 @@ func analyzeRun(_ run: TraceRun, flags: AnalysisFlags, failOn: FailPolicy) -> Ru
     let report: AnalysisReport
     var skippedAfter: [(path: String, reason: String)] = []
     do {
-        switch try flags.analyzeInputs(run.paths).outcome {
+        switch try flags.analyzeInputs(run.paths, notes: run.skipped.map(\.path)).outcome {
         case .success(let result):
             report = AnalysisReport(result: result, failOn: failOn)
         case .failure(let error):

@@ -71,8 +71,11 @@ struct AnalysisFlags: ParsableArguments {
     var options: AnalysisOptions { options(for: paths) }
 
     /// The analysis options for a run made of `paths` (clock offsets are per input index).
-    func options(for paths: [String]) -> AnalysisOptions {
+    /// `notes`: the run's files that are not traces (READMEs, version lists); the QEMU version
+    /// they name excludes the known bugs that version has fixed.
+    func options(for paths: [String], notes: [String] = []) -> AnalysisOptions {
         var o = AnalysisOptions()
+        o.qemuVersion = qemuVersion(namedIn: notes)
         o.minWait = minWait.nanoseconds
         o.raceWindow = raceWindow.nanoseconds
         o.timingSlack = timingSlack.nanoseconds
@@ -174,14 +177,14 @@ struct AnalysisFlags: ParsableArguments {
     /// original input is analysed as one clock domain at once (no pass over the whole file
     /// first); should a record of a second original input follow, the run is analysed again
     /// from the start with the pcap's clock domains (`inputs(for:exactPcapDomains:)`).
-    func analyzeInputs(_ paths: [String], readsTwice: Bool = false) throws(InputError)
+    func analyzeInputs(_ paths: [String], readsTwice: Bool = false, notes: [String] = []) throws(InputError)
         -> (inputs: [AnalysisInput], outcome: Result<AnalysisResult, AnalysisFailure>)
     {
         var exact = false
         while true {
             let inputs = try inputs(for: paths, exactPcapDomains: exact, readsTwice: readsTwice)
             do {
-                return (inputs, .success(try AnalysisSession.run(inputs: inputs, options: options(for: paths))))
+                return (inputs, .success(try AnalysisSession.run(inputs: inputs, options: options(for: paths, notes: notes))))
             } catch {
                 if !exact, error.errors.contains(where: { if case .severalClockDomains = $0 { true } else { false } }) {
                     exact = true
@@ -291,4 +294,17 @@ func isRegularFile(_ path: String) -> Bool {
 func printError(_ message: String) {
     let line = Array("shadowbell: \(message)\n".utf8)
     line.withUnsafeBytes { _ = write(2, $0.baseAddress, $0.count) }
+}
+
+/// The QEMU version a `QEMU emulator version 7.2.22 (…)` line in `notes` names, as numbers.
+func qemuVersion(namedIn notes: [String]) -> KernelVersion? {
+    guard !notes.isEmpty, let word = EnvironmentScan.scan(traces: [], notes: notes).qemuVersion else { return nil }
+    var parts: [UInt32] = []
+    for piece in word.split(separator: ".", maxSplits: 3, omittingEmptySubsequences: false).prefix(3) {
+        let digits = piece.prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty, digits.count <= 4, let n = UInt32(digits) else { break }
+        parts.append(n)
+    }
+    guard parts.count >= 2 else { return nil }
+    return KernelVersion(parts[0], parts[1], parts.count > 2 ? parts[2] : 0)
 }

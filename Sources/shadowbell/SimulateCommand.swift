@@ -45,6 +45,12 @@ struct Simulate: ParsableCommand {
         case noCQEventIdx = "no-cq-eventidx"
         case outOfRange = "out-of-range"
         case byteSwapped = "byte-swapped"
+        case resetOrdering = "reset-ordering"
+        case overcommittedSQ = "overcommitted-sq"
+    }
+
+    enum NeedEventFlavor: String, ExpressibleByArgument, CaseIterable {
+        case linux, spdk
     }
 
     enum Names: String, ExpressibleByArgument, CaseIterable {
@@ -59,6 +65,15 @@ struct Simulate: ParsableCommand {
 
     @Option(help: "The controller's barrier between its EventIdx store and its shadow re-read (on|off).")
     var controllerBarrier: Switch = .on
+
+    @Option(help: "The driver's need_event: linux ([old, new-1]) or spdk ([old, new]).")
+    var driverNeedEvent: NeedEventFlavor = .linux
+
+    @Flag(help: "QEMU with ioeventfd=on: the I/O queues' MMIO doorbells leave no trace event.")
+    var ioeventfd = false
+
+    @Option(help: "Requests the controller has per SQ (default: the SQ's entries, as QEMU).")
+    var controllerRequests: Int?
 
     @Option(name: .shortAndLong, help: "The trace file to write (ftrace text).")
     var output: String
@@ -133,7 +148,7 @@ struct Simulate: ParsableCommand {
     @Option(help: "Divide Linux's 30 s I/O timeout by this, so timeout → abort → reset fits a small trace.")
     var timeoutDivisor: Int64?
 
-    @Option(help: "Inject a fault (repeatable): skip-mmio, stale-buffers, no-cq-eventidx, out-of-range.")
+    @Option(help: "Inject a fault (repeatable): skip-mmio, stale-buffers, no-cq-eventidx, out-of-range, byte-swapped, reset-ordering, overcommitted-sq.")
     var fault: [Fault] = []
 
     @Option(help: "One-shot faults strike at their first chance after this many microseconds (default: a third of the run).")
@@ -154,6 +169,9 @@ struct Simulate: ParsableCommand {
         }
         c.driverBarrier = driverBarrier == .on
         c.controllerBarrier = controllerBarrier == .on
+        c.driverNeedEvent = driverNeedEvent == .spdk ? .spdk : .linux
+        c.ioeventfd = ioeventfd
+        c.controllerRequestsPerSQ = controllerRequests
         c.names = names == .qemu8 ? .qemu8 : .qemu72
         c.qemuLogStyle = QemuLogStyle(rawValue: qemuLogStyle.rawValue) ?? .pidTimestamp
         if let queues { c.queues = queues }
@@ -187,6 +205,8 @@ struct Simulate: ParsableCommand {
             case .noCQEventIdx: c.faults.noCQEventIdx = true
             case .outOfRange: c.faults.valueOutOfRange = true
             case .byteSwapped: c.faults.byteSwappedEventIdx = true
+            case .resetOrdering: c.faults.restartBeforeDbbufConfig = true
+            case .overcommittedSQ: c.faults.overcommittedSQ = true
             }
         }
         if let faultAtUs { c.faultAtNs = faultAtUs * 1_000 }

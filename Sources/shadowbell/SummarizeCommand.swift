@@ -11,7 +11,7 @@ struct Summarize: ParsableCommand {
         discussion: """
             Reads the output of `analyze --format json` (one run or a batch) or `--format jsonl` \
             (one run per line), from any number of files, and counts the runs that hung (a \
-            mutual-wait or unattributed-stall finding), on which queues, for how long, with \
+            mutual-wait, unattributed-stall or controller-idle-with-work finding), on which queues, for how long, with \
             which cause and known bug; in total and grouped by each --by key: a label given to \
             analyze (--label key=value), or kernel, qemu, qemu-events (as analyze detected them). \
             Without --by: every label key, then kernel, qemu and qemu-events.

@@ -27,11 +27,13 @@ struct TwoPassAnalysis {
         choose: ((AnalysisReport) throws -> [Int])? = nil
     ) throws -> TwoPassAnalysis {
         var flags = flags
+        var notes: [String] = []
         if flags.paths.count > 1 || flags.paths.contains(where: RunPlanner.isDirectoryPath) {
             guard let run = RunPlanner.oneRun(flags.paths, command: command, quiet: flags.quiet || quietNotes) else { throw ExitCode(2) }
             flags.paths = run.paths
+            notes = run.skipped.map(\.path)
         }
-        guard let (inputs, report) = firstPass(flags) else { throw ExitCode(2) }
+        guard let (inputs, report) = firstPass(flags, notes: notes) else { throw ExitCode(2) }
         let chosen = try choose?(report) ?? findings ?? Array(report.result.findings.indices.prefix(limit))
         guard !chosen.isEmpty else { return TwoPassAnalysis(report: report, timelines: [], paths: flags.paths) }
         let recorder = WindowRecorder(
@@ -47,9 +49,9 @@ struct TwoPassAnalysis {
 /// The command line's inputs (for a second pass: standard input and pipes are read from a copy,
 /// `InputSpool`) and their analysis report; input errors are printed and kept in the report.
 /// Nil (after saying why) when an input cannot be opened.
-func firstPass(_ flags: AnalysisFlags) -> (inputs: [AnalysisInput], report: AnalysisReport)? {
+func firstPass(_ flags: AnalysisFlags, notes: [String] = []) -> (inputs: [AnalysisInput], report: AnalysisReport)? {
     do {
-        let (inputs, outcome) = try flags.analyzeInputs(flags.paths, readsTwice: true)
+        let (inputs, outcome) = try flags.analyzeInputs(flags.paths, readsTwice: true, notes: notes)
         switch outcome {
         case .success(let result):
             return (inputs, AnalysisReport(result: result))

@@ -72,7 +72,12 @@ import Testing
         s.fetch(cmdid: 7, at: 6 * Self.second + 32)
         s.guestComplete(cmdid: 7, at: 6 * Self.second + 40)
         s.tick(at: 7 * Self.second)
-        let r = s.story()
+        // The controller sat 6 s on the entry its doorbell announced: a controller-idle-with-work
+        // window that would own the command, unless it must last longer than that.
+        var options = AnalysisOptions()
+        options.inferredMinWait = 10 * Self.second * 1_000
+        let r = s.story(options)
+        #expect(s.story().findings.contains { $0.kind == .controllerIdleWithWork && $0.value("stuck_command_ids") == .array([.int(7)]) })
         let f = try #require(r.findings.first { $0.kind == .stuckCommand })
         #expect(f.value("fetched") == .bool(false))
         #expect(f.explanation.contains("before its queue was deleted"))

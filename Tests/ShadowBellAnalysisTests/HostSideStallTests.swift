@@ -194,7 +194,9 @@ import Testing
         h.s.read(qid: 3, 1, at: 600_000)
         h.s.fetch(qid: 3, cmdid: 5, at: 600_001)
         h.s.eventIdx(qid: 3, 1, at: 600_002)
-        h.s.mmio(qid: 3, 2, at: 600_003)
+        // A doorbell that announces nothing new: sq3 is not asleep (a doorbell beyond the
+        // fetched entry that is never fetched would be a controller-idle-with-work).
+        h.s.mmio(qid: 3, 1, at: 600_003)
         h.abort(at: 15 * Self.second)
         h.resetController(queues: [1, 2, 3], at: 30 * Self.second)
         let r = h.s.analyze()

@@ -75,4 +75,245 @@ import Testing
         #expect(range.findings.contains { $0.kind == .valueOutOfRange })
         #expect(!Self.named(range).contains(.dbbufEndianness))
     }
+
+    // MARK: linux-dbbuf-reset-ordering
+
+    /// Options for microsecond-scale simulated hangs: every wait the guest's scaled-down
+    /// timeout ends is reported, inferred or not.
+    static var shortWaits: AnalysisOptions {
+        var o = AnalysisOptions()
+        o.minWait = 100_000
+        o.inferredMinWait = 100_000
+        return o
+    }
+
+    /// A skipped doorbell stalls sq2 until the guest resets the controller; with the fault the
+    /// reset restarts the I/O queues before Doorbell Buffer Config. Linux-sized queues (1024
+    /// entries): on a small ring the stalled tail soon wraps past 0, where need_event(0, …) rings.
+    static func resetOrdering(fault: Bool = true, ioeventfd: Bool = false) -> SimulationConfig {
+        var c = faulty {
+            $0.driverSkipsMMIO = true
+            $0.restartBeforeDbbufConfig = fault
+        }
+        c.sqEntries = 1024
+        c.cqEntries = 1024
+        c.ioeventfd = ioeventfd
+        return c
+    }
+
+    /// Analyses files written in a fresh directory by `write` (given that directory).
+    static func analyse(
+        options: AnalysisOptions = shortWaits, _ write: (URL) throws -> [String]
+    ) throws -> AnalysisResult {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sb-bugs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let paths = try write(dir)
+        var sources: [any EventSource] = []
+        for (i, path) in paths.enumerated() { sources.append(try openEventSource(path: path, index: UInt16(i))) }
+        return ConvertedPcapEquivalenceTests.analyse(sources, options: options)
+    }
+
+    /// A guest console holding only the boot banner of `kernel` (and one late line, so that it
+    /// does not end the analysis's coverage).
+    static func console(_ kernel: String, in dir: URL) throws -> String {
+        let path = dir.appendingPathComponent("console.log").path
+        let text = "[    0.000000] Linux version \(kernel) (builder@example) #1 SMP PREEMPT_DYNAMIC\n"
+            + "[  200.000000] nvme nvme0: 2/0/0 default/read/poll queues\n"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    static func checkResetOrderingNamed(_ r: AnalysisResult) {
+        let named = r.findings.filter { $0.knownBug == .linuxResetOrdering }
+        #expect(!named.isEmpty, "\(r.findings.map(\.message))")
+        for f in named {
+            #expect(f.kind == .mutualWait && f.cause == .eventIdxNotInitialised)
+            #expect(f.value("eventidx_unwritten_since_dbbuf_config") == .bool(true))
+            #expect(f.recursAfter != nil, "linked to the window whose reset caused it")
+        }
+    }
+
+    @Test(arguments: [false, true])
+    func resetOrderingWithDriverProbes(ioeventfd: Bool) throws {
+        var truth: SimulationResult?
+        let r = try Self.analyse { dir in
+            let path = dir.appendingPathComponent("lab.txt").path
+            truth = try Simulator.writeLabTrace(Self.resetOrdering(ioeventfd: ioeventfd), to: path)
+            return [path]
+        }
+        try #require(truth?.faults.contains { $0.kind == .restartBeforeDbbufConfig } == true)
+        Self.checkResetOrderingNamed(r)
+        let clean = try Self.analyse { dir in
+            let path = dir.appendingPathComponent("lab.txt").path
+            try Simulator.writeLabTrace(Self.resetOrdering(fault: false, ioeventfd: ioeventfd), to: path)
+            return [path]
+        }
+        #expect(clean.findings.contains { $0.kind == .mutualWait }, "the first hang is still there")
+        #expect(Self.named(clean).isEmpty)
+    }
+
+    /// Guest tracepoints and the QEMU log, then the QEMU log alone; with the I/O queues' MMIO
+    /// doorbells traced and without them (ioeventfd=on).
+    @Test(arguments: [false, true])
+    func resetOrderingFromTheFieldInputs(ioeventfd: Bool) throws {
+        for qemuLogAlone in [false, true] {
+            for fault in [true, false] {
+                let r = try Self.analyse { dir in
+                    let guest = dir.appendingPathComponent("guest.txt").path
+                    let log = dir.appendingPathComponent("qemu.log").path
+                    try Simulator.writeFieldTraces(Self.resetOrdering(fault: fault, ioeventfd: ioeventfd), tracePath: guest, qemuLogPath: log)
+                    return qemuLogAlone ? [log] : [guest, log]
+                }
+                if fault {
+                    Self.checkResetOrderingNamed(r)
+                    #expect(r.findings.allSatisfy { $0.knownBug != .linuxResetOrdering || $0.inferred })
+                } else {
+                    #expect(Self.named(r).isEmpty, "\(r.findings.map(\.message))")
+                }
+            }
+        }
+    }
+
+    @Test(arguments: [("6.8.0", false), ("6.6.59", false), ("6.1.0-56-amd64 (debian-kernel@lists.debian.org) (gcc-12) #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2", true)])
+    func aKernelWithTheFixExcludesTheResetOrderingBug(kernel: String, named: Bool) throws {
+        let r = try Self.analyse { dir in
+            let path = dir.appendingPathComponent("lab.txt").path
+            try Simulator.writeLabTrace(Self.resetOrdering(), to: path)
+            return [path, try Self.console(kernel, in: dir)]
+        }
+        #expect(r.findings.contains { $0.kind == .mutualWait && $0.cause == .eventIdxNotInitialised })
+        #expect(Self.named(r).contains(.linuxResetOrdering) == named)
+    }
+
+    // MARK: spdk-dbbuf-missing-mb
+
+    /// SPDK's driver (its need_event, no barrier) recorded into a ShadowBell pcap: the input
+    /// does not say which driver wrote it. A guest console with Linux's 2018 fix leaves SPDK's
+    /// bug as the candidate; without it, Linux's is named and SPDK's mentioned.
+    @Test func spdkMissingBarrier() throws {
+        var c = SimulationConfig.racing(seed: 1)
+        c.durationNs = 3_000_000
+        c.driverBarrier = false
+        c.driverNeedEvent = .spdk
+        var options = AnalysisOptions()
+        options.minWait = 0
+        for kernel in ["6.1.0", nil] {
+            let r = try Self.analyse(options: options) { dir in
+                let lab = dir.appendingPathComponent("lab.txt").path
+                let pcap = dir.appendingPathComponent("spdk.pcap").path
+                try Simulator.writeLabTrace(c, to: lab)
+                try convertToPcap(paths: [lab], output: pcap)
+                return [pcap] + (try kernel.map { [try Self.console($0, in: dir)] } ?? [])
+            }
+            let reorders = r.findings.filter { $0.kind == .mutualWait && $0.cause == .driverReorder }
+            try #require(!reorders.isEmpty)
+            if kernel != nil {
+                #expect(reorders.allSatisfy { $0.knownBug == .spdkMissingBarrier })
+                #expect(reorders.allSatisfy { $0.explanation.contains("does not say which driver") })
+            } else {
+                #expect(reorders.allSatisfy { $0.knownBug == .linuxMissingBarrier })
+                #expect(reorders.allSatisfy { $0.explanation.contains("spdk-dbbuf-missing-mb") })
+            }
+        }
+        // Linux's own tracepoints name Linux's driver: a kernel with the fix leaves nothing.
+        c.driverNeedEvent = .linux
+        let linux = try Self.analyse(options: options) { dir in
+            let lab = dir.appendingPathComponent("lab.txt").path
+            try Simulator.writeLabTrace(c, to: lab)
+            return [lab, try Self.console("6.1.0", in: dir)]
+        }
+        #expect(linux.findings.contains { $0.cause == .driverReorder })
+        #expect(Self.named(linux).isEmpty)
+        // With the barrier the same pcap names nothing.
+        c.driverNeedEvent = .spdk
+        c.driverBarrier = true
+        let fixed = try Self.analyse(options: options) { dir in
+            let lab = dir.appendingPathComponent("lab.txt").path
+            let pcap = dir.appendingPathComponent("spdk.pcap").path
+            try Simulator.writeLabTrace(c, to: lab)
+            try convertToPcap(paths: [lab], output: pcap)
+            return [pcap, try Self.console("6.1.0", in: dir)]
+        }
+        #expect(!Self.named(fixed).contains(.spdkMissingBarrier))
+    }
+
+    /// No catalog entry is a controller-side barrier bug: a controller reorder names nothing.
+    @Test func aControllerReorderNamesNoBug() throws {
+        var c = SimulationConfig.racing(seed: 2)
+        c.durationNs = 3_000_000
+        c.controllerBarrier = false
+        let (truth, r) = try Self.analyseLab(c, minWait: 0)
+        try #require(truth.windows.contains { $0.cause == .controllerReorder })
+        #expect(r.findings.contains { $0.cause == .controllerReorder })
+        #expect(r.findings.allSatisfy { $0.cause != .controllerReorder || $0.knownBug == nil })
+    }
+
+    // MARK: qemu-overcommitted-sq
+
+    /// Fewer controller requests than commands in flight, and QEMU ≤ 9.1's SQ processing that
+    /// a freed request does not restart.
+    static func overcommitted(fault: Bool = true) -> SimulationConfig {
+        var c = faulty { $0.overcommittedSQ = fault }
+        c.controllerRequestsPerSQ = 8
+        return c
+    }
+
+    static func checkOvercommitted(_ r: AnalysisResult) {
+        let idle = r.findings.filter { $0.kind == .controllerIdleWithWork }
+        #expect(!idle.isEmpty, "\(r.findings.map(\.message))")
+        for f in idle {
+            #expect(f.severity == .error && f.knownBug == .qemuOvercommittedQueue)
+            if case .int(let pending)? = f.value("pending_entries") { #expect(pending > 0) } else { Issue.record("no pending_entries") }
+        }
+        #expect(r.findings.allSatisfy { $0.kind != .mutualWait }, "the controller saw the work: no mutual wait")
+    }
+
+    @Test func overcommittedQueue() throws {
+        for inputs in ["lab", "field", "qemu-log"] {
+            for fault in [true, false] {
+                let r = try Self.analyse { dir in
+                    let c = Self.overcommitted(fault: fault)
+                    if inputs == "lab" {
+                        let path = dir.appendingPathComponent("lab.txt").path
+                        try Simulator.writeLabTrace(c, to: path)
+                        return [path]
+                    }
+                    let guest = dir.appendingPathComponent("guest.txt").path
+                    let log = dir.appendingPathComponent("qemu.log").path
+                    let truth = try Simulator.writeFieldTraces(c, tracePath: guest, qemuLogPath: log)
+                    #expect(truth.faults.contains { $0.kind == .overcommittedSQ } == fault)
+                    return inputs == "field" ? [guest, log] : [log]
+                }
+                if fault {
+                    Self.checkOvercommitted(r)
+                } else {
+                    #expect(r.findings.allSatisfy { $0.severity == .info }, "\(inputs): \(r.findings.map(\.message))")
+                }
+            }
+        }
+    }
+
+    @Test(arguments: [(KernelVersion(9, 1, 2), true), (KernelVersion(9, 2, 0), false), (KernelVersion(10, 0, 2), false)])
+    func aQemuWithTheFixExcludesTheOvercommittedQueueBug(qemu: KernelVersion, named: Bool) throws {
+        var options = Self.shortWaits
+        options.qemuVersion = qemu
+        let r = try Self.analyse(options: options) { dir in
+            let path = dir.appendingPathComponent("lab.txt").path
+            try Simulator.writeLabTrace(Self.overcommitted(), to: path)
+            return [path]
+        }
+        #expect(r.findings.contains { $0.kind == .controllerIdleWithWork })
+        #expect(Self.named(r).contains(.qemuOvercommittedQueue) == named)
+    }
+
+    /// Simulated healthy runs of every profile stay clean of the new finding.
+    @Test(arguments: [1, 2, 3])
+    func healthyRunsShowNoIdleController(seed: UInt64) throws {
+        for var c in [SimulationConfig(seed: seed), .racing(seed: seed), .cqPressure(seed: seed)] {
+            c.durationNs = 3_000_000
+            let (_, r) = try Self.analyseLab(c, minWait: 0)
+            #expect(r.findings.allSatisfy { $0.kind != .controllerIdleWithWork }, "\(r.findings.map(\.message))")
+        }
+    }
 }

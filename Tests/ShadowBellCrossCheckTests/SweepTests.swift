@@ -62,7 +62,8 @@ import Testing
         switch fault {
         case .driverSkippedMMIO: return [.skippedDemandedDoorbell]
         case .staleBuffersAtReset: return [.staleShadowAfterReset, .eventIdxNotInitialised]
-        case .noCQEventIdx, .valueOutOfRange, .byteSwappedEventIdx: return []
+        case .restartBeforeDbbufConfig: return [.eventIdxNotInitialised]
+        case .noCQEventIdx, .valueOutOfRange, .byteSwappedEventIdx, .overcommittedSQ: return []
         }
     }
 

@@ -67,7 +67,8 @@ extension ClockGroupAnalyzer {
             let stop = c.end?.time ?? .max
             let owner = findings.indices.first { i in
                 let f = findings[i]
-                return f.kind == .mutualWait && f.queue.controller == c.controller && f.queue.qid == c.qid
+                return (f.kind == .mutualWait || f.kind == .controllerIdleWithWork)
+                    && f.queue.controller == c.controller && f.queue.qid == c.qid
                     && (f.queue.type == .sq || c.record.fetchedAt != nil)
                     && c.record.submittedAt.time <= (f.end ?? .max) && stop >= f.start
             }

@@ -114,6 +114,8 @@ public struct QueueState: Sendable {
     var hostSide = HostSideView()
     /// A stale shadow value was found since the queue's creation.
     var staleShadowSinceCreation = false
+    /// SQ: entries the controller has seen and not fetched (controller-idle-with-work).
+    var visibleWork: VisibleWork?
 
     init(key: QueueKey) { self.key = key }
 
@@ -158,6 +160,7 @@ public struct QueueState: Sendable {
         submittedSinceCreation = 0
         hostSide = HostSideView()
         staleShadowSinceCreation = false
+        visibleWork = nil
     }
 }
 
