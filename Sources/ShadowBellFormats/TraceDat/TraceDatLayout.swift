@@ -188,6 +188,8 @@ final class TraceDatLayout {
     ]
     /// Largest metadata section read or decompressed (formats, printk strings, options).
     static let metadataLimit: UInt64 = 256 << 20
+    /// Most CPU data streams (CPUs of all buffers) read: each holds a unit in memory.
+    static let streamLimit = 4096
 
     let file: TraceDatBytes
     let version: Int
@@ -451,6 +453,9 @@ final class TraceDatLayout {
         buffer: Int, cpu: UInt32, offset: UInt64, length: UInt64, pageSize: Int, compressed: Bool, at: UInt64
     ) throws(TraceDatDamage) {
         guard length > 0 else { return }
+        guard streams.count < Self.streamLimit else {
+            throw TraceDatDamage(offset: at, problem: "more than \(Self.streamLimit) CPU data streams (CPUs × buffers)")
+        }
         guard file.contains(offset, length) else {
             throw TraceDatDamage(offset: at, problem: "CPU \(cpu)'s data (\(length) bytes at \(offset)) runs past the end of the file (\(file.size) bytes); the file may be truncated")
         }

@@ -74,8 +74,9 @@ final class TraceDatPipeline: @unchecked Sendable {
         self.makeDecoder = makeDecoder
         let n = max(streams.count, 1)
         lookahead = max(2, min(4, 64 / n))
-        // Units of at most 1 MiB, smaller with many CPUs: about 16 MiB in flight in all.
-        let budget = min(1 << 20, max(64 << 10, (16 << 20) / (n * lookahead)))
+        // Units of at most 1 MiB, smaller with many CPUs (down to one page): about 16 MiB of
+        // pages in flight in all.
+        let budget = min(1 << 20, (16 << 20) / (n * lookahead))
         unitBytes = streams.map { max(1, budget / $0.pageSize) * $0.pageSize }
         // A compressed CPU's size (trace-cmd 3.1) leaves out the chunk count before its chunks.
         cursors = streams.map {
