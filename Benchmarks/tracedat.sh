@@ -33,31 +33,31 @@ if [ -n "${MEASURE:-}" ]; then
     SB="$ROOT/.build/release/shadowbell"
     WORK=$(cd "$MEASURE" && pwd)
 else
-WORK=$(mktemp -d "${SHADOWBELL_BENCH_DIR:-/tmp}/shadowbell-tracedat.XXXXXX")
-T=/sys/kernel/tracing
-INSTANCE=shadowbell-bench-$$
-I=$T/instances/$INSTANCE
-cleanup() { rmdir "$I" 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-[ -n "${SHADOWBELL_BENCH_KEEP:-}" ] && trap 'rmdir "$I" 2>/dev/null || true' EXIT
+    WORK=$(mktemp -d "${SHADOWBELL_BENCH_DIR:-/tmp}/shadowbell-tracedat.XXXXXX")
+    T=/sys/kernel/tracing
+    INSTANCE=shadowbell-bench-$$
+    I=$T/instances/$INSTANCE
+    cleanup() { rmdir "$I" 2>/dev/null || true; rm -rf "$WORK"; }
+    trap cleanup EXIT
+    [ -n "${SHADOWBELL_BENCH_KEEP:-}" ] && trap 'rmdir "$I" 2>/dev/null || true' EXIT
 
-swift build -c release --package-path "$ROOT" >&2
-SB="$ROOT/.build/release/shadowbell"
-mountpoint -q $T || mount -t tracefs nodev $T
+    swift build -c release --package-path "$ROOT" >&2
+    SB="$ROOT/.build/release/shadowbell"
+    mountpoint -q $T || mount -t tracefs nodev $T
 
-# The trace.dat record of a marker is about 70 bytes: SIZE bytes of trace.dat.
-events=$(( $(numfmt --from=iec "$SIZE") / 70 ))
-# A field-mode QEMU log line is about 75 bytes; the simulator writes ~123 bytes of it per µs.
-duration=$(( events * 75 / 123 ))
-"$SB" simulate --seed 3 --profile racing --driver-barrier off --duration-us "$duration" \
-    --output "$WORK/guest.tmp" --qemu-log "$WORK/qemu.log" >&2
-rm -f "$WORK/guest.tmp"
+    # The trace.dat record of a marker is about 70 bytes: SIZE bytes of trace.dat.
+    events=$(( $(numfmt --from=iec "$SIZE") / 70 ))
+    # A field-mode QEMU log line is about 75 bytes; the simulator writes ~123 bytes of it per µs.
+    duration=$(( events * 75 / 123 ))
+    "$SB" simulate --seed 3 --profile racing --driver-barrier off --duration-us "$duration" \
+        --output "$WORK/guest.tmp" --qemu-log "$WORK/qemu.log" >&2
+    rm -f "$WORK/guest.tmp"
 
-mkdir "$I"
-echo global > "$I/trace_clock"
-echo $(( events * 80 / 1024 + 4096 )) > "$I/buffer_size_kb"
-# One write per event, as a recorder writing markers would, all on CPU 0.
-taskset -c 0 python3 - "$WORK/qemu.log" "$I/trace_marker" "$events" <<'PY'
+    mkdir "$I"
+    echo global > "$I/trace_clock"
+    echo $(( events * 80 / 1024 + 4096 )) > "$I/buffer_size_kb"
+    # One write per event, as a recorder writing markers would, all on CPU 0.
+    taskset -c 0 python3 - "$WORK/qemu.log" "$I/trace_marker" "$events" <<'PY'
 import os, sys
 log, marker, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
 fd = os.open(marker, os.O_WRONLY)
@@ -75,17 +75,17 @@ with open(log, 'rb') as f:
 os.close(fd)
 print(f"wrote {n} markers", file=sys.stderr)
 PY
-rm -f "$WORK/qemu.log"
-echo 0 > "$I/tracing_on"
-cat "$I/trace" > "$WORK/markers.txt"
-( cd "$WORK" && trace-cmd extract -B "$INSTANCE" -o "$WORK/trace.dat" >/dev/null 2>&1 )
-trace-cmd convert --compression none -i "$WORK/trace.dat" -o "$WORK/trace-uncompressed.dat" >/dev/null 2>&1
+    rm -f "$WORK/qemu.log"
+    echo 0 > "$I/tracing_on"
+    cat "$I/trace" > "$WORK/markers.txt"
+    ( cd "$WORK" && trace-cmd extract -B "$INSTANCE" -o "$WORK/trace.dat" >/dev/null 2>&1 )
+    trace-cmd convert --compression none -i "$WORK/trace.dat" -o "$WORK/trace-uncompressed.dat" >/dev/null 2>&1
 fi
 
 # Interleaved runs (text, zstd, uncompressed, text, ...) so that the load of a shared machine
 # falls on all three alike; wall time and CPU time (user + sys, all threads) per run, medians.
 python3 - "$SB" "$WORK" "$RUNS" <<'PY'
-import json, statistics, subprocess, sys, os, resource
+import json, statistics, subprocess, sys, os
 sb, work, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 names = ["markers.txt", "trace.dat", "trace-uncompressed.dat"]
 labels = {"markers.txt": "ftrace text of the markers", "trace.dat": "trace.dat, zstd v7 (trace-cmd's default)",
@@ -104,7 +104,7 @@ samples = {n: [] for n in names}
 for _ in range(runs):
     for n in names:
         samples[n].append(run(os.path.join(work, n)))
-print(f"load average before/after: {os.getloadavg()[0]:.1f}")
+print(f"load average (1 min) after the runs: {os.getloadavg()[0]:.1f}; events equal: {len(set(counts.values())) == 1}")
 print("| input | size | events | wall (median) | CPU user+sys (median) | vs text, wall | vs text, CPU | peak RSS (max) |")
 print("|---|---|---|---|---|---|---|---|")
 text_wall = text_cpu = None

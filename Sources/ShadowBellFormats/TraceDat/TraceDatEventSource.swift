@@ -109,6 +109,15 @@ public final class TraceDatEventSource: EventSource {
                 }
             }
         }
+        if heads.count == 1, heads[0].index == 0 {
+            // One stream left and a whole unit ahead: the unit's events are the batch, as
+            // decoded (as a text segment's are).
+            swap(&buffer, &heads[0].unit.events)
+            heads[0].index = buffer.count
+            settle(&buffer, &heads[0])
+            try advance(0)
+            return true
+        }
         buffer.reserveCapacity(Self.batchLimit)
         while buffer.count < Self.batchLimit && !heads.isEmpty {
             // The earliest head; ties: the stream listed first.
@@ -124,19 +133,50 @@ public final class TraceDatEventSource: EventSource {
                 }
             }
             emit(from: &heads[k], into: &buffer, onlyHead: heads.count == 1)
-            if heads[k].index == heads[k].unit.events.count {
-                var last = heads[k].unit.lastRecordTime ?? heads[k].lastRecordBefore
-                if let unit = try nextUnit(heads[k].stream, lastRecord: &last) {
-                    heads[k].unit = unit
-                    heads[k].index = 0
-                    heads[k].lossIndex = 0
-                    heads[k].lastRecordBefore = last
-                } else {
-                    heads.remove(at: k)
-                }
-            }
+            if heads[k].index == heads[k].unit.events.count { try advance(k) }
         }
         return !buffer.isEmpty
+    }
+
+    /// Moves head `k` to its stream's next unit with events, or drops it at the stream's end.
+    private func advance(_ k: Int) throws(InputError) {
+        var last = heads[k].unit.lastRecordTime ?? heads[k].lastRecordBefore
+        if let unit = try nextUnit(heads[k].stream, lastRecord: &last) {
+            heads[k].unit = unit
+            heads[k].index = 0
+            heads[k].lossIndex = 0
+            heads[k].lastRecordBefore = last
+        } else {
+            heads.remove(at: k)
+        }
+    }
+
+    /// Stamps the data-loss events of a whole unit taken as a batch and counts its events, as
+    /// `emit` does one by one.
+    private func settle(_ events: inout [Event], _ head: inout Head) {
+        var previous = previousTime
+        var last = lastEventTime
+        var outOfOrder: UInt64 = 0
+        var count: UInt64 = 0
+        events.withUnsafeMutableBufferPointer { e in
+            for i in e.indices {
+                if e[i].kind == .dataLoss {
+                    let stamp = head.unit.lossStamps[head.lossIndex]
+                    head.lossIndex += 1
+                    if stamp != .max { e[i].time = max(stamp == .min ? head.lastRecordBefore ?? 0 : stamp, previous) }
+                    continue
+                }
+                let t = e[i].time
+                if t < last { outOfOrder &+= 1 }
+                last = t
+                previous = t
+                count &+= 1
+            }
+        }
+        previousTime = previous
+        lastEventTime = last
+        summary.outOfOrder &+= outOfOrder
+        summary.events &+= count
     }
 
     /// Emits the head's next event (all of its unit, up to the batch's end, when it is the
