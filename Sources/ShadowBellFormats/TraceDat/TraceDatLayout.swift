@@ -192,8 +192,10 @@ final class TraceDatLayout {
     static let streamLimit = 4096
 
     let file: TraceDatBytes
-    let version: Int
-    let compression: TraceDatCompression
+    // Every stored property has its value once `tep` is allocated: a damaged file's error,
+    // thrown from here on, runs `deinit`, which frees it.
+    private(set) var version = 0
+    private(set) var compression = TraceDatCompression.none
     /// `long` of the traced kernel: the size of a page's commit field.
     private(set) var commitSize = 8
     private(set) var pageSize = 4096
