@@ -27,8 +27,9 @@ let package = Package(
             pkgConfig: "libpcap",
             providers: [.apt(["libpcap-dev"])]
         ),
-        // libtracecmd and libtraceevent, for reading trace-cmd files (trace.dat); libtracecmd's
-        // pkg-config file requires libtracefs.
+        // libtraceevent, for the event format descriptions of trace-cmd files (trace.dat; the
+        // file itself is parsed by ShadowBell), found through libtracecmd's pkg-config file,
+        // which requires libtracefs.
         .systemLibrary(
             name: "CTraceCmd",
             pkgConfig: "libtracecmd",

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { echo "usage: Fuzz/run.sh TARGET|all SECONDS [libFuzzer flags]" >&2; exit 64; }
 which=$1 seconds=$2
 shift 2
-all=(ftrace qemu-log console qemu-simple pcap detect analyzer)
+all=(ftrace qemu-log console qemu-simple pcap tracedat detect analyzer)
 if [ "$which" = all ]; then targets=("${all[@]}"); else targets=("$which"); fi
 
 flags=(--package-path Fuzz --sanitize=fuzzer --sanitize=address)

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-.build/fuzz/corpus}"
 real="../shared/traces/real"
-targets=(ftrace qemu-log console qemu-simple pcap detect analyzer)
+targets=(ftrace qemu-log console qemu-simple pcap tracedat detect analyzer)
 for t in "${targets[@]}"; do mkdir -p "$out/$t"; done
 
 # cut NAME FILE TARGET... : the first 4 KiB, and 4 KiB from the middle (from a line start).
@@ -49,6 +49,9 @@ cut_zst guest-ftrace-mq2 "$real/mq2/guest-ftrace.txt.zst" ftrace
 cut_zst qemu-trace-hang "$real/hang-sq2/qemu-trace.log.zst" qemu-log
 
 cp SampleTraces/binary/trace-4711 "$out/qemu-simple/trace-4711"
+# trace.dat: the test fixtures (v6, v7, zstd v7, lost events); beyond -max_len only their
+# first 16 KiB are read.
+cp Tests/ShadowBellFormatsTests/Fixtures/tracedat/*.dat "$out/tracedat/"
 cp SampleTraces/binary/trace-4711 "$out/detect/trace-4711"
 head -c 8192 SampleTraces/binary/qemu-single-excerpt.pcap >"$out/pcap/excerpt.pcap"
 head -c 8192 SampleTraces/binary/qemu-single-excerpt-first600.pcapng >"$out/pcap/excerpt.pcapng"

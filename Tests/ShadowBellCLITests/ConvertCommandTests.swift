@@ -58,7 +58,7 @@ import Testing
         #expect(source.summary.format == .pcap)
     }
 
-    /// A trace.dat converts like any input: the pcap holds the events libtracecmd gave, in order.
+    /// A trace.dat converts like any input: the pcap holds the events read from it, in order.
     @Test func convertsATraceDat() throws {
         let input = packageRoot.appendingPathComponent("Tests/ShadowBellFormatsTests/Fixtures/tracedat/two-buffers-v7-zstd.dat").path
         let output = temporaryPath("dat.pcap")

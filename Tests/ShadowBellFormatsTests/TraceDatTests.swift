@@ -15,7 +15,7 @@ private func unlocated(_ events: [Event]) -> [Event] {
 
 private func tracedat(_ name: String) -> String { fixturePath("tracedat/\(name)") }
 
-/// trace.dat read with libtracecmd: the fixtures of Fixtures/tracedat (made by its
+/// trace.dat as ShadowBell reads it: the fixtures of Fixtures/tracedat (made by its
 /// make-fixtures.sh with `trace-cmd extract`) and the real dat-hang-sq2 capture.
 @Suite struct TraceDatTests {
     static let versions = ["two-buffers-v6.dat", "two-buffers-v7.dat", "two-buffers-v7-zstd.dat"]
@@ -100,6 +100,85 @@ private func tracedat(_ name: String) -> String { fixturePath("tracedat/\(name)"
             }
         }
     }
+
+    /// The pages are decoded on however many threads: the same events and summary.
+    @Test(arguments: versions)
+    func decodingThreadsGiveTheSameEvents(_ name: String) throws {
+        var options = SourceOptions()
+        options.decodeThreads = 1
+        let one = try drain(try openEventSource(path: tracedat(name), index: 0, options: options))
+        for threads in [2, 4] {
+            options.decodeThreads = threads
+            let many = try drain(try openEventSource(path: tracedat(name), index: 0, options: options))
+            #expect(many.events == one.events)
+            #expect(many.summary.records == one.summary.records && many.summary.skipped == one.summary.skipped)
+        }
+    }
+
+    /// The v6 file's CPU data table follows `flyrecord\0`: CPU 0's offset, then its size.
+    static func v6FirstPage(_ bytes: [UInt8]) throws -> Int {
+        let tag = Array("flyrecord".utf8) + [0]
+        let at = try #require((0...(bytes.count - tag.count)).first { Array(bytes[$0..<($0 + tag.count)]) == tag })
+        return (0..<8).reduce(0) { $0 | Int(bytes[at + tag.count + $1]) << (8 * $1) }
+    }
+
+    static func replacing(_ bytes: [UInt8], at offset: Int, with value: UInt64, width: Int) -> [UInt8] {
+        var b = bytes
+        for i in 0..<width { b[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i))) }
+        return b
+    }
+
+    /// A page whose commit (its data size) is larger than the page: an error at that page's
+    /// offset, not a read beyond it.
+    @Test func aPageLargerThanItselfIsAnErrorAtItsOffset() throws {
+        let whole = try [UInt8](Data(contentsOf: URL(fileURLWithPath: tracedat("two-buffers-v6.dat"))))
+        let page = try Self.v6FirstPage(whole)
+        let path = TempFile.write(Self.replacing(whole, at: page + 8, with: 0x7FF_FFFF, width: 8), name: "commit.dat")
+        defer { TempFile.remove(path) }
+        #expect(throws: InputError.readFailed(
+            path: path, offset: UInt64(page),
+            reason: "trace-cmd file (trace.dat): CPU 0's ring-buffer page says it holds 134217727 bytes, more than its 4080; "
+                + "check it with `trace-cmd dump --summary`")) { _ = try drain(try openEventSource(path: path, index: 0)) }
+    }
+
+    /// A compressed chunk that claims 2 GiB: refused before anything is allocated for it.
+    @Test func aHugeCompressedChunkIsRefused() throws {
+        let whole = try [UInt8](Data(contentsOf: URL(fileURLWithPath: tracedat("two-buffers-v7-zstd.dat"))))
+        // CPU 0's data (`trace-cmd dump --options`): at 8192, a chunk count, then the first
+        // chunk's compressed and decompressed sizes.
+        let path = TempFile.write(Self.replacing(whole, at: 8192 + 8, with: 0x7FFF_FFFF, width: 4), name: "chunk.dat")
+        defer { TempFile.remove(path) }
+        do {
+            _ = try drain(try openEventSource(path: path, index: 0))
+            Issue.record("read a chunk of 2 GiB")
+        } catch {
+            guard case .readFailed(_, let offset, let reason) = error else {
+                Issue.record("\(error)")
+                return
+            }
+            #expect(offset == 8196 && reason.contains("chunk of 2147483647 bytes"), "\(error)")
+        }
+    }
+
+    /// Damaged files (four bytes overwritten at each of many places, in every version): each
+    /// is read or refused with an input error, never a trap.
+    @Test(arguments: versions + ["lost-v7-zstd.dat"])
+    func damagedFilesAreReadOrRefused(_ name: String) throws {
+        let whole = try [UInt8](Data(contentsOf: URL(fileURLWithPath: tracedat(name))))
+        var refused = 0
+        for (n, at) in stride(from: 0, to: whole.count - 4, by: max(1, whole.count / 150)).enumerated() {
+            let value: UInt64 = [0xFFFF_FFFF, 0x7FFF_FFFF, 0x8000_0000, 0x0000_1001][n % 4]
+            let path = TempFile.write(Self.replacing(whole, at: at, with: value, width: 4), name: "damaged-\(n).dat")
+            defer { TempFile.remove(path) }
+            do {
+                _ = try drain(try openEventSource(path: path, index: 0))
+            } catch {
+                refused += 1
+                #expect(error.path == path)
+            }
+        }
+        #expect(refused > 0)
+    }
 }
 
 /// The real captures (QEMU 7.2 + Linux 6.1, QEMU 10.0 + Linux 6.12 with native multipath):
@@ -165,6 +244,10 @@ private func tracedat(_ name: String) -> String { fixturePath("tracedat/\(name)"
         }
         // Create I/O SQ/CQ from opcode + cdw10: as many as the text trace's
         // `nvme_admin_create_sq/cq` lines (three bring-ups in dat-hang-sq2, two in q10-k612-healthy).
+        var one = SourceOptions()
+        one.decodeThreads = 1
+        let sequential = try drain(try openEventSource(path: datPath, index: 0, options: one))
+        #expect(sequential.events == dat.events)
         let creates = dat.events.filter { $0.flags & Event.createsQueueFlag != 0 }
         #expect(creates.count == ["dat-hang-sq2": 12, "q10-k612-healthy": 8][name])
         #expect(!creates.isEmpty && creates.allSatisfy { $0.c == 1023 && (1...2).contains($0.b) })

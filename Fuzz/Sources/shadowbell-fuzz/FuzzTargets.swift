@@ -22,6 +22,8 @@ enum FuzzTarget: String, CaseIterable {
     /// ShadowBell pcap records: each record's payload decoded alone, then the whole file read
     /// through libpcap.
     case pcap
+    /// trace-cmd files (trace.dat): headers, sections, options, compressed chunks, pages.
+    case tracedat
     /// Format detection and whatever source it picks.
     case detect
     /// The analyzer alone, fed with events built field by field from the input.
@@ -83,6 +85,7 @@ func readFile(_ bytes: UnsafeRawBufferPointer) {
         case .qemuSimple:
             source = try QemuSimpleEventSource(path: scratchPath, index: 0)
         case .pcap: source = try PcapEventSource(path: scratchPath, index: 0, options: PcapReadOptions())
+        case .tracedat: source = try TraceDatEventSource(path: scratchPath, index: 0, options: options)
         case .detect, .analyzer: source = try openEventSource(path: scratchPath, index: 0, options: options)
         }
     } catch {

@@ -57,7 +57,7 @@ func openBinarySource(
         if input.path != "-" {
             return try TraceDatEventSource(path: input.path, index: index, options: options)
         }
-        // libtracecmd seeks in the file: spool standard input as for libpcap.
+        // The CPU data is read out of order: spool standard input as for libpcap.
         let spooled = try spool(input)
         defer { unlink(spooled) }
         return try TraceDatEventSource(path: spooled, index: index, options: options, displayPath: input.path)

@@ -41,6 +41,9 @@ func openEventSource(input: ByteInput, index: UInt16, options: SourceOptions, fo
         return QemuLogSource(input: input, index: index, options: options)
     case .consoleLog:
         return ConsoleLogSource(input: input, index: index, options: options)
+    case .binary(.traceDat(let version)):
+        // Decoded on its own threads (TraceDatPipeline): no read-ahead thread in front of it.
+        return try openBinarySource(.traceDat(version: version), input: input, index: index, options: options)
     case .binary(let format):
         return readingAhead(try openBinarySource(format, input: input, index: index, options: options), options)
     case .unknown(let detail):

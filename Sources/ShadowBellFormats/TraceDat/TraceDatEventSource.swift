@@ -1,4 +1,3 @@
-import CTraceCmd
 import ShadowBellCore
 
 #if canImport(Glibc)
@@ -8,189 +7,202 @@ import ShadowBellCore
 #endif
 
 /// A trace-cmd file (`trace-cmd record` / `extract` output, KernelShark's input) as an
-/// `EventSource`, read with libtracecmd.
+/// `EventSource`.
 ///
-/// Events are decoded by field name from the file's own format descriptions, whatever the
-/// kernel's print format: `nvme:nvme_setup_cmd` / `nvme_complete_rq` / `nvme_sq` through
-/// `NVMeTracepointFields` (as `trace-cmd report`'s `[FAILED TO PARSE]` text is), markers
-/// (`ftrace:print`, the `buf` field) and `trace_printk` probes (`ftrace:bprint` / `bputs`) as
-/// in ftrace text. A record after lost events (`missed_events`) is preceded by a `.dataLoss`
-/// event stamped with the previous record's time, as text's `CPU:N [LOST M EVENTS]`.
-/// Locations are byte offsets of records in the file (in its decompressed data for a
-/// compressed v7 file).
+/// ShadowBell reads the file itself (`TraceDatLayout`: v6 headers, v7 sections and options,
+/// zstd- or zlib-compressed chunks) and walks the kernel's ring-buffer pages
+/// (`TraceDatPageDecoder`) on several threads (`TraceDatPipeline`); libtraceevent parses the
+/// file's format descriptions of the events ShadowBell decodes, once, at open. Events are
+/// decoded by field name from those descriptions, whatever the kernel's print format:
+/// `nvme:nvme_setup_cmd` / `nvme_complete_rq` / `nvme_sq` through `NVMeTracepointFields` (as
+/// `trace-cmd report`'s `[FAILED TO PARSE]` text is), markers (`ftrace:print`, the `buf` field)
+/// and `trace_printk` probes (`ftrace:bprint` / `bputs`) as in ftrace text. The CPUs of every
+/// buffer (top-level first, then instances in file order) are merged by time, ties in that
+/// order, as libtracecmd merges them. A record after lost events (a page's missed-events flag)
+/// is preceded by a `.dataLoss` event stamped with the time of the record before it (the later
+/// of the same CPU's previous record and the previous event of any CPU), as text's
+/// `CPU:N [LOST M EVENTS]`. Locations are byte offsets of records in the file; in compressed
+/// data, CPU stream n's decompressed byte k is n·2⁴⁰ + k.
 public final class TraceDatEventSource: EventSource {
     public private(set) var summary: InputSummary
     public static let batchLimit = 4096
 
-    private let file: TraceCmdFile
-    private let wanted: [Wanted]
-    private let markers: FtraceLineParser
-    private let text = UnsafeMutablePointer<trace_seq>.allocate(capacity: 1)
+    private let layout: TraceDatLayout
+    private let pipeline: TraceDatPipeline
+    private let path: String
+    /// The unit each stream is being read from, and where.
+    private struct Head {
+        var stream: Int
+        var unit: TraceDatUnit
+        var index = 0
+        var lossIndex = 0
+        /// The time of the stream's last record before `unit`.
+        var lastRecordBefore: Int64?
+    }
+    private var heads: [Head] = []
+    private var started = false
     private var previousTime: Int64 = 0
     private var lastEventTime: Int64 = .min
-    private var finished = false
-
-    /// An event ShadowBell reads, by its id in this file.
-    private struct Wanted {
-        enum Decoding {
-            case nvme(FtraceEventName, NVMeFieldLocations)
-            case marker(buf: FieldLocation)
-            case printed
-        }
-
-        let id: Int32
-        let decoding: Decoding
-    }
-
-    /// The nvme tracepoints' fields that `NVMeTracepointFields` uses, where each event has them.
-    private struct NVMeFieldLocations {
-        var ctrlID, qid, cid, opcode, status, sqHead, sqTail, cdw10: FieldLocation?
-
-        init(_ event: TraceCmdFile.EventFormat) {
-            func field(_ name: String) -> FieldLocation? { FieldLocation(TraceCmdFile.field(event, name)) }
-            ctrlID = field("ctrl_id")
-            qid = field("qid")
-            cid = field("cid")
-            opcode = field("opcode")
-            status = field("status")
-            sqHead = field("sq_head")
-            sqTail = field("sq_tail")
-            cdw10 = field("cdw10")
-        }
-
-        @inline(__always)
-        func read(_ record: TraceCmdFile.Record) -> NVMeTracepointFields {
-            var f = NVMeTracepointFields()
-            f.ctrlID = ctrlID?.number(in: record) ?? 0
-            f.qid = qid?.number(in: record)
-            f.cid = cid?.number(in: record)
-            f.opcode = opcode?.number(in: record)
-            f.status = status?.number(in: record)
-            f.sqHead = sqHead?.number(in: record)
-            f.sqTail = sqTail?.number(in: record)
-            if let bytes = cdw10?.bytes(in: record), bytes.count >= 4 {
-                f.cdw10 = UInt32(bytes[0]) | UInt32(bytes[1]) << 8 | UInt32(bytes[2]) << 16 | UInt32(bytes[3]) << 24
-            }
-            return f
-        }
-    }
 
     /// `displayPath` names the input in diagnostics when `path` is a spooled copy.
     public init(path: String, index: UInt16, options: SourceOptions = .init(), displayPath: String? = nil)
         throws(InputError)
     {
         let shownPath = displayPath ?? path
+        self.path = shownPath
+        let file: TraceDatBytes
         do {
-            file = try TraceCmdFile(path: path)
+            file = try TraceDatBytes(path: path)
+        } catch {
+            throw .cannotOpen(path: shownPath, reason: "\(error)")
+        }
+        do {
+            layout = try TraceDatLayout(file: file)
         } catch {
             throw error.inputError(path: shownPath)
         }
         var summary = InputSummary(index: index, path: shownPath, format: .traceDat)
         summary.locationUnit = .byteOffset
-        summary.bytes = PcapEventSource.fileSize(path: path) ?? 0
+        summary.bytes = file.size
         self.summary = summary
-        markers = FtraceLineParser(source: index, qemuController: options.controller)
-        trace_seq_init(text)
-
-        var wanted: [Wanted] = []
-        for name in [FtraceEventName.setupCmd, .completeRq, .sq] {
-            if let event = file.event(system: "nvme", name: "\(name.name)") {
-                wanted.append(Wanted(id: event.pointee.id, decoding: .nvme(name, NVMeFieldLocations(event))))
-            }
+        let events = TraceDatEvents(tep: layout.tep)
+        let markers = FtraceLineParser(source: index, qemuController: options.controller)
+        pipeline = TraceDatPipeline(layout: layout) { [layout] in
+            TraceDatPageDecoder(layout: layout, events: events, markers: markers, source: index)
         }
-        if let print = file.event(system: "ftrace", name: "print"),
-            let buf = FieldLocation(TraceCmdFile.field(print, "buf"))
-        {
-            wanted.append(Wanted(id: print.pointee.id, decoding: .marker(buf: buf)))
-        }
-        for name in ["bprint", "bputs"] {
-            if let event = file.event(system: "ftrace", name: name) {
-                wanted.append(Wanted(id: event.pointee.id, decoding: .printed))
-            }
-        }
-        self.wanted = wanted
+        // The consumer decodes too whenever its next unit is not ready: one worker fewer than
+        // decoding threads, as for text.
+        pipeline.start(threads: options.decodeThreads > 1 ? options.decodeThreads - 1 : 0)
     }
 
-    deinit {
-        trace_seq_destroy(text)
-        text.deallocate()
+    deinit { pipeline.stop() }
+
+    /// The next unit of `stream` with events, its counts added to the summary; nil at the
+    /// stream's end.
+    private func nextUnit(_ stream: Int, lastRecord: inout Int64?) throws(InputError) -> TraceDatUnit? {
+        while let unit = pipeline.take(stream) {
+            if let error = unit.error { throw error.inputError(path: path) }
+            summary.records &+= unit.records
+            summary.skipped &+= unit.skipped
+            summary.dataLossMarkers &+= unit.dataLossMarkers
+            summary.addLostEvents(unit.lostEvents)
+            var malformed = unit.malformed
+            for m in unit.firstMalformed where summary.firstMalformed.count < InputSummary.firstMalformedLimit {
+                summary.noteMalformed(at: m.location, m.reason)
+                malformed -= 1
+            }
+            summary.malformed &+= malformed
+            if !unit.events.isEmpty { return unit }
+            if let t = unit.lastRecordTime { lastRecord = t }
+        }
+        return nil
     }
 
     public func nextBatch(into buffer: inout [Event]) throws(InputError) -> Bool {
         buffer.removeAll(keepingCapacity: true)
-        guard !finished else { return false }
-        buffer.reserveCapacity(Self.batchLimit + 1)
-        let source = summary.index
-        var records: UInt64 = 0
-        var skipped: UInt64 = 0
-        while buffer.count < Self.batchLimit {
-            guard let (record, tep) = file.next() else {
-                finished = true
-                break
-            }
-            defer { file.release(record) }
-            records &+= 1
-            let time = Int64(clamping: min(record.pointee.ts, UInt64(Event.timeLimit)))
-            let location = record.pointee.offset
-            let missed = record.pointee.missed_events
-            if missed != 0 {
-                // -1: the ring buffer lost events but did not count them.
-                buffer.append(
-                    Event(
-                        kind: .dataLoss, time: previousTime, location: location, source: source,
-                        a: missed > 0 ? UInt32(clamping: missed) : 0, b: UInt32(clamping: record.pointee.cpu),
-                        wide: missed > 0 ? UInt64(missed) : 0))
-                summary.dataLossMarkers &+= 1
-                summary.addLostEvents(missed > 0 ? UInt64(missed) : 0)
-            }
-            previousTime = time
-            let id = TraceCmdFile.eventID(tep, record)
-            var found = -1
-            for k in wanted.indices where wanted[k].id == id {
-                found = k
-                break
-            }
-            guard found >= 0 else {
-                skipped &+= 1
-                continue
-            }
-            let entry = wanted[found]
-            let outcome: LineOutcome
-            switch entry.decoding {
-            case .nvme(let name, let fields):
-                do {
-                    outcome = .event(try fields.read(record).event(name, time: time, location: location, source: source))
-                } catch {
-                    outcome = .malformed(error)
+        if !started {
+            started = true
+            for s in pipeline.streams.indices {
+                var last: Int64?
+                if let unit = try nextUnit(s, lastRecord: &last) {
+                    heads.append(Head(stream: s, unit: unit, lastRecordBefore: last))
                 }
-            case .marker(let buf):
-                guard let bytes = buf.bytes(in: record) else {
-                    outcome = .malformed(DecodeFailure(event: "print", field: "buf", problem: .badShape))
-                    break
-                }
-                outcome = markers.decodeMarker(Self.markerText(bytes), time: time, number: location)
-            case .printed:
-                TraceCmdFile.printInfo(tep, record, into: &text.pointee)
-                let info = UnsafeRawBufferPointer(start: text.pointee.buffer, count: Int(text.pointee.len))
-                outcome = Self.probeText(info).map { markers.decodeMarker($0, time: time, number: location) } ?? .skipped
-            }
-            switch outcome {
-            case .event(let e):
-                if e.time < lastEventTime { summary.outOfOrder &+= 1 }
-                lastEventTime = e.time
-                summary.events &+= 1
-                buffer.append(e)
-            case .dataLoss(let e):
-                buffer.append(e)
-            case .skipped:
-                skipped &+= 1
-            case .malformed(let failure):
-                summary.noteMalformed(at: location, failure.description)
             }
         }
-        summary.records &+= records
-        summary.skipped &+= skipped
+        if heads.count == 1, heads[0].index == 0 {
+            // One stream left and a whole unit ahead: the unit's events are the batch, as
+            // decoded (as a text segment's are).
+            swap(&buffer, &heads[0].unit.events)
+            heads[0].index = buffer.count
+            settle(&buffer, &heads[0])
+            try advance(0)
+            return true
+        }
+        buffer.reserveCapacity(Self.batchLimit)
+        while buffer.count < Self.batchLimit && !heads.isEmpty {
+            // The earliest head; ties: the stream listed first.
+            var k = 0
+            if heads.count > 1 {
+                var best = heads[0].unit.events[heads[0].index].time
+                for h in 1..<heads.count {
+                    let t = heads[h].unit.events[heads[h].index].time
+                    if t < best {
+                        best = t
+                        k = h
+                    }
+                }
+            }
+            emit(from: &heads[k], into: &buffer, onlyHead: heads.count == 1)
+            if heads[k].index == heads[k].unit.events.count { try advance(k) }
+        }
         return !buffer.isEmpty
+    }
+
+    /// Moves head `k` to its stream's next unit with events, or drops it at the stream's end.
+    private func advance(_ k: Int) throws(InputError) {
+        var last = heads[k].unit.lastRecordTime ?? heads[k].lastRecordBefore
+        if let unit = try nextUnit(heads[k].stream, lastRecord: &last) {
+            heads[k].unit = unit
+            heads[k].index = 0
+            heads[k].lossIndex = 0
+            heads[k].lastRecordBefore = last
+        } else {
+            heads.remove(at: k)
+        }
+    }
+
+    /// Stamps the data-loss events of a whole unit taken as a batch and counts its events, as
+    /// `emit` does one by one.
+    private func settle(_ events: inout [Event], _ head: inout Head) {
+        var previous = previousTime
+        var last = lastEventTime
+        var outOfOrder: UInt64 = 0
+        var count: UInt64 = 0
+        events.withUnsafeMutableBufferPointer { e in
+            for i in e.indices {
+                if e[i].kind == .dataLoss {
+                    let stamp = head.unit.lossStamps[head.lossIndex]
+                    head.lossIndex += 1
+                    if stamp != .max { e[i].time = max(stamp == .min ? head.lastRecordBefore ?? 0 : stamp, previous) }
+                    continue
+                }
+                let t = e[i].time
+                if t < last { outOfOrder &+= 1 }
+                last = t
+                previous = t
+                count &+= 1
+            }
+        }
+        previousTime = previous
+        lastEventTime = last
+        summary.outOfOrder &+= outOfOrder
+        summary.events &+= count
+    }
+
+    /// Emits the head's next event (all of its unit, up to the batch's end, when it is the
+    /// only stream left).
+    @inline(__always)
+    private func emit(from head: inout Head, into buffer: inout [Event], onlyHead: Bool) {
+        let end = onlyHead ? min(head.unit.events.count, head.index + Self.batchLimit - buffer.count) : head.index + 1
+        while head.index < end {
+            var e = head.unit.events[head.index]
+            head.index += 1
+            if e.kind == .dataLoss {
+                let stamp = head.unit.lossStamps[head.lossIndex]
+                head.lossIndex += 1
+                if stamp != .max {
+                    let sameCPU = stamp == .min ? head.lastRecordBefore ?? 0 : stamp
+                    e.time = max(sameCPU, previousTime)
+                }
+                buffer.append(e)
+                continue
+            }
+            if e.time < lastEventTime { summary.outOfOrder &+= 1 }
+            lastEventTime = e.time
+            previousTime = e.time
+            summary.events &+= 1
+            buffer.append(e)
+        }
     }
 
     /// A marker's text: up to its NUL, without the newline `echo` leaves.
