@@ -227,6 +227,9 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
     private let fetching = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var threads: [pthread_t] = []
+    /// `slots.count`, for use outside `mutex`: reading the array itself there raced with the
+    /// workers' stores into it (thread sanitizer).
+    private let slotCount: Int
 
     // Guarded by `mutex`.
     private var slots: [Segment<Decoder>]
@@ -247,7 +250,7 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
         self.input = input
         self.segmentSize = segmentSize
         self.makeDecoder = makeDecoder
-        let slotCount = threads * 2
+        slotCount = threads * 2
         slots = (0..<slotCount).map { _ in Segment(decoder: makeDecoder()) }
         slotStates = Array(repeating: .free, count: slotCount)
         let mapped = input.mappedBytes != nil
@@ -276,7 +279,10 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
                 Unmanaged<ThreadBody>.fromOpaque(context).release()
             }
         }
+        // The workers read `inline` under `mutex`.
+        pthread_mutex_lock(mutex)
         inline = threads.isEmpty
+        pthread_mutex_unlock(mutex)
     }
 
     private var inline = false
@@ -307,7 +313,7 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
     /// slot is free and no worker is cutting one) instead of sleeping.
     func take(_ index: Int) -> Segment<Decoder>? {
         if inline { decodeNext() }
-        let s = index % slots.count
+        let s = index % slotCount
         var mayHelp = true
         pthread_mutex_lock(mutex)
         while true {
@@ -322,7 +328,7 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
                 pthread_mutex_unlock(mutex)
                 return nil
             }
-            if mayHelp, !inline, !stopping, segmentCount == nil, slotStates[nextFetch % slots.count] == .free {
+            if mayHelp, !inline, !stopping, segmentCount == nil, slotStates[nextFetch % slotCount] == .free {
                 pthread_mutex_unlock(mutex)
                 let decoded = decodeNext(helping: true)
                 pthread_mutex_lock(mutex)
@@ -338,7 +344,7 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
 
     /// Returns a consumed segment's slot (and its buffers, for reuse) to the workers.
     func give(back segment: Segment<Decoder>) {
-        let s = segment.index % slots.count
+        let s = segment.index % slotCount
         let end = Int(segment.result.endOffset)
         pthread_mutex_lock(mutex)
         slots[s] = segment
@@ -370,7 +376,7 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
                 pthread_mutex_unlock(fetching)
                 return false
             }
-            s = nextFetch % slots.count
+            s = nextFetch % slotCount
             if slotStates[s] == .free { break }
             if helping {
                 pthread_mutex_unlock(mutex)
