@@ -8,30 +8,30 @@ public final class ClockGroupAnalyzer {
     public let sources: [UInt16]
     let clock: ClockKind
 
-    var queueIndex: [QueueKey: Int] = [:]
-    var queues: [QueueState] = []
-    var outstanding = CommandTable<CommandRecord>()
-    var earlyFetches: [UInt64: Int64] = [:]
+    @exclusivity(unchecked) var queueIndex: [QueueKey: Int] = [:]
+    @exclusivity(unchecked) var queues: [QueueState] = []
+    @exclusivity(unchecked) var outstanding = CommandTable<CommandRecord>()
+    @exclusivity(unchecked) var earlyFetches: [UInt64: Int64] = [:]
     /// Recent guest kernel timeout messages, per (controller, qid), oldest first (bounded).
-    var guestTimeouts: [UInt32: [GuestTimeout]] = [:]
-    var dbbufEnabled = ControllerSet()
+    @exclusivity(unchecked) var guestTimeouts: [UInt32: [GuestTimeout]] = [:]
+    @exclusivity(unchecked) var dbbufEnabled = ControllerSet()
     /// Each controller's last Doorbell Buffer Config.
-    var lastDbbufConfig: [UInt16: EventRef] = [:]
+    @exclusivity(unchecked) var lastDbbufConfig: [UInt16: EventRef] = [:]
     /// Guest give-ups seen from the controller side (used while no guest submission is seen).
-    var hostSide = HostSideTracker()
-    var dataLossTimes: [Int64] = []
-    var findings: [Finding] = []
-    var suppressed: [SuppressionKey: Int] = [:]
-    var keptPerKindAndQueue: [SuppressionKey: Int] = [:]
-    public private(set) var firstTime: Int64?
-    public private(set) var lastTime: Int64 = 0
-    public private(set) var eventCount: UInt64 = 0
+    @exclusivity(unchecked) var hostSide = HostSideTracker()
+    @exclusivity(unchecked) var dataLossTimes: [Int64] = []
+    @exclusivity(unchecked) var findings: [Finding] = []
+    @exclusivity(unchecked) var suppressed: [SuppressionKey: Int] = [:]
+    @exclusivity(unchecked) var keptPerKindAndQueue: [SuppressionKey: Int] = [:]
+    @exclusivity(unchecked) public private(set) var firstTime: Int64?
+    @exclusivity(unchecked) public private(set) var lastTime: Int64 = 0
+    @exclusivity(unchecked) public private(set) var eventCount: UInt64 = 0
     /// Findings reported so far (some are only known at `finish()`).
     public var findingCount: Int { findings.count }
     /// Clock-alignment uncertainty of the inputs merged here (nil when they share one clock).
-    public var alignmentUncertainty: Int64?
+    @exclusivity(unchecked) public var alignmentUncertainty: Int64?
     /// Called after each event that touched a queue, with the queue's new state.
-    public var observer: ((Event, QueueState) -> Void)?
+    @exclusivity(unchecked) public var observer: ((Event, QueueState) -> Void)?
 
     struct CommandRecord: Sendable {
         var submittedAt: EventRef
@@ -43,12 +43,12 @@ public final class ClockGroupAnalyzer {
     }
 
     /// Commands outstanding beyond `--stuck-after`, judged at the end (bounded).
-    var stuckCommands: [StuckCommand] = []
+    @exclusivity(unchecked) var stuckCommands: [StuckCommand] = []
     /// The controller's side is in this clock group's inputs.
-    var controllerEventsSeen = false
+    @exclusivity(unchecked) var controllerEventsSeen = false
     /// The controller fetched I/O commands / received an MMIO doorbell for an I/O queue.
-    var ioFetchSeen = false
-    var ioQueueMMIOSeen = false
+    @exclusivity(unchecked) var ioFetchSeen = false
+    @exclusivity(unchecked) var ioQueueMMIOSeen = false
 
     struct SuppressionKey: Hashable {
         var kind: FindingKind
@@ -81,14 +81,14 @@ public final class ClockGroupAnalyzer {
     }
     /// `lastTimeBySource` as a flat table indexed by input, `.min` before the input's first
     /// event (a dictionary update per event was a tenth of the analyzer's time).
-    private var lastTimes: [Int64] = []
+    @exclusivity(unchecked) private var lastTimes: [Int64] = []
 
     /// The last event time of input `source`, if it had any event.
     func lastTime(ofSource source: UInt16) -> Int64? {
         Int(source) < lastTimes.count && lastTimes[Int(source)] != .min ? lastTimes[Int(source)] : nil
     }
     /// The guest's own events (submissions, completions, probes) are part of this analysis.
-    public private(set) var driverEventsSeen = false
+    @exclusivity(unchecked) public private(set) var driverEventsSeen = false
 
     public func consume(_ e: Event) {
         eventCount += 1
@@ -138,7 +138,7 @@ public final class ClockGroupAnalyzer {
     /// millions of queues cannot exhaust memory. Far above any real controller's queue count.
     public static let queueLimit = 8192
     /// Events left out because they named a queue beyond `queueLimit`.
-    public private(set) var eventsBeyondQueueLimit: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var eventsBeyondQueueLimit: UInt64 = 0
 
     /// Whether `e` would create queue state (checked only once `queueLimit` is reached).
     @inline(never)
@@ -184,7 +184,7 @@ public final class ClockGroupAnalyzer {
         return i
     }
 
-    private var denseQueueIndex = [Int32](repeating: -1, count: 4 << 9)
+    @exclusivity(unchecked) private var denseQueueIndex = [Int32](repeating: -1, count: 4 << 9)
 
     /// Applies `body` to the queue's state, then re-evaluates the mutual-wait conditions.
     func withQueue(_ key: QueueKey, _ e: Event, evaluate: Bool = false, _ body: (inout QueueState) -> Void) {

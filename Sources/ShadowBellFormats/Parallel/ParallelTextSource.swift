@@ -16,13 +16,13 @@ import ShadowBellCore
 /// Memory is bounded by `slots` segments in flight: a memory-mapped file is cut in place and
 /// consumed pages are released; a pipe is read, in order, into the slots' buffers.
 final class ParallelTextSource<Decoder: SegmentDecoding>: EventSource {
-    private(set) var summary: InputSummary
+    @exclusivity(unchecked) private(set) var summary: InputSummary
     private let pipeline: SegmentPipeline<Decoder>
-    private var state: Decoder
-    private var lastEventTime = Int64.min
-    private var linesBefore: UInt64 = 0
-    private var nextSegment = 0
-    private var finished = false
+    @exclusivity(unchecked) private var state: Decoder
+    @exclusivity(unchecked) private var lastEventTime = Int64.min
+    @exclusivity(unchecked) private var linesBefore: UInt64 = 0
+    @exclusivity(unchecked) private var nextSegment = 0
+    @exclusivity(unchecked) private var finished = false
 
     init(input: ByteInput, summary: InputSummary, threads: Int, segmentSize: Int, makeDecoder: @escaping () -> Decoder) {
         self.summary = summary
@@ -226,25 +226,25 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
     /// order, while `mutex` stays free for the consumer and the other workers.
     private let fetching = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var threads: [pthread_t] = []
+    @exclusivity(unchecked) private var threads: [pthread_t] = []
     /// `slots.count`, for use outside `mutex`: reading the array itself there raced with the
     /// workers' stores into it (thread sanitizer).
     private let slotCount: Int
 
     // Guarded by `mutex`.
-    private var slots: [Segment<Decoder>]
-    private var slotStates: [SlotState]
-    private var nextFetch = 0
-    private var segmentCount: Int?
-    private var stopping = false
+    @exclusivity(unchecked) private var slots: [Segment<Decoder>]
+    @exclusivity(unchecked) private var slotStates: [SlotState]
+    @exclusivity(unchecked) private var nextFetch = 0
+    @exclusivity(unchecked) private var segmentCount: Int?
+    @exclusivity(unchecked) private var stopping = false
 
     // Fetch state, used only under `fetching` (segments are cut in order).
-    private var nextStart = 0
-    private var streamBuffers: [UnsafeMutableRawBufferPointer]
-    private var carry: UnsafeMutableRawBufferPointer
-    private var carryCount = 0
-    private var streamEnded = false
-    private var fetchedBytes: UInt64 = 0
+    @exclusivity(unchecked) private var nextStart = 0
+    @exclusivity(unchecked) private var streamBuffers: [UnsafeMutableRawBufferPointer]
+    @exclusivity(unchecked) private var carry: UnsafeMutableRawBufferPointer
+    @exclusivity(unchecked) private var carryCount = 0
+    @exclusivity(unchecked) private var streamEnded = false
+    @exclusivity(unchecked) private var fetchedBytes: UInt64 = 0
 
     init(input: ByteInput, threads: Int, segmentSize: Int, makeDecoder: @escaping () -> Decoder) {
         self.input = input
@@ -285,7 +285,7 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
     }
 
-    private var inline = false
+    @exclusivity(unchecked) private var inline = false
 
     deinit {
         for b in streamBuffers { b.deallocate() }
@@ -460,21 +460,29 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
             fetchedBytes = UInt64(end)
             return UnsafeRawBufferPointer(rebasing: mapping[start..<end])
         }
+        // The slot's buffer is passed `inout` (a local captured by a closure or a `defer` would
+        // be checked for exclusive access at run time on every use).
         var buffer = streamBuffers[slot]
-        defer { streamBuffers[slot] = buffer }
-        var count = 0
-        func append(_ bytes: UnsafeRawBufferPointer) {
-            if count + bytes.count > buffer.count {
-                let grown = UnsafeMutableRawBufferPointer.allocate(
-                    byteCount: max(buffer.count * 2, count + bytes.count), alignment: 16)
-                grown.baseAddress!.copyMemory(from: buffer.baseAddress!, byteCount: count)
-                buffer.deallocate()
-                buffer = grown
-            }
-            if bytes.count > 0 { (buffer.baseAddress! + count).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
-            count += bytes.count
+        let read: Result<UnsafeRawBufferPointer?, InputError>
+        do throws(InputError) {
+            read = .success(try readSegment(into: &buffer))
+        } catch {
+            read = .failure(error)
         }
-        append(UnsafeRawBufferPointer(rebasing: carry[0..<carryCount]))
+        streamBuffers[slot] = buffer
+        return try read.get()
+    }
+
+    /// `fetch` from a stream: the carried-over start of a line, then reads up to a line end
+    /// past `segmentSize`, into `buffer` (grown when a line needs it).
+    private func readSegment(into buffer: inout UnsafeMutableRawBufferPointer) throws(InputError) -> UnsafeRawBufferPointer? {
+        var count = carryCount
+        if count > buffer.count {
+            let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: max(buffer.count * 2, count), alignment: 16)
+            buffer.deallocate()
+            buffer = grown
+        }
+        if count > 0 { buffer.baseAddress!.copyMemory(from: carry.baseAddress!, byteCount: count) }
         carryCount = 0
         var searchedUpTo = 0
         var cut: Int?

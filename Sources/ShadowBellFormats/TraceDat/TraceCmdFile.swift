@@ -40,13 +40,13 @@ final class TraceCmdFile {
     }
 
     private let main: OpaquePointer
-    private var instances: [OpaquePointer] = []
+    @exclusivity(unchecked) private var instances: [OpaquePointer] = []
     /// The buffers that still have records.
-    private var buffers: [Buffer] = []
+    @exclusivity(unchecked) private var buffers: [Buffer] = []
     /// The top-level buffer's event formats (instances share them: one kernel, one file).
     let tep: OpaquePointer
     /// Buffer names, the top-level one first (`""`).
-    private(set) var bufferNames: [String] = [""]
+    @exclusivity(unchecked) private(set) var bufferNames: [String] = [""]
 
     /// libtraceevent and libtracecmd report problems on standard error; ShadowBell reports
     /// them itself.

@@ -19,16 +19,16 @@ import ShadowBellCore
 /// Locations are byte offsets of records in the file (in its decompressed data for a
 /// compressed v7 file).
 public final class TraceDatEventSource: EventSource {
-    public private(set) var summary: InputSummary
+    @exclusivity(unchecked) public private(set) var summary: InputSummary
     public static let batchLimit = 4096
 
     private let file: TraceCmdFile
     private let wanted: [Wanted]
     private let markers: FtraceLineParser
     private let text = UnsafeMutablePointer<trace_seq>.allocate(capacity: 1)
-    private var previousTime: Int64 = 0
-    private var lastEventTime: Int64 = .min
-    private var finished = false
+    @exclusivity(unchecked) private var previousTime: Int64 = 0
+    @exclusivity(unchecked) private var lastEventTime: Int64 = .min
+    @exclusivity(unchecked) private var finished = false
 
     /// An event ShadowBell reads, by its id in this file.
     private struct Wanted {
