@@ -236,6 +236,11 @@ public final class ClockGroupAnalyzer {
     }
 
     private func driverSubmit(_ e: Event) {
+        let ck = commandKey(e.controller, e.qid, e.a)
+        if outstanding.count >= ClockGroupAnalyzer.outstandingCommandLimit, outstanding.slot(of: ck) == nil {
+            submissionsBeyondCommandLimit += 1
+            return
+        }
         let key = e.queue(.sq)
         if e.flags & Event.createsQueueFlag != 0 {
             // The admin command creating a queue tells its size before the controller acts.
@@ -244,7 +249,6 @@ public final class ClockGroupAnalyzer {
             let entries = checkedEntries(&queues[i], qsize: e.c, e)
             queues[i].entries = entries
         }
-        let ck = commandKey(e.controller, e.qid, e.a)
         // On aligned clocks a fetch can appear just before its submission (within the
         // alignment uncertainty): pair them instead of counting the command as unfetched.
         var alreadyFetched = false
@@ -256,6 +260,7 @@ public final class ClockGroupAnalyzer {
         outstanding.set(ck, CommandRecord(submittedAt: EventRef(e), fetched: alreadyFetched))
         withQueue(key, e, evaluate: true) { q in
             q.stats.commandsSubmitted += 1
+            if e.a > UInt32(UInt16.max) { reportCommandIDOutOfRange(&q, e) }
             q.submittedSinceCreation += 1
             guard !alreadyFetched else { return }
             q.unfetched += 1
@@ -506,9 +511,21 @@ public final class ClockGroupAnalyzer {
         earlyFetches[key] = time
     }
 
+    /// A command's key: NVMe's command identifier is 16 bits, so only its low 16 bits count (a
+    /// larger one is reported at its submission) and one SQ has at most 65,536 keys.
     func commandKey(_ controller: UInt16, _ qid: UInt16, _ cmdid: UInt32) -> UInt64 {
-        UInt64(controller) << 48 | UInt64(qid) << 32 | UInt64(cmdid)
+        UInt64(controller) << 48 | UInt64(qid) << 32 | UInt64(cmdid & 0xFFFF)
     }
+
+    /// Outstanding commands one clock domain keeps at most, over all its queues (one SQ has at
+    /// most 65,536: the command identifier is 16 bits). A slot of `outstanding` is 64 bytes and
+    /// the table is at most half full, so at the limit it holds 32 MiB. Submissions of further
+    /// commands are counted in `submissionsBeyondCommandLimit` and left out, so hostile input
+    /// that submits millions of commands and never completes them cannot exhaust memory. Far
+    /// above a real host's commands in flight (Linux: at most 1023 per queue by default).
+    public static let outstandingCommandLimit = 1 << 18
+    /// Submissions left out because `outstandingCommandLimit` commands were outstanding.
+    @exclusivity(unchecked) public private(set) var submissionsBeyondCommandLimit: UInt64 = 0
 
     // MARK: race exposure
 
@@ -561,6 +578,7 @@ public final class ClockGroupAnalyzer {
             events: eventCount, queues: queues.sorted { $0.key < $1.key },
             findings: findings, suppressed: suppressedList, dataLossTimes: dataLossTimes,
             eventsBeyondQueueLimit: eventsBeyondQueueLimit,
+            submissionsBeyondCommandLimit: submissionsBeyondCommandLimit,
             ioWithoutTracedDoorbells: ioFetchSeen && !ioQueueMMIOSeen)
     }
 
@@ -599,6 +617,9 @@ public struct GroupResult: Sendable {
     public var dataLossTimes: [Int64]
     /// Events left out because they named more queues than `ClockGroupAnalyzer.queueLimit`.
     public var eventsBeyondQueueLimit: UInt64 = 0
+    /// Submissions left out because `ClockGroupAnalyzer.outstandingCommandLimit` commands were
+    /// outstanding.
+    public var submissionsBeyondCommandLimit: UInt64 = 0
     /// The controller fetched I/O commands but no MMIO doorbell for an I/O queue is in the
     /// inputs (QEMU with `ioeventfd=on` handles them without a trace event).
     public var ioWithoutTracedDoorbells = false

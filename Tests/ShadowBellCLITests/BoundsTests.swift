@@ -8,12 +8,19 @@ import Testing
 @Suite struct BoundsTests {
     /// A pcap of `count` MMIO doorbells; `vary` gives each record's (source, controller, qid).
     static func pcap(_ name: String, count: Int, _ vary: (Int) -> (source: UInt16, controller: UInt16, qid: UInt16)) throws -> String {
+        try pcap(name, count: count) { i in
+            let (source, controller, qid) = vary(i)
+            return Event(kind: .mmioDoorbell, time: 1_000_000_000 + Int64(i) * 1000, source: source, controller: controller, qid: qid, a: 1)
+        }
+    }
+
+    /// A pcap of `count` events made by `event`.
+    static func pcap(_ name: String, count: Int, event: (Int) -> Event) throws -> String {
         let path = temporaryPath(name)
         let writer = try PcapWriter(path: path, linkType: .user0)
         var bytes = [UInt8](repeating: 0, count: RecordCodec.recordLengthV1)
         for i in 0..<count {
-            let (source, controller, qid) = vary(i)
-            let event = Event(kind: .mmioDoorbell, time: 1_000_000_000 + Int64(i) * 1000, source: source, controller: controller, qid: qid, a: 1)
+            let event = event(i)
             bytes.withUnsafeMutableBytes { RecordCodec.encode(RecordCodec.Record(event: event), into: $0) }
             bytes.withUnsafeBytes { writer.write(seconds: UInt32(event.time / 1_000_000_000), nanoseconds: UInt32(event.time % 1_000_000_000), $0) }
         }
@@ -43,5 +50,44 @@ import Testing
         #expect((json["queues"] as? [Any])?.count == limit)
         let notes = json["notes"] as? [String] ?? []
         #expect(notes.contains { $0.hasPrefix("500 event(s) left out: they name more than \(limit) queues") }, "\(notes)")
+    }
+
+    @Test func commandsBeyondTheLimitAreLeftOutAndMemoryStaysBounded() throws {
+        // Four times the limit of distinct commands (65,536 per SQ, the most one can hold),
+        // submitted and never completed: without the cap the table alone would take 192 MB.
+        let limit = ClockGroupAnalyzer.outstandingCommandLimit
+        let path = try Self.pcap("commands-\(UUID().uuidString).pcap", count: 4 * limit) { i in
+            Event(kind: .driverSubmit, time: 1_000_000_000 + Int64(i) * 1000, qid: UInt16(1 + i >> 16), a: UInt32(i & 0xFFFF))
+        }
+        let out = temporaryPath(UUID().uuidString + ".json")
+        let (status, peakRSS) = try runMeasuringPeakMemory(["analyze", path, "--quiet", "--format", "json", "--output", out])
+        #expect(status == 0)
+        #expect(peakRSS < 128 << 20, "peak RSS \(peakRSS >> 20) MiB")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any] ?? [:]
+        let notes = json["notes"] as? [String] ?? []
+        #expect(notes.contains { $0.hasPrefix("\(3 * limit) submission(s) left out: they came while \(limit) commands were outstanding") }, "\(notes)")
+    }
+
+    /// Runs the executable (its output where `arguments` put it, nothing on the terminal) and
+    /// returns its exit status and peak resident memory in bytes, from `wait4`.
+    func runMeasuringPeakMemory(_ arguments: [String]) throws -> (status: Int32, peakRSS: Int) {
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executablePath] + arguments).map { strdup($0) } + [nil]
+        defer { for p in argv { free(p) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, executablePath, nil, nil, argv, environ)
+        guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EINVAL) }
+        var status: Int32 = 0
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 {
+            guard errno == EINTR else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EINVAL) }
+        }
+        #if os(Linux)
+        let peak = usage.ru_maxrss * 1024  // kilobytes on Linux, bytes on macOS
+        #else
+        let peak = usage.ru_maxrss
+        #endif
+        // Exited normally: the status is in bits 8–15; otherwise report the signal as 128 + n.
+        let exited = status & 0x7F == 0
+        return (exited ? (status >> 8) & 0xFF : 128 + status & 0x7F, peak)
     }
 }
