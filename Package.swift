@@ -16,11 +16,11 @@ let package = Package(
         // Value types and byte-level primitives. No Foundation, no C.
         .target(name: "ShadowBellCore"),
         // Input formats: framing, decoding, format detection.
-        // Readers keep per-record state in classes (libpcap, simple-trace records): no dynamic
-        // exclusivity checks on the hot path (Docs/Performance.md).
+        // Readers keep per-record state in classes (libpcap, simple-trace records): their stored
+        // properties are `@exclusivity(unchecked)`, so the hot path makes no dynamic exclusivity
+        // checks (Docs/Performance.md). No unsafe flags: the package can be a dependency.
         .target(
-            name: "ShadowBellFormats", dependencies: ["ShadowBellCore", "CPcap", "CTraceCmd", "CZlib", "CZstd", "CLzma"],
-            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
+            name: "ShadowBellFormats", dependencies: ["ShadowBellCore", "CPcap", "CTraceCmd", "CZlib", "CZstd", "CLzma"]),
         // libpcap, for reading pcap/pcapng and writing pcap.
         .systemLibrary(
             name: "CPcap",
@@ -41,10 +41,9 @@ let package = Package(
         .systemLibrary(name: "CLzma", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
         // Merge, per-queue state machines, detectors, statistics.
         // The analyzer is one class whose state every event touches: dynamic exclusivity checks
-        // on its stored properties cost a sixth of a text trace's analysis (Docs/Performance.md).
-        .target(
-            name: "ShadowBellAnalysis", dependencies: ["ShadowBellCore"],
-            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
+        // on its stored properties cost a sixth of a text trace's analysis, so they are
+        // `@exclusivity(unchecked)` (Docs/Performance.md).
+        .target(name: "ShadowBellAnalysis", dependencies: ["ShadowBellCore"]),
         // Report model and renderers.
         .target(name: "ShadowBellReport", dependencies: ["ShadowBellCore", "ShadowBellAnalysis"]),
         // Seeded discrete-event model of the protocol; writes labelled traces.

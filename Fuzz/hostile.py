@@ -5,6 +5,8 @@
 
 domains-N.pcap: N records, each of a new original input (clock domain).
 queues-N.pcap: N records, each on a new (controller, qid) pair.
+commands-N.pcap: N guest submissions of distinct commands (cmdid 0...65535 on qid 1, 2, ...),
+never fetched nor completed.
 qsize.txt, lost.txt: one queue creation with qsize 2^32-1; lost-event markers beyond 2^32.
 The 2 GB line and the blank lines are made on the fly by the measuring commands (a pipe).
 """
@@ -39,6 +41,9 @@ def main():
     n = 1_000_000
     pcap(f"{out}/queues-{n}.pcap",
          (record(mmio, controller_side, i >> 16, i & 0xFFFF, 0, a=1) for i in range(n)))
+    submit, driver_side = 2, 0
+    pcap(f"{out}/commands-{n}.pcap",
+         (record(submit, driver_side, 0, 1 + (i >> 16), 0, a=i & 0xFFFF) for i in range(n)))
     header = "# tracer: nop\n#\n"
     with open(f"{out}/qsize.txt", "w") as f:
         f.write(header + " qemu-system-x86-4711 [001] .....   100.000110: tracing_mark_write: "

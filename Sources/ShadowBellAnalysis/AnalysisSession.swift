@@ -465,6 +465,10 @@ public enum AnalysisSession {
             notes.append(
                 "\(g.eventsBeyondQueueLimit) event(s) left out: they name more than \(ClockGroupAnalyzer.queueLimit) queues in one clock domain (the limit keeps memory bounded)")
         }
+        for g in groups where g.submissionsBeyondCommandLimit > 0 {
+            notes.append(
+                "\(g.submissionsBeyondCommandLimit) submission(s) left out: they came while \(ClockGroupAnalyzer.outstandingCommandLimit) commands were outstanding in one clock domain (the limit keeps memory bounded)")
+        }
         if groups.contains(where: \.ioWithoutTracedDoorbells) {
             notes.append("The controller fetched I/O commands but the trace shows no MMIO doorbell for any I/O queue: QEMU with ioeventfd=on (the default for nvme) handles I/O-queue doorbells without a trace event. A wait that a doorbell ended cannot be told from one the controller's own re-read ended; a stall shows only by the controller's silence.")
         }

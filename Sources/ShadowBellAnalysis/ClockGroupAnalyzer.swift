@@ -8,32 +8,32 @@ public final class ClockGroupAnalyzer {
     public let sources: [UInt16]
     let clock: ClockKind
 
-    var queueIndex: [QueueKey: Int] = [:]
-    var queues: [QueueState] = []
-    var outstanding = CommandTable<CommandRecord>()
-    var earlyFetches: [UInt64: Int64] = [:]
+    @exclusivity(unchecked) var queueIndex: [QueueKey: Int] = [:]
+    @exclusivity(unchecked) var queues: [QueueState] = []
+    @exclusivity(unchecked) var outstanding = CommandTable<CommandRecord>()
+    @exclusivity(unchecked) var earlyFetches: [UInt64: Int64] = [:]
     /// Recent guest kernel timeout messages, per (controller, qid), oldest first (bounded).
-    var guestTimeouts: [UInt32: [GuestTimeout]] = [:]
-    var dbbufEnabled = ControllerSet()
+    @exclusivity(unchecked) var guestTimeouts: [UInt32: [GuestTimeout]] = [:]
+    @exclusivity(unchecked) var dbbufEnabled = ControllerSet()
     /// Each controller's last Doorbell Buffer Config.
-    var lastDbbufConfig: [UInt16: EventRef] = [:]
+    @exclusivity(unchecked) var lastDbbufConfig: [UInt16: EventRef] = [:]
     /// Guest give-ups seen from the controller side (used while no guest submission is seen).
-    var hostSide = HostSideTracker()
-    var dataLossTimes: [Int64] = []
-    var findings: [Finding] = []
-    var suppressed: [SuppressionKey: Int] = [:]
-    var keptPerKindAndQueue: [SuppressionKey: Int] = [:]
-    public private(set) var firstTime: Int64?
-    public private(set) var lastTime: Int64 = 0
-    public private(set) var eventCount: UInt64 = 0
+    @exclusivity(unchecked) var hostSide = HostSideTracker()
+    @exclusivity(unchecked) var dataLossTimes: [Int64] = []
+    @exclusivity(unchecked) var findings: [Finding] = []
+    @exclusivity(unchecked) var suppressed: [SuppressionKey: Int] = [:]
+    @exclusivity(unchecked) var keptPerKindAndQueue: [SuppressionKey: Int] = [:]
+    @exclusivity(unchecked) public private(set) var firstTime: Int64?
+    @exclusivity(unchecked) public private(set) var lastTime: Int64 = 0
+    @exclusivity(unchecked) public private(set) var eventCount: UInt64 = 0
     /// Findings reported so far (some are only known at `finish()`).
     public var findingCount: Int { findings.count }
     /// Clock-alignment uncertainty of the inputs merged here (nil when they share one clock).
-    public var alignmentUncertainty: Int64?
+    @exclusivity(unchecked) public var alignmentUncertainty: Int64?
     /// Called after each event that touched a queue, with the queue's new state.
-    public var observer: ((Event, QueueState) -> Void)?
+    @exclusivity(unchecked) public var observer: ((Event, QueueState) -> Void)?
     /// Per queue: whether the observer watches it (`AnalysisOptions.observedQueues`).
-    private var observed: [Bool] = []
+    @exclusivity(unchecked) private var observed: [Bool] = []
 
     struct CommandRecord: Sendable {
         var submittedAt: EventRef
@@ -45,12 +45,12 @@ public final class ClockGroupAnalyzer {
     }
 
     /// Commands outstanding beyond `--stuck-after`, judged at the end (bounded).
-    var stuckCommands: [StuckCommand] = []
+    @exclusivity(unchecked) var stuckCommands: [StuckCommand] = []
     /// The controller's side is in this clock group's inputs.
-    var controllerEventsSeen = false
+    @exclusivity(unchecked) var controllerEventsSeen = false
     /// The controller fetched I/O commands / received an MMIO doorbell for an I/O queue.
-    var ioFetchSeen = false
-    var ioQueueMMIOSeen = false
+    @exclusivity(unchecked) var ioFetchSeen = false
+    @exclusivity(unchecked) var ioQueueMMIOSeen = false
 
     struct SuppressionKey: Hashable {
         var kind: FindingKind
@@ -83,14 +83,14 @@ public final class ClockGroupAnalyzer {
     }
     /// `lastTimeBySource` as a flat table indexed by input, `.min` before the input's first
     /// event (a dictionary update per event was a tenth of the analyzer's time).
-    private var lastTimes: [Int64] = []
+    @exclusivity(unchecked) private var lastTimes: [Int64] = []
 
     /// The last event time of input `source`, if it had any event.
     func lastTime(ofSource source: UInt16) -> Int64? {
         Int(source) < lastTimes.count && lastTimes[Int(source)] != .min ? lastTimes[Int(source)] : nil
     }
     /// The guest's own events (submissions, completions, probes) are part of this analysis.
-    public private(set) var driverEventsSeen = false
+    @exclusivity(unchecked) public private(set) var driverEventsSeen = false
 
     public func consume(_ e: Event) {
         eventCount += 1
@@ -140,7 +140,7 @@ public final class ClockGroupAnalyzer {
     /// millions of queues cannot exhaust memory. Far above any real controller's queue count.
     public static let queueLimit = 8192
     /// Events left out because they named a queue beyond `queueLimit`.
-    public private(set) var eventsBeyondQueueLimit: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var eventsBeyondQueueLimit: UInt64 = 0
 
     /// Whether `e` would create queue state (checked only once `queueLimit` is reached).
     @inline(never)
@@ -193,7 +193,7 @@ public final class ClockGroupAnalyzer {
         return i
     }
 
-    private var denseQueueIndex = [Int32](repeating: -1, count: 4 << 9)
+    @exclusivity(unchecked) private var denseQueueIndex = [Int32](repeating: -1, count: 4 << 9)
 
     /// Applies `body` to the queue's state, then re-evaluates the mutual-wait conditions.
     func withQueue(_ key: QueueKey, _ e: Event, evaluate: Bool = false, _ body: (inout QueueState) -> Void) {
@@ -245,6 +245,11 @@ public final class ClockGroupAnalyzer {
     }
 
     private func driverSubmit(_ e: Event) {
+        let ck = commandKey(e.controller, e.qid, e.a)
+        if outstanding.count >= ClockGroupAnalyzer.outstandingCommandLimit, outstanding.slot(of: ck) == nil {
+            submissionsBeyondCommandLimit += 1
+            return
+        }
         let key = e.queue(.sq)
         if e.flags & Event.createsQueueFlag != 0 {
             // The admin command creating a queue tells its size before the controller acts.
@@ -253,7 +258,6 @@ public final class ClockGroupAnalyzer {
             let entries = checkedEntries(&queues[i], qsize: e.c, e)
             queues[i].entries = entries
         }
-        let ck = commandKey(e.controller, e.qid, e.a)
         // On aligned clocks a fetch can appear just before its submission (within the
         // alignment uncertainty): pair them instead of counting the command as unfetched.
         var alreadyFetched = false
@@ -265,6 +269,7 @@ public final class ClockGroupAnalyzer {
         outstanding.set(ck, CommandRecord(submittedAt: EventRef(e), fetched: alreadyFetched))
         withQueue(key, e, evaluate: true) { q in
             q.stats.commandsSubmitted += 1
+            if e.a > UInt32(UInt16.max) { reportCommandIDOutOfRange(&q, e) }
             q.submittedSinceCreation += 1
             guard !alreadyFetched else { return }
             q.unfetched += 1
@@ -546,9 +551,21 @@ public final class ClockGroupAnalyzer {
         earlyFetches[key] = time
     }
 
+    /// A command's key: NVMe's command identifier is 16 bits, so only its low 16 bits count (a
+    /// larger one is reported at its submission) and one SQ has at most 65,536 keys.
     func commandKey(_ controller: UInt16, _ qid: UInt16, _ cmdid: UInt32) -> UInt64 {
-        UInt64(controller) << 48 | UInt64(qid) << 32 | UInt64(cmdid)
+        UInt64(controller) << 48 | UInt64(qid) << 32 | UInt64(cmdid & 0xFFFF)
     }
+
+    /// Outstanding commands one clock domain keeps at most, over all its queues (one SQ has at
+    /// most 65,536: the command identifier is 16 bits). A slot of `outstanding` is 64 bytes and
+    /// the table is at most half full, so at the limit it holds 32 MiB. Submissions of further
+    /// commands are counted in `submissionsBeyondCommandLimit` and left out, so hostile input
+    /// that submits millions of commands and never completes them cannot exhaust memory. Far
+    /// above a real host's commands in flight (Linux: at most 1023 per queue by default).
+    public static let outstandingCommandLimit = 1 << 18
+    /// Submissions left out because `outstandingCommandLimit` commands were outstanding.
+    @exclusivity(unchecked) public private(set) var submissionsBeyondCommandLimit: UInt64 = 0
 
     // MARK: race exposure
 
@@ -602,6 +619,7 @@ public final class ClockGroupAnalyzer {
             events: eventCount, queues: queues.sorted { $0.key < $1.key },
             findings: findings, suppressed: suppressedList, dataLossTimes: dataLossTimes,
             eventsBeyondQueueLimit: eventsBeyondQueueLimit,
+            submissionsBeyondCommandLimit: submissionsBeyondCommandLimit,
             ioWithoutTracedDoorbells: ioFetchSeen && !ioQueueMMIOSeen)
     }
 
@@ -640,6 +658,9 @@ public struct GroupResult: Sendable {
     public var dataLossTimes: [Int64]
     /// Events left out because they named more queues than `ClockGroupAnalyzer.queueLimit`.
     public var eventsBeyondQueueLimit: UInt64 = 0
+    /// Submissions left out because `ClockGroupAnalyzer.outstandingCommandLimit` commands were
+    /// outstanding.
+    public var submissionsBeyondCommandLimit: UInt64 = 0
     /// The controller fetched I/O commands but no MMIO doorbell for an I/O queue is in the
     /// inputs (QEMU with `ioeventfd=on` handles them without a trace event).
     public var ioWithoutTracedDoorbells = false

@@ -19,26 +19,26 @@ import ShadowBellCore
 /// One recording is made at a time and read from one thread at a time (a run's passes follow
 /// each other); a batch gives each run inputs of its own.
 public final class DecodedEvents: @unchecked Sendable {
-    private var fd: Int32 = -1
-    private var bytes = 0
-    private var recording = false
-    private var failed = false
-    private var summary: InputSummary?
+    @exclusivity(unchecked) private var fd: Int32 = -1
+    @exclusivity(unchecked) private var bytes = 0
+    @exclusivity(unchecked) private var recording = false
+    @exclusivity(unchecked) private var failed = false
+    @exclusivity(unchecked) private var summary: InputSummary?
     /// Free space the recording leaves on its file system.
     let reserve: UInt64
-    private var sinceSpaceCheck = 0
+    @exclusivity(unchecked) private var sinceSpaceCheck = 0
 
     public init(reserve: UInt64 = 1 << 30) { self.reserve = reserve }
 
     /// What the alignment's first pass learnt of the input (its anchors, first time and
     /// summary), and the clock estimates made between it (the guest side) and other inputs
     /// kept whole: a second analysis of the same inputs takes them from here.
-    var firstPass: (anchors: AnchorSet?, firstTime: Int64, summary: InputSummary)?
+    @exclusivity(unchecked) var firstPass: (anchors: AnchorSet?, firstTime: Int64, summary: InputSummary)?
     struct EstimateKey: Hashable {
         var method: UInt8
         var other: ObjectIdentifier
     }
-    var estimates: [EstimateKey: (map: ClockMap, report: AlignmentReport)?] = [:]
+    @exclusivity(unchecked) var estimates: [EstimateKey: (map: ClockMap, report: AlignmentReport)?] = [:]
 
     deinit { if fd >= 0 { close(fd) } }
 
@@ -149,7 +149,7 @@ final class ReplayedEventSource: EventSource {
     let fd: Int32
     let bytes: Int
     let summary: InputSummary
-    private var offset = 0
+    @exclusivity(unchecked) private var offset = 0
     private let scratch: UnsafeMutablePointer<Event>
     static let batch = 4096
 

@@ -1,3 +1,4 @@
+import ShadowBellCore
 import Testing
 
 @testable import ShadowBellAnalysis
@@ -53,5 +54,48 @@ import Testing
         table.updateAll(where: { $0 >> 32 == 2 }) { $0 = 7 }
         #expect(table.entries.filter { $0.value == 7 }.count == 100)
         #expect(table.entries.allSatisfy { ($0.key >> 32 == 2) == ($0.value == 7) })
+    }
+}
+
+/// Hostile input that submits commands and never completes them meets the analyzer's cap.
+@Suite struct OutstandingCommandLimitTests {
+    static func submit(_ i: Int, qid: UInt16, cmdid: UInt32) -> Event {
+        Event(kind: .driverSubmit, time: 1_000_000_000 + Int64(i) * 1000, qid: qid, a: cmdid)
+    }
+
+    @Test func submissionsBeyondTheLimitAreLeftOutAndCounted() {
+        let limit = ClockGroupAnalyzer.outstandingCommandLimit
+        let analyzer = ClockGroupAnalyzer(options: AnalysisOptions(), sources: [0], clock: .timestamps)
+        // Distinct commands on qid 1, 2, …: 65,536 each, the most one SQ can hold.
+        for i in 0..<(limit + 1000) {
+            analyzer.consume(Self.submit(i, qid: UInt16(1 + i >> 16), cmdid: UInt32(i & 0xFFFF)))
+        }
+        #expect(analyzer.outstanding.count == limit)
+        #expect(analyzer.submissionsBeyondCommandLimit == 1000)
+        // A command already outstanding may be submitted again, and a completion makes room.
+        analyzer.consume(Self.submit(limit + 1000, qid: 1, cmdid: 3))
+        analyzer.consume(Event(kind: .driverComplete, time: 2_000_000_000, qid: 1, a: 4))
+        analyzer.consume(Self.submit(limit + 1001, qid: 1000, cmdid: 9))
+        analyzer.consume(Self.submit(limit + 1002, qid: 1000, cmdid: 10))
+        #expect(analyzer.outstanding.count == limit)
+        let result = analyzer.finish()
+        #expect(result.submissionsBeyondCommandLimit == 1001)
+        #expect(result.queues.first { $0.key == QueueKey(controller: 0, qid: 1000, type: .sq) }?.stats.commandsSubmitted == 1)
+    }
+
+    @Test func aCommandIdentifierBeyondSixteenBitsIsReportedAndTrackedByItsLowBits() {
+        let analyzer = ClockGroupAnalyzer(options: AnalysisOptions(), sources: [0], clock: .timestamps)
+        analyzer.consume(Self.submit(0, qid: 1, cmdid: 0x1_0005))
+        #expect(analyzer.outstanding.count == 1)
+        // Every other queue's command identifiers stay apart.
+        analyzer.consume(Self.submit(1, qid: 2, cmdid: 5))
+        #expect(analyzer.outstanding.count == 2)
+        analyzer.consume(Event(kind: .driverComplete, time: 1_000_002_000, qid: 1, a: 0x1_0005))
+        #expect(analyzer.outstanding.count == 1)
+        let result = analyzer.finish()
+        let reported = result.findings.filter { $0.kind == .valueOutOfRange }
+        #expect(reported.count == 1)
+        #expect(reported.first?.queue == QueueKey(controller: 0, qid: 1, type: .sq))
+        #expect(reported.first?.message.contains("command identifier 65541") == true, "\(reported.map(\.message))")
     }
 }

@@ -72,13 +72,13 @@ public struct ClockMap: Sendable, Equatable {
 final class MappedEventSource: EventSource {
     let base: any EventSource
     let clock: ClockMap
-    private var lastMapped = Int64.min
+    @exclusivity(unchecked) private var lastMapped = Int64.min
     /// Events whose mapped time was raised to keep the input's order, and the most any was raised.
-    private(set) var heldEvents: UInt64 = 0
-    private(set) var largestHold: Int64 = 0
+    @exclusivity(unchecked) private(set) var heldEvents: UInt64 = 0
+    @exclusivity(unchecked) private(set) var largestHold: Int64 = 0
     /// Events before the first knot or after the last (the offset there is extrapolated).
-    private(set) var extrapolatedBefore: UInt64 = 0
-    private(set) var extrapolatedAfter: UInt64 = 0
+    @exclusivity(unchecked) private(set) var extrapolatedBefore: UInt64 = 0
+    @exclusivity(unchecked) private(set) var extrapolatedAfter: UInt64 = 0
     private let firstKnot: Int64
     private let lastKnot: Int64
 

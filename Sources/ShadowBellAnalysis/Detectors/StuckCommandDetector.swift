@@ -50,7 +50,13 @@ extension ClockGroupAnalyzer {
     static var stuckCommandLimit: Int { 4096 }
 
     func reportCommandsNeverCompleted() {
-        for (key, record) in outstanding.entries.sorted(by: { ($0.value.submittedAt.time, $0.key) < ($1.value.submittedAt.time, $1.key) }) {
+        // Only commands outstanding for `--stuck-after` are judged (the rule of
+        // `checkStuckCommand`): a full table is not copied and sorted to find none.
+        let late = outstanding.entries { record in
+            let stop = lastTime(ofSource: record.submittedAt.source) ?? lastTime
+            return stop - record.submittedAt.time >= options.stuckAfter
+        }
+        for (key, record) in late.sorted(by: { ($0.value.submittedAt.time, $0.key) < ($1.value.submittedAt.time, $1.key) }) {
             checkStuckCommand(
                 controller: UInt16(key >> 48), qid: UInt16(truncatingIfNeeded: key >> 32),
                 cmdid: UInt32(truncatingIfNeeded: key), record: record, completedAt: nil, status: nil)

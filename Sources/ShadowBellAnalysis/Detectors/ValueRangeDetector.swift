@@ -5,7 +5,8 @@ public enum ValueRangeDetector {
     public static let definition = """
         A shadow doorbell, MMIO doorbell or EventIdx value is greater than or equal to the queue's \
         entry count (qsize + 1, known from the queue's creation): one side wrote garbage or a \
-        value in the wrong byte order, or reads a stale buffer.
+        value in the wrong byte order, or reads a stale buffer. A queue size or command \
+        identifier beyond NVMe's 16-bit fields is reported the same way.
         """
 }
 
@@ -45,5 +46,19 @@ extension ClockGroupAnalyzer {
         f.evidence = [evidenceItem("value", EventRef(e), "qsize \(name) = \(qsize)")]
         report(f)
         return 0
+    }
+
+    /// A submission whose command identifier does not fit NVMe's 16-bit field: reported, and
+    /// tracked by its low 16 bits (`commandKey`), so one queue never holds more than 65,536.
+    func reportCommandIDOutOfRange(_ q: inout QueueState, _ e: Event) {
+        q.stats.outOfRangeValues += 1
+        let name = "\(q.key.type.name)\(q.key.qid)"
+        var f = Finding(
+            kind: .valueOutOfRange, queue: q.key, start: e.time,
+            message: "\(q.key.controllerName) \(name): command identifier \(e.a) is beyond the 16-bit field",
+            explanation: "An NVMe command identifier is 16 bits (0...65535). A cmdid of \(e.a) means a corrupted or misdecoded record; the command is tracked by its low 16 bits (\(e.a & 0xFFFF)).")
+        f.values = [("value", .int(Int64(e.a))), ("field", .string("cmdid"))]
+        f.evidence = [evidenceItem("value", EventRef(e), "cmdid \(name) = \(e.a)")]
+        report(f)
     }
 }

@@ -2,7 +2,8 @@
 /// (linear probing, multiplicative hashing, backward-shift deletion). Every submission,
 /// fetch and completion looks a command up, so this replaces a `Dictionary` whose SipHash and
 /// copy-on-write checks were half of the analyzer's time per event. Memory grows with the
-/// commands in flight only, never with the trace.
+/// commands in flight only, never with the trace, and the analyzer caps those
+/// (`ClockGroupAnalyzer.outstandingCommandLimit`).
 struct CommandTable<Value> {
     private(set) var count = 0
     private var keys: [UInt64]
@@ -109,6 +110,15 @@ struct CommandTable<Value> {
         result.reserveCapacity(count)
         for (key, value) in zip(keys, values) {
             if let value { result.append((key, value)) }
+        }
+        return result
+    }
+
+    /// The entries whose value satisfies `isIncluded`, in no particular order.
+    func entries(where isIncluded: (Value) -> Bool) -> [(key: UInt64, value: Value)] {
+        var result: [(key: UInt64, value: Value)] = []
+        for (key, value) in zip(keys, values) {
+            if let value, isIncluded(value) { result.append((key, value)) }
         }
         return result
     }

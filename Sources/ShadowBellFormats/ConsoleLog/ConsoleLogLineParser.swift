@@ -22,9 +22,9 @@ final class RecentMessages {
     static let defaultCapacity = 1024
 
     let capacity: Int
-    private var members: Set<Key> = []
-    private var order: [Key] = []
-    private var oldest = 0
+    @exclusivity(unchecked) private var members: Set<Key> = []
+    @exclusivity(unchecked) private var order: [Key] = []
+    @exclusivity(unchecked) private var oldest = 0
 
     init(capacity: Int = RecentMessages.defaultCapacity) {
         self.capacity = max(capacity, 1)
@@ -47,7 +47,7 @@ final class RecentMessages {
 
 /// The guest kernel a console names in its boot banner.
 final class KernelBannerStore {
-    var version: KernelVersion?
+    @exclusivity(unchecked) var version: KernelVersion?
 }
 
 /// What the text after `nvme nvme<N>: ` says.

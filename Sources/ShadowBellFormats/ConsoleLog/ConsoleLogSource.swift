@@ -24,30 +24,30 @@ import ShadowBellCore
 /// log level) are put in their place among the held ones; only those older than messages
 /// already delivered (past the hold) are counted in `summary.outOfOrder`.
 public final class ConsoleLogSource: EventSource {
-    public private(set) var summary: InputSummary
+    @exclusivity(unchecked) public private(set) var summary: InputSummary
 
     static let holdCapacity = 1 << 16
     static let dumpCapacity = 1 << 23
 
     private let lines: TextLines
-    private var messages: ConsoleLogLineParser
-    private var dumpEvents: FtraceLineParser
+    @exclusivity(unchecked) private var messages: ConsoleLogLineParser
+    @exclusivity(unchecked) private var dumpEvents: FtraceLineParser
     private let batchSize: Int
     private let holdCapacity: Int
     private let dumpCapacity: Int
 
     /// Messages decoded but not delivered, in file order.
-    private var held: [Event] = []
+    @exclusivity(unchecked) private var held: [Event] = []
     /// The dump being read.
-    private var dump: FtraceDump?
+    @exclusivity(unchecked) private var dump: FtraceDump?
     /// Stamps of the dumps read so far (a dump printed again is recognised by its stamp).
-    private var dumpStamps: Set<Int64> = []
-    private var lastDumpStamp: Int64?
+    @exclusivity(unchecked) private var dumpStamps: Set<Int64> = []
+    @exclusivity(unchecked) private var lastDumpStamp: Int64?
     /// Events ready to deliver, from `readyHead` on.
-    private var ready: [Event] = []
-    private var readyHead = 0
-    private var lastDeliveredTime = Int64.min
-    private var finished = false
+    @exclusivity(unchecked) private var ready: [Event] = []
+    @exclusivity(unchecked) private var readyHead = 0
+    @exclusivity(unchecked) private var lastDeliveredTime = Int64.min
+    @exclusivity(unchecked) private var finished = false
 
     public convenience init(path: String, index: UInt16, options: SourceOptions = .init())
         throws(InputError)

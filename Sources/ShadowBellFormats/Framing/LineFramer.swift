@@ -30,16 +30,16 @@ public final class LineFramer {
     /// The diagnostic for an overlong line.
     public static let overlongReason = "line longer than \(defaultMaxLineLength >> 20) MiB, skipped"
     /// Number of the last line returned.
-    public private(set) var lineNumber: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var lineNumber: UInt64 = 0
 
-    private var chunk = UnsafeRawBufferPointer(start: nil, count: 0)
-    private var offset = 0
-    private var carry: UnsafeMutableRawPointer
-    private var carryCapacity: Int
-    private var carryCount = 0
-    private var carryHandedOut = false
+    @exclusivity(unchecked) private var chunk = UnsafeRawBufferPointer(start: nil, count: 0)
+    @exclusivity(unchecked) private var offset = 0
+    @exclusivity(unchecked) private var carry: UnsafeMutableRawPointer
+    @exclusivity(unchecked) private var carryCapacity: Int
+    @exclusivity(unchecked) private var carryCount = 0
+    @exclusivity(unchecked) private var carryHandedOut = false
     /// The line being carried has outgrown `maxLineLength`; its further bytes are dropped.
-    private var carryOverflowed = false
+    @exclusivity(unchecked) private var carryOverflowed = false
 
     public init(maxLineLength: Int = LineFramer.defaultMaxLineLength) {
         self.maxLineLength = max(maxLineLength, 1)

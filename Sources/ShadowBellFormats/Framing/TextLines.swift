@@ -4,7 +4,7 @@ import ShadowBellCore
 final class TextLines {
     let input: ByteInput
     let framer = LineFramer()
-    private var finished = false
+    @exclusivity(unchecked) private var finished = false
 
     init(_ input: ByteInput) { self.input = input }
 

@@ -7,7 +7,7 @@ import ShadowBellCore
 /// skipped and counted. `CPU:N [LOST M EVENTS]` markers become `.dataLoss` events stamped with
 /// the time of the previous event line. Locations are 1-based line numbers.
 public final class FtraceTextSource: EventSource {
-    private var batcher: LineBatcher<FtraceLineParser>
+    @exclusivity(unchecked) private var batcher: LineBatcher<FtraceLineParser>
     public var summary: InputSummary { batcher.summary }
 
     public convenience init(path: String, index: UInt16, options: SourceOptions = .init())

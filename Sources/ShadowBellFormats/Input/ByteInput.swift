@@ -107,19 +107,19 @@ final class RawInput {
     let path: String
     var mappedBytes: UnsafeRawBufferPointer? { mapping }
     /// Bytes delivered so far.
-    private(set) var offset: UInt64 = 0
+    @exclusivity(unchecked) private(set) var offset: UInt64 = 0
 
     private let windowSize: Int
 
     private let fd: Int32
     private let ownsDescriptor: Bool
-    private var mapping: UnsafeRawBufferPointer?
-    private var releasedUpTo = 0
-    private var readBuffer: UnsafeMutableRawBufferPointer?
+    @exclusivity(unchecked) private var mapping: UnsafeRawBufferPointer?
+    @exclusivity(unchecked) private var releasedUpTo = 0
+    @exclusivity(unchecked) private var readBuffer: UnsafeMutableRawBufferPointer?
     /// Bytes read but not yet handed out: `readBuffer[pendingStart..<pendingStart + pendingCount]`.
-    private var pendingStart = 0
-    private var pendingCount = 0
-    private var atEOF = false
+    @exclusivity(unchecked) private var pendingStart = 0
+    @exclusivity(unchecked) private var pendingCount = 0
+    @exclusivity(unchecked) private var atEOF = false
 
     /// Opens `file` (`-` = standard input), named `path` in diagnostics. Throws `.cannotOpen`
     /// (with the system's reason), `.isDirectory`, or `.empty` when it holds no byte at all.

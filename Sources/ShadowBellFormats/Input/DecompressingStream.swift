@@ -14,14 +14,14 @@ import ShadowBellCore
 /// in the compressed file.
 final class DecompressingStream {
     /// Decompressed bytes handed out so far.
-    private(set) var offset: UInt64 = 0
+    @exclusivity(unchecked) private(set) var offset: UInt64 = 0
     private let ring: DecompressionRing
     /// The buffer handed out last (given back at the next call), and the part of it not yet
     /// delivered (`receive`), or not yet handed out at all (`pending`: the first chunk).
-    private var held: Int?
-    private var chunk = UnsafeRawBufferPointer(start: nil, count: 0)
-    private var delivered = 0
-    private var pending = false
+    @exclusivity(unchecked) private var held: Int?
+    @exclusivity(unchecked) private var chunk = UnsafeRawBufferPointer(start: nil, count: 0)
+    @exclusivity(unchecked) private var delivered = 0
+    @exclusivity(unchecked) private var pending = false
 
     /// Starts decompressing and waits for the first buffer. Throws `.empty` when the stream
     /// decompresses to no byte, the located error when it fails before its first byte.
@@ -187,11 +187,11 @@ final class DecompressionRing: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     // Guarded by `mutex`.
-    private var free: [Int]
-    private var filled: [(slot: Int, count: Int)] = []
-    private var finished = false
-    private var error: InputError?
-    private var stopping = false
+    @exclusivity(unchecked) private var free: [Int]
+    @exclusivity(unchecked) private var filled: [(slot: Int, count: Int)] = []
+    @exclusivity(unchecked) private var finished = false
+    @exclusivity(unchecked) private var error: InputError?
+    @exclusivity(unchecked) private var stopping = false
 
     init(depth: Int, size: Int) {
         buffers = (0..<depth).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16) }

@@ -92,9 +92,9 @@ protocol StreamDecoder: AnyObject {
 /// gzip with zlib's `inflate`: one member after the other (`inflateReset` between them), as
 /// `gzip -d` reads a file that `cat a.gz b.gz` made.
 final class GzipDecoder: StreamDecoder {
-    private var stream = z_stream()
+    @exclusivity(unchecked) private var stream = z_stream()
     /// The last member ended (`Z_STREAM_END`): the next byte, if any, starts another.
-    private var betweenMembers = false
+    @exclusivity(unchecked) private var betweenMembers = false
 
     init() throws(CodecFailure) {
         let rc = shadowbell_inflate_init_gzip(&stream)
@@ -152,7 +152,7 @@ final class GzipDecoder: StreamDecoder {
 final class ZstdDecoder: StreamDecoder {
     private let stream: OpaquePointer
     /// The last call ended exactly at the end of a frame (libzstd returned 0).
-    private var atFrameEnd = true
+    @exclusivity(unchecked) private var atFrameEnd = true
 
     init() throws(CodecFailure) {
         guard let stream = ZSTD_createDStream() else { throw CodecFailure(message: "ZSTD_createDStream failed") }
@@ -200,7 +200,7 @@ final class ZstdDecoder: StreamDecoder {
 /// xz with liblzma's stream decoder (`LZMA_CONCATENATED`: several .xz streams one after the
 /// other, and stream padding, as `xz -d` reads them).
 final class XzDecoder: StreamDecoder {
-    private var stream = lzma_stream()
+    @exclusivity(unchecked) private var stream = lzma_stream()
 
     init() throws(CodecFailure) {
         let rc = lzma_stream_decoder(&stream, UInt64.max, shadowbell_lzma_concatenated)

@@ -16,13 +16,13 @@ import ShadowBellCore
 /// Memory is bounded by `slots` segments in flight: a memory-mapped file is cut in place and
 /// consumed pages are released; a pipe is read, in order, into the slots' buffers.
 final class ParallelTextSource<Decoder: SegmentDecoding>: EventSource {
-    private(set) var summary: InputSummary
+    @exclusivity(unchecked) private(set) var summary: InputSummary
     private let pipeline: SegmentPipeline<Decoder>
-    private var state: Decoder
-    private var lastEventTime = Int64.min
-    private var linesBefore: UInt64 = 0
-    private var nextSegment = 0
-    private var finished = false
+    @exclusivity(unchecked) private var state: Decoder
+    @exclusivity(unchecked) private var lastEventTime = Int64.min
+    @exclusivity(unchecked) private var linesBefore: UInt64 = 0
+    @exclusivity(unchecked) private var nextSegment = 0
+    @exclusivity(unchecked) private var finished = false
 
     init(input: ByteInput, summary: InputSummary, threads: Int, segmentSize: Int, makeDecoder: @escaping () -> Decoder) {
         self.summary = summary
@@ -226,28 +226,31 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
     /// order, while `mutex` stays free for the consumer and the other workers.
     private let fetching = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var threads: [pthread_t] = []
+    @exclusivity(unchecked) private var threads: [pthread_t] = []
+    /// `slots.count`, for use outside `mutex`: reading the array itself there raced with the
+    /// workers' stores into it (thread sanitizer).
+    private let slotCount: Int
 
     // Guarded by `mutex`.
-    private var slots: [Segment<Decoder>]
-    private var slotStates: [SlotState]
-    private var nextFetch = 0
-    private var segmentCount: Int?
-    private var stopping = false
+    @exclusivity(unchecked) private var slots: [Segment<Decoder>]
+    @exclusivity(unchecked) private var slotStates: [SlotState]
+    @exclusivity(unchecked) private var nextFetch = 0
+    @exclusivity(unchecked) private var segmentCount: Int?
+    @exclusivity(unchecked) private var stopping = false
 
     // Fetch state, used only under `fetching` (segments are cut in order).
-    private var nextStart = 0
-    private var streamBuffers: [UnsafeMutableRawBufferPointer]
-    private var carry: UnsafeMutableRawBufferPointer
-    private var carryCount = 0
-    private var streamEnded = false
-    private var fetchedBytes: UInt64 = 0
+    @exclusivity(unchecked) private var nextStart = 0
+    @exclusivity(unchecked) private var streamBuffers: [UnsafeMutableRawBufferPointer]
+    @exclusivity(unchecked) private var carry: UnsafeMutableRawBufferPointer
+    @exclusivity(unchecked) private var carryCount = 0
+    @exclusivity(unchecked) private var streamEnded = false
+    @exclusivity(unchecked) private var fetchedBytes: UInt64 = 0
 
     init(input: ByteInput, threads: Int, segmentSize: Int, makeDecoder: @escaping () -> Decoder) {
         self.input = input
         self.segmentSize = segmentSize
         self.makeDecoder = makeDecoder
-        let slotCount = threads * 2
+        slotCount = threads * 2
         slots = (0..<slotCount).map { _ in Segment(decoder: makeDecoder()) }
         slotStates = Array(repeating: .free, count: slotCount)
         let mapped = input.mappedBytes != nil
@@ -276,10 +279,13 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
                 Unmanaged<ThreadBody>.fromOpaque(context).release()
             }
         }
+        // The workers read `inline` under `mutex`.
+        pthread_mutex_lock(mutex)
         inline = threads.isEmpty
+        pthread_mutex_unlock(mutex)
     }
 
-    private var inline = false
+    @exclusivity(unchecked) private var inline = false
 
     deinit {
         for b in streamBuffers { b.deallocate() }
@@ -307,7 +313,7 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
     /// slot is free and no worker is cutting one) instead of sleeping.
     func take(_ index: Int) -> Segment<Decoder>? {
         if inline { decodeNext() }
-        let s = index % slots.count
+        let s = index % slotCount
         var mayHelp = true
         pthread_mutex_lock(mutex)
         while true {
@@ -322,7 +328,7 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
                 pthread_mutex_unlock(mutex)
                 return nil
             }
-            if mayHelp, !inline, !stopping, segmentCount == nil, slotStates[nextFetch % slots.count] == .free {
+            if mayHelp, !inline, !stopping, segmentCount == nil, slotStates[nextFetch % slotCount] == .free {
                 pthread_mutex_unlock(mutex)
                 let decoded = decodeNext(helping: true)
                 pthread_mutex_lock(mutex)
@@ -338,7 +344,7 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
 
     /// Returns a consumed segment's slot (and its buffers, for reuse) to the workers.
     func give(back segment: Segment<Decoder>) {
-        let s = segment.index % slots.count
+        let s = segment.index % slotCount
         let end = Int(segment.result.endOffset)
         pthread_mutex_lock(mutex)
         slots[s] = segment
@@ -370,7 +376,7 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
                 pthread_mutex_unlock(fetching)
                 return false
             }
-            s = nextFetch % slots.count
+            s = nextFetch % slotCount
             if slotStates[s] == .free { break }
             if helping {
                 pthread_mutex_unlock(mutex)
@@ -454,21 +460,29 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
             fetchedBytes = UInt64(end)
             return UnsafeRawBufferPointer(rebasing: mapping[start..<end])
         }
+        // The slot's buffer is passed `inout` (a local captured by a closure or a `defer` would
+        // be checked for exclusive access at run time on every use).
         var buffer = streamBuffers[slot]
-        defer { streamBuffers[slot] = buffer }
-        var count = 0
-        func append(_ bytes: UnsafeRawBufferPointer) {
-            if count + bytes.count > buffer.count {
-                let grown = UnsafeMutableRawBufferPointer.allocate(
-                    byteCount: max(buffer.count * 2, count + bytes.count), alignment: 16)
-                grown.baseAddress!.copyMemory(from: buffer.baseAddress!, byteCount: count)
-                buffer.deallocate()
-                buffer = grown
-            }
-            if bytes.count > 0 { (buffer.baseAddress! + count).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
-            count += bytes.count
+        let read: Result<UnsafeRawBufferPointer?, InputError>
+        do throws(InputError) {
+            read = .success(try readSegment(into: &buffer))
+        } catch {
+            read = .failure(error)
         }
-        append(UnsafeRawBufferPointer(rebasing: carry[0..<carryCount]))
+        streamBuffers[slot] = buffer
+        return try read.get()
+    }
+
+    /// `fetch` from a stream: the carried-over start of a line, then reads up to a line end
+    /// past `segmentSize`, into `buffer` (grown when a line needs it).
+    private func readSegment(into buffer: inout UnsafeMutableRawBufferPointer) throws(InputError) -> UnsafeRawBufferPointer? {
+        var count = carryCount
+        if count > buffer.count {
+            let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: max(buffer.count * 2, count), alignment: 16)
+            buffer.deallocate()
+            buffer = grown
+        }
+        if count > 0 { buffer.baseAddress!.copyMemory(from: carry.baseAddress!, byteCount: count) }
         carryCount = 0
         var searchedUpTo = 0
         var cut: Int?

@@ -11,8 +11,8 @@ import ShadowBellCore
 /// exactly those of the wrapped source.
 final class ReadAheadSource: EventSource {
     private let ring: BatchRing
-    private(set) var summary: InputSummary
-    private var thread: pthread_t?
+    @exclusivity(unchecked) private(set) var summary: InputSummary
+    @exclusivity(unchecked) private var thread: pthread_t?
 
     init(_ inner: any EventSource, depth: Int = 4) {
         summary = inner.summary
@@ -57,13 +57,13 @@ final class BatchRing: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     // Guarded by `mutex`.
-    private var slots: [Slot]
-    private var filled = 0
-    private var head = 0
-    private var stopping = false
-    private var ended = false
+    @exclusivity(unchecked) private var slots: [Slot]
+    @exclusivity(unchecked) private var filled = 0
+    @exclusivity(unchecked) private var head = 0
+    @exclusivity(unchecked) private var stopping = false
+    @exclusivity(unchecked) private var ended = false
     /// Set when no thread could be started: `take` reads on the caller's thread.
-    var produceInline = false
+    @exclusivity(unchecked) var produceInline = false
 
     init(_ inner: any EventSource, depth: Int) {
         self.inner = inner

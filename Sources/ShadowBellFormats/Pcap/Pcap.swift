@@ -83,7 +83,7 @@ public final class PcapReader {
     let handle: OpaquePointer
     public let path: String
     /// The stdio buffer of libpcap's `FILE` (freed after `pcap_close`), when we gave it one.
-    private var streamBuffer: UnsafeMutableRawPointer?
+    @exclusivity(unchecked) private var streamBuffer: UnsafeMutableRawPointer?
 
     /// Bytes of the stdio buffer libpcap reads through: large enough that the file is read
     /// with few `read` system calls (glibc's default, the 4 KiB block size, costs one per
@@ -91,7 +91,7 @@ public final class PcapReader {
     static let streamBufferSize = 256 << 10
 
     /// The decompressed input libpcap reads through a cookie `FILE` (a compressed file).
-    private var cookie: PcapCookie?
+    @exclusivity(unchecked) private var cookie: PcapCookie?
 
     /// A failure of the decompressed input libpcap reads (corrupt or truncated compressed data,
     /// a failed read), which libpcap itself only sees as a read error.
@@ -267,7 +267,7 @@ public final class PcapReader {
 final class PcapCookie {
     let input: ByteInput
     /// The input's failure, kept for the reader (libpcap gets -1 and EIO).
-    private(set) var error: InputError?
+    @exclusivity(unchecked) private(set) var error: InputError?
     /// The last bytes read, as a ring indexed by offset modulo its size (empty: none kept).
     private let history: UnsafeMutableRawBufferPointer
 
@@ -325,7 +325,7 @@ public final class PcapWriter {
     private let dumper: OpaquePointer
     public let path: String
     public let linkType: LinkType
-    private var closed = false
+    @exclusivity(unchecked) private var closed = false
 
     /// `pcap_open_dead_with_tstamp_precision(linkType, snaplen, PCAP_TSTAMP_PRECISION_NANO)`
     /// then `pcap_dump_open(dead, path)`.

@@ -46,31 +46,31 @@ public struct PcapReadOptions: Sendable, Hashable {
 /// pcapng file the offset of the block that carries it. Should libpcap not expose its file
 /// position, locations fall back to the record's 1-based ordinal (`locationUnit == .line`).
 public final class PcapEventSource: EventSource {
-    public private(set) var summary: InputSummary
+    @exclusivity(unchecked) public private(set) var summary: InputSummary
     public let isPcapng: Bool
     public static let batchLimit = 4096
 
     private let reader: PcapReader
     private let options: PcapReadOptions
     /// For pcapng block offsets: our own descriptor, to read a block's trailing length.
-    private var blockFD: Int32 = -1
-    private var pcapngBigEndian = false
+    @exclusivity(unchecked) private var blockFD: Int32 = -1
+    @exclusivity(unchecked) private var pcapngBigEndian = false
     /// Offset just past the last complete packet (where a truncated one starts).
-    private var lastEnd: UInt64
-    private var previousTime: Int64 = .min
-    private var finished = false
+    @exclusivity(unchecked) private var lastEnd: UInt64
+    @exclusivity(unchecked) private var previousTime: Int64 = .min
+    @exclusivity(unchecked) private var finished = false
     /// Packets read so far (all of them, whatever `originalSource` selects).
-    private var packets: UInt64 = 0
+    @exclusivity(unchecked) private var packets: UInt64 = 0
     /// Classic pcap with 16-byte record headers: the file offset after the last record, kept
     /// by arithmetic (`ftell` costs an lseek system call per packet).
-    private var position: UInt64?
+    @exclusivity(unchecked) private var position: UInt64?
     /// The batch being decoded: events are written here, then appended to the caller's
     /// buffer in one copy. Allocated once the reader has opened: an initializer that throws
     /// before every stored property is set never runs `deinit`, and a buffer allocated in the
     /// property's declaration would leak with each input libpcap refuses.
     private let staging: UnsafeMutablePointer<Event>
     /// With `assumesOneClockDomain`: the original source of the records read so far (-1: none yet).
-    private var soleOriginalSource = -1
+    @exclusivity(unchecked) private var soleOriginalSource = -1
 
     /// `displayPath` names the input in diagnostics when `path` is a spooled copy.
     public init(

@@ -5,7 +5,7 @@ import ShadowBellCore
 /// A log without timestamps reads as `ClockKind.orderOnly`: each event's time is its ordinal.
 /// Locations are 1-based line numbers.
 public final class QemuLogSource: EventSource {
-    private var batcher: LineBatcher<QemuLogLineParser>
+    @exclusivity(unchecked) private var batcher: LineBatcher<QemuLogLineParser>
     public var summary: InputSummary { batcher.summary }
 
     public convenience init(path: String, index: UInt16, options: SourceOptions = .init())

@@ -39,20 +39,20 @@ public final class QemuSimpleEventSource: EventSource {
     static let maxArguments = 32
     public static let batchLimit = 4096
 
-    public private(set) var summary: InputSummary
+    @exclusivity(unchecked) public private(set) var summary: InputSummary
     private let reader: RecordReader
     private let options: QemuSimpleOptions
     /// The mapped event ids: `mappingIndex` (dense for small ids, as QEMU numbers them) or
     /// `sparseMappingIndex` lead to a flat `Layout` (read per record without reference counting)
     /// and its `Mapping` (names and signature, for messages and unusual layouts).
-    private var mappings: [Mapping] = []
-    private var layouts: [Layout] = []
-    private var mappingIndex = [Int32](repeating: -1, count: 1 << 12)
-    private var sparseMappingIndex: [UInt64: Int] = [:]
+    @exclusivity(unchecked) private var mappings: [Mapping] = []
+    @exclusivity(unchecked) private var layouts: [Layout] = []
+    @exclusivity(unchecked) private var mappingIndex = [Int32](repeating: -1, count: 1 << 12)
+    @exclusivity(unchecked) private var sparseMappingIndex: [UInt64: Int] = [:]
     private let pending: ReorderBuffer
-    private var sequence: UInt64 = 0
-    private var previousTime: Int64 = .min
-    private var inputDone = false
+    @exclusivity(unchecked) private var sequence: UInt64 = 0
+    @exclusivity(unchecked) private var previousTime: Int64 = .min
+    @exclusivity(unchecked) private var inputDone = false
     private let arguments = UnsafeMutablePointer<UInt64>.allocate(capacity: maxArguments)
 
     private struct Mapping {
@@ -355,10 +355,10 @@ final class ReorderBuffer {
         var event: Event
     }
 
-    private var storage: UnsafeMutablePointer<Entry>
-    private var capacity: Int
-    private var head = 0
-    private(set) var count = 0
+    @exclusivity(unchecked) private var storage: UnsafeMutablePointer<Entry>
+    @exclusivity(unchecked) private var capacity: Int
+    @exclusivity(unchecked) private var head = 0
+    @exclusivity(unchecked) private(set) var count = 0
 
     init(capacity: Int = 512) {
         var slots = 16

@@ -16,18 +16,18 @@ import ShadowBellCore
 /// the reader's own buffer.
 final class RecordReader {
     private let input: ByteInput
-    private var buffer: UnsafeMutableRawBufferPointer
+    @exclusivity(unchecked) private var buffer: UnsafeMutableRawBufferPointer
     /// The readable window: `base[start..<end]`, in the current chunk or in `buffer`.
-    private var base: UnsafeRawPointer
-    private var start = 0
-    private var end = 0
-    private var chunk = UnsafeRawBufferPointer(start: nil, count: 0)
-    private var chunkPosition = 0
-    private var atEOF = false
+    @exclusivity(unchecked) private var base: UnsafeRawPointer
+    @exclusivity(unchecked) private var start = 0
+    @exclusivity(unchecked) private var end = 0
+    @exclusivity(unchecked) private var chunk = UnsafeRawBufferPointer(start: nil, count: 0)
+    @exclusivity(unchecked) private var chunkPosition = 0
+    @exclusivity(unchecked) private var atEOF = false
     /// Absolute offset of the cursor.
-    private(set) var offset: UInt64 = 0
+    @exclusivity(unchecked) private(set) var offset: UInt64 = 0
     /// The file's byte order differs from the host's.
-    var swapped = false
+    @exclusivity(unchecked) var swapped = false
 
     let capacity: Int
 

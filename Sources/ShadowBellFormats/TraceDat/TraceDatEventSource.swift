@@ -24,7 +24,7 @@ import ShadowBellCore
 /// `CPU:N [LOST M EVENTS]`. Locations are byte offsets of records in the file; in compressed
 /// data, CPU stream n's decompressed byte k is n·2⁴⁰ + k.
 public final class TraceDatEventSource: EventSource {
-    public private(set) var summary: InputSummary
+    @exclusivity(unchecked) public private(set) var summary: InputSummary
     public static let batchLimit = 4096
 
     private let layout: TraceDatLayout
@@ -39,10 +39,10 @@ public final class TraceDatEventSource: EventSource {
         /// The time of the stream's last record before `unit`.
         var lastRecordBefore: Int64?
     }
-    private var heads: [Head] = []
-    private var started = false
-    private var previousTime: Int64 = 0
-    private var lastEventTime: Int64 = .min
+    @exclusivity(unchecked) private var heads: [Head] = []
+    @exclusivity(unchecked) private var started = false
+    @exclusivity(unchecked) private var previousTime: Int64 = 0
+    @exclusivity(unchecked) private var lastEventTime: Int64 = .min
 
     /// `displayPath` names the input in diagnostics when `path` is a spooled copy.
     public init(path: String, index: UInt16, options: SourceOptions = .init(), displayPath: String? = nil)

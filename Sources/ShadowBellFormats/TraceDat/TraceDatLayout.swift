@@ -194,22 +194,22 @@ final class TraceDatLayout {
     let file: TraceDatBytes
     // Every stored property has its value once `tep` is allocated: a damaged file's error,
     // thrown from here on, runs `deinit`, which frees it.
-    private(set) var version = 0
-    private(set) var compression = TraceDatCompression.none
+    @exclusivity(unchecked) private(set) var version = 0
+    @exclusivity(unchecked) private(set) var compression = TraceDatCompression.none
     /// `long` of the traced kernel: the size of a page's commit field.
-    private(set) var commitSize = 8
-    private(set) var pageSize = 4096
+    @exclusivity(unchecked) private(set) var commitSize = 8
+    @exclusivity(unchecked) private(set) var pageSize = 4096
     let tep: OpaquePointer
-    private(set) var streams: [TraceDatStream] = []
+    @exclusivity(unchecked) private(set) var streams: [TraceDatStream] = []
     /// Buffer names, the top-level one first (`""`).
-    private(set) var bufferNames: [String] = [""]
+    @exclusivity(unchecked) private(set) var bufferNames: [String] = [""]
     /// Timestamp adjustments of the options: TSC2NSEC (mult, shift), DATE and OFFSET (ns).
-    private(set) var tscMult: UInt32 = 0
-    private(set) var tscShift: UInt32 = 0
-    private(set) var tsOffset: Int64 = 0
+    @exclusivity(unchecked) private(set) var tscMult: UInt32 = 0
+    @exclusivity(unchecked) private(set) var tscShift: UInt32 = 0
+    @exclusivity(unchecked) private(set) var tsOffset: Int64 = 0
 
-    private var cpuCount: UInt32 = 0
-    private var v6BufferOffsets: [(name: String, offset: UInt64)] = []
+    @exclusivity(unchecked) private var cpuCount: UInt32 = 0
+    @exclusivity(unchecked) private var v6BufferOffsets: [(name: String, offset: UInt64)] = []
 
     init(file: TraceDatBytes) throws(TraceDatDamage) {
         self.file = file

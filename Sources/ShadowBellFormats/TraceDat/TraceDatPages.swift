@@ -180,8 +180,8 @@ final class TraceDatPageDecoder {
     private let text = UnsafeMutablePointer<trace_seq>.allocate(capacity: 1)
     private let zstd: OpaquePointer?
     /// Read and decompression buffers, reused from unit to unit.
-    var input = UnsafeMutableRawBufferPointer(start: nil, count: 0)
-    var output = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    @exclusivity(unchecked) var input = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    @exclusivity(unchecked) var output = UnsafeMutableRawBufferPointer(start: nil, count: 0)
 
     init(layout: TraceDatLayout, events: TraceDatEvents, markers: FtraceLineParser, source: UInt16) {
         self.layout = layout

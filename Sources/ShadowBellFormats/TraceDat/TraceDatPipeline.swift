@@ -57,12 +57,12 @@ final class TraceDatPipeline: @unchecked Sendable {
     let unitBytes: [Int]
     let lookahead: Int
     private let makeDecoder: () -> TraceDatPageDecoder
-    private var cursors: [Cursor]
-    private var flows: [Flow]
-    private var waitingFor = -1
-    private var stopping = false
-    private var threads: [pthread_t] = []
-    private var inline = true
+    @exclusivity(unchecked) private var cursors: [Cursor]
+    @exclusivity(unchecked) private var flows: [Flow]
+    @exclusivity(unchecked) private var waitingFor = -1
+    @exclusivity(unchecked) private var stopping = false
+    @exclusivity(unchecked) private var threads: [pthread_t] = []
+    @exclusivity(unchecked) private var inline = true
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let fetching = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
