@@ -14,9 +14,18 @@ shift 2
 all=(ftrace qemu-log console qemu-simple pcap tracedat detect analyzer)
 if [ "$which" = all ]; then targets=("${all[@]}"); else targets=("$which"); fi
 
-flags=(--package-path Fuzz --sanitize=fuzzer --sanitize=address)
+# swiftc keeps only the last `-sanitize=` it is given: SwiftPM passes `--sanitize` flags one by
+# one, so the fuzzer's coverage counters would be lost to the address sanitizer's flag. Both
+# go in one `-sanitize=fuzzer,address`, after SwiftPM's own (`--sanitize` still links the runtimes).
+flags=(--package-path Fuzz --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address)
 swift build "${flags[@]}" >&2
 binary="$(swift build "${flags[@]}" --show-bin-path)/shadowbell-fuzz"
+# A build without coverage counters leaves libFuzzer blind (it then mutates one byte at random):
+# refuse to run it.
+if ! nm "$binary" 2>/dev/null | grep -q __start___sancov_cntrs; then
+    echo "Fuzz/run.sh: $binary has no coverage counters (was it built with -sanitize=fuzzer?)" >&2
+    exit 2
+fi
 
 corpus=.build/fuzz/corpus
 Fuzz/seed.sh "$corpus" >&2
