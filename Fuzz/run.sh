@@ -22,7 +22,7 @@ swift build "${flags[@]}" >&2
 binary="$(swift build "${flags[@]}" --show-bin-path)/shadowbell-fuzz"
 # A build without coverage counters leaves libFuzzer blind (it then mutates one byte at random):
 # refuse to run it.
-if ! nm "$binary" 2>/dev/null | grep -q __start___sancov_cntrs; then
+if ! nm "$binary" 2>/dev/null | grep __start___sancov_cntrs > /dev/null; then
     echo "Fuzz/run.sh: $binary has no coverage counters (was it built with -sanitize=fuzzer?)" >&2
     exit 2
 fi
