@@ -544,12 +544,24 @@ public final class ClockGroupAnalyzer {
         alignmentUncertainty.map { 2 * $0 + 1_000_000 }
     }
 
+    /// Remembers a fetch that came before its submission (within the clocks' tolerance). The
+    /// table is trimmed of fetches beyond the tolerance when it has doubled since the last trim
+    /// (so a flood of fetches within the tolerance costs linear time, not a filter per fetch),
+    /// and never holds more than `earlyFetchLimit` (hostile input; a real trace holds a few).
     private func rememberEarlyFetch(_ key: UInt64, at time: Int64) {
-        if earlyFetches.count >= 4096, let tolerance = earlyFetchTolerance {
-            earlyFetches = earlyFetches.filter { time - $0.value <= tolerance }
+        if earlyFetches.count >= earlyFetchTrimAt {
+            if let tolerance = earlyFetchTolerance {
+                earlyFetches = earlyFetches.filter { time - $0.value <= tolerance }
+            }
+            earlyFetchTrimAt = max(4096, 2 * earlyFetches.count)
         }
+        guard earlyFetches.count < Self.earlyFetchLimit || earlyFetches[key] != nil else { return }
         earlyFetches[key] = time
     }
+
+    /// Early fetches kept at most (16 bytes and a hash slot each: a few MiB).
+    static let earlyFetchLimit = 1 << 18
+    @exclusivity(unchecked) private var earlyFetchTrimAt = 4096
 
     /// A command's key: NVMe's command identifier is 16 bits, so only its low 16 bits count (a
     /// larger one is reported at its submission) and one SQ has at most 65,536 keys.

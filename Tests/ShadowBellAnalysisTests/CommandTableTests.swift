@@ -83,6 +83,21 @@ import Testing
         #expect(result.queues.first { $0.key == QueueKey(controller: 0, qid: 1000, type: .sq) }?.stats.commandsSubmitted == 1)
     }
 
+    @Test func fetchesBeforeTheirSubmissionAreKeptBoundedOnAlignedClocks() {
+        let analyzer = ClockGroupAnalyzer(options: AnalysisOptions(), sources: [0, 1], clock: .timestamps)
+        analyzer.alignmentUncertainty = 1_000_000_000  // every fetch below lies within the tolerance
+        let limit = ClockGroupAnalyzer.earlyFetchLimit
+        // Fetches of distinct commands never submitted, 1 ns apart: none can be trimmed.
+        for i in 0..<(limit + 5000) {
+            analyzer.consume(Event(
+                kind: .controllerFetch, time: 1_000_000_000 + Int64(i), qid: UInt16(1 + i >> 16), a: UInt32(i & 0xFFFF)))
+        }
+        #expect(analyzer.earlyFetches.count == limit)
+        // One that was kept still pairs with its submission (and leaves the table).
+        analyzer.consume(Self.submit(1, qid: 1, cmdid: 7))
+        #expect(analyzer.earlyFetches.count == limit - 1)
+    }
+
     @Test func aCommandIdentifierBeyondSixteenBitsIsReportedAndTrackedByItsLowBits() {
         let analyzer = ClockGroupAnalyzer(options: AnalysisOptions(), sources: [0], clock: .timestamps)
         analyzer.consume(Self.submit(0, qid: 1, cmdid: 0x1_0005))
