@@ -23,27 +23,27 @@ public final class PerfettoTraceWriter {
     private let result: AnalysisResult
     private let paths: [UInt16: String]
     private let write: (String) -> Void
-    private var first = true
-    private var domainOf: [UInt16: Int] = [:]
-    private var knownThreads: Set<Int64> = []
-    private var knownProcesses: Set<Int64> = []
+    @exclusivity(unchecked) private var first = true
+    @exclusivity(unchecked) private var domainOf: [UInt16: Int] = [:]
+    @exclusivity(unchecked) private var knownThreads: Set<Int64> = []
+    @exclusivity(unchecked) private var knownProcesses: Set<Int64> = []
     /// The last value written per counter track (pid, queue, which of P/S/E/R).
     private struct CounterKey: Hashable {
         var pid: Int64
         var queue: QueueKey
         var which: UInt8
     }
-    private var lastCounters: [CounterKey: UInt32] = [:]
+    @exclusivity(unchecked) private var lastCounters: [CounterKey: UInt32] = [:]
     /// Per queue, the names its events use (built once).
     private struct QueueNames {
         var ring: String
         var description: String
         var counters: [String]
     }
-    private var queueNames: [QueueKey: QueueNames] = [:]
+    @exclusivity(unchecked) private var queueNames: [QueueKey: QueueNames] = [:]
     /// The document as bytes, handed to `write` a megabyte at a time.
-    private var out: [UInt8] = []
-    private var units: [UInt16: SourceLocation.Unit] = [:]
+    @exclusivity(unchecked) private var out: [UInt8] = []
+    @exclusivity(unchecked) private var units: [UInt16: SourceLocation.Unit] = [:]
 
     /// A command between its submission (or, without driver events, its fetch) and its completion.
     private struct OpenCommand {
@@ -60,8 +60,8 @@ public final class PerfettoTraceWriter {
         var cid: UInt32
     }
 
-    private var commands: [CommandKey: OpenCommand] = [:]
-    private var nextCommandID = 1
+    @exclusivity(unchecked) private var commands: [CommandKey: OpenCommand] = [:]
+    @exclusivity(unchecked) private var nextCommandID = 1
 
     public init(result: AnalysisResult, write: @escaping (String) -> Void) {
         self.result = result
@@ -110,11 +110,7 @@ public final class PerfettoTraceWriter {
     }
 
     private func emit(_ v: JSONValue) {
-        if !first {
-            out.append(UInt8(ascii: ","))
-            out.append(UInt8(ascii: "\n"))
-        }
-        first = false
+        separate()
         v.appendCompact(to: &out)
         if out.count >= 1 << 20 { flush() }
     }
@@ -223,28 +219,77 @@ public final class PerfettoTraceWriter {
         let common: [(String, JSONValue)] = [
             ("queue", .string(queueNames.description)), ("location", .string(location.render(path: paths[e.source] ?? "input\(e.source)"))),
         ]
-        let time = ts(e.time, domain: domain)
+        let nanos = sinceOrigin(e.time, domain: domain)
+        let args: JSONValue = .object(Self.values(e) + common)
         if e.kind == .guestMessage {
             ensureThread(pid, Self.guestTid, name: "guest kernel")
-            emit(.object([
-                ("name", .string(Self.name(e))), ("cat", .string("guest")), ("ph", .string("i")), ("s", .string("t")),
-                ("ts", time), ("pid", .int(pid)), ("tid", .int(Self.guestTid)), ("args", .object(Self.values(e) + common)),
-            ]))
+            instant(name: Self.name(e), category: "guest", nanos: nanos, pid: pid, tid: Self.guestTid, args: args)
             return
         }
         let lane: Lane = e.kind.side == .driver || e.kind == .mmioDoorbell ? .driver : .controller
         let tid = tid(q.key, lane)
         ensureThread(pid, tid, name: "\(ring) \(lane == .driver ? "driver" : "controller")")
-        emit(.object([
-            ("name", .string(Self.name(e))), ("cat", .string(e.kind == .mmioDoorbell ? "mmio" : lane == .driver ? "driver" : "controller")),
-            ("ph", .string("i")), ("s", .string("t")), ("ts", time), ("pid", .int(pid)), ("tid", .int(tid)),
-            ("args", .object(Self.values(e) + common)),
-        ]))
-        command(e, domain: domain, pid: pid, time: time)
-        counter(pid, queueNames, 0, q.published, time, queue: q.key)
-        counter(pid, queueNames, 1, q.controllerSeen, time, queue: q.key)
-        counter(pid, queueNames, 2, q.controllerEventIdx, time, queue: q.key)
-        counter(pid, queueNames, 3, q.driverEventIdxRead, time, queue: q.key)
+        instant(
+            name: Self.name(e), category: e.kind == .mmioDoorbell ? "mmio" : lane == .driver ? "driver" : "controller",
+            nanos: nanos, pid: pid, tid: tid, args: args)
+        switch e.kind {
+        case .driverSubmit, .controllerFetch, .driverComplete, .controllerCompletion:
+            command(e, domain: domain, pid: pid, time: Self.microseconds(nanos))
+        default: break
+        }
+        counter(pid, queueNames, 0, q.published, nanos, queue: q.key)
+        counter(pid, queueNames, 1, q.controllerSeen, nanos, queue: q.key)
+        counter(pid, queueNames, 2, q.controllerEventIdx, nanos, queue: q.key)
+        counter(pid, queueNames, 3, q.driverEventIdxRead, nanos, queue: q.key)
+    }
+
+    /// An instant event, written as bytes: the text `emit(.object(…))` of the same members
+    /// would write (name, cat, ph, s, ts, pid, tid, args), without building the object.
+    private func instant(name: String, category: StaticString, nanos: Int64, pid: Int64, tid: Int64, args: JSONValue) {
+        separate()
+        raw("{\"name\":")
+        JSONValue.appendString(name, to: &out)
+        raw(",\"cat\":\"")
+        raw(category)
+        raw("\",\"ph\":\"i\",\"s\":\"t\",\"ts\":")
+        Self.appendMicroseconds(nanos, to: &out)
+        raw(",\"pid\":")
+        JSONValue.appendInteger(pid, to: &out)
+        raw(",\"tid\":")
+        JSONValue.appendInteger(tid, to: &out)
+        raw(",\"args\":")
+        args.appendCompact(to: &out)
+        out.append(UInt8(ascii: "}"))
+        if out.count >= 1 << 20 { flush() }
+    }
+
+    private func separate() {
+        if !first {
+            out.append(UInt8(ascii: ","))
+            out.append(UInt8(ascii: "\n"))
+        }
+        first = false
+    }
+
+    private func raw(_ text: StaticString) {
+        text.withUTF8Buffer { out.append(contentsOf: $0) }
+    }
+
+    /// Nanoseconds since the domain's origin (never negative).
+    func sinceOrigin(_ time: Int64, domain: Int) -> Int64 {
+        let origin = result.groups[safe: domain].map(Self.origin) ?? 0
+        let (d, overflow) = time.subtractingReportingOverflow(origin)
+        return overflow ? 0 : max(0, d)
+    }
+
+    /// `microseconds(ns)` as bytes, for `ns` ≥ 0.
+    static func appendMicroseconds(_ ns: Int64, to out: inout [UInt8]) {
+        JSONValue.appendInteger(ns / 1000, to: &out)
+        out.append(UInt8(ascii: "."))
+        let frac = ns % 1000
+        out.append(UInt8(ascii: "0") + UInt8(frac / 100))
+        out.append(UInt8(ascii: "0") + UInt8(frac / 10 % 10))
+        out.append(UInt8(ascii: "0") + UInt8(frac % 10))
     }
 
     /// Commands as async slices: a submission opens one (a fetch, when the trace has no
@@ -296,13 +341,23 @@ public final class PerfettoTraceWriter {
         ]))
     }
 
-    private func counter(_ pid: Int64, _ names: QueueNames, _ which: UInt8, _ value: UInt32?, _ time: JSONValue, queue: QueueKey) {
+    private func counter(_ pid: Int64, _ names: QueueNames, _ which: UInt8, _ value: UInt32?, _ nanos: Int64, queue: QueueKey) {
         guard let value else { return }
         let key = CounterKey(pid: pid, queue: queue, which: which)
         if lastCounters[key] == value { return }
         lastCounters[key] = value
-        emit(.object([("name", .string(names.counters[Int(which)])), ("ph", .string("C")), ("ts", time), ("pid", .int(pid)),
-                      ("args", .object([("value", .int(Int64(value)))]))]))
+        // `{"name":…,"ph":"C","ts":…,"pid":…,"args":{"value":…}}`, as `emit` would write it.
+        separate()
+        raw("{\"name\":")
+        JSONValue.appendString(names.counters[Int(which)], to: &out)
+        raw(",\"ph\":\"C\",\"ts\":")
+        Self.appendMicroseconds(nanos, to: &out)
+        raw(",\"pid\":")
+        JSONValue.appendInteger(pid, to: &out)
+        raw(",\"args\":{\"value\":")
+        JSONValue.appendInteger(Int64(value), to: &out)
+        raw("}}")
+        if out.count >= 1 << 20 { flush() }
     }
 
     /// Closes the commands still open at the end of their domain, writes the findings (one

@@ -581,13 +581,36 @@ final class TraceDatLayout {
         _ = offset
     }
 
-    /// The printk formats (`0xADDR : "format"` lines), for `trace_printk` probes.
+    /// The printk formats (`0xADDR : "format"` lines), for `trace_printk` probes. Only lines of
+    /// exactly that shape, with a format of at least two bytes, reach libtraceevent: its parser
+    /// reads before the start of a shorter format and past the end of a line without ` : `
+    /// (found by the `tracedat` fuzz target).
     private func printkFormats(_ text: [UInt8]) throws(TraceDatDamage) {
-        guard !text.isEmpty else { return }
-        var buf = text + [0]
+        let kept = Self.wellFormedPrintkLines(text)
+        guard !kept.isEmpty else { return }
+        var buf = kept + [0]
         buf.withUnsafeMutableBufferPointer { b in
             b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) { _ = tep_parse_printk_formats(tep, $0) }
         }
+    }
+
+    /// The lines of `text` shaped `0x<hex> : "<format>"` (format ≥ 2 bytes, no NUL), each ended
+    /// by a newline.
+    static func wellFormedPrintkLines(_ text: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        for line in text.split(separator: 0x0A, omittingEmptySubsequences: true) {
+            let l = Array(line)
+            guard l.count >= 3, l[0] == UInt8(ascii: "0"), l[1] == UInt8(ascii: "x"), !l.contains(0) else { continue }
+            var i = 2
+            while i < l.count, (l[i] >= UInt8(ascii: "0") && l[i] <= UInt8(ascii: "9")) || (l[i] | 0x20 >= UInt8(ascii: "a") && l[i] | 0x20 <= UInt8(ascii: "f")) { i += 1 }
+            // ` : "` then at least two bytes and a closing quote, nothing after it.
+            guard i > 2, i + 3 < l.count, l[i] == UInt8(ascii: " "), l[i + 1] == UInt8(ascii: ":"), l[i + 2] == UInt8(ascii: " "),
+                l[i + 3] == UInt8(ascii: "\""), l.count - (i + 4) >= 3, l[l.count - 1] == UInt8(ascii: "\"")
+            else { continue }
+            out += l
+            out.append(0x0A)
+        }
+        return out
     }
 
     private func number(_ at: UInt64, _ width: Int, _ what: String) throws(TraceDatDamage) -> UInt64 {
