@@ -253,3 +253,24 @@ private func tracedat(_ name: String) -> String { fixturePath("tracedat/\(name)"
         #expect(!creates.isEmpty && creates.allSatisfy { $0.c == 1023 && (1...2).contains($0.b) })
     }
 }
+
+/// libtraceevent's printk parser reads out of bounds on a format shorter than two bytes or a
+/// line without ` : ` (a mutated trace.dat found it): only well-formed lines reach it.
+@Suite struct TraceDatPrintkLineTests {
+    @Test func onlyWellFormedPrintkLinesAreKept() {
+        let text = Array("""
+            0xffffffff8a2b1c40 : "nvme probe %d\\n"
+            0x1 : ""
+            0x2 : "a"
+            0x3 : "ab"
+            0xzz : "bad address"
+            0x4 "no colon"
+            0x5 : "no closing quote
+            : "no address"
+            0x6 : "x"y"
+
+            """.utf8)
+        let kept = String(decoding: TraceDatLayout.wellFormedPrintkLines(text), as: UTF8.self)
+        #expect(kept == "0xffffffff8a2b1c40 : \"nvme probe %d\\n\"\n0x3 : \"ab\"\n0x6 : \"x\"y\"\n")
+    }
+}
