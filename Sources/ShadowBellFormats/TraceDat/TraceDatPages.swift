@@ -200,9 +200,10 @@ final class TraceDatPageDecoder {
         output.deallocate()
     }
 
-    /// `input` (or `output`) with room for at least `count` bytes.
+    /// `input` (or `output`) with room for at least `count` bytes, and an address even for none
+    /// (a damaged file's chunk may claim 0 bytes: found by the `tracedat` fuzz target).
     static func ensure(_ buffer: inout UnsafeMutableRawBufferPointer, _ count: Int) {
-        guard buffer.count < count else { return }
+        guard buffer.count < count || buffer.baseAddress == nil else { return }
         buffer.deallocate()
         buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 64 << 10), alignment: 16)
     }
