@@ -274,3 +274,22 @@ private func tracedat(_ name: String) -> String { fixturePath("tracedat/\(name)"
         #expect(kept == "0xffffffff8a2b1c40 : \"nvme probe %d\\n\"\n0x3 : \"ab\"\n0x6 : \"x\"y\"\n")
     }
 }
+
+/// Files the `tracedat` fuzz target found to crash ShadowBell (a trap on a chunk of no bytes; a
+/// short printk format read out of bounds inside libtraceevent): each is read or refused with
+/// an input error now.
+@Suite struct TraceDatFuzzFindingTests {
+    @Test(arguments: ["damaged-empty-chunks.dat", "damaged-printk.dat"])
+    func foundByFuzzingIsReadOrRefused(_ name: String) {
+        var options = SourceOptions()
+        options.decodeThreads = 2
+        do throws(InputError) {
+            let source = try TraceDatEventSource(path: tracedat(name), index: 0, options: options)
+            var batch: [Event] = []
+            while try source.nextBatch(into: &batch) {}
+            #expect(source.summary.path.hasSuffix(name))
+        } catch {
+            #expect(error.description.contains(name))
+        }
+    }
+}
