@@ -276,10 +276,10 @@ private func tracedat(_ name: String) -> String { fixturePath("tracedat/\(name)"
 }
 
 /// Files the `tracedat` fuzz target found to crash ShadowBell (a trap on a chunk of no bytes; a
-/// short printk format read out of bounds inside libtraceevent): each is read or refused with
-/// an input error now.
+/// short printk format read out of bounds inside libtraceevent; a v6 size of 2^64 − 1 that
+/// overflowed the offset): each is read or refused with an input error now.
 @Suite struct TraceDatFuzzFindingTests {
-    @Test(arguments: ["damaged-empty-chunks.dat", "damaged-printk.dat"])
+    @Test(arguments: ["damaged-empty-chunks.dat", "damaged-printk.dat", "damaged-v6-sizes.dat"])
     func foundByFuzzingIsReadOrRefused(_ name: String) {
         var options = SourceOptions()
         options.decodeThreads = 2

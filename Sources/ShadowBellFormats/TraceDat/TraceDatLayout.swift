@@ -275,11 +275,11 @@ final class TraceDatLayout {
             at = try formats(at, system: name)
         }
         // kallsyms (skipped), printk formats, saved command lines (skipped).
-        at += 4 + (try number(at, 4, "the kallsyms size"))
+        at = try past(at + 4, try number(at, 4, "the kallsyms size"), "the kallsyms")
         let printk = try number(at, 4, "the printk formats' size")
         try printkFormats(file.bytes(at + 4, printk, what: "the printk formats"))
         at += 4 + printk
-        at += 8 + (try number(at, 8, "the saved command lines' size"))
+        at = try past(at + 8, try number(at, 8, "the saved command lines' size"), "the saved command lines")
         cpuCount = UInt32(try number(at, 4, "the CPU count"))
         at += 4
         var kind = try file.bytes(at, 10, what: "the data kind")
@@ -503,7 +503,14 @@ final class TraceDatLayout {
         let event = try file.bytes(eventAt, 13, what: "header_event")
         guard event == Array("header_event".utf8) + [0] else { throw TraceDatDamage(offset: eventAt, problem: "no header_event") }
         let eventSize = try number(eventAt + 13, 8, "header_event's size")
-        return eventAt + 21 + eventSize
+        return try past(eventAt + 21, eventSize, "header_event")
+    }
+
+    /// The offset just past `size` bytes at `at`, when the file holds them (a size read from
+    /// a damaged file may reach beyond it, or beyond 2^64: found by the `tracedat` fuzz target).
+    private func past(_ at: UInt64, _ size: UInt64, _ what: String) throws(TraceDatDamage) -> UInt64 {
+        guard file.contains(at, size) else { throw TraceDatDamage(offset: at, problem: "\(what) of \(size) bytes, beyond the file's end") }
+        return at + size
     }
 
     private func headerInfo(_ cursor: TraceDatCursor) throws(TraceDatDamage) -> TraceDatCursor {
