@@ -49,13 +49,7 @@ public indirect enum JSONValue: Sendable, Equatable {
                 value.write(to: &out, indent: pretty ? indent + 1 : -1)
                 // Integers beyond ±2^53 lose digits in tools that read JSON numbers as doubles
                 // (JavaScript, jq 1.6, spreadsheets): each also appears as a decimal string.
-                let digits: String?
-                switch value {
-                case .int(let v) where v.magnitude > JSONValue.exactDoubleLimit: digits = String(v)
-                case .decimal(let d) where UInt64(d).map({ $0 > JSONValue.exactDoubleLimit }) == true: digits = d
-                default: digits = nil
-                }
-                if let digits {
+                if let digits = value.exactDigits {
                     out += ","
                     newline(indent + 1)
                     JSONValue.writeString(key + "_str", to: &out)
@@ -83,6 +77,16 @@ public indirect enum JSONValue: Sendable, Equatable {
         }
     }
 
+    /// An integer beyond ±2^53 (which tools reading JSON numbers as doubles round): its digits,
+    /// written beside it as a `_str` twin.
+    var exactDigits: String? {
+        switch self {
+        case .int(let v) where v.magnitude > JSONValue.exactDoubleLimit: return String(v)
+        case .decimal(let d) where UInt64(d).map({ $0 > JSONValue.exactDoubleLimit }) == true: return d
+        default: return nil
+        }
+    }
+
     /// The compact rendering (`rendered(pretty: false)`, byte for byte), appended as UTF-8 to
     /// `out`: for writers that stream many small values (the Perfetto export).
     public func appendCompact(to out: inout [UInt8]) {
@@ -94,13 +98,7 @@ public indirect enum JSONValue: Sendable, Equatable {
                 JSONValue.appendString(key, to: &out)
                 out.append(UInt8(ascii: ":"))
                 value.appendCompact(to: &out)
-                let digits: String?
-                switch value {
-                case .int(let v) where v.magnitude > JSONValue.exactDoubleLimit: digits = String(v)
-                case .decimal(let d) where UInt64(d).map({ $0 > JSONValue.exactDoubleLimit }) == true: digits = d
-                default: digits = nil
-                }
-                if let digits {
+                if let digits = value.exactDigits {
                     out.append(UInt8(ascii: ","))
                     JSONValue.appendString(key + "_str", to: &out)
                     out.append(UInt8(ascii: ":"))

@@ -104,9 +104,7 @@ public final class PerfettoTraceWriter {
 
     /// Microseconds since the domain's origin.
     func ts(_ time: Int64, domain: Int) -> JSONValue {
-        let origin = result.groups[safe: domain].map(Self.origin) ?? 0
-        let (d, overflow) = time.subtractingReportingOverflow(origin)
-        return Self.microseconds(overflow ? 0 : max(0, d))
+        Self.microseconds(sinceOrigin(time, domain: domain))
     }
 
     private func emit(_ v: JSONValue) {
