@@ -19,7 +19,7 @@ import ShadowBellCore
 /// One recording is made at a time and read from one thread at a time (a run's passes follow
 /// each other); a batch gives each run inputs of its own.
 public final class DecodedEvents: @unchecked Sendable {
-    @exclusivity(unchecked) private var fd: Int32 = -1
+    @exclusivity(unchecked) fileprivate private(set) var fd: Int32 = -1
     @exclusivity(unchecked) private var bytes = 0
     @exclusivity(unchecked) private var recording = false
     @exclusivity(unchecked) private var failed = false
@@ -49,7 +49,7 @@ public final class DecodedEvents: @unchecked Sendable {
     /// no whole recording.
     public func replay() -> (any EventSource)? {
         guard let summary, !failed else { return nil }
-        return ReplayedEventSource(fd: fd, bytes: bytes, summary: summary)
+        return ReplayedEventSource(recording: self, bytes: bytes, summary: summary)
     }
 
     /// `source`, recording what is read through it; the recording is whole once the source
@@ -146,15 +146,17 @@ final class RecordingEventSource: EventSource {
 
 /// The events of a recording, read back in batches of 4096 through one reused buffer.
 final class ReplayedEventSource: EventSource {
-    let fd: Int32
+    /// Kept alive while it is read: its file closes with it (a caller may drop its own
+    /// reference to the recording as soon as it has the replay).
+    let recording: DecodedEvents
     let bytes: Int
     let summary: InputSummary
     @exclusivity(unchecked) private var offset = 0
     private let scratch: UnsafeMutablePointer<Event>
     static let batch = 4096
 
-    init(fd: Int32, bytes: Int, summary: InputSummary) {
-        self.fd = fd
+    init(recording: DecodedEvents, bytes: Int, summary: InputSummary) {
+        self.recording = recording
         self.bytes = bytes
         self.summary = summary
         scratch = .allocate(capacity: Self.batch)
@@ -169,7 +171,7 @@ final class ReplayedEventSource: EventSource {
         guard want > 0 else { return false }
         var done = 0
         while done < want {
-            let n = pread(fd, UnsafeMutableRawPointer(scratch) + done, want - done, off_t(offset + done))
+            let n = pread(recording.fd, UnsafeMutableRawPointer(scratch) + done, want - done, off_t(offset + done))
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else {
                 throw .readFailed(
