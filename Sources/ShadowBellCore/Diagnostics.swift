@@ -109,16 +109,11 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
     case noRecognisedEvents(path: String, format: TraceFormat)
     case readFailed(path: String, offset: UInt64, reason: String)
     case unsupported(path: String, reason: String)
-    /// A pcap read as one clock domain (its first records were all of one original input)
-    /// holds records of another original input further on: it must be read again, one source
-    /// per clock domain. Callers that read pcaps that way start over; it is not a user error.
-    case severalClockDomains(path: String)
 
     public var path: String {
         switch self {
         case .cannotOpen(let p, _), .isDirectory(let p), .empty(let p), .unknownFormat(let p, _),
-            .noRecognisedEvents(let p, _), .readFailed(let p, _, _), .unsupported(let p, _),
-            .severalClockDomains(let p):
+            .noRecognisedEvents(let p, _), .readFailed(let p, _, _), .unsupported(let p, _):
             return p
         }
     }
@@ -137,9 +132,6 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
         case .readFailed(let path, let offset, let reason):
             return "\(path)@\(offset): read failed: \(reason)"
         case .unsupported(let path, let reason): return "\(path): \(reason)"
-        case .severalClockDomains(let path):
-            return "\(path): holds the records of several original inputs (clock domains) beyond its "
-                + "first records; it must be read again, one source per clock domain"
         }
     }
 }

@@ -92,23 +92,13 @@ struct AnalysisFlags: ParsableArguments {
     /// from several inputs stands for each of its clock domains.
     func inputs() throws(InputError) -> [AnalysisInput] { try inputs(for: paths) }
 
-    /// The inputs of a run made of `paths`.
-    ///
-    /// A pcap converted from several inputs stands for each of its clock domains. With
-    /// `exactPcapDomains`, a pcap whose first records are all of one original input is still
-    /// read whole (with libpcap) to learn its domains before the analysis; without, it is read
-    /// as one domain, and its source throws `InputError.severalClockDomains` should a record of
-    /// another original input follow: the caller then starts over with `exactPcapDomains`
-    /// (`analyzeInputs`).
-    ///
-    /// An input that can be read only once (standard input, a pipe, a process substitution) is
-    /// copied to a temporary file (`InputSpool`) when it will be read twice: when several inputs
-    /// are aligned (a pass for the causal pairs, a pass for the analysis), or for a command that
-    /// reads its inputs twice (`readsTwice`). It is then read from the copy, shown by the name
-    /// given. A lone once-only input is streamed as it comes.
-    func inputs(for paths: [String], exactPcapDomains: Bool = true, readsTwice: Bool = false) throws(InputError)
-        -> [AnalysisInput]
-    {
+    /// The inputs of a run made of `paths`, as Formats opens them (`TraceInput.open`: each
+    /// detected once, a pcap of several original inputs standing for each of its clock domains,
+    /// a once-only input copied when it is read twice), each given a place for its decoded
+    /// events when the run reads them twice: when several inputs are aligned (a pass for the
+    /// causal pairs, a pass for the analysis), or for a command that analyses its inputs twice
+    /// (`readsTwice`).
+    func inputs(for paths: [String], readsTwice: Bool = false) throws(InputError) -> [AnalysisInput] {
         var sourceOptions = SourceOptions(controller: controller)
         try binaryInputs.apply(to: &sourceOptions)
         if let decodeThreads { sourceOptions.decodeThreads = max(decodeThreads, 1) }
@@ -118,80 +108,24 @@ struct AnalysisFlags: ParsableArguments {
         }
         let progress = !quiet && ProgressSource.wanted
         let secondPass = readsTwice || (paths.count > 1 && !sameClock)
-        var inputs: [AnalysisInput] = []
-        for path in paths {
-            let first = UInt16(inputs.count)
-            var options = sourceOptions
-            // The file read: the path itself, or the copy of a once-only input read twice.
-            let file: String
-            do throws(InputError) {
-                file = secondPass && InputSpool.isOnceOnly(path) ? try InputSpool.shared.copy(of: path) : path
-            } catch {
-                // This input fails alone; the others are still analysed.
-                inputs.append(AnalysisInput(path: path, reopenable: false) { () throws(InputError) -> any EventSource in throw error })
-                continue
+        return TraceInput.open(paths, options: sourceOptions, readsTwice: secondPass).map { input in
+            AnalysisInput(path: input.path, reopenable: input.reopenable, decoded: secondPass && input.reopenable ? DecodedEvents() : nil) {
+                () throws(InputError) -> any EventSource in
+                let source = try input.open()
+                return progress && input.originalSource == nil ? ProgressSource(source, path: input.path) : source
             }
-            let shown = file == path ? nil : path
-            // Only a regular file can be looked at before it is read (a pipe's bytes are gone).
-            let regular = isRegularFile(file)
-            // Its format, found once here and handed to every opening (never sniffed again).
-            let detected = regular ? try? detectFormat(path: file) : nil
-            if case .binary(let format) = detected ?? .unknown(detail: ""), format.traceFormat == .pcap {
-                let found = PcapEventSource.originalSources(
-                    path: file, headRecords: exactPcapDomains ? nil : Self.pcapHeadRecords)
-                // Several domains stand for several inputs when the file opens as ShadowBell
-                // records (else the one input says why it does not).
-                if found.sources.count > 1,
-                    (try? openPcapClockDomain(
-                        path: file, index: first, originalSource: found.sources[0], reportsFileDiagnostics: false,
-                        options: options, displayPath: shown)) != nil
-                {
-                    let fixed = options
-                    let leftOut = max(0, found.sources.count - PcapEventSource.clockDomainLimit)
-                    for (k, domain) in found.sources.prefix(PcapEventSource.clockDomainLimit).enumerated() {
-                        inputs.append(AnalysisInput(path: path, decoded: secondPass ? DecodedEvents() : nil) { () throws(InputError) -> any EventSource in
-                            try openPcapClockDomain(
-                                path: file, index: first &+ UInt16(k), originalSource: domain,
-                                reportsFileDiagnostics: k == 0, options: fixed, displayPath: shown,
-                                clockDomainsLeftOut: k == 0 ? leftOut : 0)
-                        })
-                    }
-                    continue
-                }
-                options.binary.pcapAssumesOneClockDomain = !found.complete
-            }
-            let fixed = options
-            // A second pass reads the events decoded by the first (`DecodedEvents`).
-            inputs.append(AnalysisInput(path: path, reopenable: regular, decoded: secondPass && regular ? DecodedEvents() : nil) { () throws(InputError) -> any EventSource in
-                let source = try openEventSource(path: file, index: first, options: fixed, displayPath: shown, format: detected)
-                return progress ? ProgressSource(source, path: path) : source
-            })
         }
-        return inputs
     }
 
-    /// Records of a pcap looked at for its clock domains before it is analysed as one.
-    static let pcapHeadRecords = 4096
-
-    /// The inputs of `paths` and their analysis. A pcap whose first records are all of one
-    /// original input is analysed as one clock domain at once (no pass over the whole file
-    /// first); should a record of a second original input follow, the run is analysed again
-    /// from the start with the pcap's clock domains (`inputs(for:exactPcapDomains:)`).
+    /// The inputs of `paths` and their analysis.
     func analyzeInputs(_ paths: [String], readsTwice: Bool = false, notes: [String] = []) throws(InputError)
         -> (inputs: [AnalysisInput], outcome: Result<AnalysisResult, AnalysisFailure>)
     {
-        var exact = false
-        while true {
-            let inputs = try inputs(for: paths, exactPcapDomains: exact, readsTwice: readsTwice)
-            do {
-                return (inputs, .success(try AnalysisSession.run(inputs: inputs, options: options(for: paths, notes: notes))))
-            } catch {
-                if !exact, error.errors.contains(where: { if case .severalClockDomains = $0 { true } else { false } }) {
-                    exact = true
-                    continue
-                }
-                return (inputs, .failure(error))
-            }
+        let inputs = try inputs(for: paths, readsTwice: readsTwice)
+        do {
+            return (inputs, .success(try AnalysisSession.run(inputs: inputs, options: options(for: paths, notes: notes))))
+        } catch {
+            return (inputs, .failure(error))
         }
     }
 }

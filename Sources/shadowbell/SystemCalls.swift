@@ -30,17 +30,3 @@ func trimmingBlanks(_ text: Substring) -> String {
     return String(text[first...last])
 }
 
-/// A mutual-exclusion lock over a heap-allocated pthread mutex (it must not move).
-final class PthreadLock: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-
-    init() { pthread_mutex_init(mutex, nil) }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    func lock() { pthread_mutex_lock(mutex) }
-    func unlock() { pthread_mutex_unlock(mutex) }
-}

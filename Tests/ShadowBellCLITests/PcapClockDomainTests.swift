@@ -9,8 +9,7 @@ import Testing
 @testable import shadowbell
 
 /// A pcap converted from several inputs is analysed one clock domain per original input, also
-/// when its first records are all of one input (`analyze` then starts over once it meets the
-/// records of another).
+/// when its first records are all of one input, and when it comes through standard input.
 @Suite struct PcapClockDomainTests {
     /// `leading` records of input 0, then a few of input 1 (on a clock far behind).
     static func pcap(leading: Int, name: String) throws -> String {
@@ -36,7 +35,7 @@ import Testing
     /// The JSON report of the exact domains, found by a whole read before the analysis.
     static func exactReport(_ paths: [String]) throws -> String {
         let flags = try AnalysisFlags.parse(paths)
-        let inputs = try flags.inputs(for: paths, exactPcapDomains: true)
+        let inputs = try flags.inputs(for: paths)
         var report: AnalysisReport
         do {
             report = AnalysisReport(result: try AnalysisSession.run(inputs: inputs, options: flags.options))
@@ -49,7 +48,7 @@ import Testing
         return text
     }
 
-    @Test(arguments: [10, AnalysisFlags.pcapHeadRecords + 1000])
+    @Test(arguments: [10, 5096])
     func secondDomainAfterTheHeadIsAnalysedOnItsOwn(leading: Int) throws {
         let path = try Self.pcap(leading: leading, name: "late-\(leading)-\(UUID().uuidString).pcap")
         defer { unlink(path) }
@@ -67,13 +66,27 @@ import Testing
         #expect(bothText.trimmingCharacters(in: .newlines) == exactBoth.trimmingCharacters(in: .newlines))
     }
 
-    @Test func aHeadOfOneInputGivesOneInputUntilTheWholeFileIsRead() throws {
-        let path = try Self.pcap(leading: AnalysisFlags.pcapHeadRecords + 1000, name: "one-\(UUID().uuidString).pcap")
+    @Test func aSecondDomainFarIntoTheFileIsAnInputOfItsOwnFromTheStart() throws {
+        let path = try Self.pcap(leading: 20_000, name: "late-\(UUID().uuidString).pcap")
         defer { unlink(path) }
         let flags = try AnalysisFlags.parse([path])
-        let speculative = try flags.inputs(for: [path], exactPcapDomains: false)
-        #expect(speculative.count == 1)
-        let exact = try flags.inputs(for: [path], exactPcapDomains: true)
-        #expect(exact.count == 2)
+        let inputs = try flags.inputs(for: [path])
+        #expect(inputs.count == 2)
+        #expect(inputs.allSatisfy { $0.reopenable })
+    }
+
+    /// Through standard input (read once, so copied: its clock domains must be known before the
+    /// analysis), the same report as from the file; before, the records of both original inputs
+    /// were read as one clock domain.
+    @Test func aPcapOfSeveralDomainsOnStandardInputIsSplitAsTheFileIs() throws {
+        let path = try Self.pcap(leading: 10, name: "stdin-\(UUID().uuidString).pcap")
+        defer { unlink(path) }
+        let piped = try runProcess(["analyze", "-", "--format", "json", "--quiet"], stdin: try Data(contentsOf: URL(fileURLWithPath: path)))
+        let json = try JSONSerialization.jsonObject(with: Data(piped.stdout.utf8)) as? [String: Any] ?? [:]
+        let inputs = json["inputs"] as? [[String: Any]] ?? []
+        #expect(inputs.compactMap { $0["events"] as? Int } == [10, 5])
+        #expect(inputs.compactMap { $0["path"] as? String } == ["-", "-"])
+        let (status, _, _) = try analyzeJSON([path])
+        #expect(piped.status == status)
     }
 }

@@ -15,7 +15,7 @@ private let packageRoot: URL = {
 }()
 
 /// `tool arguments` with `input` on standard input; its standard output.
-private func run(_ tool: String, _ arguments: [String], input: [UInt8]) throws -> [UInt8] {
+func run(_ tool: String, _ arguments: [String], input: [UInt8]) throws -> [UInt8] {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     p.arguments = [tool] + arguments
@@ -32,7 +32,7 @@ private func run(_ tool: String, _ arguments: [String], input: [UInt8]) throws -
 }
 
 /// The compressed form of `bytes` as each tool writes it.
-private func compressed(_ bytes: [UInt8], _ compression: Compression) throws -> [UInt8] {
+func compressed(_ bytes: [UInt8], _ compression: Compression) throws -> [UInt8] {
     switch compression {
     case .gzip: return try run("gzip", ["-c", "-n"], input: bytes)
     case .zstd: return try run("zstd", ["-q", "-c", "--check"], input: bytes)

@@ -14,10 +14,6 @@ public struct BinarySourceOptions: Sendable {
     public var traceEvents: [String: TraceEventSignature]
     /// Events held back to put a QEMU simple trace's records in time order.
     public var reorderWindow: Int
-    /// Read a pcap as one clock domain without first reading it whole to learn its domains
-    /// (`PcapReadOptions.assumesOneClockDomain`): for callers that start over when the read
-    /// throws `InputError.severalClockDomains`.
-    public var pcapAssumesOneClockDomain = false
 
     public init(
         pcapLinkTypes: Set<Int32> = PcapReadOptions.defaultLinkTypes,
@@ -62,8 +58,7 @@ func openBinarySource(
         defer { unlink(spooled) }
         return try TraceDatEventSource(path: spooled, index: index, options: options, displayPath: input.path)
     case .pcap, .pcapng:
-        let pcapOptions = PcapReadOptions(
-            linkTypes: options.binary.pcapLinkTypes, assumesOneClockDomain: options.binary.pcapAssumesOneClockDomain)
+        let pcapOptions = PcapReadOptions(linkTypes: options.binary.pcapLinkTypes)
         if input.file != "-" && isRegularFile(input.file) {
             return try PcapEventSource(path: input.file, index: index, options: pcapOptions, displayPath: input.path)
         }

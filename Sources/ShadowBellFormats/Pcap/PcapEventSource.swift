@@ -21,20 +21,14 @@ public struct PcapReadOptions: Sendable, Hashable {
     /// Report malformed records and truncation (one reader per file should; see
     /// `openEventSources`).
     public var reportsFileDiagnostics: Bool
-    /// Read the file as one clock domain, on the assumption (from its first records) that it
-    /// holds the records of one original input: a record of a second original input ends the
-    /// read with `InputError.severalClockDomains`, so that the caller reads the file again, one
-    /// source per domain (`openPcapClockDomain`). Only with `originalSource == nil`.
-    public var assumesOneClockDomain: Bool
 
     public init(
         linkTypes: Set<Int32> = PcapReadOptions.defaultLinkTypes, originalSource: UInt16? = nil,
-        reportsFileDiagnostics: Bool = true, assumesOneClockDomain: Bool = false
+        reportsFileDiagnostics: Bool = true
     ) {
         self.linkTypes = linkTypes
         self.originalSource = originalSource
         self.reportsFileDiagnostics = reportsFileDiagnostics
-        self.assumesOneClockDomain = assumesOneClockDomain
     }
 
     public static let defaultLinkTypes: Set<Int32> = Set(LinkType.userRange).subtracting([LinkType.user2.rawValue])
@@ -69,8 +63,6 @@ public final class PcapEventSource: EventSource {
     /// before every stored property is set never runs `deinit`, and a buffer allocated in the
     /// property's declaration would leak with each input libpcap refuses.
     private let staging: UnsafeMutablePointer<Event>
-    /// With `assumesOneClockDomain`: the original source of the records read so far (-1: none yet).
-    @exclusivity(unchecked) private var soleOriginalSource = -1
 
     /// `displayPath` names the input in diagnostics when `path` is a spooled copy.
     public init(
@@ -161,7 +153,6 @@ public final class PcapEventSource: EventSource {
         let pcap = reader.handle
         let index = summary.index
         let wanted = options.originalSource.map(Int.init) ?? -1
-        let checksDomain = options.assumesOneClockDomain && options.originalSource == nil
         let kinds = RecordCodec.kindTable
         var count = 0
         // Counters kept in registers and added to the summary once per batch.
@@ -171,7 +162,6 @@ public final class PcapEventSource: EventSource {
         var lost: UInt64 = 0
         var previous = previousTime
         var failure: PcapError?
-        var secondDomain = false
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var bytes: UnsafePointer<UInt8>?
         while count < Self.batchLimit {
@@ -195,14 +185,6 @@ public final class PcapEventSource: EventSource {
                 lastEnd = end
             } else {
                 location = slowLocation(captured: captured, originalLength: Int(h.pointee.len))
-            }
-            if checksDomain, let source = RecordCodec.originalSource(of: data), Int(source) != soleOriginalSource {
-                if soleOriginalSource >= 0 {
-                    finished = true
-                    secondDomain = true
-                    break
-                }
-                soleOriginalSource = Int(source)
             }
             // The fast path: exactly the records `RecordCodec.decode` accepts.
             if captured == RecordCodec.recordLengthV1, let base = data.baseAddress {
@@ -271,7 +253,6 @@ public final class PcapEventSource: EventSource {
         buffer.append(contentsOf: UnsafeBufferPointer(start: staging, count: count))
         if let read = reader.inputOffset { summary.bytes = read }
         if let error = reader.inputError { throw error }
-        if secondDomain { throw .severalClockDomains(path: summary.path) }
         if let failure { try handle(failure) }
         return !buffer.isEmpty
     }
@@ -330,32 +311,82 @@ public final class PcapEventSource: EventSource {
     }
 
     /// Clock domains (original inputs) of one pcap analysed at most: each is read in a pass over
-    /// the whole file with a reader of its own, so time and memory grow with their number.
+    /// the whole file with a reader of its own, so time grows with their number.
     public static let clockDomainLimit = 32
 
-    /// The original source indices of the records in `path`, ascending, read with libpcap.
-    /// A pcap converted from k inputs holds k clock domains, one per original input.
+    /// The original source indices of the records in `path`, ascending: a pcap converted from
+    /// k inputs holds k clock domains, one per original input. The whole file is looked at: an
+    /// uncompressed classic pcap by its record headers alone (`scanClassic`, a few hundredths
+    /// of a second per 100 MB), any other through libpcap.
     public static func originalSources(path: String) -> [UInt16] {
-        originalSources(path: path, headRecords: nil).sources
-    }
-
-    /// The original sources of `path`'s records: all of them (`complete`), or, with
-    /// `headRecords`, those of the first `headRecords` packets when these show at most one
-    /// (`complete` is then false unless the file ended there). Two or more sources in the head
-    /// mean a pcap of several domains: the whole file is read to find them all.
-    public static func originalSources(path: String, headRecords: Int?) -> (sources: [UInt16], complete: Bool) {
+        if Compression.of(path: path) == nil, let found = scanClassic(path: path) { return found.sorted }
         var seen = SourceSet()
-        guard let reader = try? PcapReader(path: path) else { return ([], true) }
+        guard let reader = try? PcapReader(path: path) else { return [] }
         let handle = reader.handle
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var bytes: UnsafePointer<UInt8>?
-        var read = 0
         while pcap_next_ex(handle, &header, &bytes) == 1, let h = header {
             seen.insert(record: UnsafeRawBufferPointer(start: bytes, count: bytes == nil ? 0 : Int(h.pointee.caplen)))
-            read += 1
-            if let headRecords, read >= headRecords, seen.count <= 1 { return (seen.sorted, false) }
         }
-        return (seen.sorted, true)
+        return seen.sorted
+    }
+
+    /// The original sources of an uncompressed classic pcap, from its record headers and the
+    /// first 30 bytes of each record, read in 1 MiB blocks; nil when `path` is no such file (a
+    /// pcapng, a compressed file) or its records run past its end where libpcap would say why.
+    static func scanClassic(path: String) -> SourceSet? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        let blockSize = 1 << 20
+        let block = UnsafeMutableRawPointer.allocate(byteCount: blockSize, alignment: 8)
+        defer { block.deallocate() }
+        var seen = SourceSet()
+        // File offset of `block`'s first byte and the bytes in it.
+        var blockStart = 0
+        var filled = 0
+        func fill(from offset: Int) -> Bool {
+            blockStart = offset
+            filled = 0
+            while filled < blockSize {
+                let n = pread(fd, block + filled, blockSize - filled, off_t(offset + filled))
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { break }
+                filled += n
+            }
+            return filled > 0
+        }
+        guard fill(from: 0), filled >= 24 else { return nil }
+        let magic = block.loadUnaligned(as: UInt32.self)
+        let swapped: Bool
+        switch magic {
+        case 0xA1B2_C3D4, 0xA1B2_3C4D: swapped = false
+        case 0xD4C3_B2A1, 0x4D3C_B2A1: swapped = true
+        default: return nil
+        }
+        var offset = 24
+        let need = RecordCodec.recordLengthV1
+        while true {
+            let available = blockStart + filled - offset
+            // A record's header and what `originalSource` looks at, whole in the block: else
+            // the next block starts at the record (unless the file ended in this one).
+            if available < 16 + need && filled == blockSize {
+                guard fill(from: offset) else { break }
+                continue
+            }
+            guard available >= 16 else { break }  // the end (a cut header: the reader says so)
+            let at = block + (offset - blockStart)
+            let raw = at.loadUnaligned(fromByteOffset: 8, as: UInt32.self)
+            let captured = Int(swapped ? raw.byteSwapped : raw)
+            // Beyond any snapshot length libpcap accepts: it refuses the file and says why.
+            guard captured <= 0x0100_0000 else { return nil }
+            if captured == need {
+                guard available >= 16 + need else { break }  // cut short by the end
+                seen.insert(record: UnsafeRawBufferPointer(start: at + 16, count: need))
+            }
+            offset += 16 + captured
+        }
+        return seen
     }
 
     /// Original source indices seen, as a bitmap (no hashing per record).

@@ -329,37 +329,26 @@ import Testing
         return dir.write(name, pcapFile(packets: packets))
     }
 
-    @Test func headOfAPcapShowsItsClockDomainsOrSaysItDidNotReadThemAll() throws {
-        let dir = TemporaryDirectory()
-        let path = Self.lateSecondDomain(dir, leading: 100)
-        let head = PcapEventSource.originalSources(path: path, headRecords: 50)
-        #expect(head.sources == [0] && !head.complete)
-        let whole = PcapEventSource.originalSources(path: path, headRecords: 101)
-        #expect(whole.sources == [0, 1] && whole.complete)  // two sources: read to the end
-        #expect(PcapEventSource.originalSources(path: path) == [0, 1])
-        #expect(PcapEventSource.originalSources(path: path, headRecords: 1000).complete)
-    }
-
-    @Test func pcapAssumedOfOneDomainStopsAtARecordOfAnotherInput() throws {
+    /// The clock domains of a pcap are found in the whole file, by its record headers for an
+    /// uncompressed classic pcap and through libpcap for any other (here: compressed), alike.
+    @Test func clockDomainsAreFoundInTheWholeFile() throws {
         let dir = TemporaryDirectory()
         let path = Self.lateSecondDomain(dir, leading: 5000)
-        let assuming = PcapReadOptions(assumesOneClockDomain: true)
-        let source = try PcapEventSource(path: path, index: 0, options: assuming)
-        #expect(throws: InputError.severalClockDomains(path: path)) { _ = try drainEvents(source) }
-        // Through `openEventSource`, read ahead on a thread of its own, the same.
-        var options = SourceOptions()
-        options.binary.pcapAssumesOneClockDomain = true
-        options.decodeThreads = 2
-        let ahead = try openEventSource(path: path, index: 0, options: options)
-        #expect(throws: InputError.severalClockDomains(path: path)) { _ = try drainEvents(ahead) }
-        // The exact domains: two sources.
+        #expect(PcapEventSource.scanClassic(path: path)?.sorted == [0, 1])
+        #expect(PcapEventSource.originalSources(path: path) == [0, 1])
         let sources = try openEventSources(path: path, firstIndex: 0)
         #expect(try sources.map { try drainEvents($0).count } == [5000, 3])
-        // One domain: read to the end, as without the assumption.
         let single = Self.lateSecondDomain(dir, leading: 0, name: "one.pcap")
-        let one = try PcapEventSource(path: single, index: 0, options: assuming)
-        #expect(try drainEvents(one).count == 3)
+        #expect(PcapEventSource.originalSources(path: single) == [1])
         let plain = try PcapEventSource(path: path, index: 0)
         #expect(try drainEvents(plain).count == 5003)
+        // Cut inside the last record: the records before it still count.
+        let cut = dir.path("cut.pcap")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        try bytes.prefix(bytes.count - 10).write(to: URL(fileURLWithPath: cut))
+        #expect(PcapEventSource.originalSources(path: cut) == [0, 1])
+        let zst = dir.write("late.pcap.zst", try compressed(Array(bytes), .zstd))
+        #expect(PcapEventSource.scanClassic(path: zst) == nil)
+        #expect(PcapEventSource.originalSources(path: zst) == [0, 1])
     }
 }

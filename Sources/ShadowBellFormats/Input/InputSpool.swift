@@ -4,7 +4,6 @@
     import Darwin
 #endif
 import ShadowBellCore
-import ShadowBellFormats
 
 /// Inputs that can be read only once — standard input, a pipe, a process substitution
 /// (`<(zstd -dc f)` is `/dev/fd/63`), a device — copied to a temporary file when the analysis
@@ -16,8 +15,8 @@ import ShadowBellFormats
 /// again). On Linux its name is removed as soon as it is created and it is read through
 /// `/proc/self/fd/N`: nothing is left behind even if the process is killed. Elsewhere it is
 /// removed at exit.
-final class InputSpool: @unchecked Sendable {
-    static let shared = InputSpool()
+public final class InputSpool: @unchecked Sendable {
+    public static let shared = InputSpool()
 
     private let lock = PthreadLock()
     /// Given path → the path its copy is read from.
@@ -30,7 +29,7 @@ final class InputSpool: @unchecked Sendable {
 
     /// Whether `path` can be read only once: `-`, or an existing file that is neither a regular
     /// file nor a directory.
-    static func isOnceOnly(_ path: String) -> Bool {
+    public static func isOnceOnly(_ path: String) -> Bool {
         if path == "-" { return true }
         var info = stat()
         guard stat(path, &info) == 0 else { return false }
@@ -40,14 +39,25 @@ final class InputSpool: @unchecked Sendable {
 
     /// The path to read `path` from: its copy, made now by reading it to its end if it was not
     /// made before. Throws what reading it threw (`.empty` for an input without a byte).
-    func copy(of path: String) throws(InputError) -> String {
+    public func copy(of path: String) throws(InputError) -> String {
+        try copy(of: path, from: nil)
+    }
+
+    /// The path to read `path` from, copied from `input` (opened on `path`, nothing of it
+    /// consumed but what detection looked at): for an input found to need a copy only once it
+    /// was opened. The copy holds `input`'s content (decompressed, if it decompresses).
+    public func copy(of path: String, reading input: ByteInput) throws(InputError) -> String {
+        try copy(of: path, from: input)
+    }
+
+    private func copy(of path: String, from input: ByteInput?) throws(InputError) -> String {
         let key = Self.key(path)
         lock.lock()
         defer { lock.unlock() }
         if let done = copies[key] { return done }
         if let failure = failures[key] { throw failure }
         do {
-            let copy = try makeCopy(of: path)
+            let copy = try makeCopy(of: path, from: input)
             copies[key] = copy
             return copy
         } catch {
@@ -57,7 +67,7 @@ final class InputSpool: @unchecked Sendable {
     }
 
     /// The copy of `path`, if one was made.
-    func existingCopy(of path: String) -> String? {
+    public func existingCopy(of path: String) -> String? {
         let key = Self.key(path)
         lock.lock()
         defer { lock.unlock() }
@@ -72,8 +82,9 @@ final class InputSpool: @unchecked Sendable {
         return found == 0 ? "\(path) \(info.st_dev):\(info.st_ino)" : path
     }
 
-    private func makeCopy(of path: String) throws(InputError) -> String {
-        let source = try ByteInput(path: path, displayPath: path, decompress: false)
+    private func makeCopy(of path: String, from input: ByteInput?) throws(InputError) -> String {
+        let source: ByteInput
+        if let input { source = input } else { source = try ByteInput(path: path, displayPath: path, decompress: false) }
         // Nothing is copied of what is no trace at all (`/dev/zero` would fill the disk).
         if let why = FormatDetector.refusal(FormatDetector.detectionPrefix(source)) {
             throw .unknownFormat(path: path, detail: why)
