@@ -194,9 +194,14 @@ public enum ExplainReport {
 
     /// How an inferred finding's condition 1 was inferred.
     public static func inferredFrom(_ f: Finding) -> String {
-        f.value("inferred_from") == .string("host-side")
-            ? "inferred from the controller side (no guest trace: the guest gave up with ABORT commands and a reset)"
-            : "inferred from guest submissions (no driver probes)"
+        switch f.value("inferred_from") {
+        case .string("host-side")?:
+            return "inferred from the controller side (no guest trace: the guest gave up with ABORT commands and a reset)"
+        case .string("guest-timeouts")?:
+            return "inferred from the guest kernel's timeout messages (no driver or controller event for this time)"
+        default:
+            return "inferred from guest submissions (no driver probes)"
+        }
     }
 
     static func pad(_ s: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }

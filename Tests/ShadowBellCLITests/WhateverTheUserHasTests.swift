@@ -132,10 +132,35 @@ import Testing
     @Test(arguments: healthyRuns)
     func healthyRunsStayCleanInEverySubsetOfTheirInputs(_ name: String) throws {
         let f = try RealTraceTests.run(name)
-        for subset in [[f.qemu], [f.guest], [f.qemu, f.console], [f.guest, f.console], [f.guest, f.qemu]] {
+        for subset in [[f.qemu], [f.guest], [f.console], [f.qemu, f.console], [f.guest, f.console], [f.guest, f.qemu]] {
             let (status, json, _) = try analyzeJSON(subset)
             let bad = Self.signatures(json).filter { $0.severity == "error" || $0.severity == "warning" }
             #expect(status == 0 && bad.isEmpty, "\(name) \(subset.map { ($0 as NSString).lastPathComponent }): \(bad)")
+        }
+    }
+
+    /// The guest console alone of a hung run is never called healthy: each give-up of the guest
+    /// (its timeout messages up to the reset they led to) is an inferred `stuck-command` on the
+    /// queue the messages name — both stalls, nothing on the other queue, with or without the
+    /// guest's ftrace beside it (which then adds the stuck commands the give-up owns).
+    @Test(arguments: [("hang-sq2", "sq2"), ("dat-hang-sq2", "sq2"), ("sysrq-hang", "sq1")])
+    func theConsoleAloneOfAHungRunTellsBothGiveUps(_ name: String, _ queue: String) throws {
+        let f = try RealTraceTests.run(name)
+        // sysrq-hang's console holds the guest's ftrace dump, on the trace clock rather than
+        // the printk clock: with the guest ftrace and no QEMU log it is not placed (a gap).
+        for subset in name == "sysrq-hang" ? [[f.console]] : [[f.console], [f.guest, f.console]] {
+            let (status, json, _) = try analyzeJSON(subset)
+            let errors = Self.signatures(json).filter { $0.severity == "error" }
+            let what = "\(name) \(subset.map { ($0 as NSString).lastPathComponent })"
+            #expect(status == 1, "\(what)")
+            #expect(errors.count == 2 && errors.allSatisfy { $0.kind == "stuck-command" && $0.queue == queue }, "\(what): \(errors)")
+            let findings = json["findings"] as? [[String: Any]] ?? []
+            #expect(findings.allSatisfy { $0["inferred"] as? Bool == true }, "\(what)")
+            // The first give-up ended with the reset about 15 s after the first timeout, and
+            // the second began after it.
+            if errors.count == 2, let end = errors[0].end {
+                #expect(errors[1].start > end, "\(what): \(errors)")
+            }
         }
     }
 

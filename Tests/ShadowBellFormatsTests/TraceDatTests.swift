@@ -277,9 +277,32 @@ private func tracedat(_ name: String) -> String { fixturePath("tracedat/\(name)"
 
 /// Files the `tracedat` fuzz target found to crash ShadowBell (a trap on a chunk of no bytes; a
 /// short printk format read out of bounds inside libtraceevent; a v6 size of 2^64 − 1 that
-/// overflowed the offset): each is read or refused with an input error now.
+/// overflowed the offset; an event format cut inside a field line, on which libtraceevent
+/// dereferenced a null pointer): each is read or refused with an input error now.
 @Suite struct TraceDatFuzzFindingTests {
-    @Test(arguments: ["damaged-empty-chunks.dat", "damaged-printk.dat", "damaged-v6-sizes.dat"])
+    /// Real formats pass the check; a cut or garbled one does not.
+    @Test func onlyFormatsOfTheKernelsShapeReachLibtraceevent() {
+        let good = Array("""
+            name: nvme_sq
+            ID: 1234
+            format:
+            \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+            \tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+
+            \tfield:char disk[32];\toffset:8;\tsize:32;\tsigned:0;
+            \tfield:int qid;\toffset:40;\tsize:4;\tsigned:1;
+
+            print fmt: "nvme%d: %sqid=%d", REC->ctrl_id, REC->disk, REC->qid
+
+            """.utf8)
+        #expect(TraceDatLayout.isWellFormedFormat(good[...]))
+        let cut = Array(good.prefix(120)) + [0x17, 0x08, 0x44, 0x00]
+        #expect(!TraceDatLayout.isWellFormedFormat(cut[...]))
+        let noPrint = Array(good.prefix(while: { $0 != 0x70 }))
+        #expect(!TraceDatLayout.isWellFormedFormat(noPrint[...]))
+    }
+
+    @Test(arguments: ["damaged-empty-chunks.dat", "damaged-printk.dat", "damaged-v6-sizes.dat", "damaged-format.dat"])
     func foundByFuzzingIsReadOrRefused(_ name: String) {
         var options = SourceOptions()
         options.decodeThreads = 2

@@ -13,8 +13,24 @@ public enum StuckCommandDetector {
         come back with new ids. A completion with an abort status (NVMe generic 0x07/0x08, \
         Linux's host-aborted 0x371) is a cancellation by the driver, not the device's answer. \
         The finding says whether the controller fetched the command only when the trace has \
-        the controller's events.
+        the controller's events. \
+        From the guest console (with no window on the queue), the driver's own timeout \
+        messages (`I/O N QID q timeout, aborting`, then `… reset controller`) are such commands \
+        too: one finding (`inferred`) per give-up of the guest on a queue — its timeout messages \
+        up to the reset they led to — listing the kernel tags; it owns the commands outstanding \
+        on the queue when the guest gave up.
         """
+}
+
+/// One give-up of the guest on a queue: its timeout messages up to the reset they led to.
+struct TimeoutEpisode: Sendable {
+    var controller: UInt16
+    var qid: UInt16
+    var timeouts: [GuestTimeout] = []
+    /// The message that ended it (`timeout, reset controller` or `disable controller`).
+    var reset: GuestTimeout?
+
+    var tags: Set<UInt32> { Set(timeouts.filter { $0.kind == .timeoutAborting || $0.kind == .timeoutPolled }.map { $0.tag & 0xFFF }) }
 }
 
 /// A command outstanding longer than `--stuck-after`, judged at the end: a window may own it.
@@ -67,6 +83,7 @@ extension ClockGroupAnalyzer {
     /// it was outstanding (its SQ, or the CQ its completion waits in once fetched); the others
     /// become `stuck-command` findings.
     func assignStuckCommands() {
+        let episodes = reportTimeoutEpisodes()
         var owned: [Int: [StuckCommand]] = [:]
         for c in stuckCommands {
             queues[index(of: QueueKey(controller: c.controller, qid: c.qid, type: .sq))].stats.stuckCommands += 1
@@ -78,13 +95,109 @@ extension ClockGroupAnalyzer {
                     && (f.queue.type == .sq || c.record.fetchedAt != nil)
                     && c.record.submittedAt.time <= (f.end ?? .max) && stop >= f.start
             }
-            if let owner {
+            // Else the guest's give-up on its queue while it was outstanding (the reset it led
+            // to cancels every command outstanding, named in a timeout message or not).
+            let episode = owner == nil
+                ? episodes.first { e in
+                    e.episode.controller == c.controller && e.episode.qid == c.qid
+                        && c.record.submittedAt.time <= e.episode.timeouts[0].at.time && stop >= e.episode.timeouts[0].at.time
+                }?.finding : nil
+            if let owner = owner ?? episode {
                 owned[owner, default: []].append(c)
             } else {
                 reportStuckCommand(c)
             }
         }
-        for (i, commands) in owned { attach(commands, to: i) }
+        for (i, commands) in owned {
+            attach(commands, to: i)
+            // A give-up began when the oldest command it owns was submitted.
+            guard episodes.contains(where: { $0.finding == i }),
+                let oldest = commands.min(by: { $0.record.submittedAt.time < $1.record.submittedAt.time }),
+                oldest.record.submittedAt.time < findings[i].start
+            else { continue }
+            findings[i].start = oldest.record.submittedAt.time
+            if let k = findings[i].values.firstIndex(where: { $0.0 == "duration_ns" }) {
+                findings[i].values[k].1 = .int((findings[i].end ?? lastTime) - findings[i].start)
+            }
+            findings[i].evidence.insert(
+                evidenceItem("driver-submit", oldest.record.submittedAt, "driver submitted cmdid \(oldest.cmdid) on qid \(oldest.qid)"), at: 0)
+        }
+    }
+
+    /// The guest's timeout messages, one episode per give-up on a queue: from its first timeout
+    /// to the reset (or disable) it led to. An episode during a window on its queue (or an
+    /// `unattributed-stall` of its controller) belongs to that window, which cites it; any other
+    /// becomes a `stuck-command` finding of its own. Returns those with their finding's index.
+    private func reportTimeoutEpisodes() -> [(episode: TimeoutEpisode, finding: Int)] {
+        var episodes: [TimeoutEpisode] = []
+        for key in guestTimeouts.keys.sorted() {
+            var current: TimeoutEpisode?
+            for t in guestTimeouts[key]!.sorted(by: { ($0.at.time, $0.at.location) < ($1.at.time, $1.at.location) }) {
+                if current?.reset != nil, let done = current {
+                    episodes.append(done)
+                    current = nil
+                }
+                if current == nil { current = TimeoutEpisode(controller: UInt16(key >> 16), qid: UInt16(truncatingIfNeeded: key)) }
+                current!.timeouts.append(t)
+                if t.kind == .timeoutReset || t.kind == .timeoutDisable { current!.reset = t }
+            }
+            if let current { episodes.append(current) }
+        }
+        var reported: [(episode: TimeoutEpisode, finding: Int)] = []
+        for e in episodes {
+            let owned = findings.contains { f in
+                guard f.queue.controller == e.controller,
+                    f.kind == .unattributedStall
+                        || ((f.kind == .mutualWait || f.kind == .controllerIdleWithWork) && f.queue.qid == e.qid)
+                else { return false }
+                return e.timeouts.contains { $0.at.time >= f.start && $0.at.time <= (f.end ?? .max) }
+            }
+            guard !owned else { continue }
+            let before = findings.count
+            reportTimeoutEpisode(e)
+            if findings.count > before { reported.append((e, before)) }
+        }
+        return reported
+    }
+
+    private func reportTimeoutEpisode(_ e: TimeoutEpisode) {
+        let key = QueueKey(controller: e.controller, qid: e.qid, type: .sq)
+        let first = e.timeouts[0]
+        let tags = e.tags.sorted()
+        var f = Finding(kind: .stuckCommand, queue: key, start: first.at.time, message: "", explanation: "")
+        f.inferred = true
+        f.end = e.reset?.at.time
+        f.resolution = e.reset == nil ? .endOfTrace : .controllerReset
+        let polled = e.timeouts.contains { $0.kind == .timeoutPolled }
+        f.values = [
+            ("cmdid", .null),
+            ("kernel_tag", tags.first.map { .int(Int64($0)) } ?? .null),
+            ("kernel_tags", .array(tags.map { .int(Int64($0)) })),
+            ("guest_timeouts", .int(Int64(e.timeouts.count))),
+            ("duration_ns", .int((e.reset?.at.time ?? lastTime) - first.at.time)),
+            ("fetched", .null),
+            ("status", .null),
+            ("inferred_from", .string("guest-timeouts")),
+        ]
+        let tagText = tags.prefix(8).map(String.init).joined(separator: ", ") + (tags.count > 8 ? ", …" : "")
+        let how = e.reset.map { "; it reset the controller \(formatDuration($0.at.time - first.at.time)) later" }
+            ?? "; the trace ends before any reset"
+        f.message = "\(key.controllerName) qid \(e.qid): the guest timed out I/O (kernel tags \(tagText.isEmpty ? "?" : tagText))"
+            + " and aborted it\(how) (inferred from the guest's timeout messages)"
+        var s = "The guest driver's own timeout messages show that command(s) on qid \(e.qid) were not completed within its I/O timeout (nvme_core.io_timeout, 30 s by default): it aborted them (ABORT admin commands)"
+        s += e.reset == nil ? "." : " and, as they still did not complete, reset the controller."
+        if polled {
+            s += " For some the driver found the completion in the CQ when it polled: the completion was posted but its interrupt or CQ doorbell went missing."
+        }
+        s += " Inferred from the guest's messages alone: with no driver or controller event for this time on this clock, the inputs cannot tell which side stopped — the guest's ftrace (nvme:* events) and QEMU's trace (pci_nvme_*) of the same run would."
+        f.explanation = s
+        for t in e.timeouts.prefix(4) {
+            f.evidence.append(evidenceItem("guest-timeout", t.at, Self.describe(t, qid: e.qid)))
+        }
+        if let reset = e.reset, !e.timeouts.prefix(4).contains(where: { $0.at.time == reset.at.time && $0.at.location == reset.at.location }) {
+            f.evidence.append(evidenceItem("guest-timeout", reset.at, Self.describe(reset, qid: e.qid)))
+        }
+        report(f)
     }
 
     /// The window lists the commands it owns: ids, the kernel tags (cid & 0xfff: Linux puts a

@@ -576,7 +576,7 @@ final class TraceDatLayout {
         guard text.starts(with: prefix) else { return }
         let nameEnd = text[(text.startIndex + prefix.count)...].firstIndex { $0 == 0x0A || $0 == 0x0D || $0 == 0 } ?? text.endIndex
         let name = String(decoding: text[(text.startIndex + prefix.count)..<nameEnd], as: UTF8.self)
-        guard Self.formatsWanted.contains(where: { $0 == (system, name) }) else { return }
+        guard Self.formatsWanted.contains(where: { $0 == (system, name) }), Self.isWellFormedFormat(text) else { return }
         let buf = Array(text) + [0]
         let r = buf.withUnsafeBufferPointer { b in
             b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) {
@@ -586,6 +586,37 @@ final class TraceDatLayout {
         // A format libtraceevent cannot parse leaves that event unread (as libtracecmd does).
         _ = r
         _ = offset
+    }
+
+    /// Whether an event format has the shape the kernel writes: printable ASCII lines, `name:`,
+    /// `ID:`, `format:`, field lines `\tfield:…;\toffset:N;\tsize:N;\tsigned:N;` and a last
+    /// `print fmt:` line. Only such a format reaches libtraceevent: its parser dereferences a
+    /// null pointer on a format cut inside a field line (found by the `tracedat` fuzz target).
+    /// A format of any other shape leaves its event unread, as one libtraceevent refuses does.
+    static func isWellFormedFormat(_ text: ArraySlice<UInt8>) -> Bool {
+        var body = text
+        while let last = body.last, last == 0 || last == 0x0A { body.removeLast() }
+        guard body.allSatisfy({ $0 == 0x09 || $0 == 0x0A || (0x20...0x7E).contains($0) }) else { return false }
+        let lines = body.split(separator: 0x0A, omittingEmptySubsequences: true)
+        guard lines.count >= 4, lines[lines.startIndex].starts(with: Array("name: ".utf8)),
+            lines[lines.startIndex + 1].starts(with: Array("ID: ".utf8)),
+            lines[lines.startIndex + 2].elementsEqual("format:".utf8),
+            lines[lines.endIndex - 1].starts(with: Array("print fmt: ".utf8))
+        else { return false }
+        let field = Array("\tfield:".utf8)
+        for line in lines.dropFirst(3).dropLast() {
+            guard line.starts(with: field) else { return false }
+            let parts = line.dropFirst(field.count).split(separator: 0x3B, omittingEmptySubsequences: false)  // ';'
+            // declaration; offset; size; signed; and what follows the last ';'
+            guard parts.count == 5, !parts[0].isEmpty, parts[4].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) else { return false }
+            for (k, label) in ["\toffset:", "\tsize:", "\tsigned:"].enumerated() {
+                let part = parts[k + 1]
+                guard part.starts(with: Array(label.utf8)) else { return false }
+                let digits = part.dropFirst(label.utf8.count)
+                guard !digits.isEmpty, digits.count <= 10, digits.allSatisfy({ (0x30...0x39).contains($0) }) else { return false }
+            }
+        }
+        return true
     }
 
     /// The printk formats (`0xADDR : "format"` lines), for `trace_printk` probes. Only lines of
