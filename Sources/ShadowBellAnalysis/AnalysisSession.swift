@@ -181,7 +181,7 @@ public enum AnalysisSession {
         guard let reference = order.first else {
             return try analyze(placed: [], domains: [], alignment: [], notes: notes, errors: errors, options: options, observer: observer)
         }
-        let formats = summaries.map { $0?.format }
+        let formats = summaries.map { $0?.effectiveFormat }
         let standing = Standing(summaries[reference]!, anchors[reference], firstTimes[reference])
 
         // Placement on the reference clock.
@@ -312,11 +312,11 @@ public enum AnalysisSession {
         var path: String
 
         init(_ summary: InputSummary, _ anchors: AnchorSet?, _ firstTime: Int64) {
-            if summary.format != .consoleLog, anchors?.isGuestSide == true {
+            if summary.effectiveFormat != .consoleLog, anchors?.isGuestSide == true {
                 rank = 0
             } else if anchors?.isHostSide == true || anchors?.hasHostNotices == true {
                 rank = 1
-            } else if summary.format == .consoleLog {
+            } else if summary.effectiveFormat == .consoleLog {
                 rank = 2
             } else {
                 rank = 3

@@ -17,7 +17,7 @@ enum FindingStory {
             let own = consoles.first { results[groups[k]].sources.contains($0.index) }
             let kernel = (own ?? consoles.first)?.kernelVersion
             let driverFormat = findings[k].evidence.first { $0.role == "driver-publish" }
-                .flatMap { e in inputs.first { $0.index == e.location.source }?.format }
+                .flatMap { e in inputs.first { $0.index == e.location.source }?.effectiveFormat }
             let context = KnownBugMatcher.Context(kernel: kernel, qemu: qemu, driverEventsFormat: driverFormat)
             if let bug = KnownBugMatcher.match(findings[k], context) {
                 findings[k].knownBug = bug

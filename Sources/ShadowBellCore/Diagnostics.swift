@@ -55,6 +55,11 @@ public struct InputSummary: Sendable {
     public var index: UInt16
     public var path: String
     public var format: TraceFormat
+    /// For a pcap converted by ShadowBell: the format of the input its records (of this clock
+    /// domain) came from, as the records say; nil when they do not.
+    public var recordedFormat: TraceFormat?
+    /// The format the input's content stands for: `recordedFormat` when there is one.
+    public var effectiveFormat: TraceFormat { recordedFormat ?? format }
     public var clock: ClockKind = .timestamps
     public var locationUnit: SourceLocation.Unit = .line
     /// Recognised events decoded.

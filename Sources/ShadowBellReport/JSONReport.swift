@@ -70,6 +70,7 @@ public enum JSONReport {
         .object([
             ("path", .string(s.path)),
             ("format", .string(s.format.rawValue)),
+            ("recorded_format", s.recordedFormat.map { .string($0.rawValue) } ?? .null),
             ("clock", .string(s.clock.rawValue)),
             ("events", .count(s.events)),
             ("malformed", .count(s.malformed)),

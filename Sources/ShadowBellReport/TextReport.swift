@@ -13,7 +13,7 @@ public enum TextReport {
 
         out += "\nInputs\n"
         for s in r.inputs {
-            out += "  \(s.path): \(s.format.rawValue), \(s.events) events, \(s.malformed) malformed, "
+            out += "  \(s.path): \(s.format.rawValue)\(s.recordedFormat.map { " (of \($0.rawValue))" } ?? ""), \(s.events) events, \(s.malformed) malformed, "
                 + "\(s.skipped) other \(s.locationUnit == .line ? "lines" : "records") skipped"
             if s.clock == .orderOnly { out += ", no timestamps (order only)" }
             if let kernel = s.kernelVersion { out += ", guest Linux \(kernel)" }

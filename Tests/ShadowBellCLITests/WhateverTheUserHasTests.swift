@@ -164,6 +164,26 @@ import Testing
         }
     }
 
+    /// A ShadowBell pcap converted from a run's files reports what the files report, at the
+    /// same times: each record says which format its input had, so the guest console's clock
+    /// rules and the reference rule see the inputs as they were.
+    @Test(arguments: ["hang-sq2", "sysrq-hang", "single"])
+    func aPcapOfTheRunsFilesReportsWhatTheFilesReport(_ name: String) throws {
+        let f = try RealTraceTests.run(name)
+        for subset in [[f.guest, f.qemu, f.console], [f.qemu, f.console], [f.guest, f.console]] {
+            let pcap = temporaryPath("\(name)-\(subset.count)-\(UUID().uuidString).pcap")
+            defer { unlink(pcap) }
+            #expect(runCommand(["convert"] + subset + ["--output", pcap]) == 0)
+            let (_, original, _) = try analyzeJSON(subset)
+            let (_, converted, _) = try analyzeJSON([pcap])
+            let what = "\(name) \(subset.map { ($0 as NSString).lastPathComponent })"
+            #expect(Self.signatures(converted) == Self.signatures(original), "\(what)")
+            let recorded = (converted["inputs"] as? [[String: Any]] ?? []).compactMap { $0["recorded_format"] as? String }
+            let formats = (original["inputs"] as? [[String: Any]] ?? []).compactMap { $0["format"] as? String }
+            #expect(recorded == formats, "\(what)")
+        }
+    }
+
     /// The analysis part of Docs/Capture.md's CI recipe, on run folders as they are kept.
     @Test func theCIRecipeOfTheCaptureGuideFindsTheHang() throws {
         let artifacts = temporaryPath("artifacts")

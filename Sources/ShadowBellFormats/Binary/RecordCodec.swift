@@ -10,7 +10,8 @@ import ShadowBellCore
 ///     4  version (u8) = 1      20  b (u32)
 ///     5  record length (u8)    24  c (u32)
 ///     6  side (u8)             28  original source index (u16)
-///     7  kind (u8)             30  reserved (u16) = 0
+///     7  kind (u8)             30  original format (u8), 0 = not said
+///                              31  reserved (u8) = 0
 ///     8  event flags (u8)      32  wide (u64)
 ///     9  queue type (u8)       40  original location (u64)
 ///    10  record flags (u8)
@@ -38,10 +39,14 @@ public enum RecordCodec {
     public struct Record: Sendable, Hashable {
         public var event: Event
         public var recordFlags: UInt8
+        /// The format of the input the event was converted from (nil: not said): the analysis
+        /// of the pcap treats each clock domain as that input (a guest console's clock rule).
+        public var originalFormat: TraceFormat?
 
-        public init(event: Event, recordFlags: UInt8 = 0) {
+        public init(event: Event, recordFlags: UInt8 = 0, originalFormat: TraceFormat? = nil) {
             self.event = event
             self.recordFlags = recordFlags
+            self.originalFormat = originalFormat
         }
 
         public var timeIsOrdinal: Bool { recordFlags & RecordCodec.timeIsOrdinalFlag != 0 }
@@ -108,7 +113,8 @@ public enum RecordCodec {
         storeLE(e.b, out, 20)
         storeLE(e.c, out, 24)
         storeLE(e.source, out, 28)
-        storeLE(UInt16(0), out, 30)
+        out[30] = formatCode(record.originalFormat)
+        out[31] = 0
         storeLE(e.wide, out, 32)
         storeLE(e.location, out, 40)
     }
@@ -192,8 +198,21 @@ public enum RecordCodec {
             c: loadLE(bytes, 24, as: UInt32.self),
             wide: loadLE(bytes, 32, as: UInt64.self),
             flags: bytes[8])
-        return .success(Record(event: event, recordFlags: recordFlags))
+        return .success(Record(event: event, recordFlags: recordFlags, originalFormat: format(code: bytes[30])))
     }
+
+    /// Byte 30: the original input's format. Codes are fixed (never renumbered); a code this
+    /// build does not know reads as not said.
+    static let formatCodes: [(TraceFormat, UInt8)] = [
+        (.ftraceText, 1), (.qemuLog, 2), (.qemuSimple, 3), (.pcap, 4), (.consoleLog, 5), (.traceDat, 6),
+    ]
+
+    static func formatCode(_ format: TraceFormat?) -> UInt8 {
+        guard let format else { return 0 }
+        return formatCodes.first { $0.0 == format }?.1 ?? 0
+    }
+
+    static func format(code: UInt8) -> TraceFormat? { formatCodes.first { $0.1 == code }?.0 }
 
     public static func decode(_ bytes: [UInt8], time: Int64) -> Result<Record, DecodeError> {
         bytes.withUnsafeBytes { decode($0, time: time) }

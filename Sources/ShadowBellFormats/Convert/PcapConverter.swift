@@ -60,6 +60,11 @@ public func convertToPcap(
 
     var cursors = sources.map { MergeCursor(source: $0) }
     for i in cursors.indices { try cursors[i].refill() }
+    // Each record says which format its input had (a pcap's own domains pass theirs on).
+    let original = cursors.map { c -> TraceFormat? in
+        let summary = c.source.summary
+        return summary.format == .pcap ? summary.recordedFormat : summary.format
+    }
     var written: UInt64 = 0
     var record = [UInt8](repeating: 0, count: RecordCodec.recordLengthV1)
     while true {
@@ -90,7 +95,7 @@ public func convertToPcap(
         stored.time = bestTime
         stored.source = UInt16(truncatingIfNeeded: best)  // the clock domain: position among `sources`
         record.withUnsafeMutableBytes { out in
-            RecordCodec.encode(RecordCodec.Record(event: stored, recordFlags: flags), into: out)
+            RecordCodec.encode(RecordCodec.Record(event: stored, recordFlags: flags, originalFormat: original[best]), into: out)
             writer.write(
                 seconds: UInt32(bestTime / 1_000_000_000), nanoseconds: UInt32(bestTime % 1_000_000_000),
                 UnsafeRawBufferPointer(out))

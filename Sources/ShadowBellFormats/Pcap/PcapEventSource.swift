@@ -125,6 +125,7 @@ public final class PcapEventSource: EventSource {
         // Analysers read `summary.clock` before the first batch: take it from the first record.
         if let first = PcapEventSource.firstRecord(path: path, originalSource: options.originalSource) {
             self.summary.clock = first.timeIsOrdinal ? .orderOnly : .timestamps
+            self.summary.recordedFormat = first.originalFormat
         }
         let classicMagics: Set<UInt32> = [0xA1B2_C3D4, 0xA1B2_3C4D, 0xD4C3_B2A1, 0x4D3C_B2A1]
         if headCount >= 4, classicMagics.contains(UInt32(head[0]) | UInt32(head[1]) << 8 | UInt32(head[2]) << 16 | UInt32(head[3]) << 24),
