@@ -203,6 +203,15 @@ public final class ClockGroupAnalyzer {
         notify(e, i)
     }
 
+    /// As `withQueue`, but the observer is shown `e` only when `body` returns true (an event
+    /// that only repeats one it was shown already changes the state, and is not shown again).
+    func showingIf(_ key: QueueKey, _ e: Event, evaluate: Bool = false, _ body: (inout QueueState) -> Bool) {
+        let i = index(of: key)
+        let shown = body(&queues[i])
+        if evaluate { evaluateMutualWait(&queues[i], at: e) }
+        if shown { notify(e, i) }
+    }
+
     // MARK: driver side
 
     private func driverDoorbellUpdate(_ e: Event) {
@@ -371,27 +380,40 @@ public final class ClockGroupAnalyzer {
 
     enum DoorbellOrigin: UInt8 {
         case probe = 1, rawWrite = 2, controllerEvent = 4
+
+        /// The origins that are an `.mmioDoorbell` event of their own (not the driver's probe).
+        static let mmioEvents = rawWrite.rawValue | controllerEvent.rawValue
     }
 
+    /// An MMIO doorbell the controller received. QEMU logs one doorbell twice, as the raw
+    /// register write (`pci_nvme_mmio_write`) and as the controller's doorbell event
+    /// (`pci_nvme_mmio_doorbell_sq` / `_cq`): observers (timeline, Perfetto, report pictures)
+    /// are shown the first of them only, as the doorbell is counted once (`registerDoorbell`).
     private func mmioDoorbell(_ e: Event, origin: DoorbellOrigin) {
         let dbbufOff = !dbbufEnabled.contains(e.controller)
-        withQueue(e.queue, e, evaluate: true) { q in
+        showingIf(e.queue, e, evaluate: true) { (q: inout QueueState) -> Bool in
             q.active = true
             checkRange(&q, e, value: e.a, what: "MMIO doorbell")
-            registerDoorbell(&q, value: e.a, origin: origin, e)
+            let earlier = registerDoorbell(&q, value: e.a, origin: origin, e)
             // With the doorbell buffer off no shadow read follows: the doorbell is what the
             // controller sees.
             if dbbufOff { q.controllerCaughtUp(to: e.a) }
             noteVisibleWork(&q, e, tail: e.a)
+            return earlier & DoorbellOrigin.mmioEvents == 0
         }
     }
 
     /// One physical doorbell can show up as a driver probe, a raw register write and a
-    /// controller doorbell event: count it once.
-    func registerDoorbell(_ q: inout QueueState, value: UInt32, origin: DoorbellOrigin, _ e: Event) {
+    /// controller doorbell event: count it once. Returns the origins the doorbell was seen
+    /// from before `origin` (0: a doorbell not seen before).
+    @discardableResult
+    func registerDoorbell(_ q: inout QueueState, value: UInt32, origin: DoorbellOrigin, _ e: Event) -> UInt8 {
+        let earlier: UInt8
         if q.lastDoorbellValue == value, q.lastDoorbellOrigins & origin.rawValue == 0 {
+            earlier = q.lastDoorbellOrigins
             q.lastDoorbellOrigins |= origin.rawValue
         } else {
+            earlier = 0
             q.stats.mmioDoorbells += 1
             q.lastDoorbellValue = value
             q.lastDoorbellOrigins = origin.rawValue
@@ -402,6 +424,7 @@ public final class ClockGroupAnalyzer {
         // Publications stay "unseen" until a shadow read returns them: QEMU overwrites the
         // doorbell's tail with the next shadow read, so a stale read after a doorbell still
         // loses the published value (and the publication is the evidence of why).
+        return earlier
     }
 
     private func controllerFetch(_ e: Event) {

@@ -132,17 +132,18 @@ struct RunPlanner {
     }
 
     /// The one run that `paths` stand for in a command that draws one (report, explain): a
-    /// directory stands for its traces, notes skipped. Nil (after saying why) when they stand
-    /// for several runs or none.
-    static func oneRun(_ paths: [String], command: String, quiet: Bool) -> TraceRun? {
+    /// directory stands for its traces, notes skipped. After saying why, throws exit status 64
+    /// (a usage error) when they stand for several runs or none, 2 (an input error) when the
+    /// one run holds no trace.
+    static func oneRun(_ paths: [String], command: String, quiet: Bool) throws(ExitCode) -> TraceRun {
         let runs = RunPlanner(groupBy: nil).plan(paths: paths, listed: [])
         guard runs.count == 1, let run = runs.first else {
             printError("error: \(command) draws one run, but \(paths.joined(separator: " ")) hold \(runs.count); give one run's folder or files (analyze takes several)")
-            return nil
+            throw ExitCode(64)
         }
         if let problem = run.problem {
             printError("error: \(problem)")
-            return nil
+            throw ExitCode(2)
         }
         if !quiet { for s in run.skipped { printError("note: skipped \(s.path): \(s.reason)") } }
         return run

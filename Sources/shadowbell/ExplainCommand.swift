@@ -15,7 +15,8 @@ struct Explain: ParsableCommand {
             read back from the files. The inputs are read twice: standard input or a pipe is \
             copied to a temporary file first. Compressed inputs (gzip, zstd, xz) are read as they are.
 
-            Exit status: 0 explained; 2 an input could not be read; 64 usage error or no finding N.
+            Exit status: 0 explained; 2 an input could not be read (also when finding N is \
+            then missing); 64 usage error or no finding N.
 
             Examples:
               shadowbell explain SampleTraces/lab/sq-hang.txt --finding 2
@@ -40,6 +41,12 @@ struct Explain: ParsableCommand {
         let analysis = try TwoPassAnalysis.run(flags: flags, command: "explain", limits: (12, 30, 8, 4)) { report in
             let count = report.result.findings.count
             guard index < count else {
+                if !report.inputErrors.isEmpty {
+                    // An input error (printed above), not a usage error: the finding may be in
+                    // what could not be read.
+                    printError("error: --finding \(finding): no such finding in what could be read (\(count) finding(s)); an input could not be read")
+                    throw ExitCode(2)
+                }
                 let list = report.result.findings.prefix(20).enumerated().map { "  #\($0.offset + 1) \($0.element.kind.rawValue) \($0.element.queue)" }
                 let hint = count == 0 ? "the inputs have no finding" : "they have \(count) finding(s):\n" + list.joined(separator: "\n")
                 throw ValidationError("--finding \(finding): \(hint)")

@@ -29,7 +29,7 @@ struct TwoPassAnalysis {
         var flags = flags
         var notes: [String] = []
         if flags.paths.count > 1 || flags.paths.contains(where: RunPlanner.isDirectoryPath) {
-            guard let run = RunPlanner.oneRun(flags.paths, command: command, quiet: flags.quiet || quietNotes) else { throw ExitCode(2) }
+            let run = try RunPlanner.oneRun(flags.paths, command: command, quiet: flags.quiet || quietNotes)
             flags.paths = run.paths
             notes = run.skipped.map(\.path)
         }

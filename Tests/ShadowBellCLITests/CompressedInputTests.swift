@@ -92,6 +92,62 @@ private func comparable(_ status: Int32, _ json: [String: Any], paths: [String])
         #expect(waits.count == 2)
     }
 
+    /// The real dat-hang-sq2 run with its trace.dat compressed (gzip, zstd, xz) gives the
+    /// findings of the plain file: its two sq2 errors, at the same times, with the same
+    /// evidence offsets.
+    @Test(arguments: ["gzip", "zstd", "xz"])
+    func realTraceDatCompressedGivesTheSameFindings(_ compression: String) throws {
+        let run = RealTraceTests.realDirectory.appendingPathComponent("dat-hang-sq2").path
+        let dat = "\(run)/trace.dat", qemu = "\(run)/qemu-trace.log.zst"
+        let (status, json, _) = try analyzeJSON([dat, qemu])
+        let errors = (json["findings"] as? [[String: Any]] ?? []).filter { $0["severity"] as? String == "error" }
+        #expect(status == 1 && errors.count == 2)
+        #expect(errors.allSatisfy { ($0["queue"] as? [String: Any])?["qid"] as? Int == 2 })
+        let packed = try compressedCopy(dat, compression, folder: temporaryPath("compressed-trace-dat-\(compression)"))
+        let (packedStatus, packedJSON, _) = try analyzeJSON([packed, qemu])
+        #expect(comparable(packedStatus, packedJSON, paths: [packed, qemu]) == comparable(status, json, paths: [dat, qemu]))
+        let inputs = packedJSON["inputs"] as? [[String: Any]] ?? []
+        #expect(inputs.first?["format"] as? String == (json["inputs"] as? [[String: Any]])?.first?["format"] as? String)
+        #expect(inputs.first?["events"] as? Int == (json["inputs"] as? [[String: Any]])?.first?["events"] as? Int)
+    }
+
+    /// A trace.dat through a pipe (`<(cat trace.dat)`, `<(zstd -dc trace.dat.zst)`), alone (read
+    /// once) or beside the QEMU log (copied for the second pass), or on standard input, gives
+    /// the findings of the file; `report` takes it too.
+    @Test func realTraceDatThroughAPipeGivesTheSameFindings() throws {
+        let run = RealTraceTests.realDirectory.appendingPathComponent("dat-hang-sq2").path
+        let dat = "\(run)/trace.dat", qemu = "\(run)/qemu-trace.log.zst"
+        let data = try Data(contentsOf: URL(fileURLWithPath: dat))
+        func piped(_ bytes: Data, _ body: (String) throws -> Void) throws {
+            let pipe = Pipe()
+            let writer = Thread { writeAllRetrying(pipe.fileHandleForWriting, bytes) }
+            writer.start()
+            defer { try? pipe.fileHandleForReading.close() }
+            try body("/dev/fd/\(pipe.fileHandleForReading.fileDescriptor)")
+        }
+        let packed = try Data(contentsOf: URL(fileURLWithPath: try compressedCopy(dat, "zstd", folder: temporaryPath("compressed-trace-dat-pipe"))))
+        for bytes in [data, packed] {
+            for others in [[], [qemu]] {
+                let (status, json, _) = try analyzeJSON([dat] + others)
+                try piped(bytes) { path in
+                    let (pipeStatus, pipeJSON, _) = try analyzeJSON([path] + others)
+                    #expect(comparable(pipeStatus, pipeJSON, paths: [path] + others) == comparable(status, json, paths: [dat] + others),
+                        "\(bytes.count) bytes, \(others.count + 1) input(s)")
+                }
+            }
+        }
+        try piped(data) { path in
+            let html = temporaryPath("trace-dat-pipe.html")
+            #expect(runCommand(["report", path, qemu, "--output", html]) == 0)
+        }
+        let (status, json, _) = try analyzeJSON([dat, qemu])
+        let r = try runProcess(["analyze", "-", qemu, "--format", "json"], stdin: packed)
+        let fromStdin = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] ?? [:]
+        // The alignment note names the reference input inside a sentence (`aligned to - from`).
+        let got = comparable(r.status, fromStdin, paths: ["-", qemu]).replacingOccurrences(of: "aligned to - from", with: "aligned to <input 0> from")
+        #expect(got == comparable(status, json, paths: [dat, qemu]), "\(r.stderr)")
+    }
+
     /// A folder of compressed traces is a run like the folder of the plain files.
     @Test func aFolderOfCompressedFilesIsOneRun() throws {
         let folder = temporaryPath("compressed-folder")

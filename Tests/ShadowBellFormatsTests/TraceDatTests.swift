@@ -1,4 +1,5 @@
 import Foundation
+import ShadowBellTestSupport
 import Testing
 import ShadowBellCore
 @testable import ShadowBellFormats
@@ -84,6 +85,54 @@ private func tracedat(_ name: String) -> String { fixturePath("tracedat/\(name)"
         }
         let d = try drain(try openEventSource(path: "-", index: 0))
         #expect(d.summary.path == "-" && d.summary.events == 7)
+    }
+
+    /// A trace.dat stored with gzip, zstd or xz is detected by its decompressed magic and read
+    /// as the file: the same events at the same byte offsets, shown under the compressed name.
+    @Test(arguments: versions)
+    func compressedFilesGiveTheEventsOfTheFile(_ name: String) throws {
+        let plain = tracedat(name)
+        let expected = try drain(try openEventSource(path: plain, index: 2))
+        let original = Array(try Data(contentsOf: URL(fileURLWithPath: plain)))
+        for compression in [Compression.gzip, .zstd, .xz] {
+            let path = TempFile.write(try compressed(original, compression), name: "\(name).\(compression)")
+            defer { TempFile.remove(path) }
+            #expect(try detectFormat(path: path) == detectFormat(path: plain), "\(compression)")
+            let got = try drain(try openEventSource(path: path, index: 2))
+            #expect(got.events == expected.events, "\(name) as \(compression)")
+            #expect(got.summary.path == path && got.summary.format == .traceDat)
+            #expect(got.summary.records == expected.summary.records && got.summary.malformed == 0)
+        }
+    }
+
+    /// A pipe (`<(cat trace.dat)` is `/dev/fd/63`; `<(zstd -dc trace.dat.zst)`, or the
+    /// compressed bytes themselves) is spooled and read as the file, opened directly or as one
+    /// input of a run (read once, or copied for a second pass).
+    @Test func aPipeIsReadAsTheFile() throws {
+        let plain = tracedat("two-buffers-v7-zstd.dat")
+        let expected = try drain(try openEventSource(path: plain, index: 0))
+        let original = Array(try Data(contentsOf: URL(fileURLWithPath: plain)))
+        for bytes in [original, try compressed(original, .zstd)] {
+            for way in ["direct", "read once", "read twice"] {
+                let pipe = Pipe()
+                let writer = Thread { writeAllRetrying(pipe.fileHandleForWriting, Data(bytes)) }
+                writer.start()
+                defer { try? pipe.fileHandleForReading.close() }
+                let path = "/dev/fd/\(pipe.fileHandleForReading.fileDescriptor)"
+                let source: any EventSource
+                switch way {
+                case "direct": source = try openEventSource(path: path, index: 0)
+                default:
+                    let inputs = TraceInput.open([path], readsTwice: way == "read twice")
+                    try #require(inputs.count == 1)
+                    #expect(inputs[0].format == .binary(.traceDat(version: 7)))
+                    source = try inputs[0].open()
+                }
+                let got = try drain(source)
+                #expect(got.events == expected.events, "\(way), \(bytes.count) bytes")
+                #expect(got.summary.path == path)
+            }
+        }
     }
 
     @Test func truncatedFilesAreInputErrorsNamingTheFile() throws {

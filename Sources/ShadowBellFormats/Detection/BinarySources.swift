@@ -50,10 +50,13 @@ func openBinarySource(
                 traceEvents: options.binary.traceEvents, reorderWindow: options.binary.reorderWindow,
                 controller: options.controller))
     case .traceDat:
-        if input.path != "-" {
-            return try TraceDatEventSource(path: input.path, index: index, options: options)
+        // The reader reads the file's sections and CPU data out of order, from the file itself:
+        // an uncompressed regular file (a copy `InputSpool` made included) is read where it is.
+        if input.compression == nil && input.file != "-" && isRegularFile(input.file) {
+            return try TraceDatEventSource(path: input.file, index: index, options: options, displayPath: input.path)
         }
-        // The CPU data is read out of order: spool standard input as for libpcap.
+        // Standard input, a pipe or a compressed file: its content (decompressed, what
+        // detection looked at) is spooled to an unlinked temporary file, as for libpcap.
         let spooled = try spool(input)
         defer { unlink(spooled) }
         return try TraceDatEventSource(path: spooled, index: index, options: options, displayPath: input.path)

@@ -1,0 +1,46 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Exit statuses of report and explain (Docs/CLI.md): 2 when an input could not be read, 64
+/// for a usage error.
+@Suite struct ExitStatusTests {
+    /// An input that is no trace is an input error, said as such, even though it leaves no
+    /// finding to explain.
+    @Test func explainingAFindingOfAnInputThatIsNoTraceIsAnInputError() throws {
+        let r = try runProcess(["explain", "/dev/zero", "--finding", "1"])
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stderr.contains("/dev/zero: not a supported trace format"))
+        #expect(!r.stderr.contains("Usage:"))
+        let text = temporaryPath("not-a-trace.txt")
+        try "hello\nworld\n".write(toFile: text, atomically: true, encoding: .utf8)
+        let t = try runProcess(["explain", text, "--finding", "1"])
+        #expect(t.status == 2 && t.stderr.contains(text), "\(t.stderr)")
+        // A readable trace without finding N stays a usage error.
+        #expect(try runProcess(["explain", sample("lab/sq-hang.txt"), "--finding", "9"]).status == 64)
+    }
+
+    /// Several runs where one is drawn is a usage error; a folder without any trace is an
+    /// input error.
+    @Test func reportAndExplainOfSeveralRunsAreUsageErrors() throws {
+        let html = temporaryPath("two-runs.html")
+        try? FileManager.default.removeItem(atPath: html)
+        let twoRuns = [packageRoot.appendingPathComponent("SampleTraces/lab").path, packageRoot.appendingPathComponent("SampleTraces/real-single").path]
+        let r = try runProcess(["report"] + twoRuns + ["-o", html])
+        #expect(r.status == 64, "\(r.stderr)")
+        #expect(r.stderr.contains("report draws one run"))
+        #expect(!FileManager.default.fileExists(atPath: html))
+        let e = try runProcess(["explain"] + twoRuns + ["--finding", "1"])
+        #expect(e.status == 64 && e.stderr.contains("explain draws one run"), "\(e.stderr)")
+
+        let empty = temporaryPath("no-trace-folder")
+        try? FileManager.default.removeItem(atPath: empty)
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        try "notes\n".write(toFile: empty + "/README.md", atomically: true, encoding: .utf8)
+        let n = try runProcess(["report", empty, "-o", html])
+        #expect(n.status == 2 && n.stderr.contains("no trace file found"), "\(n.stderr)")
+    }
+}
