@@ -203,7 +203,8 @@ import Testing
                 let lab = dir.appendingPathComponent("lab.txt").path
                 let pcap = dir.appendingPathComponent("spdk.pcap").path
                 try Simulator.writeLabTrace(c, to: lab)
-                try convertToPcap(paths: [lab], output: pcap)
+                // As a recorder writing events directly: its records say no original format.
+                try convertToPcap(sources: [FormatUnsaid(try openEventSource(path: lab, index: 0))], output: pcap)
                 return [pcap] + (try kernel.map { [try Self.console($0, in: dir)] } ?? [])
             }
             let reorders = r.findings.filter { $0.kind == .mutualWait && $0.cause == .driverReorder }
@@ -316,4 +317,17 @@ import Testing
             #expect(r.findings.allSatisfy { $0.kind != .controllerIdleWithWork }, "\(r.findings.map(\.message))")
         }
     }
+}
+
+/// A source whose events are written into a pcap as a direct recorder's are: no original format.
+final class FormatUnsaid: EventSource {
+    let base: any EventSource
+    init(_ base: any EventSource) { self.base = base }
+    var summary: InputSummary {
+        var s = base.summary
+        s.format = .pcap
+        s.recordedFormat = nil
+        return s
+    }
+    func nextBatch(into buffer: inout [Event]) throws(InputError) -> Bool { try base.nextBatch(into: &buffer) }
 }
