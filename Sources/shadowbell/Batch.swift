@@ -112,23 +112,48 @@ struct RunPlanner {
         return runs + emptyDirectories
     }
 
-    /// The paths of one run as named on the command line. Among several, a file that is not a
-    /// trace (a run folder's README or statistics, caught by a `dir/*` glob) is skipped with a
-    /// note, as in a folder; a file named alone is always read (and an error says what it is).
+    /// The paths of one run as named on the command line, judged as in a folder. Among several,
+    /// a file that is not a trace (a run folder's README or statistics, caught by a `dir/*`
+    /// glob) or an empty file is skipped with a note; a file that cannot be read is kept (the
+    /// reader says why). A file named alone is read, unless it is notes (a README quoting a few
+    /// trace lines): that is an input problem, as a folder without a trace is. When every file
+    /// named is skipped, the run has nothing to analyse.
     func singleRun(_ paths: [String]) -> TraceRun {
         var run = TraceRun(name: paths.joined(separator: " + "), paths: paths)
-        guard paths.count > 1 else { return run }
         var kept: [String] = []
         for path in paths {
             // Only a regular file is looked at first: a pipe's bytes would be gone.
-            if isRegularFile(path), let why = isTrace(path), !why.hasPrefix(path) {
-                run.skipped.append(SkippedFile(path: path, reason: why))
-            } else {
+            guard isRegularFile(path), let why = isTrace(path) else {
                 kept.append(path)
+                continue
+            }
+            if paths.count == 1 {
+                if Self.isNotes(why) {
+                    run.problem = "\(path): \(why); not read as a trace (a run folder's notes are skipped: name a trace file, or the run's folder)"
+                }
+                kept.append(path)
+            } else if why.hasPrefix(path) && !Self.isEmptyFile(path) {
+                kept.append(path)
+            } else {
+                run.skipped.append(SkippedFile(path: path, reason: why))
             }
         }
-        if !kept.isEmpty { run.paths = kept }
+        if kept.isEmpty {
+            run.problem = "\(run.name): none of these \(paths.count) files is a trace (all skipped as notes); name a trace file, or the run's folder"
+        } else {
+            run.paths = kept
+        }
         return run
+    }
+
+    /// Whether a reason `whyNotTrace` gave says the file is notes (text quoting a few trace
+    /// lines) rather than of no supported format or unreadable.
+    static func isNotes(_ reason: String) -> Bool { reason.hasPrefix("notes, ") }
+
+    /// Whether `path` is a regular file of no bytes.
+    static func isEmptyFile(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG && info.st_size == 0
     }
 
     /// The one run that `paths` stand for in a command that draws one (report, explain): a
@@ -205,7 +230,9 @@ func analyzeRun(_ run: TraceRun, flags: AnalysisFlags, failOn: FailPolicy) -> Ru
     let empty = AnalysisSession.combine(inputs: [], groups: [], notes: [], options: flags.options(for: []))
     let skipped = run.skipped.map { (path: $0.path, reason: $0.reason) }
     if let problem = run.problem {
-        let report = AnalysisReport(result: empty, inputErrors: [.unsupported(path: run.name, reason: problem)], failOn: failOn)
+        // The problem names the run already.
+        let reason = problem.hasPrefix(run.name + ": ") ? String(problem.dropFirst(run.name.count + 2)) : problem
+        let report = AnalysisReport(result: empty, inputErrors: [.unsupported(path: run.name, reason: reason)], failOn: failOn)
         return RunReport(name: run.name, paths: run.paths, skippedFiles: skipped, report: report)
     }
     let report: AnalysisReport
@@ -215,19 +242,8 @@ func analyzeRun(_ run: TraceRun, flags: AnalysisFlags, failOn: FailPolicy) -> Ru
         case .success(let result):
             report = AnalysisReport(result: result, failOn: failOn)
         case .failure(let error):
-            // A file of a folder or list that decodes to no event is a note, not a broken
-            // input, as long as the run has a trace that does.
-            var errors = error.errors
-            if run.paths.count > 1, error.partial.inputs.contains(where: { $0.events > 0 }) {
-                for e in errors {
-                    if case .noRecognisedEvents(let path, let format) = e {
-                        skippedAfter.append((path, "no recognised event (read as \(format.rawValue))"))
-                    }
-                }
-                errors.removeAll { if case .noRecognisedEvents = $0 { true } else { false } }
-            }
-            var partial = error.partial
-            partial.inputs.removeAll { input in skippedAfter.contains { $0.path == input.path } }
+            let (errors, partial, skippedFiles) = withoutEmptyInputs(error, paths: run.paths)
+            skippedAfter = skippedFiles
             report = errors.isEmpty
                 ? AnalysisReport(result: partial, failOn: failOn)
                 : AnalysisReport(result: partial, inputErrors: errors, failOn: failOn)
@@ -236,6 +252,24 @@ func analyzeRun(_ run: TraceRun, flags: AnalysisFlags, failOn: FailPolicy) -> Ru
         report = AnalysisReport(result: empty, inputErrors: [error], failOn: failOn)
     }
     return RunReport(name: run.name, paths: run.paths, skippedFiles: skipped + skippedAfter, report: report)
+}
+
+/// A failed analysis of a run of several files, with each file that decodes to no event taken
+/// as a note (not a broken input) as long as another file of the run has events: the errors
+/// left, the result without those files, and the files skipped with why.
+func withoutEmptyInputs(_ failure: AnalysisFailure, paths: [String])
+    -> (errors: [InputError], partial: AnalysisResult, skipped: [(path: String, reason: String)])
+{
+    var errors = failure.errors
+    var partial = failure.partial
+    var skipped: [(path: String, reason: String)] = []
+    guard paths.count > 1, partial.inputs.contains(where: { $0.events > 0 }) else { return (errors, partial, []) }
+    for case .noRecognisedEvents(let path, let format) in errors {
+        skipped.append((path, "no recognised event (read as \(format.rawValue))"))
+    }
+    errors.removeAll { if case .noRecognisedEvents = $0 { true } else { false } }
+    partial.inputs.removeAll { input in skipped.contains { $0.path == input.path } }
+    return (errors, partial, skipped)
 }
 
 /// Runs `work` for every index in `0..<count` on at most `workers` threads and returns the

@@ -28,11 +28,11 @@ struct TwoPassAnalysis {
     ) throws -> TwoPassAnalysis {
         var flags = flags
         var notes: [String] = []
-        if flags.paths.count > 1 || flags.paths.contains(where: RunPlanner.isDirectoryPath) {
-            let run = try RunPlanner.oneRun(flags.paths, command: command, quiet: flags.quiet || quietNotes)
-            flags.paths = run.paths
-            notes = run.skipped.map(\.path)
-        }
+        // A folder or a folder's files stand for one run (notes skipped); a file named alone
+        // that is notes is an input error.
+        let run = try RunPlanner.oneRun(flags.paths, command: command, quiet: flags.quiet || quietNotes)
+        flags.paths = run.paths
+        notes = run.skipped.map(\.path)
         guard let (inputs, report) = firstPass(flags, notes: notes) else { throw ExitCode(2) }
         let chosen = try choose?(report) ?? findings ?? Array(report.result.findings.indices.prefix(limit))
         guard !chosen.isEmpty else { return TwoPassAnalysis(report: report, timelines: [], paths: flags.paths) }
@@ -56,8 +56,12 @@ func firstPass(_ flags: AnalysisFlags, notes: [String] = []) -> (inputs: [Analys
         case .success(let result):
             return (inputs, AnalysisReport(result: result))
         case .failure(let error):
-            for e in error.errors { printError("error: \(e.description)") }
-            return (inputs, AnalysisReport(result: error.partial, inputErrors: error.errors))
+            // As in `analyze`: among several files, one that decodes to no event is a note
+            // when another has events.
+            let (errors, partial, skipped) = withoutEmptyInputs(error, paths: flags.paths)
+            if !flags.quiet { for s in skipped { printError("note: skipped \(s.path): \(s.reason)") } }
+            for e in errors { printError("error: \(e.description)") }
+            return (inputs, errors.isEmpty ? AnalysisReport(result: partial) : AnalysisReport(result: partial, inputErrors: errors))
         }
     } catch {
         printError("error: \(error.description)")

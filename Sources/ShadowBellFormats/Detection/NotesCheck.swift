@@ -6,17 +6,19 @@ import ShadowBellCore
 /// events on a clock of its own, or become the reference clock. A trace is dominated by its
 /// format; a note is not. `NotesCheck` tells them apart from the same prefix detection reads.
 public enum NotesCheck {
-    /// Why a file found in a folder or a list is not taken as a trace of `format`, or nil when
-    /// it is one: a QEMU log or ftrace text whose event lines are not at least half of its
-    /// non-blank lines, or a console log that also holds QEMU trace events outside kernel-log
-    /// lines (a summary quoting both).
+    /// Why a file is not taken as a trace of `format`, or nil when it is one: a QEMU log or
+    /// ftrace text whose event lines are not at least half of its non-blank lines (lines of
+    /// other QEMU events without a timestamp count once there are 16 of them), or a console
+    /// log that also holds QEMU trace events outside kernel-log lines (a summary quoting both).
+    /// The same rule holds for a file found in a folder or a list (skipped with a note) and
+    /// for a file named alone (an input error saying it is notes).
     public static func reason(_ prefix: UnsafeRawBufferPointer, format: DetectedFormat) -> String? {
         let counts = count(prefix)
         guard counts.lines > 0 else { return nil }
         switch format {
         case .qemuLog:
-            if counts.qemu * 2 < counts.lines {
-                return "notes, not a QEMU log: \(counts.qemu) of its first \(counts.lines) lines are trace events"
+            if counts.qemuLog * 2 < counts.lines {
+                return "notes, not a QEMU log: \(counts.qemuLog) of its first \(counts.lines) lines are trace events"
             }
         case .ftraceText:
             if (counts.ftrace + counts.headers) * 2 < counts.lines {
@@ -34,6 +36,12 @@ public enum NotesCheck {
 
     struct Counts {
         var lines = 0, qemu = 0, ftrace = 0, headers = 0, quotedQemu = 0
+        /// Lines like other devices' QEMU events without a timestamp (`virtio_queue_notify …`).
+        var otherEvents = 0
+
+        /// QEMU trace lines: other devices' events count once they are many (a log of
+        /// several devices' events), not a stray `name_like value` line of a statistics file.
+        var qemuLog: Int { qemu + (otherEvents >= 16 ? otherEvents : 0) }
     }
 
     static func count(_ prefix: UnsafeRawBufferPointer) -> Counts {
@@ -48,12 +56,30 @@ public enum NotesCheck {
                 shape != .bare || ByteScanning.hasPrefix(line, at: payload, "pci_nvme_")
             {
                 c.qemu += 1
+            } else if first == 0, startsWithEventName(line) {
+                c.otherEvents += 1
             } else if !FormatDetector.hasPrintkTimestamp(line), contains(line, "pci_nvme_") {
                 c.quotedQemu += 1
             }
             return true
         }
         return c
+    }
+
+    /// Whether a line starts like a QEMU trace event without a timestamp (`virtio_queue_notify
+    /// vdev 0x…`): a lower-case name with an underscore, then a blank or the end. Prose does
+    /// not start that way.
+    static func startsWithEventName(_ line: UnsafeRawBufferPointer) -> Bool {
+        var underscore = false
+        for (i, byte) in line.enumerated() {
+            switch byte {
+            case 0x5F: underscore = true
+            case 0x61...0x7A, 0x30...0x39: continue
+            case ASCII.space, 0x09: return underscore && i > 0
+            default: return false
+            }
+        }
+        return underscore
     }
 
     static func contains(_ line: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
