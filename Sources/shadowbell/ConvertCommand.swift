@@ -83,12 +83,48 @@ struct Convert: ParsableCommand {
     }
 
     func run() throws {
-        if target == .perfettoJSON { return try writePerfetto() }
+        // A run folder or a folder's files (`dir/*`) stand for one run, as in `report`: notes
+        // are skipped with a note each.
+        let run = try RunPlanner.oneRun(paths, command: "convert", quiet: false)
+        // Written beside the output and renamed when complete: a failed conversion leaves no
+        // output behind (nor a half-written one), and an earlier file of that name stays.
+        let staged = Self.stagingPath(for: output)
+        do {
+            if target == .perfettoJSON {
+                try writePerfetto(run, to: staged)
+            } else {
+                try writePcap(run, to: staged)
+            }
+        } catch {
+            if staged != output { unlink(staged) }
+            throw error
+        }
+        if staged != output, rename(staged, output) != 0 {
+            printError("error: cannot write \(output): \(String(cString: strerror(errno)))")
+            unlink(staged)
+            throw ExitCode(2)
+        }
+    }
+
+    /// A new file in `output`'s directory, or `output` itself when it is not a regular file
+    /// to be replaced (a device such as /dev/stdout, a pipe).
+    static func stagingPath(for output: String) -> String {
+        var info = stat()
+        if stat(output, &info) == 0, info.st_mode & S_IFMT != S_IFREG { return output }
+        let directory = RunPlanner.directory(of: output)
+        let name = output.split(separator: "/").last.map(String.init) ?? output
+        return (directory == "." && !output.hasPrefix("./") ? "" : directory + "/") + ".\(name).partial-\(getpid())"
+    }
+
+    func writePcap(_ run: TraceRun, to output: String) throws {
         var options = SourceOptions(controller: controller)
         do {
             try binaryInputs.apply(to: &options)
             let result = try convertToPcap(
-                paths: paths, output: output, linkType: LinkType(linkType), options: options)
+                paths: run.paths, output: output, linkType: LinkType(linkType), options: options)
+            // As in `analyze`: among several files, one without any recognised event is a
+            // note when another has events; alone, it is an input error.
+            let someEvents = result.inputs.contains { $0.events > 0 }
             var failed = false
             for input in result.inputs {
                 var line = "\(input.path): \(input.format.rawValue), \(input.events) events"
@@ -98,17 +134,21 @@ struct Convert: ParsableCommand {
                     printToStandardError("  \(record.location.render(path: input.path)): \(record.reason)")
                 }
                 if input.events == 0 {
-                    printToStandardError(InputError.noRecognisedEvents(path: input.path, format: input.format).description)
-                    failed = true
+                    if run.paths.count > 1 && someEvents {
+                        printError("note: skipped \(input.path): no recognised event (read as \(input.format.rawValue))")
+                    } else {
+                        printError("error: \(InputError.noRecognisedEvents(path: input.path, format: input.format).description)")
+                        failed = true
+                    }
                 }
             }
-            printToStandardError("wrote \(result.eventsWritten) events to \(output)")
             if failed { throw ExitCode(2) }
+            printToStandardError("wrote \(result.eventsWritten) events to \(self.output)")
         } catch let error as InputError {
-            printToStandardError("error: \(error)")
+            printError("error: \(error)")
             throw ExitCode(2)
         } catch let error as ConvertError {
-            printToStandardError("error: \(error)")
+            printError("error: \(String(describing: error).replacing(output, with: self.output))")
             if case .forbiddenLinkType = error { throw ExitCode(64) }
             throw ExitCode(2)
         }
@@ -117,16 +157,16 @@ struct Convert: ParsableCommand {
 
 extension Convert {
     /// Two passes: the analysis (alignment, findings), then the events with each queue's state,
-    /// streamed into the JSON file.
-    func writePerfetto() throws {
+    /// streamed into the JSON file. Nothing is written when an input cannot be read.
+    func writePerfetto(_ run: TraceRun, to output: String) throws {
         var arguments = ["--controller", String(controller)]
         if let traceEvents = binaryInputs.traceEvents { arguments += ["--trace-events", traceEvents] }
-        let flags = try AnalysisFlags.parse(arguments + ["--"] + paths)
-        guard let (inputs, report) = firstPass(flags) else { throw ExitCode(2) }
+        let flags = try AnalysisFlags.parse(arguments + ["--"] + run.paths)
+        guard let (inputs, report) = firstPass(flags, notes: run.skipped.map(\.path)) else { throw ExitCode(2) }
+        if !report.inputErrors.isEmpty { throw ExitCode(2) }
         let result = report.result
-        let failed = !report.inputErrors.isEmpty
         guard let file = fopen(output, "w") else {
-            printToStandardError("error: cannot write \(output): \(String(cString: strerror(errno)))")
+            printError("error: cannot write \(self.output): \(String(cString: strerror(errno)))")
             throw ExitCode(2)
         }
         defer { fclose(file) }
@@ -140,11 +180,10 @@ extension Convert {
             buffer.append(contentsOf: chunk.utf8)
             if buffer.count >= 1 << 20 { flush() }
         }
-        _ = try? AnalysisSession.run(inputs: inputs, options: flags.options, observer: writer.observe)
+        _ = try? AnalysisSession.run(inputs: inputs, options: flags.options(for: run.paths, notes: run.skipped.map(\.path)), observer: writer.observe)
         writer.finish()
         flush()
-        printToStandardError("wrote \(output): \(result.inputs.map(\.events).reduce(0, +)) events, \(result.queues.count) queue(s), \(result.findings.count) finding(s); open it in ui.perfetto.dev or chrome://tracing")
-        if failed { throw ExitCode(2) }
+        printToStandardError("wrote \(self.output): \(result.inputs.map(\.events).reduce(0, +)) events, \(result.queues.count) queue(s), \(result.findings.count) finding(s); open it in ui.perfetto.dev or chrome://tracing")
     }
 }
 
