@@ -94,7 +94,10 @@ struct Timeline: ParsableCommand {
         let lower = from.flatMap { parseScaledDecimal(Substring($0), scale: 1_000_000_000) } ?? Int64.min
         let upper = to.flatMap { parseScaledDecimal(Substring($0), scale: 1_000_000_000) } ?? Int64.max
         let ranged = from != nil || to != nil
-        let paths = flags.paths
+        // A run folder or a folder's files stand for one run, notes skipped (as in `report`).
+        let run = try RunPlanner.oneRun(flags.paths, command: "timeline", quiet: flags.quiet)
+        let paths = run.paths
+        let options = flags.options(for: paths, notes: run.skipped.map(\.path))
         let sink = TimelineWriter(format: format, paths: paths, output: output)
         sink.maxEvents = maxEvents
         let selectors = queues
@@ -107,16 +110,22 @@ struct Timeline: ParsableCommand {
             throw ExitCode(2)
         }
         var status: Int32 = 0
+        var skipsNoted = false
         func analyse(_ observer: ((Event, QueueState) -> Void)?) -> AnalysisResult {
             switch Result(catching: { () throws(AnalysisFailure) -> AnalysisResult in
-                try AnalysisSession.run(inputs: inputs, options: flags.options, observer: observer)
+                try AnalysisSession.run(inputs: inputs, options: options, observer: observer)
             }) {
             case .success(let r):
                 return r
-            case .failure(let error):
-                if status == 0 { for e in error.errors { printError("error: \(e.description)") } }
+            case .failure(let failure):
+                // As in `analyze`: among several files, one without any event is a note.
+                let (errors, partial, skipped) = withoutEmptyInputs(failure, paths: paths)
+                if !skipsNoted && !flags.quiet { for s in skipped { printError("note: skipped \(s.path): \(s.reason)") } }
+                skipsNoted = true
+                if errors.isEmpty { return partial }
+                if status == 0 { for e in errors { printError("error: \(e.description)") } }
                 status = 2
-                return error.partial
+                return partial
             }
         }
         // Files are analysed first, so that rows and pictures know the findings; standard
@@ -142,7 +151,7 @@ struct Timeline: ParsableCommand {
                     }
                     sink.views = QueueView.merge(recorder.finish())
                     try sink.finish()
-                    if status != 0 { throw ExitCode(status) }
+                    if status != 0 { throw failed(status) }
                     return
                 }
                 sink.noFindingNote = true
@@ -159,11 +168,18 @@ struct Timeline: ParsableCommand {
             throw ExitCode(64)
         }
         try sink.finish()
-        if status != 0 { throw ExitCode(status) }
+        if status != 0 { throw failed(status) }
     }
 }
 
 extension Timeline {
+    /// The exit status of a failed run; its output file, if any, is removed (no half-made
+    /// timeline is left behind).
+    func failed(_ status: Int32) -> ExitCode {
+        if let output, output != "-" { unlink(output) }
+        return ExitCode(status)
+    }
+
     /// The windows of the hang findings (mutual waits, stalls) on the selected queues.
     static func hangWindows(_ result: AnalysisResult, selected: (QueueKey) -> Bool) -> [QueueKey: [ChartWindow]] {
         var out: [QueueKey: [ChartWindow]] = [:]
