@@ -9,7 +9,7 @@ import ShadowBellFormats
 
 /// Inputs and analysis knobs shared by every command that analyses traces.
 struct AnalysisFlags: ParsableArguments {
-    @Argument(help: "Trace files (ftrace text, QEMU log, …), or '-' for standard input. The format is detected from the content. analyze also takes directories (one run per directory).")
+    @Argument(help: "Trace files (ftrace text, QEMU log, …), or '-' for standard input. The format is detected from the content. analyze also takes directories (one run per directory); report, explain and timeline take one run's folder (notes skipped).")
     var paths: [String] = []
 
     @Option(help: ArgumentHelp("Mutual-wait windows shorter than this are only counted.", valueName: "duration"))

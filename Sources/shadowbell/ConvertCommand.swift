@@ -28,6 +28,10 @@ struct Convert: ParsableCommand {
               shadowbell convert guest-ftrace.txt --output guest.pcap --link-type 148
               tshark -X lua_script:Docs/wireshark/shadowbell.lua -r qemu.pcap
               shadowbell convert guest.txt qemu.log --to perfetto-json -o run.json
+              shadowbell convert runs/hang/ -o hang.pcap
+
+            A run's folder (or its files, runs/hang/*) is one run, as for `report`: notes \
+            beside the traces are skipped with a note each. A failed conversion leaves no file.
 
             --to perfetto-json writes the Chrome trace event format, for ui.perfetto.dev and \
             chrome://tracing: the inputs are analysed (and aligned) as `analyze` does; one \
@@ -41,7 +45,7 @@ struct Convert: ParsableCommand {
             input or a pipe is copied to a temporary file first.
             """)
 
-    @Argument(help: "Trace files of any supported format, or - for standard input.")
+    @Argument(help: "Trace files of any supported format, one run's folder (notes skipped), or - for standard input.")
     var paths: [String]
 
     @Option(name: .shortAndLong, help: ArgumentHelp("The file to write.", valueName: "FILE.pcap|FILE.json"))
