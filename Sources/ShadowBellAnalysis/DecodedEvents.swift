@@ -61,8 +61,7 @@ public final class DecodedEvents: @unchecked Sendable {
 
     private func begin() -> Bool {
         if fd < 0 {
-            let directory = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-            var template = Array("\(directory)/shadowbell-events-XXXXXX".utf8CString)
+            var template = Array("\(temporaryFileDirectory())/shadowbell-events-XXXXXX".utf8CString)
             fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
             guard fd >= 0 else {
                 failed = true

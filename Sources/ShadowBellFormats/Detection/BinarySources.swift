@@ -81,24 +81,18 @@ func isRegularFile(_ path: String) -> Bool {
 
 /// Copies an input (its content: decompressed) into a temporary file and returns its path.
 func spool(_ input: ByteInput) throws(InputError) -> String {
-    var template = Array("/tmp/shadowbell-stdin-XXXXXX".utf8CString)
+    var template = Array("\(temporaryFileDirectory())/shadowbell-stdin-XXXXXX".utf8CString)
     let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
     guard fd >= 0 else {
         throw .cannotOpen(path: input.path, reason: "cannot create a temporary file to read it from: \(ByteInput.systemError(errno))")
     }
     defer { close(fd) }
     let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-    while let chunk = try input.nextChunk() {
-        var done = 0
-        while done < chunk.count {
-            let n = write(fd, chunk.baseAddress! + done, chunk.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                unlink(path)
-                throw .readFailed(path: input.path, offset: input.offset, reason: ByteInput.systemError(errno))
-            }
-            done += n
-        }
+    do throws(InputError) {
+        try writeContent(of: input, to: fd) { .readFailed(path: input.path, offset: input.offset, reason: ByteInput.systemError($0)) }
+    } catch {
+        unlink(path)
+        throw error
     }
     return path
 }

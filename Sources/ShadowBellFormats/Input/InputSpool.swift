@@ -89,7 +89,7 @@ public final class InputSpool: @unchecked Sendable {
         if let why = FormatDetector.refusal(FormatDetector.detectionPrefix(source)) {
             throw .unknownFormat(path: path, detail: why)
         }
-        let directory = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        let directory = temporaryFileDirectory()
         var template = Array("\(directory)/shadowbell-spool-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else {
@@ -100,18 +100,10 @@ public final class InputSpool: @unchecked Sendable {
         }
         let name = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         do throws(InputError) {
-            while let chunk = try source.nextChunk() {
-                var done = 0
-                while done < chunk.count {
-                    let n = write(fd, chunk.baseAddress! + done, chunk.count - done)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw .readFailed(
-                            path: path, offset: source.offset,
-                            reason: "cannot copy it to \(name) for a second pass: " + String(cString: strerror(errno)))
-                    }
-                    done += n
-                }
+            try writeContent(of: source, to: fd) { error in
+                .readFailed(
+                    path: path, offset: source.offset,
+                    reason: "cannot copy it to \(name) for a second pass: " + String(cString: strerror(error)))
             }
         } catch {
             close(fd)
@@ -139,5 +131,21 @@ public final class InputSpool: @unchecked Sendable {
     private func removeNamedCopies() {
         for name in named { unlink(name) }
         named.removeAll()
+    }
+}
+
+/// Writes every remaining chunk of `input` (its content) to `fd`; a failed write throws
+/// `failure(errno)`.
+func writeContent(of input: ByteInput, to fd: Int32, failure: (Int32) -> InputError) throws(InputError) {
+    while let chunk = try input.nextChunk() {
+        var done = 0
+        while done < chunk.count {
+            let n = write(fd, chunk.baseAddress! + done, chunk.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw failure(errno)
+            }
+            done += n
+        }
     }
 }

@@ -317,8 +317,8 @@ public final class PcapEventSource: EventSource {
 
     /// The original source indices of the records in `path`, ascending: a pcap converted from
     /// k inputs holds k clock domains, one per original input. The whole file is looked at: an
-    /// uncompressed classic pcap by its record headers alone (`scanClassic`, a few hundredths
-    /// of a second per 100 MB), any other through libpcap.
+    /// uncompressed classic pcap by its record headers alone (`scanClassic`, no libpcap pass),
+    /// any other through libpcap.
     public static func originalSources(path: String) -> [UInt16] {
         if Compression.of(path: path) == nil, let found = scanClassic(path: path) { return found.sorted }
         var seen = SourceSet()

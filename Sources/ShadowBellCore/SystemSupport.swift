@@ -18,3 +18,8 @@ public final class PthreadLock: @unchecked Sendable {
     public func lock() { pthread_mutex_lock(mutex) }
     public func unlock() { pthread_mutex_unlock(mutex) }
 }
+
+/// Where temporary files go: `$TMPDIR`, else `/tmp`.
+public func temporaryFileDirectory() -> String {
+    getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+}
