@@ -207,13 +207,14 @@ public enum ClockAlignment {
         var g = guest, h = host
         g.match(mask: h.mask)
         h.match(mask: g.mask)
-        let submits = g.submits.sorted { $0.time < $1.time }
-        let fetchesByKey = index(h.fetches)
-        guard let coarse = modeOffset(submits[...], fetchesByKey, around: nil) else { return nil }
+        let fetches = KeyedTimes(h.fetches)
+        let submits = fetches.resolve(g.submits.sorted { $0.time < $1.time })
+        guard let coarse = modeOffset(submits[...], fetches, around: nil) else { return nil }
         // fetch - submit = offset + latency: an upper bound on the offset.
-        let upper = track(submits, against: fetchesByKey, start: coarse)
+        let upper = track(submits, against: fetches, start: coarse)
         // enqueue - complete = offset - latency: a lower bound.
-        let lower = track(g.completes.sorted { $0.time < $1.time }, against: index(h.enqueues), start: coarse)
+        let enqueues = KeyedTimes(h.enqueues)
+        let lower = track(enqueues.resolve(g.completes.sorted { $0.time < $1.time }), against: enqueues, start: coarse)
         guard !upper.isEmpty else { return nil }
         let segments = segment(upper: upper, lower: lower)
         guard !segments.list.isEmpty else { return nil }
@@ -306,13 +307,6 @@ public enum ClockAlignment {
         return (list, outliers)
     }
 
-    static func index(_ anchors: [Anchor]) -> [UInt64: [Int64]] {
-        var byKey: [UInt64: [Int64]] = [:]
-        for a in anchors { byKey[a.key, default: []].append(a.time) }
-        for k in byKey.keys { byKey[k]!.sort() }
-        return byKey
-    }
-
     /// Least-squares slope of the offset over time, in ppm (a summary figure only).
     static func driftPPM(_ knots: [(time: Int64, offset: Int64)]) -> Int64 {
         guard knots.count >= 2, knots.last!.time > knots[0].time else { return 0 }
@@ -334,24 +328,26 @@ public enum ClockAlignment {
     /// of a key's differences is its first and last time (cut to the reach by binary search),
     /// the bins are counted in a flat array when they span at most 2^20 bins (a dictionary
     /// otherwise), and the differences of the chosen bins are found by binary search again.
-    static func modeOffset(_ anchors: ArraySlice<Anchor>, _ byKey: [UInt64: [Int64]], around: Int64?) -> Int64? {
+    static func modeOffset(_ anchors: ArraySlice<KeyedTimes.Resolved>, _ host: KeyedTimes, around: Int64?) -> Int64? {
         let bin: Int64 = 2_000_000
         let reach: Int64 = 10_000_000_000
         let anchors = anchors.prefix(4000)
-        /// The host times of `a`'s key whose difference lies in [low, high].
-        @inline(__always) func times(of a: Anchor, low: Int64, high: Int64) -> ArraySlice<Int64>? {
-            guard let times = byKey[a.key] else { return nil }
-            let from = firstIndex(in: times, notBelow: saturatingAdd(a.time, low))
-            let to = firstIndex(in: times, above: saturatingAdd(a.time, high))
-            return from < to ? times[from..<to] : nil
+        let times = host.times
+        /// The indices of the host times of `a`'s key whose difference lies in [low, high].
+        @inline(__always) func range(of a: KeyedTimes.Resolved, low: Int64, high: Int64) -> Range<Int>? {
+            guard a.slot >= 0 else { return nil }
+            let (lo, hi) = host.bounds(a.slot)
+            let from = firstIndex(in: times, from: lo, to: hi, notBelow: saturatingAdd(a.time, low))
+            let to = firstIndex(in: times, from: from, to: hi, above: saturatingAdd(a.time, high))
+            return from < to ? from..<to : nil
         }
         let low = around.map { saturatingAdd($0, -reach) } ?? .min
         let high = around.map { saturatingAdd($0, reach) } ?? .max
         var lowest = Int64.max, highest = Int64.min
         for a in anchors {
-            guard let t = times(of: a, low: low, high: high) else { continue }
-            lowest = min(lowest, t.first! &- a.time)
-            highest = max(highest, t.last! &- a.time)
+            guard let r = range(of: a, low: low, high: high) else { continue }
+            lowest = min(lowest, times[r.lowerBound] &- a.time)
+            highest = max(highest, times[r.upperBound - 1] &- a.time)
         }
         guard lowest <= highest else { return nil }
         // The fullest bin; a tie goes to the smaller bin.
@@ -360,8 +356,8 @@ public enum ClockAlignment {
         if lastBin &- firstBin < 1 << 20 {
             var counts = [UInt32](repeating: 0, count: Int(lastBin - firstBin) + 1)
             for a in anchors {
-                guard let t = times(of: a, low: low, high: high) else { continue }
-                for h in t { counts[Int(floorDiv(h &- a.time, bin) - firstBin)] &+= 1 }
+                guard let r = range(of: a, low: low, high: high) else { continue }
+                for k in r { counts[Int(floorDiv(times[k] &- a.time, bin) - firstBin)] &+= 1 }
             }
             for (k, n) in counts.enumerated() where Int(n) > bestCount {
                 bestCount = Int(n)
@@ -370,8 +366,8 @@ public enum ClockAlignment {
         } else {
             var counts: [Int64: Int] = [:]
             for a in anchors {
-                guard let t = times(of: a, low: low, high: high) else { continue }
-                for h in t { counts[floorDiv(h &- a.time, bin), default: 0] += 1 }
+                guard let r = range(of: a, low: low, high: high) else { continue }
+                for k in r { counts[floorDiv(times[k] &- a.time, bin), default: 0] += 1 }
             }
             for (b, n) in counts where n > bestCount || (n == bestCount && b < bestBin) {
                 bestCount = n
@@ -384,8 +380,8 @@ public enum ClockAlignment {
         let nearHigh = min(high, (bestBin + 2).multipliedReportingOverflow(by: bin).overflow ? high : (bestBin + 2) * bin - 1)
         var near: [Int64] = []
         for a in anchors {
-            guard let t = times(of: a, low: nearLow, high: nearHigh) else { continue }
-            for h in t { near.append(h &- a.time) }
+            guard let r = range(of: a, low: nearLow, high: nearHigh) else { continue }
+            for k in r { near.append(times[k] &- a.time) }
         }
         guard !near.isEmpty else { return nil }
         near.sort()
@@ -397,9 +393,10 @@ public enum ClockAlignment {
         return overflow ? (b > 0 ? .max : .min) : r
     }
 
-    /// The first index of sorted `times` whose time is at least `t`.
-    static func firstIndex(in times: [Int64], from start: Int = 0, notBelow t: Int64) -> Int {
-        var lo = start, hi = times.endIndex
+    /// The first index in `from..<to` of sorted `times` whose time is at least `t`.
+    @inline(__always)
+    static func firstIndex(in times: [Int64], from start: Int, to end: Int, notBelow t: Int64) -> Int {
+        var lo = start, hi = end
         while lo < hi {
             let mid = lo + (hi - lo) / 2
             if times[mid] < t { lo = mid + 1 } else { hi = mid }
@@ -407,9 +404,10 @@ public enum ClockAlignment {
         return lo
     }
 
-    /// The first index of sorted `times` whose time is above `t`.
-    static func firstIndex(in times: [Int64], above t: Int64) -> Int {
-        var lo = times.startIndex, hi = times.endIndex
+    /// The first index in `from..<to` of sorted `times` whose time is above `t`.
+    @inline(__always)
+    static func firstIndex(in times: [Int64], from start: Int, to end: Int, above t: Int64) -> Int {
+        var lo = start, hi = end
         while lo < hi {
             let mid = lo + (hi - lo) / 2
             if times[mid] <= t { lo = mid + 1 } else { hi = mid }
@@ -428,8 +426,10 @@ public enum ClockAlignment {
     /// long stretch that only one input covers costs one search per 256 anchors rather than
     /// one per 16. A search starts where its run of misses began, so a step is still found at
     /// the anchor it happened at.
-    static func track(_ guestSide: [Anchor], against byKey: [UInt64: [Int64]], start: Int64) -> [(time: Int64, diff: Int64)] {
-        var cursor: [UInt64: Int] = [:]
+    static func track(_ guestSide: [KeyedTimes.Resolved], against host: KeyedTimes, start: Int64) -> [(time: Int64, diff: Int64)] {
+        let times = host.times
+        // Per key, how many of its host times are used (matched or passed over).
+        var cursor = [Int32](repeating: 0, count: host.keyCount)
         var estimate = start
         var out: [(time: Int64, diff: Int64)] = []
         out.reserveCapacity(guestSide.count)
@@ -439,27 +439,28 @@ public enum ClockAlignment {
         while i < guestSide.count {
             let a = guestSide[i]
             i += 1
-            guard let times = byKey[a.key] else { continue }
-            var j = cursor[a.key] ?? 0
+            guard a.slot >= 0 else { continue }
+            let (lo, hi) = host.bounds(a.slot)
+            var j = lo + Int(cursor[Int(a.slot)])
             let target = a.time + estimate
-            if j < times.count {
+            if j < hi {
                 // The walk from the cursor towards the target, done by binary search: the
                 // distance to the target falls until the first time at or above it, then rises
                 // (ties go to the later time).
-                let k = firstIndex(in: times, from: j, notBelow: target)
-                if k == times.count || (k > j && abs(times[k] - target) > abs(times[k - 1] - target)) {
+                let k = firstIndex(in: times, from: j, to: hi, notBelow: target)
+                if k == hi || (k > j && abs(times[k] - target) > abs(times[k - 1] - target)) {
                     j = k - 1
                 } else {
                     j = k
-                    while j + 1 < times.count, abs(times[j + 1] - target) <= abs(times[j] - target) { j += 1 }
+                    while j + 1 < hi, abs(times[j + 1] - target) <= abs(times[j] - target) { j += 1 }
                 }
             }
-            guard j < times.count, abs(times[j] - target) <= tolerance else {
+            guard j < hi, abs(times[j] - target) <= tolerance else {
                 misses += 1
                 if misses >= patience {
                     let from = i - misses
                     misses = 0
-                    if let again = modeOffset(guestSide[from..<min(from + 512, guestSide.count)], byKey, around: estimate),
+                    if let again = modeOffset(guestSide[from..<min(from + 512, guestSide.count)], host, around: estimate),
                         abs(again - estimate) > tolerance
                     {
                         estimate = again
@@ -476,8 +477,66 @@ public enum ClockAlignment {
             let diff = times[j] - a.time
             out.append((a.time, diff))
             estimate += (diff - estimate) / 8
-            cursor[a.key] = j + 1
+            cursor[Int(a.slot)] = Int32(j + 1 - lo)
         }
         return out
+    }
+}
+
+/// One side's anchors grouped by command key for the matching: each key numbered (its slot),
+/// its times sorted in one flat array, so that a guest anchor finds its key once and every
+/// later step is array indexing.
+struct KeyedTimes {
+    /// A guest anchor and the slot of its key on the other side (-1: the key is not there).
+    struct Resolved {
+        var time: Int64
+        var slot: Int32
+    }
+
+    private let slots: [UInt64: Int32]
+    /// Slot `s`'s times are `times[starts[s]..<starts[s + 1]]`, sorted.
+    private let starts: [Int32]
+    let times: [Int64]
+
+    init(_ anchors: [Anchor]) {
+        var slots: [UInt64: Int32] = [:]
+        slots.reserveCapacity(min(anchors.count, 1 << 16))
+        var ofAnchor = [Int32](repeating: 0, count: anchors.count)
+        var counts: [Int32] = []
+        for (n, a) in anchors.enumerated() {
+            let s: Int32
+            if let known = slots[a.key] {
+                s = known
+            } else {
+                s = Int32(counts.count)
+                slots[a.key] = s
+                counts.append(0)
+            }
+            counts[Int(s)] += 1
+            ofAnchor[n] = s
+        }
+        var starts = [Int32](repeating: 0, count: counts.count + 1)
+        for s in counts.indices { starts[s + 1] = starts[s] + counts[s] }
+        var fill = starts
+        var times = [Int64](repeating: 0, count: anchors.count)
+        for (n, a) in anchors.enumerated() {
+            let s = Int(ofAnchor[n])
+            times[Int(fill[s])] = a.time
+            fill[s] += 1
+        }
+        for s in counts.indices where counts[s] > 1 { times[Int(starts[s])..<Int(starts[s + 1])].sort() }
+        self.slots = slots
+        self.starts = starts
+        self.times = times
+    }
+
+    var keyCount: Int { starts.count - 1 }
+
+    @inline(__always)
+    func bounds(_ slot: Int32) -> (Int, Int) { (Int(starts[Int(slot)]), Int(starts[Int(slot) + 1])) }
+
+    /// `anchors` with the slots of their keys here.
+    func resolve(_ anchors: [Anchor]) -> [Resolved] {
+        anchors.map { Resolved(time: $0.time, slot: slots[$0.key] ?? -1) }
     }
 }

@@ -22,14 +22,36 @@ public struct ClockMap: Sendable, Equatable {
 
     /// The offset at `t` (linear interpolation between knots, integer arithmetic).
     public func offset(at t: Int64) -> Int64 {
-        if knots.count == 1 || t <= knots[0].time { return knots[0].offset }
-        if t >= knots[knots.count - 1].time { return knots[knots.count - 1].offset }
-        var lo = 0, hi = knots.count - 1
-        while hi - lo > 1 {
-            let mid = (lo + hi) / 2
-            if knots[mid].time <= t { lo = mid } else { hi = mid }
+        var hint = 0
+        return offset(at: t, hint: &hint)
+    }
+
+    /// The offset at `t`, starting from the knot `hint` (the one found for the previous time):
+    /// a source's times mostly rise, so the knot is mostly the same one or the next, and the
+    /// binary search runs only when it is neither.
+    @inline(__always)
+    func offset(at t: Int64, hint: inout Int) -> Int64 {
+        let last = knots.count - 1
+        if last == 0 || t <= knots[0].time { return knots[0].offset }
+        if t >= knots[last].time { return knots[last].offset }
+        // The knot before `t`: the last whose time is at most `t` (`t` lies before the last knot).
+        var lo = hint
+        if !(lo < last && knots[lo].time <= t && t < knots[lo + 1].time) {
+            if lo + 1 < last && knots[lo + 1].time <= t && t < knots[lo + 2].time {
+                lo += 1
+            } else {
+                lo = 0
+                var hi = last
+                while hi - lo > 1 {
+                    let mid = (lo + hi) / 2
+                    if knots[mid].time <= t { lo = mid } else { hi = mid }
+                }
+            }
+            hint = lo
         }
-        let a = knots[lo], b = knots[hi]
+        let a = knots[lo], b = knots[lo + 1]
+        // Between the two ends of one window the offset is constant.
+        if a.offset == b.offset { return a.offset }
         let span = b.time - a.time
         guard span > 0 else { return a.offset }
         // (t - a) * (Δoffset) fits in 128 bits; offsets and spans are far below 2^63.
@@ -45,7 +67,13 @@ public struct ClockMap: Sendable, Equatable {
     /// stays at the limit instead of trapping).
     @inline(__always)
     public func map(_ t: Int64) -> Int64 {
-        let off = offset(at: t)
+        var hint = 0
+        return map(t, hint: &hint)
+    }
+
+    @inline(__always)
+    func map(_ t: Int64, hint: inout Int) -> Int64 {
+        let off = offset(at: t, hint: &hint)
         let (r, overflow) = t.addingReportingOverflow(off)
         return overflow ? (off > 0 ? .max : .min) : r
     }
@@ -81,6 +109,8 @@ final class MappedEventSource: EventSource {
     @exclusivity(unchecked) private(set) var extrapolatedAfter: UInt64 = 0
     private let firstKnot: Int64
     private let lastKnot: Int64
+    /// The knot the last time fell after (`ClockMap.offset(at:hint:)`).
+    @exclusivity(unchecked) private var knot = 0
 
     init(_ base: any EventSource, clock: ClockMap) {
         self.base = base
@@ -96,7 +126,7 @@ final class MappedEventSource: EventSource {
         for i in buffer.indices {
             let t = buffer[i].time
             if t < firstKnot { extrapolatedBefore += 1 } else if t > lastKnot { extrapolatedAfter += 1 }
-            var mapped = clock.map(t)
+            var mapped = clock.map(t, hint: &knot)
             if mapped < lastMapped {
                 heldEvents += 1
                 largestHold = max(largestHold, lastMapped - mapped)
