@@ -34,6 +34,9 @@ public struct AnalysisOptions: Sendable {
     /// traces), when known: a known bug that QEMU version has the fix of is not named. The
     /// traces themselves do not carry it.
     public var qemuVersion: KernelVersion?
+    /// Several inputs of one clock are merged by time on a thread of their own, a few batches
+    /// ahead of the analysis (false: on the analysis's thread, as with `--decode-threads 1`).
+    public var mergeAhead = true
 
     public init() {}
 }

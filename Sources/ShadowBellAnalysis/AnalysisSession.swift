@@ -368,7 +368,7 @@ public enum AnalysisSession {
                 placed[$0].clock.isIdentity ? placed[$0].source : MappedEventSource(placed[$0].source, clock: placed[$0].clock)
             }
             do {
-                try merge(sources, into: analyzer)
+                try merge(sources, into: analyzer, ahead: options.mergeAhead)
             } catch {
                 errors.append(error)
             }
@@ -399,45 +399,20 @@ public enum AnalysisSession {
         return result
     }
 
-    /// Time-ordered merge of the sources of one clock domain; ties keep input order.
-    static func merge(_ sources: [any EventSource], into analyzer: ClockGroupAnalyzer) throws(InputError) {
+    /// Time-ordered merge of the sources of one clock domain (ties keep input order), on a
+    /// thread of its own when `ahead`: reading the inputs back, mapping their times and merging
+    /// them overlaps the analysis.
+    static func merge(_ sources: [any EventSource], into analyzer: ClockGroupAnalyzer, ahead: Bool) throws(InputError) {
+        let source: any EventSource
         if sources.count == 1 {
-            var buffer: [Event] = []
-            buffer.reserveCapacity(4096)
-            while try sources[0].nextBatch(into: &buffer) {
-                for e in buffer { analyzer.consume(e) }
-            }
-            return
+            source = sources[0]
+        } else {
+            source = ahead ? ReadAheadSource(MergedEventSource(sources)) : MergedEventSource(sources)
         }
-        var buffers = [[Event]](repeating: [], count: sources.count)
-        var positions = [Int](repeating: 0, count: sources.count)
-        var live = [Bool](repeating: true, count: sources.count)
-        func refill(_ i: Int) throws(InputError) {
-            positions[i] = 0
-            while live[i] {
-                if try !sources[i].nextBatch(into: &buffers[i]) {
-                    live[i] = false
-                    buffers[i].removeAll()
-                } else if !buffers[i].isEmpty {
-                    return
-                }
-            }
-        }
-        for i in sources.indices { try refill(i) }
-        while true {
-            var best = -1
-            var bestTime = Int64.max
-            for i in sources.indices where positions[i] < buffers[i].count {
-                let t = buffers[i][positions[i]].time
-                if t < bestTime {
-                    bestTime = t
-                    best = i
-                }
-            }
-            if best < 0 { return }
-            analyzer.consume(buffers[best][positions[best]])
-            positions[best] += 1
-            if positions[best] == buffers[best].count { try refill(best) }
+        var buffer: [Event] = []
+        buffer.reserveCapacity(MergedEventSource.batch)
+        while try source.nextBatch(into: &buffer) {
+            for e in buffer { analyzer.consume(e) }
         }
     }
 
@@ -498,4 +473,81 @@ public enum AnalysisSession {
 public struct AnalysisFailure: Error, Sendable {
     public var errors: [InputError]
     public var partial: AnalysisResult
+}
+
+/// Several sources of one clock as one, by time: the earliest next event of any source first,
+/// a tie to the source listed first. An input that fails ends the merge there: the events
+/// merged before the failure are delivered, then its error.
+final class MergedEventSource: EventSource {
+    static let batch = 4096
+    private let sources: [any EventSource]
+    @exclusivity(unchecked) private var buffers: [[Event]]
+    @exclusivity(unchecked) private var positions: [Int]
+    @exclusivity(unchecked) private var live: [Bool]
+    @exclusivity(unchecked) private var started = false
+    @exclusivity(unchecked) private var ended = false
+    @exclusivity(unchecked) private var pendingError: InputError?
+
+    init(_ sources: [any EventSource]) {
+        self.sources = sources
+        buffers = Array(repeating: [], count: sources.count)
+        positions = Array(repeating: 0, count: sources.count)
+        live = Array(repeating: true, count: sources.count)
+    }
+
+    var summary: InputSummary { sources[0].summary }
+
+    private func refill(_ i: Int) throws(InputError) {
+        positions[i] = 0
+        while live[i] {
+            if try !sources[i].nextBatch(into: &buffers[i]) {
+                live[i] = false
+                buffers[i].removeAll()
+            } else if !buffers[i].isEmpty {
+                return
+            }
+        }
+    }
+
+    func nextBatch(into out: inout [Event]) throws(InputError) -> Bool {
+        out.removeAll(keepingCapacity: true)
+        if let error = pendingError {
+            pendingError = nil
+            ended = true
+            throw error
+        }
+        guard !ended else { return false }
+        do throws(InputError) {
+            if !started {
+                started = true
+                for i in sources.indices { try refill(i) }
+            }
+            while out.count < Self.batch {
+                var best = -1
+                var bestTime = Int64.max
+                for i in sources.indices where positions[i] < buffers[i].count {
+                    let t = buffers[i][positions[i]].time
+                    if t < bestTime {
+                        bestTime = t
+                        best = i
+                    }
+                }
+                if best < 0 {
+                    ended = true
+                    return !out.isEmpty
+                }
+                out.append(buffers[best][positions[best]])
+                positions[best] += 1
+                if positions[best] == buffers[best].count { try refill(best) }
+            }
+            return true
+        } catch {
+            guard !out.isEmpty else {
+                ended = true
+                throw error
+            }
+            pendingError = error
+            return true
+        }
+    }
 }

@@ -23,3 +23,28 @@ public final class PthreadLock: @unchecked Sendable {
 public func temporaryFileDirectory() -> String {
     getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
 }
+
+/// Runs `body` on a new thread: the thread (to join or detach), or the error number
+/// `pthread_create` gave.
+public func startThread(_ body: @escaping () -> Void) -> Result<pthread_t, ThreadStartError> {
+    final class Body {
+        let run: () -> Void
+        init(_ run: @escaping () -> Void) { self.run = run }
+    }
+    let context = Unmanaged.passRetained(Body(body)).toOpaque()
+    var thread = pthread_t()
+    let created = pthread_create(&thread, nil, { context in
+        Unmanaged<Body>.fromOpaque(context!).takeRetainedValue().run()
+        return nil
+    }, context)
+    guard created == 0 else {
+        Unmanaged<Body>.fromOpaque(context).release()
+        return .failure(ThreadStartError(code: created))
+    }
+    return .success(thread)
+}
+
+/// `pthread_create` failed with this error number.
+public struct ThreadStartError: Error {
+    public var code: Int32
+}

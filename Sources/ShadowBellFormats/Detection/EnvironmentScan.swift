@@ -62,8 +62,10 @@ public enum EnvironmentScan {
     }
 
     /// Whether `bytes` name QEMU events of the 7.1–7.2 generation (`old`) or of the 8.0+ one
-    /// (`new`): one pass over the occurrences of `pci_nvme_`, each compared with the names
-    /// whose next byte it shares (a QEMU log holds one occurrence per line).
+    /// (`new`): a pass over the occurrences of `pci_nvme_`, each compared with the names whose
+    /// next byte it shares (a QEMU log holds one occurrence per line), up to the first name of
+    /// either generation: one file is written by one QEMU, so that name decides the file (a run
+    /// whose files come from two QEMUs is `mixed`). The rest of the file is not read.
     static func eventNameGenerations(in bytes: UnsafeRawBufferPointer) -> (old: Bool, new: Bool) {
         let prefixLength = 9  // "pci_nvme_"
         let old = oldNames.map { Array($0.utf8.dropFirst(prefixLength)) }
@@ -71,7 +73,7 @@ public enum EnvironmentScan {
         var sawOld = false, sawNew = false
         let prefix = Needle("pci_nvme_")
         var from = 0
-        while !(sawOld && sawNew), let at = prefix.find(in: bytes, from: from) {
+        while !(sawOld || sawNew), let at = prefix.find(in: bytes, from: from) {
             let rest = at + prefixLength
             from = rest
             guard rest < bytes.count else { break }
@@ -82,8 +84,8 @@ public enum EnvironmentScan {
                 }
                 return false
             }
-            if !sawOld, names(old) { sawOld = true }
-            if !sawNew, names(new) { sawNew = true }
+            sawOld = names(old)
+            sawNew = !sawOld && names(new)
         }
         return (sawOld, sawNew)
     }

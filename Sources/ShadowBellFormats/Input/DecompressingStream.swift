@@ -28,20 +28,13 @@ final class DecompressingStream {
     init(_ raw: RawInput, compression: Compression, depth: Int = 4) throws(InputError) {
         ring = DecompressionRing(depth: max(depth, 2), size: ByteInput.readChunkSize)
         let producer = DecompressionProducer(raw: raw, compression: compression, ring: ring)
-        let body = ThreadBody { producer.run() }
-        let context = Unmanaged.passRetained(body).toOpaque()
-        var thread = pthread_t()
-        let created = pthread_create(&thread, nil, { context in
-            Unmanaged<ThreadBody>.fromOpaque(context!).takeRetainedValue().run()
-            return nil
-        }, context)
-        if created == 0 {
+        switch startThread({ producer.run() }) {
+        case .success(let thread):
             // Nobody waits for it: it stops at its next buffer once the reader is gone
             // (`deinit`), or when the pipe it reads ends.
             pthread_detach(thread)
-        } else {
-            Unmanaged<ThreadBody>.fromOpaque(context).release()
-            throw .cannotOpen(path: raw.path, reason: "cannot start a decompression thread: \(ByteInput.systemError(created))")
+        case .failure(let error):
+            throw .cannotOpen(path: raw.path, reason: "cannot start a decompression thread: \(ByteInput.systemError(error.code))")
         }
         guard try take() else { throw .empty(path: raw.path) }
         pending = true

@@ -266,18 +266,7 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
     /// Starts `count` worker threads; with none, `take` decodes on the caller's thread.
     func start(threads count: Int) {
         for _ in 0..<count {
-            let box = ThreadBody { [self] in work() }
-            let context = Unmanaged.passRetained(box).toOpaque()
-            var thread = pthread_t()
-            let created = pthread_create(&thread, nil, { context in
-                Unmanaged<ThreadBody>.fromOpaque(context!).takeRetainedValue().run()
-                return nil
-            }, context)
-            if created == 0 {
-                threads.append(thread)
-            } else {
-                Unmanaged<ThreadBody>.fromOpaque(context).release()
-            }
+            if case .success(let thread) = startThread({ [self] in work() }) { threads.append(thread) }
         }
         // The workers read `inline` under `mutex`.
         pthread_mutex_lock(mutex)
@@ -545,10 +534,4 @@ final class SegmentPipeline<Decoder: SegmentDecoding>: @unchecked Sendable {
         fetchedBytes += UInt64(count)
         return UnsafeRawBufferPointer(start: buffer.baseAddress, count: count)
     }
-}
-
-/// A thread's body, passed through `pthread_create`'s context pointer.
-final class ThreadBody {
-    let run: () -> Void
-    init(_ run: @escaping () -> Void) { self.run = run }
 }

@@ -102,17 +102,7 @@ final class TraceDatPipeline: @unchecked Sendable {
     func start(threads count: Int) {
         for _ in 0..<count {
             let decoder = makeDecoder()
-            let body = ThreadBody { [self] in work(decoder) }
-            let context = Unmanaged.passRetained(body).toOpaque()
-            var thread = pthread_t()
-            if pthread_create(&thread, nil, { context in
-                Unmanaged<ThreadBody>.fromOpaque(context!).takeRetainedValue().run()
-                return nil
-            }, context) == 0 {
-                threads.append(thread)
-            } else {
-                Unmanaged<ThreadBody>.fromOpaque(context).release()
-            }
+            if case .success(let thread) = startThread({ [self] in work(decoder) }) { threads.append(thread) }
         }
         inline = threads.isEmpty
     }

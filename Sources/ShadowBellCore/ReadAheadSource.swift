@@ -3,31 +3,22 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import ShadowBellCore
 
 /// Runs another source's `nextBatch` on a thread of its own, a few batches ahead of the
-/// consumer, so reading and decoding a binary input (libpcap, simple-trace records) overlaps
-/// the analysis on a second core. Batches, their order and the summary (as of each batch) are
-/// exactly those of the wrapped source.
-final class ReadAheadSource: EventSource {
+/// consumer, so reading and decoding a binary input (libpcap, simple-trace records), or merging
+/// a run's inputs by time, overlaps the analysis on a second core. Batches, their order and the
+/// summary (as of each batch) are exactly those of the wrapped source.
+public final class ReadAheadSource: EventSource {
     private let ring: BatchRing
-    @exclusivity(unchecked) private(set) var summary: InputSummary
+    @exclusivity(unchecked) public private(set) var summary: InputSummary
     @exclusivity(unchecked) private var thread: pthread_t?
 
-    init(_ inner: any EventSource, depth: Int = 4) {
+    public init(_ inner: any EventSource, depth: Int = 4) {
         summary = inner.summary
         ring = BatchRing(inner, depth: max(depth, 2))
-        let body = ThreadBody { [ring] in ring.produce() }
-        let context = Unmanaged.passRetained(body).toOpaque()
-        var t = pthread_t()
-        if pthread_create(&t, nil, { context in
-            Unmanaged<ThreadBody>.fromOpaque(context!).takeRetainedValue().run()
-            return nil
-        }, context) == 0 {
-            thread = t
-        } else {
-            Unmanaged<ThreadBody>.fromOpaque(context).release()
-            ring.produceInline = true
+        switch startThread({ [ring] in ring.produce() }) {
+        case .success(let t): thread = t
+        case .failure: ring.produceInline = true
         }
     }
 
@@ -36,7 +27,7 @@ final class ReadAheadSource: EventSource {
         if let thread { pthread_join(thread, nil) }
     }
 
-    func nextBatch(into buffer: inout [Event]) throws(InputError) -> Bool {
+    public func nextBatch(into buffer: inout [Event]) throws(InputError) -> Bool {
         let (more, snapshot, error) = ring.take(into: &buffer)
         if let snapshot { summary = snapshot }
         if let error { throw error }
