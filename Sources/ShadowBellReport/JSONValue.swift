@@ -153,19 +153,21 @@ public indirect enum JSONValue: Sendable, Equatable {
 
     /// Decimal digits of `v`, as `String(v)` writes them.
     static func appendInteger(_ v: Int64, to out: inout [UInt8]) {
-        if v < 0 { out.append(UInt8(ascii: "-")) }
         var m = v.magnitude
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var n = 0
+        // Filled from the end: at most 19 digits and a sign.
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
         withUnsafeMutableBytes(of: &digits) { d in
+            var i = d.count
             repeat {
-                d[n] = UInt8(ascii: "0") + UInt8(m % 10)
+                i -= 1
+                d[i] = UInt8(ascii: "0") + UInt8(m % 10)
                 m /= 10
-                n += 1
             } while m > 0
-            for i in stride(from: n - 1, through: 0, by: -1) { out.append(d[i]) }
+            if v < 0 {
+                i -= 1
+                d[i] = UInt8(ascii: "-")
+            }
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[i...]))
         }
     }
 

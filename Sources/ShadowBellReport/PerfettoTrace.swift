@@ -22,34 +22,52 @@ import ShadowBellCore
 public final class PerfettoTraceWriter {
     private let result: AnalysisResult
     private let paths: [UInt16: String]
-    private let write: (String) -> Void
+    private let write: (UnsafeRawBufferPointer) -> Void
     @exclusivity(unchecked) private var first = true
     @exclusivity(unchecked) private var domainOf: [UInt16: Int] = [:]
     @exclusivity(unchecked) private var knownThreads: Set<Int64> = []
     @exclusivity(unchecked) private var knownProcesses: Set<Int64> = []
-    /// The last value written per counter track (pid, queue, which of P/S/E/R).
-    private struct CounterKey: Hashable {
-        var pid: Int64
-        var queue: QueueKey
-        var which: UInt8
-    }
-    @exclusivity(unchecked) private var lastCounters: [CounterKey: UInt32] = [:]
-    /// Per queue, the names its events use (built once).
-    private struct QueueNames {
-        var ring: String
-        var description: String
-        var counters: [String]
-    }
-    @exclusivity(unchecked) private var queueNames: [QueueKey: QueueNames] = [:]
     /// The document as bytes, handed to `write` a megabyte at a time.
     @exclusivity(unchecked) private var out: [UInt8] = []
     @exclusivity(unchecked) private var units: [UInt16: SourceLocation.Unit] = [:]
+
+    /// One queue of one clock domain: its process, what its events repeat (as JSON bytes), its
+    /// threads written so far and the last value written per counter (P, S, both EventIdx).
+    private struct Track {
+        var pid: Int64
+        var queue: QueueKey
+        /// `"nvme0:sq1"`.
+        var description: [UInt8]
+        /// `{"name":"sq1 P (driver-published)","ph":"C","ts":` … one per counter.
+        var counterHeads: [[UInt8]]
+        /// `,"pid":P,"args":{"value":`.
+        var counterPid: [UInt8]
+        /// `,"pid":P,"tid":T,"args":{` for the driver's and the controller's thread.
+        var driverIDs: [UInt8]
+        var controllerIDs: [UInt8]
+        var lastCounters: [Int64] = [-1, -1, -1, -1]
+        var driverThread = false
+        var controllerThread = false
+    }
+    private struct TrackKey: Hashable {
+        var domain: Int
+        var queue: QueueKey
+    }
+    @exclusivity(unchecked) private var tracks: [Track] = []
+    @exclusivity(unchecked) private var trackIndex: [TrackKey: Int] = [:]
+    /// Per input index: its clock domain and its location arg up to the number (`"PATH:`,
+    /// escaped), made at its first event.
+    @exclusivity(unchecked) private var sources: [(domain: Int, location: [UInt8])?] = []
+    /// Per kind, the start of its instant events up to the time:
+    /// `{"name":N,"cat":"C","ph":"i","s":"t","ts":` (guest messages are named by their message).
+    @exclusivity(unchecked) private var kindHeads: [[UInt8]] = []
+    @exclusivity(unchecked) private var createQueueHead: [UInt8] = []
 
     /// A command between its submission (or, without driver events, its fetch) and its completion.
     private struct OpenCommand {
         var id: Int
         var pid: Int64
-        var name: String
+        var qid: UInt16
         var fromFetch: Bool
     }
 
@@ -63,9 +81,15 @@ public final class PerfettoTraceWriter {
     @exclusivity(unchecked) private var commands: [CommandKey: OpenCommand] = [:]
     @exclusivity(unchecked) private var nextCommandID = 1
 
-    public init(result: AnalysisResult, write: @escaping (String) -> Void) {
+    /// A writer handing the document to `write` in pieces of text.
+    public convenience init(result: AnalysisResult, write: @escaping (String) -> Void) {
+        self.init(result: result, writeBytes: { write(String(decoding: $0, as: UTF8.self)) })
+    }
+
+    /// A writer handing the document to `writeBytes` in pieces of UTF-8 (valid only during the call).
+    public init(result: AnalysisResult, writeBytes: @escaping (UnsafeRawBufferPointer) -> Void) {
         self.result = result
-        self.write = write
+        self.write = writeBytes
         var paths: [UInt16: String] = [:]
         for input in result.inputs {
             paths[input.index] = input.path
@@ -75,6 +99,15 @@ public final class PerfettoTraceWriter {
         for (d, g) in result.groups.enumerated() {
             for s in g.sources { domainOf[s] = d }
         }
+        func head(_ name: String, _ kind: EventKind) -> [UInt8] {
+            var bytes = Array("{\"name\":".utf8)
+            JSONValue.appendString(name, to: &bytes)
+            bytes += Array(",\"cat\":\"\(Self.category(kind))\",\"ph\":\"i\",\"s\":\"t\",\"ts\":".utf8)
+            return bytes
+        }
+        kindHeads = Array(repeating: [], count: Int(EventKind.allCases.map(\.rawValue).max() ?? 0) + 1)
+        for kind in EventKind.allCases { kindHeads[Int(kind.rawValue)] = head(Self.name(kind: kind), kind) }
+        createQueueHead = head(Self.createQueueName, .driverSubmit)
         let origins: [JSONValue] = result.groups.enumerated().map { d, g in
             .object([
                 ("domain", .int(Int64(d))), ("clock_input", .string(g.sources.first.flatMap { paths[$0] } ?? "")),
@@ -86,7 +119,10 @@ public final class PerfettoTraceWriter {
             ("time_unit", .string("ts and dur are microseconds since the origin of the event's clock domain")),
             ("time_origins", .array(origins)),
         ])
-        write("{\"displayTimeUnit\":\"ns\",\"otherData\":\(other.rendered(pretty: false)),\"traceEvents\":[\n")
+        raw("{\"displayTimeUnit\":\"ns\",\"otherData\":")
+        other.appendCompact(to: &out)
+        raw(",\"traceEvents\":[\n")
+        flush()
     }
 
     static func origin(_ g: GroupResult) -> Int64 { g.events > 0 ? g.firstTime : 0 }
@@ -98,8 +134,15 @@ public final class PerfettoTraceWriter {
 
     func pid(controller: UInt16, domain: Int) -> Int64 { Int64(domain) * 100_000 + Int64(controller) + 1 }
 
-    func tid(_ q: QueueKey, _ lane: Lane) -> Int64 {
+    static func tid(_ q: QueueKey, _ lane: Lane) -> Int64 {
         Int64(q.qid) * 8 + Int64(q.type.rawValue) * 4 + lane.rawValue + 1
+    }
+
+    /// The thread of a queue's events of `kind` (MMIO doorbells are the driver's).
+    static func lane(_ kind: EventKind) -> Lane { kind.side == .driver || kind == .mmioDoorbell ? .driver : .controller }
+
+    static func category(_ kind: EventKind) -> StaticString {
+        kind == .guestMessage ? "guest" : kind == .mmioDoorbell ? "mmio" : lane(kind) == .driver ? "driver" : "controller"
     }
 
     /// Microseconds since the domain's origin.
@@ -115,17 +158,45 @@ public final class PerfettoTraceWriter {
 
     private func flush() {
         guard !out.isEmpty else { return }
-        write(String(decoding: out, as: UTF8.self))
+        out.withUnsafeBytes { write($0) }
         out.removeAll(keepingCapacity: true)
     }
 
-    private func names(_ q: QueueKey) -> QueueNames {
-        if let known = queueNames[q] { return known }
+    /// The track of `q` in `domain`, made (and its process written) at its first event.
+    private func track(_ q: QueueKey, domain: Int) -> Int {
+        let key = TrackKey(domain: domain, queue: q)
+        if let known = trackIndex[key] { return known }
+        let pid = pid(controller: q.controller, domain: domain)
+        ensureProcess(pid, controller: q.controller, domain: domain)
         let ring = "\(q.type.name)\(q.qid)"
-        let made = QueueNames(
-            ring: ring, description: q.description,
-            counters: ["\(ring) P (driver-published)", "\(ring) S (controller-seen)", "\(ring) EventIdx (controller)", "\(ring) EventIdx (driver read)"])
-        queueNames[q] = made
+        func json(_ s: String) -> [UInt8] {
+            var bytes: [UInt8] = []
+            JSONValue.appendString(s, to: &bytes)
+            return bytes
+        }
+        func ids(_ lane: Lane) -> [UInt8] { Array(",\"pid\":\(pid),\"tid\":\(Self.tid(q, lane)),\"args\":{".utf8) }
+        tracks.append(Track(
+            pid: pid, queue: q, description: json(q.description),
+            counterHeads: [
+                "\(ring) P (driver-published)", "\(ring) S (controller-seen)", "\(ring) EventIdx (controller)",
+                "\(ring) EventIdx (driver read)",
+            ].map { Array("{\"name\":".utf8) + json($0) + Array(",\"ph\":\"C\",\"ts\":".utf8) },
+            counterPid: Array(",\"pid\":\(pid),\"args\":{\"value\":".utf8),
+            driverIDs: ids(.driver), controllerIDs: ids(.controller)))
+        trackIndex[key] = tracks.count - 1
+        return tracks.count - 1
+    }
+
+    /// The clock domain of input `s` and its location arg's first bytes.
+    private func source(_ s: UInt16) -> (domain: Int, location: [UInt8]) {
+        if Int(s) < sources.count, let known = sources[Int(s)] { return known }
+        let rendered = SourceLocation(source: s, unit: units[s] ?? .line, value: 0).render(path: paths[s] ?? "input\(s)")
+        var location: [UInt8] = []
+        JSONValue.appendString(String(rendered.dropLast()), to: &location)
+        location.removeLast()  // the closing quote: the number follows
+        let made = (domain: domainOf[s] ?? 0, location: location)
+        if Int(s) >= sources.count { sources += Array(repeating: nil, count: Int(s) + 1 - sources.count) }
+        sources[Int(s)] = made
         return made
     }
 
@@ -153,11 +224,21 @@ public final class PerfettoTraceWriter {
     /// The event's name: its kind, never its values.
     static func name(_ e: Event) -> String {
         switch e.kind {
+        case .driverSubmit where e.flags & Event.createsQueueFlag != 0: return createQueueName
+        case .guestMessage: return GuestMessageKind(rawValue: e.a)?.name ?? "guest message"
+        default: return name(kind: e.kind)
+        }
+    }
+
+    static let createQueueName = "submit (create queue)"
+
+    static func name(kind: EventKind) -> String {
+        switch kind {
         case .driverDoorbellUpdate: return "doorbell update"
-        case .driverSubmit: return e.flags & Event.createsQueueFlag != 0 ? "submit (create queue)" : "submit"
+        case .driverSubmit: return "submit"
         case .driverComplete: return "complete"
         case .driverSQHead: return "SQ head report"
-        case .guestMessage: return GuestMessageKind(rawValue: e.a)?.name ?? "guest message"
+        case .guestMessage: return "guest message"
         case .controllerShadowRead: return "shadow read"
         case .controllerEventIdxWrite: return "EventIdx write"
         case .mmioDoorbell: return "MMIO doorbell"
@@ -174,90 +255,136 @@ public final class PerfettoTraceWriter {
         }
     }
 
-    /// The event's values, by stable names.
-    static func values(_ e: Event) -> [(String, JSONValue)] {
-        func u(_ v: UInt32) -> JSONValue { .int(Int64(v)) }
-        func hex(_ v: UInt64) -> JSONValue { .string("0x" + String(v, radix: 16)) }
+    /// The event's values, by stable names, each written as `"name":value,`.
+    private func appendValues(_ e: Event) {
+        func u(_ key: StaticString, _ v: UInt32) {
+            raw(key)
+            JSONValue.appendInteger(Int64(v), to: &out)
+            out.append(UInt8(ascii: ","))
+        }
+        func text(_ key: StaticString, _ v: String) {
+            raw(key)
+            JSONValue.appendString(v, to: &out)
+            out.append(UInt8(ascii: ","))
+        }
+        func hex(_ key: StaticString, _ v: UInt64) { text(key, "0x" + String(v, radix: 16)) }
         switch e.kind {
-        case .driverDoorbellUpdate: return [("old", u(e.a)), ("new", u(e.b)), ("eventidx_read", u(e.c)), ("mmio", .bool(e.rangMMIO))]
+        case .driverDoorbellUpdate:
+            u("\"old\":", e.a)
+            u("\"new\":", e.b)
+            u("\"eventidx_read\":", e.c)
+            raw(e.rangMMIO ? "\"mmio\":true," : "\"mmio\":false,")
         case .driverSubmit:
-            var v: [(String, JSONValue)] = [("cid", u(e.a)), ("qid", u(UInt32(e.qid)))]
+            u("\"cid\":", e.a)
+            u("\"qid\":", UInt32(e.qid))
             if e.flags & Event.createsQueueFlag != 0 {
-                v += [("creates", .string("\(e.queueType.name)\(e.b)")), ("qsize", u(e.c))]
+                text("\"creates\":", "\(e.queueType.name)\(e.b)")
+                u("\"qsize\":", e.c)
             }
-            return v
-        case .driverComplete: return [("cid", u(e.a)), ("qid", u(UInt32(e.qid))), ("status", u(e.b))]
-        case .driverSQHead: return [("head", u(e.a)), ("tail", u(e.b))]
+        case .driverComplete:
+            u("\"cid\":", e.a)
+            u("\"qid\":", UInt32(e.qid))
+            u("\"status\":", e.b)
+        case .driverSQHead:
+            u("\"head\":", e.a)
+            u("\"tail\":", e.b)
         case .guestMessage:
-            var v: [(String, JSONValue)] = [("qid", u(UInt32(e.qid)))]
-            if e.b != Event.noCommand { v.append(("tag", u(e.b))) }
-            if GuestMessageKind(rawValue: e.a) == .abortStatus { v.append(("status", u(e.c))) }
-            return v
-        case .controllerShadowRead, .controllerEventIdxWrite, .mmioDoorbell: return [("value", u(e.a))]
-        case .controllerFetch: return [("cid", u(e.a)), ("sqid", u(UInt32(e.qid))), ("opcode", u(e.b))]
-        case .controllerCompletion: return [("cid", u(e.a)), ("cqid", u(UInt32(e.qid))), ("status", u(e.b))]
-        case .queueCreate: return [("entries", .int(Int64(e.a) + 1)), (e.queueType == .sq ? "cqid" : "vector", u(e.b)), ("address", hex(e.wide))]
-        case .queueDelete, .controllerEnable: return []
-        case .dbbufConfig: return [("shadow_address", hex(e.wide)), ("eventidx_address", hex(UInt64(e.b) << 32 | UInt64(e.a)))]
-        case .controllerReset: return [("reason", .string(ResetReason(rawValue: e.a)?.name ?? "reset"))]
-        case .interrupt: return e.a == Event.noVector ? [("vector", .string("pin"))] : [("vector", u(e.a))]
-        case .registerWrite: return [("offset", hex(e.wide)), ("value", u(e.a))]
-        case .dataLoss: return [("lost", u(e.a)), ("cpu", u(e.b))]
+            u("\"qid\":", UInt32(e.qid))
+            if e.b != Event.noCommand { u("\"tag\":", e.b) }
+            if GuestMessageKind(rawValue: e.a) == .abortStatus { u("\"status\":", e.c) }
+        case .controllerShadowRead, .controllerEventIdxWrite, .mmioDoorbell: u("\"value\":", e.a)
+        case .controllerFetch:
+            u("\"cid\":", e.a)
+            u("\"sqid\":", UInt32(e.qid))
+            u("\"opcode\":", e.b)
+        case .controllerCompletion:
+            u("\"cid\":", e.a)
+            u("\"cqid\":", UInt32(e.qid))
+            u("\"status\":", e.b)
+        case .queueCreate:
+            raw("\"entries\":")
+            JSONValue.appendInteger(Int64(e.a) + 1, to: &out)
+            out.append(UInt8(ascii: ","))
+            u(e.queueType == .sq ? "\"cqid\":" : "\"vector\":", e.b)
+            hex("\"address\":", e.wide)
+        case .queueDelete, .controllerEnable: break
+        case .dbbufConfig:
+            hex("\"shadow_address\":", e.wide)
+            hex("\"eventidx_address\":", UInt64(e.b) << 32 | UInt64(e.a))
+        case .controllerReset: text("\"reason\":", ResetReason(rawValue: e.a)?.name ?? "reset")
+        case .interrupt:
+            if e.a == Event.noVector { raw("\"vector\":\"pin\",") } else { u("\"vector\":", e.a) }
+        case .registerWrite:
+            hex("\"offset\":", e.wide)
+            u("\"value\":", e.a)
+        case .dataLoss:
+            u("\"lost\":", e.a)
+            u("\"cpu\":", e.b)
         }
     }
 
     /// The analysis observer.
     public func observe(_ e: Event, _ q: QueueState) {
-        let domain = domainOf[e.source] ?? 0
-        let pid = pid(controller: q.key.controller, domain: domain)
-        ensureProcess(pid, controller: q.key.controller, domain: domain)
-        let queueNames = names(q.key)
-        let ring = queueNames.ring
-        let location = SourceLocation(source: e.source, unit: units[e.source] ?? .line, value: e.location)
-        let common: [(String, JSONValue)] = [
-            ("queue", .string(queueNames.description)), ("location", .string(location.render(path: paths[e.source] ?? "input\(e.source)"))),
-        ]
+        let (domain, location) = source(e.source)
+        let t = track(q.key, domain: domain)
+        let pid = tracks[t].pid
         let nanos = sinceOrigin(e.time, domain: domain)
-        let args: JSONValue = .object(Self.values(e) + common)
         if e.kind == .guestMessage {
             ensureThread(pid, Self.guestTid, name: "guest kernel")
-            instant(name: Self.name(e), category: "guest", nanos: nanos, pid: pid, tid: Self.guestTid, args: args)
+            instant(e, category: "guest", nanos: nanos, pid: pid, tid: Self.guestTid, track: t, location: location)
             return
         }
-        let lane: Lane = e.kind.side == .driver || e.kind == .mmioDoorbell ? .driver : .controller
-        let tid = tid(q.key, lane)
-        ensureThread(pid, tid, name: "\(ring) \(lane == .driver ? "driver" : "controller")")
-        instant(
-            name: Self.name(e), category: e.kind == .mmioDoorbell ? "mmio" : lane == .driver ? "driver" : "controller",
-            nanos: nanos, pid: pid, tid: tid, args: args)
+        let lane = Self.lane(e.kind)
+        let tid = Self.tid(q.key, lane)
+        if lane == .driver ? !tracks[t].driverThread : !tracks[t].controllerThread {
+            if lane == .driver { tracks[t].driverThread = true } else { tracks[t].controllerThread = true }
+            ensureThread(pid, tid, name: "\(q.key.type.name)\(q.key.qid) \(lane == .driver ? "driver" : "controller")")
+        }
+        instant(e, category: Self.category(e.kind), nanos: nanos, pid: pid, tid: tid, track: t, location: location)
         switch e.kind {
         case .driverSubmit, .controllerFetch, .driverComplete, .controllerCompletion:
-            command(e, domain: domain, pid: pid, time: Self.microseconds(nanos))
+            command(e, domain: domain, pid: pid, nanos: nanos)
         default: break
         }
-        counter(pid, queueNames, 0, q.published, nanos, queue: q.key)
-        counter(pid, queueNames, 1, q.controllerSeen, nanos, queue: q.key)
-        counter(pid, queueNames, 2, q.controllerEventIdx, nanos, queue: q.key)
-        counter(pid, queueNames, 3, q.driverEventIdxRead, nanos, queue: q.key)
+        counter(t, 0, q.published, nanos)
+        counter(t, 1, q.controllerSeen, nanos)
+        counter(t, 2, q.controllerEventIdx, nanos)
+        counter(t, 3, q.driverEventIdxRead, nanos)
     }
 
     /// An instant event, written as bytes: the text `emit(.object(…))` of the same members
-    /// would write (name, cat, ph, s, ts, pid, tid, args), without building the object.
-    private func instant(name: String, category: StaticString, nanos: Int64, pid: Int64, tid: Int64, args: JSONValue) {
+    /// would write (name, cat, ph, s, ts, pid, tid, args: the event's values, its queue and
+    /// location), without building the object.
+    private func instant(
+        _ e: Event, category: StaticString, nanos: Int64, pid: Int64, tid: Int64, track t: Int, location: [UInt8]
+    ) {
         separate()
-        raw("{\"name\":")
-        JSONValue.appendString(name, to: &out)
-        raw(",\"cat\":\"")
-        raw(category)
-        raw("\",\"ph\":\"i\",\"s\":\"t\",\"ts\":")
-        Self.appendMicroseconds(nanos, to: &out)
-        raw(",\"pid\":")
-        JSONValue.appendInteger(pid, to: &out)
-        raw(",\"tid\":")
-        JSONValue.appendInteger(tid, to: &out)
-        raw(",\"args\":")
-        args.appendCompact(to: &out)
-        out.append(UInt8(ascii: "}"))
+        if e.kind == .guestMessage {
+            raw("{\"name\":")
+            JSONValue.appendString(Self.name(e), to: &out)
+            raw(",\"cat\":\"")
+            raw(category)
+            raw("\",\"ph\":\"i\",\"s\":\"t\",\"ts\":")
+            Self.appendMicroseconds(nanos, to: &out)
+            raw(",\"pid\":")
+            JSONValue.appendInteger(pid, to: &out)
+            raw(",\"tid\":")
+            JSONValue.appendInteger(tid, to: &out)
+            raw(",\"args\":{")
+        } else {
+            // `{"name":N,"cat":"C","ph":"i","s":"t","ts":` is the same for every event of a kind.
+            out.append(contentsOf: e.kind == .driverSubmit && e.flags & Event.createsQueueFlag != 0
+                ? createQueueHead : kindHeads[Int(e.kind.rawValue)])
+            Self.appendMicroseconds(nanos, to: &out)
+            out.append(contentsOf: tid == Self.tid(tracks[t].queue, .driver) ? tracks[t].driverIDs : tracks[t].controllerIDs)
+        }
+        appendValues(e)
+        raw("\"queue\":")
+        out.append(contentsOf: tracks[t].description)
+        raw(",\"location\":")
+        out.append(contentsOf: location)
+        Self.appendDecimal(e.location, to: &out)
+        raw("\"}}")
         if out.count >= 1 << 20 { flush() }
     }
 
@@ -280,79 +407,114 @@ public final class PerfettoTraceWriter {
         return overflow ? 0 : max(0, d)
     }
 
+    /// The decimal digits of `v`.
+    static func appendDecimal(_ v: UInt64, to out: inout [UInt8]) {
+        if v <= UInt64(Int64.max) {
+            JSONValue.appendInteger(Int64(v), to: &out)
+        } else {
+            out.append(contentsOf: String(v).utf8)
+        }
+    }
+
     /// `microseconds(ns)` as bytes, for `ns` ≥ 0.
     static func appendMicroseconds(_ ns: Int64, to out: inout [UInt8]) {
-        JSONValue.appendInteger(ns / 1000, to: &out)
-        out.append(UInt8(ascii: "."))
-        let frac = ns % 1000
-        out.append(UInt8(ascii: "0") + UInt8(frac / 100))
-        out.append(UInt8(ascii: "0") + UInt8(frac / 10 % 10))
-        out.append(UInt8(ascii: "0") + UInt8(frac % 10))
+        var m = UInt64(max(ns, 0))
+        // Filled from the end: three decimals, the point, at most 16 more digits.
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &digits) { d in
+            var i = d.count
+            for _ in 0..<3 {
+                i -= 1
+                d[i] = UInt8(ascii: "0") + UInt8(m % 10)
+                m /= 10
+            }
+            i -= 1
+            d[i] = UInt8(ascii: ".")
+            repeat {
+                i -= 1
+                d[i] = UInt8(ascii: "0") + UInt8(m % 10)
+                m /= 10
+            } while m > 0
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[i...]))
+        }
     }
 
     /// Commands as async slices: a submission opens one (a fetch, when the trace has no
     /// submission for it), the driver's completion closes it (the controller's, for a command
     /// opened by its fetch). A command id submitted again before its completion closes the
     /// earlier slice (`ended: cid-reused`).
-    private func command(_ e: Event, domain: Int, pid: Int64, time: JSONValue) {
+    private func command(_ e: Event, domain: Int, pid: Int64, nanos: Int64) {
+        let key = CommandKey(domain: domain, controller: e.controller, qid: e.qid, cid: e.a)
         switch e.kind {
         case .driverSubmit:
-            let key = CommandKey(domain: domain, controller: e.controller, qid: e.qid, cid: e.a)
-            if let open = commands.removeValue(forKey: key) { end(open, time: time, args: [("ended", .string("cid-reused"))]) }
-            begin(key, pid: pid, time: time, fromFetch: false, args: [("cid", .int(Int64(e.a)))])
+            if let open = commands.removeValue(forKey: key) { end(open, nanos: nanos, ended: "cid-reused", status: nil) }
+            begin(key, pid: pid, nanos: nanos, fromFetch: false, opcode: nil)
         case .controllerFetch:
-            let key = CommandKey(domain: domain, controller: e.controller, qid: e.qid, cid: e.a)
-            if commands[key] == nil {
-                begin(key, pid: pid, time: time, fromFetch: true, args: [("cid", .int(Int64(e.a))), ("opcode", .int(Int64(e.b)))])
-            }
+            if commands[key] == nil { begin(key, pid: pid, nanos: nanos, fromFetch: true, opcode: e.b) }
         case .driverComplete:
-            let key = CommandKey(domain: domain, controller: e.controller, qid: e.qid, cid: e.a)
-            if let open = commands.removeValue(forKey: key) {
-                end(open, time: time, args: [("ended", .string("completed")), ("status", .int(Int64(e.b)))])
-            }
+            if let open = commands.removeValue(forKey: key) { end(open, nanos: nanos, ended: "completed", status: e.b) }
         case .controllerCompletion:
             // Linux pairs SQ n with CQ n: a completion on cq n ends a command fetched from sq n.
-            let key = CommandKey(domain: domain, controller: e.controller, qid: e.qid, cid: e.a)
             if let open = commands[key], open.fromFetch {
                 commands[key] = nil
-                end(open, time: time, args: [("ended", .string("completion-queued")), ("status", .int(Int64(e.b)))])
+                end(open, nanos: nanos, ended: "completion-queued", status: e.b)
             }
         default:
             break
         }
     }
 
-    private func begin(_ key: CommandKey, pid: Int64, time: JSONValue, fromFetch: Bool, args: [(String, JSONValue)]) {
-        let open = OpenCommand(id: nextCommandID, pid: pid, name: "sq\(key.qid) command", fromFetch: fromFetch)
-        nextCommandID += 1
-        commands[key] = open
-        emit(.object([
-            ("name", .string(open.name)), ("cat", .string("command")), ("ph", .string("b")), ("id", .string("cmd\(open.id)")),
-            ("ts", time), ("pid", .int(pid)), ("tid", .int(0)), ("args", .object(args)),
-        ]))
-    }
-
-    private func end(_ open: OpenCommand, time: JSONValue, args: [(String, JSONValue)]) {
-        emit(.object([
-            ("name", .string(open.name)), ("cat", .string("command")), ("ph", .string("e")), ("id", .string("cmd\(open.id)")),
-            ("ts", time), ("pid", .int(open.pid)), ("tid", .int(0)), ("args", .object(args)),
-        ]))
-    }
-
-    private func counter(_ pid: Int64, _ names: QueueNames, _ which: UInt8, _ value: UInt32?, _ nanos: Int64, queue: QueueKey) {
-        guard let value else { return }
-        let key = CounterKey(pid: pid, queue: queue, which: which)
-        if lastCounters[key] == value { return }
-        lastCounters[key] = value
-        // `{"name":…,"ph":"C","ts":…,"pid":…,"args":{"value":…}}`, as `emit` would write it.
+    /// `{"name":"sqN command","cat":"command","ph":PH,"id":"cmdID","ts":…,"pid":…,"tid":0,"args":{`
+    private func slice(_ open: OpenCommand, phase: StaticString, nanos: Int64) {
         separate()
-        raw("{\"name\":")
-        JSONValue.appendString(names.counters[Int(which)], to: &out)
-        raw(",\"ph\":\"C\",\"ts\":")
+        raw("{\"name\":\"sq")
+        JSONValue.appendInteger(Int64(open.qid), to: &out)
+        raw(" command\",\"cat\":\"command\",\"ph\":\"")
+        raw(phase)
+        raw("\",\"id\":\"cmd")
+        JSONValue.appendInteger(Int64(open.id), to: &out)
+        raw("\",\"ts\":")
         Self.appendMicroseconds(nanos, to: &out)
         raw(",\"pid\":")
-        JSONValue.appendInteger(pid, to: &out)
-        raw(",\"args\":{\"value\":")
+        JSONValue.appendInteger(open.pid, to: &out)
+        raw(",\"tid\":0,\"args\":{")
+    }
+
+    private func begin(_ key: CommandKey, pid: Int64, nanos: Int64, fromFetch: Bool, opcode: UInt32?) {
+        let open = OpenCommand(id: nextCommandID, pid: pid, qid: key.qid, fromFetch: fromFetch)
+        nextCommandID += 1
+        commands[key] = open
+        slice(open, phase: "b", nanos: nanos)
+        raw("\"cid\":")
+        JSONValue.appendInteger(Int64(key.cid), to: &out)
+        if let opcode {
+            raw(",\"opcode\":")
+            JSONValue.appendInteger(Int64(opcode), to: &out)
+        }
+        raw("}}")
+        if out.count >= 1 << 20 { flush() }
+    }
+
+    private func end(_ open: OpenCommand, nanos: Int64, ended: String, status: UInt32?) {
+        slice(open, phase: "e", nanos: nanos)
+        raw("\"ended\":")
+        JSONValue.appendString(ended, to: &out)
+        if let status {
+            raw(",\"status\":")
+            JSONValue.appendInteger(Int64(status), to: &out)
+        }
+        raw("}}")
+        if out.count >= 1 << 20 { flush() }
+    }
+
+    private func counter(_ t: Int, _ which: Int, _ value: UInt32?, _ nanos: Int64) {
+        guard let value, tracks[t].lastCounters[which] != Int64(value) else { return }
+        tracks[t].lastCounters[which] = Int64(value)
+        // `{"name":…,"ph":"C","ts":…,"pid":…,"args":{"value":…}}`, as `emit` would write it.
+        separate()
+        out.append(contentsOf: tracks[t].counterHeads[which])
+        Self.appendMicroseconds(nanos, to: &out)
+        out.append(contentsOf: tracks[t].counterPid)
         JSONValue.appendInteger(Int64(value), to: &out)
         raw("}}")
         if out.count >= 1 << 20 { flush() }
@@ -363,7 +525,7 @@ public final class PerfettoTraceWriter {
     public func finish() {
         for (key, open) in commands.sorted(by: { $0.value.id < $1.value.id }) {
             let last = result.groups[safe: key.domain]?.lastTime ?? 0
-            end(open, time: ts(last, domain: key.domain), args: [("ended", .string("unfinished at the end of the trace"))])
+            end(open, nanos: sinceOrigin(last, domain: key.domain), ended: "unfinished at the end of the trace", status: nil)
         }
         commands = [:]
         // Slices on one thread must nest: findings are written by start (longest first), and
@@ -377,7 +539,7 @@ public final class PerfettoTraceWriter {
             let pid = pid(controller: f.queue.controller, domain: domain)
             ensureProcess(pid, controller: f.queue.controller, domain: domain)
             let end = f.end ?? (f.resolution == nil ? f.start : result.groups[safe: domain]?.lastTime ?? f.start)
-            let tid = tid(f.queue, .findings)
+            let tid = Self.tid(f.queue, .findings)
             let track = pid << 32 | tid
             trackOf[track] = (pid, tid, "\(f.queue.type.name)\(f.queue.qid) findings")
             byTrack[track, default: []].append(Placed(index: i, domain: domain, start: f.start, end: max(f.start, end)))
@@ -407,8 +569,8 @@ public final class PerfettoTraceWriter {
                 ]))
             }
         }
+        raw("\n]}\n")
         flush()
-        write("\n]}\n")
     }
 
     /// Nanoseconds as microseconds with three decimals (exact, no floating point).

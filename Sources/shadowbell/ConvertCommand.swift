@@ -173,20 +173,18 @@ extension Convert {
             printError("error: cannot write \(self.output): \(String(cString: strerror(errno)))")
             throw ExitCode(2)
         }
-        defer { fclose(file) }
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(1 << 20)
-        let flush = {
-            _ = buffer.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
-            buffer.removeAll(keepingCapacity: true)
-        }
+        // The writer hands over a megabyte at a time.
+        var failed = false
         let writer = PerfettoTraceWriter(result: result) { chunk in
-            buffer.append(contentsOf: chunk.utf8)
-            if buffer.count >= 1 << 20 { flush() }
+            if !failed, fwrite(chunk.baseAddress, 1, chunk.count, file) != chunk.count { failed = true }
         }
         _ = try? AnalysisSession.run(inputs: inputs, options: flags.options(for: run.paths, notes: run.skipped.map(\.path)), observer: writer.observe)
         writer.finish()
-        flush()
+        // A full disk must not leave a cut document in the output's place.
+        if fclose(file) != 0 || failed {
+            printError("error: cannot write \(self.output): \(String(cString: strerror(errno)))")
+            throw ExitCode(2)
+        }
         printToStandardError("wrote \(self.output): \(result.inputs.map(\.events).reduce(0, +)) events, \(result.queues.count) queue(s), \(result.findings.count) finding(s); open it in ui.perfetto.dev or chrome://tracing")
     }
 }
