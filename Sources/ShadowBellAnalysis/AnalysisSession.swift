@@ -77,7 +77,7 @@ public enum AnalysisSession {
     /// event; every other input has been analysed by then, and `partial` holds that result.
     public static func run(
         sources: [any EventSource], options: AnalysisOptions = AnalysisOptions(),
-        observer: ((Event, QueueState) -> Void)? = nil
+        observer: ((Event, QueueSnapshot) -> Void)? = nil
     ) throws(AnalysisFailure) -> AnalysisResult {
         var notes: [String] = []
         let domains: [[Int]]
@@ -100,7 +100,7 @@ public enum AnalysisSession {
     /// cannot be placed are analysed on their own clock, and the report says so.
     public static func run(
         inputs: [AnalysisInput], options: AnalysisOptions = AnalysisOptions(),
-        observer: ((Event, QueueState) -> Void)? = nil
+        observer: ((Event, QueueSnapshot) -> Void)? = nil
     ) throws(AnalysisFailure) -> AnalysisResult {
         var errors: [InputError] = []
         var notes: [String] = []
@@ -350,7 +350,7 @@ public enum AnalysisSession {
     static func analyze(
         placed: [(index: Int, source: any EventSource, clock: ClockMap)], domains: [[Int]],
         alignment: [AlignmentReport], notes: [String], errors: [InputError], options: AnalysisOptions,
-        observer: ((Event, QueueState) -> Void)?
+        observer: ((Event, QueueSnapshot) -> Void)?
     ) throws(AnalysisFailure) -> AnalysisResult {
         var alignment = alignment
         var errors = errors
@@ -523,22 +523,35 @@ final class MergedEventSource: EventSource {
                 for i in sources.indices { try refill(i) }
             }
             while out.count < Self.batch {
-                var best = -1
-                var bestTime = Int64.max
+                // The source with the earliest next event (the first listed among equals), and
+                // the next event of any other: the first source's events before that one are
+                // taken as one run.
+                var best = -1, second = -1
+                var bestTime = Int64.max, secondTime = Int64.max
                 for i in sources.indices where positions[i] < buffers[i].count {
                     let t = buffers[i][positions[i]].time
                     if t < bestTime {
-                        bestTime = t
-                        best = i
+                        (second, secondTime) = (best, bestTime)
+                        (best, bestTime) = (i, t)
+                    } else if t < secondTime {
+                        (second, secondTime) = (i, t)
                     }
                 }
                 if best < 0 {
                     ended = true
                     return !out.isEmpty
                 }
-                out.append(buffers[best][positions[best]])
-                positions[best] += 1
-                if positions[best] == buffers[best].count { try refill(best) }
+                let from = positions[best]
+                let available = min(buffers[best].count, from + Self.batch - out.count)
+                var to = from + 1
+                while to < available {
+                    let t = buffers[best][to].time
+                    guard t < secondTime || (t == secondTime && best < second) else { break }
+                    to += 1
+                }
+                out.append(contentsOf: buffers[best][from..<to])
+                positions[best] = to
+                if to == buffers[best].count { try refill(best) }
             }
             return true
         } catch {

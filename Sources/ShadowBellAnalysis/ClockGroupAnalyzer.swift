@@ -31,7 +31,7 @@ public final class ClockGroupAnalyzer {
     /// Clock-alignment uncertainty of the inputs merged here (nil when they share one clock).
     @exclusivity(unchecked) public var alignmentUncertainty: Int64?
     /// Called after each event that touched a queue, with the queue's new state.
-    @exclusivity(unchecked) public var observer: ((Event, QueueState) -> Void)?
+    @exclusivity(unchecked) public var observer: ((Event, QueueSnapshot) -> Void)?
     /// Per queue: whether the observer watches it (`AnalysisOptions.observedQueues`).
     @exclusivity(unchecked) private var observed: [Bool] = []
 
@@ -162,7 +162,7 @@ public final class ClockGroupAnalyzer {
     /// Shows the observer queue `i`'s state after `e`, if it watches that queue.
     @inline(__always)
     func notify(_ e: Event, _ i: Int) {
-        if let observer, observed[i] { observer(e, queues[i]) }
+        if let observer, observed[i] { observer(e, queues[i].snapshot) }
     }
 
     @inline(__always)

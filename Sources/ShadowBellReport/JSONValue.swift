@@ -153,22 +153,7 @@ public indirect enum JSONValue: Sendable, Equatable {
 
     /// Decimal digits of `v`, as `String(v)` writes them.
     static func appendInteger(_ v: Int64, to out: inout [UInt8]) {
-        var m = v.magnitude
-        // Filled from the end: at most 19 digits and a sign.
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        withUnsafeMutableBytes(of: &digits) { d in
-            var i = d.count
-            repeat {
-                i -= 1
-                d[i] = UInt8(ascii: "0") + UInt8(m % 10)
-                m /= 10
-            } while m > 0
-            if v < 0 {
-                i -= 1
-                d[i] = UInt8(ascii: "-")
-            }
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[i...]))
-        }
+        withDecimal(v) { out.append(contentsOf: $0) }
     }
 
     static func writeString(_ s: String, to out: inout String) {

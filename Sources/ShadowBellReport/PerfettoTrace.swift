@@ -28,7 +28,9 @@ public final class PerfettoTraceWriter {
     @exclusivity(unchecked) private var knownThreads: Set<Int64> = []
     @exclusivity(unchecked) private var knownProcesses: Set<Int64> = []
     /// The document as bytes, handed to `write` a megabyte at a time.
-    @exclusivity(unchecked) private var out: [UInt8] = []
+    @exclusivity(unchecked) private var out = ByteOutput(capacity: 1 << 21)
+    /// The pieces of text events repeat (names, ids, the location's start), made once.
+    @exclusivity(unchecked) private var pieces = ByteOutput(capacity: 1 << 12)
     @exclusivity(unchecked) private var units: [UInt16: SourceLocation.Unit] = [:]
 
     /// One queue of one clock domain: its process, what its events repeat (as JSON bytes), its
@@ -37,15 +39,12 @@ public final class PerfettoTraceWriter {
         var pid: Int64
         var queue: QueueKey
         /// `"nvme0:sq1"`.
-        var description: [UInt8]
-        /// `{"name":"sq1 P (driver-published)","ph":"C","ts":` … one per counter.
-        var counterHeads: [[UInt8]]
+        var description: ByteOutput.Piece
         /// `,"pid":P,"args":{"value":`.
-        var counterPid: [UInt8]
+        var counterPid: ByteOutput.Piece
         /// `,"pid":P,"tid":T,"args":{` for the driver's and the controller's thread.
-        var driverIDs: [UInt8]
-        var controllerIDs: [UInt8]
-        var lastCounters: [Int64] = [-1, -1, -1, -1]
+        var driverIDs: ByteOutput.Piece
+        var controllerIDs: ByteOutput.Piece
         var driverThread = false
         var controllerThread = false
     }
@@ -54,14 +53,19 @@ public final class PerfettoTraceWriter {
         var queue: QueueKey
     }
     @exclusivity(unchecked) private var tracks: [Track] = []
+    /// Per track and counter (P, S, both EventIdx: `4 × track + counter`): the start of its
+    /// events, `{"name":"sq1 P (driver-published)","ph":"C","ts":`, and the last value written.
+    @exclusivity(unchecked) private var counterHeads: [ByteOutput.Piece] = []
+    @exclusivity(unchecked) private var lastCounters: [Int64] = []
     @exclusivity(unchecked) private var trackIndex: [TrackKey: Int] = [:]
+    @exclusivity(unchecked) private var denseTracks = [Int32](repeating: -1, count: 4 << 11)
     /// Per input index: its clock domain and its location arg up to the number (`"PATH:`,
     /// escaped), made at its first event.
-    @exclusivity(unchecked) private var sources: [(domain: Int, location: [UInt8])?] = []
+    @exclusivity(unchecked) private var sources: [(domain: Int, location: ByteOutput.Piece)?] = []
     /// Per kind, the start of its instant events up to the time:
     /// `{"name":N,"cat":"C","ph":"i","s":"t","ts":` (guest messages are named by their message).
-    @exclusivity(unchecked) private var kindHeads: [[UInt8]] = []
-    @exclusivity(unchecked) private var createQueueHead: [UInt8] = []
+    @exclusivity(unchecked) private var kindHeads: [ByteOutput.Piece] = []
+    @exclusivity(unchecked) private var createQueueHead = ByteOutput.Piece(offset: 0, count: 0)
 
     /// A command between its submission (or, without driver events, its fetch) and its completion.
     private struct OpenCommand {
@@ -99,13 +103,13 @@ public final class PerfettoTraceWriter {
         for (d, g) in result.groups.enumerated() {
             for s in g.sources { domainOf[s] = d }
         }
-        func head(_ name: String, _ kind: EventKind) -> [UInt8] {
+        func head(_ name: String, _ kind: EventKind) -> ByteOutput.Piece {
             var bytes = Array("{\"name\":".utf8)
             JSONValue.appendString(name, to: &bytes)
             bytes += Array(",\"cat\":\"\(Self.category(kind))\",\"ph\":\"i\",\"s\":\"t\",\"ts\":".utf8)
-            return bytes
+            return pieces.keep(bytes)
         }
-        kindHeads = Array(repeating: [], count: Int(EventKind.allCases.map(\.rawValue).max() ?? 0) + 1)
+        kindHeads = Array(repeating: ByteOutput.Piece(offset: 0, count: 0), count: Int(EventKind.allCases.map(\.rawValue).max() ?? 0) + 1)
         for kind in EventKind.allCases { kindHeads[Int(kind.rawValue)] = head(Self.name(kind: kind), kind) }
         createQueueHead = head(Self.createQueueName, .driverSubmit)
         let origins: [JSONValue] = result.groups.enumerated().map { d, g in
@@ -120,9 +124,16 @@ public final class PerfettoTraceWriter {
             ("time_origins", .array(origins)),
         ])
         raw("{\"displayTimeUnit\":\"ns\",\"otherData\":")
-        other.appendCompact(to: &out)
+        var text: [UInt8] = []
+        other.appendCompact(to: &text)
+        out.append(text)
         raw(",\"traceEvents\":[\n")
         flush()
+    }
+
+    deinit {
+        out.deallocate()
+        pieces.deallocate()
     }
 
     static func origin(_ g: GroupResult) -> Int64 { g.events > 0 ? g.firstTime : 0 }
@@ -152,20 +163,34 @@ public final class PerfettoTraceWriter {
 
     private func emit(_ v: JSONValue) {
         separate()
-        v.appendCompact(to: &out)
+        var text: [UInt8] = []
+        v.appendCompact(to: &text)
+        out.append(text)
         if out.count >= 1 << 20 { flush() }
     }
 
+    /// A string value, escaped as JSON.
+    private func string(_ s: String) {
+        var text: [UInt8] = []
+        JSONValue.appendString(s, to: &text)
+        out.append(text)
+    }
+
     private func flush() {
-        guard !out.isEmpty else { return }
-        out.withUnsafeBytes { write($0) }
-        out.removeAll(keepingCapacity: true)
+        guard out.count > 0 else { return }
+        write(out.bytes)
+        out.removeAll()
     }
 
     /// The track of `q` in `domain`, made (and its process written) at its first event.
     private func track(_ q: QueueKey, domain: Int) -> Int {
+        // The common tracks (4 domains, 4 controllers, qid < 256) by table, not by hashing.
+        let dense = domain < 4 && q.controller < 4 && q.qid < 256
+        let slot = (domain << 11) | Int(q.controller) << 9 | Int(q.qid) << 1 | Int(q.type.rawValue & 1)
+        if dense, denseTracks[slot] >= 0 { return Int(denseTracks[slot]) }
         let key = TrackKey(domain: domain, queue: q)
         if let known = trackIndex[key] { return known }
+        defer { if dense { denseTracks[slot] = Int32(tracks.count - 1) } }
         let pid = pid(controller: q.controller, domain: domain)
         ensureProcess(pid, controller: q.controller, domain: domain)
         let ring = "\(q.type.name)\(q.qid)"
@@ -174,27 +199,27 @@ public final class PerfettoTraceWriter {
             JSONValue.appendString(s, to: &bytes)
             return bytes
         }
-        func ids(_ lane: Lane) -> [UInt8] { Array(",\"pid\":\(pid),\"tid\":\(Self.tid(q, lane)),\"args\":{".utf8) }
+        func ids(_ lane: Lane) -> ByteOutput.Piece { pieces.keep(Array(",\"pid\":\(pid),\"tid\":\(Self.tid(q, lane)),\"args\":{".utf8)) }
         tracks.append(Track(
-            pid: pid, queue: q, description: json(q.description),
-            counterHeads: [
-                "\(ring) P (driver-published)", "\(ring) S (controller-seen)", "\(ring) EventIdx (controller)",
-                "\(ring) EventIdx (driver read)",
-            ].map { Array("{\"name\":".utf8) + json($0) + Array(",\"ph\":\"C\",\"ts\":".utf8) },
-            counterPid: Array(",\"pid\":\(pid),\"args\":{\"value\":".utf8),
+            pid: pid, queue: q, description: pieces.keep(json(q.description)),
+            counterPid: pieces.keep(Array(",\"pid\":\(pid),\"args\":{\"value\":".utf8)),
             driverIDs: ids(.driver), controllerIDs: ids(.controller)))
+        for name in ["P (driver-published)", "S (controller-seen)", "EventIdx (controller)", "EventIdx (driver read)"] {
+            counterHeads.append(pieces.keep(Array("{\"name\":".utf8) + json("\(ring) \(name)") + Array(",\"ph\":\"C\",\"ts\":".utf8)))
+            lastCounters.append(-1)
+        }
         trackIndex[key] = tracks.count - 1
         return tracks.count - 1
     }
 
     /// The clock domain of input `s` and its location arg's first bytes.
-    private func source(_ s: UInt16) -> (domain: Int, location: [UInt8]) {
+    private func source(_ s: UInt16) -> (domain: Int, location: ByteOutput.Piece) {
         if Int(s) < sources.count, let known = sources[Int(s)] { return known }
         let rendered = SourceLocation(source: s, unit: units[s] ?? .line, value: 0).render(path: paths[s] ?? "input\(s)")
         var location: [UInt8] = []
         JSONValue.appendString(String(rendered.dropLast()), to: &location)
         location.removeLast()  // the closing quote: the number follows
-        let made = (domain: domainOf[s] ?? 0, location: location)
+        let made = (domain: domainOf[s] ?? 0, location: pieces.keep(location))
         if Int(s) >= sources.count { sources += Array(repeating: nil, count: Int(s) + 1 - sources.count) }
         sources[Int(s)] = made
         return made
@@ -259,12 +284,12 @@ public final class PerfettoTraceWriter {
     private func appendValues(_ e: Event) {
         func u(_ key: StaticString, _ v: UInt32) {
             raw(key)
-            JSONValue.appendInteger(Int64(v), to: &out)
+            out.appendInteger(Int64(v))
             out.append(UInt8(ascii: ","))
         }
         func text(_ key: StaticString, _ v: String) {
             raw(key)
-            JSONValue.appendString(v, to: &out)
+            string(v)
             out.append(UInt8(ascii: ","))
         }
         func hex(_ key: StaticString, _ v: UInt64) { text(key, "0x" + String(v, radix: 16)) }
@@ -303,7 +328,7 @@ public final class PerfettoTraceWriter {
             u("\"status\":", e.b)
         case .queueCreate:
             raw("\"entries\":")
-            JSONValue.appendInteger(Int64(e.a) + 1, to: &out)
+            out.appendInteger(Int64(e.a) + 1)
             out.append(UInt8(ascii: ","))
             u(e.queueType == .sq ? "\"cqid\":" : "\"vector\":", e.b)
             hex("\"address\":", e.wide)
@@ -324,7 +349,7 @@ public final class PerfettoTraceWriter {
     }
 
     /// The analysis observer.
-    public func observe(_ e: Event, _ q: QueueState) {
+    public func observe(_ e: Event, _ q: QueueSnapshot) {
         let (domain, location) = source(e.source)
         let t = track(q.key, domain: domain)
         let pid = tracks[t].pid
@@ -356,34 +381,34 @@ public final class PerfettoTraceWriter {
     /// would write (name, cat, ph, s, ts, pid, tid, args: the event's values, its queue and
     /// location), without building the object.
     private func instant(
-        _ e: Event, category: StaticString, nanos: Int64, pid: Int64, tid: Int64, track t: Int, location: [UInt8]
+        _ e: Event, category: StaticString, nanos: Int64, pid: Int64, tid: Int64, track t: Int, location: ByteOutput.Piece
     ) {
         separate()
         if e.kind == .guestMessage {
             raw("{\"name\":")
-            JSONValue.appendString(Self.name(e), to: &out)
+            string(Self.name(e))
             raw(",\"cat\":\"")
             raw(category)
             raw("\",\"ph\":\"i\",\"s\":\"t\",\"ts\":")
-            Self.appendMicroseconds(nanos, to: &out)
+            microseconds(nanos)
             raw(",\"pid\":")
-            JSONValue.appendInteger(pid, to: &out)
+            out.appendInteger(pid)
             raw(",\"tid\":")
-            JSONValue.appendInteger(tid, to: &out)
+            out.appendInteger(tid)
             raw(",\"args\":{")
         } else {
             // `{"name":N,"cat":"C","ph":"i","s":"t","ts":` is the same for every event of a kind.
-            out.append(contentsOf: e.kind == .driverSubmit && e.flags & Event.createsQueueFlag != 0
+            out.append(from: pieces, e.kind == .driverSubmit && e.flags & Event.createsQueueFlag != 0
                 ? createQueueHead : kindHeads[Int(e.kind.rawValue)])
-            Self.appendMicroseconds(nanos, to: &out)
-            out.append(contentsOf: tid == Self.tid(tracks[t].queue, .driver) ? tracks[t].driverIDs : tracks[t].controllerIDs)
+            microseconds(nanos)
+            out.append(from: pieces, tid == Self.tid(tracks[t].queue, .driver) ? tracks[t].driverIDs : tracks[t].controllerIDs)
         }
         appendValues(e)
         raw("\"queue\":")
-        out.append(contentsOf: tracks[t].description)
+        out.append(from: pieces, tracks[t].description)
         raw(",\"location\":")
-        out.append(contentsOf: location)
-        Self.appendDecimal(e.location, to: &out)
+        out.append(from: pieces, location)
+        if e.location <= UInt64(Int64.max) { out.appendInteger(Int64(e.location)) } else { out.append(Array(String(e.location).utf8)) }
         raw("\"}}")
         if out.count >= 1 << 20 { flush() }
     }
@@ -396,9 +421,8 @@ public final class PerfettoTraceWriter {
         first = false
     }
 
-    private func raw(_ text: StaticString) {
-        text.withUTF8Buffer { out.append(contentsOf: $0) }
-    }
+    @inline(__always)
+    private func raw(_ text: StaticString) { out.append(text) }
 
     /// Nanoseconds since the domain's origin (never negative).
     func sinceOrigin(_ time: Int64, domain: Int) -> Int64 {
@@ -407,37 +431,9 @@ public final class PerfettoTraceWriter {
         return overflow ? 0 : max(0, d)
     }
 
-    /// The decimal digits of `v`.
-    static func appendDecimal(_ v: UInt64, to out: inout [UInt8]) {
-        if v <= UInt64(Int64.max) {
-            JSONValue.appendInteger(Int64(v), to: &out)
-        } else {
-            out.append(contentsOf: String(v).utf8)
-        }
-    }
-
     /// `microseconds(ns)` as bytes, for `ns` ≥ 0.
-    static func appendMicroseconds(_ ns: Int64, to out: inout [UInt8]) {
-        var m = UInt64(max(ns, 0))
-        // Filled from the end: three decimals, the point, at most 16 more digits.
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        withUnsafeMutableBytes(of: &digits) { d in
-            var i = d.count
-            for _ in 0..<3 {
-                i -= 1
-                d[i] = UInt8(ascii: "0") + UInt8(m % 10)
-                m /= 10
-            }
-            i -= 1
-            d[i] = UInt8(ascii: ".")
-            repeat {
-                i -= 1
-                d[i] = UInt8(ascii: "0") + UInt8(m % 10)
-                m /= 10
-            } while m > 0
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[i...]))
-        }
-    }
+    @inline(__always)
+    private func microseconds(_ ns: Int64) { out.appendMicroseconds(ns) }
 
     /// Commands as async slices: a submission opens one (a fetch, when the trace has no
     /// submission for it), the driver's completion closes it (the controller's, for a command
@@ -468,15 +464,15 @@ public final class PerfettoTraceWriter {
     private func slice(_ open: OpenCommand, phase: StaticString, nanos: Int64) {
         separate()
         raw("{\"name\":\"sq")
-        JSONValue.appendInteger(Int64(open.qid), to: &out)
+        out.appendInteger(Int64(open.qid))
         raw(" command\",\"cat\":\"command\",\"ph\":\"")
         raw(phase)
         raw("\",\"id\":\"cmd")
-        JSONValue.appendInteger(Int64(open.id), to: &out)
+        out.appendInteger(Int64(open.id))
         raw("\",\"ts\":")
-        Self.appendMicroseconds(nanos, to: &out)
+        microseconds(nanos)
         raw(",\"pid\":")
-        JSONValue.appendInteger(open.pid, to: &out)
+        out.appendInteger(open.pid)
         raw(",\"tid\":0,\"args\":{")
     }
 
@@ -486,10 +482,10 @@ public final class PerfettoTraceWriter {
         commands[key] = open
         slice(open, phase: "b", nanos: nanos)
         raw("\"cid\":")
-        JSONValue.appendInteger(Int64(key.cid), to: &out)
+        out.appendInteger(Int64(key.cid))
         if let opcode {
             raw(",\"opcode\":")
-            JSONValue.appendInteger(Int64(opcode), to: &out)
+            out.appendInteger(Int64(opcode))
         }
         raw("}}")
         if out.count >= 1 << 20 { flush() }
@@ -498,24 +494,24 @@ public final class PerfettoTraceWriter {
     private func end(_ open: OpenCommand, nanos: Int64, ended: String, status: UInt32?) {
         slice(open, phase: "e", nanos: nanos)
         raw("\"ended\":")
-        JSONValue.appendString(ended, to: &out)
+        string(ended)
         if let status {
             raw(",\"status\":")
-            JSONValue.appendInteger(Int64(status), to: &out)
+            out.appendInteger(Int64(status))
         }
         raw("}}")
         if out.count >= 1 << 20 { flush() }
     }
 
     private func counter(_ t: Int, _ which: Int, _ value: UInt32?, _ nanos: Int64) {
-        guard let value, tracks[t].lastCounters[which] != Int64(value) else { return }
-        tracks[t].lastCounters[which] = Int64(value)
+        guard let value, lastCounters[4 * t + which] != Int64(value) else { return }
+        lastCounters[4 * t + which] = Int64(value)
         // `{"name":…,"ph":"C","ts":…,"pid":…,"args":{"value":…}}`, as `emit` would write it.
         separate()
-        out.append(contentsOf: tracks[t].counterHeads[which])
-        Self.appendMicroseconds(nanos, to: &out)
-        out.append(contentsOf: tracks[t].counterPid)
-        JSONValue.appendInteger(Int64(value), to: &out)
+        out.append(from: pieces, counterHeads[4 * t + which])
+        microseconds(nanos)
+        out.append(from: pieces, tracks[t].counterPid)
+        out.appendInteger(Int64(value))
         raw("}}")
         if out.count >= 1 << 20 { flush() }
     }

@@ -16,7 +16,7 @@ public struct StateSample: Sendable, Hashable {
     /// counted): gaps between recorded samples are the events left out.
     public var ordinal: Int = 0
 
-    public init(_ event: Event, _ q: QueueState) {
+    public init(_ event: Event, _ q: QueueSnapshot) {
         self.event = event
         published = q.published
         controllerSeen = q.controllerSeen
@@ -101,7 +101,7 @@ public final class WindowRecorder {
     }
 
     /// The analysis observer.
-    public func observe(_ e: Event, _ q: QueueState) {
+    public func observe(_ e: Event, _ q: QueueSnapshot) {
         guard let w = watched.firstIndex(where: { $0.key == q.key }) else { return }
         watched[w].ordinal += 1
         let ordinal = watched[w].ordinal

@@ -111,7 +111,7 @@ struct Timeline: ParsableCommand {
         }
         var status: Int32 = 0
         var skipsNoted = false
-        func analyse(_ observer: ((Event, QueueState) -> Void)?) -> AnalysisResult {
+        func analyse(_ observer: ((Event, QueueSnapshot) -> Void)?) -> AnalysisResult {
             switch Result(catching: { () throws(AnalysisFailure) -> AnalysisResult in
                 try AnalysisSession.run(inputs: inputs, options: options, observer: observer)
             }) {
@@ -157,7 +157,7 @@ struct Timeline: ParsableCommand {
                 sink.noFindingNote = true
             }
         }
-        let observer: (Event, QueueState) -> Void = { event, state in
+        let observer: (Event, QueueSnapshot) -> Void = { event, state in
             guard event.time >= lower, event.time <= upper, selected(state.key) else { return }
             sink.row(event, state)
         }
@@ -254,7 +254,7 @@ final class TimelineWriter {
 
     /// The state name of a row: inside a reported hang's window, the finding; a window open
     /// outside every finding is a short wait (it closed before --min-wait).
-    func state(_ e: Event, _ q: QueueState) -> (text: String, finding: Int?) {
+    func state(_ e: Event, _ q: QueueSnapshot) -> (text: String, finding: Int?) {
         guard let findings else { return (q.inMutualWait ? "[window open]" : "", nil) }
         if let w = findings[q.key]?.first(where: { w in
             e.time >= w.start && (w.end.map { e.time < $0 || $0 == w.start && e.time == $0 } ?? true)
@@ -264,7 +264,7 @@ final class TimelineWriter {
         return (q.inMutualWait ? "[short wait]" : "", nil)
     }
 
-    func row(_ e: Event, _ q: QueueState) {
+    func row(_ e: Event, _ q: QueueSnapshot) {
         if format == .svg {
             var entry = svgQueues[q.key] ?? TimelineSVGDocument.QueueSamples(queue: q.key, samples: [], dropped: 0)
             if entry.samples.count < maxEvents { entry.samples.append(StateSample(e, q)) } else { entry.dropped += 1 }

@@ -31,7 +31,7 @@ private func resolvedHangEvents() -> [Event] {
 }
 
 /// Runs the events through the analyzer; with `observer`, as the second pass would.
-private func analyse(_ events: [Event], observer: ((Event, QueueState) -> Void)? = nil) -> AnalysisReport {
+private func analyse(_ events: [Event], observer: ((Event, QueueSnapshot) -> Void)? = nil) -> AnalysisReport {
     let analyzer = ClockGroupAnalyzer(options: AnalysisOptions(), sources: [0], clock: .timestamps)
     analyzer.observer = observer
     for e in events { analyzer.consume(e) }
@@ -355,7 +355,7 @@ private func charts(in html: String) -> [String] {
         let (report, _) = timelines(events)
         #expect(report.result.findings.allSatisfy { $0.kind != .mutualWait })
         var samples: [StateSample] = []
-        let recorder = { (e: Event, q: QueueState) in if q.key.qid == 1 && q.key.type == .sq { samples.append(StateSample(e, q)) } }
+        let recorder = { (e: Event, q: QueueSnapshot) in if q.key.qid == 1 && q.key.type == .sq { samples.append(StateSample(e, q)) } }
         _ = analyse(events, observer: recorder)
         let svg = TimelineSVGDocument.render([.init(queue: QueueKey(controller: 0, qid: 1, type: .sq), samples: samples, dropped: 0)])
         #expect(elements("rect", in: svg).filter { $0["class"] == "window" }.isEmpty)

@@ -35,6 +35,27 @@ struct PendingSubmission: Sendable {
     var at: EventRef
 }
 
+/// What an analysis observer is shown of a queue after each of its events: the values both
+/// sides believe, as plain values (the state itself holds lists; a copy of it per event would
+/// cost more than the event's analysis).
+public struct QueueSnapshot: Sendable {
+    public var key: QueueKey
+    public var probeMode: Bool
+    /// P, S, the controller's EventIdx and the EventIdx the driver last read.
+    public var published: UInt32?
+    public var controllerSeen: UInt32?
+    public var controllerEventIdx: UInt32?
+    public var driverEventIdxRead: UInt32?
+    /// SQ: the index up to which the controller has fetched. CQ: the controller's tail.
+    public var controllerIndex: UInt32?
+    public var controllerWaiting: Bool
+    public var mmioSinceLook: Bool
+    public var unfetched: Int
+    public var pendingCompletions: UInt32
+    /// A mutual-wait window is open on the queue.
+    public var inMutualWait: Bool
+}
+
 /// Both sides' beliefs about one queue, updated event by event.
 public struct QueueState: Sendable {
     public let key: QueueKey
@@ -107,6 +128,15 @@ public struct QueueState: Sendable {
     var window: OpenWindow?
     /// A mutual-wait window is open on this queue.
     public var inMutualWait: Bool { window != nil }
+
+    /// The state as an observer sees it.
+    public var snapshot: QueueSnapshot {
+        QueueSnapshot(
+            key: key, probeMode: probeMode, published: published, controllerSeen: controllerSeen,
+            controllerEventIdx: controllerEventIdx, driverEventIdxRead: driverEventIdxRead, controllerIndex: controllerIndex,
+            controllerWaiting: controllerWaiting, mmioSinceLook: mmioSinceLook, unfetched: unfetched,
+            pendingCompletions: pendingCompletions, inMutualWait: inMutualWait)
+    }
 
     public internal(set) var stats = QueueStatistics()
 

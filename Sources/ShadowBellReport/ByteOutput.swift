@@ -1,0 +1,188 @@
+/// Bytes appended to one raw buffer, for documents written a piece at a time (the Perfetto
+/// export writes a dozen pieces per event): an append is a bounds check and a copy, without an
+/// array's uniqueness and capacity bookkeeping. The owner deallocates it.
+struct ByteOutput {
+    private(set) var base: UnsafeMutablePointer<UInt8>
+    private(set) var count = 0
+    private var capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 16)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    func deallocate() { base.deallocate() }
+
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    mutating func removeAll() { count = 0 }
+
+    /// Room for `n` more bytes, and 8 beyond them: a piece of this output can be read, and
+    /// bytes written, a word at a time past its end (`appendWords`).
+    @inline(__always)
+    private mutating func reserve(_ n: Int) {
+        if n + 8 > capacity - count { grow(count + n + 8) }
+    }
+
+    @inline(never)
+    private mutating func grow(_ needed: Int) {
+        let larger = max(needed, capacity * 2)
+        let moved = UnsafeMutablePointer<UInt8>.allocate(capacity: larger)
+        moved.update(from: base, count: count)
+        base.deallocate()
+        base = moved
+        capacity = larger
+    }
+
+    @inline(__always)
+    mutating func append(_ byte: UInt8) {
+        reserve(1)
+        base[count] = byte
+        count += 1
+    }
+
+    @inline(__always)
+    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        guard let from = bytes.baseAddress else { return }
+        let n = bytes.count
+        reserve(n)
+        let to = UnsafeMutableRawPointer(base + count)
+        if n <= 64 {
+            // The pieces are short: copied a word at a time, without a call.
+            var i = 0
+            while i + 8 <= n {
+                (to + i).storeBytes(of: (from + i).loadUnaligned(as: UInt64.self), as: UInt64.self)
+                i += 8
+            }
+            while i < n {
+                (to + i).storeBytes(of: (from + i).load(as: UInt8.self), as: UInt8.self)
+                i += 1
+            }
+        } else {
+            to.copyMemory(from: from, byteCount: n)
+        }
+        count += n
+    }
+
+    @inline(__always)
+    mutating func append(_ text: StaticString) {
+        append(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    mutating func append(_ bytes: [UInt8]) { bytes.withUnsafeBytes { append($0) } }
+
+    /// A piece kept in `other` earlier, appended.
+    @inline(__always)
+    mutating func append(from other: ByteOutput, _ piece: Piece) {
+        appendWords(UnsafeRawPointer(other.base + piece.offset), count: piece.count)
+    }
+
+    /// `n` bytes from `from`, copied a word at a time: the last word may read and write up
+    /// to 7 bytes past them (`from` must be readable that far; the room here is reserved).
+    @inline(__always)
+    private mutating func appendWords(_ from: UnsafeRawPointer, count n: Int) {
+        reserve(n)
+        let to = UnsafeMutableRawPointer(base + count)
+        var i = 0
+        while i < n {
+            (to + i).storeBytes(of: (from + i).loadUnaligned(as: UInt64.self), as: UInt64.self)
+            i += 8
+        }
+        count += n
+    }
+
+    /// Where a piece of kept bytes lies in its output.
+    struct Piece {
+        var offset: Int
+        var count: Int
+    }
+
+    /// Appends `bytes` and returns where they lie.
+    mutating func keep(_ bytes: [UInt8]) -> Piece {
+        let piece = Piece(offset: count, count: bytes.count)
+        append(bytes)
+        return piece
+    }
+
+    /// The decimal digits of `v`, as `String(v)` writes them.
+    mutating func appendInteger(_ v: Int64) {
+        // The text ends at byte 24 of 48, so that its last word can be read whole.
+        var text: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &text) { d in
+            var i = Self.writeDigits(v.magnitude, endingAt: 24, in: d)
+            if v < 0 {
+                i -= 1
+                d[i] = UInt8(ascii: "-")
+            }
+            appendWords(UnsafeRawPointer(d.baseAddress! + i), count: 24 - i)
+        }
+    }
+
+    /// Nanoseconds as microseconds with three decimals (`ns` ≥ 0; 0 for less).
+    mutating func appendMicroseconds(_ ns: Int64) {
+        let m = UInt64(max(ns, 0))
+        var text: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &text) { d in
+            let fraction = Int(m % 1000)
+            let pairs = Self.digitPairs.utf8Start
+            d[21] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: fraction / 100)
+            d[22] = pairs[2 * (fraction % 100)]
+            d[23] = pairs[2 * (fraction % 100) + 1]
+            d[20] = UInt8(ascii: ".")
+            let i = Self.writeDigits(m / 1000, endingAt: 20, in: d)
+            appendWords(UnsafeRawPointer(d.baseAddress! + i), count: 24 - i)
+        }
+    }
+
+    /// Writes `m`'s digits so that they end before `end`, two at a time from a table of the
+    /// pairs 00…99; returns where they start.
+    @inline(__always)
+    private static func writeDigits(_ m: UInt64, endingAt end: Int, in d: UnsafeMutableRawBufferPointer) -> Int {
+        let pairs = digitPairs.utf8Start
+        var m = m
+        var i = end
+        while m >= 100 {
+            let pair = Int(m % 100)
+            m /= 100
+            i -= 2
+            d[i] = pairs[2 * pair]
+            d[i + 1] = pairs[2 * pair + 1]
+        }
+        if m >= 10 {
+            i -= 2
+            d[i] = pairs[2 * Int(m)]
+            d[i + 1] = pairs[2 * Int(m) + 1]
+        } else {
+            i -= 1
+            d[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: m)
+        }
+        return i
+    }
+
+    private static let digitPairs: StaticString = """
+        00010203040506070809101112131415161718192021222324252627282930313233343536373839\
+        40414243444546474849505152535455565758596061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899
+        """
+}
+
+/// Calls `body` with the decimal text of `v`, as `String(v)` writes it.
+@inline(__always)
+func withDecimal<R>(_ v: Int64, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+    var m = v.magnitude
+    // Filled from the end: at most 19 digits and a sign.
+    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+    return withUnsafeMutableBytes(of: &digits) { d in
+        var i = d.count
+        repeat {
+            i -= 1
+            d[i] = UInt8(ascii: "0") + UInt8(m % 10)
+            m /= 10
+        } while m > 0
+        if v < 0 {
+            i -= 1
+            d[i] = UInt8(ascii: "-")
+        }
+        return body(UnsafeRawBufferPointer(rebasing: d[i...]))
+    }
+}
