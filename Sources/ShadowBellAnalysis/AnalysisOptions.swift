@@ -34,9 +34,10 @@ public struct AnalysisOptions: Sendable {
     /// traces), when known: a known bug that QEMU version has the fix of is not named. The
     /// traces themselves do not carry it.
     public var qemuVersion: KernelVersion?
-    /// Several inputs of one clock are merged by time on a thread of their own, a few batches
-    /// ahead of the analysis (false: on the analysis's thread, as with `--decode-threads 1`).
-    public var mergeAhead = true
+    /// The analysis may use a second thread: several inputs of one clock are merged by time
+    /// on it, a few batches ahead of the analysis, and a clock estimate matches its two kinds
+    /// of causal pairs side by side (false: all on one thread, as with `--decode-threads 1`).
+    public var secondThread = true
 
     public init() {}
 }

@@ -233,10 +233,10 @@ public enum AnalysisSession {
                         mineKept.estimates[key] = .some(made)
                         return made
                     }
-                    if mine.isGuestSide && theirs.isHostSide, let est = estimate(0, i, j, { ClockAlignment.estimate(guest: mine, host: theirs) }) {
+                    if mine.isGuestSide && theirs.isHostSide, let est = estimate(0, i, j, { ClockAlignment.estimate(guest: mine, host: theirs, parallel: options.secondThread) }) {
                         placedMap = maps[j]!.composed(after: est.map)
                         report = est.report
-                    } else if mine.isHostSide && theirs.isGuestSide, let est = estimate(0, j, i, { ClockAlignment.estimate(guest: theirs, host: mine) }) {
+                    } else if mine.isHostSide && theirs.isGuestSide, let est = estimate(0, j, i, { ClockAlignment.estimate(guest: theirs, host: mine, parallel: options.secondThread) }) {
                         placedMap = maps[j]!.composed(after: est.map.inverse)
                         report = est.report
                         report!.offset = -report!.offset
@@ -368,7 +368,7 @@ public enum AnalysisSession {
                 placed[$0].clock.isIdentity ? placed[$0].source : MappedEventSource(placed[$0].source, clock: placed[$0].clock)
             }
             do {
-                try merge(sources, into: analyzer, ahead: options.mergeAhead)
+                try merge(sources, into: analyzer, ahead: options.secondThread)
             } catch {
                 errors.append(error)
             }

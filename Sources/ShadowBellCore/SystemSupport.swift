@@ -48,3 +48,21 @@ public func startThread(_ body: @escaping () -> Void) -> Result<pthread_t, Threa
 public struct ThreadStartError: Error {
     public var code: Int32
 }
+
+/// `body` on this thread and `other` on a thread of its own, side by side; both results.
+/// When no thread can be started, `other` runs here after `body`.
+public func inParallel<A, B>(_ body: () -> A, _ other: @escaping () -> B) -> (A, B) {
+    let result = OtherResult<B>()
+    switch startThread({ result.value = other() }) {
+    case .success(let thread):
+        let mine = body()
+        pthread_join(thread, nil)
+        return (mine, result.value!)
+    case .failure:
+        return (body(), other())
+    }
+}
+
+private final class OtherResult<B> {
+    var value: B?
+}

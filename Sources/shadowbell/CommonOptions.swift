@@ -82,7 +82,7 @@ struct AnalysisFlags: ParsableArguments {
         o.sameClock = sameClock
         o.stuckAfter = stuckAfter.nanoseconds
         o.inferredMinWait = inferredMinWait.nanoseconds
-        o.mergeAhead = (decodeThreads ?? SourceOptions.defaultDecodeThreads) > 1
+        o.secondThread = (decodeThreads ?? SourceOptions.defaultDecodeThreads) > 1
         for offset in clockOffset {
             if let i = paths.firstIndex(of: offset.path) { o.clockOffsets[i] = offset.nanoseconds }
         }

@@ -202,8 +202,8 @@ public enum ClockAlignment {
     static let reacquireAfter = 16
 
     /// `offset(t_guest) = t_host - t_guest`, as a map on the guest clock; nil when the inputs
-    /// share no pair.
-    public static func estimate(guest: AnchorSet, host: AnchorSet) -> (map: ClockMap, report: AlignmentReport)? {
+    /// share no pair. With `parallel`, the two kinds of pairs are matched on two threads.
+    public static func estimate(guest: AnchorSet, host: AnchorSet, parallel: Bool = false) -> (map: ClockMap, report: AlignmentReport)? {
         var g = guest, h = host
         g.match(mask: h.mask)
         h.match(mask: g.mask)
@@ -211,10 +211,13 @@ public enum ClockAlignment {
         let submits = fetches.resolve(g.submits.sorted { $0.time < $1.time })
         guard let coarse = modeOffset(submits[...], fetches, around: nil) else { return nil }
         // fetch - submit = offset + latency: an upper bound on the offset.
-        let upper = track(submits, against: fetches, start: coarse)
+        let matchUpper = { track(submits, against: fetches, start: coarse) }
         // enqueue - complete = offset - latency: a lower bound.
-        let enqueues = KeyedTimes(h.enqueues)
-        let lower = track(enqueues.resolve(g.completes.sorted { $0.time < $1.time }), against: enqueues, start: coarse)
+        let matchLower = { [completes = g.completes, enqueues = h.enqueues] in
+            let keyed = KeyedTimes(enqueues)
+            return track(keyed.resolve(completes.sorted { $0.time < $1.time }), against: keyed, start: coarse)
+        }
+        let (upper, lower) = parallel ? inParallel(matchUpper, matchLower) : (matchUpper(), matchLower())
         guard !upper.isEmpty else { return nil }
         let segments = segment(upper: upper, lower: lower)
         guard !segments.list.isEmpty else { return nil }
