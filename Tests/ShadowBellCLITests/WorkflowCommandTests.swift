@@ -262,6 +262,12 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         #expect((try Data(contentsOf: URL(fileURLWithPath: pcap))).prefix(4) != Data("{\"di".utf8))
     }
 
+    /// A document the disk cannot take is an input/output error, not a cut file reported as written.
+    @Test func aPerfettoDocumentThatCannotBeWrittenIsAnError() throws {
+        try #require(FileManager.default.fileExists(atPath: "/dev/full"))
+        #expect(runCommand(["convert", sample("lab/sq-hang.txt"), "--to", "perfetto-json", "--output", "/dev/full"]) == 2)
+    }
+
     @Test func explainTellsTheSqHangStepByStepWithTheInputLines() throws {
         let out = temporaryPath("explain-\(UUID().uuidString).txt")
         #expect(runCommand(["explain", sample("lab/sq-hang.txt"), "--finding", "2", "--output", out]) == 0)
