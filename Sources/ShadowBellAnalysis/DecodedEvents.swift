@@ -19,8 +19,7 @@ import ShadowBellCore
 /// One recording is made at a time and read from one thread at a time (a run's passes follow
 /// each other); a batch gives each run inputs of its own.
 public final class DecodedEvents: @unchecked Sendable {
-    @exclusivity(unchecked) fileprivate private(set) var fd: Int32 = -1
-    @exclusivity(unchecked) private var bytes = 0
+    @exclusivity(unchecked) fileprivate private(set) var file: RecordFile<Event>?
     @exclusivity(unchecked) private var recording = false
     @exclusivity(unchecked) private var failed = false
     @exclusivity(unchecked) private var summary: InputSummary?
@@ -40,16 +39,14 @@ public final class DecodedEvents: @unchecked Sendable {
     }
     @exclusivity(unchecked) var estimates: [EstimateKey: (map: ClockMap, report: AlignmentReport)?] = [:]
 
-    deinit { if fd >= 0 { close(fd) } }
-
     /// Whether a whole recording can be read back.
     public var isComplete: Bool { summary != nil && !failed }
 
     /// The recorded events, from the start, with the input's final summary; nil when there is
     /// no whole recording.
     public func replay() -> (any EventSource)? {
-        guard let summary, !failed else { return nil }
-        return ReplayedEventSource(recording: self, bytes: bytes, summary: summary)
+        guard let summary, !failed, let file else { return nil }
+        return ReplayedEventSource(recording: self, file: file, summary: summary)
     }
 
     /// `source`, recording what is read through it; the recording is whole once the source
@@ -60,19 +57,18 @@ public final class DecodedEvents: @unchecked Sendable {
     }
 
     private func begin() -> Bool {
-        if fd < 0 {
-            var template = Array("\(temporaryFileDirectory())/shadowbell-events-XXXXXX".utf8CString)
-            fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-            guard fd >= 0 else {
+        if let file {
+            guard file.truncate() else {
+                drop()
+                return false
+            }
+        } else {
+            guard let made = RecordFile<Event>() else {
                 failed = true
                 return false
             }
-            template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
-        } else if ftruncate(fd, 0) != 0 {
-            drop()
-            return false
+            file = made
         }
-        bytes = 0
         sinceSpaceCheck = 0
         summary = nil
         firstPass = nil
@@ -82,24 +78,13 @@ public final class DecodedEvents: @unchecked Sendable {
     }
 
     fileprivate func append(_ events: [Event]) {
-        guard recording, !events.isEmpty else { return }
-        let ok = events.withUnsafeBytes { raw -> Bool in
-            var done = 0
-            while done < raw.count {
-                let n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(bytes + done))
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { return false }
-                done += n
-            }
-            return true
-        }
-        guard ok else { return drop() }
-        bytes += events.count * MemoryLayout<Event>.stride
+        guard recording, !events.isEmpty, let file else { return }
+        guard file.append(events) else { return drop() }
         sinceSpaceCheck += events.count * MemoryLayout<Event>.stride
         if sinceSpaceCheck >= 64 << 20 {
             sinceSpaceCheck = 0
             var fs = statvfs()
-            if fstatvfs(fd, &fs) == 0, UInt64(fs.f_bavail) &* UInt64(fs.f_frsize) < reserve { drop() }
+            if fstatvfs(file.fd, &fs) == 0, UInt64(fs.f_bavail) &* UInt64(fs.f_frsize) < reserve { drop() }
         }
     }
 
@@ -116,11 +101,8 @@ public final class DecodedEvents: @unchecked Sendable {
         summary = nil
         firstPass = nil
         estimates = [:]
-        if fd >= 0 {
-            _ = ftruncate(fd, 0)
-            close(fd)
-            fd = -1
-        }
+        _ = file?.truncate()
+        file = nil
     }
 }
 
@@ -143,44 +125,35 @@ final class RecordingEventSource: EventSource {
     }
 }
 
-/// The events of a recording, read back in batches of 4096 through one reused buffer.
+/// The events of a recording, read back in batches of 4096.
 final class ReplayedEventSource: EventSource {
-    /// Kept alive while it is read: its file closes with it (a caller may drop its own
-    /// reference to the recording as soon as it has the replay).
+    /// Kept alive while it is read: a caller may drop its own reference to the recording as
+    /// soon as it has the replay.
     let recording: DecodedEvents
-    let bytes: Int
+    let file: RecordFile<Event>
+    let count: Int
     let summary: InputSummary
-    @exclusivity(unchecked) private var offset = 0
-    private let scratch: UnsafeMutablePointer<Event>
+    @exclusivity(unchecked) private var next = 0
     static let batch = 4096
 
-    init(recording: DecodedEvents, bytes: Int, summary: InputSummary) {
+    init(recording: DecodedEvents, file: RecordFile<Event>, summary: InputSummary) {
         self.recording = recording
-        self.bytes = bytes
+        self.file = file
+        count = file.count
         self.summary = summary
-        scratch = .allocate(capacity: Self.batch)
     }
 
-    deinit { scratch.deallocate() }
-
     func nextBatch(into buffer: inout [Event]) throws(InputError) -> Bool {
-        buffer.removeAll(keepingCapacity: true)
-        let stride = MemoryLayout<Event>.stride
-        let want = min(bytes - offset, Self.batch * stride)
-        guard want > 0 else { return false }
-        var done = 0
-        while done < want {
-            let n = pread(recording.fd, UnsafeMutableRawPointer(scratch) + done, want - done, off_t(offset + done))
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                throw .readFailed(
-                    path: summary.path, offset: UInt64(offset + done),
-                    reason: "the decoded events kept for a second pass could not be read back")
-            }
-            done += n
+        guard next < count else {
+            buffer.removeAll(keepingCapacity: true)
+            return false
         }
-        offset += want
-        buffer.append(contentsOf: UnsafeBufferPointer(start: scratch, count: want / stride))
+        guard file.read(from: next, limit: min(Self.batch, count - next), into: &buffer) else {
+            throw .readFailed(
+                path: summary.path, offset: UInt64(next * MemoryLayout<Event>.stride),
+                reason: "the decoded events kept for a second pass could not be read back")
+        }
+        next += buffer.count
         return true
     }
 }

@@ -104,16 +104,35 @@ struct ByteOutput {
         return piece
     }
 
-    /// The decimal digits of `v`, as `String(v)` writes them.
+    /// The decimal digits of `v`, as `String(v)` writes them. Most values in a document are
+    /// below 100 (queue ids, statuses, opcodes): those are written without a loop.
+    @inline(__always)
     mutating func appendInteger(_ v: Int64) {
-        // The text ends at byte 24 of 48, so that its last word can be read whole.
+        reserve(20)
+        if v < 0 {
+            base[count] = UInt8(ascii: "-")
+            count += 1
+        }
+        let m = v.magnitude
+        if m < 10 {
+            base[count] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: m)
+            count += 1
+        } else if m < 100 {
+            let pairs = Self.digitPairs.utf8Start
+            base[count] = pairs[2 * Int(m)]
+            base[count + 1] = pairs[2 * Int(m) + 1]
+            count += 2
+        } else {
+            appendLarge(m)
+        }
+    }
+
+    /// `m` ≥ 100, room reserved.
+    @inline(never)
+    private mutating func appendLarge(_ m: UInt64) {
         var text: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
         withUnsafeMutableBytes(of: &text) { d in
-            var i = Self.writeDigits(v.magnitude, endingAt: 24, in: d)
-            if v < 0 {
-                i -= 1
-                d[i] = UInt8(ascii: "-")
-            }
+            let i = Self.writeDigits(m, endingAt: 24, in: d)
             appendWords(UnsafeRawPointer(d.baseAddress! + i), count: 24 - i)
         }
     }

@@ -491,10 +491,12 @@ public final class PerfettoTraceWriter {
         if out.count >= 1 << 20 { flush() }
     }
 
-    private func end(_ open: OpenCommand, nanos: Int64, ended: String, status: UInt32?) {
+    /// `ended`: why the slice ends, plain text (written between quotes as it is).
+    private func end(_ open: OpenCommand, nanos: Int64, ended: StaticString, status: UInt32?) {
         slice(open, phase: "e", nanos: nanos)
-        raw("\"ended\":")
-        string(ended)
+        raw("\"ended\":\"")
+        raw(ended)
+        out.append(UInt8(ascii: "\""))
         if let status {
             raw(",\"status\":")
             out.appendInteger(Int64(status))

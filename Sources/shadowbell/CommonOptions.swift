@@ -119,12 +119,12 @@ struct AnalysisFlags: ParsableArguments {
     }
 
     /// The inputs of `paths` and their analysis.
-    func analyzeInputs(_ paths: [String], readsTwice: Bool = false, notes: [String] = []) throws(InputError)
-        -> (inputs: [AnalysisInput], outcome: Result<AnalysisResult, AnalysisFailure>)
-    {
+    func analyzeInputs(
+        _ paths: [String], readsTwice: Bool = false, notes: [String] = [], observer: ((Event, QueueSnapshot) -> Void)? = nil
+    ) throws(InputError) -> (inputs: [AnalysisInput], outcome: Result<AnalysisResult, AnalysisFailure>) {
         let inputs = try inputs(for: paths, readsTwice: readsTwice)
         do {
-            return (inputs, .success(try AnalysisSession.run(inputs: inputs, options: options(for: paths, notes: notes))))
+            return (inputs, .success(try AnalysisSession.run(inputs: inputs, options: options(for: paths, notes: notes), observer: observer)))
         } catch {
             return (inputs, .failure(error))
         }

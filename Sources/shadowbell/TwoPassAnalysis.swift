@@ -49,9 +49,11 @@ struct TwoPassAnalysis {
 /// The command line's inputs (for a second pass: standard input and pipes are read from a copy,
 /// `InputSpool`) and their analysis report; input errors are printed and kept in the report.
 /// Nil (after saying why) when an input cannot be opened.
-func firstPass(_ flags: AnalysisFlags, notes: [String] = []) -> (inputs: [AnalysisInput], report: AnalysisReport)? {
+func firstPass(
+    _ flags: AnalysisFlags, notes: [String] = [], readsTwice: Bool = true, observer: ((Event, QueueSnapshot) -> Void)? = nil
+) -> (inputs: [AnalysisInput], report: AnalysisReport)? {
     do {
-        let (inputs, outcome) = try flags.analyzeInputs(flags.paths, readsTwice: true, notes: notes)
+        let (inputs, outcome) = try flags.analyzeInputs(flags.paths, readsTwice: readsTwice, notes: notes, observer: observer)
         switch outcome {
         case .success(let result):
             return (inputs, AnalysisReport(result: result))

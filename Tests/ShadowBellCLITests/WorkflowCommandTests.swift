@@ -262,6 +262,21 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         #expect((try Data(contentsOf: URL(fileURLWithPath: pcap))).prefix(4) != Data("{\"di".utf8))
     }
 
+    /// The document is written from the events the analysis kept in $TMPDIR; without room
+    /// there, from a second analysis of the inputs: the same document either way.
+    @Test func perfettoJSONWithoutTemporarySpaceAnalysesTwice() throws {
+        let kept = temporaryPath("perfetto-kept-\(UUID().uuidString).json")
+        let twice = temporaryPath("perfetto-twice-\(UUID().uuidString).json")
+        let input = sample("lab/sq-hang.txt")
+        let a = try CITemplateTests.run([executablePath, "convert", input, "--to", "perfetto-json", "--output", kept])
+        let b = try CITemplateTests.run(
+            [executablePath, "convert", input, "--to", "perfetto-json", "--output", twice], environment: ["TMPDIR": "/nonexistent-tmp"])
+        #expect(a.status == 0 && b.status == 0, "\(a.output)\n\(b.output)")
+        let first = try Data(contentsOf: URL(fileURLWithPath: kept))
+        #expect(!first.isEmpty)
+        #expect(first == (try Data(contentsOf: URL(fileURLWithPath: twice))))
+    }
+
     /// A document the disk cannot take is an input/output error, not a cut file reported as written.
     @Test func aPerfettoDocumentThatCannotBeWrittenIsAnError() throws {
         try #require(FileManager.default.fileExists(atPath: "/dev/full"))

@@ -1,0 +1,74 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Plain values (no references: events, snapshots) kept in an unlinked temporary file in
+/// `$TMPDIR`: appended in batches, read back in batches from any record on. Memory stays flat
+/// whatever the count; the file goes away with the object (or the process).
+public final class RecordFile<Record>: @unchecked Sendable {
+    public let fd: Int32
+    /// Records written so far.
+    @exclusivity(unchecked) public private(set) var count = 0
+    static var stride: Int { MemoryLayout<Record>.stride }
+
+    /// Nil when no temporary file can be made.
+    public init?() {
+        precondition(_isPOD(Record.self), "a record file keeps plain values only")
+        var template = Array("\(temporaryFileDirectory())/shadowbell-records-XXXXXX".utf8CString)
+        fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { return nil }
+        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+    }
+
+    deinit { close(fd) }
+
+    /// Empties the file for a new recording.
+    public func truncate() -> Bool {
+        count = 0
+        return ftruncate(fd, 0) == 0
+    }
+
+    /// Appends `records`; false when the file cannot take them (what was written stays).
+    public func append(_ records: [Record]) -> Bool {
+        let ok = records.withUnsafeBytes { raw -> Bool in
+            var done = 0
+            while done < raw.count {
+                let n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(count * Self.stride + done))
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { return false }
+                done += n
+            }
+            return true
+        }
+        if ok { count += records.count }
+        return ok
+    }
+
+    /// Replaces `buffer` with up to `limit` records from record `index` on; false when the
+    /// file cannot be read there.
+    public func read(from index: Int, limit: Int, into buffer: inout [Record]) -> Bool {
+        buffer.removeAll(keepingCapacity: true)
+        let n = max(0, min(limit, count - index))
+        guard n > 0 else { return true }
+        let bytes = n * Self.stride
+        var ok = true
+        buffer.reserveCapacity(n)
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: MemoryLayout<Record>.alignment)
+        defer { scratch.deallocate() }
+        var done = 0
+        while done < bytes {
+            let got = pread(fd, scratch + done, bytes - done, off_t(index * Self.stride + done))
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else {
+                ok = false
+                break
+            }
+            done += got
+        }
+        guard ok else { return false }
+        buffer.append(contentsOf: UnsafeBufferPointer(start: scratch.assumingMemoryBound(to: Record.self), count: n))
+        return true
+    }
+}
