@@ -22,7 +22,12 @@ public final class RecordFile<Record>: @unchecked Sendable {
         template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
     }
 
-    deinit { close(fd) }
+    @exclusivity(unchecked) private var scratch: UnsafeMutableRawBufferPointer?
+
+    deinit {
+        close(fd)
+        scratch?.deallocate()
+    }
 
     /// Empties the file for a new recording.
     public func truncate() -> Bool {
@@ -47,28 +52,26 @@ public final class RecordFile<Record>: @unchecked Sendable {
     }
 
     /// Replaces `buffer` with up to `limit` records from record `index` on; false when the
-    /// file cannot be read there.
+    /// file cannot be read there. One read at a time: the bytes pass through one buffer kept
+    /// from read to read.
     public func read(from index: Int, limit: Int, into buffer: inout [Record]) -> Bool {
         buffer.removeAll(keepingCapacity: true)
         let n = max(0, min(limit, count - index))
         guard n > 0 else { return true }
         let bytes = n * Self.stride
-        var ok = true
-        buffer.reserveCapacity(n)
-        let scratch = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: MemoryLayout<Record>.alignment)
-        defer { scratch.deallocate() }
+        if (scratch?.count ?? 0) < bytes {
+            scratch?.deallocate()
+            scratch = .allocate(byteCount: bytes, alignment: MemoryLayout<Record>.alignment)
+        }
+        let into = scratch!.baseAddress!
         var done = 0
         while done < bytes {
-            let got = pread(fd, scratch + done, bytes - done, off_t(index * Self.stride + done))
+            let got = pread(fd, into + done, bytes - done, off_t(index * Self.stride + done))
             if got < 0 && errno == EINTR { continue }
-            guard got > 0 else {
-                ok = false
-                break
-            }
+            guard got > 0 else { return false }
             done += got
         }
-        guard ok else { return false }
-        buffer.append(contentsOf: UnsafeBufferPointer(start: scratch.assumingMemoryBound(to: Record.self), count: n))
+        buffer.append(contentsOf: UnsafeBufferPointer(start: into.assumingMemoryBound(to: Record.self), count: n))
         return true
     }
 }

@@ -156,7 +156,7 @@ struct ByteOutput {
     /// Writes `m`'s digits so that they end before `end`, two at a time from a table of the
     /// pairs 00…99; returns where they start.
     @inline(__always)
-    private static func writeDigits(_ m: UInt64, endingAt end: Int, in d: UnsafeMutableRawBufferPointer) -> Int {
+    static func writeDigits(_ m: UInt64, endingAt end: Int, in d: UnsafeMutableRawBufferPointer) -> Int {
         let pairs = digitPairs.utf8Start
         var m = m
         var i = end
@@ -188,16 +188,10 @@ struct ByteOutput {
 /// Calls `body` with the decimal text of `v`, as `String(v)` writes it.
 @inline(__always)
 func withDecimal<R>(_ v: Int64, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-    var m = v.magnitude
     // Filled from the end: at most 19 digits and a sign.
     var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
     return withUnsafeMutableBytes(of: &digits) { d in
-        var i = d.count
-        repeat {
-            i -= 1
-            d[i] = UInt8(ascii: "0") + UInt8(m % 10)
-            m /= 10
-        } while m > 0
+        var i = ByteOutput.writeDigits(v.magnitude, endingAt: d.count, in: d)
         if v < 0 {
             i -= 1
             d[i] = UInt8(ascii: "-")
