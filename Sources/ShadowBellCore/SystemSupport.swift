@@ -50,10 +50,16 @@ public struct ThreadStartError: Error {
 }
 
 /// `body` on this thread and `other` on a thread of its own, side by side; both results.
-/// When no thread can be started, `other` runs here after `body`.
-public func inParallel<A, B>(_ body: () -> A, _ other: @escaping () -> B) -> (A, B) {
+/// When no thread can be started, `other` runs here after `body`. `otherInBackground`: the
+/// other thread runs at the lowest scheduling priority (Linux: nice 19 for that thread only),
+/// so that it takes the cores `body`'s own threads leave idle instead of slowing them down;
+/// once `body` is done, it has the core to itself.
+public func inParallel<A, B>(_ body: () -> A, _ other: @escaping () -> B, otherInBackground: Bool = false) -> (A, B) {
     let result = OtherResult<B>()
-    switch startThread({ result.value = other() }) {
+    switch startThread({
+        if otherInBackground { lowerThreadPriority() }
+        result.value = other()
+    }) {
     case .success(let thread):
         let mine = body()
         pthread_join(thread, nil)
@@ -61,6 +67,15 @@ public func inParallel<A, B>(_ body: () -> A, _ other: @escaping () -> B) -> (A,
     case .failure:
         return (body(), other())
     }
+}
+
+/// Puts the calling thread at the lowest priority (best effort: left as it is where the system
+/// does not allow it).
+private func lowerThreadPriority() {
+    #if os(Linux)
+        // The nice value is a thread's own on Linux: `who` 0 is the calling thread.
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
+    #endif
 }
 
 private final class OtherResult<B> {

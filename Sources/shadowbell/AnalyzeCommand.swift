@@ -110,9 +110,14 @@ struct Analyze: ParsableCommand {
         let labels = RunLabel.normalized(self.labels.compactMap(RunLabel.parse))
         let workers = jobs ?? ProcessInfo.processInfo.activeProcessorCount
         let runs = parallelMap(plan.count, workers: workers) { i in
-            var run = analyzeRun(plan[i], flags: flags, failOn: failOn)
+            // What the run ran on is read from the first bytes of its files beside the analysis,
+            // in the background: it takes what the analysis leaves of the cores.
+            let paths = plan[i].paths, notes = plan[i].skipped.map(\.path)
+            var (run, environment) = inParallel(
+                { analyzeRun(plan[i], flags: flags, failOn: failOn) },
+                { EnvironmentScan.scan(traces: paths, notes: notes) }, otherInBackground: true)
             run.report.labels = labels
-            run.report.environment = EnvironmentScan.scan(traces: plan[i].paths, notes: plan[i].skipped.map(\.path))
+            run.report.environment = environment
             run.report.baseline = known?.match(run.report)
             return run
         }

@@ -336,21 +336,21 @@ public enum ClockAlignment {
         let reach: Int64 = 10_000_000_000
         let anchors = anchors.prefix(4000)
         let times = host.times
-        /// The indices of the host times of `a`'s key whose difference lies in [low, high].
-        @inline(__always) func range(of a: KeyedTimes.Resolved, low: Int64, high: Int64) -> Range<Int>? {
-            guard a.slot >= 0 else { return nil }
+        let low = around.map { saturatingAdd($0, -reach) } ?? .min
+        let high = around.map { saturatingAdd($0, reach) } ?? .max
+        // Per anchor with a host time in reach: its time and the indices of the host times of
+        // its key whose difference lies in [low, high] (searched once, used by every pass).
+        var spans: [(time: Int64, from: Int, to: Int)] = []
+        spans.reserveCapacity(anchors.count)
+        var lowest = Int64.max, highest = Int64.min
+        for a in anchors where a.slot >= 0 {
             let (lo, hi) = host.bounds(a.slot)
             let from = firstIndex(in: times, from: lo, to: hi, notBelow: saturatingAdd(a.time, low))
             let to = firstIndex(in: times, from: from, to: hi, above: saturatingAdd(a.time, high))
-            return from < to ? from..<to : nil
-        }
-        let low = around.map { saturatingAdd($0, -reach) } ?? .min
-        let high = around.map { saturatingAdd($0, reach) } ?? .max
-        var lowest = Int64.max, highest = Int64.min
-        for a in anchors {
-            guard let r = range(of: a, low: low, high: high) else { continue }
-            lowest = min(lowest, times[r.lowerBound] &- a.time)
-            highest = max(highest, times[r.upperBound - 1] &- a.time)
+            guard from < to else { continue }
+            spans.append((a.time, from, to))
+            lowest = min(lowest, times[from] &- a.time)
+            highest = max(highest, times[to - 1] &- a.time)
         }
         guard lowest <= highest else { return nil }
         // The fullest bin; a tie goes to the smaller bin.
@@ -358,9 +358,19 @@ public enum ClockAlignment {
         var bestBin: Int64 = 0, bestCount = 0
         if lastBin &- firstBin < 1 << 20 {
             var counts = [UInt32](repeating: 0, count: Int(lastBin - firstBin) + 1)
-            for a in anchors {
-                guard let r = range(of: a, low: low, high: high) else { continue }
-                for k in r { counts[Int(floorDiv(times[k] &- a.time, bin) - firstBin)] &+= 1 }
+            // A difference d counts in bin floorDiv(d, bin) - firstBin = (d - firstBin·bin) / bin,
+            // where d - firstBin·bin lies in [0, 2^41): exact in wrapping arithmetic, and a
+            // division of a non-negative number by a constant.
+            let base = firstBin &* bin
+            counts.withUnsafeMutableBufferPointer { counts in
+                times.withUnsafeBufferPointer { times in
+                    for span in spans {
+                        let shift = span.time &+ base
+                        for k in span.from..<span.to {
+                            counts[Int(UInt64(bitPattern: times[k] &- shift) / UInt64(bin))] &+= 1
+                        }
+                    }
+                }
             }
             for (k, n) in counts.enumerated() where Int(n) > bestCount {
                 bestCount = Int(n)
@@ -368,9 +378,8 @@ public enum ClockAlignment {
             }
         } else {
             var counts: [Int64: Int] = [:]
-            for a in anchors {
-                guard let r = range(of: a, low: low, high: high) else { continue }
-                for k in r { counts[floorDiv(times[k] &- a.time, bin), default: 0] += 1 }
+            for span in spans {
+                for k in span.from..<span.to { counts[floorDiv(times[k] &- span.time, bin), default: 0] += 1 }
             }
             for (b, n) in counts where n > bestCount || (n == bestCount && b < bestBin) {
                 bestCount = n
@@ -378,13 +387,15 @@ public enum ClockAlignment {
             }
         }
         guard bestCount >= 4 else { return nil }
-        // Differences in bins bestBin-1 ... bestBin+1: [(bestBin-1)·bin, (bestBin+2)·bin - 1].
+        // Differences in bins bestBin-1 ... bestBin+1: [(bestBin-1)·bin, (bestBin+2)·bin - 1],
+        // within [low, high]: within each anchor's span.
         let nearLow = max(low, (bestBin - 1).multipliedReportingOverflow(by: bin).overflow ? low : (bestBin - 1) * bin)
         let nearHigh = min(high, (bestBin + 2).multipliedReportingOverflow(by: bin).overflow ? high : (bestBin + 2) * bin - 1)
         var near: [Int64] = []
-        for a in anchors {
-            guard let r = range(of: a, low: nearLow, high: nearHigh) else { continue }
-            for k in r { near.append(times[k] &- a.time) }
+        for span in spans {
+            let from = firstIndex(in: times, from: span.from, to: span.to, notBelow: saturatingAdd(span.time, nearLow))
+            let to = firstIndex(in: times, from: from, to: span.to, above: saturatingAdd(span.time, nearHigh))
+            for k in from..<to { near.append(times[k] &- span.time) }
         }
         guard !near.isEmpty else { return nil }
         near.sort()
