@@ -127,6 +127,20 @@ public enum AnalysisSession {
             if input.reopenable, input.decoded == nil { input.decoded = DecodedEvents() }
             return input
         }
+        // An input read on one thread (a small file, a console log) is read beside the others of
+        // its kind, once the inputs that keep the cores busy on their own were read; whatever
+        // the order of reading, errors are reported in the order of the inputs.
+        var failures: [InputError?] = Array(repeating: nil, count: inputs.count)
+        var sideBySide: [(index: Int, source: any EventSource)] = []
+        func record(_ i: Int, _ first: FirstPass) {
+            summaries[i] = first.summary
+            // Ordinals are no clock: such an input is analysed on its own.
+            anchors[i] = first.summary.clock == .timestamps ? first.anchors : nil
+            firstTimes[i] = first.firstTime
+            if let kept = inputs[i].decoded, kept.isComplete {
+                kept.firstPass = (anchors[i], firstTimes[i], first.summary)
+            }
+        }
         for (i, input) in inputs.enumerated() {
             do {
                 if input.reopenable, options.clockOffsets[i] == nil, let kept = input.decoded, kept.isComplete,
@@ -144,22 +158,22 @@ public enum AnalysisSession {
                     firstSources[i] = source
                     continue
                 }
-                var set = AnchorSet(capacity: 1 << 16)
-                var buffer: [Event] = []
-                while try source.nextBatch(into: &buffer) {
-                    if let t = buffer.first?.time { firstTimes[i] = min(firstTimes[i], t) }
-                    for e in buffer { set.consume(e) }
+                if options.secondThread, source.readsOnOneThread {
+                    sideBySide.append((i, source))
+                    continue
                 }
-                summaries[i] = source.summary
-                // Ordinals are no clock: such an input is analysed on its own.
-                if source.summary.clock == .timestamps { anchors[i] = set }
-                if let kept = input.decoded, kept.isComplete {
-                    kept.firstPass = (anchors[i], firstTimes[i], source.summary)
-                }
+                record(i, try FirstPass(source))
             } catch {
-                errors.append(error)
+                failures[i] = error
             }
         }
+        for (k, outcome) in FirstPass.sideBySide(sideBySide.map(\.source)).enumerated() {
+            switch outcome {
+            case .success(let first): record(sideBySide[k].index, first)
+            case .failure(let error): failures[sideBySide[k].index] = error
+            }
+        }
+        errors += failures.compactMap { $0 }
         // The inputs in the order of the reference rule; it decides the reference clock, the
         // order of placement and which input wins a tie in the merge.
         // An input placed by a manual offset is never the reference.
@@ -288,7 +302,7 @@ public enum AnalysisSession {
                 if let first = firstSources[i] { source = first } else { source = try inputs[i].events() }
                 placed.append((i, source, maps[i] ?? .identity))
             } catch {
-                errors.append(error)
+                if !errors.contains(error) { errors.append(error) }
             }
         }
         let together = placed.indices.filter { maps[placed[$0].index] != nil }
@@ -370,7 +384,8 @@ public enum AnalysisSession {
             do {
                 try merge(sources, into: analyzer, ahead: options.secondThread)
             } catch {
-                errors.append(error)
+                // An input that failed in the first pass fails again where it did: one error.
+                if !errors.contains(error) { errors.append(error) }
             }
             for (k, source) in sources.enumerated() {
                 guard let mapped = source as? MappedEventSource,
@@ -562,5 +577,60 @@ final class MergedEventSource: EventSource {
             pendingError = error
             return true
         }
+    }
+}
+
+/// What the first pass learns of one input: its causal-pair anchors, its first event's time
+/// and its summary.
+struct FirstPass {
+    var anchors: AnchorSet
+    var firstTime: Int64
+    var summary: InputSummary
+
+    /// Reads `source` to its end.
+    init(_ source: any EventSource) throws(InputError) {
+        var set = AnchorSet(capacity: 1 << 16)
+        var first = Int64.max
+        var buffer: [Event] = []
+        while try source.nextBatch(into: &buffer) {
+            if let t = buffer.first?.time { first = min(first, t) }
+            for e in buffer { set.consume(e) }
+        }
+        anchors = set
+        firstTime = first
+        summary = source.summary
+    }
+
+    /// The first passes of `sources`, read on this thread and one more, each source by one
+    /// thread (the next source goes to whichever thread is free first); in the order of
+    /// `sources`.
+    static func sideBySide(_ sources: [any EventSource]) -> [Result<FirstPass, InputError>] {
+        guard sources.count > 1 else { return sources.map { source in Result { () throws(InputError) in try FirstPass(source) } } }
+        final class Work: @unchecked Sendable {
+            let sources: [any EventSource]
+            var outcomes: [Result<FirstPass, InputError>?]
+            var next = 0
+            let lock = PthreadLock()
+            init(_ sources: [any EventSource]) {
+                self.sources = sources
+                outcomes = Array(repeating: nil, count: sources.count)
+            }
+            func run() {
+                while true {
+                    lock.lock()
+                    let k = next
+                    next += 1
+                    lock.unlock()
+                    guard k < sources.count else { return }
+                    let outcome = Result { () throws(InputError) in try FirstPass(sources[k]) }
+                    lock.lock()
+                    outcomes[k] = outcome
+                    lock.unlock()
+                }
+            }
+        }
+        let work = Work(sources)
+        _ = inParallel({ work.run() }, { work.run() })
+        return work.outcomes.map { $0! }
     }
 }

@@ -117,6 +117,7 @@ final class RecordingEventSource: EventSource {
     }
 
     var summary: InputSummary { base.summary }
+    var readsOnOneThread: Bool { base.readsOnOneThread }
 
     func nextBatch(into buffer: inout [Event]) throws(InputError) -> Bool {
         let more = try base.nextBatch(into: &buffer)

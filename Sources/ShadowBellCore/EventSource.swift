@@ -6,4 +6,11 @@ public protocol EventSource: AnyObject {
     /// Replaces the contents of `buffer` with the next events (at most a few thousand).
     /// Returns `false` when the input is exhausted (then `buffer` is empty).
     func nextBatch(into buffer: inout [Event]) throws(InputError) -> Bool
+    /// Whether reading this source keeps only the reader's thread busy: no thread of its own
+    /// decodes, decompresses or reads ahead. Such sources can be read side by side.
+    var readsOnOneThread: Bool { get }
+}
+
+extension EventSource {
+    public var readsOnOneThread: Bool { false }
 }

@@ -62,3 +62,75 @@ import Testing
         #expect(last[0] != nil)
     }
 }
+
+/// Inputs read on one thread each (small files, console logs) are read side by side in the
+/// first pass: the result is the one of reading them one after another, and errors come in the
+/// order of the inputs whichever input failed first.
+@Suite(.serialized) struct SideBySideFirstPassTests {
+    /// The first batch of `source`, then a read failure.
+    final class FailingAfter: EventSource {
+        let inner: any EventSource
+        let path: String
+        var handed = 0
+        init(_ inner: any EventSource, path: String) {
+            self.inner = inner
+            self.path = path
+        }
+        var summary: InputSummary { inner.summary }
+        var readsOnOneThread: Bool { true }
+        func nextBatch(into buffer: inout [Event]) throws(InputError) -> Bool {
+            guard handed < 1 else { throw .readFailed(path: path, offset: UInt64(handed), reason: "cut") }
+            handed += 1
+            return try inner.nextBatch(into: &buffer)
+        }
+    }
+
+    static func run(_ paths: [String], failing: Set<Int>, secondThread: Bool) -> (AnalysisResult, [InputError]) {
+        let inputs = paths.enumerated().map { (i, path) in
+            AnalysisInput(path: path) { () throws(InputError) -> any EventSource in
+                let source = try openEventSource(path: path, index: UInt16(i))
+                return failing.contains(i) ? FailingAfter(source, path: path) : source
+            }
+        }
+        var options = AnalysisOptions()
+        options.secondThread = secondThread
+        do {
+            return (try AnalysisSession.run(inputs: inputs, options: options), [])
+        } catch {
+            return (error.partial, error.errors)
+        }
+    }
+
+    static func digest(_ r: AnalysisResult) -> String {
+        let inputs = r.inputs.map { "\($0.path) \($0.events) \($0.skipped) \($0.malformed)" }
+        let findings = r.findings.map { "\($0.kind) \($0.queue) \($0.start) \(String(describing: $0.end))" }
+        let alignment = r.alignment.map { "\($0.input) \($0.method) \($0.offset) \($0.pairs)" }
+        return (inputs + findings + alignment + r.notes).joined(separator: "\n")
+    }
+
+    @Test func sameResultSideBySideAndOneAfterAnother() throws {
+        let paths = [
+            try AlignmentOrderTests.plain("sysrq-hang", "qemu-trace.log"), try AlignmentOrderTests.plain("sysrq-hang", "console.log"),
+            try AlignmentOrderTests.plain("sysrq-hang", "guest-ftrace.txt"),
+        ]
+        let (together, e1) = Self.run(paths, failing: [], secondThread: true)
+        let (inTurn, e2) = Self.run(paths, failing: [], secondThread: false)
+        #expect(e1.isEmpty && e2.isEmpty)
+        #expect(!together.findings.isEmpty)
+        #expect(Self.digest(together) == Self.digest(inTurn))
+    }
+
+    @Test func errorsComeInTheOrderOfTheInputs() throws {
+        let guest = try AlignmentOrderTests.plain("sysrq-hang", "guest-ftrace.txt")
+        let qemu = try AlignmentOrderTests.plain("sysrq-hang", "qemu-trace.log")
+        let console = try AlignmentOrderTests.plain("sysrq-hang", "console.log")
+        // The first failing input is the larger one: read side by side, it fails last. Each
+        // error is reported once (the second pass reads a failed input again up to its error).
+        let paths = [qemu, guest, console]
+        let (together, e1) = Self.run(paths, failing: [0, 2], secondThread: true)
+        let (inTurn, e2) = Self.run(paths, failing: [0, 2], secondThread: false)
+        #expect(e1.map(\.path) == [qemu, console])
+        #expect(e1 == e2)
+        #expect(Self.digest(together) == Self.digest(inTurn))
+    }
+}

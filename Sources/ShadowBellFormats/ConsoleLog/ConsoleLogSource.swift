@@ -33,6 +33,8 @@ public final class ConsoleLogSource: EventSource {
     @exclusivity(unchecked) private var messages: ConsoleLogLineParser
     @exclusivity(unchecked) private var dumpEvents: FtraceLineParser
     private let batchSize: Int
+    /// No thread decompresses the input for this reader.
+    public let readsOnOneThread: Bool
     private let holdCapacity: Int
     private let dumpCapacity: Int
 
@@ -61,6 +63,7 @@ public final class ConsoleLogSource: EventSource {
     ) {
         summary = InputSummary(index: index, path: input.path, format: .consoleLog)
         lines = TextLines(input)
+        readsOnOneThread = input.compression == nil
         messages = ConsoleLogLineParser(source: index)
         dumpEvents = FtraceLineParser(source: index, qemuController: options.controller)
         batchSize = options.batchSize

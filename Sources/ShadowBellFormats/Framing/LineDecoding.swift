@@ -29,9 +29,12 @@ struct LineBatcher<Decoder: LineDecoding> {
     private var lastEventTime = Int64.min
     private let batchSize: Int
     private var exhausted = false
+    /// No thread decompresses the input for this reader.
+    let readsOnOneThread: Bool
 
     init(input: ByteInput, index: UInt16, format: TraceFormat, decoder: Decoder, batchSize: Int) {
         summary = InputSummary(index: index, path: input.path, format: format)
+        readsOnOneThread = input.compression == nil
         lines = TextLines(input)
         self.decoder = decoder
         self.batchSize = batchSize

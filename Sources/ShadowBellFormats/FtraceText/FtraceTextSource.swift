@@ -9,6 +9,7 @@ import ShadowBellCore
 public final class FtraceTextSource: EventSource {
     @exclusivity(unchecked) private var batcher: LineBatcher<FtraceLineParser>
     public var summary: InputSummary { batcher.summary }
+    public var readsOnOneThread: Bool { batcher.readsOnOneThread }
 
     public convenience init(path: String, index: UInt16, options: SourceOptions = .init())
         throws(InputError)

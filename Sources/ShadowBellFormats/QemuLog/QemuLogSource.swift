@@ -7,6 +7,7 @@ import ShadowBellCore
 public final class QemuLogSource: EventSource {
     @exclusivity(unchecked) private var batcher: LineBatcher<QemuLogLineParser>
     public var summary: InputSummary { batcher.summary }
+    public var readsOnOneThread: Bool { batcher.readsOnOneThread }
 
     public convenience init(path: String, index: UInt16, options: SourceOptions = .init())
         throws(InputError)
