@@ -123,9 +123,8 @@ struct AnalysisFlags: ParsableArguments {
         _ paths: [String], readsTwice: Bool = false, notes: [String] = [], observer: ((Event, QueueSnapshot) -> Void)? = nil
     ) throws(InputError) -> (inputs: [AnalysisInput], outcome: Result<AnalysisResult, AnalysisFailure>) {
         let inputs = try inputs(for: paths, readsTwice: readsTwice)
-        let o = options(for: paths, notes: notes)
         do {
-            return (inputs, .success(try AnalysisSession.run(inputs: inputs, options: o, observer: observer)))
+            return (inputs, .success(try AnalysisSession.run(inputs: inputs, options: options(for: paths, notes: notes), observer: observer)))
         } catch {
             return (inputs, .failure(error))
         }
