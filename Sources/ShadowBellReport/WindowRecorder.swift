@@ -45,20 +45,51 @@ public struct FindingTimeline: Sendable {
 /// of its queue around its window. Memory: at most `leadIn + insideHead + insideTail + after`
 /// samples per finding, whatever the trace's size. Run the analysis a second time with
 /// `observe` as the observer once the findings are known.
+///
+/// Each event costs the findings it can still change, not all of them: a finding whose window
+/// has not begun (no event of its queue and clock at or after its start yet) takes its lead-in
+/// from one ring of the queue's latest samples when its first event comes; a finding whose
+/// window is over and whose samples after it are taken is retired. A retired finding would
+/// take a later event only if its queue's time went back to its window; `isExact` is then
+/// false, and the caller records again with `retires: false` (every finding kept to the end).
 public final class WindowRecorder {
     public let leadIn: Int
     public let insideHead: Int
     public let insideTail: Int
     public let after: Int
+    /// Whether findings are retired once they cannot change (see the class comment).
+    public let retires: Bool
+    /// False when an event came back to the window of a retired finding: record again with
+    /// `retires: false`.
+    public private(set) var isExact = true
 
     private var timelines: [FindingTimeline]
     private var lead: [[StateSample]]
     private var head: [[StateSample]]
+    /// Ring of the last `insideTail` samples inside the window: `tail[k][tailStart[k]...]` then
+    /// `tail[k][..<tailStart[k]]`.
     private var tail: [[StateSample]]
+    private var tailStart: [Int]
     private var afterSamples: [[StateSample]]
+
+    /// The findings of one queue on one clock.
+    private struct Group {
+        var clock: UInt16
+        /// Findings whose window has not begun, by start; `nextDormant` is the first of them.
+        var byStart: [Int]
+        var nextDormant = 0
+        var active: [Int] = []
+        /// The queue's latest samples on this clock (at most `leadIn`): a ring from `recentStart`.
+        var recent: [StateSample] = []
+        var recentStart = 0
+        /// The latest window end among retired findings.
+        var retiredBound = Int64.min
+    }
+
     /// The queues watched (a few: those of the findings), searched in order, each with its
-    /// findings and the count of its events so far; the clock domain of each input, by index.
-    private var watched: [(key: QueueKey, findings: [Int], ordinal: Int)] = []
+    /// groups of findings by clock and the count of its events so far; the clock domain of
+    /// each input, by index.
+    private var watched: [(key: QueueKey, groups: [Group], ordinal: Int)] = []
     private var clockOf: [UInt16] = []
 
     /// The queues whose events the recorder needs (`AnalysisOptions.observedQueues`).
@@ -67,12 +98,13 @@ public final class WindowRecorder {
     /// Records around `findings` (by default every finding of `result`), on their queues and clocks.
     public init(
         result: AnalysisResult, findings: [Int]? = nil, leadIn: Int = 16, insideHead: Int = 120, insideTail: Int = 40,
-        after: Int = 6
+        after: Int = 6, retires: Bool = true
     ) {
         self.leadIn = leadIn
         self.insideHead = insideHead
         self.insideTail = insideTail
         self.after = after
+        self.retires = retires
         let chosen = findings ?? Array(result.findings.indices)
         var ends: [UInt16: Int64] = [:]
         for g in result.groups {
@@ -91,11 +123,25 @@ public final class WindowRecorder {
         head = lead
         tail = lead
         afterSamples = lead
+        tailStart = Array(repeating: 0, count: timelines.count)
         for (k, t) in timelines.enumerated() {
-            if let w = watched.firstIndex(where: { $0.key == t.finding.queue }) {
-                watched[w].findings.append(k)
+            let w: Int
+            if let known = watched.firstIndex(where: { $0.key == t.finding.queue }) {
+                w = known
             } else {
-                watched.append((t.finding.queue, [k], 0))
+                watched.append((t.finding.queue, [], 0))
+                w = watched.count - 1
+            }
+            if let g = watched[w].groups.firstIndex(where: { $0.clock == t.finding.clockInput }) {
+                watched[w].groups[g].byStart.append(k)
+            } else {
+                watched[w].groups.append(Group(clock: t.finding.clockInput, byStart: [k]))
+            }
+        }
+        for w in watched.indices {
+            for g in watched[w].groups.indices {
+                // By start; a tie keeps the order of the findings.
+                watched[w].groups[g].byStart.sort { (timelines[$0].finding.start, $0) < (timelines[$1].finding.start, $1) }
             }
         }
     }
@@ -106,34 +152,81 @@ public final class WindowRecorder {
         watched[w].ordinal += 1
         let ordinal = watched[w].ordinal
         let clock = Int(e.source) < clockOf.count ? clockOf[Int(e.source)] : e.source
-        for k in watched[w].findings where timelines[k].finding.clockInput == clock {
-            let f = timelines[k].finding
-            var sample = StateSample(e, q)
-            sample.ordinal = ordinal
-            if e.time < f.start {
-                if lead[k].count == leadIn { lead[k].removeFirst() }
-                lead[k].append(sample)
-            } else if e.time <= timelines[k].plotEnd {
-                if head[k].count < insideHead {
-                    head[k].append(sample)
-                } else {
-                    if tail[k].count == insideTail {
-                        tail[k].removeFirst()
+        guard let g = watched[w].groups.firstIndex(where: { $0.clock == clock }) else { return }
+        var sample = StateSample(e, q)
+        sample.ordinal = ordinal
+        let t = e.time
+        withGroup(w, g) { group in
+            if t <= group.retiredBound { isExact = false }
+            // Windows that begin here: their lead-in is the queue's latest samples (all of them
+            // before the window's start, since no event reached it yet).
+            while group.nextDormant < group.byStart.count, timelines[group.byStart[group.nextDormant]].finding.start <= t {
+                let k = group.byStart[group.nextDormant]
+                lead[k] = Array(group.recent[group.recentStart...] + group.recent[..<group.recentStart])
+                group.active.append(k)
+                group.nextDormant += 1
+            }
+            var retired = false
+            for k in group.active {
+                let f = timelines[k].finding
+                if t < f.start {
+                    if lead[k].count == leadIn { lead[k].removeFirst() }
+                    lead[k].append(sample)
+                } else if t <= timelines[k].plotEnd {
+                    if head[k].count < insideHead {
+                        head[k].append(sample)
+                    } else if tail[k].count < insideTail {
+                        tail[k].append(sample)
+                    } else if insideTail == 0 {
+                        timelines[k].omitted += 1
+                    } else {
+                        tail[k][tailStart[k]] = sample
+                        tailStart[k] = (tailStart[k] + 1) % insideTail
                         timelines[k].omitted += 1
                     }
-                    tail[k].append(sample)
+                } else if afterSamples[k].count < after {
+                    afterSamples[k].append(sample)
+                } else if retires {
+                    retired = true
                 }
-            } else if afterSamples[k].count < after {
-                afterSamples[k].append(sample)
+            }
+            if retired {
+                group.active.removeAll { k in
+                    guard t > timelines[k].plotEnd, afterSamples[k].count >= after else { return false }
+                    group.retiredBound = max(group.retiredBound, timelines[k].plotEnd)
+                    return true
+                }
+            }
+            if leadIn > 0 {
+                if group.recent.count < leadIn {
+                    group.recent.append(sample)
+                } else {
+                    group.recent[group.recentStart] = sample
+                    group.recentStart = (group.recentStart + 1) % leadIn
+                }
             }
         }
     }
 
-    /// The recorded timelines, in the order of the findings asked for.
+    /// `body` on group `g` of watched queue `w`, in place.
+    private func withGroup(_ w: Int, _ g: Int, _ body: (inout Group) -> Void) {
+        body(&watched[w].groups[g])
+    }
+
+    /// The recorded timelines, in the order of the findings asked for. A finding whose window
+    /// never began takes the latest samples of its queue as its lead-in.
     public func finish() -> [FindingTimeline] {
-        timelines.indices.map { k in
+        for w in watched.indices {
+            for g in watched[w].groups.indices {
+                let group = watched[w].groups[g]
+                for k in group.byStart[group.nextDormant...] {
+                    lead[k] = Array(group.recent[group.recentStart...] + group.recent[..<group.recentStart])
+                }
+            }
+        }
+        return timelines.indices.map { k in
             var t = timelines[k]
-            t.samples = lead[k] + head[k] + tail[k] + afterSamples[k]
+            t.samples = lead[k] + head[k] + Array(tail[k][tailStart[k]...] + tail[k][..<tailStart[k]]) + afterSamples[k]
             return t
         }
     }

@@ -111,7 +111,7 @@ struct Timeline: ParsableCommand {
         }
         var status: Int32 = 0
         var skipsNoted = false
-        func analyse(_ observer: ((Event, QueueSnapshot) -> Void)?) -> AnalysisResult {
+        func analyse(_ options: AnalysisOptions, _ observer: ((Event, QueueSnapshot) -> Void)?) -> AnalysisResult {
             switch Result(catching: { () throws(AnalysisFailure) -> AnalysisResult in
                 try AnalysisSession.run(inputs: inputs, options: options, observer: observer)
             }) {
@@ -131,23 +131,36 @@ struct Timeline: ParsableCommand {
         // Files are analysed first, so that rows and pictures know the findings; standard
         // input and pipes are read once, and their rows only know that a window is open.
         var known: AnalysisResult?
-        if paths.allSatisfy(isRegularFile) { known = analyse(nil) }
+        if paths.allSatisfy(isRegularFile) { known = analyse(options, nil) }
         let selected: (QueueKey) -> Bool = { key in selectors.isEmpty || selectors.contains { $0.matches(key) } }
         if let known {
             sink.findings = Self.hangWindows(known, selected: selected)
             if format == .svg, !ranged {
                 let chosen = Self.findingsToDraw(known, selected: selected)
                 if !chosen.isEmpty {
-                    let recorder = WindowRecorder(result: known, findings: chosen)
+                    var recorder = WindowRecorder(result: known, findings: chosen)
                     // Queues asked for without a finding show their events in the findings' span.
                     let withFindings = Set(chosen.map { known.findings[$0].queue })
                     let span = Self.span(of: chosen.map { known.findings[$0] }, result: known)
-                    _ = analyse { event, state in
+                    // Only the queues drawn are shown to the observer.
+                    var observed = recorder.queues
+                    if !selectors.isEmpty { observed.formUnion(known.queues.map(\.key).filter(selected)) }
+                    var drawing = options
+                    drawing.observedQueues = observed
+                    _ = analyse(drawing) { [recorder] event, state in
                         recorder.observe(event, state)
                         guard !selectors.isEmpty, !withFindings.contains(state.key), selected(state.key),
                             event.time >= span.lowerBound, event.time <= span.upperBound
                         else { return }
                         sink.row(event, state)
+                    }
+                    if !recorder.isExact {
+                        // A queue's time went back into a finished window: record again (the
+                        // rows are written already), keeping every window to the end.
+                        recorder = WindowRecorder(result: known, findings: chosen, retires: false)
+                        var again = options
+                        again.observedQueues = recorder.queues
+                        _ = analyse(again, recorder.observe)
                     }
                     sink.views = QueueView.merge(recorder.finish())
                     try sink.finish()
@@ -161,7 +174,7 @@ struct Timeline: ParsableCommand {
             guard event.time >= lower, event.time <= upper, selected(state.key) else { return }
             sink.row(event, state)
         }
-        let result = analyse(observer)
+        let result = analyse(options, observer)
         if known == nil { sink.findings = Self.hangWindows(result, selected: selected) }
         if sink.rows == 0 && sink.svgQueues.isEmpty && status == 0 {
             printError("error: " + Self.emptySelection(queues: selectors, from: from, to: to, result: result))
@@ -243,7 +256,13 @@ final class TimelineWriter {
 
     func opt(_ v: UInt32?) -> String { v.map(String.init) ?? "-" }
 
-    var svgQueues: [QueueKey: TimelineSVGDocument.QueueSamples] = [:]
+    /// `--format svg` with a range or without findings: each queue's first `maxEvents`
+    /// samples, in the order the queues came; the queues past 16 are found through `svgIndex`.
+    private var svgEntries: [TimelineSVGDocument.QueueSamples] = []
+    private var svgIndex: [QueueKey: Int] = [:]
+    var svgQueues: [QueueKey: TimelineSVGDocument.QueueSamples] {
+        Dictionary(uniqueKeysWithValues: svgEntries.map { ($0.queue, $0) })
+    }
     var maxEvents = 2000
     /// The hang findings' windows per queue; nil while unknown (an input read once).
     var findings: [QueueKey: [ChartWindow]]?
@@ -266,9 +285,23 @@ final class TimelineWriter {
 
     func row(_ e: Event, _ q: QueueSnapshot) {
         if format == .svg {
-            var entry = svgQueues[q.key] ?? TimelineSVGDocument.QueueSamples(queue: q.key, samples: [], dropped: 0)
-            if entry.samples.count < maxEvents { entry.samples.append(StateSample(e, q)) } else { entry.dropped += 1 }
-            svgQueues[q.key] = entry
+            // Every event of the range passes here: the queue's entry is found without hashing
+            // (a few queues) and changed in place.
+            var i = -1
+            if svgEntries.count <= 16 {
+                for k in svgEntries.indices where svgEntries[k].queue == q.key {
+                    i = k
+                    break
+                }
+            } else {
+                i = svgIndex[q.key] ?? -1
+            }
+            if i < 0 {
+                svgEntries.append(TimelineSVGDocument.QueueSamples(queue: q.key, samples: [], dropped: 0))
+                i = svgEntries.count - 1
+                svgIndex[q.key] = i
+            }
+            if svgEntries[i].samples.count < maxEvents { svgEntries[i].samples.append(StateSample(e, q)) } else { svgEntries[i].dropped += 1 }
             return
         }
         let location = Int(e.source) < paths.count ? "\(paths[Int(e.source)]):\(e.location)" : "\(e.location)"

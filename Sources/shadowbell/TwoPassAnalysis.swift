@@ -36,12 +36,18 @@ struct TwoPassAnalysis {
         guard let (inputs, report) = firstPass(flags, notes: notes) else { throw ExitCode(2) }
         let chosen = try choose?(report) ?? findings ?? Array(report.result.findings.indices.prefix(limit))
         guard !chosen.isEmpty else { return TwoPassAnalysis(report: report, timelines: [], paths: flags.paths) }
-        let recorder = WindowRecorder(
-            result: report.result, findings: chosen, leadIn: limits.leadIn, insideHead: limits.insideHead,
-            insideTail: limits.insideTail, after: limits.after)
-        var options = flags.options
-        options.observedQueues = recorder.queues
-        _ = try? AnalysisSession.run(inputs: inputs, options: options, observer: recorder.observe)
+        func record(retires: Bool) -> WindowRecorder {
+            let recorder = WindowRecorder(
+                result: report.result, findings: chosen, leadIn: limits.leadIn, insideHead: limits.insideHead,
+                insideTail: limits.insideTail, after: limits.after, retires: retires)
+            var options = flags.options
+            options.observedQueues = recorder.queues
+            _ = try? AnalysisSession.run(inputs: inputs, options: options, observer: recorder.observe)
+            return recorder
+        }
+        var recorder = record(retires: true)
+        // A queue's time went back into a finished window: record again, keeping every window.
+        if !recorder.isExact { recorder = record(retires: false) }
         return TwoPassAnalysis(report: report, timelines: recorder.finish(), paths: flags.paths)
     }
 }

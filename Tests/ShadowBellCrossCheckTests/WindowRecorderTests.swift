@@ -1,0 +1,125 @@
+import Foundation
+import ShadowBellAnalysis
+import ShadowBellCore
+import ShadowBellFormats
+import ShadowBellReport
+import ShadowBellSimulator
+import Testing
+
+/// The pictures' recorder (`WindowRecorder`) against its definition, on a simulated trace with
+/// hundreds of findings: each finding keeps the last `leadIn` samples of its queue and clock
+/// before its start, the first `insideHead` and last `insideTail` inside its window (the others
+/// counted), and the first `after` after it, whatever the order of the stream.
+@Suite(.serialized) struct WindowRecorderTests {
+    struct Observed {
+        var event: Event
+        var snapshot: QueueSnapshot
+    }
+
+    /// The definition, finding by finding over the whole stream.
+    static func reference(_ stream: [Observed], _ result: AnalysisResult, _ chosen: [Int]) -> [(samples: [StateSample], omitted: Int)] {
+        let (leadIn, insideHead, insideTail, after) = (16, 120, 40, 6)
+        var clockOf: [UInt16: UInt16] = [:]
+        var ends: [UInt16: Int64] = [:]
+        for g in result.groups {
+            guard let clock = g.sources.first else { continue }
+            for s in g.sources { clockOf[s] = clock }
+            ends[clock] = g.lastTime
+        }
+        var ordinals: [QueueKey: Int] = [:]
+        var numbered: [(Observed, Int)] = []
+        let queues = Set(chosen.map { result.findings[$0].queue })
+        for o in stream where queues.contains(o.snapshot.key) {
+            ordinals[o.snapshot.key, default: 0] += 1
+            numbered.append((o, ordinals[o.snapshot.key]!))
+        }
+        return chosen.map { i in
+            let f = result.findings[i]
+            let plotEnd = f.end ?? (f.resolution == nil ? f.start : ends[f.clockInput] ?? f.start)
+            var lead: [StateSample] = [], head: [StateSample] = [], tail: [StateSample] = [], afterSamples: [StateSample] = []
+            var omitted = 0
+            for (o, ordinal) in numbered where o.snapshot.key == f.queue && (clockOf[o.event.source] ?? o.event.source) == f.clockInput {
+                var s = StateSample(o.event, o.snapshot)
+                s.ordinal = ordinal
+                if o.event.time < f.start {
+                    lead.append(s)
+                    if lead.count > leadIn { lead.removeFirst() }
+                } else if o.event.time <= plotEnd {
+                    if head.count < insideHead {
+                        head.append(s)
+                    } else {
+                        tail.append(s)
+                        if tail.count > insideTail {
+                            tail.removeFirst()
+                            omitted += 1
+                        }
+                    }
+                } else if afterSamples.count < after {
+                    afterSamples.append(s)
+                }
+            }
+            return (lead + head + tail + afterSamples, omitted)
+        }
+    }
+
+    static func record(_ stream: [Observed], _ result: AnalysisResult, _ chosen: [Int], retires: Bool) -> WindowRecorder {
+        let recorder = WindowRecorder(result: result, findings: chosen, retires: retires)
+        for o in stream { recorder.observe(o.event, o.snapshot) }
+        return recorder
+    }
+
+    static func same(_ recorded: [FindingTimeline], _ expected: [(samples: [StateSample], omitted: Int)]) -> Bool {
+        recorded.count == expected.count
+            && zip(recorded, expected).allSatisfy { $0.samples == $1.samples && $0.omitted == $1.omitted }
+    }
+
+    @Test func retiringRecorderMatchesTheDefinition() throws {
+        var c = SimulationConfig(seed: 7)
+        c.driverBarrier = false
+        c.durationNs = 40_000_000
+        c.timeoutDivisor = 75_000
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("shadowbell-recorder-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("lab.txt").path
+        _ = try Simulator.writeLabTrace(c, to: path)
+        var stream: [Observed] = []
+        var options = AnalysisOptions()
+        options.minWait = 0
+        let input = AnalysisInput(path: path) { () throws(InputError) -> any EventSource in try openEventSource(path: path, index: 0) }
+        let result = try AnalysisSession.run(inputs: [input], options: options) { e, q in stream.append(Observed(event: e, snapshot: q)) }
+        let chosen = Array(result.findings.indices)
+        #expect(chosen.count >= 20, "a trace with many findings (\(chosen.count))")
+
+        // In order: exact, and the same as keeping every finding to the end.
+        let inOrder = Self.record(stream, result, chosen, retires: true)
+        #expect(inOrder.isExact)
+        #expect(Self.same(inOrder.finish(), Self.reference(stream, result, chosen)))
+        #expect(Self.same(Self.record(stream, result, chosen, retires: false).finish(), Self.reference(stream, result, chosen)))
+
+        // Time going back: blocks of the stream moved earlier. A retiring recorder either is
+        // exact or says it is not; one that keeps every finding is always exact.
+        var inexact = 0
+        for seed in 1...3 {
+            var moved = stream
+            var state = UInt64(seed)
+            for _ in 0..<4 {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                let from = Int(state >> 33) % (moved.count - 200)
+                let to = Int(state >> 13) % max(from, 1)
+                let block = Array(moved[from..<from + 200])
+                moved.removeSubrange(from..<from + 200)
+                moved.insert(contentsOf: block, at: to)
+            }
+            let expected = Self.reference(moved, result, chosen)
+            let retiring = Self.record(moved, result, chosen, retires: true)
+            if retiring.isExact {
+                #expect(Self.same(retiring.finish(), expected), "seed \(seed)")
+            } else {
+                inexact += 1
+            }
+            #expect(Self.same(Self.record(moved, result, chosen, retires: false).finish(), expected), "seed \(seed)")
+        }
+        #expect(inexact > 0, "moved blocks reach back into finished windows")
+    }
+}
