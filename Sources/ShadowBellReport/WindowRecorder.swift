@@ -61,16 +61,16 @@ public final class WindowRecorder {
     public let retires: Bool
     /// False when an event came back to the window of a retired finding: record again with
     /// `retires: false`.
-    public private(set) var isExact = true
+    @exclusivity(unchecked) public private(set) var isExact = true
 
-    private var timelines: [FindingTimeline]
-    private var lead: [[StateSample]]
-    private var head: [[StateSample]]
+    @exclusivity(unchecked) private var timelines: [FindingTimeline]
+    @exclusivity(unchecked) private var lead: [[StateSample]]
+    @exclusivity(unchecked) private var head: [[StateSample]]
     /// Ring of the last `insideTail` samples inside the window: `tail[k][tailStart[k]...]` then
     /// `tail[k][..<tailStart[k]]`.
-    private var tail: [[StateSample]]
-    private var tailStart: [Int]
-    private var afterSamples: [[StateSample]]
+    @exclusivity(unchecked) private var tail: [[StateSample]]
+    @exclusivity(unchecked) private var tailStart: [Int]
+    @exclusivity(unchecked) private var afterSamples: [[StateSample]]
 
     /// The findings of one queue on one clock.
     private struct Group {
@@ -89,8 +89,8 @@ public final class WindowRecorder {
     /// The queues watched (a few: those of the findings), searched in order, each with its
     /// groups of findings by clock and the count of its events so far; the clock domain of
     /// each input, by index.
-    private var watched: [(key: QueueKey, groups: [Group], ordinal: Int)] = []
-    private var clockOf: [UInt16] = []
+    @exclusivity(unchecked) private var watched: [(key: QueueKey, groups: [Group], ordinal: Int)] = []
+    @exclusivity(unchecked) private var clockOf: [UInt16] = []
 
     /// The queues whose events the recorder needs (`AnalysisOptions.observedQueues`).
     public var queues: Set<QueueKey> { Set(watched.map(\.key)) }
