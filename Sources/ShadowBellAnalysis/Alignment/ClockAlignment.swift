@@ -398,8 +398,51 @@ public enum ClockAlignment {
             for k in from..<to { near.append(times[k] &- span.time) }
         }
         guard !near.isEmpty else { return nil }
-        near.sort()
-        return near[near.count / 2]
+        return kthSmallest(&near, near.count / 2)
+    }
+
+    /// The value `values.sorted()[k]` would hold, found by selection (average linear time; a
+    /// range still unsettled after 2·log2(n) partitions is sorted instead, so the worst case
+    /// stays n·log n). `values` is left reordered.
+    static func kthSmallest(_ values: inout [Int64], _ k: Int) -> Int64 {
+        precondition(k >= 0 && k < values.count)
+        var lo = 0, hi = values.count - 1
+        var budget = 2 * (Int.bitWidth - values.count.leadingZeroBitCount)
+        return values.withUnsafeMutableBufferPointer { v in
+            while hi - lo > 16 {
+                if budget == 0 {
+                    v[lo...hi].sort()
+                    return v[k]
+                }
+                budget -= 1
+                // Median of three as the pivot; Hoare partition around its value.
+                let mid = lo + (hi - lo) / 2
+                if v[mid] < v[lo] { v.swapAt(mid, lo) }
+                if v[hi] < v[lo] { v.swapAt(hi, lo) }
+                if v[hi] < v[mid] { v.swapAt(hi, mid) }
+                let pivot = v[mid]
+                var i = lo, j = hi
+                while i <= j {
+                    while v[i] < pivot { i += 1 }
+                    while v[j] > pivot { j -= 1 }
+                    if i <= j {
+                        v.swapAt(i, j)
+                        i += 1
+                        j -= 1
+                    }
+                }
+                // Now v[lo...j] ≤ pivot ≤ v[i...hi], and j < i.
+                if k <= j {
+                    hi = j
+                } else if k >= i {
+                    lo = i
+                } else {
+                    return v[k]  // between j and i: equal to the pivot
+                }
+            }
+            v[lo...hi].sort()
+            return v[k]
+        }
     }
 
     static func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {
