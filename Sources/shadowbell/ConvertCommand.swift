@@ -232,9 +232,11 @@ private func printToStandardError(_ text: String) {
 final class ObservedEvents {
     private let events: RecordFile<Event>
     private let snapshots: RecordFile<QueueSnapshot>
-    private var pendingEvents: [Event] = []
-    private var pendingSnapshots: [QueueSnapshot] = []
-    private var failed = false
+    // Touched by one thread at a time (the analysis's, then the writer's): no run-time
+    // exclusivity checks per observed event.
+    @exclusivity(unchecked) private var pendingEvents: [Event] = []
+    @exclusivity(unchecked) private var pendingSnapshots: [QueueSnapshot] = []
+    @exclusivity(unchecked) private var failed = false
     static let batch = 4096
 
     /// Nil when no temporary file can be made.
