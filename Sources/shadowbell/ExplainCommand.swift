@@ -52,11 +52,12 @@ struct Explain: ParsableCommand {
                 throw ValidationError("--finding \(finding): \(hint)")
             }
             return [index]
+        } quoting: { report in
+            report.result.findings.indices.contains(index) ? report.result.findings[index].evidence.map(\.location) : []
         }
-        let f = analysis.report.result.findings[index]
-        let lines = readInputLines(f.evidence.map(\.location), report: analysis.report)
         let text = ExplainReport.render(
-            analysis.report, number: finding, timeline: analysis.timelines.first, inputLines: lines, paths: analysis.paths)
+            analysis.report, number: finding, timeline: analysis.timelines.first, inputLines: analysis.inputLines,
+            paths: analysis.paths)
         try writeOutput(text, to: output)
         if !analysis.report.inputErrors.isEmpty { throw ExitCode(2) }
     }

@@ -41,9 +41,9 @@ struct Report: ParsableCommand {
     }
 
     func run() throws {
-        let analysis = try TwoPassAnalysis.run(flags: flags, command: "report", limit: maxPictures)
-        let lines = readInputLines(evidenceLocations(analysis.report.result.findings), report: analysis.report)
-        let html = HTMLReport.render(analysis.report, timelines: analysis.timelines, inputLines: lines)
+        let analysis = try TwoPassAnalysis.run(
+            flags: flags, command: "report", limit: maxPictures, quoting: { evidenceLocations($0.result.findings) })
+        let html = HTMLReport.render(analysis.report, timelines: analysis.timelines, inputLines: analysis.inputLines)
         try writeOutput(html, to: output)
         if output != "-" {
             printError("wrote \(output): \(analysis.report.result.findings.count) finding(s), \(analysis.timelines.count) timeline(s)")

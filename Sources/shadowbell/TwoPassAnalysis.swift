@@ -16,15 +16,19 @@ struct TwoPassAnalysis {
     var timelines: [FindingTimeline]
     /// The inputs analysed (a directory stands for its traces).
     var paths: [String]
+    /// The text of the input lines asked for by `quoting` (evidence lines).
+    var inputLines: [SourceLocation: String] = [:]
 
     /// - Parameter findings: which findings to record (indices in report order); nil = the first `limit`.
     /// - Parameter choose: picks the findings from the first pass's report instead (and may
     ///   refuse, throwing), so that a command that needs the findings to know what to record
     ///   still reads its inputs once.
+    /// - Parameter quoting: the input lines to quote (`inputLines`), given the first pass's
+    ///   report; they are read from the inputs on a thread of their own beside the second pass.
     static func run(
         flags: AnalysisFlags, command: String, findings: [Int]? = nil, limit: Int = 60, quietNotes: Bool = false,
         limits: (leadIn: Int, insideHead: Int, insideTail: Int, after: Int) = (16, 120, 40, 6),
-        choose: ((AnalysisReport) throws -> [Int])? = nil
+        choose: ((AnalysisReport) throws -> [Int])? = nil, quoting: ((AnalysisReport) -> [SourceLocation])? = nil
     ) throws -> TwoPassAnalysis {
         var flags = flags
         var notes: [String] = []
@@ -35,7 +39,8 @@ struct TwoPassAnalysis {
         notes = run.skipped.map(\.path)
         guard let (inputs, report) = firstPass(flags, notes: notes) else { throw ExitCode(2) }
         let chosen = try choose?(report) ?? findings ?? Array(report.result.findings.indices.prefix(limit))
-        guard !chosen.isEmpty else { return TwoPassAnalysis(report: report, timelines: [], paths: flags.paths) }
+        let quote = { quoting.map { readInputLines($0(report), report: report) } ?? [:] }
+        guard !chosen.isEmpty else { return TwoPassAnalysis(report: report, timelines: [], paths: flags.paths, inputLines: quote()) }
         func record(retires: Bool) -> WindowRecorder {
             let recorder = WindowRecorder(
                 result: report.result, findings: chosen, leadIn: limits.leadIn, insideHead: limits.insideHead,
@@ -45,10 +50,10 @@ struct TwoPassAnalysis {
             _ = try? AnalysisSession.run(inputs: inputs, options: options, observer: recorder.observe)
             return recorder
         }
-        var recorder = record(retires: true)
+        var (recorder, lines) = inParallel({ record(retires: true) }, quote)
         // A queue's time went back into a finished window: record again, keeping every window.
         if !recorder.isExact { recorder = record(retires: false) }
-        return TwoPassAnalysis(report: report, timelines: recorder.finish(), paths: flags.paths)
+        return TwoPassAnalysis(report: report, timelines: recorder.finish(), paths: flags.paths, inputLines: lines)
     }
 }
 
@@ -87,11 +92,14 @@ func readInputLines(_ locations: [SourceLocation], report: AnalysisReport, maxLe
         let path = report.path(of: source)
         let file = InputSpool.shared.existingCopy(of: path) ?? path
         guard file != "-", let input = try? ByteInput(path: file) else { continue }
-        let lines = Set(wanted.map(\.value))
-        guard let last = lines.max() else { continue }
+        // Line numbers only grow: the next one wanted is compared, not looked up.
+        let lines = Array(Set(wanted.map(\.value))).sorted()
+        guard let last = lines.last else { continue }
+        var next = 0
         let framer = LineFramer()
         func take(_ line: FramedLine) {
-            guard lines.contains(line.number) else { return }
+            while next < lines.count, lines[next] < line.number { next += 1 }
+            guard next < lines.count, lines[next] == line.number else { return }
             var text = QuotedLine.text(of: line.bytes)
             if text.count > maxLength { text = String(text.prefix(maxLength)) + "…" }
             out[SourceLocation(source: source, unit: .line, value: line.number)] = text
