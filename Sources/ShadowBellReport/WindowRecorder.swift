@@ -162,7 +162,7 @@ public final class WindowRecorder {
             // before the window's start, since no event reached it yet).
             while group.nextDormant < group.byStart.count, timelines[group.byStart[group.nextDormant]].finding.start <= t {
                 let k = group.byStart[group.nextDormant]
-                lead[k] = Array(group.recent[group.recentStart...] + group.recent[..<group.recentStart])
+                lead[k] = Self.inOrder(group.recent, from: group.recentStart)
                 group.active.append(k)
                 group.nextDormant += 1
             }
@@ -208,6 +208,11 @@ public final class WindowRecorder {
         }
     }
 
+    /// A ring's samples, oldest first: from `start` to the end, then those before `start`.
+    private static func inOrder(_ ring: [StateSample], from start: Int) -> [StateSample] {
+        Array(ring[start...] + ring[..<start])
+    }
+
     /// `body` on group `g` of watched queue `w`, in place.
     private func withGroup(_ w: Int, _ g: Int, _ body: (inout Group) -> Void) {
         body(&watched[w].groups[g])
@@ -220,13 +225,13 @@ public final class WindowRecorder {
             for g in watched[w].groups.indices {
                 let group = watched[w].groups[g]
                 for k in group.byStart[group.nextDormant...] {
-                    lead[k] = Array(group.recent[group.recentStart...] + group.recent[..<group.recentStart])
+                    lead[k] = Self.inOrder(group.recent, from: group.recentStart)
                 }
             }
         }
         return timelines.indices.map { k in
             var t = timelines[k]
-            t.samples = lead[k] + head[k] + Array(tail[k][tailStart[k]...] + tail[k][..<tailStart[k]]) + afterSamples[k]
+            t.samples = lead[k] + head[k] + Self.inOrder(tail[k], from: tailStart[k]) + afterSamples[k]
             return t
         }
     }

@@ -176,7 +176,7 @@ struct Timeline: ParsableCommand {
         }
         let result = analyse(options, observer)
         if known == nil { sink.findings = Self.hangWindows(result, selected: selected) }
-        if sink.rows == 0 && sink.svgQueues.isEmpty && status == 0 {
+        if sink.rows == 0 && !sink.hasSVGSamples && status == 0 {
             printError("error: " + Self.emptySelection(queues: selectors, from: from, to: to, result: result))
             throw ExitCode(64)
         }
@@ -260,9 +260,7 @@ final class TimelineWriter {
     /// samples, in the order the queues came; the queues past 16 are found through `svgIndex`.
     private var svgEntries: [TimelineSVGDocument.QueueSamples] = []
     private var svgIndex: [QueueKey: Int] = [:]
-    var svgQueues: [QueueKey: TimelineSVGDocument.QueueSamples] {
-        Dictionary(uniqueKeysWithValues: svgEntries.map { ($0.queue, $0) })
-    }
+    var hasSVGSamples: Bool { !svgEntries.isEmpty }
     var maxEvents = 2000
     /// The hang findings' windows per queue; nil while unknown (an input read once).
     var findings: [QueueKey: [ChartWindow]]?
@@ -367,13 +365,13 @@ final class TimelineWriter {
         if format == .svg {
             if let views {
                 var charts = views.map { v in ("\(v.queue): \(v.samples.count) event(s) \(v.findingsText)", v) }
-                for q in svgQueues.values {
+                for q in svgEntries {
                     charts.append(TimelineSVGDocument.rangeChart(q, note: "no finding on this queue: its events while the findings last"))
                 }
                 charts.sort { $0.1.queue < $1.1.queue }
                 text = TimelineSVGDocument.render(charts: charts)
             } else {
-                var queues = svgQueues.values.sorted { $0.queue < $1.queue }
+                var queues = svgEntries.sorted { $0.queue < $1.queue }
                 for i in queues.indices {
                     queues[i].windows = findings?[queues[i].queue] ?? []
                 }

@@ -550,18 +550,26 @@ struct KeyedTimes {
         var slot: Int32
     }
 
-    private let slots: SlotTable
+    /// Command key → slot (the analyzer's flat open-addressing table, not a seeded-hash
+    /// `Dictionary`).
+    private let slots: CommandTable<Int32>
     /// Slot `s`'s times are `times[starts[s]..<starts[s + 1]]`, sorted.
     private let starts: [Int32]
     let times: [Int64]
 
     init(_ anchors: [Anchor]) {
-        var slots = SlotTable(capacity: anchors.count)
+        var slots = CommandTable<Int32>(capacity: anchors.count)
         var ofAnchor = [Int32](repeating: 0, count: anchors.count)
         var counts: [Int32] = []
         for (n, a) in anchors.enumerated() {
-            let s = slots.slot(of: a.key, orAdd: Int32(counts.count))
-            if Int(s) == counts.count { counts.append(0) }
+            let s: Int32
+            if let known = slots[a.key] {
+                s = known
+            } else {
+                s = Int32(counts.count)
+                slots.set(a.key, s)
+                counts.append(0)
+            }
             counts[Int(s)] += 1
             ofAnchor[n] = s
         }
@@ -587,51 +595,6 @@ struct KeyedTimes {
 
     /// `anchors` with the slots of their keys here.
     func resolve(_ anchors: [Anchor]) -> [Resolved] {
-        anchors.map { Resolved(time: $0.time, slot: slots.slot(of: $0.key)) }
-    }
-
-    /// Command keys to slot numbers: open addressing over a power-of-two table of at least
-    /// twice the keys (a key is a number made of controller, qid and command id, spread by a
-    /// multiplicative hash; no per-process seeded hashing is needed for keys an input chose).
-    struct SlotTable {
-        private var keys: [UInt64]
-        private var values: [Int32]
-        private let shift: UInt64
-
-        init(capacity: Int) {
-            var bits = 4
-            while 1 << bits < 2 * max(capacity, 1) { bits += 1 }
-            keys = [UInt64](repeating: 0, count: 1 << bits)
-            values = [Int32](repeating: -1, count: 1 << bits)
-            shift = UInt64(64 - bits)
-        }
-
-        @inline(__always)
-        private func home(_ key: UInt64) -> Int { Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift) }
-
-        /// The slot of `key`, or -1.
-        func slot(of key: UInt64) -> Int32 {
-            let mask = keys.count - 1
-            var i = home(key)
-            while values[i] >= 0 {
-                if keys[i] == key { return values[i] }
-                i = (i + 1) & mask
-            }
-            return -1
-        }
-
-        /// The slot of `key`; `new` when it was not there (and is now). At most `capacity`
-        /// keys are ever added.
-        mutating func slot(of key: UInt64, orAdd new: Int32) -> Int32 {
-            let mask = keys.count - 1
-            var i = home(key)
-            while values[i] >= 0 {
-                if keys[i] == key { return values[i] }
-                i = (i + 1) & mask
-            }
-            keys[i] = key
-            values[i] = new
-            return new
-        }
+        anchors.map { Resolved(time: $0.time, slot: slots[$0.key] ?? -1) }
     }
 }
