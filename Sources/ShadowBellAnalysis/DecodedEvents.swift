@@ -8,18 +8,19 @@ import ShadowBellCore
 /// The decoded events of one input, kept for the passes after the first: the alignment's second
 /// pass, and the second analysis of `report`, `explain`, `timeline` and `convert --to
 /// perfetto-json`. An input is decoded once; later passes read its events back as they were
-/// (`Event` is a 48-byte trivial value) instead of parsing its text again.
+/// instead of parsing its text again.
 ///
-/// The events go to an unlinked temporary file (in `$TMPDIR`, else `/tmp`) through one reused
-/// buffer: memory stays flat whatever the input's size, and the disk holds 48 bytes per event
-/// (a ftrace line is 100–150 bytes, a QEMU log line 70–130). When the file cannot be made or
-/// written, or the file system keeps less than `reserve` free, the recording is dropped and the
-/// input is decoded again as before.
+/// The events go to an unlinked temporary file (in `$TMPDIR`, else `/tmp`), packed
+/// (`PackedEventFile`: about 9–12 bytes per event where an `Event` takes 48 in memory), through
+/// one reused buffer: memory stays flat whatever the input's size, and the disk holds a tenth
+/// of the input's bytes (a ftrace line is 100–150 bytes, a QEMU log line 70–130). When the file
+/// cannot be made or written, or the file system keeps less than `reserve` free, the recording
+/// is dropped and the input is decoded again as before.
 ///
 /// One recording is made at a time and read from one thread at a time (a run's passes follow
 /// each other); a batch gives each run inputs of its own.
 public final class DecodedEvents: @unchecked Sendable {
-    @exclusivity(unchecked) fileprivate private(set) var file: RecordFile<Event>?
+    @exclusivity(unchecked) fileprivate private(set) var file: PackedEventFile?
     @exclusivity(unchecked) private var recording = false
     @exclusivity(unchecked) private var failed = false
     @exclusivity(unchecked) private var summary: InputSummary?
@@ -63,7 +64,7 @@ public final class DecodedEvents: @unchecked Sendable {
                 return false
             }
         } else {
-            guard let made = RecordFile<Event>() else {
+            guard let made = PackedEventFile() else {
                 failed = true
                 return false
             }
@@ -79,8 +80,9 @@ public final class DecodedEvents: @unchecked Sendable {
 
     fileprivate func append(_ events: [Event]) {
         guard recording, !events.isEmpty, let file else { return }
+        let before = file.size
         guard file.append(events) else { return drop() }
-        sinceSpaceCheck += events.count * MemoryLayout<Event>.stride
+        sinceSpaceCheck += file.size - before
         if sinceSpaceCheck >= 64 << 20 {
             sinceSpaceCheck = 0
             var fs = statvfs()
@@ -126,35 +128,34 @@ final class RecordingEventSource: EventSource {
     }
 }
 
-/// The events of a recording, read back in batches of 4096.
+/// The events of a recording, read back block by block (a block holds up to 4096 events).
 final class ReplayedEventSource: EventSource {
     /// Kept alive while it is read: a caller may drop its own reference to the recording as
     /// soon as it has the replay.
     let recording: DecodedEvents
-    let file: RecordFile<Event>
-    let count: Int
+    let file: PackedEventFile
+    let size: Int
     let summary: InputSummary
     @exclusivity(unchecked) private var next = 0
-    static let batch = 4096
 
-    init(recording: DecodedEvents, file: RecordFile<Event>, summary: InputSummary) {
+    init(recording: DecodedEvents, file: PackedEventFile, summary: InputSummary) {
         self.recording = recording
         self.file = file
-        count = file.count
+        size = file.size
         self.summary = summary
     }
 
     func nextBatch(into buffer: inout [Event]) throws(InputError) -> Bool {
-        guard next < count else {
+        guard next < size else {
             buffer.removeAll(keepingCapacity: true)
             return false
         }
-        guard file.read(from: next, limit: min(Self.batch, count - next), into: &buffer) else {
+        guard let after = file.readBlock(at: next, into: &buffer) else {
             throw .readFailed(
-                path: summary.path, offset: UInt64(next * MemoryLayout<Event>.stride),
+                path: summary.path, offset: UInt64(next),
                 reason: "the decoded events kept for a second pass could not be read back")
         }
-        next += buffer.count
+        next = after
         return true
     }
 }

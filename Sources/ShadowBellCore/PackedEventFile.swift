@@ -1,0 +1,280 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Events kept in an unlinked temporary file in `$TMPDIR`, packed: about 9–12 bytes per event
+/// instead of the 48 of an `Event` in memory. Appended in batches, read back in order. Memory
+/// stays flat whatever the count; the file goes away with the object (or the process).
+///
+/// Each batch is one block: an 8-byte header (the block's body length and event count, both
+/// little-endian UInt32) and its body, the events one after another. An event is two bytes —
+/// the kind (5 bits), the queue type, and whether flags and the wide argument follow; then
+/// which of a, b, c, qid follow (those that are not 0) and whether the source or controller
+/// changed — then its time and location as zigzag LEB128 differences from the block's previous
+/// event (the block starts from 0), and the fields the two bytes announce, as LEB128. Blocks are
+/// read independently; a block that does not decode exactly (a field past the body's end, an
+/// unknown kind, an overlong number, fewer or more bytes than its header says) fails the read.
+public final class PackedEventFile: @unchecked Sendable {
+    public let fd: Int32
+    /// Events written so far.
+    @exclusivity(unchecked) public private(set) var count = 0
+    /// Bytes written so far.
+    @exclusivity(unchecked) public private(set) var size = 0
+    @exclusivity(unchecked) private var scratch: UnsafeMutableRawBufferPointer?
+
+    /// The most bytes one event packs into: 2 + time 10 + location 10 + flags 1 + wide 10 +
+    /// a, b, c 5 each + qid, source, controller 3 each.
+    public static let maxEventBytes = 2 + 10 + 10 + 1 + 10 + 15 + 9
+    static let headerBytes = 8
+    /// At most this many events per block (a batch longer than that is cut into blocks).
+    public static let blockEvents = 4096
+
+    /// Nil when no temporary file can be made.
+    public init?() {
+        var template = Array("\(temporaryFileDirectory())/shadowbell-events-XXXXXX".utf8CString)
+        fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { return nil }
+        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+    }
+
+    deinit {
+        close(fd)
+        scratch?.deallocate()
+    }
+
+    private func buffer(_ bytes: Int) -> UnsafeMutableRawPointer {
+        if (scratch?.count ?? 0) < bytes {
+            scratch?.deallocate()
+            scratch = .allocate(byteCount: max(bytes, 64 << 10), alignment: 16)
+        }
+        return scratch!.baseAddress!
+    }
+
+    /// Empties the file for a new recording.
+    public func truncate() -> Bool {
+        count = 0
+        size = 0
+        return ftruncate(fd, 0) == 0
+    }
+
+    /// Appends `events`; false when the file cannot take them (the file then holds the blocks
+    /// written before).
+    public func append(_ events: [Event]) -> Bool {
+        events.withUnsafeBufferPointer { all -> Bool in
+            var from = 0
+            while from < all.count {
+                let n = min(Self.blockEvents, all.count - from)
+                let out = buffer(Self.headerBytes + n * Self.maxEventBytes)
+                let body = Self.pack(UnsafeBufferPointer(rebasing: all[from..<from + n]), into: out + Self.headerBytes)
+                out.storeBytes(of: UInt32(body).littleEndian, toByteOffset: 0, as: UInt32.self)
+                out.storeBytes(of: UInt32(n).littleEndian, toByteOffset: 4, as: UInt32.self)
+                guard writeAll(out, Self.headerBytes + body, at: size) else { return false }
+                size += Self.headerBytes + body
+                count += n
+                from += n
+            }
+            return true
+        }
+    }
+
+    private func writeAll(_ bytes: UnsafeMutableRawPointer, _ length: Int, at offset: Int) -> Bool {
+        var done = 0
+        while done < length {
+            let n = pwrite(fd, bytes + done, length - done, off_t(offset + done))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return false }
+            done += n
+        }
+        return true
+    }
+
+    private func readAll(_ into: UnsafeMutableRawPointer, _ length: Int, at offset: Int) -> Bool {
+        var done = 0
+        while done < length {
+            let n = pread(fd, into + done, length - done, off_t(offset + done))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return false }
+            done += n
+        }
+        return true
+    }
+
+    /// Replaces `events` with the block at byte `offset` and returns the offset of the next
+    /// block; nil when the block cannot be read or does not decode. `offset` must be 0 or an
+    /// offset this method returned, below `size`.
+    public func readBlock(at offset: Int, into events: inout [Event]) -> Int? {
+        events.removeAll(keepingCapacity: true)
+        guard offset >= 0, offset + Self.headerBytes <= size else { return nil }
+        let head = buffer(Self.headerBytes)
+        guard readAll(head, Self.headerBytes, at: offset) else { return nil }
+        let body = Int(UInt32(littleEndian: head.loadUnaligned(fromByteOffset: 0, as: UInt32.self)))
+        let n = Int(UInt32(littleEndian: head.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
+        guard n > 0, n <= Self.blockEvents, body >= 2 * n, body <= n * Self.maxEventBytes,
+            offset + Self.headerBytes + body <= size
+        else { return nil }
+        let bytes = buffer(body + Self.padding + n * MemoryLayout<Event>.stride + MemoryLayout<Event>.alignment)
+        guard readAll(bytes, body, at: offset + Self.headerBytes) else { return nil }
+        (bytes + body).initializeMemory(as: UInt8.self, repeating: 0, count: Self.padding)
+        let decoded = (bytes + body + Self.padding).alignedUp(for: Event.self).bindMemory(to: Event.self, capacity: n)
+        guard Self.unpack(bytes, length: body, count: n, into: decoded) else { return nil }
+        events.append(contentsOf: UnsafeBufferPointer(start: decoded, count: n))
+        return offset + Self.headerBytes + body
+    }
+
+    // MARK: the codec
+
+    /// Packs `events` at `out` (room for `maxEventBytes` each); returns the bytes written.
+    @inline(__always)
+    public static func pack(_ events: UnsafeBufferPointer<Event>, into out: UnsafeMutableRawPointer) -> Int {
+        var p = out.assumingMemoryBound(to: UInt8.self)
+        var time: Int64 = 0
+        var location: UInt64 = 0
+        var source: UInt16 = 0
+        var controller: UInt16 = 0
+        for e in events {
+            var head = e.kind.rawValue | e.queueType.rawValue << 5
+            if e.flags != 0 { head |= 0x40 }
+            if e.wide != 0 { head |= 0x80 }
+            var mask: UInt8 = 0
+            if e.a != 0 { mask |= 1 }
+            if e.b != 0 { mask |= 2 }
+            if e.c != 0 { mask |= 4 }
+            if e.qid != 0 { mask |= 8 }
+            if e.source != source { mask |= 16 }
+            if e.controller != controller { mask |= 32 }
+            p[0] = head
+            p[1] = mask
+            p += 2
+            writeVarint(zigzag(e.time &- time), &p)
+            writeVarint(zigzag(Int64(bitPattern: e.location &- location)), &p)
+            if e.flags != 0 {
+                p[0] = e.flags
+                p += 1
+            }
+            if e.wide != 0 { writeVarint(e.wide, &p) }
+            if e.a != 0 { writeVarint(UInt64(e.a), &p) }
+            if e.b != 0 { writeVarint(UInt64(e.b), &p) }
+            if e.c != 0 { writeVarint(UInt64(e.c), &p) }
+            if e.qid != 0 { writeVarint(UInt64(e.qid), &p) }
+            if e.source != source { writeVarint(UInt64(e.source), &p) }
+            if e.controller != controller { writeVarint(UInt64(e.controller), &p) }
+            time = e.time
+            location = e.location
+            source = e.source
+            controller = e.controller
+        }
+        return out.distance(to: UnsafeMutableRawPointer(p))
+    }
+
+    /// Bytes of zeros kept after a block's body while it is decoded: more than one event
+    /// can take, so the decoder checks its position once per event instead of once per byte.
+    static let padding = 64
+
+    /// Appends the `count` events packed in `bytes` to `events`; false unless `bytes` holds
+    /// exactly `count` well-formed events.
+    public static func unpack(_ bytes: UnsafeRawBufferPointer, count: Int, into events: inout [Event]) -> Bool {
+        let padded = UnsafeMutableRawPointer.allocate(byteCount: bytes.count + padding, alignment: 16)
+        defer { padded.deallocate() }
+        if let base = bytes.baseAddress { padded.copyMemory(from: base, byteCount: bytes.count) }
+        (padded + bytes.count).initializeMemory(as: UInt8.self, repeating: 0, count: padding)
+        let decoded = UnsafeMutablePointer<Event>.allocate(capacity: max(count, 1))
+        defer { decoded.deallocate() }
+        guard unpack(padded, length: bytes.count, count: count, into: decoded) else { return false }
+        events.append(contentsOf: UnsafeBufferPointer(start: decoded, count: count))
+        return true
+    }
+
+    /// Decodes the `count` events packed in the `length` bytes at `bytes`, followed by
+    /// `padding` bytes of zeros, into `out`; false unless they are exactly `count` well-formed
+    /// events (`out` then holds an unspecified prefix of them).
+    static func unpack(_ bytes: UnsafeRawPointer, length: Int, count: Int, into out: UnsafeMutablePointer<Event>) -> Bool {
+        var p = bytes.assumingMemoryBound(to: UInt8.self)
+        let end = p + length
+        var time: Int64 = 0
+        var location: UInt64 = 0
+        var source: UInt16 = 0
+        var controller: UInt16 = 0
+        // Whether every number fit its field (OR-ed, checked once per event).
+        var bad = false
+        for k in 0..<count {
+            let head = p[0]
+            let mask = p[1]
+            p += 2
+            guard let kind = EventKind(rawValue: head & 0x1F), mask & 0xC0 == 0 else { return false }
+            time = time &+ unzigzag(varint(&p, &bad))
+            location = location &+ UInt64(bitPattern: unzigzag(varint(&p, &bad)))
+            var flags: UInt8 = 0
+            if head & 0x40 != 0 {
+                flags = p[0]
+                p += 1
+            }
+            let wide = head & 0x80 != 0 ? varint(&p, &bad) : 0
+            let a = mask & 1 != 0 ? varint(&p, &bad) : 0
+            let b = mask & 2 != 0 ? varint(&p, &bad) : 0
+            let c = mask & 4 != 0 ? varint(&p, &bad) : 0
+            let qid = mask & 8 != 0 ? varint(&p, &bad) : 0
+            if mask & 16 != 0 {
+                let s = varint(&p, &bad)
+                bad = bad || s > UInt64(UInt16.max)
+                source = UInt16(truncatingIfNeeded: s)
+            }
+            if mask & 32 != 0 {
+                let n = varint(&p, &bad)
+                bad = bad || n > UInt64(UInt16.max)
+                controller = UInt16(truncatingIfNeeded: n)
+            }
+            guard !bad, p <= end, (a | b | c) >> 32 == 0, qid >> 16 == 0 else { return false }
+            (out + k).initialize(
+                to: Event(
+                    kind: kind, time: time, location: location, source: source, controller: controller,
+                    qid: UInt16(truncatingIfNeeded: qid), queueType: head & 0x20 != 0 ? .cq : .sq,
+                    a: UInt32(truncatingIfNeeded: a), b: UInt32(truncatingIfNeeded: b),
+                    c: UInt32(truncatingIfNeeded: c), wide: wide, flags: flags))
+        }
+        return p == end
+    }
+
+    @inline(__always) static func zigzag(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v << 1) ^ (v >> 63)) }
+    @inline(__always) static func unzigzag(_ v: UInt64) -> Int64 { Int64(bitPattern: v >> 1) ^ -Int64(bitPattern: v & 1) }
+
+    @inline(__always)
+    static func writeVarint(_ value: UInt64, _ p: inout UnsafeMutablePointer<UInt8>) {
+        var v = value
+        while v >= 0x80 {
+            p[0] = UInt8(truncatingIfNeeded: v) | 0x80
+            p += 1
+            v >>= 7
+        }
+        p[0] = UInt8(v)
+        p += 1
+    }
+
+    /// A LEB128 number at `p` (one byte in the common case); `bad` set when it is longer than
+    /// 10 bytes or does not fit 64 bits. Reads at most 10 bytes: within a block's padding.
+    @inline(__always)
+    static func varint(_ p: inout UnsafePointer<UInt8>, _ bad: inout Bool) -> UInt64 {
+        let first = p[0]
+        p += 1
+        if first < 0x80 { return UInt64(first) }
+        return varintTail(UInt64(first & 0x7F), &p, &bad)
+    }
+
+    static func varintTail(_ low: UInt64, _ p: inout UnsafePointer<UInt8>, _ bad: inout Bool) -> UInt64 {
+        var value = low
+        var shift: UInt64 = 7
+        while true {
+            let byte = p[0]
+            p += 1
+            if shift == 63 {
+                // The tenth byte: one bit left, and no continuation.
+                if byte > 1 { bad = true }
+                return value | UInt64(byte & 1) << 63
+            }
+            value |= UInt64(byte & 0x7F) << shift
+            if byte < 0x80 { return value }
+            shift += 7
+        }
+    }
+}
