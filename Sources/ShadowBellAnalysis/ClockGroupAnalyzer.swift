@@ -11,7 +11,7 @@ public final class ClockGroupAnalyzer {
     @exclusivity(unchecked) var queueIndex: [QueueKey: Int] = [:]
     @exclusivity(unchecked) var queues: [QueueState] = []
     @exclusivity(unchecked) var outstanding = CommandTable<CommandRecord>()
-    @exclusivity(unchecked) var earlyFetches: [UInt64: Int64] = [:]
+    @exclusivity(unchecked) var earlyFetches = CommandTable<Int64>()
     /// Recent guest kernel timeout messages, per (controller, qid), oldest first (bounded).
     @exclusivity(unchecked) var guestTimeouts: [UInt32: [GuestTimeout]] = [:]
     @exclusivity(unchecked) var dbbufEnabled = ControllerSet()
@@ -127,7 +127,7 @@ public final class ClockGroupAnalyzer {
         case .guestMessage:
             guestMessage(e)
             // Observers see the message with the state of the queue it names, if that exists.
-            if observer != nil, let i = queueIndex[e.queue(.sq)] { notify(e, i) }
+            if observer != nil, let i = knownIndex(of: e.queue(.sq)) { notify(e, i) }
         case .controllerEnable, .interrupt, .registerWrite: break
         }
         if e.kind.side != .trace { trackHostSide(e) }
@@ -163,6 +163,16 @@ public final class ClockGroupAnalyzer {
     @inline(__always)
     func notify(_ e: Event, _ i: Int) {
         if let observer, observed[i] { observer(e, queues[i].snapshot) }
+    }
+
+    /// The queue's index when its state exists.
+    @inline(__always)
+    func knownIndex(of key: QueueKey) -> Int? {
+        if key.controller < 4 && key.qid < 256 {
+            let known = denseQueueIndex[Int(key.controller) << 9 | Int(key.qid) << 1 | Int(key.type.rawValue & 1)]
+            return known >= 0 ? Int(known) : nil
+        }
+        return queueIndex[key]
     }
 
     @inline(__always)
@@ -574,12 +584,14 @@ public final class ClockGroupAnalyzer {
     private func rememberEarlyFetch(_ key: UInt64, at time: Int64) {
         if earlyFetches.count >= earlyFetchTrimAt {
             if let tolerance = earlyFetchTolerance {
-                earlyFetches = earlyFetches.filter { time - $0.value <= tolerance }
+                var kept = CommandTable<Int64>()
+                for (key, at) in earlyFetches.entries(where: { time - $0 <= tolerance }) { kept.set(key, at) }
+                earlyFetches = kept
             }
             earlyFetchTrimAt = max(4096, 2 * earlyFetches.count)
         }
-        guard earlyFetches.count < Self.earlyFetchLimit || earlyFetches[key] != nil else { return }
-        earlyFetches[key] = time
+        guard earlyFetches.count < Self.earlyFetchLimit || earlyFetches.slot(of: key) != nil else { return }
+        earlyFetches.set(key, time)
     }
 
     /// Early fetches kept at most (16 bytes and a hash slot each: a few MiB).

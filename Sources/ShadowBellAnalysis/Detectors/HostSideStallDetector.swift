@@ -172,7 +172,7 @@ extension ClockGroupAnalyzer {
     /// The state of `key` for the host-side bookkeeping. Beside a guest trace a queue that no
     /// event has named is not created for it (the report lists the queues the trace shows).
     private func hostSideIndex(of key: QueueKey) -> Int? {
-        if let i = queueIndex[key] { return i }
+        if let i = knownIndex(of: key) { return i }
         return driverEventsSeen ? nil : index(of: key)
     }
 
