@@ -30,6 +30,10 @@ public struct AnalysisOptions: Sendable {
     /// pass that records the pictures of a few findings watches their queues only: the others'
     /// states are not copied out for it.
     public var observedQueues: Set<QueueKey>? = nil
+    /// The observer is shown at most this many events of each queue (nil: all of them); the
+    /// queue's state counts every event it would have been shown (`QueueState.observable`).
+    /// A picture of each queue's first events needs no more.
+    public var observedEventsPerQueue: Int? = nil
     /// The QEMU version the run's notes name (a `QEMU emulator version X.Y.Z` line next to the
     /// traces), when known: a known bug that QEMU version has the fix of is not named. The
     /// traces themselves do not carry it.

@@ -67,6 +67,7 @@ public final class ClockGroupAnalyzer {
         self.sources = sources
         self.clock = clock
         self.locationUnits = locationUnits
+        self.observerLimit = options.observedEventsPerQueue.map { UInt64(max(0, $0)) } ?? .max
         self.lastTimes = Array(repeating: .min, count: Int(sources.max() ?? 0) + 1)
     }
 
@@ -162,8 +163,13 @@ public final class ClockGroupAnalyzer {
     /// Shows the observer queue `i`'s state after `e`, if it watches that queue.
     @inline(__always)
     func notify(_ e: Event, _ i: Int) {
-        if let observer, observed[i] { observer(e, queues[i].snapshot) }
+        guard let observer, observed[i] else { return }
+        queues[i].observable &+= 1
+        if queues[i].observable <= observerLimit { observer(e, queues[i].snapshot) }
     }
+
+    /// `AnalysisOptions.observedEventsPerQueue`.
+    private let observerLimit: UInt64
 
     /// The queue's index when its state exists.
     @inline(__always)

@@ -251,13 +251,22 @@ public final class PackedEventFile: @unchecked Sendable {
         p += 1
     }
 
-    /// A LEB128 number at `p` (one byte in the common case); `bad` set when it is longer than
+    /// A LEB128 number at `p` (one or two bytes in the common case); `bad` set when it is longer than
     /// 10 bytes or does not fit 64 bits. Reads at most 10 bytes: within a block's padding.
     @inline(__always)
     static func varint(_ p: inout UnsafePointer<UInt8>, _ bad: inout Bool) -> UInt64 {
         let first = p[0]
+        if first < 0x80 {
+            p += 1
+            return UInt64(first)
+        }
+        let second = p[1]
+        if second < 0x80 {
+            // Two bytes: a time difference of a few microseconds.
+            p += 2
+            return UInt64(first & 0x7F) | UInt64(second) << 7
+        }
         p += 1
-        if first < 0x80 { return UInt64(first) }
         return varintTail(UInt64(first & 0x7F), &p, &bad)
     }
 

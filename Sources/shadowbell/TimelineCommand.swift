@@ -128,16 +128,34 @@ struct Timeline: ParsableCommand {
                 return partial
             }
         }
-        // Files are analysed first, so that rows and pictures know the findings; standard
-        // input and pipes are read once, and their rows only know that a window is open.
-        var known: AnalysisResult?
-        if paths.allSatisfy(isRegularFile) { known = analyse(options, nil) }
         let selected: (QueueKey) -> Bool = { key in selectors.isEmpty || selectors.contains { $0.matches(key) } }
+        let observer: (Event, QueueSnapshot) -> Void = { event, state in
+            guard event.time >= lower, event.time <= upper, selected(state.key) else { return }
+            sink.row(event, state)
+        }
+        // Files are analysed first, so that rows and pictures know the findings; standard
+        // input and pipes are read once, and their rows only know that a window is open. An
+        // SVG's samples need no finding: they are taken in the first analysis, and used unless
+        // findings are drawn instead (then they are dropped, and the findings' windows are
+        // recorded in a second analysis).
+        var known: AnalysisResult?
+        var sampled = false
+        if paths.allSatisfy(isRegularFile) {
+            sampled = format == .svg
+            var sampling = options
+            // Without a range, each queue's first events are drawn and the rest counted: the
+            // analysis shows no more than that (when findings are drawn instead, it showed
+            // little for nothing).
+            if sampled, !ranged, maxEvents > 0 { sampling.observedEventsPerQueue = maxEvents }
+            known = analyse(sampling, sampled ? observer : nil)
+            if sampled, !ranged, maxEvents > 0, let known { sink.countUnshown(known, selected: selected) }
+        }
         if let known {
             sink.findings = Self.hangWindows(known, selected: selected)
             if format == .svg, !ranged {
                 let chosen = Self.findingsToDraw(known, selected: selected)
                 if !chosen.isEmpty {
+                    sink.dropSVGSamples()
                     var recorder = WindowRecorder(result: known, findings: chosen)
                     // Queues asked for without a finding show their events in the findings' span.
                     let withFindings = Set(chosen.map { known.findings[$0].queue })
@@ -170,11 +188,8 @@ struct Timeline: ParsableCommand {
                 sink.noFindingNote = true
             }
         }
-        let observer: (Event, QueueSnapshot) -> Void = { event, state in
-            guard event.time >= lower, event.time <= upper, selected(state.key) else { return }
-            sink.row(event, state)
-        }
-        let result = analyse(options, observer)
+        let result: AnalysisResult
+        if sampled, let known { result = known } else { result = analyse(options, observer) }
         if known == nil { sink.findings = Self.hangWindows(result, selected: selected) }
         if sink.rows == 0 && !sink.hasSVGSamples && status == 0 {
             printError("error: " + Self.emptySelection(queues: selectors, from: from, to: to, result: result))
@@ -261,6 +276,23 @@ final class TimelineWriter {
     private var svgEntries: [TimelineSVGDocument.QueueSamples] = []
     private var svgIndex: [QueueKey: Int] = [:]
     var hasSVGSamples: Bool { !svgEntries.isEmpty }
+
+    /// Counts as left out the events of each selected queue the analysis did not show
+    /// (`AnalysisOptions.observedEventsPerQueue`): the first of them were drawn.
+    func countUnshown(_ result: AnalysisResult, selected: (QueueKey) -> Bool) {
+        for group in result.groups {
+            for q in group.queues where q.observable > UInt64(maxEvents) && selected(q.key) {
+                guard let i = svgEntries.firstIndex(where: { $0.queue == q.key }) else { continue }
+                svgEntries[i].dropped += Int(q.observable - UInt64(maxEvents))
+            }
+        }
+    }
+
+    /// Forgets the samples taken so far.
+    func dropSVGSamples() {
+        svgEntries = []
+        svgIndex = [:]
+    }
     var maxEvents = 2000
     /// The hang findings' windows per queue; nil while unknown (an input read once).
     var findings: [QueueKey: [ChartWindow]]?

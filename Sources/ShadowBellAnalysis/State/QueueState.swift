@@ -59,6 +59,9 @@ public struct QueueSnapshot: Sendable {
 /// Both sides' beliefs about one queue, updated event by event.
 public struct QueueState: Sendable {
     public let key: QueueKey
+    /// The events of this queue the analysis observer was to be shown (counted only with an
+    /// observer; it is shown the first `AnalysisOptions.observedEventsPerQueue` of them).
+    public internal(set) var observable: UInt64 = 0
     /// Ring entries (`qsize + 1`); 0 when the trace never showed the queue's creation.
     public internal(set) var entries: UInt32 = 0
     /// The queue exists as far as the trace shows (false after deletion or reset).
