@@ -127,9 +127,10 @@ public enum AnalysisSession {
             if input.reopenable, input.decoded == nil { input.decoded = DecodedEvents() }
             return input
         }
-        // An input read on one thread (a small file, a console log) is read beside the others of
-        // its kind, once the inputs that keep the cores busy on their own were read; whatever
-        // the order of reading, errors are reported in the order of the inputs.
+        // An input decoded on one thread (a small file, a console log, a compressed input fed by
+        // its decompression thread) is read beside the others of its kind, once the inputs that
+        // keep the cores busy on their own were read; whatever the order of reading, errors are
+        // reported in the order of the inputs.
         var failures: [InputError?] = Array(repeating: nil, count: inputs.count)
         var sideBySide: [(index: Int, source: any EventSource)] = []
         func record(_ i: Int, _ first: FirstPass) {

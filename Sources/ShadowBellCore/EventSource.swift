@@ -6,8 +6,9 @@ public protocol EventSource: AnyObject {
     /// Replaces the contents of `buffer` with the next events (at most a few thousand).
     /// Returns `false` when the input is exhausted (then `buffer` is empty).
     func nextBatch(into buffer: inout [Event]) throws(InputError) -> Bool
-    /// Whether reading this source keeps only the reader's thread busy: no thread of its own
-    /// decodes, decompresses or reads ahead. Such sources can be read side by side.
+    /// Whether this source decodes on the reader's thread alone: no thread of its own decodes
+    /// or reads ahead (one may decompress for it, and wait while the reader decodes). Such
+    /// sources are read side by side, each on one thread.
     var readsOnOneThread: Bool { get }
 }
 

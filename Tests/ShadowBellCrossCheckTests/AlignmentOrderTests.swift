@@ -120,6 +120,39 @@ import Testing
         #expect(Self.digest(together) == Self.digest(inTurn))
     }
 
+    /// Compressed inputs too, when large: each is decoded on one thread (its decompression
+    /// thread feeds it), so two large ones are read side by side; small ones in turn. Either
+    /// way the result is the one of reading them in turn.
+    @Test func compressedInputsSideBySideAsOneAfterAnother() throws {
+        let dir = AlignmentOrderTests.realDirectory.appendingPathComponent("sysrq-hang")
+        let paths = [
+            dir.appendingPathComponent("qemu-trace.log.zst").path, dir.appendingPathComponent("console.log.zst").path,
+            try AlignmentOrderTests.plain("sysrq-hang", "guest-ftrace.txt"),
+        ]
+        let opened = try paths.enumerated().map { i, path in try openEventSource(path: path, index: UInt16(i)) }
+        let sideBySide = opened.map { $0.readsOnOneThread }
+        #expect(sideBySide == [false, false, true])
+        let (together, e1) = Self.run(paths, failing: [], secondThread: true)
+        let (inTurn, e2) = Self.run(paths, failing: [], secondThread: false)
+        #expect(e1.isEmpty && e2.isEmpty)
+        #expect(!together.findings.isEmpty)
+        #expect(Self.digest(together) == Self.digest(inTurn))
+
+        // 9 MiB stored (random bytes, gzip): read side by side.
+        let big = FileManager.default.temporaryDirectory.appendingPathComponent("shadowbell-sidebyside-\(getpid()).gz").path
+        defer { unlink(big) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "head -c 9437184 /dev/urandom | gzip -1 > '\(big)'"]
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        let input = try ByteInput(path: big)
+        #expect(input.compression != nil && input.readsSideBySide)
+        #expect(try ByteInput(path: paths[0]).readsSideBySide == false)
+        #expect(try ByteInput(path: paths[2]).readsSideBySide)
+    }
+
     @Test func errorsComeInTheOrderOfTheInputs() throws {
         let guest = try AlignmentOrderTests.plain("sysrq-hang", "guest-ftrace.txt")
         let qemu = try AlignmentOrderTests.plain("sysrq-hang", "qemu-trace.log")

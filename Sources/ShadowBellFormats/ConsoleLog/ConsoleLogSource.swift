@@ -33,7 +33,8 @@ public final class ConsoleLogSource: EventSource {
     @exclusivity(unchecked) private var messages: ConsoleLogLineParser
     @exclusivity(unchecked) private var dumpEvents: FtraceLineParser
     private let batchSize: Int
-    /// No thread decompresses the input for this reader.
+    /// The lines are decoded on the reader's thread (a compressed input's decompression
+    /// thread only feeds it bytes): read side by side with others (`ByteInput.readsSideBySide`).
     public let readsOnOneThread: Bool
     private let holdCapacity: Int
     private let dumpCapacity: Int
@@ -63,7 +64,7 @@ public final class ConsoleLogSource: EventSource {
     ) {
         summary = InputSummary(index: index, path: input.path, format: .consoleLog)
         lines = TextLines(input)
-        readsOnOneThread = input.compression == nil
+        readsOnOneThread = input.readsSideBySide
         messages = ConsoleLogLineParser(source: index)
         dumpEvents = FtraceLineParser(source: index, qemuController: options.controller)
         batchSize = options.batchSize

@@ -29,13 +29,14 @@ struct LineBatcher<Decoder: LineDecoding> {
     private var lastEventTime = Int64.min
     private let batchSize: Int
     private var exhausted = false
-    /// No thread decompresses the input for this reader.
+    /// The lines are decoded on the reader's thread (a compressed input's decompression
+    /// thread only feeds it bytes): read side by side with others (`ByteInput.readsSideBySide`).
     let readsOnOneThread: Bool
 
     init(input: ByteInput, index: UInt16, format: TraceFormat, decoder: Decoder, batchSize: Int) {
         summary = InputSummary(index: index, path: input.path, format: format)
-        readsOnOneThread = input.compression == nil
         lines = TextLines(input)
+        readsOnOneThread = input.readsSideBySide
         self.decoder = decoder
         self.batchSize = batchSize
     }
