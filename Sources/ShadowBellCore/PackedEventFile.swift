@@ -4,12 +4,16 @@
     import Darwin
 #endif
 
-/// Events kept in an unlinked temporary file in `$TMPDIR`, packed: about 9–12 bytes per event
-/// instead of the 48 of an `Event` in memory. Appended in batches, read back in order. Memory
-/// stays flat whatever the count; the file goes away with the object (or the process).
+/// Events kept in an unlinked temporary file in `$TMPDIR`, packed: about 7–8 bytes per event
+/// instead of the 48 of an `Event` in memory, once the file holds `packedFrom` bytes (before
+/// that, events are kept as they are: packing costs about 130 instructions an event and
+/// unpacking 155, which a small recording does not win back in the system's copies). Appended
+/// in batches, read back in order. Memory stays flat whatever the count; the file goes away
+/// with the object (or the process).
 ///
 /// Each batch is one block: an 8-byte header (the block's body length and event count, both
-/// little-endian UInt32) and its body, the events one after another. An event is two bytes —
+/// little-endian UInt32; the count's top bit set for a block of events as they are) and its
+/// body, the events one after another. An event is two bytes —
 /// the kind (5 bits), the queue type, and whether flags and the wide argument follow; then
 /// which of a, b, c, qid follow (those that are not 0) and whether the source or controller
 /// changed — then its time and location as zigzag LEB128 differences from the block's previous
@@ -31,8 +35,13 @@ public final class PackedEventFile: @unchecked Sendable {
     /// At most this many events per block (a batch longer than that is cut into blocks).
     public static let blockEvents = 4096
 
-    /// Nil when no temporary file can be made.
-    public init?() {
+    /// Blocks are packed once the file holds this many bytes.
+    public let packedFrom: Int
+    static let rawFlag: UInt32 = 1 << 31
+
+    /// Nil when no temporary file can be made. `packedFrom`: bytes kept unpacked first.
+    public init?(packedFrom: Int = 32 << 20) {
+        self.packedFrom = packedFrom
         var template = Array("\(temporaryFileDirectory())/shadowbell-events-XXXXXX".utf8CString)
         fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { return nil }
@@ -67,9 +76,17 @@ public final class PackedEventFile: @unchecked Sendable {
             while from < all.count {
                 let n = min(Self.blockEvents, all.count - from)
                 let out = buffer(Self.headerBytes + n * Self.maxEventBytes)
-                let body = Self.pack(UnsafeBufferPointer(rebasing: all[from..<from + n]), into: out + Self.headerBytes)
+                let events = UnsafeBufferPointer(rebasing: all[from..<from + n])
+                let raw = size < packedFrom
+                let body: Int
+                if raw {
+                    body = n * MemoryLayout<Event>.stride
+                    (out + Self.headerBytes).copyMemory(from: events.baseAddress!, byteCount: body)
+                } else {
+                    body = Self.pack(events, into: out + Self.headerBytes)
+                }
                 out.storeBytes(of: UInt32(body).littleEndian, toByteOffset: 0, as: UInt32.self)
-                out.storeBytes(of: UInt32(n).littleEndian, toByteOffset: 4, as: UInt32.self)
+                out.storeBytes(of: (UInt32(n) | (raw ? Self.rawFlag : 0)).littleEndian, toByteOffset: 4, as: UInt32.self)
                 guard writeAll(out, Self.headerBytes + body, at: size) else { return false }
                 size += Self.headerBytes + body
                 count += n
@@ -110,10 +127,25 @@ public final class PackedEventFile: @unchecked Sendable {
         let head = buffer(Self.headerBytes)
         guard readAll(head, Self.headerBytes, at: offset) else { return nil }
         let body = Int(UInt32(littleEndian: head.loadUnaligned(fromByteOffset: 0, as: UInt32.self)))
-        let n = Int(UInt32(littleEndian: head.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
-        guard n > 0, n <= Self.blockEvents, body >= 2 * n, body <= n * Self.maxEventBytes,
-            offset + Self.headerBytes + body <= size
-        else { return nil }
+        let word = UInt32(littleEndian: head.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+        let n = Int(word & ~Self.rawFlag)
+        guard n > 0, n <= Self.blockEvents, offset + Self.headerBytes + body <= size else { return nil }
+        if word & Self.rawFlag != 0 {
+            guard body == n * MemoryLayout<Event>.stride else { return nil }
+            let bytes = buffer(body)
+            guard readAll(bytes, body, at: offset + Self.headerBytes) else { return nil }
+            // Events as they were: their kind and queue type bytes must name one (in memory an
+            // enum without payloads holds the index of its case).
+            for k in 0..<n {
+                let event = bytes + k * MemoryLayout<Event>.stride
+                guard event.load(fromByteOffset: Self.kindOffset, as: UInt8.self) < Self.kindCount,
+                    event.load(fromByteOffset: Self.queueTypeOffset, as: UInt8.self) < Self.queueTypeCount
+                else { return nil }
+            }
+            events.append(contentsOf: UnsafeBufferPointer(start: bytes.bindMemory(to: Event.self, capacity: n), count: n))
+            return offset + Self.headerBytes + body
+        }
+        guard body >= 2 * n, body <= n * Self.maxEventBytes else { return nil }
         let bytes = buffer(body + Self.padding + n * MemoryLayout<Event>.stride + MemoryLayout<Event>.alignment)
         guard readAll(bytes, body, at: offset + Self.headerBytes) else { return nil }
         (bytes + body).initializeMemory(as: UInt8.self, repeating: 0, count: Self.padding)
@@ -122,6 +154,11 @@ public final class PackedEventFile: @unchecked Sendable {
         events.append(contentsOf: UnsafeBufferPointer(start: decoded, count: n))
         return offset + Self.headerBytes + body
     }
+
+    static let kindOffset = MemoryLayout<Event>.offset(of: \Event.kind)!
+    static let queueTypeOffset = MemoryLayout<Event>.offset(of: \Event.queueType)!
+    static let kindCount = UInt8(EventKind.allCases.count)
+    static let queueTypeCount = UInt8(QueueType.allCases.count)
 
     // MARK: the codec
 

@@ -53,9 +53,10 @@ struct PackedEventFileTests {
         return all
     }
 
-    @Test(arguments: [1, 2, 3, 4, 5] as [UInt64])
-    func everyFieldComesBackExactly(seed: UInt64) throws {
-        let file = try #require(PackedEventFile())
+    /// Packed from the start, from 100,000 bytes on (raw blocks, then packed ones), never.
+    @Test(arguments: [1, 2, 3, 4, 5] as [UInt64], [0, 100_000, Int.max])
+    func everyFieldComesBackExactly(seed: UInt64, packedFrom: Int) throws {
+        let file = try #require(PackedEventFile(packedFrom: packedFrom))
         let events = Self.randomEvents(20_000, seed: seed)
         var from = 0
         var r = SplitMix64(seed: seed &* 31)
@@ -67,11 +68,12 @@ struct PackedEventFileTests {
         }
         #expect(file.count == events.count)
         #expect(Self.readAll(file) == events)
-        #expect(file.size < events.count * MemoryLayout<Event>.stride)
+        if packedFrom == 0 { #expect(file.size < events.count * MemoryLayout<Event>.stride) }
+        if packedFrom == .max { #expect(file.size > events.count * MemoryLayout<Event>.stride) }
     }
 
     @Test func traceLikeEventsTakeAFewBytesEach() throws {
-        let file = try #require(PackedEventFile())
+        let file = try #require(PackedEventFile(packedFrom: 0))
         var events: [Event] = []
         for k in 0..<10_000 {
             let time = 1_000_000 + Int64(k) * 2_500
@@ -118,8 +120,9 @@ struct PackedEventFileTests {
         }
     }
 
-    @Test func aFileCutShortFailsTheReadWhereItIsCut() throws {
-        let file = try #require(PackedEventFile())
+    @Test(arguments: [0, Int.max])
+    func aFileCutShortFailsTheReadWhereItIsCut(packedFrom: Int) throws {
+        let file = try #require(PackedEventFile(packedFrom: packedFrom))
         #expect(file.append(Self.randomEvents(10_000, seed: 4)))
         var buffer: [Event] = []
         let second = try #require(file.readBlock(at: 0, into: &buffer))
@@ -130,5 +133,17 @@ struct PackedEventFileTests {
         #expect(file.readBlock(at: file.size, into: &buffer) == nil)
         #expect(file.truncate() && file.count == 0 && file.size == 0)
         #expect(file.readBlock(at: 0, into: &buffer) == nil)
+    }
+
+    /// Events kept as they are: a block whose kind or queue type byte names none is refused.
+    @Test func anUnpackedBlockWithAnUnknownKindIsRefused() throws {
+        let file = try #require(PackedEventFile(packedFrom: .max))
+        #expect(file.append(Self.randomEvents(100, seed: 2)))
+        var buffer: [Event] = []
+        #expect(file.readBlock(at: 0, into: &buffer) == file.size && buffer.count == 100)
+        let kindAt = 8 + 37 * MemoryLayout<Event>.stride + MemoryLayout<Event>.offset(of: \Event.kind)!
+        var bad: UInt8 = 0xFF
+        #expect(pwrite(file.fd, &bad, 1, off_t(kindAt)) == 1)
+        #expect(file.readBlock(at: 0, into: &buffer) == nil && buffer.isEmpty)
     }
 }
