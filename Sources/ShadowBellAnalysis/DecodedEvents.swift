@@ -10,10 +10,10 @@ import ShadowBellCore
 /// perfetto-json`. An input is decoded once; later passes read its events back as they were
 /// instead of parsing its text again.
 ///
-/// The events go to an unlinked temporary file (in `$TMPDIR`, else `/tmp`), packed
-/// (`PackedEventFile`: about 9–12 bytes per event where an `Event` takes 48 in memory), through
-/// one reused buffer: memory stays flat whatever the input's size, and the disk holds a tenth
-/// of the input's bytes (a ftrace line is 100–150 bytes, a QEMU log line 70–130). When the file
+/// The events go to an unlinked temporary file (in `$TMPDIR`, else `/tmp`), packed beyond the
+/// first 32 MiB (`PackedEventFile`: 7–8 bytes per event where an `Event` takes 48 in memory),
+/// through one reused buffer: memory stays flat whatever the input's size, and the disk holds
+/// a tenth of a large input's bytes (a ftrace line is 100–150 bytes, a QEMU log line 70–130). When the file
 /// cannot be made or written, or the file system keeps less than `reserve` free, the recording
 /// is dropped and the input is decoded again as before.
 ///
