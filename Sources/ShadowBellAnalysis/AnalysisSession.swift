@@ -134,6 +134,10 @@ public enum AnalysisSession {
         var failures: [InputError?] = Array(repeating: nil, count: inputs.count)
         var sideBySide: [(index: Int, source: any EventSource)] = []
         func record(_ i: Int, _ first: FirstPass) {
+            // An input that fails mid-read is placed by what was read before its error (a
+            // truncated QEMU log still holds the pairs up to where it ends); pass 2 reads it
+            // again up to the same error.
+            if let error = first.error { failures[i] = error }
             summaries[i] = first.summary
             // Ordinals are no clock: such an input is analysed on its own.
             anchors[i] = first.summary.clock == .timestamps ? first.anchors : nil
@@ -163,16 +167,13 @@ public enum AnalysisSession {
                     sideBySide.append((i, source))
                     continue
                 }
-                record(i, try FirstPass(source))
+                record(i, FirstPass(source))
             } catch {
                 failures[i] = error
             }
         }
-        for (k, outcome) in FirstPass.sideBySide(sideBySide.map(\.source)).enumerated() {
-            switch outcome {
-            case .success(let first): record(sideBySide[k].index, first)
-            case .failure(let error): failures[sideBySide[k].index] = error
-            }
+        for (k, first) in FirstPass.sideBySide(sideBySide.map(\.source)).enumerated() {
+            record(sideBySide[k].index, first)
         }
         errors += failures.compactMap { $0 }
         // The inputs in the order of the reference rule; it decides the reference clock, the
@@ -582,20 +583,26 @@ final class MergedEventSource: EventSource {
 }
 
 /// What the first pass learns of one input: its causal-pair anchors, its first event's time
-/// and its summary.
+/// and its summary — up to its end, or up to its error.
 struct FirstPass {
     var anchors: AnchorSet
     var firstTime: Int64
     var summary: InputSummary
+    /// The error that ended the read early (the rest is what was read before it).
+    var error: InputError?
 
-    /// Reads `source` to its end.
-    init(_ source: any EventSource) throws(InputError) {
+    /// Reads `source` to its end or its first error.
+    init(_ source: any EventSource) {
         var set = AnchorSet(capacity: 1 << 16)
         var first = Int64.max
         var buffer: [Event] = []
-        while try source.nextBatch(into: &buffer) {
-            if let t = buffer.first?.time { first = min(first, t) }
-            for e in buffer { set.consume(e) }
+        do {
+            while try source.nextBatch(into: &buffer) {
+                if let t = buffer.first?.time { first = min(first, t) }
+                for e in buffer { set.consume(e) }
+            }
+        } catch {
+            self.error = error
         }
         anchors = set
         firstTime = first
@@ -605,11 +612,11 @@ struct FirstPass {
     /// The first passes of `sources`, read on this thread and one more, each source by one
     /// thread (the next source goes to whichever thread is free first); in the order of
     /// `sources`.
-    static func sideBySide(_ sources: [any EventSource]) -> [Result<FirstPass, InputError>] {
-        guard sources.count > 1 else { return sources.map { source in Result { () throws(InputError) in try FirstPass(source) } } }
+    static func sideBySide(_ sources: [any EventSource]) -> [FirstPass] {
+        guard sources.count > 1 else { return sources.map { FirstPass($0) } }
         final class Work: @unchecked Sendable {
             let sources: [any EventSource]
-            var outcomes: [Result<FirstPass, InputError>?]
+            var outcomes: [FirstPass?]
             var next = 0
             let lock = PthreadLock()
             init(_ sources: [any EventSource]) {
@@ -623,7 +630,7 @@ struct FirstPass {
                     next += 1
                     lock.unlock()
                     guard k < sources.count else { return }
-                    let outcome = Result { () throws(InputError) in try FirstPass(sources[k]) }
+                    let outcome = FirstPass(sources[k])
                     lock.lock()
                     outcomes[k] = outcome
                     lock.unlock()

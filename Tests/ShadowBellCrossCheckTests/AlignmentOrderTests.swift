@@ -153,6 +153,59 @@ import Testing
         #expect(try ByteInput(path: paths[2]).readsSideBySide)
     }
 
+    /// The first `limit` events of a source, then a read failure (a file cut short).
+    final class CutShort: EventSource {
+        let inner: any EventSource
+        let path: String
+        let limit: Int
+        var handed = 0
+        init(_ inner: any EventSource, path: String, after limit: Int) {
+            self.inner = inner
+            self.path = path
+            self.limit = limit
+        }
+        var summary: InputSummary { inner.summary }
+        var readsOnOneThread: Bool { inner.readsOnOneThread }
+        func nextBatch(into buffer: inout [Event]) throws(InputError) -> Bool {
+            guard handed < limit else { throw .readFailed(path: path, offset: UInt64(handed), reason: "cut") }
+            guard try inner.nextBatch(into: &buffer) else { return false }
+            if handed + buffer.count > limit { buffer.removeLast(handed + buffer.count - limit) }
+            handed += buffer.count
+            return true
+        }
+    }
+
+    /// A QEMU log cut short after the stall began is still placed on the guest's clock by the
+    /// pairs read before its end, and the stall is found as it is in the whole log (not as
+    /// commands stuck on a clock of their own); the cut is reported as the input's error.
+    @Test(arguments: [true, false])
+    func anInputCutShortIsPlacedByWhatWasRead(secondThread: Bool) throws {
+        let guest = try AlignmentOrderTests.plain("hang-sq2", "guest-ftrace.txt")
+        let qemu = try AlignmentOrderTests.plain("hang-sq2", "qemu-trace.log")
+        let inputs = [guest, qemu].enumerated().map { (i, path) in
+            AnalysisInput(path: path) { () throws(InputError) -> any EventSource in
+                let source = try openEventSource(path: path, index: UInt16(i))
+                return i == 1 ? CutShort(source, path: path, after: 110_000) : source
+            }
+        }
+        var options = AnalysisOptions()
+        options.secondThread = secondThread
+        var result: AnalysisResult?
+        var errors: [InputError] = []
+        do {
+            result = try AnalysisSession.run(inputs: inputs, options: options)
+        } catch {
+            result = error.partial
+            errors = error.errors
+        }
+        let r = try #require(result)
+        #expect(errors.map(\.path) == [qemu])
+        #expect(r.alignment.first { $0.input == 1 }?.method == .estimated)
+        let stall = r.findings.filter { $0.kind == .mutualWait && $0.queue.description == "nvme0:sq2" }
+        #expect(stall.count == 1)
+        #expect(!r.findings.contains { $0.kind == .stuckCommand })
+    }
+
     @Test func errorsComeInTheOrderOfTheInputs() throws {
         let guest = try AlignmentOrderTests.plain("sysrq-hang", "guest-ftrace.txt")
         let qemu = try AlignmentOrderTests.plain("sysrq-hang", "qemu-trace.log")
