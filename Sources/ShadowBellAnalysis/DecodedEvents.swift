@@ -13,9 +13,9 @@ import ShadowBellCore
 /// The events go to an unlinked temporary file (in `$TMPDIR`, else `/tmp`), packed beyond the
 /// first 32 MiB (`PackedEventFile`: 7–8 bytes per event where an `Event` takes 48 in memory),
 /// through one reused buffer: memory stays flat whatever the input's size, and the disk holds
-/// a tenth of a large input's bytes (a ftrace line is 100–150 bytes, a QEMU log line 70–130). When the file
-/// cannot be made or written, or the file system keeps less than `reserve` free, the recording
-/// is dropped and the input is decoded again as before.
+/// a tenth of a large input's bytes (a ftrace line is 100–150 bytes, a QEMU log line 70–130).
+/// When the file cannot be made or written, or the file system keeps less than `reserve` free,
+/// the recording is dropped and the input is decoded again as before.
 ///
 /// One recording is made at a time and read from one thread at a time (a run's passes follow
 /// each other); a batch gives each run inputs of its own.

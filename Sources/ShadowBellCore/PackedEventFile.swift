@@ -13,13 +13,13 @@
 ///
 /// Each batch is one block: an 8-byte header (the block's body length and event count, both
 /// little-endian UInt32; the count's top bit set for a block of events as they are) and its
-/// body, the events one after another. An event is two bytes —
-/// the kind (5 bits), the queue type, and whether flags and the wide argument follow; then
-/// which of a, b, c, qid follow (those that are not 0) and whether the source or controller
-/// changed — then its time and location as zigzag LEB128 differences from the block's previous
-/// event (the block starts from 0), and the fields the two bytes announce, as LEB128. Blocks are
-/// read independently; a block that does not decode exactly (a field past the body's end, an
-/// unknown kind, an overlong number, fewer or more bytes than its header says) fails the read.
+/// body, the events one after another. A packed event is two bytes — the kind (5 bits), the
+/// queue type, and whether flags and the wide argument follow; then which of a, b, c, qid
+/// follow (those that are not 0) and whether the source or controller changed — then its time
+/// and location as zigzag LEB128 differences from the block's previous event (the block starts
+/// from 0), and the fields the two bytes announce, as LEB128. Blocks are read independently; a
+/// block that does not decode exactly (a field past the body's end, an unknown kind, an
+/// overlong number, fewer or more bytes than its header says) fails the read.
 public final class PackedEventFile: @unchecked Sendable {
     public let fd: Int32
     /// Events written so far.
@@ -87,35 +87,13 @@ public final class PackedEventFile: @unchecked Sendable {
                 }
                 out.storeBytes(of: UInt32(body).littleEndian, toByteOffset: 0, as: UInt32.self)
                 out.storeBytes(of: (UInt32(n) | (raw ? Self.rawFlag : 0)).littleEndian, toByteOffset: 4, as: UInt32.self)
-                guard writeAll(out, Self.headerBytes + body, at: size) else { return false }
+                guard writeFully(fd, out, Self.headerBytes + body, at: size) else { return false }
                 size += Self.headerBytes + body
                 count += n
                 from += n
             }
             return true
         }
-    }
-
-    private func writeAll(_ bytes: UnsafeMutableRawPointer, _ length: Int, at offset: Int) -> Bool {
-        var done = 0
-        while done < length {
-            let n = pwrite(fd, bytes + done, length - done, off_t(offset + done))
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return false }
-            done += n
-        }
-        return true
-    }
-
-    private func readAll(_ into: UnsafeMutableRawPointer, _ length: Int, at offset: Int) -> Bool {
-        var done = 0
-        while done < length {
-            let n = pread(fd, into + done, length - done, off_t(offset + done))
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return false }
-            done += n
-        }
-        return true
     }
 
     /// Replaces `events` with the block at byte `offset` and returns the offset of the next
@@ -125,7 +103,7 @@ public final class PackedEventFile: @unchecked Sendable {
         events.removeAll(keepingCapacity: true)
         guard offset >= 0, offset + Self.headerBytes <= size else { return nil }
         let head = buffer(Self.headerBytes)
-        guard readAll(head, Self.headerBytes, at: offset) else { return nil }
+        guard readFully(fd, head, Self.headerBytes, at: offset) else { return nil }
         let body = Int(UInt32(littleEndian: head.loadUnaligned(fromByteOffset: 0, as: UInt32.self)))
         let word = UInt32(littleEndian: head.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
         let n = Int(word & ~Self.rawFlag)
@@ -133,7 +111,7 @@ public final class PackedEventFile: @unchecked Sendable {
         if word & Self.rawFlag != 0 {
             guard body == n * MemoryLayout<Event>.stride else { return nil }
             let bytes = buffer(body)
-            guard readAll(bytes, body, at: offset + Self.headerBytes) else { return nil }
+            guard readFully(fd, bytes, body, at: offset + Self.headerBytes) else { return nil }
             // Events as they were: their kind and queue type bytes must name one (in memory an
             // enum without payloads holds the index of its case).
             for k in 0..<n {
@@ -147,7 +125,7 @@ public final class PackedEventFile: @unchecked Sendable {
         }
         guard body >= 2 * n, body <= n * Self.maxEventBytes else { return nil }
         let bytes = buffer(body + Self.padding + n * MemoryLayout<Event>.stride + MemoryLayout<Event>.alignment)
-        guard readAll(bytes, body, at: offset + Self.headerBytes) else { return nil }
+        guard readFully(fd, bytes, body, at: offset + Self.headerBytes) else { return nil }
         (bytes + body).initializeMemory(as: UInt8.self, repeating: 0, count: Self.padding)
         let decoded = (bytes + body + Self.padding).alignedUp(for: Event.self).bindMemory(to: Event.self, capacity: n)
         guard Self.unpack(bytes, length: body, count: n, into: decoded) else { return nil }

@@ -37,15 +37,8 @@ public final class RecordFile<Record>: @unchecked Sendable {
 
     /// Appends `records`; false when the file cannot take them (what was written stays).
     public func append(_ records: [Record]) -> Bool {
-        let ok = records.withUnsafeBytes { raw -> Bool in
-            var done = 0
-            while done < raw.count {
-                let n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(count * Self.stride + done))
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { return false }
-                done += n
-            }
-            return true
+        let ok = records.withUnsafeBytes { raw in
+            raw.isEmpty || writeFully(fd, raw.baseAddress!, raw.count, at: count * Self.stride)
         }
         if ok { count += records.count }
         return ok
@@ -64,14 +57,34 @@ public final class RecordFile<Record>: @unchecked Sendable {
             scratch = .allocate(byteCount: bytes, alignment: MemoryLayout<Record>.alignment)
         }
         let into = scratch!.baseAddress!
-        var done = 0
-        while done < bytes {
-            let got = pread(fd, into + done, bytes - done, off_t(index * Self.stride + done))
-            if got < 0 && errno == EINTR { continue }
-            guard got > 0 else { return false }
-            done += got
-        }
+        guard readFully(fd, into, bytes, at: index * Self.stride) else { return false }
         buffer.append(contentsOf: UnsafeBufferPointer(start: into.assumingMemoryBound(to: Record.self), count: n))
         return true
     }
+}
+
+/// Writes `length` bytes at byte `offset` of `fd`, through short writes and interruptions;
+/// false when the file takes no more.
+func writeFully(_ fd: Int32, _ bytes: UnsafeRawPointer, _ length: Int, at offset: Int) -> Bool {
+    var done = 0
+    while done < length {
+        let n = pwrite(fd, bytes + done, length - done, off_t(offset + done))
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { return false }
+        done += n
+    }
+    return true
+}
+
+/// Reads `length` bytes from byte `offset` of `fd`, through short reads and interruptions;
+/// false when the file ends or fails before.
+func readFully(_ fd: Int32, _ into: UnsafeMutableRawPointer, _ length: Int, at offset: Int) -> Bool {
+    var done = 0
+    while done < length {
+        let n = pread(fd, into + done, length - done, off_t(offset + done))
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { return false }
+        done += n
+    }
+    return true
 }

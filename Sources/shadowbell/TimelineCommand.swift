@@ -282,10 +282,17 @@ final class TimelineWriter {
     func countUnshown(_ result: AnalysisResult, selected: (QueueKey) -> Bool) {
         for group in result.groups {
             for q in group.queues where q.observable > UInt64(maxEvents) && selected(q.key) {
-                guard let i = svgEntries.firstIndex(where: { $0.queue == q.key }) else { continue }
+                guard let i = svgEntry(of: q.key) else { continue }
                 svgEntries[i].dropped += Int(q.observable - UInt64(maxEvents))
             }
         }
+    }
+
+    /// The entry of `key`'s samples: a few queues are compared in turn, more are looked up.
+    @inline(__always)
+    private func svgEntry(of key: QueueKey) -> Int? {
+        if svgEntries.count <= 16 { return svgEntries.firstIndex { $0.queue == key } }
+        return svgIndex[key]
     }
 
     /// Forgets the samples taken so far.
@@ -317,16 +324,10 @@ final class TimelineWriter {
         if format == .svg {
             // Every event of the range passes here: the queue's entry is found without hashing
             // (a few queues) and changed in place.
-            var i = -1
-            if svgEntries.count <= 16 {
-                for k in svgEntries.indices where svgEntries[k].queue == q.key {
-                    i = k
-                    break
-                }
+            let i: Int
+            if let known = svgEntry(of: q.key) {
+                i = known
             } else {
-                i = svgIndex[q.key] ?? -1
-            }
-            if i < 0 {
                 svgEntries.append(TimelineSVGDocument.QueueSamples(queue: q.key, samples: [], dropped: 0))
                 i = svgEntries.count - 1
                 svgIndex[q.key] = i
