@@ -66,22 +66,22 @@ public final class RecordFile<Record>: @unchecked Sendable {
 /// Writes `length` bytes at byte `offset` of `fd`, through short writes and interruptions;
 /// false when the file takes no more.
 func writeFully(_ fd: Int32, _ bytes: UnsafeRawPointer, _ length: Int, at offset: Int) -> Bool {
-    var done = 0
-    while done < length {
-        let n = pwrite(fd, bytes + done, length - done, off_t(offset + done))
-        if n < 0 && errno == EINTR { continue }
-        guard n > 0 else { return false }
-        done += n
-    }
-    return true
+    transferFully(length) { done in pwrite(fd, bytes + done, length - done, off_t(offset + done)) }
 }
 
 /// Reads `length` bytes from byte `offset` of `fd`, through short reads and interruptions;
 /// false when the file ends or fails before.
 func readFully(_ fd: Int32, _ into: UnsafeMutableRawPointer, _ length: Int, at offset: Int) -> Bool {
+    transferFully(length) { done in pread(fd, into + done, length - done, off_t(offset + done)) }
+}
+
+/// Repeats `step` (given the bytes done, returning the bytes it moved or -1) until `length`
+/// bytes moved; an interrupted step is tried again, any other failure or end gives false.
+@inline(__always)
+private func transferFully(_ length: Int, _ step: (Int) -> Int) -> Bool {
     var done = 0
     while done < length {
-        let n = pread(fd, into + done, length - done, off_t(offset + done))
+        let n = step(done)
         if n < 0 && errno == EINTR { continue }
         guard n > 0 else { return false }
         done += n
