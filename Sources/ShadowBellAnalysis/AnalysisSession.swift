@@ -70,6 +70,27 @@ public struct AnalysisInput: Sendable {
     }
 }
 
+/// A clock domain of an analysis as its first event arrives, before the observer is shown any
+/// of its events: a document written while the analysis runs (the Perfetto export) places
+/// times by it.
+public struct DomainStart: Sendable {
+    /// The domain's position among the result's groups (`AnalysisResult.groups`).
+    public var index: Int
+    /// How many clock domains the analysis has.
+    public var count: Int
+    /// The domain's inputs, the one whose clock it is first.
+    public var inputs: [InputSummary]
+    /// The time of its first event on the analysis clock (`GroupResult.firstTime`).
+    public var firstTime: Int64
+
+    public init(index: Int, count: Int, inputs: [InputSummary], firstTime: Int64) {
+        self.index = index
+        self.count = count
+        self.inputs = inputs
+        self.firstTime = firstTime
+    }
+}
+
 /// Runs the pipeline: sources → clock domains → time-ordered merge → queue state → detectors.
 public enum AnalysisSession {
     /// Analyses already opened sources in one pass: one clock domain per source, or one for
@@ -77,7 +98,7 @@ public enum AnalysisSession {
     /// event; every other input has been analysed by then, and `partial` holds that result.
     public static func run(
         sources: [any EventSource], options: AnalysisOptions = AnalysisOptions(),
-        observer: ((Event, QueueSnapshot) -> Void)? = nil
+        observer: ((Event, QueueSnapshot) -> Void)? = nil, domainStarts: ((DomainStart) -> Void)? = nil
     ) throws(AnalysisFailure) -> AnalysisResult {
         var notes: [String] = []
         let domains: [[Int]]
@@ -90,7 +111,7 @@ public enum AnalysisSession {
             notes.append(separateDomainsNote(sources.count))
         }
         let placed = sources.enumerated().map { (index: $0.offset, source: $0.element, clock: ClockMap.identity) }
-        return try analyze(placed: placed, domains: domains, alignment: [], notes: notes, errors: [], options: options, observer: observer)
+        return try analyze(placed: placed, domains: domains, alignment: [], notes: notes, errors: [], options: options, observer: observer, domainStarts: domainStarts)
     }
 
     /// Analyses `inputs`, putting several on one time axis when their events allow: a first
@@ -100,7 +121,7 @@ public enum AnalysisSession {
     /// cannot be placed are analysed on their own clock, and the report says so.
     public static func run(
         inputs: [AnalysisInput], options: AnalysisOptions = AnalysisOptions(),
-        observer: ((Event, QueueSnapshot) -> Void)? = nil
+        observer: ((Event, QueueSnapshot) -> Void)? = nil, domainStarts: ((DomainStart) -> Void)? = nil
     ) throws(AnalysisFailure) -> AnalysisResult {
         var errors: [InputError] = []
         var notes: [String] = []
@@ -112,7 +133,7 @@ public enum AnalysisSession {
             }
             let placed = zip(opened, sources).map { (index: $0.0, source: $0.1, clock: ClockMap.identity) }
             let domains = sources.isEmpty ? [] : [Array(placed.indices)]
-            return try analyze(placed: placed, domains: domains, alignment: [], notes: notes, errors: errors, options: options, observer: observer)
+            return try analyze(placed: placed, domains: domains, alignment: [], notes: notes, errors: errors, options: options, observer: observer, domainStarts: domainStarts)
         }
 
         // Pass 1: anchors and what each input is.
@@ -195,7 +216,7 @@ public enum AnalysisSession {
         }
         order.removeAll { duplicates[$0] != nil }
         guard let reference = order.first else {
-            return try analyze(placed: [], domains: [], alignment: [], notes: notes, errors: errors, options: options, observer: observer)
+            return try analyze(placed: [], domains: [], alignment: [], notes: notes, errors: errors, options: options, observer: observer, domainStarts: domainStarts)
         }
         let formats = summaries.map { $0?.effectiveFormat }
         let standing = Standing(summaries[reference]!, anchors[reference], firstTimes[reference])
@@ -311,7 +332,7 @@ public enum AnalysisSession {
         var domains = together.isEmpty ? [] : [together]
         domains += placed.indices.filter { maps[placed[$0].index] == nil }.map { [$0] }
         let alignment = inputs.indices.compactMap { reports[$0] }
-        return try analyze(placed: placed, domains: domains, alignment: alignment, notes: notes, errors: errors, options: options, observer: observer)
+        return try analyze(placed: placed, domains: domains, alignment: alignment, notes: notes, errors: errors, options: options, observer: observer, domainStarts: domainStarts)
     }
 
     /// Where an input stands in the reference rule: a guest trace (ftrace text or any input
@@ -366,13 +387,13 @@ public enum AnalysisSession {
     static func analyze(
         placed: [(index: Int, source: any EventSource, clock: ClockMap)], domains: [[Int]],
         alignment: [AlignmentReport], notes: [String], errors: [InputError], options: AnalysisOptions,
-        observer: ((Event, QueueSnapshot) -> Void)?
+        observer: ((Event, QueueSnapshot) -> Void)?, domainStarts: ((DomainStart) -> Void)?
     ) throws(AnalysisFailure) -> AnalysisResult {
         var alignment = alignment
         var errors = errors
         var notes = notes
         var groups: [GroupResult] = []
-        for members in domains {
+        for (d, members) in domains.enumerated() {
             let units = Dictionary(uniqueKeysWithValues: members.map { (UInt16(placed[$0].index), placed[$0].source.summary.locationUnit) })
             let clock: ClockKind = members.contains { placed[$0].source.summary.clock == .orderOnly } ? .orderOnly : .timestamps
             let uncertainty = alignment.filter { r in members.contains { placed[$0].index == Int(r.input) } }.map(\.uncertainty).max() ?? 0
@@ -380,6 +401,11 @@ public enum AnalysisSession {
                 options: options, sources: members.map { UInt16(placed[$0].index) }, clock: clock, locationUnits: units)
             analyzer.alignmentUncertainty = members.count > 1 && !options.sameClock ? uncertainty : nil
             analyzer.observer = observer
+            if let domainStarts {
+                analyzer.firstEventObserver = { time in
+                    domainStarts(DomainStart(index: d, count: domains.count, inputs: members.map { placed[$0].source.summary }, firstTime: time))
+                }
+            }
             let sources: [any EventSource] = members.map {
                 placed[$0].clock.isIdentity ? placed[$0].source : MappedEventSource(placed[$0].source, clock: placed[$0].clock)
             }

@@ -32,6 +32,8 @@ public final class ClockGroupAnalyzer {
     @exclusivity(unchecked) public var alignmentUncertainty: Int64?
     /// Called after each event that touched a queue, with the queue's new state.
     @exclusivity(unchecked) public var observer: ((Event, QueueSnapshot) -> Void)?
+    /// Called with the time of the first event, before the observer is shown anything.
+    @exclusivity(unchecked) public var firstEventObserver: ((Int64) -> Void)?
     /// Per queue: whether the observer watches it (`AnalysisOptions.observedQueues`).
     @exclusivity(unchecked) private var observed: [Bool] = []
 
@@ -95,7 +97,10 @@ public final class ClockGroupAnalyzer {
 
     public func consume(_ e: Event) {
         eventCount += 1
-        if firstTime == nil { firstTime = e.time }
+        if firstTime == nil {
+            firstTime = e.time
+            firstEventObserver?(e.time)
+        }
         if e.time > lastTime { lastTime = e.time }
         let source = Int(e.source)
         if source >= lastTimes.count { lastTimes += Array(repeating: .min, count: source + 1 - lastTimes.count) }

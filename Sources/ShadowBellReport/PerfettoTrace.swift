@@ -16,22 +16,28 @@ import ShadowBellCore
 /// (so never negative); `otherData.time_origins` gives each origin in nanoseconds on the
 /// analysis clock, so `origin + ts × 1000` is the time the text report prints.
 ///
-/// Events stream out through `write` as they come (memory grows with the commands in flight,
-/// not with the trace); feed `observe` from the analysis observer of a pass run after the
-/// first one gave `result`.
+/// The document streams out through `write` while the analysis runs (memory grows with the
+/// commands in flight, not with the trace): feed `start` from the analysis's `domainStarts`
+/// and `observe` from its observer, then `finish` with its result, which writes the findings
+/// and `otherData` (after `traceEvents`: JSON readers take an object's members in any order).
 public final class PerfettoTraceWriter {
-    private let result: AnalysisResult
-    private let paths: [UInt16: String]
     private let write: (UnsafeRawBufferPointer) -> Void
     @exclusivity(unchecked) private var first = true
+    /// Per input index, from the domain starts (and the result, at `finish`): its clock
+    /// domain, path and location unit.
     @exclusivity(unchecked) private var domainOf: [UInt16: Int] = [:]
+    @exclusivity(unchecked) private var paths: [UInt16: String] = [:]
+    @exclusivity(unchecked) private var units: [UInt16: SourceLocation.Unit] = [:]
+    /// Per clock domain: its origin (the time of its first event) and the input whose clock it is.
+    @exclusivity(unchecked) private var origins: [Int64] = []
+    @exclusivity(unchecked) private var clockInputs: [UInt16?] = []
+    @exclusivity(unchecked) private var domainCount = 0
     @exclusivity(unchecked) private var knownThreads: Set<Int64> = []
     @exclusivity(unchecked) private var knownProcesses: Set<Int64> = []
     /// The document as bytes, handed to `write` a megabyte at a time.
     @exclusivity(unchecked) private var out = ByteOutput(capacity: 1 << 21)
     /// The pieces of text events repeat (names, ids, the location's start), made once.
     @exclusivity(unchecked) private var pieces = ByteOutput(capacity: 1 << 12)
-    @exclusivity(unchecked) private var units: [UInt16: SourceLocation.Unit] = [:]
 
     /// One queue of one clock domain: its process, what its events repeat (as JSON bytes), its
     /// threads written so far and the last value written per counter (P, S, both EventIdx).
@@ -82,27 +88,62 @@ public final class PerfettoTraceWriter {
         var cid: UInt32
     }
 
+    /// The open commands: of the common queues (4 domains, 4 controllers, qid < 256, cid <
+    /// 65536) in a table per queue indexed by cid (`id` 0: none), made at the queue's first
+    /// command, not hashed per event; the others by key.
     @exclusivity(unchecked) private var commands: [CommandKey: OpenCommand] = [:]
+    @exclusivity(unchecked) private var commandTableOf = [Int32](repeating: -1, count: 4 << 10)
+    @exclusivity(unchecked) private var commandTables: [(key: CommandKey, open: UnsafeMutablePointer<OpenCommand>)] = []
+    private static let cidsPerTable = 1 << 16
+
+    /// The table of `key`'s queue, or nil when its commands are kept by key.
+    @inline(__always)
+    private func commandTable(_ key: CommandKey) -> UnsafeMutablePointer<OpenCommand>? {
+        guard key.domain < 4, key.controller < 4, key.qid < 256, key.cid < UInt32(Self.cidsPerTable) else { return nil }
+        let slot = key.domain << 10 | Int(key.controller) << 8 | Int(key.qid)
+        if commandTableOf[slot] >= 0 { return commandTables[Int(commandTableOf[slot])].open + Int(key.cid) }
+        let table = UnsafeMutablePointer<OpenCommand>.allocate(capacity: Self.cidsPerTable)
+        table.initialize(repeating: OpenCommand(id: 0, pid: 0, qid: 0, fromFetch: false), count: Self.cidsPerTable)
+        commandTableOf[slot] = Int32(commandTables.count)
+        commandTables.append((CommandKey(domain: key.domain, controller: key.controller, qid: key.qid, cid: 0), table))
+        return table + Int(key.cid)
+    }
+
+    private func openCommand(_ key: CommandKey) -> OpenCommand? {
+        if let entry = commandTable(key) { return entry.pointee.id == 0 ? nil : entry.pointee }
+        return commands[key]
+    }
+
+    private func setOpenCommand(_ key: CommandKey, _ open: OpenCommand?) {
+        if let entry = commandTable(key) {
+            entry.pointee = open ?? OpenCommand(id: 0, pid: 0, qid: 0, fromFetch: false)
+        } else {
+            commands[key] = open
+        }
+    }
+
+    /// Every open command with its key.
+    private func openCommands() -> [(key: CommandKey, open: OpenCommand)] {
+        var all = commands.map { (key: $0.key, open: $0.value) }
+        for (key, table) in commandTables {
+            for cid in 0..<Self.cidsPerTable where table[cid].id != 0 {
+                var k = key
+                k.cid = UInt32(cid)
+                all.append((k, table[cid]))
+            }
+        }
+        return all
+    }
     @exclusivity(unchecked) private var nextCommandID = 1
 
     /// A writer handing the document to `write` in pieces of text.
-    public convenience init(result: AnalysisResult, write: @escaping (String) -> Void) {
-        self.init(result: result, writeBytes: { write(String(decoding: $0, as: UTF8.self)) })
+    public convenience init(write: @escaping (String) -> Void) {
+        self.init(writeBytes: { write(String(decoding: $0, as: UTF8.self)) })
     }
 
     /// A writer handing the document to `writeBytes` in pieces of UTF-8 (valid only during the call).
-    public init(result: AnalysisResult, writeBytes: @escaping (UnsafeRawBufferPointer) -> Void) {
-        self.result = result
+    public init(writeBytes: @escaping (UnsafeRawBufferPointer) -> Void) {
         self.write = writeBytes
-        var paths: [UInt16: String] = [:]
-        for input in result.inputs {
-            paths[input.index] = input.path
-            units[input.index] = input.locationUnit
-        }
-        self.paths = paths
-        for (d, g) in result.groups.enumerated() {
-            for s in g.sources { domainOf[s] = d }
-        }
         func head(_ name: String, _ kind: EventKind) -> ByteOutput.Piece {
             var bytes = Array("{\"name\":".utf8)
             JSONValue.appendString(name, to: &bytes)
@@ -112,28 +153,34 @@ public final class PerfettoTraceWriter {
         kindHeads = Array(repeating: ByteOutput.Piece(offset: 0, count: 0), count: Int(EventKind.allCases.map(\.rawValue).max() ?? 0) + 1)
         for kind in EventKind.allCases { kindHeads[Int(kind.rawValue)] = head(Self.name(kind: kind), kind) }
         createQueueHead = head(Self.createQueueName, .driverSubmit)
-        let origins: [JSONValue] = result.groups.enumerated().map { d, g in
-            .object([
-                ("domain", .int(Int64(d))), ("clock_input", .string(g.sources.first.flatMap { paths[$0] } ?? "")),
-                ("origin_ns", .int(Self.origin(g))), ("origin_seconds", .string(formatSeconds(Self.origin(g)))),
-            ])
-        }
-        let other: JSONValue = .object([
-            ("tool", .string("shadowbell \(AnalysisReport.toolVersion)")),
-            ("time_unit", .string("ts and dur are microseconds since the origin of the event's clock domain")),
-            ("time_origins", .array(origins)),
-        ])
-        raw("{\"displayTimeUnit\":\"ns\",\"otherData\":")
-        var text: [UInt8] = []
-        other.appendCompact(to: &text)
-        out.append(text)
-        raw(",\"traceEvents\":[\n")
+        raw("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n")
         flush()
+    }
+
+    /// A clock domain's first event is coming: its inputs and origin.
+    public func start(_ domain: DomainStart) {
+        place(domain: domain.index, count: domain.count, sources: domain.inputs.map(\.index), origin: domain.firstTime)
+        for input in domain.inputs {
+            paths[input.index] = input.path
+            units[input.index] = input.locationUnit
+        }
+    }
+
+    private func place(domain d: Int, count: Int, sources: [UInt16], origin: Int64) {
+        domainCount = max(domainCount, count, d + 1)
+        if origins.count < domainCount {
+            origins += Array(repeating: 0, count: domainCount - origins.count)
+            clockInputs += Array(repeating: nil, count: domainCount - clockInputs.count)
+        }
+        origins[d] = origin
+        clockInputs[d] = sources.first
+        for s in sources { domainOf[s] = d }
     }
 
     deinit {
         out.deallocate()
         pieces.deallocate()
+        for (_, table) in commandTables { table.deallocate() }
     }
 
     static func origin(_ g: GroupResult) -> Int64 { g.events > 0 ? g.firstTime : 0 }
@@ -228,7 +275,7 @@ public final class PerfettoTraceWriter {
     private func ensureProcess(_ pid: Int64, controller: UInt16, domain: Int) {
         guard knownProcesses.insert(pid).inserted else { return }
         var name = "nvme\(controller)"
-        if result.groups.count > 1, let clock = result.groups[domain].sources.first {
+        if domainCount > 1, let clock = clockInputs[safe: domain] ?? nil {
             name += " (clock of \(paths[clock] ?? "input \(clock)"))"
         }
         emit(.object([("ph", .string("M")), ("name", .string("process_name")), ("pid", .int(pid)), ("tid", .int(0)),
@@ -426,14 +473,23 @@ public final class PerfettoTraceWriter {
 
     /// Nanoseconds since the domain's origin (never negative).
     func sinceOrigin(_ time: Int64, domain: Int) -> Int64 {
-        let origin = result.groups[safe: domain].map(Self.origin) ?? 0
+        let origin = origins[safe: domain] ?? 0
         let (d, overflow) = time.subtractingReportingOverflow(origin)
         return overflow ? 0 : max(0, d)
     }
 
-    /// `microseconds(ns)` as bytes, for `ns` ≥ 0.
+    /// `microseconds(ns)` as bytes, for `ns` ≥ 0: made once for an event's instant, command
+    /// slice and counters.
     @inline(__always)
-    private func microseconds(_ ns: Int64) { out.appendMicroseconds(ns) }
+    private func microseconds(_ ns: Int64) {
+        if ns != lastTime.nanoseconds { lastTime.set(ns) }
+        out.append(lastTime)
+    }
+    @exclusivity(unchecked) private var lastTime: ByteOutput.Microseconds = {
+        var text = ByteOutput.Microseconds()
+        text.set(0)
+        return text
+    }()
 
     /// Commands as async slices: a submission opens one (a fetch, when the trace has no
     /// submission for it), the driver's completion closes it (the controller's, for a command
@@ -443,16 +499,22 @@ public final class PerfettoTraceWriter {
         let key = CommandKey(domain: domain, controller: e.controller, qid: e.qid, cid: e.a)
         switch e.kind {
         case .driverSubmit:
-            if let open = commands.removeValue(forKey: key) { end(open, nanos: nanos, ended: "cid-reused", status: nil) }
+            if let open = openCommand(key) {
+                setOpenCommand(key, nil)
+                end(open, nanos: nanos, ended: "cid-reused", status: nil)
+            }
             begin(key, pid: pid, nanos: nanos, fromFetch: false, opcode: nil)
         case .controllerFetch:
-            if commands[key] == nil { begin(key, pid: pid, nanos: nanos, fromFetch: true, opcode: e.b) }
+            if openCommand(key) == nil { begin(key, pid: pid, nanos: nanos, fromFetch: true, opcode: e.b) }
         case .driverComplete:
-            if let open = commands.removeValue(forKey: key) { end(open, nanos: nanos, ended: "completed", status: e.b) }
+            if let open = openCommand(key) {
+                setOpenCommand(key, nil)
+                end(open, nanos: nanos, ended: "completed", status: e.b)
+            }
         case .controllerCompletion:
             // Linux pairs SQ n with CQ n: a completion on cq n ends a command fetched from sq n.
-            if let open = commands[key], open.fromFetch {
-                commands[key] = nil
+            if let open = openCommand(key), open.fromFetch {
+                setOpenCommand(key, nil)
                 end(open, nanos: nanos, ended: "completion-queued", status: e.b)
             }
         default:
@@ -479,7 +541,7 @@ public final class PerfettoTraceWriter {
     private func begin(_ key: CommandKey, pid: Int64, nanos: Int64, fromFetch: Bool, opcode: UInt32?) {
         let open = OpenCommand(id: nextCommandID, pid: pid, qid: key.qid, fromFetch: fromFetch)
         nextCommandID += 1
-        commands[key] = open
+        setOpenCommand(key, open)
         slice(open, phase: "b", nanos: nanos)
         raw("\"cid\":")
         out.appendInteger(Int64(key.cid))
@@ -505,8 +567,15 @@ public final class PerfettoTraceWriter {
         if out.count >= 1 << 20 { flush() }
     }
 
+    /// Most events change no counter: the comparison is inlined, the writing is not.
+    @inline(__always)
     private func counter(_ t: Int, _ which: Int, _ value: UInt32?, _ nanos: Int64) {
         guard let value, lastCounters[4 * t + which] != Int64(value) else { return }
+        writeCounter(t, which, value, nanos)
+    }
+
+    @inline(never)
+    private func writeCounter(_ t: Int, _ which: Int, _ value: UInt32, _ nanos: Int64) {
         lastCounters[4 * t + which] = Int64(value)
         // `{"name":…,"ph":"C","ts":…,"pid":…,"args":{"value":…}}`, as `emit` would write it.
         separate()
@@ -519,13 +588,23 @@ public final class PerfettoTraceWriter {
     }
 
     /// Closes the commands still open at the end of their domain, writes the findings (one
-    /// track per queue) and closes the document.
-    public func finish() {
-        for (key, open) in commands.sorted(by: { $0.value.id < $1.value.id }) {
+    /// track per queue), closes the event array and writes `otherData` (the origins).
+    public func finish(result: AnalysisResult) {
+        // Domains without an event never started; what the result says of the others is what
+        // their starts said.
+        for input in result.inputs {
+            if paths[input.index] == nil { paths[input.index] = input.path }
+            if units[input.index] == nil { units[input.index] = input.locationUnit }
+        }
+        for (d, g) in result.groups.enumerated() where d >= origins.count || clockInputs[d] == nil {
+            place(domain: d, count: result.groups.count, sources: g.sources, origin: Self.origin(g))
+        }
+        for (key, open) in openCommands().sorted(by: { $0.open.id < $1.open.id }) {
             let last = result.groups[safe: key.domain]?.lastTime ?? 0
             end(open, nanos: sinceOrigin(last, domain: key.domain), ended: "unfinished at the end of the trace", status: nil)
         }
         commands = [:]
+        for (_, table) in commandTables { table.update(repeating: OpenCommand(id: 0, pid: 0, qid: 0, fromFetch: false), count: Self.cidsPerTable) }
         // Slices on one thread must nest: findings are written by start (longest first), and
         // one that would end after the slice it starts in is drawn up to that slice's end
         // (`drawn_clipped`; `end_ns` keeps its real end).
@@ -567,7 +646,22 @@ public final class PerfettoTraceWriter {
                 ]))
             }
         }
-        raw("\n]}\n")
+        let timeOrigins: [JSONValue] = result.groups.enumerated().map { d, g in
+            .object([
+                ("domain", .int(Int64(d))), ("clock_input", .string(g.sources.first.flatMap { paths[$0] } ?? "")),
+                ("origin_ns", .int(origins[d])), ("origin_seconds", .string(formatSeconds(origins[d]))),
+            ])
+        }
+        let other: JSONValue = .object([
+            ("tool", .string("shadowbell \(AnalysisReport.toolVersion)")),
+            ("time_unit", .string("ts and dur are microseconds since the origin of the event's clock domain")),
+            ("time_origins", .array(timeOrigins)),
+        ])
+        raw("\n],\"otherData\":")
+        var text: [UInt8] = []
+        other.appendCompact(to: &text)
+        out.append(text)
+        raw("}\n")
         flush()
     }
 

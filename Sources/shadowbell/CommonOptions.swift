@@ -120,11 +120,13 @@ struct AnalysisFlags: ParsableArguments {
 
     /// The inputs of `paths` and their analysis.
     func analyzeInputs(
-        _ paths: [String], readsTwice: Bool = false, notes: [String] = [], observer: ((Event, QueueSnapshot) -> Void)? = nil
+        _ paths: [String], readsTwice: Bool = false, notes: [String] = [], observer: ((Event, QueueSnapshot) -> Void)? = nil,
+        domainStarts: ((DomainStart) -> Void)? = nil
     ) throws(InputError) -> (inputs: [AnalysisInput], outcome: Result<AnalysisResult, AnalysisFailure>) {
         let inputs = try inputs(for: paths, readsTwice: readsTwice)
         do {
-            return (inputs, .success(try AnalysisSession.run(inputs: inputs, options: options(for: paths, notes: notes), observer: observer)))
+            let options = options(for: paths, notes: notes)
+            return (inputs, .success(try AnalysisSession.run(inputs: inputs, options: options, observer: observer, domainStarts: domainStarts)))
         } catch {
             return (inputs, .failure(error))
         }

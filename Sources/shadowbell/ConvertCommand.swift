@@ -160,43 +160,35 @@ struct Convert: ParsableCommand {
 }
 
 extension Convert {
-    /// The analysis (alignment, findings) keeps the events it shows its observer, with each
-    /// queue's state (`ObservedEvents`); once its result is known (the clock domains and their
-    /// origins, the findings) the document is written from them. Without room for them in
-    /// `$TMPDIR`, the inputs are analysed a second time instead. Nothing is written when an
-    /// input cannot be read.
+    /// The document is written while the analysis runs: its events as the analysis shows them
+    /// (each clock domain's origin comes with the domain's first event), then, once the result
+    /// is known, the findings and the origins (`otherData`, after the events). Nothing is kept
+    /// on the side. An input that turns out unreadable fails the conversion (exit 2): the staged
+    /// output file is removed; a pipe may have been given part of the document.
     func writePerfetto(_ run: TraceRun, to output: String) throws {
         var arguments = ["--controller", String(controller)]
         if let traceEvents = binaryInputs.traceEvents { arguments += ["--trace-events", traceEvents] }
         let flags = try AnalysisFlags.parse(arguments + ["--"] + run.paths)
-        let observed = ObservedEvents()
-        guard let (inputs, report) = firstPass(flags, notes: run.skipped.map(\.path), readsTwice: false, observer: observed?.observe)
-        else { throw ExitCode(2) }
-        if !report.inputErrors.isEmpty { throw ExitCode(2) }
-        let kept = observed.map { $0.finish() } ?? false
-        if !kept, !inputs.allSatisfy(\.reopenable) {
-            printError("error: cannot keep the events for \(self.output): no room for a temporary file in \(temporaryFileDirectory()) (set TMPDIR), and standard input cannot be read again")
-            throw ExitCode(2)
-        }
-        let result = report.result
         guard let file = fopen(output, "w") else {
             printError("error: cannot write \(self.output): \(String(cString: strerror(errno)))")
             throw ExitCode(2)
         }
         // The writer hands over a megabyte at a time.
         var failed = false
-        let writer = PerfettoTraceWriter(result: result) { chunk in
+        let writer = PerfettoTraceWriter { chunk in
             if !failed, fwrite(chunk.baseAddress, 1, chunk.count, file) != chunk.count { failed = true }
         }
-        if let observed, kept {
-            guard observed.replay(writer.observe) else {
-                printError("error: cannot write \(self.output): the events kept in \(temporaryFileDirectory()) could not be read back")
-                throw ExitCode(2)
-            }
-        } else {
-            _ = try? AnalysisSession.run(inputs: inputs, options: flags.options(for: run.paths, notes: run.skipped.map(\.path)), observer: writer.observe)
+        // The document is made on a thread of its own, beside the analysis.
+        let handOver = ObserverThread(observe: writer.observe, domainStarts: writer.start)
+        let analysed = firstPass(
+            flags, notes: run.skipped.map(\.path), readsTwice: false, observer: handOver.event, domainStarts: handOver.domainStart)
+        handOver.finish()
+        guard let report = analysed?.report, report.inputErrors.isEmpty else {
+            fclose(file)
+            throw ExitCode(2)
         }
-        writer.finish()
+        let result = report.result
+        writer.finish(result: result)
         // A full disk must not leave a cut document in the output's place.
         if fclose(file) != 0 || failed {
             printError("error: cannot write \(self.output): \(String(cString: strerror(errno)))")
@@ -222,66 +214,5 @@ private func printToStandardError(_ text: String) {
             if n <= 0 { break }
             done += n
         }
-    }
-}
-
-/// The events an analysis showed its observer, each with its queue's snapshot, kept in step in
-/// two temporary files (`RecordFile`) so that a document that needs the analysis's result
-/// before its first event (the Perfetto export: clock domains, origins) is written after the
-/// analysis without analysing again. Memory stays flat.
-final class ObservedEvents {
-    private let events: RecordFile<Event>
-    private let snapshots: RecordFile<QueueSnapshot>
-    // Touched by one thread at a time (the analysis's, then the writer's): no run-time
-    // exclusivity checks per observed event.
-    @exclusivity(unchecked) private var pendingEvents: [Event] = []
-    @exclusivity(unchecked) private var pendingSnapshots: [QueueSnapshot] = []
-    @exclusivity(unchecked) private var failed = false
-    static let batch = 4096
-
-    /// Nil when no temporary file can be made.
-    init?() {
-        guard let events = RecordFile<Event>(), let snapshots = RecordFile<QueueSnapshot>() else { return nil }
-        self.events = events
-        self.snapshots = snapshots
-        pendingEvents.reserveCapacity(Self.batch)
-        pendingSnapshots.reserveCapacity(Self.batch)
-    }
-
-    /// The analysis observer.
-    func observe(_ e: Event, _ q: QueueSnapshot) {
-        guard !failed else { return }
-        pendingEvents.append(e)
-        pendingSnapshots.append(q)
-        if pendingEvents.count == Self.batch { flush() }
-    }
-
-    private func flush() {
-        if !events.append(pendingEvents) || !snapshots.append(pendingSnapshots) { failed = true }
-        pendingEvents.removeAll(keepingCapacity: true)
-        pendingSnapshots.removeAll(keepingCapacity: true)
-    }
-
-    /// Writes what is still pending; whether every observed event was kept.
-    func finish() -> Bool {
-        if !failed, !pendingEvents.isEmpty { flush() }
-        return !failed
-    }
-
-    /// Shows `observer` every kept event with its snapshot, in order; false when the files
-    /// cannot be read back.
-    func replay(_ observer: (Event, QueueSnapshot) -> Void) -> Bool {
-        var someEvents: [Event] = []
-        var someSnapshots: [QueueSnapshot] = []
-        var next = 0
-        while next < events.count {
-            guard events.read(from: next, limit: Self.batch, into: &someEvents),
-                snapshots.read(from: next, limit: Self.batch, into: &someSnapshots),
-                !someEvents.isEmpty, someEvents.count == someSnapshots.count
-            else { return false }
-            for k in someEvents.indices { observer(someEvents[k], someSnapshots[k]) }
-            next += someEvents.count
-        }
-        return true
     }
 }

@@ -61,10 +61,12 @@ struct TwoPassAnalysis {
 /// `InputSpool`) and their analysis report; input errors are printed and kept in the report.
 /// Nil (after saying why) when an input cannot be opened.
 func firstPass(
-    _ flags: AnalysisFlags, notes: [String] = [], readsTwice: Bool = true, observer: ((Event, QueueSnapshot) -> Void)? = nil
+    _ flags: AnalysisFlags, notes: [String] = [], readsTwice: Bool = true, observer: ((Event, QueueSnapshot) -> Void)? = nil,
+    domainStarts: ((DomainStart) -> Void)? = nil
 ) -> (inputs: [AnalysisInput], report: AnalysisReport)? {
     do {
-        let (inputs, outcome) = try flags.analyzeInputs(flags.paths, readsTwice: readsTwice, notes: notes, observer: observer)
+        let (inputs, outcome) = try flags.analyzeInputs(
+            flags.paths, readsTwice: readsTwice, notes: notes, observer: observer, domainStarts: domainStarts)
         switch outcome {
         case .success(let result):
             return (inputs, AnalysisReport(result: result))

@@ -262,9 +262,9 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         #expect((try Data(contentsOf: URL(fileURLWithPath: pcap))).prefix(4) != Data("{\"di".utf8))
     }
 
-    /// The document is written from the events the analysis kept in $TMPDIR; without room
-    /// there, from a second analysis of the inputs: the same document either way.
-    @Test func perfettoJSONWithoutTemporarySpaceAnalysesTwice() throws {
+    /// The document is written while the analysis runs, from the events its first pass kept
+    /// in $TMPDIR; without room there, the inputs are read again: the same document either way.
+    @Test func perfettoJSONWithoutTemporarySpaceReadsTheInputsAgain() throws {
         let kept = temporaryPath("perfetto-kept-\(UUID().uuidString).json")
         let twice = temporaryPath("perfetto-twice-\(UUID().uuidString).json")
         let input = sample("lab/sq-hang.txt")

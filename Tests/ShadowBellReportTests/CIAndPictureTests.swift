@@ -31,12 +31,15 @@ private func resolvedHangEvents() -> [Event] {
 }
 
 /// Runs the events through the analyzer; with `observer`, as the second pass would.
-private func analyse(_ events: [Event], observer: ((Event, QueueSnapshot) -> Void)? = nil) -> AnalysisReport {
+private func analyse(
+    _ events: [Event], observer: ((Event, QueueSnapshot) -> Void)? = nil, domainStarts: ((DomainStart) -> Void)? = nil
+) -> AnalysisReport {
     let analyzer = ClockGroupAnalyzer(options: AnalysisOptions(), sources: [0], clock: .timestamps)
     analyzer.observer = observer
+    var input = InputSummary(index: 0, path: "lab/resolved.txt", format: .ftraceText)
+    analyzer.firstEventObserver = { domainStarts?(DomainStart(index: 0, count: 1, inputs: [input], firstTime: $0)) }
     for e in events { analyzer.consume(e) }
     let group = analyzer.finish()
-    var input = InputSummary(index: 0, path: "lab/resolved.txt", format: .ftraceText)
     input.events = group.events
     return AnalysisReport(result: AnalysisSession.combine(inputs: [input], groups: [group], notes: [], options: AnalysisOptions()))
 }
@@ -365,11 +368,10 @@ private func charts(in html: String) -> [String] {
 
 @Suite struct PerfettoTraceTests {
     private func document(_ events: [Event]) throws -> (report: AnalysisReport, doc: [String: Any], trace: [[String: Any]]) {
-        let report = analyse(events)
         var out = ""
-        let writer = PerfettoTraceWriter(result: report.result) { out += $0 }
-        _ = analyse(events, observer: writer.observe)
-        writer.finish()
+        let writer = PerfettoTraceWriter { out += $0 }
+        let report = analyse(events, observer: writer.observe, domainStarts: writer.start)
+        writer.finish(result: report.result)
         let doc = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
         return (report, doc, try #require(doc["traceEvents"] as? [[String: Any]]))
     }
