@@ -12,7 +12,7 @@
 #     and against the sum of `analyze guest` and `analyze qemu` alone;
 #   - `analyze guest.zst qemu.zst` against `zstd -dc guest.zst qemu.zst > /dev/null`;
 #   - `report`, `explain --finding 1`, `timeline --format svg` and `convert --to perfetto-json`
-#     against `analyze` of the same inputs (convert only up to 1 GB: its JSON takes about 160
+#     against `analyze` of the same inputs (convert only up to 1 GB: its JSON takes about 225
 #     bytes per event);
 #   - peak RSS (/usr/bin/time) of the two-clock analysis, plain and compressed;
 #   - whether the findings are the same plain and compressed.
