@@ -82,12 +82,16 @@ public struct DomainStart: Sendable {
     public var inputs: [InputSummary]
     /// The time of its first event on the analysis clock (`GroupResult.firstTime`).
     public var firstTime: Int64
+    /// The inputs of the analysis that had already failed (in the first pass, or when opened):
+    /// the analysis will end in an error.
+    public var failedInputs: [String]
 
-    public init(index: Int, count: Int, inputs: [InputSummary], firstTime: Int64) {
+    public init(index: Int, count: Int, inputs: [InputSummary], firstTime: Int64, failedInputs: [String] = []) {
         self.index = index
         self.count = count
         self.inputs = inputs
         self.firstTime = firstTime
+        self.failedInputs = failedInputs
     }
 }
 
@@ -402,8 +406,11 @@ public enum AnalysisSession {
             analyzer.alignmentUncertainty = members.count > 1 && !options.sameClock ? uncertainty : nil
             analyzer.observer = observer
             if let domainStarts {
+                let failed = errors.map(\.path)
                 analyzer.firstEventObserver = { time in
-                    domainStarts(DomainStart(index: d, count: domains.count, inputs: members.map { placed[$0].source.summary }, firstTime: time))
+                    domainStarts(DomainStart(
+                        index: d, count: domains.count, inputs: members.map { placed[$0].source.summary }, firstTime: time,
+                        failedInputs: failed))
                 }
             }
             let sources: [any EventSource] = members.map {

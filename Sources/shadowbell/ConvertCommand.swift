@@ -92,7 +92,7 @@ struct Convert: ParsableCommand {
         let run = try RunPlanner.oneRun(paths, command: "convert", quiet: false)
         // Written beside the output and renamed when complete: a failed conversion leaves no
         // output behind (nor a half-written one), and an earlier file of that name stays.
-        let staged = Self.stagingPath(for: output)
+        let (staged, final) = Self.staging(for: output)
         do {
             if target == .perfettoJSON {
                 try writePerfetto(run, to: staged)
@@ -100,24 +100,37 @@ struct Convert: ParsableCommand {
                 try writePcap(run, to: staged)
             }
         } catch {
-            if staged != output { unlink(staged) }
+            if staged != final { unlink(staged) }
             throw error
         }
-        if staged != output, rename(staged, output) != 0 {
+        if staged != final, rename(staged, final) != 0 {
             printError("error: cannot write \(output): \(String(cString: strerror(errno)))")
             unlink(staged)
             throw ExitCode(2)
         }
     }
 
-    /// A new file in `output`'s directory, or `output` itself when it is not a regular file
-    /// to be replaced (a device such as /dev/stdout, a pipe).
-    static func stagingPath(for output: String) -> String {
+    /// Where to write (`staged`) and what to rename it to when complete (`final`): a new file
+    /// beside the regular file `output` names — through a symbolic link, beside the file it
+    /// points to, so the link stays a link — or `output` itself (`staged == final`) when it is
+    /// not a regular file to be replaced: a device, a pipe, or a link into /dev or /proc such as
+    /// /dev/stdout, which is written through even when standard output is a file (renaming onto
+    /// it would replace the link).
+    static func staging(for output: String) -> (staged: String, final: String) {
+        var final = output
         var info = stat()
-        if stat(output, &info) == 0, info.st_mode & S_IFMT != S_IFREG { return output }
-        let directory = RunPlanner.directory(of: output)
-        let name = output.split(separator: "/").last.map(String.init) ?? output
-        return (directory == "." && !output.hasPrefix("./") ? "" : directory + "/") + ".\(name).partial-\(getpid())"
+        if lstat(output, &info) == 0, info.st_mode & S_IFMT == S_IFLNK {
+            guard let resolved = realpath(output, nil) else { return (output, output) }
+            final = String(cString: resolved)
+            free(resolved)
+            if final.hasPrefix("/dev/") || final.hasPrefix("/proc/") || output.hasPrefix("/dev/") || output.hasPrefix("/proc/") {
+                return (output, output)
+            }
+        }
+        if stat(final, &info) == 0, info.st_mode & S_IFMT != S_IFREG { return (output, output) }
+        let directory = RunPlanner.directory(of: final)
+        let name = final.split(separator: "/").last.map(String.init) ?? final
+        return ((directory == "." && !final.hasPrefix("./") ? "" : directory + "/") + ".\(name).partial-\(getpid())", final)
     }
 
     func writePcap(_ run: TraceRun, to output: String) throws {
@@ -164,7 +177,8 @@ extension Convert {
     /// (each clock domain's origin comes with the domain's first event), then, once the result
     /// is known, the findings and the origins (`otherData`, after the events). Nothing is kept
     /// on the side. An input that turns out unreadable fails the conversion (exit 2): the staged
-    /// output file is removed; a pipe may have been given part of the document.
+    /// output file is removed; a pipe is given nothing more once an input is known to have failed
+    /// (with several inputs, that is known before the first byte).
     func writePerfetto(_ run: TraceRun, to output: String) throws {
         var arguments = ["--controller", String(controller)]
         if let traceEvents = binaryInputs.traceEvents { arguments += ["--trace-events", traceEvents] }
@@ -173,13 +187,18 @@ extension Convert {
             printError("error: cannot write \(self.output): \(String(cString: strerror(errno)))")
             throw ExitCode(2)
         }
-        // The writer hands over a megabyte at a time.
+        // The writer hands over a megabyte at a time. Once an input is known to have failed,
+        // nothing more is written: the conversion fails.
         var failed = false
+        var inputFailed = false
         let writer = PerfettoTraceWriter { chunk in
-            if !failed, fwrite(chunk.baseAddress, 1, chunk.count, file) != chunk.count { failed = true }
+            if !failed, !inputFailed, fwrite(chunk.baseAddress, 1, chunk.count, file) != chunk.count { failed = true }
         }
         // The document is made on a thread of its own, beside the analysis.
-        let handOver = ObserverThread(observe: writer.observe, domainStarts: writer.start)
+        let handOver = ObserverThread(observe: writer.observe) { start in
+            if !start.failedInputs.isEmpty { inputFailed = true }
+            writer.start(start)
+        }
         let analysed = firstPass(
             flags, notes: run.skipped.map(\.path), readsTwice: false, observer: handOver.event, domainStarts: handOver.domainStart)
         handOver.finish()

@@ -92,4 +92,42 @@ import Testing
         let command = try Convert.parse([input, "--output", output])
         #expect(throws: ExitCode(2)) { try command.run() }
     }
+
+    /// A link to a regular file stays a link: the document replaces the file it points to.
+    @Test(arguments: ["x.pcap", "x.json"])
+    func anOutputThroughASymbolicLinkReplacesItsTarget(_ name: String) throws {
+        let dir = temporaryPath("link-\(name)")
+        try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data("old".utf8).write(to: URL(fileURLWithPath: dir + "/data/" + name))
+        #expect(symlink("data/" + name, dir + "/" + name) == 0)
+        let r = try runProcess(["convert", sample("lab/sq-hang.txt"), "-o", dir + "/" + name])
+        #expect(r.status == 0, "\(r.stderr)")
+        var info = stat()
+        #expect(lstat(dir + "/" + name, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK, "the link was replaced")
+        let written = try Data(contentsOf: URL(fileURLWithPath: dir + "/data/" + name))
+        #expect(written.count > 100 && written != Data("old".utf8))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/data") == [name], "nothing staged is left")
+    }
+
+    /// `-o /dev/stdout` with standard output redirected to a file writes the document into that
+    /// file; the link /dev/stdout is never replaced by a file (as root, renaming onto it would).
+    @Test func devStdoutRedirectedToAFileIsWrittenThrough() throws {
+        var info = stat()
+        try #require(lstat("/dev/stdout", &info) == 0 && info.st_mode & S_IFMT == S_IFLNK, "/dev/stdout is not a link here")
+        let out = temporaryPath("stdout.json")
+        defer { unlink(out) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executablePath)
+        p.arguments = ["convert", sample("lab/sq-hang.txt"), "--to", "perfetto-json", "-o", "/dev/stdout"]
+        FileManager.default.createFile(atPath: out, contents: nil)
+        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(lstat("/dev/stdout", &info) == 0 && info.st_mode & S_IFMT == S_IFLNK, "/dev/stdout was replaced")
+        let text = try String(contentsOfFile: out, encoding: .utf8)
+        #expect(text.hasPrefix("{\"displayTimeUnit\"") && text.contains("\"otherData\""))
+    }
 }
