@@ -41,15 +41,19 @@ struct Convert: ParsableCommand {
             guest kernel messages on a guest track, counters for P, S and both EventIdx \
             values, and one findings track per queue with each finding as a slice. Times are \
             microseconds since the first event of the clock domain (otherData.time_origins \
-            gives that origin on the analysis clock). The inputs are read twice: standard \
-            input or a pipe is copied to a temporary file first.
+            gives that origin on the analysis clock). The document is written while the \
+            analysis runs; a lone input from standard input or a pipe is read as it comes, \
+            several are copied to a temporary file first (they are read twice).
             """)
 
     @Argument(help: "Trace files of any supported format, one run's folder (notes skipped), or - for standard input.")
     var paths: [String]
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("The file to write.", valueName: "FILE.pcap|FILE.json"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("The file to write; - for standard output.", valueName: "FILE.pcap|FILE.json"))
     var output: String
+
+    /// Where the output goes: `-` is standard output.
+    var destination: String { output == "-" ? "/dev/stdout" : output }
 
     @Option(help: ArgumentHelp(
         "Output format (default: from --output's extension, .json → perfetto-json, else pcap).",
@@ -83,13 +87,30 @@ struct Convert: ParsableCommand {
             throw ValidationError(
                 "--link-type \(linkType): use LINKTYPE_USER0–USER15 (147–162) except 149; the default is 147")
         }
-        if paths.contains(output) { throw ValidationError("--output \(output) is also an input") }
+        if output != "-", paths.contains(output) { throw ValidationError("--output \(output) is also an input") }
+        if paths.filter({ $0 == "-" }).count > 1 { throw ValidationError("Standard input ('-') can be given only once.") }
+    }
+
+    /// The input among `inputs` that `destination` already is (the same file by another name, a
+    /// link to it, a file of the run folder), if any: writing would destroy it.
+    static func input(among inputs: [String], sameAs destination: String) -> String? {
+        var out = stat()
+        guard stat(destination, &out) == 0, out.st_mode & S_IFMT == S_IFREG else { return nil }
+        return inputs.first { path in
+            var info = stat()
+            return path != "-" && stat(path, &info) == 0 && info.st_dev == out.st_dev && info.st_ino == out.st_ino
+        }
     }
 
     func run() throws {
         // A run folder or a folder's files (`dir/*`) stand for one run, as in `report`: notes
         // are skipped with a note each.
         let run = try RunPlanner.oneRun(paths, command: "convert", quiet: false)
+        if let same = Self.input(among: run.paths + run.skipped.map(\.path), sameAs: destination) {
+            printError("error: --output \(output) is the input \(same) (the same file): writing would destroy it; write elsewhere")
+            throw ExitCode(64)
+        }
+        let output = destination
         // Written beside the output and renamed when complete: a failed conversion leaves no
         // output behind (nor a half-written one), and an earlier file of that name stays.
         let (staged, final) = Self.staging(for: output)
@@ -189,10 +210,10 @@ extension Convert {
         }
         // The writer hands over a megabyte at a time. Once an input is known to have failed,
         // nothing more is written: the conversion fails.
-        var failed = false
+        var writeError: Int32?
         var inputFailed = false
         let writer = PerfettoTraceWriter { chunk in
-            if !failed, !inputFailed, fwrite(chunk.baseAddress, 1, chunk.count, file) != chunk.count { failed = true }
+            if writeError == nil, !inputFailed, fwrite(chunk.baseAddress, 1, chunk.count, file) != chunk.count { writeError = errno }
         }
         // The document is made on a thread of its own, beside the analysis.
         let handOver = ObserverThread(observe: writer.observe) { start in
@@ -209,8 +230,10 @@ extension Convert {
         let result = report.result
         writer.finish(result: result)
         // A full disk must not leave a cut document in the output's place.
-        if fclose(file) != 0 || failed {
-            printError("error: cannot write \(self.output): \(String(cString: strerror(errno)))")
+        if fflush(file) != 0, writeError == nil { writeError = errno }
+        if fclose(file) != 0, writeError == nil { writeError = errno }
+        if let writeError {
+            printError("error: cannot write \(self.output): \(String(cString: strerror(writeError)))")
             throw ExitCode(2)
         }
         printToStandardError("wrote \(self.output): \(result.inputs.map(\.events).reduce(0, +)) events, \(result.queues.count) queue(s), \(result.findings.count) finding(s); open it in ui.perfetto.dev or chrome://tracing")

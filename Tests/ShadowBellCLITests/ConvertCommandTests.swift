@@ -130,4 +130,54 @@ import Testing
         let text = try String(contentsOfFile: out, encoding: .utf8)
         #expect(text.hasPrefix("{\"displayTimeUnit\"") && text.contains("\"otherData\""))
     }
+
+    /// An output that is one of the inputs under another name — another spelling, a link to it,
+    /// a file of the run folder — is refused (64) and the input is left as it was.
+    @Test func anOutputThatIsAnInputByAnotherNameIsRefused() throws {
+        let dir = temporaryPath("same-file")
+        try FileManager.default.createDirectory(atPath: dir + "/run", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let trace = try Data(contentsOf: URL(fileURLWithPath: sample("lab/sq-hang.txt")))
+        try trace.write(to: URL(fileURLWithPath: dir + "/run/guest.txt"))
+        try trace.write(to: URL(fileURLWithPath: dir + "/trace.json"))
+        try Data("notes\n".utf8).write(to: URL(fileURLWithPath: dir + "/run/notes.md"))
+        #expect(symlink("run/guest.txt", dir + "/link.pcap") == 0)
+        let cases: [([String], String)] = [
+            ([dir + "/./trace.json"], dir + "/trace.json"),
+            ([dir + "/run/guest.txt"], dir + "/link.pcap"),
+            ([dir + "/run"], dir + "/run/guest.txt"),
+            ([dir + "/run"], dir + "/run/notes.md"),
+        ]
+        for (inputs, output) in cases {
+            let r = try runProcess(["convert"] + inputs + ["-o", output])
+            #expect(r.status == 64, "\(inputs) -o \(output): \(r.stderr)")
+            #expect(r.stderr.contains("the same file"), "\(r.stderr)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/run/guest.txt")) == trace)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/trace.json")) == trace)
+        #expect(try String(contentsOfFile: dir + "/run/notes.md", encoding: .utf8) == "notes\n")
+    }
+
+    /// `-o -` is standard output, also with standard input as the input.
+    @Test func aDashOutputIsStandardOutput() throws {
+        let json = try runProcess(["convert", sample("lab/sq-hang.txt"), "--to", "perfetto-json", "-o", "-"])
+        #expect(json.status == 0, "\(json.stderr)")
+        #expect(json.stdout.hasPrefix("{\"displayTimeUnit\":\"ns\",\"traceEvents\":["))
+        let trace = try Data(contentsOf: URL(fileURLWithPath: sample("lab/sq-hang.txt")))
+        let pcap = try runProcess(["convert", "-", "-o", "-"], stdin: trace)
+        #expect(pcap.status == 0, "\(pcap.stderr)")
+        // The nanosecond pcap magic (its last two bytes are not UTF-8: the text shows the first two).
+        #expect(pcap.stdout.hasPrefix("M<") && pcap.stdout.utf8.count > 100)
+        #expect(!FileManager.default.fileExists(atPath: packageRoot.appendingPathComponent("-").path))
+    }
+
+    /// A full device is a write error that says why, in either format.
+    @Test func aFullDeviceSaysSo() throws {
+        try #require(FileManager.default.fileExists(atPath: "/dev/full"))
+        for to in ["pcap", "perfetto-json"] {
+            let r = try runProcess(["convert", sample("lab/sq-hang.txt"), "--to", to, "-o", "/dev/full"])
+            #expect(r.status == 2)
+            #expect(r.stderr.contains("No space left on device"), "\(to): \(r.stderr)")
+        }
+    }
 }

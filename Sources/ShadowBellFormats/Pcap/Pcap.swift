@@ -365,7 +365,8 @@ public final class PcapWriter {
     /// `pcap_dump_flush`.
     public func flush() throws(PcapError) {
         let rc = pcap_dump_flush(dumper)
-        if rc != 0 { throw PcapError(function: "pcap_dump_flush", code: rc, handle: dead) }
+        // It fails as fflush does: the reason is in errno, not in the handle.
+        if rc != 0 { throw PcapError(function: "pcap_dump_flush", code: rc, message: String(cString: strerror(errno))) }
     }
 
     /// `pcap_dump_close` + `pcap_close`. Safe to call more than once.
