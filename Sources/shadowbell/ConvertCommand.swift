@@ -114,6 +114,9 @@ struct Convert: ParsableCommand {
         // Written beside the output and renamed when complete: a failed conversion leaves no
         // output behind (nor a half-written one), and an earlier file of that name stays.
         let (staged, final) = Self.staging(for: output)
+        // Interrupted (Ctrl-C, kill), the half-written file goes too.
+        if staged != final { removeOnSignal(staged) }
+        defer { removeOnSignal(nil) }
         do {
             if target == .perfettoJSON {
                 try writePerfetto(run, to: staged)
@@ -258,3 +261,42 @@ private func printToStandardError(_ text: String) {
         }
     }
 }
+
+/// The file a signal that ends the process removes first (a C string: the handler may only
+/// make async-signal-safe calls).
+nonisolated(unsafe) private var removedOnSignal: UnsafeMutablePointer<CChar>?
+
+/// Removes `path` if SIGINT, SIGTERM or SIGHUP ends the process, then lets the signal end it as
+/// it would have; nil: the signals are handled as before again. A signal the process ignores
+/// (SIGHUP under `nohup`) stays ignored. The three are unblocked on this thread meanwhile: a
+/// process started by a thread that blocks signals (a test runner, some supervisors) inherits
+/// that mask, and a kill would wait forever.
+private func removeOnSignal(_ path: String?) {
+    let old = removedOnSignal
+    removedOnSignal = path.flatMap { strdup($0) }
+    free(old)
+    let numbers = [SIGINT, SIGTERM, SIGHUP]
+    var set = sigset_t()
+    sigemptyset(&set)
+    for number in numbers { sigaddset(&set, number) }
+    guard path != nil else {
+        for (number, previous) in zip(numbers, handlersBeforeRemoving) { signal(number, previous) }
+        handlersBeforeRemoving = []
+        pthread_sigmask(SIG_SETMASK, &maskBeforeRemoving, nil)
+        return
+    }
+    guard handlersBeforeRemoving.isEmpty else { return }
+    for number in numbers {
+        let previous = signal(number, { number in
+            if let file = removedOnSignal { unlink(file) }
+            signal(number, SIG_DFL)
+            raise(number)
+        })
+        if unsafeBitCast(previous, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) { signal(number, SIG_IGN) }
+        handlersBeforeRemoving.append(previous)
+    }
+    pthread_sigmask(SIG_UNBLOCK, &set, &maskBeforeRemoving)
+}
+
+nonisolated(unsafe) private var maskBeforeRemoving = sigset_t()
+nonisolated(unsafe) private var handlersBeforeRemoving: [__sighandler_t?] = []

@@ -180,4 +180,33 @@ import Testing
             #expect(r.stderr.contains("No space left on device"), "\(to): \(r.stderr)")
         }
     }
+
+    /// Interrupted while it writes (Ctrl-C, kill), a conversion leaves no half-written file.
+    @Test(arguments: [SIGINT, SIGTERM])
+    func anInterruptedConversionLeavesNoFile(_ signal: Int32) throws {
+        let dir = temporaryPath("interrupted")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executablePath)
+        p.arguments = ["convert", "-", "--to", "perfetto-json", "-o", dir + "/out.json"]
+        let input = Pipe()
+        p.standardInput = input
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        // The input stays open: the conversion is still writing when the signal comes.
+        try input.fileHandleForWriting.write(contentsOf: try Data(contentsOf: URL(fileURLWithPath: sample("real-single/qemu-trace.log"))))
+        var staged = false
+        for _ in 0..<200 where !staged {
+            staged = (try FileManager.default.contentsOfDirectory(atPath: dir)).contains { $0.contains(".partial-") }
+            if !staged { usleep(50_000) }
+        }
+        #expect(staged, "the staged file never appeared")
+        kill(p.processIdentifier, signal)
+        p.waitUntilExit()
+        try? input.fileHandleForWriting.close()
+        #expect(p.terminationReason == .uncaughtSignal && p.terminationStatus == signal)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty, "a file was left")
+    }
 }
