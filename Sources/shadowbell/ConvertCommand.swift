@@ -88,6 +88,12 @@ struct Convert: ParsableCommand {
                 "--link-type \(linkType): use LINKTYPE_USER0–USER15 (147–162) except 149; the default is 147")
         }
         if output != "-", paths.contains(output) { throw ValidationError("--output \(output) is also an input") }
+        if let suffix = [".gz", ".zst", ".xz", ".bz2"].first(where: { lower.hasSuffix($0) }) {
+            let tool = [".gz": "gzip", ".zst": "zstd", ".xz": "xz", ".bz2": "bzip2"][suffix] ?? "gzip"
+            let format = lower.contains(".json") || to == .perfettoJSON ? "--to perfetto-json " : ""
+            throw ValidationError(
+                "--output \(output) names a \(suffix) file, but convert does not compress; pipe it instead: \(format)-o - | \(tool) > \(output)")
+        }
         if paths.filter({ $0 == "-" }).count > 1 { throw ValidationError("Standard input ('-') can be given only once.") }
     }
 

@@ -209,4 +209,15 @@ import Testing
         #expect(p.terminationReason == .uncaughtSignal && p.terminationStatus == signal)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty, "a file was left")
     }
+
+    /// convert does not compress: a compressed output name is refused with the pipe to use.
+    @Test func aCompressedOutputNameIsRefusedWithThePipeToUse() throws {
+        for (name, hint) in [("x.json.zst", "--to perfetto-json -o - | zstd > x.json.zst"), ("x.pcap.gz", "-o - | gzip > x.pcap.gz")] {
+            let out = temporaryPath(name)
+            let r = try runProcess(["convert", sample("lab/sq-hang.txt"), "-o", out])
+            #expect(r.status == 64)
+            #expect(r.stderr.contains(hint.replacingOccurrences(of: name, with: out)), "\(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: out))
+        }
+    }
 }
