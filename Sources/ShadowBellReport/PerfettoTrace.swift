@@ -1,6 +1,12 @@
 import ShadowBellAnalysis
 import ShadowBellCore
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Chrome trace event format (JSON), as ui.perfetto.dev, Perfetto's trace processor and
 /// chrome://tracing load it.
 ///
@@ -88,13 +94,15 @@ public final class PerfettoTraceWriter {
         var cid: UInt32
     }
 
-    /// The open commands: of the common queues (4 domains, 4 controllers, qid < 256, cid <
-    /// 65536) in a table per queue indexed by cid (`id` 0: none), made at the queue's first
-    /// command, not hashed per event; the others by key.
+    /// The open commands: of the first `commandTableLimit` queues with commands (of 4 domains,
+    /// 4 controllers, qid < 256, cid < 65536) in a table per queue indexed by cid (`id` 0:
+    /// none; 1.5 MB of zeroed memory each, whose pages are touched only as their cids are used),
+    /// not hashed per event; the others by key.
     @exclusivity(unchecked) private var commands: [CommandKey: OpenCommand] = [:]
     @exclusivity(unchecked) private var commandTableOf = [Int32](repeating: -1, count: 4 << 10)
     @exclusivity(unchecked) private var commandTables: [(key: CommandKey, open: UnsafeMutablePointer<OpenCommand>)] = []
     private static let cidsPerTable = 1 << 16
+    static let commandTableLimit = 8
 
     /// The table of `key`'s queue, or nil when its commands are kept by key.
     @inline(__always)
@@ -102,8 +110,11 @@ public final class PerfettoTraceWriter {
         guard key.domain < 4, key.controller < 4, key.qid < 256, key.cid < UInt32(Self.cidsPerTable) else { return nil }
         let slot = key.domain << 10 | Int(key.controller) << 8 | Int(key.qid)
         if commandTableOf[slot] >= 0 { return commandTables[Int(commandTableOf[slot])].open + Int(key.cid) }
-        let table = UnsafeMutablePointer<OpenCommand>.allocate(capacity: Self.cidsPerTable)
-        table.initialize(repeating: OpenCommand(id: 0, pid: 0, qid: 0, fromFetch: false), count: Self.cidsPerTable)
+        // All zero bytes is an empty entry (`OpenCommand` is plain data).
+        guard commandTables.count < Self.commandTableLimit,
+            let memory = calloc(Self.cidsPerTable, MemoryLayout<OpenCommand>.stride)
+        else { return nil }
+        let table = memory.bindMemory(to: OpenCommand.self, capacity: Self.cidsPerTable)
         commandTableOf[slot] = Int32(commandTables.count)
         commandTables.append((CommandKey(domain: key.domain, controller: key.controller, qid: key.qid, cid: 0), table))
         return table + Int(key.cid)
@@ -180,7 +191,7 @@ public final class PerfettoTraceWriter {
     deinit {
         out.deallocate()
         pieces.deallocate()
-        for (_, table) in commandTables { table.deallocate() }
+        for (_, table) in commandTables { free(table) }
     }
 
     static func origin(_ g: GroupResult) -> Int64 { g.events > 0 ? g.firstTime : 0 }
@@ -604,7 +615,7 @@ public final class PerfettoTraceWriter {
             end(open, nanos: sinceOrigin(last, domain: key.domain), ended: "unfinished at the end of the trace", status: nil)
         }
         commands = [:]
-        for (_, table) in commandTables { table.update(repeating: OpenCommand(id: 0, pid: 0, qid: 0, fromFetch: false), count: Self.cidsPerTable) }
+        for (_, table) in commandTables { memset(table, 0, Self.cidsPerTable * MemoryLayout<OpenCommand>.stride) }
         // Slices on one thread must nest: findings are written by start (longest first), and
         // one that would end after the slice it starts in is drawn up to that slice's end
         // (`drawn_clipped`; `end_ns` keeps its real end).

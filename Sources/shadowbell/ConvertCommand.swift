@@ -286,6 +286,8 @@ private func removeOnSignal(_ path: String?) {
     sigemptyset(&set)
     for number in numbers { sigaddset(&set, number) }
     guard path != nil else {
+        // Nothing to undo unless the handlers were put in place.
+        guard !handlersBeforeRemoving.isEmpty else { return }
         for (number, previous) in zip(numbers, handlersBeforeRemoving) { signal(number, previous) }
         handlersBeforeRemoving = []
         pthread_sigmask(SIG_SETMASK, &maskBeforeRemoving, nil)

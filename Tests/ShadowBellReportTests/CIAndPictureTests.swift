@@ -393,6 +393,29 @@ private func charts(in html: String) -> [String] {
         #expect(PerfettoTraceWriter.microseconds(-1) == .decimal("-0.001"))
     }
 
+    /// Commands on more queues than get a table of their own (`commandTableLimit`) open and
+    /// close as on the others.
+    @Test func commandsOnManyQueuesOpenAndClose() throws {
+        let queues = PerfettoTraceWriter.commandTableLimit + 4
+        var events: [Event] = []
+        for k in 0..<50 {
+            for qid in 1...queues {
+                let t = Int64(k * 1_000 + qid * 10)
+                events.append(Event(kind: .driverSubmit, time: t, qid: UInt16(qid), a: UInt32(k * 7 + qid)))
+                events.append(Event(kind: .driverComplete, time: t + 5, qid: UInt16(qid), a: UInt32(k * 7 + qid), b: 0))
+            }
+        }
+        let (_, _, trace) = try document(events)
+        let slices = trace.filter { $0["cat"] as? String == "command" }
+        let begun = slices.filter { $0["ph"] as? String == "b" }.compactMap { $0["id"] as? String }
+        let ended = slices.filter { $0["ph"] as? String == "e" }
+        #expect(begun.count == 50 * queues && Set(begun).count == begun.count)
+        #expect(Set(ended.compactMap { $0["id"] as? String }) == Set(begun))
+        #expect(ended.allSatisfy { ($0["args"] as? [String: Any])?["ended"] as? String == "completed" })
+        let names = Set(slices.compactMap { $0["name"] as? String })
+        #expect(names == Set((1...queues).map { "sq\($0) command" }))
+    }
+
     @Test func namesAreStableAndValuesAreArgs() throws {
         let (_, _, trace) = try document(shortWaitsThenHangEvents())
         let instants = trace.filter { $0["ph"] as? String == "i" }
