@@ -245,6 +245,9 @@ extension Convert {
             printError("error: cannot write \(self.output): \(String(cString: strerror(writeError)))")
             throw ExitCode(2)
         }
+        // What the analysis says of its inputs (a recording given twice is analysed once, …),
+        // as `analyze` reports it.
+        for note in result.notes { printToStandardError("shadowbell: note: \(note)") }
         printToStandardError("wrote \(self.output): \(result.inputs.map(\.events).reduce(0, +)) events, \(result.queues.count) queue(s), \(result.findings.count) finding(s); open it in ui.perfetto.dev or chrome://tracing")
     }
 }

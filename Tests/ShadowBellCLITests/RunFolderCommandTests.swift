@@ -58,6 +58,16 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: out))
     }
 
+    /// A guest recording given twice (trace.dat and its text forms) is analysed once; the
+    /// Perfetto export says so, as `analyze` does.
+    @Test func aPerfettoTraceSaysWhichRecordingWasAnalysedOnce() throws {
+        let out = temporaryPath("dat-\(UUID().uuidString).json")
+        defer { unlink(out) }
+        let r = try runProcess(["convert", Self.folder("dat-hang-sq2"), "--to", "perfetto-json", "-o", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("shadowbell: note: \(Self.folder("dat-hang-sq2"))/guest-ftrace.txt.zst: the same guest recording as"), "\(r.stderr)")
+    }
+
     @Test(arguments: ["x.pcap", "x.json"])
     func aFailedConversionLeavesNoFile(_ name: String) throws {
         let dir = temporaryPath("convert-fails-\(UUID().uuidString)")
