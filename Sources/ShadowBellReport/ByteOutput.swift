@@ -137,15 +137,9 @@ struct ByteOutput {
         }
     }
 
-    /// Nanoseconds as microseconds with three decimals (`ns` ≥ 0; 0 for less).
-    mutating func appendMicroseconds(_ ns: Int64) {
-        var text = Microseconds()
-        text.set(ns)
-        append(text)
-    }
-
-    /// A time's text (`appendMicroseconds`), kept to be appended again: a Perfetto event's
-    /// instant, command slice and counters share their time.
+    /// A time's text — nanoseconds as microseconds with three decimals (`ns` ≥ 0; 0 for less)
+    /// — kept to be appended again: a Perfetto event's instant, command slice and counters
+    /// share their time.
     struct Microseconds {
         /// The text ends at byte 24; 8 more bytes let it be read a word at a time.
         fileprivate var bytes: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)

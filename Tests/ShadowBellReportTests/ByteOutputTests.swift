@@ -15,6 +15,13 @@ struct ByteOutputTests {
         return v
     }()
 
+    /// `ns` as the Perfetto writer appends a time.
+    static func time(_ ns: Int64) -> String {
+        var kept = ByteOutput.Microseconds()
+        kept.set(ns)
+        return text { $0.append(kept) }
+    }
+
     static func text(_ write: (inout ByteOutput) -> Void) -> String {
         var out = ByteOutput(capacity: 4)
         defer { out.deallocate() }
@@ -33,12 +40,12 @@ struct ByteOutputTests {
     @Test func timesAreMicrosecondsWithThreeDecimals() {
         for v in Self.values where v >= 0 {
             let expected = "\(v / 1000).\(String(String(v % 1000 + 1000).dropFirst()))"
-            #expect(Self.text { $0.appendMicroseconds(v) } == expected)
+            #expect(Self.time(v) == expected)
             var kept = ByteOutput.Microseconds()
             kept.set(v)
             #expect(Self.text { $0.append(kept); $0.append(kept) } == expected + expected)
             #expect(PerfettoTraceWriter.microseconds(v) == .decimal(expected))
         }
-        #expect(Self.text { $0.appendMicroseconds(-5) } == "0.000")
+        #expect(Self.time(-5) == "0.000")
     }
 }
