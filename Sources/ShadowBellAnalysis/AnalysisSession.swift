@@ -211,11 +211,19 @@ public enum AnalysisSession {
         }
         // One recording kept in two forms is analysed once (its first form by the rule).
         var duplicates: [Int: Int] = [:]
+        // A pcap holds several recordings: the note names the one meant.
+        func named(_ i: Int) -> String {
+            guard let recorded = summaries[i]?.recordedFormat else { return inputs[i].path }
+            return "\(inputs[i].path) (its \(recorded.rawValue) events)"
+        }
         for (k, i) in order.enumerated() {
             guard let mine = anchors[i] else { continue }
             if let kept = order[..<k].first(where: { duplicates[$0] == nil && anchors[$0].map(mine.sameRecording) == true }) {
                 duplicates[i] = kept
-                notes.append("\(inputs[i].path): the same guest recording as \(inputs[kept].path) (same commands at the same times); analysed once, from \(inputs[kept].path)")
+                notes.append(
+                    mine.isGuestSide
+                        ? "\(named(i)): the same guest recording as \(named(kept)) (same commands at the same times); analysed once, from \(inputs[kept].path)"
+                        : "\(named(i)): the same recording as \(named(kept)) (same events at the same times); analysed once, from \(inputs[kept].path)")
             }
         }
         order.removeAll { duplicates[$0] != nil }
@@ -632,7 +640,7 @@ struct FirstPass {
         do {
             while try source.nextBatch(into: &buffer) {
                 if let t = buffer.first?.time { first = min(first, t) }
-                for e in buffer { set.consume(e) }
+                set.consume(buffer)
             }
         } catch {
             self.error = error

@@ -94,6 +94,38 @@ import Testing
         #expect(skipped.contains("README.md"), "\(name): \(skipped)")
     }
 
+
+    /// A run folder that also holds the pcap `convert` made of it, and a second copy of its QEMU
+    /// log, gives the findings of its traces: each recording is analysed once, and a note
+    /// says which form was left out. (Every event counted twice made a healthy run fail and a
+    /// hung one report 17 stalls.)
+    @Test(arguments: ["mq2", "hang-sq2"])
+    func aRecordingKeptTwiceInTheFolderIsAnalysedOnce(_ name: String) throws {
+        let f = try RealTraceTests.run(name)
+        let dir = temporaryPath("twice-\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (file, target) in [(f.guest, "guest-ftrace.txt"), (f.qemu, "qemu-trace.log"), (f.console, "console.log")] {
+            try FileManager.default.copyItem(atPath: file, toPath: "\(dir)/\(target)")
+        }
+        let traces = try analyzeJSON([f.guest, f.qemu, f.console])
+        let converted = try runProcess(["convert", dir, "-o", "\(dir)/run.pcap"])
+        #expect(converted.status == 0, "\(converted.stderr)")
+        try FileManager.default.copyItem(atPath: f.qemu, toPath: "\(dir)/qemu-trace-copy.log")
+
+        let batch = try analyzeJSON([dir])
+        let run = (batch.json["runs"] as? [[String: Any]])?.first ?? [:]
+        #expect(batch.status == traces.status, "\(name)")
+        #expect(Self.signatures(run) == Self.signatures(traces.json), "\(name): \(Self.signatures(run)) vs \(Self.signatures(traces.json))")
+        let queues = { (json: [String: Any]) in
+            (json["queues"] as? [[String: Any]] ?? []).map { "\($0["qid"] ?? "") \($0["commands_fetched"] ?? "") \($0["commands_submitted"] ?? "")" }
+        }
+        #expect(queues(run) == queues(traces.json), "\(name): events counted once")
+        let notes = (run["notes"] as? [String] ?? []).joined(separator: "\n")
+        #expect(notes.contains("the same guest recording as"), "\(notes)")
+        #expect(notes.contains("(its qemu-log events)") || notes.contains("qemu-trace-copy.log: the same recording as"), "\(notes)")
+        #expect(notes.components(separatedBy: "the same recording as").count - 1 == 3, "QEMU log twice more, console once more: \(notes)")
+    }
     @Test func aFolderOfNotesAloneIsNoRunAndSaysSo() throws {
         let dir = temporaryPath("notes-only")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -39,14 +39,31 @@ public struct AnchorSet: Sendable {
     public private(set) var fingerprint: [Anchor] = []
     static let fingerprintLength = 64
 
-    /// Whether `other` holds the same guest recording: at least 8 first submissions, and 9 in
-    /// 10 of them the same command within a microsecond.
+    /// The first events of every kind, whatever the sampling keeps (the event's kind, queue and
+    /// first argument as the key). Two inputs of neither side's commands that begin alike are
+    /// one recording in two forms: a QEMU log or a console log beside the ShadowBell pcap
+    /// converted from it (`convert` writes each input's events as they were read, on its own
+    /// clock), or a copy of a file.
+    public private(set) var firstEvents: [Anchor] = []
+
+    /// Whether `other` holds the same recording. Guest traces: at least 8 first submissions,
+    /// and 9 in 10 of them the same command within a microsecond (the text forms round to
+    /// microseconds what trace.dat keeps in nanoseconds). Other inputs: the same for their first
+    /// events of any kind at the same nanosecond (a pcap keeps a log's times as they were); one
+    /// of fewer than 8 events is the same only as one of as many events, all alike.
     public func sameRecording(as other: AnchorSet) -> Bool {
-        let n = min(fingerprint.count, other.fingerprint.count)
-        guard n >= 8 else { return false }
+        if isGuestSide || other.isGuestSide {
+            return Self.agree(fingerprint, other.fingerprint, within: 1_000, whole: false)
+        }
+        return Self.agree(firstEvents, other.firstEvents, within: 0, whole: true)
+    }
+
+    private static func agree(_ mine: [Anchor], _ theirs: [Anchor], within tolerance: Int64, whole: Bool) -> Bool {
+        let n = min(mine.count, theirs.count)
         var same = 0
-        for (a, b) in zip(fingerprint, other.fingerprint) where a.key == b.key && abs(a.time &- b.time) <= 1_000 { same += 1 }
-        return same * 10 >= n * 9
+        for (a, b) in zip(mine, theirs) where a.key == b.key && abs(a.time &- b.time) <= tolerance { same += 1 }
+        if n >= 8 { return same * 10 >= n * 9 }
+        return whole && n > 0 && mine.count == theirs.count && same == n
     }
 
     public var isGuestSide: Bool { !submits.isEmpty }
@@ -63,7 +80,18 @@ public struct AnchorSet: Sendable {
 
     func keeps(_ key: UInt64) -> Bool { Self.hash(key) & mask == 0 }
 
-    public mutating func consume(_ e: Event) {
+    /// Takes a batch of the input's events, in order.
+    public mutating func consume(_ batch: [Event]) {
+        // The first events are taken per batch, not per event.
+        for e in batch.prefix(Self.fingerprintLength - firstEvents.count) {
+            var first = Anchor(time: e.time, qid: e.qid, cmdid: 0)
+            first.key = UInt64(e.kind.rawValue) << 56 | UInt64(e.queueType.rawValue) << 48 | UInt64(e.qid) << 32 | UInt64(e.a)
+            firstEvents.append(first)
+        }
+        for e in batch { consume(e) }
+    }
+
+    mutating func consume(_ e: Event) {
         // The list by a plain switch (a key path costs more than the rest of the work here).
         enum List { case submits, completes, fetches, enqueues }
         let list: List
