@@ -315,6 +315,19 @@ public enum AnalysisSession {
                     }
                 }
             }
+            // A console holding an ftrace dump that no pair places (no controller trace beside
+            // it) is still the guest kernel's log: on the guest trace's clock, its dump only
+            // approximately so, rather than on a clock of its own, where its messages would
+            // tell the guest trace's stalls a second time.
+            if !progress, let i = order.first(where: { maps[$0] == nil && formats[$0] == .consoleLog && anchors[$0]?.isGuestSide == true }),
+                let guest = order.first(where: { maps[$0] != nil && formats[$0] != .consoleLog && anchors[$0]?.isGuestSide == true })
+            {
+                maps[i] = maps[guest]
+                var r = AlignmentReport(input: UInt16(i), method: .sameClock)
+                r.note = "guest kernel log: same clock as \(inputs[guest].path) (no controller trace to place its ftrace dump by: the dump's times are taken as printed)"
+                reports[i] = r
+                progress = true
+            }
         }
         for i in order where maps[i] == nil {
             var r = AlignmentReport(input: UInt16(i), method: .none)
