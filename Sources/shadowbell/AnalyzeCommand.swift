@@ -100,7 +100,8 @@ struct Analyze: ParsableCommand {
 
     func run() throws {
         let listed = try filesFrom.map(readFileList) ?? []
-        let plan = RunPlanner(groupBy: groupBy).plan(paths: flags.paths, listed: listed)
+        let planner = RunPlanner(groupBy: groupBy)
+        let plan = planner.plan(paths: flags.paths, listed: listed)
         if plan.isEmpty {
             printError("error: --files-from \(filesFrom ?? "-") listed no path; give one trace path per line")
             throw ExitCode(2)
@@ -109,7 +110,7 @@ struct Analyze: ParsableCommand {
         let flags = self.flags, failOn = self.failOn
         let labels = RunLabel.normalized(self.labels.compactMap(RunLabel.parse))
         let workers = jobs ?? ProcessInfo.processInfo.activeProcessorCount
-        let runs = parallelMap(plan.count, workers: workers) { i in
+        var runs = parallelMap(plan.count, workers: workers) { i in
             // What the run ran on is read from the first bytes of its files beside the analysis,
             // in the background: it takes what the analysis leaves of the cores.
             let paths = plan[i].paths, notes = plan[i].skipped.map(\.path)
@@ -134,11 +135,21 @@ struct Analyze: ParsableCommand {
                 if !text.isEmpty { writeStandardError(text) }
             }
         }
-        let batch = runs.count > 1 || plan.first?.paths != flags.paths
+        // Files named on the command line are one run, with the single-run output, whatever
+        // was skipped among them (each skipped file is a note of the run).
+        // Skipped files are listed: in the JSON document's `run` member (as in a batch), as
+        // notes in text and JUnit.
+        let batch = runs.count > 1 || planner.makesBatch(paths: flags.paths, listed: listed)
+        let skipped = !batch && !runs[0].skippedFiles.isEmpty
+        if skipped, format != .json {
+            runs[0].report.result.notes = runs[0].skippedFiles.map { "\($0.path): skipped: \($0.reason)" } + runs[0].report.result.notes
+        }
         let text: String
         switch format {
         case .text: text = batch ? BatchReport.text(runs) : TextReport.render(runs[0].report)
-        case .json: text = batch ? BatchReport.json(runs) : JSONReport.render(runs[0].report)
+        case .json:
+            text = batch ? BatchReport.json(runs)
+                : skipped ? BatchReport.runDocument(runs[0], index: 0).rendered(pretty: true) : JSONReport.render(runs[0].report)
         case .jsonl: text = BatchReport.jsonLines(runs)
         case .junit: text = batch ? JUnitReport.render(runs: runs) : JUnitReport.render(runs[0].report)
         }

@@ -57,9 +57,13 @@ struct RunPlanner {
         var discovered: Bool
     }
 
+    /// Whether the paths make a batch (a directory, a list or `--group-by`) rather than one run.
+    func makesBatch(paths: [String], listed: [String]) -> Bool {
+        groupBy != nil || !listed.isEmpty || paths.contains { $0 != "-" && isDirectory($0) }
+    }
+
     func plan(paths: [String], listed: [String]) -> [TraceRun] {
-        let batch = groupBy != nil || !listed.isEmpty || paths.contains { $0 != "-" && isDirectory($0) }
-        if !batch {
+        if !makesBatch(paths: paths, listed: listed) {
             return paths.isEmpty ? [] : [singleRun(paths)]
         }
         var items: [Item] = []

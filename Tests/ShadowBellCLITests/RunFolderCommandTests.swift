@@ -199,6 +199,26 @@ import Testing
         #expect(alone.stderr.contains("shadowbell: error: \(empty): file is empty"), "\(alone.stderr)")
     }
 
+    /// Files named together are one run, with the single-run output, also when notes among
+    /// them are skipped: the JSON document is the run's (findings at the top, not a batch),
+    /// its `run` member lists what was skipped; text lists them as notes.
+    @Test func aGlobWithNotesHasTheSingleRunOutput() throws {
+        let files = try Self.glob("hang-sq2")
+        let (status, json, _) = try analyzeJSON(files, extra: ["--quiet"])
+        #expect(status == 1)
+        #expect(json["batch"] == nil && json["runs"] == nil)
+        let findings = json["findings"] as? [[String: Any]] ?? []
+        #expect(findings.filter { $0["kind"] as? String == "mutual-wait" }.count == 2)
+        let skipped = ((json["run"] as? [String: Any])?["skipped_files"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }
+        #expect(skipped.contains("\(Self.folder("hang-sq2"))/README.md"), "\(skipped)")
+        let text = try runProcess(["analyze"] + files + ["--quiet"])
+        #expect(!text.stdout.contains("=== run"), "\(text.stdout)")
+        #expect(text.stdout.contains("README.md: skipped: notes"), "\(text.stdout)")
+        // Without a skipped file the document has no `run` member, as before.
+        let (_, plain, _) = try analyzeJSON(files.filter { $0.hasSuffix(".zst") || $0.hasSuffix("console.log") }, extra: ["--quiet"])
+        #expect(plain["run"] == nil && plain["findings"] != nil)
+    }
+
     @Test func aGlobOfNotesAloneIsAnInputError() throws {
         let notes = ["README.md", "doorbell-stats.txt", "qemu-cmdline.txt"].map { "\(Self.folder("hang-sq2"))/\($0)" }
         let r = try runProcess(["analyze"] + notes)
