@@ -190,7 +190,10 @@ struct Timeline: ParsableCommand {
         }
         let result: AnalysisResult
         if sampled, let known { result = known } else { result = analyse(options, observer) }
-        if known == nil { sink.findings = Self.hangWindows(result, selected: selected) }
+        if known == nil {
+            sink.findings = Self.hangWindows(result, selected: selected)
+            sink.readOnce = true
+        }
         if sink.rows == 0 && !sink.hasSVGSamples && status == 0 {
             printError("error: " + Self.emptySelection(queues: selectors, from: from, to: to, result: result))
             throw ExitCode(64)
@@ -307,6 +310,8 @@ final class TimelineWriter {
     var views: [QueueView]?
     /// `--format svg` without a range found no finding to centre on.
     var noFindingNote = false
+    /// The rows were written before the findings were known (an input read once).
+    var readOnce = false
 
     /// The state name of a row: inside a reported hang's window, the finding; a window open
     /// outside every finding is a short wait (it closed before --min-wait).
@@ -415,6 +420,14 @@ final class TimelineWriter {
         }
         if format == .json { text += rows > 0 ? "\n]\n" : "]\n" }
         if format == .text && rows == 0 { text += "no event matched the selected queues and time range\n" }
+        if format == .text, readOnce, let findings, !findings.isEmpty {
+            // The rows could not be marked: say where the hangs were.
+            let windows = findings.flatMap { key, ws in ws.map { (key, $0) } }.sorted { ($0.1.finding ?? 0) < ($1.1.finding ?? 0) }
+            text += "\nfindings on these queues (the input was read once, so the rows above are not marked with them):\n"
+            for (key, w) in windows {
+                text += "  \(w.label)  \(key)  \(formatSeconds(w.start)) → \(w.end.map(formatSeconds) ?? "end of trace")\n"
+            }
+        }
         flush()
     }
 }

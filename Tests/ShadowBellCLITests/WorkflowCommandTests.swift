@@ -239,6 +239,22 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         #expect(lines.filter { $0.hasSuffix(",1") }.count == marked.count)
     }
 
+    /// Standard input is read once: its rows are written before the findings are known, so
+    /// the text ends by saying where the hangs were (the QEMU log alone of hang-sq2 shows its
+    /// two stalls only when the guest's aborts arrive, long after the stall's rows).
+    @Test func aTimelineOfStandardInputSaysWhereTheHangsWere() throws {
+        let qemu = try Data(contentsOf: URL(fileURLWithPath: try RealTraceTests.run("hang-sq2").qemu))
+        let piped = try runProcess(["timeline", "-", "--queue", "sq2"], stdin: qemu)
+        #expect(piped.status == 0)
+        let lines = piped.stdout.components(separatedBy: "\n")
+        let header = try #require(lines.firstIndex { $0.hasPrefix("findings on these queues (the input was read once") })
+        let listed = lines[(header + 1)...].filter { $0.contains("mutual wait") && $0.contains("nvme0:sq2") }
+        #expect(listed.count == 2, "\(lines[header...])")
+        // A file is read twice and its rows are marked instead.
+        let file = try runProcess(["timeline", try RealTraceTests.run("hang-sq2").qemu, "--queue", "sq2"])
+        #expect(file.stdout.contains("[MUTUAL WAIT #2]") && !file.stdout.contains("findings on these queues"))
+    }
+
     @Test func perfettoJSONHasTheQueueTracksAndTheFindings() throws {
         let out = temporaryPath("perfetto-\(UUID().uuidString).json")
         #expect(runCommand(["convert", sample("lab/sq-hang.txt"), "--to", "perfetto-json", "--output", out]) == 0)
