@@ -66,8 +66,9 @@ public enum HTMLReport {
         let r = report.result
         var h = "<section id=\"summary\"><h2>Summary</h2>\n"
         h += "<h3>Inputs</h3>\n<table class=\"inputs\"><thead><tr><th>#</th><th>file</th><th>format</th><th>clock</th><th>events</th><th>malformed</th><th>data loss</th></tr></thead><tbody>\n"
-        for s in r.inputs {
-            h += "<tr><td>\(s.index)</td><td class=\"path\">\(esc(s.path))</td><td>\(s.format.rawValue)</td><td>\(s.clock.rawValue)</td>"
+        // In the order given (numbered from 1), whatever the order of the reference rule.
+        for s in r.inputs.sorted(by: { $0.index < $1.index }) {
+            h += "<tr><td>\(Int(s.index) + 1)</td><td class=\"path\">\(esc(s.path))</td><td>\(s.format.rawValue)</td><td>\(s.clock.rawValue)</td>"
             h += "<td class=\"num\">\(s.events)</td><td class=\"num\">\(s.malformed)</td><td class=\"num\">\(s.dataLossMarkers)</td></tr>\n"
         }
         for e in report.inputErrors {

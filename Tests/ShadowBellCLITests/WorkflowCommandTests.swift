@@ -255,6 +255,22 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         #expect(file.stdout.contains("[MUTUAL WAIT #2]") && !file.stdout.contains("findings on these queues"))
     }
 
+    /// The HTML report's inputs table lists the files as given, numbered from 1 (it listed
+    /// them in the reference rule's order with their 0-based indices: 1, 2, 0).
+    @Test func theReportListsItsInputsAsGiven() throws {
+        let f = try RealTraceTests.run("hang-sq2")
+        let given = [f.console, f.qemu, f.guest]
+        let out = temporaryPath("inputs-\(UUID().uuidString).html")
+        #expect(runCommand(["report"] + given + ["--output", out, "--quiet"]) == 0)
+        let html = try read(out)
+        let table = try #require(html.components(separatedBy: "<table class=\"inputs\">").dropFirst().first?.components(separatedBy: "</table>").first)
+        let rows = table.components(separatedBy: "<tr><td>").dropFirst().map { row in
+            (row.prefix { $0 != "<" }, row.components(separatedBy: "<td class=\"path\">").dropFirst().first?.prefix { $0 != "<" } ?? "")
+        }
+        #expect(rows.map { String($0.0) } == ["1", "2", "3"], "\(rows)")
+        #expect(rows.map { String($0.1) } == given, "\(rows)")
+    }
+
     @Test func perfettoJSONHasTheQueueTracksAndTheFindings() throws {
         let out = temporaryPath("perfetto-\(UUID().uuidString).json")
         #expect(runCommand(["convert", sample("lab/sq-hang.txt"), "--to", "perfetto-json", "--output", out]) == 0)
