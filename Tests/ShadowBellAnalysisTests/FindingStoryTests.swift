@@ -84,6 +84,37 @@ import Testing
         #expect(f.resolution == .cancelled)
     }
 
+    /// The guest's trace alone of a hang: the commands stuck together on a queue are one
+    /// finding owning them all (18 findings for hang-sq2's two stalls before); a command stuck
+    /// after they ended is another, of its own; another queue's are apart.
+    @Test func commandsStuckTogetherAreOneFinding() throws {
+        var s = Scenario()
+        for (k, id) in [UInt32(0x301), 0x1302, 0x2303].enumerated() { s.submit(cmdid: id, at: 10 + Int64(k)) }
+        s.submit(qid: 2, cmdid: 0x401, at: 15)
+        s.guestComplete(cmdid: 0x301, status: Self.hostAborted, at: 30 * Self.second)
+        s.guestComplete(cmdid: 0x1302, status: Self.hostAborted, at: 30 * Self.second)
+        s.guestComplete(cmdid: 0x2303, status: Self.hostAborted, at: 30 * Self.second + 1)
+        s.guestComplete(qid: 2, cmdid: 0x401, at: 7 * Self.second)
+        s.submit(cmdid: 0x304, at: 30 * Self.second + 10)
+        // The guest trace goes on (no controller event in it).
+        s.submit(qid: 3, cmdid: 9, at: 40 * Self.second)
+        s.guestComplete(qid: 3, cmdid: 9, at: 40 * Self.second + 5)
+        let r = s.story()
+        let stuck = r.findings.filter { $0.kind == .stuckCommand }
+        #expect(stuck.count == 3, "\(stuck.map(\.message))")
+        let together = try #require(stuck.first { $0.value("stuck_commands") == .int(3) })
+        #expect(together.queue.qid == 1 && together.start == Scenario.us(10) && together.end == Scenario.us(30 * Self.second + 1))
+        #expect(together.value("stuck_command_ids") == .array([.int(0x301), .int(0x1302), .int(0x2303)]))
+        #expect(together.value("kernel_tags") == .array([.int(0x301), .int(0x302), .int(0x303)]))
+        #expect(together.value("commands_cancelled") == .int(3) && together.resolution == .cancelled)
+        #expect(together.value("fetched") == .null && together.explanation.contains("cannot tell"))
+        #expect(together.message.contains("3 commands stuck together"))
+        // The later command, still outstanding at the end, and the other queue's: one each.
+        let later = try #require(stuck.first { $0.value("cmdid") == .int(0x304) })
+        #expect(later.value("stuck_commands") == nil && later.end == nil)
+        #expect(stuck.contains { $0.queue.qid == 2 && $0.value("cmdid") == .int(0x401) && $0.resolution == .completed })
+    }
+
     @Test func withoutControllerEventsNothingIsSaidAboutTheController() throws {
         var s = Scenario()
         s.submit(cmdid: 9, at: 10)

@@ -13,7 +13,10 @@ public enum StuckCommandDetector {
         come back with new ids. A completion with an abort status (NVMe generic 0x07/0x08, \
         Linux's host-aborted 0x371) is a cancellation by the driver, not the device's answer. \
         The finding says whether the controller fetched the command only when the trace has \
-        the controller's events. \
+        the controller's events. Commands that no window owns and that were outstanding \
+        together on one queue (each submitted before all the others had ended) are one finding: \
+        one stall of the queue, listing their ids and kernel tags, from the first submission to \
+        the last of their ends. \
         From the guest console (with no window on the queue), the driver's own timeout \
         messages (`I/O N QID q timeout, aborting`, then `… reset controller`) are such commands \
         too: one finding (`inferred`) per give-up of the guest on a queue — its timeout messages \
@@ -85,6 +88,7 @@ extension ClockGroupAnalyzer {
     func assignStuckCommands() {
         let episodes = reportTimeoutEpisodes()
         var owned: [Int: [StuckCommand]] = [:]
+        var alone: [StuckCommand] = []
         for c in stuckCommands {
             queues[index(of: QueueKey(controller: c.controller, qid: c.qid, type: .sq))].stats.stuckCommands += 1
             let stop = c.end?.time ?? .max
@@ -105,8 +109,13 @@ extension ClockGroupAnalyzer {
             if let owner = owner ?? episode {
                 owned[owner, default: []].append(c)
             } else {
-                reportStuckCommand(c)
+                alone.append(c)
             }
+        }
+        // One hang, one finding: the commands no window or give-up owns that were stuck
+        // together on a queue are one stall of it.
+        for stall in Self.stuckTogether(alone) {
+            if stall.count == 1 { reportStuckCommand(stall[0]) } else { reportStall(stall) }
         }
         for (i, commands) in owned {
             attach(commands, to: i)
@@ -231,6 +240,105 @@ extension ClockGroupAnalyzer {
         f.explanation += " This window owns \(commands.count) command(s) outstanding beyond \(formatDuration(options.stuckAfter)) on qid \(f.queue.qid) (cid \(list); kernel tags \(tags.prefix(8).map(String.init).joined(separator: ", ")))"
         f.explanation += cancelled > 0 ? "; the driver cancelled \(cancelled) of them (abort status) after giving up." : "."
         findings[i] = f
+    }
+
+    /// The commands grouped by queue into runs that were outstanding together: sorted by
+    /// submission, a command joins the run when it was submitted before every command of the
+    /// run had ended (one never completed holds the run open to the end). In the order of the
+    /// first command of each run.
+    static func stuckTogether(_ commands: [StuckCommand]) -> [[StuckCommand]] {
+        let sorted = commands.enumerated().sorted {
+            ($0.element.controller, $0.element.qid, $0.element.record.submittedAt.time, $0.offset)
+                < ($1.element.controller, $1.element.qid, $1.element.record.submittedAt.time, $1.offset)
+        }
+        var runs: [(first: Int, commands: [StuckCommand])] = []
+        var runEnd: Int64 = .min
+        for (offset, c) in sorted {
+            if let last = runs.last?.commands.last, last.controller == c.controller, last.qid == c.qid,
+                c.record.submittedAt.time <= runEnd
+            {
+                runs[runs.count - 1].commands.append(c)
+                runs[runs.count - 1].first = min(runs[runs.count - 1].first, offset)
+            } else {
+                runs.append((offset, [c]))
+                runEnd = .min
+            }
+            runEnd = max(runEnd, c.end?.time ?? .max)
+        }
+        return runs.sorted { $0.first < $1.first }.map(\.commands)
+    }
+
+    /// Several commands stuck together on one queue, none owned by a window or a give-up of
+    /// the guest: one finding from the first submission to the last of their ends.
+    private func reportStall(_ commands: [StuckCommand]) {
+        let oldest = commands[0]
+        let key = QueueKey(controller: oldest.controller, qid: oldest.qid, type: .sq)
+        let start = oldest.record.submittedAt.time
+        let ended = commands.compactMap(\.end)
+        let never = commands.count - ended.count
+        let last = ended.max { ($0.time, $0.location) < ($1.time, $1.location) }
+        let cancelled = commands.filter(\.cancelled).count
+        var f = Finding(kind: .stuckCommand, queue: key, start: start, message: "", explanation: "")
+        f.end = never == 0 ? last?.time : nil
+        f.resolution = never > 0 ? .endOfTrace : cancelled == commands.count ? .cancelled : .completed
+        let stop = f.end ?? commands.map { $0.record.submittedAt.time + $0.duration }.max() ?? start
+        let observed = controllerEventsSeen
+        let fetched = commands.filter { $0.record.fetchedAt != nil }.count
+        let ids = commands.map(\.cmdid)
+        let tags = Set(ids.map { $0 & 0xFFF }).sorted()
+        f.values = [
+            ("cmdid", .int(Int64(oldest.cmdid))),
+            ("kernel_tag", .int(Int64(oldest.cmdid & 0xFFF))),
+            ("duration_ns", .int(stop - start)),
+            ("fetched", observed ? .bool(oldest.record.fetchedAt != nil) : .null),
+            ("status", oldest.status.map { .int(Int64($0)) } ?? .null),
+            ("stuck_commands", .int(Int64(commands.count))),
+            ("stuck_command_ids", .array(ids.map { .int(Int64($0)) })),
+            ("kernel_tags", .array(tags.map { .int(Int64($0)) })),
+            ("commands_outstanding_over_threshold", .int(Int64(commands.count))),
+            ("commands_cancelled", .int(Int64(cancelled))),
+            ("commands_fetched", observed ? .int(Int64(fetched)) : .null),
+        ]
+        let list = ids.prefix(8).map(String.init).joined(separator: ", ") + (ids.count > 8 ? ", …" : "")
+        let tagList = tags.prefix(8).map(String.init).joined(separator: ", ") + (tags.count > 8 ? ", …" : "")
+        let how: String
+        if never == commands.count {
+            how = "none completed (\(formatDuration(stop - start)) until the end of the trace)"
+        } else if never > 0 {
+            how = "\(never) never completed, \(cancelled) cancelled by the driver (\(formatDuration(stop - start)) until the end of the trace)"
+        } else if cancelled == commands.count {
+            how = "all cancelled by the driver, the last \(formatDuration(stop - start)) after the first submission"
+        } else {
+            how = "the last ended \(formatDuration(stop - start)) after the first submission (\(cancelled) cancelled by the driver)"
+        }
+        f.message = "\(key.controllerName) qid \(oldest.qid): \(commands.count) commands stuck together (kernel tags \(tagList)); \(how)"
+        var s = "\(commands.count) commands on qid \(oldest.qid) were outstanding beyond \(formatDuration(options.stuckAfter)) at the same time (cid \(list)): one stall of the queue, not \(commands.count) separate ones."
+        if !observed {
+            s += " The trace has no controller events for this clock: it cannot tell whether the controller fetched them or which side stopped; QEMU's trace (pci_nvme_*) of the same run would."
+        } else if fetched == 0 {
+            s += " The controller fetched none of them while they were outstanding: it did not see the new tail (a lost SQ doorbell), or it could not take the commands."
+        } else {
+            s += " The controller fetched \(fetched) of them, but their completions reached the driver only late or never: a lost completion, interrupt or CQ doorbell, or a device that is slow or stuck."
+        }
+        if cancelled > 0 {
+            s += " The driver cancelled \(cancelled) of them (abort status) after giving up: it ended the commands itself (abort or reset), the device did not answer them."
+        }
+        f.explanation = s
+        f.evidence = [evidenceItem("driver-submit", oldest.record.submittedAt, "driver submitted cmdid \(oldest.cmdid) on qid \(oldest.qid)")]
+        if let newest = commands.last, commands.count > 1 {
+            f.evidence.append(evidenceItem("driver-submit", newest.record.submittedAt, "driver submitted cmdid \(newest.cmdid) on qid \(newest.qid)"))
+        }
+        let first = ended.min { ($0.time, $0.location) < ($1.time, $1.location) }
+        if let first, let c = commands.first(where: { $0.end?.time == first.time && $0.end?.location == first.location }) {
+            f.evidence.append(evidenceItem(c.cancelled ? "driver-cancel" : "driver-complete", first, "driver completed cmdid \(c.cmdid)" + (c.status.map { ", status 0x\(String($0, radix: 16))" } ?? "")))
+        }
+        if let last, last != first, let c = commands.first(where: { $0.end?.time == last.time && $0.end?.location == last.location }) {
+            f.evidence.append(evidenceItem(c.cancelled ? "driver-cancel" : "driver-complete", last, "driver completed cmdid \(c.cmdid)" + (c.status.map { ", status 0x\(String($0, radix: 16))" } ?? "")))
+        }
+        if dataLoss(from: start, to: stop) > 0 {
+            f.uncertainty.append("the recorder lost events while the commands were outstanding")
+        }
+        report(f)
     }
 
     private func set(_ f: inout Finding, _ name: String, _ value: FieldValue) {
