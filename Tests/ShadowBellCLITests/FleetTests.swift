@@ -129,7 +129,15 @@ import Testing
             let env = json["environment"] as? [String: Any] ?? [:]
             #expect(env["guest_kernel"] as? String == kernel, "\(name)")
             #expect(env["qemu_event_names"] as? String == names, "\(name)")
+            // The run folder as kept: the QEMU log (and sysrq-hang's console) compressed. They
+            // were not scanned, so every real run landed under "(none)" in `summarize`.
+            let folder = RealTraceTests.realDirectory.appendingPathComponent(name).path
+            let (_, kept, _) = try analyzeJSON(["\(folder)/qemu-trace.log.zst"], extra: ["--quiet", "--fail-on", "never"])
+            #expect((kept["environment"] as? [String: Any])?["qemu_event_names"] as? String == names, "\(name) .zst")
         }
+        let sysrq = RealTraceTests.realDirectory.appendingPathComponent("sysrq-hang/console.log.zst").path
+        let (_, console, _) = try analyzeJSON([sysrq], extra: ["--quiet", "--fail-on", "never"])
+        #expect((console["environment"] as? [String: Any])?["guest_kernel"] as? String == "6.1.0-56-amd64")
     }
 
     /// The truth of one simulated run, as summarize should count it.

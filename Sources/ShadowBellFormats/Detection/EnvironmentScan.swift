@@ -12,6 +12,8 @@ import ShadowBellCore
 /// so the cost stays flat whatever the size of the traces.
 public enum EnvironmentScan {
     public static let scanLimit = 16 << 20
+    /// Decompressed bytes looked at in a compressed file.
+    public static let compressedScanLimit = 4 << 20
 
     /// Names of the 7.1–7.2 generation that the 8.0+ generation renamed.
     static let oldNames = ["pci_nvme_shadow_doorbell_sq", "pci_nvme_shadow_doorbell_cq", "pci_nvme_eventidx_sq"]
@@ -25,8 +27,26 @@ public enum EnvironmentScan {
         var env = RunEnvironment()
         var sawOld = false, sawNew = false
         for (path, isTrace) in traces.map({ ($0, true) }) + notes.map({ ($0, false) }) where isRegularFile(path) {
-            guard let input = try? ByteInput(path: path), input.isMapped else { continue }
-            let bytes = input.prefix(scanLimit)
+            guard let input = try? ByteInput(path: path) else { continue }
+            if input.isMapped {
+                look(input.prefix(scanLimit), path: path, isTrace: isTrace)
+            } else if input.compression != nil {
+                // A compressed file (run folders keep their logs as .zst): its first
+                // decompressed bytes, fewer than a plain file's (the banner and the first
+                // NVMe events come early).
+                var first = [UInt8](repeating: 0, count: compressedScanLimit)
+                var count = 0
+                first.withUnsafeMutableBytes { buffer in
+                    while count < buffer.count,
+                        let n = try? input.receive(into: UnsafeMutableRawBufferPointer(rebasing: buffer[count...])), n > 0
+                    {
+                        count += n
+                    }
+                }
+                first.withUnsafeBytes { look(UnsafeRawBufferPointer(rebasing: $0[..<count]), path: path, isTrace: isTrace) }
+            }
+        }
+        func look(_ bytes: UnsafeRawBufferPointer, path: String, isTrace: Bool) {
             if env.guestKernel == nil, let word = word(after: "Linux version ", in: bytes) {
                 env.guestKernel = word
                 env.guestKernelSource = path
