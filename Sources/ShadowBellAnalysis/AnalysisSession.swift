@@ -437,12 +437,16 @@ public enum AnalysisSession {
             let sources: [any EventSource] = members.map {
                 placed[$0].clock.isIdentity ? placed[$0].source : MappedEventSource(placed[$0].source, clock: placed[$0].clock)
             }
+            // An input that fails mid-read ends there; the others of its domain are read to
+            // their end (the analysis judges waits only up to where every input records).
+            let merged = sources.count > 1 ? sources.map { CutShortSource($0) } : []
             do {
-                try merge(sources, into: analyzer, ahead: options.secondThread)
+                try merge(merged.isEmpty ? sources : merged, into: analyzer, ahead: options.secondThread)
             } catch {
                 // An input that failed in the first pass fails again where it did: one error.
                 if !errors.contains(error) { errors.append(error) }
             }
+            for error in merged.compactMap(\.error) where !errors.contains(error) { errors.append(error) }
             for (k, source) in sources.enumerated() {
                 guard let mapped = source as? MappedEventSource,
                     let r = alignment.firstIndex(where: { Int($0.input) == placed[members[k]].index })
@@ -468,6 +472,31 @@ public enum AnalysisSession {
         result.alignment = alignment
         if !errors.isEmpty { throw AnalysisFailure(errors: errors, partial: result) }
         return result
+    }
+
+    /// One input of several merged: when it fails mid-read it ends there, its error kept for
+    /// the report, and the merge goes on with the others (read on the merge's thread; the error
+    /// is read once the merge has ended).
+    final class CutShortSource: EventSource {
+        let inner: any EventSource
+        private(set) var error: InputError?
+
+        init(_ inner: any EventSource) { self.inner = inner }
+
+        var summary: InputSummary { inner.summary }
+        var readsOnOneThread: Bool { inner.readsOnOneThread }
+
+        func nextBatch(into buffer: inout [Event]) throws(InputError) -> Bool {
+            if error == nil {
+                do throws(InputError) {
+                    return try inner.nextBatch(into: &buffer)
+                } catch {
+                    self.error = error
+                }
+            }
+            buffer.removeAll(keepingCapacity: true)
+            return false
+        }
     }
 
     /// Time-ordered merge of the sources of one clock domain (ties keep input order), on a

@@ -50,6 +50,9 @@ public final class ClockGroupAnalyzer {
     @exclusivity(unchecked) var stuckCommands: [StuckCommand] = []
     /// The controller's side is in this clock group's inputs.
     @exclusivity(unchecked) var controllerEventsSeen = false
+    /// Per input: whether it holds controller events (its end is where the controller's side
+    /// of the story ends).
+    @exclusivity(unchecked) var controllerSources: [Bool] = []
     /// The controller fetched I/O commands / received an MMIO doorbell for an I/O queue.
     @exclusivity(unchecked) var ioFetchSeen = false
     @exclusivity(unchecked) var ioQueueMMIOSeen = false
@@ -110,7 +113,11 @@ public final class ClockGroupAnalyzer {
             eventsBeyondQueueLimit += 1
             return
         }
-        if e.kind.side == .controller { controllerEventsSeen = true }
+        if e.kind.side == .controller {
+            controllerEventsSeen = true
+            if source >= controllerSources.count { controllerSources += Array(repeating: false, count: source + 1 - controllerSources.count) }
+            controllerSources[source] = true
+        }
         switch e.kind {
         case .driverDoorbellUpdate: driverDoorbellUpdate(e)
         case .driverSubmit: driverSubmit(e)
@@ -666,6 +673,7 @@ public final class ClockGroupAnalyzer {
             finishWindowAtEnd(&queues[i], endTime: coverageEnd)
             finishVisibleWorkAtEnd(&queues[i], endTime: coverageEnd)
         }
+        judgeWindowsPastTheControllerEnd()
         reportHostSideStalls()
         reportCQEventIdxVisibility()
         reportCommandsNeverCompleted()
@@ -679,6 +687,30 @@ public final class ClockGroupAnalyzer {
             eventsBeyondQueueLimit: eventsBeyondQueueLimit,
             submissionsBeyondCommandLimit: submissionsBeyondCommandLimit,
             ioWithoutTracedDoorbells: ioFetchSeen && !ioQueueMMIOSeen)
+    }
+
+    /// The last event of the inputs holding controller events, when they stop well before the
+    /// others (an input cut short, or stopped early): nil otherwise.
+    var controllerEnd: Int64? {
+        let ends = controllerSources.indices.filter { controllerSources[$0] && $0 < lastTimes.count && lastTimes[$0] != .min }.map { lastTimes[$0] }
+        guard let end = ends.max(), lastTime - end >= 1_000_000_000 else { return nil }
+        return end
+    }
+
+    /// A mutual wait needs both sides: one that opened after the controller's events ended is
+    /// not known to be one (its commands are told as stuck commands, its guest give-ups as
+    /// theirs); one still open when they ended is judged from the guest's side after that, and
+    /// says so.
+    func judgeWindowsPastTheControllerEnd() {
+        guard let end = controllerEnd, driverEventsSeen else { return }
+        findings.removeAll { f in
+            (f.kind == .mutualWait || f.kind == .controllerIdleWithWork) && f.start > end
+        }
+        for i in findings.indices where findings[i].kind == .mutualWait || findings[i].kind == .controllerIdleWithWork {
+            guard findings[i].start <= end, (findings[i].end ?? lastTime) > end else { continue }
+            findings[i].uncertainty.append(
+                "the controller's events end \(formatDuration(end - findings[i].start)) after the window opened (an input stops \(formatDuration(lastTime - end)) before the others): after that it is judged from the guest's side alone")
+        }
     }
 
     /// Where every merged input is still recording: a wait cannot be judged past the end of

@@ -213,6 +213,38 @@ import Testing
         if errors.count == 2, let end = errors[0].end { #expect(errors[1].start > end, "\(name): \(errors)") }
     }
 
+    /// An input cut short (a `.zst` truncated in a copy) is an input error, and the other inputs
+    /// are still read to their end: both of hang-sq2's stalls are told, nothing on sq1. A QEMU
+    /// log cut during the first stall: the stall is a mutual wait judged from the guest's side
+    /// after the controller's events end (and says so), the second one a stuck command (no
+    /// controller event tells a mutual wait). A guest trace cut before the first stall ended:
+    /// both are mutual waits, as the QEMU log tells them alone.
+    @Test func anInputCutShortLeavesTheOthersReadToTheirEnd() throws {
+        let dir = RealTraceTests.realDirectory.appendingPathComponent("hang-sq2").path
+        let console = "\(dir)/console.log"
+        func cut(_ name: String, _ bytes: Int) throws -> String {
+            let data = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(name)"))
+            let path = temporaryPath("cut-\(UUID().uuidString)-\(name)")
+            try data.prefix(bytes).write(to: URL(fileURLWithPath: path))
+            return path
+        }
+        let qemuCut = try cut("qemu-trace.log.zst", 1_500_000)
+        let guestCut = try cut("guest-ftrace.txt.zst", 500_000)
+        defer { unlink(qemuCut); unlink(guestCut) }
+        for (inputs, kinds) in [
+            ([ "\(dir)/guest-ftrace.txt.zst", qemuCut, console], ["mutual-wait", "stuck-command"]),
+            ([guestCut, "\(dir)/qemu-trace.log.zst", console], ["mutual-wait", "mutual-wait"]),
+        ] {
+            let (status, json, _) = try analyzeJSON(inputs)
+            let what = inputs.map { ($0 as NSString).lastPathComponent }
+            #expect(status == 2, "\(what)")
+            #expect((json["input_errors"] as? [[String: Any]] ?? []).count == 1, "\(what)")
+            let errors = Self.signatures(json).filter { $0.severity == "error" }
+            #expect(errors.map(\.kind) == kinds && errors.allSatisfy { $0.queue == "sq2" }, "\(what): \(errors)")
+            if errors.count == 2, let end = errors[0].end { #expect(errors[1].start > end, "\(what): \(errors)") }
+        }
+    }
+
     /// A ShadowBell pcap converted from a run's files reports what the files report, at the
     /// same times: each record says which format its input had, so the guest console's clock
     /// rules and the reference rule see the inputs as they were.

@@ -177,7 +177,9 @@ import Testing
 
     /// A QEMU log cut short after the stall began is still placed on the guest's clock by the
     /// pairs read before its end, and the stall is found as it is in the whole log (not as
-    /// commands stuck on a clock of their own); the cut is reported as the input's error.
+    /// commands stuck on a clock of their own); the cut is reported as the input's error. The
+    /// guest trace is read to its end: the second stall, after the controller's events end, is
+    /// one `stuck-command` owning its commands (no controller event tells a mutual wait there).
     @Test(arguments: [true, false])
     func anInputCutShortIsPlacedByWhatWasRead(secondThread: Bool) throws {
         let guest = try AlignmentOrderTests.plain("hang-sq2", "guest-ftrace.txt")
@@ -203,7 +205,12 @@ import Testing
         #expect(r.alignment.first { $0.input == 1 }?.method == .estimated)
         let stall = r.findings.filter { $0.kind == .mutualWait && $0.queue.description == "nvme0:sq2" }
         #expect(stall.count == 1)
-        #expect(!r.findings.contains { $0.kind == .stuckCommand })
+        let stuck = r.findings.filter { $0.kind == .stuckCommand }
+        #expect(stuck.count == 1 && stuck.allSatisfy { $0.queue.description == "nvme0:sq2" })
+        if let first = stall.first, let second = stuck.first {
+            #expect(second.start > (first.end ?? .max))
+            #expect(second.value("stuck_commands") == .int(16))
+        }
     }
 
     @Test func errorsComeInTheOrderOfTheInputs() throws {

@@ -230,6 +230,16 @@ extension ClockGroupAnalyzer {
 
         f.message = Self.mutualWaitMessage(f, name: name, duration: duration, stuck: stuck)
         f.explanation = Self.mutualWaitExplanation(f, w: w, name: name, stuck: stuck)
+        if resolution == .endOfTrace, end == nil, stopTime < lastTime {
+            // Judged only up to where every merged input still records: one stopped early (cut
+            // short, or simply stopped first), and what followed is not known from both sides.
+            let ended = Resolution.endOfTrace.sentence
+            let cut = "It was still open where one of the merged inputs ends, \(formatDuration(stopTime - w.start.time)) after it opened; the others go on \(formatDuration(lastTime - stopTime)) longer, and what followed cannot be judged from both sides."
+            if f.explanation.hasSuffix(ended) { f.explanation = String(f.explanation.dropLast(ended.count)) + cut } else { f.explanation += " " + cut }
+            if lastTime - stopTime >= 1_000_000_000 {
+                f.uncertainty.append("an input ends \(formatDuration(lastTime - stopTime)) before the others: the window is judged only up to there")
+            }
+        }
         if let first = timeouts.first {
             f.explanation += " The guest noticed: \(Self.describe(first, qid: q.key.qid)) \(formatDuration(first.at.time - w.start.time)) after the window opened."
         }

@@ -65,6 +65,11 @@ extension ClockGroupAnalyzer {
             controller: controller, qid: qid, cmdid: cmdid, record: record, end: end, status: status, duration: duration))
     }
 
+    /// An unresolved window owns what happened up to where every merged input still records:
+    /// past the end of an input that stopped early (cut short), a command or a give-up of the
+    /// guest is another story, told by the inputs that go on.
+    var windowsJudgedUpTo: Int64 { coverageEnd < lastTime ? coverageEnd : .max }
+
     /// Stuck commands kept for judgement at the end (memory stays bounded).
     static var stuckCommandLimit: Int { 4096 }
 
@@ -97,7 +102,7 @@ extension ClockGroupAnalyzer {
                 return (f.kind == .mutualWait || f.kind == .controllerIdleWithWork)
                     && f.queue.controller == c.controller && f.queue.qid == c.qid
                     && (f.queue.type == .sq || c.record.fetchedAt != nil)
-                    && c.record.submittedAt.time <= (f.end ?? .max) && stop >= f.start
+                    && c.record.submittedAt.time <= (f.end ?? windowsJudgedUpTo) && stop >= f.start
             }
             // Else the guest's give-up on its queue while it was outstanding (the reset it led
             // to cancels every command outstanding, named in a timeout message or not).
@@ -159,7 +164,7 @@ extension ClockGroupAnalyzer {
                     f.kind == .unattributedStall
                         || ((f.kind == .mutualWait || f.kind == .controllerIdleWithWork) && f.queue.qid == e.qid)
                 else { return false }
-                return e.timeouts.contains { $0.at.time >= f.start && $0.at.time <= (f.end ?? .max) }
+                return e.timeouts.contains { $0.at.time >= f.start && $0.at.time <= (f.end ?? windowsJudgedUpTo) }
             }
             guard !owned else { continue }
             let before = findings.count
