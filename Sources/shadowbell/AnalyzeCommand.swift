@@ -102,6 +102,7 @@ struct Analyze: ParsableCommand {
         let listed = try filesFrom.map(readFileList) ?? []
         let planner = RunPlanner(groupBy: groupBy)
         let plan = planner.plan(paths: flags.paths, listed: listed)
+        try refuseOutputs([("--output", output), ("--write-baseline", writeBaseline)], overInputs: plan.flatMap(\.paths))
         if plan.isEmpty {
             printError("error: --files-from \(filesFrom ?? "-") listed no path; give one trace path per line")
             throw ExitCode(2)

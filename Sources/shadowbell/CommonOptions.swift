@@ -228,6 +228,29 @@ func isRegularFile(_ path: String) -> Bool {
     return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
 }
 
+/// The input among `inputs` that `destination` already is (the same file by another name, a
+/// link to it, a file of the run folder), if any: writing it would destroy that input.
+func input(among inputs: [String], sameAs destination: String) -> String? {
+    var out = stat()
+    guard destination != "-", stat(destination, &out) == 0, out.st_mode & S_IFMT == S_IFREG else { return nil }
+    return inputs.first { path in
+        var info = stat()
+        return path != "-" && stat(path, &info) == 0 && info.st_dev == out.st_dev && info.st_ino == out.st_ino
+    }
+}
+
+/// Refuses, with exit status 64 and before anything is written, an output that is one of the
+/// run's trace inputs under any name: `--output` (or `--write-baseline`) naming the trace it
+/// reads would replace it with the report.
+func refuseOutputs(_ outputs: [(flag: String, path: String?)], overInputs inputs: [String]) throws {
+    for case let (flag, path?) in outputs {
+        if let same = input(among: inputs, sameAs: path) {
+            printError("error: \(flag) \(path) is the input \(same) (the same file): writing would destroy it; write elsewhere")
+            throw ExitCode(64)
+        }
+    }
+}
+
 func printError(_ message: String) {
     let line = Array("shadowbell: \(message)\n".utf8)
     line.withUnsafeBytes { _ = write(2, $0.baseAddress, $0.count) }

@@ -97,22 +97,11 @@ struct Convert: ParsableCommand {
         if paths.filter({ $0 == "-" }).count > 1 { throw ValidationError("Standard input ('-') can be given only once.") }
     }
 
-    /// The input among `inputs` that `destination` already is (the same file by another name, a
-    /// link to it, a file of the run folder), if any: writing would destroy it.
-    static func input(among inputs: [String], sameAs destination: String) -> String? {
-        var out = stat()
-        guard stat(destination, &out) == 0, out.st_mode & S_IFMT == S_IFREG else { return nil }
-        return inputs.first { path in
-            var info = stat()
-            return path != "-" && stat(path, &info) == 0 && info.st_dev == out.st_dev && info.st_ino == out.st_ino
-        }
-    }
-
     func run() throws {
         // A run folder or a folder's files (`dir/*`) stand for one run, as in `report`: notes
         // are skipped with a note each.
         let run = try RunPlanner.oneRun(paths, command: "convert", quiet: false)
-        if let same = Self.input(among: run.paths + run.skipped.map(\.path), sameAs: destination) {
+        if let same = input(among: run.paths + run.skipped.map(\.path), sameAs: destination) {
             printError("error: --output \(output) is the input \(same) (the same file): writing would destroy it; write elsewhere")
             throw ExitCode(64)
         }

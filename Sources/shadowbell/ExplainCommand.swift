@@ -38,7 +38,9 @@ struct Explain: ParsableCommand {
 
     func run() throws {
         let index = finding - 1
-        let analysis = try TwoPassAnalysis.run(flags: flags, command: "explain", limits: (12, 30, 8, 4)) { report in
+        let analysis = try TwoPassAnalysis.run(
+            flags: flags, command: "explain", limits: (12, 30, 8, 4), writing: [("--output", output)]
+        ) { report in
             let count = report.result.findings.count
             guard index < count else {
                 if !report.inputErrors.isEmpty {
@@ -49,7 +51,10 @@ struct Explain: ParsableCommand {
                 }
                 let list = report.result.findings.prefix(20).enumerated().map { "  #\($0.offset + 1) \($0.element.kind.rawValue) \($0.element.queue)" }
                 let hint = count == 0 ? "the inputs have no finding" : "they have \(count) finding(s):\n" + list.joined(separator: "\n")
-                throw ValidationError("--finding \(finding): \(hint)")
+                // Known only once the inputs were read: said here, without the usage of the
+                // whole tool that a validation error thrown from `run` prints after it.
+                printError("error: --finding \(finding): \(hint)")
+                throw ExitCode(64)
             }
             return [index]
         } quoting: { report in

@@ -42,7 +42,8 @@ struct Report: ParsableCommand {
 
     func run() throws {
         let analysis = try TwoPassAnalysis.run(
-            flags: flags, command: "report", limit: maxPictures, quoting: { evidenceLocations($0.result.findings) })
+            flags: flags, command: "report", limit: maxPictures, writing: [("--output", output)],
+            quoting: { evidenceLocations($0.result.findings) })
         let html = HTMLReport.render(analysis.report, timelines: analysis.timelines, inputLines: analysis.inputLines)
         try writeOutput(html, to: output)
         if output != "-" {

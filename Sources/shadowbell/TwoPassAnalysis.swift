@@ -28,6 +28,7 @@ struct TwoPassAnalysis {
     static func run(
         flags: AnalysisFlags, command: String, findings: [Int]? = nil, limit: Int = 60, quietNotes: Bool = false,
         limits: (leadIn: Int, insideHead: Int, insideTail: Int, after: Int) = (16, 120, 40, 6),
+        writing outputs: [(flag: String, path: String?)] = [],
         choose: ((AnalysisReport) throws -> [Int])? = nil, quoting: ((AnalysisReport) -> [SourceLocation])? = nil
     ) throws -> TwoPassAnalysis {
         var flags = flags
@@ -35,6 +36,7 @@ struct TwoPassAnalysis {
         // A folder or a folder's files stand for one run (notes skipped); a file named alone
         // that is notes is an input error.
         let run = try RunPlanner.oneRun(flags.paths, command: command, quiet: flags.quiet || quietNotes)
+        try refuseOutputs(outputs, overInputs: run.paths)
         flags.paths = run.paths
         notes = run.skipped.map(\.path)
         guard let (inputs, report) = firstPass(flags, notes: notes) else { throw ExitCode(2) }

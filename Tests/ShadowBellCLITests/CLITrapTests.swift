@@ -32,6 +32,30 @@ import Testing
         #expect(magic == Data([0x4D, 0x3C, 0xB2, 0xA1]))
     }
 
+    /// An output naming a trace the command reads, under any name, is refused before anything
+    /// is written (it replaced the trace with the report: analyze, explain, timeline and
+    /// --write-baseline did; report refused only the very same spelling).
+    @Test func noCommandWritesItsOutputOverAnInput() throws {
+        let dir = temporaryPath("output-over-input-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let trace = "\(dir)/trace.txt"
+        try FileManager.default.copyItem(atPath: sample("lab/sq-hang.txt"), toPath: trace)
+        let original = try Data(contentsOf: URL(fileURLWithPath: trace))
+        let other = "\(dir)/./trace.txt"
+        for arguments in [
+            ["analyze", trace, "--output", other], ["analyze", dir, "--output", other], ["analyze", trace, "--write-baseline", other],
+            ["explain", trace, "--finding", "1", "--output", other], ["timeline", trace, "--output", other],
+            ["report", trace, "--output", other],
+        ] {
+            let r = try runProcess(arguments)
+            #expect(r.status == 64 && r.stderr.contains("is the input"), "\(arguments): \(r.stderr)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: trace)) == original, "\(arguments)")
+        }
+        // A report written into the run folder, again and again, is not an input.
+        for _ in 0..<2 { #expect(runCommand(["analyze", dir, "--format", "json", "--output", "\(dir)/report.json", "--quiet"]) == 1) }
+    }
+
     @Test func emptyTimelineSelectionsAreUsageErrors() {
         let trace = sample("lab/sq-hang.txt")
         #expect(runCommand(["timeline", trace, "--queue", "sq9", "--quiet"]) == 64)
