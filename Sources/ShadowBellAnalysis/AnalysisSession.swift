@@ -324,7 +324,7 @@ public enum AnalysisSession {
             {
                 maps[i] = maps[guest]
                 var r = AlignmentReport(input: UInt16(i), method: .sameClock)
-                r.note = "guest kernel log: same clock as \(inputs[guest].path) (no controller trace to place its ftrace dump by: the dump's times are taken as printed)"
+                r.note = "guest kernel log: same clock as \(inputs[guest].path) (no controller trace to place its ftrace dump by pairs: the dump sits on the printk clock as Docs/Formats.md describes, within about 0.1 s)"
                 reports[i] = r
                 progress = true
             }
