@@ -403,6 +403,22 @@ public enum AnalysisSession {
         }
     }
 
+    /// With `--same-clock`: inputs whose events are an hour or more apart (a guest trace in
+    /// seconds since boot, a QEMU log in seconds since 1970) do not share a clock; the note
+    /// says so, since their findings are then judged on times that do not meet.
+    static func notOneClock(_ spans: [UInt16: ClosedRange<Int64>], placed: [(index: Int, source: any EventSource, clock: ClockMap)]) -> String? {
+        let sorted = spans.sorted { $0.key < $1.key }
+        for (k, a) in sorted.enumerated() {
+            for b in sorted[(k + 1)...] {
+                let gap = max(b.value.lowerBound - a.value.upperBound, a.value.lowerBound - b.value.upperBound)
+                guard gap >= 3_600_000_000_000 else { continue }
+                func name(_ i: UInt16) -> String { placed.first { $0.index == Int(i) }?.source.summary.path ?? "input \(i)" }
+                return "--same-clock: \(name(a.key)) and \(name(b.key)) have no event within \(formatDuration(gap)) of each other: they do not look like one clock (without --same-clock they are aligned from their events)"
+            }
+        }
+        return nil
+    }
+
     static func separateDomainsNote(_ n: Int) -> String {
         "\(n) inputs are separate clock domains; each was analysed on its own clock "
             + "(use --same-clock if they share one). Finding times are on the clock of the input named by clock_input."
@@ -455,6 +471,9 @@ public enum AnalysisSession {
                 alignment[r].largestHold = mapped.largestHold
                 alignment[r].extrapolatedBefore = mapped.extrapolatedBefore
                 alignment[r].extrapolatedAfter = mapped.extrapolatedAfter
+            }
+            if options.sameClock, members.count > 1, let note = Self.notOneClock(analyzer.timeSpanBySource, placed: placed) {
+                notes.append(note)
             }
             var result = analyzer.finish()
             let clockInput = UInt16(placed[members[0]].index)

@@ -87,6 +87,16 @@ public final class ClockGroupAnalyzer {
         for (source, time) in lastTimes.enumerated() where time != .min { bySource[UInt16(source)] = time }
         return bySource
     }
+    /// The first and last event times of each input merged here.
+    public var timeSpanBySource: [UInt16: ClosedRange<Int64>] {
+        var bySource: [UInt16: ClosedRange<Int64>] = [:]
+        for (source, first) in firstTimes.enumerated() where first != .max && source < lastTimes.count && lastTimes[source] >= first {
+            bySource[UInt16(source)] = first...lastTimes[source]
+        }
+        return bySource
+    }
+    /// Each input's earliest event time, `.max` before its first event.
+    @exclusivity(unchecked) private var firstTimes: [Int64] = []
     /// `lastTimeBySource` as a flat table indexed by input, `.min` before the input's first
     /// event (a dictionary update per event was a tenth of the analyzer's time).
     @exclusivity(unchecked) private var lastTimes: [Int64] = []
@@ -108,6 +118,8 @@ public final class ClockGroupAnalyzer {
         let source = Int(e.source)
         if source >= lastTimes.count { lastTimes += Array(repeating: .min, count: source + 1 - lastTimes.count) }
         if e.time > lastTimes[source] { lastTimes[source] = e.time }
+        if source >= firstTimes.count { firstTimes += Array(repeating: .max, count: source + 1 - firstTimes.count) }
+        if e.time < firstTimes[source] { firstTimes[source] = e.time }
         if e.kind.side == .driver && e.kind != .guestMessage { driverEventsSeen = true }
         if queues.count >= ClockGroupAnalyzer.queueLimit, needsNewQueue(e) {
             eventsBeyondQueueLimit += 1

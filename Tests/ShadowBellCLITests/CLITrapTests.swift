@@ -56,6 +56,16 @@ import Testing
         for _ in 0..<2 { #expect(runCommand(["analyze", dir, "--format", "json", "--output", "\(dir)/report.json", "--quiet"]) == 1) }
     }
 
+    /// `--same-clock` on a guest trace (seconds since boot) and a QEMU log (seconds since 1970)
+    /// says they do not look like one clock; inputs that do share one get no such note.
+    @Test func sameClockOnTwoClocksSaysSo() throws {
+        let f = try RealTraceTests.run("single")
+        let (_, json, _) = try analyzeJSON([f.guest, f.qemu], extra: ["--same-clock", "--quiet"])
+        #expect((json["notes"] as? [String] ?? []).contains { $0.hasPrefix("--same-clock: ") && $0.contains("do not look like one clock") })
+        let (_, shared, _) = try analyzeJSON([f.guest, f.console], extra: ["--same-clock", "--quiet"])
+        #expect(!(shared["notes"] as? [String] ?? []).contains { $0.contains("do not look like one clock") })
+    }
+
     @Test func emptyTimelineSelectionsAreUsageErrors() {
         let trace = sample("lab/sq-hang.txt")
         #expect(runCommand(["timeline", trace, "--queue", "sq9", "--quiet"]) == 64)
