@@ -107,6 +107,9 @@ public enum ExplainReport {
             out += "  shadowbell timeline \(files) --queue \(f.queue)\n"
         }
         out += "  shadowbell report \(files) --output report.html\n"
+        if paths.contains("-") {
+            out += "  (standard input was read once and is used up: save what you piped to a file and name that file instead of -)\n"
+        }
         return out
     }
 

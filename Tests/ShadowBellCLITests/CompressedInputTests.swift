@@ -249,6 +249,10 @@ private func comparable(_ status: Int32, _ json: [String: Any], paths: [String])
         #expect(explained.status == 0)
         #expect(explained.stdout.contains("-:38"))
         #expect(explained.stdout.contains("pci_nvme_eventidx_sq sqid 1 new_eventidx 2"))
+        // Its next commands cannot read standard input again, and say so.
+        #expect(explained.stdout.contains("standard input was read once and is used up"))
+        let explainedFile = try runProcess(["explain", sample("lab/sq-hang.txt"), "--finding", "2"])
+        #expect(!explainedFile.stdout.contains("standard input was read once"))
 
         let fromStdin = temporaryPath("stdin.pcap"), fromFile = temporaryPath("file.pcap")
         let converted = try runProcess(["convert", "-", "--output", fromStdin], stdin: data)
