@@ -246,21 +246,25 @@ public enum AnalysisSession {
                 reports[i] = r
             }
         }
+        // A guest console log shares the guest kernel's clock (seconds since boot): it is
+        // placed on a guest trace's clock once one is placed.
+        func placeOnTheGuestClock(_ i: Int, why: String = "") -> Bool {
+            guard let guest = order.first(where: { maps[$0] != nil && formats[$0] != .consoleLog && anchors[$0]?.isGuestSide == true })
+            else { return false }
+            maps[i] = maps[guest]
+            var r = AlignmentReport(input: UInt16(i), method: .sameClock)
+            r.note = "guest kernel log: same clock as \(inputs[guest].path)\(why)"
+            reports[i] = r
+            return true
+        }
         var progress = true
         while progress {
             progress = false
             for i in order where maps[i] == nil {
                 guard let mine = anchors[i] else { continue }
-                // A guest console log shares the guest kernel's clock (seconds since boot). One
-                // that holds an ftrace dump is placed on its own pairs instead: the dump's events
-                // sit on the printk clock only approximately (Docs/Formats.md).
-                if formats[i] == .consoleLog, !mine.isGuestSide,
-                    let guest = order.first(where: { maps[$0] != nil && formats[$0] != .consoleLog && anchors[$0]?.isGuestSide == true })
-                {
-                    maps[i] = maps[guest]
-                    var r = AlignmentReport(input: UInt16(i), method: .sameClock)
-                    r.note = "guest kernel log: same clock as \(inputs[guest].path)"
-                    reports[i] = r
+                // One that holds an ftrace dump is placed on its own pairs instead: the dump's
+                // events sit on the printk clock only approximately (Docs/Formats.md).
+                if formats[i] == .consoleLog, !mine.isGuestSide, placeOnTheGuestClock(i) {
                     progress = true
                     continue
                 }
@@ -319,14 +323,9 @@ public enum AnalysisSession {
             // it) is still the guest kernel's log: on the guest trace's clock, its dump only
             // approximately so, rather than on a clock of its own, where its messages would
             // tell the guest trace's stalls a second time.
-            if !progress, let i = order.first(where: { maps[$0] == nil && formats[$0] == .consoleLog && anchors[$0]?.isGuestSide == true }),
-                let guest = order.first(where: { maps[$0] != nil && formats[$0] != .consoleLog && anchors[$0]?.isGuestSide == true })
-            {
-                maps[i] = maps[guest]
-                var r = AlignmentReport(input: UInt16(i), method: .sameClock)
-                r.note = "guest kernel log: same clock as \(inputs[guest].path) (no controller trace to place its ftrace dump by pairs: the dump sits on the printk clock as Docs/Formats.md describes, within about 0.1 s)"
-                reports[i] = r
-                progress = true
+            if !progress, let i = order.first(where: { maps[$0] == nil && formats[$0] == .consoleLog && anchors[$0]?.isGuestSide == true }) {
+                progress = placeOnTheGuestClock(
+                    i, why: " (no controller trace to place its ftrace dump by pairs: the dump sits on the printk clock as Docs/Formats.md describes, within about 0.1 s)")
             }
         }
         for i in order where maps[i] == nil {

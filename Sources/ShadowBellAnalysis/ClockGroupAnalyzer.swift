@@ -87,7 +87,7 @@ public final class ClockGroupAnalyzer {
         for (source, time) in lastTimes.enumerated() where time != .min { bySource[UInt16(source)] = time }
         return bySource
     }
-    /// The first and last event times of each input merged here.
+    /// The first and last event times of each input merged here (with `--same-clock` only).
     public var timeSpanBySource: [UInt16: ClosedRange<Int64>] {
         var bySource: [UInt16: ClosedRange<Int64>] = [:]
         for (source, first) in firstTimes.enumerated() where first != .max && source < lastTimes.count && lastTimes[source] >= first {
@@ -118,8 +118,11 @@ public final class ClockGroupAnalyzer {
         let source = Int(e.source)
         if source >= lastTimes.count { lastTimes += Array(repeating: .min, count: source + 1 - lastTimes.count) }
         if e.time > lastTimes[source] { lastTimes[source] = e.time }
-        if source >= firstTimes.count { firstTimes += Array(repeating: .max, count: source + 1 - firstTimes.count) }
-        if e.time < firstTimes[source] { firstTimes[source] = e.time }
+        if options.sameClock {
+            // Only `--same-clock` asks when each input begins (`timeSpanBySource`).
+            if source >= firstTimes.count { firstTimes += Array(repeating: .max, count: source + 1 - firstTimes.count) }
+            if e.time < firstTimes[source] { firstTimes[source] = e.time }
+        }
         if e.kind.side == .driver && e.kind != .guestMessage { driverEventsSeen = true }
         if queues.count >= ClockGroupAnalyzer.queueLimit, needsNewQueue(e) {
             eventsBeyondQueueLimit += 1

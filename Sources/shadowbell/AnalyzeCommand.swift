@@ -137,9 +137,8 @@ struct Analyze: ParsableCommand {
             }
         }
         // Files named on the command line are one run, with the single-run output, whatever
-        // was skipped among them (each skipped file is a note of the run).
-        // Skipped files are listed: in the JSON document's `run` member (as in a batch), as
-        // notes in text and JUnit.
+        // was skipped among them: the skipped files are listed in the JSON document's `run`
+        // member (as in a batch), as notes in text and JUnit.
         let batch = runs.count > 1 || planner.makesBatch(paths: flags.paths, listed: listed)
         let skipped = !batch && !runs[0].skippedFiles.isEmpty
         if skipped, format != .json {

@@ -101,10 +101,7 @@ struct Convert: ParsableCommand {
         // A run folder or a folder's files (`dir/*`) stand for one run, as in `report`: notes
         // are skipped with a note each.
         let run = try RunPlanner.oneRun(paths, command: "convert", quiet: false)
-        if let same = input(among: run.paths + run.skipped.map(\.path), sameAs: destination) {
-            printError("error: --output \(output) is the input \(same) (the same file): writing would destroy it; write elsewhere")
-            throw ExitCode(64)
-        }
+        try refuseOutputs([("--output", destination)], overInputs: run.paths + run.skipped.map(\.path))
         let output = destination
         // Written beside the output and renamed when complete: a failed conversion leaves no
         // output behind (nor a half-written one), and an earlier file of that name stays.
