@@ -97,6 +97,10 @@ public struct DomainStart: Sendable {
 
 /// Runs the pipeline: sources → clock domains → time-ordered merge → queue state → detectors.
 public enum AnalysisSession {
+    /// One input of pass 2 on the reference clock: its map, and its kernel messages' map when
+    /// they sit on another clock than its events (a console's ftrace dump placed by pairs).
+    typealias Placement = (index: Int, source: any EventSource, clock: ClockMap, messageClock: ClockMap?)
+
     /// Analyses already opened sources in one pass: one clock domain per source, or one for
     /// all with `options.sameClock`. Throws when an input fails mid-read or holds no recognised
     /// event; every other input has been analysed by then, and `partial` holds that result.
@@ -114,7 +118,7 @@ public enum AnalysisSession {
             domains = sources.indices.map { [$0] }
             notes.append(separateDomainsNote(sources.count))
         }
-        let placed = sources.enumerated().map { (index: $0.offset, source: $0.element, clock: ClockMap.identity) }
+        let placed = sources.enumerated().map { Placement(index: $0.offset, source: $0.element, clock: .identity, messageClock: nil) }
         return try analyze(placed: placed, domains: domains, alignment: [], notes: notes, errors: [], options: options, observer: observer, domainStarts: domainStarts)
     }
 
@@ -135,7 +139,7 @@ public enum AnalysisSession {
             for (i, input) in inputs.enumerated() {
                 do { sources.append(try input.events()); opened.append(i) } catch { errors.append(error) }
             }
-            let placed = zip(opened, sources).map { (index: $0.0, source: $0.1, clock: ClockMap.identity) }
+            let placed = zip(opened, sources).map { Placement(index: $0.0, source: $0.1, clock: .identity, messageClock: nil) }
             let domains = sources.isEmpty ? [] : [Array(placed.indices)]
             return try analyze(placed: placed, domains: domains, alignment: [], notes: notes, errors: errors, options: options, observer: observer, domainStarts: domainStarts)
         }
@@ -341,13 +345,35 @@ public enum AnalysisSession {
             notes.append("\(inputs[i].path): \(r.note)")
         }
 
+        // A console placed by its ftrace dump's pairs: the dump's events sit on the printk clock
+        // only approximately (placed late by the time between the last recorded event and the
+        // dump, and extrapolated past the dump's last pair), while its messages carry printk
+        // stamps, the guest kernel's own clock. Those go where that clock is known better: a
+        // guest trace's clock (the same clock), else the timeout messages' pairs with the
+        // controller's aborts; the dump's events stay where their pairs put them.
+        var messageMaps: [Int: ClockMap] = [:]
+        for i in order where formats[i] == .consoleLog && anchors[i]?.isGuestSide == true && maps[i] != nil
+            && reports[i]?.method == .estimated
+        {
+            if let guest = order.first(where: { maps[$0] != nil && formats[$0] != .consoleLog && anchors[$0]?.isGuestSide == true }) {
+                messageMaps[i] = maps[guest]
+                reports[i]!.note += "; its kernel messages on the printk clock, the same as \(inputs[guest].path)'s"
+            } else if let mine = anchors[i], mine.hasGuestNotices,
+                let j = order.first(where: { maps[$0] != nil && $0 != i && anchors[$0]?.hasHostNotices == true }),
+                let est = MessageAlignment.estimate(console: mine, host: anchors[j]!)
+            {
+                messageMaps[i] = maps[j]!.composed(after: est.map)
+                reports[i]!.note += "; its kernel messages placed from \(est.report.pairs) timeout messages paired with the controller's aborts (±\(formatDuration(est.report.uncertainty)))"
+            }
+        }
+
         // Pass 2: every input again, on its clock, in the order of the rule.
-        var placed: [(index: Int, source: any EventSource, clock: ClockMap)] = []
+        var placed: [Placement] = []
         for i in order {
             do throws(InputError) {
                 let source: any EventSource
                 if let first = firstSources[i] { source = first } else { source = try inputs[i].events() }
-                placed.append((i, source, maps[i] ?? .identity))
+                placed.append(Placement(index: i, source: source, clock: maps[i] ?? .identity, messageClock: messageMaps[i]))
             } catch {
                 if !errors.contains(error) { errors.append(error) }
             }
@@ -405,7 +431,7 @@ public enum AnalysisSession {
     /// With `--same-clock`: inputs whose events are an hour or more apart (a guest trace in
     /// seconds since boot, a QEMU log in seconds since 1970) do not share a clock; the note
     /// says so, since their findings are then judged on times that do not meet.
-    static func notOneClock(_ spans: [UInt16: ClosedRange<Int64>], placed: [(index: Int, source: any EventSource, clock: ClockMap)]) -> String? {
+    static func notOneClock(_ spans: [UInt16: ClosedRange<Int64>], placed: [Placement]) -> String? {
         let sorted = spans.sorted { $0.key < $1.key }
         for (k, a) in sorted.enumerated() {
             for b in sorted[(k + 1)...] {
@@ -425,7 +451,7 @@ public enum AnalysisSession {
 
     /// Merges each domain's sources by time into one analyzer and combines the results.
     static func analyze(
-        placed: [(index: Int, source: any EventSource, clock: ClockMap)], domains: [[Int]],
+        placed: [Placement], domains: [[Int]],
         alignment: [AlignmentReport], notes: [String], errors: [InputError], options: AnalysisOptions,
         observer: ((Event, QueueSnapshot) -> Void)?, domainStarts: ((DomainStart) -> Void)?
     ) throws(AnalysisFailure) -> AnalysisResult {
@@ -450,7 +476,8 @@ public enum AnalysisSession {
                 }
             }
             let sources: [any EventSource] = members.map {
-                placed[$0].clock.isIdentity ? placed[$0].source : MappedEventSource(placed[$0].source, clock: placed[$0].clock)
+                placed[$0].clock.isIdentity && placed[$0].messageClock == nil
+                    ? placed[$0].source : MappedEventSource(placed[$0].source, clock: placed[$0].clock, messageClock: placed[$0].messageClock)
             }
             // An input that fails mid-read ends there; the others of its domain are read to
             // their end (the analysis judges waits only up to where every input records).

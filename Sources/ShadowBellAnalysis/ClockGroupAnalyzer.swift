@@ -14,6 +14,9 @@ public final class ClockGroupAnalyzer {
     @exclusivity(unchecked) var earlyFetches = CommandTable<Int64>()
     /// Recent guest kernel timeout messages, per (controller, qid), oldest first (bounded).
     @exclusivity(unchecked) var guestTimeouts: [UInt32: [GuestTimeout]] = [:]
+    /// The same give-ups from the guest trace's own events, per (controller, qid), oldest first
+    /// (bounded): the driver's Abort admin commands, and what ended them (`driverGiveUp`).
+    @exclusivity(unchecked) var driverGiveUps: [UInt32: [GuestTimeout]] = [:]
     @exclusivity(unchecked) var dbbufEnabled = ControllerSet()
     /// Each controller's last Doorbell Buffer Config.
     @exclusivity(unchecked) var lastDbbufConfig: [UInt16: EventRef] = [:]
@@ -303,6 +306,7 @@ public final class ClockGroupAnalyzer {
             return
         }
         let key = e.queue(.sq)
+        if e.qid == 0, e.flags & (Event.abortsCommandFlag | Event.deletesQueueFlag) != 0 { driverGiveUp(e) }
         if e.flags & Event.createsQueueFlag != 0 {
             // The admin command creating a queue tells its size before the controller acts.
             let created = QueueKey(controller: e.controller, qid: UInt16(truncatingIfNeeded: e.b), type: e.queueType)
@@ -335,6 +339,7 @@ public final class ClockGroupAnalyzer {
     private func driverComplete(_ e: Event) {
         let ck = commandKey(e.controller, e.qid, e.a)
         let record = outstanding.removeValue(forKey: ck)
+        if e.qid != 0, e.b == NVMeStatus.hostAborted { driverGiveUp(e) }
         if let record {
             checkStuckCommand(controller: e.controller, qid: e.qid, cmdid: e.a, record: record,
                               completedAt: EventRef(e), status: e.b)
@@ -355,6 +360,8 @@ public final class ClockGroupAnalyzer {
         withQueue(e.queue, e, evaluate: true) { q in
             q.active = true
             q.stats.controllerShadowReads += 1
+            if q.firstControllerRead == nil { q.firstControllerRead = EventRef(e) }
+            q.lastControllerRead = EventRef(e)
             checkRange(&q, e, value: e.a, what: "shadow read")
             checkStaleShadow(&q, e)
             q.controllerSeen = e.a

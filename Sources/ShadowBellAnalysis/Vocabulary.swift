@@ -89,6 +89,10 @@ public enum NVMeStatus {
     /// Generic status 0x07 Command Abort Requested, 0x08 Aborted due to SQ Deletion,
     /// 0x371 is Linux's NVME_SC_HOST_ABORTED_CMD (path-related type 3, code 0x71) that the
     /// driver sets on the commands it cancels at a reset; 0x370 NVME_SC_HOST_PATH_ERROR.
+    /// Linux's NVME_SC_HOST_ABORTED_CMD: what `nvme_cancel_request` completes every command
+    /// outstanding at a controller reset (or teardown) with.
+    public static let hostAborted: UInt32 = 0x371
+
     public static func isCancellation(_ status: UInt32) -> Bool {
         let sct = (status >> 8) & 0x7, sc = status & 0xFF
         if sct == 0 { return sc == 0x07 || sc == 0x08 }

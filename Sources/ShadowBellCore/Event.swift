@@ -40,7 +40,10 @@ public enum EventKind: UInt8, Sendable, Hashable, CaseIterable {
     case driverDoorbellUpdate = 1
     /// `nvme_setup_cmd`: `qid`, `a` = cmdid. For an admin Create I/O SQ/CQ command,
     /// `flags & Event.createsQueueFlag`, `queueType` = created type, `b` = created qid,
-    /// `c` = created qsize (0-based).
+    /// `c` = created qsize (0-based). For an admin Delete I/O SQ/CQ command,
+    /// `flags & Event.deletesQueueFlag`, `queueType` = deleted type, `b` = deleted qid. For an
+    /// admin Abort (the driver giving up on a command it timed out),
+    /// `flags & Event.abortsCommandFlag`, `b` = the aborted command's sqid, `c` = its cid.
     case driverSubmit = 2
     /// `nvme_complete_rq`: `qid`, `a` = cmdid, `b` = status.
     case driverComplete = 3
@@ -195,6 +198,10 @@ public struct Event: Sendable, Hashable {
     public static let mmioFlag: UInt8 = 1
     public static let createsQueueFlag: UInt8 = 2
     public static let rawRegisterWriteFlag: UInt8 = 4
+    /// On `driverSubmit` of qid 0: an Abort admin command (see `EventKind.driverSubmit`).
+    public static let abortsCommandFlag: UInt8 = 8
+    /// On `driverSubmit` of qid 0: a Delete I/O SQ/CQ admin command.
+    public static let deletesQueueFlag: UInt8 = 16
     public static let noVector: UInt32 = 0xFFFF_FFFF
     public static let noCommand: UInt32 = 0xFFFF_FFFF
 

@@ -102,7 +102,7 @@ public enum ExplainReport {
         out += "\nNext\n"
         let from = f.start - 5_000_000, to = (f.end ?? f.start) + 5_000_000
         if r.inputs.first(where: { $0.index == f.clockInput })?.clock != .orderOnly {
-            out += "  shadowbell timeline \(files) --queue \(f.queue) --from \(formatSeconds(max(0, from))) --to \(formatSeconds(to))\n"
+            out += "  shadowbell timeline \(files) --queue \(f.queue) --from \(formatSeconds(from)) --to \(formatSeconds(to))\n"
         } else {
             out += "  shadowbell timeline \(files) --queue \(f.queue)\n"
         }

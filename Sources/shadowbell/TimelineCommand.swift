@@ -60,10 +60,12 @@ struct Timeline: ParsableCommand {
     @Option(name: .customLong("queue"), help: ArgumentHelp("Only these queues (sq1, cq2, nvme1:sq3); repeatable.", valueName: "queue"))
     var queues: [QueueSelector] = []
 
-    @Option(help: ArgumentHelp("Start of the range, in seconds on the analysis clock (e.g. 5123.4).", valueName: "seconds"))
+    // Times on the analysis clock may be negative (a host trace's events before the guest
+    // booted, on the guest's clock): `--from -5.2` takes the value, not an option.
+    @Option(parsing: .unconditional, help: ArgumentHelp("Start of the range, in seconds on the analysis clock (e.g. 5123.4; may be negative).", valueName: "seconds"))
     var from: String?
 
-    @Option(help: ArgumentHelp("End of the range, in seconds on the analysis clock.", valueName: "seconds"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("End of the range, in seconds on the analysis clock.", valueName: "seconds"))
     var to: String?
 
     @Option(help: "Output format.")
@@ -75,24 +77,30 @@ struct Timeline: ParsableCommand {
     @Option(name: .customLong("max-events"), help: ArgumentHelp("--format svg: events drawn per queue at most.", valueName: "n"))
     var maxEvents: Int = 2000
 
+    /// `12.5`, `-5.2` → nanoseconds; nil when not a number of seconds.
+    static func seconds(_ text: String) -> Int64? {
+        if text.hasPrefix("-") {
+            return parseScaledDecimal(Substring(text.dropFirst()), scale: 1_000_000_000).map { -$0 }
+        }
+        return parseScaledDecimal(Substring(text), scale: 1_000_000_000)
+    }
+
     func validate() throws {
         try flags.requirePaths("shadowbell timeline SampleTraces/lab/sq-hang.txt --queue sq1")
-        if let from, parseScaledDecimal(Substring(from), scale: 1_000_000_000) == nil {
+        if let from, Self.seconds(from) == nil {
             throw ValidationError("--from expects seconds, e.g. 12.5 (got '\(from)')")
         }
-        if let to, parseScaledDecimal(Substring(to), scale: 1_000_000_000) == nil {
+        if let to, Self.seconds(to) == nil {
             throw ValidationError("--to expects seconds, e.g. 12.6 (got '\(to)')")
         }
-        if let from, let to, let lower = parseScaledDecimal(Substring(from), scale: 1_000_000_000),
-            let upper = parseScaledDecimal(Substring(to), scale: 1_000_000_000), lower > upper
-        {
+        if let from, let to, let lower = Self.seconds(from), let upper = Self.seconds(to), lower > upper {
             throw ValidationError("--from \(from) is after --to \(to): the range is empty")
         }
     }
 
     func run() throws {
-        let lower = from.flatMap { parseScaledDecimal(Substring($0), scale: 1_000_000_000) } ?? Int64.min
-        let upper = to.flatMap { parseScaledDecimal(Substring($0), scale: 1_000_000_000) } ?? Int64.max
+        let lower = from.flatMap(Self.seconds) ?? Int64.min
+        let upper = to.flatMap(Self.seconds) ?? Int64.max
         let ranged = from != nil || to != nil
         // A run folder or a folder's files stand for one run, notes skipped (as in `report`).
         let run = try RunPlanner.oneRun(flags.paths, command: "timeline", quiet: flags.quiet)

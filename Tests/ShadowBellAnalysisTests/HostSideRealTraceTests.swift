@@ -147,6 +147,24 @@ import Testing
         #expect(Self.loud(r, on: Self.sq(2)).isEmpty, "\(Self.loud(r, on: Self.sq(2)).map(\.message))")
     }
 
+    @Test func sysrqHangGuestTraceAloneTellsTheStallItBeganIn() throws {
+        // The guest trace begins 30.45 s in, inside the first stall (the SysRq dump consumed the
+        // ring buffer): the driver's ABORTs of commands submitted before it, then the reset's
+        // Delete SQ, are that stall; the second is told by its commands and their ABORTs.
+        let run = try Run("sysrq-hang")
+        defer { run.remove() }
+        let r = try run.analyze([run.guest])
+        let onSQ1 = Self.loud(r, on: Self.sq(1))
+        try #require(onSQ1.count == 2, "\(r.findings.map(\.message))")
+        #expect(onSQ1.allSatisfy { $0.kind == .stuckCommand && $0.severity == .error && !$0.inferred })
+        #expect(onSQ1[0].start == 30_455_579_000 && onSQ1[0].end == 45_527_430_000)
+        #expect(onSQ1[0].value("kernel_tags") == .array([962, 963, 964, 965].map { .int($0) }))
+        #expect(onSQ1[0].explanation.contains("were not submitted within the trace"))
+        #expect(onSQ1[1].start == 45_581_542_000 && onSQ1[1].value("stuck_commands") == .int(16) && onSQ1[1].value("commands_cancelled") == .int(16))
+        #expect(onSQ1[1].explanation.contains("The I/O timeout in force here is about 15.0"))
+        #expect(Self.loud(r, on: Self.sq(2)).isEmpty)
+    }
+
     @Test func hangSQ2WithTheConsoleOnTheQemuClockNamesSQ2Twice() throws {
         let run = try Run("hang-sq2")
         defer { run.remove() }

@@ -73,4 +73,16 @@ import Testing
         #expect(runCommand(["timeline", trace, "--queue", "sq1", "--from", "50", "--to", "60", "--quiet"]) == 64)
         #expect(runCommand(["timeline", trace, "--queue", "sq1", "--output", temporaryPath("tl.txt"), "--quiet"]) == 0)
     }
+
+    /// Times on the analysis clock can be negative (a QEMU log's events before the guest
+    /// booted, on the guest's clock), and `explain` suggests such ranges: `--from -5.2` is a
+    /// value, not an option (it was "Missing value for '--to <seconds>'", exit 64).
+    @Test func negativeTimelineBoundsAreValues() {
+        let trace = sample("lab/sq-hang.txt")
+        let out = temporaryPath("negative.txt")
+        #expect(runCommand(["timeline", trace, "--queue", "sq1", "--from", "-5.2", "--to", "1000", "--output", out, "--quiet"]) == 0)
+        #expect(((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").contains("sq1"))
+        #expect(runCommand(["timeline", trace, "--from=-5.2", "--to", "-6", "--quiet"]) == 64)
+        #expect(runCommand(["timeline", trace, "--from", "-x", "--quiet"]) == 64)
+    }
 }

@@ -139,11 +139,24 @@ import Testing
         #expect(first["stuck_commands"] as? Int == 16)
         #expect(first["resolution"] as? String == "queue-deleted")
         #expect((first["guest_timeouts"] as? Int ?? 0) >= 1)
+        // The console's messages carry printk stamps, the guest kernel's clock; its dump's
+        // events sit on that clock only approximately (placed late, then extrapolated past the
+        // dump's last pair). `I/O 960 QID 1 timeout, aborting` (console line 18292, printk
+        // 30.449578) was placed 154.6 ms early by the dump's map.
+        let timeout = (first["evidence"] as? [[String: Any]] ?? []).first {
+            $0["role"] as? String == "guest-timeout" && ($0["location"] as? String ?? "").hasSuffix(":18292")
+        }
+        let timeoutAt = try #require(timeout?["time_ns"] as? Int, "\(first["evidence"] ?? [])")
+        #expect((console?["note"] as? String ?? "").contains("kernel messages"))
         if withGuestTrace {
             // The guest trace is the reference clock (guest seconds since boot).
             #expect((14_000_000_000...15_500_000_000).contains(first["start_ns"] as? Int ?? 0))
             #expect((45_000_000_000...46_000_000_000).contains(first["end_ns"] as? Int ?? 0))
+            #expect(timeoutAt == 30_449_578_000)
         } else {
+            // Placed from the timeout messages paired with the controller's aborts: before the
+            // Abort the guest submitted after it, which QEMU fetched at 855.773351.
+            #expect((1_796_183_855_760_000_000...1_796_183_855_773_351_000).contains(timeoutAt), "\(timeoutAt)")
             // No guest trace: the QEMU log is the reference. SQ1's last fetch at 1796183840.025,
             // the reset's queue deletion at 870.87.
             #expect((1_796_183_839_900_000_000...1_796_183_840_500_000_000).contains(first["start_ns"] as? Int ?? 0))

@@ -192,7 +192,31 @@ private let nvmeSQ = "nvme_sq: nvme0: disk=nvme0n1, qid=1, head=12, tail=13"
         #expect(cq.flags & Event.createsQueueFlag != 0 && cq.queueType == .cq && cq.b == 1 && cq.c == 1023)
         #expect(cq.qid == 0 && cq.a == 4114)
         #expect(sq.flags & Event.createsQueueFlag != 0 && sq.queueType == .sq && sq.b == 2 && sq.c == 511)
-        #expect(other.flags & Event.createsQueueFlag == 0 && other.b == 0)
+        #expect(other.flags & Event.createsQueueFlag == 0 && other.flags & Event.deletesQueueFlag != 0)
+        #expect(other.queueType == .sq && other.b == 2)
+    }
+
+    @Test func abortAndDeleteQueueCommands() throws {
+        // The driver's give-up: ABORT naming sqid 1 and cid 0x73c2 (cdw10's bytes, little-endian),
+        // then the reset's Delete I/O SQ in both forms Linux has printed; a damaged ABORT stays a
+        // plain submission.
+        let d = try decode(
+            """
+                kworker/1:1H-44      [001] .....    30.455579: nvme_setup_cmd: nvme0: qid=0, cmdid=8216, nsid=0, flags=0x0, meta=0x0, cmd=(nvme_admin_abort_cmd cdw10=01 00 c2 73 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00)
+                kworker/1:1H-44      [001] .....    45.527430: nvme_setup_cmd: nvme0: qid=0, cmdid=12313, nsid=0, flags=0x0, meta=0x0, cmd=(nvme_admin_delete_sq sqid=1)
+                kworker/1:1H-44      [001] .....    45.527431: nvme_setup_cmd: nvme0: qid=0, cmdid=12314, nsid=0, flags=0x0, meta=0x0, cmd=(nvme_admin_delete_cq cdw10=03 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00)
+                kworker/1:1H-44      [001] .....    45.527432: nvme_setup_cmd: nvme0: qid=0, cmdid=12315, nsid=0, flags=0x0, meta=0x0, cmd=(nvme_admin_abort_cmd cdw10=01 00 c2)
+                kworker/1:1H-44      [001] .....    45.527433: nvme_setup_cmd: nvme0: disk=nvme0n1, qid=1, cmdid=5, nsid=1, flags=0x0, meta=0x0, cmd=(nvme_admin_abort_cmd cdw10=01 00 c2 73 00 00)
+
+            """)
+        #expect(d.events.count == 5 && d.summary.malformed == 0)
+        let abort = d.events[0], deleteSQ = d.events[1], deleteCQ = d.events[2]
+        #expect(abort.flags == Event.abortsCommandFlag && abort.b == 1 && abort.c == 0x73c2 && abort.a == 8216)
+        #expect(deleteSQ.flags == Event.deletesQueueFlag && deleteSQ.queueType == .sq && deleteSQ.b == 1)
+        #expect(deleteCQ.flags == Event.deletesQueueFlag && deleteCQ.queueType == .cq && deleteCQ.b == 3)
+        #expect(d.events[3].flags == 0 && d.events[3].a == 12315)
+        // Only the admin queue carries admin commands.
+        #expect(d.events[4].flags == 0 && d.events[4].qid == 1)
     }
 
     @Test func otherEventsAreSkippedAndCounted() throws {

@@ -29,6 +29,21 @@ import ShadowBellCore
         #expect(c.kind == .driverComplete && c.qid == 0 && c.a == 20 && c.b == 0)
     }
 
+    @Test func abortAndDeleteQueueFromOpcodeAndCdw10() throws {
+        let abort = "    kworker/1:1H-44    [001]    30.455579: nvme_setup_cmd:       [FAILED TO PARSE] disk= ctrl_id=0 qid=0 opcode=8 flags=0 fctype=0 cid=8216 nsid=0 metadata=0 cdw10=ARRAY[01, 00, c2, 73, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00]"
+        let delete = "    kworker/1:1H-44    [001]    45.527430: nvme_setup_cmd:       [FAILED TO PARSE] disk= ctrl_id=0 qid=0 opcode=0 flags=0 fctype=0 cid=12313 nsid=0 metadata=0 cdw10=ARRAY[01, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00, 00]"
+        let d = try decode("cpus=2\n\(abort)\n\(delete)\n")
+        try #require(d.events.count == 2)
+        #expect(d.events[0].flags == Event.abortsCommandFlag && d.events[0].b == 1 && d.events[0].c == 0x73c2)
+        #expect(d.events[1].flags == Event.deletesQueueFlag && d.events[1].queueType == .sq && d.events[1].b == 1)
+        // The parsed form of the same lines gives the same events.
+        let parsed = try decode(
+            "cpus=2\n    kworker/1:1H-44    [001]    30.455579: nvme_setup_cmd:       nvme0: qid=0, cmdid=8216, nsid=0, flags=0x0, meta=0x0, cmd=(nvme_admin_abort_cmd cdw10=01 00 c2 73 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00)\n"
+                + "    kworker/1:1H-44    [001]    45.527430: nvme_setup_cmd:       nvme0: qid=0, cmdid=12313, nsid=0, flags=0x0, meta=0x0, cmd=(nvme_admin_delete_sq sqid=1)\n")
+        #expect(parsed.events.map(\.flags) == d.events.map(\.flags))
+        #expect(parsed.events.map(\.b) == d.events.map(\.b) && parsed.events.map(\.c) == d.events.map(\.c))
+    }
+
     @Test func createQueueCommandsFromOpcodeAndCdw10() throws {
         let d = try decode("\(Self.createCQ)\n\(Self.createSQ)\n")
         try #require(d.events.count == 2)

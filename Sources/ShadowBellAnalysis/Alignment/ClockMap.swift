@@ -100,6 +100,10 @@ public struct ClockMap: Sendable, Equatable {
 final class MappedEventSource: EventSource {
     let base: any EventSource
     let clock: ClockMap
+    /// The guest kernel's messages' map when it is not `clock` (a console whose ftrace dump
+    /// was placed by pairs: its messages carry printk stamps, AnalysisSession).
+    let messageClock: ClockMap?
+    @exclusivity(unchecked) private var messageKnot = 0
     @exclusivity(unchecked) private var lastMapped = Int64.min
     /// Events whose mapped time was raised to keep the input's order, and the most any was raised.
     @exclusivity(unchecked) private(set) var heldEvents: UInt64 = 0
@@ -112,9 +116,10 @@ final class MappedEventSource: EventSource {
     /// The knot the last time fell after (`ClockMap.offset(at:hint:)`).
     @exclusivity(unchecked) private var knot = 0
 
-    init(_ base: any EventSource, clock: ClockMap) {
+    init(_ base: any EventSource, clock: ClockMap, messageClock: ClockMap? = nil) {
         self.base = base
         self.clock = clock
+        self.messageClock = messageClock
         firstKnot = clock.knots.count > 1 ? clock.knots[0].time : Int64.min
         lastKnot = clock.knots.count > 1 ? clock.knots[clock.knots.count - 1].time : Int64.max
     }
@@ -126,7 +131,8 @@ final class MappedEventSource: EventSource {
         for i in buffer.indices {
             let t = buffer[i].time
             if t < firstKnot { extrapolatedBefore += 1 } else if t > lastKnot { extrapolatedAfter += 1 }
-            var mapped = clock.map(t, hint: &knot)
+            var mapped = buffer[i].kind == .guestMessage && messageClock != nil
+                ? messageClock!.map(t, hint: &messageKnot) : clock.map(t, hint: &knot)
             if mapped < lastMapped {
                 heldEvents += 1
                 largestHold = max(largestHold, lastMapped - mapped)

@@ -32,11 +32,21 @@ extension ClockGroupAnalyzer {
             let cqs = queues.filter { $0.key.controller == controller && $0.key.type == .cq && $0.key.qid != 0 }
             let probeReads = cqs.reduce(UInt64(0)) { $0 + $1.driverEventIdxReads }
             let onlyZero = probeReads > 0 && !cqs.contains { $0.driverReadNonZeroEventIdx }
+            // It spans the controller's CQ head reads; the first one is its evidence.
+            let firstCQ = cqs.filter { $0.firstControllerRead != nil }.min {
+                ($0.firstControllerRead!.time, $0.firstControllerRead!.location) < ($1.firstControllerRead!.time, $1.firstControllerRead!.location)
+            }
+            let first = firstCQ?.firstControllerRead
+            let last = cqs.compactMap(\.lastControllerRead).max { ($0.time, $0.location) < ($1.time, $1.location) }
             var f = Finding(
-                kind: .cqEventIdxNotSeen, queue: c.queue, start: firstTime ?? 0,
+                kind: .cqEventIdxNotSeen, queue: c.queue, start: first?.time ?? firstTime ?? 0,
                 message: "nvme\(controller): \(c.reads) controller CQ head reads but no CQ EventIdx write in the trace",
                 explanation: CQEventIdxVisibilityDetector.definition)
+            f.end = last?.time
             f.values = [("cq_shadow_reads", .int(Int64(c.reads))), ("cq_eventidx_writes", .int(0))]
+            if let first, let firstCQ {
+                f.evidence.append(evidenceItem("controller-read", first, "controller read shadow cq\(firstCQ.key.qid): the first CQ head read; no CQ EventIdx write follows in the trace"))
+            }
             if probeReads > 0 {
                 f.values.append(("driver_cq_eventidx_reads", .int(Int64(probeReads))))
                 f.values.append(("driver_read_only_zero", .bool(onlyZero)))

@@ -6,6 +6,13 @@ struct GuestTimeout: Sendable {
     var at: EventRef
     var kind: GuestMessageKind
     var tag: UInt32
+    /// Told by the guest trace's driver events (an Abort admin command: `timeoutAborting` with
+    /// the cid as `tag`; the reset that ended the give-up: `timeoutReset`, with the cid of a
+    /// command cancelled then or `Event.noCommand` for the deletion of the queue), not by a
+    /// console message.
+    var fromDriverTrace = false
+    /// For an Abort: when the trace shows the aborted command submitted (nil when before it).
+    var submittedAt: Int64? = nil
 }
 
 extension ClockGroupAnalyzer {
@@ -23,6 +30,36 @@ extension ClockGroupAnalyzer {
         }
     }
 
+    /// The driver's give-up as its trace shows it: an Abort admin command naming a command of
+    /// qid q opens (or continues) a give-up on q; the reset it leads to closes it — the driver
+    /// deleting SQ q, or cancelling a command of q (status 0x371), whichever the trace shows
+    /// first. Aborts appear only after the driver's I/O timeout expired for the command.
+    func driverGiveUp(_ e: Event) {
+        let qid: UInt16, step: GuestTimeout
+        if e.kind == .driverSubmit, e.flags & Event.abortsCommandFlag != 0 {
+            guard e.b <= UInt32(UInt16.max) else { return }
+            qid = UInt16(e.b)
+            step = GuestTimeout(at: EventRef(e), kind: .timeoutAborting, tag: e.c, fromDriverTrace: true,
+                                submittedAt: outstanding[commandKey(e.controller, qid, e.c)]?.submittedAt.time)
+        } else {
+            if e.kind == .driverSubmit {
+                guard e.queueType == .sq, e.b <= UInt32(UInt16.max) else { return }
+                qid = UInt16(e.b)
+            } else {
+                qid = e.qid
+            }
+            step = GuestTimeout(at: EventRef(e), kind: .timeoutReset,
+                                tag: e.kind == .driverComplete ? e.a : Event.noCommand, fromDriverTrace: true)
+        }
+        let key = UInt32(e.controller) << 16 | UInt32(qid)
+        var list = driverGiveUps[key, default: []]
+        // Only a give-up in progress is closed.
+        if step.kind == .timeoutReset, list.last?.kind != .timeoutAborting { return }
+        if list.count >= 64 { list.removeFirst() }
+        list.append(step)
+        driverGiveUps[key] = list
+    }
+
     /// The guest's timeout messages for `queue`'s qid printed in `[from, to]`.
     func guestTimeouts(for queue: QueueKey, from: Int64, to: Int64) -> [GuestTimeout] {
         let key = UInt32(queue.controller) << 16 | UInt32(queue.qid)
@@ -30,6 +67,16 @@ extension ClockGroupAnalyzer {
     }
 
     static func describe(_ t: GuestTimeout, qid: UInt16) -> String {
+        if t.fromDriverTrace {
+            switch t.kind {
+            case .timeoutAborting:
+                return "driver sent ABORT for cid \(t.tag) (kernel tag \(t.tag & 0xFFF)) on qid \(qid): its I/O timeout expired"
+            default:
+                return t.tag == Event.noCommand
+                    ? "driver deleted sq\(qid): controller reset"
+                    : "driver cancelled cid \(t.tag) on qid \(qid) (status 0x371): controller reset"
+            }
+        }
         let what: String
         switch t.kind {
         case .timeoutAborting: what = "timeout, aborting"

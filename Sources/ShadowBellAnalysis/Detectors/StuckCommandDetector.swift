@@ -21,7 +21,9 @@ public enum StuckCommandDetector {
         messages (`I/O N QID q timeout, aborting`, then `… reset controller`) are such commands \
         too: one finding (`inferred`) per give-up of the guest on a queue — its timeout messages \
         up to the reset they led to — listing the kernel tags; it owns the commands outstanding \
-        on the queue when the guest gave up.
+        on the queue when the guest gave up. Without the console's messages for the queue, the \
+        guest trace's ABORT admin commands naming it, up to the reset (the driver deleting the \
+        SQ or cancelling its commands), are such a give-up when it lasted --stuck-after.
         """
 }
 
@@ -34,6 +36,8 @@ struct TimeoutEpisode: Sendable {
     var reset: GuestTimeout?
 
     var tags: Set<UInt32> { Set(timeouts.filter { $0.kind == .timeoutAborting || $0.kind == .timeoutPolled }.map { $0.tag & 0xFFF }) }
+    /// Told by the guest trace's Abort commands rather than the console's messages.
+    var fromDriverTrace: Bool { timeouts.first?.fromDriverTrace ?? false }
 }
 
 /// A command outstanding longer than `--stuck-after`, judged at the end: a window may own it.
@@ -122,6 +126,28 @@ extension ClockGroupAnalyzer {
         for stall in Self.stuckTogether(alone) {
             if stall.count == 1 { reportStuckCommand(stall[0]) } else { reportStall(stall) }
         }
+        // Aborted commands whose submission the trace does not hold were outstanding before it.
+        for e in episodes where e.episode.fromDriverTrace {
+            let commands = owned[e.finding] ?? []
+            let ownedIds = Set(commands.map(\.cmdid))
+            // The I/O timeout in force: from a command's submission to its ABORT.
+            let waits = e.episode.timeouts.compactMap { t -> (wait: Int64, cmdid: UInt32)? in
+                guard t.kind == .timeoutAborting,
+                    let c = commands.first(where: { $0.cmdid == t.tag && $0.record.submittedAt.time <= t.at.time })
+                else { return nil }
+                return (t.at.time - c.record.submittedAt.time, t.tag)
+            }
+            if let shortest = waits.min(by: { $0.wait < $1.wait }) {
+                findings[e.finding].explanation += " The I/O timeout in force here is about \(formatDuration(shortest.wait)): cid \(shortest.cmdid) was submitted that long before its ABORT."
+            }
+            var unseen: [UInt32] = []
+            for t in e.episode.timeouts where t.kind == .timeoutAborting && !ownedIds.contains(t.tag) && !unseen.contains(t.tag) {
+                unseen.append(t.tag)
+            }
+            guard !unseen.isEmpty else { continue }
+            let list = unseen.prefix(8).map(String.init).joined(separator: ", ") + (unseen.count > 8 ? ", …" : "")
+            findings[e.finding].explanation += " \(unseen.count) of the aborted commands (cid \(list)) were not submitted within the trace: they were outstanding before it begins, so how long they waited is known only as at least the I/O timeout."
+        }
         for (i, commands) in owned {
             attach(commands, to: i)
             // A give-up began when the oldest command it owns was submitted.
@@ -144,9 +170,11 @@ extension ClockGroupAnalyzer {
     /// becomes a `stuck-command` finding of its own. Returns those with their finding's index.
     private func reportTimeoutEpisodes() -> [(episode: TimeoutEpisode, finding: Int)] {
         var episodes: [TimeoutEpisode] = []
-        for key in guestTimeouts.keys.sorted() {
+        // The console's messages where it has them for the queue, else the guest trace's aborts.
+        for key in Set(guestTimeouts.keys).union(driverGiveUps.keys).sorted() {
+            let told = guestTimeouts[key].flatMap { $0.isEmpty ? nil : $0 } ?? driverGiveUps[key] ?? []
             var current: TimeoutEpisode?
-            for t in guestTimeouts[key]!.sorted(by: { ($0.at.time, $0.at.location) < ($1.at.time, $1.at.location) }) {
+            for t in told.sorted(by: { ($0.at.time, $0.at.location) < ($1.at.time, $1.at.location) }) {
                 if current?.reset != nil, let done = current {
                     episodes.append(done)
                     current = nil
@@ -167,6 +195,15 @@ extension ClockGroupAnalyzer {
                 return e.timeouts.contains { $0.at.time >= f.start && $0.at.time <= (f.end ?? windowsJudgedUpTo) }
             }
             guard !owned else { continue }
+            // The driver's ABORTs are a stuck command's only when the give-up lasted
+            // `--stuck-after`: from the earliest aborted command's submission the trace shows (or
+            // the first ABORT) to the reset (or the end of the guest trace).
+            if e.fromDriverTrace {
+                let first = e.timeouts[0].at
+                let start = e.timeouts.compactMap(\.submittedAt).reduce(first.time, min)
+                let end = e.reset?.at.time ?? lastTime(ofSource: first.source) ?? lastTime
+                guard end - start >= options.stuckAfter else { continue }
+            }
             let before = findings.count
             reportTimeoutEpisode(e)
             if findings.count > before { reported.append((e, before)) }
@@ -196,15 +233,37 @@ extension ClockGroupAnalyzer {
         let tagText = tags.prefix(8).map(String.init).joined(separator: ", ") + (tags.count > 8 ? ", …" : "")
         let how = e.reset.map { "; it reset the controller \(formatDuration($0.at.time - first.at.time)) later" }
             ?? "; the trace ends before any reset"
-        f.message = "\(key.controllerName) qid \(e.qid): the guest timed out I/O (kernel tags \(tagText.isEmpty ? "?" : tagText))"
-            + " and aborted it\(how) (inferred from the guest's timeout messages)"
-        var s = "The guest driver's own timeout messages show that command(s) on qid \(e.qid) were not completed within its I/O timeout (nvme_core.io_timeout, 30 s by default): it aborted them (ABORT admin commands)"
-        s += e.reset == nil ? "." : " and, as they still did not complete, reset the controller."
-        if polled {
-            s += " For some the driver found the completion in the CQ when it polled: the completion was posted but its interrupt or CQ doorbell went missing."
+        if e.fromDriverTrace {
+            // The guest trace's own events: the driver's Abort commands and the reset after them.
+            f.inferred = false
+            set(&f, "inferred_from", .string("driver-aborts"))
+            set(&f, "guest_timeouts", .null)
+            set(&f, "driver_aborts", .int(Int64(e.timeouts.count { $0.kind == .timeoutAborting })))
+            let reset = e.reset.map { "; it reset the controller \(formatDuration($0.at.time - first.at.time)) later" }
+                ?? "; the trace ends before any reset"
+            f.message = "\(key.controllerName) qid \(e.qid): the driver timed out I/O (kernel tags \(tagText.isEmpty ? "?" : tagText))"
+                + " and aborted it\(reset)"
+            var s = "The driver's ABORT admin commands in the guest trace (nvme_setup_cmd on qid 0, naming qid \(e.qid) and the command) show that command(s) on qid \(e.qid) were not completed within its I/O timeout (nvme_core.io_timeout, 30 s by default)"
+            s += e.reset == nil ? "." : " and, as they still did not complete, the driver reset the controller (it deleted the queue or cancelled the commands, status 0x371)."
+            s += controllerEventsSeen ? "" : " The trace has no controller events for this clock: it cannot tell whether the controller fetched them or which side stopped; QEMU's trace (pci_nvme_*) of the same run would."
+            f.explanation = s
+        } else {
+            f.message = "\(key.controllerName) qid \(e.qid): the guest timed out I/O (kernel tags \(tagText.isEmpty ? "?" : tagText))"
+                + " and aborted it\(how) (inferred from the guest's timeout messages)"
+            var s = "The guest driver's own timeout messages show that command(s) on qid \(e.qid) were not completed within its I/O timeout (nvme_core.io_timeout, 30 s by default): it aborted them (ABORT admin commands)"
+            s += e.reset == nil ? "." : " and, as they still did not complete, reset the controller."
+            if polled {
+                s += " For some the driver found the completion in the CQ when it polled: the completion was posted but its interrupt or CQ doorbell went missing."
+            }
+            if controllerEventsSeen {
+                s +=  " Inferred from the guest's messages: the controller's events on this clock show no mutual wait on this queue while the guest waited."
+            } else if driverEventsSeen {
+                s += " The driver's events show its side; with no controller event on this clock, the inputs cannot tell which side stopped — QEMU's trace (pci_nvme_*) of the same run would."
+            } else {
+                s += " Inferred from the guest's messages alone: with no driver or controller event for this time on this clock, the inputs cannot tell which side stopped — the guest's ftrace (nvme:* events) and QEMU's trace (pci_nvme_*) of the same run would."
+            }
+            f.explanation = s
         }
-        s += " Inferred from the guest's messages alone: with no driver or controller event for this time on this clock, the inputs cannot tell which side stopped — the guest's ftrace (nvme:* events) and QEMU's trace (pci_nvme_*) of the same run would."
-        f.explanation = s
         for t in e.timeouts.prefix(4) {
             f.evidence.append(evidenceItem("guest-timeout", t.at, Self.describe(t, qid: e.qid)))
         }
@@ -238,11 +297,12 @@ extension ClockGroupAnalyzer {
             // A CQ window's `stuck_commands` counts the completions it holds.
         } else if case .int(let stuck)? = f.value("stuck_commands"), stuck < Int64(known.count) {
             set(&f, "stuck_commands", .int(Int64(known.count)))
-        } else if f.value("stuck_commands") == .null {
+        } else if f.value("stuck_commands") == nil || f.value("stuck_commands") == .null {
             set(&f, "stuck_commands", .int(Int64(known.count)))
         }
         let list = ids.prefix(8).map(String.init).joined(separator: ", ") + (ids.count > 8 ? ", …" : "")
-        f.explanation += " This window owns \(commands.count) command(s) outstanding beyond \(formatDuration(options.stuckAfter)) on qid \(f.queue.qid) (cid \(list); kernel tags \(tags.prefix(8).map(String.init).joined(separator: ", ")))"
+        let holder = f.kind == .mutualWait || f.kind == .controllerIdleWithWork ? "window" : "finding"
+        f.explanation += " This \(holder) owns \(commands.count) command(s) outstanding beyond \(formatDuration(options.stuckAfter)) on qid \(f.queue.qid) (cid \(list); kernel tags \(tags.prefix(8).map(String.init).joined(separator: ", "))\(tags.count > 8 ? ", …" : ""))"
         f.explanation += cancelled > 0 ? "; the driver cancelled \(cancelled) of them (abort status) after giving up." : "."
         findings[i] = f
     }

@@ -77,6 +77,9 @@ public struct QueueState: Sendable {
     /// EventIdx reads in the driver's probes over the whole input, and whether one was not 0.
     var driverEventIdxReads: UInt64 = 0
     var driverReadNonZeroEventIdx = false
+    /// The controller's first and latest reads of this queue's shadow slot.
+    var firstControllerRead: EventRef?
+    var lastControllerRead: EventRef?
     /// Publications the controller has not seen yet, oldest first (bounded).
     var unseenPublications: [Publication] = []
     /// Submitted commands not yet fetched by the controller (SQ, oldest first, bounded).

@@ -134,7 +134,7 @@ struct FtraceLineParser: LineDecoding {
             e.qid = r.u16("qid=", field: "qid")
             e.a = r.u32("cmdid=", field: "cmdid")
             if r.failure == nil, r.scanner.seek(field: "cmd=(") {
-                decodeCreateQueue(&r, into: &e)
+                if e.qid == 0 { decodeAdminCommand(&r, into: &e) }
             }
         case .completeRq:
             e.kind = .driverComplete
@@ -177,10 +177,15 @@ struct FtraceLineParser: LineDecoding {
         return nil
     }
 
-    /// `cmd=(nvme_admin_create_sq sqid=2, qsize=1023, …)` / `cmd=(nvme_admin_create_cq cqid=2,
-    /// qsize=1023, …)`: marks the submission as creating a queue.
+    /// The admin commands the analysis follows, from the parsed `cmd=(…)`:
+    /// `nvme_admin_create_sq sqid=2, qsize=1023, …` / `nvme_admin_create_cq cqid=2, qsize=1023, …`
+    /// mark the submission as creating a queue; `nvme_admin_delete_sq sqid=2` (or, before Linux
+    /// parsed it, `nvme_admin_delete_sq cdw10=02 00 …`) as deleting one; `nvme_admin_abort_cmd
+    /// cdw10=01 00 c2 73 …` (the bytes of cdw10: sqid, then cid, little-endian) as the driver
+    /// aborting a command. A Delete or Abort whose arguments cannot be read is left a plain
+    /// submission: the command itself is still there.
     @inline(__always)
-    private func decodeCreateQueue(_ r: inout FieldReader, into e: inout Event) {
+    private func decodeAdminCommand(_ r: inout FieldReader, into e: inout Event) {
         let type: QueueType
         if r.scanner.skip("nvme_admin_create_sq ") {
             type = .sq
@@ -188,12 +193,53 @@ struct FtraceLineParser: LineDecoding {
         } else if r.scanner.skip("nvme_admin_create_cq ") {
             type = .cq
             e.b = UInt32(r.u16("cqid=", field: "cqid"))
+        } else if r.scanner.skip("nvme_admin_delete_sq ") {
+            guard let qid = Self.deletedQueue(&r.scanner, named: "sqid=") else { return }
+            e.queueType = .sq
+            e.b = qid
+            e.flags |= Event.deletesQueueFlag
+            return
+        } else if r.scanner.skip("nvme_admin_delete_cq ") {
+            guard let qid = Self.deletedQueue(&r.scanner, named: "cqid=") else { return }
+            e.queueType = .cq
+            e.b = qid
+            e.flags |= Event.deletesQueueFlag
+            return
+        } else if r.scanner.skip("nvme_admin_abort_cmd ") {
+            guard r.scanner.skip("cdw10="), let cdw10 = Self.dwordOfBytes(&r.scanner) else { return }
+            e.b = cdw10 & 0xFFFF
+            e.c = cdw10 >> 16
+            e.flags |= Event.abortsCommandFlag
+            return
         } else {
             return
         }
         e.c = r.u32("qsize=", field: "qsize")
         e.queueType = type
         e.flags |= Event.createsQueueFlag
+    }
+
+    /// The qid of `sqid=2` / `cqid=2`, or of `cdw10=02 00 …` (the kernel's `%*ph` of cdw10).
+    private static func deletedQueue(_ s: inout ByteScanner, named key: StaticString) -> UInt32? {
+        if s.skip(key) {
+            guard let qid = s.readDecimal(), qid <= UInt64(UInt16.max) else { return nil }
+            return UInt32(qid)
+        }
+        guard s.skip("cdw10="), let cdw10 = dwordOfBytes(&s) else { return nil }
+        return cdw10 & 0xFFFF
+    }
+
+    /// The first four of `%*ph`'s space-separated two-digit hex bytes, as a little-endian dword.
+    private static func dwordOfBytes(_ s: inout ByteScanner) -> UInt32? {
+        var dword: UInt32 = 0
+        for i in 0..<4 {
+            if i > 0 { guard s.skip(ASCII.space) else { return nil } }
+            guard let (byte, end) = ByteScanning.hexDigitsPrefix(s.bytes, from: s.position), end - s.position == 2
+            else { return nil }
+            s.position = end
+            dword |= UInt32(byte) << (8 * UInt32(i))
+        }
+        return dword
     }
 
     /// A line without the event columns: a lost-events marker, noise, or a damaged event line.

@@ -15,12 +15,17 @@ struct NVMeTracepointFields {
     /// command holds them, little-endian); nil when the array is absent or shorter.
     var cdw10: UInt32?
 
+    static let adminDeleteSQ: UInt64 = 0x00
     static let adminCreateSQ: UInt64 = 0x01
+    static let adminDeleteCQ: UInt64 = 0x04
     static let adminCreateCQ: UInt64 = 0x05
+    static let adminAbort: UInt64 = 0x08
 
     /// The event these fields describe, as the parsed form of the same tracepoint gives it:
     /// the controller is `ctrl_id` (the parsed form's `nvme<ctrl_id>:`), and an admin Create I/O
-    /// SQ/CQ command (qid 0, opcode 0x01 / 0x05) carries the created qid and qsize from cdw10.
+    /// SQ/CQ command (qid 0, opcode 0x01 / 0x05) carries the created qid and qsize from cdw10,
+    /// a Delete I/O SQ/CQ command (0x00 / 0x04) the deleted qid, an Abort (0x08) the aborted
+    /// command's sqid and cid.
     func event(_ name: FtraceEventName, time: Int64, location: UInt64, source: UInt16)
         throws(DecodeFailure) -> Event
     {
@@ -40,6 +45,18 @@ struct NVMeTracepointFields {
                 e.b = cdw10 & 0xFFFF
                 e.c = cdw10 >> 16
                 e.flags |= Event.createsQueueFlag
+            } else if e.qid == 0, let opcode, let cdw10 {
+                switch opcode {
+                case Self.adminDeleteSQ, Self.adminDeleteCQ:
+                    e.queueType = opcode == Self.adminDeleteSQ ? .sq : .cq
+                    e.b = cdw10 & 0xFFFF
+                    e.flags |= Event.deletesQueueFlag
+                case Self.adminAbort:
+                    e.b = cdw10 & 0xFFFF
+                    e.c = cdw10 >> 16
+                    e.flags |= Event.abortsCommandFlag
+                default: break
+                }
             }
         case .completeRq:
             e.kind = .driverComplete
