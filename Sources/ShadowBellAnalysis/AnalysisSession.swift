@@ -293,11 +293,13 @@ public enum AnalysisSession {
                     if mine.isGuestSide && theirs.isHostSide, let est = estimate(0, i, j, { ClockAlignment.estimate(guest: mine, host: theirs, parallel: options.secondThread) }) {
                         placedMap = maps[j]!.composed(after: est.map)
                         report = est.report
+                        report!.poorStretches = Self.onTheReferenceClock(report!.poorStretches, placedMap!)
                     } else if mine.isHostSide && theirs.isGuestSide, let est = estimate(0, j, i, { ClockAlignment.estimate(guest: theirs, host: mine, parallel: options.secondThread) }) {
                         placedMap = maps[j]!.composed(after: est.map.inverse)
                         report = est.report
                         report!.offset = -report!.offset
                         report!.driftPPM = -report!.driftPPM
+                        report!.poorStretches = Self.onTheReferenceClock(report!.poorStretches, maps[j]!)
                     } else if !mine.isGuestSide, mine.hasGuestNotices, theirs.hasHostNotices,
                         let est = estimate(1, i, j, { MessageAlignment.estimate(console: mine, host: theirs) })
                     {
@@ -316,6 +318,11 @@ public enum AnalysisSession {
                         report.note = report.method == .messages
                             ? "aligned to \(inputs[j].path) from \(report.pairs) guest timeout messages paired with the controller's aborts"
                             : "aligned to \(inputs[j].path) from \(report.pairs) causal pairs"
+                        if !report.poorStretches.isEmpty {
+                            let worst = report.poorStretches.sorted { $0.worst > $1.worst }.prefix(3)
+                                .map { "\(formatDuration($0.worst)) at \(formatSeconds($0.from)) s" }
+                            report.note += "; poorly aligned where the offset steps (a paused VM, a debugger stop) beyond the uncertainty: \(worst.joined(separator: ", "))\(report.poorStretches.count > 3 ? ", …" : "")"
+                        }
                         maps[i] = placedMap
                         reports[i] = report
                         progress = true
@@ -383,6 +390,11 @@ public enum AnalysisSession {
         domains += placed.indices.filter { maps[placed[$0].index] == nil }.map { [$0] }
         let alignment = inputs.indices.compactMap { reports[$0] }
         return try analyze(placed: placed, domains: domains, alignment: alignment, notes: notes, errors: errors, options: options, observer: observer, domainStarts: domainStarts)
+    }
+
+    /// Stretches of poor alignment on the reference clock (they were on the guest input's).
+    static func onTheReferenceClock(_ stretches: [AlignmentReport.PoorStretch], _ map: ClockMap) -> [AlignmentReport.PoorStretch] {
+        stretches.map { var s = $0; s.from = map.map(s.from); s.to = max(s.from, map.map(s.to)); return s }
     }
 
     /// Where an input stands in the reference rule: a guest trace (ftrace text or any input
@@ -466,6 +478,8 @@ public enum AnalysisSession {
             let analyzer = ClockGroupAnalyzer(
                 options: options, sources: members.map { UInt16(placed[$0].index) }, clock: clock, locationUnits: units)
             analyzer.alignmentUncertainty = members.count > 1 && !options.sameClock ? uncertainty : nil
+            analyzer.poorAlignment = alignment.filter { r in members.contains { placed[$0].index == Int(r.input) } }
+                .flatMap(\.poorStretches).sorted { $0.from < $1.from }
             analyzer.observer = observer
             if let domainStarts {
                 let failed = errors.map(\.path)

@@ -33,6 +33,9 @@ public final class ClockGroupAnalyzer {
     public var findingCount: Int { findings.count }
     /// Clock-alignment uncertainty of the inputs merged here (nil when they share one clock).
     @exclusivity(unchecked) public var alignmentUncertainty: Int64?
+    /// Where the alignment of the inputs merged here misses causal pairs beyond that
+    /// uncertainty (on this group's clock).
+    @exclusivity(unchecked) public var poorAlignment: [AlignmentReport.PoorStretch] = []
     /// Called after each event that touched a queue, with the queue's new state.
     @exclusivity(unchecked) public var observer: ((Event, QueueSnapshot) -> Void)?
     /// Called with the time of the first event, before the observer is shown anything.
@@ -700,6 +703,7 @@ public final class ClockGroupAnalyzer {
         reportCQEventIdxVisibility()
         reportCommandsNeverCompleted()
         assignStuckCommands()
+        markPoorAlignment()
         var suppressedList = suppressed.map { SuppressedFindings(kind: $0.key.kind, queue: $0.key.queue, count: $0.value) }
         suppressedList.sort { ($0.queue, $0.kind.rawValue) < ($1.queue, $1.kind.rawValue) }
         return GroupResult(
@@ -732,6 +736,34 @@ public final class ClockGroupAnalyzer {
             guard findings[i].start <= end, (findings[i].end ?? lastTime) > end else { continue }
             findings[i].uncertainty.append(
                 "the controller's events end \(formatDuration(end - findings[i].start)) after the window opened (an input stops \(formatDuration(lastTime - end)) before the others): after that it is judged from the guest's side alone")
+        }
+    }
+
+    /// A finding judged from the order of guest and controller events (a wait, a doorbell
+    /// decision) that opens or closes where the clocks are poorly aligned (causal pairs missed
+    /// by more than the reported uncertainty, a clock step between two stretches of pairs)
+    /// says so: that order there, and the values its cause is read from, may be off by that much.
+    /// How near a stretch of poor alignment a finding's start or end must lie to be marked:
+    /// outside the stretch the map follows the pairs of the stretches of pairs around it.
+    static let poorAlignmentMargin: Int64 = 10_000_000
+
+    func markPoorAlignment() {
+        guard !poorAlignment.isEmpty else { return }
+        let ordered: Set<FindingKind> = [.mutualWait, .controllerIdleWithWork, .missedDoorbell, .needlessDoorbell, .staleShadowAfterReset]
+        for i in findings.indices where ordered.contains(findings[i].kind) {
+            let f = findings[i]
+            var edges = [f.start]
+            if let end = f.end { edges.append(end) }
+            guard let s = poorAlignment.first(where: { s in
+                edges.contains { $0 >= s.from - Self.poorAlignmentMargin && $0 <= s.to + Self.poorAlignmentMargin }
+            }) else { continue }
+            let span = s.to > s.from ? "\(formatSeconds(s.from))–\(formatSeconds(s.to)) s" : "\(formatSeconds(s.from)) s"
+            let which = edges.count > 1 && !(f.start >= s.from - Self.poorAlignmentMargin && f.start <= s.to + Self.poorAlignmentMargin) ? "end" : "start"
+            let how = s.pairs > 0
+                ? "\(s.pairs) causal pair(s) at \(span) are missed by the clock map by up to \(formatDuration(s.worst))"
+                : "the offset between the clocks steps by \(formatDuration(s.worst)) between two stretches of causal pairs at \(span), and the map cannot place the step"
+            findings[i].uncertainty.append(
+                "the clocks are poorly aligned near its \(which): \(how) (beyond the alignment's stated uncertainty; as when the VM was paused or stopped in a debugger): the order of guest and controller events there may be off by that much")
         }
     }
 

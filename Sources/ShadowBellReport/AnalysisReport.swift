@@ -68,10 +68,3 @@ public enum FailPolicy: String, Sendable, CaseIterable {
     }
 }
 
-/// `5123.456789012` (always 9 fraction digits, integer arithmetic).
-public func formatSeconds(_ ns: Int64) -> String {
-    let negative = ns < 0
-    let a = negative ? UInt64(-(ns + 1)) + 1 : UInt64(ns)
-    let frac = String(a % 1_000_000_000)
-    return "\(negative ? "-" : "")\(a / 1_000_000_000).\(String(repeating: "0", count: 9 - frac.count))\(frac)"
-}

@@ -164,6 +164,23 @@ import Testing
         }
     }
 
+    /// hang-sq2's first stall opens where the VM was stopped for the gdbstub poke: the clock
+    /// offset steps by about 77 ms there between two stretches of pairs, which the map
+    /// interpolates across (the driver's completions of four commands then precede QEMU's
+    /// fetches of them by 2 ms). The alignment says so, and the window is marked uncertain;
+    /// the second, far from any step, is not.
+    @Test func aClockStepAtAWindowMarksItUncertain() throws {
+        let f = try Self.run("hang-sq2")
+        let (_, json, _) = try analyzeJSON([f.guest, f.qemu, f.console])
+        let qemu = (json["alignment"] as? [[String: Any]] ?? []).first { ($0["path"] as? String ?? "").contains("qemu") }
+        #expect((qemu?["note"] as? String ?? "").contains("poorly aligned where the offset steps"))
+        let waits = (json["findings"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "mutual-wait" }
+        try #require(waits.count == 2)
+        let marked = waits.map { ($0["uncertainty"] as? [String] ?? []).contains { $0.hasPrefix("the clocks are poorly aligned near its start") } }
+        #expect(marked == [true, false])
+        #expect(waits[0]["uncertain"] as? Bool == true)
+    }
+
     /// dat-hang-sq2's guest side in its three forms — the text trace, trace.dat, and
     /// `trace-cmd report`'s text of trace.dat (nvme events as `[FAILED TO PARSE]` raw fields) —
     /// each with the QEMU log and the console: the same findings (both SQ2 stalls, nothing on

@@ -216,6 +216,21 @@ public struct AlignmentReport: Sendable, Equatable {
     /// Events before the first / after the last pair: their offset is extrapolated.
     public var extrapolatedBefore: UInt64 = 0
     public var extrapolatedAfter: UInt64 = 0
+    /// Where pairs contradict the map beyond `uncertainty` (a clock step: a paused VM, a
+    /// debugger stop), clustered; on the estimated guest input's clock until AnalysisSession
+    /// moves them onto the reference clock.
+    public var poorStretches: [PoorStretch] = []
+
+    /// A stretch of time where the map misses causal pairs by more than the uncertainty.
+    public struct PoorStretch: Sendable, Equatable {
+        public var from: Int64
+        public var to: Int64
+        /// Causal pairs the map misses there (0: a step between two stretches of pairs).
+        public var pairs: Int
+        /// The most a pair there is missed by, or the offset's step (a fetch mapped before its submission, or a
+        /// guest completion before the controller's), ns.
+        public var worst: Int64
+    }
 }
 
 /// Estimates the offset (and drift) between a guest clock and a host clock from causal pairs:
@@ -263,6 +278,7 @@ public enum ClockAlignment {
             worstViolation(of: map, upper: upper, lower: lower, ignoring: segments.outliers))
         report.pairs = upper.count + lower.count
         report.contradictions = segments.outliers
+        report.poorStretches = poorStretches(of: map, segments: segments.list, upper: upper, lower: lower, beyond: report.uncertainty)
         report.windows = segments.list.count
         report.driftPPM = driftPPM(knots)
         return (map, report)
@@ -289,6 +305,52 @@ public enum ClockAlignment {
         violations.sort()
         return violations[violations.count - 1 - ignoring]
     }
+
+    /// The pairs the map misses by more than `beyond` (and 100 µs), in stretches: pairs less
+    /// than a second apart are one stretch. At most `stretchLimit`, the worst kept.
+    /// Between two segments whose offsets differ by that much, the map interpolates across
+    /// a clock step it cannot place (the pairs there did not match, or contradicted): any
+    /// time of the gap may be off by up to the step.
+    static func poorStretches(
+        of map: ClockMap, segments: [Segment], upper: [(time: Int64, diff: Int64)], lower: [(time: Int64, diff: Int64)], beyond: Int64
+    ) -> [AlignmentReport.PoorStretch] {
+        let floor = max(beyond, 0) + 100_000
+        var missed: [(time: Int64, by: Int64, pairs: Int)] = []
+        for (a, b) in zip(segments, segments.dropFirst()) {
+            let step = abs(b.offset - a.offset)
+            // Drift alone moves the offset by far less than a millisecond per second.
+            let drift = (b.start - a.end) / 100
+            if step > floor + drift {
+                missed.append((a.end, step, 0))
+                missed.append((b.start, step, 0))
+            }
+        }
+        for u in upper {
+            let v = map.offset(at: u.time) - u.diff
+            if v > floor { missed.append((u.time, v, 1)) }
+        }
+        for l in lower {
+            let v = l.diff - map.offset(at: l.time)
+            if v > floor { missed.append((l.time, v, 1)) }
+        }
+        missed.sort { $0.time < $1.time }
+        var stretches: [AlignmentReport.PoorStretch] = []
+        for m in missed {
+            if let last = stretches.last, m.time - last.to <= 1_000_000_000 {
+                stretches[stretches.count - 1].to = m.time
+                stretches[stretches.count - 1].pairs += m.pairs
+                stretches[stretches.count - 1].worst = max(last.worst, m.by)
+            } else {
+                stretches.append(.init(from: m.time, to: m.time, pairs: m.pairs, worst: m.by))
+            }
+        }
+        if stretches.count > stretchLimit {
+            stretches = Array(stretches.sorted { $0.worst > $1.worst }.prefix(stretchLimit)).sorted { $0.from < $1.from }
+        }
+        return stretches
+    }
+
+    static let stretchLimit = 32
 
     struct Segment {
         var start: Int64, end: Int64

@@ -350,6 +350,14 @@ extension ClockGroupAnalyzer {
 }
 
 /// `1.234 s`, `56.7 ms`, `12.3 µs`, `800 ns`.
+/// `5123.456789012` (always 9 fraction digits, integer arithmetic).
+public func formatSeconds(_ ns: Int64) -> String {
+    let negative = ns < 0
+    let a = negative ? UInt64(-(ns + 1)) + 1 : UInt64(ns)
+    let frac = String(a % 1_000_000_000)
+    return "\(negative ? "-" : "")\(a / 1_000_000_000).\(String(repeating: "0", count: 9 - frac.count))\(frac)"
+}
+
 public func formatDuration(_ ns: Int64) -> String {
     let a = ns < 0 ? -ns : ns
     func fixed(_ v: Int64, _ unit: Int64, _ suffix: String) -> String {
