@@ -181,6 +181,23 @@ import Testing
         #expect(waits[0]["uncertain"] as? Bool == true)
     }
 
+    /// `--min-wait` longer than hang-sq2's 30.4 s windows: they are counted, not reported — the
+    /// host side's inference must not bring them back (it did, with cause `unknown` where the
+    /// guest's view says `skipped-demanded-doorbell`); the stalls are still told, as stuck
+    /// commands. The QEMU log alone keeps its host-side windows, the only thing it can tell.
+    @Test func minWaitAboveTheWindowsCountsThemAndStillTellsTheStalls() throws {
+        let f = try Self.run("hang-sq2")
+        let (status, json, _) = try analyzeJSON([f.guest, f.qemu, f.console], extra: ["--min-wait", "31s"])
+        #expect(status == 1)
+        let errors = (json["findings"] as? [[String: Any]] ?? []).filter { $0["severity"] as? String == "error" }
+        #expect(errors.count == 2 && errors.allSatisfy { $0["kind"] as? String == "stuck-command" }, "\(errors.map { $0["message"] ?? "" })")
+        let sq2 = (json["queues"] as? [[String: Any]] ?? []).first { $0["qid"] as? Int == 2 && $0["type"] as? String == "sq" }
+        #expect((sq2?["sub_threshold_windows"] as? Int ?? 0) >= 2)
+        let (hostStatus, host, _) = try analyzeJSON([f.qemu], extra: ["--min-wait", "31s"])
+        #expect(hostStatus == 1)
+        #expect((host["findings"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "mutual-wait" }.count == 2)
+    }
+
     /// dat-hang-sq2's guest side in its three forms — the text trace, trace.dat, and
     /// `trace-cmd report`'s text of trace.dat (nvme events as `[FAILED TO PARSE]` raw fields) —
     /// each with the QEMU log and the console: the same findings (both SQ2 stalls, nothing on

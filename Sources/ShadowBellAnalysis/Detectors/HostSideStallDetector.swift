@@ -323,6 +323,14 @@ extension ClockGroupAnalyzer {
         let name = "\(c.queue.type.name)\(c.queue.qid)"
         let stop = c.end?.time ?? coverageEnd
         let duration = stop - c.since.time
+        // A wait shorter than --min-wait is counted, not reported, from either side: a guest
+        // trace that showed it as a short window must not see it come back from the host's
+        // (its stuck commands and give-ups are still told, as stuck-command findings). Only the
+        // controller's trace alone keeps it, the one thing that tells the give-up then.
+        guard duration >= options.minWait || !(driverEventsSeen || !guestTimeouts.isEmpty) else {
+            queues[index(of: c.queue)].stats.subThresholdWindows += 1
+            return
+        }
         var f = Finding(kind: .mutualWait, queue: c.queue, start: c.since.time, message: "", explanation: "")
         f.end = c.end?.time
         f.resolution = c.resolution ?? .endOfTrace
