@@ -91,7 +91,9 @@ public enum BatchReport {
     /// One line per run (status, findings by severity, name) and the overall outcome.
     public static func summaryTable(_ runs: [RunReport]) -> String {
         var out = "Batch summary: \(runs.count) run(s)\n"
-        out += "  status  errors  warnings  infos  run\n"
+        // With a baseline, the errors it did not know (those fail the run).
+        let baseline = runs.contains { $0.report.baseline != nil }
+        out += "  status  errors  warnings  infos" + (baseline ? "  new" : "") + "  run\n"
         for run in runs {
             let f = run.report.result.findings
             let status: String
@@ -103,7 +105,9 @@ public enum BatchReport {
             func col(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
             out += "  " + status.padding(6) + col(String(f.filter { $0.severity == .error }.count), 8)
                 + col(String(f.filter { $0.severity == .warning }.count), 10)
-                + col(String(f.filter { $0.severity == .info }.count), 7) + "  \(run.name)\n"
+                + col(String(f.filter { $0.severity == .info }.count), 7)
+                + (baseline ? col(run.report.baseline == nil ? "-" : String(run.report.failingFindings), 5) : "")
+                + "  \(run.name)\n"
         }
         let failed = runs.filter { $0.report.exitStatus == 1 }.count
         let broken = runs.filter { $0.report.exitStatus == 2 }.count

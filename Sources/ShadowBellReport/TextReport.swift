@@ -86,6 +86,7 @@ public enum TextReport {
             if let bug = f.knownBug { out += "  known bug: \(bug.rawValue)" }
             if let earlier = f.recursAfter { out += "  recurs after #\(earlier)" }
             if !f.uncertainty.isEmpty { out += "  UNCERTAIN" }
+            if report.baseline != nil { out += report.isKnown(n) ? "  KNOWN (baseline)" : "  NEW (not in the baseline)" }
             out += "\n"
             out += wrap(f.message, indent: "     ", width: width)
             out += wrap(f.explanation, indent: "     ", width: width)
@@ -119,10 +120,16 @@ public enum TextReport {
             if report.failOn == .warning && report.result.errorCount == 0 {
                 return "\(report.failingFindings) warning finding(s), failing on warnings (exit 1)"
             }
+            if report.baseline != nil {
+                return "\(report.failingFindings) new error finding(s), not in the baseline; \(report.result.errorCount - report.failingFindings) known (exit 1)"
+            }
             return "\(report.result.errorCount) error finding(s) (exit 1)"
         default:
             if report.failOn == .never && report.result.errorCount > 0 {
                 return "\(report.result.errorCount) error finding(s), not failing (--fail-on never, exit 0)"
+            }
+            if report.result.errorCount > 0, report.baseline != nil {
+                return "\(report.result.errorCount) error finding(s), all known from the baseline: no new one (exit 0)"
             }
             return "no error finding (exit 0)"
         }

@@ -77,6 +77,17 @@ import Testing
         let new = Self.findings(try Self.object(third)).filter { $0["baseline"] as? String == "new" }
         #expect(new.count == 1)
         #expect(new.first?["kind"] as? String == "mutual-wait")
+        // The text says which findings are new and counts them (it printed two [error] lines
+        // and "no error finding" beside a baseline that knew them, and said nothing else).
+        let text = "\(dir)/third.txt"
+        #expect(runCommand(["analyze"] + files + ["--quiet", "-o", text, "--baseline", reducedPath]) == 1)
+        let lines = try String(contentsOfFile: text, encoding: .utf8).split(separator: "\n")
+        #expect(lines.filter { $0.contains("[error] mutual-wait") && $0.hasSuffix("NEW (not in the baseline)") }.count == 1)
+        #expect(lines.filter { $0.contains("[error] mutual-wait") && $0.hasSuffix("KNOWN (baseline)") }.count == 1)
+        #expect(lines.contains { $0.hasPrefix("Result: 1 new error finding(s), not in the baseline; 1 known (exit 1)") })
+        let knownText = "\(dir)/known.txt"
+        #expect(runCommand(["analyze"] + files + ["--quiet", "-o", knownText, "--baseline", baseline]) == 0)
+        #expect(try String(contentsOfFile: knownText, encoding: .utf8).contains("Result: 2 error finding(s), all known from the baseline: no new one (exit 0)"))
 
         // A simulated run whose driver lost its barrier hangs with a cause the baseline does not
         // hold: new findings, exit 1 — and its own baseline makes it pass.
