@@ -53,7 +53,9 @@ public enum BatchReport {
     }
 
     /// `--format json` for several runs: `runs` holds each run's document, `summary` the totals.
-    public static func json(_ runs: [RunReport]) -> String {
+    /// `skippedFiles`: files a scanned directory holds that are no trace and belong to no run
+    /// (a folder of scripts beside the run folders), in `summary.skipped_files` when any.
+    public static func json(_ runs: [RunReport], skippedFiles: [(path: String, reason: String)] = []) -> String {
         let reports = runs.map(\.report)
         let findings = reports.flatMap(\.result.findings)
         func count(_ s: Severity) -> Int64 { Int64(findings.filter { $0.severity == s }.count) }
@@ -71,18 +73,25 @@ public enum BatchReport {
                 ("warnings", .int(count(.warning))),
                 ("infos", .int(count(.info))),
                 ("exit_status", .int(Int64(exitStatus(runs)))),
-            ])),
+            ] + (skippedFiles.isEmpty ? [] : [("skipped_files", .array(skippedFiles.map {
+                .object([("path", .string($0.path)), ("reason", .string($0.reason))])
+            }))]))),
         ])
         return doc.rendered(pretty: true)
     }
 
     /// Text for several runs: each run's report under a header, then one line per run.
-    public static func text(_ runs: [RunReport], width: Int = 100) -> String {
+    public static func text(_ runs: [RunReport], skippedFiles: [(path: String, reason: String)] = [], width: Int = 100) -> String {
         var out = ""
         for (i, run) in runs.enumerated() {
             out += "=== run \(i + 1)/\(runs.count): \(run.name) ===\n"
             for s in run.skippedFiles { out += "  (skipped \(s.path): \(s.reason))\n" }
             out += TextReport.render(run.report, width: width) + "\n"
+        }
+        if !skippedFiles.isEmpty {
+            out += "Skipped, in no run (\(skippedFiles.count) file(s) of a scanned folder that are no trace):\n"
+            for s in skippedFiles { out += "  \(s.path): \(s.reason)\n" }
+            out += "\n"
         }
         out += summaryTable(runs)
         return out

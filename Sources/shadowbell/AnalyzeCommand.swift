@@ -101,7 +101,7 @@ struct Analyze: ParsableCommand {
     func run() throws {
         let listed = try filesFrom.map(readFileList) ?? []
         let planner = RunPlanner(groupBy: groupBy)
-        let plan = planner.plan(paths: flags.paths, listed: listed)
+        let (plan, unowned) = planner.planBatch(paths: flags.paths, listed: listed)
         try refuseOutputs([("--output", output), ("--write-baseline", writeBaseline)], overInputs: plan.flatMap(\.paths))
         if plan.isEmpty {
             printError("error: --files-from \(filesFrom ?? "-") listed no path; give one trace path per line")
@@ -145,10 +145,11 @@ struct Analyze: ParsableCommand {
             runs[0].report.result.notes = runs[0].skippedFiles.map { "\($0.path): skipped: \($0.reason)" } + runs[0].report.result.notes
         }
         let text: String
+        let notInARun = unowned.map { (path: $0.path, reason: $0.reason) }
         switch format {
-        case .text: text = batch ? BatchReport.text(runs) : TextReport.render(runs[0].report)
+        case .text: text = batch ? BatchReport.text(runs, skippedFiles: notInARun) : TextReport.render(runs[0].report)
         case .json:
-            text = batch ? BatchReport.json(runs)
+            text = batch ? BatchReport.json(runs, skippedFiles: notInARun)
                 : skipped ? BatchReport.runDocument(runs[0], index: 0).rendered(pretty: true) : JSONReport.render(runs[0].report)
         case .jsonl: text = BatchReport.jsonLines(runs)
         case .junit: text = batch ? JUnitReport.render(runs: runs) : JUnitReport.render(runs[0].report)

@@ -55,6 +55,8 @@ struct RunPlanner {
         var path: String
         /// Found by scanning a directory or read from a list (grouped by directory by default).
         var discovered: Bool
+        /// The position of the command-line path or list entry it came from.
+        var argument: Int = 0
     }
 
     /// Whether the paths make a batch (a directory, a list or `--group-by`) rather than one run.
@@ -62,14 +64,21 @@ struct RunPlanner {
         groupBy != nil || !listed.isEmpty || paths.contains { $0 != "-" && isDirectory($0) }
     }
 
-    func plan(paths: [String], listed: [String]) -> [TraceRun] {
+    func plan(paths: [String], listed: [String]) -> [TraceRun] { planBatch(paths: paths, listed: listed).runs }
+
+    /// The runs, in the order of the command line (a directory's runs in name order, a directory
+    /// without any trace where it was named), and the files skipped in a directory that is no
+    /// run's (a folder of scripts beside the run folders, a file at the top of a scanned tree):
+    /// listed once too, with the batch.
+    func planBatch(paths: [String], listed: [String]) -> (runs: [TraceRun], unowned: [SkippedFile]) {
         if !makesBatch(paths: paths, listed: listed) {
-            return paths.isEmpty ? [] : [singleRun(paths)]
+            return (paths.isEmpty ? [] : [singleRun(paths)], [])
         }
         var items: [Item] = []
         var skipped: [String: [SkippedFile]] = [:]
-        var emptyDirectories: [TraceRun] = []
-        for (path, fromList) in paths.map({ ($0, false) }) + listed.map({ ($0, true) }) {
+        // Empty directories by the position of their argument (runs take their first file's).
+        var emptyDirectories: [(argument: Int, run: TraceRun)] = []
+        for (argument, (path, fromList)) in (paths.map({ ($0, false) }) + listed.map({ ($0, true) })).enumerated() {
             if path != "-" && isDirectory(path) {
                 var found = 0
                 var left: [SkippedFile] = []
@@ -77,23 +86,25 @@ struct RunPlanner {
                     if let why = isTrace(file) {
                         left.append(SkippedFile(path: file, reason: why))
                     } else {
-                        items.append(Item(path: file, discovered: true))
+                        items.append(Item(path: file, discovered: true, argument: argument))
                         found += 1
                     }
                 }
-                for s in left { skipped[Self.directory(of: s.path), default: []].append(s) }
                 if found == 0 {
-                    emptyDirectories.append(TraceRun(
+                    emptyDirectories.append((argument, TraceRun(
                         name: path, paths: [], skipped: left,
                         problem: "\(path): no trace file found in this directory or below"
                             + (left.isEmpty ? "" : " (\(left.count) other file(s) skipped)")
-                            + "; record one as described in Docs/Capture.md"))
+                            + "; record one as described in Docs/Capture.md")))
+                } else {
+                    for s in left { skipped[Self.directory(of: s.path), default: []].append(s) }
                 }
             } else {
-                items.append(Item(path: path, discovered: fromList))
+                items.append(Item(path: path, discovered: fromList, argument: argument))
             }
         }
         var runs: [TraceRun] = []
+        var runArgument: [Int] = []
         var runIndex: [String: Int] = [:]
         for item in items {
             let key: String
@@ -108,12 +119,16 @@ struct RunPlanner {
                 runIndex[key] = runs.count
                 let name = key.hasPrefix("dir:") ? String(key.dropFirst(4)) : item.path
                 runs.append(TraceRun(name: name, paths: [item.path]))
+                runArgument.append(item.argument)
             }
         }
         for i in runs.indices where runs[i].name == Self.directory(of: runs[i].paths[0]) {
-            runs[i].skipped = skipped[runs[i].name] ?? []
+            runs[i].skipped = skipped.removeValue(forKey: runs[i].name) ?? []
         }
-        return runs + emptyDirectories
+        let ordered = (runs.indices.map { (runArgument[$0], $0, runs[$0]) } + emptyDirectories.enumerated().map { ($0.element.argument, runs.count + $0.offset, $0.element.run) })
+            .sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map(\.2)
+        let unowned = skipped.keys.sorted().flatMap { skipped[$0]! }
+        return (ordered, unowned)
     }
 
     /// The paths of one run as named on the command line, judged as in a folder. Among several,

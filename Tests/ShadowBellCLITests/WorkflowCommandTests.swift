@@ -65,6 +65,23 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         #expect(runs.count == 1 && runs[0].problem?.contains("no trace file found") == true)
     }
 
+    /// Files of a scanned tree that no run holds (a folder of scripts beside the run folders, a
+    /// file at its top) are listed with the batch (they were listed nowhere); a directory
+    /// without any trace keeps its place on the command line (it came last).
+    @Test func filesInNoRunAreListedAndRunsKeepTheCommandLineOrder() {
+        var p = planner()
+        let tree = ["real": ["real/events-all", "real/a/guest.txt", "real/a/notes.json", "real/recipe/run.json"],
+                    "scripts": ["scripts/x.json"], "b": ["b/trace.txt"]]
+        p.isDirectory = { tree[$0] != nil }
+        p.listDirectory = { tree[$0] ?? [] }
+        p.isTrace = { $0.hasSuffix(".json") || $0.hasSuffix("-all") ? "not a trace" : nil }
+        let (runs, unowned) = p.planBatch(paths: ["real", "scripts", "b"], listed: [])
+        #expect(runs.map(\.name) == ["real/a", "scripts", "b"])
+        #expect(runs[0].skipped.map(\.path) == ["real/a/notes.json"])
+        #expect(runs[1].problem != nil && runs[1].skipped.map(\.path) == ["scripts/x.json"])
+        #expect(unowned.map(\.path) == ["real/events-all", "real/recipe/run.json"])
+    }
+
     @Test func parallelMapReturnsResultsInIndexOrder() {
         let out = parallelMap(64, workers: 4) { i -> Int in
             usleep(UInt32((i * 7919) % 13) * 300)
