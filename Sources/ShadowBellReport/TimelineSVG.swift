@@ -353,14 +353,21 @@ public struct TimelineChart {
         let top = Self.valueTop + 14, bottom = Self.valueBottom - 10
         let span = Double(max(1, hi - lo))
         func y(_ v: UInt32) -> Double { bottom - (Double(v - lo) / span) * (bottom - top) }
-        // Value gridlines: at most 6 labels.
+        // Value gridlines: at most 7 labels, the lowest and the highest value among them (the
+        // top one was up to a step below the plotted values).
         let step = max(1, (hi - lo + 5) / 6)
+        var gridValues: [UInt32] = []
         var v = lo
-        while v <= hi {
-            s += "<line x1=\"\(n(Self.marginLeft))\" x2=\"\(n(width - Self.marginRight))\" y1=\"\(n(y(v)))\" y2=\"\(n(y(v)))\" stroke=\"#e4e4ee\"/>\n"
-            placer.place(String(v), x: Self.marginLeft - 6, ys: [y(v) + 4], anchor: .end, fill: "#555")
-            if hi - v < step { break }
+        while v < hi {
+            gridValues.append(v)
+            if hi - v <= step { break }
             v += step
+        }
+        if let last = gridValues.last, gridValues.count > 1, hi - last < step / 2 { gridValues.removeLast() }
+        gridValues.append(hi)
+        for v in gridValues {
+            s += "<line x1=\"\(n(Self.marginLeft))\" x2=\"\(n(width - Self.marginRight))\" y1=\"\(n(y(v)))\" y2=\"\(n(y(v)))\" stroke=\"#e4e4ee\"/>\n"
+            placer.place(String(v), x: Self.marginLeft - 6, ys: [y(v) + 4], anchor: .end, fill: "#555", className: "value-tick")
         }
         for (k, series) in Self.series.enumerated() {
             var d = ""

@@ -219,6 +219,29 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         #expect(svg.contains("id=\"queue-nvme0-sq1\"") && svg.contains("id=\"queue-nvme0-cq1\""))
     }
 
+    /// The value axis is labelled up to the highest value plotted (its top label was up to a
+    /// step below: 205 over values of 243 in hang-sq2).
+    @Test func timelineSVGValueAxisReachesTheHighestValue() throws {
+        let hang = try RealTraceTests.run("hang-sq2")
+        let files = [hang.guest, hang.qemu]
+        let out = temporaryPath("axis-\(UUID().uuidString).svg"), rows = temporaryPath("axis-\(UUID().uuidString).json")
+        #expect(runCommand(["timeline"] + files + ["--queue", "sq2", "--format", "svg", "--output", out, "--quiet"]) == 0)
+        let svg = try read(out)
+        let ticks = svg.components(separatedBy: "class=\"value-tick\"").dropFirst().compactMap { piece -> Int? in
+            guard let open = piece.firstIndex(of: ">") else { return nil }
+            return Int(piece[piece.index(after: open)...].prefix { $0 != "<" })
+        }
+        let windows = svg.components(separatedBy: "data-start-ns=\"").dropFirst().compactMap { Int($0.prefix { $0 != "\"" }) }
+        try #require(!ticks.isEmpty && !windows.isEmpty)
+        // The picture draws the events around the findings: every value there is at most the
+        // top label, and the top label is one of them.
+        #expect(runCommand(["timeline"] + files + ["--queue", "sq2", "--format", "json", "--output", rows, "--quiet"]) == 0)
+        let all = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: rows))) as? [[String: Any]] ?? []
+        let values = all.flatMap { r in ["published", "controller_seen", "controller_eventidx", "driver_eventidx_read"].compactMap { r[$0] as? Int } }
+        #expect(values.contains(ticks.max()!))
+        #expect(ticks.max()! >= 243, "\(ticks)")
+    }
+
     @Test func timelineSVGWithoutARangeIsDrawnAroundTheFindings() throws {
         let trace = sample("lab/sim-sq-hang.txt")
         let (_, json, _) = try analyzeJSON([trace])
