@@ -33,9 +33,16 @@ public struct SourceLocation: Sendable, Hashable, Comparable {
         (lhs.source, lhs.value) < (rhs.source, rhs.value)
     }
 
-    /// `path:line` or `path@offset`.
+    /// A byte offset at or past this is in the decompressed data of a compressed trace.dat's
+    /// CPU stream n = offset >> 40 (Docs/Formats.md).
+    public static let streamStride: UInt64 = 1 << 40
+
+    /// `path:line`, `path@offset`, or `path@stream1+offset` for a byte of CPU stream 1's
+    /// decompressed data (a compressed trace.dat; its raw value was 1·2⁴⁰ + offset).
     public func render(path: String) -> String {
-        unit == .line ? "\(path):\(value)" : "\(path)@\(value)"
+        if unit == .line { return "\(path):\(value)" }
+        if value >= Self.streamStride { return "\(path)@stream\(value / Self.streamStride)+\(value % Self.streamStride)" }
+        return "\(path)@\(value)"
     }
 }
 

@@ -94,7 +94,10 @@ public enum ExplainReport {
             if let line = inputLines[e.location] {
                 out += "      > " + QuotedLine.escapingControlCharacters(line) + "\n"
             } else if e.location.unit == .byteOffset {
-                out += "      (binary record at byte offset \(e.location.value))\n"
+                let v = e.location.value
+                out += v >= SourceLocation.streamStride
+                    ? "      (binary record: CPU data stream \(v / SourceLocation.streamStride), byte \(v % SourceLocation.streamStride) of its decompressed data; `trace-cmd report` prints it in text)\n"
+                    : "      (binary record at byte offset \(v); `trace-cmd report` prints it in text)\n"
             }
         }
 

@@ -160,6 +160,7 @@ struct Timeline: ParsableCommand {
             if sampled, !ranged, maxEvents > 0, let known { sink.countUnshown(known, selected: selected) }
         }
         if let known {
+            sink.units = Dictionary(known.inputs.map { ($0.index, $0.locationUnit) }, uniquingKeysWith: { a, _ in a })
             sink.findings = Self.hangWindows(known, selected: selected)
             if format == .svg, !ranged {
                 let chosen = Self.findingsToDraw(known, selected: selected)
@@ -267,6 +268,8 @@ final class TimelineWriter {
     let format: TimelineFormat
     let paths: [String]
     let output: String?
+    /// Each input's unit of place, once a first analysis told it (a line without one).
+    var units: [UInt16: SourceLocation.Unit] = [:]
     var text = ""
     var rows = 0
 
@@ -349,7 +352,9 @@ final class TimelineWriter {
             if svgEntries[i].samples.count < maxEvents { svgEntries[i].samples.append(StateSample(e, q)) } else { svgEntries[i].dropped += 1 }
             return
         }
-        let location = Int(e.source) < paths.count ? "\(paths[Int(e.source)]):\(e.location)" : "\(e.location)"
+        // A binary input's place is a byte offset (`path@offset`), a text input's a line.
+        let place = SourceLocation(source: e.source, unit: units[e.source] ?? .line, value: e.location)
+        let location = Int(e.source) < paths.count ? place.render(path: paths[Int(e.source)]) : "\(e.location)"
         let open = q.inMutualWait
         let state = state(e, q)
         switch format {

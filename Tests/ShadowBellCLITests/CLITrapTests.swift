@@ -74,6 +74,16 @@ import Testing
         #expect(runCommand(["timeline", trace, "--queue", "sq1", "--output", temporaryPath("tl.txt"), "--quiet"]) == 0)
     }
 
+    /// A binary input's rows name a byte, not a line: `trace.dat@stream1+1631272` (it printed
+    /// `trace.dat:1099513258860`, as if a line number).
+    @Test func timelineRowsOfATraceDatNameBytes() throws {
+        let dat = RealTraceTests.realDirectory.appendingPathComponent("dat-hang-sq2/trace.dat").path
+        let out = temporaryPath("dat-rows-\(UUID().uuidString).csv")
+        #expect(runCommand(["timeline", dat, "--queue", "sq2", "--from", "19.2", "--to", "19.23", "--format", "csv", "--output", out, "--quiet"]) == 0)
+        let rows = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").dropFirst()
+        #expect(!rows.isEmpty && rows.allSatisfy { $0.contains("trace.dat@") && !$0.contains("trace.dat:") })
+    }
+
     /// Times on the analysis clock can be negative (a QEMU log's events before the guest
     /// booted, on the guest's clock), and `explain` suggests such ranges: `--from -5.2` is a
     /// value, not an option (it was "Missing value for '--to <seconds>'", exit 64).

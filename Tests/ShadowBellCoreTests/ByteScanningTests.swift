@@ -192,3 +192,12 @@ extension Character {
         }
     }
 }
+
+/// Where a record is, as the outputs print it: a text input's line, a binary input's byte, and
+/// a compressed trace.dat's byte in a CPU stream's decompressed data (n·2⁴⁰ + offset, printed
+/// as 1099513259048 before).
+@Test func sourceLocationsRenderTheirUnit() {
+    #expect(SourceLocation(source: 0, unit: .line, value: 42).render(path: "g.txt") == "g.txt:42")
+    #expect(SourceLocation(source: 0, unit: .byteOffset, value: 8_493_464).render(path: "trace.dat") == "trace.dat@8493464")
+    #expect(SourceLocation(source: 0, unit: .byteOffset, value: 1_099_513_259_048).render(path: "trace.dat") == "trace.dat@stream1+1631272")
+}
