@@ -25,7 +25,8 @@ struct Explain: ParsableCommand {
 
     @OptionGroup var flags: AnalysisFlags
 
-    @Option(help: ArgumentHelp("The finding to explain: its number in the report (1 = the first).", valueName: "n"))
+    // `--finding -1` is a value (refused below, with why), not an unknown option.
+    @Option(parsing: .unconditional, help: ArgumentHelp("The finding to explain: its number in the report (1 = the first).", valueName: "n"))
     var finding: Int
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Write here instead of standard output.", valueName: "file"))

@@ -216,6 +216,24 @@ import Testing
         #expect(out[1].knownBug == nil, "0x01000001 byte-swapped is 0x01000001: no index")
     }
 
+    /// An SQ EventIdx beyond the ring is one error, `value-out-of-range`: not also a warning
+    /// that it lies "behind" the fetch index (one corrupt value gave both).
+    @Test func anEventIdxBeyondTheRingIsNoRegression() throws {
+        var s = Scenario()
+        s.createQueues(entries: 16, at: 0)
+        s.dbbufConfig(at: 1)
+        s.read(3, at: 10)
+        s.submit(cmdid: 1, at: 9)
+        s.fetch(cmdid: 1, at: 11)
+        s.read(3, at: 12)
+        s.eventIdx(70_000, at: 13)
+        s.eventIdx(1, at: 14)
+        let r = s.story()
+        #expect(r.findings.filter { $0.kind == .valueOutOfRange }.count == 1)
+        let regressions = r.findings.filter { $0.kind == .eventIdxRegression }
+        #expect(!regressions.contains { $0.value("eventidx") == .int(70_000) })
+    }
+
     @Test func everyCauseAndResolutionHasItsWords() {
         for c in Cause.allCases {
             #expect(!c.meaning.isEmpty && !c.headline.isEmpty)

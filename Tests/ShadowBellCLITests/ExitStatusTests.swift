@@ -21,6 +21,9 @@ import Testing
         #expect(t.status == 2 && t.stderr.contains(text), "\(t.stderr)")
         // A readable trace without finding N stays a usage error.
         #expect(try runProcess(["explain", sample("lab/sq-hang.txt"), "--finding", "9"]).status == 64)
+        // `--finding -1` is a number refused with why, not an unknown option "-1".
+        let negative = try runProcess(["explain", sample("lab/sq-hang.txt"), "--finding", "-1"])
+        #expect(negative.status == 64 && negative.stderr.contains("--finding counts from 1"), "\(negative.stderr)")
     }
 
     /// Several runs where one is drawn is a usage error; a folder without any trace is an

@@ -12,7 +12,10 @@ public enum EventIdxRegressionDetector {
 extension ClockGroupAnalyzer {
     func checkEventIdxRegression(_ q: inout QueueState, _ e: Event) {
         // A valid SQ EventIdx lies between what the controller fetched and the tail it knows.
-        guard q.key.type == .sq, q.key.qid != 0, let fetched = q.controllerIndex, let seen = q.controllerSeen,
+        // A value beyond the ring is `value-out-of-range` (an error of its own), not a place in
+        // the ring behind the fetch index.
+        guard q.key.type == .sq, q.key.qid != 0, q.entries == 0 || e.a < q.entries,
+            let fetched = q.controllerIndex, let seen = q.controllerSeen,
             RingIndex.distance(from: fetched, to: e.a, entries: q.entries)
                 > RingIndex.distance(from: fetched, to: seen, entries: q.entries)
         else { return }
