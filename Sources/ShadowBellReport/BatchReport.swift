@@ -130,16 +130,19 @@ extension String {
 }
 
 /// GitHub Actions workflow commands (`::error file=…,line=…,title=…::message`), one per error
-/// or warning finding, located at the finding's first line-located evidence.
+/// or warning finding, located at the finding's first line-located evidence in a file GitHub
+/// can show (`compressed` says which are not: a `.zst` QEMU log is annotated without a line).
 public enum GitHubAnnotations {
-    public static func render(_ report: AnalysisReport) -> String {
+    public static func render(_ report: AnalysisReport, compressed: (String) -> Bool = { _ in false }) -> String {
         var out = ""
         for (index, f) in report.result.findings.enumerated() where f.severity != .info {
             let level = report.isKnown(index) ? "notice" : f.severity == .error ? "error" : "warning"
             var properties: [String] = []
-            if let e = f.evidence.first(where: { $0.location.unit == .line }) ?? f.evidence.first {
-                properties.append("file=" + property(report.path(of: e.location.source)))
-                if e.location.unit == .line { properties.append("line=\(e.location.value)") }
+            let lines = f.evidence.filter { $0.location.unit == .line }
+            if let e = lines.first(where: { !compressed(report.path(of: $0.location.source)) }) ?? lines.first ?? f.evidence.first {
+                let path = report.path(of: e.location.source)
+                properties.append("file=" + property(path))
+                if e.location.unit == .line, !compressed(path) { properties.append("line=\(e.location.value)") }
             }
             properties.append("title=" + property("\(f.kind.rawValue) \(f.queue)"))
             out += "::\(level) \(properties.joined(separator: ","))::\(data(f.message + "\n" + f.explanation))\n"

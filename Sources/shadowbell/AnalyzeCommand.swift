@@ -132,7 +132,7 @@ struct Analyze: ParsableCommand {
                 printError("warning: \(s.path): \(s.malformed) malformed line(s)\(first)")
             }
             if githubAnnotations {
-                let text = GitHubAnnotations.render(run.report)
+                let text = GitHubAnnotations.render(run.report, compressed: isCompressedFile)
                 if !text.isEmpty { writeStandardError(text) }
             }
         }
@@ -185,4 +185,15 @@ func readBaseline(_ path: String) throws -> Baseline {
         printError("error: --baseline \(error.description)")
         throw ExitCode(2)
     }
+}
+
+/// Whether the file at `path` starts with a gzip, zstd or xz magic (read as such by content).
+func isCompressedFile(_ path: String) -> Bool {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var magic = [UInt8](repeating: 0, count: Compression.magicLength)
+    let n = magic.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    guard n > 0 else { return false }
+    return magic.withUnsafeBytes { Compression(magic: UnsafeRawBufferPointer(rebasing: $0[0..<n])) } != nil
 }

@@ -90,6 +90,9 @@ func elements(_ name: String, in text: String) -> [[String: String]] {
         let warning = GitHubAnnotations.render(reportWithWarningOnly())
         #expect(warning == "::warning file=lab/resolved.txt,line=7,title=eventidx-regression nvme0%3Asq1::"
             + "EventIdx went back, to 0%0Aline one%0Aline two, with: 100%25 certainty\n")
+        // A compressed file's line numbers are no place GitHub can show: the file alone.
+        let compressed = GitHubAnnotations.render(reportWithWarningOnly(), compressed: { _ in true })
+        #expect(compressed.hasPrefix("::warning file=lab/resolved.txt,title=eventidx-regression nvme0%3Asq1::"))
         let (report, _) = timelines(resolvedHangEvents())
         let lines = GitHubAnnotations.render(report).split(separator: "\n")
         #expect(!lines.isEmpty)
