@@ -315,6 +315,8 @@ public enum AnalysisSession {
                     }
                     if let placedMap, var report {
                         report.input = UInt16(i)
+                        // The offset onto the reference clock (the estimate's is onto input j's).
+                        report.offset = placedMap.knots[0].offset
                         report.note = report.method == .messages
                             ? "aligned to \(inputs[j].path) from \(report.pairs) guest timeout messages paired with the controller's aborts"
                             : "aligned to \(inputs[j].path) from \(report.pairs) causal pairs"

@@ -100,7 +100,7 @@ public enum BatchReport {
     /// One line per run (status, findings by severity, name) and the overall outcome.
     public static func summaryTable(_ runs: [RunReport]) -> String {
         var out = "Batch summary: \(runs.count) run(s)\n"
-        // With a baseline, the errors it did not know (those fail the run).
+        // With a baseline, the findings it did not know (as the JSON's `new_findings`).
         let baseline = runs.contains { $0.report.baseline != nil }
         out += "  status  errors  warnings  infos" + (baseline ? "  new" : "") + "  run\n"
         for run in runs {
@@ -115,7 +115,7 @@ public enum BatchReport {
             out += "  " + status.padding(6) + col(String(f.filter { $0.severity == .error }.count), 8)
                 + col(String(f.filter { $0.severity == .warning }.count), 10)
                 + col(String(f.filter { $0.severity == .info }.count), 7)
-                + (baseline ? col(run.report.baseline == nil ? "-" : String(run.report.failingFindings), 5) : "")
+                + (baseline ? col(run.report.baseline.map { b in String(b.known.filter { !$0 }.count) } ?? "-", 5) : "")
                 + "  \(run.name)\n"
         }
         let failed = runs.filter { $0.report.exitStatus == 1 }.count

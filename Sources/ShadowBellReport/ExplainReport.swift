@@ -97,7 +97,7 @@ public enum ExplainReport {
                 let v = e.location.value
                 out += v >= SourceLocation.streamStride
                     ? "      (binary record: CPU data stream \(v / SourceLocation.streamStride), byte \(v % SourceLocation.streamStride) of its decompressed data; `trace-cmd report` prints it in text)\n"
-                    : "      (binary record at byte offset \(v); `trace-cmd report` prints it in text)\n"
+                    : "      (binary record at byte \(v): of the file, or of CPU data stream 0's decompressed data in a compressed trace.dat; `trace-cmd report` prints it in text)\n"
             }
         }
 
@@ -105,7 +105,11 @@ public enum ExplainReport {
         out += "\nNext\n"
         let from = f.start - 5_000_000, to = (f.end ?? f.start) + 5_000_000
         if r.inputs.first(where: { $0.index == f.clockInput })?.clock != .orderOnly {
-            out += "  shadowbell timeline \(files) --queue \(f.queue) --from \(formatSeconds(from)) --to \(formatSeconds(to))\n"
+            // A give-up told by the driver's ABORTs is on the admin queue (its ABORTs and the
+            // reset's Delete SQ) as much as on its own.
+            let admin = f.value("inferred_from") == .string("driver-aborts")
+                ? " --queue \(QueueKey(controller: f.queue.controller, qid: 0, type: .sq))" : ""
+            out += "  shadowbell timeline \(files) --queue \(f.queue)\(admin) --from \(formatSeconds(from)) --to \(formatSeconds(to))\n"
         } else {
             out += "  shadowbell timeline \(files) --queue \(f.queue)\n"
         }

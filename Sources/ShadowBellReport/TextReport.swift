@@ -120,8 +120,9 @@ public enum TextReport {
             if report.failOn == .warning && report.result.errorCount == 0 {
                 return "\(report.failingFindings) warning finding(s), failing on warnings (exit 1)"
             }
-            if report.baseline != nil {
-                return "\(report.failingFindings) new error finding(s), not in the baseline; \(report.result.errorCount - report.failingFindings) known (exit 1)"
+            if let b = report.baseline {
+                let known = b.known.filter { $0 }.count
+                return "\(report.failingFindings) new error finding(s), not in the baseline (of all \(b.known.count) finding(s): \(known) known, \(b.known.count - known) new) (exit 1)"
             }
             return "\(report.result.errorCount) error finding(s) (exit 1)"
         default:

@@ -84,7 +84,7 @@ import Testing
         let lines = try String(contentsOfFile: text, encoding: .utf8).split(separator: "\n")
         #expect(lines.filter { $0.contains("[error] mutual-wait") && $0.hasSuffix("NEW (not in the baseline)") }.count == 1)
         #expect(lines.filter { $0.contains("[error] mutual-wait") && $0.hasSuffix("KNOWN (baseline)") }.count == 1)
-        #expect(lines.contains { $0.hasPrefix("Result: 1 new error finding(s), not in the baseline; 1 known (exit 1)") })
+        #expect(lines.contains { $0.hasPrefix("Result: 1 new error finding(s), not in the baseline (of all 3 finding(s): 2 known, 1 new) (exit 1)") })
         let knownText = "\(dir)/known.txt"
         #expect(runCommand(["analyze"] + files + ["--quiet", "-o", knownText, "--baseline", baseline]) == 0)
         #expect(try String(contentsOfFile: knownText, encoding: .utf8).contains("Result: 2 error finding(s), all known from the baseline: no new one (exit 0)"))

@@ -198,6 +198,34 @@ import Testing
         #expect((host["findings"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "mutual-wait" }.count == 2)
     }
 
+    /// The guest trace's give-ups (ABORTs, then the reset) are the driver's own judgement, as
+    /// the console's messages are: a higher --stuck-after does not make a hung run exit 0
+    /// (it did, from the guest trace alone). explain's next timeline shows the admin queue
+    /// the ABORTs are on (it named the stalled queue alone, with no event in the range).
+    @Test func driverGiveUpsHoldWhateverStuckAfterSays() throws {
+        let guest = Self.realDirectory.appendingPathComponent("sysrq-hang/guest-ftrace.txt").path
+        let (status, json, _) = try analyzeJSON([guest], extra: ["--stuck-after", "40s"])
+        #expect(status == 1)
+        let errors = (json["findings"] as? [[String: Any]] ?? []).filter { $0["severity"] as? String == "error" }
+        #expect(errors.count == 2 && errors.allSatisfy { $0["inferred_from"] as? String == "driver-aborts" })
+        let story = try runProcess(["explain", guest, "--finding", "1"])
+        let next = try #require(story.stdout.split(separator: "\n").first { $0.hasPrefix("  shadowbell timeline ") })
+        #expect(next.contains("--queue nvme0:sq1 --queue nvme0:sq0"))
+        let arguments = next.split(separator: " ").dropFirst(2).map(String.init)
+        #expect(try runProcess(["timeline"] + arguments + ["--quiet"]).status == 0, "\(next)")
+    }
+
+    /// A console placed through the QEMU log on sysrq-hang's guest clock reports its offset onto
+    /// that clock (about −0.197 s), not onto the QEMU log's (1796183825 s).
+    @Test func aConsolePlacedThroughAnotherInputReportsItsOffsetOntoTheReference() throws {
+        let files = try Self.decompressed("sysrq-hang", ["qemu-trace.log", "console.log"])
+        let guest = Self.realDirectory.appendingPathComponent("sysrq-hang/guest-ftrace.txt").path
+        let (_, json, _) = try analyzeJSON([guest] + files)
+        let console = (json["alignment"] as? [[String: Any]] ?? []).first { ($0["path"] as? String ?? "").hasSuffix("console.log") }
+        let offset = try #require(console?["offset_ns"] as? Int)
+        #expect(abs(offset) < 1_000_000_000, "\(offset)")
+    }
+
     /// dat-hang-sq2's guest side in its three forms — the text trace, trace.dat, and
     /// `trace-cmd report`'s text of trace.dat (nvme events as `[FAILED TO PARSE]` raw fields) —
     /// each with the QEMU log and the console: the same findings (both SQ2 stalls, nothing on

@@ -23,7 +23,9 @@ public enum StuckCommandDetector {
         up to the reset they led to — listing the kernel tags; it owns the commands outstanding \
         on the queue when the guest gave up. Without the console's messages for the queue, the \
         guest trace's ABORT admin commands naming it, up to the reset (the driver deleting the \
-        SQ or cancelling its commands), are such a give-up when it lasted --stuck-after.
+        SQ or cancelling its commands), are such a give-up, whatever --stuck-after says, when \
+        it lasted a second or more (one the trace ends before its reset: when it lasted \
+        --stuck-after).
         """
 }
 
@@ -73,6 +75,9 @@ extension ClockGroupAnalyzer {
     /// past the end of an input that stopped early (cut short), a command or a give-up of the
     /// guest is another story, told by the inputs that go on.
     var windowsJudgedUpTo: Int64 { coverageEnd < lastTime ? coverageEnd : .max }
+
+    /// The shortest give-up of the driver (ABORTs, then a reset) its trace reports.
+    static var driverGiveUpMinimum: Int64 { 1_000_000_000 }
 
     /// Stuck commands kept for judgement at the end (memory stays bounded).
     static var stuckCommandLimit: Int { 4096 }
@@ -195,14 +200,20 @@ extension ClockGroupAnalyzer {
                 return e.timeouts.contains { $0.at.time >= f.start && $0.at.time <= (f.end ?? windowsJudgedUpTo) }
             }
             guard !owned else { continue }
-            // The driver's ABORTs are a stuck command's only when the give-up lasted
-            // `--stuck-after`: from the earliest aborted command's submission the trace shows (or
-            // the first ABORT) to the reset (or the end of the guest trace).
+            // The driver's ABORTs, then the reset they led to, are the guest giving up, as the
+            // console's messages are, whatever --stuck-after says: reported when the give-up
+            // lasted a second or more (Linux's I/O timeout counts in seconds; a model's
+            // sub-millisecond timeouts are no give-up of a real driver). One the trace ends
+            // before its reset is a stuck command's when it lasted --stuck-after: from the
+            // earliest aborted command's submission the trace shows (or the first ABORT).
             if e.fromDriverTrace {
                 let first = e.timeouts[0].at
                 let start = e.timeouts.compactMap(\.submittedAt).reduce(first.time, min)
-                let end = e.reset?.at.time ?? lastTime(ofSource: first.source) ?? lastTime
-                guard end - start >= options.stuckAfter else { continue }
+                if let reset = e.reset {
+                    guard reset.at.time - start >= Self.driverGiveUpMinimum else { continue }
+                } else {
+                    guard (lastTime(ofSource: first.source) ?? lastTime) - start >= options.stuckAfter else { continue }
+                }
             }
             let before = findings.count
             reportTimeoutEpisode(e)
