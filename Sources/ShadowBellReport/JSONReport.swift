@@ -20,7 +20,9 @@ public enum JSONReport {
                 ("timing_slack_ns", .int(r.options.timingSlack)),
                 ("same_clock", .bool(r.options.sameClock)),
             ])),
-            ("inputs", .array(r.inputs.map { input(report, $0) })),
+            // In the order given, so that `clock_domains[].inputs`, `alignment[].input` and
+            // `findings[].clock_input` index this array (each also carries its `index`).
+            ("inputs", .array(r.inputs.sorted { $0.index < $1.index }.map { input(report, $0) })),
             ("input_errors", .array(report.inputErrors.map { .object([("path", .string($0.path)), ("message", .string($0.description))]) })),
             ("clock_domains", .array(r.groups.map { g in
                 .object([
@@ -68,6 +70,7 @@ public enum JSONReport {
 
     static func input(_ report: AnalysisReport, _ s: InputSummary) -> JSONValue {
         .object([
+            ("index", .int(Int64(s.index))),
             ("path", .string(s.path)),
             ("format", .string(s.format.rawValue)),
             ("recorded_format", s.recordedFormat.map { .string($0.rawValue) } ?? .null),

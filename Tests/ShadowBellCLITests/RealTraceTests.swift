@@ -226,6 +226,20 @@ import Testing
         #expect(abs(offset) < 1_000_000_000, "\(offset)")
     }
 
+    /// The JSON's input numbers index its `inputs` array: listed as given, each with its
+    /// `index` (it listed them in reference order, so `clock_input: 1` named the QEMU log
+    /// where the guest trace, given second, was the clock).
+    @Test func jsonInputNumbersIndexTheInputs() throws {
+        let f = try Self.run("hang-sq2")
+        let (_, json, _) = try analyzeJSON([f.console, f.guest, f.qemu])
+        let inputs = json["inputs"] as? [[String: Any]] ?? []
+        #expect(inputs.map { $0["index"] as? Int } == [0, 1, 2])
+        #expect(inputs.map { $0["path"] as? String } == [f.console, f.guest, f.qemu])
+        let wait = try #require((json["findings"] as? [[String: Any]] ?? []).first { $0["kind"] as? String == "mutual-wait" })
+        let clock = try #require(wait["clock_input"] as? Int)
+        #expect(inputs[clock]["path"] as? String == f.guest)
+    }
+
     /// dat-hang-sq2's guest side in its three forms — the text trace, trace.dat, and
     /// `trace-cmd report`'s text of trace.dat (nvme events as `[FAILED TO PARSE]` raw fields) —
     /// each with the QEMU log and the console: the same findings (both SQ2 stalls, nothing on
