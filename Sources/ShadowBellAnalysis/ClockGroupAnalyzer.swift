@@ -739,14 +739,14 @@ public final class ClockGroupAnalyzer {
         }
     }
 
-    /// A finding judged from the order of guest and controller events (a wait, a doorbell
-    /// decision) that opens or closes where the clocks are poorly aligned (causal pairs missed
-    /// by more than the reported uncertainty, a clock step between two stretches of pairs)
-    /// says so: that order there, and the values its cause is read from, may be off by that much.
     /// How near a stretch of poor alignment a finding's start or end must lie to be marked:
     /// outside the stretch the map follows the pairs of the stretches of pairs around it.
     static let poorAlignmentMargin: Int64 = 10_000_000
 
+    /// A finding judged from the order of guest and controller events (a wait, a doorbell
+    /// decision) that opens or closes where the clocks are poorly aligned (causal pairs missed
+    /// by more than the reported uncertainty, a clock step between two stretches of pairs)
+    /// says so: that order there, and the values its cause is read from, may be off by that much.
     func markPoorAlignment() {
         guard !poorAlignment.isEmpty else { return }
         let ordered: Set<FindingKind> = [.mutualWait, .controllerIdleWithWork, .missedDoorbell, .needlessDoorbell, .staleShadowAfterReset]

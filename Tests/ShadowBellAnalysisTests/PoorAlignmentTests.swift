@@ -41,3 +41,28 @@ struct PoorAlignmentTests {
         #expect(stretches == [AlignmentReport.PoorStretch(from: 5_000_000_000, to: 5_000_100_000, pairs: 2, worst: 5_000_000)])
     }
 }
+
+/// The driver's give-ups and the console's timeouts are kept per queue, for as many queues as
+/// the analysis keeps state for: hostile input naming a new queue in every ABORT (or timeout
+/// message) cannot grow them without bound.
+struct GiveUpBoundsTests {
+    @Test func abortsAndTimeoutsNamingEveryQueueStayBounded() {
+        let analyzer = ClockGroupAnalyzer(options: AnalysisOptions(), sources: [0], clock: .timestamps)
+        for n in 0..<(ClockGroupAnalyzer.queueLimit + 500) {
+            var abort = Event(kind: .driverSubmit, time: Int64(n) * 1_000, controller: UInt16(n >> 16))
+            abort.qid = 0
+            abort.a = UInt32(n & 0xFFFF)
+            abort.b = UInt32(n & 0xFFFF)
+            abort.c = 7
+            abort.flags = Event.abortsCommandFlag
+            analyzer.consume(abort)
+            var message = Event(kind: .guestMessage, time: Int64(n) * 1_000 + 1, controller: UInt16(n >> 16))
+            message.qid = UInt16(n & 0xFFFF)
+            message.a = GuestMessageKind.timeoutAborting.rawValue
+            message.b = 7
+            analyzer.consume(message)
+        }
+        #expect(analyzer.driverGiveUps.count <= ClockGroupAnalyzer.queueLimit)
+        #expect(analyzer.guestTimeouts.count <= ClockGroupAnalyzer.queueLimit)
+    }
+}

@@ -21,6 +21,7 @@ extension ClockGroupAnalyzer {
         switch kind {
         case .timeoutAborting, .timeoutReset, .timeoutPolled, .timeoutDisable:
             let key = UInt32(e.controller) << 16 | UInt32(e.qid)
+            guard guestTimeouts[key] != nil || guestTimeouts.count < Self.queueLimit else { return }
             var list = guestTimeouts[key, default: []]
             if list.count >= 64 { list.removeFirst() }
             list.append(GuestTimeout(at: EventRef(e), kind: kind, tag: e.b))
@@ -52,6 +53,8 @@ extension ClockGroupAnalyzer {
                                 tag: e.kind == .driverComplete ? e.a : Event.noCommand, fromDriverTrace: true)
         }
         let key = UInt32(e.controller) << 16 | UInt32(qid)
+        // Bounded: hostile input naming millions of queues keeps the first ones.
+        guard driverGiveUps[key] != nil || driverGiveUps.count < Self.queueLimit else { return }
         var list = driverGiveUps[key, default: []]
         // Only a give-up in progress is closed.
         if step.kind == .timeoutReset, list.last?.kind != .timeoutAborting { return }
