@@ -4,6 +4,7 @@
 #
 #   Benchmarks/run.sh [--sizes "100M 1G"] [--formats "ftrace qemulog pcap simple"] [--runs 5]
 #                     [--baseline PATH/TO/OTHER/shadowbell] [--results FILE.jsonl]
+#                     [--realpath "1G" | --no-realpath]
 #
 # Per format and size it reports medians (hyperfine) of: `shadowbell analyze FILE` (default:
 # text decoded on all cores, binary read ahead on a second thread), the same with
@@ -15,6 +16,13 @@
 # (sbbench); heap allocations (libMallocCount.so); and whether the JSON report is identical
 # with 1 and N decoding threads (and to --baseline's, when given).
 #
+# Then, in the same invocation, the post-mortem path (Benchmarks/realpath.sh): a generated
+# two-clock run of each --realpath size (guest ftrace + QEMU log, plain and .zst) and the real
+# runs in ../shared/traces/real (guest + QEMU + console) — `analyze` against awk over the same
+# files, against the inputs analysed alone and against `zstd -dc`, and report / explain /
+# timeline / convert --to perfetto-json against `analyze`. `--realpath ""`: the real runs only;
+# `--no-realpath`: the single inputs only.
+#
 # Needs: swift, hyperfine, python3, /usr/bin/time (apt-get install hyperfine time).
 # Scratch space: $SHADOWBELL_BENCH_DIR or a fresh /tmp directory, removed at the end.
 set -euo pipefail
@@ -24,6 +32,8 @@ FORMATS="ftrace qemulog pcap simple"
 RUNS=5
 BASELINE=""
 KEEP=""
+REALPATH_SIZES="1G"
+REALPATH=yes
 while [ $# -gt 0 ]; do
     case "$1" in
         --sizes) SIZES="$2"; shift 2 ;;
@@ -31,7 +41,9 @@ while [ $# -gt 0 ]; do
         --runs) RUNS="$2"; shift 2 ;;
         --baseline) BASELINE="$2"; shift 2 ;;
         --results) KEEP="$2"; shift 2 ;;
-        *) echo "usage: $0 [--sizes \"100M 1G\"] [--formats \"ftrace qemulog pcap simple\"] [--runs N] [--baseline BIN] [--results FILE.jsonl]" >&2; exit 64 ;;
+        --realpath) REALPATH_SIZES="$2"; shift 2 ;;
+        --no-realpath) REALPATH=""; shift ;;
+        *) echo "usage: $0 [--sizes \"100M 1G\"] [--formats \"ftrace qemulog pcap simple\"] [--runs N] [--baseline BIN] [--results FILE.jsonl] [--realpath \"1G\" | --no-realpath]" >&2; exit 64 ;;
     esac
 done
 
@@ -177,3 +189,12 @@ print("mutual-wait windows equal to the truth (--min-wait 0; start, end, resolut
     for r in rows if (c := r.get("truth_comparison"))))
 EOF
 if [ -n "$KEEP" ]; then cp "$RESULTS" "$KEEP"; fi
+
+if [ -n "$REALPATH" ]; then
+    echo >&2
+    echo "== the post-mortem path (Benchmarks/realpath.sh --sizes \"$REALPATH_SIZES\")" >&2
+    echo
+    realpath_args=(--sizes "$REALPATH_SIZES" --runs "$RUNS")
+    if [ -n "$KEEP" ]; then realpath_args+=(--results "${KEEP%.jsonl}-realpath.jsonl"); fi
+    "$ROOT/Benchmarks/realpath.sh" "${realpath_args[@]}"
+fi

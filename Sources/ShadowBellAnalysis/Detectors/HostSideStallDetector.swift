@@ -184,7 +184,10 @@ extension ClockGroupAnalyzer {
             if queues[c].hostSide.held == 0 { queues[c].hostSide.heldSince = EventRef(e) }
             if queues[c].hostSide.held < Int(Int32.max) { queues[c].hostSide.held += 1 }
         }
-        if !dbbufEnabled.contains(e.controller), let k = hostSide.watchingResubmissions[e.controller] {
+        // (Both tables are empty but around a give-up: asked before hashing, at every fetch.)
+        if !hostSide.watchingResubmissions.isEmpty, !dbbufEnabled.contains(e.controller),
+            let k = hostSide.watchingResubmissions[e.controller]
+        {
             hostSide.episodes[k].resubmitted[e.qid, default: 0] += 1
             if hostSide.episodes[k].firstResubmission[e.qid] == nil { hostSide.episodes[k].firstResubmission[e.qid] = EventRef(e) }
         }
@@ -193,7 +196,7 @@ extension ClockGroupAnalyzer {
 
     /// The controller looked at a candidate queue again (or the queue went away): its wait ends.
     private func hostSideQueueMoved(_ key: QueueKey, _ e: Event, resolution: Resolution) {
-        guard let k = hostSide.open[key.controller] else { return }
+        guard !hostSide.open.isEmpty, let k = hostSide.open[key.controller] else { return }
         for c in hostSide.episodes[k].candidates.indices {
             let candidate = hostSide.episodes[k].candidates[c]
             guard candidate.end == nil, candidate.queue == key else { continue }

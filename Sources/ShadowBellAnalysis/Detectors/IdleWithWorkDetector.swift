@@ -50,28 +50,33 @@ extension ClockGroupAnalyzer {
     func closeVisibleWork(_ q: inout QueueState, at e: Event, resolution: Resolution) {
         guard let w = q.visibleWork else { return }
         q.visibleWork = nil
+        // Judged before the queue's state is handed over: that copies it (every fetch closes
+        // the work its burst saw, and almost none of it is reported).
+        guard idleLongEnough(w, resolution: resolution, stopTime: e.time) else { return }
         reportIdleWithWork(w, queue: q, end: EventRef(e), resolution: resolution, stopTime: e.time)
     }
 
     func finishVisibleWorkAtEnd(_ q: inout QueueState, endTime: Int64) {
         guard let w = q.visibleWork else { return }
         q.visibleWork = nil
-        guard w.since.time <= endTime else { return }
+        guard w.since.time <= endTime, idleLongEnough(w, resolution: .endOfTrace, stopTime: endTime) else { return }
         reportIdleWithWork(w, queue: q, end: nil, resolution: .endOfTrace, stopTime: endTime)
+    }
+
+    /// Whether an idle interval ending at `stopTime` is reported.
+    @inline(__always)
+    private func idleLongEnough(_ w: VisibleWork, resolution: Resolution, stopTime: Int64) -> Bool {
+        if clock == .orderOnly {
+            switch resolution {
+            case .endOfTrace, .controllerReset, .queueDeleted, .queueRecreated: return true
+            default: return false
+            }
+        }
+        return stopTime - w.since.time >= max(options.minWait, options.inferredMinWait)
     }
 
     private func reportIdleWithWork(_ w: VisibleWork, queue q: QueueState, end: EventRef?, resolution: Resolution, stopTime: Int64) {
         let duration = stopTime - w.since.time
-        let significant: Bool
-        if clock == .orderOnly {
-            switch resolution {
-            case .endOfTrace, .controllerReset, .queueDeleted, .queueRecreated: significant = true
-            default: significant = false
-            }
-        } else {
-            significant = duration >= max(options.minWait, options.inferredMinWait)
-        }
-        guard significant else { return }
         let name = "\(q.key.type.name)\(q.key.qid)"
         let pending = RingIndex.distance(from: w.fetchedUpTo, to: w.latestTail, entries: q.entries)
         var f = Finding(kind: .controllerIdleWithWork, queue: q.key, start: w.since.time, message: "", explanation: "")

@@ -32,12 +32,29 @@ extension ClockGroupAnalyzer {
             } else {
                 q.window!.lastPublished = q.published
                 if q.window!.inferred, q.pendingSubmissions.count > q.window!.stuckCommandIDs.count {
-                    q.window!.stuckCommandIDs = q.pendingSubmissions.prefix(32).map(\.cmdid)
+                    Self.keepFirstIDs(of: q.pendingSubmissions, in: &q.window!.stuckCommandIDs)
                 }
                 refineCause(&q, at: e)
             }
         } else if q.window != nil {
             closeWindow(&q, at: e, resolution: Self.resolution(for: e))
+        }
+    }
+
+    /// Stuck command ids an inferred window keeps (the first ones not fetched).
+    static let stuckIDLimit = 32
+
+    /// Makes `ids` the cmdids of the first `stuckIDLimit` of `pending`, in place: while a
+    /// window is open this is asked at every event, and `ids` is mostly what it was, or the
+    /// start of it (a new array each time was an allocation per submission or, with more than
+    /// `stuckIDLimit` commands pending, per event).
+    static func keepFirstIDs(of pending: [PendingSubmission], in ids: inout [UInt32]) {
+        let n = min(pending.count, stuckIDLimit)
+        var same = 0
+        while same < min(n, ids.count), ids[same] == pending[same].cmdid { same += 1 }
+        if ids.count > n { ids.removeSubrange(n...) }
+        for k in same..<n {
+            if k < ids.count { ids[k] = pending[k].cmdid } else { ids.append(pending[k].cmdid) }
         }
     }
 
@@ -65,7 +82,7 @@ extension ClockGroupAnalyzer {
             lastPublished: q.probeMode ? q.published : nil, firstPublication: publication,
             waitingSince: q.waitingSince, controllerEventIdx: q.controllerEventIdx,
             controllerEventIdxAt: q.controllerEventIdxAt, inferred: !q.probeMode, cause: .unknown,
-            alsoControllerReorder: false, stuckCommandIDs: q.probeMode ? [] : q.pendingSubmissions.prefix(32).map(\.cmdid),
+            alsoControllerReorder: false, stuckCommandIDs: q.probeMode ? [] : q.pendingSubmissions.prefix(Self.stuckIDLimit).map(\.cmdid),
             firstSubmission: q.probeMode ? nil : q.pendingSubmissions.first,
             eventIdxUnwrittenSinceConfig: q.controllerEventIdx == nil && dbbufEnabled.contains(q.key.controller))
         if let publication {
@@ -148,7 +165,7 @@ extension ClockGroupAnalyzer {
         case .sq:
             stuck = max(q.unfetched, w.stuckCommandIDs.count)
             stuckIDs = w.stuckCommandIDs.count >= q.pendingSubmissions.count
-                ? w.stuckCommandIDs : q.pendingSubmissions.prefix(32).map(\.cmdid)
+                ? w.stuckCommandIDs : q.pendingSubmissions.prefix(Self.stuckIDLimit).map(\.cmdid)
         case .cq:
             stuck = Int(q.pendingCompletions)
         }
