@@ -605,6 +605,12 @@ public enum AnalysisSession {
             notes.append(
                 "\(g.submissionsBeyondCommandLimit) submission(s) left out: they came while \(ClockGroupAnalyzer.outstandingCommandLimit) commands were outstanding in one clock domain (the limit keeps memory bounded)")
         }
+        for g in groups {
+            for late in g.lateCommands {
+                notes.append(
+                    "\(late.queue.controllerName) qid \(late.queue.qid): \(late.count) command(s) still outstanding where the input ends, the oldest for \(formatDuration(late.oldest)) — below --stuck-after (\(formatDuration(options.stuckAfter))), so not reported as stuck: the trace ends too soon to tell whether they would have completed (--stuck-after \(formatDuration(ClockGroupAnalyzer.lateCommandAge)) reports them)")
+            }
+        }
         if groups.contains(where: \.ioWithoutTracedDoorbells) {
             notes.append("The controller fetched I/O commands but the trace shows no MMIO doorbell for any I/O queue: QEMU with ioeventfd=on (the default for nvme) handles I/O-queue doorbells without a trace event. A wait that a doorbell ended cannot be told from one the controller's own re-read ended; a stall shows only by the controller's silence.")
         }

@@ -704,6 +704,7 @@ public final class ClockGroupAnalyzer {
         reportCommandsNeverCompleted()
         assignStuckCommands()
         markPoorAlignment()
+        let late = lateCommandsAtTheEnd()
         var suppressedList = suppressed.map { SuppressedFindings(kind: $0.key.kind, queue: $0.key.queue, count: $0.value) }
         suppressedList.sort { ($0.queue, $0.kind.rawValue) < ($1.queue, $1.kind.rawValue) }
         return GroupResult(
@@ -712,7 +713,7 @@ public final class ClockGroupAnalyzer {
             findings: findings, suppressed: suppressedList, dataLossTimes: dataLossTimes,
             eventsBeyondQueueLimit: eventsBeyondQueueLimit,
             submissionsBeyondCommandLimit: submissionsBeyondCommandLimit,
-            ioWithoutTracedDoorbells: ioFetchSeen && !ioQueueMMIOSeen)
+            ioWithoutTracedDoorbells: ioFetchSeen && !ioQueueMMIOSeen, lateCommands: late)
     }
 
     /// The last event of the inputs holding controller events, when they stop well before the
@@ -808,6 +809,18 @@ public struct GroupResult: Sendable {
     /// The controller fetched I/O commands but no MMIO doorbell for an I/O queue is in the
     /// inputs (QEMU with `ioeventfd=on` handles them without a trace event).
     public var ioWithoutTracedDoorbells = false
+    /// Queues with commands still outstanding where the inputs end, for longer than
+    /// `ClockGroupAnalyzer.lateCommandAge` but less than `--stuck-after`, that no finding
+    /// open at the end tells.
+    public var lateCommands: [LateCommands] = []
+}
+
+/// Commands of one SQ still outstanding where the inputs end, too young to be stuck commands.
+public struct LateCommands: Sendable, Equatable {
+    public var queue: QueueKey
+    public var count: Int
+    /// How long the oldest of them was outstanding when its input ended (ns).
+    public var oldest: Int64
 }
 
 

@@ -53,3 +53,70 @@ import Testing
         #expect(ids.isEmpty)
     }
 }
+
+/// Commands outstanding where the input ends, longer than any I/O takes but below
+/// `--stuck-after`, are said in a note: the input ends too soon to tell (never a silent
+/// "healthy" for a trace cut two seconds into a stall).
+@Suite struct LateCommandNoteTests {
+    /// The events in one batch, counted in the summary as a decoder counts them.
+    final class Source: EventSource {
+        var summary = InputSummary(index: 0, path: "guest.txt", format: .ftraceText)
+        var events: [Event]?
+        init(_ events: [Event]) { self.events = events }
+        func nextBatch(into buffer: inout [Event]) throws(InputError) -> Bool {
+            buffer.removeAll(keepingCapacity: true)
+            guard let events else { return false }
+            buffer = events
+            summary.events = UInt64(events.count)
+            self.events = nil
+            return true
+        }
+    }
+
+    /// qid 1 keeps completing its commands every 10 ms up to `end`; qid 2's two commands,
+    /// submitted at 1 s, are never completed.
+    static func trace(end: Int64) -> [Event] {
+        var events: [Event] = []
+        var t: Int64 = 0
+        var cid: UInt32 = 0
+        while t <= end {
+            if t == 1_000_000_000 {
+                events.append(Event(kind: .driverSubmit, time: t, qid: 2, a: 700))
+                events.append(Event(kind: .driverSubmit, time: t + 1000, qid: 2, a: 701))
+            }
+            events.append(Event(kind: .driverSubmit, time: t, qid: 1, a: cid))
+            events.append(Event(kind: .driverComplete, time: t + 5_000, qid: 1, a: cid))
+            cid = (cid + 1) % 1024
+            t += 10_000_000
+        }
+        return events
+    }
+
+    static func notes(end: Int64, options: AnalysisOptions = AnalysisOptions()) throws -> (notes: [String], findings: [Finding]) {
+        let result = try AnalysisSession.run(sources: [Source(trace(end: end))], options: options)
+        return (result.notes.filter { $0.contains("still outstanding") }, result.findings)
+    }
+
+    @Test func aTraceEndingTwoSecondsIntoAStallSaysSo() throws {
+        let (notes, findings) = try Self.notes(end: 3_100_000_000)
+        #expect(findings.isEmpty)
+        #expect(notes.count == 1)
+        #expect(notes.first?.hasPrefix("nvme0 qid 2: 2 command(s) still outstanding where the input ends, the oldest for 2.100 s") == true)
+        #expect(notes.first?.contains("--stuck-after 1.000 s reports them") == true)
+    }
+
+    @Test func youngCommandsAndStuckOnesGetNoNote() throws {
+        // Under a second: ordinary latency at the end of a capture.
+        #expect(try Self.notes(end: 1_900_000_000).notes.isEmpty)
+        // Past --stuck-after: a stuck-command finding tells them instead.
+        let (notes, findings) = try Self.notes(end: 7_000_000_000)
+        #expect(notes.isEmpty)
+        #expect(findings.contains { $0.kind == .stuckCommand && $0.queue.qid == 2 })
+        // --stuck-after at or below a second: whatever is older is a finding.
+        var options = AnalysisOptions()
+        options.stuckAfter = 1_000_000_000
+        let (shortNotes, shortFindings) = try Self.notes(end: 3_100_000_000, options: options)
+        #expect(shortNotes.isEmpty)
+        #expect(shortFindings.contains { $0.kind == .stuckCommand && $0.queue.qid == 2 })
+    }
+}

@@ -96,6 +96,31 @@ extension ClockGroupAnalyzer {
         }
     }
 
+    /// Outstanding this long where the trace ends is no I/O latency, though below
+    /// `--stuck-after`: the report says the inputs end too soon to tell (a guest trace cut two
+    /// seconds into a stall read as healthy without a word).
+    static var lateCommandAge: Int64 { 1_000_000_000 }
+
+    /// Commands outstanding where their input ends for at least `lateCommandAge` and less than
+    /// `--stuck-after`, per SQ, on queues where no finding is still open at the end.
+    func lateCommandsAtTheEnd() -> [LateCommands] {
+        guard clock == .timestamps, options.stuckAfter > Self.lateCommandAge else { return [] }
+        var byQueue: [QueueKey: LateCommands] = [:]
+        for (key, record) in outstanding.entries(where: { _ in true }) {
+            let stop = lastTime(ofSource: record.submittedAt.source) ?? lastTime
+            let age = stop - record.submittedAt.time
+            guard age >= Self.lateCommandAge, age < options.stuckAfter else { continue }
+            let queue = QueueKey(controller: UInt16(key >> 48), qid: UInt16(truncatingIfNeeded: key >> 32), type: .sq)
+            var late = byQueue[queue] ?? LateCommands(queue: queue, count: 0, oldest: 0)
+            late.count += 1
+            late.oldest = max(late.oldest, age)
+            byQueue[queue] = late
+        }
+        return byQueue.values.filter { late in
+            !findings.contains { $0.end == nil && $0.queue.controller == late.queue.controller && $0.queue.qid == late.queue.qid }
+        }.sorted { $0.queue < $1.queue }
+    }
+
     /// Each stuck command goes to the mutual-wait window that was open on its queue pair while
     /// it was outstanding (its SQ, or the CQ its completion waits in once fetched); the others
     /// become `stuck-command` findings.
