@@ -204,20 +204,25 @@ extension String {
     }
 }
 
-/// Writes `text` to `path`, or to standard output when `path` is nil or `-`.
+/// Writes `text` to `path`, or to standard output when `path` is nil or `-`. An output that
+/// cannot be written is an error of its own (exit 2, as `convert`'s), not a usage error with
+/// the usage after it: the command line was right.
 func writeOutput(_ text: String, to path: String?) throws {
     guard let path, path != "-" else {
         print(text, terminator: "")
         return
     }
-    guard let file = fopen(path, "w") else {
-        throw ValidationError("cannot write \(path): \(String(cString: strerror(errno)))")
+    func failed() -> ExitCode {
+        printError("error: cannot write \(path): \(String(cString: strerror(errno)))")
+        return ExitCode(2)
     }
-    defer { fclose(file) }
+    guard let file = fopen(path, "w") else { throw failed() }
     var bytes = Array(text.utf8)
-    if fwrite(&bytes, 1, bytes.count, file) != bytes.count {
-        throw ValidationError("cannot write \(path): \(String(cString: strerror(errno)))")
-    }
+    let written = fwrite(&bytes, 1, bytes.count, file) == bytes.count
+    let error = written ? nil : failed()
+    // A full disk may show only when the buffered rest is written out.
+    if fclose(file) != 0, error == nil { throw failed() }
+    if let error { throw error }
 }
 
 /// Whether `path` names a regular file (one that can be read twice); false for `-`, pipes,

@@ -125,6 +125,18 @@ import Testing
         #expect(r.stderr.contains("No such file"))
     }
 
+    /// An output that cannot be written is said as such (exit 2), not as a usage error
+    /// followed by the usage: the command line was right.
+    @Test func anUnwritableOutputIsAnErrorNotAUsageError() throws {
+        let trace = packageRoot.appendingPathComponent("SampleTraces/lab/cq-hang.txt").path
+        for command in [["analyze", trace], ["explain", trace, "--finding", "1"]] {
+            let r = try runProcess(command + ["-o", "/nonexistent-dir/out.txt"])
+            #expect(r.status == 2, "\(command[0])")
+            #expect(r.stderr.contains("cannot write /nonexistent-dir/out.txt: No such file or directory"), "\(command[0])")
+            #expect(!r.stderr.contains("USAGE"), "\(command[0])")
+        }
+    }
+
     @Test func directoryEmptyGarbageAndForeignTextExitTwo() throws {
         let empty = temporaryPath("empty.txt")
         FileManager.default.createFile(atPath: empty, contents: Data())
