@@ -56,7 +56,13 @@ public enum TextReport {
 
         if !r.queues.isEmpty {
             out += "\nQueues\n"
-            for q in r.queues { out += wrap(queueLine(q), indent: "  ", continuation: "      ", width: width) }
+            // Without any controller event the controller's counts are not zeros to read (a
+            // guest trace alone showed "fetched 0" on queues that completed thousands of commands).
+            let controllerTraced = r.queues.contains { Self.controllerCounted($0.stats) }
+            for q in r.queues { out += wrap(queueLine(q, controllerTraced: controllerTraced), indent: "  ", continuation: "      ", width: width) }
+            if !controllerTraced {
+                out += wrap("(no controller event in the inputs: the controller's counts — shadow reads, EventIdx writes, fetches, completions queued — are unknown, not 0)", indent: "  ", continuation: "  ", width: width)
+            }
             if r.queues.contains(where: { $0.stats.subThresholdWindows > 0 }) {
                 out += wrap(shortWindowsNote(r.options), indent: "  ", continuation: "  ", width: width)
             }
@@ -143,12 +149,19 @@ public enum TextReport {
             + "normal latency under load, counted and not reported)"
     }
 
-    static func queueLine(_ q: QueueReport) -> String {
+    /// Whether the controller's side shows in a queue's counts.
+    static func controllerCounted(_ s: QueueStatistics) -> Bool {
+        s.controllerShadowReads > 0 || s.controllerEventIdxWrites > 0 || s.commandsFetched > 0 || s.completionsQueued > 0
+    }
+
+    static func queueLine(_ q: QueueReport, controllerTraced: Bool = true) -> String {
         let s = q.stats
         var parts = ["\(q.key):"]
         parts.append(q.entries > 0 ? "entries \(q.entries)" : "entries ?")
-        parts.append("shadow reads \(s.controllerShadowReads)")
-        parts.append("EventIdx writes \(s.controllerEventIdxWrites)")
+        if controllerTraced {
+            parts.append("shadow reads \(s.controllerShadowReads)")
+            parts.append("EventIdx writes \(s.controllerEventIdxWrites)")
+        }
         parts.append("MMIO \(s.mmioDoorbells)")
         if q.probeMode {
             let share = s.driverShadowWrites > 0 ? (s.driverUpdatesWithoutMMIO * 100 + s.driverShadowWrites / 2) / s.driverShadowWrites : 0
@@ -156,8 +169,8 @@ public enum TextReport {
         }
         if q.key.type == .sq {
             parts.append("submitted \(s.commandsSubmitted)")
-            parts.append("fetched \(s.commandsFetched)")
-        } else {
+            if controllerTraced { parts.append("fetched \(s.commandsFetched)") }
+        } else if controllerTraced {
             parts.append("completions \(s.completionsQueued)")
         }
         parts.append("race exposure \(s.raceExposure)")

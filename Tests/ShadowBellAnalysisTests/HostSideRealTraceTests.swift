@@ -165,6 +165,20 @@ import Testing
         #expect(Self.loud(r, on: Self.sq(2)).isEmpty)
     }
 
+    @Test func sysrqHangConsoleAloneTellsTheTimeoutInForce() throws {
+        // Its kernel ran with io_timeout=15: each give-up's reset came about 15 s after its
+        // first abort, and the story says so rather than only the 30 s default.
+        let run = try Run("sysrq-hang")
+        defer { run.remove() }
+        let r = try run.analyze([run.console])
+        let onSQ1 = Self.loud(r, on: Self.sq(1))
+        try #require(onSQ1.count == 2, "\(r.findings.map(\.message))")
+        for f in onSQ1 {
+            #expect(f.value("inferred_from") == .string("guest-timeouts"))
+            #expect(f.explanation.contains("nvme_core.io_timeout: about 15."), "\(f.explanation)")
+        }
+    }
+
     @Test func hangSQ2WithTheConsoleOnTheQemuClockNamesSQ2Twice() throws {
         let run = try Run("hang-sq2")
         defer { run.remove() }

@@ -87,6 +87,29 @@ private func hangReport() -> AnalysisReport {
         #expect(text.split(separator: "\n").allSatisfy { $0.count <= 140 })
     }
 
+    /// With no controller event in the inputs, the queue lines leave out the controller's
+    /// counts and say they are unknown (a guest trace alone showed "fetched 0" on busy queues).
+    @Test func queueLinesShowControllerCountsOnlyWhenTheControllerIsTraced() {
+        let traced = TextReport.render(hangReport())
+        #expect(traced.contains("nvme0:sq1: entries 16, shadow reads 2, EventIdx writes 1"))
+        #expect(traced.contains("fetched 1"))
+        #expect(!traced.contains("no controller event in the inputs"))
+
+        let analyzer = ClockGroupAnalyzer(options: AnalysisOptions(), sources: [0], clock: .timestamps)
+        for cid in UInt32(0)..<20 {
+            analyzer.consume(Event(kind: .driverSubmit, time: Int64(cid) * 1000, qid: 1, a: cid))
+            analyzer.consume(Event(kind: .driverComplete, time: Int64(cid) * 1000 + 500, qid: 1, a: cid))
+        }
+        let group = analyzer.finish()
+        var input = InputSummary(index: 0, path: "guest.txt", format: .ftraceText)
+        input.events = group.events
+        let guestOnly = TextReport.render(AnalysisReport(result: AnalysisSession.combine(inputs: [input], groups: [group], notes: [], options: AnalysisOptions())))
+        #expect(guestOnly.contains("nvme0:sq1: entries ?, MMIO 0, submitted 20, race exposure 0"))
+        #expect(!guestOnly.contains("fetched 0"))
+        #expect(!guestOnly.contains("shadow reads 0"))
+        #expect(guestOnly.contains("no controller event in the inputs: the controller's counts"))
+    }
+
     @Test func junitIsWellFormedWithOneFailurePerErrorFinding() throws {
         let xml = JUnitReport.render(hangReport())
         let doc = try XMLDocument(xmlString: xml)

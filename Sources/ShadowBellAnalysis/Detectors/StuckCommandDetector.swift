@@ -79,6 +79,18 @@ extension ClockGroupAnalyzer {
     /// The shortest give-up of the driver (ABORTs, then a reset) its trace reports.
     static var driverGiveUpMinimum: Int64 { 1_000_000_000 }
 
+    /// The guest's I/O timeout as a give-up shows it: Linux resets the controller when an
+    /// aborted command times out again, one `nvme_core.io_timeout` after its abort (sysrq-hang's
+    /// console: aborts at 30.45 s, reset at 45.5 s, with `io_timeout=15` on its command line).
+    static func ioTimeoutText(_ e: TimeoutEpisode) -> String {
+        if let reset = e.reset, let abort = e.timeouts.first(where: { $0.kind == .timeoutAborting }),
+            reset.at.time > abort.at.time
+        {
+            return "nvme_core.io_timeout: about \(formatDuration(reset.at.time - abort.at.time)) here, from its first abort to its reset, when the aborted commands timed out again; 30 s by default"
+        }
+        return "nvme_core.io_timeout, 30 s by default"
+    }
+
     /// Stuck commands kept for judgement at the end (memory stays bounded).
     static var stuckCommandLimit: Int { 4096 }
 
@@ -286,7 +298,7 @@ extension ClockGroupAnalyzer {
         } else {
             f.message = "\(key.controllerName) qid \(e.qid): the guest timed out I/O (kernel tags \(tagText.isEmpty ? "?" : tagText))"
                 + " and aborted it\(how) (inferred from the guest's timeout messages)"
-            var s = "The guest driver's own timeout messages show that command(s) on qid \(e.qid) were not completed within its I/O timeout (nvme_core.io_timeout, 30 s by default): it aborted them (ABORT admin commands)"
+            var s = "The guest driver's own timeout messages show that command(s) on qid \(e.qid) were not completed within its I/O timeout (\(Self.ioTimeoutText(e))): it aborted them (ABORT admin commands)"
             s += e.reset == nil ? "." : " and, as they still did not complete, reset the controller."
             if polled {
                 s += " For some the driver found the completion in the CQ when it polled: the completion was posted but its interrupt or CQ doorbell went missing."
