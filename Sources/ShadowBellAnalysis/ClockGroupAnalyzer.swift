@@ -742,7 +742,7 @@ public final class ClockGroupAnalyzer {
 
     /// How near a stretch of poor alignment a finding's start or end must lie to be marked:
     /// outside the stretch the map follows the pairs of the stretches of pairs around it.
-    static let poorAlignmentMargin: Int64 = 10_000_000
+    public static let poorAlignmentMargin: Int64 = 10_000_000
 
     /// A finding judged from the order of guest and controller events (a wait, a doorbell
     /// decision) that opens or closes where the clocks are poorly aligned (causal pairs missed

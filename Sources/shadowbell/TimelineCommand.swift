@@ -162,6 +162,7 @@ struct Timeline: ParsableCommand {
         if let known {
             sink.units = Dictionary(known.inputs.map { ($0.index, $0.locationUnit) }, uniquingKeysWith: { a, _ in a })
             sink.findings = Self.hangWindows(known, selected: selected)
+            sink.poorlyAligned = known.alignment.flatMap(\.poorStretches)
             if format == .svg, !ranged {
                 let chosen = Self.findingsToDraw(known, selected: selected)
                 if !chosen.isEmpty {
@@ -324,6 +325,10 @@ final class TimelineWriter {
     var noFindingNote = false
     /// The rows were written before the findings were known (an input read once).
     var readOnce = false
+    /// Where the clocks are poorly aligned (on the analysis clock): text rows there say so, as
+    /// the findings opening or closing there do (the order of guest and controller rows there
+    /// may be off by the offset's step).
+    var poorlyAligned: [AlignmentReport.PoorStretch] = []
 
     /// The state name of a row: inside a reported hang's window, the finding; a window open
     /// outside every finding is a short wait (it closed before --min-wait).
@@ -364,7 +369,13 @@ final class TimelineWriter {
             text += "idx=\(opt(q.controllerIndex)) \(q.controllerWaiting ? "waiting" : "busy")\(q.mmioSinceLook ? " mmio-pending" : "")"
             if q.key.type == .sq && !q.probeMode && q.unfetched > 0 { text += " unfetched=\(q.unfetched)" }
             if q.key.type == .cq && q.pendingCompletions > 0 { text += " pending=\(q.pendingCompletions)" }
-            text += (state.text.isEmpty ? "" : "  " + state.text) + "   (\(location))\n"
+            text += (state.text.isEmpty ? "" : "  " + state.text)
+            if let s = poorlyAligned.first(where: {
+                e.time >= $0.from - ClockGroupAnalyzer.poorAlignmentMargin && e.time <= $0.to + ClockGroupAnalyzer.poorAlignmentMargin
+            }) {
+                text += "  [clocks poorly aligned here: up to \(formatDuration(s.worst))]"
+            }
+            text += "   (\(location))\n"
         case .csv:
             let fields = [
                 String(e.time), location, q.key.description, "\"\(describe(e))\"", opt(q.published), opt(q.controllerSeen),

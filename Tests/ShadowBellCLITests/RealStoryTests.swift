@@ -50,6 +50,21 @@ import Testing
         #expect(console?["guest_kernel"] as? String == "6.1.192")
     }
 
+    /// The text timeline marks the rows where the clocks are poorly aligned (hang-sq2's
+    /// gdbstub stop: a 76.7 ms offset step at 14.886 s), where guest completions show before
+    /// the controller's fetches; rows a second later are not marked.
+    @Test func timelineRowsSayWhereTheClocksArePoorlyAligned() throws {
+        let files = try RealTraceTests.run("hang-sq2")
+        let near = try runProcess(["timeline", files.guest, files.qemu, files.console, "--queue", "sq2", "--from", "14.884", "--to", "14.8875"])
+        #expect(near.status == 0)
+        let rows = near.stdout.split(separator: "\n").filter { $0.hasPrefix("    P=") }
+        #expect(!rows.isEmpty)
+        #expect(rows.allSatisfy { $0.contains("[clocks poorly aligned here: up to 76.699 ms]") })
+        let later = try runProcess(["timeline", files.guest, files.qemu, files.console, "--queue", "sq2", "--from", "13.0", "--to", "13.01"])
+        #expect(later.stdout.contains("    P="))
+        #expect(!later.stdout.contains("poorly aligned"))
+    }
+
     @Test func junitAndAnnotationsCountTwo() throws {
         let files = try RealTraceTests.run("hang-sq2")
         let junit = temporaryPath("hang-sq2-junit.xml")
