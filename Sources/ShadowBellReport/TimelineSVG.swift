@@ -184,6 +184,9 @@ struct LabelPlacer {
         return !boxes.contains { $0.overlaps(b) }
     }
 
+    /// Keeps texts off `b` (a mark drawn whatever the texts), even where a text is already.
+    mutating func block(_ b: Box) { boxes.append(b) }
+
     /// Reserves a box no text may overlap (a badge's disc).
     mutating func reserve(_ b: Box) -> Bool {
         if boxes.contains(where: { $0.overlaps(b) }) { return false }
@@ -473,8 +476,23 @@ public struct TimelineChart {
         return s
     }
 
+    /// Where an MMIO doorbell's arrow is drawn at `x`: its shaft from the driver lane to the
+    /// controller lane, and its head.
+    static func arrowShaft(at x: Double) -> LabelPlacer.Box {
+        LabelPlacer.Box(x0: x - 1.5, x1: x + 1.5, y0: driverY - 10, y1: controllerY - 12)
+    }
+    static func arrowHead(at x: Double) -> LabelPlacer.Box {
+        LabelPlacer.Box(x0: x - 5, x1: x + 5, y0: controllerY - 18, y1: controllerY - 8)
+    }
+
     func lanes(_ axis: EventAxis, _ placer: inout LabelPlacer) -> String {
         var s = "<g class=\"events\">\n"
+        // Every MMIO arrow first: a label placed beside one doorbell must not cover the next
+        // one's arrow (dense doorbells drew their numbers over each other's arrows).
+        for (i, sample) in samples.enumerated() where sample.event.kind == .mmioDoorbell {
+            placer.block(Self.arrowShaft(at: axis.xs[i]))
+            placer.block(Self.arrowHead(at: axis.xs[i]))
+        }
         for (i, sample) in samples.enumerated() {
             let e = sample.event
             let x = axis.xs[i]

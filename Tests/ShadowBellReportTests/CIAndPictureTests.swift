@@ -320,6 +320,27 @@ private func charts(in html: String) -> [String] {
         }
     }
 
+    /// Dense MMIO doorbells: no text covers an arrow (labels of one doorbell were drawn over
+    /// the next ones' arrows).
+    @Test func noTextCoversAnMMIOArrow() throws {
+        for events in [shortWaitsThenHangEvents(), shortWaitsThenHangEvents(shortWaits: 150)] {
+            let (report, recorded) = timelines(events)
+            for svg in charts(in: HTMLReport.render(report, timelines: recorded)) {
+                let arrows = elements("line", in: svg).filter { $0["stroke"] == "#a01010" && $0["stroke-width"] == "2.5" }
+                    .compactMap { $0["x1"].flatMap(Double.init) }
+                #expect(!arrows.isEmpty)
+                // (An evidence badge's number sits on its mark on purpose: not a label.)
+                let texts = textBoxes(svg).filter { !$0.text.allSatisfy(\.isNumber) }
+                #expect(texts.contains { $0.text.hasPrefix("MMIO ") })
+                for x in arrows {
+                    for b in [TimelineChart.arrowShaft(at: x), TimelineChart.arrowHead(at: x)] {
+                        for t in texts { #expect(!t.box.overlaps(b), "'\(t.text)' covers the arrow at x=\(x)") }
+                    }
+                }
+            }
+        }
+    }
+
     @Test func shortWaitsAreDrawnApartFromTheFindingAndExplainedInTheLegend() throws {
         let (report, recorded) = timelines(shortWaitsThenHangEvents())
         let wait = try #require(report.result.findings.firstIndex { $0.kind == .mutualWait })
