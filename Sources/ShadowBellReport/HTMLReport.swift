@@ -89,16 +89,22 @@ public enum HTMLReport {
         }
         h += "<h3>Queues</h3>\n<table class=\"queues\"><thead><tr><th>queue</th><th>entries</th><th>driver writes</th><th>MMIO doorbells</th>"
         h += "<th>shadow reads</th><th>EventIdx writes</th><th>commands</th><th>race exposure</th><th>short waits</th><th>findings</th></tr></thead><tbody>\n"
+        // Without any controller event the controller's counts are unknown, not zeros.
+        let controllerTraced = r.queues.contains { TextReport.controllerCounted($0.stats) }
+        func controllerCount(_ n: UInt64) -> String { controllerTraced ? String(n) : "—" }
         for q in r.queues {
             let s = q.stats
             let findings = r.findings.filter { $0.queue == q.key }
             h += "<tr\(findings.contains { $0.severity == .error } ? " class=\"error\"" : "")><td>\(q.key)</td><td class=\"num\">\(q.entries > 0 ? String(q.entries) : "?")</td>"
             h += "<td class=\"num\">\(q.probeMode ? String(s.driverShadowWrites) : "—")</td><td class=\"num\">\(s.mmioDoorbells)</td>"
-            h += "<td class=\"num\">\(s.controllerShadowReads)</td><td class=\"num\">\(s.controllerEventIdxWrites)</td>"
-            h += "<td class=\"num\">\(q.key.type == .sq ? s.commandsSubmitted : s.completionsQueued)</td><td class=\"num\">\(s.raceExposure)</td>"
+            h += "<td class=\"num\">\(controllerCount(s.controllerShadowReads))</td><td class=\"num\">\(controllerCount(s.controllerEventIdxWrites))</td>"
+            h += "<td class=\"num\">\(q.key.type == .sq ? String(s.commandsSubmitted) : controllerCount(s.completionsQueued))</td><td class=\"num\">\(s.raceExposure)</td>"
             h += "<td class=\"num\">\(s.subThresholdWindows)</td><td class=\"num\">\(findings.count)</td></tr>\n"
         }
         h += "</tbody></table>\n"
+        if !controllerTraced {
+            h += "<p class=\"note\">No controller event in the inputs: the controller's counts (shadow reads, EventIdx writes, completions queued) are unknown (—), not 0.</p>\n"
+        }
         if r.queues.contains(where: { $0.stats.subThresholdWindows > 0 }) {
             h += "<p class=\"note\">\(esc(String(TextReport.shortWindowsNote(r.options).dropFirst().dropLast()).replacingFirst("short windows", with: "Short waits")))</p>\n"
         }

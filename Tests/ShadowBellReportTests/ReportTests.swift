@@ -103,7 +103,12 @@ private func hangReport() -> AnalysisReport {
         let group = analyzer.finish()
         var input = InputSummary(index: 0, path: "guest.txt", format: .ftraceText)
         input.events = group.events
-        let guestOnly = TextReport.render(AnalysisReport(result: AnalysisSession.combine(inputs: [input], groups: [group], notes: [], options: AnalysisOptions())))
+        let guestReport = AnalysisReport(result: AnalysisSession.combine(inputs: [input], groups: [group], notes: [], options: AnalysisOptions()))
+        let guestOnly = TextReport.render(guestReport)
+        let html = HTMLReport.render(guestReport, timelines: [])
+        #expect(html.contains("<tr><td>nvme0:sq1</td><td class=\"num\">?</td><td class=\"num\">—</td><td class=\"num\">0</td><td class=\"num\">—</td><td class=\"num\">—</td><td class=\"num\">20</td>"))
+        #expect(html.contains("No controller event in the inputs"))
+        #expect(!HTMLReport.render(hangReport(), timelines: []).contains("No controller event in the inputs"))
         #expect(guestOnly.contains("nvme0:sq1: entries ?, MMIO 0, submitted 20, race exposure 0"))
         #expect(!guestOnly.contains("fetched 0"))
         #expect(!guestOnly.contains("shadow reads 0"))
