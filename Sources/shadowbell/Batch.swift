@@ -76,10 +76,20 @@ struct RunPlanner {
         }
         var items: [Item] = []
         var skipped: [String: [SkippedFile]] = [:]
+        // The argument each skipped file's folder came from (the first one).
+        var skippedArgument: [String: Int] = [:]
+        func skip(_ file: SkippedFile, argument: Int) {
+            let folder = Self.directory(of: file.path)
+            skipped[folder, default: []].append(file)
+            if skippedArgument[folder] == nil { skippedArgument[folder] = argument }
+        }
+        // Scanned folders, whose own top is no run's folder however its files look.
+        var scanned: Set<String> = []
         // Empty directories by the position of their argument (runs take their first file's).
         var emptyDirectories: [(argument: Int, run: TraceRun)] = []
         for (argument, (path, fromList)) in (paths.map({ ($0, false) }) + listed.map({ ($0, true) })).enumerated() {
             if path != "-" && isDirectory(path) {
+                scanned.insert(path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path)
                 var found = 0
                 var left: [SkippedFile] = []
                 for file in listDirectory(path) {
@@ -97,8 +107,13 @@ struct RunPlanner {
                             + (left.isEmpty ? "" : " (\(left.count) other file(s) skipped)")
                             + "; record one as described in Docs/Capture.md")))
                 } else {
-                    for s in left { skipped[Self.directory(of: s.path), default: []].append(s) }
+                    for s in left { skip(s, argument: argument) }
                 }
+            } else if fromList, path != "-", isRegularFile(path), let why = isTrace(path) {
+                // A list is judged as a folder is: a run's notes or an empty file among its
+                // files are skipped and listed (they were input errors, exit 2, where the
+                // same files in a folder or on the command line are skipped).
+                skip(SkippedFile(path: path, reason: why), argument: argument)
             } else {
                 items.append(Item(path: path, discovered: fromList, argument: argument))
             }
@@ -125,10 +140,32 @@ struct RunPlanner {
         for i in runs.indices where runs[i].name == Self.directory(of: runs[i].paths[0]) {
             runs[i].skipped = skipped.removeValue(forKey: runs[i].name) ?? []
         }
-        let ordered = (runs.indices.map { (runArgument[$0], $0, runs[$0]) } + emptyDirectories.enumerated().map { ($0.element.argument, runs.count + $0.offset, $0.element.run) })
-            .sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map(\.2)
+        // A folder below a scanned one (or a list's) with no trace, no run below it, and among
+        // its files an empty one or a run's notes is a run whose traces are missing (a VM whose
+        // capture failed or was lost): an input error of its own, not a folder of scripts
+        // beside the runs (those stay listed as skipped). It vanished from the batch, exit 0.
+        var missing: [(argument: Int, run: TraceRun)] = []
+        for folder in skipped.keys.sorted() where !scanned.contains(folder) {
+            let files = skipped[folder]!
+            guard files.contains(where: Self.suggestsMissingTraces),
+                !runs.contains(where: { $0.name == folder || $0.name.hasPrefix(folder + "/") })
+            else { continue }
+            missing.append((skippedArgument[folder] ?? 0, TraceRun(
+                name: folder, paths: [], skipped: files,
+                problem: "\(folder): no trace file in this run's folder: \(files.count) file(s) skipped, among them "
+                    + (files.contains { Self.isNotes($0.reason) } ? "the run's notes" : "an empty file")
+                    + " — its traces are missing or empty; record them as described in Docs/Capture.md")))
+            skipped[folder] = nil
+        }
+        var ordered = (runs.indices.map { (runArgument[$0], $0, runs[$0]) } + emptyDirectories.enumerated().map { ($0.element.argument, runs.count + $0.offset, $0.element.run) })
+            .sorted { ($0.0, $0.1) < ($1.0, $1.1) }
+        // A run without its traces goes where its folder's name puts it among its argument's runs.
+        for m in missing {
+            let at = ordered.firstIndex { $0.0 > m.argument || ($0.0 == m.argument && $0.2.name > m.run.name) } ?? ordered.count
+            ordered.insert((m.argument, -1, m.run), at: at)
+        }
         let unowned = skipped.keys.sorted().flatMap { skipped[$0]! }
-        return (ordered, unowned)
+        return (ordered.map(\.2), unowned)
     }
 
     /// The paths of one run as named on the command line, judged as in a folder. Among several,
@@ -168,6 +205,12 @@ struct RunPlanner {
     /// Whether a reason `whyNotTrace` gave says the file is notes (text quoting a few trace
     /// lines) rather than of no supported format or unreadable.
     static func isNotes(_ reason: String) -> Bool { reason.hasPrefix("notes, ") }
+
+    /// A skipped file that tells of a run whose traces are missing: the run's notes (they quote
+    /// its trace lines), or an empty file (a capture that wrote nothing).
+    static func suggestsMissingTraces(_ file: SkippedFile) -> Bool {
+        isNotes(file.reason) || file.reason.hasSuffix("file is empty")
+    }
 
     /// Whether `path` is a regular file of no bytes.
     static func isEmptyFile(_ path: String) -> Bool {

@@ -47,6 +47,65 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         #expect(runs[0].skipped == [SkippedFile(path: "runs/a/fio.json", reason: "not a trace (JSON)")])
     }
 
+    /// A folder with no trace whose files tell of a run (its notes, an empty trace) is that
+    /// run, an input error: its traces are missing. A folder of scripts stays skipped, and so
+    /// does the top of the scanned tree, and a folder whose runs lie below it.
+    @Test func aRunFolderWithoutItsTracesIsAnInputErrorRun() {
+        var p = RunPlanner()
+        let tree = ["runs": [
+            "runs/README.md", "runs/a/guest.txt", "runs/a/notes.txt", "runs/c/stats.txt", "runs/c/cmdline.txt",
+            "runs/d/guest-ftrace.txt", "runs/s/run.sh", "runs/v/README.md", "runs/v/guest/g.txt", "runs/v/host/q.log",
+        ]]
+        p.isDirectory = { tree[$0] != nil }
+        p.listDirectory = { tree[$0] ?? [] }
+        p.isTrace = { path in
+            switch path {
+            case "runs/README.md", "runs/a/notes.txt", "runs/c/stats.txt", "runs/v/README.md":
+                return "notes, not a QEMU log: 1 of its first 5 lines are trace events"
+            case "runs/d/guest-ftrace.txt": return "runs/d/guest-ftrace.txt: file is empty"
+            case "runs/c/cmdline.txt", "runs/s/run.sh": return "not a trace (text)"
+            default: return nil
+            }
+        }
+        let (runs, unowned) = p.planBatch(paths: ["runs"], listed: [])
+        #expect(runs.map(\.name) == ["runs/a", "runs/c", "runs/d", "runs/v/guest", "runs/v/host"])
+        #expect(runs.map { $0.problem != nil } == [false, true, true, false, false])
+        #expect(runs[1].problem?.contains("no trace file in this run's folder: 2 file(s) skipped, among them the run's notes") == true)
+        #expect(runs[2].problem?.contains("among them an empty file") == true)
+        #expect(runs[1].skipped.map(\.path) == ["runs/c/stats.txt", "runs/c/cmdline.txt"])
+        #expect(unowned.map(\.path) == ["runs/README.md", "runs/s/run.sh", "runs/v/README.md"])
+    }
+
+    /// On real files: a run folder whose only trace is empty is an input-error run (it vanished
+    /// from the batch, exit 0 or 1); a folder of scripts beside the runs stays skipped; a
+    /// `--files-from` list skips what is no trace, as a folder or the command line does (a
+    /// run's poke.log among its traces made the list exit 2).
+    @Test func aCaptureThatWroteNothingFailsTheBatch() throws {
+        let root = temporaryPath("lost-capture")
+        for folder in ["ok", "emptyrun", "scripts"] {
+            try FileManager.default.createDirectory(atPath: "\(root)/runs/\(folder)", withIntermediateDirectories: true)
+        }
+        let trace = packageRoot.appendingPathComponent("SampleTraces/lab/cq-hang.txt").path
+        try FileManager.default.copyItem(atPath: trace, toPath: "\(root)/runs/ok/cq-hang.txt")
+        FileManager.default.createFile(atPath: "\(root)/runs/emptyrun/guest-ftrace.txt", contents: Data())
+        try "#!/bin/sh\necho run\n".write(toFile: "\(root)/runs/scripts/run.sh", atomically: true, encoding: .utf8)
+
+        let batch = try runProcess(["analyze", "\(root)/runs", "--format", "json", "--quiet"])
+        #expect(batch.status == 2)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(batch.stdout.utf8)) as? [String: Any])
+        let runs = (json["runs"] as? [[String: Any]] ?? []).compactMap { ($0["run"] as? [String: Any])?["name"] as? String }
+        #expect(runs == ["\(root)/runs/emptyrun", "\(root)/runs/ok"])
+        let summary = json["summary"] as? [String: Any]
+        #expect(summary?["runs_with_input_errors"] as? Int == 1)
+        #expect((summary?["skipped_files"] as? [[String: Any]])?.compactMap { $0["path"] as? String } == ["\(root)/runs/scripts/run.sh"])
+
+        let list = "\(root)/list.txt"
+        try "\(root)/runs/ok/cq-hang.txt\n\(root)/runs/scripts/run.sh\n".write(toFile: list, atomically: true, encoding: .utf8)
+        let listed = try runProcess(["analyze", "--files-from", list, "--quiet"])
+        #expect(listed.status == 1, "\(listed.stderr)")
+        #expect(listed.stdout.contains("run.sh: not a trace"))
+    }
+
     @Test func listsGroupByDirectory() {
         let runs = planner().plan(paths: [], listed: ["l/1/g.txt", "l/2/g.txt", "l/1/q.log"])
         #expect(runs.map(\.paths) == [["l/1/g.txt", "l/1/q.log"], ["l/2/g.txt"]])
