@@ -41,15 +41,34 @@ public struct FleetSummary: Sendable {
     public init() {}
 
     /// Adds the runs of one file's documents (a report, a batch, or JSON Lines).
+    /// A document that is no report (a baseline, another tool's JSON, a line of something
+    /// else in a JSON Lines file) is said, never counted: a baseline's findings counted as a run
+    /// made a hung run out of nothing.
     public mutating func add(documents: [JSONValue], source: String) {
         var found = 0
-        for document in documents {
-            for run in ReportDocuments.runs(of: document) where run["findings"] != nil {
+        var others: [Int] = []
+        var baselines = 0
+        for (k, document) in documents.enumerated() {
+            if document["baseline"]?.boolValue == true {
+                baselines += 1
+                continue
+            }
+            let reports = ReportDocuments.runs(of: document).filter { $0["findings"]?.arrayValue != nil }
+            if reports.isEmpty { others.append(k + 1) }
+            for run in reports {
                 runs.append(Self.run(run, source: "\(source)#\(found + 1)"))
                 found += 1
             }
         }
-        if found == 0 { problems.append("\(source): no report with findings (not the output of analyze --format json or jsonl)") }
+        if baselines > 0 {
+            problems.append("\(source): a baseline (analyze --write-baseline), not a report: it is given to analyze --baseline, and summarize takes the output of analyze --format json or jsonl")
+        }
+        if found == 0, baselines == 0 {
+            problems.append("\(source): no report with findings (not the output of analyze --format json or jsonl)")
+        } else if found > 0, !others.isEmpty {
+            let shown = others.prefix(5).map(String.init).joined(separator: ", ") + (others.count > 5 ? ", …" : "")
+            problems.append("\(source): \(others.count) document(s) that are no report of analyze (\(documents.count > 1 ? "line or document" : "document") \(shown)); the \(found) report(s) in it are summarised")
+        }
     }
 
     /// The finding kinds that are a hang.

@@ -64,6 +64,22 @@ import Testing
 }
 
 @Suite struct FleetSummaryTests {
+    /// A baseline is no report (its findings made a hung run out of nothing), and a document
+    /// that is no report among reports is said, not dropped without a word.
+    @Test func baselinesAndOtherDocumentsAreSaidNotCounted() throws {
+        var s = FleetSummary()
+        let baseline = "{\"schema_version\": 1, \"baseline\": true, \"findings\": [{\"kind\": \"mutual-wait\", \"queue\": {\"controller\": \"nvme0\", \"qid\": 2, \"type\": \"sq\"}, \"count\": 2}]}"
+        s.add(documents: try ReportDocuments.parse(Array(baseline.utf8)), source: "known.json")
+        #expect(s.runs.isEmpty)
+        #expect(s.problems.count == 1 && s.problems[0].hasPrefix("known.json: a baseline"))
+
+        var t = FleetSummary()
+        let lines = "{\"summary\": {\"exit_status\": 0}, \"findings\": []}\n{\"garbage\": 1}\n{\"summary\": {\"exit_status\": 0}, \"findings\": []}\n"
+        t.add(documents: try ReportDocuments.parse(Array(lines.utf8)), source: "runs.jsonl")
+        #expect(t.runs.count == 2)
+        #expect(t.problems == ["runs.jsonl: 1 document(s) that are no report of analyze (line or document 2); the 2 report(s) in it are summarised"])
+    }
+
     @Test func hangsCountedPerRunAndGroupedByLabelsAndEnvironment() throws {
         let hung = """
             {"labels": {"kernel": "6.1"}, "environment": {"guest_kernel": "6.1.0-56-amd64"}, "summary": {"exit_status": 1},
