@@ -38,7 +38,7 @@ struct Analyze: ParsableCommand {
               shadowbell analyze guest.txt qemu.log --format json -o report.json
               shadowbell analyze trace.txt --min-wait 5ms --format junit --output junit.xml
               shadowbell analyze runs/ --format junit -o junit.xml --github-annotations
-              find runs -name '*.log' | shadowbell analyze --files-from - --format jsonl
+              find runs -type f | shadowbell analyze --files-from - --format jsonl
               shadowbell analyze runs/ --group-by file --fail-on warning
               shadowbell analyze guest-ftrace.txt.zst qemu-trace.log.gz console.log
               zstd -dc big-trace.txt.zst | shadowbell analyze -

@@ -59,7 +59,15 @@ struct Summarize: ParsableCommand {
             }
         }
         for p in summary.problems { printError("error: \(p)") }
+        // A file that could not be read or parsed leaves no summary behind: one of the runs
+        // that are there would look like the whole fleet's.
+        if failed { throw ExitCode(2) }
         let keys = by.isEmpty ? summary.defaultKeys : by
+        for key in by where !FleetSummary.environmentKeys.contains(where: { $0.key == key })
+            && !summary.runs.contains(where: { $0.labels[key] != nil })
+        {
+            printError("note: --by \(key): no run has this label (labels are given with analyze --label KEY=VALUE; the environment keys are \(FleetSummary.environmentKeys.map(\.key).joined(separator: ", ")))")
+        }
         let text: String
         switch format {
         case .text: text = FleetSummaryReport.text(summary, keys: keys)
@@ -67,6 +75,6 @@ struct Summarize: ParsableCommand {
         case .html: text = FleetSummaryReport.html(summary, keys: keys)
         }
         try writeOutput(text, to: output)
-        if failed || !summary.problems.isEmpty { throw ExitCode(2) }
+        if !summary.problems.isEmpty { throw ExitCode(2) }
     }
 }

@@ -259,6 +259,19 @@ import Testing
         let junk = "\(dir)/junk.json"
         try "{\"a\": 1}".write(toFile: junk, atomically: true, encoding: .utf8)
         #expect(runCommand(["summarize", junk, results[0]]) == 2)
+
+        // A file cut short leaves no summary behind (it looked like the fleet's, of fewer runs).
+        let cut = "\(dir)/cut.jsonl"
+        let whole = try String(contentsOfFile: results[0], encoding: .utf8)
+        try String(whole.prefix(whole.count / 2)).write(toFile: cut, atomically: true, encoding: .utf8)
+        let cutSummary = "\(dir)/cut-summary.json"
+        #expect(runCommand(["summarize", cut, results[0], "--format", "json", "-o", cutSummary]) == 2)
+        #expect(!FileManager.default.fileExists(atPath: cutSummary))
+
+        // A group key no run carries is said (a typo grouped every run under "(none)").
+        let typo = try runProcess(["summarize", results[0], "--by", "kernl"])
+        #expect(typo.status == 0)
+        #expect(typo.stderr.contains("note: --by kernl: no run has this label"))
     }
 
     @Test func schemaFilesCarryTheSchemaVersionAndRejectBrokenReports() throws {
