@@ -77,6 +77,32 @@ private func hangReport() -> AnalysisReport {
     }
 }
 
+/// A baseline matches a finding by kind, queue, cause and known bug; a finding marked uncertain
+/// (its cause read where the clocks are poorly aligned) matches one of its kind on its queue
+/// whatever the cause, after the exact matches.
+@Suite struct BaselineMatchTests {
+    static func key(cause: String?) throws -> FindingKey {
+        let json = "{\"kind\": \"mutual-wait\", \"queue\": {\"controller\": \"nvme0\", \"qid\": 1, \"type\": \"sq\"}, \"cause\": \(cause.map { "\"\($0)\"" } ?? "null"), \"known_bug\": null}"
+        return try #require(FindingKey(finding: try JSONParser.parse(Array(json.utf8))))
+    }
+
+    @Test func anUncertainCauseIsNoNewFinding() throws {
+        var report = hangReport()
+        let wait = try #require(report.result.findings.firstIndex { $0.kind == .mutualWait })
+        #expect(report.result.findings[wait].cause == .driverReorder)
+        let other = Baseline(path: "b.json", counts: [try Self.key(cause: "skipped-demanded-doorbell"): 1])
+        // Certain: another cause is another finding.
+        #expect(other.match(report).known[wait] == false)
+        // Uncertain: the same stall whatever cause this run read.
+        report.result.findings[wait].uncertainty = ["the clocks are poorly aligned near its start"]
+        #expect(other.match(report).known[wait] == true)
+        // Exact keys are taken first, and a key is known as often as the baseline holds it.
+        let exact = Baseline(path: "b.json", counts: [try Self.key(cause: "driver-reorder"): 1])
+        #expect(exact.match(report).known[wait] == true)
+        #expect(Baseline(path: "b.json", counts: [:]).match(report).known[wait] == false)
+    }
+}
+
 @Suite struct TextAndJUnitReportTests {
     @Test func textReportNamesEvidenceLocationsAndOutcome() {
         let text = TextReport.render(hangReport())
