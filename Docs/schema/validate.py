@@ -34,17 +34,36 @@ def load_validators():
     return validators
 
 
+class NotJSON(Exception):
+    pass
+
+
 def documents(text):
     try:
         return [("", json.loads(text))], False
-    except json.JSONDecodeError:
-        lines = [(f"line {i}: ", json.loads(line)) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
+    except json.JSONDecodeError as whole:
+        lines = []
+        for i, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                lines.append((f"line {i}: ", json.loads(line)))
+            except json.JSONDecodeError as error:
+                # Neither one JSON value nor JSON Lines: say where, not a traceback.
+                raise NotJSON(f"not JSON ({whole.msg} at line {whole.lineno}, column {whole.colno})" if not lines
+                              else f"line {i}: not JSON ({error.msg}, column {error.colno})")
         return lines, True
 
 
 def problems(validators, path):
-    text = pathlib.Path(path).read_text(encoding="utf-8")
-    docs, lines = documents(text)
+    try:
+        text = pathlib.Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        return [f"cannot read it ({error})"]
+    try:
+        docs, lines = documents(text)
+    except NotJSON as error:
+        return [str(error)]
     if not docs:
         return ["no JSON value"]
     out = []
