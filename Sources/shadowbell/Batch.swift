@@ -148,7 +148,7 @@ struct RunPlanner {
         for folder in skipped.keys.sorted() where !scanned.contains(folder) {
             let files = skipped[folder]!
             guard files.contains(where: Self.suggestsMissingTraces),
-                !runs.contains(where: { $0.name == folder || $0.name.hasPrefix(folder + "/") })
+                !runs.contains(where: { Self.isWithin($0.name, folder) })
             else { continue }
             missing.append((skippedArgument[folder] ?? 0, TraceRun(
                 name: folder, paths: [], skipped: files,
@@ -205,6 +205,11 @@ struct RunPlanner {
     /// Whether a reason `whyNotTrace` gave says the file is notes (text quoting a few trace
     /// lines) rather than of no supported format or unreadable.
     static func isNotes(_ reason: String) -> Bool { reason.hasPrefix("notes, ") }
+
+    /// Whether `path` is `folder` or lies below it (every relative path lies below ".").
+    static func isWithin(_ path: String, _ folder: String) -> Bool {
+        path == folder || path.hasPrefix(folder.hasSuffix("/") ? folder : folder + "/") || (folder == "." && !path.hasPrefix("/"))
+    }
 
     /// A skipped file that tells of a run whose traces are missing: the run's notes (they quote
     /// its trace lines), or an empty file (a capture that wrote nothing).

@@ -74,6 +74,9 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         #expect(runs[2].problem?.contains("among them an empty file") == true)
         #expect(runs[1].skipped.map(\.path) == ["runs/c/stats.txt", "runs/c/cmdline.txt"])
         #expect(unowned.map(\.path) == ["runs/README.md", "runs/s/run.sh", "runs/v/README.md"])
+        // A list naming the current folder's notes beside runs below it: no run of ".".
+        #expect(RunPlanner.isWithin("runs/a", ".") && RunPlanner.isWithin("runs/a", "runs") && !RunPlanner.isWithin("runs-b/a", "runs"))
+        #expect(!RunPlanner.isWithin("/abs/a", "."))
     }
 
     /// On real files: a run folder whose only trace is empty is an input-error run (it vanished
