@@ -117,15 +117,14 @@ extension ClockGroupAnalyzer {
     /// `--stuck-after`, per SQ, on queues where no finding is still open at the end.
     func lateCommandsAtTheEnd() -> [LateCommands] {
         guard clock == .timestamps, options.stuckAfter > Self.lateCommandAge else { return [] }
+        func age(_ record: CommandRecord) -> Int64 { (lastTime(ofSource: record.submittedAt.source) ?? lastTime) - record.submittedAt.time }
         var byQueue: [QueueKey: LateCommands] = [:]
-        for (key, record) in outstanding.entries(where: { _ in true }) {
-            let stop = lastTime(ofSource: record.submittedAt.source) ?? lastTime
-            let age = stop - record.submittedAt.time
-            guard age >= Self.lateCommandAge, age < options.stuckAfter else { continue }
+        // Only those of that age are copied out of the table (it may hold many young ones).
+        for (key, record) in outstanding.entries(where: { age($0) >= Self.lateCommandAge && age($0) < options.stuckAfter }) {
             let queue = QueueKey(controller: UInt16(key >> 48), qid: UInt16(truncatingIfNeeded: key >> 32), type: .sq)
             var late = byQueue[queue] ?? LateCommands(queue: queue, count: 0, oldest: 0)
             late.count += 1
-            late.oldest = max(late.oldest, age)
+            late.oldest = max(late.oldest, age(record))
             byQueue[queue] = late
         }
         return byQueue.values.filter { late in
