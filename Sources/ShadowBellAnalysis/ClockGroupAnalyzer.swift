@@ -740,10 +740,6 @@ public final class ClockGroupAnalyzer {
         }
     }
 
-    /// How near a stretch of poor alignment a finding's start or end must lie to be marked:
-    /// outside the stretch the map follows the pairs of the stretches of pairs around it.
-    public static let poorAlignmentMargin: Int64 = 10_000_000
-
     /// A finding judged from the order of guest and controller events (a wait, a doorbell
     /// decision) that opens or closes where the clocks are poorly aligned (causal pairs missed
     /// by more than the reported uncertainty, a clock step between two stretches of pairs)
@@ -755,11 +751,9 @@ public final class ClockGroupAnalyzer {
             let f = findings[i]
             var edges = [f.start]
             if let end = f.end { edges.append(end) }
-            guard let s = poorAlignment.first(where: { s in
-                edges.contains { $0 >= s.from - Self.poorAlignmentMargin && $0 <= s.to + Self.poorAlignmentMargin }
-            }) else { continue }
+            guard let s = poorAlignment.first(where: { s in edges.contains(where: s.isNear) }) else { continue }
             let span = s.to > s.from ? "\(formatSeconds(s.from))–\(formatSeconds(s.to)) s" : "\(formatSeconds(s.from)) s"
-            let which = edges.count > 1 && !(f.start >= s.from - Self.poorAlignmentMargin && f.start <= s.to + Self.poorAlignmentMargin) ? "end" : "start"
+            let which = s.isNear(f.start) ? "start" : "end"
             let how = s.pairs > 0
                 ? "\(s.pairs) causal pair(s) at \(span) are missed by the clock map by up to \(formatDuration(s.worst))"
                 : "the offset between the clocks steps by \(formatDuration(s.worst)) between two stretches of causal pairs at \(span), and the map cannot place the step"

@@ -132,7 +132,9 @@ struct Analyze: ParsableCommand {
                 printError("warning: \(s.path): \(s.malformed) malformed line(s)\(first)")
             }
             if githubAnnotations {
-                let text = GitHubAnnotations.render(run.report, compressed: isCompressedFile)
+                // Each input's first bytes read once, not once per finding's evidence.
+                let compressed = Set(run.report.result.inputs.map(\.path).filter(isCompressedFile))
+                let text = GitHubAnnotations.render(run.report, compressed: compressed.contains)
                 if !text.isEmpty { writeStandardError(text) }
             }
         }

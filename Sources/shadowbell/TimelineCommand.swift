@@ -370,9 +370,7 @@ final class TimelineWriter {
             if q.key.type == .sq && !q.probeMode && q.unfetched > 0 { text += " unfetched=\(q.unfetched)" }
             if q.key.type == .cq && q.pendingCompletions > 0 { text += " pending=\(q.pendingCompletions)" }
             text += (state.text.isEmpty ? "" : "  " + state.text)
-            if let s = poorlyAligned.first(where: {
-                e.time >= $0.from - ClockGroupAnalyzer.poorAlignmentMargin && e.time <= $0.to + ClockGroupAnalyzer.poorAlignmentMargin
-            }) {
+            if let s = poorlyAligned.first(where: { $0.isNear(e.time) }) {
                 text += "  [clocks poorly aligned here: up to \(formatDuration(s.worst))]"
             }
             text += "   (\(location))\n"

@@ -230,6 +230,13 @@ public struct AlignmentReport: Sendable, Equatable {
         /// The most a pair there is missed by, or the offset's step (a fetch mapped before its submission, or a
         /// guest completion before the controller's), ns.
         public var worst: Int64
+
+        /// How near the stretch a time must lie to be in doubt (a finding's start or end, a
+        /// timeline row): outside it the map follows the stretches of pairs around it.
+        public static let margin: Int64 = 10_000_000
+
+        /// Whether `time` lies in the stretch or within `margin` of it.
+        public func isNear(_ time: Int64) -> Bool { time >= from - Self.margin && time <= to + Self.margin }
     }
 }
 

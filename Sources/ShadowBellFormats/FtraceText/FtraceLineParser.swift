@@ -193,23 +193,15 @@ struct FtraceLineParser: LineDecoding {
         } else if r.scanner.skip("nvme_admin_create_cq ") {
             type = .cq
             e.b = UInt32(r.u16("cqid=", field: "cqid"))
-        } else if r.scanner.skip("nvme_admin_delete_sq ") {
-            guard let qid = Self.deletedQueue(&r.scanner, named: "sqid=") else { return }
-            e.queueType = .sq
-            e.b = qid
-            e.flags |= Event.deletesQueueFlag
-            return
-        } else if r.scanner.skip("nvme_admin_delete_cq ") {
-            guard let qid = Self.deletedQueue(&r.scanner, named: "cqid=") else { return }
-            e.queueType = .cq
-            e.b = qid
-            e.flags |= Event.deletesQueueFlag
+        } else if let deleted = r.scanner.skip("nvme_admin_delete_sq ") ? QueueType.sq
+            : r.scanner.skip("nvme_admin_delete_cq ") ? QueueType.cq : nil
+        {
+            guard let qid = Self.deletedQueue(&r.scanner, named: deleted == .sq ? "sqid=" : "cqid=") else { return }
+            e.markDeletesQueue(deleted, qid: qid)
             return
         } else if r.scanner.skip("nvme_admin_abort_cmd ") {
             guard r.scanner.skip("cdw10="), let cdw10 = Self.dwordOfBytes(&r.scanner) else { return }
-            e.b = cdw10 & 0xFFFF
-            e.c = cdw10 >> 16
-            e.flags |= Event.abortsCommandFlag
+            e.markAbortsCommand(cdw10: cdw10)
             return
         } else {
             return

@@ -48,13 +48,9 @@ struct NVMeTracepointFields {
             } else if e.qid == 0, let opcode, let cdw10 {
                 switch opcode {
                 case Self.adminDeleteSQ, Self.adminDeleteCQ:
-                    e.queueType = opcode == Self.adminDeleteSQ ? .sq : .cq
-                    e.b = cdw10 & 0xFFFF
-                    e.flags |= Event.deletesQueueFlag
+                    e.markDeletesQueue(opcode == Self.adminDeleteSQ ? .sq : .cq, qid: cdw10 & 0xFFFF)
                 case Self.adminAbort:
-                    e.b = cdw10 & 0xFFFF
-                    e.c = cdw10 >> 16
-                    e.flags |= Event.abortsCommandFlag
+                    e.markAbortsCommand(cdw10: cdw10)
                 default: break
                 }
             }
@@ -201,5 +197,22 @@ struct NVMeTracepointFields {
             default: return nil
             }
         }
+    }
+}
+
+extension Event {
+    /// An admin Delete I/O SQ/CQ command's submission (ftrace's parsed `cmd=(…)` or its raw
+    /// fields): the deleted queue's type and qid.
+    mutating func markDeletesQueue(_ type: QueueType, qid: UInt32) {
+        queueType = type
+        b = qid
+        flags |= Event.deletesQueueFlag
+    }
+
+    /// An admin Abort's submission: the aborted command's sqid and cid, from cdw10.
+    mutating func markAbortsCommand(cdw10: UInt32) {
+        b = cdw10 & 0xFFFF
+        c = cdw10 >> 16
+        flags |= Event.abortsCommandFlag
     }
 }
