@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .executable(name: "shadowbell", targets: ["shadowbell"]),
         .library(name: "ShadowBellAnalysis", targets: ["ShadowBellAnalysis"]),
+        // The input readers, for tools built on the library (Benchmarks/: sbbench, log2simple).
+        .library(name: "ShadowBellFormats", targets: ["ShadowBellFormats"]),
         .library(name: "ShadowBellSimulator", targets: ["ShadowBellSimulator"]),
     ],
     dependencies: [

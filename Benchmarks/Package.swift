@@ -26,12 +26,18 @@ let package = Package(
         // QEMU log → QEMU simple trace (format 4), for simple-trace inputs of any size.
         .executableTarget(
             name: "log2simple",
-            dependencies: [.product(name: "ShadowBellAnalysis", package: "ShadowBell")],
+            dependencies: [
+                .product(name: "ShadowBellAnalysis", package: "ShadowBell"),
+                .product(name: "ShadowBellFormats", package: "ShadowBell"),
+            ],
             swiftSettings: [.swiftLanguageMode(.v5)]),
         // In-process measurements: time to first finding, allocations per event.
         .executableTarget(
             name: "sbbench",
-            dependencies: [.product(name: "ShadowBellAnalysis", package: "ShadowBell")],
+            dependencies: [
+                .product(name: "ShadowBellAnalysis", package: "ShadowBell"),
+                .product(name: "ShadowBellFormats", package: "ShadowBell"),
+            ],
             swiftSettings: [.swiftLanguageMode(.v5)]),
     ]
 )
