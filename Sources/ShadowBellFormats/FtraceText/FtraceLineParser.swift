@@ -133,9 +133,8 @@ struct FtraceLineParser: LineDecoding {
         case .setupCmd:
             e.qid = r.u16("qid=", field: "qid")
             e.a = r.u32("cmdid=", field: "cmdid")
-            if r.failure == nil, r.scanner.seek(field: "cmd=(") {
-                if e.qid == 0 { decodeAdminCommand(&r, into: &e) }
-            }
+            // Only admin commands are read further (an I/O command's `cmd=(…)` is not sought).
+            if r.failure == nil, e.qid == 0, r.scanner.seek(field: "cmd=(") { decodeAdminCommand(&r, into: &e) }
         case .completeRq:
             e.kind = .driverComplete
             e.qid = r.u16("qid=", field: "qid")
