@@ -133,7 +133,7 @@ public enum AnalysisSession {
     ) throws(AnalysisFailure) -> AnalysisResult {
         var errors: [InputError] = []
         var notes: [String] = []
-        guard inputs.count > 1, !options.sameClock else {
+        guard inputs.count > 1 else {
             var sources: [any EventSource] = []
             var opened: [Int] = []
             for (i, input) in inputs.enumerated() {
@@ -231,6 +231,23 @@ public enum AnalysisSession {
             }
         }
         order.removeAll { duplicates[$0] != nil }
+        if options.sameClock {
+            // One clock by the user's word: every input on it as it is, in the order given; one
+            // recording kept in several forms is still read once (three copies of the guest's
+            // commands would make each one seem submitted three times).
+            var placed: [Placement] = []
+            for i in inputs.indices where summaries[i] != nil && duplicates[i] == nil {
+                do throws(InputError) {
+                    let source: any EventSource
+                    if let first = firstSources[i] { source = first } else { source = try inputs[i].events() }
+                    placed.append(Placement(index: i, source: source, clock: .identity, messageClock: nil))
+                } catch {
+                    if !errors.contains(error) { errors.append(error) }
+                }
+            }
+            let domains = placed.isEmpty ? [] : [Array(placed.indices)]
+            return try analyze(placed: placed, domains: domains, alignment: [], notes: notes, errors: errors, options: options, observer: observer, domainStarts: domainStarts)
+        }
         guard let reference = order.first else {
             return try analyze(placed: [], domains: [], alignment: [], notes: notes, errors: errors, options: options, observer: observer, domainStarts: domainStarts)
         }

@@ -126,6 +126,25 @@ import Testing
         #expect(notes.contains("(its qemu-log events)") || notes.contains("qemu-trace-copy.log: the same recording as"), "\(notes)")
         #expect(notes.components(separatedBy: "the same recording as").count - 1 == 3, "QEMU log twice more, console once more: \(notes)")
     }
+    /// With `--same-clock` too, one recording in two forms (the guest trace and the pcap
+    /// `convert` made of it) is analysed once, and the note says which form was left out: each
+    /// command counted twice made a simulated healthy run report 40 stalls.
+    @Test func sameClockStillAnalysesARecordingKeptTwiceOnce() throws {
+        let f = try RealTraceTests.run("hang-sq2")
+        let pcap = temporaryPath("same-clock-twice-\(UUID().uuidString).pcap")
+        defer { try? FileManager.default.removeItem(atPath: pcap) }
+        let converted = try runProcess(["convert", f.guest, "-o", pcap])
+        #expect(converted.status == 0, "\(converted.stderr)")
+        let alone = try analyzeJSON([f.guest], extra: ["--same-clock"])
+        let both = try analyzeJSON([f.guest, pcap], extra: ["--same-clock"])
+        #expect(both.status == alone.status)
+        #expect(Self.signatures(both.json) == Self.signatures(alone.json), "\(Self.signatures(both.json)) vs \(Self.signatures(alone.json))")
+        let submitted = { (json: [String: Any]) in (json["queues"] as? [[String: Any]] ?? []).map { "\($0["qid"] ?? "") \($0["commands_submitted"] ?? "")" } }
+        #expect(submitted(both.json) == submitted(alone.json), "each command counted once")
+        let notes = (both.json["notes"] as? [String] ?? []).joined(separator: "\n")
+        #expect(notes.contains("the same guest recording as"), "\(notes)")
+    }
+
     @Test func aFolderOfNotesAloneIsNoRunAndSaysSo() throws {
         let dir = temporaryPath("notes-only")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
