@@ -37,9 +37,17 @@ public enum ExplainReport {
         if let timeline, !timeline.samples.isEmpty {
             var previous: StateSample?
             var step = 0
-            var opened = false, closed = false
+            var opened = false, closed = false, toldBeforeTheClock = false
             let isWindow = f.kind == .mutualWait
             for sample in timeline.samples {
+                // A controller event placed before the reference clock's zero (the firmware's
+                // I/O before the guest kernel booted, in QEMU's log) is said to be, once.
+                if !toldBeforeTheClock, sample.time < 0, sample.event.source != f.clockInput {
+                    toldBeforeTheClock = true
+                    out += wrap(
+                        "(times below 0 are before the reference clock began — on a guest trace's clock, before the guest kernel booted: the firmware's I/O in the controller's trace, placed by extending the clock offset beyond its causal pairs)",
+                        indent: "       ", width: width)
+                }
                 if !opened, sample.time >= f.start {
                     opened = true
                     out += isWindow ? "      ---- the mutual-wait window opens ----\n" : "      ---- the finding starts here ----\n"

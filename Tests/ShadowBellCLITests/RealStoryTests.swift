@@ -125,4 +125,23 @@ import Testing
         #expect(!r.stdout.contains("Jobs: 2"))
         #expect(r.stdout.contains("Cause: skipped-demanded-doorbell"))
     }
+
+    /// hang-sq2's cq1 finding begins with the firmware's I/O, before the guest kernel booted:
+    /// those steps sit below 0 on the guest trace's clock, and the story says why, once,
+    /// before the first of them (a bare "-5.088073500" read as a broken clock).
+    @Test func explainSaysWhyStepsLieBeforeTheGuestClock() throws {
+        let files = try RealTraceTests.run("hang-sq2")
+        let (_, json, _) = try analyzeJSON([files.guest, files.qemu, files.console])
+        let findings = json["findings"] as? [[String: Any]] ?? []
+        let id = try #require(findings.first { ($0["kind"] as? String) == "cq-eventidx-not-seen" }?["id"] as? Int)
+        let r = try runProcess(["explain", files.guest, files.qemu, files.console, "--finding", String(id)])
+        let lines = r.stdout.components(separatedBy: "\n")
+        let said = try #require(lines.firstIndex { $0.contains("(times below 0 are before the reference clock began") })
+        let firstNegative = try #require(lines.firstIndex { $0.range(of: #"^ +\d+\. -\d"#, options: .regularExpression) != nil })
+        #expect(said < firstNegative)
+        #expect(r.stdout.components(separatedBy: "times below 0").count == 2, "said once")
+        // The guest trace alone has no time below 0: nothing to say.
+        let alone = try runProcess(["explain", files.guest, "--finding", "1"])
+        #expect(!alone.stdout.contains("times below 0"))
+    }
 }

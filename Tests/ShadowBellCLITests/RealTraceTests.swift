@@ -208,6 +208,10 @@ import Testing
         #expect(status == 1)
         let errors = (json["findings"] as? [[String: Any]] ?? []).filter { $0["severity"] as? String == "error" }
         #expect(errors.count == 2 && errors.allSatisfy { $0["inferred_from"] as? String == "driver-aborts" })
+        // The timeout its give-up shows (io_timeout=15 on that kernel's command line), not
+        // only the default the run did not use.
+        let reset = try #require(errors.first?["explanation"] as? String)
+        #expect(reset.contains("nvme_core.io_timeout: about 15.0"), "\(reset)")
         let story = try runProcess(["explain", guest, "--finding", "1"])
         let next = try #require(story.stdout.split(separator: "\n").first { $0.hasPrefix("  shadowbell timeline ") })
         #expect(next.contains("--queue nvme0:sq1 --queue nvme0:sq0"))

@@ -290,7 +290,7 @@ extension ClockGroupAnalyzer {
                 ?? "; the trace ends before any reset"
             f.message = "\(key.controllerName) qid \(e.qid): the driver timed out I/O (kernel tags \(tagText.isEmpty ? "?" : tagText))"
                 + " and aborted it\(reset)"
-            var s = "The driver's ABORT admin commands in the guest trace (nvme_setup_cmd on qid 0, naming qid \(e.qid) and the command) show that command(s) on qid \(e.qid) were not completed within its I/O timeout (nvme_core.io_timeout, 30 s by default)"
+            var s = "The driver's ABORT admin commands in the guest trace (nvme_setup_cmd on qid 0, naming qid \(e.qid) and the command) show that command(s) on qid \(e.qid) were not completed within its I/O timeout (\(Self.ioTimeoutText(e)))"
             s += e.reset == nil ? "." : " and, as they still did not complete, the driver reset the controller (it deleted the queue or cancelled the commands, status 0x371)."
             s += controllerEventsSeen ? "" : " The trace has no controller events for this clock: it cannot tell whether the controller fetched them or which side stopped; QEMU's trace (pci_nvme_*) of the same run would."
             f.explanation = s
