@@ -48,6 +48,8 @@ struct RunPlanner {
         return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
     }
     var listDirectory: (String) -> [String] = RunPlanner.filesUnder
+    /// Folders below a directory holding no file at all, even below them.
+    var emptyFolders: (String) -> [String] = RunPlanner.emptyFoldersUnder
     var isTrace: (String) -> String? = RunPlanner.whyNotTrace
 
     /// One entry from the command line or the list, after directory expansion.
@@ -87,6 +89,8 @@ struct RunPlanner {
         var scanned: Set<String> = []
         // Empty directories by the position of their argument (runs take their first file's).
         var emptyDirectories: [(argument: Int, run: TraceRun)] = []
+        // Empty folders below a scanned one that holds runs.
+        var emptyRunFolders: [(argument: Int, run: TraceRun)] = []
         for (argument, (path, fromList)) in (paths.map({ ($0, false) }) + listed.map({ ($0, true) })).enumerated() {
             if path != "-" && isDirectory(path) {
                 scanned.insert(path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path)
@@ -108,6 +112,13 @@ struct RunPlanner {
                             + "; record one as described in Docs/Capture.md")))
                 } else {
                     for s in left { skip(s, argument: argument) }
+                    // A folder beside the runs that holds nothing at all is a run whose
+                    // capture wrote nothing, as one holding only an empty file is.
+                    for folder in emptyFolders(path) {
+                        emptyRunFolders.append((argument, TraceRun(
+                            name: folder, paths: [],
+                            problem: "\(folder): this run's folder is empty — its traces are missing; record them as described in Docs/Capture.md")))
+                    }
                 }
             } else if fromList, path != "-", isRegularFile(path), let why = isTrace(path) {
                 // A list is judged as a folder is: a run's notes or an empty file among its
@@ -144,7 +155,8 @@ struct RunPlanner {
         // its files an empty one or a run's notes is a run whose traces are missing (a VM whose
         // capture failed or was lost): an input error of its own, not a folder of scripts
         // beside the runs (those stay listed as skipped). It vanished from the batch, exit 0.
-        var missing: [(argument: Int, run: TraceRun)] = []
+        // (An empty folder inside a run's own folder is that run's business, not a run.)
+        var missing = emptyRunFolders.filter { empty in !runs.contains { Self.isWithin(empty.run.name, $0.name) } }
         for folder in skipped.keys.sorted() where !scanned.contains(folder) {
             let files = skipped[folder]!
             guard files.contains(where: Self.suggestsMissingTraces),
@@ -160,7 +172,7 @@ struct RunPlanner {
         var ordered = (runs.indices.map { (runArgument[$0], $0, runs[$0]) } + emptyDirectories.enumerated().map { ($0.element.argument, runs.count + $0.offset, $0.element.run) })
             .sorted { ($0.0, $0.1) < ($1.0, $1.1) }
         // A run without its traces goes where its folder's name puts it among its argument's runs.
-        for m in missing {
+        for m in missing.sorted(by: { ($0.argument, $0.run.name) < ($1.argument, $1.run.name) }) {
             let at = ordered.firstIndex { $0.0 > m.argument || ($0.0 == m.argument && $0.2.name > m.run.name) } ?? ordered.count
             ordered.insert((m.argument, -1, m.run), at: at)
         }
@@ -268,6 +280,45 @@ struct RunPlanner {
         }
         walk(root)
         return out
+    }
+
+    /// Folders below `root` (not `root` itself) with no file anywhere below them: the topmost
+    /// such folder of each empty branch, in name order. Hidden
+    /// folders are left out, as `filesUnder` leaves them out.
+    static func emptyFoldersUnder(_ root: String) -> [String] {
+        let fm = FileManager.default
+        var out: [String] = []
+        // Whether `dir` holds anything `filesUnder` lists; its empty leaves go to `out`.
+        @discardableResult func walk(_ dir: String, depth: Int) -> Bool {
+            guard depth < 64, let names = try? fm.contentsOfDirectory(atPath: dir) else { return true }
+            var holds = false
+            var subfolders: [String] = []
+            for name in names.sorted() where !name.hasPrefix(".") {
+                let path = dir.hasSuffix("/") ? dir + name : dir + "/" + name
+                var info = stat()
+                guard stat(path, &info) == 0 else { continue }
+                switch info.st_mode & S_IFMT {
+                case S_IFDIR: subfolders.append(path)
+                case S_IFREG: holds = true
+                default: holds = true  // a FIFO or device: not empty, only unread
+                }
+            }
+            var leaves: [String] = []
+            for sub in subfolders {
+                let mark = out.count
+                if walk(sub, depth: depth + 1) {
+                    holds = true
+                } else {
+                    out.removeSubrange(mark...)
+                    leaves.append(sub)
+                }
+            }
+            // A branch that holds nothing is reported by its topmost empty folder below `root`.
+            if holds || depth == 0 { out += leaves }
+            return holds
+        }
+        walk(root, depth: 0)
+        return out.sorted()
     }
 
     /// nil when `path` holds a supported trace format, otherwise why it was skipped (not a

@@ -83,9 +83,13 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
     /// from the batch, exit 0 or 1); a folder of scripts beside the runs stays skipped; a
     /// `--files-from` list skips what is no trace, as a folder or the command line does (a
     /// run's poke.log among its traces made the list exit 2).
+    /// So is a folder beside the runs that holds nothing at all (it was mentioned nowhere,
+    /// exit 0), reported by its topmost empty folder; an empty folder inside a run's own
+    /// folder is no run.
     @Test func aCaptureThatWroteNothingFailsTheBatch() throws {
         let root = temporaryPath("lost-capture")
-        for folder in ["ok", "emptyrun", "scripts"] {
+        try? FileManager.default.removeItem(atPath: root)
+        for folder in ["ok", "emptyrun", "scripts", "ok/old", "vm9/trace"] {
             try FileManager.default.createDirectory(atPath: "\(root)/runs/\(folder)", withIntermediateDirectories: true)
         }
         let trace = packageRoot.appendingPathComponent("SampleTraces/lab/cq-hang.txt").path
@@ -97,9 +101,11 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         #expect(batch.status == 2)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(batch.stdout.utf8)) as? [String: Any])
         let runs = (json["runs"] as? [[String: Any]] ?? []).compactMap { ($0["run"] as? [String: Any])?["name"] as? String }
-        #expect(runs == ["\(root)/runs/emptyrun", "\(root)/runs/ok"])
+        #expect(runs == ["\(root)/runs/emptyrun", "\(root)/runs/ok", "\(root)/runs/vm9"])
+        let vm9 = (json["runs"] as? [[String: Any]] ?? []).last?["input_errors"] as? [[String: Any]]
+        #expect((vm9?.first?["message"] as? String)?.contains("runs/vm9: this run's folder is empty") == true, "\(vm9 ?? [])")
         let summary = json["summary"] as? [String: Any]
-        #expect(summary?["runs_with_input_errors"] as? Int == 1)
+        #expect(summary?["runs_with_input_errors"] as? Int == 2)
         #expect((summary?["skipped_files"] as? [[String: Any]])?.compactMap { $0["path"] as? String } == ["\(root)/runs/scripts/run.sh"])
 
         let list = "\(root)/list.txt"
