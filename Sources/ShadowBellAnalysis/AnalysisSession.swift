@@ -220,14 +220,22 @@ public enum AnalysisSession {
             guard let recorded = summaries[i]?.recordedFormat else { return inputs[i].path }
             return "\(inputs[i].path) (its \(recorded.rawValue) events)"
         }
+        // QEMU's log and its simple trace: the controller's events written by two backends.
+        func twoBackends(_ a: Int, _ b: Int) -> Bool {
+            Set([summaries[a]?.effectiveFormat, summaries[b]?.effectiveFormat]) == [.qemuLog, .qemuSimple]
+        }
         for (k, i) in order.enumerated() {
             guard let mine = anchors[i] else { continue }
-            if let kept = order[..<k].first(where: { duplicates[$0] == nil && anchors[$0].map(mine.sameRecording) == true }) {
+            if let kept = order[..<k].first(where: { j in
+                duplicates[j] == nil && anchors[j].map { mine.sameRecording(as: $0) || (twoBackends(i, j) && mine.sameEventsOnAnotherClock(as: $0)) } == true
+            }) {
                 duplicates[i] = kept
                 notes.append(
                     mine.isGuestSide
                         ? "\(named(i)): the same guest recording as \(named(kept)) (same commands at the same times); analysed once, from \(inputs[kept].path)"
-                        : "\(named(i)): the same recording as \(named(kept)) (same events at the same times); analysed once, from \(inputs[kept].path)")
+                        : !mine.sameRecording(as: anchors[kept]!)
+                            ? "\(named(i)): the same recording as \(named(kept)) on another clock (the same events at the same spacing: QEMU writing its log and its simple trace); analysed once, from \(inputs[kept].path)"
+                            : "\(named(i)): the same recording as \(named(kept)) (same events at the same times); analysed once, from \(inputs[kept].path)")
             }
         }
         order.removeAll { duplicates[$0] != nil }

@@ -53,6 +53,32 @@ struct SameRecordingTests {
         #expect(!Self.host(0).sameRecording(as: Self.host(0)))
     }
 
+    /// QEMU's log and its simple trace hold the same events on two clocks (wall clock in
+    /// microseconds, CLOCK_MONOTONIC in nanoseconds): the same events at the same spacing, within
+    /// 2 µs. (Asked only of those two formats: the session checks the formats.)
+    @Test func theControllersEventsOnAnotherClockAreToldBySpacing() {
+        let log = Self.host(500, start: 1_795_663_268_000_000_000)
+        #expect(log.sameEventsOnAnotherClock(as: Self.host(500, start: 3_268_000_000_123)))
+        #expect(Self.host(500, start: 3_268_000_000_123).sameEventsOnAnotherClock(as: log))
+        // A log rounds to microseconds what the simple trace keeps in nanoseconds.
+        var jittered = AnchorSet()
+        jittered.consume((0..<300).map { k in
+            Event(kind: .controllerFetch, time: 7_000_000_000 + Int64(k) * 7_000 + Int64(k % 3) * 700, qid: 1, a: UInt32(k))
+        })
+        var rounded = AnchorSet()
+        rounded.consume((0..<300).map { k in Event(kind: .controllerFetch, time: 2_000_000_000 + Int64(k) * 7_000, qid: 1, a: UInt32(k)) })
+        #expect(jittered.sameEventsOnAnotherClock(as: rounded))
+        // A step of 5 µs halfway through the first 64 events, or another spacing: two recordings.
+        #expect(!log.sameEventsOnAnotherClock(as: Self.host(500, start: 3_268_000_000_123, shiftFrom: 32, by: 5_000)))
+        #expect(log.sameEventsOnAnotherClock(as: Self.host(500, start: 3_268_000_000_123, shiftFrom: 60, by: 5_000)), "9 in 10 alike")
+        #expect(!log.sameEventsOnAnotherClock(as: Self.host(500, start: 3_268_000_000_123, step: 7_100)))
+        // Too few events to tell; other events.
+        #expect(!Self.host(15).sameEventsOnAnotherClock(as: Self.host(15, start: 1)))
+        #expect(!log.sameEventsOnAnotherClock(as: Self.console((0..<100).map { Int64($0) * 7_000 })))
+        // The exact rule stays exact: the same events later are not one recording by it.
+        #expect(!log.sameRecording(as: Self.host(500, start: 3_268_000_000_123)))
+    }
+
     @Test func aFewEventsAreTheSameOnlyWhenAllAgree() {
         let times: [Int64] = [1_000_000_000, 2_500_000_000, 9_000_000_000]
         #expect(Self.console(times).sameRecording(as: Self.console(times)))
