@@ -45,7 +45,10 @@ extension ClockGroupAnalyzer {
             f.end = last?.time
             f.values = [("cq_shadow_reads", .int(Int64(c.reads))), ("cq_eventidx_writes", .int(0))]
             if let first, let firstCQ {
-                f.evidence.append(evidenceItem("controller-read", first, "controller read shadow cq\(firstCQ.key.qid): the first CQ head read; no CQ EventIdx write follows in the trace"))
+                // The finding is the controller's, shown on its busiest CQ: the evidence names
+                // the queue of its first read when that is another (it read as a contradiction).
+                let shownOn = firstCQ.key == c.queue ? "" : " (the finding is the controller's, shown on its busiest CQ, cq\(c.queue.qid))"
+                f.evidence.append(evidenceItem("controller-read", first, "controller read shadow cq\(firstCQ.key.qid): nvme\(controller)'s first CQ head read\(shownOn); no CQ EventIdx write follows in the trace"))
             }
             if probeReads > 0 {
                 f.values.append(("driver_cq_eventidx_reads", .int(Int64(probeReads))))
