@@ -107,6 +107,7 @@ struct Analyze: ParsableCommand {
             printError("error: --files-from \(filesFrom ?? "-") listed no path; give one trace path per line")
             throw ExitCode(2)
         }
+        try flags.requireClockOffsetsUsed(by: plan)
         let known = try baseline.map(readBaseline)
         let flags = self.flags, failOn = self.failOn
         let labels = RunLabel.normalized(self.labels.compactMap(RunLabel.parse))

@@ -104,6 +104,7 @@ struct Timeline: ParsableCommand {
         let ranged = from != nil || to != nil
         // A run folder or a folder's files stand for one run, notes skipped (as in `report`).
         let run = try RunPlanner.oneRun(flags.paths, command: "timeline", quiet: flags.quiet)
+        try flags.requireClockOffsetsUsed(by: [run])
         try refuseOutputs([("--output", output)], overInputs: run.paths)
         let paths = run.paths
         let options = flags.options(for: paths, notes: run.skipped.map(\.path))

@@ -36,6 +36,7 @@ struct TwoPassAnalysis {
         // A folder or a folder's files stand for one run (notes skipped); a file named alone
         // that is notes is an input error.
         let run = try RunPlanner.oneRun(flags.paths, command: command, quiet: flags.quiet || quietNotes)
+        try flags.requireClockOffsetsUsed(by: [run])
         try refuseOutputs(outputs, overInputs: run.paths)
         flags.paths = run.paths
         notes = run.skipped.map(\.path)

@@ -145,6 +145,31 @@ import Testing
         #expect(notes.contains("the same guest recording as"), "\(notes)")
     }
 
+    /// `--clock-offset FILE=S` names an input by any path to it, a file of a run folder given,
+    /// or its file name alone (it took only the exact text given as the input: with a run
+    /// folder no FILE was accepted). A name that is no input is a usage error, never an
+    /// offset silently unused.
+    @Test func clockOffsetNamesAnInputByAnyPathOrItsName() throws {
+        let dir = try Self.folder("mq2")
+        let qemu = "\(dir)/qemu-trace.log"
+        func method(_ arguments: [String]) throws -> (Int32, String?) {
+            let (status, json, _) = try analyzeJSON(arguments)
+            let runs = json["runs"] as? [[String: Any]]
+            let alignment = (runs?.first ?? json)["alignment"] as? [[String: Any]] ?? []
+            return (status, alignment.first { ($0["path"] as? String ?? "").hasSuffix("qemu-trace.log") }?["method"] as? String)
+        }
+        for name in ["qemu-trace.log", qemu, "\(dir)/./qemu-trace.log"] {
+            let (status, m) = try method([dir, "--clock-offset", "\(name)=-1795663273.109"])
+            #expect(status != 64 && m == "manual", "\(name): \(status) \(m ?? "nil")")
+        }
+        let (status, m) = try method(["\(dir)/guest-ftrace.txt", "\(dir)/./qemu-trace.log", "--clock-offset", "\(qemu)=-1795663273.109"])
+        #expect(status != 64 && m == "manual", "another spelling of the input: \(status) \(m ?? "nil")")
+        let unused = try runProcess(["analyze", dir, "--clock-offset", "nothere.log=-1", "--quiet"])
+        #expect(unused.status == 64 && unused.stderr.contains("--clock-offset names nothere.log, which is no input of the run"), "\(unused.stderr)")
+        let missing = try runProcess(["analyze", qemu, "--clock-offset", "\(dir)/nothere.log=-1", "--quiet"])
+        #expect(missing.status == 64 && missing.stderr.contains("which is not one of the inputs"), "\(missing.stderr)")
+    }
+
     @Test func aFolderOfNotesAloneIsNoRunAndSaysSo() throws {
         let dir = temporaryPath("notes-only")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
