@@ -150,7 +150,15 @@ public struct FleetSummary: Sendable {
             durations.sort()
         }
 
-        public var medianNs: Int64? { durations.isEmpty ? nil : durations[(durations.count - 1) / 2] }
+        /// The middle hang length; of an even number, the mean of the two middle ones (it took
+        /// the lower: 30.343 s for six hangs whose median is 30.374 s).
+        public var medianNs: Int64? {
+            let n = durations.count
+            guard n > 0 else { return nil }
+            if n % 2 == 1 { return durations[n / 2] }
+            let (a, b) = (durations[n / 2 - 1], durations[n / 2])
+            return a / 2 + b / 2 + (a % 2 + b % 2) / 2
+        }
         public var maxNs: Int64? { durations.last }
     }
 

@@ -98,6 +98,8 @@ import Testing
         #expect(t.byCause == ["unknown": 1, "driver-reorder": 1])
         // The unresolved hang lasts to the end of its clock domain: a lower bound.
         #expect(t.maxNs == 4_000_000_000)
+        // Of two hangs, the median is their mean (it was the shorter one).
+        #expect(t.medianNs == 2_000_000_010)
         #expect(s.groups(by: "kernel").map(\.value) == ["6.1", "6.12"])
         #expect(s.groups(by: "qemu").map(\.value) == [FleetSummary.none])
         #expect(s.defaultKeys == ["kernel", "qemu", "qemu-events"])
