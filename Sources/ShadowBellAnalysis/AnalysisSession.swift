@@ -554,6 +554,10 @@ public enum AnalysisSession {
         for input in inputs where input.clock == .orderOnly {
             notes.append("\(input.path): no timestamps; analysed for order only (durations and --min-wait do not apply).")
         }
+        for input in inputs {
+            guard let line = input.unterminatedLastLine else { continue }
+            notes.append("\(input.path):\(line): the last line has no newline: the file looks cut short while it was written or copied. That line was read as it stands (a number cut short reads as another), and the input may end before the run did.")
+        }
         var result = combine(inputs: inputs, groups: groups, notes: notes, options: options)
         result.alignment = alignment
         if !errors.isEmpty { throw AnalysisFailure(errors: errors, partial: result) }

@@ -85,6 +85,9 @@ public struct InputSummary: Sendable {
     public var lostEvents: UInt64 = 0
     /// Events whose timestamp went backwards relative to the previous one in the file.
     public var outOfOrder: UInt64 = 0
+    /// The number of a text input's last line when no newline ends it: the file was most
+    /// likely cut short while it was written or copied (every recorder ends its lines).
+    public var unterminatedLastLine: UInt64?
     /// A guest console's last `Linux version` banner: the guest kernel that ran.
     public var kernelVersion: KernelVersion?
 

@@ -137,6 +137,27 @@ import Testing
         }
     }
 
+    /// A text trace whose last line has no newline (a copy or a recording cut short) is read,
+    /// and a note names that line: it was accepted in silence, and a number cut short
+    /// (`cmdid=3321` of 33216) read as another. On one thread, in segments, and from a pipe.
+    @Test func aTraceCutInsideALineSaysSo() throws {
+        let whole = try Data(contentsOf: URL(fileURLWithPath: sample("lab/cq-hang.txt")))
+        let lines = whole.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).count - 1
+        let cut = temporaryPath("cut-inside-a-line-\(UUID().uuidString).txt")
+        defer { try? FileManager.default.removeItem(atPath: cut) }
+        try whole.dropLast(5).write(to: URL(fileURLWithPath: cut))
+        let note = "\(cut):\(lines): the last line has no newline: the file looks cut short"
+        for extra in [[], ["--decode-threads", "2", "--decode-segment-size", "4096"]] {
+            let (_, json, _) = try analyzeJSON([cut], extra: extra)
+            let notes = (json["notes"] as? [String] ?? []).joined(separator: "\n")
+            #expect(notes.contains(note), "\(extra): \(notes)")
+        }
+        let piped = try runProcess(["analyze", "-", "--format", "json", "--quiet"], stdin: whole.dropLast(5))
+        #expect(piped.stdout.contains("-:\(lines): the last line has no newline"))
+        let (_, intact, _) = try analyzeJSON([sample("lab/cq-hang.txt")])
+        #expect(!((intact["notes"] as? [String] ?? []).joined().contains("no newline")))
+    }
+
     @Test func directoryEmptyGarbageAndForeignTextExitTwo() throws {
         let empty = temporaryPath("empty.txt")
         FileManager.default.createFile(atPath: empty, contents: Data())

@@ -96,5 +96,6 @@ func fillBatch<Decoder: LineDecoding>(
         }
     }
     summary.bytes = lines.bytesRead
+    if let line = lines.unterminatedLine { summary.unterminatedLastLine = line }
     return exhausted
 }

@@ -5,6 +5,8 @@ final class TextLines {
     let input: ByteInput
     let framer = LineFramer()
     @exclusivity(unchecked) private var finished = false
+    /// The last line's number when no newline ends it.
+    @exclusivity(unchecked) private(set) var unterminatedLine: UInt64?
 
     init(_ input: ByteInput) { self.input = input }
 
@@ -19,7 +21,9 @@ final class TextLines {
                 framer.feed(chunk)
             } else {
                 finished = true
-                return framer.finish()
+                let last = framer.finish()
+                if let last { unterminatedLine = last.number }
+                return last
             }
         }
     }

@@ -89,6 +89,7 @@ final class ParallelTextSource<Decoder: SegmentDecoding>: EventSource {
         summary.malformed += r.malformed
         summary.bytes = r.endOffset
         summary.clock = state.clockKind ?? .timestamps
+        if let line = r.unterminatedLine { summary.unterminatedLastLine = line + offset }
         linesBefore += r.lines
     }
 }
@@ -109,6 +110,8 @@ struct DecodedSegment {
     var lastEventTime = Int64.min
     /// Input bytes up to the end of this segment.
     var endOffset: UInt64 = 0
+    /// The segment's last line, when no newline ends it (only an input's last segment).
+    var unterminatedLine: UInt64?
 
     mutating func reset() {
         events.removeAll(keepingCapacity: true)
@@ -120,6 +123,7 @@ struct DecodedSegment {
         dataLossMarkers = 0
         lostEvents = 0
         outOfOrder = 0
+        unterminatedLine = nil
         firstEventTime = nil
         lastEventTime = Int64.min
     }
@@ -176,6 +180,7 @@ func decodeSegment<D: LineDecoding>(
                 r.firstMalformed.append((number, failure.description))
             }
         }
+        if hit == nil { r.unterminatedLine = number }
         p = hit == nil ? end : lineEnd + 1
     }
     r.lines = number
