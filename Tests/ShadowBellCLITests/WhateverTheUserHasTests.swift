@@ -289,6 +289,12 @@ import Testing
             let errors = Self.signatures(json).filter { $0.severity == "error" }
             #expect(errors.map(\.kind) == kinds && errors.allSatisfy { $0.queue == "sq2" }, "\(what): \(errors)")
             if errors.count == 2, let end = errors[0].end { #expect(errors[1].start > end, "\(what): \(errors)") }
+            // The give-up told after the controller's trace stopped says so, not that the
+            // controller's events show no wait.
+            for f in json["findings"] as? [[String: Any]] ?? [] where f["kind"] as? String == "stuck-command" {
+                let story = f["explanation"] as? String ?? ""
+                #expect(story.contains("The controller's events end") && !story.contains("show no mutual wait"), "\(what): \(story)")
+            }
         }
     }
 

@@ -302,7 +302,11 @@ extension ClockGroupAnalyzer {
             if polled {
                 s += " For some the driver found the completion in the CQ when it polled: the completion was posted but its interrupt or CQ doorbell went missing."
             }
-            if controllerEventsSeen {
+            if controllerEventsSeen, let end = controllerEnd, end < first.at.time {
+                // The controller's trace stopped before the guest gave up: it shows nothing
+                // of that time, not the absence of a wait.
+                s += " The controller's events end \(formatDuration(first.at.time - end)) before the guest's first timeout message (its trace stops early): the inputs cannot tell which side stopped — QEMU's trace of the whole run would."
+            } else if controllerEventsSeen {
                 s +=  " Inferred from the guest's messages: the controller's events on this clock show no mutual wait on this queue while the guest waited."
             } else if driverEventsSeen {
                 s += " The driver's events show its side; with no controller event on this clock, the inputs cannot tell which side stopped — QEMU's trace (pci_nvme_*) of the same run would."
