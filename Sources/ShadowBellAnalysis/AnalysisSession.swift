@@ -539,10 +539,21 @@ public enum AnalysisSession {
                 alignment[r].extrapolatedBefore = mapped.extrapolatedBefore
                 alignment[r].extrapolatedAfter = mapped.extrapolatedAfter
             }
+            var notOneClock: String?
             if options.sameClock, members.count > 1, let note = Self.notOneClock(analyzer.timeSpanBySource, placed: placed) {
                 notes.append(note)
+                notOneClock = note
             }
             var result = analyzer.finish()
+            if notOneClock != nil {
+                // Every finding was judged on times that do not meet: it says so where it is
+                // read, not only in a note at the end (four stale-shadow errors named a known
+                // bug on a guest trace and a QEMU log 1.8·10⁹ s apart).
+                for i in result.findings.indices {
+                    result.findings[i].uncertainty.append(
+                        "--same-clock was given, but the inputs' events lie an hour or more apart (see the notes): they are not on one clock, and this finding was judged on times that do not meet — analyse them without --same-clock")
+                }
+            }
             let clockInput = UInt16(placed[members[0]].index)
             for i in result.findings.indices { result.findings[i].clockInput = clockInput }
             groups.append(result)
@@ -645,7 +656,9 @@ public enum AnalysisSession {
         }
         var story = findings.map(\.finding)
         FindingStory.link(&story, groups: findings.map(\.group), results: groups, inputs: inputs, qemu: options.qemuVersion)
-        for (k, f) in story.enumerated() where f.kind == .mutualWait {
+        // Per queue: its mutual waits, and the guest's give-ups (a guest trace or console
+        // alone tells a hang by them: "Hangs per queue" left such a run out).
+        for (k, f) in story.enumerated() where f.kind == .mutualWait || f.isGuestGiveUp {
             guard var r = byKey[f.queue], case .int(let d)? = f.value("duration_ns") else { continue }
             if var h = r.hangs {
                 h.count += 1

@@ -99,6 +99,21 @@ public struct Finding: Sendable, Hashable {
     }
 
     public func value(_ name: String) -> FieldValue? { values.first { $0.0 == name }?.1 }
+
+    /// A stuck command the guest gave up on: its driver timed out, sent ABORTs and reset the
+    /// controller (from the guest trace's admin commands, or the console's timeout messages).
+    /// The VM's disk hung whatever the inputs tell of why: it counts as a hang.
+    public var isGuestGiveUp: Bool {
+        guard kind == .stuckCommand, case .string(let from)? = value("inferred_from") else { return false }
+        return from == "driver-aborts" || from == "guest-timeouts"
+    }
+
+    /// The kind names a JSON report's hang findings carry besides guest give-ups.
+    public static let hangKindNames: Set<String> = ["mutual-wait", "unattributed-stall", "controller-idle-with-work"]
+
+    /// A hang: both sides waited on each other (`mutual-wait`), the controller side stalled
+    /// (`unattributed-stall`, `controller-idle-with-work`), or the guest gave up on I/O.
+    public var isHang: Bool { Self.hangKindNames.contains(kind.rawValue) || isGuestGiveUp }
 }
 
 /// The catalog of finding kinds. Each detector file documents its kind; this enum is the index.

@@ -5,7 +5,8 @@ import ShadowBellAnalysis
 /// the runs' labels and environment.
 public struct FleetSummary: Sendable {
     /// One hang: a `mutual-wait` finding, an `unattributed-stall` (a stall the controller
-    /// side shows but no one queue explains), or a `controller-idle-with-work`.
+    /// side shows but no one queue explains), a `controller-idle-with-work`, or a
+    /// `stuck-command` the guest gave up on (`inferred_from` driver-aborts or guest-timeouts).
     public struct Hang: Sendable {
         public var queue: String
         public var kind: String
@@ -71,8 +72,13 @@ public struct FleetSummary: Sendable {
         }
     }
 
-    /// The finding kinds that are a hang.
-    static let hangKinds: Set<String> = ["mutual-wait", "unattributed-stall", "controller-idle-with-work"]
+    /// Whether a report's finding is a hang (`Finding.isHang`, as its JSON says it).
+    static func isHang(_ f: JSONValue) -> Bool {
+        guard let kind = f["kind"]?.stringValue else { return false }
+        if Finding.hangKindNames.contains(kind) { return true }
+        let from = f["inferred_from"]?.stringValue
+        return kind == "stuck-command" && (from == "driver-aborts" || from == "guest-timeouts")
+    }
 
     static func run(_ doc: JSONValue, source: String) -> Run {
         let name = doc["run"]?["name"]?.stringValue
@@ -85,7 +91,7 @@ public struct FleetSummary: Sendable {
         let findings = doc["findings"]?.arrayValue ?? []
         var hangs: [Hang] = []
         for f in findings {
-            guard let kind = f["kind"]?.stringValue, Self.hangKinds.contains(kind) else { continue }
+            guard let kind = f["kind"]?.stringValue, Self.isHang(f) else { continue }
             let q = f["queue"]
             let queue = "\(q?["controller"]?.stringValue ?? "?"):\(q?["type"]?.stringValue ?? "?")\(q?["qid"]?.intValue ?? -1)"
             let start = f["start_ns"]?.intValue ?? 0

@@ -93,9 +93,7 @@ public struct ChartWindow: Sendable, Hashable {
     }
 
     /// The finding kinds drawn as windows: the ones that are a hang.
-    public static func isHang(_ f: Finding) -> Bool {
-        f.kind == .mutualWait || f.kind == .unattributedStall || f.kind == .controllerIdleWithWork
-    }
+    public static func isHang(_ f: Finding) -> Bool { f.isHang }
 
     /// A finding's window (`number` as `explain --finding` takes it); `plotEnd` closes an
     /// unresolved window where the plot ends.

@@ -29,6 +29,13 @@ struct TraceRun: Equatable {
 struct SkippedFile: Equatable {
     var path: String
     var reason: String
+
+    /// `reason` without the path a reader's message may begin with (`skipped x.txt: x.txt:
+    /// file is empty` said the path twice).
+    init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason.hasPrefix(path + ": ") ? String(reason.dropFirst(path.count + 2)) : reason
+    }
 }
 
 /// Turns the command line's paths and `--files-from` list into runs.

@@ -210,6 +210,9 @@ import Testing
         #expect(errors.count == 2 && errors.allSatisfy { $0["inferred_from"] as? String == "driver-aborts" })
         // The timeout its give-up shows (io_timeout=15 on that kernel's command line), not
         // only the default the run did not use.
+        // They are the queue's hangs, as its windows would be ("Hangs per queue" left them out).
+        let sq1 = (json["queues"] as? [[String: Any]] ?? []).first { $0["qid"] as? Int == 1 && $0["type"] as? String == "sq" }
+        #expect((sq1?["hangs"] as? [String: Any])?["count"] as? Int == 2, "\(sq1 ?? [:])")
         let reset = try #require(errors.first?["explanation"] as? String)
         #expect(reset.contains("nvme_core.io_timeout: about 15.0"), "\(reset)")
         let story = try runProcess(["explain", guest, "--finding", "1"])

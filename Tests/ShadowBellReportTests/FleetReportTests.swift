@@ -106,6 +106,21 @@ import Testing
         #expect(FleetSummary.value(of: "kernel", in: s.runs[0]) == "6.1", "a label wins over the environment")
     }
 
+    /// A run whose guest gave up (a guest trace's ABORTs and reset, or the console's timeout
+    /// messages) hung, whatever its inputs tell of why: runs of guest traces alone read
+    /// "hung: 0 (0.0 %), failed: 4". A stuck command no one gave up on is no hang.
+    @Test func theGuestsGiveUpsAreHangs() throws {
+        func run(_ from: String?) -> String {
+            let inferred = from.map { ", \"inferred_from\": \"\($0)\"" } ?? ""
+            return "{\"summary\": {\"exit_status\": 1}, \"findings\": [{\"kind\": \"stuck-command\", \"queue\": {\"controller\": \"nvme0\", \"qid\": 2, \"type\": \"sq\"}, \"start_ns\": 1000, \"end_ns\": 15000001000, \"duration_ns\": 15000000000, \"cause\": null\(inferred)}]}"
+        }
+        var s = FleetSummary()
+        let text = [run("driver-aborts"), run("guest-timeouts"), run(nil)].joined(separator: "\n") + "\n"
+        s.add(documents: try ReportDocuments.parse(Array(text.utf8)), source: "f")
+        #expect(s.runs.map(\.hung) == [true, true, false])
+        #expect(s.total.hangs == 2 && s.total.byQueue == ["nvme0:sq2": 2] && s.total.medianNs == 15_000_000_000)
+    }
+
     @Test func theLogAxisIsMonotonic() {
         var last = -1
         for ns: Int64 in [0, 1_000, 1_500, 3_000, 9_999, 10_000, 30_000_000, 999_999_999_999, 5_000_000_000_000] {
