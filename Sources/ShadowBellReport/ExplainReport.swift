@@ -141,7 +141,8 @@ public enum ExplainReport {
         if s.driverEventIdxRead != nil { text += ", driver read \(opt(s.driverEventIdxRead))" }
         text += s.controllerWaiting ? "; controller waiting" : "; controller busy"
         if s.windowOpen {
-            let inside = ChartWindow.isHang(f) && s.time >= f.start && s.time <= (f.end ?? .max)
+            // Inside a wait finding's span (a guest give-up is a hang, but not a mutual wait).
+            let inside = ChartWindow.isHang(f) && !f.isGuestGiveUp && s.time >= f.start && s.time <= (f.end ?? .max)
             text += inside ? "; MUTUAL WAIT" : "; short wait (below --min-wait)"
         }
         return text
