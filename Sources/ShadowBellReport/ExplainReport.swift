@@ -197,13 +197,18 @@ public enum ExplainReport {
         }
         var out = "\n  The three conditions, with the values at the window start:\n"
         let hostSide = f.value("inferred_from") == .string("host-side")
+        // A value the trace does not hold is said to be unknown, not compared ("P = ? … P ≠ S").
         let first = hostSide
             ? "1. the driver had published work the controller had not seen (S = \(v("controller_seen"))): inferred from the guest giving up (ABORT, reset), its publications are not in the trace;"
-            : "1. the driver had published P = \(v("published")) and the controller had last seen S = \(v("controller_seen")): P ≠ S, work is waiting;"
+            : v("published") == "?"
+                ? "1. the driver had submitted commands the controller had not fetched (the controller had last seen S = \(v("controller_seen"))): work is waiting; the driver's shadow doorbell writes are not traced, so this is inferred from its submissions;"
+                : "1. the driver had published P = \(v("published")) and the controller had last seen S = \(v("controller_seen")): P ≠ S, work is waiting;"
+        let needEvent = v("driver_eventidx_read") == "?"
+            ? "the driver's need_event is not traced; the controller had written EventIdx \(v("controller_eventidx"))"
+            : "the driver's need_event said no: it read EventIdx \(v("driver_eventidx_read")), the controller had written \(v("controller_eventidx"))"
         let items = [
             first,
-            "2. no MMIO doorbell had been written since the controller last looked at \(f.queue.type.name)\(f.queue.qid) "
-                + "(the driver's need_event said no: it read EventIdx \(v("driver_eventidx_read")), the controller had written \(v("controller_eventidx")));",
+            "2. no MMIO doorbell had been written since the controller last looked at \(f.queue.type.name)\(f.queue.qid) (\(needEvent));",
             "3. the controller was waiting for a doorbell: its last look at the queue brought nothing new.",
         ]
         for item in items { out += wrap(item, indent: "    ", continuation: "       ", width: 100) }
