@@ -13,7 +13,10 @@ public enum HTMLReport {
         title: String? = nil
     ) -> String {
         let r = report.result
-        let name = title ?? (r.inputs.map(\.path) + report.inputErrors.map(\.path)).joined(separator: ", ")
+        // An input cut short is both read and an input error: named once.
+        var named: [String] = []
+        for path in r.inputs.map(\.path) + report.inputErrors.map(\.path) where !named.contains(path) { named.append(path) }
+        let name = title ?? named.joined(separator: ", ")
         var h = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         h += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
         h += "<title>ShadowBell report: \(esc(name))</title>\n<style>\n\(css)</style>\n</head>\n<body>\n"
@@ -32,9 +35,20 @@ public enum HTMLReport {
         if !r.notes.isEmpty {
             h += "<section id=\"notes\"><h2>Notes</h2><ul>\n" + r.notes.map { "<li>\(esc($0))</li>\n" }.joined() + "</ul></section>\n"
         }
-        h += "<footer>ShadowBell \(AnalysisReport.toolVersion). Times are seconds on the clock of the input named in each finding.</footer>\n"
+        h += "<footer>ShadowBell \(AnalysisReport.toolVersion). \(esc(clocksSentence(r)))</footer>\n"
         h += "</body>\n</html>\n"
         return h
+    }
+
+    /// Which clock the page's times are on: the one input whose clock the findings share (it
+    /// said "the input named in each finding", and no finding names one).
+    static func clocksSentence(_ r: AnalysisResult) -> String {
+        let clocks = Set(r.findings.map(\.clockInput))
+        if clocks.count == 1, let i = clocks.first, let input = r.inputs.first(where: { $0.index == i }) {
+            return "Times are seconds on the clock of \(input.path)\(r.inputs.count > 1 ? " (the reference clock: see Alignment)" : "")."
+        }
+        if clocks.isEmpty { return "Times are seconds on the reference clock (see Alignment)." }
+        return "Times are seconds on each finding's clock: the reference clock, or an input's own when it could not be aligned (see Alignment and the JSON report's clock_input)."
     }
 
     static func orderOnly(_ report: AnalysisReport, _ clockInput: UInt16) -> Bool {
