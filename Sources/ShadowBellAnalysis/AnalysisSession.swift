@@ -50,15 +50,30 @@ public struct AnalysisInput: Sendable {
     /// any case; a caller that analyses the same inputs twice (`report`, `explain`) gives each
     /// input one, and the second analysis reads every input back from it.
     public var decoded: DecodedEvents?
+    /// The format found when the input was looked at before it is read (nil: not known).
+    public var format: TraceFormat?
 
     public init(
-        path: String, reopenable: Bool = true, decoded: DecodedEvents? = nil,
+        path: String, reopenable: Bool = true, decoded: DecodedEvents? = nil, format: TraceFormat? = nil,
         open: @escaping @Sendable () throws(InputError) -> any EventSource
     ) {
         self.path = path
         self.reopenable = reopenable
         self.decoded = decoded
+        self.format = format
         self.open = open
+    }
+
+    /// Which side's recording the input's format holds, for telling whether two inputs may be
+    /// one recording in two forms: the guest's (ftrace text, trace.dat, a console, which may
+    /// hold an ftrace dump), the controller's (QEMU log, simple trace); nil when it may hold
+    /// either (a pcap) or is not known.
+    var recordingSide: Int? {
+        switch format {
+        case .ftraceText?, .traceDat?, .consoleLog?: return 0
+        case .qemuLog?, .qemuSimple?: return 1
+        case .pcap?, nil: return nil
+        }
     }
 
     /// The input's events: read back when they were kept whole, else opened and decoded (and
@@ -133,7 +148,11 @@ public enum AnalysisSession {
     ) throws(AnalysisFailure) -> AnalysisResult {
         var errors: [InputError] = []
         var notes: [String] = []
-        guard inputs.count > 1 else {
+        // One input, or inputs on one clock (`--same-clock`) none of which can be another's
+        // recording in another form (at most one of each side, no pcap): one pass.
+        let sides = inputs.map(\.recordingSide)
+        let noCopies = !sides.contains(nil) && Set(sides).count == sides.count
+        guard inputs.count > 1, !(options.sameClock && noCopies) else {
             var sources: [any EventSource] = []
             var opened: [Int] = []
             for (i, input) in inputs.enumerated() {

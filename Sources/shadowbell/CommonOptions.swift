@@ -122,7 +122,10 @@ struct AnalysisFlags: ParsableArguments {
         let progress = !quiet && ProgressSource.wanted
         let secondPass = readsTwice || (paths.count > 1 && !sameClock)
         return TraceInput.open(paths, options: sourceOptions, readsTwice: secondPass).map { input in
-            AnalysisInput(path: input.path, reopenable: input.reopenable, decoded: secondPass && input.reopenable ? DecodedEvents() : nil) {
+            AnalysisInput(
+                path: input.path, reopenable: input.reopenable, decoded: secondPass && input.reopenable ? DecodedEvents() : nil,
+                format: input.format?.traceFormat
+            ) {
                 () throws(InputError) -> any EventSource in
                 let source = try input.open()
                 return progress && input.originalSource == nil ? ProgressSource(source, path: input.path) : source

@@ -40,6 +40,17 @@ public enum DetectedFormat: Sendable, Hashable {
     case binary(BinaryFormat)
     /// Not a supported format; `detail` says what was seen.
     case unknown(detail: String)
+
+    /// The trace format found; nil for none.
+    public var traceFormat: TraceFormat? {
+        switch self {
+        case .ftraceText: return .ftraceText
+        case .qemuLog: return .qemuLog
+        case .consoleLog: return .consoleLog
+        case .binary(let b): return b.traceFormat
+        case .unknown: return nil
+        }
+    }
 }
 
 /// Recognises an input's format from its first bytes (magic numbers) or, for text, from the
