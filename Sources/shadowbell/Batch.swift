@@ -268,10 +268,15 @@ struct RunPlanner {
     }
 
     /// Regular files below `root`, recursively, in name order, without hidden files or folders.
+    /// A folder linked from inside itself (`runs/a/up -> ..`) is not entered again: two such
+    /// links made the walk endless.
     static func filesUnder(_ root: String) -> [String] {
         let fm = FileManager.default
         var out: [String] = []
+        var ancestors: Set<FolderIdentity> = []
         func walk(_ dir: String) {
+            guard let id = FolderIdentity(dir), ancestors.insert(id).inserted else { return }
+            defer { ancestors.remove(id) }
             guard let names = try? fm.contentsOfDirectory(atPath: dir) else { return }
             for name in names.sorted() where !name.hasPrefix(".") {
                 let path = dir.hasSuffix("/") ? dir + name : dir + "/" + name
@@ -289,15 +294,32 @@ struct RunPlanner {
         return out
     }
 
+    /// A folder's device and inode: the same folder whatever path reaches it.
+    struct FolderIdentity: Hashable {
+        let device: UInt64
+        let inode: UInt64
+
+        init?(_ path: String) {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return nil }
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+        }
+    }
+
     /// Folders below `root` (not `root` itself) with no file anywhere below them: the topmost
     /// such folder of each empty branch, in name order. Hidden
     /// folders are left out, as `filesUnder` leaves them out.
     static func emptyFoldersUnder(_ root: String) -> [String] {
         let fm = FileManager.default
         var out: [String] = []
-        // Whether `dir` holds anything `filesUnder` lists; its empty leaves go to `out`.
+        var ancestors: Set<FolderIdentity> = []
+        // Whether `dir` holds anything `filesUnder` lists; its empty leaves go to `out`. A folder
+        // linked from inside itself counts as holding something (it is not entered again).
         @discardableResult func walk(_ dir: String, depth: Int) -> Bool {
-            guard depth < 64, let names = try? fm.contentsOfDirectory(atPath: dir) else { return true }
+            guard let id = FolderIdentity(dir), ancestors.insert(id).inserted else { return true }
+            defer { ancestors.remove(id) }
+            guard let names = try? fm.contentsOfDirectory(atPath: dir) else { return true }
             var holds = false
             var subfolders: [String] = []
             for name in names.sorted() where !name.hasPrefix(".") {

@@ -115,6 +115,23 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         #expect(listed.stdout.contains("run.sh: not a trace"))
     }
 
+    /// Folders linked from inside themselves (`runs/a/up -> ..`, `runs/b/up -> ..`) are not
+    /// walked again: the scan of a tree holding two such links never ended.
+    @Test func linksBackUpTheTreeEndTheScan() throws {
+        let root = temporaryPath("linked-back-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        for folder in ["a", "b"] {
+            try FileManager.default.createDirectory(atPath: "\(root)/runs/\(folder)", withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(atPath: "\(root)/runs/\(folder)/up", withDestinationPath: "..")
+        }
+        try FileManager.default.copyItem(atPath: sample("lab/cq-hang.txt"), toPath: "\(root)/runs/a/cq-hang.txt")
+        #expect(RunPlanner.filesUnder("\(root)/runs") == ["\(root)/runs/a/cq-hang.txt"])
+        #expect(RunPlanner.emptyFoldersUnder("\(root)/runs").isEmpty)
+        let batch = try runProcess(["analyze", "\(root)/runs", "--format", "json", "--quiet"])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(batch.stdout.utf8)) as? [String: Any])
+        #expect((json["runs"] as? [[String: Any]])?.count == 1)
+    }
+
     @Test func listsGroupByDirectory() {
         let runs = planner().plan(paths: [], listed: ["l/1/g.txt", "l/2/g.txt", "l/1/q.log"])
         #expect(runs.map(\.paths) == [["l/1/g.txt", "l/1/q.log"], ["l/2/g.txt"]])
