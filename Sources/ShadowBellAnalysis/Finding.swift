@@ -105,8 +105,11 @@ public struct Finding: Sendable, Hashable {
     /// The VM's disk hung whatever the inputs tell of why: it counts as a hang.
     public var isGuestGiveUp: Bool {
         guard kind == .stuckCommand, case .string(let from)? = value("inferred_from") else { return false }
-        return from == "driver-aborts" || from == "guest-timeouts"
+        return Self.giveUpSources.contains(from)
     }
+
+    /// The `inferred_from` of a stuck command the guest gave up on.
+    public static let giveUpSources: Set<String> = ["driver-aborts", "guest-timeouts"]
 
     /// The kind names a JSON report's hang findings carry besides guest give-ups.
     public static let hangKindNames: Set<String> = ["mutual-wait", "unattributed-stall", "controller-idle-with-work"]

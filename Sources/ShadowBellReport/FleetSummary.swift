@@ -76,8 +76,7 @@ public struct FleetSummary: Sendable {
     static func isHang(_ f: JSONValue) -> Bool {
         guard let kind = f["kind"]?.stringValue else { return false }
         if Finding.hangKindNames.contains(kind) { return true }
-        let from = f["inferred_from"]?.stringValue
-        return kind == "stuck-command" && (from == "driver-aborts" || from == "guest-timeouts")
+        return kind == FindingKind.stuckCommand.rawValue && f["inferred_from"]?.stringValue.map(Finding.giveUpSources.contains) == true
     }
 
     static func run(_ doc: JSONValue, source: String) -> Run {

@@ -54,9 +54,12 @@ struct RunPlanner {
         var info = stat()
         return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
     }
-    var listDirectory: (String) -> [String] = RunPlanner.filesUnder
-    /// Folders below a directory holding no file at all, even below them.
-    var emptyFolders: (String) -> [String] = RunPlanner.emptyFoldersUnder
+    var scanDirectory: (String) -> TreeScan = RunPlanner.scanTree
+    /// A scan that lists these files and no empty folder (for tests).
+    var listDirectory: (String) -> [String] {
+        get { { [scanDirectory] in scanDirectory($0).files } }
+        set { scanDirectory = { TreeScan(files: newValue($0)) } }
+    }
     var isTrace: (String) -> String? = RunPlanner.whyNotTrace
 
     /// One entry from the command line or the list, after directory expansion.
@@ -103,7 +106,8 @@ struct RunPlanner {
                 scanned.insert(path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path)
                 var found = 0
                 var left: [SkippedFile] = []
-                for file in listDirectory(path) {
+                let scan = scanDirectory(path)
+                for file in scan.files {
                     if let why = isTrace(file) {
                         left.append(SkippedFile(path: file, reason: why))
                     } else {
@@ -121,7 +125,7 @@ struct RunPlanner {
                     for s in left { skip(s, argument: argument) }
                     // A folder beside the runs that holds nothing at all is a run whose
                     // capture wrote nothing, as one holding only an empty file is.
-                    for folder in emptyFolders(path) {
+                    for folder in scan.emptyFolders {
                         emptyRunFolders.append((argument, TraceRun(
                             name: folder, paths: [],
                             problem: "\(folder): this run's folder is empty — its traces are missing; record them as described in Docs/Capture.md")))
@@ -267,32 +271,54 @@ struct RunPlanner {
         return dir.isEmpty ? "/" : dir
     }
 
-    /// Regular files below `root`, recursively, in name order, without hidden files or folders.
-    /// A folder linked from inside itself (`runs/a/up -> ..`) is not entered again: two such
+    /// What a scan of a folder finds below it: its regular files, recursively, in name order,
+    /// without hidden files or folders; and the folders below it holding no file anywhere
+    /// below them (the topmost of each empty branch), in name order. One walk for both. A
+    /// folder linked from inside itself (`runs/a/up -> ..`) is not entered again: two such
     /// links made the walk endless.
-    static func filesUnder(_ root: String) -> [String] {
+    struct TreeScan {
+        var files: [String] = []
+        var emptyFolders: [String] = []
+    }
+
+    static func scanTree(_ root: String) -> TreeScan {
         let fm = FileManager.default
-        var out: [String] = []
+        var scan = TreeScan()
         var ancestors: Set<FolderIdentity> = []
-        func walk(_ dir: String) {
-            guard let id = FolderIdentity(dir), ancestors.insert(id).inserted else { return }
+        // Whether `dir` holds anything (a folder not entered again counts as holding something).
+        @discardableResult func walk(_ dir: String, depth: Int) -> Bool {
+            guard let id = FolderIdentity(dir), ancestors.insert(id).inserted else { return true }
             defer { ancestors.remove(id) }
-            guard let names = try? fm.contentsOfDirectory(atPath: dir) else { return }
+            guard let names = try? fm.contentsOfDirectory(atPath: dir) else { return true }
+            var holds = false
+            var empty: [String] = []
             for name in names.sorted() where !name.hasPrefix(".") {
                 let path = dir.hasSuffix("/") ? dir + name : dir + "/" + name
                 var info = stat()
                 guard stat(path, &info) == 0 else { continue }
-                // Regular files only: a FIFO or a device in a run folder would block or never end.
                 switch info.st_mode & S_IFMT {
-                case S_IFDIR: walk(path)
-                case S_IFREG: out.append(path)
-                default: continue
+                case S_IFDIR:
+                    if walk(path, depth: depth + 1) { holds = true } else { empty.append(path) }
+                case S_IFREG:
+                    scan.files.append(path)
+                    holds = true
+                default:
+                    // A FIFO or a device is not listed (it would block or never end), but the
+                    // folder holding it is not empty.
+                    holds = true
                 }
             }
+            // An empty branch is named by its topmost empty folder below `root`.
+            if holds || depth == 0 { scan.emptyFolders += empty }
+            return holds
         }
-        walk(root)
-        return out
+        walk(root, depth: 0)
+        scan.emptyFolders.sort()
+        return scan
     }
+
+    static func filesUnder(_ root: String) -> [String] { scanTree(root).files }
+    static func emptyFoldersUnder(_ root: String) -> [String] { scanTree(root).emptyFolders }
 
     /// A folder's device and inode: the same folder whatever path reaches it.
     struct FolderIdentity: Hashable {
@@ -305,49 +331,6 @@ struct RunPlanner {
             device = UInt64(info.st_dev)
             inode = UInt64(info.st_ino)
         }
-    }
-
-    /// Folders below `root` (not `root` itself) with no file anywhere below them: the topmost
-    /// such folder of each empty branch, in name order. Hidden
-    /// folders are left out, as `filesUnder` leaves them out.
-    static func emptyFoldersUnder(_ root: String) -> [String] {
-        let fm = FileManager.default
-        var out: [String] = []
-        var ancestors: Set<FolderIdentity> = []
-        // Whether `dir` holds anything `filesUnder` lists; its empty leaves go to `out`. A folder
-        // linked from inside itself counts as holding something (it is not entered again).
-        @discardableResult func walk(_ dir: String, depth: Int) -> Bool {
-            guard let id = FolderIdentity(dir), ancestors.insert(id).inserted else { return true }
-            defer { ancestors.remove(id) }
-            guard let names = try? fm.contentsOfDirectory(atPath: dir) else { return true }
-            var holds = false
-            var subfolders: [String] = []
-            for name in names.sorted() where !name.hasPrefix(".") {
-                let path = dir.hasSuffix("/") ? dir + name : dir + "/" + name
-                var info = stat()
-                guard stat(path, &info) == 0 else { continue }
-                switch info.st_mode & S_IFMT {
-                case S_IFDIR: subfolders.append(path)
-                case S_IFREG: holds = true
-                default: holds = true  // a FIFO or device: not empty, only unread
-                }
-            }
-            var leaves: [String] = []
-            for sub in subfolders {
-                let mark = out.count
-                if walk(sub, depth: depth + 1) {
-                    holds = true
-                } else {
-                    out.removeSubrange(mark...)
-                    leaves.append(sub)
-                }
-            }
-            // A branch that holds nothing is reported by its topmost empty folder below `root`.
-            if holds || depth == 0 { out += leaves }
-            return holds
-        }
-        walk(root, depth: 0)
-        return out.sorted()
     }
 
     /// nil when `path` holds a supported trace format, otherwise why it was skipped (not a

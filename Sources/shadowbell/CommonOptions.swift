@@ -67,7 +67,7 @@ struct AnalysisFlags: ParsableArguments {
     /// before the run folders were scanned, may name none): exit 64 otherwise, rather than
     /// an offset silently unused.
     func requireClockOffsetsUsed(by runs: [TraceRun]) throws(ExitCode) {
-        for o in clockOffset where !runs.contains(where: { o.input(among: $0.paths) != nil }) {
+        for o in clockOffset where !runs.contains(where: { o.inputIndex(among: $0.paths) != nil }) {
             printError("error: --clock-offset names \(o.path), which is no input of \(runs.count == 1 ? "the run" : "any of the \(runs.count) runs"): give one of its files (by any path) or its file name")
             throw ExitCode(64)
         }
@@ -96,7 +96,7 @@ struct AnalysisFlags: ParsableArguments {
         o.inferredMinWait = inferredMinWait.nanoseconds
         o.secondThread = (decodeThreads ?? SourceOptions.defaultDecodeThreads) > 1
         for offset in clockOffset {
-            if let i = offset.input(among: paths) { o.clockOffsets[i] = offset.nanoseconds }
+            if let i = offset.inputIndex(among: paths) { o.clockOffsets[i] = offset.nanoseconds }
         }
         return o
     }
@@ -166,10 +166,10 @@ struct ClockOffsetArgument: ExpressibleByArgument, Sendable {
     /// The input of a run that FILE names: the same text, else the same file by another path
     /// (`./q.log`, an absolute path, a file of a run folder), else — when FILE is no file
     /// here — the one input whose file name it is (`qemu-trace.log.zst` with `runs/vm3` given).
-    func input(among paths: [String]) -> Int? {
+    func inputIndex(among paths: [String]) -> Int? {
         if let i = paths.firstIndex(of: path) { return i }
-        if let id = Self.identity(path) {
-            return paths.firstIndex { Self.identity($0) == id }
+        if isRegularFile(path) {
+            return input(among: paths, sameAs: path).flatMap { paths.firstIndex(of: $0) }
         }
         let name = Self.fileName(path)
         let named = paths.indices.filter { Self.fileName(paths[$0]) == name }
@@ -180,10 +180,10 @@ struct ClockOffsetArgument: ExpressibleByArgument, Sendable {
     /// folders are scanned: a file inside one of them, or a bare name with one given).
     static func names(_ file: String, among paths: [String]) -> Bool {
         let probe = ClockOffsetArgument(path: file)
-        if probe.input(among: paths) != nil { return true }
+        if probe.inputIndex(among: paths) != nil { return true }
         let folders = paths.filter { $0 != "-" && RunPlanner.isDirectoryPath($0) }
-        if identity(file) != nil {
-            return folders.contains { RunPlanner.filesUnder($0).contains { identity($0) == identity(file) } }
+        if isRegularFile(file) {
+            return folders.contains { input(among: RunPlanner.filesUnder($0), sameAs: file) != nil }
         }
         return !folders.isEmpty && !file.contains("/")
     }
@@ -193,12 +193,6 @@ struct ClockOffsetArgument: ExpressibleByArgument, Sendable {
         nanoseconds = 0
     }
 
-    /// Device and inode of a regular file, nil when there is none.
-    static func identity(_ path: String) -> [UInt64]? {
-        var info = stat()
-        guard path != "-", stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
-        return [UInt64(info.st_dev), UInt64(info.st_ino)]
-    }
 
     static func fileName(_ path: String) -> Substring {
         path.split(separator: "/", omittingEmptySubsequences: true).last ?? Substring(path)
