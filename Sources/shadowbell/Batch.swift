@@ -188,7 +188,22 @@ struct RunPlanner {
             ordered.insert((m.argument, -1, m.run), at: at)
         }
         let unowned = skipped.keys.sorted().flatMap { skipped[$0]! }
-        return (ordered.map(\.2), unowned)
+        return (ordered.map { entry in
+            var run = entry.2
+            run.name = Self.folderName(run.name)
+            return run
+        }, unowned)
+    }
+
+    /// A run's name when its folder was named `.` or `..` (`analyze .` in the run's folder, or
+    /// files named without a folder): the folder's own name, as a run folder named directly is
+    /// (`hang-sq2`, not `.`). Any other name is kept as written.
+    static func folderName(_ name: String) -> String {
+        guard let last = name.split(separator: "/").last, last == "." || last == "..",
+            let resolved = realpath(name, nil)
+        else { return name }
+        defer { free(resolved) }
+        return String(cString: resolved).split(separator: "/").last.map(String.init) ?? "/"
     }
 
     /// The paths of one run as named on the command line, judged as in a folder. Among several,

@@ -47,6 +47,23 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         #expect(runs[0].skipped == [SkippedFile(path: "runs/a/fio.json", reason: "not a trace (JSON)")])
     }
 
+    /// `analyze .` in a run's folder names the run by its folder (it was named "."), and so do
+    /// `..` and files named without a folder; every other name stays as written.
+    @Test func aRunNamedDotIsNamedByItsFolder() throws {
+        let root = temporaryPath("dotname-\(getpid())")
+        try FileManager.default.createDirectory(atPath: "\(root)/vm-a/sub", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        #expect(RunPlanner.folderName("\(root)/vm-a/.") == "vm-a")
+        #expect(RunPlanner.folderName("\(root)/vm-a/sub/..") == "vm-a")
+        #expect(RunPlanner.folderName("runs/a") == "runs/a")
+        #expect(RunPlanner.folderName("\(root)/missing/.") == "\(root)/missing/.")
+        var p = RunPlanner()
+        p.isDirectory = { $0 == "\(root)/vm-a/." }
+        p.listDirectory = { _ in ["\(root)/vm-a/./guest.txt"] }
+        p.isTrace = { _ in nil }
+        #expect(p.plan(paths: ["\(root)/vm-a/."], listed: []).map(\.name) == ["vm-a"])
+    }
+
     /// A folder with no trace whose files tell of a run (its notes, an empty trace) is that
     /// run, an input error: its traces are missing. A folder of scripts stays skipped, and so
     /// does the top of the scanned tree, and a folder whose runs lie below it.
