@@ -196,7 +196,7 @@ public enum AnalysisSession {
         }
         for (i, input) in inputs.enumerated() {
             do {
-                if input.reopenable, options.clockOffsets[i] == nil, let kept = input.decoded, kept.isComplete,
+                if input.reopenable, let kept = input.decoded, kept.isComplete,
                     let first = kept.firstPass
                 {
                     // What pass 1 learns of an input kept whole is kept with it.
@@ -207,7 +207,9 @@ public enum AnalysisSession {
                 }
                 let source = try input.events()
                 summaries[i] = source.summary
-                if !input.reopenable || options.clockOffsets[i] != nil {
+                // An input placed by --clock-offset is read in the first pass too: its causal
+                // pairs check the offset given (and find a copy of another input).
+                if !input.reopenable {
                     firstSources[i] = source
                     continue
                 }
@@ -398,6 +400,25 @@ public enum AnalysisSession {
             notes.append("\(inputs[i].path): \(r.note)")
         }
 
+        // An offset given by hand is checked against the causal pairs, when they are many and
+        // agree: one they miss by more than a millisecond (or their uncertainty) is said in the
+        // alignment, the notes, and on each finding that rests on the order of both sides.
+        for i in order where reports[i]?.method == .manual {
+            guard let given = options.clockOffsets[i], let mine = anchors[i], let span = mine.span,
+                let (j, estimated, report) = Self.pairsPlacement(of: i, mine, among: order, anchors: anchors, maps: maps, reports: reports, parallel: options.secondThread)
+            else { continue }
+            let worst = Self.misses(given: given, estimated: estimated, over: span)
+            guard worst > max(1_000_000, 4 * report.uncertainty) else { continue }
+            let first = estimated.offset(at: span.lowerBound), last = estimated.offset(at: span.upperBound)
+            let at = first == last
+                ? "\(Self.signed(first)) s"
+                : "\(Self.signed(first)) s at its start, \(Self.signed(last)) s at its end (drift \(report.driftPPM) ppm)"
+            let text = "the offset given misses the \(report.pairs) causal pairs with \(inputs[j].path) by up to \(formatDuration(worst)): they put it at \(at), ±\(formatDuration(report.uncertainty)); guest and controller events closer than that may be in the wrong order. Without --clock-offset it is placed by those pairs"
+            reports[i]!.note = text
+            reports[i]!.givenOffsetMisses = worst
+            notes.append("--clock-offset \(inputs[i].path)=\(Self.signed(given)): the causal pairs say this offset is off by up to \(formatDuration(worst)) (see the clock alignment); the findings that rest on the order of guest and controller events are marked uncertain.")
+        }
+
         // A console placed by its ftrace dump's pairs: the dump's events sit on the printk clock
         // only approximately (placed late by the time between the last recorded event and the
         // dump, and extrapolated past the dump's last pair), while its messages carry printk
@@ -437,6 +458,44 @@ public enum AnalysisSession {
         let alignment = inputs.indices.compactMap { reports[$0] }
         return try analyze(placed: placed, domains: domains, alignment: alignment, notes: notes, errors: errors, options: options, observer: observer, domainStarts: domainStarts)
     }
+
+    /// Where the causal pairs of input `i` with an input placed by any other means than a
+    /// given offset put it on the reference clock: that input, the map and the estimate's report;
+    /// nil without such an input, or with fewer than 32 pairs or more than a tenth contradicting.
+    static func pairsPlacement(
+        of i: Int, _ mine: AnchorSet, among order: [Int], anchors: [AnchorSet?], maps: [Int: ClockMap],
+        reports: [Int: AlignmentReport], parallel: Bool
+    ) -> (Int, ClockMap, AlignmentReport)? {
+        for j in order where j != i && maps[j] != nil && reports[j]?.method != .manual {
+            guard let theirs = anchors[j] else { continue }
+            let placed: (ClockMap, AlignmentReport)?
+            if mine.isHostSide, theirs.isGuestSide, let est = ClockAlignment.estimate(guest: theirs, host: mine, parallel: parallel) {
+                var report = est.report
+                report.driftPPM = -report.driftPPM
+                placed = (maps[j]!.composed(after: est.map.inverse), report)
+            } else if mine.isGuestSide, theirs.isHostSide, let est = ClockAlignment.estimate(guest: mine, host: theirs, parallel: parallel) {
+                placed = (maps[j]!.composed(after: est.map), est.report)
+            } else {
+                placed = nil
+            }
+            guard let (map, report) = placed, report.pairs >= 32, report.contradictions * 10 <= report.pairs else { continue }
+            return (j, map, report)
+        }
+        return nil
+    }
+
+    /// How far a constant offset `given` lies from the map `estimated` over `span` (the input's
+    /// own times): at the span's ends and at every knot of the map inside it.
+    static func misses(given: Int64, estimated: ClockMap, over span: ClosedRange<Int64>) -> Int64 {
+        var times = [span.lowerBound, span.upperBound]
+        times += estimated.knots.map(\.time).filter { span.contains($0) }
+        return times.map { t -> Int64 in
+            let d = estimated.offset(at: t).subtractingReportingOverflow(given)
+            return d.overflow || d.partialValue == .min ? .max : abs(d.partialValue)
+        }.max() ?? 0
+    }
+
+    static func signed(_ ns: Int64) -> String { (ns < 0 ? "" : "+") + formatSeconds(ns) }
 
     /// Stretches of poor alignment on the reference clock (they were on the guest input's).
     static func onTheReferenceClock(_ stretches: [AlignmentReport.PoorStretch], _ map: ClockMap) -> [AlignmentReport.PoorStretch] {
@@ -502,6 +561,24 @@ public enum AnalysisSession {
         return nil
     }
 
+    /// With `--clock-offset`: an input the offset puts where no event of the others is (a sign
+    /// left out, seconds for microseconds) shares no time with them, and every finding that
+    /// needs both sides is judged on times that do not meet; the note says so.
+    static func offsetPlacesApart(_ manual: [Int], _ spans: [UInt16: ClosedRange<Int64>], placed: [Placement]) -> String? {
+        func name(_ i: Int) -> String { placed.first { $0.index == i }?.source.summary.path ?? "input \(i)" }
+        for i in manual {
+            guard let mine = spans[UInt16(i)] else { continue }
+            let others = spans.filter { !manual.contains(Int($0.key)) }
+            guard let low = others.values.map(\.lowerBound).min(), let high = others.values.map(\.upperBound).max() else { continue }
+            let gap = mine.lowerBound > high ? mine.lowerBound - high : low > mine.upperBound ? low - mine.upperBound : 0
+            guard gap > 0 else { continue }
+            let offset = placed.first { $0.index == i }?.clock.knots.first?.offset ?? 0
+            let names = others.keys.sorted().map { name(Int($0)) }.joined(separator: ", ")
+            return "--clock-offset \(name(i))=\(offset < 0 ? "" : "+")\(formatSeconds(offset)) puts its events \(formatDuration(gap)) \(mine.lowerBound > high ? "after the last" : "before the first") of \(names): they share no time, so no finding can rest on both sides' events. Check the offset: it is added to the file's times (a sign left out, or the wrong unit, moves every event); without --clock-offset the inputs are aligned from their causal pairs."
+        }
+        return nil
+    }
+
     static func separateDomainsNote(_ n: Int) -> String {
         "\(n) inputs are separate clock domains; each was analysed on its own clock "
             + "(use --same-clock if they share one). Finding times are on the clock of the input named by clock_input."
@@ -527,6 +604,8 @@ public enum AnalysisSession {
             analyzer.poorAlignment = alignment.filter { r in members.contains { placed[$0].index == Int(r.input) } }
                 .flatMap(\.poorStretches).sorted { $0.from < $1.from }
             analyzer.observer = observer
+            let manual = members.filter { m in alignment.contains { Int($0.input) == placed[m].index && $0.method == .manual } }
+            analyzer.tracksTimeSpans = options.sameClock || (!manual.isEmpty && members.count > 1)
             if let domainStarts {
                 let failed = errors.map(\.path)
                 analyzer.firstEventObserver = { time in
@@ -563,7 +642,22 @@ public enum AnalysisSession {
                 notes.append(note)
                 notOneClock = note
             }
+            let apart = manual.isEmpty || members.count < 2 ? nil : Self.offsetPlacesApart(manual.map { placed[$0].index }, analyzer.timeSpanBySource, placed: placed)
+            if let apart { notes.append(apart) }
             var result = analyzer.finish()
+            for r in alignment where r.givenOffsetMisses > 0 && members.contains(where: { placed[$0].index == Int(r.input) }) {
+                let path = placed.first { $0.index == Int(r.input) }?.source.summary.path ?? "input \(r.input)"
+                for i in result.findings.indices where ClockGroupAnalyzer.restsOnOrder.contains(result.findings[i].kind) {
+                    result.findings[i].uncertainty.append(
+                        "the offset given for \(path) (--clock-offset) misses its causal pairs by up to \(formatDuration(r.givenOffsetMisses)) (see the clock alignment): the order of guest and controller events this finding rests on may be off by that much")
+                }
+            }
+            if apart != nil {
+                for i in result.findings.indices {
+                    result.findings[i].uncertainty.append(
+                        "an input placed by --clock-offset does not overlap the others in time (see the notes): this finding was judged on times that do not meet — check the offset")
+                }
+            }
             if notOneClock != nil {
                 // Every finding was judged on times that do not meet: it says so where it is
                 // read, not only in a note at the end (four stale-shadow errors named a known

@@ -56,6 +56,8 @@ public final class ClockGroupAnalyzer {
     @exclusivity(unchecked) var stuckCommands: [StuckCommand] = []
     /// The controller's side is in this clock group's inputs.
     @exclusivity(unchecked) var controllerEventsSeen = false
+    /// The time of the first controller event (events arrive in time order).
+    @exclusivity(unchecked) var controllerStart: Int64 = .min
     /// Per input: whether it holds controller events (its end is where the controller's side
     /// of the story ends).
     @exclusivity(unchecked) var controllerSources: [Bool] = []
@@ -93,7 +95,10 @@ public final class ClockGroupAnalyzer {
         for (source, time) in lastTimes.enumerated() where time != .min { bySource[UInt16(source)] = time }
         return bySource
     }
-    /// The first and last event times of each input merged here (with `--same-clock` only).
+    /// Whether each input's first event time is kept (`timeSpanBySource`): with `--same-clock`,
+    /// or when an input is placed by `--clock-offset`.
+    public var tracksTimeSpans = false
+    /// The first and last event times of each input merged here (with `tracksTimeSpans`).
     public var timeSpanBySource: [UInt16: ClosedRange<Int64>] {
         var bySource: [UInt16: ClosedRange<Int64>] = [:]
         for (source, first) in firstTimes.enumerated() where first != .max && source < lastTimes.count && lastTimes[source] >= first {
@@ -124,8 +129,8 @@ public final class ClockGroupAnalyzer {
         let source = Int(e.source)
         if source >= lastTimes.count { lastTimes += Array(repeating: .min, count: source + 1 - lastTimes.count) }
         if e.time > lastTimes[source] { lastTimes[source] = e.time }
-        if options.sameClock {
-            // Only `--same-clock` asks when each input begins (`timeSpanBySource`).
+        if tracksTimeSpans {
+            // Only `--same-clock` and `--clock-offset` ask when each input begins (`timeSpanBySource`).
             if source >= firstTimes.count { firstTimes += Array(repeating: .max, count: source + 1 - firstTimes.count) }
             if e.time < firstTimes[source] { firstTimes[source] = e.time }
         }
@@ -135,6 +140,7 @@ public final class ClockGroupAnalyzer {
             return
         }
         if e.kind.side == .controller {
+            if !controllerEventsSeen { controllerStart = e.time }
             controllerEventsSeen = true
             if source >= controllerSources.count { controllerSources += Array(repeating: false, count: source + 1 - controllerSources.count) }
             controllerSources[source] = true
@@ -740,14 +746,16 @@ public final class ClockGroupAnalyzer {
         }
     }
 
+    /// The findings judged from the order of guest and controller events.
+    public static let restsOnOrder: Set<FindingKind> = [.mutualWait, .controllerIdleWithWork, .missedDoorbell, .needlessDoorbell, .staleShadowAfterReset]
+
     /// A finding judged from the order of guest and controller events (a wait, a doorbell
     /// decision) that opens or closes where the clocks are poorly aligned (causal pairs missed
     /// by more than the reported uncertainty, a clock step between two stretches of pairs)
     /// says so: that order there, and the values its cause is read from, may be off by that much.
     func markPoorAlignment() {
         guard !poorAlignment.isEmpty else { return }
-        let ordered: Set<FindingKind> = [.mutualWait, .controllerIdleWithWork, .missedDoorbell, .needlessDoorbell, .staleShadowAfterReset]
-        for i in findings.indices where ordered.contains(findings[i].kind) {
+        for i in findings.indices where Self.restsOnOrder.contains(findings[i].kind) {
             let f = findings[i]
             var edges = [f.start]
             if let end = f.end { edges.append(end) }

@@ -46,6 +46,14 @@ public struct AnchorSet: Sendable {
     /// clock), or a copy of a file.
     public private(set) var firstEvents: [Anchor] = []
 
+    /// The times the command anchors span (the lists are in the input's order), nil without any.
+    public var span: ClosedRange<Int64>? {
+        let lists = [submits, fetches, completes, enqueues].filter { !$0.isEmpty }
+        guard let low = lists.map({ $0[0].time }).min(), let high = lists.map({ $0[$0.count - 1].time }).max(), low <= high
+        else { return nil }
+        return low...high
+    }
+
     /// Whether `other` holds the same recording. Guest traces: at least 8 first submissions,
     /// and 9 in 10 of them the same command within a microsecond (the text forms round to
     /// microseconds what trace.dat keeps in nanoseconds). Other inputs: the same for their first
@@ -240,6 +248,9 @@ public struct AlignmentReport: Sendable, Equatable {
     /// debugger stop), clustered; on the estimated guest input's clock until AnalysisSession
     /// moves them onto the reference clock.
     public var poorStretches: [PoorStretch] = []
+    /// With a given offset (`manual`): the most the causal pairs say it is off by (0: not
+    /// checked, or within their uncertainty).
+    public var givenOffsetMisses: Int64 = 0
 
     /// A stretch of time where the map misses causal pairs by more than the uncertainty.
     public struct PoorStretch: Sendable, Equatable {

@@ -306,6 +306,10 @@ extension ClockGroupAnalyzer {
                 // The controller's trace stopped before the guest gave up: it shows nothing
                 // of that time, not the absence of a wait.
                 s += " The controller's events end \(formatDuration(first.at.time - end)) before the guest's first timeout message (its trace stops early): the inputs cannot tell which side stopped — QEMU's trace of the whole run would."
+            } else if controllerEventsSeen, let last = (e.reset ?? e.timeouts.last)?.at.time, controllerStart > last {
+                // Nor does one that begins after the guest gave up (a trace started late, or
+                // placed there by a wrong --clock-offset).
+                s += " The controller's events begin \(formatDuration(controllerStart - last)) after the guest's last timeout message: the inputs cannot tell which side stopped — QEMU's trace of that time would."
             } else if controllerEventsSeen {
                 s +=  " Inferred from the guest's messages: the controller's events on this clock show no mutual wait on this queue while the guest waited."
             } else if driverEventsSeen {
