@@ -1,9 +1,11 @@
 import ShadowBellAnalysis
 import ShadowBellCore
 
-/// JUnit XML for CI test reporters: one test suite per analysis, one test case per queue, a
-/// failure per error finding (warnings and infos go to the case's system-out), and an error
-/// case per input that could not be read.
+/// JUnit XML for CI test reporters: one test suite per analysis, one test case per queue that
+/// fails with one `<failure>` telling every error finding of that queue (warnings and infos go
+/// to the case's system-out), and an error case per input that could not be read. Readers take
+/// a case's first `<failure>` only (Jenkins, GitLab): a second hang on a queue written as a second
+/// element was lost there.
 public enum JUnitReport {
     public static func render(_ report: AnalysisReport) -> String {
         let r = report.result
@@ -11,9 +13,16 @@ public enum JUnitReport {
         return document([suite(report, name: suiteName)])
     }
 
-    /// Several runs: one `<testsuite>` per run, named after the run.
+    /// Several runs: one `<testsuite>` per run, named after the run; the run's name is in each
+    /// case's classname too (`shadowbell.vm-a.nvme0`): readers that group cases by classname
+    /// kept every run's `sq2` under one `shadowbell.nvme0`.
     public static func render(runs: [RunReport]) -> String {
-        document(runs.map { suite($0.report, name: $0.name) })
+        document(runs.map { suite($0.report, name: $0.name, classPrefix: "shadowbell.\(className($0.name))") })
+    }
+
+    /// A run's name as one classname segment (a dot there would read as a package separator).
+    static func className(_ name: String) -> String {
+        String(name.map { $0 == "." ? "_" : $0 })
     }
 
     struct Suite {
@@ -32,7 +41,7 @@ public enum JUnitReport {
         return out
     }
 
-    static func suite(_ report: AnalysisReport, name suiteName: String) -> Suite {
+    static func suite(_ report: AnalysisReport, name suiteName: String, classPrefix: String = "shadowbell") -> Suite {
         let r = report.result
         var cases: [String] = []
         var failures = 0
@@ -40,10 +49,20 @@ public enum JUnitReport {
             let indices = r.findings.indices.filter { r.findings[$0].queue == q.key }
             let failing = indices.filter { failsCase(r.findings[$0], report.failOn) && !report.isKnown($0) }.map { r.findings[$0] }
             var body = ""
-            for f in failing {
+            if let first = failing.first {
                 failures += 1
-                body += "      <failure type=\"\(xml(f.kind.rawValue))\" message=\"\(xml(f.message))\">"
-                body += xml(details(report, f)) + "</failure>\n"
+                var kinds: [String] = []
+                for f in failing where !kinds.contains(f.kind.rawValue) { kinds.append(f.kind.rawValue) }
+                let message = failing.count == 1
+                    ? first.message
+                    : "\(failing.count) error findings: " + failing.map(\.message).joined(separator: "; ")
+                let text = failing.count == 1
+                    ? details(report, first)
+                    : failing.enumerated().map { k, f in
+                        "[\(k + 1)/\(failing.count)] \(f.kind.rawValue) at \(report.formatTime(f.start, clockInput: f.clockInput)): \(f.message)\n" + details(report, f)
+                    }.joined(separator: "\n")
+                body += "      <failure type=\"\(xml(kinds.joined(separator: ",")))\" message=\"\(xml(message))\">"
+                body += xml(text) + "</failure>\n"
             }
             let notes = indices.filter { !failsCase(r.findings[$0], report.failOn) || report.isKnown($0) }
             if !notes.isEmpty {
@@ -52,13 +71,13 @@ public enum JUnitReport {
             }
             let name = "\(q.key.type.name)\(q.key.qid)"
             if body.isEmpty {
-                cases.append("    <testcase classname=\"shadowbell.\(q.key.controllerName)\" name=\"\(name)\"/>\n")
+                cases.append("    <testcase classname=\"\(xml(classPrefix)).\(q.key.controllerName)\" name=\"\(name)\"/>\n")
             } else {
-                cases.append("    <testcase classname=\"shadowbell.\(q.key.controllerName)\" name=\"\(name)\">\n\(body)    </testcase>\n")
+                cases.append("    <testcase classname=\"\(xml(classPrefix)).\(q.key.controllerName)\" name=\"\(name)\">\n\(body)    </testcase>\n")
             }
         }
         for e in report.inputErrors {
-            cases.append("    <testcase classname=\"shadowbell.inputs\" name=\"\(xml(e.path))\">\n      <error type=\"input-error\" message=\"\(xml(e.description))\"/>\n    </testcase>\n")
+            cases.append("    <testcase classname=\"\(xml(classPrefix)).inputs\" name=\"\(xml(e.path))\">\n      <error type=\"input-error\" message=\"\(xml(e.description))\"/>\n    </testcase>\n")
         }
         let errors = report.inputErrors.count
         var out = "  <testsuite name=\"\(xml(suiteName))\" tests=\"\(cases.count)\" failures=\"\(failures)\" errors=\"\(errors)\" skipped=\"0\">\n"

@@ -137,6 +137,10 @@ func elements(_ name: String, in text: String) -> [[String: String]] {
         let doc = try XMLDocument(xmlString: xml)
         #expect(try doc.nodes(forXPath: "/testsuites/testsuite").count == 2)
         #expect(try doc.nodes(forXPath: "/testsuites/testsuite[@name='run2']/testcase/error").count == 1)
+        // Each run's cases under a classname of their own.
+        #expect(try doc.nodes(forXPath: "/testsuites/testsuite[@name='run1']/testcase[@classname='shadowbell.run1.nvme0']").count > 0)
+        #expect(try doc.nodes(forXPath: "/testsuites/testsuite[@name='run2']/testcase[@classname='shadowbell.run2.inputs']").count == 1)
+        #expect(JUnitReport.className("vm-1.2/a") == "vm-1_2/a")
     }
 
     @Test func theSchemaRejectsWhatReportersRefuse() throws {
