@@ -38,6 +38,7 @@ struct Analyze: ParsableCommand {
               shadowbell analyze guest.txt qemu.log --format json -o report.json
               shadowbell analyze trace.txt --min-wait 5ms --format junit --output junit.xml
               shadowbell analyze runs/ --format junit -o junit.xml --github-annotations
+              shadowbell analyze runs/ --format jsonl -o results.jsonl --junit junit.xml
               find runs -type f | shadowbell analyze --files-from - --format jsonl
               shadowbell analyze runs/ --group-by file --fail-on warning
               shadowbell analyze guest-ftrace.txt.zst qemu-trace.log.gz console.log
@@ -78,6 +79,9 @@ struct Analyze: ParsableCommand {
     @Option(name: .customLong("write-baseline"), help: ArgumentHelp("Also write the findings' kinds, queues and causes here, as a baseline for --baseline.", valueName: "file"))
     var writeBaseline: String?
 
+    @Option(help: ArgumentHelp("Also write the JUnit report here (one analysis for both, e.g. --format jsonl -o results.jsonl --junit junit.xml).", valueName: "file"))
+    var junit: String?
+
     @Flag(name: .customLong("github-annotations"), help: "Also write GitHub Actions annotations (::error / ::warning) for the findings to standard error.")
     var githubAnnotations = false
 
@@ -91,6 +95,12 @@ struct Analyze: ParsableCommand {
         for label in labels where RunLabel.parse(label) == nil {
             throw ValidationError("--label \(label): give key=value with a key of letters, digits, '_', '-' or '.' (e.g. --label kernel=6.1)")
         }
+        if let junit {
+            let mainOnStandardOutput = output == nil || output == "-"
+            if junit == "-" ? mainOnStandardOutput : (junit == output || output.flatMap { input(among: [$0], sameAs: junit) } != nil) {
+                throw ValidationError("--junit \(junit) and the report (--output \(output ?? "-")) would be written to the same place; give --junit a file of its own")
+            }
+        }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1 (got \(jobs))") }
         if let first = flags.paths.first, let meant = ShadowBell.commandMeant(by: first) {
             let rest = flags.paths.dropFirst().joined(separator: " ")
@@ -102,7 +112,7 @@ struct Analyze: ParsableCommand {
         let listed = try filesFrom.map(readFileList) ?? []
         let planner = RunPlanner(groupBy: groupBy)
         let (plan, unowned) = planner.planBatch(paths: flags.paths, listed: listed)
-        try refuseOutputs([("--output", output), ("--write-baseline", writeBaseline)], overInputs: plan.flatMap(\.paths))
+        try refuseOutputs([("--output", output), ("--write-baseline", writeBaseline), ("--junit", junit)], overInputs: plan.flatMap(\.paths))
         if plan.isEmpty {
             printError("error: --files-from \(filesFrom ?? "-") listed no path; give one trace path per line")
             throw ExitCode(2)
@@ -158,6 +168,7 @@ struct Analyze: ParsableCommand {
         case .junit: text = batch ? JUnitReport.render(runs: runs) : JUnitReport.render(runs[0].report)
         }
         try writeOutput(text, to: output)
+        if let junit { try writeOutput(batch ? JUnitReport.render(runs: runs) : JUnitReport.render(runs[0].report), to: junit) }
         let status = BatchReport.exitStatus(runs)
         if status != 0 { throw ExitCode(status) }
     }

@@ -366,12 +366,15 @@ import Testing
         try FileManager.default.createSymbolicLink(atPath: "\(artifacts)/run-1", withDestinationPath: try Self.folder("hang-sq2"))
         try FileManager.default.createSymbolicLink(atPath: "\(artifacts)/run-2", withDestinationPath: try Self.folder("single"))
 
+        // One analysis writes both (the recipe ran it twice).
         let junit = "\(artifacts)/junit.xml"
-        #expect(runCommand(["analyze", artifacts, "--format", "junit", "--output", junit, "--quiet"]) == 1)
-        let xml = try String(contentsOfFile: junit, encoding: .utf8)
-        #expect(xml.contains("mutual-wait"))
         let jsonl = "\(artifacts)/results.jsonl"
-        #expect(runCommand(["analyze", artifacts, "--format", "jsonl", "--fail-on", "never", "--output", jsonl, "--quiet"]) == 0)
+        #expect(runCommand(["analyze", artifacts, "--format", "jsonl", "--output", jsonl, "--junit", junit, "--quiet"]) == 1)
+        let xml = try String(contentsOfFile: junit, encoding: .utf8)
+        #expect(xml.contains("mutual-wait") && xml.contains("artifacts/run-1.nvme0\""))
+        // The JUnit report and the report in one place would be one written over the other.
+        #expect(try runProcess(["analyze", artifacts, "--junit", "-", "--quiet"]).status == 64)
+        #expect(try runProcess(["analyze", artifacts, "-o", junit, "--junit", junit, "--quiet"]).status == 64)
         let lines = try String(contentsOfFile: jsonl, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 2)
         var hung = 0
