@@ -279,6 +279,10 @@ import Testing
             if errors.count == 2, let end = errors[0].end {
                 #expect(errors[1].start > end, "\(what): \(errors)")
             }
+            // Each hang lasted about 30 s (two 15 s I/O timeouts): a give-up told by the
+            // messages alone is dated one measured I/O timeout before its first message (the
+            // console alone said 15.1 s).
+            #expect(errors.allSatisfy { ($0.end ?? 0) - $0.start >= 29_000_000_000 }, "\(what): \(errors)")
         }
     }
 

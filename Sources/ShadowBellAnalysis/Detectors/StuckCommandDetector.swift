@@ -83,12 +83,19 @@ extension ClockGroupAnalyzer {
     /// aborted command times out again, one `nvme_core.io_timeout` after its abort (sysrq-hang's
     /// console: aborts at 30.45 s, reset at 45.5 s, with `io_timeout=15` on its command line).
     static func ioTimeoutText(_ e: TimeoutEpisode) -> String {
-        if let reset = e.reset, let abort = e.timeouts.first(where: { $0.kind == .timeoutAborting }),
-            reset.at.time > abort.at.time
-        {
-            return "nvme_core.io_timeout: about \(formatDuration(reset.at.time - abort.at.time)) here, from its first abort to its reset, when the aborted commands timed out again; 30 s by default"
+        if let timeout = measuredIOTimeout(e) {
+            return "nvme_core.io_timeout: about \(formatDuration(timeout)) here, from its first abort to its reset, when the aborted commands timed out again; 30 s by default"
         }
         return "nvme_core.io_timeout, 30 s by default"
+    }
+
+    /// The I/O timeout a give-up shows: from its first abort to the reset, when the aborted
+    /// commands timed out again; nil without both.
+    static func measuredIOTimeout(_ e: TimeoutEpisode) -> Int64? {
+        guard let reset = e.reset, let abort = e.timeouts.first(where: { $0.kind == .timeoutAborting }),
+            reset.at.time > abort.at.time
+        else { return nil }
+        return reset.at.time - abort.at.time
     }
 
     /// Stuck commands kept for judgement at the end (memory stays bounded).
@@ -202,6 +209,21 @@ extension ClockGroupAnalyzer {
             }
             findings[i].evidence.insert(
                 evidenceItem("driver-submit", oldest.record.submittedAt, "driver submitted cmdid \(oldest.cmdid) on qid \(oldest.qid)"), at: 0)
+        }
+        // A give-up told by the guest's messages alone (no submission of its commands in the
+        // inputs) began at least one I/O timeout before its first timeout message: with the
+        // timeout measured (first abort to reset) it starts that much earlier, not at the
+        // message (hang-sq2's console alone gave 15.1 s for a 30.4 s hang).
+        for e in episodes where !e.episode.fromDriverTrace && owned[e.finding] == nil {
+            let i = e.finding
+            guard let timeout = Self.measuredIOTimeout(e.episode) else { continue }
+            let (start, overflow) = findings[i].start.subtractingReportingOverflow(timeout)
+            guard !overflow else { continue }
+            findings[i].start = start
+            if let k = findings[i].values.firstIndex(where: { $0.0 == "duration_ns" }) {
+                findings[i].values[k].1 = .int((findings[i].end ?? lastTime) - findings[i].start)
+            }
+            findings[i].explanation += " No submission of its commands is in the inputs: they were outstanding for at least one I/O timeout (about \(formatDuration(timeout)), measured above) before the first timeout message, so the give-up is dated from that much earlier."
         }
     }
 
