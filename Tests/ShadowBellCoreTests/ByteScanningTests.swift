@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import ShadowBellCore
 
@@ -16,6 +17,63 @@ private func withBytes<R>(_ text: String, _ body: (UnsafeRawBufferPointer) -> R)
         #expect(withBytes("12a") { ByteScanning.parseDecimal($0) } == nil)
         #expect(withBytes("-1") { ByteScanning.parseDecimal($0) } == nil)
         #expect(withBytes(" 1") { ByteScanning.parseDecimal($0) } == nil)
+    }
+
+    /// The eight-at-a-time digit readers give what one digit at a time gives, for runs of every
+    /// length from every offset, cut by every kind of byte and by the end of the buffer.
+    @Test func digitsEightAtATimeAgreeWithOneAtATime() {
+        func decimalOneByOne(_ b: [UInt8], _ from: Int) -> (UInt64, Int)? {
+            var i = from, v: UInt64 = 0
+            while i < b.count, b[i] >= 0x30, b[i] <= 0x39 {
+                let (m, o1) = v.multipliedReportingOverflow(by: 10)
+                let (a, o2) = m.addingReportingOverflow(UInt64(b[i] - 0x30))
+                if o1 || o2 { return nil }
+                v = a
+                i += 1
+            }
+            return i > from ? (v, i) : nil
+        }
+        func fractionOneByOne(_ b: [UInt8], _ from: Int) -> (Int64, Int)? {
+            var i = from, v: Int64 = 0, n = 0
+            while i < b.count, b[i] >= 0x30, b[i] <= 0x39 {
+                if n == 9 { return nil }
+                v = v * 10 + Int64(b[i] - 0x30)
+                n += 1
+                i += 1
+            }
+            guard n > 0 else { return nil }
+            for _ in n..<9 { v *= 10 }
+            return (v, i)
+        }
+        var rng = SystemRandomNumberGenerator()
+        let stops: [UInt8] = [0x20, 0x2E, 0x3A, 0x2F, 0x40, 0x00, 0xFF, 0x80, 0xB9, 0x29, 0x0A]
+        for _ in 0..<20_000 {
+            var b: [UInt8] = []
+            for _ in 0..<Int.random(in: 0...3, using: &rng) { b.append(stops.randomElement(using: &rng)!) }
+            let from = b.count
+            for _ in 0..<Int.random(in: 0...24, using: &rng) { b.append(UInt8.random(in: 0x30...0x39, using: &rng)) }
+            if Bool.random(using: &rng) { b.append(stops.randomElement(using: &rng)!) }
+            for _ in 0..<Int.random(in: 0...10, using: &rng) { b.append(UInt8.random(in: 0...255, using: &rng)) }
+            b.withUnsafeBytes { raw in
+                let d = ByteScanning.decimalPrefix(raw, from: from), e = decimalOneByOne(b, from)
+                #expect(d?.0 == e?.0 && d?.1 == e?.1, "\(b) from \(from)")
+                let f = ByteScanning.fractionNanoseconds(raw, from: from), g = fractionOneByOne(b, from)
+                #expect(f?.0 == g?.0 && f?.1 == g?.1, "\(b) from \(from)")
+                let l = ByteScanning.longDecimalPrefix(raw, from: from)
+                #expect(l?.0 == e?.0 && l?.1 == e?.1, "\(b) from \(from)")
+            }
+        }
+        // Every count of digits in one word.
+        for n in 0...8 {
+            let word = Array(repeating: UInt8(0x37), count: n) + Array(repeating: UInt8(0x20), count: 8 - n)
+            let (count, digits) = ByteScanning.digitRun(word.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+            #expect(count == n)
+            if n > 0 {
+                let sevens = UInt64(String(repeating: "7", count: n))!
+                #expect(ByteScanning.digitValue(digits, count: n, asLeading: false) == sevens)
+                #expect(ByteScanning.digitValue(digits, count: n, asLeading: true) == sevens * UInt64(pow(10, Double(8 - n))))
+            }
+        }
     }
 
     @Test func hex() {
