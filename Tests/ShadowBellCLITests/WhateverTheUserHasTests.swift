@@ -210,6 +210,21 @@ import Testing
         #expect(!((right["notes"] as? [String] ?? []).contains { $0.contains("--clock-offset") }))
     }
 
+    /// A run's notes piped in are refused as when named alone (a README quoting QEMU lines was
+    /// read as a QEMU log with 12 events: exit 0 in a CI job), alone or beside a trace; a trace
+    /// piped in is read.
+    @Test func notesOnStandardInputAreAnInputError() throws {
+        let readme = try Data(contentsOf: RealTraceTests.realDirectory.appendingPathComponent("hang-sq2/README.md"))
+        let alone = try runProcess(["analyze", "-", "--quiet"], stdin: readme)
+        #expect(alone.status == 2 && alone.stderr.contains("-: notes, not a QEMU log"), "\(alone.stderr)")
+        let f = try RealTraceTests.run("hang-sq2")
+        let beside = try runProcess(["analyze", "-", f.qemu, "--quiet"], stdin: readme)
+        #expect(beside.status == 2 && beside.stderr.contains("not read as a trace"), "\(beside.stderr)")
+        let console = try Data(contentsOf: URL(fileURLWithPath: f.console))
+        let trace = try runProcess(["analyze", "-", "--quiet"], stdin: console)
+        #expect(trace.status == 1, "\(trace.stderr)")
+    }
+
     @Test func aFolderOfNotesAloneIsNoRunAndSaysSo() throws {
         let dir = temporaryPath("notes-only")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

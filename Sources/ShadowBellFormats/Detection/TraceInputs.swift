@@ -66,9 +66,14 @@ public struct TraceInput: Sendable {
         if InputSpool.isOnceOnly(path) {
             if readsTwice {
                 copied = try InputSpool.shared.copy(of: path)
+                if let spool = copied, let (found, notes) = try? classifyRunFile(path: spool), let notes {
+                    throw Self.notesRefused(path, notes, found)
+                }
             } else {
                 let input = try ByteInput(path: path)
-                let found = FormatDetector.detect(FormatDetector.detectionPrefix(input))
+                let prefix = FormatDetector.detectionPrefix(input)
+                let found = FormatDetector.detect(prefix)
+                if let notes = NotesCheck.reason(prefix, format: found) { throw Self.notesRefused(path, notes, found) }
                 guard case .binary(let binary) = found, binary.traceFormat == .pcap else {
                     let once = OnceOnly(input)
                     return [
@@ -112,6 +117,13 @@ public struct TraceInput: Sendable {
                 try openEventSource(path: file, index: index, options: options, displayPath: shown, format: detected)
             }
         ]
+    }
+
+    /// Notes (a README quoting a few trace lines) piped in: an input error, as when named alone
+    /// (they were read as a trace with a few events, exit 0). A pipe cannot be skipped as a
+    /// folder's notes are: its bytes are read.
+    static func notesRefused(_ path: String, _ notes: String, _ format: DetectedFormat) -> InputError {
+        .unsupported(path: path, reason: "\(notes); not read as a trace (pipe in a trace file, or name the run's folder: its notes are skipped)")
     }
 
     /// An opened input that can be read once: the first `take` has it, any later one is told so.
