@@ -291,7 +291,7 @@ public struct TimelineChart {
                 s += "<title>\(esc(w.label))</title></line>\n"
             case .finding:
                 s += "<rect class=\"window\" \(attrs)\(w.finding.map { " data-finding=\"\($0)\"" } ?? "") y=\"\(n(Self.valueTop - 4))\" "
-                s += "width=\"\(n(max(2, x1 - x0)))\" height=\"\(n(Self.controllerY + 26 - Self.valueTop))\" fill=\"#d62728\" fill-opacity=\"0.13\" stroke=\"#d62728\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\">"
+                s += "width=\"\(n(max(2, x1 - x0)))\" height=\"\(n(Self.controllerY + 26 - Self.valueTop))\" fill=\"\(w.color)\" fill-opacity=\"0.13\" stroke=\"\(w.color)\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\">"
                 s += "<title>\(esc(w.label))</title></rect>\n"
                 if w.end == nil {
                     s += "<path d=\"M\(n(axis.right - 10)) \(n(Self.valueTop + 60)) l10 6 l-10 6\" fill=\"none\" stroke=\"#b22\" stroke-width=\"2\"/>\n"
@@ -305,7 +305,9 @@ public struct TimelineChart {
     func windowTitles(_ axis: EventAxis, _ placer: inout LabelPlacer) {
         for w in findingWindows {
             let x0 = axis.x(atOrAfter: w.start)
-            placer.place(w.label, x: x0 + 3, ys: Self.windowLabelRows, anchor: .start, bold: true, fill: w.isPoint ? w.color : "#b22", className: "window-label")
+            // An info or warning finding's window in its own colour: red is for errors (a
+            // healthy run's cq-eventidx-not-seen read as a hang).
+            placer.place(w.label, x: x0 + 3, ys: Self.windowLabelRows, anchor: .start, bold: true, fill: w.isPoint || w.severity != .error ? w.color : "#b22", className: "window-label")
         }
     }
 

@@ -65,6 +65,16 @@ import Testing
         #expect(!later.stdout.contains("poorly aligned"))
     }
 
+    /// A healthy run's info finding is drawn in the info colour in the report, not as a red
+    /// hang window.
+    @Test func anInfoFindingIsNoRedWindow() throws {
+        let files = try RealTraceTests.run("mq2")
+        let r = try runProcess(["report", files.guest, files.qemu, files.console, "-o", "-"])
+        let windows = r.stdout.components(separatedBy: "<rect class=\"window\"").dropFirst()
+        #expect(r.status == 0 && !windows.isEmpty, "\(r.stderr)")
+        #expect(windows.allSatisfy { $0.contains("fill=\"#5c6b7a\"") && !$0.prefix(400).contains("#d62728") })
+    }
+
     @Test func junitAndAnnotationsCountTwo() throws {
         let files = try RealTraceTests.run("hang-sq2")
         let junit = temporaryPath("hang-sq2-junit.xml")
