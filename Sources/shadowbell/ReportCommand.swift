@@ -36,7 +36,7 @@ struct Report: ParsableCommand {
 
     func validate() throws {
         try flags.requirePaths("shadowbell report SampleTraces/lab/sq-hang.txt --output report.html")
-        if flags.paths.contains(output) { throw ValidationError("--output \(output) is also an input; choose another file name") }
+        if output != "-", flags.paths.contains(output) { throw ValidationError("--output \(output) is also an input; choose another file name") }
         if maxPictures < 0 { throw ValidationError("--max-pictures must not be negative") }
     }
 

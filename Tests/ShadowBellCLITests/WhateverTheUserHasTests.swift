@@ -225,6 +225,15 @@ import Testing
         #expect(trace.status == 1, "\(trace.stderr)")
     }
 
+    /// `report - … -o -`: an input from standard input and the page to standard output (it was
+    /// refused: "--output - is also an input").
+    @Test func aReportOfStandardInputGoesToStandardOutput() throws {
+        let f = try RealTraceTests.run("sysrq-hang")
+        let console = try Data(contentsOf: URL(fileURLWithPath: f.console))
+        let r = try runProcess(["report", "-", f.qemu, "-o", "-", "--quiet"], stdin: console)
+        #expect(r.status != 64 && r.stdout.hasPrefix("<!DOCTYPE html>"), "\(r.status) \(r.stderr)")
+    }
+
     @Test func aFolderOfNotesAloneIsNoRunAndSaysSo() throws {
         let dir = temporaryPath("notes-only")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
