@@ -326,6 +326,10 @@ import Testing
             .map { $0["stuck_commands"] as? Int ?? ($0["driver_aborts"] as? Int ?? 0) * 1000 }
         #expect(owned.allSatisfy { $0 >= 2 }, "\(name): \(owned)")
         if errors.count == 2, let end = errors[0].end { #expect(errors[1].start > end, "\(name): \(errors)") }
+        // Each hang lasted about 30 s: a stall whose aborted commands the trace does not show
+        // submitted (sysrq-hang's trace begins inside its first) is dated one measured I/O
+        // timeout before its first ABORT (it read 15.1 s).
+        #expect(errors.allSatisfy { ($0.end ?? 0) - $0.start >= 29_000_000_000 }, "\(name): \(errors)")
     }
 
     /// An input cut short (a `.zst` truncated in a copy) is an input error, and the other inputs

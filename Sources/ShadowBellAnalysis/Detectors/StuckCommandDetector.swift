@@ -210,11 +210,12 @@ extension ClockGroupAnalyzer {
             findings[i].evidence.insert(
                 evidenceItem("driver-submit", oldest.record.submittedAt, "driver submitted cmdid \(oldest.cmdid) on qid \(oldest.qid)"), at: 0)
         }
-        // A give-up told by the guest's messages alone (no submission of its commands in the
-        // inputs) began at least one I/O timeout before its first timeout message: with the
-        // timeout measured (first abort to reset) it starts that much earlier, not at the
-        // message (hang-sq2's console alone gave 15.1 s for a 30.4 s hang).
-        for e in episodes where !e.episode.fromDriverTrace && owned[e.finding] == nil {
+        // A give-up told by the guest's messages or the driver's ABORTs alone (no submission
+        // of its commands in the inputs) began at least one I/O timeout before its first
+        // timeout: with the timeout measured (first abort to reset) it starts that much
+        // earlier, not at the message (hang-sq2's console alone gave 15.1 s for a 30.4 s hang;
+        // sysrq-hang's guest trace, which begins inside its first stall, 15.5 s for 30.8 s).
+        for e in episodes where owned[e.finding] == nil && findings[e.finding].start == e.episode.timeouts[0].at.time {
             let i = e.finding
             guard let timeout = Self.measuredIOTimeout(e.episode) else { continue }
             let (start, overflow) = findings[i].start.subtractingReportingOverflow(timeout)
@@ -223,7 +224,9 @@ extension ClockGroupAnalyzer {
             if let k = findings[i].values.firstIndex(where: { $0.0 == "duration_ns" }) {
                 findings[i].values[k].1 = .int((findings[i].end ?? lastTime) - findings[i].start)
             }
-            findings[i].explanation += " No submission of its commands is in the inputs: they were outstanding for at least one I/O timeout (about \(formatDuration(timeout)), measured above) before the first timeout message, so the give-up is dated from that much earlier."
+            findings[i].explanation += e.episode.fromDriverTrace
+                ? " The give-up is dated that I/O timeout (about \(formatDuration(timeout))) before the first ABORT."
+                : " No submission of its commands is in the inputs: they were outstanding for at least one I/O timeout (about \(formatDuration(timeout)), measured above) before the first timeout message, so the give-up is dated from that much earlier."
         }
     }
 
