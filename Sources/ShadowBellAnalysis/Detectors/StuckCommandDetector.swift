@@ -347,7 +347,14 @@ extension ClockGroupAnalyzer {
         for t in e.timeouts.prefix(4) {
             f.evidence.append(evidenceItem("guest-timeout", t.at, Self.describe(t, qid: e.qid)))
         }
-        if let reset = e.reset, !e.timeouts.prefix(4).contains(where: { $0.at.time == reset.at.time && $0.at.location == reset.at.location }) {
+        let listed = e.timeouts.prefix(4)
+        let reset = e.reset.flatMap { r in listed.contains { $0.at.time == r.at.time && $0.at.location == r.at.location } ? nil : r }
+        // The rest are counted, not listed (the evidence read as if the first four were all).
+        let unlisted = e.timeouts.count - listed.count - (reset.map { r in e.timeouts.contains { $0.at.time == r.at.time && $0.at.location == r.at.location } ? 1 : 0 } ?? 0)
+        if unlisted > 0 {
+            f.explanation += " The evidence lists its first \(listed.count) \(e.fromDriverTrace ? "ABORTs" : "timeout messages")\(e.reset == nil ? "" : " and the reset"); \(unlisted == 1 ? "1 more is" : "\(unlisted) more are") not listed."
+        }
+        if let reset {
             f.evidence.append(evidenceItem("guest-timeout", reset.at, Self.describe(reset, qid: e.qid)))
         }
         report(f)
