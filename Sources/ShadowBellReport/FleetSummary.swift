@@ -38,6 +38,17 @@ public struct FleetSummary: Sendable {
     public var runs: [Run] = []
     /// Files that held no report (say so rather than count them as healthy).
     public var problems: [String] = []
+    /// Reports read more than once (a results file given twice, or concatenated into another
+    /// given too), by run name: counted once.
+    public private(set) var repeated: [String: Int] = [:]
+    private var seen: Set<UInt64> = []
+
+    /// What was left out of the counts and why (not a problem: exit status unchanged).
+    public var notes: [String] {
+        repeated.keys.sorted().map { name in
+            "run \(name): the same report read \(repeated[name]! + 1) times (identical: the same results given twice); counted once"
+        }
+    }
 
     public init() {}
 
@@ -57,8 +68,15 @@ public struct FleetSummary: Sendable {
             let reports = ReportDocuments.runs(of: document).filter { $0["findings"]?.arrayValue != nil }
             if reports.isEmpty { others.append(k + 1) }
             for run in reports {
-                runs.append(Self.run(run, source: "\(source)#\(found + 1)"))
                 found += 1
+                // Identical reports are one run read twice (two CI jobs' reports of one name
+                // differ in their labels or findings).
+                guard seen.insert(Self.fingerprint(run.rendered(pretty: false))).inserted else {
+                    let r = Self.run(run, source: "")
+                    repeated[r.name, default: 0] += 1
+                    continue
+                }
+                runs.append(Self.run(run, source: "\(source)#\(found)"))
             }
         }
         if baselines > 0 {
@@ -70,6 +88,14 @@ public struct FleetSummary: Sendable {
             let shown = others.prefix(5).map(String.init).joined(separator: ", ") + (others.count > 5 ? ", …" : "")
             problems.append("\(source): \(others.count) document(s) that are no report of analyze (\(documents.count > 1 ? "line or document" : "document") \(shown)); the \(found) report(s) in it are summarised")
         }
+    }
+
+    /// FNV-1a of a report's text (64 bits: two different reports alike by chance are not met
+    /// among any fleet's runs).
+    static func fingerprint(_ text: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        return h
     }
 
     /// Whether a report's finding is a hang (`Finding.isHang`, as its JSON says it).
@@ -199,6 +225,7 @@ public enum FleetSummaryReport {
         out += "  runs hung by cause: \(counts(t.byCause))\n"
         out += "  runs hung by known bug: \(counts(t.byKnownBug))\n"
         for p in s.problems { out += "  warning: \(p)\n" }
+        for n in s.notes { out += "  note: \(n)\n" }
         for key in keys {
             out += "\nby \(key):\n"
             let rows = s.groups(by: key)
@@ -260,6 +287,7 @@ public enum FleetSummaryReport {
                 ])
             })),
             ("problems", .array(s.problems.map { .string($0) })),
+            ("notes", .array(s.notes.map { .string($0) })),
         ])
         return doc.rendered(pretty: true)
     }
@@ -289,6 +317,7 @@ public enum FleetSummaryReport {
         if let m = t.medianNs, let x = t.maxNs { out += "; median \(formatDuration(m)), longest \(formatDuration(x))" }
         out += ".</p>\n<p>Runs hung by queue: \(escape(counts(t.byQueue)))<br>by cause: \(escape(counts(t.byCause)))<br>by known bug: \(escape(counts(t.byKnownBug)))</p>\n"
         for p in s.problems { out += "<p>warning: \(escape(p))</p>\n" }
+        for n in s.notes { out += "<p>note: \(escape(n))</p>\n" }
         for key in keys {
             let rows = s.groups(by: key)
             out += "<h2>By \(escape(key))</h2>\n" + plot(s, key: key, rows: rows)

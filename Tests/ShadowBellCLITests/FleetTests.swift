@@ -238,6 +238,14 @@ import Testing
         }
         for (setting, t) in truths { check(group("barriers", setting), t, setting) }
         check(group("source", "sim"), all, "all simulated runs")
+
+        // A results file given twice counts its run once, and says so (hang-sq2 counted twice
+        // read as two hung runs with four hangs).
+        let twicePath = "\(dir)/summary-twice.json"
+        #expect(runCommand(["summarize"] + results + [results[1], "--format", "json", "-o", twicePath]) == 0)
+        let twice = try Self.object(twicePath)
+        #expect((twice["total"] as? [String: Any])?["runs"] as? Int == realRuns.count + all.count)
+        #expect((twice["notes"] as? [String] ?? []).count == 1 && (twice["notes"] as? [String])?.first?.contains("counted once") == true)
         #expect(all.filter(\.hung).count > 10, "the sample must hold hangs")
         #expect(all.contains { !$0.hung }, "and healthy runs")
         #expect(truths["driver-on-controller-on"]?.allSatisfy { !$0.hung } == true)
