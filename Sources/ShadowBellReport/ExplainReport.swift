@@ -19,7 +19,8 @@ public enum ExplainReport {
         var out = "Finding #\(number) of \(r.findings.count): \(f.kind.rawValue) (\(f.severity.rawValue)) on \(f.queue)\n"
         var when = "  from \(time(f.start))"
         if let end = f.end {
-            when += " to \(time(end)) (\(formatDuration(end - f.start)), ended by \(f.resolution?.rawValue ?? "?"))"
+            // A finding that is no wait (an info spanning the trace) has no resolution to name.
+            when += " to \(time(end)) (\(formatDuration(end - f.start))\(f.resolution.map { ", ended by \($0.rawValue)" } ?? ""))"
         } else if f.resolution != nil {
             when += " to the end of the trace: unresolved, the wait was still going on"
             if case .int(let d)? = f.value("duration_ns") { when += " after \(formatDuration(d))" }

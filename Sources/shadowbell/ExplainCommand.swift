@@ -51,7 +51,7 @@ struct Explain: ParsableCommand {
                     throw ExitCode(2)
                 }
                 let list = report.result.findings.prefix(20).enumerated().map { "  #\($0.offset + 1) \($0.element.kind.rawValue) \($0.element.queue)" }
-                let hint = count == 0 ? "the inputs have no finding" : "they have \(count) finding(s):\n" + list.joined(separator: "\n")
+                let hint = count == 0 ? "the inputs have no finding" : "no such finding: the inputs have \(count) finding(s):\n" + list.joined(separator: "\n")
                 // Known only once the inputs were read: said here, without the usage of the
                 // whole tool that a validation error thrown from `run` prints after it.
                 printError("error: --finding \(finding): \(hint)")

@@ -481,7 +481,7 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         })
         #expect(text.contains("shadowbell timeline"))
         let missing = try runProcess(["explain", sample("lab/sq-hang.txt"), "--finding", "9"])
-        #expect(missing.status == 64 && missing.stderr.contains("they have 2 finding(s)"))
+        #expect(missing.status == 64 && missing.stderr.contains("no such finding: the inputs have 2 finding(s)"))
         // Said once, as explain's own error: not followed by the usage of the whole tool.
         #expect(missing.stderr.hasPrefix("shadowbell: error: --finding 9") && !missing.stderr.contains("Usage:"), "\(missing.stderr)")
     }
