@@ -579,6 +579,29 @@ public enum AnalysisSession {
         return nil
     }
 
+    /// A finding judged from the order of both sides whose evidence from an estimated input
+    /// lies more than a second beyond that
+    /// input's causal pairs (a guest trace that ends early, a QEMU log that begins late): its
+    /// offset there is extrapolated from the pairs, and its order against the other inputs'
+    /// events may be off by more than the stated uncertainty (hang-sq2 with its guest trace cut
+    /// short: an ABORT placed 155 ms after the guest's message that sent it, said by nothing).
+    static func extrapolatedEvidence(
+        _ f: Finding, _ spans: [UInt16: (span: ClosedRange<Int64>, drift: Int64, path: String, messagesElsewhere: Bool)]
+    ) -> String? {
+        var worst: (distance: Int64, source: UInt16)?
+        for e in f.evidence {
+            guard let input = spans[e.location.source],
+                // A console's kernel messages are placed by another clock than its ftrace dump.
+                !(input.messagesElsewhere && e.role == "guest-timeout")
+            else { continue }
+            let s = input.span
+            let d = e.time < s.lowerBound ? s.lowerBound - e.time : e.time > s.upperBound ? e.time - s.upperBound : 0
+            if d > 1_000_000_000, d > (worst?.distance ?? 0) { worst = (d, e.location.source) }
+        }
+        guard let worst, let input = spans[worst.source] else { return nil }
+        return "its evidence from \(input.path) lies up to \(formatDuration(worst.distance)) beyond the causal pairs that place that input: its offset there is extrapolated (drift \(input.drift) ppm), so its order against the other inputs' events may be off by more than the stated uncertainty"
+    }
+
     static func separateDomainsNote(_ n: Int) -> String {
         "\(n) inputs are separate clock domains; each was analysed on its own clock "
             + "(use --same-clock if they share one). Finding times are on the clock of the input named by clock_input."
@@ -642,9 +665,25 @@ public enum AnalysisSession {
                 notes.append(note)
                 notOneClock = note
             }
+            // Where each estimated input's causal pairs lie on the reference clock: beyond them
+            // its offset is extrapolated, and the stated uncertainty does not hold.
+            var pairSpans: [UInt16: (span: ClosedRange<Int64>, drift: Int64, path: String, messagesElsewhere: Bool)] = [:]
+            for m in members {
+                let p = placed[m]
+                guard let r = alignment.first(where: { Int($0.input) == p.index && $0.method == .estimated }),
+                    let first = p.clock.knots.first, let last = p.clock.knots.last
+                else { continue }
+                let a = p.clock.map(first.time), b = p.clock.map(last.time)
+                pairSpans[UInt16(p.index)] = (min(a, b)...max(a, b), r.driftPPM, p.source.summary.path, p.messageClock != nil)
+            }
             let apart = manual.isEmpty || members.count < 2 ? nil : Self.offsetPlacesApart(manual.map { placed[$0].index }, analyzer.timeSpanBySource, placed: placed)
             if let apart { notes.append(apart) }
             var result = analyzer.finish()
+            for i in result.findings.indices where ClockGroupAnalyzer.restsOnOrder.contains(result.findings[i].kind) {
+                if let far = Self.extrapolatedEvidence(result.findings[i], pairSpans) {
+                    result.findings[i].uncertainty.append(far)
+                }
+            }
             for r in alignment where r.givenOffsetMisses > 0 && members.contains(where: { placed[$0].index == Int(r.input) }) {
                 let path = placed.first { $0.index == Int(r.input) }?.source.summary.path ?? "input \(r.input)"
                 for i in result.findings.indices where ClockGroupAnalyzer.restsOnOrder.contains(result.findings[i].kind) {

@@ -157,7 +157,10 @@ import Testing
         let onSQ1 = Self.loud(r, on: Self.sq(1))
         try #require(onSQ1.count == 2, "\(r.findings.map(\.message))")
         #expect(onSQ1.allSatisfy { $0.kind == .stuckCommand && $0.severity == .error && !$0.inferred })
-        #expect(onSQ1[0].start == 30_455_579_000 && onSQ1[0].end == 45_527_430_000)
+        // None of its aborted commands' submissions is in the trace: it is dated one measured
+        // I/O timeout (first ABORT 30.455579 to reset 45.527430) before its first ABORT.
+        #expect(onSQ1[0].start == 30_455_579_000 - (45_527_430_000 - 30_455_579_000) && onSQ1[0].end == 45_527_430_000)
+        #expect(onSQ1[0].explanation.contains("The give-up is dated that I/O timeout (about 15.071 s) before the first ABORT."))
         #expect(onSQ1[0].value("kernel_tags") == .array([962, 963, 964, 965].map { .int($0) }))
         #expect(onSQ1[0].explanation.contains("were not submitted within the trace"))
         #expect(onSQ1[1].start == 45_581_542_000 && onSQ1[1].value("stuck_commands") == .int(16) && onSQ1[1].value("commands_cancelled") == .int(16))
