@@ -69,9 +69,10 @@ public struct FleetSummary: Sendable {
             if reports.isEmpty { others.append(k + 1) }
             for run in reports {
                 found += 1
-                // Identical reports are one run read twice (two CI jobs' reports of one name
-                // differ in their labels or findings).
-                guard seen.insert(Self.fingerprint(run.rendered(pretty: false))).inserted else {
+                // Identical reports that name their run or inputs are one run read twice (two CI
+                // jobs' reports of one name differ in their labels or findings).
+                let named = run["run"] != nil || !(run["inputs"]?.arrayValue ?? []).isEmpty
+                guard !named || seen.insert(Self.fingerprint(run.rendered(pretty: false))).inserted else {
                     let r = Self.run(run, source: "")
                     repeated[r.name, default: 0] += 1
                     continue

@@ -36,6 +36,10 @@ public struct FindingTimeline: Sendable {
     public var finding: Finding
     /// Where the window ends on the plot: its end, or the end of its clock domain when unresolved.
     public var plotEnd: Int64
+    /// Where its samples are taken from as inside the window: its start, or its earliest
+    /// evidence up to a second before it (the EventIdx write a cause rests on was left out of
+    /// sysrq-hang's picture by the 12 completions between it and the window).
+    public var recordFrom: Int64 = 0
     public var samples: [StateSample] = []
     /// Samples inside the window left out to keep memory bounded.
     public var omitted: Int = 0
@@ -117,7 +121,9 @@ public final class WindowRecorder {
         }
         timelines = chosen.map { i in
             let f = result.findings[i]
-            return FindingTimeline(findingIndex: i, finding: f, plotEnd: f.end ?? (f.resolution == nil ? f.start : ends[f.clockInput] ?? f.start))
+            var t = FindingTimeline(findingIndex: i, finding: f, plotEnd: f.end ?? (f.resolution == nil ? f.start : ends[f.clockInput] ?? f.start))
+            t.recordFrom = f.evidence.map(\.time).filter { $0 < f.start && f.start - $0 <= 1_000_000_000 }.min() ?? f.start
+            return t
         }
         lead = Array(repeating: [], count: timelines.count)
         head = lead
@@ -141,7 +147,7 @@ public final class WindowRecorder {
         for w in watched.indices {
             for g in watched[w].groups.indices {
                 // By start; a tie keeps the order of the findings.
-                watched[w].groups[g].byStart.sort { (timelines[$0].finding.start, $0) < (timelines[$1].finding.start, $1) }
+                watched[w].groups[g].byStart.sort { (timelines[$0].recordFrom, $0) < (timelines[$1].recordFrom, $1) }
             }
         }
     }
@@ -160,7 +166,7 @@ public final class WindowRecorder {
             if t <= group.retiredBound { isExact = false }
             // Windows that begin here: their lead-in is the queue's latest samples (all of them
             // before the window's start, since no event reached it yet).
-            while group.nextDormant < group.byStart.count, timelines[group.byStart[group.nextDormant]].finding.start <= t {
+            while group.nextDormant < group.byStart.count, timelines[group.byStart[group.nextDormant]].recordFrom <= t {
                 let k = group.byStart[group.nextDormant]
                 lead[k] = Self.inOrder(group.recent, from: group.recentStart)
                 group.active.append(k)
@@ -168,8 +174,7 @@ public final class WindowRecorder {
             }
             var retired = false
             for k in group.active {
-                let f = timelines[k].finding
-                if t < f.start {
+                if t < timelines[k].recordFrom {
                     if lead[k].count == leadIn { lead[k].removeFirst() }
                     lead[k].append(sample)
                 } else if t <= timelines[k].plotEnd {

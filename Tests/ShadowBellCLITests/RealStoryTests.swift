@@ -65,6 +65,15 @@ import Testing
         #expect(!later.stdout.contains("poorly aligned"))
     }
 
+    /// The steps begin at the evidence the cause rests on: sysrq-hang's EventIdx write and the
+    /// read that ended the burst came 43 ms before the window, 12 completions earlier, and were
+    /// left out of the story and the picture (its markers began at 3).
+    @Test func theStoryBeginsAtTheEvidenceBeforeTheWindow() throws {
+        let files = try RealTraceTests.run("sysrq-hang")
+        let r = try runProcess(["explain", files.guest, files.qemu, files.console, "--finding", "2"])
+        #expect(r.stdout.contains("[evidence 1]") && r.stdout.contains("[evidence 2]"), "\(r.stdout.prefix(3000))")
+    }
+
     /// A healthy run's info finding is drawn in the info colour in the report, not as a red
     /// hang window.
     @Test func anInfoFindingIsNoRedWindow() throws {

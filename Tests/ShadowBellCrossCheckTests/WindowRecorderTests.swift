@@ -38,10 +38,12 @@ import Testing
             let plotEnd = f.end ?? (f.resolution == nil ? f.start : ends[f.clockInput] ?? f.start)
             var lead: [StateSample] = [], head: [StateSample] = [], tail: [StateSample] = [], afterSamples: [StateSample] = []
             var omitted = 0
+            // Samples are taken as inside from the earliest evidence up to a second before the start.
+            let from = f.evidence.map(\.time).filter { $0 < f.start && f.start - $0 <= 1_000_000_000 }.min() ?? f.start
             for (o, ordinal) in numbered where o.snapshot.key == f.queue && (clockOf[o.event.source] ?? o.event.source) == f.clockInput {
                 var s = StateSample(o.event, o.snapshot)
                 s.ordinal = ordinal
-                if o.event.time < f.start {
+                if o.event.time < from {
                     lead.append(s)
                     if lead.count > leadIn { lead.removeFirst() }
                 } else if o.event.time <= plotEnd {
