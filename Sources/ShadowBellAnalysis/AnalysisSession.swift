@@ -928,6 +928,53 @@ final class MergedEventSource: EventSource {
 
 /// What the first pass learns of one input: its causal-pair anchors, its first event's time
 /// and its summary — up to its end, or up to its error.
+extension AnalysisSession {
+    /// Which of `sources` are another's recording in another form, by the rule `analyze` uses
+    /// (Docs/Alignment.md) on their first `limit` events: copy → the one kept, which is the
+    /// first by the reference rule. For `convert`, which writes each input's events as read (a
+    /// run folder holding ftrace text, `trace-cmd report` text and trace.dat wrote every guest
+    /// event three times). The sources are read only that far.
+    public static func copies(among sources: [any EventSource], limit: Int = 1 << 16) -> [(copy: Int, kept: Int, note: String)] {
+        let first = sources.map { FirstPass(LimitedSource($0, limit: limit)) }
+        let anchors = first.map { $0.summary.clock == .timestamps ? $0.anchors : nil }
+        let order = sources.indices.sorted {
+            Standing(first[$0].summary, anchors[$0], first[$0].firstTime) < Standing(first[$1].summary, anchors[$1], first[$1].firstTime)
+        }
+        var copies: [(copy: Int, kept: Int, note: String)] = []
+        for (k, i) in order.enumerated() {
+            guard let mine = anchors[i] else { continue }
+            let formats = { (j: Int) in Set([first[i].summary.effectiveFormat, first[j].summary.effectiveFormat]) }
+            guard let kept = order[..<k].first(where: { j in
+                !copies.contains { $0.copy == j }
+                    && anchors[j].map { mine.sameRecording(as: $0) || (formats(j) == [.qemuLog, .qemuSimple] && mine.sameEventsOnAnotherClock(as: $0)) } == true
+            }) else { continue }
+            copies.append((i, kept, mine.isGuestSide ? "the same guest recording (same commands at the same times)" : "the same recording (same events at the same spacing)"))
+        }
+        return copies
+    }
+}
+
+/// A source read no further than its first `limit` events (whole batches).
+final class LimitedSource: EventSource {
+    let inner: any EventSource
+    let limit: Int
+    var delivered = 0
+    init(_ inner: any EventSource, limit: Int) {
+        self.inner = inner
+        self.limit = limit
+    }
+    var summary: InputSummary { inner.summary }
+    func nextBatch(into buffer: inout [Event]) throws(InputError) -> Bool {
+        guard delivered < limit else {
+            buffer.removeAll(keepingCapacity: true)
+            return false
+        }
+        let more = try inner.nextBatch(into: &buffer)
+        delivered += buffer.count
+        return more
+    }
+}
+
 struct FirstPass {
     var anchors: AnchorSet
     var firstTime: Int64

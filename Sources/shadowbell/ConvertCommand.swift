@@ -153,8 +153,23 @@ struct Convert: ParsableCommand {
         var options = SourceOptions(controller: controller)
         do {
             try binaryInputs.apply(to: &options)
+            // One recording kept in several forms (a run folder's ftrace text, `trace-cmd
+            // report` and trace.dat) is written once, as analyze reads it once.
+            var paths = run.paths
+            let files = paths.indices.filter { isRegularFile(paths[$0]) }
+            if files.count > 1 {
+                let sources = files.compactMap { try? openEventSource(path: paths[$0], index: UInt16(clamping: $0), options: options) }
+                if sources.count == files.count {
+                    let copies = AnalysisSession.copies(among: sources)
+                    for c in copies {
+                        printError("note: skipped \(paths[files[c.copy]]): \(c.note) as \(paths[files[c.kept]]); written once, from \(paths[files[c.kept]])")
+                    }
+                    let dropped = Set(copies.map { files[$0.copy] })
+                    paths = paths.indices.filter { !dropped.contains($0) }.map { paths[$0] }
+                }
+            }
             let result = try convertToPcap(
-                paths: run.paths, output: output, linkType: LinkType(linkType), options: options)
+                paths: paths, output: output, linkType: LinkType(linkType), options: options)
             // As in `analyze`: among several files, one without any recognised event is a
             // note when another has events; alone, it is an input error.
             let someEvents = result.inputs.contains { $0.events > 0 }
@@ -167,7 +182,7 @@ struct Convert: ParsableCommand {
                     printToStandardError("  \(record.location.render(path: input.path)): \(record.reason)")
                 }
                 if input.events == 0 {
-                    if run.paths.count > 1 && someEvents {
+                    if paths.count > 1 && someEvents {
                         printError("note: skipped \(input.path): no recognised event (read as \(input.format.rawValue))")
                     } else {
                         printError("error: \(InputError.noRecognisedEvents(path: input.path, format: input.format).description)")

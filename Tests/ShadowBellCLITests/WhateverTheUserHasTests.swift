@@ -403,6 +403,26 @@ import Testing
         }
     }
 
+    /// `convert` of a run folder holding one guest recording in three forms (ftrace text,
+    /// `trace-cmd report` text, trace.dat) writes it once, as analyze reads it once (every guest
+    /// event went into the pcap three times), and says which it left out.
+    @Test func convertOfAFolderWritesARecordingKeptTwiceOnce() throws {
+        let dir = RealTraceTests.realDirectory.appendingPathComponent("dat-hang-sq2").path
+        let pcap = temporaryPath("dat-\(UUID().uuidString).pcap")
+        defer { unlink(pcap) }
+        let r = try runProcess(["convert", dir, "--output", pcap])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.components(separatedBy: "the same guest recording").count - 1 == 2, "\(r.stderr)")
+        let (_, folder, _) = try analyzeJSON([dir])
+        let (_, converted, _) = try analyzeJSON([pcap])
+        let run = (folder["runs"] as? [[String: Any]])?.first ?? folder
+        #expect(Self.signatures(converted) == Self.signatures(run))
+        let events = (converted["inputs"] as? [[String: Any]] ?? []).compactMap { $0["events"] as? Int }.reduce(0, +)
+        let kept = (run["inputs"] as? [[String: Any]] ?? []).filter { !(($0["path"] as? String ?? "").contains("guest-")) }
+            .compactMap { $0["events"] as? Int }.reduce(0, +)
+        #expect(events == kept, "\(events) events in the pcap, \(kept) in trace.dat, the QEMU log and the console")
+    }
+
     /// The analysis part of Docs/Capture.md's CI recipe, on run folders as they are kept.
     @Test func theCIRecipeOfTheCaptureGuideFindsTheHang() throws {
         let artifacts = temporaryPath("artifacts")
