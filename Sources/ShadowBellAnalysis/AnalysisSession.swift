@@ -303,7 +303,7 @@ public enum AnalysisSession {
             else { return false }
             maps[i] = maps[guest]
             var r = AlignmentReport(input: UInt16(i), method: .sameClock)
-            r.note = "guest kernel log: same clock as \(inputs[guest].path)\(why)"
+            r.note = "guest kernel log: same clock as \(named(guest))\(why)"
             reports[i] = r
             return true
         }
@@ -364,8 +364,8 @@ public enum AnalysisSession {
                         // The offset onto the reference clock (the estimate's is onto input j's).
                         report.offset = placedMap.knots[0].offset
                         report.note = report.method == .messages
-                            ? "aligned to \(inputs[j].path) from \(report.pairs) guest timeout messages paired with the controller's aborts"
-                            : "aligned to \(inputs[j].path) from \(report.pairs) causal pairs"
+                            ? "aligned to \(named(j)) from \(report.pairs) guest timeout messages paired with the controller's aborts"
+                            : "aligned to \(named(j)) from \(report.pairs) causal pairs"
                         if !report.poorStretches.isEmpty {
                             let worst = report.poorStretches.sorted { $0.worst > $1.worst }.prefix(3)
                                 .map { "\(formatDuration($0.worst)) at \(formatSeconds($0.from)) s" }
@@ -413,7 +413,7 @@ public enum AnalysisSession {
             let at = first == last
                 ? "\(Self.signed(first)) s"
                 : "\(Self.signed(first)) s at its start, \(Self.signed(last)) s at its end (drift \(report.driftPPM) ppm)"
-            let text = "the offset given misses the \(report.pairs) causal pairs with \(inputs[j].path) by up to \(formatDuration(worst)): they put it at \(at), ±\(formatDuration(report.uncertainty)); guest and controller events closer than that may be in the wrong order. Without --clock-offset it is placed by those pairs"
+            let text = "the offset given misses the \(report.pairs) causal pairs with \(named(j)) by up to \(formatDuration(worst)): they put it at \(at), ±\(formatDuration(report.uncertainty)); guest and controller events closer than that may be in the wrong order. Without --clock-offset it is placed by those pairs"
             reports[i]!.note = text
             reports[i]!.givenOffsetMisses = worst
             notes.append("--clock-offset \(inputs[i].path)=\(Self.signed(given)): the causal pairs say this offset is off by up to \(formatDuration(worst)) (see the clock alignment); the findings that rest on the order of guest and controller events are marked uncertain.")
@@ -431,7 +431,7 @@ public enum AnalysisSession {
         {
             if let guest = order.first(where: { maps[$0] != nil && formats[$0] != .consoleLog && anchors[$0]?.isGuestSide == true }) {
                 messageMaps[i] = maps[guest]
-                reports[i]!.note += "; its kernel messages on the printk clock, the same as \(inputs[guest].path)'s"
+                reports[i]!.note += "; its kernel messages on the printk clock, the same as \(named(guest))'s"
             } else if let mine = anchors[i], mine.hasGuestNotices,
                 let j = order.first(where: { maps[$0] != nil && $0 != i && anchors[$0]?.hasHostNotices == true }),
                 let est = MessageAlignment.estimate(console: mine, host: anchors[j]!)

@@ -46,6 +46,13 @@ public struct AnalysisReport: Sendable {
         result.inputs.first { $0.index == source }?.path ?? "input\(source)"
     }
 
+    /// The input's path, and for a clock domain of a pcap which recording it holds
+    /// (`run.pcap (its qemu-log events)`): a pcap's domains share one path.
+    public func name(of source: UInt16) -> String {
+        guard let s = result.inputs.first(where: { $0.index == source }) else { return "input\(source)" }
+        return s.recordedFormat.map { "\(s.path) (its \($0.rawValue) events)" } ?? s.path
+    }
+
     public func render(_ location: SourceLocation) -> String { location.render(path: path(of: location.source)) }
 
     /// Nanoseconds as `sec.nnnnnnnnn`; ordinals as `#N` for inputs without timestamps.

@@ -104,7 +104,12 @@ public enum ExplainReport {
                 out += "      > " + QuotedLine.escapingControlCharacters(line) + "\n"
             } else if e.location.unit == .byteOffset {
                 let v = e.location.value
-                out += v >= SourceLocation.streamStride
+                let format = r.inputs.first { $0.index == e.location.source }?.format
+                out += format == .pcap
+                    ? "      (binary record at byte \(v) of the pcap: `tshark -r` shows it; it keeps the input it was converted from)\n"
+                    : format == .qemuSimple
+                    ? "      (binary record at byte \(v) of the simple trace: QEMU's simpletrace.py prints it)\n"
+                    : v >= SourceLocation.streamStride
                     ? "      (binary record: CPU data stream \(v / SourceLocation.streamStride), byte \(v % SourceLocation.streamStride) of its decompressed data; `trace-cmd report` prints it in text)\n"
                     : "      (binary record at byte \(v): of the file, or of CPU data stream 0's decompressed data in a compressed trace.dat; `trace-cmd report` prints it in text)\n"
             }

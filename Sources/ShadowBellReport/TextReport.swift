@@ -33,9 +33,9 @@ public enum TextReport {
         for e in report.inputErrors { out += "  error: \(e.description)\n" }
 
         if r.alignment.contains(where: { $0.method != .reference }) {
-            out += "\nClock alignment (times on the clock of \(report.path(of: r.alignment.first { $0.method == .reference }?.input ?? 0)))\n"
+            out += "\nClock alignment (times on the clock of \(report.name(of: r.alignment.first { $0.method == .reference }?.input ?? 0)))\n"
             for a in r.alignment where a.method != .reference {
-                var line = "\(report.path(of: a.input)): \(a.method.rawValue)"
+                var line = "\(report.name(of: a.input)): \(a.method.rawValue)"
                 if a.method == .estimated || a.method == .manual || a.method == .messages {
                     line += ", offset \(formatSignedSeconds(a.offset)) s"
                 }

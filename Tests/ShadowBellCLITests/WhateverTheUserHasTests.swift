@@ -421,6 +421,12 @@ import Testing
         let kept = (run["inputs"] as? [[String: Any]] ?? []).filter { !(($0["path"] as? String ?? "").contains("guest-")) }
             .compactMap { $0["events"] as? Int }.reduce(0, +)
         #expect(events == kept, "\(events) events in the pcap, \(kept) in trace.dat, the QEMU log and the console")
+        // Its clock domains are named by the recording each holds (they all read "the pcap",
+        // aligned to itself), and a record's place is told as a pcap's, not a trace.dat's.
+        let notes = (converted["alignment"] as? [[String: Any]] ?? []).compactMap { $0["note"] as? String }
+        #expect(notes.contains { $0.hasPrefix("aligned to \(pcap) (its trace-dat events) from") }, "\(notes)")
+        let story = try runProcess(["explain", pcap, "--finding", "2"])
+        #expect(story.stdout.contains("of the pcap: `tshark -r` shows it") && !story.stdout.contains("CPU data stream"), "\(story.stdout)")
     }
 
     /// The analysis part of Docs/Capture.md's CI recipe, on run folders as they are kept.
