@@ -47,7 +47,8 @@ public enum JUnitReport {
         var failures = 0
         for q in r.queues {
             let indices = r.findings.indices.filter { r.findings[$0].queue == q.key }
-            let failing = indices.filter { failsCase(r.findings[$0], report.failOn) && !report.isKnown($0) }.map { r.findings[$0] }
+            let failingIndices = indices.filter { failsCase(r.findings[$0], report.failOn) && !report.isKnown($0) }
+            let failing = failingIndices.map { r.findings[$0] }
             var body = ""
             if let first = failing.first {
                 failures += 1
@@ -59,7 +60,9 @@ public enum JUnitReport {
                 let text = failing.count == 1
                     ? details(report, first)
                     : failing.enumerated().map { k, f in
-                        "[\(k + 1)/\(failing.count)] \(f.kind.rawValue) at \(report.formatTime(f.start, clockInput: f.clockInput)): \(f.message)\n" + details(report, f)
+                        // The report's own number (#N, as explain --finding takes it): a finding's
+                        // text names others by it ("recurs after the reset that ended #2").
+                        "[\(k + 1)/\(failing.count)] #\(failingIndices[k] + 1) \(f.kind.rawValue) at \(report.formatTime(f.start, clockInput: f.clockInput)): \(f.message)\n" + details(report, f)
                     }.joined(separator: "\n")
                 body += "      <failure type=\"\(xml(kinds.joined(separator: ",")))\" message=\"\(xml(message))\">"
                 body += xml(text) + "</failure>\n"

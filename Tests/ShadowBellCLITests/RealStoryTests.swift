@@ -93,7 +93,7 @@ import Testing
         // One failure for the queue, telling both (readers show a case's first failure only).
         #expect(xml.components(separatedBy: "<failure").count - 1 == 1)
         #expect(xml.contains("<failure type=\"mutual-wait\" message=\"2 error findings: "))
-        #expect(xml.contains("[1/2] mutual-wait at ") && xml.contains("[2/2] mutual-wait at "))
+        #expect(xml.contains("[1/2] #2 mutual-wait at ") && xml.contains("[2/2] #3 mutual-wait at "))
         #expect(xml.contains("failures=\"1\""))
         #expect(r.stderr.split(separator: "\n").filter { $0.hasPrefix("::error") }.count == 2)
     }
