@@ -241,23 +241,9 @@ public enum AnalysisSession {
             guard let recorded = summaries[i]?.recordedFormat else { return inputs[i].path }
             return "\(inputs[i].path) (its \(recorded.rawValue) events)"
         }
-        // QEMU's log and its simple trace: the controller's events written by two backends.
-        func twoBackends(_ a: Int, _ b: Int) -> Bool {
-            Set([summaries[a]?.effectiveFormat, summaries[b]?.effectiveFormat]) == [.qemuLog, .qemuSimple]
-        }
-        for (k, i) in order.enumerated() {
-            guard let mine = anchors[i] else { continue }
-            if let kept = order[..<k].first(where: { j in
-                duplicates[j] == nil && anchors[j].map { mine.sameRecording(as: $0) || (twoBackends(i, j) && mine.sameEventsOnAnotherClock(as: $0)) } == true
-            }) {
-                duplicates[i] = kept
-                notes.append(
-                    mine.isGuestSide
-                        ? "\(named(i)): the same guest recording as \(named(kept)) (same commands at the same times); analysed once, from \(inputs[kept].path)"
-                        : !mine.sameRecording(as: anchors[kept]!)
-                            ? "\(named(i)): the same recording as \(named(kept)) on another clock (the same events at the same spacing: QEMU writing its log and its simple trace); analysed once, from \(inputs[kept].path)"
-                            : "\(named(i)): the same recording as \(named(kept)) (same events at the same times); analysed once, from \(inputs[kept].path)")
-            }
+        for (i, kept, how) in Self.copies(order: order, anchors: anchors, formats: summaries.map { $0?.effectiveFormat }) {
+            duplicates[i] = kept
+            notes.append("\(named(i)): \(how.replacing("KEPT", with: named(kept))); analysed once, from \(inputs[kept].path)")
         }
         order.removeAll { duplicates[$0] != nil }
         if options.sameClock {
@@ -926,31 +912,42 @@ final class MergedEventSource: EventSource {
     }
 }
 
-/// What the first pass learns of one input: its causal-pair anchors, its first event's time
-/// and its summary — up to its end, or up to its error.
 extension AnalysisSession {
     /// Which of `sources` are another's recording in another form, by the rule `analyze` uses
-    /// (Docs/Alignment.md) on their first `limit` events: copy → the one kept, which is the
-    /// first by the reference rule. For `convert`, which writes each input's events as read (a
-    /// run folder holding ftrace text, `trace-cmd report` text and trace.dat wrote every guest
-    /// event three times). The sources are read only that far.
-    public static func copies(among sources: [any EventSource], limit: Int = 1 << 16) -> [(copy: Int, kept: Int, note: String)] {
+    /// (Docs/Alignment.md) on their first `limit` events: copy, the one kept (the first by the
+    /// reference rule) and what they share (`KEPT` standing for the one kept). For `convert`, which writes each input's events as
+    /// read (a run folder holding ftrace text, `trace-cmd report` text and trace.dat wrote every
+    /// guest event three times). The sources are read only that far.
+    public static func copies(among sources: [any EventSource], limit: Int = 1 << 16) -> [(copy: Int, kept: Int, how: String)] {
         let first = sources.map { FirstPass(LimitedSource($0, limit: limit)) }
         let anchors = first.map { $0.summary.clock == .timestamps ? $0.anchors : nil }
         let order = sources.indices.sorted {
             Standing(first[$0].summary, anchors[$0], first[$0].firstTime) < Standing(first[$1].summary, anchors[$1], first[$1].firstTime)
         }
-        var copies: [(copy: Int, kept: Int, note: String)] = []
+        return copies(order: order, anchors: anchors, formats: first.map { $0.summary.effectiveFormat })
+    }
+
+    /// The rule: among inputs in the reference rule's `order`, each that is one recording with
+    /// an earlier one not itself a copy — the same guest commands at the same times, the same
+    /// events at the same times, or QEMU's log and its simple trace holding the same events at
+    /// the same spacing on two clocks. `how` names the kept input `KEPT`.
+    static func copies(order: [Int], anchors: [AnchorSet?], formats: [TraceFormat?]) -> [(copy: Int, kept: Int, how: String)] {
+        var found: [(copy: Int, kept: Int, how: String)] = []
         for (k, i) in order.enumerated() {
             guard let mine = anchors[i] else { continue }
-            let formats = { (j: Int) in Set([first[i].summary.effectiveFormat, first[j].summary.effectiveFormat]) }
+            let twoBackends = { (j: Int) in Set([formats[i], formats[j]]) == [.qemuLog, .qemuSimple] }
             guard let kept = order[..<k].first(where: { j in
-                !copies.contains { $0.copy == j }
-                    && anchors[j].map { mine.sameRecording(as: $0) || (formats(j) == [.qemuLog, .qemuSimple] && mine.sameEventsOnAnotherClock(as: $0)) } == true
+                !found.contains { $0.copy == j }
+                    && anchors[j].map { mine.sameRecording(as: $0) || (twoBackends(j) && mine.sameEventsOnAnotherClock(as: $0)) } == true
             }) else { continue }
-            copies.append((i, kept, mine.isGuestSide ? "the same guest recording (same commands at the same times)" : "the same recording (same events at the same spacing)"))
+            found.append((i, kept,
+                mine.isGuestSide
+                    ? "the same guest recording as KEPT (same commands at the same times)"
+                    : !mine.sameRecording(as: anchors[kept]!)
+                        ? "the same recording as KEPT on another clock (the same events at the same spacing: QEMU writing its log and its simple trace)"
+                        : "the same recording as KEPT (same events at the same times)"))
         }
-        return copies
+        return found
     }
 }
 
@@ -975,6 +972,8 @@ final class LimitedSource: EventSource {
     }
 }
 
+/// What the first pass learns of one input: its causal-pair anchors, its first event's time
+/// and its summary — up to its end, or up to its error.
 struct FirstPass {
     var anchors: AnchorSet
     var firstTime: Int64

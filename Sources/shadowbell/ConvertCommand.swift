@@ -162,7 +162,7 @@ struct Convert: ParsableCommand {
                 if sources.count == files.count {
                     let copies = AnalysisSession.copies(among: sources)
                     for c in copies {
-                        printError("note: skipped \(paths[files[c.copy]]): \(c.note) as \(paths[files[c.kept]]); written once, from \(paths[files[c.kept]])")
+                        printError("note: skipped \(paths[files[c.copy]]): \(c.how.replacing("KEPT", with: paths[files[c.kept]])); written once, from \(paths[files[c.kept]])")
                     }
                     let dropped = Set(copies.map { files[$0.copy] })
                     paths = paths.indices.filter { !dropped.contains($0) }.map { paths[$0] }
