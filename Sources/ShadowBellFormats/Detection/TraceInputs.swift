@@ -66,14 +66,14 @@ public struct TraceInput: Sendable {
         if InputSpool.isOnceOnly(path) {
             if readsTwice {
                 copied = try InputSpool.shared.copy(of: path)
-                if let spool = copied, let (found, notes) = try? classifyRunFile(path: spool), let notes {
-                    throw Self.notesRefused(path, notes, found)
+                if let spool = copied, let (_, notes) = try? classifyRunFile(path: spool), let notes {
+                    throw Self.notesRefused(path, notes)
                 }
             } else {
                 let input = try ByteInput(path: path)
                 let prefix = FormatDetector.detectionPrefix(input)
                 let found = FormatDetector.detect(prefix)
-                if let notes = NotesCheck.reason(prefix, format: found) { throw Self.notesRefused(path, notes, found) }
+                if let notes = NotesCheck.reason(prefix, format: found) { throw Self.notesRefused(path, notes) }
                 guard case .binary(let binary) = found, binary.traceFormat == .pcap else {
                     let once = OnceOnly(input)
                     return [
@@ -122,7 +122,7 @@ public struct TraceInput: Sendable {
     /// Notes (a README quoting a few trace lines) piped in: an input error, as when named alone
     /// (they were read as a trace with a few events, exit 0). A pipe cannot be skipped as a
     /// folder's notes are: its bytes are read.
-    static func notesRefused(_ path: String, _ notes: String, _ format: DetectedFormat) -> InputError {
+    static func notesRefused(_ path: String, _ notes: String) -> InputError {
         .unsupported(path: path, reason: "\(notes); not read as a trace (pipe in a trace file, or name the run's folder: its notes are skipped)")
     }
 
