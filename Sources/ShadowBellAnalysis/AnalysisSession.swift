@@ -237,10 +237,7 @@ public enum AnalysisSession {
         // One recording kept in two forms is analysed once (its first form by the rule).
         var duplicates: [Int: Int] = [:]
         // A pcap holds several recordings: the note names the one meant.
-        func named(_ i: Int) -> String {
-            guard let recorded = summaries[i]?.recordedFormat else { return inputs[i].path }
-            return "\(inputs[i].path) (its \(recorded.rawValue) events)"
-        }
+        func named(_ i: Int) -> String { summaries[i]?.name ?? inputs[i].path }
         for (i, kept, how) in Self.copies(order: order, anchors: anchors, formats: summaries.map { $0?.effectiveFormat }) {
             duplicates[i] = kept
             notes.append("\(named(i)): \(how.replacing("KEPT", with: named(kept))); analysed once, from \(inputs[kept].path)")

@@ -67,6 +67,9 @@ public struct InputSummary: Sendable {
     public var recordedFormat: TraceFormat?
     /// The format the input's content stands for: `recordedFormat` when there is one.
     public var effectiveFormat: TraceFormat { recordedFormat ?? format }
+    /// The input's path, and for a clock domain of a pcap which recording it holds
+    /// (`run.pcap (its qemu-log events)`): a pcap's domains share one path.
+    public var name: String { recordedFormat.map { "\(path) (its \($0.rawValue) events)" } ?? path }
     public var clock: ClockKind = .timestamps
     public var locationUnit: SourceLocation.Unit = .line
     /// Recognised events decoded.

@@ -46,11 +46,9 @@ public struct AnalysisReport: Sendable {
         result.inputs.first { $0.index == source }?.path ?? "input\(source)"
     }
 
-    /// The input's path, and for a clock domain of a pcap which recording it holds
-    /// (`run.pcap (its qemu-log events)`): a pcap's domains share one path.
+    /// The input's name (`InputSummary.name`: a pcap's domain says which recording it holds).
     public func name(of source: UInt16) -> String {
-        guard let s = result.inputs.first(where: { $0.index == source }) else { return "input\(source)" }
-        return s.recordedFormat.map { "\(s.path) (its \($0.rawValue) events)" } ?? s.path
+        result.inputs.first { $0.index == source }?.name ?? "input\(source)"
     }
 
     public func render(_ location: SourceLocation) -> String { location.render(path: path(of: location.source)) }

@@ -66,8 +66,10 @@ public struct TraceInput: Sendable {
         if InputSpool.isOnceOnly(path) {
             if readsTwice {
                 copied = try InputSpool.shared.copy(of: path)
-                if let spool = copied, let (_, notes) = try? classifyRunFile(path: spool), let notes {
-                    throw Self.notesRefused(path, notes)
+                // Looked at once: for notes, and for the format the copy is read as.
+                if let spool = copied, let (found, notes) = try? classifyRunFile(path: spool) {
+                    if let notes { throw Self.notesRefused(path, notes) }
+                    format = found
                 }
             } else {
                 let input = try ByteInput(path: path)
