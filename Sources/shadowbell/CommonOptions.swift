@@ -121,7 +121,11 @@ struct AnalysisFlags: ParsableArguments {
         }
         let progress = !quiet && ProgressSource.wanted
         let secondPass = readsTwice || (paths.count > 1 && !sameClock)
-        return TraceInput.open(paths, options: sourceOptions, readsTwice: secondPass).map { input in
+        // With --same-clock a piped input can still be another input's recording in another
+        // form, which only the first pass tells: it is read there, so it is copied too (read
+        // once, a piped guest trace beside the same file counted every command twice).
+        let copied = secondPass || (paths.count > 1 && sameClock)
+        return TraceInput.open(paths, options: sourceOptions, readsTwice: copied).map { input in
             AnalysisInput(
                 path: input.path, reopenable: input.reopenable, decoded: secondPass && input.reopenable ? DecodedEvents() : nil,
                 format: input.format?.traceFormat

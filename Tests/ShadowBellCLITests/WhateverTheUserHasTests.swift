@@ -144,6 +144,12 @@ import Testing
         let notes = (both.json["notes"] as? [String] ?? []).joined(separator: "\n")
         #expect(notes.contains("the same guest recording as"), "\(notes)")
         #expect((both.json["findings"] as? [[String: Any]] ?? []).allSatisfy { ($0["uncertainty"] as? [String] ?? []).isEmpty })
+        // The same from a pipe: read once, it was analysed beside the file (every command twice).
+        let piped = try runProcess(["analyze", "-", f.guest, "--same-clock", "--format", "json", "--quiet"], stdin: try Data(contentsOf: URL(fileURLWithPath: f.guest)))
+        let pipedJSON = try JSONSerialization.jsonObject(with: Data(piped.stdout.utf8)) as? [String: Any] ?? [:]
+        #expect(piped.status == alone.status, "\(piped.stderr)")
+        #expect(submitted(pipedJSON) == submitted(alone.json), "each command counted once")
+        #expect(((pipedJSON["notes"] as? [String]) ?? []).contains { $0.contains("analysed once") }, "\(pipedJSON["notes"] ?? "")")
         // A guest trace and a QEMU log are 1.8·10⁹ s apart: every finding judged across them
         // says so where it is read (four errors named a known bug, a note at the end said why).
         let apart = try analyzeJSON([f.guest, f.qemu], extra: ["--same-clock"])
