@@ -10,6 +10,9 @@
 # is 1.4 times larger), plus zstd copies of both. Measured with hyperfine (medians):
 #   - `analyze guest qemu` (two clocks, aligned) against `awk '/nvme/{n++}'` over both files,
 #     and against the sum of `analyze guest` and `analyze qemu` alone;
+#   - the floors of any design that reads each input once on these cores: `analyze guest` and
+#     `analyze qemu` run at the same time (two processes, no alignment, no merge), and decoding
+#     alone (`sbbench decode`, no analysis) of both at the same time;
 #   - `analyze guest.zst qemu.zst` against `zstd -dc guest.zst qemu.zst > /dev/null`;
 #   - `report`, `explain --finding 1`, `timeline --format svg` and `convert --to perfetto-json`
 #     against `analyze` of the same inputs (convert only up to 1 GB: its JSON takes about 225
@@ -44,6 +47,8 @@ trap 'rm -rf "$WORK"' EXIT
 # As the README builds it: the Swift runtime linked in (a process starts in 9 ms instead of 17).
 swift build -c release --static-swift-stdlib --package-path "$ROOT" >&2
 SB="$ROOT/.build/release/shadowbell"
+swift build -c release --package-path "$ROOT/Benchmarks" --product sbbench >&2
+SBBENCH="$ROOT/Benchmarks/.build/release/sbbench"
 RESULTS="$WORK/results.jsonl"
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" >&2
 
@@ -76,6 +81,8 @@ for size in $SIZES; do
     cmds=(-n analyze "$SB analyze $d/guest.txt $d/qemu.log --quiet"
           -n analyze-guest "$SB analyze $d/guest.txt --quiet"
           -n analyze-qemu "$SB analyze $d/qemu.log --quiet"
+          -n alone-at-once "bash -c '$SB analyze $d/guest.txt --quiet & $SB analyze $d/qemu.log --quiet & wait'"
+          -n decode-at-once "bash -c '$SBBENCH decode $d/guest.txt --decode-threads 1 & $SBBENCH decode $d/qemu.log --decode-threads 1 & wait'"
           -n awk "awk '/nvme/{n++} END{print n}' $d/guest.txt $d/qemu.log"
           -n analyze-zst "$SB analyze $d/guest.txt.zst $d/qemu.log.zst --quiet"
           -n zstd-dc "zstd -dc $d/guest.txt.zst $d/qemu.log.zst > /dev/null"
@@ -111,6 +118,8 @@ if [ -d "$REAL" ]; then
             -n analyze "$SB analyze $d/guest-ftrace.txt $d/qemu-trace.log $d/console.log --quiet" \
             -n analyze-guest "$SB analyze $d/guest-ftrace.txt --quiet" \
             -n analyze-qemu "$SB analyze $d/qemu-trace.log --quiet" \
+            -n alone-at-once "bash -c '$SB analyze $d/guest-ftrace.txt --quiet & $SB analyze $d/qemu-trace.log --quiet & wait'" \
+            -n decode-at-once "bash -c '$SBBENCH decode $d/guest-ftrace.txt --decode-threads 1 & $SBBENCH decode $d/qemu-trace.log --decode-threads 1 & wait'" \
             -n awk "awk '/nvme/{n++} END{print n}' $d/guest-ftrace.txt $d/qemu-trace.log" \
             -n report "$SB report $d/guest-ftrace.txt $d/qemu-trace.log $d/console.log --quiet -o $d/r.html" \
             -n explain "$SB explain --finding 1 $d/guest-ftrace.txt $d/qemu-trace.log $d/console.log --quiet" \
@@ -125,16 +134,17 @@ python3 - "$RESULTS" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 def r(a, b): return f"{a / b:.2f}" if a and b else "—"
-print("| run | MB (guest + QEMU) | analyze | awk | vs awk | guest + QEMU alone | vs alone | .zst | zstd -dc | .zst vs zstd -dc | report / explain / timeline / convert ÷ analyze | peak RSS (plain / .zst / report) |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| run | MB (guest + QEMU) | analyze | awk | vs awk | guest + QEMU alone | vs alone | floors: alone at once / decoding at once (vs awk) | .zst | zstd -dc | .zst vs zstd -dc | report / explain / timeline / convert ÷ analyze | peak RSS (plain / .zst / report) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for x in rows:
     t = x["times"]
     a = t["analyze"]
     alone = t["analyze-guest"] + t["analyze-qemu"]
     zst, dc = t.get("analyze-zst"), t.get("zstd-dc")
+    floors = " / ".join(f"{t[k]:.3f} s ({t['awk'] / t[k]:.2f})" if t.get(k) else "—" for k in ("alone-at-once", "decode-at-once"))
     ratios = " / ".join(r(t.get(k), a) for k in ("report", "explain", "timeline", "convert-perfetto"))
     rss = " / ".join(f"{x[k] / 1024:.0f} MB" for k in ("rss_kb", "rss_zst_kb", "rss_report_kb") if k in x)
-    print(f"| {x['name']} | {x['bytes'] / 1e6:,.0f} | {a:.3f} s | {t['awk']:.3f} s | **{t['awk'] / a:.2f}** | {alone:.3f} s | {r(alone, a)} | "
+    print(f"| {x['name']} | {x['bytes'] / 1e6:,.0f} | {a:.3f} s | {t['awk']:.3f} s | **{t['awk'] / a:.2f}** | {alone:.3f} s | {r(alone, a)} | {floors} | "
           f"{f'{zst:.3f} s' if zst else '—'} | {f'{dc:.3f} s' if dc else '—'} | {('**' + r(dc, zst) + '**') if zst else '—'} | {ratios} | {rss} |")
 same = [x["name"] for x in rows if x.get("same_findings_zst") is False]
 print()
