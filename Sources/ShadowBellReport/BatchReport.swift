@@ -120,7 +120,11 @@ public enum BatchReport {
         }
         let failed = runs.filter { $0.report.exitStatus == 1 }.count
         let broken = runs.filter { $0.report.exitStatus == 2 }.count
-        out += "Result: \(failed) run(s) failed, \(broken) with input errors (exit \(exitStatus(runs)))\n"
+        // Runs whose error findings fail nothing (`--fail-on never`): "0 failed" alone read as
+        // "no hang anywhere".
+        let passing = runs.filter { $0.report.exitStatus == 0 && $0.report.failOn == .never && $0.report.result.findings.contains { $0.severity == .error } }.count
+        let unfailed = passing == 0 ? "" : ", \(passing) with error findings that fail no run (--fail-on never)"
+        out += "Result: \(failed) run(s) failed, \(broken) with input errors\(unfailed) (exit \(exitStatus(runs)))\n"
         return out
     }
 }

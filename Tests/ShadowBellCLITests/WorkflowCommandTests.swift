@@ -266,6 +266,11 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
     @Test func failOnAndAnnotations() throws {
         let hang = sample("lab/sq-hang.txt")
         #expect(try runProcess(["analyze", hang, "--fail-on", "never"]).status == 0)
+        // A batch under `never` says how many runs hold error findings ("0 failed" alone read as
+        // no hang anywhere).
+        let batch = try runProcess(["analyze", hang, sample("lab/sim-healthy-racing.txt"), "--group-by", "file", "--fail-on", "never"])
+        #expect(batch.status == 0)
+        #expect(batch.stdout.contains("Result: 0 run(s) failed, 0 with input errors, 1 with error findings that fail no run (--fail-on never) (exit 0)"), "\(batch.stdout.suffix(300))")
         #expect(try runProcess(["analyze", hang, "--fail-on", "warning"]).status == 1)
         #expect(try runProcess(["analyze", "/nonexistent/x.txt", "--fail-on", "never"]).status == 2)
         #expect(try runProcess(["analyze", hang, "--fail-on", "sometimes"]).status == 64)
