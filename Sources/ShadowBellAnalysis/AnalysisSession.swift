@@ -602,7 +602,8 @@ public enum AnalysisSession {
         var groups: [GroupResult] = []
         for (d, members) in domains.enumerated() {
             let units = Dictionary(uniqueKeysWithValues: members.map { (UInt16(placed[$0].index), placed[$0].source.summary.locationUnit) })
-            let clock: ClockKind = members.contains { placed[$0].source.summary.clock == .orderOnly } ? .orderOnly : .timestamps
+            // Order only when any member does not count nanoseconds (its first such kind).
+            let clock = members.lazy.map { placed[$0].source.summary.clock }.first { !$0.measuresTime } ?? .timestamps
             let uncertainty = alignment.filter { r in members.contains { placed[$0].index == Int(r.input) } }.map(\.uncertainty).max() ?? 0
             let analyzer = ClockGroupAnalyzer(
                 options: options, sources: members.map { UInt16(placed[$0].index) }, clock: clock, locationUnits: units)
@@ -689,6 +690,12 @@ public enum AnalysisSession {
                         "--same-clock was given, but the inputs' events lie an hour or more apart (see the notes): they are not on one clock, and this finding was judged on times that do not meet — analyse them without --same-clock")
                 }
             }
+            // Durations a finding tells (an I/O timeout, a reset N s later) are counts there.
+            if clock == .counter, let why = clock.withoutDurations {
+                for i in result.findings.indices where !result.findings[i].uncertainty.contains(why) {
+                    result.findings[i].uncertainty.append(why)
+                }
+            }
             let clockInput = UInt16(placed[members[0]].index)
             for i in result.findings.indices { result.findings[i].clockInput = clockInput }
             groups.append(result)
@@ -697,8 +704,13 @@ public enum AnalysisSession {
         for input in inputs where input.events == 0 && !errors.contains(where: { $0.path == input.path }) {
             errors.append(.noRecognisedEvents(path: input.path, format: input.format))
         }
-        for input in inputs where input.clock == .orderOnly {
-            notes.append("\(input.path): no timestamps; analysed for order only (durations and --min-wait do not apply).")
+        for input in inputs {
+            switch input.clock {
+            case .timestamps: break
+            case .orderOnly: notes.append("\(input.path): no timestamps; analysed for order only (durations and --min-wait do not apply).")
+            case .counter:
+                notes.append("\(input.path): its times are bare counts of a clock that does not count nanoseconds (ftrace's x86-tsc, counter or uptime clock; the trace does not say which, nor its rate); analysed for order only (durations and --min-wait do not apply), and not aligned with other inputs. Record with a nanosecond clock (local, global, mono, boot) to have both.")
+            }
         }
         for input in inputs {
             guard let line = input.unterminatedLastLine else { continue }

@@ -14,6 +14,24 @@ public enum ClockKind: String, Sendable, Hashable {
     case timestamps
     /// No timestamps: `Event.time` is the event's ordinal; only order is known.
     case orderOnly = "order-only"
+    /// Bare counts of a clock that does not count nanoseconds (ftrace's `x86-tsc`, `counter`
+    /// and `uptime` clocks print a bare integer): `Event.time` is the count; order is known,
+    /// durations are not (the trace does not say the unit).
+    case counter
+
+    /// Whether times are nanoseconds, so that durations, --min-wait and the clock alignment
+    /// apply.
+    public var measuresTime: Bool { self == .timestamps }
+
+    /// Why durations do not apply to such an input (nil when they do).
+    public var withoutDurations: String? {
+        switch self {
+        case .timestamps: return nil
+        case .orderOnly: return "the input has no timestamps: order is known, durations are not"
+        case .counter:
+            return "the input's times are counts of a clock that does not count nanoseconds (ftrace's x86-tsc, counter or uptime clock): order is known, durations are not"
+        }
+    }
 }
 
 /// A place in an input: a 1-based line number for text inputs, a byte offset for binary ones.

@@ -55,7 +55,7 @@ public struct AnalysisReport: Sendable {
 
     /// Nanoseconds as `sec.nnnnnnnnn`; ordinals as `#N` for inputs without timestamps.
     public func formatTime(_ t: Int64, clockInput: UInt16) -> String {
-        if result.inputs.first(where: { $0.index == clockInput })?.clock == .orderOnly { return "#\(t)" }
+        if result.inputs.first(where: { $0.index == clockInput })?.clock.measuresTime == false { return "#\(t)" }
         return formatSeconds(t)
     }
 }

@@ -118,7 +118,7 @@ public enum ExplainReport {
         let files = paths.map(shellQuote).joined(separator: " ")
         out += "\nNext\n"
         let from = f.start - 5_000_000, to = (f.end ?? f.start) + 5_000_000
-        if r.inputs.first(where: { $0.index == f.clockInput })?.clock != .orderOnly {
+        if r.inputs.first(where: { $0.index == f.clockInput })?.clock.measuresTime != false {
             // A give-up told by the driver's ABORTs is on the admin queue (its ABORTs and the
             // reset's Delete SQ) as much as on its own.
             let admin = f.value("inferred_from") == .string("driver-aborts")

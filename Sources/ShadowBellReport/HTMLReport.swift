@@ -52,7 +52,7 @@ public enum HTMLReport {
     }
 
     static func orderOnly(_ report: AnalysisReport, _ clockInput: UInt16) -> Bool {
-        report.result.inputs.first { $0.index == clockInput }?.clock == .orderOnly
+        report.result.inputs.first { $0.index == clockInput }?.clock.measuresTime == false
     }
 
     /// The hangs first: per queue, one chart around all its hang findings (mutual waits and

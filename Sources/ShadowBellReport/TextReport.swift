@@ -16,6 +16,7 @@ public enum TextReport {
             out += "  \(s.path): \(s.format.rawValue)\(s.recordedFormat.map { " (of \($0.rawValue))" } ?? ""), \(s.events) events, \(s.malformed) malformed, "
                 + "\(s.skipped) other \(s.locationUnit == .line ? "lines" : "records") skipped"
             if s.clock == .orderOnly { out += ", no timestamps (order only)" }
+            if s.clock == .counter { out += ", bare counts of a clock not in nanoseconds (order only)" }
             if let kernel = s.kernelVersion { out += ", guest Linux \(kernel)" }
             out += "\n"
             for m in s.firstMalformed {

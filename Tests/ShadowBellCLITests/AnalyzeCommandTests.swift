@@ -254,3 +254,43 @@ import Testing
         #expect(parseDuration("-1s") == nil)
     }
 }
+
+/// A trace recorded with a clock that does not count nanoseconds (ftrace's `x86-tsc`, `counter`,
+/// `uptime`) prints bare counts: they were read as nanoseconds, so a guest trace on the TSC beside
+/// a QEMU log was "aligned" with a drift of 550,685 ppm and gave 14 errors for 2 hangs, and alone
+/// told its durations in cycles as seconds.
+@Suite struct CounterClockTests {
+    static func counterTrace(_ name: String) throws -> String {
+        let text = try String(contentsOfFile: sample("lab/sq-hang.txt"), encoding: .utf8)
+        // `100.002011:` → `100002011:` (microseconds as a bare count).
+        let counted = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            guard !line.hasPrefix("#"), let r = line.range(of: #" (\d+)\.(\d{6}): "#, options: .regularExpression) else { return String(line) }
+            let stamp = line[r].trimmingCharacters(in: .whitespaces).dropLast()
+            return line.replacingCharacters(in: r, with: " " + stamp.replacing(".", with: "") + ": ")
+        }.joined(separator: "\n")
+        let path = temporaryPath(name)
+        try counted.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func bareCountsAreAClockWithoutDurations() throws {
+        let path = try Self.counterTrace("counter-\(UUID().uuidString).txt")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(try String(contentsOfFile: path, encoding: .utf8).contains(" 100002011: nvme_setup_cmd"))
+        for extra in [[String](), ["--decode-threads", "2", "--decode-segment-size", "512"]] {
+            let r = try analyzeJSON([path], extra: extra)
+            let inputs = r.json["inputs"] as? [[String: Any]] ?? []
+            #expect(inputs.first?["clock"] as? String == "counter", "\(extra)")
+            let findings = r.json["findings"] as? [[String: Any]] ?? []
+            #expect(!findings.isEmpty)
+            #expect(findings.allSatisfy { ($0["uncertainty"] as? [String] ?? []).contains { $0.contains("does not count nanoseconds") } })
+            #expect((r.json["notes"] as? [String] ?? []).contains { $0.contains("bare counts of a clock that does not count nanoseconds") })
+        }
+        // Beside a trace on a nanosecond clock it is not aligned by its counts: each on its own.
+        let other = sample("lab/sim-healthy-racing.txt")
+        let both = try analyzeJSON([path, other])
+        let alignment = both.json["alignment"] as? [[String: Any]] ?? []
+        #expect(alignment.contains { $0["method"] as? String == "none" }, "\(alignment)")
+        #expect(!alignment.contains { $0["method"] as? String == "estimated" })
+    }
+}

@@ -117,7 +117,7 @@ struct HostSideTracker: Sendable {
 
 extension ClockGroupAnalyzer {
     /// The time a queue must have been silent before the guest's first ABORT to be a candidate.
-    var minimumSilence: Int64 { clock == .orderOnly ? 1 : options.inferredMinWait }
+    var minimumSilence: Int64 { !clock.measuresTime ? 1 : options.inferredMinWait }
 
     /// How far a guest console message may lie from the give-up it is about.
     var consoleSlack: Int64 { 1_000_000_000 + 2 * (alignmentUncertainty ?? 0) }
@@ -389,7 +389,7 @@ extension ClockGroupAnalyzer {
         f.evidence = evidence
         let lost = dataLoss(from: c.since.time, to: stop)
         if lost > 0 { f.uncertainty.append("the recorder lost events \(lost) time(s) during the window") }
-        if clock == .orderOnly { f.uncertainty.append("the input has no timestamps: order is known, durations are not") }
+        if let why = clock.withoutDurations { f.uncertainty.append(why) }
 
         let how = c.end == nil ? "unresolved at end of trace after \(formatDuration(duration))"
             : "for \(formatDuration(duration)), ended by \(f.resolution!.rawValue)"
@@ -491,7 +491,7 @@ extension ClockGroupAnalyzer {
         if let reset = episode.reset { evidence.append(evidenceItem("controller-reset", reset, "controller reset or disabled")) }
         evidence.sort { ($0.time, $0.location) < ($1.time, $1.location) }
         f.evidence = evidence
-        if clock == .orderOnly { f.uncertainty.append("the input has no timestamps: order is known, durations are not") }
+        if let why = clock.withoutDurations { f.uncertainty.append(why) }
 
         f.message = "\(first.queue.controllerName): the guest gave up on I/O (\(episode.aborts) ABORT command(s)\(episode.reset == nil ? "" : ", then a controller reset")) while \(names.joined(separator: ", ")) could each hold the stall; the host side cannot tell which (inferred)"
         var s = "Without the guest's submissions, the stalled queue is inferred from the controller side. "

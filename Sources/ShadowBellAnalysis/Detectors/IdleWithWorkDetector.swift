@@ -66,7 +66,7 @@ extension ClockGroupAnalyzer {
     /// Whether an idle interval ending at `stopTime` is reported.
     @inline(__always)
     private func idleLongEnough(_ w: VisibleWork, resolution: Resolution, stopTime: Int64) -> Bool {
-        if clock == .orderOnly {
+        if !clock.measuresTime {
             switch resolution {
             case .endOfTrace, .controllerReset, .queueDeleted, .queueRecreated: return true
             default: return false
@@ -115,7 +115,7 @@ extension ClockGroupAnalyzer {
         }
         let lost = dataLoss(from: w.since.time, to: stopTime)
         if lost > 0 { f.uncertainty.append("the recorder lost events \(lost) time(s) during the window") }
-        if clock == .orderOnly { f.uncertainty.append("the input has no timestamps: order is known, durations are not") }
+        if let why = clock.withoutDurations { f.uncertainty.append(why) }
 
         let what = "SQ \(q.key.qid)"
         let how = end == nil ? "unresolved at end of trace after \(formatDuration(duration))"

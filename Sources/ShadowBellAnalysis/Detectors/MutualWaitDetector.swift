@@ -140,7 +140,7 @@ extension ClockGroupAnalyzer {
         let significant: Bool
         if resolution == .fetchNotTraced {
             significant = false
-        } else if clock == .orderOnly {
+        } else if !clock.measuresTime {
             switch resolution {
             case .endOfTrace, .controllerReset, .queueDeleted: significant = true
             default: significant = false
@@ -240,7 +240,7 @@ extension ClockGroupAnalyzer {
         let from = evidence.map(\.time).min() ?? w.start.time
         let lost = dataLoss(from: min(from, w.start.time), to: stopTime)
         if lost > 0 { f.uncertainty.append("the recorder lost events \(lost) time(s) during the window") }
-        if clock == .orderOnly { f.uncertainty.append("the input has no timestamps: order is known, durations are not") }
+        if let why = clock.withoutDurations { f.uncertainty.append(why) }
         if let u = alignmentUncertainty, duration <= 2 * u {
             f.uncertainty.append("the window (\(formatDuration(duration))) is within the clock-alignment uncertainty (±\(formatDuration(u)))")
         }

@@ -89,7 +89,7 @@ public func convertToPcap(
                 time: bestTime)
         }
         var flags: UInt8 = 0
-        if summary.clock == .orderOnly { flags |= RecordCodec.timeIsOrdinalFlag }
+        if !summary.clock.measuresTime { flags |= RecordCodec.timeIsOrdinalFlag }
         if summary.locationUnit == .line { flags |= RecordCodec.locationIsLineFlag }
         var stored = event
         stored.time = bestTime

@@ -24,13 +24,17 @@ func openEventSource(input: ByteInput, index: UInt16, options: SourceOptions, fo
     if input.compression != nil { options.decodeThreads = max(options.decodeThreads - 1, 1) }
     switch format ?? FormatDetector.detect(FormatDetector.detectionPrefix(input)) {
     case .ftraceText:
+        // Its clock (nanoseconds, or the bare counts of x86-tsc, counter, uptime) is known
+        // before the analysis starts, which judges durations by it.
+        let clock = FtraceLineParser.clock(inPrefix: FormatDetector.detectionPrefix(input))
         if decodesInParallel(input, options) {
+            var summary = InputSummary(index: index, path: input.path, format: .ftraceText)
+            summary.clock = clock ?? .timestamps
             return ParallelTextSource(
-                input: input, summary: InputSummary(index: index, path: input.path, format: .ftraceText),
-                threads: options.decodeThreads, segmentSize: segmentSize(input, options)
-            ) { FtraceLineParser(source: index, qemuController: options.controller) }
+                input: input, summary: summary, threads: options.decodeThreads, segmentSize: segmentSize(input, options)
+            ) { FtraceLineParser(source: index, qemuController: options.controller, clock: clock) }
         }
-        return FtraceTextSource(input: input, index: index, options: options)
+        return FtraceTextSource(input: input, index: index, options: options, clock: clock)
     case .qemuLog:
         if decodesInParallel(input, options) {
             return ParallelTextSource(

@@ -35,6 +35,7 @@ struct LineBatcher<Decoder: LineDecoding> {
 
     init(input: ByteInput, index: UInt16, format: TraceFormat, decoder: Decoder, batchSize: Int) {
         summary = InputSummary(index: index, path: input.path, format: format)
+        summary.clock = decoder.decidedClock ?? .timestamps
         lines = TextLines(input)
         readsOnOneThread = input.readsSideBySide
         self.decoder = decoder

@@ -9,6 +9,8 @@ import ShadowBellCore
 /// `<comm>-<pid> [( <tgid>)] [<cpu>] [<flags>] <timestamp>: <event>: <payload>`.
 struct FtraceLineHeader {
     var time: Int64
+    /// Where the timestamp begins (a clock that does not count nanoseconds prints a bare count).
+    var timeStart: Int
     var nameStart: Int
     var nameEnd: Int
     var payloadStart: Int
@@ -111,7 +113,7 @@ struct FtraceLineHeader {
         let colon = ByteScanning.skipSpaces(line, from: nameEnd)
         guard colon < n, line[colon] == ASCII.colon else { return nil }
         return FtraceLineHeader(
-            time: time, nameStart: nameStart, nameEnd: nameEnd,
+            time: time, timeStart: i, nameStart: nameStart, nameEnd: nameEnd,
             payloadStart: ByteScanning.skipSpaces(line, from: colon + 1))
     }
 

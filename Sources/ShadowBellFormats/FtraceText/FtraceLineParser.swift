@@ -11,10 +11,42 @@ struct FtraceLineParser: LineDecoding {
     /// (both for decoding a file in segments).
     var sawEventLine = false
     var markerBeforeFirstEventLine = false
+    /// The trace's clock, from its first event line: nanoseconds (`sec.fraction`), or the bare
+    /// count of a clock that does not count nanoseconds (`x86-tsc`, `counter`, `uptime`).
+    var clock: ClockKind?
+    var decidedClock: ClockKind? { clock }
 
-    init(source: UInt16, qemuController: UInt16) {
+    /// `clock`: the trace's clock when known before its lines are read (`clock(inPrefix:)`).
+    init(source: UInt16, qemuController: UInt16, clock: ClockKind? = nil) {
         self.source = source
+        self.clock = clock
         qemu = QemuEventDecoder(controller: qemuController, source: source)
+    }
+
+    /// The clock of the first event line in `prefix` (the start of the input), nil when it
+    /// holds none: the analysis must know it before the first event reaches it.
+    static func clock(inPrefix prefix: UnsafeRawBufferPointer) -> ClockKind? {
+        var start = 0
+        while start < prefix.count {
+            var end = start
+            while end < prefix.count, prefix[end] != ASCII.newline { end += 1 }
+            guard end < prefix.count else { return nil }  // a line cut by the prefix's end
+            let line = UnsafeRawBufferPointer(rebasing: prefix[start..<end])
+            let first = ByteScanning.skipSpaces(line, from: 0)
+            if first < line.count, line[first] != ASCII.hash, let header = FtraceLineHeader.parse(line) {
+                return clock(of: line, from: header.timeStart)
+            }
+            start = end + 1
+        }
+        return nil
+    }
+
+    /// The clock a timestamp starting at `start` was printed by: a bare count has no point
+    /// before the colon that ends it.
+    static func clock(of line: UnsafeRawBufferPointer, from start: Int) -> ClockKind {
+        var i = start
+        while i < line.count, ASCII.isDigit(line[i]) { i += 1 }
+        return i < line.count && line[i] == ASCII.dot ? .timestamps : .counter
     }
 
     @inline(__always)
@@ -26,6 +58,7 @@ struct FtraceLineParser: LineDecoding {
             return parseNonEventLine(line, from: first, number: number)
         }
         lastLineTime = header.time
+        if clock == nil { clock = Self.clock(of: line, from: header.timeStart) }
         sawEventLine = true
         return decodeEvent(
             name: UnsafeRawBufferPointer(rebasing: line[header.nameStart..<header.nameEnd]),

@@ -17,9 +17,10 @@ public final class FtraceTextSource: EventSource {
         self.init(input: try ByteInput(path: path), index: index, options: options)
     }
 
-    init(input: ByteInput, index: UInt16, options: SourceOptions) {
+    init(input: ByteInput, index: UInt16, options: SourceOptions, clock: ClockKind? = nil) {
         batcher = LineBatcher(
-            input: input, index: index, format: .ftraceText, decoder: FtraceLineParser(source: index, qemuController: options.controller), batchSize: options.batchSize)
+            input: input, index: index, format: .ftraceText,
+            decoder: FtraceLineParser(source: index, qemuController: options.controller, clock: clock), batchSize: options.batchSize)
     }
 
     public func nextBatch(into buffer: inout [Event]) throws(InputError) -> Bool {

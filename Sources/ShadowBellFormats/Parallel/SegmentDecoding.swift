@@ -21,10 +21,12 @@ extension FtraceLineParser: SegmentDecoding {
         if !sawEventLine { next.lastLineTime = prior.lastLineTime }
         next.sawEventLine = prior.sawEventLine || sawEventLine
         next.markerBeforeFirstEventLine = prior.markerBeforeFirstEventLine
+        // The clock is the first event line's; a count does not depend on earlier lines.
+        next.clock = prior.clock ?? clock
         return next
     }
 
-    var clockKind: ClockKind? { .timestamps }
+    var clockKind: ClockKind? { clock }
 }
 
 extension QemuLogLineParser: SegmentDecoding {
