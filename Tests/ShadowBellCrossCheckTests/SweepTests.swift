@@ -240,6 +240,42 @@ import Testing
         #expect(missedAtLastEvent.isEmpty, "\(missedAtLastEvent)")
     }
 
+    /// Field mode over runs long enough that every command id comes back many times (a busy
+    /// queue reuses its ids every millisecond) and hangs hold commands for milliseconds: the
+    /// clock estimate started a reuse period off at the start of a trace (the median of a
+    /// one-sided spread), and its tracking followed the latencies of commands that waited out
+    /// a hang, then paired every submission with the next command of its id: the QEMU log was
+    /// placed 1–14 ms off with a far smaller uncertainty stated, and hangs open where the run
+    /// ended went unreported (exit 0 on a hung run).
+    @Test(arguments: [(UInt64(3), false, Int64(5_952_000)), (3, true, 12_000_000), (17, true, 12_000_000), (6, true, 30_000_000), (8, true, 30_000_000)])
+    func longFieldRunsAreAlignedToTheirTrueOffset(seed: UInt64, barrierOff: Bool, duration: Int64) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("shadowbell-long-field-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var c = SimulationConfig(seed: seed)
+        c.driverBarrier = !barrierOff
+        c.durationNs = duration
+        let guest = dir.appendingPathComponent("guest.txt").path, log = dir.appendingPathComponent("qemu.log").path
+        let truth = try Simulator.writeFieldTraces(c, tracePath: guest, qemuLogPath: log)
+        let inputs = [guest, log].enumerated().map { (i, path) in
+            AnalysisInput(path: path) { () throws(InputError) -> any EventSource in try openEventSource(path: path, index: UInt16(i)) }
+        }
+        let result = try AnalysisSession.run(inputs: inputs, options: AnalysisOptions())
+        let estimated = try #require(result.alignment.first { $0.method == .estimated })
+        // The log's times are guest + offset + 35 ppm of the elapsed time: at most 1.1 µs of
+        // drift over 30 ms, and the log's microseconds.
+        let trueOffset = -c.qemuClockOffsetNs
+        #expect(abs(estimated.offset - trueOffset) <= 5_000, "offset \(estimated.offset) vs \(trueOffset)")
+        #expect(estimated.uncertainty <= 20_000, "uncertainty \(estimated.uncertainty)")
+        #expect(estimated.contradictions == 0)
+        // A hang still open where the inputs end, for a millisecond or more, is reported.
+        let last = result.groups.first?.lastTime ?? truth.traceEndNs
+        for w in truth.windows where w.endNs == nil && last - w.startNs >= 1_100_000 {
+            #expect(result.findings.contains { $0.kind == .mutualWait && $0.queue == w.queue && abs($0.start - w.startNs) <= 20_000 + estimated.uncertainty },
+                    "\(w.queue) @\(w.startNs) not reported")
+        }
+    }
+
     /// Host side only: the QEMU log of every field-mode case, alone. A healthy run gives no
     /// host-side finding; every host-side mutual-wait is on a queue with a truth window that
     /// overlaps it (times mapped to the log's clock, 20 µs of rounding). The minimum silence

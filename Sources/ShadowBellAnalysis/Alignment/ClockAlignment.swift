@@ -281,6 +281,9 @@ public enum ClockAlignment {
     static let tolerance: Int64 = 20_000_000
     /// After this many guest anchors in a row without a match, the offset is searched again.
     static let reacquireAfter = 16
+    /// How far one pair may pull the tracking estimate away from the offset (before the
+    /// running average's 1/8): latencies are not the offset (`track`).
+    static let creep: Int64 = 100_000
 
     /// `offset(t_guest) = t_host - t_guest`, as a map on the guest clock; nil when the inputs
     /// share no pair. With `parallel`, the two kinds of pairs are matched on two threads.
@@ -292,11 +295,11 @@ public enum ClockAlignment {
         let submits = fetches.resolve(g.submits.sorted { $0.time < $1.time })
         guard let coarse = modeOffset(submits[...], fetches, around: nil) else { return nil }
         // fetch - submit = offset + latency: an upper bound on the offset.
-        let matchUpper = { track(submits, against: fetches, start: coarse) }
+        let matchUpper = { track(submits, against: fetches, start: coarse, latencyAbove: true) }
         // enqueue - complete = offset - latency: a lower bound.
         let matchLower = { [completes = g.completes, enqueues = h.enqueues] in
             let keyed = KeyedTimes(enqueues)
-            return track(keyed.resolve(completes.sorted { $0.time < $1.time }), against: keyed, start: coarse)
+            return track(keyed.resolve(completes.sorted { $0.time < $1.time }), against: keyed, start: coarse, latencyAbove: nil)
         }
         let (upper, lower) = parallel ? inParallel(matchUpper, matchLower) : (matchUpper(), matchLower())
         guard !upper.isEmpty else { return nil }
@@ -526,7 +529,29 @@ public enum ClockAlignment {
             for k in from..<to { near.append(times[k] &- span.time) }
         }
         guard !near.isEmpty else { return nil }
-        return kthSmallest(&near, near.count / 2)
+        return densest(&near)
+    }
+
+    /// Width of the window `densest` looks for the pairs' peak in.
+    static let peakWidth: Int64 = 100_000
+
+    /// The median of the differences in the `peakWidth` window that holds most of them (the
+    /// earliest such window). Where command ids come back within a few milliseconds (a busy
+    /// queue reuses its 64–1024 ids every millisecond), the bins around the mode also hold the
+    /// differences to the same id's earlier and later commands, one reuse period apart; at
+    /// the start of a trace only the later ones exist, and their median lay a whole period off
+    /// (1.1 ms on a simulated 6 ms run): the tracking then paired every submission with the
+    /// next command of its id. The true pairs share one latency and stand out as the peak;
+    /// the others spread with the varying reuse periods.
+    static func densest(_ values: inout [Int64]) -> Int64 {
+        values.sort()
+        var best = (from: 0, count: 0)
+        var from = 0
+        for to in values.indices {
+            while values[to] - values[from] > peakWidth { from += 1 }
+            if to - from + 1 > best.count { best = (from, to - from + 1) }
+        }
+        return values[best.from + best.count / 2]
     }
 
     /// The value `values.sorted()[k]` would hold, found by selection (average linear time; a
@@ -611,7 +636,18 @@ public enum ClockAlignment {
     /// long stretch that only one input covers costs one search per 256 anchors rather than
     /// one per 16. A search starts where its run of misses began, so a step is still found at
     /// the anchor it happened at.
-    static func track(_ guestSide: [KeyedTimes.Resolved], against host: KeyedTimes, start: Int64) -> [(time: Int64, diff: Int64)] {
+    ///
+    /// A pair's difference is the offset plus a latency on one side of it (`latencyAbove`: a
+    /// fetch comes after its submission, a guest completion after the controller's). With it
+    /// given, the estimate follows differences towards the offset at once, and away from it by
+    /// at most `creep` a pair (the submissions' side: the guest's completions follow the
+    /// controller's promptly, and their estimate follows every pair as before): a command that waited out a hang (a fetch 10 ms after its submission)
+    /// is a true bound, but an estimate that followed such latencies drifted off the offset,
+    /// and where ids come back within milliseconds every later submission was then paired with
+    /// the next command of its id (a simulated run: bounds 18 ms off for 150 ms of the run).
+    static func track(
+        _ guestSide: [KeyedTimes.Resolved], against host: KeyedTimes, start: Int64, latencyAbove: Bool?
+    ) -> [(time: Int64, diff: Int64)] {
         let times = host.times
         // Per key, how many of its host times are used (matched or passed over).
         var cursor = [Int32](repeating: 0, count: host.keyCount)
@@ -661,7 +697,13 @@ public enum ClockAlignment {
             patience = reacquireAfter
             let diff = times[j] - a.time
             out.append((a.time, diff))
-            estimate += (diff - estimate) / 8
+            if let above = latencyAbove {
+                let away = above ? diff - estimate : estimate - diff
+                let step = away > 0 ? min(away, creep) : away
+                estimate += (above ? step : -step) / 8
+            } else {
+                estimate += (diff - estimate) / 8
+            }
             cursor[Int(a.slot)] = Int32(j + 1 - lo)
         }
         return out
