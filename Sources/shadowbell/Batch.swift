@@ -108,12 +108,18 @@ struct RunPlanner {
                 var left: [SkippedFile] = []
                 let scan = scanDirectory(path)
                 for file in scan.files {
-                    if let why = isTrace(file) {
+                    // A file that cannot be read (no permission, a link to nothing, a folder
+                    // that cannot be listed) is kept: its run fails as an input error (exit 2)
+                    // rather than pass without it, as when it is named.
+                    if let why = isTrace(file), !Self.isReadError(why, of: file) {
                         left.append(SkippedFile(path: file, reason: why))
                     } else {
                         items.append(Item(path: file, discovered: true, argument: argument))
                         found += 1
                     }
+                }
+                for other in scan.notRegular {
+                    left.append(SkippedFile(path: other, reason: "not a regular file (a FIFO, socket or device is not read from a folder: it may never end); name it to read it"))
                 }
                 if found == 0 {
                     emptyDirectories.append((argument, TraceRun(
@@ -147,8 +153,9 @@ struct RunPlanner {
             let key: String
             switch groupBy {
             case .file: key = "file:" + item.path
-            case .directory: key = "dir:" + Self.directory(of: item.path)
-            case nil: key = item.discovered ? "dir:" + Self.directory(of: item.path) : "file:" + item.path
+            // A folder found in a scan is one that cannot be listed: a run of its own.
+            case .directory: key = "dir:" + (item.discovered && isDirectory(item.path) ? item.path : Self.directory(of: item.path))
+            case nil: key = item.discovered ? "dir:" + (isDirectory(item.path) ? item.path : Self.directory(of: item.path)) : "file:" + item.path
             }
             if let i = runIndex[key] {
                 runs[i].paths.append(item.path)
@@ -226,7 +233,7 @@ struct RunPlanner {
                     run.problem = "\(path): \(why); not read as a trace (a run folder's notes are skipped: name a trace file, or the run's folder)"
                 }
                 kept.append(path)
-            } else if why.hasPrefix(path) && !Self.isEmptyFile(path) {
+            } else if Self.isReadError(why, of: path) {
                 kept.append(path)
             } else {
                 run.skipped.append(SkippedFile(path: path, reason: why))
@@ -253,6 +260,11 @@ struct RunPlanner {
     /// its trace lines), or an empty file (a capture that wrote nothing).
     static func suggestsMissingTraces(_ file: SkippedFile) -> Bool {
         isNotes(file.reason) || file.reason.hasSuffix("file is empty")
+    }
+
+    /// Whether `why` (from `isTrace`) says `path` could not be read, rather than what it holds.
+    static func isReadError(_ why: String, of path: String) -> Bool {
+        why.hasPrefix(path) && !isEmptyFile(path)
     }
 
     /// Whether `path` is a regular file of no bytes.
@@ -294,6 +306,8 @@ struct RunPlanner {
     struct TreeScan {
         var files: [String] = []
         var emptyFolders: [String] = []
+        /// FIFOs, sockets and devices: not read (they may block or never end), but said.
+        var notRegular: [String] = []
     }
 
     static func scanTree(_ root: String) -> TreeScan {
@@ -304,13 +318,23 @@ struct RunPlanner {
         @discardableResult func walk(_ dir: String, depth: Int) -> Bool {
             guard let id = FolderIdentity(dir), ancestors.insert(id).inserted else { return true }
             defer { ancestors.remove(id) }
-            guard let names = try? fm.contentsOfDirectory(atPath: dir) else { return true }
+            guard let names = try? fm.contentsOfDirectory(atPath: dir) else {
+                // A folder that cannot be listed (no permission): read as an input, which says
+                // why it cannot be (it vanished from the batch, exit 0).
+                if depth > 0 { scan.files.append(dir) }
+                return true
+            }
             var holds = false
             var empty: [String] = []
             for name in names.sorted() where !name.hasPrefix(".") {
                 let path = dir.hasSuffix("/") ? dir + name : dir + "/" + name
                 var info = stat()
-                guard stat(path, &info) == 0 else { continue }
+                guard stat(path, &info) == 0 else {
+                    // A link to nothing: a trace that is not there, said as its input error.
+                    var link = stat()
+                    if lstat(path, &link) == 0 { scan.files.append(path); holds = true }
+                    continue
+                }
                 switch info.st_mode & S_IFMT {
                 case S_IFDIR:
                     if walk(path, depth: depth + 1) { holds = true } else { empty.append(path) }
@@ -318,8 +342,9 @@ struct RunPlanner {
                     scan.files.append(path)
                     holds = true
                 default:
-                    // A FIFO or a device is not listed (it would block or never end), but the
+                    // A FIFO or a device is not read (it would block or never end), but the
                     // folder holding it is not empty.
+                    scan.notRegular.append(path)
                     holds = true
                 }
             }

@@ -289,6 +289,24 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         #expect(r.status == 2)
         #expect(r.stderr.contains("no trace file found") && r.stderr.contains("Docs/Capture.md"))
     }
+
+    /// A run folder's trace that cannot be read (here a link to nothing; a file or folder without
+    /// permission alike) fails its run as an input error: it was skipped like a README and the
+    /// run passed without it (exit 0). A FIFO in a scanned folder is not read, but listed.
+    @Test func aTraceInAFolderThatCannotBeReadFailsItsRun() throws {
+        let root = temporaryPath("unreadable-\(UUID().uuidString)")
+        let run = root + "/vm-a"
+        try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.copyItem(atPath: sample("lab/sim-healthy-racing.txt"), toPath: run + "/guest-ftrace.txt")
+        #expect(try runProcess(["analyze", root, "--quiet"]).status == 0)
+        try FileManager.default.createSymbolicLink(atPath: run + "/qemu-trace.log", withDestinationPath: root + "/nowhere.log")
+        #expect(mkfifo(run + "/pipe", 0o600) == 0)
+        let r = try runProcess(["analyze", root, "--format", "jsonl"])
+        #expect(r.status == 2, "\(r.stdout.suffix(600))")
+        #expect(r.stderr.contains("qemu-trace.log: cannot open"), "\(r.stderr)")
+        #expect(r.stdout.contains("not a regular file"), "the FIFO is listed")
+    }
 }
 
 @Suite(.serialized) struct PictureCommandTests {
