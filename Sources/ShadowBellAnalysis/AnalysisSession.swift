@@ -375,9 +375,11 @@ public enum AnalysisSession {
             if !inputs[i].reopenable {
                 r.note = "not aligned: it can be read only once; give --clock-offset or --same-clock"
             } else if anchors[i] == nil {
-                r.note = "not aligned: it has no timestamps; analysed on its own, for order only"
+                r.note = summaries[i]?.clock == .counter
+                    ? "not aligned: its times are counts of a clock not in nanoseconds; analysed on its own, for order only"
+                    : "not aligned: it has no timestamps; analysed on its own, for order only"
             } else {
-                r.note = "not aligned: no causal pair with the other inputs; analysed on its own clock"
+                r.note = "not aligned: no causal pairs with the other inputs that agree (none, or pairs that would put the clocks drifting more than 5 % apart: commands of another run); analysed on its own clock"
             }
             reports[i] = r
             notes.append("\(inputs[i].path): \(r.note)")

@@ -281,6 +281,8 @@ public enum ClockAlignment {
     static let tolerance: Int64 = 20_000_000
     /// After this many guest anchors in a row without a match, the offset is searched again.
     static let reacquireAfter = 16
+    /// The most two clocks of one run are believed to drift apart (`estimate`).
+    static let maxDriftPPM: Int64 = 50_000
     /// How far one pair may pull the tracking estimate away from the offset (before the
     /// running average's 1/8): latencies are not the offset (`track`).
     static let creep: Int64 = 100_000
@@ -322,6 +324,10 @@ public enum ClockAlignment {
         report.poorStretches = poorStretches(of: map, segments: segments.list, upper: upper, lower: lower, beyond: report.uncertainty)
         report.windows = segments.list.count
         report.driftPPM = driftPPM(knots)
+        // Two clocks of one run drift by parts per million (−5,100 ppm under QEMU's TCG, the
+        // most seen); pairs that put them 5 % apart are commands of other runs that happen to
+        // share ids (five unrelated traces in one folder were "aligned" at −1,015,360 ppm).
+        guard abs(report.driftPPM) <= maxDriftPPM else { return nil }
         return (map, report)
     }
 
