@@ -276,6 +276,30 @@ import Testing
         }
     }
 
+    /// A QEMU log without timestamps (order only) of a healthy run beside its guest trace: work
+    /// the controller saw in the log's last lines (a log cut mid-burst) was a
+    /// `controller-idle-with-work` error naming a known bug (23 of 40 healthy runs); alone the
+    /// log was judged by nanoseconds, its clock not known before the analysis began.
+    @Test(arguments: [UInt64(1), 2, 3, 4])
+    func aHealthyLogWithoutTimesIsNoStall(seed: UInt64) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("shadowbell-plain-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var c = SimulationConfig(seed: seed)
+        c.qemuLogStyle = .plain
+        c.durationNs = 2_000_000
+        let guest = dir.appendingPathComponent("guest.txt").path, log = dir.appendingPathComponent("qemu.log").path
+        _ = try Simulator.writeFieldTraces(c, tracePath: guest, qemuLogPath: log)
+        for paths in [[guest, log], [log]] {
+            let inputs = paths.enumerated().map { (i, path) in
+                AnalysisInput(path: path) { () throws(InputError) -> any EventSource in try openEventSource(path: path, index: UInt16(i)) }
+            }
+            let result = try AnalysisSession.run(inputs: inputs, options: AnalysisOptions())
+            #expect(result.inputs.first { $0.path == log }?.clock == .orderOnly)
+            #expect(!result.findings.contains { $0.severity == .error }, "\(paths.count) inputs: \(result.findings.map(\.message))")
+        }
+    }
+
     /// Host side only: the QEMU log of every field-mode case, alone. A healthy run gives no
     /// host-side finding; every host-side mutual-wait is on a queue with a truth window that
     /// overlaps it (times mapped to the log's clock, 20 µs of rounding). The minimum silence

@@ -29,6 +29,10 @@ struct VisibleWork: Sendable {
 }
 
 extension ClockGroupAnalyzer {
+    /// Events of an order-only input that must follow work the controller saw, without a fetch
+    /// from its queue, for the end of the input to count as a stall.
+    static let orderOnlyIdleEvents: Int64 = 256
+
     /// After the controller learnt SQ q's tail: note the entries ahead of its fetch index.
     func noteVisibleWork(_ q: inout QueueState, _ e: Event, tail: UInt32) {
         guard q.key.type == .sq, q.key.qid != 0, q.entries > 0, let index = q.controllerIndex,
@@ -68,7 +72,11 @@ extension ClockGroupAnalyzer {
     private func idleLongEnough(_ w: VisibleWork, resolution: Resolution, stopTime: Int64) -> Bool {
         if !clock.measuresTime {
             switch resolution {
-            case .endOfTrace, .controllerReset, .queueDeleted, .queueRecreated: return true
+            // Work seen in the log's last lines (a log cut mid-burst) is no stall: without
+            // times, the controller must have gone on with other work for a while (an order-only
+            // input's times count its events) before the end says it sat on it.
+            case .endOfTrace: return clock != .orderOnly || stopTime - w.since.time >= Self.orderOnlyIdleEvents
+            case .controllerReset, .queueDeleted, .queueRecreated: return true
             default: return false
             }
         }

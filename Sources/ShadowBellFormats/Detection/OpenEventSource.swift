@@ -36,13 +36,15 @@ func openEventSource(input: ByteInput, index: UInt16, options: SourceOptions, fo
         }
         return FtraceTextSource(input: input, index: index, options: options, clock: clock)
     case .qemuLog:
+        let clock = QemuLogLineParser.clock(inPrefix: FormatDetector.detectionPrefix(input))
         if decodesInParallel(input, options) {
+            var summary = InputSummary(index: index, path: input.path, format: .qemuLog)
+            summary.clock = clock ?? .timestamps
             return ParallelTextSource(
-                input: input, summary: InputSummary(index: index, path: input.path, format: .qemuLog),
-                threads: options.decodeThreads, segmentSize: segmentSize(input, options)
+                input: input, summary: summary, threads: options.decodeThreads, segmentSize: segmentSize(input, options)
             ) { QemuLogLineParser(source: index, controller: options.controller) }
         }
-        return QemuLogSource(input: input, index: index, options: options)
+        return QemuLogSource(input: input, index: index, options: options, clock: clock)
     case .consoleLog:
         return ConsoleLogSource(input: input, index: index, options: options)
     case .binary(.traceDat(let version)):

@@ -33,9 +33,10 @@ struct LineBatcher<Decoder: LineDecoding> {
     /// thread only feeds it bytes): read side by side with others (`ByteInput.readsSideBySide`).
     let readsOnOneThread: Bool
 
-    init(input: ByteInput, index: UInt16, format: TraceFormat, decoder: Decoder, batchSize: Int) {
+    /// `clock`: the input's clock when known before its lines are read (else the decoder's).
+    init(input: ByteInput, index: UInt16, format: TraceFormat, decoder: Decoder, batchSize: Int, clock: ClockKind? = nil) {
         summary = InputSummary(index: index, path: input.path, format: format)
-        summary.clock = decoder.decidedClock ?? .timestamps
+        summary.clock = clock ?? decoder.decidedClock ?? .timestamps
         lines = TextLines(input)
         readsOnOneThread = input.readsSideBySide
         self.decoder = decoder

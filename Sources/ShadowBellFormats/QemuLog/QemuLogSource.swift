@@ -15,9 +15,10 @@ public final class QemuLogSource: EventSource {
         self.init(input: try ByteInput(path: path), index: index, options: options)
     }
 
-    init(input: ByteInput, index: UInt16, options: SourceOptions) {
+    init(input: ByteInput, index: UInt16, options: SourceOptions, clock: ClockKind? = nil) {
         batcher = LineBatcher(
-            input: input, index: index, format: .qemuLog, decoder: QemuLogLineParser(source: index, controller: options.controller), batchSize: options.batchSize)
+            input: input, index: index, format: .qemuLog, decoder: QemuLogLineParser(source: index, controller: options.controller),
+            batchSize: options.batchSize, clock: clock)
     }
 
     public func nextBatch(into buffer: inout [Event]) throws(InputError) -> Bool {
