@@ -139,7 +139,9 @@ public final class LineFramer {
     @inline(__always)
     private static func trimCR(_ start: UnsafeRawPointer, _ length: Int) -> UnsafeRawBufferPointer {
         var n = length
-        if n > 0, start.load(fromByteOffset: n - 1, as: UInt8.self) == 0x0D { n -= 1 }
+        // Every carriage return before the newline: a serial console log saved through another
+        // CRLF conversion ends its lines with `\r\r\n` (its nvme messages were malformed).
+        while n > 0, start.load(fromByteOffset: n - 1, as: UInt8.self) == 0x0D { n -= 1 }
         return UnsafeRawBufferPointer(start: start, count: n)
     }
 }

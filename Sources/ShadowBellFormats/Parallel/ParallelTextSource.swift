@@ -148,7 +148,7 @@ func decodeSegment<D: LineDecoding>(
         let hit = findNewline(p, end, releasingLongLines: mapped)
         let lineEnd = hit ?? end
         var length = lineEnd - p
-        if length > 0, p.load(fromByteOffset: length - 1, as: UInt8.self) == 0x0D { length -= 1 }
+        while length > 0, p.load(fromByteOffset: length - 1, as: UInt8.self) == 0x0D { length -= 1 }
         number += 1
         if length > LineFramer.defaultMaxLineLength || (length == overlongPlaceholder.count && memcmp(p, overlongPlaceholder, length) == 0) {
             r.malformed += 1
