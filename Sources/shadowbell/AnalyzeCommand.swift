@@ -97,8 +97,13 @@ struct Analyze: ParsableCommand {
         }
         if let junit {
             let mainOnStandardOutput = output == nil || output == "-"
-            if junit == "-" ? mainOnStandardOutput : (junit == output || output.flatMap { input(among: [$0], sameAs: junit) } != nil) {
+            if junit == "-" ? mainOnStandardOutput : output.map({ sameDestination($0, junit) }) == true {
                 throw ValidationError("--junit \(junit) and the report (--output \(output ?? "-")) would be written to the same place; give --junit a file of its own")
+            }
+        }
+        if let writeBaseline {
+            for case let (flag, other?) in [("--output", output), ("--junit", junit)] where sameDestination(writeBaseline, other) {
+                throw ValidationError("--write-baseline \(writeBaseline) and \(flag) \(other) would be written to the same place; give each a file of its own")
             }
         }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1 (got \(jobs))") }

@@ -264,7 +264,7 @@ struct RunPlanner {
 
     /// Whether `why` (from `isTrace`) says `path` could not be read, rather than what it holds.
     static func isReadError(_ why: String, of path: String) -> Bool {
-        why.hasPrefix(path) && !isEmptyFile(path)
+        why.hasPrefix(path) && !why.hasSuffix("file is empty") && !isEmptyFile(path)
     }
 
     /// Whether `path` is a regular file of no bytes.

@@ -298,6 +298,24 @@ func input(among inputs: [String], sameAs destination: String) -> String? {
     }
 }
 
+/// Whether two outputs would be one file: the same text, the same existing file by any name, or
+/// — for a file not there yet — the same name in the same folder however the folder is spelled
+/// (`x.jsonl` and `./x.jsonl`, `out/x` and `out/../out/x`): the second write replaced the first.
+func sameDestination(_ a: String, _ b: String) -> Bool {
+    if a == b { return true }
+    guard a != "-", b != "-" else { return false }
+    var sa = stat(), sb = stat()
+    if stat(a, &sa) == 0, stat(b, &sb) == 0 { return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino }
+    func resolved(_ path: String) -> String? {
+        let name = path.split(separator: "/", omittingEmptySubsequences: true).last.map(String.init) ?? path
+        guard name != ".", name != "..", let dir = realpath(RunPlanner.directory(of: path), nil) else { return nil }
+        defer { free(dir) }
+        return String(cString: dir) + "/" + name
+    }
+    guard let ra = resolved(a), let rb = resolved(b) else { return false }
+    return ra == rb
+}
+
 /// Refuses, with exit status 64 and before anything is written, an output that is one of the
 /// run's trace inputs under any name: `--output` (or `--write-baseline`) naming the trace it
 /// reads would replace it with the report.

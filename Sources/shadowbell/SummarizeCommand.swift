@@ -43,6 +43,8 @@ struct Summarize: ParsableCommand {
     }
 
     func run() throws {
+        // The summary written over a results file it reads would destroy it.
+        try refuseOutputs([("--output", output)], overInputs: results)
         var summary = FleetSummary()
         var failed = false
         for path in results {

@@ -172,7 +172,9 @@ import Testing
         let html = try String(contentsOfFile: "\(dir)/out/report.html", encoding: .utf8)
         #expect(html.contains("<svg"))
         #expect(try String(contentsOfFile: "\(dir)/out/summary.html", encoding: .utf8).contains("1 hung"))
-        #expect(try String(contentsOfFile: summary, encoding: .utf8).contains("hung: 1 (100.0 %)"))
+        let stepSummary = try String(contentsOfFile: summary, encoding: .utf8)
+        #expect(stepSummary.contains("hung: 1 (100.0 %)"))
+        #expect(stepSummary.hasPrefix("```\n") && stepSummary.hasSuffix("```\n"), "the table in a code block: \(stepSummary)")
     }
 
     /// Every ```sql block of Docs/Fleet.md, in order, in one DuckDB connection, on JSON Lines

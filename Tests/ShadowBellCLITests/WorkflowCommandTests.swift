@@ -290,6 +290,41 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         #expect(r.stderr.contains("no trace file found") && r.stderr.contains("Docs/Capture.md"))
     }
 
+    /// Unrelated traces in one folder share command ids by chance: pairs that would put two
+    /// clocks drifting more than 5 % apart place no input (the folder of the lab samples was
+    /// "aligned" at -1,015,360 ppm).
+    @Test func pairsOfNoRunsClocksPlaceNoInput() throws {
+        let dir = temporaryPath("lab-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for name in ["cq-hang.txt", "sim-cq-hang.txt", "sim-healthy-racing.txt", "sim-sq-hang.txt", "sq-hang.txt"] {
+            try FileManager.default.copyItem(atPath: sample("lab/\(name)"), toPath: "\(dir)/\(name)")
+        }
+        let r = try analyzeJSON([dir])
+        let run = (r.json["runs"] as? [[String: Any]])?.first ?? r.json
+        let alignment = run["alignment"] as? [[String: Any]] ?? []
+        #expect(!alignment.isEmpty)
+        #expect(alignment.allSatisfy { abs(($0["drift_ppm"] as? Int) ?? 0) <= 50_000 }, "\(alignment.map { $0["drift_ppm"] ?? "" })")
+    }
+
+    /// Two outputs that are one file are refused before anything is written, also when the file
+    /// is not there yet and its name is spelled two ways (the JUnit report replaced the JSON
+    /// Lines), and so is `summarize` writing over a results file it reads.
+    @Test func outputsThatAreOneFileAreRefused() throws {
+        let dir = temporaryPath("one-file-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let hang = sample("lab/sq-hang.txt")
+        #expect(try runProcess(["analyze", hang, "--format", "jsonl", "-o", "\(dir)/x.jsonl", "--junit", "\(dir)/./x.jsonl"]).status == 64)
+        #expect(try runProcess(["analyze", hang, "-o", "\(dir)/a.json", "--junit", "\(dir)/j.xml", "--write-baseline", "\(dir)/../\((dir as NSString).lastPathComponent)/j.xml"]).status == 64)
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/x.jsonl") && !FileManager.default.fileExists(atPath: "\(dir)/j.xml"))
+        let results = "\(dir)/r.jsonl"
+        #expect(try runProcess(["analyze", hang, "--format", "jsonl", "-o", results, "--junit", "\(dir)/j.xml"]).status == 1)
+        let before = try read(results)
+        #expect(try runProcess(["summarize", results, "-o", results]).status == 64)
+        #expect(try read(results) == before)
+    }
+
     /// A run folder's trace that cannot be read (here a link to nothing; a file or folder without
     /// permission alike) fails its run as an input error: it was skipped like a README and the
     /// run passed without it (exit 0). A FIFO in a scanned folder is not read, but listed.
