@@ -101,6 +101,17 @@ private let nvmeSQ = "nvme_sq: nvme0: disk=nvme0n1, qid=1, head=12, tail=13"
         #expect(d.summary.skipped == 2 && d.summary.malformed == 0)
     }
 
+    /// A time beyond what 64 bits of nanoseconds hold is damage of a known event, not noise:
+    /// a QEMU marker with it vanished among the skipped lines.
+    @Test func aTimeOutOfRangeIsMalformed() throws {
+        let d = try decode(
+            "          <idle>-0       [000] d.H1.     9.378744: \(nvmeSQ)\n"
+                + "          <idle>-0       [000] d.H1. 9999999999.0: \(nvmeSQ)\n"
+                + " qemu-system-x86-4711 [002] ..... 9999999999.0: tracing_mark_write: pci_nvme_mmio_doorbell_sq sqid 1 new_tail 3\n")
+        #expect(d.events.count == 1)
+        #expect(d.summary.malformed == 2, "\(d.summary.firstMalformed)")
+    }
+
     @Test func crlfLineEnds() throws {
         let d = try decode(
             "# tracer: nop\r\n          <idle>-0       [000] d.H1.     9.378744: \(nvmeSQ)\r\n          <idle>-0       [000] d.H1.     9.378745: \(nvmeSQ)\r\n"

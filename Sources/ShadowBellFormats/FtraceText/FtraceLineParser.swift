@@ -294,6 +294,13 @@ struct FtraceLineParser: LineDecoding {
                 return .malformed(DecodeFailure(event: event.name, field: "line header", problem: .badShape))
             }
         }
+        // So is a QEMU event in a marker (its time out of range, say: 9999999999.0 s is more
+        // nanoseconds than 64 bits hold; the line vanished among the skipped ones).
+        if Self.contains(line, "tracing_mark_write", followedBy: ASCII.colon),
+            ByteScanning.fieldValueStart(line, key: "pci_nvme_", from: 0) != nil
+        {
+            return .malformed(DecodeFailure(event: "tracing_mark_write", field: "line header", problem: .badShape))
+        }
         return .skipped
     }
 
