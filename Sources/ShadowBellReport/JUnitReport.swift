@@ -17,7 +17,23 @@ public enum JUnitReport {
     /// case's classname too (`shadowbell.vm-a.nvme0`): readers that group cases by classname
     /// kept every run's `sq2` under one `shadowbell.nvme0`.
     public static func render(runs: [RunReport]) -> String {
-        document(runs.map { suite($0.report, name: $0.name, classPrefix: "shadowbell.\(className($0.name))") })
+        let names = classNames(runs.map(\.name))
+        return document(zip(runs, names).map { suite($0.report, name: $0.name, classPrefix: "shadowbell.\(className($1))") })
+    }
+
+    /// The runs' names without the folders they all lie in (`/ci/ws-17/runs/vm-a` and
+    /// `/ci/ws-17/runs/vm-b` → `vm-a`, `vm-b`): a CI runner's workspace path, or `./` against an
+    /// absolute path, made every run a new test case for the reader's history.
+    static func classNames(_ names: [String]) -> [String] {
+        let parts = names.map { $0.split(separator: "/").filter { $0 != "." }.map(String.init) }
+        guard var common = parts.first.map({ Array($0.dropLast()) }) else { return [] }
+        for p in parts.dropFirst() {
+            let folders = p.dropLast()
+            var n = 0
+            while n < common.count, n < folders.count, common[n] == folders[n] { n += 1 }
+            common = Array(common.prefix(n))
+        }
+        return zip(names, parts).map { name, p in p.count > common.count ? p.dropFirst(common.count).joined(separator: "/") : name }
     }
 
     /// A run's name as one classname segment (a dot there would read as a package separator).
