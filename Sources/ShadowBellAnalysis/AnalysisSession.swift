@@ -587,6 +587,8 @@ public enum AnalysisSession {
         return "its evidence from \(input.path) lies up to \(formatDuration(worst.distance)) beyond the causal pairs that place that input: its offset there is extrapolated (drift \(input.drift) ppm), so its order against the other inputs' events may be off by more than the stated uncertainty"
     }
 
+    static let consoleAloneNote = "The inputs are guest console logs with no NVMe timeout, abort or reset in them, and no input holds a queue's events: the guest did not give up on I/O, but nothing here shows its queues; the guest's ftrace or QEMU's trace log would."
+
     static func separateDomainsNote(_ n: Int) -> String {
         "\(n) inputs are separate clock domains; each was analysed on its own clock "
             + "(use --same-clock if they share one). Finding times are on the clock of the input named by clock_input."
@@ -720,6 +722,14 @@ public enum AnalysisSession {
         }
         var result = combine(inputs: inputs, groups: groups, notes: notes, options: options)
         result.alignment = alignment
+        // Console logs that tell no timeout, abort or reset, and no input with a queue's events:
+        // "no finding" alone would read as healthy queues that nothing here has seen. (Not an
+        // input error: such a console is a healthy run's, and says so as far as it can.)
+        if errors.isEmpty, result.queues.isEmpty, result.findings.isEmpty, !inputs.isEmpty,
+            inputs.allSatisfy({ $0.format == .consoleLog })
+        {
+            result.notes.append(Self.consoleAloneNote)
+        }
         if !errors.isEmpty { throw AnalysisFailure(errors: errors, partial: result) }
         return result
     }

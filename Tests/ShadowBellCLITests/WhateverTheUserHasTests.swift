@@ -448,7 +448,7 @@ import Testing
         let jsonl = "\(artifacts)/results.jsonl"
         #expect(runCommand(["analyze", artifacts, "--format", "jsonl", "--output", jsonl, "--junit", junit, "--quiet"]) == 1)
         let xml = try String(contentsOfFile: junit, encoding: .utf8)
-        #expect(xml.contains("mutual-wait") && xml.contains("artifacts/run-1.nvme0\""))
+        #expect(xml.contains("mutual-wait") && xml.contains("classname=\"shadowbell.run-1.nvme0\""))
         // The JUnit report and the report in one place would be one written over the other.
         #expect(try runProcess(["analyze", artifacts, "--junit", "-", "--quiet"]).status == 64)
         #expect(try runProcess(["analyze", artifacts, "-o", junit, "--junit", junit, "--quiet"]).status == 64)

@@ -307,6 +307,19 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         #expect(alignment.allSatisfy { abs(($0["drift_ppm"] as? Int) ?? 0) <= 50_000 }, "\(alignment.map { $0["drift_ppm"] ?? "" })")
     }
 
+    /// A healthy run's console log alone tells nothing of its queues: the report says so (it
+    /// said "no error finding" and nothing more); no error (a healthy run stays clean from any
+    /// subset of its files).
+    @Test func aConsoleLogWithoutNVMeTroubleAloneSaysWhatItCannotTell() throws {
+        let healthy = try RealTraceTests.run("mq2")
+        let r = try runProcess(["analyze", healthy.console, "--format", "json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("nothing here shows its queues"))
+        let hung = try RealTraceTests.run("hang-sq2")
+        #expect(try runProcess(["analyze", hung.console, "--quiet"]).status == 1, "its timeouts are findings")
+        #expect(try runProcess(["analyze", healthy.console, healthy.qemu, "--quiet"]).status == 0)
+    }
+
     /// Two outputs that are one file are refused before anything is written, also when the file
     /// is not there yet and its name is spelled two ways (the JUnit report replaced the JSON
     /// Lines), and so is `summarize` writing over a results file it reads.
