@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 import ShadowBellAnalysis
 import ShadowBellCore
 
@@ -25,7 +30,10 @@ public enum JUnitReport {
     /// `/ci/ws-17/runs/vm-b` → `vm-a`, `vm-b`): a CI runner's workspace path, or `./` against an
     /// absolute path, made every run a new test case for the reader's history.
     static func classNames(_ names: [String]) -> [String] {
-        let parts = names.map { $0.split(separator: "/").filter { $0 != "." }.map(String.init) }
+        // A folder named as `./runs/a`, `runs/a` or `/ws/runs/a` is one folder: made absolute first.
+        let parts = names.map { name in
+            (resolvedPath(name) ?? name).split(separator: "/").filter { $0 != "." }.map(String.init)
+        }
         guard var common = parts.first.map({ Array($0.dropLast()) }) else { return [] }
         for p in parts.dropFirst() {
             let folders = p.dropLast()
@@ -34,6 +42,23 @@ public enum JUnitReport {
             common = Array(common.prefix(n))
         }
         return zip(names, parts).map { name, p in p.count > common.count ? p.dropFirst(common.count).joined(separator: "/") : name }
+    }
+
+    /// The absolute path, `.` and `..` taken away by their names (links are the user's names
+    /// for runs: `artifacts/run-1 -> /builds/17/vm-a` stays `run-1`); nil when the current
+    /// folder is not known.
+    static func resolvedPath(_ path: String) -> String? {
+        var absolute = path
+        if !path.hasPrefix("/") {
+            guard let cwd = getcwd(nil, 0) else { return nil }
+            defer { free(cwd) }
+            absolute = String(cString: cwd) + "/" + path
+        }
+        var parts: [Substring] = []
+        for part in absolute.split(separator: "/") where part != "." {
+            if part == ".." { _ = parts.popLast() } else { parts.append(part) }
+        }
+        return "/" + parts.joined(separator: "/")
     }
 
     /// A run's name as one classname segment (a dot there would read as a package separator).

@@ -146,6 +146,11 @@ func elements(_ name: String, in text: String) -> [[String: String]] {
         #expect(JUnitReport.classNames(["./caps/mq2"]) == ["mq2"] && JUnitReport.classNames(["/tmp/w/caps/mq2"]) == ["mq2"])
         #expect(JUnitReport.classNames(["a/x", "b/x", "a/y/z"]) == ["a/x", "b/x", "a/y/z"])
         #expect(JUnitReport.classNames(["runs/a", "runs/a/b"]) == ["a", "a/b"])
+        // One folder by any spelling: resolved before the common folders are left out.
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("classnames-\(UUID().uuidString)").path
+        for run in ["mq2", "single"] { try FileManager.default.createDirectory(atPath: "\(root)/caps/\(run)", withIntermediateDirectories: true) }
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        #expect(JUnitReport.classNames(["\(root)/caps/mq2", "\(root)/caps/../caps/./single/"]) == ["mq2", "single"])
     }
 
     @Test func theSchemaRejectsWhatReportersRefuse() throws {
