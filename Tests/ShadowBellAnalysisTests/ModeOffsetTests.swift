@@ -74,26 +74,3 @@ struct ModeOffsetTests {
         }
     }
 }
-
-/// The median the offset search takes, by selection instead of a sort.
-struct KthSmallestTests {
-    @Test(arguments: 1...40)
-    func selectsWhatASortWouldPutThere(seed: UInt64) {
-        var state = seed
-        func next(_ bound: Int64) -> Int64 {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Int64((state >> 17) % UInt64(bound))
-        }
-        // Sizes around the small-range cut-off and large; few distinct values (many ties),
-        // sorted, reversed and spread values.
-        let n = [1, 2, 17, 18, 100, 5_000][Int(seed) % 6]
-        var values: [Int64] = (0..<n).map { _ in seed % 4 == 0 ? next(3) : next(1 << 40) - (1 << 39) }
-        if seed % 5 == 1 { values.sort() }
-        if seed % 5 == 2 { values.sort(by: >) }
-        let sorted = values.sorted()
-        for k in Set([0, n / 2, n - 1, Int(next(Int64(n)))]) {
-            var copy = values
-            #expect(ClockAlignment.kthSmallest(&copy, k) == sorted[k], "n \(n), k \(k)")
-        }
-    }
-}

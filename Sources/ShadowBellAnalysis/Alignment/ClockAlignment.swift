@@ -297,11 +297,11 @@ public enum ClockAlignment {
         let submits = fetches.resolve(g.submits.sorted { $0.time < $1.time })
         guard let coarse = modeOffset(submits[...], fetches, around: nil) else { return nil }
         // fetch - submit = offset + latency: an upper bound on the offset.
-        let matchUpper = { track(submits, against: fetches, start: coarse, latencyAbove: true) }
+        let matchUpper = { track(submits, against: fetches, start: coarse, boundedAbove: true) }
         // enqueue - complete = offset - latency: a lower bound.
         let matchLower = { [completes = g.completes, enqueues = h.enqueues] in
             let keyed = KeyedTimes(enqueues)
-            return track(keyed.resolve(completes.sorted { $0.time < $1.time }), against: keyed, start: coarse, latencyAbove: nil)
+            return track(keyed.resolve(completes.sorted { $0.time < $1.time }), against: keyed, start: coarse, boundedAbove: false)
         }
         let (upper, lower) = parallel ? inParallel(matchUpper, matchLower) : (matchUpper(), matchLower())
         guard !upper.isEmpty else { return nil }
@@ -560,50 +560,6 @@ public enum ClockAlignment {
         return values[best.from + best.count / 2]
     }
 
-    /// The value `values.sorted()[k]` would hold, found by selection (average linear time; a
-    /// range still unsettled after 2·log2(n) partitions is sorted instead, so the worst case
-    /// stays n·log n). `values` is left reordered.
-    static func kthSmallest(_ values: inout [Int64], _ k: Int) -> Int64 {
-        precondition(k >= 0 && k < values.count)
-        var lo = 0, hi = values.count - 1
-        var budget = 2 * (Int.bitWidth - values.count.leadingZeroBitCount)
-        return values.withUnsafeMutableBufferPointer { v in
-            while hi - lo > 16 {
-                if budget == 0 {
-                    v[lo...hi].sort()
-                    return v[k]
-                }
-                budget -= 1
-                // Median of three as the pivot; Hoare partition around its value.
-                let mid = lo + (hi - lo) / 2
-                if v[mid] < v[lo] { v.swapAt(mid, lo) }
-                if v[hi] < v[lo] { v.swapAt(hi, lo) }
-                if v[hi] < v[mid] { v.swapAt(hi, mid) }
-                let pivot = v[mid]
-                var i = lo, j = hi
-                while i <= j {
-                    while v[i] < pivot { i += 1 }
-                    while v[j] > pivot { j -= 1 }
-                    if i <= j {
-                        v.swapAt(i, j)
-                        i += 1
-                        j -= 1
-                    }
-                }
-                // Now v[lo...j] ≤ pivot ≤ v[i...hi], and j < i.
-                if k <= j {
-                    hi = j
-                } else if k >= i {
-                    lo = i
-                } else {
-                    return v[k]  // between j and i: equal to the pivot
-                }
-            }
-            v[lo...hi].sort()
-            return v[k]
-        }
-    }
-
     static func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {
         let (r, overflow) = a.addingReportingOverflow(b)
         return overflow ? (b > 0 ? .max : .min) : r
@@ -643,16 +599,15 @@ public enum ClockAlignment {
     /// one per 16. A search starts where its run of misses began, so a step is still found at
     /// the anchor it happened at.
     ///
-    /// A pair's difference is the offset plus a latency on one side of it (`latencyAbove`: a
-    /// fetch comes after its submission, a guest completion after the controller's). With it
-    /// given, the estimate follows differences towards the offset at once, and away from it by
-    /// at most `creep` a pair (the submissions' side: the guest's completions follow the
-    /// controller's promptly, and their estimate follows every pair as before): a command that waited out a hang (a fetch 10 ms after its submission)
-    /// is a true bound, but an estimate that followed such latencies drifted off the offset,
-    /// and where ids come back within milliseconds every later submission was then paired with
-    /// the next command of its id (a simulated run: bounds 18 ms off for 150 ms of the run).
+    /// A submission's pair is the offset plus the latency to its fetch. With `boundedAbove`
+    /// (the submissions' side) the estimate follows smaller differences at once and larger ones
+    /// by at most `creep` a pair: a command that waited out a hang (fetched 10 ms after its
+    /// submission) is a true bound, but an estimate that followed such latencies drifted off
+    /// the offset, and where ids come back within milliseconds every later submission was then
+    /// paired with the next command of its id (a simulated run: bounds 18 ms off for 150 ms).
+    /// The completions' side follows every pair (its latencies are short).
     static func track(
-        _ guestSide: [KeyedTimes.Resolved], against host: KeyedTimes, start: Int64, latencyAbove: Bool?
+        _ guestSide: [KeyedTimes.Resolved], against host: KeyedTimes, start: Int64, boundedAbove: Bool
     ) -> [(time: Int64, diff: Int64)] {
         let times = host.times
         // Per key, how many of its host times are used (matched or passed over).
@@ -703,13 +658,7 @@ public enum ClockAlignment {
             patience = reacquireAfter
             let diff = times[j] - a.time
             out.append((a.time, diff))
-            if let above = latencyAbove {
-                let away = above ? diff - estimate : estimate - diff
-                let step = away > 0 ? min(away, creep) : away
-                estimate += (above ? step : -step) / 8
-            } else {
-                estimate += (diff - estimate) / 8
-            }
+            estimate += (boundedAbove ? min(diff - estimate, creep) : diff - estimate) / 8
             cursor[Int(a.slot)] = Int32(j + 1 - lo)
         }
         return out
