@@ -26,7 +26,8 @@ func openEventSource(input: ByteInput, index: UInt16, options: SourceOptions, fo
     case .ftraceText:
         // Its clock (nanoseconds, or the bare counts of x86-tsc, counter, uptime) is known
         // before the analysis starts, which judges durations by it.
-        let clock = FtraceLineParser.clock(inPrefix: FormatDetector.detectionPrefix(input))
+        let clock = FtraceLineParser.clock(
+            inPrefix: FormatDetector.detectionPrefix(input), decoder: FtraceLineParser(source: index, qemuController: options.controller))
         if decodesInParallel(input, options) {
             var summary = InputSummary(index: index, path: input.path, format: .ftraceText)
             summary.clock = clock ?? .timestamps
@@ -36,7 +37,9 @@ func openEventSource(input: ByteInput, index: UInt16, options: SourceOptions, fo
         }
         return FtraceTextSource(input: input, index: index, options: options, clock: clock)
     case .qemuLog:
-        let clock = QemuLogLineParser.clock(inPrefix: FormatDetector.detectionPrefix(input))
+        // A log without times (order only) is known before the analysis starts, as ftrace's clock.
+        let clock = QemuLogLineParser.clock(
+            inPrefix: FormatDetector.detectionPrefix(input), decoder: QemuLogLineParser(source: index, controller: options.controller))
         if decodesInParallel(input, options) {
             var summary = InputSummary(index: index, path: input.path, format: .qemuLog)
             summary.clock = clock ?? .timestamps

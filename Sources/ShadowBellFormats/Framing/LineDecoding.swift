@@ -18,6 +18,26 @@ protocol LineDecoding {
 
 extension LineDecoding {
     var decidedClock: ClockKind? { nil }
+
+    /// The clock `decoder` decides from the whole lines of `prefix` (the start of an input:
+    /// ftrace's first event line, a QEMU log's first event), nil when they do not decide it.
+    /// The analysis must know it before the first event reaches it: it judges durations by it.
+    static func clock(inPrefix prefix: UnsafeRawBufferPointer, decoder: Self) -> ClockKind? {
+        var decoder = decoder
+        var start = 0, number: UInt64 = 0
+        while start < prefix.count {
+            var end = start
+            while end < prefix.count, prefix[end] != ASCII.newline { end += 1 }
+            guard end < prefix.count else { return nil }  // a line cut by the prefix's end
+            var length = end - start
+            while length > 0, prefix[start + length - 1] == 0x0D { length -= 1 }
+            number += 1
+            _ = decoder.parse(UnsafeRawBufferPointer(rebasing: prefix[start..<start + length]), number: number)
+            if let clock = decoder.decidedClock { return clock }
+            start = end + 1
+        }
+        return nil
+    }
 }
 
 /// The state of a text source read line by line on one thread: the lines, the decoder and the

@@ -16,29 +16,11 @@ struct FtraceLineParser: LineDecoding {
     var clock: ClockKind?
     var decidedClock: ClockKind? { clock }
 
-    /// `clock`: the trace's clock when known before its lines are read (`clock(inPrefix:)`).
+    /// `clock`: the trace's clock when known before its lines are read (`clock(inPrefix:decoder:)`).
     init(source: UInt16, qemuController: UInt16, clock: ClockKind? = nil) {
         self.source = source
         self.clock = clock
         qemu = QemuEventDecoder(controller: qemuController, source: source)
-    }
-
-    /// The clock of the first event line in `prefix` (the start of the input), nil when it
-    /// holds none: the analysis must know it before the first event reaches it.
-    static func clock(inPrefix prefix: UnsafeRawBufferPointer) -> ClockKind? {
-        var start = 0
-        while start < prefix.count {
-            var end = start
-            while end < prefix.count, prefix[end] != ASCII.newline { end += 1 }
-            guard end < prefix.count else { return nil }  // a line cut by the prefix's end
-            let line = UnsafeRawBufferPointer(rebasing: prefix[start..<end])
-            let first = ByteScanning.skipSpaces(line, from: 0)
-            if first < line.count, line[first] != ASCII.hash, let header = FtraceLineHeader.parse(line) {
-                return clock(of: line, from: header.timeStart)
-            }
-            start = end + 1
-        }
-        return nil
     }
 
     /// The clock a timestamp starting at `start` was printed by: a bare count has no point

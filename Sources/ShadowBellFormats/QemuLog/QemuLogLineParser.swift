@@ -22,23 +22,6 @@ struct QemuLogLineParser: LineDecoding {
         decoder = QemuEventDecoder(controller: controller, source: source)
     }
 
-    /// The clock of the first event line in `prefix` (the start of the input): timestamps, or
-    /// order only for a log without them; nil when it holds none. The analysis must know it
-    /// before the first event reaches it (it judged a lone log without times by nanoseconds).
-    static func clock(inPrefix prefix: UnsafeRawBufferPointer) -> ClockKind? {
-        var parser = QemuLogLineParser(source: 0, controller: 0)
-        var start = 0, number: UInt64 = 0
-        while start < prefix.count {
-            var end = start
-            while end < prefix.count, prefix[end] != ASCII.newline { end += 1 }
-            guard end < prefix.count else { return nil }
-            number += 1
-            if case .event = parser.parse(UnsafeRawBufferPointer(rebasing: prefix[start..<end]), number: number) { return parser.clock }
-            start = end + 1
-        }
-        return nil
-    }
-
     /// This state (of a timestamped segment decoded from a fresh start) after `prior`'s.
     func continued(after prior: QemuLogLineParser) -> QemuLogLineParser {
         var next = self
