@@ -93,6 +93,19 @@ private func u64LE(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNee
         #expect(detail == "first bytes are binary, no known magic")
     }
 
+    /// A serial console captured from power-on often starts with NUL bytes, and keeps a few
+    /// where its line was reopened: still a console log. Text with a NUL every other byte
+    /// (UTF-16) and a file of NULs are not text.
+    @Test func nulBytesInAConsoleLog() throws {
+        let console = Array("[    1.000000] nvme nvme0: pci function 0000:00:04.0\n[    2.000000] nvme nvme0: 2/0/0 default/read/poll queues\n".utf8)
+        #expect(try detected([UInt8](repeating: 0, count: 300) + console) == .consoleLog)
+        #expect(try detected(Array(console[0..<20]) + [0, 0, 0] + Array(console[20...])) == .consoleLog)
+        let utf16 = Array(console.map { [$0, 0] }.joined())
+        let binary = DetectedFormat.unknown(detail: "first bytes are binary, no known magic")
+        #expect(try detected(utf16) == binary)
+        #expect(try detected([UInt8](repeating: 0, count: 8192)) == binary)
+    }
+
     /// gzip, zstd and xz are recognised by their magic and decompressed: a stream cut short
     /// after its header is a located read failure, not an unknown format.
     @Test func compressedInputIsDecompressed() {

@@ -64,7 +64,8 @@ public enum FormatDetector {
 
     /// The bytes `detect` should look at: up to `prefixLength` from the first line that is not
     /// blank, so a trace after any run of blank lines is still recognised (a pipe offers its
-    /// first chunk only).
+    /// first chunk only). NUL bytes count as blank there: a serial console captured from the
+    /// machine's power-on often starts with a run of them.
     public static func detectionPrefix(_ input: ByteInput) -> UnsafeRawBufferPointer {
         let available = input.prefix(Int.max)
         let head = UnsafeRawBufferPointer(rebasing: available[0..<min(available.count, prefixLength)])
@@ -74,9 +75,9 @@ public enum FormatDetector {
         var i = 0
         while i < available.count {
             let b = available[i]
-            guard b == ASCII.newline || b == ASCII.carriageReturn || b == ASCII.space || b == 0x09 else { break }
+            guard b == ASCII.newline || b == ASCII.carriageReturn || b == ASCII.space || b == 0x09 || b == 0 else { break }
             i += 1
-            if b == ASCII.newline { lineStart = i }
+            if b == ASCII.newline || b == 0 { lineStart = i }
         }
         if i == available.count { lineStart = 0 }
         return UnsafeRawBufferPointer(rebasing: available[lineStart..<min(available.count, lineStart + prefixLength)])
@@ -177,16 +178,24 @@ public enum FormatDetector {
 
     /// NUL bytes or more than 1% control characters (other than tab, CR, LF, FF, ESC) in the
     /// first 4 KiB.
+    /// Whether the first 4 KiB are binary: more than 1 % control bytes, or more than 2 % NUL
+    /// bytes beyond 16 of them (a text console keeps a few NULs where its serial line was reopened; UTF-16 text,
+    /// a core file or a database have them every few bytes).
     static func looksBinary(_ p: UnsafeRawBufferPointer) -> Bool {
         let n = min(p.count, 4096)
         var control = 0
+        var nul = 0
         for i in 0..<n {
             let b = p[i]
-            if b == 0 { return true }
-            if b < 0x20, b != 0x09, b != 0x0A, b != 0x0D, b != 0x0C, b != 0x1B { control += 1 }
-            if b == 0x7F { control += 1 }
+            if b == 0 {
+                nul += 1
+            } else if b < 0x20, b != 0x09, b != 0x0A, b != 0x0D, b != 0x0C, b != 0x1B {
+                control += 1
+            } else if b == 0x7F {
+                control += 1
+            }
         }
-        return control * 100 > n
+        return control * 100 > n || (nul * 50 > n && nul > 16)
     }
 
     private enum Vote { case ftrace, qemu, weakFtrace, weakQemu, none }
