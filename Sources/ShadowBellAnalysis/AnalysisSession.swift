@@ -694,8 +694,11 @@ public enum AnalysisSession {
                         "--same-clock was given, but the inputs' events lie an hour or more apart (see the notes): they are not on one clock, and this finding was judged on times that do not meet — analyse them without --same-clock")
                 }
             }
-            // Durations a finding tells (an I/O timeout, a reset N s later) are counts there.
-            if clock == .counter, let why = clock.withoutDurations {
+            // Durations a finding tells (an I/O timeout, a reset N s later) are counts there. A
+            // console log learns it only where its ftrace dump begins (a dump on such a clock:
+            // its events' distances are counts, its messages' stamps are not).
+            let counted = clock == .counter || members.contains { placed[$0].source.summary.clock == .counter }
+            if counted, let why = ClockKind.counter.withoutDurations {
                 for i in result.findings.indices where !result.findings[i].uncertainty.contains(why) {
                     result.findings[i].uncertainty.append(why)
                 }

@@ -17,13 +17,16 @@ public enum ExplainReport {
         let f = r.findings[number - 1]
         let time = { (t: Int64) in report.formatTime(t, clockInput: f.clockInput) }
         var out = "Finding #\(number) of \(r.findings.count): \(f.kind.rawValue) (\(f.severity.rawValue)) on \(f.queue)\n"
+        // Times that are counts of a clock not in nanoseconds give no duration.
+        let timed = r.inputs.first(where: { $0.index == f.clockInput })?.clock.measuresTime != false
         var when = "  from \(time(f.start))"
         if let end = f.end {
             // A finding that is no wait (an info spanning the trace) has no resolution to name.
-            when += " to \(time(end)) (\(formatDuration(end - f.start))\(f.resolution.map { ", ended by \($0.rawValue)" } ?? ""))"
+            let parts = (timed ? [formatDuration(end - f.start)] : []) + (f.resolution.map { ["ended by \($0.rawValue)"] } ?? [])
+            when += " to \(time(end))" + (parts.isEmpty ? "" : " (\(parts.joined(separator: ", ")))")
         } else if f.resolution != nil {
             when += " to the end of the trace: unresolved, the wait was still going on"
-            if case .int(let d)? = f.value("duration_ns") { when += " after \(formatDuration(d))" }
+            if timed, case .int(let d)? = f.value("duration_ns") { when += " after \(formatDuration(d))" }
         }
         if let cause = f.cause { when += "; cause: \(cause.rawValue)" }
         if f.inferred { when += "; " + inferredFrom(f) }
@@ -118,7 +121,7 @@ public enum ExplainReport {
         let files = paths.map(shellQuote).joined(separator: " ")
         out += "\nNext\n"
         let from = f.start - 5_000_000, to = (f.end ?? f.start) + 5_000_000
-        if r.inputs.first(where: { $0.index == f.clockInput })?.clock.measuresTime != false {
+        if timed {
             // A give-up told by the driver's ABORTs is on the admin queue (its ABORTs and the
             // reset's Delete SQ) as much as on its own.
             let admin = f.value("inferred_from") == .string("driver-aborts")

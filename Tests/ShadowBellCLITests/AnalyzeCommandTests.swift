@@ -292,5 +292,36 @@ import Testing
         let alignment = both.json["alignment"] as? [[String: Any]] ?? []
         #expect(alignment.contains { $0["method"] as? String == "none" }, "\(alignment)")
         #expect(!alignment.contains { $0["method"] as? String == "estimated" })
+        // explain gives no duration between counts.
+        for finding in ["1", "2"] {
+            let explained = try runProcess(["explain", "--finding", finding, path])
+            let header = explained.stdout.split(separator: "\n").dropFirst().prefix(2).joined(separator: " ")
+            #expect(header.hasPrefix("from #"), "\(header)")
+            #expect(header.range(of: #"\d (ns|µs|ms|s)\b"#, options: .regularExpression) == nil, "\(header)")
+        }
+    }
+
+    /// A console log whose ftrace dump prints bare counts (SysRq-z with trace_clock=x86-tsc):
+    /// its events' distances were read as nanoseconds, and the console was skipped as notes
+    /// quoting trace events. It is read for order only, its findings say durations do not apply.
+    @Test func consoleWithABareCountDump() throws {
+        let delimiter = "---------------------------------"
+        let text = "[    0.000000] Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org)\n"
+            + "[    5.000000] nvme nvme0: 2/0/0 default/read/poll queues\n"
+            + "[   50.000000] Dumping ftrace buffer:\n[   50.000000] \(delimiter)\n"
+            + "[   50.000001]      fio-157       0d..1. 123400000: nvme_setup_cmd: nvme0: disk=nvme0n1, qid=1, cmdid=8, "
+            + "nsid=1, flags=0x0, meta=0x0, cmd=(nvme_cmd_read slba=0, len=15, ctrl=0x0, dsmgmt=0, reftag=0)\n"
+            + "[   50.000002] \(delimiter)\n[   80.000000] nvme nvme0: I/O 8 QID 1 timeout, aborting\n"
+            + "[  110.000000] nvme nvme0: I/O 8 QID 1 timeout, reset controller\n"
+        let path = temporaryPath("bare-count-dump-\(UUID().uuidString).log")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let r = try analyzeJSON([path])
+        #expect(r.status == 1)
+        let inputs = r.json["inputs"] as? [[String: Any]] ?? []
+        #expect(inputs.first?["clock"] as? String == "counter")
+        let findings = r.json["findings"] as? [[String: Any]] ?? []
+        #expect(!findings.isEmpty)
+        #expect(findings.allSatisfy { ($0["uncertainty"] as? [String] ?? []).contains { $0.contains("does not count nanoseconds") } })
     }
 }

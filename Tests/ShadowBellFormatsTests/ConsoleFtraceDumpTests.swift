@@ -129,6 +129,28 @@ private func times(_ events: [Event], _ kind: EventKind) -> [Int64] {
                 39_500_000_000, 40_000_000_000, 50_000_000_000 - 66, 50_000_000_000,
             ])
         #expect(d.events.map(\.a) == [7, 7, 8, 8])
+        // The counter clock's dump makes the whole console order-only: its distances are counts.
+        #expect(d.summary.clock == .counter)
+    }
+
+    /// A console whose dumps count nanoseconds keeps its clock; one whose dump prints bare counts
+    /// (`%4lld: `, which also reads as `trace-cmd report -l`) is a console, not notes quoting
+    /// trace events, and is read for order only.
+    @Test func bareCountDumpIsAConsoleReadForOrder() throws {
+        func console(_ stamp: (Int) -> String) -> String {
+            bootLine + "[   50.000000] Dumping ftrace buffer:\n[   50.000000] \(delimiter)\n"
+                + "[   50.000001]      fio-157       0d..1. \(stamp(1234)): \(setup(8))\n"
+                + "[   50.000002]    <...>-4711      0..... \(stamp(1300)): \(complete(8))\n"
+                + "[   50.000003] \(delimiter)\n[   60.000000] nvme nvme0: I/O 5 QID 1 timeout, aborting\n"
+        }
+        for (text, clock) in [(console { "\($0)us " }, ClockKind.timestamps), (console { "\($0 * 2600)" }, .counter)] {
+            let path = TempFile.write(text)
+            defer { TempFile.remove(path) }
+            #expect(try classifyRunFile(path: path).skip == nil)
+            let d = try drain(try openEventSource(path: path, index: 0))
+            #expect(d.summary.clock == clock)
+            #expect(d.events.count == 3)
+        }
     }
 
     /// A dump whose console ends inside it (the VM died): what was read is placed all the same.

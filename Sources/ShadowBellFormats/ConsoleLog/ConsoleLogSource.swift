@@ -152,6 +152,9 @@ public final class ConsoleLogSource: EventSource {
                     a: UInt32(clamping: lost), b: UInt32(clamping: cpu), wide: lost))
         case .event(let header, let text):
             dump!.sawLine(at: header.time)
+            // A dump on a clock that does not count nanoseconds: its events' distances are
+            // counts, so the whole input is read for order only (as such ftrace text is).
+            if header.bareCount { summary.clock = .counter }
             guard !dump!.isRepeat else {
                 summary.skipped += 1
                 return

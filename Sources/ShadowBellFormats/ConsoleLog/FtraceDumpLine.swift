@@ -143,11 +143,15 @@ struct FtraceDumpEventHeader {
     var nameStart: Int
     var nameEnd: Int
     var payloadStart: Int
+    /// The time is a bare count of a clock that does not count nanoseconds.
+    var bareCount = false
 
     static func parse(_ text: UnsafeRawBufferPointer) -> FtraceDumpEventHeader? {
         if let latency = parseLatency(text) { return latency }
         if let h = FtraceLineHeader.parse(text) {
-            return FtraceDumpEventHeader(time: h.time, nameStart: h.nameStart, nameEnd: h.nameEnd, payloadStart: h.payloadStart)
+            return FtraceDumpEventHeader(
+                time: h.time, nameStart: h.nameStart, nameEnd: h.nameEnd, payloadStart: h.payloadStart,
+                bareCount: FtraceLineParser.clock(of: text, from: h.timeStart) == .counter)
         }
         return nil
     }
@@ -182,6 +186,7 @@ struct FtraceDumpEventHeader {
         guard let (count, afterCount) = ByteScanning.decimalPrefix(t, from: timeStart), afterCount < n else { return nil }
         var time: Int64
         var colon: Int
+        var bareCount = false
         if ByteScanning.hasPrefix(t, at: afterCount, "us") {
             guard count <= UInt64(Int64.max / 1000) else { return nil }
             time = Int64(count) * 1000
@@ -195,6 +200,7 @@ struct FtraceDumpEventHeader {
             guard count <= UInt64(Int64.max) else { return nil }
             time = Int64(count)
             colon = afterCount
+            bareCount = true
         }
         colon = ByteScanning.skipSpaces(t, from: colon)
         guard colon < n, t[colon] == ASCII.colon else { return nil }
@@ -204,7 +210,8 @@ struct FtraceDumpEventHeader {
         let nameColon = ByteScanning.skipSpaces(t, from: nameEnd)
         guard nameColon < n, t[nameColon] == ASCII.colon else { return nil }
         return FtraceDumpEventHeader(
-            time: time, nameStart: nameStart, nameEnd: nameEnd, payloadStart: ByteScanning.skipSpaces(t, from: nameColon + 1))
+            time: time, nameStart: nameStart, nameEnd: nameEnd, payloadStart: ByteScanning.skipSpaces(t, from: nameColon + 1),
+            bareCount: bareCount)
     }
 
     /// `trace_find_mark()`'s characters (and the space it prints for short delays).

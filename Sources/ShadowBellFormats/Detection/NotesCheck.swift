@@ -50,7 +50,10 @@ public enum NotesCheck {
             c.lines += 1
             if line[first] == ASCII.hash {
                 c.headers += 1
-            } else if FtraceLineHeader.parse(line) != nil {
+            } else if let header = FtraceLineHeader.parse(line) {
+                // After a printk stamp it is a kernel-log line: an event of an ftrace dump on a
+                // clock that prints bare counts (`%4lld: ` reads as `trace-cmd report -l`).
+                if let printk = FormatDetector.printkTimestampStart(line), printk < header.timeStart { return true }
                 c.ftrace += 1
             } else if first == 0, let (shape, _, payload) = QemuLogLineParser.split(line),
                 shape != .bare || ByteScanning.hasPrefix(line, at: payload, "pci_nvme_")
