@@ -43,11 +43,31 @@ public struct FleetSummary: Sendable {
     public private(set) var repeated: [String: Int] = [:]
     private var seen: Set<UInt64> = []
 
-    /// What was left out of the counts and why (not a problem: exit status unchanged).
+    /// Runs by the `schema_version` of their report (-1: none), when it is not the one this
+    /// summary reads.
+    private var otherSchemas: [Int64: [String]] = [:]
+    /// The ShadowBell versions that wrote the reports.
+    private var toolVersions: Set<String> = []
+
+    /// What was left out of the counts and why, and what the counts may not be (not a problem:
+    /// exit status unchanged).
     public var notes: [String] {
-        repeated.keys.sorted().map { name in
+        var out = repeated.keys.sorted().map { name in
             "run \(name): the same report read \(repeated[name]! + 1) times (identical: the same results given twice); counted once"
         }
+        for version in otherSchemas.keys.sorted() {
+            let names = otherSchemas[version]!
+            let shown = names.prefix(3).joined(separator: ", ") + (names.count > 3 ? ", …" : "")
+            let newer = version > Int64(AnalysisReport.schemaVersion)
+            let what = version < 0 ? "without a schema_version" : "of schema_version \(version)"
+            out.append(
+                "\(names.count) run(s) (\(shown)) have a report \(what); this summarize reads \(AnalysisReport.schemaVersion)"
+                    + (newer ? ": members it does not know are not counted — summarize them with the ShadowBell that wrote them" : ""))
+        }
+        if toolVersions.count > 1 {
+            out.append("the reports were written by \(toolVersions.count) ShadowBell versions (\(toolVersions.sorted().joined(separator: ", "))): a difference between groups may be the tool's, not the runs'")
+        }
+        return out
     }
 
     public init() {}
@@ -77,7 +97,11 @@ public struct FleetSummary: Sendable {
                     repeated[r.name, default: 0] += 1
                     continue
                 }
-                runs.append(Self.run(run, source: "\(source)#\(found)"))
+                let added = Self.run(run, source: "\(source)#\(found)")
+                runs.append(added)
+                let schema = run["schema_version"]?.intValue
+                if schema != Int64(AnalysisReport.schemaVersion) { otherSchemas[schema ?? -1, default: []].append(added.name) }
+                if let version = run["tool"]?["version"]?.stringValue { toolVersions.insert(version) }
             }
         }
         if baselines > 0 {

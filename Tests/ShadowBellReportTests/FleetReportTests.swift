@@ -80,6 +80,24 @@ import Testing
         #expect(t.problems == ["runs.jsonl: 1 document(s) that are no report of analyze (line or document 2); the 2 report(s) in it are summarised"])
     }
 
+    /// Reports of another schema_version or of several ShadowBell versions are counted and said
+    /// (a report of schema 2 was summarised as if it were of 1, without a word).
+    @Test func otherSchemasAndToolVersionsAreSaid() throws {
+        func report(_ schema: Int, _ version: String, _ name: String) -> String {
+            "{\"schema_version\": \(schema), \"tool\": {\"name\": \"shadowbell\", \"version\": \"\(version)\"}, \"run\": {\"name\": \"\(name)\"}, \"summary\": {\"exit_status\": 0}, \"findings\": []}\n"
+        }
+        var same = FleetSummary()
+        same.add(documents: try ReportDocuments.parse(Array((report(1, "0.1.0", "a") + report(1, "0.1.0", "b")).utf8)), source: "r.jsonl")
+        #expect(same.runs.count == 2 && same.notes.isEmpty)
+        var mixed = FleetSummary()
+        let lines = report(1, "0.1.0", "a") + report(2, "0.3.0", "b") + report(2, "0.3.0", "c")
+        mixed.add(documents: try ReportDocuments.parse(Array(lines.utf8)), source: "r.jsonl")
+        #expect(mixed.runs.count == 3)
+        #expect(mixed.notes.count == 2)
+        #expect(mixed.notes.contains { $0.hasPrefix("2 run(s) (b, c) have a report of schema_version 2; this summarize reads 1: members it does not know") })
+        #expect(mixed.notes.contains { $0.contains("2 ShadowBell versions (0.1.0, 0.3.0)") })
+    }
+
     @Test func hangsCountedPerRunAndGroupedByLabelsAndEnvironment() throws {
         let hung = """
             {"labels": {"kernel": "6.1"}, "environment": {"guest_kernel": "6.1.0-56-amd64"}, "summary": {"exit_status": 1},
