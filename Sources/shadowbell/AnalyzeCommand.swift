@@ -145,7 +145,7 @@ struct Analyze: ParsableCommand {
             for e in run.report.inputErrors { printError("error: \(e.description)") }
             for s in run.report.result.inputs where s.malformed > 0 {
                 let first = s.firstMalformed.first.map { ": first at \(run.report.render($0.location)): \($0.reason)" } ?? ""
-                printError("warning: \(s.path): \(s.malformed) malformed line(s)\(first)")
+                printError("warning: \(s.path): \(s.malformed) malformed \(s.locationUnit == .line ? "line" : "record")(s)\(first)")
             }
             if githubAnnotations {
                 // Each input's first bytes read once, not once per finding's evidence.
