@@ -742,7 +742,7 @@ public enum AnalysisSession {
     /// is read once the merge has ended).
     final class CutShortSource: EventSource {
         let inner: any EventSource
-        private(set) var error: InputError?
+        @exclusivity(unchecked) private(set) var error: InputError?
 
         init(_ inner: any EventSource) { self.inner = inner }
 
@@ -913,16 +913,21 @@ final class MergedEventSource: EventSource {
                     return !out.isEmpty
                 }
                 let from = positions[best]
-                let available = min(buffers[best].count, from + Self.batch - out.count)
-                var to = from + 1
-                while to < available {
-                    let t = buffers[best][to].time
-                    guard t < secondTime || (t == secondTime && best < second) else { break }
-                    to += 1
+                // The run is found in the buffer's memory: indexing `buffers[best]` retained and
+                // released the buffer at every event.
+                let (to, count) = buffers[best].withUnsafeBufferPointer { run in
+                    let available = min(run.count, from + Self.batch - out.count)
+                    var to = from + 1
+                    while to < available {
+                        let t = run[to].time
+                        guard t < secondTime || (t == secondTime && best < second) else { break }
+                        to += 1
+                    }
+                    out.append(contentsOf: run[from..<to])
+                    return (to, run.count)
                 }
-                out.append(contentsOf: buffers[best][from..<to])
                 positions[best] = to
-                if to == buffers[best].count { try refill(best) }
+                if to == count { try refill(best) }
             }
             return true
         } catch {
@@ -979,7 +984,7 @@ extension AnalysisSession {
 final class LimitedSource: EventSource {
     let inner: any EventSource
     let limit: Int
-    var delivered = 0
+    @exclusivity(unchecked) var delivered = 0
     init(_ inner: any EventSource, limit: Int) {
         self.inner = inner
         self.limit = limit

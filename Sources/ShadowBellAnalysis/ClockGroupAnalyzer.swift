@@ -97,7 +97,7 @@ public final class ClockGroupAnalyzer {
     }
     /// Whether each input's first event time is kept (`timeSpanBySource`): with `--same-clock`,
     /// or when an input is placed by `--clock-offset`.
-    public var tracksTimeSpans = false
+    @exclusivity(unchecked) public var tracksTimeSpans = false
     /// The first and last event times of each input merged here (with `tracksTimeSpans`).
     public var timeSpanBySource: [UInt16: ClosedRange<Int64>] {
         var bySource: [UInt16: ClosedRange<Int64>] = [:]

@@ -16,9 +16,9 @@ public final class ObserverThread: @unchecked Sendable {
     private final class Batch {
         let events = UnsafeMutablePointer<Event>.allocate(capacity: ObserverThread.batch)
         let states = UnsafeMutablePointer<QueueSnapshot>.allocate(capacity: ObserverThread.batch)
-        var count = 0
+        @exclusivity(unchecked) var count = 0
         /// The domains that start before `events[at]` (`at == count`: after the last).
-        var domains: [(at: Int, start: DomainStart)] = []
+        @exclusivity(unchecked) var domains: [(at: Int, start: DomainStart)] = []
 
         deinit {
             events.deallocate()
