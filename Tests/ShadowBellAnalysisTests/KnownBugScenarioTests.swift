@@ -58,6 +58,24 @@ import Testing
         #expect(!Self.named(clean).contains(.staleShadowAfterReset))
     }
 
+    /// A hang after a reset that kept the buffers: the driver's probe read the EventIdx left
+    /// from before the reset (63), which the controller has not written since the config. It
+    /// was named the reset-ordering bug, whose driver zeroed the slot; it is the stale-buffers
+    /// bug. A driver that zeroed it (the reset-ordering fault) still reads 0 there.
+    @Test func aWaitOnALeftoverEventIdxIsTheStaleBuffersBug() throws {
+        var c = SimulationConfig(seed: 1)
+        c.durationNs = 20_000_000
+        c.faults.driverSkipsMMIO = true
+        c.faults.staleBuffersAtReset = true
+        let (truth, r) = try Self.analyseLab(c)
+        let stale = truth.windows.filter { $0.fault == .staleBuffersAtReset }
+        try #require(stale.count == 2 && stale.allSatisfy { $0.interleaving.driverEventIdxRead != 0 && $0.interleaving.controllerEventIdxStoreNs == nil })
+        let waits = r.findings.filter { f in f.kind == .mutualWait && stale.contains { $0.startNs == f.start } }
+        #expect(waits.count == 2)
+        #expect(waits.allSatisfy { $0.cause == .staleShadowAfterReset && $0.knownBug == .staleShadowAfterReset }, "\(waits.map { ($0.cause, $0.knownBug) })")
+        #expect(waits.allSatisfy { $0.explanation.contains("a value left from before the reset") })
+    }
+
     @Test func noCQEventIdx() throws {
         let (_, r) = try Self.analyseLab(Self.faulty { $0.noCQEventIdx = true })
         let f = try #require(r.findings.first { $0.kind == .cqEventIdxNotSeen })

@@ -320,7 +320,11 @@ extension ClockGroupAnalyzer {
         case .eventIdxNotInitialised:
             s += "Since the last Doorbell Buffer Config the controller has not written this queue's EventIdx: the slot still holds what the driver left there (zero after a reset) while the tail has moved on, so need_event(0, N+1, N) stays false and the driver never rings. This is the signature of the Linux reset-ordering bug (I/O queues restarted before Doorbell Buffer Config is re-sent) on a controller that does not initialise EventIdx at config time (QEMU). "
         case .staleShadowAfterReset:
-            s += "After the queue's reset or re-creation its shadow slot held a value nobody published since (see the stale-shadow-after-reset finding): the two sides decided from different values. "
+            if w.eventIdxUnwrittenSinceConfig, let read = w.firstPublication?.eventIdxRead, read != 0 {
+                s += "Since the last Doorbell Buffer Config the controller has not written this queue's EventIdx, yet the driver read \(read) there: a value left from before the reset, which did not clear the doorbell buffers (the Linux 2020 fix clears them at reset; SPDK issue #1795), so need_event on it told the driver not to ring. "
+            } else {
+                s += "After the queue's reset or re-creation its shadow slot held a value nobody published since (see the stale-shadow-after-reset finding): the two sides decided from different values. "
+            }
         case .unknown:
             s += "The stamps show no load that overtook a store beyond the timing uncertainty, and the recorded values show no doorbell that the controller's EventIdx demanded: the trace cannot tell which side lost the update. "
         }
@@ -338,7 +342,13 @@ extension ClockGroupAnalyzer {
         {
             return .skippedDemandedDoorbell
         }
-        if w.eventIdxUnwrittenSinceConfig && q.key.type == .sq { return .eventIdxNotInitialised }
+        if w.eventIdxUnwrittenSinceConfig && q.key.type == .sq {
+            // The driver's probe read an EventIdx other than 0 that the controller has not
+            // written since the config: a leftover the reset did not clear (the stale-buffers
+            // bug), not the driver's zeroed slot of the reset-ordering bug.
+            if let read = w.firstPublication?.eventIdxRead, read != 0 { return .staleShadowAfterReset }
+            return .eventIdxNotInitialised
+        }
         if w.demandedStep != nil { return .skippedDemandedDoorbell }
         if q.staleShadowSinceCreation { return .staleShadowAfterReset }
         return .unknown
