@@ -292,6 +292,9 @@ import Testing
         let alignment = both.json["alignment"] as? [[String: Any]] ?? []
         #expect(alignment.contains { $0["method"] as? String == "none" }, "\(alignment)")
         #expect(!alignment.contains { $0["method"] as? String == "estimated" })
+        // One note says so (the alignment's own note is not repeated among the notes).
+        let name = (path as NSString).lastPathComponent
+        #expect((both.json["notes"] as? [String] ?? []).filter { $0.contains(name) }.count == 1, "\(both.json["notes"] ?? [])")
         // explain gives no duration between counts.
         for finding in ["1", "2"] {
             let explained = try runProcess(["explain", "--finding", finding, path])
