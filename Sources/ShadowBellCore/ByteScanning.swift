@@ -20,6 +20,7 @@ public enum ASCII {
     public static let closeBracket: UInt8 = 0x5D
     public static let hash: UInt8 = 0x23
     public static let at: UInt8 = 0x40
+    public static let escape: UInt8 = 0x1B
 
     @inlinable public static func isDigit(_ b: UInt8) -> Bool { b &- zero < 10 }
 

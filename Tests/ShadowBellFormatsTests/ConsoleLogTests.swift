@@ -105,6 +105,30 @@ private func kindCounts(_ events: [Event]) -> [GuestMessageKind: Int] {
             ])
     }
 
+    /// The forms other tools print the kernel log in: a caller-ID column on every line (the
+    /// file was not detected), one after a space, `journalctl -k -o short-monotonic` with its host
+    /// and `kernel:`, and `dmesg --color=always` (colours around the stamp and the prefix). Each
+    /// was skipped or malformed, and a hung run's console read as healthy.
+    @Test func kernelLogFormsOfOtherTools() throws {
+        let esc = "\u{1B}"
+        let forms = [
+            "[    0.000000][    T0] Linux version 6.1.0\n[   30.156309][  T102] nvme nvme0: I/O 768 QID 2 timeout, aborting\n",
+            bootLine + "[   30.156309] [  T102] nvme nvme0: I/O 768 QID 2 timeout, aborting\n",
+            "[    0.000000] vm kernel: Linux version 6.1.0\n[   30.156309] vm kernel: nvme nvme0: I/O 768 QID 2 timeout, aborting\n",
+            "\(esc)[32m[    0.000000] \(esc)[0mLinux version 6.1.0\n"
+                + "\(esc)[32m[   30.156309] \(esc)[0m\(esc)[33mnvme nvme0: \(esc)[0m\(esc)[1mI/O 768 QID 2 timeout, aborting\(esc)[0m\n",
+        ]
+        for text in forms {
+            let d = try decode(text)
+            #expect(d.summary.malformed == 0, "\(text): \(d.summary.firstMalformed)")
+            #expect(d.events == [message(.timeoutAborting, time: 30_156_309_000, line: 2, qid: 2, tag: 768)], "\(text)")
+        }
+        // Not a stamp: a host name alone, or `kernel:` glued to the bracket.
+        for text in [bootLine + "[   30.156309] vm nvme nvme0: Abort status: 0x0\n", bootLine + "[   30.156309]kernel: nvme nvme0: Abort status: 0x0\n"] {
+            #expect(try decode(text).summary.malformed == 1, "\(text)")
+        }
+    }
+
     @Test func messageSeenLiveAndInTheDumpIsReportedOnce() throws {
         let live =
             "[   30.156309] nvme nvme0: I/O 768 (I/O Cmd) QID 2 timeout, aborting\n"

@@ -182,11 +182,24 @@ struct ConsoleLogLineParser: LineDecoding {
 
     /// The `[ seconds.micro]` printk timestamp that ends right before `messageStart` (with one
     /// space between), in nanoseconds; a caller-ID column (`[    T1]`, `[    C0]`) between the
-    /// two is skipped. Nil when there is none.
+    /// two is skipped, glued to the stamp or after a space, and so is journald's `<host> kernel: `
+    /// (`journalctl -k -o short-monotonic`: `[   30.449578] vm kernel: nvme nvme0: …`). Nil when
+    /// there is none.
     static func timestampBefore(_ line: UnsafeRawBufferPointer, _ messageStart: Int) -> Int64? {
         guard messageStart >= 2, line[messageStart - 1] == ASCII.space else { return nil }
         var end = messageStart - 1  // index of the `]` + 1
+        if end >= 8, hasSuffix(line, end: end, "kernel:") {
+            // `<host> kernel:`: back over the word, the spaces and the host name.
+            var i = end - 7
+            guard i >= 1, line[i - 1] == ASCII.space else { return nil }
+            while i > 0, line[i - 1] == ASCII.space { i -= 1 }
+            let hostEnd = i
+            while i > 0, line[i - 1] != ASCII.space, line[i - 1] != ASCII.closeBracket { i -= 1 }
+            guard i < hostEnd, i >= 1, line[i - 1] == ASCII.space else { return nil }
+            end = i - 1
+        }
         for group in 0..<2 {
+            while group == 1, end >= 1, line[end - 1] == ASCII.space { end -= 1 }
             guard end >= 2, line[end - 1] == ASCII.closeBracket else { return nil }
             // The group's opening bracket, within a short distance.
             var open = end - 2
@@ -209,6 +222,12 @@ struct ConsoleLogLineParser: LineDecoding {
             return time
         }
         return nil
+    }
+
+    /// Whether `line[..<end]` ends with `text`.
+    private static func hasSuffix(_ line: UnsafeRawBufferPointer, end: Int, _ text: StaticString) -> Bool {
+        let n = text.utf8CodeUnitCount
+        return end >= n && ByteScanning.hasPrefix(line, at: end - n, text)
     }
 
     // MARK: the message text

@@ -113,7 +113,22 @@ public final class ConsoleLogSource: EventSource {
         buffer.append(e)
     }
 
+    /// A line without its terminal escape sequences, when it has any.
+    @exclusivity(unchecked) private var plain: [UInt8] = []
+
     private func consume(_ line: FramedLine) {
+        // `dmesg --color=always`, journalctl on a terminal and a console typed at a tty colour
+        // the stamp and the `nvme nvme0:` prefix: read the line as it looks on the screen.
+        if line.bytes.contains(ASCII.escape) {
+            plain.removeAll(keepingCapacity: true)
+            TerminalEscapes.strip(line.bytes, into: &plain)
+            plain.withUnsafeBytes { consumePlain(FramedLine(bytes: $0, number: line.number)) }
+        } else {
+            consumePlain(line)
+        }
+    }
+
+    private func consumePlain(_ line: FramedLine) {
         summary.records += 1
         guard dump != nil else {
             let start = FtraceDumpLine.start(line.bytes)
@@ -241,5 +256,37 @@ public final class ConsoleLogSource: EventSource {
         }
         ready.append(contentsOf: mergeByTime(Self.inTimeOrder(held), finished.placed()))
         held.removeAll(keepingCapacity: held.count <= 4096)
+    }
+}
+
+/// Terminal escape sequences (ECMA-48): CSI `ESC [ params final` (colours, `ESC[0m`, cursor
+/// moves), OSC `ESC ] … BEL|ESC \\`, and two-byte `ESC x`.
+enum TerminalEscapes {
+    static func strip(_ line: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        var i = 0
+        let n = line.count
+        while i < n {
+            let b = line[i]
+            guard b == ASCII.escape else {
+                out.append(b)
+                i += 1
+                continue
+            }
+            i += 1
+            guard i < n else { break }
+            switch line[i] {
+            case ASCII.openBracket:
+                // Parameters and intermediates (0x20–0x3F), then one final byte (0x40–0x7E).
+                i += 1
+                while i < n, (0x20...0x3F).contains(line[i]) { i += 1 }
+                if i < n, (0x40...0x7E).contains(line[i]) { i += 1 }
+            case ASCII.closeBracket:
+                i += 1
+                while i < n, line[i] != 0x07, line[i] != ASCII.escape { i += 1 }
+                if i < n, line[i] == 0x07 { i += 1 } else if i + 1 < n { i += 2 }
+            default:
+                i += 1
+            }
+        }
     }
 }

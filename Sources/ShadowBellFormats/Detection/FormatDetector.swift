@@ -270,7 +270,8 @@ public enum FormatDetector {
                 digits += 1
                 j += 1
             }
-            if digits == 6, ByteScanning.hasPrefix(line, at: j, "] ") { return i }
+            // `] ` , or `][` before a caller-ID column (`[   30.156309][  T102] `).
+            if digits == 6, ByteScanning.hasPrefix(line, at: j, "] ") || ByteScanning.hasPrefix(line, at: j, "][") { return i }
         }
         return nil
     }
