@@ -667,6 +667,11 @@ public enum AnalysisSession {
             }
             let apart = manual.isEmpty || members.count < 2 ? nil : Self.offsetPlacesApart(manual.map { placed[$0].index }, analyzer.timeSpanBySource, placed: placed)
             if let apart { notes.append(apart) }
+            for m in members {
+                if let until = placed[m].source.summary.recordedUntil {
+                    analyzer.recorded(source: UInt16(placed[m].index), until: placed[m].clock.map(until))
+                }
+            }
             var result = analyzer.finish()
             for i in result.findings.indices where ClockGroupAnalyzer.restsOnOrder.contains(result.findings[i].kind) {
                 if let far = Self.extrapolatedEvidence(result.findings[i], pairSpans) {

@@ -697,6 +697,15 @@ public final class ClockGroupAnalyzer {
         findings.append(finding)
     }
 
+    /// Input `source` recorded until `time` (its `InputSummary.recordedUntil` on this clock),
+    /// past its last event: its coverage, and the group's, reach that far.
+    public func recorded(source: UInt16, until time: Int64) {
+        let s = Int(source)
+        guard s < lastTimes.count, lastTimes[s] != .min, time > lastTimes[s] else { return }
+        lastTimes[s] = time
+        if time > lastTime { lastTime = time }
+    }
+
     /// Closes open windows at the end of the input and returns the group's result.
     public func finish() -> GroupResult {
         let end = lastTime

@@ -89,6 +89,10 @@ public struct InputSummary: Sendable {
     /// (`run.pcap (its qemu-log events)`): a pcap's domains share one path.
     public var name: String { recordedFormat.map { "\(path) (its \($0.rawValue) events)" } ?? path }
     public var clock: ClockKind = .timestamps
+    /// Where the input's recording ends, when it goes on past its last event: a console's
+    /// ftrace dump records other events (and markers) after the last nvme one, and the ring
+    /// buffer held them all, so commands open at its end were open that long.
+    public var recordedUntil: Int64?
     public var locationUnit: SourceLocation.Unit = .line
     /// Recognised events decoded.
     public var events: UInt64 = 0

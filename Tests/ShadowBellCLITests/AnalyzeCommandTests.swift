@@ -304,6 +304,31 @@ import Testing
         }
     }
 
+    /// A console that ends with its ftrace dump (a panic's `ftrace_dump_on_oops`, or the VM
+    /// killed after SysRq-z): the dump's ring buffer went on recording for 7 s after the last
+    /// submission (a marker, other events), with no completion. The analysis ended at the last
+    /// nvme event and called the hung run healthy; the input's recording reaches its last line.
+    @Test func consoleEndingWithItsDumpRecordsUntilItsLastLine() throws {
+        let delimiter = "---------------------------------"
+        func console(markerUs: Int) -> String {
+            "[    0.000000] Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org)\n"
+                + "[   50.000000] Dumping ftrace buffer:\n[   50.000000] \(delimiter)\n"
+                + "[   50.000001]      fio-157       0d..1. 10000000us : nvme_setup_cmd: nvme0: disk=nvme0n1, qid=1, cmdid=8, "
+                + "nsid=1, flags=0x0, meta=0x0, cmd=(nvme_cmd_read slba=0, len=15, ctrl=0x0, dsmgmt=0, reftag=0)\n"
+                + "[   50.000002]     init-152       1..... \(markerUs)us : tracing_mark_write: echo z > /proc/sysrq-trigger\n"
+                + "[   50.000003] \(delimiter)\n"
+        }
+        for (markerUs, status, stuck) in [(17_000_000, Int32(1), 1), (10_000_100, Int32(0), 0)] {
+            let path = temporaryPath("dump-at-end-\(UUID().uuidString).log")
+            try console(markerUs: markerUs).write(toFile: path, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let r = try analyzeJSON([path])
+            #expect(r.status == status, "\(markerUs)")
+            let findings = r.json["findings"] as? [[String: Any]] ?? []
+            #expect(findings.filter { $0["kind"] as? String == "stuck-command" }.count == stuck, "\(findings)")
+        }
+    }
+
     /// A console log whose ftrace dump prints bare counts (SysRq-z with trace_clock=x86-tsc):
     /// its events' distances were read as nanoseconds, and the console was skipped as notes
     /// quoting trace events. It is read for order only, its findings say durations do not apply.

@@ -254,6 +254,7 @@ public final class ConsoleLogSource: EventSource {
             dumpStamps.insert(stamp)
             lastDumpStamp = max(lastDumpStamp ?? stamp, stamp)
         }
+        if !finished.isRepeat, let end = finished.placedEnd { summary.recordedUntil = max(summary.recordedUntil ?? end, end) }
         ready.append(contentsOf: mergeByTime(Self.inTimeOrder(held), finished.placed()))
         held.removeAll(keepingCapacity: held.count <= 4096)
     }

@@ -69,6 +69,15 @@ struct FtraceDump {
         return out
     }
 
+    /// Where the last event line (decoded or not) is placed on the console's clock; nil before
+    /// any event line.
+    var placedEnd: Int64? {
+        guard opened, lastLineTime > 0 else { return nil }
+        let (t, overflow) = lastLineTime.addingReportingOverflow(offset)
+        guard !overflow else { return nil }
+        return max(t, lowerBound ?? t)
+    }
+
     /// The rest of a dump too long to hold at once: placed with the offset known so far.
     func split() -> FtraceDump {
         var rest = FtraceDump(stamp: stamp, lowerBound: lowerBound, isRepeat: isRepeat)
