@@ -380,6 +380,7 @@ public enum AnalysisSession {
                     : "not aligned: it has no timestamps; analysed on its own, for order only"
             } else {
                 r.note = "not aligned: no causal pairs with the other inputs that agree (none, or pairs that would put the clocks drifting more than 5 % apart: commands of another run); analysed on its own clock"
+                    + Self.controllerHint(i, anchors: anchors)
             }
             reports[i] = r
             // A counter clock's own note (below) says it is not aligned.
@@ -766,6 +767,23 @@ public enum AnalysisSession {
             buffer.removeAll(keepingCapacity: true)
             return false
         }
+    }
+
+    /// When input `i` and the others hold commands of different controllers only — the guest's
+    /// disk is nvme1 while a QEMU log's events are read as nvme0 (`--controller`, default 0) —
+    /// which `--controller` would let them meet.
+    static func controllerHint(_ i: Int, anchors: [AnchorSet?]) -> String {
+        func controllers(_ a: AnchorSet?, guest: Bool) -> Set<UInt16> {
+            guard let a else { return [] }
+            return Set((guest ? a.submits : a.fetches).prefix(4096).map { UInt16(truncatingIfNeeded: $0.key >> 48) })
+        }
+        let guestSide = anchors[i]?.isGuestSide == true
+        let mine = controllers(anchors[i], guest: guestSide)
+        let theirs = anchors.indices.filter { $0 != i }.reduce(into: Set<UInt16>()) { $0.formUnion(controllers(anchors[$1], guest: !guestSide)) }
+        guard !mine.isEmpty, !theirs.isEmpty, mine.isDisjoint(with: theirs) else { return "" }
+        let guest = (guestSide ? mine : theirs).sorted(), host = (guestSide ? theirs : mine).sorted()
+        guard guest.count == 1, let only = guest.first, host.count == 1, let read = host.first else { return "" }
+        return ". The guest's commands are all on nvme\(only) and the controller's trace is read as nvme\(read): if that QEMU emulated nvme\(only), give --controller \(only)"
     }
 
     /// Time-ordered merge of the sources of one clock domain (ties keep input order), on a

@@ -233,6 +233,40 @@ import Testing
 
     /// `report - … -o -`: an input from standard input and the page to standard output (it was
     /// refused: "--output - is also an input").
+    /// A guest with a second NVMe disk whose controller the QEMU log does not show (nvme1, a
+    /// passthrough disk), busy before nvme0: the offset was sought among the first 4000
+    /// submissions, all nvme1's, and the QEMU log was left unaligned (each hang reported twice,
+    /// once per clock). And a guest whose only disk is nvme1 beside a log read as nvme0 is told
+    /// which --controller would let them meet.
+    @Test func aSecondControllerOfTheGuestDoesNotHideThePairs() throws {
+        let guest = try String(contentsOfFile: sample("real-single/guest-ftrace.txt"), encoding: .utf8)
+        let qemu = sample("real-single/qemu-trace.log")
+        var other = ""
+        for k in 0..<5000 {
+            let t = 1_000_000 + k * 100  // µs
+            other += String(format: "             fio-999     [000] d..1.     %d.%06d: ", t / 1_000_000, t % 1_000_000)
+                + "nvme_setup_cmd: nvme1: disk=nvme1n1, qid=1, cmdid=\(k % 1024), nsid=1, flags=0x0, meta=0x0, "
+                + "cmd=(nvme_cmd_read slba=0, len=7, ctrl=0x0, dsmgmt=0, reftag=0)\n"
+        }
+        let lines = guest.split(separator: "\n", omittingEmptySubsequences: false)
+        let header = lines.prefix { $0.hasPrefix("#") }.joined(separator: "\n") + "\n"
+        let events = lines.drop { $0.hasPrefix("#") }.joined(separator: "\n")
+        let both = temporaryPath("two-disks-\(UUID().uuidString).txt")
+        try (header + other + events).write(toFile: both, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: both) }
+        let alone = try analyzeJSON([sample("real-single/guest-ftrace.txt"), qemu])
+        let r = try analyzeJSON([both, qemu])
+        let methods = { (json: [String: Any]) in (json["alignment"] as? [[String: Any]] ?? []).compactMap { $0["method"] as? String }.sorted() }
+        #expect(methods(r.json) == methods(alone.json), "\(r.json["alignment"] ?? [])")
+        #expect(methods(r.json).contains("estimated"))
+
+        let renamed = temporaryPath("nvme1-only-\(UUID().uuidString).txt")
+        try guest.replacingOccurrences(of: "nvme0", with: "nvme1").write(toFile: renamed, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: renamed) }
+        let hinted = try analyzeJSON([renamed, qemu])
+        #expect((hinted.json["notes"] as? [String] ?? []).contains { $0.contains("give --controller 1") }, "\(hinted.json["notes"] ?? [])")
+    }
+
     @Test func aReportOfStandardInputGoesToStandardOutput() throws {
         let f = try RealTraceTests.run("sysrq-hang")
         let console = try Data(contentsOf: URL(fileURLWithPath: f.console))

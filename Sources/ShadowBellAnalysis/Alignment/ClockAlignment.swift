@@ -471,16 +471,21 @@ public enum ClockAlignment {
     static func modeOffset(_ anchors: ArraySlice<KeyedTimes.Resolved>, _ host: KeyedTimes, around: Int64?) -> Int64? {
         let bin: Int64 = 2_000_000
         let reach: Int64 = 10_000_000_000
-        let anchors = anchors.prefix(4000)
         let times = host.times
         let low = around.map { saturatingAdd($0, -reach) } ?? .min
         let high = around.map { saturatingAdd($0, reach) } ?? .max
         // Per anchor with a host time in reach: its time and the indices of the host times of
         // its key whose difference lies in [low, high] (searched once, used by every pass).
         var spans: [(time: Int64, from: Int, to: Int)] = []
-        spans.reserveCapacity(anchors.count)
+        spans.reserveCapacity(min(anchors.count, 4000))
         var lowest = Int64.max, highest = Int64.min
+        // The first 4000 anchors whose key the host side has: commands of another controller
+        // (a second NVMe disk of the guest, which this controller's trace does not show) may
+        // come first in any number.
+        var resolved = 0
         for a in anchors where a.slot >= 0 {
+            resolved += 1
+            if resolved > 4000 { break }
             let (lo, hi) = host.bounds(a.slot)
             let from = firstIndex(in: times, from: lo, to: hi, notBelow: saturatingAdd(a.time, low))
             let to = firstIndex(in: times, from: from, to: hi, above: saturatingAdd(a.time, high))
