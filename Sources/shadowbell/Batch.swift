@@ -231,6 +231,8 @@ struct RunPlanner {
             if paths.count == 1 {
                 if Self.isNotes(why) {
                     run.problem = "\(path): \(why); not read as a trace (a run folder's notes are skipped: name a trace file, or the run's folder)"
+                } else if why.hasPrefix(NotesCheck.unreadFtraceForm) {
+                    run.problem = "\(path): \(why)"
                 }
                 kept.append(path)
             } else if Self.isReadError(why, of: path) {

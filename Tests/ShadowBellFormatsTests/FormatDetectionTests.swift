@@ -93,6 +93,26 @@ private func u64LE(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNee
         #expect(detail == "first bytes are binary, no known magic")
     }
 
+    /// Kernel logs without the printk stamp, and saved ftrace buffers whose event lines have
+    /// other columns, are refused saying what they are and what to give instead (they were "no
+    /// line looks like a console log" and "notes, not an ftrace trace").
+    @Test func formsWithoutTheColumnsSayWhatTheyAre() throws {
+        let unstamped = "[Wed Dec  2 03:57:01 2026] nvme nvme0: I/O 960 (I/O Cmd) QID 1 timeout, aborting\n"
+            + "Dec 02 03:57:01 vm kernel: nvme nvme0: Abort status: 0x0\n"
+        guard case .unknown(let detail) = try detected(Array(unstamped.utf8)) else {
+            Issue.record("an unstamped kernel log was taken")
+            return
+        }
+        #expect(detail.contains("without the printk [seconds.micro] stamp") && detail.contains("short-monotonic"))
+        let graph = "# tracer: function_graph\n#\n# CPU  DURATION                  FUNCTION CALLS\n#  |     |   |                     |   |   |   |\n"
+            + " 1)               |  /* nvme_setup_cmd: nvme0: qid=1, cmdid=5, nsid=1 */\n 1)   0.731 us    |  blk_mq_start_request();\n"
+        let path = TempFile.write(Array(graph.utf8))
+        defer { TempFile.remove(path) }
+        let (format, skip) = try classifyRunFile(path: path)
+        #expect(format == .ftraceText)
+        #expect(skip?.hasPrefix(NotesCheck.unreadFtraceForm) == true, "\(skip ?? "nil")")
+    }
+
     /// A serial console captured from power-on often starts with NUL bytes, and keeps a few
     /// where its line was reopened: still a console log. Text with a NUL every other byte
     /// (UTF-16) and a file of NULs are not text.

@@ -225,6 +225,7 @@ public enum FormatDetector {
         var weakFtrace = 0
         var weakQemu = 0
         var kernelLines = 0
+        var unstampedNVMe = 0
         var decided: DetectedFormat?
         forEachLine(prefix) { line, first in
             lines += 1
@@ -233,7 +234,12 @@ public enum FormatDetector {
             case .qemu: decided = .qemuLog
             case .weakFtrace: weakFtrace += 1
             case .weakQemu: weakQemu += 1
-            case .none: if hasPrintkTimestamp(line) { kernelLines += 1 }
+            case .none:
+                if hasPrintkTimestamp(line) {
+                    kernelLines += 1
+                } else if ConsoleLogLineParser.findDevicePrefix(line) != nil {
+                    unstampedNVMe += 1
+                }
             }
             return decided == nil
         }
@@ -243,6 +249,10 @@ public enum FormatDetector {
         if weakQemu > 0, weakQemu * 10 >= lines * 8 { return .qemuLog }
         if kernelLines > 0 { return .consoleLog }
         if lines == 0 { return .unknown(detail: "only blank lines") }
+        if unstampedNVMe > 0 {
+            return .unknown(
+                detail: "kernel log lines with nvme messages but without the printk [seconds.micro] stamp (dmesg -T, -t or --time-format, journalctl -k's default output): they tell no time since boot; give the log as `dmesg` or `journalctl -k -o short-monotonic` prints it")
+        }
         return .unknown(
             detail: "text, but no line looks like Linux ftrace, a QEMU trace log or a kernel console log")
     }

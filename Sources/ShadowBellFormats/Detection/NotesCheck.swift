@@ -6,6 +6,8 @@ import ShadowBellCore
 /// events on a clock of its own, or become the reference clock. A trace is dominated by its
 /// format; a note is not. `NotesCheck` tells them apart from the same prefix detection reads.
 public enum NotesCheck {
+    /// How the reason for a saved ftrace buffer in a form ShadowBell does not read begins.
+    public static let unreadFtraceForm = "an ftrace trace whose event lines ShadowBell cannot read"
     /// Why a file is not taken as a trace of `format`, or nil when it is one: a QEMU log or
     /// ftrace text whose event lines are not at least half of its non-blank lines (lines of
     /// other QEMU events without a timestamp count once there are 16 of them), or a console
@@ -21,6 +23,9 @@ public enum NotesCheck {
                 return "notes, not a QEMU log: \(counts.qemuLog) of its first \(counts.lines) lines are trace events"
             }
         case .ftraceText:
+            if counts.ftrace == 0, counts.tracerHeader {
+                return "\(unreadFtraceForm): none of its first \(counts.lines) lines has the `comm-pid [cpu] flags seconds: event:` columns (the function_graph tracer and the latency-format or nocontext-info trace options change them); record with the nop tracer and the default trace options, or use trace-cmd's trace.dat"
+            }
             if (counts.ftrace + counts.headers) * 2 < counts.lines {
                 return "notes, not an ftrace trace: \(counts.ftrace) of its first \(counts.lines) lines are trace events"
             }
@@ -36,6 +41,8 @@ public enum NotesCheck {
 
     struct Counts {
         var lines = 0, qemu = 0, ftrace = 0, headers = 0, quotedQemu = 0
+        /// A `# tracer:` line: the file is a saved ftrace buffer.
+        var tracerHeader = false
         /// Lines like other devices' QEMU events without a timestamp (`virtio_queue_notify …`).
         var otherEvents = 0
 
@@ -50,6 +57,7 @@ public enum NotesCheck {
             c.lines += 1
             if line[first] == ASCII.hash {
                 c.headers += 1
+                if ByteScanning.hasPrefix(line, at: first, "# tracer:") { c.tracerHeader = true }
             } else if let header = FtraceLineHeader.parse(line) {
                 // After a printk stamp it is a kernel-log line: an event of an ftrace dump on a
                 // clock that prints bare counts (`%4lld: ` reads as `trace-cmd report -l`).
