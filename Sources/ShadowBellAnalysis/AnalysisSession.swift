@@ -290,6 +290,27 @@ public enum AnalysisSession {
             reports[i] = r
             return true
         }
+        // One guest trace kept per CPU (`per_cpu/cpuN/trace`, `trace-cmd report --cpu N`): ftrace
+        // texts of disjoint CPU sets whose commands span overlapping times are one recording on
+        // one clock (two runs' traces both hold CPU 0). Commands submitted on one CPU complete
+        // on another: analysed apart, every admin command looked stuck.
+        func placeAsAnotherCPUsPart(_ i: Int) -> Bool {
+            guard formats[i] == .ftraceText, let mine = summaries[i], mine.cpus != 0, mine.clock == .timestamps else { return false }
+            guard let part = order.first(where: { j in
+                guard j != i, maps[j] != nil, formats[j] == .ftraceText, let theirs = summaries[j], theirs.cpus != 0,
+                    theirs.cpus & mine.cpus == 0, theirs.clock == mine.clock
+                else { return false }
+                // Their I/O commands overlap in time; a part without any (a CPU that only
+                // submitted admin commands) begins within 10 s of the other.
+                if let span = anchors[i]?.span, let other = anchors[j]?.span { return span.overlaps(other) }
+                return firstTimes[i] != .max && firstTimes[j] != .max && abs(firstTimes[i] &- firstTimes[j]) <= 10_000_000_000
+            }) else { return false }
+            maps[i] = maps[part]
+            var r = AlignmentReport(input: UInt16(i), method: .sameClock)
+            r.note = "the same guest trace as \(named(part)), its other CPUs (\(Self.cpuList(mine.cpus)) against \(Self.cpuList(summaries[part]!.cpus))): same clock"
+            reports[i] = r
+            return true
+        }
         var progress = true
         while progress {
             progress = false
@@ -298,6 +319,10 @@ public enum AnalysisSession {
                 // One that holds an ftrace dump is placed on its own pairs instead: the dump's
                 // events sit on the printk clock only approximately (Docs/Formats.md).
                 if formats[i] == .consoleLog, !mine.isGuestSide, placeOnTheGuestClock(i) {
+                    progress = true
+                    continue
+                }
+                if placeAsAnotherCPUsPart(i) {
                     progress = true
                     continue
                 }
@@ -767,6 +792,23 @@ public enum AnalysisSession {
             buffer.removeAll(keepingCapacity: true)
             return false
         }
+    }
+
+    /// `0,2-3` for CPUs 0, 2 and 3.
+    static func cpuList(_ mask: UInt64) -> String {
+        var parts: [String] = []
+        var cpu = 0
+        while cpu < 64 {
+            guard mask & (1 << cpu) != 0 else {
+                cpu += 1
+                continue
+            }
+            var last = cpu
+            while last + 1 < 64, mask & (1 << (last + 1)) != 0 { last += 1 }
+            parts.append(last == cpu ? "\(cpu)" : "\(cpu)-\(last)")
+            cpu = last + 1
+        }
+        return parts.joined(separator: ",")
     }
 
     /// When input `i` and the others hold commands of different controllers only — the guest's

@@ -113,6 +113,10 @@ public struct InputSummary: Sendable {
     /// The number of a text input's last line when no newline ends it: the file was most
     /// likely cut short while it was written or copied (every recorder ends its lines).
     public var unterminatedLastLine: UInt64?
+    /// The CPUs (bit n: CPU n, below 64) whose event lines an ftrace text's first 256 KiB hold;
+    /// 0 when unknown. Files of one trace kept per CPU (`per_cpu/cpuN/trace`, `trace-cmd report
+    /// --cpu N`) hold disjoint sets.
+    public var cpus: UInt64 = 0
     /// A guest console's last `Linux version` banner: the guest kernel that ran.
     public var kernelVersion: KernelVersion?
 

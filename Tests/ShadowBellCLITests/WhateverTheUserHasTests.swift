@@ -267,6 +267,31 @@ import Testing
         #expect((hinted.json["notes"] as? [String] ?? []).contains { $0.contains("give --controller 1") }, "\(hinted.json["notes"] ?? [])")
     }
 
+    /// A guest trace kept per CPU (`per_cpu/cpuN/trace`, `trace-cmd report --cpu N`), the parts
+    /// named together: each was analysed on a clock of its own, and the admin commands one CPU
+    /// submitted and another completed were stuck (a healthy run failed). Parts of disjoint CPUs
+    /// whose commands overlap in time are one clock; two whole traces (both with CPU 0) are not.
+    @Test func aGuestTraceKeptPerCPUIsOneClock() throws {
+        let guest = try String(contentsOfFile: sample("real-single/guest-ftrace.txt"), encoding: .utf8)
+        let lines = guest.split(separator: "\n", omittingEmptySubsequences: false)
+        let header = lines.filter { $0.hasPrefix("#") }.joined(separator: "\n") + "\n"
+        var parts: [String] = []
+        for cpu in ["[000]", "[001]"] {
+            let path = temporaryPath("per-cpu-\(UUID().uuidString).txt")
+            try (header + lines.filter { !$0.hasPrefix("#") && $0.contains(cpu) }.joined(separator: "\n") + "\n")
+                .write(toFile: path, atomically: true, encoding: .utf8)
+            parts.append(path)
+        }
+        defer { for p in parts { try? FileManager.default.removeItem(atPath: p) } }
+        let whole = try analyzeJSON([sample("real-single/guest-ftrace.txt")])
+        let split = try analyzeJSON(parts)
+        #expect(split.status == whole.status)
+        let kinds = { (json: [String: Any]) in (json["findings"] as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String }.sorted() }
+        #expect(kinds(split.json) == kinds(whole.json), "\(split.json["findings"] ?? [])")
+        let alignment = split.json["alignment"] as? [[String: Any]] ?? []
+        #expect(alignment.contains { $0["method"] as? String == "same-clock" && ($0["note"] as? String ?? "").contains("its other CPUs (") }, "\(alignment)")
+    }
+
     @Test func aReportOfStandardInputGoesToStandardOutput() throws {
         let f = try RealTraceTests.run("sysrq-hang")
         let console = try Data(contentsOf: URL(fileURLWithPath: f.console))

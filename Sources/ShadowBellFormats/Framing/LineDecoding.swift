@@ -43,7 +43,7 @@ extension LineDecoding {
 /// The state of a text source read line by line on one thread: the lines, the decoder and the
 /// running summary. The three text sources are thin classes around it.
 struct LineBatcher<Decoder: LineDecoding> {
-    private(set) var summary: InputSummary
+    var summary: InputSummary
     private let lines: TextLines
     private var decoder: Decoder
     private var lastEventTime = Int64.min

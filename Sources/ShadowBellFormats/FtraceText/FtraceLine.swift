@@ -117,6 +117,28 @@ struct FtraceLineHeader {
             payloadStart: ByteScanning.skipSpaces(line, from: colon + 1))
     }
 
+    /// The CPUs (bit n: CPU n < 64) of the event lines in `prefix` with a `[cpu]` column.
+    static func cpus(inPrefix prefix: UnsafeRawBufferPointer) -> UInt64 {
+        var mask: UInt64 = 0
+        FormatDetector.forEachLine(prefix) { line, first in
+            guard line[first] != ASCII.hash, let header = parse(line), let base = line.baseAddress else { return true }
+            var open = 0
+            while open < header.timeStart {
+                guard let hit = memchr(base + open, Int32(ASCII.openBracket), header.timeStart - open) else { break }
+                open = UnsafeRawPointer(hit) - base
+                if let (cpu, after) = ByteScanning.decimalPrefix(line, from: open + 1), after < line.count,
+                    line[after] == ASCII.closeBracket, pidPrecedes(line, before: open)
+                {
+                    if cpu < 64 { mask |= 1 << cpu }
+                    break
+                }
+                open += 1
+            }
+            return true
+        }
+        return mask
+    }
+
     /// Whether the text before the CPU column ends with `-<pid>`, optionally followed by
     /// `(<tgid>)` or `(-------)`; or, as `perf script` prints it, with `<comm> <pid>` or
     /// `<comm> <pid>/<tid>`.
