@@ -719,6 +719,12 @@ public final class ClockGroupAnalyzer {
         reportCommandsNeverCompleted()
         assignStuckCommands()
         markPoorAlignment()
+        let missing = completionsMissing()
+        if missing != nil {
+            for k in findings.indices where findings[k].kind == .stuckCommand {
+                findings[k].uncertainty.append(Self.completionsMissingWhy)
+            }
+        }
         let late = lateCommandsAtTheEnd()
         var suppressedList = suppressed.map { SuppressedFindings(kind: $0.key.kind, queue: $0.key.queue, count: $0.value) }
         suppressedList.sort { ($0.queue, $0.kind.rawValue) < ($1.queue, $1.kind.rawValue) }
@@ -728,8 +734,26 @@ public final class ClockGroupAnalyzer {
             findings: findings, suppressed: suppressedList, dataLossTimes: dataLossTimes,
             eventsBeyondQueueLimit: eventsBeyondQueueLimit,
             submissionsBeyondCommandLimit: submissionsBeyondCommandLimit,
-            ioWithoutTracedDoorbells: ioFetchSeen && !ioQueueMMIOSeen, lateCommands: late)
+            ioWithoutTracedDoorbells: ioFetchSeen && !ioQueueMMIOSeen, lateCommands: late, completionsMissing: missing)
     }
+
+    /// The guest's completions the trace lacks: fewer than half of 1000 or more submissions
+    /// completed. A hang stops at most the commands in flight (a queue's depth); a trace
+    /// without most completions was filtered (`trace-cmd report -I` or `-S` leave out the
+    /// hardirq or softirq context `nvme_complete_rq` runs in) or recorded without the event.
+    func completionsMissing() -> (submitted: UInt64, completed: UInt64)? {
+        var submitted: UInt64 = 0, completed: UInt64 = 0
+        for q in queues where q.key.type == .sq {
+            submitted &+= q.stats.commandsSubmitted
+            completed &+= q.stats.commandsCompleted
+        }
+        guard submitted >= 1000, completed < submitted / 2 else { return nil }
+        return (submitted, completed)
+    }
+
+    static let completionsMissingWhy =
+        "the guest trace holds completions for fewer than half of its submissions: its completions were left out (trace-cmd report -I or -S, or nvme_complete_rq not enabled), so a command without one is not shown stuck"
+
 
     /// The last event of the inputs holding controller events, when they stop well before the
     /// others (an input cut short, or stopped early): nil otherwise.
@@ -824,6 +848,8 @@ public struct GroupResult: Sendable {
     /// `ClockGroupAnalyzer.lateCommandAge` but less than `--stuck-after`, that no finding
     /// open at the end tells.
     public var lateCommands: [LateCommands] = []
+    /// Submissions and completions of the guest when most completions are missing (nil otherwise).
+    public var completionsMissing: (submitted: UInt64, completed: UInt64)?
 }
 
 /// Commands of one SQ still outstanding where the inputs end, too young to be stuck commands.

@@ -329,6 +329,28 @@ import Testing
         }
     }
 
+    /// A guest trace without most of its completions (`trace-cmd report -I` leaves out the
+    /// hardirq context nvme_complete_rq runs in) made every command look stuck; a note says so
+    /// and stuck commands are marked uncertain.
+    @Test func aTraceWithoutItsCompletionsSaysSo() throws {
+        let full = temporaryPath("racing-\(UUID().uuidString).txt")
+        #expect(runCommand(["simulate", "--seed", "3", "--profile", "racing", "--duration-us", "10000", "--output", full]) == 0)
+        defer { try? FileManager.default.removeItem(atPath: full) }
+        let text = try String(contentsOfFile: full, encoding: .utf8)
+        let stripped = temporaryPath("no-completions-\(UUID().uuidString).txt")
+        try text.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.contains("nvme_complete_rq") }
+            .joined(separator: "\n").write(toFile: stripped, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: stripped) }
+        let r = try analyzeJSON([stripped], extra: ["--stuck-after", "1ms"])
+        #expect((r.json["notes"] as? [String] ?? []).contains { $0.contains("its completions were left out") })
+        let stuck = (r.json["findings"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "stuck-command" }
+        #expect(!stuck.isEmpty)
+        #expect(stuck.allSatisfy { ($0["uncertainty"] as? [String] ?? []).contains { $0.contains("completions were left out") } })
+        // The whole trace: no such note.
+        let whole = try analyzeJSON([full])
+        #expect(!(whole.json["notes"] as? [String] ?? []).contains { $0.contains("completions were left out") })
+    }
+
     /// A console log whose ftrace dump prints bare counts (SysRq-z with trace_clock=x86-tsc):
     /// its events' distances were read as nanoseconds, and the console was skipped as notes
     /// quoting trace events. It is read for order only, its findings say durations do not apply.
