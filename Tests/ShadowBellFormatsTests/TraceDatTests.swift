@@ -349,6 +349,16 @@ private func tracedat(_ name: String) -> String { fixturePath("tracedat/\(name)"
         #expect(!TraceDatLayout.isWellFormedFormat(cut[...]))
         let noPrint = Array(good.prefix(while: { $0 != 0x70 }))
         #expect(!TraceDatLayout.isWellFormedFormat(noPrint[...]))
+        // A division in the arguments: libtraceevent evaluated `R/C` while parsing and died of
+        // SIGFPE (found by the tracedat fuzz target). A `/` or `%` inside the format string or
+        // a character literal is no division.
+        let text = String(decoding: good, as: UTF8.self)
+        let divides = text.replacingOccurrences(of: "REC->disk, REC->qid", with: "REC->disk, R/C->qid")
+        #expect(!TraceDatLayout.isWellFormedFormat(Array(divides.utf8)[...]))
+        #expect(!TraceDatLayout.isWellFormedFormat(Array(text.replacingOccurrences(of: "REC->qid\n", with: "REC->qid % 0\n").utf8)[...]))
+        let quoted = text.replacingOccurrences(of: "\"nvme%d: %sqid=%d\"", with: "\"nvme%d/%d: %sqid=%d 100%%\"")
+            .replacingOccurrences(of: "REC->qid\n", with: "REC->qid, '/'\n")
+        #expect(TraceDatLayout.isWellFormedFormat(Array(quoted.utf8)[...]))
     }
 
     @Test(arguments: ["damaged-empty-chunks.dat", "damaged-printk.dat", "damaged-v6-sizes.dat", "damaged-format.dat"])

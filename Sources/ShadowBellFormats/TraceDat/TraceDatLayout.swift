@@ -601,7 +601,8 @@ final class TraceDatLayout {
         guard lines.count >= 4, lines[lines.startIndex].starts(with: Array("name: ".utf8)),
             lines[lines.startIndex + 1].starts(with: Array("ID: ".utf8)),
             lines[lines.startIndex + 2].elementsEqual("format:".utf8),
-            lines[lines.endIndex - 1].starts(with: Array("print fmt: ".utf8))
+            lines[lines.endIndex - 1].starts(with: Array("print fmt: ".utf8)),
+            !hasDivision(lines[lines.endIndex - 1].dropFirst(11))
         else { return false }
         let field = Array("\tfield:".utf8)
         for line in lines.dropFirst(3).dropLast() {
@@ -617,6 +618,31 @@ final class TraceDatLayout {
             }
         }
         return true
+    }
+
+    /// Whether a print format's arguments (outside its string and character literals) divide:
+    /// libtraceevent evaluates constant operands while it parses, and a division by zero
+    /// there stops the process with SIGFPE (`R/C->buf`, found by the `tracedat` fuzz target).
+    /// The events ShadowBell reads (nvme, ftrace print) never divide in their arguments.
+    static func hasDivision(_ printFmt: ArraySlice<UInt8>) -> Bool {
+        var quote: UInt8? = nil
+        var escaped = false
+        for b in printFmt {
+            if let q = quote {
+                if escaped {
+                    escaped = false
+                } else if b == 0x5C {  // backslash
+                    escaped = true
+                } else if b == q {
+                    quote = nil
+                }
+            } else if b == 0x22 || b == 0x27 {
+                quote = b
+            } else if b == 0x2F || b == 0x25 {  // '/' or '%'
+                return true
+            }
+        }
+        return false
     }
 
     /// The printk formats (`0xADDR : "format"` lines), for `trace_printk` probes. Only lines of
