@@ -752,6 +752,10 @@ public enum AnalysisSession {
             }
         }
         for input in inputs {
+            guard let line = input.endsInsideDump else { continue }
+            notes.append("\(input.path):\(line): the ftrace dump that begins here has no end: the console stops while it was printed (the VM died, or the capture stopped). What the buffer recorded after the last line printed is not in the input: commands submitted near that line may have waited long after it, and cannot be judged from this input.")
+        }
+        for input in inputs {
             guard let line = input.unterminatedLastLine else { continue }
             notes.append("\(input.path):\(line): the last line has no newline: the file looks cut short while it was written or copied. That line was read as it stands (a number cut short reads as another), and the input may end before the run did.")
         }

@@ -93,6 +93,9 @@ public struct InputSummary: Sendable {
     /// ftrace dump records other events (and markers) after the last nvme one, and the ring
     /// buffer held them all, so commands open at its end were open that long.
     public var recordedUntil: Int64?
+    /// A console that ends inside an ftrace dump (no closing line of dashes): the line its
+    /// `Dumping ftrace buffer:` is on. The rest of the dump was never printed.
+    public var endsInsideDump: UInt64?
     public var locationUnit: SourceLocation.Unit = .line
     /// Recognised events decoded.
     public var events: UInt64 = 0

@@ -326,7 +326,15 @@ import Testing
             #expect(r.status == status, "\(markerUs)")
             let findings = r.json["findings"] as? [[String: Any]] ?? []
             #expect(findings.filter { $0["kind"] as? String == "stuck-command" }.count == stuck, "\(findings)")
+            #expect(!(r.json["notes"] as? [String] ?? []).contains { $0.contains("has no end") })
         }
+        // The same console cut inside its dump (the closing dashes never printed): said, with
+        // the line the dump begins on.
+        let cut = temporaryPath("dump-cut-\(UUID().uuidString).log")
+        try String(console(markerUs: 10_000_100).dropLast(delimiter.count + 16)).write(toFile: cut, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: cut) }
+        let notes = try analyzeJSON([cut]).json["notes"] as? [String] ?? []
+        #expect(notes.contains { $0.hasPrefix("\(cut):2: the ftrace dump that begins here has no end") }, "\(notes)")
     }
 
     /// A guest trace without most of its completions (`trace-cmd report -I` leaves out the

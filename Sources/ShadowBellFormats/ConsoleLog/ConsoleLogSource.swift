@@ -94,6 +94,7 @@ public final class ConsoleLogSource: EventSource {
                 }
                 consume(line)
             } else {
+                if let open = dump, open.opened, !open.isRepeat { summary.endsInsideDump = dumpStartLine }
                 finishDump()
                 ready.append(contentsOf: Self.inTimeOrder(held))
                 held.removeAll()
@@ -133,6 +134,7 @@ public final class ConsoleLogSource: EventSource {
         guard dump != nil else {
             let start = FtraceDumpLine.start(line.bytes)
             if start.found {
+                dumpStartLine = line.number
                 beginDump(stamp: start.stamp)
                 summary.skipped += 1
             } else {
@@ -143,6 +145,7 @@ public final class ConsoleLogSource: EventSource {
         switch FtraceDumpLine.classify(line.bytes) {
         case .start(let stamp):
             finishDump()
+            dumpStartLine = line.number
             beginDump(stamp: stamp)
             summary.skipped += 1
         case .delimiter:
@@ -240,6 +243,9 @@ public final class ConsoleLogSource: EventSource {
         if sorted { return events }
         return events.enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)
     }
+
+    /// The line of the open dump's `Dumping ftrace buffer:`.
+    @exclusivity(unchecked) private var dumpStartLine: UInt64 = 0
 
     private func beginDump(stamp: Int64?) {
         let isRepeat = stamp.map { dumpStamps.contains($0) } ?? false
