@@ -67,6 +67,27 @@ private func times(_ events: [Event], _ kind: EventKind) -> [Int64] {
         #expect(d.summary.skipped == 7)
     }
 
+    /// `dmesg -d` prints each stamp with the time since the previous message
+    /// (`[   20.000100 <    0.000100>] `): the file was refused as no kernel log. The same
+    /// console in that form is detected and reads the same.
+    @Test func dmesgDeltaColumnReadsAsTheStamp() throws {
+        let text = bootLine + "[    5.000000] nvme nvme0: 2/0/0 default/read/poll queues\n"
+            + "[   20.000100] Dumping ftrace buffer:\n[   20.000200] \(delimiter)\n"
+            + "[   20.000300]      fio-157       0..... 1000000us : \(setup(5))\n"
+            + "[   20.000800] \(delimiter)\n[   21.000000] nvme nvme0: I/O 5 QID 1 timeout, reset controller\n"
+        let stamp = try NSRegularExpression(pattern: #"^(\[ *[0-9]+\.[0-9]{6})\]"#, options: .anchorsMatchLines)
+        let withDelta = stamp.stringByReplacingMatches(
+            in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "$1 <    0.000100>]")
+        #expect(withDelta.contains("[   20.000300 <    0.000100>]      fio-157"))
+        let path = TempFile.write(withDelta)
+        defer { TempFile.remove(path) }
+        #expect(try detectFormat(path: path) == .consoleLog)
+        let plain = try decode(text)
+        let delta = try decode(withDelta)
+        #expect(delta.summary.malformed == 0, "\(delta.summary.firstMalformed)")
+        #expect(delta.events.count == 3 && delta.events == plain.events)
+    }
+
     /// Dumps are read after any number of batches; small batches see the same events.
     @Test func batchSizeDoesNotChangeTheEvents() throws {
         var text = bootLine + "[    1.000000] nvme nvme0: 2/0/0 default/read/poll queues\n"

@@ -183,8 +183,8 @@ struct ConsoleLogLineParser: LineDecoding {
     /// The `[ seconds.micro]` printk timestamp that ends right before `messageStart` (with one
     /// space between), in nanoseconds; a caller-ID column (`[    T1]`, `[    C0]`) between the
     /// two is skipped, glued to the stamp or after a space, and so is journald's `<host> kernel: `
-    /// (`journalctl -k -o short-monotonic`: `[   30.449578] vm kernel: nvme nvme0: …`). Nil when
-    /// there is none.
+    /// (`journalctl -k -o short-monotonic`: `[   30.449578] vm kernel: nvme nvme0: …`), and
+    /// `dmesg -d`'s delta after the stamp. Nil when there is none.
     static func timestampBefore(_ line: UnsafeRawBufferPointer, _ messageStart: Int) -> Int64? {
         guard messageStart >= 2, line[messageStart - 1] == ASCII.space else { return nil }
         var end = messageStart - 1  // index of the `]` + 1
@@ -216,12 +216,26 @@ struct ConsoleLogLineParser: LineDecoding {
                 end = open
                 continue
             }
-            guard let (time, after) = ByteScanning.timestampPrefix(line, from: contentStart), after == contentEnd,
-                line[contentStart..<contentEnd].contains(ASCII.dot)
+            guard let (time, after) = ByteScanning.timestampPrefix(line, from: contentStart),
+                after == contentEnd || deltaColumnEnd(line, from: after) == contentEnd,
+                line[contentStart..<after].contains(ASCII.dot)
             else { return nil }
             return time
         }
         return nil
+    }
+
+    /// `dmesg -d`'s column of the time since the previous message, ` <%12.06f>`, starting at
+    /// `i` (right after the stamp's fraction: `[   25.131820 <    0.000275>] `): the index past
+    /// its `>`, or nil when there is none. The delta is left: the stamp says it.
+    static func deltaColumnEnd(_ line: UnsafeRawBufferPointer, from i: Int) -> Int? {
+        guard ByteScanning.hasPrefix(line, at: i, " <") else { return nil }
+        let start = ByteScanning.skipSpaces(line, from: i + 2)
+        guard let (_, dot) = ByteScanning.decimalPrefix(line, from: start), dot < line.count, line[dot] == ASCII.dot,
+            let (_, close) = ByteScanning.fractionNanoseconds(line, from: dot + 1), close < line.count,
+            line[close] == 0x3E /* > */
+        else { return nil }
+        return close + 1
     }
 
     /// Whether `line[..<end]` ends with `text`.

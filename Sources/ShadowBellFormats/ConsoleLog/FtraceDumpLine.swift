@@ -106,14 +106,16 @@ enum FtraceDumpLine {
         return mark
     }
 
-    /// After `[ seconds.fraction] ` opening at `open`: the index past its space.
+    /// After `[ seconds.fraction] ` (or `dmesg -d`'s `[ seconds.fraction < delta>] `) opening at
+    /// `open`: the index past its space.
     private static func stampEnd(_ line: UnsafeRawBufferPointer, open: Int) -> Int? {
         let start = ByteScanning.skipSpaces(line, from: open + 1)
         guard let (seconds, dot) = ByteScanning.decimalPrefix(line, from: start), seconds <= 1 << 40,
             dot < line.count, line[dot] == ASCII.dot,
-            let (_, close) = ByteScanning.fractionNanoseconds(line, from: dot + 1),
-            ByteScanning.hasPrefix(line, at: close, "] ")
+            let (_, fractionEnd) = ByteScanning.fractionNanoseconds(line, from: dot + 1)
         else { return nil }
+        let close = ConsoleLogLineParser.deltaColumnEnd(line, from: fractionEnd) ?? fractionEnd
+        guard ByteScanning.hasPrefix(line, at: close, "] ") else { return nil }
         return close + 2
     }
 

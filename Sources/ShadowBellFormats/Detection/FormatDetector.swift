@@ -257,7 +257,8 @@ public enum FormatDetector {
             detail: "text, but no line looks like Linux ftrace, a QEMU trace log or a kernel console log")
     }
 
-    /// Whether the line holds a printk timestamp as the kernel prints it, `[%5lu.%06lu] ` —
+    /// Whether the line holds a printk timestamp as the kernel prints it, `[%5lu.%06lu] ` (or with
+    /// `dmesg -d`'s delta, `[%5lu.%06lu <%12.06f>] `) —
     /// anywhere, since console output often puts other text before it on the same line.
     static func hasPrintkTimestamp(_ line: UnsafeRawBufferPointer) -> Bool {
         printkTimestampStart(line) != nil
@@ -280,8 +281,11 @@ public enum FormatDetector {
                 digits += 1
                 j += 1
             }
+            guard digits == 6 else { continue }
+            // `dmesg -d`'s delta (`[   25.131820 <    0.000275>] `).
+            j = ConsoleLogLineParser.deltaColumnEnd(line, from: j) ?? j
             // `] ` , or `][` before a caller-ID column (`[   30.156309][  T102] `).
-            if digits == 6, ByteScanning.hasPrefix(line, at: j, "] ") || ByteScanning.hasPrefix(line, at: j, "][") { return i }
+            if ByteScanning.hasPrefix(line, at: j, "] ") || ByteScanning.hasPrefix(line, at: j, "][") { return i }
         }
         return nil
     }
