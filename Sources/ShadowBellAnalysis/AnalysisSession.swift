@@ -167,6 +167,7 @@ public enum AnalysisSession {
         var anchors: [AnchorSet?] = Array(repeating: nil, count: inputs.count)
         var summaries: [InputSummary?] = Array(repeating: nil, count: inputs.count)
         var firstTimes: [Int64] = Array(repeating: .max, count: inputs.count)
+        var lastTimes: [Int64] = Array(repeating: .min, count: inputs.count)
         var firstSources: [(any EventSource)?] = Array(repeating: nil, count: inputs.count)
         // Each input's decoded events are kept for pass 2 (in the input's own place when it has
         // one, so that a later analysis of the same inputs reads them back too).
@@ -190,8 +191,9 @@ public enum AnalysisSession {
             // Ordinals are no clock: such an input is analysed on its own.
             anchors[i] = first.summary.clock == .timestamps ? first.anchors : nil
             firstTimes[i] = first.firstTime
+            lastTimes[i] = first.lastTime
             if let kept = inputs[i].decoded, kept.isComplete {
-                kept.firstPass = (anchors[i], firstTimes[i], first.summary)
+                kept.firstPass = (anchors[i], firstTimes[i], lastTimes[i], first.summary)
             }
         }
         for (i, input) in inputs.enumerated() {
@@ -203,6 +205,7 @@ public enum AnalysisSession {
                     summaries[i] = first.summary
                     anchors[i] = first.anchors
                     firstTimes[i] = first.firstTime
+                    lastTimes[i] = first.lastTime
                     continue
                 }
                 let source = try input.events()
@@ -238,7 +241,9 @@ public enum AnalysisSession {
         var duplicates: [Int: Int] = [:]
         // A pcap holds several recordings: the note names the one meant.
         func named(_ i: Int) -> String { summaries[i]?.name ?? inputs[i].path }
-        for (i, kept, how) in Self.copies(order: order, anchors: anchors, formats: summaries.map { $0?.effectiveFormat }) {
+        for (i, kept, how) in Self.copies(
+            order: order, anchors: anchors, formats: summaries.map { $0?.effectiveFormat }, cpus: summaries.map { $0?.cpus ?? 0 })
+        {
             duplicates[i] = kept
             notes.append("\(named(i)): \(how.replacing("KEPT", with: named(kept))); analysed once, from \(inputs[kept].path)")
         }
@@ -308,6 +313,30 @@ public enum AnalysisSession {
             maps[i] = maps[part]
             var r = AlignmentReport(input: UInt16(i), method: .sameClock)
             r.note = "the same guest trace as \(named(part)), its other CPUs (\(Self.cpuList(mine.cpus)) against \(Self.cpuList(summaries[part]!.cpus))): same clock"
+            reports[i] = r
+            return true
+        }
+        // One trace kept in several files (a QEMU log rotated or cut in pieces, a guest trace
+        // saved or split in parts) that no pair places: a file of the same format whose events
+        // all come after another's last, or all before its first, is that recording going on,
+        // on its clock (a QEMU log's files of one QEMU process). Analysed apart, a stall across
+        // the cut was two halves too short to report, and a hung run passed.
+        func placeAsAContinuation(_ i: Int) -> Bool {
+            guard let format = formats[i], format != .pcap, let mine = summaries[i], mine.clock == .timestamps,
+                firstTimes[i] != .max, lastTimes[i] != .min
+            else { return false }
+            guard let j = order.first(where: { j in
+                guard j != i, maps[j] != nil, formats[j] == format, let theirs = summaries[j], theirs.clock == mine.clock,
+                    firstTimes[j] != .max, lastTimes[j] != .min
+                else { return false }
+                // Two QEMU processes (two VMs, or one VM started again) share no thread.
+                if !mine.threads.isEmpty, !theirs.threads.isEmpty, Set(mine.threads).isDisjoint(with: theirs.threads) { return false }
+                return firstTimes[i] >= lastTimes[j] || lastTimes[i] <= firstTimes[j]
+            }) else { return false }
+            maps[i] = maps[j]
+            var r = AlignmentReport(input: UInt16(i), method: .sameClock)
+            let threads = mine.threads.isEmpty || summaries[j]!.threads.isEmpty ? "" : " (the same QEMU threads)"
+            r.note = "the same \(format.rawValue)\(threads) as \(named(j)), in another file: its events all \(firstTimes[i] >= lastTimes[j] ? "after" : "before") those of \(named(j)) and no causal pair places it; same clock (give --clock-offset if it is another run's)"
             reports[i] = r
             return true
         }
@@ -393,6 +422,12 @@ public enum AnalysisSession {
             if !progress, let i = order.first(where: { maps[$0] == nil && formats[$0] == .consoleLog && anchors[$0]?.isGuestSide == true }) {
                 progress = placeOnTheGuestClock(
                     i, why: " (no controller trace to place its ftrace dump by pairs: the dump sits on the printk clock as Docs/Formats.md describes, within about 0.1 s)")
+            }
+            if !progress {
+                for i in order where maps[i] == nil && placeAsAContinuation(i) {
+                    progress = true
+                    break
+                }
             }
         }
         for i in order where maps[i] == nil {
@@ -1027,14 +1062,14 @@ extension AnalysisSession {
         let order = sources.indices.sorted {
             Standing(first[$0].summary, anchors[$0], first[$0].firstTime) < Standing(first[$1].summary, anchors[$1], first[$1].firstTime)
         }
-        return copies(order: order, anchors: anchors, formats: first.map { $0.summary.effectiveFormat })
+        return copies(order: order, anchors: anchors, formats: first.map { $0.summary.effectiveFormat }, cpus: first.map(\.summary.cpus))
     }
 
     /// The rule: among inputs in the reference rule's `order`, each that is one recording with
     /// an earlier one not itself a copy — the same guest commands at the same times, the same
     /// events at the same times, or QEMU's log and its simple trace holding the same events at
     /// the same spacing on two clocks. `how` names the kept input `KEPT`.
-    static func copies(order: [Int], anchors: [AnchorSet?], formats: [TraceFormat?]) -> [(copy: Int, kept: Int, how: String)] {
+    static func copies(order: [Int], anchors: [AnchorSet?], formats: [TraceFormat?], cpus: [UInt64]) -> [(copy: Int, kept: Int, how: String)] {
         var found: [(copy: Int, kept: Int, how: String)] = []
         for (k, i) in order.enumerated() {
             guard let mine = anchors[i] else { continue }
@@ -1049,6 +1084,17 @@ extension AnalysisSession {
                     : !mine.sameRecording(as: anchors[kept]!)
                         ? "the same recording as KEPT on another clock (the same events at the same spacing: QEMU writing its log and its simple trace)"
                         : "the same recording as KEPT (same events at the same times)"))
+        }
+        // One CPU's part of a guest trace beside the trace of all of them (tracefs's `trace` and
+        // `per_cpu/cpuN/trace` copied together): its commands were read twice, each a second
+        // time on the same clock, and every one of them seemed submitted twice.
+        for i in order where cpus[i] != 0 && !found.contains(where: { $0.copy == i }) {
+            guard let mine = anchors[i], let whole = order.first(where: { j in
+                j != i && cpus[j] != 0 && cpus[i] & ~cpus[j] == 0 && cpus[i] != cpus[j]
+                    && !found.contains { $0.copy == j } && anchors[j].map { mine.isPart(of: $0) } == true
+            }) else { continue }
+            for k in found.indices where found[k].kept == i { found[k].kept = whole }
+            found.append((i, whole, "CPU(s) \(cpuList(cpus[i])) of the guest trace KEPT (CPUs \(cpuList(cpus[whole]))): the same commands at the same times"))
         }
         return found
     }
@@ -1080,6 +1126,8 @@ final class LimitedSource: EventSource {
 struct FirstPass {
     var anchors: AnchorSet
     var firstTime: Int64
+    /// The latest time of its events (`Int64.min` without any).
+    var lastTime: Int64 = .min
     var summary: InputSummary
     /// The error that ended the read early (the rest is what was read before it).
     var error: InputError?
@@ -1088,10 +1136,12 @@ struct FirstPass {
     init(_ source: any EventSource) {
         var set = AnchorSet(capacity: 1 << 16)
         var first = Int64.max
+        var last = Int64.min
         var buffer: [Event] = []
         do {
             while try source.nextBatch(into: &buffer) {
                 if let t = buffer.first?.time { first = min(first, t) }
+                if let t = buffer.last?.time { last = max(last, t) }
                 set.consume(buffer)
             }
         } catch {
@@ -1099,6 +1149,7 @@ struct FirstPass {
         }
         anchors = set
         firstTime = first
+        lastTime = last
         summary = source.summary
     }
 

@@ -172,7 +172,15 @@ public enum HTMLReport {
             var badges: [SourceLocation: Int] = [:]
             for (k, e) in f.evidence.enumerated() where badges[e.location] == nil { badges[e.location] = k + 1 }
             var view = QueueView.merge([timeline])[0]
-            view.windows = view.windows.filter { $0.kind == .shortWait || $0.finding == number }
+            // The other hangs of the queue on its clock that the picture reaches are drawn as
+            // what they are (the hang before a recurrence was a grey "short wait").
+            let others = report.result.findings.enumerated().filter { k, other in
+                k + 1 != number && ChartWindow.isHang(other) && other.queue == f.queue && other.clockInput == f.clockInput
+            }.map { ChartWindow.of($0.element, number: $0.offset + 1) }
+            let mine = view.windows.filter { $0.kind == .finding && $0.finding == number }
+            let first = view.samples.first?.time ?? f.start, last = view.samples.last?.time ?? f.start
+            let shown = others.filter { $0.start <= last && ($0.end ?? .max) >= first }
+            view.windows = ChartWindow.shortWaits(in: view.samples, outside: mine + others) + shown + mine
             // A point finding that is not a hang: no short waits around it to explain.
             if !ChartWindow.isHang(f) { view.windows.removeAll { $0.kind == .shortWait } }
             var chart = view.chart(orderOnly: orderOnly(report, f.clockInput))

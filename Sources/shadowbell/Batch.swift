@@ -91,7 +91,7 @@ struct RunPlanner {
         // The argument each skipped file's folder came from (the first one).
         var skippedArgument: [String: Int] = [:]
         func skip(_ file: SkippedFile, argument: Int) {
-            let folder = Self.directory(of: file.path)
+            let folder = Self.runFolder(of: file.path)
             skipped[folder, default: []].append(file)
             if skippedArgument[folder] == nil { skippedArgument[folder] = argument }
         }
@@ -154,8 +154,8 @@ struct RunPlanner {
             switch groupBy {
             case .file: key = "file:" + item.path
             // A folder found in a scan is one that cannot be listed: a run of its own.
-            case .directory: key = "dir:" + (item.discovered && isDirectory(item.path) ? item.path : Self.directory(of: item.path))
-            case nil: key = item.discovered ? "dir:" + (isDirectory(item.path) ? item.path : Self.directory(of: item.path)) : "file:" + item.path
+            case .directory: key = "dir:" + (item.discovered && isDirectory(item.path) ? item.path : Self.runFolder(of: item.path))
+            case nil: key = item.discovered ? "dir:" + (isDirectory(item.path) ? item.path : Self.runFolder(of: item.path)) : "file:" + item.path
             }
             if let i = runIndex[key] {
                 runs[i].paths.append(item.path)
@@ -166,7 +166,7 @@ struct RunPlanner {
                 runArgument.append(item.argument)
             }
         }
-        for i in runs.indices where runs[i].name == Self.directory(of: runs[i].paths[0]) {
+        for i in runs.indices where runs[i].name == Self.runFolder(of: runs[i].paths[0]) {
             runs[i].skipped = skipped.removeValue(forKey: runs[i].name) ?? []
         }
         // A folder below a scanned one (or a list's) with no trace, no run below it, and among
@@ -298,6 +298,20 @@ struct RunPlanner {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         let dir = String(path[..<slash])
         return dir.isEmpty ? "/" : dir
+    }
+
+    /// The run folder a file found in a scan belongs to: its directory, or for tracefs's per-CPU
+    /// layout copied as it is (`run/per_cpu/cpu1/trace`) the folder holding `per_cpu`: each
+    /// CPU's part is one recording with the others (run apart, commands submitted on one CPU
+    /// and completed on another were stuck).
+    static func runFolder(of path: String) -> String {
+        let dir = directory(of: path)
+        let cpu = dir.split(separator: "/", omittingEmptySubsequences: false).last ?? ""
+        guard cpu.count > 3, cpu.hasPrefix("cpu"), cpu.dropFirst(3).allSatisfy({ $0.isASCII && $0.isNumber })
+        else { return dir }
+        let perCPU = directory(of: dir)
+        guard perCPU == "per_cpu" || perCPU.hasSuffix("/per_cpu") else { return dir }
+        return directory(of: perCPU)
     }
 
     /// What a scan of a folder finds below it: its regular files, recursively, in name order,

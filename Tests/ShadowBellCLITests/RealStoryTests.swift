@@ -84,6 +84,24 @@ import Testing
         #expect(windows.allSatisfy { $0.contains("fill=\"#5c6b7a\"") && !$0.prefix(400).contains("#d62728") })
     }
 
+    /// The recurrence's picture reaches back into the first hang: that hang is drawn as #2, not
+    /// as a grey short wait below --min-wait.
+    @Test func theRecurrencesPictureShowsTheFirstHangAsItself() throws {
+        let files = try RealTraceTests.run("hang-sq2")
+        let r = try runProcess(["report", files.guest, files.qemu, files.console, "-o", "-"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let third = try #require(r.stdout.components(separatedBy: "<article class=\"finding error\" id=\"finding-3\">").dropFirst().first)
+        let picture = try #require(third.components(separatedBy: "</figure>").first)
+        let labels = picture.components(separatedBy: "<title>").dropFirst().map { $0.prefix { $0 != "<" } }
+        #expect(labels.contains { $0.hasPrefix("#2 mutual wait 30.") } && labels.contains { $0.hasPrefix("#3 mutual wait 30.") }, "\(labels)")
+        // What is left grey is short: none of the long first hang.
+        for window in picture.components(separatedBy: "data-start-ns=\"").dropFirst() where window.contains("<title>short wait") {
+            let start = Int64(window.prefix { $0.isNumber }) ?? 0
+            let end = Int64(window.components(separatedBy: "data-end-ns=\"").dropFirst().first?.prefix { $0.isNumber } ?? "") ?? .max
+            #expect(end - start < 1_000_000, "\(start)–\(end)")
+        }
+    }
+
     @Test func junitAndAnnotationsCountTwo() throws {
         let files = try RealTraceTests.run("hang-sq2")
         let junit = temporaryPath("hang-sq2-junit.xml")

@@ -292,6 +292,77 @@ import Testing
         #expect(alignment.contains { $0["method"] as? String == "same-clock" && ($0["note"] as? String ?? "").contains("its other CPUs (") }, "\(alignment)")
     }
 
+    /// tracefs's folder copied as it is: the trace of every CPU (`trace`) and each CPU's
+    /// (`per_cpu/cpuN/trace`, beside its `stats`). Each CPU's folder was a run of its own (the
+    /// hung queue's CPU without the QEMU log passed as a stuck command, the other healthy), and
+    /// beside `trace` every command was read twice (six errors for two hangs). The folder is one
+    /// run, and the parts beside the whole are copies of it.
+    @Test func tracefsPerCPUFolderIsOneRun() throws {
+        let files = try RealTraceTests.run("hang-sq2")
+        let whole = try analyzeJSON([files.guest, files.qemu])
+        let folder = temporaryPath("tracefs-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let guest = try String(contentsOfFile: files.guest, encoding: .utf8)
+        let lines = guest.split(separator: "\n", omittingEmptySubsequences: false)
+        let header = lines.filter { $0.hasPrefix("#") }.joined(separator: "\n") + "\n"
+        for cpu in 0..<2 {
+            let dir = "\(folder)/run/per_cpu/cpu\(cpu)"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try (header + lines.filter { !$0.hasPrefix("#") && $0.contains("[00\(cpu)]") }.joined(separator: "\n") + "\n")
+                .write(toFile: "\(dir)/trace", atomically: true, encoding: .utf8)
+            try "entries: 1\noverrun: 0\n".write(toFile: "\(dir)/stats", atomically: true, encoding: .utf8)
+        }
+        try FileManager.default.copyItem(atPath: files.qemu, toPath: "\(folder)/run/qemu.log")
+        for withWhole in [false, true] {
+            if withWhole { try FileManager.default.copyItem(atPath: files.guest, toPath: "\(folder)/run/trace") }
+            let r = try runProcess(["analyze", folder, "--format", "json"])
+            #expect(r.status == 1, "\(r.stderr)")
+            let batch = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            let runs = batch["runs"] as? [[String: Any]] ?? []
+            #expect(runs.count == 1 && (runs.first?["run"] as? [String: Any])?["name"] as? String == "\(folder)/run", "\(runs.map { $0["run"] ?? "?" })")
+            let report = runs.first ?? [:]
+            let errors = { (json: [String: Any]) in Self.signatures(json).filter { $0.severity == "error" } }
+            #expect(errors(report).count == errors(whole.json).count && errors(whole.json).count == 2, "\(errors(report))")
+            if withWhole {
+                let notes = report["notes"] as? [String] ?? []
+                #expect(notes.filter { $0.contains("of the guest trace \(folder)/run/trace (CPUs 0-1): the same commands") }.count == 2, "\(notes)")
+            }
+        }
+    }
+
+    /// A trace kept in pieces (a QEMU log rotated or cut with `split`, a guest trace saved in
+    /// two parts), the pieces named together: nothing pairs a QEMU log with a QEMU log, so the
+    /// second was analysed on a clock of its own, and a stall across the cut was two halves,
+    /// each too short to report (a hung run passed, exit 0). A piece whose events all follow
+    /// the other's is that recording going on, on its clock.
+    @Test func aTraceKeptInPiecesIsOneRecording() throws {
+        let files = try RealTraceTests.run("hang-sq2")
+        let dir = temporaryPath("pieces-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (name, path) in [("q", files.qemu), ("g", files.guest)] {
+            let cut = try CITemplateTests.run(["split", "-n", "l/2", "-d", path, "\(dir)/\(name)."])
+            #expect(cut.status == 0, "\(cut.output)")
+        }
+        let errors = { (json: [String: Any]) in Self.signatures(json).filter { $0.severity == "error" } }
+        for (whole, pieces) in [(files.qemu, ["\(dir)/q.00", "\(dir)/q.01"]), (files.guest, ["\(dir)/g.00", "\(dir)/g.01"])] {
+            let expected = try analyzeJSON([whole])
+            #expect(errors(expected.json).count == 2)
+            for order in [pieces, pieces.reversed()] {
+                let r = try analyzeJSON(order)
+                #expect(r.status == 1 && Self.same(errors(r.json), errors(expected.json), tolerance: 0), "\(order): \(errors(r.json))")
+                let alignment = r.json["alignment"] as? [[String: Any]] ?? []
+                #expect(alignment.contains { ($0["note"] as? String ?? "").contains("in another file: its events all") }, "\(alignment)")
+            }
+        }
+        // Two runs' logs (no thread in common) stay apart.
+        let other = "\(dir)/other.log"
+        let text = try String(contentsOfFile: "\(dir)/q.01", encoding: .utf8)
+        try text.replacing(/^(\d+)@/.anchorsMatchLineEndings(), with: { "9\($0.output.1)@" }).write(toFile: other, atomically: true, encoding: .utf8)
+        let apart = try analyzeJSON(["\(dir)/q.00", other])
+        #expect((apart.json["notes"] as? [String] ?? []).contains { $0.contains(": not aligned: no causal pairs") }, "\(apart.json["notes"] ?? [])")
+    }
+
     @Test func aReportOfStandardInputGoesToStandardOutput() throws {
         let f = try RealTraceTests.run("sysrq-hang")
         let console = try Data(contentsOf: URL(fileURLWithPath: f.console))

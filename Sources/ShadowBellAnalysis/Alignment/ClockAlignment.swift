@@ -66,6 +66,35 @@ public struct AnchorSet: Sendable {
         return Self.agree(firstEvents, other.firstEvents, within: 0, whole: true)
     }
 
+    /// Whether this guest trace's I/O commands are among `whole`'s at the same times (within a
+    /// microsecond): one CPU's part of a trace kept whole beside it (tracefs's `trace` and
+    /// `per_cpu/cpuN/trace` copied together). Of its first 64 sampled submissions, those
+    /// `whole` samples too and within its span: at least 8, and 9 in 10 of them found there.
+    public func isPart(of whole: AnchorSet) -> Bool {
+        guard isGuestSide, let low = whole.submits.first?.time, let high = whole.submits.last?.time else { return false }
+        var checked = 0
+        var found = 0
+        for a in submits.prefix(64) where a.time >= low && a.time <= high && whole.keeps(a.key) {
+            checked += 1
+            // The first of `whole`'s submissions at or after a microsecond before (they are in
+            // time order; one that is not finds less, and is not called a part).
+            var lo = 0
+            var hi = whole.submits.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if whole.submits[mid].time < a.time &- 1_000 { lo = mid + 1 } else { hi = mid }
+            }
+            while lo < whole.submits.count, whole.submits[lo].time <= a.time &+ 1_000 {
+                if whole.submits[lo].key == a.key {
+                    found += 1
+                    break
+                }
+                lo += 1
+            }
+        }
+        return checked >= 8 && found * 10 >= checked * 9
+    }
+
     /// Whether `other` holds the controller's events of this recording on another clock: QEMU
     /// built with two trace backends writes each event to its log (wall clock, microseconds)
     /// and to its simple trace (CLOCK_MONOTONIC, nanoseconds). At least 16 first events, and 9

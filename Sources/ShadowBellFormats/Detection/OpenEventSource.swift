@@ -42,14 +42,16 @@ func openEventSource(input: ByteInput, index: UInt16, options: SourceOptions, fo
         // A log without times (order only) is known before the analysis starts, as ftrace's clock.
         let clock = QemuLogLineParser.clock(
             inPrefix: FormatDetector.detectionPrefix(input), decoder: QemuLogLineParser(source: index, controller: options.controller))
+        let threads = QemuLogLineParser.threads(inPrefix: FormatDetector.detectionPrefix(input))
         if decodesInParallel(input, options) {
             var summary = InputSummary(index: index, path: input.path, format: .qemuLog)
             summary.clock = clock ?? .timestamps
+            summary.threads = threads
             return ParallelTextSource(
                 input: input, summary: summary, threads: options.decodeThreads, segmentSize: segmentSize(input, options)
             ) { QemuLogLineParser(source: index, controller: options.controller) }
         }
-        return QemuLogSource(input: input, index: index, options: options, clock: clock)
+        return QemuLogSource(input: input, index: index, options: options, clock: clock, threads: threads)
     case .consoleLog:
         return ConsoleLogSource(input: input, index: index, options: options)
     case .binary(.traceDat(let version)):

@@ -31,6 +31,25 @@ struct QemuLogLineParser: LineDecoding {
         return next
     }
 
+    /// The threads (QEMU's thread ids, `tid@seconds:`) the lines of `prefix` name: up to 16,
+    /// in order.
+    static func threads(inPrefix prefix: UnsafeRawBufferPointer) -> [UInt64] {
+        var found: Set<UInt64> = []
+        var start = 0
+        while start < prefix.count, found.count < 16 {
+            var end = start
+            while end < prefix.count, prefix[end] != ASCII.newline { end += 1 }
+            let line = UnsafeRawBufferPointer(rebasing: prefix[start..<end])
+            if end < prefix.count, let (shape, _, _) = split(line), shape == .pidTimestamp,
+                let (tid, _) = ByteScanning.decimalPrefix(line, from: 0)
+            {
+                found.insert(tid)
+            }
+            start = end + 1
+        }
+        return found.sorted()
+    }
+
     /// Splits a line into its timestamp (nil for a bare line) and event payload; nil for a line
     /// of none of the three shapes.
     @inline(__always)

@@ -15,10 +15,11 @@ public final class QemuLogSource: EventSource {
         self.init(input: try ByteInput(path: path), index: index, options: options)
     }
 
-    init(input: ByteInput, index: UInt16, options: SourceOptions, clock: ClockKind? = nil) {
+    init(input: ByteInput, index: UInt16, options: SourceOptions, clock: ClockKind? = nil, threads: [UInt64] = []) {
         batcher = LineBatcher(
             input: input, index: index, format: .qemuLog, decoder: QemuLogLineParser(source: index, controller: options.controller),
             batchSize: options.batchSize, clock: clock)
+        batcher.summary.threads = threads
     }
 
     public func nextBatch(into buffer: inout [Event]) throws(InputError) -> Bool {
