@@ -122,7 +122,10 @@ public enum TextReport {
 
     static func outcome(_ report: AnalysisReport) -> String {
         switch report.exitStatus {
-        case 2: return "input error (exit 2)"
+        case 2:
+            // The findings of the inputs that were read are still said: exit 2 wins over 1.
+            let errors = report.result.errorCount
+            return errors > 0 ? "input error (exit 2); \(errors) error finding(s) in the inputs read" : "input error (exit 2)"
         case 1:
             if report.failOn == .warning && report.result.errorCount == 0 {
                 return "\(report.failingFindings) warning finding(s), failing on warnings (exit 1)"

@@ -337,6 +337,14 @@ import Testing
         #expect(notes.contains { $0.hasPrefix("\(cut):2: the ftrace dump that begins here has no end") }, "\(notes)")
     }
 
+    /// An input that cannot be read makes the run exit 2, and the result line still counts
+    /// the error findings of the inputs read (it said "input error" below two errors).
+    @Test func theResultLineOfAnInputErrorCountsTheFindings() throws {
+        let r = try runProcess(["analyze", sample("lab/sq-hang.txt"), temporaryPath("missing-\(UUID().uuidString).txt")])
+        #expect(r.status == 2)
+        #expect(r.stdout.contains("Result: input error (exit 2); 1 error finding(s) in the inputs read"), "\(r.stdout)")
+    }
+
     /// A guest trace without most of its completions (`trace-cmd report -I` leaves out the
     /// hardirq context nvme_complete_rq runs in) made every command look stuck; a note says so
     /// and stuck commands are marked uncertain.
