@@ -129,6 +129,9 @@ import ShadowBellCore
         (Array("PERFILE2".utf8), "perf script"),
         ([0xC1, 0x1F, 0xFC, 0xC1], "CTF"),
         ([0x07, 0x74, 0x61, 0x65], "blktrace"),
+        // A run folder packed (a .tgz reads as its tar once decompressed): "first bytes are binary".
+        (Array(repeating: 0x61, count: 100) + Array(repeating: 0, count: 157) + Array("ustar\u{0}00".utf8), "tar xf"),
+        ([0x50, 0x4B, 0x03, 0x04], "unzip"),
     ]
 
     @Test(arguments: others)

@@ -156,6 +156,13 @@ public enum FormatDetector {
             return "perf.data, perf record's binary file; run `perf script -i FILE > perf.txt` "
                 + "and give ShadowBell perf.txt (perf script text of the nvme tracepoints reads like ftrace)"
         }
+        // Archives (a run folder packed, `.tgz` decompressed already): their files are not read.
+        if p.count >= 263, ByteScanning.hasPrefix(p, at: 257, "ustar") {
+            return "a tar archive (a run folder packed?); unpack it (`tar xf FILE`) and give the folder or the files it holds"
+        }
+        if p.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
+            return "a zip archive; unpack it (`unzip FILE`) and give the folder or the files it holds"
+        }
         guard p.count >= 4 else { return nil }
         let le = UInt32(p[0]) | UInt32(p[1]) << 8 | UInt32(p[2]) << 16 | UInt32(p[3]) << 24
         let be = le.byteSwapped
