@@ -919,6 +919,12 @@ public enum AnalysisSession {
             }
         }
         for g in groups {
+            for q in g.silentQueues {
+                notes.append(
+                    "\(q.queue): the controller was asleep on it for the last \(formatDuration(q.silence)) of the trace (since \(formatSeconds(q.since)) s) while \(q.running.map(\.description).joined(separator: ", ")) kept being fetched from. From the controller's side alone a queue left idle and a doorbell it missed look alike, and the guest gives up on I/O (its ABORT, which would show here) only after its timeout, 30 s by default: a trace that ends this soon cannot tell. The guest's trace or console would.")
+            }
+        }
+        for g in groups {
             guard let missing = g.completionsMissing else { continue }
             notes.append("The guest trace holds \(missing.completed) completion(s) for \(missing.submitted) I/O submission(s): its completions were left out — `trace-cmd report -I` or `-S` drops the hardirq or softirq context nvme_complete_rq runs in, or the event was not enabled. Stuck commands and waits inferred from the guest's submissions are marked uncertain; give the report without -I/-S, or the trace.dat.")
         }

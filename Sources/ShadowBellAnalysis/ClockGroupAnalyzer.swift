@@ -726,6 +726,7 @@ public final class ClockGroupAnalyzer {
             }
         }
         let late = lateCommandsAtTheEnd()
+        let silent = silentQueuesAtTheEnd()
         var suppressedList = suppressed.map { SuppressedFindings(kind: $0.key.kind, queue: $0.key.queue, count: $0.value) }
         suppressedList.sort { ($0.queue, $0.kind.rawValue) < ($1.queue, $1.kind.rawValue) }
         return GroupResult(
@@ -734,7 +735,7 @@ public final class ClockGroupAnalyzer {
             findings: findings, suppressed: suppressedList, dataLossTimes: dataLossTimes,
             eventsBeyondQueueLimit: eventsBeyondQueueLimit,
             submissionsBeyondCommandLimit: submissionsBeyondCommandLimit,
-            ioWithoutTracedDoorbells: ioFetchSeen && !ioQueueMMIOSeen, lateCommands: late, completionsMissing: missing)
+            ioWithoutTracedDoorbells: ioFetchSeen && !ioQueueMMIOSeen, lateCommands: late, completionsMissing: missing, silentQueues: silent)
     }
 
     /// The guest's completions the trace lacks: fewer than half of 1000 or more I/O submissions
@@ -852,6 +853,18 @@ public struct GroupResult: Sendable {
     public var lateCommands: [LateCommands] = []
     /// Submissions and completions of the guest when most completions are missing (nil otherwise).
     public var completionsMissing: (submitted: UInt64, completed: UInt64)?
+    /// Without the guest's submissions: SQs the controller was asleep on where the trace ends
+    /// while another kept running.
+    public var silentQueues: [SilentQueue] = []
+}
+
+/// An I/O SQ the controller was asleep on for the last `silence` ns of a controller-side
+/// trace, while the `running` queues were still fetched from.
+public struct SilentQueue: Sendable, Equatable {
+    public var queue: QueueKey
+    public var since: Int64
+    public var silence: Int64
+    public var running: [QueueKey]
 }
 
 /// Commands of one SQ still outstanding where the inputs end, too young to be stuck commands.

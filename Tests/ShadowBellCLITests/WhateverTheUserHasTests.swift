@@ -363,6 +363,23 @@ import Testing
         #expect((apart.json["notes"] as? [String] ?? []).contains { $0.contains(": not aligned: no causal pairs") }, "\(apart.json["notes"] ?? [])")
     }
 
+    /// hang-sq2's QEMU log cut 10.5 s into its first stall, before the guest's ABORT: the
+    /// controller asleep on sq2 while sq1 kept running, nothing to find from that side alone —
+    /// a note says the trace ends too soon to tell (it passed without a word).
+    @Test func theHostSideCutBeforeTheGuestGaveUpSaysItCannotTell() throws {
+        let files = try RealTraceTests.run("hang-sq2")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: files.qemu))
+        let cut = try #require(bytes.prefix(15_000_000).lastIndex(of: UInt8(ascii: "\n")))
+        let path = temporaryPath("hang-sq2-cut-\(UUID().uuidString).log")
+        try bytes.prefix(cut + 1).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let r = try analyzeJSON([path])
+        let notes = r.json["notes"] as? [String] ?? []
+        #expect(notes.contains { $0.hasPrefix("nvme0:sq2: the controller was asleep on it for the last 10.") && $0.contains("while nvme0:sq1 kept") }, "\(notes)")
+        let whole = try analyzeJSON([files.qemu])
+        #expect(!(whole.json["notes"] as? [String] ?? []).contains { $0.contains("was asleep on it for the last") })
+    }
+
     @Test func aReportOfStandardInputGoesToStandardOutput() throws {
         let f = try RealTraceTests.run("sysrq-hang")
         let console = try Data(contentsOf: URL(fileURLWithPath: f.console))

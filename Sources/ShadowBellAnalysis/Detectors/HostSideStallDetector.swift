@@ -273,6 +273,33 @@ extension ClockGroupAnalyzer {
         hostSide.open[e.controller] = hostSide.episodes.count - 1
     }
 
+    /// The I/O SQs the controller was asleep on for the last second or more of a trace without
+    /// the guest's submissions, while another queue of its controller was still fetched from
+    /// well after: the controller's side alone cannot tell an idle queue from a doorbell it
+    /// missed, and the guest's give-up (its ABORTs, after its I/O timeout) that would tell is
+    /// not in the trace. Not where a finding is open at the end on the queue.
+    func silentQueuesAtTheEnd() -> [SilentQueue] {
+        guard !driverEventsSeen, clock == .timestamps else { return [] }
+        let end = coverageEnd
+        var out: [SilentQueue] = []
+        for q in queues where q.key.type == .sq && q.key.qid != 0 && q.active && hostSide.open[q.key.controller] == nil {
+            guard dbbufEnabled.contains(q.key.controller) || q.hostSide.shadowDoorbellsSeen, q.controllerWaiting, !q.mmioSinceLook,
+                let since = q.waitingSince?.time, end - since >= max(Self.silentQueueAge, minimumSilence)
+            else { continue }
+            let running = queues.filter { o in
+                o.key.type == .sq && o.key.qid != 0 && o.key.controller == q.key.controller && o.key != q.key
+                    && (o.hostSide.lastFetch?.time ?? .min) > since + (end - since) / 2
+            }.map(\.key)
+            guard !running.isEmpty, !findings.contains(where: { $0.end == nil && $0.queue.controller == q.key.controller && $0.queue.qid == q.key.qid })
+            else { continue }
+            out.append(SilentQueue(queue: q.key, since: since, silence: end - since, running: running))
+        }
+        return out
+    }
+
+    /// How long an SQ must have been silent at the end to be said (`silentQueuesAtTheEnd`).
+    static var silentQueueAge: Int64 { 1_000_000_000 }
+
     // MARK: findings
 
     /// Each give-up becomes a mutual-wait on the one queue that explains it, or an
