@@ -171,10 +171,21 @@ public struct Baseline: Sendable {
 public enum ReportDocuments {
     /// One JSON value, or one per non-blank line.
     public static func parse(_ bytes: [UInt8]) throws(JSONParser.Failure) -> [JSONValue] {
+        let parsed = try parse(bytes, allowingACutLastLine: false)
+        return parsed.documents
+    }
+
+    /// One JSON value, or one per non-blank line; with `allowingACutLastLine`, JSON Lines whose
+    /// last non-blank line is no JSON (a job killed while it wrote it) give the lines before it
+    /// and that line's number and why.
+    public static func parse(_ bytes: [UInt8], allowingACutLastLine: Bool) throws(JSONParser.Failure)
+        -> (documents: [JSONValue], cutLine: (number: Int, reason: String)?)
+    {
         do {
-            return [try JSONParser.parse(bytes)]
+            return ([try JSONParser.parse(bytes)], nil)
         } catch let whole {
             var documents: [JSONValue] = []
+            var cut: (number: Int, reason: String, offset: Int)?
             var start = 0, lineNumber = 0
             while start < bytes.count {
                 var end = start
@@ -182,17 +193,22 @@ public enum ReportDocuments {
                 lineNumber += 1
                 let line = Array(bytes[start..<end])
                 if line.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0d }) {
+                    if let cut { throw JSONParser.Failure(offset: cut.offset, reason: "line \(cut.number): \(cut.reason)") }
                     do {
                         documents.append(try JSONParser.parse(line))
                     } catch {
                         if documents.isEmpty { throw whole }
-                        throw JSONParser.Failure(offset: start + error.offset, reason: "line \(lineNumber): \(error.reason)")
+                        cut = (lineNumber, error.reason, start + error.offset)
                     }
                 }
                 start = end + 1
             }
             if documents.isEmpty { throw whole }
-            return documents
+            if let cut {
+                guard allowingACutLastLine else { throw JSONParser.Failure(offset: cut.offset, reason: "line \(cut.number): \(cut.reason)") }
+                return (documents, (cut.number, cut.reason))
+            }
+            return (documents, nil)
         }
     }
 

@@ -54,7 +54,14 @@ struct Summarize: ParsableCommand {
                 continue
             }
             do {
-                summary.add(documents: try ReportDocuments.parse(bytes), source: path)
+                let parsed = try ReportDocuments.parse(bytes, allowingACutLastLine: true)
+                summary.add(documents: parsed.documents, source: path)
+                // JSON Lines whose last line was cut (a job killed while it wrote): the runs
+                // before it are summarised, and the summary says one was left out (exit 2).
+                if let cut = parsed.cutLine {
+                    summary.problems.append(
+                        "\(path):\(cut.number): the last line is no complete report (\(cut.reason): cut short while it was written?); left out, the \(parsed.documents.count) line(s) before it summarised")
+                }
             } catch {
                 printError("error: \(path): not JSON or JSON Lines (\(error.description)); give the output of analyze --format json or jsonl")
                 failed = true

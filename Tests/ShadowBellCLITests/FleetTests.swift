@@ -103,6 +103,27 @@ import Testing
         #expect(runCommand(["analyze", sim.trace] + simulated + ["--baseline", simBaseline]) == 0)
     }
 
+    /// A JSON Lines file whose last line was cut (the job killed while it wrote) left no summary
+    /// at all; the runs before it are summarised, the cut line is a problem (exit 2). A broken
+    /// line in the middle is still no JSON Lines.
+    @Test func jsonLinesWithACutLastLineSummariseTheRest() throws {
+        let dir = try Self.directory("cut-jsonl")
+        let lab = ["lab/sq-hang.txt", "lab/cq-hang.txt"].map(sample)
+        let whole = "\(dir)/runs.jsonl"
+        _ = runCommand(["analyze"] + lab + ["--group-by", "file", "--quiet", "--format", "jsonl", "-o", whole])
+        let lines = try String(contentsOfFile: whole, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2)
+        let cut = "\(dir)/cut.jsonl", middle = "\(dir)/middle.jsonl"
+        try (lines[0] + "\n" + lines[1].prefix(500)).write(toFile: cut, atomically: true, encoding: .utf8)
+        try (lines[0] + "\n" + lines[1].prefix(500) + "\n" + lines[0] + "\n").write(toFile: middle, atomically: true, encoding: .utf8)
+        let r = try runProcess(["summarize", cut])
+        #expect(r.status == 2)
+        #expect(r.stdout.hasPrefix("shadowbell summary of 1 run(s)"), "\(r.stdout)")
+        #expect(r.stdout.contains("warning: \(cut):2: the last line is no complete report"), "\(r.stdout)")
+        let m = try runProcess(["summarize", middle])
+        #expect(m.status == 2 && m.stdout.isEmpty && m.stderr.contains("not JSON or JSON Lines"), "\(m.stderr)")
+    }
+
     @Test func aBaselineThatIsNoReportIsAnInputError() throws {
         let dir = try Self.directory("bad-baseline")
         let notes = "\(dir)/notes.json"
