@@ -189,6 +189,10 @@ public enum HTMLReport {
             h += "<figcaption>Events of \(f.queue) in order; the space between two events grows with the time between them "
             h += "(not to scale), labels give times relative to the window start. Hover a mark for the event.</figcaption>\n</figure>\n"
         }
+        if timeline?.samples.isEmpty ?? true, ChartWindow.isHang(f) {
+            h += "<p class=\"uncertain\">No picture: the inputs hold no doorbell, command or controller event of \(esc(f.queue.description)) on this clock to draw"
+            h += f.evidence.allSatisfy({ $0.role.hasPrefix("guest-") }) ? " (a guest console tells the driver's messages only; the run's guest ftrace or QEMU log would show the queue).</p>\n" : ".</p>\n"
+        }
         if !f.evidence.isEmpty {
             h += "<h4>Evidence</h4>\n<ol class=\"evidence\">\n"
             for e in f.evidence {

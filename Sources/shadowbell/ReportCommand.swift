@@ -47,7 +47,7 @@ struct Report: ParsableCommand {
         let html = HTMLReport.render(analysis.report, timelines: analysis.timelines, inputLines: analysis.inputLines)
         try writeOutput(html, to: output)
         if output != "-" {
-            printError("wrote \(output): \(analysis.report.result.findings.count) finding(s), \(analysis.timelines.count) timeline(s)")
+            printError("wrote \(output): \(analysis.report.result.findings.count) finding(s), \(analysis.timelines.filter { !$0.samples.isEmpty }.count) timeline(s)")
         }
         if !analysis.report.inputErrors.isEmpty { throw ExitCode(2) }
     }

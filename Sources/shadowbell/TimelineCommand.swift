@@ -193,6 +193,10 @@ struct Timeline: ParsableCommand {
                         _ = analyse(again, recorder.observe)
                     }
                     sink.views = QueueView.merge(recorder.finish())
+                    if (sink.views ?? []).allSatisfy({ $0.samples.isEmpty }) && sink.rows == 0 && status == 0 {
+                        printError("error: " + Self.emptySelection(queues: selectors, from: from, to: to, result: known))
+                        throw ExitCode(64)
+                    }
                     try sink.finish()
                     if status != 0 { throw failed(status) }
                     return
@@ -261,6 +265,15 @@ extension Timeline {
         }
         let first = result.groups.map(\.firstTime).min(), last = result.groups.map(\.lastTime).max()
         let span = first.flatMap { f in last.map { "the inputs span \(formatSeconds(f)) … \(formatSeconds($0)) s" } } ?? "the inputs have no event"
+        if queues.isEmpty, from == nil, to == nil {
+            // Nothing selected and nothing drawn: the inputs hold no queue's events (a console
+            // alone: the driver's messages).
+            let consoles = Set(result.inputs.map(\.effectiveFormat)) == [.consoleLog]
+            return "the inputs hold no doorbell, command or controller event to draw"
+                + (consoles
+                    ? ": a console log holds the driver's timeout, abort and reset messages only (`shadowbell analyze` tells its findings); give the run's guest ftrace or QEMU log to see the queues"
+                    : "") + "; \(span)"
+        }
         return "no event of the selected queues between \(from ?? "the start") and \(to ?? "the end"); \(span)"
     }
 }

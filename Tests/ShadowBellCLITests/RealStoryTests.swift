@@ -102,6 +102,26 @@ import Testing
         }
     }
 
+    /// The console alone holds the driver's messages, no queue event: `timeline` said "no event
+    /// of the selected queues" (none was selected), its SVG drew the two 30 s windows squeezed
+    /// at the right edge, and `report` counted two timelines it did not draw. Each says what
+    /// there is to draw, and what would show the queue.
+    @Test func theConsoleAloneHasNoPictureAndSaysWhy() throws {
+        let files = try RealTraceTests.run("hang-sq2")
+        for extra in [[], ["--format", "svg"]] {
+            let r = try runProcess(["timeline", files.console] + extra)
+            #expect(r.status == 64 && r.stdout.isEmpty, "\(extra): \(r.stdout.prefix(300))")
+            #expect(r.stderr.contains("a console log holds the driver's timeout, abort and reset messages only"), "\(r.stderr)")
+        }
+        let out = temporaryPath("console-alone-\(UUID().uuidString).html")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let written = try runProcess(["report", files.console, "-o", out])
+        #expect(written.status == 0 && written.stderr.contains("2 finding(s), 0 timeline(s)"), "\(written.stderr)")
+        let html = try runProcess(["report", files.console, "-o", "-"])
+        #expect(html.status == 0 && !html.stdout.contains("<figure"))
+        #expect(html.stdout.components(separatedBy: "No picture: the inputs hold no doorbell").count - 1 == 2)
+    }
+
     @Test func junitAndAnnotationsCountTwo() throws {
         let files = try RealTraceTests.run("hang-sq2")
         let junit = temporaryPath("hang-sq2-junit.xml")
