@@ -242,7 +242,8 @@ public enum AnalysisSession {
         // A pcap holds several recordings: the note names the one meant.
         func named(_ i: Int) -> String { summaries[i]?.name ?? inputs[i].path }
         for (i, kept, how) in Self.copies(
-            order: order, anchors: anchors, formats: summaries.map { $0?.effectiveFormat }, cpus: summaries.map { $0?.cpus ?? 0 })
+            order: order, anchors: anchors, formats: summaries.map { $0?.effectiveFormat }, cpus: summaries.map { $0?.cpus ?? 0 },
+            pcaps: summaries.map { $0?.format == .pcap })
         {
             duplicates[i] = kept
             notes.append("\(named(i)): \(how.replacing("KEPT", with: named(kept))); analysed once, from \(inputs[kept].path)")
@@ -1059,7 +1060,8 @@ final class MergedEventSource: EventSource {
 extension AnalysisSession {
     /// Which of `sources` are another's recording in another form, by the rule `analyze` uses
     /// (Docs/Alignment.md) on their first `limit` events: copy, the one kept (the first by the
-    /// reference rule) and what they share (`KEPT` standing for the one kept). For `convert`, which writes each input's events as
+    /// reference rule, a pcap after the other forms) and what they share (`KEPT` standing for
+    /// the one kept). For `convert`, which writes each input's events as
     /// read (a run folder holding ftrace text, `trace-cmd report` text and trace.dat wrote every
     /// guest event three times). The sources are read only that far.
     public static func copies(among sources: [any EventSource], limit: Int = 1 << 16) -> [(copy: Int, kept: Int, how: String)] {
@@ -1068,15 +1070,20 @@ extension AnalysisSession {
         let order = sources.indices.sorted {
             Standing(first[$0].summary, anchors[$0], first[$0].firstTime) < Standing(first[$1].summary, anchors[$1], first[$1].firstTime)
         }
-        return copies(order: order, anchors: anchors, formats: first.map { $0.summary.effectiveFormat }, cpus: first.map(\.summary.cpus))
+        return copies(
+            order: order, anchors: anchors, formats: first.map { $0.summary.effectiveFormat }, cpus: first.map(\.summary.cpus),
+            pcaps: first.map { $0.summary.format == .pcap })
     }
 
     /// The rule: among inputs in the reference rule's `order`, each that is one recording with
     /// an earlier one not itself a copy — the same guest commands at the same times, the same
     /// events at the same times, or QEMU's log and its simple trace holding the same events at
     /// the same spacing on two clocks. `how` names the kept input `KEPT`.
-    static func copies(order: [Int], anchors: [AnchorSet?], formats: [TraceFormat?], cpus: [UInt64]) -> [(copy: Int, kept: Int, how: String)] {
+    static func copies(order: [Int], anchors: [AnchorSet?], formats: [TraceFormat?], cpus: [UInt64], pcaps: [Bool]) -> [(copy: Int, kept: Int, how: String)] {
         var found: [(copy: Int, kept: Int, how: String)] = []
+        // A pcap written by `convert` beside the files it was made of is the copy: the files'
+        // lines are what the evidence quotes (`guest-ftrace.txt:36188`, not `run.pcap@1276328`).
+        let order = order.filter { !pcaps[$0] } + order.filter { pcaps[$0] }
         for (k, i) in order.enumerated() {
             guard let mine = anchors[i] else { continue }
             let twoBackends = { (j: Int) in Set([formats[i], formats[j]]) == [.qemuLog, .qemuSimple] }

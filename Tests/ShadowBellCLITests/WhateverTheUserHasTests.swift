@@ -380,6 +380,29 @@ import Testing
         #expect(!(whole.json["notes"] as? [String] ?? []).contains { $0.contains("was asleep on it for the last") })
     }
 
+    /// The pcap `convert` wrote of a run, left in its folder: the recording is read once, from
+    /// the files it was made of, whose lines the evidence quotes (it quoted `run.pcap@N`).
+    @Test func aPcapBesideTheFilesItWasMadeOfIsTheCopy() throws {
+        let files = try RealTraceTests.run("hang-sq2")
+        let folder = temporaryPath("with-pcap-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for (file, name) in [(files.guest, "guest-ftrace.txt"), (files.qemu, "qemu-trace.log"), (files.console, "console.log")] {
+            try FileManager.default.copyItem(atPath: file, toPath: "\(folder)/\(name)")
+        }
+        let pcap = temporaryPath("run-\(UUID().uuidString).pcap")
+        #expect(runCommand(["convert", folder, "-o", pcap]) == 0)
+        try FileManager.default.moveItem(atPath: pcap, toPath: "\(folder)/run.pcap")
+        let batch = try analyzeJSON([folder])
+        #expect(batch.status == 1)
+        let run = try #require((batch.json["runs"] as? [[String: Any]])?.first)
+        let locations = (run["findings"] as? [[String: Any]] ?? []).flatMap { $0["evidence"] as? [[String: Any]] ?? [] }
+            .compactMap { $0["location"] as? String }
+        #expect(!locations.isEmpty && !locations.contains { $0.contains("run.pcap") }, "\(locations.prefix(5))")
+        let notes = run["notes"] as? [String] ?? []
+        #expect(notes.filter { $0.hasPrefix("\(folder)/run.pcap") && $0.contains("analysed once, from \(folder)/") }.count == 3, "\(notes)")
+    }
+
     @Test func aReportOfStandardInputGoesToStandardOutput() throws {
         let f = try RealTraceTests.run("sysrq-hang")
         let console = try Data(contentsOf: URL(fileURLWithPath: f.console))
