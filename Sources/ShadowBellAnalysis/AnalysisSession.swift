@@ -317,27 +317,54 @@ public enum AnalysisSession {
             reports[i] = r
             return true
         }
-        // One trace kept in several files (a QEMU log rotated or cut in pieces, a guest trace
-        // saved or split in parts) that no pair places: a file of the same format whose events
-        // all come after another's last, or all before its first, is that recording going on,
-        // on its clock (a QEMU log's files of one QEMU process). Analysed apart, a stall across
-        // the cut was two halves too short to report, and a hung run passed.
-        func placeAsAContinuation(_ i: Int) -> Bool {
-            guard let format = formats[i], format != .pcap, let mine = summaries[i], mine.clock == .timestamps,
-                firstTimes[i] != .max, lastTimes[i] != .min
-            else { return false }
-            guard let j = order.first(where: { j in
-                guard j != i, maps[j] != nil, formats[j] == format, let theirs = summaries[j], theirs.clock == mine.clock,
-                    firstTimes[j] != .max, lastTimes[j] != .min
-                else { return false }
-                // Two QEMU processes (two VMs, or one VM started again) share no thread.
-                if !mine.threads.isEmpty, !theirs.threads.isEmpty, Set(mine.threads).isDisjoint(with: theirs.threads) { return false }
-                return firstTimes[i] >= lastTimes[j] || lastTimes[i] <= firstTimes[j]
-            }) else { return false }
-            maps[i] = maps[j]
+        // One recording kept in pieces (a QEMU log rotated or cut with `split`, a guest trace
+        // saved in parts): inputs of one format whose events each come after the previous one's
+        // last are one recording on one clock (the guest's clock starts again at a boot: a later
+        // boot's trace begins before an earlier one ends; the files of one QEMU process share
+        // thread ids). Nothing pairs a QEMU log with a QEMU log: analysed apart, a stall across
+        // the cut was two halves each too short to report, and a hung run passed. Each piece
+        // takes the anchors of all of them, so that the other side is placed by the pairs of
+        // the whole recording (placed by one piece's pairs and extrapolated over the next, a
+        // guest trace's second piece was off by up to 0.1 s), and the pieces share the clock of
+        // the first of them placed.
+        var pieceOf: [Int: [Int]] = [:]
+        for format in Set(order.compactMap { formats[$0] }).subtracting([.pcap]).sorted(by: { $0.rawValue < $1.rawValue }) {
+            let pieces = order.filter {
+                formats[$0] == format && anchors[$0] != nil && firstTimes[$0] != .max && lastTimes[$0] != .min
+                    && options.clockOffsets[$0] == nil
+            }.sorted { (firstTimes[$0], $0) < (firstTimes[$1], $1) }
+            var chain: [Int] = []
+            func close() {
+                if chain.count > 1 {
+                    let merged = chain.dropFirst().reduce(anchors[chain[0]]!) { $0.followed(by: anchors[$1]!) }
+                    for piece in chain {
+                        anchors[piece] = merged
+                        pieceOf[piece] = chain
+                    }
+                }
+                chain = []
+            }
+            for g in pieces {
+                // (One CPU's part of a trace is no piece of another CPU's; two QEMU processes
+                // share no thread.)
+                if let last = chain.last {
+                    let (a, b) = (summaries[g]!.cpus, summaries[last]!.cpus)
+                    let (t, u) = (summaries[g]!.threads, summaries[last]!.threads)
+                    if firstTimes[g] < lastTimes[last] || (a != 0 && b != 0 && a & b == 0)
+                        || (!t.isEmpty && !u.isEmpty && Set(t).isDisjoint(with: u))
+                    {
+                        close()
+                    }
+                }
+                chain.append(g)
+            }
+            close()
+        }
+        func placeAsAPiece(_ i: Int) -> Bool {
+            guard let chain = pieceOf[i], let placed = chain.first(where: { maps[$0] != nil }) else { return false }
+            maps[i] = maps[placed]
             var r = AlignmentReport(input: UInt16(i), method: .sameClock)
-            let threads = mine.threads.isEmpty || summaries[j]!.threads.isEmpty ? "" : " (the same QEMU threads)"
-            r.note = "the same \(format.rawValue)\(threads) as \(named(j)), in another file: its events all \(firstTimes[i] >= lastTimes[j] ? "after" : "before") those of \(named(j)) and no causal pair places it; same clock (give --clock-offset if it is another run's)"
+            r.note = "the same \(formats[i]!.rawValue) as \(named(placed)), in another file: its events all \(firstTimes[i] >= lastTimes[placed] ? "after" : "before") those of \(named(placed)); same clock (a recording kept in pieces; give --clock-offset if it is another run's)"
             reports[i] = r
             return true
         }
@@ -346,6 +373,10 @@ public enum AnalysisSession {
             progress = false
             for i in order where maps[i] == nil {
                 guard let mine = anchors[i] else { continue }
+                if placeAsAPiece(i) {
+                    progress = true
+                    continue
+                }
                 // One that holds an ftrace dump is placed on its own pairs instead: the dump's
                 // events sit on the printk clock only approximately (Docs/Formats.md).
                 if formats[i] == .consoleLog, !mine.isGuestSide, placeOnTheGuestClock(i) {
@@ -423,12 +454,6 @@ public enum AnalysisSession {
             if !progress, let i = order.first(where: { maps[$0] == nil && formats[$0] == .consoleLog && anchors[$0]?.isGuestSide == true }) {
                 progress = placeOnTheGuestClock(
                     i, why: " (no controller trace to place its ftrace dump by pairs: the dump sits on the printk clock as Docs/Formats.md describes, within about 0.1 s)")
-            }
-            if !progress {
-                for i in order where maps[i] == nil && placeAsAContinuation(i) {
-                    progress = true
-                    break
-                }
             }
         }
         for i in order where maps[i] == nil {

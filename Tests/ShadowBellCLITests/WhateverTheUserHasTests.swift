@@ -355,6 +355,14 @@ import Testing
                 #expect(alignment.contains { ($0["note"] as? String ?? "").contains("in another file: its events all") }, "\(alignment)")
             }
         }
+        // Both traces in pieces beside each other: the same findings as the two whole files,
+        // to the nanosecond (the pieces' pairs place them together).
+        let whole = try analyzeJSON([files.guest, files.qemu])
+        for order in [["g.00", "g.01", "q.00", "q.01"], ["q.01", "g.00", "q.00", "g.01"], ["g.00", "g.01", "q.00"]] {
+            let r = try analyzeJSON(order.map { "\(dir)/\($0)" })
+            let expected = order.count == 3 ? try analyzeJSON([files.guest, "\(dir)/q.00"]) : whole
+            #expect(Self.same(errors(r.json), errors(expected.json), tolerance: 0), "\(order): \(errors(r.json)) against \(errors(expected.json))")
+        }
         // Two runs' logs (no thread in common) stay apart.
         let other = "\(dir)/other.log"
         let text = try String(contentsOfFile: "\(dir)/q.01", encoding: .utf8)

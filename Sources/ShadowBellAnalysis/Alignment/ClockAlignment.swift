@@ -214,6 +214,26 @@ public struct AnchorSet: Sendable {
         enqueues.removeAll { Self.hash($0.key) & m != 0 }
     }
 
+    /// The anchors of this recording and of `later`, its continuation in another file (its
+    /// events all after these): the lists one after the other, sampled alike, within capacity.
+    /// A clock estimate against them spans both files.
+    public func followed(by later: AnchorSet) -> AnchorSet {
+        var merged = self
+        var later = later
+        merged.match(mask: later.mask)
+        later.match(mask: merged.mask)
+        merged.submits += later.submits
+        merged.fetches += later.fetches
+        merged.completes += later.completes
+        merged.enqueues += later.enqueues
+        merged.notices += later.notices.prefix(max(0, Self.noticeCapacity - merged.notices.count))
+        merged.fingerprint += later.fingerprint.prefix(max(0, Self.fingerprintLength - merged.fingerprint.count))
+        while [merged.submits, merged.fetches, merged.completes, merged.enqueues].contains(where: { $0.count > merged.capacity }) {
+            merged.tighten()
+        }
+        return merged
+    }
+
     /// Drops the keys `other` no longer keeps, so both sides sample the same keys.
     public mutating func match(mask other: UInt64) {
         while mask < other { tighten() }
