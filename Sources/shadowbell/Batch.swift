@@ -282,7 +282,11 @@ struct RunPlanner {
     static func oneRun(_ paths: [String], command: String, quiet: Bool) throws(ExitCode) -> TraceRun {
         let runs = RunPlanner(groupBy: nil).plan(paths: paths, listed: [])
         guard runs.count == 1, let run = runs.first else {
-            printError("error: \(command) draws one run, but \(paths.joined(separator: " ")) hold \(runs.count); give one run's folder or files (analyze takes several)")
+            // Name the runs found, and how to give the files of one run kept in several
+            // folders (`vm7/guest/`, `vm7/host/`: each folder's files are a run).
+            let shown = runs.prefix(4).map(\.name).joined(separator: ", ") + (runs.count > 4 ? ", …" : "")
+            let files = runs.prefix(2).map { "\($0.name)/*" }.joined(separator: " ")
+            printError("error: \(command) draws one run, but \(paths.joined(separator: " ")) hold \(runs.count) (\(shown): the files of one folder are one run); give one run's folder, or its files when they lie in several folders (`\(command) \(files)`); analyze takes several runs")
             throw ExitCode(64)
         }
         if let problem = run.problem {

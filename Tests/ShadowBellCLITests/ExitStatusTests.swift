@@ -35,6 +35,9 @@ import Testing
         let r = try runProcess(["report"] + twoRuns + ["-o", html])
         #expect(r.status == 64, "\(r.stderr)")
         #expect(r.stderr.contains("report draws one run"))
+        // It names the runs, and how to give one run's files kept in several folders.
+        #expect(r.stderr.contains("hold 2 (\(twoRuns[0]), \(twoRuns[1]): the files of one folder are one run)"), "\(r.stderr)")
+        #expect(r.stderr.contains("(`report \(twoRuns[0])/* \(twoRuns[1])/*`)"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: html))
         let e = try runProcess(["explain"] + twoRuns + ["--finding", "1"])
         #expect(e.status == 64 && e.stderr.contains("explain draws one run"), "\(e.stderr)")
