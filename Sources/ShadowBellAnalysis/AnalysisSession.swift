@@ -286,10 +286,36 @@ public enum AnalysisSession {
             }
         }
         // A guest console log shares the guest kernel's clock (seconds since boot): it is
-        // placed on a guest trace's clock once one is placed.
+        // placed on a guest trace's clock once one is placed — unless its timeout messages
+        // contradict the trace's own aborts (another run's console made one story of two runs).
+        var refusedConsoles: Set<Int> = []
+        // A controller's trace placed by a console's timeout messages whose commands, on that
+        // placement, span the same time as a placed guest trace's for a second or more while no
+        // causal pair links the two: the console and the controller's trace are another run's
+        // (the console of hang-sq2 put its QEMU log beside mq2's guest trace, one story of two
+        // runs). Why, or nil.
+        func commandsClash(_ i: Int, _ mine: AnchorSet, on candidate: ClockMap) -> String? {
+            guard mine.isHostSide, let hostSpan = mine.span else { return nil }
+            let low = candidate.map(hostSpan.lowerBound), high = candidate.map(hostSpan.upperBound)
+            for g in order where maps[g] != nil && formats[g] != .consoleLog {
+                guard let guest = anchors[g], guest.isGuestSide, let span = guest.span else { continue }
+                let overlap = min(high, maps[g]!.map(span.upperBound)) - max(low, maps[g]!.map(span.lowerBound))
+                guard overlap >= 1_000_000_000, ClockAlignment.estimate(guest: guest, host: mine, parallel: options.secondThread) == nil
+                else { continue }
+                return "on that placement its commands span the same \(formatDuration(overlap)) as those of \(named(g)), and none of them pairs with a command of \(named(g))"
+            }
+            return nil
+        }
         func placeOnTheGuestClock(_ i: Int, why: String = "") -> Bool {
             guard let guest = order.first(where: { maps[$0] != nil && formats[$0] != .consoleLog && anchors[$0]?.isGuestSide == true })
             else { return false }
+            if let mismatch = Self.anotherBootsConsole(anchors[i], guest: anchors[guest], from: firstTimes[guest], to: lastTimes[guest]) {
+                if !refusedConsoles.contains(i) {
+                    refusedConsoles.insert(i)
+                    notes.append("\(named(i)): not on the clock of \(named(guest)): \(mismatch) — the console of another run or boot? It is placed by its own pairs, if any.")
+                }
+                return false
+            }
             maps[i] = maps[guest]
             var r = AlignmentReport(input: UInt16(i), method: .sameClock)
             r.note = "guest kernel log: same clock as \(named(guest))\(why)"
@@ -423,10 +449,18 @@ public enum AnalysisSession {
                     } else if mine.hasHostNotices, !theirs.isGuestSide, theirs.hasGuestNotices,
                         let est = estimate(1, j, i, { MessageAlignment.estimate(console: theirs, host: mine) })
                     {
-                        placedMap = maps[j]!.composed(after: est.map.inverse)
-                        report = est.report
-                        report!.offset = -report!.offset
-                        report!.driftPPM = -report!.driftPPM
+                        let candidate = maps[j]!.composed(after: est.map.inverse)
+                        if let clash = commandsClash(i, mine, on: candidate) {
+                            if !refusedConsoles.contains(i) {
+                                refusedConsoles.insert(i)
+                                notes.append("\(named(i)): not placed by the timeout messages of \(named(j)): \(clash) — another run's? It is analysed on its own clock.")
+                            }
+                        } else {
+                            placedMap = candidate
+                            report = est.report
+                            report!.offset = -report!.offset
+                            report!.driftPPM = -report!.driftPPM
+                        }
                     }
                     if let placedMap, var report {
                         report.input = UInt16(i)
@@ -860,6 +894,23 @@ public enum AnalysisSession {
     }
 
     /// `0,2-3` for CPUs 0, 2 and 3.
+    /// Why a console is not of the boot a guest trace recorded, or nil when nothing says so: of
+    /// its `I/O N QID q timeout, aborting` messages within the trace's times, fewer than half
+    /// have an ABORT of a command of queue q in the trace within a second after (the kernel
+    /// prints the message, then submits the ABORT), where the trace records admin commands.
+    static func anotherBootsConsole(_ console: AnchorSet?, guest: AnchorSet?, from: Int64, to: Int64) -> String? {
+        guard let console, let guest, guest.adminSubmits > 0, from <= to else { return nil }
+        let timeouts = console.notices.filter { $0.kind == .guestAborting && $0.time >= from && $0.time <= to }
+        guard let first = timeouts.first else { return nil }
+        let agreeing = timeouts.count { t in
+            guest.driverAborts.contains { $0.qid == t.qid && $0.time >= t.time &- 1_000_000_000 && $0.time <= t.time &+ 1_000_000_000 }
+        }
+        guard agreeing * 2 < timeouts.count else { return nil }
+        let aborts = guest.driverAborts.filter { $0.time >= from && $0.time <= to }
+        return "\(timeouts.count - agreeing) of its \(timeouts.count) timeout message(s) within the trace's times (the first, QID \(first.qid) at \(formatSeconds(first.time)) s) have no ABORT of that queue's commands in the trace within a second"
+            + (aborts.isEmpty ? ", which holds none" : ", which holds \(aborts.count) elsewhere (the first, of QID \(aborts[0].qid) at \(formatSeconds(aborts[0].time)) s)")
+    }
+
     static func cpuList(_ mask: UInt64) -> String {
         var parts: [String] = []
         var cpu = 0

@@ -411,6 +411,30 @@ import Testing
         #expect(notes.filter { $0.hasPrefix("\(folder)/run.pcap") && $0.contains("analysed once, from \(folder)/") }.count == 3, "\(notes)")
     }
 
+    /// Files of two runs given together: hang-sq2's console beside dat-hang-sq2's guest trace
+    /// was placed on the guest's clock (a console shares the guest kernel's clock), and its
+    /// QEMU log through the console's timeout messages: one story of two runs, evidence from
+    /// both. The console's timeouts have no ABORT in the trace; a QEMU log placed by a console
+    /// whose commands span the guest trace's without one causal pair is another run's.
+    @Test func twoRunsGivenTogetherAreNotOneStory() throws {
+        let hang = try RealTraceTests.run("hang-sq2")
+        let dat = try RealTraceTests.run("dat-hang-sq2")
+        let mq2 = try RealTraceTests.run("mq2")
+        let r = try analyzeJSON([dat.guest, hang.qemu, hang.console])
+        let notes = r.json["notes"] as? [String] ?? []
+        #expect(notes.contains { $0.hasPrefix("\(hang.console): not on the clock of \(dat.guest): 6 of its 6 timeout message(s)") }, "\(notes)")
+        let findings = r.json["findings"] as? [[String: Any]] ?? []
+        for f in findings {
+            let paths = Set((f["evidence"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String })
+            #expect(paths.count <= 1 || !paths.contains(dat.guest), "one finding, evidence of two runs: \(paths)")
+        }
+        let other = try analyzeJSON([mq2.guest, hang.qemu, hang.console])
+        #expect((other.json["notes"] as? [String] ?? []).contains { $0.hasPrefix("\(hang.qemu): not placed by the timeout messages of \(hang.console)") })
+        // The run's own files stay one story.
+        let own = try analyzeJSON([hang.guest, hang.qemu, hang.console])
+        #expect(!(own.json["notes"] as? [String] ?? []).contains { $0.contains("not on the clock of") || $0.contains("not placed by the timeout") })
+    }
+
     @Test func aReportOfStandardInputGoesToStandardOutput() throws {
         let f = try RealTraceTests.run("sysrq-hang")
         let console = try Data(contentsOf: URL(fileURLWithPath: f.console))

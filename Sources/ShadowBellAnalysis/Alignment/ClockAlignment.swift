@@ -28,6 +28,11 @@ public struct AnchorSet: Sendable {
     /// Guest kernel messages and the controller's admin actions they pair with (a few per
     /// hang; at most `noticeCapacity`), for inputs that share no command with the other side.
     public var notices: [Notice] = []
+    /// A guest trace's own ABORT admin commands (time, the aborted command's sqid; at most
+    /// `noticeCapacity`) and how many admin commands it submitted: a console of the same boot
+    /// prints its `timeout, aborting` messages where these are.
+    public var driverAborts: [Notice] = []
+    public var adminSubmits = 0
     /// Abort commands fetched and not yet completed (cid), to pair their completions.
     private var pendingAborts: [UInt32] = []
     static let noticeCapacity = 4096
@@ -158,6 +163,12 @@ public struct AnchorSet: Sendable {
             .controllerCompletion where e.qid == 0:
             consumeNotice(e)
             return
+        case .driverSubmit where e.qid == 0:
+            adminSubmits &+= 1
+            if e.flags & Event.abortsCommandFlag != 0, driverAborts.count < Self.noticeCapacity {
+                driverAborts.append(Notice(time: e.time, kind: .guestAborting, qid: UInt16(truncatingIfNeeded: e.b)))
+            }
+            return
         case .driverSubmit where e.qid != 0: list = .submits
         case .driverComplete where e.qid != 0: list = .completes
         case .controllerFetch where e.qid != 0: list = .fetches
@@ -227,6 +238,8 @@ public struct AnchorSet: Sendable {
         merged.completes += later.completes
         merged.enqueues += later.enqueues
         merged.notices += later.notices.prefix(max(0, Self.noticeCapacity - merged.notices.count))
+        merged.driverAborts += later.driverAborts.prefix(max(0, Self.noticeCapacity - merged.driverAborts.count))
+        merged.adminSubmits &+= later.adminSubmits
         merged.fingerprint += later.fingerprint.prefix(max(0, Self.fingerprintLength - merged.fingerprint.count))
         while [merged.submits, merged.fetches, merged.completes, merged.enqueues].contains(where: { $0.count > merged.capacity }) {
             merged.tighten()
