@@ -348,7 +348,7 @@ public final class ClockGroupAnalyzer {
     private func driverComplete(_ e: Event) {
         let ck = commandKey(e.controller, e.qid, e.a)
         let record = outstanding.removeValue(forKey: ck)
-        if e.qid != 0, e.b == NVMeStatus.hostAborted { driverGiveUp(e) }
+        if e.qid != 0, e.b == NVMeStatus.hostAborted { driverGiveUp(e, submittedInTrace: record != nil) }
         if let record {
             checkStuckCommand(controller: e.controller, qid: e.qid, cmdid: e.a, record: record,
                               completedAt: EventRef(e), status: e.b)

@@ -435,6 +435,38 @@ import Testing
         #expect(!(own.json["notes"] as? [String] ?? []).contains { $0.contains("not on the clock of") || $0.contains("not placed by the timeout") })
     }
 
+    /// Slices of hang-sq2's guest trace that begin after the stuck commands were submitted:
+    /// one holding only the driver's ABORTs (25–35 s), one holding only the reset that cancelled
+    /// the commands (40–47 s). Each passed as healthy (exit 0); the ABORT, or the cancellation
+    /// of a command the trace does not show submitted, is the give-up itself.
+    @Test func slicesOfAHungTraceAfterTheSubmissionsStillTellTheGiveUp() throws {
+        let files = try RealTraceTests.run("hang-sq2")
+        let lines = try String(contentsOfFile: files.guest, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let stamp = /\s(\d+\.\d{6}):\s/
+        func slice(_ from: Double, _ to: Double) throws -> String {
+            let kept = lines.filter { line in
+                guard !line.hasPrefix("#"), let m = line.firstMatch(of: stamp), let t = Double(m.output.1) else { return line.hasPrefix("#") }
+                return t >= from && t < to
+            }
+            let path = temporaryPath("slice-\(from)-\(to)-\(UUID().uuidString).txt")
+            try (kept.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        let aborts = try slice(25, 35), reset = try slice(40, 47), tail = try slice(50, 100)
+        defer { for p in [aborts, reset, tail] { try? FileManager.default.removeItem(atPath: p) } }
+        let a = try analyzeJSON([aborts])
+        let stuckA = Self.signatures(a.json).filter { $0.kind == "stuck-command" && $0.queue == "sq2" }
+        #expect(a.status == 1 && stuckA.count == 1 && stuckA[0].end == nil, "\(Self.signatures(a.json))")
+        let r = try analyzeJSON([reset])
+        let stuckR = (r.json["findings"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "stuck-command" }
+        #expect(r.status == 1 && stuckR.count == 1, "\(Self.signatures(r.json))")
+        #expect((stuckR.first?["message"] as? String ?? "").contains("the driver reset the controller and cancelled I/O submitted before the trace began"))
+        // A slice with the second give-up's ABORTs and its reset: one finding, the reset's
+        // cancellations part of it.
+        let t = try analyzeJSON([tail])
+        #expect(Self.signatures(t.json).filter { $0.kind == "stuck-command" }.count == 1, "\(Self.signatures(t.json))")
+    }
+
     @Test func aReportOfStandardInputGoesToStandardOutput() throws {
         let f = try RealTraceTests.run("sysrq-hang")
         let console = try Data(contentsOf: URL(fileURLWithPath: f.console))

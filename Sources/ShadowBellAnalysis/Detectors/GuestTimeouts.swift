@@ -13,6 +13,11 @@ struct GuestTimeout: Sendable {
     var fromDriverTrace = false
     /// For an Abort: when the trace shows the aborted command submitted (nil when before it).
     var submittedAt: Int64? = nil
+    /// For a cancellation at a reset that no ABORT in the trace led to: the command's
+    /// submission is not in the trace either.
+    var cancelledBeforeTheTrace = false
+    /// Its command ids and those of the other commands that reset cancelled (at most 64).
+    var cancelledTags: [UInt32] = []
 }
 
 extension ClockGroupAnalyzer {
@@ -35,8 +40,9 @@ extension ClockGroupAnalyzer {
     /// qid q opens (or continues) a give-up on q; the reset it leads to closes it — the driver
     /// deleting SQ q, or cancelling a command of q (status 0x371), whichever the trace shows
     /// first. Aborts appear only after the driver's I/O timeout expired for the command.
-    func driverGiveUp(_ e: Event) {
-        let qid: UInt16, step: GuestTimeout
+    func driverGiveUp(_ e: Event, submittedInTrace: Bool = true) {
+        let qid: UInt16
+        var step: GuestTimeout
         if e.kind == .driverSubmit, e.flags & Event.abortsCommandFlag != 0 {
             guard e.b <= UInt32(UInt16.max) else { return }
             qid = UInt16(e.b)
@@ -56,8 +62,22 @@ extension ClockGroupAnalyzer {
         // Bounded: hostile input naming millions of queues keeps the first ones.
         guard driverGiveUps[key] != nil || driverGiveUps.count < Self.queueLimit else { return }
         var list = driverGiveUps[key, default: []]
-        // Only a give-up in progress is closed.
-        if step.kind == .timeoutReset, list.last?.kind != .timeoutAborting { return }
+        // Only a give-up in progress is closed, or one whose ABORTs the trace began after: a
+        // reset that cancels an I/O command the trace does not show submitted (once per reset:
+        // its other cancellations within a second are the same give-up).
+        if step.kind == .timeoutReset, list.last?.kind != .timeoutAborting {
+            guard e.kind == .driverComplete, !submittedInTrace else { return }
+            if let last = list.last, e.time - last.at.time <= 1_000_000_000 {
+                // The same reset (the deletion of the queue, or another cancellation of it).
+                if last.cancelledBeforeTheTrace, list[list.count - 1].cancelledTags.count < 64 {
+                    list[list.count - 1].cancelledTags.append(e.a)
+                    driverGiveUps[key] = list
+                }
+                return
+            }
+            step.cancelledBeforeTheTrace = true
+            step.cancelledTags = [e.a]
+        }
         if list.count >= 64 { list.removeFirst() }
         list.append(step)
         driverGiveUps[key] = list

@@ -40,6 +40,12 @@ struct TimeoutEpisode: Sendable {
     var tags: Set<UInt32> { Set(timeouts.filter { $0.kind == .timeoutAborting || $0.kind == .timeoutPolled }.map { $0.tag & 0xFFF }) }
     /// Told by the guest trace's Abort commands rather than the console's messages.
     var fromDriverTrace: Bool { timeouts.first?.fromDriverTrace ?? false }
+    /// Told by the guest trace, of commands it does not show submitted: ABORTs of them, or a
+    /// reset cancelling them (its first step).
+    var beforeTheTrace: Bool {
+        guard fromDriverTrace, let first = timeouts.first else { return false }
+        return first.kind == .timeoutAborting ? timeouts.allSatisfy { $0.kind != .timeoutAborting || $0.submittedAt == nil } : first.cancelledBeforeTheTrace
+    }
 }
 
 /// A command outstanding longer than `--stuck-after`, judged at the end: a window may own it.
@@ -267,7 +273,11 @@ extension ClockGroupAnalyzer {
             // sub-millisecond timeouts are no give-up of a real driver). One the trace ends
             // before its reset is a stuck command's when it lasted --stuck-after: from the
             // earliest aborted command's submission the trace shows (or the first ABORT).
-            if e.fromDriverTrace {
+            // An ABORT of a command the trace does not show submitted, or a reset that cancels
+            // one, is the give-up itself: the command was outstanding for the driver's whole I/O
+            // timeout (1 s at the least) before the trace began (a slice of a hung run's trace
+            // holding its ABORTs passed as healthy).
+            if e.fromDriverTrace, !e.beforeTheTrace {
                 let first = e.timeouts[0].at
                 let start = e.timeouts.compactMap(\.submittedAt).reduce(first.time, min)
                 if let reset = e.reset {
@@ -313,6 +323,20 @@ extension ClockGroupAnalyzer {
             set(&f, "driver_aborts", .int(Int64(e.timeouts.count { $0.kind == .timeoutAborting })))
             let reset = e.reset.map { "; it reset the controller \(formatDuration($0.at.time - first.at.time)) later" }
                 ?? "; the trace ends before any reset"
+            if !e.timeouts.contains(where: { $0.kind == .timeoutAborting }) {
+                // A reset that cancelled commands the trace does not show submitted, without
+                // the ABORTs before it (a slice of the trace that begins after them).
+                let cancelled = Set(e.timeouts.flatMap(\.cancelledTags).map { $0 & 0xFFF }).sorted()
+                let list = cancelled.prefix(8).map(String.init).joined(separator: ", ") + (cancelled.count > 8 ? ", …" : "")
+                set(&f, "kernel_tags", .array(cancelled.map { .int(Int64($0)) }))
+                set(&f, "kernel_tag", cancelled.first.map { .int(Int64($0)) } ?? .null)
+                f.message = "\(key.controllerName) qid \(e.qid): the driver reset the controller and cancelled I/O submitted before the trace began (kernel tags \(list.isEmpty ? "?" : list))"
+                f.explanation = "The driver cancelled command(s) on qid \(e.qid) with status 0x371 while resetting the controller: they had not completed, and the trace does not show them submitted — they were outstanding since before it began. Linux resets a controller when commands time out again after their ABORTs (nvme_core.io_timeout, 30 s by default): the timeouts and ABORTs that led to this reset lie before the trace's start; the guest trace of the whole run, or its console's timeout messages, would show them."
+                    + (controllerEventsSeen ? "" : " The trace has no controller events for this clock: it cannot tell which side stopped; QEMU's trace (pci_nvme_*) of the same run would.")
+                for t in e.timeouts.prefix(4) { f.evidence.append(evidenceItem("guest-timeout", t.at, Self.describe(t, qid: e.qid))) }
+                report(f)
+                return
+            }
             f.message = "\(key.controllerName) qid \(e.qid): the driver timed out I/O (kernel tags \(tagText.isEmpty ? "?" : tagText))"
                 + " and aborted it\(reset)"
             var s = "The driver's ABORT admin commands in the guest trace (nvme_setup_cmd on qid 0, naming qid \(e.qid) and the command) show that command(s) on qid \(e.qid) were not completed within its I/O timeout (\(Self.ioTimeoutText(e)))"
