@@ -1009,6 +1009,23 @@ public enum AnalysisSession {
             notes.append("The controller fetched I/O commands but the trace shows no MMIO doorbell for any I/O queue: QEMU with ioeventfd=on (the default for nvme) handles I/O-queue doorbells without a trace event. A wait that a doorbell ended cannot be told from one the controller's own re-read ended; a stall shows only by the controller's silence.")
         }
         var story = findings.map(\.finding)
+        // A guest trace of one CPU of several (per_cpu/cpu1/trace, `trace-cmd report --cpu 1`,
+        // a grep of one CPU's lines): a command submitted on it may complete on another, so
+        // its stuck commands may be none (single's CPU 1 alone showed 16 admin commands stuck).
+        for (k, g) in groups.enumerated() {
+            let parts = g.sources.compactMap { s in inputs.first { $0.index == s && $0.effectiveFormat == .ftraceText } }
+            let covered = parts.reduce(UInt64(0)) { $0 | $1.cpus }
+            let count = parts.map(\.cpuCount).max() ?? 0
+            guard covered.nonzeroBitCount == 1, count > 1 || covered != 1 else { continue }
+            let cpu = covered.trailingZeroBitCount
+            let said = count > 1 ? "of the \(count) its header counts" : "and not CPU 0, which every machine has"
+            notes.append("\(parts.map(\.path).joined(separator: ", ")): the guest trace holds the events of CPU \(cpu) only, \(said): one CPU's part of a trace kept per CPU (per_cpu/cpu\(cpu)/trace, trace-cmd report --cpu \(cpu), a grep of its lines)? A command submitted on one CPU completes on another: stuck commands are marked uncertain. Give every CPU's file together (they are read as one trace).")
+            for i in story.indices where findings[i].group == k && story[i].kind == .stuckCommand && !story[i].inferred {
+                // (A give-up the driver's ABORTs tell is no command waiting for its completion.)
+                if case .string(let how)? = story[i].value("inferred_from"), how == "driver-aborts" { continue }
+                story[i].uncertainty.append("the guest trace holds one CPU's events only (CPU \(cpu)): the command's completion may be on another CPU's")
+            }
+        }
         FindingStory.link(&story, groups: findings.map(\.group), results: groups, inputs: inputs, qemu: options.qemuVersion)
         // Per queue: its mutual waits, and the guest's give-ups (a guest trace or console
         // alone tells a hang by them: "Hangs per queue" left such a run out).

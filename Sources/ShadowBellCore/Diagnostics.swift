@@ -120,6 +120,9 @@ public struct InputSummary: Sendable {
     /// 0 when unknown. Files of one trace kept per CPU (`per_cpu/cpuN/trace`, `trace-cmd report
     /// --cpu N`) hold disjoint sets.
     public var cpus: UInt64 = 0
+    /// How many CPUs an ftrace text's header says the machine had (`#P:N`, `cpus=N`); 0 when
+    /// it says none.
+    public var cpuCount = 0
     /// The threads a QEMU log's `tid@seconds:` lines name in its first 256 KiB (up to 16, in
     /// order); empty when unknown (another shape). The files of one log rotated or cut in pieces
     /// share threads; two QEMU processes share none.

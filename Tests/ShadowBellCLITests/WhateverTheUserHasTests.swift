@@ -467,6 +467,35 @@ import Testing
         #expect(Self.signatures(t.json).filter { $0.kind == "stuck-command" }.count == 1, "\(Self.signatures(t.json))")
     }
 
+    /// One CPU's part of a guest trace alone (per_cpu/cpu1/trace, with its `#P:2` header, or a
+    /// grep of its lines without one): commands submitted on it completed on CPU 0, and it
+    /// showed them stuck without a word. A note says what the file is, and its stuck commands
+    /// are uncertain; both parts together say nothing of it.
+    @Test func oneCPUsPartAloneSaysSo() throws {
+        let single = try RealTraceTests.run("single")
+        let guest = try String(contentsOfFile: single.guest, encoding: .utf8)
+        let lines = guest.split(separator: "\n", omittingEmptySubsequences: false)
+        let header = lines.filter { $0.hasPrefix("#") }.joined(separator: "\n") + "\n"
+        #expect(header.contains("#P:2"))
+        var parts: [String] = []
+        for (cpu, withHeader) in [("[001]", true), ("[001]", false), ("[000]", true)] {
+            let path = temporaryPath("cpu-part-\(UUID().uuidString).txt")
+            try ((withHeader ? header : "") + lines.filter { !$0.hasPrefix("#") && $0.contains(cpu) }.joined(separator: "\n") + "\n")
+                .write(toFile: path, atomically: true, encoding: .utf8)
+            parts.append(path)
+        }
+        defer { for p in parts { try? FileManager.default.removeItem(atPath: p) } }
+        for (part, said) in [(parts[0], "of the 2 its header counts"), (parts[1], "and not CPU 0, which every machine has")] {
+            let r = try analyzeJSON([part])
+            #expect((r.json["notes"] as? [String] ?? []).contains { $0.hasPrefix("\(part): the guest trace holds the events of CPU 1 only, \(said)") }, "\(r.json["notes"] ?? [])")
+            let stuck = (r.json["findings"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "stuck-command" }
+            #expect(!stuck.isEmpty && stuck.allSatisfy { ($0["uncertainty"] as? [String] ?? []).contains { $0.contains("one CPU's events only") } })
+        }
+        let both = try analyzeJSON([parts[0], parts[2]])
+        #expect(!(both.json["notes"] as? [String] ?? []).contains { $0.contains("holds the events of CPU") })
+        #expect(!(try analyzeJSON([single.guest]).json["notes"] as? [String] ?? []).contains { $0.contains("holds the events of CPU") })
+    }
+
     @Test func aReportOfStandardInputGoesToStandardOutput() throws {
         let f = try RealTraceTests.run("sysrq-hang")
         let console = try Data(contentsOf: URL(fileURLWithPath: f.console))

@@ -29,15 +29,17 @@ func openEventSource(input: ByteInput, index: UInt16, options: SourceOptions, fo
         let clock = FtraceLineParser.clock(
             inPrefix: FormatDetector.detectionPrefix(input), decoder: FtraceLineParser(source: index, qemuController: options.controller))
         let cpus = FtraceLineHeader.cpus(inPrefix: FormatDetector.detectionPrefix(input))
+        let cpuCount = FtraceLineHeader.cpuCount(inPrefix: FormatDetector.detectionPrefix(input))
         if decodesInParallel(input, options) {
             var summary = InputSummary(index: index, path: input.path, format: .ftraceText)
             summary.clock = clock ?? .timestamps
             summary.cpus = cpus
+            summary.cpuCount = cpuCount
             return ParallelTextSource(
                 input: input, summary: summary, threads: options.decodeThreads, segmentSize: segmentSize(input, options)
             ) { FtraceLineParser(source: index, qemuController: options.controller, clock: clock) }
         }
-        return FtraceTextSource(input: input, index: index, options: options, clock: clock, cpus: cpus)
+        return FtraceTextSource(input: input, index: index, options: options, clock: clock, cpus: cpus, cpuCount: cpuCount)
     case .qemuLog:
         // A log without times (order only) is known before the analysis starts, as ftrace's clock.
         let clock = QemuLogLineParser.clock(

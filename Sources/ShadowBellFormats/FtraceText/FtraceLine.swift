@@ -139,6 +139,30 @@ struct FtraceLineHeader {
         return mask
     }
 
+    /// How many CPUs the header of an ftrace text says the machine had: `#P:N` (tracefs's
+    /// `trace` and `per_cpu/cpuN/trace`) or `cpus=N` (`trace-cmd report`); 0 when it says none.
+    static func cpuCount(inPrefix prefix: UnsafeRawBufferPointer) -> Int {
+        var count = 0
+        var lines = 0
+        FormatDetector.forEachLine(prefix) { line, first in
+            lines += 1
+            if ByteScanning.hasPrefix(line, at: first, "cpus="), let (n, _) = ByteScanning.decimalPrefix(line, from: first + 5) {
+                count = Int(min(n, 4096))
+                return false
+            }
+            if line[first] == ASCII.hash {
+                var at = first + 1
+                while at + 3 <= line.count, !ByteScanning.hasPrefix(line, at: at, "#P:") { at += 1 }
+                if at + 3 <= line.count, let (n, _) = ByteScanning.decimalPrefix(line, from: at + 3) {
+                    count = Int(min(n, 4096))
+                    return false
+                }
+            }
+            return lines < 64
+        }
+        return count
+    }
+
     /// Whether the text before the CPU column ends with `-<pid>`, optionally followed by
     /// `(<tgid>)` or `(-------)`; or, as `perf script` prints it, with `<comm> <pid>` or
     /// `<comm> <pid>/<tid>`.
