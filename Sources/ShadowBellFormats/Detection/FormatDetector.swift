@@ -233,6 +233,7 @@ public enum FormatDetector {
         var weakQemu = 0
         var kernelLines = 0
         var unstampedNVMe = 0
+        var unstampedDumps = 0
         var decided: DetectedFormat?
         forEachLine(prefix) { line, first in
             lines += 1
@@ -246,6 +247,10 @@ public enum FormatDetector {
                     kernelLines += 1
                 } else if ConsoleLogLineParser.findDevicePrefix(line) != nil {
                     unstampedNVMe += 1
+                } else if FtraceDumpLine.start(line).found {
+                    // `Dumping ftrace buffer:` without its stamp: the dump fills the first lines,
+                    // the driver's messages come after it.
+                    unstampedDumps += 1
                 }
             }
             return decided == nil
@@ -256,9 +261,10 @@ public enum FormatDetector {
         if weakQemu > 0, weakQemu * 10 >= lines * 8 { return .qemuLog }
         if kernelLines > 0 { return .consoleLog }
         if lines == 0 { return .unknown(detail: "only blank lines") }
-        if unstampedNVMe > 0 {
+        if unstampedNVMe > 0 || unstampedDumps > 0 {
+            let what = unstampedNVMe > 0 ? "kernel log lines with nvme messages" : "a kernel log holding an ftrace dump (Dumping ftrace buffer:)"
             return .unknown(
-                detail: "kernel log lines with nvme messages but without the printk [seconds.micro] stamp (dmesg -T, -t or --time-format, journalctl -k's default output): they tell no time since boot; give the log as `dmesg` or `journalctl -k -o short-monotonic` prints it")
+                detail: "\(what) but without the printk [seconds.micro] stamp (dmesg -T, -t or --time-format, journalctl -k's default output): they tell no time since boot; give the log as `dmesg` or `journalctl -k -o short-monotonic` prints it, or the console as it was captured")
         }
         return .unknown(
             detail: "text, but no line looks like Linux ftrace, a QEMU trace log or a kernel console log")
