@@ -18,6 +18,10 @@ public final class ClockGroupAnalyzer {
     /// (bounded): the driver's Abort admin commands, and what ended them (`driverGiveUp`).
     @exclusivity(unchecked) var driverGiveUps: [UInt32: [GuestTimeout]] = [:]
     @exclusivity(unchecked) var dbbufEnabled = ControllerSet()
+    /// Per queue index, the kernel tags (cid & 0xfff) the driver's submissions on it showed:
+    /// 512 bytes a queue. An ABORT or a reset's cancellation of a tag never submitted in the
+    /// trace is of a command submitted before it began.
+    @exclusivity(unchecked) var tagsSubmitted: [[UInt64]] = []
     /// Each controller's last Doorbell Buffer Config.
     @exclusivity(unchecked) var lastDbbufConfig: [UInt16: EventRef] = [:]
     /// Guest give-ups seen from the controller side (used while no guest submission is seen).
@@ -210,6 +214,21 @@ public final class ClockGroupAnalyzer {
     /// `AnalysisOptions.observedEventsPerQueue`.
     private let observerLimit: UInt64
 
+    @inline(__always)
+    func markSubmitted(_ queue: Int, tag cid: UInt32) {
+        if queue >= tagsSubmitted.count { tagsSubmitted += Array(repeating: [], count: queue + 1 - tagsSubmitted.count) }
+        if tagsSubmitted[queue].isEmpty { tagsSubmitted[queue] = Array(repeating: 0, count: 64) }
+        let tag = Int(cid & 0xFFF)
+        tagsSubmitted[queue][tag >> 6] |= 1 << UInt64(tag & 63)
+    }
+
+    /// Whether the trace showed a submission of `cid`'s kernel tag on `key`.
+    func wasSubmitted(_ key: QueueKey, tag cid: UInt32) -> Bool {
+        guard let i = knownIndex(of: key), i < tagsSubmitted.count, !tagsSubmitted[i].isEmpty else { return false }
+        let tag = Int(cid & 0xFFF)
+        return tagsSubmitted[i][tag >> 6] & (1 << UInt64(tag & 63)) != 0
+    }
+
     /// The queue's index when its state exists.
     @inline(__always)
     func knownIndex(of key: QueueKey) -> Int? {
@@ -316,6 +335,7 @@ public final class ClockGroupAnalyzer {
         }
         let key = e.queue(.sq)
         if e.qid == 0, e.flags & (Event.abortsCommandFlag | Event.deletesQueueFlag) != 0 { driverGiveUp(e) }
+        if e.qid != 0 { markSubmitted(index(of: key), tag: e.a) }
         if e.flags & Event.createsQueueFlag != 0 {
             // The admin command creating a queue tells its size before the controller acts.
             let created = QueueKey(controller: e.controller, qid: UInt16(truncatingIfNeeded: e.b), type: e.queueType)
@@ -348,7 +368,7 @@ public final class ClockGroupAnalyzer {
     private func driverComplete(_ e: Event) {
         let ck = commandKey(e.controller, e.qid, e.a)
         let record = outstanding.removeValue(forKey: ck)
-        if e.qid != 0, e.b == NVMeStatus.hostAborted { driverGiveUp(e, submittedInTrace: record != nil) }
+        if e.qid != 0, e.b == NVMeStatus.hostAborted { driverGiveUp(e, submittedInTrace: record != nil || wasSubmitted(e.queue(.sq), tag: e.a)) }
         if let record {
             checkStuckCommand(controller: e.controller, qid: e.qid, cmdid: e.a, record: record,
                               completedAt: EventRef(e), status: e.b)

@@ -16,6 +16,9 @@ struct GuestTimeout: Sendable {
     /// For a cancellation at a reset that no ABORT in the trace led to: the command's
     /// submission is not in the trace either.
     var cancelledBeforeTheTrace = false
+    /// For an Abort: whether the trace shows a submission of the command's kernel tag on its
+    /// queue at all (one completed before the ABORT is no command of before the trace).
+    var seenSubmitted = true
     /// Its command ids and those of the other commands that reset cancelled (at most 64).
     var cancelledTags: [UInt32] = []
 }
@@ -48,6 +51,7 @@ extension ClockGroupAnalyzer {
             qid = UInt16(e.b)
             step = GuestTimeout(at: EventRef(e), kind: .timeoutAborting, tag: e.c, fromDriverTrace: true,
                                 submittedAt: outstanding[commandKey(e.controller, qid, e.c)]?.submittedAt.time)
+            step.seenSubmitted = step.submittedAt != nil || wasSubmitted(QueueKey(controller: e.controller, qid: qid, type: .sq), tag: e.c)
         } else {
             if e.kind == .driverSubmit {
                 guard e.queueType == .sq, e.b <= UInt32(UInt16.max) else { return }

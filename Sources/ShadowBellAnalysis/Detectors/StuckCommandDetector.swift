@@ -44,7 +44,7 @@ struct TimeoutEpisode: Sendable {
     /// reset cancelling them (its first step).
     var beforeTheTrace: Bool {
         guard fromDriverTrace, let first = timeouts.first else { return false }
-        return first.kind == .timeoutAborting ? timeouts.allSatisfy { $0.kind != .timeoutAborting || $0.submittedAt == nil } : first.cancelledBeforeTheTrace
+        return first.kind == .timeoutAborting ? timeouts.allSatisfy { $0.kind != .timeoutAborting || !$0.seenSubmitted } : first.cancelledBeforeTheTrace
     }
 }
 
