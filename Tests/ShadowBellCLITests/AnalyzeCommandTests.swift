@@ -370,6 +370,28 @@ import Testing
     /// A console log whose ftrace dump prints bare counts (SysRq-z with trace_clock=x86-tsc):
     /// its events' distances were read as nanoseconds, and the console was skipped as notes
     /// quoting trace events. It is read for order only, its findings say durations do not apply.
+    /// A guest trace on such a clock: its give-up's story gave "reset the controller 37.832 s
+    /// later" and an I/O timeout in seconds beside "durations are not known"; it says counts.
+    @Test func aBareCountGiveUpTellsNoSeconds() throws {
+        let admin = "nvme_setup_cmd: nvme0: qid=0, nsid=0, flags=0x0, meta=0x0, cmd="
+        let text = "# tracer: nop\n"
+            + "            fio-151 [001] ..... 1000000: nvme_setup_cmd: nvme0: disk=nvme0n1, qid=2, cmdid=45824, nsid=1, flags=0x0, "
+            + "meta=0x0, cmd=(nvme_cmd_read slba=1, len=15, ctrl=0x0, dsmgmt=0, reftag=0)\n"
+            + "    kworker/0:1H-44 [000] ..... 75000000000: \(admin.replacing("qid=0,", with: "qid=0, cmdid=24,"))(nvme_admin_abort_cmd cdw10=02 00 00 b3 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00)\n"
+            + "    kworker/0:1H-44 [000] ..... 113000000000: \(admin.replacing("qid=0,", with: "qid=0, cmdid=26,"))(nvme_admin_delete_sq sqid=2)\n"
+        let path = temporaryPath("bare-count-guest-\(UUID().uuidString).txt")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let r = try analyzeJSON([path])
+        #expect((r.json["inputs"] as? [[String: Any]])?.first?["clock"] as? String == "counter")
+        let stuck = (r.json["findings"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "stuck-command" }
+        #expect(!stuck.isEmpty, "\(r.json["findings"] ?? [])")
+        for f in stuck {
+            let story = (f["message"] as? String ?? "") + " " + (f["explanation"] as? String ?? "")
+            #expect(story.contains("counts of its clock") && !story.contains(" s later") && !story.contains(".000 s"), "\(story)")
+        }
+    }
+
     @Test func consoleWithABareCountDump() throws {
         let delimiter = "---------------------------------"
         let text = "[    0.000000] Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org)\n"

@@ -88,8 +88,14 @@ extension ClockGroupAnalyzer {
     /// The guest's I/O timeout as a give-up shows it: Linux resets the controller when an
     /// aborted command times out again, one `nvme_core.io_timeout` after its abort (sysrq-hang's
     /// console: aborts at 30.45 s, reset at 45.5 s, with `io_timeout=15` on its command line).
-    static func ioTimeoutText(_ e: TimeoutEpisode) -> String {
-        if let timeout = measuredIOTimeout(e) {
+    /// A distance between two of the group's times: a duration, or on a clock that does not
+    /// count nanoseconds (x86-tsc, counter) the bare count (it is no duration).
+    func durationText(_ ns: Int64) -> String {
+        clock.measuresTime ? formatDuration(ns) : "\(ns) counts of its clock"
+    }
+
+    static func ioTimeoutText(_ e: TimeoutEpisode, clock: ClockKind = .timestamps) -> String {
+        if clock.measuresTime, let timeout = measuredIOTimeout(e) {
             return "nvme_core.io_timeout: about \(formatDuration(timeout)) here, from its first abort to its reset, when the aborted commands timed out again; 30 s by default"
         }
         return "nvme_core.io_timeout, 30 s by default"
@@ -192,7 +198,7 @@ extension ClockGroupAnalyzer {
                 return (t.at.time - c.record.submittedAt.time, t.tag)
             }
             if let shortest = waits.min(by: { $0.wait < $1.wait }) {
-                findings[e.finding].explanation += " The I/O timeout in force here is about \(formatDuration(shortest.wait)): cid \(shortest.cmdid) was submitted that long before its ABORT."
+                findings[e.finding].explanation += " The I/O timeout in force here is about \(durationText(shortest.wait)): cid \(shortest.cmdid) was submitted that long before its ABORT."
             }
             var unseen: [UInt32] = []
             for t in e.episode.timeouts where t.kind == .timeoutAborting && !ownedIds.contains(t.tag) && !unseen.contains(t.tag) {
@@ -231,8 +237,8 @@ extension ClockGroupAnalyzer {
                 findings[i].values[k].1 = .int((findings[i].end ?? lastTime) - findings[i].start)
             }
             findings[i].explanation += e.episode.fromDriverTrace
-                ? " The give-up is dated that I/O timeout (about \(formatDuration(timeout))) before the first ABORT."
-                : " No submission of its commands is in the inputs: they were outstanding for at least one I/O timeout (about \(formatDuration(timeout)), measured above) before the first timeout message, so the give-up is dated from that much earlier."
+                ? " The give-up is dated that I/O timeout (about \(durationText(timeout))) before the first ABORT."
+                : " No submission of its commands is in the inputs: they were outstanding for at least one I/O timeout (about \(durationText(timeout)), measured above) before the first timeout message, so the give-up is dated from that much earlier."
         }
     }
 
@@ -313,7 +319,7 @@ extension ClockGroupAnalyzer {
             ("inferred_from", .string("guest-timeouts")),
         ]
         let tagText = tags.prefix(8).map(String.init).joined(separator: ", ") + (tags.count > 8 ? ", …" : "")
-        let how = e.reset.map { "; it reset the controller \(formatDuration($0.at.time - first.at.time)) later" }
+        let how = e.reset.map { "; it reset the controller \(durationText($0.at.time - first.at.time)) later" }
             ?? "; the trace ends before any reset"
         if e.fromDriverTrace {
             // The guest trace's own events: the driver's Abort commands and the reset after them.
@@ -321,7 +327,7 @@ extension ClockGroupAnalyzer {
             set(&f, "inferred_from", .string("driver-aborts"))
             set(&f, "guest_timeouts", .null)
             set(&f, "driver_aborts", .int(Int64(e.timeouts.count { $0.kind == .timeoutAborting })))
-            let reset = e.reset.map { "; it reset the controller \(formatDuration($0.at.time - first.at.time)) later" }
+            let reset = e.reset.map { "; it reset the controller \(durationText($0.at.time - first.at.time)) later" }
                 ?? "; the trace ends before any reset"
             if !e.timeouts.contains(where: { $0.kind == .timeoutAborting }) {
                 // A reset that cancelled commands the trace does not show submitted, without
@@ -339,14 +345,14 @@ extension ClockGroupAnalyzer {
             }
             f.message = "\(key.controllerName) qid \(e.qid): the driver timed out I/O (kernel tags \(tagText.isEmpty ? "?" : tagText))"
                 + " and aborted it\(reset)"
-            var s = "The driver's ABORT admin commands in the guest trace (nvme_setup_cmd on qid 0, naming qid \(e.qid) and the command) show that command(s) on qid \(e.qid) were not completed within its I/O timeout (\(Self.ioTimeoutText(e)))"
+            var s = "The driver's ABORT admin commands in the guest trace (nvme_setup_cmd on qid 0, naming qid \(e.qid) and the command) show that command(s) on qid \(e.qid) were not completed within its I/O timeout (\(Self.ioTimeoutText(e, clock: clock)))"
             s += e.reset == nil ? "." : " and, as they still did not complete, the driver reset the controller (it deleted the queue or cancelled the commands, status 0x371)."
             s += controllerEventsSeen ? "" : " The trace has no controller events for this clock: it cannot tell whether the controller fetched them or which side stopped; QEMU's trace (pci_nvme_*) of the same run would."
             f.explanation = s
         } else {
             f.message = "\(key.controllerName) qid \(e.qid): the guest timed out I/O (kernel tags \(tagText.isEmpty ? "?" : tagText))"
                 + " and aborted it\(how) (inferred from the guest's timeout messages)"
-            var s = "The guest driver's own timeout messages show that command(s) on qid \(e.qid) were not completed within its I/O timeout (\(Self.ioTimeoutText(e))): it aborted them (ABORT admin commands)"
+            var s = "The guest driver's own timeout messages show that command(s) on qid \(e.qid) were not completed within its I/O timeout (\(Self.ioTimeoutText(e, clock: clock))): it aborted them (ABORT admin commands)"
             s += e.reset == nil ? "." : " and, as they still did not complete, reset the controller."
             if polled {
                 s += " For some the driver found the completion in the CQ when it polled: the completion was posted but its interrupt or CQ doorbell went missing."
@@ -354,11 +360,11 @@ extension ClockGroupAnalyzer {
             if controllerEventsSeen, let end = controllerEnd, end < first.at.time {
                 // The controller's trace stopped before the guest gave up: it shows nothing
                 // of that time, not the absence of a wait.
-                s += " The controller's events end \(formatDuration(first.at.time - end)) before the guest's first timeout message (its trace stops early): the inputs cannot tell which side stopped — QEMU's trace of the whole run would."
+                s += " The controller's events end \(durationText(first.at.time - end)) before the guest's first timeout message (its trace stops early): the inputs cannot tell which side stopped — QEMU's trace of the whole run would."
             } else if controllerEventsSeen, let last = (e.reset ?? e.timeouts.last)?.at.time, controllerStart > last {
                 // Nor does one that begins after the guest gave up (a trace started late, or
                 // placed there by a wrong --clock-offset).
-                s += " The controller's events begin \(formatDuration(controllerStart - last)) after the guest's last timeout message: the inputs cannot tell which side stopped — QEMU's trace of that time would."
+                s += " The controller's events begin \(durationText(controllerStart - last)) after the guest's last timeout message: the inputs cannot tell which side stopped — QEMU's trace of that time would."
             } else if controllerEventsSeen {
                 s +=  " Inferred from the guest's messages: the controller's events on this clock show no mutual wait on this queue while the guest waited."
             } else if driverEventsSeen {
@@ -479,13 +485,13 @@ extension ClockGroupAnalyzer {
         let tagList = tags.prefix(8).map(String.init).joined(separator: ", ") + (tags.count > 8 ? ", …" : "")
         let how: String
         if never == commands.count {
-            how = "none completed (\(formatDuration(stop - start)) until the end of the trace)"
+            how = "none completed (\(durationText(stop - start)) until the end of the trace)"
         } else if never > 0 {
-            how = "\(never) never completed, \(cancelled) cancelled by the driver (\(formatDuration(stop - start)) until the end of the trace)"
+            how = "\(never) never completed, \(cancelled) cancelled by the driver (\(durationText(stop - start)) until the end of the trace)"
         } else if cancelled == commands.count {
-            how = "all cancelled by the driver, the last \(formatDuration(stop - start)) after the first submission"
+            how = "all cancelled by the driver, the last \(durationText(stop - start)) after the first submission"
         } else {
-            how = "the last ended \(formatDuration(stop - start)) after the first submission (\(cancelled) cancelled by the driver)"
+            how = "the last ended \(durationText(stop - start)) after the first submission (\(cancelled) cancelled by the driver)"
         }
         f.message = "\(key.controllerName) qid \(oldest.qid): \(commands.count) commands stuck together (kernel tags \(tagList)); \(how)"
         var s = "\(commands.count) commands on qid \(oldest.qid) were outstanding beyond \(formatDuration(options.stuckAfter)) at the same time (cid \(list)): one stall of the queue, not \(commands.count) separate ones."
@@ -538,21 +544,21 @@ extension ClockGroupAnalyzer {
         let statusText = c.status.map { s in "0x\(String(s, radix: 16))" + (NVMeStatus.name(s).map { " (\($0))" } ?? "") }
         let how: String
         if c.end == nil {
-            how = "never completed (\(formatDuration(c.duration)) until the end of the trace)"
+            how = "never completed (\(durationText(c.duration)) until the end of the trace)"
         } else if c.cancelled {
-            how = "cancelled by the driver after \(formatDuration(c.duration)), status \(statusText ?? "?")"
+            how = "cancelled by the driver after \(durationText(c.duration)), status \(statusText ?? "?")"
         } else {
-            how = "completed only after \(formatDuration(c.duration))" + ((c.status ?? 0) != 0 ? ", status \(statusText ?? "?")" : "")
+            how = "completed only after \(durationText(c.duration))" + ((c.status ?? 0) != 0 ? ", status \(statusText ?? "?")" : "")
         }
         f.message = "\(key.controllerName) qid \(c.qid): command \(c.cmdid) (kernel tag \(c.cmdid & 0xFFF)) \(how)"
         var s: String
         if !observed {
             s = "The trace has no controller events for this clock: it cannot tell whether the controller fetched command \(c.cmdid)."
         } else if let fetchedAt = record.fetchedAt {
-            s = "The controller fetched command \(c.cmdid) from sq\(c.qid) \(formatDuration(fetchedAt - record.submittedAt.time)) after its submission"
+            s = "The controller fetched command \(c.cmdid) from sq\(c.qid) \(durationText(fetchedAt - record.submittedAt.time)) after its submission"
             s += c.cancelled ? " and did not complete it before the driver gave up." : ", but its completion reached the driver only late or never: a lost completion, interrupt or CQ doorbell, or a device that is slow or stuck."
         } else if let deleted = record.queueDeletedAt {
-            s = "The controller did not fetch command \(c.cmdid) before its queue was deleted \(formatDuration(deleted - record.submittedAt.time)) after the submission (a later fetch of the same cid belongs to another command)."
+            s = "The controller did not fetch command \(c.cmdid) before its queue was deleted \(durationText(deleted - record.submittedAt.time)) after the submission (a later fetch of the same cid belongs to another command)."
         } else {
             s = "The controller did not fetch command \(c.cmdid) from sq\(c.qid) while it was outstanding: the controller did not see the new tail (a lost SQ doorbell), or it could not take the command."
         }
