@@ -201,7 +201,10 @@ extension ClockGroupAnalyzer {
                 findings[e.finding].explanation += " The I/O timeout in force here is about \(durationText(shortest.wait)): cid \(shortest.cmdid) was submitted that long before its ABORT."
             }
             var unseen: [UInt32] = []
-            for t in e.episode.timeouts where t.kind == .timeoutAborting && !ownedIds.contains(t.tag) && !unseen.contains(t.tag) {
+            // (Not submitted in the trace: no submission of its kernel tag on the queue before
+            // the ABORT — a tag is not reused while its command is outstanding. On a clock of
+            // bare counts no command is owned, and every one was called unseen.)
+            for t in e.episode.timeouts where t.kind == .timeoutAborting && !t.seenSubmitted && !ownedIds.contains(t.tag) && !unseen.contains(t.tag) {
                 unseen.append(t.tag)
             }
             guard !unseen.isEmpty else { continue }
