@@ -89,6 +89,12 @@ public enum HTMLReport {
             h += "<tr class=\"error\"><td></td><td class=\"path\">\(esc(e.path))</td><td colspan=\"5\">\(esc(e.description))</td></tr>\n"
         }
         h += "</tbody></table>\n"
+        // Numbers missing from the table are inputs read once as a copy of another (the notes
+        // name them): the gaps read as lost inputs.
+        let shown = Set(r.inputs.map(\.index))
+        if let last = shown.max(), shown.count < Int(last) + 1 {
+            h += "<p># is the input's place among those given; a number missing is an input analysed once, from another form of the same recording (the notes say which), or one that could not be read (its row says why).</p>\n"
+        }
         h += "<h3>Alignment</h3>\n"
         if r.alignment.isEmpty {
             h += "<p>\(r.inputs.count <= 1 ? "One input: one clock." : "All inputs on one clock.")</p>\n"

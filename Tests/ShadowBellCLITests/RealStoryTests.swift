@@ -122,6 +122,18 @@ import Testing
         #expect(html.stdout.components(separatedBy: "No picture: the inputs hold no doorbell").count - 1 == 2)
     }
 
+    /// dat-hang-sq2's folder holds its guest trace in three forms, read once: the report's
+    /// inputs were numbered 1, 4, 5 without a word on the missing ones.
+    @Test func theReportSaysWhyInputNumbersAreMissing() throws {
+        let folder = RealTraceTests.realDirectory.appendingPathComponent("dat-hang-sq2").path
+        let r = try runProcess(["report", folder, "-o", "-"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("a number missing is an input analysed once, from another form of the same recording"))
+        let files = try RealTraceTests.run("hang-sq2")
+        let plain = try runProcess(["report", files.guest, files.qemu, files.console, "-o", "-"])
+        #expect(!plain.stdout.contains("a number missing is"))
+    }
+
     @Test func junitAndAnnotationsCountTwo() throws {
         let files = try RealTraceTests.run("hang-sq2")
         let junit = temporaryPath("hang-sq2-junit.xml")
