@@ -160,7 +160,9 @@ struct Analyze: ParsableCommand {
         let batch = runs.count > 1 || planner.makesBatch(paths: flags.paths, listed: listed)
         let skipped = !batch && !runs[0].skippedFiles.isEmpty
         if skipped, format != .json {
-            runs[0].report.result.notes = runs[0].skippedFiles.map { "\($0.path): skipped: \($0.reason)" } + runs[0].report.result.notes
+            // (An empty file has its own note already.)
+            runs[0].report.result.notes = runs[0].skippedFiles.filter { !RunPlanner.isEmptyFile($0.path) }.map { "\($0.path): skipped: \($0.reason)" }
+                + runs[0].report.result.notes
         }
         let text: String
         let notInARun = unowned.map { (path: $0.path, reason: $0.reason) }
@@ -175,6 +177,16 @@ struct Analyze: ParsableCommand {
         try writeOutput(text, to: output)
         if let junit { try writeOutput(batch ? JUnitReport.render(runs: runs) : JUnitReport.render(runs[0].report), to: junit) }
         let status = BatchReport.exitStatus(runs)
+        // The report went to a file: the CI log still says what it holds, in one line.
+        if let output, output != "-", !flags.quiet {
+            let failed = runs.filter { $0.report.exitStatus == 1 }.map(\.name)
+            let broken = runs.filter { $0.report.exitStatus == 2 }.map(\.name)
+            func names(_ list: [String]) -> String { list.prefix(5).joined(separator: ", ") + (list.count > 5 ? ", …" : "") }
+            var line = "wrote \(output): \(runs.count) run(s)"
+            line += failed.isEmpty ? ", none failed" : ", \(failed.count) failed (\(names(failed)))"
+            if !broken.isEmpty { line += ", \(broken.count) with input errors (\(names(broken)))" }
+            printError(line + " (exit \(status))")
+        }
         if status != 0 { throw ExitCode(status) }
     }
 }

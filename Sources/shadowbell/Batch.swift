@@ -441,7 +441,15 @@ func analyzeRun(_ run: TraceRun, flags: AnalysisFlags, failOn: FailPolicy) -> Ru
     } catch {
         report = AnalysisReport(result: empty, inputErrors: [error], failOn: failOn)
     }
-    return RunReport(name: run.name, paths: run.paths, skippedFiles: skipped + skippedAfter, report: report)
+    // An empty file among the run's traces is a capture that wrote nothing (a full disk, a
+    // QEMU that died): skipped as before, and said in the report itself, where a CI reader of
+    // the JSON or the text looks (it was only among the skipped files: a run without its
+    // controller trace passed without a word).
+    var said = report
+    for file in (skipped + skippedAfter) where RunPlanner.isEmptyFile(file.path) {
+        said.result.notes.append("\(file.path): empty: a recording of this run that wrote nothing (a full disk, a recorder that died?); the findings rest on the other files, and what only it would show is not known.")
+    }
+    return RunReport(name: run.name, paths: run.paths, skippedFiles: skipped + skippedAfter, report: said)
 }
 
 /// A failed analysis of a run of several files, with each file that decodes to no event taken

@@ -71,6 +71,8 @@ struct Summarize: ParsableCommand {
         // A file that could not be read or parsed leaves no summary behind: one of the runs
         // that are there would look like the whole fleet's.
         if failed { throw ExitCode(2) }
+        // Nothing to count (every file a baseline, or no report): no dashboard of 0 runs.
+        if summary.runs.isEmpty, !summary.problems.isEmpty { throw ExitCode(2) }
         let keys = by.isEmpty ? summary.defaultKeys : by
         for key in by where !FleetSummary.environmentKeys.contains(where: { $0.key == key })
             && !summary.runs.contains(where: { $0.labels[key] != nil })

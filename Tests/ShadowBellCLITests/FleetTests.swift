@@ -288,6 +288,10 @@ import Testing
         let junk = "\(dir)/junk.json"
         try "{\"a\": 1}".write(toFile: junk, atomically: true, encoding: .utf8)
         #expect(runCommand(["summarize", junk, results[0]]) == 2)
+        // Nothing but such files: no dashboard of 0 runs (one was written, beside exit 2).
+        let empty = "\(dir)/empty-summary.html"
+        #expect(runCommand(["summarize", junk, "--format", "html", "-o", empty]) == 2)
+        #expect(!FileManager.default.fileExists(atPath: empty))
 
         // A file cut short leaves no summary behind (it looked like the fleet's, of fewer runs).
         let cut = "\(dir)/cut.jsonl"

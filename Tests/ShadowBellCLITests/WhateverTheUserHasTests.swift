@@ -496,6 +496,26 @@ import Testing
         #expect(!(try analyzeJSON([single.guest]).json["notes"] as? [String] ?? []).contains { $0.contains("holds the events of CPU") })
     }
 
+    /// A run folder whose QEMU log is empty (the host capture wrote nothing): skipped as before,
+    /// and now said in the run's report (it passed without a word outside the skipped files);
+    /// a report written to a file leaves one line on standard error for the CI log.
+    @Test func anEmptyCaptureIsSaidInTheReport() throws {
+        let files = try RealTraceTests.run("single")
+        let folder = temporaryPath("empty-capture-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.copyItem(atPath: files.guest, toPath: "\(folder)/guest-ftrace.txt")
+        try Data().write(to: URL(fileURLWithPath: "\(folder)/qemu-trace.log.zst"))
+        let out = "\(folder)/../\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let r = try runProcess(["analyze", folder, "--format", "json", "-o", out])
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("wrote \(out): 1 run(s), none failed (exit 0)"), "\(r.stderr)")
+        let batch = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
+        let notes = ((batch["runs"] as? [[String: Any]])?.first?["notes"] as? [String]) ?? []
+        #expect(notes.contains { $0.hasPrefix("\(folder)/qemu-trace.log.zst: empty: a recording of this run that wrote nothing") }, "\(notes)")
+    }
+
     @Test func aReportOfStandardInputGoesToStandardOutput() throws {
         let f = try RealTraceTests.run("sysrq-hang")
         let console = try Data(contentsOf: URL(fileURLWithPath: f.console))
