@@ -299,8 +299,8 @@ public enum AnalysisSession {
             let low = candidate.map(hostSpan.lowerBound), high = candidate.map(hostSpan.upperBound)
             for g in order where maps[g] != nil && formats[g] != .consoleLog {
                 guard let guest = anchors[g], guest.isGuestSide, let span = guest.span else { continue }
-                let overlap = min(high, maps[g]!.map(span.upperBound)) - max(low, maps[g]!.map(span.lowerBound))
-                guard overlap >= 1_000_000_000, ClockAlignment.estimate(guest: guest, host: mine, parallel: options.secondThread) == nil
+                let (overlap, overflow) = min(high, maps[g]!.map(span.upperBound)).subtractingReportingOverflow(max(low, maps[g]!.map(span.lowerBound)))
+                guard !overflow, overlap >= 1_000_000_000, ClockAlignment.estimate(guest: guest, host: mine, parallel: options.secondThread) == nil
                 else { continue }
                 return "on that placement its commands span the same \(formatDuration(overlap)) as those of \(named(g)), and none of them pairs with a command of \(named(g))"
             }

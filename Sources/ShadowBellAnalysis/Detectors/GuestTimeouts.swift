@@ -71,7 +71,9 @@ extension ClockGroupAnalyzer {
         // its other cancellations within a second are the same give-up).
         if step.kind == .timeoutReset, list.last?.kind != .timeoutAborting {
             guard e.kind == .driverComplete, !submittedInTrace else { return }
-            if let last = list.last, e.time - last.at.time <= 1_000_000_000 {
+            if let last = list.last, case let (gap, overflow) = e.time.subtractingReportingOverflow(last.at.time), !overflow,
+                gap <= 1_000_000_000
+            {
                 // The same reset (the deletion of the queue, or another cancellation of it).
                 if last.cancelledBeforeTheTrace, list[list.count - 1].cancelledTags.count < 64 {
                     list[list.count - 1].cancelledTags.append(e.a)

@@ -283,16 +283,18 @@ extension ClockGroupAnalyzer {
         let end = coverageEnd
         var out: [SilentQueue] = []
         for q in queues where q.key.type == .sq && q.key.qid != 0 && q.active && hostSide.open[q.key.controller] == nil {
+            // (Times from the input: their distance is checked before it is used.)
             guard dbbufEnabled.contains(q.key.controller) || q.hostSide.shadowDoorbellsSeen, q.controllerWaiting, !q.mmioSinceLook,
-                let since = q.waitingSince?.time, end - since >= max(Self.silentQueueAge, minimumSilence)
+                let since = q.waitingSince?.time, case let (silence, overflow) = end.subtractingReportingOverflow(since), !overflow,
+                silence >= max(Self.silentQueueAge, minimumSilence)
             else { continue }
             let running = queues.filter { o in
                 o.key.type == .sq && o.key.qid != 0 && o.key.controller == q.key.controller && o.key != q.key
-                    && (o.hostSide.lastFetch?.time ?? .min) > since + (end - since) / 2
+                    && (o.hostSide.lastFetch?.time ?? .min) > since + silence / 2
             }.map(\.key)
             guard !running.isEmpty, !findings.contains(where: { $0.end == nil && $0.queue.controller == q.key.controller && $0.queue.qid == q.key.qid })
             else { continue }
-            out.append(SilentQueue(queue: q.key, since: since, silence: end - since, running: running))
+            out.append(SilentQueue(queue: q.key, since: since, silence: silence, running: running))
         }
         return out
     }
