@@ -447,7 +447,7 @@ func analyzeRun(_ run: TraceRun, flags: AnalysisFlags, failOn: FailPolicy) -> Ru
     // controller trace passed without a word).
     var said = report
     for file in (skipped + skippedAfter) where RunPlanner.isEmptyFile(file.path) {
-        said.result.notes.append("\(file.path): empty: a recording of this run that wrote nothing (a full disk, a recorder that died?); the findings rest on the other files, and what only it would show is not known.")
+        said.result.notes.append("\(file.path): empty: if it was to hold one of this run's traces, that capture wrote nothing (a full disk, a recorder that died?), and the findings rest on the other files.")
     }
     return RunReport(name: run.name, paths: run.paths, skippedFiles: skipped + skippedAfter, report: said)
 }
