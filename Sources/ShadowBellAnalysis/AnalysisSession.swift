@@ -289,6 +289,13 @@ public enum AnalysisSession {
         // placed on a guest trace's clock once one is placed — unless its timeout messages
         // contradict the trace's own aborts (another run's console made one story of two runs).
         var refusedConsoles: Set<Int> = []
+        /// Input `i` on the clock of the placed input `j`, with why.
+        func placeOnTheClock(of j: Int, _ i: Int, note: String) {
+            maps[i] = maps[j]
+            var r = AlignmentReport(input: UInt16(i), method: .sameClock)
+            r.note = note
+            reports[i] = r
+        }
         // A controller's trace placed by a console's timeout messages whose commands, on that
         // placement, span the same time as a placed guest trace's for a second or more while no
         // causal pair links the two: the console and the controller's trace are another run's
@@ -310,16 +317,12 @@ public enum AnalysisSession {
             guard let guest = order.first(where: { maps[$0] != nil && formats[$0] != .consoleLog && anchors[$0]?.isGuestSide == true })
             else { return false }
             if let mismatch = Self.anotherBootsConsole(anchors[i], guest: anchors[guest], from: firstTimes[guest], to: lastTimes[guest]) {
-                if !refusedConsoles.contains(i) {
-                    refusedConsoles.insert(i)
+                if refusedConsoles.insert(i).inserted {
                     notes.append("\(named(i)): not on the clock of \(named(guest)): \(mismatch) — the console of another run or boot? It is placed by its own pairs, if any.")
                 }
                 return false
             }
-            maps[i] = maps[guest]
-            var r = AlignmentReport(input: UInt16(i), method: .sameClock)
-            r.note = "guest kernel log: same clock as \(named(guest))\(why)"
-            reports[i] = r
+            placeOnTheClock(of: guest, i, note: "guest kernel log: same clock as \(named(guest))\(why)")
             return true
         }
         // One guest trace kept per CPU (`per_cpu/cpuN/trace`, `trace-cmd report --cpu N`): ftrace
@@ -337,10 +340,7 @@ public enum AnalysisSession {
                 if let span = anchors[i]?.span, let other = anchors[j]?.span { return span.overlaps(other) }
                 return firstTimes[i] != .max && firstTimes[j] != .max && abs(firstTimes[i] &- firstTimes[j]) <= 10_000_000_000
             }) else { return false }
-            maps[i] = maps[part]
-            var r = AlignmentReport(input: UInt16(i), method: .sameClock)
-            r.note = "the same guest trace as \(named(part)), its other CPUs (\(Self.cpuList(mine.cpus)) against \(Self.cpuList(summaries[part]!.cpus))): same clock"
-            reports[i] = r
+            placeOnTheClock(of: part, i, note: "the same guest trace as \(named(part)), its other CPUs (\(Self.cpuList(mine.cpus)) against \(Self.cpuList(summaries[part]!.cpus))): same clock")
             return true
         }
         // One recording kept in pieces (a QEMU log rotated or cut with `split`, a guest trace
@@ -388,10 +388,7 @@ public enum AnalysisSession {
         }
         func placeAsAPiece(_ i: Int) -> Bool {
             guard let chain = pieceOf[i], let placed = chain.first(where: { maps[$0] != nil }) else { return false }
-            maps[i] = maps[placed]
-            var r = AlignmentReport(input: UInt16(i), method: .sameClock)
-            r.note = "the same \(formats[i]!.rawValue) as \(named(placed)), in another file: its events all \(firstTimes[i] >= lastTimes[placed] ? "after" : "before") those of \(named(placed)); same clock (a recording kept in pieces; give --clock-offset if it is another run's)"
-            reports[i] = r
+            placeOnTheClock(of: placed, i, note: "the same \(formats[i]!.rawValue) as \(named(placed)), in another file: its events all \(firstTimes[i] >= lastTimes[placed] ? "after" : "before") those of \(named(placed)); same clock (a recording kept in pieces; give --clock-offset if it is another run's)")
             return true
         }
         var progress = true
@@ -451,8 +448,7 @@ public enum AnalysisSession {
                     {
                         let candidate = maps[j]!.composed(after: est.map.inverse)
                         if let clash = commandsClash(i, mine, on: candidate) {
-                            if !refusedConsoles.contains(i) {
-                                refusedConsoles.insert(i)
+                            if refusedConsoles.insert(i).inserted {
                                 notes.append("\(named(i)): not placed by the timeout messages of \(named(j)): \(clash) — another run's? It is analysed on its own clock.")
                             }
                         } else {
@@ -893,7 +889,6 @@ public enum AnalysisSession {
         }
     }
 
-    /// `0,2-3` for CPUs 0, 2 and 3.
     /// Why a console is not of the boot a guest trace recorded, or nil when nothing says so: of
     /// its `I/O N QID q timeout, aborting` messages within the trace's times, fewer than half
     /// have an ABORT of a command of queue q in the trace within a second after (the kernel
@@ -911,6 +906,7 @@ public enum AnalysisSession {
             + (aborts.isEmpty ? ", which holds none" : ", which holds \(aborts.count) elsewhere (the first, of QID \(aborts[0].qid) at \(formatSeconds(aborts[0].time)) s)")
     }
 
+    /// `0,2-3` for CPUs 0, 2 and 3.
     static func cpuList(_ mask: UInt64) -> String {
         var parts: [String] = []
         var cpu = 0

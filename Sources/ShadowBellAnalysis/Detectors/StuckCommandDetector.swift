@@ -85,15 +85,15 @@ extension ClockGroupAnalyzer {
     /// The shortest give-up of the driver (ABORTs, then a reset) its trace reports.
     static var driverGiveUpMinimum: Int64 { 1_000_000_000 }
 
-    /// The guest's I/O timeout as a give-up shows it: Linux resets the controller when an
-    /// aborted command times out again, one `nvme_core.io_timeout` after its abort (sysrq-hang's
-    /// console: aborts at 30.45 s, reset at 45.5 s, with `io_timeout=15` on its command line).
     /// A distance between two of the group's times: a duration, or on a clock that does not
     /// count nanoseconds (x86-tsc, counter) the bare count (it is no duration).
     func durationText(_ ns: Int64) -> String {
         clock.measuresTime ? formatDuration(ns) : "\(ns) counts of its clock"
     }
 
+    /// The guest's I/O timeout as a give-up shows it: Linux resets the controller when an
+    /// aborted command times out again, one `nvme_core.io_timeout` after its abort (sysrq-hang's
+    /// console: aborts at 30.45 s, reset at 45.5 s, with `io_timeout=15` on its command line).
     static func ioTimeoutText(_ e: TimeoutEpisode, clock: ClockKind = .timestamps) -> String {
         if clock.measuresTime, let timeout = measuredIOTimeout(e) {
             return "nvme_core.io_timeout: about \(formatDuration(timeout)) here, from its first abort to its reset, when the aborted commands timed out again; 30 s by default"

@@ -22,14 +22,15 @@ func openEventSource(input: ByteInput, index: UInt16, options: SourceOptions, fo
     // counts as one of the decoding threads (on two cores, three busy threads made an xz input
     // 50 % slower than two).
     if input.compression != nil { options.decodeThreads = max(options.decodeThreads - 1, 1) }
-    switch format ?? FormatDetector.detect(FormatDetector.detectionPrefix(input)) {
+    let prefix = FormatDetector.detectionPrefix(input)
+    switch format ?? FormatDetector.detect(prefix) {
     case .ftraceText:
         // Its clock (nanoseconds, or the bare counts of x86-tsc, counter, uptime) is known
         // before the analysis starts, which judges durations by it.
         let clock = FtraceLineParser.clock(
-            inPrefix: FormatDetector.detectionPrefix(input), decoder: FtraceLineParser(source: index, qemuController: options.controller))
-        let cpus = FtraceLineHeader.cpus(inPrefix: FormatDetector.detectionPrefix(input))
-        let cpuCount = FtraceLineHeader.cpuCount(inPrefix: FormatDetector.detectionPrefix(input))
+            inPrefix: prefix, decoder: FtraceLineParser(source: index, qemuController: options.controller))
+        let cpus = FtraceLineHeader.cpus(inPrefix: prefix)
+        let cpuCount = FtraceLineHeader.cpuCount(inPrefix: prefix)
         if decodesInParallel(input, options) {
             var summary = InputSummary(index: index, path: input.path, format: .ftraceText)
             summary.clock = clock ?? .timestamps
@@ -43,8 +44,8 @@ func openEventSource(input: ByteInput, index: UInt16, options: SourceOptions, fo
     case .qemuLog:
         // A log without times (order only) is known before the analysis starts, as ftrace's clock.
         let clock = QemuLogLineParser.clock(
-            inPrefix: FormatDetector.detectionPrefix(input), decoder: QemuLogLineParser(source: index, controller: options.controller))
-        let threads = QemuLogLineParser.threads(inPrefix: FormatDetector.detectionPrefix(input))
+            inPrefix: prefix, decoder: QemuLogLineParser(source: index, controller: options.controller))
+        let threads = QemuLogLineParser.threads(inPrefix: prefix)
         if decodesInParallel(input, options) {
             var summary = InputSummary(index: index, path: input.path, format: .qemuLog)
             summary.clock = clock ?? .timestamps

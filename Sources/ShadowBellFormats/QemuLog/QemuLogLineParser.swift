@@ -35,17 +35,11 @@ struct QemuLogLineParser: LineDecoding {
     /// in order.
     static func threads(inPrefix prefix: UnsafeRawBufferPointer) -> [UInt64] {
         var found: Set<UInt64> = []
-        var start = 0
-        while start < prefix.count, found.count < 16 {
-            var end = start
-            while end < prefix.count, prefix[end] != ASCII.newline { end += 1 }
-            let line = UnsafeRawBufferPointer(rebasing: prefix[start..<end])
-            if end < prefix.count, let (shape, _, _) = split(line), shape == .pidTimestamp,
-                let (tid, _) = ByteScanning.decimalPrefix(line, from: 0)
-            {
+        FormatDetector.forEachLine(prefix) { line, _ in
+            if let (shape, _, _) = split(line), shape == .pidTimestamp, let (tid, _) = ByteScanning.decimalPrefix(line, from: 0) {
                 found.insert(tid)
             }
-            start = end + 1
+            return found.count < 16
         }
         return found.sorted()
     }
