@@ -149,13 +149,26 @@ struct RunPlanner {
         var runs: [TraceRun] = []
         var runArgument: [Int] = []
         var runIndex: [String: Int] = [:]
+        // A run kept as a guest folder and a host folder side by side (`vm1/guest/`,
+        // `vm1/host/`) is one run, named after the folder holding both.
+        let sides = Self.sideFolders(items.filter { $0.discovered || groupBy == .directory }.map { Self.runFolder(of: $0.path) })
+        func folder(of path: String) -> String {
+            let folder = Self.runFolder(of: path)
+            return sides[folder] ?? folder
+        }
+        for (folder, run) in sides {
+            if let files = skipped.removeValue(forKey: folder) {
+                skipped[run, default: []] += files
+                if skippedArgument[run] == nil { skippedArgument[run] = skippedArgument[folder] }
+            }
+        }
         for item in items {
             let key: String
             switch groupBy {
             case .file: key = "file:" + item.path
             // A folder found in a scan is one that cannot be listed: a run of its own.
-            case .directory: key = "dir:" + (item.discovered && isDirectory(item.path) ? item.path : Self.runFolder(of: item.path))
-            case nil: key = item.discovered ? "dir:" + (isDirectory(item.path) ? item.path : Self.runFolder(of: item.path)) : "file:" + item.path
+            case .directory: key = "dir:" + (item.discovered && isDirectory(item.path) ? item.path : folder(of: item.path))
+            case nil: key = item.discovered ? "dir:" + (isDirectory(item.path) ? item.path : folder(of: item.path)) : "file:" + item.path
             }
             if let i = runIndex[key] {
                 runs[i].paths.append(item.path)
@@ -166,7 +179,7 @@ struct RunPlanner {
                 runArgument.append(item.argument)
             }
         }
-        for i in runs.indices where runs[i].name == Self.runFolder(of: runs[i].paths[0]) {
+        for i in runs.indices where runs[i].name == folder(of: runs[i].paths[0]) {
             runs[i].skipped = skipped.removeValue(forKey: runs[i].name) ?? []
         }
         // A folder below a scanned one (or a list's) with no trace, no run below it, and among
@@ -316,6 +329,37 @@ struct RunPlanner {
         let perCPU = directory(of: dir)
         guard perCPU == "per_cpu" || perCPU.hasSuffix("/per_cpu") else { return dir }
         return directory(of: perCPU)
+    }
+
+    /// Folders that are one side of a run kept as two (`vm1/guest` and `vm1/host`: the guest's
+    /// traces and console in one, the controller's trace in the other), mapped to the folder
+    /// holding both, which is the run. Both sides must be there under names that say which
+    /// side they are (`guest` or `vm`; `host`, `qemu`, `hypervisor`, `vmm` or `controller`, in
+    /// any case, `-side` or `_side` allowed): `runs/a` and `runs/b` stay two runs.
+    static func sideFolders(_ folders: [String]) -> [String: String] {
+        func side(_ folder: String) -> (parent: String, guest: Bool)? {
+            // `analyze guest host` in the run's folder: their parent is `.`.
+            let slash = folder.lastIndex(of: "/")
+            var name = (slash.map { folder[folder.index(after: $0)...] } ?? folder[...]).lowercased()
+            for suffix in ["-side", "_side", "side"] where name.hasSuffix(suffix) { name.removeLast(suffix.count); break }
+            let parent = slash.map { $0 == folder.startIndex ? "/" : String(folder[..<$0]) } ?? "."
+            if ["guest", "vm"].contains(name) { return (parent, true) }
+            if ["host", "qemu", "hypervisor", "vmm", "controller"].contains(name) { return (parent, false) }
+            return nil
+        }
+        var byParent: [String: (guest: Bool, host: Bool, folders: Set<String>)] = [:]
+        for folder in Set(folders) {
+            guard let (parent, guest) = side(folder) else { continue }
+            var entry = byParent[parent] ?? (false, false, [])
+            if guest { entry.guest = true } else { entry.host = true }
+            entry.folders.insert(folder)
+            byParent[parent] = entry
+        }
+        var map: [String: String] = [:]
+        for (parent, entry) in byParent where entry.guest && entry.host {
+            for folder in entry.folders { map[folder] = parent }
+        }
+        return map
     }
 
     /// What a scan of a folder finds below it: its regular files, recursively, in name order,

@@ -79,11 +79,11 @@ let executablePath: String = {
 }()
 
 /// Runs the real executable; returns status, stdout and stderr.
-func runProcess(_ arguments: [String], stdin: Data? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+func runProcess(_ arguments: [String], stdin: Data? = nil, in directory: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: executablePath)
     p.arguments = arguments
-    p.currentDirectoryURL = packageRoot
+    p.currentDirectoryURL = directory.map { URL(fileURLWithPath: $0) } ?? packageRoot
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err

@@ -330,6 +330,36 @@ import Testing
         }
     }
 
+    /// A run kept as a guest folder and a host folder (`vm1/guest/` with the guest trace and
+    /// console, `vm1/host/` with QEMU's log) is one run: each folder was a run of its own, and
+    /// neither could say why the queue hung (the guest side gave up, the host side saw a stall
+    /// it could not place). Two run folders of other names stay two runs.
+    @Test func guestAndHostFoldersAreOneRun() throws {
+        let files = try RealTraceTests.run("hang-sq2")
+        let whole = try analyzeJSON([files.guest, files.qemu])
+        let folder = temporaryPath("sides-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for (side, file) in [("Guest", files.guest), ("host", files.qemu), ("other/a", files.guest), ("other/b", files.qemu)] {
+            try FileManager.default.createDirectory(atPath: "\(folder)/vm1/\(side)", withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: file, toPath: "\(folder)/vm1/\(side)/\((file as NSString).lastPathComponent)")
+        }
+        try "notes\n".write(toFile: "\(folder)/vm1/host/README.md", atomically: true, encoding: .utf8)
+        let r = try runProcess(["analyze", folder, "--format", "json"])
+        #expect(r.status == 1, "\(r.stderr)")
+        let batch = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let runs = batch["runs"] as? [[String: Any]] ?? []
+        let names = runs.map { ($0["run"] as? [String: Any])?["name"] as? String ?? "?" }
+        #expect(names == ["\(folder)/vm1", "\(folder)/vm1/other/a", "\(folder)/vm1/other/b"], "\(names)")
+        let run = try #require(runs.first)
+        #expect(Self.signatures(run) == Self.signatures(whole.json), "\(Self.signatures(run))")
+        let skipped = (run["run"] as? [String: Any])?["skipped_files"] as? [[String: Any]] ?? []
+        #expect(skipped.map { $0["path"] as? String } == ["\(folder)/vm1/host/README.md"], "\(skipped)")
+        // In the run's folder, its two sides named.
+        let inside = try runProcess(["analyze", "Guest", "host", "--format", "json"], in: "\(folder)/vm1")
+        let insideRuns = (try JSONSerialization.jsonObject(with: Data(inside.stdout.utf8)) as? [String: Any])?["runs"] as? [[String: Any]] ?? []
+        #expect(insideRuns.count == 1 && Self.signatures(insideRuns[0]) == Self.signatures(whole.json), "\(inside.stderr)")
+    }
+
     /// A trace kept in pieces (a QEMU log rotated or cut with `split`, a guest trace saved in
     /// two parts), the pieces named together: nothing pairs a QEMU log with a QEMU log, so the
     /// second was analysed on a clock of its own, and a stall across the cut was two halves,
