@@ -34,6 +34,11 @@ public struct AnalysisResult: Sendable {
     public var options: AnalysisOptions
     /// How each input was placed on the reference clock (empty for single-clock runs).
     public var alignment: [AlignmentReport] = []
+    /// Why "no error finding" is no verdict of health here: what the inputs leave undecided
+    /// (a dump cut short, commands outstanding where a trace ends too soon, a queue the
+    /// controller sleeps on at the end, completions left out, consoles alone), each in a few
+    /// words; the notes tell more.
+    public var undecided: [String] = []
 
     public var worstSeverity: Severity? { findings.map(\.severity).max() }
     public var errorCount: Int { findings.filter { $0.severity == .error }.count }
@@ -842,15 +847,25 @@ public enum AnalysisSession {
                 notes.append("\(input.path): its times are bare counts of a clock that does not count nanoseconds (ftrace's x86-tsc, counter or uptime clock; the trace does not say which, nor its rate); analysed for order only (durations and --min-wait do not apply), and not aligned with other inputs. Record with a nanosecond clock (local, global, mono, boot) to have both.")
             }
         }
+        var undecided: [String] = []
         for input in inputs {
             guard let line = input.endsInsideDump else { continue }
-            notes.append("\(input.path):\(line): the ftrace dump that begins here has no end: the console stops while it was printed (the VM died, or the capture stopped). What the buffer recorded after the last line printed is not in the input: commands submitted near that line may have waited long after it, and cannot be judged from this input.")
+            // The I/O commands the dump leaves outstanding: at any instant of busy I/O some
+            // are, so they are no hang, but a healthy verdict cannot rest on them either.
+            let open = groups.flatMap(\.outstandingAtEnd).filter { Int($0.source) == input.index }
+            let total = open.reduce(0) { $0 + $1.count }
+            let which = open.map { "\($0.queue.controllerName) qid \($0.queue.qid): \($0.count)" }.joined(separator: ", ")
+            notes.append("\(input.path):\(line): the ftrace dump that begins here has no end: the console stops while it was printed (the VM died, or the capture stopped). What the buffer recorded after the last line printed is not in the input: commands submitted near that line may have waited long after it, and cannot be judged from this input."
+                + (total == 0 ? "" : " Where it stops, \(total) I/O command(s) are outstanding (\(which)): whether they completed is not in the input."))
+            undecided.append("\(input.path): its ftrace dump (from line \(line)) is cut short"
+                + (total == 0 ? "" : ", \(total) I/O command(s) outstanding where it stops (\(which))"))
         }
         for input in inputs {
             guard let line = input.unterminatedLastLine else { continue }
             notes.append("\(input.path):\(line): the last line has no newline: the file looks cut short while it was written or copied. That line was read as it stands (a number cut short reads as another), and the input may end before the run did.")
         }
         var result = combine(inputs: inputs, groups: groups, notes: notes, options: options)
+        result.undecided = undecided + result.undecided
         result.alignment = alignment
         // Console logs that tell no timeout, abort or reset, and no input with a queue's events:
         // "no finding" alone would read as healthy queues that nothing here has seen. (Not an
@@ -859,6 +874,7 @@ public enum AnalysisSession {
             inputs.allSatisfy({ $0.format == .consoleLog })
         {
             result.notes.append(Self.consoleAloneNote)
+            result.undecided.append("console logs only: no input holds a queue's events")
         }
         if !errors.isEmpty { throw AnalysisFailure(errors: errors, partial: result) }
         return result
@@ -985,20 +1001,24 @@ public enum AnalysisSession {
             notes.append(
                 "\(g.submissionsBeyondCommandLimit) submission(s) left out: they came while \(ClockGroupAnalyzer.outstandingCommandLimit) commands were outstanding in one clock domain (the limit keeps memory bounded)")
         }
+        var undecided: [String] = []
         for g in groups {
             for late in g.lateCommands {
+                undecided.append("\(late.queue.controllerName) qid \(late.queue.qid): \(late.count) command(s) outstanding where the input ends, the oldest for \(formatDuration(late.oldest)): too soon to tell")
                 notes.append(
                     "\(late.queue.controllerName) qid \(late.queue.qid): \(late.count) command(s) still outstanding where the input ends, the oldest for \(formatDuration(late.oldest)) — below --stuck-after (\(formatDuration(options.stuckAfter))), so not reported as stuck: the trace ends too soon to tell whether they would have completed (--stuck-after \(formatDuration(ClockGroupAnalyzer.lateCommandAge)) reports them)")
             }
         }
         for g in groups {
             for q in g.silentQueues {
+                undecided.append("\(q.queue): the controller asleep on it for the last \(formatDuration(q.silence)) of the trace, other queues running: too soon to tell")
                 notes.append(
                     "\(q.queue): the controller was asleep on it for the last \(formatDuration(q.silence)) of the trace (since \(formatSeconds(q.since)) s) while \(q.running.map(\.description).joined(separator: ", ")) kept being fetched from. From the controller's side alone a queue left idle and a doorbell it missed look alike, and the guest gives up on I/O (its ABORT, which would show here) only after its timeout, 30 s by default: a trace that ends this soon cannot tell. The guest's trace or console would.")
             }
         }
         for g in groups {
             guard let missing = g.completionsMissing else { continue }
+            undecided.append("the guest trace holds \(missing.completed) completion(s) for \(missing.submitted) I/O submission(s): its completions were left out")
             notes.append("The guest trace holds \(missing.completed) completion(s) for \(missing.submitted) I/O submission(s): its completions were left out — `trace-cmd report -I` or `-S` drops the hardirq or softirq context nvme_complete_rq runs in, or the event was not enabled. Stuck commands and waits inferred from the guest's submissions are marked uncertain; give the report without -I/-S, or the trace.dat.")
         }
         if groups.contains(where: \.ioWithoutTracedDoorbells) {
@@ -1016,10 +1036,18 @@ public enum AnalysisSession {
             let cpu = covered.trailingZeroBitCount
             let said = count > 1 ? "of the \(count) its header counts" : "and not CPU 0, which every machine has"
             notes.append("\(parts.map(\.path).joined(separator: ", ")): the guest trace holds the events of CPU \(cpu) only, \(said): one CPU's part of a trace kept per CPU (per_cpu/cpu\(cpu)/trace, trace-cmd report --cpu \(cpu), a grep of its lines)? A command submitted on one CPU completes on another: stuck commands are marked uncertain. Give every CPU's file together (they are read as one trace).")
+            var lowered = 0
             for i in story.indices where findings[i].group == k && story[i].kind == .stuckCommand && !story[i].inferred {
                 // (A give-up the driver's ABORTs tell is no command waiting for its completion.)
                 if case .string(let how)? = story[i].value("inferred_from"), how == "driver-aborts" { continue }
                 story[i].uncertainty.append("the guest trace holds one CPU's events only (CPU \(cpu)): the command's completion may be on another CPU's")
+                // Without the guest giving up on it, nothing says it did not complete there: a
+                // warning (a healthy run's CPU part failed on 16 admin commands).
+                story[i].lowered = .warning
+                lowered += 1
+            }
+            if lowered > 0 {
+                undecided.append("\(parts.map(\.path).joined(separator: ", ")) holds CPU \(cpu)'s events only: \(lowered) stuck-command finding(s) whose completion may be on another CPU's (warnings)")
             }
         }
         FindingStory.link(&story, groups: findings.map(\.group), results: groups, inputs: inputs, qemu: options.qemuVersion)
@@ -1041,7 +1069,7 @@ public enum AnalysisSession {
         }
         return AnalysisResult(
             inputs: inputs, groups: groups, queues: byKey.values.sorted { $0.key < $1.key },
-            findings: story, suppressed: groups.flatMap(\.suppressed), notes: notes, options: options)
+            findings: story, suppressed: groups.flatMap(\.suppressed), notes: notes, options: options, undecided: undecided)
     }
 }
 

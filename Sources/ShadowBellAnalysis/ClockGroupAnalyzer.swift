@@ -729,6 +729,7 @@ public final class ClockGroupAnalyzer {
     /// Closes open windows at the end of the input and returns the group's result.
     public func finish() -> GroupResult {
         let end = lastTime
+        let outstandingAtEnd = outstandingAtTheEnd()
         for i in queues.indices {
             finishWindowAtEnd(&queues[i], endTime: coverageEnd)
             finishVisibleWorkAtEnd(&queues[i], endTime: coverageEnd)
@@ -755,7 +756,8 @@ public final class ClockGroupAnalyzer {
             findings: findings, suppressed: suppressedList, dataLossTimes: dataLossTimes,
             eventsBeyondQueueLimit: eventsBeyondQueueLimit,
             submissionsBeyondCommandLimit: submissionsBeyondCommandLimit,
-            ioWithoutTracedDoorbells: ioFetchSeen && !ioQueueMMIOSeen, lateCommands: late, completionsMissing: missing, silentQueues: silent)
+            ioWithoutTracedDoorbells: ioFetchSeen && !ioQueueMMIOSeen, lateCommands: late, completionsMissing: missing, silentQueues: silent,
+            outstandingAtEnd: outstandingAtEnd)
     }
 
     /// The guest's completions the trace lacks: fewer than half of 1000 or more I/O submissions
@@ -876,6 +878,15 @@ public struct GroupResult: Sendable {
     /// Without the guest's submissions: SQs the controller was asleep on where the trace ends
     /// while another kept running.
     public var silentQueues: [SilentQueue] = []
+    /// I/O commands outstanding where the inputs end, per input that submitted them and SQ.
+    public var outstandingAtEnd: [OutstandingCommands] = []
+}
+
+/// I/O commands of one SQ, submitted in one input, still outstanding where the inputs end.
+public struct OutstandingCommands: Sendable, Hashable {
+    public var source: UInt16
+    public var queue: QueueKey
+    public var count: Int
 }
 
 /// An I/O SQ the controller was asleep on for the last `silence` ns of a controller-side

@@ -72,7 +72,11 @@ public struct Finding: Sendable, Hashable {
     /// A plain-language paragraph: what each side did.
     public var explanation: String
 
-    public var severity: Severity { kind.severity }
+    /// Set where the inputs cannot back the kind's severity (a stuck command in one CPU's part
+    /// of a guest trace may have completed on another CPU: a warning).
+    public var lowered: Severity?
+
+    public var severity: Severity { lowered ?? kind.severity }
 
     public init(kind: FindingKind, queue: QueueKey, start: Int64, message: String, explanation: String) {
         self.kind = kind
@@ -88,7 +92,7 @@ public struct Finding: Sendable, Hashable {
             && lhs.uncertainty == rhs.uncertainty && lhs.clockInput == rhs.clockInput
             && lhs.values.map(\.0) == rhs.values.map(\.0) && lhs.values.map(\.1) == rhs.values.map(\.1)
             && lhs.evidence == rhs.evidence && lhs.message == rhs.message
-            && lhs.knownBug == rhs.knownBug && lhs.recursAfter == rhs.recursAfter
+            && lhs.knownBug == rhs.knownBug && lhs.recursAfter == rhs.recursAfter && lhs.lowered == rhs.lowered
     }
 
     public func hash(into hasher: inout Hasher) {

@@ -68,6 +68,7 @@ public enum BatchReport {
                 ("runs", .int(Int64(runs.count))),
                 ("runs_failed", .int(Int64(reports.filter { $0.exitStatus == 1 }.count))),
                 ("runs_with_input_errors", .int(Int64(reports.filter { $0.exitStatus == 2 }.count))),
+                ("runs_undecided", .int(Int64(reports.filter(TextReport.isUndecided).count))),
                 ("findings", .int(Int64(findings.count))),
                 ("errors", .int(count(.error))),
                 ("warnings", .int(count(.warning))),
@@ -109,7 +110,7 @@ public enum BatchReport {
             switch run.report.exitStatus {
             case 2: status = "INPUT"
             case 1: status = "FAIL"
-            default: status = "ok"
+            default: status = TextReport.isUndecided(run.report) ? "ok?" : "ok"
             }
             func col(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
             out += "  " + status.padding(6) + col(String(f.filter { $0.severity == .error }.count), 8)
@@ -124,7 +125,9 @@ public enum BatchReport {
         // "no hang anywhere".
         let passing = runs.filter { $0.report.exitStatus == 0 && $0.report.failOn == .never && $0.report.result.findings.contains { $0.severity == .error } }.count
         let unfailed = passing == 0 ? "" : ", \(passing) with error findings that fail no run (--fail-on never)"
-        out += "Result: \(failed) run(s) failed, \(broken) with input errors\(unfailed) (exit \(exitStatus(runs)))\n"
+        let undecided = runs.filter { TextReport.isUndecided($0.report) }.count
+        let unsure = undecided == 0 ? "" : ", \(undecided) passed undecided (ok?: the inputs cannot tell — see their notes)"
+        out += "Result: \(failed) run(s) failed, \(broken) with input errors\(unfailed)\(unsure) (exit \(exitStatus(runs)))\n"
         return out
     }
 }

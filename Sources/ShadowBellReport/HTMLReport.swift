@@ -21,7 +21,7 @@ public enum HTMLReport {
         h += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
         h += "<title>ShadowBell report: \(esc(name))</title>\n<style>\n\(css)</style>\n</head>\n<body>\n"
         h += "<header><h1>ShadowBell report</h1><p class=\"sub\">\(esc(name))</p>\n"
-        h += "<p class=\"outcome \(report.exitStatus == 0 ? "ok" : "bad")\">\(esc(TextReport.outcome(report)))"
+        h += "<p class=\"outcome \(TextReport.isUndecided(report) ? "unsure" : report.exitStatus == 0 ? "ok" : "bad")\">\(esc(TextReport.outcome(report)))"
         h += " — \(r.findings.count) finding(s): \(count(r, .error)) error, \(count(r, .warning)) warning, \(count(r, .info)) info</p></header>\n"
         h += overview(report, timelines: timelines)
         h += summary(report)
@@ -220,6 +220,7 @@ public enum HTMLReport {
         h2 { margin-top: 28px; border-bottom: 1px solid #e4e4ee; } h3 { margin: 18px 0 6px; } h4 { margin: 12px 0 4px; }
         .outcome { font-weight: bold; padding: 6px 10px; border-radius: 4px; display: inline-block; }
         .outcome.ok { background: #e6f4ea; color: #1e6b34; } .outcome.bad { background: #fde8e8; color: #9b1c1c; }
+        .outcome.unsure { background: #fff4d6; color: #7a4b00; }
         table { border-collapse: collapse; margin: 4px 0 10px; font-size: 13px; }
         th, td { border: 1px solid #dde; padding: 3px 8px; text-align: left; vertical-align: top; }
         th { background: #f2f3f7; } td.num { text-align: right; font-variant-numeric: tabular-nums; } td.path { word-break: break-all; }

@@ -63,6 +63,7 @@ public enum JSONReport {
                 ("warnings", .int(Int64(severities[.warning] ?? 0))),
                 ("infos", .int(Int64(severities[.info] ?? 0))),
                 ("exit_status", .int(Int64(report.exitStatus))),
+                ("undecided", .array(r.undecided.map { .string($0) })),
             ])),
             ("notes", .array(r.notes.map { .string($0) })),
         ] + FleetFields.members(report))

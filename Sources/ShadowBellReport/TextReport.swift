@@ -142,8 +142,19 @@ public enum TextReport {
             if report.result.errorCount > 0, report.baseline != nil {
                 return "\(report.result.errorCount) error finding(s), all known from the baseline: no new one (exit 0)"
             }
+            if let first = report.result.undecided.first, report.result.errorCount == 0 {
+                let more = report.result.undecided.count - 1
+                return "no error finding, but no verdict of health either: \(first)"
+                    + (more > 0 ? " (and \(more) more: see the notes)" : " (see the notes)") + " (exit 0)"
+            }
             return "no error finding (exit 0)"
         }
+    }
+
+    /// Whether the run passes with something left undecided (a dump cut short, a trace ending
+    /// too soon): its outcome says so, and a batch counts it apart from the healthy runs.
+    public static func isUndecided(_ report: AnalysisReport) -> Bool {
+        report.exitStatus == 0 && report.result.errorCount == 0 && !report.result.undecided.isEmpty
     }
 
     /// What the queues' "short windows" count.

@@ -185,6 +185,8 @@ struct Analyze: ParsableCommand {
             var line = "wrote \(output): \(runs.count) run(s)"
             line += failed.isEmpty ? ", none failed" : ", \(failed.count) failed (\(names(failed)))"
             if !broken.isEmpty { line += ", \(broken.count) with input errors (\(names(broken)))" }
+            let undecided = runs.filter { TextReport.isUndecided($0.report) }.map(\.name)
+            if !undecided.isEmpty { line += ", \(undecided.count) passed undecided (\(names(undecided)): the inputs cannot tell, see the report)" }
             printError(line + " (exit \(status))")
         }
         if status != 0 { throw ExitCode(status) }

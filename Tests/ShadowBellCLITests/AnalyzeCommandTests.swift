@@ -333,8 +333,29 @@ import Testing
         let cut = temporaryPath("dump-cut-\(UUID().uuidString).log")
         try String(console(markerUs: 10_000_100).dropLast(delimiter.count + 16)).write(toFile: cut, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: cut) }
-        let notes = try analyzeJSON([cut]).json["notes"] as? [String] ?? []
-        #expect(notes.contains { $0.hasPrefix("\(cut):2: the ftrace dump that begins here has no end") }, "\(notes)")
+        let cutReport = try analyzeJSON([cut])
+        let notes = cutReport.json["notes"] as? [String] ?? []
+        #expect(notes.contains { $0.hasPrefix("\(cut):2: the ftrace dump that begins here has no end") && $0.hasSuffix("Where it stops, 1 I/O command(s) are outstanding (nvme0 qid 1: 1): whether they completed is not in the input.") }, "\(notes)")
+        // No error finding, and no verdict of health either: said where CI reads the outcome.
+        #expect(cutReport.status == 0)
+        let undecided = (cutReport.json["summary"] as? [String: Any])?["undecided"] as? [String] ?? []
+        #expect(undecided == ["\(cut): its ftrace dump (from line 2) is cut short, 1 I/O command(s) outstanding where it stops (nvme0 qid 1: 1)"], "\(undecided)")
+        let text = try runProcess(["analyze", cut])
+        #expect(text.stdout.contains("Result: no error finding, but no verdict of health either: \(cut): its ftrace dump (from line 2) is cut short"), "\(text.stdout)")
+        let folder = temporaryPath("dump-cut-batch-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: "\(folder)/vm", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.copyItem(atPath: cut, toPath: "\(folder)/vm/console.log")
+        let batch = try runProcess(["analyze", folder])
+        #expect(batch.status == 0 && batch.stdout.contains("  ok?          0         0      0  \(folder)/vm\n"), "\(batch.stdout)")
+        #expect(batch.stdout.contains("Result: 0 run(s) failed, 0 with input errors, 1 passed undecided"), "\(batch.stdout)")
+        let batchJSON = try runProcess(["analyze", folder, "--format", "json"])
+        let summary = (try JSONSerialization.jsonObject(with: Data(batchJSON.stdout.utf8)) as? [String: Any])?["summary"] as? [String: Any]
+        #expect(summary?["runs_undecided"] as? Int == 1, "\(summary ?? [:])")
+        let junit = try runProcess(["analyze", folder, "--format", "junit"])
+        #expect(junit.stdout.contains("<testcase classname=\"shadowbell.vm.verdict\" name=\"health\">\n      <skipped>no verdict of health: \(folder)/vm/console.log: its ftrace dump (from line 2) is cut short"), "\(junit.stdout)")
+        let written = try runProcess(["analyze", folder, "--output", temporaryPath("undecided-\(UUID().uuidString).txt")])
+        #expect(written.stderr.contains(", none failed, 1 passed undecided (\(folder)/vm: the inputs cannot tell, see the report) (exit 0)"), "\(written.stderr)")
     }
 
     /// An input that cannot be read makes the run exit 2, and the result line still counts

@@ -88,6 +88,26 @@ private func times(_ events: [Event], _ kind: EventKind) -> [Int64] {
         #expect(delta.events.count == 3 && delta.events == plain.events)
     }
 
+    /// `journalctl -k -o short-monotonic` puts `HOST kernel: ` between the stamp and the text:
+    /// the dump's closing delimiter went unseen (a note said the console stopped inside the
+    /// dump, and a `dmesg` listing of it later in the log counted its commands twice). The same
+    /// console in that form reads the same.
+    @Test func journalctlMonotonicFormReadsAsTheConsole() throws {
+        let text = bootLine + "[    5.000000] nvme nvme0: 2/0/0 default/read/poll queues\n"
+            + "[   20.000100] Dumping ftrace buffer:\n[   20.000200] \(delimiter)\n"
+            + "[   20.000300]      fio-157       0..... 1000000us : \(setup(5))\n"
+            + "[   20.000800] \(delimiter)\n[   21.000000] nvme nvme0: I/O 5 QID 1 timeout, reset controller\n"
+        let stamp = try NSRegularExpression(pattern: #"^(\[ *[0-9]+\.[0-9]{6}\]) "#, options: .anchorsMatchLines)
+        let journal = stamp.stringByReplacingMatches(
+            in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "$1 vm-7 kernel: ")
+        #expect(journal.contains("[   20.000800] vm-7 kernel: ----"))
+        let plain = try decode(text)
+        let read = try decode(journal)
+        #expect(read.summary.format == .consoleLog)
+        #expect(read.summary.endsInsideDump == nil && plain.summary.endsInsideDump == nil)
+        #expect(read.events.count == 3 && read.events == plain.events)
+    }
+
     /// Dumps are read after any number of batches; small batches see the same events.
     @Test func batchSizeDoesNotChangeTheEvents() throws {
         var text = bootLine + "[    1.000000] nvme nvme0: 2/0/0 default/read/poll queues\n"

@@ -132,6 +132,18 @@ extension ClockGroupAnalyzer {
     /// seconds into a stall read as healthy without a word).
     static var lateCommandAge: Int64 { 1_000_000_000 }
 
+    /// I/O commands outstanding where the inputs end, per input that submitted them and per
+    /// SQ, in queue order: what an input cut short (a console's ftrace dump without its end)
+    /// leaves undecided.
+    func outstandingAtTheEnd() -> [OutstandingCommands] {
+        var counts: [OutstandingCommands: Int] = [:]
+        for (key, record) in outstanding.entries(where: { _ in true }) where UInt16(truncatingIfNeeded: key >> 32) != 0 {
+            let queue = QueueKey(controller: UInt16(key >> 48), qid: UInt16(truncatingIfNeeded: key >> 32), type: .sq)
+            counts[OutstandingCommands(source: record.submittedAt.source, queue: queue, count: 0), default: 0] += 1
+        }
+        return counts.map { var o = $0.key; o.count = $0.value; return o }.sorted { ($0.source, $0.queue) < ($1.source, $1.queue) }
+    }
+
     /// Commands outstanding where their input ends for at least `lateCommandAge` and less than
     /// `--stuck-after`, per SQ, on queues where no finding is still open at the end.
     func lateCommandsAtTheEnd() -> [LateCommands] {

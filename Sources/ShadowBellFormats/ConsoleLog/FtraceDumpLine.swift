@@ -96,7 +96,7 @@ enum FtraceDumpLine {
                 i = open + 1
                 guard let after = stampEnd(line, open: open) else { continue }
                 if let callerEnd = callerIDEnd(line, open: after) { return callerEnd }
-                return after
+                return journalPrefixEnd(line, from: after) ?? after
             }
         }
         var s = ByteScanner(line)
@@ -104,6 +104,18 @@ enum FtraceDumpLine {
         let mark = s.position
         if s.skip(0x3C /* < */), s.readDecimal() != nil, s.skip(0x3E /* > */) { return s.position }
         return mark
+    }
+
+    /// After `HOST kernel: ` at `from`: `journalctl -k -o short-monotonic` puts the host name
+    /// and the syslog identifier between the stamp and the kernel's text
+    /// (`[   25.132095] vm kernel: ---------------------------------`).
+    static func journalPrefixEnd(_ line: UnsafeRawBufferPointer, from: Int) -> Int? {
+        var i = from
+        while i < line.count, i - from <= 64, line[i] != ASCII.space, line[i] != ASCII.tab { i += 1 }
+        guard i > from, i - from <= 64 else { return nil }
+        var s = ByteScanner(UnsafeRawBufferPointer(rebasing: line[i...]))
+        guard s.skip(" kernel: ") else { return nil }
+        return i + s.position
     }
 
     /// After `[ seconds.fraction] ` (or `dmesg -d`'s `[ seconds.fraction < delta>] `) opening at
