@@ -65,6 +65,10 @@ public final class ClockGroupAnalyzer {
     /// Per input: whether it holds controller events (its end is where the controller's side
     /// of the story ends).
     @exclusivity(unchecked) var controllerSources: [Bool] = []
+    /// Per input: whether it holds the guest's completions (a guest trace, a console's dump): it
+    /// shows whether the controller completed anything while it was recording.
+    @exclusivity(unchecked) var completionSources: [Bool] = []
+    @inline(__always) private func source(_ e: Event) -> Int { Int(e.source) }
     /// The controller fetched I/O commands / received an MMIO doorbell for an I/O queue.
     @exclusivity(unchecked) var ioFetchSeen = false
     @exclusivity(unchecked) var ioQueueMMIOSeen = false
@@ -373,8 +377,11 @@ public final class ClockGroupAnalyzer {
             checkStuckCommand(controller: e.controller, qid: e.qid, cmdid: e.a, record: record,
                               completedAt: EventRef(e), status: e.b)
         }
+        if source(e) >= completionSources.count { completionSources += Array(repeating: false, count: source(e) + 1 - completionSources.count) }
+        completionSources[source(e)] = true
         withQueue(e.queue(.sq), e, evaluate: true) { q in
             q.stats.commandsCompleted += 1
+            q.lastDriverCompletion = e.time
             if let record, !record.fetched {
                 // Completed without being fetched: cancelled by the driver (reset, abort).
                 q.unfetched = max(0, q.unfetched - 1)
@@ -730,8 +737,20 @@ public final class ClockGroupAnalyzer {
     public func finish() -> GroupResult {
         let end = lastTime
         let outstandingAtEnd = outstandingAtTheEnd()
+        let guestEnd = completionsRecordedUntil
         for i in queues.indices {
-            finishWindowAtEnd(&queues[i], endTime: coverageEnd)
+            // A wait open where the controller's trace ends, while the guest's trace goes on
+            // recording and shows no completion on the queue since: the guest's side shows the
+            // controller did nothing for it, so the wait lasted as long (a controller asleep on
+            // every queue logs nothing, and its log ends at its last event: a VM hung on both
+            // queues was judged over the 0.6 ms the log covered, and passed).
+            var end = coverageEnd
+            if let guestEnd, guestEnd > end, let w = queues[i].window, w.start.time <= end {
+                let sq = QueueKey(controller: queues[i].key.controller, qid: queues[i].key.qid, type: .sq)
+                let last = queues.first { $0.key == sq }?.lastDriverCompletion ?? .min
+                if last <= end { end = guestEnd }
+            }
+            finishWindowAtEnd(&queues[i], endTime: end)
             finishVisibleWorkAtEnd(&queues[i], endTime: coverageEnd)
         }
         judgeWindowsPastTheControllerEnd()
@@ -826,6 +845,11 @@ public final class ClockGroupAnalyzer {
             findings[i].uncertainty.append(
                 "the clocks are poorly aligned near its \(which): \(how) (beyond the alignment's stated uncertainty; as when the VM was paused or stopped in a debugger): the order of guest and controller events there may be off by that much")
         }
+    }
+
+    /// The latest end of the inputs holding the guest's completions, when there are any.
+    var completionsRecordedUntil: Int64? {
+        completionSources.indices.filter { completionSources[$0] && $0 < lastTimes.count && lastTimes[$0] != .min }.map { lastTimes[$0] }.max()
     }
 
     /// Where every merged input is still recording: a wait cannot be judged past the end of

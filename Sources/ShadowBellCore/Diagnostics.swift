@@ -89,10 +89,16 @@ public struct InputSummary: Sendable {
     /// (`run.pcap (its qemu-log events)`): a pcap's domains share one path.
     public var name: String { recordedFormat.map { "\(path) (its \($0.rawValue) events)" } ?? path }
     public var clock: ClockKind = .timestamps
-    /// Where the input's recording ends, when it goes on past its last event: a console's
-    /// ftrace dump records other events (and markers) after the last nvme one, and the ring
-    /// buffer held them all, so commands open at its end were open that long.
+    /// Where the input's recording ends, when it goes on past its last event: a trace's other
+    /// lines (scheduler events, another device's events) and a console's ftrace dump (other
+    /// events and markers) go on after the last nvme one, and the recording held them all, so
+    /// commands and waits open at its end were open that long.
     public var recordedUntil: Int64?
+
+    /// Extends `recordedUntil` to `time` (a line's time; `.min`: none).
+    public mutating func recordedUntil(atLeast time: Int64) {
+        if time != .min, time > (recordedUntil ?? .min) { recordedUntil = time }
+    }
     /// A console that ends inside an ftrace dump (no closing line of dashes): the line its
     /// `Dumping ftrace buffer:` is on. The rest of the dump was never printed.
     public var endsInsideDump: UInt64?

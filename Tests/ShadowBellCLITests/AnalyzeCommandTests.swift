@@ -366,6 +366,35 @@ import Testing
         #expect(r.stdout.contains("Result: input error (exit 2); 1 error finding(s) in the inputs read"), "\(r.stdout)")
     }
 
+    /// A hang still open where the trace ends lasts until the trace's last line, not its last
+    /// NVMe event: after both queues hung, the guest trace goes on with scheduler events for
+    /// 19 ms, and the two waits were judged over 0.6 ms and 0.2 ms (below --min-wait: a hung
+    /// run passed). With the QEMU log beside it (the controller, asleep on both queues, logs
+    /// nothing more: its log ends at 0.7 ms), the guest trace shows no completion on either
+    /// queue since, so the waits last as long. Both give the simulator's windows and fail.
+    @Test func aHangOpenAtTheEndLastsUntilTheRecordingEnds() throws {
+        let guest = temporaryPath("hung-\(UUID().uuidString).txt"), truth = temporaryPath("hung-\(UUID().uuidString).json")
+        let fieldGuest = temporaryPath("hung-field-\(UUID().uuidString).txt"), qemu = temporaryPath("hung-\(UUID().uuidString).log")
+        defer { for p in [guest, truth, fieldGuest, qemu] { try? FileManager.default.removeItem(atPath: p) } }
+        let model = ["--seed", "1", "--profile", "racing", "--driver-barrier", "off", "--duration-us", "20000", "--timeout-divisor", "1000"]
+        #expect(runCommand(["simulate"] + model + ["--output", guest, "--truth", truth]) == 0)
+        #expect(runCommand(["simulate"] + model + ["--output", fieldGuest, "--qemu-log", qemu]) == 0)
+        let windows = (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: truth))) as? [String: Any])?["mutual_waits"] as? [[String: Any]] ?? []
+        let open = windows.filter { $0["resolution"] as? String == "end-of-trace" }.map { ($0["queue"] as? [String: Any])?["qid"] as? Int ?? -1 }
+        #expect(open.sorted() == [1, 2], "\(windows)")
+        for inputs in [[guest], [fieldGuest, qemu]] {
+            let r = try analyzeJSON(inputs)
+            #expect(r.status == 1, "\(inputs)")
+            let waits = (r.json["findings"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "mutual-wait" && $0["end_ns"] is NSNull }
+            #expect(waits.compactMap { ($0["queue"] as? [String: Any])?["qid"] as? Int }.sorted() == [1, 2], "\(inputs): \(waits)")
+            // Each lasted from its start to the guest trace's last line (152.019964746 s).
+            for w in waits {
+                let duration = w["duration_ns"] as? Int ?? 0
+                #expect(duration > 19_000_000, "\(inputs): \(w)")
+            }
+        }
+    }
+
     /// A guest trace without most of its completions (`trace-cmd report -I` leaves out the
     /// hardirq context nvme_complete_rq runs in) made every command look stuck; a note says so
     /// and stuck commands are marked uncertain.

@@ -292,7 +292,7 @@ extension ClockGroupAnalyzer {
                 o.key.type == .sq && o.key.qid != 0 && o.key.controller == q.key.controller && o.key != q.key
                     && (o.hostSide.lastFetch?.time ?? .min) > since + silence / 2
             }.map(\.key)
-            guard !running.isEmpty, !findings.contains(where: { $0.end == nil && $0.queue.controller == q.key.controller && $0.queue.qid == q.key.qid })
+            guard !findings.contains(where: { $0.end == nil && $0.queue.controller == q.key.controller && $0.queue.qid == q.key.qid })
             else { continue }
             out.append(SilentQueue(queue: q.key, since: since, silence: silence, running: running))
         }

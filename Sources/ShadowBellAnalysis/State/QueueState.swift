@@ -85,6 +85,8 @@ public struct QueueState: Sendable {
     /// Submitted commands not yet fetched by the controller (SQ, oldest first, bounded).
     var pendingSubmissions: [PendingSubmission] = []
     public internal(set) var unfetched: Int = 0
+    /// SQ: the time of the guest's latest completion of one of its commands.
+    var lastDriverCompletion: Int64 = .min
 
     // MARK: controller side
     /// S: the value the controller last saw (shadow read or MMIO doorbell).

@@ -14,10 +14,16 @@ protocol LineDecoding {
     mutating func parse(_ line: UnsafeRawBufferPointer, number: UInt64) -> LineOutcome
     /// The input's clock as decided so far (nil: not decided, read as timestamps).
     var decidedClock: ClockKind? { get }
+    /// The latest time of any line this decoder read with a time of its own, an event of
+    /// ShadowBell's or another (a scheduler event, another device's trace event): the input
+    /// was recording until then, and a queue silent since its last NVMe event was silent
+    /// that long (`.min` before any).
+    var latestLineTime: Int64 { get }
 }
 
 extension LineDecoding {
     var decidedClock: ClockKind? { nil }
+    var latestLineTime: Int64 { .min }
 
     /// The clock `decoder` decides from the whole lines of `prefix` (the start of an input:
     /// ftrace's first event line, a QEMU log's first event), nil when they do not decide it.
@@ -119,5 +125,6 @@ func fillBatch<Decoder: LineDecoding>(
     }
     summary.bytes = lines.bytesRead
     if let line = lines.unterminatedLine { summary.unterminatedLastLine = line }
+    summary.recordedUntil(atLeast: decoder.latestLineTime)
     return exhausted
 }

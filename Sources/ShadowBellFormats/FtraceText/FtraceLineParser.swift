@@ -7,6 +7,8 @@ struct FtraceLineParser: LineDecoding {
     let qemu: QemuEventDecoder
     /// Time of the previous event line of the file (any event, recognised or not).
     var lastLineTime: Int64 = 0
+    /// The latest time of any event line (`LineDecoding.latestLineTime`).
+    var latestLineTime: Int64 = .min
     /// Whether an event line was seen, and whether a lost-events marker came before the first
     /// (both for decoding a file in segments).
     var sawEventLine = false
@@ -40,6 +42,7 @@ struct FtraceLineParser: LineDecoding {
             return parseNonEventLine(line, from: first, number: number)
         }
         lastLineTime = header.time
+        if header.time > latestLineTime { latestLineTime = header.time }
         if clock == nil { clock = Self.clock(of: line, from: header.timeStart) }
         sawEventLine = true
         return decodeEvent(

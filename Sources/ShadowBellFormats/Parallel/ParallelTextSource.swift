@@ -90,6 +90,7 @@ final class ParallelTextSource<Decoder: SegmentDecoding>: EventSource {
         summary.bytes = r.endOffset
         summary.clock = state.clockKind ?? .timestamps
         if let line = r.unterminatedLine { summary.unterminatedLastLine = line + offset }
+        summary.recordedUntil(atLeast: r.latestLineTime)
         linesBefore += r.lines
     }
 }
@@ -108,6 +109,8 @@ struct DecodedSegment {
     var outOfOrder: UInt64 = 0
     var firstEventTime: Int64?
     var lastEventTime = Int64.min
+    /// The latest time of any line of the segment (`LineDecoding.latestLineTime`).
+    var latestLineTime = Int64.min
     /// Input bytes up to the end of this segment.
     var endOffset: UInt64 = 0
     /// The segment's last line, when no newline ends it (only an input's last segment).
@@ -126,6 +129,7 @@ struct DecodedSegment {
         unterminatedLine = nil
         firstEventTime = nil
         lastEventTime = Int64.min
+        latestLineTime = Int64.min
     }
 }
 
@@ -185,6 +189,7 @@ func decodeSegment<D: LineDecoding>(
     }
     r.lines = number
     r.lastEventTime = lastEventTime
+    r.latestLineTime = decoder.latestLineTime
 }
 
 /// The first `\n` in `[p, end)`. With `releasingLongLines` (`p` lies in a file's read-only

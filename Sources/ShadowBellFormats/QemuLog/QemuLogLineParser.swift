@@ -14,6 +14,9 @@ struct QemuLogLineParser: LineDecoding {
     var decidedClock: ClockKind? { clock }
     private var ordinal: Int64 = 0
     private var lastTime: Int64 = 0
+    /// The latest time of any timestamped line, of a known event or another
+    /// (`LineDecoding.latestLineTime`).
+    private(set) var latestLineTime: Int64 = .min
     /// Whether a bare (untimed) line was decoded before any other event (for decoding a file
     /// in segments: its time depends on earlier lines).
     private(set) var bareLineBeforeFirstEvent = false
@@ -87,8 +90,10 @@ struct QemuLogLineParser: LineDecoding {
                 event.time = lastTime
             }
             lastTime = event.time
+            if clock == .timestamps, event.time > latestLineTime { latestLineTime = event.time }
             return .event(event)
         case .unknown:
+            if shape != .bare, time > latestLineTime { latestLineTime = time }
             return .skipped
         case .malformed(let failure):
             return .malformed(failure)

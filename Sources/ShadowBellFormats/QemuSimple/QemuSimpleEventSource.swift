@@ -246,6 +246,7 @@ public final class QemuSimpleEventSource: EventSource {
         let layout = layouts[slot]
         guard layout.known else {
             summary.skipped += 1  // an event we have no layout for: its length is enough to skip it
+            summary.recordedUntil(atLeast: time)  // QEMU was recording until then
             return nil
         }
         let decoded = layout.argumentCount >= 0
@@ -266,6 +267,7 @@ public final class QemuSimpleEventSource: EventSource {
         }
         guard let builtin = layout.builtin else {
             summary.skipped += 1
+            summary.recordedUntil(atLeast: time)
             return nil
         }
         summary.events += 1

@@ -92,6 +92,8 @@ public final class TraceDatEventSource: EventSource {
                 malformed -= 1
             }
             summary.malformed &+= malformed
+            // Records of every event (the scheduler's, other devices'): the recording went on.
+            if let t = unit.lastRecordTime { summary.recordedUntil(atLeast: t) }
             if !unit.events.isEmpty { return unit }
             if let t = unit.lastRecordTime { lastRecord = t }
         }
