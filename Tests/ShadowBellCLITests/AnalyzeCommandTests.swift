@@ -395,6 +395,28 @@ import Testing
         }
     }
 
+    /// The QEMU log alone of a guest whose I/O timeout is short (a simulation's, scaled by
+    /// 1000: 30 ms): it aborted and reset twice, and no queue had been silent for
+    /// --inferred-min-wait before its ABORTs, so nothing was said (exit 0). The queue silent
+    /// before them is the give-up's, marked uncertain with the reason, and the reset's
+    /// recurrence is told as before.
+    @Test func aGiveUpAfterAShortTimeoutIsNotSilent() throws {
+        let guest = temporaryPath("short-timeout-\(UUID().uuidString).txt"), qemu = temporaryPath("short-timeout-\(UUID().uuidString).log")
+        let truth = temporaryPath("short-timeout-\(UUID().uuidString).json")
+        defer { for p in [guest, qemu, truth] { try? FileManager.default.removeItem(atPath: p) } }
+        #expect(runCommand(["simulate", "--seed", "5", "--fault", "skip-mmio", "--fault", "reset-ordering", "--names", "qemu72",
+                            "--duration-us", "200000", "--iops", "20000", "--timeout-divisor", "1000",
+                            "--output", guest, "--qemu-log", qemu, "--truth", truth]) == 0)
+        let windows = (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: truth))) as? [String: Any])?["mutual_waits"] as? [[String: Any]] ?? []
+        let long = windows.filter { ($0["end_ns"] as? Int ?? 0) - ($0["start_ns"] as? Int ?? 0) > 10_000_000 }
+        let r = try analyzeJSON([qemu])
+        #expect(r.status == 1)
+        let waits = (r.json["findings"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "mutual-wait" }
+        #expect(waits.map { ($0["queue"] as? [String: Any])?["qid"] as? Int } == long.map { ($0["queue"] as? [String: Any])?["qid"] as? Int }, "\(waits) vs \(long)")
+        #expect(waits.allSatisfy { ($0["uncertainty"] as? [String] ?? []).contains { $0.contains("less than --inferred-min-wait (100.000 ms), and no queue longer") } })
+        #expect(waits.last?["known_bug"] is [String: Any])
+    }
+
     /// A guest trace without most of its completions (`trace-cmd report -I` leaves out the
     /// hardirq context nvme_complete_rq runs in) made every command look stuck; a note says so
     /// and stuck commands are marked uncertain.

@@ -105,6 +105,9 @@ struct StallEpisode: Sendable {
     /// Commands fetched per qid after the reset and before the next Doorbell Buffer Config.
     var resubmitted: [UInt16: Int] = [:]
     var firstResubmission: [UInt16: EventRef] = [:]
+    /// The candidates were silent for less than `--inferred-min-wait` before the first ABORT
+    /// (none was silent longer).
+    var shortSilence = false
 }
 
 /// The analyzer's host-side bookkeeping: per controller, the open give-up and the one whose
@@ -230,6 +233,32 @@ extension ClockGroupAnalyzer {
             return
         }
         guard hostSide.episodes.count < HostSideStallDetector.episodeLimit else { return }
+        var (candidates, running) = stallCandidates(at: e, silentFor: minimumSilence)
+        // The guest gave up on I/O: its I/O timeout expired. A queue silent for less than
+        // --inferred-min-wait before it is still what it gave up on when no queue was silent
+        // longer (a lowered nvme_core.io_timeout, a simulation's scaled one): the ABORTs and
+        // the reset went without a word.
+        var shortSilence = false
+        if candidates.isEmpty, clock.measuresTime, options.minWait < minimumSilence {
+            (candidates, running) = stallCandidates(at: e, silentFor: max(options.minWait, 1))
+            shortSilence = !candidates.isEmpty
+        }
+        var episode = StallEpisode(controller: e.controller, firstAbort: EventRef(e), candidates: candidates, running: running)
+        episode.shortSilence = shortSilence
+        // Console lines printed just before the ABORT (the kernel logs, then sends it).
+        for (key, list) in guestTimeouts where UInt16(key >> 16) == e.controller {
+            for t in list where t.at.time <= e.time && e.time - t.at.time <= consoleSlack && t.kind != .timeoutPolled {
+                episode.console[UInt16(truncatingIfNeeded: key), default: (t, 0)].count += 1
+            }
+        }
+        hostSide.watchingResubmissions[e.controller] = nil
+        hostSide.episodes.append(episode)
+        hostSide.open[e.controller] = hostSide.episodes.count - 1
+    }
+
+    /// The queues of `e`'s controller that could hold what the guest gave up on at `e` (its
+    /// first ABORT): silent for `silentFor` or longer; and the other I/O SQs.
+    private func stallCandidates(at e: Event, silentFor threshold: Int64) -> ([StallCandidate], [(queue: QueueKey, lastFetch: EventRef?)]) {
         let now = e.time
         var candidates: [StallCandidate] = []
         var running: [(queue: QueueKey, lastFetch: EventRef?)] = []
@@ -238,7 +267,7 @@ extension ClockGroupAnalyzer {
             switch q.key.type {
             case .sq:
                 if configured || q.hostSide.shadowDoorbellsSeen, q.controllerWaiting, !q.mmioSinceLook, let since = q.waitingSince,
-                    now - since.time >= minimumSilence
+                    now - since.time >= threshold
                 {
                     let v = q.hostSide
                     let tail = v.tailAtConfig.map { q.entries > 0 ? $0 % q.entries : $0 } ?? 0
@@ -253,7 +282,7 @@ extension ClockGroupAnalyzer {
             case .cq:
                 let fullSince = q.controllerWaiting && q.pendingCompletions > 0 ? q.waitingSince : nil
                 let heldSince = q.hostSide.held > 0 ? q.hostSide.heldSince : nil
-                guard let since = fullSince ?? heldSince, now - since.time >= minimumSilence else { continue }
+                guard let since = fullSince ?? heldSince, now - since.time >= threshold else { continue }
                 let full = fullSince != nil
                 candidates.append(StallCandidate(
                     queue: q.key, reason: full ? .cqFull : .holdsCommands, since: since, controllerSeen: q.controllerSeen,
@@ -261,16 +290,7 @@ extension ClockGroupAnalyzer {
                     signature: false, held: full ? Int(q.pendingCompletions) : q.hostSide.held))
             }
         }
-        var episode = StallEpisode(controller: e.controller, firstAbort: EventRef(e), candidates: candidates, running: running)
-        // Console lines printed just before the ABORT (the kernel logs, then sends it).
-        for (key, list) in guestTimeouts where UInt16(key >> 16) == e.controller {
-            for t in list where t.at.time <= now && now - t.at.time <= consoleSlack && t.kind != .timeoutPolled {
-                episode.console[UInt16(truncatingIfNeeded: key), default: (t, 0)].count += 1
-            }
-        }
-        hostSide.watchingResubmissions[e.controller] = nil
-        hostSide.episodes.append(episode)
-        hostSide.open[e.controller] = hostSide.episodes.count - 1
+        return (candidates, running)
     }
 
     /// The I/O SQs the controller was asleep on for the last second or more of a trace without
@@ -297,6 +317,11 @@ extension ClockGroupAnalyzer {
             out.append(SilentQueue(queue: q.key, since: since, silence: silence, running: running))
         }
         return out
+    }
+
+    /// Why a give-up's queue is uncertain when it was silent for less than `--inferred-min-wait`.
+    static func shortSilenceWhy(_ episode: StallEpisode, since: Int64, _ options: AnalysisOptions) -> String {
+        "the queue was silent for \(formatDuration(episode.firstAbort.time - since)) before the guest's first ABORT, less than --inferred-min-wait (\(formatDuration(options.inferredMinWait))), and no queue longer: the guest's I/O timeout is that short (nvme_core.io_timeout lowered, or a simulation's scaled one), or what it gave up on is not in this trace"
     }
 
     /// How long an SQ must have been silent at the end to be said (`silentQueuesAtTheEnd`).
@@ -418,6 +443,7 @@ extension ClockGroupAnalyzer {
         f.evidence = evidence
         let lost = dataLoss(from: c.since.time, to: stop)
         if lost > 0 { f.uncertainty.append("the recorder lost events \(lost) time(s) during the window") }
+        if episode.shortSilence { f.uncertainty.append(Self.shortSilenceWhy(episode, since: c.since.time, options)) }
         if let why = clock.withoutDurations { f.uncertainty.append(why) }
 
         let how = c.end == nil ? "unresolved at end of trace after \(formatDuration(duration))"
@@ -521,6 +547,7 @@ extension ClockGroupAnalyzer {
         evidence.sort { ($0.time, $0.location) < ($1.time, $1.location) }
         f.evidence = evidence
         if let why = clock.withoutDurations { f.uncertainty.append(why) }
+        if episode.shortSilence, let since = candidates.map(\.since.time).min() { f.uncertainty.append(Self.shortSilenceWhy(episode, since: since, options)) }
 
         f.message = "\(first.queue.controllerName): the guest gave up on I/O (\(episode.aborts) ABORT command(s)\(episode.reset == nil ? "" : ", then a controller reset")) while \(names.joined(separator: ", ")) could each hold the stall; the host side cannot tell which (inferred)"
         var s = "Without the guest's submissions, the stalled queue is inferred from the controller side. "
