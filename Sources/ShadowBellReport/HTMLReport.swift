@@ -112,18 +112,22 @@ public enum HTMLReport {
         // Without any controller event the controller's counts are unknown, not zeros.
         let controllerTraced = r.queues.contains { TextReport.controllerCounted($0.stats) }
         func controllerCount(_ n: UInt64) -> String { controllerTraced ? String(n) : "—" }
+        let driverTraced = r.queues.contains { TextReport.driverCounted($0.stats) }
         for q in r.queues {
             let s = q.stats
             let findings = r.findings.filter { $0.queue == q.key }
             h += "<tr\(findings.contains { $0.severity == .error } ? " class=\"error\"" : "")><td>\(q.key)</td><td class=\"num\">\(q.entries > 0 ? String(q.entries) : "?")</td>"
             h += "<td class=\"num\">\(q.probeMode ? String(s.driverShadowWrites) : "—")</td><td class=\"num\">\(s.mmioDoorbells)</td>"
             h += "<td class=\"num\">\(controllerCount(s.controllerShadowReads))</td><td class=\"num\">\(controllerCount(s.controllerEventIdxWrites))</td>"
-            h += "<td class=\"num\">\(q.key.type == .sq ? String(s.commandsSubmitted) : controllerCount(s.completionsQueued))</td><td class=\"num\">\(s.raceExposure)</td>"
+            h += "<td class=\"num\">\(q.key.type == .sq ? (driverTraced ? String(s.commandsSubmitted) : "—") : controllerCount(s.completionsQueued))</td><td class=\"num\">\(s.raceExposure)</td>"
             h += "<td class=\"num\">\(s.subThresholdWindows)</td><td class=\"num\">\(findings.count)</td></tr>\n"
         }
         h += "</tbody></table>\n"
         if !controllerTraced {
             h += "<p class=\"note\">No controller event in the inputs: the controller's counts (shadow reads, EventIdx writes, completions queued) are unknown (—), not 0.</p>\n"
+        }
+        if !driverTraced {
+            h += "<p class=\"note\">No guest trace among the inputs: the guest's submissions are unknown (—), not 0.</p>\n"
         }
         if r.queues.contains(where: { $0.stats.subThresholdWindows > 0 }) {
             h += "<p class=\"note\">\(esc(String(TextReport.shortWindowsNote(r.options).dropFirst().dropLast()).replacingFirst("short windows", with: "Short waits")))</p>\n"
@@ -136,7 +140,7 @@ public enum HTMLReport {
             for (i, f) in r.findings.enumerated() {
                 h += "<tr class=\"\(f.severity.rawValue)\"><td><a href=\"#finding-\(i + 1)\">#\(i + 1)</a></td><td><span class=\"sev \(f.severity.rawValue)\">\(f.severity.rawValue)</span></td>"
                 h += "<td>\(f.kind.rawValue)</td><td>\(f.queue)</td><td class=\"num\">\(report.formatTime(f.start, clockInput: f.clockInput))</td>"
-                h += "<td class=\"num\">\(endText(report, f))</td><td class=\"num\">\(durationText(f))</td><td>\(esc(f.cause?.rawValue ?? ""))</td></tr>\n"
+                h += "<td class=\"num\">\(endText(report, f))</td><td class=\"num\">\(durationText(report, f))</td><td>\(esc(f.cause?.rawValue ?? ""))</td></tr>\n"
             }
             h += "</tbody></table>\n"
         }
@@ -149,9 +153,9 @@ public enum HTMLReport {
         return f.resolution == nil ? "—" : "unresolved"
     }
 
-    static func durationText(_ f: Finding) -> String {
-        if case .int(let d)? = f.value("duration_ns") { return esc(formatDuration(d)) + (f.end == nil && f.resolution != nil ? "+" : "") }
-        if let end = f.end { return esc(formatDuration(end - f.start)) }
+    static func durationText(_ report: AnalysisReport, _ f: Finding) -> String {
+        if case .int(let d)? = f.value("duration_ns") { return esc(report.formatSpan(d, clockInput: f.clockInput)) + (f.end == nil && f.resolution != nil ? "+" : "") }
+        if let end = f.end { return esc(report.formatSpan(end - f.start, clockInput: f.clockInput)) }
         return "—"
     }
 

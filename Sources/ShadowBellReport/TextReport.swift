@@ -60,9 +60,17 @@ public enum TextReport {
             // Without any controller event the controller's counts are not zeros to read (a
             // guest trace alone showed "fetched 0" on queues that completed thousands of commands).
             let controllerTraced = r.queues.contains { Self.controllerCounted($0.stats) }
-            for q in r.queues { out += wrap(queueLine(q, controllerTraced: controllerTraced), indent: "  ", continuation: "      ", width: width) }
+            // And without any guest event the guest's submissions are unknown (a QEMU log alone
+            // showed "submitted 0" beside "fetched 21602").
+            let driverTraced = r.queues.contains { Self.driverCounted($0.stats) }
+            for q in r.queues {
+                out += wrap(queueLine(q, controllerTraced: controllerTraced, driverTraced: driverTraced), indent: "  ", continuation: "      ", width: width)
+            }
             if !controllerTraced {
                 out += wrap("(no controller event in the inputs: the controller's counts — shadow reads, EventIdx writes, fetches, completions queued — are unknown, not 0)", indent: "  ", continuation: "  ", width: width)
+            }
+            if !driverTraced {
+                out += wrap("(no guest trace among the inputs: the guest's submissions are unknown (?), not 0)", indent: "  ", continuation: "  ", width: width)
             }
             if r.queues.contains(where: { $0.stats.subThresholdWindows > 0 }) {
                 out += wrap(shortWindowsNote(r.options), indent: "  ", continuation: "  ", width: width)
@@ -74,7 +82,7 @@ public enum TextReport {
             out += "\nHangs per queue\n"
             for q in hung {
                 guard let h = q.hangs else { continue }
-                let line = "\(q.key): \(h.count) hang(s), \(formatDuration(h.totalNs)) hung in total; first #\(h.firstID) at \(report.formatTime(h.firstStart, clockInput: h.clockInput))"
+                let line = "\(q.key): \(h.count) hang(s), \(report.formatSpan(h.totalNs, clockInput: h.clockInput)) hung in total; first #\(h.firstID) at \(report.formatTime(h.firstStart, clockInput: h.clockInput))"
                     + (h.count > 1 ? ", last #\(h.lastID) at \(report.formatTime(h.lastStart, clockInput: h.clockInput))" : "")
                 out += wrap(line, indent: "  ", continuation: "      ", width: width)
             }
@@ -169,7 +177,12 @@ public enum TextReport {
         s.controllerShadowReads > 0 || s.controllerEventIdxWrites > 0 || s.commandsFetched > 0 || s.completionsQueued > 0
     }
 
-    static func queueLine(_ q: QueueReport, controllerTraced: Bool = true) -> String {
+    /// Whether the guest driver's side shows in a queue's counts.
+    static func driverCounted(_ s: QueueStatistics) -> Bool {
+        s.commandsSubmitted > 0 || s.commandsCompleted > 0 || s.driverShadowWrites > 0 || s.driverHeadReports > 0
+    }
+
+    static func queueLine(_ q: QueueReport, controllerTraced: Bool = true, driverTraced: Bool = true) -> String {
         let s = q.stats
         var parts = ["\(q.key):"]
         parts.append(q.entries > 0 ? "entries \(q.entries)" : "entries ?")
@@ -183,7 +196,7 @@ public enum TextReport {
             parts.append("driver writes \(s.driverShadowWrites) (\(share)% without MMIO)")
         }
         if q.key.type == .sq {
-            parts.append("submitted \(s.commandsSubmitted)")
+            parts.append("submitted \(driverTraced ? String(s.commandsSubmitted) : "?")")
             if controllerTraced { parts.append("fetched \(s.commandsFetched)") }
         } else if controllerTraced {
             parts.append("completions \(s.completionsQueued)")

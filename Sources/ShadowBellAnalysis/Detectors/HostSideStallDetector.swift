@@ -446,8 +446,8 @@ extension ClockGroupAnalyzer {
         if episode.shortSilence { f.uncertainty.append(Self.shortSilenceWhy(episode, since: c.since.time, options)) }
         if let why = clock.withoutDurations { f.uncertainty.append(why) }
 
-        let how = c.end == nil ? "unresolved at end of trace after \(formatDuration(duration))"
-            : "for \(formatDuration(duration)), ended by \(f.resolution!.rawValue)"
+        let how = c.end == nil ? "unresolved at end of trace after \(durationText(duration))"
+            : "for \(durationText(duration)), ended by \(f.resolution!.rawValue)"
         let gaveUp = episode.reset == nil ? "\(episode.aborts) ABORT command(s)" : "\(episode.aborts) ABORT command(s), then a controller reset"
         f.message = "\(c.queue.controllerName) SQ \(c.queue.qid): driver and controller waited on each other (inferred from the host side: the guest gave up with \(gaveUp)) \(how); cause \(f.cause!.rawValue): \(f.cause!.headline)"
         f.explanation = hostSideExplanation(c, episode, attribution: attribution, name: name)
@@ -455,13 +455,13 @@ extension ClockGroupAnalyzer {
     }
 
     private func hostSideExplanation(_ c: StallCandidate, _ episode: StallEpisode, attribution: [StallAttribution], name: String) -> String {
-        let at = { (t: Int64) in formatDuration(t - c.since.time) }
+        let at = { (t: Int64) in self.durationText(t - c.since.time) }
         var s = Self.silenceSentence(c, name: name)
         s += " At +\(at(episode.firstAbort.time)) the guest sent \(episode.aborts) ABORT admin command(s) (QEMU's trace does not say which command they abort)"
         if let reset = episode.reset { s += " and at +\(at(reset.time)) it reset the controller" }
         s += ": the guest had given up on I/O the controller never completed. "
         for rule in attribution {
-            s += Self.attributionSentence(rule, c, episode, name: name) + " "
+            s += attributionSentence(rule, c, episode, name: name) + " "
         }
         s += "So the driver had published work on \(name) without ringing its MMIO doorbell while the controller slept on it: condition 1 is inferred from the guest giving up (the guest's submissions are not in the trace); conditions 2 and 3 are in the trace."
         if c.signature {
@@ -500,11 +500,11 @@ extension ClockGroupAnalyzer {
         }
     }
 
-    static func attributionSentence(_ rule: StallAttribution, _ c: StallCandidate, _ episode: StallEpisode, name: String) -> String {
+    func attributionSentence(_ rule: StallAttribution, _ c: StallCandidate, _ episode: StallEpisode, name: String) -> String {
         switch rule {
         case .onlySilentQueue:
             let others = episode.running.map { r in
-                "\(r.queue.type.name)\(r.queue.qid)" + (r.lastFetch.map { " fetched \(formatDuration(episode.firstAbort.time - $0.time)) before the first ABORT" } ?? "")
+                "\(r.queue.type.name)\(r.queue.qid)" + (r.lastFetch.map { " fetched \(durationText(episode.firstAbort.time - $0.time)) before the first ABORT" } ?? "")
             }
             return "\(name) was the only queue the controller was asleep on and that stayed silent when the guest gave up"
                 + (others.isEmpty ? " (the controller's only I/O queue)." : "; the other queues kept running (\(others.joined(separator: "; "))).")
@@ -516,7 +516,7 @@ extension ClockGroupAnalyzer {
             return "After the reset the driver resubmitted \(episode.resubmitted[c.queue.qid] ?? 0) command(s) on \(name), and none on the other candidates, before re-sending the Doorbell Buffer Config: Linux requeues the commands it cancels at a reset on their own queue, so the commands in flight when the guest gave up were on \(name)."
         case .guestConsole:
             if let t = episode.console[c.queue.qid] {
-                return "The guest console names the queue: \(describe(t.first, qid: c.queue.qid)) (\(t.count) message(s) about QID \(c.queue.qid))."
+                return "The guest console names the queue: \(Self.describe(t.first, qid: c.queue.qid)) (\(t.count) message(s) about QID \(c.queue.qid))."
             }
             return "The guest console names the queue."
         }
@@ -554,7 +554,7 @@ extension ClockGroupAnalyzer {
         for c in candidates {
             let name = "\(c.queue.type.name)\(c.queue.qid)"
             s += Self.silenceSentence(c, name: name)
-            s += " (silent \(formatDuration(episode.firstAbort.time - c.since.time)) before the first ABORT)"
+            s += " (silent \(durationText(episode.firstAbort.time - c.since.time)) before the first ABORT)"
             if c.signature { s += "; its tail had moved to \(c.tailAtConfig ?? 0) before the Doorbell Buffer Config and its EventIdx was never written since (the reset-ordering bug's signature)" }
             if let n = episode.resubmitted[c.queue.qid] { s += "; \(n) command(s) were resubmitted on it after the reset" }
             s += ". "

@@ -88,7 +88,11 @@ extension ClockGroupAnalyzer {
     /// A distance between two of the group's times: a duration, or on a clock that does not
     /// count nanoseconds (x86-tsc, counter) the bare count (it is no duration).
     func durationText(_ ns: Int64) -> String {
-        clock.measuresTime ? formatDuration(ns) : "\(ns) counts of its clock"
+        switch clock {
+        case .orderOnly: return "\(ns) events"
+        case .counter: return "\(ns) counts of its clock"
+        case .timestamps: return formatDuration(ns)
+        }
     }
 
     /// The guest's I/O timeout as a give-up shows it: Linux resets the controller when an
