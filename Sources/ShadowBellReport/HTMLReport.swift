@@ -195,6 +195,7 @@ public enum HTMLReport {
             if !ChartWindow.isHang(f) { view.windows.removeAll { $0.kind == .shortWait } }
             var chart = view.chart(orderOnly: orderOnly(report, f.clockInput))
             chart.badges = badges
+            chart.origin = f.start
             h += "<figure>\n" + chart.render(id: "timeline-\(number)", title: "Finding #\(number): \(f.kind.rawValue) on \(f.queue)")
             h += "<figcaption>Events of \(f.queue) in order; the space between two events grows with the time between them "
             h += "(not to scale), labels give times relative to the window start. Hover a mark for the event.</figcaption>\n</figure>\n"

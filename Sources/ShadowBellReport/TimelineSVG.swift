@@ -212,6 +212,10 @@ public struct TimelineChart {
     /// Where the plot ends when it should reach past the last sample (an unresolved window
     /// lasting until the end of the trace).
     public var plotEnd: Int64?
+    /// Where relative times count from: the finding a chart is drawn for (nil: the first
+    /// finding window drawn, or the first sample). A chart of one finding draws the queue's
+    /// other hangs too, and its labels counted from whichever came first.
+    public var origin: Int64?
 
     public init(samples: [StateSample], windows: [ChartWindow]) {
         self.samples = samples
@@ -234,6 +238,9 @@ public struct TimelineChart {
     }
 
     var findingWindows: [ChartWindow] { windows.filter { $0.kind == .finding } }
+
+    /// Where relative labels count from (`origin`).
+    var relativeOrigin: Int64 { origin ?? findingWindows.first?.start ?? samples.first?.time ?? 0 }
 
     public func render(id: String, title: String) -> String {
         let axis = self.axis
@@ -583,8 +590,7 @@ public struct TimelineChart {
             }
         }
         if let end = plotEnd, let last = samples.last?.time, end > last {
-            let origin = findingWindows.first?.start ?? samples.first?.time ?? 0
-            pair(relative(end - origin), "end of trace", x: axis.right, anchor: .end, fill: "#777")
+            pair(relative(end - relativeOrigin), "end of trace", x: axis.right, anchor: .end, fill: "#777")
         }
     }
 
@@ -594,7 +600,7 @@ public struct TimelineChart {
         var s = "<g class=\"axis\">\n"
         let y = Self.axisY
         s += "<line x1=\"\(n(Self.marginLeft))\" x2=\"\(n(width - Self.marginRight))\" y1=\"\(n(y))\" y2=\"\(n(y))\" stroke=\"#333\"/>\n"
-        let origin = findingWindows.first?.start ?? samples.first?.time ?? 0
+        let origin = relativeOrigin
         for x in axis.xs.prefix(samples.count) {
             s += "<line x1=\"\(n(x))\" x2=\"\(n(x))\" y1=\"\(n(y - 3))\" y2=\"\(n(y + 3))\" stroke=\"#333\"/>"
         }
