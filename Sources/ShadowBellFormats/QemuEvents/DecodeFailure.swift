@@ -12,6 +12,8 @@ public struct DecodeFailure: Error, Sendable, CustomStringConvertible {
         case outOfRange
         /// The text around the fields does not have the expected shape.
         case badShape
+        /// The line ends inside the field (a line cut short, or split by other output).
+        case cutShort
     }
 
     public var event: StaticString
@@ -32,6 +34,7 @@ public struct DecodeFailure: Error, Sendable, CustomStringConvertible {
         case .badNumber: what = "bad number in"
         case .outOfRange: what = "value out of range in"
         case .badShape: what = "unexpected text at"
+        case .cutShort: what = "line cut short inside"
         }
         return "\(event): \(what) \(field)"
     }

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 import ShadowBellCore
 
 /// Decodes one line of a QEMU log-backend trace, in any of its three shapes:
@@ -94,9 +99,26 @@ struct QemuLogLineParser: LineDecoding {
             return .event(event)
         case .unknown:
             if shape != .bare, time > latestLineTime { latestLineTime = time }
+            // A known event's name cut short with nothing after it (the line cut, or split by
+            // other output): a lost event, not another event of QEMU's.
+            if Self.isCutEventName(payload) { return .malformed(DecodeFailure(event: "a pci_nvme_ event", field: "its name", problem: .cutShort)) }
             return .skipped
         case .malformed(let failure):
             return .malformed(failure)
+        }
+    }
+
+    /// Whether `payload` is nothing but the start of a known event's name (`pci_nvme_shadow_do`).
+    static func isCutEventName(_ payload: UnsafeRawBufferPointer) -> Bool {
+        var end = payload.count
+        while end > 0, payload[end - 1] == ASCII.space || payload[end - 1] == ASCII.carriageReturn { end -= 1 }
+        guard end > 9, end < 40, ByteScanning.hasPrefix(payload, at: 0, "pci_nvme_"),
+            !payload[..<end].contains(ASCII.space)
+        else { return false }
+        let name = UnsafeRawBufferPointer(rebasing: payload[..<end])
+        return QemuEventName.allCases.contains { known in
+            let full = known.name
+            return full.utf8CodeUnitCount > end && memcmp(full.utf8Start, name.baseAddress!, end) == 0
         }
     }
 
