@@ -847,6 +847,10 @@ public enum AnalysisSession {
                 notes.append("\(input.path): its times are bare counts of a clock that does not count nanoseconds (ftrace's x86-tsc, counter or uptime clock; the trace does not say which, nor its rate); analysed for order only (durations and --min-wait do not apply), and not aligned with other inputs. Record with a nanosecond clock (local, global, mono, boot) to have both.")
             }
         }
+        for input in inputs {
+            guard let line = input.dumpWithoutStart else { continue }
+            notes.append("\(input.path):\(line): an ftrace dump's event lines begin here without the dump's `Dumping ftrace buffer:` line (the console was captured or copied from inside the dump): they are read as a dump, placed before this line's stamp as a dump is before its first line's. Events printed before the capture began are not in the input.")
+        }
         var undecided: [String] = []
         for input in inputs {
             guard let line = input.endsInsideDump else { continue }

@@ -102,6 +102,9 @@ public struct InputSummary: Sendable {
     /// A console that ends inside an ftrace dump (no closing line of dashes): the line its
     /// `Dumping ftrace buffer:` is on. The rest of the dump was never printed.
     public var endsInsideDump: UInt64?
+    /// A console that begins inside an ftrace dump (its `Dumping ftrace buffer:` line not in
+    /// the input): the line of the first dump event line read without it.
+    public var dumpWithoutStart: UInt64?
     public var locationUnit: SourceLocation.Unit = .line
     /// Recognised events decoded.
     public var events: UInt64 = 0

@@ -108,6 +108,24 @@ private func times(_ events: [Event], _ kind: EventKind) -> [Int64] {
         #expect(read.events.count == 3 && read.events == plain.events)
     }
 
+    /// A console captured or copied from inside a dump (its `Dumping ftrace buffer:` line and
+    /// what came before left out) was refused as holding no NVMe event. Its dump lines are read
+    /// as a dump whose first line's stamp bounds them, and the input says where it began.
+    @Test func aConsoleBeginningInsideItsDumpIsReadAsOne() throws {
+        let text = "[   20.000300]      fio-157       0..... 1000000us : \(setup(5))\n"
+            + "[   20.000400]      fio-157       0..... 1000010us : \(setup(6))\n"
+            + "[   20.000500]   <idle>-0         1d.h1. 1000020us : \(complete(5))\n"
+            + "[   20.000800] \(delimiter)\n[   21.000000] nvme nvme0: I/O 6 QID 1 timeout, aborting\n"
+            // A `dmesg` listing of the dump's tail after it: skipped, as after any dump.
+            + "[   20.000400]      fio-157       0..... 1000010us : \(setup(6))\n"
+        let d = try decode(text)
+        #expect(d.summary.format == .consoleLog)
+        #expect(d.summary.dumpWithoutStart == 1 && d.summary.endsInsideDump == nil)
+        #expect(d.events.map(\.kind) == [.driverSubmit, .driverSubmit, .driverComplete, .guestMessage])
+        // The last dumped event (1.000020 s on the ring) sits at the first line's stamp.
+        #expect(d.events.map(\.time) == [20_000_280_000, 20_000_290_000, 20_000_300_000, 21_000_000_000])
+    }
+
     /// Dumps are read after any number of batches; small batches see the same events.
     @Test func batchSizeDoesNotChangeTheEvents() throws {
         var text = bootLine + "[    1.000000] nvme nvme0: 2/0/0 default/read/poll queues\n"

@@ -137,11 +137,28 @@ public final class ConsoleLogSource: EventSource {
                 dumpStartLine = line.number
                 beginDump(stamp: start.stamp)
                 summary.skipped += 1
+            } else if !sawDump, case .event = FtraceDumpLine.classify(line.bytes) {
+                // A dump's event line before any dump: the console was captured (or copied)
+                // from inside the dump, its `Dumping ftrace buffer:` line left out. Every dumped
+                // event happened before this line was printed: its stamp bounds them as the
+                // missing line's would (it was refused as holding no NVMe event). After a dump,
+                // such lines are a `dmesg` listing repeating its tail: skipped.
+                let textStart = FtraceDumpLine.kernelTextStart(line.bytes)
+                dumpStartLine = line.number
+                if summary.dumpWithoutStart == nil { summary.dumpWithoutStart = line.number }
+                beginDump(stamp: ConsoleLogLineParser.timestampBefore(line.bytes, textStart))
+                dump!.opened = true
+                consumeDumpLine(line)
             } else {
                 consumeMessage(line)
             }
             return
         }
+        consumeDumpLine(line)
+    }
+
+    /// A line read while a dump is open.
+    private func consumeDumpLine(_ line: FramedLine) {
         switch FtraceDumpLine.classify(line.bytes) {
         case .start(let stamp):
             finishDump()
@@ -246,6 +263,9 @@ public final class ConsoleLogSource: EventSource {
 
     /// The line of the open dump's `Dumping ftrace buffer:`.
     @exclusivity(unchecked) private var dumpStartLine: UInt64 = 0
+
+    /// Whether a dump was begun in this input (event lines outside one are then a listing).
+    private var sawDump: Bool { dumpStartLine != 0 }
 
     private func beginDump(stamp: Int64?) {
         let isRepeat = stamp.map { dumpStamps.contains($0) } ?? false
