@@ -222,18 +222,20 @@ private func times(_ events: [Event], _ kind: EventKind) -> [Int64] {
         #expect(times(d.events, .driverSubmit) == [7_999_000_000, 8_000_000_000])
     }
 
-    /// Event lines that are not inside a dump (a `dmesg` listing that kept only a dump's end)
-    /// have nothing to place them by and are skipped; damaged ones inside a dump are malformed.
+    /// Event lines after a dump that are not inside one (a `dmesg` listing that kept only a
+    /// dump's end) have nothing to place them by and are skipped; damaged ones inside a dump
+    /// are malformed.
     @Test func eventLinesOutsideADumpAreSkippedAndDamagedOnesAreMalformed() throws {
         let text =
-            bootLine + "[   29.992996]      fio-157       1..... 8779753us : \(setup(9))\n"
+            bootLine
             + "[   30.000000] Dumping ftrace buffer:\n[   30.000000] \(delimiter)\n"
             + "[   30.000001]      fio-157       1..... 8779753us : nvme_setup_cmd: nvme0: qid=x, cmdid=1\n"
             + "[   30.000002] \(delimiter)\n"
+            + "[   30.992996]      fio-157       1..... 8779753us : \(setup(9))\n"
         let d = try decode(text)
         #expect(d.events.isEmpty)
-        #expect(d.summary.malformed == 1 && d.summary.firstMalformed.first?.location.value == 5)
-        #expect(d.summary.skipped == 5)
+        #expect(d.summary.malformed == 1 && d.summary.firstMalformed.first?.location.value == 4)
+        #expect(d.summary.skipped == 5 && d.summary.dumpWithoutStart == nil)
     }
 
     /// Held messages beyond the bound go out early: a dump read later that is older counts as
