@@ -13,12 +13,12 @@ local sb = Proto("shadowbell", "ShadowBell event record")
 
 local kinds = {
     [1] = "driver-doorbell-update", [2] = "driver-submit", [3] = "driver-complete",
-    [4] = "driver-sq-head",
+    [4] = "driver-sq-head", [5] = "guest-message",
     [10] = "controller-shadow-read", [11] = "controller-eventidx-write", [12] = "mmio-doorbell",
     [13] = "controller-fetch", [14] = "controller-completion", [15] = "queue-create",
     [16] = "queue-delete", [17] = "dbbuf-config", [18] = "controller-reset",
     [19] = "controller-enable", [20] = "interrupt", [21] = "register-write",
-    [30] = "data-loss",
+    [30] = "data-loss", [31] = "recording-end",
 }
 local sides = { [0] = "driver", [1] = "controller", [2] = "trace" }
 local queue_types = { [0] = "sq", [1] = "cq" }

@@ -710,6 +710,9 @@ public enum AnalysisSession {
         return "its evidence from \(input.path) lies up to \(formatDuration(worst.distance)) beyond the causal pairs that place that input: its offset there is extrapolated (drift \(input.drift) ppm), so its order against the other inputs' events may be off by more than the stated uncertainty"
     }
 
+    /// Findings told from counting a queue's events (fetch and doorbell indexes, values).
+    static let restsOnCounts: Set<FindingKind> = [.controllerIdleWithWork, .eventIdxRegression, .valueOutOfRange, .missedDoorbell, .needlessDoorbell]
+
     static let consoleAloneNote = "The inputs are guest console logs with no NVMe timeout, abort or reset in them, and no input holds a queue's events: the guest did not give up on I/O, but nothing here shows its queues; the guest's ftrace or QEMU's trace log would."
 
     static func separateDomainsNote(_ n: Int) -> String {
@@ -1053,6 +1056,20 @@ public enum AnalysisSession {
             if lowered > 0 {
                 undecided.append("\(parts.map(\.path).joined(separator: ", ")) holds CPU \(cpu)'s events only: \(lowered) stuck-command finding(s) whose completion may be on another CPU's (warnings)")
             }
+        }
+        // A finding that rests on counting a queue's events, after a damaged line of an input
+        // its evidence is in: the event lost there may be the one it misses (one damaged
+        // io_cmd line of a healthy queue read as a controller idle with work, and a QEMU bug).
+        for i in story.indices where Self.restsOnCounts.contains(story[i].kind) {
+            for input in inputs where input.malformed > 0 {
+                let lines = story[i].evidence.filter { Int($0.location.source) == input.index }.map(\.location.value)
+                guard let last = lines.max(), let damaged = input.firstMalformed.first(where: { $0.location.value < last }) else { continue }
+                story[i].uncertainty.append(
+                    "\(input.path) has a damaged line before this finding's evidence (\(damaged.location.render(path: input.path)): \(damaged.reason)): the event lost there — a fetch, a doorbell, a shadow read — may be the one this finding misses")
+            }
+        }
+        for f in story where f.kind == .unattributedStall {
+            undecided.append("\(f.queue.controllerName): the guest gave up on I/O, and the controller's side cannot tell which queue hung (unattributed-stall, a warning)")
         }
         FindingStory.link(&story, groups: findings.map(\.group), results: groups, inputs: inputs, qemu: options.qemuVersion)
         // Per queue: its mutual waits, and the guest's give-ups (a guest trace or console

@@ -172,6 +172,7 @@ public final class ClockGroupAnalyzer {
         case .dbbufConfig: dbbufConfig(e)
         case .controllerReset: controllerReset(e)
         case .dataLoss: dataLossTimes.append(e.time)
+        case .recordingEnd: break  // its time extended the input's recording above
         case .guestMessage:
             guestMessage(e)
             // Observers see the message with the state of the queue it names, if that exists.

@@ -30,5 +30,6 @@ public func describe(_ e: Event) -> String {
     case .interrupt: return e.a == Event.noVector ? "pin interrupt" : "MSI-X interrupt vector \(e.a)"
     case .registerWrite: return "register write 0x\(String(e.wide, radix: 16)) = 0x\(String(e.a, radix: 16))"
     case .dataLoss: return e.a > 0 ? "recorder lost \(e.a) events (cpu \(e.b))" : "recorder lost events (cpu \(e.b))"
+    case .recordingEnd: return "the input was still recording (its last line, past its last event)"
     }
 }

@@ -91,12 +91,16 @@ public enum EventKind: UInt8, Sendable, Hashable, CaseIterable {
     /// The recorder lost events here: `wide` = number lost (0 when unknown), `a` = the same
     /// clamped to 32 bits, `b` = CPU. Read the count with `Event.lostEvents`.
     case dataLoss = 30
+    /// The input was still recording here, past its last event (a pcap written by `convert`
+    /// keeps where its input's recording ended: a guest trace's other lines, a QEMU log's
+    /// other events). No fields.
+    case recordingEnd = 31
 
     /// Which side of the protocol produced the event.
     public var side: Side {
         switch self {
         case .driverDoorbellUpdate, .driverSubmit, .driverComplete, .driverSQHead, .guestMessage: return .driver
-        case .dataLoss: return .trace
+        case .dataLoss, .recordingEnd: return .trace
         default: return .controller
         }
     }

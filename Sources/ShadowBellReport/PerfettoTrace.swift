@@ -335,6 +335,7 @@ public final class PerfettoTraceWriter {
         case .interrupt: return "interrupt"
         case .registerWrite: return "register write"
         case .dataLoss: return "events lost"
+        case .recordingEnd: return "recording goes on"
         }
     }
 
@@ -403,6 +404,7 @@ public final class PerfettoTraceWriter {
         case .dataLoss:
             u("\"lost\":", e.a)
             u("\"cpu\":", e.b)
+        case .recordingEnd: break
         }
     }
 

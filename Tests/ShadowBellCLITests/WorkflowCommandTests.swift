@@ -72,12 +72,13 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         let tree = ["runs": [
             "runs/README.md", "runs/a/guest.txt", "runs/a/notes.txt", "runs/c/stats.txt", "runs/c/cmdline.txt",
             "runs/d/guest-ftrace.txt", "runs/s/run.sh", "runs/v/README.md", "runs/v/guest/g.txt", "runs/v/host/q.log",
+            "runs/w/README.md", "runs/w/x/g.txt", "runs/w/y/q.log",
         ]]
         p.isDirectory = { tree[$0] != nil }
         p.listDirectory = { tree[$0] ?? [] }
         p.isTrace = { path in
             switch path {
-            case "runs/README.md", "runs/a/notes.txt", "runs/c/stats.txt", "runs/v/README.md":
+            case "runs/README.md", "runs/a/notes.txt", "runs/c/stats.txt", "runs/v/README.md", "runs/w/README.md":
                 return "notes, not a QEMU log: 1 of its first 5 lines are trace events"
             case "runs/d/guest-ftrace.txt": return "runs/d/guest-ftrace.txt: file is empty"
             case "runs/c/cmdline.txt", "runs/s/run.sh": return "not a trace (text)"
@@ -85,12 +86,14 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
             }
         }
         let (runs, unowned) = p.planBatch(paths: ["runs"], listed: [])
-        #expect(runs.map(\.name) == ["runs/a", "runs/c", "runs/d", "runs/v/guest", "runs/v/host"])
-        #expect(runs.map { $0.problem != nil } == [false, true, true, false, false])
+        // (A run kept as a guest and a host folder is one run, its notes its own.)
+        #expect(runs.map(\.name) == ["runs/a", "runs/c", "runs/d", "runs/v", "runs/w/x", "runs/w/y"])
+        #expect(runs.map { $0.problem != nil } == [false, true, true, false, false, false])
+        #expect(runs[3].paths == ["runs/v/guest/g.txt", "runs/v/host/q.log"] && runs[3].skipped.map(\.path) == ["runs/v/README.md"])
         #expect(runs[1].problem?.contains("no trace file in this run's folder: 2 file(s) skipped, among them the run's notes") == true)
         #expect(runs[2].problem?.contains("among them an empty file") == true)
         #expect(runs[1].skipped.map(\.path) == ["runs/c/stats.txt", "runs/c/cmdline.txt"])
-        #expect(unowned.map(\.path) == ["runs/README.md", "runs/s/run.sh", "runs/v/README.md"])
+        #expect(unowned.map(\.path) == ["runs/README.md", "runs/s/run.sh", "runs/w/README.md"])
         // A list naming the current folder's notes beside runs below it: no run of ".".
         #expect(RunPlanner.isWithin("runs/a", ".") && RunPlanner.isWithin("runs/a", "runs") && !RunPlanner.isWithin("runs-b/a", "runs"))
         #expect(!RunPlanner.isWithin("/abs/a", "."))

@@ -100,7 +100,7 @@ public func convertToPcap(
                 seconds: UInt32(bestTime / 1_000_000_000), nanoseconds: UInt32(bestTime % 1_000_000_000),
                 UnsafeRawBufferPointer(out))
         }
-        written += 1
+        if event.kind != .recordingEnd { written += 1 }
         try cursors[best].advance()
     }
     do {
@@ -117,12 +117,18 @@ private struct MergeCursor {
     var batch: [Event] = []
     var index = 0
     var exhausted = false
+    /// The time and input of the last event taken, and whether the recording's end was given.
+    var lastTime = Int64.min
+    var lastSource: UInt16 = 0
+    var endGiven = false
 
     init(source: any EventSource) { self.source = source }
 
     var head: Event? { index < batch.count ? batch[index] : nil }
 
     mutating func advance() throws(ConvertError) {
+        lastTime = batch[index].time
+        lastSource = batch[index].source
         index += 1
         if index >= batch.count { try refill() }
     }
@@ -138,6 +144,12 @@ private struct MergeCursor {
             if !batch.isEmpty { return }
         }
         batch.removeAll()
+        // Where the input went on recording past its last event: one record says so, so that a
+        // hang open at the end lasts as long in the pcap as in the input.
+        if !endGiven, lastTime != .min, let until = source.summary.recordedUntil, until > lastTime {
+            endGiven = true
+            batch = [Event(kind: .recordingEnd, time: until, location: 0, source: lastSource)]
+        }
     }
 }
 

@@ -160,6 +160,7 @@ public final class PcapEventSource: EventSource {
         var records: UInt64 = 0
         var outOfOrder: UInt64 = 0
         var dataLoss: UInt64 = 0
+        var ends = 0
         var lost: UInt64 = 0
         var previous = previousTime
         var failure: PcapError?
@@ -214,6 +215,7 @@ public final class PcapEventSource: EventSource {
                     count += 1
                     if time < previous { outOfOrder &+= 1 }
                     previous = time
+                    if entry.kind == .recordingEnd { ends &+= 1 }
                     if entry.kind == .dataLoss {
                         dataLoss &+= 1
                         let wide = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 32, as: UInt64.self))
@@ -237,6 +239,7 @@ public final class PcapEventSource: EventSource {
                 event.location = location
                 if event.time < previous { outOfOrder &+= 1 }
                 previous = event.time
+                if event.kind == .recordingEnd { ends &+= 1 }
                 if event.kind == .dataLoss {
                     dataLoss &+= 1
                     lost = lost.saturatingAdding(event.lostEvents)
@@ -247,7 +250,8 @@ public final class PcapEventSource: EventSource {
         }
         previousTime = previous
         summary.records &+= records
-        summary.events &+= UInt64(count)
+        // A recording-end record is where the input went on recording, not an event of it.
+        summary.events &+= UInt64(count - ends)
         summary.outOfOrder &+= outOfOrder
         summary.dataLossMarkers &+= dataLoss
         summary.addLostEvents(lost)
