@@ -1066,6 +1066,13 @@ public enum AnalysisSession {
                 guard let last = lines.max(), let damaged = input.firstMalformed.first(where: { $0.location.value < last }) else { continue }
                 story[i].uncertainty.append(
                     "\(input.path) has a damaged line before this finding's evidence (\(damaged.location.render(path: input.path)): \(damaged.reason)): the event lost there — a fetch, a doorbell, a shadow read — may be the one this finding misses")
+                // Nothing then says the queue misbehaved rather than lost an event: a warning
+                // (a healthy run failed on one damaged io_cmd line).
+                if story[i].severity == .error {
+                    story[i].lowered = .warning
+                    undecided.append("\(story[i].kind.rawValue) on \(story[i].queue) may rest on an event lost in a damaged line of \(input.path) (a warning)")
+                }
+                break
             }
         }
         for f in story where f.kind == .unattributedStall {

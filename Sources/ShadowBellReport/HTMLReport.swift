@@ -63,8 +63,9 @@ public enum HTMLReport {
         var h = "<section id=\"overview\"><h2>Hangs at a glance</h2>\n"
         for view in QueueView.merge(hangs) {
             let count = view.windows.filter { $0.kind == .finding }.count
+            let ordinals = orderOnly(report, view.clockInput)
             let title = "\(view.queue): \(count) hang(s) — " + view.windows.filter { $0.kind == .finding }.map { w in
-                "<a href=\"#finding-\(w.finding ?? 0)\">\(esc(w.label))</a>"
+                "<a href=\"#finding-\(w.finding ?? 0)\">\(esc(w.relabeled(orderOnly: ordinals).label))</a>"
             }.joined(separator: ", ")
             h += "<figure class=\"overview\">\n<figcaption class=\"head\">\(title)</figcaption>\n"
             h += view.chart(orderOnly: orderOnly(report, view.clockInput)).render(

@@ -153,7 +153,7 @@ public enum TextReport {
             if let first = report.result.undecided.first, report.result.errorCount == 0 {
                 let more = report.result.undecided.count - 1
                 return "no error finding, but no verdict of health either: \(first)"
-                    + (more > 0 ? " (and \(more) more: see the notes)" : " (see the notes)") + " (exit 0)"
+                    + (more > 0 ? " (and \(more) more: the notes and findings say more)" : " (the notes and findings say more)") + " (exit 0)"
             }
             return "no error finding (exit 0)"
         }

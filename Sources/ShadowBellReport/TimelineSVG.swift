@@ -72,6 +72,8 @@ public struct ChartWindow: Sendable, Hashable {
     public var finding: Int?
     /// The finding's severity: a point finding's mark is coloured by it.
     public var severity: Severity
+    /// A finding window's label without its length (`#2 mutual wait`).
+    var name = ""
 
     public init(start: Int64, end: Int64?, label: String, kind: Kind = .finding, finding: Int? = nil, severity: Severity = .error) {
         self.start = start
@@ -104,7 +106,18 @@ public struct ChartWindow: Sendable, Hashable {
         }
         var label = "#\(number) \(name)"
         if let end = f.end { label += " \(formatDuration(end - f.start))" } else { label += " (unresolved)" }
-        return ChartWindow(start: f.start, end: f.end, label: label, finding: number, severity: f.severity)
+        var w = ChartWindow(start: f.start, end: f.end, label: label, finding: number, severity: f.severity)
+        w.name = "#\(number) \(name)"
+        return w
+    }
+
+    /// The window labelled for a clock of ordinals (an input without timestamps): its length
+    /// in events, not in time (a QEMU log without timestamps read "mutual wait 168.879 µs").
+    func relabeled(orderOnly: Bool) -> ChartWindow {
+        guard orderOnly, !name.isEmpty, let end, end != start else { return self }
+        var w = self
+        w.label = "\(name) \(end - start) events"
+        return w
     }
 
     /// The stretches of `samples` where a window was open (both sides waiting) that no finding
@@ -708,7 +721,7 @@ public enum TimelineSVGDocument {
 extension QueueView {
     /// The chart of this view.
     public func chart(orderOnly: Bool = false, width: Double = 1100) -> TimelineChart {
-        var chart = TimelineChart(samples: samples, windows: windows)
+        var chart = TimelineChart(samples: samples, windows: windows.map { $0.relabeled(orderOnly: orderOnly) })
         chart.omissions = omissions
         chart.plotEnd = plotEnd
         chart.orderOnly = orderOnly
@@ -717,8 +730,11 @@ extension QueueView {
     }
 
     /// "around finding #2 (mutual wait 30.4 s) and #3 (…)".
-    public var findingsText: String {
-        let named = windows.filter { $0.kind == .finding }.map(\.label)
+    public var findingsText: String { findingsText(orderOnly: false) }
+
+    /// `findingsText` with the windows' lengths in events on a clock of ordinals.
+    public func findingsText(orderOnly: Bool) -> String {
+        let named = windows.filter { $0.kind == .finding }.map { $0.relabeled(orderOnly: orderOnly).label }
         return named.isEmpty ? "" : "around " + named.joined(separator: ", ")
     }
 }

@@ -330,6 +330,45 @@ import Testing
         }
     }
 
+    /// A healthy run's QEMU log with one damaged line (an io_cmd line that lost its fields):
+    /// the fetch lost there read as a controller idle with work on its queue, an error naming a
+    /// QEMU bug (exit 1). The finding says what it may rest on and is a warning; the run
+    /// passes undecided. A hung run with such a line still fails on its hangs.
+    @Test func aDamagedLineDoesNotFailAHealthyRun() throws {
+        for (name, line, status) in [("mq2", 85710, Int32(0)), ("hang-sq2", 60018, Int32(1))] {
+            let files = try RealTraceTests.run(name)
+            var lines = try String(contentsOfFile: files.qemu, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            let target = try #require(lines[line - 1].range(of: " sqid"))
+            lines[line - 1] = String(lines[line - 1][..<target.lowerBound])
+            let damaged = temporaryPath("damaged-\(name)-\(UUID().uuidString).log")
+            try lines.joined(separator: "\n").write(toFile: damaged, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(atPath: damaged) }
+            let r = try analyzeJSON([damaged])
+            #expect(r.status == status, "\(name)")
+            let idle = (r.json["findings"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "controller-idle-with-work" }
+            #expect(!idle.isEmpty && idle.allSatisfy { $0["severity"] as? String == "warning" && ($0["uncertainty"] as? [String] ?? []).contains { $0.contains("has a damaged line before this finding's evidence (\(damaged):\(line): pci_nvme_io_cmd: missing sqid)") } }, "\(name): \(idle)")
+            let undecided = (r.json["summary"] as? [String: Any])?["undecided"] as? [String] ?? []
+            #expect(undecided.contains { $0.hasPrefix("controller-idle-with-work on nvme0:sq") }, "\(name): \(undecided)")
+        }
+    }
+
+    /// A QEMU log without timestamps: the report's windows are as long as their events, not a
+    /// time (its HTML read "mutual wait 168.879 µs" for 168879 events).
+    @Test func anUntimedLogsPicturesCountEvents() throws {
+        let files = try RealTraceTests.run("hang-sq2")
+        let text = try String(contentsOfFile: files.qemu, encoding: .utf8)
+        let untimed = try NSRegularExpression(pattern: #"^[0-9]+@[0-9.]+:"#, options: .anchorsMatchLines)
+            .stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "")
+        let log = temporaryPath("untimed-\(UUID().uuidString).log"), html = temporaryPath("untimed-\(UUID().uuidString).html")
+        try untimed.write(toFile: log, atomically: true, encoding: .utf8)
+        defer { for p in [log, html] { try? FileManager.default.removeItem(atPath: p) } }
+        #expect(try runProcess(["report", log, "-o", html]).status == 0)
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        #expect(page.contains("#2 mutual wait 168879 events") && !page.contains("mutual wait 168.879 µs"))
+        let out = try runProcess(["analyze", log]).stdout
+        #expect(out.contains("169421 events hung in total") && out.contains("submitted ?"), "\(out)")
+    }
+
     /// A run kept as a guest folder and a host folder (`vm1/guest/` with the guest trace and
     /// console, `vm1/host/` with QEMU's log) is one run: each folder was a run of its own, and
     /// neither could say why the queue hung (the guest side gave up, the host side saw a stall

@@ -19,8 +19,8 @@ struct QemuLogLineParser: LineDecoding {
     var decidedClock: ClockKind? { clock }
     private var ordinal: Int64 = 0
     private var lastTime: Int64 = 0
-    /// The latest time of any timestamped line, of a known event or another
-    /// (`LineDecoding.latestLineTime`).
+    /// The latest time of any timestamped line of another event than ShadowBell's
+    /// (`LineDecoding.latestLineTime`; the events' own times reach the analysis with them).
     private(set) var latestLineTime: Int64 = .min
     /// Whether a bare (untimed) line was decoded before any other event (for decoding a file
     /// in segments: its time depends on earlier lines).
@@ -95,13 +95,12 @@ struct QemuLogLineParser: LineDecoding {
                 event.time = lastTime
             }
             lastTime = event.time
-            if clock == .timestamps, event.time > latestLineTime { latestLineTime = event.time }
             return .event(event)
         case .unknown:
             if shape != .bare, time > latestLineTime { latestLineTime = time }
             // A known event's name cut short with nothing after it (the line cut, or split by
             // other output): a lost event, not another event of QEMU's.
-            if Self.isCutEventName(payload) { return .malformed(DecodeFailure(event: "a pci_nvme_ event", field: "its name", problem: .cutShort)) }
+            if payload.count < 48, Self.isCutEventName(payload) { return .malformed(DecodeFailure(event: "a pci_nvme_ event", field: "its name", problem: .cutShort)) }
             return .skipped
         case .malformed(let failure):
             return .malformed(failure)
@@ -109,11 +108,16 @@ struct QemuLogLineParser: LineDecoding {
     }
 
     /// Whether `payload` is nothing but the start of a known event's name (`pci_nvme_shadow_do`).
+    @inline(never)
     static func isCutEventName(_ payload: UnsafeRawBufferPointer) -> Bool {
+        // Known names are shorter than 40 bytes, and a name cut short ends in a letter or `_`
+        // (other events' lines mostly end in a digit or a quote): one compare for most lines.
+        guard payload.count < 48, let last = payload.last, (last >= 0x61 && last <= 0x7A) || last == 0x5F || last == ASCII.space || last == ASCII.carriageReturn
+        else { return false }
         var end = payload.count
         while end > 0, payload[end - 1] == ASCII.space || payload[end - 1] == ASCII.carriageReturn { end -= 1 }
         guard end > 9, end < 40, ByteScanning.hasPrefix(payload, at: 0, "pci_nvme_"),
-            !payload[..<end].contains(ASCII.space)
+            memchr(payload.baseAddress!, Int32(ASCII.space), end) == nil
         else { return false }
         let name = UnsafeRawBufferPointer(rebasing: payload[..<end])
         return QemuEventName.allCases.contains { known in
