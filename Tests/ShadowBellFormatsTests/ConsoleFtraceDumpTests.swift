@@ -67,23 +67,27 @@ private func times(_ events: [Event], _ kind: EventKind) -> [Int64] {
         #expect(d.summary.skipped == 7)
     }
 
-    /// `dmesg -d` prints each stamp with the time since the previous message
-    /// (`[   20.000100 <    0.000100>] `): the file was refused as no kernel log. The same
-    /// console in that form is detected and reads the same.
-    @Test func dmesgDeltaColumnReadsAsTheStamp() throws {
+    /// A small console with a dump, and the same console with its stamps rewritten
+    /// (`pattern` → `template`, line by line), both decoded.
+    private func reformatted(_ pattern: String, _ template: String) throws -> (text: String, plain: Decoded, other: Decoded) {
         let text = bootLine + "[    5.000000] nvme nvme0: 2/0/0 default/read/poll queues\n"
             + "[   20.000100] Dumping ftrace buffer:\n[   20.000200] \(delimiter)\n"
             + "[   20.000300]      fio-157       0..... 1000000us : \(setup(5))\n"
             + "[   20.000800] \(delimiter)\n[   21.000000] nvme nvme0: I/O 5 QID 1 timeout, reset controller\n"
-        let stamp = try NSRegularExpression(pattern: #"^(\[ *[0-9]+\.[0-9]{6})\]"#, options: .anchorsMatchLines)
-        let withDelta = stamp.stringByReplacingMatches(
-            in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "$1 <    0.000100>]")
+        let stamp = try NSRegularExpression(pattern: pattern, options: .anchorsMatchLines)
+        let other = stamp.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: template)
+        return (other, try decode(text), try decode(other))
+    }
+
+    /// `dmesg -d` prints each stamp with the time since the previous message
+    /// (`[   20.000100 <    0.000100>] `): the file was refused as no kernel log. The same
+    /// console in that form is detected and reads the same.
+    @Test func dmesgDeltaColumnReadsAsTheStamp() throws {
+        let (withDelta, plain, delta) = try reformatted(#"^(\[ *[0-9]+\.[0-9]{6})\]"#, "$1 <    0.000100>]")
         #expect(withDelta.contains("[   20.000300 <    0.000100>]      fio-157"))
         let path = TempFile.write(withDelta)
         defer { TempFile.remove(path) }
         #expect(try detectFormat(path: path) == .consoleLog)
-        let plain = try decode(text)
-        let delta = try decode(withDelta)
         #expect(delta.summary.malformed == 0, "\(delta.summary.firstMalformed)")
         #expect(delta.events.count == 3 && delta.events == plain.events)
     }
@@ -93,16 +97,8 @@ private func times(_ events: [Event], _ kind: EventKind) -> [Int64] {
     /// dump, and a `dmesg` listing of it later in the log counted its commands twice). The same
     /// console in that form reads the same.
     @Test func journalctlMonotonicFormReadsAsTheConsole() throws {
-        let text = bootLine + "[    5.000000] nvme nvme0: 2/0/0 default/read/poll queues\n"
-            + "[   20.000100] Dumping ftrace buffer:\n[   20.000200] \(delimiter)\n"
-            + "[   20.000300]      fio-157       0..... 1000000us : \(setup(5))\n"
-            + "[   20.000800] \(delimiter)\n[   21.000000] nvme nvme0: I/O 5 QID 1 timeout, reset controller\n"
-        let stamp = try NSRegularExpression(pattern: #"^(\[ *[0-9]+\.[0-9]{6}\]) "#, options: .anchorsMatchLines)
-        let journal = stamp.stringByReplacingMatches(
-            in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "$1 vm-7 kernel: ")
+        let (journal, plain, read) = try reformatted(#"^(\[ *[0-9]+\.[0-9]{6}\]) "#, "$1 vm-7 kernel: ")
         #expect(journal.contains("[   20.000800] vm-7 kernel: ----"))
-        let plain = try decode(text)
-        let read = try decode(journal)
         #expect(read.summary.format == .consoleLog)
         #expect(read.summary.endsInsideDump == nil && plain.summary.endsInsideDump == nil)
         #expect(read.events.count == 3 && read.events == plain.events)
