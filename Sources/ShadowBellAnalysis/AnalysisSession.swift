@@ -1017,6 +1017,14 @@ public enum AnalysisSession {
             }
         }
         for g in groups {
+            guard let after = g.afterControllerEnd else { continue }
+            let total = after.queues.reduce(0) { $0 + $1.count }
+            let which = after.queues.map { "\($0.queue.controllerName) qid \($0.queue.qid): \($0.count)" }.joined(separator: ", ")
+            let gap = formatDuration(after.guestEnd - after.controllerEnd)
+            notes.append("The controller's trace ends \(gap) before the guest's (at \(formatSeconds(after.controllerEnd)) s): \(total) I/O command(s) (\(which)) are still outstanding where the guest's trace ends, with no completion on their queue since the controller's trace ended. Whether the controller slept on them (a hang: it logs nothing while it sleeps) or its log stopped is not in the inputs; a controller trace that goes on as long would tell.")
+            undecided.append("\(total) I/O command(s) (\(which)) still outstanding where the guest's trace ends, \(gap) after the controller's, with no completion on their queue since")
+        }
+        for g in groups {
             for q in g.silentQueues {
                 undecided.append("\(q.queue): the controller asleep on it for the last \(formatDuration(q.silence)) of the trace, other queues running: too soon to tell")
                 notes.append(

@@ -767,6 +767,7 @@ public final class ClockGroupAnalyzer {
             }
         }
         let late = lateCommandsAtTheEnd()
+        let afterControllerEnd = commandsAfterTheControllerEnd()
         let silent = silentQueuesAtTheEnd()
         var suppressedList = suppressed.map { SuppressedFindings(kind: $0.key.kind, queue: $0.key.queue, count: $0.value) }
         suppressedList.sort { ($0.queue, $0.kind.rawValue) < ($1.queue, $1.kind.rawValue) }
@@ -777,7 +778,7 @@ public final class ClockGroupAnalyzer {
             eventsBeyondQueueLimit: eventsBeyondQueueLimit,
             submissionsBeyondCommandLimit: submissionsBeyondCommandLimit,
             ioWithoutTracedDoorbells: ioFetchSeen && !ioQueueMMIOSeen, lateCommands: late, completionsMissing: missing, silentQueues: silent,
-            outstandingAtEnd: outstandingAtEnd)
+            outstandingAtEnd: outstandingAtEnd, afterControllerEnd: afterControllerEnd)
     }
 
     /// The guest's completions the trace lacks: fewer than half of 1000 or more I/O submissions
@@ -848,6 +849,11 @@ public final class ClockGroupAnalyzer {
         }
     }
 
+    /// The latest end of the inputs holding controller events, when there are any.
+    var controllerTraceEnd: Int64? {
+        controllerSources.indices.filter { controllerSources[$0] && $0 < lastTimes.count && lastTimes[$0] != .min }.map { lastTimes[$0] }.max()
+    }
+
     /// The latest end of the inputs holding the guest's completions, when there are any.
     var completionsRecordedUntil: Int64? {
         completionSources.indices.filter { completionSources[$0] && $0 < lastTimes.count && lastTimes[$0] != .min }.map { lastTimes[$0] }.max()
@@ -905,6 +911,16 @@ public struct GroupResult: Sendable {
     public var silentQueues: [SilentQueue] = []
     /// I/O commands outstanding where the inputs end, per input that submitted them and SQ.
     public var outstandingAtEnd: [OutstandingCommands] = []
+    /// Commands outstanding where the guest's trace ends, well after the controller's ended.
+    public var afterControllerEnd: CommandsAfterControllerEnd?
+}
+
+/// I/O commands still outstanding where the guest's trace ends, after the controller's trace
+/// ended with no completion on their queue since (`count` per SQ).
+public struct CommandsAfterControllerEnd: Sendable {
+    public var controllerEnd: Int64
+    public var guestEnd: Int64
+    public var queues: [(queue: QueueKey, count: Int)]
 }
 
 /// I/O commands of one SQ, submitted in one input, still outstanding where the inputs end.

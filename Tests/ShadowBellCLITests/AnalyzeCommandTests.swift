@@ -393,6 +393,15 @@ import Testing
                 #expect(duration > 19_000_000, "\(inputs): \(w)")
             }
         }
+        // One queue: its wait opens just after the QEMU log's last event (the controller fell
+        // asleep), so it is not judged; its 48 commands stay outstanding for 19 ms with no
+        // completion. No verdict of health (it passed without a word).
+        let oneGuest = temporaryPath("hung-one-\(UUID().uuidString).txt"), oneQemu = temporaryPath("hung-one-\(UUID().uuidString).log")
+        defer { for p in [oneGuest, oneQemu] { try? FileManager.default.removeItem(atPath: p) } }
+        #expect(runCommand(["simulate"] + model + ["--queues", "1", "--output", oneGuest, "--qemu-log", oneQemu]) == 0)
+        let one = try analyzeJSON([oneGuest, oneQemu])
+        let undecided = (one.json["summary"] as? [String: Any])?["undecided"] as? [String] ?? []
+        #expect(one.status == 0 && undecided.contains { $0.hasPrefix("48 I/O command(s) (nvme0 qid 1: 48) still outstanding where the guest's trace ends") }, "\(undecided)")
     }
 
     /// The QEMU log alone of a guest whose I/O timeout is short (a simulation's, scaled by

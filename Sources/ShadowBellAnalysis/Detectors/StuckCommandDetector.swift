@@ -148,6 +148,31 @@ extension ClockGroupAnalyzer {
         return counts.map { var o = $0.key; o.count = $0.value; return o }.sorted { ($0.source, $0.queue) < ($1.source, $1.queue) }
     }
 
+    /// I/O commands still outstanding where the guest's trace ends, at least `--min-wait` after
+    /// the controller's trace ended, on queues with no guest completion since: what the
+    /// controller did for them after its trace ended is not in the inputs (its log stopped, or
+    /// it logged nothing more because it slept on them), so a wait that opened then is not
+    /// judged, and a "no finding" is no verdict either (a simulated run hung on its one queue
+    /// passed).
+    func commandsAfterTheControllerEnd() -> CommandsAfterControllerEnd? {
+        guard controllerEventsSeen, let guestEnd = completionsRecordedUntil else { return nil }
+        guard let controllerEnd = controllerTraceEnd, case let (gap, overflow) = guestEnd.subtractingReportingOverflow(controllerEnd),
+            !overflow, gap >= max(options.minWait, 1)
+        else { return nil }
+        var byQueue: [QueueKey: Int] = [:]
+        for (key, _) in outstanding.entries(where: { _ in true }) where UInt16(truncatingIfNeeded: key >> 32) != 0 {
+            let queue = QueueKey(controller: UInt16(key >> 48), qid: UInt16(truncatingIfNeeded: key >> 32), type: .sq)
+            byQueue[queue, default: 0] += 1
+        }
+        // (The guest completes what the controller completed just before its trace ended a
+        // little later: an interrupt's latency, the clocks' alignment.)
+        let settle = controllerEnd.addingReportingOverflow(max(options.minWait, 1_000_000))
+        let quietAfter = settle.overflow ? Int64.max : settle.partialValue
+        let queues = byQueue.keys.filter { q in (self.queues.first { $0.key == q }?.lastDriverCompletion ?? .min) <= quietAfter }.sorted()
+        guard !queues.isEmpty else { return nil }
+        return CommandsAfterControllerEnd(controllerEnd: controllerEnd, guestEnd: guestEnd, queues: queues.map { ($0, byQueue[$0]!) })
+    }
+
     /// Commands outstanding where their input ends for at least `lateCommandAge` and less than
     /// `--stuck-after`, per SQ, on queues where no finding is still open at the end.
     func lateCommandsAtTheEnd() -> [LateCommands] {
