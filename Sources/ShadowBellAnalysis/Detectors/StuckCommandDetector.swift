@@ -168,7 +168,14 @@ extension ClockGroupAnalyzer {
         // little later: an interrupt's latency, the clocks' alignment.)
         let settle = controllerEnd.addingReportingOverflow(max(options.minWait, 1_000_000))
         let quietAfter = settle.overflow ? Int64.max : settle.partialValue
-        let queues = byQueue.keys.filter { q in (self.queues.first { $0.key == q }?.lastDriverCompletion ?? .min) <= quietAfter }.sorted()
+        // Only a controller whose trace is among the inputs (a second disk without one is no
+        // controller that stopped).
+        let traced = Set(self.queues.filter { q in
+            q.stats.commandsFetched > 0 || q.stats.controllerShadowReads > 0 || q.stats.completionsQueued > 0
+        }.map(\.key.controller))
+        let queues = byQueue.keys.filter { q in
+            traced.contains(q.controller) && (self.queues.first { $0.key == q }?.lastDriverCompletion ?? .min) <= quietAfter
+        }.sorted()
         guard !queues.isEmpty else { return nil }
         return CommandsAfterControllerEnd(controllerEnd: controllerEnd, guestEnd: guestEnd, queues: queues.map { ($0, byQueue[$0]!) })
     }
