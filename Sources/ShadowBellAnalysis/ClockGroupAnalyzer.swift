@@ -767,7 +767,7 @@ public final class ClockGroupAnalyzer {
             }
         }
         let late = lateCommandsAtTheEnd()
-        let afterControllerEnd = commandsAfterTheControllerEnd()
+        let afterControllerEnd = commandsAfterTheControllerEnd(outstandingAtEnd)
         let silent = silentQueuesAtTheEnd()
         var suppressedList = suppressed.map { SuppressedFindings(kind: $0.key.kind, queue: $0.key.queue, count: $0.value) }
         suppressedList.sort { ($0.queue, $0.kind.rawValue) < ($1.queue, $1.kind.rawValue) }

@@ -62,11 +62,7 @@ public struct AnalysisReport: Sendable {
     /// A distance between two times on `clockInput`'s clock: a duration, or on an input without
     /// timestamps (ordinals) a count of events, on a clock of bare counts a count of it.
     public func formatSpan(_ d: Int64, clockInput: UInt16) -> String {
-        switch result.inputs.first(where: { $0.index == clockInput })?.clock {
-        case .orderOnly?: return "\(d) events"
-        case .counter?: return "\(d) counts of its clock"
-        default: return formatDuration(d)
-        }
+        ShadowBellAnalysis.formatSpan(d, clock: result.inputs.first(where: { $0.index == clockInput })?.clock ?? .timestamps)
     }
 }
 

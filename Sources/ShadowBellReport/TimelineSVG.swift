@@ -116,7 +116,7 @@ public struct ChartWindow: Sendable, Hashable {
     func relabeled(orderOnly: Bool) -> ChartWindow {
         guard orderOnly, !name.isEmpty, let end, end != start else { return self }
         var w = self
-        w.label = "\(name) \(end - start) events"
+        w.label = "\(name) \(ShadowBellAnalysis.formatSpan(end - start, clock: .orderOnly))"
         return w
     }
 
@@ -633,7 +633,7 @@ public struct TimelineChart {
     }
 
     func formatTime(_ t: Int64) -> String { orderOnly ? "#\(t)" : formatSeconds(t) }
-    func formatSpan(_ d: Int64) -> String { orderOnly ? "\(d) events" : formatDuration(d) }
+    func formatSpan(_ d: Int64) -> String { ShadowBellAnalysis.formatSpan(d, clock: orderOnly ? .orderOnly : .timestamps) }
     func relative(_ d: Int64) -> String {
         if d == 0 { return "0" }
         return (d > 0 ? "+" : "−") + formatSpan(d < 0 ? -d : d)

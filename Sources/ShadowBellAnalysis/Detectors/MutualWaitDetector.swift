@@ -385,6 +385,16 @@ public func formatSeconds(_ ns: Int64) -> String {
     return "\(negative ? "-" : "")\(a / 1_000_000_000).\(String(repeating: "0", count: 9 - frac.count))\(frac)"
 }
 
+/// A distance between two times on a clock of `kind`: a duration; on an input without
+/// timestamps (ordinals) a count of events; on a clock of bare counts a count of it.
+public func formatSpan(_ d: Int64, clock kind: ClockKind) -> String {
+    switch kind {
+    case .orderOnly: return "\(d) events"
+    case .counter: return "\(d) counts of its clock"
+    case .timestamps: return formatDuration(d)
+    }
+}
+
 public func formatDuration(_ ns: Int64) -> String {
     let a = ns < 0 ? -ns : ns
     func fixed(_ v: Int64, _ unit: Int64, _ suffix: String) -> String {

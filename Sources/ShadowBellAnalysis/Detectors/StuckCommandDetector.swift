@@ -87,13 +87,7 @@ extension ClockGroupAnalyzer {
 
     /// A distance between two of the group's times: a duration, or on a clock that does not
     /// count nanoseconds (x86-tsc, counter) the bare count (it is no duration).
-    func durationText(_ ns: Int64) -> String {
-        switch clock {
-        case .orderOnly: return "\(ns) events"
-        case .counter: return "\(ns) counts of its clock"
-        case .timestamps: return formatDuration(ns)
-        }
-    }
+    func durationText(_ ns: Int64) -> String { formatSpan(ns, clock: clock) }
 
     /// The guest's I/O timeout as a give-up shows it: Linux resets the controller when an
     /// aborted command times out again, one `nvme_core.io_timeout` after its abort (sysrq-hang's
@@ -154,16 +148,13 @@ extension ClockGroupAnalyzer {
     /// it logged nothing more because it slept on them), so a wait that opened then is not
     /// judged, and a "no finding" is no verdict either (a simulated run hung on its one queue
     /// passed).
-    func commandsAfterTheControllerEnd() -> CommandsAfterControllerEnd? {
+    func commandsAfterTheControllerEnd(_ outstandingAtEnd: [OutstandingCommands]) -> CommandsAfterControllerEnd? {
         guard controllerEventsSeen, let guestEnd = completionsRecordedUntil else { return nil }
         guard let controllerEnd = controllerTraceEnd, case let (gap, overflow) = guestEnd.subtractingReportingOverflow(controllerEnd),
             !overflow, gap >= max(options.minWait, 1)
         else { return nil }
         var byQueue: [QueueKey: Int] = [:]
-        for (key, _) in outstanding.entries(where: { _ in true }) where UInt16(truncatingIfNeeded: key >> 32) != 0 {
-            let queue = QueueKey(controller: UInt16(key >> 48), qid: UInt16(truncatingIfNeeded: key >> 32), type: .sq)
-            byQueue[queue, default: 0] += 1
-        }
+        for o in outstandingAtEnd { byQueue[o.queue, default: 0] += o.count }
         // (The guest completes what the controller completed just before its trace ended a
         // little later: an interrupt's latency, the clocks' alignment.)
         let settle = controllerEnd.addingReportingOverflow(max(options.minWait, 1_000_000))
