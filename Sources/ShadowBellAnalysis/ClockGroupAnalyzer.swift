@@ -749,7 +749,7 @@ public final class ClockGroupAnalyzer {
             if let guestEnd, guestEnd > end, let w = queues[i].window, w.start.time <= end {
                 let sq = QueueKey(controller: queues[i].key.controller, qid: queues[i].key.qid, type: .sq)
                 let last = queues.first { $0.key == sq }?.lastDriverCompletion ?? .min
-                if last <= end { end = guestEnd }
+                if last <= completionsSettled(after: end) { end = guestEnd }
             }
             finishWindowAtEnd(&queues[i], endTime: end)
             finishVisibleWorkAtEnd(&queues[i], endTime: coverageEnd)
@@ -779,6 +779,14 @@ public final class ClockGroupAnalyzer {
             submissionsBeyondCommandLimit: submissionsBeyondCommandLimit,
             ioWithoutTracedDoorbells: ioFetchSeen && !ioQueueMMIOSeen, lateCommands: late, completionsMissing: missing, silentQueues: silent,
             outstandingAtEnd: outstandingAtEnd, afterControllerEnd: afterControllerEnd)
+    }
+
+    /// How late the guest may complete what the controller completed just before its trace
+    /// ended (an interrupt's latency, the clocks' alignment) and still show nothing done after
+    /// it: `end` + `--min-wait`, at least 1 ms.
+    func completionsSettled(after end: Int64) -> Int64 {
+        let settle = end.addingReportingOverflow(max(options.minWait, 1_000_000))
+        return settle.overflow ? Int64.max : settle.partialValue
     }
 
     /// The guest's completions the trace lacks: fewer than half of 1000 or more I/O submissions

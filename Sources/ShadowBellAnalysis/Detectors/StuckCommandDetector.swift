@@ -155,17 +155,16 @@ extension ClockGroupAnalyzer {
         else { return nil }
         var byQueue: [QueueKey: Int] = [:]
         for o in outstandingAtEnd { byQueue[o.queue, default: 0] += o.count }
-        // (The guest completes what the controller completed just before its trace ended a
-        // little later: an interrupt's latency, the clocks' alignment.)
-        let settle = controllerEnd.addingReportingOverflow(max(options.minWait, 1_000_000))
-        let quietAfter = settle.overflow ? Int64.max : settle.partialValue
+        let quietAfter = completionsSettled(after: controllerEnd)
         // Only a controller whose trace is among the inputs (a second disk without one is no
         // controller that stopped).
         let traced = Set(self.queues.filter { q in
             q.stats.commandsFetched > 0 || q.stats.controllerShadowReads > 0 || q.stats.completionsQueued > 0
         }.map(\.key.controller))
+        // A queue whose wait is judged open to the end is told by its finding.
         let queues = byQueue.keys.filter { q in
             traced.contains(q.controller) && (self.queues.first { $0.key == q }?.lastDriverCompletion ?? .min) <= quietAfter
+                && !findings.contains { $0.end == nil && $0.queue.controller == q.controller && $0.queue.qid == q.qid }
         }.sorted()
         guard !queues.isEmpty else { return nil }
         return CommandsAfterControllerEnd(controllerEnd: controllerEnd, guestEnd: guestEnd, queues: queues.map { ($0, byQueue[$0]!) })
