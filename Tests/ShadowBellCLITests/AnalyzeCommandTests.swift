@@ -421,6 +421,25 @@ import Testing
         #expect(cut.status == 0 && undecided.contains { $0.hasPrefix("48 I/O command(s) (nvme0 qid 1: 48) still outstanding where the guest's trace ends") }, "\(undecided)")
     }
 
+    /// A controller without its barrier (simulated, seed 2): its EventIdx store stayed
+    /// invisible to the driver for up to 1.8 µs after its stamp. Without the driver's probes
+    /// a submission stamped 0.7–1.4 µs after that write does not prove the driver could read
+    /// it: the cause was `skipped-demanded-doorbell`, confidently wrong (the truth is
+    /// controller-reorder); it is `unknown`, and the story names both.
+    @Test func aSubmissionWithinAStoresVisibilityProvesNoSkippedDoorbell() throws {
+        let guest = temporaryPath("reorder-\(UUID().uuidString).txt"), qemu = temporaryPath("reorder-\(UUID().uuidString).log")
+        let truth = temporaryPath("reorder-\(UUID().uuidString).json")
+        defer { for p in [guest, qemu, truth] { try? FileManager.default.removeItem(atPath: p) } }
+        #expect(runCommand(["simulate", "--seed", "2", "--profile", "racing", "--controller-barrier", "off",
+                            "--output", guest, "--qemu-log", qemu, "--truth", truth]) == 0)
+        let windows = (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: truth))) as? [String: Any])?["mutual_waits"] as? [[String: Any]] ?? []
+        #expect(!windows.isEmpty && windows.allSatisfy { $0["cause"] as? String == "controller-reorder" })
+        let r = try analyzeJSON([guest, qemu], extra: ["--inferred-min-wait", "1ms"])
+        let waits = (r.json["findings"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "mutual-wait" }
+        #expect(waits.count == 2 && waits.allSatisfy { $0["cause"] as? String == "unknown" }, "\(waits.map { $0["cause"] ?? "-" })")
+        #expect(r.text.contains("Either the controller's EventIdx store was still invisible when the driver read EventIdx"))
+    }
+
     /// The QEMU log alone of a guest whose I/O timeout is short (a simulation's, scaled by
     /// 1000: 30 ms): it aborted and reset twice, and no queue had been silent for
     /// --inferred-min-wait before its ABORTs, so nothing was said (exit 0). The queue silent

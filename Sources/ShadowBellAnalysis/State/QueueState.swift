@@ -230,6 +230,10 @@ struct DemandedStep: Sendable {
     var old: UInt32
     var new: UInt32
     var at: Int64?
+    /// Inferred from a submission stamped after the EventIdx write by less than a store may
+    /// stay invisible (`MutualWaitDetector.storeVisibility`): the driver may have read the
+    /// value before it (a controller-reorder) as well as skipped it.
+    var withinVisibility = false
 }
 
 /// Per-queue counts (statistics, not findings). Counts cover the whole input.
