@@ -421,6 +421,27 @@ import Testing
         #expect(cut.status == 0 && undecided.contains { $0.hasPrefix("48 I/O command(s) (nvme0 qid 1: 48) still outstanding where the guest's trace ends") }, "\(undecided)")
     }
 
+    /// A guest trace recorded with the kernel's `console` event holds the driver's timeout
+    /// messages: a simulated run whose guest timed out 32 commands, aborted them and reset the
+    /// controller passed (its wait of 0.6 ms is below --min-wait, and the messages were
+    /// skipped); the console's lines given beside it are the same messages, counted once.
+    @Test func aTracesConsoleEventsTellTheGuestsTimeouts() throws {
+        let trace = temporaryPath("console-events-\(UUID().uuidString).txt"), console = temporaryPath("console-\(UUID().uuidString).log")
+        defer { for p in [trace, console] { try? FileManager.default.removeItem(atPath: p) } }
+        #expect(runCommand(["simulate", "--seed", "8562", "--profile", "steady", "--queues", "1", "--driver-barrier", "off",
+                            "--controller-barrier", "off", "--duration-us", "1700", "--timeout-divisor", "100000", "--output", trace]) == 0)
+        let lines = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n")
+        let messages = lines.compactMap { line in line.range(of: "console: ").map { String(line[$0.upperBound...]) } }
+        #expect(messages.count == 66, "\(messages.count)")  // 33 timeouts, 32 abort statuses, the queues after the reset
+        try (messages.joined(separator: "\n") + "\n").write(toFile: console, atomically: true, encoding: .utf8)
+        for inputs in [[trace], [trace, console]] {
+            let r = try analyzeJSON(inputs)
+            let stuck = (r.json["findings"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "stuck-command" }
+            #expect(r.status == 1 && stuck.count == 1, "\(inputs)")
+            #expect((stuck.first?["explanation"] as? String ?? "").contains("28 more are not listed"), "\(inputs)")
+        }
+    }
+
     /// A controller without its barrier (simulated, seed 2): its EventIdx store stayed
     /// invisible to the driver for up to 1.8 µs after its stamp. Without the driver's probes
     /// a submission stamped 0.7–1.4 µs after that write does not prove the driver could read

@@ -31,6 +31,13 @@ extension ClockGroupAnalyzer {
             let key = UInt32(e.controller) << 16 | UInt32(e.qid)
             guard guestTimeouts[key] != nil || guestTimeouts.count < Self.queueLimit else { return }
             var list = guestTimeouts[key, default: []]
+            // The same message from another input (a console beside a guest trace that
+            // recorded the kernel's console events) is one message.
+            if list.contains(where: { t in
+                guard !t.fromDriverTrace, t.kind == kind, t.tag == e.b, t.at.source != e.source else { return false }
+                let d = t.at.time.subtractingReportingOverflow(e.time)
+                return !d.overflow && d.partialValue.magnitude <= Self.sameMessageDistance
+            }) { return }
             if list.count >= 64 { list.removeFirst() }
             list.append(GuestTimeout(at: EventRef(e), kind: kind, tag: e.b))
             guestTimeouts[key] = list
@@ -38,6 +45,10 @@ extension ClockGroupAnalyzer {
             break
         }
     }
+
+    /// How far apart two inputs may place one kernel message (a console's printk stamp, a
+    /// trace's console event: the same clock, microsecond stamps, the console's lag).
+    static var sameMessageDistance: UInt64 { 1_000_000 }
 
     /// The driver's give-up as its trace shows it: an Abort admin command naming a command of
     /// qid q opens (or continues) a give-up on q; the reset it leads to closes it — the driver

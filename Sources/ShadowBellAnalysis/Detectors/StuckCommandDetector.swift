@@ -279,7 +279,7 @@ extension ClockGroupAnalyzer {
             }
             findings[i].explanation += e.episode.fromDriverTrace
                 ? " The give-up is dated that I/O timeout (about \(durationText(timeout))) before the first ABORT."
-                : " No submission of its commands is in the inputs: they were outstanding for at least one I/O timeout (about \(durationText(timeout)), measured above) before the first timeout message, so the give-up is dated from that much earlier."
+                : " None of its commands is among those the inputs show outstanding for --stuck-after (their submissions are not in the inputs, or the timeout is shorter): they were outstanding for at least one I/O timeout (about \(durationText(timeout)), measured above) before the first timeout message, so the give-up is dated from that much earlier."
         }
     }
 

@@ -66,7 +66,7 @@ public final class ConsoleLogSource: EventSource {
         lines = TextLines(input)
         readsOnOneThread = input.readsSideBySide
         messages = ConsoleLogLineParser(source: index)
-        dumpEvents = FtraceLineParser(source: index, qemuController: options.controller)
+        dumpEvents = FtraceLineParser(source: index, qemuController: options.controller, readsConsoleEvents: false)
         batchSize = options.batchSize
         self.holdCapacity = max(holdCapacity, 1)
         self.dumpCapacity = max(dumpCapacity, 1)

@@ -202,6 +202,8 @@ struct FtraceLineHeader {
 /// The ftrace events ShadowBell decodes.
 enum FtraceEventName: UInt8 {
     case setupCmd, completeRq, sq, dbbufSQ, dbbufCQ, tracingMarkWrite, print
+    /// `printk:console`: a kernel message as the console printed it.
+    case console
 
     var name: StaticString {
         switch self {
@@ -212,6 +214,7 @@ enum FtraceEventName: UInt8 {
         case .dbbufCQ: return "nvme_dbbuf_cq"
         case .tracingMarkWrite: return "tracing_mark_write"
         case .print: return "print"
+        case .console: return "console"
         }
     }
 
@@ -222,7 +225,9 @@ enum FtraceEventName: UInt8 {
         }
         switch name.count {
         case 5: return eq("print") ? .print : nil
-        case 7: return eq("nvme_sq") ? .sq : nil
+        case 7:
+            if eq("nvme_sq") { return .sq }
+            return eq("console") ? .console : nil
         case 13:
             if eq("nvme_dbbuf_sq") { return .dbbufSQ }
             if eq("nvme_dbbuf_cq") { return .dbbufCQ }

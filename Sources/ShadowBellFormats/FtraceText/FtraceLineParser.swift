@@ -17,11 +17,15 @@ struct FtraceLineParser: LineDecoding {
     /// count of a clock that does not count nanoseconds (`x86-tsc`, `counter`, `uptime`).
     var clock: ClockKind?
     var decidedClock: ClockKind? { clock }
+    /// Whether `console` events (the kernel's messages, `printk:console`) are read: not in a
+    /// console's own ftrace dump, whose console lines are read as the console's.
+    let readsConsoleEvents: Bool
 
     /// `clock`: the trace's clock when known before its lines are read (`clock(inPrefix:decoder:)`).
-    init(source: UInt16, qemuController: UInt16, clock: ClockKind? = nil) {
+    init(source: UInt16, qemuController: UInt16, clock: ClockKind? = nil, readsConsoleEvents: Bool = true) {
         self.source = source
         self.clock = clock
+        self.readsConsoleEvents = readsConsoleEvents
         qemu = QemuEventDecoder(controller: qemuController, source: source)
     }
 
@@ -68,6 +72,8 @@ struct FtraceLineParser: LineDecoding {
             return decodeMarker(payload, time: time, number: number)
         case .print:
             return decodeMarker(Self.stripPrintPrefix(payload), time: time, number: number)
+        case .console:
+            return readsConsoleEvents ? decodeConsoleMessage(payload, time: time, number: number) : .skipped
         default:
             return decodeNVMe(event, payload, time: time, number: number)
         }
@@ -86,6 +92,23 @@ struct FtraceLineParser: LineDecoding {
         case .event(let e): return .event(e)
         case .unknown: return .skipped
         case .malformed(let failure): return .malformed(failure)
+        }
+    }
+
+    /// A `console` event's kernel message (`[  152.001272] nvme nvme0: I/O tag 4 (0004) … QID 1
+    /// timeout, aborting`): the driver's messages a console would show, at the event's time
+    /// (the trace's clock). A trace recorded with the event enabled needs no console beside it
+    /// to tell the guest's timeouts.
+    func decodeConsoleMessage(_ payload: UnsafeRawBufferPointer, time: Int64, number: UInt64) -> LineOutcome {
+        guard let prefix = ConsoleLogLineParser.findDevicePrefix(payload) else { return .skipped }
+        switch ConsoleLogLineParser.decodeText(UnsafeRawBufferPointer(rebasing: payload[prefix.textStart...])) {
+        case .other: return .skipped
+        case .malformed(let failure): return .malformed(failure)
+        case .message(let kind, let qid, let tag, let status):
+            return .event(
+                Event(
+                    kind: .guestMessage, time: time, location: number, source: source,
+                    controller: prefix.controller, qid: qid, a: kind.rawValue, b: tag, c: status))
         }
     }
 
@@ -175,7 +198,7 @@ struct FtraceLineParser: LineDecoding {
                 r.failure = DecodeFailure(event: event.name, field: "mmio", problem: .outOfRange)
             }
             e.flags = mmio == 1 ? Event.mmioFlag : 0
-        case .tracingMarkWrite, .print:
+        case .tracingMarkWrite, .print, .console:
             return .skipped
         }
         if let failure = r.failure { return .malformed(failure) }

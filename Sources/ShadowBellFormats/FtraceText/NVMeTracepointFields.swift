@@ -62,7 +62,7 @@ struct NVMeTracepointFields {
             e.kind = .driverSQHead
             e.a = try Self.u32(sqHead, name, "sq_head")
             e.b = try Self.u32(sqTail, name, "sq_tail")
-        case .dbbufSQ, .dbbufCQ, .tracingMarkWrite, .print:
+        case .dbbufSQ, .dbbufCQ, .tracingMarkWrite, .print, .console:
             throw DecodeFailure(event: name.name, field: "raw fields", problem: .badShape)
         }
         return e
