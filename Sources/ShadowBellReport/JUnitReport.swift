@@ -87,8 +87,13 @@ public enum JUnitReport {
         let r = report.result
         var cases: [String] = []
         var failures = 0
-        for q in r.queues {
-            let indices = r.findings.indices.filter { r.findings[$0].queue == q.key }
+        // Every queue the inputs show, and every queue a finding names: a console alone shows
+        // no queue, and its hang had no case to fail (a hung run read as passed).
+        var keys = r.queues.map(\.key)
+        for f in r.findings where !keys.contains(f.queue) { keys.append(f.queue) }
+        keys.sort()
+        for key in keys {
+            let indices = r.findings.indices.filter { r.findings[$0].queue == key }
             let failingIndices = indices.filter { failsCase(r.findings[$0], report.failOn) && !report.isKnown($0) }
             let failing = failingIndices.map { r.findings[$0] }
             var body = ""
@@ -114,11 +119,11 @@ public enum JUnitReport {
                 let lines = notes.map { "[\(r.findings[$0].severity.rawValue)\(report.isKnown($0) ? ", in baseline" : "")] \(r.findings[$0].message)" }
                 body += "      <system-out>" + xml(lines.joined(separator: "\n")) + "</system-out>\n"
             }
-            let name = "\(q.key.type.name)\(q.key.qid)"
+            let name = "\(key.type.name)\(key.qid)"
             if body.isEmpty {
-                cases.append("    <testcase classname=\"\(xml(classPrefix)).\(q.key.controllerName)\" name=\"\(name)\"/>\n")
+                cases.append("    <testcase classname=\"\(xml(classPrefix)).\(key.controllerName)\" name=\"\(name)\"/>\n")
             } else {
-                cases.append("    <testcase classname=\"\(xml(classPrefix)).\(q.key.controllerName)\" name=\"\(name)\">\n\(body)    </testcase>\n")
+                cases.append("    <testcase classname=\"\(xml(classPrefix)).\(key.controllerName)\" name=\"\(name)\">\n\(body)    </testcase>\n")
             }
         }
         for e in report.inputErrors {

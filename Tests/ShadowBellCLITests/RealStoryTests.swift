@@ -148,6 +148,16 @@ import Testing
         #expect(r.stderr.split(separator: "\n").filter { $0.hasPrefix("::error") }.count == 2)
     }
 
+    /// hang-sq2's console alone shows no queue but its timeouts: the two stuck-command errors
+    /// (exit 1) had no test case to fail, and JUnit said `tests="0" failures="0"`.
+    @Test func aConsoleAlonesHangFailsItsJUnitCase() throws {
+        let files = try RealTraceTests.run("hang-sq2")
+        let r = try runProcess(["analyze", files.console, "--format", "junit"])
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("<testsuites name=\"shadowbell\" tests=\"1\" failures=\"1\""), "\(r.stdout.prefix(400))")
+        #expect(r.stdout.contains("<testcase classname=\"shadowbell.nvme0\" name=\"sq2\">\n      <failure type=\"stuck-command\""))
+    }
+
     @Test func theHostSideAloneTellsTheSameStory() throws {
         let files = try RealTraceTests.run("hang-sq2")
         let (_, json, _) = try analyzeJSON([files.qemu, files.console])
