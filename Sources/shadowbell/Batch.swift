@@ -195,9 +195,12 @@ struct RunPlanner {
             else { continue }
             missing.append((skippedArgument[folder] ?? 0, TraceRun(
                 name: folder, paths: [], skipped: files,
-                problem: "\(folder): no trace file in this run's folder: \(files.count) file(s) skipped, among them "
-                    + (files.contains { Self.isNotes($0.reason) } ? "the run's notes" : "an empty file")
-                    + " — its traces are missing or empty; record them as described in Docs/Capture.md")))
+                problem: files.contains(where: { Self.isUnreadTrace($0.reason) })
+                    ? "\(folder): no trace ShadowBell reads in this run's folder: \(files.count) file(s) skipped, among them "
+                        + (files.first { Self.isUnreadTrace($0.reason) }.map { "\($0.path) (\($0.reason))" } ?? "")
+                    : "\(folder): no trace file in this run's folder: \(files.count) file(s) skipped, among them "
+                        + (files.contains { Self.isNotes($0.reason) } ? "the run's notes" : "an empty file")
+                        + " — its traces are missing or empty; record them as described in Docs/Capture.md")))
             skipped[folder] = nil
         }
         var ordered = (runs.indices.map { (runArgument[$0], $0, runs[$0]) } + emptyDirectories.enumerated().map { ($0.element.argument, runs.count + $0.offset, $0.element.run) })
@@ -274,7 +277,14 @@ struct RunPlanner {
     /// A skipped file that tells of a run whose traces are missing: the run's notes (they quote
     /// its trace lines), or an empty file (a capture that wrote nothing).
     static func suggestsMissingTraces(_ file: SkippedFile) -> Bool {
-        isNotes(file.reason) || file.reason.hasSuffix("file is empty")
+        isNotes(file.reason) || file.reason.hasSuffix("file is empty") || isUnreadTrace(file.reason)
+    }
+
+    /// Whether `why` says the file is a trace, or a run, in a form ShadowBell does not read
+    /// (bzip2, a tar or zip archive, perf.data, CTF): a run folder holding only such files is
+    /// a run whose traces cannot be read, not a folder beside the runs (it vanished, exit 0).
+    static func isUnreadTrace(_ why: String) -> Bool {
+        ["decompress it first", "decompress the outer layer", "unpack it", "perf.data", "CTF ("].contains { why.contains($0) }
     }
 
     /// Whether `why` (from `isTrace`) says `path` could not be read, rather than what it holds.

@@ -72,7 +72,7 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         let tree = ["runs": [
             "runs/README.md", "runs/a/guest.txt", "runs/a/notes.txt", "runs/c/stats.txt", "runs/c/cmdline.txt",
             "runs/d/guest-ftrace.txt", "runs/s/run.sh", "runs/v/README.md", "runs/v/guest/g.txt", "runs/v/host/q.log",
-            "runs/w/README.md", "runs/w/x/g.txt", "runs/w/y/q.log",
+            "runs/w/README.md", "runs/w/x/g.txt", "runs/w/y/q.log", "runs/z/guest.txt.bz2", "runs/z/run.sh",
         ]]
         p.isDirectory = { tree[$0] != nil }
         p.listDirectory = { tree[$0] ?? [] }
@@ -81,14 +81,18 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
             case "runs/README.md", "runs/a/notes.txt", "runs/c/stats.txt", "runs/v/README.md", "runs/w/README.md":
                 return "notes, not a QEMU log: 1 of its first 5 lines are trace events"
             case "runs/d/guest-ftrace.txt": return "runs/d/guest-ftrace.txt: file is empty"
-            case "runs/c/cmdline.txt", "runs/s/run.sh": return "not a trace (text)"
+            case "runs/c/cmdline.txt", "runs/s/run.sh", "runs/z/run.sh": return "not a trace (text)"
+            case "runs/z/guest.txt.bz2": return "not a trace (bzip2-compressed data; decompress it first (gzip, zstd and xz are read as they are))"
             default: return nil
             }
         }
         let (runs, unowned) = p.planBatch(paths: ["runs"], listed: [])
         // (A run kept as a guest and a host folder is one run, its notes its own.)
-        #expect(runs.map(\.name) == ["runs/a", "runs/c", "runs/d", "runs/v", "runs/w/x", "runs/w/y"])
-        #expect(runs.map { $0.problem != nil } == [false, true, true, false, false, false])
+        // (A folder holding a trace in a form ShadowBell does not read, bzip2 here, is a run
+        // whose traces cannot be read: it vanished from the batch, exit 0.)
+        #expect(runs.map(\.name) == ["runs/a", "runs/c", "runs/d", "runs/v", "runs/w/x", "runs/w/y", "runs/z"])
+        #expect(runs.map { $0.problem != nil } == [false, true, true, false, false, false, true])
+        #expect(runs[6].problem?.contains("no trace ShadowBell reads in this run's folder: 2 file(s) skipped, among them runs/z/guest.txt.bz2 (") == true)
         #expect(runs[3].paths == ["runs/v/guest/g.txt", "runs/v/host/q.log"] && runs[3].skipped.map(\.path) == ["runs/v/README.md"])
         #expect(runs[1].problem?.contains("no trace file in this run's folder: 2 file(s) skipped, among them the run's notes") == true)
         #expect(runs[2].problem?.contains("among them an empty file") == true)
