@@ -1032,6 +1032,14 @@ public enum AnalysisSession {
             }
         }
         for g in groups {
+            for giveUp in g.unexplainedGiveUps {
+                let name = "nvme\(giveUp.controller)"
+                let reset = giveUp.reset.map { " and reset it at \(formatSeconds($0)) s" } ?? ""
+                undecided.append("\(name): the guest aborted \(giveUp.aborts) command(s) at \(formatSeconds(giveUp.firstAbort)) s\(reset), and no queue had been silent for --min-wait before: what it gave up on is not in the inputs")
+                notes.append("\(name): the guest aborted \(giveUp.aborts) command(s) from \(formatSeconds(giveUp.firstAbort)) s\(reset): its I/O timeout expired for them. No queue of the controller had been silent for --min-wait (\(formatDuration(options.minWait))) before the first ABORT, and no finding covers that time: the controller kept working, or was slower than the guest's I/O timeout (a lowered nvme_core.io_timeout, a simulation's scaled one). The guest's trace or console would tell which commands it gave up on.")
+            }
+        }
+        for g in groups {
             guard let missing = g.completionsMissing else { continue }
             undecided.append("the guest trace holds \(missing.completed) completion(s) for \(missing.submitted) I/O submission(s): its completions were left out")
             notes.append("The guest trace holds \(missing.completed) completion(s) for \(missing.submitted) I/O submission(s): its completions were left out — `trace-cmd report -I` or `-S` drops the hardirq or softirq context nvme_complete_rq runs in, or the event was not enabled. Stuck commands and waits inferred from the guest's submissions are marked uncertain; give the report without -I/-S, or the trace.dat.")

@@ -778,7 +778,7 @@ public final class ClockGroupAnalyzer {
             eventsBeyondQueueLimit: eventsBeyondQueueLimit,
             submissionsBeyondCommandLimit: submissionsBeyondCommandLimit,
             ioWithoutTracedDoorbells: ioFetchSeen && !ioQueueMMIOSeen, lateCommands: late, completionsMissing: missing, silentQueues: silent,
-            outstandingAtEnd: outstandingAtEnd, afterControllerEnd: afterControllerEnd)
+            outstandingAtEnd: outstandingAtEnd, afterControllerEnd: afterControllerEnd, unexplainedGiveUps: unexplainedGiveUps())
     }
 
     /// How late the guest may complete what the controller completed just before its trace
@@ -921,6 +921,18 @@ public struct GroupResult: Sendable {
     public var outstandingAtEnd: [OutstandingCommands] = []
     /// Commands outstanding where the guest's trace ends, well after the controller's ended.
     public var afterControllerEnd: CommandsAfterControllerEnd?
+    /// The guest's give-ups (its ABORTs, seen by the controller) that no finding tells: no queue
+    /// was silent for `--min-wait` before them, and no finding of their controller covers them.
+    public var unexplainedGiveUps: [UnexplainedGiveUp] = []
+}
+
+/// The guest aborted `aborts` commands of `controller` from `firstAbort` (and reset it at
+/// `reset`), and the inputs show no queue that hung before.
+public struct UnexplainedGiveUp: Sendable, Equatable {
+    public var controller: UInt16
+    public var firstAbort: Int64
+    public var aborts: Int
+    public var reset: Int64?
 }
 
 /// I/O commands still outstanding where the guest's trace ends, after the controller's trace

@@ -421,6 +421,21 @@ import Testing
         #expect(cut.status == 0 && undecided.contains { $0.hasPrefix("48 I/O command(s) (nvme0 qid 1: 48) still outstanding where the guest's trace ends") }, "\(undecided)")
     }
 
+    /// The QEMU log alone of a guest that aborted 48 commands and reset the controller 0.9 ms
+    /// into a simulated run (its I/O timeout scaled to 0.75 ms): no queue had been silent for
+    /// --min-wait before the ABORTs, so no candidate, and the run passed without a word. It
+    /// says what it saw, and that it is no verdict of health.
+    @Test func aGiveUpNoQueueExplainsIsNoVerdictOfHealth() throws {
+        let guest = temporaryPath("giveup-\(UUID().uuidString).txt"), qemu = temporaryPath("giveup-\(UUID().uuidString).log")
+        defer { for p in [guest, qemu] { try? FileManager.default.removeItem(atPath: p) } }
+        #expect(runCommand(["simulate", "--seed", "34", "--profile", "racing", "--queues", "1", "--driver-barrier", "off",
+                            "--duration-us", "1700", "--timeout-divisor", "40000", "--output", guest, "--qemu-log", qemu]) == 0)
+        let r = try analyzeJSON([qemu])
+        let undecided = (r.json["summary"] as? [String: Any])?["undecided"] as? [String] ?? []
+        #expect(r.status == 0 && undecided.contains { $0.hasPrefix("nvme0: the guest aborted 48 command(s) at ") && $0.hasSuffix("what it gave up on is not in the inputs") }, "\(undecided)")
+        #expect((r.json["notes"] as? [String] ?? []).contains { $0.contains("No queue of the controller had been silent for --min-wait") })
+    }
+
     /// A guest trace recorded with the kernel's `console` event holds the driver's timeout
     /// messages: a simulated run whose guest timed out 32 commands, aborted them and reset the
     /// controller passed (its wait of 0.6 ms is below --min-wait, and the messages were

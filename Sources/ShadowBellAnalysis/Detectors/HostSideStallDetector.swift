@@ -376,6 +376,22 @@ extension ClockGroupAnalyzer {
         }
     }
 
+    /// The give-ups with no queue silent for `--min-wait` before their first ABORT that no
+    /// finding of their controller covers (from a second before the ABORT to the reset): the
+    /// guest aborted and reset, and nothing here says why (a QEMU log alone of a guest with a
+    /// short I/O timeout passed without a word).
+    func unexplainedGiveUps() -> [UnexplainedGiveUp] {
+        hostSide.episodes.filter { episode in
+            guard episode.candidates.isEmpty else { return false }
+            let from = episode.firstAbort.time.subtractingReportingOverflow(1_000_000_000)
+            let start = from.overflow ? Int64.min : from.partialValue
+            let end = episode.reset?.time ?? episode.firstAbort.time
+            return !findings.contains { f in
+                f.queue.controller == episode.controller && f.severity != .info && f.start <= end && (f.end ?? .max) >= start
+            }
+        }.map { UnexplainedGiveUp(controller: $0.controller, firstAbort: $0.firstAbort.time, aborts: $0.aborts, reset: $0.reset?.time) }
+    }
+
     private func reportHostSideWait(_ c: StallCandidate, _ episode: StallEpisode, attribution: [StallAttribution]) {
         let name = "\(c.queue.type.name)\(c.queue.qid)"
         let stop = c.end?.time ?? coverageEnd
