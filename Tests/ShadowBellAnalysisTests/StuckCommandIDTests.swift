@@ -120,3 +120,21 @@ import Testing
         #expect(shortFindings.contains { $0.kind == .stuckCommand && $0.queue.qid == 2 })
     }
 }
+
+/// Commands whose SQ was deleted before they were fetched are not outstanding where the
+/// inputs end: the driver cancelled them and requeues them with new ids (a note counted 96
+/// commands outstanding on a queue of depth 48).
+@Suite struct OutstandingAtTheEndTests {
+    @Test func commandsOfADeletedQueueAreNotOutstanding() {
+        var s = Scenario()
+        s.createQueues(entries: 64, at: 0)
+        s.submit(cmdid: 1, at: 10)
+        s.submit(cmdid: 2, at: 11)
+        s.deleteSQ(at: 20)
+        s.createQueues(entries: 64, at: 30)
+        s.submit(cmdid: 4097, at: 40)
+        s.tick(at: 50)
+        let result = s.analyze()
+        #expect(result.outstandingAtEnd.map(\.count) == [1], "\(result.outstandingAtEnd)")
+    }
+}

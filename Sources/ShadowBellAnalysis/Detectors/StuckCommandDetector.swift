@@ -135,7 +135,9 @@ extension ClockGroupAnalyzer {
     /// leaves undecided.
     func outstandingAtTheEnd() -> [OutstandingCommands] {
         var counts: [OutstandingCommands: Int] = [:]
-        for (key, record) in outstanding.entries(where: { _ in true }) where UInt16(truncatingIfNeeded: key >> 32) != 0 {
+        // (Not those whose SQ was deleted before they were fetched: the driver cancels and
+        // requeues them with new ids; a note counted 96 outstanding on a queue of depth 48.)
+        for (key, record) in outstanding.entries(where: { $0.queueDeletedAt == nil }) where UInt16(truncatingIfNeeded: key >> 32) != 0 {
             let queue = QueueKey(controller: UInt16(key >> 48), qid: UInt16(truncatingIfNeeded: key >> 32), type: .sq)
             counts[OutstandingCommands(source: record.submittedAt.source, queue: queue, count: 0), default: 0] += 1
         }
