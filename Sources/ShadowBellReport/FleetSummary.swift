@@ -127,7 +127,13 @@ public struct FleetSummary: Sendable {
     static func isHang(_ f: JSONValue) -> Bool {
         guard let kind = f["kind"]?.stringValue else { return false }
         if Finding.hangKindNames.contains(kind) { return true }
-        return kind == FindingKind.stuckCommand.rawValue && f["inferred_from"]?.stringValue.map(Finding.giveUpSources.contains) == true
+        // A stuck command the guest gave up on, or an error one still outstanding where its
+        // trace ends (a guest trace cut 10 s into a hang told its VM as failed, not hung); one
+        // that completed late is a slow command, not a hang.
+        guard kind == FindingKind.stuckCommand.rawValue else { return false }
+        if f["inferred_from"]?.stringValue.map(Finding.giveUpSources.contains) == true { return true }
+        if case .null? = f["end_ns"] { return f["severity"]?.stringValue == "error" }
+        return false
     }
 
     static func run(_ doc: JSONValue, source: String) -> Run {

@@ -126,17 +126,21 @@ import Testing
 
     /// A run whose guest gave up (a guest trace's ABORTs and reset, or the console's timeout
     /// messages) hung, whatever its inputs tell of why: runs of guest traces alone read
-    /// "hung: 0 (0.0 %), failed: 4". A stuck command no one gave up on is no hang.
+    /// "hung: 0 (0.0 %), failed: 4". A stuck command no one gave up on that completed is no
+    /// hang (a slow command).
     @Test func theGuestsGiveUpsAreHangs() throws {
         func run(_ from: String?) -> String {
             let inferred = from.map { ", \"inferred_from\": \"\($0)\"" } ?? ""
             return "{\"summary\": {\"exit_status\": 1}, \"findings\": [{\"kind\": \"stuck-command\", \"queue\": {\"controller\": \"nvme0\", \"qid\": 2, \"type\": \"sq\"}, \"start_ns\": 1000, \"end_ns\": 15000001000, \"duration_ns\": 15000000000, \"cause\": null\(inferred)}]}"
         }
+        // An error stuck command still outstanding where its trace ends (a guest trace cut 10 s
+        // into a hang) hung: its run read failed, not hung.
+        let open = "{\"summary\": {\"exit_status\": 1}, \"findings\": [{\"kind\": \"stuck-command\", \"severity\": \"error\", \"queue\": {\"controller\": \"nvme0\", \"qid\": 2, \"type\": \"sq\"}, \"start_ns\": 1000, \"end_ns\": null, \"duration_ns\": 15000000000, \"cause\": null}]}"
         var s = FleetSummary()
-        let text = [run("driver-aborts"), run("guest-timeouts"), run(nil)].joined(separator: "\n") + "\n"
+        let text = [run("driver-aborts"), run("guest-timeouts"), run(nil), open].joined(separator: "\n") + "\n"
         s.add(documents: try ReportDocuments.parse(Array(text.utf8)), source: "f")
-        #expect(s.runs.map(\.hung) == [true, true, false])
-        #expect(s.total.hangs == 2 && s.total.byQueue == ["nvme0:sq2": 2] && s.total.medianNs == 15_000_000_000)
+        #expect(s.runs.map(\.hung) == [true, true, false, true])
+        #expect(s.total.hangs == 3 && s.total.byQueue == ["nvme0:sq2": 3] && s.total.medianNs == 15_000_000_000)
     }
 
     @Test func theLogAxisIsMonotonic() {
