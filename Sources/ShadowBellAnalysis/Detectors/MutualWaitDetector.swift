@@ -167,7 +167,9 @@ extension ClockGroupAnalyzer {
             stuckIDs = w.stuckCommandIDs.count >= q.pendingSubmissions.count
                 ? w.stuckCommandIDs : q.pendingSubmissions.prefix(Self.stuckIDLimit).map(\.cmdid)
         case .cq:
-            stuck = Int(q.pendingCompletions)
+            // The controller's read that closed the window found space and posted one: it was
+            // stuck until then too (the count after the post was one short of the truth's).
+            stuck = Int(q.pendingCompletions) + (end?.kind == .controllerShadowRead && resolution == .controllerRead ? 1 : 0)
         }
 
         var f = Finding(
