@@ -118,17 +118,17 @@ public enum HTMLReport {
             let s = q.stats
             let findings = r.findings.filter { $0.queue == q.key }
             h += "<tr\(findings.contains { $0.severity == .error } ? " class=\"error\"" : "")><td>\(q.key)</td><td class=\"num\">\(q.entries > 0 ? String(q.entries) : "?")</td>"
-            h += "<td class=\"num\">\(q.probeMode ? String(s.driverShadowWrites) : "—")</td><td class=\"num\">\(s.mmioDoorbells)</td>"
+            h += "<td class=\"num\">\(q.probeMode ? String(s.driverShadowWrites) : "—")</td><td class=\"num\">\(controllerTraced || q.probeMode ? String(s.mmioDoorbells) : "—")</td>"
             h += "<td class=\"num\">\(controllerCount(s.controllerShadowReads))</td><td class=\"num\">\(controllerCount(s.controllerEventIdxWrites))</td>"
-            h += "<td class=\"num\">\(q.key.type == .sq ? (driverTraced ? String(s.commandsSubmitted) : "—") : controllerCount(s.completionsQueued))</td><td class=\"num\">\(s.raceExposure)</td>"
+            h += "<td class=\"num\">\(q.key.type == .sq ? (driverTraced ? String(s.commandsSubmitted) : "—") : controllerCount(s.completionsQueued))</td><td class=\"num\">\(controllerTraced && driverTraced ? String(s.raceExposure) : "—")</td>"
             h += "<td class=\"num\">\(s.subThresholdWindows)</td><td class=\"num\">\(findings.count)</td></tr>\n"
         }
         h += "</tbody></table>\n"
         if !controllerTraced {
-            h += "<p class=\"note\">No controller event in the inputs: the controller's counts (shadow reads, EventIdx writes, completions queued) are unknown (—), not 0.</p>\n"
+            h += "<p class=\"note\">No controller event in the inputs: the controller's counts (shadow reads, EventIdx writes, completions queued, MMIO doorbells without the driver's probes, race exposure) are unknown (—), not 0.</p>\n"
         }
         if !driverTraced {
-            h += "<p class=\"note\">No guest trace among the inputs: the guest's submissions are unknown (—), not 0.</p>\n"
+            h += "<p class=\"note\">No guest trace among the inputs: the guest's submissions and the race exposure are unknown (—), not 0.</p>\n"
         }
         if r.queues.contains(where: { $0.stats.subThresholdWindows > 0 }) {
             h += "<p class=\"note\">\(esc(String(TextReport.shortWindowsNote(r.options).dropFirst().dropLast()).replacingFirst("short windows", with: "Short waits")))</p>\n"

@@ -52,7 +52,7 @@ public enum JSONReport {
                     ("note", .string(a.note)),
                 ])
             })),
-            ("queues", .array(r.queues.map(queue))),
+            ("queues", .array(r.queues.map { queue($0, unknown: unknownCounts($0, in: r.queues)) })),
             ("findings", .array(r.findings.enumerated().map { finding(report, $0.element, id: $0.offset + 1) })),
             ("suppressed_findings", .array(r.suppressed.map { s in
                 .object([("kind", .string(s.kind.rawValue)), ("queue", queueKey(s.queue)), ("count", .int(Int64(s.count)))])
@@ -95,7 +95,25 @@ public enum JSONReport {
         .object([("controller", .string(k.controllerName)), ("qid", .int(Int64(k.qid))), ("type", .string(k.type.name))])
     }
 
-    static func queue(_ q: QueueReport) -> JSONValue {
+    /// The counts of a queue the inputs cannot show, by their member names: without any
+    /// controller event, the controller's (and MMIO doorbells, unless the driver's probes tell
+    /// them); without any guest event, the guest's; race exposure needs both. They are written
+    /// as 0 (the schema's counts are integers): a guest trace alone gave `mmio_doorbells: 0`,
+    /// and a query for runs that never exercised the race flagged it.
+    static func unknownCounts(_ q: QueueReport, in queues: [QueueReport]) -> [String] {
+        let controller = queues.contains { TextReport.controllerCounted($0.stats) }
+        let driver = queues.contains { TextReport.driverCounted($0.stats) }
+        var unknown: [String] = []
+        if !controller {
+            unknown += ["controller_shadow_reads", "controller_eventidx_writes", "commands_fetched", "completions_queued"]
+            if !q.probeMode { unknown.append("mmio_doorbells") }
+        }
+        if !driver { unknown += ["commands_submitted", "commands_completed", "driver_head_reports"] }
+        if !controller || !driver { unknown.append("race_exposure") }
+        return unknown
+    }
+
+    static func queue(_ q: QueueReport, unknown: [String] = []) -> JSONValue {
         let s = q.stats
         return .object([
             ("controller", .string(q.key.controllerName)),
@@ -123,6 +141,7 @@ public enum JSONReport {
             ("stuck_commands", .int(Int64(s.stuckCommands))),
             ("stale_shadow_reads", .int(Int64(s.staleShadowReads))),
             ("hangs", q.hangs.map(hangs) ?? .null),
+            ("counts_unknown", .array(unknown.map { .string($0) })),
         ])
     }
 

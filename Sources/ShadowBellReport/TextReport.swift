@@ -67,10 +67,10 @@ public enum TextReport {
                 out += wrap(queueLine(q, controllerTraced: controllerTraced, driverTraced: driverTraced), indent: "  ", continuation: "      ", width: width)
             }
             if !controllerTraced {
-                out += wrap("(no controller event in the inputs: the controller's counts — shadow reads, EventIdx writes, fetches, completions queued — are unknown, not 0)", indent: "  ", continuation: "  ", width: width)
+                out += wrap("(no controller event in the inputs: the controller's counts — shadow reads, EventIdx writes, fetches, completions queued, MMIO doorbells without the driver's probes, race exposure — are unknown (?), not 0)", indent: "  ", continuation: "  ", width: width)
             }
             if !driverTraced {
-                out += wrap("(no guest trace among the inputs: the guest's submissions are unknown (?), not 0)", indent: "  ", continuation: "  ", width: width)
+                out += wrap("(no guest trace among the inputs: the guest's submissions and the race exposure are unknown (?), not 0)", indent: "  ", continuation: "  ", width: width)
             }
             if r.queues.contains(where: { $0.stats.subThresholdWindows > 0 }) {
                 out += wrap(shortWindowsNote(r.options), indent: "  ", continuation: "  ", width: width)
@@ -190,7 +190,7 @@ public enum TextReport {
             parts.append("shadow reads \(s.controllerShadowReads)")
             parts.append("EventIdx writes \(s.controllerEventIdxWrites)")
         }
-        parts.append("MMIO \(s.mmioDoorbells)")
+        parts.append("MMIO \(controllerTraced || q.probeMode ? String(s.mmioDoorbells) : "?")")
         if q.probeMode {
             let share = s.driverShadowWrites > 0 ? (s.driverUpdatesWithoutMMIO * 100 + s.driverShadowWrites / 2) / s.driverShadowWrites : 0
             parts.append("driver writes \(s.driverShadowWrites) (\(share)% without MMIO)")
@@ -201,7 +201,7 @@ public enum TextReport {
         } else if controllerTraced {
             parts.append("completions \(s.completionsQueued)")
         }
-        parts.append("race exposure \(s.raceExposure)")
+        parts.append("race exposure \(controllerTraced && driverTraced ? String(s.raceExposure) : "?")")
         if s.subThresholdWindows > 0 { parts.append("short windows \(s.subThresholdWindows)") }
         return parts[0] + " " + parts.dropFirst().joined(separator: ", ")
     }

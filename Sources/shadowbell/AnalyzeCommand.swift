@@ -111,6 +111,11 @@ struct Analyze: ParsableCommand {
             let rest = flags.paths.dropFirst().joined(separator: " ")
             throw ValidationError("'\(first)' is neither a file nor a command; did you mean 'shadowbell \(meant)\(rest.isEmpty ? "" : " " + rest) …'?")
         }
+        // A word like a command that names no file (`shadowbell diff a.log b.log`): it was read
+        // as a trace path, and the batch's three runs exited 2 without a word on commands.
+        if let first = flags.paths.first, flags.paths.count > 1, ShadowBell.looksLikeCommand(first) {
+            throw ValidationError("'\(first)' is neither a file nor a command; the commands are \(ShadowBell.commandNames.joined(separator: ", ")) (`shadowbell help`)")
+        }
     }
 
     func run() throws {
@@ -208,8 +213,11 @@ func writeStandardError(_ text: String) {
 
 /// Reads `--baseline FILE`; a file that is not a report or baseline is an input error (2).
 func readBaseline(_ path: String) throws -> Baseline {
-    guard let bytes = readWholeFile(path) else {
-        printError("error: --baseline \(path): cannot read it")
+    let bytes: [UInt8]
+    switch readWholeFileOrWhy(path) {
+    case .success(let read): bytes = read
+    case .failure(let why):
+        printError("error: --baseline \(path): cannot read it (\(why.text))")
         throw ExitCode(2)
     }
     do {

@@ -309,7 +309,9 @@ struct RunPlanner {
             // folders (`vm7/guest/`, `vm7/host/`: each folder's files are a run).
             let shown = runs.prefix(4).map(\.name).joined(separator: ", ") + (runs.count > 4 ? ", …" : "")
             let files = runs.prefix(2).map { "\($0.name)/*" }.joined(separator: " ")
-            printError("error: \(command) draws one run, but \(paths.joined(separator: " ")) hold \(runs.count) (\(shown): the files of one folder are one run); give one run's folder, or its files when they lie in several folders (`\(command) \(files)`); analyze takes several runs")
+            // (Not "give their files": two VMs' folders given so are read as one run.)
+            let first = runs.first.map { "`\(command) \($0.name)`" } ?? "one run's folder"
+            printError("error: \(command) draws one run, but \(paths.joined(separator: " ")) hold \(runs.count) (\(shown): the files of one folder are one run); give one run's folder (\(first)), or, when one VM's run lies in several folders, all of its files (`\(command) \(files)`, only if those folders are one run's); analyze takes several runs")
             throw ExitCode(64)
         }
         if let problem = run.problem {
@@ -460,8 +462,11 @@ struct RunPlanner {
 
 /// Reads a `--files-from` list: one path per line; blank lines and `#` comments are ignored.
 func readFileList(_ path: String) throws -> [String] {
-    guard let data = readWholeFile(path) else {
-        printError("error: --files-from \(path): cannot read it; give a file with one trace path per line, or - for standard input")
+    let data: [UInt8]
+    switch readWholeFileOrWhy(path) {
+    case .success(let read): data = read
+    case .failure(let why):
+        printError("error: --files-from \(path): cannot read it (\(why.text)); give a file with one trace path per line, or - for standard input")
         throw ExitCode(2)
     }
     let text = String(decoding: data, as: UTF8.self)

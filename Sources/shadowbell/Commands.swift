@@ -21,6 +21,18 @@ extension ShadowBell {
             .min { ($0.distance, $0.name) < ($1.distance, $1.name) }?.name
     }
 
+    /// The subcommands' names.
+    static var commandNames: [String] {
+        commands.map { $0.configuration.commandName ?? String(describing: $0).lowercased() }
+    }
+
+    /// Whether `word` reads as a command's name (lower-case letters and hyphens) and names no
+    /// file.
+    static func looksLikeCommand(_ word: String) -> Bool {
+        !word.isEmpty && word.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D } && word.first != "-"
+            && !FileManager.default.fileExists(atPath: word)
+    }
+
     /// Optimal string alignment distance: insertions, deletions, substitutions and swaps of
     /// neighbours each cost 1.
     static func editDistance(_ a: String, _ b: String) -> Int {

@@ -48,8 +48,11 @@ struct Summarize: ParsableCommand {
         var summary = FleetSummary()
         var failed = false
         for path in results {
-            guard let bytes = readWholeFile(path) else {
-                printError("error: \(path): cannot read it")
+            let bytes: [UInt8]
+            switch readWholeFileOrWhy(path) {
+            case .success(let read): bytes = read
+            case .failure(let why):
+                printError("error: \(path): cannot read it (\(why.text))")
                 failed = true
                 continue
             }

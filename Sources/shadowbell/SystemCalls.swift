@@ -10,16 +10,27 @@ import ShadowBellFormats
 
 /// The whole content of `path` (`-`: standard input), or nil when it cannot be read.
 func readWholeFile(_ path: String) -> [UInt8]? {
+    try? readWholeFileOrWhy(path).get()
+}
+
+/// The whole content of `path` (`-`: standard input), or why it cannot be read (the system's
+/// reason: "cannot read it" alone left a misspelt name and a file without permission alike).
+func readWholeFileOrWhy(_ path: String) -> Result<[UInt8], WhyNot> {
     do {
         let input = try ByteInput(path: path)
         var bytes: [UInt8] = []
         while let chunk = try input.nextChunk() { bytes += chunk }
-        return bytes
+        return .success(bytes)
     } catch .empty {
-        return []
+        return .success([])
     } catch {
-        return nil
+        return .failure(WhyNot(text: error.description))
     }
+}
+
+/// Why a file could not be read, as its reader said it.
+struct WhyNot: Error {
+    var text: String
 }
 
 /// `text` without leading and trailing spaces, tabs and carriage returns.

@@ -17,6 +17,18 @@ import Testing
         #expect(ShadowBell.commandMeant(by: "sq-hang.txt") == nil)
         // A path is never taken for a command.
         #expect(ShadowBell.commandMeant(by: "./reprot") == nil)
+        // A word like a command, naming no file, before traces: `diff a b` was read as three
+        // runs (exit 2, not a word on commands).
+        #expect(runCommand(["diff", sample("lab/sq-hang.txt"), sample("lab/cq-hang.txt")]) == 64)
+        #expect(ShadowBell.looksLikeCommand("diff") && !ShadowBell.looksLikeCommand("trace.txt") && !ShadowBell.looksLikeCommand("-"))
+    }
+
+    /// A --baseline or --files-from that cannot be read says why (a misspelt name and a file
+    /// without permission read alike: "cannot read it").
+    @Test func anUnreadableOptionFileSaysWhy() throws {
+        let r = try runProcess(["analyze", sample("lab/sq-hang.txt"), "--baseline", "no-such-baseline.json"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("--baseline no-such-baseline.json: cannot read it (") && r.stderr.contains("No such file or directory"), "\(r.stderr)")
     }
 
     @Test func convertPicksTheFormatItsOutputNamesOrRefusesAMismatch() throws {

@@ -132,10 +132,15 @@ private func hangReport() -> AnalysisReport {
         let guestReport = AnalysisReport(result: AnalysisSession.combine(inputs: [input], groups: [group], notes: [], options: AnalysisOptions()))
         let guestOnly = TextReport.render(guestReport)
         let html = HTMLReport.render(guestReport, timelines: [])
-        #expect(html.contains("<tr><td>nvme0:sq1</td><td class=\"num\">?</td><td class=\"num\">—</td><td class=\"num\">0</td><td class=\"num\">—</td><td class=\"num\">—</td><td class=\"num\">20</td>"))
+        #expect(html.contains("<tr><td>nvme0:sq1</td><td class=\"num\">?</td><td class=\"num\">—</td><td class=\"num\">—</td><td class=\"num\">—</td><td class=\"num\">—</td><td class=\"num\">20</td><td class=\"num\">—</td>"))
         #expect(html.contains("No controller event in the inputs"))
         #expect(!HTMLReport.render(hangReport(), timelines: []).contains("No controller event in the inputs"))
-        #expect(guestOnly.contains("nvme0:sq1: entries ?, MMIO 0, submitted 20, race exposure 0"))
+        // MMIO doorbells and the race exposure need the controller's side too (a guest trace
+        // alone said "MMIO 0, race exposure 0", and JSON the same, with nothing to tell them).
+        #expect(guestOnly.contains("nvme0:sq1: entries ?, MMIO ?, submitted 20, race exposure ?"))
+        let json = JSONReport.render(guestReport, pretty: false)
+        #expect(json.contains("\"counts_unknown\":[\"controller_shadow_reads\",\"controller_eventidx_writes\",\"commands_fetched\",\"completions_queued\",\"mmio_doorbells\",\"race_exposure\"]"), "\(json)")
+        #expect(JSONReport.render(hangReport(), pretty: false).contains("\"counts_unknown\":[]"))
         #expect(!guestOnly.contains("fetched 0"))
         #expect(!guestOnly.contains("shadow reads 0"))
         #expect(guestOnly.contains("no controller event in the inputs: the controller's counts"))
