@@ -53,7 +53,7 @@ public struct FleetSummary: Sendable {
     /// exit status unchanged).
     public var notes: [String] {
         var out = repeated.keys.sorted().map { name in
-            "run \(name): the same report read \(repeated[name]! + 1) times (identical: the same results given twice); counted once"
+            "run \(name): the same report read \(repeated[name]! + 1) times (identical copies: the same results given more than once); counted once"
         }
         for version in otherSchemas.keys.sorted() {
             let names = otherSchemas[version]!

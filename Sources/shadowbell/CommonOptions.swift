@@ -42,7 +42,7 @@ struct AnalysisFlags: ParsableArguments {
 
     @OptionGroup var binaryInputs: BinaryInputFlags
 
-    @Flag(help: "No progress line on standard error (shown only when it is a terminal).")
+    @Flag(help: "No progress line on standard error (shown only when it is a terminal), and no line saying what --output was written.")
     var quiet = false
 
     /// Threads decoding one text input, and its segment size (for tests and benchmarks).

@@ -71,6 +71,9 @@ struct Convert: ParsableCommand {
 
     @OptionGroup var binaryInputs: BinaryInputFlags
 
+    @Flag(help: "No notes on standard error (skipped files, inputs read once); errors still show.")
+    var quiet = false
+
     @Option(help: ArgumentHelp("Controller number (nvme<N>) for inputs that do not name the device.", valueName: "N"))
     var controller: UInt16 = 0
 
@@ -100,7 +103,7 @@ struct Convert: ParsableCommand {
     func run() throws {
         // A run folder or a folder's files (`dir/*`) stand for one run, as in `report`: notes
         // are skipped with a note each.
-        let run = try RunPlanner.oneRun(paths, command: "convert", quiet: false)
+        let run = try RunPlanner.oneRun(paths, command: "convert", quiet: quiet)
         try refuseOutputs([("--output", destination)], overInputs: run.paths + run.skipped.map(\.path))
         let output = destination
         // Written beside the output and renamed when complete: a failed conversion leaves no
@@ -162,7 +165,7 @@ struct Convert: ParsableCommand {
                 if sources.count == files.count {
                     let copies = AnalysisSession.copies(among: sources)
                     for c in copies {
-                        printError("note: skipped \(paths[files[c.copy]]): \(c.how.replacing("KEPT", with: paths[files[c.kept]])); written once, from \(paths[files[c.kept]])")
+                        if !quiet { printError("note: skipped \(paths[files[c.copy]]): \(c.how.replacing("KEPT", with: paths[files[c.kept]])); written once, from \(paths[files[c.kept]])") }
                     }
                     let dropped = Set(copies.map { files[$0.copy] })
                     paths = paths.indices.filter { !dropped.contains($0) }.map { paths[$0] }
@@ -183,7 +186,7 @@ struct Convert: ParsableCommand {
                 }
                 if input.events == 0 {
                     if paths.count > 1 && someEvents {
-                        printError("note: skipped \(input.path): no recognised event (read as \(input.format.rawValue))")
+                        if !quiet { printError("note: skipped \(input.path): no recognised event (read as \(input.format.rawValue))") }
                     } else {
                         printError("error: \(InputError.noRecognisedEvents(path: input.path, format: input.format).description)")
                         failed = true

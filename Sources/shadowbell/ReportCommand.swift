@@ -46,7 +46,7 @@ struct Report: ParsableCommand {
             quoting: { evidenceLocations($0.result.findings) })
         let html = HTMLReport.render(analysis.report, timelines: analysis.timelines, inputLines: analysis.inputLines)
         try writeOutput(html, to: output)
-        if output != "-" {
+        if output != "-" && !flags.quiet {
             printError("wrote \(output): \(analysis.report.result.findings.count) finding(s), \(analysis.timelines.filter { !$0.samples.isEmpty }.count) timeline(s)")
         }
         if !analysis.report.inputErrors.isEmpty { throw ExitCode(2) }

@@ -34,6 +34,9 @@ struct Summarize: ParsableCommand {
     @Option(help: "Output format: text, json, html (a page with a plot, no network needed).")
     var format: SummaryFormat = .text
 
+    @Flag(help: "No notes on standard error (an unknown --by key); errors still show.")
+    var quiet = false
+
     @Option(name: .shortAndLong, help: ArgumentHelp("Write the summary here instead of standard output.", valueName: "file"))
     var output: String?
 
@@ -80,7 +83,7 @@ struct Summarize: ParsableCommand {
         for key in by where !FleetSummary.environmentKeys.contains(where: { $0.key == key })
             && !summary.runs.contains(where: { $0.labels[key] != nil })
         {
-            printError("note: --by \(key): no run has this label (labels are given with analyze --label KEY=VALUE; the environment keys are \(FleetSummary.environmentKeys.map(\.key).joined(separator: ", ")))")
+            if !quiet { printError("note: --by \(key): no run has this label (labels are given with analyze --label KEY=VALUE; the environment keys are \(FleetSummary.environmentKeys.map(\.key).joined(separator: ", ")))") }
         }
         let text: String
         switch format {
