@@ -1259,6 +1259,15 @@ extension AnalysisSession {
                         ? "the same recording as KEPT on another clock (the same events at the same spacing: QEMU writing its log and its simple trace)"
                         : "the same recording as KEPT (same events at the same times)"))
         }
+        // An excerpt of a QEMU log beside it (`grep 'sqid 2' qemu.log > sq2.log` left in the
+        // run's folder): the same events at the same times, read twice.
+        for i in order where formats[i] == .qemuLog && !found.contains(where: { $0.copy == i }) {
+            guard let mine = anchors[i], let whole = order.first(where: { j in
+                j != i && formats[j] == .qemuLog && !found.contains { $0.copy == j } && anchors[j].map { mine.isExcerpt(of: $0) } == true
+            }) else { continue }
+            for k in found.indices where found[k].kept == i { found[k].kept = whole }
+            found.append((i, whole, "an excerpt of KEPT (its controller's commands are KEPT's at the same times)"))
+        }
         // One CPU's part of a guest trace beside the trace of all of them (tracefs's `trace` and
         // `per_cpu/cpuN/trace` copied together): its commands were read twice, each a second
         // time on the same clock, and every one of them seemed submitted twice.

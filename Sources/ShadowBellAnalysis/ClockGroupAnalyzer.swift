@@ -854,6 +854,12 @@ public final class ClockGroupAnalyzer {
                 : "the offset between the clocks steps by \(formatDuration(s.worst)) between two stretches of causal pairs at \(span), and the map cannot place the step"
             findings[i].uncertainty.append(
                 "the clocks are poorly aligned near its \(which): \(how) (beyond the alignment's stated uncertainty; as when the VM was paused or stopped in a debugger): the order of guest and controller events there may be off by that much")
+            // A driver that acted on another EventIdx than the controller wrote, where the VM
+            // stood still: what writes guest memory while it is stopped is the first suspect
+            // (hang-sq2's EventIdx was overwritten through the gdbstub while it was paused).
+            if f.cause == .skippedDemandedDoorbell, s.pairs == 0, which == "start" {
+                findings[i].explanation += " The VM stood still here (the clocks' offset steps by \(formatDuration(s.worst)) at \(span), as when it is paused): something that writes guest memory while the VM is stopped — a debugger through QEMU's gdbstub, a snapshot or migration restoring older memory — leaves the driver an EventIdx other than the one the controller wrote; look for one before suspecting the driver."
+            }
         }
     }
 

@@ -148,6 +148,24 @@ import Testing
         #expect(r.stderr.split(separator: "\n").filter { $0.hasPrefix("::error") }.count == 2)
     }
 
+    /// The first stalls, where the VM was paused and its EventIdx overwritten through the
+    /// gdbstub. hang-sq2's is told from the values (the write 586 µs before the submission, the
+    /// clocks at ±44.5 µs) and names what writes guest memory while the VM stands still;
+    /// dat-hang-sq2's write lies 8 ms before at ±4.5 ms: the values were told as showing "no
+    /// doorbell the EventIdx demanded" — they show one, in an order not proven.
+    @Test func theFirstStallsTellWhatTheValuesShowAndThePause() throws {
+        let hang = try RealTraceTests.run("hang-sq2")
+        let first = Self.errors(try analyzeJSON([hang.guest, hang.qemu]).json)[0]
+        #expect(first["cause"] as? String == "skipped-demanded-doorbell")
+        #expect((first["explanation"] as? String ?? "").contains("The VM stood still here (the clocks' offset steps by 76.699 ms"))
+        let dat = try RealTraceTests.run("dat-hang-sq2")
+        let datFirst = Self.errors(try analyzeJSON([dat.guest, dat.qemu]).json)[0]
+        let story = datFirst["explanation"] as? String ?? ""
+        #expect(datFirst["cause"] as? String == "unknown")
+        #expect(story.contains("need_event(285, 286, 285) is true. But that order is not proven — the clocks are aligned to ±"), "\(story)")
+        #expect(!story.contains("the recorded values show no doorbell"))
+    }
+
     /// hang-sq2's console alone shows no queue but its timeouts: the two stuck-command errors
     /// (exit 1) had no test case to fail, and JUnit said `tests="0" failures="0"`.
     @Test func aConsoleAlonesHangFailsItsJUnitCase() throws {

@@ -76,21 +76,36 @@ public struct AnchorSet: Sendable {
     /// `per_cpu/cpuN/trace` copied together). Of its first 64 sampled submissions, those
     /// `whole` samples too and within its span: at least 8, and 9 in 10 of them found there.
     public func isPart(of whole: AnchorSet) -> Bool {
-        guard isGuestSide, let low = whole.submits.first?.time, let high = whole.submits.last?.time else { return false }
+        guard isGuestSide else { return false }
+        return Self.among(submits, whole.submits, keeps: whole.keeps, within: 1_000)
+    }
+
+    /// Whether this controller-side input's fetches are among `whole`'s at the same times: an
+    /// excerpt of a QEMU log (a `grep` of one queue's lines) kept beside the log it was cut
+    /// from. It was read as a second controller trace, and the queue's counts doubled.
+    public func isExcerpt(of whole: AnchorSet) -> Bool {
+        guard !isGuestSide, !whole.isGuestSide, fetches.count < whole.fetches.count else { return false }
+        return Self.among(fetches, whole.fetches, keeps: whole.keeps, within: 0)
+    }
+
+    /// Of `mine`'s first 64 anchors that `whole` samples too and within its span: at least 8,
+    /// and 9 in 10 of them found in `whole` (its list in time order) within `within` ns.
+    static func among(_ mine: [Anchor], _ whole: [Anchor], keeps: (UInt64) -> Bool, within: Int64) -> Bool {
+        guard let low = whole.first?.time, let high = whole.last?.time else { return false }
         var checked = 0
         var found = 0
-        for a in submits.prefix(64) where a.time >= low && a.time <= high && whole.keeps(a.key) {
+        for a in mine.prefix(64) where a.time >= low && a.time <= high && keeps(a.key) {
             checked += 1
             // The first of `whole`'s submissions at or after a microsecond before (they are in
             // time order; one that is not finds less, and is not called a part).
             var lo = 0
-            var hi = whole.submits.count
+            var hi = whole.count
             while lo < hi {
                 let mid = (lo + hi) / 2
-                if whole.submits[mid].time < a.time &- 1_000 { lo = mid + 1 } else { hi = mid }
+                if whole[mid].time < a.time &- within { lo = mid + 1 } else { hi = mid }
             }
-            while lo < whole.submits.count, whole.submits[lo].time <= a.time &+ 1_000 {
-                if whole.submits[lo].key == a.key {
+            while lo < whole.count, whole[lo].time <= a.time &+ within {
+                if whole[lo].key == a.key {
                     found += 1
                     break
                 }

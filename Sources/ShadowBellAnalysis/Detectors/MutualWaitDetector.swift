@@ -310,7 +310,7 @@ extension ClockGroupAnalyzer {
             let written = w.firstPublication?.controllerEventIdxBefore.map { String($0.value) } ?? "?"
             s += "The driver read EventIdx \(read) although the controller had written \(written) before that read: the controller's EventIdx store was still invisible after it had re-read the shadow slot, i.e. the controller let its load overtake its store. "
         case .skippedDemandedDoorbell:
-            if let step = w.demandedStep, !step.withinVisibility, let ei = w.controllerEventIdx {
+            if let step = w.demandedStep, !step.unproven, let ei = w.controllerEventIdx {
                 s += "The values tell the cause: the controller's last EventIdx write was \(ei)"
                 if let at = w.controllerEventIdxAt, let when = step.at { s += ", \(formatDuration(when - at.time)) before the driver" } else { s += "; the driver then" }
                 s += " moved the tail from \(step.old) to \(step.new), and need_event(\(ei), \(step.new), \(step.old)) is true: a correct driver that read \(ei) had to ring the MMIO doorbell. None followed, so the driver acted on another EventIdx value than the one the controller wrote (overwritten, stale, or not read at all)"
@@ -328,8 +328,10 @@ extension ClockGroupAnalyzer {
                 s += "After the queue's reset or re-creation its shadow slot held a value nobody published since (see the stale-shadow-after-reset finding): the two sides decided from different values. "
             }
         case .unknown:
-            if let step = w.demandedStep, step.withinVisibility, let ei = w.controllerEventIdx, let at = w.controllerEventIdxAt, let when = step.at {
-                s += "The controller's last EventIdx write was \(ei), \(formatDuration(when - at.time)) before the driver moved the tail from \(step.old) to \(step.new), and need_event(\(ei), \(step.new), \(step.old)) is true; but a store may stay invisible to the other side for up to \(formatDuration(Self.storeVisibility)) after its stamp, and no probe says what the driver read. Either the controller's EventIdx store was still invisible when the driver read EventIdx (its shadow re-read overtook its store: controller-reorder) or the driver skipped a doorbell it read was demanded (skipped-demanded-doorbell): the trace cannot tell which. "
+            if let step = w.demandedStep, step.unproven, let ei = w.controllerEventIdx, let at = w.controllerEventIdxAt, let when = step.at {
+                let why = step.clocks.map { "the clocks are aligned to ±\(formatDuration($0)) here, so the submission may have come first" }
+                    ?? "a store may stay invisible to the other side for up to \(formatDuration(Self.storeVisibility)) after its stamp"
+                s += "The values: the controller's last EventIdx write was \(ei), \(formatDuration(when - at.time)) before the driver moved the tail from \(step.old) to \(step.new), and need_event(\(ei), \(step.new), \(step.old)) is true. But that order is not proven — \(why) — and no probe says what the driver read. If it read \(ei), it skipped a doorbell it was asked for (skipped-demanded-doorbell); if it read the value before (the controller's EventIdx store not yet visible: its shadow re-read overtook its store, controller-reorder; or the submission came first), it had no doorbell to ring: the trace cannot tell which. "
             } else {
                 s += "The stamps show no load that overtook a store beyond the timing uncertainty, and the recorded values show no doorbell that the controller's EventIdx demanded: the trace cannot tell which side lost the update. "
             }
@@ -355,7 +357,7 @@ extension ClockGroupAnalyzer {
             if let read = w.firstPublication?.eventIdxRead, read != 0 { return .staleShadowAfterReset }
             return .eventIdxNotInitialised
         }
-        if let step = w.demandedStep, !step.withinVisibility { return .skippedDemandedDoorbell }
+        if let step = w.demandedStep, !step.unproven { return .skippedDemandedDoorbell }
         if q.staleShadowSinceCreation { return .staleShadowAfterReset }
         return .unknown
     }
@@ -365,7 +367,7 @@ extension ClockGroupAnalyzer {
     /// the first command submitted after the controller caught up (the tail moves S -> S+1).
     /// The write must be stamped before the step beyond the stamps' uncertainty; a step
     /// inferred from a submission (no probe says what the driver read) stamped after it by
-    /// less than `storeVisibility` more is marked `withinVisibility`.
+    /// less than `storeVisibility` more is marked `unproven`.
     func demandedStep(_ w: OpenWindow, _ q: QueueState) -> DemandedStep? {
         guard let ei = w.controllerEventIdx, let eiAt = w.controllerEventIdxAt else { return nil }
         let slack = options.timingSlack + 2 * (alignmentUncertainty ?? 0)
@@ -377,10 +379,19 @@ extension ClockGroupAnalyzer {
         } else {
             return nil
         }
-        guard let at = step.at, at > eiAt.time + slack, ei <= 0xFFFF, step.old <= 0xFFFF, step.new <= 0xFFFF,
+        guard let at = step.at, ei <= 0xFFFF, step.old <= 0xFFFF, step.new <= 0xFFFF,
             needEvent(eventIdx: UInt16(ei), new: UInt16(step.new), old: UInt16(step.old))
         else { return nil }
-        step.withinVisibility = w.firstPublication == nil && at <= eiAt.time + slack + Self.storeVisibility
+        if at > eiAt.time + slack {
+            step.unproven = w.firstPublication == nil && at <= eiAt.time + slack + Self.storeVisibility
+            return step
+        }
+        // Stamped after the write but within the clocks' uncertainty: without a probe, the
+        // values are told, and that their order is not proven (dat-hang-sq2's first stall was
+        // told "the values show no doorbell the EventIdx demanded", 8 ms after it at ±4.5 ms).
+        guard w.firstPublication == nil, at > eiAt.time else { return nil }
+        step.unproven = true
+        step.clocks = alignmentUncertainty ?? 0
         return step
     }
 

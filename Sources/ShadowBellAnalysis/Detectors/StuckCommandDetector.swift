@@ -281,7 +281,9 @@ extension ClockGroupAnalyzer {
             }
             findings[i].explanation += e.episode.fromDriverTrace
                 ? " The give-up is dated that I/O timeout (about \(durationText(timeout))) before the first ABORT."
-                : " None of its commands is among those the inputs show outstanding for --stuck-after (their submissions are not in the inputs, or the timeout is shorter): they were outstanding for at least one I/O timeout (about \(durationText(timeout)), measured above) before the first timeout message, so the give-up is dated from that much earlier."
+                : driverEventsSeen
+                ? " The guest's trace shows none of its commands outstanding past --stuck-after (\(durationText(options.stuckAfter))): its I/O timeout is shorter, or they were submitted before the trace began. They were outstanding for at least one I/O timeout (about \(durationText(timeout)), measured above) before the first timeout message, so the give-up is dated from that much earlier."
+                : " No submission of its commands is in the inputs: they were outstanding for at least one I/O timeout (about \(durationText(timeout)), measured above) before the first timeout message, so the give-up is dated from that much earlier."
         }
     }
 
@@ -416,6 +418,10 @@ extension ClockGroupAnalyzer {
                 s += " Inferred from the guest's messages alone: with no driver or controller event for this time on this clock, the inputs cannot tell which side stopped — the guest's ftrace (nvme:* events) and QEMU's trace (pci_nvme_*) of the same run would."
             }
             f.explanation = s
+        }
+        if e.reset == nil {
+            // (A console cut 1.8 ms after its first timeout message told a 1.8 ms hang.)
+            f.explanation += " The trace ends before a reset that would measure the I/O timeout: the commands had been outstanding at least that long (30 s by default) before the first timeout message, so the hang began at least that much earlier than this finding's start, and its duration here is a lower bound."
         }
         for t in e.timeouts.prefix(4) {
             f.evidence.append(evidenceItem("guest-timeout", t.at, Self.describe(t, qid: e.qid)))

@@ -230,10 +230,13 @@ struct DemandedStep: Sendable {
     var old: UInt32
     var new: UInt32
     var at: Int64?
-    /// Inferred from a submission stamped after the EventIdx write by less than a store may
-    /// stay invisible (`MutualWaitDetector.storeVisibility`): the driver may have read the
-    /// value before it (a controller-reorder) as well as skipped it.
-    var withinVisibility = false
+    /// Inferred from a submission stamped after the EventIdx write by no more than the clocks'
+    /// uncertainty, or than a store may stay invisible (`MutualWaitDetector.storeVisibility`):
+    /// the driver may have read the value before it (a controller-reorder, or the submission
+    /// came first) as well as skipped it.
+    var unproven = false
+    /// When unproven for the clocks: their alignment's uncertainty there.
+    var clocks: Int64? = nil
 }
 
 /// Per-queue counts (statistics, not findings). Counts cover the whole input.
