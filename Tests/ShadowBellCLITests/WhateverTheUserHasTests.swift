@@ -480,6 +480,25 @@ import Testing
         #expect(notes.filter { $0.hasPrefix("\(folder)/run.pcap") && $0.contains("analysed once, from \(folder)/") }.count == 3, "\(notes)")
     }
 
+    /// An excerpt of the QEMU log kept beside it in the run's folder (`grep 'sqid 2\|cqid 2'`):
+    /// read as a second controller trace, sq2's MMIO doorbells went from 1455 to 1669 and its
+    /// fetches above its submissions. It is read once, with a note.
+    @Test func aQemuLogExcerptBesideItsLogIsReadOnce() throws {
+        let hang = try RealTraceTests.run("hang-sq2")
+        let excerpt = temporaryPath("sq2-excerpt-\(UUID().uuidString).log")
+        defer { try? FileManager.default.removeItem(atPath: excerpt) }
+        let lines = try String(contentsOfFile: hang.qemu, encoding: .utf8).split(separator: "\n")
+        let picked = lines.filter { $0.contains("sqid 2") || $0.contains("cqid 2") }.prefix(3000)
+        try (picked.joined(separator: "\n") + "\n").write(toFile: excerpt, atomically: true, encoding: .utf8)
+        let alone = try analyzeJSON([hang.guest, hang.qemu])
+        let both = try analyzeJSON([hang.guest, hang.qemu, excerpt])
+        func sq2(_ json: [String: Any]) -> Int? {
+            (json["queues"] as? [[String: Any]] ?? []).first { $0["qid"] as? Int == 2 && $0["type"] as? String == "sq" }?["mmio_doorbells"] as? Int
+        }
+        #expect(sq2(both.json) != nil && sq2(both.json) == sq2(alone.json))
+        #expect((both.json["notes"] as? [String] ?? []).contains { $0.contains("an excerpt of \(hang.qemu)") }, "\(both.json["notes"] ?? [])")
+    }
+
     /// Files of two runs given together: hang-sq2's console beside dat-hang-sq2's guest trace
     /// was placed on the guest's clock (a console shares the guest kernel's clock), and its
     /// QEMU log through the console's timeout messages: one story of two runs, evidence from
