@@ -68,6 +68,14 @@ public final class ClockGroupAnalyzer {
     /// Per input: whether it holds the guest's completions (a guest trace, a console's dump): it
     /// shows whether the controller completed anything while it was recording.
     @exclusivity(unchecked) var completionSources: [Bool] = []
+    /// The driver's side of a reset, from its admin commands: the I/O SQs it created per
+    /// controller, the controllers whose queues it re-created since its last Doorbell Buffer
+    /// Config (when), and the I/O it submitted before re-sending the config.
+    @exclusivity(unchecked) var driverCreatedSQs: [UInt16: Set<UInt16>] = [:]
+    @exclusivity(unchecked) var awaitingDbbufConfig: [UInt16: Int64] = [:]
+    @exclusivity(unchecked) var ioBeforeDbbufConfig: [IOBeforeDbbufConfig] = []
+    @exclusivity(unchecked) var ioNotedBeforeDbbufConfig: Set<UInt32> = []
+    @exclusivity(unchecked) var driverSentDbbuf: Set<UInt16> = []
     @inline(__always) private func source(_ e: Event) -> Int { Int(e.source) }
     /// The controller fetched I/O commands / received an MMIO doorbell for an I/O queue.
     @exclusivity(unchecked) var ioFetchSeen = false
@@ -126,6 +134,12 @@ public final class ClockGroupAnalyzer {
     }
     /// The guest's own events (submissions, completions, probes) are part of this analysis.
     @exclusivity(unchecked) public private(set) var driverEventsSeen = false
+    /// The first and the latest time of the driver's events (its trace's span on this clock).
+    @exclusivity(unchecked) var driverStart: Int64 = .max
+    @exclusivity(unchecked) var driverEnd: Int64 = .min
+
+    /// Whether the driver's events span `time`: the guest's trace tells that time itself.
+    func driverTraceCovers(_ time: Int64) -> Bool { driverEventsSeen && driverStart <= time && time <= driverEnd }
 
     public func consume(_ e: Event) {
         eventCount += 1
@@ -142,7 +156,11 @@ public final class ClockGroupAnalyzer {
             if source >= firstTimes.count { firstTimes += Array(repeating: .max, count: source + 1 - firstTimes.count) }
             if e.time < firstTimes[source] { firstTimes[source] = e.time }
         }
-        if e.kind.side == .driver && e.kind != .guestMessage { driverEventsSeen = true }
+        if e.kind.side == .driver && e.kind != .guestMessage {
+            if !driverEventsSeen { driverStart = e.time }
+            driverEventsSeen = true
+            driverEnd = e.time
+        }
         if queues.count >= ClockGroupAnalyzer.queueLimit, needsNewQueue(e) {
             eventsBeyondQueueLimit += 1
             return
@@ -340,13 +358,22 @@ public final class ClockGroupAnalyzer {
         }
         let key = e.queue(.sq)
         if e.qid == 0, e.flags & (Event.abortsCommandFlag | Event.deletesQueueFlag) != 0 { driverGiveUp(e) }
-        if e.qid != 0 { markSubmitted(index(of: key), tag: e.a) }
+        if e.qid == 0, e.flags & Event.dbbufConfigFlag != 0 { driverDbbufConfig(e) }
+        if e.qid == 0, e.flags & Event.deletesQueueFlag != 0, e.queueType == .sq, e.b != 0, e.b <= UInt32(UInt16.max) {
+            // A queue the driver deletes existed: its next creation is a re-creation.
+            driverDeletedSQ(QueueKey(controller: e.controller, qid: UInt16(e.b), type: .sq))
+        }
+        if e.qid != 0 {
+            markSubmitted(index(of: key), tag: e.a)
+            if !awaitingDbbufConfig.isEmpty { noteIOBeforeDbbufConfig(e) }
+        }
         if e.flags & Event.createsQueueFlag != 0 {
             // The admin command creating a queue tells its size before the controller acts.
             let created = QueueKey(controller: e.controller, qid: UInt16(truncatingIfNeeded: e.b), type: e.queueType)
             let i = index(of: created)
             let entries = checkedEntries(&queues[i], qsize: e.c, e)
             queues[i].entries = entries
+            if created.type == .sq, created.qid != 0 { driverCreatedSQ(created, e) }
         }
         // On aligned clocks a fetch can appear just before its submission (within the
         // alignment uncertainty): pair them instead of counting the command as unfetched.
@@ -778,7 +805,11 @@ public final class ClockGroupAnalyzer {
             eventsBeyondQueueLimit: eventsBeyondQueueLimit,
             submissionsBeyondCommandLimit: submissionsBeyondCommandLimit,
             ioWithoutTracedDoorbells: ioFetchSeen && !ioQueueMMIOSeen, lateCommands: late, completionsMissing: missing, silentQueues: silent,
-            outstandingAtEnd: outstandingAtEnd, afterControllerEnd: afterControllerEnd, unexplainedGiveUps: unexplainedGiveUps())
+            outstandingAtEnd: outstandingAtEnd, afterControllerEnd: afterControllerEnd,
+            // (Without a config in the trace, only of a driver seen sending one: one that never
+            // does has no doorbell buffer to restart before.)
+            ioBeforeDbbufConfig: ioBeforeDbbufConfig.filter { $0.config != nil || driverSentDbbuf.contains($0.controller) },
+            unexplainedGiveUps: unexplainedGiveUps())
     }
 
     /// How late the guest may complete what the controller completed just before its trace
@@ -927,9 +958,22 @@ public struct GroupResult: Sendable {
     public var outstandingAtEnd: [OutstandingCommands] = []
     /// Commands outstanding where the guest's trace ends, well after the controller's ended.
     public var afterControllerEnd: CommandsAfterControllerEnd?
+    /// I/O the driver submitted on queues it re-created before re-sending Doorbell Buffer
+    /// Config: the Linux reset-ordering bug's order, as the guest's trace shows it.
+    public var ioBeforeDbbufConfig: [IOBeforeDbbufConfig] = []
     /// The guest's give-ups (its ABORTs, seen by the controller) that no finding tells: no queue
     /// was silent for `--min-wait` before them, and no finding of their controller covers them.
     public var unexplainedGiveUps: [UnexplainedGiveUp] = []
+}
+
+/// The driver re-created `controller`'s I/O queues at `recreated` (a reset), submitted I/O on
+/// `qid` at `firstIO` and sent Doorbell Buffer Config only at `config` (nil: not in the trace).
+public struct IOBeforeDbbufConfig: Sendable, Equatable {
+    public var controller: UInt16
+    public var qid: UInt16
+    public var recreated: Int64
+    public var firstIO: EventRef
+    public var config: Int64?
 }
 
 /// The guest aborted `aborts` commands of `controller` from `firstAbort` (and reset it at

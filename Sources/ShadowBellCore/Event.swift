@@ -206,6 +206,9 @@ public struct Event: Sendable, Hashable {
     public static let abortsCommandFlag: UInt8 = 8
     /// On `driverSubmit` of qid 0: a Delete I/O SQ/CQ admin command.
     public static let deletesQueueFlag: UInt8 = 16
+    /// On `driverSubmit` of qid 0: a Doorbell Buffer Config admin command (the driver sending
+    /// its shadow and EventIdx buffers).
+    public static let dbbufConfigFlag: UInt8 = 32
     public static let noVector: UInt32 = 0xFFFF_FFFF
     public static let noCommand: UInt32 = 0xFFFF_FFFF
 

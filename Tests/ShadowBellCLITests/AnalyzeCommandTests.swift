@@ -457,6 +457,21 @@ import Testing
         }
     }
 
+    /// A lab trace with the driver's probes and the kernel's console events: its timeouts
+    /// named queues the controller was asleep on for a few µs, and the host-side rule made
+    /// each an inferred mutual wait (an error) where the probes showed none. The guest's trace
+    /// covers that time: it tells the waits itself.
+    @Test func aTraceCoveringTheStallOverridesTheHostSideRule() throws {
+        let trace = temporaryPath("covered-\(UUID().uuidString).txt")
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        #expect(runCommand(["simulate", "--seed", "6363", "--profile", "racing", "--queues", "3", "--driver-barrier", "off", "--names", "qemu72",
+                            "--cq-entries", "3", "--duration-us", "1700", "--timeout-divisor", "100000", "--output", trace]) == 0)
+        let r = try analyzeJSON([trace], extra: ["--min-wait", "0"])
+        let findings = r.json["findings"] as? [[String: Any]] ?? []
+        #expect(!findings.contains { $0["kind"] as? String == "mutual-wait" && $0["inferred"] as? Bool == true }, "\(findings.map { $0["message"] ?? "" })")
+        #expect(findings.contains { $0["kind"] as? String == "stuck-command" })
+    }
+
     /// A controller without its barrier (simulated, seed 2): its EventIdx store stayed
     /// invisible to the driver for up to 1.8 µs after its stamp. Without the driver's probes
     /// a submission stamped 0.7–1.4 µs after that write does not prove the driver could read

@@ -166,6 +166,23 @@ import Testing
         #expect(!story.contains("the recorded values show no doorbell"))
     }
 
+    /// The guest's side alone of the second stalls: the driver re-created its queues after the
+    /// reset, submitted I/O on them and re-sent Doorbell Buffer Config only after — the Linux
+    /// reset-ordering bug's order. The guest trace alone (text, trace-cmd report's raw fields,
+    /// trace.dat; sysrq-hang's, which begins after the boot's queue creation) told two plain
+    /// stuck commands, the bug unnamed and the stalls unlinked.
+    @Test(arguments: ["hang-sq2/guest-ftrace.txt.zst", "dat-hang-sq2/guest-trace-cmd-report.txt.zst", "dat-hang-sq2/trace.dat", "sysrq-hang/guest-ftrace.txt"])
+    func theGuestTraceAloneNamesTheResetOrderingBug(_ file: String) throws {
+        let path = RealTraceTests.realDirectory.appendingPathComponent(file).path
+        let errors = Self.errors(try analyzeJSON([path]).json)
+        try #require(errors.count == 2, "\(file)")
+        #expect(errors[0]["known_bug"] is NSNull, "\(file)")
+        #expect((errors[1]["known_bug"] as? [String: Any])?["id"] as? String == "linux-dbbuf-reset-ordering", "\(file)")
+        #expect(errors[1]["recurs_after"] as? Int == errors[0]["id"] as? Int, "\(file)")
+        #expect((errors[1]["explanation"] as? String ?? "").contains("From the guest's side: after re-creating its I/O queues at "), "\(file)")
+        #expect((errors[1]["evidence"] as? [[String: Any]] ?? []).contains { $0["role"] as? String == "driver-io-before-dbbuf-config" }, "\(file)")
+    }
+
     /// hang-sq2's console alone shows no queue but its timeouts: the two stuck-command errors
     /// (exit 1) had no test case to fail, and JUnit said `tests="0" failures="0"`.
     @Test func aConsoleAlonesHangFailsItsJUnitCase() throws {

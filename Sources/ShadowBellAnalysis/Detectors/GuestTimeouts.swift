@@ -128,3 +128,46 @@ extension ClockGroupAnalyzer {
         return "guest kernel: I/O \(t.tag) QID \(qid) \(what)"
     }
 }
+
+extension ClockGroupAnalyzer {
+    /// The driver created I/O SQ `key`: one it had created before is re-created (a reset), and
+    /// until its next Doorbell Buffer Config the controller may run without the doorbell buffer.
+    func driverCreatedSQ(_ key: QueueKey, _ e: Event) {
+        var created = driverCreatedSQs[key.controller, default: []]
+        // Created before, or carrying I/O already (a trace that begins after the boot's
+        // creation: sysrq-hang's guest trace starts inside its first stall).
+        let recreated = created.contains(key.qid) || (knownIndex(of: key).map { queues[$0].stats.commandsSubmitted > 0 } ?? false)
+        if recreated, awaitingDbbufConfig[key.controller] == nil { awaitingDbbufConfig[key.controller] = e.time }
+        if !created.contains(key.qid), created.count < Self.queueLimit { created.insert(key.qid) }
+        driverCreatedSQs[key.controller] = created
+    }
+
+    func driverDeletedSQ(_ key: QueueKey) {
+        var created = driverCreatedSQs[key.controller, default: []]
+        if created.count < Self.queueLimit { created.insert(key.qid) }
+        driverCreatedSQs[key.controller] = created
+    }
+
+    func driverDbbufConfig(_ e: Event) {
+        driverSentDbbuf.insert(e.controller)
+        awaitingDbbufConfig[e.controller] = nil
+        ioNotedBeforeDbbufConfig.removeAll()
+        for i in ioBeforeDbbufConfig.indices where ioBeforeDbbufConfig[i].controller == e.controller && ioBeforeDbbufConfig[i].config == nil {
+            ioBeforeDbbufConfig[i].config = e.time
+        }
+    }
+
+    /// The first I/O on each queue between a re-creation and the Doorbell Buffer Config.
+    func noteIOBeforeDbbufConfig(_ e: Event) {
+        guard let recreated = awaitingDbbufConfig[e.controller] else { return }
+        // Linux re-sends it within milliseconds of the queues; a config that never comes in
+        // the trace stops being awaited (no lookup per submission for the rest of it).
+        guard e.time - recreated <= FindingStory.recoveryLimit else {
+            awaitingDbbufConfig[e.controller] = nil
+            return
+        }
+        guard ioBeforeDbbufConfig.count < 256, ioNotedBeforeDbbufConfig.insert(UInt32(e.controller) << 16 | UInt32(e.qid)).inserted
+        else { return }
+        ioBeforeDbbufConfig.append(IOBeforeDbbufConfig(controller: e.controller, qid: e.qid, recreated: recreated, firstIO: EventRef(e), config: nil))
+    }
+}

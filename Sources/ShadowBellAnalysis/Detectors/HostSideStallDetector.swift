@@ -342,6 +342,10 @@ extension ClockGroupAnalyzer {
         for episode in hostSide.episodes where !episode.candidates.isEmpty {
             let stallStart = episode.candidates.map(\.since.time).min() ?? episode.firstAbort.time
             let stallEnd = episode.reset?.time ?? episode.firstAbort.time
+            // The guest's trace covers the stall: its own events tell the wait (or that there
+            // was none), and a console naming the queue made an inferred wait of a few µs an
+            // error where the driver's probes showed no wait at all.
+            if driverTraceCovers(stallStart) && driverTraceCovers(stallEnd) { continue }
             if guestWindows.contains(where: {
                 $0.queue.controller == episode.controller && $0.start <= stallEnd && ($0.end ?? .max) >= stallStart
             }) {
@@ -382,7 +386,8 @@ extension ClockGroupAnalyzer {
     /// short I/O timeout passed without a word).
     func unexplainedGiveUps() -> [UnexplainedGiveUp] {
         hostSide.episodes.filter { episode in
-            guard episode.candidates.isEmpty else { return false }
+            // (A guest trace covering the ABORTs tells what the guest gave up on itself.)
+            guard episode.candidates.isEmpty, !driverTraceCovers(episode.firstAbort.time) else { return false }
             let from = episode.firstAbort.time.subtractingReportingOverflow(1_000_000_000)
             let start = from.overflow ? Int64.min : from.partialValue
             let end = episode.reset?.time ?? episode.firstAbort.time

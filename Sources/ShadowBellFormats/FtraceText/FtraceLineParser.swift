@@ -239,6 +239,9 @@ struct FtraceLineParser: LineDecoding {
             guard let qid = Self.deletedQueue(&r.scanner, named: deleted == .sq ? "sqid=" : "cqid=") else { return }
             e.markDeletesQueue(deleted, qid: qid)
             return
+        } else if r.scanner.skip("nvme_admin_dbbuf") {
+            e.flags |= Event.dbbufConfigFlag
+            return
         } else if r.scanner.skip("nvme_admin_abort_cmd ") {
             guard r.scanner.skip("cdw10="), let cdw10 = Self.dwordOfBytes(&r.scanner) else { return }
             e.markAbortsCommand(cdw10: cdw10)

@@ -20,6 +20,8 @@ struct NVMeTracepointFields {
     static let adminDeleteCQ: UInt64 = 0x04
     static let adminCreateCQ: UInt64 = 0x05
     static let adminAbort: UInt64 = 0x08
+    /// Doorbell Buffer Config.
+    static let adminDbbuf: UInt64 = 0x7C
 
     /// The event these fields describe, as the parsed form of the same tracepoint gives it:
     /// the controller is `ctrl_id` (the parsed form's `nvme<ctrl_id>:`), and an admin Create I/O
@@ -49,6 +51,8 @@ struct NVMeTracepointFields {
                 switch opcode {
                 case Self.adminDeleteSQ, Self.adminDeleteCQ:
                     e.markDeletesQueue(opcode == Self.adminDeleteSQ ? .sq : .cq, qid: cdw10 & 0xFFFF)
+                case Self.adminDbbuf:
+                    e.flags |= Event.dbbufConfigFlag
                 case Self.adminAbort:
                     e.markAbortsCommand(cdw10: cdw10)
                 default: break
