@@ -809,7 +809,7 @@ public final class ClockGroupAnalyzer {
             // (Without a config in the trace, only of a driver seen sending one: one that never
             // does has no doorbell buffer to restart before.)
             ioBeforeDbbufConfig: ioBeforeDbbufConfig.filter { $0.config != nil || driverSentDbbuf.contains($0.controller) },
-            unexplainedGiveUps: unexplainedGiveUps())
+            controllerEventsSeen: controllerEventsSeen, unexplainedGiveUps: unexplainedGiveUps())
     }
 
     /// How late the guest may complete what the controller completed just before its trace
@@ -961,6 +961,8 @@ public struct GroupResult: Sendable {
     /// I/O the driver submitted on queues it re-created before re-sending Doorbell Buffer
     /// Config: the Linux reset-ordering bug's order, as the guest's trace shows it.
     public var ioBeforeDbbufConfig: [IOBeforeDbbufConfig] = []
+    /// Whether any controller event is in the group's inputs.
+    public var controllerEventsSeen = false
     /// The guest's give-ups (its ABORTs, seen by the controller) that no finding tells: no queue
     /// was silent for `--min-wait` before them, and no finding of their controller covers them.
     public var unexplainedGiveUps: [UnexplainedGiveUp] = []

@@ -67,6 +67,8 @@ enum FindingStory {
     /// Config, the stall starting from then to the recovery limit after the config.
     static func resetOrdering(_ f: Finding, _ result: GroupResult) -> IOBeforeDbbufConfig? {
         guard f.kind == .stuckCommand || f.kind == .unattributedStall else { return nil }
+        // Only without the controller's events: with them, the wait itself tells the bug.
+        guard !result.controllerEventsSeen else { return nil }
         return result.ioBeforeDbbufConfig.first { o in
             o.controller == f.queue.controller && o.qid == f.queue.qid && f.start >= o.recreated
                 && f.start - (o.config ?? o.firstIO.time) <= recoveryLimit

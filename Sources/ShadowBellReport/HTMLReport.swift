@@ -137,11 +137,14 @@ public enum HTMLReport {
         if r.findings.isEmpty {
             h += "<p>None.</p>\n"
         } else {
-            h += "<table class=\"findings\"><thead><tr><th>#</th><th>severity</th><th>kind</th><th>queue</th><th>start</th><th>end</th><th>duration</th><th>cause</th></tr></thead><tbody>\n"
+            h += "<table class=\"findings\"><thead><tr><th>#</th><th>severity</th><th>kind</th><th>queue</th><th>start</th><th>end</th><th>duration</th><th>cause</th><th>known bug</th></tr></thead><tbody>\n"
             for (i, f) in r.findings.enumerated() {
                 h += "<tr class=\"\(f.severity.rawValue)\"><td><a href=\"#finding-\(i + 1)\">#\(i + 1)</a></td><td><span class=\"sev \(f.severity.rawValue)\">\(f.severity.rawValue)</span></td>"
                 h += "<td>\(f.kind.rawValue)</td><td>\(f.queue)</td><td class=\"num\">\(report.formatTime(f.start, clockInput: f.clockInput))</td>"
-                h += "<td class=\"num\">\(endText(report, f))</td><td class=\"num\">\(durationText(report, f))</td><td>\(esc(f.cause?.rawValue ?? ""))</td></tr>\n"
+                // (The text's UNCERTAIN and known bug were missing from the table.)
+                let uncertain = f.uncertainty.isEmpty ? "" : " <span class=\"uncertain-mark\" title=\"\(esc(f.uncertainty.joined(separator: " · ")))\">uncertain</span>"
+                h += "<td class=\"num\">\(endText(report, f))</td><td class=\"num\">\(durationText(report, f))</td><td>\(esc(f.cause?.rawValue ?? ""))\(uncertain)</td>"
+                h += "<td>\(f.knownBug.map { esc($0.rawValue) } ?? "")\(f.recursAfter.map { " (recurs after <a href=\"#finding-\($0)\">#\($0)</a>)" } ?? "")</td></tr>\n"
             }
             h += "</tbody></table>\n"
         }
@@ -164,7 +167,10 @@ public enum HTMLReport {
         _ report: AnalysisReport, _ f: Finding, number: Int, timeline: FindingTimeline?, inputLines: [SourceLocation: String]
     ) -> String {
         var h = "<article class=\"finding \(f.severity.rawValue)\" id=\"finding-\(number)\">\n"
-        h += "<h3>#\(number) <span class=\"sev \(f.severity.rawValue)\">\(f.severity.rawValue)</span> \(f.kind.rawValue) on \(f.queue)</h3>\n"
+        h += "<h3>#\(number) <span class=\"sev \(f.severity.rawValue)\">\(f.severity.rawValue)</span> \(f.kind.rawValue) on \(f.queue)"
+        if let bug = f.knownBug { h += " · known bug \(esc(bug.rawValue))" }
+        if !f.uncertainty.isEmpty { h += " <span class=\"uncertain-mark\">uncertain</span>" }
+        h += "</h3>\n"
         h += "<p class=\"when\">\(report.formatTime(f.start, clockInput: f.clockInput)) → \(endText(report, f))"
         if let resolution = f.resolution { h += " (\(esc(resolution.rawValue)))" }
         if let cause = f.cause { h += " · cause: <b>\(esc(cause.rawValue))</b> — \(esc(cause.headline))" }
@@ -236,7 +242,7 @@ public enum HTMLReport {
         article.finding { border: 1px solid #dde; border-left: 5px solid #c62828; border-radius: 4px; padding: 4px 16px 10px; margin: 16px 0; }
         article.finding.warning { border-left-color: #b26a00; } article.finding.info { border-left-color: #5c6b7a; }
         .when { color: #444; margin: 0; } .message { font-weight: 600; }
-        .uncertain { color: #8a5a00; } .note { font-size: 12px; color: #555; margin-top: 0; }
+        .uncertain { color: #8a5a00; } .uncertain-mark { font-size: 11px; font-weight: bold; color: #8a5a00; border: 1px solid #c9a227; border-radius: 3px; padding: 0 4px; } .note { font-size: 12px; color: #555; margin-top: 0; }
         figure { margin: 10px 0; overflow-x: auto; } svg.timeline { display: block; background: #fff; }
         figcaption { font-size: 12px; color: #444; margin-top: 4px; } figcaption.head { font-size: 14px; font-weight: 600; color: #1d1d24; margin: 0 0 4px; }
         .key { white-space: nowrap; margin-right: 12px; }
