@@ -74,7 +74,11 @@ public enum ExplainReport {
                 out += "      ---- nothing on this queue ends the wait before the trace stops ----\n"
             }
         } else {
-            out += "  (no event of this queue was recorded around the finding)\n"
+            // (A console's timeout messages are no events of the queue's doorbells: a console
+            // alone said "no event" and then listed five QID 2 messages as evidence.)
+            out += f.evidence.isEmpty
+                ? "  (no event of this queue was recorded around the finding)\n"
+                : wrap("(no doorbell, fetch or completion of this queue is in the inputs around the finding: its evidence below is all there is)", indent: "  ", width: width)
         }
 
         out += "\nWhy this is a \(f.kind.rawValue)\n"
