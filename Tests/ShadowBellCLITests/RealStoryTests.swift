@@ -183,6 +183,15 @@ import Testing
         #expect((errors[1]["evidence"] as? [[String: Any]] ?? []).contains { $0["role"] as? String == "driver-io-before-dbbuf-config" }, "\(file)")
     }
 
+    /// sysrq-hang's guest trace begins inside the first stall (after the console's dump): the
+    /// host-side story said the guest's submissions were not "in the trace" as if it were
+    /// absent; it says where the guest's trace begins.
+    @Test func aGuestTraceBeginningInsideTheStallIsSaidSo() throws {
+        let files = try RealTraceTests.run("sysrq-hang")
+        let first = Self.errors(try analyzeJSON([files.guest, files.qemu]).json)[0]
+        #expect((first["explanation"] as? String ?? "").contains("(the guest's trace begins only at 30.454690000 s, after the wait began: the submissions are not in it)"), "\(first["explanation"] ?? "")")
+    }
+
     /// hang-sq2's console alone shows no queue but its timeouts: the two stuck-command errors
     /// (exit 1) had no test case to fail, and JUnit said `tests="0" failures="0"`.
     @Test func aConsoleAlonesHangFailsItsJUnitCase() throws {

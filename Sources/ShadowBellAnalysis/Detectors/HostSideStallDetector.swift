@@ -478,13 +478,17 @@ extension ClockGroupAnalyzer {
     private func hostSideExplanation(_ c: StallCandidate, _ episode: StallEpisode, attribution: [StallAttribution], name: String) -> String {
         let at = { (t: Int64) in self.durationText(t - c.since.time) }
         var s = Self.silenceSentence(c, name: name)
-        s += " At +\(at(episode.firstAbort.time)) the guest sent \(episode.aborts) ABORT admin command(s) (QEMU's trace does not say which command they abort)"
+        // (A guest trace that begins inside the stall shows the ABORTs, not the submissions:
+        // sysrq-hang's said neither was in the inputs.)
+        let abortsTraced = driverTraceCovers(episode.firstAbort.time)
+        s += " At +\(at(episode.firstAbort.time)) the guest sent \(episode.aborts) ABORT admin command(s)"
+            + (abortsTraced ? " (the guest's trace shows them and the commands they name)" : " (QEMU's trace does not say which command they abort)")
         if let reset = episode.reset { s += " and at +\(at(reset.time)) it reset the controller" }
         s += ": the guest had given up on I/O the controller never completed. "
         for rule in attribution {
             s += attributionSentence(rule, c, episode, name: name) + " "
         }
-        s += "So the driver had published work on \(name) without ringing its MMIO doorbell while the controller slept on it: condition 1 is inferred from the guest giving up (the guest's submissions are not in the trace); conditions 2 and 3 are in the trace."
+        s += "So the driver had published work on \(name) without ringing its MMIO doorbell while the controller slept on it: condition 1 is inferred from the guest giving up (\(driverEventsSeen && driverStart > c.since.time ? "the guest's trace begins only at \(formatSeconds(driverStart)) s, after the wait began: the submissions are not in it" : "the guest's submissions are not in the trace")); conditions 2 and 3 are in the trace."
         if c.signature {
             s += " Since the Doorbell Buffer Config the controller has not written \(name)'s EventIdx: the slot still holds what the driver left there (zero after a reset) while the tail is \(c.tailAtConfig ?? 0), so need_event(0, N+1, N) stays false and the driver never rings. This is the signature of the Linux reset-ordering bug (I/O queues restarted before Doorbell Buffer Config is re-sent; fixed by commit 06c59d427017, \"set doorbell config before unquiescing\", in 6.8 and 6.6.59) on a controller that does not initialise EventIdx at config time (QEMU)."
         }
