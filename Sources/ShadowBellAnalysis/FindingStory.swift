@@ -55,7 +55,7 @@ enum FindingStory {
                 let fixed = KnownBug.qemuCQEventIdxNeverWritten.fixed(inQemu: qemu)
             {
                 findings[k].explanation += fixed
-                    ? " The run's notes name QEMU \(qemu), which writes the CQ EventIdx (fixed in 7.2.1): its build writes it without tracing it, as Debian's 7.2 backport does — nothing to fix."
+                    ? " The run's notes name QEMU \(qemu), which writes the CQ EventIdx (fixed in 7.2.1): the write is only missing from the trace (Debian's 7.2 backport does not trace it; later QEMUs trace it as pci_nvme_update_cq_eventidx when that event is enabled) — nothing to fix."
                     : " The run's notes name QEMU \(qemu), which never writes the CQ EventIdx (\(KnownBug.qemuCQEventIdxNeverWritten.rawValue), fixed in 7.2.1): the driver's CQ-head decisions read a stale value."
             }
             linkRecurrence(&findings, k, groups: groups)

@@ -192,6 +192,16 @@ import Testing
         #expect((first["explanation"] as? String ?? "").contains("(the guest's trace begins only at 30.454690000 s, after the wait began: the submissions are not in it)"), "\(first["explanation"] ?? "")")
     }
 
+    /// The QEMU version of the run's notes (7.2.22) settles cq-eventidx-not-seen's either-or:
+    /// it writes the CQ EventIdx, the trace only lacks it.
+    @Test func theQemuVersionSettlesAnUntracedCQEventIdx() throws {
+        let folder = RealTraceTests.realDirectory.appendingPathComponent("hang-sq2").path
+        let findings = try analyzeJSON([folder]).json["runs"].flatMap { ($0 as? [[String: Any]])?.first?["findings"] as? [[String: Any]] }
+            ?? (try analyzeJSON([folder]).json["findings"] as? [[String: Any]] ?? [])
+        let info = findings.first { $0["kind"] as? String == "cq-eventidx-not-seen" }
+        #expect((info?["explanation"] as? String ?? "").contains("The run's notes name QEMU 7.2.22, which writes the CQ EventIdx (fixed in 7.2.1): the write is only missing from the trace"), "\(info ?? [:])")
+    }
+
     /// hang-sq2's console alone shows no queue but its timeouts: the two stuck-command errors
     /// (exit 1) had no test case to fail, and JUnit said `tests="0" failures="0"`.
     @Test func aConsoleAlonesHangFailsItsJUnitCase() throws {
