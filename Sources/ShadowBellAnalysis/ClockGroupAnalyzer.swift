@@ -775,7 +775,7 @@ public final class ClockGroupAnalyzer {
             var end = coverageEnd
             if let guestEnd, guestEnd > end, let w = queues[i].window, w.start.time <= end {
                 let sq = QueueKey(controller: queues[i].key.controller, qid: queues[i].key.qid, type: .sq)
-                let last = queues.first { $0.key == sq }?.lastDriverCompletion ?? .min
+                let last = knownIndex(of: sq).map { queues[$0].lastDriverCompletion } ?? .min
                 if last <= completionsSettled(after: end) { end = guestEnd }
             }
             finishWindowAtEnd(&queues[i], endTime: end)

@@ -11,6 +11,9 @@ public enum JSONReport {
     public static func document(_ report: AnalysisReport) -> JSONValue {
         let r = report.result
         let severities = Dictionary(grouping: r.findings, by: \.severity).mapValues(\.count)
+        // Once per report, not per queue (a report of thousands of queues was quadratic).
+        let controllerTraced = r.queues.contains { $0.stats.controllerCounted }
+        let driverTraced = r.queues.contains { $0.stats.driverCounted }
         return .object([
             ("schema_version", .int(Int64(AnalysisReport.schemaVersion))),
             ("tool", .object([("name", .string("shadowbell")), ("version", .string(AnalysisReport.toolVersion))])),
@@ -52,7 +55,7 @@ public enum JSONReport {
                     ("note", .string(a.note)),
                 ])
             })),
-            ("queues", .array(r.queues.map { queue($0, unknown: unknownCounts($0, in: r.queues)) })),
+            ("queues", .array(r.queues.map { queue($0, unknown: unknownCounts($0, controller: controllerTraced, driver: driverTraced)) })),
             ("findings", .array(r.findings.enumerated().map { finding(report, $0.element, id: $0.offset + 1) })),
             ("suppressed_findings", .array(r.suppressed.map { s in
                 .object([("kind", .string(s.kind.rawValue)), ("queue", queueKey(s.queue)), ("count", .int(Int64(s.count)))])
@@ -100,9 +103,7 @@ public enum JSONReport {
     /// them); without any guest event, the guest's; race exposure needs both. They are written
     /// as 0 (the schema's counts are integers): a guest trace alone gave `mmio_doorbells: 0`,
     /// and a query for runs that never exercised the race flagged it.
-    static func unknownCounts(_ q: QueueReport, in queues: [QueueReport]) -> [String] {
-        let controller = queues.contains { TextReport.controllerCounted($0.stats) }
-        let driver = queues.contains { TextReport.driverCounted($0.stats) }
+    static func unknownCounts(_ q: QueueReport, controller: Bool, driver: Bool) -> [String] {
         var unknown: [String] = []
         if !controller {
             unknown += ["controller_shadow_reads", "controller_eventidx_writes", "commands_fetched", "completions_queued"]

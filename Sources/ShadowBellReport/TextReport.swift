@@ -173,14 +173,10 @@ public enum TextReport {
     }
 
     /// Whether the controller's side shows in a queue's counts.
-    static func controllerCounted(_ s: QueueStatistics) -> Bool {
-        s.controllerShadowReads > 0 || s.controllerEventIdxWrites > 0 || s.commandsFetched > 0 || s.completionsQueued > 0
-    }
+    static func controllerCounted(_ s: QueueStatistics) -> Bool { s.controllerCounted }
 
     /// Whether the guest driver's side shows in a queue's counts.
-    static func driverCounted(_ s: QueueStatistics) -> Bool {
-        s.commandsSubmitted > 0 || s.commandsCompleted > 0 || s.driverShadowWrites > 0 || s.driverHeadReports > 0
-    }
+    static func driverCounted(_ s: QueueStatistics) -> Bool { s.driverCounted }
 
     static func queueLine(_ q: QueueReport, controllerTraced: Bool = true, driverTraced: Bool = true) -> String {
         let s = q.stats

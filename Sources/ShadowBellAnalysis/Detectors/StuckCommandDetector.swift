@@ -160,12 +160,10 @@ extension ClockGroupAnalyzer {
         let quietAfter = completionsSettled(after: controllerEnd)
         // Only a controller whose trace is among the inputs (a second disk without one is no
         // controller that stopped).
-        let traced = Set(self.queues.filter { q in
-            q.stats.commandsFetched > 0 || q.stats.controllerShadowReads > 0 || q.stats.completionsQueued > 0
-        }.map(\.key.controller))
+        let traced = Set(self.queues.filter(\.stats.controllerCounted).map(\.key.controller))
         // A queue whose wait is judged open to the end is told by its finding.
         let queues = byQueue.keys.filter { q in
-            traced.contains(q.controller) && (self.queues.first { $0.key == q }?.lastDriverCompletion ?? .min) <= quietAfter
+            traced.contains(q.controller) && (knownIndex(of: q).map { self.queues[$0].lastDriverCompletion } ?? .min) <= quietAfter
                 && !findings.contains { $0.end == nil && $0.queue.controller == q.controller && $0.queue.qid == q.qid }
         }.sorted()
         guard !queues.isEmpty else { return nil }

@@ -241,6 +241,16 @@ struct DemandedStep: Sendable {
 
 /// Per-queue counts (statistics, not findings). Counts cover the whole input.
 public struct QueueStatistics: Sendable, Hashable {
+    /// Whether the controller's side shows in these counts (its trace is among the inputs).
+    public var controllerCounted: Bool {
+        controllerShadowReads > 0 || controllerEventIdxWrites > 0 || commandsFetched > 0 || completionsQueued > 0
+    }
+
+    /// Whether the guest driver's side shows in these counts.
+    public var driverCounted: Bool {
+        commandsSubmitted > 0 || commandsCompleted > 0 || driverShadowWrites > 0 || driverHeadReports > 0
+    }
+
     public var controllerShadowReads: UInt64 = 0
     public var controllerEventIdxWrites: UInt64 = 0
     public var mmioDoorbells: UInt64 = 0
