@@ -21,6 +21,9 @@ public struct HangSummary: Sendable, Hashable {
     public var lastID: Int
     public var lastStart: Int64
     public var clockInput: UInt16
+    /// Hangs of the queue told on another clock (an input that could not be placed on this
+    /// one: often the same hangs, seen from its side), not counted above.
+    public var onOtherClocks = 0
 }
 
 /// Everything one `analyze` run produced.
@@ -834,6 +837,23 @@ public enum AnalysisSession {
                     result.findings[i].uncertainty.append(why)
                 }
             }
+            // An input whose events go back in time by seconds holds pieces put one after
+            // another; its events were taken in the order of the file.
+            for m in members {
+                let input = placed[m].source.summary
+                guard let boots = Self.severalBoots(input) else { continue }
+                for i in result.findings.indices where result.findings[i].evidence.contains(where: { Int($0.location.source) == input.index }) {
+                    result.findings[i].uncertainty.append(
+                        "\(boots) (see the notes): its evidence from that log may be another boot's")
+                }
+            }
+            for m in members {
+                guard let why = Self.steppingBack(placed[m].source.summary) else { continue }
+                for i in result.findings.indices {
+                    result.findings[i].uncertainty.append(
+                        "\(why.text) (see the notes): the analysis takes an input's events in the order of its file, so this finding may come from that order, not from the queue")
+                }
+            }
             let clockInput = UInt16(placed[members[0]].index)
             for i in result.findings.indices { result.findings[i].clockInput = clockInput }
             groups.append(result)
@@ -867,9 +887,25 @@ public enum AnalysisSession {
             undecided.append("\(input.path): its ftrace dump (from line \(line)) is cut short"
                 + (total == 0 ? "" : ", \(total) I/O command(s) outstanding where it stops (\(which))"))
         }
+        for input in inputs where input.nulPadding > 0 {
+            notes.append("\(input.path): the file ends in \(input.nulPadding) NUL byte(s) after its last line: space the file system had allocated when the writer stopped (the VM or the host went down while the file was written). The lines before them were read; what was recorded after the last one is not in the file.")
+        }
         for input in inputs {
             guard let line = input.unterminatedLastLine else { continue }
             notes.append("\(input.path):\(line): the last line has no newline: the file looks cut short while it was written or copied. That line was read as it stands (a number cut short reads as another), and the input may end before the run did.")
+        }
+        for input in inputs {
+            guard let why = Self.steppingBack(input) else { continue }
+            notes.append(
+                "\(why.text): recorders keep their events in time order, so this input holds pieces put one after another — a trace's `per_cpu/cpu*/trace` files concatenated, or two recordings in one file. The analysis takes an input's events in the order of its file: from there on its queues' timelines mix the pieces, and a hang may be missed or one found that did not happen. Give the pieces as separate files (one trace's per-CPU files are merged by time), or keep the trace's `trace` file or trace.dat.")
+            undecided.append("\(why.short): its pieces were taken in file order")
+        }
+        for input in inputs {
+            guard let boots = Self.severalBoots(input) else { continue }
+            let last = input.bootBanners.last ?? 0
+            notes.append(
+                "\(boots): the VM was started again and its console appended to the same file. Each boot's kernel clock starts again at 0, so their messages share times, and read as one log they mix: a timeout of one boot is placed among another's events. Give the boot of the run alone — the last one from line \(last) (`tail -n +\(last) \(input.path)`), or the lines up to the next banner.")
+            undecided.append("\(boots): their messages mix")
         }
         var result = combine(inputs: inputs, groups: groups, notes: notes, options: options)
         result.undecided = undecided + result.undecided
@@ -916,6 +952,29 @@ public enum AnalysisSession {
     /// its `I/O N QID q timeout, aborting` messages within the trace's times, fewer than half
     /// have an ABORT of a command of queue q in the trace within a second after (the kernel
     /// prints the message, then submits the ABORT), where the trace records admin commands.
+    /// A step back in time from one event to the next this large is no recorder's reordering
+    /// (a QEMU log's threads and ftrace's CPUs stay within microseconds; a console's `dmesg`
+    /// listing is put in place by its reader): the input is pieces put one after another.
+    static let stepBackLimit: Int64 = 100_000_000
+
+    /// What to say of `input` when its events step back in time by `stepBackLimit` or more.
+    static func steppingBack(_ input: InputSummary) -> (text: String, short: String)? {
+        guard input.clock == .timestamps, let step = input.largestStepBack, step.by >= stepBackLimit else { return nil }
+        let at = SourceLocation(source: input.index, unit: input.locationUnit, value: step.at).render(path: input.name)
+        let more = input.outOfOrder > 1 ? " (\(input.outOfOrder) events go back in all; this is the largest step)" : ""
+        return (
+            "\(at): the events go back in time by \(formatDuration(step.by)), from \(formatSeconds(step.from)) s to \(formatSeconds(step.to)) s\(more)",
+            "\(at): the events go back in time by \(formatDuration(step.by))"
+        )
+    }
+
+    /// What to say of a console holding several boots, nil for one.
+    static func severalBoots(_ input: InputSummary) -> String? {
+        guard input.bootBanners.count > 1 else { return nil }
+        let lines = input.bootBanners.prefix(4).map(String.init).joined(separator: ", ") + (input.bootBanners.count > 4 ? ", …" : "")
+        return "\(input.path) holds \(input.bootBanners.count) boots (the kernel's `Linux version` banner at lines \(lines))"
+    }
+
     static func anotherBootsConsole(_ console: AnchorSet?, guest: AnchorSet?, from: Int64, to: Int64) -> String? {
         guard let console, let guest, guest.adminSubmits > 0, from <= to else { return nil }
         let timeouts = console.notices.filter { $0.kind == .guestAborting && $0.time >= from && $0.time <= to }
@@ -1073,6 +1132,45 @@ public enum AnalysisSession {
                 undecided.append("\(parts.map(\.path).joined(separator: ", ")) holds CPU \(cpu)'s events only: \(lowered) stuck-command finding(s) whose completion may be on another CPU's (warnings)")
             }
         }
+        // A guest trace that completes I/O but holds none of the admin queue's completions: an
+        // I/O queue works only once the admin commands that created it completed, so they were
+        // left out — a grep of one queue's lines (`qid=2`) keeps the admin commands that name
+        // it (`sqid=2`) without their completions. Its admin commands are not known stuck.
+        for (k, g) in groups.enumerated() where !g.adminCompletionsLeftOut.isEmpty {
+            let submitted = g.queues.filter { $0.key.type == .sq && $0.key.qid == 0 && g.adminCompletionsLeftOut.contains($0.key.controller) }
+                .reduce(UInt64(0)) { $0 &+ $1.stats.commandsSubmitted }
+            let why = "the guest trace holds none of the admin queue's completions, yet a queue whose creation it submitted answered I/O after it: the admin completions were left out (a grep of one queue's lines keeps the admin commands that name it, without their completions)"
+            var lowered = 0
+            for i in story.indices where findings[i].group == k && story[i].kind == .stuckCommand && story[i].queue.qid == 0
+                && g.adminCompletionsLeftOut.contains(story[i].queue.controller) && !story[i].inferred
+            {
+                if case .string(let how)? = story[i].value("inferred_from"), how == "driver-aborts" { continue }
+                story[i].uncertainty.append(why)
+                story[i].lowered = .warning
+                lowered += 1
+            }
+            notes.append("The guest trace holds \(submitted) admin command(s) and none of their completions, yet a queue whose creation it submitted answered I/O after it, which needs that creation to have completed: the admin queue's completions were left out of the trace (a `grep` of one queue's lines keeps the admin commands that name that queue — `sqid=2` — and none of their completions, or `nvme_complete_rq` was filtered by queue). Admin commands are not shown stuck\(lowered > 0 ? " (\(lowered) stuck-command finding(s) lowered to warnings)" : ""); give the whole trace.")
+            if lowered > 0 {
+                undecided.append("the guest trace holds no admin completion: \(lowered) stuck-command finding(s) on the admin queue whose completions were left out (warnings)")
+            }
+        }
+        // A console of several boots beside the run's traces: a finding told by its messages
+        // alone may be another boot's hang (a healthy run's trace beside a console whose
+        // earlier boot hung failed on that boot's timeouts). A warning, and undecided.
+        for (k, g) in groups.enumerated() {
+            let consoles = Set(inputs.filter { g.sources.contains($0.index) && Self.severalBoots($0) != nil }.map(\.index))
+            guard !consoles.isEmpty, g.sources.contains(where: { !consoles.contains($0) }) else { continue }
+            var lowered = 0
+            for i in story.indices where findings[i].group == k && story[i].severity == .error && !story[i].evidence.isEmpty
+                && story[i].evidence.allSatisfy({ consoles.contains($0.location.source) })
+            {
+                story[i].lowered = .warning
+                lowered += 1
+            }
+            if lowered > 0 {
+                undecided.append("\(lowered) finding(s) told by the messages of a console of several boots alone, which may be another boot's (warnings)")
+            }
+        }
         // A finding that rests on counting a queue's events, after a damaged line of an input
         // its evidence is in: the event lost there may be the one it misses (one damaged
         // io_cmd line of a healthy queue read as a controller idle with work, and a QEMU bug).
@@ -1097,8 +1195,30 @@ public enum AnalysisSession {
         FindingStory.link(&story, groups: findings.map(\.group), results: groups, inputs: inputs, qemu: options.qemuVersion)
         // Per queue: its mutual waits, and the guest's give-ups (a guest trace or console
         // alone tells a hang by them: "Hangs per queue" left such a run out).
+        // Inputs that could not be placed on one clock tell the same hangs each on its own
+        // (a QEMU log without times beside the guest trace: 4 hangs for 2, and ordinals added to
+        // seconds): a queue's summary is of one clock — the first that measures time — and
+        // counts the others apart.
+        var summaryClock: [QueueKey: UInt16] = [:], timedClock: [QueueKey: UInt16] = [:]
+        for (k, f) in story.enumerated() where f.kind == .mutualWait || f.isGuestGiveUp {
+            if summaryClock[f.queue] == nil { summaryClock[f.queue] = f.clockInput }
+            let g = findings[k].group
+            if timedClock[f.queue] == nil, groups.indices.contains(g), groups[g].clock == .timestamps { timedClock[f.queue] = f.clockInput }
+        }
+        summaryClock.merge(timedClock) { $1 }
+        var pendingOtherClocks: [QueueKey: Int] = [:]
         for (k, f) in story.enumerated() where f.kind == .mutualWait || f.isGuestGiveUp {
             guard var r = byKey[f.queue], case .int(let d)? = f.value("duration_ns") else { continue }
+            if let clock = summaryClock[f.queue], clock != f.clockInput {
+                if r.hangs == nil {
+                    // Counted once the summary's own first hang is met.
+                    pendingOtherClocks[f.queue, default: 0] += 1
+                } else {
+                    r.hangs!.onOtherClocks += 1
+                    byKey[f.queue] = r
+                }
+                continue
+            }
             if var h = r.hangs {
                 h.count += 1
                 h.totalNs += d
@@ -1107,7 +1227,7 @@ public enum AnalysisSession {
                 r.hangs = h
             } else {
                 r.hangs = HangSummary(count: 1, totalNs: d, firstID: k + 1, firstStart: f.start, lastID: k + 1,
-                                      lastStart: f.start, clockInput: f.clockInput)
+                                      lastStart: f.start, clockInput: f.clockInput, onOtherClocks: pendingOtherClocks[f.queue] ?? 0)
             }
             byKey[f.queue] = r
         }

@@ -72,6 +72,8 @@ public final class ClockGroupAnalyzer {
     /// controller, the controllers whose queues it re-created since its last Doorbell Buffer
     /// Config (when), and the I/O it submitted before re-sending the config.
     @exclusivity(unchecked) var driverCreatedSQs: [UInt16: Set<UInt16>] = [:]
+    /// When the driver last submitted the creation of each I/O SQ.
+    @exclusivity(unchecked) var driverCreations: [QueueKey: Int64] = [:]
     @exclusivity(unchecked) var awaitingDbbufConfig: [UInt16: Int64] = [:]
     @exclusivity(unchecked) var ioBeforeDbbufConfig: [IOBeforeDbbufConfig] = []
     @exclusivity(unchecked) var ioNotedBeforeDbbufConfig: Set<UInt32> = []
@@ -410,6 +412,7 @@ public final class ClockGroupAnalyzer {
         withQueue(e.queue(.sq), e, evaluate: true) { q in
             q.stats.commandsCompleted += 1
             q.lastDriverCompletion = e.time
+            if e.b == 0 { q.lastAnsweredCompletion = e.time }
             if let record, !record.fetched {
                 // Completed without being fetched: cancelled by the driver (reset, abort).
                 q.unfetched = max(0, q.unfetched - 1)
@@ -809,7 +812,24 @@ public final class ClockGroupAnalyzer {
             // (Without a config in the trace, only of a driver seen sending one: one that never
             // does has no doorbell buffer to restart before.)
             ioBeforeDbbufConfig: ioBeforeDbbufConfig.filter { $0.config != nil || driverSentDbbuf.contains($0.controller) },
-            controllerEventsSeen: controllerEventsSeen, unexplainedGiveUps: unexplainedGiveUps())
+            controllerEventsSeen: controllerEventsSeen, unexplainedGiveUps: unexplainedGiveUps(),
+            adminCompletionsLeftOut: adminCompletionsLeftOut())
+    }
+
+    /// Controllers whose admin commands the guest trace holds without any of their completions,
+    /// though an I/O SQ whose creation it submitted answered I/O after that: the creation
+    /// completed, so the admin queue's completions were left out of the trace (a grep of one
+    /// queue's lines keeps the admin commands that name it, and none of their completions).
+    func adminCompletionsLeftOut() -> Set<UInt16> {
+        var out: Set<UInt16> = []
+        for (key, created) in driverCreations where !out.contains(key.controller) {
+            guard let sq = knownIndex(of: key), queues[sq].lastAnsweredCompletion > created,
+                let admin = knownIndex(of: QueueKey(controller: key.controller, qid: 0, type: .sq)),
+                queues[admin].stats.commandsSubmitted > 0, queues[admin].stats.commandsCompleted == 0
+            else { continue }
+            out.insert(key.controller)
+        }
+        return out
     }
 
     /// How late the guest may complete what the controller completed just before its trace
@@ -966,6 +986,8 @@ public struct GroupResult: Sendable {
     /// The guest's give-ups (its ABORTs, seen by the controller) that no finding tells: no queue
     /// was silent for `--min-wait` before them, and no finding of their controller covers them.
     public var unexplainedGiveUps: [UnexplainedGiveUp] = []
+    /// Controllers whose admin completions the guest trace left out (`adminCompletionsLeftOut`).
+    public var adminCompletionsLeftOut: Set<UInt16> = []
 }
 
 /// The driver re-created `controller`'s I/O queues at `recreated` (a reset), submitted I/O on

@@ -122,11 +122,41 @@ public struct InputSummary: Sendable {
     public var lostEvents: UInt64 = 0
     /// Events whose timestamp went backwards relative to the previous one in the file.
     public var outOfOrder: UInt64 = 0
+    /// The largest step back in time from one event to the next in the file, and where; nil
+    /// when the events never go back. Recorders keep their events in time order (a QEMU log's
+    /// threads and ftrace's CPUs by microseconds at most): a step of seconds is files put one
+    /// after another — `per_cpu/cpu*/trace` concatenated, or two runs in one file.
+    public var largestStepBack: StepBack?
+
+    /// A step back in time between two consecutive events of an input.
+    public struct StepBack: Sendable, Equatable {
+        /// The time of the event before, and of the event that stepped back (ns).
+        public var from: Int64, to: Int64
+        /// The location of the event that stepped back.
+        public var at: UInt64
+        public var by: Int64 { from &- to }
+
+        public init(from: Int64, to: Int64, at: UInt64) {
+            self.from = from
+            self.to = to
+            self.at = at
+        }
+    }
+
+    /// Records a step back from `previous` to `time` at `location` when it is the largest yet.
+    public mutating func steppedBack(from previous: Int64, to time: Int64, at location: UInt64) {
+        guard previous > time, previous &- time > (largestStepBack?.by ?? 0) else { return }
+        largestStepBack = StepBack(from: previous, to: time, at: location)
+    }
     /// The number of a text input's last line when no newline ends it: the file was most
     /// likely cut short while it was written or copied (every recorder ends its lines).
     public var unterminatedLastLine: UInt64?
-    /// The CPUs (bit n: CPU n, below 64) whose event lines an ftrace text's first 256 KiB hold;
-    /// 0 when unknown. Files of one trace kept per CPU (`per_cpu/cpuN/trace`, `trace-cmd report
+    /// How many NUL bytes end a text input after its last newline (0: none): space the file
+    /// system allocated and the writer never filled — the VM or the host stopped while the
+    /// file was written.
+    public var nulPadding: UInt64 = 0
+    /// The CPUs (bit n: CPU n, below 63; 63 and above share bit 63) whose event lines an ftrace
+    /// text holds: its first 256 KiB before it is read, the whole file once read; 0 when unknown. Files of one trace kept per CPU (`per_cpu/cpuN/trace`, `trace-cmd report
     /// --cpu N`) hold disjoint sets.
     public var cpus: UInt64 = 0
     /// How many CPUs an ftrace text's header says the machine had (`#P:N`, `cpus=N`); 0 when
@@ -138,6 +168,11 @@ public struct InputSummary: Sendable {
     public var threads: [UInt64] = []
     /// A guest console's last `Linux version` banner: the guest kernel that ran.
     public var kernelVersion: KernelVersion?
+    /// The lines of a guest console's `Linux version` banners, one per boot (at most
+    /// `bootBannerLimit`): a serial log the VM's restarts were appended to holds several, and
+    /// each boot's kernel clock starts again at 0.
+    public var bootBanners: [UInt64] = []
+    public static let bootBannerLimit = 64
 
     public static let firstMalformedLimit = 10
 

@@ -155,6 +155,7 @@ public enum JSONReport {
             ("first_start_ns", .int(h.firstStart)),
             ("last_id", .int(Int64(h.lastID))),
             ("last_start_ns", .int(h.lastStart)),
+            ("on_other_clocks", .int(Int64(h.onOtherClocks))),
         ])
     }
 

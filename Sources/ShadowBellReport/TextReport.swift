@@ -84,6 +84,7 @@ public enum TextReport {
                 guard let h = q.hangs else { continue }
                 let line = "\(q.key): \(h.count) hang(s), \(report.formatSpan(h.totalNs, clockInput: h.clockInput)) hung in total; first #\(h.firstID) at \(report.formatTime(h.firstStart, clockInput: h.clockInput))"
                     + (h.count > 1 ? ", last #\(h.lastID) at \(report.formatTime(h.lastStart, clockInput: h.clockInput))" : "")
+                    + (h.onOtherClocks > 0 ? "; \(h.onOtherClocks) more told on another clock by an input not placed on this one (often the same hangs seen from its side: see the findings)" : "")
                 out += wrap(line, indent: "  ", continuation: "      ", width: width)
             }
         }

@@ -556,13 +556,18 @@ public enum ClockAlignment {
         var spans: [(time: Int64, from: Int, to: Int)] = []
         spans.reserveCapacity(min(anchors.count, 4000))
         var lowest = Int64.max, highest = Int64.min
-        // The first 4000 anchors whose key the host side has: commands of another controller
-        // (a second NVMe disk of the guest, which this controller's trace does not show) may
-        // come first in any number.
+        // At most 4000 anchors whose key the host side has (commands of another controller —
+        // a second NVMe disk of the guest, which this controller's trace does not show — may
+        // come first in any number), spread evenly over them: the other input may cover only
+        // part of this one's time (a QEMU log's `tail`, the second piece of a rotated or split
+        // log), and the first 4000 then had no true pair — their differences to the same ids'
+        // later commands made the mode, 11 s off.
+        let candidates = anchors.reduce(0) { $1.slot >= 0 ? $0 + 1 : $0 }
+        let stride = (candidates + 3999) / 4000
         var resolved = 0
         for a in anchors where a.slot >= 0 {
             resolved += 1
-            if resolved > 4000 { break }
+            guard (resolved - 1) % stride == 0 else { continue }
             let (lo, hi) = host.bounds(a.slot)
             let from = firstIndex(in: times, from: lo, to: hi, notBelow: saturatingAdd(a.time, low))
             let to = firstIndex(in: times, from: from, to: hi, above: saturatingAdd(a.time, high))
@@ -704,9 +709,14 @@ public enum ClockAlignment {
             let a = guestSide[i]
             i += 1
             guard a.slot >= 0 else { continue }
+            let target = a.time + estimate
+            // Where the other input has no event (before it begins or after it ends: a QEMU
+            // log's tail, a log that stops first) nothing pairs: no miss. Counted as misses,
+            // such anchors set off searches that found only other commands of their ids, and
+            // the map they made put the clocks 50 % apart.
+            if target < host.first &- tolerance || target > host.last &+ tolerance { continue }
             let (lo, hi) = host.bounds(a.slot)
             var j = lo + Int(cursor[Int(a.slot)])
-            let target = a.time + estimate
             if j < hi {
                 // The walk from the cursor towards the target, done by binary search: the
                 // distance to the target falls until the first time at or above it, then rises
@@ -763,6 +773,8 @@ struct KeyedTimes {
     /// Slot `s`'s times are `times[starts[s]..<starts[s + 1]]`, sorted.
     private let starts: [Int32]
     let times: [Int64]
+    /// The earliest and the latest time of all (`.max` and `.min` without any).
+    let first: Int64, last: Int64
 
     init(_ anchors: [Anchor]) {
         var slots = CommandTable<Int32>(capacity: anchors.count)
@@ -793,6 +805,8 @@ struct KeyedTimes {
         self.slots = slots
         self.starts = starts
         self.times = times
+        first = anchors.lazy.map(\.time).min() ?? .max
+        last = anchors.lazy.map(\.time).max() ?? .min
     }
 
     var keyCount: Int { starts.count - 1 }

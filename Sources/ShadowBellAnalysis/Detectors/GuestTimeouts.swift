@@ -140,6 +140,7 @@ extension ClockGroupAnalyzer {
         if recreated, awaitingDbbufConfig[key.controller] == nil { awaitingDbbufConfig[key.controller] = e.time }
         if !created.contains(key.qid), created.count < Self.queueLimit { created.insert(key.qid) }
         driverCreatedSQs[key.controller] = created
+        if driverCreations[key] != nil || driverCreations.count < Self.queueLimit { driverCreations[key] = e.time }
     }
 
     func driverDeletedSQ(_ key: QueueKey) {

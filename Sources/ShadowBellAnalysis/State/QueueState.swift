@@ -87,6 +87,8 @@ public struct QueueState: Sendable {
     public internal(set) var unfetched: Int = 0
     /// SQ: the time of the guest's latest completion of one of its commands.
     var lastDriverCompletion: Int64 = .min
+    /// The time of the guest's last completion of a command the controller answered (status 0).
+    var lastAnsweredCompletion: Int64 = .min
 
     // MARK: controller side
     /// S: the value the controller last saw (shadow read or MMIO doorbell).

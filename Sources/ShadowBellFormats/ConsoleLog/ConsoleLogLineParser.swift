@@ -48,6 +48,8 @@ final class RecentMessages {
 /// The guest kernel a console names in its boot banner.
 final class KernelBannerStore {
     @exclusivity(unchecked) var version: KernelVersion?
+    /// The lines of the banners seen, one per boot (at most `InputSummary.bootBannerLimit`).
+    @exclusivity(unchecked) var lines: [UInt64] = []
 }
 
 /// What the text after `nvme nvme<N>: ` says.
@@ -119,6 +121,7 @@ struct ConsoleLogLineParser: LineDecoding {
             i = debian + 7
         }
         banner.version = version
+        if banner.lines.count < InputSummary.bootBannerLimit { banner.lines.append(number) }
         return .skipped
     }
 

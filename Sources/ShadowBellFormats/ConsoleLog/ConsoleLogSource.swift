@@ -108,7 +108,10 @@ public final class ConsoleLogSource: EventSource {
     @inline(__always)
     private func deliver(_ e: Event, into buffer: inout [Event]) {
         if e.kind != .dataLoss {
-            if e.time < lastDeliveredTime { summary.outOfOrder += 1 }
+            if e.time < lastDeliveredTime {
+                summary.outOfOrder += 1
+                summary.steppedBack(from: lastDeliveredTime, to: e.time, at: e.location)
+            }
             lastDeliveredTime = e.time
         }
         buffer.append(e)
@@ -233,6 +236,7 @@ public final class ConsoleLogSource: EventSource {
         case .skipped:
             summary.skipped += 1
             if let v = messages.banner.version { summary.kernelVersion = v }
+            if messages.banner.lines.count != summary.bootBanners.count { summary.bootBanners = messages.banner.lines }
         case .malformed(let failure):
             summary.noteMalformed(at: line.number, failure.description)
         }

@@ -19,11 +19,14 @@ protocol LineDecoding {
     /// was recording until then, and a queue silent since its last NVMe event was silent
     /// that long (`.min` before any).
     var latestLineTime: Int64 { get }
+    /// The CPUs of the lines read (bit n: CPU n), for inputs whose lines name one (ftrace).
+    var cpusSeen: UInt64 { get }
 }
 
 extension LineDecoding {
     var decidedClock: ClockKind? { nil }
     var latestLineTime: Int64 { .min }
+    var cpusSeen: UInt64 { 0 }
 
     /// The clock `decoder` decides from the whole lines of `prefix` (the start of an input:
     /// ftrace's first event line, a QEMU log's first event), nil when they do not decide it.
@@ -105,7 +108,10 @@ func fillBatch<Decoder: LineDecoding>(
         }
         switch decoder.parse(line.bytes, number: line.number) {
         case .event(let event):
-            if event.time < lastEventTime { summary.outOfOrder += 1 }
+            if event.time < lastEventTime {
+                summary.outOfOrder += 1
+                summary.steppedBack(from: lastEventTime, to: event.time, at: event.location)
+            }
             lastEventTime = event.time
             summary.events += 1
             buffer.append(event)
@@ -125,6 +131,8 @@ func fillBatch<Decoder: LineDecoding>(
     }
     summary.bytes = lines.bytesRead
     if let line = lines.unterminatedLine { summary.unterminatedLastLine = line }
+    if lines.nulPadding > 0 { summary.nulPadding = lines.nulPadding }
     summary.recordedUntil(atLeast: decoder.latestLineTime)
+    summary.cpus |= decoder.cpusSeen
     return exhausted
 }

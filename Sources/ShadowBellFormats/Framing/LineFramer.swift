@@ -147,3 +147,9 @@ public final class LineFramer {
 }
 
 private let ASCII_LF: UInt8 = 0x0A
+
+/// Whether `bytes` (the text after an input's last newline) is NUL bytes only: the file system's
+/// allocation past what the writer wrote before it stopped, not a line cut short.
+func isNULPadding(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    !bytes.isEmpty && !bytes.contains { $0 != 0 }
+}

@@ -7,6 +7,8 @@ final class TextLines {
     @exclusivity(unchecked) private var finished = false
     /// The last line's number when no newline ends it.
     @exclusivity(unchecked) private(set) var unterminatedLine: UInt64?
+    /// The length of the NUL bytes that end the input after its last newline (0: none).
+    @exclusivity(unchecked) private(set) var nulPadding: UInt64 = 0
 
     init(_ input: ByteInput) { self.input = input }
 
@@ -22,7 +24,9 @@ final class TextLines {
             } else {
                 finished = true
                 let last = framer.finish()
-                if let last { unterminatedLine = last.number }
+                if let last {
+                    if isNULPadding(last.bytes) { nulPadding = UInt64(last.bytes.count) } else { unterminatedLine = last.number }
+                }
                 return last
             }
         }

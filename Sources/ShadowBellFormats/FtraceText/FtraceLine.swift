@@ -14,6 +14,8 @@ struct FtraceLineHeader {
     var nameStart: Int
     var nameEnd: Int
     var payloadStart: Int
+    /// Bit n for CPU n (CPU 63 and above share bit 63).
+    var cpuBit: UInt64 = 0
 
     /// Parses the columns. The comm may contain spaces, dashes and brackets: each `[` is tried
     /// as the CPU column until one is preceded by `-<pid>` (and an optional `(tgid)`) and
@@ -48,14 +50,21 @@ struct FtraceLineHeader {
             guard i > pidStart, i < n, line[i] == ASCII.space else { continue }
             i = ByteScanning.skipSpaces(line, from: i)
             let cpuStart = i
-            while i < n, ASCII.isDigit(line[i]) { i += 1 }
+            var cpu = 0
+            while i < n, ASCII.isDigit(line[i]) {
+                cpu = cpu &* 10 &+ Int(line[i] &- ASCII.zero)
+                i += 1
+            }
             guard i > cpuStart else { continue }
             let flagsStart = i
             // The flags (`d.h1.`) start with a non-digit and may hold digits (preempt depth).
             guard i < n, !ASCII.isDigit(line[i]) else { continue }
             while i < n, line[i] != ASCII.space { i += 1 }
             guard i - flagsStart >= 4, i - flagsStart <= 8, i < n, line[i] == ASCII.space else { continue }
-            if let header = parseFromTimestamp(line, at: ByteScanning.skipSpaces(line, from: i)) { return header }
+            if var header = parseFromTimestamp(line, at: ByteScanning.skipSpaces(line, from: i)) {
+                header.cpuBit = cpuBit(cpu)
+                return header
+            }
         }
         return nil
     }
@@ -68,7 +77,11 @@ struct FtraceLineHeader {
         // `[<cpu>]`
         var i = open + 1
         let cpuStart = i
-        while i < n, ASCII.isDigit(line[i]) { i += 1 }
+        var cpu = 0
+        while i < n, ASCII.isDigit(line[i]) {
+            cpu = cpu &* 10 &+ Int(line[i] &- ASCII.zero)
+            i += 1
+        }
         guard i > cpuStart, i < n, line[i] == ASCII.closeBracket else { return nil }
         guard pidPrecedes(line, before: open) else { return nil }
         i = ByteScanning.skipSpaces(line, from: i + 1)
@@ -80,7 +93,15 @@ struct FtraceLineHeader {
             guard i - flagsStart <= 8 else { return nil }
             i = ByteScanning.skipSpaces(line, from: i)
         }
-        return parseFromTimestamp(line, at: i)
+        var header = parseFromTimestamp(line, at: i)
+        header?.cpuBit = cpuBit(cpu)
+        return header
+    }
+
+    /// The bit of CPU `cpu` (63 and above, or digits enough to wrap, share bit 63).
+    @inline(__always)
+    private static func cpuBit(_ cpu: Int) -> UInt64 {
+        1 << UInt64(truncatingIfNeeded: cpu >= 0 && cpu < 63 ? cpu : 63)
     }
 
     /// `<timestamp>: [(+<delta>)] <event>: <payload>` from `i` on.

@@ -17,6 +17,8 @@ struct FtraceLineParser: LineDecoding {
     /// count of a clock that does not count nanoseconds (`x86-tsc`, `counter`, `uptime`).
     var clock: ClockKind?
     var decidedClock: ClockKind? { clock }
+    /// The CPUs of the event lines read (bit n: CPU n; 63 and above share bit 63).
+    var cpusSeen: UInt64 = 0
     /// Whether `console` events (the kernel's messages, `printk:console`) are read: not in a
     /// console's own ftrace dump, whose console lines are read as the console's.
     let readsConsoleEvents: Bool
@@ -46,6 +48,7 @@ struct FtraceLineParser: LineDecoding {
             return parseNonEventLine(line, from: first, number: number)
         }
         lastLineTime = header.time
+        cpusSeen |= header.cpuBit
         if header.time > latestLineTime { latestLineTime = header.time }
         if clock == nil { clock = Self.clock(of: line, from: header.timeStart) }
         sawEventLine = true

@@ -74,7 +74,11 @@ final class ParallelTextSource<Decoder: SegmentDecoding>: EventSource {
                 for i in events.indices { events[i].location &+= offset }
             }
         }
-        if let first = r.firstEventTime, first < lastEventTime { summary.outOfOrder += 1 }
+        if let first = r.firstEventTime, first < lastEventTime {
+            summary.outOfOrder += 1
+            summary.steppedBack(from: lastEventTime, to: first, at: r.firstEventLocation &+ offset)
+        }
+        if let step = r.largestStepBack { summary.steppedBack(from: step.from, to: step.to, at: step.at &+ offset) }
         if r.firstEventTime != nil { lastEventTime = r.lastEventTime }
         summary.records += r.lines
         summary.events += r.eventCount
@@ -90,7 +94,9 @@ final class ParallelTextSource<Decoder: SegmentDecoding>: EventSource {
         summary.bytes = r.endOffset
         summary.clock = state.clockKind ?? .timestamps
         if let line = r.unterminatedLine { summary.unterminatedLastLine = line + offset }
+        if r.nulPadding > 0 { summary.nulPadding = r.nulPadding }
         summary.recordedUntil(atLeast: r.latestLineTime)
+        summary.cpus |= state.cpusSeen
         linesBefore += r.lines
     }
 }
@@ -108,6 +114,10 @@ struct DecodedSegment {
     /// Backward steps between events of the segment.
     var outOfOrder: UInt64 = 0
     var firstEventTime: Int64?
+    /// The first event's line, counted from the segment's first line.
+    var firstEventLocation: UInt64 = 0
+    /// The segment's largest step back between its own events (lines counted from its first).
+    var largestStepBack: InputSummary.StepBack?
     var lastEventTime = Int64.min
     /// The latest time of any line of the segment (`LineDecoding.latestLineTime`).
     var latestLineTime = Int64.min
@@ -115,6 +125,8 @@ struct DecodedSegment {
     var endOffset: UInt64 = 0
     /// The segment's last line, when no newline ends it (only an input's last segment).
     var unterminatedLine: UInt64?
+    /// The length of the NUL bytes after the segment's last newline that end the input.
+    var nulPadding: UInt64 = 0
 
     mutating func reset() {
         events.removeAll(keepingCapacity: true)
@@ -127,7 +139,9 @@ struct DecodedSegment {
         lostEvents = 0
         outOfOrder = 0
         unterminatedLine = nil
+        nulPadding = 0
         firstEventTime = nil
+        largestStepBack = nil
         lastEventTime = Int64.min
         latestLineTime = Int64.min
     }
@@ -166,8 +180,12 @@ func decodeSegment<D: LineDecoding>(
         case .event(let event):
             if r.firstEventTime == nil {
                 r.firstEventTime = event.time
+                r.firstEventLocation = event.location
             } else if event.time < lastEventTime {
                 r.outOfOrder += 1
+                if lastEventTime &- event.time > (r.largestStepBack?.by ?? 0) {
+                    r.largestStepBack = .init(from: lastEventTime, to: event.time, at: event.location)
+                }
             }
             lastEventTime = event.time
             r.eventCount += 1
@@ -184,7 +202,10 @@ func decodeSegment<D: LineDecoding>(
                 r.firstMalformed.append((number, failure.description))
             }
         }
-        if hit == nil { r.unterminatedLine = number }
+        if hit == nil {
+            let rest = UnsafeRawBufferPointer(start: p, count: lineEnd - p)
+            if isNULPadding(rest) { r.nulPadding = UInt64(rest.count) } else { r.unterminatedLine = number }
+        }
         p = hit == nil ? end : lineEnd + 1
     }
     r.lines = number

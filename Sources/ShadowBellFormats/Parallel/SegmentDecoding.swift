@@ -23,6 +23,7 @@ extension FtraceLineParser: SegmentDecoding {
         next.markerBeforeFirstEventLine = prior.markerBeforeFirstEventLine
         // The clock is the first event line's; a count does not depend on earlier lines.
         next.clock = prior.clock ?? clock
+        next.cpusSeen = prior.cpusSeen | cpusSeen
         return next
     }
 

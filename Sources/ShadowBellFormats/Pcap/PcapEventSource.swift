@@ -213,7 +213,10 @@ public final class PcapEventSource: EventSource {
                             wide: UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 32, as: UInt64.self)),
                             flags: base.load(fromByteOffset: 8, as: UInt8.self)))
                     count += 1
-                    if time < previous { outOfOrder &+= 1 }
+                    if time < previous {
+                        outOfOrder &+= 1
+                        summary.steppedBack(from: previous, to: time, at: location)
+                    }
                     previous = time
                     if entry.kind == .recordingEnd { ends &+= 1 }
                     if entry.kind == .dataLoss {
@@ -237,7 +240,10 @@ public final class PcapEventSource: EventSource {
                 var event = record.event
                 event.source = index
                 event.location = location
-                if event.time < previous { outOfOrder &+= 1 }
+                if event.time < previous {
+                    outOfOrder &+= 1
+                    summary.steppedBack(from: previous, to: event.time, at: location)
+                }
                 previous = event.time
                 if event.kind == .recordingEnd { ends &+= 1 }
                 if event.kind == .dataLoss {

@@ -79,7 +79,13 @@ struct QemuLogLineParser: LineDecoding {
     }
 
     @inline(__always)
-    mutating func parse(_ line: UnsafeRawBufferPointer, number: UInt64) -> LineOutcome {
+    mutating func parse(_ whole: UnsafeRawBufferPointer, number: UInt64) -> LineOutcome {
+        var line = whole
+        // A file's first line may begin with a UTF-8 byte order mark (an editor's save): not
+        // part of the line. (`number` 1 is also a segment's first line, where none is either.)
+        if number == 1, line.count >= 3, line[0] == 0xEF, line[1] == 0xBB, line[2] == 0xBF {
+            line = UnsafeRawBufferPointer(rebasing: line[3...])
+        }
         guard let (shape, time, payloadStart) = Self.split(line) else {
             return Self.damagedEventLine(line)
         }

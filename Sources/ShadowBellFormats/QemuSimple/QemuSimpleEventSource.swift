@@ -137,7 +137,10 @@ public final class QemuSimpleEventSource: EventSource {
     }
 
     private func push(_ event: Event) {
-        if event.time < previousTime { summary.outOfOrder += 1 }
+        if event.time < previousTime {
+            summary.outOfOrder += 1
+            summary.steppedBack(from: previousTime, to: event.time, at: event.location)
+        }
         previousTime = max(previousTime, event.time)
         pending.push(event, sequence: sequence)
         sequence += 1

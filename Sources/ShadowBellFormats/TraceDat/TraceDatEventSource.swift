@@ -169,7 +169,10 @@ public final class TraceDatEventSource: EventSource {
                     continue
                 }
                 let t = e[i].time
-                if t < last { outOfOrder &+= 1 }
+                if t < last {
+                    outOfOrder &+= 1
+                    summary.steppedBack(from: last, to: t, at: e[i].location)
+                }
                 last = t
                 previous = t
                 count &+= 1
@@ -199,7 +202,10 @@ public final class TraceDatEventSource: EventSource {
                 buffer.append(e)
                 continue
             }
-            if e.time < lastEventTime { summary.outOfOrder &+= 1 }
+            if e.time < lastEventTime {
+                summary.outOfOrder &+= 1
+                summary.steppedBack(from: lastEventTime, to: e.time, at: e.location)
+            }
             lastEventTime = e.time
             previousTime = e.time
             summary.events &+= 1

@@ -1,0 +1,159 @@
+import Foundation
+import ShadowBellTestSupport
+import Testing
+
+/// The forms users make of a run's files with shell tools and crashes: a `grep` of one queue,
+/// per-CPU files put one after another, a QEMU log's `tail`, a serial log of several boots, a
+/// byte order mark, a file padded with NULs. Real runs of ../shared/traces/real.
+@Suite(.serialized) struct FormsUsersMakeTests {
+    static func lines(_ path: String) throws -> [Substring] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+    }
+
+    static func write(_ lines: [Substring], _ name: String) throws -> String {
+        let path = temporaryPath("\(name)-\(UUID().uuidString)")
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    static func findings(_ json: [String: Any]) -> [[String: Any]] { json["findings"] as? [[String: Any]] ?? [] }
+    static func notes(_ json: [String: Any]) -> [String] { json["notes"] as? [String] ?? [] }
+    static func undecided(_ json: [String: Any]) -> [String] { (json["summary"] as? [String: Any])?["undecided"] as? [String] ?? [] }
+    static func uncertainty(_ f: [String: Any]) -> String { (f["uncertainty"] as? [String] ?? []).joined(separator: " | ") }
+    static func queue(_ f: [String: Any]) -> String {
+        let q = f["queue"] as? [String: Any] ?? [:]
+        return "\(q["type"] as? String ?? "?")\(q["qid"] as? Int ?? -1)"
+    }
+
+    /// `grep 'qid=N'` of a guest trace keeps the admin commands that name queue N (`sqid=N`)
+    /// and none of their completions. The hung run's grep told its hangs as warnings (its first
+    /// 256 KiB held one CPU's lines: "holds CPU 1's events only", which the file did not) and
+    /// exited 0; a healthy run's failed on the admin commands.
+    @Test func aGrepOfOneQueueTellsItsHangsAndNotTheAdminCommands() throws {
+        let hung = try RealTraceTests.run("hang-sq2")
+        let grepped = try Self.write(try Self.lines(hung.guest).filter { $0.contains("qid=2") }, "grep-qid2.txt")
+        defer { try? FileManager.default.removeItem(atPath: grepped) }
+        let r = try analyzeJSON([grepped])
+        #expect(r.status == 1)
+        let sq2 = Self.findings(r.json).filter { Self.queue($0) == "sq2" && $0["kind"] as? String == "stuck-command" }
+        #expect(sq2.count == 2 && sq2.allSatisfy { $0["severity"] as? String == "error" }, "\(sq2)")
+        #expect(!Self.notes(r.json).contains { $0.contains("holds the events of CPU") })
+        let admin = Self.findings(r.json).filter { Self.queue($0) == "sq0" }
+        #expect(admin.allSatisfy { $0["severity"] as? String == "warning" && Self.uncertainty($0).contains("admin completions were left out") }, "\(admin)")
+
+        let healthy = try RealTraceTests.run("single")
+        let one = try Self.write(try Self.lines(healthy.guest).filter { $0.contains("qid=1") }, "grep-qid1.txt")
+        defer { try? FileManager.default.removeItem(atPath: one) }
+        let h = try analyzeJSON([one])
+        #expect(h.status == 0, "\(Self.findings(h.json))")
+        #expect(Self.findings(h.json).allSatisfy { $0["severity"] as? String != "error" })
+        #expect(Self.notes(h.json).contains { $0.contains("admin queue's completions were left out") })
+        #expect(Self.undecided(h.json).contains { $0.contains("no admin completion") })
+    }
+
+    /// `cat per_cpu/cpu*/trace`: the events go back in time where the second CPU's file begins.
+    /// The analysis takes them in file order, so it says where, marks every finding and leaves
+    /// the verdict undecided; the same pieces as separate files are read as one trace.
+    @Test func perCPUFilesPutOneAfterAnotherAreSaid() throws {
+        let hung = try RealTraceTests.run("hang-sq2")
+        let all = try Self.lines(hung.guest)
+        let cpu0 = all.filter { $0.contains("[000]") }, cpu1 = all.filter { $0.contains("[001]") }
+        let joined = try Self.write(cpu0 + cpu1, "cat-percpu.txt")
+        defer { try? FileManager.default.removeItem(atPath: joined) }
+        let r = try analyzeJSON([joined, hung.qemu, hung.console])
+        let step = cpu0.count + 1
+        #expect(Self.notes(r.json).contains { $0.hasPrefix("\(joined):\(step): the events go back in time by") && $0.contains("per_cpu/cpu*/trace") }, "\(Self.notes(r.json))")
+        #expect(!Self.findings(r.json).isEmpty && Self.findings(r.json).allSatisfy { Self.uncertainty($0).contains("go back in time") })
+        #expect(Self.undecided(r.json).contains { $0.contains("go back in time") })
+        // A trace in time order says nothing of the kind.
+        let plain = try analyzeJSON([hung.guest, hung.qemu, hung.console])
+        #expect(!Self.notes(plain.json).contains { $0.contains("go back in time") })
+        #expect(((plain.json["inputs"] as? [[String: Any]])?.first?["out_of_order"] as? Int) == 0)
+    }
+
+    /// A QEMU log without its beginning (`tail -n`, the second piece of a split or rotated log)
+    /// beside the whole guest trace: the guest's first submissions have no pair there, and the
+    /// clock estimate was made of them (11 s off, then "not aligned", each hang told twice).
+    @Test func aQemuLogsTailIsPlacedOnTheGuestClock() throws {
+        let hung = try RealTraceTests.run("hang-sq2")
+        let all = try Self.lines(hung.qemu)
+        let whole = try analyzeJSON([hung.guest, hung.qemu])
+        for keep in [300_000, 100_000] {
+            let tail = try Self.write(Array(all.suffix(keep + 1).dropLast()), "qemu-tail.log")
+            defer { try? FileManager.default.removeItem(atPath: tail) }
+            let r = try analyzeJSON([hung.guest, tail])
+            let placed = (r.json["alignment"] as? [[String: Any]] ?? []).first { $0["path"] as? String == tail }
+            #expect(placed?["method"] as? String == "estimated", "\(keep): \(placed ?? [:])")
+            let errors = Self.findings(r.json).filter { $0["severity"] as? String == "error" }
+            #expect(errors.count == 2 && errors.allSatisfy { Self.queue($0) == "sq2" }, "\(keep): \(errors.map { "\($0["kind"] ?? "") \($0["start_ns"] ?? "")" })")
+            let starts = errors.compactMap { $0["start_ns"] as? Int }
+            let wholeStarts = Self.findings(whole.json).filter { $0["severity"] as? String == "error" }.compactMap { $0["start_ns"] as? Int }
+            #expect(starts == wholeStarts, "\(keep)")
+        }
+    }
+
+    /// A QEMU log without times beside the guest trace is analysed on its own clock: both tell
+    /// the same hangs, and the queue's summary added them (4 hangs for 2, ordinals added to
+    /// seconds). It counts one clock's, and the others apart.
+    @Test func hangsToldOnTwoClocksAreNotAddedUp() throws {
+        let hung = try RealTraceTests.run("hang-sq2")
+        let untimed = try Self.write(try Self.lines(hung.qemu).map { line -> Substring in
+            guard let at = line.firstIndex(of: "@"), let colon = line[at...].firstIndex(of: ":") else { return line }
+            return line[line.index(after: colon)...]
+        }, "untimed.log")
+        defer { try? FileManager.default.removeItem(atPath: untimed) }
+        let r = try analyzeJSON([hung.guest, untimed])
+        let sq2 = (r.json["queues"] as? [[String: Any]] ?? []).first { ($0["qid"] as? Int) == 2 && ($0["type"] as? String) == "sq" }
+        let hangs = sq2?["hangs"] as? [String: Any] ?? [:]
+        #expect(hangs["count"] as? Int == 2 && hangs["on_other_clocks"] as? Int == 2, "\(hangs)")
+        // The guest's clock measures time: its two hangs, about 61 s in all.
+        #expect((hangs["total_ns"] as? Int ?? 0) > 60_000_000_000 && (hangs["total_ns"] as? Int ?? 0) < 62_000_000_000)
+        #expect(r.text.contains("\"on_other_clocks\": 2"))
+    }
+
+    /// A serial log the VM's next boot was appended to: each boot's clock starts at 0, so the
+    /// hung boot's timeouts fell inside a healthy boot's trace (exit 1 on a healthy run).
+    @Test func aConsoleOfSeveralBootsIsSaidAndItsMessagesAloneDoNotFailARun() throws {
+        let hung = try RealTraceTests.run("hang-sq2"), healthy = try RealTraceTests.run("single")
+        let console = try Self.write(try Self.lines(hung.console) + Self.lines(healthy.console), "two-boots.log")
+        defer { try? FileManager.default.removeItem(atPath: console) }
+        let r = try analyzeJSON([healthy.guest, healthy.qemu, console])
+        #expect(r.status == 0, "\(Self.findings(r.json).map { "\($0["severity"] ?? "") \($0["kind"] ?? "")" })")
+        #expect(Self.notes(r.json).contains { $0.hasPrefix("\(console) holds 2 boots") })
+        #expect(Self.undecided(r.json).contains { $0.contains("holds 2 boots") })
+        let told = Self.findings(r.json).filter { $0["kind"] as? String == "stuck-command" }
+        #expect(!told.isEmpty && told.allSatisfy { $0["severity"] as? String == "warning" && Self.uncertainty($0).contains("another boot's") })
+        // The hung run's own traces beside the same console still fail.
+        #expect(try analyzeJSON([hung.guest, hung.qemu, console]).status == 1)
+        // One boot: no such note.
+        #expect(!Self.notes(try analyzeJSON([healthy.guest, healthy.qemu, healthy.console]).json).contains { $0.contains("boots") })
+    }
+
+    /// A QEMU log saved by an editor with a byte order mark: its first line was malformed.
+    @Test func aByteOrderMarkIsNotPartOfTheFirstLine() throws {
+        let hung = try RealTraceTests.run("hang-sq2")
+        let path = temporaryPath("bom-\(UUID().uuidString).log")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try (Data([0xEF, 0xBB, 0xBF]) + Data(contentsOf: URL(fileURLWithPath: hung.qemu))).write(to: URL(fileURLWithPath: path))
+        let r = try analyzeJSON([path])
+        let input = (r.json["inputs"] as? [[String: Any]])?.first ?? [:]
+        #expect(input["malformed"] as? Int == 0)
+        let plain = try analyzeJSON([hung.qemu])
+        #expect(input["events"] as? Int == (plain.json["inputs"] as? [[String: Any]])?.first?["events"] as? Int)
+    }
+
+    /// A file the crash left padded with NULs after its last line: said as such, not as a last
+    /// line cut short.
+    @Test func nulPaddingAtTheEndIsSaid() throws {
+        let hung = try RealTraceTests.run("hang-sq2")
+        let path = temporaryPath("nul-\(UUID().uuidString).txt")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try (Data(contentsOf: URL(fileURLWithPath: hung.guest)) + Data(count: 4096)).write(to: URL(fileURLWithPath: path))
+        for threads in ["1", "2"] {
+            let r = try analyzeJSON([path], extra: ["--decode-threads", threads])
+            #expect(r.status == 1)
+            #expect(Self.notes(r.json).contains { $0.hasPrefix("\(path): the file ends in 4096 NUL byte(s) after its last line") }, "\(Self.notes(r.json))")
+            #expect(!Self.notes(r.json).contains { $0.contains("has no newline") })
+        }
+    }
+}
