@@ -92,6 +92,30 @@ import Testing
         }
     }
 
+    /// The same on a simulated run, where every command id comes back within milliseconds: the
+    /// guest's submissions just before the log's first event took the same ids' commands a reuse
+    /// period later, and the tracking followed that offset (20–55 ms off, false hangs).
+    @Test func aSimulatedQemuLogsTailIsPlacedWhereTheWholeLogIs() throws {
+        let dir = temporaryPath("sim-tail-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(runCommand(["simulate", "--seed", "1004", "--queues", "1", "--duration-us", "80000", "--names", "qemu72",
+                            "--output", "\(dir)/g.txt", "--qemu-log", "\(dir)/q.log", "--truth", "\(dir)/t.json"]) == 0)
+        let all = try Self.lines("\(dir)/q.log").filter { !$0.isEmpty }
+        func offset(_ qemu: String) throws -> (String?, Int?) {
+            let placed = (try analyzeJSON(["\(dir)/g.txt", qemu]).json["alignment"] as? [[String: Any]] ?? []).first { $0["path"] as? String == qemu }
+            return (placed?["method"] as? String, placed?["offset_ns"] as? Int)
+        }
+        let whole = try offset("\(dir)/q.log")
+        #expect(whole.0 == "estimated")
+        for (name, part) in [("tail", all.suffix(all.count / 4)), ("middle", all[(all.count / 4)..<(3 * all.count / 4)])] {
+            let path = try Self.write(Array(part), "\(name).log")
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let cut = try offset(path)
+            #expect(cut.0 == "estimated" && abs((cut.1 ?? 0) - (whole.1 ?? 0)) < 1_000_000, "\(name): \(cut) against \(whole)")
+        }
+    }
+
     /// A QEMU log without times beside the guest trace is analysed on its own clock: both tell
     /// the same hangs, and the queue's summary added them (4 hangs for 2, ordinals added to
     /// seconds). It counts one clock's, and the others apart.

@@ -356,6 +356,9 @@ public struct AlignmentReport: Sendable, Equatable {
 public enum ClockAlignment {
     /// A matched pair's offset may differ from the running estimate by this much.
     static let tolerance: Int64 = 20_000_000
+    /// How far inside the other input's first (or last) event, where it begins after this
+    /// input (or ends before it), the anchors to match begin (end).
+    static let edgeMargin: Int64 = 1_000_000
     /// After this many guest anchors in a row without a match, the offset is searched again.
     static let reacquireAfter = 16
     /// The most two clocks of one run are believed to drift apart (`estimate`).
@@ -704,6 +707,15 @@ public enum ClockAlignment {
         out.reserveCapacity(guestSide.count)
         var misses = 0
         var patience = reacquireAfter
+        // Where the other input begins after this one (or ends before it), an anchor near that
+        // end may have its pair beyond it, and the nearest command of its id inside then lies
+        // up to `tolerance` off: where ids come back within milliseconds it was taken, and the
+        // tracking followed it (a QEMU log's tail placed 20–30 ms off). Anchors placed before
+        // `edgeMargin` inside such an end are passed over.
+        let startsLate = (guestSide.first.map { $0.time &+ start } ?? .max) < host.first &- tolerance
+        let endsEarly = (guestSide.last.map { $0.time &+ start } ?? .min) > host.last &+ tolerance
+        let low = startsLate ? host.first &+ edgeMargin : host.first &- tolerance
+        let high = endsEarly ? host.last &- edgeMargin : host.last &+ tolerance
         var i = 0
         while i < guestSide.count {
             let a = guestSide[i]
@@ -714,7 +726,7 @@ public enum ClockAlignment {
             // log's tail, a log that stops first) nothing pairs: no miss. Counted as misses,
             // such anchors set off searches that found only other commands of their ids, and
             // the map they made put the clocks 50 % apart.
-            if target < host.first &- tolerance || target > host.last &+ tolerance { continue }
+            if target < low || target > high { continue }
             let (lo, hi) = host.bounds(a.slot)
             var j = lo + Int(cursor[Int(a.slot)])
             if j < hi {
