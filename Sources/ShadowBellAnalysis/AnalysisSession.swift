@@ -837,8 +837,7 @@ public enum AnalysisSession {
                     result.findings[i].uncertainty.append(why)
                 }
             }
-            // An input whose events go back in time by seconds holds pieces put one after
-            // another; its events were taken in the order of the file.
+            // A console of several boots: its messages may be another boot's.
             for m in members {
                 let input = placed[m].source.summary
                 guard let boots = Self.severalBoots(input) else { continue }
@@ -847,6 +846,8 @@ public enum AnalysisSession {
                         "\(boots) (see the notes): its evidence from that log may be another boot's")
                 }
             }
+            // An input whose events go back in time by 100 ms or more holds pieces put one
+            // after another; its events were taken in the order of the file.
             for m in members {
                 guard let why = Self.steppingBack(placed[m].source.summary) else { continue }
                 for i in result.findings.indices {
