@@ -51,6 +51,10 @@ public struct AnchorSet: Sendable {
     /// clock), or a copy of a file.
     public private(set) var firstEvents: [Anchor] = []
 
+    /// The first and the last time of the input's events of any kind, nil before any: where
+    /// it was recording (a controller that stopped fetching in a hang still logs its reads).
+    public private(set) var recorded: ClosedRange<Int64>?
+
     /// The times the command anchors span (the lists are in the input's order), nil without any.
     public var span: ClosedRange<Int64>? {
         let lists = [submits, fetches, completes, enqueues].filter { !$0.isEmpty }
@@ -159,6 +163,10 @@ public struct AnchorSet: Sendable {
 
     /// Takes a batch of the input's events, in order.
     public mutating func consume(_ batch: [Event]) {
+        if let first = batch.first?.time, let last = batch.last?.time {
+            let low = min(first, last, recorded?.lowerBound ?? .max), high = max(first, last, recorded?.upperBound ?? .min)
+            recorded = low...high
+        }
         // The first events are taken per batch, not per event.
         for e in batch.prefix(Self.fingerprintLength - firstEvents.count) {
             var first = Anchor(time: e.time, qid: e.qid, cmdid: 0)
@@ -255,6 +263,11 @@ public struct AnchorSet: Sendable {
         merged.notices += later.notices.prefix(max(0, Self.noticeCapacity - merged.notices.count))
         merged.driverAborts += later.driverAborts.prefix(max(0, Self.noticeCapacity - merged.driverAborts.count))
         merged.adminSubmits &+= later.adminSubmits
+        if let a = merged.recorded, let b = later.recorded {
+            merged.recorded = min(a.lowerBound, b.lowerBound)...max(a.upperBound, b.upperBound)
+        } else if merged.recorded == nil {
+            merged.recorded = later.recorded
+        }
         merged.fingerprint += later.fingerprint.prefix(max(0, Self.fingerprintLength - merged.fingerprint.count))
         while [merged.submits, merged.fetches, merged.completes, merged.enqueues].contains(where: { $0.count > merged.capacity }) {
             merged.tighten()
@@ -377,11 +390,13 @@ public enum ClockAlignment {
         let submits = fetches.resolve(g.submits.sorted { $0.time < $1.time })
         guard let coarse = modeOffset(submits[...], fetches, around: nil) else { return nil }
         // fetch - submit = offset + latency: an upper bound on the offset.
-        let matchUpper = { track(submits, against: fetches, start: coarse, boundedAbove: true) }
+        // Where the host input was recording, whatever its commands did.
+        let recorded = h.recorded
+        let matchUpper = { track(submits, against: fetches, start: coarse, boundedAbove: true, recorded: recorded) }
         // enqueue - complete = offset - latency: a lower bound.
         let matchLower = { [completes = g.completes, enqueues = h.enqueues] in
             let keyed = KeyedTimes(enqueues)
-            return track(keyed.resolve(completes.sorted { $0.time < $1.time }), against: keyed, start: coarse, boundedAbove: false)
+            return track(keyed.resolve(completes.sorted { $0.time < $1.time }), against: keyed, start: coarse, boundedAbove: false, recorded: recorded)
         }
         let (upper, lower) = parallel ? inParallel(matchUpper, matchLower) : (matchUpper(), matchLower())
         guard !upper.isEmpty else { return nil }
@@ -697,7 +712,8 @@ public enum ClockAlignment {
     /// paired with the next command of its id (a simulated run: bounds 18 ms off for 150 ms).
     /// The completions' side follows every pair (its latencies are short).
     static func track(
-        _ guestSide: [KeyedTimes.Resolved], against host: KeyedTimes, start: Int64, boundedAbove: Bool
+        _ guestSide: [KeyedTimes.Resolved], against host: KeyedTimes, start: Int64, boundedAbove: Bool,
+        recorded: ClosedRange<Int64>? = nil
     ) -> [(time: Int64, diff: Int64)] {
         let times = host.times
         // Per key, how many of its host times are used (matched or passed over).
@@ -712,10 +728,13 @@ public enum ClockAlignment {
         // up to `tolerance` off: where ids come back within milliseconds it was taken, and the
         // tracking followed it (a QEMU log's tail placed 20–30 ms off). Anchors placed before
         // `edgeMargin` inside such an end are passed over.
-        let startsLate = (guestSide.first.map { $0.time &+ start } ?? .max) < host.first &- tolerance
-        let endsEarly = (guestSide.last.map { $0.time &+ start } ?? .min) > host.last &+ tolerance
-        let low = startsLate ? host.first &+ edgeMargin : host.first &- tolerance
-        let high = endsEarly ? host.last &- edgeMargin : host.last &+ tolerance
+        // (The host input's span is where it recorded events of any kind: its commands' span
+        // ends where a hang stopped the controller's fetches.)
+        let hostFirst = min(recorded?.lowerBound ?? host.first, host.first), hostLast = max(recorded?.upperBound ?? host.last, host.last)
+        let startsLate = (guestSide.first.map { $0.time &+ start } ?? .max) < hostFirst &- edgeMargin
+        let endsEarly = (guestSide.last.map { $0.time &+ start } ?? .min) > hostLast &+ edgeMargin
+        let low = startsLate ? hostFirst &+ edgeMargin : hostFirst &- tolerance
+        let high = endsEarly ? hostLast &- edgeMargin : hostLast &+ tolerance
         var i = 0
         while i < guestSide.count {
             let a = guestSide[i]
