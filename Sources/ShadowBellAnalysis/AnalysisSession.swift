@@ -1207,17 +1207,11 @@ public enum AnalysisSession {
             if timedClock[f.queue] == nil, groups.indices.contains(g), groups[g].clock == .timestamps { timedClock[f.queue] = f.clockInput }
         }
         summaryClock.merge(timedClock) { $1 }
-        var pendingOtherClocks: [QueueKey: Int] = [:]
+        var otherClocks: [QueueKey: Int] = [:]
         for (k, f) in story.enumerated() where f.kind == .mutualWait || f.isGuestGiveUp {
             guard var r = byKey[f.queue], case .int(let d)? = f.value("duration_ns") else { continue }
-            if let clock = summaryClock[f.queue], clock != f.clockInput {
-                if r.hangs == nil {
-                    // Counted once the summary's own first hang is met.
-                    pendingOtherClocks[f.queue, default: 0] += 1
-                } else {
-                    r.hangs!.onOtherClocks += 1
-                    byKey[f.queue] = r
-                }
+            if summaryClock[f.queue] != f.clockInput {
+                otherClocks[f.queue, default: 0] += 1
                 continue
             }
             if var h = r.hangs {
@@ -1228,10 +1222,11 @@ public enum AnalysisSession {
                 r.hangs = h
             } else {
                 r.hangs = HangSummary(count: 1, totalNs: d, firstID: k + 1, firstStart: f.start, lastID: k + 1,
-                                      lastStart: f.start, clockInput: f.clockInput, onOtherClocks: pendingOtherClocks[f.queue] ?? 0)
+                                      lastStart: f.start, clockInput: f.clockInput)
             }
             byKey[f.queue] = r
         }
+        for (queue, n) in otherClocks { byKey[queue]?.hangs?.onOtherClocks = n }
         return AnalysisResult(
             inputs: inputs, groups: groups, queues: byKey.values.sorted { $0.key < $1.key },
             findings: story, suppressed: groups.flatMap(\.suppressed), notes: notes, options: options, undecided: undecided)

@@ -136,6 +136,12 @@ public struct InputSummary: Sendable {
         public var at: UInt64
         public var by: Int64 { from &- to }
 
+        /// Puts the step from `previous` to `time` at `location` in `largest` when it is larger.
+        public static func keepLargest(_ largest: inout StepBack?, from previous: Int64, to time: Int64, at location: UInt64) {
+            guard previous > time, previous &- time > (largest?.by ?? 0) else { return }
+            largest = StepBack(from: previous, to: time, at: location)
+        }
+
         public init(from: Int64, to: Int64, at: UInt64) {
             self.from = from
             self.to = to
@@ -145,8 +151,7 @@ public struct InputSummary: Sendable {
 
     /// Records a step back from `previous` to `time` at `location` when it is the largest yet.
     public mutating func steppedBack(from previous: Int64, to time: Int64, at location: UInt64) {
-        guard previous > time, previous &- time > (largestStepBack?.by ?? 0) else { return }
-        largestStepBack = StepBack(from: previous, to: time, at: location)
+        StepBack.keepLargest(&largestStepBack, from: previous, to: time, at: location)
     }
     /// The number of a text input's last line when no newline ends it: the file was most
     /// likely cut short while it was written or copied (every recorder ends its lines).

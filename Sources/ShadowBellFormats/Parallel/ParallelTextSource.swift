@@ -183,9 +183,7 @@ func decodeSegment<D: LineDecoding>(
                 r.firstEventLocation = event.location
             } else if event.time < lastEventTime {
                 r.outOfOrder += 1
-                if lastEventTime &- event.time > (r.largestStepBack?.by ?? 0) {
-                    r.largestStepBack = .init(from: lastEventTime, to: event.time, at: event.location)
-                }
+                InputSummary.StepBack.keepLargest(&r.largestStepBack, from: lastEventTime, to: event.time, at: event.location)
             }
             lastEventTime = event.time
             r.eventCount += 1
