@@ -156,6 +156,10 @@ public enum JUnitReport {
     }
 
     static func xml(_ s: String) -> String {
+        // Most texts hold nothing to escape: returned as they are, without a copy.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 || $0 == 0x27 }) {
+            return s
+        }
         var out = ""
         for u in s.unicodeScalars {
             switch u {

@@ -154,7 +154,10 @@ struct LabelPlacer {
         func overlaps(_ o: Box) -> Bool { x0 < o.x1 && o.x0 < x1 && y0 < o.y1 && o.y0 < y1 }
     }
 
-    var boxes: [Box] = []
+    /// The boxes placed, by the columns of `column` pixels they reach into: a chart of a few
+    /// thousand events places as many texts, each checked only against its neighbours'.
+    private var columns: [[Box]] = []
+    static let column = 32.0
     /// Texts stay inside these x coordinates.
     var left = 0.0, right = Double.infinity
     /// The placed texts, as SVG.
@@ -162,7 +165,9 @@ struct LabelPlacer {
 
     /// The box of `text` drawn at baseline `y` with `anchor` at `x`.
     static func box(x: Double, y: Double, text: String, anchor: Anchor, size: Double, bold: Bool) -> Box {
-        let w = Double(text.count) * size * (bold ? 0.68 : 0.62) + 2
+        // ASCII (the most of them) counted without breaking the text into characters.
+        let characters = text.utf8.allSatisfy { $0 < 0x80 } ? text.utf8.count : text.count
+        let w = Double(characters) * size * (bold ? 0.68 : 0.62) + 2
         let x0: Double
         switch anchor {
         case .start: x0 = x - 1
@@ -170,6 +175,27 @@ struct LabelPlacer {
         case .end: x0 = x - w + 1
         }
         return Box(x0: x0, x1: x0 + w, y0: y - size * 0.85, y1: y + size * 0.3)
+    }
+
+    /// The columns `b` reaches into (clamped: a box far off the chart shares the edge columns).
+    private static func columns(of b: Box) -> ClosedRange<Int> {
+        func index(_ x: Double) -> Int { x.isNaN ? 0 : Int(min(max(x / column, 0), 4096)) }
+        let low = index(b.x0)
+        return low...max(low, index(b.x1))
+    }
+
+    /// Whether `b` overlaps a box placed.
+    func isTaken(_ b: Box) -> Bool {
+        for c in Self.columns(of: b) where c < columns.count {
+            if columns[c].contains(where: { $0.overlaps(b) }) { return true }
+        }
+        return false
+    }
+
+    private mutating func add(_ b: Box) {
+        let range = Self.columns(of: b)
+        if columns.count <= range.upperBound { columns += Array(repeating: [], count: range.upperBound + 1 - columns.count) }
+        for c in range { columns[c].append(b) }
     }
 
     /// Places `text` at the first free y of `ys`; returns the y used, nil when there was no room.
@@ -180,8 +206,8 @@ struct LabelPlacer {
     ) -> Double? {
         for y in ys {
             let b = Self.box(x: x, y: y, text: text, anchor: anchor, size: size, bold: bold)
-            if b.x0 < left || b.x1 > right || boxes.contains(where: { $0.overlaps(b) }) { continue }
-            boxes.append(b)
+            if b.x0 < left || b.x1 > right || isTaken(b) { continue }
+            add(b)
             svg += "<text\(className.map { " class=\"\($0)\"" } ?? "") x=\"\(n(x))\" y=\"\(n(y))\" text-anchor=\"\(anchor.rawValue)\" fill=\"\(fill)\""
             svg += (size != 11 ? " font-size=\"\(n(size))\"" : "") + (bold ? " font-weight=\"bold\"" : "") + ">\(esc(text))</text>\n"
             return y
@@ -192,16 +218,16 @@ struct LabelPlacer {
     /// Whether `text` would fit at (`x`, `y`).
     func fits(_ text: String, x: Double, y: Double, anchor: Anchor = .middle, size: Double = 11, bold: Bool = false) -> Bool {
         let b = Self.box(x: x, y: y, text: text, anchor: anchor, size: size, bold: bold)
-        return !boxes.contains { $0.overlaps(b) }
+        return !isTaken(b)
     }
 
     /// Keeps texts off `b` (a mark drawn whatever the texts), even where a text is already.
-    mutating func block(_ b: Box) { boxes.append(b) }
+    mutating func block(_ b: Box) { add(b) }
 
     /// Reserves a box no text may overlap (a badge's disc).
     mutating func reserve(_ b: Box) -> Bool {
-        if boxes.contains(where: { $0.overlaps(b) }) { return false }
-        boxes.append(b)
+        if isTaken(b) { return false }
+        add(b)
         return true
     }
 }
@@ -393,29 +419,29 @@ public struct TimelineChart {
             placer.place(String(v), x: Self.marginLeft - 6, ys: [y(v) + 4], anchor: .end, fill: "#555", className: "value-tick")
         }
         for (k, series) in Self.series.enumerated() {
-            var d = ""
+            var d = SVGBytes(capacity: samples.count * 16)
             var last: (x: Double, v: UInt32)?
             for (i, sample) in samples.enumerated() {
                 let x = axis.xs[i]
                 guard let value = series.value(sample) else {
                     // The value held until this event forgot it (a reset, a deletion).
-                    if last != nil { d += " H\(n(x))" }
+                    if last != nil { d.add(" H"); d.num(x) }
                     last = nil
                     continue
                 }
                 // Lines of equal value would hide each other: shift each series by a pixel.
                 let yv = y(value) + Double(k) * 1.5 - 2
                 if let l = last {
-                    d += " H\(n(x))"
-                    if l.v != value { d += " V\(n(yv))" }
+                    d.add(" H"); d.num(x)
+                    if l.v != value { d.add(" V"); d.num(yv) }
                 } else {
-                    d += " M\(n(x)) \(n(yv))"
+                    d.add(" M"); d.num(x); d.add(" "); d.num(yv)
                 }
                 last = (x, value)
             }
-            if last != nil { d += " H\(n(axis.right))" }
-            if !d.isEmpty {
-                s += "<path class=\"series\" data-series=\"\(esc(series.name))\" d=\"\(d.dropFirst())\" fill=\"none\" stroke=\"\(series.color)\" stroke-width=\"\(n(series.width))\"\(series.dash.map { " stroke-dasharray=\"\($0)\"" } ?? "")/>\n"
+            if last != nil { d.add(" H"); d.num(axis.right) }
+            if !d.bytes.isEmpty {
+                s += "<path class=\"series\" data-series=\"\(esc(series.name))\" d=\"\(String(decoding: d.bytes.dropFirst(), as: UTF8.self))\" fill=\"none\" stroke=\"\(series.color)\" stroke-width=\"\(n(series.width))\"\(series.dash.map { " stroke-dasharray=\"\($0)\"" } ?? "")/>\n"
             }
         }
         s += "</g>\n"
@@ -506,7 +532,8 @@ public struct TimelineChart {
     }
 
     func lanes(_ axis: EventAxis, _ placer: inout LabelPlacer) -> String {
-        var s = "<g class=\"events\">\n"
+        var s = SVGBytes(capacity: samples.count * 320)
+        s.add("<g class=\"events\">\n")
         // Every MMIO arrow first: a label placed beside one doorbell must not cover the next
         // one's arrow (dense doorbells drew their numbers over each other's arrows).
         for (i, sample) in samples.enumerated() where sample.event.kind == .mmioDoorbell {
@@ -516,50 +543,88 @@ public struct TimelineChart {
         for (i, sample) in samples.enumerated() {
             let e = sample.event
             let x = axis.xs[i]
-            let tip = esc("\(formatTime(e.time))  \(describe(e))")
             let side = e.kind.side
             let y = side == .driver ? Self.driverY : Self.controllerY
             var label = ""
-            s += "<g class=\"event\" data-time-ns=\"\(e.time)\" data-location=\"\(e.source):\(e.location)\" data-x=\"\(n(x))\">"
-            defer { s += "</g>\n" }
+            s.add("<g class=\"event\" data-time-ns=\"")
+            s.int(e.time)
+            s.add("\" data-location=\"")
+            s.uint(UInt64(e.source))
+            s.add(":")
+            s.uint(e.location)
+            s.add("\" data-x=\"")
+            s.num(x)
+            s.add("\">")
+            defer { s.add("</g>\n") }
             switch e.kind {
             case .mmioDoorbell:
-                s += "<g class=\"mmio\" data-time-ns=\"\(e.time)\"><title>\(tip)</title>"
-                s += "<line x1=\"\(n(x))\" y1=\"\(n(Self.driverY - 10))\" x2=\"\(n(x))\" y2=\"\(n(Self.controllerY - 12))\" stroke=\"#a01010\" stroke-width=\"2.5\"/>"
-                s += "<path d=\"M\(n(x - 5)) \(n(Self.controllerY - 18)) L\(n(x)) \(n(Self.controllerY - 8)) L\(n(x + 5)) \(n(Self.controllerY - 18))z\" fill=\"#a01010\"/></g>"
+                s.add("<g class=\"mmio\" data-time-ns=\"")
+                s.int(e.time)
+                s.add("\">")
+                tooltip(&s, e)
+                s.add("<line x1=\""); s.num(x); s.add("\" y1=\""); s.num(Self.driverY - 10)
+                s.add("\" x2=\""); s.num(x); s.add("\" y2=\""); s.num(Self.controllerY - 12)
+                s.add("\" stroke=\"#a01010\" stroke-width=\"2.5\"/>")
+                s.add("<path d=\"M"); s.num(x - 5); s.add(" "); s.num(Self.controllerY - 18)
+                s.add(" L"); s.num(x); s.add(" "); s.num(Self.controllerY - 8)
+                s.add(" L"); s.num(x + 5); s.add(" "); s.num(Self.controllerY - 18)
+                s.add("z\" fill=\"#a01010\"/></g>")
                 let mid = (Self.driverY + Self.controllerY) / 2
                 if placer.place("MMIO \(e.a)", x: x + 4, ys: [mid + 4, mid - 9, mid + 17], anchor: .start, bold: true, fill: "#a01010") == nil {
                     placer.place("MMIO \(e.a)", x: x - 4, ys: [mid + 4, mid - 9, mid + 17], anchor: .end, bold: true, fill: "#a01010")
                 }
                 continue
             case .driverDoorbellUpdate:
-                s += "<path class=\"mark\" d=\"M\(n(x)) \(n(y - 8)) l6 11 h-12z\" fill=\"#1f6fd1\"><title>\(tip)</title></path>"
+                s.add("<path class=\"mark\" d=\"M"); s.num(x); s.add(" "); s.num(y - 8)
+                s.add(" l6 11 h-12z\" fill=\"#1f6fd1\">"); tooltip(&s, e); s.add("</path>")
                 label = "P=\(e.b)" + (e.rangMMIO ? "" : " no MMIO")
             case .driverSubmit:
-                s += "<circle class=\"mark\" cx=\"\(n(x))\" cy=\"\(n(y + 9))\" r=\"3\" fill=\"#555\"><title>\(tip)</title></circle>"
+                circle(&s, x, y + 9, fill: "#555", e)
             case .driverComplete, .driverSQHead:
-                s += "<circle class=\"mark\" cx=\"\(n(x))\" cy=\"\(n(y + 9))\" r=\"3\" fill=\"none\" stroke=\"#555\"><title>\(tip)</title></circle>"
+                circle(&s, x, y + 9, fill: "none\" stroke=\"#555", e)
             case .guestMessage:
-                s += "<path class=\"mark\" d=\"M\(n(x)) \(n(y - 9)) l5 9 l-5 9 l-5 -9z\" fill=\"#c62828\"><title>\(tip)</title></path>"
+                s.add("<path class=\"mark\" d=\"M"); s.num(x); s.add(" "); s.num(y - 9)
+                s.add(" l5 9 l-5 9 l-5 -9z\" fill=\"#c62828\">"); tooltip(&s, e); s.add("</path>")
                 label = GuestMessageKind(rawValue: e.a).map { $0 == .timeoutAborting || $0 == .timeoutReset || $0 == .timeoutPolled || $0 == .timeoutDisable ? "guest timeout" : $0.name } ?? "guest"
             case .controllerShadowRead:
-                s += "<rect class=\"mark\" x=\"\(n(x - 4))\" y=\"\(n(y - 6))\" width=\"8\" height=\"8\" fill=\"#e07b00\"><title>\(tip)</title></rect>"
+                s.add("<rect class=\"mark\" x=\""); s.num(x - 4); s.add("\" y=\""); s.num(y - 6)
+                s.add("\" width=\"8\" height=\"8\" fill=\"#e07b00\">"); tooltip(&s, e); s.add("</rect>")
                 label = "read \(e.a)"
             case .controllerEventIdxWrite:
-                s += "<path class=\"mark\" d=\"M\(n(x)) \(n(y - 8)) l5 6 l-5 6 l-5 -6z\" fill=\"#2a9d3a\"><title>\(tip)</title></path>"
+                s.add("<path class=\"mark\" d=\"M"); s.num(x); s.add(" "); s.num(y - 8)
+                s.add(" l5 6 l-5 6 l-5 -6z\" fill=\"#2a9d3a\">"); tooltip(&s, e); s.add("</path>")
                 label = "EI=\(e.a)"
             case .controllerFetch, .controllerCompletion:
-                s += "<circle class=\"mark\" cx=\"\(n(x))\" cy=\"\(n(y + 9))\" r=\"3\" fill=\"#555\"><title>\(tip)</title></circle>"
+                circle(&s, x, y + 9, fill: "#555", e)
             default:
-                s += "<line class=\"mark\" x1=\"\(n(x))\" x2=\"\(n(x))\" y1=\"\(n(Self.valueTop))\" y2=\"\(n(Self.controllerY + 22))\" stroke=\"#444\" stroke-dasharray=\"2 2\"><title>\(tip)</title></line>"
+                s.add("<line class=\"mark\" x1=\""); s.num(x); s.add("\" x2=\""); s.num(x)
+                s.add("\" y1=\""); s.num(Self.valueTop); s.add("\" y2=\""); s.num(Self.controllerY + 22)
+                s.add("\" stroke=\"#444\" stroke-dasharray=\"2 2\">"); tooltip(&s, e); s.add("</line>")
                 label = shortName(e)
             }
             if !label.isEmpty {
                 placer.place(label, x: x, ys: side == .driver ? [y - 11] : [y - 10, y + 32])
             }
         }
-        s += "</g>\n"
-        return s
+        s.add("</g>\n")
+        return s.string
+    }
+
+    /// An event's round mark at (`x`, `y`) with its tooltip.
+    private func circle(_ s: inout SVGBytes, _ x: Double, _ y: Double, fill: StaticString, _ e: Event) {
+        s.add("<circle class=\"mark\" cx=\""); s.num(x); s.add("\" cy=\""); s.num(y)
+        s.add("\" r=\"3\" fill=\""); s.add(fill); s.add("\">")
+        tooltip(&s, e)
+        s.add("</circle>")
+    }
+
+    /// An event mark's tooltip: `<title>` with the event's time and description.
+    private func tooltip(_ s: inout SVGBytes, _ e: Event) {
+        s.add("<title>")
+        s.escaped(formatTime(e.time))
+        s.add("  ")
+        s.escaped(describe(e))
+        s.add("</title>")
     }
 
     func omissionNotes(_ axis: EventAxis, _ placer: inout LabelPlacer) {
@@ -614,10 +679,14 @@ public struct TimelineChart {
         let y = Self.axisY
         s += "<line x1=\"\(n(Self.marginLeft))\" x2=\"\(n(width - Self.marginRight))\" y1=\"\(n(y))\" y2=\"\(n(y))\" stroke=\"#333\"/>\n"
         let origin = relativeOrigin
+        var ticks = SVGBytes(capacity: samples.count * 64)
         for x in axis.xs.prefix(samples.count) {
-            s += "<line x1=\"\(n(x))\" x2=\"\(n(x))\" y1=\"\(n(y - 3))\" y2=\"\(n(y + 3))\" stroke=\"#333\"/>"
+            ticks.add("<line x1=\""); ticks.num(x); ticks.add("\" x2=\""); ticks.num(x)
+            ticks.add("\" y1=\""); ticks.num(y - 3); ticks.add("\" y2=\""); ticks.num(y + 3)
+            ticks.add("\" stroke=\"#333\"/>")
         }
-        s += "\n"
+        ticks.add("\n")
+        s += ticks.string
         // Long gaps: where nothing happened on this queue for a while.
         for i in 1..<max(1, axis.times.count) {
             let gap = axis.times[i] - axis.times[i - 1]
@@ -651,6 +720,79 @@ func n(_ v: Double) -> String {
 
 /// Text and attribute escaping for HTML and SVG.
 func esc(_ s: String) -> String { JUnitReport.xml(s) }
+
+/// SVG markup built as UTF-8 bytes: the parts of a chart written once per event (a chart holds
+/// up to a few thousand) without a String made for every piece of every element.
+struct SVGBytes {
+    var bytes: [UInt8] = []
+
+    init(capacity: Int = 0) { bytes.reserveCapacity(capacity) }
+
+    mutating func add(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func add(_ text: String) { bytes.append(contentsOf: text.utf8) }
+
+    /// `text` escaped as `esc` does.
+    mutating func escaped(_ text: String) {
+        for b in text.utf8 {
+            switch b {
+            case 0x26: add("&amp;")
+            case 0x3C: add("&lt;")
+            case 0x3E: add("&gt;")
+            case 0x22: add("&quot;")
+            case 0x27: add("&apos;")
+            case 0x0A, 0x09, 0x0D: bytes.append(b)
+            case _ where b < 0x20: bytes.append(0x3F)
+            default: bytes.append(b)
+            }
+        }
+    }
+
+    mutating func int<T: BinaryInteger>(_ v: T) {
+        if v < 0 { bytes.append(0x2D) }
+        uint(UInt64(v.magnitude))
+    }
+
+    mutating func uint(_ v: UInt64) {
+        if v < 10 {
+            bytes.append(UInt8(v) &+ 0x30)
+            return
+        }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { d in
+            var count = 0
+            var m = v
+            repeat {
+                d[count] = UInt8(truncatingIfNeeded: m % 10) &+ 0x30
+                m /= 10
+                count += 1
+            } while m > 0
+            while count > 0 {
+                count -= 1
+                bytes.append(d[count])
+            }
+        }
+    }
+
+    /// A number as `n` writes it: at most two decimals, no exponent, no trailing zeros.
+    mutating func num(_ v: Double) {
+        let scaled = Int64((v * 100).rounded())
+        let whole = scaled / 100, frac = abs(scaled % 100)
+        if scaled < 0 && whole == 0 { bytes.append(0x2D) }
+        int(whole)
+        guard frac != 0 else { return }
+        bytes.append(0x2E)
+        if frac % 10 == 0 {
+            bytes.append(UInt8(frac / 10) + 0x30)
+        } else {
+            bytes.append(UInt8(frac / 10) + 0x30)
+            bytes.append(UInt8(frac % 10) + 0x30)
+        }
+    }
+
+    var string: String { String(decoding: bytes, as: UTF8.self) }
+}
 
 /// `shadowbell timeline --format svg`: one chart per queue, stacked in one SVG document, with
 /// the findings' windows shaded and labelled and the short waits below `--min-wait` in grey.

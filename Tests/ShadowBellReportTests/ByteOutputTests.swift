@@ -49,3 +49,67 @@ struct ByteOutputTests {
         #expect(Self.time(-5) == "0.000")
     }
 }
+
+/// The parts of a chart written as bytes read as the `String` functions write them.
+struct SVGBytesTests {
+    @Test func numbersAsNWritesThem() {
+        var values: [Double] = [0, -0.0, 0.004, 0.005, 0.006, -0.004, -0.005, -0.006, 0.1, -0.1, 0.25, -0.25, 1, -1, 1.5, -1.5, 12.345, -12.345, 99.995, -99.995, 1100, 1e9, -1e9, 123_456_789.01]
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 { values.append(Double.random(in: -5_000...5_000, using: &random)) }
+        for k in 0..<2_000 { values.append(Double(k) / 100 - 10) }
+        for v in values {
+            var b = SVGBytes()
+            b.num(v)
+            #expect(b.string == n(v), "\(v)")
+        }
+    }
+
+    @Test func integersAndEscapesAsStringsWriteThem() {
+        for v in ByteOutputTests.values {
+            var b = SVGBytes()
+            b.int(v)
+            #expect(b.string == String(v))
+        }
+        var b = SVGBytes()
+        b.uint(.max)
+        #expect(b.string == String(UInt64.max))
+        for text in ["plain", "a<b & c>d \"q\" 'x'", "tab\tnew\nline\rcr", "\u{1}\u{1F}bell", "µs ⟵ 30.4 s ⟶ é", ""] {
+            var e = SVGBytes()
+            e.escaped(text)
+            #expect(e.string == JUnitReport.xml(text))
+            #expect(esc(text) == JUnitReport.xml(text))
+        }
+    }
+
+    /// Boxes kept by columns: no text placed overlaps another, and a text left out had no room
+    /// at any of its positions — the same as checking every box placed.
+    @Test func placedTextsNeverOverlapAndRefusalsHadNoRoom() {
+        var random = SystemRandomNumberGenerator()
+        var placer = LabelPlacer()
+        placer.right = 1100
+        var placed: [LabelPlacer.Box] = []
+        for k in 0..<3_000 {
+            let x = Double.random(in: -50...1_200, using: &random)
+            let ys = [Double.random(in: 0...400, using: &random), Double.random(in: 0...400, using: &random)]
+            let text = String(repeating: "x", count: Int.random(in: 1...12, using: &random))
+            let anchor: LabelPlacer.Anchor = [.start, .middle, .end][k % 3]
+            if k % 7 == 0 {
+                let b = LabelPlacer.Box(x0: x - 5, x1: x + 5, y0: ys[0] - 5, y1: ys[0] + 5)
+                placer.block(b)
+                placed.append(b)
+                continue
+            }
+            let free = ys.map { y in
+                let b = LabelPlacer.box(x: x, y: y, text: text, anchor: anchor, size: 11, bold: false)
+                return b.x0 >= 0 && b.x1 <= 1100 && !placed.contains { $0.overlaps(b) }
+            }
+            let y = placer.place(text, x: x, ys: ys, anchor: anchor)
+            if let first = free.firstIndex(of: true) {
+                #expect(y == ys[first])
+                placed.append(LabelPlacer.box(x: x, y: ys[first], text: text, anchor: anchor, size: 11, bold: false))
+            } else {
+                #expect(y == nil)
+            }
+        }
+    }
+}
