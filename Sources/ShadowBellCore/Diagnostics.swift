@@ -171,6 +171,10 @@ public struct InputSummary: Sendable {
     /// order); empty when unknown (another shape). The files of one log rotated or cut in pieces
     /// share threads; two QEMU processes share none.
     public var threads: [UInt64] = []
+    /// Where some lines of a text file begin (at most one every `LineMark.spacing` bytes; none
+    /// for a pipe or a compressed file): a second reading for the lines a report quotes starts
+    /// at the nearest instead of the file's first byte.
+    public var lineMarks: [LineMark] = []
     /// A guest console's last `Linux version` banner: the guest kernel that ran.
     public var kernelVersion: KernelVersion?
     /// The lines of a guest console's `Linux version` banners, one per boot (at most
@@ -200,6 +204,19 @@ public struct InputSummary: Sendable {
                     location: SourceLocation(source: index, unit: locationUnit, value: value),
                     reason: reason))
         }
+    }
+}
+
+/// Line `line` (1-based) of a text file begins at byte `offset`.
+public struct LineMark: Sendable, Equatable {
+    public var line: UInt64
+    public var offset: UInt64
+    /// The least distance in bytes between two marks kept: a 4 GB file keeps at most 4096.
+    public static let spacing: UInt64 = 1 << 20
+
+    public init(line: UInt64, offset: UInt64) {
+        self.line = line
+        self.offset = offset
     }
 }
 

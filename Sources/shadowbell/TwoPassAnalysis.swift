@@ -100,14 +100,22 @@ func readInputLines(_ locations: [SourceLocation], report: AnalysisReport, maxLe
         // Line numbers only grow: the next one wanted is compared, not looked up.
         let lines = Array(Set(wanted.map(\.value))).sorted()
         guard let last = lines.last else { continue }
+        func keep(_ number: UInt64, _ bytes: UnsafeRawBufferPointer) {
+            var text = QuotedLine.text(of: bytes)
+            if text.count > maxLength { text = String(text.prefix(maxLength)) + "…" }
+            out[SourceLocation(source: source, unit: .line, value: number)] = text
+        }
+        // A file read from its mapping is entered at the line mark the first pass left nearest
+        // before each line (a hang's evidence near the end of a gigabyte log was read from its
+        // first byte).
+        let marks = report.result.inputs.first { $0.index == source }?.lineMarks ?? []
+        if input.lines(lines, marks: marks, keep) { continue }
         var next = 0
         let framer = LineFramer()
         func take(_ line: FramedLine) {
             while next < lines.count, lines[next] < line.number { next += 1 }
             guard next < lines.count, lines[next] == line.number else { return }
-            var text = QuotedLine.text(of: line.bytes)
-            if text.count > maxLength { text = String(text.prefix(maxLength)) + "…" }
-            out[SourceLocation(source: source, unit: .line, value: line.number)] = text
+            keep(line.number, line.bytes)
         }
         reading: while let chunk = try? input.nextChunk() {
             framer.feed(chunk)

@@ -47,6 +47,32 @@ import Testing
         try expectSameReports([Self.labTrace])
     }
 
+    /// The lines `explain` quotes are found from the line marks the decoding left (one every
+    /// MiB at most): the same text as read from the start, and the lines of the file.
+    @Test func quotedLinesAreFoundFromTheMarks() throws {
+        let (status, json, _) = try analyzeJSON([Self.labTrace])
+        #expect(status == 1)
+        let findings = try #require(json["findings"] as? [[String: Any]])
+        let last = findings.count
+        let lines = try String(contentsOfFile: Self.labTrace, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        var explained: [String] = []
+        for extra in [["--decode-threads", "1"], ["--decode-threads", "2"], ["--decode-threads", "2", "--decode-segment-size", "65536"]] {
+            let run = try runProcess(["explain", Self.labTrace, "--finding", "\(last)"] + extra)
+            #expect(run.status == 0, "\(run.stderr)")
+            explained.append(run.stdout)
+        }
+        #expect(explained[1] == explained[0] && explained[2] == explained[0])
+        // Its evidence lies past the first MiB; each quoted line is the file's.
+        let quoted = explained[0].split(separator: "\n").compactMap { line -> (Int, String)? in
+            guard let range = line.range(of: "parallel-lab.txt:"), let colon = line[range.upperBound...].firstIndex(of: " ") else { return nil }
+            return Int(line[range.upperBound..<colon]).map { ($0, String(line)) }
+        }
+        #expect(quoted.contains { $0.0 > 20_000 })
+        for (number, _) in quoted where number <= lines.count {
+            #expect(explained[0].contains(String(lines[number - 1].prefix(60))), "line \(number)")
+        }
+    }
+
     @Test func fieldTracesReportIsIdentical() throws {
         try expectSameReports([Self.fieldTraces.guest, Self.fieldTraces.qemu])
     }

@@ -1,4 +1,5 @@
 import Testing
+import ShadowBellCore
 @testable import ShadowBellFormats
 
 /// The reference: split the whole text on `\n`, drop the empty piece after a final newline,
@@ -97,5 +98,50 @@ private let sample: [UInt8] = {
             inPlace.feed(bytes)
             #expect(inPlace.nextLine()?.overlong == true)
         }
+    }
+}
+
+/// Lines looked up in a mapped file from marks read as the framer reads them from the start.
+@Suite struct MarkedLineLookupTests {
+    @Test func linesFromMarksAreTheFramersLines() throws {
+        var random = SystemRandomNumberGenerator()
+        for round in 0..<40 {
+            var bytes: [UInt8] = []
+            var starts: [Int] = [0]
+            let count = Int.random(in: 1...400, using: &random)
+            for k in 0..<count {
+                let length = Int.random(in: 0...(k % 17 == 0 ? 90 : 30), using: &random)
+                bytes += (0..<length).map { _ in UInt8.random(in: 0x20...0x7E, using: &random) }
+                if k % 5 == 0 { bytes += [0x0D] }
+                if k % 11 == 0 { bytes += [0x0D, 0x0D] }
+                if k < count - 1 || round % 2 == 0 {
+                    bytes.append(0x0A)
+                    starts.append(bytes.count)
+                }
+            }
+            if starts.last == bytes.count { starts.removeLast() }
+            let path = TempFile.write(bytes)
+            defer { TempFile.remove(path) }
+            let input = try ByteInput(path: path)
+            var expected: [UInt64: [UInt8]] = [:]
+            for (number, line) in framedLines(bytes, chunkSize: 64, framer: LineFramer(maxLineLength: 60)) { expected[number] = line }
+            // Good marks, marks that begin no line (the file changed), and marks past the end.
+            var marks = stride(from: 1, to: starts.count, by: Int.random(in: 1...9, using: &random)).map {
+                LineMark(line: UInt64($0 + 1), offset: UInt64(starts[$0]))
+            }
+            if round % 3 == 0, marks.count > 2 { marks[1].offset += 1 }
+            if round % 4 == 0 { marks.append(LineMark(line: UInt64(count + 5), offset: UInt64(bytes.count + 10))) }
+            let wanted = Array(Set((0..<12).map { _ in UInt64.random(in: 1...UInt64(count + 2), using: &random) })).sorted()
+            var got: [UInt64: [UInt8]] = [:]
+            #expect(input.lines(wanted, marks: marks, maxLineLength: 60) { got[$0] = Array($1) })
+            #expect(got == expected.filter { wanted.contains($0.key) }, "round \(round)")
+        }
+    }
+
+    @Test func aCompressedFileIsNotLookedUp() throws {
+        let path = TempFile.write(try compressed(Array("one\ntwo\n".utf8), .zstd))
+        defer { TempFile.remove(path) }
+        let input = try ByteInput(path: path)
+        #expect(!input.lines([1], marks: []) { _, _ in })
     }
 }

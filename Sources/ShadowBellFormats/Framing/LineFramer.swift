@@ -3,6 +3,7 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
+import ShadowBellCore
 
 /// One line of a text input, without its `\n` or `\r\n`. `bytes` stays valid until the next
 /// call into the framer that produced it.
@@ -152,4 +153,46 @@ private let ASCII_LF: UInt8 = 0x0A
 /// allocation past what the writer wrote before it stopped, not a line cut short.
 func isNULPadding(_ bytes: UnsafeRawBufferPointer) -> Bool {
     !bytes.isEmpty && !bytes.contains { $0 != 0 }
+}
+
+extension ByteInput {
+    /// The lines numbered `numbers` (1-based, ascending) of a memory-mapped text file, each
+    /// handed to `body` as `LineFramer` frames it (carriage returns before the newline trimmed;
+    /// a line longer than `maxLineLength` empty), found from the nearest of `marks` before it
+    /// rather than from the file's first byte. A mark that does not begin a line (the file
+    /// changed since it was taken) is passed over. False, with nothing read, when the input is
+    /// not mapped (a pipe, a compressed file): read it in order instead.
+    public func lines(
+        _ numbers: [UInt64], marks: [LineMark], maxLineLength: Int = LineFramer.defaultMaxLineLength,
+        _ body: (UInt64, UnsafeRawBufferPointer) -> Void
+    ) -> Bool {
+        guard let mapping = mappedBytes else { return false }
+        guard let base = mapping.baseAddress.map(UnsafeRawPointer.init) else { return true }
+        let end = base + mapping.count
+        var line: UInt64 = 1
+        var p = base
+        var k = 0
+        for wanted in numbers where wanted >= line {
+            while k < marks.count, marks[k].line <= wanted {
+                let mark = marks[k]
+                k += 1
+                guard mark.line > line, mark.offset > 0, mark.offset < UInt64(mapping.count),
+                    base.load(fromByteOffset: Int(mark.offset) - 1, as: UInt8.self) == ASCII_LF
+                else { continue }
+                line = mark.line
+                p = base + Int(mark.offset)
+            }
+            while line < wanted {
+                guard p < end, let hit = memchr(p, Int32(ASCII_LF), end - p) else { return true }
+                p = UnsafeRawPointer(hit) + 1
+                line += 1
+            }
+            guard p < end else { return true }
+            let lineEnd = memchr(p, Int32(ASCII_LF), end - p).map { UnsafeRawPointer($0) } ?? end
+            var count = lineEnd - p
+            while count > 0, p.load(fromByteOffset: count - 1, as: UInt8.self) == 0x0D { count -= 1 }
+            body(wanted, UnsafeRawBufferPointer(start: p, count: count > maxLineLength ? 0 : count))
+        }
+        return true
+    }
 }

@@ -57,7 +57,7 @@ final class ParallelTextSource<Decoder: SegmentDecoding>: EventSource {
                 decodeSegment(segment.bytes, decoder: &decoder, into: &segment.result, mapped: segment.mapped)
                 state = decoder
             }
-            account(&segment.result)
+            account(&segment.result, mapped: segment.mapped)
             swap(&buffer, &segment.result.events)
             pipeline.give(back: segment)
             nextSegment += 1
@@ -67,8 +67,12 @@ final class ParallelTextSource<Decoder: SegmentDecoding>: EventSource {
     }
 
     /// Adds a decoded segment to the summary and puts its line numbers in file terms.
-    private func account(_ r: inout DecodedSegment) {
+    private func account(_ r: inout DecodedSegment, mapped: Bool) {
         let offset = linesBefore
+        // The segment's first line begins where the previous segment ended.
+        if mapped, summary.bytes >= (summary.lineMarks.last?.offset ?? 0) &+ LineMark.spacing {
+            summary.lineMarks.append(LineMark(line: offset &+ 1, offset: summary.bytes))
+        }
         if offset != 0 {
             r.events.withUnsafeMutableBufferPointer { events in
                 for i in events.indices { events[i].location &+= offset }
