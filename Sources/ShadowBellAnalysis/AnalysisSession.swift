@@ -846,6 +846,17 @@ public enum AnalysisSession {
                         "\(boots) (see the notes): its evidence from that log may be another boot's")
                 }
             }
+            // A QEMU log of several QEMU runs: evidence before its last run's start is an
+            // earlier run's, read as if one controller ran on.
+            for m in members {
+                let input = placed[m].source.summary
+                guard let runs = Self.severalQemuRuns(input) else { continue }
+                for i in result.findings.indices
+                where result.findings[i].evidence.contains(where: { Int($0.location.source) == input.index && $0.location.value < runs.last }) {
+                    result.findings[i].uncertainty.append(
+                        "\(runs.text) (see the notes): its evidence from that log before line \(runs.last) is an earlier QEMU run's, read as if one controller ran on")
+                }
+            }
             // An input whose events go back in time by 100 ms or more holds pieces put one
             // after another; its events were taken in the order of the file.
             for m in members {
@@ -908,6 +919,11 @@ public enum AnalysisSession {
                 "\(boots): the VM was started again and its console appended to the same file. Each boot's kernel clock starts again at 0, so their messages share times, and read as one log they mix: a timeout of one boot is placed among another's events. Give the boot of the run alone — the last one from line \(last) (`tail -n +\(last) \(input.path)`), or the lines up to the next banner.")
             undecided.append("\(boots): their messages mix")
         }
+        for input in inputs {
+            guard let runs = Self.severalQemuRuns(input) else { continue }
+            notes.append(
+                "\(runs.text): libvirt appends each start of the VM to one log, and the log is read as one run of one controller: its queues' counts add the runs' together, and an earlier run's events are placed on the other inputs' clock by the pairs of the run they pair with. Give one run's part alone — the last from line \(runs.last) (`tail -n +\(runs.last) \(input.path)`), or the lines up to the next `starting up`.")
+        }
         var result = combine(inputs: inputs, groups: groups, notes: notes, options: options)
         result.undecided = undecided + result.undecided
         result.alignment = alignment
@@ -967,6 +983,16 @@ public enum AnalysisSession {
             "\(at): the events go back in time by \(formatDuration(step.by)), from \(formatSeconds(step.from)) s to \(formatSeconds(step.to)) s\(more)",
             "\(at): the events go back in time by \(formatDuration(step.by))"
         )
+    }
+
+    /// What to say of a QEMU log holding the events of several QEMU runs (libvirt's log of the
+    /// VM, appended at each start), and the line its last run with events begins at; nil for one.
+    static func severalQemuRuns(_ input: InputSummary) -> (text: String, last: UInt64)? {
+        let between = input.startsBetweenRuns
+        guard let last = between.last?.line else { return nil }
+        let runs = Set(between.map(\.eventsBefore)).count + 1
+        let lines = input.processStarts.prefix(4).map { String($0.line) }.joined(separator: ", ") + (input.processStartCount > 4 ? ", …" : "")
+        return ("\(input.path) holds the events of \(runs) QEMU runs (libvirt's `starting up` line at line(s) \(lines))", last)
     }
 
     /// What to say of a console holding several boots, nil for one.

@@ -175,6 +175,30 @@ public struct InputSummary: Sendable {
     /// for a pipe or a compressed file): a second reading for the lines a report quotes starts
     /// at the nearest instead of the file's first byte.
     public var lineMarks: [LineMark] = []
+    /// Where a QEMU log says a new QEMU process begins (libvirt's `starting up libvirt version`
+    /// line: libvirt appends every start of the VM to one log), with the events read before
+    /// each; at most `processStartLimit` kept, `processStartCount` counts them all.
+    public var processStarts: [ProcessStart] = []
+    public var processStartCount: UInt64 = 0
+    public static let processStartLimit = 16
+
+    public struct ProcessStart: Sendable, Equatable {
+        public var line: UInt64
+        public var eventsBefore: UInt64
+    }
+
+    public mutating func noteProcessStart(at line: UInt64, eventsBefore: UInt64) {
+        processStartCount += 1
+        // The first ones, and always the last: the run a user would keep begins there.
+        if processStarts.count == Self.processStartLimit { processStarts.removeLast() }
+        processStarts.append(ProcessStart(line: line, eventsBefore: eventsBefore))
+    }
+
+    /// The starts of a QEMU log's processes that have events of the log both before and after
+    /// them: empty unless it holds the events of several QEMU runs.
+    public var startsBetweenRuns: [ProcessStart] {
+        processStarts.filter { $0.eventsBefore > 0 && $0.eventsBefore < events }
+    }
     /// A guest console's last `Linux version` banner: the guest kernel that ran.
     public var kernelVersion: KernelVersion?
     /// The lines of a guest console's `Linux version` banners, one per boot (at most

@@ -186,4 +186,39 @@ import Testing
             #expect(!Self.notes(r.json).contains { $0.contains("has no newline") })
         }
     }
+
+    /// libvirt's log of a VM (QEMU's trace output without `-D`) appended at each start: an
+    /// earlier run's QEMU log, then the hung run's, each after libvirt's `starting up` line.
+    /// Said, with where the last run begins; a finding resting on the earlier run's lines is
+    /// marked; the hung run's hangs are told as from its own log. A log of one run says nothing.
+    @Test func aLibvirtLogOfTwoQemuRunsIsSaid() throws {
+        let hung = try RealTraceTests.run("hang-sq2"), earlier = try RealTraceTests.run("mq2")
+        func banner(_ time: String) -> Substring {
+            Substring("\(time)+0000: starting up libvirt version: 9.0.0, package: 9.0.0-4+deb12u2 (Debian), qemu version: 7.2.22, hostname: host1")
+        }
+        let first = [banner("2026-11-27 00:00:00.123"), "LC_ALL=C \\", "/usr/bin/qemu-system-x86_64 -name guest=vm -trace events=/etc/nvme-events"]
+            + (try Self.lines(earlier.qemu).filter { !$0.isEmpty }) + ["2026-11-27 00:12:00.000+0000: shutting down, reason=shutdown"]
+        let second = [banner("2026-11-27 01:00:00.456"), "/usr/bin/qemu-system-x86_64 -name guest=vm"] + (try Self.lines(hung.qemu).filter { !$0.isEmpty })
+        let log = try Self.write(first + second, "libvirt-vm.log")
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let lastStart = first.count + 1
+        // In parallel segments, on one thread, and read whole as a small file (its last run's head).
+        let small = try Self.write(Array(first.prefix(3000)) + Array(second.prefix(3000)), "libvirt-small.log")
+        defer { try? FileManager.default.removeItem(atPath: small) }
+        for (path, start, extra) in [(log, lastStart, [String]()), (log, lastStart, ["--decode-threads", "1"]), (small, 3001, [])] {
+            let r = try analyzeJSON([hung.guest, path, hung.console], extra: extra)
+            #expect(Self.notes(r.json).contains { $0.contains("holds the events of 2 QEMU runs") && $0.contains("tail -n +\(start) ") }, "\(Self.notes(r.json))")
+            if path == log {
+                #expect(r.status == 1)
+                let hangs = Self.findings(r.json).filter { Self.queue($0) == "sq2" && $0["kind"] as? String == "mutual-wait" }
+                #expect(hangs.count == 2)
+                #expect(Self.findings(r.json).contains { Self.uncertainty($0).contains("an earlier QEMU run's") })
+            }
+        }
+        let one = try analyzeJSON([hung.guest, hung.qemu, hung.console])
+        #expect(!Self.notes(one.json).contains { $0.contains("QEMU runs") })
+        let alone = try Self.write(second, "libvirt-one.log")
+        defer { try? FileManager.default.removeItem(atPath: alone) }
+        #expect(!Self.notes(try analyzeJSON([alone]).json).contains { $0.contains("QEMU runs") })
+    }
 }

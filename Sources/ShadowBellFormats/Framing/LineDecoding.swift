@@ -7,6 +7,9 @@ enum LineOutcome {
     case dataLoss(Event)
     case skipped
     case malformed(DecodeFailure)
+    /// A line that says a new process of the recorder begins here (libvirt's `starting up`
+    /// line in a QEMU log it appends to): skipped, and its line kept.
+    case processStart
 }
 
 /// A per-format line decoder; a value type so a batch can keep it in a local variable.
@@ -121,6 +124,9 @@ func fillBatch<Decoder: LineDecoding>(
             buffer.append(event)
         case .skipped:
             summary.skipped += 1
+        case .processStart:
+            summary.skipped += 1
+            summary.noteProcessStart(at: line.number, eventsBefore: summary.events)
         case .malformed(let failure):
             if summary.firstMalformed.count < InputSummary.firstMalformedLimit {
                 summary.noteMalformed(at: line.number, failure.description)

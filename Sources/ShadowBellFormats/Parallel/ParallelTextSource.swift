@@ -84,6 +84,9 @@ final class ParallelTextSource<Decoder: SegmentDecoding>: EventSource {
         }
         if let step = r.largestStepBack { summary.steppedBack(from: step.from, to: step.to, at: step.at &+ offset) }
         if r.firstEventTime != nil { lastEventTime = r.lastEventTime }
+        for start in r.processStarts {
+            summary.noteProcessStart(at: start.line &+ offset, eventsBefore: summary.events &+ start.eventsBefore)
+        }
         summary.records += r.lines
         summary.events += r.eventCount
         summary.skipped += r.skipped
@@ -131,6 +134,9 @@ struct DecodedSegment {
     var unterminatedLine: UInt64?
     /// The length of the NUL bytes after the segment's last newline that end the input.
     var nulPadding: UInt64 = 0
+    /// The lines where a new process of the recorder begins, with the events of the segment
+    /// before each (`InputSummary.processStarts`).
+    var processStarts: [(line: UInt64, eventsBefore: UInt64)] = []
 
     mutating func reset() {
         events.removeAll(keepingCapacity: true)
@@ -144,6 +150,7 @@ struct DecodedSegment {
         outOfOrder = 0
         unterminatedLine = nil
         nulPadding = 0
+        processStarts.removeAll()
         firstEventTime = nil
         largestStepBack = nil
         lastEventTime = Int64.min
@@ -198,6 +205,9 @@ func decodeSegment<D: LineDecoding>(
             r.events.append(event)
         case .skipped:
             r.skipped += 1
+        case .processStart:
+            r.skipped += 1
+            if r.processStarts.count < InputSummary.processStartLimit { r.processStarts.append((number, r.eventCount)) }
         case .malformed(let failure):
             r.malformed += 1
             if r.firstMalformed.count < InputSummary.firstMalformedLimit {

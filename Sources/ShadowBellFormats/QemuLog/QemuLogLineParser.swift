@@ -137,7 +137,7 @@ struct QemuLogLineParser: LineDecoding {
     private static func damagedEventLine(_ line: UnsafeRawBufferPointer) -> LineOutcome {
         guard var start = ByteScanning.fieldValueStart(line, key: "pci_nvme_", from: 0)
             ?? firstAfterColon(line, "pci_nvme_")
-        else { return .skipped }
+        else { return isLibvirtStart(line) ? .processStart : .skipped }
         start -= 9
         var end = start
         while end < line.count, line[end] != ASCII.space { end += 1 }
@@ -145,6 +145,18 @@ struct QemuLogLineParser: LineDecoding {
             return .skipped
         }
         return .malformed(DecodeFailure(event: name.name, field: "line prefix", problem: .badShape))
+    }
+
+    /// libvirt's line before each QEMU it starts, in the VM's log it appends every start to
+    /// (where QEMU's trace output goes without `-D`): `2026-12-04 18:00:00.123+0000: starting up
+    /// libvirt version: 9.0.0, …`.
+    static func isLibvirtStart(_ line: UnsafeRawBufferPointer) -> Bool {
+        let marker: StaticString = ": starting up libvirt"
+        guard line.count > 24 + marker.utf8CodeUnitCount, let first = line.first, ASCII.isDigit(first), line[4] == 0x2D else { return false }
+        // After the date, time and zone (`+0000`, or none): within the first 60 bytes.
+        let last = min(line.count - marker.utf8CodeUnitCount, 60)
+        guard last >= 19 else { return false }
+        return (19...last).contains { memcmp(line.baseAddress! + $0, marker.utf8Start, marker.utf8CodeUnitCount) == 0 }
     }
 
     /// Index after `literal` where it directly follows a `:` (the `pid@time:` separator).
