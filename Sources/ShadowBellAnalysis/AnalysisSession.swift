@@ -854,7 +854,7 @@ public enum AnalysisSession {
                 for i in result.findings.indices
                 where result.findings[i].evidence.contains(where: { Int($0.location.source) == input.index && $0.location.value < runs.last }) {
                     result.findings[i].uncertainty.append(
-                        "\(runs.text) (see the notes): its evidence from that log before line \(runs.last) is an earlier QEMU run's, read as if one controller ran on")
+                        "\(runs.text): its evidence from that log before line \(runs.last), where the last run begins, is an earlier QEMU run's, read as if one controller ran on; give the last run alone: \(runs.keep)")
                 }
             }
             // An input whose events go back in time by 100 ms or more holds pieces put one
@@ -922,7 +922,7 @@ public enum AnalysisSession {
         for input in inputs {
             guard let runs = Self.severalQemuRuns(input) else { continue }
             notes.append(
-                "\(runs.text): libvirt appends each start of the VM to one log, and the log is read as one run of one controller: its queues' counts add the runs' together, and an earlier run's events are placed on the other inputs' clock by the pairs of the run they pair with. Give one run's part alone — the last from line \(runs.last) (`tail -n +\(runs.last) \(input.path)`), or the lines up to the next `starting up`.")
+                "\(runs.text): libvirt appends each start of the VM to one log, and the log is read as one run of one controller: its queues' counts add the runs' together, and an earlier run's events are placed on the other inputs' clock by the pairs of the run they pair with. Give one run's part alone — the last from line \(runs.last): \(runs.keep) —, or the lines up to the next `starting up`.")
         }
         var result = combine(inputs: inputs, groups: groups, notes: notes, options: options)
         result.undecided = undecided + result.undecided
@@ -987,12 +987,26 @@ public enum AnalysisSession {
 
     /// What to say of a QEMU log holding the events of several QEMU runs (libvirt's log of the
     /// VM, appended at each start), and the line its last run with events begins at; nil for one.
-    static func severalQemuRuns(_ input: InputSummary) -> (text: String, last: UInt64)? {
+    static func severalQemuRuns(_ input: InputSummary) -> (text: String, last: UInt64, keep: String)? {
         let between = input.startsBetweenRuns
         guard let last = between.last?.line else { return nil }
-        let runs = Set(between.map(\.eventsBefore)).count + 1
-        let lines = input.processStarts.prefix(4).map { String($0.line) }.joined(separator: ", ") + (input.processStartCount > 4 ? ", …" : "")
-        return ("\(input.path) holds the events of \(runs) QEMU runs (libvirt's `starting up` line at line(s) \(lines))", last)
+        // Each run with events begins at the last start before its first event (runs without
+        // events between them are passed over).
+        var starts: [UInt64] = []
+        for (k, s) in input.processStarts.enumerated() where s.eventsBefore < input.events {
+            let next = input.processStarts.dropFirst(k + 1).first
+            if next == nil || next!.eventsBefore != s.eventsBefore { starts.append(s.line) }
+        }
+        let lines = starts.prefix(4).map(String.init).joined(separator: ", ") + (starts.count > 4 || input.processStartCount > UInt64(input.processStarts.count) ? ", …" : "")
+        let keep: String
+        switch (input.path, input.compression) {
+        case ("-", _): keep = "the lines of standard input from line \(last) on (`… | tail -n +\(last)`)"
+        case (_, "gzip"?): keep = "`zcat \(input.path) | tail -n +\(last)`"
+        case (_, "zstd"?): keep = "`zstdcat \(input.path) | tail -n +\(last)`"
+        case (_, "xz"?): keep = "`xzcat \(input.path) | tail -n +\(last)`"
+        default: keep = "`tail -n +\(last) \(input.path)`"
+        }
+        return ("\(input.path == "-" ? "standard input" : input.path) holds the events of \(Set(between.map(\.eventsBefore)).count + 1) QEMU runs (libvirt's `starting up` line at line(s) \(lines))", last, keep)
     }
 
     /// What to say of a console holding several boots, nil for one.

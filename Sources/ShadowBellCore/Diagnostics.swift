@@ -171,6 +171,9 @@ public struct InputSummary: Sendable {
     /// order); empty when unknown (another shape). The files of one log rotated or cut in pieces
     /// share threads; two QEMU processes share none.
     public var threads: [UInt64] = []
+    /// The compression the input was stored with (`gzip`, `zstd`, `xz`), nil for none: what
+    /// to say when a user is told to cut the file.
+    public var compression: String?
     /// Where some lines of a text file begin (at most one every `LineMark.spacing` bytes; none
     /// for a pipe or a compressed file): a second reading for the lines a report quotes starts
     /// at the nearest instead of the file's first byte.

@@ -215,6 +215,28 @@ import Testing
                 #expect(Self.findings(r.json).contains { Self.uncertainty($0).contains("an earlier QEMU run's") })
             }
         }
+        // Compressed: how to cut it says to decompress first; on standard input, no file name.
+        let gzipped = log + ".gz"
+        let gzip = Process()
+        gzip.executableURL = URL(fileURLWithPath: "/bin/sh")
+        gzip.arguments = ["-c", "gzip -c -n \"$0\" > \"$1\"", log, gzipped]
+        try gzip.run()
+        gzip.waitUntilExit()
+        defer { try? FileManager.default.removeItem(atPath: gzipped) }
+        let z = try analyzeJSON([hung.guest, gzipped, hung.console])
+        #expect(z.status == 1 && Self.notes(z.json).contains { $0.contains("`zcat \(gzipped) | tail -n +\(lastStart)`") }, "\(Self.notes(z.json))")
+        let piped = try runProcess(["analyze", hung.guest, "-", hung.console], stdin: try Data(contentsOf: URL(fileURLWithPath: log)))
+        #expect(piped.status == 1 && piped.stdout.contains("standard input holds the events of 2 QEMU runs"), "\(piped.stdout.suffix(800))")
+        // A run without events between the two (the VM started with tracing off), and the
+        // older libvirt's line without its version: the runs with events begin at lines 1 and
+        // the last `starting up`.
+        let empty = [Substring("2026-11-27 00:30:00.000+0000: starting up"), "/usr/bin/qemu-system-x86_64 -name guest=vm"]
+        let three = try Self.write(first + empty + second, "libvirt-three.log")
+        defer { try? FileManager.default.removeItem(atPath: three) }
+        let t = try analyzeJSON([hung.guest, three, hung.console])
+        let last = first.count + empty.count + 1
+        #expect(Self.notes(t.json).contains { $0.contains("holds the events of 2 QEMU runs (libvirt's `starting up` line at line(s) 1, \(last))") }, "\(Self.notes(t.json))")
+
         let one = try analyzeJSON([hung.guest, hung.qemu, hung.console])
         #expect(!Self.notes(one.json).contains { $0.contains("QEMU runs") })
         let alone = try Self.write(second, "libvirt-one.log")

@@ -36,6 +36,7 @@ func openEventSource(input: ByteInput, index: UInt16, options: SourceOptions, fo
             summary.clock = clock ?? .timestamps
             summary.cpus = cpus
             summary.cpuCount = cpuCount
+            summary.compression = input.compression?.rawValue
             return ParallelTextSource(
                 input: input, summary: summary, threads: options.decodeThreads, segmentSize: segmentSize(input, options)
             ) { FtraceLineParser(source: index, qemuController: options.controller, clock: clock) }
@@ -50,6 +51,7 @@ func openEventSource(input: ByteInput, index: UInt16, options: SourceOptions, fo
             var summary = InputSummary(index: index, path: input.path, format: .qemuLog)
             summary.clock = clock ?? .timestamps
             summary.threads = threads
+            summary.compression = input.compression?.rawValue
             return ParallelTextSource(
                 input: input, summary: summary, threads: options.decodeThreads, segmentSize: segmentSize(input, options)
             ) { QemuLogLineParser(source: index, controller: options.controller) }

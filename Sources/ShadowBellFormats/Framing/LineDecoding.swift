@@ -68,6 +68,7 @@ struct LineBatcher<Decoder: LineDecoding> {
     /// `clock`: the input's clock when known before its lines are read (else the decoder's).
     init(input: ByteInput, index: UInt16, format: TraceFormat, decoder: Decoder, batchSize: Int, clock: ClockKind? = nil) {
         summary = InputSummary(index: index, path: input.path, format: format)
+        summary.compression = input.compression?.rawValue
         summary.clock = clock ?? decoder.decidedClock ?? .timestamps
         lines = TextLines(input)
         readsOnOneThread = input.readsSideBySide

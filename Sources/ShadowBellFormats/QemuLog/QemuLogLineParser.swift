@@ -149,14 +149,18 @@ struct QemuLogLineParser: LineDecoding {
 
     /// libvirt's line before each QEMU it starts, in the VM's log it appends every start to
     /// (where QEMU's trace output goes without `-D`): `2026-12-04 18:00:00.123+0000: starting up
-    /// libvirt version: 9.0.0, …`.
+    /// libvirt version: 9.0.0, …`, or in older releases `… +0000: starting up` alone.
     static func isLibvirtStart(_ line: UnsafeRawBufferPointer) -> Bool {
-        let marker: StaticString = ": starting up libvirt"
-        guard line.count > 24 + marker.utf8CodeUnitCount, let first = line.first, ASCII.isDigit(first), line[4] == 0x2D else { return false }
-        // After the date, time and zone (`+0000`, or none): within the first 60 bytes.
-        let last = min(line.count - marker.utf8CodeUnitCount, 60)
-        guard last >= 19 else { return false }
-        return (19...last).contains { memcmp(line.baseAddress! + $0, marker.utf8Start, marker.utf8CodeUnitCount) == 0 }
+        let marker: StaticString = ": starting up"
+        let length = marker.utf8CodeUnitCount
+        guard line.count >= 19 + length, let first = line.first, ASCII.isDigit(first), line[4] == 0x2D else { return false }
+        // After the date, time and zone (`+0000`, or none): within the first 60 bytes, and
+        // followed by a space or nothing.
+        let last = min(line.count - length, 60)
+        return (19...last).contains { at in
+            memcmp(line.baseAddress! + at, marker.utf8Start, length) == 0
+                && (at + length == line.count || line[at + length] == ASCII.space)
+        }
     }
 
     /// Index after `literal` where it directly follows a `:` (the `pid@time:` separator).
