@@ -42,6 +42,19 @@ public struct AnalysisOptions: Sendable {
     /// on it, a few batches ahead of the analysis, and a clock estimate matches its two kinds
     /// of causal pairs side by side (false: all on one thread, as with `--decode-threads 1`).
     public var secondThread = true
+    /// Where the observer has seen all it needs (`ObservationEnd.time`): an analysis of one
+    /// clock domain stops taking events once a batch goes past it, and its result is partial.
+    /// For a second pass whose observer records pictures (`report`, `explain`), not for one
+    /// whose result is reported.
+    public var observationEnd: ObservationEnd?
+
+    public init() {}
+}
+
+/// The time on the analysis clock after which an observer needs no event (`.max` until it
+/// knows), set by the observer as the analysis runs, on the analysis's thread.
+public final class ObservationEnd: @unchecked Sendable {
+    public var time: Int64 = .max
 
     public init() {}
 }

@@ -762,7 +762,9 @@ public enum AnalysisSession {
             // their end (the analysis judges waits only up to where every input records).
             let merged = sources.count > 1 ? sources.map { CutShortSource($0) } : []
             do {
-                try merge(merged.isEmpty ? sources : merged, into: analyzer, ahead: options.secondThread)
+                try merge(
+                    merged.isEmpty ? sources : merged, into: analyzer, ahead: options.secondThread,
+                    until: domains.count == 1 ? options.observationEnd : nil)
             } catch {
                 // An input that failed in the first pass fails again where it did: one error.
                 if !errors.contains(error) { errors.append(error) }
@@ -1066,7 +1068,8 @@ public enum AnalysisSession {
     /// Time-ordered merge of the sources of one clock domain (ties keep input order), on a
     /// thread of its own when `ahead`: reading the inputs back, mapping their times and merging
     /// them overlaps the analysis.
-    static func merge(_ sources: [any EventSource], into analyzer: ClockGroupAnalyzer, ahead: Bool) throws(InputError) {
+    /// `until`: the analysis stops after the first batch that goes past its time.
+    static func merge(_ sources: [any EventSource], into analyzer: ClockGroupAnalyzer, ahead: Bool, until end: ObservationEnd? = nil) throws(InputError) {
         let source: any EventSource
         if sources.count == 1 {
             source = sources[0]
@@ -1077,6 +1080,7 @@ public enum AnalysisSession {
         buffer.reserveCapacity(MergedEventSource.batch)
         while try source.nextBatch(into: &buffer) {
             for e in buffer { analyzer.consume(e) }
+            if let end, let last = buffer.last, last.time > end.time { break }
         }
     }
 

@@ -66,6 +66,16 @@ public final class WindowRecorder {
     /// False when an event came back to the window of a retired finding: record again with
     /// `retires: false`.
     @exclusivity(unchecked) public private(set) var isExact = true
+    /// Set once every finding is retired: `margin` after the latest window end. An analysis of
+    /// one clock domain given it (`AnalysisOptions.observationEnd`) stops there.
+    public let end = ObservationEnd()
+    /// How far past the latest retired window no event can come back into one: more than any
+    /// input's events step back in time, and any offset step of the clock map. `.max` (the
+    /// default): never known, the analysis runs to its end.
+    public var margin: Int64 = .max
+    /// Findings not retired yet, and the latest window end among the retired ones.
+    @exclusivity(unchecked) private var unretired = 0
+    @exclusivity(unchecked) private var latestRetired = Int64.min
 
     @exclusivity(unchecked) private var timelines: [FindingTimeline]
     @exclusivity(unchecked) private var lead: [[StateSample]]
@@ -130,6 +140,7 @@ public final class WindowRecorder {
         tail = lead
         afterSamples = lead
         tailStart = Array(repeating: 0, count: timelines.count)
+        unretired = timelines.count
         for (k, t) in timelines.enumerated() {
             let w: Int
             if let known = watched.firstIndex(where: { $0.key == t.finding.queue }) {
@@ -199,7 +210,13 @@ public final class WindowRecorder {
                 group.active.removeAll { k in
                     guard t > timelines[k].plotEnd, afterSamples[k].count >= after else { return false }
                     group.retiredBound = max(group.retiredBound, timelines[k].plotEnd)
+                    unretired -= 1
+                    latestRetired = max(latestRetired, timelines[k].plotEnd)
                     return true
+                }
+                if unretired == 0, margin != .max {
+                    let (time, overflow) = latestRetired.addingReportingOverflow(margin)
+                    end.time = overflow ? .max : time
                 }
             }
             if leadIn > 0 {

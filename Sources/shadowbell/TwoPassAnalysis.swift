@@ -50,6 +50,17 @@ struct TwoPassAnalysis {
                 insideTail: limits.insideTail, after: limits.after, retires: retires)
             var options = flags.options
             options.observedQueues = recorder.queues
+            // Once every finding recorded is behind it, the pass stops: no later event can come
+            // back into a window by more than an input steps back in time or the clock map's
+            // offset steps (`margin`; at least a second).
+            if retires {
+                let result = report.result
+                let stepsBack = result.inputs.compactMap { $0.largestStepBack?.by }.max() ?? 0
+                let offsetSteps = result.alignment.flatMap(\.poorStretches).map(\.worst).max() ?? 0
+                let (sum, overflow) = stepsBack.addingReportingOverflow(offsetSteps)
+                if !overflow, sum < Int64.max / 4 { recorder.margin = max(1_000_000_000, 2 * sum) }
+                options.observationEnd = recorder.end
+            }
             _ = try? AnalysisSession.run(inputs: inputs, options: options, observer: recorder.observe)
             return recorder
         }

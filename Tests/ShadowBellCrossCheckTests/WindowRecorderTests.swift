@@ -124,4 +124,51 @@ import Testing
         }
         #expect(inexact > 0, "moved blocks reach back into finished windows")
     }
+
+    /// A second pass that stops once every finding recorded is behind it (`observationEnd`)
+    /// records the same timelines as one that reads to the end, from fewer events: the first
+    /// findings of a trace whose hangs go on after them.
+    @Test func aPassStoppedAfterTheLastFindingRecordsTheSame() throws {
+        var c = SimulationConfig(seed: 7)
+        c.driverBarrier = false
+        c.durationNs = 40_000_000
+        c.timeoutDivisor = 75_000
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("shadowbell-recorder-end-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("lab.txt").path
+        _ = try Simulator.writeLabTrace(c, to: path)
+        var options = AnalysisOptions()
+        options.minWait = 0
+        let input = AnalysisInput(path: path) { () throws(InputError) -> any EventSource in try openEventSource(path: path, index: 0) }
+        let result = try AnalysisSession.run(inputs: [input], options: options)
+        let early = result.findings.indices.sorted { (result.findings[$0].end ?? .max) < (result.findings[$1].end ?? .max) }.prefix(5)
+        #expect(early.count == 5)
+        for chosen in [Array(early), [early.first!]] {
+            func record(stopping: Bool) throws -> (timelines: [FindingTimeline], events: Int) {
+                let recorder = WindowRecorder(result: result, findings: chosen)
+                var pass = options
+                pass.observedQueues = recorder.queues
+                // A margin of a microsecond: the simulated trace's events are in order.
+                if stopping {
+                    recorder.margin = 1_000
+                    pass.observationEnd = recorder.end
+                }
+                var events = 0
+                _ = try? AnalysisSession.run(inputs: [input], options: pass) { e, q in
+                    events += 1
+                    recorder.observe(e, q)
+                }
+                #expect(recorder.isExact)
+                #expect(stopping == (recorder.end.time != .max))
+                return (recorder.finish(), events)
+            }
+            let whole = try record(stopping: false), stopped = try record(stopping: true)
+            #expect(stopped.events < whole.events / 2, "\(stopped.events) of \(whole.events) events")
+            #expect(stopped.timelines.count == whole.timelines.count)
+            for (a, b) in zip(stopped.timelines, whole.timelines) {
+                #expect(a.samples == b.samples && a.omitted == b.omitted && a.findingIndex == b.findingIndex)
+            }
+        }
+    }
 }
