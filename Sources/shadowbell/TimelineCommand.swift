@@ -177,6 +177,8 @@ struct Timeline: ParsableCommand {
                     if !selectors.isEmpty { observed.formUnion(known.queues.map(\.key).filter(selected)) }
                     var drawing = options
                     drawing.observedQueues = observed
+                    // The rows drawn lie in the findings' span, before the recorder is done.
+                    recorder.stopsThePass(&drawing, result: known)
                     _ = analyse(drawing) { [recorder] event, state in
                         recorder.observe(event, state)
                         guard !selectors.isEmpty, !withFindings.contains(state.key), selected(state.key),

@@ -50,17 +50,7 @@ struct TwoPassAnalysis {
                 insideTail: limits.insideTail, after: limits.after, retires: retires)
             var options = flags.options
             options.observedQueues = recorder.queues
-            // Once every finding recorded is behind it, the pass stops: no later event can come
-            // back into a window by more than an input steps back in time or the clock map's
-            // offset steps (`margin`; at least a second).
-            if retires {
-                let result = report.result
-                let stepsBack = result.inputs.compactMap { $0.largestStepBack?.by }.max() ?? 0
-                let offsetSteps = result.alignment.flatMap(\.poorStretches).map(\.worst).max() ?? 0
-                let (sum, overflow) = stepsBack.addingReportingOverflow(offsetSteps)
-                if !overflow, sum < Int64.max / 4 { recorder.margin = max(1_000_000_000, 2 * sum) }
-                options.observationEnd = recorder.end
-            }
+            if retires { recorder.stopsThePass(&options, result: report.result) }
             _ = try? AnalysisSession.run(inputs: inputs, options: options, observer: recorder.observe)
             return recorder
         }
@@ -143,4 +133,18 @@ func readInputLines(_ locations: [SourceLocation], report: AnalysisReport, maxLe
 /// Every evidence location of the findings.
 func evidenceLocations(_ findings: [Finding]) -> [SourceLocation] {
     findings.flatMap { $0.evidence.map(\.location) }
+}
+
+extension WindowRecorder {
+    /// Lets the pass it records stop once every finding is behind it: no later event can come
+    /// back into a window by more than an input of `result` steps back in time or its clock
+    /// map's offset steps (`margin`: twice that, at least a second).
+    func stopsThePass(_ options: inout AnalysisOptions, result: AnalysisResult) {
+        let stepsBack = result.inputs.compactMap { $0.largestStepBack?.by }.max() ?? 0
+        let offsetSteps = result.alignment.flatMap(\.poorStretches).map(\.worst).max() ?? 0
+        let (sum, overflow) = stepsBack.addingReportingOverflow(offsetSteps)
+        guard !overflow, sum >= 0, sum < Int64.max / 4 else { return }
+        margin = max(1_000_000_000, 2 * sum)
+        options.observationEnd = end
+    }
 }
