@@ -188,6 +188,11 @@ public struct InputSummary: Sendable {
     public struct ProcessStart: Sendable, Equatable {
         public var line: UInt64
         public var eventsBefore: UInt64
+
+        public init(line: UInt64, eventsBefore: UInt64) {
+            self.line = line
+            self.eventsBefore = eventsBefore
+        }
     }
 
     public mutating func noteProcessStart(at line: UInt64, eventsBefore: UInt64) {

@@ -160,19 +160,8 @@ public enum JUnitReport {
         if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 || $0 == 0x27 }) {
             return s
         }
-        var out = ""
-        for u in s.unicodeScalars {
-            switch u {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            case "\n", "\t", "\r": out.unicodeScalars.append(u)
-            case _ where u.value < 0x20: out += "?"
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out
+        var out = SVGBytes(capacity: s.utf8.count + 16)
+        out.escaped(s)
+        return out.string
     }
 }

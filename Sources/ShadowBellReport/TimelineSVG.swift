@@ -709,13 +709,11 @@ public struct TimelineChart {
     }
 }
 
-/// A number for SVG: at most two decimals, no exponent, no trailing zeros.
+/// A number for SVG (`SVGBytes.num`): at most two decimals, no exponent, no trailing zeros.
 func n(_ v: Double) -> String {
-    let scaled = Int64((v * 100).rounded())
-    let whole = scaled / 100, frac = abs(scaled % 100)
-    let sign = scaled < 0 && whole == 0 ? "-" : ""
-    if frac == 0 { return "\(sign)\(whole)" }
-    return frac % 10 == 0 ? "\(sign)\(whole).\(frac / 10)" : "\(sign)\(whole).\(frac < 10 ? "0" : "")\(frac)"
+    var b = SVGBytes()
+    b.num(v)
+    return b.string
 }
 
 /// Text and attribute escaping for HTML and SVG.
@@ -734,7 +732,8 @@ struct SVGBytes {
 
     mutating func add(_ text: String) { bytes.append(contentsOf: text.utf8) }
 
-    /// `text` escaped as `esc` does.
+    /// `text` escaped for HTML and SVG text and attributes (`esc`): `&<>"'` as entities, other
+    /// control characters than tab, newline and carriage return as `?`.
     mutating func escaped(_ text: String) {
         for b in text.utf8 {
             switch b {
@@ -750,32 +749,22 @@ struct SVGBytes {
         }
     }
 
+    /// `v` as `String(v)` writes it.
     mutating func int<T: BinaryInteger>(_ v: T) {
         if v < 0 { bytes.append(0x2D) }
         uint(UInt64(v.magnitude))
     }
 
     mutating func uint(_ v: UInt64) {
-        if v < 10 {
-            bytes.append(UInt8(v) &+ 0x30)
-            return
-        }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { d in
-            var count = 0
-            var m = v
-            repeat {
-                d[count] = UInt8(truncatingIfNeeded: m % 10) &+ 0x30
-                m /= 10
-                count += 1
-            } while m > 0
-            while count > 0 {
-                count -= 1
-                bytes.append(d[count])
-            }
+        // At most 20 digits, filled from the end.
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &digits) { d in
+            let start = ByteOutput.writeDigits(v, endingAt: d.count, in: d)
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[start...]))
         }
     }
 
-    /// A number as `n` writes it: at most two decimals, no exponent, no trailing zeros.
+    /// A number for SVG: at most two decimals, no exponent, no trailing zeros.
     mutating func num(_ v: Double) {
         let scaled = Int64((v * 100).rounded())
         let whole = scaled / 100, frac = abs(scaled % 100)

@@ -88,9 +88,10 @@ func firstPass(
     }
 }
 
-/// The text of the given lines of the inputs (line-located evidence), read sequentially and
-/// only up to the last line wanted: from the file decompressed if it is compressed, from its
-/// copy if it could be read only once (`InputSpool`). Lines longer than `maxLength` are cut.
+/// The text of the given lines of the inputs (line-located evidence): a mapped file entered at
+/// the line mark its decoding left before each line (`InputSummary.lineMarks`); a compressed
+/// file decompressed, and read in order up to the last line wanted; an input that could be
+/// read only once from its copy (`InputSpool`). Lines longer than `maxLength` are cut.
 func readInputLines(_ locations: [SourceLocation], report: AnalysisReport, maxLength: Int = 500) -> [SourceLocation: String] {
     var out: [SourceLocation: String] = [:]
     let bySource = Dictionary(grouping: locations.filter { $0.unit == .line }, by: \.source)

@@ -70,21 +70,27 @@ import Testing
         return recorder
     }
 
+    /// A simulated lab trace with hundreds of findings, in a folder of its own (`name`).
+    static func labTrace(_ name: String) throws -> (dir: URL, path: String) {
+        var c = SimulationConfig(seed: 7)
+        c.driverBarrier = false
+        c.durationNs = 40_000_000
+        c.timeoutDivisor = 75_000
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("shadowbell-\(name)-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let path = dir.appendingPathComponent("lab.txt").path
+        _ = try Simulator.writeLabTrace(c, to: path)
+        return (dir, path)
+    }
+
     static func same(_ recorded: [FindingTimeline], _ expected: [(samples: [StateSample], omitted: Int)]) -> Bool {
         recorded.count == expected.count
             && zip(recorded, expected).allSatisfy { $0.samples == $1.samples && $0.omitted == $1.omitted }
     }
 
     @Test func retiringRecorderMatchesTheDefinition() throws {
-        var c = SimulationConfig(seed: 7)
-        c.driverBarrier = false
-        c.durationNs = 40_000_000
-        c.timeoutDivisor = 75_000
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("shadowbell-recorder-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let (dir, path) = try Self.labTrace("recorder")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("lab.txt").path
-        _ = try Simulator.writeLabTrace(c, to: path)
         var stream: [Observed] = []
         var options = AnalysisOptions()
         options.minWait = 0
@@ -129,15 +135,8 @@ import Testing
     /// records the same timelines as one that reads to the end, from fewer events: the first
     /// findings of a trace whose hangs go on after them.
     @Test func aPassStoppedAfterTheLastFindingRecordsTheSame() throws {
-        var c = SimulationConfig(seed: 7)
-        c.driverBarrier = false
-        c.durationNs = 40_000_000
-        c.timeoutDivisor = 75_000
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("shadowbell-recorder-end-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let (dir, path) = try Self.labTrace("recorder-end")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("lab.txt").path
-        _ = try Simulator.writeLabTrace(c, to: path)
         var options = AnalysisOptions()
         options.minWait = 0
         let input = AnalysisInput(path: path) { () throws(InputError) -> any EventSource in try openEventSource(path: path, index: 0) }

@@ -136,7 +136,7 @@ struct DecodedSegment {
     var nulPadding: UInt64 = 0
     /// The lines where a new process of the recorder begins, with the events of the segment
     /// before each (`InputSummary.processStarts`).
-    var processStarts: [(line: UInt64, eventsBefore: UInt64)] = []
+    var processStarts: [InputSummary.ProcessStart] = []
 
     mutating func reset() {
         events.removeAll(keepingCapacity: true)
@@ -207,7 +207,9 @@ func decodeSegment<D: LineDecoding>(
             r.skipped += 1
         case .processStart:
             r.skipped += 1
-            if r.processStarts.count < InputSummary.processStartLimit { r.processStarts.append((number, r.eventCount)) }
+            if r.processStarts.count < InputSummary.processStartLimit {
+                r.processStarts.append(InputSummary.ProcessStart(line: number, eventsBefore: r.eventCount))
+            }
         case .malformed(let failure):
             r.malformed += 1
             if r.firstMalformed.count < InputSummary.firstMalformedLimit {
