@@ -235,12 +235,17 @@ private func comparable(_ status: Int32, _ json: [String: Any], paths: [String])
     /// report and explain take standard input (read twice: from a copy) and quote its lines;
     /// `convert -` writes what converting the file writes.
     @Test func reportExplainAndConvertTakeStandardInput() throws {
-        let spoolDirectory = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-        func spools() -> Set<String> {
-            Set((try? FileManager.default.contentsOfDirectory(atPath: spoolDirectory))?.filter { $0.hasPrefix("shadowbell-spool-") } ?? [])
+        // The copies go to a directory of this test's own: other tests spool beside it at once.
+        let spoolDirectory = temporaryPath("stdin-spools")
+        try FileManager.default.createDirectory(atPath: spoolDirectory, withIntermediateDirectories: true)
+        let tmp = ["TMPDIR": spoolDirectory]
+        func runProcess(_ arguments: [String], stdin: Data? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+            try ShadowBellCLITests.runProcess(arguments, stdin: stdin, environment: tmp)
         }
-        let spoolsBefore = spools()
-        defer { #expect(spools().subtracting(spoolsBefore).isEmpty, "a spooled copy was left in \(spoolDirectory)") }
+        func spools() -> [String] {
+            (try? FileManager.default.contentsOfDirectory(atPath: spoolDirectory))?.filter { $0.hasPrefix("shadowbell-spool-") } ?? []
+        }
+        defer { #expect(spools().isEmpty, "a spooled copy was left in \(spoolDirectory)") }
         let data = try Data(contentsOf: URL(fileURLWithPath: sample("lab/sq-hang.txt")))
         let html = temporaryPath("stdin-report.html")
         #expect(try runProcess(["report", "-", "--output", html], stdin: data).status == 0)

@@ -79,10 +79,15 @@ let executablePath: String = {
 }()
 
 /// Runs the real executable; returns status, stdout and stderr.
-func runProcess(_ arguments: [String], stdin: Data? = nil, in directory: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+func runProcess(
+    _ arguments: [String], stdin: Data? = nil, in directory: String? = nil, environment: [String: String] = [:]
+) throws -> (status: Int32, stdout: String, stderr: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: executablePath)
     p.arguments = arguments
+    if !environment.isEmpty {
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
     p.currentDirectoryURL = directory.map { URL(fileURLWithPath: $0) } ?? packageRoot
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
