@@ -1,3 +1,4 @@
+import Synchronization
 import ShadowBellCore
 
 /// Tunables of one analysis. Defaults are what a user gets without flags.
@@ -52,9 +53,15 @@ public struct AnalysisOptions: Sendable {
 }
 
 /// The time on the analysis clock after which an observer needs no event (`.max` until it
-/// knows), set by the observer as the analysis runs, on the analysis's thread.
-public final class ObservationEnd: @unchecked Sendable {
-    public var time: Int64 = .max
+/// knows), set by the observer as the analysis runs — on the analysis's thread, or on an
+/// `ObserverThread`'s (hence atomic: the analysis reads it after each batch).
+public final class ObservationEnd: Sendable {
+    private let stored = Atomic<Int64>(.max)
+
+    public var time: Int64 {
+        get { stored.load(ordering: .relaxed) }
+        set { stored.store(newValue, ordering: .relaxed) }
+    }
 
     public init() {}
 }

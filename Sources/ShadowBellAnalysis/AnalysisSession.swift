@@ -331,6 +331,24 @@ public enum AnalysisSession {
                 return false
             }
             placeOnTheClock(of: guest, i, note: "guest kernel log: same clock as \(named(guest))\(why)")
+            if let off = Self.consoleClockShift(anchors[i], guest: anchors[guest], from: firstTimes[guest], to: lastTimes[guest]) {
+                // Its timeout messages all lie well before (or after) the ABORTs they led to:
+                // printk's clock is not the trace's (`trace_clock=local`, the default, is not
+                // printk's local_clock: 0.26 s apart on a Linux 6.12 guest, where "I/O tag 512
+                // QID 2 timeout, aborting" was told 14.93 s into a wait the 15 s timeout ended).
+                maps[i] = maps[guest]!.shifted(by: off.shift)
+                reports[i]!.method = .messages
+                reports[i]!.consoleOnGuestTrace = true
+                reports[i]!.windows = 1
+                reports[i]!.offset = off.shift
+                reports[i]!.pairs = off.pairs
+                // The pairs bound the shift from above only (a message comes before its ABORT,
+                // by as much as a slow serial console holds the submission back): each message
+                // may lie up to `consoleLatency` earlier than placed.
+                reports[i]!.uncertainty = max(off.spread, Self.consoleLatency)
+                let behind = off.shift >= 0
+                reports[i]!.note = "aligned to \(named(guest)): a guest kernel log on another clock: its printk stamps run \(formatDuration(abs(off.shift))) \(behind ? "behind" : "ahead of") the trace's, by its \(off.pairs) `timeout, aborting` message(s) and the ABORTs they led to in the trace, and it is placed \(behind ? "that much later" : "that much earlier") (each message at or before its ABORT, up to \(formatDuration(Self.consoleLatency)) earlier in truth) — `trace_clock=local`, Linux's default, is not printk's clock; `trace_clock=global` shares it\(why)"
+            }
             return true
         }
         // One guest trace kept per CPU (`per_cpu/cpuN/trace`, `trace-cmd report --cpu N`): ftrace
@@ -475,7 +493,7 @@ public enum AnalysisSession {
                             : "aligned to \(named(j)) from \(report.pairs) causal pairs"
                         if !report.poorStretches.isEmpty {
                             let worst = report.poorStretches.sorted { $0.worst > $1.worst }.prefix(3)
-                                .map { "\(formatDuration($0.worst)) at \(formatSeconds($0.from)) s" }
+                                .map { "\(formatDuration($0.worst)) \($0.to > $0.from ? "between \(formatSeconds($0.from)) and \(formatSeconds($0.to))" : "at \(formatSeconds($0.from))") s" }
                             report.note += "; poorly aligned where the offset steps (a paused VM, a debugger stop) beyond the uncertainty: \(worst.joined(separator: ", "))\(report.poorStretches.count > 3 ? ", …" : "")"
                         }
                         maps[i] = placedMap
@@ -737,7 +755,8 @@ public enum AnalysisSession {
             let units = Dictionary(uniqueKeysWithValues: members.map { (UInt16(placed[$0].index), placed[$0].source.summary.locationUnit) })
             // Order only when any member does not count nanoseconds (its first such kind).
             let clock = members.lazy.map { placed[$0].source.summary.clock }.first { !$0.measuresTime } ?? .timestamps
-            let uncertainty = alignment.filter { r in members.contains { placed[$0].index == Int(r.input) } }.map(\.uncertainty).max() ?? 0
+            let uncertainty = alignment.filter { r in !r.consoleOnGuestTrace && members.contains { placed[$0].index == Int(r.input) } }
+                .map(\.uncertainty).max() ?? 0
             let analyzer = ClockGroupAnalyzer(
                 options: options, sources: members.map { UInt16(placed[$0].index) }, clock: clock, locationUnits: units)
             analyzer.alignmentUncertainty = members.count > 1 && !options.sameClock ? uncertainty : nil
@@ -1016,6 +1035,34 @@ public enum AnalysisSession {
         guard input.bootBanners.count > 1 else { return nil }
         let lines = input.bootBanners.prefix(4).map(String.init).joined(separator: ", ") + (input.bootBanners.count > 4 ? ", …" : "")
         return "\(input.path) holds \(input.bootBanners.count) boots (the kernel's `Linux version` banner at lines \(lines))"
+    }
+
+    /// How long a guest may take from printing `timeout, aborting` to submitting the ABORT
+    /// (printing to a slow serial console holds it back): a console placed by those pairs is
+    /// this uncertain, and one less far from the trace is taken to share its clock.
+    static let consoleLatency: Int64 = 30_000_000
+
+    /// How far a console's printk clock lies from a guest trace's clock, from the console's
+    /// `timeout, aborting` messages within the trace's span (`from`...`to`, ±1 s) and the
+    /// trace's ABORTs of the commands they name within a second: nil unless every such message
+    /// has one and they put the console at least `consoleLatency` early (a message is printed
+    /// just before its ABORT is submitted) or any later than its ABORT. The shift places each
+    /// message at or before its ABORT; `spread` is how far the pairs disagree.
+    static func consoleClockShift(_ console: AnchorSet?, guest: AnchorSet?, from: Int64, to: Int64) -> (shift: Int64, pairs: Int, spread: Int64)? {
+        guard let console, let guest, !guest.driverAborts.isEmpty, from <= to else { return nil }
+        let low = from.subtractingReportingOverflow(1_000_000_000), high = to.addingReportingOverflow(1_000_000_000)
+        let span = (low.overflow ? Int64.min : low.partialValue)...(high.overflow ? Int64.max : high.partialValue)
+        var differences: [Int64] = []
+        for t in console.notices where t.kind == .guestAborting && span.contains(t.time) {
+            // The ABORT of the command it names (its queue and kernel tag), the nearest.
+            let nearest = guest.driverAborts.lazy.filter { $0.qid == t.qid && $0.tag == t.tag }.map { $0.time &- t.time }
+                .filter { $0.magnitude <= 1_000_000_000 }.min { $0.magnitude < $1.magnitude }
+            guard let d = nearest else { return nil }
+            differences.append(d)
+        }
+        guard let least = differences.min(), let most = differences.max() else { return nil }
+        guard least >= consoleLatency || most < 0 else { return nil }
+        return (least, differences.count, most - least)
     }
 
     static func anotherBootsConsole(_ console: AnchorSet?, guest: AnchorSet?, from: Int64, to: Int64) -> String? {

@@ -233,6 +233,8 @@ public struct Event: Sendable, Hashable {
 
     public var queue: QueueKey { QueueKey(controller: controller, qid: qid, type: queueType) }
     public var rangMMIO: Bool { flags & Event.mmioFlag != 0 }
+    /// The driver's ABORT admin command (`b` = the aborted command's sqid, `c` = its cid).
+    public var isDriverAbort: Bool { kind == .driverSubmit && qid == 0 && flags & Event.abortsCommandFlag != 0 }
 }
 
 extension Event {

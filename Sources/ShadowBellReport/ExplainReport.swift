@@ -177,6 +177,8 @@ public enum ExplainReport {
                 text += need ? " — it should have." : ": it counts on the controller to read the shadow slot."
             }
             return text
+        case .driverSubmit where e.isDriverAbort:
+            return "The driver gave up waiting for command \(e.c) of queue \(e.b): it submitted an ABORT of it (admin command \(e.a))."
         case .driverSubmit: return "The driver submitted command \(e.a) on queue \(e.qid)."
         case .driverComplete: return "The driver completed command \(e.a) (status 0x\(String(e.b, radix: 16)))."
         case .driverSQHead: return "A completion told the driver that the controller's \(ring) head is \(e.a)."

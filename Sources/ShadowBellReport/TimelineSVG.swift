@@ -450,7 +450,7 @@ public struct TimelineChart {
 
     /// The key to every mark, under the axis.
     func legend(_ placer: inout LabelPlacer) -> String {
-        enum Swatch { case line(String, String?), arrow, bar, finding, point, shortWait, guest, badge }
+        enum Swatch { case line(String, String?), arrow, bar, finding, point, shortWait, guest, abort, badge }
         var items: [(Swatch, String)] = Self.series.map { (.line($0.color, $0.dash), $0.name) }
         items += [
             (.arrow, "MMIO doorbell"), (.bar, "controller waiting"), (.finding, "finding window (#n = explain --finding n)"),
@@ -458,6 +458,9 @@ public struct TimelineChart {
         ]
         if windows.contains(where: \.isPoint) { items.append((.point, "finding at one instant")) }
         if samples.contains(where: { $0.event.kind == .guestMessage }) { items.append((.guest, "guest kernel message (timeout, abort)")) }
+        if samples.contains(where: { $0.event.isDriverAbort }) {
+            items.append((.abort, "the driver's ABORT of a command (it gave up waiting)"))
+        }
         if !badges.isEmpty { items.append((.badge, "evidence (numbered as listed)")) }
         var s = "<g class=\"legend\">\n"
         var x = Self.marginLeft, y = Self.legendY
@@ -484,6 +487,9 @@ public struct TimelineChart {
             case .guest:
                 kind = "guest"
                 s += "<path d=\"M\(n(x + 10)) \(n(y - 13)) l5 9 l-5 9 l-5 -9z\" fill=\"#c62828\"/>"
+            case .abort:
+                kind = "abort"
+                s += "<path d=\"M\(n(x + 6)) \(n(y - 8)) l8 8 M\(n(x + 14)) \(n(y - 8)) l-8 8\" stroke=\"#c62828\" stroke-width=\"2.5\"/>"
             case .point:
                 kind = "finding-mark"
                 s += "<line x1=\"\(n(x + 10))\" x2=\"\(n(x + 10))\" y1=\"\(n(y - 12))\" y2=\"\(n(y + 2))\" stroke=\"#5c6b7a\" stroke-width=\"2\" stroke-dasharray=\"3 2\"/>"
@@ -578,6 +584,10 @@ public struct TimelineChart {
                 s.add("<path class=\"mark\" d=\"M"); s.num(x); s.add(" "); s.num(y - 8)
                 s.add(" l6 11 h-12z\" fill=\"#1f6fd1\">"); tooltip(&s, e); s.add("</path>")
                 label = "P=\(e.b)" + (e.rangMMIO ? "" : " no MMIO")
+            case .driverSubmit where e.isDriverAbort:
+                // The driver's ABORT of one of this queue's commands (an admin command): a
+                // cross without a label (they come in bursts; the legend and tooltip say it).
+                abortMark(&s, x, y + 9, e)
             case .driverSubmit:
                 circle(&s, x, y + 9, fill: "#555", e)
             case .driverComplete, .driverSQHead:
@@ -608,6 +618,15 @@ public struct TimelineChart {
         }
         s.add("</g>\n")
         return s.string
+    }
+
+    /// The driver's ABORT of a command: a cross at (`x`, `y`) with its tooltip.
+    private func abortMark(_ s: inout SVGBytes, _ x: Double, _ y: Double, _ e: Event) {
+        s.add("<path class=\"mark abort\" d=\"M"); s.num(x - 4); s.add(" "); s.num(y - 4)
+        s.add(" l8 8 M"); s.num(x + 4); s.add(" "); s.num(y - 4)
+        s.add(" l-8 8\" stroke=\"#c62828\" stroke-width=\"2.5\">")
+        tooltip(&s, e)
+        s.add("</path>")
     }
 
     /// An event's round mark at (`x`, `y`) with its tooltip.
@@ -669,6 +688,9 @@ public struct TimelineChart {
         }
         if let end = plotEnd, let last = samples.last?.time, end > last {
             pair(relative(end - relativeOrigin), "end of trace", x: axis.right, anchor: .end, fill: "#777")
+        } else if let end = plotEnd, let last = samples.last?.time, end == last {
+            // The last event drawn is the trace's last (a give-up's ABORT): its tick says the time.
+            placer.place("end of trace", x: axis.right, ys: [rows[1], rows[3]], anchor: .end, fill: "#777")
         }
     }
 

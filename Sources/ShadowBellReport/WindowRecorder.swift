@@ -98,6 +98,8 @@ public final class WindowRecorder {
         var recentStart = 0
         /// The latest window end among retired findings.
         var retiredBound = Int64.min
+        /// The queue's latest sample on this clock (its state, for an ABORT drawn on it).
+        var latest: StateSample?
     }
 
     /// The queues watched (a few: those of the findings), searched in order, each with its
@@ -106,8 +108,12 @@ public final class WindowRecorder {
     @exclusivity(unchecked) private var watched: [(key: QueueKey, groups: [Group], ordinal: Int)] = []
     @exclusivity(unchecked) private var clockOf: [UInt16] = []
 
-    /// The queues whose events the recorder needs (`AnalysisOptions.observedQueues`).
-    public var queues: Set<QueueKey> { Set(watched.map(\.key)) }
+    /// The queues whose events the recorder needs (`AnalysisOptions.observedQueues`): those of
+    /// the findings, and the admin SQ of their controllers (the driver's ABORT of a command
+    /// is drawn on the command's queue).
+    public var queues: Set<QueueKey> {
+        Set(watched.map(\.key) + watched.filter { $0.key.type == .sq && $0.key.qid != 0 }.map { QueueKey(controller: $0.key.controller, qid: 0, type: .sq) })
+    }
 
     /// Records around `findings` (by default every finding of `result`), on their queues and clocks.
     public init(
@@ -165,15 +171,35 @@ public final class WindowRecorder {
 
     /// The analysis observer.
     public func observe(_ e: Event, _ q: QueueSnapshot) {
+        if e.isDriverAbort, e.b != 0, e.b <= UInt32(UInt16.max) {
+            // The driver gives up on a command of a watched queue: the ABORT is one of that
+            // queue's events in its picture, with the queue's state as it was.
+            let target = QueueKey(controller: e.controller, qid: UInt16(e.b), type: .sq)
+            let clock = clock(of: e)
+            if let w = watched.firstIndex(where: { $0.key == target }),
+                var sample = watched[w].groups.first(where: { $0.clock == clock })?.latest
+            {
+                sample.event = e
+                take(sample, w)
+            }
+        }
         guard let w = watched.firstIndex(where: { $0.key == q.key }) else { return }
+        take(StateSample(e, q), w)
+    }
+
+    private func clock(of e: Event) -> UInt16 { Int(e.source) < clockOf.count ? clockOf[Int(e.source)] : e.source }
+
+    /// `sample` as the next event of watched queue `w`.
+    private func take(_ sample: StateSample, _ w: Int) {
+        var sample = sample
+        let e = sample.event
         watched[w].ordinal += 1
-        let ordinal = watched[w].ordinal
-        let clock = Int(e.source) < clockOf.count ? clockOf[Int(e.source)] : e.source
+        sample.ordinal = watched[w].ordinal
+        let clock = clock(of: e)
         guard let g = watched[w].groups.firstIndex(where: { $0.clock == clock }) else { return }
-        var sample = StateSample(e, q)
-        sample.ordinal = ordinal
         let t = e.time
         withGroup(w, g) { group in
+            group.latest = sample
             if t <= group.retiredBound { isExact = false }
             // Windows that begin here: their lead-in is the queue's latest samples (all of them
             // before the window's start, since no event reached it yet).

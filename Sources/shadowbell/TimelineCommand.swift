@@ -179,20 +179,25 @@ struct Timeline: ParsableCommand {
                     drawing.observedQueues = observed
                     // The rows drawn lie in the findings' span, before the recorder is done.
                     recorder.stopsThePass(&drawing, result: known)
-                    _ = analyse(drawing) { [recorder] event, state in
+                    // The recorder (and the rows) take the events on a thread of their own.
+                    let handOver = ObserverThread(observe: { [recorder] event, state in
                         recorder.observe(event, state)
                         guard !selectors.isEmpty, !withFindings.contains(state.key), selected(state.key),
                             event.time >= span.lowerBound, event.time <= span.upperBound
                         else { return }
                         sink.row(event, state)
-                    }
+                    }, domainStarts: { _ in })
+                    _ = analyse(drawing, handOver.event)
+                    handOver.finish()
                     if !recorder.isExact {
                         // A queue's time went back into a finished window: record again (the
                         // rows are written already), keeping every window to the end.
                         recorder = WindowRecorder(result: known, findings: chosen, retires: false)
                         var again = options
                         again.observedQueues = recorder.queues
-                        _ = analyse(again, recorder.observe)
+                        let handOver = ObserverThread(observe: recorder.observe) { _ in }
+                        _ = analyse(again, handOver.event)
+                        handOver.finish()
                     }
                     sink.views = QueueView.merge(recorder.finish())
                     if (sink.views ?? []).allSatisfy({ $0.samples.isEmpty }) && sink.rows == 0 && status == 0 {

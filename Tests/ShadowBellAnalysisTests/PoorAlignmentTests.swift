@@ -66,3 +66,76 @@ struct GiveUpBoundsTests {
         #expect(analyzer.guestTimeouts.count <= ClockGroupAnalyzer.queueLimit)
     }
 }
+
+/// A VM stopped again and again (a debugger attached through QEMU's gdbstub every few seconds):
+/// the guest clock stands still while the host's goes on, so the offset steps up by tens of
+/// milliseconds each time, while each queue's command ids come back every few tens of
+/// milliseconds. The estimate followed a step up only by `creep` a pair, and the nearest
+/// commands of the same ids within `tolerance` were taken as pairs: a QEMU 10 log was placed up
+/// to 1 s off under a stated ±8 ms (and its first seconds 0.46 s off, from a coarse offset taken
+/// from a busier later stretch).
+struct SteppingOffsetTests {
+    @Test(arguments: [UInt64(1), 2, 3, 4, 5, 6])
+    func aVMPausedEveryFewSecondsIsPlacedStepByStep(seed: UInt64) throws {
+        var r = ModeOffsetTests.Random(state: seed)
+        let base: Int64 = 1_796_427_319_462_800_000
+        // Steps of 20–130 ms every ~4 s from 15 s on (as QEMU's gdbstub pauses left them).
+        var steps: [(at: Int64, by: Int64)] = []
+        var t: Int64 = 15_000_000_000
+        while t < 60_000_000_000 {
+            steps.append((t, 20_000_000 + r.next(110_000_000)))
+            t += 3_800_000_000 + r.next(400_000_000)
+        }
+        func offset(_ time: Int64) -> Int64 { base + steps.filter { $0.at <= time }.reduce(0) { $0 + $1.by } }
+        var guest = AnchorSet(), host = AnchorSet()
+        // Two queues; each draws its command ids from 16 free ones (a driver's tags: each comes
+        // back every ~40 ms at 400 commands a second, never while in flight), three times as
+        // busy from 45 s to 50 s (the burst after a reset: the coarse offset's mode lies there).
+        for qid in UInt16(1)...2 {
+            var time: Int64 = 5_000_000_000
+            var busyUntil = [Int64](repeating: 0, count: 16)
+            while time < 60_000_000_000 {
+                let free = busyUntil.indices.filter { busyUntil[$0] < time }
+                guard !free.isEmpty else {
+                    time += 100_000
+                    continue
+                }
+                let tag = free[Int(r.next(Int64(free.count)))]
+                let cmdid = UInt32(tag) | UInt32(qid) << 8
+                let fetch = time + 20_000 + r.next(180_000)
+                let enqueue = fetch + 300_000 + r.next(700_000)
+                let complete = enqueue + 30_000 + r.next(200_000)
+                busyUntil[tag] = complete
+                // No event inside a pause: the guest stood still.
+                if !steps.contains(where: { $0.at > time - 2_000_000 && $0.at <= complete + 2_000_000 }) {
+                    guest.submits.append(Anchor(time: time, qid: qid, cmdid: cmdid))
+                    guest.completes.append(Anchor(time: complete, qid: qid, cmdid: cmdid))
+                    host.fetches.append(Anchor(time: fetch + offset(fetch), qid: qid, cmdid: cmdid))
+                    host.enqueues.append(Anchor(time: enqueue + offset(enqueue), qid: qid, cmdid: cmdid))
+                }
+                let busy = time >= 45_000_000_000 && time < 50_000_000_000
+                time += (busy ? 800_000 : 2_500_000) + r.next(busy ? 200_000 : 500_000)
+            }
+        }
+        host.fetches.sort { $0.time < $1.time }
+        host.enqueues.sort { $0.time < $1.time }
+        let (map, report) = try #require(ClockAlignment.estimate(guest: guest, host: host))
+        // Everywhere but within 50 ms of a step, the map is the true offset to within the
+        // pairs' latencies.
+        var worst: Int64 = 0
+        var time: Int64 = 5_100_000_000
+        while time < 59_900_000_000 {
+            if !steps.contains(where: { abs($0.at - time) < 50_000_000 }) {
+                worst = max(worst, abs(map.offset(at: time) - offset(time)))
+            }
+            time += 10_000_000
+        }
+        #expect(worst < 1_000_000, "seed \(seed): the map misses the offset by up to \(worst) ns")
+        #expect(report.uncertainty < 1_000_000, "seed \(seed): \(report.uncertainty)")
+        #expect(report.contradictions < 20, "seed \(seed): \(report.contradictions)")
+        // Each step is told where it is.
+        for s in steps where s.by > 2 * report.uncertainty + 100_000 {
+            #expect(report.poorStretches.contains { $0.from <= s.at + 50_000_000 && $0.to >= s.at - 50_000_000 }, "seed \(seed): step at \(s.at)")
+        }
+    }
+}

@@ -389,6 +389,24 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         #expect(article.contains("data-evidence=\"3\""))
     }
 
+    /// The driver's ABORT of a stuck command is an admin command: it is drawn in the picture of
+    /// the queue whose command it gives up on (a cross, in the legend), and told in the story,
+    /// with that queue's state.
+    @Test func theDriversAbortIsInThePictureAndTheStoryOfItsQueue() throws {
+        let out = temporaryPath("abort-\(UUID().uuidString).html")
+        #expect(runCommand(["report", sample("lab/sq-hang.txt"), "--output", out, "--quiet"]) == 0)
+        let article = try #require(try read(out).components(separatedBy: "<article").first { $0.contains("mutual-wait on nvme0:sq1") })
+        let mark = try #require(article.range(of: "class=\"mark abort\"").map { String(article[$0.lowerBound...].prefix(300)) })
+        #expect(mark.contains("driver submitted cmdid 12 on qid 0"), "\(mark)")
+        #expect(article.contains("legend-abort"))
+        // Only the queue it names: the CQ's finding has none.
+        let cq = try #require(try read(out).components(separatedBy: "<article").first { $0.contains("on nvme0:cq1") })
+        #expect(!cq.contains("mark abort"))
+        let story = try runProcess(["explain", "--finding", "2", sample("lab/sq-hang.txt"), "--quiet"])
+        let step = try #require(story.stdout.range(of: "The driver gave up waiting for command 4097 of queue 1").map { String(story.stdout[$0.lowerBound...].prefix(200)) })
+        #expect(step.contains("ABORT of it (admin\n       command 12)") && step.contains("state: P=5 S=2"), "\(step)")
+    }
+
     @Test func timelineSVGHasAChartPerQueue() throws {
         let out = temporaryPath("timeline-\(UUID().uuidString).svg")
         #expect(runCommand(["timeline", sample("lab/sq-hang.txt"), "--queue", "sq1", "--queue", "cq1", "--format", "svg", "--output", out]) == 0)

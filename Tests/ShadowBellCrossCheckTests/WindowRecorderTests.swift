@@ -27,11 +27,30 @@ import Testing
             ends[clock] = g.lastTime
         }
         var ordinals: [QueueKey: Int] = [:]
-        var numbered: [(Observed, Int)] = []
+        var numbered: [(sample: StateSample, queue: QueueKey)] = []
         let queues = Set(chosen.map { result.findings[$0].queue })
-        for o in stream where queues.contains(o.snapshot.key) {
-            ordinals[o.snapshot.key, default: 0] += 1
-            numbered.append((o, ordinals[o.snapshot.key]!))
+        // A queue's latest state on each clock it has findings on: the driver's ABORT of one of
+        // its commands (an admin command) is drawn there as one of its events, with that state.
+        var latest: [QueueKey: [UInt16: StateSample]] = [:]
+        let findingClocks = Dictionary(grouping: chosen.map { result.findings[$0] }, by: \.queue).mapValues { Set($0.map(\.clockInput)) }
+        func number(_ sample: StateSample, _ key: QueueKey) {
+            var s = sample
+            ordinals[key, default: 0] += 1
+            s.ordinal = ordinals[key]!
+            numbered.append((s, key))
+            let clock = clockOf[s.event.source] ?? s.event.source
+            if findingClocks[key]?.contains(clock) == true { latest[key, default: [:]][clock] = s }
+        }
+        for o in stream {
+            let e = o.event
+            if o.snapshot.key.qid == 0, e.kind == .driverSubmit, e.flags & Event.abortsCommandFlag != 0, e.b != 0, e.b <= 0xFFFF {
+                let target = QueueKey(controller: e.controller, qid: UInt16(e.b), type: .sq)
+                if queues.contains(target), var s = latest[target]?[clockOf[e.source] ?? e.source] {
+                    s.event = e
+                    number(s, target)
+                }
+            }
+            if queues.contains(o.snapshot.key) { number(StateSample(e, o.snapshot), o.snapshot.key) }
         }
         return chosen.map { i in
             let f = result.findings[i]
@@ -40,13 +59,11 @@ import Testing
             var omitted = 0
             // Samples are taken as inside from the earliest evidence up to a second before the start.
             let from = f.evidence.map(\.time).filter { $0 < f.start && f.start - $0 <= 1_000_000_000 }.min() ?? f.start
-            for (o, ordinal) in numbered where o.snapshot.key == f.queue && (clockOf[o.event.source] ?? o.event.source) == f.clockInput {
-                var s = StateSample(o.event, o.snapshot)
-                s.ordinal = ordinal
-                if o.event.time < from {
+            for (s, key) in numbered where key == f.queue && (clockOf[s.event.source] ?? s.event.source) == f.clockInput {
+                if s.event.time < from {
                     lead.append(s)
                     if lead.count > leadIn { lead.removeFirst() }
-                } else if o.event.time <= plotEnd {
+                } else if s.event.time <= plotEnd {
                     if head.count < insideHead {
                         head.append(s)
                     } else {

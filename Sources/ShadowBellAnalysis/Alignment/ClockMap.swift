@@ -20,6 +20,11 @@ public struct ClockMap: Sendable, Equatable {
 
     public var isIdentity: Bool { knots.count == 1 && knots[0].offset == 0 }
 
+    /// The map of a clock `shift` behind this one: `t` on it is `t + shift` on this one's input.
+    public func shifted(by shift: Int64) -> ClockMap {
+        ClockMap(knots: knots.map { (ClockAlignment.saturatingAdd($0.time, -shift), ClockAlignment.saturatingAdd($0.offset, shift)) })
+    }
+
     /// The offset at `t` (linear interpolation between knots, integer arithmetic).
     public func offset(at t: Int64) -> Int64 {
         var hint = 0

@@ -30,17 +30,20 @@ extension ClockGroupAnalyzer {
         case .timeoutAborting, .timeoutReset, .timeoutPolled, .timeoutDisable:
             let key = UInt32(e.controller) << 16 | UInt32(e.qid)
             guard guestTimeouts[key] != nil || guestTimeouts.count < Self.queueLimit else { return }
-            var list = guestTimeouts[key, default: []]
             // The same message from another input (a console beside a guest trace that
-            // recorded the kernel's console events) is one message.
-            if list.contains(where: { t in
-                guard !t.fromDriverTrace, t.kind == kind, t.tag == e.b, t.at.source != e.source else { return false }
-                let d = t.at.time.subtractingReportingOverflow(e.time)
-                return !d.overflow && d.partialValue.magnitude <= Self.sameMessageDistance
-            }) { return }
-            if list.count >= 64 { list.removeFirst() }
-            list.append(GuestTimeout(at: EventRef(e), kind: kind, tag: e.b))
-            guestTimeouts[key] = list
+            // recorded the kernel's console events) is one message. The list is read and
+            // changed where the table keeps it: a copy of it per message (a storm of timeouts
+            // prints hundreds of thousands) copied its 64 entries each time.
+            let seen = guestTimeouts[key]?.withUnsafeBufferPointer { list in
+                list.indices.contains { i in
+                    guard !list[i].fromDriverTrace, list[i].kind == kind, list[i].tag == e.b, list[i].at.source != e.source
+                    else { return false }
+                    let d = list[i].at.time.subtractingReportingOverflow(e.time)
+                    return !d.overflow && d.partialValue.magnitude <= Self.sameMessageDistance
+                }
+            }
+            if seen == true { return }
+            guestTimeouts[key, default: []].appendKeeping(64, GuestTimeout(at: EventRef(e), kind: kind, tag: e.b))
         case .abortStatus, .queuesReady:
             break
         }
@@ -76,28 +79,26 @@ extension ClockGroupAnalyzer {
         let key = UInt32(e.controller) << 16 | UInt32(qid)
         // Bounded: hostile input naming millions of queues keeps the first ones.
         guard driverGiveUps[key] != nil || driverGiveUps.count < Self.queueLimit else { return }
-        var list = driverGiveUps[key, default: []]
         // Only a give-up in progress is closed, or one whose ABORTs the trace began after: a
         // reset that cancels an I/O command the trace does not show submitted (once per reset:
-        // its other cancellations within a second are the same give-up).
-        if step.kind == .timeoutReset, list.last?.kind != .timeoutAborting {
+        // its other cancellations within a second are the same give-up). The list is changed
+        // where the table keeps it (not copied per event).
+        let last = driverGiveUps[key]?.last.map { (kind: $0.kind, time: $0.at.time, before: $0.cancelledBeforeTheTrace) }
+        if step.kind == .timeoutReset, last?.kind != .timeoutAborting {
             guard e.kind == .driverComplete, !submittedInTrace else { return }
-            if let last = list.last, case let (gap, overflow) = e.time.subtractingReportingOverflow(last.at.time), !overflow,
+            if let last, case let (gap, overflow) = e.time.subtractingReportingOverflow(last.time), !overflow,
                 gap <= 1_000_000_000
             {
                 // The same reset (the deletion of the queue, or another cancellation of it).
-                if last.cancelledBeforeTheTrace, list[list.count - 1].cancelledTags.count < 64 {
-                    list[list.count - 1].cancelledTags.append(e.a)
-                    driverGiveUps[key] = list
+                if last.before {
+                    driverGiveUps[key, default: []].withLast { if $0.cancelledTags.count < 64 { $0.cancelledTags.append(e.a) } }
                 }
                 return
             }
             step.cancelledBeforeTheTrace = true
             step.cancelledTags = [e.a]
         }
-        if list.count >= 64 { list.removeFirst() }
-        list.append(step)
-        driverGiveUps[key] = list
+        driverGiveUps[key, default: []].appendKeeping(64, step)
     }
 
     /// The guest's timeout messages for `queue`'s qid printed in `[from, to]`.
@@ -170,5 +171,19 @@ extension ClockGroupAnalyzer {
         guard ioBeforeDbbufConfig.count < 256, ioNotedBeforeDbbufConfig.insert(UInt32(e.controller) << 16 | UInt32(e.qid)).inserted
         else { return }
         ioBeforeDbbufConfig.append(IOBeforeDbbufConfig(controller: e.controller, qid: e.qid, recreated: recreated, firstIO: EventRef(e), config: nil))
+    }
+}
+
+extension Array where Element == GuestTimeout {
+    /// Appends `t`, dropping the oldest entry first when `limit` are kept.
+    mutating func appendKeeping(_ limit: Int, _ t: GuestTimeout) {
+        if count >= limit { removeFirst() }
+        append(t)
+    }
+
+    /// Changes the last entry in place, if there is one.
+    mutating func withLast(_ body: (inout GuestTimeout) -> Void) {
+        guard !isEmpty else { return }
+        body(&self[count - 1])
     }
 }

@@ -259,7 +259,12 @@ extension ClockGroupAnalyzer {
                 f.uncertainty.append("an input ends \(formatDuration(lastTime - stopTime)) before the others: the window is judged only up to there")
             }
         }
-        if let first = timeouts.first {
+        // Without a console's messages, the driver's own ABORT in the guest trace tells when
+        // the guest gave up (its I/O timeout expired).
+        let key = UInt32(q.key.controller) << 16 | UInt32(q.key.qid)
+        if let first = timeouts.first ?? driverGiveUps[key]?.first(where: {
+            $0.kind == .timeoutAborting && $0.at.time >= w.start.time && $0.at.time <= stopTime
+        }) {
             f.explanation += " The guest noticed: \(Self.describe(first, qid: q.key.qid)) \(formatDuration(first.at.time - w.start.time)) after the window opened."
         }
         report(f)

@@ -467,8 +467,16 @@ extension ClockGroupAnalyzer {
         let list = ids.prefix(8).map(String.init).joined(separator: ", ") + (ids.count > 8 ? ", …" : "")
         let holder = f.kind == .mutualWait || f.kind == .controllerIdleWithWork ? "window" : "finding"
         f.explanation += " This \(holder) owns \(commands.count) command(s) outstanding beyond \(formatDuration(options.stuckAfter)) on qid \(f.queue.qid) (cid \(list); kernel tags \(tags.prefix(8).map(String.init).joined(separator: ", "))\(tags.count > 8 ? ", …" : ""))"
-        f.explanation += cancelled > 0 ? "; the driver cancelled \(cancelled) of them (abort status) after giving up." : "."
+        f.explanation += cancelled > 0 ? "; the driver cancelled \(cancelled) of them after giving up (\(Self.cancellationStatuses(commands)))." : "."
         findings[i] = f
+    }
+
+    /// The statuses the cancelled ones of `commands` completed with, named: `status 0x371,
+    /// cancelled by the host (NVME_SC_HOST_ABORTED_CMD)` (a cancellation at a reset, not the
+    /// status of an ABORT command).
+    static func cancellationStatuses(_ commands: [StuckCommand]) -> String {
+        let statuses = Set(commands.filter(\.cancelled).compactMap(\.status)).sorted()
+        return statuses.map { "status 0x\(String($0, radix: 16))" + (NVMeStatus.name($0).map { ", \($0)" } ?? "") }.joined(separator: "; ")
     }
 
     /// The commands grouped by queue into runs that were outstanding together: sorted by
@@ -550,7 +558,7 @@ extension ClockGroupAnalyzer {
             s += " The controller fetched \(fetched) of them, but their completions reached the driver only late or never: a lost completion, interrupt or CQ doorbell, or a device that is slow or stuck."
         }
         if cancelled > 0 {
-            s += " The driver cancelled \(cancelled) of them (abort status) after giving up: it ended the commands itself (abort or reset), the device did not answer them."
+            s += " The driver cancelled \(cancelled) of them after giving up (\(Self.cancellationStatuses(commands))): it ended the commands itself (abort or reset), the device did not answer them."
         }
         f.explanation = s
         f.evidence = [evidenceItem("driver-submit", oldest.record.submittedAt, "driver submitted cmdid \(oldest.cmdid) on qid \(oldest.qid)")]
