@@ -486,6 +486,7 @@ public enum AnalysisSession {
                     }
                     if let placedMap, var report {
                         report.input = UInt16(i)
+                        report.placedBy = UInt16(j)
                         // The offset onto the reference clock (the estimate's is onto input j's).
                         report.offset = placedMap.knots[0].offset
                         report.note = report.method == .messages
@@ -708,27 +709,64 @@ public enum AnalysisSession {
         return nil
     }
 
+    /// Where an estimated input's causal pairs lie on the reference clock, and which input they
+    /// were made with.
+    struct PairSpan {
+        var span: ClosedRange<Int64>
+        var drift: Int64
+        var path: String
+        /// A console whose kernel messages are placed by another clock than its ftrace dump.
+        var messagesElsewhere: Bool
+        var placedBy: UInt16?
+    }
+
     /// A finding judged from the order of both sides whose evidence from an estimated input
-    /// lies more than a second beyond that
-    /// input's causal pairs (a guest trace that ends early, a QEMU log that begins late): its
-    /// offset there is extrapolated from the pairs, and its order against the other inputs'
-    /// events may be off by more than the stated uncertainty (hang-sq2 with its guest trace cut
-    /// short: an ABORT placed 155 ms after the guest's message that sent it, said by nothing).
-    static func extrapolatedEvidence(
-        _ f: Finding, _ spans: [UInt16: (span: ClosedRange<Int64>, drift: Int64, path: String, messagesElsewhere: Bool)]
-    ) -> String? {
+    /// lies more than a second beyond that input's causal pairs (a guest trace that ends early,
+    /// a QEMU log that begins late), near evidence of another input it was not ordered against
+    /// by pairs: its offset there is extrapolated from the pairs, and its order against that
+    /// evidence may be off by more than the stated uncertainty (hang-sq2 with its guest trace
+    /// cut short: an ABORT placed 155 ms after the guest's message that sent it, said by
+    /// nothing). Near means within a twentieth of the distance to the pairs (at least a second):
+    /// the offset of a guest clock against the host's moves by drift and by the VM's pauses,
+    /// which this takes to be less than 5 % of the time between. Evidence of an input placed
+    /// by pairs with the extrapolated one, inside those pairs' span, is ordered against it by
+    /// them (sysrq-hang: the QEMU log placed from the guest trace's pairs 30 s after its first
+    /// stall, and the console's ftrace dump placed from its pairs with the QEMU log: the
+    /// stall's evidence from both is ordered by the dump's pairs).
+    static func extrapolatedEvidence(_ f: Finding, _ spans: [UInt16: PairSpan]) -> String? {
+        /// How far an item lies beyond its input's pairs; 0 within them (or for an input not
+        /// estimated: the reference, one placed by hand, and a console's kernel messages placed
+        /// on another clock than its dump's).
+        func beyond(_ e: Evidence) -> Int64 {
+            guard let input = spans[e.location.source], !(input.messagesElsewhere && e.role == "guest-timeout") else { return 0 }
+            let s = input.span
+            return e.time < s.lowerBound ? s.lowerBound - e.time : e.time > s.upperBound ? e.time - s.upperBound : 0
+        }
+        /// Placed as one: the same input (its kernel messages apart from its dump's events).
+        func sameInput(_ a: Evidence, _ b: Evidence) -> Bool {
+            guard a.location.source == b.location.source else { return false }
+            guard spans[a.location.source]?.messagesElsewhere == true else { return true }
+            return (a.role == "guest-timeout") == (b.role == "guest-timeout")
+        }
         var worst: (distance: Int64, source: UInt16)?
         for e in f.evidence {
-            guard let input = spans[e.location.source],
-                // A console's kernel messages are placed by another clock than its ftrace dump.
-                !(input.messagesElsewhere && e.role == "guest-timeout")
-            else { continue }
-            let s = input.span
-            let d = e.time < s.lowerBound ? s.lowerBound - e.time : e.time > s.upperBound ? e.time - s.upperBound : 0
-            if d > 1_000_000_000, d > (worst?.distance ?? 0) { worst = (d, e.location.source) }
+            let d = beyond(e)
+            guard d > 1_000_000_000, d > (worst?.distance ?? 0) else { continue }
+            let near = max(1_000_000_000, d / 20)
+            let unordered = f.evidence.contains { other in
+                guard !sameInput(e, other), abs(other.time.subtractingReportingOverflow(e.time).partialValue) <= near else { return false }
+                // Placed by its pairs with this input, within them.
+                if let theirs = spans[other.location.source], theirs.placedBy == e.location.source, beyond(other) <= 1_000_000_000,
+                    !(theirs.messagesElsewhere && other.role == "guest-timeout")
+                {
+                    return false
+                }
+                return true
+            }
+            if unordered { worst = (d, e.location.source) }
         }
         guard let worst, let input = spans[worst.source] else { return nil }
-        return "its evidence from \(input.path) lies up to \(formatDuration(worst.distance)) beyond the causal pairs that place that input: its offset there is extrapolated (drift \(input.drift) ppm), so its order against the other inputs' events may be off by more than the stated uncertainty"
+        return "its evidence from \(input.path) lies up to \(formatDuration(worst.distance)) beyond the causal pairs that place that input, near other inputs' evidence: its offset there is extrapolated (drift \(input.drift) ppm), so its order against the other inputs' events may be off by more than the stated uncertainty"
     }
 
     /// Findings told from counting a queue's events (fetch and doorbell indexes, values).
@@ -805,14 +843,16 @@ public enum AnalysisSession {
             }
             // Where each estimated input's causal pairs lie on the reference clock: beyond them
             // its offset is extrapolated, and the stated uncertainty does not hold.
-            var pairSpans: [UInt16: (span: ClosedRange<Int64>, drift: Int64, path: String, messagesElsewhere: Bool)] = [:]
+            var pairSpans: [UInt16: PairSpan] = [:]
             for m in members {
                 let p = placed[m]
                 guard let r = alignment.first(where: { Int($0.input) == p.index && $0.method == .estimated }),
                     let first = p.clock.knots.first, let last = p.clock.knots.last
                 else { continue }
                 let a = p.clock.map(first.time), b = p.clock.map(last.time)
-                pairSpans[UInt16(p.index)] = (min(a, b)...max(a, b), r.driftPPM, p.source.summary.path, p.messageClock != nil)
+                pairSpans[UInt16(p.index)] = PairSpan(
+                    span: min(a, b)...max(a, b), drift: r.driftPPM, path: p.source.summary.path, messagesElsewhere: p.messageClock != nil,
+                    placedBy: r.placedBy)
             }
             let apart = manual.isEmpty || members.count < 2 ? nil : Self.offsetPlacesApart(manual.map { placed[$0].index }, analyzer.timeSpanBySource, placed: placed)
             if let apart { notes.append(apart) }

@@ -139,6 +139,10 @@ import Testing
         #expect(first["stuck_commands"] as? Int == 16)
         #expect(first["resolution"] as? String == "queue-deleted")
         #expect((first["guest_timeouts"] as? Int ?? 0) >= 1)
+        // Its evidence from the QEMU log (placed from the guest trace's pairs 30 s later) and
+        // the dump (placed from its pairs with the QEMU log) is ordered by the dump's pairs:
+        // not uncertain for the QEMU log's extrapolated offset.
+        #expect(first["uncertain"] as? Bool == false, "\(first["uncertainty"] ?? [])")
         // The console's messages carry printk stamps, the guest kernel's clock; its dump's
         // events sit on that clock only approximately (placed late, then extrapolated past the
         // dump's last pair). `I/O 960 QID 1 timeout, aborting` (console line 18292, printk

@@ -325,6 +325,10 @@ public struct AlignmentReport: Sendable, Equatable {
     /// A console placed on a guest trace's clock by its messages: its uncertainty is not the
     /// clock domain's (guest and controller events are ordered by the trace's placement).
     public var consoleOnGuestTrace = false
+    /// The input whose causal pairs with this one placed it (estimated inputs): within the
+    /// pairs' span their events are ordered against each other by those pairs, whatever the
+    /// way from there to the reference clock.
+    public var placedBy: UInt16?
     /// Offset (ns) added to this input's times at its first anchor; drift in parts per million.
     public var offset: Int64 = 0
     public var driftPPM: Int64 = 0
