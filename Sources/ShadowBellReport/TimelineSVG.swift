@@ -265,7 +265,10 @@ public struct TimelineChart {
     static let marginLeft = 120.0, marginRight = 40.0
     static let valueTop = 32.0, valueBottom = 172.0
     static let driverY = 212.0, controllerY = 286.0
-    static let axisY = 328.0, legendY = 398.0, height = 448.0
+    static let axisY = 328.0, legendY = 398.0
+    /// The chart's height: below the legend's last row, 18 px.
+    public var height: Double { Self.legendY + Double(legendItems.rows - 1) * Self.legendRow + 18 }
+    static let legendRow = 16.0
     static let windowLabelRows = [13.0, 26.0]
     static func axisRow(_ k: Int) -> Double { axisY + 16 + Double(k) * 13 }
 
@@ -295,8 +298,8 @@ public struct TimelineChart {
         let badges = self.badgeMarks(axis, &placer)
         let lanes = self.lanes(axis, &placer)
         let ticks = timeTicks(axis, &placer)
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"\(id)\" class=\"timeline\" width=\"\(n(width))\" height=\"\(n(Self.height))\" "
-        svg += "viewBox=\"0 0 \(n(width)) \(n(Self.height))\" role=\"img\" aria-label=\"\(esc(title))\" font-family=\"sans-serif\" font-size=\"11\">\n"
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"\(id)\" class=\"timeline\" width=\"\(n(width))\" height=\"\(n(height))\" "
+        svg += "viewBox=\"0 0 \(n(width)) \(n(height))\" role=\"img\" aria-label=\"\(esc(title))\" font-family=\"sans-serif\" font-size=\"11\">\n"
         svg += "<title>\(esc(title))</title>\n"
         svg += frame + shadedWindows(axis) + waiting(axis) + values + lanes + ticks + legend + badges
         svg += "<g class=\"labels\">\n" + placer.svg + "</g>\n"
@@ -448,28 +451,52 @@ public struct TimelineChart {
         return s
     }
 
-    /// The key to every mark, under the axis.
-    func legend(_ placer: inout LabelPlacer) -> String {
-        enum Swatch { case line(String, String?), arrow, bar, finding, point, shortWait, guest, abort, badge }
-        var items: [(Swatch, String)] = Self.series.map { (.line($0.color, $0.dash), $0.name) }
-        items += [
-            (.arrow, "MMIO doorbell"), (.bar, "controller waiting"), (.finding, "finding window (#n = explain --finding n)"),
-            (.shortWait, "short wait: both sides waited less than --min-wait (not a finding)"),
-        ]
+    enum Swatch { case line(String, String?), arrow, bar, finding, point, shortWait, guest, abort, badge, submitted, completed, shadowWrite, shadowRead, eventIdxWrite }
+
+    /// The key to every kind of mark the chart draws (and to none it does not), each with the
+    /// place it takes under the axis: its left edge and its row.
+    var legendItems: (items: [(swatch: Swatch, text: String, x: Double, row: Int)], rows: Int) {
+        func drawn(_ kinds: Set<EventKind>) -> Bool { samples.contains { kinds.contains($0.event.kind) } }
+        var items: [(Swatch, String)] = Self.series.filter { series in samples.contains { series.value($0) != nil } }
+            .map { (.line($0.color, $0.dash), $0.name) }
+        if drawn([.mmioDoorbell]) { items.append((.arrow, "MMIO doorbell")) }
+        if drawn([.driverDoorbellUpdate]) { items.append((.shadowWrite, "driver wrote the shadow doorbell (P=n)")) }
+        if samples.contains(where: { $0.event.kind == .driverSubmit && !$0.event.isDriverAbort }) || drawn([.controllerFetch, .controllerCompletion]) {
+            items.append((.submitted, "command submitted, fetched or completed by the controller"))
+        }
+        if drawn([.driverComplete, .driverSQHead]) { items.append((.completed, "completion seen by the driver")) }
+        if drawn([.controllerShadowRead]) { items.append((.shadowRead, "controller read the shadow doorbell (read n)")) }
+        if drawn([.controllerEventIdxWrite]) { items.append((.eventIdxWrite, "controller wrote EventIdx (EI=n)")) }
+        if samples.contains(where: \.controllerWaiting) { items.append((.bar, "controller waiting")) }
+        if windows.contains(where: { $0.kind == .finding && !$0.isPoint }) { items.append((.finding, "finding window (#n = explain --finding n)")) }
         if windows.contains(where: \.isPoint) { items.append((.point, "finding at one instant")) }
-        if samples.contains(where: { $0.event.kind == .guestMessage }) { items.append((.guest, "guest kernel message (timeout, abort)")) }
+        if windows.contains(where: { $0.kind == .shortWait }) {
+            items.append((.shortWait, "short wait: both sides waited less than --min-wait (not a finding)"))
+        }
+        if drawn([.guestMessage]) { items.append((.guest, "guest kernel message (timeout: abort / reset)")) }
         if samples.contains(where: { $0.event.isDriverAbort }) {
             items.append((.abort, "the driver's ABORT of a command (it gave up waiting)"))
         }
         if !badges.isEmpty { items.append((.badge, "evidence (numbered as listed)")) }
-        var s = "<g class=\"legend\">\n"
-        var x = Self.marginLeft, y = Self.legendY
+        var placed: [(swatch: Swatch, text: String, x: Double, row: Int)] = []
+        var x = Self.marginLeft, row = 0
         for (swatch, text) in items {
             let textWidth = LabelPlacer.box(x: 0, y: 0, text: text, anchor: .start, size: 11, bold: false).x1
-            if x + 26 + textWidth > width - 8 {
+            if x > Self.marginLeft, x + 26 + textWidth > width - 8 {
                 x = Self.marginLeft
-                y += 16
+                row += 1
             }
+            placed.append((swatch, text, x, row))
+            x += 26 + textWidth + 14
+        }
+        return (placed, row + 1)
+    }
+
+    /// The key to every mark, under the axis.
+    func legend(_ placer: inout LabelPlacer) -> String {
+        var s = "<g class=\"legend\">\n"
+        for (swatch, text, x, row) in legendItems.items {
+            let y = Self.legendY + Double(row) * Self.legendRow
             let kind: String
             switch swatch {
             case .line(let color, let dash):
@@ -499,10 +526,24 @@ public struct TimelineChart {
             case .badge:
                 kind = "badge"
                 s += "<circle cx=\"\(n(x + 10))\" cy=\"\(n(y - 4))\" r=\"6\" fill=\"#222\"/>"
+            case .submitted:
+                kind = "submitted"
+                s += "<circle cx=\"\(n(x + 10))\" cy=\"\(n(y - 4))\" r=\"3\" fill=\"#555\"/>"
+            case .completed:
+                kind = "completed"
+                s += "<circle cx=\"\(n(x + 10))\" cy=\"\(n(y - 4))\" r=\"3\" fill=\"none\" stroke=\"#555\"/>"
+            case .shadowWrite:
+                kind = "shadow-write"
+                s += "<path d=\"M\(n(x + 10)) \(n(y - 10)) l6 11 h-12z\" fill=\"#1f6fd1\"/>"
+            case .shadowRead:
+                kind = "shadow-read"
+                s += "<rect x=\"\(n(x + 6))\" y=\"\(n(y - 8))\" width=\"8\" height=\"8\" fill=\"#e07b00\"/>"
+            case .eventIdxWrite:
+                kind = "eventidx-write"
+                s += "<path d=\"M\(n(x + 10)) \(n(y - 10)) l5 6 l-5 6 l-5 -6z\" fill=\"#2a9d3a\"/>"
             }
             s += "<!-- \(kind) -->\n"
             placer.place(text, x: x + 26, ys: [y], anchor: .start, fill: "#333", className: "legend-\(kind)")
-            x += 26 + textWidth + 14
         }
         s += "</g>\n"
         return s
@@ -595,7 +636,7 @@ public struct TimelineChart {
             case .guestMessage:
                 s.add("<path class=\"mark\" d=\"M"); s.num(x); s.add(" "); s.num(y - 9)
                 s.add(" l5 9 l-5 9 l-5 -9z\" fill=\"#c62828\">"); tooltip(&s, e); s.add("</path>")
-                label = GuestMessageKind(rawValue: e.a).map { $0 == .timeoutAborting || $0 == .timeoutReset || $0 == .timeoutPolled || $0 == .timeoutDisable ? "guest timeout" : $0.name } ?? "guest"
+                label = GuestMessageKind(rawValue: e.a).map(Self.guestMessageLabel) ?? "guest"
             case .controllerShadowRead:
                 s.add("<rect class=\"mark\" x=\""); s.num(x - 4); s.add("\" y=\""); s.num(y - 6)
                 s.add("\" width=\"8\" height=\"8\" fill=\"#e07b00\">"); tooltip(&s, e); s.add("</rect>")
@@ -618,6 +659,18 @@ public struct TimelineChart {
         }
         s.add("</g>\n")
         return s.string
+    }
+
+    /// A guest kernel message's label: what the driver did about the timeout, where it says.
+    static func guestMessageLabel(_ kind: GuestMessageKind) -> String {
+        switch kind {
+        case .timeoutAborting: return "timeout: abort"
+        case .timeoutReset: return "timeout: reset"
+        case .timeoutPolled: return "timeout: polled"
+        case .timeoutDisable: return "timeout: disable"
+        case .abortStatus: return "abort status"
+        case .queuesReady: return "queues ready"
+        }
     }
 
     /// The driver's ABORT of a command: a cross at (`x`, `y`) with its tooltip.
@@ -835,7 +888,7 @@ public enum TimelineSVGDocument {
     public static func rangeChart(_ q: QueueSamples, note: String? = nil) -> (title: String, view: QueueView) {
         var title = "\(q.queue): \(q.samples.count) event(s)"
         if let note { title += " (\(note))" }
-        if q.dropped > 0 { title += ", \(q.dropped) more left out: narrow the range with --from/--to" }
+        if q.dropped > 0 { title += ", \(q.dropped) more left out (choose a range with --from/--to)" }
         let windows = q.windows.filter { w in
             guard let first = q.samples.first?.time, let last = q.samples.last?.time else { return false }
             return w.start <= last && (w.end ?? .max) >= first
@@ -849,8 +902,11 @@ public enum TimelineSVGDocument {
 
     /// Charts of the given views, each under its title.
     public static func render(charts: [(title: String, view: QueueView)], orderOnly: Bool = false, width: Double = 1100) -> String {
-        let header = 28.0
-        let total = charts.isEmpty ? 60 : Double(charts.count) * (TimelineChart.height + header)
+        let header = 28.0, caption = 36.0
+        let rendered = charts.map { title, view in
+            (title, view, view.chart(orderOnly: orderOnly, width: width))
+        }
+        let total = charts.isEmpty ? 60 : rendered.reduce(caption) { $0 + $1.2.height + header }
         var s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         s += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(n(width))\" height=\"\(n(total))\" viewBox=\"0 0 \(n(width)) \(n(total))\" font-family=\"sans-serif\" font-size=\"11\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n"
@@ -858,13 +914,16 @@ public enum TimelineSVGDocument {
             s += "<text x=\"20\" y=\"30\">no event matched the selected queues and time range</text>\n"
         }
         var y = 0.0
-        for (title, view) in charts {
+        for (title, view, chart) in rendered {
             s += "<text x=\"12\" y=\"\(n(y + 18))\" font-size=\"14\" font-weight=\"bold\">\(esc(title))</text>\n"
-            let inner = view.chart(orderOnly: orderOnly, width: width).render(
-                id: "queue-\(view.queue.controllerName)-\(view.queue.type.name)\(view.queue.qid)", title: title)
+            let inner = chart.render(id: "queue-\(view.queue.controllerName)-\(view.queue.type.name)\(view.queue.qid)", title: title)
             // Nest the chart below its title.
             s += inner.replacingFirst("<svg ", with: "<svg x=\"0\" y=\"\(n(y + header))\" ")
-            y += TimelineChart.height + header
+            y += chart.height + header
+        }
+        if !charts.isEmpty {
+            s += "<text class=\"caption\" x=\"12\" y=\"\(n(y + 14))\" fill=\"#555\">Each queue's events in order: the space between two events grows with the time between them, not to scale (long gaps say their length).</text>\n"
+            s += "<text class=\"caption\" x=\"12\" y=\"\(n(y + 28))\" fill=\"#555\">Times under the axis count from the first finding's window (else the first event drawn). Hover a mark for its event.</text>\n"
         }
         s += "</svg>\n"
         return s

@@ -457,7 +457,7 @@ final class TimelineWriter {
                 for i in queues.indices {
                     queues[i].windows = findings?[queues[i].queue] ?? []
                 }
-                text = TimelineSVGDocument.render(queues, note: noFindingNote ? "no finding on these queues: the first events are drawn; choose a range with --from/--to" : nil)
+                text = TimelineSVGDocument.render(queues, note: noFindingNote ? "no finding on these queues: the first events" : nil)
             }
             flush()
             return

@@ -453,7 +453,10 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         #expect(svg.contains("id=\"queue-nvme0-sq1\""))
         #expect(svg.contains("class=\"window\" data-start-ns=\"\(start)\""))
         #expect(svg.contains("data-finding=\"\(finding["id"] as? Int ?? 0)\""))
-        #expect(svg.contains("class=\"legend-short-wait\""))
+        // The legend keys what is drawn, and nothing else.
+        #expect(svg.contains("class=\"legend-finding\""))
+        #expect(svg.contains("class=\"legend-short-wait\"") == svg.contains("class=\"short-wait\""))
+        #expect(svg.contains("class=\"legend-mmio\"") == svg.contains("class=\"mmio\""))
         let times = svg.components(separatedBy: "data-time-ns=\"").dropFirst().compactMap { Int($0.prefix { $0 != "\"" }) }
         #expect(times.contains(start) && times.min()! < start && times.max()! > start)
     }

@@ -376,6 +376,32 @@ private func charts(in html: String) -> [String] {
         #expect(labels.count == 1)
     }
 
+    /// The legend keys the marks a chart draws and none it does not: a host-side trace has no
+    /// driver's shadow writes (no P line, no P=n triangles), and every series named is drawn.
+    @Test(arguments: [false, true])
+    func theLegendKeysWhatIsDrawn(withoutDriverWrites: Bool) throws {
+        var events = shortWaitsThenHangEvents()
+        if withoutDriverWrites { events.removeAll { $0.kind == .driverDoorbellUpdate } }
+        let (report, recorded) = timelines(events)
+        let svgs = charts(in: HTMLReport.render(report, timelines: recorded))
+        try #require(!svgs.isEmpty)
+        for svg in svgs {
+            let drawn = Set(elements("path", in: svg).compactMap { $0["data-series"] })
+            let legend = textBoxes(svg).map(\.text)
+            let keyedSeries = Set(TimelineChart.series.map(\.name).filter { legend.contains($0) })
+            #expect(keyedSeries == drawn, "\(keyedSeries) vs \(drawn)")
+            #expect(drawn.contains("P driver-published") == !withoutDriverWrites)
+            #expect(legend.contains("driver wrote the shadow doorbell (P=n)") == !withoutDriverWrites)
+            #expect(legend.contains("MMIO doorbell") == svg.contains("class=\"mmio\""))
+            #expect(legend.contains { $0.hasPrefix("short wait") } == svg.contains("class=\"short-wait\""))
+        }
+    }
+
+    @Test func aGuestMessageIsLabelledWithWhatTheDriverDid() {
+        #expect(TimelineChart.guestMessageLabel(.timeoutAborting) == "timeout: abort")
+        #expect(TimelineChart.guestMessageLabel(.timeoutReset) == "timeout: reset")
+    }
+
     @Test func theOverviewShowsEveryHangOfAQueueInOneChart() throws {
         let events = shortWaitsThenHangEvents(shortWaits: 8, hangs: 2)
         let (report, recorded) = timelines(events)
