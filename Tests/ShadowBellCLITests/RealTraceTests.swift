@@ -114,6 +114,37 @@ import Testing
         }
     }
 
+    /// sysrq-hang's dump kept without the console's printk prefixes (`dmesg -t`, or the trace
+    /// read with the `latency-format` option): ftrace text in the latency format, its times in
+    /// microseconds since the ring buffer's start. With the QEMU log it tells both SQ1 stalls
+    /// (it was refused: "no line looks like Linux ftrace").
+    @Test func theDumpWithoutItsPrintkPrefixIsALatencyFormatTrace() throws {
+        let files = try Self.decompressed("sysrq-hang", ["qemu-trace.log", "console.log"])
+        // The dump: from `Dumping ftrace buffer:` to its second delimiter, prefixes cut.
+        // (Split as bytes: the console's `\r\n` is one Character to String.)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: files[1]))
+        let lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map { raw -> String in
+            let line = String(decoding: raw.last == 0x0D ? raw.dropLast() : raw, as: UTF8.self)
+            guard line.hasPrefix("["), let close = line.firstIndex(of: "]") else { return line }
+            let start = line.index(close, offsetBy: 2, limitedBy: line.endIndex) ?? line.endIndex
+            return String(line[start...])
+        }
+        let first = try #require(lines.firstIndex { $0.hasPrefix("Dumping ftrace buffer:") })
+        let delimiters = lines.indices.filter { $0 > first && $0 < first + 30_000 && lines[$0].hasPrefix("---------------------------------") }
+        try #require(delimiters.count >= 2)
+        let dump = lines[first...delimiters[1]]
+        let path = temporaryPath("sysrq-dump-latency-\(UUID().uuidString).txt")
+        try dump.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        defer { unlink(path) }
+        let (status, json, _) = try analyzeJSON([path, files[0]])
+        #expect(status == 1)
+        let input = (json["inputs"] as? [[String: Any]] ?? []).first { ($0["path"] as? String) == path }
+        #expect(input?["format"] as? String == "ftrace-text" && input?["events"] as? Int == 9571, "\(input ?? [:])")
+        let waits = (json["findings"] as? [[String: Any]] ?? []).filter { $0["severity"] as? String == "error" }
+            .map { ($0["kind"] as? String ?? "", ($0["queue"] as? [String: Any])?["qid"] as? Int ?? -1) }
+        #expect(waits.count == 2 && waits.allSatisfy { $0 == ("mutual-wait", 1) }, "\(waits)")
+    }
+
     /// sysrq-hang: the guest's ftrace survives only as the SysRq-z dump on the console. The QEMU
     /// log and the console alone find the SQ1 stall from the dump's submissions (aligned on the
     /// dump's causal pairs), nothing on SQ2; adding the guest ftrace taken after the dump keeps that.

@@ -269,6 +269,36 @@ private let nvmeSQ = "nvme_sq: nvme0: disk=nvme0n1, qid=1, head=12, tail=13"
         #expect(buffer.isEmpty)
         #expect(try source.nextBatch(into: &buffer) == false)
     }
+
+    /// The kernel's latency format (the `latency-format` trace option, `ftrace_dump()`'s lines
+    /// without their printk prefix): the CPU glued to the flags, microseconds with a delay mark.
+    /// Lines from the real sysrq-hang dump; the marks are each of the kernel's.
+    @Test func latencyFormatLinesDecodeWithTheirMicroseconds() throws {
+        let marks = [" ", "+", "!", "#", "*", "@", "$"]
+        var text = """
+            # tracer: nop
+            #
+            # nop latency trace v1.1.5 on 6.1.0-56-amd64
+            #                    _------=> CPU#
+            #  cmd     pid     |||||| time  |   caller
+            #     \\   /        ||||||  \\    |    /
+
+            """
+        for (k, mark) in marks.enumerated() {
+            text += "     fio-157       0..... \(9_093_376 + k)us\(mark): nvme_setup_cmd: nvme0: disk=nvme0n1, qid=1, cmdid=\(46027 + k), nsid=1, flags=0x0, meta=0x0, cmd=(nvme_cmd_write slba=330512, len=15, ctrl=0x0, dsmgmt=0, reftag=0)\n"
+        }
+        text += "kworker/-9         0d.h1. 233126us : nvme_sq: nvme0: qid=0, head=1, tail=1\n"
+        let d = try decode(text)
+        #expect(d.summary.malformed == 0, "\(d.summary.firstMalformed)")
+        #expect(d.summary.clock == .timestamps)
+        let times: [Int64] = (0..<7).map { (k: Int) -> Int64 in Int64(9_093_376 + k) * 1000 } + [233_126_000]
+        let ids: [UInt32] = (0..<7).map { (k: Int) -> UInt32 in UInt32(46027 + k) }
+        #expect(d.events.map(\.time) == times)
+        #expect(Array(d.events.prefix(7).map(\.a)) == ids)
+        // A count too large for nanoseconds is not read as a time.
+        let huge = try? decode("     fio-157       0..... 99999999999999999us : nvme_setup_cmd: nvme0: qid=1, cmdid=1, nsid=1, flags=0x0, meta=0x0, cmd=(nvme_cmd_read slba=0, len=0, ctrl=0x0, dsmgmt=0, reftag=0)\n")
+        #expect(huge?.events.isEmpty ?? true)
+    }
 }
 
 @Suite struct FtraceMalformedTests {

@@ -24,7 +24,7 @@ public enum NotesCheck {
             }
         case .ftraceText:
             if counts.ftrace == 0, counts.tracerHeader {
-                return "\(unreadFtraceForm): none of its first \(counts.lines) lines has the `comm-pid [cpu] flags seconds: event:` columns (the function_graph tracer and the latency-format or nocontext-info trace options change them); record with the nop tracer and the default trace options, or use trace-cmd's trace.dat"
+                return "\(unreadFtraceForm): none of its first \(counts.lines) lines has the `comm-pid [cpu] flags seconds: event:` columns (the function_graph tracer and the nocontext-info trace option change them); record with the nop tracer and the default trace options, or use trace-cmd's trace.dat"
             }
             if (counts.ftrace + counts.headers) * 2 < counts.lines {
                 return "notes, not an ftrace trace: \(counts.ftrace) of its first \(counts.lines) lines are trace events"

@@ -104,13 +104,20 @@ struct FtraceLineHeader {
         1 << UInt64(truncatingIfNeeded: cpu >= 0 && cpu < 63 ? cpu : 63)
     }
 
-    /// `<timestamp>: [(+<delta>)] <event>: <payload>` from `i` on.
+    /// `<timestamp>: [(+<delta>)] <event>: <payload>` from `i` on. The kernel's latency format
+    /// (the `latency-format` trace option, what `ftrace_dump()` prints) writes the time as
+    /// microseconds since the ring buffer's start with a delay mark: `9093376us : `,
+    /// `9093376us!: `.
     @inline(__always)
     private static func parseFromTimestamp(_ line: UnsafeRawBufferPointer, at i: Int) -> FtraceLineHeader? {
         let n = line.count
-        guard let (time, afterTime) = ByteScanning.timestampPrefix(line, from: i),
-            afterTime < n, line[afterTime] == ASCII.colon
-        else { return nil }
+        guard var (time, afterTime) = ByteScanning.timestampPrefix(line, from: i), afterTime < n else { return nil }
+        if line[afterTime] == 0x75 /* u */, let end = microsecondsEnd(line, at: afterTime) {
+            guard time <= Int64.max / 1000 else { return nil }
+            time *= 1000
+            afterTime = end
+        }
+        guard afterTime < n, line[afterTime] == ASCII.colon else { return nil }
         // Event name, then `:`; trace-cmd pads around it with spaces, and `--ts-diff` puts the
         // time since the previous event, `(+826)`, before it.
         var nameStart = ByteScanning.skipSpaces(line, from: afterTime + 1)
@@ -136,6 +143,21 @@ struct FtraceLineHeader {
         return FtraceLineHeader(
             time: time, timeStart: i, nameStart: nameStart, nameEnd: nameEnd,
             payloadStart: ByteScanning.skipSpaces(line, from: colon + 1))
+    }
+
+    /// Past `us`, a delay mark and spaces at `at` (after a latency-format time's digits): where
+    /// its colon should be; nil when `at` holds no `us`.
+    @inline(__always)
+    static func microsecondsEnd(_ line: UnsafeRawBufferPointer, at: Int) -> Int? {
+        guard ByteScanning.hasPrefix(line, at: at, "us") else { return nil }
+        var i = at + 2
+        if i < line.count {
+            switch line[i] {
+            case 0x2B /* + */, 0x21 /* ! */, 0x23 /* # */, 0x2A /* * */, 0x40 /* @ */, 0x24 /* $ */: i += 1
+            default: break
+            }
+        }
+        return ByteScanning.skipSpaces(line, from: i)
     }
 
     /// The CPUs (bit n: CPU n < 64) of the event lines in `prefix` with a `[cpu]` column.

@@ -36,7 +36,8 @@ struct FtraceLineParser: LineDecoding {
     static func clock(of line: UnsafeRawBufferPointer, from start: Int) -> ClockKind {
         var i = start
         while i < line.count, ASCII.isDigit(line[i]) { i += 1 }
-        return i < line.count && line[i] == ASCII.dot ? .timestamps : .counter
+        // Seconds with a fraction, or the latency format's microseconds (`9093376us`).
+        return i < line.count && (line[i] == ASCII.dot || FtraceLineHeader.microsecondsEnd(line, at: i) != nil) ? .timestamps : .counter
     }
 
     @inline(__always)
