@@ -1303,6 +1303,31 @@ public enum AnalysisSession {
                 undecided.append("\(lowered) finding(s) told by the messages of a console of several boots alone, which may be another boot's (warnings)")
             }
         }
+        // A controller's trace holding several controllers' events (QEMU's nvme trace events
+        // name no device: two `-device nvme` share one log, one queue id and one command id
+        // space): its queues mix the controllers, and what its events alone tell may be the mix
+        // (two healthy controllers' log read as one controller idle with work, thrice). Said;
+        // its findings are uncertain, and those no guest-side give-up stands behind are warnings.
+        for (k, g) in groups.enumerated() {
+            for twice in g.queuesCreatedTwice {
+                guard let input = inputs.first(where: { $0.index == Int(twice.again.source) }) else { continue }
+                func at(_ r: EventRef) -> String { input.locationUnit == .line ? "line \(r.location)" : "byte \(r.location)" }
+                let what = "\(input.path) creates \(twice.queue.type.name.uppercased()) \(twice.queue.qid) again at \(at(twice.again)) while the one it created at \(at(twice.first)) lives (no deletion, no controller reset between), which one controller refuses: it holds the events of two or more NVMe controllers, and QEMU's nvme trace events do not say which (one queue id and one command id space for all)"
+                notes.append("\(what). Its queues' counts add the controllers, and findings from its events may come from mixing them. The guest's trace names each controller (nvme0, nvme1) and its console tells which one gave up; a QEMU log of one controller needs a VM with one.")
+                var lowered = 0
+                for i in story.indices where findings[i].group == k && story[i].evidence.contains(where: { $0.location.source == twice.again.source }) {
+                    story[i].uncertainty.append("\(what): this finding's evidence from it may be another controller's")
+                    // Kept an error where the guest gave up on the queue (its timeout messages
+                    // or ABORTs), which no mix of the controller's events makes up.
+                    let gaveUp = story[i].evidence.contains { $0.location.source != twice.again.source && $0.role == "guest-timeout" }
+                    if story[i].severity == .error, !gaveUp {
+                        story[i].lowered = .warning
+                        lowered += 1
+                    }
+                }
+                undecided.append("\(input.path) holds several controllers' events it does not tell apart\(lowered > 0 ? ": \(lowered) finding(s) resting on them alone are warnings" : "")")
+            }
+        }
         // A finding that rests on counting a queue's events, after a damaged line of an input
         // its evidence is in: the event lost there may be the one it misses (one damaged
         // io_cmd line of a healthy queue read as a controller idle with work, and a QEMU bug).

@@ -54,6 +54,21 @@ public final class ClockGroupAnalyzer {
         var fetchedAt: Int64?
         /// Its SQ was deleted (or re-created) before the controller fetched it.
         var queueDeletedAt: Int64?
+        /// Where the controller posted its completion: the input and its location there.
+        var hostCompletion: (source: UInt16, location: UInt64)?
+    }
+
+    /// Per (guest input, controller input): the furthest location in the controller's input of
+    /// a completion the guest's input has already shown the driver receiving. An event of the
+    /// controller's input before it happened before the guest's next events, whatever the
+    /// clocks say: the completion was posted after it, and the driver saw it before them.
+    @exclusivity(unchecked) var causalMarks: [UInt32: UInt64] = [:]
+
+    /// Whether the controller's `event` happened before the guest's event now being handled,
+    /// from `guest`'s input, by cause and effect (`causalMarks`).
+    func causallyBefore(_ event: EventRef, guest: UInt16) -> Bool {
+        guard event.source != guest, let mark = causalMarks[UInt32(guest) << 16 | UInt32(event.source)] else { return false }
+        return mark > event.location
     }
 
     /// Commands outstanding beyond `--stuck-after`, judged at the end (bounded).
@@ -74,6 +89,8 @@ public final class ClockGroupAnalyzer {
     @exclusivity(unchecked) var driverCreatedSQs: [UInt16: Set<UInt16>] = [:]
     /// When the driver last submitted the creation of each I/O SQ.
     @exclusivity(unchecked) var driverCreations: [QueueKey: Int64] = [:]
+    /// Per input, the first I/O queue it created again while that queue lived.
+    @exclusivity(unchecked) var queuesCreatedTwice: [QueueCreatedTwice] = []
     @exclusivity(unchecked) var awaitingDbbufConfig: [UInt16: Int64] = [:]
     @exclusivity(unchecked) var ioBeforeDbbufConfig: [IOBeforeDbbufConfig] = []
     @exclusivity(unchecked) var ioNotedBeforeDbbufConfig: Set<UInt32> = []
@@ -402,6 +419,10 @@ public final class ClockGroupAnalyzer {
     private func driverComplete(_ e: Event) {
         let ck = commandKey(e.controller, e.qid, e.a)
         let record = outstanding.removeValue(forKey: ck)
+        if let host = record?.hostCompletion, host.source != e.source {
+            let key = UInt32(e.source) << 16 | UInt32(host.source)
+            if causalMarks[key].map({ $0 < host.location }) ?? true { causalMarks[key] = host.location }
+        }
         if e.qid != 0, e.b == NVMeStatus.hostAborted { driverGiveUp(e, submittedInTrace: record != nil || wasSubmitted(e.queue(.sq), tag: e.a)) }
         if let record {
             checkStuckCommand(controller: e.controller, qid: e.qid, cmdid: e.a, record: record,
@@ -603,6 +624,10 @@ public final class ClockGroupAnalyzer {
 
     private func controllerCompletion(_ e: Event) {
         let dbbufOn = dbbufEnabled.contains(e.controller)
+        // (An I/O CQ's commands come from the SQ of its id: Linux pairs them.)
+        if let slot = outstanding.slot(of: commandKey(e.controller, e.qid, e.a)) {
+            outstanding[slot: slot].hostCompletion = (e.source, e.location)
+        }
         withQueue(e.queue(.cq), e, evaluate: true) { q in
             q.active = true
             q.stats.completionsQueued += 1
@@ -620,6 +645,13 @@ public final class ClockGroupAnalyzer {
 
     private func queueCreate(_ e: Event) {
         withQueue(e.queue, e, evaluate: true) { q in
+            // Created again by the same input while it lives (no deletion, no reset since):
+            // one controller rejects that; the input holds the creations of several.
+            if q.active, q.key.qid != 0, let earlier = q.created, earlier.source == e.source,
+                !queuesCreatedTwice.contains(where: { $0.again.source == e.source })
+            {
+                queuesCreatedTwice.append(QueueCreatedTwice(queue: q.key, first: earlier, again: EventRef(e)))
+            }
             closeWindow(&q, at: e, resolution: .queueRecreated)
             closeVisibleWork(&q, at: e, resolution: .queueRecreated)
             q.deactivate()
@@ -813,7 +845,7 @@ public final class ClockGroupAnalyzer {
             // does has no doorbell buffer to restart before.)
             ioBeforeDbbufConfig: ioBeforeDbbufConfig.filter { $0.config != nil || driverSentDbbuf.contains($0.controller) },
             controllerEventsSeen: controllerEventsSeen, unexplainedGiveUps: unexplainedGiveUps(),
-            adminCompletionsLeftOut: adminCompletionsLeftOut())
+            adminCompletionsLeftOut: adminCompletionsLeftOut(), queuesCreatedTwice: queuesCreatedTwice)
     }
 
     /// Controllers whose admin commands the guest trace holds without any of their completions,
@@ -903,13 +935,20 @@ public final class ClockGroupAnalyzer {
             let how = s.pairs > 0
                 ? "\(s.pairs) causal pair(s) at \(span) are missed by the clock map by up to \(formatDuration(s.worst))"
                 : "the offset between the clocks steps by \(formatDuration(s.worst)) between two stretches of causal pairs at \(span), and the map cannot place the step"
-            findings[i].uncertainty.append(
-                "the clocks are poorly aligned near its \(which): \(how) (beyond the alignment's stated uncertainty; as when the VM was paused or stopped in a debugger): the order of guest and controller events there may be off by that much")
+            // An order at the start that cause and effect fixes is not the clocks' to spoil.
+            let endToo = f.end.map { end in poorAlignment.contains { $0.isNear(end) } } ?? false
+            if which == "end" || !f.startOrderedByCause || endToo {
+                findings[i].uncertainty.append(
+                    "the clocks are poorly aligned near its \(which == "start" && f.startOrderedByCause ? "end" : which): \(how) (beyond the alignment's stated uncertainty; as when the VM was paused or stopped in a debugger): the order of guest and controller events there may be off by that much")
+            }
             // A driver that acted on another EventIdx than the controller wrote, where the VM
             // stood still: what writes guest memory while it is stopped is the first suspect
             // (hang-sq2's EventIdx was overwritten through the gdbstub while it was paused).
             if f.cause == .skippedDemandedDoorbell, s.pairs == 0, which == "start" {
                 findings[i].explanation += " The VM stood still here (the clocks' offset steps by \(formatDuration(s.worst)) at \(span), as when it is paused): something that writes guest memory while the VM is stopped — a debugger through QEMU's gdbstub, a snapshot or migration restoring older memory — leaves the driver an EventIdx other than the one the controller wrote; look for one before suspecting the driver."
+                if f.startOrderedByCause {
+                    findings[i].explanation += " The order there is not the clocks': a completion the controller posted after its last EventIdx write reached the driver before it submitted."
+                }
             }
         }
     }
@@ -988,6 +1027,17 @@ public struct GroupResult: Sendable {
     public var unexplainedGiveUps: [UnexplainedGiveUp] = []
     /// Controllers whose admin completions the guest trace left out (`adminCompletionsLeftOut`).
     public var adminCompletionsLeftOut: Set<UInt16> = []
+    /// Per input, the first I/O queue it created again while it lived (`QueueCreatedTwice`).
+    public var queuesCreatedTwice: [QueueCreatedTwice] = []
+}
+
+/// An I/O queue one input created again while the queue it had created lived (no deletion,
+/// no controller reset between): a controller refuses that, so the input holds the events of
+/// several controllers it does not tell apart (QEMU's nvme trace events name no device).
+public struct QueueCreatedTwice: Sendable, Equatable {
+    public var queue: QueueKey
+    public var first: EventRef
+    public var again: EventRef
 }
 
 /// The driver re-created `controller`'s I/O queues at `recreated` (a reset), submitted I/O on

@@ -76,6 +76,12 @@ public struct Finding: Sendable, Hashable {
     /// of a guest trace may have completed on another CPU: a warning).
     public var lowered: Severity?
 
+    /// The controller's side was asleep before the window opened by cause and effect, not only
+    /// by the clocks: a completion the controller posted after going to sleep reached the
+    /// driver before the event that opened the window. A poor clock alignment there does not
+    /// make the order at its start uncertain.
+    public var startOrderedByCause = false
+
     public var severity: Severity { lowered ?? kind.severity }
 
     public init(kind: FindingKind, queue: QueueKey, start: Int64, message: String, explanation: String) {

@@ -139,3 +139,72 @@ struct SteppingOffsetTests {
         }
     }
 }
+
+/// A wait opening where the clocks are poorly aligned: its start is in doubt unless cause and
+/// effect orders it — a completion the controller posted after going to sleep (later in its
+/// own trace) reached the driver before the submission that opened the window (earlier in the
+/// guest's). Two inputs, each in its own order, whatever their times say.
+@Suite struct CausalOrderTests {
+    static func us(_ t: Int64) -> Int64 { t * 1_000 }
+
+    /// The controller (input 1) reads tail 1, fetches cid 7, writes EventIdx 1 and reads the shadow tail 1 —
+    /// asleep — and posts cid 7's completion after (`completionAfterSleep`) or before that; the
+    /// guest (input 0) submitted cid 7, sees its completion, then submits cid 8 and never rings.
+    static func run(completionAfterSleep: Bool, stretch: Bool = true) -> GroupResult {
+        var host: [Event] = [
+            Event(kind: .queueCreate, time: us(0), qid: 1, queueType: .cq, a: 15),
+            Event(kind: .queueCreate, time: us(0), qid: 1, queueType: .sq, a: 15, b: 1),
+            Event(kind: .dbbufConfig, time: us(1)),
+            .queueValue(.controllerShadowRead, .sq, qid: 1, value: 1, time: us(20)),
+            Event(kind: .controllerFetch, time: us(21), qid: 1, a: 7),
+        ]
+        let completion = Event(kind: .controllerCompletion, time: us(completionAfterSleep ? 42 : 39), qid: 1, queueType: .cq, a: 7)
+        if !completionAfterSleep { host.append(completion) }
+        host += [
+            .queueValue(.controllerEventIdxWrite, .sq, qid: 1, value: 1, time: us(40)),
+            .queueValue(.controllerShadowRead, .sq, qid: 1, value: 1, time: us(41)),
+        ]
+        if completionAfterSleep { host.append(completion) }
+        // The controller's trace goes on (its admin queue) as long as the guest's.
+        host.append(.queueValue(.controllerShadowRead, .sq, qid: 0, value: 0, time: us(5_000_000)))
+        let guest: [Event] = [
+            Event(kind: .driverSubmit, time: us(10), qid: 1, a: 7),
+            Event(kind: .driverComplete, time: us(50), qid: 1, a: 7, b: 0),
+            Event(kind: .driverSubmit, time: us(60), qid: 1, a: 8),
+            Event(kind: .interrupt, time: us(5_000_000), a: 9),
+        ]
+        var merged: [Event] = []
+        for (source, list) in [(UInt16(1), host), (UInt16(0), guest)] {
+            for (k, var e) in list.enumerated() {
+                e.source = source
+                e.location = UInt64(k + 1)
+                merged.append(e)
+            }
+        }
+        merged.sort { $0.time < $1.time }
+        let analyzer = ClockGroupAnalyzer(options: AnalysisOptions(), sources: [0, 1], clock: .timestamps)
+        if stretch { analyzer.poorAlignment = [AlignmentReport.PoorStretch(from: us(55), to: us(65), pairs: 0, worst: 30_000_000)] }
+        for e in merged { analyzer.consume(e) }
+        return analyzer.finish()
+    }
+
+    static func startInDoubt(_ r: GroupResult) throws -> Bool {
+        let w = try #require(r.findings.first { $0.kind == .mutualWait }, "\(r.findings.map { ($0.kind, $0.start, $0.message) })")
+        #expect(w.start == us(60))
+        return w.uncertainty.contains { $0.hasPrefix("the clocks are poorly aligned near its start") }
+    }
+
+    @Test func aCompletionPostedAfterTheSleepAndSeenBeforeTheSubmissionOrdersTheStart() throws {
+        let r = Self.run(completionAfterSleep: true)
+        #expect(try Self.startInDoubt(r) == false)
+        #expect(r.findings.first { $0.kind == .mutualWait }?.startOrderedByCause == true)
+    }
+
+    @Test func withoutSuchACompletionTheStretchPutsTheStartInDoubt() throws {
+        let r = Self.run(completionAfterSleep: false)
+        #expect(try Self.startInDoubt(r) == true)
+        #expect(r.findings.first { $0.kind == .mutualWait }?.startOrderedByCause == false)
+        // And without a poor stretch, no doubt either way.
+        #expect(try Self.startInDoubt(Self.run(completionAfterSleep: false, stretch: false)) == false)
+    }
+}

@@ -243,4 +243,44 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: alone) }
         #expect(!Self.notes(try analyzeJSON([alone]).json).contains { $0.contains("QEMU runs") })
     }
+
+    /// Two controllers' QEMU trace in one log (two `-device nvme`: QEMU's nvme events name no
+    /// device): here the logs of two healthy runs, one shifted onto the other and merged by
+    /// time. Read as one controller, the mix was three controller-idle-with-work errors with a
+    /// QEMU bug named (exit 1). Now the second creation of a live queue says what the log is:
+    /// a note naming both lines, its findings uncertain, those resting on it alone warnings,
+    /// and no verdict of health.
+    @Test func aQemuLogOfTwoControllersIsSaidAndFailsNothingOnItsOwn() throws {
+        let logs = try RealTraceTests.decompressed("single", ["qemu-trace.log"]) + RealTraceTests.decompressed("mq2", ["qemu-trace.log"])
+        func stamped(_ path: String, shift: Int64) throws -> [(Int64, Substring)] {
+            try Self.lines(path).compactMap { line in
+                guard let at = line.firstIndex(of: "@"), let colon = line[at...].firstIndex(of: ":"),
+                    let t = Double(line[line.index(after: at)..<colon])
+                else { return nil }
+                let us = Int64((t * 1e6).rounded()) + shift
+                return (us, line.prefix(upTo: at) + "@\(us / 1_000_000).\(String(format: "%06lld", us % 1_000_000))" + line[colon...])
+            }
+        }
+        let first = try stamped(logs[0], shift: 0)
+        let second = try stamped(logs[1], shift: 0)
+        // The second run's start 1.5 ms after the first's.
+        let shift = first[0].0 - second[0].0 + 1_500
+        let merged = (first + second.map { ($0.0 + shift, $0.1) }).enumerated()
+            .sorted { ($0.element.0, $0.offset) < ($1.element.0, $1.offset) }
+        let path = try Self.write(merged.map { entry -> Substring in
+            let (us, line) = entry.element
+            guard entry.offset >= first.count, let at = line.firstIndex(of: "@"), let colon = line[at...].firstIndex(of: ":") else { return line }
+            return line.prefix(upTo: at) + "@\(us / 1_000_000).\(String(format: "%06lld", us % 1_000_000))" + line[colon...]
+        }, "two-controllers.log")
+        defer { unlink(path) }
+        let (status, json, _) = try analyzeJSON([path])
+        #expect(status == 0)
+        #expect(Self.notes(json).contains { $0.contains("again at line") && $0.contains("two or more NVMe controllers") }, "\(Self.notes(json))")
+        #expect(Self.undecided(json).contains { $0.contains("several controllers' events") })
+        let errors = Self.findings(json).filter { $0["severity"] as? String == "error" }
+        #expect(errors.isEmpty, "\(errors.map { $0["message"] ?? "" })")
+        #expect(Self.findings(json).allSatisfy { Self.uncertainty($0).contains("another controller's") })
+        // Each log alone says nothing of the kind.
+        for log in logs { #expect(!Self.notes(try analyzeJSON([log]).json).contains { $0.contains("NVMe controllers") }) }
+    }
 }

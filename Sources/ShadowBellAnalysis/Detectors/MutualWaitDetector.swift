@@ -103,6 +103,7 @@ extension ClockGroupAnalyzer {
             }
         }
         w.demandedStep = demandedStep(w, q)
+        if let since = w.waitingSince { w.startOrderedByCause = causallyBefore(since, guest: e.source) }
         if w.cause == .unknown { w.cause = causeFromValues(w, q) }
         q.window = w
     }
@@ -179,6 +180,7 @@ extension ClockGroupAnalyzer {
         f.resolution = resolution
         f.cause = w.cause
         f.inferred = w.inferred
+        f.startOrderedByCause = w.startOrderedByCause
         f.values = [
             ("duration_ns", .int(duration)),
             ("published", .uint(w.firstPublished)),

@@ -225,6 +225,9 @@ struct OpenWindow: Sendable {
     var eventIdxUnwrittenSinceConfig: Bool
     /// The driver's step that the controller's last EventIdx demanded a doorbell for.
     var demandedStep: DemandedStep? = nil
+    /// The controller went to sleep before the opening event by cause and effect
+    /// (`Finding.startOrderedByCause`).
+    var startOrderedByCause = false
 }
 
 /// A move of the driver's tail or head, `old -> new`, at `at`.
