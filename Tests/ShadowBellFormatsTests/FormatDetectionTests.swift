@@ -104,6 +104,15 @@ private func u64LE(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNee
             return
         }
         #expect(detail.contains("without the printk [seconds.micro] stamp") && detail.contains("short-monotonic"))
+        // A note quoting a few of those messages among its own text is a note, not a kernel log
+        // to print again with stamps (a capture's TRUTH.md was told to give `dmesg`).
+        let note = "# What happened\n\n- the SQ2 EventIdx was poked at 6 s\n- the console then said:\n\n```\n"
+            + "nvme nvme0: I/O tag 0 (2000) opcode 0x1 (I/O Cmd) QID 2 timeout, aborting\n```\n\n| queue | stall |\n|---|---|\n| SQ2 | 18.047 s |\n"
+        guard case .unknown(let noteDetail) = try detected(Array(note.utf8)) else {
+            Issue.record("a note was taken")
+            return
+        }
+        #expect(noteDetail.contains("notes, not a kernel log") && !noteDetail.contains("short-monotonic"), "\(noteDetail)")
         // `dmesg -t` of a console whose ftrace dump fills the first lines: the dump's event
         // lines are ftrace's latency format, read as a guest trace (it was refused).
         let dump = "Linux version 6.1.0-56-amd64\nsysrq: Dump ftrace buffer\nDumping ftrace buffer:\n---------------------------------\n"

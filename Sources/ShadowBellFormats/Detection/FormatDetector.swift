@@ -234,6 +234,7 @@ public enum FormatDetector {
         var kernelLines = 0
         var unstampedNVMe = 0
         var unstampedDumps = 0
+        var noteMarkupLines = 0
         var decided: DetectedFormat?
         forEachLine(prefix) { line, first in
             lines += 1
@@ -245,7 +246,10 @@ public enum FormatDetector {
             case .none:
                 if hasPrintkTimestamp(line) {
                     kernelLines += 1
-                } else if ConsoleLogLineParser.findDevicePrefix(line) != nil {
+                    return decided == nil
+                }
+                if looksLikeNoteMarkup(line, first: first) { noteMarkupLines += 1 }
+                if ConsoleLogLineParser.findDevicePrefix(line) != nil {
                     unstampedNVMe += 1
                 } else if FtraceDumpLine.start(line).found {
                     // `Dumping ftrace buffer:` without its stamp: the dump fills the first lines,
@@ -261,6 +265,11 @@ public enum FormatDetector {
         if weakQemu > 0, weakQemu * 10 >= lines * 8 { return .qemuLog }
         if kernelLines > 0 { return .consoleLog }
         if lines == 0 { return .unknown(detail: "only blank lines") }
+        // A few kernel messages quoted among other text: notes (a README, a TRUTH.md), not a
+        // kernel log whose stamps were left out.
+        if unstampedNVMe > 0, unstampedDumps == 0, noteMarkupLines >= 2, unstampedNVMe * 2 < lines {
+            return .unknown(detail: "text quoting \(unstampedNVMe) nvme kernel message(s) among \(lines) lines, without printk stamps: notes, not a kernel log")
+        }
         if unstampedNVMe > 0 || unstampedDumps > 0 {
             let what = unstampedNVMe > 0 ? "kernel log lines with nvme messages" : "a kernel log holding an ftrace dump (Dumping ftrace buffer:)"
             return .unknown(
@@ -268,6 +277,18 @@ public enum FormatDetector {
         }
         return .unknown(
             detail: "text, but no line looks like Linux ftrace, a QEMU trace log or a kernel console log")
+    }
+
+    /// Whether a line is Markdown's or a note's markup: a heading, a fence, a table row, a
+    /// list item or a quote (`# `, ` ``` `, `| `, `- `, `* `, `> `), which no kernel log line
+    /// begins with.
+    static func looksLikeNoteMarkup(_ line: UnsafeRawBufferPointer, first: Int) -> Bool {
+        guard first < line.count else { return false }
+        switch line[first] {
+        case ASCII.hash, 0x60 /* ` */, 0x7C /* | */, 0x3E /* > */: return true
+        case ASCII.dash, 0x2A /* * */: return first + 1 < line.count && line[first + 1] == ASCII.space
+        default: return false
+        }
     }
 
     /// Whether the line holds a printk timestamp as the kernel prints it, `[%5lu.%06lu] ` (or with
