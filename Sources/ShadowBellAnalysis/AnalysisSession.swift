@@ -1322,9 +1322,12 @@ public enum AnalysisSession {
                 var lowered = 0
                 for i in story.indices where findings[i].group == k && story[i].evidence.contains(where: { $0.location.source == twice.again.source }) {
                     story[i].uncertainty.append("\(what): this finding's evidence from it may be another controller's")
-                    // Kept an error where the guest gave up on the queue (its timeout messages
-                    // or ABORTs), which no mix of the controller's events makes up.
-                    let gaveUp = story[i].evidence.contains { $0.location.source != twice.again.source && $0.role == "guest-timeout" }
+                    // Kept an error where the guest gave up (its timeout messages, its ABORTs in
+                    // its trace or in this log: an ABORT is the guest's, whichever controller
+                    // it went to), which no mix of the controllers' events makes up.
+                    let gaveUp = story[i].evidence.contains {
+                        ($0.location.source != twice.again.source && $0.role == "guest-timeout") || $0.role == "guest-abort"
+                    }
                     if story[i].severity == .error, !gaveUp {
                         story[i].lowered = .warning
                         lowered += 1
