@@ -321,9 +321,15 @@ public enum AnalysisSession {
             }
             return nil
         }
+        /// A placed guest trace on the boot clock, printk's (not one in the latency format, whose
+        /// times count from its ring buffer's start).
+        func bootClockGuest() -> Int? {
+            order.first {
+                maps[$0] != nil && formats[$0] != .consoleLog && anchors[$0]?.isGuestSide == true && summaries[$0]?.timesSinceBufferStart != true
+            }
+        }
         func placeOnTheGuestClock(_ i: Int, why: String = "") -> Bool {
-            guard let guest = order.first(where: { maps[$0] != nil && formats[$0] != .consoleLog && anchors[$0]?.isGuestSide == true })
-            else { return false }
+            guard let guest = bootClockGuest() else { return false }
             if let mismatch = Self.anotherBootsConsole(anchors[i], guest: anchors[guest], from: firstTimes[guest], to: lastTimes[guest]) {
                 if refusedConsoles.insert(i).inserted {
                     notes.append("\(named(i)): not on the clock of \(named(guest)): \(mismatch) — the console of another run or boot? It is placed by its own pairs, if any.")
@@ -404,8 +410,11 @@ public enum AnalysisSession {
                 if let last = chain.last {
                     let (a, b) = (summaries[g]!.cpus, summaries[last]!.cpus)
                     let (t, u) = (summaries[g]!.threads, summaries[last]!.threads)
+                    // (A trace in the latency format counts from its ring buffer's start, not
+                    // from boot: no piece of a trace that counts from boot.)
                     if firstTimes[g] < lastTimes[last] || (a != 0 && b != 0 && a & b == 0)
                         || (!t.isEmpty && !u.isEmpty && Set(t).isDisjoint(with: u))
+                        || summaries[g]!.timesSinceBufferStart != summaries[last]!.timesSinceBufferStart
                     {
                         close()
                     }
@@ -561,7 +570,9 @@ public enum AnalysisSession {
         for i in order where formats[i] == .consoleLog && anchors[i]?.isGuestSide == true && maps[i] != nil
             && reports[i]?.method == .estimated
         {
-            if let guest = order.first(where: { maps[$0] != nil && formats[$0] != .consoleLog && anchors[$0]?.isGuestSide == true }) {
+            if let guest = order.first(where: {
+                maps[$0] != nil && formats[$0] != .consoleLog && anchors[$0]?.isGuestSide == true && summaries[$0]?.timesSinceBufferStart != true
+            }) {
                 messageMaps[i] = maps[guest]
                 reports[i]!.note += "; its kernel messages on the printk clock, the same as \(named(guest))'s"
             } else if let mine = anchors[i], mine.hasGuestNotices,
@@ -1538,6 +1549,17 @@ extension AnalysisSession {
                     : !mine.sameRecording(as: anchors[kept]!)
                         ? "the same recording as KEPT on another clock (the same events at the same spacing: QEMU writing its log and its simple trace)"
                         : "the same recording as KEPT (same events at the same times)"))
+        }
+        // A console's ftrace dump cut out into a file of its own (its printk prefixes taken
+        // off: ftrace text in the latency format) beside the console: the same commands at the
+        // same spacing, the file on the ring buffer's clock and the dump placed on printk's.
+        // The console is kept, which holds the messages too (read twice, each stall was told
+        // on both placements: 20 errors where sysrq-hang has 2).
+        for i in order where formats[i] == .ftraceText && !found.contains(where: { $0.copy == i || $0.kept == i }) {
+            guard let mine = anchors[i], let console = order.first(where: { j in
+                formats[j] == .consoleLog && !found.contains { $0.copy == j } && anchors[j].map { mine.sameGuestCommandsOnAnotherClock(as: $0) } == true
+            }) else { continue }
+            found.append((i, console, "the ftrace dump in KEPT, cut out into a file of its own (the same commands at the same spacing, on the ring buffer's clock)"))
         }
         // An excerpt of a QEMU log beside it (`grep 'sqid 2' qemu.log > sq2.log` left in the
         // run's folder): the same events at the same times, read twice.

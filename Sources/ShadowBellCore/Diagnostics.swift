@@ -167,6 +167,10 @@ public struct InputSummary: Sendable {
     /// How many CPUs an ftrace text's header says the machine had (`#P:N`, `cpus=N`); 0 when
     /// it says none.
     public var cpuCount = 0
+    /// An ftrace text in the kernel's latency format (`9093376us : `): its times count from the
+    /// ring buffer's start, not from boot (printk's clock), so it shares no clock with a
+    /// kernel log or with a trace of the boot clock.
+    public var timesSinceBufferStart = false
     /// The threads a QEMU log's `tid@seconds:` lines name in its first 256 KiB (up to 16, in
     /// order); empty when unknown (another shape). The files of one log rotated or cut in pieces
     /// share threads; two QEMU processes share none.

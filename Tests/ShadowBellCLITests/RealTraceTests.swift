@@ -143,6 +143,23 @@ import Testing
         let waits = (json["findings"] as? [[String: Any]] ?? []).filter { $0["severity"] as? String == "error" }
             .map { ($0["kind"] as? String ?? "", ($0["queue"] as? [String: Any])?["qid"] as? Int ?? -1) }
         #expect(waits.count == 2 && waits.allSatisfy { $0 == ("mutual-wait", 1) }, "\(waits)")
+
+        // Beside the console it was cut from, it is that console's dump again (read twice, 20
+        // errors); beside the guest trace taken after the dump, it is no piece of that trace
+        // (its times count from the ring buffer's start, not from boot: each stall was told
+        // twice, once on each clock).
+        let guest = Self.realDirectory.appendingPathComponent("sysrq-hang/guest-ftrace.txt").path
+        for (others, copy) in [([files[1], files[0]], true), ([files[0], guest], false)] {
+            let (status, json, _) = try analyzeJSON([path] + others)
+            #expect(status == 1)
+            let errors = (json["findings"] as? [[String: Any]] ?? []).filter { $0["severity"] as? String == "error" }
+                .map { ($0["kind"] as? String ?? "", ($0["queue"] as? [String: Any])?["qid"] as? Int ?? -1) }
+            #expect(errors.count == 2 && errors.allSatisfy { $0 == ("mutual-wait", 1) }, "\(others): \(errors)")
+            let notes = (json["notes"] as? [String] ?? []).joined(separator: " | ")
+            #expect(notes.contains("the ftrace dump in") == copy, "\(notes)")
+            let alignment = (json["alignment"] as? [[String: Any]] ?? []).map { $0["note"] as? String ?? "" }
+            #expect(!alignment.contains { $0.contains("a recording kept in pieces") }, "\(alignment)")
+        }
     }
 
     /// sysrq-hang: the guest's ftrace survives only as the SysRq-z dump on the console. The QEMU

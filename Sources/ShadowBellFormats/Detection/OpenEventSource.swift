@@ -31,17 +31,20 @@ func openEventSource(input: ByteInput, index: UInt16, options: SourceOptions, fo
             inPrefix: prefix, decoder: FtraceLineParser(source: index, qemuController: options.controller))
         let cpus = FtraceLineHeader.cpus(inPrefix: prefix)
         let cpuCount = FtraceLineHeader.cpuCount(inPrefix: prefix)
+        let latency = FtraceLineHeader.latencyTimes(inPrefix: prefix)
         if decodesInParallel(input, options) {
             var summary = InputSummary(index: index, path: input.path, format: .ftraceText)
             summary.clock = clock ?? .timestamps
             summary.cpus = cpus
             summary.cpuCount = cpuCount
+            summary.timesSinceBufferStart = latency
             summary.compression = input.compression?.rawValue
             return ParallelTextSource(
                 input: input, summary: summary, threads: options.decodeThreads, segmentSize: segmentSize(input, options)
             ) { FtraceLineParser(source: index, qemuController: options.controller, clock: clock) }
         }
-        return FtraceTextSource(input: input, index: index, options: options, clock: clock, cpus: cpus, cpuCount: cpuCount)
+        return FtraceTextSource(
+            input: input, index: index, options: options, clock: clock, cpus: cpus, cpuCount: cpuCount, timesSinceBufferStart: latency)
     case .qemuLog:
         // A log without times (order only) is known before the analysis starts, as ftrace's clock.
         let clock = QemuLogLineParser.clock(

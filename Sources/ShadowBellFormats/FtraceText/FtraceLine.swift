@@ -160,6 +160,20 @@ struct FtraceLineHeader {
         return ByteScanning.skipSpaces(line, from: i)
     }
 
+    /// Whether the first event line of `prefix` is in the latency format, its time in
+    /// microseconds since the ring buffer's start (`9093376us : `).
+    static func latencyTimes(inPrefix prefix: UnsafeRawBufferPointer) -> Bool {
+        var found = false
+        FormatDetector.forEachLine(prefix) { line, first in
+            guard line[first] != ASCII.hash, let header = parse(line) else { return true }
+            var i = header.timeStart
+            while i < line.count, ASCII.isDigit(line[i]) { i += 1 }
+            found = microsecondsEnd(line, at: i) != nil
+            return false
+        }
+        return found
+    }
+
     /// The CPUs (bit n: CPU n < 64) of the event lines in `prefix` with a `[cpu]` column.
     static func cpus(inPrefix prefix: UnsafeRawBufferPointer) -> UInt64 {
         var mask: UInt64 = 0

@@ -17,12 +17,16 @@ public final class FtraceTextSource: EventSource {
         self.init(input: try ByteInput(path: path), index: index, options: options)
     }
 
-    init(input: ByteInput, index: UInt16, options: SourceOptions, clock: ClockKind? = nil, cpus: UInt64 = 0, cpuCount: Int = 0) {
+    init(
+        input: ByteInput, index: UInt16, options: SourceOptions, clock: ClockKind? = nil, cpus: UInt64 = 0, cpuCount: Int = 0,
+        timesSinceBufferStart: Bool = false
+    ) {
         batcher = LineBatcher(
             input: input, index: index, format: .ftraceText,
             decoder: FtraceLineParser(source: index, qemuController: options.controller, clock: clock), batchSize: options.batchSize)
         batcher.summary.cpus = cpus
         batcher.summary.cpuCount = cpuCount
+        batcher.summary.timesSinceBufferStart = timesSinceBufferStart
     }
 
     public func nextBatch(into buffer: inout [Event]) throws(InputError) -> Bool {
