@@ -128,15 +128,7 @@ public struct AnchorSet: Sendable {
     /// format are two runs).
     public func sameEventsOnAnotherClock(as other: AnchorSet) -> Bool {
         guard isHostSide, other.isHostSide else { return false }
-        let n = min(firstEvents.count, other.firstEvents.count)
-        guard n >= 16 else { return false }
-        var differences: [Int64] = []
-        differences.reserveCapacity(n)
-        for (a, b) in zip(firstEvents, other.firstEvents) where a.key == b.key { differences.append(b.time &- a.time) }
-        guard differences.count * 10 >= n * 9 else { return false }
-        let median = differences.sorted()[differences.count / 2]
-        let same = differences.count { abs($0 &- median) <= 2_000 }
-        return same * 10 >= n * 9
+        return Self.sameSpacing(firstEvents, other.firstEvents)
     }
 
     /// Whether two guest-side inputs hold the same first commands at the same spacing on two
@@ -145,11 +137,17 @@ public struct AnchorSet: Sendable {
     /// commands, 9 in 10 of them the same at the same distance (within 2 µs of the median).
     public func sameGuestCommandsOnAnotherClock(as other: AnchorSet) -> Bool {
         guard isGuestSide, other.isGuestSide else { return false }
-        let n = min(fingerprint.count, other.fingerprint.count)
+        return Self.sameSpacing(fingerprint, other.fingerprint)
+    }
+
+    /// At least 16 anchors each, and 9 in 10 of the first ones the same key at the same
+    /// distance from the others (within 2 µs of their median difference).
+    private static func sameSpacing(_ mine: [Anchor], _ theirs: [Anchor]) -> Bool {
+        let n = min(mine.count, theirs.count)
         guard n >= 16 else { return false }
         var differences: [Int64] = []
         differences.reserveCapacity(n)
-        for (a, b) in zip(fingerprint, other.fingerprint) where a.key == b.key { differences.append(b.time &- a.time) }
+        for (a, b) in zip(mine, theirs) where a.key == b.key { differences.append(b.time &- a.time) }
         guard differences.count * 10 >= n * 9 else { return false }
         let median = differences.sorted()[differences.count / 2]
         return differences.count { abs($0 &- median) <= 2_000 } * 10 >= n * 9
