@@ -95,6 +95,9 @@ public final class ClockGroupAnalyzer {
     @exclusivity(unchecked) var driverCreations: [QueueKey: Int64] = [:]
     /// Per input, the first I/O queue it created again while that queue lived.
     @exclusivity(unchecked) var queuesCreatedTwice: [QueueCreatedTwice] = []
+    /// The inputs (0–63, a bit each) that showed a controller reset: only they are known to
+    /// trace resets, so that a queue created again without one was created twice.
+    @exclusivity(unchecked) var resetSources: UInt64 = 0
     @exclusivity(unchecked) var awaitingDbbufConfig: [UInt16: Int64] = [:]
     @exclusivity(unchecked) var ioBeforeDbbufConfig: [IOBeforeDbbufConfig] = []
     @exclusivity(unchecked) var ioNotedBeforeDbbufConfig: Set<UInt32> = []
@@ -651,8 +654,11 @@ public final class ClockGroupAnalyzer {
     private func queueCreate(_ e: Event) {
         withQueue(e.queue, e, evaluate: true) { q in
             // Created again by the same input while it lives (no deletion, no reset since):
-            // one controller rejects that; the input holds the creations of several.
+            // one controller rejects that; the input holds the creations of several. (Only of
+            // an input that traces resets, as a whole QEMU log does from the machine's first
+            // one: a log of `pci_nvme_*sq*` alone holds creations and no reset between them.)
             if q.active, q.key.qid != 0, let earlier = q.created, earlier.source == e.source,
+                e.source < 64, resetSources & (1 << UInt64(e.source)) != 0,
                 !queuesCreatedTwice.contains(where: { $0.again.source == e.source })
             {
                 queuesCreatedTwice.append(QueueCreatedTwice(queue: q.key, first: earlier, again: EventRef(e)))
@@ -696,6 +702,7 @@ public final class ClockGroupAnalyzer {
     }
 
     private func controllerReset(_ e: Event) {
+        if e.source < 64 { resetSources |= 1 << UInt64(e.source) }
         dbbufEnabled.remove(e.controller)
         for i in queues.indices where queues[i].key.controller == e.controller {
             closeWindow(&queues[i], at: e, resolution: .controllerReset)
@@ -932,27 +939,28 @@ public final class ClockGroupAnalyzer {
         guard !poorAlignment.isEmpty else { return }
         for i in findings.indices where Self.restsOnOrder.contains(findings[i].kind) {
             let f = findings[i]
-            var edges = [f.start]
-            if let end = f.end { edges.append(end) }
-            guard let s = poorAlignment.first(where: { s in edges.contains(where: s.isNear) }) else { continue }
-            let span = s.to > s.from ? "\(formatSeconds(s.from))–\(formatSeconds(s.to)) s" : "\(formatSeconds(s.from)) s"
-            let which = s.isNear(f.start) ? "start" : "end"
-            let how = s.pairs > 0
-                ? "\(s.pairs) causal pair(s) at \(span) are missed by the clock map by up to \(formatDuration(s.worst))"
-                : "the offset between the clocks steps by \(formatDuration(s.worst)) between two stretches of causal pairs at \(span), and the map cannot place the step"
+            let atStart = poorAlignment.first { $0.isNear(f.start) }
+            let atEnd = f.end.flatMap { end in poorAlignment.first { $0.isNear(end) } }
+            func described(_ s: AlignmentReport.PoorStretch) -> (span: String, how: String) {
+                let span = s.to > s.from ? "\(formatSeconds(s.from))–\(formatSeconds(s.to)) s" : "\(formatSeconds(s.from)) s"
+                let how = s.pairs > 0
+                    ? "\(s.pairs) causal pair(s) at \(span) are missed by the clock map by up to \(formatDuration(s.worst))"
+                    : "the offset between the clocks steps by \(formatDuration(s.worst)) between two stretches of causal pairs at \(span), and the map cannot place the step"
+                return (span, how)
+            }
             // An order at the start that cause and effect fixes is not the clocks' to spoil.
-            let endToo = f.end.map { end in poorAlignment.contains { $0.isNear(end) } } ?? false
-            if which == "end" || !f.startOrderedByCause || endToo {
+            let doubted = f.startOrderedByCause ? atEnd.map { ($0, "end") } : (atStart.map { ($0, "start") } ?? atEnd.map { ($0, "end") })
+            if let (s, which) = doubted {
                 findings[i].uncertainty.append(
-                    "the clocks are poorly aligned near its \(which == "start" && f.startOrderedByCause ? "end" : which): \(how) (beyond the alignment's stated uncertainty; as when the VM was paused or stopped in a debugger): the order of guest and controller events there may be off by that much")
+                    "the clocks are poorly aligned near its \(which): \(described(s).how) (beyond the alignment's stated uncertainty; as when the VM was paused or stopped in a debugger): the order of guest and controller events there may be off by that much")
             }
             // A driver that acted on another EventIdx than the controller wrote, where the VM
             // stood still: what writes guest memory while it is stopped is the first suspect
             // (hang-sq2's EventIdx was overwritten through the gdbstub while it was paused).
-            if f.cause == .skippedDemandedDoorbell, s.pairs == 0, which == "start" {
-                findings[i].explanation += " The VM stood still here (the clocks' offset steps by \(formatDuration(s.worst)) at \(span), as when it is paused): something that writes guest memory while the VM is stopped — a debugger through QEMU's gdbstub, a snapshot or migration restoring older memory — leaves the driver an EventIdx other than the one the controller wrote; look for one before suspecting the driver."
+            if let s = atStart, f.cause == .skippedDemandedDoorbell, s.pairs == 0 {
+                findings[i].explanation += " The VM stood still here (the clocks' offset steps by \(formatDuration(s.worst)) at \(described(s).span), as when it is paused): something that writes guest memory while the VM is stopped — a debugger through QEMU's gdbstub, a snapshot or migration restoring older memory — leaves the driver an EventIdx other than the one the controller wrote; look for one before suspecting the driver."
                 if f.startOrderedByCause {
-                    findings[i].explanation += " The order there is not the clocks': a completion the controller posted after its last EventIdx write reached the driver before it submitted."
+                    findings[i].explanation += " The order there is not the clocks': a completion the controller posted after it went to sleep reached the driver before it submitted."
                 }
             }
         }
