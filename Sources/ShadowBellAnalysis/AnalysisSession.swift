@@ -753,7 +753,12 @@ public enum AnalysisSession {
         func beyond(_ e: Evidence) -> Int64 {
             guard let input = spans[e.location.source], !(input.messagesElsewhere && e.role == "guest-timeout") else { return 0 }
             let s = input.span
-            return e.time < s.lowerBound ? s.lowerBound - e.time : e.time > s.upperBound ? e.time - s.upperBound : 0
+            return e.time < s.lowerBound ? apart(s.lowerBound, e.time) : e.time > s.upperBound ? apart(e.time, s.upperBound) : 0
+        }
+        /// `a - b` for `a ≥ b`, at most `Int64.max` (times come from the inputs).
+        func apart(_ a: Int64, _ b: Int64) -> Int64 {
+            let d = a.subtractingReportingOverflow(b)
+            return d.overflow ? .max : d.partialValue
         }
         /// Placed as one: the same input (its kernel messages apart from its dump's events).
         func sameInput(_ a: Evidence, _ b: Evidence) -> Bool {
@@ -767,7 +772,7 @@ public enum AnalysisSession {
             guard d > 1_000_000_000, d > (worst?.distance ?? 0) else { continue }
             let near = max(1_000_000_000, d / 20)
             let unordered = f.evidence.contains { other in
-                guard !sameInput(e, other), abs(other.time.subtractingReportingOverflow(e.time).partialValue) <= near else { return false }
+                guard !sameInput(e, other), apart(max(other.time, e.time), min(other.time, e.time)) <= near else { return false }
                 // Placed by its pairs with this input, within them.
                 if let theirs = spans[other.location.source], theirs.placedBy == e.location.source, beyond(other) <= 1_000_000_000,
                     !(theirs.messagesElsewhere && other.role == "guest-timeout")
