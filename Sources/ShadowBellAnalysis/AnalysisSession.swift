@@ -338,7 +338,7 @@ public enum AnalysisSession {
             }
             placeOnTheClock(
                 of: guest, i,
-                note: "guest kernel log: same clock as \(named(guest)), taken as printk's\(why)\(Self.hasGuestGiveUps(anchors[i]) ? "" : " (no timeout message pairs with the trace's ABORTs to check it: with trace_clock=local, Linux's default, the two can differ by tenths of a second; the order of its messages against the trace's events is that close at best)")")
+                note: "guest kernel log: same clock as \(named(guest)), taken as printk's\(why)\(anchors[i]?.hasGuestNotices == true ? "" : " (no timeout message pairs with the trace's ABORTs to check it: with trace_clock=local, Linux's default, the two can differ by tenths of a second; the order of its messages against the trace's events is that close at best)")")
             if let off = Self.consoleClockShift(anchors[i], guest: anchors[guest], from: firstTimes[guest], to: lastTimes[guest]) {
                 // Its timeout messages all lie well before (or after) the ABORTs they led to:
                 // printk's clock is not the trace's (`trace_clock=local`, the default, is not
@@ -1106,9 +1106,6 @@ public enum AnalysisSession {
     /// has one and they put the console at least `consoleLatency` early (a message is printed
     /// just before its ABORT is submitted) or any later than its ABORT. The shift places each
     /// message at or before its ABORT; `spread` is how far the pairs disagree.
-    /// Whether a console's anchors hold `timeout, aborting` messages (what its clock is checked by).
-    static func hasGuestGiveUps(_ console: AnchorSet?) -> Bool { console?.hasGuestNotices ?? false }
-
     static func consoleClockShift(_ console: AnchorSet?, guest: AnchorSet?, from: Int64, to: Int64) -> (shift: Int64, pairs: Int, spread: Int64)? {
         guard let console, let guest, !guest.driverAborts.isEmpty, from <= to else { return nil }
         let low = from.subtractingReportingOverflow(1_000_000_000), high = to.addingReportingOverflow(1_000_000_000)

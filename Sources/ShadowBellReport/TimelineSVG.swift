@@ -267,7 +267,8 @@ public struct TimelineChart {
     static let driverY = 212.0, controllerY = 286.0
     static let axisY = 328.0, legendY = 398.0
     /// The chart's height: below the legend's last row, 18 px.
-    public var height: Double { Self.legendY + Double(legendItems.rows - 1) * Self.legendRow + 18 }
+    public var height: Double { Self.height(legendRows: legendItems.rows) }
+    static func height(legendRows: Int) -> Double { legendY + Double(legendRows - 1) * legendRow + 18 }
     static let legendRow = 16.0
     static let windowLabelRows = [13.0, 26.0]
     static func axisRow(_ k: Int) -> Double { axisY + 16 + Double(k) * 13 }
@@ -291,7 +292,9 @@ public struct TimelineChart {
         // Texts are placed in order of importance; shapes are drawn below all texts.
         let frame = self.frame(&placer)
         let values = valuePanel(axis, &placer)
-        let legend = self.legend(&placer)
+        let key = legendItems
+        let legend = self.legend(key.items, &placer)
+        let height = Self.height(legendRows: key.rows)
         windowEdgeLabels(axis, &placer)
         windowTitles(axis, &placer)
         omissionNotes(axis, &placer)
@@ -456,27 +459,34 @@ public struct TimelineChart {
     /// The key to every kind of mark the chart draws (and to none it does not), each with the
     /// place it takes under the axis: its left edge and its row.
     var legendItems: (items: [(swatch: Swatch, text: String, x: Double, row: Int)], rows: Int) {
-        func drawn(_ kinds: Set<EventKind>) -> Bool { samples.contains { kinds.contains($0.event.kind) } }
-        var items: [(Swatch, String)] = Self.series.filter { series in samples.contains { series.value($0) != nil } }
-            .map { (.line($0.color, $0.dash), $0.name) }
+        // What is drawn, in one pass over the samples.
+        var kinds: Set<EventKind> = []
+        var seriesDrawn = [Bool](repeating: false, count: Self.series.count)
+        var plainSubmit = false, abort = false, waiting = false
+        for sample in samples {
+            kinds.insert(sample.event.kind)
+            if sample.event.isDriverAbort { abort = true } else if sample.event.kind == .driverSubmit { plainSubmit = true }
+            if sample.controllerWaiting { waiting = true }
+            for (k, series) in Self.series.enumerated() where !seriesDrawn[k] && series.value(sample) != nil { seriesDrawn[k] = true }
+        }
+        func drawn(_ any: [EventKind]) -> Bool { any.contains(where: kinds.contains) }
+        var items: [(Swatch, String)] = Self.series.indices.filter { seriesDrawn[$0] }.map { (.line(Self.series[$0].color, Self.series[$0].dash), Self.series[$0].name) }
         if drawn([.mmioDoorbell]) { items.append((.arrow, "MMIO doorbell")) }
         if drawn([.driverDoorbellUpdate]) { items.append((.shadowWrite, "driver wrote the shadow doorbell (P=n)")) }
-        if samples.contains(where: { $0.event.kind == .driverSubmit && !$0.event.isDriverAbort }) || drawn([.controllerFetch, .controllerCompletion]) {
+        if plainSubmit || drawn([.controllerFetch, .controllerCompletion]) {
             items.append((.submitted, "command submitted, fetched or completed by the controller"))
         }
         if drawn([.driverComplete, .driverSQHead]) { items.append((.completed, "completion seen by the driver")) }
         if drawn([.controllerShadowRead]) { items.append((.shadowRead, "controller read the shadow doorbell (read n)")) }
         if drawn([.controllerEventIdxWrite]) { items.append((.eventIdxWrite, "controller wrote EventIdx (EI=n)")) }
-        if samples.contains(where: \.controllerWaiting) { items.append((.bar, "controller waiting")) }
+        if waiting { items.append((.bar, "controller waiting")) }
         if windows.contains(where: { $0.kind == .finding && !$0.isPoint }) { items.append((.finding, "finding window (#n = explain --finding n)")) }
         if windows.contains(where: \.isPoint) { items.append((.point, "finding at one instant")) }
         if windows.contains(where: { $0.kind == .shortWait }) {
             items.append((.shortWait, "short wait: both sides waited less than --min-wait (not a finding)"))
         }
         if drawn([.guestMessage]) { items.append((.guest, "guest kernel message (timeout: abort / reset)")) }
-        if samples.contains(where: { $0.event.isDriverAbort }) {
-            items.append((.abort, "the driver's ABORT of a command (it gave up waiting)"))
-        }
+        if abort { items.append((.abort, "the driver's ABORT of a command (it gave up waiting)")) }
         if !badges.isEmpty { items.append((.badge, "evidence (numbered as listed)")) }
         var placed: [(swatch: Swatch, text: String, x: Double, row: Int)] = []
         var x = Self.marginLeft, row = 0
@@ -492,10 +502,10 @@ public struct TimelineChart {
         return (placed, row + 1)
     }
 
-    /// The key to every mark, under the axis.
-    func legend(_ placer: inout LabelPlacer) -> String {
+    /// The key to every mark, under the axis (`legendItems`).
+    func legend(_ items: [(swatch: Swatch, text: String, x: Double, row: Int)], _ placer: inout LabelPlacer) -> String {
         var s = "<g class=\"legend\">\n"
-        for (swatch, text, x, row) in legendItems.items {
+        for (swatch, text, x, row) in items {
             let y = Self.legendY + Double(row) * Self.legendRow
             let kind: String
             switch swatch {
@@ -904,9 +914,10 @@ public enum TimelineSVGDocument {
     public static func render(charts: [(title: String, view: QueueView)], orderOnly: Bool = false, width: Double = 1100) -> String {
         let header = 28.0, caption = 36.0
         let rendered = charts.map { title, view in
-            (title, view, view.chart(orderOnly: orderOnly, width: width))
+            let chart = view.chart(orderOnly: orderOnly, width: width)
+            return (title, view, chart, chart.height)
         }
-        let total = charts.isEmpty ? 60 : rendered.reduce(caption) { $0 + $1.2.height + header }
+        let total = charts.isEmpty ? 60 : rendered.reduce(caption) { $0 + $1.3 + header }
         var s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         s += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(n(width))\" height=\"\(n(total))\" viewBox=\"0 0 \(n(width)) \(n(total))\" font-family=\"sans-serif\" font-size=\"11\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n"
@@ -914,12 +925,12 @@ public enum TimelineSVGDocument {
             s += "<text x=\"20\" y=\"30\">no event matched the selected queues and time range</text>\n"
         }
         var y = 0.0
-        for (title, view, chart) in rendered {
+        for (title, view, chart, height) in rendered {
             s += "<text x=\"12\" y=\"\(n(y + 18))\" font-size=\"14\" font-weight=\"bold\">\(esc(title))</text>\n"
             let inner = chart.render(id: "queue-\(view.queue.controllerName)-\(view.queue.type.name)\(view.queue.qid)", title: title)
             // Nest the chart below its title.
             s += inner.replacingFirst("<svg ", with: "<svg x=\"0\" y=\"\(n(y + header))\" ")
-            y += chart.height + header
+            y += height + header
         }
         if !charts.isEmpty {
             s += "<text class=\"caption\" x=\"12\" y=\"\(n(y + 14))\" fill=\"#555\">Each queue's events in order: the space between two events grows with the time between them, not to scale (long gaps say their length).</text>\n"

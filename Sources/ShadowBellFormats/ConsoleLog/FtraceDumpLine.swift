@@ -201,11 +201,10 @@ struct FtraceDumpEventHeader {
         var time: Int64
         var colon: Int
         var bareCount = false
-        if ByteScanning.hasPrefix(t, at: afterCount, "us") {
+        if let end = FtraceLineHeader.microsecondsEnd(t, at: afterCount) {
             guard count <= UInt64(Int64.max / 1000) else { return nil }
             time = Int64(count) * 1000
-            colon = afterCount + 2
-            if colon < n, isDelayMark(t[colon]) { colon += 1 }
+            colon = end
         } else if t[afterCount] == ASCII.dot {
             guard let (ns, after) = ByteScanning.timestampPrefix(t, from: timeStart) else { return nil }
             time = ns
@@ -226,14 +225,5 @@ struct FtraceDumpEventHeader {
         return FtraceDumpEventHeader(
             time: time, nameStart: nameStart, nameEnd: nameEnd, payloadStart: ByteScanning.skipSpaces(t, from: nameColon + 1),
             bareCount: bareCount)
-    }
-
-    /// `trace_find_mark()`'s characters (and the space it prints for short delays).
-    @inline(__always)
-    private static func isDelayMark(_ b: UInt8) -> Bool {
-        switch b {
-        case ASCII.space, 0x2B /* + */, 0x21 /* ! */, 0x23 /* # */, 0x2A /* * */, 0x40 /* @ */, 0x24 /* $ */: return true
-        default: return false
-        }
     }
 }

@@ -145,8 +145,9 @@ struct FtraceLineHeader {
             payloadStart: ByteScanning.skipSpaces(line, from: colon + 1))
     }
 
-    /// Past `us`, a delay mark and spaces at `at` (after a latency-format time's digits): where
-    /// its colon should be; nil when `at` holds no `us`.
+    /// Past `us`, a delay mark (`trace_find_mark()`'s `+ ! # * @ $`, or a space) and spaces at
+    /// `at` (after a latency-format time's digits): where its colon should be; nil when `at`
+    /// holds no `us`. The console's ftrace dump lines are read with it too.
     @inline(__always)
     static func microsecondsEnd(_ line: UnsafeRawBufferPointer, at: Int) -> Int? {
         guard ByteScanning.hasPrefix(line, at: at, "us") else { return nil }
