@@ -1352,15 +1352,25 @@ public enum AnalysisSession {
         // A finding that rests on counting a queue's events, after a damaged line of an input
         // its evidence is in: the event lost there may be the one it misses (one damaged
         // io_cmd line of a healthy queue read as a controller idle with work, and a QEMU bug).
+        // Its known bug is not named: the count that would match it may be the lost event's.
+        var restsOnDamage = Set<Int>()
         for i in story.indices where Self.restsOnCounts.contains(story[i].kind) {
             for input in inputs where input.malformed > 0 {
                 let lines = story[i].evidence.filter { Int($0.location.source) == input.index }.map(\.location.value)
                 guard let last = lines.max(), let damaged = input.firstMalformed.first(where: { $0.location.value < last }) else { continue }
+                restsOnDamage.insert(i)
                 story[i].uncertainty.append(
                     "\(input.path) has a damaged line before this finding's evidence (\(damaged.location.render(path: input.path)): \(damaged.reason)): the event lost there — a fetch, a doorbell, a shadow read — may be the one this finding misses")
-                // Nothing then says the queue misbehaved rather than lost an event: a warning
-                // (a healthy run failed on one damaged io_cmd line).
-                if story[i].severity == .error {
+                guard story[i].severity == .error else { break }
+                if case .int(let stuck)? = story[i].value("commands_outstanding_over_threshold"), stuck > 0 {
+                    // Its commands stayed outstanding whatever the lost event was: the queue
+                    // hung, only the why is in doubt (one damaged fetch line of a 30 s hang
+                    // made it a warning, and the run passed).
+                    story[i].uncertainty.append(
+                        "whatever that event was, \(stuck) command(s) stayed outstanding beyond \(formatDuration(options.stuckAfter)): the queue hung; only why is in doubt")
+                } else {
+                    // Nothing then says the queue misbehaved rather than lost an event: a
+                    // warning (a healthy run failed on one damaged io_cmd line).
                     story[i].lowered = .warning
                     undecided.append("\(story[i].kind.rawValue) on \(story[i].queue) may rest on an event lost in a damaged line of \(input.path) (a warning)")
                 }
@@ -1370,7 +1380,7 @@ public enum AnalysisSession {
         for f in story where f.kind == .unattributedStall {
             undecided.append("\(f.queue.controllerName): the guest gave up on I/O, and the controller's side cannot tell which queue hung (unattributed-stall, a warning)")
         }
-        FindingStory.link(&story, groups: findings.map(\.group), results: groups, inputs: inputs, qemu: options.qemuVersion)
+        FindingStory.link(&story, groups: findings.map(\.group), results: groups, inputs: inputs, qemu: options.qemuVersion, unmatched: restsOnDamage)
         // Per queue: its mutual waits, and the guest's give-ups (a guest trace or console
         // alone tells a hang by them: "Hangs per queue" left such a run out).
         // Inputs that could not be placed on one clock tell the same hangs each on its own

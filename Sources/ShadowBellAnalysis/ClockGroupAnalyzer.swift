@@ -41,7 +41,10 @@ public final class ClockGroupAnalyzer {
     /// uncertainty (on this group's clock).
     @exclusivity(unchecked) public var poorAlignment: [AlignmentReport.PoorStretch] = []
     /// Called after each event that touched a queue, with the queue's new state.
-    @exclusivity(unchecked) public var observer: ((Event, QueueSnapshot) -> Void)?
+    @exclusivity(unchecked) public var observer: ((Event, QueueSnapshot) -> Void)? {
+        didSet { hasObserver = observer != nil }
+    }
+    @exclusivity(unchecked) private var hasObserver = false
     /// Called with the time of the first event, before the observer is shown anything.
     @exclusivity(unchecked) public var firstEventObserver: ((Int64) -> Void)?
     /// Per queue: whether the observer watches it (`AnalysisOptions.observedQueues`).
@@ -220,7 +223,7 @@ public final class ClockGroupAnalyzer {
         case .guestMessage:
             guestMessage(e)
             // Observers see the message with the state of the queue it names, if that exists.
-            if observer != nil, let i = knownIndex(of: e.queue(.sq)) { notify(e, i) }
+            if hasObserver, let i = knownIndex(of: e.queue(.sq)) { notify(e, i) }
         case .controllerEnable, .interrupt, .registerWrite: break
         }
         if e.kind.side != .trace { trackHostSide(e) }
@@ -255,9 +258,11 @@ public final class ClockGroupAnalyzer {
     /// Shows the observer queue `i`'s state after `e`, if it watches that queue.
     @inline(__always)
     func notify(_ e: Event, _ i: Int) {
-        guard let observer, observed[i] else { return }
+        // The flags first: loading the observer retains its context, an atomic per event.
+        guard hasObserver, observed[i] else { return }
         queues[i].observable &+= 1
-        if queues[i].observable <= observerLimit { observer(e, queues[i].snapshot) }
+        guard queues[i].observable <= observerLimit, let observer else { return }
+        observer(e, queues[i].snapshot)
     }
 
     /// `AnalysisOptions.observedEventsPerQueue`.

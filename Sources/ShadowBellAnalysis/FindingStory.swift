@@ -6,9 +6,11 @@ enum FindingStory {
     /// How long after a window's teardown the Doorbell Buffer Config of the recovery may come.
     static let recoveryLimit: Int64 = 10_000_000_000
 
-    /// `findings` in report order; `groups[k]` is the clock group of `findings[k]`.
+    /// `findings` in report order; `groups[k]` is the clock group of `findings[k]`. Those in
+    /// `unmatched` rest on counts a damaged line may have cut: no known bug is named for them.
     static func link(
-        _ findings: inout [Finding], groups: [Int], results: [GroupResult], inputs: [InputSummary], qemu: KernelVersion? = nil
+        _ findings: inout [Finding], groups: [Int], results: [GroupResult], inputs: [InputSummary], qemu: KernelVersion? = nil,
+        unmatched: Set<Int> = []
     ) {
         // The guest kernel the console's banner names: one of the finding's own clock group
         // first, else any (inputs are in index order, so the choice does not depend on timing).
@@ -21,6 +23,10 @@ enum FindingStory {
             let context = KnownBugMatcher.Context(kernel: kernel, qemu: qemu, driverEventsFormat: driverFormat)
             var caveat = ""
             var bug = KnownBugMatcher.match(findings[k], context)
+            if bug != nil, unmatched.contains(k) {
+                findings[k].explanation += " No known bug is named: what would match one may be the event lost in the damaged line."
+                bug = nil
+            }
             if bug == nil, let order = resetOrdering(findings[k], results[groups[k]]), !KnownBug.linuxResetOrdering.excluded(by: kernel, qemu: qemu) {
                 // The guest's side of the reset-ordering bug: its trace alone showed a plain
                 // stuck command after the reset, though the driver's order was in it.

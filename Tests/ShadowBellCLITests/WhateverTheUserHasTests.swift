@@ -352,6 +352,29 @@ import Testing
         }
     }
 
+    /// One damaged line of a hung run: the fetch lost in it turned a 30 s mutual wait into a
+    /// controller idle with work, a warning, and the run passed. Its commands stayed outstanding
+    /// whatever the lost event was: an error still, its cause in doubt and no known bug named.
+    @Test func aDamagedLineDoesNotHideAHang() throws {
+        let lines = try String(contentsOfFile: sample("lab/sq-hang.txt"), encoding: .utf8)
+            .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var damagedLines = lines
+        damagedLines[19] = damagedLines[19].replacingOccurrences(of: "cid 4097", with: "cid XYZ")
+        #expect(damagedLines[19] != lines[19])
+        let damaged = temporaryPath("damaged-sq-hang-\(UUID().uuidString).txt")
+        try damagedLines.joined(separator: "\n").write(toFile: damaged, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: damaged) }
+        let r = try analyzeJSON([damaged])
+        #expect(r.status == 1)
+        let errors = (r.json["findings"] as? [[String: Any]] ?? []).filter { $0["severity"] as? String == "error" }
+        let hang = try #require(errors.first { $0["queue"].map { "\($0)" }?.contains("sq") == true && $0["kind"] as? String == "controller-idle-with-work" }, "\(errors)")
+        let doubts = hang["uncertainty"] as? [String] ?? []
+        #expect(doubts.contains { $0.contains("has a damaged line before this finding's evidence (\(damaged):20:") })
+        #expect(doubts.contains { $0.contains("3 command(s) stayed outstanding beyond 5.000 s: the queue hung") })
+        #expect(hang["known_bug"] is NSNull)
+        #expect((hang["explanation"] as? String ?? "").contains("No known bug is named"))
+    }
+
     /// A QEMU log without timestamps: the report's windows are as long as their events, not a
     /// time (its HTML read "mutual wait 168.879 µs" for 168879 events).
     @Test func anUntimedLogsPicturesCountEvents() throws {
