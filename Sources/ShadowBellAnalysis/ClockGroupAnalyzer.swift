@@ -17,6 +17,8 @@ public final class ClockGroupAnalyzer {
     /// The same give-ups from the guest trace's own events, per (controller, qid), oldest first
     /// (bounded): the driver's Abort admin commands, and what ended them (`driverGiveUp`).
     @exclusivity(unchecked) var driverGiveUps: [UInt32: [GuestTimeout]] = [:]
+    /// Entries of `guestTimeouts` and `driverGiveUps` in all (`GuestTimeout.keptInAll`).
+    @exclusivity(unchecked) var timeoutsKept = 0
     @exclusivity(unchecked) var dbbufEnabled = ControllerSet()
     /// Per queue index, the kernel tags (cid & 0xfff) the driver's submissions on it showed:
     /// 512 bytes a queue. An ABORT or a reset's cancellation of a tag never submitted in the

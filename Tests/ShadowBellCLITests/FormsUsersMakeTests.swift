@@ -288,3 +288,43 @@ import Testing
         #expect(!Self.notes(try analyzeJSON([noResets]).json).contains { $0.contains("NVMe controllers") })
     }
 }
+
+/// A run of several give-ups: each ended by the controller's reset, whichever queue's message
+/// named it.
+@Suite struct SeveralGiveUpsTests {
+    /// A simulated racing run whose guest gave up three times on both queues (48 commands a
+    /// round, a timeout message each): the messages kept per queue were its latest 64, so only
+    /// the last round was told; and a reset message names one queue while it ends the other's
+    /// give-up too, which ran on into the next one. Each give-up of more than a millisecond in
+    /// the truth is one stuck-command finding on its queue, dated by the I/O timeout measured
+    /// on the queue whose command the reset followed.
+    @Test func everyGiveUpIsTold() throws {
+        let dir = temporaryPath("give-ups-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(runCommand([
+            "simulate", "--seed", "131", "--duration-us", "30000", "--driver-barrier", "off", "--profile", "racing",
+            "--output", "\(dir)/g.txt", "--qemu-log", "\(dir)/q.log", "--truth", "\(dir)/t.json",
+        ]) == 0)
+        let truth = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/t.json"))) as? [String: Any])
+        let resets = Set(truth["resets_ns"] as? [Int] ?? [])
+        #expect(resets.count == 3)
+        // The give-ups: the truth's waits ended by a reset's deletion of the queue.
+        let giveUps = (truth["mutual_waits"] as? [[String: Any]] ?? []).filter { $0["resolution"] as? String == "queue-deleted" }
+        #expect(giveUps.count == 6)
+        let r = try analyzeJSON(["\(dir)/g.txt"])
+        #expect(r.status == 1)
+        let told = (r.json["findings"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "stuck-command" && $0["end_ns"] is Int }
+        for w in giveUps {
+            let qid = (w["queue"] as? [String: Any])?["qid"] as? Int
+            let start = try #require(w["start_ns"] as? Int)
+            let found = told.first { f in
+                (f["queue"] as? [String: Any])?["qid"] as? Int == qid && abs((f["start_ns"] as? Int ?? 0) - start) < 20_000
+            }
+            #expect(found != nil, "no give-up on qid \(qid ?? -1) at \(start): \(told.map { ($0["queue"] ?? "", $0["start_ns"] ?? "") })")
+            if let found, let end = found["end_ns"] as? Int {
+                #expect(resets.contains(end), "qid \(qid ?? -1) at \(start) ends at \(end), no reset")
+            }
+        }
+    }
+}

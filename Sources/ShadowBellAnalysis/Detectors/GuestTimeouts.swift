@@ -21,6 +21,22 @@ struct GuestTimeout: Sendable {
     var seenSubmitted = true
     /// Its command ids and those of the other commands that reset cancelled (at most 64).
     var cancelledTags: [UInt32] = []
+    /// Messages of the same give-up and input after this one that were counted, not kept
+    /// (`GuestTimeout.keptPerGiveUp`).
+    var unkept = 0
+    /// A reset told on another queue of the controller that ended this queue's give-up too:
+    /// the qid its message names.
+    var namedQID: UInt16? = nil
+
+    var isReset: Bool { kind == .timeoutReset || kind == .timeoutDisable }
+
+    /// Messages kept per give-up of a queue (its first ones and the reset that ended it; the
+    /// rest are counted): a storm of timeouts on a deep queue prints one per command, and the
+    /// list kept only the latest 64 of a queue, so a run of several give-ups lost all but the
+    /// last ones.
+    static var keptPerGiveUp: Int { 64 }
+    /// Messages kept in all, of every queue (memory stays bounded on hostile input).
+    static var keptInAll: Int { 1 << 16 }
 }
 
 extension ClockGroupAnalyzer {
@@ -34,8 +50,10 @@ extension ClockGroupAnalyzer {
             // recorded the kernel's console events) is one message. The list is read and
             // changed where the table keeps it: a copy of it per message (a storm of timeouts
             // prints hundreds of thousands) copied its 64 entries each time.
+            // (The latest of the list: it is in the order of time, and a give-up keeps at most
+            // `keptPerGiveUp` of its messages.)
             let seen = guestTimeouts[key]?.withUnsafeBufferPointer { list in
-                list.indices.contains { i in
+                list.indices.suffix(2 * GuestTimeout.keptPerGiveUp).contains { i in
                     guard !list[i].fromDriverTrace, list[i].kind == kind, list[i].tag == e.b, list[i].at.source != e.source
                     else { return false }
                     let d = list[i].at.time.subtractingReportingOverflow(e.time)
@@ -43,7 +61,7 @@ extension ClockGroupAnalyzer {
                 }
             }
             if seen == true { return }
-            guestTimeouts[key, default: []].appendKeeping(64, GuestTimeout(at: EventRef(e), kind: kind, tag: e.b))
+            keep(GuestTimeout(at: EventRef(e), kind: kind, tag: e.b), in: &guestTimeouts, key)
         case .abortStatus, .queuesReady:
             break
         }
@@ -98,7 +116,7 @@ extension ClockGroupAnalyzer {
             step.cancelledBeforeTheTrace = true
             step.cancelledTags = [e.a]
         }
-        driverGiveUps[key, default: []].appendKeeping(64, step)
+        keep(step, in: &driverGiveUps, key)
     }
 
     /// The guest's timeout messages for `queue`'s qid printed in `[from, to]`.
@@ -126,7 +144,8 @@ extension ClockGroupAnalyzer {
         case .timeoutDisable: what = "timeout, disable controller"
         default: what = t.kind.name
         }
-        return "guest kernel: I/O \(t.tag) QID \(qid) \(what)"
+        guard let named = t.namedQID, named != qid else { return "guest kernel: I/O \(t.tag) QID \(qid) \(what)" }
+        return "guest kernel: I/O \(t.tag) QID \(named) \(what): the reset cancels qid \(qid)'s commands too"
     }
 }
 
@@ -174,11 +193,30 @@ extension ClockGroupAnalyzer {
     }
 }
 
+extension ClockGroupAnalyzer {
+    /// Keeps `t` in the list of `key`: the first `GuestTimeout.keptPerGiveUp` messages of each
+    /// give-up and every reset; a message beyond them is counted on the last one kept (when
+    /// from its input: the same message from another input is no other).
+    func keep(_ t: GuestTimeout, in table: inout [UInt32: [GuestTimeout]], _ key: UInt32) {
+        var kept = true
+        table[key, default: []].withLastGiveUp { list, giveUpStart in
+            if !t.isReset, list.count - giveUpStart >= GuestTimeout.keptPerGiveUp || timeoutsKept >= GuestTimeout.keptInAll {
+                if let last = list.last, last.at.source == t.at.source { list[list.count - 1].unkept += 1 }
+                kept = false
+                return
+            }
+            list.append(t)
+        }
+        if kept { timeoutsKept += 1 }
+    }
+}
+
 extension Array where Element == GuestTimeout {
-    /// Appends `t`, dropping the oldest entry first when `limit` are kept.
-    mutating func appendKeeping(_ limit: Int, _ t: GuestTimeout) {
-        if count >= limit { removeFirst() }
-        append(t)
+    /// `body` with the list and where its last give-up begins (after its last reset).
+    mutating func withLastGiveUp(_ body: (inout [GuestTimeout], Int) -> Void) {
+        var start = count
+        while start > 0, !self[start - 1].isReset, count - start < GuestTimeout.keptPerGiveUp { start -= 1 }
+        body(&self, start)
     }
 
     /// Changes the last entry in place, if there is one.

@@ -38,6 +38,8 @@ struct TimeoutEpisode: Sendable {
     var reset: GuestTimeout?
 
     var tags: Set<UInt32> { Set(timeouts.filter { $0.kind == .timeoutAborting || $0.kind == .timeoutPolled }.map { $0.tag & 0xFFF }) }
+    /// Its messages, those counted and not kept included.
+    var messages: Int { timeouts.reduce(timeouts.count) { $0 + $1.unkept } }
     /// Told by the guest trace's Abort commands rather than the console's messages.
     var fromDriverTrace: Bool { timeouts.first?.fromDriverTrace ?? false }
     /// Told by the guest trace, of commands it does not show submitted: ABORTs of them, or a
@@ -102,7 +104,8 @@ extension ClockGroupAnalyzer {
     /// The I/O timeout a give-up shows: from its first abort to the reset, when the aborted
     /// commands timed out again; nil without both.
     static func measuredIOTimeout(_ e: TimeoutEpisode) -> Int64? {
-        guard let reset = e.reset, let abort = e.timeouts.first(where: { $0.kind == .timeoutAborting }),
+        // (Not by another queue's reset: it came when that queue's command timed out again.)
+        guard let reset = e.reset, reset.namedQID == nil, let abort = e.timeouts.first(where: { $0.kind == .timeoutAborting }),
             reset.at.time > abort.at.time
         else { return nil }
         return reset.at.time - abort.at.time
@@ -270,7 +273,13 @@ extension ClockGroupAnalyzer {
         // sysrq-hang's guest trace, which begins inside its first stall, 15.5 s for 30.8 s).
         for e in episodes where owned[e.finding] == nil && findings[e.finding].start == e.episode.timeouts[0].at.time {
             let i = e.finding
-            guard let timeout = Self.measuredIOTimeout(e.episode) else { continue }
+            // The I/O timeout is the driver's, one for every queue: a give-up ended by another
+            // queue's reset takes it from a give-up of the controller that measures it.
+            let own = Self.measuredIOTimeout(e.episode)
+            let measured = own
+                ?? episodes.lazy.filter { $0.episode.controller == e.episode.controller }.compactMap { Self.measuredIOTimeout($0.episode) }.first
+            guard let timeout = measured else { continue }
+            let how = own != nil ? "measured above" : "measured by another give-up of \(findings[i].queue.controllerName), from its first abort to its reset"
             let (start, overflow) = findings[i].start.subtractingReportingOverflow(timeout)
             guard !overflow else { continue }
             findings[i].start = start
@@ -280,8 +289,8 @@ extension ClockGroupAnalyzer {
             findings[i].explanation += e.episode.fromDriverTrace
                 ? " The give-up is dated that I/O timeout (about \(durationText(timeout))) before the first ABORT."
                 : driverEventsSeen
-                ? " The guest's trace shows none of its commands outstanding past --stuck-after (\(durationText(options.stuckAfter))): its I/O timeout is shorter, or they were submitted before the trace began. They were outstanding for at least one I/O timeout (about \(durationText(timeout)), measured above) before the first timeout message, so the give-up is dated from that much earlier."
-                : " No submission of its commands is in the inputs: they were outstanding for at least one I/O timeout (about \(durationText(timeout)), measured above) before the first timeout message, so the give-up is dated from that much earlier."
+                ? " The guest's trace shows none of its commands outstanding past --stuck-after (\(durationText(options.stuckAfter))): its I/O timeout is shorter, or they were submitted before the trace began. They were outstanding for at least one I/O timeout (about \(durationText(timeout)), \(how)) before the first timeout message, so the give-up is dated from that much earlier."
+                : " No submission of its commands is in the inputs: they were outstanding for at least one I/O timeout (about \(durationText(timeout)), \(how)) before the first timeout message, so the give-up is dated from that much earlier."
         }
     }
 
@@ -291,20 +300,46 @@ extension ClockGroupAnalyzer {
     /// becomes a `stuck-command` finding of its own. Returns those with their finding's index.
     private func reportTimeoutEpisodes() -> [(episode: TimeoutEpisode, finding: Int)] {
         var episodes: [TimeoutEpisode] = []
+        // A reset the console tells ends the give-ups of every queue of its controller: its
+        // message names the queue whose command timed out again, and the reset cancels them
+        // all (a queue's give-up ran on into the next one's, and said no reset came).
+        var consoleResets: [UInt16: [GuestTimeout]] = [:]
+        for (key, list) in guestTimeouts {
+            for t in list where t.isReset {
+                var t = t
+                t.namedQID = UInt16(truncatingIfNeeded: key)
+                consoleResets[UInt16(key >> 16), default: []].append(t)
+            }
+        }
+        for k in consoleResets.keys { consoleResets[k]!.sort { ($0.at.time, $0.at.location) < ($1.at.time, $1.at.location) } }
         // The console's messages where it has them for the queue, else the guest trace's aborts.
         for key in Set(guestTimeouts.keys).union(driverGiveUps.keys).sorted() {
-            let told = guestTimeouts[key].flatMap { $0.isEmpty ? nil : $0 } ?? driverGiveUps[key] ?? []
+            let fromConsole = guestTimeouts[key].flatMap { $0.isEmpty ? nil : $0 }
+            let told = fromConsole ?? driverGiveUps[key] ?? []
+            let controller = UInt16(key >> 16), qid = UInt16(truncatingIfNeeded: key)
+            let resets = fromConsole == nil ? [] : (consoleResets[controller] ?? []).filter { $0.namedQID != qid }
             var current: TimeoutEpisode?
             for t in told.sorted(by: { ($0.at.time, $0.at.location) < ($1.at.time, $1.at.location) }) {
+                // Another queue's reset between this give-up's last message and this one.
+                if let open = current, open.reset == nil, let last = open.timeouts.last,
+                    let reset = resets.first(where: { $0.at.time >= last.at.time && $0.at.time < t.at.time })
+                {
+                    current!.reset = reset
+                }
                 if current?.reset != nil, let done = current {
                     episodes.append(done)
                     current = nil
                 }
-                if current == nil { current = TimeoutEpisode(controller: UInt16(key >> 16), qid: UInt16(truncatingIfNeeded: key)) }
+                if current == nil { current = TimeoutEpisode(controller: controller, qid: qid) }
                 current!.timeouts.append(t)
-                if t.kind == .timeoutReset || t.kind == .timeoutDisable { current!.reset = t }
+                if t.isReset { current!.reset = t }
             }
-            if let current { episodes.append(current) }
+            if var open = current {
+                if open.reset == nil, let last = open.timeouts.last, let reset = resets.first(where: { $0.at.time >= last.at.time }) {
+                    open.reset = reset
+                }
+                episodes.append(open)
+            }
         }
         var reported: [(episode: TimeoutEpisode, finding: Int)] = []
         for e in episodes {
@@ -355,7 +390,7 @@ extension ClockGroupAnalyzer {
             ("cmdid", .null),
             ("kernel_tag", tags.first.map { .int(Int64($0)) } ?? .null),
             ("kernel_tags", .array(tags.map { .int(Int64($0)) })),
-            ("guest_timeouts", .int(Int64(e.timeouts.count))),
+            ("guest_timeouts", .int(Int64(e.messages))),
             ("duration_ns", .int((e.reset?.at.time ?? lastTime) - first.at.time)),
             ("fetched", .null),
             ("status", .null),
@@ -369,7 +404,7 @@ extension ClockGroupAnalyzer {
             f.inferred = false
             set(&f, "inferred_from", .string("driver-aborts"))
             set(&f, "guest_timeouts", .null)
-            set(&f, "driver_aborts", .int(Int64(e.timeouts.count { $0.kind == .timeoutAborting })))
+            set(&f, "driver_aborts", .int(Int64(e.timeouts.reduce(0) { $0 + ($1.kind == .timeoutAborting ? 1 + $1.unkept : 0) })))
             let reset = e.reset.map { "; it reset the controller \(durationText($0.at.time - first.at.time)) later" }
                 ?? "; the trace ends before any reset"
             if !e.timeouts.contains(where: { $0.kind == .timeoutAborting }) {
@@ -427,7 +462,7 @@ extension ClockGroupAnalyzer {
         let listed = e.timeouts.prefix(4)
         let reset = e.reset.flatMap { r in listed.contains { $0.at.time == r.at.time && $0.at.location == r.at.location } ? nil : r }
         // The rest are counted, not listed (the evidence read as if the first four were all).
-        let unlisted = e.timeouts.count - listed.count - (reset.map { r in e.timeouts.contains { $0.at.time == r.at.time && $0.at.location == r.at.location } ? 1 : 0 } ?? 0)
+        let unlisted = e.messages - listed.count - (reset.map { r in e.timeouts.contains { $0.at.time == r.at.time && $0.at.location == r.at.location } ? 1 : 0 } ?? 0)
         if unlisted > 0 {
             f.explanation += " The evidence lists its first \(listed.count) \(e.fromDriverTrace ? "ABORTs" : "timeout messages")\(e.reset == nil ? "" : " and the reset"); \(unlisted == 1 ? "1 more is" : "\(unlisted) more are") not listed."
         }
