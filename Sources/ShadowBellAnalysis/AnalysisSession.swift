@@ -1218,6 +1218,16 @@ public enum AnalysisSession {
                 "\(g.submissionsBeyondCommandLimit) submission(s) left out: they came while \(ClockGroupAnalyzer.outstandingCommandLimit) commands were outstanding in one clock domain (the limit keeps memory bounded)")
         }
         var undecided: [String] = []
+        // A controller's trace in a clock domain of its own beside the driver's in another:
+        // their events are in no common order, so no wait between the two sides is judged (an
+        // untimed QEMU log beside a hung run's guest trace read as healthy without a word).
+        if groups.contains(where: { $0.driverEventsSeen && !$0.controllerEventsSeen }) {
+            for g in groups where g.controllerEventsSeen && !g.driverEventsSeen {
+                let paths = g.sources.compactMap { s in inputs.first { $0.index == Int(s) }?.path }
+                guard !paths.isEmpty else { continue }
+                undecided.append("\(paths.joined(separator: ", ")) is not placed on the guest trace's clock (its alignment says why): the controller's events and the driver's are in no common order, so a wait between the two sides is not judged")
+            }
+        }
         for g in groups {
             for late in g.lateCommands {
                 undecided.append("\(late.queue.controllerName) qid \(late.queue.qid): \(late.count) command(s) outstanding where the input ends, the oldest for \(formatDuration(late.oldest)): too soon to tell")

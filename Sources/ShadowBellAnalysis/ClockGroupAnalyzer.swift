@@ -863,7 +863,7 @@ public final class ClockGroupAnalyzer {
             // (Without a config in the trace, only of a driver seen sending one: one that never
             // does has no doorbell buffer to restart before.)
             ioBeforeDbbufConfig: ioBeforeDbbufConfig.filter { $0.config != nil || driverSentDbbuf.contains($0.controller) },
-            controllerEventsSeen: controllerEventsSeen, unexplainedGiveUps: unexplainedGiveUps(),
+            controllerEventsSeen: controllerEventsSeen, driverEventsSeen: driverEventsSeen, unexplainedGiveUps: unexplainedGiveUps(),
             adminCompletionsLeftOut: adminCompletionsLeftOut(), queuesCreatedTwice: queuesCreatedTwice)
     }
 
@@ -1042,6 +1042,8 @@ public struct GroupResult: Sendable {
     public var ioBeforeDbbufConfig: [IOBeforeDbbufConfig] = []
     /// Whether any controller event is in the group's inputs.
     public var controllerEventsSeen = false
+    /// Whether any driver event (not a console message) is in the group's inputs.
+    public var driverEventsSeen = false
     /// The guest's give-ups (its ABORTs, seen by the controller) that no finding tells: no queue
     /// was silent for `--min-wait` before them, and no finding of their controller covers them.
     public var unexplainedGiveUps: [UnexplainedGiveUp] = []
