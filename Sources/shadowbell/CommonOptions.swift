@@ -56,6 +56,13 @@ struct AnalysisFlags: ParsableArguments {
         if minWait.nanoseconds < 0 || raceWindow.nanoseconds < 0 || timingSlack.nanoseconds < 0 || stuckAfter.nanoseconds < 0 {
             throw ValidationError("Durations must not be negative.")
         }
+        // --same-clock takes every input's times as they are: an offset given beside it was
+        // silently not applied.
+        if sameClock, let first = clockOffset.first {
+            throw ValidationError(
+                "--same-clock and --clock-offset \(first.path) cannot be given together: --same-clock takes every input's times "
+                    + "as they are, so the offset would not be applied; give --clock-offset without --same-clock, or --same-clock alone")
+        }
         for o in clockOffset where !ClockOffsetArgument.names(o.path, among: paths) {
             throw ValidationError(
                 "--clock-offset names \(o.path), which is not one of the inputs (give a file among them, by any path, "
