@@ -890,15 +890,23 @@ public enum TimelineSVGDocument {
 
     /// Charts of the queues' events in a range: every finding window that reaches into it, and
     /// the short waits of the events drawn.
-    public static func render(_ queues: [QueueSamples], note: String? = nil, orderOnly: Bool = false, width: Double = 1100) -> String {
-        render(charts: queues.map { rangeChart($0, note: note) }, orderOnly: orderOnly, width: width)
+    /// `ranged`: the range was given (`--from`/`--to`), so the title does not advise giving one
+    /// for the events left out.
+    public static func render(
+        _ queues: [QueueSamples], note: String? = nil, ranged: Bool = false, orderOnly: Bool = false, width: Double = 1100
+    ) -> String {
+        render(charts: queues.map { rangeChart($0, note: note, ranged: ranged) }, orderOnly: orderOnly, width: width)
     }
 
     /// The chart of one queue's events in a range, with its title.
-    public static func rangeChart(_ q: QueueSamples, note: String? = nil) -> (title: String, view: QueueView) {
+    public static func rangeChart(_ q: QueueSamples, note: String? = nil, ranged: Bool = false) -> (title: String, view: QueueView) {
         var title = "\(q.queue): \(q.samples.count) event(s)"
         if let note { title += " (\(note))" }
-        if q.dropped > 0 { title += ", \(q.dropped) more left out (choose a range with --from/--to)" }
+        if q.dropped > 0 {
+            title += ranged
+                ? ", \(q.dropped) more of the range left out (at most --max-events \(q.samples.count) drawn: raise it or narrow --from/--to)"
+                : ", \(q.dropped) more left out (choose a range with --from/--to)"
+        }
         let windows = q.windows.filter { w in
             guard let first = q.samples.first?.time, let last = q.samples.last?.time else { return false }
             return w.start <= last && (w.end ?? .max) >= first

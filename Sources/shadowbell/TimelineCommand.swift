@@ -74,7 +74,7 @@ struct Timeline: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Write here instead of standard output.", valueName: "file"))
     var output: String?
 
-    @Option(name: .customLong("max-events"), help: ArgumentHelp("--format svg: events drawn per queue at most.", valueName: "n"))
+    @Option(name: .customLong("max-events"), parsing: .unconditional, help: ArgumentHelp("--format svg: events drawn per queue at most (1 or more).", valueName: "n"))
     var maxEvents: Int = 2000
 
     /// `12.5`, `-5.2` → nanoseconds; nil when not a number of seconds.
@@ -93,6 +93,7 @@ struct Timeline: ParsableCommand {
         if let to, Self.seconds(to) == nil {
             throw ValidationError("--to expects seconds, e.g. 12.6 (got '\(to)')")
         }
+        if maxEvents < 1 { throw ValidationError("--max-events \(maxEvents): give 1 or more (the events drawn per queue at most)") }
         if let from, let to, let lower = Self.seconds(from), let upper = Self.seconds(to), lower > upper {
             throw ValidationError("--from \(from) is after --to \(to): the range is empty")
         }
@@ -110,6 +111,7 @@ struct Timeline: ParsableCommand {
         let options = flags.options(for: paths, notes: run.skipped.map(\.path))
         let sink = TimelineWriter(format: format, paths: paths, output: output)
         sink.maxEvents = maxEvents
+        sink.ranged = ranged
         let selectors = queues
         let inputs: [AnalysisInput]
         do throws(InputError) {
@@ -338,6 +340,8 @@ final class TimelineWriter {
         svgIndex = [:]
     }
     var maxEvents = 2000
+    /// A range was given (`--from`/`--to`).
+    var ranged = false
     /// The hang findings' windows per queue; nil while unknown (an input read once).
     var findings: [QueueKey: [ChartWindow]]?
     /// Pictures around the findings (`--format svg` without a range).
@@ -457,7 +461,7 @@ final class TimelineWriter {
                 for i in queues.indices {
                     queues[i].windows = findings?[queues[i].queue] ?? []
                 }
-                text = TimelineSVGDocument.render(queues, note: noFindingNote ? "no finding on these queues: the first events" : nil)
+                text = TimelineSVGDocument.render(queues, note: noFindingNote ? "no finding on these queues: the first events" : nil, ranged: ranged)
             }
             flush()
             return
