@@ -64,7 +64,7 @@ struct Analyze: ParsableCommand {
     @Option(name: .customLong("group-by"), help: ArgumentHelp("How a batch groups files into runs: directory or file.", valueName: "directory|file"))
     var groupBy: GroupBy?
 
-    @Option(help: ArgumentHelp("Runs analysed at the same time (default: the number of cores).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Runs analysed at the same time (default: the number of cores).", valueName: "n"))
     var jobs: Int?
 
     @Option(name: .customLong("fail-on"), help: ArgumentHelp("The least severe finding that makes the exit status 1.", valueName: "error|warning|never"))

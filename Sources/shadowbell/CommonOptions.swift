@@ -12,19 +12,21 @@ struct AnalysisFlags: ParsableArguments {
     @Argument(help: "Trace files (ftrace text, QEMU log, …), or '-' for standard input. The format is detected from the content. analyze also takes directories (one run per directory); report, explain and timeline take one run's folder (notes skipped).")
     var paths: [String] = []
 
-    @Option(help: ArgumentHelp("Mutual-wait windows shorter than this are only counted.", valueName: "duration"))
+    // Options with a number take the next word as their value, so that `--min-wait -1ms` is
+    // refused as a value (it was "Missing value for '--min-wait'").
+    @Option(parsing: .unconditional, help: ArgumentHelp("Mutual-wait windows shorter than this are only counted.", valueName: "duration"))
     var minWait: DurationValue = DurationValue(nanoseconds: 1_000_000)
 
-    @Option(help: ArgumentHelp("A driver publication this close to a controller burst end counts as race exposure.", valueName: "duration"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("A driver publication this close to a controller burst end counts as race exposure.", valueName: "duration"))
     var raceWindow: DurationValue = DurationValue(nanoseconds: 50_000)
 
-    @Option(help: ArgumentHelp("Stamp uncertainty: a reorder cause is named only beyond this.", valueName: "duration"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Stamp uncertainty: a reorder cause is named only beyond this.", valueName: "duration"))
     var timingSlack: DurationValue = DurationValue(nanoseconds: 0)
 
     @Flag(help: "All inputs share one clock (e.g. pieces of one trace); otherwise each file is its own clock domain.")
     var sameClock = false
 
-    @Option(help: ArgumentHelp("Controller number (nvmeN) for inputs that do not name the device (QEMU logs).", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Controller number (nvmeN) for inputs that do not name the device (QEMU logs).", valueName: "N"))
     var controller: UInt16 = 0
 
     @Option(help: ArgumentHelp(
@@ -32,10 +34,10 @@ struct AnalysisFlags: ParsableArguments {
         valueName: "file=seconds"))
     var clockOffset: [ClockOffsetArgument] = []
 
-    @Option(help: ArgumentHelp("Commands outstanding longer than this are stuck-command findings.", valueName: "duration"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Commands outstanding longer than this are stuck-command findings.", valueName: "duration"))
     var stuckAfter: DurationValue = DurationValue(nanoseconds: 5_000_000_000)
 
-    @Option(help: ArgumentHelp(
+    @Option(parsing: .unconditional, help: ArgumentHelp(
         "Inferred waits (no driver probes) must last this long to be reported, unless still open at the end of the trace.",
         valueName: "duration"))
     var inferredMinWait: DurationValue = DurationValue(nanoseconds: 100_000_000)
@@ -46,15 +48,18 @@ struct AnalysisFlags: ParsableArguments {
     var quiet = false
 
     /// Threads decoding one text input, and its segment size (for tests and benchmarks).
-    @Option(help: .hidden)
+    @Option(parsing: .unconditional, help: .hidden)
     var decodeThreads: Int?
-    @Option(help: .hidden)
+    @Option(parsing: .unconditional, help: .hidden)
     var decodeSegmentSize: Int?
 
     func validate() throws {
         if paths.filter({ $0 == "-" }).count > 1 { throw ValidationError("Standard input ('-') can be given only once.") }
-        if minWait.nanoseconds < 0 || raceWindow.nanoseconds < 0 || timingSlack.nanoseconds < 0 || stuckAfter.nanoseconds < 0 {
-            throw ValidationError("Durations must not be negative.")
+        for (flag, value) in [
+            ("--min-wait", minWait), ("--race-window", raceWindow), ("--timing-slack", timingSlack), ("--stuck-after", stuckAfter),
+            ("--inferred-min-wait", inferredMinWait),
+        ] where value.nanoseconds < 0 {
+            throw ValidationError("\(flag) \(value.text ?? String(value.nanoseconds)): a duration must not be negative")
         }
         // --same-clock takes every input's times as they are: an offset given beside it was
         // silently not applied.
@@ -211,14 +216,19 @@ struct ClockOffsetArgument: ExpressibleByArgument, Sendable {
 }
 
 /// `1ms`, `250us`, `250µs`, `2s`, `500ns`, or a bare number of seconds (`0.5`).
+/// A negative one (`-1ms`) is read, so that the command can say what is wrong with it.
 struct DurationValue: ExpressibleByArgument, Sendable {
     var nanoseconds: Int64
+    /// The argument as given, when it was given.
+    var text: String?
 
     init(nanoseconds: Int64) { self.nanoseconds = nanoseconds }
 
     init?(argument: String) {
-        guard let ns = parseDuration(argument) else { return nil }
-        nanoseconds = ns
+        let negative = argument.hasPrefix("-")
+        guard let ns = parseDuration(negative ? String(argument.dropFirst()) : argument) else { return nil }
+        nanoseconds = negative ? -ns : ns
+        text = argument
     }
 
     var defaultValueDescription: String { formatDuration(nanoseconds).replacingOccurrences(" ", "") }

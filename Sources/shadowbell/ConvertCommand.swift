@@ -64,7 +64,7 @@ struct Convert: ParsableCommand {
     var target: ConvertTarget { to ?? (output.lowercased().hasSuffix(".json") ? .perfettoJSON : .pcap) }
 
     @Option(
-        name: .customLong("link-type"),
+        name: .customLong("link-type"), parsing: .unconditional,
         help: ArgumentHelp(
             "Link type of the packets: LINKTYPE_USER0–USER15 (147–162), never 149.", valueName: "N"))
     var linkType: Int32 = LinkType.user0.rawValue
@@ -74,7 +74,7 @@ struct Convert: ParsableCommand {
     @Flag(help: "No notes on standard error (skipped files, inputs read once); errors still show.")
     var quiet = false
 
-    @Option(help: ArgumentHelp("Controller number (nvme<N>) for inputs that do not name the device.", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Controller number (nvme<N>) for inputs that do not name the device.", valueName: "N"))
     var controller: UInt16 = 0
 
     func validate() throws {

@@ -31,7 +31,7 @@ struct Report: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("The HTML file to write ('-' = standard output).", valueName: "file.html"))
     var output: String
 
-    @Option(name: .customLong("max-pictures"), help: ArgumentHelp("Draw timelines for at most this many findings.", valueName: "n"))
+    @Option(name: .customLong("max-pictures"), parsing: .unconditional, help: ArgumentHelp("Draw timelines for at most this many findings.", valueName: "n"))
     var maxPictures: Int = 60
 
     func validate() throws {

@@ -57,7 +57,7 @@ struct Simulate: ParsableCommand {
         case qemu72, qemu8
     }
 
-    @Option(help: "Seed of the run's pseudo-random generator.")
+    @Option(parsing: .unconditional, help: "Seed of the run's pseudo-random generator.")
     var seed: UInt64 = 1
 
     @Option(help: "The driver's mb() between its shadow store and its EventIdx load (on|off).")
@@ -72,7 +72,7 @@ struct Simulate: ParsableCommand {
     @Flag(help: "QEMU with ioeventfd=on: the I/O queues' MMIO doorbells leave no trace event.")
     var ioeventfd = false
 
-    @Option(help: "Requests the controller has per SQ (default: the SQ's entries, as QEMU).")
+    @Option(parsing: .unconditional, help: "Requests the controller has per SQ (default: the SQ's entries, as QEMU).")
     var controllerRequests: Int?
 
     @Option(name: .shortAndLong, help: "The trace file to write (ftrace text).")
@@ -100,40 +100,40 @@ struct Simulate: ParsableCommand {
     @Option(help: "Workload preset the knobs below start from: steady, racing (heavy racing load), cq-pressure.")
     var profile: Profile = .steady
 
-    @Option(help: "I/O queue pairs (1–64).")
+    @Option(parsing: .unconditional, help: "I/O queue pairs (1–64).")
     var queues: Int?
 
-    @Option(help: "Entries per submission queue (2–65536).")
+    @Option(parsing: .unconditional, help: "Entries per submission queue (2–65536).")
     var sqEntries: Int?
 
-    @Option(help: "Entries per completion queue (2–65536); fewer than the commands in flight puts pressure on the CQ.")
+    @Option(parsing: .unconditional, help: "Entries per completion queue (2–65536); fewer than the commands in flight puts pressure on the CQ.")
     var cqEntries: Int?
 
-    @Option(help: "Simulated time in microseconds.")
+    @Option(parsing: .unconditional, help: "Simulated time in microseconds.")
     var durationUs: Int64?
 
-    @Option(help: "Submission batches per second on each queue.")
+    @Option(parsing: .unconditional, help: "Submission batches per second on each queue.")
     var iops: Int?
 
-    @Option(help: "Per-queue submission rate, comma-separated (queue 1 first); overrides --iops for those queues.")
+    @Option(parsing: .unconditional, help: "Per-queue submission rate, comma-separated (queue 1 first); overrides --iops for those queues.")
     var queueIops: String?
 
-    @Option(help: "Commands per submission batch: uniform in 1...N, one doorbell update per batch.")
+    @Option(parsing: .unconditional, help: "Commands per submission batch: uniform in 1...N, one doorbell update per batch.")
     var burst: Int?
 
-    @Option(help: "Commands outstanding per queue at most.")
+    @Option(parsing: .unconditional, help: "Commands outstanding per queue at most.")
     var iodepth: Int?
 
     @Option(help: "Device service time distribution in ns: fixed:N, uniform:LO:HI or exp:MEAN.")
     var service: String?
 
-    @Option(help: "Percentage of reads among the commands.")
+    @Option(parsing: .unconditional, help: "Percentage of reads among the commands.")
     var readPercent: Int?
 
-    @Option(help: "Interrupt coalescing: raise an interrupt after this many completions...")
+    @Option(parsing: .unconditional, help: "Interrupt coalescing: raise an interrupt after this many completions...")
     var coalesce: Int?
 
-    @Option(help: "...or this many microseconds after the first unsignalled completion.")
+    @Option(parsing: .unconditional, help: "...or this many microseconds after the first unsignalled completion.")
     var coalesceTimeUs: Int64?
 
     @Option(help: "Driver store-buffer drain delay in ns (fixed:N|uniform:LO:HI|exp:MEAN[,tail:PCT:LO:HI]).")
@@ -145,22 +145,28 @@ struct Simulate: ParsableCommand {
     @Option(help: "Interrupt raised → handler running, in ns (same syntax as --driver-drain).")
     var interruptLatency: String?
 
-    @Option(help: "Divide Linux's 30 s I/O timeout by this, so timeout → abort → reset fits a small trace.")
+    @Option(parsing: .unconditional, help: "Divide Linux's 30 s I/O timeout by this, so timeout → abort → reset fits a small trace.")
     var timeoutDivisor: Int64?
 
     @Option(help: "Inject a fault (repeatable): skip-mmio, stale-buffers, no-cq-eventidx, out-of-range, byte-swapped, reset-ordering, overcommitted-sq.")
     var fault: [Fault] = []
 
-    @Option(help: "One-shot faults strike at their first chance after this many microseconds (default: a third of the run).")
+    @Option(parsing: .unconditional, help: "One-shot faults strike at their first chance after this many microseconds (default: a third of the run).")
     var faultAtUs: Int64?
 
     @Flag(help: "Leave out unrelated events (block, irq, sched).")
     var noNoise = false
 
-    @Option(help: "A driver publish within this many ns of a controller burst end counts as race exposure.")
+    @Option(parsing: .unconditional, help: "A driver publish within this many ns of a controller burst end counts as race exposure.")
     var raceWindowNs: Int64?
 
     func makeConfig() throws -> SimulationConfig {
+        // Negative times the model would take as they are (they were missing values before the
+        // options took the next word as their value).
+        for case let (flag, value?) in [("--coalesce-time-us", coalesceTimeUs), ("--fault-at-us", faultAtUs), ("--race-window-ns", raceWindowNs)]
+        where value < 0 {
+            throw ValidationError("\(flag) \(value): must not be negative")
+        }
         var c: SimulationConfig
         switch profile {
         case .steady: c = SimulationConfig(seed: seed)

@@ -41,3 +41,50 @@ extension OptionCheckTests {
         }
     }
 }
+
+extension OptionCheckTests {
+    /// The exit status and message of a command line that stops before running (a usage error).
+    func refusal(_ arguments: [String]) -> (status: Int32, message: String) {
+        do {
+            _ = try ShadowBell.parseAsRoot(arguments)
+            return (0, "")
+        } catch {
+            return (ShadowBell.exitCode(for: error).rawValue, ShadowBell.message(for: error))
+        }
+    }
+
+    /// A negative number was "Missing value for '--min-wait'" (the word taken for an option):
+    /// every option with a number takes it as its value and says what is wrong with it.
+    @Test func negativeNumbersAreInvalidValuesNotMissingOnes() {
+        let trace = sample("lab/sq-hang.txt")
+        let analysing: [[String]] = [["analyze", trace], ["report", trace, "-o", "r.html"], ["explain", trace, "--finding", "1"], ["timeline", trace]]
+        for command in analysing {
+            for flag in ["--min-wait", "--race-window", "--timing-slack", "--stuck-after", "--inferred-min-wait"] {
+                for arguments in [command + [flag, "-1ms"], command + ["\(flag)=-1ms"]] {
+                    let r = refusal(arguments)
+                    #expect(r.status == 64 && r.message == "\(flag) -1ms: a duration must not be negative", "\(arguments): \(r.message)")
+                }
+            }
+            let c = refusal(command + ["--controller", "-1"])
+            #expect(c.status == 64 && c.message.contains("The value '-1' is invalid for '--controller"), "\(command): \(c.message)")
+        }
+        let cases: [([String], String)] = [
+            (["analyze", trace, "--jobs", "-1"], "--jobs must be at least 1 (got -1)"),
+            (["report", trace, "-o", "r.html", "--max-pictures", "-1"], "--max-pictures must not be negative"),
+            (["convert", trace, "-o", "c.pcap", "--controller", "-1"], "The value '-1' is invalid for '--controller"),
+            (["convert", trace, "-o", "c.pcap", "--link-type", "-1"], "--link-type -1: use LINKTYPE_USER0"),
+            (["simulate", "-o", "s.txt", "--seed", "-1"], "The value '-1' is invalid for '--seed"),
+            (["simulate", "-o", "s.txt", "--queues", "-1"], "queues must be 1...64 (got -1)"),
+            (["simulate", "-o", "s.txt", "--fault-at-us", "-5"], "--fault-at-us -5: must not be negative"),
+            (["simulate", "-o", "s.txt", "--race-window-ns", "-5"], "--race-window-ns -5: must not be negative"),
+            (["simulate", "-o", "s.txt", "--coalesce-time-us", "-5"], "--coalesce-time-us -5: must not be negative"),
+        ]
+        for (arguments, message) in cases {
+            let r = refusal(arguments)
+            #expect(r.status == 64 && r.message.contains(message), "\(arguments): \(r.message)")
+            #expect(!r.message.contains("Missing value"), "\(arguments)")
+        }
+        // A duration as before.
+        #expect(refusal(["analyze", trace, "--min-wait", "5ms"]).status == 0)
+    }
+}
