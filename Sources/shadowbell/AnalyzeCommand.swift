@@ -128,6 +128,9 @@ struct Analyze: ParsableCommand {
             throw ExitCode(2)
         }
         try flags.requireClockOffsetsUsed(by: plan)
+        // Every output must be writable before any is written: a --junit in a missing folder
+        // left the report written beside a failed run.
+        try requireWritable([("--output", output), ("--junit", junit), ("--write-baseline", writeBaseline)])
         let known = try baseline.map(readBaseline)
         let flags = self.flags, failOn = self.failOn
         let labels = RunLabel.normalized(self.labels.compactMap(RunLabel.parse))
@@ -144,7 +147,6 @@ struct Analyze: ParsableCommand {
             run.report.baseline = known?.match(run.report)
             return run
         }
-        if let writeBaseline { try writeOutput(Baseline.render(runs), to: writeBaseline) }
 
         for run in runs {
             for e in run.report.inputErrors { printError("error: \(e.description)") }
@@ -179,8 +181,11 @@ struct Analyze: ParsableCommand {
         case .jsonl: text = BatchReport.jsonLines(runs)
         case .junit: text = batch ? JUnitReport.render(runs: runs) : JUnitReport.render(runs[0].report)
         }
-        try writeOutput(text, to: output)
-        if let junit { try writeOutput(batch ? JUnitReport.render(runs: runs) : JUnitReport.render(runs[0].report), to: junit) }
+        var outputs: [(path: String, text: String)] = []
+        if let writeBaseline { outputs.append((writeBaseline, Baseline.render(runs))) }
+        outputs.append((output ?? "-", text))
+        if let junit { outputs.append((junit, batch ? JUnitReport.render(runs: runs) : JUnitReport.render(runs[0].report))) }
+        try writeAll(outputs)
         let status = BatchReport.exitStatus(runs)
         // The report went to a file: the CI log still says what it holds, in one line.
         if let output, output != "-", !flags.quiet {
@@ -195,6 +200,47 @@ struct Analyze: ParsableCommand {
             printError(line + " (exit \(status))")
         }
         if status != 0 { throw ExitCode(status) }
+    }
+}
+
+/// Refuses (exit 2, naming the path and why) an output file that cannot be written: its folder
+/// is missing or not writable, or it is a folder or a file that cannot be written.
+func requireWritable(_ outputs: [(flag: String, path: String?)]) throws {
+    for case let (flag, path?) in outputs where path != "-" {
+        var info = stat()
+        let why: Int32?
+        if stat(path, &info) == 0 {
+            why = info.st_mode & S_IFMT == S_IFDIR ? EISDIR : access(path, W_OK) == 0 ? nil : errno
+        } else if errno == ENOENT {
+            let folder = RunPlanner.directory(of: path)
+            why = access(folder, W_OK | X_OK) == 0 ? nil : errno
+        } else {
+            why = errno
+        }
+        if let why {
+            printError("error: \(flag): cannot write \(path): \(String(cString: strerror(why))); nothing was written")
+            throw ExitCode(2)
+        }
+    }
+}
+
+/// Writes every output, files first and standard output last; when one cannot be written, the
+/// files written before it (and what was made of it) are removed: a run leaves all of its
+/// outputs or none.
+func writeAll(_ outputs: [(path: String, text: String)]) throws {
+    let ordered = outputs.filter { $0.path != "-" } + outputs.filter { $0.path == "-" }
+    var written: [String] = []
+    for (path, text) in ordered {
+        do {
+            try writeOutput(text, to: path)
+        } catch {
+            if path != "-" && isRegularFile(path) { unlink(path) }
+            for done in written { unlink(done) }
+            if !written.isEmpty { printError("note: removed \(written.joined(separator: ", ")): not every output could be written") }
+            throw error
+        }
+        // A device or a pipe (`/dev/stdout`) cannot be taken back.
+        if path != "-" && isRegularFile(path) { written.append(path) }
     }
 }
 

@@ -88,3 +88,28 @@ extension OptionCheckTests {
         #expect(refusal(["analyze", trace, "--min-wait", "5ms"]).status == 0)
     }
 }
+
+extension OptionCheckTests {
+    /// A --junit that cannot be written left the report (and the baseline) written beside a
+    /// failed run (exit 2): a run leaves all of its outputs or none, and says which path failed.
+    @Test func aRunThatCannotWriteEveryOutputLeavesNone() throws {
+        let trace = sample("lab/sq-hang.txt")
+        let dir = temporaryPath("outputs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let report = "\(dir)/j.json", baseline = "\(dir)/b.json"
+        // Known before the analysis: a folder that is not there.
+        let missing = try runProcess(["analyze", trace, "--format", "json", "-o", report, "--junit", "\(dir)/no-such-folder/j.xml", "--write-baseline", baseline])
+        #expect(missing.status == 2, "\(missing.stderr)")
+        #expect(missing.stderr.contains("--junit: cannot write \(dir)/no-such-folder/j.xml: No such file or directory; nothing was written"), "\(missing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: report) && !FileManager.default.fileExists(atPath: baseline))
+        // Known only while writing (a full disk): the outputs written before are removed.
+        let full = try runProcess(["analyze", trace, "--format", "json", "-o", report, "--junit", "/dev/full", "--write-baseline", baseline])
+        #expect(full.status == 2, "\(full.stderr)")
+        #expect(full.stderr.contains("cannot write /dev/full: No space left on device"), "\(full.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: report) && !FileManager.default.fileExists(atPath: baseline))
+        // Writable: all three.
+        #expect(try runProcess(["analyze", trace, "--format", "json", "-o", report, "--junit", "\(dir)/j.xml", "--write-baseline", baseline]).status == 1)
+        #expect(FileManager.default.fileExists(atPath: report) && FileManager.default.fileExists(atPath: baseline))
+    }
+}
