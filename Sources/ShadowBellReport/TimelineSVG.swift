@@ -891,12 +891,16 @@ public enum TimelineSVGDocument {
     /// Charts of the queues' events in a range: every finding window that reaches into it, and
     /// the short waits of the events drawn.
     /// `ranged`: the range was given (`--from`/`--to`), so the title does not advise giving one
-    /// for the events left out.
+    /// for the events left out. `empty`: what a document without a chart says.
     public static func render(
-        _ queues: [QueueSamples], note: String? = nil, ranged: Bool = false, orderOnly: Bool = false, width: Double = 1100
+        _ queues: [QueueSamples], note: String? = nil, ranged: Bool = false, empty: String = noEventMatched, orderOnly: Bool = false,
+        width: Double = 1100
     ) -> String {
-        render(charts: queues.map { rangeChart($0, note: note, ranged: ranged) }, orderOnly: orderOnly, width: width)
+        render(charts: queues.map { rangeChart($0, note: note, ranged: ranged) }, empty: empty, orderOnly: orderOnly, width: width)
     }
+
+    /// What a document without a chart says by default.
+    public static let noEventMatched = "no event matched the selected queues and time range"
 
     /// The chart of one queue's events in a range, with its title.
     public static func rangeChart(_ q: QueueSamples, note: String? = nil, ranged: Bool = false) -> (title: String, view: QueueView) {
@@ -919,7 +923,9 @@ public enum TimelineSVGDocument {
     }
 
     /// Charts of the given views, each under its title.
-    public static func render(charts: [(title: String, view: QueueView)], orderOnly: Bool = false, width: Double = 1100) -> String {
+    public static func render(
+        charts: [(title: String, view: QueueView)], empty: String = noEventMatched, orderOnly: Bool = false, width: Double = 1100
+    ) -> String {
         let header = 28.0, caption = 36.0
         let rendered = charts.map { title, view in
             let chart = view.chart(orderOnly: orderOnly, width: width)
@@ -930,7 +936,7 @@ public enum TimelineSVGDocument {
         s += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(n(width))\" height=\"\(n(total))\" viewBox=\"0 0 \(n(width)) \(n(total))\" font-family=\"sans-serif\" font-size=\"11\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n"
         if charts.isEmpty {
-            s += "<text x=\"20\" y=\"30\">no event matched the selected queues and time range</text>\n"
+            s += "<text x=\"20\" y=\"30\">\(esc(empty))</text>\n"
         }
         var y = 0.0
         for (title, view, chart, height) in rendered {

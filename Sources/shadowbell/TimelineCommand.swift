@@ -206,6 +206,7 @@ struct Timeline: ParsableCommand {
                         printError("error: " + Self.emptySelection(queues: selectors, from: from, to: to, result: known))
                         throw ExitCode(64)
                     }
+                    sink.inputFailed = status != 0
                     try sink.finish()
                     if status != 0 { throw failed(status) }
                     return
@@ -223,6 +224,7 @@ struct Timeline: ParsableCommand {
             printError("error: " + Self.emptySelection(queues: selectors, from: from, to: to, result: result))
             throw ExitCode(64)
         }
+        sink.inputFailed = status != 0
         try sink.finish()
         if status != 0 { throw failed(status) }
     }
@@ -342,6 +344,13 @@ final class TimelineWriter {
     var maxEvents = 2000
     /// A range was given (`--from`/`--to`).
     var ranged = false
+    /// An input could not be read (said on standard error): no row is no sign that the
+    /// selection matched nothing.
+    var inputFailed = false
+    /// What an SVG without a chart says.
+    var emptySVG: String {
+        inputFailed ? "nothing drawn: an input could not be read" : TimelineSVGDocument.noEventMatched
+    }
     /// The hang findings' windows per queue; nil while unknown (an input read once).
     var findings: [QueueKey: [ChartWindow]]?
     /// Pictures around the findings (`--format svg` without a range).
@@ -455,19 +464,19 @@ final class TimelineWriter {
                     charts.append(TimelineSVGDocument.rangeChart(q, note: "no finding on this queue: its events while the findings last"))
                 }
                 charts.sort { $0.1.queue < $1.1.queue }
-                text = TimelineSVGDocument.render(charts: charts)
+                text = TimelineSVGDocument.render(charts: charts, empty: emptySVG)
             } else {
                 var queues = svgEntries.sorted { $0.queue < $1.queue }
                 for i in queues.indices {
                     queues[i].windows = findings?[queues[i].queue] ?? []
                 }
-                text = TimelineSVGDocument.render(queues, note: noFindingNote ? "no finding on these queues: the first events" : nil, ranged: ranged)
+                text = TimelineSVGDocument.render(queues, note: noFindingNote ? "no finding on these queues: the first events" : nil, ranged: ranged, empty: emptySVG)
             }
             flush()
             return
         }
         if format == .json { text += rows > 0 ? "\n]\n" : "]\n" }
-        if format == .text && rows == 0 { text += "no event matched the selected queues and time range\n" }
+        if format == .text && rows == 0 && !inputFailed { text += TimelineSVGDocument.noEventMatched + "\n" }
         if format == .text, readOnce, let findings, !findings.isEmpty {
             // The rows could not be marked: say where the hangs were.
             let windows = findings.flatMap { key, ws in ws.map { (key, $0) } }.sorted { ($0.1.finding ?? 0) < ($1.1.finding ?? 0) }

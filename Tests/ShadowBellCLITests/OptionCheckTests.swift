@@ -113,3 +113,18 @@ extension OptionCheckTests {
         #expect(FileManager.default.fileExists(atPath: report) && FileManager.default.fileExists(atPath: baseline))
     }
 }
+
+extension OptionCheckTests {
+    /// An input that is no trace is an input error, and nothing more: the timeline added "no
+    /// event matched the selected queues and time range", though none was selected.
+    @Test func aTimelineOfAnInputThatIsNoTraceSaysOnlyThat() throws {
+        let binary = temporaryPath("binary-\(UUID().uuidString).dat")
+        try Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 1) } + [0, 0, 0xFF]).write(to: URL(fileURLWithPath: binary))
+        defer { try? FileManager.default.removeItem(atPath: binary) }
+        let text = try runProcess(["timeline", binary])
+        #expect(text.status == 2 && text.stderr.contains("\(binary): not a supported trace format"), "\(text.stderr)")
+        #expect(!text.stdout.contains("no event matched") && !text.stderr.contains("no event matched"), "\(text.stdout)")
+        let svg = try runProcess(["timeline", binary, "--format", "svg"])
+        #expect(svg.status == 2 && !svg.stdout.contains("no event matched") && svg.stdout.contains("nothing drawn: an input could not be read"))
+    }
+}
