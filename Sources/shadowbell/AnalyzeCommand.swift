@@ -44,7 +44,8 @@ struct Analyze: ParsableCommand {
               shadowbell analyze guest-ftrace.txt.zst qemu-trace.log.gz console.log
               zstd -dc big-trace.txt.zst | shadowbell analyze -
               shadowbell analyze runs/vm-7 --write-baseline known.json
-              shadowbell analyze runs/vm-7 --baseline known.json --label kernel=6.1 --format jsonl
+              shadowbell analyze runs/vm-7 --baseline known.json --label kernel=6.1 \\
+                  --format jsonl
             """
     )
 

@@ -20,7 +20,8 @@ struct Summarize: ParsableCommand {
 
             Examples:
               shadowbell summarize nightly/*.jsonl
-              shadowbell summarize merged.jsonl --by kernel --by qemu --format html -o fleet.html
+              shadowbell summarize merged.jsonl --by kernel --by qemu --format html \\
+                  -o fleet.html
               cat runs-*.jsonl | shadowbell summarize - --format json
             """
     )

@@ -17,9 +17,12 @@ struct ShadowBell: ParsableCommand {
               shadowbell analyze guest-ftrace.txt qemu-trace.log console.log
               shadowbell analyze runs/ --format junit --output junit.xml
               shadowbell report SampleTraces/lab/sq-hang.txt --output report.html
-              shadowbell timeline SampleTraces/lab/sq-hang.txt --queue sq1 --from 100.0015 --to 100.003
-              shadowbell simulate --seed 7 --driver-barrier off --output sim.txt --truth truth.json
-              shadowbell summarize nightly/*.jsonl --by kernel --format html --output fleet.html
+              shadowbell timeline SampleTraces/lab/sq-hang.txt --queue sq1 \\
+                  --from 100.0015 --to 100.003
+              shadowbell simulate --seed 7 --driver-barrier off --output sim.txt \\
+                  --truth truth.json
+              shadowbell summarize nightly/*.jsonl --by kernel --format html \\
+                  --output fleet.html
             """,
         version: "0.1.0",
         subcommands: ShadowBell.commands,

@@ -128,3 +128,27 @@ extension OptionCheckTests {
         #expect(svg.status == 2 && !svg.stdout.contains("no event matched") && svg.stdout.contains("nothing drawn: an input could not be read"))
     }
 }
+
+extension OptionCheckTests {
+    /// The examples of every command's help, at 80 columns, are as written: a command line too
+    /// long was wrapped (`… --output` / `fleet.html`), and a copied command was cut. Long ones
+    /// go on over ` \` continuation lines.
+    @Test func helpExamplesFitEightyColumns() {
+        func examples(_ help: String) -> [Substring] {
+            let lines = help.split(separator: "\n", omittingEmptySubsequences: false)
+            guard let start = lines.firstIndex(where: { $0.hasSuffix("Examples:") }) else { return [] }
+            return Array(lines[start...].prefix { !$0.trimmingCharacters(in: .whitespaces).isEmpty })
+        }
+        var helps: [(String, String, String)] = [("shadowbell", ShadowBell.helpMessage(columns: 80), ShadowBell.helpMessage(columns: 1000))]
+        for command in ShadowBell.commands {
+            let name = command.configuration.commandName ?? "\(command)"
+            helps.append((name, ShadowBell.helpMessage(for: command, columns: 80), ShadowBell.helpMessage(for: command, columns: 1000)))
+        }
+        for (name, narrow, wide) in helps {
+            let lines = examples(narrow)
+            #expect(lines.count > 1, "\(name): no examples")
+            #expect(lines == examples(wide), "\(name): an example is wrapped at 80 columns:\n\(lines.joined(separator: "\n"))")
+            #expect(lines.allSatisfy { $0.count <= 80 }, "\(name)")
+        }
+    }
+}
