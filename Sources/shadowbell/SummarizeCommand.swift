@@ -60,6 +60,14 @@ struct Summarize: ParsableCommand {
                 failed = true
                 continue
             }
+            // Nothing to parse is said as such (it was "not JSON (byte 0: unexpected end of
+            // text)"): a job that died before it wrote its report.
+            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+                let what = path == "-" ? "standard input" : "the file"
+                printError("error: \(path): \(what) \(bytes.isEmpty ? "is empty" : "holds only blank lines"), no report; give the output of analyze --format json or jsonl")
+                failed = true
+                continue
+            }
             do {
                 let parsed = try ReportDocuments.parse(bytes, allowingACutLastLine: true)
                 summary.add(documents: parsed.documents, source: path)

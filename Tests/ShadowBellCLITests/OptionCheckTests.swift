@@ -152,3 +152,18 @@ extension OptionCheckTests {
         }
     }
 }
+
+extension OptionCheckTests {
+    /// An empty results file said "not JSON (byte 0: unexpected end of text)".
+    @Test func summarizeOfAnEmptyFileSaysItIsEmpty() throws {
+        let empty = temporaryPath("empty-\(UUID().uuidString).jsonl")
+        try Data().write(to: URL(fileURLWithPath: empty))
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        let r = try runProcess(["summarize", empty])
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stderr.contains("\(empty): the file is empty, no report"), "\(r.stderr)")
+        #expect(!r.stderr.contains("unexpected end of text"))
+        let piped = try runProcess(["summarize", "-"], stdin: Data("\n\n".utf8))
+        #expect(piped.status == 2 && piped.stderr.contains("-: standard input holds only blank lines, no report"), "\(piped.stderr)")
+    }
+}
