@@ -1275,6 +1275,9 @@ public enum AnalysisSession {
             let covered = parts.reduce(UInt64(0)) { $0 | $1.cpus }
             let count = parts.map(\.cpuCount).max() ?? 0
             guard covered.nonzeroBitCount == 1, count > 1 || covered != 1 else { continue }
+            // Without a command of the driver's (a trace of no NVMe event) there is nothing to
+            // mark uncertain, and the note would say what does not apply.
+            guard g.queues.contains(where: { $0.stats.commandsSubmitted > 0 || $0.stats.commandsCompleted > 0 }) else { continue }
             let cpu = covered.trailingZeroBitCount
             let said = count > 1 ? "of the \(count) its header counts" : "and not CPU 0, which every machine has"
             notes.append("\(parts.map(\.path).joined(separator: ", ")): the guest trace holds the events of CPU \(cpu) only, \(said): one CPU's part of a trace kept per CPU (per_cpu/cpu\(cpu)/trace, trace-cmd report --cpu \(cpu), a grep of its lines)? A command submitted on one CPU completes on another: stuck commands are marked uncertain. Give every CPU's file together (they are read as one trace).")

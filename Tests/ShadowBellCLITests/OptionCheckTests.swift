@@ -167,3 +167,24 @@ extension OptionCheckTests {
         #expect(piped.status == 2 && piped.stderr.contains("-: standard input holds only blank lines, no report"), "\(piped.stderr)")
     }
 }
+
+extension OptionCheckTests {
+    /// An ftrace file of one CPU holding no NVMe event got the note that its stuck commands are
+    /// marked uncertain (a part of a per-CPU trace): with no command, it does not apply.
+    @Test func aTraceOfOneCPUWithoutCommandsGetsNoNoteOnStuckCommands() throws {
+        let trace = temporaryPath("cpu1-\(UUID().uuidString).txt")
+        try """
+            # tracer: nop
+            #
+            # entries-in-buffer/entries-written: 3/3   #P:4
+            #
+                         fio-2201 [001] .....   100.001000: sched_switch: prev_comm=fio prev_pid=2201 prev_prio=120 prev_state=S ==> next_comm=swapper/0 next_pid=0 next_prio=120
+                      <idle>-0    [001] d.h1.   100.001090: irq_handler_entry: irq=25 name=nvme0q1
+
+            """.write(toFile: trace, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        let (_, json, _) = try analyzeJSON([trace, sample("real-single/qemu-trace.log")], extra: ["--quiet"])
+        let notes = json["notes"] as? [String] ?? []
+        #expect(!notes.contains { $0.contains("holds the events of CPU") || $0.contains("stuck commands are marked uncertain") }, "\(notes)")
+    }
+}
