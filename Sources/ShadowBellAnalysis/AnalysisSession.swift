@@ -42,6 +42,10 @@ public struct AnalysisResult: Sendable {
     /// controller sleeps on at the end, completions left out, consoles alone), each in a few
     /// words; the notes tell more.
     public var undecided: [String] = []
+    /// Inputs left out of the analysis, each in a few words with why: a controller's trace
+    /// holding several controllers' events beside guest-side inputs that name each controller
+    /// (the verdict is theirs); the notes tell more.
+    public var setAside: [String] = []
 
     public var worstSeverity: Severity? { findings.map(\.severity).max() }
     public var errorCount: Int { findings.filter { $0.severity == .error }.count }
@@ -177,6 +181,11 @@ public enum AnalysisSession {
         var firstTimes: [Int64] = Array(repeating: .max, count: inputs.count)
         var lastTimes: [Int64] = Array(repeating: .min, count: inputs.count)
         var firstSources: [(any EventSource)?] = Array(repeating: nil, count: inputs.count)
+        // Whether each input holds several controllers' events it does not tell apart (an I/O
+        // queue created twice), and whether it names the controllers of the guest's commands
+        // (its submissions, or a console's timeout messages): whatever its clock.
+        var createdTwice: [QueueCreatedTwice?] = Array(repeating: nil, count: inputs.count)
+        var namesControllers = Array(repeating: false, count: inputs.count)
         // Each input's decoded events are kept for pass 2 (in the input's own place when it has
         // one, so that a later analysis of the same inputs reads them back too).
         let inputs = inputs.map { input in
@@ -200,8 +209,10 @@ public enum AnalysisSession {
             anchors[i] = first.summary.clock == .timestamps ? first.anchors : nil
             firstTimes[i] = first.firstTime
             lastTimes[i] = first.lastTime
+            createdTwice[i] = first.anchors.createdTwice
+            namesControllers[i] = first.anchors.isGuestSide || first.anchors.hasGuestNotices
             if let kept = inputs[i].decoded, kept.isComplete {
-                kept.firstPass = (anchors[i], firstTimes[i], lastTimes[i], first.summary)
+                kept.firstPass = (anchors[i], firstTimes[i], lastTimes[i], first.summary, createdTwice[i], namesControllers[i])
             }
         }
         for (i, input) in inputs.enumerated() {
@@ -214,6 +225,8 @@ public enum AnalysisSession {
                     anchors[i] = first.anchors
                     firstTimes[i] = first.firstTime
                     lastTimes[i] = first.lastTime
+                    createdTwice[i] = first.createdTwice
+                    namesControllers[i] = first.namesControllers
                     continue
                 }
                 let source = try input.events()
@@ -257,12 +270,25 @@ public enum AnalysisSession {
             notes.append("\(named(i)): \(how.replacing("KEPT", with: named(kept))); analysed once, from \(inputs[kept].path)")
         }
         order.removeAll { duplicates[$0] != nil }
+        // A controller's trace holding several controllers' events (QEMU's nvme events name no
+        // device) beside guest-side inputs that name each controller: set aside, and the run is
+        // analysed from those (a healthy run of two controllers read with its QEMU log failed on
+        // the mix, and a hang of nvme1 lost its known bug). Kept when nothing names them.
+        var setAside: [String] = []
+        let namers = order.filter { namesControllers[$0] && createdTwice[$0] == nil }
+        for i in order where !namesControllers[i] && !namers.isEmpty {
+            guard let twice = createdTwice[i] else { continue }
+            let (note, short) = Self.setAsideNote(twice, path: named(i), unit: summaries[i]!.locationUnit, from: namers.map(named))
+            notes.append(note)
+            setAside.append(short)
+        }
+        order.removeAll { !namesControllers[$0] && !namers.isEmpty && createdTwice[$0] != nil }
         if options.sameClock {
             // One clock by the user's word: every input on it as it is, in the order given; one
             // recording kept in several forms is still read once (three copies of the guest's
             // commands would make each one seem submitted three times).
             var placed: [Placement] = []
-            for i in inputs.indices where summaries[i] != nil && duplicates[i] == nil {
+            for i in inputs.indices where order.contains(i) {
                 do throws(InputError) {
                     let source: any EventSource
                     if let first = firstSources[i] { source = first } else { source = try inputs[i].events() }
@@ -272,10 +298,10 @@ public enum AnalysisSession {
                 }
             }
             let domains = placed.isEmpty ? [] : [Array(placed.indices)]
-            return try analyze(placed: placed, domains: domains, alignment: [], notes: notes, errors: errors, options: options, observer: observer, domainStarts: domainStarts)
+            return try analyze(placed: placed, domains: domains, alignment: [], notes: notes, errors: errors, options: options, setAside: setAside, observer: observer, domainStarts: domainStarts)
         }
         guard let reference = order.first else {
-            return try analyze(placed: [], domains: [], alignment: [], notes: notes, errors: errors, options: options, observer: observer, domainStarts: domainStarts)
+            return try analyze(placed: [], domains: [], alignment: [], notes: notes, errors: errors, options: options, setAside: setAside, observer: observer, domainStarts: domainStarts)
         }
         let formats = summaries.map { $0?.effectiveFormat }
         let standing = Standing(summaries[reference]!, anchors[reference], firstTimes[reference])
@@ -599,7 +625,7 @@ public enum AnalysisSession {
         var domains = together.isEmpty ? [] : [together]
         domains += placed.indices.filter { maps[placed[$0].index] == nil }.map { [$0] }
         let alignment = inputs.indices.compactMap { reports[$0] }
-        return try analyze(placed: placed, domains: domains, alignment: alignment, notes: notes, errors: errors, options: options, observer: observer, domainStarts: domainStarts)
+        return try analyze(placed: placed, domains: domains, alignment: alignment, notes: notes, errors: errors, options: options, setAside: setAside, observer: observer, domainStarts: domainStarts)
     }
 
     /// Where the causal pairs of input `i` with an input placed by any other means than a
@@ -800,7 +826,7 @@ public enum AnalysisSession {
     /// Merges each domain's sources by time into one analyzer and combines the results.
     static func analyze(
         placed: [Placement], domains: [[Int]],
-        alignment: [AlignmentReport], notes: [String], errors: [InputError], options: AnalysisOptions,
+        alignment: [AlignmentReport], notes: [String], errors: [InputError], options: AnalysisOptions, setAside: [String] = [],
         observer: ((Event, QueueSnapshot) -> Void)?, domainStarts: ((DomainStart) -> Void)?
     ) throws(AnalysisFailure) -> AnalysisResult {
         var alignment = alignment
@@ -1006,6 +1032,7 @@ public enum AnalysisSession {
         var result = combine(inputs: inputs, groups: groups, notes: notes, options: options)
         result.undecided = undecided + result.undecided
         result.alignment = alignment
+        result.setAside = setAside
         // Console logs that tell no timeout, abort or reset, and no input with a queue's events:
         // "no finding" alone would read as healthy queues that nothing here has seen. (Not an
         // input error: such a console is a healthy run's, and says so as far as it can.)
@@ -1134,6 +1161,18 @@ public enum AnalysisSession {
         let aborts = guest.driverAborts.filter { $0.time >= from && $0.time <= to }
         return "\(timeouts.count - agreeing) of its \(timeouts.count) timeout message(s) within the trace's times (the first, QID \(first.qid) at \(formatSeconds(first.time)) s) have no ABORT of that queue's commands in the trace within a second"
             + (aborts.isEmpty ? ", which holds none" : ", which holds \(aborts.count) elsewhere (the first, of QID \(aborts[0].qid) at \(formatSeconds(aborts[0].time)) s)")
+    }
+
+    /// The note on a controller's trace set aside for holding several controllers' events
+    /// (`twice`), with the guest-side inputs (`from`) the run is analysed from; and its few words.
+    static func setAsideNote(_ twice: QueueCreatedTwice, path: String, unit: SourceLocation.Unit, from: [String]) -> (note: String, short: String) {
+        func at(_ r: EventRef) -> String { unit == .line ? "line \(r.location)" : "byte \(r.location)" }
+        let queue = "\(twice.queue.type.name.uppercased()) \(twice.queue.qid)"
+        // `--controller N` names every event of the log nvmeN's: it cannot split the log.
+        let controller = twice.queue.controller == 0 ? "" : " --controller \(twice.queue.controller) cannot split it: it gives every event of the log to nvme\(twice.queue.controller)."
+        let note = "\(path): set aside: it creates \(queue) again at \(at(twice.again)) while the one it created at \(at(twice.first)) lives (no deletion, no controller reset between), which one controller refuses: it holds the events of two or more NVMe controllers, and QEMU's nvme trace events do not say which (one queue id and one command id space for all). Read as one controller, its queues' counts add the controllers and its findings may come from mixing them.\(controller) The run is analysed without it, from \(from.joined(separator: ", ")), which name each controller, and its verdict is theirs; a QEMU log of one controller needs a VM with one."
+        let short = "\(path) set aside: it holds several NVMe controllers' events (\(queue) created at \(at(twice.first)) and again at \(at(twice.again)))"
+        return (note, short)
     }
 
     /// `0,2-3` for CPUs 0, 2 and 3.
@@ -1339,6 +1378,7 @@ public enum AnalysisSession {
         // space): its queues mix the controllers, and what its events alone tell may be the mix
         // (two healthy controllers' log read as one controller idle with work, thrice). Said;
         // its findings are uncertain, and those no guest-side give-up stands behind are warnings.
+        var unmatched: [Int: String] = [:]
         for (k, g) in groups.enumerated() {
             for twice in g.queuesCreatedTwice {
                 guard let input = inputs.first(where: { $0.index == Int(twice.again.source) }) else { continue }
@@ -1348,6 +1388,17 @@ public enum AnalysisSession {
                 var lowered = 0
                 for i in story.indices where findings[i].group == k && story[i].evidence.contains(where: { $0.location.source == twice.again.source }) {
                     story[i].uncertainty.append("\(what): this finding's evidence from it may be another controller's")
+                    // Its queue is a queue id of any of them: the name is only the one all the
+                    // log's events are read under (a 5 ms wait told on nvme0's SQ 1 was nvme1's).
+                    let q = story[i].queue
+                    let name = "\(q.type.name.uppercased()) \(q.qid)"
+                    story[i].explanation += " Which controller's \(name) this was cannot be told: \(input.path) holds several controllers' events and names none, and \(q.controllerName) is only the name all its events are read under (--controller sets it); the guest's trace or console names the controller."
+                    // Nor is a known bug named: the counts and order that would match one may
+                    // mix the controllers' events (two healthy controllers read as one matched
+                    // qemu-overcommitted-sq).
+                    if unmatched[i] == nil {
+                        unmatched[i] = "the counts and the order of events that would match one may mix several controllers' events"
+                    }
                     // Kept an error where the guest gave up (its timeout messages, its ABORTs in
                     // its trace or in this log: an ABORT is the guest's, whichever controller
                     // it went to), which no mix of the controllers' events makes up.
@@ -1366,12 +1417,11 @@ public enum AnalysisSession {
         // its evidence is in: the event lost there may be the one it misses (one damaged
         // io_cmd line of a healthy queue read as a controller idle with work, and a QEMU bug).
         // Its known bug is not named: the count that would match it may be the lost event's.
-        var restsOnDamage = Set<Int>()
         for i in story.indices where Self.restsOnCounts.contains(story[i].kind) {
             for input in inputs where input.malformed > 0 {
                 let lines = story[i].evidence.filter { Int($0.location.source) == input.index }.map(\.location.value)
                 guard let last = lines.max(), let damaged = input.firstMalformed.first(where: { $0.location.value < last }) else { continue }
-                restsOnDamage.insert(i)
+                if unmatched[i] == nil { unmatched[i] = "what would match one may be the event lost in the damaged line" }
                 story[i].uncertainty.append(
                     "\(input.path) has a damaged line before this finding's evidence (\(damaged.location.render(path: input.path)): \(damaged.reason)): the event lost there — a fetch, a doorbell, a shadow read — may be the one this finding misses")
                 guard story[i].severity == .error else { break }
@@ -1393,7 +1443,7 @@ public enum AnalysisSession {
         for f in story where f.kind == .unattributedStall {
             undecided.append("\(f.queue.controllerName): the guest gave up on I/O, and the controller's side cannot tell which queue hung (unattributed-stall, a warning)")
         }
-        FindingStory.link(&story, groups: findings.map(\.group), results: groups, inputs: inputs, qemu: options.qemuVersion, unmatched: restsOnDamage)
+        FindingStory.link(&story, groups: findings.map(\.group), results: groups, inputs: inputs, qemu: options.qemuVersion, unmatched: unmatched)
         // Per queue: its mutual waits, and the guest's give-ups (a guest trace or console
         // alone tells a hang by them: "Hangs per queue" left such a run out).
         // Inputs that could not be placed on one clock tell the same hangs each on its own

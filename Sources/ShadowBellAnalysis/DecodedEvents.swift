@@ -33,7 +33,7 @@ public final class DecodedEvents: @unchecked Sendable {
     /// What the alignment's first pass learnt of the input (its anchors, first time and
     /// summary), and the clock estimates made between it (the guest side) and other inputs
     /// kept whole: a second analysis of the same inputs takes them from here.
-    @exclusivity(unchecked) var firstPass: (anchors: AnchorSet?, firstTime: Int64, lastTime: Int64, summary: InputSummary)?
+    @exclusivity(unchecked) var firstPass: (anchors: AnchorSet?, firstTime: Int64, lastTime: Int64, summary: InputSummary, createdTwice: QueueCreatedTwice?, namesControllers: Bool)?
     struct EstimateKey: Hashable {
         var method: UInt8
         var other: ObjectIdentifier

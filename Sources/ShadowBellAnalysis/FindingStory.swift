@@ -7,10 +7,11 @@ enum FindingStory {
     static let recoveryLimit: Int64 = 10_000_000_000
 
     /// `findings` in report order; `groups[k]` is the clock group of `findings[k]`. Those in
-    /// `unmatched` rest on counts a damaged line may have cut: no known bug is named for them.
+    /// `unmatched` rest on counts a damaged line may have cut, or on a log that mixes several
+    /// controllers: no known bug is named for them, and the explanation says why (the value).
     static func link(
         _ findings: inout [Finding], groups: [Int], results: [GroupResult], inputs: [InputSummary], qemu: KernelVersion? = nil,
-        unmatched: Set<Int> = []
+        unmatched: [Int: String] = [:]
     ) {
         // The guest kernel the console's banner names: one of the finding's own clock group
         // first, else any (inputs are in index order, so the choice does not depend on timing).
@@ -23,8 +24,8 @@ enum FindingStory {
             let context = KnownBugMatcher.Context(kernel: kernel, qemu: qemu, driverEventsFormat: driverFormat)
             var caveat = ""
             var bug = KnownBugMatcher.match(findings[k], context)
-            if bug != nil, unmatched.contains(k) {
-                findings[k].explanation += " No known bug is named: what would match one may be the event lost in the damaged line."
+            if bug != nil, let why = unmatched[k] {
+                findings[k].explanation += " No known bug is named: \(why)."
                 bug = nil
             }
             if bug == nil, let order = resetOrdering(findings[k], results[groups[k]]), !KnownBug.linuxResetOrdering.excluded(by: kernel, qemu: qemu) {

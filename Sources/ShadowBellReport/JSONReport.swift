@@ -67,7 +67,7 @@ public enum JSONReport {
                 ("infos", .int(Int64(severities[.info] ?? 0))),
                 ("exit_status", .int(Int64(report.exitStatus))),
                 ("undecided", .array(r.undecided.map { .string($0) })),
-            ])),
+            ] + (r.setAside.isEmpty ? [] : [("set_aside", .array(r.setAside.map { .string($0) }))]))),
             ("notes", .array(r.notes.map { .string($0) })),
         ] + FleetFields.members(report))
     }

@@ -130,6 +130,13 @@ public enum TextReport {
     }
 
     static func outcome(_ report: AnalysisReport) -> String {
+        // An input set aside (a QEMU log of several controllers beside the guest's trace) is
+        // said with the verdict, which rests on the other inputs.
+        let aside = report.result.setAside
+        return verdict(report) + (aside.isEmpty ? "" : "; " + aside.joined(separator: "; ") + ": the verdict rests on the other inputs")
+    }
+
+    static func verdict(_ report: AnalysisReport) -> String {
         switch report.exitStatus {
         case 2:
             // The findings of the inputs that were read are still said: exit 2 wins over 1.

@@ -51,6 +51,17 @@ public struct AnchorSet: Sendable {
     /// clock), or a copy of a file.
     public private(set) var firstEvents: [Anchor] = []
 
+    /// The first I/O queue this input creates again while the one it created before lives (no
+    /// deletion, no controller reset between), in an input that traces resets: one controller
+    /// refuses that, so the input holds several controllers' events it does not tell apart (a
+    /// QEMU log of a VM with two `-device nvme`). The analysis tells it too
+    /// (`GroupResult.queuesCreatedTwice`); known here, before the inputs are merged, such an
+    /// input is set aside beside guest-side inputs that name each controller.
+    public private(set) var createdTwice: QueueCreatedTwice?
+    /// The I/O queues this input created and has not deleted or reset since, with where.
+    private var liveQueues: [QueueKey: EventRef] = [:]
+    private var tracesResets = false
+
     /// The first and the last time of the input's events of any kind, nil before any: where
     /// it was recording (a controller that stopped fetching in a hang still logs its reads).
     public private(set) var recorded: ClosedRange<Int64>?
@@ -196,7 +207,14 @@ public struct AnchorSet: Sendable {
         enum List { case submits, completes, fetches, enqueues }
         let list: List
         switch e.kind {
-        case .guestMessage, .controllerReset,
+        case .queueCreate, .queueDelete:
+            queueLifetime(e)
+            return
+        case .controllerReset:
+            queueLifetime(e)
+            consumeNotice(e)
+            return
+        case .guestMessage,
             .controllerFetch where e.qid == 0,
             .controllerCompletion where e.qid == 0:
             consumeNotice(e)
@@ -224,6 +242,25 @@ public struct AnchorSet: Sendable {
         case .enqueues: enqueues.append(anchor); count = enqueues.count
         }
         if count > capacity { tighten() }
+    }
+
+    /// Follows the input's own I/O queues from creation to deletion or reset (rare events).
+    mutating func queueLifetime(_ e: Event) {
+        switch e.kind {
+        case .controllerReset:
+            tracesResets = true
+            guard !liveQueues.isEmpty else { return }
+            liveQueues = liveQueues.filter { $0.key.controller != e.controller }
+        case .queueDelete:
+            liveQueues[e.queue] = nil
+        default:
+            guard e.qid != 0 else { return }
+            let key = e.queue
+            if createdTwice == nil, tracesResets, let earlier = liveQueues[key] {
+                createdTwice = QueueCreatedTwice(queue: key, first: earlier, again: EventRef(e))
+            }
+            liveQueues[key] = EventRef(e)
+        }
     }
 
     mutating func consumeNotice(_ e: Event) {
