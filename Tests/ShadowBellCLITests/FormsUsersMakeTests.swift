@@ -347,6 +347,41 @@ import Testing
     /// give-up too, which ran on into the next one. Each give-up of more than a millisecond in
     /// the truth is one stuck-command finding on its queue, dated by the I/O timeout measured
     /// on the queue whose command the reset followed.
+    /// A QEMU log alone of a run whose two queues hung one after the other: the guest's
+    /// ABORTs of the second came while the first give-up was open (one reset ended both), so
+    /// they were counted in it and the second queue went untold. A queue that fell silent one
+    /// I/O timeout (as the first give-up measures it) before a later burst of ABORTs is a give-up
+    /// of its own; the truth's two waits are both told, each on its queue, and nothing else.
+    @Test func aLaterBurstOfAbortsIsAGiveUpOfItsOwn() throws {
+        let dir = temporaryPath("later-burst-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(runCommand([
+            "simulate", "--seed", "114", "--profile", "steady", "--controller-barrier", "off",
+            "--output", "\(dir)/g.txt", "--qemu-log", "\(dir)/q.log", "--truth", "\(dir)/t.json",
+        ]) == 0)
+        let truth = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/t.json"))) as? [String: Any])
+        let waits = (truth["mutual_waits"] as? [[String: Any]] ?? []).filter { $0["resolution"] as? String == "queue-deleted" }
+        #expect(waits.count == 2)
+        // The log's times are the host's: the placement of the two inputs gives the offset.
+        let both = try analyzeJSON(["\(dir)/g.txt", "\(dir)/q.log"])
+        let offset = try #require((both.json["alignment"] as? [[String: Any]] ?? []).first { $0["path"] as? String == "\(dir)/q.log" }?["offset_ns"] as? Int)
+        let r = try analyzeJSON(["\(dir)/q.log"])
+        #expect(r.status == 1)
+        let errors = (r.json["findings"] as? [[String: Any]] ?? []).filter { $0["severity"] as? String == "error" }
+        #expect(errors.count == 2, "\(errors.map { ($0["queue"] ?? "", $0["start_ns"] ?? "") })")
+        for w in waits {
+            let qid = (w["queue"] as? [String: Any])?["qid"] as? Int
+            let start = try #require(w["start_ns"] as? Int)
+            #expect(errors.contains { f in
+                (f["queue"] as? [String: Any])?["qid"] as? Int == qid && abs((f["start_ns"] as? Int ?? 0) + offset - start) < 20_000
+                    && f["kind"] as? String == "mutual-wait"
+            }, "qid \(qid ?? -1) at \(start)")
+        }
+        let later = try #require(errors.max { ($0["start_ns"] as? Int ?? 0) < ($1["start_ns"] as? Int ?? 0) })
+        #expect((later["explanation"] as? String ?? "").contains("while an earlier give-up of nvme0 was open"))
+    }
+
     @Test func everyGiveUpIsTold() throws {
         let dir = temporaryPath("give-ups-\(UUID().uuidString)")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

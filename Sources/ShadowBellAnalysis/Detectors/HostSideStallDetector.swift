@@ -26,7 +26,7 @@ public enum HostSideStallDetector {
         while the others kept running, or it alone was left silent after re-creation with its \
         EventIdx unwritten since the Doorbell Buffer Config although its tail had moved, or the \
         driver resubmitted the commands cancelled at the reset on it alone, or the guest console \
-        names it (`I/O N QID q timeout, aborting`).
+        names it (`I/O N QID q timeout, aborting`). A later burst of ABORTs while a give-up is         open is a give-up of its own on a queue that fell silent about one I/O timeout (as the         open give-up measures it) before it.
         """
 
     /// NVMe admin opcode Abort.
@@ -108,6 +108,9 @@ struct StallEpisode: Sendable {
     /// The candidates were silent for less than `--inferred-min-wait` before the first ABORT
     /// (none was silent longer).
     var shortSilence = false
+    /// Opened by a later burst of ABORTs while an earlier give-up of the controller was open
+    /// (they share its reset).
+    var later = false
 }
 
 /// The analyzer's host-side bookkeeping: per controller, the open give-up and the one whose
@@ -115,6 +118,10 @@ struct StallEpisode: Sendable {
 struct HostSideTracker: Sendable {
     var episodes: [StallEpisode] = []
     var open: [UInt16: Int] = [:]
+    /// Give-ups a later burst of ABORTs opened while `open` was: they end at its reset.
+    var alsoOpen: [UInt16: [Int]] = [:]
+    /// When a later give-up was last looked for, per controller.
+    var laterChecked: [UInt16: Int64] = [:]
     var watchingResubmissions: [UInt16: Int] = [:]
 }
 
@@ -159,10 +166,12 @@ extension ClockGroupAnalyzer {
         case .controllerReset:
             hostSide.watchingResubmissions[e.controller] = nil
             guard let k = hostSide.open.removeValue(forKey: e.controller) else { return }
-            hostSide.episodes[k].reset = EventRef(e)
-            for c in hostSide.episodes[k].candidates.indices where hostSide.episodes[k].candidates[c].end == nil {
-                hostSide.episodes[k].candidates[c].end = EventRef(e)
-                hostSide.episodes[k].candidates[c].resolution = .controllerReset
+            for j in [k] + (hostSide.alsoOpen.removeValue(forKey: e.controller) ?? []) {
+                hostSide.episodes[j].reset = EventRef(e)
+                for c in hostSide.episodes[j].candidates.indices where hostSide.episodes[j].candidates[c].end == nil {
+                    hostSide.episodes[j].candidates[c].end = EventRef(e)
+                    hostSide.episodes[j].candidates[c].resolution = .controllerReset
+                }
             }
             hostSide.watchingResubmissions[e.controller] = k
         case .guestMessage:
@@ -199,12 +208,14 @@ extension ClockGroupAnalyzer {
 
     /// The controller looked at a candidate queue again (or the queue went away): its wait ends.
     private func hostSideQueueMoved(_ key: QueueKey, _ e: Event, resolution: Resolution) {
-        guard !hostSide.open.isEmpty, let k = hostSide.open[key.controller] else { return }
-        for c in hostSide.episodes[k].candidates.indices {
-            let candidate = hostSide.episodes[k].candidates[c]
-            guard candidate.end == nil, candidate.queue == key else { continue }
-            hostSide.episodes[k].candidates[c].end = EventRef(e)
-            hostSide.episodes[k].candidates[c].resolution = resolution
+        guard !hostSide.open.isEmpty, let first = hostSide.open[key.controller] else { return }
+        for k in [first] + (hostSide.alsoOpen[key.controller] ?? []) {
+            for c in hostSide.episodes[k].candidates.indices {
+                let candidate = hostSide.episodes[k].candidates[c]
+                guard candidate.end == nil, candidate.queue == key else { continue }
+                hostSide.episodes[k].candidates[c].end = EventRef(e)
+                hostSide.episodes[k].candidates[c].resolution = resolution
+            }
         }
     }
 
@@ -212,9 +223,13 @@ extension ClockGroupAnalyzer {
         guard let kind = GuestMessageKind(rawValue: e.a), e.qid != 0,
             kind == .timeoutAborting || kind == .timeoutReset || kind == .timeoutDisable
         else { return }
-        let k: Int
+        var k: Int
         if let open = hostSide.open[e.controller] {
             k = open
+            // A later give-up whose queue the message names.
+            if let later = hostSide.alsoOpen[e.controller]?.last(where: { j in hostSide.episodes[j].candidates.contains { $0.queue.qid == e.qid } }) {
+                k = later
+            }
         } else if let watched = hostSide.watchingResubmissions[e.controller],
             let reset = hostSide.episodes[watched].reset, e.time - reset.time <= consoleSlack
         {
@@ -229,7 +244,12 @@ extension ClockGroupAnalyzer {
     /// The guest's first ABORT opens a give-up: which queues could hold what it gave up on.
     private func hostSideAbort(_ e: Event) {
         if let k = hostSide.open[e.controller] {
-            hostSide.episodes[k].aborts += 1
+            if let later = laterGiveUp(at: e, after: k) {
+                hostSide.episodes.append(later)
+                hostSide.alsoOpen[e.controller, default: []].append(hostSide.episodes.count - 1)
+            } else {
+                hostSide.episodes[hostSide.alsoOpen[e.controller]?.last ?? k].aborts += 1
+            }
             return
         }
         guard hostSide.episodes.count < HostSideStallDetector.episodeLimit else { return }
@@ -254,6 +274,42 @@ extension ClockGroupAnalyzer {
         hostSide.watchingResubmissions[e.controller] = nil
         hostSide.episodes.append(episode)
         hostSide.open[e.controller] = hostSide.episodes.count - 1
+    }
+
+    /// A later give-up in the one open (`k`, not reset yet): at ABORT `e`, a queue that was not
+    /// silent at the earlier first ABORT is asleep now, and fell silent about as long before
+    /// `e` as the earlier give-up's queues did before theirs (one I/O timeout, within a tenth
+    /// of it or a millisecond). Its commands timed out later: one reset ends both, and the
+    /// ABORTs of the second were counted in the first (a simulated run's second hung queue
+    /// went untold).
+    private func laterGiveUp(at e: Event, after k: Int) -> StallEpisode? {
+        let first = hostSide.episodes[k]
+        guard clock.measuresTime, hostSide.episodes.count < HostSideStallDetector.episodeLimit,
+            let since = first.candidates.map(\.since.time).min()
+        else { return nil }
+        // (Times from the input: differences are checked, not trapped on.)
+        func gap(_ a: Int64, _ b: Int64) -> Int64? {
+            let (d, overflow) = a.subtractingReportingOverflow(b)
+            return overflow ? nil : d
+        }
+        guard let timeout = gap(first.firstAbort.time, since), timeout > 0 else { return nil }
+        let tolerance = max(timeout / 10, 1_000_000)
+        // Looked for at most four times per tolerance of trace time (a storm of ABORTs does
+        // not walk every queue at each).
+        if let checked = hostSide.laterChecked[e.controller], let d = gap(e.time, checked), d < tolerance / 4 { return nil }
+        hostSide.laterChecked[e.controller] = e.time
+        let taken = Set(([k] + (hostSide.alsoOpen[e.controller] ?? [])).flatMap { hostSide.episodes[$0].candidates.map(\.queue) })
+        let threshold = first.shortSilence ? max(options.minWait, 1) : minimumSilence
+        let (all, running) = stallCandidates(at: e, silentFor: threshold)
+        let fresh = all.filter { c in
+            guard c.reason == .asleep, !taken.contains(c.queue), let silent = gap(e.time, c.since.time), let off = gap(silent, timeout) else { return false }
+            return off.magnitude <= UInt64(tolerance)
+        }
+        guard !fresh.isEmpty else { return nil }
+        var episode = StallEpisode(controller: e.controller, firstAbort: EventRef(e), candidates: fresh, running: running)
+        episode.shortSilence = first.shortSilence
+        episode.later = true
+        return episode
     }
 
     /// The queues of `e`'s controller that could hold what the guest gave up on at `e` (its
@@ -485,6 +541,9 @@ extension ClockGroupAnalyzer {
             + (abortsTraced ? " (the guest's trace shows them and the commands they name)" : " (QEMU's trace does not say which command they abort)")
         if let reset = episode.reset { s += " and at +\(at(reset.time)) it reset the controller" }
         s += ": the guest had given up on I/O the controller never completed. "
+        if episode.later {
+            s += "These ABORTs came while an earlier give-up of \(c.queue.controllerName) was open, about one I/O timeout after \(name) fell silent, as that give-up's came after its queue did; one reset ends both. "
+        }
         for rule in attribution {
             s += attributionSentence(rule, c, episode, name: name) + " "
         }
