@@ -353,61 +353,59 @@ import Testing
     /// I/O timeout (as the first give-up measures it) before a later burst of ABORTs is a give-up
     /// of its own; the truth's two waits are both told, each on its queue, and nothing else.
     @Test func aLaterBurstOfAbortsIsAGiveUpOfItsOwn() throws {
-        let dir = temporaryPath("later-burst-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        #expect(runCommand([
-            "simulate", "--seed", "114", "--profile", "steady", "--controller-barrier", "off",
-            "--output", "\(dir)/g.txt", "--qemu-log", "\(dir)/q.log", "--truth", "\(dir)/t.json",
-        ]) == 0)
-        let truth = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/t.json"))) as? [String: Any])
-        let waits = (truth["mutual_waits"] as? [[String: Any]] ?? []).filter { $0["resolution"] as? String == "queue-deleted" }
-        #expect(waits.count == 2)
-        // The log's times are the host's: the placement of the two inputs gives the offset.
-        let both = try analyzeJSON(["\(dir)/g.txt", "\(dir)/q.log"])
-        let offset = try #require((both.json["alignment"] as? [[String: Any]] ?? []).first { $0["path"] as? String == "\(dir)/q.log" }?["offset_ns"] as? Int)
-        let r = try analyzeJSON(["\(dir)/q.log"])
-        #expect(r.status == 1)
-        let errors = (r.json["findings"] as? [[String: Any]] ?? []).filter { $0["severity"] as? String == "error" }
-        #expect(errors.count == 2, "\(errors.map { ($0["queue"] ?? "", $0["start_ns"] ?? "") })")
-        for w in waits {
-            let qid = (w["queue"] as? [String: Any])?["qid"] as? Int
-            let start = try #require(w["start_ns"] as? Int)
-            #expect(errors.contains { f in
-                (f["queue"] as? [String: Any])?["qid"] as? Int == qid && abs((f["start_ns"] as? Int ?? 0) + offset - start) < 20_000
-                    && f["kind"] as? String == "mutual-wait"
-            }, "qid \(qid ?? -1) at \(start)")
+        try inTemporaryFolder("later-burst") { dir in
+            #expect(runCommand([
+                "simulate", "--seed", "114", "--profile", "steady", "--controller-barrier", "off",
+                "--output", "\(dir)/g.txt", "--qemu-log", "\(dir)/q.log", "--truth", "\(dir)/t.json",
+            ]) == 0)
+            let truth = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/t.json"))) as? [String: Any])
+            let waits = (truth["mutual_waits"] as? [[String: Any]] ?? []).filter { $0["resolution"] as? String == "queue-deleted" }
+            #expect(waits.count == 2)
+            // The log's times are the host's: the placement of the two inputs gives the offset.
+            let both = try analyzeJSON(["\(dir)/g.txt", "\(dir)/q.log"])
+            let offset = try #require((both.json["alignment"] as? [[String: Any]] ?? []).first { $0["path"] as? String == "\(dir)/q.log" }?["offset_ns"] as? Int)
+            let r = try analyzeJSON(["\(dir)/q.log"])
+            #expect(r.status == 1)
+            let errors = (r.json["findings"] as? [[String: Any]] ?? []).filter { $0["severity"] as? String == "error" }
+            #expect(errors.count == 2, "\(errors.map { ($0["queue"] ?? "", $0["start_ns"] ?? "") })")
+            for w in waits {
+                let qid = (w["queue"] as? [String: Any])?["qid"] as? Int
+                let start = try #require(w["start_ns"] as? Int)
+                #expect(errors.contains { f in
+                    (f["queue"] as? [String: Any])?["qid"] as? Int == qid && abs((f["start_ns"] as? Int ?? 0) + offset - start) < 20_000
+                        && f["kind"] as? String == "mutual-wait"
+                }, "qid \(qid ?? -1) at \(start)")
+            }
+            let later = try #require(errors.max { ($0["start_ns"] as? Int ?? 0) < ($1["start_ns"] as? Int ?? 0) })
+            #expect((later["explanation"] as? String ?? "").contains("while an earlier give-up of nvme0 was open"))
         }
-        let later = try #require(errors.max { ($0["start_ns"] as? Int ?? 0) < ($1["start_ns"] as? Int ?? 0) })
-        #expect((later["explanation"] as? String ?? "").contains("while an earlier give-up of nvme0 was open"))
     }
 
     @Test func everyGiveUpIsTold() throws {
-        let dir = temporaryPath("give-ups-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        #expect(runCommand([
-            "simulate", "--seed", "131", "--duration-us", "30000", "--driver-barrier", "off", "--profile", "racing",
-            "--output", "\(dir)/g.txt", "--qemu-log", "\(dir)/q.log", "--truth", "\(dir)/t.json",
-        ]) == 0)
-        let truth = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/t.json"))) as? [String: Any])
-        let resets = Set(truth["resets_ns"] as? [Int] ?? [])
-        #expect(resets.count == 3)
-        // The give-ups: the truth's waits ended by a reset's deletion of the queue.
-        let giveUps = (truth["mutual_waits"] as? [[String: Any]] ?? []).filter { $0["resolution"] as? String == "queue-deleted" }
-        #expect(giveUps.count == 6)
-        let r = try analyzeJSON(["\(dir)/g.txt"])
-        #expect(r.status == 1)
-        let told = (r.json["findings"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "stuck-command" && $0["end_ns"] is Int }
-        for w in giveUps {
-            let qid = (w["queue"] as? [String: Any])?["qid"] as? Int
-            let start = try #require(w["start_ns"] as? Int)
-            let found = told.first { f in
-                (f["queue"] as? [String: Any])?["qid"] as? Int == qid && abs((f["start_ns"] as? Int ?? 0) - start) < 20_000
-            }
-            #expect(found != nil, "no give-up on qid \(qid ?? -1) at \(start): \(told.map { ($0["queue"] ?? "", $0["start_ns"] ?? "") })")
-            if let found, let end = found["end_ns"] as? Int {
-                #expect(resets.contains(end), "qid \(qid ?? -1) at \(start) ends at \(end), no reset")
+        try inTemporaryFolder("give-ups") { dir in
+            #expect(runCommand([
+                "simulate", "--seed", "131", "--duration-us", "30000", "--driver-barrier", "off", "--profile", "racing",
+                "--output", "\(dir)/g.txt", "--qemu-log", "\(dir)/q.log", "--truth", "\(dir)/t.json",
+            ]) == 0)
+            let truth = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/t.json"))) as? [String: Any])
+            let resets = Set(truth["resets_ns"] as? [Int] ?? [])
+            #expect(resets.count == 3)
+            // The give-ups: the truth's waits ended by a reset's deletion of the queue.
+            let giveUps = (truth["mutual_waits"] as? [[String: Any]] ?? []).filter { $0["resolution"] as? String == "queue-deleted" }
+            #expect(giveUps.count == 6)
+            let r = try analyzeJSON(["\(dir)/g.txt"])
+            #expect(r.status == 1)
+            let told = (r.json["findings"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "stuck-command" && $0["end_ns"] is Int }
+            for w in giveUps {
+                let qid = (w["queue"] as? [String: Any])?["qid"] as? Int
+                let start = try #require(w["start_ns"] as? Int)
+                let found = told.first { f in
+                    (f["queue"] as? [String: Any])?["qid"] as? Int == qid && abs((f["start_ns"] as? Int ?? 0) - start) < 20_000
+                }
+                #expect(found != nil, "no give-up on qid \(qid ?? -1) at \(start): \(told.map { ($0["queue"] ?? "", $0["start_ns"] ?? "") })")
+                if let found, let end = found["end_ns"] as? Int {
+                    #expect(resets.contains(end), "qid \(qid ?? -1) at \(start) ends at \(end), no reset")
+                }
             }
         }
     }

@@ -21,6 +21,14 @@ func temporaryPath(_ name: String) -> String {
     return dir.appendingPathComponent(name).path
 }
 
+/// `body` given a new folder named from `prefix` (removed afterwards).
+func inTemporaryFolder<T>(_ prefix: String, _ body: (String) throws -> T) throws -> T {
+    let dir = temporaryPath("\(prefix)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    return try body(dir)
+}
+
 /// Runs a command in-process the way `shadowbell` would; returns its exit status.
 /// Every JSON or JSON Lines file it writes is checked against the published schema.
 func runCommand(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) -> Int32 {
