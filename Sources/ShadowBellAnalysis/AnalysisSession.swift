@@ -183,7 +183,8 @@ public enum AnalysisSession {
         var firstSources: [(any EventSource)?] = Array(repeating: nil, count: inputs.count)
         // Whether each input holds several controllers' events it does not tell apart (an I/O
         // queue created twice), and whether it names the controllers of the guest's commands
-        // (its submissions, or a console's timeout messages): whatever its clock.
+        // (its submissions; a console's timeout messages hold no queue's events, and beside a
+        // console alone nothing would be left to draw a queue from): whatever its clock.
         var createdTwice: [QueueCreatedTwice?] = Array(repeating: nil, count: inputs.count)
         var namesControllers = Array(repeating: false, count: inputs.count)
         // Each input's decoded events are kept for pass 2 (in the input's own place when it has
@@ -210,7 +211,7 @@ public enum AnalysisSession {
             firstTimes[i] = first.firstTime
             lastTimes[i] = first.lastTime
             createdTwice[i] = first.anchors.createdTwice
-            namesControllers[i] = first.anchors.isGuestSide || first.anchors.hasGuestNotices
+            namesControllers[i] = first.anchors.isGuestSide
             if let kept = inputs[i].decoded, kept.isComplete {
                 kept.firstPass = (anchors[i], firstTimes[i], lastTimes[i], first.summary, createdTwice[i], namesControllers[i])
             }
@@ -1425,7 +1426,19 @@ public enum AnalysisSession {
                 story[i].uncertainty.append(
                     "\(input.path) has a damaged line before this finding's evidence (\(damaged.location.render(path: input.path)): \(damaged.reason)): the event lost there — a fetch, a doorbell, a shadow read — may be the one this finding misses")
                 guard story[i].severity == .error else { break }
-                if case .int(let stuck)? = story[i].value("commands_outstanding_over_threshold"), stuck > 0 {
+                // The guest gave up on it (its ABORT or timeout messages among the evidence):
+                // a hang whatever the lost event was (a damaged fetch line of a real hang's QEMU
+                // log alone made its 30 s stall a warning).
+                // (Its own evidence, or a give-up of its controller inside its window that the
+                // host side could not tie to one queue.)
+                let window = story[i].start...(story[i].end ?? .max)
+                let gaveUp = story.contains { f in
+                    f.queue.controller == story[i].queue.controller
+                        && f.evidence.contains { ($0.role == "guest-abort" || $0.role == "guest-timeout") && window.contains($0.time) }
+                }
+                if gaveUp {
+                    story[i].uncertainty.append("whatever that event was, the guest gave up on the queue's I/O: the queue hung; only why is in doubt")
+                } else if case .int(let stuck)? = story[i].value("commands_outstanding_over_threshold"), stuck > 0 {
                     // Its commands stayed outstanding whatever the lost event was: the queue
                     // hung, only the why is in doubt (one damaged fetch line of a 30 s hang
                     // made it a warning, and the run passed).

@@ -19,6 +19,8 @@ public final class ClockGroupAnalyzer {
     @exclusivity(unchecked) var driverGiveUps: [UInt32: [GuestTimeout]] = [:]
     /// Entries of `guestTimeouts` and `driverGiveUps` in all (`GuestTimeout.keptInAll`).
     @exclusivity(unchecked) var timeoutsKept = 0
+    /// Per controller, the time of the latest reset message (`… timeout, reset controller`).
+    @exclusivity(unchecked) var latestConsoleReset: [UInt16: Int64] = [:]
     @exclusivity(unchecked) var dbbufEnabled = ControllerSet()
     /// Per queue index, the kernel tags (cid & 0xfff) the driver's submissions on it showed:
     /// 512 bytes a queue. An ABORT or a reset's cancellation of a tag never submitted in the

@@ -97,13 +97,12 @@ struct Analyze: ParsableCommand {
             throw ValidationError("--label \(label): give key=value with a key of letters, digits, '_', '-' or '.' (e.g. --label kernel=6.1)")
         }
         if let junit {
-            let mainOnStandardOutput = output == nil || output == "-"
-            if junit == "-" ? mainOnStandardOutput : output.map({ sameDestination($0, junit) }) == true {
+            if sameDestination(output ?? "-", junit) {
                 throw ValidationError("--junit \(junit) and the report (--output \(output ?? "-")) would be written to the same place; give --junit a file of its own")
             }
         }
         if let writeBaseline {
-            for case let (flag, other?) in [("--output", output), ("--junit", junit)] where sameDestination(writeBaseline, other) {
+            for case let (flag, other?) in [("--output", output ?? "-"), ("--junit", junit)] where sameDestination(writeBaseline, other) {
                 throw ValidationError("--write-baseline \(writeBaseline) and \(flag) \(other) would be written to the same place; give each a file of its own")
             }
         }

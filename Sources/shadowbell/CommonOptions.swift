@@ -319,6 +319,10 @@ func input(among inputs: [String], sameAs destination: String) -> String? {
 /// — for a file not there yet — the same name in the same folder however the folder is spelled
 /// (`x.jsonl` and `./x.jsonl`, `out/x` and `out/../out/x`): the second write replaced the first.
 func sameDestination(_ a: String, _ b: String) -> Bool {
+    // Standard output by any of its names (`--write-baseline -` beside a report on standard
+    // output wrote both there, one after the other).
+    let standardOutput: Set<String> = ["-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"]
+    if standardOutput.contains(a) && standardOutput.contains(b) { return true }
     if a == b { return true }
     guard a != "-", b != "-" else { return false }
     var sa = stat(), sb = stat()

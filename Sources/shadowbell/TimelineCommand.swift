@@ -160,6 +160,7 @@ struct Timeline: ParsableCommand {
             // little for nothing).
             if sampled, !ranged, maxEvents > 0 { sampling.observedEventsPerQueue = maxEvents }
             known = analyse(sampling, sampled ? observer : nil)
+            if !flags.quiet, let known { for s in known.setAside { printError("note: \(s): its events are not drawn") } }
             if sampled, !ranged, maxEvents > 0, let known { sink.countUnshown(known, selected: selected) }
         }
         if let known {

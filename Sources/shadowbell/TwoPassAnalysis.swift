@@ -41,6 +41,8 @@ struct TwoPassAnalysis {
         flags.paths = run.paths
         notes = run.skipped.map(\.path)
         guard let (inputs, report) = firstPass(flags, notes: notes) else { throw ExitCode(2) }
+        // An input left out of the analysis is said where the output may not say it.
+        if !flags.quiet { for s in report.result.setAside { printError("note: \(s); the notes say more") } }
         let chosen = try choose?(report) ?? findings ?? Array(report.result.findings.indices.prefix(limit))
         let quote = { quoting.map { readInputLines($0(report), report: report) } ?? [:] }
         guard !chosen.isEmpty else { return TwoPassAnalysis(report: report, timelines: [], paths: flags.paths, inputLines: quote()) }

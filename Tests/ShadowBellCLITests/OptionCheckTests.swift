@@ -188,3 +188,16 @@ extension OptionCheckTests {
         #expect(!notes.contains { $0.contains("holds the events of CPU") || $0.contains("stuck commands are marked uncertain") }, "\(notes)")
     }
 }
+
+extension OptionCheckTests {
+    /// Two outputs on standard output by any of its names (`-`, /dev/stdout): the baseline and
+    /// the report were written there one after the other.
+    @Test func twoOutputsOnStandardOutputAreRefused() throws {
+        let trace = sample("lab/sq-hang.txt")
+        for extra in [["--write-baseline", "-"], ["--junit", "/dev/stdout"], ["--write-baseline", "/dev/stdout", "-o", "-"]] {
+            let r = try runProcess(["analyze", trace] + extra)
+            #expect(r.status == 64, "\(extra)")
+            #expect(r.stderr.contains("would be written to the same place"), "\(extra): \(r.stderr)")
+        }
+    }
+}

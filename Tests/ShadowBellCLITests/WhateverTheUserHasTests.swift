@@ -375,6 +375,28 @@ import Testing
         #expect((hang["explanation"] as? String ?? "").contains("No known bug is named"))
     }
 
+    /// hang-sq2's QEMU log alone with its last SQ2 fetch before the first stall damaged: SQ2
+    /// read as a controller idle with work, a warning, and the guest's ABORTs went to SQ1, silent
+    /// for 4.6 ms then (an error on the healthy queue). The queue with unfetched work it had
+    /// seen is a candidate of the give-up too, and the guest's give-up inside its window keeps
+    /// it an error: SQ2 fails the run, SQ1 has nothing.
+    @Test func aDamagedFetchLineOfAHangKeepsItOnItsQueue() throws {
+        let files = try RealTraceTests.run("hang-sq2")
+        var lines = try String(contentsOfFile: files.qemu, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(lines[94319].contains("pci_nvme_io_cmd") && lines[94319].contains("sqid 2"))
+        lines[94319] = String(lines[94319].map { $0.isNumber ? "#" : $0 })
+        let damaged = temporaryPath("damaged-fetch-\(UUID().uuidString).log")
+        try lines.joined(separator: "\n").write(toFile: damaged, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: damaged) }
+        let r = try analyzeJSON([damaged])
+        #expect(r.status == 1)
+        let errors = (r.json["findings"] as? [[String: Any]] ?? []).filter { $0["severity"] as? String == "error" }
+        let qids = Set(errors.compactMap { ($0["queue"] as? [String: Any])?["qid"] as? Int })
+        #expect(qids == [2], "\(errors.map { ($0["kind"] ?? "", $0["queue"] ?? "") })")
+        let idle = try #require(errors.first { $0["kind"] as? String == "controller-idle-with-work" })
+        #expect((idle["uncertainty"] as? [String] ?? []).contains { $0.contains("the guest gave up on the queue's I/O: the queue hung") })
+    }
+
     /// A QEMU log without timestamps: the report's windows are as long as their events, not a
     /// time (its HTML read "mutual wait 168.879 µs" for 168879 events).
     @Test func anUntimedLogsPicturesCountEvents() throws {

@@ -36,7 +36,7 @@ struct GuestTimeout: Sendable {
     /// last ones.
     static var keptPerGiveUp: Int { 64 }
     /// Messages kept in all, of every queue (memory stays bounded on hostile input).
-    static var keptInAll: Int { 1 << 16 }
+    static var keptInAll: Int { 1 << 15 }
 }
 
 extension ClockGroupAnalyzer {
@@ -61,7 +61,9 @@ extension ClockGroupAnalyzer {
                 }
             }
             if seen == true { return }
-            keep(GuestTimeout(at: EventRef(e), kind: kind, tag: e.b), in: &guestTimeouts, key)
+            let message = GuestTimeout(at: EventRef(e), kind: kind, tag: e.b)
+            keep(message, in: &guestTimeouts, key, since: latestConsoleReset[e.controller])
+            if message.isReset { latestConsoleReset[e.controller] = e.time }
         case .abortStatus, .queuesReady:
             break
         }
@@ -196,26 +198,40 @@ extension ClockGroupAnalyzer {
 extension ClockGroupAnalyzer {
     /// Keeps `t` in the list of `key`: the first `GuestTimeout.keptPerGiveUp` messages of each
     /// give-up and every reset; a message beyond them is counted on the last one kept (when
-    /// from its input: the same message from another input is no other).
-    func keep(_ t: GuestTimeout, in table: inout [UInt32: [GuestTimeout]], _ key: UInt32) {
-        var kept = true
-        table[key, default: []].withLastGiveUp { list, giveUpStart in
-            if !t.isReset, list.count - giveUpStart >= GuestTimeout.keptPerGiveUp || timeoutsKept >= GuestTimeout.keptInAll {
+    /// from its input: the same message from another input is no other). A give-up begins
+    /// after the queue's last reset, and after `since` (the latest reset message of the
+    /// controller, whichever queue it names: it ends every queue's give-up). Past
+    /// `GuestTimeout.keptInAll` entries in all, a give-up keeps its first message only, so each
+    /// is still told; past four times that (hostile input), nothing more is kept.
+    func keep(_ t: GuestTimeout, in table: inout [UInt32: [GuestTimeout]], _ key: UInt32, since: Int64? = nil) {
+        guard timeoutsKept < 4 * GuestTimeout.keptInAll else { return }
+        if t.isReset {
+            table[key, default: []].append(t)
+            timeoutsKept += 1
+            return
+        }
+        let limit = timeoutsKept < GuestTimeout.keptInAll ? GuestTimeout.keptPerGiveUp : 1
+        var kept = false
+        table[key, default: []].withLastGiveUp(since: since, limit: limit) { list, giveUpStart in
+            if list.count - giveUpStart >= limit {
                 if let last = list.last, last.at.source == t.at.source { list[list.count - 1].unkept += 1 }
-                kept = false
-                return
+            } else {
+                list.append(t)
+                kept = true
             }
-            list.append(t)
         }
         if kept { timeoutsKept += 1 }
     }
 }
 
 extension Array where Element == GuestTimeout {
-    /// `body` with the list and where its last give-up begins (after its last reset).
-    mutating func withLastGiveUp(_ body: (inout [GuestTimeout], Int) -> Void) {
+    /// `body` with the list and where its last give-up begins: after its last reset and
+    /// before no message earlier than `since`; looked for among the last `limit` entries.
+    mutating func withLastGiveUp(since: Int64?, limit: Int, _ body: (inout [GuestTimeout], Int) -> Void) {
         var start = count
-        while start > 0, !self[start - 1].isReset, count - start < GuestTimeout.keptPerGiveUp { start -= 1 }
+        while start > 0, !self[start - 1].isReset, since.map({ self[start - 1].at.time >= $0 }) ?? true, count - start < limit {
+            start -= 1
+        }
         body(&self, start)
     }
 

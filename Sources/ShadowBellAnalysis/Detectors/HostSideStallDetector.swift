@@ -73,7 +73,7 @@ struct HostSideView: Sendable {
 
 /// One queue that can explain a guest give-up.
 struct StallCandidate: Sendable {
-    enum Reason: Sendable { case asleep, holdsCommands, cqFull }
+    enum Reason: Sendable { case asleep, holdsCommands, cqFull, sitsOnWork }
     var queue: QueueKey
     var reason: Reason
     /// When the queue fell silent (the event that put the controller to sleep on it).
@@ -332,6 +332,15 @@ extension ClockGroupAnalyzer {
                         eventIdx: q.controllerEventIdx, eventIdxAt: q.controllerEventIdxAt, entries: q.entries,
                         signature: v.config != nil && tail != 0 && v.fetchedSinceConfig == 0 && !v.eventIdxWrittenSinceConfig,
                         tailAtConfig: v.tailAtConfig, config: v.config, held: 0))
+                } else if let work = q.visibleWork, now - work.since.time >= threshold {
+                    // Entries the controller saw and did not fetch (controller-idle-with-work,
+                    // or a fetch lost in a damaged line): what the guest gave up on may be there
+                    // (a real hang's log with one damaged fetch line put its ABORTs on a queue
+                    // silent for 4.6 ms).
+                    candidates.append(StallCandidate(
+                        queue: q.key, reason: .sitsOnWork, since: work.since, controllerSeen: work.latestTail,
+                        eventIdx: q.controllerEventIdx, eventIdxAt: q.controllerEventIdxAt, entries: q.entries,
+                        signature: false, held: Int(work.latestTail &- work.fetchedUpTo)))
                 } else {
                     running.append((q.key, q.hostSide.lastFetch))
                 }
@@ -581,6 +590,8 @@ extension ClockGroupAnalyzer {
             return "The controller held \(c.held) command(s) of \(name) it had fetched and not completed."
         case .cqFull:
             return "The controller held \(c.held) completion(s) it could not post on \(name): the CQ was full as far as it knew."
+        case .sitsOnWork:
+            return "The controller had seen \(name)'s tail at \(c.controllerSeen.map(String.init) ?? "?") and did not fetch what it showed."
         }
     }
 
@@ -633,7 +644,10 @@ extension ClockGroupAnalyzer {
         if let why = clock.withoutDurations { f.uncertainty.append(why) }
         if episode.shortSilence, let since = candidates.map(\.since.time).min() { f.uncertainty.append(Self.shortSilenceWhy(episode, since: since, options)) }
 
-        f.message = "\(first.queue.controllerName): the guest gave up on I/O (\(episode.aborts) ABORT command(s)\(episode.reset == nil ? "" : ", then a controller reset")) while \(names.joined(separator: ", ")) could each hold the stall; the host side cannot tell which (inferred)"
+        let gaveUp = "\(first.queue.controllerName): the guest gave up on I/O (\(episode.aborts) ABORT command(s)\(episode.reset == nil ? "" : ", then a controller reset"))"
+        f.message = candidates.count == 1 && first.reason == .sitsOnWork
+            ? "\(gaveUp) while the controller sat on entries of \(names[0]) it had seen; the host side cannot tell whether its processing stopped or a fetch is missing from the trace (inferred)"
+            : "\(gaveUp) while \(names.joined(separator: ", ")) could each hold the stall; the host side cannot tell which (inferred)"
         var s = "Without the guest's submissions, the stalled queue is inferred from the controller side. "
         for c in candidates {
             let name = "\(c.queue.type.name)\(c.queue.qid)"
