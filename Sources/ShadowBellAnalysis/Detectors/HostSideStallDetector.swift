@@ -298,6 +298,16 @@ extension ClockGroupAnalyzer {
         // not walk every queue at each).
         if let checked = hostSide.laterChecked[e.controller], let d = gap(e.time, checked), d < tolerance / 4 { return nil }
         hostSide.laterChecked[e.controller] = e.time
+        // First the cheap test: an I/O SQ of the controller asleep since about one timeout
+        // before `e` (a storm of ABORTs asks at each).
+        guard let aim = gap(e.time, timeout) else { return nil }
+        let asleepThen = queues.indices.contains { i in
+            guard queues[i].key.controller == e.controller, queues[i].key.type == .sq, queues[i].key.qid != 0, queues[i].controllerWaiting,
+                let since = queues[i].waitingSince?.time, let off = gap(since, aim)
+            else { return false }
+            return off.magnitude <= UInt64(tolerance)
+        }
+        guard asleepThen else { return nil }
         let taken = Set(([k] + (hostSide.alsoOpen[e.controller] ?? [])).flatMap { hostSide.episodes[$0].candidates.map(\.queue) })
         let threshold = first.shortSilence ? max(options.minWait, 1) : minimumSilence
         let (all, running) = stallCandidates(at: e, silentFor: threshold)

@@ -319,12 +319,14 @@ extension ClockGroupAnalyzer {
             let controller = UInt16(key >> 16), qid = UInt16(truncatingIfNeeded: key)
             let resets = fromConsole == nil ? [] : (consoleResets[controller] ?? []).filter { $0.namedQID != qid }
             var current: TimeoutEpisode?
+            // (Both in the order of time: the first reset not before the last message is
+            // found by moving on, not by a search per message.)
+            var nextReset = 0
             for t in told.sorted(by: { ($0.at.time, $0.at.location) < ($1.at.time, $1.at.location) }) {
                 // Another queue's reset between this give-up's last message and this one.
-                if let open = current, open.reset == nil, let last = open.timeouts.last,
-                    let reset = resets.first(where: { $0.at.time >= last.at.time && $0.at.time < t.at.time })
-                {
-                    current!.reset = reset
+                if let open = current, open.reset == nil, let last = open.timeouts.last {
+                    while nextReset < resets.count, resets[nextReset].at.time < last.at.time { nextReset += 1 }
+                    if nextReset < resets.count, resets[nextReset].at.time < t.at.time { current!.reset = resets[nextReset] }
                 }
                 if current?.reset != nil, let done = current {
                     episodes.append(done)
@@ -335,8 +337,9 @@ extension ClockGroupAnalyzer {
                 if t.isReset { current!.reset = t }
             }
             if var open = current {
-                if open.reset == nil, let last = open.timeouts.last, let reset = resets.first(where: { $0.at.time >= last.at.time }) {
-                    open.reset = reset
+                if open.reset == nil, let last = open.timeouts.last {
+                    while nextReset < resets.count, resets[nextReset].at.time < last.at.time { nextReset += 1 }
+                    if nextReset < resets.count { open.reset = resets[nextReset] }
                 }
                 episodes.append(open)
             }
