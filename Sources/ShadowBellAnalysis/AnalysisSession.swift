@@ -1431,7 +1431,7 @@ public enum AnalysisSession {
                 // log alone made its 30 s stall a warning).
                 // (Its own evidence, or a give-up of its controller inside its window that the
                 // host side could not tie to one queue.)
-                let window = story[i].start...(story[i].end ?? .max)
+                let window = story[i].start...max(story[i].start, story[i].end ?? .max)
                 let gaveUp = story.contains { f in
                     f.queue.controller == story[i].queue.controller
                         && f.evidence.contains { ($0.role == "guest-abort" || $0.role == "guest-timeout") && window.contains($0.time) }

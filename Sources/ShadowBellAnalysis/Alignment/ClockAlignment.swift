@@ -259,6 +259,8 @@ public struct AnchorSet: Sendable {
             if createdTwice == nil, tracesResets, let earlier = liveQueues[key] {
                 createdTwice = QueueCreatedTwice(queue: key, first: earlier, again: EventRef(e))
             }
+            // (Bounded as the analysis's queues are: hostile input naming millions of queues.)
+            guard liveQueues[key] != nil || liveQueues.count < ClockGroupAnalyzer.queueLimit else { return }
             liveQueues[key] = EventRef(e)
         }
     }

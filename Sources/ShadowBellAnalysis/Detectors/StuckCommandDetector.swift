@@ -38,6 +38,8 @@ struct TimeoutEpisode: Sendable {
     var reset: GuestTimeout?
 
     var tags: Set<UInt32> { Set(timeouts.filter { $0.kind == .timeoutAborting || $0.kind == .timeoutPolled }.map { $0.tag & 0xFFF }) }
+    /// The driver aborted commands in it (not only found completions it polled).
+    var aborted: Bool { timeouts.contains { $0.kind == .timeoutAborting } }
     /// Its messages, those counted and not kept included.
     var messages: Int { timeouts.reduce(timeouts.count) { $0 + $1.unkept } }
     /// Told by the guest trace's Abort commands rather than the console's messages.
@@ -323,8 +325,9 @@ extension ClockGroupAnalyzer {
             // found by moving on, not by a search per message.)
             var nextReset = 0
             for t in told.sorted(by: { ($0.at.time, $0.at.location) < ($1.at.time, $1.at.location) }) {
-                // Another queue's reset between this give-up's last message and this one.
-                if let open = current, open.reset == nil, let last = open.timeouts.last {
+                // Another queue's reset between this give-up's last message and this one (not
+                // for one of polled completions alone: the driver found them done).
+                if let open = current, open.reset == nil, open.aborted, let last = open.timeouts.last {
                     while nextReset < resets.count, resets[nextReset].at.time < last.at.time { nextReset += 1 }
                     if nextReset < resets.count, resets[nextReset].at.time < t.at.time { current!.reset = resets[nextReset] }
                 }
@@ -337,7 +340,7 @@ extension ClockGroupAnalyzer {
                 if t.isReset { current!.reset = t }
             }
             if var open = current {
-                if open.reset == nil, let last = open.timeouts.last {
+                if open.reset == nil, open.aborted, let last = open.timeouts.last {
                     while nextReset < resets.count, resets[nextReset].at.time < last.at.time { nextReset += 1 }
                     if nextReset < resets.count { open.reset = resets[nextReset] }
                 }
