@@ -210,6 +210,17 @@ import Testing
         #expect(try runProcess(["analyze", sample("lab/sq-hang.txt"), "--format", "yaml"]).status == 64)
     }
 
+    /// A trace.dat on standard input is spooled (libtracecmd seeks) and read as the file. (In a
+    /// process of its own: the test that put the file on the test process's fd 0 raced the
+    /// tests beside it, whose files could take that descriptor.)
+    @Test func aTraceDatOnStandardInputIsSpooled() throws {
+        let dat = packageRoot.appendingPathComponent("Tests/ShadowBellFormatsTests/Fixtures/tracedat/two-buffers-v7-zstd.dat")
+        let r = try runProcess(["analyze", "-", "--format", "json"], stdin: try Data(contentsOf: dat))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let input = try #require((json["inputs"] as? [[String: Any]])?.first)
+        #expect(input["path"] as? String == "-" && input["events"] as? Int == 7 && input["format"] as? String == "trace-dat", "\(input)")
+    }
+
     @Test func standardInputIsRead() throws {
         let data = try Data(contentsOf: URL(fileURLWithPath: sample("lab/sq-hang.txt")))
         let r = try runProcess(["analyze", "-", "--format", "json"], stdin: data)

@@ -72,21 +72,6 @@ private func tracedat(_ name: String) -> String { fixturePath("tracedat/\(name)"
         #expect(unlocated([loss]) == unlocated(Array(text.events.prefix(1))))
     }
 
-    @Test func standardInputIsSpooled() throws {
-        let path = tracedat("two-buffers-v7-zstd.dat")
-        let fd = open(path, O_RDONLY)
-        try #require(fd >= 0)
-        let saved = dup(0)
-        dup2(fd, 0)
-        close(fd)
-        defer {
-            dup2(saved, 0)
-            close(saved)
-        }
-        let d = try drain(try openEventSource(path: "-", index: 0))
-        #expect(d.summary.path == "-" && d.summary.events == 7)
-    }
-
     /// A trace.dat stored with gzip, zstd or xz is detected by its decompressed magic and read
     /// as the file: the same events at the same byte offsets, shown under the compressed name.
     @Test(arguments: versions)
