@@ -352,19 +352,26 @@ import Testing
         }
     }
 
+    /// `analyze --format json` of a copy of `path` whose line `line` (from 1) is `damage`d; the
+    /// copy's path (removed afterwards) and the result.
+    static func analyzeDamaged(_ path: String, line: Int, _ damage: (String) -> String) throws
+        -> (path: String, result: (status: Int32, json: [String: Any], text: String))
+    {
+        var lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let changed = damage(lines[line - 1])
+        #expect(changed != lines[line - 1])
+        lines[line - 1] = changed
+        let damaged = temporaryPath("damaged-\(UUID().uuidString)-" + (path.split(separator: "/").last.map(String.init) ?? "input"))
+        try lines.joined(separator: "\n").write(toFile: damaged, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: damaged) }
+        return (damaged, try analyzeJSON([damaged]))
+    }
+
     /// One damaged line of a hung run: the fetch lost in it turned a 30 s mutual wait into a
     /// controller idle with work, a warning, and the run passed. Its commands stayed outstanding
     /// whatever the lost event was: an error still, its cause in doubt and no known bug named.
     @Test func aDamagedLineDoesNotHideAHang() throws {
-        let lines = try String(contentsOfFile: sample("lab/sq-hang.txt"), encoding: .utf8)
-            .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        var damagedLines = lines
-        damagedLines[19] = damagedLines[19].replacingOccurrences(of: "cid 4097", with: "cid XYZ")
-        #expect(damagedLines[19] != lines[19])
-        let damaged = temporaryPath("damaged-sq-hang-\(UUID().uuidString).txt")
-        try damagedLines.joined(separator: "\n").write(toFile: damaged, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: damaged) }
-        let r = try analyzeJSON([damaged])
+        let (damaged, r) = try Self.analyzeDamaged(sample("lab/sq-hang.txt"), line: 20) { $0.replacingOccurrences(of: "cid 4097", with: "cid XYZ") }
         #expect(r.status == 1)
         let errors = (r.json["findings"] as? [[String: Any]] ?? []).filter { $0["severity"] as? String == "error" }
         let hang = try #require(errors.first { $0["queue"].map { "\($0)" }?.contains("sq") == true && $0["kind"] as? String == "controller-idle-with-work" }, "\(errors)")
@@ -382,13 +389,10 @@ import Testing
     /// it an error: SQ2 fails the run, SQ1 has nothing.
     @Test func aDamagedFetchLineOfAHangKeepsItOnItsQueue() throws {
         let files = try RealTraceTests.run("hang-sq2")
-        var lines = try String(contentsOfFile: files.qemu, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        #expect(lines[94319].contains("pci_nvme_io_cmd") && lines[94319].contains("sqid 2"))
-        lines[94319] = String(lines[94319].map { $0.isNumber ? "#" : $0 })
-        let damaged = temporaryPath("damaged-fetch-\(UUID().uuidString).log")
-        try lines.joined(separator: "\n").write(toFile: damaged, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: damaged) }
-        let r = try analyzeJSON([damaged])
+        let (_, r) = try Self.analyzeDamaged(files.qemu, line: 94320) { line in
+            #expect(line.contains("pci_nvme_io_cmd") && line.contains("sqid 2"))
+            return String(line.map { $0.isNumber ? "#" : $0 })
+        }
         #expect(r.status == 1)
         let errors = (r.json["findings"] as? [[String: Any]] ?? []).filter { $0["severity"] as? String == "error" }
         let qids = Set(errors.compactMap { ($0["queue"] as? [String: Any])?["qid"] as? Int })
