@@ -137,6 +137,7 @@ struct Timeline: ParsableCommand {
                 if errors.isEmpty { return partial }
                 if status == 0 { for e in errors { printError("error: \(e.description)") } }
                 status = 2
+                sink.inputFailed = true
                 return partial
             }
         }
@@ -207,7 +208,6 @@ struct Timeline: ParsableCommand {
                         printError("error: " + Self.emptySelection(queues: selectors, from: from, to: to, result: known))
                         throw ExitCode(64)
                     }
-                    sink.inputFailed = status != 0
                     try sink.finish()
                     if status != 0 { throw failed(status) }
                     return
@@ -225,7 +225,6 @@ struct Timeline: ParsableCommand {
             printError("error: " + Self.emptySelection(queues: selectors, from: from, to: to, result: result))
             throw ExitCode(64)
         }
-        sink.inputFailed = status != 0
         try sink.finish()
         if status != 0 { throw failed(status) }
     }

@@ -205,34 +205,28 @@ extension ClockGroupAnalyzer {
     /// is still told; past four times that (hostile input), nothing more is kept.
     func keep(_ t: GuestTimeout, in table: inout [UInt32: [GuestTimeout]], _ key: UInt32, since: Int64? = nil) {
         guard timeoutsKept < 4 * GuestTimeout.keptInAll else { return }
-        if t.isReset {
-            table[key, default: []].append(t)
-            timeoutsKept += 1
+        let limit = timeoutsKept < GuestTimeout.keptInAll ? GuestTimeout.keptPerGiveUp : 1
+        // (Asked of the list in the table, no copy held: the count below changes it in place.)
+        if !t.isReset, let count = table[key]?.count, let start = table[key]?.lastGiveUpStart(since: since, limit: limit),
+            count - start >= limit
+        {
+            if table[key]![count - 1].at.source == t.at.source { table[key]![count - 1].unkept += 1 }
             return
         }
-        let limit = timeoutsKept < GuestTimeout.keptInAll ? GuestTimeout.keptPerGiveUp : 1
-        var kept = false
-        table[key, default: []].withLastGiveUp(since: since, limit: limit) { list, giveUpStart in
-            if list.count - giveUpStart >= limit {
-                if let last = list.last, last.at.source == t.at.source { list[list.count - 1].unkept += 1 }
-            } else {
-                list.append(t)
-                kept = true
-            }
-        }
-        if kept { timeoutsKept += 1 }
+        table[key, default: []].append(t)
+        timeoutsKept += 1
     }
 }
 
 extension Array where Element == GuestTimeout {
-    /// `body` with the list and where its last give-up begins: after its last reset and
-    /// before no message earlier than `since`; looked for among the last `limit` entries.
-    mutating func withLastGiveUp(since: Int64?, limit: Int, _ body: (inout [GuestTimeout], Int) -> Void) {
+    /// Where the list's last give-up begins: after its last reset, and at no message earlier
+    /// than `since`; looked for among the last `limit` entries.
+    func lastGiveUpStart(since: Int64?, limit: Int) -> Int {
         var start = count
         while start > 0, !self[start - 1].isReset, since.map({ self[start - 1].at.time >= $0 }) ?? true, count - start < limit {
             start -= 1
         }
-        body(&self, start)
+        return start
     }
 
     /// Changes the last entry in place, if there is one.

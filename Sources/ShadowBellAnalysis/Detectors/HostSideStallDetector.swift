@@ -301,20 +301,18 @@ extension ClockGroupAnalyzer {
         // First the cheap test: an I/O SQ of the controller asleep since about one timeout
         // before `e` (a storm of ABORTs asks at each).
         guard let aim = gap(e.time, timeout) else { return nil }
-        let asleepThen = queues.indices.contains { i in
-            guard queues[i].key.controller == e.controller, queues[i].key.type == .sq, queues[i].key.qid != 0, queues[i].controllerWaiting,
-                let since = queues[i].waitingSince?.time, let off = gap(since, aim)
+        let asleepThen = Set(queues.indices.lazy.filter { i in
+            guard self.queues[i].key.controller == e.controller, self.queues[i].key.type == .sq, self.queues[i].key.qid != 0,
+                self.queues[i].controllerWaiting, let since = self.queues[i].waitingSince?.time, let off = gap(since, aim)
             else { return false }
             return off.magnitude <= UInt64(tolerance)
-        }
-        guard asleepThen else { return nil }
+        }.map { self.queues[$0].key })
+        guard !asleepThen.isEmpty else { return nil }
         let taken = Set(([k] + (hostSide.alsoOpen[e.controller] ?? [])).flatMap { hostSide.episodes[$0].candidates.map(\.queue) })
         let threshold = first.shortSilence ? max(options.minWait, 1) : minimumSilence
         let (all, running) = stallCandidates(at: e, silentFor: threshold)
-        let fresh = all.filter { c in
-            guard c.reason == .asleep, !taken.contains(c.queue), let silent = gap(e.time, c.since.time), let off = gap(silent, timeout) else { return false }
-            return off.magnitude <= UInt64(tolerance)
-        }
+        // (An asleep candidate's silence began at the queue's `waitingSince`, tested above.)
+        let fresh = all.filter { $0.reason == .asleep && asleepThen.contains($0.queue) && !taken.contains($0.queue) }
         guard !fresh.isEmpty else { return nil }
         var episode = StallEpisode(controller: e.controller, firstAbort: EventRef(e), candidates: fresh, running: running)
         episode.shortSilence = first.shortSilence
