@@ -26,7 +26,7 @@ struct AnalysisFlags: ParsableArguments {
     @Flag(help: "All inputs share one clock (e.g. pieces of one trace); otherwise each file is its own clock domain.")
     var sameClock = false
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Controller number (nvmeN) for inputs that do not name the device (QEMU logs).", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Controller number (nvmeN) for inputs that do not name the device (QEMU logs).", valueName: "N"), transform: controllerNumber)
     var controller: UInt16 = 0
 
     @Option(help: ArgumentHelp(
@@ -235,6 +235,15 @@ struct DurationValue: ExpressibleByArgument, Sendable {
 }
 
 /// Parses a decimal number with an optional unit into nanoseconds, without floating point.
+/// `--controller N`: the N of nvmeN, 0 to 65535; anything else says so (the parser's own
+/// message named the value but not why it was refused).
+func controllerNumber(_ text: String) throws -> UInt16 {
+    guard let n = UInt16(text) else {
+        throw ValidationError("a controller number is a whole number from 0 to 65535 (0 for nvme0)")
+    }
+    return n
+}
+
 func parseDuration(_ text: String) -> Int64? {
     let units: [(String, Int64)] = [("ns", 1), ("us", 1_000), ("µs", 1_000), ("ms", 1_000_000), ("s", 1_000_000_000)]
     var number = Substring(text)

@@ -74,7 +74,7 @@ struct Convert: ParsableCommand {
     @Flag(help: "No notes on standard error (skipped files, inputs read once); errors still show.")
     var quiet = false
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Controller number (nvme<N>) for inputs that do not name the device.", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Controller number (nvme<N>) for inputs that do not name the device.", valueName: "N"), transform: controllerNumber)
     var controller: UInt16 = 0
 
     func validate() throws {

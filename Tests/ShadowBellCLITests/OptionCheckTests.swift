@@ -66,12 +66,13 @@ extension OptionCheckTests {
                 }
             }
             let c = refusal(command + ["--controller", "-1"])
-            #expect(c.status == 64 && c.message.contains("The value '-1' is invalid for '--controller"), "\(command): \(c.message)")
+            #expect(c.status == 64 && c.message.contains("'-1' is invalid for '--controller <N>': a controller number is a whole number from 0 to 65535"), "\(command): \(c.message)")
         }
         let cases: [([String], String)] = [
             (["analyze", trace, "--jobs", "-1"], "--jobs must be at least 1 (got -1)"),
             (["report", trace, "-o", "r.html", "--max-pictures", "-1"], "--max-pictures must not be negative"),
-            (["convert", trace, "-o", "c.pcap", "--controller", "-1"], "The value '-1' is invalid for '--controller"),
+            (["convert", trace, "-o", "c.pcap", "--controller", "-1"], "'-1' is invalid for '--controller <N>': a controller number is"),
+            (["analyze", trace, "--controller", "65536"], "'65536' is invalid for '--controller <N>': a controller number is"),
             (["convert", trace, "-o", "c.pcap", "--link-type", "-1"], "--link-type -1: use LINKTYPE_USER0"),
             (["simulate", "-o", "s.txt", "--seed", "-1"], "The value '-1' is invalid for '--seed"),
             (["simulate", "-o", "s.txt", "--queues", "-1"], "queues must be 1...64 (got -1)"),
