@@ -26,7 +26,15 @@ public struct FleetSummary: Sendable {
         public var exitStatus: Int64
         public var findings: Int
         public var hangs: [Hang]
+        /// Hang findings the report doubts (an uncertain warning: a damaged line before its
+        /// evidence, a log of several controllers it cannot tell apart): not counted as hangs.
+        public var possibleHangs: [Hang] = []
+        /// What the report says it could not decide (its `summary.undecided`).
+        public var undecidedReasons = 0
         public var hung: Bool { !hangs.isEmpty }
+        /// Not hung, but not shown healthy either: a possible hang, or something the report
+        /// says it could not decide (a healthy count must not take such runs in silently).
+        public var undecided: Bool { !hung && (!possibleHangs.isEmpty || undecidedReasons > 0) }
     }
 
     /// Group keys that name the environment (a label of the same key wins).
@@ -126,7 +134,7 @@ public struct FleetSummary: Sendable {
     /// Whether a report's finding is a hang (`Finding.isHang`, as its JSON says it).
     static func isHang(_ f: JSONValue) -> Bool {
         guard let kind = f["kind"]?.stringValue else { return false }
-        if Finding.hangKindNames.contains(kind) { return true }
+        if Finding.hangKindNames.contains(kind) { return !isDoubted(f) }
         // A stuck command the guest gave up on, or an error one still outstanding where its
         // trace ends (a guest trace cut 10 s into a hang told its VM as failed, not hung); one
         // that completed late is a slow command, not a hang.
@@ -134,6 +142,16 @@ public struct FleetSummary: Sendable {
         if f["inferred_from"]?.stringValue.map(Finding.giveUpSources.contains) == true { return true }
         if case .null? = f["end_ns"] { return f["severity"]?.stringValue == "error" }
         return false
+    }
+
+    /// A hang finding its report doubts: a warning marked uncertain (a damaged line before its
+    /// evidence; a log of several controllers). The guest's give-up told by an
+    /// `unattributed-stall` is no doubt about the hang, only about its queue.
+    static func isDoubted(_ f: JSONValue) -> Bool {
+        guard let kind = f["kind"]?.stringValue, Finding.hangKindNames.contains(kind),
+            kind != FindingKind.unattributedStall.rawValue
+        else { return false }
+        return f["uncertain"]?.boolValue == true && f["severity"]?.stringValue == "warning"
     }
 
     static func run(_ doc: JSONValue, source: String) -> Run {
@@ -146,8 +164,10 @@ public struct FleetSummary: Sendable {
         let domains = doc["clock_domains"]?.arrayValue ?? []
         let findings = doc["findings"]?.arrayValue ?? []
         var hangs: [Hang] = []
+        var possible: [Hang] = []
         for f in findings {
-            guard let kind = f["kind"]?.stringValue, Self.isHang(f) else { continue }
+            let doubted = Self.isDoubted(f)
+            guard let kind = f["kind"]?.stringValue, doubted || Self.isHang(f) else { continue }
             let q = f["queue"]
             let queue = "\(q?["controller"]?.stringValue ?? "?"):\(q?["type"]?.stringValue ?? "?")\(q?["qid"]?.intValue ?? -1)"
             let start = f["start_ns"]?.intValue ?? 0
@@ -158,13 +178,15 @@ public struct FleetSummary: Sendable {
                 let domain = domains.first { ($0["inputs"]?.arrayValue ?? []).contains { $0.intValue == input } }
                 if let last = domain?["last_ns"]?.intValue, last >= start { duration = last - start }
             }
-            hangs.append(Hang(
+            let hang = Hang(
                 queue: queue, kind: kind, durationNs: max(0, duration), unresolved: end == nil,
-                cause: FindingKey.name(f["cause"]) ?? "unknown", knownBug: FindingKey.name(f["known_bug"])))
+                cause: FindingKey.name(f["cause"]) ?? "unknown", knownBug: FindingKey.name(f["known_bug"]))
+            if doubted { possible.append(hang) } else { hangs.append(hang) }
         }
         return Run(
             name: name, source: source, labels: labels, environment: environment,
-            exitStatus: doc["summary"]?["exit_status"]?.intValue ?? 0, findings: findings.count, hangs: hangs)
+            exitStatus: doc["summary"]?["exit_status"]?.intValue ?? 0, findings: findings.count, hangs: hangs,
+            possibleHangs: possible, undecidedReasons: doc["summary"]?["undecided"]?.arrayValue?.count ?? 0)
     }
 
     /// The value of group key `key` for a run: its label, else the environment it names.
@@ -184,6 +206,8 @@ public struct FleetSummary: Sendable {
     public struct Stats: Sendable {
         public var runs = 0
         public var hung = 0
+        /// Runs neither hung nor shown healthy (`Run.undecided`).
+        public var undecided = 0
         public var failed = 0
         public var inputErrors = 0
         public var hangs = 0
@@ -197,6 +221,7 @@ public struct FleetSummary: Sendable {
             self.runs = runs.count
             for r in runs {
                 if r.hung { hung += 1 }
+                if r.undecided { undecided += 1 }
                 if r.exitStatus == 1 { failed += 1 }
                 if r.exitStatus == 2 { inputErrors += 1 }
                 // Queues, causes and known bugs count runs, not windows: "how many runs hung on sq2".
@@ -249,6 +274,9 @@ public enum FleetSummaryReport {
         let t = s.total
         var out = "shadowbell summary of \(t.runs) run(s)\n"
         out += "  hung: \(t.hung) (\(percent(t.hung, t.runs))), failed: \(t.failed), input errors: \(t.inputErrors), hangs: \(t.hangs) (\(t.unresolved) unresolved)\n"
+        if t.undecided > 0 {
+            out += "  undecided: \(t.undecided) run(s) neither hung nor shown healthy (a possible hang their reports doubt, or what they could not decide): \(undecidedNames(s))\n"
+        }
         if let median = t.medianNs, let max = t.maxNs {
             out += "  hang length: median \(formatDuration(median)), longest \(formatDuration(max))\n"
         }
@@ -272,11 +300,26 @@ public enum FleetSummaryReport {
         return out
     }
 
+    /// The undecided runs by name (the first five).
+    static func undecidedNames(_ s: FleetSummary) -> String {
+        let names = s.runs.filter(\.undecided).map(\.name)
+        return names.prefix(5).joined(separator: ", ") + (names.count > 5 ? ", …" : "")
+    }
+
+    static func hangJSON(_ h: FleetSummary.Hang) -> JSONValue {
+        .object([
+            ("queue", .string(h.queue)), ("kind", .string(h.kind)), ("duration_ns", .int(h.durationNs)),
+            ("unresolved", .bool(h.unresolved)), ("cause", .string(h.cause)),
+            ("known_bug", h.knownBug.map { .string($0) } ?? .null),
+        ])
+    }
+
     static func stats(_ st: FleetSummary.Stats) -> [(String, JSONValue)] {
         func dict(_ d: [String: Int]) -> JSONValue { .object(d.keys.sorted().map { ($0, .int(Int64(d[$0]!))) }) }
         return [
             ("runs", .int(Int64(st.runs))),
             ("runs_hung", .int(Int64(st.hung))),
+            ("runs_undecided", .int(Int64(st.undecided))),
             ("runs_failed", .int(Int64(st.failed))),
             ("runs_with_input_errors", .int(Int64(st.inputErrors))),
             ("hangs", .int(Int64(st.hangs))),
@@ -308,13 +351,9 @@ public enum FleetSummaryReport {
                     ("labels", .object(r.labels.keys.sorted().map { ($0, .string(r.labels[$0]!)) })),
                     ("exit_status", .int(r.exitStatus)),
                     ("findings", .int(Int64(r.findings))),
-                    ("hangs", .array(r.hangs.map { h in
-                        .object([
-                            ("queue", .string(h.queue)), ("kind", .string(h.kind)), ("duration_ns", .int(h.durationNs)),
-                            ("unresolved", .bool(h.unresolved)), ("cause", .string(h.cause)),
-                            ("known_bug", h.knownBug.map { .string($0) } ?? .null),
-                        ])
-                    })),
+                    ("hangs", .array(r.hangs.map(hangJSON))),
+                    ("undecided", .bool(r.undecided)),
+                    ("possible_hangs", .array(r.possibleHangs.map(hangJSON))),
                 ])
             })),
             ("problems", .array(s.problems.map { .string($0) })),
@@ -345,6 +384,7 @@ public enum FleetSummaryReport {
         var out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>ShadowBell fleet summary</title>\n"
         out += "<style>body{font:14px sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}th{background:#eee}.n{text-align:right}</style></head><body>\n"
         out += "<h1>ShadowBell fleet summary</h1>\n<p>\(t.runs) run(s); <b>\(t.hung) hung</b> (\(percent(t.hung, t.runs))); \(t.failed) failed; \(t.inputErrors) with input errors; \(t.hangs) hang(s), \(t.unresolved) unresolved"
+        if t.undecided > 0 { out += "; <b>\(t.undecided) undecided</b> (neither hung nor shown healthy: \(escape(undecidedNames(s))))" }
         if let m = t.medianNs, let x = t.maxNs { out += "; median \(formatDuration(m)), longest \(formatDuration(x))" }
         out += ".</p>\n<p>Runs hung by queue: \(escape(counts(t.byQueue)))<br>by cause: \(escape(counts(t.byCause)))<br>by known bug: \(escape(counts(t.byKnownBug)))</p>\n"
         for p in s.problems { out += "<p>warning: \(escape(p))</p>\n" }

@@ -143,6 +143,38 @@ import Testing
         #expect(s.total.hangs == 3 && s.total.byQueue == ["nvme0:sq2": 3] && s.total.medianNs == 15_000_000_000)
     }
 
+    /// A hang finding its report doubts (an uncertain warning: a damaged line before its
+    /// evidence, a log of several controllers) made a healthy run with one damaged line "hung".
+    /// It is a possible hang; the run is undecided, as is one whose report says it could not
+    /// decide. An uncertain error, and an unattributed stall (the guest gave up), still hang.
+    @Test func doubtedHangsMakeARunUndecidedNotHung() throws {
+        func run(_ kind: String, _ severity: String, uncertain: Bool, undecided: Int = 0) -> String {
+            let reasons = Array(repeating: "\"why\"", count: undecided).joined(separator: ", ")
+            return "{\"summary\": {\"exit_status\": 0, \"undecided\": [\(reasons)]}, \"findings\": [{\"kind\": \"\(kind)\", \"severity\": \"\(severity)\", \"uncertain\": \(uncertain), \"queue\": {\"controller\": \"nvme0\", \"qid\": 2, \"type\": \"sq\"}, \"start_ns\": 0, \"end_ns\": 3000, \"cause\": null}]}"
+        }
+        let runs = [
+            run("controller-idle-with-work", "warning", uncertain: true, undecided: 1),
+            run("mutual-wait", "warning", uncertain: true),
+            run("mutual-wait", "error", uncertain: true),
+            run("unattributed-stall", "warning", uncertain: true),
+            run("controller-idle-with-work", "warning", uncertain: false),
+            run("cq-eventidx-not-seen", "info", uncertain: false, undecided: 2),
+            run("cq-eventidx-not-seen", "info", uncertain: false),
+        ]
+        var s = FleetSummary()
+        s.add(documents: try ReportDocuments.parse(Array((runs.joined(separator: "\n") + "\n").utf8)), source: "f")
+        #expect(s.runs.map(\.hung) == [false, false, true, true, true, false, false])
+        #expect(s.runs.map(\.undecided) == [true, true, false, false, false, true, false])
+        #expect(s.runs.map(\.possibleHangs.count) == [1, 1, 0, 0, 0, 0, 0])
+        #expect(s.total.hung == 3 && s.total.undecided == 3 && s.total.hangs == 3)
+        let text = FleetSummaryReport.text(s, keys: [])
+        #expect(text.contains("undecided: 3 run(s) neither hung nor shown healthy"), "\(text)")
+        let json = try JSONParser.parse(FleetSummaryReport.json(s, keys: []))
+        #expect(json["total"]?["runs_undecided"]?.intValue == 3)
+        #expect(json["runs"]?.arrayValue?.first?["possible_hangs"]?.arrayValue?.count == 1)
+        #expect(FleetSummaryReport.html(s, keys: []).contains("<b>3 undecided</b>"))
+    }
+
     @Test func theLogAxisIsMonotonic() {
         var last = -1
         for ns: Int64 in [0, 1_000, 1_500, 3_000, 9_999, 10_000, 30_000_000, 999_999_999_999, 5_000_000_000_000] {
