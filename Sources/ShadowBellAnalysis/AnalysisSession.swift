@@ -815,6 +815,24 @@ public enum AnalysisSession {
     }
 
     /// Findings told from counting a queue's events (fetch and doorbell indexes, values).
+    /// Whether the guest gave up on I/O of `f`'s controller inside its window: its own
+    /// evidence, or a give-up the host side could not tie to one queue.
+    static func guestGaveUp(inside f: Finding, among story: [Finding]) -> Bool {
+        let window = f.start...max(f.start, f.end ?? .max)
+        return story.contains { g in
+            g.queue.controller == f.queue.controller
+                && g.evidence.contains { ($0.role == "guest-abort" || $0.role == "guest-timeout") && window.contains($0.time) }
+        }
+    }
+
+    /// A finding whose queue hung whatever else is in doubt: the guest gave up inside it, or
+    /// it owns commands outstanding beyond --stuck-after.
+    static func hungWhatever(_ f: Finding, among story: [Finding]) -> Bool {
+        if guestGaveUp(inside: f, among: story) { return true }
+        if case .int(let stuck)? = f.value("commands_outstanding_over_threshold"), stuck > 0 { return true }
+        return false
+    }
+
     static let restsOnCounts: Set<FindingKind> = [.controllerIdleWithWork, .eventIdxRegression, .valueOutOfRange, .missedDoorbell, .needlessDoorbell]
 
     static let consoleAloneNote = "The inputs are guest console logs with no NVMe timeout, abort or reset in them, and no input holds a queue's events: the guest did not give up on I/O, but nothing here shows its queues; the guest's ftrace or QEMU's trace log would."
@@ -1007,6 +1025,15 @@ public enum AnalysisSession {
         }
         for input in inputs where input.nulPadding > 0 {
             notes.append("\(input.path): the file ends in \(input.nulPadding) NUL byte(s) after its last line: space the file system had allocated when the writer stopped (the VM or the host went down while the file was written). The lines before them were read; what was recorded after the last one is not in the file.")
+        }
+        for input in inputs {
+            guard let at = input.cutShortAt else { continue }
+            // A pcap keeps its inputs' events in one time order (a converted run: the guest's
+            // clock first, the host's after), so a cut takes the end of every part with it, or
+            // a whole part: half of a healthy run's pcap kept its guest events and a quarter of
+            // its QEMU log's, and read as healthy without a word.
+            notes.append("\(input.path)@\(at): the file ends inside a record: it was cut short while it was written or copied. The records before it were read; whatever followed is not in the file, and a hang there cannot be seen.")
+            undecided.append("\(input.path) is cut short at byte \(at): what followed is not in the file")
         }
         for input in inputs {
             guard let line = input.unterminatedLastLine else { continue }
@@ -1307,6 +1334,20 @@ public enum AnalysisSession {
             notes.append("The controller fetched I/O commands but the trace shows no MMIO doorbell for any I/O queue: QEMU with ioeventfd=on (the default for nvme) handles I/O-queue doorbells without a trace event. A wait that a doorbell ended cannot be told from one the controller's own re-read ended; a stall shows only by the controller's silence.")
         }
         var story = findings.map(\.finding)
+        // A wait open where the input ends, shorter than --min-wait only because the trace
+        // stopped (MutualWaitDetector): a warning and no verdict of health, unless it owns
+        // commands outstanding beyond --stuck-after or the guest gave up inside it — then the
+        // queue hung, whatever the trace's end (as a warning it took those commands' error with
+        // it, and hung simulated runs passed).
+        for i in story.indices where story[i].kind == .mutualWait && story[i].value("cut_short_by_end_of_trace") != nil {
+            if Self.hungWhatever(story[i], among: story) {
+                story[i].uncertainty.removeAll { $0.contains("after this wait began, before --min-wait") }
+                continue
+            }
+            story[i].lowered = .warning
+            let open = story[i].value("duration_ns").flatMap { v -> Int64? in if case .int(let n) = v { return n } else { return nil } } ?? 0
+            undecided.append("\(story[i].queue): a mutual wait open where the input ends, \(formatDuration(open)) after it began (before --min-wait): too soon to tell")
+        }
         // A guest trace of one CPU of several (per_cpu/cpu1/trace, `trace-cmd report --cpu 1`,
         // a grep of one CPU's lines): a command submitted on it may complete on another, so
         // its stuck commands may be none (single's CPU 1 alone showed 16 admin commands stuck).
@@ -1429,14 +1470,7 @@ public enum AnalysisSession {
                 // The guest gave up on it (its ABORT or timeout messages among the evidence):
                 // a hang whatever the lost event was (a damaged fetch line of a real hang's QEMU
                 // log alone made its 30 s stall a warning).
-                // (Its own evidence, or a give-up of its controller inside its window that the
-                // host side could not tie to one queue.)
-                let window = story[i].start...max(story[i].start, story[i].end ?? .max)
-                let gaveUp = story.contains { f in
-                    f.queue.controller == story[i].queue.controller
-                        && f.evidence.contains { ($0.role == "guest-abort" || $0.role == "guest-timeout") && window.contains($0.time) }
-                }
-                if gaveUp {
+                if Self.guestGaveUp(inside: story[i], among: story) {
                     story[i].uncertainty.append("whatever that event was, the guest gave up on the queue's I/O: the queue hung; only why is in doubt")
                 } else if case .int(let stuck)? = story[i].value("commands_outstanding_over_threshold"), stuck > 0 {
                     // Its commands stayed outstanding whatever the lost event was: the queue

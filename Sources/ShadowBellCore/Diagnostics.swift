@@ -160,6 +160,9 @@ public struct InputSummary: Sendable {
     /// system allocated and the writer never filled — the VM or the host stopped while the
     /// file was written.
     public var nulPadding: UInt64 = 0
+    /// The byte offset of a binary input's last record when the file ends inside it (a pcap
+    /// cut short while it was written or copied); nil when the file ends where a record does.
+    public var cutShortAt: UInt64?
     /// The CPUs (bit n: CPU n, below 63; 63 and above share bit 63) whose event lines an ftrace
     /// text holds: its first 256 KiB before it is read, the whole file once read; 0 when unknown. Files of one trace kept per CPU (`per_cpu/cpuN/trace`, `trace-cmd report
     /// --cpu N`) hold disjoint sets.

@@ -40,6 +40,32 @@ import Testing
         #expect(w.evidence.map(\.location.value) == [7, 8, 9])
     }
 
+    /// Open where the trace ends, shorter than --min-wait only because the trace stopped: a
+    /// simulated hang (32 commands stuck) opened 0.96 ms before its trace ended and was dropped
+    /// as a short wait. Told, marked (the analysis session makes it a warning unless what it
+    /// owns proves the hang); an ended short wait is still not told.
+    @Test func aWaitCutShortByTheEndOfTheTraceIsToldNotDropped() throws {
+        var s = Self.driverReorderHang()
+        s.tick(at: 500)
+        let r = s.analyze()
+        let w = try #require(r.findings(.mutualWait).first)
+        #expect(r.findings(.mutualWait).count == 1)
+        #expect(w.end == nil && w.cause == .driverReorder)
+        #expect(w.value("cut_short_by_end_of_trace") == .bool(true))
+        #expect(w.value("duration_ns") == .int(500_000 - 41_000))
+        #expect(w.uncertainty.contains { $0.contains("after this wait began, before --min-wait (1.000 ms)") })
+        // Past --min-wait: as before.
+        var long = Self.driverReorderHang()
+        long.tick(at: 1_100)
+        let past = try #require(long.analyze().findings(.mutualWait).first)
+        #expect(past.severity == .error && past.value("cut_short_by_end_of_trace") == nil && past.uncertainty.isEmpty)
+        // A short wait that ended (an MMIO doorbell 200 µs in) stays a counted short window.
+        var ended = Self.driverReorderHang()
+        ended.mmio(2, at: 241)
+        ended.tick(at: 500)
+        #expect(ended.analyze().findings(.mutualWait).isEmpty)
+    }
+
     @Test func controllerReorderIsTheOtherSidesStore() throws {
         var s = Scenario()
         s.createQueues(entries: 16, at: 0)

@@ -28,6 +28,23 @@ import Testing
 
     /// Several runs where one is drawn is a usage error; a folder without any trace is an
     /// input error.
+    /// A simulated hang that opened 0.96 ms before its trace ended (32 commands stuck) was
+    /// dropped as a short wait: exit 0, "no error finding", nothing undecided. It is a warning
+    /// now, and the run's verdict says it cannot tell.
+    @Test func aHangOpenJustBeforeTheTraceEndsIsNoVerdictOfHealth() throws {
+        try inTemporaryFolder("cut-short") { dir in
+            let trace = "\(dir)/s8.txt"
+            #expect(runCommand(["simulate", "--seed", "8", "--driver-barrier", "off", "--output", trace]) == 0)
+            let r = try analyzeJSON([trace])
+            #expect(r.status == 0)
+            let findings = r.json["findings"] as? [[String: Any]] ?? []
+            let cut = findings.filter { $0["cut_short_by_end_of_trace"] as? Bool == true }
+            #expect(cut.count == 1 && cut.first?["severity"] as? String == "warning" && cut.first?["kind"] as? String == "mutual-wait")
+            let undecided = (r.json["summary"] as? [String: Any])?["undecided"] as? [String] ?? []
+            #expect(undecided.contains { $0.contains("a mutual wait open where the input ends") }, "\(undecided)")
+        }
+    }
+
     @Test func reportAndExplainOfSeveralRunsAreUsageErrors() throws {
         let html = temporaryPath("two-runs.html")
         try? FileManager.default.removeItem(atPath: html)

@@ -768,6 +768,26 @@ import Testing
         #expect(errors.allSatisfy { ($0.end ?? 0) - $0.start >= 29_000_000_000 }, "\(name): \(errors)")
     }
 
+    /// A pcap cut short (a copy stopped half way): its records are one time order of every
+    /// input's events, so the cut takes a whole part or the end of every part. Half of a healthy
+    /// run's pcap kept its guest events and a quarter of its QEMU log's, and read as healthy
+    /// without a word; it is no verdict of health now. The whole pcap still is one.
+    @Test func aPcapCutShortIsNoVerdictOfHealth() throws {
+        let dir = RealTraceTests.realDirectory.appendingPathComponent("mq2").path
+        try inTemporaryFolder("pcap-cut") { tmp in
+            let whole = "\(tmp)/mq2.pcap"
+            #expect(runCommand(["convert", dir, "--output", whole, "--quiet"]) == 0)
+            let data = try Data(contentsOf: URL(fileURLWithPath: whole))
+            let half = "\(tmp)/half.pcap"
+            try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: half))
+            let cut = try analyzeJSON([half])
+            let undecided = (cut.json["summary"] as? [String: Any])?["undecided"] as? [String] ?? []
+            #expect(cut.status == 0 && undecided.contains { $0.contains("half.pcap is cut short at byte") }, "\(undecided)")
+            let kept = try analyzeJSON([whole])
+            #expect(kept.status == 0 && ((kept.json["summary"] as? [String: Any])?["undecided"] as? [String] ?? []).isEmpty)
+        }
+    }
+
     /// An input cut short (a `.zst` truncated in a copy) is an input error, and the other inputs
     /// are still read to their end: both of hang-sq2's stalls are told, nothing on sq1. A QEMU
     /// log cut during the first stall: the stall is a mutual wait judged from the guest's side

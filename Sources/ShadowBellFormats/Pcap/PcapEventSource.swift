@@ -289,6 +289,7 @@ public final class PcapEventSource: EventSource {
     private func handle(_ error: PcapError) throws(InputError) {
         if error.isTruncation {
             guard options.reportsFileDiagnostics else { return }
+            summary.cutShortAt = lastEnd
             summary.noteMalformed(
                 at: lastEnd,
                 "file is truncated: the record starting at byte \(lastEnd) is cut short by the end of "
