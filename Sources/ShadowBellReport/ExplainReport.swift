@@ -66,7 +66,7 @@ public enum ExplainReport {
                 let mark = evidenceNumber[SourceLocation(source: e.source, unit: unit(report, e.source), value: e.location)].map { " [evidence \($0)]" } ?? ""
                 out += "  \(pad(String(step), 3)). \(time(e.time))  \(location)\(mark)\n"
                 out += wrap(narrate(sample, previous: previous), indent: "       ", width: width)
-                out += "       state: " + state(sample, finding: f) + "\n"
+                out += "       state: " + state(sample, finding: f, number: number, among: r.findings) + "\n"
                 previous = sample
             }
             if timeline.omitted > 0 { out += "  (\(timeline.omitted) events inside the window are not shown)\n" }
@@ -148,15 +148,25 @@ public enum ExplainReport {
     static func opt(_ v: UInt32?) -> String { v.map(String.init) ?? "?" }
 
     /// A window open inside this finding's interval is the mutual wait it reports; one open
-    /// outside it closed before --min-wait (a short wait, not a finding).
-    static func state(_ s: StateSample, finding f: Finding) -> String {
+    /// inside another wait finding of the queue is that one (a lead-in that reaches back into
+    /// the hang before, which was called a short wait); any other closed before --min-wait (a
+    /// short wait, not a finding).
+    static func state(_ s: StateSample, finding f: Finding, number: Int = 0, among findings: [Finding] = []) -> String {
         var text = "P=\(opt(s.published)) S=\(opt(s.controllerSeen)) EventIdx: controller \(opt(s.controllerEventIdx))"
         if s.driverEventIdxRead != nil { text += ", driver read \(opt(s.driverEventIdxRead))" }
         text += s.controllerWaiting ? "; controller waiting" : "; controller busy"
         if s.windowOpen {
             // Inside a wait finding's span (a guest give-up is a hang, but not a mutual wait).
-            let inside = ChartWindow.isHang(f) && !f.isGuestGiveUp && s.time >= f.start && s.time <= (f.end ?? .max)
-            text += inside ? "; MUTUAL WAIT" : "; short wait (below --min-wait)"
+            func holds(_ g: Finding) -> Bool {
+                ChartWindow.isHang(g) && !g.isGuestGiveUp && g.queue == f.queue && s.time >= g.start && s.time <= (g.end ?? .max)
+            }
+            if holds(f) {
+                text += "; MUTUAL WAIT"
+            } else if let k = findings.indices.first(where: { $0 != number - 1 && holds(findings[$0]) }) {
+                text += "; MUTUAL WAIT of #\(k + 1)"
+            } else {
+                text += "; short wait (below --min-wait)"
+            }
         }
         return text
     }

@@ -71,7 +71,7 @@ struct Convert: ParsableCommand {
 
     @OptionGroup var binaryInputs: BinaryInputFlags
 
-    @Flag(help: "No notes on standard error (skipped files, inputs read once); errors still show.")
+    @Flag(help: "Nothing on standard error but errors and damaged records (no line per input, no notes, no 'wrote' line).")
     var quiet = false
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Controller number (nvme<N>) for inputs that do not name the device.", valueName: "N"), transform: controllerNumber)
@@ -186,7 +186,8 @@ struct Convert: ParsableCommand {
             for input in result.inputs {
                 var line = "\(input.path): \(input.format.rawValue), \(input.events) events"
                 if input.malformed > 0 { line += ", \(input.malformed) malformed" }
-                printToStandardError(line)
+                // --quiet: what was read only when something in it was damaged.
+                if !quiet || input.malformed > 0 { printToStandardError(line) }
                 for record in input.firstMalformed {
                     printToStandardError("  \(record.location.render(path: input.path)): \(record.reason)")
                 }
@@ -200,7 +201,7 @@ struct Convert: ParsableCommand {
                 }
             }
             if failed { throw ExitCode(2) }
-            printToStandardError("wrote \(result.eventsWritten) events to \(self.output)")
+            if !quiet { printToStandardError("wrote \(result.eventsWritten) events to \(self.output)") }
         } catch let error as InputError {
             printError("error: \(error)")
             throw ExitCode(2)
@@ -257,6 +258,7 @@ extension Convert {
         }
         // What the analysis says of its inputs (a recording given twice is analysed once, …),
         // as `analyze` reports it.
+        guard !quiet else { return }
         for note in result.notes { printToStandardError("shadowbell: note: \(note)") }
         printToStandardError("wrote \(self.output): \(result.inputs.map(\.events).reduce(0, +)) events, \(result.queues.count) queue(s), \(result.findings.count) finding(s); open it in ui.perfetto.dev or chrome://tracing")
     }

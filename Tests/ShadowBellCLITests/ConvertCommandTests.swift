@@ -19,6 +19,18 @@ import Testing
         #expect(try Convert.parse(["a.log", "-o", "x.pcap"]).linkType == 147)
     }
 
+    /// `convert --quiet` still wrote a line per input and "wrote N events" on standard error.
+    @Test func quietConvertWritesNothingButErrors() throws {
+        for to in ["pcap", "perfetto-json"] {
+            let out = temporaryPath("quiet.\(to == "pcap" ? "pcap" : "json")")
+            defer { unlink(out) }
+            let r = try runProcess(["convert", sample("lab/sq-hang.txt"), "--to", to, "--output", out, "--quiet"])
+            #expect(r.status == 0 && r.stderr.isEmpty, "\(to): \(r.stderr)")
+            let loud = try runProcess(["convert", sample("lab/sq-hang.txt"), "--to", to, "--output", out])
+            #expect(loud.status == 0 && loud.stderr.contains("wrote"), "\(to): \(loud.stderr)")
+        }
+    }
+
     @Test func rejectsLinkType149AndNonUserTypesAsUsageErrors() {
         for bad in ["149", "1", "146", "163"] {
             #expect(throws: (any Error).self) {

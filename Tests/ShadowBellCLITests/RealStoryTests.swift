@@ -76,6 +76,16 @@ import Testing
         #expect(r.stdout.contains("[evidence 1]") && r.stdout.contains("[evidence 2]"), "\(r.stdout.prefix(3000))")
     }
 
+    /// Explaining the recurrence, the steps that reach back into the first hang said "short
+    /// wait (below --min-wait)" where explaining #2 said MUTUAL WAIT: they name #2 now.
+    @Test func stepsInsideAnotherHangNameIt() throws {
+        let files = try RealTraceTests.run("hang-sq2")
+        let r = try runProcess(["explain", files.guest, files.qemu, files.console, "--finding", "3"])
+        let states = r.stdout.split(separator: "\n").filter { $0.contains("state: ") }
+        #expect(states.contains { $0.hasSuffix("MUTUAL WAIT of #2") }, "\(states.prefix(5))")
+        #expect(!states.prefix(3).contains { $0.contains("short wait") }, "\(states.prefix(5))")
+    }
+
     /// A healthy run's info finding is drawn in the info colour in the report, not as a red
     /// hang window.
     @Test func anInfoFindingIsNoRedWindow() throws {
