@@ -489,6 +489,27 @@ import Testing
         #expect(findings.contains { $0["kind"] as? String == "stuck-command" })
     }
 
+    /// A wait inferred from the guest's submissions that a reset or a queue deletion ended is
+    /// a hang, however short, when the guest gave up inside it: the reset was the driver's
+    /// recovery from it, not teardown. A simulated run (its guest's I/O timeout scaled down)
+    /// hung 3–6 ms three times: mutual waits from its QEMU log alone, stuck commands beside the
+    /// guest trace (whose story said the controller's events showed no mutual wait).
+    @Test func anInferredWaitTheGuestGaveUpOnIsAHangHoweverShort() throws {
+        try inTemporaryFolder("inferred-give-up") { dir in
+            #expect(runCommand(["simulate", "--seed", "121", "--profile", "cq-pressure", "--driver-barrier", "off", "--duration-us", "25000",
+                                "--queues", "2", "--timeout-divisor", "10000", "--output", "\(dir)/guest.txt", "--qemu-log", "\(dir)/qemu.log"]) == 0)
+            func waits(_ paths: [String]) throws -> [Int] {
+                let r = try analyzeJSON(paths.map { "\(dir)/\($0)" })
+                return (r.json["findings"] as? [[String: Any]] ?? [])
+                    .filter { $0["kind"] as? String == "mutual-wait" && $0["severity"] as? String == "error" }
+                    .map { ($0["queue"] as? [String: Any])?["qid"] as? Int ?? -1 }
+            }
+            let alone = try waits(["qemu.log"])
+            #expect(alone == [1, 2, 2])
+            #expect(try waits(["guest.txt", "qemu.log"]) == alone)
+        }
+    }
+
     /// A controller without its barrier (simulated, seed 2): its EventIdx store stayed
     /// invisible to the driver for up to 1.8 µs after its stamp. Without the driver's probes
     /// a submission stamped 0.7–1.4 µs after that write does not prove the driver could read

@@ -151,6 +151,11 @@ extension ClockGroupAnalyzer {
             // deletion ended is teardown seen through the alignment's error, not a hang (a real
             // one lasts until the guest's I/O timeout, seconds).
             significant = duration >= max(options.minWait, options.inferredMinWait)
+                // Unless the guest gave up inside it: the reset or deletion that ended it was
+                // the driver's recovery from this wait, not teardown (a simulated run's 3–6 ms
+                // hangs, its guest's timeout scaled down, were stuck commands beside the QEMU
+                // log, and mutual waits from the log alone).
+                || (duration >= options.minWait && gaveUp(q.key, from: w.start.time, to: stopTime) != nil)
         } else {
             significant = duration >= options.minWait
         }
@@ -160,9 +165,15 @@ extension ClockGroupAnalyzer {
         // before its trace ended and was dropped: exit 0, not a word). Told as a warning that
         // cannot be decided, not dropped and not an error (a healthy trace stopped at random
         // ends inside one of its sub-millisecond waits now and then).
-        let cutShort = !significant && resolution == .endOfTrace && end == nil && clock.measuresTime && duration >= 0
+        // Only one that has outlasted every wait of its queue that ended by itself: a healthy
+        // queue's waits (a submission not yet fetched, seen through the stamps' or the
+        // alignment's error) end within microseconds, and one open at the very end is one of
+        // them (a simulated run's last 2.25 µs).
+        let cutShort = !significant && resolution == .endOfTrace && end == nil && clock.measuresTime
+            && duration > q.stats.longestSubThresholdWindow
         guard significant || cutShort else {
             q.stats.subThresholdWindows += 1
+            if end != nil { q.stats.longestSubThresholdWindow = max(q.stats.longestSubThresholdWindow, duration) }
             return
         }
         let stuck: Int
@@ -238,12 +249,7 @@ extension ClockGroupAnalyzer {
             evidence.append(evidenceItem("window-close", end, "window closes: \(resolution.rawValue)"))
         }
         let timeouts = guestTimeouts(for: q.key, from: w.start.time, to: stopTime)
-        // Without a console's messages, the driver's own ABORT in the guest trace tells when
-        // the guest gave up (its I/O timeout expired).
-        let key = UInt32(q.key.controller) << 16 | UInt32(q.key.qid)
-        let gaveUp = timeouts.first ?? driverGiveUps[key]?.first(where: {
-            $0.kind == .timeoutAborting && $0.at.time >= w.start.time && $0.at.time <= stopTime
-        })
+        let gaveUp = timeouts.first ?? driverGaveUp(q.key, from: w.start.time, to: stopTime)
         for t in timeouts {
             evidence.append(evidenceItem("guest-timeout", t.at, Self.describe(t, qid: q.key.qid)))
         }
@@ -286,6 +292,17 @@ extension ClockGroupAnalyzer {
             f.explanation += " The guest noticed: \(Self.describe(first, qid: q.key.qid)) \(formatDuration(first.at.time - w.start.time)) after the window opened."
         }
         report(f)
+    }
+
+    /// The guest's first give-up on `queue` from `from` to `to`: a console's timeout message,
+    /// else the driver's own ABORT in the guest trace (its I/O timeout expired).
+    func gaveUp(_ queue: QueueKey, from: Int64, to: Int64) -> GuestTimeout? {
+        guestTimeouts(for: queue, from: from, to: to).first ?? driverGaveUp(queue, from: from, to: to)
+    }
+
+    func driverGaveUp(_ queue: QueueKey, from: Int64, to: Int64) -> GuestTimeout? {
+        let key = UInt32(queue.controller) << 16 | UInt32(queue.qid)
+        return driverGiveUps[key]?.first { $0.kind == .timeoutAborting && $0.at.time >= from && $0.at.time <= to }
     }
 
     func evidenceItem(_ role: String, _ r: EventRef, _ summary: String) -> Evidence {

@@ -268,6 +268,9 @@ public struct QueueStatistics: Sendable, Hashable {
     public var commandsCompleted: UInt64 = 0
     public var driverHeadReports: UInt64 = 0
     public var subThresholdWindows: UInt64 = 0
+    /// The longest mutual wait of the queue that ended by itself before --min-wait (ns): a wait
+    /// still open where the trace ends is told only once it outlasts every such one.
+    public var longestSubThresholdWindow: Int64 = 0
     public var raceExposure: UInt64 = 0
     public var missedDoorbells: UInt64 = 0
     public var needlessDoorbells: UInt64 = 0
@@ -291,6 +294,7 @@ public struct QueueStatistics: Sendable, Hashable {
         lhs.commandsCompleted += rhs.commandsCompleted
         lhs.driverHeadReports += rhs.driverHeadReports
         lhs.subThresholdWindows += rhs.subThresholdWindows
+        lhs.longestSubThresholdWindow = max(lhs.longestSubThresholdWindow, rhs.longestSubThresholdWindow)
         lhs.raceExposure += rhs.raceExposure
         lhs.missedDoorbells += rhs.missedDoorbells
         lhs.needlessDoorbells += rhs.needlessDoorbells
