@@ -367,6 +367,7 @@ public final class ClockGroupAnalyzer {
             q.driverEventIdxReads += 1
             if e.c != 0 { q.driverReadNonZeroEventIdx = true }
             q.notePublishedSinceCreation(e.b)
+            settleStaleRead(&q, at: e)
             if e.b != q.controllerSeen {
                 var p = Publication(
                     value: e.b, old: e.a, eventIdxRead: e.c, at: EventRef(e),
@@ -468,6 +469,7 @@ public final class ClockGroupAnalyzer {
             if q.firstControllerRead == nil { q.firstControllerRead = EventRef(e) }
             q.lastControllerRead = EventRef(e)
             checkRange(&q, e, value: e.a, what: "shadow read")
+            settleStaleRead(&q, at: e)
             checkStaleShadow(&q, e)
             q.controllerSeen = e.a
             q.mmioSinceLook = false
@@ -835,6 +837,7 @@ public final class ClockGroupAnalyzer {
                 if last <= completionsSettled(after: end) { end = guestEnd }
             }
             finishWindowAtEnd(&queues[i], endTime: end)
+            settleStaleRead(&queues[i], at: nil)
             finishVisibleWorkAtEnd(&queues[i], endTime: coverageEnd)
         }
         judgeWindowsPastTheControllerEnd()

@@ -385,6 +385,24 @@ import Testing
         #expect(clean.analyze().findings(.staleShadowAfterReset).isEmpty)
     }
 
+    /// The store is seen before its stamp is taken: a healthy simulated run's first read of 2
+    /// was stamped 1 ns before the driver's probe `new=2`, and read as a stale slot. A probe of
+    /// the value within the stamps' uncertainty (3 µs) makes the read valid; one later does not.
+    @Test func aValuePublishedJustAfterTheReadByTheStampsIsNoStaleSlot() {
+        func run(probeAt: Int64) -> Int {
+            var s = Scenario()
+            s.createQueues(entries: 16, at: 0)
+            s.dbbufConfig(at: 1)
+            s.publish(old: 0, new: 1, eventIdx: 0, mmio: true, at: 10)
+            s.read(2, at: 20)
+            s.publish(old: 1, new: 2, eventIdx: 0, mmio: false, at: probeAt)
+            s.tick(at: 100)
+            return s.analyze().findings(.staleShadowAfterReset).count
+        }
+        #expect(run(probeAt: 21) == 0)
+        #expect(run(probeAt: 30) == 1)
+    }
+
     @Test func inferredModeAcceptsTailsWithinTheSubmissions() {
         var s = Scenario()
         s.createQueues(entries: 16, at: 0)

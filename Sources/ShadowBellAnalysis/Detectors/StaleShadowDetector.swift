@@ -41,8 +41,36 @@ extension ClockGroupAnalyzer {
             return  // a CQ head, or an SQ tail without the guest's submissions, cannot be judged
         }
         guard !valid else { return }
+        if q.probeMode {
+            // The driver's probe of this value may come a moment later by the stamps (the
+            // store was seen before its stamp was taken: a healthy simulated run's read of 2
+            // stamped 1 ns before the driver's `new=2`): judged when the stamps' uncertainty
+            // has passed.
+            q.pendingStaleRead = (v, EventRef(e), created)
+            return
+        }
         reportStaleShadow(&q, value: v, at: EventRef(e), created: created,
                           what: "first shadow read after the queue's creation returned \(v)")
+    }
+
+    /// How long after a controller read the driver's probe of the value it saw may be stamped.
+    var staleReadSlack: Int64 { ClockGroupAnalyzer.storeVisibility + max(options.timingSlack, 0) }
+
+    /// Settles a pending first read at event `e` of its queue (nil: the input's end): valid when
+    /// the driver published its value within the slack, stale once the slack has passed.
+    func settleStaleRead(_ q: inout QueueState, at e: Event?) {
+        guard let p = q.pendingStaleRead else { return }
+        if let e {
+            let soon = e.time &- p.at.time <= staleReadSlack
+            if e.kind == .driverDoorbellUpdate, soon, e.b == p.value {
+                q.pendingStaleRead = nil
+                return
+            }
+            guard !soon else { return }
+        }
+        q.pendingStaleRead = nil
+        reportStaleShadow(&q, value: p.value, at: p.at, created: p.created,
+                          what: "first shadow read after the queue's creation returned \(p.value)")
     }
 
     private func reportStaleShadow(_ q: inout QueueState, value v: UInt32, at r: EventRef, created: EventRef, what: String) {

@@ -124,6 +124,10 @@ public struct QueueState: Sendable {
     var created: EventRef?
     /// The queue's creation, until the driver's first probe on it (whose `old=` is the slot).
     var createdBeforeFirstProbe: EventRef?
+    /// The controller's first read after the creation returned a value the driver had not
+    /// published yet by the stamps: judged once the stamps' uncertainty has passed (the
+    /// driver's probe of that value may be stamped a nanosecond after the read that saw it).
+    var pendingStaleRead: (value: UInt32, at: EventRef, created: EventRef)?
     /// Values the driver published since the creation (probe mode; bounded).
     var publishedSinceCreation: Set<UInt32> = []
     var submittedSinceCreation: Int = 0
