@@ -208,7 +208,9 @@ public final class ClockGroupAnalyzer {
         case .driverDoorbellUpdate: driverDoorbellUpdate(e)
         case .driverSubmit: driverSubmit(e)
         case .driverComplete: driverComplete(e)
-        case .driverSQHead: withQueue(e.queue(.sq), e) { $0.stats.driverHeadReports += 1 }
+        case .driverSQHead:
+            withQueue(e.queue(.sq), e) { $0.stats.driverHeadReports += 1 }
+            driverHandledCompletion(e)
         case .controllerShadowRead: controllerShadowRead(e)
         case .controllerEventIdxWrite: controllerEventIdxWrite(e)
         case .mmioDoorbell:
@@ -689,9 +691,24 @@ public final class ClockGroupAnalyzer {
                 // A new SQ is empty and its controller waits for the first doorbell.
                 q.controllerWaiting = true
                 q.waitingSince = EventRef(e)
+            } else if q.key.qid != 0 {
+                q.inferredHead = 0
             }
         }
         if e.queueType == .sq { dropCommands(controller: e.controller, qid: e.qid, at: e.time) }
+    }
+
+    /// The guest handled a completion entry of queue `e.qid`'s CQ (Linux traces `nvme_sq` once
+    /// per CQE it handles; its CQ has the SQ's number): without the driver's CQ probe, its CQ
+    /// head moves one step, and the shadow head it will publish is inferred from the count.
+    private func driverHandledCompletion(_ e: Event) {
+        guard e.qid != 0, let i = knownIndex(of: e.queue(.cq)) else { return }
+        showingIf(queues[i].key, e, evaluate: true) { q in
+            guard !q.probeMode, let head = q.inferredHead, q.entries > 0 else { return false }
+            q.inferredHead = RingIndex.advance(head, entries: q.entries)
+            q.inferredHeadAt = EventRef(e)
+            return false
+        }
     }
 
     private func queueDelete(_ e: Event) {

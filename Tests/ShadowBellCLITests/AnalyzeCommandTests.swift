@@ -510,6 +510,32 @@ import Testing
         }
     }
 
+    /// A CQ wait without the driver's CQ probe, as every real guest trace is: the guest's
+    /// `nvme_sq` lines (one per completion entry it handles) move its CQ head, inferred from the
+    /// queue's creation on. A simulated run whose cq2 filled and stayed full to the end (its
+    /// controller never wrote the CQ EventIdx) read as healthy beside its QEMU log.
+    @Test func aCQWaitIsInferredFromTheCompletionsTheGuestHandled() throws {
+        try inTemporaryFolder("cq-inferred") { dir in
+            #expect(runCommand(["simulate", "--seed", "112", "--queues", "2", "--cq-entries", "4", "--iodepth", "12", "--burst", "12",
+                                "--iops", "1500", "--service", "uniform:300:3000", "--interrupt-latency", "uniform:200:800",
+                                "--controller-drain", "uniform:10:150,tail:20:500:5000", "--controller-barrier", "off", "--duration-us", "5000",
+                                "--names", "qemu72", "--fault", "no-cq-eventidx", "--output", "\(dir)/guest.txt", "--qemu-log", "\(dir)/qemu.log",
+                                "--truth", "\(dir)/truth.json"]) == 0)
+            let truth = (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/truth.json"))) as? [String: Any])?["mutual_waits"] as? [[String: Any]] ?? []
+            let open = truth.filter { ($0["queue"] as? [String: Any])?["type"] as? String == "cq" && $0["end_ns"] is NSNull }
+            #expect(open.count == 1)
+            let r = try analyzeJSON(["\(dir)/guest.txt", "\(dir)/qemu.log"])
+            let waits = (r.json["findings"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "mutual-wait" }
+            #expect(r.status == 1 && waits.count == 1, "\(waits.map { $0["message"] ?? "" })")
+            let w = try #require(waits.first)
+            #expect((w["queue"] as? [String: Any])?["type"] as? String == "cq" && (w["queue"] as? [String: Any])?["qid"] as? Int == 2)
+            #expect(w["inferred"] as? Bool == true && w["end_ns"] is NSNull)
+            let start = w["start_ns"] as? Int ?? 0, truthStart = open.first?["start_ns"] as? Int ?? 0
+            #expect(abs(start - truthStart) < 20_000, "\(start) vs \(truthStart)")
+            #expect((w["evidence"] as? [[String: Any]] ?? []).contains { $0["role"] as? String == "driver-cq-head" })
+        }
+    }
+
     /// A controller without its barrier (simulated, seed 2): its EventIdx store stayed
     /// invisible to the driver for up to 1.8 µs after its stamp. Without the driver's probes
     /// a submission stamped 0.7–1.4 µs after that write does not prove the driver could read

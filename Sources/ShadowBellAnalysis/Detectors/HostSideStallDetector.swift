@@ -593,7 +593,7 @@ extension ClockGroupAnalyzer {
                 if let v = c.controllerSeen { s += " at tail \(v), the value it had already consumed" }
             }
             if let ei = c.eventIdx { s += " (its last EventIdx write said: ring me after \(ei))" }
-            return s + "; it did not fetch from \(name) again and no MMIO doorbell for \(name) followed."
+            return s + "; it did not fetch from \(name) again and no MMIO doorbell for \(name) followed before the guest gave up."
         case .holdsCommands:
             return "The controller held \(c.held) command(s) of \(name) it had fetched and not completed."
         case .cqFull:

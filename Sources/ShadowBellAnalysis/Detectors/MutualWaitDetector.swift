@@ -11,7 +11,8 @@ public enum MutualWaitDetector {
         as it knows (CQ). The window closes at an MMIO doorbell, a controller read that returns a \
         new value, queue deletion, controller reset or disable, a new Doorbell Buffer Config, or \
         the end of the input (unresolved). Without driver probes, condition 1 is inferred from \
-        commands the guest submitted on q that the controller never fetched.
+        commands the guest submitted on q that the controller never fetched (SQ), or from the \
+        completion entries the guest handled beyond the head the controller saw (CQ).
         """
 }
 
@@ -21,7 +22,10 @@ extension ClockGroupAnalyzer {
             let seen = q.controllerSeen
         else { return false }
         if q.probeMode { return q.published.map { $0 != seen } ?? false }
-        return q.key.type == .sq && q.unfetched > 0
+        // Without probes: an SQ's commands submitted and never fetched, a CQ's entries the
+        // guest handled beyond the head the controller saw.
+        if q.key.type == .cq { return q.inferredHead.map { $0 != seen } ?? false }
+        return q.unfetched > 0
     }
 
     func evaluateMutualWait(_ q: inout QueueState, at e: Event) {
@@ -30,7 +34,7 @@ extension ClockGroupAnalyzer {
             if q.window == nil {
                 openWindow(&q, at: e)
             } else {
-                q.window!.lastPublished = q.published
+                q.window!.lastPublished = q.driverValue
                 if q.window!.inferred, q.pendingSubmissions.count > q.window!.stuckCommandIDs.count {
                     Self.keepFirstIDs(of: q.pendingSubmissions, in: &q.window!.stuckCommandIDs)
                 }
@@ -78,13 +82,14 @@ extension ClockGroupAnalyzer {
         let publication = q.probeMode ? q.unseenPublications.first : nil
         var w = OpenWindow(
             start: EventRef(e), controllerSeen: q.controllerSeen ?? 0,
-            firstPublished: publication?.value ?? (q.probeMode ? q.published : nil),
-            lastPublished: q.probeMode ? q.published : nil, firstPublication: publication,
+            firstPublished: publication?.value ?? q.driverValue,
+            lastPublished: q.driverValue, firstPublication: publication,
             waitingSince: q.waitingSince, controllerEventIdx: q.controllerEventIdx,
             controllerEventIdxAt: q.controllerEventIdxAt, inferred: !q.probeMode, cause: .unknown,
             alsoControllerReorder: false, stuckCommandIDs: q.probeMode ? [] : q.pendingSubmissions.prefix(Self.stuckIDLimit).map(\.cmdid),
             firstSubmission: q.probeMode ? nil : q.pendingSubmissions.first,
             eventIdxUnwrittenSinceConfig: q.controllerEventIdx == nil && dbbufEnabled.contains(q.key.controller))
+        if !q.probeMode, q.key.type == .cq { w.driverHeadAt = q.inferredHeadAt }
         if let publication {
             let slack = options.timingSlack
             let driverReorder =
@@ -239,6 +244,8 @@ extension ClockGroupAnalyzer {
         if let p = w.firstPublication {
             let ei = p.eventIdxRead.map { ", read EventIdx \($0), no MMIO" } ?? ""
             evidence.append(evidenceItem("driver-publish", p.at, "driver published \(name) \(p.old) -> \(p.value)\(ei)"))
+        } else if let at = w.driverHeadAt {
+            evidence.append(evidenceItem("driver-cq-head", at, "driver handled a completion on \(name): its CQ head moves to \(w.firstPublished.map(String.init) ?? "?"), no CQ doorbell traced"))
         } else if let s = w.firstSubmission ?? q.pendingSubmissions.first {
             evidence.append(evidenceItem("driver-submit", s.at, "driver submitted cmdid \(s.cmdid) on qid \(q.key.qid)"))
         }
@@ -346,6 +353,8 @@ extension ClockGroupAnalyzer {
                 }
             }
             s += ". "
+        } else if f.inferred, f.queue.type == .cq {
+            s += "The guest then handled the completions posted up to head \(w.firstPublished.map(String.init) ?? "?") on \(name) (one `nvme_sq` line per entry), so the driver's CQ head moved past the \(sv) the controller saw, and no CQ doorbell followed (the driver's shadow writes are not traced: this is inferred from the guest's completions). "
         } else if f.inferred {
             s += "The guest then submitted \(stuck) command(s) on qid \(f.queue.qid) that the controller never fetched, and no MMIO doorbell for the queue followed (the driver's shadow writes are not traced: this is inferred from the guest's submissions). "
         }

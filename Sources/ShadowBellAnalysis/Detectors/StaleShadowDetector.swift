@@ -9,7 +9,9 @@ public enum StaleShadowDetector {
         neither 0 nor a value the driver published since (with driver probes), or lies beyond \
         the commands submitted since (without): the shadow \
         buffers were not cleared, and the controller works from a stale tail or head (the Linux \
-        2020 fix that clears them at reset, SPDK issue #1795).
+        2020 fix that clears them at reset, SPDK issue #1795). A value the driver's probe \
+        publishes within 3 µs (plus --timing-slack) after the read, by the stamps, is one it \
+        published: its store was seen before its stamp was taken.
         """
 }
 

@@ -131,6 +131,14 @@ public struct QueueState: Sendable {
     /// Values the driver published since the creation (probe mode; bounded).
     var publishedSinceCreation: Set<UInt32> = []
     var submittedSinceCreation: Int = 0
+    /// A CQ's head as the driver moved it, without its probe: 0 at the queue's creation, one
+    /// step per completion entry the guest handled on it (`nvme_sq`, traced once per CQE);
+    /// nil when the creation is not in the trace (no count to start from).
+    var inferredHead: UInt32?
+    /// The guest's last completion handled on this CQ (the inferred head's evidence).
+    var inferredHeadAt: EventRef?
+    /// The driver's value as far as the trace tells it: its probe's, else a CQ's inferred head.
+    var driverValue: UInt32? { probeMode ? published : (key.type == .cq ? inferredHead : nil) }
 
     mutating func notePublishedSinceCreation(_ value: UInt32) {
         if created != nil || createdBeforeFirstProbe != nil, publishedSinceCreation.count < 4096 {
@@ -200,6 +208,8 @@ public struct QueueState: Sendable {
         lastDoorbellOrigins = 0
         created = nil
         createdBeforeFirstProbe = nil
+        inferredHead = nil
+        inferredHeadAt = nil
         publishedSinceCreation.removeAll()
         submittedSinceCreation = 0
         hostSide = HostSideView()
@@ -224,6 +234,9 @@ struct OpenWindow: Sendable {
     var stuckCommandIDs: [UInt32]
     /// The oldest unfetched submission when the window opened (inferred windows).
     var firstSubmission: PendingSubmission?
+    /// The guest's last completion handled on the CQ when the window opened (inferred CQ
+    /// windows: it moved the driver's head past what the controller saw).
+    var driverHeadAt: EventRef? = nil
     /// Shadow doorbells were configured and the controller had not written this queue's
     /// EventIdx since: the slot holds whatever the driver left there (zero after a reset).
     var eventIdxUnwrittenSinceConfig: Bool
