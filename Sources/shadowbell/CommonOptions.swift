@@ -234,7 +234,6 @@ struct DurationValue: ExpressibleByArgument, Sendable {
     var defaultValueDescription: String { formatDuration(nanoseconds).replacingOccurrences(" ", "") }
 }
 
-/// Parses a decimal number with an optional unit into nanoseconds, without floating point.
 /// `--controller N`: the N of nvmeN, 0 to 65535; anything else says so (the parser's own
 /// message named the value but not why it was refused).
 func controllerNumber(_ text: String) throws -> UInt16 {
@@ -244,8 +243,13 @@ func controllerNumber(_ text: String) throws -> UInt16 {
     return n
 }
 
+/// Parses a decimal number with an optional unit into nanoseconds, without floating point:
+/// `ns`, `us`/`µs`, `ms`, `s` (also no unit), `m`/`min`, `h` (`--stuck-after 2m` was refused).
 func parseDuration(_ text: String) -> Int64? {
-    let units: [(String, Int64)] = [("ns", 1), ("us", 1_000), ("µs", 1_000), ("ms", 1_000_000), ("s", 1_000_000_000)]
+    let units: [(String, Int64)] = [
+        ("ns", 1), ("us", 1_000), ("µs", 1_000), ("ms", 1_000_000), ("min", 60_000_000_000), ("m", 60_000_000_000),
+        ("h", 3_600_000_000_000), ("s", 1_000_000_000),
+    ]
     var number = Substring(text)
     var scale: Int64 = 1_000_000_000
     for (suffix, s) in units where text.hasSuffix(suffix) {

@@ -269,6 +269,10 @@ import Testing
         #expect(parseDuration("soon") == nil)
         #expect(parseDuration("") == nil)
         #expect(parseDuration("-1s") == nil)
+        // Minutes and hours (`--stuck-after 2m` was an invalid value).
+        #expect(parseDuration("2m") == 120_000_000_000 && parseDuration("1.5min") == 90_000_000_000)
+        #expect(parseDuration("1h") == 3_600_000_000_000)
+        #expect(parseDuration("9999999999h") == nil)
     }
 }
 
