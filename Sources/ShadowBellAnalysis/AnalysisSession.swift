@@ -1346,6 +1346,10 @@ public enum AnalysisSession {
             }
             story[i].lowered = .warning
             let open = story[i].value("duration_ns").flatMap { v -> Int64? in if case .int(let n) = v { return n } else { return nil } } ?? 0
+            // The story said the hang was still going on: the trace cannot tell that here.
+            story[i].explanation = story[i].explanation.replacing(
+                Resolution.endOfTrace.sentence,
+                with: "Neither side moved again before the trace ended, \(formatDuration(open)) after the window opened, before --min-wait: whether this was the start of a hang or a wait that would soon have ended, the trace cannot tell.")
             undecided.append("\(story[i].queue): a mutual wait open where the input ends, \(formatDuration(open)) after it began (before --min-wait): too soon to tell")
         }
         // A guest trace of one CPU of several (per_cpu/cpu1/trace, `trace-cmd report --cpu 1`,

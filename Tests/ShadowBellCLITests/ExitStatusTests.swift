@@ -40,6 +40,8 @@ import Testing
             let findings = r.json["findings"] as? [[String: Any]] ?? []
             let cut = findings.filter { $0["cut_short_by_end_of_trace"] as? Bool == true }
             #expect(cut.count == 1 && cut.first?["severity"] as? String == "warning" && cut.first?["kind"] as? String == "mutual-wait")
+            let story = cut.first?["explanation"] as? String ?? ""
+            #expect(story.contains("whether this was the start of a hang or a wait that would soon have ended, the trace cannot tell") && !story.contains("the hang was still going on"), "\(story)")
             let undecided = (r.json["summary"] as? [String: Any])?["undecided"] as? [String] ?? []
             #expect(undecided.contains { $0.contains("a mutual wait open where the input ends") }, "\(undecided)")
         }
