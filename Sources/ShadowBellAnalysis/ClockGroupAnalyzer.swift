@@ -702,13 +702,13 @@ public final class ClockGroupAnalyzer {
     /// per CQE it handles; its CQ has the SQ's number): without the driver's CQ probe, its CQ
     /// head moves one step, and the shadow head it will publish is inferred from the count.
     private func driverHandledCompletion(_ e: Event) {
-        guard e.qid != 0, let i = knownIndex(of: e.queue(.cq)) else { return }
-        showingIf(queues[i].key, e, evaluate: true) { q in
-            guard !q.probeMode, let head = q.inferredHead, q.entries > 0 else { return false }
-            q.inferredHead = RingIndex.advance(head, entries: q.entries)
-            q.inferredHeadAt = EventRef(e)
-            return false
-        }
+        guard e.qid != 0, let i = knownIndex(of: e.queue(.cq)), !queues[i].probeMode, let head = queues[i].inferredHead,
+            queues[i].entries > 0
+        else { return }
+        queues[i].inferredHead = RingIndex.advance(head, entries: queues[i].entries)
+        queues[i].inferredHeadAt = EventRef(e)
+        // Only a controller waiting for CQ space (or a window open) can change the verdict.
+        if queues[i].controllerWaiting || queues[i].window != nil { evaluateMutualWait(&queues[i], at: e) }
     }
 
     private func queueDelete(_ e: Event) {

@@ -160,7 +160,7 @@ extension ClockGroupAnalyzer {
                 // the driver's recovery from this wait, not teardown (a simulated run's 3–6 ms
                 // hangs, its guest's timeout scaled down, were stuck commands beside the QEMU
                 // log, and mutual waits from the log alone).
-                || (duration >= options.minWait && gaveUp(q.key, from: w.start.time, to: stopTime) != nil)
+                || (duration >= options.minWait && gaveUpInside(q.key, from: w.start.time, to: stopTime))
         } else {
             significant = duration >= options.minWait
         }
@@ -301,10 +301,14 @@ extension ClockGroupAnalyzer {
         report(f)
     }
 
-    /// The guest's first give-up on `queue` from `from` to `to`: a console's timeout message,
-    /// else the driver's own ABORT in the guest trace (its I/O timeout expired).
-    func gaveUp(_ queue: QueueKey, from: Int64, to: Int64) -> GuestTimeout? {
-        guestTimeouts(for: queue, from: from, to: to).first ?? driverGaveUp(queue, from: from, to: to)
+    /// Whether the guest gave up on `queue` from `from` to `to`: a console's timeout message,
+    /// or the driver's own ABORT in the guest trace (its I/O timeout expired). Asked of every
+    /// short inferred window: no list is made.
+    func gaveUpInside(_ queue: QueueKey, from: Int64, to: Int64) -> Bool {
+        guard !guestTimeouts.isEmpty || !driverGiveUps.isEmpty else { return false }
+        let key = UInt32(queue.controller) << 16 | UInt32(queue.qid)
+        if guestTimeouts[key]?.contains(where: { $0.at.time >= from && $0.at.time <= to }) == true { return true }
+        return driverGaveUp(queue, from: from, to: to) != nil
     }
 
     func driverGaveUp(_ queue: QueueKey, from: Int64, to: Int64) -> GuestTimeout? {
