@@ -134,7 +134,7 @@ for size in $SIZES; do
         truth_cmp=null
         case "$format" in
             ftrace|pcap)
-                "$SB" analyze "$f" --format json --quiet --min-wait 0 > "$WORK/t.json" || true
+                "$SB" analyze "$f" --format json --quiet --min-wait 0 --max-hangs-per-queue 0 > "$WORK/t.json" || true
                 truth_cmp=$(python3 "$ROOT/Benchmarks/compare-truth.py" "$WORK/t.json" "$f.truth.json" || true) ;;
         esac
         python3 - "$WORK/h.json" "$f" "$format" "$size" "$rss" "$rss1" "$rss_stdin" "$first" "${allocs:-0}" \

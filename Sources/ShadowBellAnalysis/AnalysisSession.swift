@@ -1528,6 +1528,15 @@ public enum AnalysisSession {
             byKey[f.queue] = r
         }
         for (queue, n) in otherClocks { byKey[queue]?.hangs?.onOtherClocks = n }
+        // The waits left out past --max-hangs-per-queue are hangs of the queue all the same.
+        for g in groups {
+            for s in g.suppressed where s.kind == .mutualWait {
+                guard var h = byKey[s.queue]?.hangs else { continue }
+                h.count += s.count
+                h.totalNs &+= s.durationNs
+                byKey[s.queue]?.hangs = h
+            }
+        }
         return AnalysisResult(
             inputs: inputs, groups: groups, queues: byKey.values.sorted { $0.key < $1.key },
             findings: story, suppressed: groups.flatMap(\.suppressed), notes: notes, options: options, undecided: undecided)

@@ -34,6 +34,10 @@ public final class ClockGroupAnalyzer {
     @exclusivity(unchecked) var findings: [Finding] = []
     @exclusivity(unchecked) var suppressed: [SuppressionKey: Int] = [:]
     @exclusivity(unchecked) var keptPerKindAndQueue: [SuppressionKey: Int] = [:]
+    /// The time of the mutual waits left out past `hangsPerQueueLimit`, per queue.
+    @exclusivity(unchecked) var suppressedHangTime: [SuppressionKey: Int64] = [:]
+    /// The spans of the mutual waits left out (they still own their stuck commands).
+    @exclusivity(unchecked) var suppressedWindows: [(queue: QueueKey, start: Int64, end: Int64)] = []
     @exclusivity(unchecked) public private(set) var firstTime: Int64?
     @exclusivity(unchecked) public private(set) var lastTime: Int64 = 0
     @exclusivity(unchecked) public private(set) var eventCount: UInt64 = 0
@@ -453,7 +457,10 @@ public final class ClockGroupAnalyzer {
         withQueue(e.queue(.sq), e, evaluate: true) { q in
             q.stats.commandsCompleted += 1
             q.lastDriverCompletion = e.time
-            if e.b == 0 { q.lastAnsweredCompletion = e.time }
+            if e.b == 0 {
+                q.lastAnsweredCompletion = e.time
+                if let record { q.longestAnsweredLatency = max(q.longestAnsweredLatency, e.time &- record.submittedAt.time) }
+            }
             if let record, !record.fetched {
                 // Completed without being fetched: cancelled by the driver (reset, abort).
                 q.unfetched = max(0, q.unfetched - 1)
@@ -816,7 +823,20 @@ public final class ClockGroupAnalyzer {
 
     func report(_ finding: Finding) {
         let key = SuppressionKey(kind: finding.kind, queue: finding.queue)
-        if finding.kind != .mutualWait {
+        if finding.kind == .mutualWait {
+            // Past the limit a wait that ended is counted, not kept; one still open where the
+            // input ends is kept whatever the count (the most important one).
+            if options.hangsPerQueueLimit > 0, let end = finding.end {
+                let kept = keptPerKindAndQueue[key, default: 0]
+                if kept >= options.hangsPerQueueLimit {
+                    suppressed[key, default: 0] += 1
+                    suppressedHangTime[key, default: 0] &+= max(0, end &- finding.start)
+                    suppressedWindows.append((finding.queue, finding.start, end))
+                    return
+                }
+                keptPerKindAndQueue[key] = kept + 1
+            }
+        } else {
             let kept = keptPerKindAndQueue[key, default: 0]
             if kept >= options.findingsPerQueueLimit {
                 suppressed[key, default: 0] += 1
@@ -851,7 +871,15 @@ public final class ClockGroupAnalyzer {
             if let guestEnd, guestEnd > end, let w = queues[i].window, w.start.time <= end {
                 let sq = QueueKey(controller: queues[i].key.controller, qid: queues[i].key.qid, type: .sq)
                 let last = knownIndex(of: sq).map { queues[$0].lastDriverCompletion } ?? .min
-                if last <= completionsSettled(after: end) { end = guestEnd }
+                // Only a guest trace that went on past the settling time by longer than the
+                // queue's commands took to complete shows it: one that ends sooner (a QEMU log cut
+                // 0.1–1 ms before the guest's trace of a healthy run) could not have shown the
+                // completions of its last submissions, which then read as a wait to its end (an
+                // error from 1 ms on).
+                let settled = completionsSettled(after: end)
+                let latency = knownIndex(of: sq).map { min(queues[$0].longestAnsweredLatency, options.inferredMinWait) } ?? 0
+                let shown = settled.addingReportingOverflow(max(latency, 0))
+                if !shown.overflow, guestEnd > shown.partialValue, last <= settled { end = guestEnd }
             }
             finishWindowAtEnd(&queues[i], endTime: end)
             settleStaleRead(&queues[i], at: nil)
@@ -872,7 +900,9 @@ public final class ClockGroupAnalyzer {
         let late = lateCommandsAtTheEnd()
         let afterControllerEnd = commandsAfterTheControllerEnd(outstandingAtEnd)
         let silent = silentQueuesAtTheEnd()
-        var suppressedList = suppressed.map { SuppressedFindings(kind: $0.key.kind, queue: $0.key.queue, count: $0.value) }
+        var suppressedList = suppressed.map {
+            SuppressedFindings(kind: $0.key.kind, queue: $0.key.queue, count: $0.value, durationNs: suppressedHangTime[$0.key] ?? 0)
+        }
         suppressedList.sort { ($0.queue, $0.kind.rawValue) < ($1.queue, $1.kind.rawValue) }
         return GroupResult(
             sources: sources, clock: clock, firstTime: firstTime ?? 0, lastTime: end,
@@ -1025,6 +1055,8 @@ public struct SuppressedFindings: Sendable, Hashable {
     public var kind: FindingKind
     public var queue: QueueKey
     public var count: Int
+    /// Mutual waits: their time in all (0 for other kinds).
+    public var durationNs: Int64 = 0
 }
 
 /// What one clock domain produced.

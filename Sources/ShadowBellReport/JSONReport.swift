@@ -58,7 +58,8 @@ public enum JSONReport {
             ("queues", .array(r.queues.map { queue($0, unknown: unknownCounts($0, controller: controllerTraced, driver: driverTraced)) })),
             ("findings", .array(r.findings.enumerated().map { finding(report, $0.element, id: $0.offset + 1) })),
             ("suppressed_findings", .array(r.suppressed.map { s in
-                .object([("kind", .string(s.kind.rawValue)), ("queue", queueKey(s.queue)), ("count", .int(Int64(s.count)))])
+                .object([("kind", .string(s.kind.rawValue)), ("queue", queueKey(s.queue)), ("count", .int(Int64(s.count)))]
+                    + (s.kind == .mutualWait ? [("duration_ns", .int(s.durationNs))] : []))
             })),
             ("summary", .object([
                 ("findings", .int(Int64(r.findings.count))),

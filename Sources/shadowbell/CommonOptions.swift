@@ -42,6 +42,11 @@ struct AnalysisFlags: ParsableArguments {
         valueName: "duration"))
     var inferredMinWait: DurationValue = DurationValue(nanoseconds: 100_000_000)
 
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "Mutual waits told per queue (the rest are counted with their time); one open where the trace ends is always told; 0: all.",
+        valueName: "N"))
+    var maxHangsPerQueue: Int = 256
+
     @OptionGroup var binaryInputs: BinaryInputFlags
 
     @Flag(help: "No progress line on standard error (shown only when it is a terminal), and no line saying what --output was written.")
@@ -61,6 +66,7 @@ struct AnalysisFlags: ParsableArguments {
         ] where value.nanoseconds < 0 {
             throw ValidationError("\(flag) \(value.text ?? String(value.nanoseconds)): a duration must not be negative")
         }
+        if maxHangsPerQueue < 0 { throw ValidationError("--max-hangs-per-queue \(maxHangsPerQueue): give a count, or 0 to tell every mutual wait") }
         // --same-clock takes every input's times as they are: an offset given beside it was
         // silently not applied.
         if sameClock, let first = clockOffset.first {
@@ -106,6 +112,7 @@ struct AnalysisFlags: ParsableArguments {
         o.sameClock = sameClock
         o.stuckAfter = stuckAfter.nanoseconds
         o.inferredMinWait = inferredMinWait.nanoseconds
+        o.hangsPerQueueLimit = maxHangsPerQueue
         o.secondThread = (decodeThreads ?? SourceOptions.defaultDecodeThreads) > 1
         for offset in clockOffset {
             if let i = offset.inputIndex(among: paths) { o.clockOffsets[i] = offset.nanoseconds }

@@ -514,6 +514,34 @@ import Testing
         }
     }
 
+    /// A QEMU log that stops 0.1–1 ms before the guest's trace of a healthy run (a killed
+    /// QEMU's unflushed log): the guest's submissions after the log's end read as a wait to the
+    /// trace's end — an error from 1 ms on, a wait cut short by the end below it. The guest
+    /// trace shows the controller did nothing for a queue only if it goes on long past the
+    /// log's end (--inferred-min-wait) without a completion there.
+    @Test func aQemuLogEndingJustBeforeTheGuestTraceIsNoHang() throws {
+        try inTemporaryFolder("log-ends-first") { dir in
+            #expect(runCommand(["simulate", "--seed", "16", "--profile", "steady", "--duration-us", "5000", "--ioeventfd",
+                                "--output", "\(dir)/guest.txt", "--qemu-log", "\(dir)/qemu.log", "--truth", "\(dir)/truth.json"]) == 0)
+            let lines = try String(contentsOfFile: "\(dir)/qemu.log", encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+            // `pid@seconds.micros:event …`, in microseconds.
+            func micros(_ line: Substring) -> Int? {
+                guard let at = line.firstIndex(of: "@"), let colon = line[at...].firstIndex(of: ":") else { return nil }
+                let parts = line[line.index(after: at)..<colon].split(separator: ".")
+                guard parts.count == 2, let s = Int(parts[0]), let us = Int(parts[1]) else { return nil }
+                return s * 1_000_000 + us
+            }
+            let last = try #require(lines.compactMap(micros).max())
+            for gap in [100, 500, 1_000] {
+                let kept = lines.filter { micros($0).map { $0 <= last - gap } ?? false }
+                try (kept.joined(separator: "\n") + "\n").write(toFile: "\(dir)/cut.log", atomically: true, encoding: .utf8)
+                let r = try analyzeJSON(["\(dir)/guest.txt", "\(dir)/cut.log"])
+                let told = (r.json["findings"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "mutual-wait" }
+                #expect(r.status == 0 && told.isEmpty, "\(gap) µs: \(told.map { $0["message"] ?? "" })")
+            }
+        }
+    }
+
     /// A CQ wait without the driver's CQ probe, as every real guest trace is: the guest's
     /// `nvme_sq` lines (one per completion entry it handles) move its CQ head, inferred from the
     /// queue's creation on. A simulated run whose cq2 filled and stayed full to the end (its

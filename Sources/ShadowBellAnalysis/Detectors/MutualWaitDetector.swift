@@ -47,6 +47,10 @@ extension ClockGroupAnalyzer {
 
     /// Stuck command ids an inferred window keeps (the first ones not fetched).
     static let stuckIDLimit = 32
+    /// How long an inferred wait still open where the input ends must have lasted to be told
+    /// when shorter than --min-wait.
+    static let inferredCutShortFloor: Int64 = 100_000
+
     /// The guest's timeout messages a window quotes as evidence (the first ones).
     static let timeoutEvidenceLimit = 16
 
@@ -176,8 +180,12 @@ extension ClockGroupAnalyzer {
         // queue's waits (a submission not yet fetched, seen through the stamps' or the
         // alignment's error) end within microseconds, and one open at the very end is one of
         // them (a simulated run's last 2.25 µs).
+        // An inferred one (no probe says what the driver did) must also last `inferredCutShortFloor`:
+        // a guest's doorbell trails its submission by tens of microseconds, and early in a trace
+        // few waits have ended to measure that by (a healthy field run cut 2 ms in told one of
+        // 8 µs).
         let cutShort = !significant && resolution == .endOfTrace && end == nil && clock.measuresTime
-            && duration > q.stats.longestSubThresholdWindow
+            && duration > q.stats.longestSubThresholdWindow && (!w.inferred || duration >= Self.inferredCutShortFloor)
         guard significant || cutShort else {
             q.stats.subThresholdWindows += 1
             if end != nil { q.stats.longestSubThresholdWindow = max(q.stats.longestSubThresholdWindow, duration) }

@@ -220,6 +220,12 @@ extension ClockGroupAnalyzer {
                 }?.finding : nil
             if let owner = owner ?? episode {
                 owned[owner, default: []].append(c)
+            } else if owner == nil, suppressedWindows.contains(where: { w in
+                w.queue.controller == c.controller && w.queue.qid == c.qid && (w.queue.type == .sq || c.record.fetchedAt != nil)
+                    && c.record.submittedAt.time <= w.end && stop >= w.start
+            }) {
+                // A wait left out past --max-hangs-per-queue owns it as a kept one would.
+                continue
             } else {
                 alone.append(c)
             }
@@ -356,7 +362,12 @@ extension ClockGroupAnalyzer {
                 else { return false }
                 return e.timeouts.contains { $0.at.time >= f.start && $0.at.time <= (f.end ?? windowsJudgedUpTo) }
             }
-            guard !owned else { continue }
+            // A wait left out past --max-hangs-per-queue owns its give-up as a kept one would.
+            let ownedByLeftOut = !owned && suppressedWindows.contains { w in
+                w.queue.controller == e.controller && w.queue.qid == e.qid
+                    && e.timeouts.contains { $0.at.time >= w.start && $0.at.time <= w.end }
+            }
+            guard !owned, !ownedByLeftOut else { continue }
             // The driver's ABORTs, then the reset they led to, are the guest giving up, as the
             // console's messages are, whatever --stuck-after says: reported when the give-up
             // lasted a second or more (Linux's I/O timeout counts in seconds; a model's

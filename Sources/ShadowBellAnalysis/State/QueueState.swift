@@ -89,6 +89,8 @@ public struct QueueState: Sendable {
     var lastDriverCompletion: Int64 = .min
     /// The time of the guest's last completion of a command the controller answered (status 0).
     var lastAnsweredCompletion: Int64 = .min
+    /// The longest a command of this SQ took from its submission to a successful completion.
+    var longestAnsweredLatency: Int64 = 0
 
     // MARK: controller side
     /// S: the value the controller last saw (shadow read or MMIO doorbell).
