@@ -6,24 +6,35 @@ import Testing
     /// Controller catches up to tail 1; the driver's EventIdx load overtakes its shadow store:
     /// it reads the stale EventIdx 0, skips MMIO, and the controller's re-read still sees 1.
     static func driverReorderHang() -> Scenario {
-        var s = Scenario()
-        s.createQueues(entries: 16, at: 0)
-        s.dbbufConfig(at: 1)
-        s.publish(old: 0, new: 1, eventIdx: 0, mmio: true, at: 10)
-        s.read(1, at: 20)
-        s.fetch(cmdid: 7, at: 21)
+        var s = oneFetched(entries: 16, cmdid: 7)
         s.publish(old: 1, new: 2, eventIdx: 0, mmio: false, at: 30)
         s.eventIdx(1, at: 40)
         s.read(1, at: 41)
         return s
     }
 
+    /// Shadow doorbells on; the driver rang for tail 1 and the controller fetched it (`cmdid`).
+    static func oneFetched(entries: UInt32, cmdid: UInt32) -> Scenario {
+        var s = Scenario()
+        s.createQueues(entries: entries, at: 0)
+        s.dbbufConfig(at: 1)
+        s.publish(old: 0, new: 1, eventIdx: 0, mmio: true, at: 10)
+        s.read(1, at: 20)
+        s.fetch(cmdid: cmdid, at: 21)
+        return s
+    }
+
+    /// The one mutual wait of `driverReorderHang` with the trace ending at `end` µs.
+    static func onlyWait(endingAt end: Int64) throws -> Finding {
+        var s = driverReorderHang()
+        s.tick(at: end)
+        let waits = s.analyze().findings(.mutualWait)
+        #expect(waits.count == 1)
+        return try #require(waits.first)
+    }
+
     @Test func driverReorderUnresolvedAtEndOfTrace() throws {
-        var s = Self.driverReorderHang()
-        s.tick(at: 5_000)
-        let r = s.analyze()
-        let w = try #require(r.findings(.mutualWait).first)
-        #expect(r.findings(.mutualWait).count == 1)
+        let w = try Self.onlyWait(endingAt: 5_000)
         #expect(w.queue == QueueKey(controller: 0, qid: 1, type: .sq))
         #expect(w.start == 41_000)
         #expect(w.end == nil)
@@ -45,19 +56,13 @@ import Testing
     /// as a short wait. Told, marked (the analysis session makes it a warning unless what it
     /// owns proves the hang); an ended short wait is still not told.
     @Test func aWaitCutShortByTheEndOfTheTraceIsToldNotDropped() throws {
-        var s = Self.driverReorderHang()
-        s.tick(at: 500)
-        let r = s.analyze()
-        let w = try #require(r.findings(.mutualWait).first)
-        #expect(r.findings(.mutualWait).count == 1)
+        let w = try Self.onlyWait(endingAt: 500)
         #expect(w.end == nil && w.cause == .driverReorder)
         #expect(w.value("cut_short_by_end_of_trace") == .bool(true))
         #expect(w.value("duration_ns") == .int(500_000 - 41_000))
         #expect(w.uncertainty.contains { $0.contains("after this wait began, before --min-wait (1.000 ms)") })
         // Past --min-wait: as before.
-        var long = Self.driverReorderHang()
-        long.tick(at: 1_100)
-        let past = try #require(long.analyze().findings(.mutualWait).first)
+        let past = try Self.onlyWait(endingAt: 1_100)
         #expect(past.severity == .error && past.value("cut_short_by_end_of_trace") == nil && past.uncertainty.isEmpty)
         // A short wait that ended (an MMIO doorbell 200 µs in) stays a counted short window.
         var ended = Self.driverReorderHang()
@@ -341,12 +346,7 @@ import Testing
     /// (each kept finding holds its story: a 4 GB simulated run's 8,893 hangs took 101 MB); one
     /// still open where the input ends is kept whatever the count.
     @Test func hangsPastTheLimitAreCountedWithTheirTime() throws {
-        var s = Scenario()
-        s.createQueues(entries: 64, at: 0)
-        s.dbbufConfig(at: 1)
-        s.publish(old: 0, new: 1, eventIdx: 0, mmio: true, at: 10)
-        s.read(1, at: 20)
-        s.fetch(cmdid: 1, at: 21)
+        var s = MutualWaitTests.oneFetched(entries: 64, cmdid: 1)
         var t: Int64 = 30
         for k in UInt32(1)...6 {
             s.publish(old: k, new: k + 1, eventIdx: k - 1, mmio: false, at: t)
