@@ -821,21 +821,12 @@ public final class ClockGroupAnalyzer {
 
     // MARK: findings
 
-    func report(_ finding: Finding) {
+    /// `admitted`: a mutual wait whose place under --max-hangs-per-queue was already taken
+    /// (`admitsHang`, asked before its story is written).
+    func report(_ finding: Finding, admitted: Bool = false) {
         let key = SuppressionKey(kind: finding.kind, queue: finding.queue)
         if finding.kind == .mutualWait {
-            // Past the limit a wait that ended is counted, not kept; one still open where the
-            // input ends is kept whatever the count (the most important one).
-            if options.hangsPerQueueLimit > 0, let end = finding.end {
-                let kept = keptPerKindAndQueue[key, default: 0]
-                if kept >= options.hangsPerQueueLimit {
-                    suppressed[key, default: 0] += 1
-                    suppressedHangTime[key, default: 0] &+= max(0, end &- finding.start)
-                    suppressedWindows.append((finding.queue, finding.start, end))
-                    return
-                }
-                keptPerKindAndQueue[key] = kept + 1
-            }
+            guard admitted || admitsHang(finding.queue, start: finding.start, end: finding.end) else { return }
         } else {
             let kept = keptPerKindAndQueue[key, default: 0]
             if kept >= options.findingsPerQueueLimit {
@@ -845,6 +836,23 @@ public final class ClockGroupAnalyzer {
             keptPerKindAndQueue[key] = kept + 1
         }
         findings.append(finding)
+    }
+
+    /// Whether a mutual wait of `queue` is kept under --max-hangs-per-queue: past the limit one
+    /// that ended is counted with its time and span, not kept; one still open where the input
+    /// ends (`end` nil) is kept whatever the count (the most important one).
+    func admitsHang(_ queue: QueueKey, start: Int64, end: Int64?) -> Bool {
+        guard options.hangsPerQueueLimit > 0, let end else { return true }
+        let key = SuppressionKey(kind: .mutualWait, queue: queue)
+        let kept = keptPerKindAndQueue[key, default: 0]
+        guard kept >= options.hangsPerQueueLimit else {
+            keptPerKindAndQueue[key] = kept + 1
+            return true
+        }
+        suppressed[key, default: 0] += 1
+        suppressedHangTime[key, default: 0] &+= max(0, end &- start)
+        suppressedWindows.append((queue, start, end))
+        return false
     }
 
     /// Input `source` recorded until `time` (its `InputSummary.recordedUntil` on this clock),

@@ -191,6 +191,8 @@ extension ClockGroupAnalyzer {
             if end != nil { q.stats.longestSubThresholdWindow = max(q.stats.longestSubThresholdWindow, duration) }
             return
         }
+        // Past --max-hangs-per-queue: counted before its story is written.
+        guard admitsHang(q.key, start: w.start.time, end: end?.time) else { return }
         let stuck: Int
         var stuckIDs: [UInt32] = []
         switch q.key.type {
@@ -311,7 +313,7 @@ extension ClockGroupAnalyzer {
         if let first = gaveUp {
             f.explanation += " The guest noticed: \(Self.describe(first, qid: q.key.qid)) \(formatDuration(first.at.time - w.start.time)) after the window opened."
         }
-        report(f)
+        report(f, admitted: true)
     }
 
     /// Whether the guest gave up on `queue` from `from` to `to`: a console's timeout message,
