@@ -363,8 +363,10 @@ extension ClockGroupAnalyzer {
                 return e.timeouts.contains { $0.at.time >= f.start && $0.at.time <= (f.end ?? windowsJudgedUpTo) }
             }
             // A wait left out past --max-hangs-per-queue owns its give-up as a kept one would.
+            // (The span of its messages first: a cheap test of thousands of windows.)
+            let first = e.timeouts.reduce(Int64.max) { min($0, $1.at.time) }, last = e.timeouts.reduce(Int64.min) { max($0, $1.at.time) }
             let ownedByLeftOut = !owned && suppressedWindows.contains { w in
-                w.queue.controller == e.controller && w.queue.qid == e.qid
+                w.queue.controller == e.controller && w.queue.qid == e.qid && w.start <= last && w.end >= first
                     && e.timeouts.contains { $0.at.time >= w.start && $0.at.time <= w.end }
             }
             guard !owned, !ownedByLeftOut else { continue }
