@@ -249,7 +249,9 @@ public enum ExplainReport {
         case .string("guest-timeouts")?:
             return "inferred from the guest kernel's timeout messages (no driver or controller event for this time)"
         default:
-            return "inferred from guest submissions (no driver probes)"
+            return f.queue.type == .cq
+                ? "inferred from the completions the guest handled (no driver probes)"
+                : "inferred from guest submissions (no driver probes)"
         }
     }
 

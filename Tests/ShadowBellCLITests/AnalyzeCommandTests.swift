@@ -565,6 +565,8 @@ import Testing
             let start = w["start_ns"] as? Int ?? 0, truthStart = open.first?["start_ns"] as? Int ?? 0
             #expect(abs(start - truthStart) < 20_000, "\(start) vs \(truthStart)")
             #expect((w["evidence"] as? [[String: Any]] ?? []).contains { $0["role"] as? String == "driver-cq-head" })
+            let story = try runProcess(["explain", "\(dir)/guest.txt", "\(dir)/qemu.log", "--finding", String(w["id"] as? Int ?? 0)])
+            #expect(story.stdout.contains("inferred from the completions the guest handled"), "\(story.stdout.prefix(600))")
         }
     }
 
