@@ -877,16 +877,16 @@ public final class ClockGroupAnalyzer {
             // queues was judged over the 0.6 ms the log covered, and passed).
             var end = coverageEnd
             if let guestEnd, guestEnd > end, let w = queues[i].window, w.start.time <= end {
-                let sq = QueueKey(controller: queues[i].key.controller, qid: queues[i].key.qid, type: .sq)
-                let last = knownIndex(of: sq).map { queues[$0].lastDriverCompletion } ?? .min
+                let sq = knownIndex(of: QueueKey(controller: queues[i].key.controller, qid: queues[i].key.qid, type: .sq))
+                let last = sq.map { queues[$0].lastDriverCompletion } ?? .min
                 // Only a guest trace that went on past the settling time by longer than the
                 // queue's commands took to complete shows it: one that ends sooner (a QEMU log cut
                 // 0.1–1 ms before the guest's trace of a healthy run) could not have shown the
                 // completions of its last submissions, which then read as a wait to its end (an
                 // error from 1 ms on).
                 let settled = completionsSettled(after: end)
-                let latency = knownIndex(of: sq).map { min(queues[$0].longestAnsweredLatency, options.inferredMinWait) } ?? 0
-                let shown = settled.addingReportingOverflow(max(latency, 0))
+                let latency = sq.map { min(queues[$0].longestAnsweredLatency, options.inferredMinWait) } ?? 0
+                let shown = settled.addingReportingOverflow(latency)
                 if !shown.overflow, guestEnd > shown.partialValue, last <= settled { end = guestEnd }
             }
             finishWindowAtEnd(&queues[i], endTime: end)

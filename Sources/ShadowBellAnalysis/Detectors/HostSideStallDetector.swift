@@ -26,7 +26,9 @@ public enum HostSideStallDetector {
         while the others kept running, or it alone was left silent after re-creation with its \
         EventIdx unwritten since the Doorbell Buffer Config although its tail had moved, or the \
         driver resubmitted the commands cancelled at the reset on it alone, or the guest console \
-        names it (`I/O N QID q timeout, aborting`). A later burst of ABORTs while a give-up is         open is a give-up of its own on a queue that fell silent about one I/O timeout (as the         open give-up measures it) before it.
+        names it (`I/O N QID q timeout, aborting`). A later burst of ABORTs while a give-up is \
+        open is a give-up of its own on a queue that fell silent about one I/O timeout (as the \
+        open give-up measures it) before it.
         """
 
     /// NVMe admin opcode Abort.

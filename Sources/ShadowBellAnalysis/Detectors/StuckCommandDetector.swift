@@ -197,6 +197,13 @@ extension ClockGroupAnalyzer {
     /// Each stuck command goes to the mutual-wait window that was open on its queue pair while
     /// it was outstanding (its SQ, or the CQ its completion waits in once fetched); the others
     /// become `stuck-command` findings.
+    /// Whether a wait of `queue` from `from` to `to` owns stuck command `c`, outstanding until
+    /// `stop`: a command of its queue (a CQ's, once fetched) outstanding during it.
+    static func window(of queue: QueueKey, from: Int64, to: Int64, owns c: StuckCommand, until stop: Int64) -> Bool {
+        queue.controller == c.controller && queue.qid == c.qid && (queue.type == .sq || c.record.fetchedAt != nil)
+            && c.record.submittedAt.time <= to && stop >= from
+    }
+
     func assignStuckCommands() {
         let episodes = reportTimeoutEpisodes()
         var owned: [Int: [StuckCommand]] = [:]
@@ -207,9 +214,7 @@ extension ClockGroupAnalyzer {
             let owner = findings.indices.first { i in
                 let f = findings[i]
                 return (f.kind == .mutualWait || f.kind == .controllerIdleWithWork)
-                    && f.queue.controller == c.controller && f.queue.qid == c.qid
-                    && (f.queue.type == .sq || c.record.fetchedAt != nil)
-                    && c.record.submittedAt.time <= (f.end ?? windowsJudgedUpTo) && stop >= f.start
+                    && Self.window(of: f.queue, from: f.start, to: f.end ?? windowsJudgedUpTo, owns: c, until: stop)
             }
             // Else the guest's give-up on its queue while it was outstanding (the reset it led
             // to cancels every command outstanding, named in a timeout message or not).
@@ -220,13 +225,8 @@ extension ClockGroupAnalyzer {
                 }?.finding : nil
             if let owner = owner ?? episode {
                 owned[owner, default: []].append(c)
-            } else if owner == nil, suppressedWindows.contains(where: { w in
-                w.queue.controller == c.controller && w.queue.qid == c.qid && (w.queue.type == .sq || c.record.fetchedAt != nil)
-                    && c.record.submittedAt.time <= w.end && stop >= w.start
-            }) {
-                // A wait left out past --max-hangs-per-queue owns it as a kept one would.
-                continue
-            } else {
+            } else if !suppressedWindows.contains(where: { Self.window(of: $0.queue, from: $0.start, to: $0.end, owns: c, until: stop) }) {
+                // (A wait left out past --max-hangs-per-queue owns it as a kept one would.)
                 alone.append(c)
             }
         }
@@ -355,21 +355,22 @@ extension ClockGroupAnalyzer {
         }
         var reported: [(episode: TimeoutEpisode, finding: Int)] = []
         for e in episodes {
+            // A message of the give-up inside the window (the span of its messages first: a
+            // cheap test of thousands of windows left out past --max-hangs-per-queue).
+            let first = e.timeouts.reduce(Int64.max) { min($0, $1.at.time) }, last = e.timeouts.reduce(Int64.min) { max($0, $1.at.time) }
+            func inside(_ from: Int64, _ to: Int64) -> Bool {
+                from <= last && to >= first && e.timeouts.contains { $0.at.time >= from && $0.at.time <= to }
+            }
             let owned = findings.contains { f in
                 guard f.queue.controller == e.controller,
                     f.kind == .unattributedStall
                         || ((f.kind == .mutualWait || f.kind == .controllerIdleWithWork) && f.queue.qid == e.qid)
                 else { return false }
-                return e.timeouts.contains { $0.at.time >= f.start && $0.at.time <= (f.end ?? windowsJudgedUpTo) }
+                return inside(f.start, f.end ?? windowsJudgedUpTo)
             }
             // A wait left out past --max-hangs-per-queue owns its give-up as a kept one would.
-            // (The span of its messages first: a cheap test of thousands of windows.)
-            let first = e.timeouts.reduce(Int64.max) { min($0, $1.at.time) }, last = e.timeouts.reduce(Int64.min) { max($0, $1.at.time) }
-            let ownedByLeftOut = !owned && suppressedWindows.contains { w in
-                w.queue.controller == e.controller && w.queue.qid == e.qid && w.start <= last && w.end >= first
-                    && e.timeouts.contains { $0.at.time >= w.start && $0.at.time <= w.end }
-            }
-            guard !owned, !ownedByLeftOut else { continue }
+            guard !owned, !suppressedWindows.contains(where: { $0.queue.controller == e.controller && $0.queue.qid == e.qid && inside($0.start, $0.end) })
+            else { continue }
             // The driver's ABORTs, then the reset they led to, are the guest giving up, as the
             // console's messages are, whatever --stuck-after says: reported when the give-up
             // lasted a second or more (Linux's I/O timeout counts in seconds; a model's
