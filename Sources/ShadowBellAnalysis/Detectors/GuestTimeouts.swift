@@ -27,6 +27,12 @@ struct GuestTimeout: Sendable {
     /// A reset told on another queue of the controller that ended this queue's give-up too:
     /// the qid its message names.
     var namedQID: UInt16? = nil
+    /// The latest time of this entry and those before it in its list (set where it is kept):
+    /// the list is in the order events arrived, which merged inputs and a trace's CPUs keep
+    /// only to within microseconds, so a search by time starts at the first entry whose
+    /// running latest reaches it (`Array.firstReaching`) and finds what a walk from the start
+    /// finds.
+    var latestSoFar: Int64 = .min
 
     var isReset: Bool { kind == .timeoutReset || kind == .timeoutDisable }
 
@@ -124,7 +130,8 @@ extension ClockGroupAnalyzer {
     /// The guest's timeout messages for `queue`'s qid printed in `[from, to]`.
     func guestTimeouts(for queue: QueueKey, from: Int64, to: Int64) -> [GuestTimeout] {
         let key = UInt32(queue.controller) << 16 | UInt32(queue.qid)
-        return (guestTimeouts[key] ?? []).filter { $0.at.time >= from && $0.at.time <= to }
+        guard let list = guestTimeouts[key] else { return [] }
+        return list[list.firstReaching(from)...].filter { $0.at.time >= from && $0.at.time <= to }
     }
 
     static func describe(_ t: GuestTimeout, qid: UInt16) -> String {
@@ -213,6 +220,8 @@ extension ClockGroupAnalyzer {
             if table[key]![count - 1].at.source == t.at.source { table[key]![count - 1].unkept += 1 }
             return
         }
+        var t = t
+        t.latestSoFar = max(t.at.time, table[key]?.last?.latestSoFar ?? .min)
         table[key, default: []].append(t)
         timeoutsKept += 1
     }
@@ -227,6 +236,19 @@ extension Array where Element == GuestTimeout {
             start -= 1
         }
         return start
+    }
+
+    /// The first entry at or after `time` may be, and none before it is (`latestSoFar` is
+    /// nondecreasing): a search by time begins there instead of at the list's start (a short
+    /// inferred window asks whether the guest gave up inside it, and a storm of give-ups made
+    /// each ask walk thousands of messages).
+    func firstReaching(_ time: Int64) -> Int {
+        var lo = 0, hi = count
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2
+            if self[mid].latestSoFar < time { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
     }
 
     /// Changes the last entry in place, if there is one.

@@ -125,6 +125,8 @@ struct HostSideTracker: Sendable {
     /// When a later give-up was last looked for, per controller.
     var laterChecked: [UInt16: Int64] = [:]
     var watchingResubmissions: [UInt16: Int] = [:]
+    /// The controller's latest reset, per controller.
+    var lastReset: [UInt16: Int64] = [:]
 }
 
 extension ClockGroupAnalyzer {
@@ -167,6 +169,7 @@ extension ClockGroupAnalyzer {
             hostSide.watchingResubmissions[e.controller] = nil
         case .controllerReset:
             hostSide.watchingResubmissions[e.controller] = nil
+            hostSide.lastReset[e.controller] = e.time
             guard let k = hostSide.open.removeValue(forKey: e.controller) else { return }
             for j in [k] + (hostSide.alsoOpen.removeValue(forKey: e.controller) ?? []) {
                 hostSide.episodes[j].reset = EventRef(e)
@@ -267,10 +270,18 @@ extension ClockGroupAnalyzer {
         }
         var episode = StallEpisode(controller: e.controller, firstAbort: EventRef(e), candidates: candidates, running: running)
         episode.shortSilence = shortSilence
-        // Console lines printed just before the ABORT (the kernel logs, then sends it).
+        // Console lines printed just before the ABORT (the kernel logs, then sends it): within
+        // `consoleSlack` of it, and after the controller's last reset — the commands it gives
+        // up on were submitted after that reset, so a message before it is of the give-up that
+        // reset ended (a guest with a short I/O timeout gives up every few milliseconds, and
+        // each give-up counted the messages of all those of the second before). Times from the
+        // input: the bound saturates rather than traps.
+        let (earliest, below) = e.time.subtractingReportingOverflow(consoleSlack)
+        let from = max(below ? Int64.min : earliest, hostSide.lastReset[e.controller] ?? .min)
         for (key, list) in guestTimeouts where UInt16(key >> 16) == e.controller {
-            for t in list where t.at.time <= e.time && e.time - t.at.time <= consoleSlack && t.kind != .timeoutPolled {
-                episode.console[UInt16(truncatingIfNeeded: key), default: (t, 0)].count += 1
+            let qid = UInt16(truncatingIfNeeded: key)
+            for t in list[list.firstReaching(from)...] where t.at.time <= e.time && t.at.time >= from && t.kind != .timeoutPolled {
+                if episode.console[qid] == nil { episode.console[qid] = (t, 1) } else { episode.console[qid]!.count += 1 }
             }
         }
         hostSide.watchingResubmissions[e.controller] = nil
