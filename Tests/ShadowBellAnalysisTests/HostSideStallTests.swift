@@ -185,6 +185,33 @@ import Testing
         #expect(w.evidence.contains { $0.role == "guest-timeout" && $0.summary.contains("I/O 768 QID 2") })
     }
 
+    /// A guest with a short I/O timeout gives up again soon after a reset: the console messages
+    /// of the first give-up, before that reset, are not the second's (they named sq2 in it too,
+    /// and counted its messages with the second's).
+    @Test func theConsoleOfAnEarlierGiveUpDoesNotNameALaterOnesQueue() throws {
+        var h = Host(queues: [1, 2])
+        h.run(qid: 1, from: 10, to: 300_000)
+        h.run(qid: 2, from: 20, to: 100_000)
+        h.consoleTimeout(qid: 2, tag: 768, at: 199_900)
+        h.abort(at: 200_000)
+        h.resetController(queues: [1, 2], at: 201_000)
+        h.recreate(queues: [1, 2], at: 202_000)
+        h.s.dbbufConfig(at: 202_500)
+        h.burst(qid: 1, at: 203_000)
+        h.burst(qid: 2, at: 203_100)
+        h.consoleTimeout(qid: 1, tag: 5, at: 499_900)
+        h.abort(at: 500_000)
+        h.resetController(queues: [1, 2], at: 501_000)
+        let r = h.s.analyze()
+        let loud = Self.loud(r)
+        #expect(loud.map(\.queue) == [Self.sq(2), Self.sq(1)])
+        let later = try #require(loud.last)
+        #expect(later.kind == .mutualWait && later.value("attribution") == .array([.string("guest-console")]))
+        #expect(later.value("guest_timeouts") == .int(1))
+        #expect(later.evidence.contains { $0.role == "guest-timeout" && $0.summary.contains("I/O 5 QID 1") })
+        #expect(!later.evidence.contains { $0.summary.contains("QID 2") })
+    }
+
     @Test func commandsTheControllerHoldsKeepItAWarning() throws {
         var h = Host(queues: [1, 2])
         h.run(qid: 2, from: 20, to: 500_000)
