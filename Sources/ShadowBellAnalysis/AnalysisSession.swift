@@ -1528,11 +1528,11 @@ public enum AnalysisSession {
             byKey[f.queue] = r
         }
         for (queue, n) in otherClocks { byKey[queue]?.hangs?.onOtherClocks = n }
-        // The waits left out past --max-hangs-per-queue are hangs of the queue all the same.
+        // The hangs left out past --max-hangs-per-queue are hangs of the queue all the same.
         for g in groups {
-            for s in g.suppressed where s.kind == .mutualWait {
+            for s in g.suppressed where s.hangs > 0 {
                 guard var h = byKey[s.queue]?.hangs else { continue }
-                h.count += s.count
+                h.count += s.hangs
                 h.totalNs &+= s.durationNs
                 byKey[s.queue]?.hangs = h
             }

@@ -34,8 +34,12 @@ public final class ClockGroupAnalyzer {
     @exclusivity(unchecked) var findings: [Finding] = []
     @exclusivity(unchecked) var suppressed: [SuppressionKey: Int] = [:]
     @exclusivity(unchecked) var keptPerKindAndQueue: [SuppressionKey: Int] = [:]
-    /// The time of the mutual waits left out past `hangsPerQueueLimit`, per queue.
+    /// The time of the hangs (mutual waits, the guest's give-ups) left out past
+    /// `hangsPerQueueLimit`, per kind and queue.
     @exclusivity(unchecked) var suppressedHangTime: [SuppressionKey: Int64] = [:]
+    /// How many of the findings left out are hangs, per kind and queue (a queue's other stuck
+    /// commands share the give-ups' kind).
+    @exclusivity(unchecked) var suppressedHangs: [SuppressionKey: Int] = [:]
     /// The spans of the mutual waits left out (they still own their stuck commands).
     @exclusivity(unchecked) var suppressedWindows: [(queue: QueueKey, start: Int64, end: Int64)] = []
     @exclusivity(unchecked) public private(set) var firstTime: Int64?
@@ -827,6 +831,9 @@ public final class ClockGroupAnalyzer {
         let key = SuppressionKey(kind: finding.kind, queue: finding.queue)
         if finding.kind == .mutualWait {
             guard admitted || admitsHang(finding.queue, start: finding.start, end: finding.end) else { return }
+        } else if finding.isGuestGiveUp {
+            // A give-up is a hang of its queue, as a mutual wait is: kept here, and held to
+            // --max-hangs-per-queue once its start is dated (`capGiveUps`).
         } else {
             let kept = keptPerKindAndQueue[key, default: 0]
             if kept >= options.findingsPerQueueLimit {
@@ -850,6 +857,7 @@ public final class ClockGroupAnalyzer {
             return true
         }
         suppressed[key, default: 0] += 1
+        suppressedHangs[key, default: 0] += 1
         suppressedHangTime[key, default: 0] &+= max(0, end &- start)
         suppressedWindows.append((queue, start, end))
         return false
@@ -898,6 +906,7 @@ public final class ClockGroupAnalyzer {
         reportCQEventIdxVisibility()
         reportCommandsNeverCompleted()
         assignStuckCommands()
+        capGiveUps()
         markPoorAlignment()
         let missing = completionsMissing()
         if missing != nil {
@@ -909,7 +918,8 @@ public final class ClockGroupAnalyzer {
         let afterControllerEnd = commandsAfterTheControllerEnd(outstandingAtEnd)
         let silent = silentQueuesAtTheEnd()
         var suppressedList = suppressed.map {
-            SuppressedFindings(kind: $0.key.kind, queue: $0.key.queue, count: $0.value, durationNs: suppressedHangTime[$0.key] ?? 0)
+            SuppressedFindings(kind: $0.key.kind, queue: $0.key.queue, count: $0.value,
+                               hangs: suppressedHangs[$0.key] ?? 0, durationNs: suppressedHangTime[$0.key] ?? 0)
         }
         suppressedList.sort { ($0.queue, $0.kind.rawValue) < ($1.queue, $1.kind.rawValue) }
         return GroupResult(
@@ -1063,7 +1073,10 @@ public struct SuppressedFindings: Sendable, Hashable {
     public var kind: FindingKind
     public var queue: QueueKey
     public var count: Int
-    /// Mutual waits: their time in all (0 for other kinds).
+    /// How many of them are hangs of the queue (mutual waits, the guest's give-ups told as
+    /// stuck commands), left out past --max-hangs-per-queue.
+    public var hangs = 0
+    /// The hangs' time in all (0 without hangs).
     public var durationNs: Int64 = 0
 }
 

@@ -59,7 +59,8 @@ public enum JSONReport {
             ("findings", .array(r.findings.enumerated().map { finding(report, $0.element, id: $0.offset + 1) })),
             ("suppressed_findings", .array(r.suppressed.map { s in
                 .object([("kind", .string(s.kind.rawValue)), ("queue", queueKey(s.queue)), ("count", .int(Int64(s.count)))]
-                    + (s.kind == .mutualWait ? [("duration_ns", .int(s.durationNs))] : []))
+                    + (s.kind == .mutualWait || s.hangs > 0 ? [("duration_ns", .int(s.durationNs))] : [])
+                    + (s.kind != .mutualWait && s.hangs > 0 ? [("hangs", .int(Int64(s.hangs)))] : []))
             })),
             ("summary", .object([
                 ("findings", .int(Int64(r.findings.count))),

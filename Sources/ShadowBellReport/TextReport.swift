@@ -115,7 +115,10 @@ public enum TextReport {
             }
         }
         for s in r.suppressed {
-            out += "\n  (+\(s.count) more \(s.kind.rawValue) on \(s.queue), counted in the queue statistics)\n"
+            let hangs = s.hangs > 0
+                ? ", \(s.hangs) of them hangs past --max-hangs-per-queue (\(formatDuration(s.durationNs)) in all), counted in \"Hangs per queue\""
+                : ""
+            out += "\n  (+\(s.count) more \(s.kind.rawValue) on \(s.queue), counted in the queue statistics\(hangs))\n"
         }
         if !r.notes.isEmpty {
             out += "\nNotes\n"

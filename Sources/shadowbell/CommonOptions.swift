@@ -43,7 +43,7 @@ struct AnalysisFlags: ParsableArguments {
     var inferredMinWait: DurationValue = DurationValue(nanoseconds: 100_000_000)
 
     @Option(parsing: .unconditional, help: ArgumentHelp(
-        "Mutual waits told per queue (the rest are counted with their time); one open where the trace ends is always told; 0: all.",
+        "Hangs told per queue — mutual waits, and the guest's give-ups told as stuck commands — (the rest are counted with their time); one open where the trace ends is always told; 0: all.",
         valueName: "N"))
     var maxHangsPerQueue: Int = 256
 
@@ -66,7 +66,7 @@ struct AnalysisFlags: ParsableArguments {
         ] where value.nanoseconds < 0 {
             throw ValidationError("\(flag) \(value.text ?? String(value.nanoseconds)): a duration must not be negative")
         }
-        if maxHangsPerQueue < 0 { throw ValidationError("--max-hangs-per-queue \(maxHangsPerQueue): give a count, or 0 to tell every mutual wait") }
+        if maxHangsPerQueue < 0 { throw ValidationError("--max-hangs-per-queue \(maxHangsPerQueue): give a count, or 0 to tell every hang") }
         // --same-clock takes every input's times as they are: an offset given beside it was
         // silently not applied.
         if sameClock, let first = clockOffset.first {

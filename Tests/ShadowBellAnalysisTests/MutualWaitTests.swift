@@ -373,6 +373,36 @@ import Testing
         #expect(s.analyze(options).findings(.mutualWait).count == 6)
     }
 
+    /// The guest's give-ups told as stuck commands (a console alone) are hangs of their queue:
+    /// told up to --max-hangs-per-queue, not --max-findings-per-queue (25 told 20, and the hang
+    /// summary said 20), the rest counted with their time once dated (an I/O timeout before the
+    /// first message).
+    @Test func giveUpsPastTheLimitAreCountedAsHangs() throws {
+        var s = Scenario()
+        s.createQueues(entries: 64, at: 0)
+        let second: Int64 = 1_000_000
+        for k in Int64(0)..<25 {
+            func message(_ kind: GuestMessageKind, _ tag: UInt32, at t: Int64) {
+                s.add(Event(kind: .guestMessage, time: Scenario.us(t), qid: 1, a: kind.rawValue, b: tag))
+            }
+            message(.timeoutAborting, UInt32(k), at: (100 + 70 * k) * second)
+            message(.timeoutReset, UInt32(k), at: (130 + 70 * k) * second)
+        }
+        func giveUps(_ r: AnalysisResult) -> [Finding] { r.findings.filter(\.isGuestGiveUp) }
+        let all = s.story()
+        #expect(giveUps(all).count == 25 && all.suppressed.isEmpty)
+        #expect(all.queues.first { $0.key.qid == 1 }?.hangs?.count == 25)
+        var options = AnalysisOptions()
+        options.hangsPerQueueLimit = 10
+        let capped = s.story(options)
+        #expect(giveUps(capped).count == 10)
+        let left = try #require(capped.suppressed.first { $0.kind == .stuckCommand })
+        #expect(left.count == 15 && left.hangs == 15)
+        #expect(left.durationNs == 15 * 60 * second * 1_000)  // each dated 30 s before its first message
+        let hangs = try #require(capped.queues.first { $0.key.qid == 1 }?.hangs)
+        #expect(hangs.count == 25 && hangs.totalNs == all.queues.first { $0.key.qid == 1 }?.hangs?.totalNs)
+    }
+
     @Test func doorbellSeenByDriverAndControllerCountsOnce() {
         var s = Scenario()
         s.createQueues(entries: 16, at: 0)

@@ -70,7 +70,7 @@ extension OptionCheckTests {
         }
         let cases: [([String], String)] = [
             (["analyze", trace, "--jobs", "-1"], "--jobs must be at least 1 (got -1)"),
-            (["analyze", trace, "--max-hangs-per-queue", "-1"], "--max-hangs-per-queue -1: give a count, or 0 to tell every mutual wait"),
+            (["analyze", trace, "--max-hangs-per-queue", "-1"], "--max-hangs-per-queue -1: give a count, or 0 to tell every hang"),
             (["report", trace, "-o", "r.html", "--max-pictures", "-1"], "--max-pictures must not be negative"),
             (["convert", trace, "-o", "c.pcap", "--controller", "-1"], "'-1' is invalid for '--controller <N>': a controller number is"),
             (["analyze", trace, "--controller", "65536"], "'65536' is invalid for '--controller <N>': a controller number is"),

@@ -302,6 +302,31 @@ extension ClockGroupAnalyzer {
         }
     }
 
+    /// The guest's give-ups told as stuck commands are hangs of their queue, as mutual waits are:
+    /// past --max-hangs-per-queue on a queue (in the order told, which is of time per queue),
+    /// those that ended are counted with their time once their start is dated, not told; one
+    /// open where the input ends is always told. They were held to --max-findings-per-queue (a
+    /// guest trace alone of 50 give-ups per queue told 20 and said "20 hang(s)").
+    func capGiveUps() {
+        guard options.hangsPerQueueLimit > 0 else { return }
+        var kept: [QueueKey: Int] = [:]
+        findings.removeAll { f in
+            guard f.isGuestGiveUp else { return false }
+            let n = kept[f.queue, default: 0]
+            guard n >= options.hangsPerQueueLimit, let end = f.end else {
+                kept[f.queue] = n + 1
+                return false
+            }
+            let key = SuppressionKey(kind: f.kind, queue: f.queue)
+            suppressed[key, default: 0] += 1
+            suppressedHangs[key, default: 0] += 1
+            let duration: Int64
+            if case .int(let d)? = f.value("duration_ns") { duration = d } else { duration = max(0, end &- f.start) }
+            suppressedHangTime[key, default: 0] &+= duration
+            return true
+        }
+    }
+
     /// The guest's timeout messages, one episode per give-up on a queue: from its first timeout
     /// to the reset (or disable) it led to. An episode during a window on its queue (or an
     /// `unattributed-stall` of its controller) belongs to that window, which cites it; any other
