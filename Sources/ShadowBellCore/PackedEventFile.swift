@@ -113,11 +113,14 @@ public final class PackedEventFile: @unchecked Sendable {
             let bytes = buffer(body)
             guard readFully(fd, bytes, body, at: offset + Self.headerBytes) else { return nil }
             // Events as they were: their kind and queue type bytes must name one (in memory an
-            // enum without payloads holds the index of its case).
+            // enum without payloads holds the index of its case). (The layout's constants read
+            // once: each is a lazily made global, checked at every access.)
+            let kindOffset = Self.kindOffset, kindCount = Self.kindCount
+            let queueTypeOffset = Self.queueTypeOffset, queueTypeCount = Self.queueTypeCount
             for k in 0..<n {
                 let event = bytes + k * MemoryLayout<Event>.stride
-                guard event.load(fromByteOffset: Self.kindOffset, as: UInt8.self) < Self.kindCount,
-                    event.load(fromByteOffset: Self.queueTypeOffset, as: UInt8.self) < Self.queueTypeCount
+                guard event.load(fromByteOffset: kindOffset, as: UInt8.self) < kindCount,
+                    event.load(fromByteOffset: queueTypeOffset, as: UInt8.self) < queueTypeCount
                 else { return nil }
             }
             events.append(contentsOf: UnsafeBufferPointer(start: bytes.bindMemory(to: Event.self, capacity: n), count: n))

@@ -231,11 +231,17 @@ extension Array where Element == GuestTimeout {
     /// Where the list's last give-up begins: after its last reset, and at no message earlier
     /// than `since`; looked for among the last `limit` entries.
     func lastGiveUpStart(since: Int64?, limit: Int) -> Int {
-        var start = count
-        while start > 0, !self[start - 1].isReset, since.map({ self[start - 1].at.time >= $0 }) ?? true, count - start < limit {
-            start -= 1
+        // (Read in the list's memory: an entry taken out of the array was copied with its
+        // cancelled tags, retained and released at each step back, and a give-up past `limit`
+        // messages steps back `limit` entries at each of its messages.)
+        withUnsafeBufferPointer { list in
+            let earliest = since ?? .min
+            var start = list.count
+            while start > 0, !list[start - 1].isReset, list[start - 1].at.time >= earliest, list.count - start < limit {
+                start -= 1
+            }
+            return start
         }
-        return start
     }
 
     /// The first entry at or after `time` may be, and none before it is (`latestSoFar` is
