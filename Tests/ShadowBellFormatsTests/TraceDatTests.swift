@@ -175,6 +175,26 @@ private func tracedat(_ name: String) -> String { fixturePath("tracedat/\(name)"
                 + "check it with `trace-cmd dump --summary`")) { _ = try drain(try openEventSource(path: path, index: 0)) }
     }
 
+    /// A file cut short: the error is where it ends (a v7 file's options follow its CPU data,
+    /// and the error gave the offset the file points to, past its size), and says so.
+    @Test(arguments: ["two-buffers-v6.dat", "two-buffers-v7.dat", "two-buffers-v7-zstd.dat"])
+    func aFileCutShortIsAnErrorWhereItEnds(_ name: String) throws {
+        let whole = try [UInt8](Data(contentsOf: URL(fileURLWithPath: tracedat(name))))
+        let cut = whole.count * 3 / 4
+        let path = TempFile.write(Array(whole[..<cut]), name: "cut-\(name)")
+        defer { TempFile.remove(path) }
+        do {
+            _ = try drain(try openEventSource(path: path, index: 0))
+            Issue.record("read a file cut short")
+        } catch {
+            guard case .readFailed(_, let offset, let reason) = error else {
+                Issue.record("\(error)")
+                return
+            }
+            #expect(offset <= UInt64(cut) && reason.contains("cut short"), "\(error)")
+        }
+    }
+
     /// A compressed chunk that claims 2 GiB: refused before anything is allocated for it.
     @Test func aHugeCompressedChunkIsRefused() throws {
         let whole = try [UInt8](Data(contentsOf: URL(fileURLWithPath: tracedat("two-buffers-v7-zstd.dat"))))

@@ -48,13 +48,24 @@ final class TraceDatBytes: @unchecked Sendable {
         offset <= size && count <= size - offset
     }
 
+    /// `what` (`count` bytes at `offset`) does not fit in the file. Where it begins past the
+    /// end, the error is at the file's end (the place to look: a file cut short), naming the
+    /// offset the file points to (a truncated file's error gave that offset, past its size).
+    func pastTheEnd(_ what: String, _ count: UInt64, at offset: UInt64) -> TraceDatDamage {
+        guard offset < size else {
+            return TraceDatDamage(
+                offset: size,
+                problem: "the file ends at byte \(size), before \(what) (\(count) bytes at byte \(offset)) that it points to: it is cut short, or that offset is damaged")
+        }
+        return TraceDatDamage(offset: offset, problem: "\(what) (\(count) bytes) runs past the end of the file (\(size) bytes): it is cut short, or that length is damaged")
+    }
+
     /// Reads `count` bytes at `offset` into `into` (which holds at least `count`).
     func read(_ offset: UInt64, _ count: Int, into: UnsafeMutableRawPointer, what: @autoclosure () -> String)
         throws(TraceDatDamage)
     {
-        guard count >= 0, contains(offset, UInt64(count)) else {
-            throw TraceDatDamage(offset: offset, problem: "\(what()) (\(count) bytes) runs past the end of the file (\(size) bytes)")
-        }
+        guard count >= 0 else { throw TraceDatDamage(offset: offset, problem: "\(what()) has a negative length (\(count) bytes)") }
+        guard contains(offset, UInt64(count)) else { throw pastTheEnd(what(), UInt64(count), at: offset) }
         var done = 0
         while done < count {
             let n = pread(fd, into + done, count - done, off_t(offset + UInt64(done)))
@@ -68,9 +79,7 @@ final class TraceDatBytes: @unchecked Sendable {
 
     /// `count` bytes at `offset` (metadata: headers, options, formats).
     func bytes(_ offset: UInt64, _ count: UInt64, what: @autoclosure () -> String) throws(TraceDatDamage) -> [UInt8] {
-        guard contains(offset, count) else {
-            throw TraceDatDamage(offset: offset, problem: "\(what()) (\(count) bytes) runs past the end of the file (\(size) bytes)")
-        }
+        guard contains(offset, count) else { throw pastTheEnd(what(), count, at: offset) }
         var out = [UInt8](repeating: 0, count: Int(count))
         var failure: TraceDatDamage?
         out.withUnsafeMutableBytes { b in
@@ -458,9 +467,7 @@ final class TraceDatLayout {
         guard streams.count < Self.streamLimit else {
             throw TraceDatDamage(offset: at, problem: "more than \(Self.streamLimit) CPU data streams (CPUs × buffers)")
         }
-        guard file.contains(offset, length) else {
-            throw TraceDatDamage(offset: at, problem: "CPU \(cpu)'s data (\(length) bytes at \(offset)) runs past the end of the file (\(file.size) bytes); the file may be truncated")
-        }
+        guard file.contains(offset, length) else { throw file.pastTheEnd("CPU \(cpu)'s data", length, at: offset) }
         streams.append(TraceDatStream(buffer: buffer, cpu: cpu, offset: offset, length: length, pageSize: pageSize, compressed: compressed))
     }
 
