@@ -720,6 +720,9 @@ public final class ClockGroupAnalyzer {
         queues[i].inferredHeadAt = EventRef(e)
         // Only a controller waiting for CQ space (or a window open) can change the verdict.
         if queues[i].controllerWaiting || queues[i].window != nil { evaluateMutualWait(&queues[i], at: e) }
+        // A step of the CQ too: its inferred head moved (the steps of an inferred CQ wait showed
+        // only the controller's events).
+        notify(e, i)
     }
 
     private func queueDelete(_ e: Event) {

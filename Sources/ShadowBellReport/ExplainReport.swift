@@ -152,7 +152,7 @@ public enum ExplainReport {
     /// the hang before, which was called a short wait); any other closed before --min-wait (a
     /// short wait, not a finding).
     static func state(_ s: StateSample, finding f: Finding, number: Int = 0, among findings: [Finding] = []) -> String {
-        var text = "P=\(opt(s.published)) S=\(opt(s.controllerSeen)) EventIdx: controller \(opt(s.controllerEventIdx))"
+        var text = "P=\(opt(s.published))\(s.publishedInferred ? " (inferred)" : "") S=\(opt(s.controllerSeen)) EventIdx: controller \(opt(s.controllerEventIdx))"
         if s.driverEventIdxRead != nil { text += ", driver read \(opt(s.driverEventIdxRead))" }
         text += s.controllerWaiting ? "; controller waiting" : "; controller busy"
         if s.windowOpen {
@@ -191,6 +191,9 @@ public enum ExplainReport {
             return "The driver gave up waiting for command \(e.c) of queue \(e.b): it submitted an ABORT of it (admin command \(e.a))."
         case .driverSubmit: return "The driver submitted command \(e.a) on queue \(e.qid)."
         case .driverComplete: return "The driver completed command \(e.a) (status 0x\(String(e.b, radix: 16)))."
+        case .driverSQHead where s.publishedInferred:
+            // A step of the CQ whose head it moves (no driver probe).
+            return "The guest handled a completion entry of cq\(e.qid): the driver's CQ head moves to \(opt(s.published)) (inferred from the completions it handled: its CQ doorbell writes are not traced)."
         case .driverSQHead: return "A completion told the driver that the controller's \(ring) head is \(e.a)."
         case .controllerShadowRead:
             var text = "The controller read the shadow slot of \(ring): \(e.a)"

@@ -470,7 +470,11 @@ public struct TimelineChart {
             for (k, series) in Self.series.enumerated() where !seriesDrawn[k] && series.value(sample) != nil { seriesDrawn[k] = true }
         }
         func drawn(_ any: [EventKind]) -> Bool { any.contains(where: kinds.contains) }
-        var items: [(Swatch, String)] = Self.series.indices.filter { seriesDrawn[$0] }.map { (.line(Self.series[$0].color, Self.series[$0].dash), Self.series[$0].name) }
+        // (A CQ's P without driver probes is its head inferred from the completions the guest handled.)
+        let inferredP = samples.contains { $0.publishedInferred }
+        var items: [(Swatch, String)] = Self.series.indices.filter { seriesDrawn[$0] }.map {
+            (.line(Self.series[$0].color, Self.series[$0].dash), $0 == 0 && inferredP ? "P driver's head (inferred)" : Self.series[$0].name)
+        }
         if drawn([.mmioDoorbell]) { items.append((.arrow, "MMIO doorbell")) }
         if drawn([.driverDoorbellUpdate]) { items.append((.shadowWrite, "driver wrote the shadow doorbell (P=n)")) }
         if plainSubmit || drawn([.controllerFetch, .controllerCompletion]) {

@@ -12,6 +12,8 @@ public struct StateSample: Sendable, Hashable {
     /// A mutual-wait window is open: both sides wait. Whether it becomes a finding depends on
     /// how long it lasts (`--min-wait`); see `ChartWindow.shortWaits`.
     public var windowOpen: Bool
+    /// `published` is the driver's CQ head inferred from the completions the guest handled.
+    public var publishedInferred = false
     /// The event's position among its queue's events in the pass that recorded it (0 when not
     /// counted): gaps between recorded samples are the events left out.
     public var ordinal: Int = 0
@@ -24,6 +26,7 @@ public struct StateSample: Sendable, Hashable {
         driverEventIdxRead = q.driverEventIdxRead
         controllerWaiting = q.controllerWaiting
         windowOpen = q.inMutualWait
+        publishedInferred = q.publishedInferred
     }
 
     public var time: Int64 { event.time }

@@ -567,6 +567,10 @@ import Testing
             #expect((w["evidence"] as? [[String: Any]] ?? []).contains { $0["role"] as? String == "driver-cq-head" })
             let story = try runProcess(["explain", "\(dir)/guest.txt", "\(dir)/qemu.log", "--finding", String(w["id"] as? Int ?? 0)])
             #expect(story.stdout.contains("inferred from the completions the guest handled"), "\(story.stdout.prefix(600))")
+            // Its steps hold the completions the guest handled and the head they infer (they
+            // showed the controller's events only, with P=?).
+            #expect(story.stdout.contains("The guest handled a completion entry of cq2: the driver's CQ head moves to"), "\(story.stdout.prefix(600))")
+            #expect(story.stdout.contains("(inferred) S=") && !story.stdout.contains("P=? "), "\(story.stdout.prefix(600))")
         }
     }
 

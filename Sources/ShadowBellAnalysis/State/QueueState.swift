@@ -54,6 +54,9 @@ public struct QueueSnapshot: Sendable {
     public var pendingCompletions: UInt32
     /// A mutual-wait window is open on the queue.
     public var inMutualWait: Bool
+    /// `published` is the driver's CQ head inferred from the completion entries the guest
+    /// handled (no driver probe: its CQ doorbell writes are not traced).
+    public var publishedInferred = false
 }
 
 /// Both sides' beliefs about one queue, updated event by event.
@@ -155,11 +158,14 @@ public struct QueueState: Sendable {
 
     /// The state as an observer sees it.
     public var snapshot: QueueSnapshot {
-        QueueSnapshot(
-            key: key, probeMode: probeMode, published: published, controllerSeen: controllerSeen,
+        // Without probes a CQ's published head is the one inferred (the steps and pictures of an
+        // inferred CQ wait read P=? and drew no P line).
+        let inferred = published == nil && !probeMode && key.type == .cq && inferredHead != nil
+        return QueueSnapshot(
+            key: key, probeMode: probeMode, published: inferred ? inferredHead : published, controllerSeen: controllerSeen,
             controllerEventIdx: controllerEventIdx, driverEventIdxRead: driverEventIdxRead, controllerIndex: controllerIndex,
             controllerWaiting: controllerWaiting, mmioSinceLook: mmioSinceLook, unfetched: unfetched,
-            pendingCompletions: pendingCompletions, inMutualWait: inMutualWait)
+            pendingCompletions: pendingCompletions, inMutualWait: inMutualWait, publishedInferred: inferred)
     }
 
     public internal(set) var stats = QueueStatistics()
