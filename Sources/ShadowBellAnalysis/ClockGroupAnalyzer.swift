@@ -168,6 +168,9 @@ public final class ClockGroupAnalyzer {
     /// `lastTimeBySource` as a flat table indexed by input, `.min` before the input's first
     /// event (a dictionary update per event was a tenth of the analyzer's time).
     @exclusivity(unchecked) private var lastTimes: [Int64] = []
+    /// Per input, whether it holds an event other than a guest kernel message: a console's
+    /// last message is not where it stopped recording (`coverageEnd`).
+    @exclusivity(unchecked) private var recordsIO: [Bool] = []
 
     /// The last event time of input `source`, if it had any event.
     func lastTime(ofSource source: UInt16) -> Int64? {
@@ -192,6 +195,10 @@ public final class ClockGroupAnalyzer {
         let source = Int(e.source)
         if source >= lastTimes.count { lastTimes += Array(repeating: .min, count: source + 1 - lastTimes.count) }
         if e.time > lastTimes[source] { lastTimes[source] = e.time }
+        if e.kind != .guestMessage {
+            if source >= recordsIO.count { recordsIO += Array(repeating: false, count: source + 1 - recordsIO.count) }
+            recordsIO[source] = true
+        }
         if tracksTimeSpans {
             // Only `--same-clock` and `--clock-offset` ask when each input begins (`timeSpanBySource`).
             if source >= firstTimes.count { firstTimes += Array(repeating: .max, count: source + 1 - firstTimes.count) }
@@ -1057,8 +1064,17 @@ public final class ClockGroupAnalyzer {
     }
 
     /// Where every merged input is still recording: a wait cannot be judged past the end of
-    /// one of them (a guest trace and a QEMU log rarely stop together).
-    var coverageEnd: Int64 { lastTimeBySource.values.min() ?? lastTime }
+    /// one of them (a guest trace and a QEMU log rarely stop together). A console (kernel
+    /// messages only) does not bound it: it prints only now and then, and its last message is
+    /// not where it stopped recording (a guest trace, a QEMU log and a console whose last line
+    /// came before two queues hung judged nothing past that line: exit 0 for a hung VM).
+    var coverageEnd: Int64 {
+        var end: Int64?
+        for (source, time) in lastTimes.enumerated() where time != .min && source < recordsIO.count && recordsIO[source] {
+            end = min(end ?? time, time)
+        }
+        return end ?? lastTimeBySource.values.min() ?? lastTime
+    }
 
     /// Whether the input lost events between `start` and `end` (inclusive).
     func dataLoss(from start: Int64, to end: Int64) -> Int {

@@ -542,6 +542,28 @@ import Testing
         }
     }
 
+    /// A console beside the guest trace and the QEMU log does not bound where waits are judged:
+    /// it prints only now and then, and its last line is not where it stopped recording (a
+    /// simulated run whose two queues hung after the console's last line, told beside guest
+    /// trace and QEMU log, gave exit 0 and no finding once the console was added).
+    @Test func aConsoleWhoseLastLineCameEarlyCutsNoJudgementShort() throws {
+        try inTemporaryFolder("console-early") { dir in
+            #expect(runCommand(["simulate", "--seed", "61", "--profile", "steady", "--driver-barrier", "off", "--timeout-divisor", "300",
+                                "--duration-us", "90000", "--queues", "2", "--output", "\(dir)/guest.txt", "--qemu-log", "\(dir)/qemu.log"]) == 0)
+            try "[  152.000001] nvme nvme0: 2/0/0 default/read/poll queues\n".write(toFile: "\(dir)/console.log", atomically: true, encoding: .utf8)
+            func waits(_ r: (status: Int32, json: [String: Any], text: String)) -> [String] {
+                (r.json["findings"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "mutual-wait" && $0["severity"] as? String == "error" }
+                    .map { "\(($0["queue"] as? [String: Any])?["qid"] ?? "?")@\($0["start_ns"] ?? "?")" }
+            }
+            let two = try analyzeJSON(["\(dir)/guest.txt", "\(dir)/qemu.log"])
+            #expect(two.status == 1 && waits(two).count == 2, "\(waits(two))")
+            for order in [["guest.txt", "qemu.log", "console.log"], ["console.log", "qemu.log", "guest.txt"]] {
+                let three = try analyzeJSON(order.map { "\(dir)/\($0)" })
+                #expect(three.status == 1 && waits(three) == waits(two), "\(order): \(waits(three))")
+            }
+        }
+    }
+
     /// A CQ wait without the driver's CQ probe, as every real guest trace is: the guest's
     /// `nvme_sq` lines (one per completion entry it handles) move its CQ head, inferred from the
     /// queue's creation on. A simulated run whose cq2 filled and stayed full to the end (its
