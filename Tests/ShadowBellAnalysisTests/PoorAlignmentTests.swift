@@ -208,3 +208,71 @@ struct SteppingOffsetTests {
         #expect(try Self.startInDoubt(Self.run(completionAfterSleep: false, stretch: false)) == false)
     }
 }
+
+/// Hangs every few tens of milliseconds on a busy queue whose 64 command ids come back every
+/// ~1.4 ms (as in the simulated runs): each hang's submissions are never fetched, and the reset
+/// cancels them (the driver completes them with status 0x371, which no controller completion
+/// answers). A never-fetched submission took the next fetch of its id as its pair, that command
+/// the one after, and so on: every later pair of the id lay a reuse period off and the estimate
+/// crept up with them (a simulated run of 49 resets was placed 1.3 ms off after 0.23 s under a
+/// stated ±1.3 ms, its last hang untold); a cancellation took another command's completion as
+/// its pair, a lower bound that was no bound.
+struct NeverFetchedTests {
+    @Test(arguments: [UInt64(1), 2, 3])
+    func submissionsNeverFetchedLeaveTheirIdsPairsInPlace(seed: UInt64) throws {
+        var r = ModeOffsetTests.Random(state: seed)
+        let start: Int64 = 152_000_000_000, end: Int64 = 152_600_000_000
+        // 35 ppm of drift, as the simulated runs have.
+        func offset(_ time: Int64) -> Int64 { 1_764_115_048_000_000_000 + (time - start) * 35 / 1_000_000 }
+        var guestEvents: [Event] = [], hostEvents: [Event] = []
+        func guest(_ kind: EventKind, _ t: Int64, _ cmdid: Int, status: UInt32 = 0) {
+            guestEvents.append(Event(kind: kind, time: t, qid: 1, a: UInt32(cmdid), b: status))
+        }
+        func host(_ kind: EventKind, _ t: Int64, _ cmdid: Int) {
+            hostEvents.append(Event(kind: kind, time: t + offset(t), qid: 1, a: UInt32(cmdid)))
+        }
+        var busyUntil = [Int64](repeating: 0, count: 64)
+        var time = start
+        var nextHang = start + 20_000_000
+        while time < end {
+            let free = busyUntil.indices.filter { busyUntil[$0] < time }
+            if time >= nextHang {
+                // Up to 48 submissions the controller never fetches; 6 ms on the reset cancels
+                // them and every id is free again.
+                let reset = time + 6_000_000
+                for (k, tag) in free.prefix(48).enumerated() {
+                    guest(.driverSubmit, time + Int64(k) * 20_000, tag)
+                    guest(.driverComplete, reset + Int64(k) * 1_000, tag, status: 0x371)
+                }
+                busyUntil = [Int64](repeating: 0, count: 64)
+                time = reset + 200_000
+                nextHang = time + 25_000_000 + r.next(30_000_000)
+                continue
+            }
+            guard !free.isEmpty else {
+                time += 5_000
+                continue
+            }
+            let tag = free[Int(r.next(Int64(free.count)))]
+            let fetch = time + 5_000 + r.next(25_000)
+            let enqueue = fetch + 50_000 + r.next(250_000)
+            let complete = enqueue + 5_000 + r.next(15_000)
+            busyUntil[tag] = complete
+            guest(.driverSubmit, time, tag)
+            host(.controllerFetch, fetch, tag)
+            host(.controllerCompletion, enqueue, tag)
+            guest(.driverComplete, complete, tag)
+            time += 10_000 + r.next(20_000)
+        }
+        var guestSet = AnchorSet(), hostSet = AnchorSet()
+        guestSet.consume(guestEvents.sorted { $0.time < $1.time })
+        hostSet.consume(hostEvents.sorted { $0.time < $1.time })
+        let (map, report) = try #require(ClockAlignment.estimate(guest: guestSet, host: hostSet))
+        var worst: Int64 = 0
+        for t in stride(from: start + 1_000_000, to: end - 1_000_000, by: 1_000_000) {
+            worst = max(worst, abs(map.offset(at: t) - offset(t)))
+        }
+        #expect(worst < 50_000, "seed \(seed): the map misses the offset by up to \(worst) ns")
+        #expect(report.uncertainty < 50_000, "seed \(seed): stated ±\(report.uncertainty) ns")
+    }
+}

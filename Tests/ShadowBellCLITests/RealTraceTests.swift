@@ -100,17 +100,36 @@ import Testing
         return try files.map { file in
             let target = "\(out)/\(file)"
             let plain = dir.appendingPathComponent(file).path
-            if !FileManager.default.fileExists(atPath: target), FileManager.default.fileExists(atPath: plain) {
-                try FileManager.default.copyItem(atPath: plain, toPath: target)
-            } else if !FileManager.default.fileExists(atPath: target) {
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                p.arguments = ["zstd", "-q", "-d", "-f", dir.appendingPathComponent("\(file).zst").path, "-o", target]
-                try p.run()
-                p.waitUntilExit()
-                #expect(p.terminationStatus == 0, "zstd failed on \(file) of \(name)")
+            guard !FileManager.default.fileExists(atPath: target) else { return target }
+            if FileManager.default.fileExists(atPath: plain) {
+                try Self.placeAtomically(at: target) { try FileManager.default.copyItem(atPath: plain, toPath: $0) }
+            } else {
+                try Self.unzstd(dir.appendingPathComponent("\(file).zst").path, to: target)
             }
             return target
+        }
+    }
+
+    /// Makes `target` by `make` writing a file of its own, renamed into place once whole: tests
+    /// run in parallel, and one found another's half-written copy and read a QEMU log cut short
+    /// (an input error, and findings at other times).
+    static func placeAtomically(at target: String, _ make: (String) throws -> Void) throws {
+        let partial = "\(target).\(UUID().uuidString).partial"
+        try make(partial)
+        guard rename(partial, target) == 0 else {
+            try? FileManager.default.removeItem(atPath: partial)
+            throw CocoaError(.fileWriteUnknown)
+        }
+    }
+
+    static func unzstd(_ source: String, to target: String) throws {
+        try placeAtomically(at: target) { partial in
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["zstd", "-q", "-d", "-f", source, "-o", partial]
+            try p.run()
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0, "zstd failed on \(source)")
         }
     }
 
@@ -312,12 +331,7 @@ import Testing
         let dir = Self.realDirectory.appendingPathComponent("dat-hang-sq2")
         let report = temporaryPath("real-dat-hang-sq2/guest-trace-cmd-report.txt")
         if !FileManager.default.fileExists(atPath: report) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["zstd", "-q", "-d", "-f", dir.appendingPathComponent("guest-trace-cmd-report.txt.zst").path, "-o", report]
-            try p.run()
-            p.waitUntilExit()
-            try #require(p.terminationStatus == 0)
+            try Self.unzstd(dir.appendingPathComponent("guest-trace-cmd-report.txt.zst").path, to: report)
         }
         typealias Summary = (kind: String, qid: Int, type: String, start: Int, end: Int)
         func findings(_ guest: String) throws -> [Summary] {

@@ -25,12 +25,16 @@ import Testing
         try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: true)
         let out = outDir.appendingPathComponent(file).path
         if FileManager.default.fileExists(atPath: out) { return out }
+        // Written under a name of its own and renamed once whole: tests run in parallel, and
+        // another may ask for the same file meanwhile.
+        let partial = "\(out).\(UUID().uuidString).partial"
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["zstd", "-q", "-d", "-f", plain + ".zst", "-o", out]
+        p.arguments = ["zstd", "-q", "-d", "-f", plain + ".zst", "-o", partial]
         try p.run()
         p.waitUntilExit()
         #expect(p.terminationStatus == 0, "zstd failed on \(name)/\(file)")
+        #expect(rename(partial, out) == 0, "\(out)")
         return out
     }
 
