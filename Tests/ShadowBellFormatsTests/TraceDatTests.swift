@@ -183,16 +183,24 @@ private func tracedat(_ name: String) -> String { fixturePath("tracedat/\(name)"
         let cut = whole.count * 3 / 4
         let path = TempFile.write(Array(whole[..<cut]), name: "cut-\(name)")
         defer { TempFile.remove(path) }
+        let failure = try #require(Self.readFailure(path, "a file cut short"))
+        #expect(failure.offset <= UInt64(cut) && failure.reason.contains("cut short"), "\(failure)")
+    }
+
+    /// Where and why reading `path` to its end fails; nil (an issue recorded) when it is read
+    /// whole or fails otherwise.
+    static func readFailure(_ path: String, _ what: String) -> (offset: UInt64, reason: String)? {
         do {
             _ = try drain(try openEventSource(path: path, index: 0))
-            Issue.record("read a file cut short")
+            Issue.record("read \(what)")
         } catch {
             guard case .readFailed(_, let offset, let reason) = error else {
                 Issue.record("\(error)")
-                return
+                return nil
             }
-            #expect(offset <= UInt64(cut) && reason.contains("cut short"), "\(error)")
+            return (offset, reason)
         }
+        return nil
     }
 
     /// A compressed chunk that claims 2 GiB: refused before anything is allocated for it.
@@ -202,16 +210,8 @@ private func tracedat(_ name: String) -> String { fixturePath("tracedat/\(name)"
         // chunk's compressed and decompressed sizes.
         let path = TempFile.write(Self.replacing(whole, at: 8192 + 8, with: 0x7FFF_FFFF, width: 4), name: "chunk.dat")
         defer { TempFile.remove(path) }
-        do {
-            _ = try drain(try openEventSource(path: path, index: 0))
-            Issue.record("read a chunk of 2 GiB")
-        } catch {
-            guard case .readFailed(_, let offset, let reason) = error else {
-                Issue.record("\(error)")
-                return
-            }
-            #expect(offset == 8196 && reason.contains("chunk of 2147483647 bytes"), "\(error)")
-        }
+        let failure = try #require(Self.readFailure(path, "a chunk of 2 GiB"))
+        #expect(failure.offset == 8196 && failure.reason.contains("chunk of 2147483647 bytes"), "\(failure)")
     }
 
     /// Damaged files (four bytes overwritten at each of many places, in every version): each
