@@ -20,9 +20,10 @@ public struct AnalysisOptions: Sendable {
     /// Individual findings kept per (kind, queue) for high-volume kinds; the rest are counted
     /// in the last one's `occurrences`.
     public var findingsPerQueueLimit: Int = 20
-    /// Hangs that ended kept per queue — mutual waits, and apart from them the guest's give-ups
-    /// told as stuck commands — (`--max-hangs-per-queue`, 256; 0: all): the rest are counted with their time in `suppressed_findings` and the queue's hang summary, and a
-    /// wait still open where the input ends is always kept. Each kept finding holds its story
+    /// Hangs that ended kept per queue (`--max-hangs-per-queue`, 256; 0: all): mutual waits, and
+    /// apart from them the guest's give-ups told as stuck commands. The rest are counted
+    /// with their time in `suppressed_findings` and the queue's hang summary, and a hang still
+    /// open where the input ends is always kept. Each kept finding holds its story
     /// and evidence: a 4 GB simulated run's 8,893 hangs took 101 MB at peak against 45 MB
     /// without them (about 6 KB each, the text report included).
     public var hangsPerQueueLimit: Int = 256

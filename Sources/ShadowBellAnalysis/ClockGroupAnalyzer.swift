@@ -195,7 +195,8 @@ public final class ClockGroupAnalyzer {
         let source = Int(e.source)
         if source >= lastTimes.count { lastTimes += Array(repeating: .min, count: source + 1 - lastTimes.count) }
         if e.time > lastTimes[source] { lastTimes[source] = e.time }
-        if e.kind != .guestMessage {
+        // (A console converted into a pcap has its recording's end as an event too.)
+        if e.kind != .guestMessage, e.kind.side != .trace {
             if source >= recordsIO.count { recordsIO += Array(repeating: false, count: source + 1 - recordsIO.count) }
             recordsIO[source] = true
         }

@@ -43,7 +43,7 @@ struct AnalysisFlags: ParsableArguments {
     var inferredMinWait: DurationValue = DurationValue(nanoseconds: 100_000_000)
 
     @Option(parsing: .unconditional, help: ArgumentHelp(
-        "Hangs told per queue — mutual waits, and the guest's give-ups told as stuck commands — (the rest are counted with their time); one open where the trace ends is always told; 0: all.",
+        "Hangs told per queue (mutual waits; apart from them, the guest's give-ups told as stuck commands): the rest are counted with their time; one open where the trace ends is always told; 0: all.",
         valueName: "N"))
     var maxHangsPerQueue: Int = 256
 

@@ -591,7 +591,7 @@ public enum ClockAlignment {
     /// moved somewhere in the gap, and the map interpolates across it. (Cut at the contradicting
     /// bound, the stretch before a 30 s stall held its offset to the stall's end, where a TCG
     /// guest's clock had moved 48 ms: the controller's deletion of the hung queue was placed
-    /// 33 ms after the guest's cancellations that followed it.)
+    /// 31–35 ms after the guest's cancellations that follow it.)
     static func segment(upper: [(time: Int64, diff: Int64)], lower: [(time: Int64, diff: Int64)])
         -> (list: [Segment], outliers: Int)
     {
