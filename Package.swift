@@ -58,7 +58,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // Helpers shared by the test targets (pipes to and from child processes).
+        // Helpers shared by the test targets (pipes to and from child processes, scratch folders).
         .target(name: "ShadowBellTestSupport", path: "Tests/ShadowBellTestSupport"),
         .testTarget(name: "ShadowBellCoreTests", dependencies: ["ShadowBellCore"]),
         .testTarget(
@@ -71,11 +71,14 @@ let package = Package(
             name: "ShadowBellReportTests",
             dependencies: ["ShadowBellCore", "ShadowBellAnalysis", "ShadowBellReport", "ShadowBellTestSupport"],
             exclude: ["Fixtures"]),
-        .testTarget(name: "ShadowBellSimulatorTests", dependencies: ["ShadowBellCore", "ShadowBellSimulator"]),
+        .testTarget(name: "ShadowBellSimulatorTests", dependencies: ["ShadowBellCore", "ShadowBellSimulator", "ShadowBellTestSupport"]),
         // The analyzer checked against the simulator's ground truth.
         .testTarget(
             name: "ShadowBellCrossCheckTests",
-            dependencies: ["ShadowBellCore", "ShadowBellSimulator", "ShadowBellAnalysis", "ShadowBellFormats", "ShadowBellReport"]),
+            dependencies: [
+                "ShadowBellCore", "ShadowBellSimulator", "ShadowBellAnalysis", "ShadowBellFormats", "ShadowBellReport",
+                "ShadowBellTestSupport",
+            ]),
         .testTarget(
             name: "ShadowBellCLITests",
             dependencies: [

@@ -16,9 +16,7 @@ let packageRoot: URL = {
 func sample(_ relative: String) -> String { packageRoot.appendingPathComponent("SampleTraces/\(relative)").path }
 
 func temporaryPath(_ name: String) -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("shadowbell-tests-\(getpid())")
-    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    return dir.appendingPathComponent(name).path
+    processScratchDirectory("shadowbell-tests").appendingPathComponent(name).path
 }
 
 /// `body` given a new folder named from `prefix` (removed afterwards).

@@ -2,6 +2,7 @@ import Foundation
 import ShadowBellAnalysis
 import ShadowBellCore
 import ShadowBellFormats
+import ShadowBellTestSupport
 import Testing
 
 /// Alignment places an input on the reference clock without reordering it: every real run's
@@ -21,7 +22,7 @@ import Testing
         let dir = realDirectory.appendingPathComponent(name)
         let plain = dir.appendingPathComponent(file).path
         if FileManager.default.fileExists(atPath: plain) { return plain }
-        let outDir = FileManager.default.temporaryDirectory.appendingPathComponent("shadowbell-align-\(getpid())/\(name)")
+        let outDir = processScratchDirectory("shadowbell-align").appendingPathComponent(name)
         try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: true)
         let out = outDir.appendingPathComponent(file).path
         if FileManager.default.fileExists(atPath: out) { return out }

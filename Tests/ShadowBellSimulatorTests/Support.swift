@@ -1,10 +1,11 @@
 import Foundation
 import ShadowBellSimulator
+import ShadowBellTestSupport
 
-/// A fresh temporary directory per call.
+/// A fresh temporary directory per call (inside the process's scratch folder, removed when it
+/// exits).
 func temporaryDirectory() -> URL {
-    let url = FileManager.default.temporaryDirectory
-        .appendingPathComponent("shadowbell-sim-\(UUID().uuidString)", isDirectory: true)
+    let url = processScratchDirectory("shadowbell-sim").appendingPathComponent(UUID().uuidString, isDirectory: true)
     try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
