@@ -30,7 +30,7 @@ struct GuestTimeout: Sendable {
     /// The latest time of this entry and those before it in its list (set where it is kept):
     /// the list is in the order events arrived, which merged inputs and a trace's CPUs keep
     /// only to within microseconds, so a search by time starts at the first entry whose
-    /// running latest reaches it (`Array.firstReaching`) and finds what a walk from the start
+    /// running latest reaches it (`Array.within`) and finds what a walk from the start
     /// finds.
     var latestSoFar: Int64 = .min
 
@@ -130,8 +130,7 @@ extension ClockGroupAnalyzer {
     /// The guest's timeout messages for `queue`'s qid printed in `[from, to]`.
     func guestTimeouts(for queue: QueueKey, from: Int64, to: Int64) -> [GuestTimeout] {
         let key = UInt32(queue.controller) << 16 | UInt32(queue.qid)
-        guard let list = guestTimeouts[key] else { return [] }
-        return list[list.firstReaching(from)...].filter { $0.at.time >= from && $0.at.time <= to }
+        return guestTimeouts[key].map { Array($0.within(from, to)) } ?? []
     }
 
     static func describe(_ t: GuestTimeout, qid: UInt16) -> String {
@@ -244,17 +243,18 @@ extension Array where Element == GuestTimeout {
         }
     }
 
-    /// The first entry at or after `time` may be, and none before it is (`latestSoFar` is
-    /// nondecreasing): a search by time begins there instead of at the list's start (a short
-    /// inferred window asks whether the guest gave up inside it, and a storm of give-ups made
-    /// each ask walk thousands of messages).
-    func firstReaching(_ time: Int64) -> Int {
+    /// The entries stamped in `[from, to]`, in the list's order. The walk begins at the first
+    /// entry whose running latest (`latestSoFar`, nondecreasing) reaches `from`, found by
+    /// binary search — none before it can lie in the range — instead of at the list's start (a
+    /// short inferred window asks whether the guest gave up inside it, and a storm of give-ups
+    /// made each ask walk thousands of messages).
+    func within(_ from: Int64, _ to: Int64) -> LazyFilterSequence<ArraySlice<GuestTimeout>> {
         var lo = 0, hi = count
         while lo < hi {
             let mid = lo + (hi - lo) / 2
-            if self[mid].latestSoFar < time { lo = mid + 1 } else { hi = mid }
+            if self[mid].latestSoFar < from { lo = mid + 1 } else { hi = mid }
         }
-        return lo
+        return self[lo...].lazy.filter { $0.at.time >= from && $0.at.time <= to }
     }
 
     /// Changes the last entry in place, if there is one.

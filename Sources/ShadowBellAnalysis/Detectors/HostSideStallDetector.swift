@@ -280,7 +280,7 @@ extension ClockGroupAnalyzer {
         let from = max(below ? Int64.min : earliest, hostSide.lastReset[e.controller] ?? .min)
         for (key, list) in guestTimeouts where UInt16(key >> 16) == e.controller {
             let qid = UInt16(truncatingIfNeeded: key)
-            for t in list[list.firstReaching(from)...] where t.at.time <= e.time && t.at.time >= from && t.kind != .timeoutPolled {
+            for t in list.within(from, e.time) where t.kind != .timeoutPolled {
                 if episode.console[qid] == nil { episode.console[qid] = (t, 1) } else { episode.console[qid]!.count += 1 }
             }
         }

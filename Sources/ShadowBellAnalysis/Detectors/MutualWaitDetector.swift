@@ -322,16 +322,13 @@ extension ClockGroupAnalyzer {
     func gaveUpInside(_ queue: QueueKey, from: Int64, to: Int64) -> Bool {
         guard !guestTimeouts.isEmpty || !driverGiveUps.isEmpty else { return false }
         let key = UInt32(queue.controller) << 16 | UInt32(queue.qid)
-        if let list = guestTimeouts[key], list[list.firstReaching(from)...].contains(where: { $0.at.time >= from && $0.at.time <= to }) {
-            return true
-        }
+        if guestTimeouts[key]?.within(from, to).contains(where: { _ in true }) == true { return true }
         return driverGaveUp(queue, from: from, to: to) != nil
     }
 
     func driverGaveUp(_ queue: QueueKey, from: Int64, to: Int64) -> GuestTimeout? {
         let key = UInt32(queue.controller) << 16 | UInt32(queue.qid)
-        guard let list = driverGiveUps[key] else { return nil }
-        return list[list.firstReaching(from)...].first { $0.kind == .timeoutAborting && $0.at.time >= from && $0.at.time <= to }
+        return driverGiveUps[key]?.within(from, to).first { $0.kind == .timeoutAborting }
     }
 
     func evidenceItem(_ role: String, _ r: EventRef, _ summary: String) -> Evidence {
