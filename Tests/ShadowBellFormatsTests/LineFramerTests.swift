@@ -147,6 +147,30 @@ private let sample: [UInt8] = {
         }
     }
 
+    /// Lines far apart in a file of many MiB: the pages passed over are let go as the search
+    /// moves on (`ByteInput.releaseStep`), and what is read after that, or asked again of the
+    /// same mapping, is still the file's text.
+    @Test func linesFarApartAreReadAfterThePagesBeforeThemAreLetGo() throws {
+        var bytes: [UInt8] = []
+        var marks: [LineMark] = []
+        let count = 140_000
+        for k in 1...count {
+            if k % 10_000 == 1 { marks.append(LineMark(line: UInt64(k), offset: UInt64(bytes.count))) }
+            bytes += Array("line \(k) ".utf8) + [UInt8](repeating: UInt8(ascii: "a") + UInt8(k % 26), count: 90) + [0x0A]
+        }
+        #expect(bytes.count > 3 * ByteInput.releaseStep)
+        let path = TempFile.write(bytes)
+        defer { TempFile.remove(path) }
+        let input = try ByteInput(path: path)
+        func expected(_ k: UInt64) -> [UInt8] { Array("line \(k) ".utf8) + [UInt8](repeating: UInt8(ascii: "a") + UInt8(k % 26), count: 90) }
+        let wanted: [UInt64] = [1, 2, 30_000, 30_001, 59_999, 60_000, 95_000, 139_999, 140_000]
+        for pass in 0..<2 {
+            var got: [UInt64: [UInt8]] = [:]
+            #expect(input.lines(wanted, marks: pass == 0 ? marks : []) { got[$0] = Array($1) })
+            #expect(got == Dictionary(uniqueKeysWithValues: wanted.map { ($0, expected($0)) }), "pass \(pass)")
+        }
+    }
+
     @Test func aCompressedFileIsNotLookedUp() throws {
         let path = TempFile.write(try compressed(Array("one\ntwo\n".utf8), .zstd))
         defer { TempFile.remove(path) }

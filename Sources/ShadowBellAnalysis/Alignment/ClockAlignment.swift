@@ -930,14 +930,26 @@ public enum ClockAlignment {
                 // have no pair, and the peak of their differences to the same ids' commands was
                 // taken for a step, placing a log's tail a reuse period off.)
                 nextCheck = i + checkEvery
-                let indices = (i..<min(i + lookAhead, guestSide.count)).filter { k in
+                let upTo = min(i + lookAhead, guestSide.count)
+                func placed(_ k: Int) -> Bool {
                     let target = guestSide[k].time &+ estimate
                     return guestSide[k].slot >= 0 && target >= low && target <= high
                 }
-                let window = indices.map { guestSide[$0] }
                 // Most anchors with a command of their id near the estimate: no step (the peak
-                // is not searched for: that cost a third of the analysis of a real run).
-                if window.count >= 16, 2 * window.count(where: { nearest(host, $0, estimate) <= supportWidth }) < window.count,
+                // is not searched for: that cost a third of the analysis of a real run). The
+                // count stops once half of them are near, and the window is made only when
+                // the peak is sought (every check made two arrays and asked every anchor).
+                var placedCount = 0
+                for k in i..<upTo where placed(k) { placedCount += 1 }
+                var near = 0
+                if placedCount >= 16 {
+                    for k in i..<upTo where placed(k) && nearest(host, guestSide[k], estimate) <= supportWidth {
+                        near += 1
+                        if 2 * near >= placedCount { break }
+                    }
+                }
+                if placedCount >= 16, 2 * near < placedCount,
+                    case let indices = (i..<upTo).filter(placed), case let window = indices.map({ guestSide[$0] }),
                     let local = mode(window[...], host, around: estimate),
                     local.peak >= 8, local.peak * 4 >= local.examined, abs(local.offset - estimate) > stepTolerance,
                     let k = changePoint(window[...], host, from: estimate, to: local.offset)

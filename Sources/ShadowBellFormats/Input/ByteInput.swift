@@ -41,6 +41,9 @@ public final class ByteInput {
 
     public static let readChunkSize = 1 << 20
     public static let mappedWindowSize = 16 << 20
+    /// How far a reader that jumps through a mapping moves on before it lets the pages behind
+    /// it go (`release(upTo:)`).
+    static let releaseStep = 4 << 20
 
     /// The stored bytes (read by the decompressing thread when `stream` is set).
     private let raw: RawInput
