@@ -17,7 +17,8 @@
 #   - `report`, `explain --finding 1`, `timeline --format svg` and `convert --to perfetto-json`
 #     against `analyze` of the same inputs (convert only up to 1 GB: its JSON takes about 225
 #     bytes per event);
-#   - peak RSS (/usr/bin/time) of the two-clock analysis, plain and compressed;
+#   - peak RSS (/usr/bin/time) of the two-clock analysis, plain and compressed, and of report,
+#     explain and timeline (whose second passes quote and draw);
 #   - whether the findings are the same plain and compressed.
 # With --real DIR (default: ../shared/traces/real beside the package, when there), each run
 # folder holding a guest trace, a QEMU log and a console is analysed as those three files
@@ -97,9 +98,11 @@ for size in $SIZES; do
     rss=$(peak_rss_kb "$SB" analyze "$d/guest.txt" "$d/qemu.log" --quiet)
     rss_zst=$(peak_rss_kb "$SB" analyze "$d/guest.txt.zst" "$d/qemu.log.zst" --quiet)
     rss_report=$(peak_rss_kb "$SB" report "$d/guest.txt" "$d/qemu.log" --quiet -o "$d/r.html")
+    rss_explain=$(peak_rss_kb "$SB" explain --finding 1 "$d/guest.txt" "$d/qemu.log" --quiet)
+    rss_timeline=$(peak_rss_kb "$SB" timeline --format svg "$d/guest.txt" "$d/qemu.log" --quiet -o "$d/t.svg")
     same=$([ "$(findings "$d/guest.txt" "$d/qemu.log")" = "$(findings "$d/guest.txt.zst" "$d/qemu.log.zst")" ] && echo true || echo false)
     record "generated $size" generated "$bytes" "$d/h.json" \
-        "{\"rss_kb\": $rss, \"rss_zst_kb\": $rss_zst, \"rss_report_kb\": $rss_report, \"same_findings_zst\": $same}"
+        "{\"rss_kb\": $rss, \"rss_zst_kb\": $rss_zst, \"rss_report_kb\": $rss_report, \"rss_explain_kb\": $rss_explain, \"rss_timeline_kb\": $rss_timeline, \"same_findings_zst\": $same}"
     rm -rf "$d"
 done
 
@@ -134,7 +137,7 @@ python3 - "$RESULTS" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 def r(a, b): return f"{a / b:.2f}" if a and b else "—"
-print("| run | MB (guest + QEMU) | analyze | awk | vs awk | guest + QEMU alone | vs alone | floors: alone at once / decoding at once (vs awk) | .zst | zstd -dc | .zst vs zstd -dc | report / explain / timeline / convert ÷ analyze | peak RSS (plain / .zst / report) |")
+print("| run | MB (guest + QEMU) | analyze | awk | vs awk | guest + QEMU alone | vs alone | floors: alone at once / decoding at once (vs awk) | .zst | zstd -dc | .zst vs zstd -dc | report / explain / timeline / convert ÷ analyze | peak RSS (plain / .zst / report / explain / timeline) |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for x in rows:
     t = x["times"]
@@ -143,7 +146,7 @@ for x in rows:
     zst, dc = t.get("analyze-zst"), t.get("zstd-dc")
     floors = " / ".join(f"{t[k]:.3f} s ({t['awk'] / t[k]:.2f})" if t.get(k) else "—" for k in ("alone-at-once", "decode-at-once"))
     ratios = " / ".join(r(t.get(k), a) for k in ("report", "explain", "timeline", "convert-perfetto"))
-    rss = " / ".join(f"{x[k] / 1024:.0f} MB" for k in ("rss_kb", "rss_zst_kb", "rss_report_kb") if k in x)
+    rss = " / ".join(f"{x[k] / 1024:.0f} MB" for k in ("rss_kb", "rss_zst_kb", "rss_report_kb", "rss_explain_kb", "rss_timeline_kb") if k in x)
     print(f"| {x['name']} | {x['bytes'] / 1e6:,.0f} | {a:.3f} s | {t['awk']:.3f} s | **{t['awk'] / a:.2f}** | {alone:.3f} s | {r(alone, a)} | {floors} | "
           f"{f'{zst:.3f} s' if zst else '—'} | {f'{dc:.3f} s' if dc else '—'} | {('**' + r(dc, zst) + '**') if zst else '—'} | {ratios} | {rss} |")
 same = [x["name"] for x in rows if x.get("same_findings_zst") is False]
