@@ -192,7 +192,7 @@ extension ByteInput {
             // The pages passed over are let go as the search moves on: entered at a mark a
             // MiB or so before each line quoted, the search touched a gigabyte log's pages
             // from one line to the next and kept them (`report` of a 2.7 GB run peaked at
-            // 335 MB, 231 MB of it the mapping).
+            // 336 MB, 231 MB of it the mapping).
             if p - base >= released + ByteInput.releaseStep {
                 released = p - base
                 release(upTo: released)
