@@ -172,7 +172,6 @@ extension ByteInput {
         var line: UInt64 = 1
         var p = base
         var k = 0
-        var released = 0
         for wanted in numbers where wanted >= line {
             while k < marks.count, marks[k].line <= wanted {
                 let mark = marks[k]
@@ -193,10 +192,7 @@ extension ByteInput {
             // MiB or so before each line quoted, the search touched a gigabyte log's pages
             // from one line to the next and kept them (`report` of a 2.7 GB run peaked at
             // 336 MB, 231 MB of it the mapping).
-            if p - base >= released + ByteInput.releaseStep {
-                released = p - base
-                release(upTo: released)
-            }
+            release(behind: p - base, step: ByteInput.releaseStep)
             let lineEnd = memchr(p, Int32(ASCII_LF), end - p).map { UnsafeRawPointer($0) } ?? end
             var count = lineEnd - p
             while count > 0, p.load(fromByteOffset: count - 1, as: UInt8.self) == 0x0D { count -= 1 }

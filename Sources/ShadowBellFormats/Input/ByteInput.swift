@@ -105,6 +105,12 @@ public final class ByteInput {
         if stream == nil { raw.release(upTo: end) }
     }
 
+    /// Lets the pages before `offset` go once it lies `step` or more past those let go before
+    /// (see `RawInput.release(behind:step:)`).
+    func release(behind offset: Int, step: Int) {
+        if stream == nil { raw.release(behind: offset, step: step) }
+    }
+
     /// `strerror` text for a C error number (the one place that turns errno into text).
     static func systemError(_ code: Int32) -> String {
         guard let text = strerror(code) else { return "error \(code)" }
@@ -216,15 +222,7 @@ final class RawInput {
         if let mapping {
             let start = Int(offset)
             // The previous window is no longer referenced: let the kernel drop its pages.
-            if start - releasedUpTo >= ByteInput.mappedWindowSize {
-                let pageAligned = start & ~(Int(getpagesize()) - 1)
-                if pageAligned > releasedUpTo {
-                    _ = madvise(
-                        UnsafeMutableRawPointer(mutating: mapping.baseAddress! + releasedUpTo),
-                        pageAligned - releasedUpTo, Int32(MADV_DONTNEED))
-                    releasedUpTo = pageAligned
-                }
-            }
+            release(behind: start, step: ByteInput.mappedWindowSize)
             guard start < mapping.count else { return nil }
             let end = min(start + windowSize, mapping.count)
             offset = UInt64(end)
@@ -281,6 +279,13 @@ final class RawInput {
             UnsafeMutableRawPointer(mutating: mapping.baseAddress! + releasedUpTo),
             pageAligned - releasedUpTo, Int32(MADV_DONTNEED))
         releasedUpTo = pageAligned
+    }
+
+    /// `release(upTo: offset)` once `offset` lies `step` or more past what was released:
+    /// a reader moving through the mapping lets its pages go every `step` bytes, not at
+    /// every page.
+    func release(behind offset: Int, step: Int) {
+        if offset - releasedUpTo >= step { release(upTo: offset) }
     }
 
     /// Reads until the buffer is full or the input ends; returns the byte count.
