@@ -260,6 +260,11 @@ public final class ClockGroupAnalyzer {
     /// Events left out because they named a queue beyond `queueLimit`.
     @exclusivity(unchecked) public private(set) var eventsBeyondQueueLimit: UInt64 = 0
 
+    /// The snapshot of a queue's state where the array keeps it: `queues[i].snapshot` copied
+    /// the whole state out first, retaining and releasing each of its arrays, at every event
+    /// an observer was shown.
+    private static func snapshot(of q: inout QueueState) -> QueueSnapshot { q.snapshot }
+
     /// Whether `e` would create queue state (checked only once `queueLimit` is reached).
     @inline(never)
     private func needsNewQueue(_ e: Event) -> Bool {
@@ -284,7 +289,7 @@ public final class ClockGroupAnalyzer {
         guard hasObserver, observed[i] else { return }
         queues[i].observable &+= 1
         guard queues[i].observable <= observerLimit, let observer else { return }
-        observer(e, queues[i].snapshot)
+        observer(e, Self.snapshot(of: &queues[i]))
     }
 
     /// `AnalysisOptions.observedEventsPerQueue`.
