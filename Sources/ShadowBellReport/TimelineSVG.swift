@@ -286,6 +286,14 @@ public struct TimelineChart {
     var relativeOrigin: Int64 { origin ?? findingWindows.first?.start ?? samples.first?.time ?? 0 }
 
     public func render(id: String, title: String) -> String {
+        var svg = ""
+        write(id: id, title: title) { svg += $0 }
+        return svg
+    }
+
+    /// `render(id:title:)` handed to `out` a part at a time (a chart of hundreds of windows
+    /// is tens of megabytes). `position`: attributes placing the chart in an enclosing SVG.
+    public func write(id: String, title: String, position: String = "", to out: (String) -> Void) {
         let axis = self.axis
         var placer = LabelPlacer()
         placer.right = width
@@ -299,15 +307,19 @@ public struct TimelineChart {
         windowTitles(axis, &placer)
         omissionNotes(axis, &placer)
         let badges = self.badgeMarks(axis, &placer)
-        let lanes = self.lanes(axis, &placer)
-        let ticks = timeTicks(axis, &placer)
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"\(id)\" class=\"timeline\" width=\"\(n(width))\" height=\"\(n(height))\" "
+        var svg = "<svg \(position)xmlns=\"http://www.w3.org/2000/svg\" id=\"\(id)\" class=\"timeline\" width=\"\(n(width))\" height=\"\(n(height))\" "
         svg += "viewBox=\"0 0 \(n(width)) \(n(height))\" role=\"img\" aria-label=\"\(esc(title))\" font-family=\"sans-serif\" font-size=\"11\">\n"
         svg += "<title>\(esc(title))</title>\n"
-        svg += frame + shadedWindows(axis) + waiting(axis) + values + lanes + ticks + legend + badges
-        svg += "<g class=\"labels\">\n" + placer.svg + "</g>\n"
-        svg += "</svg>\n"
-        return svg
+        out(svg + frame)
+        out(shadedWindows(axis))
+        out(waiting(axis))
+        out(values)
+        // The events' marks are written as they are drawn; their labels after, above them.
+        lanes(axis, &placer, to: out)
+        out(timeTicks(axis, &placer))
+        out(legend)
+        out(badges)
+        out("<g class=\"labels\">\n" + placer.svg + "</g>\n</svg>\n")
     }
 
     // MARK: parts
@@ -592,8 +604,9 @@ public struct TimelineChart {
         LabelPlacer.Box(x0: x - 5, x1: x + 5, y0: controllerY - 18, y1: controllerY - 8)
     }
 
-    func lanes(_ axis: EventAxis, _ placer: inout LabelPlacer) -> String {
-        var s = SVGBytes(capacity: samples.count * 320)
+    /// The events' marks, handed to `out` about a megabyte at a time.
+    func lanes(_ axis: EventAxis, _ placer: inout LabelPlacer, to out: (String) -> Void) {
+        var s = SVGBytes(capacity: min(samples.count * 320, SVGBytes.piece + 4096))
         s.add("<g class=\"events\">\n")
         // Every MMIO arrow first: a label placed beside one doorbell must not cover the next
         // one's arrow (dense doorbells drew their numbers over each other's arrows).
@@ -602,6 +615,7 @@ public struct TimelineChart {
             placer.block(Self.arrowHead(at: axis.xs[i]))
         }
         for (i, sample) in samples.enumerated() {
+            s.drain(past: SVGBytes.piece, to: out)
             let e = sample.event
             let x = axis.xs[i]
             let side = e.kind.side
@@ -672,7 +686,7 @@ public struct TimelineChart {
             }
         }
         s.add("</g>\n")
-        return s.string
+        s.drain(past: 0, to: out)
     }
 
     /// A guest kernel message's label: what the driver did about the timeout, where it says.
@@ -815,6 +829,16 @@ struct SVGBytes {
 
     init(capacity: Int = 0) { bytes.reserveCapacity(capacity) }
 
+    /// What a writer that streams hands on at a time.
+    static let piece = 1 << 20
+
+    /// Hands the bytes so far to `out` once there are more than `past`, and starts again.
+    mutating func drain(past: Int, to out: (String) -> Void) {
+        guard bytes.count > past else { return }
+        out(string)
+        bytes.removeAll(keepingCapacity: true)
+    }
+
     mutating func add(_ text: StaticString) {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
@@ -900,7 +924,17 @@ public enum TimelineSVGDocument {
         _ queues: [QueueSamples], note: String? = nil, ranged: Bool = false, empty: String = noEventMatched, orderOnly: Bool = false,
         width: Double = 1100
     ) -> String {
-        render(charts: queues.map { rangeChart($0, note: note, ranged: ranged) }, empty: empty, orderOnly: orderOnly, width: width)
+        var s = ""
+        write(queues, note: note, ranged: ranged, empty: empty, orderOnly: orderOnly, width: width) { s += $0 }
+        return s
+    }
+
+    /// `render(_:note:ranged:empty:)` handed to `out` a piece at a time.
+    public static func write(
+        _ queues: [QueueSamples], note: String? = nil, ranged: Bool = false, empty: String = noEventMatched, orderOnly: Bool = false,
+        width: Double = 1100, to out: (String) -> Void
+    ) {
+        write(charts: queues.map { rangeChart($0, note: note, ranged: ranged) }, empty: empty, orderOnly: orderOnly, width: width, to: out)
     }
 
     /// What a document without a chart says by default.
@@ -930,12 +964,21 @@ public enum TimelineSVGDocument {
     public static func render(
         charts: [(title: String, view: QueueView)], empty: String = noEventMatched, orderOnly: Bool = false, width: Double = 1100
     ) -> String {
+        var s = ""
+        write(charts: charts, empty: empty, orderOnly: orderOnly, width: width) { s += $0 }
+        return s
+    }
+
+    /// `render(charts:)` handed to `out` a piece at a time (the document's head, then each chart
+    /// as it is drawn): a document of hundreds of charts is never held whole.
+    public static func write(
+        charts: [(title: String, view: QueueView)], empty: String = noEventMatched, orderOnly: Bool = false, width: Double = 1100,
+        to out: (String) -> Void
+    ) {
         let header = 28.0, caption = 36.0
-        let rendered = charts.map { title, view in
-            let chart = view.chart(orderOnly: orderOnly, width: width)
-            return (title, view, chart, chart.height)
-        }
-        let total = charts.isEmpty ? 60 : rendered.reduce(caption) { $0 + $1.3 + header }
+        // The document's height is known before any chart is drawn: a chart's height is its
+        // legend's rows.
+        let total = charts.isEmpty ? 60 : charts.reduce(caption) { $0 + $1.view.chart(orderOnly: orderOnly, width: width).height + header }
         var s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         s += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(n(width))\" height=\"\(n(total))\" viewBox=\"0 0 \(n(width)) \(n(total))\" font-family=\"sans-serif\" font-size=\"11\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n"
@@ -943,19 +986,23 @@ public enum TimelineSVGDocument {
             s += "<text x=\"20\" y=\"30\">\(esc(empty))</text>\n"
         }
         var y = 0.0
-        for (title, view, chart, height) in rendered {
+        for (title, view) in charts {
+            let chart = view.chart(orderOnly: orderOnly, width: width)
             s += "<text x=\"12\" y=\"\(n(y + 18))\" font-size=\"14\" font-weight=\"bold\">\(esc(title))</text>\n"
-            let inner = chart.render(id: "queue-\(view.queue.controllerName)-\(view.queue.type.name)\(view.queue.qid)", title: title)
-            // Nest the chart below its title.
-            s += inner.replacingFirst("<svg ", with: "<svg x=\"0\" y=\"\(n(y + header))\" ")
-            y += height + header
+            out(s)
+            s = ""
+            // Nested below its title.
+            chart.write(
+                id: "queue-\(view.queue.controllerName)-\(view.queue.type.name)\(view.queue.qid)", title: title,
+                position: "x=\"0\" y=\"\(n(y + header))\" ", to: out)
+            y += chart.height + header
         }
         if !charts.isEmpty {
             s += "<text class=\"caption\" x=\"12\" y=\"\(n(y + 14))\" fill=\"#555\">Each queue's events in order: the space between two events grows with the time between them, not to scale (long gaps say their length).</text>\n"
             s += "<text class=\"caption\" x=\"12\" y=\"\(n(y + 28))\" fill=\"#555\">Times under the axis count from the first finding's window (else the first event drawn). Hover a mark for its event.</text>\n"
         }
         s += "</svg>\n"
-        return s
+        out(s)
     }
 }
 

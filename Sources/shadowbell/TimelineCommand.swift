@@ -446,11 +446,18 @@ final class TimelineWriter {
         text = ""
     }
 
+    /// Adds `chunk` to what is written, writing once a megabyte is waiting (an SVG of hundreds
+    /// of charts is written as they are drawn, not held whole).
+    func emit(_ chunk: String) {
+        text += chunk
+        if text.utf8.count > 1 << 20 { flush() }
+    }
+
     func appendToFile(_ chunk: String) {
         guard let path = output else { return }
         if let f = fopen(path, wroteAny ? "a" : "w") {
-            var bytes = Array(chunk.utf8)
-            fwrite(&bytes, 1, bytes.count, f)
+            var chunk = chunk
+            chunk.withUTF8 { _ = fwrite($0.baseAddress, 1, $0.count, f) }
             fclose(f)
         }
         wroteAny = true
@@ -464,13 +471,15 @@ final class TimelineWriter {
                     charts.append(TimelineSVGDocument.rangeChart(q, note: "no finding on this queue: its events while the findings last"))
                 }
                 charts.sort { $0.1.queue < $1.1.queue }
-                text = TimelineSVGDocument.render(charts: charts, empty: emptySVG)
+                self.views = nil
+                TimelineSVGDocument.write(charts: charts, empty: emptySVG, to: emit)
             } else {
                 var queues = svgEntries.sorted { $0.queue < $1.queue }
+                svgEntries = []
                 for i in queues.indices {
                     queues[i].windows = findings?[queues[i].queue] ?? []
                 }
-                text = TimelineSVGDocument.render(queues, note: noFindingNote ? "no finding on these queues: the first events" : nil, ranged: ranged, empty: emptySVG)
+                TimelineSVGDocument.write(queues, note: noFindingNote ? "no finding on these queues: the first events" : nil, ranged: ranged, empty: emptySVG, to: emit)
             }
             flush()
             return

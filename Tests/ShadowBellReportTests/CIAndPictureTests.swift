@@ -416,6 +416,22 @@ private func charts(in html: String) -> [String] {
         #expect(overview.contains("events left out"))
     }
 
+    @Test func aLargeDocumentIsHandedOnInPiecesAsItIsDrawn() {
+        // 1,500 waits of 6 events: about 9,000 marks, a few megabytes of SVG in one chart.
+        let events = shortWaitsThenHangEvents(shortWaits: 1_500)
+        var samples: [StateSample] = []
+        _ = analyse(events, observer: { e, q in if q.key.qid == 1 && q.key.type == .sq { samples.append(StateSample(e, q)) } })
+        let queue = TimelineSVGDocument.QueueSamples(queue: QueueKey(controller: 0, qid: 1, type: .sq), samples: samples, dropped: 0)
+        var pieces: [Int] = []
+        var written = ""
+        TimelineSVGDocument.write([queue]) { pieces.append($0.utf8.count); written += $0 }
+        #expect(written == TimelineSVGDocument.render([queue]))
+        #expect(written.utf8.count > 3 << 20)
+        #expect(pieces.count > 3)
+        // No piece holds much more than a megabyte of marks, whatever the chart's size.
+        #expect(pieces.max()! < (1 << 20) + 8_192)
+    }
+
     @Test func theHealthyPartOfAQueueHasNoFindingWindow() {
         var events = shortWaitsThenHangEvents()
         events.removeLast(8)
