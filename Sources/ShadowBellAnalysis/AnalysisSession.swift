@@ -1046,6 +1046,11 @@ public enum AnalysisSession {
             undecided.append("\(why.short): its pieces were taken in file order")
         }
         for input in inputs {
+            guard let (text, short) = Self.foreignLines(input) else { continue }
+            notes.append(text)
+            undecided.append(short)
+        }
+        for input in inputs {
             guard let boots = Self.severalBoots(input) else { continue }
             let last = input.bootBanners.last ?? 0
             notes.append(
@@ -1116,6 +1121,23 @@ public enum AnalysisSession {
         return (
             "\(at): the events go back in time by \(formatDuration(step.by)), from \(formatSeconds(step.from)) s to \(formatSeconds(step.to)) s\(more)",
             "\(at): the events go back in time by \(formatDuration(step.by))"
+        )
+    }
+
+    /// Sampled lines of another format's NVMe events that make an input two recordings in one.
+    static let foreignLinesLimit: UInt64 = 4
+
+    /// What to say of a text input that holds another format's NVMe events among the lines its
+    /// reading skips (two recordings put one after the other in one file or stream).
+    static func foreignLines(_ input: InputSummary) -> (text: String, short: String)? {
+        guard input.foreignLinesSeen >= foreignLinesLimit, let first = input.firstForeignLine, let other = input.foreignFormat else {
+            return nil
+        }
+        let at = SourceLocation(source: input.index, unit: .line, value: first).render(path: input.name)
+        let about = input.foreignLinesSeen &* InputSummary.foreignSampleStep
+        return (
+            "\(at): this \(input.format.rawValue) input holds \(other)'s lines too, about \(about) NVMe events of it from here on, and its reading passes over them: two recordings put into one file or stream (`cat guest.txt qemu.log`, `zstd -dc a.zst b.zst | shadowbell analyze -`). Only its \(input.format.rawValue) events were analysed, and what the other recording shows is not in this report. Give each recording as its own input (`shadowbell analyze guest.txt qemu.log`).",
+            "\(at): \(other)'s lines in the same input were passed over"
         )
     }
 

@@ -160,6 +160,23 @@ public struct InputSummary: Sendable {
     /// system allocated and the writer never filled — the VM or the host stopped while the
     /// file was written.
     public var nulPadding: UInt64 = 0
+    /// Skipped lines that are NVMe events of another text format (`LineDecoding.foreignFormat`),
+    /// among every `foreignSampleStep`-th skipped line: the input holds two recordings put one
+    /// after another (`cat guest.txt qemu.log`, `zstd -dc a.zst b.zst |`), and its reading
+    /// passes over the other one's events.
+    public var foreignLinesSeen: UInt64 = 0
+    /// The first of them (a line number), and what they are ("a QEMU trace log").
+    public var firstForeignLine: UInt64?
+    public var foreignFormat: String?
+    /// One skipped line in this many is looked at for another format's events.
+    public static let foreignSampleStep: UInt64 = 16
+
+    /// Counts `seen` skipped lines of `format` from line `first` on.
+    public mutating func noteForeign(_ seen: UInt64, first: UInt64, format: String) {
+        foreignLinesSeen &+= seen
+        if firstForeignLine == nil { firstForeignLine = first }
+        foreignFormat = format
+    }
     /// The byte offset of a binary input's last record when the file ends inside it (a pcap
     /// cut short while it was written or copied); nil when the file ends where a record does.
     public var cutShortAt: UInt64?

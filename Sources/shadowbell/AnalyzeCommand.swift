@@ -108,8 +108,12 @@ struct Analyze: ParsableCommand {
         }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1 (got \(jobs))") }
         if let first = flags.paths.first, let meant = ShadowBell.commandMeant(by: first) {
-            let rest = flags.paths.dropFirst().joined(separator: " ")
-            throw ValidationError("'\(first)' is neither a file nor a command; did you mean 'shadowbell \(meant)\(rest.isEmpty ? "" : " " + rest) …'?")
+            // The words after it as they were given (options and their values; the paths alone
+            // dropped the options' names and kept their values).
+            let given = Array(CommandLine.arguments.dropFirst())
+            let after = given.firstIndex(of: first).map { given[($0 + 1)...] } ?? flags.paths.dropFirst()
+            let rest = after.map(ExplainReport.shellQuote).joined(separator: " ")
+            throw ValidationError("'\(first)' is neither a file nor a command; did you mean 'shadowbell \(meant)\(rest.isEmpty ? "" : " " + rest)'?")
         }
         // A word like a command that names no file (`shadowbell diff a.log b.log`): it was read
         // as a trace path, and the batch's three runs exited 2 without a word on commands.
@@ -122,7 +126,7 @@ struct Analyze: ParsableCommand {
         let listed = try filesFrom.map(readFileList) ?? []
         let planner = RunPlanner(groupBy: groupBy)
         let (plan, unowned) = planner.planBatch(paths: flags.paths, listed: listed)
-        try refuseOutputs([("--output", output), ("--write-baseline", writeBaseline), ("--junit", junit)], overInputs: plan.flatMap(\.paths))
+        try refuseOutputs([("--output", output), ("--write-baseline", writeBaseline), ("--junit", junit)], overInputs: plan.flatMap(\.paths), notes: plan.flatMap(\.skipped).map(\.path))
         if plan.isEmpty {
             printError("error: --files-from \(filesFrom ?? "-") listed no path; give one trace path per line")
             throw ExitCode(2)

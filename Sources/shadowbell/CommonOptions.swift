@@ -9,7 +9,7 @@ import ShadowBellFormats
 
 /// Inputs and analysis knobs shared by every command that analyses traces.
 struct AnalysisFlags: ParsableArguments {
-    @Argument(help: "Trace files (ftrace text, QEMU log, …), or '-' for standard input. The format is detected from the content. analyze also takes directories (one run per directory); report, explain and timeline take one run's folder (notes skipped).")
+    @Argument(help: "Trace files (ftrace text, QEMU log, …), or '-' for standard input. The format is detected from the content. analyze also takes directories (one run per directory); report, explain, timeline and convert take one run's folder (notes skipped).")
     var paths: [String] = []
 
     // Options with a number take the next word as their value, so that `--min-wait -1ms` is
@@ -359,11 +359,25 @@ func sameDestination(_ a: String, _ b: String) -> Bool {
 
 /// Refuses, with exit status 64 and before anything is written, an output that is one of the
 /// run's trace inputs under any name: `--output` (or `--write-baseline`) naming the trace it
-/// reads would replace it with the report.
-func refuseOutputs(_ outputs: [(flag: String, path: String?)], overInputs inputs: [String]) throws {
+/// reads would replace it with the report. The same for a file of the run's `notes` (the
+/// files skipped beside its traces) that the analysis takes facts from: `report RUN -o
+/// RUN/README.md` replaced the README naming the QEMU version, and the next analysis of the
+/// run no longer knew it. An earlier report or other file without such a fact may be replaced.
+func refuseOutputs(_ outputs: [(flag: String, path: String?)], overInputs inputs: [String], notes: [String] = []) throws {
     for case let (flag, path?) in outputs {
         if let same = input(among: inputs, sameAs: path) {
             printError("error: \(flag) \(path) is the input \(same) (the same file): writing would destroy it; write elsewhere")
+            throw ExitCode(64)
+        }
+        if let note = input(among: notes, sameAs: path) {
+            let env = EnvironmentScan.scan(traces: [], notes: [note])
+            let facts = [
+                env.qemuVersion.map { "QEMU \($0)" }, env.guestKernel.map { "guest Linux \($0)" },
+                env.qemuBinary.map { "the QEMU binary \($0)" }, env.qemuMachine.map { "the machine \($0)" },
+            ].compactMap { $0 }
+            guard !facts.isEmpty else { continue }
+            printError(
+                "error: \(flag) \(path) is the run's notes \(note), which the analysis reads (\(facts.joined(separator: ", "))): writing would replace them; write elsewhere")
             throw ExitCode(64)
         }
     }

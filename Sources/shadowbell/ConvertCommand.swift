@@ -33,6 +33,9 @@ struct Convert: ParsableCommand {
             A run's folder (or its files, runs/hang/*) is one run, as for `report`: notes \
             beside the traces are skipped with a note each. A failed conversion leaves no file.
 
+            Exit status: 0 written; 2 an input could not be read or holds no recognised event, \
+            or the output could not be written; 64 usage error.
+
             --to perfetto-json writes the Chrome trace event format, for ui.perfetto.dev and \
             chrome://tracing: the inputs are analysed (and aligned) as `analyze` does; one \
             process per controller, per queue a driver track and a controller track with an \

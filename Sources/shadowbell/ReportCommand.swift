@@ -34,9 +34,24 @@ struct Report: ParsableCommand {
     @Option(name: .customLong("max-pictures"), parsing: .unconditional, help: ArgumentHelp("Draw timelines for at most this many findings.", valueName: "n"))
     var maxPictures: Int = 60
 
+    /// Extensions of files that are not HTML: those of traces, notes and the other outputs.
+    static let otherKinds: Set<String> = [
+        "json", "jsonl", "xml", "txt", "md", "log", "csv", "svg", "png", "pdf", "pcap", "pcapng", "dat", "gz", "zst", "xz", "bz2",
+    ]
+
     func validate() throws {
         try flags.requirePaths("shadowbell report SampleTraces/lab/sq-hang.txt --output report.html")
         if output != "-", flags.paths.contains(output) { throw ValidationError("--output \(output) is also an input; choose another file name") }
+        // A name that says another kind of file (`-o out.json`, `-o README.md`) is a slip: the
+        // report is HTML.
+        // (An output that is an input is refused as such, later.)
+        let name = output.split(separator: "/").last.map(String.init) ?? output
+        if input(among: flags.paths, sameAs: output) == nil, let dot = name.lastIndex(of: "."), dot != name.startIndex {
+            let ext = name[name.index(after: dot)...].lowercased()
+            if Self.otherKinds.contains(ext) {
+                throw ValidationError("--output \(output) names a .\(ext) file, but report writes HTML; give a .html name (or '-' for standard output)")
+            }
+        }
         if maxPictures < 0 { throw ValidationError("--max-pictures must not be negative") }
     }
 

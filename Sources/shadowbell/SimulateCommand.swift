@@ -28,6 +28,8 @@ struct Simulate: ParsableCommand {
                   --names qemu72 --output guest.txt --qemu-log qemu.log
 
             Docs/Simulator.md describes the model, where each stamp sits and the truth file.
+
+            Exit status: 0 written; 2 a file could not be written; 64 usage error.
             """)
 
     enum Switch: String, ExpressibleByArgument, CaseIterable {
@@ -248,7 +250,8 @@ struct Simulate: ParsableCommand {
             }
             if let truth { try TruthFile.write(result, to: truth) }
         } catch {
-            throw RuntimeError(description: error.description)
+            printError("error: \(error.description)")
+            throw ExitCode(2)
         }
         let open = result.windows.filter { $0.endNs == nil }.count
         print("wrote \(result.traceBytes) bytes (\(result.traceLines) events) to \(output)"
@@ -259,6 +262,3 @@ struct Simulate: ParsableCommand {
     }
 }
 
-struct RuntimeError: Error, CustomStringConvertible {
-    var description: String
-}

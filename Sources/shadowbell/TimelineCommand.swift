@@ -52,6 +52,11 @@ struct Timeline: ParsableCommand {
             events around the findings of the selected queues; with a range (or without \
             findings), at most --max-events events per queue. Text, CSV and JSON print the whole \
             trace unless a range is given.
+
+            Exit status: 0 written (findings do not change it: `shadowbell analyze` fails on \
+            them); 2 an input could not be read (no --output file is left behind); 64 usage \
+            error, or no event matched the selected queues and range (said with what the \
+            inputs hold).
             """
     )
 
@@ -106,7 +111,7 @@ struct Timeline: ParsableCommand {
         // A run folder or a folder's files stand for one run, notes skipped (as in `report`).
         let run = try RunPlanner.oneRun(flags.paths, command: "timeline", quiet: flags.quiet)
         try flags.requireClockOffsetsUsed(by: [run])
-        try refuseOutputs([("--output", output)], overInputs: run.paths)
+        try refuseOutputs([("--output", output)], overInputs: run.paths, notes: run.skipped.map(\.path))
         let paths = run.paths
         let options = flags.options(for: paths, notes: run.skipped.map(\.path))
         let sink = TimelineWriter(format: format, paths: paths, output: output)
@@ -270,22 +275,22 @@ extension Timeline {
     static func emptySelection(queues: [QueueSelector], from: String?, to: String?, result: AnalysisResult) -> String {
         let present = result.queues.map(\.key)
         let missing = queues.filter { q in !present.contains { q.matches($0) } }
+        // Consoles alone hold the driver's messages, no queue's events.
+        let consoles = Set(result.inputs.map(\.effectiveFormat)) == [.consoleLog]
+        let consoleOnly =
+            ": a console log holds the driver's timeout, abort and reset messages only (`shadowbell analyze` tells its findings); give the run's guest ftrace or QEMU log to see the queues"
         if !missing.isEmpty {
             let list = present.map(\.description).joined(separator: ", ")
             return "no queue \(missing.map { "\($0.controller.map { "nvme\($0):" } ?? "")\($0.type.name)\($0.qid)" }.joined(separator: ", ")) in the inputs; they have \(list.isEmpty ? "none" : list)"
+                + (list.isEmpty && consoles ? consoleOnly : "")
         }
         let first = result.groups.map(\.firstTime).min(), last = result.groups.map(\.lastTime).max()
         let span = first.flatMap { f in last.map { "the inputs span \(formatSeconds(f)) … \(formatSeconds($0)) s" } } ?? "the inputs have no event"
         if queues.isEmpty, from == nil, to == nil {
-            // Nothing selected and nothing drawn: the inputs hold no queue's events (a console
-            // alone: the driver's messages).
-            let consoles = Set(result.inputs.map(\.effectiveFormat)) == [.consoleLog]
-            return "the inputs hold no doorbell, command or controller event to draw"
-                + (consoles
-                    ? ": a console log holds the driver's timeout, abort and reset messages only (`shadowbell analyze` tells its findings); give the run's guest ftrace or QEMU log to see the queues"
-                    : "") + "; \(span)"
+            // Nothing selected and nothing drawn: the inputs hold no queue's events.
+            return "the inputs hold no doorbell, command or controller event to draw" + (consoles ? consoleOnly : "") + "; \(span)"
         }
-        return "no event of the selected queues between \(from ?? "the start") and \(to ?? "the end"); \(span)"
+        return "no event of the selected queues between \(from ?? "the start") and \(to ?? "the end")\(consoles ? consoleOnly : ""); \(span)"
     }
 }
 

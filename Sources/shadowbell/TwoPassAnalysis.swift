@@ -37,7 +37,7 @@ struct TwoPassAnalysis {
         // that is notes is an input error.
         let run = try RunPlanner.oneRun(flags.paths, command: command, quiet: flags.quiet || quietNotes)
         try flags.requireClockOffsetsUsed(by: [run])
-        try refuseOutputs(outputs, overInputs: run.paths)
+        try refuseOutputs(outputs, overInputs: run.paths, notes: run.skipped.map(\.path))
         flags.paths = run.paths
         notes = run.skipped.map(\.path)
         guard let (inputs, report) = firstPass(flags, notes: notes) else { throw ExitCode(2) }

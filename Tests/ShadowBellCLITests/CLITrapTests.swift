@@ -23,6 +23,55 @@ import Testing
         #expect(ShadowBell.looksLikeCommand("diff") && !ShadowBell.looksLikeCommand("trace.txt") && !ShadowBell.looksLikeCommand("-"))
     }
 
+    /// The command meant is given back with the whole command line after the mistyped word: it
+    /// kept the option values and dropped their names (`timeline X sq2 14 15`), which failed
+    /// when pasted back. `help` of a word that is no command is a usage error.
+    @Test func theCommandMeantKeepsTheOptionsAsGiven() throws {
+        let r = try runProcess(["timelin", sample("lab/sq-hang.txt"), "--queue", "sq1", "--from", "100.0015", "--to", "100.003"])
+        #expect(r.status == 64 && r.stderr.contains("did you mean 'shadowbell timeline \(sample("lab/sq-hang.txt")) --queue sq1 --from 100.0015 --to 100.003'?"), "\(r.stderr)")
+        let e = try runProcess(["explian", sample("lab/sq-hang.txt"), "--finding", "1", "--format", "json"])
+        #expect(e.status == 64 && e.stderr.contains("'shadowbell explain \(sample("lab/sq-hang.txt")) --finding 1 --format json'"), "\(e.stderr)")
+        let h = try runProcess(["help", "timelin"])
+        #expect(h.status == 64 && h.stderr.contains("no command 'timelin'") && h.stderr.contains("did you mean 'shadowbell help timeline'"), "\(h.stderr)")
+        #expect(try runProcess(["help", "bogus"]).status == 64)
+        #expect(try runProcess(["help", "timeline"]).status == 0)
+    }
+
+    /// `report` writes HTML: an output named as another kind of file (`-o out.json`, `-o
+    /// README.md`) is refused before anything is read. A file of the run's notes that the
+    /// analysis takes facts from (the README naming the QEMU version) is never written over,
+    /// by any command; an earlier report in the run folder may be.
+    @Test func theRunsNotesAndOtherKindsOfFileAreNotWrittenOver() throws {
+        try inTemporaryFolder("notes-kept") { dir in
+            try FileManager.default.copyItem(atPath: sample("lab/sq-hang.txt"), toPath: "\(dir)/trace.txt")
+            let readme = "\(dir)/README.md"
+            let notes = "# the run\n\nQEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u16)\n"
+            try notes.write(toFile: readme, atomically: true, encoding: .utf8)
+            for arguments in [
+                ["report", dir, "--output", "\(dir)/out.json"], ["report", dir, "--output", readme],
+                ["explain", dir, "--finding", "1", "--output", readme], ["timeline", dir, "--output", readme],
+                ["analyze", dir, "--output", readme],
+            ] {
+                let r = try runProcess(arguments)
+                #expect(r.status == 64, "\(arguments): \(r.stderr)")
+                #expect(try String(contentsOfFile: readme, encoding: .utf8) == notes, "\(arguments)")
+            }
+            let r = try runProcess(["explain", dir, "--finding", "1", "--output", readme])
+            #expect(r.stderr.contains("is the run's notes") && r.stderr.contains("QEMU 7.2.22"), "\(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: "\(dir)/out.json"))
+            for _ in 0..<2 { #expect(runCommand(["report", dir, "--output", "\(dir)/report.html", "--quiet"]) == 0) }
+        }
+    }
+
+    /// A console alone holds no queue's events: asking for a queue says so, as asking for none does.
+    @Test func aConsoleAlonesTimelineSaysWhatItHolds() throws {
+        let f = try RealTraceTests.run("hang-sq2")
+        for extra in [[], ["--queue", "sq2"], ["--from", "10", "--to", "20"]] {
+            let r = try runProcess(["timeline", f.console] + extra)
+            #expect(r.status == 64 && r.stderr.contains("a console log holds the driver's timeout, abort and reset messages only"), "\(extra): \(r.stderr)")
+        }
+    }
+
     /// A --baseline or --files-from that cannot be read says why (a misspelt name and a file
     /// without permission read alike: "cannot read it").
     @Test func anUnreadableOptionFileSaysWhy() throws {

@@ -41,6 +41,12 @@ import Testing
         }
     }
 
+    /// A file that cannot be written is exit 2, as for the other commands' outputs (it was 1,
+    /// the status of a failing finding).
+    @Test func anOutputThatCannotBeWrittenIsExit2() {
+        #expect(runCommand(["simulate", "--seed", "1", "--duration-us", "1000", "--output", "/nonexistent-folder/sim.txt"]) == 2)
+    }
+
     @Test func runWritesTraceAndTruth() throws {
         let trace = temporaryPath("sim-\(UUID().uuidString).txt")
         let truth = temporaryPath("sim-\(UUID().uuidString).json")

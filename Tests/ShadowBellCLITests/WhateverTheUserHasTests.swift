@@ -772,6 +772,30 @@ import Testing
     /// input's events, so the cut takes a whole part or the end of every part. Half of a healthy
     /// run's pcap kept its guest events and a quarter of its QEMU log's, and read as healthy
     /// without a word; it is no verdict of health now. The whole pcap still is one.
+    /// A guest trace and a QEMU log put into one file or stream (`cat guest.txt qemu.log`,
+    /// `zstd -dc a.zst b.zst | shadowbell analyze -`): the input reads as its first part's
+    /// format and passed over the other's events without a word (counted among "other lines
+    /// skipped"). It says so, and gives no verdict of health; each file alone says nothing.
+    @Test func twoRecordingsInOneInputAreSaid() throws {
+        let f = try RealTraceTests.run("mq2")
+        try inTemporaryFolder("two-in-one") { tmp in
+            let guest = try Data(contentsOf: URL(fileURLWithPath: f.guest)), qemu = try Data(contentsOf: URL(fileURLWithPath: f.qemu))
+            for (name, parts, other) in [("guest-then-qemu.txt", [guest, qemu], "a QEMU trace log"), ("qemu-then-guest.log", [qemu, guest], "a guest ftrace trace")] {
+                let both = "\(tmp)/\(name)"
+                try parts.reduce(Data(), +).write(to: URL(fileURLWithPath: both))
+                let (status, json, _) = try analyzeJSON([both])
+                let undecided = (json["summary"] as? [String: Any])?["undecided"] as? [String] ?? []
+                let notes = json["notes"] as? [String] ?? []
+                #expect(status == 0 && undecided.contains { $0.contains("\(other)'s lines in the same input were passed over") }, "\(name): \(undecided)")
+                #expect(notes.contains { $0.contains("holds \(other)'s lines too") && $0.contains("Give each recording as its own input") }, "\(name): \(notes)")
+            }
+            for alone in [f.guest, f.qemu] {
+                let (_, json, _) = try analyzeJSON([alone])
+                #expect(!((json["notes"] as? [String] ?? []).contains { $0.contains("lines too") }))
+            }
+        }
+    }
+
     @Test func aPcapCutShortIsNoVerdictOfHealth() throws {
         let dir = RealTraceTests.realDirectory.appendingPathComponent("mq2").path
         try inTemporaryFolder("pcap-cut") { tmp in

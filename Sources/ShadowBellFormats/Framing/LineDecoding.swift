@@ -24,12 +24,18 @@ protocol LineDecoding {
     var latestLineTime: Int64 { get }
     /// The CPUs of the lines read (bit n: CPU n), for inputs whose lines name one (ftrace).
     var cpusSeen: UInt64 { get }
+    /// Whether a line this decoder skipped is an NVMe event of another text format (a QEMU
+    /// log's line in a guest trace, a guest trace's in a QEMU log): `foreignFormat` names it.
+    static func isForeignEvent(_ line: UnsafeRawBufferPointer) -> Bool
+    static var foreignFormat: String { get }
 }
 
 extension LineDecoding {
     var decidedClock: ClockKind? { nil }
     var latestLineTime: Int64 { .min }
     var cpusSeen: UInt64 { 0 }
+    static func isForeignEvent(_ line: UnsafeRawBufferPointer) -> Bool { false }
+    static var foreignFormat: String { "" }
 
     /// The clock `decoder` decides from the whole lines of `prefix` (the start of an input:
     /// ftrace's first event line, a QEMU log's first event), nil when they do not decide it.
@@ -125,6 +131,9 @@ func fillBatch<Decoder: LineDecoding>(
             buffer.append(event)
         case .skipped:
             summary.skipped += 1
+            if summary.skipped % InputSummary.foreignSampleStep == 0, Decoder.isForeignEvent(line.bytes) {
+                summary.noteForeign(1, first: line.number, format: Decoder.foreignFormat)
+            }
         case .processStart:
             summary.skipped += 1
             summary.noteProcessStart(at: line.number, eventsBefore: summary.events)

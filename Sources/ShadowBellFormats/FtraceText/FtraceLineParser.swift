@@ -3,6 +3,13 @@ import ShadowBellCore
 /// Decodes one line of ftrace text. A value type, so the source can keep it in a local
 /// variable across a batch.
 struct FtraceLineParser: LineDecoding {
+    /// A QEMU log's NVMe event line (`pid@sec.usec:pci_nvme_…`, or its ISO 8601 shape).
+    static func isForeignEvent(_ line: UnsafeRawBufferPointer) -> Bool {
+        guard let (shape, _, payload) = QemuLogLineParser.split(line), shape != .bare else { return false }
+        return ByteScanning.hasPrefix(line, at: payload, "pci_nvme_")
+    }
+    static var foreignFormat: String { "a QEMU trace log" }
+
     let source: UInt16
     let qemu: QemuEventDecoder
     /// Time of the previous event line of the file (any event, recognised or not).

@@ -90,6 +90,7 @@ final class ParallelTextSource<Decoder: SegmentDecoding>: EventSource {
         summary.records += r.lines
         summary.events += r.eventCount
         summary.skipped += r.skipped
+        if let first = r.firstForeignLine { summary.noteForeign(r.foreignLinesSeen, first: first &+ offset, format: Decoder.foreignFormat) }
         summary.dataLossMarkers += r.dataLossMarkers
         summary.addLostEvents(r.lostEvents)
         summary.outOfOrder += r.outOfOrder
@@ -137,8 +138,13 @@ struct DecodedSegment {
     /// The lines where a new process of the recorder begins, with the events of the segment
     /// before each (`InputSummary.processStarts`).
     var processStarts: [InputSummary.ProcessStart] = []
+    /// `InputSummary.foreignLinesSeen` and the first of them (counted from the segment's first line).
+    var foreignLinesSeen: UInt64 = 0
+    var firstForeignLine: UInt64?
 
     mutating func reset() {
+        foreignLinesSeen = 0
+        firstForeignLine = nil
         events.removeAll(keepingCapacity: true)
         lines = 0
         eventCount = 0
@@ -205,6 +211,10 @@ func decodeSegment<D: LineDecoding>(
             r.events.append(event)
         case .skipped:
             r.skipped += 1
+            if r.skipped % InputSummary.foreignSampleStep == 0, D.isForeignEvent(UnsafeRawBufferPointer(start: p, count: length)) {
+                r.foreignLinesSeen += 1
+                if r.firstForeignLine == nil { r.firstForeignLine = number }
+            }
         case .processStart:
             r.skipped += 1
             if r.processStarts.count < InputSummary.processStartLimit {

@@ -11,6 +11,13 @@ import ShadowBellCore
 struct QemuLogLineParser: LineDecoding {
     enum Shape { case pidTimestamp, iso8601, bare }
 
+    /// A guest ftrace line of an NVMe event (`… [001] ….  12.345678: nvme_setup_cmd: …`).
+    static func isForeignEvent(_ line: UnsafeRawBufferPointer) -> Bool {
+        guard let header = FtraceLineHeader.parse(line) else { return false }
+        return ByteScanning.hasPrefix(line, at: header.nameStart, "nvme_")
+    }
+    static var foreignFormat: String { "a guest ftrace trace" }
+
     let decoder: QemuEventDecoder
     /// The file's clock, decided by its first event line. A file mixing shapes is read on this
     /// clock: order-only files number every event; timestamped files give an untimed event the
