@@ -404,8 +404,10 @@ final class TimelineWriter {
         switch format {
         case .text:
             text += "\(formatSeconds(e.time))  \(q.key)  \(describe(e))\n"
-            text += "    P=\(opt(q.published)) S=\(opt(q.controllerSeen)) EI(ctrl)=\(opt(q.controllerEventIdx)) EI(drv)=\(opt(q.driverEventIdxRead)) "
-            text += "idx=\(opt(q.controllerIndex)) \(q.controllerWaiting ? "waiting" : "busy")\(q.mmioSinceLook ? " mmio-pending" : "")"
+            // Unknown is `?`, as `explain` and `analyze` print it (CSV writes `-`, JSON null).
+            func known(_ v: UInt32?) -> String { v.map(String.init) ?? "?" }
+            text += "    P=\(known(q.published)) S=\(known(q.controllerSeen)) EI(ctrl)=\(known(q.controllerEventIdx)) EI(drv)=\(known(q.driverEventIdxRead)) "
+            text += "idx=\(known(q.controllerIndex)) \(q.controllerWaiting ? "waiting" : "busy")\(q.mmioSinceLook ? " mmio-pending" : "")"
             if q.key.type == .sq && !q.probeMode && q.unfetched > 0 { text += " unfetched=\(q.unfetched)" }
             if q.key.type == .cq && q.pendingCompletions > 0 { text += " pending=\(q.pendingCompletions)" }
             text += (state.text.isEmpty ? "" : "  " + state.text)
