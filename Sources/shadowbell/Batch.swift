@@ -61,6 +61,7 @@ struct RunPlanner {
         set { scanDirectory = { TreeScan(files: newValue($0)) } }
     }
     var isTrace: (String) -> String? = RunPlanner.whyNotTrace
+    var exists: (String) -> Bool = RunPlanner.existsPath
 
     /// One entry from the command line or the list, after directory expansion.
     struct Item {
@@ -101,9 +102,12 @@ struct RunPlanner {
         var emptyDirectories: [(argument: Int, run: TraceRun)] = []
         // Empty folders below a scanned one that holds runs.
         var emptyRunFolders: [(argument: Int, run: TraceRun)] = []
-        for (argument, (path, fromList)) in (paths.map({ ($0, false) }) + listed.map({ ($0, true) })).enumerated() {
+        for (argument, (given, fromList)) in (paths.map({ ($0, false) }) + listed.map({ ($0, true) })).enumerated() {
+            // `vm-03//` is the folder `vm-03` (its runs were named `vm-03/`).
+            var path = given
+            while path.count > 1, path.hasSuffix("/") { path.removeLast() }
             if path != "-" && isDirectory(path) {
-                scanned.insert(path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path)
+                scanned.insert(path)
                 var found = 0
                 var left: [SkippedFile] = []
                 let scan = scanDirectory(path)
@@ -111,7 +115,10 @@ struct RunPlanner {
                     // A file that cannot be read (no permission, a link to nothing, a folder
                     // that cannot be listed) is kept: its run fails as an input error (exit 2)
                     // rather than pass without it, as when it is named.
-                    if let why = isTrace(file), !Self.isReadError(why, of: file) {
+                    // A trace in a form ShadowBell does not read (bzip2, an archive, perf.data) is
+                    // kept too: its run was judged from its other files and passed (exit 0)
+                    // with a hung guest's trace in a .bz2 beside them.
+                    if let why = isTrace(file), !Self.isReadError(why, of: file), !Self.isUnreadTrace(why) {
                         left.append(SkippedFile(path: file, reason: why))
                     } else {
                         items.append(Item(path: file, discovered: true, argument: argument))
@@ -120,6 +127,9 @@ struct RunPlanner {
                 }
                 for other in scan.notRegular {
                     left.append(SkippedFile(path: other, reason: "not a regular file (a FIFO, socket or device is not read from a folder: it may never end); name it to read it"))
+                }
+                for d in scan.duplicates {
+                    left.append(SkippedFile(path: d.path, reason: "the folder \(d.of) again, through a link: its runs are analysed once, as \(d.of)"))
                 }
                 if found == 0 {
                     emptyDirectories.append((argument, TraceRun(
@@ -137,13 +147,15 @@ struct RunPlanner {
                             problem: "\(folder): this run's folder is empty — its traces are missing; record them as described in Docs/Capture.md")))
                     }
                 }
-            } else if fromList, path != "-", isRegularFile(path), let why = isTrace(path) {
+            } else if fromList, path != "-", isRegularFile(path), let why = isTrace(path), !Self.isUnreadTrace(why) {
                 // A list is judged as a folder is: a run's notes or an empty file among its
                 // files are skipped and listed (they were input errors, exit 2, where the
                 // same files in a folder or on the command line are skipped).
                 skip(SkippedFile(path: path, reason: why), argument: argument)
             } else {
-                items.append(Item(path: path, discovered: fromList, argument: argument))
+                // A listed path that is not there is a run of its own, as a named one is (two
+                // lost VMs' folders of one list were one run named after their parent).
+                items.append(Item(path: path, discovered: fromList && exists(path), argument: argument))
             }
         }
         var runs: [TraceRun] = []
@@ -171,7 +183,8 @@ struct RunPlanner {
             case nil: key = item.discovered ? "dir:" + (isDirectory(item.path) ? item.path : folder(of: item.path)) : "file:" + item.path
             }
             if let i = runIndex[key] {
-                runs[i].paths.append(item.path)
+                // A file met twice (a folder named twice) is read once.
+                if !runs[i].paths.contains(item.path) { runs[i].paths.append(item.path) }
             } else {
                 runIndex[key] = runs.count
                 let name = key.hasPrefix("dir:") ? String(key.dropFirst(4)) : item.path
@@ -190,17 +203,23 @@ struct RunPlanner {
         var missing = emptyRunFolders.filter { empty in !runs.contains { Self.isWithin(empty.run.name, $0.name) } }
         for folder in skipped.keys.sorted() where !scanned.contains(folder) {
             let files = skipped[folder]!
-            guard files.contains(where: Self.suggestsMissingTraces),
-                !runs.contains(where: { Self.isWithin($0.name, folder) })
-            else { continue }
-            missing.append((skippedArgument[folder] ?? 0, TraceRun(
-                name: folder, paths: [], skipped: files,
-                problem: files.contains(where: { Self.isUnreadTrace($0.reason) })
-                    ? "\(folder): no trace ShadowBell reads in this run's folder: \(files.count) file(s) skipped, among them "
-                        + (files.first { Self.isUnreadTrace($0.reason) }.map { "\($0.path) (\($0.reason))" } ?? "")
-                    : "\(folder): no trace file in this run's folder: \(files.count) file(s) skipped, among them "
-                        + (files.contains { Self.isNotes($0.reason) } ? "the run's notes" : "an empty file")
-                        + " — its traces are missing or empty; record them as described in Docs/Capture.md")))
+            guard !runs.contains(where: { Self.isWithin($0.name, folder) }) else { continue }
+            // The files a VM's run leaves beside its traces (the QEMU command line, fio's
+            // output) also tell a run whose traces are lost: such a folder vanished from the
+            // batch, as a folder of scripts beside the runs does.
+            let runsFile = files.contains(where: Self.suggestsMissingTraces) ? nil : files.first { Self.isRunsOwnFile($0.path) }
+            guard files.contains(where: Self.suggestsMissingTraces) || runsFile != nil else { continue }
+            let problem: String
+            if let runsFile {
+                problem = "\(folder): no trace file in this run's folder: \(files.count) file(s) skipped, among them \(runsFile.path) (\(Self.runsOwnFileKind(runsFile.path) ?? "a run's file")) — its traces are missing; record them as described in Docs/Capture.md"
+            } else if let unread = files.first(where: { Self.isUnreadTrace($0.reason) }) {
+                problem = "\(folder): no trace ShadowBell reads in this run's folder: \(files.count) file(s) skipped, among them \(unread.path) (\(unread.reason))"
+            } else {
+                problem = "\(folder): no trace file in this run's folder: \(files.count) file(s) skipped, among them "
+                    + (files.contains { Self.isNotes($0.reason) } ? "the run's notes" : "an empty file")
+                    + " — its traces are missing or empty; record them as described in Docs/Capture.md"
+            }
+            missing.append((skippedArgument[folder] ?? 0, TraceRun(name: folder, paths: [], skipped: files, problem: problem)))
             skipped[folder] = nil
         }
         var ordered = (runs.indices.map { (runArgument[$0], $0, runs[$0]) } + emptyDirectories.enumerated().map { ($0.element.argument, runs.count + $0.offset, $0.element.run) })
@@ -211,8 +230,12 @@ struct RunPlanner {
             ordered.insert((m.argument, -1, m.run), at: at)
         }
         let unowned = skipped.keys.sorted().flatMap { skipped[$0]! }
-        return (ordered.map { entry in
+        // A folder without traces named twice (scanned in its parent and named itself) is one
+        // run: it counted two input errors.
+        var told: Set<String> = []
+        return (ordered.compactMap { entry in
             var run = entry.2
+            if run.paths.isEmpty, run.problem != nil, !told.insert(Self.canonical(run.name)).inserted { return nil }
             run.name = Self.folderName(run.name)
             return run
         }, unowned)
@@ -290,6 +313,40 @@ struct RunPlanner {
     /// Whether `why` (from `isTrace`) says `path` could not be read, rather than what it holds.
     static func isReadError(_ why: String, of path: String) -> Bool {
         why.hasPrefix(path) && !why.hasSuffix("file is empty") && !isEmptyFile(path)
+    }
+
+    /// What a file a VM's run leaves beside its traces is, read from its first 64 KiB: the QEMU
+    /// command line (`qemu-system-…`, `QEMU emulator version`) or fio's output (`fio-3.…`,
+    /// `Run status group`, its JSON's `"fio version"`); nil for anything else, and for a script
+    /// (`#!`, `.sh`, `.py`), which a folder of scripts beside the runs holds.
+    static func runsOwnFileKind(_ path: String) -> String? {
+        if path.hasSuffix(".sh") || path.hasSuffix(".py") { return nil }
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var data = [UInt8](repeating: 0, count: 64 << 10)
+        let n = data.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0, !data.starts(with: Array("#!".utf8)) else { return nil }
+        let text = String(decoding: data.prefix(n), as: UTF8.self)
+        if text.contains("qemu-system-") || text.contains("QEMU emulator version") { return "the QEMU command line" }
+        if text.contains("\"fio version\"") || text.contains("Run status group") || text.contains("fio-3.") { return "fio's output" }
+        return nil
+    }
+
+    static func isRunsOwnFile(_ path: String) -> Bool { runsOwnFileKind(path) != nil }
+
+    /// Whether anything is at `path` (a link to nothing too: it is said as its input error).
+    static func existsPath(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
+    /// The path of the folder or file `path` names, resolved (links, `.`, `..`), or `path`
+    /// itself when it is not there.
+    static func canonical(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// Whether `path` is a regular file of no bytes.
@@ -384,16 +441,44 @@ struct RunPlanner {
         var emptyFolders: [String] = []
         /// FIFOs, sockets and devices: not read (they may block or never end), but said.
         var notRegular: [String] = []
+        /// Folders reached a second time through a link (`latest -> vm-03`), with the path they
+        /// were scanned at: not scanned again (the run was counted twice, as a run of its own).
+        var duplicates: [(path: String, of: String)] = []
     }
 
     static func scanTree(_ root: String) -> TreeScan {
         let fm = FileManager.default
         var scan = TreeScan()
         var ancestors: Set<FolderIdentity> = []
+        // Where each folder was scanned: one reached again through a link is not scanned again.
+        // The folder under its own name is preferred to a link to it met first (`latest` comes
+        // before `vm-03`): the link's part is taken back when the folder itself is met.
+        var scannedAt: [FolderIdentity: (path: String, isLink: Bool)] = [:]
+        func isLink(_ path: String) -> Bool {
+            var link = stat()
+            return lstat(path, &link) == 0 && link.st_mode & S_IFMT == S_IFLNK
+        }
+        func forget(_ folder: String) {
+            let under = folder + "/"
+            scan.files.removeAll { $0.hasPrefix(under) }
+            scan.emptyFolders.removeAll { $0 == folder || $0.hasPrefix(under) }
+            scan.notRegular.removeAll { $0.hasPrefix(under) }
+            scan.duplicates.removeAll { $0.path.hasPrefix(under) }
+        }
         // Whether `dir` holds anything (a folder not entered again counts as holding something).
         @discardableResult func walk(_ dir: String, depth: Int) -> Bool {
             guard let id = FolderIdentity(dir), ancestors.insert(id).inserted else { return true }
             defer { ancestors.remove(id) }
+            let link = depth > 0 && isLink(dir)
+            if depth > 0, let first = scannedAt[id] {
+                guard first.isLink, !link else {
+                    scan.duplicates.append((dir, first.path))
+                    return true
+                }
+                forget(first.path)
+                scan.duplicates.append((first.path, dir))
+            }
+            scannedAt[id] = (dir, link)
             guard let names = try? fm.contentsOfDirectory(atPath: dir) else {
                 // A folder that cannot be listed (no permission): read as an input, which says
                 // why it cannot be (it vanished from the batch, exit 0).

@@ -32,6 +32,7 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         p.isDirectory = { tree[$0] != nil }
         p.listDirectory = { tree[$0] ?? [] }
         p.isTrace = { $0.hasSuffix(".json") ? "not a trace (JSON)" : nil }
+        p.exists = { _ in true }
         return p
     }
 
@@ -88,11 +89,11 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         }
         let (runs, unowned) = p.planBatch(paths: ["runs"], listed: [])
         // (A run kept as a guest and a host folder is one run, its notes its own.)
-        // (A folder holding a trace in a form ShadowBell does not read, bzip2 here, is a run
-        // whose traces cannot be read: it vanished from the batch, exit 0.)
+        // (A trace in a form ShadowBell does not read, bzip2 here, is an input of its run, which
+        // fails saying why when it is read: it vanished from the batch, exit 0.)
         #expect(runs.map(\.name) == ["runs/a", "runs/c", "runs/d", "runs/v", "runs/w/x", "runs/w/y", "runs/z"])
-        #expect(runs.map { $0.problem != nil } == [false, true, true, false, false, false, true])
-        #expect(runs[6].problem?.contains("no trace ShadowBell reads in this run's folder: 2 file(s) skipped, among them runs/z/guest.txt.bz2 (") == true)
+        #expect(runs.map { $0.problem != nil } == [false, true, true, false, false, false, false])
+        #expect(runs[6].paths == ["runs/z/guest.txt.bz2"] && runs[6].skipped.map(\.path) == ["runs/z/run.sh"])
         #expect(runs[3].paths == ["runs/v/guest/g.txt", "runs/v/host/q.log"] && runs[3].skipped.map(\.path) == ["runs/v/README.md"])
         #expect(runs[1].problem?.contains("no trace file in this run's folder: 2 file(s) skipped, among them the run's notes") == true)
         #expect(runs[2].problem?.contains("among them an empty file") == true)
@@ -101,6 +102,51 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         // A list naming the current folder's notes beside runs below it: no run of ".".
         #expect(RunPlanner.isWithin("runs/a", ".") && RunPlanner.isWithin("runs/a", "runs") && !RunPlanner.isWithin("runs-b/a", "runs"))
         #expect(!RunPlanner.isWithin("/abs/a", "."))
+    }
+
+    /// What a nightly tree holds when it goes wrong, on real files:
+    /// - a trace ShadowBell does not read (bzip2) beside the run's other traces fails the run
+    ///   (exit 2), which was judged from the others and passed with a hung guest's trace in it;
+    /// - a VM folder holding only the files a run leaves beside its traces (the QEMU command
+    ///   line, fio's output) is a run whose traces are lost, an input error (it vanished from
+    ///   the batch); a folder of scripts naming qemu-system stays skipped;
+    /// - a run folder reached again through a link (`latest -> vm-03`) is one run, not two;
+    /// - a folder without traces named twice is one input-error run, and each lost folder of a
+    ///   list is a run of its own (they were one run named after their parent).
+    @Test func aNightlyTreesMishapsAreEachSaidOnce() throws {
+        try inTemporaryFolder("nightly") { root in
+            let night = "\(root)/night"
+            for folder in ["vm-01", "vm-02", "vm-x", "vm-y", "vm-empty", "scripts"] {
+                try FileManager.default.createDirectory(atPath: "\(night)/\(folder)", withIntermediateDirectories: true)
+            }
+            try FileManager.default.copyItem(atPath: sample("lab/cq-hang.txt"), toPath: "\(night)/vm-01/guest.txt")
+            try FileManager.default.copyItem(atPath: sample("lab/sq-hang.txt"), toPath: "\(night)/vm-02/guest.txt")
+            // bzip2's magic: what ShadowBell does not read.
+            try Data("BZh91AY&SY".utf8 + [UInt8](repeating: 7, count: 64)).write(to: URL(fileURLWithPath: "\(night)/vm-01/qemu.log.bz2"))
+            try "qemu-system-x86_64 -machine q35 -drive file=disk.img,if=none,id=d0 -device nvme,drive=d0\n"
+                .write(toFile: "\(night)/vm-x/qemu-cmdline.txt", atomically: true, encoding: .utf8)
+            try "fio-3.33\nRun status group 0 (all jobs):\n".write(toFile: "\(night)/vm-y/fio.log", atomically: true, encoding: .utf8)
+            try "#!/bin/sh\nqemu-system-x86_64 -machine q35\n".write(toFile: "\(night)/scripts/start-vm", atomically: true, encoding: .utf8)
+            try FileManager.default.createSymbolicLink(atPath: "\(night)/latest", withDestinationPath: "vm-02")
+
+            let (status, json, _) = try analyzeJSON([night, "\(night)/vm-empty"], extra: ["--quiet"])
+            #expect(status == 2)
+            let runs = json["runs"] as? [[String: Any]] ?? []
+            let names = runs.compactMap { ($0["run"] as? [String: Any])?["name"] as? String }
+            #expect(names == ["vm-01", "vm-02", "vm-empty", "vm-x", "vm-y"].map { "\(night)/\($0)" }, "\(names)")
+            let errors = runs.map { ($0["input_errors"] as? [[String: Any]] ?? []).compactMap { $0["message"] as? String }.joined() }
+            #expect(errors[0].contains("qemu.log.bz2") && errors[0].contains("decompress it first"), "\(errors[0])")
+            #expect(errors[3].contains("the QEMU command line") && errors[4].contains("fio's output"), "\(errors)")
+            let skipped = (json["summary"] as? [String: Any])?["skipped_files"] as? [[String: Any]] ?? []
+            #expect(skipped.contains { ($0["reason"] as? String ?? "").contains("again, through a link") && $0["path"] as? String == "\(night)/latest" }, "\(skipped)")
+            #expect(skipped.contains { $0["path"] as? String == "\(night)/scripts/start-vm" })
+
+            let list = "\(root)/list.txt"
+            try ["vm-02", "vm-98", "vm-99"].map { "\(night)/\($0)\n" }.joined().write(toFile: list, atomically: true, encoding: .utf8)
+            let (_, listed, _) = try analyzeJSON([], extra: ["--files-from", list, "--quiet"])
+            let listedNames = (listed["runs"] as? [[String: Any]] ?? []).compactMap { ($0["run"] as? [String: Any])?["name"] as? String }
+            #expect(listedNames == ["vm-02", "vm-98", "vm-99"].map { "\(night)/\($0)" }, "\(listedNames)")
+        }
     }
 
     /// On real files: a run folder whose only trace is empty is an input-error run (it vanished
