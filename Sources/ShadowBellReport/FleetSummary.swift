@@ -213,6 +213,14 @@ public struct FleetSummary: Sendable {
         public var hangs = 0
         public var unresolved = 0
         public var durations: [Int64] = []
+        /// Runs not hung whose inputs could not all be read, that failed on another error
+        /// finding, or that are neither hung nor shown healthy: with `hung`, what is not green
+        /// in a group's bar.
+        public var unreadNotHung = 0
+        public var failedNotHung = 0
+        public var undecidedOnly = 0
+        /// Runs shown healthy: none of the above.
+        public var healthy: Int { runs - hung - unreadNotHung - failedNotHung - undecidedOnly }
         public var byQueue: [String: Int] = [:]
         public var byCause: [String: Int] = [:]
         public var byKnownBug: [String: Int] = [:]
@@ -228,6 +236,13 @@ public struct FleetSummary: Sendable {
                 for q in Set(r.hangs.map(\.queue)) { byQueue[q, default: 0] += 1 }
                 for c in Set(r.hangs.map(\.cause)) { byCause[c, default: 0] += 1 }
                 for b in Set(r.hangs.compactMap(\.knownBug)) { byKnownBug[b, default: 0] += 1 }
+                if !r.hung {
+                    switch r.exitStatus {
+                    case 2: unreadNotHung += 1
+                    case 1: failedNotHung += 1
+                    default: if r.undecided { undecidedOnly += 1 }
+                    }
+                }
                 for h in r.hangs {
                     hangs += 1
                     if h.unresolved { unresolved += 1 }
@@ -290,9 +305,10 @@ public enum FleetSummaryReport {
             let rows = s.groups(by: key)
             let width = max(key.count, rows.map(\.value.count).max() ?? 0)
             func pad(_ x: String, _ n: Int) -> String { x + String(repeating: " ", count: max(0, n - x.count)) }
-            out += "  \(pad(key, width))  runs  hung  share    hangs  median      longest     queues / causes / known bugs\n"
+            out += "  \(pad(key, width))  runs  hung  share    failed  input errors  undecided  hangs  median      longest     queues / causes / known bugs\n"
             for (value, st) in rows {
                 out += "  \(pad(value, width))  \(pad(String(st.runs), 4))  \(pad(String(st.hung), 4))  \(pad(percent(st.hung, st.runs), 7))  "
+                out += "\(pad(String(st.failed), 6))  \(pad(String(st.inputErrors), 12))  \(pad(String(st.undecided), 9))  "
                 out += "\(pad(String(st.hangs), 5))  \(pad(st.medianNs.map(formatDuration) ?? "-", 10))  \(pad(st.maxNs.map(formatDuration) ?? "-", 10))  "
                 out += "\(counts(st.byQueue)) / \(counts(st.byCause)) / \(counts(st.byKnownBug))\n"
             }
@@ -382,7 +398,7 @@ public enum FleetSummaryReport {
     public static func html(_ s: FleetSummary, keys: [String]) -> String {
         let t = s.total
         var out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>ShadowBell fleet summary</title>\n"
-        out += "<style>body{font:14px sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}th{background:#eee}.n{text-align:right}</style></head><body>\n"
+        out += "<style>body{font:14px sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}th{background:#eee}.n{text-align:right;white-space:nowrap}.key span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}</style></head><body>\n"
         out += "<h1>ShadowBell fleet summary</h1>\n<p>\(t.runs) run(s); <b>\(t.hung) hung</b> (\(percent(t.hung, t.runs))); \(t.failed) failed; \(t.inputErrors) with input errors; \(t.hangs) hang(s), \(t.unresolved) unresolved"
         if t.undecided > 0 { out += "; <b>\(t.undecided) undecided</b> (neither hung nor shown healthy: \(escape(undecidedNames(s))))" }
         if let m = t.medianNs, let x = t.maxNs { out += "; median \(formatDuration(m)), longest \(formatDuration(x))" }
@@ -392,9 +408,11 @@ public enum FleetSummaryReport {
         for key in keys {
             let rows = s.groups(by: key)
             out += "<h2>By \(escape(key))</h2>\n" + plot(s, key: key, rows: rows)
-            out += "<table><tr><th>\(escape(key))</th><th>runs</th><th>hung</th><th>share</th><th>hangs</th><th>median</th><th>longest</th><th>queues</th><th>causes</th><th>known bugs</th></tr>\n"
+            out += "<p class=key>Runs:<span style=\"background:#d9534f\"></span>hung<span style=\"background:#e8833a\"></span>failed on another error<span style=\"background:#9e9e9e\"></span>not hung, inputs not all read<span style=\"background:#f0ad4e\"></span>undecided<span style=\"background:#cfe8cf\"></span>shown healthy. Dots: each hang's length (hollow: unresolved, at least that long).</p>\n"
+            out += "<table><tr><th>\(escape(key))</th><th>runs</th><th>hung</th><th>share</th><th>failed</th><th>input errors</th><th>undecided</th><th>hangs</th><th>median</th><th>longest</th><th>queues</th><th>causes</th><th>known bugs</th></tr>\n"
             for (value, st) in rows {
-                out += "<tr><td>\(escape(value))</td><td class=n>\(st.runs)</td><td class=n>\(st.hung)</td><td class=n>\(percent(st.hung, st.runs))</td><td class=n>\(st.hangs)</td>"
+                out += "<tr><td>\(escape(value))</td><td class=n>\(st.runs)</td><td class=n>\(st.hung)</td><td class=n>\(percent(st.hung, st.runs))</td>"
+                out += "<td class=n>\(st.failed)</td><td class=n>\(st.inputErrors)</td><td class=n>\(st.undecided)</td><td class=n>\(st.hangs)</td>"
                 out += "<td>\(st.medianNs.map(formatDuration) ?? "-")</td><td>\(st.maxNs.map(formatDuration) ?? "-")</td>"
                 out += "<td>\(escape(counts(st.byQueue)))</td><td>\(escape(counts(st.byCause)))</td><td>\(escape(counts(st.byKnownBug)))</td></tr>\n"
             }
@@ -435,10 +453,22 @@ public enum FleetSummaryReport {
         }
         for (i, row) in rows.enumerated() {
             let y = 10 + i * rowHeight
-            let hungWidth = row.stats.runs > 0 ? row.stats.hung * barWidth / row.stats.runs : 0
             svg += "<text x=\"\(labelWidth - 6)\" y=\"\(y + 15)\" text-anchor=\"end\">\(escape(String(row.value.prefix(28))))</text>\n"
-            svg += "<rect x=\"\(labelWidth)\" y=\"\(y + 4)\" width=\"\(barWidth)\" height=\"14\" fill=\"#cfe8cf\"><title>\(row.stats.runs) run(s)</title></rect>"
-            svg += "<rect x=\"\(labelWidth)\" y=\"\(y + 4)\" width=\"\(hungWidth)\" height=\"14\" fill=\"#d9534f\"><title>\(row.stats.hung) of \(row.stats.runs) hung</title></rect>\n"
+            // The bar in parts: hung (red), failed otherwise (orange), not hung with an input
+            // error (grey), undecided (amber), shown healthy (green). Only the last is green:
+            // every run not hung was.
+            let st = row.stats
+            var at = 0
+            for (count, fill, what) in [
+                (st.hung, "#d9534f", "hung"), (st.failedNotHung, "#e8833a", "failed on another error finding"),
+                (st.unreadNotHung, "#9e9e9e", "not hung, but with inputs that could not be read"),
+                (st.undecidedOnly, "#f0ad4e", "undecided: neither hung nor shown healthy"), (st.healthy, "#cfe8cf", "shown healthy"),
+            ] where count > 0 && st.runs > 0 {
+                let end = (at + count) * barWidth / st.runs, start = at * barWidth / st.runs
+                svg += "<rect x=\"\(labelWidth + start)\" y=\"\(y + 4)\" width=\"\(end - start)\" height=\"14\" fill=\"\(fill)\"><title>\(count) of \(st.runs) \(what)</title></rect>"
+                at += count
+            }
+            svg += "\n"
             let runs = s.runs.filter { FleetSummary.value(of: key, in: $0) == row.value }
             for r in runs {
                 for h in r.hangs {

@@ -185,3 +185,35 @@ import Testing
         #expect(FleetSummaryReport.x(30_000_000_000, left: 0, width: 540) > FleetSummaryReport.x(20_000_000_000, left: 0, width: 540))
     }
 }
+
+@Suite struct FleetGroupCountTests {
+    /// A night's runs: hung, failed on another error, not hung with an input error, undecided,
+    /// healthy. Each group's row counts them, and its bar paints only the healthy ones green
+    /// (every run not hung was green: a night of lost traces looked healthy).
+    @Test func eachGroupSaysWhatIsNotHealthyAndItsBarShowsIt() throws {
+        let hang = BaselineTests.finding("mutual-wait", qid: 2, cause: "unknown", start: 5)
+            .replacingOccurrences(of: "\"start_ns\": 5", with: "\"start_ns\": 5, \"end_ns\": 30000000005, \"severity\": \"error\", \"duration_ns\": 30000000000")
+        let other = "{\"kind\": \"value-out-of-range\", \"severity\": \"error\", \"queue\": {\"controller\": \"nvme0\", \"qid\": 1, \"type\": \"sq\"}, \"start_ns\": 9}"
+        func run(_ name: String, exit: Int, findings: [String], undecided: [String] = []) -> String {
+            "{\"run\": {\"name\": \"\(name)\"}, \"labels\": {\"night\": \"n1\"}, \"findings\": [\(findings.joined(separator: ", "))], "
+                + "\"summary\": {\"exit_status\": \(exit), \"undecided\": [\(undecided.map { "\"\($0)\"" }.joined(separator: ", "))]}}"
+        }
+        let lines = [
+            run("hung", exit: 1, findings: [hang]), run("failed", exit: 1, findings: [other]), run("lost", exit: 2, findings: []),
+            run("unsure", exit: 0, findings: [], undecided: ["a console alone"]), run("fine", exit: 0, findings: []),
+        ].joined(separator: "\n")
+        var summary = FleetSummary()
+        summary.add(documents: try ReportDocuments.parse(Array(lines.utf8)), source: "n1.jsonl")
+        let st = try #require(summary.groups(by: "night").first?.stats)
+        #expect((st.runs, st.hung, st.failedNotHung, st.unreadNotHung, st.undecidedOnly, st.healthy) == (5, 1, 1, 1, 1, 1))
+        let text = FleetSummaryReport.text(summary, keys: ["night"])
+        #expect(text.contains("failed  input errors  undecided"), "\(text)")
+        let row = try #require(text.split(separator: "\n").first { $0.hasPrefix("  n1") })
+        #expect(row.split(separator: " ").prefix(7) == ["n1", "5", "1", "20.0", "%", "2", "1"], "\(row)")
+        let html = FleetSummaryReport.html(summary, keys: ["night"])
+        for title in ["1 of 5 hung", "1 of 5 failed on another error finding", "1 of 5 not hung, but with inputs that could not be read",
+                      "1 of 5 undecided: neither hung nor shown healthy", "1 of 5 shown healthy"] {
+            #expect(html.contains("<title>\(title)</title>"), "\(title)")
+        }
+    }
+}
