@@ -157,6 +157,12 @@ public enum GitHubAnnotations {
         for e in report.inputErrors {
             out += "::error file=\(property(e.path)),title=\(property("shadowbell input error"))::\(data(e.description))\n"
         }
+        // A run that passes without a verdict of health (exit 0) says so where a job's
+        // annotations are read: it had none, and read as healthy there.
+        if TextReport.isUndecided(report) {
+            let file = report.result.inputs.first.map { "file=" + property($0.path) + "," } ?? ""
+            out += "::warning \(file)title=\(property("shadowbell: no verdict of health"))::\(data(report.result.undecided.joined(separator: "\n")))\n"
+        }
         return out
     }
 

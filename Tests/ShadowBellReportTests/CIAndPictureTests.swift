@@ -93,6 +93,12 @@ func elements(_ name: String, in text: String) -> [[String: String]] {
         // A compressed file's line numbers are no place GitHub can show: the file alone.
         let compressed = GitHubAnnotations.render(reportWithWarningOnly(), compressed: { _ in true })
         #expect(compressed.hasPrefix("::warning file=lab/resolved.txt,title=eventidx-regression nvme0%3Asq1::"))
+        // A run that passes without a verdict of health says so (it had no annotation at all).
+        var undecided = reportWithWarningOnly()
+        undecided.result.undecided = ["console.log: a console alone, no queue's events"]
+        let said = GitHubAnnotations.render(undecided).split(separator: "\n").last.map(String.init) ?? ""
+        #expect(said.hasPrefix("::warning ") && said.contains("title=shadowbell%3A no verdict of health::console.log: a console alone"), "\(said)")
+        #expect(!GitHubAnnotations.render(reportWithWarningOnly()).contains("no verdict of health"))
         let (report, _) = timelines(resolvedHangEvents())
         let lines = GitHubAnnotations.render(report).split(separator: "\n")
         #expect(!lines.isEmpty)
