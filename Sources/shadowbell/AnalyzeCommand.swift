@@ -186,7 +186,17 @@ struct Analyze: ParsableCommand {
         case .junit: text = batch ? JUnitReport.render(runs: runs) : JUnitReport.render(runs[0].report)
         }
         var outputs: [(path: String, text: String)] = []
-        if let writeBaseline { outputs.append((writeBaseline, Baseline.render(runs))) }
+        if let writeBaseline {
+            // A run whose inputs could not all be read gives no known findings: what a trace cut
+            // short shows (a command outstanding where it ends) would hide the same finding of
+            // a later run.
+            let unread = runs.filter { !$0.report.inputErrors.isEmpty }
+            if !unread.isEmpty, !flags.quiet {
+                let names = unread.prefix(5).map(\.name).joined(separator: ", ") + (unread.count > 5 ? ", …" : "")
+                printError("note: --write-baseline: \(unread.count) run(s) left out, their inputs could not all be read: \(names)")
+            }
+            outputs.append((writeBaseline, Baseline.render(runs.filter { $0.report.inputErrors.isEmpty })))
+        }
         outputs.append((output ?? "-", text))
         if let junit { outputs.append((junit, batch ? JUnitReport.render(runs: runs) : JUnitReport.render(runs[0].report))) }
         try writeAll(outputs)

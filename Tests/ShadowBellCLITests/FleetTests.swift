@@ -106,6 +106,26 @@ import Testing
     /// A JSON Lines file whose last line was cut (the job killed while it wrote) left no summary
     /// at all; the runs before it are summarised, the cut line is a problem (exit 2). A broken
     /// line in the middle is still no JSON Lines.
+    /// A run whose inputs could not all be read gives the baseline nothing: its findings
+    /// (cq-hang's here) are not known findings of later runs.
+    @Test func aBaselineLeavesOutRunsWithUnreadInputs() throws {
+        try inTemporaryFolder("baseline-unread") { dir in
+            for (folder, trace) in [("a", "sq-hang.txt"), ("b", "cq-hang.txt")] {
+                try FileManager.default.createDirectory(atPath: "\(dir)/runs/\(folder)", withIntermediateDirectories: true)
+                try FileManager.default.copyItem(atPath: sample("lab/\(trace)"), toPath: "\(dir)/runs/\(folder)/\(trace)")
+            }
+            try Data("BZh91AY&SY".utf8 + [UInt8](repeating: 7, count: 64)).write(to: URL(fileURLWithPath: "\(dir)/runs/b/qemu.log.bz2"))
+            let baseline = "\(dir)/known.json"
+            let r = try runProcess(["analyze", "\(dir)/runs", "--write-baseline", baseline, "--output", "\(dir)/r.txt"])
+            #expect(r.status == 2 && r.stderr.contains("--write-baseline: 1 run(s) left out, their inputs could not all be read: \(dir)/runs/b"), "\(r.stderr)")
+            let known = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: baseline))) as? [String: Any]
+            // (sq-hang's: its mutual wait on sq1 and an info on cq1; cq-hang's is a mutual wait on cq1.)
+            let waits = (known?["findings"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "mutual-wait" }
+                .compactMap { ($0["queue"] as? [String: Any])?["type"] as? String }
+            #expect(waits == ["sq"], "\(known ?? [:])")
+        }
+    }
+
     @Test func jsonLinesWithACutLastLineSummariseTheRest() throws {
         let dir = try Self.directory("cut-jsonl")
         let lab = ["lab/sq-hang.txt", "lab/cq-hang.txt"].map(sample)
