@@ -207,11 +207,12 @@ struct RunPlanner {
             // The files a VM's run leaves beside its traces (the QEMU command line, fio's
             // output) also tell a run whose traces are lost: such a folder vanished from the
             // batch, as a folder of scripts beside the runs does.
-            let runsFile = files.contains(where: Self.suggestsMissingTraces) ? nil : files.first { Self.isRunsOwnFile($0.path) }
+            let runsFile = files.contains(where: Self.suggestsMissingTraces)
+                ? nil : files.lazy.compactMap { f in Self.runsOwnFileKind(f.path).map { (path: f.path, kind: $0) } }.first
             guard files.contains(where: Self.suggestsMissingTraces) || runsFile != nil else { continue }
             let problem: String
             if let runsFile {
-                problem = "\(folder): no trace file in this run's folder: \(files.count) file(s) skipped, among them \(runsFile.path) (\(Self.runsOwnFileKind(runsFile.path) ?? "a run's file")) — its traces are missing; record them as described in Docs/Capture.md"
+                problem = "\(folder): no trace file in this run's folder: \(files.count) file(s) skipped, among them \(runsFile.path) (\(runsFile.kind)) — its traces are missing; record them as described in Docs/Capture.md"
             } else if let unread = files.first(where: { Self.isUnreadTrace($0.reason) }) {
                 problem = "\(folder): no trace ShadowBell reads in this run's folder: \(files.count) file(s) skipped, among them \(unread.path) (\(unread.reason))"
             } else {
@@ -332,8 +333,6 @@ struct RunPlanner {
         if text.contains("\"fio version\"") || text.contains("Run status group") || text.contains("fio-3.") { return "fio's output" }
         return nil
     }
-
-    static func isRunsOwnFile(_ path: String) -> Bool { runsOwnFileKind(path) != nil }
 
     /// Whether anything is at `path` (a link to nothing too: it is said as its input error).
     static func existsPath(_ path: String) -> Bool {

@@ -35,7 +35,7 @@ struct ShadowBell: ParsableCommand {
 
 // `shadowbell help WORD` of a word that is no command printed the top-level help and exited 0.
 let words = CommandLine.arguments.dropFirst()
-if words.first == "help", let word = words.dropFirst().first, !word.hasPrefix("-"), !ShadowBell.commandNames.contains(word) {
+if words.first == "help", let word = words.dropFirst().first, !word.hasPrefix("-"), word != "help", !ShadowBell.commandNames.contains(word) {
     let meant = ShadowBell.commandMeant(by: word).map { "; did you mean 'shadowbell help \($0)'?" } ?? ""
     printError("error: no command '\(word)' (the commands are \(ShadowBell.commandNames.joined(separator: ", ")))\(meant)")
     exit(64)
