@@ -1363,16 +1363,20 @@ public enum AnalysisSession {
         // it, and hung simulated runs passed).
         for i in story.indices where story[i].kind == .mutualWait && story[i].value("cut_short_by_end_of_trace") != nil {
             if Self.hungWhatever(story[i], among: story) {
-                story[i].uncertainty.removeAll { $0.contains("after this wait began, before --min-wait") }
+                story[i].uncertainty.removeAll { $0.contains("after this wait began, before --min-wait") || $0.contains("after this wait began, and has no durations") }
                 continue
             }
             story[i].lowered = .warning
             let open = story[i].value("duration_ns").flatMap { v -> Int64? in if case .int(let n) = v { return n } else { return nil } } ?? 0
+            // (An input without timestamps counts the wait's length in events.)
+            let clock = groups[findings[i].group].clock
+            let span = formatSpan(open, clock: clock)
+            let soon = clock.measuresTime ? "before --min-wait" : "the input has no durations"
             // The story said the hang was still going on: the trace cannot tell that here.
             story[i].explanation = story[i].explanation.replacing(
                 Resolution.endOfTrace.sentence,
-                with: "Neither side moved again before the trace ended, \(formatDuration(open)) after the window opened, before --min-wait: whether this was the start of a hang or a wait that would soon have ended, the trace cannot tell.")
-            undecided.append("\(story[i].queue): a mutual wait open where the input ends, \(formatDuration(open)) after it began (before --min-wait): too soon to tell")
+                with: "Neither side moved again before the trace ended, \(span) after the window opened, \(soon): whether this was the start of a hang or a wait that would soon have ended, the trace cannot tell.")
+            undecided.append("\(story[i].queue): a mutual wait open where the input ends, \(span) after it began (\(soon)): too soon to tell")
         }
         // A guest trace of one CPU of several (per_cpu/cpu1/trace, `trace-cmd report --cpu 1`,
         // a grep of one CPU's lines): a command submitted on it may complete on another, so

@@ -62,6 +62,26 @@ import Testing
         #expect(submitted > 100)
     }
 
+    /// A healthy QEMU log without timestamps whose last lines hold a CQ the controller found
+    /// full (45 events before the end): every wait open where an order-only input ends was an
+    /// error (exit 1). It is now judged as one cut short, its length in events against the
+    /// queue's waits that ended by themselves: here none, no finding. A wait that outlasts them
+    /// is a warning and no verdict of health, not an error.
+    @Test func aHealthyUntimedLogEndingInAWaitIsNoHang() throws {
+        try inTemporaryFolder("untimed-end") { dir in
+            #expect(runCommand([
+                "simulate", "--seed", "137", "--profile", "cq-pressure", "--driver-need-event", "spdk", "--queues", "4",
+                "--duration-us", "15500", "--output", "\(dir)/guest.txt", "--qemu-log", "\(dir)/qemu.log", "--qemu-log-style", "plain",
+                "--truth", "\(dir)/truth.json",
+            ]) == 0)
+            let truth = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/truth.json"))) as? [String: Any]
+            #expect((truth?["mutual_waits"] as? [Any])?.isEmpty == true)
+            let (status, json, _) = try analyzeJSON(["\(dir)/qemu.log"], extra: ["--stuck-after", "5ms", "--inferred-min-wait", "1ms", "--min-wait", "50us"])
+            let errors = (json["findings"] as? [[String: Any]] ?? []).filter { $0["severity"] as? String == "error" }
+            #expect(status == 0 && errors.isEmpty, "\(errors.map { $0["message"] ?? "" })")
+        }
+    }
+
     @Test func eachRealExcerptAloneHasNoErrorFinding() throws {
         for file in ["real-single/guest-ftrace.txt", "real-single/qemu-trace.log"] {
             let (status, json, _) = try analyzeJSON([sample(file)])

@@ -153,8 +153,10 @@ extension ClockGroupAnalyzer {
         if resolution == .fetchNotTraced {
             significant = false
         } else if !clock.measuresTime {
+            // Without durations, a wait a reset or a queue deletion ended is told; one open
+            // where the input ends is judged below, as one cut short.
             switch resolution {
-            case .endOfTrace, .controllerReset, .queueDeleted: significant = true
+            case .controllerReset, .queueDeleted: significant = true
             default: significant = false
             }
         } else if w.inferred && resolution != .endOfTrace {
@@ -184,8 +186,13 @@ extension ClockGroupAnalyzer {
         // a guest's doorbell trails its submission by tens of microseconds, and early in a trace
         // few waits have ended to measure that by (a healthy field run cut 2 ms in told one of
         // 8 µs).
-        let cutShort = !significant && resolution == .endOfTrace && end == nil && clock.measuresTime
-            && duration > q.stats.longestSubThresholdWindow && (!w.inferred || duration >= Self.inferredCutShortFloor)
+        // Without durations (an input without timestamps) its length is in events: one open where
+        // the input ends was an error whatever its length (a healthy QEMU log without
+        // timestamps, its last lines a CQ full for 45 events, failed); it is a warning when it
+        // has outlasted, in events, every wait of its queue that ended by itself.
+        let cutShort = !significant && resolution == .endOfTrace && end == nil
+            && duration > q.stats.longestSubThresholdWindow
+            && (!clock.measuresTime || !w.inferred || duration >= Self.inferredCutShortFloor)
         guard significant || cutShort else {
             q.stats.subThresholdWindows += 1
             if end != nil { q.stats.longestSubThresholdWindow = max(q.stats.longestSubThresholdWindow, duration) }
@@ -296,7 +303,9 @@ extension ClockGroupAnalyzer {
             // (commands outstanding beyond --stuck-after).
             f.values.append(("cut_short_by_end_of_trace", .bool(true)))
             f.uncertainty.append(
-                "the input ends \(formatDuration(duration)) after this wait began, before --min-wait (\(formatDuration(options.minWait))): whether it would have lasted that long or ended first, the trace cannot tell")
+                clock.measuresTime
+                    ? "the input ends \(formatDuration(duration)) after this wait began, before --min-wait (\(formatDuration(options.minWait))): whether it would have lasted that long or ended first, the trace cannot tell"
+                    : "the input ends \(formatSpan(duration, clock: clock)) after this wait began, and has no durations: whether it would have lasted or ended soon, the trace cannot tell")
         }
         f.message = Self.mutualWaitMessage(f, name: name, duration: duration, stuck: stuck)
         f.explanation = Self.mutualWaitExplanation(f, w: w, name: name, stuck: stuck)
