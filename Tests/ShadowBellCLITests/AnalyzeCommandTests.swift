@@ -82,6 +82,31 @@ import Testing
         }
     }
 
+    /// A CQ wait told from a QEMU log alone: no guest event says what the driver consumed, and
+    /// the story says so (it told of "the guest's completions … one `nvme_sq` line per entry").
+    /// Beside the guest trace the story tells the completions the guest handled.
+    @Test func aCQWaitFromTheControllersSideAloneClaimsNoGuestEvent() throws {
+        try inTemporaryFolder("cq-host-side") { dir in
+            #expect(runCommand([
+                "simulate", "--seed", "162", "--queues", "2", "--cq-entries", "4", "--iodepth", "12", "--burst", "12", "--iops", "1500",
+                "--service", "uniform:300:3000", "--interrupt-latency", "uniform:200:800", "--controller-drain", "uniform:10:150,tail:20:500:5000",
+                "--controller-barrier", "off", "--duration-us", "8000", "--ioeventfd", "--output", "\(dir)/guest.txt", "--qemu-log", "\(dir)/qemu.log",
+            ]) == 0)
+            let scaled = ["--stuck-after", "5ms", "--inferred-min-wait", "1ms", "--min-wait", "50us"]
+            for (inputs, alone) in [(["\(dir)/qemu.log"], true), (["\(dir)/guest.txt", "\(dir)/qemu.log"], false)] {
+                let (_, json, _) = try analyzeJSON(inputs, extra: scaled)
+                let cq = (json["findings"] as? [[String: Any]] ?? []).filter {
+                    $0["kind"] as? String == "mutual-wait" && ($0["queue"] as? [String: Any])?["type"] as? String == "cq"
+                }
+                #expect(!cq.isEmpty, "\(inputs)")
+                for f in cq {
+                    let story = f["explanation"] as? String ?? ""
+                    #expect(story.contains("nvme_sq") != alone && story.contains("No guest event in the inputs") == alone, "\(inputs): \(story)")
+                }
+            }
+        }
+    }
+
     @Test func eachRealExcerptAloneHasNoErrorFinding() throws {
         for file in ["real-single/guest-ftrace.txt", "real-single/qemu-trace.log"] {
             let (status, json, _) = try analyzeJSON([sample(file)])

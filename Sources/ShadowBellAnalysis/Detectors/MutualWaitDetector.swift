@@ -381,6 +381,10 @@ extension ClockGroupAnalyzer {
                 }
             }
             s += ". "
+        } else if f.inferred, f.queue.type == .cq, w.driverHeadAt == nil {
+            // No guest completion was seen on the queue (a QEMU log alone): what the driver
+            // consumed is not in the inputs (the story told of its `nvme_sq` lines).
+            s += "No guest event in the inputs tells what the driver consumed from \(name) or whether it rang: the controller's side alone shows it waiting for CQ space. "
         } else if f.inferred, f.queue.type == .cq {
             s += "The guest then handled the completions posted up to head \(w.firstPublished.map(String.init) ?? "?") on \(name) (one `nvme_sq` line per entry), so the driver's CQ head moved past the \(sv) the controller saw, and no CQ doorbell followed (the driver's shadow writes are not traced: this is inferred from the guest's completions). "
         } else if f.inferred {
