@@ -971,11 +971,12 @@ public enum TimelineSVGDocument {
 
     /// `render(charts:)` handed to `out` a piece at a time (the document's head, then each chart
     /// as it is drawn): a document of hundreds of charts is never held whole.
+    /// `leftOut`: one more line under the charts, saying what was not drawn.
     public static func write(
-        charts: [(title: String, view: QueueView)], empty: String = noEventMatched, orderOnly: Bool = false, width: Double = 1100,
-        to out: (String) -> Void
+        charts: [(title: String, view: QueueView)], empty: String = noEventMatched, leftOut: String? = nil, orderOnly: Bool = false,
+        width: Double = 1100, to out: (String) -> Void
     ) {
-        let header = 28.0, caption = 36.0
+        let header = 28.0, caption = leftOut == nil ? 36.0 : 50.0
         // The document's height is known before any chart is drawn: a chart's height is its
         // legend's rows.
         let total = charts.isEmpty ? 60 : charts.reduce(caption) { $0 + $1.view.chart(orderOnly: orderOnly, width: width).height + header }
@@ -1000,6 +1001,7 @@ public enum TimelineSVGDocument {
         if !charts.isEmpty {
             s += "<text class=\"caption\" x=\"12\" y=\"\(n(y + 14))\" fill=\"#555\">Each queue's events in order: the space between two events grows with the time between them, not to scale (long gaps say their length).</text>\n"
             s += "<text class=\"caption\" x=\"12\" y=\"\(n(y + 28))\" fill=\"#555\">Times under the axis count from the first finding's window (else the first event drawn). Hover a mark for its event.</text>\n"
+            if let leftOut { s += "<text class=\"caption\" x=\"12\" y=\"\(n(y + 42))\" fill=\"#a01010\">\(esc(leftOut)).</text>\n" }
         }
         s += "</svg>\n"
         out(s)

@@ -22,6 +22,23 @@ import Testing
 }
 
 extension OptionCheckTests {
+    /// Without a range, the charts are drawn around the first --max-findings findings (60), and
+    /// the document and standard error say how many more were left out: a run of thousands of
+    /// hangs drew every one (a 4 GB run's 25,631 windows in one chart, 1.6 times the analysis).
+    @Test func theChartsAreDrawnAroundTheFirstFindingsAndSaySo() throws {
+        let f = try RealTraceTests.run("hang-sq2")
+        let all = try runProcess(["timeline", f.guest, f.qemu, "--format", "svg", "--queue", "sq2"])
+        let first = try runProcess(["timeline", f.guest, f.qemu, "--format", "svg", "--queue", "sq2", "--max-findings", "1"])
+        #expect(all.status == 0 && first.status == 0, "\(first.stderr)")
+        func windows(_ svg: String) -> Int { svg.components(separatedBy: "class=\"window\"").count - 1 }
+        #expect(windows(all.stdout) == 2 && windows(first.stdout) == 1, "\(windows(all.stdout)) \(windows(first.stdout))")
+        let said = "1 more finding(s) on these queues are not drawn (the first 1 are: --max-findings); draw others with --from/--to"
+        #expect(first.stdout.contains(said) && first.stderr.contains("note: " + said), "\(first.stderr)")
+        #expect(!all.stdout.contains("not drawn") && !all.stderr.contains("not drawn"))
+        let zero = try runProcess(["timeline", f.guest, "--format", "svg", "--max-findings", "0"])
+        #expect(zero.status == 64 && zero.stderr.contains("--max-findings 0: give 1 or more"), "\(zero.stderr)")
+    }
+
     /// With a range given, the title of a chart that left events out says how many and points
     /// to --max-events (it advised choosing a range with --from/--to); `--max-events 0` drew an
     /// empty chart and is a usage error.
