@@ -978,8 +978,10 @@ public enum TimelineSVGDocument {
     ) {
         let header = 28.0, caption = leftOut == nil ? 36.0 : 50.0
         // The document's height is known before any chart is drawn: a chart's height is its
-        // legend's rows.
-        let total = charts.isEmpty ? 60 : charts.reduce(caption) { $0 + $1.view.chart(orderOnly: orderOnly, width: width).height + header }
+        // legend's rows (the charts share their views' samples; nothing is drawn yet).
+        let made = charts.map { ($0.title, $0.view, $0.view.chart(orderOnly: orderOnly, width: width)) }
+        let heights = made.map(\.2.height)
+        let total = charts.isEmpty ? 60 : heights.reduce(caption) { $0 + $1 + header }
         var s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         s += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(n(width))\" height=\"\(n(total))\" viewBox=\"0 0 \(n(width)) \(n(total))\" font-family=\"sans-serif\" font-size=\"11\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n"
@@ -987,8 +989,7 @@ public enum TimelineSVGDocument {
             s += "<text x=\"20\" y=\"30\">\(esc(empty))</text>\n"
         }
         var y = 0.0
-        for (title, view) in charts {
-            let chart = view.chart(orderOnly: orderOnly, width: width)
+        for ((title, view, chart), height) in zip(made, heights) {
             s += "<text x=\"12\" y=\"\(n(y + 18))\" font-size=\"14\" font-weight=\"bold\">\(esc(title))</text>\n"
             out(s)
             s = ""
@@ -996,7 +997,7 @@ public enum TimelineSVGDocument {
             chart.write(
                 id: "queue-\(view.queue.controllerName)-\(view.queue.type.name)\(view.queue.qid)", title: title,
                 position: "x=\"0\" y=\"\(n(y + header))\" ", to: out)
-            y += chart.height + header
+            y += height + header
         }
         if !charts.isEmpty {
             s += "<text class=\"caption\" x=\"12\" y=\"\(n(y + 14))\" fill=\"#555\">Each queue's events in order: the space between two events grows with the time between them, not to scale (long gaps say their length).</text>\n"

@@ -316,19 +316,17 @@ struct RunPlanner {
         why.hasPrefix(path) && !why.hasSuffix("file is empty") && !isEmptyFile(path)
     }
 
-    /// What a file a VM's run leaves beside its traces is, read from its first 64 KiB: the QEMU
+    /// What a file a VM's run leaves beside its traces is, read from its first 64 KiB (of its
+    /// content, a compressed one's too): the QEMU
     /// command line (`qemu-system-…`, `QEMU emulator version`) or fio's output (`fio-3.…`,
     /// `Run status group`, its JSON's `"fio version"`); nil for anything else, and for a script
     /// (`#!`, `.sh`, `.py`), which a folder of scripts beside the runs holds.
     static func runsOwnFileKind(_ path: String) -> String? {
         if path.hasSuffix(".sh") || path.hasSuffix(".py") { return nil }
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var data = [UInt8](repeating: 0, count: 64 << 10)
-        let n = data.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard n > 0, !data.starts(with: Array("#!".utf8)) else { return nil }
-        let text = String(decoding: data.prefix(n), as: UTF8.self)
+        guard let input = try? ByteInput(path: path) else { return nil }
+        let head = input.prefix(64 << 10)
+        guard !head.isEmpty, !head.starts(with: "#!".utf8) else { return nil }
+        let text = String(decoding: head, as: UTF8.self)
         if text.contains("qemu-system-") || text.contains("QEMU emulator version") { return "the QEMU command line" }
         if text.contains("\"fio version\"") || text.contains("Run status group") || text.contains("fio-3.") { return "fio's output" }
         return nil

@@ -453,7 +453,7 @@ final class TimelineWriter {
             text += (rows > 0 ? ",\n  " : "  ") + obj.rendered(pretty: false)
         }
         rows += 1
-        if text.utf8.count > 1 << 20 { flush() }
+        flushIfFull()
     }
 
     private var wroteAny = false
@@ -471,6 +471,10 @@ final class TimelineWriter {
     /// of charts is written as they are drawn, not held whole).
     func emit(_ chunk: String) {
         text += chunk
+        flushIfFull()
+    }
+
+    private func flushIfFull() {
         if text.utf8.count > 1 << 20 { flush() }
     }
 

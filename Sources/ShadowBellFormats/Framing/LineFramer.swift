@@ -175,7 +175,7 @@ extension ByteInput {
         for wanted in numbers where wanted >= line {
             // The last mark before the line, and only its byte is read to check it: reading
             // the byte before every mark passed over touched a page of the mapping at each
-            // (each mapped whole as a large folio), which the search did not let go — `report`
+            // (and the pages the kernel maps around each fault), not let go by the search — `report`
             // of a 4 GB run rose by 100–290 MB for a few ms at each input, 500 MB at its peak.
             var nearest: LineMark?
             while k < marks.count, marks[k].line <= wanted {
