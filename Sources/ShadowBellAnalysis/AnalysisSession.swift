@@ -528,7 +528,7 @@ public enum AnalysisSession {
                         // The offset onto the reference clock (the estimate's is onto input j's).
                         report.offset = placedMap.knots[0].offset
                         report.note = report.method == .messages
-                            ? "aligned to \(named(j)) from \(report.pairs) guest timeout messages paired with the controller's aborts"
+                            ? "aligned to \(named(j)) from \(report.pairs) pair(s) of the guest's messages with the controller's actions (a timeout with its Abort's fetch, an `Abort status` with its completion, a reset with the controller's disable)"
                             : "aligned to \(named(j)) from \(report.pairs) causal pairs"
                         if !report.poorStretches.isEmpty {
                             let worst = report.poorStretches.sorted { $0.worst > $1.worst }.prefix(3)

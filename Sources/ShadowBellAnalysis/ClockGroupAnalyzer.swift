@@ -554,6 +554,7 @@ public final class ClockGroupAnalyzer {
             checkEventIdxRegression(&q, e)
             q.controllerEventIdx = e.a
             q.controllerEventIdxAt = EventRef(e)
+            q.slotEventIdx = e.a
             if q.eventIdxHistory.last != e.a {
                 if q.eventIdxHistory.count >= 16 { q.eventIdxHistory.removeFirst() }
                 q.eventIdxHistory.append(e.a)

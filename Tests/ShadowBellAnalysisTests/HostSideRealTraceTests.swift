@@ -164,7 +164,7 @@ import Testing
         #expect(onSQ1[0].value("kernel_tags") == .array([962, 963, 964, 965].map { .int($0) }))
         #expect(onSQ1[0].explanation.contains("were not submitted within the trace"))
         #expect(onSQ1[1].start == 45_581_542_000 && onSQ1[1].value("stuck_commands") == .int(16) && onSQ1[1].value("commands_cancelled") == .int(16))
-        #expect(onSQ1[1].explanation.contains("The I/O timeout in force here is about 15.0"))
+        #expect(onSQ1[1].explanation.contains("the I/O timeout in force is about 15.0"))
         #expect(Self.loud(r, on: Self.sq(2)).isEmpty)
     }
 

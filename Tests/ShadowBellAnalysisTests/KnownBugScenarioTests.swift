@@ -76,6 +76,58 @@ import Testing
         #expect(waits.allSatisfy { $0.explanation.contains("a value left from before the reset") })
     }
 
+    /// The same from the field inputs (guest tracepoints and the QEMU log: no probe says what
+    /// the driver read). The tail moved from 0, where an EventIdx of 0 asks for a doorbell, and
+    /// the slot's leftover (the controller's last write before the reset) asks for none on the
+    /// window's submissions: the stale-buffers bug, not the reset-ordering bug, whose tail moved
+    /// before the config. Both were named the reset-ordering bug. A driver that skipped the
+    /// doorbell whichever value it read (the slot cleared, or its leftover passed) skipped a
+    /// demanded doorbell.
+    @Test(arguments: [true, false])
+    func aWaitAfterAResetFromTheFieldInputs(staleBuffers: Bool) throws {
+        // As `simulate --profile racing --seed 537 --driver-barrier off --ioeventfd --queues 3
+        // --fault stale-buffers --duration-us 19500`, and `--seed 131 --controller-barrier off
+        // --queues 2 --fault skip-mmio --duration-us 8500`.
+        var c = SimulationConfig.racing(seed: staleBuffers ? 537 : 131)
+        if staleBuffers {
+            c.driverBarrier = false
+            c.ioeventfd = true
+            c.queues = 3
+            c.faults.staleBuffersAtReset = true
+            c.durationNs = 19_500_000
+        } else {
+            c.controllerBarrier = false
+            c.faults.driverSkipsMMIO = true
+            c.durationNs = 8_500_000
+        }
+        // Aligned on one clock as the command line does: inputs it can open again.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sb-bugs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let paths = [dir.appendingPathComponent("guest.txt").path, dir.appendingPathComponent("qemu.log").path]
+        let truth = try Simulator.writeFieldTraces(c, tracePath: paths[0], qemuLogPath: paths[1])
+        var options = AnalysisOptions()
+        options.minWait = 50_000
+        options.inferredMinWait = 1_000_000
+        let r = try AnalysisSession.run(
+            inputs: paths.enumerated().map { (i, path) in
+                AnalysisInput(path: path) { () throws(InputError) -> any EventSource in try openEventSource(path: path, index: UInt16(i)) }
+            }, options: options)
+        // The fault's windows: on a queue re-created by the reset, its EventIdx never written since.
+        let afterReset = truth.windows.filter { $0.fault != nil && $0.interleaving.queueCreatedNs != nil }
+        let waits = r.findings.filter { $0.kind == .mutualWait && $0.value("eventidx_unwritten_since_dbbuf_config") == .bool(true) }
+        try #require(!afterReset.isEmpty && waits.count == afterReset.count, "\(afterReset.map(\.startNs)) \(waits.map(\.start))")
+        #expect(!Self.named(r).contains(.linuxResetOrdering))
+        if staleBuffers {
+            #expect(afterReset.allSatisfy { $0.fault == .staleBuffersAtReset })
+            #expect(waits.allSatisfy { $0.cause == .staleShadowAfterReset && $0.knownBug == .staleShadowAfterReset }, "\(waits.map { ($0.cause, $0.knownBug) })")
+            #expect(waits.allSatisfy { $0.explanation.contains("a slot the reset did not clear told the driver not to ring") })
+        } else {
+            #expect(waits.allSatisfy { $0.cause == .skippedDemandedDoorbell && $0.knownBug == nil }, "\(waits.map { ($0.cause, $0.knownBug) })")
+            #expect(waits.allSatisfy { $0.explanation.contains("whichever it read, a correct driver had to ring") })
+        }
+    }
+
     @Test func noCQEventIdx() throws {
         let (_, r) = try Self.analyseLab(Self.faulty { $0.noCQEventIdx = true })
         let f = try #require(r.findings.first { $0.kind == .cqEventIdxNotSeen })

@@ -663,6 +663,24 @@ import Testing
         #expect(r.text.contains("But that order is not proven — a store may stay invisible to the other side for up to 3.000 µs after its stamp"))
     }
 
+    /// A QEMU log without timestamps (`--qemu-log-style plain`) measures in events: its waits
+    /// were told as "for 539 ns" with `duration_ns` 539 (a count of events), beside the report's
+    /// own note that durations do not apply.
+    @Test func aWaitOnAnInputWithoutTimestampsIsToldInEvents() throws {
+        let guest = temporaryPath("plain-\(UUID().uuidString).txt"), qemu = temporaryPath("plain-\(UUID().uuidString).log")
+        defer { for p in [guest, qemu] { try? FileManager.default.removeItem(atPath: p) } }
+        #expect(runCommand(["simulate", "--seed", "518", "--profile", "cq-pressure", "--driver-barrier", "off", "--controller-barrier", "off",
+                            "--queues", "4", "--names", "qemu72", "--fault", "stale-buffers", "--fault", "out-of-range",
+                            "--duration-us", "16000", "--output", guest, "--qemu-log", qemu, "--qemu-log-style", "plain"]) == 0)
+        let r = try analyzeJSON([qemu], extra: ["--stuck-after", "5ms", "--inferred-min-wait", "1ms", "--min-wait", "50us"])
+        let waits = (r.json["findings"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "mutual-wait" }
+        try #require(!waits.isEmpty)
+        for w in waits {
+            let message = w["message"] as? String ?? ""
+            #expect(message.contains(" events") && message.range(of: #"\d (ns|µs|ms|s)\b"#, options: .regularExpression) == nil, "\(message)")
+        }
+    }
+
     /// The QEMU log alone of a guest whose I/O timeout is short (a simulation's, scaled by
     /// 1000: 30 ms): it aborted and reset twice, and no queue had been silent for
     /// --inferred-min-wait before its ABORTs, so nothing was said (exit 0). The queue silent

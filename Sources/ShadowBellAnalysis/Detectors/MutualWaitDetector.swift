@@ -96,6 +96,8 @@ extension ClockGroupAnalyzer {
             firstSubmission: q.probeMode ? nil : q.pendingSubmissions.first,
             eventIdxUnwrittenSinceConfig: q.controllerEventIdx == nil && dbbufEnabled.contains(q.key.controller))
         if !q.probeMode, q.key.type == .cq { w.driverHeadAt = q.inferredHeadAt }
+        if w.eventIdxUnwrittenSinceConfig { w.leftoverEventIdx = q.slotEventIdx }
+        if !q.probeMode { w.submissions = UInt32(clamping: q.pendingSubmissions.count) }
         if let publication {
             let slack = options.timingSlack
             let driverReorder =
@@ -214,6 +216,13 @@ extension ClockGroupAnalyzer {
             // stuck until then too (the count after the post was one short of the truth's).
             stuck = Int(q.pendingCompletions) + (end?.kind == .controllerShadowRead && resolution == .controllerRead ? 1 : 0)
         }
+        var w = w
+        if w.inferred, q.key.type == .sq, w.eventIdxUnwrittenSinceConfig, w.firstPublication == nil {
+            // The cause such a window takes from the values depends on how far the driver's
+            // tail moved: told with every submission it holds.
+            w.submissions = UInt32(clamping: stuck)
+            w.cause = causeFromValues(w, q)
+        }
 
         var f = Finding(
             kind: .mutualWait, queue: q.key, start: w.start.time,
@@ -307,20 +316,20 @@ extension ClockGroupAnalyzer {
                     ? "the input ends \(formatDuration(duration)) after this wait began, before --min-wait (\(formatDuration(options.minWait))): whether it would have lasted that long or ended first, the trace cannot tell"
                     : "the input ends \(formatSpan(duration, clock: clock)) after this wait began, and has no durations: whether it would have lasted or ended soon, the trace cannot tell")
         }
-        f.message = Self.mutualWaitMessage(f, name: name, duration: duration, stuck: stuck)
-        f.explanation = Self.mutualWaitExplanation(f, w: w, name: name, stuck: stuck)
+        f.message = Self.mutualWaitMessage(f, name: name, duration: duration, stuck: stuck, clock: clock)
+        f.explanation = Self.mutualWaitExplanation(f, w: w, name: name, stuck: stuck, entries: q.entries, clock: clock)
         if resolution == .endOfTrace, end == nil, stopTime < lastTime {
             // Judged only up to where every merged input still records: one stopped early (cut
             // short, or simply stopped first), and what followed is not known from both sides.
             let ended = Resolution.endOfTrace.sentence
-            let cut = "It was still open where one of the merged inputs ends, \(formatDuration(stopTime - w.start.time)) after it opened; the others go on \(formatDuration(lastTime - stopTime)) longer, and what followed cannot be judged from both sides."
+            let cut = "It was still open where one of the merged inputs ends, \(formatSpan(stopTime - w.start.time, clock: clock)) after it opened; the others go on \(formatSpan(lastTime - stopTime, clock: clock)) longer, and what followed cannot be judged from both sides."
             if f.explanation.hasSuffix(ended) { f.explanation = String(f.explanation.dropLast(ended.count)) + cut } else { f.explanation += " " + cut }
             if lastTime - stopTime >= 1_000_000_000 {
-                f.uncertainty.append("an input ends \(formatDuration(lastTime - stopTime)) before the others: the window is judged only up to there")
+                f.uncertainty.append("an input ends \(formatSpan(lastTime - stopTime, clock: clock)) before the others: the window is judged only up to there")
             }
         }
         if let first = gaveUp {
-            f.explanation += " The guest noticed: \(Self.describe(first, qid: q.key.qid)) \(formatDuration(first.at.time - w.start.time)) after the window opened."
+            f.explanation += " The guest noticed: \(Self.describe(first, qid: q.key.qid)) \(formatSpan(first.at.time - w.start.time, clock: clock)) after the window opened."
         }
         report(f, admitted: true)
     }
@@ -345,15 +354,17 @@ extension ClockGroupAnalyzer {
                  time: r.time, summary: summary)
     }
 
-    static func mutualWaitMessage(_ f: Finding, name: String, duration: Int64, stuck: Int) -> String {
-        let how = f.end == nil ? "unresolved at end of trace after \(formatDuration(duration))"
-            : "for \(formatDuration(duration)), ended by \(f.resolution?.rawValue ?? "?")"
+    /// `clock`: the clock group's (an input without timestamps measures in events).
+    static func mutualWaitMessage(_ f: Finding, name: String, duration: Int64, stuck: Int, clock: ClockKind) -> String {
+        let how = f.end == nil ? "unresolved at end of trace after \(formatSpan(duration, clock: clock))"
+            : "for \(formatSpan(duration, clock: clock)), ended by \(f.resolution?.rawValue ?? "?")"
         let what = f.queue.type == .sq ? "SQ \(f.queue.qid)" : "CQ \(f.queue.qid)"
         let inferred = f.inferred ? " (inferred)" : ""
         return "\(f.queue.controllerName) \(what): driver and controller waited on each other\(inferred) \(how); \(stuck) command(s) stuck; cause \((f.cause ?? .unknown).rawValue): \((f.cause ?? .unknown).headline)"
     }
 
-    static func mutualWaitExplanation(_ f: Finding, w: OpenWindow, name: String, stuck: Int) -> String {
+    static func mutualWaitExplanation(_ f: Finding, w: OpenWindow, name: String, stuck: Int, entries: UInt32, clock: ClockKind) -> String {
+        func formatDuration(_ d: Int64) -> String { formatSpan(d, clock: clock) }
         var s: String
         let sv = w.controllerSeen
         if f.queue.type == .sq {
@@ -398,7 +409,9 @@ extension ClockGroupAnalyzer {
             let written = w.firstPublication?.controllerEventIdxBefore.map { String($0.value) } ?? "?"
             s += "The driver read EventIdx \(read) although the controller had written \(written) before that read: the controller's EventIdx store was still invisible after it had re-read the shadow slot, i.e. the controller let its load overtake its store. "
         case .skippedDemandedDoorbell:
-            if let step = w.demandedStep, !step.unproven, let ei = w.controllerEventIdx {
+            if w.eventIdxUnwrittenSinceConfig, w.firstPublication?.eventIdxRead == nil, let leftover = w.leftoverEventIdx {
+                s += "The values tell the cause: since the last Doorbell Buffer Config the controller has not written this queue's EventIdx, so the slot held 0 (cleared at the reset) or \(leftover) (the controller's last write before it, if the reset did not clear it). The driver \(stepsText(w, entries: entries)), past a point where either value asks for a doorbell: whichever it read, a correct driver had to ring the MMIO doorbell. None followed, so the driver acted on another value (overwritten, or not read at all) or skipped the doorbell it was asked for. "
+            } else if let step = w.demandedStep, !step.unproven, let ei = w.controllerEventIdx {
                 s += "The values tell the cause: the controller's last EventIdx write was \(ei)"
                 if let at = w.controllerEventIdxAt, let when = step.at { s += ", \(formatDuration(when - at.time)) before the driver" } else { s += "; the driver then" }
                 s += " moved the tail from \(step.old) to \(step.new), and need_event(\(ei), \(step.new), \(step.old)) is true: a correct driver that read \(ei) had to ring the MMIO doorbell. None followed, so the driver acted on another EventIdx value than the one the controller wrote (overwritten, stale, or not read at all)"
@@ -412,6 +425,13 @@ extension ClockGroupAnalyzer {
         case .staleShadowAfterReset:
             if w.eventIdxUnwrittenSinceConfig, let read = w.firstPublication?.eventIdxRead, read != 0 {
                 s += "Since the last Doorbell Buffer Config the controller has not written this queue's EventIdx, yet the driver read \(read) there: a value left from before the reset, which did not clear the doorbell buffers (the Linux 2020 fix clears them at reset; SPDK issue #1795), so need_event on it told the driver not to ring. "
+            } else if w.eventIdxUnwrittenSinceConfig, stepsCross(0, w, entries: entries) {
+                s += "Since the last Doorbell Buffer Config the controller has not written this queue's EventIdx, and the driver \(stepsText(w, entries: entries)), past a point where an EventIdx of 0 asks for a doorbell: this is not the reset-ordering bug's zeroed slot, whose tail has moved on before the config. "
+                if let leftover = w.leftoverEventIdx {
+                    s += "The controller's last EventIdx write to the slot before the reset was \(leftover), which asks for no doorbell on those steps: a slot the reset did not clear told the driver not to ring. "
+                }
+                s += "The doorbell buffers were not cleared at the reset (the Linux 2020 fix clears them; SPDK issue #1795)"
+                s += w.firstPublication?.eventIdxRead == nil ? "; no driver probe says which value the driver read. " : ". "
             } else {
                 s += "After the queue's reset or re-creation its shadow slot held a value nobody published since (see the stale-shadow-after-reset finding): the two sides decided from different values. "
             }
@@ -443,11 +463,42 @@ extension ClockGroupAnalyzer {
             // written since the config: a leftover the reset did not clear (the stale-buffers
             // bug), not the driver's zeroed slot of the reset-ordering bug.
             if let read = w.firstPublication?.eventIdxRead, read != 0 { return .staleShadowAfterReset }
-            return .eventIdxNotInitialised
+            // The reset-ordering bug's zeroed EventIdx asks for no doorbell only once the tail
+            // has moved on before the config (need_event(0, N+1, N) is false for N ≥ 1). Where
+            // the driver's first step was one a zero asks a doorbell for (the queue's first
+            // entry after its re-creation: need_event(0, 1, 0) is true), a driver that did not
+            // ring read another value there: one left from before the reset.
+            guard Self.stepsCross(0, w, entries: q.entries) else { return .eventIdxNotInitialised }
+            // What a slot the reset did not clear holds: the controller's last write before it.
+            // When that asks for no doorbell either, it explains the skip; when it asks for one
+            // too, the driver skipped a doorbell whichever value it read.
+            guard let leftover = w.leftoverEventIdx else { return .unknown }
+            return Self.stepsCross(leftover, w, entries: q.entries) ? .skippedDemandedDoorbell : .staleShadowAfterReset
         }
         if let step = w.demandedStep, !step.unproven { return .skippedDemandedDoorbell }
         if q.staleShadowSinceCreation { return .staleShadowAfterReset }
         return .unknown
+    }
+
+    /// Whether the driver's tail, in the window, took a step for which EventIdx `eventIdx` asks
+    /// for a doorbell: with its probe, need_event on the probe's step; without, whether the
+    /// tail passed through index `eventIdx` over the window's submissions, one entry each
+    /// (need_event(e, i + 1, i) is true exactly at i = e).
+    static func stepsCross(_ eventIdx: UInt32, _ w: OpenWindow, entries: UInt32) -> Bool {
+        if let p = w.firstPublication {
+            guard eventIdx <= 0xFFFF, p.old <= 0xFFFF, p.value <= 0xFFFF, p.old != p.value else { return false }
+            return needEvent(eventIdx: UInt16(eventIdx), new: UInt16(p.value), old: UInt16(p.old))
+        }
+        guard entries == 0 ? eventIdx <= 0xFFFF : eventIdx < entries else { return false }
+        return RingIndex.distance(from: w.controllerSeen, to: eventIdx, entries: entries) < max(w.submissions, 1)
+    }
+
+    /// The driver's steps in the window, as text: its probe's, else the tail's move over the
+    /// window's submissions.
+    static func stepsText(_ w: OpenWindow, entries: UInt32) -> String {
+        if let p = w.firstPublication { return "moved the tail from \(p.old) to \(p.value)" }
+        let steps = max(w.submissions, 1)
+        return "moved the tail from \(w.controllerSeen) to \(RingIndex.advance(w.controllerSeen, by: steps, entries: entries)) (\(steps) submission\(steps == 1 ? "" : "s"), one entry each)"
     }
 
     /// The driver's first step after the controller's last EventIdx write, when need_event on

@@ -247,7 +247,8 @@ extension ClockGroupAnalyzer {
                 return (t.at.time - c.record.submittedAt.time, t.tag)
             }
             if let shortest = waits.min(by: { $0.wait < $1.wait }) {
-                findings[e.finding].explanation += " The I/O timeout in force here is about \(durationText(shortest.wait)): cid \(shortest.cmdid) was submitted that long before its ABORT."
+                let both = clock.measuresTime && Self.measuredIOTimeout(e.episode) != nil
+                findings[e.finding].explanation += " Measured from a submission to its ABORT, the I/O timeout in force is about \(durationText(shortest.wait)): cid \(shortest.cmdid) was submitted that long before its ABORT\(both ? " (each measure adds the kernel's timer slack, so the two differ a little)" : "")."
             }
             var unseen: [UInt32] = []
             // (Not submitted in the trace: no submission of its kernel tag on the queue before

@@ -103,6 +103,9 @@ public struct QueueState: Sendable {
     /// The controller's last EventIdx write.
     public internal(set) var controllerEventIdx: UInt32?
     var controllerEventIdxAt: EventRef?
+    /// The last EventIdx the controller wrote to this queue's slot, kept through deletions and
+    /// resets (unlike `controllerEventIdx`): a slot the reset does not clear still holds it.
+    var slotEventIdx: UInt32?
     /// Recent EventIdx values the controller wrote, oldest first (bounded).
     var eventIdxHistory: [UInt32] = []
     /// The controller waits for a doorbell on this queue: SQ burst ended with nothing new;
@@ -248,6 +251,12 @@ struct OpenWindow: Sendable {
     /// Shadow doorbells were configured and the controller had not written this queue's
     /// EventIdx since: the slot holds whatever the driver left there (zero after a reset).
     var eventIdxUnwrittenSinceConfig: Bool
+    /// Then: the last EventIdx the controller wrote to the slot before (`QueueState.slotEventIdx`),
+    /// what a slot the reset did not clear still holds.
+    var leftoverEventIdx: UInt32? = nil
+    /// Inferred windows: the guest's submissions the controller has not fetched (when the window
+    /// opened; all of them when it is told).
+    var submissions: UInt32 = 0
     /// The driver's step that the controller's last EventIdx demanded a doorbell for.
     var demandedStep: DemandedStep? = nil
     /// The controller went to sleep before the opening event by cause and effect
