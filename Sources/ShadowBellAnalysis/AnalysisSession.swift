@@ -1340,6 +1340,14 @@ public enum AnalysisSession {
             }
         }
         for g in groups {
+            for q in g.silencesBeforeTeardown {
+                let since = q.sinceTraceStart ? "since the trace began (\(formatSeconds(q.since)) s)" : "since \(formatSeconds(q.since)) s"
+                undecided.append("\(q.queue): silent for \(formatDuration(q.silence)) until the guest tore it down at \(formatSeconds(q.teardown)) s, other queues running, and commands resubmitted on it after: the trace holds no ABORT to tell the hang")
+                notes.append(
+                    "\(q.queue): the controller did not look at it for \(formatDuration(q.silence)) (\(since)) while \(q.running.map(\.description).joined(separator: ", ")) kept being fetched from; then the guest tore it down (\(formatSeconds(q.teardown)) s) and, \(formatDuration(q.resubmitted - q.teardown)) later, the controller fetched commands on it again: the guest resubmitted commands that had waited on it through that silence. A guest gives up on I/O after its timeout with ABORT commands, and the trace holds none before this teardown (it begins after them, lost lines there, or does not trace admin commands): whether the controller missed a doorbell or the queue's commands were stuck elsewhere, it cannot tell. The guest's trace or console would.")
+            }
+        }
+        for g in groups {
             for giveUp in g.unexplainedGiveUps {
                 let name = "nvme\(giveUp.controller)"
                 let reset = giveUp.reset.map { " and reset it at \(formatSeconds($0)) s" } ?? ""

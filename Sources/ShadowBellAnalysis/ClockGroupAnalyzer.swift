@@ -43,6 +43,9 @@ public final class ClockGroupAnalyzer {
     /// The spans of the mutual waits left out (they still own their stuck commands).
     @exclusivity(unchecked) var suppressedWindows: [(queue: QueueKey, start: Int64, end: Int64)] = []
     @exclusivity(unchecked) public private(set) var firstTime: Int64?
+    /// The group's first controller event (host-side inference: a queue silent since the
+    /// controller's trace began).
+    @exclusivity(unchecked) var firstControllerEvent: EventRef?
     @exclusivity(unchecked) public private(set) var lastTime: Int64 = 0
     @exclusivity(unchecked) public private(set) var eventCount: UInt64 = 0
     /// Findings reported so far (some are only known at `finish()`).
@@ -215,7 +218,10 @@ public final class ClockGroupAnalyzer {
             return
         }
         if e.kind.side == .controller {
-            if !controllerEventsSeen { controllerStart = e.time }
+            if !controllerEventsSeen {
+                controllerStart = e.time
+                firstControllerEvent = EventRef(e)
+            }
             controllerEventsSeen = true
             if source >= controllerSources.count { controllerSources += Array(repeating: false, count: source + 1 - controllerSources.count) }
             controllerSources[source] = true
@@ -237,9 +243,13 @@ public final class ClockGroupAnalyzer {
             controllerFetch(e)
         case .controllerCompletion: controllerCompletion(e)
         case .queueCreate: queueCreate(e)
-        case .queueDelete: queueDelete(e)
+        case .queueDelete:
+            noteSilenceAtTeardown(e)
+            queueDelete(e)
         case .dbbufConfig: dbbufConfig(e)
-        case .controllerReset: controllerReset(e)
+        case .controllerReset:
+            noteSilenceAtTeardown(e)
+            controllerReset(e)
         case .dataLoss: dataLossTimes.append(e.time)
         case .recordingEnd: break  // its time extended the input's recording above
         case .guestMessage:
@@ -946,6 +956,7 @@ public final class ClockGroupAnalyzer {
             eventsBeyondQueueLimit: eventsBeyondQueueLimit,
             submissionsBeyondCommandLimit: submissionsBeyondCommandLimit,
             ioWithoutTracedDoorbells: ioFetchSeen && !ioQueueMMIOSeen, lateCommands: late, completionsMissing: missing, silentQueues: silent,
+            silencesBeforeTeardown: silencesBeforeTeardownToTell(),
             outstandingAtEnd: outstandingAtEnd, afterControllerEnd: afterControllerEnd,
             // (Without a config in the trace, only of a driver seen sending one: one that never
             // does has no doorbell buffer to restart before.)
@@ -1134,6 +1145,9 @@ public struct GroupResult: Sendable {
     /// Without the guest's submissions: SQs the controller was asleep on where the trace ends
     /// while another kept running.
     public var silentQueues: [SilentQueue] = []
+    /// Without the guest's submissions and its ABORTs: SQs silent for a second or more when the
+    /// guest tore them down, commands resubmitted on them right after.
+    public var silencesBeforeTeardown: [SilenceBeforeTeardown] = []
     /// I/O commands outstanding where the inputs end, per input that submitted them and SQ.
     public var outstandingAtEnd: [OutstandingCommands] = []
     /// Commands outstanding where the guest's trace ends, well after the controller's ended.
@@ -1204,6 +1218,22 @@ public struct SilentQueue: Sendable, Equatable {
     public var since: Int64
     public var silence: Int64
     public var running: [QueueKey]
+}
+
+/// An I/O SQ the controller was asleep on (or that was silent since its trace began) for
+/// `silence` ns when the guest deleted it or reset the controller, while the `running` queues
+/// were still fetched from, with no ABORT before (the trace begins after them, lost them, or
+/// does not trace admin commands); the guest fetched commands on it again right after
+/// (`resubmitted`): commands waited on it through the silence.
+public struct SilenceBeforeTeardown: Sendable, Equatable {
+    public var queue: QueueKey
+    public var since: Int64
+    /// The queue showed no event before its teardown: silent since the trace began.
+    public var sinceTraceStart: Bool
+    public var silence: Int64
+    public var running: [QueueKey]
+    public var teardown: Int64
+    public var resubmitted: Int64
 }
 
 /// Commands of one SQ still outstanding where the inputs end, too young to be stuck commands.

@@ -137,6 +137,24 @@ import Testing
         #expect(Self.loud(r, on: Self.sq(1)).isEmpty)
     }
 
+    /// A log attached inside the first hang, 8 s before its ABORTs: sq2 shows no event before
+    /// the guest deletes it, and the give-up fell on sq1's gap of a few milliseconds (an error on
+    /// the wrong queue, where only a queue silent that briefly was seen). sq2, silent since the
+    /// log began, is the give-up's queue.
+    @Test func aQemuLogAttachedInsideTheHangNamesSQ2() throws {
+        let run = try Run("hang-sq2")
+        defer { run.remove() }
+        let lines = try String(contentsOfFile: run.qemu, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let at = try #require(lines.firstIndex { $0.contains("@1795663295.") })
+        let cut = run.directory.appendingPathComponent("qemu-inside.log").path
+        try lines[at...].joined(separator: "\n").write(toFile: cut, atomically: false, encoding: .utf8)
+        let r = try run.analyze([cut])
+        let onSQ2 = Self.loud(r, on: Self.sq(2))
+        #expect(onSQ2.count == 2 && onSQ2.allSatisfy { $0.kind == .mutualWait && $0.severity == .error }, "\(r.findings.map(\.message))")
+        #expect(onSQ2.first?.explanation.contains("No event of sq2 is in the trace before the guest deleted it") == true)
+        #expect(Self.loud(r, on: Self.sq(1)).isEmpty && r.undecided.isEmpty, "\(r.undecided)")
+    }
+
     @Test func sysrqHangIsOnSQ1AndNothingOnSQ2() throws {
         let run = try Run("sysrq-hang")
         defer { run.remove() }
@@ -208,6 +226,29 @@ import Testing
             let r = try run.analyze(subset)
             let loud = r.findings.filter { $0.severity >= .warning }
             #expect(loud.isEmpty, "\(name) \(subset.map { ($0 as NSString).lastPathComponent }): \(loud.map(\.message))")
+            #expect(r.undecided.isEmpty, "\(name) \(subset.map { ($0 as NSString).lastPathComponent }): \(r.undecided)")
         }
+    }
+
+    /// A QEMU log without the guest's ABORTs (the log rotated after them, lines lost there, or
+    /// `-trace` without the admin commands) passed hang-sq2 as healthy, exit 0 without a word:
+    /// the host-side give-up opens at an ABORT. sq2's silence while sq1 ran, its teardown and
+    /// the commands resubmitted on it right after leave the run undecided, naming sq2; sq1,
+    /// whose queue the teardown found running, is not named.
+    @Test(arguments: [true, false])
+    func aQemuLogWithoutTheGuestsAbortsIsUndecidedOnSQ2(fromTheHang: Bool) throws {
+        let run = try Run("hang-sq2")
+        defer { run.remove() }
+        var lines = try String(contentsOfFile: run.qemu, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        lines.removeAll { $0.contains("pci_nvme_admin_cmd") && $0.contains(" opc 0x8 ") }
+        // Or a log that begins inside the first hang (sq2 silent since 1795663288.047 s), after
+        // its ABORTs: sq2 shows no event before its deletion.
+        if fromTheHang, let at = lines.firstIndex(where: { $0.contains("@1795663310.") }) { lines.removeFirst(at) }
+        let cut = run.directory.appendingPathComponent("qemu-no-aborts.log").path
+        try lines.joined(separator: "\n").write(toFile: cut, atomically: false, encoding: .utf8)
+        let r = try run.analyze([cut])
+        #expect(!r.undecided.isEmpty && r.undecided.allSatisfy { $0.hasPrefix("nvme0:sq2: silent for") }, "\(r.undecided)")
+        #expect(r.findings.allSatisfy { $0.severity < .error }, "\(r.findings.map(\.message))")
+        #expect(r.notes.contains { $0.hasPrefix("nvme0:sq2: the controller did not look at it for") })
     }
 }

@@ -122,6 +122,25 @@ private func times(_ events: [Event], _ kind: EventKind) -> [Int64] {
         #expect(d.events.map(\.time) == [20_000_280_000, 20_000_290_000, 20_000_300_000, 21_000_000_000])
     }
 
+    /// A dump printed without printk stamps (`printk.time=0`, `dmesg -t`) is ftrace text in the
+    /// latency format between `Dumping ftrace buffer:` and its delimiters. Cut short after a
+    /// hang's first submissions it passed as healthy without a word; the stamped form said the
+    /// dump has no end. Read whole, in segments of a few lines (in parallel), and on one thread.
+    @Test(arguments: [SourceOptions.defaultDecodeThreads, 1])
+    func aDumpWithoutStampsCutShortSaysSo(threads: Int) throws {
+        var body = "sysrq: Dump ftrace buffer\nDumping ftrace buffer:\n\(delimiter)\n"
+        for i in 0..<40 { body += "     fio-157       0..... \(1000 + i * 10)us : \(setup(i))\n" }
+        for i in 0..<39 { body += "  <idle>-0         1d.h1. \(2000 + i * 10)us : \(complete(i))\n" }
+        var options = SourceOptions()
+        options.decodeThreads = threads
+        options.segmentSize = 1024
+        let cut = try decode(body, options: options)
+        #expect(cut.summary.format == .ftraceText)
+        #expect(cut.summary.endsInsideDump == 2, "\(cut.summary.endsInsideDump as Any)")
+        let whole = try decode(body + "\(delimiter)\nreboot: Power down\n", options: options)
+        #expect(whole.summary.endsInsideDump == nil && whole.events == cut.events)
+    }
+
     /// Dumps are read after any number of batches; small batches see the same events.
     @Test func batchSizeDoesNotChangeTheEvents() throws {
         var text = bootLine + "[    1.000000] nvme nvme0: 2/0/0 default/read/poll queues\n"

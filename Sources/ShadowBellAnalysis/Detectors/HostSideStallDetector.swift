@@ -91,6 +91,9 @@ struct StallCandidate: Sendable {
     var held: Int
     var end: EventRef?
     var resolution: Resolution?
+    /// The queue showed no event from the controller trace's start (`since`, its first event)
+    /// to its deletion: the trace began while the controller was asleep on it.
+    var sinceTraceStart = false
 }
 
 /// One guest give-up: the first ABORT, the reset that followed, what came after it.
@@ -127,6 +130,9 @@ struct HostSideTracker: Sendable {
     var watchingResubmissions: [UInt16: Int] = [:]
     /// The controller's latest reset, per controller.
     var lastReset: [UInt16: Int64] = [:]
+    /// SQs silent when the guest tore them down without an ABORT before (`SilenceBeforeTeardown`),
+    /// `resubmitted` 0 until a fetch on the queue after the teardown confirms them.
+    var silences: [SilenceBeforeTeardown] = []
 }
 
 extension ClockGroupAnalyzer {
@@ -209,6 +215,108 @@ extension ClockGroupAnalyzer {
             if hostSide.episodes[k].firstResubmission[e.qid] == nil { hostSide.episodes[k].firstResubmission[e.qid] = EventRef(e) }
         }
         hostSideQueueMoved(e.queue(.sq), e, resolution: .controllerFetch)
+        if !hostSide.silences.isEmpty { confirmSilence(at: e) }
+    }
+
+    /// How long after a teardown a fetch on the queue counts as the guest resubmitting what
+    /// waited on it (requeued commands come back as soon as the queue is re-created).
+    static var resubmissionWindow: Int64 { 1_000_000_000 }
+
+    /// At the guest's deletion of an I/O SQ, or a controller reset, with no give-up (ABORTs)
+    /// open: each SQ torn down that the controller was asleep on — or that showed no event
+    /// since the trace began — for `silentQueueAge` or more while another SQ of the controller
+    /// was fetched from in the second half of that time. Told only if the guest fetches
+    /// commands on it again right after (`confirmSilence`): an idle queue has none to resubmit.
+    func noteSilenceAtTeardown(_ e: Event) {
+        if let k = hostSide.open[e.controller] {
+            addQueueSilentSinceTraceStart(e, to: k)
+            return
+        }
+        guard !driverEventsSeen, clock == .timestamps,
+            hostSide.silences.count < HostSideStallDetector.episodeLimit
+        else { return }
+        let keys: [QueueKey]
+        if e.kind == .queueDelete {
+            guard e.queueType == .sq, e.qid != 0 else { return }
+            keys = [e.queue]
+        } else {
+            keys = queues.lazy.filter { $0.key.controller == e.controller && $0.key.type == .sq && $0.key.qid != 0 && $0.active }.map(\.key)
+        }
+        for key in keys {
+            let since: Int64, fromStart: Bool
+            if let i = knownIndex(of: key) {
+                let q = queues[i]
+                guard q.active, dbbufEnabled.contains(key.controller) || q.hostSide.shadowDoorbellsSeen, q.controllerWaiting,
+                    !q.mmioSinceLook, let s = q.waitingSince?.time
+                else { continue }
+                (since, fromStart) = (s, false)
+            } else {
+                guard let first = firstTime else { continue }
+                (since, fromStart) = (first, true)
+            }
+            // (Times from the input: their distance is checked before it is used.)
+            let (silence, overflow) = e.time.subtractingReportingOverflow(since)
+            guard !overflow, silence >= Self.silentQueueAge else { continue }
+            let running = queues.filter { o in
+                o.key.type == .sq && o.key.qid != 0 && o.key.controller == key.controller && o.key != key
+                    && (o.hostSide.lastFetch?.time ?? .min) > since + silence / 2
+            }.map(\.key)
+            guard !running.isEmpty,
+                !hostSide.silences.contains(where: { $0.queue == key && $0.since == since })
+            else { continue }
+            hostSide.silences.append(SilenceBeforeTeardown(
+                queue: key, since: since, sinceTraceStart: fromStart, silence: silence, running: running,
+                teardown: e.time, resubmitted: 0))
+        }
+    }
+
+    /// The guest deletes an I/O SQ that showed no event since the trace began, in give-up `k`
+    /// (its ABORTs came at least `minimumSilence` after that start): the trace began while the
+    /// controller was asleep on it, a candidate the give-up could not see (a log rotated or
+    /// attached inside the hang put the give-up on another queue's gap of 4.6 ms, an error on
+    /// the wrong queue). Candidates kept only because no queue was silent longer
+    /// (`StallEpisode.shortSilence`) give way to it: they were running.
+    private func addQueueSilentSinceTraceStart(_ e: Event, to k: Int) {
+        guard e.kind == .queueDelete, e.queueType == .sq, e.qid != 0, !driverEventsSeen, clock.measuresTime,
+            knownIndex(of: e.queue) == nil, let start = firstControllerEvent
+        else { return }
+        let (silence, overflow) = hostSide.episodes[k].firstAbort.time.subtractingReportingOverflow(start.time)
+        guard !overflow, silence >= minimumSilence, !hostSide.episodes[k].candidates.contains(where: { $0.queue == e.queue })
+        else { return }
+        if hostSide.episodes[k].shortSilence {
+            // (Their last look before the first ABORT is where their short silence began.)
+            for c in hostSide.episodes[k].candidates where c.queue.type == .sq {
+                hostSide.episodes[k].running.append((c.queue, c.since))
+            }
+            hostSide.episodes[k].candidates.removeAll()
+            hostSide.episodes[k].shortSilence = false
+        }
+        var c = StallCandidate(
+            queue: e.queue, reason: .asleep, since: start, controllerSeen: nil, eventIdx: nil, eventIdxAt: nil, entries: 0,
+            signature: false, held: 0, end: EventRef(e), resolution: .queueDeleted)
+        c.sinceTraceStart = true
+        hostSide.episodes[k].candidates.append(c)
+    }
+
+    /// A fetch on a queue torn down after its silence, soon after the teardown: the guest
+    /// resubmitted the commands that waited on it.
+    private func confirmSilence(at e: Event) {
+        for k in hostSide.silences.indices where hostSide.silences[k].resubmitted == 0 {
+            let s = hostSide.silences[k]
+            let (after, overflow) = e.time.subtractingReportingOverflow(s.teardown)
+            guard s.queue.controller == e.controller, s.queue.qid == e.qid, !overflow, after >= 0, after <= Self.resubmissionWindow
+            else { continue }
+            hostSide.silences[k].resubmitted = e.time
+        }
+    }
+
+    /// The confirmed silences that no finding of their queue covers.
+    func silencesBeforeTeardownToTell() -> [SilenceBeforeTeardown] {
+        hostSide.silences.filter { s in
+            s.resubmitted != 0 && !findings.contains { f in
+                f.queue.controller == s.queue.controller && f.queue.qid == s.queue.qid && f.start <= s.teardown && (f.end ?? .max) >= s.since
+            }
+        }
     }
 
     /// The controller looked at a candidate queue again (or the queue went away): its wait ends.
@@ -586,6 +694,7 @@ extension ClockGroupAnalyzer {
     }
 
     static func silenceSummary(_ c: StallCandidate, name: String) -> String {
+        if c.sinceTraceStart { return "the trace's first event: no event of \(name) from here until its deletion" }
         switch c.since.kind {
         case .controllerShadowRead: return "controller read shadow \(name) = \(c.controllerSeen.map(String.init) ?? "?"): nothing new, burst ends"
         case .queueCreate: return "controller created \(name): empty, waits for a doorbell"
@@ -596,6 +705,8 @@ extension ClockGroupAnalyzer {
 
     static func silenceSentence(_ c: StallCandidate, name: String) -> String {
         switch c.reason {
+        case .asleep where c.sinceTraceStart:
+            return "No event of \(name) is in the trace before the guest deleted it: the controller did not fetch from \(name), read its shadow slot or see an MMIO doorbell for it from the trace's start, which began while it was asleep on \(name) (the log was rotated or attached during the stall)."
         case .asleep:
             var s: String
             switch c.since.kind {

@@ -436,7 +436,9 @@ extension ClockGroupAnalyzer {
                 s += "After the queue's reset or re-creation its shadow slot held a value nobody published since (see the stale-shadow-after-reset finding): the two sides decided from different values. "
             }
         case .unknown:
-            if let step = w.demandedStep, step.unproven, let ei = w.controllerEventIdx, let at = w.controllerEventIdxAt, let when = step.at {
+            if w.eventIdxUnwrittenSinceConfig, w.leftoverEventIdx == nil, w.firstPublication?.eventIdxRead == nil, stepsCross(0, w, entries: entries) {
+                s += "Since the last Doorbell Buffer Config the controller has not written this queue's EventIdx, and the inputs hold no earlier write to the slot. The driver \(stepsText(w, entries: entries)), past a point where an EventIdx of 0 asks for a doorbell: a driver that did not ring read another value there (one left in a slot that was not cleared) or skipped the doorbell it was asked for; no driver probe says which. "
+            } else if let step = w.demandedStep, step.unproven, let ei = w.controllerEventIdx, let at = w.controllerEventIdxAt, let when = step.at {
                 let why = step.clocks.map { "the clocks are aligned to ±\(formatDuration($0)) here, so the submission may have come first" }
                     ?? "a store may stay invisible to the other side for up to \(formatDuration(Self.storeVisibility)) after its stamp"
                 s += "The values: the controller's last EventIdx write was \(ei), \(formatDuration(when - at.time)) before the driver moved the tail from \(step.old) to \(step.new), and need_event(\(ei), \(step.new), \(step.old)) is true. But that order is not proven — \(why) — and no probe says what the driver read. If it read \(ei), it skipped a doorbell it was asked for (skipped-demanded-doorbell); if it read the value before (the controller's EventIdx store not yet visible: its shadow re-read overtook its store, controller-reorder; or the submission came first), it had no doorbell to ring: the trace cannot tell which. "

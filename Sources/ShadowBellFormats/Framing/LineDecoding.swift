@@ -28,6 +28,24 @@ protocol LineDecoding {
     /// log's line in a guest trace, a guest trace's in a QEMU log): `foreignFormat` names it.
     static func isForeignEvent(_ line: UnsafeRawBufferPointer) -> Bool
     static var foreignFormat: String { get }
+    /// A kernel ftrace dump's lines read as this format (`DumpMarks`), numbered as the decoder
+    /// numbers its lines.
+    var dumpMarks: DumpMarks { get set }
+}
+
+/// Where an ftrace dump printed without printk stamps (`printk.time=0`, `dmesg -t`: read as
+/// ftrace text) begins, and its last delimiter line (`-----…`, which opens and closes a dump):
+/// event lines after the last delimiter are a dump the input stops inside.
+struct DumpMarks {
+    var start: UInt64?
+    var lastDelimiter: UInt64 = 0
+
+    /// The dump's first line when the input's events go on past its last delimiter (its last
+    /// event line `lastEventLine`): the dump has no end.
+    func unclosed(lastEventLine: UInt64) -> UInt64? {
+        guard let start, lastEventLine > start, lastDelimiter < lastEventLine else { return nil }
+        return start
+    }
 }
 
 extension LineDecoding {
@@ -36,6 +54,10 @@ extension LineDecoding {
     var cpusSeen: UInt64 { 0 }
     static func isForeignEvent(_ line: UnsafeRawBufferPointer) -> Bool { false }
     static var foreignFormat: String { "" }
+    var dumpMarks: DumpMarks {
+        get { DumpMarks() }
+        set {}
+    }
 
     /// The clock `decoder` decides from the whole lines of `prefix` (the start of an input:
     /// ftrace's first event line, a QEMU log's first event), nil when they do not decide it.
@@ -65,6 +87,8 @@ struct LineBatcher<Decoder: LineDecoding> {
     private let lines: TextLines
     private var decoder: Decoder
     private var lastEventTime = Int64.min
+    /// The line of the last event delivered (`DumpMarks.unclosed`).
+    private var lastEventLine: UInt64 = 0
     private let batchSize: Int
     private var exhausted = false
     /// The lines are decoded on the reader's thread (a compressed input's decompression
@@ -90,6 +114,8 @@ struct LineBatcher<Decoder: LineDecoding> {
         exhausted = try fillBatch(
             &decoder, lines: lines, summary: &summary, lastEventTime: &lastEventTime,
             into: &buffer, limit: batchSize)
+        if let last = buffer.last(where: { $0.kind != .dataLoss }) { lastEventLine = last.location }
+        summary.endsInsideDump = decoder.dumpMarks.unclosed(lastEventLine: lastEventLine)
         return !buffer.isEmpty
     }
 }

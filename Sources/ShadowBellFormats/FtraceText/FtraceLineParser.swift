@@ -29,6 +29,7 @@ struct FtraceLineParser: LineDecoding {
     /// Whether `console` events (the kernel's messages, `printk:console`) are read: not in a
     /// console's own ftrace dump, whose console lines are read as the console's.
     let readsConsoleEvents: Bool
+    var dumpMarks = DumpMarks()
 
     /// `clock`: the trace's clock when known before its lines are read (`clock(inPrefix:decoder:)`).
     init(source: UInt16, qemuController: UInt16, clock: ClockKind? = nil, readsConsoleEvents: Bool = true) {
@@ -292,6 +293,18 @@ struct FtraceLineParser: LineDecoding {
     private mutating func parseNonEventLine(
         _ line: UnsafeRawBufferPointer, from first: Int, number: UInt64
     ) -> LineOutcome {
+        // A kernel ftrace dump printed without printk stamps is ftrace text between its
+        // `Dumping ftrace buffer:` line and its delimiters: kept to tell one the input stops inside.
+        switch FtraceDumpLine.classify(line) {
+        case .start:
+            if dumpMarks.start == nil { dumpMarks.start = number }
+            return .skipped
+        case .delimiter:
+            dumpMarks.lastDelimiter = number
+            return .skipped
+        default:
+            break
+        }
         var s = ByteScanner(line, position: first)
         // trace-cmd report names the instance before a marker of its buffer: `sbfix: CPU:0 […]`.
         var afterInstance = s

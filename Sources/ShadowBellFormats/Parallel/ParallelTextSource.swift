@@ -21,6 +21,9 @@ final class ParallelTextSource<Decoder: SegmentDecoding>: EventSource {
     @exclusivity(unchecked) private var state: Decoder
     @exclusivity(unchecked) private var lastEventTime = Int64.min
     @exclusivity(unchecked) private var linesBefore: UInt64 = 0
+    /// The input's `DumpMarks` and its last event line, numbered in the input.
+    @exclusivity(unchecked) private var dumpMarks = DumpMarks()
+    @exclusivity(unchecked) private var lastEventLine: UInt64 = 0
     @exclusivity(unchecked) private var nextSegment = 0
     @exclusivity(unchecked) private var finished = false
 
@@ -105,6 +108,10 @@ final class ParallelTextSource<Decoder: SegmentDecoding>: EventSource {
         if r.nulPadding > 0 { summary.nulPadding = r.nulPadding }
         summary.recordedUntil(atLeast: r.latestLineTime)
         summary.cpus |= state.cpusSeen
+        if let start = r.dumpMarks.start, dumpMarks.start == nil { dumpMarks.start = start &+ offset }
+        if r.dumpMarks.lastDelimiter > 0 { dumpMarks.lastDelimiter = r.dumpMarks.lastDelimiter &+ offset }
+        if let last = r.events.last(where: { $0.kind != .dataLoss }) { lastEventLine = last.location }
+        summary.endsInsideDump = dumpMarks.unclosed(lastEventLine: lastEventLine)
         linesBefore += r.lines
     }
 }
@@ -141,6 +148,8 @@ struct DecodedSegment {
     /// `InputSummary.foreignLinesSeen` and the first of them (counted from the segment's first line).
     var foreignLinesSeen: UInt64 = 0
     var firstForeignLine: UInt64?
+    /// The decoder's `DumpMarks` of the segment (lines counted from its first).
+    var dumpMarks = DumpMarks()
 
     mutating func reset() {
         foreignLinesSeen = 0
@@ -179,6 +188,8 @@ func decodeSegment<D: LineDecoding>(
     let end = p + bytes.count
     var number: UInt64 = 0
     var lastEventTime = Int64.min
+    decoder.dumpMarks = DumpMarks()
+    defer { r.dumpMarks = decoder.dumpMarks }
     while p < end {
         let hit = findNewline(p, end, releasingLongLines: mapped)
         let lineEnd = hit ?? end
