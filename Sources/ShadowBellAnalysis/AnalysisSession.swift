@@ -975,10 +975,15 @@ public enum AnalysisSession {
             for m in members {
                 let input = placed[m].source.summary
                 guard let runs = Self.severalQemuRuns(input) else { continue }
-                for i in result.findings.indices
-                where result.findings[i].evidence.contains(where: { Int($0.location.source) == input.index && $0.location.value < runs.last }) {
+                for i in result.findings.indices {
+                    let lines = result.findings[i].evidence.filter { Int($0.location.source) == input.index }.map(\.location.value)
+                    guard let first = lines.min(), first < runs.last else { continue }
+                    // The run its evidence begins in, to give alone (advice to keep the last
+                    // run only would drop a hang of an earlier one).
+                    let from = runs.starts.last { $0 <= first } ?? 1
+                    let to = (runs.starts.first { $0 > first } ?? runs.last) - 1
                     result.findings[i].uncertainty.append(
-                        "\(runs.text): its evidence from that log before line \(runs.last), where the last run begins, is an earlier QEMU run's, read as if one controller ran on; give the last run alone: \(runs.keep)")
+                        "\(runs.text): its evidence from that log before line \(runs.last), where the last run begins, is an earlier QEMU run's, read as if one controller ran on; give the run it begins in alone: \(Self.linesCommand(input, from: from, to: to))")
                 }
             }
             // An input whose events go back in time by 100 ms or more holds pieces put one
@@ -1143,7 +1148,19 @@ public enum AnalysisSession {
 
     /// What to say of a QEMU log holding the events of several QEMU runs (libvirt's log of the
     /// VM, appended at each start), and the line its last run with events begins at; nil for one.
-    static func severalQemuRuns(_ input: InputSummary) -> (text: String, last: UInt64, keep: String)? {
+    /// A shell command giving lines `from`…`to` of `input` (decompressed when it is).
+    static func linesCommand(_ input: InputSummary, from: UInt64, to: UInt64) -> String {
+        let range = "sed -n '\(from),\(to)p'"
+        switch (input.path, input.compression) {
+        case ("-", _): return "the lines \(from) to \(to) of standard input (`… | \(range)`)"
+        case (_, "gzip"?): return "`zcat \(input.path) | \(range)`"
+        case (_, "zstd"?): return "`zstdcat \(input.path) | \(range)`"
+        case (_, "xz"?): return "`xzcat \(input.path) | \(range)`"
+        default: return "`\(range) \(input.path)`"
+        }
+    }
+
+    static func severalQemuRuns(_ input: InputSummary) -> (text: String, last: UInt64, keep: String, starts: [UInt64])? {
         let between = input.startsBetweenRuns
         guard let last = between.last?.line else { return nil }
         // Each run with events begins at the last start before its first event (runs without
@@ -1162,7 +1179,7 @@ public enum AnalysisSession {
         case (_, "xz"?): keep = "`xzcat \(input.path) | tail -n +\(last)`"
         default: keep = "`tail -n +\(last) \(input.path)`"
         }
-        return ("\(input.path == "-" ? "standard input" : input.path) holds the events of \(Set(between.map(\.eventsBefore)).count + 1) QEMU runs (libvirt's `starting up` line at line(s) \(lines))", last, keep)
+        return ("\(input.path == "-" ? "standard input" : input.path) holds the events of \(Set(between.map(\.eventsBefore)).count + 1) QEMU runs (libvirt's `starting up` line at line(s) \(lines))", last, keep, starts)
     }
 
     /// What to say of a console holding several boots, nil for one.
@@ -1351,8 +1368,8 @@ public enum AnalysisSession {
             for giveUp in g.unexplainedGiveUps {
                 let name = "nvme\(giveUp.controller)"
                 let reset = giveUp.reset.map { " and reset it at \(formatSeconds($0)) s" } ?? ""
-                undecided.append("\(name): the guest aborted \(giveUp.aborts) command(s) at \(formatSeconds(giveUp.firstAbort)) s\(reset), and no queue had been silent for --min-wait before: what it gave up on is not in the inputs")
-                notes.append("\(name): the guest aborted \(giveUp.aborts) command(s) from \(formatSeconds(giveUp.firstAbort)) s\(reset): its I/O timeout expired for them. No queue of the controller had been silent for --min-wait (\(formatDuration(options.minWait))) before the first ABORT, and no finding covers that time: the controller kept working, or was slower than the guest's I/O timeout (a lowered nvme_core.io_timeout, a simulation's scaled one). The guest's trace or console would tell which commands it gave up on.")
+                undecided.append("\(name): the guest aborted \(giveUp.aborts) command(s) at \(formatSeconds(giveUp.firstAbort)) s\(reset), and no queue had been silent before long enough to hold what timed out: what it gave up on is not in the inputs")
+                notes.append("\(name): the guest aborted \(giveUp.aborts) command(s) from \(formatSeconds(giveUp.firstAbort)) s\(reset): its I/O timeout expired for them. No queue of the controller had been silent before the first ABORT long enough to hold a command that timed out (--min-wait, \(formatDuration(options.minWait)), or a tenth of the I/O timeout that its reset measures, from the first ABORT), and no finding covers that time: the controller kept working, or was slower than the guest's I/O timeout (a lowered nvme_core.io_timeout, a simulation's scaled one). The guest's trace or console would tell which commands it gave up on.")
             }
         }
         for g in groups {

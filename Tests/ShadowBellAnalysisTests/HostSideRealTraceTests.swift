@@ -155,6 +155,30 @@ import Testing
         #expect(Self.loud(r, on: Self.sq(1)).isEmpty && r.undecided.isEmpty, "\(r.undecided)")
     }
 
+    /// hang-sq2's QEMU log with sq2's last shadow read damaged (a warning spliced into the line)
+    /// and sq1's last 6.8 ms before the first ABORT lost: sq1, silent that briefly before ABORTs
+    /// that came 15.2 s before the reset (the guest's I/O timeout), was the give-up's candidate
+    /// (a QEMU 10 hang's log put an error on it so). It cannot hold a command that timed out:
+    /// the give-up is one whose queue is not in the inputs, undecided.
+    @Test func aGiveUpIsNotPutOnAQueueSilentForATinyPartOfTheTimeout() throws {
+        let run = try Run("hang-sq2")
+        defer { run.remove() }
+        var lines = try String(contentsOfFile: run.qemu, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let firstAbort = try #require(lines.firstIndex { $0.contains("pci_nvme_admin_cmd") && $0.contains(" opc 0x8 ") })
+        let lastLook = try #require(lines[..<firstAbort].lastIndex { $0.contains("@1795663303.419998:pci_nvme_shadow_doorbell_sq sqid 1 ") })
+        let sq1 = { (line: String) in line.contains("sqid 1 ") || line.contains("cqid 1 ") }
+        lines = Array(lines[..<(lastLook + 1)]) + lines[(lastLook + 1)..<firstAbort].filter { !sq1($0) } + lines[firstAbort...]
+        let damaged = try #require(lines.firstIndex { $0.hasPrefix("8508@1795663288.047239:pci_nvme_shadow_doorbell_sq sqid 2 ") })
+        let line = lines[damaged]
+        lines[damaged] = String(line.prefix(40)) + "qemu-system-x86_64: warning: x"
+        lines.insert(String(line.dropFirst(40)), at: damaged + 1)
+        let cut = run.directory.appendingPathComponent("qemu-damaged.log").path
+        try lines.joined(separator: "\n").write(toFile: cut, atomically: false, encoding: .utf8)
+        let r = try run.analyze([cut])
+        #expect(Self.loud(r, on: Self.sq(1)).isEmpty, "\(r.findings.map(\.message))")
+        #expect(r.undecided.contains { $0.contains("no queue had been silent before long enough to hold what timed out") }, "\(r.undecided)")
+    }
+
     @Test func sysrqHangIsOnSQ1AndNothingOnSQ2() throws {
         let run = try Run("sysrq-hang")
         defer { run.remove() }

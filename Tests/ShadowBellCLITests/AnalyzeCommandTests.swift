@@ -499,7 +499,7 @@ import Testing
         let r = try analyzeJSON([qemu])
         let undecided = (r.json["summary"] as? [String: Any])?["undecided"] as? [String] ?? []
         #expect(r.status == 0 && undecided.contains { $0.hasPrefix("nvme0: the guest aborted 48 command(s) at ") && $0.hasSuffix("what it gave up on is not in the inputs") }, "\(undecided)")
-        #expect((r.json["notes"] as? [String] ?? []).contains { $0.contains("No queue of the controller had been silent for --min-wait") })
+        #expect((r.json["notes"] as? [String] ?? []).contains { $0.contains("No queue of the controller had been silent before the first ABORT long enough to hold a command that timed out") })
     }
 
     /// A guest trace recorded with the kernel's `console` event holds the driver's timeout

@@ -179,6 +179,7 @@ extension ClockGroupAnalyzer {
             guard let k = hostSide.open.removeValue(forKey: e.controller) else { return }
             for j in [k] + (hostSide.alsoOpen.removeValue(forKey: e.controller) ?? []) {
                 hostSide.episodes[j].reset = EventRef(e)
+                dropImplausiblyShortSilences(j)
                 for c in hostSide.episodes[j].candidates.indices where hostSide.episodes[j].candidates[c].end == nil {
                     hostSide.episodes[j].candidates[c].end = EventRef(e)
                     hostSide.episodes[j].candidates[c].resolution = .controllerReset
@@ -352,6 +353,24 @@ extension ClockGroupAnalyzer {
         }
         let t = GuestTimeout(at: EventRef(e), kind: kind, tag: e.b)
         hostSide.episodes[k].console[e.qid, default: (t, 0)].count += 1
+    }
+
+    /// A give-up whose candidates were taken for a silence shorter than `--inferred-min-wait`
+    /// (`StallEpisode.shortSilence`) measures the guest's I/O timeout at its reset (first ABORT
+    /// to reset, when the aborted commands timed out again): a queue silent for less than a
+    /// tenth of that before the first ABORT cannot hold a command that timed out, and is no
+    /// candidate. With none left the give-up is one whose queue is not in the inputs
+    /// (`unexplainedGiveUps`). The QEMU 10 hang's log with sq2's last shadow read damaged put
+    /// an error on sq1, silent 1.5 ms before ABORTs that came 10.4 s before the reset.
+    private func dropImplausiblyShortSilences(_ k: Int) {
+        let episode = hostSide.episodes[k]
+        guard episode.shortSilence, let reset = episode.reset else { return }
+        let (timeout, overflow) = reset.time.subtractingReportingOverflow(episode.firstAbort.time)
+        guard !overflow, timeout >= minimumSilence else { return }
+        hostSide.episodes[k].candidates.removeAll { c in
+            let (silence, o) = episode.firstAbort.time.subtractingReportingOverflow(c.since.time)
+            return !o && silence < timeout / 10
+        }
     }
 
     /// The guest's first ABORT opens a give-up: which queues could hold what it gave up on.
