@@ -933,6 +933,15 @@ public final class ClockGroupAnalyzer {
         reportCQEventIdxVisibility()
         reportCommandsNeverCompleted()
         assignStuckCommands()
+        // A give-up told from the guest's ABORTs or timeout messages spans, once its commands
+        // are assigned, from the oldest one's submission: lost events there leave it uncertain,
+        // as a stuck command's (a `CPU:1 [LOST 500 EVENTS]` inside a hang said nothing).
+        for k in findings.indices where findings[k].kind == .stuckCommand
+            && !findings[k].uncertainty.contains(where: { $0.hasPrefix("the recorder lost events") })
+            && dataLoss(from: findings[k].start, to: findings[k].end ?? lastTime) > 0
+        {
+            findings[k].uncertainty.append(Self.lostWhileOutstanding)
+        }
         capGiveUps()
         markPoorAlignment()
         let missing = completionsMissing()

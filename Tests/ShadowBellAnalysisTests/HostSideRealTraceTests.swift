@@ -179,6 +179,23 @@ import Testing
         #expect(r.undecided.contains { $0.contains("no queue had been silent before long enough to hold what timed out") }, "\(r.undecided)")
     }
 
+    /// A lost-events marker inside a give-up told from the guest trace's ABORTs (hang-sq2's
+    /// guest trace alone): the finding spans from its oldest command's submission, and the
+    /// marker there leaves it uncertain (it said nothing); the other give-up's stays certain.
+    @Test func lostEventsInsideAGiveUpMakeItUncertain() throws {
+        let run = try Run("hang-sq2")
+        defer { run.remove() }
+        var lines = try String(contentsOfFile: run.guest, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let at = try #require(lines.firstIndex { $0.contains(" 30.0") && $0.contains("nvme_") })
+        lines.insert("CPU:1 [LOST 500 EVENTS]", at: at)
+        let lost = run.directory.appendingPathComponent("guest-lost.txt").path
+        try lines.joined(separator: "\n").write(toFile: lost, atomically: false, encoding: .utf8)
+        let onSQ2 = Self.loud(try run.analyze([lost]), on: Self.sq(2))
+        try #require(onSQ2.count == 2, "\(onSQ2.map(\.message))")
+        #expect(onSQ2[0].uncertainty.contains("the recorder lost events while the commands were outstanding"), "\(onSQ2[0].uncertainty)")
+        #expect(!onSQ2[1].uncertainty.contains { $0.hasPrefix("the recorder lost events") }, "\(onSQ2[1].uncertainty)")
+    }
+
     @Test func sysrqHangIsOnSQ1AndNothingOnSQ2() throws {
         let run = try Run("sysrq-hang")
         defer { run.remove() }

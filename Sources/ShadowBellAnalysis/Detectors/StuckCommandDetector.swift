@@ -423,6 +423,8 @@ extension ClockGroupAnalyzer {
         return reported
     }
 
+    static let lostWhileOutstanding = "the recorder lost events while the commands were outstanding"
+
     private func reportTimeoutEpisode(_ e: TimeoutEpisode) {
         let key = QueueKey(controller: e.controller, qid: e.qid, type: .sq)
         let first = e.timeouts[0]
@@ -654,7 +656,7 @@ extension ClockGroupAnalyzer {
             f.evidence.append(evidenceItem(c.cancelled ? "driver-cancel" : "driver-complete", last, "driver completed cmdid \(c.cmdid)" + (c.status.map { ", status 0x\(String($0, radix: 16))" } ?? "")))
         }
         if dataLoss(from: start, to: stop) > 0 {
-            f.uncertainty.append("the recorder lost events while the commands were outstanding")
+            f.uncertainty.append(Self.lostWhileOutstanding)
         }
         report(f)
     }
