@@ -252,7 +252,8 @@ extension ClockGroupAnalyzer {
                 else { continue }
                 (since, fromStart) = (s, false)
             } else {
-                guard let first = firstTime else { continue }
+                // (The controller's trace's start: a console beside it may begin earlier.)
+                guard let first = firstControllerEvent?.time else { continue }
                 (since, fromStart) = (first, true)
             }
             // (Times from the input: their distance is checked before it is used.)
