@@ -1146,20 +1146,27 @@ public enum AnalysisSession {
         )
     }
 
-    /// What to say of a QEMU log holding the events of several QEMU runs (libvirt's log of the
-    /// VM, appended at each start), and the line its last run with events begins at; nil for one.
-    /// A shell command giving lines `from`…`to` of `input` (decompressed when it is).
-    static func linesCommand(_ input: InputSummary, from: UInt64, to: UInt64) -> String {
-        let range = "sed -n '\(from),\(to)p'"
+    /// A shell command running `filter` (`tail -n +N`, `sed -n 'A,Bp'`) on `input`'s lines
+    /// (decompressed when it is), or, for standard input, `stdin` (the lines, in words) and the
+    /// filter to pipe it into.
+    static func linesCommand(_ input: InputSummary, _ filter: String, stdin: String) -> String {
         switch (input.path, input.compression) {
-        case ("-", _): return "the lines \(from) to \(to) of standard input (`… | \(range)`)"
-        case (_, "gzip"?): return "`zcat \(input.path) | \(range)`"
-        case (_, "zstd"?): return "`zstdcat \(input.path) | \(range)`"
-        case (_, "xz"?): return "`xzcat \(input.path) | \(range)`"
-        default: return "`\(range) \(input.path)`"
+        case ("-", _): return "\(stdin) (`… | \(filter)`)"
+        case (_, "gzip"?): return "`zcat \(input.path) | \(filter)`"
+        case (_, "zstd"?): return "`zstdcat \(input.path) | \(filter)`"
+        case (_, "xz"?): return "`xzcat \(input.path) | \(filter)`"
+        default: return "`\(filter) \(input.path)`"
         }
     }
 
+    /// The lines `from`…`to` of `input` (`linesCommand`).
+    static func linesCommand(_ input: InputSummary, from: UInt64, to: UInt64) -> String {
+        linesCommand(input, "sed -n '\(from),\(to)p'", stdin: "the lines \(from) to \(to) of standard input")
+    }
+
+    /// What to say of a QEMU log holding the events of several QEMU runs (libvirt's log of the
+    /// VM, appended at each start), the line its last run with events begins at, the command
+    /// keeping that run, and the lines each run with events begins at; nil for one.
     static func severalQemuRuns(_ input: InputSummary) -> (text: String, last: UInt64, keep: String, starts: [UInt64])? {
         let between = input.startsBetweenRuns
         guard let last = between.last?.line else { return nil }
@@ -1171,14 +1178,7 @@ public enum AnalysisSession {
             if next == nil || next!.eventsBefore != s.eventsBefore { starts.append(s.line) }
         }
         let lines = starts.prefix(4).map(String.init).joined(separator: ", ") + (starts.count > 4 || input.processStartCount > UInt64(input.processStarts.count) ? ", …" : "")
-        let keep: String
-        switch (input.path, input.compression) {
-        case ("-", _): keep = "the lines of standard input from line \(last) on (`… | tail -n +\(last)`)"
-        case (_, "gzip"?): keep = "`zcat \(input.path) | tail -n +\(last)`"
-        case (_, "zstd"?): keep = "`zstdcat \(input.path) | tail -n +\(last)`"
-        case (_, "xz"?): keep = "`xzcat \(input.path) | tail -n +\(last)`"
-        default: keep = "`tail -n +\(last) \(input.path)`"
-        }
+        let keep = linesCommand(input, "tail -n +\(last)", stdin: "the lines of standard input from line \(last) on")
         return ("\(input.path == "-" ? "standard input" : input.path) holds the events of \(Set(between.map(\.eventsBefore)).count + 1) QEMU runs (libvirt's `starting up` line at line(s) \(lines))", last, keep, starts)
     }
 
