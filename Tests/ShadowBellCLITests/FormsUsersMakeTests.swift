@@ -187,6 +187,35 @@ import Testing
         }
     }
 
+    /// A QEMU run as a systemd service's log (`journalctl -u vm.service`, `/var/log/syslog`):
+    /// every line behind syslog's or the journal's prefix, the service manager's and the host
+    /// kernel's lines among them. It was refused as no trace format (exit 2). The hung run's
+    /// findings are the plain log's, beside the guest trace and alone.
+    @Test func aQemuLogKeptInTheJournalIsRead() throws {
+        let hung = try RealTraceTests.run("hang-sq2")
+        func brief(_ json: [String: Any]) -> [String] {
+            Self.findings(json).map { "\($0["kind"] ?? "") \(Self.queue($0)) \($0["start_ns"] ?? "") \($0["end_ns"] ?? "") \($0["cause"] ?? "")" }
+        }
+        let plain = try analyzeJSON([hung.guest, hung.qemu, hung.console]), plainAlone = try analyzeJSON([hung.qemu])
+        #expect(plain.status == 1 && !brief(plain.json).isEmpty)
+        let log = try Self.lines(hung.qemu).filter { !$0.isEmpty }
+        for prefix in ["Dec  5 20:17:45 vmhost qemu-system-x86_64[4711]: ", "2026-12-05T20:17:45.123456+0000 vmhost qemu-kvm[4711]: "] {
+            var journal: [Substring] = ["Dec  5 20:17:44 vmhost systemd[1]: Started vm.service - A guest."]
+            for (k, line) in log.enumerated() {
+                if k % 5000 == 4999 { journal.append("Dec  5 20:17:45 vmhost kernel: kvm_amd: some_message \(k)") }
+                journal.append(Substring(prefix + line))
+            }
+            let path = try Self.write(journal, "journal.log")
+            defer { unlink(path) }
+            let r = try analyzeJSON([hung.guest, path, hung.console])
+            #expect(r.status == 1 && brief(r.json) == brief(plain.json), "\(prefix): \(brief(r.json))")
+            let inputs = r.json["inputs"] as? [[String: Any]] ?? []
+            #expect(inputs.contains { $0["format"] as? String == "qemu-log" && $0["events"] as? Int == 223_283 })
+            let alone = try analyzeJSON([path])
+            #expect(alone.status == plainAlone.status && brief(alone.json) == brief(plainAlone.json), "\(prefix): \(brief(alone.json))")
+        }
+    }
+
     /// libvirt's log of a VM (QEMU's trace output without `-D`) appended at each start: an
     /// earlier run's QEMU log, then the hung run's, each after libvirt's `starting up` line.
     /// Said, with where the last run begins; a finding resting on the earlier run's lines is

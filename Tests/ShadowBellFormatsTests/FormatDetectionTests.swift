@@ -197,4 +197,42 @@ private func u64LE(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNee
         #expect(d.summary.format == .ftraceText && d.summary.events == 0 && d.events.isEmpty)
         #expect(d.summary.skipped == 3)
     }
+    /// A QEMU run kept as a service's log: each line after syslog's or the journal's prefix, in
+    /// every shape `journalctl -o` and rsyslog print (not an ISO time ending in `Z`: QEMU 10.1's
+    /// own shape). The prefix's time is not read; the QEMU line after it is read as it would be
+    /// alone.
+    @Test func aQemuLogBehindASyslogPrefixIsAQemuLog() throws {
+        func split(_ line: String) -> (shape: QemuLogLineParser.Shape, time: Int64, payload: Int)? {
+            var line = line
+            return line.withUTF8 { QemuLogLineParser.split(UnsafeRawBufferPointer($0)) }
+        }
+        func messageStart(_ line: String) -> Int? {
+            var line = line
+            return line.withUTF8 { SyslogPrefix.messageStart(UnsafeRawBufferPointer($0)) }
+        }
+        let qemu = "4711@1690000000.123456:pci_nvme_mmio_doorbell_sq sqid 1 new_tail 17"
+        let prefixes = [
+            "Dec  5 20:17:45 host qemu-system-x86_64[4711]: ", "Dec 05 20:17:45.123456 host qemu-system-x86_64[4711]: ",
+            "2026-12-05T20:17:45+0000 host qemu[4711]: ", "2026-12-05T20:17:45.123456+00:00 host qemu[4711]: ",
+            "[ 8123.456789] host qemu-kvm[4711]: ", "1764965865.123456 host qemu: ",
+        ]
+        for prefix in prefixes {
+            let s = split(prefix + qemu)
+            #expect(s?.shape == .pidTimestamp && s?.time == 1_690_000_000_123_456_000 && s?.payload == prefix.utf8.count + 23, "\(prefix)")
+            let d = try decode(
+                "Dec  5 20:17:44 host systemd[1]: Started qemu.service.\n\(prefix)\(qemu)\n\(prefix)4711@1690000000.223456:pci_nvme_mmio_doorbell_sq sqid 1 new_tail 18\n")
+            #expect(d.summary.format == .qemuLog && d.summary.events == 2 && d.summary.skipped == 1, "\(prefix)")
+            #expect(d.events.map(\.time) == [1_690_000_000_123_456_000, 1_690_000_000_223_456_000], "\(prefix)")
+        }
+        // QEMU's bare lines (no -msg timestamp=on) behind the prefix: order only.
+        let bare = try decode("Dec 05 20:17:45.123456 host qemu[1]: pci_nvme_mmio_doorbell_sq sqid 1 new_tail 17\n")
+        #expect(bare.summary.format == .qemuLog && bare.summary.events == 1 && bare.events.first?.time == 1)
+        // Not a prefix: a month without a time, a tag without `: `, another word.
+        for line in ["Dec 5 host qemu[1]: \(qemu)", "Dec  5 20:17:45 host qemu[1] \(qemu)", "Decimal 20:17:45 host qemu[1]: \(qemu)",
+            "2026-12-05 20:17:45 host qemu[1]: \(qemu)", "[ 8123.456789 host qemu[1]: \(qemu)"] {
+            #expect(messageStart(line) == nil, "\(line)")
+        }
+        // A console's line has the prefix's shape (`[stamp] word word: `) and is still a console's.
+        #expect(try detected(Array("[   30.156309] nvme nvme0: I/O 768 QID 2 timeout, aborting\n".utf8)) == .consoleLog)
+    }
 }

@@ -51,7 +51,9 @@ struct QemuLogLineParser: LineDecoding {
     static func threads(inPrefix prefix: UnsafeRawBufferPointer) -> [UInt64] {
         var found: Set<UInt64> = []
         FormatDetector.forEachLine(prefix) { line, _ in
-            if let (shape, _, _) = split(line), shape == .pidTimestamp, let (tid, _) = ByteScanning.decimalPrefix(line, from: 0) {
+            if let (shape, _, _) = split(line), shape == .pidTimestamp,
+                let (tid, _) = ByteScanning.decimalPrefix(line, from: SyslogPrefix.messageStart(line) ?? 0)
+            {
                 found.insert(tid)
             }
             return found.count < 16
@@ -78,11 +80,22 @@ struct QemuLogLineParser: LineDecoding {
             {
                 return (.iso8601, time, afterTime + 1)
             }
-            return nil
+            return afterSyslogPrefix(line)
         }
         // Bare shape: the line starts with an event identifier.
-        if first == 0x5F || (first | 0x20) &- 0x61 < 26 { return (.bare, 0, 0) }
-        return nil
+        if first == 0x5F || first &- 0x61 < 26 { return (.bare, 0, 0) }
+        if first &- 0x41 < 26 { return afterSyslogPrefix(line) ?? (.bare, 0, 0) }
+        return first == ASCII.openBracket ? afterSyslogPrefix(line) : nil
+    }
+
+    /// The QEMU line after a syslog or journal prefix (`Dec  5 20:17:45 host qemu[4711]: `:
+    /// `SyslogPrefix`), its payload's index counted in the whole line.
+    @inline(never)
+    private static func afterSyslogPrefix(_ line: UnsafeRawBufferPointer) -> (shape: Shape, time: Int64, payload: Int)? {
+        guard let start = SyslogPrefix.messageStart(line),
+            let (shape, time, payload) = split(UnsafeRawBufferPointer(rebasing: line[start...]))
+        else { return nil }
+        return (shape, time, start + payload)
     }
 
     @inline(__always)
