@@ -478,14 +478,27 @@ final class TimelineWriter {
         if text.utf8.count > 1 << 20 { flush() }
     }
 
+    /// Why the output file could not be written (the first failure), told by `finish`.
+    private var writeFailure: String?
+
     func appendToFile(_ chunk: String) {
-        guard let path = output else { return }
-        if let f = fopen(path, wroteAny ? "a" : "w") {
-            var chunk = chunk
-            chunk.withUTF8 { _ = fwrite($0.baseAddress, 1, $0.count, f) }
-            fclose(f)
+        guard let path = output, writeFailure == nil else { return }
+        guard let f = fopen(path, wroteAny ? "a" : "w") else {
+            writeFailure = String(cString: strerror(errno))
+            return
         }
+        var chunk = chunk
+        let written = chunk.withUTF8 { fwrite($0.baseAddress, 1, $0.count, f) == $0.count }
+        // A full disk may show only when the buffered rest is written out.
+        if fclose(f) != 0 || !written { writeFailure = String(cString: strerror(errno)) }
         wroteAny = true
+    }
+
+    /// A write that failed is an error (exit 2), not a cut timeline with the findings' status.
+    private func checkWritten() throws {
+        guard let writeFailure, let output else { return }
+        printError("error: cannot write \(output): \(writeFailure)")
+        throw ExitCode(2)
     }
 
     func finish() throws {
@@ -507,6 +520,7 @@ final class TimelineWriter {
                 TimelineSVGDocument.write(queues, note: noFindingNote ? "no finding on these queues: the first events" : nil, ranged: ranged, empty: emptySVG, to: emit)
             }
             flush()
+            try checkWritten()
             return
         }
         if format == .json { text += rows > 0 ? "\n]\n" : "]\n" }
@@ -520,6 +534,7 @@ final class TimelineWriter {
             }
         }
         flush()
+        try checkWritten()
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 #if canImport(Glibc)
-    import Glibc
+    // `stdout` is C's global: read once, at exit.
+    @preconcurrency import Glibc
 #endif
 
 struct ShadowBell: ParsableCommand {
@@ -39,5 +40,16 @@ if words.first == "help", let word = words.dropFirst().first, !word.hasPrefix("-
     let meant = ShadowBell.commandMeant(by: word).map { "; did you mean 'shadowbell help \($0)'?" } ?? ""
     printError("error: no command '\(word)' (the commands are \(ShadowBell.commandNames.joined(separator: ", ")))\(meant)")
     exit(64)
+}
+// What a command printed is written out of stdio's buffer at exit at the latest: a report that
+// standard output could not take (a full disk, a file-size limit) is an error (exit 2), not the
+// findings' status with the report cut or lost.
+atexit {
+    errno = 0
+    let flushed = fflush(stdout) == 0
+    let reason = errno
+    guard !flushed || ferror(stdout) != 0 else { return }
+    printError("error: cannot write standard output\(reason != 0 ? ": " + String(cString: strerror(reason)) : ""): the report is lost or cut short")
+    _exit(2)
 }
 ShadowBell.main()

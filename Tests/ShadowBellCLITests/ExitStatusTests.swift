@@ -8,6 +8,26 @@ import Testing
 /// Exit statuses of report and explain (Docs/CLI.md): 2 when an input could not be read, 64
 /// for a usage error.
 @Suite struct ExitStatusTests {
+    /// A report that standard output cannot take (a full disk: `/dev/full`) is an error, exit
+    /// 2, said on standard error: it exited 0 with the report lost, as a healthy run.
+    @Test func aReportStandardOutputCannotTakeIsAnError() throws {
+        let trace = packageRoot.appendingPathComponent("SampleTraces/lab/sim-healthy-racing.txt").path
+        for format in ["text", "json"] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: executablePath)
+            p.arguments = ["analyze", trace, "--format", format]
+            p.standardOutput = FileHandle(forWritingAtPath: "/dev/full")
+            let err = Pipe()
+            p.standardError = err
+            try p.run()
+            let said = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 2 && said.contains("cannot write standard output"), "\(format): \(p.terminationStatus) \(said)")
+        }
+        // Written in full, the same report exits 0.
+        #expect(try runProcess(["analyze", trace]).status == 0)
+    }
+
     /// An input that is no trace is an input error, said as such, even though it leaves no
     /// finding to explain.
     @Test func explainingAFindingOfAnInputThatIsNoTraceIsAnInputError() throws {
