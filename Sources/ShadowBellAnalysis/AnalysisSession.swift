@@ -1043,6 +1043,13 @@ public enum AnalysisSession {
         for input in inputs {
             guard let line = input.unterminatedLastLine else { continue }
             notes.append("\(input.path):\(line): the last line has no newline: the file looks cut short while it was written or copied. That line was read as it stands (a number cut short reads as another), and the input may end before the run did.")
+            // A recorder writes whole lines: a trace that ends inside one was copied or cut
+            // while the run went on, and a hang after it is not in the file (a QEMU log cut
+            // inside a hang, before the guest gave up, reads as an idle queue). A console's last
+            // line is often a prompt without one (`login: `).
+            if input.format != .consoleLog {
+                undecided.append("\(input.path) ends inside its line \(line): what followed is not in the file")
+            }
         }
         for input in inputs {
             guard let why = Self.steppingBack(input) else { continue }

@@ -202,11 +202,23 @@ import Testing
             let (_, json, _) = try analyzeJSON([cut], extra: extra)
             let notes = (json["notes"] as? [String] ?? []).joined(separator: "\n")
             #expect(notes.contains(note), "\(extra): \(notes)")
+            // A recorder writes whole lines: what followed the cut is not in the file, so no
+            // verdict of health rests on it (a QEMU log cut inside a hang reads as idle).
+            let undecided = (json["summary"] as? [String: Any])?["undecided"] as? [String] ?? []
+            #expect(undecided.contains("\(cut) ends inside its line \(lines): what followed is not in the file"), "\(undecided)")
         }
         let piped = try runProcess(["analyze", "-", "--format", "json", "--quiet"], stdin: whole.dropLast(5))
         #expect(piped.stdout.contains("-:\(lines): the last line has no newline"))
         let (_, intact, _) = try analyzeJSON([sample("lab/cq-hang.txt")])
         #expect(!((intact["notes"] as? [String] ?? []).joined().contains("no newline")))
+        // A console's last line is often a prompt without a newline (`login: `): said, and no
+        // reason on its own to withhold a verdict.
+        let console = try Data(contentsOf: URL(fileURLWithPath: try RealTraceTests.run("single").console))
+        let prompt = temporaryPath("console-prompt-\(UUID().uuidString).log")
+        defer { try? FileManager.default.removeItem(atPath: prompt) }
+        try (console + Data("debian login: ".utf8)).write(to: URL(fileURLWithPath: prompt))
+        let (_, json, _) = try analyzeJSON([prompt])
+        #expect(((json["summary"] as? [String: Any])?["undecided"] as? [String] ?? []).allSatisfy { !$0.contains("ends inside its line") })
     }
 
     @Test func directoryEmptyGarbageAndForeignTextExitTwo() throws {

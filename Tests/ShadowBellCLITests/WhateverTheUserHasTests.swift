@@ -809,6 +809,14 @@ import Testing
             #expect(cut.status == 0 && undecided.contains { $0.contains("half.pcap is cut short at byte") }, "\(undecided)")
             let kept = try analyzeJSON([whole])
             #expect(kept.status == 0 && ((kept.json["summary"] as? [String: Any])?["undecided"] as? [String] ?? []).isEmpty)
+            // A QEMU simple trace cut inside a record, too: it passed as healthy (exit 0, not
+            // undecided) with only a malformed record counted.
+            let simple = try Data(contentsOf: packageRoot.appendingPathComponent("SampleTraces/binary/trace-4711"))
+            let simpleCut = "\(tmp)/trace-cut"
+            try simple.dropLast(3).write(to: URL(fileURLWithPath: simpleCut))
+            let s = try analyzeJSON([simpleCut])
+            let said = (s.json["summary"] as? [String: Any])?["undecided"] as? [String] ?? []
+            #expect(s.status != 1 && said.contains { $0.contains("trace-cut is cut short at byte") }, "\(said)")
         }
     }
 

@@ -338,6 +338,7 @@ public final class QemuSimpleEventSource: EventSource {
 
     @discardableResult
     private func truncated(at recordStart: UInt64) -> Event? {
+        summary.cutShortAt = recordStart
         summary.noteMalformed(
             at: recordStart, "file is truncated: the record starting at byte \(recordStart) is cut short")
         inputDone = true
