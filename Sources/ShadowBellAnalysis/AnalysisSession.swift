@@ -1385,7 +1385,7 @@ public enum AnalysisSession {
             notes.append("The guest trace holds \(missing.completed) completion(s) for \(missing.submitted) I/O submission(s): its completions were left out — `trace-cmd report -I` or `-S` drops the hardirq or softirq context nvme_complete_rq runs in, or the event was not enabled. Stuck commands and waits inferred from the guest's submissions are marked uncertain; give the report without -I/-S, or the trace.dat.")
         }
         if groups.contains(where: \.ioWithoutTracedDoorbells) {
-            notes.append("The controller fetched I/O commands but the trace shows no MMIO doorbell for any I/O queue: QEMU with ioeventfd=on (the default for nvme) handles I/O-queue doorbells without a trace event. A wait that a doorbell ended cannot be told from one the controller's own re-read ended; a stall shows only by the controller's silence.")
+            notes.append("The controller fetched I/O commands but the trace shows no MMIO doorbell for any I/O queue: QEMU with ioeventfd=on (`-device nvme,ioeventfd=on`; off by default) handles I/O-queue doorbells without a trace event. A wait that a doorbell ended cannot be told from one the controller's own re-read ended; a stall shows only by the controller's silence.")
         }
         var story = findings.map(\.finding)
         // A wait open where the input ends, shorter than --min-wait only because the trace

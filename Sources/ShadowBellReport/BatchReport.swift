@@ -59,6 +59,10 @@ public enum BatchReport {
         let reports = runs.map(\.report)
         let findings = reports.flatMap(\.result.findings)
         func count(_ s: Severity) -> Int64 { Int64(findings.filter { $0.severity == s }.count) }
+        var undecided: [JSONValue] = []
+        for run in runs {
+            for reason in run.report.result.undecided { undecided.append(.string("\(run.name): \(reason)")) }
+        }
         let doc: JSONValue = .object([
             ("schema_version", .int(Int64(AnalysisReport.schemaVersion))),
             ("tool", .object([("name", .string("shadowbell")), ("version", .string(AnalysisReport.toolVersion))])),
@@ -69,6 +73,10 @@ public enum BatchReport {
                 ("runs_failed", .int(Int64(reports.filter { $0.exitStatus == 1 }.count))),
                 ("runs_with_input_errors", .int(Int64(reports.filter { $0.exitStatus == 2 }.count))),
                 ("runs_undecided", .int(Int64(reports.filter(TextReport.isUndecided).count))),
+                // Every run's own `summary.undecided`, each reason after its run's name: the
+                // check of a single run's document (`jq -e '.summary.undecided == []'`) holds
+                // for a batch too.
+                ("undecided", .array(undecided)),
                 ("findings", .int(Int64(findings.count))),
                 ("errors", .int(count(.error))),
                 ("warnings", .int(count(.warning))),

@@ -206,7 +206,7 @@ struct Analyze: ParsableCommand {
             let failed = runs.filter { $0.report.exitStatus == 1 }.map(\.name)
             let broken = runs.filter { $0.report.exitStatus == 2 }.map(\.name)
             func names(_ list: [String]) -> String { list.prefix(5).joined(separator: ", ") + (list.count > 5 ? ", …" : "") }
-            var line = "wrote \(output): \(runs.count) run(s)"
+            var line = "wrote \(output)\(junit.map { " and \($0)" } ?? ""): \(runs.count) run(s)"
             line += failed.isEmpty ? ", none failed" : ", \(failed.count) failed (\(names(failed)))"
             if !broken.isEmpty { line += ", \(broken.count) with input errors (\(names(broken)))" }
             let undecided = runs.filter { TextReport.isUndecided($0.report) }.map(\.name)

@@ -543,6 +543,7 @@ struct RunPlanner {
 }
 
 /// Reads a `--files-from` list: one path per line; blank lines and `#` comments are ignored.
+/// A list with NUL bytes (`find … -print0`) is one path per NUL-terminated entry, as it is.
 func readFileList(_ path: String) throws -> [String] {
     let data: [UInt8]
     switch readWholeFileOrWhy(path) {
@@ -550,6 +551,9 @@ func readFileList(_ path: String) throws -> [String] {
     case .failure(let why):
         printError("error: --files-from \(path): cannot read it (\(why.text)); give a file with one trace path per line, or - for standard input")
         throw ExitCode(2)
+    }
+    if data.contains(0) {
+        return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }.filter { !$0.isEmpty }
     }
     let text = String(decoding: data, as: UTF8.self)
     return text.split(whereSeparator: \.isNewline).map { trimmingBlanks($0) }

@@ -14,7 +14,7 @@ struct AnalysisFlags: ParsableArguments {
 
     // Options with a number take the next word as their value, so that `--min-wait -1ms` is
     // refused as a value (it was "Missing value for '--min-wait'").
-    @Option(parsing: .unconditional, help: ArgumentHelp("Mutual-wait windows shorter than this are only counted.", valueName: "duration"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Mutual-wait windows shorter than this are only counted. Durations take a unit (5ms, 250us, 2s, 500ns); a bare number is seconds.", valueName: "duration"))
     var minWait: DurationValue = DurationValue(nanoseconds: 1_000_000)
 
     @Option(parsing: .unconditional, help: ArgumentHelp("A driver publication this close to a controller burst end counts as race exposure.", valueName: "duration"))

@@ -24,6 +24,7 @@ struct Report: ParsableCommand {
               shadowbell report SampleTraces/lab/sq-hang.txt --output sq-hang.html
               shadowbell report guest.txt qemu.log -o r.html
               chromium --headless --screenshot=r.png --window-size=1400,2000 r.html
+                  (as root, chromium also needs --no-sandbox)
             """)
 
     @OptionGroup var flags: AnalysisFlags

@@ -146,6 +146,12 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
             let (_, listed, _) = try analyzeJSON([], extra: ["--files-from", list, "--quiet"])
             let listedNames = (listed["runs"] as? [[String: Any]] ?? []).compactMap { ($0["run"] as? [String: Any])?["name"] as? String }
             #expect(listedNames == ["vm-02", "vm-98", "vm-99"].map { "\(night)/\($0)" }, "\(listedNames)")
+            // `find … -print0`'s list: one path per NUL-terminated entry (it was one path of
+            // them all, "no trace file found").
+            try ["vm-02", "vm-98", "vm-99"].map { "\(night)/\($0)\0" }.joined().write(toFile: list, atomically: true, encoding: .utf8)
+            let (_, nul, _) = try analyzeJSON([], extra: ["--files-from", list, "--quiet"])
+            let nulNames = (nul["runs"] as? [[String: Any]] ?? []).compactMap { ($0["run"] as? [String: Any])?["name"] as? String }
+            #expect(nulNames == listedNames, "\(nulNames)")
         }
     }
 
