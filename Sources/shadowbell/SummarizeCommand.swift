@@ -50,22 +50,23 @@ struct Summarize: ParsableCommand {
         // The summary written over a results file it reads would destroy it.
         try refuseOutputs([("--output", output)], overInputs: results)
         var summary = FleetSummary()
-        var failed = false
+        // A file that cannot be read or parsed (a runner that died before it wrote its report)
+        // is named in the summary and on standard error, and the command exits 2: the rest of
+        // the fleet is still summarised (one such file threw the night's summary away), and
+        // the summary says which reports it lacks, so its counts are not taken for the fleet's.
         for path in results {
             let bytes: [UInt8]
             switch readWholeFileOrWhy(path) {
             case .success(let read): bytes = read
             case .failure(let why):
-                printError("error: \(path): cannot read it (\(why.text))")
-                failed = true
+                summary.problems.append("\(path): cannot read it (\(why.text)); its runs are not in this summary")
                 continue
             }
             // Nothing to parse is said as such (it was "not JSON (byte 0: unexpected end of
             // text)"): a job that died before it wrote its report.
             if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
                 let what = path == "-" ? "standard input" : "the file"
-                printError("error: \(path): \(what) \(bytes.isEmpty ? "is empty" : "holds only blank lines"), no report; give the output of analyze --format json or jsonl")
-                failed = true
+                summary.problems.append("\(path): \(what) \(bytes.isEmpty ? "is empty" : "holds only blank lines"), no report (a job that died before it wrote one?); give the output of analyze --format json or jsonl")
                 continue
             }
             do {
@@ -78,14 +79,10 @@ struct Summarize: ParsableCommand {
                         "\(path):\(cut.number): the last line is no complete report (\(cut.reason): cut short while it was written?); left out, the \(parsed.documents.count) line(s) before it summarised")
                 }
             } catch {
-                printError("error: \(path): not JSON or JSON Lines (\(error.description)); give the output of analyze --format json or jsonl")
-                failed = true
+                summary.problems.append("\(path): not JSON or JSON Lines (\(error.description)); give the output of analyze --format json or jsonl; its runs are not in this summary")
             }
         }
         for p in summary.problems { printError("error: \(p)") }
-        // A file that could not be read or parsed leaves no summary behind: one of the runs
-        // that are there would look like the whole fleet's.
-        if failed { throw ExitCode(2) }
         // Nothing to count (every file a baseline, or no report): no dashboard of 0 runs.
         if summary.runs.isEmpty, !summary.problems.isEmpty { throw ExitCode(2) }
         let keys = by.isEmpty ? summary.defaultKeys : by

@@ -313,13 +313,20 @@ import Testing
         #expect(runCommand(["summarize", junk, "--format", "html", "-o", empty]) == 2)
         #expect(!FileManager.default.fileExists(atPath: empty))
 
-        // A file cut short leaves no summary behind (it looked like the fleet's, of fewer runs).
-        let cut = "\(dir)/cut.jsonl"
+        // A file cut short (a runner killed while it wrote), or missing, or empty: the other
+        // files' runs are summarised (one such file threw the night's summary away), the
+        // summary names each file it lacks, and the command exits 2.
+        let cut = "\(dir)/cut.jsonl", emptyFile = "\(dir)/empty.jsonl", missing = "\(dir)/missing.jsonl"
         let whole = try String(contentsOfFile: results[0], encoding: .utf8)
         try String(whole.prefix(whole.count / 2)).write(toFile: cut, atomically: true, encoding: .utf8)
+        try "".write(toFile: emptyFile, atomically: true, encoding: .utf8)
         let cutSummary = "\(dir)/cut-summary.json"
-        #expect(runCommand(["summarize", cut, results[0], "--format", "json", "-o", cutSummary]) == 2)
-        #expect(!FileManager.default.fileExists(atPath: cutSummary))
+        #expect(runCommand(["summarize", cut, results[0], emptyFile, missing, "--format", "json", "-o", cutSummary]) == 2)
+        let written = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: cutSummary))) as? [String: Any] ?? [:]
+        let problems = written["problems"] as? [String] ?? []
+        #expect(problems.count == 3 && [cut, emptyFile, missing].allSatisfy { path in problems.contains { $0.hasPrefix(path + ":") } }, "\(problems)")
+        let alone = try JSONSerialization.jsonObject(with: Data(runProcess(["summarize", results[0], "--format", "json"]).stdout.utf8)) as? [String: Any] ?? [:]
+        #expect((written["total"] as? [String: Any])?["runs"] as? Int == (alone["total"] as? [String: Any])?["runs"] as? Int)
 
         // A group key no run carries is said (a typo grouped every run under "(none)").
         let typo = try runProcess(["summarize", results[0], "--by", "kernl"])
