@@ -266,10 +266,33 @@ public struct FleetSummary: Sendable {
 
     public var total: Stats { Stats(runs) }
 
-    /// The runs split by the values of `key`, in value order.
+    /// The runs split by the values of `key`, in value order: numbers inside a value compare as
+    /// numbers (kernel 6.1, 6.6, 6.12; vm-2 before vm-10), the rest as text.
     public func groups(by key: String) -> [(value: String, stats: Stats)] {
         let grouped = Dictionary(grouping: runs) { Self.value(of: key, in: $0) }
-        return grouped.keys.sorted().map { ($0, Stats(grouped[$0]!)) }
+        return grouped.keys.sorted(by: Self.naturalOrder).map { ($0, Stats(grouped[$0]!)) }
+    }
+
+    /// Whether `a` comes before `b` when runs of digits compare by their value.
+    static func naturalOrder(_ a: String, _ b: String) -> Bool {
+        var i = a.utf8[...], j = b.utf8[...]
+        func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
+        while let x = i.first, let y = j.first {
+            if isDigit(x), isDigit(y) {
+                let da = i.prefix { isDigit($0) }, db = j.prefix { isDigit($0) }
+                // Compared without leading zeros, by length, then digit by digit: no overflow.
+                let na = da.drop { $0 == 0x30 }, nb = db.drop { $0 == 0x30 }
+                if na.count != nb.count { return na.count < nb.count }
+                if !na.elementsEqual(nb) { return na.lexicographicallyPrecedes(nb) }
+                i = i.dropFirst(da.count)
+                j = j.dropFirst(db.count)
+                continue
+            }
+            if x != y { return x < y }
+            i = i.dropFirst()
+            j = j.dropFirst()
+        }
+        return i.isEmpty && !j.isEmpty || (i.isEmpty == j.isEmpty && a < b)
     }
 }
 

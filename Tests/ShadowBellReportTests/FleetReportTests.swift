@@ -217,3 +217,13 @@ import Testing
         }
     }
 }
+
+@Suite struct FleetGroupOrderTests {
+    /// Groups are in version order: kernel 6.1, 6.6, 6.12 (text order put 6.12 before 6.6).
+    @Test func numbersInsideValuesCompareAsNumbers() {
+        let values = ["6.12.1", "6.1", "(none)", "6.6.59", "6.12", "vm-10", "vm-2", "6.01", "a", "6.6"]
+        #expect(values.sorted(by: FleetSummary.naturalOrder) == ["(none)", "6.01", "6.1", "6.6", "6.6.59", "6.12", "6.12.1", "a", "vm-2", "vm-10"])
+        let digits = String(repeating: "9", count: 40)
+        #expect(FleetSummary.naturalOrder("v" + digits, "v1" + digits) && !FleetSummary.naturalOrder("x", "x"))
+    }
+}
