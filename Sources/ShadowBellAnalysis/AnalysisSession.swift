@@ -1302,6 +1302,53 @@ public enum AnalysisSession {
         }
     }
 
+    /// A controller trace without timestamps (a QEMU log without `-msg timestamp=on`) is a clock
+    /// domain of its own beside a console's: the console's stuck commands and the log's hangs on
+    /// the same queue were the same hangs told twice (hang-sq2: 4 errors for 2 hangs), and the
+    /// console's story said QEMU's trace "would tell", though it was an input. Where a queue's
+    /// hangs in the log and the console's stuck commands on it are as many, they are matched by
+    /// their order: the log's finding tells the console's side (its timeouts, with their lines)
+    /// and the console's finding is dropped. Where the counts differ, the console's story says
+    /// why the log could not be placed beside it.
+    static func toldOnceByOrder(_ findings: [(group: Int, finding: Finding)], groups: [GroupResult], inputs: [InputSummary])
+        -> [(group: Int, finding: Finding)]
+    {
+        let untimed = Set(groups.indices.filter { !groups[$0].clock.measuresTime && groups[$0].controllerEventsSeen })
+        guard !untimed.isEmpty else { return findings }
+        let hangKinds: Set<FindingKind> = [.mutualWait, .controllerIdleWithWork]
+        func isHang(_ k: Int) -> Bool {
+            untimed.contains(findings[k].group) && hangKinds.contains(findings[k].finding.kind) && findings[k].finding.severity == .error
+        }
+        func isConsoleStuck(_ k: Int) -> Bool {
+            !untimed.contains(findings[k].group) && !groups[findings[k].group].controllerEventsSeen && findings[k].finding.kind == .stuckCommand
+        }
+        let paths = untimed.flatMap { g in groups[g].sources.compactMap { s in inputs.first { $0.index == Int(s) }?.path } }.sorted()
+        var out = findings
+        var dropped = Set<Int>()
+        for queue in Set(findings.indices.filter(isHang).map { findings[$0].finding.queue }).sorted(by: { $0.description < $1.description }) {
+            let hangs = findings.indices.filter { isHang($0) && findings[$0].finding.queue == queue }
+            let stuck = findings.indices.filter { isConsoleStuck($0) && findings[$0].finding.queue == queue }
+            guard !stuck.isEmpty, stuck.count == hangs.count else { continue }
+            for (n, (h, s)) in zip(hangs, stuck).enumerated() {
+                let console = findings[s].finding
+                let lines = console.evidence.prefix(4).map { e in
+                    let path = inputs.first { $0.index == Int(e.location.source) }?.path ?? "input \(e.location.source)"
+                    return "\(e.summary) (\(path):\(e.location.value))"
+                }
+                out[h].finding.explanation += " The guest's side of it is in \(inputs.first { $0.index == Int(console.evidence.first?.location.source ?? 0) }?.path ?? "the console"): \(console.message)"
+                    + (lines.isEmpty ? "" : " — \(lines.joined(separator: "; "))")
+                    + ". It is matched to this window by order (the \(n + 1)\(n == 0 ? "st" : n == 1 ? "nd" : n == 2 ? "rd" : "th") of \(hangs.count) hang(s) on \(queue) in each input): \(paths.joined(separator: ", ")) has no timestamps to place the console's lines on its order."
+                dropped.insert(s)
+            }
+        }
+        for k in out.indices where isConsoleStuck(k) && !dropped.contains(k) {
+            out[k].finding.explanation = out[k].finding.explanation.replacing(
+                "QEMU's trace (pci_nvme_*) of the same run would.",
+                with: "QEMU's trace among the inputs (\(paths.joined(separator: ", "))) has no timestamps to place beside it, and its hangs could not be matched to these by order.")
+        }
+        return out.indices.filter { !dropped.contains($0) }.map { out[$0] }
+    }
+
     public static func combine(inputs: [InputSummary], groups: [GroupResult], notes: [String], options: AnalysisOptions)
         -> AnalysisResult
     {
@@ -1317,7 +1364,7 @@ public enum AnalysisSession {
         }
         // Groups come in the order of the reference rule, so their position (not the inputs'
         // indices, which follow the command line) orders findings of different clocks.
-        let findings = groups.enumerated().flatMap { g in g.element.findings.map { (group: g.offset, finding: $0) } }.sorted {
+        var findings = groups.enumerated().flatMap { g in g.element.findings.map { (group: g.offset, finding: $0) } }.sorted {
             ($0.group, $0.finding.start, $0.finding.queue, $0.finding.kind.rawValue, $0.finding.end ?? Int64.max)
                 < ($1.group, $1.finding.start, $1.finding.queue, $1.finding.kind.rawValue, $1.finding.end ?? Int64.max)
         }
@@ -1387,6 +1434,7 @@ public enum AnalysisSession {
         if groups.contains(where: \.ioWithoutTracedDoorbells) {
             notes.append("The controller fetched I/O commands but the trace shows no MMIO doorbell for any I/O queue: QEMU with ioeventfd=on (`-device nvme,ioeventfd=on`; off by default) handles I/O-queue doorbells without a trace event. A wait that a doorbell ended cannot be told from one the controller's own re-read ended; a stall shows only by the controller's silence.")
         }
+        findings = Self.toldOnceByOrder(findings, groups: groups, inputs: inputs)
         var story = findings.map(\.finding)
         // A wait open where the input ends, shorter than --min-wait only because the trace
         // stopped (MutualWaitDetector): a warning and no verdict of health, unless it owns

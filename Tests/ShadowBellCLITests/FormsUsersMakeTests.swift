@@ -216,6 +216,25 @@ import Testing
         }
     }
 
+    /// A QEMU log without timestamps (no `-msg timestamp=on`) beside the console: the two are
+    /// clock domains of their own, and each hang was told twice, the console's stuck commands
+    /// and the log's window (4 errors for hang-sq2's 2 hangs). Matched by their order on sq2,
+    /// each hang is one finding that tells the console's timeouts.
+    @Test func anUntimedQemuLogAndTheConsoleTellEachHangOnce() throws {
+        let hung = try RealTraceTests.run("hang-sq2")
+        let untimed = try Self.write(try Self.lines(hung.qemu).filter { !$0.isEmpty }.map { line in
+            guard let colon = line.firstIndex(of: ":"), line.prefix(while: { $0 != "@" }).allSatisfy(\.isNumber) else { return line }
+            return line[line.index(after: colon)...]
+        }, "untimed.log")
+        defer { unlink(untimed) }
+        let r = try analyzeJSON([untimed, hung.console])
+        let errors = Self.findings(r.json).filter { $0["severity"] as? String == "error" }
+        #expect(r.status == 1 && errors.count == 2, "\(errors.map { $0["message"] ?? "" })")
+        #expect(errors.allSatisfy { $0["kind"] as? String == "mutual-wait" && Self.queue($0) == "sq2" })
+        #expect(errors.allSatisfy { ($0["explanation"] as? String ?? "").contains("It is matched to this window by order") })
+        #expect(errors.first.map { ($0["explanation"] as? String ?? "").contains("I/O 768 QID 2 timeout, aborting (\(hung.console):61)") } == true)
+    }
+
     /// libvirt's log of a VM (QEMU's trace output without `-D`) appended at each start: an
     /// earlier run's QEMU log, then the hung run's, each after libvirt's `starting up` line.
     /// Said, with where the last run begins; a finding resting on the earlier run's lines is
