@@ -112,7 +112,8 @@ public struct Baseline: Sendable {
     /// finding marked uncertain (its cause read from an order of guest and controller events
     /// the clock alignment cannot vouch for, Docs/Alignment.md) takes a known finding of its
     /// kind on its queue whatever the cause and known bug: one stall read as `unknown` in one
-    /// run and `skipped-demanded-doorbell` in the next was NEW against its own baseline.
+    /// run and `skipped-demanded-doorbell` in the next was NEW against its own baseline. So does
+    /// a finding whose cause is `unknown`, or that meets a known finding of cause `unknown`.
     public func match(_ report: AnalysisReport) -> BaselineMatch {
         var left = counts
         var unmarked = report
@@ -125,8 +126,15 @@ public struct Baseline: Sendable {
             left[key] = n - 1
             known[i] = true
         }
-        for (i, key) in keys.enumerated() where !known[i] && !findings[i].uncertainty.isEmpty {
-            guard let key, let other = left.keys.sorted().first(where: { $0.sameFindingPlace(as: key) && left[$0]! > 0 })
+        for (i, key) in keys.enumerated() where !known[i] {
+            guard let key else { continue }
+            // A cause the evidence does not tell (`unknown`), on either side, contradicts no
+            // other: the same stall read as `unknown` where the clocks leave the order open
+            // and as `skipped-demanded-doorbell` where they do not (dat-hang-sq2, hang-sq2).
+            let uncertain = !findings[i].uncertainty.isEmpty
+            guard let other = left.keys.sorted().first(where: {
+                $0.sameFindingPlace(as: key) && left[$0]! > 0 && (uncertain || key.cause == "unknown" || $0.cause == "unknown")
+            })
             else { continue }
             left[other]! -= 1
             known[i] = true
