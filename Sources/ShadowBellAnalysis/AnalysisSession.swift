@@ -1241,11 +1241,13 @@ public enum AnalysisSession {
     /// (`twice`), with the guest-side inputs (`from`) the run is analysed from; and its few words.
     static func setAsideNote(_ twice: QueueCreatedTwice, path: String, unit: SourceLocation.Unit, from: [String]) -> (note: String, short: String) {
         func at(_ r: EventRef) -> String { unit == .line ? "line \(r.location)" : "byte \(r.location)" }
-        let queue = "\(twice.queue.type.name.uppercased()) \(twice.queue.qid)"
         // `--controller N` names every event of the log nvmeN's: it cannot split the log.
         let controller = twice.queue.controller == 0 ? "" : " --controller \(twice.queue.controller) cannot split it: it gives every event of the log to nvme\(twice.queue.controller)."
-        let note = "\(path): set aside: it creates \(queue) again at \(at(twice.again)) while the one it created at \(at(twice.first)) lives (no deletion, no controller reset between), which one controller refuses: it holds the events of two or more NVMe controllers, and QEMU's nvme trace events do not say which (one queue id and one command id space for all). Read as one controller, its queues' counts add the controllers and its findings may come from mixing them.\(controller) The run is analysed without it, from \(from.joined(separator: ", ")), which name each controller, and its verdict is theirs; a QEMU log of one controller needs a VM with one."
-        let short = "\(path) set aside: it holds several NVMe controllers' events (\(queue) created at \(at(twice.first)) and again at \(at(twice.again)))"
+        let note = "\(path): set aside: it \(twice.described(at)), which one controller refuses: it holds the events of two or more NVMe controllers, and QEMU's nvme trace events do not say which (one queue id and one command id space for all). Read as one controller, its queues' counts add the controllers and its findings may come from mixing them.\(controller) The run is analysed without it, from \(from.joined(separator: ", ")), which name each controller, and its verdict is theirs; a QEMU log of one controller needs a VM with one."
+        let queue = "\(twice.queue.type.name.uppercased()) \(twice.queue.qid)"
+        let short = twice.ended == nil
+            ? "\(path) set aside: it holds several NVMe controllers' events (\(queue) created at \(at(twice.first)) and again at \(at(twice.again)))"
+            : "\(path) set aside: it holds several NVMe controllers' events (\(queue) fetched from at \(at(twice.again)) after the end at \(at(twice.ended!)) of the one created at \(at(twice.first)))"
         return (note, short)
     }
 
@@ -1303,7 +1305,7 @@ public enum AnalysisSession {
     }
 
     /// A controller trace without timestamps (a QEMU log without `-msg timestamp=on`) is a clock
-    /// domain of its own beside a console's: the console's stuck commands and the log's hangs on
+    /// domain of its own beside a console log's: the console's stuck commands and the log's hangs on
     /// the same queue were the same hangs told twice (hang-sq2: 4 errors for 2 hangs), and the
     /// console's story said QEMU's trace "would tell", though it was an input. Where a queue's
     /// hangs in the log and the console's stuck commands on it are as many, they are matched by
@@ -1319,8 +1321,12 @@ public enum AnalysisSession {
         func isHang(_ k: Int) -> Bool {
             untimed.contains(findings[k].group) && hangKinds.contains(findings[k].finding.kind) && findings[k].finding.severity == .error
         }
+        // (A console's: a guest trace's stuck commands keep their own finding, with the times
+        // and commands the console does not have.)
         func isConsoleStuck(_ k: Int) -> Bool {
-            !untimed.contains(findings[k].group) && !groups[findings[k].group].controllerEventsSeen && findings[k].finding.kind == .stuckCommand
+            let g = groups[findings[k].group]
+            return !untimed.contains(findings[k].group) && !g.controllerEventsSeen && findings[k].finding.kind == .stuckCommand
+                && g.sources.allSatisfy { s in inputs.first { $0.index == Int(s) }?.effectiveFormat == .consoleLog }
         }
         let paths = untimed.flatMap { g in groups[g].sources.compactMap { s in inputs.first { $0.index == Int(s) }?.path } }.sorted()
         var out = findings
@@ -1535,7 +1541,7 @@ public enum AnalysisSession {
             for twice in g.queuesCreatedTwice {
                 guard let input = inputs.first(where: { $0.index == Int(twice.again.source) }) else { continue }
                 func at(_ r: EventRef) -> String { input.locationUnit == .line ? "line \(r.location)" : "byte \(r.location)" }
-                let what = "\(input.path) creates \(twice.queue.type.name.uppercased()) \(twice.queue.qid) again at \(at(twice.again)) while the one it created at \(at(twice.first)) lives (no deletion, no controller reset between), which one controller refuses: it holds the events of two or more NVMe controllers, and QEMU's nvme trace events do not say which (one queue id and one command id space for all)"
+                let what = "\(input.path) \(twice.described(at)), which one controller refuses: it holds the events of two or more NVMe controllers, and QEMU's nvme trace events do not say which (one queue id and one command id space for all)"
                 notes.append("\(what). Its queues' counts add the controllers, and findings from its events may come from mixing them. The guest's trace names each controller (nvme0, nvme1) and its console tells which one gave up; a QEMU log of one controller needs a VM with one.")
                 var lowered = 0
                 for i in story.indices where findings[i].group == k && story[i].evidence.contains(where: { $0.location.source == twice.again.source }) {

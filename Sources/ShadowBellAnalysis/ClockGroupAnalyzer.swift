@@ -642,6 +642,19 @@ public final class ClockGroupAnalyzer {
         // them without a trace event.
         let doorbellsUntraced = !ioQueueMMIOSeen && e.qid != 0
         withQueue(e.queue(.sq), e, evaluate: true) { q in
+            // A fetch from an I/O queue its input deleted or reset and has not created again:
+            // one controller has no such queue to fetch from, so the input holds several
+            // controllers' events (two `-device nvme`, the second's I/O going on after the
+            // first's reset, under the same queue ids).
+            // (Not `active`: a doorbell written to the dead queue's register made it so. Only of
+            // an input that traces resets, as for a creation again: one that leaves them out
+            // may leave out creations too.)
+            if let (created, end) = q.ended, e.qid != 0, created.source == e.source, end.source == e.source,
+                e.source < 64, resetSources & (1 << UInt64(e.source)) != 0,
+                !queuesCreatedTwice.contains(where: { $0.again.source == e.source })
+            {
+                queuesCreatedTwice.append(QueueCreatedTwice(queue: q.key, first: created, again: EventRef(e), ended: end))
+            }
             closeVisibleWork(&q, at: e, resolution: .controllerFetch)
             q.active = true
             q.stats.commandsFetched += 1
@@ -714,6 +727,8 @@ public final class ClockGroupAnalyzer {
             closeWindow(&q, at: e, resolution: .queueRecreated)
             closeVisibleWork(&q, at: e, resolution: .queueRecreated)
             q.deactivate()
+            q.ended = nil
+            q.lastCreation = EventRef(e)
             q.active = true
             let entries = checkedEntries(&q, qsize: e.a, e)
             q.entries = entries
@@ -753,6 +768,8 @@ public final class ClockGroupAnalyzer {
         withQueue(e.queue, e) { q in
             closeWindow(&q, at: e, resolution: .queueDeleted)
             closeVisibleWork(&q, at: e, resolution: .queueDeleted)
+            if q.active, let created = q.lastCreation { q.ended = (created, EventRef(e)) }
+            q.lastCreation = nil
             q.deactivate()
         }
         if e.queueType == .sq { dropCommands(controller: e.controller, qid: e.qid, at: e.time) }
@@ -773,7 +790,11 @@ public final class ClockGroupAnalyzer {
         for i in queues.indices where queues[i].key.controller == e.controller {
             closeWindow(&queues[i], at: e, resolution: .controllerReset)
             closeVisibleWork(&queues[i], at: e, resolution: .controllerReset)
-            if queues[i].active { queues[i].stats.resets += 1 }
+            if queues[i].active {
+                queues[i].stats.resets += 1
+                if let created = queues[i].lastCreation { queues[i].ended = (created, EventRef(e)) }
+            }
+            queues[i].lastCreation = nil
             queues[i].deactivate()
             notify(e, i)
         }
@@ -1184,6 +1205,20 @@ public struct QueueCreatedTwice: Sendable, Equatable {
     public var queue: QueueKey
     public var first: EventRef
     public var again: EventRef
+    /// Set when `again` is no creation but a fetch from the queue after the deletion or reset
+    /// `ended` ended the one created at `first`, before any creation of it: one controller
+    /// fetches from no queue it does not have (a second controller's I/O went on after the
+    /// first's reset: its queues bear the same ids).
+    public var ended: EventRef? = nil
+
+    /// What the input does that one controller refuses, its places named by `at`.
+    public func described(_ at: (EventRef) -> String) -> String {
+        let name = "\(queue.type.name.uppercased()) \(queue.qid)"
+        if let ended {
+            return "fetches a command from \(name) at \(at(again)) after the deletion or controller reset at \(at(ended)) ended the one it created at \(at(first)), before creating it again"
+        }
+        return "creates \(name) again at \(at(again)) while the one it created at \(at(first)) lives (no deletion, no controller reset between)"
+    }
 }
 
 /// The driver re-created `controller`'s I/O queues at `recreated` (a reset), submitted I/O on

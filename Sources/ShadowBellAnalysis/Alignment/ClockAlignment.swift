@@ -60,6 +60,9 @@ public struct AnchorSet: Sendable {
     public private(set) var createdTwice: QueueCreatedTwice?
     /// The I/O queues this input created and has not deleted or reset since, with where.
     private var liveQueues: [QueueKey: EventRef] = [:]
+    /// The I/O queues a deletion or reset ended (their creation and the end) and not created
+    /// again since: a fetch from one is another controller's.
+    private var endedQueues: [QueueKey: (created: EventRef, end: EventRef)] = [:]
     private var tracesResets = false
 
     /// The first and the last time of the input's events of any kind, nil before any: where
@@ -234,7 +237,13 @@ public struct AnchorSet: Sendable {
             let sct = (e.b >> 8) & 0x7, sc = e.b & 0xFF
             if sct == 3 && (sc == 0x70 || sc == 0x71) { return }
             list = .completes
-        case .controllerFetch where e.qid != 0: list = .fetches
+        case .controllerFetch where e.qid != 0:
+            // A fetch from an I/O queue this input ended and has not created again: another
+            // controller's (`ClockGroupAnalyzer.controllerFetch` says the same in the analysis).
+            if !endedQueues.isEmpty, createdTwice == nil, tracesResets, let (created, end) = endedQueues[e.queue(.sq)] {
+                createdTwice = QueueCreatedTwice(queue: e.queue(.sq), first: created, again: EventRef(e), ended: end)
+            }
+            list = .fetches
         case .controllerCompletion where e.qid != 0: list = .enqueues
         default: return
         }
@@ -257,12 +266,17 @@ public struct AnchorSet: Sendable {
         case .controllerReset:
             tracesResets = true
             guard !liveQueues.isEmpty else { return }
+            for (key, created) in liveQueues where key.controller == e.controller && endedQueues.count < ClockGroupAnalyzer.queueLimit {
+                endedQueues[key] = (created, EventRef(e))
+            }
             liveQueues = liveQueues.filter { $0.key.controller != e.controller }
         case .queueDelete:
+            if let created = liveQueues[e.queue], endedQueues.count < ClockGroupAnalyzer.queueLimit { endedQueues[e.queue] = (created, EventRef(e)) }
             liveQueues[e.queue] = nil
         default:
             guard e.qid != 0 else { return }
             let key = e.queue
+            endedQueues[key] = nil
             if createdTwice == nil, tracesResets, let earlier = liveQueues[key] {
                 createdTwice = QueueCreatedTwice(queue: key, first: earlier, again: EventRef(e))
             }
