@@ -62,6 +62,17 @@ public enum JUnitReport {
     }
 
     /// A run's name as one classname segment (a dot there would read as a package separator).
+    /// An input error's case name without the folders the run lies in (its path inside the
+    /// run's folder, its file name, or `run folder` for the folder itself): the path as given
+    /// (a CI runner's workspace, `./`) made the case a new one in the reader's history each job.
+    /// The error's message keeps the whole path.
+    static func inputCaseName(_ path: String, run: String) -> String {
+        let runPath = resolvedPath(run) ?? run, full = resolvedPath(path) ?? path
+        if full == runPath { return "run folder" }
+        if full.hasPrefix(runPath + "/") { return String(full.dropFirst(runPath.count + 1)) }
+        return full.split(separator: "/").last.map(String.init) ?? path
+    }
+
     static func className(_ name: String) -> String {
         String(name.map { $0 == "." ? "_" : $0 })
     }
@@ -127,7 +138,7 @@ public enum JUnitReport {
             }
         }
         for e in report.inputErrors {
-            cases.append("    <testcase classname=\"\(xml(classPrefix)).inputs\" name=\"\(xml(e.path))\">\n      <error type=\"input-error\" message=\"\(xml(e.description))\"/>\n    </testcase>\n")
+            cases.append("    <testcase classname=\"\(xml(classPrefix)).inputs\" name=\"\(xml(inputCaseName(e.path, run: suiteName)))\">\n      <error type=\"input-error\" message=\"\(xml(e.description))\"/>\n    </testcase>\n")
         }
         // What the inputs leave undecided: a skipped case, which readers show apart from the
         // passed ones (a console cut inside its dump passed as healthy queues).

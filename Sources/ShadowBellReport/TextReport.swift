@@ -18,6 +18,9 @@ public enum TextReport {
             if s.clock == .orderOnly { out += ", no timestamps (order only)" }
             if s.clock == .counter { out += ", bare counts of a clock not in nanoseconds (order only)" }
             if let kernel = s.kernelVersion { out += ", guest Linux \(kernel)" }
+            // (Said in the JSON's `out_of_order` only, it was missed: a simple trace's writer
+            // threads, records swapped in a copy.)
+            if s.outOfOrder > 0 { out += ", \(s.outOfOrder) event(s) earlier than the one before (taken in file order)" }
             out += "\n"
             for m in s.firstMalformed {
                 out += "    malformed: \(report.render(m.location)): \(m.reason)\n"

@@ -146,6 +146,12 @@ func elements(_ name: String, in text: String) -> [[String: String]] {
         // Each run's cases under a classname of their own.
         #expect(try doc.nodes(forXPath: "/testsuites/testsuite[@name='run1']/testcase[@classname='shadowbell.run1.nvme0']").count > 0)
         #expect(try doc.nodes(forXPath: "/testsuites/testsuite[@name='run2']/testcase[@classname='shadowbell.run2.inputs']").count == 1)
+        // An input error's case is named inside its run, whatever folders the run lies in (the
+        // path as given made a new case per CI workspace); the message keeps the whole path.
+        #expect(try doc.nodes(forXPath: "/testsuites/testsuite[@name='run2']/testcase[@name='notes & <stuff>.txt']").count == 1)
+        #expect(JUnitReport.inputCaseName("/ws/17/runs/vm-a", run: "/ws/17/runs/vm-a") == "run folder")
+        #expect(JUnitReport.inputCaseName("/ws/17/runs/vm-a/sub/q.log", run: "/ws/17/runs/vm-a") == "sub/q.log")
+        #expect(JUnitReport.inputCaseName("/elsewhere/q.log", run: "/ws/17/runs/vm-a") == "q.log")
         #expect(JUnitReport.className("vm-1.2/a") == "vm-1_2/a")
         // Classnames do not carry the folders every run lies in (a runner's workspace path).
         #expect(JUnitReport.classNames(["/ci/ws-17/runs/vm-a", "/ci/ws-17/runs/vm-b"]) == ["vm-a", "vm-b"])
