@@ -307,13 +307,21 @@ func writeOutput(_ text: String, to path: String?) throws {
         printError("error: cannot write \(path): \(String(cString: strerror(errno)))")
         return ExitCode(2)
     }
-    guard let file = fopen(path, "w") else { throw failed() }
+    // Written beside a regular file and renamed when complete, as `convert` does: a run killed
+    // while it wrote, or two jobs writing one name, leave the earlier file or a whole one, never
+    // a cut report (a device, a pipe or /dev/stdout is written through).
+    let (staged, final) = Convert.staging(for: path)
+    guard let file = fopen(staged, "w") else { throw failed() }
     var bytes = Array(text.utf8)
     let written = fwrite(&bytes, 1, bytes.count, file) == bytes.count
-    let error = written ? nil : failed()
+    var error = written ? nil : failed()
     // A full disk may show only when the buffered rest is written out.
-    if fclose(file) != 0, error == nil { throw failed() }
-    if let error { throw error }
+    if fclose(file) != 0, error == nil { error = failed() }
+    if error == nil, staged != final, rename(staged, final) != 0 { error = failed() }
+    if let error {
+        if staged != final { unlink(staged) }
+        throw error
+    }
 }
 
 /// Whether `path` names a regular file (one that can be read twice); false for `-`, pipes,

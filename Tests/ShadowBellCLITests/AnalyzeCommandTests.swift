@@ -188,6 +188,21 @@ import Testing
         }
     }
 
+    /// `--output` is written beside the file and renamed when complete (a run killed while it
+    /// wrote left a cut report under the name): through a link, the link stays a link and its
+    /// file is replaced; nothing is left beside it.
+    @Test func anOutputIsRenamedIntoPlaceWhole() throws {
+        let folder = temporaryPath("output-rename-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try "old".write(toFile: "\(folder)/report.json", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: "\(folder)/latest.json", withDestinationPath: "report.json")
+        #expect(runCommand(["analyze", sample("lab/sim-healthy-racing.txt"), "--format", "json", "-o", "\(folder)/latest.json", "--quiet"]) == 0)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(folder)/latest.json") == "report.json")
+        #expect(try String(contentsOfFile: "\(folder)/report.json", encoding: .utf8).hasPrefix("{"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).sorted() == ["latest.json", "report.json"])
+    }
+
     /// A text trace whose last line has no newline (a copy or a recording cut short) is read,
     /// and a note names that line: it was accepted in silence, and a number cut short
     /// (`cmdid=3321` of 33216) read as another. On one thread, in segments, and from a pipe.
