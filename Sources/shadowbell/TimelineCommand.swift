@@ -68,10 +68,10 @@ struct Timeline: ParsableCommand {
 
     // Times on the analysis clock may be negative (a host trace's events before the guest
     // booted, on the guest's clock): `--from -5.2` takes the value, not an option.
-    @Option(parsing: .unconditional, help: ArgumentHelp("Start of the range, in seconds on the analysis clock (e.g. 5123.4; may be negative).", valueName: "seconds"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Start of the range, in seconds on the analysis clock (e.g. 5123.4; may be negative), or #N for an input without timestamps (positions as the report prints them).", valueName: "seconds"))
     var from: String?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("End of the range, in seconds on the analysis clock.", valueName: "seconds"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("End of the range, in seconds on the analysis clock, or #N.", valueName: "seconds"))
     var to: String?
 
     @Option(help: "Output format.")
@@ -88,6 +88,12 @@ struct Timeline: ParsableCommand {
 
     /// `12.5`, `-5.2` → nanoseconds; nil when not a number of seconds.
     static func seconds(_ text: String) -> Int64? {
+        // `#N`: an event's position in an input without timestamps, as the report prints it
+        // (its events' times are their ordinals).
+        if text.hasPrefix("#") {
+            guard let n = Int64(text.dropFirst()), n >= 0 else { return nil }
+            return n
+        }
         if text.hasPrefix("-") {
             return parseScaledDecimal(Substring(text.dropFirst()), scale: 1_000_000_000).map { -$0 }
         }
@@ -97,10 +103,10 @@ struct Timeline: ParsableCommand {
     func validate() throws {
         try flags.requirePaths("shadowbell timeline SampleTraces/lab/sq-hang.txt --queue sq1")
         if let from, Self.seconds(from) == nil {
-            throw ValidationError("--from expects seconds, e.g. 12.5 (got '\(from)')")
+            throw ValidationError("--from expects seconds, e.g. 12.5, or #N, an event's position in an input without timestamps as the report prints it (got '\(from)')")
         }
         if let to, Self.seconds(to) == nil {
-            throw ValidationError("--to expects seconds, e.g. 12.6 (got '\(to)')")
+            throw ValidationError("--to expects seconds, e.g. 12.6, or #N (got '\(to)')")
         }
         if maxEvents < 1 { throw ValidationError("--max-events \(maxEvents): give 1 or more (the events drawn per queue at most)") }
         if maxFindings < 1 { throw ValidationError("--max-findings \(maxFindings): give 1 or more (the findings drawn around at most)") }
@@ -176,6 +182,7 @@ struct Timeline: ParsableCommand {
         }
         if let known {
             sink.units = Dictionary(known.inputs.map { ($0.index, $0.locationUnit) }, uniquingKeysWith: { a, _ in a })
+            sink.untimed = Set(known.inputs.filter { $0.clock == .orderOnly || $0.clock == .counter }.map(\.index))
             sink.findings = Self.hangWindows(known, selected: selected)
             sink.poorlyAligned = known.alignment.flatMap(\.poorStretches)
             if format == .svg, !ranged {
@@ -297,7 +304,11 @@ extension Timeline {
                 + (list.isEmpty && consoles ? consoleOnly : "")
         }
         let first = result.groups.map(\.firstTime).min(), last = result.groups.map(\.lastTime).max()
-        let span = first.flatMap { f in last.map { "the inputs span \(formatSeconds(f)) … \(formatSeconds($0)) s" } } ?? "the inputs have no event"
+        // Inputs without timestamps are spanned by their events' positions, given as #N.
+        let untimed = !result.groups.isEmpty && result.groups.allSatisfy { !$0.clock.measuresTime }
+        let span = first.flatMap { f in
+            last.map { untimed ? "the inputs have no timestamps and span events #\(f) … #\($0) (give positions as #N)" : "the inputs span \(formatSeconds(f)) … \(formatSeconds($0)) s" }
+        } ?? "the inputs have no event"
         if queues.isEmpty, from == nil, to == nil {
             // Nothing selected and nothing drawn: the inputs hold no queue's events.
             return "the inputs hold no doorbell, command or controller event to draw" + (consoles ? consoleOnly : "") + "; \(span)"
@@ -313,6 +324,9 @@ final class TimelineWriter {
     let output: String?
     /// Each input's unit of place, once a first analysis told it (a line without one).
     var units: [UInt16: SourceLocation.Unit] = [:]
+    /// Inputs without timestamps: their events' times are positions, written `#N` as the report
+    /// writes them (and as --from/--to take them).
+    var untimed: Set<UInt16> = []
     var text = ""
     var rows = 0
 
@@ -417,7 +431,7 @@ final class TimelineWriter {
         let state = state(e, q)
         switch format {
         case .text:
-            text += "\(formatSeconds(e.time))  \(q.key)  \(describe(e))\n"
+            text += "\(untimed.contains(e.source) ? "#\(e.time)" : formatSeconds(e.time))  \(q.key)  \(describe(e))\n"
             // Unknown is `?`, as `explain` and `analyze` print it (CSV writes `-`, JSON null).
             func known(_ v: UInt32?) -> String { v.map(String.init) ?? "?" }
             text += "    P=\(known(q.published)) S=\(known(q.controllerSeen)) EI(ctrl)=\(known(q.controllerEventIdx)) EI(drv)=\(known(q.driverEventIdxRead)) "

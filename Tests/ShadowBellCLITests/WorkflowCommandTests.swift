@@ -459,6 +459,22 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         #expect(step.contains("ABORT of it (admin\n       command 12)") && step.contains("state: P=5 S=2"), "\(step)")
     }
 
+    /// An input without timestamps: the report writes its events' places as `#N`, and the
+    /// timeline takes and writes them so (`--from 53440` was read as seconds and matched
+    /// nothing, "the inputs span 0.000000001 … 0.000223283 s").
+    @Test func aTimelineOfAnInputWithoutTimestampsTakesPositions() throws {
+        let lines = try String(contentsOfFile: sample("real-single/qemu-trace.log"), encoding: .utf8).split(separator: "\n")
+        let untimed = temporaryPath("untimed-\(UUID().uuidString).log")
+        defer { try? FileManager.default.removeItem(atPath: untimed) }
+        try lines.map { line in line.firstIndex(of: ":").map { line[line.index(after: $0)...] } ?? line }.joined(separator: "\n")
+            .appending("\n").write(toFile: untimed, atomically: true, encoding: .utf8)
+        let r = try runProcess(["timeline", untimed, "--from", "#100", "--to", "#102"])
+        let rows = r.stdout.split(separator: "\n").filter { !$0.hasPrefix(" ") }
+        #expect(r.status == 0 && !rows.isEmpty && rows.allSatisfy { ["#100  ", "#101  ", "#102  "].contains(String($0.prefix(6))) }, "\(r.stdout) \(r.stderr)")
+        let seconds = try runProcess(["timeline", untimed, "--from", "100", "--to", "102"])
+        #expect(seconds.status != 0 && seconds.stderr.contains("give positions as #N"), "\(seconds.stderr)")
+    }
+
     @Test func timelineSVGHasAChartPerQueue() throws {
         let out = temporaryPath("timeline-\(UUID().uuidString).svg")
         #expect(runCommand(["timeline", sample("lab/sq-hang.txt"), "--queue", "sq1", "--queue", "cq1", "--format", "svg", "--output", out]) == 0)
