@@ -27,7 +27,12 @@ public struct AnalysisReport: Sendable {
     /// (by default: an error finding), 0 otherwise.
     public var exitStatus: Int32 {
         if !inputErrors.isEmpty { return 2 }
-        return failingFindings > 0 ? 1 : 0
+        return failingFindings > 0 || failsUndecided ? 1 : 0
+    }
+
+    /// `--fail-on undecided` and nothing failing but what the inputs leave undecided.
+    public var failsUndecided: Bool {
+        failOn == .undecided && !result.undecided.isEmpty
     }
 
     /// Findings whose severity fails the run under `failOn`.
@@ -68,11 +73,13 @@ public struct AnalysisReport: Sendable {
 
 /// `--fail-on`: the least severe finding that fails a run.
 public enum FailPolicy: String, Sendable, CaseIterable {
-    case error, warning, never
+    /// `undecided`: error findings, and a run the inputs leave without a verdict of health
+    /// (`AnalysisResult.undecided`): CI that must not pass what it cannot judge.
+    case error, warning, undecided, never
 
     public var threshold: Severity? {
         switch self {
-        case .error: return .error
+        case .error, .undecided: return .error
         case .warning: return .warning
         case .never: return nil
         }

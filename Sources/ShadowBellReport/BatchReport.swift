@@ -63,28 +63,31 @@ public enum BatchReport {
         for run in runs {
             for reason in run.report.result.undecided { undecided.append(.string("\(run.name): \(reason)")) }
         }
+        // (The members are built apart: as one literal the expression was at the edge of what
+        // the type checker takes.)
+        var summary: [(String, JSONValue)] = [
+            ("runs", .int(Int64(runs.count))),
+            ("runs_failed", .int(Int64(reports.filter { $0.exitStatus == 1 }.count))),
+            ("runs_with_input_errors", .int(Int64(reports.filter { $0.exitStatus == 2 }.count))),
+            ("runs_undecided", .int(Int64(reports.filter(TextReport.isUndecided).count))),
+            // Every run's own `summary.undecided`, each reason after its run's name: the check
+            // of a single run's document (`jq -e '.summary.undecided == []'`) holds for a batch too.
+            ("undecided", .array(undecided)),
+            ("findings", .int(Int64(findings.count))),
+            ("errors", .int(count(.error))),
+            ("warnings", .int(count(.warning))),
+            ("infos", .int(count(.info))),
+            ("exit_status", .int(Int64(exitStatus(runs)))),
+        ]
+        if !skippedFiles.isEmpty {
+            let files: [JSONValue] = skippedFiles.map { .object([("path", .string($0.path)), ("reason", .string($0.reason))]) }
+            summary.append(("skipped_files", .array(files)))
+        }
+        let tool: JSONValue = .object([("name", .string("shadowbell")), ("version", .string(AnalysisReport.toolVersion))])
+        let documents: [JSONValue] = runs.enumerated().map { runDocument($0.element, index: $0.offset) }
         let doc: JSONValue = .object([
-            ("schema_version", .int(Int64(AnalysisReport.schemaVersion))),
-            ("tool", .object([("name", .string("shadowbell")), ("version", .string(AnalysisReport.toolVersion))])),
-            ("batch", .bool(true)),
-            ("runs", .array(runs.enumerated().map { runDocument($0.element, index: $0.offset) })),
-            ("summary", .object([
-                ("runs", .int(Int64(runs.count))),
-                ("runs_failed", .int(Int64(reports.filter { $0.exitStatus == 1 }.count))),
-                ("runs_with_input_errors", .int(Int64(reports.filter { $0.exitStatus == 2 }.count))),
-                ("runs_undecided", .int(Int64(reports.filter(TextReport.isUndecided).count))),
-                // Every run's own `summary.undecided`, each reason after its run's name: the
-                // check of a single run's document (`jq -e '.summary.undecided == []'`) holds
-                // for a batch too.
-                ("undecided", .array(undecided)),
-                ("findings", .int(Int64(findings.count))),
-                ("errors", .int(count(.error))),
-                ("warnings", .int(count(.warning))),
-                ("infos", .int(count(.info))),
-                ("exit_status", .int(Int64(exitStatus(runs)))),
-            ] + (skippedFiles.isEmpty ? [] : [("skipped_files", .array(skippedFiles.map {
-                .object([("path", .string($0.path)), ("reason", .string($0.reason))])
-            }))]))),
+            ("schema_version", .int(Int64(AnalysisReport.schemaVersion))), ("tool", tool), ("batch", .bool(true)),
+            ("runs", .array(documents)), ("summary", .object(summary)),
         ])
         return doc.rendered(pretty: true)
     }

@@ -141,10 +141,17 @@ public enum JUnitReport {
             cases.append("    <testcase classname=\"\(xml(classPrefix)).inputs\" name=\"\(xml(inputCaseName(e.path, run: suiteName)))\">\n      <error type=\"input-error\" message=\"\(xml(e.description))\"/>\n    </testcase>\n")
         }
         // What the inputs leave undecided: a skipped case, which readers show apart from the
-        // passed ones (a console cut inside its dump passed as healthy queues).
-        let skipped = r.undecided.isEmpty ? 0 : 1
-        if skipped > 0 {
-            cases.append("    <testcase classname=\"\(xml(classPrefix)).verdict\" name=\"health\">\n      <skipped>\(xml("no verdict of health: " + r.undecided.joined(separator: "; ")))</skipped>\n    </testcase>\n")
+        // passed ones (a console cut inside its dump passed as healthy queues); a failure with
+        // --fail-on undecided.
+        let skipped = r.undecided.isEmpty || report.failOn == .undecided ? 0 : 1
+        if !r.undecided.isEmpty {
+            let why = xml("no verdict of health: " + r.undecided.joined(separator: "; "))
+            if report.failOn == .undecided {
+                failures += 1
+                cases.append("    <testcase classname=\"\(xml(classPrefix)).verdict\" name=\"health\">\n      <failure type=\"undecided\" message=\"\(why)\">\(why)</failure>\n    </testcase>\n")
+            } else {
+                cases.append("    <testcase classname=\"\(xml(classPrefix)).verdict\" name=\"health\">\n      <skipped>\(why)</skipped>\n    </testcase>\n")
+            }
         }
         let errors = report.inputErrors.count
         var out = "  <testsuite name=\"\(xml(suiteName))\" tests=\"\(cases.count)\" failures=\"\(failures)\" errors=\"\(errors)\" skipped=\"\(skipped)\">\n"

@@ -152,6 +152,11 @@ public enum TextReport {
             if report.failOn == .warning && report.result.errorCount == 0 {
                 return "\(report.failingFindings) warning finding(s), failing on warnings (exit 1)"
             }
+            if report.failingFindings == 0, report.failsUndecided, let first = report.result.undecided.first {
+                let more = report.result.undecided.count - 1
+                return "no error finding, but no verdict of health either: \(first)"
+                    + (more > 0 ? " (and \(more) more: the notes and findings say more)" : " (the notes and findings say more)") + " (exit 1: --fail-on undecided)"
+            }
             if let b = report.baseline {
                 let known = b.known.filter { $0 }.count
                 return "\(report.failingFindings) new error finding(s), not in the baseline (of all \(b.known.count) finding(s): \(known) known, \(b.known.count - known) new) (exit 1)"

@@ -28,7 +28,8 @@ struct Analyze: ParsableCommand {
             and a summary. Files in a directory that are not traces are skipped and listed.
 
             Exit status: 0 no failing finding; 1 at least one failing finding (--fail-on: error \
-            findings by default, or warnings too, or never); 2 an input could not be read, is of \
+            findings by default, or warnings too, or also a run left without a verdict of health, \
+            or never); 2 an input could not be read, is of \
             no supported format, or holds no recognised event; 64 usage error. With several runs \
             it is the worst over runs. A malformed line does not change the exit status; it is \
             reported with its location.
@@ -68,7 +69,7 @@ struct Analyze: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Runs analysed at the same time (default: the number of cores).", valueName: "n"))
     var jobs: Int?
 
-    @Option(name: .customLong("fail-on"), help: ArgumentHelp("The least severe finding that makes the exit status 1.", valueName: "error|warning|never"))
+    @Option(name: .customLong("fail-on"), help: ArgumentHelp("The least severe finding that makes the exit status 1; undecided: error findings, and a run the inputs leave without a verdict of health.", valueName: "error|warning|undecided|never"))
     var failOn: FailPolicy = .error
 
     @Option(name: .customLong("label"), help: ArgumentHelp("Store a label in the report (repeatable), e.g. --label kernel=6.1 --label host=ci-7; summarize groups runs by them.", valueName: "key=value"))

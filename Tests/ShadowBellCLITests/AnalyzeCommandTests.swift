@@ -450,6 +450,14 @@ import Testing
         #expect(summary?["undecided"] as? [String] == ["\(folder)/vm: \(folder)/vm/console.log: its ftrace dump (from line 2) is cut short, 1 I/O command(s) outstanding where it stops (nvme0 qid 1: 1)"], "\(summary ?? [:])")
         let junit = try runProcess(["analyze", folder, "--format", "junit"])
         #expect(junit.stdout.contains("<testcase classname=\"shadowbell.vm.verdict\" name=\"health\">\n      <skipped>no verdict of health: \(folder)/vm/console.log: its ftrace dump (from line 2) is cut short"), "\(junit.stdout)")
+        // --fail-on undecided: CI that must not pass what the inputs cannot judge fails it
+        // (exit 1), says why, and JUnit fails the health case; error findings still fail.
+        let strict = try runProcess(["analyze", cut, "--fail-on", "undecided"])
+        #expect(strict.status == 1 && strict.stdout.contains("its ftrace dump (from line 2) is cut short") && strict.stdout.contains("(exit 1: --fail-on undecided)"), "\(strict.stdout)")
+        let strictJUnit = try runProcess(["analyze", folder, "--format", "junit", "--fail-on", "undecided"])
+        #expect(strictJUnit.status == 1 && strictJUnit.stdout.contains("<failure type=\"undecided\" message=\"no verdict of health: ") && strictJUnit.stdout.contains("skipped=\"0\""), "\(strictJUnit.stdout)")
+        #expect(try runProcess(["analyze", sample("lab/sq-hang.txt"), "--fail-on", "undecided"]).status == 1)
+        #expect(try runProcess(["analyze", sample("lab/sim-healthy-racing.txt"), "--fail-on", "undecided"]).status == 0)
         let written = try runProcess(["analyze", folder, "--output", temporaryPath("undecided-\(UUID().uuidString).txt")])
         #expect(written.stderr.contains(", none failed, 1 passed undecided (\(folder)/vm: the inputs cannot tell, see the report) (exit 0)"), "\(written.stderr)")
     }

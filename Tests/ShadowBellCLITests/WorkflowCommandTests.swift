@@ -455,7 +455,7 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         let cq = try #require(try read(out).components(separatedBy: "<article").first { $0.contains("on nvme0:cq1") })
         #expect(!cq.contains("mark abort"))
         let story = try runProcess(["explain", "--finding", "2", sample("lab/sq-hang.txt"), "--quiet"])
-        let step = try #require(story.stdout.range(of: "The driver gave up waiting for command 4097 of queue 1").map { String(story.stdout[$0.lowerBound...].prefix(200)) })
+        let step = try #require(story.stdout.range(of: "The driver gave up waiting for command 8193 of queue 1").map { String(story.stdout[$0.lowerBound...].prefix(200)) })
         #expect(step.contains("ABORT of it (admin\n       command 12)") && step.contains("state: P=5 S=2"), "\(step)")
     }
 
