@@ -396,15 +396,6 @@ extension ClockGroupAnalyzer {
             (candidates, running) = stallCandidates(at: e, silentFor: max(options.minWait, 1))
             shortSilence = !candidates.isEmpty
         }
-        // Without timestamps a silence is counted in events: a queue that hung for the guest's
-        // I/O timeout was silent while the others made thousands of events, and one caught
-        // between two fetches a few events ago is no candidate beside it (an untimed log's hang
-        // on sq2, silent 6,687 events before the first ABORT, was left unattributed beside sq1,
-        // silent 13). Candidates silent for under a tenth of the longest silence are dropped
-        // when that is 1,000 events or more.
-        if !clock.measuresTime, let longest = candidates.map({ e.time &- $0.since.time }).max(), longest >= 1000 {
-            candidates.removeAll { e.time &- $0.since.time < longest / 10 }
-        }
         var episode = StallEpisode(controller: e.controller, firstAbort: EventRef(e), candidates: candidates, running: running)
         episode.shortSilence = shortSilence
         // Console lines printed just before the ABORT (the kernel logs, then sends it): within
