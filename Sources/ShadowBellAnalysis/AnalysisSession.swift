@@ -1030,6 +1030,11 @@ public enum AnalysisSession {
         }
         for input in inputs where input.nulPadding > 0 {
             notes.append("\(input.path): the file ends in \(input.nulPadding) NUL byte(s) after its last line: space the file system had allocated when the writer stopped (the VM or the host went down while the file was written). The lines before them were read; what was recorded after the last one is not in the file.")
+            // As a last line cut short: what followed is not in the file (a console's serial
+            // capture keeps NULs where the line was reopened, and ends as it likes).
+            if input.format != .consoleLog {
+                undecided.append("\(input.path) ends in \(input.nulPadding) NUL byte(s) where its writer stopped: what followed is not in the file")
+            }
         }
         for input in inputs {
             guard let at = input.cutShortAt else { continue }

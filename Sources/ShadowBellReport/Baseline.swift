@@ -113,7 +113,8 @@ public struct Baseline: Sendable {
     /// the clock alignment cannot vouch for, Docs/Alignment.md) takes a known finding of its
     /// kind on its queue whatever the cause and known bug: one stall read as `unknown` in one
     /// run and `skipped-demanded-doorbell` in the next was NEW against its own baseline. So does
-    /// a finding whose cause is `unknown`, or that meets a known finding of cause `unknown`.
+    /// a finding whose cause is `unknown`, or that meets a known finding of cause `unknown`,
+    /// unless it names a known bug the baseline's finding does not.
     public func match(_ report: AnalysisReport) -> BaselineMatch {
         var left = counts
         var unmarked = report
@@ -131,9 +132,11 @@ public struct Baseline: Sendable {
             // A cause the evidence does not tell (`unknown`), on either side, contradicts no
             // other: the same stall read as `unknown` where the clocks leave the order open
             // and as `skipped-demanded-doorbell` where they do not (dat-hang-sq2, hang-sq2).
+            // A known bug the finding names that the baseline's does not is news all the same.
             let uncertain = !findings[i].uncertainty.isEmpty
             guard let other = left.keys.sorted().first(where: {
-                $0.sameFindingPlace(as: key) && left[$0]! > 0 && (uncertain || key.cause == "unknown" || $0.cause == "unknown")
+                $0.sameFindingPlace(as: key) && left[$0]! > 0
+                    && (uncertain || ((key.cause == "unknown" || $0.cause == "unknown") && (key.knownBug == nil || key.knownBug == $0.knownBug)))
             })
             else { continue }
             left[other]! -= 1

@@ -75,7 +75,7 @@ struct Analyze: ParsableCommand {
     @Option(name: .customLong("label"), help: ArgumentHelp("Store a label in the report (repeatable), e.g. --label kernel=6.1 --label host=ci-7; summarize groups runs by them.", valueName: "key=value"))
     var labels: [String] = []
 
-    @Option(help: ArgumentHelp("Fail only on findings that this earlier report or baseline does not hold (matched by kind, queue, cause and known bug, not by time).", valueName: "file"))
+    @Option(help: ArgumentHelp("Fail only on findings that this earlier report or baseline does not hold (matched by kind, queue, cause and known bug, not by time; an uncertain finding, or a cause unknown on either side, by kind and queue: Docs/Fleet.md).", valueName: "file"))
     var baseline: String?
 
     @Option(name: .customLong("write-baseline"), help: ArgumentHelp("Also write the findings' kinds, queues and causes here, as a baseline for --baseline.", valueName: "file"))

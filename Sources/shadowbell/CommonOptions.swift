@@ -310,8 +310,24 @@ func writeOutput(_ text: String, to path: String?) throws {
     // Written beside a regular file and renamed when complete, as `convert` does: a run killed
     // while it wrote, or two jobs writing one name, leave the earlier file or a whole one, never
     // a cut report (a device, a pipe or /dev/stdout is written through).
-    let (staged, final) = Convert.staging(for: path)
-    guard let file = fopen(staged, "w") else { throw failed() }
+    var (staged, final) = Convert.staging(for: path)
+    // A file that is not this name's alone (hard links) is written in place: renamed over, its
+    // other names kept the old report. A new file takes the mode and owner of the one it
+    // replaces (a private report stays private).
+    var old = stat()
+    let replacing = stat(final, &old) == 0
+    if replacing, old.st_nlink > 1 { staged = final }
+    var file = fopen(staged, "w")
+    // A folder this user cannot create files in, holding a file it may write: in place.
+    if file == nil, staged != final {
+        staged = final
+        file = fopen(final, "w")
+    }
+    guard let file else { throw failed() }
+    if staged != final, replacing {
+        _ = fchown(fileno(file), old.st_uid, old.st_gid)
+        _ = fchmod(fileno(file), old.st_mode & 0o7777)
+    }
     var bytes = Array(text.utf8)
     let written = fwrite(&bytes, 1, bytes.count, file) == bytes.count
     var error = written ? nil : failed()

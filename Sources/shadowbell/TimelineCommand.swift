@@ -110,6 +110,9 @@ struct Timeline: ParsableCommand {
         }
         if maxEvents < 1 { throw ValidationError("--max-events \(maxEvents): give 1 or more (the events drawn per queue at most)") }
         if maxFindings < 1 { throw ValidationError("--max-findings \(maxFindings): give 1 or more (the findings drawn around at most)") }
+        if let from, let to, from.hasPrefix("#") != to.hasPrefix("#") {
+            throw ValidationError("--from \(from) and --to \(to) mix a position (#N, in an input without timestamps) with seconds: give both in one form")
+        }
         if let from, let to, let lower = Self.seconds(from), let upper = Self.seconds(to), lower > upper {
             throw ValidationError("--from \(from) is after --to \(to): the range is empty")
         }
@@ -313,7 +316,9 @@ extension Timeline {
             // Nothing selected and nothing drawn: the inputs hold no queue's events.
             return "the inputs hold no doorbell, command or controller event to draw" + (consoles ? consoleOnly : "") + "; \(span)"
         }
-        return "no event of the selected queues between \(from ?? "the start") and \(to ?? "the end")\(consoles ? consoleOnly : ""); \(span)"
+        let positions = [from, to].contains { $0?.hasPrefix("#") == true } && !untimed
+            ? " (#N positions are for inputs without timestamps; these have times: give seconds)" : ""
+        return "no event of the selected queues between \(from ?? "the start") and \(to ?? "the end")\(consoles ? consoleOnly : ""); \(span)\(positions)"
     }
 }
 

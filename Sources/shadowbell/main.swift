@@ -44,12 +44,15 @@ if words.first == "help", let word = words.dropFirst().first, !word.hasPrefix("-
 // What a command printed is written out of stdio's buffer at exit at the latest: a report that
 // standard output could not take (a full disk, a file-size limit) is an error (exit 2), not the
 // findings' status with the report cut or lost.
+// A file-size limit (`ulimit -f`) is a write that fails, said and exit 2, not a kill by SIGXFSZ
+// that leaves a cut report and a half-written temporary file without a word.
+signal(SIGXFSZ, SIG_IGN)
 atexit {
     errno = 0
     let flushed = fflush(stdout) == 0
     let reason = errno
     guard !flushed || ferror(stdout) != 0 else { return }
-    printError("error: cannot write standard output\(reason != 0 ? ": " + String(cString: strerror(reason)) : ""): the report is lost or cut short")
+    printError("error: cannot write standard output: \(reason != 0 ? String(cString: strerror(reason)) : "a write to it failed"): the report is lost or cut short")
     _exit(2)
 }
 ShadowBell.main()

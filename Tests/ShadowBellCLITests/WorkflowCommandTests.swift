@@ -473,6 +473,8 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         #expect(r.status == 0 && !rows.isEmpty && rows.allSatisfy { ["#100  ", "#101  ", "#102  "].contains(String($0.prefix(6))) }, "\(r.stdout) \(r.stderr)")
         let seconds = try runProcess(["timeline", untimed, "--from", "100", "--to", "102"])
         #expect(seconds.status != 0 && seconds.stderr.contains("give positions as #N"), "\(seconds.stderr)")
+        // The two forms mixed are a usage error (it read to the end of the trace).
+        #expect(try runProcess(["timeline", untimed, "--from", "#100", "--to", "5.0"]).status == 64)
     }
 
     @Test func timelineSVGHasAChartPerQueue() throws {

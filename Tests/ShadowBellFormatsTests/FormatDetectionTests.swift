@@ -214,7 +214,7 @@ private func u64LE(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNee
         let prefixes = [
             "Dec  5 20:17:45 host qemu-system-x86_64[4711]: ", "Dec 05 20:17:45.123456 host qemu-system-x86_64[4711]: ",
             "2026-12-05T20:17:45+0000 host qemu[4711]: ", "2026-12-05T20:17:45.123456+00:00 host qemu[4711]: ",
-            "[ 8123.456789] host qemu-kvm[4711]: ", "1764965865.123456 host qemu: ",
+            "[ 8123.456789] host qemu-kvm[4711]: ", "[ 8123.456789 <    0.000123>] host qemu[4711]: ", "1764965865.123456 host qemu: ",
         ]
         for prefix in prefixes {
             let s = split(prefix + qemu)

@@ -9,6 +9,7 @@ import ShadowBellCore
 ///     2026-12-05T20:17:45+0000 host qemu[4711]: …                                        (short-iso)
 ///     2026-12-05T20:17:45.123456+00:00 host qemu[4711]: …                                (short-iso-precise, rsyslog)
 ///     [ 8123.456789] host qemu[4711]: …                                                  (short-monotonic)
+///     [ 8123.456789 <    0.000123>] host qemu[4711]: …                                   (short-delta)
 ///     1764965865.123456 host qemu[4711]: …                                               (short-unix)
 ///
 /// The prefix's own time is when the journal received the line, not when QEMU traced it: it
@@ -48,7 +49,10 @@ enum SyslogPrefix {
         if first >= 0x41, first <= 0x5A { return monthTimeEnd(line) }
         if first == ASCII.openBracket {
             let j = ByteScanning.skipSpaces(line, from: 1)
-            guard let after = secondsEnd(line, from: j), after < line.count, line[after] == ASCII.closeBracket else { return nil }
+            // `short-delta`'s ` <    0.000123>` after the seconds too.
+            guard let seconds = secondsEnd(line, from: j) else { return nil }
+            let after = ConsoleLogLineParser.deltaColumnEnd(line, from: seconds) ?? seconds
+            guard after < line.count, line[after] == ASCII.closeBracket else { return nil }
             return after + 1
         }
         guard ASCII.isDigit(first) else { return nil }
