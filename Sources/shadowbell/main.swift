@@ -41,12 +41,12 @@ if words.first == "help", let word = words.dropFirst().first, !word.hasPrefix("-
     printError("error: no command '\(word)' (the commands are \(ShadowBell.commandNames.joined(separator: ", ")))\(meant)")
     exit(64)
 }
-// What a command printed is written out of stdio's buffer at exit at the latest: a report that
-// standard output could not take (a full disk, a file-size limit) is an error (exit 2), not the
-// findings' status with the report cut or lost.
 // A file-size limit (`ulimit -f`) is a write that fails, said and exit 2, not a kill by SIGXFSZ
 // that leaves a cut report and a half-written temporary file without a word.
 signal(SIGXFSZ, SIG_IGN)
+// What a command printed is written out of stdio's buffer at exit at the latest: a report that
+// standard output could not take (a full disk, a file-size limit) is an error (exit 2), not the
+// findings' status with the report cut or lost.
 atexit {
     errno = 0
     let flushed = fflush(stdout) == 0
