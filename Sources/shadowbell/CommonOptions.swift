@@ -311,12 +311,6 @@ func writeOutput(_ text: String, to path: String?) throws {
     // while it wrote, or two jobs writing one name, leave the earlier file or a whole one, never
     // a cut report (a device, a pipe or /dev/stdout is written through).
     var (staged, final) = Convert.staging(for: path)
-    // A file that is not this name's alone (hard links) is written in place: renamed over, its
-    // other names kept the old report. A new file takes the mode and owner of the one it
-    // replaces (a private report stays private).
-    var old = stat()
-    let replacing = stat(final, &old) == 0
-    if replacing, old.st_nlink > 1 { staged = final }
     var file = fopen(staged, "w")
     // A folder this user cannot create files in, holding a file it may write: in place.
     if file == nil, staged != final {
@@ -324,16 +318,12 @@ func writeOutput(_ text: String, to path: String?) throws {
         file = fopen(final, "w")
     }
     guard let file else { throw failed() }
-    if staged != final, replacing {
-        _ = fchown(fileno(file), old.st_uid, old.st_gid)
-        _ = fchmod(fileno(file), old.st_mode & 0o7777)
-    }
     var bytes = Array(text.utf8)
     let written = fwrite(&bytes, 1, bytes.count, file) == bytes.count
     var error = written ? nil : failed()
     // A full disk may show only when the buffered rest is written out.
     if fclose(file) != 0, error == nil { error = failed() }
-    if error == nil, staged != final, rename(staged, final) != 0 { error = failed() }
+    if error == nil, staged != final, !Convert.replace(final, with: staged) { error = failed() }
     if let error {
         if staged != final { unlink(staged) }
         throw error

@@ -125,17 +125,27 @@ struct Convert: ParsableCommand {
             if staged != final { unlink(staged) }
             throw error
         }
-        // The previous copy is removed first: renamed over, ext4 starts writing the new file
-        // out at once (its replace-by-rename rule, `auto_da_alloc`), which made converting to
-        // an existing file 12 ms slower than to a new one for single's 44 MB document.
-        if staged != final {
-            _ = unlink(final)
-            if rename(staged, final) != 0 {
-                printError("error: cannot write \(output): \(String(cString: strerror(errno)))")
-                unlink(staged)
-                throw ExitCode(2)
-            }
+        if staged != final, !Self.replace(final, with: staged) {
+            printError("error: cannot write \(output): \(String(cString: strerror(errno)))")
+            unlink(staged)
+            throw ExitCode(2)
         }
+    }
+
+    /// Puts the complete `staged` file in `final`'s place, with the mode and owner of the file
+    /// it replaces (a private report stays private: it became 0644). The previous copy is
+    /// removed first: renamed over, ext4 starts writing the new file out at once (its
+    /// replace-by-rename rule, `auto_da_alloc`), which made converting to an existing file
+    /// 12 ms slower than to a new one for single's 44 MB document. False when the rename fails
+    /// (errno says why).
+    static func replace(_ final: String, with staged: String) -> Bool {
+        var old = stat()
+        if stat(final, &old) == 0 {
+            _ = chown(staged, old.st_uid, old.st_gid)
+            _ = chmod(staged, old.st_mode & 0o7777)
+            _ = unlink(final)
+        }
+        return rename(staged, final) == 0
     }
 
     /// Where to write (`staged`) and what to rename it to when complete (`final`): a new file
@@ -155,7 +165,9 @@ struct Convert: ParsableCommand {
                 return (output, output)
             }
         }
-        if stat(final, &info) == 0, info.st_mode & S_IFMT != S_IFREG { return (output, output) }
+        // Not a regular file, or not this name's alone (hard links: renamed over, its other
+        // names kept the old content): written in place.
+        if stat(final, &info) == 0, info.st_mode & S_IFMT != S_IFREG || info.st_nlink > 1 { return (output, output) }
         let directory = RunPlanner.directory(of: final)
         let name = final.split(separator: "/").last.map(String.init) ?? final
         return ((directory == "." && !final.hasPrefix("./") ? "" : directory + "/") + ".\(name).partial-\(getpid())", final)
