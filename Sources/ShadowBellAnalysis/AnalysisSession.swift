@@ -1249,10 +1249,7 @@ public enum AnalysisSession {
         // `--controller N` names every event of the log nvmeN's: it cannot split the log.
         let controller = twice.queue.controller == 0 ? "" : " --controller \(twice.queue.controller) cannot split it: it gives every event of the log to nvme\(twice.queue.controller)."
         let note = "\(path): set aside: it \(twice.described(at)), which one controller refuses: it holds the events of two or more NVMe controllers, and QEMU's nvme trace events do not say which (one queue id and one command id space for all). Read as one controller, its queues' counts add the controllers and its findings may come from mixing them.\(controller) The run is analysed without it, from \(from.joined(separator: ", ")), which name each controller, and its verdict is theirs; a QEMU log of one controller needs a VM with one."
-        let queue = "\(twice.queue.type.name.uppercased()) \(twice.queue.qid)"
-        let short = twice.ended == nil
-            ? "\(path) set aside: it holds several NVMe controllers' events (\(queue) created at \(at(twice.first)) and again at \(at(twice.again)))"
-            : "\(path) set aside: it holds several NVMe controllers' events (\(queue) fetched from at \(at(twice.again)) after the end at \(at(twice.ended!)) of the one created at \(at(twice.first)))"
+        let short = "\(path) set aside: it holds several NVMe controllers' events (\(twice.short(at)))"
         return (note, short)
     }
 

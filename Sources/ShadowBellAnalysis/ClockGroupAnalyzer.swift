@@ -111,11 +111,11 @@ public final class ClockGroupAnalyzer {
     @exclusivity(unchecked) var driverCreatedSQs: [UInt16: Set<UInt16>] = [:]
     /// When the driver last submitted the creation of each I/O SQ.
     @exclusivity(unchecked) var driverCreations: [QueueKey: Int64] = [:]
-    /// Per input, the first I/O queue it created again while that queue lived.
+    /// Per input, the first event one controller cannot produce (`OneControllerCheck`), in the
+    /// order found.
     @exclusivity(unchecked) var queuesCreatedTwice: [QueueCreatedTwice] = []
-    /// The inputs (0–63, a bit each) that showed a controller reset: only they are known to
-    /// trace resets, so that a queue created again without one was created twice.
-    @exclusivity(unchecked) var resetSources: UInt64 = 0
+    /// Per input with controller events, its queues' and doorbell buffer's lifetimes.
+    @exclusivity(unchecked) var oneController: [OneControllerCheck] = []
     @exclusivity(unchecked) var awaitingDbbufConfig: [UInt16: Int64] = [:]
     @exclusivity(unchecked) var ioBeforeDbbufConfig: [IOBeforeDbbufConfig] = []
     @exclusivity(unchecked) var ioNotedBeforeDbbufConfig: Set<UInt32> = []
@@ -223,8 +223,17 @@ public final class ClockGroupAnalyzer {
                 firstControllerEvent = EventRef(e)
             }
             controllerEventsSeen = true
-            if source >= controllerSources.count { controllerSources += Array(repeating: false, count: source + 1 - controllerSources.count) }
+            if source >= controllerSources.count {
+                controllerSources += Array(repeating: false, count: source + 1 - controllerSources.count)
+                oneController += Array(repeating: OneControllerCheck(), count: source + 1 - oneController.count)
+            }
             controllerSources[source] = true
+            switch e.kind {
+            case .controllerFetch, .controllerShadowRead, .controllerEventIdxWrite:
+                if oneController[source].watching { checkOneController(e) }
+            case .queueCreate, .queueDelete, .dbbufConfig, .controllerReset: checkOneController(e)
+            default: break
+            }
         }
         switch e.kind {
         case .driverDoorbellUpdate: driverDoorbellUpdate(e)
@@ -621,6 +630,16 @@ public final class ClockGroupAnalyzer {
         return earlier
     }
 
+    /// Follows the input's queues and doorbell buffer (`OneControllerCheck`), and keeps the
+    /// first event of it one controller cannot produce.
+    private func checkOneController(_ e: Event) {
+        let s = source(e)
+        oneController[s].consume(e)
+        if let found = oneController[s].found, !queuesCreatedTwice.contains(where: { $0.again.source == e.source }) {
+            queuesCreatedTwice.append(found)
+        }
+    }
+
     private func controllerFetch(_ e: Event) {
         let ck = commandKey(e.controller, e.qid, e.a)
         let slot = outstanding.slot(of: ck)
@@ -642,19 +661,6 @@ public final class ClockGroupAnalyzer {
         // them without a trace event.
         let doorbellsUntraced = !ioQueueMMIOSeen && e.qid != 0
         withQueue(e.queue(.sq), e, evaluate: true) { q in
-            // A fetch from an I/O queue its input deleted or reset and has not created again:
-            // one controller has no such queue to fetch from, so the input holds several
-            // controllers' events (two `-device nvme`, the second's I/O going on after the
-            // first's reset, under the same queue ids).
-            // (Not `active`: a doorbell written to the dead queue's register made it so. Only of
-            // an input that traces resets, as for a creation again: one that leaves them out
-            // may leave out creations too.)
-            if let (created, end) = q.ended, e.qid != 0, created.source == e.source, end.source == e.source,
-                e.source < 64, resetSources & (1 << UInt64(e.source)) != 0,
-                !queuesCreatedTwice.contains(where: { $0.again.source == e.source })
-            {
-                queuesCreatedTwice.append(QueueCreatedTwice(queue: q.key, first: created, again: EventRef(e), ended: end))
-            }
             closeVisibleWork(&q, at: e, resolution: .controllerFetch)
             q.active = true
             q.stats.commandsFetched += 1
@@ -714,21 +720,9 @@ public final class ClockGroupAnalyzer {
 
     private func queueCreate(_ e: Event) {
         withQueue(e.queue, e, evaluate: true) { q in
-            // Created again by the same input while it lives (no deletion, no reset since):
-            // one controller rejects that; the input holds the creations of several. (Only of
-            // an input that traces resets, as a whole QEMU log does from the machine's first
-            // one: a log of `pci_nvme_*sq*` alone holds creations and no reset between them.)
-            if q.active, q.key.qid != 0, let earlier = q.created, earlier.source == e.source,
-                e.source < 64, resetSources & (1 << UInt64(e.source)) != 0,
-                !queuesCreatedTwice.contains(where: { $0.again.source == e.source })
-            {
-                queuesCreatedTwice.append(QueueCreatedTwice(queue: q.key, first: earlier, again: EventRef(e)))
-            }
             closeWindow(&q, at: e, resolution: .queueRecreated)
             closeVisibleWork(&q, at: e, resolution: .queueRecreated)
             q.deactivate()
-            q.ended = nil
-            q.lastCreation = EventRef(e)
             q.active = true
             let entries = checkedEntries(&q, qsize: e.a, e)
             q.entries = entries
@@ -768,8 +762,6 @@ public final class ClockGroupAnalyzer {
         withQueue(e.queue, e) { q in
             closeWindow(&q, at: e, resolution: .queueDeleted)
             closeVisibleWork(&q, at: e, resolution: .queueDeleted)
-            if q.active, let created = q.lastCreation { q.ended = (created, EventRef(e)) }
-            q.lastCreation = nil
             q.deactivate()
         }
         if e.queueType == .sq { dropCommands(controller: e.controller, qid: e.qid, at: e.time) }
@@ -785,16 +777,11 @@ public final class ClockGroupAnalyzer {
     }
 
     private func controllerReset(_ e: Event) {
-        if e.source < 64 { resetSources |= 1 << UInt64(e.source) }
         dbbufEnabled.remove(e.controller)
         for i in queues.indices where queues[i].key.controller == e.controller {
             closeWindow(&queues[i], at: e, resolution: .controllerReset)
             closeVisibleWork(&queues[i], at: e, resolution: .controllerReset)
-            if queues[i].active {
-                queues[i].stats.resets += 1
-                if let created = queues[i].lastCreation { queues[i].ended = (created, EventRef(e)) }
-            }
-            queues[i].lastCreation = nil
+            if queues[i].active { queues[i].stats.resets += 1 }
             queues[i].deactivate()
             notify(e, i)
         }
@@ -1198,26 +1185,57 @@ public struct GroupResult: Sendable {
     public var queuesCreatedTwice: [QueueCreatedTwice] = []
 }
 
-/// An I/O queue one input created again while the queue it had created lived (no deletion,
-/// no controller reset between): a controller refuses that, so the input holds the events of
-/// several controllers it does not tell apart (QEMU's nvme trace events name no device).
+/// An event one input holds that one controller cannot produce, in an input that traces resets:
+/// an I/O queue created again while the one it created lives (no deletion, no controller reset
+/// between), or used after a deletion or reset ended it (`ended`). The input holds the events
+/// of several controllers it does not tell apart (QEMU's nvme trace events name no device).
+/// Found by `OneControllerCheck`.
 public struct QueueCreatedTwice: Sendable, Equatable {
+    public enum Evidence: Sendable, Equatable {
+        /// `again` creates the queue again (`ended` nil), or fetches from it after `ended`.
+        case creationOrFetch
+        /// `again` deletes the queue after `ended` ended the one created at `first`: QEMU
+        /// traces a deletion only of a queue it has.
+        case deletion
+        /// `again` reads or writes the queue's doorbell buffer slot after the reset `ended`
+        /// ended the configuration at `first`: QEMU forgets the buffer at a reset.
+        case doorbellBuffer
+    }
     public var queue: QueueKey
     public var first: EventRef
     public var again: EventRef
-    /// Set when `again` is no creation but a fetch from the queue after the deletion or reset
-    /// `ended` ended the one created at `first`, before any creation of it: one controller
-    /// fetches from no queue it does not have (a second controller's I/O went on after the
-    /// first's reset: its queues bear the same ids).
+    /// Set when `again` is no creation but a use of the queue after the deletion or reset
+    /// `ended` ended the one created at `first` (or the doorbell buffer configured there),
+    /// before any creation (configuration) again: a second controller's I/O went on after the
+    /// first's reset, under the same queue ids.
     public var ended: EventRef? = nil
+    public var evidence: Evidence = .creationOrFetch
 
     /// What the input does that one controller refuses, its places named by `at`.
     public func described(_ at: (EventRef) -> String) -> String {
         let name = "\(queue.type.name.uppercased()) \(queue.qid)"
-        if let ended {
-            return "fetches a command from \(name) at \(at(again)) after the deletion or controller reset at \(at(ended)) ended the one it created at \(at(first)), before creating it again"
+        guard let ended else {
+            return "creates \(name) again at \(at(again)) while the one it created at \(at(first)) lives (no deletion, no controller reset between)"
         }
-        return "creates \(name) again at \(at(again)) while the one it created at \(at(first)) lives (no deletion, no controller reset between)"
+        switch evidence {
+        case .creationOrFetch:
+            return "fetches a command from \(name) at \(at(again)) after the deletion or controller reset at \(at(ended)) ended the one it created at \(at(first)), before creating it again"
+        case .deletion:
+            return "deletes \(name) at \(at(again)) after the deletion or controller reset at \(at(ended)) ended the one it created at \(at(first)), before creating it again (QEMU traces a deletion only of a queue it has)"
+        case .doorbellBuffer:
+            return "reads or writes \(name)'s shadow doorbell or EventIdx at \(at(again)) after the controller reset at \(at(ended)) ended the doorbell buffer configured at \(at(first)), before any configuration again (QEMU forgets the buffer at a reset; a controller that kept it across the reset would do this too)"
+        }
+    }
+
+    /// A few words on it, for a list: the queue and the places.
+    public func short(_ at: (EventRef) -> String) -> String {
+        let name = "\(queue.type.name.uppercased()) \(queue.qid)"
+        guard let ended else { return "\(name) created at \(at(first)) and again at \(at(again))" }
+        switch evidence {
+        case .creationOrFetch: return "\(name) fetched from at \(at(again)) after the end at \(at(ended)) of the one created at \(at(first))"
+        case .deletion: return "\(name) deleted at \(at(again)) after the end at \(at(ended)) of the one created at \(at(first))"
+        case .doorbellBuffer: return "\(name)'s doorbell buffer used at \(at(again)) after the reset at \(at(ended)) ended its configuration at \(at(first))"
+        }
     }
 }
 

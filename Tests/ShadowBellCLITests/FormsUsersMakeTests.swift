@@ -311,6 +311,22 @@ import Testing
             "\(Self.findings(json).map { $0["known_bug"] ?? "" })")
     }
 
+    /// Two controllers whose runs overlap so that neither a creation again nor a fetch after a
+    /// deletion shows: read as one controller, single's and mq2's healthy logs 3 s apart were
+    /// 44 eventidx-regression and doorbell-lost findings, shared1q's and smallq's 7 s apart 40
+    /// value-out-of-range errors, with no word of the mix. One controller deletes only a queue
+    /// it has, and reads or writes no doorbell buffer after its reset until the driver
+    /// configures it again: the first says the first mix, the second the other.
+    @Test(arguments: [("single", "mq2", Int64(3_000_000), "deletes SQ"), ("shared1q", "smallq", Int64(7_000_000), "shadow doorbell or EventIdx")])
+    func aQemuLogOfTwoControllersIsToldByWhatOneControllerDoesNot(_ a: String, _ b: String, gap: Int64, evidence: String) throws {
+        let (path, _) = try Self.twoControllersLog((a, b), gap: gap)
+        defer { unlink(path) }
+        let (status, json, _) = try analyzeJSON([path])
+        #expect(Self.notes(json).contains { $0.contains(evidence) && $0.contains("two or more NVMe controllers") }, "\(Self.notes(json))")
+        #expect(Self.undecided(json).contains { $0.contains("several controllers' events") })
+        #expect(status == 0, "\(Self.findings(json).filter { $0["severity"] as? String == "error" }.map { $0["message"] ?? "" })")
+    }
+
     /// Two controllers' QEMU trace in one log (two `-device nvme`: QEMU's nvme events name no
     /// device): here the logs of two healthy runs, one shifted onto the other and merged by
     /// time. Read as one controller, the mix was three controller-idle-with-work errors with a

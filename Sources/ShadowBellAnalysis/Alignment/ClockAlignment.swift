@@ -51,19 +51,14 @@ public struct AnchorSet: Sendable {
     /// clock), or a copy of a file.
     public private(set) var firstEvents: [Anchor] = []
 
-    /// The first I/O queue this input creates again while the one it created before lives (no
-    /// deletion, no controller reset between), in an input that traces resets: one controller
-    /// refuses that, so the input holds several controllers' events it does not tell apart (a
-    /// QEMU log of a VM with two `-device nvme`). The analysis tells it too
+    /// The first event of this input one controller cannot produce (`OneControllerCheck`: an I/O
+    /// queue created again while it lives, or used after a deletion or reset ended it), in an
+    /// input that traces resets: the input holds several controllers' events it does not tell
+    /// apart (a QEMU log of a VM with two `-device nvme`). The analysis tells it too
     /// (`GroupResult.queuesCreatedTwice`); known here, before the inputs are merged, such an
     /// input is set aside beside guest-side inputs that name each controller.
-    public private(set) var createdTwice: QueueCreatedTwice?
-    /// The I/O queues this input created and has not deleted or reset since, with where.
-    private var liveQueues: [QueueKey: EventRef] = [:]
-    /// The I/O queues a deletion or reset ended (their creation and the end) and not created
-    /// again since: a fetch from one is another controller's.
-    private var endedQueues: [QueueKey: (created: EventRef, end: EventRef)] = [:]
-    private var tracesResets = false
+    public var createdTwice: QueueCreatedTwice? { oneController.found }
+    private var oneController = OneControllerCheck()
 
     /// The first and the last time of the input's events of any kind, nil before any: where
     /// it was recording (a controller that stopped fetching in a hang still logs its reads).
@@ -210,12 +205,15 @@ public struct AnchorSet: Sendable {
         enum List { case submits, completes, fetches, enqueues }
         let list: List
         switch e.kind {
-        case .queueCreate, .queueDelete:
-            queueLifetime(e)
+        case .queueCreate, .queueDelete, .dbbufConfig:
+            oneController.consume(e)
             return
         case .controllerReset:
-            queueLifetime(e)
+            oneController.consume(e)
             consumeNotice(e)
+            return
+        case .controllerShadowRead, .controllerEventIdxWrite:
+            if oneController.watching { oneController.consume(e) }
             return
         case .guestMessage,
             .controllerFetch where e.qid == 0,
@@ -239,10 +237,8 @@ public struct AnchorSet: Sendable {
             list = .completes
         case .controllerFetch where e.qid != 0:
             // A fetch from an I/O queue this input ended and has not created again: another
-            // controller's (`ClockGroupAnalyzer.controllerFetch` says the same in the analysis).
-            if !endedQueues.isEmpty, createdTwice == nil, tracesResets, let (created, end) = endedQueues[e.queue(.sq)] {
-                createdTwice = QueueCreatedTwice(queue: e.queue(.sq), first: created, again: EventRef(e), ended: end)
-            }
+            // controller's.
+            if oneController.watching { oneController.consume(e) }
             list = .fetches
         case .controllerCompletion where e.qid != 0: list = .enqueues
         default: return
@@ -258,32 +254,6 @@ public struct AnchorSet: Sendable {
         case .enqueues: enqueues.append(anchor); count = enqueues.count
         }
         if count > capacity { tighten() }
-    }
-
-    /// Follows the input's own I/O queues from creation to deletion or reset (rare events).
-    mutating func queueLifetime(_ e: Event) {
-        switch e.kind {
-        case .controllerReset:
-            tracesResets = true
-            guard !liveQueues.isEmpty else { return }
-            for (key, created) in liveQueues where key.controller == e.controller && endedQueues.count < ClockGroupAnalyzer.queueLimit {
-                endedQueues[key] = (created, EventRef(e))
-            }
-            liveQueues = liveQueues.filter { $0.key.controller != e.controller }
-        case .queueDelete:
-            if let created = liveQueues[e.queue], endedQueues.count < ClockGroupAnalyzer.queueLimit { endedQueues[e.queue] = (created, EventRef(e)) }
-            liveQueues[e.queue] = nil
-        default:
-            guard e.qid != 0 else { return }
-            let key = e.queue
-            endedQueues[key] = nil
-            if createdTwice == nil, tracesResets, let earlier = liveQueues[key] {
-                createdTwice = QueueCreatedTwice(queue: key, first: earlier, again: EventRef(e))
-            }
-            // (Bounded as the analysis's queues are: hostile input naming millions of queues.)
-            guard liveQueues[key] != nil || liveQueues.count < ClockGroupAnalyzer.queueLimit else { return }
-            liveQueues[key] = EventRef(e)
-        }
     }
 
     mutating func consumeNotice(_ e: Event) {

@@ -130,12 +130,6 @@ public struct QueueState: Sendable {
     // MARK: lifetime (stale-shadow-after-reset)
     /// The queue's creation, until the controller's first shadow read of it.
     var created: EventRef?
-    /// The queue's last creation (kept through `deactivate`; `created` is let go at the first
-    /// shadow read).
-    var lastCreation: EventRef?
-    /// The creation and the deletion or reset of the queue last ended while it was known
-    /// created, until it is created again (kept through `deactivate`).
-    var ended: (created: EventRef, end: EventRef)?
     /// The queue's creation, until the driver's first probe on it (whose `old=` is the slot).
     var createdBeforeFirstProbe: EventRef?
     /// The controller's first read after the creation returned a value the driver had not
