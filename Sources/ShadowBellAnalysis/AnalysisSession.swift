@@ -1067,6 +1067,12 @@ public enum AnalysisSession {
             notes.append(text)
             undecided.append(short)
         }
+        let consoleGiven = inputs.contains { $0.format == .consoleLog }
+        for input in inputs {
+            guard let (text, short) = Self.guestTimeoutsPassedOver(input, consoleGiven: consoleGiven) else { continue }
+            notes.append(text)
+            if let short { undecided.append(short) }
+        }
         for input in inputs {
             guard let boots = Self.severalBoots(input) else { continue }
             let last = input.bootBanners.last ?? 0
@@ -1155,6 +1161,23 @@ public enum AnalysisSession {
         return (
             "\(at): this \(input.format.rawValue) input holds \(other)'s lines too, about \(about) NVMe events of it from here on, and its reading passes over them: two recordings put into one file or stream (`cat guest.txt qemu.log`, `zstd -dc a.zst b.zst | shadowbell analyze -`). Only its \(input.format.rawValue) events were analysed, and what the other recording shows is not in this report. Give each recording as its own input (`shadowbell analyze guest.txt qemu.log`).",
             "\(at): \(other)'s lines in the same input were passed over"
+        )
+    }
+
+    /// What to say of a QEMU log with the guest console's timeout messages among the lines its
+    /// reading skips (`InputSummary.guestTimeoutsPassedOver`); undecided (`short`) unless a
+    /// console is among the inputs: the guest gave up, and the log alone may not show why.
+    static func guestTimeoutsPassedOver(_ input: InputSummary, consoleGiven: Bool) -> (text: String, short: String?)? {
+        guard input.guestTimeoutsPassedOver > 0, let first = input.firstGuestTimeoutPassedOver else { return nil }
+        let at = SourceLocation(source: input.index, unit: .line, value: first).render(path: input.name)
+        let count = "\(input.guestTimeoutsPassedOver) nvme timeout message(s) of the guest's console"
+        if consoleGiven {
+            return ("\(at): \(count) are in this \(input.format.rawValue) input too (its console written into the same file); they were read from the console given.", nil)
+        }
+        let extract = linesCommand(input, "grep -aE 'nvme nvme|Linux version'", stdin: "its lines")
+        return (
+            "\(at): this \(input.format.rawValue) input holds \(count), the first here — the serial console and QEMU's trace written to one file (`-nographic 2>&1 | tee`) —, and its reading passes over them: the guest gave up on commands, and this report does not read which, when or why. Give the console's lines as an input of their own: \(extract) into a file (`… > console.log`), then `shadowbell analyze \(input.path == "-" ? "qemu.log" : input.path) console.log`.",
+            "\(at): the guest console's \(input.guestTimeoutsPassedOver) timeout message(s) in it were passed over (give them as a console)"
         )
     }
 

@@ -177,6 +177,18 @@ public struct InputSummary: Sendable {
         if firstForeignLine == nil { firstForeignLine = first }
         foreignFormat = format
     }
+    /// The guest console's timeout messages (`nvme nvme0: I/O 5 QID 2 timeout, aborting`) among
+    /// the lines a QEMU log's reading skips — the serial console in the same file as the trace
+    /// (`-nographic 2>&1 | tee`) — and the first one's line: the guest gave up, and the
+    /// analysis of the log alone does not know it.
+    public var guestTimeoutsPassedOver: UInt64 = 0
+    public var firstGuestTimeoutPassedOver: UInt64?
+
+    public mutating func noteGuestTimeoutPassedOver(_ seen: UInt64, first: UInt64) {
+        guestTimeoutsPassedOver &+= seen
+        if firstGuestTimeoutPassedOver == nil { firstGuestTimeoutPassedOver = first }
+    }
+
     /// The byte offset of a binary input's last record when the file ends inside it (a pcap
     /// cut short while it was written or copied); nil when the file ends where a record does.
     public var cutShortAt: UInt64?

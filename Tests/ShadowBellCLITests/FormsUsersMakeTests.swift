@@ -311,6 +311,35 @@ import Testing
             "\(Self.findings(json).map { $0["known_bug"] ?? "" })")
     }
 
+    /// QEMU run with `-nographic 2>&1 | tee run.log`: the serial console's lines among the
+    /// trace's. Their timeout messages were passed over as other lines with no word; the guest
+    /// gave up, so the log alone is no verdict of health, and the note says how to give them.
+    @Test func theConsoleWrittenIntoAQemuLogIsSaid() throws {
+        let hung = try RealTraceTests.run("hang-sq2")
+        let qemu = try Self.lines(hung.qemu)
+        let console = try Self.lines(hung.console).filter { !$0.isEmpty }
+        let at = qemu.count / 2
+        let path = try Self.write(Array(qemu[..<at]) + console + Array(qemu[at...]), "tee.log")
+        defer { unlink(path) }
+        // (Lines counted in bytes: the console's end in CR LF, one Character to `split`.)
+        let lines = try Data(contentsOf: URL(fileURLWithPath: path)).split(separator: 0x0A, omittingEmptySubsequences: false)
+            .map { String(decoding: $0, as: UTF8.self) }
+        func isTimeout(_ line: String) -> Bool { line.contains("nvme nvme") && line.contains(" timeout, ") }
+        let timeouts = lines.filter(isTimeout).count
+        let firstTimeout = 1 + lines.firstIndex(where: isTimeout)!
+        for extra in [[String](), ["--decode-threads", "1"]] {
+            let (_, json, _) = try analyzeJSON([path], extra: extra)
+            #expect(Self.notes(json).contains { $0.hasPrefix("\(path):\(firstTimeout): this qemu-log input holds \(timeouts) nvme timeout message(s) of the guest's console") && $0.contains("grep -aE") },
+                "\(Self.notes(json))")
+            #expect(Self.undecided(json).contains { $0.contains("timeout message(s) in it were passed over") })
+        }
+        // Beside the console, it is only said; the plain log says nothing of it.
+        let (_, both, _) = try analyzeJSON([path, hung.console])
+        #expect(Self.notes(both).contains { $0.contains("they were read from the console given") })
+        #expect(!Self.undecided(both).contains { $0.contains("passed over") })
+        #expect(!Self.notes(try analyzeJSON([hung.qemu]).json).contains { $0.contains("guest's console") })
+    }
+
     /// Two controllers whose runs overlap so that neither a creation again nor a fetch after a
     /// deletion shows: read as one controller, single's and mq2's healthy logs 3 s apart were
     /// 44 eventidx-regression and doorbell-lost findings, shared1q's and smallq's 7 s apart 40

@@ -214,7 +214,7 @@ public final class ConsoleLogSource: EventSource {
                 summary.dataLossMarkers += 1
                 summary.addLostEvents(e.lostEvents)
                 dump!.append(e)
-            case .skipped, .processStart:
+            case .skipped, .processStart, .guestTimeoutPassedOver:
                 summary.skipped += 1
             case .malformed(let failure):
                 summary.noteMalformed(at: line.number, failure.description)
@@ -233,7 +233,7 @@ public final class ConsoleLogSource: EventSource {
             summary.dataLossMarkers += 1
             summary.addLostEvents(e.lostEvents)
             hold(e)
-        case .skipped, .processStart:
+        case .skipped, .processStart, .guestTimeoutPassedOver:
             summary.skipped += 1
             if let v = messages.banner.version { summary.kernelVersion = v }
             if messages.banner.lines.count != summary.bootBanners.count { summary.bootBanners = messages.banner.lines }

@@ -10,6 +10,10 @@ enum LineOutcome {
     /// A line that says a new process of the recorder begins here (libvirt's `starting up`
     /// line in a QEMU log it appends to): skipped, and its line kept.
     case processStart
+    /// The guest's console message of a timeout (an nvme driver's `I/O … QID … timeout`) in an
+    /// input of another recording (a QEMU log with the serial console in it, `-nographic 2>&1`):
+    /// skipped, and counted with its first line (`InputSummary.guestTimeoutsPassedOver`).
+    case guestTimeoutPassedOver
 }
 
 /// A per-format line decoder; a value type so a batch can keep it in a local variable.
@@ -160,6 +164,9 @@ func fillBatch<Decoder: LineDecoding>(
             if summary.skipped % InputSummary.foreignSampleStep == 0, Decoder.isForeignEvent(line.bytes) {
                 summary.noteForeign(1, first: line.number, format: Decoder.foreignFormat)
             }
+        case .guestTimeoutPassedOver:
+            summary.skipped += 1
+            summary.noteGuestTimeoutPassedOver(1, first: line.number)
         case .processStart:
             summary.skipped += 1
             summary.noteProcessStart(at: line.number, eventsBefore: summary.events)

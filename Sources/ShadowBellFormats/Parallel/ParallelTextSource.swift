@@ -94,6 +94,7 @@ final class ParallelTextSource<Decoder: SegmentDecoding>: EventSource {
         summary.events += r.eventCount
         summary.skipped += r.skipped
         if let first = r.firstForeignLine { summary.noteForeign(r.foreignLinesSeen, first: first &+ offset, format: Decoder.foreignFormat) }
+        if let first = r.firstGuestTimeoutPassedOver { summary.noteGuestTimeoutPassedOver(r.guestTimeoutsPassedOver, first: first &+ offset) }
         summary.dataLossMarkers += r.dataLossMarkers
         summary.addLostEvents(r.lostEvents)
         summary.outOfOrder += r.outOfOrder
@@ -148,12 +149,17 @@ struct DecodedSegment {
     /// `InputSummary.foreignLinesSeen` and the first of them (counted from the segment's first line).
     var foreignLinesSeen: UInt64 = 0
     var firstForeignLine: UInt64?
+    /// `InputSummary.guestTimeoutsPassedOver` and the first of them.
+    var guestTimeoutsPassedOver: UInt64 = 0
+    var firstGuestTimeoutPassedOver: UInt64?
     /// The decoder's `DumpMarks` of the segment (lines counted from its first).
     var dumpMarks = DumpMarks()
 
     mutating func reset() {
         foreignLinesSeen = 0
         firstForeignLine = nil
+        guestTimeoutsPassedOver = 0
+        firstGuestTimeoutPassedOver = nil
         events.removeAll(keepingCapacity: true)
         lines = 0
         eventCount = 0
@@ -226,6 +232,10 @@ func decodeSegment<D: LineDecoding>(
                 r.foreignLinesSeen += 1
                 if r.firstForeignLine == nil { r.firstForeignLine = number }
             }
+        case .guestTimeoutPassedOver:
+            r.skipped += 1
+            r.guestTimeoutsPassedOver += 1
+            if r.firstGuestTimeoutPassedOver == nil { r.firstGuestTimeoutPassedOver = number }
         case .processStart:
             r.skipped += 1
             if r.processStarts.count < InputSummary.processStartLimit {

@@ -127,6 +127,12 @@ struct QemuLogLineParser: LineDecoding {
             // A known event's name cut short with nothing after it (the line cut, or split by
             // other output): a lost event, not another event of QEMU's.
             if payload.count < 48, Self.isCutEventName(payload) { return .malformed(DecodeFailure(event: "a pci_nvme_ event", field: "its name", problem: .cutShort)) }
+            // The guest console's line (`[   30.1] nvme nvme0: I/O …` reads as a journal's prefix
+            // and a bare event; without printk's stamp, or after fio's progress line that ends
+            // in no newline, as a bare event): no QEMU line of a timestamped log is either.
+            if shape == .bare || line.first == ASCII.openBracket, Self.isGuestTimeout(line) {
+                return .guestTimeoutPassedOver
+            }
             return .skipped
         case .malformed(let failure):
             return .malformed(failure)
@@ -157,7 +163,7 @@ struct QemuLogLineParser: LineDecoding {
     private static func damagedEventLine(_ line: UnsafeRawBufferPointer) -> LineOutcome {
         guard var start = ByteScanning.fieldValueStart(line, key: "pci_nvme_", from: 0)
             ?? firstAfterColon(line, "pci_nvme_")
-        else { return isLibvirtStart(line) ? .processStart : .skipped }
+        else { return isLibvirtStart(line) ? .processStart : isGuestTimeout(line) ? .guestTimeoutPassedOver : .skipped }
         start -= 9
         var end = start
         while end < line.count, line[end] != ASCII.space { end += 1 }
@@ -180,6 +186,18 @@ struct QemuLogLineParser: LineDecoding {
         return (19...last).contains { at in
             memcmp(line.baseAddress! + at, marker.utf8Start, length) == 0
                 && (at + length == line.count || line[at + length] == ASCII.space)
+        }
+    }
+
+    /// The guest console's nvme timeout message (`[   45.1] nvme nvme0: I/O 5 QID 2 timeout,
+    /// aborting`, any variant the console reader reads), on a line of no QEMU shape.
+    static func isGuestTimeout(_ line: UnsafeRawBufferPointer) -> Bool {
+        guard let prefix = ConsoleLogLineParser.findDevicePrefix(line),
+            case .message(let kind, _, _, _) = ConsoleLogLineParser.decodeText(UnsafeRawBufferPointer(rebasing: line[prefix.textStart...]))
+        else { return false }
+        switch kind {
+        case .timeoutAborting, .timeoutReset, .timeoutPolled, .timeoutDisable: return true
+        case .abortStatus, .queuesReady: return false
         }
     }
 

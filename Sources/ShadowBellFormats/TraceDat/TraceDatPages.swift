@@ -357,7 +357,7 @@ final class TraceDatPageDecoder {
             u.lossStamps.append(.max)
             u.dataLossMarkers &+= 1
             u.lostEvents = u.lostEvents.saturatingAdding(e.lostEvents)
-        case .skipped, .processStart:
+        case .skipped, .processStart, .guestTimeoutPassedOver:
             u.skipped &+= 1
         case .malformed(let failure):
             u.noteMalformed(at: location, failure.description)
