@@ -25,10 +25,20 @@ public struct BinarySourceOptions: Sendable {
     }
 
     /// Reads a QEMU trace-events file (`trace-events-all`) for `traceEvents`.
+    /// The largest `--trace-events` file read.
+    public static let traceEventsLimit = 16 << 20
+
     public static func loadTraceEvents(path: String) throws(InputError) -> [String: TraceEventSignature] {
         let input = try ByteInput(path: path)
         var bytes: [UInt8] = []
-        while let chunk = try input.nextChunk() { bytes += chunk }
+        while let chunk = try input.nextChunk() {
+            // QEMU's trace-events-all is about a megabyte: a larger file is another one (the
+            // trace itself, a device), and is not read into memory to the end.
+            guard bytes.count + chunk.count <= traceEventsLimit else {
+                throw .unsupported(path: path, reason: "more than \(traceEventsLimit >> 20) MiB: not a QEMU trace-events file (QEMU's trace-events-all is about 1 MiB)")
+            }
+            bytes += chunk
+        }
         let table = TraceEventSignature.parseFile(String(decoding: bytes, as: UTF8.self))
         if table.isEmpty {
             throw .unknownFormat(path: path, detail: "no trace event declaration `name(type arg, ...) \"format\"`")

@@ -163,6 +163,11 @@ import Testing
         #expect(table["guest_mem_before"]?.arguments.map(\.name) == ["vaddr", "info"])
         let empty = dir.write("empty", Array("# nothing here\n".utf8))
         #expect(throws: InputError.self) { try BinarySourceOptions.loadTraceEvents(path: empty) }
+        // A device or the trace itself given by mistake is refused at a bound, not read to its
+        // end (`--trace-events /dev/zero` grew without end).
+        #expect {
+            try BinarySourceOptions.loadTraceEvents(path: "/dev/zero")
+        } throws: { ($0 as? InputError)?.description.contains("not a QEMU trace-events file") == true }
     }
 
     @Test func parsesQemuTraceEventsSyntax() throws {
