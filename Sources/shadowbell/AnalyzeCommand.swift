@@ -275,7 +275,7 @@ func writeStandardError(_ text: String) {
 /// Reads `--baseline FILE`; a file that is not a report or baseline is an input error (2).
 func readBaseline(_ path: String) throws -> Baseline {
     let bytes: [UInt8]
-    switch readWholeFileOrWhy(path) {
+    switch readWholeFileOrWhy(path, limit: 256 << 20) {
     case .success(let read): bytes = read
     case .failure(let why):
         printError("error: --baseline \(path): cannot read it (\(why.text))")

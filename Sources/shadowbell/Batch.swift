@@ -546,7 +546,7 @@ struct RunPlanner {
 /// A list with NUL bytes (`find … -print0`) is one path per NUL-terminated entry, as it is.
 func readFileList(_ path: String) throws -> [String] {
     let data: [UInt8]
-    switch readWholeFileOrWhy(path) {
+    switch readWholeFileOrWhy(path, limit: 64 << 20) {
     case .success(let read): data = read
     case .failure(let why):
         printError("error: --files-from \(path): cannot read it (\(why.text)); give a file with one trace path per line, or - for standard input")

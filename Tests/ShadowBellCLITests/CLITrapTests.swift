@@ -78,6 +78,11 @@ import Testing
         let r = try runProcess(["analyze", sample("lab/sq-hang.txt"), "--baseline", "no-such-baseline.json"])
         #expect(r.status == 2)
         #expect(r.stderr.contains("--baseline no-such-baseline.json: cannot read it (") && r.stderr.contains("No such file or directory"), "\(r.stderr)")
+        // A device given by mistake is refused at a bound (it was read into memory without end).
+        for option in ["--baseline", "--files-from"] {
+            let z = try runProcess(["analyze", sample("lab/sq-hang.txt"), option, "/dev/zero"])
+            #expect(z.status == 2 && z.stderr.contains("\(option) /dev/zero: cannot read it (it holds more than"), "\(z.stderr)")
+        }
     }
 
     @Test func convertPicksTheFormatItsOutputNamesOrRefusesAMismatch() throws {
