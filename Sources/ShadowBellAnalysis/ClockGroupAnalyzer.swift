@@ -282,7 +282,13 @@ public final class ClockGroupAnalyzer {
     /// The snapshot of a queue's state where the array keeps it: `queues[i].snapshot` copied
     /// the whole state out first, retaining and releasing each of its arrays, at every event
     /// an observer was shown.
-    private static func snapshot(of q: inout QueueState) -> QueueSnapshot { q.snapshot }
+    private static func snapshot(of q: inout QueueState, dbbufOn: Bool) -> QueueSnapshot {
+        var s = q.snapshot
+        // An I/O SQ's EventIdx slot the controller has not written since the Doorbell Buffer
+        // Config: it holds what the driver left there.
+        s.eventIdxUnwrittenSinceConfig = dbbufOn && q.active && q.key.type == .sq && q.key.qid != 0 && q.controllerEventIdx == nil
+        return s
+    }
 
     /// Whether `e` would create queue state (checked only once `queueLimit` is reached).
     @inline(never)
@@ -308,7 +314,7 @@ public final class ClockGroupAnalyzer {
         guard hasObserver, observed[i] else { return }
         queues[i].observable &+= 1
         guard queues[i].observable <= observerLimit, let observer else { return }
-        observer(e, Self.snapshot(of: &queues[i]))
+        observer(e, Self.snapshot(of: &queues[i], dbbufOn: dbbufEnabled.contains(queues[i].key.controller)))
     }
 
     /// `AnalysisOptions.observedEventsPerQueue`.

@@ -408,6 +408,10 @@ public struct TimelineChart {
         Series(name: "S controller-seen", color: "#e07b00", dash: nil, width: 2.5, value: { $0.controllerSeen }),
         Series(name: "EventIdx (controller wrote)", color: "#2a9d3a", dash: "6 3", width: 1.8, value: { $0.controllerEventIdx }),
         Series(name: "EventIdx (driver read)", color: "#8e44ad", dash: "2 3", width: 1.8, value: { $0.driverEventIdxRead }),
+        // The slot the reset-ordering bug leaves at 0 while the tail moves on: need_event(0,
+        // N+1, N) is false, so the driver never rings.
+        Series(name: "EventIdx slot not written since the config (the driver's 0)", color: "#2a9d3a", dash: "1 4", width: 2.2,
+               value: { $0.eventIdxUnwrittenSinceConfig && $0.controllerEventIdx == nil ? 0 : nil }),
     ]
 
     func valuePanel(_ axis: EventAxis, _ placer: inout LabelPlacer) -> String {

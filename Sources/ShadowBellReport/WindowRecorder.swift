@@ -14,6 +14,9 @@ public struct StateSample: Sendable, Hashable {
     public var windowOpen: Bool
     /// `published` is the driver's CQ head inferred from the completions the guest handled.
     public var publishedInferred = false
+    /// The SQ's EventIdx slot was not written by the controller since the Doorbell Buffer
+    /// Config (`QueueSnapshot.eventIdxUnwrittenSinceConfig`): drawn at the driver's 0.
+    public var eventIdxUnwrittenSinceConfig = false
     /// The event's position among its queue's events in the pass that recorded it (0 when not
     /// counted): gaps between recorded samples are the events left out.
     public var ordinal: Int = 0
@@ -27,6 +30,7 @@ public struct StateSample: Sendable, Hashable {
         controllerWaiting = q.controllerWaiting
         windowOpen = q.inMutualWait
         publishedInferred = q.publishedInferred
+        eventIdxUnwrittenSinceConfig = q.eventIdxUnwrittenSinceConfig
     }
 
     public var time: Int64 { event.time }

@@ -57,6 +57,9 @@ public struct QueueSnapshot: Sendable {
     /// `published` is the driver's CQ head inferred from the completion entries the guest
     /// handled (no driver probe: its CQ doorbell writes are not traced).
     public var publishedInferred = false
+    /// An I/O SQ whose EventIdx slot the controller has not written since the Doorbell Buffer
+    /// Config: the slot holds what the driver left there (Linux zeroes it at a reset).
+    public var eventIdxUnwrittenSinceConfig = false
 }
 
 /// Both sides' beliefs about one queue, updated event by event.
