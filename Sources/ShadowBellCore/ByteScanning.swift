@@ -459,7 +459,11 @@ public enum ByteScanning {
         guard expect(0x5A /* Z */) else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
         let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second
-        return (seconds * 1_000_000_000 + fraction, i)
+        // Nanoseconds since 1970 fit 1677-09-21 … 2262-04-11: a date beyond is no timestamp
+        // this reader can hold (a damaged year), not a trap.
+        let (ns, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        let (total, overflow2) = ns.addingReportingOverflow(fraction)
+        return overflow || overflow2 ? nil : (total, i)
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).

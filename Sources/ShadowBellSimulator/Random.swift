@@ -93,6 +93,18 @@ public struct DelayDistribution: Sendable, Hashable, CustomStringConvertible {
         self.tail = (lo: tail.0, hi: tail.1)
     }
 
+    /// The longest delay a draw can give (ns), its tail included.
+    public var longest: Int64 {
+        let main: Int64
+        switch shape {
+        case .fixed(let v): main = v
+        case .uniform(let lo, let hi): main = max(lo, hi)
+        // (Its draws are capped at 10^15 ns: the mean is what a user sets.)
+        case .exponential(let mean): main = mean
+        }
+        return tailPercent > 0 ? max(main, tail.lo, tail.hi) : main
+    }
+
     public static func fixed(_ ns: Int64) -> Self { Self(.fixed(ns)) }
     public static func uniform(_ lo: Int64, _ hi: Int64) -> Self { Self(.uniform(lo, hi)) }
     public static func exponential(mean: Int64) -> Self { Self(.exponential(mean: mean)) }

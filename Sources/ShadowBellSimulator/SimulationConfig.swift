@@ -207,11 +207,24 @@ public struct SimulationConfig: Sendable, Hashable {
     }
 
     /// A description of the configuration problem, or nil when the configuration is usable.
+    /// The longest simulated time or delay a configuration takes (ns): one hour.
+    public static let longestTime: Int64 = 3_600 * 1_000_000_000
+
     public func validationError() -> String? {
         if queues < 1 || queues > 64 { return "queues must be 1...64 (got \(queues))" }
         if !(2...65536).contains(sqEntries) { return "sq-entries must be 2...65536 (got \(sqEntries))" }
         if !(2...65536).contains(cqEntries) { return "cq-entries must be 2...65536 (got \(cqEntries))" }
         if durationNs <= 0 { return "duration must be positive" }
+        // Times are 64-bit nanoseconds, and a delay is added to the time it starts at: each
+        // bounded so that no sum can leave them (they trapped).
+        if durationNs > Self.longestTime { return "duration must be at most 1 hour (3600000000 us)" }
+        if faultAtNs.map({ $0 > Self.longestTime }) ?? false { return "fault-at must be at most 1 hour (3600000000 us)" }
+        if workload.coalesceTimeNs > Self.longestTime { return "coalesce time must be at most 1 hour (3600000000 us)" }
+        if raceWindowNs > Self.longestTime { return "race window must be at most 1 hour (3600000000000 ns)" }
+        for (name, d) in [("service", workload.service), ("driver-drain", timing.driverDrain), ("controller-drain", timing.controllerDrain),
+            ("interrupt-latency", timing.interruptLatency)] where d.longest > Self.longestTime {
+            return "\(name) delays must be at most 1 hour (3600000000000 ns)"
+        }
         if workload.burst < 1 { return "burst must be at least 1" }
         if workload.iodepth < 1 { return "iodepth must be at least 1" }
         if workload.iops < 1 || workload.perQueueIOPS.contains(where: { $0 < 1 }) {

@@ -58,13 +58,22 @@ struct AnalysisFlags: ParsableArguments {
     @Option(parsing: .unconditional, help: .hidden)
     var decodeSegmentSize: Int?
 
+    /// The longest duration an option takes (ns).
+    static let longestDuration: Int64 = 1_000_000 * 1_000_000_000
+
     func validate() throws {
         if paths.filter({ $0 == "-" }).count > 1 { throw ValidationError("Standard input ('-') can be given only once.") }
         for (flag, value) in [
             ("--min-wait", minWait), ("--race-window", raceWindow), ("--timing-slack", timingSlack), ("--stuck-after", stuckAfter),
             ("--inferred-min-wait", inferredMinWait),
-        ] where value.nanoseconds < 0 {
-            throw ValidationError("\(flag) \(value.text ?? String(value.nanoseconds)): a duration must not be negative")
+        ] {
+            if value.nanoseconds < 0 {
+                throw ValidationError("\(flag) \(value.text ?? String(value.nanoseconds)): a duration must not be negative")
+            }
+            // Added to the inputs' times: a bound keeps every sum within 64-bit nanoseconds.
+            if value.nanoseconds > Self.longestDuration {
+                throw ValidationError("\(flag) \(value.text ?? String(value.nanoseconds)): at most 1000000 s (11.6 days)")
+            }
         }
         if maxHangsPerQueue < 0 { throw ValidationError("--max-hangs-per-queue \(maxHangsPerQueue): give a count, or 0 to tell every hang") }
         // --same-clock takes every input's times as they are: an offset given beside it was
@@ -283,7 +292,9 @@ func parseScaledDecimal(_ text: Substring, scale: Int64) -> Int64? {
         for digit in frac {
             unit /= 10
             if unit == 0 { break }
-            value.partialValue += Int64(digit.wholeNumberValue!) * unit
+            let (sum, overflow) = value.partialValue.addingReportingOverflow(Int64(digit.wholeNumberValue!) * unit)
+            guard !overflow else { return nil }
+            value.partialValue = sum
         }
     }
     return value.partialValue

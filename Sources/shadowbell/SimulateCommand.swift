@@ -185,7 +185,7 @@ struct Simulate: ParsableCommand {
         if let queues { c.queues = queues }
         if let sqEntries { c.sqEntries = sqEntries }
         if let cqEntries { c.cqEntries = cqEntries }
-        if let durationUs { c.durationNs = durationUs * 1_000 }
+        if let durationUs { c.durationNs = try nanoseconds(durationUs, "--duration-us") }
         if let iops { c.workload.iops = iops }
         if let queueIops {
             let rates = queueIops.split(separator: ",").map { Int($0.filter { $0 != " " }) }
@@ -199,7 +199,7 @@ struct Simulate: ParsableCommand {
         if let service { c.workload.service = try distribution(service, "--service") }
         if let readPercent { c.workload.readPercent = readPercent }
         if let coalesce { c.workload.coalesceCount = coalesce }
-        if let coalesceTimeUs { c.workload.coalesceTimeNs = coalesceTimeUs * 1_000 }
+        if let coalesceTimeUs { c.workload.coalesceTimeNs = try nanoseconds(coalesceTimeUs, "--coalesce-time-us") }
         if let driverDrain { c.timing.driverDrain = try distribution(driverDrain, "--driver-drain") }
         if let controllerDrain { c.timing.controllerDrain = try distribution(controllerDrain, "--controller-drain") }
         if let interruptLatency {
@@ -217,11 +217,17 @@ struct Simulate: ParsableCommand {
             case .overcommittedSQ: c.faults.overcommittedSQ = true
             }
         }
-        if let faultAtUs { c.faultAtNs = faultAtUs * 1_000 }
+        if let faultAtUs { c.faultAtNs = try nanoseconds(faultAtUs, "--fault-at-us") }
         c.noise = !noNoise
         if let raceWindowNs { c.raceWindowNs = raceWindowNs }
         if let why = c.validationError() { throw ValidationError(why) }
         return c
+    }
+
+    /// Microseconds as nanoseconds; more than an hour is refused (it overflowed here).
+    private func nanoseconds(_ us: Int64, _ flag: String) throws -> Int64 {
+        guard us <= SimulationConfig.longestTime / 1_000 else { throw ValidationError("\(flag) \(us): at most 1 hour (3600000000 us)") }
+        return us * 1_000
     }
 
     private func distribution(_ text: String, _ flag: String) throws -> DelayDistribution {

@@ -106,6 +106,26 @@ extension OptionCheckTests {
         // A duration as before.
         #expect(refusal(["analyze", trace, "--min-wait", "5ms"]).status == 0)
     }
+
+    /// Numbers too large for 64-bit nanoseconds, or large enough to overflow a sum with the
+    /// inputs' times, are refused (each trapped: exit 132, no word).
+    @Test func hugeNumbersAreRefusedNotTrapped() {
+        let trace = sample("lab/sq-hang.txt")
+        let cases: [([String], String)] = [
+            (["analyze", trace, "--min-wait", "9223372036.9"], "is invalid for '--min-wait"),
+            (["analyze", trace, "--timing-slack", "9223372036s"], "--timing-slack 9223372036s: at most 1000000 s"),
+            (["analyze", trace, "--clock-offset", "\(trace)=9223372036.854775808"], "is invalid for '--clock-offset"),
+            (["simulate", "-o", "s.txt", "--duration-us", "9223372036854775807"], "--duration-us 9223372036854775807: at most 1 hour"),
+            (["simulate", "-o", "s.txt", "--fault-at-us", "9223372036854775807"], "--fault-at-us 9223372036854775807: at most 1 hour"),
+            (["simulate", "-o", "s.txt", "--service", "fixed:9223372036854775807"], "service delays must be at most 1 hour"),
+            (["simulate", "-o", "s.txt", "--interrupt-latency", "uniform:1:9223372036854775807"], "interrupt-latency delays must be at most 1 hour"),
+            (["simulate", "-o", "s.txt", "--race-window-ns", "9223372036854775807"], "race window must be at most 1 hour"),
+        ]
+        for (arguments, message) in cases {
+            let r = refusal(arguments)
+            #expect(r.status == 64 && r.message.contains(message), "\(arguments): \(r.status) \(r.message)")
+        }
+    }
 }
 
 extension OptionCheckTests {

@@ -168,6 +168,12 @@ private func withBytes<R>(_ text: String, _ body: (UnsafeRawBufferPointer) -> R)
         #expect(parse("2025-13-01T00:00:00Z") == nil)
         #expect(parse("2025-07-21T18:43:28.089797") == nil)
         #expect(parse("2025-07-21 18:43:28Z") == nil)
+        // Beyond 64-bit nanoseconds since 1970 (a damaged year): no timestamp, not a trap.
+        #expect(parse("2262-04-11T23:47:16.854775807Z") == Int64.max)
+        #expect(parse("2262-04-11T23:47:16.854775808Z") == nil)
+        #expect(parse("9999-12-31T23:59:59.999999Z") == nil)
+        #expect(parse("0000-01-01T00:00:00Z") == nil)
+        #expect(parse("1677-09-22T00:00:00Z") != nil)
     }
 
     /// Random short strings over a number-heavy alphabet: no trap, and the decimal, hex and
