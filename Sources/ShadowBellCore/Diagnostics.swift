@@ -308,7 +308,11 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .cannotOpen(let path, let reason): return "\(path): cannot open: \(reason)"
+        case .cannotOpen(let path, let reason):
+            // A name that is not valid UTF-8 reaches ShadowBell with U+FFFD in place of its
+            // bytes, and that name is no file's.
+            let hint = path.contains("\u{FFFD}") ? " (the name is not valid UTF-8, and � stands for bytes that cannot be passed on: rename the file, e.g. with `convmv` or `mv`)" : ""
+            return "\(path): cannot open: \(reason)\(hint)"
         case .isDirectory(let path): return "\(path): is a directory, not a trace file"
         case .empty(let path): return "\(path): file is empty"
         case .unknownFormat(let path, let detail):

@@ -488,9 +488,12 @@ struct RunPlanner {
                 let path = dir.hasSuffix("/") ? dir + name : dir + "/" + name
                 var info = stat()
                 guard stat(path, &info) == 0 else {
-                    // A link to nothing: a trace that is not there, said as its input error.
-                    var link = stat()
-                    if lstat(path, &link) == 0 { scan.files.append(path); holds = true }
+                    // A link to nothing: a trace that is not there, said as its input error. So
+                    // is a name listed that cannot be reached at all: one not valid UTF-8 is
+                    // listed with U+FFFD in it (a Latin-1 `é`), and was passed over without a
+                    // word (a hung run's only trace, and the run passed).
+                    scan.files.append(path)
+                    holds = true
                     continue
                 }
                 switch info.st_mode & S_IFMT {

@@ -414,6 +414,26 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         #expect(r.stderr.contains("qemu-trace.log: cannot open"), "\(r.stderr)")
         #expect(r.stdout.contains("not a regular file"), "the FIFO is listed")
     }
+
+    /// A trace whose name is not valid UTF-8 (a Latin-1 `é`) is listed with U+FFFD, a name no
+    /// file has: it was passed over without a word, and a hung run's only trace beside a
+    /// healthy one passed (exit 0). It fails its run, and the message says why.
+    @Test func aTraceNamedInAnotherEncodingFailsItsRun() throws {
+        let root = temporaryPath("latin1-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.copyItem(atPath: sample("lab/sim-healthy-racing.txt"), toPath: root + "/healthy.txt")
+        // The name's bytes as they are (`sq-hang-\xe9.txt`): Swift's strings would repair them.
+        let name = Array((root + "/sq-hang-").utf8) + [0xE9] + Array(".txt".utf8) + [0]
+        let fd = name.withUnsafeBufferPointer { open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_WRONLY | O_CREAT, 0o644) }
+        #expect(fd >= 0)
+        let hang = try Data(contentsOf: URL(fileURLWithPath: sample("lab/sq-hang.txt")))
+        _ = hang.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        let r = try runProcess(["analyze", root])
+        #expect(r.status == 2, "\(r.stdout.suffix(600))")
+        #expect(r.stderr.contains("cannot open") && r.stderr.contains("the name is not valid UTF-8"), "\(r.stderr)")
+    }
 }
 
 @Suite(.serialized) struct PictureCommandTests {
