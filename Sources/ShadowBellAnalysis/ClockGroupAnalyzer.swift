@@ -467,6 +467,13 @@ public final class ClockGroupAnalyzer {
         {
             alreadyFetched = true
         }
+        // The same command id submitted again while its earlier life is outstanding: that life
+        // ended where the trace does not show (its completion is on a CPU the trace leaves out,
+        // or lost). Judged up to here: one CPU's part of a hang dropped its stuck commands.
+        if e.qid != 0, let slot = outstanding.slot(of: ck) {
+            checkStuckCommand(controller: e.controller, qid: e.qid, cmdid: e.a, record: outstanding[slot: slot],
+                              completedAt: nil, status: nil, resubmittedAt: EventRef(e))
+        }
         outstanding.set(ck, CommandRecord(submittedAt: EventRef(e), fetched: alreadyFetched))
         withQueue(key, e, evaluate: true) { q in
             q.stats.commandsSubmitted += 1

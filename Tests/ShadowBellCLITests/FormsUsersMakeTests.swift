@@ -71,6 +71,22 @@ import Testing
         #expect(((plain.json["inputs"] as? [[String: Any]])?.first?["out_of_order"] as? Int) == 0)
     }
 
+    /// One CPU's part of a trace (`per_cpu/cpu1/trace`, `trace-cmd report --cpu 1`): hang-sq2's
+    /// first hang's 16 commands were submitted on CPU 1 and cancelled on CPU 0, and submitted
+    /// again after the reset under the same ids. The second submission overwrote the first,
+    /// and the 30-second hang went without a word. It is told, uncertain, up to the second.
+    @Test func oneCPUsPartKeepsAHangWhoseCommandsCameBackUnderTheSameIDs() throws {
+        let hung = try RealTraceTests.run("hang-sq2")
+        let all = try Self.lines(hung.guest)
+        let cpu1 = try Self.write(all.filter { $0.hasPrefix("#") || $0.contains("[001]") }, "cpu1.txt")
+        defer { try? FileManager.default.removeItem(atPath: cpu1) }
+        let r = try analyzeJSON([cpu1])
+        let first = Self.findings(r.json).first { Self.queue($0) == "sq2" && $0["start_ns"] as? Int == 14_887_228_000 }
+        #expect(first != nil, "\(Self.findings(r.json).map { "\($0["kind"] ?? "") \(Self.queue($0)) \($0["start_ns"] ?? "")" })")
+        #expect(first.map { Self.uncertainty($0).contains("submitted again under the same id") } == true)
+        #expect(Self.findings(r.json).contains { Self.queue($0) == "sq2" && $0["start_ns"] as? Int == 45_346_600_000 && $0["severity"] as? String == "error" })
+    }
+
     /// A QEMU log without its beginning (`tail -n`, the second piece of a split or rotated log)
     /// beside the whole guest trace: the guest's first submissions have no pair there, and the
     /// clock estimate was made of them (11 s off, then "not aligned", each hang told twice).

@@ -61,6 +61,9 @@ struct StuckCommand: Sendable {
     var end: EventRef?
     var status: UInt32?
     var duration: Int64
+    /// Where the driver submitted the same command id again with no completion of this one in
+    /// the trace (`end` nil): its life ended unseen, at the latest there.
+    var resubmittedAt: EventRef? = nil
 
     var cancelled: Bool { status.map(NVMeStatus.isCancellation) ?? false }
 }
@@ -68,9 +71,9 @@ struct StuckCommand: Sendable {
 extension ClockGroupAnalyzer {
     /// Called when the guest completes a command, and at the end for those never completed.
     func checkStuckCommand(controller: UInt16, qid: UInt16, cmdid: UInt32, record: CommandRecord,
-                           completedAt end: EventRef?, status: UInt32?) {
+                           completedAt end: EventRef?, status: UInt32?, resubmittedAt: EventRef? = nil) {
         // A command still outstanding at the end is judged up to the last event of its input.
-        let stop = end?.time ?? lastTime(ofSource: record.submittedAt.source) ?? lastTime
+        let stop = end?.time ?? resubmittedAt?.time ?? lastTime(ofSource: record.submittedAt.source) ?? lastTime
         let duration = stop - record.submittedAt.time
         guard duration >= options.stuckAfter, clock == .timestamps else { return }
         guard stuckCommands.count < Self.stuckCommandLimit else {
@@ -78,7 +81,8 @@ extension ClockGroupAnalyzer {
             return
         }
         stuckCommands.append(StuckCommand(
-            controller: controller, qid: qid, cmdid: cmdid, record: record, end: end, status: status, duration: duration))
+            controller: controller, qid: qid, cmdid: cmdid, record: record, end: end, status: status, duration: duration,
+            resubmittedAt: resubmittedAt))
     }
 
     /// An unresolved window owns what happened up to where every merged input still records:
@@ -210,7 +214,7 @@ extension ClockGroupAnalyzer {
         var alone: [StuckCommand] = []
         for c in stuckCommands {
             queues[index(of: QueueKey(controller: c.controller, qid: c.qid, type: .sq))].stats.stuckCommands += 1
-            let stop = c.end?.time ?? .max
+            let stop = c.end?.time ?? c.resubmittedAt?.time ?? .max
             let owner = findings.indices.first { i in
                 let f = findings[i]
                 return (f.kind == .mutualWait || f.kind == .controllerIdleWithWork)
@@ -587,7 +591,7 @@ extension ClockGroupAnalyzer {
                 runs.append((offset, [c]))
                 runEnd = .min
             }
-            runEnd = max(runEnd, c.end?.time ?? .max)
+            runEnd = max(runEnd, c.end?.time ?? c.resubmittedAt?.time ?? .max)
         }
         return runs.sorted { $0.first < $1.first }.map(\.commands)
     }
@@ -625,8 +629,11 @@ extension ClockGroupAnalyzer {
         ]
         let list = ids.prefix(8).map(String.init).joined(separator: ", ") + (ids.count > 8 ? ", …" : "")
         let tagList = tags.prefix(8).map(String.init).joined(separator: ", ") + (tags.count > 8 ? ", …" : "")
+        let resubmitted = commands.filter { $0.resubmittedAt != nil }
         let how: String
-        if never == commands.count {
+        if never == commands.count, resubmitted.count == never {
+            how = "none completed in the trace: the same command ids were submitted again, the last \(durationText(stop - start)) after the first submission"
+        } else if never == commands.count {
             how = "none completed (\(durationText(stop - start)) until the end of the trace)"
         } else if never > 0 {
             how = "\(never) never completed, \(cancelled) cancelled by the driver (\(durationText(stop - start)) until the end of the trace)"
@@ -662,7 +669,16 @@ extension ClockGroupAnalyzer {
         if dataLoss(from: start, to: stop) > 0 {
             f.uncertainty.append(Self.lostWhileOutstanding)
         }
+        if let again = resubmitted.first?.resubmittedAt {
+            f.evidence.append(evidenceItem("driver-submit", again, "driver submitted cmdid \(resubmitted[0].cmdid) again, with no completion of it in the trace"))
+            f.uncertainty.append(Self.resubmittedUnseen(resubmitted.count))
+        }
         report(f)
+    }
+
+    /// Why commands submitted again with no completion between are in doubt.
+    static func resubmittedUnseen(_ count: Int) -> String {
+        "\(count) of the command(s) were submitted again under the same id with no completion of the earlier one in the trace: it ended where the trace does not show (a CPU left out, lost events), so how long it waited is not known from it"
     }
 
     private func set(_ f: inout Finding, _ name: String, _ value: FieldValue) {
@@ -685,7 +701,9 @@ extension ClockGroupAnalyzer {
         ]
         let statusText = c.status.map { s in "0x\(String(s, radix: 16))" + (NVMeStatus.name(s).map { " (\($0))" } ?? "") }
         let how: String
-        if c.end == nil {
+        if c.end == nil, c.resubmittedAt != nil {
+            how = "has no completion in the trace: the same command id was submitted again \(durationText(c.duration)) later"
+        } else if c.end == nil {
             how = "never completed (\(durationText(c.duration)) until the end of the trace)"
         } else if c.cancelled {
             how = "cancelled by the driver after \(durationText(c.duration)), status \(statusText ?? "?")"
@@ -715,6 +733,10 @@ extension ClockGroupAnalyzer {
         }
         if dataLoss(from: record.submittedAt.time, to: record.submittedAt.time + c.duration) > 0 {
             f.uncertainty.append("the recorder lost events while the command was outstanding")
+        }
+        if let again = c.resubmittedAt {
+            f.evidence.append(evidenceItem("driver-submit", again, "driver submitted cmdid \(c.cmdid) again, with no completion of it in the trace"))
+            f.uncertainty.append(Self.resubmittedUnseen(1))
         }
         report(f)
     }
