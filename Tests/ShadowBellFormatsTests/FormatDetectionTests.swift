@@ -166,6 +166,19 @@ private func u64LE(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNee
         #expect(detail.hasPrefix("bzip2-compressed data; decompress it first"))
     }
 
+    /// A console whose lines end in a carriage return alone was one line: the reader took one
+    /// message of it and told a story without the rest. Refused, with the conversion.
+    @Test func linesEndingInACarriageReturnAloneSaySo() {
+        let console = (0..<20).map { "[   \(30 + $0).156309] nvme nvme0: I/O \($0) QID 2 timeout, aborting\r" }.joined()
+        guard case .unknownFormat(_, let detail)? = openError(Array(console.utf8)) else {
+            Issue.record("CR-only lines were not refused")
+            return
+        }
+        #expect(detail.contains("carriage return alone") && detail.contains("tr '\\r' '\\n'"), "\(detail)")
+        // CR LF, and a carriage return inside lines (fio's progress), are lines as ever.
+        #expect(openError(Array(console.replacingOccurrences(of: "\r", with: "\r\n").utf8)) == nil)
+    }
+
     @Test func proseIsNotATrace() {
         guard case .unknownFormat(_, let detail)? = openError(Array("Hello.\nThis is a README.\n".utf8)) else {
             Issue.record("prose was not rejected")

@@ -104,7 +104,23 @@ public enum FormatDetector {
         }
         if let other = unreadTraceFormat(prefix) { return .unknown(detail: other) }
         if looksBinary(prefix) { return .unknown(detail: "first bytes are binary, no known magic") }
+        if let why = carriageReturnLines(prefix) { return .unknown(detail: why) }
         return detectText(prefix)
+    }
+
+    /// Text whose lines end in a carriage return alone (a serial capture saved so, an old Mac
+    /// editor): read by line feeds it is one line, of which a console reader took one message
+    /// and told a story without the rest. Said, with the conversion; nil for other text.
+    static func carriageReturnLines(_ prefix: UnsafeRawBufferPointer) -> String? {
+        guard prefix.count >= 64 else { return nil }
+        let window = min(prefix.count, 64 << 10)
+        var returns = 0
+        for i in 0..<window {
+            if prefix[i] == ASCII.newline { return nil }
+            if prefix[i] == ASCII.carriageReturn { returns += 1 }
+        }
+        guard returns >= 3 else { return nil }
+        return "its lines end in a carriage return alone, no line feed (\(returns) in its first \(window) bytes): convert them first, e.g. `tr '\\r' '\\n' < FILE > FILE.txt`"
     }
 
     static func binaryMagic(_ p: UnsafeRawBufferPointer) -> BinaryFormat? {
