@@ -450,6 +450,27 @@ public enum AnalysisSession {
             }
             close()
         }
+        // One guest trace kept per CPU (`placeAsAnotherCPUsPart` below): each part takes the
+        // anchors of all of them, as pieces do, so the controller's trace is placed by the whole
+        // trace's pairs and a console is checked against all its ABORTs (checked against CPU 0's
+        // alone, hang-sq2's console was "not on the clock" and each hang told twice).
+        var cpuParts: [[Int]] = []
+        for i in order where formats[i] == .ftraceText && pieceOf[i] == nil && options.clockOffsets[i] == nil {
+            guard let mine = summaries[i], mine.cpus != 0, mine.clock == .timestamps, let span = anchors[i]?.span else { continue }
+            if let k = cpuParts.firstIndex(where: { group in
+                group.allSatisfy { j in
+                    summaries[j]!.cpus & mine.cpus == 0 && anchors[j]?.span.map { $0.overlaps(span) } == true
+                }
+            }) {
+                cpuParts[k].append(i)
+            } else {
+                cpuParts.append([i])
+            }
+        }
+        for group in cpuParts where group.count > 1 {
+            let merged = group.dropFirst().reduce(anchors[group[0]]!) { $0.interleaved(with: anchors[$1]!) }
+            for part in group { anchors[part] = merged }
+        }
         func placeAsAPiece(_ i: Int) -> Bool {
             guard let chain = pieceOf[i], let placed = chain.first(where: { maps[$0] != nil }) else { return false }
             placeOnTheClock(of: placed, i, note: "the same \(formats[i]!.rawValue) as \(named(placed)), in another file: its events all \(firstTimes[i] >= lastTimes[placed] ? "after" : "before") those of \(named(placed)); same clock (a recording kept in pieces; give --clock-offset if it is another run's)")

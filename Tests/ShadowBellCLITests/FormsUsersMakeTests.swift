@@ -71,6 +71,29 @@ import Testing
         #expect(((plain.json["inputs"] as? [[String: Any]])?.first?["out_of_order"] as? Int) == 0)
     }
 
+    /// A trace kept per CPU, each CPU's file given beside the QEMU log and the console: the
+    /// console was checked against CPU 0's ABORTs alone ("not on the clock", each hang told
+    /// twice without the QEMU log) and the log placed by CPU 0's pairs alone (the first hang's
+    /// cause became unknown). The parts tell what the whole trace tells, in either order.
+    @Test func aTraceKeptPerCPUTellsWhatTheWholeTraceTells() throws {
+        let hung = try RealTraceTests.run("hang-sq2")
+        let all = try Self.lines(hung.guest)
+        let cpu0 = try Self.write(all.filter { $0.hasPrefix("#") || $0.contains("[000]") }, "cpu0.txt")
+        let cpu1 = try Self.write(all.filter { $0.hasPrefix("#") || $0.contains("[001]") }, "cpu1.txt")
+        defer { for f in [cpu0, cpu1] { try? FileManager.default.removeItem(atPath: f) } }
+        func story(_ json: [String: Any]) -> [String] {
+            Self.findings(json).map { "\($0["kind"] ?? "")/\(Self.queue($0))/\($0["start_ns"] ?? "")/\($0["cause"] ?? "")/\($0["severity"] ?? "")" }
+        }
+        for extra in [[hung.qemu, hung.console], [hung.console]] {
+            let whole = story(try analyzeJSON([hung.guest] + extra).json)
+            for parts in [[cpu1, cpu0], [cpu0, cpu1]] {
+                let r = try analyzeJSON(parts + extra)
+                #expect(story(r.json) == whole, "\(extra.count): \(story(r.json)) against \(whole)")
+                #expect(!Self.notes(r.json).contains { $0.contains("not on the clock") })
+            }
+        }
+    }
+
     /// One CPU's part of a trace (`per_cpu/cpu1/trace`, `trace-cmd report --cpu 1`): hang-sq2's
     /// first hang's 16 commands were submitted on CPU 1 and cancelled on CPU 0, and submitted
     /// again after the reset under the same ids. The second submission overwrote the first,

@@ -320,6 +320,23 @@ public struct AnchorSet: Sendable {
         return merged
     }
 
+    /// The anchors of this input and of `other`, one recording's parts taken at the same times
+    /// (one trace's CPUs kept per CPU), each list in time order.
+    public func interleaved(with other: AnchorSet) -> AnchorSet {
+        var merged = followed(by: other)
+        for k in 0..<4 {
+            switch k {
+            case 0: merged.submits.sort { $0.time < $1.time }
+            case 1: merged.fetches.sort { $0.time < $1.time }
+            case 2: merged.completes.sort { $0.time < $1.time }
+            default: merged.enqueues.sort { $0.time < $1.time }
+            }
+        }
+        merged.notices.sort { $0.time < $1.time }
+        merged.driverAborts.sort { $0.time < $1.time }
+        return merged
+    }
+
     /// Drops the keys `other` no longer keeps, so both sides sample the same keys.
     public mutating func match(mask other: UInt64) {
         while mask < other { tighten() }
