@@ -1525,6 +1525,12 @@ public enum AnalysisSession {
             let said = count > 1 ? "of the \(count) its header counts" : "and not CPU 0, which every machine has"
             notes.append("\(parts.map(\.path).joined(separator: ", ")): the guest trace holds the events of CPU \(cpu) only, \(said): one CPU's part of a trace kept per CPU (per_cpu/cpu\(cpu)/trace, trace-cmd report --cpu \(cpu), a grep of its lines)? A command submitted on one CPU completes on another: stuck commands are marked uncertain. Give every CPU's file together (they are read as one trace).")
             var lowered = 0
+            // Aborted commands whose submission is not in the trace were submitted on a CPU it
+            // leaves out as likely as before it began (CPU 0's part said only "before").
+            for i in story.indices where findings[i].group == k {
+                story[i].explanation = story[i].explanation.replacing(
+                    StuckCommandDetector.submittedBeforeTheTrace, with: "were not submitted within the trace: on a CPU it leaves out, or before it begins")
+            }
             for i in story.indices where findings[i].group == k && story[i].kind == .stuckCommand && !story[i].inferred {
                 // (A give-up the driver's ABORTs tell is no command waiting for its completion.)
                 if case .string(let how)? = story[i].value("inferred_from"), how == "driver-aborts" { continue }

@@ -3,6 +3,8 @@ import ShadowBellCore
 /// `stuck-command` (error): a command the guest submitted and did not see completed within the
 /// threshold, that no mutual-wait window explains.
 public enum StuckCommandDetector {
+    /// What a give-up's story says of aborted commands whose submission the trace lacks.
+    static let submittedBeforeTheTrace = "were not submitted within the trace: they were outstanding before it begins"
     public static let definition = """
         A command submitted by the guest (nvme_setup_cmd) that was not completed \
         (nvme_complete_rq) within --stuck-after (5 s by default), or never, and that no \
@@ -263,7 +265,7 @@ extension ClockGroupAnalyzer {
             }
             guard !unseen.isEmpty else { continue }
             let list = unseen.prefix(8).map(String.init).joined(separator: ", ") + (unseen.count > 8 ? ", …" : "")
-            findings[e.finding].explanation += " \(unseen.count) of the aborted commands (cid \(list)) were not submitted within the trace: they were outstanding before it begins, so how long they waited is known only as at least the I/O timeout."
+            findings[e.finding].explanation += " \(unseen.count) of the aborted commands (cid \(list)) \(StuckCommandDetector.submittedBeforeTheTrace), so how long they waited is known only as at least the I/O timeout."
         }
         for (i, commands) in owned {
             attach(commands, to: i)
