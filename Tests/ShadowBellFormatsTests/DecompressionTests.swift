@@ -5,7 +5,7 @@ import ShadowBellCore
 @testable import ShadowBellFormats
 
 /// The package root, found from this file's path.
-private let packageRoot: URL = {
+let packageRoot: URL = {
     var url = URL(fileURLWithPath: #filePath)
     while url.path != "/" {
         url.deleteLastPathComponent()

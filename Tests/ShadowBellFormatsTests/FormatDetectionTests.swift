@@ -179,6 +179,21 @@ private func u64LE(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNee
         #expect(openError(Array(console.replacingOccurrences(of: "\r", with: "\r\n").utf8)) == nil)
     }
 
+    /// A first line longer than the detection window hid the trace after it (Reliability.md's
+    /// "one 2 GB line, then a valid trace" held only with lines before it): a file is looked at
+    /// past it; bytes that end inside it say so instead of "no line looks like a trace".
+    @Test func aTraceAfterAnOverlongFirstLineIsRecognised() throws {
+        let trace = try [UInt8](Data(contentsOf: packageRoot.appendingPathComponent("SampleTraces/lab/sq-hang.txt")))
+        let long = [UInt8](repeating: UInt8(ascii: "a"), count: 1_100_000) + [0x0A] + trace
+        #expect(openError(long) == nil)
+        let head = Array(long.prefix(FormatDetector.prefixLength))
+        guard case .unknown(let detail) = head.withUnsafeBytes({ FormatDetector.detect($0) }) else {
+            Issue.record("a window inside one line was recognised")
+            return
+        }
+        #expect(detail.contains("its first line is longer than the 256 KiB"), "\(detail)")
+    }
+
     @Test func proseIsNotATrace() {
         guard case .unknownFormat(_, let detail)? = openError(Array("Hello.\nThis is a README.\n".utf8)) else {
             Issue.record("prose was not rejected")

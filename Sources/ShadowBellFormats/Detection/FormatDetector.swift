@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 import ShadowBellCore
 
 /// A binary format recognised by its magic.
@@ -80,6 +85,19 @@ public enum FormatDetector {
             if b == ASCII.newline || b == 0 { lineStart = i }
         }
         if i == available.count { lineStart = 0 }
+        // A first line longer than the window (a garbage line, a binary header, a cut write)
+        // filled it, and the trace after it went unrecognised: the window starts after it
+        // where the input's bytes at hand go on (a mapped file's; a pipe offers a chunk).
+        if let base = available.baseAddress {
+            var skipped = 0
+            while skipped < 4, available.count - lineStart > prefixLength,
+                memchr(base + lineStart, Int32(ASCII.newline), prefixLength) == nil,
+                let end = memchr(base + lineStart + prefixLength, Int32(ASCII.newline), available.count - lineStart - prefixLength)
+            {
+                lineStart = UnsafeRawPointer(end) - base + 1
+                skipped += 1
+            }
+        }
         return UnsafeRawBufferPointer(rebasing: available[lineStart..<min(available.count, lineStart + prefixLength)])
     }
 
@@ -105,6 +123,11 @@ public enum FormatDetector {
         if let other = unreadTraceFormat(prefix) { return .unknown(detail: other) }
         if looksBinary(prefix) { return .unknown(detail: "first bytes are binary, no known magic") }
         if let why = carriageReturnLines(prefix) { return .unknown(detail: why) }
+        // A first line longer than every byte at hand (a pipe's first chunk): nothing to tell
+        // the format by, and saying "no line looks like a trace" sent the user looking there.
+        if prefix.count >= prefixLength, let base = prefix.baseAddress, memchr(base, Int32(ASCII.newline), prefix.count) == nil {
+            return .unknown(detail: "its first line is longer than the \(prefix.count >> 10) KiB looked at to tell the format: drop it (`tail -n +2`): only an uncompressed file, not a pipe, is looked at past such a line")
+        }
         return detectText(prefix)
     }
 
