@@ -66,9 +66,9 @@ import Testing
         // A report of the run is a baseline too (findings matched without their times).
         #expect(runCommand(["analyze"] + files + ["--quiet", "--baseline", first]) == 0)
 
-        // The same stall in another run of the scenario, its cause `unknown` (the evidence does
-        // not tell: dat-hang-sq2's first one) is the known skipped-demanded-doorbell one, as
-        // Fleet.md says (it was new, exit 1), and the other way round.
+        // The same stall in another run of the scenario (dat-hang-sq2's first one, once of cause
+        // `unknown`) is the known one, as Fleet.md says (it was new, exit 1), and the other way
+        // round.
         let dat = RealTraceTests.realDirectory.appendingPathComponent("dat-hang-sq2").path
         #expect(runCommand(["analyze", dat, "--quiet", "--baseline", baseline]) == 0)
         let datBaseline = "\(dir)/dat-baseline.json"

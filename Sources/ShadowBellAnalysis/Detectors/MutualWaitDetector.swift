@@ -115,8 +115,8 @@ extension ClockGroupAnalyzer {
                 w.cause = .controllerReorder
             }
         }
-        w.demandedStep = demandedStep(w, q)
         if let since = w.waitingSince { w.startOrderedByCause = causallyBefore(since, guest: e.source) }
+        w.demandedStep = demandedStep(w, q)
         if w.cause == .unknown { w.cause = causeFromValues(w, q) }
         q.window = w
     }
@@ -439,7 +439,7 @@ extension ClockGroupAnalyzer {
             if w.eventIdxUnwrittenSinceConfig, w.leftoverEventIdx == nil, w.firstPublication?.eventIdxRead == nil, stepsCross(0, w, entries: entries) {
                 s += "Since the last Doorbell Buffer Config the controller has not written this queue's EventIdx, and the inputs hold no earlier write to the slot. The driver \(stepsText(w, entries: entries)), past a point where an EventIdx of 0 asks for a doorbell: a driver that did not ring read another value there (one left in a slot that was not cleared) or skipped the doorbell it was asked for; no driver probe says which. "
             } else if let step = w.demandedStep, step.unproven, let ei = w.controllerEventIdx, let at = w.controllerEventIdxAt, let when = step.at {
-                let why = step.clocks.map { "the clocks are aligned to ±\(formatDuration($0)) here, so the submission may have come first" }
+                let why = step.clocks.map { "the clocks are aligned to ±\(formatDuration($0)) here, and a guest and a controller stamp closer than twice that (\(formatDuration(2 * $0))) are not ordered by them, so the submission may have come first" }
                     ?? "a store may stay invisible to the other side for up to \(formatDuration(Self.storeVisibility)) after its stamp"
                 s += "The values: the controller's last EventIdx write was \(ei), \(formatDuration(when - at.time)) before the driver moved the tail from \(step.old) to \(step.new), and need_event(\(ei), \(step.new), \(step.old)) is true. But that order is not proven — \(why) — and no probe says what the driver read. If it read \(ei), it skipped a doorbell it was asked for (skipped-demanded-doorbell); if it read the value before (the controller's EventIdx store not yet visible: its shadow re-read overtook its store, controller-reorder; or the submission came first), it had no doorbell to ring: the trace cannot tell which. "
             } else {
@@ -525,6 +525,15 @@ extension ClockGroupAnalyzer {
         else { return nil }
         if at > eiAt.time + slack {
             step.unproven = w.firstPublication == nil && at <= eiAt.time + slack + Self.storeVisibility
+            return step
+        }
+        // The controller wrote it before it went to sleep, and the guest saw that sleep (a
+        // completion posted after it) before the submission: the order is cause and effect's,
+        // whatever the clocks (dat-hang-sq2's first stall, 8 ms apart where the clocks step by
+        // 89 ms, was "not proven"; x86 makes the EventIdx store visible before the completion's).
+        if w.firstPublication == nil, w.startOrderedByCause, let since = w.waitingSince, since.source == eiAt.source,
+            eiAt.location <= since.location
+        {
             return step
         }
         // Stamped after the write but within the clocks' uncertainty: without a probe, the
