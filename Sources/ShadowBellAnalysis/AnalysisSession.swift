@@ -1566,6 +1566,23 @@ public enum AnalysisSession {
                 undecided.append("the guest trace holds no admin completion: \(lowered) stuck-command finding(s) on the admin queue whose completions were left out (warnings)")
             }
         }
+        // A stuck command whose completion the trace lacks — its completions left out (`trace-cmd
+        // report -I/-S`), or its id submitted again with none between — is no hang by itself:
+        // the completion may be what is missing (`-S` put an error on a queue that kept running,
+        // 164 commands "stuck"). A warning, unless the guest gave up on it (its ABORTs, its
+        // timeout messages), and the verdict undecided.
+        var lackingCompletions = 0
+        for i in story.indices where story[i].kind == .stuckCommand && story[i].severity == .error && story[i].lowered == nil && !story[i].inferred {
+            guard story[i].uncertainty.contains(where: { $0 == ClockGroupAnalyzer.completionsMissingWhy || $0.contains(StuckCommandDetector.resubmittedMark) })
+            else { continue }
+            if case .string(let how)? = story[i].value("inferred_from"), how == "driver-aborts" { continue }
+            guard !story[i].evidence.contains(where: { $0.role == "guest-timeout" || $0.role == "guest-abort" }) else { continue }
+            story[i].lowered = .warning
+            lackingCompletions += 1
+        }
+        if lackingCompletions > 0 {
+            undecided.append("\(lackingCompletions) stuck-command finding(s) rest on commands whose completions the trace lacks (warnings)")
+        }
         // A console of several boots beside the run's traces: a finding told by its messages
         // alone may be another boot's hang (a healthy run's trace beside a console whose
         // earlier boot hung failed on that boot's timeouts). A warning, and undecided.

@@ -94,6 +94,27 @@ import Testing
         }
     }
 
+    /// A trace some of whose completions were filtered out (`trace-cmd report -S` drops those
+    /// in softirq context; here every fourth of sq1's): sq1, which never hung, was a stuck-command
+    /// error — commands whose completion the trace lacks. Their ids came back with none between:
+    /// a warning, and undecided; sq2's hangs, which the guest gave up on, stay errors.
+    @Test func commandsWhoseCompletionsWereFilteredOutAreNoHang() throws {
+        let hung = try RealTraceTests.run("hang-sq2")
+        var n = 0
+        let lines = try Self.lines(hung.guest).filter { line in
+            guard line.contains("nvme_complete_rq"), line.contains("qid=1,") else { return true }
+            n += 1
+            return n % 4 != 0
+        }
+        let filtered = try Self.write(lines, "report-S.txt")
+        defer { try? FileManager.default.removeItem(atPath: filtered) }
+        let r = try analyzeJSON([filtered])
+        let errors = Self.findings(r.json).filter { $0["severity"] as? String == "error" }
+        #expect(errors.count == 2 && errors.allSatisfy { Self.queue($0) == "sq2" }, "\(errors.map { "\($0["kind"] ?? "") \(Self.queue($0))" })")
+        #expect(Self.findings(r.json).contains { Self.queue($0) == "sq1" && $0["severity"] as? String == "warning" })
+        #expect(Self.undecided(r.json).contains { $0.contains("completions the trace lacks") })
+    }
+
     /// One CPU's part of a trace (`per_cpu/cpu1/trace`, `trace-cmd report --cpu 1`): hang-sq2's
     /// first hang's 16 commands were submitted on CPU 1 and cancelled on CPU 0, and submitted
     /// again after the reset under the same ids. The second submission overwrote the first,

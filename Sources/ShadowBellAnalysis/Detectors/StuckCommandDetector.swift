@@ -3,6 +3,8 @@ import ShadowBellCore
 /// `stuck-command` (error): a command the guest submitted and did not see completed within the
 /// threshold, that no mutual-wait window explains.
 public enum StuckCommandDetector {
+    /// What a stuck command's uncertainty says when its id came back with no completion between.
+    static let resubmittedMark = "were submitted again under the same id with no completion of the earlier one in the trace"
     /// What a give-up's story says of aborted commands whose submission the trace lacks.
     static let submittedBeforeTheTrace = "were not submitted within the trace: they were outstanding before it begins"
     public static let definition = """
@@ -680,7 +682,7 @@ extension ClockGroupAnalyzer {
 
     /// Why commands submitted again with no completion between are in doubt.
     static func resubmittedUnseen(_ count: Int) -> String {
-        "\(count) of the command(s) were submitted again under the same id with no completion of the earlier one in the trace: it ended where the trace does not show (a CPU left out, lost events), so how long it waited is not known from it"
+        "\(count) of the command(s) \(StuckCommandDetector.resubmittedMark): it ended where the trace does not show (a CPU left out, lost events, completions filtered out), so how long it waited is not known from it"
     }
 
     private func set(_ f: inout Finding, _ name: String, _ value: FieldValue) {
