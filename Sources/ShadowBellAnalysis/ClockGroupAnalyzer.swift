@@ -471,8 +471,12 @@ public final class ClockGroupAnalyzer {
         // ended where the trace does not show (its completion is on a CPU the trace leaves out,
         // or lost). Judged up to here: one CPU's part of a hang dropped its stuck commands.
         if e.qid != 0, let slot = outstanding.slot(of: ck) {
-            checkStuckCommand(controller: e.controller, qid: e.qid, cmdid: e.a, record: outstanding[slot: slot],
-                              completedAt: nil, status: nil, resubmittedAt: EventRef(e))
+            let record = outstanding[slot: slot]
+            // Re-created since (a reset): the driver requeues what it cancelled there.
+            let recreated = (driverCreations[key] ?? .min) > record.submittedAt.time
+                || (queueIndex[key].map { queues[$0].created.map { $0.time > record.submittedAt.time } ?? false } ?? false)
+            checkStuckCommand(controller: e.controller, qid: e.qid, cmdid: e.a, record: record,
+                              completedAt: nil, status: nil, resubmittedAt: EventRef(e), requeued: recreated)
         }
         outstanding.set(ck, CommandRecord(submittedAt: EventRef(e), fetched: alreadyFetched))
         withQueue(key, e, evaluate: true) { q in

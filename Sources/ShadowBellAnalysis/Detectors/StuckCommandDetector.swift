@@ -68,6 +68,9 @@ struct StuckCommand: Sendable {
     /// Where the driver submitted the same command id again with no completion of this one in
     /// the trace (`end` nil): its life ended unseen, at the latest there.
     var resubmittedAt: EventRef? = nil
+    /// The queue was re-created between the two submissions (a reset): the driver cancelled
+    /// the command there, where the trace does not show, and requeued it.
+    var requeued = false
 
     var cancelled: Bool { status.map(NVMeStatus.isCancellation) ?? false }
 }
@@ -75,7 +78,7 @@ struct StuckCommand: Sendable {
 extension ClockGroupAnalyzer {
     /// Called when the guest completes a command, and at the end for those never completed.
     func checkStuckCommand(controller: UInt16, qid: UInt16, cmdid: UInt32, record: CommandRecord,
-                           completedAt end: EventRef?, status: UInt32?, resubmittedAt: EventRef? = nil) {
+                           completedAt end: EventRef?, status: UInt32?, resubmittedAt: EventRef? = nil, requeued: Bool = false) {
         // A command still outstanding at the end is judged up to the last event of its input.
         let stop = end?.time ?? resubmittedAt?.time ?? lastTime(ofSource: record.submittedAt.source) ?? lastTime
         let duration = stop - record.submittedAt.time
@@ -86,7 +89,7 @@ extension ClockGroupAnalyzer {
         }
         stuckCommands.append(StuckCommand(
             controller: controller, qid: qid, cmdid: cmdid, record: record, end: end, status: status, duration: duration,
-            resubmittedAt: resubmittedAt))
+            resubmittedAt: resubmittedAt, requeued: requeued))
     }
 
     /// An unresolved window owns what happened up to where every merged input still records:
@@ -675,14 +678,19 @@ extension ClockGroupAnalyzer {
         }
         if let again = resubmitted.first?.resubmittedAt {
             f.evidence.append(evidenceItem("driver-submit", again, "driver submitted cmdid \(resubmitted[0].cmdid) again, with no completion of it in the trace"))
-            f.uncertainty.append(Self.resubmittedUnseen(resubmitted.count))
+            f.uncertainty.append(Self.resubmittedUnseen(resubmitted))
         }
         report(f)
     }
 
     /// Why commands submitted again with no completion between are in doubt.
-    static func resubmittedUnseen(_ count: Int) -> String {
-        "\(count) of the command(s) \(StuckCommandDetector.resubmittedMark): it ended where the trace does not show (a CPU left out, lost events, completions filtered out), so how long it waited is not known from it"
+    static func resubmittedUnseen(_ commands: [StuckCommand]) -> String {
+        let requeued = commands.filter(\.requeued).count
+        // Requeued after a reset: a hang's commands, cancelled where the trace does not show.
+        if requeued == commands.count {
+            return "\(requeued) of the command(s) were submitted again under the same id after their queue was re-created (a reset), with no cancellation of the earlier one in the trace: it ended at the reset at the latest"
+        }
+        return "\(commands.count - requeued) of the command(s) \(StuckCommandDetector.resubmittedMark): it ended where the trace does not show (a CPU left out, lost events, completions filtered out), so how long it waited is not known from it"
     }
 
     private func set(_ f: inout Finding, _ name: String, _ value: FieldValue) {
@@ -740,7 +748,7 @@ extension ClockGroupAnalyzer {
         }
         if let again = c.resubmittedAt {
             f.evidence.append(evidenceItem("driver-submit", again, "driver submitted cmdid \(c.cmdid) again, with no completion of it in the trace"))
-            f.uncertainty.append(Self.resubmittedUnseen(1))
+            f.uncertainty.append(Self.resubmittedUnseen([c]))
         }
         report(f)
     }
