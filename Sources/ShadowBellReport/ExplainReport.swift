@@ -250,7 +250,16 @@ public enum ExplainReport {
         case .string("host-side")?:
             return "inferred from the controller side (no guest trace: the guest gave up with ABORT commands and a reset)"
         case .string("guest-timeouts")?:
-            return "inferred from the guest kernel's timeout messages (no driver or controller event for this time)"
+            // (Its commands may come from the guest's trace or a console's ftrace dump: said
+            // "no driver event" over evidence that was the driver's submissions.)
+            let driver = f.evidence.contains { $0.role.hasPrefix("driver") }
+            let controller = f.evidence.contains { $0.role.hasPrefix("controller") }
+            switch (driver, controller) {
+            case (true, true): return "inferred from the guest kernel's timeout messages, with the driver's and the controller's events of its commands"
+            case (true, false): return "inferred from the guest kernel's timeout messages, with the driver's events of its commands (no controller event for this time)"
+            case (false, true): return "inferred from the guest kernel's timeout messages, with the controller's events (no driver event for this time)"
+            case (false, false): return "inferred from the guest kernel's timeout messages (no driver or controller event for this time)"
+            }
         default:
             return f.queue.type == .cq
                 ? "inferred from the completions the guest handled (no driver probes)"

@@ -156,6 +156,19 @@ private func kindCounts(_ events: [Event]) -> [GuestMessageKind: Int] {
         #expect(d.summary.outOfOrder == 0)
     }
 
+    /// An ABORT's completions can print the same `Abort status: 0x0` at one stamp several times
+    /// in a row (sysrq-hang's console, lines 18302–18304): as many messages, where the repeat
+    /// rule kept one. Listed again later (a `dmesg`), the run is a replay, told once.
+    @Test func theSameMessageSeveralTimesInARowIsAsManyMessages() throws {
+        let live =
+            "[   30.456629] nvme nvme0: Abort status: 0x0\n" + "[   30.456784] nvme nvme0: Abort status: 0x0\n"
+            + "[   30.456784] nvme nvme0: Abort status: 0x0\n" + "[   30.456784] nvme nvme0: Abort status: 0x0\n"
+        let replay = "=== GUEST: dmesg nvme\n" + live
+        let d = try decode(bootLine + live + replay)
+        #expect(d.events.count == 4, "\(d.events)")
+        #expect(d.events.map(\.location) == [2, 3, 4, 5])
+    }
+
     @Test func recentMessagesForgetTheOldestBeyondCapacity() {
         let recent = RecentMessages(capacity: 2)
         func key(_ t: Int64) -> RecentMessages.Key {

@@ -25,14 +25,26 @@ final class RecentMessages {
     @exclusivity(unchecked) private var members: Set<Key> = []
     @exclusivity(unchecked) private var order: [Key] = []
     @exclusivity(unchecked) private var oldest = 0
+    /// The key of the previous message, and whether it was new there (its first run of lines).
+    @exclusivity(unchecked) private var previous: Key?
+    @exclusivity(unchecked) private var inFirstRun = false
 
     init(capacity: Int = RecentMessages.defaultCapacity) {
         self.capacity = max(capacity, 1)
     }
 
-    /// Records `key`; false when it is already among the recent keys.
+    /// Records `key`; false when it is already among the recent keys. The same message several
+    /// times in a row when first seen is as many messages (three `Abort status: 0x0` at one
+    /// stamp, as an ABORT's completions print); seen again later it is a replay.
     func insert(_ key: Key) -> Bool {
-        guard !members.contains(key) else { return false }
+        defer { previous = key }
+        if members.contains(key) {
+            guard inFirstRun, previous == key else {
+                inFirstRun = false
+                return false
+            }
+            return true
+        }
         if order.count < capacity {
             order.append(key)
         } else {
@@ -41,6 +53,7 @@ final class RecentMessages {
             oldest = (oldest + 1) % capacity
         }
         members.insert(key)
+        inFirstRun = true
         return true
     }
 }
