@@ -401,6 +401,9 @@ final class TimelineWriter {
     /// the findings opening or closing there do (the order of guest and controller rows there
     /// may be off by the offset's step).
     var poorlyAligned: [AlignmentReport.PoorStretch] = []
+    /// The queues a controller event was shown of so far: before one, the controller's state
+    /// is not known (a console or a guest trace alone printed `busy unfetched=16` on every row).
+    var controllerShown: Set<QueueKey> = []
 
     /// The state name of a row: inside a reported hang's window, the finding; a window open
     /// outside every finding is a short wait (it closed before --min-wait).
@@ -440,8 +443,13 @@ final class TimelineWriter {
             // Unknown is `?`, as `explain` and `analyze` print it (CSV writes `-`, JSON null).
             func known(_ v: UInt32?) -> String { v.map(String.init) ?? "?" }
             text += "    P=\(known(q.published)) S=\(known(q.controllerSeen)) EI(ctrl)=\(known(q.controllerEventIdx)) EI(drv)=\(known(q.driverEventIdxRead)) "
-            text += "idx=\(known(q.controllerIndex)) \(q.controllerWaiting ? "waiting" : "busy")\(q.mmioSinceLook ? " mmio-pending" : "")"
-            if q.key.type == .sq && !q.probeMode && q.unfetched > 0 { text += " unfetched=\(q.unfetched)" }
+            if e.kind.side == .controller { controllerShown.insert(q.key) }
+            if controllerShown.contains(q.key) {
+                text += "idx=\(known(q.controllerIndex)) \(q.controllerWaiting ? "waiting" : "busy")\(q.mmioSinceLook ? " mmio-pending" : "")"
+                if q.key.type == .sq && !q.probeMode && q.unfetched > 0 { text += " unfetched=\(q.unfetched)" }
+            } else {
+                text += "controller ?"
+            }
             if q.key.type == .cq && q.pendingCompletions > 0 { text += " pending=\(q.pendingCompletions)" }
             text += (state.text.isEmpty ? "" : "  " + state.text)
             if let s = poorlyAligned.first(where: { $0.isNear(e.time) }) {

@@ -415,6 +415,15 @@ private func read(_ path: String) throws -> String { try String(contentsOfFile: 
         #expect(r.stdout.contains("not a regular file"), "the FIFO is listed")
     }
 
+    /// A console alone (its ftrace dump holds the driver's commands, no controller event): the
+    /// timeline's rows printed `busy unfetched=16`, a controller state nothing in it shows.
+    @Test func aTimelineWithoutTheControllerSaysItsStateIsUnknown() throws {
+        let console = RealTraceTests.realDirectory.appendingPathComponent("sysrq-hang/console.log.zst").path
+        let r = try runProcess(["timeline", console, "--queue", "nvme0:sq1", "--max-events", "50"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("controller ?") && !r.stdout.contains("unfetched=") && !r.stdout.contains(" busy"), "\(r.stdout.prefix(600))")
+    }
+
     /// A trace whose name is not valid UTF-8 (a Latin-1 `é`) is listed with U+FFFD, a name no
     /// file has: it was passed over without a word, and a hung run's only trace beside a
     /// healthy one passed (exit 0). It fails its run, and the message says why.
