@@ -276,6 +276,11 @@ public enum AnalysisSession {
         // analysed from those (a healthy run of two controllers read with its QEMU log failed on
         // the mix, and a hang of nvme1 lost its known bug). Kept when nothing names them.
         var setAside: [String] = []
+        // (Not where a damaged line of the input lies between the end and the use: the event
+        // that would have made it one controller's may be the one lost.)
+        for i in createdTwice.indices where createdTwice[i].map({ twice in summaries[i].map { Self.damagedBetween(twice, $0) } ?? false }) == true {
+            createdTwice[i] = nil
+        }
         let namers = order.filter { namesControllers[$0] && createdTwice[$0] == nil }
         for i in order where !namesControllers[i] && !namers.isEmpty {
             guard let twice = createdTwice[i] else { continue }
@@ -1286,6 +1291,18 @@ public enum AnalysisSession {
             + (aborts.isEmpty ? ", which holds none" : ", which holds \(aborts.count) elsewhere (the first, of QID \(aborts[0].qid) at \(formatSeconds(aborts[0].time)) s)")
     }
 
+    /// Whether a sign of several controllers that rests on a deletion or reset (`ended`) has a
+    /// damaged line of its input between that end and the use: the event one controller shows
+    /// there (a Doorbell Buffer Config, a creation) may be the line lost (a QEMU log with its
+    /// second `pci_nvme_dbbuf_config` cut short was "two or more NVMe controllers").
+    static func damagedBetween(_ twice: QueueCreatedTwice, _ summary: InputSummary) -> Bool {
+        guard let ended = twice.ended, summary.malformed > 0 else { return false }
+        let lines = summary.firstMalformed.map(\.location.value)
+        if lines.contains(where: { $0 > ended.location && $0 <= twice.again.location }) { return true }
+        // More than the first few listed: they may lie anywhere past the last one listed.
+        return summary.malformed > UInt64(lines.count) && (lines.last ?? 0) < twice.again.location
+    }
+
     /// The note on a controller's trace set aside for holding several controllers' events
     /// (`twice`), with the guest-side inputs (`from`) the run is analysed from; and its few words.
     static func setAsideNote(_ twice: QueueCreatedTwice, path: String, unit: SourceLocation.Unit, from: [String]) -> (note: String, short: String) {
@@ -1573,7 +1590,10 @@ public enum AnalysisSession {
         // timeout messages), and the verdict undecided.
         var lackingCompletions = 0
         for i in story.indices where story[i].kind == .stuckCommand && story[i].severity == .error && story[i].lowered == nil && !story[i].inferred {
-            guard story[i].uncertainty.contains(where: { $0 == ClockGroupAnalyzer.completionsMissingWhy || $0.contains(StuckCommandDetector.resubmittedMark) })
+            guard story[i].uncertainty.contains(where: {
+                $0 == ClockGroupAnalyzer.completionsMissingWhy || $0.contains(StuckCommandDetector.resubmittedMark)
+                    || $0.hasPrefix(StuckCommandDetector.lacksCompletionsMark)
+            })
             else { continue }
             if case .string(let how)? = story[i].value("inferred_from"), how == "driver-aborts" { continue }
             guard !story[i].evidence.contains(where: { $0.role == "guest-timeout" || $0.role == "guest-abort" }) else { continue }
@@ -1608,7 +1628,7 @@ public enum AnalysisSession {
         var unmatched: [Int: String] = [:]
         for (k, g) in groups.enumerated() {
             for twice in g.queuesCreatedTwice {
-                guard let input = inputs.first(where: { $0.index == Int(twice.again.source) }) else { continue }
+                guard let input = inputs.first(where: { $0.index == Int(twice.again.source) }), !Self.damagedBetween(twice, input) else { continue }
                 func at(_ r: EventRef) -> String { input.locationUnit == .line ? "line \(r.location)" : "byte \(r.location)" }
                 let what = "\(input.path) \(twice.described(at)), which one controller refuses: it holds the events of two or more NVMe controllers, and QEMU's nvme trace events do not say which (one queue id and one command id space for all)"
                 notes.append("\(what). Its queues' counts add the controllers, and findings from its events may come from mixing them. The guest's trace names each controller (nvme0, nvme1) and its console tells which one gave up; a QEMU log of one controller needs a VM with one.")

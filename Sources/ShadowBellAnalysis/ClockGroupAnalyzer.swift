@@ -26,6 +26,12 @@ public final class ClockGroupAnalyzer {
     /// 512 bytes a queue. An ABORT or a reset's cancellation of a tag never submitted in the
     /// trace is of a command submitted before it began.
     @exclusivity(unchecked) var tagsSubmitted: [[UInt64]] = []
+    /// Per queue index (the first `tagOwnersQueueLimit`), each kernel tag's latest submitted
+    /// command id (-1: none; 16 KiB a queue): Linux holds a tag while its command is
+    /// outstanding, so a command whose tag is submitted again under another id had ended there,
+    /// whatever the trace shows of its end.
+    @exclusivity(unchecked) var tagOwners: [[Int32]] = []
+    static let tagOwnersQueueLimit = 512
     /// Each controller's last Doorbell Buffer Config.
     @exclusivity(unchecked) var lastDbbufConfig: [UInt16: EventRef] = [:]
     /// Guest give-ups seen from the controller side (used while no guest submission is seen).
@@ -321,11 +327,20 @@ public final class ClockGroupAnalyzer {
     private let observerLimit: UInt64
 
     @inline(__always)
-    func markSubmitted(_ queue: Int, tag cid: UInt32) {
+    /// Marks `cid`'s kernel tag submitted on queue index `queue`; returns the id the tag was
+    /// last submitted under before (nil: none, the same, or not kept).
+    @discardableResult
+    func markSubmitted(_ queue: Int, tag cid: UInt32) -> UInt32? {
         if queue >= tagsSubmitted.count { tagsSubmitted += Array(repeating: [], count: queue + 1 - tagsSubmitted.count) }
         if tagsSubmitted[queue].isEmpty { tagsSubmitted[queue] = Array(repeating: 0, count: 64) }
         let tag = Int(cid & 0xFFF)
         tagsSubmitted[queue][tag >> 6] |= 1 << UInt64(tag & 63)
+        guard queue < Self.tagOwnersQueueLimit, cid <= UInt32(UInt16.max) else { return nil }
+        if queue >= tagOwners.count { tagOwners += Array(repeating: [], count: queue + 1 - tagOwners.count) }
+        if tagOwners[queue].isEmpty { tagOwners[queue] = Array(repeating: -1, count: 4096) }
+        let previous = tagOwners[queue][tag]
+        tagOwners[queue][tag] = Int32(cid)
+        return previous >= 0 && UInt32(previous) != cid ? UInt32(previous) : nil
     }
 
     /// Whether the trace showed a submission of `cid`'s kernel tag on `key`.
@@ -448,7 +463,17 @@ public final class ClockGroupAnalyzer {
             driverDeletedSQ(QueueKey(controller: e.controller, qid: UInt16(e.b), type: .sq))
         }
         if e.qid != 0 {
-            markSubmitted(index(of: key), tag: e.a)
+            // Its kernel tag's earlier command, still outstanding: it ended before now, where
+            // the trace does not show (a lost or filtered completion, a cancellation at a reset
+            // left out). Judged up to here, and let go.
+            if let earlier = markSubmitted(index(of: key), tag: e.a), let slot = outstanding.slot(of: commandKey(e.controller, e.qid, earlier)) {
+                let record = outstanding[slot: slot]
+                let requeued = recreatedSince(key, record.submittedAt.time)
+                if requeued { queues[index(of: key)].cancelledUnseen &+= 1 }
+                checkStuckCommand(controller: e.controller, qid: e.qid, cmdid: earlier, record: record, completedAt: nil, status: nil,
+                                  resubmittedAt: EventRef(e), requeued: requeued, tagReused: true)
+                outstanding.removeValue(forKey: commandKey(e.controller, e.qid, earlier))
+            }
             if !awaitingDbbufConfig.isEmpty { noteIOBeforeDbbufConfig(e) }
         }
         if e.flags & Event.createsQueueFlag != 0 {
@@ -472,11 +497,10 @@ public final class ClockGroupAnalyzer {
         // or lost). Judged up to here: one CPU's part of a hang dropped its stuck commands.
         if e.qid != 0, let slot = outstanding.slot(of: ck) {
             let record = outstanding[slot: slot]
-            // Re-created since (a reset): the driver requeues what it cancelled there.
-            let recreated = (driverCreations[key] ?? .min) > record.submittedAt.time
-                || (queueIndex[key].map { queues[$0].created.map { $0.time > record.submittedAt.time } ?? false } ?? false)
+            let requeued = recreatedSince(key, record.submittedAt.time)
+            if requeued { queues[index(of: key)].cancelledUnseen &+= 1 }
             checkStuckCommand(controller: e.controller, qid: e.qid, cmdid: e.a, record: record,
-                              completedAt: nil, status: nil, resubmittedAt: EventRef(e), requeued: recreated)
+                              completedAt: nil, status: nil, resubmittedAt: EventRef(e), requeued: requeued)
         }
         outstanding.set(ck, CommandRecord(submittedAt: EventRef(e), fetched: alreadyFetched))
         withQueue(key, e, evaluate: true) { q in
@@ -490,6 +514,12 @@ public final class ClockGroupAnalyzer {
             }
             if !q.probeMode { notePublicationForRace(&q, at: e.time) }
         }
+    }
+
+    /// Whether the SQ `key` was created again since `time` (a reset): the driver requeues what
+    /// it cancelled there.
+    private func recreatedSince(_ key: QueueKey, _ time: Int64) -> Bool {
+        (driverCreations[key] ?? .min) > time || (queueIndex[key].map { queues[$0].created.map { $0.time > time } ?? false } ?? false)
     }
 
     private func driverComplete(_ e: Event) {
@@ -974,6 +1004,13 @@ public final class ClockGroupAnalyzer {
             for k in findings.indices where findings[k].kind == .stuckCommand || findings[k].inferred {
                 findings[k].uncertainty.append(Self.completionsMissingWhy)
             }
+        } else {
+            // One queue's: more commands without a completion than it can hold at once (`trace-
+            // cmd report -S` drops the softirq context a quarter of them run in).
+            for k in findings.indices where findings[k].kind == .stuckCommand && findings[k].queue.qid != 0 {
+                guard let i = knownIndex(of: findings[k].queue), let why = Self.queueLacksCompletions(queues[i]) else { continue }
+                findings[k].uncertainty.append(why)
+            }
         }
         let late = lateCommandsAtTheEnd()
         let afterControllerEnd = commandsAfterTheControllerEnd(outstandingAtEnd)
@@ -1037,6 +1074,18 @@ public final class ClockGroupAnalyzer {
         }
         guard submitted >= 1000, completed < submitted / 2 else { return nil }
         return (submitted, completed)
+    }
+
+    /// Why an I/O SQ's trace lacks completions: more of its submissions have none than the
+    /// queue holds at once (its entries, Linux's 1024 when unknown; cancellations at a reset
+    /// are completions too, with status 0x371). Nil when it does not.
+    static func queueLacksCompletions(_ q: QueueState) -> String? {
+        let depth = UInt64(q.entries > 0 ? q.entries : 1024)
+        // (Commands requeued after a reset with no cancellation traced are no completion left
+        // out by a filter: a trace without Linux's cancellations, as the simulator writes.)
+        let submitted = q.stats.commandsSubmitted, completed = q.stats.commandsCompleted &+ q.cancelledUnseen
+        guard submitted > completed, submitted - completed > depth else { return nil }
+        return "\(StuckCommandDetector.lacksCompletionsMark): \(submitted - completed) of its \(submitted) submissions have none, more than its \(depth) entries hold at once (trace-cmd report -S or -I, lost events), so a command without one is not known stuck"
     }
 
     static let completionsMissingWhy =

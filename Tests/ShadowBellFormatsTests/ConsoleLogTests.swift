@@ -167,6 +167,11 @@ private func kindCounts(_ events: [Event]) -> [GuestMessageKind: Int] {
         let d = try decode(bootLine + live + replay)
         #expect(d.events.count == 4, "\(d.events)")
         #expect(d.events.map(\.location) == [2, 3, 4, 5])
+        // `dmesg | tail -n 3` right after them, its command line between: a replay of the run
+        // (it read as the run going on).
+        let tail = "# dmesg | tail -n 3\n" + "[   30.456784] nvme nvme0: Abort status: 0x0\n" + "[   30.456784] nvme nvme0: Abort status: 0x0\n"
+            + "[   30.456784] nvme nvme0: Abort status: 0x0\n"
+        #expect(try decode(bootLine + live + tail).events.count == 4)
     }
 
     @Test func recentMessagesForgetTheOldestBeyondCapacity() {

@@ -3,8 +3,10 @@ import ShadowBellCore
 /// `stuck-command` (error): a command the guest submitted and did not see completed within the
 /// threshold, that no mutual-wait window explains.
 public enum StuckCommandDetector {
+    /// What a stuck command's uncertainty says when its queue's completions were left out.
+    static let lacksCompletionsMark = "the trace lacks completions of this queue"
     /// What a stuck command's uncertainty says when its id came back with no completion between.
-    static let resubmittedMark = "were submitted again under the same id with no completion of the earlier one in the trace"
+    static let resubmittedMark = "were followed by another submission of their id or kernel tag with no completion of theirs in the trace"
     /// What a give-up's story says of aborted commands whose submission the trace lacks.
     static let submittedBeforeTheTrace = "were not submitted within the trace: they were outstanding before it begins"
     public static let definition = """
@@ -71,6 +73,8 @@ struct StuckCommand: Sendable {
     /// The queue was re-created between the two submissions (a reset): the driver cancelled
     /// the command there, where the trace does not show, and requeued it.
     var requeued = false
+    /// `resubmittedAt` submitted its kernel tag under another id (not the same id again).
+    var tagReused = false
 
     var cancelled: Bool { status.map(NVMeStatus.isCancellation) ?? false }
 }
@@ -78,7 +82,8 @@ struct StuckCommand: Sendable {
 extension ClockGroupAnalyzer {
     /// Called when the guest completes a command, and at the end for those never completed.
     func checkStuckCommand(controller: UInt16, qid: UInt16, cmdid: UInt32, record: CommandRecord,
-                           completedAt end: EventRef?, status: UInt32?, resubmittedAt: EventRef? = nil, requeued: Bool = false) {
+                           completedAt end: EventRef?, status: UInt32?, resubmittedAt: EventRef? = nil, requeued: Bool = false,
+                           tagReused: Bool = false) {
         // A command still outstanding at the end is judged up to the last event of its input.
         let stop = end?.time ?? resubmittedAt?.time ?? lastTime(ofSource: record.submittedAt.source) ?? lastTime
         let duration = stop - record.submittedAt.time
@@ -89,7 +94,7 @@ extension ClockGroupAnalyzer {
         }
         stuckCommands.append(StuckCommand(
             controller: controller, qid: qid, cmdid: cmdid, record: record, end: end, status: status, duration: duration,
-            resubmittedAt: resubmittedAt, requeued: requeued))
+            resubmittedAt: resubmittedAt, requeued: requeued, tagReused: tagReused))
     }
 
     /// An unresolved window owns what happened up to where every merged input still records:
@@ -677,10 +682,17 @@ extension ClockGroupAnalyzer {
             f.uncertainty.append(Self.lostWhileOutstanding)
         }
         if let again = resubmitted.first?.resubmittedAt {
-            f.evidence.append(evidenceItem("driver-submit", again, "driver submitted cmdid \(resubmitted[0].cmdid) again, with no completion of it in the trace"))
+            f.evidence.append(evidenceItem("driver-submit", again, Self.resubmissionText(resubmitted[0])))
             f.uncertainty.append(Self.resubmittedUnseen(resubmitted))
         }
         report(f)
+    }
+
+    /// The evidence line of the submission that ended `c`'s life unseen.
+    static func resubmissionText(_ c: StuckCommand) -> String {
+        c.tagReused
+            ? "driver submitted kernel tag \(c.cmdid & 0xFFF) again under another id, with no completion of cmdid \(c.cmdid) in the trace"
+            : "driver submitted cmdid \(c.cmdid) again, with no completion of it in the trace"
     }
 
     /// Why commands submitted again with no completion between are in doubt.
@@ -688,9 +700,9 @@ extension ClockGroupAnalyzer {
         let requeued = commands.filter(\.requeued).count
         // Requeued after a reset: a hang's commands, cancelled where the trace does not show.
         if requeued == commands.count {
-            return "\(requeued) of the command(s) were submitted again under the same id after their queue was re-created (a reset), with no cancellation of the earlier one in the trace: it ended at the reset at the latest"
+            return "\(requeued) of the command(s) were followed, after their queue was re-created (a reset), by another submission of their id or kernel tag, with no cancellation of theirs in the trace: each ended at the reset at the latest"
         }
-        return "\(commands.count - requeued) of the command(s) \(StuckCommandDetector.resubmittedMark): it ended where the trace does not show (a CPU left out, lost events, completions filtered out), so how long it waited is not known from it"
+        return "\(commands.count - requeued) of the command(s) \(StuckCommandDetector.resubmittedMark) (Linux holds a tag while its command lives): each ended where the trace does not show (a CPU left out, lost events, completions filtered out), so how long it waited is not known from it"
     }
 
     private func set(_ f: inout Finding, _ name: String, _ value: FieldValue) {
@@ -747,7 +759,7 @@ extension ClockGroupAnalyzer {
             f.uncertainty.append("the recorder lost events while the command was outstanding")
         }
         if let again = c.resubmittedAt {
-            f.evidence.append(evidenceItem("driver-submit", again, "driver submitted cmdid \(c.cmdid) again, with no completion of it in the trace"))
+            f.evidence.append(evidenceItem("driver-submit", again, Self.resubmissionText(c)))
             f.uncertainty.append(Self.resubmittedUnseen([c]))
         }
         report(f)

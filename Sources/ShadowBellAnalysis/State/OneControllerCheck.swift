@@ -34,8 +34,10 @@ struct OneControllerCheck {
         switch e.kind {
         case .controllerReset:
             tracesResets = true
-            // (Not a shutdown: QEMU keeps the buffer until the controller is disabled or reset.)
-            if e.a != ResetReason.shutdown.rawValue, let config = configured.removeValue(forKey: e.controller) {
+            // (Not a shutdown: QEMU keeps its queues and buffer until the controller is disabled
+            // or reset; the guest deletes its queues around it, in either order.)
+            guard e.a != ResetReason.shutdown.rawValue else { return }
+            if let config = configured.removeValue(forKey: e.controller) {
                 configEnded[e.controller] = (config, EventRef(e))
             }
             guard !live.isEmpty else { return }
@@ -60,7 +62,8 @@ struct OneControllerCheck {
             guard e.qid != 0 else { return }
             // QEMU traces a deletion only of a queue it has: one ended and not created again
             // is another controller's.
-            if tracesResets, let (created, end) = ended[e.queue] {
+            // (Stamped after the end: a line written twice is no second controller's.)
+            if tracesResets, let (created, end) = ended[e.queue], e.time > end.time {
                 found = QueueCreatedTwice(queue: e.queue, first: created, again: EventRef(e), ended: end, evidence: .deletion)
                 return
             }

@@ -178,6 +178,9 @@ public struct QueueState: Sendable {
 
     /// What the controller side alone shows (host-side inference, no guest trace).
     var hostSide = HostSideView()
+    /// Commands of this SQ that ended at a reset with no cancellation in the trace (their id or
+    /// tag submitted again after the queue's re-creation).
+    var cancelledUnseen: UInt64 = 0
     /// A stale shadow value was found since the queue's creation.
     var staleShadowSinceCreation = false
     /// SQ: entries the controller has seen and not fetched (controller-idle-with-work).

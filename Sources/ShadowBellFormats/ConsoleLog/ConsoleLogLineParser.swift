@@ -25,21 +25,27 @@ final class RecentMessages {
     @exclusivity(unchecked) private var members: Set<Key> = []
     @exclusivity(unchecked) private var order: [Key] = []
     @exclusivity(unchecked) private var oldest = 0
-    /// The key of the previous message, and whether it was new there (its first run of lines).
+    /// The key and line of the previous message, and whether it was new there (its first run
+    /// of lines).
     @exclusivity(unchecked) private var previous: Key?
+    @exclusivity(unchecked) private var previousLine: UInt64 = 0
     @exclusivity(unchecked) private var inFirstRun = false
 
     init(capacity: Int = RecentMessages.defaultCapacity) {
         self.capacity = max(capacity, 1)
     }
 
-    /// Records `key`; false when it is already among the recent keys. The same message several
-    /// times in a row when first seen is as many messages (three `Abort status: 0x0` at one
-    /// stamp, as an ABORT's completions print); seen again later it is a replay.
-    func insert(_ key: Key) -> Bool {
-        defer { previous = key }
+    /// Records `key`, of line `line`; false when it is already among the recent keys. The same
+    /// message on consecutive lines when first seen is as many messages (three `Abort status:
+    /// 0x0` at one stamp, as an ABORT's completions print); seen again later, after any other
+    /// line (a `dmesg | tail` of them, its command line between), it is a replay.
+    func insert(_ key: Key, line: UInt64 = 0) -> Bool {
+        defer {
+            previous = key
+            previousLine = line
+        }
         if members.contains(key) {
-            guard inFirstRun, previous == key else {
+            guard inFirstRun, previous == key, line == previousLine &+ 1 else {
                 inFirstRun = false
                 return false
             }
@@ -111,7 +117,7 @@ struct ConsoleLogLineParser: LineDecoding {
             }
             let key = RecentMessages.Key(
                 time: time, controller: prefix.controller, qid: qid, kind: kind.rawValue, tag: tag, status: status)
-            guard recent.insert(key) else { return .skipped }
+            guard recent.insert(key, line: number) else { return .skipped }
             return .event(
                 Event(
                     kind: .guestMessage, time: time, location: number, source: source,

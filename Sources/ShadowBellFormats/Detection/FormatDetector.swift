@@ -136,7 +136,9 @@ public enum FormatDetector {
     /// and told a story without the rest. Said, with the conversion; nil for other text.
     static func carriageReturnLines(_ prefix: UnsafeRawBufferPointer) -> String? {
         guard prefix.count >= 64 else { return nil }
-        let window = min(prefix.count, 64 << 10)
+        // (All the bytes at hand: a console begun inside fio's progress, drawn with carriage
+        // returns, holds tens of KiB of them before its first line feed.)
+        let window = prefix.count
         var returns = 0
         for i in 0..<window {
             if prefix[i] == ASCII.newline { return nil }
