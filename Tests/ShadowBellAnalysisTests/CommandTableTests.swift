@@ -66,9 +66,10 @@ import Testing
     @Test func submissionsBeyondTheLimitAreLeftOutAndCounted() {
         let limit = ClockGroupAnalyzer.outstandingCommandLimit
         let analyzer = ClockGroupAnalyzer(options: AnalysisOptions(), sources: [0], clock: .timestamps)
-        // Distinct commands on qid 1, 2, …: 65,536 each, the most one SQ can hold.
+        // Distinct commands on qid 1, 2, …: 4,096 each, one per kernel tag (a tag submitted
+        // again under another id ends its earlier command, as Linux holds a tag while it lives).
         for i in 0..<(limit + 1000) {
-            analyzer.consume(Self.submit(i, qid: UInt16(1 + i >> 16), cmdid: UInt32(i & 0xFFFF)))
+            analyzer.consume(Self.submit(i, qid: UInt16(1 + i >> 12), cmdid: UInt32(i & 0xFFF)))
         }
         #expect(analyzer.outstanding.count == limit)
         #expect(analyzer.submissionsBeyondCommandLimit == 1000)

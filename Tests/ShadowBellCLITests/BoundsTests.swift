@@ -54,11 +54,12 @@ import Testing
     }
 
     @Test func commandsBeyondTheLimitAreLeftOutAndMemoryStaysBounded() throws {
-        // Four times the limit of distinct commands (65,536 per SQ, the most one can hold),
-        // submitted and never completed: without the cap the table alone would take 192 MB.
+        // Four times the limit of distinct commands (4,096 per SQ, one per kernel tag: a tag
+        // submitted again ends its earlier command), submitted and never completed: without the
+        // cap the table alone would take 192 MB.
         let limit = ClockGroupAnalyzer.outstandingCommandLimit
         let path = try Self.pcap("commands-\(UUID().uuidString).pcap", count: 4 * limit) { i in
-            Event(kind: .driverSubmit, time: 1_000_000_000 + Int64(i) * 1000, qid: UInt16(1 + i >> 16), a: UInt32(i & 0xFFFF))
+            Event(kind: .driverSubmit, time: 1_000_000_000 + Int64(i) * 1000, qid: UInt16(1 + i >> 12), a: UInt32(i & 0xFFF))
         }
         let out = temporaryPath(UUID().uuidString + ".json")
         let (status, peakRSS) = try runMeasuringPeakMemory(["analyze", path, "--quiet", "--format", "json", "--output", out])
