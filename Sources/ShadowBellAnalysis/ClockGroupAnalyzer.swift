@@ -326,10 +326,9 @@ public final class ClockGroupAnalyzer {
     /// `AnalysisOptions.observedEventsPerQueue`.
     private let observerLimit: UInt64
 
-    @inline(__always)
     /// Marks `cid`'s kernel tag submitted on queue index `queue`; returns the id the tag was
     /// last submitted under before (nil: none, the same, or not kept).
-    @discardableResult
+    @inline(__always) @discardableResult
     func markSubmitted(_ queue: Int, tag cid: UInt32) -> UInt32? {
         if queue >= tagsSubmitted.count { tagsSubmitted += Array(repeating: [], count: queue + 1 - tagsSubmitted.count) }
         if tagsSubmitted[queue].isEmpty { tagsSubmitted[queue] = Array(repeating: 0, count: 64) }
@@ -473,6 +472,13 @@ public final class ClockGroupAnalyzer {
                 checkStuckCommand(controller: e.controller, qid: e.qid, cmdid: earlier, record: record, completedAt: nil, status: nil,
                                   resubmittedAt: EventRef(e), requeued: requeued, tagReused: true)
                 outstanding.removeValue(forKey: commandKey(e.controller, e.qid, earlier))
+                // Ended unfetched, as a completion would say (the work the driver published
+                // counts it no more).
+                if !record.fetched {
+                    let i = index(of: key)
+                    queues[i].unfetched = max(0, queues[i].unfetched - 1)
+                    queues[i].pendingSubmissions.removeAll { $0.cmdid == earlier }
+                }
             }
             if !awaitingDbbufConfig.isEmpty { noteIOBeforeDbbufConfig(e) }
         }
