@@ -67,8 +67,9 @@ struct StuckCommand: Sendable {
     var end: EventRef?
     var status: UInt32?
     var duration: Int64
-    /// Where the driver submitted the same command id again with no completion of this one in
-    /// the trace (`end` nil): its life ended unseen, at the latest there.
+    /// Where the driver submitted the same command id, or its kernel tag under another id, again
+    /// with no completion of this one in the trace (`end` nil): its life ended unseen, at the
+    /// latest there.
     var resubmittedAt: EventRef? = nil
     /// The queue was re-created between the two submissions (a reset): the driver cancelled
     /// the command there, where the trace does not show, and requeued it.
@@ -644,7 +645,7 @@ extension ClockGroupAnalyzer {
         let resubmitted = commands.filter { $0.resubmittedAt != nil }
         let how: String
         if never == commands.count, resubmitted.count == never {
-            how = "none completed in the trace: the same command ids were submitted again, the last \(durationText(stop - start)) after the first submission"
+            how = "none completed in the trace: their ids or kernel tags were submitted again, the last \(durationText(stop - start)) after the first submission"
         } else if never == commands.count {
             how = "none completed (\(durationText(stop - start)) until the end of the trace)"
         } else if never > 0 {
@@ -726,7 +727,7 @@ extension ClockGroupAnalyzer {
         let statusText = c.status.map { s in "0x\(String(s, radix: 16))" + (NVMeStatus.name(s).map { " (\($0))" } ?? "") }
         let how: String
         if c.end == nil, c.resubmittedAt != nil {
-            how = "has no completion in the trace: the same command id was submitted again \(durationText(c.duration)) later"
+            how = "has no completion in the trace: its id or kernel tag was submitted again \(durationText(c.duration)) later"
         } else if c.end == nil {
             how = "never completed (\(durationText(c.duration)) until the end of the trace)"
         } else if c.cancelled {
