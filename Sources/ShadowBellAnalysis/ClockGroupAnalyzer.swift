@@ -465,21 +465,7 @@ public final class ClockGroupAnalyzer {
             // Its kernel tag's earlier command, still outstanding: it ended before now, where
             // the trace does not show (a lost or filtered completion, a cancellation at a reset
             // left out). Judged up to here, and let go.
-            if let earlier = markSubmitted(index(of: key), tag: e.a), let slot = outstanding.slot(of: commandKey(e.controller, e.qid, earlier)) {
-                let record = outstanding[slot: slot]
-                let requeued = recreatedSince(key, record.submittedAt.time)
-                if requeued { queues[index(of: key)].cancelledUnseen &+= 1 }
-                checkStuckCommand(controller: e.controller, qid: e.qid, cmdid: earlier, record: record, completedAt: nil, status: nil,
-                                  resubmittedAt: EventRef(e), requeued: requeued, tagReused: true)
-                outstanding.removeValue(forKey: commandKey(e.controller, e.qid, earlier))
-                // Ended unfetched, as a completion would say (the work the driver published
-                // counts it no more).
-                if !record.fetched {
-                    let i = index(of: key)
-                    queues[i].unfetched = max(0, queues[i].unfetched - 1)
-                    queues[i].pendingSubmissions.removeAll { $0.cmdid == earlier }
-                }
-            }
+            if let earlier = markSubmitted(index(of: key), tag: e.a) { endedUnseen(cmdid: earlier, by: e, tagReused: true) }
             if !awaitingDbbufConfig.isEmpty { noteIOBeforeDbbufConfig(e) }
         }
         if e.flags & Event.createsQueueFlag != 0 {
@@ -501,13 +487,7 @@ public final class ClockGroupAnalyzer {
         // The same command id submitted again while its earlier life is outstanding: that life
         // ended where the trace does not show (its completion is on a CPU the trace leaves out,
         // or lost). Judged up to here: one CPU's part of a hang dropped its stuck commands.
-        if e.qid != 0, let slot = outstanding.slot(of: ck) {
-            let record = outstanding[slot: slot]
-            let requeued = recreatedSince(key, record.submittedAt.time)
-            if requeued { queues[index(of: key)].cancelledUnseen &+= 1 }
-            checkStuckCommand(controller: e.controller, qid: e.qid, cmdid: e.a, record: record,
-                              completedAt: nil, status: nil, resubmittedAt: EventRef(e), requeued: requeued)
-        }
+        if e.qid != 0 { endedUnseen(cmdid: e.a, by: e, tagReused: false) }
         outstanding.set(ck, CommandRecord(submittedAt: EventRef(e), fetched: alreadyFetched))
         withQueue(key, e, evaluate: true) { q in
             q.stats.commandsSubmitted += 1
@@ -522,10 +502,25 @@ public final class ClockGroupAnalyzer {
         }
     }
 
-    /// Whether the SQ `key` was created again since `time` (a reset): the driver requeues what
-    /// it cancelled there.
-    private func recreatedSince(_ key: QueueKey, _ time: Int64) -> Bool {
-        (driverCreations[key] ?? .min) > time || (queueIndex[key].map { queues[$0].created.map { $0.time > time } ?? false } ?? false)
+    /// Command `cmdid` of `e`'s SQ, if still outstanding, ended before the submission `e` of
+    /// its id or kernel tag (`tagReused`), where the trace does not show: judged up to `e` and
+    /// let go, as a completion would (unfetched, it counts as published work no more). Where
+    /// the driver created the SQ again since (a reset), it cancelled the command there and
+    /// requeued it.
+    private func endedUnseen(cmdid: UInt32, by e: Event, tagReused: Bool) {
+        let ck = commandKey(e.controller, e.qid, cmdid)
+        guard let slot = outstanding.slot(of: ck) else { return }
+        let record = outstanding[slot: slot]
+        let key = e.queue(.sq), i = index(of: key)
+        let requeued = (driverCreations[key] ?? .min) > record.submittedAt.time
+        if requeued { queues[i].cancelledUnseen &+= 1 }
+        checkStuckCommand(controller: e.controller, qid: e.qid, cmdid: cmdid, record: record, completedAt: nil, status: nil,
+                          resubmittedAt: EventRef(e), requeued: requeued, tagReused: tagReused)
+        outstanding.removeValue(forKey: ck)
+        if !record.fetched {
+            queues[i].unfetched = max(0, queues[i].unfetched - 1)
+            queues[i].pendingSubmissions.removeAll { $0.cmdid == cmdid }
+        }
     }
 
     private func driverComplete(_ e: Event) {

@@ -122,30 +122,26 @@ public enum FormatDetector {
         }
         if let other = unreadTraceFormat(prefix) { return .unknown(detail: other) }
         if looksBinary(prefix) { return .unknown(detail: "first bytes are binary, no known magic") }
-        if let why = carriageReturnLines(prefix) { return .unknown(detail: why) }
-        // A first line longer than every byte at hand (a pipe's first chunk): nothing to tell
-        // the format by, and saying "no line looks like a trace" sent the user looking there.
-        if prefix.count >= prefixLength, let base = prefix.baseAddress, memchr(base, Int32(ASCII.newline), prefix.count) == nil {
-            return .unknown(detail: "its first line is longer than the \(prefix.count >> 10) KiB looked at to tell the format: drop it (`tail -n +2`): only an uncompressed file, not a pipe, is looked at past such a line")
-        }
+        if let why = withoutLineFeed(prefix) { return .unknown(detail: why) }
         return detectText(prefix)
     }
 
-    /// Text whose lines end in a carriage return alone (a serial capture saved so, an old Mac
-    /// editor): read by line feeds it is one line, of which a console reader took one message
-    /// and told a story without the rest. Said, with the conversion; nil for other text.
-    static func carriageReturnLines(_ prefix: UnsafeRawBufferPointer) -> String? {
-        guard prefix.count >= 64 else { return nil }
+    /// Why text with no line feed in the bytes at hand is no trace to read; nil with one.
+    /// Lines ending in a carriage return alone (a serial capture saved so, an old Mac editor)
+    /// read by line feeds are one line, of which a console reader took one message and told a
+    /// story without the rest: said, with the conversion. A first line longer than every byte
+    /// at hand (a pipe's first chunk) leaves nothing to tell the format by ("no line looks like
+    /// a trace" sent the user looking there).
+    static func withoutLineFeed(_ prefix: UnsafeRawBufferPointer) -> String? {
+        guard prefix.count >= 64, let base = prefix.baseAddress, memchr(base, Int32(ASCII.newline), prefix.count) == nil else { return nil }
         // (All the bytes at hand: a console begun inside fio's progress, drawn with carriage
         // returns, holds tens of KiB of them before its first line feed.)
-        let window = prefix.count
-        var returns = 0
-        for i in 0..<window {
-            if prefix[i] == ASCII.newline { return nil }
-            if prefix[i] == ASCII.carriageReturn { returns += 1 }
+        let returns = prefix.reduce(0) { $0 + ($1 == ASCII.carriageReturn ? 1 : 0) }
+        if returns >= 3 {
+            return "its lines end in a carriage return alone, no line feed (\(returns) in its first \(prefix.count) bytes): convert them first, e.g. `tr '\\r' '\\n' < FILE > FILE.txt`"
         }
-        guard returns >= 3 else { return nil }
-        return "its lines end in a carriage return alone, no line feed (\(returns) in its first \(window) bytes): convert them first, e.g. `tr '\\r' '\\n' < FILE > FILE.txt`"
+        guard prefix.count >= prefixLength else { return nil }
+        return "its first line is longer than the \(prefix.count >> 10) KiB looked at to tell the format: drop it (`tail -n +2`): only an uncompressed file, not a pipe, is looked at past such a line"
     }
 
     static func binaryMagic(_ p: UnsafeRawBufferPointer) -> BinaryFormat? {
