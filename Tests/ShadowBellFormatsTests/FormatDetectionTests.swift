@@ -194,6 +194,29 @@ private func u64LE(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNee
         #expect(detail.contains("its first line is longer than the 256 KiB"), "\(detail)")
     }
 
+    /// A whole syslog (QEMU's lines after thousands of others) or a console after megabytes of
+    /// firmware output was "no line looks like a trace": a file whose window shows text of no
+    /// format is looked at further for a line of a trace that names nvme.
+    @Test func aTraceAfterThousandsOfOtherLinesIsRecognised() throws {
+        func format(_ text: String) throws -> DetectedFormat {
+            let path = TempFile.write(Array(text.utf8))
+            defer { TempFile.remove(path) }
+            return try detectFormat(path: path)
+        }
+        let noise = (0..<4000).map { "Dec  5 20:17:\($0 % 60) host systemd[1]: Started session-\($0).scope - Session \($0) of User root.\n" }
+            .joined()
+        let qemu = "Dec  5 20:18:00 host qemu-system-x86_64[4711]: 4711@1764965865.123456:pci_nvme_mmio_doorbell_sq sqid 1 new_tail 3\n"
+        #expect(try format(noise + qemu) == .qemuLog)
+        let console = "[   30.156309] nvme nvme0: I/O 768 QID 2 timeout, aborting\n"
+        #expect(try format(noise + console) == .consoleLog)
+        // A QEMU line found later wins over a console line before it (the host's own kernel).
+        #expect(try format(noise + console + noise + qemu) == .qemuLog)
+        // A trace-shaped line that names no nvme is not enough so deep; neither is text alone.
+        let other = "          <idle>-0     [001] d.h1.  1234.567890: irq_handler_entry: irq=24 name=virtio0\n"
+        #expect(try format(noise + other).traceFormat == nil)
+        #expect(try format(noise).traceFormat == nil)
+    }
+
     @Test func proseIsNotATrace() {
         guard case .unknownFormat(_, let detail)? = openError(Array("Hello.\nThis is a README.\n".utf8)) else {
             Issue.record("prose was not rejected")

@@ -98,7 +98,61 @@ public enum FormatDetector {
                 skipped += 1
             }
         }
-        return UnsafeRawBufferPointer(rebasing: available[lineStart..<min(available.count, lineStart + prefixLength)])
+        let window = UnsafeRawBufferPointer(rebasing: available[lineStart..<min(available.count, lineStart + prefixLength)])
+        // A whole syslog or unfiltered journal (QEMU's lines after thousands of others), or a
+        // serial console after megabytes of firmware output: a mapped file whose window shows
+        // text of no format is looked at further, to `furtherLimit`.
+        if available.count - lineStart > prefixLength, case .unknown(let detail) = detect(window), detail == noTraceLine,
+            let later = laterTraceStart(available, from: lineStart)
+        {
+            return UnsafeRawBufferPointer(rebasing: available[later..<min(available.count, later + prefixLength)])
+        }
+        return window
+    }
+
+    /// How far into a mapped file `detectionPrefix` looks for the first trace line when its
+    /// window shows none.
+    public static let furtherLimit = 64 << 20
+
+    /// What `detect` says of text in which no line has a known shape.
+    static let noTraceLine = "text, but no line looks like Linux ftrace, a QEMU trace log or a kernel console log"
+
+    /// The start of the first line at or after the line holding `from` (to `furtherLimit`)
+    /// that is an NVMe event of ftrace or of a QEMU log; else of the first kernel message with
+    /// a printk stamp that names nvme (a console); nil for none. Stricter than the window's vote
+    /// (the line must name nvme, a QEMU line an event ShadowBell reads): one line deep inside
+    /// other text decides the format. (From the window's start: its lines past the 2,000
+    /// classified were not looked at.)
+    static func laterTraceStart(_ bytes: UnsafeRawBufferPointer, from: Int) -> Int? {
+        guard let base = bytes.baseAddress else { return nil }
+        let limit = min(bytes.count, furtherLimit)
+        var start = from
+        while start > 0, bytes[start - 1] != ASCII.newline { start -= 1 }
+        var console: Int?
+        while start < limit {
+            let end = memchr(base + start, Int32(ASCII.newline), bytes.count - start).map { UnsafeRawPointer($0) - base } ?? bytes.count
+            var line = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+            if let last = line.last, last == ASCII.carriageReturn { line = UnsafeRawBufferPointer(rebasing: line[0..<(line.count - 1)]) }
+            let first = ByteScanning.skipSpaces(line, from: 0)
+            if first < line.count, namesNVMe(line) {
+                switch vote(line, first: first, strict: true) {
+                case .ftrace, .qemu: return start
+                default: if console == nil, hasPrintkTimestamp(line) { console = start }
+                }
+            }
+            start = end + 1
+        }
+        return console
+    }
+
+    /// Whether `nvme` occurs in the line.
+    static func namesNVMe(_ line: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        while i + 4 <= line.count {
+            if line[i] == 0x6E /* n */, ByteScanning.hasPrefix(line, at: i, "nvme") { return true }
+            i += 1
+        }
+        return false
     }
 
     /// Why bytes starting with `prefix` cannot be a trace, compressed or not; nil when they may
@@ -312,8 +366,7 @@ public enum FormatDetector {
             return .unknown(
                 detail: "\(what) but without the printk [seconds.micro] stamp (dmesg -T, -t or --time-format, journalctl -k's default output): they tell no time since boot; give the log as `dmesg` or `journalctl -k -o short-monotonic` prints it, or the console as it was captured")
         }
-        return .unknown(
-            detail: "text, but no line looks like Linux ftrace, a QEMU trace log or a kernel console log")
+        return .unknown(detail: noTraceLine)
     }
 
     /// Whether a line is Markdown's or a note's markup: a heading, a fence, a table row, a
@@ -361,7 +414,9 @@ public enum FormatDetector {
         return nil
     }
 
-    private static func vote(_ line: UnsafeRawBufferPointer, first: Int) -> Vote {
+    /// `strict`: a QEMU line must name an event ShadowBell reads (not a trace-events file's
+    /// `pci_nvme_irq_msix(uint32_t vector) "…"`).
+    private static func vote(_ line: UnsafeRawBufferPointer, first: Int, strict: Bool = false) -> Vote {
         if line[first] == ASCII.hash {
             if ByteScanning.hasPrefix(line, at: first, "# tracer:")
                 || ByteScanning.hasPrefix(line, at: first, "# entries-in-buffer")
@@ -390,6 +445,7 @@ public enum FormatDetector {
         var nameEnd = 0
         while nameEnd < payload.count, payload[nameEnd] != ASCII.space { nameEnd += 1 }
         let name = UnsafeRawBufferPointer(rebasing: payload[0..<nameEnd])
+        if strict { return QemuEventName.identify(name) != nil ? .qemu : .none }
         if shape != .bare { return isIdentifier(name) ? .qemu : .none }
         if QemuEventName.identify(name) != nil || ByteScanning.hasPrefix(name, at: 0, "pci_nvme_") {
             return .qemu
