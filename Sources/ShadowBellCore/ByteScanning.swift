@@ -362,6 +362,32 @@ public enum ByteScanning {
         return (fraction, i)
     }
 
+    /// Whether `bytes[..<end]` holds a `seconds.fraction` stamp too large for 64-bit
+    /// nanoseconds (more than 9,223,372,036 s): a line whose time cannot be read says so.
+    public static func holdsOutOfRangeTimestamp(_ bytes: UnsafeRawBufferPointer, before end: Int) -> Bool {
+        var i = 0
+        let end = min(end, bytes.count)
+        while i < end {
+            guard ASCII.isDigit(bytes[i]), i == 0 || !ASCII.isDigit(bytes[i - 1]) else {
+                i += 1
+                continue
+            }
+            var digits = 0
+            var value: UInt64 = 0
+            while i < end, ASCII.isDigit(bytes[i]) {
+                if digits < 19 { value = value &* 10 &+ UInt64(bytes[i] &- ASCII.zero) }
+                digits += 1
+                i += 1
+            }
+            if i + 1 < end, bytes[i] == ASCII.dot, ASCII.isDigit(bytes[i + 1]),
+                digits > 19 || value > UInt64(Int64.max) / 1_000_000_000
+            {
+                return true
+            }
+        }
+        return false
+    }
+
     /// The whole buffer as an unsigned decimal.
     @inlinable
     public static func parseDecimal(_ bytes: UnsafeRawBufferPointer) -> UInt64? {

@@ -326,6 +326,11 @@ struct FtraceLineParser: LineDecoding {
         // A line that names a known event but lost its columns is damage, not noise.
         for event in Self.nvmeEvents {
             if Self.contains(line, event.name, followedBy: ASCII.colon) {
+                if let at = ByteScanning.fieldValueStart(line, key: event.name, from: 0),
+                    ByteScanning.holdsOutOfRangeTimestamp(line, before: at)
+                {
+                    return .malformed(DecodeFailure(event: event.name, field: "timestamp", problem: .outOfRange))
+                }
                 return .malformed(DecodeFailure(event: event.name, field: "line header", problem: .badShape))
             }
         }

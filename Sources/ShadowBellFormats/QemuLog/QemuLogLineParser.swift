@@ -170,6 +170,9 @@ struct QemuLogLineParser: LineDecoding {
         guard let name = QemuEventName.identify(UnsafeRawBufferPointer(rebasing: line[start..<end])) else {
             return .skipped
         }
+        if ByteScanning.holdsOutOfRangeTimestamp(line, before: start) {
+            return .malformed(DecodeFailure(event: name.name, field: "timestamp", problem: .outOfRange))
+        }
         return .malformed(DecodeFailure(event: name.name, field: "line prefix", problem: .badShape))
     }
 
