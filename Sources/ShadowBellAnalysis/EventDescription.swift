@@ -14,9 +14,8 @@ public func describe(_ e: Event) -> String {
     case .driverComplete: return "driver completed cmdid \(e.a) on qid \(e.qid), status 0x\(String(e.b, radix: 16))"
     case .driverSQHead: return "driver saw sq\(e.qid) head \(e.a), tail \(e.b)"
     case .guestMessage:
-        let kind = GuestMessageKind(rawValue: e.a)?.name ?? "message"
-        let tag = e.b == Event.noCommand ? "" : " I/O \(e.b)"
-        return "guest kernel: \(kind)\(tag) QID \(e.qid)"
+        guard let kind = GuestMessageKind(rawValue: e.a) else { return "guest kernel: message QID \(e.qid)" }
+        return "guest kernel: \(kind.kernelWords(tag: e.b, qid: e.qid, status: e.c))"
     case .controllerShadowRead: return "controller read shadow \(q) = \(e.a)"
     case .controllerEventIdxWrite: return "controller wrote EventIdx \(q) = \(e.a)"
     case .mmioDoorbell: return "MMIO doorbell \(q) = \(e.a)"

@@ -135,6 +135,20 @@ public enum GuestMessageKind: UInt32, Sendable, CaseIterable {
         case .queuesReady: return "queues-ready"
         }
     }
+
+    /// The message as the kernel prints it, for command `tag` (`Event.noCommand`: none) on
+    /// `qid`, with `status` (an ABORT's): `I/O 960 QID 1 timeout, aborting`.
+    public func kernelWords(tag: UInt32, qid: UInt16, status: UInt32) -> String {
+        let command = tag == Event.noCommand ? "I/O ? QID \(qid)" : "I/O \(tag) QID \(qid)"
+        switch self {
+        case .timeoutAborting: return "\(command) timeout, aborting"
+        case .timeoutReset: return "\(command) timeout, reset controller"
+        case .timeoutPolled: return "\(command) timeout, completion polled"
+        case .timeoutDisable: return "\(command) timeout, disable controller"
+        case .abortStatus: return "Abort status: 0x\(String(status, radix: 16))"
+        case .queuesReady: return "…/…/… default/read/poll queues (I/O queues up)"
+        }
+    }
 }
 
 /// A Linux kernel version, `major.minor.patch`, packed into 32 bits (10 bits each).

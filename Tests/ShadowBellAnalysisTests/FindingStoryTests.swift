@@ -267,3 +267,19 @@ import Testing
         #expect(!rung.story().notes.contains { $0.contains("ioeventfd") })
     }
 }
+
+/// A guest kernel message in timelines and event lists reads as the kernel printed it (it read
+/// `timeout-aborting I/O 960 QID 1`).
+@Suite struct GuestMessageWordsTests {
+    @Test func messagesReadAsTheKernelPrintsThem() {
+        func words(_ kind: GuestMessageKind, tag: UInt32 = Event.noCommand, qid: UInt16 = 0, status: UInt32 = 0) -> String {
+            describe(Event(kind: .guestMessage, time: 1, qid: qid, a: kind.rawValue, b: tag, c: status))
+        }
+        #expect(words(.timeoutAborting, tag: 960, qid: 1) == "guest kernel: I/O 960 QID 1 timeout, aborting")
+        #expect(words(.timeoutReset, tag: 960, qid: 1) == "guest kernel: I/O 960 QID 1 timeout, reset controller")
+        #expect(words(.timeoutPolled, tag: 5, qid: 2) == "guest kernel: I/O 5 QID 2 timeout, completion polled")
+        #expect(words(.abortStatus, status: 0) == "guest kernel: Abort status: 0x0")
+        #expect(words(.abortStatus, status: 0x371) == "guest kernel: Abort status: 0x371")
+        #expect(words(.queuesReady).hasSuffix("default/read/poll queues (I/O queues up)"))
+    }
+}

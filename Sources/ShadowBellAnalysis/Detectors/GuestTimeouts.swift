@@ -144,16 +144,8 @@ extension ClockGroupAnalyzer {
                     : "driver cancelled cid \(t.tag) on qid \(qid) (status 0x371): controller reset"
             }
         }
-        let what: String
-        switch t.kind {
-        case .timeoutAborting: what = "timeout, aborting"
-        case .timeoutReset: what = "timeout, reset controller"
-        case .timeoutPolled: what = "timeout, completion polled"
-        case .timeoutDisable: what = "timeout, disable controller"
-        default: what = t.kind.name
-        }
-        guard let named = t.namedQID, named != qid else { return "guest kernel: I/O \(t.tag) QID \(qid) \(what)" }
-        return "guest kernel: I/O \(t.tag) QID \(named) \(what): the reset cancels qid \(qid)'s commands too"
+        guard let named = t.namedQID, named != qid else { return "guest kernel: \(t.kind.kernelWords(tag: t.tag, qid: qid, status: 0))" }
+        return "guest kernel: \(t.kind.kernelWords(tag: t.tag, qid: named, status: 0)): the reset cancels qid \(qid)'s commands too"
     }
 }
 
