@@ -761,7 +761,7 @@ import Testing
             // story says so (it said they were submitted before the trace began).
             if name == "sysrq-hang", subset == [f.console] {
                 let second = findings.filter { $0["severity"] as? String == "error" }.last?["explanation"] as? String ?? ""
-                #expect(second.contains("The guest's trace ends at") && !second.contains("before the trace began"), "\(second)")
+                #expect(second.contains("The guest's trace holds no driver event after") && !second.contains("before the trace began"), "\(second)")
             }
         }
     }

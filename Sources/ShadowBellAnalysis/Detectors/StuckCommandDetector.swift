@@ -316,8 +316,10 @@ extension ClockGroupAnalyzer {
                 ? " The give-up is dated that I/O timeout (about \(durationText(timeout))) before the first ABORT."
                 : driverEventsSeen && driverEnd < start
                 // (sysrq-hang's console alone: its ftrace dump ends at 25 s, the commands were
-                // submitted at 45 s, and the story said they came before the trace began.)
-                ? " The guest's trace ends at \(formatSeconds(driverEnd)) s, before these commands were submitted (a dump printed earlier, a trace stopped), so no submission of its commands is in the inputs: they were outstanding for at least one I/O timeout (about \(durationText(timeout)), \(how)) before the first timeout message, so the give-up is dated from that much earlier."
+                // submitted at 45 s, and the story said they came before the trace began. Its
+                // last driver event is at 14.88 s: the dump goes on with other events, and the
+                // story said the trace ended there.)
+                ? " The guest's trace holds no driver event after \(formatSeconds(driverEnd)) s, before these commands were submitted (a dump printed earlier, a trace stopped), so no submission of its commands is in the inputs: they were outstanding for at least one I/O timeout (about \(durationText(timeout)), \(how)) before the first timeout message, so the give-up is dated from that much earlier."
                 : driverEventsSeen
                 ? " The guest's trace shows none of its commands outstanding past --stuck-after (\(durationText(options.stuckAfter))): its I/O timeout is shorter, or they were submitted before the trace began. They were outstanding for at least one I/O timeout (about \(durationText(timeout)), \(how)) before the first timeout message, so the give-up is dated from that much earlier."
                 : " No submission of its commands is in the inputs: they were outstanding for at least one I/O timeout (about \(durationText(timeout)), \(how)) before the first timeout message, so the give-up is dated from that much earlier."
