@@ -371,7 +371,14 @@ public struct TimelineChart {
             let x0 = axis.x(atOrAfter: w.start)
             // An info or warning finding's window in its own colour: red is for errors (a
             // healthy run's cq-eventidx-not-seen read as a hang).
-            placer.place(w.label, x: x0 + 3, ys: Self.windowLabelRows, anchor: .start, bold: true, fill: w.isPoint || w.severity != .error ? w.color : "#b22", className: "window-label")
+            let fill = w.isPoint || w.severity != .error ? w.color : "#b22"
+            if placer.place(w.label, x: x0 + 3, ys: Self.windowLabelRows, anchor: .start, bold: true, fill: fill, className: "window-label") != nil {
+                continue
+            }
+            // A window near the chart's right edge: its label ends at the window's end (or the
+            // edge) rather than not drawn (sysrq-hang's console alone lost #2's).
+            let x1 = min(w.end.map { axis.x(atOrAfter: $0) } ?? axis.right, axis.right)
+            placer.place(w.label, x: x1 - 3, ys: Self.windowLabelRows, anchor: .end, bold: true, fill: fill, className: "window-label")
         }
     }
 

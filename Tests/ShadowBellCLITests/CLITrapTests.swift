@@ -72,6 +72,26 @@ import Testing
         }
     }
 
+    /// A finding's window near the chart's right edge keeps its label: sysrq-hang's console
+    /// alone drew #2's window with no "#2" over it (the label did not fit after its start).
+    @Test func everyFindingWindowDrawnIsLabelled() throws {
+        let f = try RealTraceTests.run("sysrq-hang")
+        let r = try runProcess(["timeline", f.console, "--format", "svg", "--quiet"])
+        #expect(r.status == 0 || r.status == 1, "\(r.stderr)")
+        let drawn = Set(r.stdout.components(separatedBy: "class=\"window\" ").dropFirst().compactMap { rest -> String? in
+            guard let at = rest.range(of: "data-finding=\"") else { return nil }
+            return String(rest[at.upperBound...].prefix { $0 != "\"" })
+        })
+        #expect(drawn.count >= 2, "\(drawn)")
+        let labels = r.stdout.components(separatedBy: "class=\"window-label\"").dropFirst().compactMap { rest -> String? in
+            guard let open = rest.firstIndex(of: ">") else { return nil }
+            return String(rest[rest.index(after: open)...].prefix { $0 != "<" })
+        }
+        for finding in drawn {
+            #expect(labels.contains { $0.hasPrefix("#\(finding) ") }, "#\(finding) has no label: \(labels)")
+        }
+    }
+
     /// A --baseline or --files-from that cannot be read says why (a misspelt name and a file
     /// without permission read alike: "cannot read it").
     @Test func anUnreadableOptionFileSaysWhy() throws {
