@@ -13,15 +13,18 @@ final class ByteFile {
     let path: String
     private(set) var written = 0
     private var failed: String? = nil
+    /// Told the bytes written so far at each flush (a megabyte at a time).
+    private let progress: ((Int) -> Void)?
 
     static let flushThreshold = 1 << 20
 
-    init(path: String) throws(SimulatorError) {
+    init(path: String, progress: ((Int) -> Void)? = nil) throws(SimulatorError) {
         guard let f = fopen(path, "wb") else {
             throw .cannotWrite(path: path, reason: String(cString: strerror(errno)))
         }
         file = f
         self.path = path
+        self.progress = progress
         buffer.reserveCapacity(Self.flushThreshold + 4096)
     }
 
@@ -38,6 +41,7 @@ final class ByteFile {
         if n != buffer.count && failed == nil { failed = String(cString: strerror(errno)) }
         written += buffer.count
         buffer.removeAll(keepingCapacity: true)
+        progress?(written)
     }
 
     func close() throws(SimulatorError) {

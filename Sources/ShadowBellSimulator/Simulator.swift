@@ -22,19 +22,19 @@ public enum Simulator {
 
     /// Lab mode: one ftrace text file with driver probes, guest tracepoints, QEMU events as
     /// `tracing_mark_write` and noise.
-    public static func writeLabTrace(_ config: SimulationConfig, to path: String) throws(SimulatorError)
-        -> SimulationResult
+    public static func writeLabTrace(_ config: SimulationConfig, to path: String, progress: ((String, Int) -> Void)? = nil)
+        throws(SimulatorError) -> SimulationResult
     {
-        let renderer = try TraceRenderer(config: config, tracePath: path, qemuLogPath: nil)
+        let renderer = try TraceRenderer(config: config, tracePath: path, qemuLogPath: nil, progress: progress)
         return try run(config, into: renderer)
     }
 
     /// Field mode: guest ftrace without probes or QEMU events at `tracePath`, and the QEMU log
     /// (`pid@sec.usec:event args`, on the host clock) at `qemuLogPath`.
-    public static func writeFieldTraces(_ config: SimulationConfig, tracePath: String, qemuLogPath: String)
-        throws(SimulatorError) -> SimulationResult
-    {
-        let renderer = try TraceRenderer(config: config, tracePath: tracePath, qemuLogPath: qemuLogPath)
+    public static func writeFieldTraces(
+        _ config: SimulationConfig, tracePath: String, qemuLogPath: String, progress: ((String, Int) -> Void)? = nil
+    ) throws(SimulatorError) -> SimulationResult {
+        let renderer = try TraceRenderer(config: config, tracePath: tracePath, qemuLogPath: qemuLogPath, progress: progress)
         return try run(config, into: renderer)
     }
 }

@@ -23,11 +23,14 @@ public final class TraceRenderer: TraceSink {
 
     public static let qemuPid = 4711
 
-    init(config: SimulationConfig, tracePath: String, qemuLogPath: String?) throws(SimulatorError) {
+    /// `progress` is told each file's path and bytes written so far as they are written.
+    init(config: SimulationConfig, tracePath: String, qemuLogPath: String?, progress: ((String, Int) -> Void)? = nil)
+        throws(SimulatorError)
+    {
         cfg = config
-        trace = try ByteFile(path: tracePath)
+        trace = try ByteFile(path: tracePath, progress: progress.map { p in { p(tracePath, $0) } })
         if let qemuLogPath {
-            qemuLog = try ByteFile(path: qemuLogPath)
+            qemuLog = try ByteFile(path: qemuLogPath, progress: progress.map { p in { p(qemuLogPath, $0) } })
             fieldMode = true
         } else {
             qemuLog = nil

@@ -75,12 +75,14 @@ final class ProgressSource: EventSource {
         shown = false
     }
 
-    private func write(_ text: String) {
+    private func write(_ text: String) { Self.writeError(text) }
+
+    static func writeError(_ text: String) {
         let bytes = Array(text.utf8)
         bytes.withUnsafeBytes { _ = Glibc.write(2, $0.baseAddress, $0.count) }
     }
 
-    private static func megabytes(_ bytes: UInt64) -> String {
+    static func megabytes(_ bytes: UInt64) -> String {
         let tenths = bytes * 10 / 1_000_000
         return "\(tenths / 10).\(tenths % 10)"
     }
@@ -89,9 +91,34 @@ final class ProgressSource: EventSource {
         perSecond >= 1e6 ? "\(Int(perSecond / 1e5) / 10).\(Int(perSecond / 1e5) % 10) M" : "\(Int(perSecond))"
     }
 
-    private static func now() -> Double {
+    static func now() -> Double {
         var t = timespec()
         clock_gettime(CLOCK_MONOTONIC, &t)
         return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+    }
+}
+
+/// How far `simulate` has got writing its files: a line on standard error, rewritten in place,
+/// once it has taken more than a second (a long `--duration-us` writes gigabytes). Only used
+/// when standard error is a terminal.
+final class WriteProgress {
+    private let started = ProgressSource.now()
+    private var lastReport: Double = 0
+    private var written: [(path: String, bytes: Int)] = []
+    private var shown = false
+
+    func wrote(_ path: String, _ bytes: Int) {
+        if let i = written.firstIndex(where: { $0.path == path }) { written[i].bytes = bytes } else { written.append((path, bytes)) }
+        let now = ProgressSource.now()
+        guard now - started >= 1, now - lastReport >= 0.25 else { return }
+        lastReport = now
+        let files = written.map { "\($0.path) \(ProgressSource.megabytes(UInt64($0.bytes))) MB" }.joined(separator: ", ")
+        ProgressSource.writeError("\r\u{1B}[Ksimulate: \(files) written")
+        shown = true
+    }
+
+    func clear() {
+        if shown { ProgressSource.writeError("\r\u{1B}[K") }
+        shown = false
     }
 }

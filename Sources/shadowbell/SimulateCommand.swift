@@ -248,17 +248,22 @@ struct Simulate: ParsableCommand {
     func run() throws {
         let config = try makeConfig()
         let result: SimulationResult
+        let progress = ProgressSource.wanted ? WriteProgress() : nil
+        defer { progress?.clear() }
+        let wrote = progress.map { p in { (path: String, bytes: Int) in p.wrote(path, bytes) } }
         do {
             if let qemuLog {
-                result = try Simulator.writeFieldTraces(config, tracePath: output, qemuLogPath: qemuLog)
+                result = try Simulator.writeFieldTraces(config, tracePath: output, qemuLogPath: qemuLog, progress: wrote)
             } else {
-                result = try Simulator.writeLabTrace(config, to: output)
+                result = try Simulator.writeLabTrace(config, to: output, progress: wrote)
             }
             if let truth { try TruthFile.write(result, to: truth) }
         } catch {
+            progress?.clear()
             printError("error: \(error.description)")
             throw ExitCode(2)
         }
+        progress?.clear()
         let open = result.windows.filter { $0.endNs == nil }.count
         print("wrote \(result.traceBytes) bytes (\(result.traceLines) events) to \(output)"
             + (qemuLog.map { ", \(result.qemuLogBytes) bytes to \($0)" } ?? ""))
