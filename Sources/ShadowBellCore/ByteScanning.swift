@@ -317,6 +317,7 @@ public enum ByteScanning {
     /// nil for a dot without fraction digits, more than 9 fraction digits, or Int64 overflow.
     @inlinable @inline(__always)
     public static func timestampPrefix(_ bytes: UnsafeRawBufferPointer, from: Int) -> (Int64, Int)? {
+        if let fast = shortTimestampPrefix(bytes, from: from) { return fast }
         guard let (whole, afterWhole) = longDecimalPrefix(bytes, from: from), whole <= UInt64(Int64.max)
         else { return nil }
         guard afterWhole < bytes.count, bytes[afterWhole] == ASCII.dot else {
@@ -327,6 +328,48 @@ public enum ByteScanning {
         guard !overflow else { return nil }
         let (total, overflow2) = ns.addingReportingOverflow(fraction)
         return overflow2 ? nil : (total, i)
+    }
+
+    /// `timestampPrefix` of the common stamp — 1–15 digits of seconds (at most 9,223,372,036),
+    /// a dot and 1–7 digits of fraction, with 24 bytes at hand — in three eight-byte loads; nil
+    /// for anything else, which the general reading then takes (the QEMU log's
+    /// `1795663288.721134` cost about 190 instructions a line the general way).
+    @inlinable @inline(__always)
+    public static func shortTimestampPrefix(_ bytes: UnsafeRawBufferPointer, from: Int) -> (Int64, Int)? {
+        guard from >= 0, from <= bytes.count &- 24, let base = bytes.baseAddress else { return nil }
+        let (c1, d1) = digitRun(UInt64(littleEndian: base.loadUnaligned(fromByteOffset: from, as: UInt64.self)))
+        var whole: UInt64
+        var dot = from &+ c1
+        if c1 == 8 {
+            let (c2, d2) = digitRun(UInt64(littleEndian: base.loadUnaligned(fromByteOffset: from &+ 8, as: UInt64.self)))
+            guard c2 < 8 else { return nil }
+            whole = eightDigits(d1)
+            if c2 > 0 { whole = whole &* smallPowerOfTen(c2) &+ digitValue(d2, count: c2, asLeading: false) }
+            dot &+= c2
+        } else {
+            guard c1 > 0 else { return nil }
+            whole = digitValue(d1, count: c1, asLeading: false)
+        }
+        guard whole <= 9_223_372_036, base.load(fromByteOffset: dot, as: UInt8.self) == ASCII.dot else { return nil }
+        let (c3, d3) = digitRun(UInt64(littleEndian: base.loadUnaligned(fromByteOffset: dot &+ 1, as: UInt64.self)))
+        guard c3 > 0, c3 < 8 else { return nil }
+        let fraction = Int64(digitValue(d3, count: c3, asLeading: true)) &* 10
+        let (total, overflow) = (Int64(whole) &* 1_000_000_000).addingReportingOverflow(fraction)
+        return overflow ? nil : (total, dot &+ 1 &+ c3)
+    }
+
+    /// 10^n for n in 1...7.
+    @inlinable @inline(__always)
+    static func smallPowerOfTen(_ n: Int) -> UInt64 {
+        switch n {
+        case 1: return 10
+        case 2: return 100
+        case 3: return 1_000
+        case 4: return 10_000
+        case 5: return 100_000
+        case 6: return 1_000_000
+        default: return 10_000_000
+        }
     }
 
     /// The 1–9 digits after a decimal point, as nanoseconds (`5` → 500_000_000); nil for no

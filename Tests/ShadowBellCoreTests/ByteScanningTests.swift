@@ -104,6 +104,58 @@ private func withBytes<R>(_ text: String, _ body: (UnsafeRawBufferPointer) -> R)
         #expect(withBytes("9223372036.854775807") { ByteScanning.parseTimestamp($0) } == Int64.max)
     }
 
+    /// The three-load reading of the common stamp (24 bytes at hand) gives what a digit at a
+    /// time gives, for every width of seconds and fraction and what follows them.
+    @Test func theShortStampReadingAgreesWithADigitAtATime() {
+        func reference(_ b: [UInt8], _ from: Int) -> (Int64, Int)? {
+            var i = from
+            var whole: Int64 = 0
+            while i < b.count, b[i] >= 48, b[i] <= 57 {
+                let (m, o1) = whole.multipliedReportingOverflow(by: 10)
+                let (a, o2) = m.addingReportingOverflow(Int64(b[i] - 48))
+                if o1 || o2 { return nil }
+                whole = a
+                i += 1
+            }
+            if i == from { return nil }
+            guard i < b.count, b[i] == 46 else { return (whole, i) }
+            i += 1
+            var fraction: Int64 = 0
+            var digits = 0
+            while i < b.count, b[i] >= 48, b[i] <= 57 {
+                if digits == 9 { return nil }
+                fraction = fraction * 10 + Int64(b[i] - 48)
+                digits += 1
+                i += 1
+            }
+            if digits == 0 { return nil }
+            for _ in digits..<9 { fraction *= 10 }
+            let (ns, o1) = whole.multipliedReportingOverflow(by: 1_000_000_000)
+            let (t, o2) = ns.addingReportingOverflow(fraction)
+            return o1 || o2 ? nil : (t, i)
+        }
+        var rng = SystemRandomNumberGenerator()
+        let tails: [[UInt8]] = [Array(": pci_nvme_x sqid 1 new_tail 2".utf8), Array("x".utf8), Array("5.5 tail".utf8), []]
+        for _ in 0..<20_000 {
+            var b: [UInt8] = Array(repeating: 32, count: Int.random(in: 0...3, using: &rng))
+            let from = b.count
+            let seconds = Int.random(in: 0...21, using: &rng)
+            for k in 0..<seconds { b.append(k == 0 && Bool.random(using: &rng) ? 57 : UInt8.random(in: 48...57, using: &rng)) }
+            if Int.random(in: 0..<8, using: &rng) > 0 { b.append(46) }
+            for _ in 0..<Int.random(in: 0...11, using: &rng) { b.append(UInt8.random(in: 48...57, using: &rng)) }
+            b += tails[Int.random(in: 0..<tails.count, using: &rng)]
+            let got = b.withUnsafeBytes { ByteScanning.timestampPrefix($0, from: from) }
+            let want = reference(b, from)
+            #expect(got?.0 == want?.0 && got?.1 == want?.1, "\(String(decoding: b, as: UTF8.self))")
+        }
+        // Near the bound of 64-bit nanoseconds.
+        for text in ["9223372036.854775", "9223372036.854776", "9223372036.999999", "9223372037.0", "0.0"] {
+            let b = Array((text + ": pci_nvme_mmio_doorbell_sq sqid 1").utf8)
+            let got = b.withUnsafeBytes { ByteScanning.timestampPrefix($0, from: 0) }
+            #expect(got?.0 == reference(b, 0)?.0 && got?.1 == reference(b, 0)?.1, "\(text)")
+        }
+    }
+
     @Test func everyFractionWidthScalesToNanoseconds() {
         for digits in 1...9 {
             let text = "7." + String(repeating: "1", count: digits)
