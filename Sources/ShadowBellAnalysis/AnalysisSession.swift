@@ -1474,6 +1474,13 @@ public enum AnalysisSession {
         }
         for g in groups {
             for q in g.silentQueues {
+                if let reset = q.machineReset {
+                    let others = q.running.isEmpty ? "" : " while \(q.running.map(\.description).joined(separator: ", ")) kept being fetched from"
+                    undecided.append("\(q.queue): the controller asleep on it for \(formatDuration(q.silence)) (since \(formatSeconds(q.since)) s) when a PCI reset at \(formatSeconds(reset)) s ended the run, with no ABORT before: not judged")
+                    notes.append(
+                        "\(q.queue): the controller was asleep on it for \(formatDuration(q.silence)) (since \(formatSeconds(q.since)) s, to its last fetch)\(others), and then a PCI function-level reset at \(formatSeconds(reset)) s ended the run with the queue alive: a machine reset, or a QEMU process killed and another started on the same log (a hung VM restarted). The guest had not given up first (no ABORT in the trace). From the controller's side alone a queue left idle and a doorbell it missed look alike; the guest's trace or console of that run would tell.")
+                    continue
+                }
                 undecided.append("\(q.queue): the controller asleep on it for the last \(formatDuration(q.silence)) of the trace, other queues running: too soon to tell")
                 notes.append(
                     "\(q.queue): the controller was asleep on it for the last \(formatDuration(q.silence)) of the trace (since \(formatSeconds(q.since)) s) while \(q.running.map(\.description).joined(separator: ", ")) kept being fetched from. From the controller's side alone a queue left idle and a doorbell it missed look alike, and the guest gives up on I/O (its ABORT, which would show here) only after its timeout, 30 s by default: a trace that ends this soon cannot tell. The guest's trace or console would.")

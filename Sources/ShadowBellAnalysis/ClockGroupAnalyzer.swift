@@ -37,6 +37,8 @@ public final class ClockGroupAnalyzer {
     /// Guest give-ups seen from the controller side (used while no guest submission is seen).
     @exclusivity(unchecked) var hostSide = HostSideTracker()
     @exclusivity(unchecked) var dataLossTimes: [Int64] = []
+    /// SQs silent where a PCI function-level reset ended their run (`noteSilenceAtMachineReset`).
+    @exclusivity(unchecked) var silentAtMachineResets: [SilentQueue] = []
     @exclusivity(unchecked) var findings: [Finding] = []
     @exclusivity(unchecked) var suppressed: [SuppressionKey: Int] = [:]
     @exclusivity(unchecked) var keptPerKindAndQueue: [SuppressionKey: Int] = [:]
@@ -263,6 +265,7 @@ public final class ClockGroupAnalyzer {
             queueDelete(e)
         case .dbbufConfig: dbbufConfig(e)
         case .controllerReset:
+            noteSilenceAtMachineReset(e)
             noteSilenceAtTeardown(e)
             controllerReset(e)
         case .dataLoss: dataLossTimes.append(e.time)
@@ -1347,6 +1350,9 @@ public struct SilentQueue: Sendable, Equatable {
     public var since: Int64
     public var silence: Int64
     public var running: [QueueKey]
+    /// Set when the silence ended at a PCI function-level reset (a machine reset, or a new
+    /// QEMU process on the same log), not at the trace's end.
+    public var machineReset: Int64? = nil
 }
 
 /// An I/O SQ the controller was asleep on (or that was silent since its trace began) for

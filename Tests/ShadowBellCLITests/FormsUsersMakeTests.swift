@@ -302,6 +302,30 @@ import Testing
     /// earlier run's QEMU log, then the hung run's, each after libvirt's `starting up` line.
     /// Said, with where the last run begins; a finding resting on the earlier run's lines is
     /// marked; the hung run's hangs are told as from its own log. A log of one run says nothing.
+    /// A QEMU process killed while the controller slept on sq2, and another started on the
+    /// same log an hour later (its PCI reset first): the second run's reset ended the first
+    /// one's silence unsaid, and the log read as healthy. It is told as at the end of a trace.
+    @Test func aHungRunWithAnotherAppendedIsNoHealthyRun() throws {
+        let hung = try RealTraceTests.run("hang-sq2"), next = try RealTraceTests.run("mq2")
+        let cut = Array(try Self.lines(hung.qemu).prefix(200_000))
+        let later = try Self.lines(next.qemu).filter { !$0.isEmpty }.map { line -> Substring in
+            // TID@SECONDS.…: an hour later.
+            guard let at = line.firstIndex(of: "@"), let dot = line[at...].firstIndex(of: "."),
+                let seconds = Int(line[line.index(after: at)..<dot])
+            else { return line }
+            return line[..<line.index(after: at)] + Substring(String(seconds + 3700)) + line[dot...]
+        }
+        let log = try Self.write(cut + later, "killed-then-restarted.log")
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let r = try analyzeJSON([log], extra: ["--fail-on", "undecided"])
+        #expect(r.status == 1)
+        #expect(Self.undecided(r.json).contains { $0.hasPrefix("nvme0:sq2: the controller asleep on it for") && $0.contains("when a PCI reset at") }, "\(Self.undecided(r.json))")
+        // The run cut alone says the same of its end.
+        let alone = try Self.write(cut, "killed.log")
+        defer { try? FileManager.default.removeItem(atPath: alone) }
+        #expect(Self.undecided(try analyzeJSON([alone]).json).contains { $0.hasPrefix("nvme0:sq2: the controller asleep on it for the last") })
+    }
+
     @Test func aLibvirtLogOfTwoQemuRunsIsSaid() throws {
         let hung = try RealTraceTests.run("hang-sq2"), earlier = try RealTraceTests.run("mq2")
         func banner(_ time: String) -> Substring {

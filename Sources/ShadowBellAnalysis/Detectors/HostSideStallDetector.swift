@@ -513,10 +513,33 @@ extension ClockGroupAnalyzer {
     /// missed, and the guest's give-up (its ABORTs, after its I/O timeout) that would tell is
     /// not in the trace. Not where a finding is open at the end on the queue.
     func silentQueuesAtTheEnd() -> [SilentQueue] {
+        silentQueuesEnding(at: coverageEnd) + silentAtMachineResets
+    }
+
+    /// A PCI function-level reset with I/O queues alive ends their run as the trace's end would:
+    /// a machine reset, or a QEMU process killed and another started on the same log (a hung
+    /// VM, restarted). The SQs the controller was asleep on then, to its last fetch before the
+    /// reset, are told as at the end (`silentQueuesAtTheEnd`): the reset that follows would
+    /// otherwise end their silence unsaid (a hung run with another appended read as healthy).
+    func noteSilenceAtMachineReset(_ e: Event) {
+        guard !driverEventsSeen, clock == .timestamps, e.a == ResetReason.functionLevelReset.rawValue else { return }
+        var end: Int64 = .min
+        for q in queues where q.key.controller == e.controller && q.active {
+            if let t = q.hostSide.lastFetch?.time, t > end { end = t }
+        }
+        guard end > .min else { return }
+        for var q in silentQueuesEnding(at: end, controller: e.controller) where silentAtMachineResets.count < 64 {
+            q.machineReset = e.time
+            silentAtMachineResets.append(q)
+        }
+    }
+
+    /// `silentQueuesAtTheEnd` as of `end`, of one controller's queues or all.
+    private func silentQueuesEnding(at end: Int64, controller: UInt16? = nil) -> [SilentQueue] {
         guard !driverEventsSeen, clock == .timestamps else { return [] }
-        let end = coverageEnd
         var out: [SilentQueue] = []
-        for q in queues where q.key.type == .sq && q.key.qid != 0 && q.active && hostSide.open[q.key.controller] == nil {
+        for q in queues where q.key.type == .sq && q.key.qid != 0 && q.active && hostSide.open[q.key.controller] == nil
+            && (controller == nil || q.key.controller == controller) {
             // (Times from the input: their distance is checked before it is used.)
             guard dbbufEnabled.contains(q.key.controller) || q.hostSide.shadowDoorbellsSeen, q.controllerWaiting, !q.mmioSinceLook,
                 let since = q.waitingSince?.time, case let (silence, overflow) = end.subtractingReportingOverflow(since), !overflow,
