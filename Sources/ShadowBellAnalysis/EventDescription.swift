@@ -28,7 +28,10 @@ public func describe(_ e: Event) -> String {
     case .controllerEnable: return "controller enabled"
     case .interrupt: return e.a == Event.noVector ? "pin interrupt" : "MSI-X interrupt vector \(e.a)"
     case .registerWrite: return "register write 0x\(String(e.wide, radix: 16)) = 0x\(String(e.a, radix: 16))"
-    case .dataLoss: return e.a > 0 ? "recorder lost \(e.a) events (cpu \(e.b))" : "recorder lost events (cpu \(e.b))"
+    case .dataLoss:
+        // (A log keeper's rate limit names no CPU.)
+        if e.b == Event.noCommand { return "the log dropped \(e.lostEvents) line(s) here (a rate limit)" }
+        return e.a > 0 ? "recorder lost \(e.a) events (cpu \(e.b))" : "recorder lost events (cpu \(e.b))"
     case .recordingEnd: return "the input was still recording (its last line, past its last event)"
     }
 }

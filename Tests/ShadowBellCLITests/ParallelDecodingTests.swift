@@ -111,6 +111,24 @@ import Testing
         try expectSameReports([path])
     }
 
+    /// A QEMU log kept by the journal, whose rate limit dropped lines (`Suppressed N messages
+    /// from …`): each such line is a gap at the time of the event before it, in an earlier
+    /// segment where a segment begins with one.
+    @Test func qemuLogWithTheJournalsSuppressedLines() throws {
+        let lines = try String(contentsOfFile: Self.fieldTraces.qemu, encoding: .utf8).split(separator: "\n")
+        var text = ""
+        for (i, line) in lines.prefix(40_000).enumerated() {
+            if i % 911 == 3 { text += "Dec  5 20:17:45 host systemd-journald[312]: Suppressed \(i) messages from qemu-vm.service\n" }
+            text += "Dec  5 20:17:45 host qemu-system-x86_64[4711]: " + line + "\n"
+        }
+        let path = temporaryPath("parallel-suppressed.log")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try expectSameReports([path])
+        let json = try analyzeJSON([path]).json
+        let input = (json["inputs"] as? [[String: Any]])?.first ?? [:]
+        #expect(input["data_loss_markers"] as? Int == 44, "\(input)")
+    }
+
     /// Standard input is cut into segments as it is read.
     @Test func standardInputGivesTheFileReport() throws {
         let data = try Data(contentsOf: URL(fileURLWithPath: Self.labTrace))

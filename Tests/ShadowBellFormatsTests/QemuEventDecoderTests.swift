@@ -230,6 +230,25 @@ private func expected(
         #expect(bareFirst.events.map(\.time) == [1, 2])
     }
 
+    /// The journal's and rsyslog's word that their rate limit dropped lines is a gap of that
+    /// many events, at the time of the event before it.
+    @Test func aLogKeepersDroppedLinesAreAGap() throws {
+        let d = try decode(
+            """
+            Dec  5 20:17:45 host qemu-system-x86_64[4711]: 4711@10.000001:pci_nvme_mmio_doorbell_sq sqid 1 new_tail 1
+            Dec  5 20:17:45 host systemd-journald[312]: Suppressed 12345 messages from qemu-vm.service
+            Dec  5 20:17:46 host qemu-system-x86_64[4711]: 4711@10.000002:pci_nvme_mmio_doorbell_sq sqid 1 new_tail 2
+            Dec  5 20:17:46 host rsyslogd: imuxsock lost 77 messages from pid 4711 due to rate-limiting
+            Dec  5 20:17:47 host rsyslogd: imjournal: 9 messages lost due to rate-limiting (20000 allowed within 600 seconds)
+            Dec  5 20:17:47 host sshd[99]: Accepted publickey for root: 3 messages from a friend
+
+            """)
+        #expect(d.events.map(\.kind) == [.mmioDoorbell, .dataLoss, .mmioDoorbell, .dataLoss, .dataLoss])
+        #expect(d.events.filter { $0.kind == .dataLoss }.map(\.lostEvents) == [12345, 77, 9])
+        #expect(d.events.filter { $0.kind == .dataLoss }.map(\.time) == [10_000_001_000, 10_000_002_000, 10_000_002_000])
+        #expect(d.summary.dataLossMarkers == 3 && d.summary.lostEvents == 12_431)
+    }
+
     @Test func malformedQemuLinesAreCounted() throws {
         let d = try decode(
             """

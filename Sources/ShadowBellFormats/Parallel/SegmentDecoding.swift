@@ -32,6 +32,9 @@ extension FtraceLineParser: SegmentDecoding {
 
 extension QemuLogLineParser: SegmentDecoding {
     func continuing(after prior: QemuLogLineParser) -> QemuLogLineParser? {
+        // A line saying lines were lost before the segment's first event takes the time of the
+        // previous event, which lies in an earlier segment.
+        if lossBeforeFirstEvent { return nil }
         // No event in this segment: nothing depended on the state.
         guard let clock else { return prior }
         // No event before this segment: the fresh start was the true start.

@@ -32,6 +32,9 @@ struct QemuLogLineParser: LineDecoding {
     /// Whether a bare (untimed) line was decoded before any other event (for decoding a file
     /// in segments: its time depends on earlier lines).
     private(set) var bareLineBeforeFirstEvent = false
+    /// Whether a line saying the log lost lines (`lostLines`) came before any event: its
+    /// time is the previous event's, in an earlier segment.
+    private(set) var lossBeforeFirstEvent = false
 
     init(source: UInt16, controller: UInt16) {
         decoder = QemuEventDecoder(controller: controller, source: source)
@@ -43,6 +46,7 @@ struct QemuLogLineParser: LineDecoding {
         next.clock = prior.clock
         next.ordinal += prior.ordinal
         next.bareLineBeforeFirstEvent = prior.bareLineBeforeFirstEvent
+        next.lossBeforeFirstEvent = prior.lossBeforeFirstEvent
         return next
     }
 
@@ -124,6 +128,14 @@ struct QemuLogLineParser: LineDecoding {
             return .event(event)
         case .unknown:
             if shape != .bare, time > latestLineTime { latestLineTime = time }
+            // The journal's or syslog's word that it dropped lines (rate limits): events lost
+            // there, as a ring buffer's overrun marker says in ftrace.
+            if let lost = Self.lostLines(payload) {
+                if ordinal == 0 { lossBeforeFirstEvent = true }
+                return .dataLoss(
+                    Event(kind: .dataLoss, time: lastTime, location: number, source: decoder.source, controller: decoder.controller,
+                          a: UInt32(clamping: lost), b: Event.noCommand, wide: lost))
+            }
             // A known event's name cut short with nothing after it (the line cut, or split by
             // other output): a lost event, not another event of QEMU's.
             if payload.count < 48, Self.isCutEventName(payload) { return .malformed(DecodeFailure(event: "a pci_nvme_ event", field: "its name", problem: .cutShort)) }
@@ -137,6 +149,35 @@ struct QemuLogLineParser: LineDecoding {
         case .malformed(let failure):
             return .malformed(failure)
         }
+    }
+
+    /// How many lines a log keeper says it dropped: systemd-journald's `Suppressed 12345
+    /// messages from qemu-vm.service`, rsyslog's `imuxsock lost 1234 messages from pid 4711
+    /// due to rate-limiting` and `imjournal: 1234 messages lost due to rate-limiting`; nil for
+    /// any other line.
+    @inline(never)
+    static func lostLines(_ payload: UnsafeRawBufferPointer) -> UInt64? {
+        guard payload.count >= 20, payload.count < 512 else { return nil }
+        var i = 0
+        while i < payload.count {
+            if ByteScanning.hasPrefix(payload, at: i, "Suppressed "), let (n, end) = ByteScanning.decimalPrefix(payload, from: i + 11),
+                ByteScanning.hasPrefix(payload, at: end, " messages from ")
+            {
+                return n
+            }
+            if ByteScanning.hasPrefix(payload, at: i, "lost "), let (n, end) = ByteScanning.decimalPrefix(payload, from: i + 5),
+                ByteScanning.hasPrefix(payload, at: end, " messages from pid ")
+            {
+                return n
+            }
+            if ASCII.isDigit(payload[i]), i == 0 || payload[i - 1] == ASCII.space, let (n, end) = ByteScanning.decimalPrefix(payload, from: i),
+                ByteScanning.hasPrefix(payload, at: end, " messages lost due to rate-limiting")
+            {
+                return n
+            }
+            i += 1
+        }
+        return nil
     }
 
     /// Whether `payload` is nothing but the start of a known event's name (`pci_nvme_shadow_do`).
