@@ -326,6 +326,19 @@ import Testing
         #expect(Self.undecided(try analyzeJSON([alone]).json).contains { $0.hasPrefix("nvme0:sq2: the controller asleep on it for the last") })
     }
 
+    /// A host syslog whose first lines are the host kernel's (one of its nvme messages among
+    /// them), then QEMU's trace: read as a console, the trace was passed over without a word
+    /// (exit 0, "console logs only"). Its lines are now said, and the run is undecided.
+    @Test func aConsoleReadingThatPassesOverAQemuTraceSaysSo() throws {
+        let hung = try RealTraceTests.run("hang-sq2")
+        let host: [Substring] = ["Dec  5 20:17:40 host kernel: [    1.334567] nvme nvme0: 8/0/0 default/read/poll queues"]
+            + (0..<2100).map { Substring("Dec  5 20:17:40 host kernel: [    2.\(100000 + $0)] br0: port 1(tap0) entered forwarding state") }
+        let log = try Self.write(host + (try Self.lines(hung.qemu)).prefix(40_000).map { "Dec  5 20:17:45 host qemu-system-x86_64[4711]: " + $0 }, "host-syslog.log")
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let r = try analyzeJSON([log])
+        #expect(Self.undecided(r.json).contains { $0.contains("a QEMU trace log's lines in the same input were passed over") }, "\(Self.undecided(r.json))")
+    }
+
     @Test func aLibvirtLogOfTwoQemuRunsIsSaid() throws {
         let hung = try RealTraceTests.run("hang-sq2"), earlier = try RealTraceTests.run("mq2")
         func banner(_ time: String) -> Substring {

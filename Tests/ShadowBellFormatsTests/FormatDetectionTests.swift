@@ -217,6 +217,22 @@ private func u64LE(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNee
         #expect(try format(noise).traceFormat == nil)
     }
 
+    /// A syslog whose QEMU lines begin 1,500 lines in, going on past the window, is a trace
+    /// (it was "notes, not a QEMU log: 500 of its first 2000 lines are trace events"); notes
+    /// that quote a few trace lines among prose and end stay notes.
+    @Test func aTraceBegunLateInTheWindowIsNoNotes() throws {
+        let noise = (0..<1500).map { "Dec  5 20:17:\($0 % 60) host CRON[812]: (root) CMD (run-parts /etc/cron.hourly \($0))\n" }.joined()
+        let qemu = (0..<3000).map { "Dec  5 20:18:00 host qemu-system-x86_64[4711]: 4711@1764965865.\(100000 + $0):pci_nvme_mmio_doorbell_sq sqid 1 new_tail \($0 % 64)\n" }.joined()
+        let path = TempFile.write(Array((noise + qemu).utf8))
+        defer { TempFile.remove(path) }
+        let (format, skip) = try classifyRunFile(path: path)
+        #expect(format == .qemuLog && skip == nil, "\(skip ?? "")")
+        let notes = "# Run notes\n\nThe stall:\n\n```\n" + qemu.split(separator: "\n").prefix(12).joined(separator: "\n") + "\n```\n\nThen the reset.\n"
+        let notesPath = TempFile.write(Array((noise + notes).utf8))
+        defer { TempFile.remove(notesPath) }
+        #expect(try classifyRunFile(path: notesPath).skip?.hasPrefix("notes, not a QEMU log") == true)
+    }
+
     @Test func proseIsNotATrace() {
         guard case .unknownFormat(_, let detail)? = openError(Array("Hello.\nThis is a README.\n".utf8)) else {
             Issue.record("prose was not rejected")

@@ -235,11 +235,35 @@ public final class ConsoleLogSource: EventSource {
             hold(e)
         case .skipped, .processStart, .guestTimeoutPassedOver:
             summary.skipped += 1
+            // Another recording's NVMe events among the lines passed over (a host syslog's
+            // kernel lines, then QEMU's trace; a serial console and QEMU's trace in one file):
+            // said, as a trace's reading says of another format's lines.
+            if summary.skipped % InputSummary.foreignSampleStep == 0, let other = Self.foreignFormat(of: line.bytes) {
+                summary.noteForeign(1, first: line.number, format: other)
+            }
             if let v = messages.banner.version { summary.kernelVersion = v }
             if messages.banner.lines.count != summary.bootBanners.count { summary.bootBanners = messages.banner.lines }
         case .malformed(let failure):
             summary.noteMalformed(at: line.number, failure.description)
         }
+    }
+
+    /// The trace format whose NVMe event `line` is (a QEMU log's, timed or not, or a guest
+    /// ftrace trace's), nil for none.
+    static func foreignFormat(of line: UnsafeRawBufferPointer) -> String? {
+        // A kernel-log line is the console's own, an ftrace dump's too (a `dmesg` listing that
+        // replays one after the console's reader let it go).
+        if FormatDetector.hasPrintkTimestamp(line) { return nil }
+        if let (shape, _, payload) = QemuLogLineParser.split(line) {
+            let rest = UnsafeRawBufferPointer(rebasing: line[payload...])
+            let end = ByteScanning.firstIndex(of: ASCII.space, or: ASCII.tab, in: rest, from: 0)
+            if shape != .bare ? ByteScanning.hasPrefix(rest, at: 0, "pci_nvme_")
+                : QemuEventName.identify(UnsafeRawBufferPointer(rebasing: rest[0..<end])) != nil
+            {
+                return FtraceLineParser.foreignFormat
+            }
+        }
+        return QemuLogLineParser.isForeignEvent(line) ? QemuLogLineParser.foreignFormat : nil
     }
 
     private func hold(_ e: Event) {
