@@ -211,6 +211,10 @@ private func u64LE(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNee
         #expect(try format(noise + console) == .consoleLog)
         // A QEMU line found later wins over a console line before it (the host's own kernel).
         #expect(try format(noise + console + noise + qemu) == .qemuLog)
+        // The host's own nvme messages without printk stamps first ("give the log as dmesg
+        // prints it" sent the user to the wrong file).
+        let unstamped = (0..<3000).map { "Dec  5 20:17:40 host kernel: nvme nvme0: pci function 0000:00:04.0 \($0)\n" }.joined()
+        #expect(try format(unstamped + qemu) == .qemuLog)
         // A trace-shaped line that names no nvme is not enough so deep; neither is text alone.
         let other = "          <idle>-0     [001] d.h1.  1234.567890: irq_handler_entry: irq=24 name=virtio0\n"
         #expect(try format(noise + other).traceFormat == nil)

@@ -100,10 +100,13 @@ public enum FormatDetector {
         }
         let window = UnsafeRawBufferPointer(rebasing: available[lineStart..<min(available.count, lineStart + prefixLength)])
         // A whole syslog or unfiltered journal (QEMU's lines after thousands of others), or a
-        // serial console after megabytes of firmware output: a mapped file whose window shows
-        // text of no format is looked at further, to `furtherLimit`.
-        if available.count - lineStart > prefixLength, case .unknown(let detail) = detect(window), detail == noTraceLine,
-            let later = laterTraceStart(available, from: lineStart)
+        // serial console after megabytes of firmware output: text whose window shows no format
+        // is looked at further — past the 2,000 lines classified, to `furtherLimit` of a file,
+        // to the end of a pipe's or a decompressor's first chunk.
+        // (Or kernel messages without printk stamps, the host's own, before QEMU's lines.)
+        if case .unknown(let detail) = detect(window),
+            detail == noTraceLine || detail.hasPrefix(unstampedKernelLog),
+            let later = laterTraceStart(available, from: lineStart, consoleToo: detail == noTraceLine)
         {
             return UnsafeRawBufferPointer(rebasing: available[later..<min(available.count, later + prefixLength)])
         }
@@ -123,7 +126,7 @@ public enum FormatDetector {
     /// (the line must name nvme, a QEMU line an event ShadowBell reads): one line deep inside
     /// other text decides the format. (From the window's start: its lines past the 2,000
     /// classified were not looked at.)
-    static func laterTraceStart(_ bytes: UnsafeRawBufferPointer, from: Int) -> Int? {
+    static func laterTraceStart(_ bytes: UnsafeRawBufferPointer, from: Int, consoleToo: Bool = true) -> Int? {
         guard let base = bytes.baseAddress else { return nil }
         let limit = min(bytes.count, furtherLimit)
         var start = from
@@ -142,8 +145,11 @@ public enum FormatDetector {
             }
             start = end + 1
         }
-        return console
+        return consoleToo ? console : nil
     }
+
+    /// How `detect`'s refusal of kernel messages without printk stamps begins.
+    static let unstampedKernelLog = "kernel log lines with nvme messages but without the printk"
 
     /// Whether `nvme` occurs in the line.
     static func namesNVMe(_ line: UnsafeRawBufferPointer) -> Bool {
