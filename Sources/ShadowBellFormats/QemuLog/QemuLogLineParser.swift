@@ -130,7 +130,9 @@ struct QemuLogLineParser: LineDecoding {
             if shape != .bare, time > latestLineTime { latestLineTime = time }
             // The journal's or syslog's word that it dropped lines (rate limits): events lost
             // there, as a ring buffer's overrun marker says in ftrace.
-            if let lost = Self.lostLines(payload) {
+            // (Such a line has no QEMU stamp, and begins `Suppressed` or `imuxsock`/`imjournal`:
+            // one compare for every other line of a timed log.)
+            if shape == .bare, let b = payload.first, b == 0x53 /* S */ || b == 0x69 /* i */, let lost = Self.lostLines(payload) {
                 if ordinal == 0 { lossBeforeFirstEvent = true }
                 return .dataLoss(
                     Event(kind: .dataLoss, time: lastTime, location: number, source: decoder.source, controller: decoder.controller,
