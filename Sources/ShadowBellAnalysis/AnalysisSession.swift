@@ -1090,6 +1090,13 @@ public enum AnalysisSession {
         }
         for input in inputs {
             guard let (text, short) = Self.foreignLines(input) else { continue }
+            // Another input holds that format (a host syslog read as a console beside the QEMU
+            // log itself): its events may be those passed over, and are analysed there.
+            let formats: Set<TraceFormat> = input.foreignFormat == InputSummary.foreignGuestTrace ? [.ftraceText, .traceDat] : [.qemuLog, .qemuSimple, .pcap]
+            if let other = inputs.first(where: { $0.index != input.index && formats.contains($0.format) }) {
+                notes.append(text + " (\(other.path), among the inputs, may hold them.)")
+                continue
+            }
             notes.append(text)
             undecided.append(short)
         }

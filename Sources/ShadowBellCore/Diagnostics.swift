@@ -170,6 +170,8 @@ public struct InputSummary: Sendable {
     public var foreignFormat: String?
     /// One skipped line in this many is looked at for another format's events.
     public static let foreignSampleStep: UInt64 = 16
+    /// The names `foreignFormat` takes.
+    public static let foreignQemuLog = "a QEMU trace log", foreignGuestTrace = "a guest ftrace trace"
 
     /// Counts `seen` skipped lines of `format` from line `first` on.
     public mutating func noteForeign(_ seen: UInt64, first: UInt64, format: String) {

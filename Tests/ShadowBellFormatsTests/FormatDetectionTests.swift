@@ -194,9 +194,11 @@ private func u64LE(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNee
         #expect(detail.contains("its first line is longer than the 256 KiB"), "\(detail)")
     }
 
-    /// A whole syslog (QEMU's lines after thousands of others) or a console after megabytes of
-    /// firmware output was "no line looks like a trace": a file whose window shows text of no
-    /// format is looked at further for a line of a trace that names nvme.
+    /// A whole syslog (QEMU's lines after thousands of others) was "no line looks like a trace":
+    /// text whose window shows no format is looked at further for the lines of a trace that
+    /// name nvme, and taken as one when they fill a window. A kernel message deep inside (the
+    /// host's own nvme messages) is not taken for the guest's console, and a few quoted lines
+    /// after long prose are no trace.
     @Test func aTraceAfterThousandsOfOtherLinesIsRecognised() throws {
         func format(_ text: String) throws -> DetectedFormat {
             let path = TempFile.write(Array(text.utf8))
@@ -205,17 +207,19 @@ private func u64LE(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNee
         }
         let noise = (0..<4000).map { "Dec  5 20:17:\($0 % 60) host systemd[1]: Started session-\($0).scope - Session \($0) of User root.\n" }
             .joined()
-        let qemu = "Dec  5 20:18:00 host qemu-system-x86_64[4711]: 4711@1764965865.123456:pci_nvme_mmio_doorbell_sq sqid 1 new_tail 3\n"
+        let qemu = (0..<300).map { "Dec  5 20:18:00 host qemu-system-x86_64[4711]: 4711@1764965865.\(100000 + $0):pci_nvme_mmio_doorbell_sq sqid 1 new_tail \($0 % 64)\n" }
+            .joined()
         #expect(try format(noise + qemu) == .qemuLog)
-        let console = "[   30.156309] nvme nvme0: I/O 768 QID 2 timeout, aborting\n"
-        #expect(try format(noise + console) == .consoleLog)
-        // A QEMU line found later wins over a console line before it (the host's own kernel).
+        let console = "Dec  5 20:17:40 host kernel: [   30.156309] nvme nvme0: I/O 768 QID 2 timeout, aborting\n"
+        #expect(try format(noise + console).traceFormat == nil)
         #expect(try format(noise + console + noise + qemu) == .qemuLog)
         // The host's own nvme messages without printk stamps first ("give the log as dmesg
         // prints it" sent the user to the wrong file).
         let unstamped = (0..<3000).map { "Dec  5 20:17:40 host kernel: nvme nvme0: pci function 0000:00:04.0 \($0)\n" }.joined()
         #expect(try format(unstamped + qemu) == .qemuLog)
-        // A trace-shaped line that names no nvme is not enough so deep; neither is text alone.
+        // A few quoted lines, a trace-shaped line that names no nvme, text alone: no trace.
+        let quoted = qemu.split(separator: "\n").prefix(40).joined(separator: "\n") + "\n"
+        #expect(try format(noise + quoted).traceFormat == nil)
         let other = "          <idle>-0     [001] d.h1.  1234.567890: irq_handler_entry: irq=24 name=virtio0\n"
         #expect(try format(noise + other).traceFormat == nil)
         #expect(try format(noise).traceFormat == nil)

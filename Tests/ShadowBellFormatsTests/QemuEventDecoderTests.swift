@@ -238,11 +238,13 @@ private func expected(
             Dec  5 20:17:45 host qemu-system-x86_64[4711]: 4711@10.000001:pci_nvme_mmio_doorbell_sq sqid 1 new_tail 1
             Dec  5 20:17:45 host systemd-journald[312]: Suppressed 12345 messages from qemu-vm.service
             Dec  5 20:17:46 host qemu-system-x86_64[4711]: 4711@10.000002:pci_nvme_mmio_doorbell_sq sqid 1 new_tail 2
-            Dec  5 20:17:46 host rsyslogd: imuxsock lost 77 messages from pid 4711 due to rate-limiting
+            Dec  5 20:17:46 host systemd-journald[312]: Suppressed 77 messages from machine-qemu\\x2d1\\x2dvm.scope
             Dec  5 20:17:47 host rsyslogd: imjournal: 9 messages lost due to rate-limiting (20000 allowed within 600 seconds)
+            Dec  5 20:17:47 host systemd-journald[312]: Suppressed 12 messages from cron.service
             Dec  5 20:17:47 host sshd[99]: Accepted publickey for root: 3 messages from a friend
 
             """)
+        // (Another unit's suppressed lines are not QEMU's.)
         #expect(d.events.map(\.kind) == [.mmioDoorbell, .dataLoss, .mmioDoorbell, .dataLoss, .dataLoss])
         #expect(d.events.filter { $0.kind == .dataLoss }.map(\.lostEvents) == [12345, 77, 9])
         #expect(d.events.filter { $0.kind == .dataLoss }.map(\.time) == [10_000_001_000, 10_000_002_000, 10_000_002_000])

@@ -99,15 +99,29 @@ public enum FormatDetector {
             }
         }
         let window = UnsafeRawBufferPointer(rebasing: available[lineStart..<min(available.count, lineStart + prefixLength)])
-        // A whole syslog or unfiltered journal (QEMU's lines after thousands of others), or a
-        // serial console after megabytes of firmware output: text whose window shows no format
-        // is looked at further — past the 2,000 lines classified, to `furtherLimit` of a file,
-        // to the end of a pipe's or a decompressor's first chunk.
-        // (Or kernel messages without printk stamps, the host's own, before QEMU's lines.)
-        if case .unknown(let detail) = detect(window),
-            detail == noTraceLine || detail.hasPrefix(unstampedKernelLog),
-            let later = laterTraceStart(available, from: lineStart, consoleToo: detail == noTraceLine)
-        {
+        // A whole syslog or unfiltered journal: QEMU's lines after thousands of others (or after
+        // the host's nvme messages without printk stamps). Text whose window shows no format is
+        // looked at further — past the 2,000 lines classified, to `furtherLimit` of a file, to
+        // the end of a pipe's or a decompressor's first chunk —, and a QEMU log whose first
+        // event line comes after a preamble of `preambleLines` or more: the window starts at
+        // that line when the trace fills it (`dominates`); notes quoting a few lines after long
+        // prose stay what they were, and so do the host's kernel messages (no console is looked
+        // for past the window: a host syslog's nvme messages read as the guest's console).
+        let found = detect(window)
+        var later: Int?
+        switch found {
+        case .unknown(let detail) where detail == noTraceLine || detail.hasPrefix(unstampedKernelLog):
+            later = firstNVMeEventLine(available, from: lineStart, to: furtherLimit)
+        case .qemuLog:
+            // (Not ftrace: its header lines, before any event, tell its clock and CPUs.)
+            if let first = firstNVMeEventLine(available, from: lineStart, to: lineStart + window.count),
+                let base = available.baseAddress, lines(base + lineStart, first - lineStart) >= preambleLines
+            {
+                later = first
+            }
+        default: break
+        }
+        if let later, dominates(available, from: later) {
             return UnsafeRawBufferPointer(rebasing: available[later..<min(available.count, later + prefixLength)])
         }
         return window
@@ -116,36 +130,78 @@ public enum FormatDetector {
     /// How far into a mapped file `detectionPrefix` looks for the first trace line when its
     /// window shows none.
     public static let furtherLimit = 64 << 20
+    /// A preamble this long before a trace's first event line moves the window to that line.
+    static let preambleLines = 1000
+    /// How many NVMe event lines a window moved past a preamble holds at least.
+    static let eventsAfterPreamble = 200
 
     /// What `detect` says of text in which no line has a known shape.
     static let noTraceLine = "text, but no line looks like Linux ftrace, a QEMU trace log or a kernel console log"
 
-    /// The start of the first line at or after the line holding `from` (to `furtherLimit`)
-    /// that is an NVMe event of ftrace or of a QEMU log; else of the first kernel message with
-    /// a printk stamp that names nvme (a console); nil for none. Stricter than the window's vote
-    /// (the line must name nvme, a QEMU line an event ShadowBell reads): one line deep inside
-    /// other text decides the format. (From the window's start: its lines past the 2,000
-    /// classified were not looked at.)
-    static func laterTraceStart(_ bytes: UnsafeRawBufferPointer, from: Int, consoleToo: Bool = true) -> Int? {
-        guard let base = bytes.baseAddress else { return nil }
-        let limit = min(bytes.count, furtherLimit)
-        var start = from
+    /// The start of the first line at or after the line holding `from` (before `to`) that is an
+    /// NVMe event of ftrace or of a QEMU log; nil for none. Stricter than the window's vote (the
+    /// line must name nvme, a QEMU line an event ShadowBell reads). (From the window's start:
+    /// its lines past the 2,000 classified were not looked at.)
+    static func firstNVMeEventLine(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> Int? {
+        var found: Int?
+        forEachLineStart(bytes, from: from, to: to) { start, line, first in
+            guard namesNVMe(line) else { return true }
+            switch vote(line, first: first, strict: true) {
+            case .ftrace, .qemu:
+                found = start
+                return false
+            default: return true
+            }
+        }
+        return found
+    }
+
+    /// Whether the `lineLimit` lines (at most `prefixLength` bytes) from `from` hold
+    /// `eventsAfterPreamble` NVMe event lines or more.
+    static func dominates(_ bytes: UnsafeRawBufferPointer, from: Int) -> Bool {
+        var events = 0, seen = 0
+        forEachLineStart(bytes, from: from, to: from + prefixLength) { _, line, first in
+            seen += 1
+            if namesNVMe(line) {
+                switch vote(line, first: first, strict: true) {
+                case .ftrace, .qemu: events += 1
+                default: break
+                }
+            }
+            return events < eventsAfterPreamble && seen < lineLimit
+        }
+        return events >= eventsAfterPreamble
+    }
+
+    /// Calls `body` with the start, the bytes (CR stripped) and the first non-space offset of
+    /// each non-blank line from the one holding `from` to `to` (and `bytes`' end), until it
+    /// returns false.
+    static func forEachLineStart(
+        _ bytes: UnsafeRawBufferPointer, from: Int, to: Int, _ body: (Int, UnsafeRawBufferPointer, Int) -> Bool
+    ) {
+        guard let base = bytes.baseAddress else { return }
+        let limit = min(bytes.count, max(to, 0))
+        var start = min(max(from, 0), bytes.count)
         while start > 0, bytes[start - 1] != ASCII.newline { start -= 1 }
-        var console: Int?
         while start < limit {
             let end = memchr(base + start, Int32(ASCII.newline), bytes.count - start).map { UnsafeRawPointer($0) - base } ?? bytes.count
             var line = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
             if let last = line.last, last == ASCII.carriageReturn { line = UnsafeRawBufferPointer(rebasing: line[0..<(line.count - 1)]) }
             let first = ByteScanning.skipSpaces(line, from: 0)
-            if first < line.count, namesNVMe(line) {
-                switch vote(line, first: first, strict: true) {
-                case .ftrace, .qemu: return start
-                default: if console == nil, hasPrintkTimestamp(line) { console = start }
-                }
-            }
+            if first < line.count, !body(start, line, first) { return }
             start = end + 1
         }
-        return consoleToo ? console : nil
+    }
+
+    /// The line feeds in `count` bytes at `p`.
+    static func lines(_ p: UnsafeRawPointer, _ count: Int) -> Int {
+        var n = 0, at = p
+        let end = p + max(count, 0)
+        while at < end, let nl = memchr(at, Int32(ASCII.newline), end - at) {
+            n += 1
+            at = UnsafeRawPointer(nl) + 1
+        }
+        return n
     }
 
     /// How `detect`'s refusal of kernel messages without printk stamps begins.

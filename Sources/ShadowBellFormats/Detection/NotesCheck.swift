@@ -17,24 +17,16 @@ public enum NotesCheck {
     public static func reason(_ prefix: UnsafeRawBufferPointer, format: DetectedFormat) -> String? {
         let counts = count(prefix)
         guard counts.lines > 0 else { return nil }
-        // A trace begun after a preamble that fills most of the window (a syslog's other
-        // lines, a libvirt log's) and going on past it: nine in ten lines from its first
-        // event line on are events. Notes quote a few lines and end.
-        let full = counts.lines >= FormatDetector.lineLimit || prefix.count >= FormatDetector.prefixLength
-        func goesOnPast(_ events: Int, from first: Int?) -> Bool {
-            guard full, let first else { return false }
-            return events * 10 >= (counts.lines - first) * 9
-        }
         switch format {
         case .qemuLog:
-            if counts.qemuLog * 2 < counts.lines, !goesOnPast(counts.qemu, from: counts.firstQemu) {
+            if counts.qemuLog * 2 < counts.lines {
                 return "notes, not a QEMU log: \(counts.qemuLog) of its first \(counts.lines) lines are trace events"
             }
         case .ftraceText:
             if counts.ftrace == 0, counts.tracerHeader {
                 return "\(unreadFtraceForm): none of its first \(counts.lines) lines has the `comm-pid [cpu] flags seconds: event:` columns (the function_graph tracer and the nocontext-info trace option change them); record with the nop tracer and the default trace options, or use trace-cmd's trace.dat"
             }
-            if (counts.ftrace + counts.headers) * 2 < counts.lines, !goesOnPast(counts.ftrace, from: counts.firstFtrace) {
+            if (counts.ftrace + counts.headers) * 2 < counts.lines {
                 return "notes, not an ftrace trace: \(counts.ftrace) of its first \(counts.lines) lines are trace events"
             }
         case .consoleLog:
@@ -53,8 +45,6 @@ public enum NotesCheck {
         var tracerHeader = false
         /// Lines like other devices' QEMU events without a timestamp (`virtio_queue_notify …`).
         var otherEvents = 0
-        /// How many lines came before the first QEMU line, and the first ftrace event line.
-        var firstQemu: Int?, firstFtrace: Int?
 
         /// QEMU trace lines: other devices' events count once they are many (a log of
         /// several devices' events), not a stray `name_like value` line of a statistics file.
@@ -72,12 +62,10 @@ public enum NotesCheck {
                 // After a printk stamp it is a kernel-log line: an event of an ftrace dump on a
                 // clock that prints bare counts (`%4lld: ` reads as `trace-cmd report -l`).
                 if let printk = FormatDetector.printkTimestampStart(line), printk < header.timeStart { return true }
-                if c.firstFtrace == nil { c.firstFtrace = c.lines - 1 }
                 c.ftrace += 1
             } else if first == 0, let (shape, _, payload) = QemuLogLineParser.split(line),
                 shape != .bare || ByteScanning.hasPrefix(line, at: payload, "pci_nvme_")
             {
-                if c.firstQemu == nil { c.firstQemu = c.lines - 1 }
                 c.qemu += 1
             } else if first == 0, startsWithEventName(line) {
                 c.otherEvents += 1

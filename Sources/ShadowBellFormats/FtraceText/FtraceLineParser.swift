@@ -8,7 +8,7 @@ struct FtraceLineParser: LineDecoding {
         guard let (shape, _, payload) = QemuLogLineParser.split(line), shape != .bare else { return false }
         return ByteScanning.hasPrefix(line, at: payload, "pci_nvme_")
     }
-    static var foreignFormat: String { "a QEMU trace log" }
+    static var foreignFormat: String { InputSummary.foreignQemuLog }
 
     let source: UInt16
     let qemu: QemuEventDecoder

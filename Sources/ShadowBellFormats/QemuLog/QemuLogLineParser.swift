@@ -16,7 +16,7 @@ struct QemuLogLineParser: LineDecoding {
         guard let header = FtraceLineHeader.parse(line) else { return false }
         return ByteScanning.hasPrefix(line, at: header.nameStart, "nvme_")
     }
-    static var foreignFormat: String { "a guest ftrace trace" }
+    static var foreignFormat: String { InputSummary.foreignGuestTrace }
 
     let decoder: QemuEventDecoder
     /// The file's clock, decided by its first event line. A file mixing shapes is read on this
@@ -130,8 +130,8 @@ struct QemuLogLineParser: LineDecoding {
             if shape != .bare, time > latestLineTime { latestLineTime = time }
             // The journal's or syslog's word that it dropped lines (rate limits): events lost
             // there, as a ring buffer's overrun marker says in ftrace.
-            // (Such a line has no QEMU stamp, and begins `Suppressed` or `imuxsock`/`imjournal`:
-            // one compare for every other line of a timed log.)
+            // (Such a line has no QEMU stamp, and begins `Suppressed` or `imjournal`: one
+            // compare for every other line of a timed log.)
             if shape == .bare, let b = payload.first, b == 0x53 /* S */ || b == 0x69 /* i */, let lost = Self.lostLines(payload) {
                 if ordinal == 0 { lossBeforeFirstEvent = true }
                 return .dataLoss(
@@ -153,33 +153,40 @@ struct QemuLogLineParser: LineDecoding {
         }
     }
 
-    /// How many lines a log keeper says it dropped: systemd-journald's `Suppressed 12345
-    /// messages from qemu-vm.service`, rsyslog's `imuxsock lost 1234 messages from pid 4711
-    /// due to rate-limiting` and `imjournal: 1234 messages lost due to rate-limiting`; nil for
-    /// any other line.
+    /// How many lines a log keeper says it dropped of QEMU's: systemd-journald's `Suppressed
+    /// 12345 messages from qemu-vm.service` (a unit whose name says qemu or virt: libvirt's
+    /// `machine-qemu\x2d1\x2dvm.scope`; another unit's lines are not QEMU's), rsyslog's
+    /// `imjournal: 1234 messages lost due to rate-limiting` (the whole journal's); nil for any
+    /// other line.
     @inline(never)
     static func lostLines(_ payload: UnsafeRawBufferPointer) -> UInt64? {
         guard payload.count >= 20, payload.count < 512 else { return nil }
+        if ByteScanning.hasPrefix(payload, at: 0, "Suppressed "), let (n, end) = ByteScanning.decimalPrefix(payload, from: 11),
+            ByteScanning.hasPrefix(payload, at: end, " messages from ")
+        {
+            let unit = UnsafeRawBufferPointer(rebasing: payload[(end + 15)...])
+            return namesVirtualMachine(unit) ? n : nil
+        }
+        if ByteScanning.hasPrefix(payload, at: 0, "imjournal: "), let (n, end) = ByteScanning.decimalPrefix(payload, from: 11),
+            ByteScanning.hasPrefix(payload, at: end, " messages lost due to rate-limiting")
+        {
+            return n
+        }
+        return nil
+    }
+
+    /// Whether `text` holds `qemu` or `virt`, in any case.
+    static func namesVirtualMachine(_ text: UnsafeRawBufferPointer) -> Bool {
         var i = 0
-        while i < payload.count {
-            if ByteScanning.hasPrefix(payload, at: i, "Suppressed "), let (n, end) = ByteScanning.decimalPrefix(payload, from: i + 11),
-                ByteScanning.hasPrefix(payload, at: end, " messages from ")
-            {
-                return n
-            }
-            if ByteScanning.hasPrefix(payload, at: i, "lost "), let (n, end) = ByteScanning.decimalPrefix(payload, from: i + 5),
-                ByteScanning.hasPrefix(payload, at: end, " messages from pid ")
-            {
-                return n
-            }
-            if ASCII.isDigit(payload[i]), i == 0 || payload[i - 1] == ASCII.space, let (n, end) = ByteScanning.decimalPrefix(payload, from: i),
-                ByteScanning.hasPrefix(payload, at: end, " messages lost due to rate-limiting")
-            {
-                return n
+        while i + 4 <= text.count {
+            let b = text[i] | 0x20
+            if b == 0x71 /* q */ || b == 0x76 /* v */ {
+                let word = (0..<4).map { text[i + $0] | 0x20 }
+                if word == Array("qemu".utf8) || word == Array("virt".utf8) { return true }
             }
             i += 1
         }
-        return nil
+        return false
     }
 
     /// Whether `payload` is nothing but the start of a known event's name (`pci_nvme_shadow_do`).
