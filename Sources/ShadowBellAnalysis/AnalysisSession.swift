@@ -1483,9 +1483,9 @@ public enum AnalysisSession {
             for q in g.silentQueues {
                 if let reset = q.machineReset {
                     let others = q.running.isEmpty ? "" : " while \(q.running.map(\.description).joined(separator: ", ")) kept being fetched from"
-                    undecided.append("\(q.queue): the controller asleep on it for \(formatDuration(q.silence)) (since \(formatSeconds(q.since)) s) when a PCI reset at \(formatSeconds(reset)) s ended the run, with no ABORT before: not judged")
+                    undecided.append("\(q.queue): the controller asleep on it for the last \(formatDuration(q.silence)) of a QEMU run that another process's start (at \(formatSeconds(reset)) s) ended, with no ABORT before: not judged")
                     notes.append(
-                        "\(q.queue): the controller was asleep on it for \(formatDuration(q.silence)) (since \(formatSeconds(q.since)) s, to its last fetch)\(others), and then a PCI function-level reset at \(formatSeconds(reset)) s ended the run with the queue alive: a machine reset, or a QEMU process killed and another started on the same log (a hung VM restarted). The guest had not given up first (no ABORT in the trace). From the controller's side alone a queue left idle and a doorbell it missed look alike; the guest's trace or console of that run would tell.")
+                        "\(q.queue): the controller was asleep on it for the last \(formatDuration(q.silence)) of a QEMU run (since \(formatSeconds(q.since)) s, to its last fetch)\(others), with the queue alive; then another QEMU process began on the same log (its PCI reset at \(formatSeconds(reset)) s, from another thread than the last one's): the VM was killed, or stopped, and started again — a hung VM restarted, or a run cut short. The guest had not given up first (no ABORT in the trace). From the controller's side alone a queue left idle and a doorbell it missed look alike; the guest's trace or console of that run would tell.")
                     continue
                 }
                 undecided.append("\(q.queue): the controller asleep on it for the last \(formatDuration(q.silence)) of the trace, other queues running: too soon to tell")

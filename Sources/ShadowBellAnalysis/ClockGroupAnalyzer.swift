@@ -829,9 +829,17 @@ public final class ClockGroupAnalyzer {
 
     private func controllerReset(_ e: Event) {
         dbbufEnabled.remove(e.controller)
+        // A new QEMU process: the work the last one saw ended with its run, where it was last
+        // seen working (a log cut mid-burst and another run appended made a 621 s controller
+        // idle with work, and a QEMU bug, of the time between the processes).
+        let runEnd = e.a == ResetReason.newProcess.rawValue ? lastFetchTime(of: e.controller) : nil
         for i in queues.indices where queues[i].key.controller == e.controller {
             closeWindow(&queues[i], at: e, resolution: .controllerReset)
-            closeVisibleWork(&queues[i], at: e, resolution: .controllerReset)
+            if let runEnd {
+                finishVisibleWorkAtEnd(&queues[i], endTime: runEnd)
+            } else {
+                closeVisibleWork(&queues[i], at: e, resolution: .controllerReset)
+            }
             if queues[i].active { queues[i].stats.resets += 1 }
             queues[i].deactivate()
             notify(e, i)

@@ -177,12 +177,17 @@ public enum ResetReason: UInt32, Sendable {
     case functionLevelReset = 0
     case enableCleared = 1
     case shutdown = 2
+    /// A PCI function-level reset from another QEMU thread than the one of the log's previous
+    /// one: a new QEMU process writing to the same log (a VM restarted), read as such from a
+    /// QEMU log only.
+    case newProcess = 3
 
     public var name: String {
         switch self {
         case .functionLevelReset: return "pci-reset"
         case .enableCleared: return "controller-disabled"
         case .shutdown: return "controller-shutdown"
+        case .newProcess: return "qemu-restarted"
         }
     }
 }

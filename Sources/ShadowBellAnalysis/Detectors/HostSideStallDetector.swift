@@ -516,22 +516,28 @@ extension ClockGroupAnalyzer {
         silentQueuesEnding(at: coverageEnd) + silentAtMachineResets
     }
 
-    /// A PCI function-level reset with I/O queues alive ends their run as the trace's end would:
-    /// a machine reset, or a QEMU process killed and another started on the same log (a hung
-    /// VM, restarted). The SQs the controller was asleep on then, to its last fetch before the
-    /// reset, are told as at the end (`silentQueuesAtTheEnd`): the reset that follows would
-    /// otherwise end their silence unsaid (a hung run with another appended read as healthy).
+    /// A new QEMU process on the same log (`ResetReason.newProcess`: a VM killed and started
+    /// again) ends the last one's run as the trace's end would. The SQs the controller was
+    /// asleep on then, to its last fetch, are told as at the end (`silentQueuesAtTheEnd`): the
+    /// new process's reset would otherwise end their silence unsaid (a hung run with another
+    /// appended read as healthy).
     func noteSilenceAtMachineReset(_ e: Event) {
-        guard !driverEventsSeen, clock == .timestamps, e.a == ResetReason.functionLevelReset.rawValue else { return }
-        var end: Int64 = .min
-        for q in queues where q.key.controller == e.controller && q.active {
-            if let t = q.hostSide.lastFetch?.time, t > end { end = t }
-        }
-        guard end > .min else { return }
+        guard !driverEventsSeen, clock == .timestamps, e.a == ResetReason.newProcess.rawValue,
+            let end = lastFetchTime(of: e.controller)
+        else { return }
         for var q in silentQueuesEnding(at: end, controller: e.controller) where silentAtMachineResets.count < 64 {
             q.machineReset = e.time
             silentAtMachineResets.append(q)
         }
+    }
+
+    /// The last fetch from any live queue of `controller`: where its run was last seen working.
+    func lastFetchTime(of controller: UInt16) -> Int64? {
+        var end: Int64?
+        for q in queues where q.key.controller == controller && q.active {
+            if let t = q.hostSide.lastFetch?.time, t > end ?? .min { end = t }
+        }
+        return end
     }
 
     /// `silentQueuesAtTheEnd` as of `end`, of one controller's queues or all.

@@ -35,6 +35,8 @@ extension QemuLogLineParser: SegmentDecoding {
         // A line saying lines were lost before the segment's first event takes the time of the
         // previous event, which lies in an earlier segment.
         if lossBeforeFirstEvent { return nil }
+        // A PCI reset whose thread is compared with an earlier reset's, in an earlier segment.
+        if resetWithoutEarlierOne, prior.lastResetThread != nil { return nil }
         // No event in this segment: nothing depended on the state.
         guard let clock else { return prior }
         // No event before this segment: the fresh start was the true start.

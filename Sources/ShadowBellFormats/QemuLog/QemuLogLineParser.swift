@@ -35,6 +35,13 @@ struct QemuLogLineParser: LineDecoding {
     /// Whether a line saying the log lost lines (`lostLines`) came before any event: its
     /// time is the previous event's, in an earlier segment.
     private(set) var lossBeforeFirstEvent = false
+    /// The QEMU thread of the last PCI function-level reset (`pci_nvme_pci_reset`), which a
+    /// process's main thread traces at its start and at each machine reset: one from another
+    /// thread is a new process's (`ResetReason.newProcess`).
+    private(set) var lastResetThread: UInt64?
+    /// Whether such a reset came while no earlier one was known (for decoding in segments: it
+    /// depends on the resets before the segment).
+    private(set) var resetWithoutEarlierOne = false
 
     init(source: UInt16, controller: UInt16) {
         decoder = QemuEventDecoder(controller: controller, source: source)
@@ -47,6 +54,8 @@ struct QemuLogLineParser: LineDecoding {
         next.ordinal += prior.ordinal
         next.bareLineBeforeFirstEvent = prior.bareLineBeforeFirstEvent
         next.lossBeforeFirstEvent = prior.lossBeforeFirstEvent
+        next.lastResetThread = lastResetThread ?? prior.lastResetThread
+        next.resetWithoutEarlierOne = prior.resetWithoutEarlierOne || resetWithoutEarlierOne
         return next
     }
 
@@ -116,6 +125,16 @@ struct QemuLogLineParser: LineDecoding {
         let payload = UnsafeRawBufferPointer(rebasing: line[payloadStart...])
         switch decoder.decode(payload, time: time, location: number) {
         case .event(var event):
+            if event.kind == .controllerReset, event.a == ResetReason.functionLevelReset.rawValue, shape == .pidTimestamp,
+                let (thread, _) = ByteScanning.decimalPrefix(line, from: SyslogPrefix.messageStart(line) ?? 0)
+            {
+                if let last = lastResetThread {
+                    if thread != last { event.a = ResetReason.newProcess.rawValue }
+                } else {
+                    resetWithoutEarlierOne = true
+                }
+                lastResetThread = thread
+            }
             if clock == nil { clock = shape == .bare ? .orderOnly : .timestamps }
             if shape == .bare, ordinal == 0 { bareLineBeforeFirstEvent = true }
             ordinal += 1
