@@ -1092,7 +1092,8 @@ public enum AnalysisSession {
             guard let (text, short) = Self.foreignLines(input) else { continue }
             // Another input holds that format (a host syslog read as a console beside the QEMU
             // log itself): its events may be those passed over, and are analysed there.
-            let formats: Set<TraceFormat> = input.foreignFormat == InputSummary.foreignGuestTrace ? [.ftraceText, .traceDat] : [.qemuLog, .qemuSimple, .pcap]
+            // (Not a pcap: it holds either side's events, or both.)
+            let formats: Set<TraceFormat> = input.foreignFormat == InputSummary.foreignGuestTrace ? [.ftraceText, .traceDat] : [.qemuLog, .qemuSimple]
             if let other = inputs.first(where: { $0.index != input.index && formats.contains($0.format) }) {
                 notes.append(text + " (\(other.path), among the inputs, may hold them.)")
                 continue
@@ -1481,6 +1482,13 @@ public enum AnalysisSession {
         }
         for g in groups {
             for q in g.silentQueues {
+                if let reset = q.machineReset, q.sameProcess {
+                    let others = q.running.isEmpty ? "" : " while \(q.running.map(\.description).joined(separator: ", ")) kept being fetched from"
+                    undecided.append("\(q.queue): the controller asleep on it for \(formatDuration(q.silence)) when the VM was reset at \(formatSeconds(reset)) s, sooner than the guest's I/O timeout would show a hang: not judged")
+                    notes.append(
+                        "\(q.queue): the controller was asleep on it for \(formatDuration(q.silence)) (since \(formatSeconds(q.since)) s)\(others) when a PCI function-level reset at \(formatSeconds(reset)) s reset the VM with the queue alive, inside the same QEMU process (`virsh reset`, `system_reset`, a watchdog). The guest gives up on I/O (an ABORT, which would show here) only after its I/O timeout, 30 s by default: a reset this soon cannot tell an idle queue from a doorbell the controller missed. The guest's trace or console would.")
+                    continue
+                }
                 if let reset = q.machineReset {
                     let others = q.running.isEmpty ? "" : " while \(q.running.map(\.description).joined(separator: ", ")) kept being fetched from"
                     undecided.append("\(q.queue): the controller asleep on it for the last \(formatDuration(q.silence)) of a QEMU run that another process's start (at \(formatSeconds(reset)) s) ended, with no ABORT before: not judged")

@@ -1358,9 +1358,10 @@ public struct SilentQueue: Sendable, Equatable {
     public var since: Int64
     public var silence: Int64
     public var running: [QueueKey]
-    /// Set when the silence ended at a PCI function-level reset (a machine reset, or a new
-    /// QEMU process on the same log), not at the trace's end.
+    /// Set when the silence ended at a PCI function-level reset (a new QEMU process on the same
+    /// log, or with `sameProcess` a machine reset inside one), not at the trace's end.
     public var machineReset: Int64? = nil
+    public var sameProcess = false
 }
 
 /// An I/O SQ the controller was asleep on (or that was silent since its trace began) for

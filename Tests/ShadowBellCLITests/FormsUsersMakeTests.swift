@@ -338,6 +338,14 @@ import Testing
         let alone = try Self.write(Array(all.prefix(200_000)), "killed.log")
         defer { try? FileManager.default.removeItem(atPath: alone) }
         #expect(Self.undecided(try analyzeJSON([alone]).json).contains { $0.hasPrefix("nvme0:sq2: the controller asleep on it for the last") })
+        // The hung run reset inside its own process (its main thread) 10 s after its last line,
+        // sooner than the guest's I/O timeout: not judged (it read as healthy).
+        let cut = Array(all.prefix(200_000))
+        let lastSeconds = cut.last.flatMap { line in line.firstIndex(of: "@").flatMap { at in Int(line[line.index(after: at)...].prefix { $0 != "." }) } } ?? 0
+        let mainThread = all.first { $0.contains("pci_nvme_pci_reset") }.map { String($0.prefix { $0 != "@" }) } ?? "0"
+        let soon = try Self.write(cut + [Substring("\(mainThread)@\(lastSeconds + 10).000000:pci_nvme_pci_reset PCI Function Level Reset")], "reset-soon.log")
+        defer { try? FileManager.default.removeItem(atPath: soon) }
+        #expect(Self.undecided(try analyzeJSON([soon]).json).contains { $0.hasPrefix("nvme0:sq2: the controller asleep on it for") && $0.contains("when the VM was reset") })
         // The healthy run reset inside its own process (its threads): no verdict withheld.
         let healthy = try Self.lines(next.qemu).filter { !$0.isEmpty }
         let ownThread = healthy.first { $0.contains("pci_nvme_pci_reset") }.map { String($0.prefix { $0 != "@" }) } ?? "0"

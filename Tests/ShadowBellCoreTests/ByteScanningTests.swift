@@ -108,16 +108,9 @@ private func withBytes<R>(_ text: String, _ body: (UnsafeRawBufferPointer) -> R)
     /// time gives, for every width of seconds and fraction and what follows them.
     @Test func theShortStampReadingAgreesWithADigitAtATime() {
         func reference(_ b: [UInt8], _ from: Int) -> (Int64, Int)? {
-            var i = from
-            var whole: Int64 = 0
-            while i < b.count, b[i] >= 48, b[i] <= 57 {
-                let (m, o1) = whole.multipliedReportingOverflow(by: 10)
-                let (a, o2) = m.addingReportingOverflow(Int64(b[i] - 48))
-                if o1 || o2 { return nil }
-                whole = a
-                i += 1
-            }
-            if i == from { return nil }
+            let seconds = b[from...].prefix { $0 >= 48 && $0 <= 57 }
+            guard !seconds.isEmpty, let whole = Int64(String(decoding: seconds, as: UTF8.self)) else { return nil }
+            var i = from + seconds.count
             guard i < b.count, b[i] == 46 else { return (whole, i) }
             i += 1
             var fraction: Int64 = 0

@@ -521,15 +521,31 @@ extension ClockGroupAnalyzer {
     /// asleep on then, to its last fetch, are told as at the end (`silentQueuesAtTheEnd`): the
     /// new process's reset would otherwise end their silence unsaid (a hung run with another
     /// appended read as healthy).
+    ///
+    /// A machine reset inside one process (`virsh reset`, a watchdog) ends a run the guest lived
+    /// through: an SQ the controller was asleep on for less than the guest's I/O timeout (30 s
+    /// by default) when it came is told the same way, too soon to tell; one asleep longer with
+    /// no ABORT before was idle.
     func noteSilenceAtMachineReset(_ e: Event) {
-        guard !driverEventsSeen, clock == .timestamps, e.a == ResetReason.newProcess.rawValue,
-            let end = lastFetchTime(of: e.controller)
-        else { return }
-        for var q in silentQueuesEnding(at: end, controller: e.controller) where silentAtMachineResets.count < 64 {
+        guard !driverEventsSeen, clock == .timestamps else { return }
+        let silent: [SilentQueue]
+        switch ResetReason(rawValue: e.a) {
+        case .newProcess?:
+            guard let end = lastFetchTime(of: e.controller) else { return }
+            silent = silentQueuesEnding(at: end, controller: e.controller)
+        case .functionLevelReset?:
+            silent = silentQueuesEnding(at: e.time, controller: e.controller).filter { $0.silence < Self.defaultIOTimeout }
+        default: return
+        }
+        for var q in silent where silentAtMachineResets.count < 64 {
             q.machineReset = e.time
+            q.sameProcess = e.a == ResetReason.functionLevelReset.rawValue
             silentAtMachineResets.append(q)
         }
     }
+
+    /// Linux's I/O timeout unless `nvme_core.io_timeout` says otherwise.
+    static let defaultIOTimeout: Int64 = 30_000_000_000
 
     /// The last fetch from any live queue of `controller`: where its run was last seen working.
     func lastFetchTime(of controller: UInt16) -> Int64? {
