@@ -1482,15 +1482,14 @@ public enum AnalysisSession {
         }
         for g in groups {
             for q in g.silentQueues {
+                let others = q.running.isEmpty ? "" : " while \(q.running.map(\.description).joined(separator: ", ")) kept being fetched from"
                 if let reset = q.machineReset, q.sameProcess {
-                    let others = q.running.isEmpty ? "" : " while \(q.running.map(\.description).joined(separator: ", ")) kept being fetched from"
                     undecided.append("\(q.queue): the controller asleep on it for \(formatDuration(q.silence)) when the VM was reset at \(formatSeconds(reset)) s, sooner than the guest's I/O timeout would show a hang: not judged")
                     notes.append(
                         "\(q.queue): the controller was asleep on it for \(formatDuration(q.silence)) (since \(formatSeconds(q.since)) s)\(others) when a PCI function-level reset at \(formatSeconds(reset)) s reset the VM with the queue alive, inside the same QEMU process (`virsh reset`, `system_reset`, a watchdog). The guest gives up on I/O (an ABORT, which would show here) only after its I/O timeout, 30 s by default: a reset this soon cannot tell an idle queue from a doorbell the controller missed. The guest's trace or console would.")
                     continue
                 }
                 if let reset = q.machineReset {
-                    let others = q.running.isEmpty ? "" : " while \(q.running.map(\.description).joined(separator: ", ")) kept being fetched from"
                     undecided.append("\(q.queue): the controller asleep on it for the last \(formatDuration(q.silence)) of a QEMU run that another process's start (at \(formatSeconds(reset)) s) ended, with no ABORT before: not judged")
                     notes.append(
                         "\(q.queue): the controller was asleep on it for the last \(formatDuration(q.silence)) of a QEMU run (since \(formatSeconds(q.since)) s, to its last fetch)\(others), with the queue alive; then another QEMU process began on the same log (its PCI reset at \(formatSeconds(reset)) s, from another thread than the last one's): the VM was killed, or stopped, and started again — a hung VM restarted, or a run cut short. The guest had not given up first (no ABORT in the trace). From the controller's side alone a queue left idle and a doorbell it missed look alike; the guest's trace or console of that run would tell.")

@@ -254,14 +254,12 @@ public final class ConsoleLogSource: EventSource {
         // A kernel-log line is the console's own, an ftrace dump's too (a `dmesg` listing that
         // replays one after the console's reader let it go).
         if FormatDetector.hasPrintkTimestamp(line) { return nil }
-        if let (shape, _, payload) = QemuLogLineParser.split(line) {
+        // A timed QEMU line as a guest trace's reading tells one; an untimed one by its event.
+        if FtraceLineParser.isForeignEvent(line) { return FtraceLineParser.foreignFormat }
+        if let (shape, _, payload) = QemuLogLineParser.split(line), shape == .bare {
             let rest = UnsafeRawBufferPointer(rebasing: line[payload...])
             let end = ByteScanning.firstIndex(of: ASCII.space, or: ASCII.tab, in: rest, from: 0)
-            if shape != .bare ? ByteScanning.hasPrefix(rest, at: 0, "pci_nvme_")
-                : QemuEventName.identify(UnsafeRawBufferPointer(rebasing: rest[0..<end])) != nil
-            {
-                return FtraceLineParser.foreignFormat
-            }
+            if QemuEventName.identify(UnsafeRawBufferPointer(rebasing: rest[0..<end])) != nil { return FtraceLineParser.foreignFormat }
         }
         return QemuLogLineParser.isForeignEvent(line) ? QemuLogLineParser.foreignFormat : nil
     }

@@ -145,7 +145,7 @@ public enum FormatDetector {
     static func firstNVMeEventLine(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> Int? {
         var found: Int?
         forEachLineStart(bytes, from: from, to: to) { start, line, first in
-            guard namesNVMe(line) else { return true }
+            guard NotesCheck.contains(line, "nvme") else { return true }
             switch vote(line, first: first, strict: true) {
             case .ftrace, .qemu:
                 found = start
@@ -162,7 +162,7 @@ public enum FormatDetector {
         var events = 0, seen = 0
         forEachLineStart(bytes, from: from, to: from + prefixLength) { _, line, first in
             seen += 1
-            if namesNVMe(line) {
+            if NotesCheck.contains(line, "nvme") {
                 switch vote(line, first: first, strict: true) {
                 case .ftrace, .qemu: events += 1
                 default: break
@@ -206,16 +206,6 @@ public enum FormatDetector {
 
     /// How `detect`'s refusal of kernel messages without printk stamps begins.
     static let unstampedKernelLog = "kernel log lines with nvme messages but without the printk"
-
-    /// Whether `nvme` occurs in the line.
-    static func namesNVMe(_ line: UnsafeRawBufferPointer) -> Bool {
-        var i = 0
-        while i + 4 <= line.count {
-            if line[i] == 0x6E /* n */, ByteScanning.hasPrefix(line, at: i, "nvme") { return true }
-            i += 1
-        }
-        return false
-    }
 
     /// Why bytes starting with `prefix` cannot be a trace, compressed or not; nil when they may
     /// be one. For a look before anything else is done with an input (a copy of standard input
@@ -363,20 +353,10 @@ public enum FormatDetector {
     /// Calls `body` with each non-blank line of `prefix` (CR stripped) and the offset of its
     /// first non-space byte, at most `lineLimit` lines, until `body` returns false.
     static func forEachLine(_ prefix: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer, Int) -> Bool) {
-        var start = 0
         var lines = 0
-        while start < prefix.count, lines < lineLimit {
-            var end = start
-            while end < prefix.count, prefix[end] != ASCII.newline { end += 1 }
-            var line = UnsafeRawBufferPointer(rebasing: prefix[start..<end])
-            if let last = line.last, last == ASCII.carriageReturn {
-                line = UnsafeRawBufferPointer(rebasing: line[0..<(line.count - 1)])
-            }
-            start = end + 1
-            let first = ByteScanning.skipSpaces(line, from: 0)
-            if first == line.count { continue }
+        forEachLineStart(prefix, from: 0, to: prefix.count) { _, line, first in
             lines += 1
-            if !body(line, first) { return }
+            return body(line, first) && lines < lineLimit
         }
     }
 

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 import ShadowBellCore
 
 /// Run folders hold notes beside the traces — READMEs, statistics, command lines, excerpts of
@@ -93,10 +98,17 @@ public enum NotesCheck {
         return underscore
     }
 
+    /// Whether `text` occurs in `line` (its first byte found with `memchr`).
     static func contains(_ line: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
         let n = text.utf8CodeUnitCount
-        guard line.count >= n else { return false }
-        for i in 0...(line.count - n) where ByteScanning.hasPrefix(line, at: i, text) { return true }
+        guard n > 0, line.count >= n, let base = line.baseAddress else { return false }
+        let first = Int32(text.utf8Start[0])
+        var i = 0
+        while i <= line.count - n, let p = memchr(base + i, first, line.count - n + 1 - i) {
+            i = UnsafeRawPointer(p) - base
+            if ByteScanning.hasPrefix(line, at: i, text) { return true }
+            i += 1
+        }
         return false
     }
 }

@@ -198,11 +198,10 @@ struct QemuLogLineParser: LineDecoding {
     static func namesVirtualMachine(_ text: UnsafeRawBufferPointer) -> Bool {
         var i = 0
         while i + 4 <= text.count {
-            let b = text[i] | 0x20
-            if b == 0x71 /* q */ || b == 0x76 /* v */ {
-                let word = (0..<4).map { text[i + $0] | 0x20 }
-                if word == Array("qemu".utf8) || word == Array("virt".utf8) { return true }
-            }
+            // Four lower-cased bytes at once, little-endian.
+            let word = UInt32(text[i]) | UInt32(text[i + 1]) << 8 | UInt32(text[i + 2]) << 16 | UInt32(text[i + 3]) << 24
+            let lower = word | 0x2020_2020
+            if lower == 0x756D_6571 /* qemu */ || lower == 0x7472_6976 /* virt */ { return true }
             i += 1
         }
         return false
